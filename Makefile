@@ -1,0 +1,83 @@
+# preflightd -- top-level build. Everything goes to build/ (git-ignored).
+#   make            build/preflightd (+ BPF object and skeleton)
+#   make test       install deps, build, run unit + bpf + e2e tiers
+#   make unit|bpftest|e2e   one tier
+#   make demo       throw-away topology, a few requests, counters, teardown
+#   V=1             show commands
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+BUILD    ?= build
+CC       ?= gcc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+ARCH_INC := -I/usr/include/$(shell uname -m)-linux-gnu
+
+Q := @
+ifeq ($(V),1)
+Q :=
+endif
+
+WARN     := -Wall -Wextra -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
+LDLIBS   := -lbpf -lelf -lz -lyaml
+BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
+	-D__TARGET_ARCH_x86 $(ARCH_INC) -Iinclude -Ibpf
+
+BPF_SRCS  := bpf/preflightd.bpf.c
+BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
+SKELS     := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
+
+USER_SRCS := $(wildcard user/*.c)
+LIB_SRCS  := $(filter-out user/main.c,$(USER_SRCS))
+USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
+LIB_OBJS  := $(LIB_SRCS:user/%.c=$(BUILD)/user/%.o)
+
+.PHONY: all clean test unit bpftest e2e demo deps check-headers fuzz
+all: $(BUILD)/preflightd
+
+$(BUILD) $(BUILD)/user:
+	$(Q)mkdir -p $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h include/*.h) | $(BUILD)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@
+
+$(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libpf.a: $(LIB_OBJS)
+	$(Q)ar rcs $@ $^
+
+$(BUILD)/preflightd: $(BUILD)/user/main.o $(BUILD)/libpf.a
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# Every shared header must compile standalone under gcc.
+check-headers: | $(BUILD)
+	$(Q)for h in include/*.h; do \
+		echo "#include \"../$$h\"" > $(BUILD)/hdr_check.c; \
+		$(CC) $(WARN) -std=gnu11 -fsyntax-only -Iinclude $(BUILD)/hdr_check.c || exit 1; \
+	done; echo "  headers ok"
+
+deps:
+	$(Q)bash scripts/deps.sh
+
+include tests/unit/unit.mk
+include tests/bpf/bpf.mk
+include tests/e2e/e2e.mk
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all check-headers
+	$(Q)bash scripts/run-tests.sh
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/user/*.d)

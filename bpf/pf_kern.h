@@ -1,0 +1,26 @@
+/* BPF: kernel-internal types read through BTF (CO-RE), only the fields preflightd uses. */
+/*
+ * pf_kern.h -- minimal CO-RE views of struct tcp_sock and friends.
+ * preserve_access_index makes libbpf relocate every field offset against
+ * the running kernel's BTF, so these need not match any header's layout.
+ */
+#ifndef PF_KERN_H
+#define PF_KERN_H
+
+struct tcp_options_received {
+	__u16 snd_wscale : 4, rcv_wscale : 4;
+} __attribute__((preserve_access_index));
+
+struct tcp_sock {
+	__u32 rcv_nxt;
+	__u32 copied_seq;
+	__u32 snd_nxt;
+	__u32 snd_una;
+	__u32 write_seq;
+	__u32 mss_cache;
+	__u32 rcv_wnd;
+	__u64 bytes_received;
+	struct tcp_options_received rx_opt;
+} __attribute__((preserve_access_index));
+
+#endif /* PF_KERN_H */

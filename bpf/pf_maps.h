@@ -1,0 +1,90 @@
+/* BPF: the datapath's maps and global configuration (userspace sees them through the skeleton). */
+/*
+ * pf_maps.h -- one comment per map. Sizes marked "set at load" are
+ * overridden by the loader with bpf_map__set_max_entries().
+ */
+#ifndef PF_MAPS_H
+#define PF_MAPS_H
+
+#include "pf_structs.h"
+
+/* Policy strings (origins, headers, methods, hosts) of both slots. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);  /* set at load */
+	__type(key, struct pf_tok_key);
+	__type(value, struct pf_tok_val);
+} pf_tokens SEC(".maps");
+
+/* Rules of both slots, index slot * PF_MAX_RULES + rule. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PF_SLOTS * PF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct pf_rule);
+} pf_rules SEC(".maps");
+
+#define PF_TOK_LOOKUP(k) \
+	((const struct pf_tok_val *)bpf_map_lookup_elem(&pf_tokens, (k)))
+
+static __always_inline const struct pf_rule *pf_rule_lookup(__u32 idx)
+{
+	return bpf_map_lookup_elem(&pf_rules, &idx);
+}
+#define PF_RULE_LOOKUP(i) pf_rule_lookup(i)
+
+/* The matcher needs the two look-ups above. */
+#include "pf_resp.h"
+
+/* Spliced connections. Preallocated hash, never LRU: a full table means
+ * "pass to the app", never "evict a live splice". */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);  /* set at load (--max-flows) */
+	__type(key, struct pf_flow_key);
+	__type(value, struct pf_flow);
+} pf_flows SEC(".maps");
+
+/* Outcome counters, indexed by enum pf_stat. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PF_STAT__MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} pf_stats SEC(".maps");
+
+/* Per-CPU scratch: the request copy, the response being built and the
+ * parse/match results (too big for the 512-byte BPF stack). */
+struct pf_scratch {
+	__u8 req[PF_REQ_BUF];
+	__u8 resp[2 * PF_RESP_MAX];
+	struct pf_req r;
+	struct pf_match m;
+	/* new flow entry being created; raw bytes because a per-CPU map
+	 * value may not contain a bpf_spin_lock */
+	__u64 nf[(sizeof(struct pf_flow) + 7) / 8];
+	__u8 hdrs[128];          /* response headers being built */
+	__u32 pseudo[10];        /* TCP pseudo header */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pf_scratch);
+} pf_scratch SEC(".maps");
+
+/* Written by userspace through the mmapped .bss (see struct pf_config). */
+struct pf_config pf_cfg;
+
+static __always_inline void pf_count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&pf_stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+
+#endif /* PF_MAPS_H */

@@ -1,0 +1,123 @@
+/* BPF: Ethernet/IPv4/IPv6/TCP header parsing for the TC programs. */
+/*
+ * pf_pkt.h -- find the TCP segment of a packet and describe it in
+ * struct pf_pkt. Headers are read with bpf_skb_load_bytes (payload and
+ * even headers of veth/local traffic may sit outside the linear area).
+ */
+#ifndef PF_PKT_H
+#define PF_PKT_H
+
+#define PF_DIR_IN  0  /* client -> server (TC ingress) */
+#define PF_DIR_OUT 1  /* server -> client (TC egress) */
+
+#define PF_TCPF_FIN 0x01
+#define PF_TCPF_SYN 0x02
+#define PF_TCPF_RST 0x04
+#define PF_TCPF_PSH 0x08
+#define PF_TCPF_ACK 0x10
+#define PF_TCPF_URG 0x20
+
+struct pf_pkt {
+	__u32 l3_off;
+	__u32 l4_off;
+	__u32 tcp_hlen;
+	__u32 pay_off;
+	__u32 pay_len;
+	__u32 seq;        /* host order */
+	__u32 ack;        /* host order */
+	__u8  family;     /* 4 or 6 */
+	__u8  tflags;     /* PF_TCPF_* */
+	__u8  ip_simple;  /* IPv4 without options / IPv6 without ext headers */
+	__u8  pad;
+	struct pf_flow_key key;  /* client first, whatever the direction */
+};
+
+/* Parse skb; returns 0 for a TCP segment to or from a served port (per
+ * direction), -1 otherwise (the caller passes the packet untouched). */
+static __always_inline int pf_parse_pkt(struct __sk_buff *skb, struct pf_pkt *p,
+					int dir)
+{
+	struct tcphdr th;
+	__u32 tot, l4, hl;
+	__u16 port;
+	__u8 proto;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->l3_off = ETH_HLEN;
+	tot = skb->len;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+			return -1;
+		if (ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
+			return -1;
+		/* fragments: translation and answers need the whole TCP header */
+		if (ip.frag_off & bpf_htons(0x3fff))
+			return -1;
+		hl = ip.ihl * 4;
+		p->family = 4;
+		p->ip_simple = ip.ihl == 5;
+		l4 = ETH_HLEN + hl;
+		if (bpf_ntohs(ip.tot_len) + ETH_HLEN < tot)
+			tot = bpf_ntohs(ip.tot_len) + ETH_HLEN; /* Ethernet padding */
+		if (dir == PF_DIR_IN) {
+			__builtin_memcpy(p->key.caddr, &ip.saddr, 4);
+			__builtin_memcpy(p->key.saddr, &ip.daddr, 4);
+		} else {
+			__builtin_memcpy(p->key.caddr, &ip.daddr, 4);
+			__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
+		}
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
+			return -1;
+		proto = ip6.nexthdr;
+		/* extension headers are not walked: such flows are never spliced
+		 * (and so never need translation) */
+		if (proto != IPPROTO_TCP)
+			return -1;
+		p->family = 6;
+		p->ip_simple = 1;
+		l4 = ETH_HLEN + sizeof(ip6);
+		if (bpf_ntohs(ip6.payload_len) + l4 < tot)
+			tot = bpf_ntohs(ip6.payload_len) + l4;
+		if (dir == PF_DIR_IN) {
+			__builtin_memcpy(p->key.caddr, &ip6.saddr, 16);
+			__builtin_memcpy(p->key.saddr, &ip6.daddr, 16);
+		} else {
+			__builtin_memcpy(p->key.caddr, &ip6.daddr, 16);
+			__builtin_memcpy(p->key.saddr, &ip6.saddr, 16);
+		}
+	} else {
+		return -1;
+	}
+	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+		return -1;
+	port = bpf_ntohs(dir == PF_DIR_IN ? th.dest : th.source);
+	if (!(pf_cfg.port_bits[(port >> 6) & 1023] & (1ULL << (port & 63))))
+		return -1;
+	p->key.family = p->family;
+	if (dir == PF_DIR_IN) {
+		p->key.cport = th.source;
+		p->key.sport = th.dest;
+	} else {
+		p->key.cport = th.dest;
+		p->key.sport = th.source;
+	}
+	p->l4_off = l4;
+	p->tcp_hlen = th.doff * 4;
+	if (p->tcp_hlen < 20 || l4 + p->tcp_hlen > tot) {
+		pf_count(PF_STAT_MALFORMED);
+		return -1;
+	}
+	p->pay_off = l4 + p->tcp_hlen;
+	p->pay_len = tot - p->pay_off;
+	p->seq = bpf_ntohl(th.seq);
+	p->ack = bpf_ntohl(th.ack_seq);
+	p->tflags = ((__u8 *)&th)[13];
+	return 0;
+}
+
+#endif /* PF_PKT_H */

@@ -1,0 +1,207 @@
+/* Both: included by BPF programs (clang -target bpf) and userspace (gcc). */
+/*
+ * pf_common.h -- portable base for code shared by the datapath and userspace:
+ * integer types, the inline attribute, compile-time limits, the statistics
+ * enum and the loop/copy shims that let one parser run in both worlds.
+ *
+ * Byte order: every field named *_be* or typed __be16/__be32 is network
+ * order; everything else is host order.
+ */
+#ifndef PF_COMMON_H
+#define PF_COMMON_H
+
+#ifdef __bpf__
+/* BPF side: the including .bpf.c has already pulled in <linux/types.h>
+ * and <bpf/bpf_helpers.h>. */
+#define PF_INLINE static __always_inline
+/* bpf_loop callbacks must stay real (non-inlined) functions. */
+#define PF_CALLBACK static __attribute__((noinline))
+/* Constant tables: clang would put small ones in .rodata.cst32, which
+ * libbpf 1.1 cannot describe ("Error finalizing .BTF: -2"). */
+#define PF_RODATA __attribute__((section(".rodata")))
+#else
+#include <linux/types.h>
+#include <stdbool.h>
+#include <string.h>
+#define PF_INLINE static inline __attribute__((unused))
+#define PF_CALLBACK static __attribute__((unused))
+#define PF_RODATA
+#endif
+
+/* ---- limits (sizes only; behaviour lives in maps) ---- */
+#define PF_REQ_MAX        2048   /* request bytes copied for parsing; power of 2 */
+#define PF_REQ_BUF        (PF_REQ_MAX + 8) /* buffer size: word scans read 8 past */
+#define PF_RESP_MAX       1024   /* response bytes; power of 2 */
+#define PF_TOKEN_MAX      112    /* longest origin/host/header/method stored */
+#define PF_MAX_RULES      64     /* rules per policy (one bit each in a __u64) */
+#define PF_MAX_PATHS      8      /* path prefixes per rule */
+#define PF_PATH_MAX       64     /* longest path prefix */
+#define PF_FIXED_MAX      320    /* precomputed per-rule response tail */
+#define PF_REJECT_MAX     192    /* precomputed per-rule 403 tail */
+#define PF_MAX_LINES      48     /* header lines looked at */
+#define PF_LINE_MAX       1024   /* longest header line */
+#define PF_ACRH_MAX_LEN   256    /* longest Access-Control-Request-Headers value */
+#define PF_ACRH_MAX_TOKENS 16    /* most names in that value */
+#define PF_MAX_LABELS     8      /* wildcard suffixes tried per origin */
+#define PF_DATE_LEN       29     /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+#define PF_SLOTS          2      /* policy double buffer for atomic reloads */
+
+#define PF_MARK           0x70660001u /* skb->mark on injected responses */
+
+/* ---- token kinds: which table a hashed string belongs to ---- */
+enum pf_tok_kind {
+	PF_TOK_ORIGIN      = 1, /* exact serialized origin, case-sensitive */
+	PF_TOK_WILD_HTTP   = 2, /* "host-suffix[:port]" of http:// + "*." + suffix */
+	PF_TOK_WILD_HTTPS  = 3, /* same for https */
+	PF_TOK_HEADER      = 4, /* lower-case header name */
+	PF_TOK_METHOD      = 5, /* method token, case-sensitive */
+	PF_TOK_HOST        = 6, /* lower-case host without port */
+};
+
+/* ---- statistics: one slot per datapath outcome ---- */
+#define PF_STATS(X) \
+	X(PKT_SEEN,            "packets looked at") \
+	X(ANSWERED,            "preflights answered (allowed, 204)") \
+	X(REJECTED,            "preflights answered (denied, 403)") \
+	X(RETX_ANSWERED,       "retransmitted preflights answered again") \
+	X(FWD_DENIED,          "denied preflights forwarded to the app") \
+	X(FWD_NO_RULE,         "preflights matching no rule, forwarded") \
+	X(PASS_NOT_OPTIONS,    "payload is not an OPTIONS request") \
+	X(PASS_PLAIN_OPTIONS,  "OPTIONS without Origin/ACRM (not a preflight)") \
+	X(PASS_INCOMPLETE,     "request split over segments") \
+	X(PASS_TOO_LONG,       "request longer than the kernel limit") \
+	X(PASS_BAD_REQUEST,    "malformed request line or header") \
+	X(PASS_HTTP_VERSION,   "not HTTP/1.1") \
+	X(PASS_CONN_CLOSE,     "Connection: close") \
+	X(PASS_BODY,           "request carries a body") \
+	X(PASS_DUP_HEADER,     "duplicate Origin/ACRM/Host/ACRH header") \
+	X(PASS_OBS_FOLD,       "obsolete line folding") \
+	X(PASS_PIPELINED,      "data behind the request") \
+	X(PASS_PATH_UNNORM,    "path not normalized") \
+	X(PASS_ACRH_LIMIT,     "request-headers over kernel limits") \
+	X(PASS_GSO,            "GRO-merged skb") \
+	X(PASS_TCP_FLAGS,      "SYN/FIN/RST/URG or no ACK on the request") \
+	X(PASS_NO_SOCKET,      "no local established socket") \
+	X(PASS_SERVER_BUSY,    "server has unsent or unacked data") \
+	X(PASS_NOT_NEXT,       "request is not the next expected byte") \
+	X(PASS_ORDER,          "earlier request may still be unanswered") \
+	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
+	X(PASS_TABLE_FULL,     "flow table full") \
+	X(PASS_DRAINING,       "draining: not answering new preflights") \
+	X(PASS_MSS,            "response larger than MSS") \
+	X(PASS_IP,             "IP fragments/options/extension headers") \
+	X(PASS_ERROR,          "helper failure while answering") \
+	X(TRANSLATED_IN,       "client segments translated") \
+	X(TRANSLATED_OUT,      "server segments translated") \
+	X(SACK_TRANSLATED,     "SACK blocks translated") \
+	X(SACK_STRIPPED,       "SACK blocks covering a response removed") \
+	X(RETX_DROPPED,        "partial/mismatched request retransmits dropped") \
+	X(FLOW_CREATED,        "flow entries created") \
+	X(FLOW_FREED,          "flow entries freed on FIN/RST") \
+	X(MALFORMED,           "malformed packets passed")
+
+enum pf_stat {
+#define PF_STAT_ENUM(name, desc) PF_STAT_##name,
+	PF_STATS(PF_STAT_ENUM)
+#undef PF_STAT_ENUM
+	PF_STAT__MAX
+};
+
+/* ---- loop shim: bpf_loop() in the kernel, a for loop under gcc ----
+ * The callback has the bpf_loop signature: long cb(__u32 i, void *ctx),
+ * returning 0 to continue and 1 to stop. bpf_loop lets the verifier check
+ * the body once instead of once per iteration (avoids "BPF program is too
+ * large. Processed 1000001 insn" on nested scans). */
+#ifdef __bpf__
+#define pf_loop(n, cb, ctx) bpf_loop((n), (cb), (ctx), 0)
+#else
+PF_INLINE long pf_loop(__u32 n, long (*cb)(__u32, void *), void *ctx)
+{
+	__u32 i;
+
+	for (i = 0; i < n; i++)
+		if (cb(i, ctx))
+			return i + 1;
+	return n;
+}
+#endif
+
+/* ---- laundering ----
+ * Store x in slot (memory) and read it back. In the kernel every parser
+ * work area lives in a per-CPU map value, whose contents the verifier does
+ * not track: the value read back is an unknown scalar. Used on positions
+ * found by a scan loop; otherwise the verifier re-checks everything after
+ * the loop once per possible exit position ("BPF program is too large").
+ * In userspace it is a plain store and load. */
+#define PF_LAUNDER(slot, x) \
+	(*(volatile __u32 *)&(slot) = (__u32)(x), *(volatile __u32 *)&(slot))
+
+/* Stack holder handed to bpf_loop callbacks (the helper wants a stack
+ * pointer): the buffer pointer plus the callback's work area, which lives
+ * in map memory for the reason above. */
+struct pf_hold {
+	const __u8 *buf;
+	void *w;
+};
+
+/* ---- variable-length copy between two in-memory buffers ----
+ * The verifier has no variable-length memcpy; bpf_probe_read_kernel copies
+ * n bytes (n bounded by the caller's mask) in one helper call. */
+#ifdef __bpf__
+#define pf_copy(dst, src, n) bpf_probe_read_kernel((dst), (n), (src))
+#else
+#define pf_copy(dst, src, n) ((void)memcpy((dst), (src), (n)))
+#endif
+
+/* ---- 64-bit FNV-1a style hash, fed right to left ----
+ * Right to left so one pass over an origin yields the hash of every
+ * host suffix (for "https://" "*." "example.com" patterns) as well as of the whole string. */
+#define PF_HASH_INIT  0xcbf29ce484222325ULL
+#define PF_HASH_PRIME 0x100000001b3ULL
+
+PF_INLINE __u64 pf_hash_step(__u64 h, __u8 c)
+{
+	return (h ^ c) * PF_HASH_PRIME;
+}
+
+/* ASCII lower-casing by table: a compare here would put two verifier
+ * branches in every hashing/comparing loop and multiply its paths. */
+static const __u8 pf_lower_tab[256] PF_RODATA = {
+	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
+	0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x2b, 0x2c, 0x2d, 0x2e, 0x2f,
+	0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x3b, 0x3c, 0x3d, 0x3e, 0x3f,
+	0x40, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x5b, 0x5c, 0x5d, 0x5e, 0x5f,
+	0x60, 0x61, 0x62, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69, 0x6a, 0x6b, 0x6c, 0x6d, 0x6e, 0x6f,
+	0x70, 0x71, 0x72, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x7b, 0x7c, 0x7d, 0x7e, 0x7f,
+	0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8a, 0x8b, 0x8c, 0x8d, 0x8e, 0x8f,
+	0x90, 0x91, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0x9b, 0x9c, 0x9d, 0x9e, 0x9f,
+	0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
+	0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf,
+	0xc0, 0xc1, 0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xcb, 0xcc, 0xcd, 0xce, 0xcf,
+	0xd0, 0xd1, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xdb, 0xdc, 0xdd, 0xde, 0xdf,
+	0xe0, 0xe1, 0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xeb, 0xec, 0xed, 0xee, 0xef,
+	0xf0, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+};
+
+PF_INLINE __u8 pf_lower(__u8 c)
+{
+	return pf_lower_tab[c];
+}
+
+/* Hash of len bytes of s (optionally lower-cased), fed right to left.
+ * Userspace compiles policy strings with this; the datapath computes the
+ * same value incrementally while scanning. */
+PF_INLINE __u64 pf_hash_bytes(const __u8 *s, __u32 len, int lower)
+{
+	__u64 h = PF_HASH_INIT;
+
+	while (len > 0) {
+		len--;
+		h = pf_hash_step(h, lower ? pf_lower(s[len]) : s[len]);
+	}
+	return h;
+}
+
+#endif /* PF_COMMON_H */

@@ -1,0 +1,472 @@
+/* Both: the HTTP/1.x preflight parser, static inline for clang -target bpf and gcc. */
+/*
+ * pf_http.h -- recognise a complete CORS preflight in one buffer.
+ *
+ * Input: buf with PF_REQ_BUF readable bytes (a per-CPU map value in the
+ * kernel, a plain array in userspace), of which the first len are the TCP
+ * payload. Output: struct pf_req with (offset, length) slices into buf.
+ * Every index is masked with PF_REQ_MAX - 1, which is how the verifier
+ * knows each access is in bounds; logical bounds are checked against len.
+ * struct pf_req must itself live in map memory in the kernel (see
+ * PF_LAUNDER in pf_common.h).
+ *
+ * The parser is conservative: anything it is not sure about yields a
+ * result other than PF_P_OK and the request goes to the app unchanged.
+ */
+#ifndef PF_HTTP_H
+#define PF_HTTP_H
+
+#include "pf_common.h"
+
+#define PF_M(i) ((i) & (PF_REQ_MAX - 1))
+
+enum pf_parse_res {
+	PF_P_OK = 0,
+	PF_P_NOT_OPTIONS,   /* not "OPTIONS " */
+	PF_P_PLAIN_OPTIONS, /* OPTIONS without Origin or ACRM */
+	PF_P_INCOMPLETE,    /* no end of header block in this segment */
+	PF_P_TOO_LONG,      /* too many or too long lines */
+	PF_P_BAD,           /* malformed request line or header */
+	PF_P_VERSION,       /* not HTTP/1.1, or Upgrade */
+	PF_P_CONN_CLOSE,    /* Connection: close */
+	PF_P_BODY,          /* Content-Length != 0 or Transfer-Encoding */
+	PF_P_DUP,           /* repeated Host/Origin/ACRM/ACRH/ACRPN */
+	PF_P_OBS_FOLD,      /* header line starting with SP/HT */
+	PF_P_PIPELINED,     /* bytes after the header block */
+};
+
+struct pf_slice {
+	__u16 off;
+	__u16 len;
+};
+
+#define PF_REQF_PATH_UNNORM (1u << 0) /* %, //, /./, /../ or backslash */
+
+/* Parser work area (inside struct pf_req, so in map memory in the kernel). */
+struct pf_parse_ctx {
+	__u32 len;      /* payload bytes in buf */
+	__u32 pos;      /* start of the next header line */
+	__u32 done;     /* 1: end of header block found */
+	__u32 res;      /* enum pf_parse_res once an error is found */
+	__u32 tmp[4];   /* PF_LAUNDER slots */
+};
+
+struct pf_req {
+	__u16 len;               /* request length incl. the final CRLF CRLF */
+	__u16 flags;             /* PF_REQF_* */
+	struct pf_slice path;    /* request-target (origin-form) */
+	struct pf_slice host;    /* Host value, trimmed */
+	struct pf_slice origin;  /* Origin value, trimmed */
+	struct pf_slice acrm;    /* Access-Control-Request-Method */
+	struct pf_slice acrh;    /* Access-Control-Request-Headers */
+	struct pf_slice acrpn;   /* Access-Control-Request-Private-Network */
+	__u8 seen;               /* PF_SEEN_* bits */
+	__u8 res;                /* enum pf_parse_res */
+	__u16 pad;
+	struct pf_parse_ctx pc;  /* parser work area */
+};
+
+#define PF_SEEN_HOST   (1u << 0)
+#define PF_SEEN_ORIGIN (1u << 1)
+#define PF_SEEN_ACRM   (1u << 2)
+#define PF_SEEN_ACRH   (1u << 3)
+#define PF_SEEN_ACRPN  (1u << 4)
+
+/* Character classes as 256-bit sets, tested with one load and a shift:
+ * a compare per class would add verifier branches to every scan loop and
+ * overflow "The sequence of 8193 jumps is too complex". */
+static const __u64 pf_set_tchar[4] PF_RODATA = {      /* RFC 9110 tchar */
+	0x03ff6cfa00000000ULL, 0x57ffffffc7fffffeULL, 0, 0,
+};
+
+PF_INLINE int pf_in_set(const __u64 *set, __u8 c)
+{
+	return (set[c >> 6] >> (c & 63)) & 1;
+}
+
+#define PF_ONES  0x0101010101010101ULL
+#define PF_HIGHS 0x8080808080808080ULL
+
+/* Index (0..7) of the lowest byte whose high bit is set in m (m != 0),
+ * without branches: bytes below it, counted by popcount. */
+PF_INLINE __u32 pf_first_byte(__u64 m)
+{
+	return (__u32)__builtin_popcountll((m & -m) - 1) >> 3;
+}
+
+/* First index in [from, lim) (lim <= len <= PF_REQ_MAX) whose byte is
+ * below lt or is DEL, scanning 8 bytes at a time; lim if none. Bytes with
+ * the high bit set never stop the scan (obs-text). At most PF_LINE_MAX/8
+ * words are looked at: long byte loops overflow the verifier's jump stack
+ * ("The sequence of 8193 jumps is too complex"). */
+PF_INLINE __u32 pf_scan_ctl(const __u8 *b, __u32 from, __u32 lim, __u64 lt)
+{
+	__u64 x, m, lts = lt * PF_ONES, dels = 0x7f * PF_ONES;
+	__u32 i, k;
+
+	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
+		__builtin_memcpy(&x, b + PF_M(i), 8);
+		m = ((x - lts) & ~x & PF_HIGHS) |
+		    (((x ^ dels) - PF_ONES) & ~(x ^ dels) & PF_HIGHS);
+		if (m) {
+			i += pf_first_byte(m);
+			break;
+		}
+	}
+	return i < lim ? i : lim;
+}
+
+PF_INLINE int pf_is_tchar(__u8 c)
+{
+	return pf_in_set(pf_set_tchar, c);
+}
+
+/* Case-insensitive compare of n bytes of buf at off with a lower-case
+ * literal. Returns 1 if equal. n is at most 40 (longest known name). */
+PF_INLINE int pf_name_eq(const __u8 *buf, __u32 off, const char *lit, __u32 n)
+{
+	__u32 i;
+
+	for (i = 0; i < 40 && i < n; i++)
+		if (pf_lower(buf[PF_M(off + i)]) != (__u8)lit[i])
+			return 0;
+	return 1;
+}
+
+/* Known header names, identified by length then bytes. */
+enum pf_hdr {
+	PF_H_OTHER = 0, PF_H_HOST, PF_H_ORIGIN, PF_H_ACRM, PF_H_ACRH,
+	PF_H_ACRPN, PF_H_CLEN, PF_H_TE, PF_H_CONN, PF_H_UPGRADE,
+};
+
+PF_INLINE int pf_classify(const __u8 *buf, __u32 off, __u32 n)
+{
+	switch (n) {
+	case 4:
+		return pf_name_eq(buf, off, "host", 4) ? PF_H_HOST : PF_H_OTHER;
+	case 6:
+		return pf_name_eq(buf, off, "origin", 6) ? PF_H_ORIGIN : PF_H_OTHER;
+	case 7:
+		return pf_name_eq(buf, off, "upgrade", 7) ? PF_H_UPGRADE : PF_H_OTHER;
+	case 10:
+		return pf_name_eq(buf, off, "connection", 10) ? PF_H_CONN : PF_H_OTHER;
+	case 14:
+		return pf_name_eq(buf, off, "content-length", 14) ? PF_H_CLEN : PF_H_OTHER;
+	case 17:
+		return pf_name_eq(buf, off, "transfer-encoding", 17) ? PF_H_TE : PF_H_OTHER;
+	case 29:
+		return pf_name_eq(buf, off, "access-control-request-method", 29) ?
+		       PF_H_ACRM : PF_H_OTHER;
+	case 30:
+		return pf_name_eq(buf, off, "access-control-request-headers", 30) ?
+		       PF_H_ACRH : PF_H_OTHER;
+	case 38:
+		return pf_name_eq(buf, off, "access-control-request-private-network", 38) ?
+		       PF_H_ACRPN : PF_H_OTHER;
+	}
+	return PF_H_OTHER;
+}
+
+/* Does the value [off, off+n) contain "close" (any case)? Conservative:
+ * "Connection: keep-alive, close", odd tokens containing it, values over
+ * 64 bytes and the few non-letters that OR 0x20 into "close" all pass the
+ * request to the app. A rolling 40-bit window keeps it one branch a byte. */
+PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
+{
+	__u64 w = 0;
+	__u32 i;
+
+	if (n > 64)
+		return 1;
+	/* constant loop bound, variable break: clang may test n on another
+	 * register, leaving the verifier an unbounded loop ("The sequence
+	 * of 8193 jumps is too complex") */
+	for (i = 0; i < 64; i++) {
+		if (i >= n)
+			break;
+		w = ((w << 8) | (buf[PF_M(off + i)] | 0x20)) & 0xffffffffffULL;
+		if (w == 0x636c6f7365ULL) /* "close" */
+			return 1;
+	}
+	return 0;
+}
+
+/* Record a header we care about; returns a pf_parse_res. */
+PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 voff,
+			      __u32 vlen)
+{
+	struct pf_slice s = { .off = (__u16)voff, .len = (__u16)vlen };
+	__u8 bit;
+
+	switch (h) {
+	case PF_H_HOST:   bit = PF_SEEN_HOST;   break;
+	case PF_H_ORIGIN: bit = PF_SEEN_ORIGIN; break;
+	case PF_H_ACRM:   bit = PF_SEEN_ACRM;   break;
+	case PF_H_ACRH:   bit = PF_SEEN_ACRH;   break;
+	case PF_H_ACRPN:  bit = PF_SEEN_ACRPN;  break;
+	case PF_H_CLEN:
+		if (vlen == 1 && buf[PF_M(voff)] == '0')
+			return PF_P_OK;
+		return PF_P_BODY;
+	case PF_H_TE:
+		return PF_P_BODY;
+	case PF_H_CONN:
+		return pf_has_close(buf, voff, vlen) ? PF_P_CONN_CLOSE : PF_P_OK;
+	case PF_H_UPGRADE:
+		return PF_P_VERSION;
+	default:
+		return PF_P_OK;
+	}
+	if (r->seen & bit)
+		return PF_P_DUP;
+	r->seen |= bit;
+	switch (h) {
+	case PF_H_HOST:   r->host = s;   break;
+	case PF_H_ORIGIN: r->origin = s; break;
+	case PF_H_ACRM:   r->acrm = s;   break;
+	case PF_H_ACRH:   r->acrh = s;   break;
+	default:          r->acrpn = s;  break;
+	}
+	return PF_P_OK;
+}
+
+/* bpf_loop callback: parse the header line starting at pc.pos.
+ * Returns 1 (stop) at the end of the header block or on error. */
+PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	const __u8 *b = hd->buf;
+	struct pf_req *r = hd->w;
+	struct pf_parse_ctx *c = &r->pc;
+	__u32 pos = c->pos, len = c->len, i, k, lim, colon, vs, ve, end;
+	int h, res;
+	__u8 ch;
+
+	(void)idx;
+	if (pos + 2 > len) {
+		c->res = PF_P_INCOMPLETE;
+		return 1;
+	}
+	ch = b[PF_M(pos)];
+	if (ch == '\r') {
+		if (b[PF_M(pos + 1)] != '\n') {
+			c->res = PF_P_BAD;
+			return 1;
+		}
+		r->len = (__u16)(pos + 2);
+		c->done = 1;
+		return 1;
+	}
+	if (ch == ' ' || ch == '\t') {
+		c->res = PF_P_OBS_FOLD;
+		return 1;
+	}
+	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
+	lim = len < pos + 64 ? len : pos + 64;
+	for (k = 0; k < 64; k++) {
+		i = pos + k;
+		if (i >= lim || !pf_is_tchar(b[PF_M(i)]))
+			break;
+	}
+	i = PF_LAUNDER(c->tmp[0], pos + k);
+	if (i >= len) {
+		c->res = PF_P_INCOMPLETE;
+		return 1;
+	}
+	if (i == pos || b[PF_M(i)] != ':') {
+		c->res = PF_P_BAD;
+		return 1;
+	}
+	colon = i;
+	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
+	lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
+	i = PF_LAUNDER(c->tmp[1], pf_scan_ctl(b, colon + 1, lim, 0x20));
+	if (i >= len) {
+		c->res = PF_P_INCOMPLETE;
+		return 1;
+	}
+	if (i >= colon + 1 + PF_LINE_MAX) {
+		c->res = PF_P_TOO_LONG;
+		return 1;
+	}
+	if (b[PF_M(i)] != '\r') {
+		c->res = PF_P_BAD;  /* CTL (HT included: rare, left to the app) */
+		return 1;
+	}
+	end = i;
+	if (end + 1 >= len) {
+		c->res = PF_P_INCOMPLETE;
+		return 1;
+	}
+	if (b[PF_M(end + 1)] != '\n') {
+		c->res = PF_P_BAD;
+		return 1;
+	}
+	/* trim OWS on both sides (more than 16 blanks: malformed enough) */
+	vs = colon + 1;
+	ve = end;
+	for (i = 0; i < 16 && vs < ve; i++) {
+		ch = b[PF_M(vs)];
+		if (ch != ' ' && ch != '\t')
+			break;
+		vs++;
+	}
+	vs = PF_LAUNDER(c->tmp[2], vs);
+	for (i = 0; i < 16 && ve > vs; i++) {
+		ch = b[PF_M(ve - 1)];
+		if (ch != ' ' && ch != '\t')
+			break;
+		ve--;
+	}
+	ve = PF_LAUNDER(c->tmp[3], ve);
+	h = pf_classify(b, pos, colon - pos);
+	res = pf_take_header(b, r, h, vs, ve - vs);
+	if (res != PF_P_OK) {
+		c->res = res;
+		return 1;
+	}
+	c->pos = end + 2;
+	return 0;
+}
+
+struct pf_path_scan {
+	__u32 off, n;
+	__u8 prev, prev2;
+	__u16 flags;
+};
+
+/* bpf_loop callback: look at path byte i. A loop body with this many
+ * branches, unrolled by the verifier over PF_LINE_MAX bytes, fails with
+ * "The sequence of 8193 jumps is too complex"; as a callback it is
+ * verified once. */
+PF_CALLBACK long pf_pathscan_cb(__u32 i, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	struct pf_path_scan *c = hd->w;
+	__u8 ch;
+
+	if (i >= c->n)
+		return 1;
+	ch = hd->buf[PF_M(c->off + i)];
+	if (ch == '?' || ch == '#')
+		return 1;
+	if (ch == '%' || ch == '\\' ||
+	    (ch == '/' && c->prev == '/') ||
+	    (ch == '/' && c->prev == '.' && (c->prev2 == '/' || c->prev2 == '.'))) {
+		c->flags = PF_REQF_PATH_UNNORM;
+		return 1;
+	}
+	c->prev2 = c->prev;
+	c->prev = ch;
+	return 0;
+}
+
+/* Flag request-targets whose prefix match could differ from what the app
+ * routes after normalisation (%, //, /./, /../, backslash). */
+PF_INLINE __u16 pf_path_flags(const __u8 *b, __u32 off, __u32 n)
+{
+	struct pf_path_scan c = { .off = off, .n = n };
+	struct pf_hold hd = { .buf = b, .w = &c };
+
+	pf_loop(PF_LINE_MAX, pf_pathscan_cb, &hd);
+	if (c.flags)
+		return c.flags;
+	/* trailing "/." or "/.." */
+	if (c.prev == '.' && (c.prev2 == '/' || c.prev2 == '.'))
+		return PF_REQF_PATH_UNNORM;
+	return 0;
+}
+
+/* Parse the request line "OPTIONS <target> HTTP/1.1\r\n". Returns a
+ * pf_parse_res and sets r->path; r->pc.pos is the first header byte. */
+PF_INLINE int pf_parse_request_line(const __u8 *b, __u32 len, struct pf_req *r)
+{
+	__u32 sp, lim;
+
+	if (len < 8)
+		return PF_P_NOT_OPTIONS;
+	if (b[0] != 'O' || b[1] != 'P' || b[2] != 'T' || b[3] != 'I' ||
+	    b[4] != 'O' || b[5] != 'N' || b[6] != 'S' || b[7] != ' ')
+		return PF_P_NOT_OPTIONS;
+	lim = len < 8 + PF_LINE_MAX ? len : 8 + PF_LINE_MAX;
+	sp = PF_LAUNDER(r->pc.tmp[0], pf_scan_ctl(b, 8, lim, 0x21));
+	if (sp >= len)
+		return PF_P_INCOMPLETE;
+	if (sp >= 8 + PF_LINE_MAX)
+		return PF_P_TOO_LONG;
+	if (b[PF_M(sp)] != ' ')
+		return PF_P_BAD;
+	if (sp <= 8)
+		return PF_P_BAD;
+	if (sp + 10 > len)
+		return PF_P_INCOMPLETE;
+	if (b[PF_M(sp + 1)] != 'H' || b[PF_M(sp + 2)] != 'T' ||
+	    b[PF_M(sp + 3)] != 'T' || b[PF_M(sp + 4)] != 'P' ||
+	    b[PF_M(sp + 5)] != '/')
+		return PF_P_BAD;
+	if (b[PF_M(sp + 6)] != '1' || b[PF_M(sp + 7)] != '.' ||
+	    b[PF_M(sp + 8)] != '1')
+		return PF_P_VERSION;
+	if (b[PF_M(sp + 9)] != '\r')
+		return PF_P_VERSION;
+	if (sp + 11 > len)
+		return PF_P_INCOMPLETE;
+	if (b[PF_M(sp + 10)] != '\n')
+		return PF_P_BAD;
+	r->path.off = 8;
+	r->path.len = (__u16)(sp - 8);
+	r->pc.pos = sp + 11;
+	return PF_P_OK;
+}
+
+/* Parse the len payload bytes of buf into r. Returns (and stores in
+ * r->res) PF_P_OK for a complete, unambiguous preflight. */
+PF_INLINE int pf_parse(const __u8 *buf, __u32 len, struct pf_req *r)
+{
+	struct pf_hold hd = { .buf = buf, .w = r };
+	int res;
+
+	__builtin_memset(r, 0, sizeof(*r));
+	if (len > PF_REQ_MAX) {
+		res = len >= 8 && buf[0] == 'O' ? PF_P_TOO_LONG : PF_P_NOT_OPTIONS;
+		goto out;
+	}
+	res = pf_parse_request_line(buf, len, r);
+	if (res != PF_P_OK)
+		goto out;
+	if (r->path.len == 0 || buf[PF_M(r->path.off)] != '/') {
+		res = PF_P_BAD; /* "*" or absolute-form: never a browser preflight */
+		goto out;
+	}
+	r->flags |= pf_path_flags(buf, r->path.off, r->path.len);
+	r->pc.len = len;
+	r->pc.res = PF_P_OK;
+	pf_loop(PF_MAX_LINES, pf_line_cb, &hd);
+	if (r->pc.res != PF_P_OK) {
+		res = r->pc.res;
+		goto out;
+	}
+	if (!r->pc.done) {
+		res = PF_P_TOO_LONG; /* more than PF_MAX_LINES header lines */
+		goto out;
+	}
+	if (!(r->seen & PF_SEEN_HOST)) {
+		res = PF_P_BAD;
+		goto out;
+	}
+	if ((r->seen & (PF_SEEN_ORIGIN | PF_SEEN_ACRM)) !=
+	    (PF_SEEN_ORIGIN | PF_SEEN_ACRM)) {
+		res = PF_P_PLAIN_OPTIONS;
+		goto out;
+	}
+	if (r->len != len) {
+		res = PF_P_PIPELINED;
+		goto out;
+	}
+	res = PF_P_OK;
+out:
+	r->res = (__u8)res;
+	return res;
+}
+
+#endif /* PF_HTTP_H */

@@ -1,0 +1,132 @@
+/* Both: included by BPF programs and userspace; every map key/value type lives here, once. */
+/*
+ * pf_structs.h -- layouts of the BPF maps shared by the datapath, the
+ * loader/compiler and the tests. Sizes are fixed; all strings are byte
+ * arrays with an explicit length (no NUL terminator required).
+ */
+#ifndef PF_STRUCTS_H
+#define PF_STRUCTS_H
+
+#include "pf_common.h"
+#ifndef __bpf__
+#include <linux/bpf.h>   /* struct bpf_spin_lock */
+#endif
+
+/* pf_tokens map key: the hash of one policy string of one kind in one
+ * policy slot. The value repeats the string so a hash hit is verified
+ * byte for byte (a crafted collision can never grant anything). */
+struct pf_tok_key {
+	__u64 hash;   /* pf_hash_* of the string, see pf_common.h */
+	__u32 kind;   /* enum pf_tok_kind */
+	__u32 slot;   /* policy slot 0..PF_SLOTS-1 */
+};
+
+struct pf_tok_val {
+	__u64 rules;  /* bit r set: rule r lists this string */
+	__u16 len;    /* bytes used in s */
+	__u8  pad[6];
+	char  s[PF_TOKEN_MAX];
+};
+
+/* Rule flags (struct pf_rule.flags). */
+#define PF_RULE_ANY_ORIGIN   (1u << 0)  /* origins: ["*"] */
+#define PF_RULE_ANY_METHOD   (1u << 1)  /* methods: ["*"] */
+#define PF_RULE_ANY_HEADER   (1u << 2)  /* headers: ["*"] */
+#define PF_RULE_CREDENTIALS  (1u << 3)  /* credentials: true */
+#define PF_RULE_PNA          (1u << 4)  /* private_network: true */
+#define PF_RULE_REJECT       (1u << 5)  /* on_deny: reject */
+#define PF_RULE_HAS_HOSTS    (1u << 6)
+#define PF_RULE_HAS_PATHS    (1u << 7)
+#define PF_RULE_AUTHZ_LISTED (1u << 8)  /* "authorization" listed explicitly */
+
+struct pf_path {
+	__u16 len;
+	char  s[PF_PATH_MAX];
+};
+
+/* pf_rules map value, index slot * PF_MAX_RULES + rule. The response
+ * pieces that do not depend on the request are precomputed here. */
+struct pf_rule {
+	__u32 flags;        /* PF_RULE_* */
+	__u16 n_paths;
+	__u16 fixed_len;    /* bytes used in fixed */
+	__u16 reject_len;   /* bytes used in reject */
+	__u16 pad[3];
+	struct pf_path paths[PF_MAX_PATHS];
+	/* Allowed-response tail, after the dynamic headers: fixed
+	 * Access-Control-Allow-Methods, -Allow-Credentials, -Max-Age,
+	 * Vary, and the blank line that ends the header block. */
+	char fixed[PF_FIXED_MAX];
+	/* 403 tail after the status line and Date: Vary, Content-Length: 0,
+	 * blank line. */
+	char reject[PF_REJECT_MAX];
+};
+
+/* Per-slot summary, part of struct pf_config. */
+struct pf_slot_info {
+	__u32 n_rules;
+	__u32 has_paths;        /* some rule has paths: path must be normal */
+	__u64 any_origin_rules; /* rules with origins: ["*"] */
+	__u64 any_host_rules;   /* rules without hosts */
+	__u64 all_rules;        /* bits 0..n_rules-1 */
+};
+
+/* pf_config map (single-entry array, mmapable), written by userspace. */
+struct pf_config {
+	__u32 active_slot;       /* slot the datapath reads */
+	__u32 draining;          /* 1: answer nothing new, keep translating */
+	__u32 date_idx;          /* which date[] is current (double buffer) */
+	__u32 date_valid;        /* 0: no Date header */
+	char  date[2][32];       /* "Sun, 06 Nov 1994 08:49:37 GMT" */
+	__u64 heartbeat_ns;      /* daemon liveness (bpf_ktime_get_ns clock) */
+	struct pf_slot_info slot[PF_SLOTS];
+	__u64 port_bits[1024];   /* bit p: TCP port p (host order) is served */
+};
+
+/* pf_flows map key: one TCP connection, client side first. IPv4 addresses
+ * use the first 4 bytes of the 16-byte arrays; the rest stays zero. */
+struct pf_flow_key {
+	__u8   caddr[16];  /* client address, network order */
+	__u8   saddr[16];  /* server (local) address, network order */
+	__be16 cport;      /* client port, network order */
+	__be16 sport;      /* server port, network order */
+	__u8   family;     /* 4 or 6 */
+	__u8   pad[3];
+};
+
+#define PF_DIR_NONE   0
+#define PF_DIR_CLIENT 1  /* last payload seen came from the client */
+#define PF_DIR_SERVER 2  /* last payload seen came from the server */
+
+#define PF_FIN_CLIENT 1
+#define PF_FIN_SERVER 2
+
+/* pf_flows map value: the two-record seqadj state of one spliced
+ * connection (see ../shared/notes/tcp-splice.md section 1). All sequence
+ * numbers are host order.
+ *
+ * Client -> server (deletions): client wire seq X maps to socket seq
+ *   X - c_after  if X >= c_pos + req_len,   X - c_before if X < c_pos.
+ * Server -> client (insertions): socket seq X maps to wire seq
+ *   X + s_after  if X >= s_pos,             X + s_before otherwise.
+ * Only one correction is live: a new splice needs the previous response
+ * acknowledged (resp_acked), so older segments can no longer occur. */
+struct pf_flow {
+	struct bpf_spin_lock lock;
+	__u32 c_pos;       /* wire seq of the latest consumed request */
+	__u32 c_before;    /* client bytes consumed before c_pos */
+	__u32 c_after;     /* c_before + req_len */
+	__u32 s_pos;       /* socket seq P where the latest response sits */
+	__u32 s_before;    /* bytes inserted before s_pos */
+	__u32 s_after;     /* s_before + resp_len */
+	__u16 req_len;
+	__u16 resp_len;
+	__u8  resp_acked;  /* client acked the whole latest response */
+	__u8  last_dir;    /* PF_DIR_* */
+	__u8  fin;         /* PF_FIN_* bits */
+	__u8  rejected;    /* latest response was a 403 */
+	__u32 splices;     /* responses injected on this connection */
+	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
+};
+
+#endif /* PF_STRUCTS_H */

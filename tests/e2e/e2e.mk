@@ -1,0 +1,28 @@
+# E2E tier: netns + veth, a real app server and real clients.
+# Tools: tests/e2e/tools/<name>.c -> build/tests/e2e/<name>
+#        tests/e2e/<name>.bpf.c    -> build/tests/e2e/<name>.bpf.o (+ .skel.h)
+E2E_DIR       := $(BUILD)/tests/e2e
+E2E_BPF_SRCS  := $(wildcard tests/e2e/*.bpf.c)
+E2E_BPF_OBJS  := $(E2E_BPF_SRCS:tests/e2e/%.bpf.c=$(E2E_DIR)/%.bpf.o)
+E2E_SKELS     := $(E2E_BPF_SRCS:tests/e2e/%.bpf.c=$(E2E_DIR)/%.skel.h)
+E2E_TOOL_SRCS := $(wildcard tests/e2e/tools/*.c)
+E2E_TOOLS     := $(E2E_TOOL_SRCS:tests/e2e/tools/%.c=$(E2E_DIR)/%)
+
+$(E2E_DIR):
+	$(Q)mkdir -p $@
+
+$(E2E_DIR)/%.bpf.o: tests/e2e/%.bpf.c | $(E2E_DIR)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(E2E_DIR)/%.skel.h: $(E2E_DIR)/%.bpf.o
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<)) > $@
+
+$(E2E_DIR)/%: tests/e2e/tools/%.c $(E2E_SKELS) | $(E2E_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -I$(E2E_DIR) -pthread -o $@ $< $(LDLIBS)
+
+e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
+
+e2e: all e2e-tools
+	$(Q)bash tests/e2e/run.sh

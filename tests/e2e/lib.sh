@@ -1,0 +1,351 @@
+# shellcheck shell=bash
+# tests/e2e/lib.sh -- helpers shared by the e2e scripts (sourced, not run).
+#
+#   logging        pf_log, pf_info, pf_detail
+#   results        pf_pass, pf_fail, pf_skip, pf_case, pf_summary
+#   inside a case  pf_expect*, pf_case_skip, pf_case_result
+#   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
+#                  pf_stop_app, pf_stop_all, pf_bg_kill
+#   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
+#   counters       pf_stat NAME, pf_stats_dump
+#   cleanup        pf_install_trap: on any exit, kill every background process
+#                  we started and remove the topology.
+#
+# Every wait is bounded. Every case runs in a subshell with `set -e`, so an
+# unexpected error fails that case only, and the run goes on. Clients run
+# under `timeout --foreground` so that they stay in our process group and a
+# Ctrl-C reaches them (plain timeout moves them to a group of their own).
+
+# ---------------------------------------------------------------- paths ----
+PF_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+PF_BUILD=${PF_BUILD:-$PF_ROOT/build}
+PF_E2E_BIN=${PF_E2E_BIN:-$PF_BUILD/tests/e2e}
+PF_PREFLIGHTD=${PF_PREFLIGHTD:-$PF_BUILD/preflightd}
+PF_APPSERVER=${PF_APPSERVER:-$PF_E2E_BIN/appserver}
+PF_KACLIENT=${PF_KACLIENT:-$PF_E2E_BIN/kaclient}
+PF_FAULTINJ=${PF_FAULTINJ:-$PF_E2E_BIN/faultinj}
+PF_TOPO=${PF_TOPO:-$PF_ROOT/scripts/topo.sh}
+PF_POLICY=${PF_POLICY:-$PF_ROOT/tests/e2e/policy.yaml}
+
+# Topology names/addresses (same defaults as scripts/topo.sh, which reads
+# them from the environment).
+export PF_NS=${PF_NS:-pfc}
+export PF_IF_HOST=${PF_IF_HOST:-pfs0}
+export PF_IF_CLIENT=${PF_IF_CLIENT:-pfc0}
+export PF_V4_HOST=${PF_V4_HOST:-198.18.0.1}
+export PF_V4_CLIENT=${PF_V4_CLIENT:-198.18.0.2}
+export PF_V6_HOST=${PF_V6_HOST:-2001:db8::1}
+export PF_V6_CLIENT=${PF_V6_CLIENT:-2001:db8::2}
+
+# Where logs of this run go; kept on failure (or with PF_KEEP=1).
+PF_WORK=${PF_WORK:-}
+PF_KEEP=${PF_KEEP:-0}
+
+# -------------------------------------------------------------- logging ----
+pf_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
+pf_info() { pf_log "-- $*"; }
+pf_heading() { printf '\n=== %s ===\n' "$*"; }
+# Indented detail line (inside a case).
+pf_detail() { printf '      %s\n' "$*"; }
+# Indent a file's contents (first N lines) under a case.
+pf_detail_file() {
+	local f=$1 n=${2:-40}
+	[[ -s $f ]] || return 0
+	head -n "$n" "$f" | tr -d '\r' | sed 's/^/      | /'
+}
+
+# --------------------------------------------------------------- results ----
+PF_PASSED=0
+PF_FAILED=0
+PF_SKIPPED=0
+PF_FAILED_NAMES=()
+
+pf_pass() { PF_PASSED=$((PF_PASSED + 1)); pf_log "PASS $1"; }
+pf_fail() {
+	PF_FAILED=$((PF_FAILED + 1)); PF_FAILED_NAMES+=("$1")
+	pf_log "FAIL $1${2:+ ($2)}"
+}
+pf_skip() { PF_SKIPPED=$((PF_SKIPPED + 1)); pf_log "SKIP $1${2:+ ($2)}"; }
+
+PF_SKIP_RC=77   # a case function exits with this to be counted as skipped
+
+# pf_case NAME FN [ARGS...] -- run one named case. FN runs in a subshell
+# with `set -euo pipefail`: it passes if it returns 0, is skipped if it
+# exits $PF_SKIP_RC (pf_case_skip), and fails otherwise, including when a
+# command fails unexpectedly. The subshell keeps `set -e` live because it is
+# not run in an `if`/`||` context.
+pf_case() {
+	local name=$1 rc had_e=0
+	shift
+	[[ $- == *e* ]] && had_e=1
+	pf_log "---- $name"
+	set +e
+	(
+		set -euo pipefail
+		PF_CASE_BAD=0
+		"$@"
+	)
+	rc=$?
+	((had_e)) && set -e
+	case $rc in
+	0) pf_pass "$name" ;;
+	"$PF_SKIP_RC") pf_skip "$name" ;;
+	*) pf_fail "$name" "rc=$rc" ;;
+	esac
+	return 0
+}
+
+# ----------------------------------------------------- inside a case ----
+# Expectations record a failure and go on, so one run shows every broken
+# property of a case; pf_case_result (last line of a case) turns them into
+# the case's status.
+PF_CASE_BAD=0
+_pf_ok() { pf_detail "ok    $1"; }
+_pf_bad() { pf_detail "FAIL  $1"; PF_CASE_BAD=1; }
+
+# pf_expect DESC CMD... -- CMD must succeed.
+pf_expect() {
+	local desc=$1
+	shift
+	if "$@"; then _pf_ok "$desc"; else _pf_bad "$desc"; fi
+}
+# pf_expect_not DESC CMD... -- CMD must fail.
+pf_expect_not() {
+	local desc=$1
+	shift
+	if "$@"; then _pf_bad "$desc"; else _pf_ok "$desc"; fi
+}
+# pf_expect_eq DESC GOT WANT
+pf_expect_eq() {
+	if [[ $2 == "$3" ]]; then _pf_ok "$1 ($2)"; else _pf_bad "$1: got '$2', want '$3'"; fi
+}
+# pf_expect_match DESC STRING ERE (case-insensitive)
+pf_expect_match() {
+	if grep -qiE -- "$3" <<<"$2"; then _pf_ok "$1 ($2)"; else _pf_bad "$1: '$2' !~ /$3/"; fi
+}
+# pf_expect_ge DESC GOT MIN (integers; empty GOT fails)
+pf_expect_ge() {
+	if [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3)); then _pf_ok "$1 ($2 >= $3)"; else _pf_bad "$1: got '$2', want >= $3"; fi
+}
+pf_case_skip() { pf_detail "skip: $*"; exit "$PF_SKIP_RC"; }
+pf_case_result() { return "$PF_CASE_BAD"; }
+
+# ----------------------------------------------------- summary / exit ----
+# Prints exactly "N passed, M failed[, K skipped]" and exits non-zero if M>0.
+pf_summary() {
+	local line="$PF_PASSED passed, $PF_FAILED failed"
+	((PF_SKIPPED == 0)) || line+=", $PF_SKIPPED skipped"
+	echo
+	if ((PF_FAILED)); then
+		echo "failed cases:"
+		printf '  %s\n' "${PF_FAILED_NAMES[@]}"
+		[[ -z $PF_WORK ]] || echo "logs kept in $PF_WORK"
+		PF_KEEP=1
+	fi
+	PF_SUMMARY_DONE=1
+	echo "$line"
+	((PF_FAILED == 0))
+}
+
+# --------------------------------------------------- environment checks ----
+pf_require_root() {
+	[[ $EUID -eq 0 ]] || { echo "e2e: must run as root" >&2; exit 1; }
+}
+
+# preflightd pins/looks up its maps under bpffs.
+pf_ensure_bpffs() {
+	mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+}
+
+pf_make_workdir() {
+	[[ -n $PF_WORK ]] || PF_WORK=$(mktemp -d /tmp/pf-e2e.XXXXXX)
+	mkdir -p "$PF_WORK"
+}
+
+# ---------------------------------------------------------- topology ----
+pf_topo_up() { bash "$PF_TOPO" up "$@"; }
+pf_topo_down() { bash "$PF_TOPO" down >/dev/null 2>&1 || true; }
+
+# pf_ns CMD... -- run CMD in the client netns.
+pf_ns() { ip netns exec "$PF_NS" "$@"; }
+
+# pf_curl ARGS... -- curl from the client netns, never through a proxy,
+# bounded to 10 s per transfer (15 s overall).
+pf_curl() {
+	pf_ns env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
+		timeout --foreground -k 2 15 curl --noproxy '*' --max-time 10 "$@"
+}
+
+# ---------------------------------------------------- background jobs ----
+PF_BG_PIDS=()        # every background process we started
+PF_APP_PID=
+PF_APP_LOG=
+PF_PFD_PID=
+PF_PFD_LOG=
+PF_SEQ=0             # numbers the log files of successive starts
+
+_pf_alive() {
+	local pid=$1 st
+	kill -0 "$pid" 2>/dev/null || return 1
+	st=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+	[[ $st != Z ]]
+}
+
+# pf_wait_gone PID SECONDS -- wait (bounded) for PID to exit; 0 if it did.
+pf_wait_gone() {
+	local pid=$1 i n=$(($2 * 10))
+	for ((i = 0; i < n; i++)); do
+		_pf_alive "$pid" || return 0
+		sleep 0.1
+	done
+	! _pf_alive "$pid"
+}
+
+# pf_wait_for_line FILE ERE SECONDS PID -- wait until FILE has a line
+# matching ERE; fail early if PID dies, or after SECONDS.
+pf_wait_for_line() {
+	local file=$1 re=$2 n=$(($3 * 10)) pid=$4 i
+	for ((i = 0; i < n; i++)); do
+		grep -qE -- "$re" "$file" 2>/dev/null && return 0
+		_pf_alive "$pid" || { grep -qE -- "$re" "$file" 2>/dev/null; return; }
+		sleep 0.1
+	done
+	return 1
+}
+
+# _pf_forget PID -- drop PID from PF_BG_PIDS once reaped, so that cleanup
+# never signals a recycled pid.
+_pf_forget() {
+	local p keep=()
+	for p in "${PF_BG_PIDS[@]+"${PF_BG_PIDS[@]}"}"; do
+		[[ $p == "$1" ]] || keep+=("$p")
+	done
+	PF_BG_PIDS=("${keep[@]+"${keep[@]}"}")
+}
+
+# pf_bg_kill PID [SECONDS] -- TERM, wait, then KILL; reaps it.
+pf_bg_kill() {
+	local pid=$1 secs=${2:-5}
+	[[ -n $pid ]] || return 0
+	_pf_forget "$pid"
+	if _pf_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		pf_wait_gone "$pid" "$secs" || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# pf_start_app ARGS... -- start the appserver in the host netns with
+# --log $PF_WORK/app-N.log plus ARGS; waits <=10 s for "listening".
+pf_start_app() {
+	PF_SEQ=$((PF_SEQ + 1))
+	PF_APP_LOG=$PF_WORK/app-$PF_SEQ.log
+	local out=$PF_WORK/app-$PF_SEQ.out
+	: >"$PF_APP_LOG"
+	if [[ ! -x $PF_APPSERVER ]]; then
+		echo "e2e: $PF_APPSERVER missing (make e2e-tools)" >&2
+		return 1
+	fi
+	"$PF_APPSERVER" --log "$PF_APP_LOG" "$@" >"$out" 2>&1 &
+	PF_APP_PID=$!
+	PF_BG_PIDS+=("$PF_APP_PID")
+	if ! pf_wait_for_line "$out" 'listening' 10 "$PF_APP_PID"; then
+		echo "e2e: appserver not listening after 10 s:" >&2
+		pf_detail_file "$out" >&2
+		pf_bg_kill "$PF_APP_PID"
+		PF_APP_PID=
+		return 1
+	fi
+	pf_info "appserver pid $PF_APP_PID: $(grep -m1 listening "$out")"
+}
+
+pf_stop_app() {
+	[[ -n $PF_APP_PID ]] || return 0
+	pf_bg_kill "$PF_APP_PID" 5
+	PF_APP_PID=
+}
+
+# pf_start_preflightd MODE -- `preflightd run` on the host end in the
+# background; waits <=10 s for a line containing "ready". Fails (and kills
+# it) otherwise.
+pf_start_preflightd() {
+	local mode=${1:-tc}
+	PF_SEQ=$((PF_SEQ + 1))
+	PF_PFD_LOG=$PF_WORK/preflightd-$PF_SEQ.log
+	: >"$PF_PFD_LOG"
+	if [[ ! -x $PF_PREFLIGHTD ]]; then
+		echo "e2e: $PF_PREFLIGHTD missing (make all)" >&2
+		return 1
+	fi
+	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
+		>"$PF_PFD_LOG" 2>&1 &
+	PF_PFD_PID=$!
+	PF_BG_PIDS+=("$PF_PFD_PID")
+	if ! pf_wait_for_line "$PF_PFD_LOG" 'ready' 10 "$PF_PFD_PID"; then
+		echo "e2e: preflightd not ready after 10 s:" >&2
+		pf_detail_file "$PF_PFD_LOG" >&2
+		pf_bg_kill "$PF_PFD_PID"
+		PF_PFD_PID=
+		return 1
+	fi
+	pf_info "preflightd pid $PF_PFD_PID ($mode): $(grep -m1 ready "$PF_PFD_LOG")"
+}
+
+# pf_stop_preflightd -- SIGTERM, wait <=15 s. Returns preflightd's exit
+# status, or 124 if it had to be killed. 0 if it was not running.
+pf_stop_preflightd() {
+	local pid=$PF_PFD_PID rc=0
+	[[ -n $pid ]] || return 0
+	PF_PFD_PID=
+	_pf_forget "$pid"
+	kill -TERM "$pid" 2>/dev/null || true
+	if ! pf_wait_gone "$pid" 15; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		return 124
+	fi
+	wait "$pid" 2>/dev/null || rc=$?
+	return "$rc"
+}
+
+# pf_stop_all -- preflightd (SIGTERM, <=15 s) then the app.
+pf_stop_all() {
+	pf_stop_preflightd || true
+	pf_stop_app
+}
+
+# ---------------------------------------------------------- counters ----
+# pf_stat NAME -- value of one preflightd counter (empty if unknown).
+pf_stat() {
+	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null |
+		awk -v n="$1" '$1 == n { print $2; exit }' || true
+}
+pf_stats_dump() {
+	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1 | sed 's/^/      | /' || true
+}
+
+# ----------------------------------------------------------- cleanup ----
+_pf_cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	set +e
+	for pid in "${PF_BG_PIDS[@]+"${PF_BG_PIDS[@]}"}"; do
+		pf_bg_kill "$pid" 3
+	done
+	pf_topo_down
+	if [[ -n $PF_WORK && -d $PF_WORK ]]; then
+		if ((PF_KEEP)); then
+			# after the summary its line must stay the last one printed
+			[[ -n ${PF_SUMMARY_DONE:-} ]] || echo "e2e: logs in $PF_WORK"
+		else
+			rm -rf "$PF_WORK"
+		fi
+	fi
+	exit "$rc"
+}
+
+# pf_install_trap -- always tear down, whatever way the script ends.
+pf_install_trap() {
+	trap _pf_cleanup EXIT
+	trap 'echo "e2e: interrupted" >&2; PF_KEEP=1; exit 130' INT TERM
+}

@@ -1,0 +1,868 @@
+/*
+ * test_policy.c -- unit tests of the policy stage (user/policy_*.c) and of
+ * "preflightd check" (user/cmd_check.c): the example policy compiles to the
+ * exact map contents, every invalid input is reported at the right
+ * FILE:LINE:COL, and a 100,000-origin policy compiles and is searchable.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "policy.h"
+#include "cmds.h"
+
+#define VARY "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+#define VARY_PNA VARY ", Access-Control-Request-Private-Network"
+
+/* ---- helpers ---- */
+
+/* Load yaml as "t.yaml"; returns the load result, *errs the messages. */
+static int load(const char *yaml, struct pf_policy *pol, char **errs)
+{
+	size_t len;
+	FILE *f = open_memstream(errs, &len);
+	int ret;
+
+	assert_non_null(f);
+	ret = pf_policy_load_string("t.yaml", yaml, pol, f);
+	fclose(f);
+	return ret;
+}
+
+/* Load and compile yaml (which must be valid) into c for slot. */
+static void load_compile(const char *yaml, __u32 slot, struct pf_policy *pol,
+			 struct pf_compiled *c)
+{
+	char *errs = NULL;
+	int ret = load(yaml, pol, &errs);
+
+	if (ret)
+		print_error("unexpected problems:\n%s", errs);
+	assert_int_equal(ret, 0);
+	assert_string_equal(errs, "");
+	free(errs);
+	assert_int_equal(pf_policy_compile(pol, slot, c, stderr), 0);
+}
+
+/* Look up (kind, s) in c; checks the stored string and its zero padding. */
+static const struct pf_tok_val *tok(const struct pf_compiled *c, __u32 kind,
+				    const char *s)
+{
+	struct pf_tok_key k = {
+		.hash = pf_hash_bytes((const __u8 *)s, (__u32)strlen(s), 0),
+		.kind = kind,
+		.slot = c->slot,
+	};
+	const struct pf_tok_val *v = pf_compiled_lookup(c, &k);
+	size_t i;
+
+	if (!v)
+		return NULL;
+	assert_int_equal(v->len, strlen(s));
+	assert_memory_equal(v->s, s, v->len);
+	for (i = v->len; i < sizeof(v->s); i++)
+		assert_int_equal(v->s[i], 0);
+	return v;
+}
+
+/* Assert (kind, s) is present with exactly the rule bits `rules`. */
+static void assert_tok(const struct pf_compiled *c, __u32 kind, const char *s,
+		       __u64 rules)
+{
+	const struct pf_tok_val *v = tok(c, kind, s);
+
+	if (!v)
+		print_error("token kind %u '%s' missing\n", kind, s);
+	assert_non_null(v);
+	assert_int_equal(v->rules, rules);
+}
+
+/* Assert rule's fixed and reject tails are exactly these strings. */
+static void assert_tails(const struct pf_rule *r, const char *fixed,
+			 const char *reject)
+{
+	assert_int_equal(r->fixed_len, strlen(fixed));
+	assert_memory_equal(r->fixed, fixed, r->fixed_len);
+	assert_int_equal(r->reject_len, strlen(reject));
+	assert_memory_equal(r->reject, reject, r->reject_len);
+}
+
+/* Path of examples/policy.yaml, found from this file's path. */
+static void example_path(char *buf, size_t cap)
+{
+	const char *slash = strrchr(__FILE__, '/');
+	int dir = slash ? (int)(slash - __FILE__) : 1;
+
+	snprintf(buf, cap, "%.*s/../../examples/policy.yaml", dir,
+		 slash ? __FILE__ : ".");
+}
+
+/* ---- (a) valid policies compile to the exact map contents ---- */
+
+/* examples/policy.yaml loads, and compiles to the exact tokens and tails. */
+static void test_example(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	const struct pf_policy_rule *r;
+	char path[512];
+
+	(void)state;
+	example_path(path, sizeof(path));
+	assert_int_equal(pf_policy_load(path, &pol, stderr), 0);
+	assert_string_equal(pol.file, path);
+	assert_int_equal(pol.n_ports, 1);
+	assert_int_equal(pol.ports[0], 8080);
+	assert_int_equal(pol.n_rules, 1);
+	r = &pol.rules[0];
+	assert_int_equal(r->at.line, 5);
+	assert_int_equal(r->at.col, 5);
+	assert_int_equal(r->hosts.n, 1);
+	assert_string_equal(r->hosts.v[0].s, "api.example.com");
+	assert_int_equal(r->origins.n, 2);
+	assert_string_equal(r->origins.v[1].s, "https://*.example.com");
+	assert_int_equal(r->origins.v[1].at.line, 9);
+	assert_int_equal(r->origins.v[1].at.col, 9);
+	assert_int_equal(r->methods.n, 5);
+	assert_int_equal(r->headers.n, 3);
+	assert_false(r->credentials);
+	assert_int_equal(r->max_age, 600);
+	assert_false(r->private_network);
+	assert_false(r->on_deny_reject);
+
+	assert_int_equal(pf_policy_compile(&pol, 0, &c, stderr), 0);
+	assert_int_equal(c.slot, 0);
+	assert_int_equal(c.n_toks, 2 + 5 + 3 + 1);
+	assert_tok(&c, PF_TOK_ORIGIN, "https://app.example.com", 1);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "example.com", 1);
+	assert_null(tok(&c, PF_TOK_WILD_HTTP, "example.com"));
+	assert_null(tok(&c, PF_TOK_ORIGIN, "https://*.example.com"));
+	assert_tok(&c, PF_TOK_METHOD, "GET", 1);
+	assert_tok(&c, PF_TOK_METHOD, "POST", 1);
+	assert_tok(&c, PF_TOK_METHOD, "PUT", 1);
+	assert_tok(&c, PF_TOK_METHOD, "PATCH", 1);
+	assert_tok(&c, PF_TOK_METHOD, "DELETE", 1);
+	assert_null(tok(&c, PF_TOK_METHOD, "get"));
+	assert_tok(&c, PF_TOK_HEADER, "content-type", 1);
+	assert_tok(&c, PF_TOK_HEADER, "authorization", 1);
+	assert_tok(&c, PF_TOK_HEADER, "x-request-id", 1);
+	assert_tok(&c, PF_TOK_HOST, "api.example.com", 1);
+
+	assert_int_equal(c.rules[0].flags, PF_RULE_HAS_HOSTS |
+			 PF_RULE_HAS_PATHS | PF_RULE_AUTHZ_LISTED);
+	assert_int_equal(c.rules[0].n_paths, 1);
+	assert_int_equal(c.rules[0].paths[0].len, 4);
+	assert_memory_equal(c.rules[0].paths[0].s, "/v1/", 4);
+	assert_tails(&c.rules[0],
+		"Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n"
+		"Access-Control-Max-Age: 600\r\n"
+		VARY "\r\n"
+		"\r\n",
+		VARY "\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(c.info.n_rules, 1);
+	assert_int_equal(c.info.has_paths, 1);
+	assert_int_equal(c.info.any_origin_rules, 0);
+	assert_int_equal(c.info.any_host_rules, 0);
+	assert_int_equal(c.info.all_rules, 1);
+	assert_int_equal(c.n_ports, 1);
+	assert_int_equal(c.ports[0], 8080);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+static const char merge_yaml[] =
+	"ports:\n"
+	"  - 443\n"
+	"  - 8443\n"
+	"rules:\n"
+	"  - hosts: [API.Example.com]\n"
+	"    origins: [https://a.example.com, https://*.example.com]\n"
+	"    methods: [GET, POST]\n"
+	"    headers: [Content-Type, X-A]\n"
+	"    credentials: true\n"
+	"    max_age: 0\n"
+	"    private_network: true\n"
+	"    on_deny: reject\n"
+	"  - origins: [\"*\"]\n"
+	"    methods: [\"*\"]\n"
+	"    headers: [\"*\", Authorization]\n"
+	"    paths: [/a, /b/]\n"
+	"  - origins:\n"
+	"      - https://a.example.com\n"
+	"      - http://*.example.com:8080\n"
+	"    methods: [POST, PUT]\n"
+	"    headers: [content-type]\n"
+	"    on_deny: forward\n";
+
+/* Tokens shared by rules merge their bits; flags, tails and info per rule;
+ * keys carry the slot; a bad slot is refused. */
+static void test_merge(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_tok_key k;
+	unsigned i;
+
+	(void)state;
+	load_compile(merge_yaml, 1, &pol, &c);
+	assert_string_equal(pol.rules[0].hosts.v[0].s, "api.example.com");
+	assert_string_equal(pol.rules[0].headers.v[1].s, "x-a");
+	assert_int_equal(c.n_toks, 10);
+	assert_tok(&c, PF_TOK_ORIGIN, "https://a.example.com", 0x5);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "example.com", 0x1);
+	assert_tok(&c, PF_TOK_WILD_HTTP, "example.com:8080", 0x4);
+	assert_tok(&c, PF_TOK_METHOD, "GET", 0x1);
+	assert_tok(&c, PF_TOK_METHOD, "POST", 0x5);
+	assert_tok(&c, PF_TOK_METHOD, "PUT", 0x4);
+	assert_tok(&c, PF_TOK_HEADER, "content-type", 0x5);
+	assert_tok(&c, PF_TOK_HEADER, "x-a", 0x1);
+	assert_tok(&c, PF_TOK_HEADER, "authorization", 0x2);
+	assert_tok(&c, PF_TOK_HOST, "api.example.com", 0x1);
+	assert_null(tok(&c, PF_TOK_HEADER, "*"));
+	assert_null(tok(&c, PF_TOK_ORIGIN, "*"));
+
+	/* Keys are unique, for slot 1, and each finds its own value. */
+	for (i = 0; i < c.n_toks; i++) {
+		assert_int_equal(c.keys[i].slot, 1);
+		assert_ptr_equal(pf_compiled_lookup(&c, &c.keys[i]), &c.vals[i]);
+	}
+	k = c.keys[0];
+	k.slot = 0;
+	assert_null(pf_compiled_lookup(&c, &k));
+
+	assert_int_equal(c.rules[0].flags, PF_RULE_CREDENTIALS | PF_RULE_PNA |
+			 PF_RULE_REJECT | PF_RULE_HAS_HOSTS);
+	assert_int_equal(c.rules[1].flags, PF_RULE_ANY_ORIGIN |
+			 PF_RULE_ANY_METHOD | PF_RULE_ANY_HEADER |
+			 PF_RULE_HAS_PATHS | PF_RULE_AUTHZ_LISTED);
+	assert_int_equal(c.rules[2].flags, 0);
+	assert_tails(&c.rules[0],
+		"Access-Control-Allow-Methods: GET, POST\r\n"
+		"Access-Control-Allow-Credentials: true\r\n"
+		"Access-Control-Max-Age: 0\r\n"
+		VARY_PNA "\r\n\r\n",
+		VARY_PNA "\r\nContent-Length: 0\r\n\r\n");
+	assert_tails(&c.rules[1], VARY "\r\n\r\n",
+		     VARY "\r\nContent-Length: 0\r\n\r\n");
+	assert_tails(&c.rules[2],
+		"Access-Control-Allow-Methods: POST, PUT\r\n" VARY "\r\n\r\n",
+		VARY "\r\nContent-Length: 0\r\n\r\n");
+	assert_int_equal(c.rules[1].n_paths, 2);
+	assert_int_equal(c.rules[1].paths[1].len, 3);
+	assert_memory_equal(c.rules[1].paths[1].s, "/b/", 3);
+	assert_int_equal(c.rules[0].n_paths, 0);
+	assert_int_equal(c.info.n_rules, 3);
+	assert_int_equal(c.info.all_rules, 0x7);
+	assert_int_equal(c.info.any_origin_rules, 0x2);
+	assert_int_equal(c.info.any_host_rules, 0x6);
+	assert_int_equal(c.info.has_paths, 1);
+	assert_int_equal(c.n_ports, 2);
+	assert_int_equal(c.ports[1], 8443);
+	pf_compiled_free(&c);
+
+	/* Bad slot. */
+	{
+		char *errs = NULL;
+		size_t len;
+		FILE *f = open_memstream(&errs, &len);
+
+		assert_int_equal(pf_policy_compile(&pol, PF_SLOTS, &c, f),
+				 -EINVAL);
+		fclose(f);
+		assert_string_equal(errs, "compile: slot 2 out of range 0..1\n");
+		free(errs);
+	}
+	pf_policy_free(&pol);
+}
+
+/* Values that must load: odd but valid forms, and normalization. */
+static void test_valid_forms(void **state)
+{
+	static const char yaml[] =
+		"ports: [1, 65535]\n"
+		"rules:\n"
+		"  - hosts: [\"[::1]\", 10.0.0.1, Localhost]\n"
+		"    origins:\n"
+		"      - http://198.18.0.1:8081\n"
+		"      - \"https://[2001:db8::1]\"\n"
+		"      - \"https://[::1]:8443\"\n"
+		"      - https://*.example.com:8443\n"
+		"      - https://*.a.b.example.com\n"
+		"      - https://*.a.b.c.d.e.f.example.com\n"
+		"      - http://localhost:3000\n"
+		"      - https://xn--bcher-kva.example\n"
+		"      - 'https://a-b.example.com'\n"
+		"    methods: [patch, QUERY, GET]\n"
+		"    headers: []\n"
+		"    max_age: 86400\n"
+		"    credentials: True\n"
+		"    private_network: FALSE\n"
+		"    paths: [/, /a.b/, /x/..y/, /.well-known/]\n";
+	struct pf_policy pol;
+	struct pf_compiled c;
+
+	(void)state;
+	load_compile(yaml, 0, &pol, &c);
+	assert_string_equal(pol.rules[0].hosts.v[2].s, "localhost");
+	assert_true(pol.rules[0].credentials);
+	assert_tok(&c, PF_TOK_HOST, "[::1]", 1);
+	assert_tok(&c, PF_TOK_HOST, "10.0.0.1", 1);
+	assert_tok(&c, PF_TOK_ORIGIN, "https://[2001:db8::1]", 1);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "example.com:8443", 1);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "a.b.example.com", 1);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "a.b.c.d.e.f.example.com", 1);
+	assert_tok(&c, PF_TOK_METHOD, "patch", 1);
+	assert_int_equal(c.rules[0].flags, PF_RULE_HAS_HOSTS |
+			 PF_RULE_HAS_PATHS | PF_RULE_CREDENTIALS);
+	assert_int_equal(c.rules[0].n_paths, 4);
+	assert_tails(&c.rules[0],
+		"Access-Control-Allow-Methods: patch, QUERY, GET\r\n"
+		"Access-Control-Allow-Credentials: true\r\n"
+		"Access-Control-Max-Age: 86400\r\n" VARY "\r\n\r\n",
+		VARY "\r\nContent-Length: 0\r\n\r\n");
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+/* A policy with only "*" lists has no tokens at all. */
+static void test_no_tokens(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_tok_key k = { 1, PF_TOK_ORIGIN, 0 };
+
+	(void)state;
+	load_compile("ports: [80]\nrules:\n  - origins: ['*']\n"
+		     "    methods: ['*']\n", 0, &pol, &c);
+	assert_int_equal(c.n_toks, 0);
+	assert_null(pf_compiled_lookup(&c, &k));
+	assert_int_equal(c.rules[0].flags, PF_RULE_ANY_ORIGIN |
+			 PF_RULE_ANY_METHOD);
+	assert_int_equal(c.info.any_host_rules, 1);
+	assert_int_equal(c.info.has_paths, 0);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+/* Build "ports: [80]\nrules:\n" plus n one-origin rules. */
+static char *n_rules_yaml(unsigned n)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+	unsigned i;
+
+	assert_non_null(f);
+	fputs("ports: [80]\nrules:\n", f);
+	for (i = 0; i < n; i++)
+		fprintf(f, "  - origins: [https://r%u.example.com]\n"
+			"    methods: [GET]\n", i);
+	fclose(f);
+	return buf;
+}
+
+/* 64 rules use every bit; a 65th is reported at its position. */
+static void test_rule_limits(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	char *yaml = n_rules_yaml(PF_MAX_RULES), *errs = NULL;
+
+	(void)state;
+	load_compile(yaml, 0, &pol, &c);
+	assert_int_equal(c.info.n_rules, 64);
+	assert_int_equal(c.info.all_rules, ~0ULL);
+	assert_int_equal(c.info.any_host_rules, ~0ULL);
+	assert_tok(&c, PF_TOK_ORIGIN, "https://r63.example.com", 1ULL << 63);
+	assert_tok(&c, PF_TOK_METHOD, "GET", ~0ULL);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+	free(yaml);
+
+	yaml = n_rules_yaml(PF_MAX_RULES + 1);
+	assert_int_equal(load(yaml, &pol, &errs), -EINVAL);
+	/* Rule 65 starts on line 3 + 2 * 64. */
+	assert_string_equal(errs, "t.yaml:131:5: rules: at most 64 rules\n");
+	assert_null(pol.rules);
+	free(errs);
+	free(yaml);
+}
+
+/* ---- (b) invalid inputs: exact position and message ---- */
+
+struct bad {
+	const char *yaml;
+	const char *where;  /* exact "t.yaml:LINE:COL: " of the first line */
+	const char *msg;    /* substring of the first line */
+	unsigned lines;     /* expected number of problems */
+};
+
+#define HEAD "ports: [8080]\nrules:\n"
+/* A valid rule; extra lines (4-space indent) start at line 5. */
+#define RULE(extra) HEAD "  - origins: [https://a.example.com]\n" \
+	"    methods: [GET]\n" extra
+/* One origin, at 5:9. */
+#define ORIGIN(o) HEAD "  - methods: [GET]\n    origins:\n      - " o "\n"
+/* Methods list starting at 4:15. */
+#define METHODS(m) HEAD "  - origins: [https://a.example.com]\n" \
+	"    methods: [" m "]\n"
+/* Headers list starting at 5:15. */
+#define HEADERS(h) RULE("    headers: [" h "]\n")
+#define M10(x) x "0, " x "1, " x "2, " x "3, " x "4, " x "5, " x "6, " \
+	x "7, " x "8, " x "9"
+#define LONG63 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static const struct bad bad_cases[] = {
+	/* shape: keys, types, YAML */
+	{ "bogus: 1\n" RULE(""), "t.yaml:1:1: ",
+	  "unknown key 'bogus' (expected one of: ports, rules)", 1 },
+	{ RULE("    orgins: [x]\n"), "t.yaml:5:5: ",
+	  "unknown key 'orgins' (expected one of: hosts, paths, origins, methods, headers, credentials, max_age, private_network, on_deny)", 1 },
+	{ RULE("    methods: [POST]\n"), "t.yaml:5:5: ",
+	  "duplicate key 'methods'", 1 },
+	{ "ports: 8080\nrules:\n  - origins: [https://a.example.com]\n"
+	  "    methods: [GET]\n", "t.yaml:1:8: ",
+	  "ports: expected a list of integers", 1 },
+	{ "ports: [http]\nrules: []\n", "t.yaml:1:9: ",
+	  "ports: expected a list of integers", 2 },
+	{ "ports: [\"80\"]\nrules: x\n", "t.yaml:1:9: ",
+	  "ports: expected a list of integers", 2 },
+	{ RULE("    credentials: yes\n"), "t.yaml:5:18: ",
+	  "credentials: expected true or false", 1 },
+	{ RULE("    credentials: \"true\"\n"), "t.yaml:5:18: ",
+	  "credentials: expected true or false", 1 },
+	{ RULE("    private_network: 1\n"), "t.yaml:5:22: ",
+	  "private_network: expected true or false", 1 },
+	{ HEAD "  - origins: [https://a.example.com\n    methods: [GET]\n",
+	  "t.yaml:4:12: ", "did not find expected ',' or ']'", 1 },
+	{ HEAD "  - origins: [*]\n    methods: [GET]\n", "t.yaml:3:16: ",
+	  "(while scanning an alias at 3:15); write \"*\" in quotes", 1 },
+	{ "ports: [8080]\nrules: \xff\n", "t.yaml:2:8: ",
+	  "invalid leading UTF-8 octet", 1 },
+	{ "", "t.yaml:1:1: ", "empty policy", 1 },
+	{ "# nothing here\n", "t.yaml:1:1: ", "empty policy", 1 },
+	{ "- ports\n", "t.yaml:1:1: ", "top level must be a mapping", 1 },
+	{ RULE("---\nports: [1]\n"), "t.yaml:6:1: ",
+	  "expected a single YAML document", 1 },
+	{ "rules:\n  - origins: [https://a.example.com]\n    methods: [GET]\n",
+	  "t.yaml:1:1: ", "missing required key 'ports'", 1 },
+	{ "ports: [80]\nrules: []\n", "t.yaml:2:8: ",
+	  "rules: expected at least one rule", 1 },
+	{ "ports: [80]\nrules: {a: 1}\n", "t.yaml:2:8: ",
+	  "rules: expected a list of rules", 1 },
+	{ HEAD "  - 42\n", "t.yaml:3:5: ", "rules: each rule must be a mapping", 1 },
+	{ HEAD "  - methods: [GET]\n", "t.yaml:3:5: ",
+	  "missing required key 'origins'", 1 },
+	{ HEAD "  - origins: []\n    methods: [GET]\n", "t.yaml:3:14: ",
+	  "origins: list at least one origin", 1 },
+	{ HEAD "  - origins: https://a.example.com\n    methods: [GET]\n",
+	  "t.yaml:3:14: ", "origins: expected a list of strings", 1 },
+	{ HEAD "  - origins: [[https://a.example.com]]\n    methods: [GET]\n",
+	  "t.yaml:3:15: ", "origins: expected a list of strings", 1 },
+	{ ORIGIN("~"), "t.yaml:5:9: ", "origins: expected a list of strings", 1 },
+	{ RULE("    hosts: []\n"), "t.yaml:5:12: ", "hosts: must not be empty", 1 },
+	{ "ports: [0]\nrules:\n  - origins: [https://a.example.com]\n"
+	  "    methods: [GET]\n", "t.yaml:1:9: ",
+	  "ports: port 0 out of range 1..65535", 1 },
+	{ "ports: [70000]\nrules:\n  - origins: [https://a.example.com]\n"
+	  "    methods: [GET]\n", "t.yaml:1:9: ",
+	  "ports: port 70000 out of range 1..65535", 1 },
+	{ "ports: [80, 81, 80]\nrules:\n  - origins: [https://a.example.com]\n"
+	  "    methods: [GET]\n", "t.yaml:1:17: ", "ports: duplicate port 80", 1 },
+	{ "ports: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17]\n"
+	  "rules:\n  - origins: [https://a.example.com]\n    methods: [GET]\n",
+	  "t.yaml:1:48: ", "ports: at most 16 ports", 1 },
+	{ RULE("    max_age: -1\n"), "t.yaml:5:14: ",
+	  "max_age: expected an integer 0..86400", 1 },
+	{ RULE("    max_age: 90000\n"), "t.yaml:5:14: ",
+	  "max_age: expected an integer 0..86400", 1 },
+	{ RULE("    max_age: 0x10\n"), "t.yaml:5:14: ",
+	  "max_age: expected an integer 0..86400", 1 },
+	{ RULE("    on_deny: bogus\n"), "t.yaml:5:14: ",
+	  "on_deny: expected forward or reject", 1 },
+
+	/* origins */
+	{ ORIGIN("https://a.example.com/v1"), "t.yaml:5:9: ",
+	  "'https://a.example.com/v1': origin must not have a path or trailing slash", 1 },
+	{ ORIGIN("https://a.example.com/"), "t.yaml:5:9: ",
+	  "origin must not have a path or trailing slash", 1 },
+	{ ORIGIN("https://A.example.com"), "t.yaml:5:9: ",
+	  "origin must be lower case: browsers serialize", 1 },
+	{ ORIGIN("HTTPS://a.example.com"), "t.yaml:5:9: ",
+	  "origin must be lower case", 1 },
+	{ ORIGIN("https://a.example.com:443"), "t.yaml:5:9: ",
+	  "default port must be omitted", 1 },
+	{ ORIGIN("http://a.example.com:80"), "t.yaml:5:9: ",
+	  "default port must be omitted", 1 },
+	{ ORIGIN("a.example.com"), "t.yaml:5:9: ",
+	  "origin is missing its scheme", 1 },
+	{ ORIGIN("localhost:3000"), "t.yaml:5:9: ",
+	  "origin is missing its scheme", 1 },
+	{ ORIGIN("ftp://a.example.com"), "t.yaml:5:9: ",
+	  "scheme 'ftp' is not allowed", 1 },
+	{ ORIGIN("https://user@a.example.com"), "t.yaml:5:9: ", "userinfo", 1 },
+	{ ORIGIN("\"null\""), "t.yaml:5:9: ",
+	  "the null origin can be sent by any sandboxed page; refusing", 1 },
+	{ ORIGIN("null"), "t.yaml:5:9: ", "the null origin", 1 },
+	{ ORIGIN("https://a.example.com?x=1"), "t.yaml:5:9: ",
+	  "origin must not have a query or fragment", 1 },
+	{ ORIGIN("https://a.example.com#f"), "t.yaml:5:9: ",
+	  "origin must not have a query or fragment", 1 },
+	{ ORIGIN("https://a.example.com:0"), "t.yaml:5:9: ",
+	  "port must be a number 1..65535", 1 },
+	{ ORIGIN("https://a.example.com:65536"), "t.yaml:5:9: ",
+	  "port must be a number 1..65535", 1 },
+	{ ORIGIN("https://a.example.com:08443"), "t.yaml:5:9: ",
+	  "port must not have leading zeros", 1 },
+	{ ORIGIN("https://a.example.com:8a"), "t.yaml:5:9: ",
+	  "port must be a number", 1 },
+	{ ORIGIN("https://a..example.com"), "t.yaml:5:9: ",
+	  "host has an empty label", 1 },
+	{ ORIGIN("https://" LONG63 "a.example.com"), "t.yaml:5:9: ",
+	  "is longer than 63 bytes", 1 },
+	{ ORIGIN("https://a_b.example.com"), "t.yaml:5:9: ",
+	  "host may contain only a-z, 0-9, '-' and '.'", 1 },
+	{ ORIGIN("https://a.example.com."), "t.yaml:5:9: ",
+	  "host must not end with a dot", 1 },
+	{ ORIGIN("https://" LONG63 "." LONG63 ".com"), "t.yaml:5:9: ",
+	  "origin is 139 bytes, over the limit of 111", 1 },
+	{ ORIGIN("http://198.018.0.1"), "t.yaml:5:9: ",
+	  "IPv4 address must be four decimal numbers", 1 },
+	{ ORIGIN("\"https://[2001:db8:0:0:0:0:0:1]\""), "t.yaml:5:9: ",
+	  "IPv6 address must be written as browsers serialize it: [2001:db8::1]", 1 },
+	{ ORIGIN("\"https://[2001:db8::g]\""), "t.yaml:5:9: ",
+	  "invalid IPv6 address", 1 },
+	{ ORIGIN("https://*.com"), "t.yaml:5:9: ",
+	  "wildcard must cover a domain with at least two labels", 1 },
+	{ ORIGIN("https://*.a.b.c.d.e.f.g.example.com"), "t.yaml:5:9: ",
+	  "wildcard domain has 9 labels; at most 8 are matched", 1 },
+	{ ORIGIN("https://*.1.2.3.4"), "t.yaml:5:9: ",
+	  "wildcard must cover a domain name, not an IP address", 1 },
+	{ ORIGIN("https://a*.example.com"), "t.yaml:5:9: ",
+	  "'*' is only allowed as the whole first label", 1 },
+	{ ORIGIN("https://*example.com"), "t.yaml:5:9: ",
+	  "'*' is only allowed as the whole first label", 1 },
+	{ ORIGIN("https://*.*.example.com"), "t.yaml:5:9: ",
+	  "'*' is only allowed as the whole first label", 1 },
+	{ HEAD "  - origins: [\"*\"]\n    methods: [GET]\n    credentials: true\n",
+	  "t.yaml:3:15: ",
+	  "origins '*' with credentials: true would let any site read credentialed responses; list the origins", 1 },
+	{ HEAD "  - origins: [https://a.example.com, \"*\"]\n    methods: [GET]\n",
+	  "t.yaml:3:38: ", "'*' must be the only origin", 1 },
+	{ HEAD "  - origins: [https://a.example.com, https://a.example.com]\n"
+	  "    methods: [GET]\n", "t.yaml:3:38: ",
+	  "duplicate origin 'https://a.example.com'", 1 },
+
+	/* methods */
+	{ METHODS("GET, \"GE T\""), "t.yaml:4:20: ",
+	  "'GE T': not a valid method token", 1 },
+	{ METHODS("connect"), "t.yaml:4:15: ", "forbidden method", 1 },
+	{ METHODS("TRACK"), "t.yaml:4:15: ", "forbidden method", 1 },
+	{ METHODS("get"), "t.yaml:4:15: ", "browsers upper-case this method", 1 },
+	{ METHODS("GET, POST, GET"), "t.yaml:4:26: ", "duplicate method 'GET'", 1 },
+	{ METHODS("\"*\", GET"), "t.yaml:4:15: ", "'*' must be the only method", 1 },
+	{ METHODS(M10("METHOD_AAA") ", " M10("METHOD_BBB") ", " M10("METHOD_CCC")),
+	  "t.yaml:4:15: ", "over the limit of 320", 1 },
+
+	/* headers */
+	{ HEADERS("content-type, \"content type\""), "t.yaml:5:29: ",
+	  "not a valid header name", 1 },
+	{ HEADERS("Content-Type, content-type"), "t.yaml:5:29: ",
+	  "duplicate header 'content-type'", 1 },
+	{ HEADERS("x-" LONG63), "t.yaml:5:15: ", "longer than 63 bytes", 1 },
+
+	/* hosts */
+	{ RULE("    hosts: [api.example.com:8080]\n"), "t.yaml:5:13: ",
+	  "hosts match the Host header without its port; remove ':8080'", 1 },
+	{ RULE("    hosts: [\"[::1]:8080\"]\n"), "t.yaml:5:13: ",
+	  "remove ':8080'", 1 },
+	{ RULE("    hosts: [\"2001:db8::1\"]\n"), "t.yaml:5:13: ",
+	  "IPv6 hosts must be written in brackets", 1 },
+	{ RULE("    hosts: [\"*.example.com\"]\n"), "t.yaml:5:13: ",
+	  "host may contain only", 1 },
+	{ RULE("    hosts: [a.example.com, A.Example.com]\n"), "t.yaml:5:28: ",
+	  "duplicate host 'a.example.com'", 1 },
+
+	/* paths */
+	{ RULE("    paths: [v1/]\n"), "t.yaml:5:13: ", "path must start with '/'", 1 },
+	{ RULE("    paths: [/a/../b]\n"), "t.yaml:5:13: ",
+	  "path must not contain '.' or '..' segments", 1 },
+	{ RULE("    paths: [/a/.]\n"), "t.yaml:5:13: ", "'.' or '..' segments", 1 },
+	{ RULE("    paths: [/a//b]\n"), "t.yaml:5:13: ",
+	  "path must not contain '//'", 1 },
+	{ RULE("    paths: [/a%2f]\n"), "t.yaml:5:13: ",
+	  "path must not contain '%'", 1 },
+	{ RULE("    paths: [/a?b]\n"), "t.yaml:5:13: ",
+	  "path must not contain '?' or '#'", 1 },
+	{ RULE("    paths: [\"/a\\tb\"]\n"), "t.yaml:5:13: ",
+	  "'/a\\x09b': path must not contain spaces, control", 1 },
+	{ RULE("    paths: [/" LONG63 "]\n"), "t.yaml:5:13: ",
+	  "path is 64 bytes, over the limit of 63", 1 },
+	{ RULE("    paths: [/1, /2, /3, /4, /5, /6, /7, /8, /9]\n"),
+	  "t.yaml:5:45: ", "paths: at most 8 paths per rule", 1 },
+};
+
+/* Every bad_cases entry fails with its exact position and message, and
+ * leaves the policy empty. */
+static void test_bad(void **state)
+{
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		const struct bad *b = &bad_cases[i];
+		struct pf_policy pol;
+		char *errs = NULL, *p;
+		unsigned lines = 0;
+		int ret = load(b->yaml, &pol, &errs);
+
+		for (p = errs; *p; p++)
+			lines += *p == '\n';
+		if (ret != -EINVAL || strncmp(errs, b->where, strlen(b->where)) ||
+		    !strstr(errs, b->msg) || lines != b->lines)
+			print_error("case %zu: want %s...%s (%u lines)\ngot %d:\n%s",
+				    i, b->where, b->msg, b->lines, ret, errs);
+		assert_int_equal(ret, -EINVAL);
+		assert_memory_equal(errs, b->where, strlen(b->where));
+		p = strchr(errs, '\n');
+		assert_non_null(p);
+		*p = '\0';
+		assert_non_null(strstr(errs, b->msg));
+		assert_int_equal(lines, b->lines);
+		/* A failed load leaves nothing behind. */
+		assert_null(pol.rules);
+		assert_null(pol.file);
+		assert_int_equal(pol.n_rules, 0);
+		free(errs);
+	}
+}
+
+/* All problems are reported, sorted by position. */
+static void test_all_problems(void **state)
+{
+	static const char yaml[] =
+		"ports: [0]\n"
+		"rules:\n"
+		"  - origins: [https://A.example.com, \"*\"]\n"
+		"    methods: [TRACE]\n"
+		"    credentials: maybe\n"
+		"    colour: blue\n"
+		"  - origins: [https://b.example.com/]\n"
+		"    methods: [GET]\n"
+		"    headers: [\"a b\"]\n";
+	struct pf_policy pol;
+	char *errs = NULL;
+
+	(void)state;
+	assert_int_equal(load(yaml, &pol, &errs), -EINVAL);
+	assert_string_equal(errs,
+		"t.yaml:1:9: ports: port 0 out of range 1..65535\n"
+		"t.yaml:3:15: 'https://A.example.com': origin must be lower case: browsers serialize the scheme and host in lower case, so this would never match\n"
+		"t.yaml:3:38: '*' must be the only origin\n"
+		"t.yaml:4:15: 'TRACE': forbidden method: browsers never send it\n"
+		"t.yaml:5:18: credentials: expected true or false\n"
+		"t.yaml:6:5: unknown key 'colour' (expected one of: hosts, paths, origins, methods, headers, credentials, max_age, private_network, on_deny)\n"
+		"t.yaml:7:15: 'https://b.example.com/': origin must not have a path or trailing slash\n"
+		"t.yaml:9:15: 'a b': not a valid header name (RFC 9110 token)\n");
+	free(errs);
+}
+
+/* A missing file is -ENOENT with "open FILE: strerror". */
+static void test_missing_file(void **state)
+{
+	struct pf_policy pol;
+	char *errs = NULL;
+	size_t len;
+	FILE *f = open_memstream(&errs, &len);
+
+	(void)state;
+	assert_int_equal(pf_policy_load("/nonexistent/p.yaml", &pol, f),
+			 -ENOENT);
+	fclose(f);
+	assert_string_equal(errs,
+		"open /nonexistent/p.yaml: No such file or directory\n");
+	assert_null(pol.rules);
+	free(errs);
+}
+
+/* ---- (c) 100,000 origins ---- */
+
+#define N_BIG 100000
+
+/* 100,000 origins compile, and every one is found with its rule bits. */
+static void test_big(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	char *yaml = NULL, o[64];
+	size_t len;
+	FILE *f = open_memstream(&yaml, &len);
+	unsigned i;
+
+	(void)state;
+	assert_non_null(f);
+	fputs("ports: [443]\nrules:\n  - methods: [GET]\n    origins:\n", f);
+	for (i = 0; i < N_BIG; i++)
+		fprintf(f, "      - https://o%u.example.com\n", i);
+	fputs("      - https://*.example.org\n", f);
+	fputs("  - methods: [GET]\n    origins: [https://o7.example.com]\n", f);
+	fclose(f);
+	load_compile(yaml, 0, &pol, &c);
+	assert_int_equal(c.n_toks, N_BIG + 1 + 1);
+	for (i = 0; i < N_BIG; i++) {
+		const struct pf_tok_val *v;
+
+		snprintf(o, sizeof(o), "https://o%u.example.com", i);
+		v = tok(&c, PF_TOK_ORIGIN, o);
+		assert_non_null(v);
+		assert_int_equal(v->rules, i == 7 ? 0x3 : 0x1);
+	}
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "example.org", 1);
+	assert_tok(&c, PF_TOK_METHOD, "GET", 0x3);
+	assert_null(tok(&c, PF_TOK_ORIGIN, "https://o100000.example.com"));
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+	free(yaml);
+}
+
+/* ---- preflightd check ---- */
+
+/* Read all of f (rewound) into a new string. */
+static char *slurp(FILE *f)
+{
+	char *buf;
+	long n;
+
+	fflush(f);
+	n = ftell(f);
+	rewind(f);
+	buf = calloc(1, (size_t)n + 1);
+	assert_non_null(buf);
+	assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return buf;
+}
+
+/* Run pf_cmd_check with args (NULL-terminated), capturing stdout/stderr. */
+static int run_check(char **out, char **err, ...)
+{
+	char *argv[8] = { "check" };
+	int argc = 1, so, se, rc;
+	FILE *fo = tmpfile(), *fe = tmpfile();
+	va_list ap;
+
+	va_start(ap, err);
+	while (argc < 7) {
+		argv[argc] = va_arg(ap, char *);
+		if (!argv[argc])
+			break;
+		argc++;
+	}
+	va_end(ap);
+	assert_non_null(fo);
+	assert_non_null(fe);
+	fflush(stdout);
+	fflush(stderr);
+	so = dup(1);
+	se = dup(2);
+	dup2(fileno(fo), 1);
+	dup2(fileno(fe), 2);
+	rc = pf_cmd_check(argc, argv);
+	fflush(stdout);
+	fflush(stderr);
+	dup2(so, 1);
+	dup2(se, 2);
+	close(so);
+	close(se);
+	*out = slurp(fo);
+	*err = slurp(fe);
+	return rc;
+}
+
+/* "preflightd check": summary line, --quiet, --help, usage errors (2),
+ * problems (1) printed as FILE:LINE:COL. */
+static void test_cmd_check(void **state)
+{
+	char path[512], line[1200], *out, *err;
+	FILE *f;
+
+	(void)state;
+	example_path(path, sizeof(path));
+	assert_int_equal(run_check(&out, &err, path, NULL), 0);
+	snprintf(line, sizeof(line),
+		 "%s: ok: 1 rule, 2 origins (1 wildcard), 5 methods, 3 headers, 1 port\n",
+		 path);
+	assert_string_equal(out, line);
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check(&out, &err, "--quiet", path, NULL), 0);
+	assert_string_equal(out, "");
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check(&out, &err, "--help", NULL), 0);
+	assert_non_null(strstr(out, "usage: preflightd check [--quiet] FILE"));
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check(&out, &err, NULL), 2);
+	assert_non_null(strstr(err, "usage:"));
+	free(out);
+	free(err);
+	assert_int_equal(run_check(&out, &err, "--bogus", path, NULL), 2);
+	free(out);
+	free(err);
+	assert_int_equal(run_check(&out, &err, path, path, NULL), 2);
+	free(out);
+	free(err);
+
+	assert_int_equal(run_check(&out, &err, "/nonexistent/p.yaml", NULL), 1);
+	assert_string_equal(err,
+		"open /nonexistent/p.yaml: No such file or directory\n");
+	free(out);
+	free(err);
+
+	snprintf(path, sizeof(path), "/tmp/pf_check_%d.yaml", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ports: [80, 80]\nrules: []\n", f);
+	fclose(f);
+	assert_int_equal(run_check(&out, &err, path, NULL), 1);
+	snprintf(line, sizeof(line),
+		 "%s:1:13: ports: duplicate port 80\n"
+		 "%s:2:8: rules: expected at least one rule\n", path, path);
+	assert_string_equal(err, line);
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+	unlink(path);
+}
+
+/* Run every test; the exit status is the number of failures. */
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_example),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_valid_forms),
+		cmocka_unit_test(test_no_tokens),
+		cmocka_unit_test(test_rule_limits),
+		cmocka_unit_test(test_bad),
+		cmocka_unit_test(test_all_problems),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_big),
+		cmocka_unit_test(test_cmd_check),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,16 @@
+/* User: subcommand entry points. */
+#ifndef PF_CMDS_H
+#define PF_CMDS_H
+
+int pf_cmd_check(int argc, char **argv);
+int pf_cmd_run(int argc, char **argv);
+int pf_cmd_stats(int argc, char **argv);
+int pf_cmd_detach(int argc, char **argv);
+
+/* Counters helpers shared by stats/metrics (stats.c). */
+#include <stddef.h>
+#include <linux/types.h>
+int pf_stats_read(int fd, __u64 *out);
+const char *pf_stat_name(unsigned i, char *buf, size_t n);
+
+#endif /* PF_CMDS_H */

@@ -1,0 +1,17 @@
+/* User: freeing flow-table entries of connections that have ended. */
+#ifndef PF_GC_H
+#define PF_GC_H
+
+#include "../include/pf_structs.h"
+
+/* 1 if the kernel still has a socket for key that can exchange data
+ * (SYN_RECV..LAST_ACK except TIME_WAIT/CLOSE), 0 if not, -errno on error. */
+int pf_sock_alive(const struct pf_flow_key *key);
+
+/* Walk the flow map (fd): delete entries whose connection has ended.
+ * now_ns is CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns). Entries
+ * idle for less than min_idle_ns are only checked when a FIN/RST was
+ * seen. Returns the number of live entries left, or -errno. */
+int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed);
+
+#endif /* PF_GC_H */

@@ -1,0 +1,98 @@
+/* maps.c -- install compiled policies into the BPF maps and keep the
+ * datapath's clock (Date header, heartbeat) fresh. */
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "skel.h"
+#include "maps.h"
+#include "log.h"
+
+int pf_maps_size(struct preflightd_bpf *skel, const struct pf_compiled *c,
+		 unsigned max_flows)
+{
+	unsigned toks = 2 * c->n_toks + 1024;
+	int err;
+
+	if (toks < 65536)
+		toks = 65536;
+	err = bpf_map__set_max_entries(skel->maps.pf_tokens, toks);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pf_flows, max_flows);
+	if (err)
+		pr_warn("size maps: %s", strerror(-err));
+	return err;
+}
+
+int pf_maps_install(struct preflightd_bpf *skel, const struct pf_compiled *c)
+{
+	struct pf_config *cfg = &skel->bss->pf_cfg;
+	int tok_fd = bpf_map__fd(skel->maps.pf_tokens);
+	int rule_fd = bpf_map__fd(skel->maps.pf_rules);
+	unsigned i;
+	__u32 idx;
+	int err;
+
+	for (i = 0; i < c->n_toks; i++) {
+		err = bpf_map_update_elem(tok_fd, &c->keys[i], &c->vals[i], BPF_ANY);
+		if (err) {
+			err = -errno;
+			pr_warn("install policy tokens: %s", strerror(errno));
+			return err;
+		}
+	}
+	for (i = 0; i < PF_MAX_RULES; i++) {
+		idx = c->slot * PF_MAX_RULES + i;
+		err = bpf_map_update_elem(rule_fd, &idx, &c->rules[i], BPF_ANY);
+		if (err) {
+			err = -errno;
+			pr_warn("install policy rules: %s", strerror(errno));
+			return err;
+		}
+	}
+	cfg->slot[c->slot] = c->info;
+	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
+	for (i = 0; i < c->n_ports; i++)
+		cfg->port_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
+	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
+	return 0;
+}
+
+void pf_maps_clear_slot(struct preflightd_bpf *skel, __u32 slot)
+{
+	int fd = bpf_map__fd(skel->maps.pf_tokens);
+	struct pf_tok_key key, next;
+	int more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (key.slot == slot)
+			bpf_map_delete_elem(fd, &key);
+		key = next;
+	}
+}
+
+void pf_maps_tick(struct preflightd_bpf *skel)
+{
+	struct pf_config *cfg = &skel->bss->pf_cfg;
+	struct timespec ts;
+	struct tm tm;
+	char date[32];
+	__u32 next;
+	time_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cfg->heartbeat_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) != PF_DATE_LEN)
+		return;
+	if (cfg->date_valid && !memcmp(cfg->date[cfg->date_idx & 1], date, PF_DATE_LEN))
+		return;
+	next = (cfg->date_idx + 1) & 1;
+	memcpy(cfg->date[next], date, PF_DATE_LEN);
+	__atomic_store_n(&cfg->date_idx, next, __ATOMIC_RELEASE);
+	cfg->date_valid = 1;
+}

@@ -1,0 +1,172 @@
+/* pin.c -- one preflightd per interface (flock), and the bpffs pins that let
+ * other subcommands read a running instance's maps. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include <bpf/libbpf.h>
+#include "skel.h"
+#include "pin.h"
+#include "log.h"
+
+static const char *const pinned[] = { "stats", "flows", "config" };
+
+int pf_pin_lock(struct pf_pin *p, const char *iface)
+{
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->lock_fd = -1;
+	snprintf(p->dir, sizeof(p->dir), "%s/%s", PF_PIN_ROOT, iface);
+	snprintf(p->lock, sizeof(p->lock), "%s/%s.lock", PF_LOCK_ROOT, iface);
+	if (mkdir(PF_LOCK_ROOT, 0755) && errno != EEXIST) {
+		err = -errno;
+		pr_warn("mkdir %s: %s", PF_LOCK_ROOT, strerror(errno));
+		return err;
+	}
+	p->lock_fd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (p->lock_fd < 0) {
+		err = -errno;
+		pr_warn("open %s: %s", p->lock, strerror(errno));
+		return err;
+	}
+	if (flock(p->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		if (err == -EBUSY)
+			pr_warn("another preflightd is already running on %s; "
+				"stop it first (SIGTERM) or use another interface", iface);
+		else
+			pr_warn("lock %s: %s", p->lock, strerror(-err));
+		close(p->lock_fd);
+		p->lock_fd = -1;
+		return err;
+	}
+	p->locked = true;
+	return 0;
+}
+
+void pf_pin_unlock(struct pf_pin *p)
+{
+	if (!p->locked)
+		return;
+	unlink(p->lock);
+	close(p->lock_fd);
+	p->lock_fd = -1;
+	p->locked = false;
+}
+
+/* Mount bpffs on /sys/fs/bpf if nothing is mounted there. */
+static int ensure_bpffs(void)
+{
+	struct statfs st;
+
+	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+		pr_warn("mount bpffs on /sys/fs/bpf: %s", strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
+{
+	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows,
+				   skel->maps.bss };
+	char path[512];
+	unsigned i;
+	int err;
+
+	err = ensure_bpffs();
+	if (err)
+		return err;
+	if ((mkdir(PF_PIN_ROOT, 0700) && errno != EEXIST) ||
+	    (mkdir(p->dir, 0700) && errno != EEXIST)) {
+		err = -errno;
+		pr_warn("mkdir %s: %s", p->dir, strerror(errno));
+		return err;
+	}
+	p->pinned = true;
+	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
+		unlink(path); /* stale pin of a dead instance (we hold the lock) */
+		err = bpf_map__pin(maps[i], path);
+		if (err) {
+			pr_warn("pin %s: %s", path, strerror(-err));
+			pf_unpin_maps(p);
+			return err;
+		}
+	}
+	return 0;
+}
+
+void pf_unpin_maps(struct pf_pin *p)
+{
+	char path[512];
+	unsigned i;
+
+	if (!p->pinned)
+		return;
+	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
+		unlink(path);
+	}
+	rmdir(p->dir);
+	rmdir(PF_PIN_ROOT); /* fails harmlessly while other instances run */
+	p->pinned = false;
+}
+
+int pf_pin_path(char *buf, size_t n, const char *iface, const char *name)
+{
+	struct dirent *de;
+	DIR *d;
+	int found = 0;
+
+	if (iface) {
+		snprintf(buf, n, "%s/%s/%s", PF_PIN_ROOT, iface, name);
+		return 0;
+	}
+	d = opendir(PF_PIN_ROOT);
+	if (!d) {
+		pr_warn("no running preflightd (%s: %s)", PF_PIN_ROOT, strerror(errno));
+		return -ENOENT;
+	}
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (found++) {
+			pr_warn("several interfaces are served; pass --iface");
+			closedir(d);
+			return -EINVAL;
+		}
+		snprintf(buf, n, "%s/%s/%s", PF_PIN_ROOT, de->d_name, name);
+	}
+	closedir(d);
+	if (!found) {
+		pr_warn("no running preflightd");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+int pf_pin_is_running(const char *iface)
+{
+	char lock[256];
+	int fd, running = 0;
+
+	snprintf(lock, sizeof(lock), "%s/%s.lock", PF_LOCK_ROOT, iface);
+	fd = open(lock, O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK)
+		running = 1;
+	close(fd);
+	return running;
+}

@@ -1,0 +1,35 @@
+/* User: the per-interface lock and bpffs pins (/sys/fs/bpf/preflightd/IFACE/). */
+#ifndef PF_PIN_H
+#define PF_PIN_H
+
+#include <stdbool.h>
+
+#define PF_PIN_ROOT  "/sys/fs/bpf/preflightd"
+#define PF_LOCK_ROOT "/run/preflightd"
+
+struct preflightd_bpf;
+
+struct pf_pin {
+	char dir[256];      /* PF_PIN_ROOT/IFACE */
+	char lock[256];     /* PF_LOCK_ROOT/IFACE.lock */
+	int lock_fd;        /* held while running; -1/0 when not */
+	bool locked;
+	bool pinned;
+};
+
+/* Take the per-interface lock; -EBUSY (message printed) if another
+ * preflightd serves iface. */
+int pf_pin_lock(struct pf_pin *p, const char *iface);
+void pf_pin_unlock(struct pf_pin *p);
+
+/* Pin stats, flows and config maps so `preflightd stats` can read them. */
+int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
+void pf_unpin_maps(struct pf_pin *p);
+
+/* Path of pinned map name for iface (NULL iface: the only one running). */
+int pf_pin_path(char *buf, size_t n, const char *iface, const char *name);
+
+/* 1 if a running preflightd holds iface's lock, 0 if not. */
+int pf_pin_is_running(const char *iface);
+
+#endif /* PF_PIN_H */

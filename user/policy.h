@@ -1,0 +1,92 @@
+/* User: the policy model, its YAML loader/validator and its compiler into BPF map contents. */
+/*
+ * policy.h -- a preflightd policy goes through three stages:
+ *   pf_policy_load()    YAML file -> struct pf_policy (validated, with the
+ *                       file:line:col of every value for error messages)
+ *   pf_policy_compile() struct pf_policy -> struct pf_compiled: the exact
+ *                       key/value pairs of the pf_tokens and pf_rules maps
+ *                       and the per-slot summary (struct pf_slot_info)
+ *   the loader writes struct pf_compiled into the maps (user/maps.c).
+ */
+#ifndef PF_POLICY_H
+#define PF_POLICY_H
+
+#include <stdio.h>
+#include <stdbool.h>
+#include "../include/pf_structs.h"
+
+#define PF_MAX_PORTS 16
+
+/* Where a value came from, for "file:line:col: message" (1-based). */
+struct pf_mark {
+	unsigned line;
+	unsigned col;
+};
+
+struct pf_str {
+	char *s;             /* NUL-terminated, heap-allocated */
+	struct pf_mark at;
+};
+
+struct pf_str_list {
+	struct pf_str *v;
+	unsigned n;
+};
+
+struct pf_policy_rule {
+	struct pf_mark at;          /* the rule's mapping */
+	struct pf_str_list hosts;   /* lower-cased, without port */
+	struct pf_str_list paths;   /* path prefixes, each starts with '/' */
+	struct pf_str_list origins; /* serialized origins, a https:// + "*." + domain wildcard or "*" */
+	struct pf_str_list methods; /* tokens or "*" */
+	struct pf_str_list headers; /* lower-cased names or "*" */
+	bool credentials;
+	int max_age;                /* -1: not set (header omitted) */
+	bool private_network;
+	bool on_deny_reject;        /* on_deny: reject */
+};
+
+struct pf_policy {
+	char *file;                 /* path given to pf_policy_load */
+	__u16 ports[PF_MAX_PORTS];  /* host order */
+	unsigned n_ports;
+	struct pf_policy_rule *rules;
+	unsigned n_rules;
+};
+
+/* Load and validate FILE. Every problem is printed to errs as
+ * "FILE:LINE:COL: message\n". Returns 0 on success, -EINVAL if the file
+ * has problems (pol is then empty), or another negative errno (e.g.
+ * -ENOENT) with "open FILE: strerror" printed. */
+int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs);
+
+/* Same from a string (tests); name is used in messages. */
+int pf_policy_load_string(const char *name, const char *yaml,
+			  struct pf_policy *pol, FILE *errs);
+
+void pf_policy_free(struct pf_policy *pol);
+
+/* The exact contents of the maps for one policy slot. */
+struct pf_compiled {
+	__u32 slot;
+	struct pf_tok_key *keys;    /* n_toks entries, unique keys */
+	struct pf_tok_val *vals;
+	unsigned n_toks;
+	struct pf_rule rules[PF_MAX_RULES];
+	struct pf_slot_info info;
+	__u16 ports[PF_MAX_PORTS];
+	unsigned n_ports;
+};
+
+/* Compile a validated policy for slot (0..PF_SLOTS-1). Returns 0 or a
+ * negative errno with "compile: ..." printed to errs. */
+int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
+		      struct pf_compiled *out, FILE *errs);
+
+/* Userspace twin of the pf_tokens map lookup (for tests and explain). */
+const struct pf_tok_val *pf_compiled_lookup(const struct pf_compiled *c,
+					    const struct pf_tok_key *key);
+
+void pf_compiled_free(struct pf_compiled *c);
+
+#endif /* PF_POLICY_H */

@@ -1,0 +1,404 @@
+/*
+ * policy_compile.c -- struct pf_policy -> the exact pf_tokens / pf_rules
+ * map contents and the per-slot summary for one policy slot.
+ *
+ * This is a contract with the datapath: token hashes are
+ * pf_hash_bytes(string, len, 0) of the strings stored by the validator
+ * (already lower-cased where matching is case-insensitive), and the
+ * precomputed response tails are byte-exact. Keys come out sorted by
+ * (hash, kind) so pf_compiled_lookup() can binary-search them.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy.h"
+#include "policy_int.h"
+
+#define VARY_BASE "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+#define VARY_PNA  ", Access-Control-Request-Private-Network"
+
+/* Bounded appender that still counts what did not fit. */
+struct sbuf {
+	char *p;
+	size_t cap;
+	size_t len;
+};
+
+/* Append s to b (as much as fits); b->len grows by strlen(s) regardless. */
+static void sb_put(struct sbuf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (b->len < b->cap)
+		memcpy(b->p + b->len, s, n < b->cap - b->len ? n : b->cap - b->len);
+	b->len += n;
+}
+
+/* Append the Vary line of rule r. */
+static void put_vary(struct sbuf *b, const struct pf_policy_rule *r)
+{
+	sb_put(b, VARY_BASE);
+	if (r->private_network)
+		sb_put(b, VARY_PNA);
+	sb_put(b, "\r\n");
+}
+
+/* See policy_int.h. */
+size_t pf_rule_fixed(const struct pf_policy_rule *r, char *buf, size_t cap)
+{
+	struct sbuf b = { buf, cap, 0 };
+	char age[24];
+	unsigned i;
+
+	if (!pf_list_has_star(&r->methods)) {
+		sb_put(&b, "Access-Control-Allow-Methods: ");
+		for (i = 0; i < r->methods.n; i++) {
+			if (i)
+				sb_put(&b, ", ");
+			sb_put(&b, r->methods.v[i].s);
+		}
+		sb_put(&b, "\r\n");
+	}
+	if (r->credentials)
+		sb_put(&b, "Access-Control-Allow-Credentials: true\r\n");
+	if (r->max_age >= 0) {
+		snprintf(age, sizeof(age), "%d", r->max_age);
+		sb_put(&b, "Access-Control-Max-Age: ");
+		sb_put(&b, age);
+		sb_put(&b, "\r\n");
+	}
+	put_vary(&b, r);
+	sb_put(&b, "\r\n");
+	return b.len;
+}
+
+/* See policy_int.h. */
+size_t pf_rule_reject(const struct pf_policy_rule *r, char *buf, size_t cap)
+{
+	struct sbuf b = { buf, cap, 0 };
+
+	put_vary(&b, r);
+	sb_put(&b, "Content-Length: 0\r\n");
+	sb_put(&b, "\r\n");
+	return b.len;
+}
+
+/* Print "compile: ..." to errs (if not NULL). */
+static void cerr(FILE *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void cerr(FILE *errs, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!errs)
+		return;
+	va_start(ap, fmt);
+	fputs("compile: ", errs);
+	vfprintf(errs, fmt, ap);
+	fputc('\n', errs);
+	va_end(ap);
+}
+
+/* Fill the pf_rule of rule index ri and its bits in info. */
+static int compile_rule(const struct pf_policy_rule *r, unsigned ri,
+			struct pf_rule *out, struct pf_slot_info *info,
+			FILE *errs)
+{
+	__u64 bit = 1ULL << ri;
+	size_t len;
+	unsigned i;
+	int err = 0;
+
+	if (pf_list_has_star(&r->origins)) {
+		out->flags |= PF_RULE_ANY_ORIGIN;
+		info->any_origin_rules |= bit;
+	}
+	if (pf_list_has_star(&r->methods))
+		out->flags |= PF_RULE_ANY_METHOD;
+	if (pf_list_has_star(&r->headers))
+		out->flags |= PF_RULE_ANY_HEADER;
+	for (i = 0; i < r->headers.n; i++)
+		if (!strcmp(r->headers.v[i].s, "authorization"))
+			out->flags |= PF_RULE_AUTHZ_LISTED;
+	if (r->hosts.n)
+		out->flags |= PF_RULE_HAS_HOSTS;
+	else
+		info->any_host_rules |= bit;
+	if (r->credentials)
+		out->flags |= PF_RULE_CREDENTIALS;
+	if (r->private_network)
+		out->flags |= PF_RULE_PNA;
+	if (r->on_deny_reject)
+		out->flags |= PF_RULE_REJECT;
+	if (r->paths.n > PF_MAX_PATHS) {
+		cerr(errs, "rule %u: more than %d paths", ri, PF_MAX_PATHS);
+		return -EINVAL;
+	}
+	for (i = 0; i < r->paths.n; i++) {
+		len = strlen(r->paths.v[i].s);
+		if (len > PF_PATH_MAX - 1) {
+			cerr(errs, "rule %u: path longer than %d bytes", ri,
+			     PF_PATH_MAX - 1);
+			return -EINVAL;
+		}
+		out->paths[i].len = (__u16)len;
+		memcpy(out->paths[i].s, r->paths.v[i].s, len);
+	}
+	out->n_paths = (__u16)r->paths.n;
+	if (r->paths.n) {
+		out->flags |= PF_RULE_HAS_PATHS;
+		info->has_paths = 1;
+	}
+	len = pf_rule_fixed(r, out->fixed, sizeof(out->fixed));
+	if (len > PF_FIXED_MAX) {
+		cerr(errs, "rule %u: response tail is %zu bytes, over %d", ri,
+		     len, PF_FIXED_MAX);
+		err = -EINVAL;
+	}
+	out->fixed_len = (__u16)len;
+	len = pf_rule_reject(r, out->reject, sizeof(out->reject));
+	if (len > PF_REJECT_MAX) {
+		cerr(errs, "rule %u: reject tail is %zu bytes, over %d", ri,
+		     len, PF_REJECT_MAX);
+		err = -EINVAL;
+	}
+	out->reject_len = (__u16)len;
+	return err;
+}
+
+/* One (kind, string) occurrence before merging. */
+struct tok {
+	__u64 hash;
+	__u32 kind;
+	__u32 len;
+	const char *s;
+	__u64 rules;
+};
+
+/* Sort order: hash, kind, then the string (so equal strings are adjacent
+ * and a collision shows up as two different strings in one group). */
+static int tok_cmp(const void *a, const void *b)
+{
+	const struct tok *x = a, *y = b;
+	int c;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	c = memcmp(x->s, y->s, x->len);
+	return c;
+}
+
+/* Append one token occurrence for rule ri. */
+static int add_tok(struct tok *t, unsigned *n, __u32 kind, const char *s,
+		   unsigned ri, FILE *errs)
+{
+	char shown[PF_SHOW_MAX];
+	size_t len = strlen(s);
+
+	if (len > PF_TOKEN_MAX - 1) {
+		cerr(errs, "'%s' is longer than %d bytes",
+		     pf_show(s, shown, sizeof(shown)), PF_TOKEN_MAX - 1);
+		return -EINVAL;
+	}
+	t[*n].hash = pf_hash_bytes((const __u8 *)s, (__u32)len, 0);
+	t[*n].kind = kind;
+	t[*n].len = (__u32)len;
+	t[*n].s = s;
+	t[*n].rules = 1ULL << ri;
+	(*n)++;
+	return 0;
+}
+
+/* Append the tokens of a whole list (skipping "*") of one kind. */
+static int add_list(struct tok *t, unsigned *n, __u32 kind,
+		    const struct pf_str_list *l, unsigned ri, FILE *errs)
+{
+	unsigned i;
+	int err;
+
+	for (i = 0; i < l->n; i++) {
+		if (!strcmp(l->v[i].s, "*"))
+			continue;
+		err = add_tok(t, n, kind, l->v[i].s, ri, errs);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Append the origin tokens of rule ri: exact origins as written, and for
+ * a wildcard origin (http or https, then "://", then "*.") the rest of it,
+ * "suffix[:port]", as a PF_TOK_WILD_HTTP/HTTPS token. */
+static int add_origins(struct tok *t, unsigned *n,
+		       const struct pf_str_list *l, unsigned ri, FILE *errs)
+{
+	unsigned i;
+	int err = 0;
+
+	for (i = 0; i < l->n && !err; i++) {
+		const char *o = l->v[i].s;
+
+		if (!strcmp(o, "*"))
+			continue;
+		if (!strncmp(o, "https://*.", 10))
+			err = add_tok(t, n, PF_TOK_WILD_HTTPS, o + 10, ri, errs);
+		else if (!strncmp(o, "http://*.", 9))
+			err = add_tok(t, n, PF_TOK_WILD_HTTP, o + 9, ri, errs);
+		else
+			err = add_tok(t, n, PF_TOK_ORIGIN, o, ri, errs);
+	}
+	return err;
+}
+
+/* Collect every token of pol, sort, merge equal ones, refuse hash
+ * collisions, and store the unique keys/values in out. */
+static int compile_tokens(const struct pf_policy *pol, struct pf_compiled *out,
+			  FILE *errs)
+{
+	char a[PF_SHOW_MAX], b[PF_SHOW_MAX];
+	struct tok *t;
+	size_t total = 0;
+	unsigned i, j, n = 0, u = 0;
+	int err = 0;
+
+	for (i = 0; i < pol->n_rules; i++) {
+		const struct pf_policy_rule *r = &pol->rules[i];
+
+		total += r->origins.n + r->methods.n + r->headers.n + r->hosts.n;
+	}
+	if (!total)
+		return 0;
+	t = calloc(total, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (i = 0; i < pol->n_rules && !err; i++) {
+		const struct pf_policy_rule *r = &pol->rules[i];
+
+		err = add_origins(t, &n, &r->origins, i, errs);
+		if (!err && !pf_list_has_star(&r->methods))
+			err = add_list(t, &n, PF_TOK_METHOD, &r->methods, i, errs);
+		if (!err)
+			err = add_list(t, &n, PF_TOK_HEADER, &r->headers, i, errs);
+		if (!err)
+			err = add_list(t, &n, PF_TOK_HOST, &r->hosts, i, errs);
+	}
+	if (err)
+		goto out;
+	qsort(t, n, sizeof(*t), tok_cmp);
+	/* Merge runs of equal tokens into t[0..u-1]. */
+	for (i = 0; i < n; i = j) {
+		t[u] = t[i];
+		for (j = i + 1; j < n && !tok_cmp(&t[j], &t[i]); j++)
+			t[u].rules |= t[j].rules;
+		if (u && t[u].hash == t[u - 1].hash && t[u].kind == t[u - 1].kind) {
+			cerr(errs, "hash collision between '%s' and '%s'",
+			     pf_show(t[u - 1].s, a, sizeof(a)),
+			     pf_show(t[u].s, b, sizeof(b)));
+			err = -EINVAL;
+		}
+		u++;
+	}
+	if (err || !u)
+		goto out;
+	out->keys = calloc(u, sizeof(*out->keys));
+	out->vals = calloc(u, sizeof(*out->vals));
+	if (!out->keys || !out->vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < u; i++) {
+		out->keys[i].hash = t[i].hash;
+		out->keys[i].kind = t[i].kind;
+		out->keys[i].slot = out->slot;
+		out->vals[i].rules = t[i].rules;
+		out->vals[i].len = (__u16)t[i].len;
+		memcpy(out->vals[i].s, t[i].s, t[i].len);
+	}
+	out->n_toks = u;
+out:
+	free(t);
+	return err;
+}
+
+/* See policy.h. On error out is left empty (as after pf_compiled_free). */
+int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
+		      struct pf_compiled *out, FILE *errs)
+{
+	unsigned i;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (slot >= PF_SLOTS) {
+		cerr(errs, "slot %u out of range 0..%d", slot, PF_SLOTS - 1);
+		return -EINVAL;
+	}
+	if (pol->n_rules > PF_MAX_RULES || pol->n_ports > PF_MAX_PORTS) {
+		cerr(errs, "%u rules and %u ports, over the limits of %d and %d",
+		     pol->n_rules, pol->n_ports, PF_MAX_RULES, PF_MAX_PORTS);
+		return -EINVAL;
+	}
+	out->slot = slot;
+	for (i = 0; i < pol->n_rules; i++) {
+		int e = compile_rule(&pol->rules[i], i, &out->rules[i],
+				     &out->info, errs);
+
+		if (e)
+			err = e;
+	}
+	if (err)
+		goto out;
+	err = compile_tokens(pol, out, errs);
+	if (err)
+		goto out;
+	out->info.n_rules = pol->n_rules;
+	out->info.all_rules = pol->n_rules == 64 ? ~0ULL :
+			      (1ULL << pol->n_rules) - 1;
+	memcpy(out->ports, pol->ports, sizeof(out->ports));
+	out->n_ports = pol->n_ports;
+out:
+	if (err == -ENOMEM)
+		cerr(errs, "out of memory");
+	if (err)
+		pf_compiled_free(out);
+	return err;
+}
+
+/* bsearch order of keys: hash, then kind (slot is the same for all). */
+static int key_cmp(const void *a, const void *b)
+{
+	const struct pf_tok_key *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	if (x->kind != y->kind)
+		return x->kind < y->kind ? -1 : 1;
+	return 0;
+}
+
+/* See policy.h. O(log n). Returns NULL if key is absent or for another
+ * slot. The caller still compares the string (as the datapath does). */
+const struct pf_tok_val *pf_compiled_lookup(const struct pf_compiled *c,
+					    const struct pf_tok_key *key)
+{
+	const struct pf_tok_key *k;
+
+	if (!c->n_toks || key->slot != c->slot)
+		return NULL;
+	k = bsearch(key, c->keys, c->n_toks, sizeof(*k), key_cmp);
+	return k ? &c->vals[k - c->keys] : NULL;
+}
+
+/* See policy.h. Safe on a zeroed or already freed struct. */
+void pf_compiled_free(struct pf_compiled *c)
+{
+	free(c->keys);
+	free(c->vals);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,267 @@
+/* run.c -- `preflightd run`: load, compile the policy into maps, attach at TC,
+ * keep the clock and flow table fresh, reload on SIGHUP, drain on SIGTERM. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "skel.h"
+#include "cmds.h"
+#include "policy.h"
+#include "maps.h"
+#include "tc.h"
+#include "gc.h"
+#include "pin.h"
+#include "log.h"
+
+struct run_opts {
+	const char *iface;
+	const char *policy;
+	const char *mode;
+	unsigned max_flows;
+	unsigned drain_timeout;
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: preflightd run --iface IFACE --policy FILE [options]\n"
+		"  -i, --iface IFACE        interface to serve (host side of the NIC)\n"
+		"  -p, --policy FILE        YAML policy (see README)\n"
+		"  -m, --mode tc            datapath hook (tc; xdp: see README)\n"
+		"      --max-flows N        spliced-connection table size (default 65536)\n"
+		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
+		"                           connections up to SEC seconds (default 60)\n"
+		"  -v, --verbose            debug logs (incl. libbpf)\n"
+		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
+		"reloads the policy; SIGINT/SIGTERM drain, detach and exit.\n");
+}
+
+static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
+{
+	if (lvl == LIBBPF_DEBUG && !pf_verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static __u64 now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static int parse_run_opts(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option lopts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "max-flows", required_argument, NULL, 'F' },
+		{ "drain-timeout", required_argument, NULL, 'D' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	char *end;
+	unsigned long v;
+	int c;
+
+	o->mode = "tc";
+	o->max_flows = 65536;
+	o->drain_timeout = 60;
+	while ((c = getopt_long(argc, argv, "i:p:m:vh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': o->iface = optarg; break;
+		case 'p': o->policy = optarg; break;
+		case 'm': o->mode = optarg; break;
+		case 'v': pf_verbose = 1; break;
+		case 'h': run_usage(stdout); exit(0);
+		case 'F':
+		case 'D':
+			errno = 0;
+			v = strtoul(optarg, &end, 10);
+			if (errno || *end || v == 0 || v > (c == 'F' ? 16777216ul : 86400ul)) {
+				pr_warn("invalid --%s '%s'", c == 'F' ? "max-flows" :
+					"drain-timeout", optarg);
+				return -EINVAL;
+			}
+			if (c == 'F')
+				o->max_flows = v;
+			else
+				o->drain_timeout = v;
+			break;
+		default:
+			run_usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (!o->iface || !o->policy || optind != argc) {
+		run_usage(stderr);
+		return -EINVAL;
+	}
+	if (strcmp(o->mode, "tc")) {
+		pr_warn("mode '%s': only 'tc' is available in this build", o->mode);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* Load policy file into the inactive slot and switch to it. */
+static int reload(struct preflightd_bpf *skel, const char *file)
+{
+	struct pf_policy pol = {};
+	struct pf_compiled comp = {};
+	__u32 old = skel->bss->pf_cfg.active_slot & (PF_SLOTS - 1);
+	int err;
+
+	err = pf_policy_load(file, &pol, stderr);
+	if (err)
+		goto out;
+	err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
+	if (err)
+		goto out;
+	err = pf_maps_install(skel, &comp);
+	if (err)
+		goto out;
+	pf_maps_clear_slot(skel, old);
+	pr_info("reloaded %s: %u rules", file, comp.info.n_rules);
+out:
+	if (err)
+		pr_warn("reload %s failed: keeping the running policy", file);
+	pf_compiled_free(&comp);
+	pf_policy_free(&pol);
+	return err;
+}
+
+/* Serve until a signal; then drain (keep translating, answer nothing new)
+ * until no spliced connection is left or the timeout expires. */
+static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
+{
+	int flows_fd = bpf_map__fd(skel->maps.pf_flows);
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	__u64 deadline = 0, last_gc = 0;
+	sigset_t set;
+	unsigned freed;
+	int sig, live;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigtimedwait(&set, NULL, &tick);
+		pf_maps_tick(skel);
+		if (sig == SIGHUP) {
+			reload(skel, o->policy);
+		} else if (sig == SIGINT || sig == SIGTERM) {
+			if (deadline)
+				break; /* second signal: stop now */
+			skel->bss->pf_cfg.draining = 1;
+			deadline = now_ns() + (__u64)o->drain_timeout * 1000000000ull;
+			pr_info("draining: answering no new preflights");
+		}
+		if (now_ns() - last_gc < 1000000000ull && !deadline)
+			continue;
+		last_gc = now_ns();
+		live = pf_gc_flows(flows_fd, last_gc, deadline ? 0 : 30000000000ull, &freed);
+		if (freed)
+			pr_debug("freed %u ended flows, %d live", freed, live);
+		if (deadline && live <= 0) {
+			pr_info("drained: no spliced connection left");
+			break;
+		}
+		if (deadline && now_ns() > deadline) {
+			pr_warn("drain timeout: %d spliced connections still open; detaching", live);
+			break;
+		}
+	}
+}
+
+int pf_cmd_run(int argc, char **argv)
+{
+	struct run_opts o = {};
+	struct pf_policy pol = {};
+	struct pf_compiled comp = {};
+	struct preflightd_bpf *skel = NULL;
+	struct pf_tc tc = {};
+	struct pf_pin pin = {};
+	sigset_t set;
+	int err, ifindex;
+
+	err = parse_run_opts(argc, argv, &o);
+	if (err)
+		return 2;
+	ifindex = if_nametoindex(o.iface);
+	if (!ifindex) {
+		pr_warn("interface %s: %s", o.iface, strerror(errno));
+		return 1;
+	}
+	err = pf_policy_load(o.policy, &pol, stderr);
+	if (!err)
+		err = pf_policy_compile(&pol, 0, &comp, stderr);
+	if (err)
+		goto out_policy;
+	err = pf_pin_lock(&pin, o.iface);
+	if (err)
+		goto out_policy;
+	libbpf_set_print(libbpf_log);
+	skel = preflightd_bpf__open();
+	if (!skel) {
+		err = -errno;
+		pr_warn("open BPF object: %s", strerror(errno));
+		goto out_unlock;
+	}
+	err = pf_maps_size(skel, &comp, o.max_flows);
+	if (err)
+		goto out_destroy;
+	err = preflightd_bpf__load(skel);
+	if (err) {
+		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
+			strerror(-err));
+		goto out_destroy;
+	}
+	err = pf_maps_install(skel, &comp);
+	if (err)
+		goto out_destroy;
+	pf_maps_tick(skel);
+	err = pf_pin_maps(&pin, skel);
+	if (err)
+		goto out_destroy;
+	/* block the signals before attaching: serve() takes them synchronously */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	err = pf_tc_attach(&tc, ifindex, bpf_program__fd(skel->progs.pf_tc_ingress),
+			   bpf_program__fd(skel->progs.pf_tc_egress));
+	if (err)
+		goto out_unpin;
+	printf("preflightd: ready on %s (tc mode, %u rules, %u policy strings, ports",
+	       o.iface, comp.info.n_rules, comp.n_toks);
+	for (unsigned i = 0; i < comp.n_ports; i++)
+		printf(" %u", comp.ports[i]);
+	printf(")\n");
+	fflush(stdout);
+	serve(skel, &o);
+	pf_tc_detach(&tc);
+	pr_info("detached from %s", o.iface);
+out_unpin:
+	pf_unpin_maps(&pin);
+out_destroy:
+	preflightd_bpf__destroy(skel);
+out_unlock:
+	pf_pin_unlock(&pin);
+out_policy:
+	pf_compiled_free(&comp);
+	pf_policy_free(&pol);
+	return err ? 1 : 0;
+}

@@ -1,0 +1,134 @@
+/* stats.c -- `preflightd stats`: the datapath counters of a running instance
+ * (per-CPU values summed) and the number of spliced connections. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "../include/pf_structs.h"
+#include "cmds.h"
+#include "pin.h"
+#include "log.h"
+
+static const char *const stat_names[] = {
+#define PF_STAT_NAME(name, desc) #name,
+	PF_STATS(PF_STAT_NAME)
+#undef PF_STAT_NAME
+};
+
+static const char *const stat_descs[] = {
+#define PF_STAT_DESC(name, desc) desc,
+	PF_STATS(PF_STAT_DESC)
+#undef PF_STAT_DESC
+};
+
+/* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]. */
+int pf_stats_read(int fd, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+	__u32 k;
+	int c;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (k = 0; k < PF_STAT__MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+/* Lower-case copy of a stat name (PASS_GSO -> pass_gso). */
+const char *pf_stat_name(unsigned i, char *buf, size_t n)
+{
+	size_t j;
+
+	for (j = 0; j + 1 < n && stat_names[i][j]; j++)
+		buf[j] = (char)((stat_names[i][j] >= 'A' && stat_names[i][j] <= 'Z') ?
+				stat_names[i][j] + 32 : stat_names[i][j]);
+	buf[j] = 0;
+	return buf;
+}
+
+static int count_flows(int fd)
+{
+	struct pf_flow_key k, next;
+	int n = 0, more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &k);
+	while (more && n < 100000000) {
+		n++;
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		k = next;
+	}
+	return n;
+}
+
+int pf_cmd_stats(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *iface = NULL;
+	__u64 v[PF_STAT__MAX];
+	char path[512], name[64];
+	int c, json = 0, fd, ffd, flows, err;
+	unsigned i;
+
+	while ((c = getopt_long(argc, argv, "i:jh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': iface = optarg; break;
+		case 'j': json = 1; break;
+		case 'h':
+			printf("usage: preflightd stats [--iface IFACE] [--json]\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (pf_pin_path(path, sizeof(path), iface, "stats"))
+		return 1;
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		pr_warn("open %s: %s (is preflightd running?)", path, strerror(errno));
+		return 1;
+	}
+	err = pf_stats_read(fd, v);
+	close(fd);
+	if (err) {
+		pr_warn("read stats: %s", strerror(-err));
+		return 1;
+	}
+	memcpy(path + strlen(path) - 5, "flows", 6);
+	ffd = bpf_obj_get(path);
+	flows = ffd < 0 ? -1 : count_flows(ffd);
+	if (ffd >= 0)
+		close(ffd);
+	if (json) {
+		printf("{");
+		for (i = 0; i < PF_STAT__MAX; i++)
+			printf("\"%s\":%llu,", pf_stat_name(i, name, sizeof(name)),
+			       (unsigned long long)v[i]);
+		printf("\"active_flows\":%d}\n", flows);
+		return 0;
+	}
+	for (i = 0; i < PF_STAT__MAX; i++)
+		printf("%-20s %12llu  %s\n", pf_stat_name(i, name, sizeof(name)),
+		       (unsigned long long)v[i], stat_descs[i]);
+	printf("%-20s %12d  %s\n", "active_flows", flows, "spliced connections in the flow table");
+	return 0;
+}
