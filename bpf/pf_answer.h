@@ -1,18 +1,21 @@
-/* BPF: turning a request skb into the response segment (headers, checksums) at TC. */
+/* BPF: rewriting a request skb into a whole new segment (headers, checksums) at TC. */
 /*
- * pf_answer.h -- rewrite the request packet in place into the response:
- * swap addresses and ports, set seq/ack/window/timestamps, replace the
- * payload, recompute the IP and TCP checksums. The caller redirects it.
+ * pf_answer.h -- rewrite the request packet in place into either
+ *   - the response to the client (addresses and ports swapped, payload
+ *     s->resp), which the caller redirects out of the interface, or
+ *   - a pure ACK to the server carrying the acknowledgement that was
+ *     piggybacked on the consumed request (the server would otherwise
+ *     retransmit, and its segments ack the request for the client).
  */
 #ifndef PF_ANSWER_H
 #define PF_ANSWER_H
 
 struct pf_emit {
-	__u32 seq;        /* wire seq of the response (host order) */
-	__u32 ack;        /* wire ack: end of the request (host order) */
+	__u32 seq;        /* wire seq (host order) */
+	__u32 ack;        /* ack (host order) */
 	__u16 win;        /* raw (scaled) window, host order */
 	__u8  has_ts;
-	__u8  pad;
+	__u8  to_server;  /* 1: client -> server pure ACK, no payload */
 	__u32 tsval;      /* host order */
 	__u32 tsecr;      /* host order */
 };
@@ -34,7 +37,7 @@ static __always_inline __u16 pf_csum_fold(__s64 s)
 
 /* Sum n bytes of buf (zero-padded to a multiple of 4) in chunks the
  * helper accepts (bpf_csum_diff refuses more than 512 bytes at once on
- * older kernels: "R4 min value is negative"/-EINVAL otherwise). */
+ * older kernels). */
 static __always_inline __s64 pf_csum_buf(__u8 *buf, __u32 n, __s64 seed)
 {
 	__u64 n4 = (n + 3) & ~3u, c1, c2;
@@ -59,18 +62,21 @@ static __always_inline __s64 pf_csum_buf(__u8 *buf, __u32 n, __s64 seed)
 	return seed;
 }
 
-/* Rewrite skb (described by p) into a response carrying s->resp[0..len).
- * A global function (verified once; see pf_decide). */
-__noinline int pf_emit_response(struct __sk_buff *skb, const struct pf_pkt *p,
-				struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+/* Rewrite skb (described by p) into the segment e describes, with payload
+ * s->resp[0..len) (len 0: none). A global function: the verifier checks it
+ * once, not at each call site. Returns 0 or -1 (skb may be half-written:
+ * the caller drops it). */
+__noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
+			       struct pf_scratch *s, __u32 len, const struct pf_emit *e)
 {
 	struct pf_tcp_ts_hdr *tp;
-	struct ethhdr eth;
+	struct ethhdr *eth;
 	__u32 ip_hlen, thl, l4, new_len, *pseudo;
+	const __u8 *src, *dst;
 	__s64 sum;
 	__u8 *resp;
 
-	if (!skb || !p || !s || !e || len == 0 || len > PF_RESP_MAX)
+	if (!skb || !p || !s || !e || len > PF_RESP_MAX)
 		return -1;
 	resp = s->resp;
 	/* headers are built in scratch memory, not on the stack (main
@@ -79,36 +85,38 @@ __noinline int pf_emit_response(struct __sk_buff *skb, const struct pf_pkt *p,
 	pseudo = s->pseudo;
 	__builtin_memset(tp, 0, sizeof(*tp));
 	__builtin_memset(pseudo, 0, sizeof(s->pseudo));
-	/* recomputed here: a global function sees its pointer args afresh */
 	ip_hlen = p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	thl = sizeof(struct tcphdr) + (e->has_ts ? 12 : 0);
 	l4 = ETH_HLEN + ip_hlen;
 	new_len = l4 + thl + len;
+	src = e->to_server ? p->key.caddr : p->key.saddr;
+	dst = e->to_server ? p->key.saddr : p->key.caddr;
 	resp[PF_O(len)] = 0;
 	resp[PF_O(len + 1)] = 0;
 	resp[PF_O(len + 2)] = 0;
-	if (bpf_skb_load_bytes(skb, 0, &eth, sizeof(eth)))
+	eth = (struct ethhdr *)s->eth;
+	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(*eth)))
 		return -1;
 	if (bpf_skb_change_tail(skb, new_len, 0))
 		return -1;
-	/* Ethernet: back to where it came from */
-	{
+	if (!e->to_server) {
+		/* Ethernet: back to where it came from */
 		__u8 tmp[ETH_ALEN];
 
-		__builtin_memcpy(tmp, eth.h_dest, ETH_ALEN);
-		__builtin_memcpy(eth.h_dest, eth.h_source, ETH_ALEN);
-		__builtin_memcpy(eth.h_source, tmp, ETH_ALEN);
+		__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
 	}
-	if (bpf_skb_store_bytes(skb, 0, &eth, sizeof(eth), 0))
+	if (bpf_skb_store_bytes(skb, 0, eth, sizeof(*eth), 0))
 		return -1;
 	/* TCP header */
-	tp->th.source = p->key.sport;
-	tp->th.dest = p->key.cport;
+	tp->th.source = e->to_server ? p->key.cport : p->key.sport;
+	tp->th.dest = e->to_server ? p->key.sport : p->key.cport;
 	tp->th.seq = bpf_htonl(e->seq);
 	tp->th.ack_seq = bpf_htonl(e->ack);
 	tp->th.doff = thl / 4;
 	tp->th.ack = 1;
-	tp->th.psh = 1;
+	tp->th.psh = len ? 1 : 0;
 	tp->th.window = bpf_htons(e->win);
 	if (e->has_ts) {
 		__u32 v = bpf_htonl(e->tsval), r = bpf_htonl(e->tsecr);
@@ -122,13 +130,13 @@ __noinline int pf_emit_response(struct __sk_buff *skb, const struct pf_pkt *p,
 	}
 	/* pseudo header + TCP header + payload */
 	if (p->family == 4) {
-		__builtin_memcpy(&pseudo[0], p->key.saddr, 4);
-		__builtin_memcpy(&pseudo[1], p->key.caddr, 4);
+		__builtin_memcpy(&pseudo[0], src, 4);
+		__builtin_memcpy(&pseudo[1], dst, 4);
 		pseudo[2] = bpf_htonl((IPPROTO_TCP << 16) | (thl + len));
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 12, 0);
 	} else {
-		__builtin_memcpy(&pseudo[0], p->key.saddr, 16);
-		__builtin_memcpy(&pseudo[4], p->key.caddr, 16);
+		__builtin_memcpy(&pseudo[0], src, 16);
+		__builtin_memcpy(&pseudo[4], dst, 16);
 		pseudo[8] = bpf_htonl(thl + len);
 		pseudo[9] = bpf_htonl(IPPROTO_TCP);
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 40, 0);
@@ -138,13 +146,15 @@ __noinline int pf_emit_response(struct __sk_buff *skb, const struct pf_pkt *p,
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)tp, thl == 32 ? 32 : 20, (__u32)sum);
 	if (sum < 0)
 		return -1;
-	sum = pf_csum_buf(resp, len, sum);
-	if (sum < 0)
-		return -1;
+	if (len) {
+		sum = pf_csum_buf(resp, len, sum);
+		if (sum < 0)
+			return -1;
+	}
 	tp->th.check = (__u16)~pf_csum_fold(sum);
 	if (bpf_skb_store_bytes(skb, l4, tp, thl == 32 ? 32 : 20, 0))
 		return -1;
-	{
+	if (len) {
 		/* Verifier workaround: a 64-bit copy tested after a barrier
 		 * ("R4 min value is negative, either use unsigned ...") */
 		__u64 n = len;
@@ -156,36 +166,38 @@ __noinline int pf_emit_response(struct __sk_buff *skb, const struct pf_pkt *p,
 			return -1;
 	}
 	/* IP header */
+	__builtin_memset(s->iph, 0, sizeof(s->iph));
 	if (p->family == 4) {
-		struct iphdr ip = {};
+		struct iphdr *ip = (struct iphdr *)s->iph;
 
-		ip.version = 4;
-		ip.ihl = 5;
-		ip.tot_len = bpf_htons(ip_hlen + thl + len);
-		ip.frag_off = bpf_htons(0x4000); /* DF */
-		ip.ttl = 64;
-		ip.protocol = IPPROTO_TCP;
-		__builtin_memcpy(&ip.saddr, p->key.saddr, 4);
-		__builtin_memcpy(&ip.daddr, p->key.caddr, 4);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)&ip, sizeof(ip), 0);
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = bpf_htons(ip_hlen + thl + len);
+		ip->frag_off = bpf_htons(0x4000); /* DF */
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		__builtin_memcpy(&ip->saddr, src, 4);
+		__builtin_memcpy(&ip->daddr, dst, 4);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0);
 		if (sum < 0)
 			return -1;
-		ip.check = (__u16)~pf_csum_fold(sum);
-		if (bpf_skb_store_bytes(skb, ETH_HLEN, &ip, sizeof(ip), 0))
+		ip->check = (__u16)~pf_csum_fold(sum);
+		if (bpf_skb_store_bytes(skb, ETH_HLEN, ip, sizeof(*ip), 0))
 			return -1;
 	} else {
-		struct ipv6hdr ip6 = {};
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)s->iph;
 
-		ip6.version = 6;
-		ip6.payload_len = bpf_htons(thl + len);
-		ip6.nexthdr = IPPROTO_TCP;
-		ip6.hop_limit = 64;
-		__builtin_memcpy(&ip6.saddr, p->key.saddr, 16);
-		__builtin_memcpy(&ip6.daddr, p->key.caddr, 16);
-		if (bpf_skb_store_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6), 0))
+		ip6->version = 6;
+		ip6->payload_len = bpf_htons(thl + len);
+		ip6->nexthdr = IPPROTO_TCP;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, src, 16);
+		__builtin_memcpy(&ip6->daddr, dst, 16);
+		if (bpf_skb_store_bytes(skb, ETH_HLEN, ip6, sizeof(*ip6), 0))
 			return -1;
 	}
-	skb->mark = PF_MARK;
+	if (!e->to_server)
+		skb->mark = PF_MARK;
 	return 0;
 }
 

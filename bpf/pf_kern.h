@@ -12,6 +12,9 @@ struct tcp_options_received {
 } __attribute__((preserve_access_index));
 
 struct tcp_sock {
+	__u8  tcp_usec_ts : 1;   /* TSval in microseconds (6.7+) */
+	__u32 tsoffset;
+	__u64 tcp_mstamp;        /* µs, time of the most recent packet */
 	__u32 rcv_nxt;
 	__u32 copied_seq;
 	__u32 snd_nxt;

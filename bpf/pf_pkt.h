@@ -29,6 +29,8 @@ struct pf_pkt {
 	__u8  tflags;     /* PF_TCPF_* */
 	__u8  ip_simple;  /* IPv4 without options / IPv6 without ext headers */
 	__u8  pad;
+	__u16 win_raw;    /* window field, host order */
+	__u16 pad2;
 	struct pf_flow_key key;  /* client first, whatever the direction */
 };
 
@@ -117,6 +119,7 @@ static __always_inline int pf_parse_pkt(struct __sk_buff *skb, struct pf_pkt *p,
 	p->seq = bpf_ntohl(th.seq);
 	p->ack = bpf_ntohl(th.ack_seq);
 	p->tflags = ((__u8 *)&th)[13];
+	p->win_raw = bpf_ntohs(th.window);
 	return 0;
 }
 

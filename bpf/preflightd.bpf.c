@@ -31,17 +31,36 @@ enum pf_ans {
 	PF_ANS_PASS = 0,  /* not answered: translate (if spliced) and pass */
 	PF_ANS_SENT,      /* skb is now the response: redirect it */
 	PF_ANS_DROP,      /* drop the segment */
-};
-
-/* What the local socket says about the connection. */
-struct pf_sockinfo {
-	__u32 rcv_nxt, copied_seq, snd_nxt, snd_una, write_seq, mss;
-	__u32 rcv_wnd, wscale;
-	__u64 bytes_received;
+	PF_ANS_ACK,       /* response sent; skb is now a pure ACK for the
+			   * server, already in its sequence space: pass */
 };
 
 /* Look up the local established socket of p's connection. Returns 0, or
  * the stat explaining why not. */
+#ifdef PF_TEST_MOCK_SOCK
+/* Test build only (tests/bpf): BPF_PROG_TEST_RUN has no socket to look
+ * up, so the socket state comes from a map the test fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pf_sockinfo);
+} pf_test_sock SEC(".maps");
+
+static __always_inline int pf_sock(struct __sk_buff *skb, const struct pf_pkt *p,
+				   struct pf_sockinfo *si)
+{
+	__u32 zero = 0;
+	struct pf_sockinfo *m = bpf_map_lookup_elem(&pf_test_sock, &zero);
+
+	(void)skb;
+	(void)p;
+	if (!m || !m->valid)
+		return PF_STAT_PASS_NO_SOCKET;
+	*si = *m;
+	return 0;
+}
+#else
 static __always_inline int pf_sock(struct __sk_buff *skb, const struct pf_pkt *p,
 				   struct pf_sockinfo *si)
 {
@@ -84,9 +103,17 @@ static __always_inline int pf_sock(struct __sk_buff *skb, const struct pf_pkt *p
 	si->rcv_wnd = tp->rcv_wnd;
 	si->bytes_received = tp->bytes_received;
 	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, rcv_wscale);
+	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
+	 * from the cached packet time: never ahead of the real clock */
+	if (bpf_core_field_exists(tp->tcp_usec_ts) &&
+	    BPF_CORE_READ_BITFIELD_PROBED(tp, tcp_usec_ts))
+		si->ts_now = (__u32)tp->tcp_mstamp + tp->tsoffset;
+	else
+		si->ts_now = (__u32)(tp->tcp_mstamp / 1000) + tp->tsoffset;
 	bpf_sk_release(sk);
 	return 0;
 }
+#endif /* PF_TEST_MOCK_SOCK */
 
 static __always_inline __u16 pf_raw_window(const struct pf_sockinfo *si)
 {
@@ -175,22 +202,66 @@ __noinline int pf_decide(struct __sk_buff *skb, const struct pf_pkt *p,
 	return 0;
 }
 
-/* Timestamps for the response: TSval = the request's TSecr (a value the
- * server sent and the client accepted, never ahead of the server clock),
- * TSecr = the request's TSval. */
-static __always_inline int pf_emit_params(struct __sk_buff *skb, const struct pf_pkt *p,
-					  struct pf_emit *e)
+/* The request's timestamp option (TSval/TSecr as sent by the client). */
+struct pf_reqts {
+	__u32 has, val, ecr;
+};
+
+static __always_inline int pf_req_ts(struct __sk_buff *skb, const struct pf_pkt *p,
+				     struct pf_reqts *t)
 {
 	struct pf_opts *o = pf_opts_get(PF_DIR_IN);
 
 	if (!o || pf_read_opts(skb, p, o))
 		return -1;
-	e->has_ts = o->ts_off != 0;
-	if (e->has_ts) {
-		e->tsecr = pf_opt_word(o, o->ts_off);
-		e->tsval = pf_opt_word(o, o->ts_off + 4);
+	t->has = o->ts_off != 0;
+	if (t->has) {
+		t->val = pf_opt_word(o, o->ts_off);
+		t->ecr = pf_opt_word(o, o->ts_off + 4);
 	}
 	return 0;
+}
+
+/* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
+ * socket's clock, or the request's TSecr if later (a value the client
+ * already accepted) -- never below what the server last sent, or the
+ * client's PAWS check drops it. If the request carried an ack the server
+ * has not processed (ack_s != snd_una), the response leaves as a clone
+ * and the skb becomes a pure ACK to the server: otherwise the server
+ * retransmits, and its segments ack the consumed request, so the client
+ * would stop retransmitting it even if our response was lost. */
+static __always_inline int pf_send(struct __sk_buff *skb, const struct pf_pkt *p,
+				   struct pf_scratch *s, __u32 rlen, __u32 rseq,
+				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq)
+{
+	struct pf_reqts t = {};
+	struct pf_emit e = {};
+	__u32 mark = skb->mark;
+
+	if (pf_req_ts(skb, p, &t))
+		return PF_ANS_DROP;
+	e.seq = rseq;
+	e.ack = p->seq + s->r.len;
+	e.win = pf_raw_window(si);
+	e.has_ts = (__u8)t.has;
+	e.tsval = pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
+	e.tsecr = t.val;
+	if (pf_emit_segment(skb, p, s, rlen, &e))
+		return PF_ANS_DROP;
+	if (ack_s == si->snd_una)
+		return PF_ANS_SENT;
+	if (bpf_clone_redirect(skb, skb->ifindex, 0))
+		pf_count(PF_STAT_PASS_ERROR); /* the retransmitted request heals it */
+	e.to_server = 1;
+	e.seq = srv_seq;
+	e.ack = ack_s;
+	e.win = p->win_raw;
+	e.tsval = t.val;
+	e.tsecr = t.ecr;
+	if (pf_emit_segment(skb, p, s, 0, &e))
+		return PF_ANS_DROP;
+	skb->mark = mark;
+	return PF_ANS_ACK;
 }
 
 /* A retransmission of the request we consumed last: answer it again at
@@ -199,10 +270,9 @@ static __always_inline int pf_reanswer(struct __sk_buff *skb, const struct pf_pk
 				       const struct pf_adj *a)
 {
 	struct pf_sockinfo si = {};
-	struct pf_emit e = {};
 	struct pf_scratch *s;
 	__u32 zero = 0;
-	int rlen = 0, st;
+	int rlen = 0, st, ret;
 
 	if (p->seq != a->c_pos || p->pay_len < a->req_len)
 		goto drop;
@@ -214,15 +284,12 @@ static __always_inline int pf_reanswer(struct __sk_buff *skb, const struct pf_pk
 		goto drop;
 	if (pf_sock(skb, p, &si))
 		goto drop;
-	if (pf_emit_params(skb, p, &e))
-		goto drop;
-	e.seq = a->s_pos + a->s_before;
-	e.ack = a->c_pos + a->req_len;
-	e.win = pf_raw_window(&si);
-	if (pf_emit_response(skb, p, s, rlen, &e))
+	ret = pf_send(skb, p, s, rlen, a->s_pos + a->s_before, &si,
+		      pf_ack_in(a, p->ack), a->c_pos - a->c_before);
+	if (ret == PF_ANS_DROP)
 		goto drop;
 	pf_count(PF_STAT_RETX_ANSWERED);
-	return PF_ANS_SENT;
+	return ret;
 drop:
 	pf_count(PF_STAT_RETX_DROPPED);
 	return PF_ANS_DROP;
@@ -277,17 +344,33 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 	return 0;
 }
 
+/* A policy-covered preflight goes to the app on a connection we do not
+ * track yet (e.g. it raced the handshake): start tracking it with an
+ * identity correction, so that the direction of later payload is known
+ * and its next preflight can be answered. Best effort: a full table
+ * just means no tracking. */
+static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *s)
+{
+	struct pf_flow *nf = (struct pf_flow *)s->nf;
+
+	__builtin_memset(nf, 0, sizeof(*nf));
+	nf->resp_acked = 1;
+	nf->last_dir = PF_DIR_CLIENT;
+	nf->last_ns = bpf_ktime_get_ns();
+	if (!bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+		pf_count(PF_STAT_FLOW_CREATED);
+}
+
 /* Try to answer the request in p. */
 static __always_inline int pf_try_answer(struct __sk_buff *skb, struct pf_pkt *p,
 					 struct pf_flow *f)
 {
 	struct pf_sockinfo si = {};
-	struct pf_emit e = {};
 	struct pf_adj a = {};
 	struct pf_scratch *s;
 	char pfx[8];
-	__u32 zero = 0, sseq;
-	int rlen = 0, st;
+	__u32 zero = 0, sseq, ack_s;
+	int rlen = 0, st, ret;
 
 	if (bpf_skb_load_bytes(skb, p->pay_off, pfx, sizeof(pfx)))
 		return PF_ANS_PASS;
@@ -329,53 +412,52 @@ static __always_inline int pf_try_answer(struct __sk_buff *skb, struct pf_pkt *p
 		goto pass;
 	st = pf_sock(skb, p, &si);
 	if (st)
-		goto pass;
+		goto pass_track;
 	/* nothing unsent from the server, and this very segment acks all it
 	 * sent (the socket has not seen this ack yet at TC ingress) */
-	if (si.write_seq != si.snd_nxt ||
-	    (f ? pf_ack_in(&a, p->ack) : p->ack) != si.snd_nxt) {
+	ack_s = f ? pf_ack_in(&a, p->ack) : p->ack;
+	if (si.write_seq != si.snd_nxt || ack_s != si.snd_nxt) {
 		st = PF_STAT_PASS_SERVER_BUSY;
-		goto pass;
+		goto pass_track;
 	}
 	/* the request is the next byte the app will read */
 	sseq = f ? pf_seq_in(&a, p->seq) : p->seq;
 	if (sseq != si.rcv_nxt || si.copied_seq != si.rcv_nxt) {
 		st = PF_STAT_PASS_NOT_NEXT;
-		goto pass;
+		goto pass_track;
 	}
 	/* the app answered everything the client sent before (no pipelining) */
 	if (f ? f->last_dir == PF_DIR_CLIENT : si.bytes_received != 0) {
 		st = PF_STAT_PASS_ORDER;
-		goto pass;
+		goto pass_track;
 	}
 	if (f && !f->resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
 		st = PF_STAT_PASS_SPLICE_PENDING;
-		goto pass;
+		goto pass_track;
 	}
 	if ((__u32)rlen > si.mss) {
 		st = PF_STAT_PASS_MSS;
-		goto pass;
-	}
-	if (pf_emit_params(skb, p, &e)) {
-		st = PF_STAT_MALFORMED;
-		goto pass;
+		goto pass_track;
 	}
 	st = pf_commit(p, f, rlen, si.snd_nxt, s->m.verdict == PF_V_REJECT, &a, s);
 	if (st)
 		goto pass;
-	e.seq = a.s_pos + a.s_before;
-	e.ack = p->seq + p->pay_len;
-	e.win = pf_raw_window(&si);
 	/* Committed: from here a failure drops the segment and the client's
 	 * retransmission takes the pf_reanswer path. */
-	if (pf_emit_response(skb, p, s, rlen, &e)) {
+	ret = pf_send(skb, p, s, rlen, a.s_pos + a.s_before, &si, ack_s, sseq);
+	if (ret == PF_ANS_DROP) {
 		pf_count(PF_STAT_PASS_ERROR);
 		return PF_ANS_DROP;
 	}
 	pf_count(s->m.verdict == PF_V_REJECT ? PF_STAT_REJECTED : PF_STAT_ANSWERED);
-	return PF_ANS_SENT;
+	return ret;
 pass:
 	pf_count(st);
+	return PF_ANS_PASS;
+pass_track:
+	pf_count(st);
+	if (!f)
+		pf_track(p, s);
 	return PF_ANS_PASS;
 }
 
@@ -458,6 +540,8 @@ int pf_tc_ingress(struct __sk_buff *skb)
 			return bpf_redirect(skb->ifindex, 0);
 		if (ret == PF_ANS_DROP)
 			return TC_ACT_SHOT;
+		if (ret == PF_ANS_ACK)
+			return TC_ACT_UNSPEC;
 	}
 	if (f)
 		pf_translate_in(skb, &p, f);

@@ -129,4 +129,14 @@ struct pf_flow {
 	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
 };
 
+/* What the datapath reads from the local TCP socket (tcp_sock via BTF);
+ * also the value of the test-only pf_test_sock map (PF_TEST_MOCK_SOCK). */
+struct pf_sockinfo {
+	__u32 rcv_nxt, copied_seq, snd_nxt, snd_una, write_seq, mss;
+	__u32 rcv_wnd, wscale;
+	__u64 bytes_received;
+	__u32 valid;       /* mock only: 0 means "no socket" */
+	__u32 ts_now;      /* the socket's TCP timestamp clock now (TSval units) */
+};
+
 #endif /* PF_STRUCTS_H */

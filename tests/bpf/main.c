@@ -1,0 +1,25 @@
+/* main.c -- the BPF tier's test runner: `bpftest [FILTER]` runs every case (or those whose name contains FILTER). */
+#include <stdio.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+int main(int argc, char **argv)
+{
+	int ret;
+
+	if (argc > 2) {
+		fprintf(stderr, "usage: %s [FILTER]\n", argv[0]);
+		return 2;
+	}
+	if (geteuid() != 0)
+		fprintf(stderr, "bpftest: not root; loading BPF will probably fail\n");
+	h_filter(argc == 2 ? argv[1] : NULL);
+	h_init();
+	test_answer();
+	test_pass();
+	test_translate();
+	ret = h_summary();
+	h_fini();
+	return ret;
+}

@@ -1,0 +1,433 @@
+/* test_pass.c -- BPF tier: packets the datapath must leave alone (unchanged, TC_ACT_UNSPEC) and the counter that says why. */
+#include <stdio.h>
+#include <string.h>
+
+#include "harness.h"
+
+#define S0 1000000u
+#define P0 5000000u
+
+/* An allowed preflight that would be answered; cases break one thing.
+ * Expected: passed unchanged, pkt_seen +1 and stat +1 (stat < 0: no
+ * counter at all, the packet is not even looked at). */
+static void pass_fix(struct h_fix *f, const char *payload, int stat)
+{
+	memset(f, 0, sizeof(*f));
+	f->prog = &h_tc_in;
+	h_req_spec(&f->in, 4, payload, S0, P0, 111, 222);
+	f->sock = h_sock(S0, P0);
+	f->verdict = H_PASS;
+	f->unchanged = true;
+	if (stat >= 0) {
+		f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+		f->d[1] = (struct h_delta){ stat, 1 };
+		f->d[2] = (struct h_delta)H_DEND;
+	} else {
+		f->d[0] = (struct h_delta)H_DEND;
+	}
+}
+
+/* Run f; nothing may be left in the flow table. */
+static void run_pass(const struct h_fix *f)
+{
+	if (h_fix_run(f, NULL))
+		H_EQ(h_flow_count(), 0, "flows in the table");
+}
+
+static void pass_payload(const char *payload, int stat)
+{
+	struct h_fix f;
+
+	pass_fix(&f, payload, stat);
+	run_pass(&f);
+}
+
+#define REQ_HEAD \
+	"OPTIONS /api/items/7 HTTP/1.1\r\n" \
+	"Host: api.example.com\r\n" \
+	"Origin: " H_ORIGIN "\r\n" \
+	"Access-Control-Request-Method: PUT\r\n"
+
+/* ---- the request itself ---- */
+
+static void t_plain_options(void)
+{
+	pass_payload("OPTIONS /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n"
+		     "Origin: " H_ORIGIN "\r\n\r\n", PF_STAT_PASS_PLAIN_OPTIONS);
+}
+
+static void t_not_options(void)
+{
+	pass_payload("GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		     PF_STAT_PASS_NOT_OPTIONS);
+}
+
+/* Under 8 payload bytes: not even tried (no pass counter). */
+static void t_tiny_payload(void)
+{
+	pass_payload("OPTIONS", PF_STAT_PKT_SEEN);
+}
+
+static void t_incomplete(void)
+{
+	pass_payload(REQ_HEAD "Accept: */*\r\n", PF_STAT_PASS_INCOMPLETE);
+}
+
+static void t_body(void)
+{
+	pass_payload(REQ_HEAD "Content-Length: 5\r\n\r\nhello", PF_STAT_PASS_BODY);
+}
+
+static void t_chunked(void)
+{
+	pass_payload(REQ_HEAD "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", PF_STAT_PASS_BODY);
+}
+
+static void t_pipelined(void)
+{
+	pass_payload(H_PREFLIGHT "GET / HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		     PF_STAT_PASS_PIPELINED);
+}
+
+static void t_http10(void)
+{
+	pass_payload("OPTIONS /api/items/7 HTTP/1.0\r\nHost: api.example.com\r\n"
+		     "Origin: " H_ORIGIN "\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+		     PF_STAT_PASS_HTTP_VERSION);
+}
+
+static void t_conn_close(void)
+{
+	pass_payload(REQ_HEAD "Connection: close\r\n\r\n", PF_STAT_PASS_CONN_CLOSE);
+}
+
+static void t_dup_origin(void)
+{
+	pass_payload(REQ_HEAD "Origin: https://evil.test\r\n\r\n", PF_STAT_PASS_DUP_HEADER);
+}
+
+static void t_obs_fold(void)
+{
+	pass_payload(REQ_HEAD "Accept: a,\r\n b\r\n\r\n", PF_STAT_PASS_OBS_FOLD);
+}
+
+static void t_no_host(void)
+{
+	pass_payload("OPTIONS /api/items/7 HTTP/1.1\r\nOrigin: " H_ORIGIN "\r\n"
+		     "Access-Control-Request-Method: PUT\r\n\r\n", PF_STAT_PASS_BAD_REQUEST);
+}
+
+/* Rules use paths, so a path with dot segments goes to the app. */
+static void t_path_unnormalized(void)
+{
+	pass_payload("OPTIONS /api/../reject/x HTTP/1.1\r\nHost: api.example.com\r\n"
+		     "Origin: " H_ORIGIN "\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+		     PF_STAT_PASS_PATH_UNNORM);
+}
+
+static void t_acrh_limit(void)
+{
+	char req[1024];
+	char hdrs[400];
+	unsigned i, n = 0;
+
+	for (i = 0; i < 30; i++)
+		n += (unsigned)snprintf(hdrs + n, sizeof(hdrs) - n, "%sx-header-%02u",
+					i ? ", " : "", i);
+	snprintf(req, sizeof(req), REQ_HEAD "Access-Control-Request-Headers: %s\r\n\r\n", hdrs);
+	pass_payload(req, PF_STAT_PASS_ACRH_LIMIT);
+}
+
+static void t_too_long(void)
+{
+	static char req[2200];
+	size_t n;
+
+	n = (size_t)snprintf(req, sizeof(req), "%sX-Pad: ", REQ_HEAD);
+	memset(req + n, 'a', 2100 - n);
+	memcpy(req + 2100, "\r\n\r\n", 5);
+	pass_payload(req, PF_STAT_PASS_TOO_LONG);
+}
+
+/* Options with a zero length: the request is fine, the segment is not. */
+static void t_bad_tcp_options(void)
+{
+	static const __u8 bad[4] = { 1, 1, 3, 0 };
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_MALFORMED);
+	pkt_opt_raw(&f.in, bad, sizeof(bad));
+	run_pass(&f);
+}
+
+/* ---- the connection ---- */
+
+static void t_no_socket(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_NO_SOCKET);
+	f.sock.valid = 0;
+	run_pass(&f);
+}
+
+static void t_busy_unsent(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_SERVER_BUSY);
+	f.sock.write_seq = P0 + 100;
+	run_pass(&f);
+}
+
+static void t_busy_unacked(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_SERVER_BUSY);
+	f.in.ack = P0 - 100;     /* the client has not acked all server data */
+	f.sock.snd_una = P0 - 100;
+	run_pass(&f);
+}
+
+static void t_not_next(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_NOT_NEXT);
+	f.in.seq = S0 + 500;     /* out of order: bytes before it missing */
+	run_pass(&f);
+}
+
+static void t_not_copied(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_NOT_NEXT);
+	f.sock.copied_seq = S0 - 20;  /* the app has not read everything */
+	run_pass(&f);
+}
+
+static void t_order(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_ORDER);
+	f.sock.bytes_received = 300;  /* an earlier request, maybe unanswered */
+	run_pass(&f);
+}
+
+static void t_mss(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_MSS);
+	f.sock.mss = 200;
+	run_pass(&f);
+}
+
+static void t_gso(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_GSO);
+	f.env.gso_segs = 2;
+	run_pass(&f);
+}
+
+static void pass_flags(__u8 flags)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_TCP_FLAGS);
+	f.in.flags = flags;
+	run_pass(&f);
+}
+
+static void t_flag_fin(void) { pass_flags(TH_ACK | TH_PSH | TH_FIN); }
+static void t_flag_rst(void) { pass_flags(TH_ACK | TH_RST); }
+static void t_flag_urg(void) { pass_flags(TH_ACK | TH_PSH | TH_URG); }
+static void t_flag_no_ack(void) { pass_flags(TH_PSH); }
+static void t_flag_syn(void) { pass_flags(TH_SYN | TH_ACK); }
+
+static void t_draining(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_DRAINING);
+	h_cfg()->draining = 1;
+	run_pass(&f);
+}
+
+/* ---- the IP/TCP headers ---- */
+
+static void t_ip_options(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_IP);
+	f.in.ip_optlen = 4;
+	run_pass(&f);
+}
+
+/* Served only on 8080/8443. */
+static void t_other_port(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, -1);
+	f.in.dport = 9090;
+	run_pass(&f);
+}
+
+static void t_udp(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, -1);
+	f.in.proto = PKT_PROTO_UDP;
+	run_pass(&f);
+}
+
+static void t_fragment_first(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, -1);
+	f.in.frag = 0x2000;          /* MF */
+	run_pass(&f);
+}
+
+static void t_fragment_later(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, -1);
+	f.in.frag = 185;             /* offset 1480 */
+	run_pass(&f);
+}
+
+static void t_ihl_small(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, -1);
+	f.in.ihl = 4;
+	run_pass(&f);
+}
+
+/* The IP header claims 60 bytes, the frame ends before the TCP header. */
+static void t_ip_header_truncated(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, "", -1);
+	f.in.optlen = 0;
+	f.in.ihl = 15;
+	run_pass(&f);
+}
+
+/* The frame ends inside the TCP header. */
+static void t_tcp_header_truncated(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, "", -1);
+	f.in.optlen = 0;
+	f.in.cut = 8;
+	run_pass(&f);
+}
+
+static void t_doff_small(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_MALFORMED);
+	f.d[0] = (struct h_delta)H_D(MALFORMED, 1);   /* before pkt_seen */
+	f.d[1] = (struct h_delta)H_DEND;
+	f.in.doff = 4;
+	run_pass(&f);
+}
+
+static void t_doff_beyond_packet(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, "", -1);
+	f.d[0] = (struct h_delta)H_D(MALFORMED, 1);
+	f.d[1] = (struct h_delta)H_DEND;
+	f.in.doff = 15;
+	run_pass(&f);
+}
+
+/* IPv6 extension headers are not walked. */
+static void t_ipv6_ext_header(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, -1);
+	f.in.family = 6;
+	pkt_addr(6, "2001:db8::2", f.in.saddr);
+	pkt_addr(6, "2001:db8::1", f.in.daddr);
+	f.in.proto = 0;              /* hop-by-hop */
+	run_pass(&f);
+}
+
+/* A server segment of a connection without a flow, at egress. */
+static void t_egress_no_flow(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", -1);
+	f.prog = &h_tc_out;
+	pkt_default_out(&f.in, 4);
+	f.in.pay = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	f.in.paylen = (unsigned)strlen(f.in.pay);
+	run_pass(&f);
+}
+
+void test_pass(void)
+{
+	h_case("pass_plain_options", t_plain_options);
+	h_case("pass_not_options", t_not_options);
+	h_case("pass_tiny_payload", t_tiny_payload);
+	h_case("pass_incomplete", t_incomplete);
+	h_case("pass_body_content_length", t_body);
+	h_case("pass_body_chunked", t_chunked);
+	h_case("pass_pipelined", t_pipelined);
+	h_case("pass_http_1_0", t_http10);
+	h_case("pass_connection_close", t_conn_close);
+	h_case("pass_duplicate_origin", t_dup_origin);
+	h_case("pass_obs_fold", t_obs_fold);
+	h_case("pass_no_host", t_no_host);
+	h_case("pass_path_unnormalized", t_path_unnormalized);
+	h_case("pass_acrh_over_limit", t_acrh_limit);
+	h_case("pass_request_too_long", t_too_long);
+	h_case("pass_bad_tcp_options_malformed", t_bad_tcp_options);
+	h_case("pass_no_socket", t_no_socket);
+	h_case("pass_server_busy_unsent", t_busy_unsent);
+	h_case("pass_server_busy_unacked", t_busy_unacked);
+	h_case("pass_not_next_seq", t_not_next);
+	h_case("pass_not_next_unread", t_not_copied);
+	h_case("pass_order_bytes_received", t_order);
+	h_case("pass_mss", t_mss);
+	h_case("pass_gso", t_gso);
+	h_case("pass_tcp_flags_fin", t_flag_fin);
+	h_case("pass_tcp_flags_rst", t_flag_rst);
+	h_case("pass_tcp_flags_urg", t_flag_urg);
+	h_case("pass_tcp_flags_no_ack", t_flag_no_ack);
+	h_case("pass_tcp_flags_syn", t_flag_syn);
+	h_case("pass_draining", t_draining);
+	h_case("pass_ipv4_options", t_ip_options);
+	h_case("ignore_other_port", t_other_port);
+	h_case("ignore_udp", t_udp);
+	h_case("ignore_ipv4_fragment_mf", t_fragment_first);
+	h_case("ignore_ipv4_fragment_offset", t_fragment_later);
+	h_case("ignore_ipv4_ihl_below_5", t_ihl_small);
+	h_case("ignore_ipv4_header_truncated", t_ip_header_truncated);
+	h_case("ignore_tcp_header_truncated", t_tcp_header_truncated);
+	h_case("malformed_tcp_doff_below_5", t_doff_small);
+	h_case("malformed_tcp_doff_beyond_packet", t_doff_beyond_packet);
+	h_case("ignore_ipv6_extension_header", t_ipv6_ext_header);
+	h_case("egress_no_flow_untouched", t_egress_no_flow);
+}
