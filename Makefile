@@ -62,7 +62,10 @@ $(BUILD)/preflightd: $(BUILD)/user/main.o $(BUILD)/libpf.a
 # Every shared header must compile standalone under gcc.
 check-headers: | $(BUILD)
 	$(Q)for h in include/*.h; do \
-		echo "#include \"../$$h\"" > $(BUILD)/hdr_check.c; \
+		printf '%s\n' '#include "../include/pf_structs.h"' \
+		  '#define PF_TOK_LOOKUP(k) ((void)(k), (const struct pf_tok_val *)0)' \
+		  '#define PF_RULE_LOOKUP(i) ((void)(i), (const struct pf_rule *)0)' \
+		  "#include \"../$$h\"" > $(BUILD)/hdr_check.c; \
 		$(CC) $(WARN) -std=gnu11 -fsyntax-only -Iinclude $(BUILD)/hdr_check.c || exit 1; \
 	done; echo "  headers ok"
 
@@ -72,10 +75,14 @@ deps:
 include tests/unit/unit.mk
 include tests/bpf/bpf.mk
 include tests/e2e/e2e.mk
+-include tests/fuzz/fuzz.mk
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all check-headers
 	$(Q)bash scripts/run-tests.sh
+
+demo: deps
+	$(Q)bash scripts/demo.sh
 
 clean:
 	rm -rf $(BUILD)

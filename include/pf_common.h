@@ -97,7 +97,6 @@ enum pf_tok_kind {
 	X(SACK_STRIPPED,       "SACK blocks covering a response removed") \
 	X(RETX_DROPPED,        "partial/mismatched request retransmits dropped") \
 	X(FLOW_CREATED,        "flow entries created") \
-	X(FLOW_FREED,          "flow entries freed on FIN/RST") \
 	X(MALFORMED,           "malformed packets passed")
 
 enum pf_stat {

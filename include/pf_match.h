@@ -21,6 +21,10 @@
 #include "pf_structs.h"
 #include "pf_http.h"
 
+#if !defined(PF_TOK_LOOKUP) || !defined(PF_RULE_LOOKUP)
+#error "define PF_TOK_LOOKUP(key) and PF_RULE_LOOKUP(index) before including pf_match.h"
+#endif
+
 enum pf_verdict {
 	PF_V_ALLOW = 0,   /* answer 204 */
 	PF_V_REJECT,      /* answer 403 */

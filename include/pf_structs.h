@@ -79,6 +79,10 @@ struct pf_config {
 	__u32 date_valid;        /* 0: no Date header */
 	char  date[2][32];       /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 	__u64 heartbeat_ns;      /* daemon liveness (bpf_ktime_get_ns clock) */
+	/* daemon-side counters (the datapath's are in pf_stats) */
+	__u64 flows_freed;       /* entries of ended connections removed */
+	__u64 reloads;           /* successful policy reloads */
+	__u64 reload_failures;   /* refused policy reloads */
 	struct pf_slot_info slot[PF_SLOTS];
 	__u64 port_bits[1024];   /* bit p: TCP port p (host order) is served */
 };

@@ -85,7 +85,7 @@ requests() {
 	show 1 "An allowed preflight" \
 		"OPTIONS /v1/items  Origin: $ALLOWED  wants PUT with content-type,x-request-id" "$d/h1"
 	show 2 "A preflight from an origin the policy does not know" \
-		"OPTIONS /v1/items  Origin: $STRANGER  wants PUT  (no rule matches -> forwarded)" "$d/h2"
+		"OPTIONS /v1/items  Origin: $STRANGER  wants PUT  (origin not listed: denied, on_deny: forward -> the app decides)" "$d/h2"
 	show 3 "A denied preflight on a rule with on_deny: reject" \
 		"OPTIONS /admin/users  Origin: $ALLOWED  wants DELETE  (only PUT allowed there)" "$d/h3"
 	show 4 "An ordinary request (not a preflight)" "GET /health" "$d/h4"

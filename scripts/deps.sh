@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# Install the Debian packages preflightd needs to build and test (idempotent).
+# Install the Debian packages preflightd needs to build and test (idempotent;
+# run as root). Extra groups: `deps.sh bench` adds the benchmark's tools.
 set -euo pipefail
-PKGS=(clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libyaml-dev
-      libcmocka-dev libmicrohttpd-dev libpcre2-dev libxdp-dev
-      iproute2 ethtool curl make gcc pkg-config nodejs npm chromium)
+PKGS=(make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
+      libyaml-dev libcmocka-dev libmicrohttpd-dev libpcre2-dev libxdp-dev
+      iproute2 ethtool curl pkg-config chromium)
+if [[ "${1:-}" == bench ]]; then
+	PKGS+=(nginx-light wrk gnuplot-nox)
+fi
+# node/npm may come from outside Debian (as on these machines): only
+# install Debian's when the commands are missing
+command -v node >/dev/null || PKGS+=(nodejs)
+command -v npm >/dev/null || PKGS+=(npm)
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -132,10 +132,13 @@ static int reload(struct preflightd_bpf *skel, const char *file)
 	if (err)
 		goto out;
 	pf_maps_clear_slot(skel, old);
+	skel->bss->pf_cfg.reloads++;
 	pr_info("reloaded %s: %u rules", file, comp.info.n_rules);
 out:
-	if (err)
+	if (err) {
+		skel->bss->pf_cfg.reload_failures++;
 		pr_warn("reload %s failed: keeping the running policy", file);
+	}
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
 	return err;
@@ -174,6 +177,7 @@ static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
 		live = pf_gc_flows(flows_fd, last_gc, deadline ? 0 : 30000000000ull, &freed);
 		if (freed)
 			pr_debug("freed %u ended flows, %d live", freed, live);
+		skel->bss->pf_cfg.flows_freed += freed;
 		if (deadline && live <= 0) {
 			pr_info("drained: no spliced connection left");
 			break;

@@ -75,6 +75,24 @@ static int count_flows(int fd)
 	return n;
 }
 
+/* Read the daemon counters from the pinned config (.bss) map at path;
+ * leaves *dc zeroed if it cannot. */
+static void read_daemon_counters(const char *path, struct pf_config *dc)
+{
+	struct pf_config *big;
+	__u32 zero = 0;
+	int fd = bpf_obj_get(path);
+
+	if (fd < 0)
+		return;
+	/* the .bss value is the whole section; pf_cfg is its only variable */
+	big = calloc(1, 65536);
+	if (big && !bpf_map_lookup_elem(fd, &zero, big))
+		*dc = *big;
+	free(big);
+	close(fd);
+}
+
 int pf_cmd_stats(int argc, char **argv)
 {
 	static const struct option lopts[] = {
@@ -86,6 +104,7 @@ int pf_cmd_stats(int argc, char **argv)
 	const char *iface = NULL;
 	__u64 v[PF_STAT__MAX];
 	char path[512], name[64];
+	struct pf_config dc = {};
 	int c, json = 0, fd, ffd, flows, err;
 	unsigned i;
 
@@ -118,17 +137,28 @@ int pf_cmd_stats(int argc, char **argv)
 	flows = ffd < 0 ? -1 : count_flows(ffd);
 	if (ffd >= 0)
 		close(ffd);
+	memcpy(path + strlen(path) - 5, "config", 7);
+	read_daemon_counters(path, &dc);
 	if (json) {
 		printf("{");
 		for (i = 0; i < PF_STAT__MAX; i++)
 			printf("\"%s\":%llu,", pf_stat_name(i, name, sizeof(name)),
 			       (unsigned long long)v[i]);
-		printf("\"active_flows\":%d}\n", flows);
+		printf("\"active_flows\":%d,\"flows_freed\":%llu,\"reloads\":%llu,"
+		       "\"reload_failures\":%llu}\n", flows,
+		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
+		       (unsigned long long)dc.reload_failures);
 		return 0;
 	}
 	for (i = 0; i < PF_STAT__MAX; i++)
 		printf("%-20s %12llu  %s\n", pf_stat_name(i, name, sizeof(name)),
 		       (unsigned long long)v[i], stat_descs[i]);
 	printf("%-20s %12d  %s\n", "active_flows", flows, "spliced connections in the flow table");
+	printf("%-20s %12llu  %s\n", "flows_freed", (unsigned long long)dc.flows_freed,
+	       "entries of ended connections removed");
+	printf("%-20s %12llu  %s\n", "reloads", (unsigned long long)dc.reloads,
+	       "policy reloads");
+	printf("%-20s %12llu  %s\n", "reload_failures", (unsigned long long)dc.reload_failures,
+	       "refused policy reloads");
 	return 0;
 }
