@@ -1,6 +1,6 @@
 /* BPF: rewriting a request skb into a whole new segment (headers, checksums) at TC. */
 /*
- * pf_answer.h -- rewrite the request packet in place into either
+ * pf_answer.h -- rewrite the request packet (skb or XDP frame) in place into either
  *   - the response to the client (addresses and ports swapped, payload
  *     s->resp), which the caller redirects out of the interface, or
  *   - a pure ACK to the server carrying the acknowledgement that was
@@ -62,12 +62,12 @@ static __always_inline __s64 pf_csum_buf(__u8 *buf, __u32 n, __s64 seed)
 	return seed;
 }
 
-/* Rewrite skb (described by p) into the segment e describes, with payload
- * s->resp[0..len) (len 0: none). A global function: the verifier checks it
- * once, not at each call site. Returns 0 or -1 (skb may be half-written:
- * the caller drops it). */
-__noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
-			       struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+/* Rewrite the packet in ctx (described by p) into the segment e
+ * describes, with payload s->resp[0..len) (len 0: none). Returns 0 or -1
+ * (the packet may be half-written: the caller drops it). */
+static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt *p,
+					struct pf_scratch *s, __u32 len,
+					const struct pf_emit *e)
 {
 	struct pf_tcp_ts_hdr *tp;
 	struct ethhdr *eth;
@@ -76,7 +76,7 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 	__s64 sum;
 	__u8 *resp;
 
-	if (!skb || !p || !s || !e || len > PF_RESP_MAX)
+	if (!ctx || !p || !s || !e || len > PF_RESP_MAX)
 		return -1;
 	resp = s->resp;
 	/* headers are built in scratch memory, not on the stack (main
@@ -95,9 +95,9 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 	resp[PF_O(len + 1)] = 0;
 	resp[PF_O(len + 2)] = 0;
 	eth = (struct ethhdr *)s->eth;
-	if (bpf_skb_load_bytes(skb, 0, eth, sizeof(*eth)))
+	if (pf_load(ctx, xdp, 0, eth, sizeof(*eth)))
 		return -1;
-	if (bpf_skb_change_tail(skb, new_len, 0))
+	if (pf_resize(ctx, xdp, new_len))
 		return -1;
 	if (!e->to_server) {
 		/* Ethernet: back to where it came from */
@@ -107,7 +107,7 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 		__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
 		__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
 	}
-	if (bpf_skb_store_bytes(skb, 0, eth, sizeof(*eth), 0))
+	if (pf_store(ctx, xdp, 0, eth, sizeof(*eth)))
 		return -1;
 	/* TCP header */
 	tp->th.source = e->to_server ? p->key.cport : p->key.sport;
@@ -152,7 +152,7 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 			return -1;
 	}
 	tp->th.check = (__u16)~pf_csum_fold(sum);
-	if (bpf_skb_store_bytes(skb, l4, tp, thl == 32 ? 32 : 20, 0))
+	if (pf_store(ctx, xdp, l4, tp, thl == 32 ? 32 : 20))
 		return -1;
 	if (len) {
 		/* Verifier workaround: a 64-bit copy tested after a barrier
@@ -162,7 +162,7 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 		barrier_var(n);
 		if (n == 0 || n > PF_RESP_MAX)
 			return -1;
-		if (bpf_skb_store_bytes(skb, l4 + thl, resp, n, 0))
+		if (pf_store(ctx, xdp, l4 + thl, resp, n))
 			return -1;
 	}
 	/* IP header */
@@ -182,7 +182,7 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 		if (sum < 0)
 			return -1;
 		ip->check = (__u16)~pf_csum_fold(sum);
-		if (bpf_skb_store_bytes(skb, ETH_HLEN, ip, sizeof(*ip), 0))
+		if (pf_store(ctx, xdp, ETH_HLEN, ip, sizeof(*ip)))
 			return -1;
 	} else {
 		struct ipv6hdr *ip6 = (struct ipv6hdr *)s->iph;
@@ -193,12 +193,32 @@ __noinline int pf_emit_segment(struct __sk_buff *skb, const struct pf_pkt *p,
 		ip6->hop_limit = 64;
 		__builtin_memcpy(&ip6->saddr, src, 16);
 		__builtin_memcpy(&ip6->daddr, dst, 16);
-		if (bpf_skb_store_bytes(skb, ETH_HLEN, ip6, sizeof(*ip6), 0))
+		if (pf_store(ctx, xdp, ETH_HLEN, ip6, sizeof(*ip6)))
 			return -1;
 	}
-	if (!e->to_server)
-		skb->mark = PF_MARK;
+	if (!xdp && !e->to_server)
+		((struct __sk_buff *)ctx)->mark = PF_MARK;
 	return 0;
+}
+
+/* The two instances, global functions: each is verified once rather than
+ * at every call site. */
+__noinline int pf_emit_tc(struct __sk_buff *skb, const struct pf_pkt *p,
+			  struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+{
+	return pf_emit_body(skb, false, p, s, len, e);
+}
+
+__noinline int pf_emit_xdp(struct xdp_md *xdp, const struct pf_pkt *p,
+			   struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+{
+	return pf_emit_body(xdp, true, p, s, len, e);
+}
+
+static __always_inline int pf_emit(void *ctx, bool xdp, const struct pf_pkt *p,
+				   struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+{
+	return xdp ? pf_emit_xdp(ctx, p, s, len, e) : pf_emit_tc(ctx, p, s, len, e);
 }
 
 #endif /* PF_ANSWER_H */

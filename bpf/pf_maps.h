@@ -68,6 +68,7 @@ struct pf_scratch {
 	__u8 eth[16];            /* Ethernet header being built */
 	__u8 iph[40];            /* IP header being built */
 	__u32 pseudo[10];        /* TCP pseudo header */
+	struct pf_sockinfo si;   /* the local socket's state */
 };
 
 struct {

@@ -1,7 +1,7 @@
 /* BPF: Ethernet/IPv4/IPv6/TCP header parsing for the TC programs. */
 /*
  * pf_pkt.h -- find the TCP segment of a packet and describe it in
- * struct pf_pkt. Headers are read with bpf_skb_load_bytes (payload and
+ * struct pf_pkt. Headers are read with the load-bytes helpers (payload and
  * even headers of veth/local traffic may sit outside the linear area).
  */
 #ifndef PF_PKT_H
@@ -34,23 +34,27 @@ struct pf_pkt {
 	struct pf_flow_key key;  /* client first, whatever the direction */
 };
 
-/* Parse skb; returns 0 for a TCP segment to or from a served port (per
+/* Parse the packet in ctx; returns 0 for a TCP segment to or from a served port (per
  * direction), -1 otherwise (the caller passes the packet untouched). */
-static __always_inline int pf_parse_pkt(struct __sk_buff *skb, struct pf_pkt *p,
-					int dir)
+static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, int dir)
 {
 	struct tcphdr th;
 	__u32 tot, l4, hl;
+	__be16 h_proto;
 	__u16 port;
 	__u8 proto;
 
 	__builtin_memset(p, 0, sizeof(*p));
 	p->l3_off = ETH_HLEN;
-	tot = skb->len;
-	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+	tot = pf_ctx_len(ctx, xdp);
+	/* the EtherType as on the wire: VLAN tags are not walked (such
+	 * traffic is passed untouched) */
+	if (pf_load(ctx, xdp, 12, &h_proto, sizeof(h_proto)))
+		return -1;
+	if (h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip, sizeof(ip)))
+		if (pf_load(ctx, xdp, ETH_HLEN, &ip, sizeof(ip)))
 			return -1;
 		if (ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
 			return -1;
@@ -70,10 +74,10 @@ static __always_inline int pf_parse_pkt(struct __sk_buff *skb, struct pf_pkt *p,
 			__builtin_memcpy(p->key.caddr, &ip.daddr, 4);
 			__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
 		}
-	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
-		if (bpf_skb_load_bytes(skb, ETH_HLEN, &ip6, sizeof(ip6)))
+		if (pf_load(ctx, xdp, ETH_HLEN, &ip6, sizeof(ip6)))
 			return -1;
 		proto = ip6.nexthdr;
 		/* extension headers are not walked: such flows are never spliced
@@ -95,7 +99,7 @@ static __always_inline int pf_parse_pkt(struct __sk_buff *skb, struct pf_pkt *p,
 	} else {
 		return -1;
 	}
-	if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
+	if (pf_load(ctx, xdp, l4, &th, sizeof(th)))
 		return -1;
 	port = bpf_ntohs(dir == PF_DIR_IN ? th.dest : th.source);
 	if (!(pf_cfg.port_bits[(port >> 6) & 1023] & (1ULL << (port & 63))))

@@ -75,16 +75,18 @@ static __always_inline __u32 pf_ack_out(const struct pf_adj *a, __u32 x)
 
 /* Replace the 32-bit word at off with v (host order), fixing the TCP
  * checksum incrementally (correct for CHECKSUM_PARTIAL too). */
-static __always_inline int pf_set_word(struct __sk_buff *skb, const struct pf_pkt *p,
+static __always_inline int pf_set_word(void *ctx, bool xdp, const struct pf_pkt *p,
 				       __u32 off, __u32 old_h, __u32 new_h)
 {
 	__be32 o = bpf_htonl(old_h), n = bpf_htonl(new_h);
+	__s64 diff;
 
 	if (o == n)
 		return 0;
-	if (bpf_l4_csum_replace(skb, p->l4_off + 16, o, n, sizeof(n)))
+	diff = bpf_csum_diff(&o, sizeof(o), &n, sizeof(n), 0);
+	if (diff < 0 || pf_csum_apply(ctx, xdp, p->l4_off + 16, (__u32)diff))
 		return -1;
-	return bpf_skb_store_bytes(skb, off, &n, sizeof(n), 0) ? -1 : 0;
+	return pf_store(ctx, xdp, off, &n, sizeof(n)) ? -1 : 0;
 }
 
 /* TCP options of one segment. */
@@ -151,7 +153,7 @@ static __always_inline struct pf_opts *pf_opts_get(int dir)
 }
 
 /* Load and walk the options of p. Returns 0, or -1 if malformed. */
-static __always_inline int pf_read_opts(struct __sk_buff *skb, const struct pf_pkt *p,
+static __always_inline int pf_read_opts(void *ctx, bool xdp, const struct pf_pkt *p,
 					struct pf_opts *o)
 {
 	__u64 n = p->tcp_hlen;
@@ -170,7 +172,7 @@ static __always_inline int pf_read_opts(struct __sk_buff *skb, const struct pf_p
 	barrier_var(n);
 	if (n > 40)
 		return -1;
-	if (bpf_skb_load_bytes(skb, p->l4_off + 20, o->b, n))
+	if (pf_load(ctx, xdp, p->l4_off + 20, o->b, n))
 		return -1;
 	o->len = (__u32)n;
 	/* Linux sends NOP NOP TS first: skip the walk for the common case */
@@ -203,8 +205,8 @@ static __always_inline __u32 pf_opt_word(const struct pf_opts *o, __u32 off)
  * the injected response: shifting them would land below snd_una, which
  * Linux reads as D-SACK). The checksum is fixed with the diff of the
  * whole option area (a multiple of 4 bytes, so bpf_csum_diff accepts it). */
-static __always_inline int pf_strip_sack(struct __sk_buff *skb, const struct pf_pkt *p,
-					 const struct pf_opts *o)
+static __always_inline int pf_strip_sack(void *ctx, bool xdp, const struct pf_pkt *p,
+					 struct pf_opts *o)
 {
 	__u8 *nb = (__u8 *)o->nb;
 	__u32 k, n = o->len;
@@ -219,9 +221,9 @@ static __always_inline int pf_strip_sack(struct __sk_buff *skb, const struct pf_
 	diff = bpf_csum_diff((__be32 *)o->b, n, (__be32 *)nb, n, 0);
 	if (diff < 0)
 		return -1;
-	if (bpf_skb_store_bytes(skb, p->l4_off + 20, nb, n, 0))
+	if (pf_store(ctx, xdp, p->l4_off + 20, nb, n))
 		return -1;
-	if (bpf_l4_csum_replace(skb, p->l4_off + 16, 0, (__u32)diff, 0))
+	if (pf_csum_apply(ctx, xdp, p->l4_off + 16, (__u32)diff))
 		return -1;
 	pf_count(PF_STAT_SACK_STRIPPED);
 	return 0;
@@ -230,9 +232,8 @@ static __always_inline int pf_strip_sack(struct __sk_buff *skb, const struct pf_
 /* Translate the SACK blocks of p: inbound blocks refer to server data
  * (insertion map, stripped if they touch the response), outbound ones to
  * client data (deletion map). Returns 0 or -1 on a helper failure. */
-static __always_inline int pf_fix_sack(struct __sk_buff *skb, const struct pf_pkt *p,
-				       const struct pf_opts *o, const struct pf_adj *a,
-				       int dir)
+static __always_inline int pf_fix_sack(void *ctx, bool xdp, const struct pf_pkt *p,
+				       struct pf_opts *o, const struct pf_adj *a, int dir)
 {
 	__u32 nblk, j, base, s, e, rs, re, off, ns, ne;
 
@@ -247,7 +248,7 @@ static __always_inline int pf_fix_sack(struct __sk_buff *skb, const struct pf_pk
 			s = pf_opt_word(o, base + j * 8);
 			e = pf_opt_word(o, base + j * 8 + 4);
 			if (pf_before(s, re) && pf_after(e, rs))
-				return pf_strip_sack(skb, p, o);
+				return pf_strip_sack(ctx, xdp, p, o);
 		}
 	}
 	for (j = 0; j < 4 && j < nblk; j++) {
@@ -261,8 +262,8 @@ static __always_inline int pf_fix_sack(struct __sk_buff *skb, const struct pf_pk
 			ns = pf_ack_out(a, s);
 			ne = pf_ack_out(a, e);
 		}
-		if (pf_set_word(skb, p, p->l4_off + 20 + off, s, ns) ||
-		    pf_set_word(skb, p, p->l4_off + 20 + off + 4, e, ne))
+		if (pf_set_word(ctx, xdp, p, p->l4_off + 20 + off, s, ns) ||
+		    pf_set_word(ctx, xdp, p, p->l4_off + 20 + off + 4, e, ne))
 			return -1;
 	}
 	if (nblk)

@@ -1,11 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * preflightd.bpf.c -- the datapath. TC ingress answers CORS preflights
- * inside established connections and translates client segments of
- * spliced connections; TC egress translates server segments.
+ * preflightd.bpf.c -- the datapath's entry points; the logic is one
+ * context-generic core (pf_*.h) instantiated for TC and XDP.
  *
- * Every packet we neither answer nor drop returns TC_ACT_UNSPEC so the
- * next filter on the hook still runs.
+ * TC mode:  pf_tc_ingress answers preflights and translates client
+ *           segments of spliced connections; pf_tc_egress translates
+ *           server segments.
+ * XDP mode: pf_xdp_ingress does the ingress work with XDP_TX; requests
+ *           that need a clone (see pf_send) are flagged in the frame's
+ *           metadata and answered by pf_tc_ingress; pf_tc_egress as above
+ *           (XDP has no egress hook).
+ * Every packet neither answered nor dropped continues (TC_ACT_UNSPEC,
+ * XDP_PASS), so other programs on the hook still run.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>
@@ -21,531 +27,63 @@
 
 #include "pf_kern.h"
 #include "pf_maps.h"
+#include "pf_ctx.h"
 #include "pf_pkt.h"
 #include "pf_tcp.h"
+#include "pf_sock.h"
 #include "pf_answer.h"
+#include "pf_splice.h"
+#include "pf_xlate.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
-enum pf_ans {
-	PF_ANS_PASS = 0,  /* not answered: translate (if spliced) and pass */
-	PF_ANS_SENT,      /* skb is now the response: redirect it */
-	PF_ANS_DROP,      /* drop the segment */
-	PF_ANS_ACK,       /* response sent; skb is now a pure ACK for the
-			   * server, already in its sequence space: pass */
-};
+#define PF_META_MAGIC 0x70664d31u  /* XDP -> TC: "answer this one" */
 
-/* Look up the local established socket of p's connection. Returns 0, or
- * the stat explaining why not. */
-#ifdef PF_TEST_MOCK_SOCK
-/* Test build only (tests/bpf): BPF_PROG_TEST_RUN has no socket to look
- * up, so the socket state comes from a map the test fills. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pf_sockinfo);
-} pf_test_sock SEC(".maps");
-
-static __always_inline int pf_sock(struct __sk_buff *skb, const struct pf_pkt *p,
-				   struct pf_sockinfo *si)
+/* The ingress core: answer, or translate and pass. */
+static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 {
-	__u32 zero = 0;
-	struct pf_sockinfo *m = bpf_map_lookup_elem(&pf_test_sock, &zero);
+	struct pf_flow *f;
+	int ret;
 
-	(void)skb;
-	(void)p;
-	if (!m || !m->valid)
-		return PF_STAT_PASS_NO_SOCKET;
-	*si = *m;
-	return 0;
-}
-#else
-static __always_inline int pf_sock(struct __sk_buff *skb, const struct pf_pkt *p,
-				   struct pf_sockinfo *si)
-{
-	struct bpf_sock_tuple tup = {};
-	struct bpf_sock *sk;
-	struct tcp_sock *tp;
-	__u32 tsz;
-
-	if (p->family == 4) {
-		__builtin_memcpy(&tup.ipv4.saddr, p->key.caddr, 4);
-		__builtin_memcpy(&tup.ipv4.daddr, p->key.saddr, 4);
-		tup.ipv4.sport = p->key.cport;
-		tup.ipv4.dport = p->key.sport;
-		tsz = sizeof(tup.ipv4);
-	} else {
-		__builtin_memcpy(tup.ipv6.saddr, p->key.caddr, 16);
-		__builtin_memcpy(tup.ipv6.daddr, p->key.saddr, 16);
-		tup.ipv6.sport = p->key.cport;
-		tup.ipv6.dport = p->key.sport;
-		tsz = sizeof(tup.ipv6);
+	pf_count(PF_STAT_PKT_SEEN);
+	f = bpf_map_lookup_elem(&pf_flows, &p->key);
+	if (p->pay_len >= 8 && !(p->tflags & PF_TCPF_SYN)) {
+		ret = pf_try_answer(ctx, xdp, p, f);
+		if (ret != PF_ANS_PASS)
+			return ret;
 	}
-	sk = bpf_skc_lookup_tcp(skb, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
-	if (!sk)
-		return PF_STAT_PASS_NO_SOCKET;
-	if (sk->state != BPF_TCP_ESTABLISHED) {
-		bpf_sk_release(sk);
-		return PF_STAT_PASS_NO_SOCKET;
-	}
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp) {
-		bpf_sk_release(sk);
-		return PF_STAT_PASS_NO_SOCKET;
-	}
-	si->rcv_nxt = tp->rcv_nxt;
-	si->copied_seq = tp->copied_seq;
-	si->snd_nxt = tp->snd_nxt;
-	si->snd_una = tp->snd_una;
-	si->write_seq = tp->write_seq;
-	si->mss = tp->mss_cache;
-	si->rcv_wnd = tp->rcv_wnd;
-	si->bytes_received = tp->bytes_received;
-	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, rcv_wscale);
-	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
-	 * from the cached packet time: never ahead of the real clock */
-	if (bpf_core_field_exists(tp->tcp_usec_ts) &&
-	    BPF_CORE_READ_BITFIELD_PROBED(tp, tcp_usec_ts))
-		si->ts_now = (__u32)tp->tcp_mstamp + tp->tsoffset;
-	else
-		si->ts_now = (__u32)(tp->tcp_mstamp / 1000) + tp->tsoffset;
-	bpf_sk_release(sk);
-	return 0;
-}
-#endif /* PF_TEST_MOCK_SOCK */
-
-static __always_inline __u16 pf_raw_window(const struct pf_sockinfo *si)
-{
-	__u32 w = si->rcv_wnd >> (si->wscale & 15);
-
-	return w > 0xffff ? 0xffff : (__u16)w;
-}
-
-/* Map a parse result to its counter. */
-static __always_inline __u32 pf_parse_stat(int res)
-{
-	switch (res) {
-	case PF_P_NOT_OPTIONS:   return PF_STAT_PASS_NOT_OPTIONS;
-	case PF_P_PLAIN_OPTIONS: return PF_STAT_PASS_PLAIN_OPTIONS;
-	case PF_P_INCOMPLETE:    return PF_STAT_PASS_INCOMPLETE;
-	case PF_P_TOO_LONG:      return PF_STAT_PASS_TOO_LONG;
-	case PF_P_VERSION:       return PF_STAT_PASS_HTTP_VERSION;
-	case PF_P_CONN_CLOSE:    return PF_STAT_PASS_CONN_CLOSE;
-	case PF_P_BODY:          return PF_STAT_PASS_BODY;
-	case PF_P_DUP:           return PF_STAT_PASS_DUP_HEADER;
-	case PF_P_OBS_FOLD:      return PF_STAT_PASS_OBS_FOLD;
-	case PF_P_PIPELINED:     return PF_STAT_PASS_PIPELINED;
-	default:                 return PF_STAT_PASS_BAD_REQUEST;
-	}
-}
-
-/* Copy n payload bytes into the scratch request buffer and decide it.
- * A global (non-inlined) function: the verifier checks it once instead of
- * at each call site, which keeps the program under the 1M-insn limit.
- * Returns 0 with s->r/s->m filled and a response in s->resp (length in
- * *rlen), or the stat that explains why the app gets the request. */
-__noinline int pf_decide(struct __sk_buff *skb, const struct pf_pkt *p,
-			 struct pf_scratch *s, __u32 n, int *rlen)
-{
-	const struct pf_rule *rule;
-	const char *date = 0;
-	__u32 slot = pf_cfg.active_slot & (PF_SLOTS - 1);
-	int res, len;
-
-	__u64 plen = n;
-
-	/* global function: verified once, on its own, so its pointers may be
-	 * NULL as far as the verifier knows */
-	if (!skb || !p || !s || !rlen)
-		return PF_STAT_PASS_ERROR;
-	/* Verifier workaround: with a 32-bit length clang 14 tests a
-	 * zero-extended copy and passes the unchecked register to the helper
-	 * ("R3 min value is outside of the allowed memory range"); a 64-bit
-	 * length pinned by a barrier keeps test and use on one register. */
-	barrier_var(plen);
-	if (plen > PF_REQ_MAX)
-		return PF_STAT_PASS_TOO_LONG;
-	if (plen == 0)
-		return PF_STAT_PASS_NOT_OPTIONS;
-	if (bpf_skb_load_bytes(skb, p->pay_off, s->req, plen))
-		return PF_STAT_PASS_ERROR;
-	res = pf_parse(s->req, n, &s->r);
-	if (res != PF_P_OK)
-		return pf_parse_stat(res);
-#ifdef PF_STUB_MATCH
-	return 0;
-#endif
-	pf_match(s->req, &s->r, &pf_cfg.slot[slot], slot, &s->m);
-	switch (s->m.verdict) {
-	case PF_V_ALLOW:
-	case PF_V_REJECT:
-		break;
-	case PF_V_FORWARD:
-		return PF_STAT_FWD_DENIED;
-	case PF_V_NO_RULE:
-		return PF_STAT_FWD_NO_RULE;
-	default:
-		return s->m.reason == PF_R_PATH_UNNORM ? PF_STAT_PASS_PATH_UNNORM :
-		       s->m.reason == PF_R_ACRH_LIMIT ? PF_STAT_PASS_ACRH_LIMIT :
-							PF_STAT_PASS_ERROR;
-	}
-	rule = pf_rule_lookup(slot * PF_MAX_RULES + (s->m.rule & (PF_MAX_RULES - 1)));
-	if (!rule)
-		return PF_STAT_PASS_ERROR;
-	if (pf_cfg.date_valid)
-		date = pf_cfg.date[pf_cfg.date_idx & 1];
-	len = pf_build_response(s->resp, s->req, &s->r, &s->m, rule, date);
-	if (len <= 0)
-		return PF_STAT_PASS_TOO_LONG;
-	*rlen = len;
-	return 0;
-}
-
-/* The request's timestamp option (TSval/TSecr as sent by the client). */
-struct pf_reqts {
-	__u32 has, val, ecr;
-};
-
-static __always_inline int pf_req_ts(struct __sk_buff *skb, const struct pf_pkt *p,
-				     struct pf_reqts *t)
-{
-	struct pf_opts *o = pf_opts_get(PF_DIR_IN);
-
-	if (!o || pf_read_opts(skb, p, o))
-		return -1;
-	t->has = o->ts_off != 0;
-	if (t->has) {
-		t->val = pf_opt_word(o, o->ts_off);
-		t->ecr = pf_opt_word(o, o->ts_off + 4);
-	}
-	return 0;
-}
-
-/* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
- * socket's clock, or the request's TSecr if later (a value the client
- * already accepted) -- never below what the server last sent, or the
- * client's PAWS check drops it. If the request carried an ack the server
- * has not processed (ack_s != snd_una), the response leaves as a clone
- * and the skb becomes a pure ACK to the server: otherwise the server
- * retransmits, and its segments ack the consumed request, so the client
- * would stop retransmitting it even if our response was lost. */
-static __always_inline int pf_send(struct __sk_buff *skb, const struct pf_pkt *p,
-				   struct pf_scratch *s, __u32 rlen, __u32 rseq,
-				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq)
-{
-	struct pf_reqts t = {};
-	struct pf_emit e = {};
-	__u32 mark = skb->mark;
-
-	if (pf_req_ts(skb, p, &t))
-		return PF_ANS_DROP;
-	e.seq = rseq;
-	e.ack = p->seq + s->r.len;
-	e.win = pf_raw_window(si);
-	e.has_ts = (__u8)t.has;
-	e.tsval = pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
-	e.tsecr = t.val;
-	if (pf_emit_segment(skb, p, s, rlen, &e))
-		return PF_ANS_DROP;
-	if (ack_s == si->snd_una)
-		return PF_ANS_SENT;
-	if (bpf_clone_redirect(skb, skb->ifindex, 0))
-		pf_count(PF_STAT_PASS_ERROR); /* the retransmitted request heals it */
-	e.to_server = 1;
-	e.seq = srv_seq;
-	e.ack = ack_s;
-	e.win = p->win_raw;
-	e.tsval = t.val;
-	e.tsecr = t.ecr;
-	if (pf_emit_segment(skb, p, s, 0, &e))
-		return PF_ANS_DROP;
-	skb->mark = mark;
-	return PF_ANS_ACK;
-}
-
-/* A retransmission of the request we consumed last: answer it again at
- * the same position with a response of the same length. */
-static __always_inline int pf_reanswer(struct __sk_buff *skb, const struct pf_pkt *p,
-				       const struct pf_adj *a)
-{
-	struct pf_sockinfo si = {};
-	struct pf_scratch *s;
-	__u32 zero = 0;
-	int rlen = 0, st, ret;
-
-	if (p->seq != a->c_pos || p->pay_len < a->req_len)
-		goto drop;
-	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!s)
-		goto drop;
-	st = pf_decide(skb, p, s, a->req_len, &rlen);
-	if (st || rlen != a->resp_len)
-		goto drop;
-	if (pf_sock(skb, p, &si))
-		goto drop;
-	ret = pf_send(skb, p, s, rlen, a->s_pos + a->s_before, &si,
-		      pf_ack_in(a, p->ack), a->c_pos - a->c_before);
-	if (ret == PF_ANS_DROP)
-		goto drop;
-	pf_count(PF_STAT_RETX_ANSWERED);
-	return ret;
-drop:
-	pf_count(PF_STAT_RETX_DROPPED);
-	return PF_ANS_DROP;
-}
-
-/* Record a new splice in f (or a new flow). Returns 0 or a stat. */
-static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
-				     __u32 rlen, __u32 snd_nxt, int reject, struct pf_adj *a,
-				     struct pf_scratch *s)
-{
-	struct pf_flow *nf = (struct pf_flow *)s->nf;
-
-	if (!f) {
-		__builtin_memset(nf, 0, sizeof(*nf));
-		nf->c_pos = p->seq;
-		nf->c_after = p->pay_len;
-		nf->s_pos = snd_nxt;
-		nf->s_after = rlen;
-		nf->req_len = (__u16)p->pay_len;
-		nf->resp_len = (__u16)rlen;
-		nf->last_dir = PF_DIR_SERVER;
-		nf->rejected = (__u8)reject;
-		nf->splices = 1;
-		nf->last_ns = bpf_ktime_get_ns();
-		if (bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
-			return PF_STAT_PASS_TABLE_FULL;
-		pf_count(PF_STAT_FLOW_CREATED);
-		a->c_pos = p->seq;
-		a->c_before = 0;
-		a->s_pos = snd_nxt;
-		a->s_before = 0;
-		return 0;
-	}
-	bpf_spin_lock(&f->lock);
-	f->c_before = f->c_after;
-	f->c_pos = p->seq;
-	f->c_after = f->c_before + p->pay_len;
-	f->s_before = f->s_after;
-	f->s_pos = snd_nxt;
-	f->s_after = f->s_before + rlen;
-	f->req_len = (__u16)p->pay_len;
-	f->resp_len = (__u16)rlen;
-	f->resp_acked = 0;
-	f->last_dir = PF_DIR_SERVER;
-	f->rejected = (__u8)reject;
-	f->splices++;
-	a->c_pos = f->c_pos;
-	a->c_before = f->c_before;
-	a->s_pos = f->s_pos;
-	a->s_before = f->s_before;
-	bpf_spin_unlock(&f->lock);
-	return 0;
-}
-
-/* A policy-covered preflight goes to the app on a connection we do not
- * track yet (e.g. it raced the handshake): start tracking it with an
- * identity correction, so that the direction of later payload is known
- * and its next preflight can be answered. Best effort: a full table
- * just means no tracking. */
-static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *s)
-{
-	struct pf_flow *nf = (struct pf_flow *)s->nf;
-
-	__builtin_memset(nf, 0, sizeof(*nf));
-	nf->resp_acked = 1;
-	nf->last_dir = PF_DIR_CLIENT;
-	nf->last_ns = bpf_ktime_get_ns();
-	if (!bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
-		pf_count(PF_STAT_FLOW_CREATED);
-}
-
-/* Try to answer the request in p. */
-static __always_inline int pf_try_answer(struct __sk_buff *skb, struct pf_pkt *p,
-					 struct pf_flow *f)
-{
-	struct pf_sockinfo si = {};
-	struct pf_adj a = {};
-	struct pf_scratch *s;
-	char pfx[8];
-	__u32 zero = 0, sseq, ack_s;
-	int rlen = 0, st, ret;
-
-	if (bpf_skb_load_bytes(skb, p->pay_off, pfx, sizeof(pfx)))
-		return PF_ANS_PASS;
-	if (pfx[0] != 'O' || pfx[1] != 'P' || pfx[2] != 'T' || pfx[3] != 'I' ||
-	    pfx[4] != 'O' || pfx[5] != 'N' || pfx[6] != 'S' || pfx[7] != ' ') {
-		st = PF_STAT_PASS_NOT_OPTIONS;
-		goto pass;
-	}
-	if (f) {
-		pf_flow_snapshot(f, &a);
-		if (a.req_len && !pf_before(p->seq, a.c_pos) &&
-		    pf_before(p->seq, a.c_pos + a.req_len))
-			return pf_reanswer(skb, p, &a);
-	}
-	if (pf_cfg.draining) {
-		st = PF_STAT_PASS_DRAINING;
-		goto pass;
-	}
-	if (skb->gso_segs > 1) {
-		st = PF_STAT_PASS_GSO;
-		goto pass;
-	}
-	if ((p->tflags & (PF_TCPF_SYN | PF_TCPF_FIN | PF_TCPF_RST | PF_TCPF_URG)) ||
-	    !(p->tflags & PF_TCPF_ACK)) {
-		st = PF_STAT_PASS_TCP_FLAGS;
-		goto pass;
-	}
-	if (!p->ip_simple) {
-		st = PF_STAT_PASS_IP;
-		goto pass;
-	}
-	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!s) {
-		st = PF_STAT_PASS_ERROR;
-		goto pass;
-	}
-	st = pf_decide(skb, p, s, p->pay_len, &rlen);
-	if (st)
-		goto pass;
-	st = pf_sock(skb, p, &si);
-	if (st)
-		goto pass_track;
-	/* nothing unsent from the server, and this very segment acks all it
-	 * sent (the socket has not seen this ack yet at TC ingress) */
-	ack_s = f ? pf_ack_in(&a, p->ack) : p->ack;
-	if (si.write_seq != si.snd_nxt || ack_s != si.snd_nxt) {
-		st = PF_STAT_PASS_SERVER_BUSY;
-		goto pass_track;
-	}
-	/* the request is the next byte the app will read */
-	sseq = f ? pf_seq_in(&a, p->seq) : p->seq;
-	if (sseq != si.rcv_nxt || si.copied_seq != si.rcv_nxt) {
-		st = PF_STAT_PASS_NOT_NEXT;
-		goto pass_track;
-	}
-	/* the app answered everything the client sent before (no pipelining) */
-	if (f ? f->last_dir == PF_DIR_CLIENT : si.bytes_received != 0) {
-		st = PF_STAT_PASS_ORDER;
-		goto pass_track;
-	}
-	if (f && !f->resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
-		st = PF_STAT_PASS_SPLICE_PENDING;
-		goto pass_track;
-	}
-	if ((__u32)rlen > si.mss) {
-		st = PF_STAT_PASS_MSS;
-		goto pass_track;
-	}
-	st = pf_commit(p, f, rlen, si.snd_nxt, s->m.verdict == PF_V_REJECT, &a, s);
-	if (st)
-		goto pass;
-	/* Committed: from here a failure drops the segment and the client's
-	 * retransmission takes the pf_reanswer path. */
-	ret = pf_send(skb, p, s, rlen, a.s_pos + a.s_before, &si, ack_s, sseq);
-	if (ret == PF_ANS_DROP) {
-		pf_count(PF_STAT_PASS_ERROR);
-		return PF_ANS_DROP;
-	}
-	pf_count(s->m.verdict == PF_V_REJECT ? PF_STAT_REJECTED : PF_STAT_ANSWERED);
-	return ret;
-pass:
-	pf_count(st);
-	return PF_ANS_PASS;
-pass_track:
-	pf_count(st);
-	if (!f)
-		pf_track(p, s);
+	if (f)
+		pf_translate_in(ctx, xdp, p, f);
 	return PF_ANS_PASS;
 }
 
-/* Translate a client segment of a spliced connection. */
-static __always_inline void pf_translate_in(struct __sk_buff *skb, const struct pf_pkt *p,
-					    struct pf_flow *f)
+/* Did pf_xdp_ingress flag this skb for TC? */
+static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
 {
-	struct pf_opts *o;
-	struct pf_adj a;
+	void *data = (void *)(long)skb->data;
+	__u32 *meta = (void *)(long)skb->data_meta;
 
-	pf_flow_snapshot(f, &a);
-	if (pf_set_word(skb, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)))
-		goto err;
-	if (p->tflags & PF_TCPF_ACK) {
-		if (pf_set_word(skb, p, p->l4_off + 8, p->ack, pf_ack_in(&a, p->ack)))
-			goto err;
-		if (!pf_before(p->ack, a.s_pos + a.s_after))
-			f->resp_acked = 1;
-	}
-	if (p->tcp_hlen > 20) {
-		o = pf_opts_get(PF_DIR_IN);
-		if (!o || pf_read_opts(skb, p, o) || pf_fix_sack(skb, p, o, &a, PF_DIR_IN) < 0)
-			goto err;
-	}
-	if (p->pay_len)
-		f->last_dir = PF_DIR_CLIENT;
-	if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
-		f->fin |= PF_FIN_CLIENT;
-	f->last_ns = bpf_ktime_get_ns();
-	pf_count(PF_STAT_TRANSLATED_IN);
-	return;
-err:
-	pf_count(PF_STAT_PASS_ERROR);
-}
-
-/* Translate a server segment of a spliced connection. */
-static __always_inline void pf_translate_out(struct __sk_buff *skb, const struct pf_pkt *p,
-					     struct pf_flow *f)
-{
-	struct pf_opts *o;
-	struct pf_adj a;
-
-	pf_flow_snapshot(f, &a);
-	if (pf_set_word(skb, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)))
-		goto err;
-	if (p->tflags & PF_TCPF_ACK) {
-		if (pf_set_word(skb, p, p->l4_off + 8, p->ack, pf_ack_out(&a, p->ack)))
-			goto err;
-	}
-	if (p->tcp_hlen > 20) {
-		o = pf_opts_get(PF_DIR_OUT);
-		if (!o || pf_read_opts(skb, p, o) || pf_fix_sack(skb, p, o, &a, PF_DIR_OUT) < 0)
-			goto err;
-	}
-	if (p->pay_len)
-		f->last_dir = PF_DIR_SERVER;
-	if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
-		f->fin |= PF_FIN_SERVER;
-	f->last_ns = bpf_ktime_get_ns();
-	pf_count(PF_STAT_TRANSLATED_OUT);
-	return;
-err:
-	pf_count(PF_STAT_PASS_ERROR);
+	return (void *)(meta + 1) <= data && *meta == PF_META_MAGIC;
 }
 
 SEC("tc")
 int pf_tc_ingress(struct __sk_buff *skb)
 {
-	struct pf_flow *f;
 	struct pf_pkt p;
-	int ret;
 
-	if (pf_parse_pkt(skb, &p, PF_DIR_IN))
+	/* XDP mode: everything else was handled (and translated) at XDP */
+	if (pf_cfg.xdp_mode && !pf_meta_flagged(skb))
 		return TC_ACT_UNSPEC;
-	pf_count(PF_STAT_PKT_SEEN);
-	f = bpf_map_lookup_elem(&pf_flows, &p.key);
-	if (p.pay_len >= 8 && !(p.tflags & PF_TCPF_SYN)) {
-		ret = pf_try_answer(skb, &p, f);
-		if (ret == PF_ANS_SENT)
-			return bpf_redirect(skb->ifindex, 0);
-		if (ret == PF_ANS_DROP)
-			return TC_ACT_SHOT;
-		if (ret == PF_ANS_ACK)
-			return TC_ACT_UNSPEC;
+	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN))
+		return TC_ACT_UNSPEC;
+	switch (pf_ingress(skb, false, &p)) {
+	case PF_ANS_SENT:
+		return bpf_redirect(skb->ifindex, 0);
+	case PF_ANS_DROP:
+		return TC_ACT_SHOT;
+	default:
+		return TC_ACT_UNSPEC;
 	}
-	if (f)
-		pf_translate_in(skb, &p, f);
-	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
@@ -556,10 +94,44 @@ int pf_tc_egress(struct __sk_buff *skb)
 
 	if (skb->mark == PF_MARK)
 		return TC_ACT_UNSPEC; /* our own response, already on the wire */
-	if (pf_parse_pkt(skb, &p, PF_DIR_OUT))
+	if (pf_parse_pkt(skb, false, &p, PF_DIR_OUT))
 		return TC_ACT_UNSPEC;
 	f = bpf_map_lookup_elem(&pf_flows, &p.key);
 	if (f)
-		pf_translate_out(skb, &p, f);
+		pf_translate_out(skb, false, &p, f);
 	return TC_ACT_UNSPEC;
+}
+
+SEC("xdp")
+int pf_xdp_ingress(struct xdp_md *ctx)
+{
+	struct pf_flow *f;
+	struct pf_pkt p;
+	__u32 *meta;
+	void *data;
+
+	if (pf_parse_pkt(ctx, true, &p, PF_DIR_IN))
+		return XDP_PASS;
+	switch (pf_ingress(ctx, true, &p)) {
+	case PF_ANS_SENT:
+		return XDP_TX;
+	case PF_ANS_DROP:
+		return XDP_DROP;
+	case PF_ANS_TO_TC:
+		if (!bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
+			data = (void *)(long)ctx->data;
+			meta = (void *)(long)ctx->data_meta;
+			if ((void *)(meta + 1) <= data) {
+				*meta = PF_META_MAGIC;
+				return XDP_PASS;
+			}
+		}
+		/* no metadata room: the app answers it, translated here */
+		f = bpf_map_lookup_elem(&pf_flows, &p.key);
+		if (f)
+			pf_translate_in(ctx, true, &p, f);
+		return XDP_PASS;
+	default:
+		return XDP_PASS;
+	}
 }

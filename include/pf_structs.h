@@ -75,6 +75,9 @@ struct pf_slot_info {
 struct pf_config {
 	__u32 active_slot;       /* slot the datapath reads */
 	__u32 draining;          /* 1: answer nothing new, keep translating */
+	__u32 xdp_mode;          /* 1: XDP answers; TC ingress only takes
+				  * the requests XDP flags for it */
+	__u32 pad0;
 	__u32 date_idx;          /* which date[] is current (double buffer) */
 	__u32 date_valid;        /* 0: no Date header */
 	char  date[2][32];       /* "Sun, 06 Nov 1994 08:49:37 GMT" */

@@ -1,0 +1,97 @@
+/* BPF: reading the local TCP socket's state (the guards of a splice). */
+/*
+ * pf_sock.h -- bpf_skc_lookup_tcp + bpf_skc_to_tcp_sock, read without the
+ * socket lock: the values are guards, not the truth (see tcp-splice notes
+ * section 6). Needs CAP_PERFMON (the skc casts). The test build replaces
+ * the lookup by a map (PF_TEST_MOCK_SOCK).
+ */
+#ifndef PF_SOCK_H
+#define PF_SOCK_H
+
+#ifdef PF_TEST_MOCK_SOCK
+/* Test build only (tests/bpf): BPF_PROG_TEST_RUN has no socket to look
+ * up, so the socket state comes from a map the test fills. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pf_sockinfo);
+} pf_test_sock SEC(".maps");
+
+static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
+				   struct pf_sockinfo *si)
+{
+	__u32 zero = 0;
+	struct pf_sockinfo *m = bpf_map_lookup_elem(&pf_test_sock, &zero);
+
+	(void)ctx;
+	(void)p;
+	if (!m || !m->valid)
+		return PF_STAT_PASS_NO_SOCKET;
+	*si = *m;
+	return 0;
+}
+#else
+static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
+				   struct pf_sockinfo *si)
+{
+	struct bpf_sock_tuple tup = {};
+	struct bpf_sock *sk;
+	struct tcp_sock *tp;
+	__u32 tsz;
+
+	if (p->family == 4) {
+		__builtin_memcpy(&tup.ipv4.saddr, p->key.caddr, 4);
+		__builtin_memcpy(&tup.ipv4.daddr, p->key.saddr, 4);
+		tup.ipv4.sport = p->key.cport;
+		tup.ipv4.dport = p->key.sport;
+		tsz = sizeof(tup.ipv4);
+	} else {
+		__builtin_memcpy(tup.ipv6.saddr, p->key.caddr, 16);
+		__builtin_memcpy(tup.ipv6.daddr, p->key.saddr, 16);
+		tup.ipv6.sport = p->key.cport;
+		tup.ipv6.dport = p->key.sport;
+		tsz = sizeof(tup.ipv6);
+	}
+	sk = bpf_skc_lookup_tcp(ctx, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return PF_STAT_PASS_NO_SOCKET;
+	if (sk->state != BPF_TCP_ESTABLISHED) {
+		bpf_sk_release(sk);
+		return PF_STAT_PASS_NO_SOCKET;
+	}
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp) {
+		bpf_sk_release(sk);
+		return PF_STAT_PASS_NO_SOCKET;
+	}
+	si->rcv_nxt = tp->rcv_nxt;
+	si->copied_seq = tp->copied_seq;
+	si->snd_nxt = tp->snd_nxt;
+	si->snd_una = tp->snd_una;
+	si->write_seq = tp->write_seq;
+	si->mss = tp->mss_cache;
+	si->rcv_wnd = tp->rcv_wnd;
+	si->bytes_received = tp->bytes_received;
+	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, rcv_wscale);
+	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
+	 * from the cached packet time: never ahead of the real clock */
+	if (bpf_core_field_exists(tp->tcp_usec_ts) &&
+	    BPF_CORE_READ_BITFIELD_PROBED(tp, tcp_usec_ts))
+		si->ts_now = (__u32)tp->tcp_mstamp + tp->tsoffset;
+	else
+		si->ts_now = (__u32)(tp->tcp_mstamp / 1000) + tp->tsoffset;
+	bpf_sk_release(sk);
+	return 0;
+}
+#endif /* PF_TEST_MOCK_SOCK */
+
+
+static __always_inline __u16 pf_raw_window(const struct pf_sockinfo *si)
+{
+	__u32 w = si->rcv_wnd >> (si->wscale & 15);
+
+	return w > 0xffff ? 0xffff : (__u16)w;
+}
+
+#endif /* PF_SOCK_H */

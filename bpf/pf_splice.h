@@ -1,0 +1,376 @@
+/* BPF: deciding, answering and recording a preflight inside a live connection (TC and XDP). */
+/*
+ * pf_splice.h -- the answer path. pf_try_answer() parses and decides the
+ * request, checks that the connection can take a splice (socket guards),
+ * records the correction in the flow table and rewrites the packet into
+ * the response. Any doubt: the request goes to the app, counted.
+ */
+#ifndef PF_SPLICE_H
+#define PF_SPLICE_H
+
+enum pf_ans {
+	PF_ANS_PASS = 0,  /* not answered: translate (if spliced) and pass */
+	PF_ANS_SENT,      /* the packet is now the response: send it back */
+	PF_ANS_DROP,      /* drop the segment */
+	PF_ANS_ACK,       /* TC: response sent as a clone; the skb is now a
+			   * pure ACK for the server, already in its sequence
+			   * space: pass it on untranslated */
+	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
+};
+
+/* Map a parse result to its counter. */
+static __always_inline __u32 pf_parse_stat(int res)
+{
+	switch (res) {
+	case PF_P_NOT_OPTIONS:   return PF_STAT_PASS_NOT_OPTIONS;
+	case PF_P_PLAIN_OPTIONS: return PF_STAT_PASS_PLAIN_OPTIONS;
+	case PF_P_INCOMPLETE:    return PF_STAT_PASS_INCOMPLETE;
+	case PF_P_TOO_LONG:      return PF_STAT_PASS_TOO_LONG;
+	case PF_P_VERSION:       return PF_STAT_PASS_HTTP_VERSION;
+	case PF_P_CONN_CLOSE:    return PF_STAT_PASS_CONN_CLOSE;
+	case PF_P_BODY:          return PF_STAT_PASS_BODY;
+	case PF_P_DUP:           return PF_STAT_PASS_DUP_HEADER;
+	case PF_P_OBS_FOLD:      return PF_STAT_PASS_OBS_FOLD;
+	case PF_P_PIPELINED:     return PF_STAT_PASS_PIPELINED;
+	default:                 return PF_STAT_PASS_BAD_REQUEST;
+	}
+}
+
+/* Copy n payload bytes into s->req. Returns 0 or a stat. */
+static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt *p,
+				       struct pf_scratch *s, __u32 n)
+{
+	__u64 plen = n;
+
+	/* Verifier workaround: with a 32-bit length clang 14 tests a
+	 * zero-extended copy and passes the unchecked register to the helper
+	 * ("R3 min value is outside of the allowed memory range"); a 64-bit
+	 * length pinned by a barrier keeps test and use on one register. */
+	barrier_var(plen);
+	if (plen > PF_REQ_MAX)
+		return PF_STAT_PASS_TOO_LONG;
+	if (plen == 0)
+		return PF_STAT_PASS_NOT_OPTIONS;
+	if (pf_load(ctx, xdp, p->pay_off, s->req, plen))
+		return PF_STAT_PASS_ERROR;
+	return 0;
+}
+
+/* Decide the n-byte request in s->req. Returns 0 with s->r/s->m filled
+ * and the response in s->resp (length in *rlen), or the stat explaining
+ * why the app gets the request. A global function without a context
+ * argument, so TC and XDP share it and the verifier checks it once
+ * (keeps the programs under the 1M-insn limit). */
+__noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
+{
+	const struct pf_rule *rule;
+	const char *date = 0;
+	__u32 slot = pf_cfg.active_slot & (PF_SLOTS - 1);
+	int res, len;
+
+	/* pointers of a global function may be NULL as far as the verifier
+	 * knows */
+	if (!s || !rlen)
+		return PF_STAT_PASS_ERROR;
+	res = pf_parse(s->req, n, &s->r);
+	if (res != PF_P_OK)
+		return pf_parse_stat(res);
+	pf_match(s->req, &s->r, &pf_cfg.slot[slot], slot, &s->m);
+	switch (s->m.verdict) {
+	case PF_V_ALLOW:
+	case PF_V_REJECT:
+		break;
+	case PF_V_FORWARD:
+		return PF_STAT_FWD_DENIED;
+	case PF_V_NO_RULE:
+		return PF_STAT_FWD_NO_RULE;
+	default:
+		return s->m.reason == PF_R_PATH_UNNORM ? PF_STAT_PASS_PATH_UNNORM :
+		       s->m.reason == PF_R_ACRH_LIMIT ? PF_STAT_PASS_ACRH_LIMIT :
+							PF_STAT_PASS_ERROR;
+	}
+	rule = pf_rule_lookup(slot * PF_MAX_RULES + (s->m.rule & (PF_MAX_RULES - 1)));
+	if (!rule)
+		return PF_STAT_PASS_ERROR;
+	if (pf_cfg.date_valid)
+		date = pf_cfg.date[pf_cfg.date_idx & 1];
+	len = pf_build_response(s->resp, s->req, &s->r, &s->m, rule, date);
+	if (len <= 0)
+		return PF_STAT_PASS_TOO_LONG;
+	*rlen = len;
+	return 0;
+}
+
+/* The request's timestamp option (TSval/TSecr as sent by the client). */
+struct pf_reqts {
+	__u32 has, val, ecr;
+};
+
+static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p,
+				     struct pf_reqts *t)
+{
+	struct pf_opts *o = pf_opts_get(PF_DIR_IN);
+
+	if (!o || pf_read_opts(ctx, xdp, p, o))
+		return -1;
+	t->has = o->ts_off != 0;
+	if (t->has) {
+		t->val = pf_opt_word(o, o->ts_off);
+		t->ecr = pf_opt_word(o, o->ts_off + 4);
+	}
+	return 0;
+}
+
+/* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
+ * socket's clock, or the request's TSecr if later (a value the client
+ * already accepted) -- never below what the server last sent, or the
+ * client's PAWS check drops it. If the request carried an ack the server
+ * has not processed (ack_s != snd_una), the response leaves as a clone
+ * and the skb becomes a pure ACK to the server: otherwise the server
+ * retransmits, and its segments ack the consumed request, so the client
+ * would stop retransmitting it even if our response was lost. XDP cannot
+ * clone: pf_try_answer hands such requests to TC before calling this. */
+static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
+				   struct pf_scratch *s, __u32 rlen, __u32 rseq,
+				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq)
+{
+	struct pf_reqts t = {};
+	struct pf_emit e = {};
+	__u32 mark;
+
+	if (pf_req_ts(ctx, xdp, p, &t))
+		return PF_ANS_DROP;
+	e.seq = rseq;
+	e.ack = p->seq + s->r.len;
+	e.win = pf_raw_window(si);
+	e.has_ts = (__u8)t.has;
+	e.tsval = pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
+	e.tsecr = t.val;
+	if (xdp || ack_s == si->snd_una) {
+		if (pf_emit(ctx, xdp, p, s, rlen, &e))
+			return PF_ANS_DROP;
+		return PF_ANS_SENT;
+	}
+	mark = ((struct __sk_buff *)ctx)->mark;
+	if (pf_emit(ctx, xdp, p, s, rlen, &e))
+		return PF_ANS_DROP;
+	if (bpf_clone_redirect(ctx, ((struct __sk_buff *)ctx)->ifindex, 0))
+		pf_count(PF_STAT_PASS_ERROR); /* the retransmitted request heals it */
+	e.to_server = 1;
+	e.seq = srv_seq;
+	e.ack = ack_s;
+	e.win = p->win_raw;
+	e.tsval = t.val;
+	e.tsecr = t.ecr;
+	if (pf_emit(ctx, xdp, p, s, 0, &e))
+		return PF_ANS_DROP;
+	((struct __sk_buff *)ctx)->mark = mark;
+	return PF_ANS_ACK;
+}
+
+/* A retransmission of the request we consumed last: answer it again at
+ * the same position with a response of the same length. */
+static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt *p,
+				       const struct pf_adj *a)
+{
+	struct pf_sockinfo *si;
+	struct pf_scratch *s;
+	__u32 zero = 0, ack_s;
+	int rlen = 0, ret;
+
+	if (p->seq != a->c_pos || p->pay_len < a->req_len)
+		goto drop;
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	if (!s || pf_load_req(ctx, xdp, p, s, a->req_len))
+		goto drop;
+	if (pf_decide(s, a->req_len, &rlen) || rlen != a->resp_len)
+		goto drop;
+	si = &s->si;
+	if (pf_sock(ctx, p, si))
+		goto drop;
+	ack_s = pf_ack_in(a, p->ack);
+	if (xdp && ack_s != si->snd_una)
+		return PF_ANS_TO_TC;
+	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
+		      a->c_pos - a->c_before);
+	if (ret == PF_ANS_DROP)
+		goto drop;
+	pf_count(PF_STAT_RETX_ANSWERED);
+	return ret;
+drop:
+	pf_count(PF_STAT_RETX_DROPPED);
+	return PF_ANS_DROP;
+}
+
+/* Record a new splice in f (or a new flow). Returns 0 or a stat. */
+static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
+				     __u32 rlen, __u32 snd_nxt, int reject, struct pf_adj *a,
+				     struct pf_scratch *s)
+{
+	struct pf_flow *nf = (struct pf_flow *)s->nf;
+
+	if (!f) {
+		__builtin_memset(nf, 0, sizeof(*nf));
+		nf->c_pos = p->seq;
+		nf->c_after = p->pay_len;
+		nf->s_pos = snd_nxt;
+		nf->s_after = rlen;
+		nf->req_len = (__u16)p->pay_len;
+		nf->resp_len = (__u16)rlen;
+		nf->last_dir = PF_DIR_SERVER;
+		nf->rejected = (__u8)reject;
+		nf->splices = 1;
+		nf->last_ns = bpf_ktime_get_ns();
+		if (bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+			return PF_STAT_PASS_TABLE_FULL;
+		pf_count(PF_STAT_FLOW_CREATED);
+		a->c_pos = p->seq;
+		a->c_before = 0;
+		a->s_pos = snd_nxt;
+		a->s_before = 0;
+		return 0;
+	}
+	bpf_spin_lock(&f->lock);
+	f->c_before = f->c_after;
+	f->c_pos = p->seq;
+	f->c_after = f->c_before + p->pay_len;
+	f->s_before = f->s_after;
+	f->s_pos = snd_nxt;
+	f->s_after = f->s_before + rlen;
+	f->req_len = (__u16)p->pay_len;
+	f->resp_len = (__u16)rlen;
+	f->resp_acked = 0;
+	f->last_dir = PF_DIR_SERVER;
+	f->rejected = (__u8)reject;
+	f->splices++;
+	a->c_pos = f->c_pos;
+	a->c_before = f->c_before;
+	a->s_pos = f->s_pos;
+	a->s_before = f->s_before;
+	bpf_spin_unlock(&f->lock);
+	return 0;
+}
+
+/* A policy-covered preflight goes to the app on a connection we do not
+ * track yet (e.g. it raced the handshake): start tracking it with an
+ * identity correction, so that the direction of later payload is known
+ * and its next preflight can be answered. Best effort: a full table
+ * just means no tracking. */
+static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *s)
+{
+	struct pf_flow *nf = (struct pf_flow *)s->nf;
+
+	__builtin_memset(nf, 0, sizeof(*nf));
+	nf->resp_acked = 1;
+	nf->last_dir = PF_DIR_CLIENT;
+	nf->last_ns = bpf_ktime_get_ns();
+	if (!bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+		pf_count(PF_STAT_FLOW_CREATED);
+}
+
+/* Try to answer the request in p (f: its flow entry or NULL). */
+static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
+					 struct pf_flow *f)
+{
+	struct pf_sockinfo *si;
+	struct pf_adj a = {};
+	struct pf_scratch *s;
+	char pfx[8];
+	__u32 zero = 0, sseq, ack_s;
+	int rlen = 0, st, ret;
+
+	if (pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx)))
+		return PF_ANS_PASS;
+	if (pfx[0] != 'O' || pfx[1] != 'P' || pfx[2] != 'T' || pfx[3] != 'I' ||
+	    pfx[4] != 'O' || pfx[5] != 'N' || pfx[6] != 'S' || pfx[7] != ' ') {
+		st = PF_STAT_PASS_NOT_OPTIONS;
+		goto pass;
+	}
+	if (f) {
+		pf_flow_snapshot(f, &a);
+		if (a.req_len && !pf_before(p->seq, a.c_pos) &&
+		    pf_before(p->seq, a.c_pos + a.req_len))
+			return pf_reanswer(ctx, xdp, p, &a);
+	}
+	if (pf_cfg.draining) {
+		st = PF_STAT_PASS_DRAINING;
+		goto pass;
+	}
+	if (!xdp && ((struct __sk_buff *)ctx)->gso_segs > 1) {
+		st = PF_STAT_PASS_GSO;
+		goto pass;
+	}
+	if ((p->tflags & (PF_TCPF_SYN | PF_TCPF_FIN | PF_TCPF_RST | PF_TCPF_URG)) ||
+	    !(p->tflags & PF_TCPF_ACK)) {
+		st = PF_STAT_PASS_TCP_FLAGS;
+		goto pass;
+	}
+	if (!p->ip_simple) {
+		st = PF_STAT_PASS_IP;
+		goto pass;
+	}
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	if (!s) {
+		st = PF_STAT_PASS_ERROR;
+		goto pass;
+	}
+	st = pf_load_req(ctx, xdp, p, s, p->pay_len);
+	if (!st)
+		st = pf_decide(s, p->pay_len, &rlen);
+	if (st)
+		goto pass;
+	si = &s->si;
+	st = pf_sock(ctx, p, si);
+	if (st)
+		goto pass_track;
+	/* nothing unsent from the server, and this very segment acks all it
+	 * sent (the socket has not seen this ack yet at ingress) */
+	ack_s = f ? pf_ack_in(&a, p->ack) : p->ack;
+	if (si->write_seq != si->snd_nxt || ack_s != si->snd_nxt) {
+		st = PF_STAT_PASS_SERVER_BUSY;
+		goto pass_track;
+	}
+	/* the request is the next byte the app will read */
+	sseq = f ? pf_seq_in(&a, p->seq) : p->seq;
+	if (sseq != si->rcv_nxt || si->copied_seq != si->rcv_nxt) {
+		st = PF_STAT_PASS_NOT_NEXT;
+		goto pass_track;
+	}
+	/* the app answered everything the client sent before (no pipelining) */
+	if (f ? f->last_dir == PF_DIR_CLIENT : si->bytes_received != 0) {
+		st = PF_STAT_PASS_ORDER;
+		goto pass_track;
+	}
+	if (f && !f->resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
+		st = PF_STAT_PASS_SPLICE_PENDING;
+		goto pass_track;
+	}
+	if ((__u32)rlen > si->mss) {
+		st = PF_STAT_PASS_MSS;
+		goto pass_track;
+	}
+	if (xdp && ack_s != si->snd_una)
+		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
+	st = pf_commit(p, f, rlen, si->snd_nxt, s->m.verdict == PF_V_REJECT, &a, s);
+	if (st)
+		goto pass;
+	/* Committed: from here a failure drops the segment and the client's
+	 * retransmission takes the pf_reanswer path. */
+	ret = pf_send(ctx, xdp, p, s, rlen, a.s_pos + a.s_before, si, ack_s, sseq);
+	if (ret == PF_ANS_DROP) {
+		pf_count(PF_STAT_PASS_ERROR);
+		return PF_ANS_DROP;
+	}
+	pf_count(s->m.verdict == PF_V_REJECT ? PF_STAT_REJECTED : PF_STAT_ANSWERED);
+	return ret;
+pass:
+	pf_count(st);
+	return PF_ANS_PASS;
+pass_track:
+	pf_count(st);
+	if (!f)
+		pf_track(p, s);
+	return PF_ANS_PASS;
+}
+
+#endif /* PF_SPLICE_H */
