@@ -99,8 +99,10 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		return -1;
 	if (pf_resize(ctx, xdp, new_len))
 		return -1;
-	if (!e->to_server) {
-		/* Ethernet: back to where it came from */
+	{
+		/* Ethernet: back to where it came from. A to_server segment is
+		 * only ever built over the response just emitted, so swapping
+		 * again restores the request's own orientation. */
 		__u8 tmp[ETH_ALEN];
 
 		__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);

@@ -121,6 +121,91 @@ static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p
 	return 0;
 }
 
+/* Length of the response packet: headers (TCP with the timestamp option
+ * if the request had one) plus rlen bytes of payload. */
+static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
+						 const struct pf_reqts *t, __u32 rlen)
+{
+	return p->l4_off + 20 + (t->has ? 12 : 0) + rlen;
+}
+
+/* XDP only: resize the frame to len bytes now, before anything is
+ * committed; veth and many drivers have little tailroom, and a frame that
+ * cannot grow goes to TC instead (which can). Returns 0 or -1. */
+static __always_inline int pf_xdp_make_room(void *ctx, __u32 len)
+{
+	return pf_resize(ctx, true, len) ? -1 : 0;
+}
+
+/* Verify the request's TCP checksum over the copy in s->req: a segment
+ * the stack would drop must not be answered. A CHECKSUM_PARTIAL packet
+ * (veth/local with offload) carries only the folded pseudo-header sum,
+ * which is accepted as such. Returns 0 if valid. */
+static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_pkt *p,
+					  struct pf_scratch *s)
+{
+	__u32 *ps = s->pseudo, n = p->pay_len, hl = p->tcp_hlen;
+	__s64 sum, psum;
+	__u8 *th = s->hdrs;
+	__u16 check;
+
+	if (hl > 60 || hl < 20 || n > PF_REQ_MAX)
+		return -1;
+	__builtin_memset(ps, 0, sizeof(s->pseudo));
+	if (p->family == 4) {
+		__builtin_memcpy(&ps[0], p->key.caddr, 4);
+		__builtin_memcpy(&ps[1], p->key.saddr, 4);
+		ps[2] = bpf_htonl((IPPROTO_TCP << 16) | (hl + n));
+		psum = bpf_csum_diff(NULL, 0, (__be32 *)ps, 12, 0);
+	} else {
+		__builtin_memcpy(&ps[0], p->key.caddr, 16);
+		__builtin_memcpy(&ps[4], p->key.saddr, 16);
+		ps[8] = bpf_htonl(hl + n);
+		ps[9] = bpf_htonl(IPPROTO_TCP);
+		psum = bpf_csum_diff(NULL, 0, (__be32 *)ps, 40, 0);
+	}
+	if (psum < 0)
+		return -1;
+	/* Verifier workaround: a masked 64-bit copy of the header length
+	 * ("R2 min value is negative") */
+	{
+		__u64 h = hl;
+
+		barrier_var(h);
+		h &= 63;
+		if (h < 20 || pf_load(ctx, xdp, p->l4_off, th, h))
+			return -1;
+		check = *(__u16 *)(th + 16);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)th, h & 60, (__u32)psum);
+	}
+	if (sum < 0)
+		return -1;
+	/* payload: the copy in s->req, zero-padded to 4 bytes */
+	s->req[PF_M(n)] = 0;
+	s->req[PF_M(n + 1)] = 0;
+	s->req[PF_M(n + 2)] = 0;
+	{
+		__u64 n4 = (n + 3) & ~3u, c;
+		__u32 k;
+
+		for (k = 0; k < PF_REQ_MAX / 512; k++) {
+			c = n4 > 512 ? 512 : n4;
+			barrier_var(c);
+			c &= 1023;
+			if (c)
+				sum = bpf_csum_diff(NULL, 0, (__be32 *)(s->req + k * 512),
+						    c, (__u32)sum);
+			if (sum < 0)
+				return -1;
+			n4 -= c < n4 ? c : n4;
+		}
+	}
+	if (pf_csum_fold(sum) == 0xffff)
+		return 0;
+	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
+	return check == pf_csum_fold(psum) ? 0 : -1;
+}
+
 /* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
  * socket's clock, or the request's TSecr if later (a value the client
  * already accepted) -- never below what the server last sent, or the
@@ -132,14 +217,13 @@ static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p
  * clone: pf_try_answer hands such requests to TC before calling this. */
 static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 				   struct pf_scratch *s, __u32 rlen, __u32 rseq,
-				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq)
+				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq,
+				   const struct pf_reqts *tp)
 {
-	struct pf_reqts t = {};
+	struct pf_reqts t = *tp;
 	struct pf_emit e = {};
 	__u32 mark;
 
-	if (pf_req_ts(ctx, xdp, p, &t))
-		return PF_ANS_DROP;
 	e.seq = rseq;
 	e.ack = p->seq + s->r.len;
 	e.win = pf_raw_window(si);
@@ -173,6 +257,7 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt *p,
 				       const struct pf_adj *a)
 {
+	struct pf_reqts t = {};
 	struct pf_sockinfo *si;
 	struct pf_scratch *s;
 	__u32 zero = 0, ack_s;
@@ -186,13 +271,14 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (pf_decide(s, a->req_len, &rlen) || rlen != a->resp_len)
 		goto drop;
 	si = &s->si;
-	if (pf_sock(ctx, p, si))
+	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &t))
 		goto drop;
 	ack_s = pf_ack_in(a, p->ack);
-	if (xdp && ack_s != si->snd_una)
+	if (xdp && (ack_s != si->snd_una ||
+		    pf_xdp_make_room(ctx, pf_resp_len_on_wire(p, &t, rlen))))
 		return PF_ANS_TO_TC;
 	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
-		      a->c_pos - a->c_before);
+		      a->c_pos - a->c_before, &t);
 	if (ret == PF_ANS_DROP)
 		goto drop;
 	pf_count(PF_STAT_RETX_ANSWERED);
@@ -272,6 +358,7 @@ static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *
 static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 					 struct pf_flow *f)
 {
+	struct pf_reqts t = {};
 	struct pf_sockinfo *si;
 	struct pf_adj a = {};
 	struct pf_scratch *s;
@@ -279,18 +366,27 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	__u32 zero = 0, sseq, ack_s;
 	int rlen = 0, st, ret;
 
-	if (pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx)))
-		return PF_ANS_PASS;
-	if (pfx[0] != 'O' || pfx[1] != 'P' || pfx[2] != 'T' || pfx[3] != 'I' ||
-	    pfx[4] != 'O' || pfx[5] != 'N' || pfx[6] != 'S' || pfx[7] != ' ') {
-		st = PF_STAT_PASS_NOT_OPTIONS;
+	if (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) {
+		st = PF_STAT_PASS_TCP_FLAGS;
 		goto pass;
 	}
+	/* any payload inside the consumed request -- whatever its prefix or
+	 * length -- is a retransmission: answered again, or dropped; never
+	 * passed (the app would read the request's tail) */
 	if (f) {
 		pf_flow_snapshot(f, &a);
 		if (a.req_len && !pf_before(p->seq, a.c_pos) &&
 		    pf_before(p->seq, a.c_pos + a.req_len))
 			return pf_reanswer(ctx, xdp, p, &a);
+	}
+	if (p->pay_len < 8 || pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
+		st = PF_STAT_PASS_NOT_OPTIONS;
+		goto pass;
+	}
+	if (pfx[0] != 'O' || pfx[1] != 'P' || pfx[2] != 'T' || pfx[3] != 'I' ||
+	    pfx[4] != 'O' || pfx[5] != 'N' || pfx[6] != 'S' || pfx[7] != ' ') {
+		st = PF_STAT_PASS_NOT_OPTIONS;
+		goto pass;
 	}
 	if (pf_cfg.draining) {
 		st = PF_STAT_PASS_DRAINING;
@@ -300,8 +396,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_GSO;
 		goto pass;
 	}
-	if ((p->tflags & (PF_TCPF_SYN | PF_TCPF_FIN | PF_TCPF_RST | PF_TCPF_URG)) ||
-	    !(p->tflags & PF_TCPF_ACK)) {
+	if ((p->tflags & (PF_TCPF_FIN | PF_TCPF_URG)) || !(p->tflags & PF_TCPF_ACK)) {
 		st = PF_STAT_PASS_TCP_FLAGS;
 		goto pass;
 	}
@@ -349,14 +444,28 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_MSS;
 		goto pass_track;
 	}
+	/* everything that can fail without harm happens before the commit */
+	if (pf_req_ts(ctx, xdp, p, &t)) {
+		st = PF_STAT_MALFORMED;
+		goto pass_track;
+	}
+	if (pf_verify_csum(ctx, xdp, p, s)) {
+		st = PF_STAT_PASS_CSUM;
+		goto pass;
+	}
 	if (xdp && ack_s != si->snd_una)
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
+	if (xdp && pf_xdp_make_room(ctx, pf_resp_len_on_wire(p, &t, rlen)))
+		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
 	st = pf_commit(p, f, rlen, si->snd_nxt, s->m.verdict == PF_V_REJECT, &a, s);
-	if (st)
+	if (st) {
+		if (xdp)
+			pf_xdp_make_room(ctx, p->l4_off + p->tcp_hlen + p->pay_len);
 		goto pass;
+	}
 	/* Committed: from here a failure drops the segment and the client's
 	 * retransmission takes the pf_reanswer path. */
-	ret = pf_send(ctx, xdp, p, s, rlen, a.s_pos + a.s_before, si, ack_s, sseq);
+	ret = pf_send(ctx, xdp, p, s, rlen, a.s_pos + a.s_before, si, ack_s, sseq, &t);
 	if (ret == PF_ANS_DROP) {
 		pf_count(PF_STAT_PASS_ERROR);
 		return PF_ANS_DROP;

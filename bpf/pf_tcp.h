@@ -241,7 +241,7 @@ static __always_inline int pf_fix_sack(void *ctx, bool xdp, const struct pf_pkt 
 		return 0;
 	nblk = (o->sack_len - 2) / 8;
 	base = o->sack_off + 2;
-	if (dir == PF_DIR_IN) {
+	if (dir == PF_DIR_IN && a->resp_len) {  /* tracked-only flows: none */
 		rs = a->s_pos + a->s_before;            /* response on the wire */
 		re = rs + a->resp_len;
 		for (j = 0; j < 4 && j < nblk; j++) {

@@ -47,7 +47,7 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 
 	pf_count(PF_STAT_PKT_SEEN);
 	f = bpf_map_lookup_elem(&pf_flows, &p->key);
-	if (p->pay_len >= 8 && !(p->tflags & PF_TCPF_SYN)) {
+	if (p->pay_len) {
 		ret = pf_try_answer(ctx, xdp, p, f);
 		if (ret != PF_ANS_PASS)
 			return ret;
@@ -118,6 +118,7 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 	case PF_ANS_DROP:
 		return XDP_DROP;
 	case PF_ANS_TO_TC:
+		pf_count(PF_STAT_XDP_TO_TC);
 		if (!bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
 			data = (void *)(long)ctx->data;
 			meta = (void *)(long)ctx->data_meta;

@@ -91,6 +91,8 @@ enum pf_tok_kind {
 	X(PASS_MSS,            "response larger than MSS") \
 	X(PASS_IP,             "IP fragments/options/extension headers") \
 	X(PASS_ERROR,          "helper failure while answering") \
+	X(PASS_CSUM,           "request with a bad TCP checksum") \
+	X(XDP_TO_TC,           "XDP handed a request to TC (needs a clone/tailroom)") \
 	X(TRANSLATED_IN,       "client segments translated") \
 	X(TRANSLATED_OUT,      "server segments translated") \
 	X(SACK_TRANSLATED,     "SACK blocks translated") \

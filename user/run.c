@@ -18,6 +18,7 @@
 #include "tc.h"
 #include "gc.h"
 #include "pin.h"
+#include "xdp.h"
 #include "log.h"
 
 struct run_opts {
@@ -26,6 +27,8 @@ struct run_opts {
 	const char *mode;
 	unsigned max_flows;
 	unsigned drain_timeout;
+	bool xdp;
+	bool xdp_generic;
 };
 
 static void run_usage(FILE *f)
@@ -34,7 +37,9 @@ static void run_usage(FILE *f)
 		"usage: preflightd run --iface IFACE --policy FILE [options]\n"
 		"  -i, --iface IFACE        interface to serve (host side of the NIC)\n"
 		"  -p, --policy FILE        YAML policy (see README)\n"
-		"  -m, --mode tc            datapath hook (tc; xdp: see README)\n"
+		"  -m, --mode tc|xdp        answer at TC (default) or at XDP (XDP_TX; TC\n"
+		"                           egress still translates server segments)\n"
+		"      --xdp-generic        XDP in skb (generic) mode instead of native\n"
 		"      --max-flows N        spliced-connection table size (default 65536)\n"
 		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
 		"                           connections up to SEC seconds (default 60)\n"
@@ -66,6 +71,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "max-flows", required_argument, NULL, 'F' },
 		{ "drain-timeout", required_argument, NULL, 'D' },
+		{ "xdp-generic", no_argument, NULL, 'G' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -83,6 +89,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case 'p': o->policy = optarg; break;
 		case 'm': o->mode = optarg; break;
 		case 'v': pf_verbose = 1; break;
+		case 'G': o->xdp_generic = true; break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'F':
 		case 'D':
@@ -107,8 +114,13 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		run_usage(stderr);
 		return -EINVAL;
 	}
-	if (strcmp(o->mode, "tc")) {
-		pr_warn("mode '%s': only 'tc' is available in this build", o->mode);
+	if (strcmp(o->mode, "tc") && strcmp(o->mode, "xdp")) {
+		pr_warn("mode '%s': expected tc or xdp", o->mode);
+		return -EINVAL;
+	}
+	o->xdp = !strcmp(o->mode, "xdp");
+	if (o->xdp_generic && !o->xdp) {
+		pr_warn("--xdp-generic needs --mode xdp");
 		return -EINVAL;
 	}
 	return 0;
@@ -196,6 +208,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_compiled comp = {};
 	struct preflightd_bpf *skel = NULL;
 	struct pf_tc tc = {};
+	struct pf_xdp xdp = {};
 	struct pf_pin pin = {};
 	sigset_t set;
 	int err, ifindex;
@@ -226,6 +239,8 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_maps_size(skel, &comp, o.max_flows);
 	if (err)
 		goto out_destroy;
+	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
+	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
 	err = preflightd_bpf__load(skel);
 	if (err) {
 		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
@@ -235,6 +250,7 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_maps_install(skel, &comp);
 	if (err)
 		goto out_destroy;
+	skel->bss->pf_cfg.xdp_mode = o.xdp;
 	pf_maps_tick(skel);
 	err = pf_pin_maps(&pin, skel);
 	if (err)
@@ -249,13 +265,21 @@ int pf_cmd_run(int argc, char **argv)
 			   bpf_program__fd(skel->progs.pf_tc_egress));
 	if (err)
 		goto out_unpin;
-	printf("preflightd: ready on %s (tc mode, %u rules, %u policy strings, ports",
-	       o.iface, comp.info.n_rules, comp.n_toks);
+	if (o.xdp) {
+		err = pf_xdp_attach(&xdp, skel, ifindex, o.xdp_generic);
+		if (err)
+			goto out_tc;
+	}
+	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",
+	       o.iface, o.xdp ? (o.xdp_generic ? "xdp-generic" : "xdp") : "tc",
+	       comp.info.n_rules, comp.n_toks);
 	for (unsigned i = 0; i < comp.n_ports; i++)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
 	serve(skel, &o);
+	pf_xdp_detach(&xdp);
+out_tc:
 	pf_tc_detach(&tc);
 	pr_info("detached from %s", o.iface);
 out_unpin:

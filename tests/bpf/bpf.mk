@@ -1,3 +1,42 @@
-# BPF tier: bpf_prog_test_run_opts packet-in/packet-out fixtures (TC and XDP).
-bpftest:
-	@echo "bpf tier: not built yet"
+# BPF tier: bpf_prog_test_run_opts packet-in/packet-out fixtures (TC now; XDP later).
+# The datapath is compiled a second time with -DPF_TEST_MOCK_SOCK (socket
+# state from the pf_test_sock map) into its own object and skeleton
+# (preflightd_test); the test runner links the policy compiler directly.
+#   make bpftest                      build and run every case (root)
+#   build/tests/bpf/bpftest FILTER    run the cases whose name contains FILTER
+BPFT_DIR   := $(BUILD)/tests/bpf
+BPFT_OBJ   := $(BPFT_DIR)/preflightd_test.bpf.o
+BPFT_SKEL  := $(BPFT_DIR)/preflightd_test.skel.h
+BPFT_SRCS  := $(wildcard tests/bpf/*.c)
+BPFT_POL   := $(wildcard user/policy_*.c)
+BPFT_OBJS  := $(BPFT_SRCS:tests/bpf/%.c=$(BPFT_DIR)/%.o) \
+	      $(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o)
+BPFT_BIN   := $(BPFT_DIR)/bpftest
+
+$(BPFT_DIR) $(BPFT_DIR)/user:
+	$(Q)mkdir -p $@
+
+$(BPFT_OBJ): bpf/preflightd.bpf.c $(wildcard bpf/*.h include/*.h) | $(BPFT_DIR)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -DPF_TEST_MOCK_SOCK -c $< -o $@
+
+$(BPFT_SKEL): $(BPFT_OBJ)
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name preflightd_test > $@
+
+$(BPFT_DIR)/%.o: tests/bpf/%.c $(BPFT_SKEL) | $(BPFT_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Iuser -I$(BPFT_DIR) -c $< -o $@
+
+$(BPFT_DIR)/user/%.o: user/%.c | $(BPFT_DIR)/user
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BPFT_BIN): $(BPFT_OBJS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+bpftest: $(BPFT_BIN)
+	$(Q)$(BPFT_BIN)
+
+-include $(wildcard $(BPFT_DIR)/*.d $(BPFT_DIR)/user/*.d)

@@ -1,10 +1,17 @@
-/* harness.c -- shared harness of the BPF tier: load, install policy, run, check (see harness.h). */
+/* harness.c -- the BPF tier's harness: load, install policy, run, check (see harness.h). */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <linux/pkt_cls.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -43,6 +50,7 @@ struct h_prog h_tc_out = {
 
 static struct preflightd_test *skel;
 static int ncpu;
+static int cap_fd = -1;     /* AF_PACKET socket on lo: frames the program sends */
 static unsigned n_run, n_pass, n_fail;
 static const char *filter;
 
@@ -90,12 +98,66 @@ static void install_policy(const struct pf_compiled *c)
 	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
 }
 
+/* A private netns with lo up, and a packet socket capturing what is
+ * transmitted on lo (where test runs put their skb). */
+static void setup_net(void)
+{
+	struct sockaddr_ll sll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL) };
+	struct ifreq ifr;
+	int fd;
+
+	if (unshare(CLONE_NEWNET))
+		die("unshare(CLONE_NEWNET)", errno);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket", errno);
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		die("SIOCGIFFLAGS lo", errno);
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+		die("SIOCSIFFLAGS lo", errno);
+	close(fd);
+	cap_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
+	if (cap_fd < 0)
+		die("packet socket", errno);
+	sll.sll_ifindex = (int)if_nametoindex("lo");
+	if (bind(cap_fd, (struct sockaddr *)&sll, sizeof(sll)))
+		die("bind packet socket", errno);
+}
+
+/* Read what was transmitted on lo since the last call into r (if not
+ * NULL): outgoing frames only (the looped-back copies are skipped). */
+static void capture(struct h_run *r)
+{
+	struct sockaddr_ll from;
+	socklen_t fl;
+	__u8 buf[PKT_MAX];
+	ssize_t n;
+
+	for (;;) {
+		fl = sizeof(from);
+		n = recvfrom(cap_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		if (n < 0)
+			break;
+		if (!r || from.sll_pkttype != PACKET_OUTGOING)
+			continue;
+		if (r->n_tx < H_MAX_TX) {
+			memcpy(r->tx[r->n_tx], buf, (size_t)n);
+			r->tx_len[r->n_tx] = (__u32)n;
+		}
+		r->n_tx++;
+	}
+}
+
 void h_init(void)
 {
 	struct pf_policy pol;
 	struct pf_compiled c;
 	int err;
 
+	setup_net();
 	libbpf_set_print(quiet_print);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
@@ -122,6 +184,7 @@ void h_fini(void)
 {
 	preflightd_test__destroy(skel);
 	skel = NULL;
+	close(cap_fd);
 }
 
 void h_filter(const char *f)
@@ -205,7 +268,7 @@ struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt)
 		.rcv_nxt = rcv_nxt, .copied_seq = rcv_nxt,
 		.snd_nxt = snd_nxt, .snd_una = snd_nxt, .write_seq = snd_nxt,
 		.mss = 1448, .rcv_wnd = 64256, .wscale = 7,
-		.bytes_received = 0, .valid = 1,
+		.bytes_received = 0, .valid = 1, .ts_now = H_TS_NOW,
 	};
 
 	return si;
@@ -298,9 +361,12 @@ bool h_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 		o.ctx_size_out = sizeof(ctx_out);
 	}
 	read_stats(before);
+	capture(NULL);
+	r->n_tx = 0;
 	r->err = bpf_prog_test_run_opts(prog->fd, &o);
 	if (r->err)
 		r->err = -errno;
+	capture(r);
 	read_stats(r->delta);
 	for (i = 0; i < PF_STAT__MAX; i++)
 		r->delta[i] -= before[i];
@@ -326,7 +392,7 @@ bool h_run_spec(const struct h_prog *prog, const struct pkt_spec *s,
 	return h_run(prog, buf, n, env, r);
 }
 
-/* Name of counter i (lower case, as preflightd stats prints it). */
+/* Name of counter i (its PF_STAT_ suffix). */
 static const char *stat_name(int i)
 {
 	static const char *const names[] = {
@@ -341,18 +407,26 @@ static const char *stat_name(int i)
 bool h_check_deltas(const struct h_run *r, const struct h_delta *d)
 {
 	long long want[PF_STAT__MAX] = { 0 };
-	bool ok = true;
-	int i;
+	char moved[256] = "";
+	size_t n = 0;
+	int i, bad = -1;
 
 	for (; d && d->stat >= 0; d++)
 		want[d->stat] = d->n;
-	for (i = 0; i < PF_STAT__MAX; i++)
-		ok &= H_CHECK(r->delta[i] == want[i], "counter %s moved by %lld, want %lld",
-			      stat_name(i), r->delta[i], want[i]);
-	return ok;
+	for (i = 0; i < PF_STAT__MAX; i++) {
+		if (r->delta[i] != want[i] && bad < 0)
+			bad = i;
+		if (r->delta[i] && n < sizeof(moved))
+			n += (size_t)snprintf(moved + n, sizeof(moved) - n, " %s%+lld",
+					      stat_name(i), r->delta[i]);
+	}
+	if (bad < 0)
+		return true;
+	return H_CHECK(false, "counter %s moved by %lld, want %lld (moved:%s)", stat_name(bad),
+		       r->delta[bad], want[bad], moved);
 }
 
-static const char *verdict_name(int v)
+const char *h_verdict_name(int v)
 {
 	static const char *const n[] = { "PASS", "TX", "DROP" };
 
@@ -387,13 +461,14 @@ bool h_fix_run(const struct h_fix *f, struct h_run *r)
 	if (!h_run(f->prog, in, n, &f->env, r))
 		return false;
 	ok = H_CHECK(r->verdict == f->verdict, "verdict %s (retval %d), want %s (retval %d)",
-		     verdict_name(r->verdict), r->retval, verdict_name(f->verdict),
+		     h_verdict_name(r->verdict), r->retval, h_verdict_name(f->verdict),
 		     f->prog->retval[f->verdict]);
 	if (f->unchanged)
 		ok &= H_CHECK(r->out_len == n && !memcmp(r->out, in, n),
 			      "output packet changed (%u bytes, input %zu)", r->out_len, n);
 	else if (f->verdict != H_DROP)
 		ok &= h_out_view(r, &v);
+	ok &= H_EQ(r->n_tx, f->clones, "frames transmitted with bpf_clone_redirect");
 	ok &= h_check_deltas(r, f->d);
 	return ok;
 }
@@ -407,55 +482,4 @@ void h_req_spec(struct pkt_spec *s, int family, const char *payload, __u32 seq,
 	pkt_opt_ts(s, tsval, tsecr);
 	s->pay = payload;
 	s->paylen = (unsigned)strlen(payload);
-}
-
-bool h_check_response(const struct h_run *r, const struct h_want *w)
-{
-	const struct pkt_spec *q = w->req;
-	static const __u8 ts_kind[4] = { 1, 1, 8, 10 };
-	size_t alen = q->family == 4 ? 4 : 16;
-	size_t want_len = 14 + (q->family == 4 ? 20 : 40) + 20 + (w->has_ts ? 12 : 0) +
-			  w->paylen;
-	struct pkt_view v;
-
-	if (!H_CHECK(r->verdict == H_TX, "verdict %s (retval %d), want TX", verdict_name(r->verdict),
-		     r->retval))
-		return false;
-	if (!h_out_view(r, &v))
-		return false;
-	H_EQ(v.len, want_len, "response frame length");
-	H_CHECK(!memcmp(v.dmac, q->smac, 6) && !memcmp(v.smac, q->dmac, 6), "MACs not swapped");
-	H_EQ(v.family, q->family, "response IP version");
-	H_CHECK(!memcmp(v.saddr, q->daddr, alen) && !memcmp(v.daddr, q->saddr, alen),
-		"IP addresses not swapped");
-	H_EQ(v.sport, q->dport, "response source port");
-	H_EQ(v.dport, q->sport, "response destination port");
-	H_EQX(v.seq, w->seq, "response seq");
-	H_EQX(v.ack, w->ack, "response ack");
-	H_EQX(v.flags, TH_ACK | TH_PSH, "response flags");
-	H_EQ(v.win, w->win, "response window");
-	H_EQ(v.urg, 0, "response urgent pointer");
-	if (q->family == 4) {
-		H_EQ(v.ihl, 5, "response ihl");
-		H_EQ(v.ttl, 64, "response TTL");
-		H_EQX(v.frag, 0x4000, "response frag_off (DF)");
-		H_EQ(v.tos, 0, "response TOS");
-	} else {
-		H_EQX(v.ver_tc_fl, 0x60000000, "response version/class/flow label");
-		H_EQ(v.hlim, 64, "response hop limit");
-	}
-	if (w->has_ts) {
-		H_EQ(v.optlen, 12, "response option bytes");
-		H_CHECK(v.optlen >= 4 && !memcmp(v.opt, ts_kind, 4), "options are not NOP NOP TS");
-		H_EQX(v.tsval, w->tsval, "response TSval");
-		H_EQX(v.tsecr, w->tsecr, "response TSecr");
-	} else {
-		H_EQ(v.optlen, 0, "response option bytes (request had no TS)");
-	}
-	H_EQ(v.paylen, w->paylen, "response payload length");
-	H_CHECK(v.paylen == w->paylen && !memcmp(v.pay, w->pay, w->paylen),
-		"response payload differs:\n---- got\n%.*s\n---- want\n%.*s", (int)v.paylen,
-		(const char *)v.pay, (int)w->paylen, w->pay);
-	H_EQX(r->mark, PF_MARK, "skb mark of the response");
-	return h_ok();
 }

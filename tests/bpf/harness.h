@@ -1,4 +1,4 @@
-/* tests/bpf: shared harness of the BPF tier; included by tests/bpf/*.c only. */
+/* tests/bpf: the BPF tier's shared harness; included only by tests/bpf/ .c files. */
 /*
  * harness.h -- load the test build of the datapath (preflightd_test, built
  * with -DPF_TEST_MOCK_SOCK), install the test policy the way
@@ -12,6 +12,10 @@
  *
  * Verdicts are abstract (enum h_verdict) and mapped per program kind, so
  * fixtures written for TC can later run against an XDP entry point.
+ *
+ * Runs happen in a private network namespace whose lo is the skb's
+ * device; frames a program transmits itself (bpf_clone_redirect) are
+ * captured there with a packet socket and returned with the run.
  */
 #ifndef PF_TEST_HARNESS_H
 #define PF_TEST_HARNESS_H
@@ -50,6 +54,8 @@ struct h_env {
 	__u32 gso_segs;   /* skb_shinfo(skb)->gso_segs in (TC) */
 };
 
+#define H_MAX_TX 2
+
 /* Result of one run. */
 struct h_run {
 	int err;                    /* bpf_prog_test_run_opts: 0 or -errno */
@@ -59,6 +65,11 @@ struct h_run {
 	__u32 out_len;
 	__u32 mark;                 /* skb->mark out (TC) */
 	long long delta[PF_STAT__MAX]; /* counter changes during the run */
+	/* frames the program transmitted itself (bpf_clone_redirect to the
+	 * test device), captured on it with a packet socket */
+	unsigned n_tx;
+	__u32 tx_len[H_MAX_TX];
+	__u8 tx[H_MAX_TX][PKT_MAX];
 };
 
 /* Expected counter change; lists end with H_DEND. */
@@ -77,11 +88,13 @@ struct h_fix {
 	struct h_env env;
 	int verdict;                /* expected enum h_verdict */
 	bool unchanged;             /* output == input, byte for byte */
+	unsigned clones;            /* frames transmitted with bpf_clone_redirect */
 	struct h_delta d[12];       /* exact counter deltas (all others 0) */
 };
 
-/* Load the test object and install the test policy (H_POLICY). Exits
- * the process on failure. */
+/* Move to a private network namespace (its lo, brought up, is the
+ * device of every run and where clones are captured), load the test
+ * object and install the test policy (H_POLICY). Exits on failure. */
 void h_init(void);
 void h_fini(void);
 
@@ -112,8 +125,12 @@ bool h_ok(void);
 
 /* ---- datapath state ---- */
 
+/* The socket's timestamp clock in h_sock(). */
+#define H_TS_NOW 1000u
+
 /* A socket mock ready for a request at client seq rcv_nxt, the server
- * at snd_nxt with nothing in flight: mss 1448, rcv_wnd 64256, wscale 7. */
+ * at snd_nxt with nothing in flight: mss 1448, rcv_wnd 64256, wscale 7,
+ * TS clock H_TS_NOW. */
 struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt);
 void h_set_sock(const struct pf_sockinfo *si);
 struct pf_config *h_cfg(void);
@@ -136,29 +153,17 @@ bool h_run_spec(const struct h_prog *prog, const struct pkt_spec *s,
 /* Check r's counter deltas against d exactly (unlisted ones must be 0). */
 bool h_check_deltas(const struct h_run *r, const struct h_delta *d);
 
-/* Run a fixture and check verdict, unchanged-ness, output checksums and
+/* Run a fixture and check verdict, unchanged-ness (or, for a changed
+ * output, its IP and TCP checksums), the number of clones and the
  * counters. r (may be NULL) receives the run for further checks. */
 bool h_fix_run(const struct h_fix *f, struct h_run *r);
+
+/* "PASS", "TX", "DROP" or "unknown". */
+const char *h_verdict_name(int verdict);
 
 /* Parse r's output; records a failed check (and returns false) unless it
  * is TCP with a right IP header checksum and a right TCP checksum. */
 bool h_out_view(const struct h_run *r, struct pkt_view *v);
-
-/* What an injected response must look like. */
-struct h_want {
-	const struct pkt_spec *req; /* the request it answers */
-	__u32 seq, ack;
-	__u16 win;
-	bool has_ts;
-	__u32 tsval, tsecr;
-	const char *pay;            /* exact payload */
-	size_t paylen;
-};
-
-/* Check that r is the response w: verdict TX, addresses/ports/MACs
- * swapped, seq/ack/flags/window/TS, fresh IP header, both checksums,
- * exact payload and length, skb mark PF_MARK. */
-bool h_check_response(const struct h_run *r, const struct h_want *w);
 
 /* ---- the test policy and requests ---- */
 
@@ -194,7 +199,9 @@ void h_req_spec(struct pkt_spec *s, int family, const char *payload, __u32 seq,
 
 /* Test groups (one file each). */
 void test_answer(void);
+void test_retx(void);
 void test_pass(void);
 void test_translate(void);
+void test_flow(void);
 
 #endif /* PF_TEST_HARNESS_H */

@@ -1,4 +1,4 @@
-/* main.c -- the BPF tier's test runner: `bpftest [FILTER]` runs every case (or those whose name contains FILTER). */
+/* main.c -- BPF tier runner: `bpftest [FILTER]` runs the cases whose name contains FILTER. */
 #include <stdio.h>
 #include <unistd.h>
 
@@ -17,8 +17,10 @@ int main(int argc, char **argv)
 	h_filter(argc == 2 ? argv[1] : NULL);
 	h_init();
 	test_answer();
+	test_retx();
 	test_pass();
 	test_translate();
+	test_flow();
 	ret = h_summary();
 	h_fini();
 	return ret;

@@ -1,4 +1,4 @@
-/* tests/bpf: packet builder and verifier of the BPF tier; included by tests/bpf/*.c only. */
+/* tests/bpf: packet builder and verifier; included only by tests/bpf/ .c files. */
 /*
  * pkt.h -- build Ethernet + IPv4/IPv6 + TCP (or UDP) frames with correct
  * checksums from a struct pkt_spec, and take frames apart again into a

@@ -1,0 +1,78 @@
+/* tests/bpf: response checks and spliced connections; included only by tests/bpf/ .c files. */
+/*
+ * conn.h -- what an injected response must look like, and a spliced
+ * connection (one answered preflight) with builders for its later client
+ * and server segments and an exact check of their translation.
+ */
+#ifndef PF_TEST_CONN_H
+#define PF_TEST_CONN_H
+
+#include "harness.h"
+
+/* What an injected response must look like. */
+struct h_want {
+	const struct pkt_spec *req; /* the request it answers */
+	__u32 seq, ack;
+	__u16 win;
+	bool has_ts;
+	__u32 tsval, tsecr;
+	const char *pay;            /* exact payload */
+	size_t paylen;
+};
+
+/* Check that frame buf (len bytes) is the response w: addresses, ports
+ * and MACs swapped, seq/ack/flags/window/TS, fresh IP header, both
+ * checksums, exact payload and length. */
+bool h_check_segment(const __u8 *buf, size_t len, const struct h_want *w);
+
+/* r must be TX with the response w as output, skb mark PF_MARK, no clone. */
+bool h_check_response(const struct h_run *r, const struct h_want *w);
+
+/* r must have transmitted exactly one clone, the response w. */
+bool h_check_clone(const struct h_run *r, const struct h_want *w);
+
+/* An answer fixture: request payload at seq s acking p, NOP NOP
+ * TS(111, 222), socket h_sock(s, p); expected TX and pkt_seen, answered
+ * and flow_created +1. */
+void h_answer_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u32 p);
+
+/* The response resp to f's request at wire seq p: acks the request,
+ * window of f's socket, TSval H_TS_NOW (the socket clock, later than the
+ * request's TSecr 222), TSecr the request's TSval 111. */
+struct h_want h_want_resp(const struct h_fix *f, __u32 p, const char *resp);
+
+/* A spliced connection: request of L bytes consumed at client seq S,
+ * response of R bytes inserted at server socket seq P. */
+struct conn {
+	int family;
+	__u32 S, P;
+	__u32 L, R;
+	struct pkt_spec req;
+};
+
+/* A request the app gets (not a preflight). */
+#define PUT_REQ "PUT /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 0\r\n\r\n"
+
+/* Answer H_PREFLIGHT at s/p (client seq / server snd_nxt); false (with a
+ * failed check) if the response is not exactly right. */
+bool conn_splice(struct conn *c, int family, __u32 s, __u32 p);
+
+/* A client -> server (cseg) or server -> client (sseg) segment of c with
+ * a TS option and payload pay (C string; "" for none: no PSH). */
+void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
+	       const char *pay);
+void conn_sseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
+	       const char *pay);
+
+/* Run in through prog: expect PASS and exactly the packet want (built
+ * independently; every byte compared but the TCP checksum, which must be
+ * right) and the counter deltas d. */
+bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
+		 const struct h_env *env, const struct pkt_spec *want,
+		 const struct h_delta *d);
+
+/* Counter deltas of a translated pure ACK (in), client data (in_data)
+ * and a translated server segment (out). */
+extern const struct h_delta conn_d_in[], conn_d_in_data[], conn_d_out[];
+
+#endif /* PF_TEST_CONN_H */

@@ -1,0 +1,294 @@
+/* test_flow.c -- BPF tier: a flow over several requests (second splices, tracked flows). */
+#include <string.h>
+
+#include "conn.h"
+
+#define WIN (64256u >> 7)  /* h_sock(): rcv_wnd >> wscale */
+
+/* r's output must be exactly want from the EtherType on (every byte but
+ * the TCP checksum, which must be right; the IP header checksum is
+ * compared too). The MACs are left to
+ * answer_piggybacked_ack_pure_ack_keeps_macs. */
+static bool check_frame(const struct h_run *r, const struct pkt_spec *want)
+{
+	__u8 wb[PKT_MAX];
+	size_t wn = pkt_build(want, wb, sizeof(wb)), csum, i;
+	struct pkt_view v;
+
+	if (!h_out_view(r, &v))
+		return false;
+	csum = 14 + (want->family == 4 ? 20 : 40) + 16;
+	if (!H_EQ(r->out_len, wn, "output length"))
+		return false;
+	for (i = 12; i < wn; i++)
+		if (r->out[i] != wb[i] && i != csum && i != csum + 1)
+			break;
+	return H_CHECK(i == wn, "output differs from the expected packet at byte %zu "
+		       "(0x%02x, want 0x%02x)", i, r->out[i], wb[i]);
+}
+
+/* A second preflight before the first response is acked: passed (and
+ * translated) so the app answers it. */
+static void t_second_pending(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_SPLICE_PENDING, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	si = h_sock(c.S, c.P);
+	h_set_sock(&si);
+	conn_cseg(&in, &c, c.S + c.L, c.P, H_PREFLIGHT);
+	want = in;
+	want.seq = c.S;
+	conn_expect(&h_tc_in, &in, NULL, &want, d);
+}
+
+/* Splice, a PUT and its answer through the translation, a second
+ * splice: offsets accumulate, and later segments use both. pending: the
+ * second preflight carries the only ack of the app's answer (the socket
+ * has not seen it): the response leaves as a clone, the skb goes on as a
+ * pure ACK in the server's sequence space. */
+static void second_splice(int family, __u32 s, __u32 p, bool pending)
+{
+	static const char answer[] = "HTTP/1.1 204 No Content\r\nX-Pad: 0123456789012345\r\n\r\n";
+	static const struct h_delta d2[] = {
+		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND,
+	};
+	const __u32 D = (__u32)strlen(PUT_REQ), A = (__u32)strlen(answer);
+	struct conn c;
+	struct pkt_spec in, want, req2;
+	struct pf_sockinfo si;
+	struct h_run r;
+	struct h_want w;
+	struct pf_flow fl;
+	__u32 S2;
+
+	if (!conn_splice(&c, family, s, p))
+		return;
+	/* the PUT, acking the first response */
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, PUT_REQ);
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P;
+	if (!conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in_data))
+		return;
+	/* the app's answer to it */
+	conn_sseg(&in, &c, c.P, c.S + D, answer);
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S + D + c.L;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	/* the second preflight, acking the app's answer */
+	S2 = c.S + c.L + D;
+	si = h_sock(c.S + D, c.P + A);
+	if (pending)
+		si.snd_una = c.P;
+	h_set_sock(&si);
+	h_req_spec(&req2, family, H_PREFLIGHT, S2, c.P + c.R + A, 333, 444);
+	if (!h_run_spec(&h_tc_in, &req2, NULL, &r))
+		return;
+	w = (struct h_want){ .req = &req2, .seq = c.P + A + c.R, .ack = S2 + c.L, .win = WIN,
+			     .has_ts = true, .tsval = H_TS_NOW, .tsecr = 333,
+			     .pay = H_RESP_204, .paylen = c.R };
+	if (pending) {
+		/* the pure ACK: request's socket seq, the ack in socket space */
+		want = req2;
+		want.seq = c.S + D;
+		want.ack = c.P + A;
+		want.flags = TH_ACK;
+		want.paylen = 0;
+		want.ttl = 64;
+		want.ip_id = 0;
+		if (!h_check_clone(&r, &w) || !H_EQ(r.verdict, H_PASS, "verdict (pure ACK)") ||
+		    !check_frame(&r, &want))
+			return;
+	} else if (!h_check_response(&r, &w)) {
+		return;
+	}
+	if (!h_check_deltas(&r, d2))
+		return;
+	if (!H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQX(fl.c_pos, S2, "flow c_pos");
+	H_EQ(fl.c_before, c.L, "flow c_before");
+	H_EQ(fl.c_after, 2 * c.L, "flow c_after");
+	H_EQX(fl.s_pos, c.P + A, "flow s_pos");
+	H_EQ(fl.s_before, c.R, "flow s_before");
+	H_EQ(fl.s_after, 2 * c.R, "flow s_after");
+	H_EQ(fl.splices, 2, "flow splices");
+	H_EQ(fl.resp_acked, 0, "flow resp_acked");
+	if (!h_ok())
+		return;
+	/* later client data acking both responses: seq - 2L, ack - 2R */
+	conn_cseg(&in, &c, S2 + c.L, c.P + A + 2 * c.R, PUT_REQ);
+	want = in;
+	want.seq = c.S + D;
+	want.ack = c.P + A;
+	if (!conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in_data))
+		return;
+	/* later server data: seq + 2R, ack + 2L */
+	conn_sseg(&in, &c, c.P + A, c.S + 2 * D, answer);
+	want = in;
+	want.seq = c.P + A + 2 * c.R;
+	want.ack = c.S + 2 * D + 2 * c.L;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	/* server data from between the two responses (retransmitted):
+	 * only the first response is before it; its ack reaches the second
+	 * request, which the second response acked already */
+	conn_sseg(&in, &c, c.P, c.S + D, answer);
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S + D + 2 * c.L;
+	conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out);
+}
+
+static void t_second_splice_v4(void)
+{
+	second_splice(4, 1000000, 5000000, false);
+}
+
+static void t_second_splice_v6_wrap(void)
+{
+	second_splice(6, 0xffffff00u, 0xffffff80u, false);
+}
+
+static void t_second_splice_pending_ack(void)
+{
+	second_splice(4, 1000000, 5000000, true);
+}
+
+static void t_second_splice_pending_ack_v6(void)
+{
+	second_splice(6, 0xffffff00u, 0xffffff80u, true);
+}
+
+
+/* Client data the app has not answered yet, then a preflight: the app
+ * must answer in order, so the preflight goes to it (translated). */
+static void t_after_unanswered_data(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_ORDER, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	const __u32 D = (__u32)strlen(PUT_REQ);
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, PUT_REQ);
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P;
+	if (!conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in_data))
+		return;
+	si = h_sock(c.S + D, c.P);
+	h_set_sock(&si);
+	conn_cseg(&in, &c, c.S + c.L + D, c.P + c.R, H_PREFLIGHT);
+	want = in;
+	want.seq = c.S + D;
+	want.ack = c.P;
+	conn_expect(&h_tc_in, &in, NULL, &want, d);
+}
+
+/* Start a tracked (identity) flow: a preflight passed because the app
+ * already got bytes on this connection before we saw it. */
+static bool track(struct conn *c, __u32 s, __u32 p)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_ORDER, 1), H_D(FLOW_CREATED, 1), H_DEND,
+	};
+	struct pf_sockinfo si = h_sock(s, p);
+	struct h_run r;
+
+	memset(c, 0, sizeof(*c));
+	c->family = 4;
+	c->S = s;
+	c->P = p;
+	h_req_spec(&c->req, 4, H_PREFLIGHT, s, p, 111, 222);
+	si.bytes_received = 500;
+	h_set_sock(&si);
+	return h_run_spec(&h_tc_in, &c->req, NULL, &r) && H_EQ(r.verdict, H_PASS, "verdict") &&
+	       h_check_deltas(&r, d) && H_EQ(h_flow_count(), 1, "flows");
+}
+
+/* On a tracked flow, once the app has answered, the next preflight is
+ * answered (the first splice on that flow). */
+static void t_tracked_next_answered(void)
+{
+	static const char answer[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND,
+	};
+	const __u32 L = (__u32)strlen(H_PREFLIGHT), A = (__u32)strlen(answer);
+	struct conn c;
+	struct pkt_spec in;
+	struct pf_sockinfo si;
+	struct h_run r;
+	struct h_want w;
+	struct pf_flow fl;
+
+	if (!track(&c, 1000000, 5000000))
+		return;
+	/* the app's answer: identity, but counted and noted */
+	conn_sseg(&in, &c, c.P, c.S + L, answer);
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out))
+		return;
+	si = h_sock(c.S + L, c.P + A);
+	si.bytes_received = 500 + L;
+	h_set_sock(&si);
+	h_req_spec(&in, 4, H_PREFLIGHT, c.S + L, c.P + A, 333, 444);
+	if (!h_run_spec(&h_tc_in, &in, NULL, &r))
+		return;
+	w = (struct h_want){ .req = &in, .seq = c.P + A, .ack = c.S + 2 * L, .win = WIN,
+			     .has_ts = true, .tsval = H_TS_NOW, .tsecr = 333,
+			     .pay = H_RESP_204, .paylen = strlen(H_RESP_204) };
+	if (!h_check_response(&r, &w) || !h_check_deltas(&r, d) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQX(fl.c_pos, c.S + L, "flow c_pos");
+	H_EQ(fl.c_before, 0, "flow c_before");
+	H_EQ(fl.c_after, L, "flow c_after");
+	H_EQX(fl.s_pos, c.P + A, "flow s_pos");
+	H_EQ(fl.s_before, 0, "flow s_before");
+	H_EQ(fl.s_after, w.paylen, "flow s_after");
+	H_EQ(fl.splices, 1, "flow splices");
+}
+
+/* A tracked flow has no response: a SACK block that straddles seq 0
+ * overlaps nothing and must be kept (translated by 0), not stripped. */
+static void t_tracked_sack_across_zero(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in;
+	__u32 blk[1][2] = { { 0xffffff00u, 0x100u } };
+
+	if (!track(&c, 1000000, 0xfffff000u))
+		return;
+	conn_cseg(&in, &c, c.S, 0xfffff000u, "");
+	pkt_opt_sack(&in, 1, blk);
+	conn_expect(&h_tc_in, &in, NULL, &in, d);
+}
+
+void test_flow(void)
+{
+	h_case("second_preflight_before_ack_pending", t_second_pending);
+	h_case("second_preflight_after_unanswered_data_order", t_after_unanswered_data);
+	h_case("second_splice_offsets_accumulate_ipv4", t_second_splice_v4);
+	h_case("second_splice_offsets_accumulate_ipv6_wrap", t_second_splice_v6_wrap);
+	h_case("second_splice_pending_ack_clone_ipv4", t_second_splice_pending_ack);
+	h_case("second_splice_pending_ack_clone_ipv6_wrap", t_second_splice_pending_ack_v6);
+	h_case("tracked_flow_next_preflight_answered", t_tracked_next_answered);
+	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
+}

@@ -1,0 +1,181 @@
+/* test_retx.c -- BPF tier: retransmissions of a consumed request. */
+#include <string.h>
+
+#include "conn.h"
+
+#define S0 1000000u        /* client seq of the request */
+#define P0 5000000u        /* server snd_nxt */
+
+/* Answer H_PREFLIGHT at S0/P0 into *first (fixture f). */
+static bool splice(struct h_fix *f, struct h_run *first)
+{
+	h_answer_fix(f, 4, H_PREFLIGHT, S0, P0);
+	return h_fix_run(f, first) && H_CHECK(first->verdict == H_TX, "first request not answered");
+}
+
+/* The same request again: the same response at the same seq, fresh TS. */
+static void t_retx_reanswered(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first, r;
+	struct h_want w;
+	struct pf_flow fl;
+
+	if (!splice(&f, &first))
+		return;
+	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
+	memcpy(f.d, d, sizeof(d));
+	if (!h_fix_run(&f, &r))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	w.tsecr = 333;
+	if (!h_check_response(&r, &w))
+		return;
+	H_CHECK(r.out_len == first.out_len, "retransmitted answer length %u, first %u",
+		r.out_len, first.out_len);
+	if (H_CHECK(h_flow(&f.in, &fl), "flow gone"))
+		H_EQ(fl.splices, 1, "flow splices after a retransmission");
+}
+
+/* A retransmission while draining is still answered (the app never saw
+ * the request). */
+static void t_retx_while_draining(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first, r;
+	struct h_want w;
+
+	if (!splice(&f, &first))
+		return;
+	h_cfg()->draining = 1;
+	memcpy(f.d, d, sizeof(d));
+	if (!h_fix_run(&f, &r))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	h_check_response(&r, &w);
+}
+
+/* A retransmission coalesced with the next request's first bytes:
+ * answered again, the extra bytes dropped (the client resends them). */
+static void t_retx_coalesced(void)
+{
+	static const char both[] = H_PREFLIGHT "PUT /api/items/7 HTTP/1.1\r\n";
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first, r;
+	struct h_want w;
+
+	if (!splice(&f, &first))
+		return;
+	f.in.pay = both;
+	f.in.paylen = strlen(both);
+	memcpy(f.d, d, sizeof(d));
+	if (!h_fix_run(&f, &r))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	w.ack = S0 + strlen(H_PREFLIGHT);
+	h_check_response(&r, &w);
+}
+
+/* Only the first bytes of the request again (same seq): dropped. */
+static void t_retx_partial_same_seq(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_DROPPED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first;
+
+	if (!splice(&f, &first))
+		return;
+	f.in.paylen = 40;
+	f.verdict = H_DROP;
+	memcpy(f.d, d, sizeof(d));
+	h_fix_run(&f, NULL);
+}
+
+/* A retransmission that starts inside the consumed request (its tail,
+ * re-segmented): must be dropped. Translating it would hand the app the
+ * request's tail at the socket's next seq. */
+static void retx_tail(unsigned from)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_DROPPED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first, r;
+	struct pkt_view v;
+
+	if (!splice(&f, &first))
+		return;
+	f.in.seq = S0 + from;
+	f.in.pay = H_PREFLIGHT + from;
+	f.in.paylen = (unsigned)strlen(H_PREFLIGHT) - from;
+	if (!h_run_spec(&h_tc_in, &f.in, NULL, &r))
+		return;
+	if (r.verdict == H_PASS && !pkt_parse(r.out, r.out_len, &v, NULL, 0)) {
+		H_CHECK(false, "BUG: passed to the app: the request's last %u bytes (wire seq "
+			"0x%08x) at socket seq 0x%08x, the socket's next byte",
+			v.paylen, f.in.seq, v.seq);
+		return;
+	}
+	H_CHECK(r.verdict == H_DROP, "retval %d, want DROP", r.retval);
+	h_check_deltas(&r, d);
+}
+
+static void t_retx_tail_dropped(void)
+{
+	retx_tail(40);
+}
+
+static void t_retx_last_bytes_dropped(void)
+{
+	retx_tail((unsigned)strlen(H_PREFLIGHT) - 4);
+}
+
+/* Answered again while the socket still has server data unacked that
+ * this retransmission acks: clone + pure ACK at the request's socket seq. */
+static void t_retx_pending_ack(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first, r;
+	struct h_want w;
+	struct pkt_view v;
+
+	if (!splice(&f, &first))
+		return;
+	f.sock.snd_una = P0 - 300;
+	f.verdict = H_PASS;
+	f.clones = 1;
+	memcpy(f.d, d, sizeof(d));
+	if (!h_fix_run(&f, &r))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	if (!h_check_clone(&r, &w) || !h_out_view(&r, &v))
+		return;
+	H_EQX(v.seq, S0, "pure ACK seq");
+	H_EQX(v.ack, P0, "pure ACK ack");
+	H_EQ(v.paylen, 0, "pure ACK payload");
+}
+
+void test_retx(void)
+{
+	h_case("retx_reanswered_same_seq", t_retx_reanswered);
+	h_case("retx_reanswered_with_pending_ack", t_retx_pending_ack);
+	h_case("retx_while_draining_reanswered", t_retx_while_draining);
+	h_case("retx_coalesced_with_next_data", t_retx_coalesced);
+	h_case("retx_partial_same_seq_dropped", t_retx_partial_same_seq);
+	h_case("retx_tail_of_request_dropped", t_retx_tail_dropped);
+	h_case("retx_last_bytes_of_request_dropped", t_retx_last_bytes_dropped);
+}
