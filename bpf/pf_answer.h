@@ -95,9 +95,9 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	resp[PF_O(len + 1)] = 0;
 	resp[PF_O(len + 2)] = 0;
 	eth = (struct ethhdr *)s->eth;
-	if (pf_load(ctx, xdp, 0, eth, sizeof(*eth)))
-		return -1;
-	if (pf_resize(ctx, xdp, new_len))
+	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
+	if (!xdp && (pf_load(ctx, xdp, 0, eth, sizeof(*eth)) ||
+		     pf_resize(ctx, xdp, new_len)))
 		return -1;
 	{
 		/* Ethernet: back to where it came from. A to_server segment is

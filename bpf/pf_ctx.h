@@ -27,12 +27,22 @@ static __always_inline __u32 pf_ctx_len(void *ctx, bool xdp)
 	return xdp ? (__u32)bpf_xdp_get_buff_len(ctx) : ((struct __sk_buff *)ctx)->len;
 }
 
-/* Resize the frame to new_len bytes. */
+/* Resize the frame to new_len bytes. Returns 0 (or, XDP growing at the
+ * head: PF_GREW_HEAD) on success, negative on failure. */
+#define PF_GREW_HEAD 1
+
 static __always_inline long pf_resize(void *ctx, bool xdp, __u32 new_len)
 {
-	if (xdp)
-		return bpf_xdp_adjust_tail(ctx, (int)new_len - (int)pf_ctx_len(ctx, xdp));
-	return bpf_skb_change_tail(ctx, new_len, 0);
+	int delta;
+
+	if (!xdp)
+		return bpf_skb_change_tail(ctx, new_len, 0);
+	delta = (int)new_len - (int)pf_ctx_len(ctx, xdp);
+	if (delta <= 0 || !bpf_xdp_adjust_tail(ctx, delta))
+		return delta <= 0 ? bpf_xdp_adjust_tail(ctx, delta) : 0;
+	/* little tailroom (veth, many drivers), but native XDP guarantees
+	 * XDP_PACKET_HEADROOM: the caller rewrites the whole frame anyway */
+	return bpf_xdp_adjust_head(ctx, -delta) ? -1 : PF_GREW_HEAD;
 }
 
 static __always_inline __u32 pf_csum_add32(__u32 a, __u32 b)

@@ -132,9 +132,29 @@ static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
 /* XDP only: resize the frame to len bytes now, before anything is
  * committed; veth and many drivers have little tailroom, and a frame that
  * cannot grow goes to TC instead (which can). Returns 0 or -1. */
-static __always_inline int pf_xdp_make_room(void *ctx, __u32 len)
+static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u32 len)
 {
-	return pf_resize(ctx, true, len) ? -1 : 0;
+	__u32 old = pf_ctx_len(ctx, true);
+	long r;
+
+	/* the Ethernet header first: growing at the head moves it */
+	if (pf_load(ctx, true, 0, s->eth, ETH_HLEN))
+		return -1;
+	r = pf_resize(ctx, true, len);
+	if (r < 0)
+		return -1;
+	s->grown = r == PF_GREW_HEAD ? len - old : 0;
+	return 0;
+}
+
+/* Undo pf_xdp_make_room (nothing has been written): the frame is the
+ * request again, byte for byte. */
+static __always_inline void pf_xdp_undo_room(void *ctx, struct pf_scratch *s, __u32 len)
+{
+	if (s->grown)
+		bpf_xdp_adjust_head(ctx, (int)s->grown);
+	else
+		bpf_xdp_adjust_tail(ctx, (int)len - (int)pf_ctx_len(ctx, true));
 }
 
 /* Verify the request's TCP checksum over the copy in s->req: a segment
@@ -275,7 +295,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 		goto drop;
 	ack_s = pf_ack_in(a, p->ack);
 	if (xdp && (ack_s != si->snd_una ||
-		    pf_xdp_make_room(ctx, pf_resp_len_on_wire(p, &t, rlen))))
+		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen))))
 		return PF_ANS_TO_TC;
 	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
 		      a->c_pos - a->c_before, &t);
@@ -455,12 +475,12 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	}
 	if (xdp && ack_s != si->snd_una)
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
-	if (xdp && pf_xdp_make_room(ctx, pf_resp_len_on_wire(p, &t, rlen)))
+	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen)))
 		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
 	st = pf_commit(p, f, rlen, si->snd_nxt, s->m.verdict == PF_V_REJECT, &a, s);
 	if (st) {
 		if (xdp)
-			pf_xdp_make_room(ctx, p->l4_off + p->tcp_hlen + p->pay_len);
+			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
 		goto pass;
 	}
 	/* Committed: from here a failure drops the segment and the client's
@@ -476,6 +496,12 @@ pass:
 	pf_count(st);
 	return PF_ANS_PASS;
 pass_track:
+	/* XDP runs over a whole NAPI batch before the stack sees any of it:
+	 * the socket may not have processed the segments just before this
+	 * one (e.g. the handshake's last ACK). TC ingress sees the request
+	 * after them: let it decide with current socket state. */
+	if (xdp)
+		return PF_ANS_TO_TC;
 	pf_count(st);
 	if (!f)
 		pf_track(p, s);
