@@ -21,7 +21,7 @@ endif
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
-LDLIBS   := -lxdp -lbpf -lelf -lz -lyaml
+LDLIBS   := -lxdp -lbpf -lelf -lz -lyaml -lmicrohttpd
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
 	-D__TARGET_ARCH_x86 $(ARCH_INC) -Iinclude -Ibpf
 

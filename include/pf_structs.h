@@ -86,6 +86,7 @@ struct pf_config {
 	__u64 flows_freed;       /* entries of ended connections removed */
 	__u64 reloads;           /* successful policy reloads */
 	__u64 reload_failures;   /* refused policy reloads */
+	__u64 drain_resets;      /* connections reset at the drain timeout */
 	struct pf_slot_info slot[PF_SLOTS];
 	__u64 port_bits[1024];   /* bit p: TCP port p (host order) is served */
 };

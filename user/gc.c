@@ -10,16 +10,21 @@
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
 #include <linux/inet_diag.h>
+#include <stdio.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "gc.h"
+#include "log.h"
 
 /* TCP states (include/net/tcp_states.h) in which data can still flow. */
 #define ALIVE_STATES ((1 << TCP_ESTABLISHED) | (1 << TCP_SYN_RECV) | \
 		      (1 << TCP_FIN_WAIT1) | (1 << TCP_FIN_WAIT2) | \
 		      (1 << TCP_CLOSE_WAIT) | (1 << TCP_LAST_ACK) | (1 << TCP_CLOSING))
 
-/* Exact-tuple sock_diag query. */
-int pf_sock_alive(const struct pf_flow_key *key)
+/* Send one exact-tuple sock_diag request of type (SOCK_DIAG_BY_FAMILY or
+ * SOCK_DESTROY) for key. Returns the socket's TCP state (>= 0) for a
+ * query, 0 for a destroy, or -errno (-ENOENT: no such socket). */
+static int diag_request(const struct pf_flow_key *key, __u16 type)
 {
 	struct {
 		struct nlmsghdr n;
@@ -27,8 +32,8 @@ int pf_sock_alive(const struct pf_flow_key *key)
 	} req = {
 		.n = {
 			.nlmsg_len = sizeof(req),
-			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
-			.nlmsg_flags = NLM_F_REQUEST,
+			.nlmsg_type = type,
+			.nlmsg_flags = NLM_F_REQUEST | (type == SOCK_DESTROY ? NLM_F_ACK : 0),
 			.nlmsg_seq = 1,
 		},
 		.r = {
@@ -40,7 +45,7 @@ int pf_sock_alive(const struct pf_flow_key *key)
 	char buf[4096];
 	struct nlmsghdr *h;
 	ssize_t n;
-	int fd, ret = 0;
+	int fd, ret = -EIO;
 
 	req.r.id.idiag_sport = key->sport;
 	req.r.id.idiag_dport = key->cport;
@@ -68,17 +73,36 @@ int pf_sock_alive(const struct pf_flow_key *key)
 	if (h->nlmsg_type == NLMSG_ERROR) {
 		struct nlmsgerr *e = NLMSG_DATA(h);
 
-		ret = e->error == -ENOENT ? 0 : e->error;
+		ret = e->error; /* 0: ack of a destroy */
 		goto out;
 	}
 	if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
 		struct inet_diag_msg *m = NLMSG_DATA(h);
 
-		ret = (ALIVE_STATES >> m->idiag_state) & 1;
+		ret = m->idiag_state;
 	}
 out:
 	close(fd);
 	return ret;
+}
+
+/* 1 if a socket for key can still exchange data, 0 if not, -errno. */
+int pf_sock_alive(const struct pf_flow_key *key)
+{
+	int st = diag_request(key, SOCK_DIAG_BY_FAMILY);
+
+	if (st == -ENOENT)
+		return 0;
+	if (st < 0)
+		return st;
+	return (ALIVE_STATES >> st) & 1;
+}
+
+/* Abort the local socket of key: the kernel resets the connection (RST to
+ * the peer, ECONNABORTED to the app). Returns 0 or -errno. */
+int pf_sock_destroy(const struct pf_flow_key *key)
+{
+	return diag_request(key, SOCK_DESTROY);
 }
 
 int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
@@ -103,4 +127,41 @@ int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
 		key = next;
 	}
 	return live;
+}
+
+/* Format key as "client -> server" into buf. */
+static void key_str(const struct pf_flow_key *k, char *buf, size_t n)
+{
+	char c[INET6_ADDRSTRLEN], sv[INET6_ADDRSTRLEN];
+	int af = k->family == 6 ? AF_INET6 : AF_INET;
+
+	inet_ntop(af, k->caddr, c, sizeof(c));
+	inet_ntop(af, k->saddr, sv, sizeof(sv));
+	snprintf(buf, n, af == AF_INET6 ? "[%s]:%u -> [%s]:%u" : "%s:%u -> %s:%u",
+		 c, ntohs(k->cport), sv, ntohs(k->sport));
+}
+
+int pf_gc_reset_all(int fd)
+{
+	struct pf_flow_key key, next;
+	char name[128];
+	int more, n = 0, err;
+
+	more = !bpf_map_get_next_key(fd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		key_str(&key, name, sizeof(name));
+		err = pf_sock_destroy(&key);
+		if (!err || err == -ENOENT) {
+			if (!err) {
+				pr_warn("drain timeout: reset %s", name);
+				n++;
+			}
+			bpf_map_delete_elem(fd, &key);
+		} else {
+			pr_warn("drain timeout: reset %s: %s", name, strerror(-err));
+		}
+		key = next;
+	}
+	return n;
 }

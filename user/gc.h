@@ -8,6 +8,13 @@
  * (SYN_RECV..LAST_ACK except TIME_WAIT/CLOSE), 0 if not, -errno on error. */
 int pf_sock_alive(const struct pf_flow_key *key);
 
+/* Abort the local socket of key (RST to the peer). 0 or -errno. */
+int pf_sock_destroy(const struct pf_flow_key *key);
+
+/* Reset every connection left in the flow map (fd), one log line each;
+ * returns how many were reset. */
+int pf_gc_reset_all(int fd);
+
 /* Walk the flow map (fd): delete entries whose connection has ended.
  * now_ns is CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns). Entries
  * idle for less than min_idle_ns are only checked when a FIN/RST was

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
 #include "pin.h"
@@ -26,6 +27,7 @@ int pf_pin_lock(struct pf_pin *p, const char *iface)
 	p->lock_fd = -1;
 	snprintf(p->dir, sizeof(p->dir), "%s/%s", PF_PIN_ROOT, iface);
 	snprintf(p->lock, sizeof(p->lock), "%s/%s.lock", PF_LOCK_ROOT, iface);
+	snprintf(p->clsact, sizeof(p->clsact), "%s/%s.clsact", PF_LOCK_ROOT, iface);
 	if (mkdir(PF_LOCK_ROOT, 0755) && errno != EEXIST) {
 		err = -errno;
 		pr_warn("mkdir %s: %s", PF_LOCK_ROOT, strerror(errno));
@@ -169,4 +171,56 @@ int pf_pin_is_running(const char *iface)
 		running = 1;
 	close(fd);
 	return running;
+}
+
+int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel)
+{
+	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows };
+	const char *names[] = { "stats", "flows" };
+	char path[512];
+	unsigned i;
+	int fd, err;
+
+	p->adopted = false;
+	snprintf(path, sizeof(path), "%s/flows", p->dir);
+	if (access(path, F_OK))
+		return 0; /* nothing left behind */
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", p->dir, names[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			pr_warn("adopt %s: %s", path, strerror(errno));
+			return err;
+		}
+		err = bpf_map__reuse_fd(maps[i], fd);
+		close(fd);
+		if (err) {
+			pr_warn("adopt %s: %s (incompatible leftover: 'preflightd detach' "
+				"drains and removes it)", path, strerror(-err));
+			return err;
+		}
+	}
+	p->adopted = true;
+	pr_info("adopting the flow table and counters left in %s by a previous instance",
+		p->dir);
+	return 0;
+}
+
+void pf_pin_mark_clsact(const struct pf_pin *p, bool created)
+{
+	int fd;
+
+	if (!created) {
+		unlink(p->clsact);
+		return;
+	}
+	fd = open(p->clsact, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0)
+		close(fd);
+}
+
+bool pf_pin_clsact_created(const struct pf_pin *p)
+{
+	return access(p->clsact, F_OK) == 0;
 }

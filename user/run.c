@@ -19,6 +19,7 @@
 #include "gc.h"
 #include "pin.h"
 #include "xdp.h"
+#include "watch.h"
 #include "log.h"
 
 struct run_opts {
@@ -163,6 +164,7 @@ static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
 	int flows_fd = bpf_map__fd(skel->maps.pf_flows);
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
 	__u64 deadline = 0, last_gc = 0;
+	struct pf_watch w;
 	sigset_t set;
 	unsigned freed;
 	int sig, live;
@@ -171,10 +173,11 @@ static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	pf_watch_open(&w, o->policy);
 	for (;;) {
 		sig = sigtimedwait(&set, NULL, &tick);
 		pf_maps_tick(skel);
-		if (sig == SIGHUP) {
+		if (sig == SIGHUP || pf_watch_changed(&w)) {
 			reload(skel, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			if (deadline)
@@ -195,10 +198,13 @@ static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
 			break;
 		}
 		if (deadline && now_ns() > deadline) {
-			pr_warn("drain timeout: %d spliced connections still open; detaching", live);
+			pr_warn("drain timeout: %d spliced connections still open; resetting them",
+				live);
+			skel->bss->pf_cfg.drain_resets += pf_gc_reset_all(flows_fd);
 			break;
 		}
 	}
+	pf_watch_close(&w);
 }
 
 int pf_cmd_run(int argc, char **argv)
@@ -241,6 +247,16 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_destroy;
 	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
 	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
+	err = pf_pin_adopt(&pin, skel);
+	if (err)
+		goto out_destroy;
+	if (pf_xdp_find_stale(ifindex, false) > 0) {
+		/* its translation would run on top of ours */
+		pr_warn("a dead instance's XDP program is still attached to %s: "
+			"'preflightd detach --iface %s' drains and removes it", o.iface, o.iface);
+		err = -EEXIST;
+		goto out_destroy;
+	}
 	err = preflightd_bpf__load(skel);
 	if (err) {
 		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
@@ -262,9 +278,13 @@ int pf_cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	err = pf_tc_attach(&tc, ifindex, bpf_program__fd(skel->progs.pf_tc_ingress),
-			   bpf_program__fd(skel->progs.pf_tc_egress));
+			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
 	if (err)
 		goto out_unpin;
+	if (pin.adopted)
+		tc.hook_created = pf_pin_clsact_created(&pin);
+	else
+		pf_pin_mark_clsact(&pin, tc.hook_created);
 	if (o.xdp) {
 		err = pf_xdp_attach(&xdp, skel, ifindex, o.xdp_generic);
 		if (err)
@@ -281,6 +301,7 @@ int pf_cmd_run(int argc, char **argv)
 	pf_xdp_detach(&xdp);
 out_tc:
 	pf_tc_detach(&tc);
+	pf_pin_mark_clsact(&pin, false);
 	pr_info("detached from %s", o.iface);
 out_unpin:
 	pf_unpin_maps(&pin);

@@ -145,9 +145,10 @@ int pf_cmd_stats(int argc, char **argv)
 			printf("\"%s\":%llu,", pf_stat_name(i, name, sizeof(name)),
 			       (unsigned long long)v[i]);
 		printf("\"active_flows\":%d,\"flows_freed\":%llu,\"reloads\":%llu,"
-		       "\"reload_failures\":%llu}\n", flows,
+		       "\"reload_failures\":%llu,\"drain_resets\":%llu}\n", flows,
 		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
-		       (unsigned long long)dc.reload_failures);
+		       (unsigned long long)dc.reload_failures,
+		       (unsigned long long)dc.drain_resets);
 		return 0;
 	}
 	for (i = 0; i < PF_STAT__MAX; i++)
@@ -160,5 +161,7 @@ int pf_cmd_stats(int argc, char **argv)
 	       "policy reloads");
 	printf("%-20s %12llu  %s\n", "reload_failures", (unsigned long long)dc.reload_failures,
 	       "refused policy reloads");
+	printf("%-20s %12llu  %s\n", "drain_resets", (unsigned long long)dc.drain_resets,
+	       "connections reset at the drain timeout");
 	return 0;
 }

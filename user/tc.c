@@ -88,11 +88,13 @@ out:
 	return err ? err : count;
 }
 
-static int attach_one(int ifindex, enum bpf_tc_attach_point ap, __u32 prio, int fd)
+static int attach_one(int ifindex, enum bpf_tc_attach_point ap, __u32 prio, int fd,
+		      bool replace)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = ap);
 	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PF_TC_HANDLE,
-			    .priority = prio, .prog_fd = fd);
+			    .priority = prio, .prog_fd = fd,
+			    .flags = replace ? BPF_TC_F_REPLACE : 0);
 
 	return bpf_tc_attach(&hook, &opts);
 }
@@ -107,7 +109,7 @@ static int detach_one(int ifindex, enum bpf_tc_attach_point ap, __u32 prio)
 
 /* Attach in_fd at the head of ingress and out_fd at the tail of egress.
  * On failure, undoes what it did and returns a negative errno. */
-int pf_tc_attach(struct pf_tc *tc, int ifindex, int in_fd, int out_fd)
+int pf_tc_attach(struct pf_tc *tc, int ifindex, int in_fd, int out_fd, bool replace)
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
@@ -121,14 +123,14 @@ int pf_tc_attach(struct pf_tc *tc, int ifindex, int in_fd, int out_fd)
 		return err;
 	}
 	tc->hook_created = err == 0;
-	err = attach_one(ifindex, BPF_TC_INGRESS, PF_TC_PRIO_IN, in_fd);
+	err = attach_one(ifindex, BPF_TC_INGRESS, PF_TC_PRIO_IN, in_fd, replace);
 	if (err) {
 		pr_warn("attach TC ingress: %s%s", strerror(-err), err == -EEXIST ?
 			" (a preflightd filter is already there: stale? run 'preflightd detach --iface IF')" : "");
 		goto fail;
 	}
 	tc->in_attached = true;
-	err = attach_one(ifindex, BPF_TC_EGRESS, PF_TC_PRIO_OUT, out_fd);
+	err = attach_one(ifindex, BPF_TC_EGRESS, PF_TC_PRIO_OUT, out_fd, replace);
 	if (err) {
 		pr_warn("attach TC egress: %s", strerror(-err));
 		goto fail;

@@ -16,8 +16,9 @@ struct pf_tc {
 };
 
 /* Attach prog fds at ingress/egress of ifindex. Reuses an existing clsact.
- * Returns 0 or a negative errno (message printed). */
-int pf_tc_attach(struct pf_tc *tc, int ifindex, int in_fd, int out_fd);
+ * replace: atomically replace preflightd filters left by a previous
+ * instance (adoption). Returns 0 or a negative errno (message printed). */
+int pf_tc_attach(struct pf_tc *tc, int ifindex, int in_fd, int out_fd, bool replace);
 
 /* Detach what pf_tc_attach attached; remove clsact only if we created it
  * and no other filter remains on it. */

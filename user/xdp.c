@@ -103,3 +103,43 @@ void pf_xdp_detach(struct pf_xdp *x)
 	xdp_program__close(x->prog);
 	x->prog = NULL;
 }
+
+int pf_xdp_find_stale(int ifindex, bool detach)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *prog;
+	int found = 0, err;
+
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	err = libxdp_get_error(mp);
+	if (err)
+		return err == -ENOENT ? 0 : err;
+	if (!mp)
+		return 0;
+	if (xdp_multiprog__is_legacy(mp)) {
+		prog = xdp_multiprog__main_prog(mp);
+		found = prog && !strcmp(xdp_program__name(prog), "pf_xdp_ingress");
+		if (found && detach) {
+			err = xdp_multiprog__detach(mp);
+			if (err)
+				pr_warn("xdp: detach stale program: %s", strerror(-err));
+		}
+		goto out;
+	}
+	for (prog = xdp_multiprog__next_prog(NULL, mp); prog;
+	     prog = xdp_multiprog__next_prog(prog, mp)) {
+		if (strcmp(xdp_program__name(prog), "pf_xdp_ingress"))
+			continue;
+		found = 1;
+		if (detach) {
+			err = xdp_program__detach(prog, ifindex,
+						  xdp_multiprog__attach_mode(mp), 0);
+			if (err)
+				pr_warn("xdp: detach stale program: %s", strerror(-err));
+		}
+		break;
+	}
+out:
+	xdp_multiprog__close(mp);
+	return found;
+}

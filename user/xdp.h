@@ -23,4 +23,9 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel, int ifindex,
 /* Detach and free what pf_xdp_attach set up (no-op if nothing). */
 void pf_xdp_detach(struct pf_xdp *x);
 
+/* Is a pf_xdp_ingress program (a dead instance's) attached to ifindex,
+ * alone or in a libxdp dispatcher? With detach, remove it. Returns 1 if
+ * found, 0 if not, -errno on error. */
+int pf_xdp_find_stale(int ifindex, bool detach);
+
 #endif /* PF_XDP_H */

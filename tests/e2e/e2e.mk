@@ -25,4 +25,4 @@ $(E2E_DIR)/%: tests/e2e/tools/%.c $(E2E_SKELS) | $(E2E_DIR)
 e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
 
 e2e: all e2e-tools
-	$(Q)bash tests/e2e/run.sh
+	$(Q)rc=0; bash tests/e2e/run.sh --mode tc || rc=1; bash tests/e2e/run.sh --mode xdp || rc=1; exit $$rc
