@@ -319,6 +319,12 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 		ve--;
 	}
 	ve = PF_LAUNDER(c->tmp[3], ve);
+	/* still blank at either end: more than 16 blanks, refused */
+	if (vs < ve && (b[PF_M(vs)] == ' ' || b[PF_M(vs)] == '\t' ||
+			b[PF_M(ve - 1)] == ' ' || b[PF_M(ve - 1)] == '\t')) {
+		c->res = PF_P_BAD;
+		return 1;
+	}
 	h = pf_classify(b, pos, colon - pos);
 	res = pf_take_header(b, r, h, vs, ve - vs);
 	if (res != PF_P_OK) {
