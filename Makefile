@@ -34,7 +34,7 @@ LIB_SRCS  := $(filter-out user/main.c,$(USER_SRCS))
 USER_OBJS := $(USER_SRCS:user/%.c=$(BUILD)/user/%.o)
 LIB_OBJS  := $(LIB_SRCS:user/%.c=$(BUILD)/user/%.o)
 
-.PHONY: all clean test unit bpftest e2e demo deps check-headers fuzz
+.PHONY: all clean test unit bpftest e2e demo deps check-headers fuzz soak bench
 all: $(BUILD)/preflightd
 
 $(BUILD) $(BUILD)/user:

@@ -24,5 +24,16 @@ $(E2E_DIR)/%: tests/e2e/tools/%.c $(E2E_SKELS) | $(E2E_DIR)
 
 e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
 
+# every case in both modes, then the hardening cases (short soak)
 e2e: all e2e-tools
-	$(Q)rc=0; bash tests/e2e/run.sh --mode tc || rc=1; bash tests/e2e/run.sh --mode xdp || rc=1; exit $$rc
+	$(Q)rc=0; for m in tc xdp; do \
+		bash tests/e2e/run.sh --mode $$m || rc=1; \
+		bash tests/e2e/hardening.sh --mode $$m || rc=1; \
+	done; exit $$rc
+
+# longer fault soak: 50 connections under loss + duplication, 60 s a mode
+SOAK_SECONDS ?= 60
+soak: all e2e-tools
+	$(Q)rc=0; for m in tc xdp; do \
+		bash tests/e2e/hardening.sh --mode $$m --soak $(SOAK_SECONDS) || rc=1; \
+	done; exit $$rc

@@ -278,7 +278,7 @@ pf_start_preflightd() {
 		return 1
 	fi
 	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
-		>"$PF_PFD_LOG" 2>&1 &
+		"${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
 	if ! pf_wait_for_line "$PF_PFD_LOG" 'ready' 10 "$PF_PFD_PID"; then

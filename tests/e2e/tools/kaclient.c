@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -40,6 +41,8 @@ enum expect { EXPECT_ANY, EXPECT_KERNEL, EXPECT_APP };
 struct opts {
 	const char *addr, *origin, *acrh, *host;
 	unsigned port, conns, rounds, timeout_ms;
+	unsigned hold_ms;      /* keep the connection open this long at the end */
+	unsigned duration_s;   /* rounds until this many seconds passed (0: off) */
 	uint64_t put_size, get_size;
 	enum expect expect;
 	struct sockaddr_storage ss;
@@ -506,13 +509,26 @@ static void *worker_main(void *arg)
 	w->fd = connect_to(w);
 	if (w->fd < 0)
 		return NULL;
-	for (w->round = 0; w->round < w->o->rounds; w->round++) {
-		if (do_preflight(w) || do_put(w) || do_get(w))
-			break;
+	{
+		struct timespec t0, t;
+
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		for (w->round = 0; w->round < w->o->rounds; w->round++) {
+			if (do_preflight(w) || do_put(w) || do_get(w))
+				break;
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if (w->o->duration_s &&
+			    t.tv_sec - t0.tv_sec >= (time_t)w->o->duration_s) {
+				w->round++;
+				break;
+			}
+		}
 	}
-	if (w->round == w->o->rounds && w->off != w->len)
+	if ((w->round == w->o->rounds || w->o->duration_s) && w->off != w->len)
 		fail(w, "%zu unexpected bytes after the last response",
 		     w->len - w->off);
+	if (w->o->hold_ms)
+		poll(NULL, 0, (int)w->o->hold_ms); /* idle, still connected */
 	close(w->fd);
 	return NULL;
 }
@@ -561,6 +577,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->timeout_ms = (unsigned)num_arg(a, v, 1, 3600000);
 		else if (!strcmp(a, "--acrh"))
 			o->acrh = v;
+		else if (!strcmp(a, "--hold-ms"))
+			o->hold_ms = (unsigned)num_arg(a, v, 0, 600000);
+		else if (!strcmp(a, "--duration-s"))
+			o->duration_s = (unsigned)num_arg(a, v, 0, 3600);
 		else if (!strcmp(a, "--host"))
 			o->host = v;
 		else if (!strcmp(a, "--expect") && !strcmp(v, "any"))
@@ -580,7 +600,8 @@ usage:
 		"usage: kaclient --addr ADDR --port PORT [--conns N] "
 		"[--rounds M] [--origin O] [--put-size BYTES] "
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
-		"[--expect kernel|app|any] [--host HOST]\n");
+		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
+		"[--duration-s S]\n");
 	exit(2);
 }
 

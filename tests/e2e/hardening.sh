@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# tests/e2e/hardening.sh -- faults and exhaustion (issue "Hardening"):
+#
+#   bash tests/e2e/hardening.sh [--mode tc|xdp] [--soak SECONDS]
+#
+# Cases: a full flow table (new connections' preflights go to the app, live
+# splices are never evicted, entries come back once connections end);
+# connections that end abruptly at every stage around a splice; the app
+# server killed while connections carry spliced preflights; and 50
+# concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
+# under 3 % loss + 2 % duplication in both directions for SECONDS (default
+# 10; `make soak` runs 60). Ends with "N passed, M failed".
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+MODE=tc
+SOAK=10
+while (($#)); do
+	case $1 in
+	--mode) MODE=$2; shift 2 ;;
+	--soak) SOAK=$2; shift 2 ;;
+	*) echo "usage: hardening.sh [--mode tc|xdp] [--soak SECONDS]" >&2; exit 2 ;;
+	esac
+done
+KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
+EDGE=$PF_ROOT/build/tests/e2e/edgeclient
+FAULTINJ=$PF_ROOT/build/tests/e2e/faultinj
+MAXFLOWS=8
+
+# wait_stat NAME WANT SECONDS -- poll a counter until it equals WANT.
+wait_stat() {
+	local i
+	for ((i = 0; i < $3 * 5; i++)); do
+		[[ $(pf_stat "$1") == "$2" ]] && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# ka ARGS... -- kaclient from the client netns (IPv4), bounded.
+ka() {
+	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
+}
+
+case_exhaustion() {
+	local out before_full
+	# fill the table with spliced connections that then stay idle
+	ka --conns $MAXFLOWS --rounds 2 --hold-ms 8000 --put-size 1000 --get-size 1000 \
+		--expect kernel >"$PF_WORK/holders.out" 2>&1 &
+	local holders=$!
+	pf_expect "table filled ($MAXFLOWS live splices)" wait_stat active_flows $MAXFLOWS 6
+	before_full=$(pf_stat pass_table_full)
+	out=$(ka --conns 4 --rounds 3 --put-size 1000 --get-size 1000 --expect any 2>&1 || true)
+	pf_detail "$out"
+	pf_expect_match "new connections still work, every byte right" "$out" 'errors=0$'
+	pf_expect_match "their preflights go to the app" "$out" 'kernel=0 app=12'
+	pf_expect_ge "pass_table_full counted" "$(($(pf_stat pass_table_full) - before_full))" 1
+	pf_expect_eq "live splices not evicted" "$(pf_stat active_flows)" "$MAXFLOWS"
+	wait "$holders" || true
+	pf_expect_match "holders byte-exact to the end" "$(cat "$PF_WORK/holders.out")" 'errors=0$'
+	pf_expect "ended connections freed" wait_stat active_flows 0 8
+	out=$(ka --conns 4 --rounds 3 --put-size 1000 --get-size 1000 --expect kernel 2>&1 || true)
+	pf_expect_match "after freeing, answered in the kernel again" "$out" 'kernel=12 app=0 .*errors=0$'
+	pf_case_result
+}
+
+case_edges() {
+	local sc out
+	for sc in fin-with-request fin-after-response rst-after-request rst-after-response half-request; do
+		out=$(pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$PF_V4_HOST" --port 8080 \
+			--scenario "$sc" --count 20 2>&1 || true)
+		pf_expect_match "$sc: no error" "$out" 'errors=0$'
+	done
+	pf_expect "every entry freed afterwards" wait_stat active_flows 0 10
+	out=$(ka --conns 4 --rounds 5 --put-size 1000 --get-size 100000 --expect kernel 2>&1 || true)
+	pf_expect_match "healthy afterwards" "$out" 'kernel=20 app=0 .*errors=0$'
+	pf_case_result
+}
+
+case_app_killed() {
+	local out
+	ka --conns 4 --rounds 100000 --duration-s 20 --expect kernel --timeout-ms 5000 \
+		>"$PF_WORK/victims.out" 2>&1 &
+	local victims=$!
+	pf_expect "connections spliced" wait_stat active_flows 4 6
+	kill -9 "$PF_APP_PID"   # (main reaps it and starts a new one)
+	wait "$victims" || true
+	pf_detail "$(tail -1 "$PF_WORK/victims.out")"
+	pf_expect "clients saw the end quickly (no hang)" test "$(grep -c timeout "$PF_WORK/victims.out")" -eq 0
+	pf_expect "entries freed" wait_stat active_flows 0 8
+	pf_case_result
+}
+
+case_new_app() {
+	local out
+	out=$(ka --conns 4 --rounds 5 --put-size 1000 --get-size 100000 --expect kernel 2>&1 || true)
+	pf_expect_match "healthy with a new app" "$out" 'kernel=20 app=0 .*errors=0$'
+	pf_case_result
+}
+
+case_soak() {
+	local out total kernel
+	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 30 --dup 20 >/dev/null
+	out=$(pf_ns timeout --foreground -k 2 $((SOAK + 90)) "$KACLIENT" --addr "$PF_V4_HOST" \
+		--port 8080 --conns 50 --rounds 100000 --duration-s "$SOAK" --expect any \
+		--timeout-ms 20000 2>&1 || true)
+	pf_detail "$(tail -3 <<<"$out")"
+	pf_detail "$(pf_ns "$FAULTINJ" stats --iface "$PF_IF_CLIENT" | head -1)"
+	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	pf_expect_match "50 connections, every byte right, none stalled or reset" "$out" 'errors=0$'
+	total=$(sed -n 's/.*preflights=\([0-9]*\).*/\1/p' <<<"$out" | tail -1)
+	kernel=$(sed -n 's/.* kernel=\([0-9]*\).*/\1/p' <<<"$out" | tail -1)
+	pf_expect_ge "preflights done" "${total:-0}" 50
+	pf_expect_ge "kernel answered >= 90 %" "$((${kernel:-0} * 10))" "$((${total:-1} * 9))"
+	pf_case_result
+}
+
+main() {
+	local topo_args=()
+	pf_require_root
+	pf_install_trap
+	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)
+	pf_topo_up "${topo_args[@]}"
+	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
+	pf_start_preflightd "$MODE" --max-flows "$MAXFLOWS"
+	pf_case "[$MODE] flow table full: pass, never evict, recover" case_exhaustion
+	pf_case "[$MODE] connections ending at every stage" case_edges
+	pf_case "[$MODE] app server killed mid-connection" case_app_killed
+	# restarted here, not in the case's subshell, so cleanup knows its pid
+	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
+	pf_case "[$MODE] a new app server on the same port" case_new_app
+	pf_stop_preflightd || true
+	pf_start_preflightd "$MODE"
+	pf_case "[$MODE] soak: 50 connections, loss + duplication, ${SOAK}s" case_soak
+	pf_stop_preflightd || true
+	pf_summary
+}
+main
