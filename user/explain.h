@@ -43,6 +43,11 @@ struct pf_explain_req {
 int pf_explain(const char *policy_file, const struct pf_explain_req *req,
 	       FILE *out, FILE *errs);
 
+/* Entry point of "preflightd explain" (also declared in cmds.h):
+ * argv[0] is the subcommand name; returns the exit status above (0 for
+ * --help). Resets getopt (optind = 0), so it can be called again. */
+int pf_cmd_explain(int argc, char **argv);
+
 /* ---- shared by explain.c and explain_why.c ---- */
 
 /* What explain_why.c needs to know about one decision. */

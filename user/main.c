@@ -12,7 +12,8 @@ static void usage(FILE *f)
 		"  run      --iface IF --policy FILE   attach and answer preflights\n"
 		"  check    FILE                       validate and compile a policy\n"
 		"  stats    [--iface IF] [--json]      datapath counters\n"
-		"  detach   --iface IF                 remove a dead instance's leftovers\n"
+		"  detach   --iface IF                 drain and remove a dead instance's leftovers\n"
+		"  explain  POLICY --origin O --method M  why a preflight is answered or not\n"
 		"Run 'preflightd COMMAND --help' for a command's options.\n");
 }
 
@@ -26,6 +27,7 @@ int main(int argc, char **argv)
 		{ "check", pf_cmd_check },
 		{ "stats", pf_cmd_stats },
 		{ "detach", pf_cmd_detach },
+		{ "explain", pf_cmd_explain },
 	};
 	unsigned i;
 

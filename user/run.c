@@ -20,6 +20,7 @@
 #include "pin.h"
 #include "xdp.h"
 #include "watch.h"
+#include "metrics.h"
 #include "log.h"
 
 struct run_opts {
@@ -30,6 +31,7 @@ struct run_opts {
 	unsigned drain_timeout;
 	bool xdp;
 	bool xdp_generic;
+	const char *metrics;
 };
 
 static void run_usage(FILE *f)
@@ -44,6 +46,7 @@ static void run_usage(FILE *f)
 		"      --max-flows N        spliced-connection table size (default 65536)\n"
 		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
 		"                           connections up to SEC seconds (default 60)\n"
+		"      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics\n"
 		"  -v, --verbose            debug logs (incl. libbpf)\n"
 		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
 		"reloads the policy; SIGINT/SIGTERM drain, detach and exit.\n");
@@ -73,6 +76,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "max-flows", required_argument, NULL, 'F' },
 		{ "drain-timeout", required_argument, NULL, 'D' },
 		{ "xdp-generic", no_argument, NULL, 'G' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -91,6 +95,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case 'm': o->mode = optarg; break;
 		case 'v': pf_verbose = 1; break;
 		case 'G': o->xdp_generic = true; break;
+		case 'M': o->metrics = optarg; break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'F':
 		case 'D':
@@ -215,6 +220,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct preflightd_bpf *skel = NULL;
 	struct pf_tc tc = {};
 	struct pf_xdp xdp = {};
+	struct pf_metrics metrics = {};
 	struct pf_pin pin = {};
 	sigset_t set;
 	int err, ifindex;
@@ -277,6 +283,12 @@ int pf_cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	if (o.metrics) {
+		err = pf_metrics_start(&metrics, o.metrics, bpf_map__fd(skel->maps.pf_stats),
+				       bpf_map__fd(skel->maps.pf_flows), &skel->bss->pf_cfg);
+		if (err)
+			goto out_unpin;
+	}
 	err = pf_tc_attach(&tc, ifindex, bpf_program__fd(skel->progs.pf_tc_ingress),
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
 	if (err)
@@ -304,6 +316,7 @@ out_tc:
 	pf_pin_mark_clsact(&pin, false);
 	pr_info("detached from %s", o.iface);
 out_unpin:
+	pf_metrics_stop(&metrics);   /* safe when never started */
 	pf_unpin_maps(&pin);
 out_destroy:
 	preflightd_bpf__destroy(skel);

@@ -116,6 +116,34 @@ case_soak() {
 	pf_case_result
 }
 
+# A foreign filter on each hook (u32, no action: it classifies, nothing else)
+foreign_filters() {
+	tc qdisc add dev "$PF_IF_HOST" clsact
+	tc filter add dev "$PF_IF_HOST" ingress protocol all prio 100 u32 match u32 0 0
+	tc filter add dev "$PF_IF_HOST" egress protocol all prio 100 u32 match u32 0 0
+}
+
+case_coexist_running() {
+	local out
+	out=$(ka --conns 2 --rounds 5 --put-size 1000 --get-size 100000 --expect kernel 2>&1 || true)
+	pf_expect_match "answered in the kernel next to a foreign filter" "$out" 'kernel=10 app=0 .*errors=0$'
+	out=$("$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" 2>&1 || true)
+	pf_expect_match "a second run on the interface refuses" "$out" 'already running on'
+	pf_expect_match "foreign ingress filter still there" "$(tc filter show dev "$PF_IF_HOST" ingress)" 'u32'
+	pf_case_result
+}
+
+case_coexist_after() {
+	pf_expect_match "foreign ingress filter survives preflightd" \
+		"$(tc filter show dev "$PF_IF_HOST" ingress)" 'u32'
+	pf_expect_match "foreign egress filter survives preflightd" \
+		"$(tc filter show dev "$PF_IF_HOST" egress)" 'u32'
+	pf_expect_not "preflightd's filters are gone" \
+		grep -q pf_tc_ <(tc filter show dev "$PF_IF_HOST" ingress; tc filter show dev "$PF_IF_HOST" egress)
+	pf_expect_match "the clsact it did not create is kept" "$(tc qdisc show dev "$PF_IF_HOST")" 'clsact'
+	pf_case_result
+}
+
 main() {
 	local topo_args=()
 	pf_require_root
@@ -134,6 +162,11 @@ main() {
 	pf_start_preflightd "$MODE"
 	pf_case "[$MODE] soak: 50 connections, loss + duplication, ${SOAK}s" case_soak
 	pf_stop_preflightd || true
+	foreign_filters
+	pf_start_preflightd "$MODE"
+	pf_case "[$MODE] coexistence: foreign filters, second instance" case_coexist_running
+	pf_stop_preflightd || true
+	pf_case "[$MODE] coexistence: after exit" case_coexist_after
 	pf_summary
 }
 main

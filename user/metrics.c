@@ -1,0 +1,342 @@
+/*
+ * metrics.c -- the opt-in Prometheus endpoint (see metrics.h): parse
+ * ADDR:PORT, check the maps, run libmicrohttpd in its own polling thread
+ * and render the counters in the text exposition format 0.0.4.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+#include <bpf/bpf.h>
+
+#include "cmds.h"
+#include "metrics.h"
+
+#define CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
+#define MAX_CONNS      16   /* concurrent scrapers */
+#define CONN_TIMEOUT_S 10   /* idle connections are closed after this */
+
+/* Parse "A.B.C.D:PORT" or "[V6]:PORT" (numeric only) into ss and *len.
+ * Returns 0 or -EINVAL. */
+static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len)
+{
+	char host[INET6_ADDRSTRLEN];
+	const char *h = s, *port, *colon;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	unsigned long p;
+	size_t hl, i;
+	bool v6 = s[0] == '[';
+	char *end;
+
+	if (v6) {
+		colon = strchr(s, ']');
+		if (!colon || colon[1] != ':')
+			return -EINVAL;
+		h = s + 1;
+		hl = (size_t)(colon - h);
+		port = colon + 2;
+	} else {
+		colon = strchr(s, ':');
+		if (!colon || strchr(colon + 1, ':'))
+			return -EINVAL; /* none, or an IPv6 address without [] */
+		hl = (size_t)(colon - s);
+		port = colon + 1;
+	}
+	if (!hl || hl >= sizeof(host) || !port[0] || strlen(port) > 5)
+		return -EINVAL;
+	for (i = 0; port[i]; i++)
+		if (port[i] < '0' || port[i] > '9')
+			return -EINVAL;
+	p = strtoul(port, &end, 10);
+	if (p > 65535)
+		return -EINVAL;
+	memcpy(host, h, hl);
+	host[hl] = 0;
+	memset(ss, 0, sizeof(*ss));
+	if (v6) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((unsigned short)p);
+		*len = sizeof(*s6);
+		return inet_pton(AF_INET6, host, &s6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons((unsigned short)p);
+	*len = sizeof(*s4);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+/* After libmicrohttpd failed to start: bind a socket the way it does to
+ * learn why. Returns the bind error, or -EIO if binding works. */
+static int bind_error(const struct sockaddr *sa, socklen_t len)
+{
+	int one = 1, err = -EIO, fd;
+
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (sa->sa_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, sa, len))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+/* Check that fd is a map of type with the given key and value sizes;
+ * *max gets its max_entries. Returns 0, the errno of the query, or
+ * -EINVAL with a message naming what. */
+static int check_map(int fd, __u32 type, __u32 key_size, __u32 value_size,
+		     const char *what, __u32 *max)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+	int err;
+
+	memset(&info, 0, sizeof(info));
+	err = bpf_obj_get_info_by_fd(fd, &info, &len);
+	if (err) {
+		fprintf(stderr, "metrics: %s map: %s\n", what, strerror(-err));
+		return err;
+	}
+	if (info.type != type || info.key_size != key_size ||
+	    info.value_size != value_size) {
+		fprintf(stderr, "metrics: %s map: unexpected type %u, key %u, value %u bytes\n",
+			what, info.type, info.key_size, info.value_size);
+		return -EINVAL;
+	}
+	*max = info.max_entries;
+	return 0;
+}
+
+/* Keys in the flows map (at most max: entries deleted while we walk
+ * make the walk restart from the first key). Returns the count or a
+ * negative errno. */
+static long count_keys(int fd, __u32 max)
+{
+	struct pf_flow_key k, next;
+	long n = 0;
+	int err;
+
+	err = bpf_map_get_next_key(fd, NULL, &k);
+	while (!err && n < (long)max) {
+		n++;
+		err = bpf_map_get_next_key(fd, &k, &next);
+		k = next;
+	}
+	return err && err != -ENOENT ? err : n;
+}
+
+/* Print one metric family with its HELP and TYPE lines. */
+static void family(FILE *f, const char *name, const char *type,
+		   const char *help, unsigned long long v)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n%s %llu\n", name, help, name,
+		type, name, v);
+}
+
+/* Render the exposition text of m into a malloc'd *body of *len bytes.
+ * Returns 0 or a negative errno (*body is then NULL). */
+static int render(const struct pf_metrics *m, __u32 max_flows, char **body,
+		  size_t *len)
+{
+	FILE *f = open_memstream(body, len);
+	__u64 v[PF_STAT__MAX];
+	char name[64];
+	long flows;
+	unsigned i;
+	int err = 0;
+
+	if (!f)
+		return -ENOMEM;
+	if (m->stats_fd >= 0) {
+		err = pf_stats_read(m->stats_fd, v);
+		if (err)
+			goto out;
+		fputs("# HELP preflightd_datapath_events_total Datapath outcomes, "
+		      "per-CPU counters summed (preflightd stats describes each).\n"
+		      "# TYPE preflightd_datapath_events_total counter\n", f);
+		for (i = 0; i < PF_STAT__MAX; i++)
+			fprintf(f, "preflightd_datapath_events_total{event=\"%s\"} %llu\n",
+				pf_stat_name(i, name, sizeof(name)),
+				(unsigned long long)v[i]);
+	}
+	if (m->flows_fd >= 0) {
+		flows = count_keys(m->flows_fd, max_flows);
+		if (flows < 0) {
+			err = (int)flows;
+			goto out;
+		}
+		family(f, "preflightd_active_flows", "gauge",
+		       "Spliced connections in the flow table.", (unsigned long long)flows);
+	}
+	if (m->cfg) {
+		family(f, "preflightd_flows_freed_total", "counter",
+		       "Flow entries of ended connections removed.", m->cfg->flows_freed);
+		family(f, "preflightd_reloads_total", "counter",
+		       "Successful policy reloads.", m->cfg->reloads);
+		family(f, "preflightd_reload_failures_total", "counter",
+		       "Refused policy reloads (the running policy was kept).",
+		       m->cfg->reload_failures);
+		family(f, "preflightd_drain_resets_total", "counter",
+		       "Connections reset at the drain timeout.", m->cfg->drain_resets);
+		family(f, "preflightd_policy_slot", "gauge",
+		       "Policy map slot the datapath reads (0 or 1).",
+		       m->cfg->active_slot & (PF_SLOTS - 1));
+		family(f, "preflightd_draining", "gauge",
+		       "1 while draining: no new preflights answered.",
+		       m->cfg->draining ? 1 : 0);
+	}
+out:
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (err) {
+		free(*body);
+		*body = NULL;
+	}
+	return err;
+}
+
+/* Queue a response of n bytes of body (freed by libmicrohttpd if owned,
+ * else copied) with status and content type. */
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
+			     char *body, size_t n, bool owned, const char *type)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	resp = MHD_create_response_from_buffer(n, body, owned ? MHD_RESPMEM_MUST_FREE :
+					       MHD_RESPMEM_MUST_COPY);
+	if (!resp) {
+		if (owned)
+			free(body);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type) != MHD_YES ||
+	    (status == MHD_HTTP_METHOD_NOT_ALLOWED &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "GET, HEAD") != MHD_YES)) {
+		MHD_destroy_response(resp);
+		return MHD_NO;
+	}
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* libmicrohttpd access handler: GET/HEAD /metrics, 404 elsewhere, 405
+ * for other methods, 500 with the error if the maps cannot be read. */
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
+			      const char *url, const char *method,
+			      const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	const struct pf_metrics *m = cls;
+	char msg[128], *body = NULL;
+	size_t len = 0;
+	int err;
+
+	(void)version;
+	(void)upload;
+	(void)upload_size;
+	(void)con_cls;
+	if (strcmp(url, "/metrics")) {
+		snprintf(msg, sizeof(msg), "not found: try /metrics\n");
+		return reply(conn, MHD_HTTP_NOT_FOUND, msg, strlen(msg), false, "text/plain");
+	}
+	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+		snprintf(msg, sizeof(msg), "method not allowed\n");
+		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg, strlen(msg), false,
+			     "text/plain");
+	}
+	err = render(m, m->max_flows, &body, &len);
+	if (err) {
+		snprintf(msg, sizeof(msg), "metrics: read maps: %s\n", strerror(-err));
+		fputs(msg, stderr);
+		return reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, msg, strlen(msg), false,
+			     "text/plain");
+	}
+	return reply(conn, MHD_HTTP_OK, body, len, true, CONTENT_TYPE);
+}
+
+/* libmicrohttpd's error log, prefixed like our messages. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fputs("metrics: httpd: ", stderr);
+	vfprintf(stderr, fmt, ap);
+}
+
+/* See metrics.h. */
+int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
+		     int flows_fd, const volatile struct pf_config *cfg)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen = 0;
+	const union MHD_DaemonInfo *info;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+	unsigned short port;
+	__u32 max = 0;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	m->stats_fd = stats_fd;
+	m->flows_fd = flows_fd;
+	m->cfg = cfg;
+	err = parse_addr(addr_port, &ss, &sslen);
+	if (err) {
+		fprintf(stderr, "metrics: address '%s': expected ADDR:PORT or [IPV6]:PORT, numeric\n",
+			addr_port);
+		return err;
+	}
+	if (stats_fd >= 0) {
+		err = check_map(stats_fd, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+				sizeof(__u64), "stats", &max);
+		if (!err && max < PF_STAT__MAX)
+			err = -EINVAL;
+		if (err)
+			return err;
+	}
+	if (flows_fd >= 0) {
+		err = check_map(flows_fd, BPF_MAP_TYPE_HASH, sizeof(struct pf_flow_key),
+				sizeof(struct pf_flow), "flows", &m->max_flows);
+		if (err)
+			return err;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* the port argument only names the port in libmicrohttpd's messages:
+	 * MHD_OPTION_SOCK_ADDR is what it binds */
+	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+		     ((struct sockaddr_in *)&ss)->sin_port);
+	m->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, m,
+				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
+				  MHD_OPTION_END);
+	if (!m->mhd) {
+		err = bind_error((struct sockaddr *)&ss, sslen);
+		fprintf(stderr, "metrics: %s %s: %s\n", err == -EIO ? "start HTTP server on" :
+			"bind", addr_port, strerror(-err));
+		return err;
+	}
+	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	m->port = info ? info->port : 0;
+	return 0;
+}
+
+/* See metrics.h. */
+void pf_metrics_stop(struct pf_metrics *m)
+{
+	if (!m->mhd)
+		return;
+	MHD_stop_daemon(m->mhd);
+	m->mhd = NULL;
+}

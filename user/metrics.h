@@ -1,0 +1,54 @@
+/* User: opt-in Prometheus endpoint (GET /metrics, libmicrohttpd in its own thread). */
+/*
+ * metrics.h -- serve the counters `preflightd stats` prints in the
+ * Prometheus text format (version 0.0.4), from a libmicrohttpd daemon
+ * running in its own thread and bound to one address only:
+ *
+ *   preflightd_datapath_events_total{event="answered"}  per-CPU sums of pf_stats
+ *   preflightd_active_flows                              keys in pf_flows
+ *   preflightd_flows_freed_total, preflightd_reloads_total,
+ *   preflightd_reload_failures_total,
+ *   preflightd_drain_resets_total                        daemon counters (pf_config)
+ *   preflightd_policy_slot, preflightd_draining          pf_config state
+ *
+ * Every scrape reads the maps afresh; nothing is cached. The daemon
+ * counters in pf_config are read without a lock (each is a naturally
+ * aligned 64-bit word, written by the serving thread only).
+ */
+#ifndef PF_METRICS_H
+#define PF_METRICS_H
+
+#include "../include/pf_structs.h"
+
+struct MHD_Daemon;
+
+struct pf_metrics {
+	struct MHD_Daemon *mhd;                /* NULL: not running */
+	int stats_fd;                          /* pf_stats (per-CPU array), or -1 */
+	int flows_fd;                          /* pf_flows (hash), or -1 */
+	__u32 max_flows;                       /* its max_entries (walk bound) */
+	const volatile struct pf_config *cfg;  /* daemon counters, or NULL */
+	unsigned short port;                   /* port bound (useful with port 0) */
+};
+
+/* Start serving GET /metrics on addr_port, "ADDR:PORT" (IPv4) or
+ * "[ADDR]:PORT" (IPv6), numeric only, PORT 0..65535 (0: any free port,
+ * read back in m->port). m itself, stats_fd and flows_fd (or -1 to
+ * leave those metrics out) and cfg (or NULL) must stay valid until
+ * pf_metrics_stop: the server thread reads them. Start it with SIGINT,
+ * SIGTERM and SIGHUP already blocked, so the thread never takes them.
+ * Other paths answer 404, other methods 405.
+ * Returns 0, or a negative errno with "metrics: <operation>: <reason>"
+ * printed to stderr: -EINVAL for a malformed addr_port or a map of the
+ * wrong type/sizes, the error of the map query, the bind error
+ * (-EADDRINUSE, -EADDRNOTAVAIL, -EACCES, ...), or -EIO when
+ * libmicrohttpd fails for another reason. m is zeroed first, so
+ * pf_metrics_stop is safe after a failure. */
+int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
+		     int flows_fd, const volatile struct pf_config *cfg);
+
+/* Stop the server thread and close its sockets (waits for a scrape in
+ * progress). Safe on a zeroed or already stopped m. */
+void pf_metrics_stop(struct pf_metrics *m);
+
+#endif /* PF_METRICS_H */
