@@ -28,7 +28,7 @@ struct pf_pkt {
 	__u8  family;     /* 4 or 6 */
 	__u8  tflags;     /* PF_TCPF_* */
 	__u8  ip_simple;  /* IPv4 without options / IPv6 without ext headers */
-	__u8  pad;
+	__u8  answer_port; /* preflights to this port are answered */
 	__u16 win_raw;    /* window field, host order */
 	__u16 pad2;
 	struct pf_flow_key key;  /* client first, whatever the direction */
@@ -102,8 +102,9 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	if (pf_load(ctx, xdp, l4, &th, sizeof(th)))
 		return -1;
 	port = bpf_ntohs(dir == PF_DIR_IN ? th.dest : th.source);
-	if (!(pf_cfg.port_bits[(port >> 6) & 1023] & (1ULL << (port & 63))))
+	if (!(pf_cfg.xlate_bits[(port >> 6) & 1023] & (1ULL << (port & 63))))
 		return -1;
+	p->answer_port = (pf_cfg.port_bits[(port >> 6) & 1023] >> (port & 63)) & 1;
 	p->key.family = p->family;
 	if (dir == PF_DIR_IN) {
 		p->key.cport = th.source;

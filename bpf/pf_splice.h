@@ -399,6 +399,8 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		    pf_before(p->seq, a.c_pos + a.req_len))
 			return pf_reanswer(ctx, xdp, p, &a);
 	}
+	if (!p->answer_port)
+		return PF_ANS_PASS; /* translated only: a port a reload dropped */
 	if (p->pay_len < 8 || pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
 		st = PF_STAT_PASS_NOT_OPTIONS;
 		goto pass;

@@ -88,7 +88,11 @@ struct pf_config {
 	__u64 reload_failures;   /* refused policy reloads */
 	__u64 drain_resets;      /* connections reset at the drain timeout */
 	struct pf_slot_info slot[PF_SLOTS];
-	__u64 port_bits[1024];   /* bit p: TCP port p (host order) is served */
+	__u64 port_bits[1024];   /* bit p: preflights to TCP port p are answered */
+	/* bit p: connections to port p may carry splices and are translated.
+	 * Only ever grows while the daemon runs: a reload that drops a port
+	 * must not stop translating connections spliced before it. */
+	__u64 xlate_bits[1024];
 };
 
 /* pf_flows map key: one TCP connection, client side first. IPv4 addresses

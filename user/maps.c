@@ -52,19 +52,37 @@ int pf_maps_install(struct preflightd_bpf *skel, const struct pf_compiled *c)
 		}
 	}
 	cfg->slot[c->slot] = c->info;
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
+	/* translate first (only ever adds), then switch the policy, then the
+	 * answered ports -- each word written once with its final value, so
+	 * no port is ever transiently missing */
 	for (i = 0; i < c->n_ports; i++)
-		cfg->port_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
+		__atomic_or_fetch(&cfg->xlate_bits[c->ports[i] >> 6],
+				  1ULL << (c->ports[i] & 63), __ATOMIC_RELEASE);
 	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
+	for (i = 0; i < 1024; i++) {
+		__u64 w = 0;
+		unsigned j;
+
+		for (j = 0; j < c->n_ports; j++)
+			if ((c->ports[j] >> 6) == i)
+				w |= 1ULL << (c->ports[j] & 63);
+		if (cfg->port_bits[i] != w)
+			__atomic_store_n(&cfg->port_bits[i], w, __ATOMIC_RELEASE);
+	}
 	return 0;
 }
 
 void pf_maps_clear_slot(struct preflightd_bpf *skel, __u32 slot)
 {
+	struct timespec grace = { 0, 100 * 1000 * 1000 };
 	int fd = bpf_map__fd(skel->maps.pf_tokens);
 	struct pf_tok_key key, next;
 	int more;
 
+	/* a program that read the old active_slot just before the switch may
+	 * still be matching against it: let it finish (they run for
+	 * microseconds) before its strings disappear */
+	nanosleep(&grace, NULL);
 	more = !bpf_map_get_next_key(fd, NULL, &key);
 	while (more) {
 		more = !bpf_map_get_next_key(fd, &key, &next);

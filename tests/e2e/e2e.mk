@@ -29,7 +29,8 @@ e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
 		bash tests/e2e/hardening.sh --mode $$m || rc=1; \
-	done; exit $$rc
+	done; \
+	bash tests/e2e/daemon.sh || rc=1; exit $$rc
 
 # longer fault soak: 50 connections under loss + duplication, 60 s a mode
 SOAK_SECONDS ?= 60
