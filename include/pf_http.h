@@ -356,7 +356,7 @@ PF_CALLBACK long pf_pathscan_cb(__u32 i, void *ctx)
 	ch = hd->buf[PF_M(c->off + i)];
 	if (ch == '?' || ch == '#')
 		return 1;
-	if (ch == '%' || ch == '\\' ||
+	if (ch == '%' || ch == '\\' || ch == ';' ||
 	    (ch == '/' && c->prev == '/') ||
 	    (ch == '/' && c->prev == '.' && (c->prev2 == '/' || c->prev2 == '.'))) {
 		c->flags = PF_REQF_PATH_UNNORM;
@@ -368,7 +368,8 @@ PF_CALLBACK long pf_pathscan_cb(__u32 i, void *ctx)
 }
 
 /* Flag request-targets whose prefix match could differ from what the app
- * routes after normalisation (%, //, /./, /../, backslash). */
+ * routes after normalisation (%, //, /./, /../, backslash, and ';' path
+ * parameters: Tomcat/Spring route /v1/..;/admin to /admin). */
 PF_INLINE __u16 pf_path_flags(const __u8 *b, __u32 off, __u32 n)
 {
 	struct pf_path_scan c = { .off = off, .n = n };

@@ -151,4 +151,27 @@ struct pf_sockinfo {
 	__u32 ts_now;      /* the socket's TCP timestamp clock now (TSval units) */
 };
 
+/* pf_trace_ctl map value (single entry), set by `preflightd trace`. */
+struct pf_trace_ctl {
+	__u32 sample;      /* 0: off; N: record 1 decision in N */
+	__u32 pad;
+};
+
+#define PF_TRACE_ORIGIN 64
+
+/* One record of the pf_trace ring buffer: a preflight-shaped request and
+ * what the datapath did with it. */
+struct pf_trace_rec {
+	__u64 ts_ns;               /* bpf_ktime_get_ns */
+	struct pf_flow_key key;
+	__u32 stat;                /* enum pf_stat: the outcome counted */
+	__u32 verdict;             /* enum pf_verdict (if matched) */
+	__u32 reason;              /* enum pf_reason (if matched) */
+	__u32 rule;                /* deciding rule (if matched) */
+	__u16 origin_len;          /* bytes in origin (truncated) */
+	__u8  xdp;                 /* decided at XDP */
+	__u8  matched;             /* verdict/reason/rule are valid */
+	char  origin[PF_TRACE_ORIGIN];
+};
+
 #endif /* PF_STRUCTS_H */

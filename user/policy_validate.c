@@ -326,12 +326,25 @@ static bool path_ok(const char *p, char *msg)
 		return fail(msg, "path must not contain '?' or '#': prefixes match the path only");
 	if (strstr(p, "//"))
 		return fail(msg, "path must not contain '//'");
+	/* requests under such prefixes are never matched in the kernel
+	 * (pf_path_flags passes them to the app): refuse the prefix */
+	if (strpbrk(p, "\\;"))
+		return fail(msg, "path must not contain '\\' or ';' (servers route them "
+			    "differently, so such requests always go to the app)");
 	for (seg = p + 1; seg; seg = strchr(seg, '/')) {
 		if (*seg == '/')
 			seg++;
 		if ((seg[0] == '.' && (!seg[1] || seg[1] == '/')) ||
 		    (seg[0] == '.' && seg[1] == '.' && (!seg[2] || seg[2] == '/')))
 			return fail(msg, "path must not contain '.' or '..' segments");
+		{
+			const char *end = strchr(seg, '/');
+			size_t sl = end ? (size_t)(end - seg) : strlen(seg);
+
+			if (sl >= 2 && seg[sl - 1] == '.' && seg[sl - 2] == '.')
+				return fail(msg, "path segments must not end in '..' (some "
+					    "servers strip trailing dots)");
+		}
 	}
 	return true;
 }
@@ -346,6 +359,9 @@ static bool method_ok(const char *m, char *msg)
 
 	if (!is_token(m))
 		return fail(msg, "not a valid method token (RFC 9110)");
+	if (strlen(m) > PF_TOKEN_MAX - 1)
+		return fail(msg, "method is %zu bytes, over the limit of %d",
+			    strlen(m), PF_TOKEN_MAX - 1);
 	if (!strcasecmp(m, "CONNECT") || !strcasecmp(m, "TRACE") ||
 	    !strcasecmp(m, "TRACK"))
 		return fail(msg, "forbidden method: browsers never send it");

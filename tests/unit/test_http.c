@@ -4,9 +4,9 @@
  * code, exact slices, value trimming, case-insensitive names, path flags,
  * the kernel limits, and every cut of a valid request (INCOMPLETE).
  *
- * Every request is parsed twice, with the bytes after len filled with
- * "\r\n" and with NUL: the result must not depend on them (the word scans
- * read up to 8 bytes past len).
+ * Every request is parsed three times, with the bytes after len filled
+ * with NUL, with "\r\n" pairs and with LF: the result must not depend on
+ * them (the word scans read up to 8 bytes past len).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -215,6 +215,10 @@ static const struct http_case cases[] = {
 	FAIL("no blank line", BASE, PF_P_INCOMPLETE),
 	FAIL("request line only", RL, PF_P_INCOMPLETE),
 	FAIL("blank line cut after CR", BASE "\r", PF_P_INCOMPLETE),
+	FAIL("header line cut after CR", BASE "X-A: b\r", PF_P_INCOMPLETE),
+	FAIL("request line cut after CR", "OPTIONS /v1 HTTP/1.1\r",
+	     PF_P_INCOMPLETE),
+	FAIL("header name cut", BASE "Access-Control-Req", PF_P_INCOMPLETE),
 
 	/* ---- BAD ---- */
 	FAIL("no Host", RL ORIGIN ACRM END, PF_P_BAD),
@@ -308,16 +312,19 @@ static const struct http_case cases[] = {
 
 /* ---- helpers ---- */
 
+/* Fills of the bytes past len: NUL, "\r\n" pairs, LF only. */
+#define N_FILLS 3
+
 /* Parse len bytes of req from a PF_REQ_BUF buffer whose bytes past len
- * are `fill` (the continuation can never matter). */
-static int parse_filled(const void *req, size_t len, __u8 fill, __u8 *buf,
+ * are fill number `fill` (what follows len must never matter). */
+static int parse_filled(const void *req, size_t len, int fill, __u8 *buf,
 			struct pf_req *r)
 {
 	size_t i;
 
 	assert_true(len <= PF_REQ_BUF);
 	for (i = 0; i < PF_REQ_BUF; i++)
-		buf[i] = fill ? (i & 1 ? '\n' : '\r') : 0;
+		buf[i] = fill == 0 ? 0 : fill == 1 ? (i & 1 ? '\n' : '\r') : '\n';
 	memcpy(buf, req, len);
 	/* r starts as garbage: pf_parse must reset all of it */
 	memset(r, 0xa5, sizeof(*r));
@@ -347,20 +354,26 @@ static void check_slice(const char *cname, const char *what, const __u8 *buf,
 	assert_true((size_t)s.off + s.len <= r->len);
 }
 
-/* Run one case with both fills; on PF_P_OK check every slice. */
+/* Run one case with every fill; on PF_P_OK check every slice. */
 static void run_case(const struct http_case *c)
 {
 	static __u8 buf[PF_REQ_BUF];
 	struct pf_req r, r2;
-	int res, res2;
+	int res, res2, fill;
 
-	res = parse_filled(c->req, c->len, 1, buf, &r);
+	for (fill = N_FILLS - 1; fill > 0; fill--) {
+		res2 = parse_filled(c->req, c->len, fill, buf, &r2);
+		if (res2 != c->res)
+			print_error("%s (fill %d): pf_parse = %d, want %d\n",
+				    c->name, fill, res2, c->res);
+		assert_int_equal(res2, c->res);
+	}
+	/* r2: fill 1; r: fill 0, whose buf the slices are checked in */
+	res = parse_filled(c->req, c->len, 0, buf, &r);
 	if (res != c->res)
 		print_error("%s: pf_parse = %d, want %d\n", c->name, res, c->res);
 	assert_int_equal(res, c->res);
 	assert_int_equal(r.res, res);
-	res2 = parse_filled(c->req, c->len, 0, buf, &r2);
-	assert_int_equal(res2, res);
 	if (res != PF_P_OK)
 		return;
 	/* same slices whatever follows the request */
@@ -439,12 +452,16 @@ static char *filler_lines(char *p, unsigned n)
 	return p;
 }
 
-/* Parse the NUL-terminated request s and return the result. */
+/* Parse the NUL-terminated request s with every fill; returns the
+ * result, which must not depend on the fill (r: the last parse). */
 static int parse_str(const char *s, struct pf_req *r)
 {
 	static __u8 buf[PF_REQ_BUF];
+	int res = parse_filled(s, strlen(s), 0, buf, r), fill;
 
-	return parse_filled(s, strlen(s), 1, buf, r);
+	for (fill = 1; fill < N_FILLS; fill++)
+		assert_int_equal(parse_filled(s, strlen(s), fill, buf, r), res);
+	return res;
 }
 
 /* PF_MAX_LINES: 47 header lines (+ the blank line) parse; 49 do not. */
@@ -556,6 +573,49 @@ static void test_request_max(void **state)
 	free(req);
 }
 
+/* ---- regressions ---- */
+
+/* pf_line_cb trims at most 16 blanks of OWS on each side of a value.
+ * It used to return PF_P_OK with the remaining blanks inside the slice:
+ * "Origin:" + 17 SP + "https://app.example.com" (valid: RFC 9110 OWS has
+ * no limit) reached the matcher as " https://app.example.com", and an
+ * on_deny: reject rule answered 403 in the kernel instead of the request
+ * going to the app (fixed in d5ab6dd). The parse must either fail or
+ * yield the trimmed value. */
+static void test_ows_over_16(void **state)
+{
+	static const char *const reqs[] = {
+		RL HOST "Origin:                 https://app.example.com\r\n"
+		ACRM END,
+		RL HOST "Origin: https://app.example.com                 \r\n"
+		ACRM END,
+		RL HOST ORIGIN "Access-Control-Request-Method:"
+		"                    PUT\r\n" END,
+	};
+	static const char *const want[] = {
+		"https://app.example.com", "https://app.example.com", "PUT",
+	};
+	static __u8 buf[PF_REQ_BUF];
+	struct pf_req r;
+	struct pf_slice s;
+	size_t i;
+	int res;
+
+	(void)state;
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		res = parse_filled(reqs[i], strlen(reqs[i]), 0, buf, &r);
+		if (res != PF_P_OK)
+			continue;
+		s = i < 2 ? r.origin : r.acrm;
+		if (s.len != strlen(want[i]) ||
+		    memcmp(buf + s.off, want[i], s.len))
+			print_error("request %zu: PF_P_OK with value '%.*s'\n", i,
+				    s.len, (const char *)buf + s.off);
+		assert_int_equal(s.len, strlen(want[i]));
+		assert_memory_equal(buf + s.off, want[i], s.len);
+	}
+}
+
 /* Run every test; the exit status is the number of failures. */
 int main(void)
 {
@@ -566,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_name_length),
 		cmocka_unit_test(test_request_max),
+		cmocka_unit_test(test_ows_over_16),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
