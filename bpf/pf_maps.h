@@ -79,6 +79,19 @@ struct {
 	__type(value, struct pf_scratch);
 } pf_scratch SEC(".maps");
 
+/* Decision tracing: off unless `preflightd trace` sets a sample rate. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pf_trace_ctl);
+} pf_trace_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} pf_trace SEC(".maps");
+
 /* Written by userspace through the mmapped .bss (see struct pf_config). */
 struct pf_config pf_cfg;
 

@@ -72,6 +72,9 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 	 * knows */
 	if (!s || !rlen)
 		return PF_STAT_PASS_ERROR;
+	s->m.verdict = PF_V_NO_RULE;
+	s->m.reason = PF_R_OK;
+	s->m.rule = 0;
 	res = pf_parse(s->req, n, &s->r);
 	if (res != PF_P_OK)
 		return pf_parse_stat(res);
@@ -374,6 +377,44 @@ static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *
 		pf_count(PF_STAT_FLOW_CREATED);
 }
 
+/* Record the outcome st of the request in s (parsed as far as r says)
+ * into the trace ring buffer, 1 in ctl.sample times. Cheap when off: one
+ * array lookup. */
+static __always_inline void pf_trace_req(const struct pf_pkt *p, struct pf_scratch *s,
+					 __u32 st, bool xdp, bool matched)
+{
+	struct pf_trace_rec *t;
+	struct pf_trace_ctl *c;
+	__u32 zero = 0;
+	__u64 n;
+
+	c = bpf_map_lookup_elem(&pf_trace_ctl, &zero);
+	if (!c || !c->sample || bpf_get_prandom_u32() % c->sample)
+		return;
+	t = bpf_ringbuf_reserve(&pf_trace, sizeof(*t), 0);
+	if (!t)
+		return;
+	t->ts_ns = bpf_ktime_get_ns();
+	t->key = p->key;
+	t->stat = st;
+	t->xdp = xdp;
+	t->matched = matched;
+	t->verdict = s->m.verdict;
+	t->reason = s->m.reason;
+	t->rule = s->m.rule;
+	n = s->r.origin.len;
+	/* Verifier workaround: clamp and use one 64-bit register (see
+	 * pf_load_req) so the copy provably fits t->origin */
+	barrier_var(n);
+	if (n > PF_TRACE_ORIGIN)
+		n = PF_TRACE_ORIGIN;
+	barrier_var(n);
+	t->origin_len = (__u16)n;
+	if (n)
+		pf_copy(t->origin, s->req + PF_M(s->r.origin.off), n);
+	bpf_ringbuf_submit(t, 0);
+}
+
 /* Try to answer the request in p (f: its flow entry or NULL). */
 static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 					 struct pf_flow *f)
@@ -432,10 +473,11 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		goto pass;
 	}
 	st = pf_load_req(ctx, xdp, p, s, p->pay_len);
-	if (!st)
-		st = pf_decide(s, p->pay_len, &rlen);
 	if (st)
 		goto pass;
+	st = pf_decide(s, p->pay_len, &rlen);
+	if (st)
+		goto pass_decided;
 	si = &s->si;
 	st = pf_sock(ctx, p, si);
 	if (st)
@@ -492,8 +534,14 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		pf_count(PF_STAT_PASS_ERROR);
 		return PF_ANS_DROP;
 	}
-	pf_count(s->m.verdict == PF_V_REJECT ? PF_STAT_REJECTED : PF_STAT_ANSWERED);
+	st = s->m.verdict == PF_V_REJECT ? PF_STAT_REJECTED : PF_STAT_ANSWERED;
+	pf_count(st);
+	pf_trace_req(p, s, st, xdp, true);
 	return ret;
+pass_decided:
+	pf_count(st);
+	pf_trace_req(p, s, st, xdp, s->r.res == PF_P_OK);
+	return PF_ANS_PASS;
 pass:
 	pf_count(st);
 	return PF_ANS_PASS;
@@ -505,6 +553,7 @@ pass_track:
 	if (xdp)
 		return PF_ANS_TO_TC;
 	pf_count(st);
+	pf_trace_req(p, s, st, xdp, true);
 	if (!f)
 		pf_track(p, s);
 	return PF_ANS_PASS;

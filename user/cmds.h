@@ -7,6 +7,7 @@ int pf_cmd_run(int argc, char **argv);
 int pf_cmd_stats(int argc, char **argv);
 int pf_cmd_detach(int argc, char **argv);
 int pf_cmd_explain(int argc, char **argv);
+int pf_cmd_trace(int argc, char **argv);
 
 /* Counters helpers shared by stats/metrics (stats.c). */
 #include <stddef.h>

@@ -14,6 +14,7 @@ static void usage(FILE *f)
 		"  stats    [--iface IF] [--json]      datapath counters\n"
 		"  detach   --iface IF                 drain and remove a dead instance's leftovers\n"
 		"  explain  POLICY --origin O --method M  why a preflight is answered or not\n"
+		"  trace    [--iface IF] [--sample N]  live stream of datapath decisions\n"
 		"Run 'preflightd COMMAND --help' for a command's options.\n");
 }
 
@@ -28,6 +29,7 @@ int main(int argc, char **argv)
 		{ "stats", pf_cmd_stats },
 		{ "detach", pf_cmd_detach },
 		{ "explain", pf_cmd_explain },
+		{ "trace", pf_cmd_trace },
 	};
 	unsigned i;
 

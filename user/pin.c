@@ -17,7 +17,7 @@
 #include "pin.h"
 #include "log.h"
 
-static const char *const pinned[] = { "stats", "flows", "config" };
+static const char *const pinned[] = { "stats", "flows", "config", "trace_ctl", "trace" };
 
 int pf_pin_lock(struct pf_pin *p, const char *iface)
 {
@@ -81,7 +81,8 @@ static int ensure_bpffs(void)
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 {
 	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows,
-				   skel->maps.bss };
+				   skel->maps.bss, skel->maps.pf_trace_ctl,
+				   skel->maps.pf_trace };
 	char path[512];
 	unsigned i;
 	int err;

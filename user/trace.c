@@ -1,0 +1,168 @@
+/* trace.c -- `preflightd trace`: a live, sampled stream of the datapath's
+ * decisions on preflight-shaped requests (flow, origin, outcome, verdict,
+ * reason, rule): the answer to "why did this preflight fail?". Tracing is
+ * off in the datapath until this command sets a sample rate, and off again
+ * when it exits. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "../include/pf_structs.h"
+#include "cmds.h"
+#include "match.h"
+#include "pin.h"
+#include "log.h"
+
+static volatile sig_atomic_t stop;
+static unsigned long printed, limit;
+static __s64 mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* Print one record: time, flow, outcome, decision, origin. */
+static int on_rec(void *ctx, void *data, size_t len)
+{
+	const struct pf_trace_rec *t = data;
+	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], name[64];
+	int af;
+
+	(void)ctx;
+	if (len < sizeof(*t))
+		return 0;
+	af = t->key.family == 6 ? AF_INET6 : AF_INET;
+	inet_ntop(af, t->key.caddr, c, sizeof(c));
+	inet_ntop(af, t->key.saddr, s, sizeof(s));
+	{
+		__u64 ns = t->ts_ns + mono_to_real_ns;
+		time_t sec = (time_t)(ns / 1000000000ull);
+		struct tm tm;
+		char hms[16];
+
+		localtime_r(&sec, &tm);
+		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+		printf("%s.%06llu ", hms, (unsigned long long)(ns % 1000000000ull / 1000));
+	}
+	printf("%s%s%s:%u -> %s%s%s:%u %s %s",
+	       af == AF_INET6 ? "[" : "", c, af == AF_INET6 ? "]" : "", ntohs(t->key.cport),
+	       af == AF_INET6 ? "[" : "", s, af == AF_INET6 ? "]" : "", ntohs(t->key.sport),
+	       t->xdp ? "xdp" : "tc", pf_stat_name(t->stat, name, sizeof(name)));
+	if (t->matched)
+		printf(" verdict=%s reason=%s rule=%u", pf_verdict_name(t->verdict),
+		       pf_reason_name(t->reason), t->rule + 1);
+	printf(" origin=%.*s\n", (int)(t->origin_len <= PF_TRACE_ORIGIN ? t->origin_len : 0),
+	       t->origin_len ? t->origin : "-");
+	fflush(stdout);
+	if (limit && ++printed >= limit)
+		stop = 1;
+	return 0;
+}
+
+/* Set the sample rate in the pinned control map at path. */
+static int set_sample(const char *path, __u32 sample)
+{
+	struct pf_trace_ctl c = { .sample = sample };
+	__u32 zero = 0;
+	int fd = bpf_obj_get(path), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (bpf_map_update_elem(fd, &zero, &c, BPF_ANY))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int pf_cmd_trace(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "iface", required_argument, NULL, 'i' },
+		{ "sample", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	const char *iface = NULL;
+	struct ring_buffer *rb = NULL;
+	char ctl[512], rbp[512];
+	unsigned long sample = 1;
+	int c, fd = -1, err;
+	char *end;
+
+	while ((c = getopt_long(argc, argv, "i:s:c:h", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'i': iface = optarg; break;
+		case 's':
+		case 'c':
+			errno = 0;
+			if (c == 's')
+				sample = strtoul(optarg, &end, 10);
+			else
+				limit = strtoul(optarg, &end, 10);
+			if (errno || *end || (c == 's' && (sample == 0 || sample > 1000000))) {
+				pr_warn("invalid --%s '%s'", c == 's' ? "sample" : "count", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			printf("usage: preflightd trace [--iface IF] [--sample N] [--count K]\n"
+			       "  one line per traced preflight decision (1 in N, default every\n"
+			       "  one); stops after K lines or on SIGINT\n");
+			return 0;
+		default:
+			return 2;
+		}
+	}
+	if (pf_pin_path(ctl, sizeof(ctl), iface, "trace_ctl") ||
+	    pf_pin_path(rbp, sizeof(rbp), iface, "trace"))
+		return 1;
+	fd = bpf_obj_get(rbp);
+	if (fd < 0) {
+		pr_warn("open %s: %s (is preflightd running?)", rbp, strerror(errno));
+		return 1;
+	}
+	rb = ring_buffer__new(fd, on_rec, NULL, NULL);
+	if (!rb) {
+		err = -errno;
+		pr_warn("ring buffer %s: %s", rbp, strerror(-err));
+		goto out;
+	}
+	{
+		struct timespec r, m;
+
+		clock_gettime(CLOCK_REALTIME, &r);
+		clock_gettime(CLOCK_MONOTONIC, &m);
+		mono_to_real_ns = ((__s64)r.tv_sec - m.tv_sec) * 1000000000ll +
+				  (r.tv_nsec - m.tv_nsec);
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	err = set_sample(ctl, (__u32)sample);
+	if (err) {
+		pr_warn("enable tracing: %s", strerror(-err));
+		goto out;
+	}
+	while (!stop) {
+		err = ring_buffer__poll(rb, 200);
+		if (err < 0 && err != -EINTR) {
+			pr_warn("read trace: %s", strerror(-err));
+			break;
+		}
+		err = 0;
+	}
+	set_sample(ctl, 0);
+out:
+	ring_buffer__free(rb);
+	close(fd);
+	return err ? 1 : 0;
+}
