@@ -26,4 +26,19 @@ struct tcp_sock {
 	struct tcp_options_received rx_opt;
 } __attribute__((preserve_access_index));
 
+struct request_sock {
+	__u16 mss;
+} __attribute__((preserve_access_index));
+
+struct inet_request_sock {
+	struct request_sock req;
+	__u16 snd_wscale : 4, rcv_wscale : 4;
+} __attribute__((preserve_access_index));
+
+struct tcp_request_sock {
+	struct inet_request_sock req;
+	__u32 rcv_isn;
+	__u32 snt_isn;
+} __attribute__((preserve_access_index));
+
 #endif /* PF_KERN_H */

@@ -56,16 +56,25 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 
 		if (pf_load(ctx, xdp, ETH_HLEN, &ip, sizeof(ip)))
 			return -1;
-		if (ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
+		if (ip.version != 4 || ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
 			return -1;
-		/* fragments: translation and answers need the whole TCP header */
-		if (ip.frag_off & bpf_htons(0x3fff))
+		/* later fragments carry no TCP header: untouched. The first one
+		 * does: it is translated (the TCP checksum spans the reassembled
+		 * segment, so an incremental header update stays right) but
+		 * never answered. */
+		if (ip.frag_off & bpf_htons(0x1fff))
 			return -1;
 		hl = ip.ihl * 4;
 		p->family = 4;
-		p->ip_simple = ip.ihl == 5;
+		p->ip_simple = ip.ihl == 5 && !(ip.frag_off & bpf_htons(0x2000));
 		l4 = ETH_HLEN + hl;
-		if (bpf_ntohs(ip.tot_len) + ETH_HLEN < tot)
+		/* a length beyond the frame: the stack drops it, so do we (tot_len
+		 * 0 is a BIG TCP/GSO skb: its length is the skb's) */
+		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN > tot) {
+			pf_count(PF_STAT_MALFORMED);
+			return -1;
+		}
+		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN < tot)
 			tot = bpf_ntohs(ip.tot_len) + ETH_HLEN; /* Ethernet padding */
 		if (dir == PF_DIR_IN) {
 			__builtin_memcpy(p->key.caddr, &ip.saddr, 4);
@@ -79,16 +88,41 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 
 		if (pf_load(ctx, xdp, ETH_HLEN, &ip6, sizeof(ip6)))
 			return -1;
-		proto = ip6.nexthdr;
-		/* extension headers are not walked: such flows are never spliced
-		 * (and so never need translation) */
-		if (proto != IPPROTO_TCP)
+		if (ip6.version != 6)
 			return -1;
+		proto = ip6.nexthdr;
 		p->family = 6;
 		p->ip_simple = 1;
 		l4 = ETH_HLEN + sizeof(ip6);
-		if (bpf_ntohs(ip6.payload_len) + l4 < tot)
+		if (ip6.payload_len && bpf_ntohs(ip6.payload_len) + l4 > tot) {
+			pf_count(PF_STAT_MALFORMED);
+			return -1;
+		}
+		if (ip6.payload_len && bpf_ntohs(ip6.payload_len) + l4 < tot)
 			tot = bpf_ntohs(ip6.payload_len) + l4;
+		/* extension headers (hop-by-hop, routing, destination options,
+		 * a first fragment): walked, so a spliced connection's segments
+		 * are still translated; such requests are never answered */
+		for (hl = 0; hl < 4 && proto != IPPROTO_TCP; hl++) {
+			__u8 eh[8];
+
+			if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING &&
+			    proto != IPPROTO_DSTOPTS && proto != IPPROTO_FRAGMENT)
+				return -1;
+			if (pf_load(ctx, xdp, l4, eh, sizeof(eh)))
+				return -1;
+			if (proto == IPPROTO_FRAGMENT) {
+				if ((eh[2] << 8 | eh[3]) & 0xfff8)
+					return -1; /* not the first fragment */
+				l4 += 8;
+			} else {
+				l4 += (eh[1] + 1) * 8;
+			}
+			proto = eh[0];
+			p->ip_simple = 0;
+		}
+		if (proto != IPPROTO_TCP)
+			return -1;
 		if (dir == PF_DIR_IN) {
 			__builtin_memcpy(p->key.caddr, &ip6.saddr, 16);
 			__builtin_memcpy(p->key.saddr, &ip6.daddr, 16);

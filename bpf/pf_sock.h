@@ -32,6 +32,44 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	return 0;
 }
 #else
+/* The connection is still a request socket: the handshake's last ACK is
+ * in the same receive batch, not yet processed (list receive runs TC
+ * ingress, like XDP, over a whole batch first) -- the usual case for a
+ * browser's first request. If p is the first data segment, the state
+ * follows from the ISNs: nothing received, nothing sent but the SYN-ACK.
+ * snd_una is set one below snd_nxt so that pf_send also hands the server
+ * a pure ACK, which completes the handshake should the client's own ACK
+ * have been lost. Consumes the reference on sk. */
+static __always_inline int pf_sock_from_request(struct bpf_sock *sk, const struct pf_pkt *p,
+						struct pf_sockinfo *si)
+{
+	struct tcp_request_sock *rq = bpf_skc_to_tcp_request_sock(sk);
+	__u32 isn_c, isn_s, mss;
+
+	if (!rq) {
+		bpf_sk_release(sk);
+		return PF_STAT_PASS_NO_SOCKET;
+	}
+	isn_c = rq->rcv_isn;
+	isn_s = rq->snt_isn;
+	mss = rq->req.req.mss;
+	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(rq, req.rcv_wscale);
+	si->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(rq, req.snd_wscale);
+	bpf_sk_release(sk);
+	if (p->seq != isn_c + 1 || p->ack != isn_s + 1 || mss == 0)
+		return PF_STAT_PASS_NO_SOCKET;
+	si->rcv_nxt = isn_c + 1;
+	si->copied_seq = isn_c + 1;
+	si->snd_nxt = isn_s + 1;
+	si->write_seq = isn_s + 1;
+	si->snd_una = isn_s;
+	si->mss = mss;
+	si->rcv_wnd = mss * 10;   /* conservative until the server speaks */
+	si->bytes_received = 0;
+	si->ts_now = 0;           /* TSval: the request's TSecr */
+	return 0;
+}
+
 static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 				   struct pf_sockinfo *si)
 {
@@ -56,6 +94,8 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	sk = bpf_skc_lookup_tcp(ctx, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return PF_STAT_PASS_NO_SOCKET;
+	if (sk->state == BPF_TCP_NEW_SYN_RECV)
+		return pf_sock_from_request(sk, p, si);
 	if (sk->state != BPF_TCP_ESTABLISHED) {
 		bpf_sk_release(sk);
 		return PF_STAT_PASS_NO_SOCKET;
@@ -73,7 +113,11 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	si->mss = tp->mss_cache;
 	si->rcv_wnd = tp->rcv_wnd;
 	si->bytes_received = tp->bytes_received;
-	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(&tp->rx_opt, rcv_wscale);
+	/* the root pointer and the whole field path: with &tp->rx_opt clang
+	 * folds the chain to tcp_sock and the macro adds rx_opt's offset a
+	 * second time (the verifier: "access beyond struct tcp_sock") */
+	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.rcv_wscale);
+	si->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.snd_wscale);
 	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
 	 * from the cached packet time: never ahead of the real clock */
 	if (bpf_core_field_exists(tp->tcp_usec_ts) &&

@@ -204,9 +204,11 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 	if (sum < 0)
 		return -1;
 	/* payload: the copy in s->req, zero-padded to 4 bytes */
-	s->req[PF_M(n)] = 0;
-	s->req[PF_M(n + 1)] = 0;
-	s->req[PF_M(n + 2)] = 0;
+	/* into the slack after the request (PF_REQ_BUF): PF_M would wrap to
+	 * the start of a 2046..2048-byte request */
+	s->req[(n + 0) & 4095] = 0;
+	s->req[(n + 1) & 4095] = 0;
+	s->req[(n + 2) & 4095] = 0;
 	{
 		__u64 n4 = (n + 3) & ~3u, c;
 		__u32 k;
@@ -289,13 +291,21 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (p->seq != a->c_pos || p->pay_len < a->req_len)
 		goto drop;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!s || pf_load_req(ctx, xdp, p, s, a->req_len))
+	/* the whole segment when it fits, to verify its checksum below (a
+	 * retransmission may carry the next request's bytes too) */
+	if (!s || p->pay_len > PF_REQ_MAX ||
+	    pf_load_req(ctx, xdp, p, s, p->pay_len))
 		goto drop;
 	if (pf_decide(s, a->req_len, &rlen) || rlen != a->resp_len)
 		goto drop;
 	si = &s->si;
 	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &t))
 		goto drop;
+	/* a corrupted retransmission must not shape the answer */
+	if (pf_verify_csum(ctx, xdp, p, s)) {
+		pf_count(PF_STAT_PASS_CSUM);
+		return PF_ANS_DROP;
+	}
 	ack_s = pf_ack_in(a, p->ack);
 	if (xdp && (ack_s != si->snd_una ||
 		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen))))
@@ -506,6 +516,11 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	}
 	if ((__u32)rlen > si->mss) {
 		st = PF_STAT_PASS_MSS;
+		goto pass_track;
+	}
+	/* the client's window must take the response */
+	if (((__u64)p->win_raw << (si->snd_wscale & 15)) < (__u64)rlen) {
+		st = PF_STAT_PASS_WINDOW;
 		goto pass_track;
 	}
 	/* everything that can fail without harm happens before the commit */

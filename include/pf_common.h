@@ -89,6 +89,7 @@ enum pf_tok_kind {
 	X(PASS_TABLE_FULL,     "flow table full") \
 	X(PASS_DRAINING,       "draining: not answering new preflights") \
 	X(PASS_MSS,            "response larger than MSS") \
+	X(PASS_WINDOW,         "response larger than the client's window") \
 	X(PASS_IP,             "IP fragments/options/extension headers") \
 	X(PASS_ERROR,          "helper failure while answering") \
 	X(PASS_CSUM,           "request with a bad TCP checksum") \

@@ -149,6 +149,8 @@ struct pf_sockinfo {
 	__u64 bytes_received;
 	__u32 valid;       /* mock only: 0 means "no socket" */
 	__u32 ts_now;      /* the socket's TCP timestamp clock now (TSval units) */
+	__u32 snd_wscale;  /* the client's window scale */
+	__u32 pad;
 };
 
 /* pf_trace_ctl map value (single entry), set by `preflightd trace`. */

@@ -1,4 +1,4 @@
-# BPF tier: bpf_prog_test_run_opts packet-in/packet-out fixtures (TC now; XDP later).
+# BPF tier: bpf_prog_test_run_opts packet-in/packet-out fixtures (TC and XDP).
 # The datapath is compiled a second time with -DPF_TEST_MOCK_SOCK (socket
 # state from the pf_test_sock map) into its own object and skeleton
 # (preflightd_test); the test runner links the policy compiler directly.

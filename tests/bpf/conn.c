@@ -1,4 +1,5 @@
 /* conn.c -- response checks and spliced connections for the BPF tier (see conn.h). */
+#include <errno.h>
 #include <string.h>
 
 #include "conn.h"
@@ -60,7 +61,11 @@ bool h_check_response(const struct h_run *r, const struct h_want *w)
 	if (!H_CHECK(r->verdict == H_TX, "verdict %s (retval %d), want TX", h_verdict_name(r->verdict),
 		     r->retval))
 		return false;
-	H_EQX(r->mark, PF_MARK, "skb mark of the response");
+	/* XDP_TX has no skb; a chain run cannot read the mark */
+	if (r->kind == H_KIND_TC && !r->chain)
+		H_EQX(r->mark, PF_MARK, "skb mark of the response");
+	if (r->kind == H_KIND_XDP)
+		H_EQ(r->meta_len, 0, "XDP metadata bytes on the response");
 	H_EQ(r->n_tx, 0, "frames transmitted with bpf_clone_redirect");
 	return h_check_segment(r->out, r->out_len, w);
 }
@@ -79,7 +84,7 @@ void h_answer_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u
 	};
 
 	memset(f, 0, sizeof(*f));
-	f->prog = &h_tc_in;
+	f->prog = h_in;
 	h_req_spec(&f->in, family, payload, s, p, 111, 222);
 	f->sock = h_sock(s, p);
 	f->verdict = H_TX;
@@ -113,7 +118,7 @@ bool conn_splice(struct conn *c, int family, __u32 s, __u32 p)
 	c->R = (__u32)strlen(H_RESP_204);
 	h_req_spec(&c->req, family, H_PREFLIGHT, s, p, 111, 222);
 	h_set_sock(&si);
-	if (!h_run_spec(&h_tc_in, &c->req, NULL, &r))
+	if (!h_run_spec(h_in, &c->req, NULL, &r))
 		return false;
 	w = (struct h_want){ .req = &c->req, .seq = p, .ack = s + c->L,
 			     .win = (__u16)(si.rcv_wnd >> si.wscale),
@@ -148,24 +153,21 @@ void conn_sseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	s->paylen = (unsigned)strlen(pay);
 }
 
-/* Run in through prog: expect PASS and exactly the packet want (built
- * independently; every byte compared but the TCP checksum, which must be
- * right) and the counter deltas d. */
-bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
-		 const struct h_env *env, const struct pkt_spec *want,
-		 const struct h_delta *d)
+/* r must be PASS with exactly the packet want as output (every byte
+ * but the TCP checksum, which must be right) and the deltas d. */
+static bool conn_compare(const struct h_run *r, const char *name, const struct pkt_spec *want,
+			 const struct h_delta *d)
 {
-	struct h_run r;
 	__u8 wb[PKT_MAX];
 	size_t wn = pkt_build(want, wb, sizeof(wb)), csum;
 	struct pkt_view v, wv;
 	unsigned k;
 
-	if (!h_run_spec(prog, in, env, &r))
+	if (!H_CHECK(r->verdict == H_PASS, "%s: retval %d, want PASS", name, r->retval))
 		return false;
-	if (!H_CHECK(r.verdict == H_PASS, "%s: retval %d, want PASS", prog->name, r.retval))
+	if (r->kind == H_KIND_XDP && !H_EQ(r->meta_len, 0, "XDP metadata bytes"))
 		return false;
-	if (!h_out_view(&r, &v))
+	if (!h_out_view(r, &v))
 		return false;
 	if (!H_CHECK(wn && !pkt_parse(wb, wn, &wv, NULL, 0), "test bug: bad want packet"))
 		return false;
@@ -178,13 +180,35 @@ bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
 	}
 	H_CHECK(v.optlen == wv.optlen && !memcmp(v.opt, wv.opt, v.optlen),
 		"TCP options differ from the expected ones");
-	csum = 14 + (want->family == 4 ? 20 : 40) + 16;
-	if (H_EQ(r.out_len, wn, "output length"))
-		H_CHECK(!memcmp(r.out, wb, csum) && !memcmp(r.out + csum + 2, wb + csum + 2,
+	csum = 14 + (want->family == 4 ? 20 + want->ip_optlen : 40) + 16;
+	if (H_EQ(r->out_len, wn, "output length"))
+		H_CHECK(!memcmp(r->out, wb, csum) && !memcmp(r->out + csum + 2, wb + csum + 2,
 							    wn - csum - 2),
 			"output differs from the expected packet outside seq/ack/options");
-	h_check_deltas(&r, d);
+	if (d)
+		h_check_deltas(r, d);
 	return h_ok();
+}
+
+bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
+		 const struct h_env *env, const struct pkt_spec *want,
+		 const struct h_delta *d)
+{
+	struct h_run r;
+
+	if (!h_run_spec(prog, in, env, &r))
+		return false;
+	return conn_compare(&r, prog->name, want, d);
+}
+
+bool conn_expect_to_tc(const struct pkt_spec *in, const struct pkt_spec *want,
+		       const struct h_delta *d_tc)
+{
+	struct h_run r;
+
+	if (!h_run_to_tc(in, &r, d_tc))
+		return false;
+	return conn_compare(&r, h_xdp() ? "XDP -> TC" : "pf_tc_ingress", want, NULL);
 }
 
 const struct h_delta conn_d_in[] = {
@@ -196,3 +220,26 @@ const struct h_delta conn_d_in_data[] = {
 const struct h_delta conn_d_out[] = {
 	H_D(TRANSLATED_OUT, 1), H_DEND,
 };
+
+/* Run frame b (n bytes) through the current ingress: passed unchanged,
+ * no XDP metadata, deltas d. may_refuse: the TC test run may refuse a
+ * frame shorter than an IPv4 header (EINVAL): nothing reaches the
+ * program then. tag: printed with a failure (the loop iteration). */
+bool conn_raw_pass(const __u8 *b, size_t n, const struct h_delta *d, bool may_refuse,
+		     const char *tag)
+{
+	struct h_run r;
+	int err = h_try_run(h_in, b, n, NULL, &r);
+
+	if (err == -EINVAL && may_refuse && h_in->kind == H_KIND_TC)
+		return true;
+	if (!H_CHECK(!err, "%s: test run: %s", tag, strerror(-err)) ||
+	    !H_CHECK(r.verdict == H_PASS, "%s: verdict %s, want PASS", tag,
+		     h_verdict_name(r.verdict)) ||
+	    !H_CHECK(r.out_len == n && !memcmp(r.out, b, n), "%s: packet changed", tag) ||
+	    !H_CHECK(r.meta_len == 0, "%s: XDP metadata (%u bytes)", tag, r.meta_len))
+		return false;
+	if (!h_check_deltas(&r, d))
+		return H_CHECK(false, "%s: counters", tag);
+	return true;
+}

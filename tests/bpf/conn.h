@@ -25,13 +25,15 @@ struct h_want {
  * checksums, exact payload and length. */
 bool h_check_segment(const __u8 *buf, size_t len, const struct h_want *w);
 
-/* r must be TX with the response w as output, skb mark PF_MARK, no clone. */
+/* r must be TX with the response w as output, skb mark PF_MARK (TC), no
+ * XDP metadata (XDP), no clone. */
 bool h_check_response(const struct h_run *r, const struct h_want *w);
 
 /* r must have transmitted exactly one clone, the response w. */
 bool h_check_clone(const struct h_run *r, const struct h_want *w);
 
-/* An answer fixture: request payload at seq s acking p, NOP NOP
+/* An answer fixture (ingress of the current mode, h_in): request
+ * payload at seq s acking p, NOP NOP
  * TS(111, 222), socket h_sock(s, p); expected TX and pkt_seen, answered
  * and flow_created +1. */
 void h_answer_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u32 p);
@@ -53,8 +55,8 @@ struct conn {
 /* A request the app gets (not a preflight). */
 #define PUT_REQ "PUT /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nContent-Length: 0\r\n\r\n"
 
-/* Answer H_PREFLIGHT at s/p (client seq / server snd_nxt); false (with a
- * failed check) if the response is not exactly right. */
+/* Answer H_PREFLIGHT at s/p (client seq / server snd_nxt) through h_in;
+ * false (with a failed check) if the response is not exactly right. */
 bool conn_splice(struct conn *c, int family, __u32 s, __u32 p);
 
 /* A client -> server (cseg) or server -> client (sseg) segment of c with
@@ -70,6 +72,20 @@ void conn_sseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
 		 const struct h_env *env, const struct pkt_spec *want,
 		 const struct h_delta *d);
+
+/* The same for a client segment TC mode passes on its slow path (a
+ * socket guard): in XDP mode pf_xdp_ingress must hand it to TC
+ * untranslated, and the XDP -> TC chain must pass want up the stack
+ * (h_run_to_tc). d_tc: TC mode's deltas. */
+bool conn_expect_to_tc(const struct pkt_spec *in, const struct pkt_spec *want,
+		       const struct h_delta *d_tc);
+
+/* Run frame b (n bytes) through the current ingress (h_in): passed
+ * unchanged, no XDP metadata, deltas d. may_refuse: the TC test run may
+ * refuse a frame shorter than an IP header (EINVAL; nothing reaches the
+ * program then). tag: names the packet in a failure. */
+bool conn_raw_pass(const __u8 *b, size_t n, const struct h_delta *d, bool may_refuse,
+		   const char *tag);
 
 /* Counter deltas of a translated pure ACK (in), client data (in_data)
  * and a translated server segment (out). */

@@ -16,9 +16,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "harness.h"
-#include "preflightd_test.skel.h"
-#include "policy.h"
+#include "harness_int.h"
 
 /* Rule 1: /reject/ from H_ORIGIN with a method other than PUT -> 403.
  * Rule 2: api.example.com, allowed origins -> 204; others forwarded.
@@ -53,18 +51,15 @@ struct h_prog h_xdp_in = {
 };
 const struct h_prog *h_in = &h_tc_in;
 
-static struct preflightd_test *skel;
+struct preflightd_test *h_skel;
 static int ncpu;
 static int cap_fd = -1;     /* AF_PACKET socket on lo: frames the program sends */
-static int up_fd[2] = { -1, -1 }; /* ETH_P_IP/IPV6 sockets on lo: after TC ingress */
-static int lo_ifindex;
+int h_up_fd[2] = { -1, -1 };   /* ETH_P_IP/IPV6 sockets on lo: after TC ingress */
+int h_lo_ifindex;
 static unsigned n_run, n_pass, n_fail;
 static const char *filter;
 static __u16 h0_ports[PF_MAX_PORTS];  /* H_POLICY's ports, restored by reset() */
 static unsigned h0_nports;
-static const char *slot1_yaml;        /* policy compiled into slot 1 */
-static __u16 h1_ports[PF_MAX_PORTS];  /* ... and its ports */
-static unsigned h1_nports;
 
 /* The current case. */
 static struct {
@@ -74,7 +69,7 @@ static struct {
 	char why[512];
 } cur;
 
-static void die(const char *what, int err)
+void h_die(const char *what, int err)
 {
 	fprintf(stderr, "bpftest: %s: %s\n", what, strerror(err < 0 ? -err : err));
 	exit(2);
@@ -87,57 +82,6 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Install c into the maps exactly like user/maps.c pf_maps_install(). */
-static void install_policy(const struct pf_compiled *c)
-{
-	struct pf_config *cfg = &skel->bss->pf_cfg;
-	int tok_fd = bpf_map__fd(skel->maps.pf_tokens);
-	int rule_fd = bpf_map__fd(skel->maps.pf_rules);
-	unsigned i;
-	struct pf_tok_key key, next;
-	__u32 idx;
-	int more;
-
-	/* a reload: the slot's old tokens go first (user/maps.c
-	 * pf_maps_clear_slot) */
-	more = !bpf_map_get_next_key(tok_fd, NULL, &key);
-	while (more) {
-		more = !bpf_map_get_next_key(tok_fd, &key, &next);
-		if (key.slot == c->slot && bpf_map_delete_elem(tok_fd, &key))
-			die("clear slot tokens", errno);
-		key = next;
-	}
-	for (i = 0; i < c->n_toks; i++)
-		if (bpf_map_update_elem(tok_fd, &c->keys[i], &c->vals[i], BPF_ANY))
-			die("install tokens", errno);
-	for (i = 0; i < PF_MAX_RULES; i++) {
-		idx = c->slot * PF_MAX_RULES + i;
-		if (bpf_map_update_elem(rule_fd, &idx, &c->rules[i], BPF_ANY))
-			die("install rules", errno);
-	}
-	cfg->slot[c->slot] = c->info;
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
-	for (i = 0; i < c->n_ports; i++) {
-		cfg->port_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
-		cfg->xlate_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
-	}
-	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
-}
-
-/* Make slot the active one, serving ports (what a reload switches). */
-static void activate(__u32 slot, const __u16 *ports, unsigned n)
-{
-	struct pf_config *cfg = &skel->bss->pf_cfg;
-	unsigned i;
-
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
-	for (i = 0; i < n; i++) {
-		cfg->port_bits[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
-		cfg->xlate_bits[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
-	}
-	__atomic_store_n(&cfg->active_slot, slot, __ATOMIC_RELEASE);
-}
-
 /* A private netns with lo up, and a packet socket capturing what is
  * transmitted on lo (where test runs put their skb). */
 static void setup_net(void)
@@ -147,42 +91,42 @@ static void setup_net(void)
 	int fd, i;
 
 	if (unshare(CLONE_NEWNET))
-		die("unshare(CLONE_NEWNET)", errno);
+		h_die("unshare(CLONE_NEWNET)", errno);
 	fd = socket(AF_INET, SOCK_DGRAM, 0);
 	if (fd < 0)
-		die("socket", errno);
+		h_die("socket", errno);
 	memset(&ifr, 0, sizeof(ifr));
 	strcpy(ifr.ifr_name, "lo");
 	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
-		die("SIOCGIFFLAGS lo", errno);
+		h_die("SIOCGIFFLAGS lo", errno);
 	ifr.ifr_flags |= IFF_UP;
 	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
-		die("SIOCSIFFLAGS lo", errno);
+		h_die("SIOCSIFFLAGS lo", errno);
 	close(fd);
 	cap_fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(ETH_P_ALL));
 	if (cap_fd < 0)
-		die("packet socket", errno);
-	lo_ifindex = (int)if_nametoindex("lo");
-	sll.sll_ifindex = lo_ifindex;
+		h_die("packet socket", errno);
+	h_lo_ifindex = (int)if_nametoindex("lo");
+	sll.sll_ifindex = h_lo_ifindex;
 	if (bind(cap_fd, (struct sockaddr *)&sll, sizeof(sll)))
-		die("bind packet socket", errno);
+		h_die("bind packet socket", errno);
 	/* protocol-specific packet sockets are served after TC ingress
 	 * (ptype_base), so they see what TC passed up the stack */
 	for (i = 0; i < 2; i++) {
 		__u16 proto = i ? ETH_P_IPV6 : ETH_P_IP;
 
-		up_fd[i] = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(proto));
-		if (up_fd[i] < 0)
-			die("packet socket (protocol)", errno);
+		h_up_fd[i] = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK, htons(proto));
+		if (h_up_fd[i] < 0)
+			h_die("packet socket (protocol)", errno);
 		sll.sll_protocol = htons(proto);
-		if (bind(up_fd[i], (struct sockaddr *)&sll, sizeof(sll)))
-			die("bind packet socket (protocol)", errno);
+		if (bind(h_up_fd[i], (struct sockaddr *)&sll, sizeof(sll)))
+			h_die("bind packet socket (protocol)", errno);
 	}
 }
 
 /* Read what was transmitted on lo since the last call into r (if not
  * NULL): outgoing frames only (the looped-back copies are skipped). */
-static void capture(struct h_run *r)
+void h_capture(struct h_run *r)
 {
 	struct sockaddr_ll from;
 	socklen_t fl;
@@ -212,73 +156,48 @@ void h_init(void)
 	int err;
 
 	setup_net();
-	hook.ifindex = lo_ifindex;
+	hook.ifindex = h_lo_ifindex;
 	libbpf_set_print(quiet_print);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
-		die("possible CPUs", ncpu);
-	skel = preflightd_test__open();
-	if (!skel)
-		die("open preflightd_test", errno);
-	err = bpf_map__set_max_entries(skel->maps.pf_flows, H_MAX_FLOWS);
+		h_die("possible CPUs", ncpu);
+	h_skel = preflightd_test__open();
+	if (!h_skel)
+		h_die("open preflightd_test", errno);
+	err = bpf_map__set_max_entries(h_skel->maps.pf_flows, H_MAX_FLOWS);
 	if (err)
-		die("size pf_flows", err);
-	err = preflightd_test__load(skel);
+		h_die("size pf_flows", err);
+	err = preflightd_test__load(h_skel);
 	if (err)
-		die("load preflightd_test", err);
-	h_tc_in.fd = bpf_program__fd(skel->progs.pf_tc_ingress);
-	h_tc_out.fd = bpf_program__fd(skel->progs.pf_tc_egress);
-	h_xdp_in.fd = bpf_program__fd(skel->progs.pf_xdp_ingress);
+		h_die("load preflightd_test", err);
+	h_tc_in.fd = bpf_program__fd(h_skel->progs.pf_tc_ingress);
+	h_tc_out.fd = bpf_program__fd(h_skel->progs.pf_tc_egress);
+	h_xdp_in.fd = bpf_program__fd(h_skel->progs.pf_xdp_ingress);
 	err = bpf_tc_hook_create(&hook);  /* for h_chain() */
 	if (err)
-		die("clsact on lo", err);
+		h_die("clsact on lo", err);
 	memset(&pol, 0, sizeof(pol));
 	memset(&c, 0, sizeof(c));
 	err = pf_policy_load_string("bpftest.yaml", H_POLICY, &pol, stderr);
 	if (err)
-		die("load test policy", err);
+		h_die("load test policy", err);
 	err = pf_policy_compile(&pol, 0, &c, stderr);
 	if (err)
-		die("compile test policy", err);
-	install_policy(&c);
+		h_die("compile test policy", err);
+	h_install_policy(&c);
 	memcpy(h0_ports, c.ports, sizeof(h0_ports));
 	h0_nports = c.n_ports;
 	pf_compiled_free(&c);
 	pf_policy_free(&pol);
 }
 
-void h_use_policy(const char *yaml)
-{
-	struct pf_policy pol;
-	struct pf_compiled c;
-	int err;
-
-	if (slot1_yaml != yaml) {
-		memset(&pol, 0, sizeof(pol));
-		memset(&c, 0, sizeof(c));
-		err = pf_policy_load_string("conformance.yaml", yaml, &pol, stderr);
-		if (err)
-			die("load policy", err);
-		err = pf_policy_compile(&pol, 1, &c, stderr);
-		if (err)
-			die("compile policy", err);
-		install_policy(&c);
-		memcpy(h1_ports, c.ports, sizeof(h1_ports));
-		h1_nports = c.n_ports;
-		pf_compiled_free(&c);
-		pf_policy_free(&pol);
-		slot1_yaml = yaml;
-	}
-	activate(1, h1_ports, h1_nports);
-}
-
 void h_fini(void)
 {
-	preflightd_test__destroy(skel);
-	skel = NULL;
+	preflightd_test__destroy(h_skel);
+	h_skel = NULL;
 	close(cap_fd);
-	close(up_fd[0]);
-	close(up_fd[1]);
+	close(h_up_fd[0]);
+	close(h_up_fd[1]);
 }
 
 void h_filter(const char *f)
@@ -289,28 +208,28 @@ void h_filter(const char *f)
 /* Empty the flow table, zero the counters, no socket, default config. */
 static void reset(void)
 {
-	int fd = bpf_map__fd(skel->maps.pf_flows);
+	int fd = bpf_map__fd(h_skel->maps.pf_flows);
 	struct pf_flow_key key;
 	struct pf_sockinfo none = { 0 };
 	__u64 *zeros = calloc((size_t)ncpu, sizeof(__u64));
 	__u32 i;
 
 	if (!zeros)
-		die("calloc", ENOMEM);
+		h_die("calloc", ENOMEM);
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		if (bpf_map_delete_elem(fd, &key))
-			die("delete flow", errno);
+			h_die("delete flow", errno);
 	for (i = 0; i < PF_STAT__MAX; i++)
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.pf_stats), &i, zeros, BPF_ANY))
-			die("zero stats", errno);
+		if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_stats), &i, zeros, BPF_ANY))
+			h_die("zero stats", errno);
 	free(zeros);
 	h_set_sock(&none);
-	skel->bss->pf_cfg.draining = 0;
-	skel->bss->pf_cfg.date_valid = 0;
-	skel->bss->pf_cfg.xdp_mode = cur.xdp;
+	h_skel->bss->pf_cfg.draining = 0;
+	h_skel->bss->pf_cfg.date_valid = 0;
+	h_skel->bss->pf_cfg.xdp_mode = cur.xdp;
 	h_in = cur.xdp ? &h_xdp_in : &h_tc_in;
-	if (skel->bss->pf_cfg.active_slot != 0)
-		activate(0, h0_ports, h0_nports); /* H_POLICY, still in slot 0 */
+	if (h_skel->bss->pf_cfg.active_slot != 0)
+		h_activate(0, h0_ports, h0_nports); /* H_POLICY, still in slot 0 */
 }
 
 void h_reset_state(void)
@@ -323,8 +242,9 @@ bool h_xdp(void)
 	return cur.xdp;
 }
 
-/* Run fn once as name. */
-static void run_case(const char *name, void (*fn)(void), bool xdp)
+/* Run fn (or fnp with arg) once as name. */
+static void run_case(const char *name, void (*fn)(void), void (*fnp)(const void *),
+		     const void *arg, bool xdp)
 {
 	if (filter && !strstr(name, filter))
 		return;
@@ -333,7 +253,10 @@ static void run_case(const char *name, void (*fn)(void), bool xdp)
 	cur.xdp = xdp;
 	cur.why[0] = 0;
 	reset();
-	fn();
+	if (fn)
+		fn();
+	else
+		fnp(arg);
 	n_run++;
 	if (cur.failed) {
 		n_fail++;
@@ -345,28 +268,39 @@ static void run_case(const char *name, void (*fn)(void), bool xdp)
 	fflush(stdout);
 }
 
-void h_case_m(const char *name, void (*fn)(void), unsigned modes)
+static void run_modes(const char *name, void (*fn)(void), void (*fnp)(const void *),
+		      const void *arg, unsigned modes)
 {
 	char full[256];
 
 	if (modes & H_M_TC) {
 		snprintf(full, sizeof(full), "%s [tc]", name);
-		run_case(full, fn, false);
+		run_case(full, fn, fnp, arg, false);
 	}
 	if (modes & H_M_XDP) {
 		snprintf(full, sizeof(full), "%s [xdp]", name);
-		run_case(full, fn, true);
+		run_case(full, fn, fnp, arg, true);
 	}
+}
+
+void h_case_m(const char *name, void (*fn)(void), unsigned modes)
+{
+	run_modes(name, fn, NULL, NULL, modes);
 }
 
 void h_case(const char *name, void (*fn)(void))
 {
-	h_case_m(name, fn, H_M_BOTH);
+	run_modes(name, fn, NULL, NULL, H_M_BOTH);
+}
+
+void h_case_p(const char *name, void (*fn)(const void *), const void *arg)
+{
+	run_modes(name, NULL, fn, arg, H_M_BOTH);
 }
 
 void h_case_once(const char *name, void (*fn)(void))
 {
-	run_case(name, fn, false);
+	run_case(name, fn, NULL, NULL, false);
 }
 
 int h_summary(void)
@@ -396,93 +330,18 @@ bool h_ok(void)
 	return !cur.failed;
 }
 
-struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt)
-{
-	struct pf_sockinfo si = {
-		.rcv_nxt = rcv_nxt, .copied_seq = rcv_nxt,
-		.snd_nxt = snd_nxt, .snd_una = snd_nxt, .write_seq = snd_nxt,
-		.mss = 1448, .rcv_wnd = 64256, .wscale = 7,
-		.bytes_received = 0, .valid = 1, .ts_now = H_TS_NOW,
-	};
-
-	return si;
-}
-
-void h_set_sock(const struct pf_sockinfo *si)
-{
-	__u32 zero = 0;
-
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pf_test_sock), &zero, si, BPF_ANY))
-		die("set socket mock", errno);
-}
-
-struct pf_config *h_cfg(void)
-{
-	return &skel->bss->pf_cfg;
-}
-
-bool h_flow(const struct pkt_spec *s, struct pf_flow *f)
-{
-	struct pf_flow_key k;
-
-	memset(&k, 0, sizeof(k));
-	memcpy(k.caddr, s->saddr, s->family == 4 ? 4 : 16);
-	memcpy(k.saddr, s->daddr, s->family == 4 ? 4 : 16);
-	k.cport = htons(s->sport);
-	k.sport = htons(s->dport);
-	k.family = (__u8)s->family;
-	return !bpf_map_lookup_elem(bpf_map__fd(skel->maps.pf_flows), &k, f);
-}
-
-unsigned h_flow_count(void)
-{
-	int fd = bpf_map__fd(skel->maps.pf_flows);
-	struct pf_flow_key k, next;
-	unsigned n = 0;
-	int more = !bpf_map_get_next_key(fd, NULL, &k);
-
-	while (more) {
-		n++;
-		more = !bpf_map_get_next_key(fd, &k, &next);
-		k = next;
-	}
-	return n;
-}
-
-unsigned h_fill_flows(void)
-{
-	int fd = bpf_map__fd(skel->maps.pf_flows);
-	struct pf_flow_key k;
-	struct pf_flow f;
-	unsigned n;
-
-	memset(&f, 0, sizeof(f));
-	f.resp_acked = 1;
-	for (n = 0; n < 2 * H_MAX_FLOWS; n++) {
-		memset(&k, 0, sizeof(k));
-		pkt_addr(4, "192.0.2.1", k.caddr);  /* TEST-NET-1: no test uses it */
-		pkt_addr(4, "10.0.0.1", k.saddr);
-		k.cport = htons((__u16)(1 + n));
-		k.sport = htons(8080);
-		k.family = 4;
-		if (bpf_map_update_elem(fd, &k, &f, BPF_NOEXIST))
-			break;
-	}
-	return h_flow_count();
-}
-
 /* Sum of the per-CPU counters into v. */
-static void read_stats(long long v[PF_STAT__MAX])
+void h_read_stats(long long v[PF_STAT__MAX])
 {
 	__u64 *vals = calloc((size_t)ncpu, sizeof(__u64));
 	__u32 i;
 	int c;
 
 	if (!vals)
-		die("calloc", ENOMEM);
+		h_die("calloc", ENOMEM);
 	for (i = 0; i < PF_STAT__MAX; i++) {
-		if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.pf_stats), &i, vals))
-			die("read stats", errno);
+		if (bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_stats), &i, vals))
+			h_die("read stats", errno);
 		v[i] = 0;
 		for (c = 0; c < ncpu; c++)
 			v[i] += (long long)vals[c];
@@ -490,39 +349,12 @@ static void read_stats(long long v[PF_STAT__MAX])
 	free(vals);
 }
 
-/* Drain the after-TC sockets; keep (in r, if not NULL) the frames that
- * went up the stack in the client -> server direction (frames looped
- * back from lo's transmit side are server -> client). */
-static void capture_up(struct h_run *r, unsigned *n_up)
-{
-	static const __u8 client4[4] = { 10, 0, 0, 2 };
-	__u8 buf[PKT_MAX], client6[16];
-	ssize_t n;
-	int i;
-
-	pkt_addr(6, "2001:db8::2", client6);
-	for (i = 0; i < 2; i++) {
-		while ((n = recv(up_fd[i], buf, sizeof(buf), 0)) >= 0) {
-			bool up = i == 0 ? n >= 34 && !memcmp(buf + 26, client4, 4) :
-					   n >= 54 && !memcmp(buf + 22, client6, 16);
-
-			if (!r || !up)
-				continue;
-			if (*n_up == 0) {
-				memcpy(r->out, buf, (size_t)n);
-				r->out_len = (__u32)n;
-			}
-			(*n_up)++;
-		}
-	}
-}
-
 /* Counters before a run; deltas after it. */
-static void stats_delta(struct h_run *r, const long long before[PF_STAT__MAX])
+void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX])
 {
 	int i;
 
-	read_stats(r->delta);
+	h_read_stats(r->delta);
 	for (i = 0; i < PF_STAT__MAX; i++)
 		r->delta[i] -= before[i];
 }
@@ -570,15 +402,15 @@ int h_try_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 		o.data_out = raw;
 		o.data_size_out = sizeof(raw);
 	}
-	read_stats(before);
-	capture(NULL);
-	capture_up(NULL, NULL);
+	h_read_stats(before);
+	h_capture(NULL);
+	h_drain_up();
 	r->n_tx = 0;
 	r->err = bpf_prog_test_run_opts(prog->fd, &o);
 	if (r->err)
 		r->err = -errno;
-	capture(r);
-	stats_delta(r, before);
+	h_capture(r);
+	h_stats_delta(r, before);
 	r->retval = (int)o.retval;
 	r->out_len = o.data_size_out;
 	r->mark = ctx_out.mark;
@@ -607,66 +439,6 @@ bool h_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 	h_try_run(prog, pkt, len, env, r);
 	return H_CHECK(r->err == 0, "%s: bpf_prog_test_run_opts: %s", prog->name,
 		       strerror(-r->err));
-}
-
-bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
-{
-	struct xdp_md xin;
-	long long before[PF_STAT__MAX];
-	unsigned n_up = 0;
-	int err;
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = lo_ifindex, .attach_point = BPF_TC_INGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = h_tc_in.fd, .handle = 0x7066, .priority = 1);
-	LIBBPF_OPTS(bpf_test_run_opts, o,
-		.data_in = pkt,
-		.data_size_in = (__u32)len,
-		.repeat = 1,
-		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-	);
-
-	memset(r, 0, sizeof(*r));
-	memset(&xin, 0, sizeof(xin));
-	xin.data_end = (__u32)len;
-	o.ctx_in = &xin;
-	o.ctx_size_in = sizeof(xin);
-	r->kind = H_KIND_TC;
-	r->chain = true;
-	err = bpf_tc_attach(&hook, &tco);  /* clsact made by h_init() */
-	if (err)
-		return H_CHECK(false, "chain: attach pf_tc_ingress to lo: %s", strerror(-err));
-	read_stats(before);
-	capture(NULL);
-	capture_up(NULL, NULL);
-	r->err = bpf_prog_test_run_opts(h_xdp_in.fd, &o);
-	if (r->err)
-		r->err = -errno;
-	capture(r);
-	capture_up(r, &n_up);
-	stats_delta(r, before);
-	tco.prog_fd = 0;
-	tco.prog_id = 0;
-	tco.flags = 0;
-	err = bpf_tc_detach(&hook, &tco);
-	if (!H_CHECK(r->err == 0, "chain: live XDP test run: %s", strerror(-r->err)) ||
-	    !H_CHECK(!err, "chain: detach: %s", strerror(-err)) ||
-	    !H_CHECK(n_up <= 1, "chain: %u frames went up the stack", n_up))
-		return false;
-	if (n_up) {
-		r->verdict = H_PASS;
-	} else if (r->n_tx) {
-		/* the frame left by bpf_redirect: the run's output */
-		r->verdict = H_TX;
-		memcpy(r->out, r->tx[0], r->tx_len[0]);
-		r->out_len = r->tx_len[0];
-		r->n_tx--;
-		if (r->n_tx) {
-			memmove(r->tx[0], r->tx[1], r->tx_len[1]);
-			r->tx_len[0] = r->tx_len[1];
-		}
-	} else {
-		r->verdict = H_DROP;
-	}
-	return true;
 }
 
 bool h_run_spec(const struct h_prog *prog, const struct pkt_spec *s,
@@ -734,7 +506,7 @@ bool h_out_view(const struct h_run *r, struct pkt_view *v)
 }
 
 /* Check run r of fixture f (input in, n bytes); d: the deltas wanted. */
-static bool check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h_run *r,
+bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h_run *r,
 		      const struct h_delta *d)
 {
 	struct pkt_view v;
@@ -777,83 +549,7 @@ bool h_fix_run(const struct h_fix *f, struct h_run *r)
 	h_set_sock(&f->sock);
 	if (!h_run(f->prog, in, n, &f->env, r))
 		return false;
-	return check_fix(f, in, n, r, f->d);
-}
-
-void h_fix_to_tc(struct h_fix *f)
-{
-	f->verdict = H_PASS;
-	f->unchanged = true;
-	f->clones = 0;
-	f->to_tc = true;
-	memset(f->d, 0, sizeof(f->d));
-	f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
-	f->d[1] = (struct h_delta)H_D(XDP_TO_TC, 1);
-	f->d[2] = (struct h_delta)H_DEND;
-}
-
-void h_chain_deltas(const struct h_delta *tc, struct h_delta out[16])
-{
-	unsigned i, k = 0;
-	bool seen = false;
-
-	for (i = 0; i < 13 && tc && tc[i].stat >= 0; i++) {
-		out[k] = tc[i];
-		if (out[k].stat == PF_STAT_PKT_SEEN) {
-			out[k].n++;
-			seen = true;
-		}
-		k++;
-	}
-	if (!seen)
-		out[k++] = (struct h_delta)H_D(PKT_SEEN, 1);
-	out[k++] = (struct h_delta)H_D(XDP_TO_TC, 1);
-	out[k] = (struct h_delta)H_DEND;
-}
-
-bool h_chain_fix(const struct h_fix *tcf, struct h_run *r)
-{
-	static struct h_run local;
-	struct h_delta d[16];
-	__u8 in[PKT_MAX];
-	size_t n = pkt_build(&tcf->in, in, sizeof(in));
-
-	if (!r)
-		r = &local;
-	if (!H_CHECK(n > 0, "test bug: packet does not build"))
-		return false;
-	h_chain_deltas(tcf->d, d);
-	h_set_sock(&tcf->sock);
-	if (!h_chain(in, n, r))
-		return false;
-	return check_fix(tcf, in, n, r, d);
-}
-
-bool h_run_to_tc(const struct pkt_spec *in, struct h_run *r, const struct h_delta *d_tc)
-{
-	static const struct h_delta hand[] = {
-		H_D(PKT_SEEN, 1), H_D(XDP_TO_TC, 1), H_DEND,
-	};
-	struct h_delta d[16];
-	__u8 b[PKT_MAX];
-	size_t n = pkt_build(in, b, sizeof(b));
-	__u32 meta = 0;
-
-	if (!H_CHECK(n > 0, "test bug: packet does not build") || !h_run(h_in, b, n, NULL, r))
-		return false;
-	if (!h_xdp())
-		return h_check_deltas(r, d_tc);
-	if (r->meta_len == 4)
-		memcpy(&meta, r->meta, 4);
-	if (!H_CHECK(r->verdict == H_PASS, "XDP: verdict %s, want PASS (to TC)",
-		     h_verdict_name(r->verdict)) ||
-	    !H_CHECK(r->meta_len == 4 && meta == H_META_MAGIC,
-		     "XDP: not handed to TC (%u metadata bytes)", r->meta_len) ||
-	    !H_CHECK(r->out_len == n && !memcmp(r->out, b, n), "XDP: frame changed") ||
-	    !h_check_deltas(r, hand))
-		return false;
-	h_chain_deltas(d_tc, d);
-	return h_chain(b, n, r) && h_check_deltas(r, d);
+	return h_check_fix(f, in, n, r, f->d);
 }
 
 void h_req_spec(struct pkt_spec *s, int family, const char *payload, __u32 seq,

@@ -8,14 +8,29 @@
  * A case is a function run by h_case(name, fn); it prints "ok N - name"
  * or "not ok N - name: why" (the first failed check). Every case starts
  * from an empty datapath: no flows, no socket (mock valid = 0), not
- * draining, no Date header, counters at zero.
+ * draining, no Date header, counters at zero, the test policy (H_POLICY,
+ * slot 0) active.
  *
- * Verdicts are abstract (enum h_verdict) and mapped per program kind, so
- * fixtures written for TC can later run against an XDP entry point.
+ * Modes: h_case() runs a case twice, as "<name> [tc]" (pf_cfg.xdp_mode 0,
+ * ingress = pf_tc_ingress) and "<name> [xdp]" (xdp_mode 1, ingress =
+ * pf_xdp_ingress); h_in is the current mode's ingress program, egress is
+ * pf_tc_egress in both. Cases check h_xdp() where XDP differs: requests
+ * XDP cannot answer go to TC (XDP_PASS with H_META_MAGIC in the frame's
+ * metadata, frame unchanged, xdp_to_tc +1), see h_fix_to_tc() and
+ * h_chain().
+ *
+ * Verdicts are abstract (enum h_verdict) and mapped per program kind.
  *
  * Runs happen in a private network namespace whose lo is the skb's
  * device; frames a program transmits itself (bpf_clone_redirect) are
- * captured there with a packet socket and returned with the run.
+ * captured there with a packet socket and returned with the run. An XDP
+ * run passes struct xdp_md in and out: out holds the frame, meta the
+ * metadata in front of it (ctx_out.data bytes). h_chain() runs the real
+ * hand-off: live XDP frames received on lo, whose TC ingress has
+ * pf_tc_ingress attached, observed by packet sockets on both sides.
+ *
+ * Files: harness.c (cases, runs, checks), state.c (policy slots, socket
+ * mock, flows), chain.c (XDP -> TC), harness_int.h (their internals).
  */
 #ifndef PF_TEST_HARNESS_H
 #define PF_TEST_HARNESS_H
@@ -45,8 +60,23 @@ struct h_prog {
 	int retval[H_VERDICTS];   /* raw return value of each verdict */
 };
 
-/* The TC programs of the test skeleton (valid after h_init()). */
-extern struct h_prog h_tc_in, h_tc_out;
+/* The programs of the test skeleton (valid after h_init()). */
+extern struct h_prog h_tc_in, h_tc_out, h_xdp_in;
+
+/* The ingress program of the current mode (h_tc_in or h_xdp_in). */
+extern const struct h_prog *h_in;
+
+/* Case modes (h_case_m). */
+#define H_M_TC   1u
+#define H_M_XDP  2u
+#define H_M_BOTH (H_M_TC | H_M_XDP)
+
+/* True while the current case runs in XDP mode. */
+bool h_xdp(void);
+
+/* XDP -> TC hand-off mark in the frame's metadata (PF_META_MAGIC of
+ * bpf/preflightd.bpf.c, a host-order __u32). */
+#define H_META_MAGIC 0x70664d31u
 
 /* Knobs of one run that live in the context, not the packet. */
 struct h_env {
@@ -64,6 +94,10 @@ struct h_run {
 	__u8 out[PKT_MAX];
 	__u32 out_len;
 	__u32 mark;                 /* skb->mark out (TC) */
+	enum h_kind kind;           /* of the program run */
+	bool chain;                 /* h_chain(): live XDP -> TC ingress */
+	__u32 meta_len;             /* XDP: metadata bytes before the frame */
+	__u8 meta[32];
 	long long delta[PF_STAT__MAX]; /* counter changes during the run */
 	/* frames the program transmitted itself (bpf_clone_redirect to the
 	 * test device), captured on it with a packet socket */
@@ -89,6 +123,7 @@ struct h_fix {
 	int verdict;                /* expected enum h_verdict */
 	bool unchanged;             /* output == input, byte for byte */
 	unsigned clones;            /* frames transmitted with bpf_clone_redirect */
+	bool to_tc;                 /* XDP: H_META_MAGIC expected in the metadata */
 	struct h_delta d[12];       /* exact counter deltas (all others 0) */
 };
 
@@ -98,10 +133,29 @@ struct h_fix {
 void h_init(void);
 void h_fini(void);
 
-/* Run fn as the case name: reset the datapath state, run it, print its
- * line. Skipped (silently) if a filter is set and name does not contain
- * it. */
+/* Run fn as "<name> [tc]" and "<name> [xdp]" (h_case), in the given
+ * modes (h_case_m), or once as name (h_case_once: harness self-tests):
+ * reset the datapath state, run it, print its line. Skipped (silently)
+ * if a filter is set and the full name does not contain it. */
 void h_case(const char *name, void (*fn)(void));
+void h_case_m(const char *name, void (*fn)(void), unsigned modes);
+void h_case_once(const char *name, void (*fn)(void));
+/* h_case for a table row: fn(arg) in both modes. */
+void h_case_p(const char *name, void (*fn)(const void *), const void *arg);
+
+/* Reset the datapath state as at the start of a case (for cases that
+ * loop over many packets). */
+void h_reset_state(void);
+
+/* Install policy yaml (ports, rules) into slot 1 and make it active
+ * (compiled once per distinct yaml pointer; the slot's old tokens are
+ * removed first, like user/maps.c on a reload). The next case starts
+ * with H_POLICY (slot 0) active again. Exits on a bad policy. */
+void h_use_policy(const char *yaml);
+
+/* pf_flows max_entries in the test build (set before loading; small so
+ * a full table is quick to make). */
+#define H_MAX_FLOWS 1024
 
 /* Print the final "N passed, M failed" line; returns the exit status. */
 int h_summary(void);
@@ -138,6 +192,9 @@ struct pf_config *h_cfg(void);
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);
 unsigned h_flow_count(void);
+/* Fill pf_flows with unrelated connections until it is full; returns
+ * the number of entries. */
+unsigned h_fill_flows(void);
 
 /* ---- running ---- */
 
@@ -146,9 +203,42 @@ unsigned h_flow_count(void);
 bool h_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 	   const struct h_env *env, struct h_run *r);
 
+/* The same without recording a failed check: returns 0 or -errno
+ * (for frames the kernel may refuse to run). */
+int h_try_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
+	      const struct h_env *env, struct h_run *r);
+
 /* Build s and run it. */
 bool h_run_spec(const struct h_prog *prog, const struct pkt_spec *s,
 		const struct h_env *env, struct h_run *r);
+
+/* XDP -> TC for real: attach h_tc_in to lo's TC ingress, run pkt
+ * through pf_xdp_ingress in BPF_F_TEST_XDP_LIVE_FRAMES mode (XDP_PASS
+ * frames are built into skbs and received on lo, metadata included) and
+ * report what TC did as if it were one TC run: the frame that went up
+ * the stack is r->out (captured after TC with ETH_P_IP/ETH_P_IPV6
+ * packet sockets; verdict PASS), else a frame TC sent out is r->out
+ * (verdict TX), else DROP; clones in r->tx. Deltas cover XDP and TC. */
+bool h_chain(const __u8 *pkt, size_t len, struct h_run *r);
+
+/* Turn a fixture into its XDP hand-off: PASS, unchanged, metadata,
+ * counters pkt_seen and xdp_to_tc +1, nothing else. */
+void h_fix_to_tc(struct h_fix *f);
+
+/* Run tcf (a fixture as TC mode expects it) through h_chain: its
+ * verdict, unchanged-ness, clones and deltas, plus XDP's own pkt_seen
+ * and xdp_to_tc. r (may be NULL) receives the run. */
+bool h_chain_fix(const struct h_fix *tcf, struct h_run *r);
+
+/* d_tc plus XDP's own counters in a chain run (pkt_seen, xdp_to_tc). */
+void h_chain_deltas(const struct h_delta *tc, struct h_delta out[16]);
+
+/* A request TC mode passes to its own slow path (socket guards, clone):
+ * TC mode: run in through h_in, deltas d_tc. XDP mode: pf_xdp_ingress
+ * must hand it to TC (PASS, metadata, unchanged, pkt_seen/xdp_to_tc),
+ * then h_chain() runs it through XDP and TC into r, deltas
+ * h_chain_deltas(d_tc). Verdict and output are left to the caller. */
+bool h_run_to_tc(const struct pkt_spec *in, struct h_run *r, const struct h_delta *d_tc);
 
 /* Check r's counter deltas against d exactly (unlisted ones must be 0). */
 bool h_check_deltas(const struct h_run *r, const struct h_delta *d);
@@ -203,5 +293,10 @@ void test_retx(void);
 void test_pass(void);
 void test_translate(void);
 void test_flow(void);
+void test_xdp(void);
+void test_adv_ip(void);
+void test_adv_tcp(void);
+void test_adv_http(void);
+void test_conformance(void);
 
 #endif /* PF_TEST_HARNESS_H */

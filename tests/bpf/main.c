@@ -21,6 +21,11 @@ int main(int argc, char **argv)
 	test_pass();
 	test_translate();
 	test_flow();
+	test_xdp();
+	test_adv_ip();
+	test_adv_tcp();
+	test_adv_http();
+	test_conformance();
 	ret = h_summary();
 	h_fini();
 	return ret;

@@ -1,4 +1,4 @@
-/* test_answer.c -- BPF tier: preflights answered at TC ingress, and forwarded ones. */
+/* test_answer.c -- BPF tier: preflights answered at ingress (TC and XDP), and forwarded ones. */
 /* The exact 204/403 bytes, Date, timestamps, and the clone + pure ACK path. */
 #include <string.h>
 
@@ -276,10 +276,11 @@ static void check_pure_ack(const struct h_run *r, const struct pkt_spec *q, __u3
 }
 
 /* snd_una < snd_nxt and the request acks snd_nxt: the response leaves
- * as a clone, the skb goes on as a pure ACK for the server. */
+ * as a clone, the skb goes on as a pure ACK for the server. XDP cannot
+ * clone: it hands the request to TC, which does the same (chain). */
 static void piggyback(int family, bool macs)
 {
-	struct h_fix f;
+	struct h_fix f, tcf;
 	struct h_run r;
 	struct h_want w;
 
@@ -287,14 +288,20 @@ static void piggyback(int family, bool macs)
 	f.sock.snd_una = P0 - 300;
 	f.verdict = H_PASS;
 	f.clones = 1;
-	if (!h_fix_run(&f, &r))
+	tcf = f;
+	if (h_xdp()) {
+		h_fix_to_tc(&f);
+		if (!h_fix_run(&f, NULL) || !h_chain_fix(&tcf, &r))
+			return;
+	} else if (!h_fix_run(&f, &r)) {
 		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
+	}
+	w = h_want_resp(&tcf, P0, H_RESP_204);
 	if (!h_check_clone(&r, &w))
 		return;
-	check_pure_ack(&r, &f.in, S0, P0, macs);
+	check_pure_ack(&r, &tcf.in, S0, P0, macs);
 	if (h_ok() && !macs)
-		check_first_flow(&f.in, S0, P0, strlen(H_RESP_204), 0);
+		check_first_flow(&tcf.in, S0, P0, strlen(H_RESP_204), 0);
 }
 
 static void t_piggyback_v4(void)
@@ -327,12 +334,28 @@ static void t_bad_options(void)
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	pkt_opt_raw(&f.in, bad, sizeof(bad));
+	if (h_xdp()) {
+		/* XDP hands it to TC, which passes it (tracked) */
+		struct h_fix tcf = f;
+
+		h_fix_to_tc(&f);
+		tcf.verdict = H_PASS;
+		tcf.unchanged = true;
+		memset(tcf.d, 0, sizeof(tcf.d));
+		tcf.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+		tcf.d[1] = (struct h_delta)H_D(MALFORMED, 1);
+		tcf.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
+		tcf.d[3] = (struct h_delta)H_DEND;
+		if (h_fix_run(&f, NULL) && h_chain_fix(&tcf, NULL))
+			H_CHECK(!h_flow(&f.in, &fl) || !fl.splices, "a splice was committed");
+		return;
+	}
 	n = pkt_build(&f.in, in, sizeof(in));
 	h_set_sock(&f.sock);
-	if (!h_run(&h_tc_in, in, n, NULL, &r))
+	if (!h_run(h_in, in, n, NULL, &r))
 		return;
 	if (r.verdict == H_DROP) {
-		if (!h_run(&h_tc_in, in, n, NULL, &r2))
+		if (!h_run(h_in, in, n, NULL, &r2))
 			return;
 		H_CHECK(false, "BUG: request dropped after its splice was committed (splice in "
 			"pf_flows: %s, pass_error %+lld); its retransmission: retval %d, "

@@ -119,7 +119,7 @@ static void retx_tail(unsigned from)
 	f.in.seq = S0 + from;
 	f.in.pay = H_PREFLIGHT + from;
 	f.in.paylen = (unsigned)strlen(H_PREFLIGHT) - from;
-	if (!h_run_spec(&h_tc_in, &f.in, NULL, &r))
+	if (!h_run_spec(h_in, &f.in, NULL, &r))
 		return;
 	if (r.verdict == H_PASS && !pkt_parse(r.out, r.out_len, &v, NULL, 0)) {
 		H_CHECK(false, "BUG: passed to the app: the request's last %u bytes (wire seq "
@@ -142,13 +142,14 @@ static void t_retx_last_bytes_dropped(void)
 }
 
 /* Answered again while the socket still has server data unacked that
- * this retransmission acks: clone + pure ACK at the request's socket seq. */
+ * this retransmission acks: clone + pure ACK at the request's socket seq.
+ * XDP cannot clone: hands it to TC, which does that (chain). */
 static void t_retx_pending_ack(void)
 {
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
 	};
-	struct h_fix f;
+	struct h_fix f, tcf;
 	struct h_run first, r;
 	struct h_want w;
 	struct pkt_view v;
@@ -159,9 +160,15 @@ static void t_retx_pending_ack(void)
 	f.verdict = H_PASS;
 	f.clones = 1;
 	memcpy(f.d, d, sizeof(d));
-	if (!h_fix_run(&f, &r))
+	tcf = f;
+	if (h_xdp()) {
+		h_fix_to_tc(&f);
+		if (!h_fix_run(&f, NULL) || !h_chain_fix(&tcf, &r))
+			return;
+	} else if (!h_fix_run(&f, &r)) {
 		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
+	}
+	w = h_want_resp(&tcf, P0, H_RESP_204);
 	if (!h_check_clone(&r, &w) || !h_out_view(&r, &v))
 		return;
 	H_EQX(v.seq, S0, "pure ACK seq");

@@ -18,7 +18,7 @@ static void t_in_data_ack(void)
 	want = in;
 	want.seq = c.S;
 	want.ack = c.P;
-	if (!conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in_data))
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in_data))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
 		H_EQ(fl.resp_acked, 1, "flow resp_acked");
@@ -39,7 +39,7 @@ static void t_in_ack_inside(void)
 	want = in;
 	want.seq = c.S;
 	want.ack = c.P;
-	if (!conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in))
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		H_EQ(fl.resp_acked, 0, "flow resp_acked");
@@ -56,7 +56,7 @@ static void t_in_ack_at_start(void)
 	conn_cseg(&in, &c, c.S + c.L, c.P, "");
 	want = in;
 	want.seq = c.S;
-	conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in);
+	conn_expect(h_in, &in, NULL, &want, conn_d_in);
 }
 
 /* A D-SACK of the response: the SACK option becomes NOPs. */
@@ -81,7 +81,7 @@ static void t_in_sack_strip(void)
 	want.ack = c.P;
 	want.optlen = 12;
 	pkt_opt_raw(&want, nops, sizeof(nops));
-	conn_expect(&h_tc_in, &in, NULL, &want, d);
+	conn_expect(h_in, &in, NULL, &want, d);
 }
 
 /* SACK blocks beyond the response move down by R (IPv6, seq wrap). */
@@ -111,7 +111,7 @@ static void t_in_sack_beyond_v6(void)
 	wblk[1][0] = c.P + 3000;
 	wblk[1][1] = c.P + 4000;
 	pkt_opt_sack(&want, 2, wblk);
-	conn_expect(&h_tc_in, &in, NULL, &want, d);
+	conn_expect(h_in, &in, NULL, &want, d);
 }
 
 /* A pure ACK with Ethernet padding (60-byte frame). */
@@ -128,7 +128,7 @@ static void t_in_padded_ack(void)
 	want = in;
 	want.seq = c.S;
 	want.ack = c.P;
-	conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in);
+	conn_expect(h_in, &in, NULL, &want, conn_d_in);
 }
 
 /* FIN from the client: translated, flow marked. */
@@ -145,7 +145,7 @@ static void t_in_fin(void)
 	want = in;
 	want.seq = c.S;
 	want.ack = c.P;
-	if (conn_expect(&h_tc_in, &in, NULL, &want, conn_d_in) &&
+	if (conn_expect(h_in, &in, NULL, &want, conn_d_in) &&
 	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		H_EQ(fl.fin, PF_FIN_CLIENT, "flow fin");
 }

@@ -1,0 +1,37 @@
+/* tests/bpf: harness internals shared by harness.c, state.c and chain.c (not for test files). */
+#ifndef PF_TEST_HARNESS_INT_H
+#define PF_TEST_HARNESS_INT_H
+
+#include "harness.h"
+#include "preflightd_test.skel.h"
+#include "policy.h"
+
+extern struct preflightd_test *h_skel;
+extern int h_up_fd[2];      /* ETH_P_IP / ETH_P_IPV6 packet sockets on lo */
+extern int h_lo_ifindex;
+
+/* Print "bpftest: what: strerror(err)" and exit 2. */
+void h_die(const char *what, int err) __attribute__((noreturn));
+
+/* Sum of the per-CPU counters into v; r->delta = now - before. */
+void h_read_stats(long long v[PF_STAT__MAX]);
+void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX]);
+
+/* Collect the frames transmitted on lo since the last call into r's tx
+ * (NULL: discard them). */
+void h_capture(struct h_run *r);
+
+/* Discard what the after-TC sockets (h_up_fd) hold. */
+void h_drain_up(void);
+
+/* Check run r of fixture f (input in, n bytes) against the deltas d. */
+bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h_run *r,
+		 const struct h_delta *d);
+
+/* Write c into the maps (its slot's old tokens removed first). */
+void h_install_policy(const struct pf_compiled *c);
+
+/* Make slot the active one, serving ports (what a reload switches). */
+void h_activate(__u32 slot, const __u16 *ports, unsigned n);
+
+#endif /* PF_TEST_HARNESS_INT_H */

@@ -1,0 +1,163 @@
+/* state.c -- the BPF tier's datapath state: policy slots, socket mock, config, flow table. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "harness_int.h"
+
+static const char *slot1_yaml;        /* policy compiled into slot 1 */
+static __u16 h1_ports[PF_MAX_PORTS];  /* ... and its ports */
+static unsigned h1_nports;
+
+/* Install c into the maps exactly like user/maps.c pf_maps_install(). */
+void h_install_policy(const struct pf_compiled *c)
+{
+	struct pf_config *cfg = &h_skel->bss->pf_cfg;
+	int tok_fd = bpf_map__fd(h_skel->maps.pf_tokens);
+	int rule_fd = bpf_map__fd(h_skel->maps.pf_rules);
+	unsigned i;
+	struct pf_tok_key key, next;
+	__u32 idx;
+	int more;
+
+	/* a reload: the slot's old tokens go first (user/maps.c
+	 * pf_maps_clear_slot) */
+	more = !bpf_map_get_next_key(tok_fd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(tok_fd, &key, &next);
+		if (key.slot == c->slot && bpf_map_delete_elem(tok_fd, &key))
+			h_die("clear slot tokens", errno);
+		key = next;
+	}
+	for (i = 0; i < c->n_toks; i++)
+		if (bpf_map_update_elem(tok_fd, &c->keys[i], &c->vals[i], BPF_ANY))
+			h_die("install tokens", errno);
+	for (i = 0; i < PF_MAX_RULES; i++) {
+		idx = c->slot * PF_MAX_RULES + i;
+		if (bpf_map_update_elem(rule_fd, &idx, &c->rules[i], BPF_ANY))
+			h_die("install rules", errno);
+	}
+	cfg->slot[c->slot] = c->info;
+	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
+	for (i = 0; i < c->n_ports; i++) {
+		cfg->port_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
+		cfg->xlate_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
+	}
+	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
+}
+
+/* Make slot the active one, serving ports (what a reload switches). */
+void h_activate(__u32 slot, const __u16 *ports, unsigned n)
+{
+	struct pf_config *cfg = &h_skel->bss->pf_cfg;
+	unsigned i;
+
+	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
+	for (i = 0; i < n; i++) {
+		cfg->port_bits[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
+		cfg->xlate_bits[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
+	}
+	__atomic_store_n(&cfg->active_slot, slot, __ATOMIC_RELEASE);
+}
+
+void h_use_policy(const char *yaml)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	int err;
+
+	if (slot1_yaml != yaml) {
+		memset(&pol, 0, sizeof(pol));
+		memset(&c, 0, sizeof(c));
+		err = pf_policy_load_string("conformance.yaml", yaml, &pol, stderr);
+		if (err)
+			h_die("load policy", err);
+		err = pf_policy_compile(&pol, 1, &c, stderr);
+		if (err)
+			h_die("compile policy", err);
+		h_install_policy(&c);
+		memcpy(h1_ports, c.ports, sizeof(h1_ports));
+		h1_nports = c.n_ports;
+		pf_compiled_free(&c);
+		pf_policy_free(&pol);
+		slot1_yaml = yaml;
+	}
+	h_activate(1, h1_ports, h1_nports);
+}
+
+struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt)
+{
+	struct pf_sockinfo si = {
+		.rcv_nxt = rcv_nxt, .copied_seq = rcv_nxt,
+		.snd_nxt = snd_nxt, .snd_una = snd_nxt, .write_seq = snd_nxt,
+		.mss = 1448, .rcv_wnd = 64256, .wscale = 7, .snd_wscale = 7,
+		.bytes_received = 0, .valid = 1, .ts_now = H_TS_NOW,
+	};
+
+	return si;
+}
+
+void h_set_sock(const struct pf_sockinfo *si)
+{
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_test_sock), &zero, si, BPF_ANY))
+		h_die("set socket mock", errno);
+}
+
+struct pf_config *h_cfg(void)
+{
+	return &h_skel->bss->pf_cfg;
+}
+
+bool h_flow(const struct pkt_spec *s, struct pf_flow *f)
+{
+	struct pf_flow_key k;
+
+	memset(&k, 0, sizeof(k));
+	memcpy(k.caddr, s->saddr, s->family == 4 ? 4 : 16);
+	memcpy(k.saddr, s->daddr, s->family == 4 ? 4 : 16);
+	k.cport = htons(s->sport);
+	k.sport = htons(s->dport);
+	k.family = (__u8)s->family;
+	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_flows), &k, f);
+}
+
+unsigned h_flow_count(void)
+{
+	int fd = bpf_map__fd(h_skel->maps.pf_flows);
+	struct pf_flow_key k, next;
+	unsigned n = 0;
+	int more = !bpf_map_get_next_key(fd, NULL, &k);
+
+	while (more) {
+		n++;
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		k = next;
+	}
+	return n;
+}
+
+unsigned h_fill_flows(void)
+{
+	int fd = bpf_map__fd(h_skel->maps.pf_flows);
+	struct pf_flow_key k;
+	struct pf_flow f;
+	unsigned n;
+
+	memset(&f, 0, sizeof(f));
+	f.resp_acked = 1;
+	for (n = 0; n < 2 * H_MAX_FLOWS; n++) {
+		memset(&k, 0, sizeof(k));
+		pkt_addr(4, "192.0.2.1", k.caddr);  /* TEST-NET-1: no test uses it */
+		pkt_addr(4, "10.0.0.1", k.saddr);
+		k.cport = htons((__u16)(1 + n));
+		k.sport = htons(8080);
+		k.family = 4;
+		if (bpf_map_update_elem(fd, &k, &f, BPF_NOEXIST))
+			break;
+	}
+	return h_flow_count();
+}
