@@ -495,7 +495,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	/* nothing unsent from the server, and this very segment acks all it
 	 * sent (the socket has not seen this ack yet at ingress) */
 	ack_s = f ? pf_ack_in(&a, p->ack) : p->ack;
-	if (si->write_seq != si->snd_nxt || ack_s != si->snd_nxt) {
+	if (ack_s != si->write_seq || pf_after(si->snd_nxt, si->write_seq)) {
 		st = PF_STAT_PASS_SERVER_BUSY;
 		goto pass_track;
 	}
@@ -536,7 +536,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
 	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen)))
 		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
-	st = pf_commit(p, f, rlen, si->snd_nxt, s->m.verdict == PF_V_REJECT, &a, s);
+	st = pf_commit(p, f, rlen, si->write_seq, s->m.verdict == PF_V_REJECT, &a, s);
 	if (st) {
 		if (xdp)
 			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
