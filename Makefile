@@ -21,7 +21,7 @@ endif
 WARN     := -Wall -Wextra -Werror
 CFLAGS   ?= -O2 -g
 CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
-LDLIBS   := -lxdp -lbpf -lelf -lz -lyaml -lmicrohttpd
+LDLIBS   := -lxdp -lbpf -lelf -lz -lyaml -lmicrohttpd -lpcre2-8
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
 	-D__TARGET_ARCH_x86 $(ARCH_INC) -Iinclude -Ibpf
 
@@ -76,6 +76,7 @@ include tests/unit/unit.mk
 include tests/bpf/bpf.mk
 include tests/e2e/e2e.mk
 -include tests/fuzz/fuzz.mk
+-include bench/bench.mk
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all check-headers

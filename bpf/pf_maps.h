@@ -92,6 +92,25 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pf_trace SEC(".maps");
 
+/* Slow path: origins the datapath hands to the daemon (struct
+ * pf_punt_rec, see pf_punt in pf_splice.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} pf_punt SEC(".maps");
+
+/* Slow path: origin hash -> bpf_ktime_get_ns of its first punt. An origin
+ * punted more than PF_PUNT_WAIT_NS ago and still undecided is passed to
+ * the app: a lagging daemon never black-holes a client. The daemon
+ * deletes the entry once it has taught the kernel. LRU: losing an entry
+ * only restarts that origin's wait. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} pf_punted SEC(".maps");
+
 /* Written by userspace through the mmapped .bss (see struct pf_config). */
 struct pf_config pf_cfg;
 

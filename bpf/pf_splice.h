@@ -88,9 +88,11 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 	case PF_V_NO_RULE:
 		return PF_STAT_FWD_NO_RULE;
 	default:
+		/* PUNT_DAEMON: pf_try_answer asks pf_punt what to do */
 		return s->m.reason == PF_R_PATH_UNNORM ? PF_STAT_PASS_PATH_UNNORM :
 		       s->m.reason == PF_R_ACRH_LIMIT ? PF_STAT_PASS_ACRH_LIMIT :
-							PF_STAT_PASS_ERROR;
+		       s->m.reason == PF_R_REGEX ? PF_STAT_PUNT_DAEMON :
+						   PF_STAT_PASS_ERROR;
 	}
 	rule = pf_rule_lookup(slot * PF_MAX_RULES + (s->m.rule & (PF_MAX_RULES - 1)));
 	if (!rule)
@@ -277,6 +279,48 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 	return PF_ANS_ACK;
 }
 
+/* The daemon is alive if its heartbeat (CLOCK_MONOTONIC, the clock of
+ * bpf_ktime_get_ns) is younger than this; an origin waits at most this
+ * long for the daemon's verdict before requests from it go to the app. */
+#define PF_PUNT_WAIT_NS 1000000000ULL
+
+/* The request in s needs the daemon (PF_R_REGEX). Hand its origin over
+ * through the pf_punt ring buffer and return PF_STAT_PUNT_DAEMON: the
+ * caller drops the segment, and the client's retransmission finds the
+ * verdict the daemon inserted into pf_tokens meanwhile. Returns
+ * PF_STAT_PASS_DAEMON_DOWN (the caller passes the request to the app)
+ * when the daemon is not running, lags (no heartbeat for PF_PUNT_WAIT_NS,
+ * a full ring buffer) or has not decided this origin within
+ * PF_PUNT_WAIT_NS of its first punt; PF_STAT_PASS_TOO_LONG for an origin
+ * longer than a token (it can never be learned). */
+static __always_inline int pf_punt_req(struct pf_scratch *s)
+{
+	struct pf_punt_rec *rec;
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, *first;
+
+	if (!hb || now - hb > PF_PUNT_WAIT_NS)
+		return PF_STAT_PASS_DAEMON_DOWN;
+	n = s->r.origin.len;
+	if (n == 0 || n > PF_TOKEN_MAX)
+		return PF_STAT_PASS_TOO_LONG;
+	h = s->m.oc.h;
+	first = bpf_map_lookup_elem(&pf_punted, &h);
+	if (first && now - *first > PF_PUNT_WAIT_NS)
+		return PF_STAT_PASS_DAEMON_DOWN;
+	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+	if (!rec)
+		return PF_STAT_PASS_DAEMON_DOWN;
+	rec->hash = h;
+	rec->slot = pf_cfg.active_slot & (PF_SLOTS - 1);
+	rec->len = (__u16)n;
+	rec->pad = 0;
+	pf_copy(rec->origin, s->req + PF_M(s->r.origin.off), n);
+	bpf_ringbuf_submit(rec, 0);
+	if (!first)
+		bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
+	return PF_STAT_PUNT_DAEMON;
+}
+
 /* A retransmission of the request we consumed last: answer it again at
  * the same position with a response of the same length. */
 static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt *p,
@@ -296,7 +340,14 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (!s || p->pay_len > PF_REQ_MAX ||
 	    pf_load_req(ctx, xdp, p, s, p->pay_len))
 		goto drop;
-	if (pf_decide(s, a->req_len, &rlen) || rlen != a->resp_len)
+	ret = pf_decide(s, a->req_len, &rlen);
+	/* a reload since the answer took the daemon's verdict with the old
+	 * slot: ask again, or every retransmission would be dropped */
+	if (ret == PF_STAT_PUNT_DAEMON && pf_punt_req(s) == PF_STAT_PUNT_DAEMON) {
+		pf_count(PF_STAT_PUNT_DAEMON);
+		return PF_ANS_DROP;
+	}
+	if (ret || rlen != a->resp_len)
 		goto drop;
 	si = &s->si;
 	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &t))
@@ -486,14 +537,25 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (st)
 		goto pass;
 	st = pf_decide(s, p->pay_len, &rlen);
+	if (st == PF_STAT_PUNT_DAEMON) {
+		st = pf_punt_req(s);
+		if (st != PF_STAT_PUNT_DAEMON)
+			goto pass_decided;
+		pf_count(st);
+		pf_trace_req(p, s, st, xdp, true);
+		return PF_ANS_DROP;
+	}
 	if (st)
 		goto pass_decided;
 	si = &s->si;
 	st = pf_sock(ctx, p, si);
 	if (st)
 		goto pass_track;
-	/* nothing unsent from the server, and this very segment acks all it
-	 * sent (the socket has not seen this ack yet at ingress) */
+	/* this very segment acks everything the app wrote (so nothing is
+	 * unsent or unacked). Compared with write_seq, not snd_nxt: on a fast
+	 * path (veth) the client's next request can arrive on another CPU
+	 * before the sending CPU has advanced snd_nxt for data already
+	 * delivered -- seen as ack == write_seq == snd_nxt + 10000 */
 	ack_s = f ? pf_ack_in(&a, p->ack) : p->ack;
 	if (ack_s != si->write_seq || pf_after(si->snd_nxt, si->write_seq)) {
 		st = PF_STAT_PASS_SERVER_BUSY;

@@ -38,6 +38,8 @@ struct pf_tok_val {
 #define PF_RULE_HAS_HOSTS    (1u << 6)
 #define PF_RULE_HAS_PATHS    (1u << 7)
 #define PF_RULE_AUTHZ_LISTED (1u << 8)  /* "authorization" listed explicitly */
+#define PF_RULE_HAS_REGEX    (1u << 9)  /* origins has {regex: ...} entries
+					 * (decided by the daemon) */
 
 struct pf_path {
 	__u16 len;
@@ -69,6 +71,7 @@ struct pf_slot_info {
 	__u64 any_origin_rules; /* rules with origins: ["*"] */
 	__u64 any_host_rules;   /* rules without hosts */
 	__u64 all_rules;        /* bits 0..n_rules-1 */
+	__u64 regex_rules;      /* rules with regex origins (PF_RULE_HAS_REGEX) */
 };
 
 /* pf_config map (single-entry array, mmapable), written by userspace. */
@@ -87,6 +90,8 @@ struct pf_config {
 	__u64 reloads;           /* successful policy reloads */
 	__u64 reload_failures;   /* refused policy reloads */
 	__u64 drain_resets;      /* connections reset at the drain timeout */
+	__u64 learned_origins;   /* regex-origin verdicts the daemon taught
+				  * the datapath (pf_tokens entries) */
 	struct pf_slot_info slot[PF_SLOTS];
 	__u64 port_bits[1024];   /* bit p: preflights to TCP port p are answered */
 	/* bit p: connections to port p may carry splices and are translated.
@@ -174,6 +179,19 @@ struct pf_trace_rec {
 	__u8  xdp;                 /* decided at XDP */
 	__u8  matched;             /* verdict/reason/rule are valid */
 	char  origin[PF_TRACE_ORIGIN];
+};
+
+/* One record of the pf_punt ring buffer: an origin the datapath could
+ * not decide (regex origins, PF_R_REGEX) and dropped for a client
+ * retransmission. The daemon evaluates the regexes of slot and inserts a
+ * PF_TOK_ORIGIN token (rules = the matching regex rules, 0 = none) so the
+ * retransmission is decided in the kernel. */
+struct pf_punt_rec {
+	__u64 hash;                /* pf_hash_bytes(origin, len, 0) */
+	__u32 slot;                /* policy slot the request was matched in */
+	__u16 len;                 /* bytes in origin, 1..PF_TOKEN_MAX */
+	__u16 pad;
+	char  origin[PF_TOKEN_MAX];
 };
 
 #endif /* PF_STRUCTS_H */

@@ -6,7 +6,7 @@ PKGS=(make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1
       libyaml-dev libcmocka-dev libmicrohttpd-dev libpcre2-dev libxdp-dev
       iproute2 ethtool curl pkg-config chromium)
 if [[ "${1:-}" == bench ]]; then
-	PKGS+=(nginx-light wrk gnuplot-nox)
+	PKGS+=(nginx-light wrk gnuplot-nox jq)
 fi
 # node/npm may come from outside Debian (as on these machines): only
 # install Debian's when the commands are missing

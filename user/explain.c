@@ -12,6 +12,7 @@
 
 #include "cmds.h"
 #include "explain.h"
+#include "policy_regex.h"
 
 #define EXPLAIN_USAGE \
 	"usage: preflightd explain POLICY --origin ORIGIN --method METHOD [options]\n" \
@@ -150,16 +151,32 @@ static void put_decision(FILE *out, const struct pf_match *m, int resp_len)
 /* Decide the len request bytes in buf against c/pol and print the
  * decision, rule, reason and response. */
 static void report(FILE *out, const struct pf_policy *pol,
-		   const struct pf_compiled *c, const __u8 *buf, __u32 len,
+		   struct pf_compiled *c, const __u8 *buf, __u32 len,
 		   __u8 *resp)
 {
 	struct pf_req r;
 	struct pf_match m;
 	struct pf_explain_ctx x = { .pol = pol, .buf = buf, .r = &r, .m = &m };
+	struct pf_regex_set rs = {};
 	int res, resp_len;
 	bool has_rule;
+	__u64 mask;
 
 	res = pf_user_decide(c, buf, len, NULL, &r, &m, resp, &resp_len);
+	if (res == PF_P_OK && m.verdict == PF_V_PUNT && m.reason == PF_R_REGEX &&
+	    !pf_regex_set_build(pol, &rs, NULL)) {
+		/* what the daemon does: evaluate the regexes, teach the kernel
+		 * the verdict (a token), and the retransmission is decided */
+		mask = pf_regex_set_match(&rs, (const char *)buf + r.origin.off,
+					  r.origin.len);
+		pf_regex_set_free(&rs);
+		if (!pf_compiled_learn(c, (const char *)buf + r.origin.off,
+				       r.origin.len, mask)) {
+			fprintf(out, "Slow path: decided by the daemon: regex (origin %s the regex origins; the kernel punts the first request and decides its retransmission)\n",
+				mask ? "matches" : "matches none of");
+			res = pf_user_decide(c, buf, len, NULL, &r, &m, resp, &resp_len);
+		}
+	}
 	if (res != PF_P_OK) {
 		fprintf(out, "Decision: PASS to the app: not a preflight the kernel answers\n"
 			"Rule: none\nReason: %s (%s)\n", parse_words(res),

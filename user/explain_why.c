@@ -111,7 +111,11 @@ void pf_explain_rule_line(FILE *out, const struct pf_policy *pol, unsigned ri)
 	fputs("; paths ", out);
 	put_list(out, &pr->paths, LIST_SHOW, "any");
 	fputs("; origins ", out);
-	put_list(out, &pr->origins, LIST_SHOW, "none");
+	put_list(out, &pr->origins, LIST_SHOW, pr->regexes.n ? "only regexes" : "none");
+	if (pr->regexes.n) {
+		fputs("; regexes (full match) ", out);
+		put_list(out, &pr->regexes, LIST_SHOW, "");
+	}
 	fprintf(out, "; on_deny %s\n", pr->on_deny_reject ? "reject" : "forward");
 }
 
@@ -410,6 +414,11 @@ static void why_allowed(FILE *out, const struct pf_explain_ctx *x,
 		fprintf(out, "  origin %s: any origin is allowed ('*')\n", origin);
 	else if (entry && strcmp(entry, origin))
 		fprintf(out, "  origin %s matches %s\n", origin, entry);
+	else if (!entry && pr->regexes.n) {
+		fprintf(out, "  origin %s matches a regex of the rule (full match): ", origin);
+		put_list(out, &pr->regexes, LIST_SHOW, "");
+		fputc('\n', out);
+	}
 	else
 		fprintf(out, "  origin %s is listed\n", origin);
 	if (!strcmp(method, "GET") || !strcmp(method, "HEAD") || !strcmp(method, "POST"))
@@ -489,6 +498,10 @@ void pf_explain_reason(FILE *out, const struct pf_explain_ctx *x)
 	case PF_R_ACRH_LIMIT:
 		fprintf(out, "Reason: the request-headers list is over the kernel's limits (%d names, %d bytes): the app answers\n",
 			PF_ACRH_MAX_TOKENS, PF_ACRH_MAX_LEN);
+		return;
+	case PF_R_REGEX:
+		fputs("Reason: decided by the daemon: regex (an applicable rule has regex origins and the kernel has no verdict for this origin yet)\n",
+		      out);
 		return;
 	case PF_R_PATH_UNNORM:
 		fprintf(out, "Reason: path %s is not normalized (%%, //, /./, /../ or a backslash) and the policy matches paths: the app answers\n",

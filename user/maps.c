@@ -12,7 +12,9 @@
 int pf_maps_size(struct preflightd_bpf *skel, const struct pf_compiled *c,
 		 unsigned max_flows)
 {
-	unsigned toks = 2 * c->n_toks + 1024;
+	/* both slots' policy strings, plus the origins the slow path
+	 * learns (65536 at most, see run.c) */
+	unsigned toks = 2 * c->n_toks + 1024 + 65536;
 	int err;
 
 	if (toks < 65536)

@@ -101,6 +101,7 @@ const char *pf_reason_name(__u32 reason)
 		[PF_R_PNA]              = "pna",
 		[PF_R_ACRH_LIMIT]       = "acrh_limit",
 		[PF_R_PATH_UNNORM]      = "path_unnorm",
+		[PF_R_REGEX]            = "regex",
 	};
 
 	return name_of(names, N_OF(names), (long)reason);

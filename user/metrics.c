@@ -187,6 +187,9 @@ static int render(const struct pf_metrics *m, __u32 max_flows, char **body,
 		       m->cfg->reload_failures);
 		family(f, "preflightd_drain_resets_total", "counter",
 		       "Connections reset at the drain timeout.", m->cfg->drain_resets);
+		family(f, "preflightd_learned_origins_total", "counter",
+		       "Regex-origin verdicts the daemon taught the datapath.",
+		       m->cfg->learned_origins);
 		family(f, "preflightd_policy_slot", "gauge",
 		       "Policy map slot the datapath reads (0 or 1).",
 		       m->cfg->active_slot & (PF_SLOTS - 1));

@@ -38,6 +38,9 @@ struct pf_policy_rule {
 	struct pf_str_list hosts;   /* lower-cased, without port */
 	struct pf_str_list paths;   /* path prefixes, each starts with '/' */
 	struct pf_str_list origins; /* serialized origins, a https:// + "*." + domain wildcard or "*" */
+	struct pf_str_list regexes; /* {regex: PATTERN} origins: PCRE2 patterns,
+				     * always full-match (user/regex.h); `at`
+				     * is the first byte of the pattern */
 	struct pf_str_list methods; /* tokens or "*" */
 	struct pf_str_list headers; /* lower-cased names or "*" */
 	bool credentials;
@@ -86,6 +89,13 @@ int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 /* Userspace twin of the pf_tokens map lookup (for tests and explain). */
 const struct pf_tok_val *pf_compiled_lookup(const struct pf_compiled *c,
 					    const struct pf_tok_key *key);
+
+/* Add the token the daemon inserts for a regex-decided origin (len
+ * bytes): PF_TOK_ORIGIN with rules (0: none of the regexes match), kept
+ * sorted for pf_compiled_lookup. Returns 0, -EEXIST (a token with that
+ * key exists), -EINVAL (len 0 or over PF_TOKEN_MAX) or -ENOMEM. */
+int pf_compiled_learn(struct pf_compiled *c, const char *origin, size_t len,
+		      __u64 rules);
 
 void pf_compiled_free(struct pf_compiled *c);
 

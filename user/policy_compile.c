@@ -15,6 +15,7 @@
 
 #include "policy.h"
 #include "policy_int.h"
+#include "policy_regex.h"
 
 #define VARY_BASE "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 #define VARY_PNA  ", Access-Control-Request-Private-Network"
@@ -115,6 +116,10 @@ static int compile_rule(const struct pf_policy_rule *r, unsigned ri,
 	if (pf_list_has_star(&r->origins)) {
 		out->flags |= PF_RULE_ANY_ORIGIN;
 		info->any_origin_rules |= bit;
+	}
+	if (r->regexes.n) {
+		out->flags |= PF_RULE_HAS_REGEX;
+		info->regex_rules |= bit;
 	}
 	if (pf_list_has_star(&r->methods))
 		out->flags |= PF_RULE_ANY_METHOD;
@@ -258,9 +263,11 @@ static int add_origins(struct tok *t, unsigned *n,
 }
 
 /* Collect every token of pol, sort, merge equal ones, refuse hash
- * collisions, and store the unique keys/values in out. */
-static int compile_tokens(const struct pf_policy *pol, struct pf_compiled *out,
-			  FILE *errs)
+ * collisions, and store the unique keys/values in out. An exact origin
+ * also gets the rules whose regexes match it (rs), so the datapath never
+ * punts an origin that has a token. */
+static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set *rs,
+			  struct pf_compiled *out, FILE *errs)
 {
 	char a[PF_SHOW_MAX], b[PF_SHOW_MAX];
 	struct tok *t;
@@ -318,6 +325,8 @@ static int compile_tokens(const struct pf_policy *pol, struct pf_compiled *out,
 		out->keys[i].kind = t[i].kind;
 		out->keys[i].slot = out->slot;
 		out->vals[i].rules = t[i].rules;
+		if (t[i].kind == PF_TOK_ORIGIN)
+			out->vals[i].rules |= pf_regex_set_match(rs, t[i].s, t[i].len);
 		out->vals[i].len = (__u16)t[i].len;
 		memcpy(out->vals[i].s, t[i].s, t[i].len);
 	}
@@ -331,6 +340,7 @@ out:
 int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 		      struct pf_compiled *out, FILE *errs)
 {
+	struct pf_regex_set rs = {};
 	unsigned i;
 	int err = 0;
 
@@ -354,7 +364,11 @@ int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 	}
 	if (err)
 		goto out;
-	err = compile_tokens(pol, out, errs);
+	err = pf_regex_set_build(pol, &rs, errs);
+	if (err)
+		goto out;
+	err = compile_tokens(pol, &rs, out, errs);
+	pf_regex_set_free(&rs);
 	if (err)
 		goto out;
 	out->info.n_rules = pol->n_rules;
@@ -393,6 +407,42 @@ const struct pf_tok_val *pf_compiled_lookup(const struct pf_compiled *c,
 		return NULL;
 	k = bsearch(key, c->keys, c->n_toks, sizeof(*k), key_cmp);
 	return k ? &c->vals[k - c->keys] : NULL;
+}
+
+/* See policy.h. */
+int pf_compiled_learn(struct pf_compiled *c, const char *origin, size_t len,
+		      __u64 rules)
+{
+	struct pf_tok_key key = { 0 }, *keys;
+	struct pf_tok_val *vals;
+	unsigned pos;
+
+	if (!len || len > PF_TOKEN_MAX)
+		return -EINVAL;
+	key.hash = pf_hash_bytes((const __u8 *)origin, (__u32)len, 0);
+	key.kind = PF_TOK_ORIGIN;
+	key.slot = c->slot;
+	if (pf_compiled_lookup(c, &key))
+		return -EEXIST;
+	keys = realloc(c->keys, (c->n_toks + 1) * sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	c->keys = keys;
+	vals = realloc(c->vals, (c->n_toks + 1) * sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	c->vals = vals;
+	for (pos = 0; pos < c->n_toks && key_cmp(&c->keys[pos], &key) < 0; pos++)
+		;
+	memmove(&c->keys[pos + 1], &c->keys[pos], (c->n_toks - pos) * sizeof(*keys));
+	memmove(&c->vals[pos + 1], &c->vals[pos], (c->n_toks - pos) * sizeof(*vals));
+	c->keys[pos] = key;
+	memset(&c->vals[pos], 0, sizeof(*vals));
+	c->vals[pos].rules = rules;
+	c->vals[pos].len = (__u16)len;
+	memcpy(c->vals[pos].s, origin, len);
+	c->n_toks++;
+	return 0;
 }
 
 /* See policy.h. Safe on a zeroed or already freed struct. */

@@ -315,6 +315,92 @@ static int get_strs(struct loader *ld, const yaml_node_t *n,
 	return 0;
 }
 
+/* Column of the first byte of scalar n's text: a quoted scalar starts
+ * one column after its quote. */
+static struct pf_mark text_mark(const yaml_node_t *n)
+{
+	struct pf_mark m = mark_of(n);
+
+	if (n->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+	    n->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE)
+		m.col++;
+	return m;
+}
+
+/* Copy scalar s (node item) to the end of list l, which has room. */
+static int push_str(struct pf_str_list *l, const char *s, struct pf_mark at)
+{
+	l->v[l->n].s = strdup(s);
+	if (!l->v[l->n].s)
+		return -ENOMEM;
+	l->v[l->n].at = at;
+	l->n++;
+	return 0;
+}
+
+/* Read the origins list n of rule r: strings, or mappings {regex:
+ * PATTERN} whose patterns go to r->regexes. Returns 0 or -ENOMEM. */
+static int get_origins(struct loader *ld, const yaml_node_t *n,
+		       struct pf_policy_rule *r)
+{
+	static const char *const keys[] = { "regex" };
+	yaml_node_item_t *it;
+	yaml_node_t *v[1];
+	size_t count;
+	int err;
+
+	if (n->type != YAML_SEQUENCE_NODE) {
+		pf_diag(ld->d, mark_of(n),
+			"origins: expected a list of strings or {regex: PATTERN}");
+		return 0;
+	}
+	count = n->data.sequence.items.top - n->data.sequence.items.start;
+	if (!count) {
+		pf_diag(ld->d, mark_of(n), "origins: list at least one origin (or \"*\")");
+		return 0;
+	}
+	r->origins.v = calloc(count, sizeof(*r->origins.v));
+	r->regexes.v = calloc(count, sizeof(*r->regexes.v));
+	if (!r->origins.v || !r->regexes.v)
+		return -ENOMEM;
+	for (it = n->data.sequence.items.start;
+	     it < n->data.sequence.items.top; it++) {
+		yaml_node_t *item = node_at(ld, *it);
+		const char *s = scalar(item), *p = plain(item);
+
+		if (item->type == YAML_MAPPING_NODE) {
+			walk_map(ld, item, keys, 1, v);
+			/* other keys were reported by walk_map */
+			if (!v[0]) {
+				if (item->data.mapping.pairs.top ==
+				    item->data.mapping.pairs.start)
+					pf_diag(ld->d, mark_of(item),
+						"origins: a mapping entry must be {regex: PATTERN}");
+				continue;
+			}
+			s = scalar(v[0]);
+			if (!s || !*s) {
+				pf_diag(ld->d, mark_of(v[0]),
+					"regex: expected a non-empty string (quote it: '...')");
+				continue;
+			}
+			err = push_str(&r->regexes, s, text_mark(v[0]));
+			if (err)
+				return err;
+			continue;
+		}
+		if (!s || (p && (!*p || !strcmp(p, "~")))) {
+			pf_diag(ld->d, mark_of(item),
+				"origins: expected a list of strings or {regex: PATTERN}");
+			continue;
+		}
+		err = push_str(&r->origins, s, mark_of(item));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Read the top-level ports list n into pol. */
 static void get_ports(struct loader *ld, const yaml_node_t *n,
 		      struct pf_policy *pol)
@@ -399,8 +485,7 @@ static int get_rule(struct loader *ld, const yaml_node_t *n,
 			"must not be empty (omit the key to match any path)",
 			&r->paths);
 	if (!err && v[K_ORIGINS])
-		err = get_strs(ld, v[K_ORIGINS], "origins",
-			"list at least one origin (or \"*\")", &r->origins);
+		err = get_origins(ld, v[K_ORIGINS], r);
 	if (!err && v[K_METHODS])
 		err = get_strs(ld, v[K_METHODS], "methods",
 			"list at least one method (or \"*\")", &r->methods);
@@ -671,6 +756,7 @@ void pf_policy_free(struct pf_policy *pol)
 		free_list(&pol->rules[i].hosts);
 		free_list(&pol->rules[i].paths);
 		free_list(&pol->rules[i].origins);
+		free_list(&pol->rules[i].regexes);
 		free_list(&pol->rules[i].methods);
 		free_list(&pol->rules[i].headers);
 	}

@@ -1,5 +1,7 @@
 /* run.c -- `preflightd run`: load, compile the policy into maps, attach at TC,
- * keep the clock and flow table fresh, reload on SIGHUP, drain on SIGTERM. */
+ * keep the clock and flow table fresh, reload on SIGHUP, drain on SIGTERM,
+ * and decide what the datapath punts (regex origins, the pf_punt ring
+ * buffer) by teaching pf_tokens the verdict. */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -21,7 +23,24 @@
 #include "xdp.h"
 #include "watch.h"
 #include "metrics.h"
+#include "policy_regex.h"
 #include "log.h"
+
+/* Most origins the daemon teaches one policy slot (pf_tokens entries);
+ * at the cap it stops learning and the datapath passes such requests to
+ * the app after its wait (PF_PUNT_WAIT_NS). */
+#define PF_LEARN_MAX 65536
+
+/* The slow path's view of the active policy: its rules' regexes, kept
+ * alive (and rebuilt on reload) next to the slot they were installed in. */
+struct pf_slow {
+	struct preflightd_bpf *skel;
+	struct pf_policy pol;       /* the active policy */
+	struct pf_regex_set rs;     /* its regexes, compiled */
+	__u32 slot;                 /* its slot */
+	unsigned learned;           /* tokens taught into slot */
+	int tok_fd, punted_fd;
+};
 
 struct run_opts {
 	const char *iface;
@@ -132,8 +151,78 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/* Make pol (installed in slot) the slow path's policy: take it over
+ * (pol is left empty) with its compiled regexes. Returns 0 or -errno
+ * (message printed); on error sl is unchanged. */
+static int slow_adopt(struct pf_slow *sl, struct pf_policy *pol, __u32 slot)
+{
+	struct pf_regex_set rs;
+	int err;
+
+	err = pf_regex_set_build(pol, &rs, stderr);
+	if (err)
+		return err;
+	pf_regex_set_free(&sl->rs);
+	pf_policy_free(&sl->pol);
+	sl->rs = rs;
+	sl->pol = *pol;
+	memset(pol, 0, sizeof(*pol));
+	sl->slot = slot;
+	sl->learned = 0;   /* the old slot's tokens are gone with it */
+	return 0;
+}
+
+/* ring_buffer callback: one struct pf_punt_rec. Evaluate the origin
+ * against the active policy's regexes and insert its token (rules: the
+ * matching regex rules, 0: none), so the client's retransmission is
+ * decided in the kernel. Always returns 0 (keep consuming). */
+static int on_punt(void *ctx, void *data, size_t size)
+{
+	struct pf_slow *sl = ctx;
+	const struct pf_punt_rec *rec = data;
+	struct pf_tok_key key = { 0 };
+	struct pf_tok_val val;
+	__u64 h;
+
+	if (size < sizeof(*rec) || !rec->len || rec->len > PF_TOKEN_MAX)
+		return 0;
+	h = rec->hash;
+	/* a punt from before a reload: its retransmission punts again in
+	 * the new slot; forget the wait so that it can. A punt for the
+	 * active slot when sl has no regexes for it (see reload): leave
+	 * the wait, so the datapath passes the origin to the app */
+	if (rec->slot != sl->slot) {
+		if (rec->slot != (sl->skel->bss->pf_cfg.active_slot & (PF_SLOTS - 1)))
+			bpf_map_delete_elem(sl->punted_fd, &h);
+		return 0;
+	}
+	if (sl->learned >= PF_LEARN_MAX) {
+		pr_debug("slow path: %u origins learned, at the cap: not learning %.*s",
+			 sl->learned, (int)rec->len, rec->origin);
+		return 0;
+	}
+	memset(&val, 0, sizeof(val));
+	val.rules = pf_regex_set_match(&sl->rs, rec->origin, rec->len);
+	val.len = rec->len;
+	memcpy(val.s, rec->origin, rec->len);
+	key.hash = pf_hash_bytes((const __u8 *)rec->origin, rec->len, 0);
+	key.kind = PF_TOK_ORIGIN;
+	key.slot = sl->slot;
+	if (!bpf_map_update_elem(sl->tok_fd, &key, &val, BPF_NOEXIST)) {
+		sl->learned++;
+		sl->skel->bss->pf_cfg.learned_origins++;
+		pr_debug("slow path: %.*s -> rules 0x%llx", (int)rec->len, rec->origin,
+			 (unsigned long long)val.rules);
+	} else if (errno != EEXIST) {
+		pr_warn("slow path: insert token: %s", strerror(errno));
+		return 0;
+	}
+	bpf_map_delete_elem(sl->punted_fd, &h);
+	return 0;
+}
+
 /* Load policy file into the inactive slot and switch to it. */
-static int reload(struct preflightd_bpf *skel, const char *file)
+static int reload(struct preflightd_bpf *skel, struct pf_slow *sl, const char *file)
 {
 	struct pf_policy pol = {};
 	struct pf_compiled comp = {};
@@ -149,6 +238,12 @@ static int reload(struct preflightd_bpf *skel, const char *file)
 	err = pf_maps_install(skel, &comp);
 	if (err)
 		goto out;
+	/* fails only without memory (the regexes compiled once already);
+	 * then no slot's regexes are known: origins to decide go to the app */
+	if (slow_adopt(sl, &pol, old ^ 1)) {
+		pr_warn("slow path: no regexes for the new policy: passing regex origins to the app");
+		sl->slot = PF_SLOTS;
+	}
 	pf_maps_clear_slot(skel, old);
 	skel->bss->pf_cfg.reloads++;
 	pr_info("reloaded %s: %u rules", file, comp.info.n_rules);
@@ -163,27 +258,44 @@ out:
 }
 
 /* Serve until a signal; then drain (keep translating, answer nothing new)
- * until no spliced connection is left or the timeout expires. */
-static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
+ * until no spliced connection is left or the timeout expires. Punted
+ * origins (sl) are decided as they arrive: each iteration waits at most
+ * 100 ms for ring buffer events, then looks at signals without blocking. */
+static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
+		  const struct run_opts *o)
 {
 	int flows_fd = bpf_map__fd(skel->maps.pf_flows);
-	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	struct timespec nowait = { 0, 0 };
 	__u64 deadline = 0, last_gc = 0;
+	struct ring_buffer *rb;
 	struct pf_watch w;
 	sigset_t set;
 	unsigned freed;
-	int sig, live;
+	int sig, live, err;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), on_punt, sl, NULL);
+	if (!rb) {
+		/* nobody decides punted origins: the datapath passes each
+		 * to the app once its 1 s wait is over (or the ring is full) */
+		pr_warn("slow path: ring buffer: %s", strerror(errno));
+	}
 	pf_watch_open(&w, o->policy);
 	for (;;) {
-		sig = sigtimedwait(&set, NULL, &tick);
+		if (rb) {
+			err = ring_buffer__poll(rb, 100);
+			if (err < 0 && err != -EINTR)
+				pr_warn("slow path: poll: %s", strerror(-err));
+		} else {
+			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
+		}
+		sig = sigtimedwait(&set, NULL, &nowait);
 		pf_maps_tick(skel);
 		if (sig == SIGHUP || pf_watch_changed(&w)) {
-			reload(skel, o->policy);
+			reload(skel, sl, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			if (deadline)
 				break; /* second signal: stop now */
@@ -210,6 +322,7 @@ static void serve(struct preflightd_bpf *skel, const struct run_opts *o)
 		}
 	}
 	pf_watch_close(&w);
+	ring_buffer__free(rb);
 }
 
 int pf_cmd_run(int argc, char **argv)
@@ -222,6 +335,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_xdp xdp = {};
 	struct pf_metrics metrics = {};
 	struct pf_pin pin = {};
+	struct pf_slow sl = {};
 	sigset_t set;
 	int err, ifindex;
 
@@ -302,6 +416,12 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_tc;
 	}
+	sl.skel = skel;
+	sl.tok_fd = bpf_map__fd(skel->maps.pf_tokens);
+	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
+	err = slow_adopt(&sl, &pol, 0);
+	if (err)
+		goto out_xdp;
 	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",
 	       o.iface, o.xdp ? (o.xdp_generic ? "xdp-generic" : "xdp") : "tc",
 	       comp.info.n_rules, comp.n_toks);
@@ -309,7 +429,8 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
-	serve(skel, &o);
+	serve(skel, &sl, &o);
+out_xdp:
 	pf_xdp_detach(&xdp);
 out_tc:
 	pf_tc_detach(&tc);
@@ -323,6 +444,8 @@ out_destroy:
 out_unlock:
 	pf_pin_unlock(&pin);
 out_policy:
+	pf_regex_set_free(&sl.rs);
+	pf_policy_free(&sl.pol);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
 	return err ? 1 : 0;

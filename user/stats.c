@@ -145,10 +145,12 @@ int pf_cmd_stats(int argc, char **argv)
 			printf("\"%s\":%llu,", pf_stat_name(i, name, sizeof(name)),
 			       (unsigned long long)v[i]);
 		printf("\"active_flows\":%d,\"flows_freed\":%llu,\"reloads\":%llu,"
-		       "\"reload_failures\":%llu,\"drain_resets\":%llu}\n", flows,
+		       "\"reload_failures\":%llu,\"drain_resets\":%llu,"
+		       "\"learned_origins\":%llu}\n", flows,
 		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
 		       (unsigned long long)dc.reload_failures,
-		       (unsigned long long)dc.drain_resets);
+		       (unsigned long long)dc.drain_resets,
+		       (unsigned long long)dc.learned_origins);
 		return 0;
 	}
 	for (i = 0; i < PF_STAT__MAX; i++)
@@ -163,5 +165,7 @@ int pf_cmd_stats(int argc, char **argv)
 	       "refused policy reloads");
 	printf("%-20s %12llu  %s\n", "drain_resets", (unsigned long long)dc.drain_resets,
 	       "connections reset at the drain timeout");
+	printf("%-20s %12llu  %s\n", "learned_origins", (unsigned long long)dc.learned_origins,
+	       "regex-origin verdicts the daemon taught the datapath");
 	return 0;
 }

@@ -298,5 +298,6 @@ void test_adv_ip(void);
 void test_adv_tcp(void);
 void test_adv_http(void);
 void test_conformance(void);
+void test_slowpath(void);
 
 #endif /* PF_TEST_HARNESS_H */

@@ -26,6 +26,7 @@ int main(int argc, char **argv)
 	test_adv_tcp();
 	test_adv_http();
 	test_conformance();
+	test_slowpath();
 	ret = h_summary();
 	h_fini();
 	return ret;

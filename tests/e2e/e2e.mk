@@ -30,7 +30,8 @@ e2e: all e2e-tools
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
 		bash tests/e2e/hardening.sh --mode $$m || rc=1; \
 	done; \
-	bash tests/e2e/daemon.sh || rc=1; exit $$rc
+	bash tests/e2e/daemon.sh || rc=1; \
+	bash tests/e2e/slowpath.sh || rc=1; exit $$rc
 
 # longer fault soak: 50 connections under loss + duplication, 60 s a mode
 SOAK_SECONDS ?= 60

@@ -28,7 +28,7 @@ $(FUZZ_DIR)/obj/%.o: user/%.c | $(FUZZ_DIR)/obj
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS) $(wildcard include/*.h) | $(FUZZ_DIR)/obj
 	@echo "  FUZZ-LD $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) -lyaml
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) -lyaml -lpcre2-8
 
 # One target on its (growing) corpus: the seeds are copied over it each time.
 fuzz-run-%: $(FUZZ_DIR)/fuzz_%

@@ -724,7 +724,8 @@ static void test_names(void **state)
 	assert_string_equal(pf_reason_name(PF_R_AUTHZ_WILDCARD),
 			    "authz_wildcard");
 	assert_string_equal(pf_reason_name(PF_R_PATH_UNNORM), "path_unnorm");
-	assert_string_equal(pf_reason_name(PF_R_PATH_UNNORM + 1), "unknown");
+	assert_string_equal(pf_reason_name(PF_R_REGEX), "regex");
+	assert_string_equal(pf_reason_name(PF_R_REGEX + 1), "unknown");
 	assert_string_equal(pf_reason_name(0xffffffffu), "unknown");
 	assert_string_equal(pf_parse_res_name(PF_P_OK), "ok");
 	assert_string_equal(pf_parse_res_name(PF_P_OBS_FOLD), "obs_fold");

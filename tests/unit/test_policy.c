@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include "policy_util.h"
 
 #include "policy.h"
 #include "cmds.h"
@@ -23,18 +24,6 @@
 
 /* ---- helpers ---- */
 
-/* Load yaml as "t.yaml"; returns the load result, *errs the messages. */
-static int load(const char *yaml, struct pf_policy *pol, char **errs)
-{
-	size_t len;
-	FILE *f = open_memstream(errs, &len);
-	int ret;
-
-	assert_non_null(f);
-	ret = pf_policy_load_string("t.yaml", yaml, pol, f);
-	fclose(f);
-	return ret;
-}
 
 /* Load and compile yaml (which must be valid) into c for slot. */
 static void load_compile(const char *yaml, __u32 slot, struct pf_policy *pol,

@@ -1,0 +1,57 @@
+# bench/bench.mk -- `make bench`: the side-by-side benchmark (scripts/bench.sh).
+# Included from the top-level Makefile (-include bench/bench.mk); alone:
+#   make -f Makefile -f bench/bench.mk bench
+# Tools: bench/floor.bpf.c -> build/bench/floor.bpf.o (+ floor.skel.h)
+#        bench/floorctl.c  -> build/bench/floorctl  (loads the floor)
+#        bench/kcost.c     -> build/bench/kcost     (BPF_PROG_TEST_RUN cost)
+# Read once even when both the Makefile includes it and -f names it.
+ifndef PF_BENCH_MK
+PF_BENCH_MK := 1
+
+BENCH_DIR   := $(BUILD)/bench
+BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost
+
+.PHONY: bench bench-tools
+
+$(BENCH_DIR):
+	$(Q)mkdir -p $@
+
+$(BENCH_DIR)/floor.bpf.o: bench/floor.bpf.c bench/floor.h | $(BENCH_DIR)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -Ibench -c $< -o $@
+
+$(BENCH_DIR)/floor.skel.h: $(BENCH_DIR)/floor.bpf.o
+	@echo "  SKEL    $@"
+	$(Q)$(BPFTOOL) gen skeleton $< name floor_bpf > $@
+
+$(BENCH_DIR)/floorctl: bench/floorctl.c bench/floor.h $(BENCH_DIR)/floor.skel.h
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
+
+# kcost links the BPF tier's packet builder and the policy compiler as the
+# BPF tier builds them (tests/bpf/bpf.mk), the test build of the datapath
+# (socket state mocked) through its skeleton, and the daemon's user/maps.c
+# compiled against that skeleton (bench/shim/preflightd.skel.h).
+$(BENCH_DIR)/maps_test.o: user/maps.c bench/shim/preflightd.skel.h $(BPFT_SKEL) | $(BENCH_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) -Ibench/shim -I$(BPFT_DIR) $(CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/kcost: bench/kcost.c bench/floor.h $(BENCH_DIR)/floor.skel.h $(BPFT_SKEL) \
+		$(BENCH_DIR)/maps_test.o $(BUILD)/user/log.o $(BPFT_DIR)/pkt.o \
+		$(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -I$(BPFT_DIR) -Iuser -Itests/bpf -o $@ $< \
+		$(BENCH_DIR)/maps_test.o $(BUILD)/user/log.o $(BPFT_DIR)/pkt.o \
+		$(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o) $(LDLIBS)
+
+bench-tools: $(BENCH_TOOLS)
+
+bench:
+	$(Q)bash scripts/deps.sh bench
+	$(Q)$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) -f bench/bench.mk \
+		all e2e-tools bench-tools
+	$(Q)bash scripts/bench.sh
+
+-include $(wildcard $(BENCH_DIR)/*.d)
+
+endif # PF_BENCH_MK

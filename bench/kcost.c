@@ -1,0 +1,604 @@
+/* kcost.c -- in-kernel cost of one answered preflight, measured with BPF_PROG_TEST_RUN. */
+/*
+ *   kcost --request FILE [--runs N] [--floor] [--stages] POLICY...
+ *
+ * Loads the test build of the datapath (build/tests/bpf/preflightd_test,
+ * socket state mocked through the pf_test_sock map, see bpf/pf_sock.h)
+ * once per POLICY, sizes its maps, installs the compiled policy and sets
+ * the Date header with the daemon's own code (user/maps.c, built against
+ * the test skeleton: see bench/shim/preflightd.skel.h) and feeds pf_tc_ingress and pf_xdp_ingress a steady keep-alive
+ * conversation: N requests with the bytes of FILE (bench/preflight.txt),
+ * each one acking the previous response -- what a browser's connection
+ * looks like to the datapath after its first preflight. The socket mock
+ * stays fixed: the server socket never sees the consumed requests nor the
+ * injected responses.
+ *
+ * Why one request per BPF_PROG_TEST_RUN call and not `repeat`: the
+ * datapath rewrites the frame in place into the 204, so with repeat > 1
+ * every iteration after the first runs on the response, not on a request
+ * (the repeat_check line shows how many of a repeat of 1000 were answered).
+ * Each call runs with repeat = 1 and is timed by the kernel
+ * (opts.duration: ktime around the program run, which includes the
+ * test-run overhead measured by the "empty" series).
+ *
+ * All series are interleaved (chunks of 250 runs, round robin) so that
+ * the machine's other load falls on all of them alike: the policy sizes,
+ * TC and XDP, the stages and the floor are compared side by side.
+ *
+ * Every answer must come back as TC_ACT_REDIRECT / XDP_TX with a 204 and
+ * valid IP and TCP checksums, and each object's ANSWERED counter must
+ * move by exactly the number of answers; otherwise kcost fails (exit 1).
+ *
+ * --stages (first POLICY only) also times the conversation stopped at
+ * successive points of the answer path, each doing all the work of the
+ * one before: "not_options" (first byte changed: entry, packet parse,
+ * flow look-up, prefix check), "plain_options" (no Origin: + request copy
+ * and the whole HTTP parse), "no_socket" (socket mock invalid: + policy
+ * match and response build); the full answer adds the socket guards, the
+ * checksum check, the flow update and the rewrite.
+ *
+ * --floor also times bench/floor.bpf.c on the same request, and "empty":
+ * the floor given a UDP frame it passes at once (the fixed overhead of a
+ * timed test run).
+ *
+ * Output, one line per series:
+ *   KCOST {"what":"tc"|"xdp"|"tc.<stage>"|"xdp.<stage>"|"floor"|"empty",
+ *          "policy":FILE,"tokens":N,"runs":N,"p10_ns":N,"p50_ns":N,
+ *          "p90_ns":N,"mean_ns":X,"req_len":N,"resp_len":N}
+ *   KCOST {"what":"repeat_check","repeat":1000,"answered":N,"mean_ns":N}
+ * Runs in a private network namespace (like the BPF tier), so nothing a
+ * program might transmit leaves it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "pkt.h"
+#include "policy.h"
+#include "preflightd_test.skel.h"
+/* user/maps.c is linked as built against the test skeleton (bench/shim) */
+#define preflightd_bpf preflightd_test
+#include "maps.h"
+#include "floor.h"
+#include "floor.skel.h"
+
+#define REQ_MAX     2048
+#define MAX_OBJS    8            /* policies */
+#define MAX_SERIES  64
+#define WARMUP      200          /* untimed runs first (flow created, caches warm) */
+#define CHUNK       250          /* runs of one series before the next one's turn */
+#define C_ISN       1000000u     /* client's sequence number of the first request */
+#define S_ISN       5000000u     /* server socket's snd_nxt */
+#define TS_SERVER   1000u        /* server socket's timestamp clock */
+#define CLIENT_PORT 40000        /* + series index: one flow per series */
+
+/* How a series departs from the answered conversation. */
+enum variant {
+	V_ANSWER = 0,   /* the full answer */
+	V_NOT_OPTIONS,  /* "XPTIONS": entry, flow look-up, 8-byte prefix check */
+	V_PLAIN,        /* no Origin: + request copy and the whole HTTP parse */
+	V_NO_SOCKET,    /* socket mock invalid: + policy match, response build */
+	V_FLOOR,        /* the floor program on the request */
+	V_EMPTY,        /* the floor program on a UDP frame (returns at once) */
+};
+
+static const char *const variant_name[] = {
+	"", "not_options", "plain_options", "no_socket", "floor", "empty",
+};
+
+/* One loaded datapath with its policy. */
+struct obj {
+	const char *policy;
+	struct preflightd_test *skel;
+	unsigned tokens;
+	unsigned answers;        /* answers expected on its ANSWERED counter */
+	long long answered0;     /* that counter before the first run */
+};
+
+/* One timed series. */
+struct series {
+	char name[48];
+	struct obj *obj;         /* NULL for floor/empty */
+	int prog_fd;
+	int want_ret;
+	enum variant v;
+	__u16 port;              /* client port: its own flow */
+	char req[REQ_MAX];
+	unsigned req_len;
+	unsigned next;           /* index of the next request */
+	unsigned resp_len;
+	unsigned n;              /* timed runs so far */
+	__u32 *ns;
+};
+
+static struct obj objs[MAX_OBJS];
+static unsigned n_objs;
+static struct series series[MAX_SERIES];
+static unsigned n_series;
+static struct floor_bpf *floor_skel;
+
+/* Print "kcost: <what>: <why>" and exit 1. */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("kcost: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Print libbpf warnings and errors, not its debug chatter. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+/* Read the request head from file (bench/preflight.txt format: "#"
+ * lines skipped, lines joined with CRLF, a blank line at the end) into
+ * buf. Returns its length, or -errno (message printed). */
+static int read_request(const char *file, char *buf, size_t cap)
+{
+	char line[1024];
+	size_t n = 0, l;
+	FILE *f = fopen(file, "r");
+
+	if (!f) {
+		fprintf(stderr, "kcost: open %s: %s\n", file, strerror(errno));
+		return -errno;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		l = strcspn(line, "\r\n");
+		if (l == 0 || line[0] == '#')
+			continue;
+		if (n + l + 4 >= cap) {
+			fclose(f);
+			fprintf(stderr, "kcost: read %s: %s\n", file, strerror(EFBIG));
+			return -EFBIG;
+		}
+		memcpy(buf + n, line, l);
+		memcpy(buf + n + l, "\r\n", 2);
+		n += l + 2;
+	}
+	fclose(f);
+	if (n == 0) {
+		fprintf(stderr, "kcost: read %s: %s\n", file, strerror(ENODATA));
+		return -ENODATA;
+	}
+	memcpy(buf + n, "\r\n", 2);
+	buf[n + 2] = 0;
+	return (int)(n + 2);
+}
+
+/* Move to a private network namespace with lo up: test runs use its lo
+ * as their device, and anything transmitted stays there. */
+static void private_netns(void)
+{
+	struct ifreq ifr;
+	int fd;
+
+	if (unshare(CLONE_NEWNET))
+		die("unshare(CLONE_NEWNET): %s", strerror(errno));
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (fd < 0)
+		die("socket: %s", strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr))
+		die("SIOCGIFFLAGS lo: %s", strerror(errno));
+	ifr.ifr_flags |= IFF_UP;
+	if (ioctl(fd, SIOCSIFFLAGS, &ifr))
+		die("SIOCSIFFLAGS lo: %s", strerror(errno));
+	close(fd);
+}
+
+/* Request number i of series s's conversation (client 198.18.1.2:port ->
+ * server 198.18.1.1:8080, NOP NOP TS; UDP for the empty series), built
+ * into frame. Returns its length. */
+static size_t build_frame(const struct series *s, unsigned i, __u8 *frame, size_t cap)
+{
+	struct pkt_spec p;
+	size_t n;
+
+	pkt_default(&p, 4);
+	pkt_addr(4, "198.18.1.2", p.saddr);
+	pkt_addr(4, "198.18.1.1", p.daddr);
+	p.sport = s->port;
+	if (s->v == V_EMPTY) {
+		p.proto = PKT_PROTO_UDP;
+		p.pay = "x";
+		p.paylen = 1;
+	} else {
+		p.seq = C_ISN + i * s->req_len;
+		p.ack = S_ISN + i * s->resp_len;
+		pkt_opt_ts(&p, 7000 + i, TS_SERVER);
+		p.pay = s->req;
+		p.paylen = s->req_len;
+	}
+	n = pkt_build(&p, frame, cap);
+	if (!n)
+		die("%s: build frame: %s", s->name, strerror(EMSGSIZE));
+	return n;
+}
+
+/* Sum of the per-CPU values of counter idx in the per-CPU array fd. */
+static long long percpu_sum(int fd, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus(), c;
+	long long sum = 0;
+	__u64 *v;
+
+	if (ncpu <= 0)
+		die("possible CPUs: %s", strerror(-ncpu));
+	v = calloc((size_t)ncpu, sizeof(*v));
+	if (!v)
+		die("calloc: %s", strerror(ENOMEM));
+	if (bpf_map_lookup_elem(fd, &idx, v))
+		die("read counter %u: %s", idx, strerror(errno));
+	for (c = 0; c < ncpu; c++)
+		sum += (long long)v[c];
+	free(v);
+	return sum;
+}
+
+/* One BPF_PROG_TEST_RUN of frame (len bytes) through prog_fd with
+ * repeat; the output goes to out (cap bytes, *out_len set). Returns the
+ * program's return value; *ns gets the kernel-measured duration. */
+static int run_once(int prog_fd, const __u8 *frame, size_t len, __u32 repeat, __u8 *out,
+		    size_t cap, __u32 *out_len, __u32 *ns)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = frame,
+		.data_size_in = (__u32)len,
+		.data_out = out,
+		.data_size_out = (__u32)cap,
+		.repeat = repeat,
+	);
+
+	if (bpf_prog_test_run_opts(prog_fd, &o))
+		die("bpf_prog_test_run_opts: %s", strerror(errno));
+	*out_len = o.data_size_out;
+	*ns = o.duration;
+	return (int)o.retval;
+}
+
+/* Check that out is a TCP frame with right IP and TCP checksums carrying
+ * a 204; returns its payload length. */
+static unsigned check_response(const char *what, const __u8 *out, size_t len)
+{
+	struct pkt_view v;
+	char err[128];
+
+	if (pkt_parse(out, len, &v, err, sizeof(err)))
+		die("%s: output does not parse: %s", what, err);
+	if (!v.ip_csum_ok || !v.tcp_csum_ok)
+		die("%s: output checksum wrong (ip %d, tcp %d)", what, v.ip_csum_ok,
+		    v.tcp_csum_ok);
+	if (v.paylen < 13 || memcmp(v.pay, "HTTP/1.1 204 ", 13))
+		die("%s: output is not a 204 (%u payload bytes)", what, v.paylen);
+	return v.paylen;
+}
+
+/* The socket mock every series of o sees (valid unless no_socket). */
+static void set_sock(struct obj *o, int valid)
+{
+	struct pf_sockinfo si = {
+		.rcv_nxt = C_ISN, .copied_seq = C_ISN,
+		.snd_nxt = S_ISN, .snd_una = S_ISN, .write_seq = S_ISN,
+		.mss = 1448, .rcv_wnd = 64256, .wscale = 7,
+		.bytes_received = 0, .valid = (__u32)valid, .ts_now = TS_SERVER,
+	};
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.pf_test_sock), &zero, &si, BPF_ANY))
+		die("set socket mock: %s", strerror(errno));
+}
+
+/* Run n requests of series s (timed ones recorded unless warmup). */
+static void run_series(struct series *s, unsigned n, int warmup)
+{
+	static __u8 frame[PKT_MAX], out[PKT_MAX];
+	unsigned k, i;
+	__u32 olen, ns;
+	size_t len;
+	int ret;
+
+	if (s->obj)
+		set_sock(s->obj, s->v != V_NO_SOCKET);
+	for (k = 0; k < n; k++) {
+		i = s->v == V_ANSWER ? s->next : 0; /* only answers advance */
+		len = build_frame(s, i, frame, sizeof(frame));
+		ret = run_once(s->prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
+		if (ret != s->want_ret)
+			die("%s: request %u: return value %d, want %d", s->name, s->next, ret,
+			    s->want_ret);
+		if ((s->v == V_ANSWER || s->v == V_FLOOR) && s->next == 0)
+			s->resp_len = check_response(s->name, out, olen);
+		else if ((s->v == V_ANSWER || s->v == V_FLOOR) && k == n - 1 &&
+			 check_response(s->name, out, olen) != s->resp_len)
+			die("%s: response length changed", s->name);
+		s->next++;
+		if (!warmup)
+			s->ns[s->n++] = ns;
+	}
+}
+
+/* Add a series; returns it. */
+static struct series *add_series(const char *name, struct obj *o, int prog_fd, int want_ret,
+				 enum variant v, const char *req, unsigned req_len,
+				 unsigned runs)
+{
+	struct series *s;
+	const char *p;
+	size_t skip;
+
+	if (n_series == MAX_SERIES)
+		die("too many series: %s", strerror(E2BIG));
+	s = &series[n_series];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->obj = o;
+	s->prog_fd = prog_fd;
+	s->want_ret = want_ret;
+	s->v = v;
+	s->port = (__u16)(CLIENT_PORT + n_series);
+	n_series++;
+	s->ns = calloc(runs, sizeof(*s->ns));
+	if (!s->ns)
+		die("calloc: %s", strerror(ENOMEM));
+	memcpy(s->req, req, req_len);
+	s->req_len = req_len;
+	if (v == V_NOT_OPTIONS)
+		s->req[0] = 'X';
+	if (v == V_PLAIN) {
+		p = strstr(s->req, "\r\nOrigin:");
+		if (!p)
+			die("request has no Origin header: %s", strerror(EINVAL));
+		skip = strcspn(p + 2, "\n") + 1;
+		memmove(s->req + (p + 2 - s->req), p + 2 + skip,
+			req_len - (size_t)(p + 2 - s->req) - skip);
+		s->req_len = req_len - (unsigned)skip;
+	}
+	if (o && v == V_ANSWER)
+		o->answers += WARMUP + runs;
+	return s;
+}
+
+/* qsort comparator for __u32. */
+static int cmp_u32(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Print the KCOST line of series s (sorts its samples). */
+static void report(struct series *s)
+{
+	double mean = 0;
+	unsigned i;
+
+	qsort(s->ns, s->n, sizeof(*s->ns), cmp_u32);
+	for (i = 0; i < s->n; i++)
+		mean += s->ns[i];
+	mean /= s->n;
+	printf("KCOST {\"what\":\"%s\",\"policy\":\"%s\",\"tokens\":%u,\"runs\":%u,"
+	       "\"p10_ns\":%u,\"p50_ns\":%u,\"p90_ns\":%u,\"mean_ns\":%.1f,"
+	       "\"req_len\":%u,\"resp_len\":%u}\n", s->name, s->obj ? s->obj->policy : "-",
+	       s->obj ? s->obj->tokens : 0, s->n, s->ns[s->n / 10], s->ns[s->n / 2],
+	       s->ns[s->n * 9 / 10], mean, s->v == V_EMPTY ? 0 : s->req_len, s->resp_len);
+	fflush(stdout);
+}
+
+/* Load the test datapath with the policy in file into a new obj. */
+static struct obj *load_obj(const char *file)
+{
+	struct obj *o;
+	struct pf_policy pol;
+	struct pf_compiled c;
+	int err;
+
+	if (n_objs == MAX_OBJS)
+		die("too many policies: %s", strerror(E2BIG));
+	o = &objs[n_objs++];
+	memset(&pol, 0, sizeof(pol));
+	memset(&c, 0, sizeof(c));
+	err = pf_policy_load(file, &pol, stderr);
+	if (err)
+		die("load policy %s: %s", file, strerror(-err));
+	err = pf_policy_compile(&pol, 0, &c, stderr);
+	if (err)
+		die("compile policy %s: %s", file, strerror(-err));
+	o->policy = file;
+	o->tokens = c.n_toks;
+	o->skel = preflightd_test__open();
+	if (!o->skel)
+		die("open preflightd_test: %s", strerror(errno));
+	/* the daemon's own sizing, installation and clock (user/maps.c) */
+	err = pf_maps_size(o->skel, &c, 65536);
+	if (err)
+		die("size maps: %s", strerror(-err));
+	err = preflightd_test__load(o->skel);
+	if (err)
+		die("load preflightd_test: %s", strerror(-err));
+	err = pf_maps_install(o->skel, &c);
+	if (err)
+		die("install policy %s: %s", file, strerror(-err));
+	pf_maps_tick(o->skel); /* a Date header, as the daemon keeps one */
+	o->answered0 = percpu_sum(bpf_map__fd(o->skel->maps.pf_stats), PF_STAT_ANSWERED);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+	return o;
+}
+
+/* Load the floor program (port 8080); returns its fd. */
+static int load_floor(void)
+{
+	int err;
+
+	floor_skel = floor_bpf__open();
+	if (!floor_skel)
+		die("open floor: %s", strerror(errno));
+	floor_skel->rodata->floor_port = 8080;
+	floor_skel->rodata->floor_resp_sum = floor_payload_sum(FLOOR_RESP, FLOOR_RESP_LEN);
+	err = floor_bpf__load(floor_skel);
+	if (err)
+		die("load floor: %s", strerror(-err));
+	return bpf_program__fd(floor_skel->progs.floor_xdp);
+}
+
+/* How many of a repeat of 1000 runs of one fresh request are answered
+ * (1: the frame is the response after the first). */
+static void repeat_check(struct obj *o, const char *req, unsigned req_len)
+{
+	static __u8 out[PKT_MAX], frame[PKT_MAX];
+	struct series s;
+	long long before;
+	__u32 olen, ns;
+	size_t len;
+
+	memset(&s, 0, sizeof(s));
+	snprintf(s.name, sizeof(s.name), "repeat_check");
+	s.port = (__u16)(CLIENT_PORT + MAX_SERIES);
+	memcpy(s.req, req, req_len);
+	s.req_len = req_len;
+	set_sock(o, 1);
+	before = percpu_sum(bpf_map__fd(o->skel->maps.pf_stats), PF_STAT_ANSWERED);
+	len = build_frame(&s, 0, frame, sizeof(frame));
+	run_once(bpf_program__fd(o->skel->progs.pf_tc_ingress), frame, len, 1000, out,
+		 sizeof(out), &olen, &ns);
+	printf("KCOST {\"what\":\"repeat_check\",\"repeat\":1000,\"answered\":%lld,"
+	       "\"mean_ns\":%u}\n",
+	       percpu_sum(bpf_map__fd(o->skel->maps.pf_stats), PF_STAT_ANSWERED) - before, ns);
+}
+
+/* Print the usage to f. */
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: kcost --request FILE [--runs N] [--floor] [--stages] POLICY...\n");
+}
+
+/* Parse the options, load every policy (and the floor), build the series,
+ * run them interleaved, check the counters, print one line per series. */
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "request", required_argument, NULL, 'r' },
+		{ "runs", required_argument, NULL, 'n' },
+		{ "floor", no_argument, NULL, 'f' },
+		{ "stages", no_argument, NULL, 's' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 }
+	};
+	static char req[REQ_MAX];
+	const char *request = NULL;
+	unsigned runs = 20000, i, done, v;
+	int do_floor = 0, stages = 0, c, len, floor_fd;
+	unsigned long val;
+	struct obj *o;
+	char *end, name[48];
+	FILE *f;
+
+	while ((c = getopt_long(argc, argv, "r:n:fsh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			request = optarg;
+			break;
+		case 'n':
+			errno = 0;
+			val = strtoul(optarg, &end, 10);
+			if (errno || *end || val < 10 || val > 10000000ul) {
+				fprintf(stderr, "kcost: invalid --runs '%s'\n", optarg);
+				return 2;
+			}
+			runs = (unsigned)val;
+			break;
+		case 'f':
+			do_floor = 1;
+			break;
+		case 's':
+			stages = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!request || (optind == argc && !do_floor)) {
+		usage(stderr);
+		return 2;
+	}
+	len = read_request(request, req, sizeof(req));
+	if (len < 0)
+		return 1;
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
+	if (f) {
+		if (fgetc(f) == '1')
+			fprintf(stderr, "kcost: warning: kernel.bpf_stats_enabled=1 adds its own "
+				"timing to every run\n");
+		fclose(f);
+	}
+	private_netns();
+	libbpf_set_print(quiet_print);
+
+	for (c = optind; c < argc; c++) {
+		o = load_obj(argv[c]);
+		for (v = V_ANSWER; v <= (stages && c == optind ? V_NO_SOCKET : V_ANSWER); v++) {
+			snprintf(name, sizeof(name), "tc%s%s", v ? "." : "", variant_name[v]);
+			add_series(name, o, bpf_program__fd(o->skel->progs.pf_tc_ingress),
+				   v == V_ANSWER ? TC_ACT_REDIRECT : TC_ACT_UNSPEC, v, req,
+				   (unsigned)len, runs);
+			snprintf(name, sizeof(name), "xdp%s%s", v ? "." : "", variant_name[v]);
+			add_series(name, o, bpf_program__fd(o->skel->progs.pf_xdp_ingress),
+				   v == V_ANSWER ? XDP_TX : XDP_PASS, v, req, (unsigned)len, runs);
+		}
+	}
+	if (do_floor) {
+		floor_fd = load_floor();
+		add_series("floor", NULL, floor_fd, XDP_TX, V_FLOOR, req, (unsigned)len, runs);
+		add_series("empty", NULL, floor_fd, XDP_PASS, V_EMPTY, req, (unsigned)len, runs);
+	}
+
+	for (i = 0; i < n_series; i++)
+		run_series(&series[i], WARMUP, 1);
+	for (done = 0; done < runs; done += CHUNK)
+		for (i = 0; i < n_series; i++)
+			run_series(&series[i], runs - done < CHUNK ? runs - done : CHUNK, 0);
+
+	for (i = 0; i < n_objs; i++) {
+		long long got = percpu_sum(bpf_map__fd(objs[i].skel->maps.pf_stats),
+					   PF_STAT_ANSWERED) - objs[i].answered0;
+
+		if (got != objs[i].answers)
+			die("%s: answered counter moved by %lld, want %u", objs[i].policy, got,
+			    objs[i].answers);
+	}
+	for (i = 0; i < n_series; i++)
+		report(&series[i]);
+	if (n_objs)
+		repeat_check(&objs[0], req, (unsigned)len);
+	for (i = 0; i < n_objs; i++)
+		preflightd_test__destroy(objs[i].skel);
+	floor_bpf__destroy(floor_skel);
+	return 0;
+}

@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# tests/e2e/slowpath.sh -- the daemon slow path for regex origins:
+#
+#   bash tests/e2e/slowpath.sh
+#
+# The e2e policy plus a rule with a regex origin. (a) a preflight from a
+# matching origin is answered by preflightd (after one client
+# retransmission: the datapath drops the first segment and punts the origin
+# to the daemon); the app never sees it; (b) keep-alive clients from a new
+# matching origin: every preflight answered in the kernel, byte-exact;
+# (c) a non-matching origin under the regex rule goes to the app, and the
+# daemon's negative verdict is cached (not punted again); (d) after
+# kill -9 of the daemon a new matching origin goes to the app within ~1 s
+# (the BPF programs stay attached); a restart adopts, then a clean stop;
+# (e, run before d) a reload drops the learned verdicts: decided again.
+# TC mode. Ends with "N passed, M failed".
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+REGEX_ORIGIN_RE='^https://pr-[0-9]+\.preview\.example\.org$'
+
+# hdr FILE NAME -- value of header NAME in a curl -D dump, CR stripped.
+hdr() { tr -d '\r' <"$1" | awk -v n="${2,,}" 'BEGIN { FS = ":" }
+	tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v); print v; exit }'; }
+has_hdr() { tr -d '\r' <"$1" | grep -qi "^$2:"; }
+status() { tr -d '\r' <"$1" | awk '/^HTTP\//{ s = $2 } END { print s }'; }
+
+# app_count ORIGIN -- OPTIONS lines the app logged for ORIGIN.
+app_count() {
+	awk -v o="$1" '$2 == "OPTIONS" && $4 == "origin=" o { c++ } END { print c + 0 }' "$PF_APP_LOG"
+}
+
+# preflight ORIGIN -- curl a preflight for PUT /v1/items from the netns;
+# headers to $PF_WORK/h; prints the time it took (seconds).
+preflight() {
+	local t0 t1
+	: >"$PF_WORK/h"
+	t0=$(date +%s.%N)
+	pf_curl -sS -X OPTIONS -D "$PF_WORK/h" -o /dev/null -H "Origin: $1" \
+		-H 'Access-Control-Request-Method: PUT' \
+		-H 'Access-Control-Request-Headers: content-type' \
+		"http://$PF_V4_HOST:8080/v1/items"
+	t1=$(date +%s.%N)
+	pf_detail "$1: $(tr -d '\r' <"$PF_WORK/h" | head -n1) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')"
+}
+
+ka() {
+	pf_ns timeout --foreground -k 2 120 "$PF_KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
+}
+
+# a. A matching origin: answered by preflightd, the app never sees it.
+case_regex_allowed() {
+	local o=https://pr-12.preview.example.org before punts
+	before=$(app_count "$o")
+	punts=$(pf_stat punt_daemon)
+	preflight "$o"
+	pf_expect_eq "status" "$(status "$PF_WORK/h")" 204
+	pf_expect_eq "Access-Control-Allow-Origin" "$(hdr "$PF_WORK/h" access-control-allow-origin)" "$o"
+	pf_expect_not "no X-Answered-By" has_hdr "$PF_WORK/h" x-answered-by
+	pf_expect_eq "app saw no OPTIONS" "$(($(app_count "$o") - before))" 0
+	pf_expect_ge "punt_daemon counted" "$(($(pf_stat punt_daemon) - punts))" 1
+	pf_expect_ge "learned_origins counted" "$(pf_stat learned_origins)" 1
+	# learned: the next one is answered at once, not punted again
+	punts=$(pf_stat punt_daemon)
+	preflight "$o"
+	pf_expect_eq "again: status" "$(status "$PF_WORK/h")" 204
+	pf_expect_eq "again: not punted" "$(($(pf_stat punt_daemon) - punts))" 0
+	pf_case_result
+}
+
+# b. Keep-alive clients from a new matching origin: all in the kernel.
+case_regex_kaclient() {
+	local out
+	out=$(ka --origin https://pr-77.preview.example.org --conns 4 --rounds 20 \
+		--put-size 1000 --get-size 10000 --expect kernel --timeout-ms 10000 2>&1 | tail -1) || true
+	pf_detail "$out"
+	pf_expect_match "byte-exact, every preflight answered in the kernel" "$out" 'errors=0$'
+	pf_case_result
+}
+
+# c. A non-matching origin under the regex rule: forwarded; the daemon's
+# negative verdict is cached.
+case_regex_denied() {
+	local o=https://pr-12.preview.example.org.evil.test before punts fwd
+	before=$(app_count "$o")
+	punts=$(pf_stat punt_daemon)
+	fwd=$(pf_stat fwd_denied)
+	preflight "$o"
+	pf_expect_eq "answered by the app" "$(hdr "$PF_WORK/h" x-answered-by)" app
+	pf_expect_eq "app logged the OPTIONS" "$(($(app_count "$o") - before))" 1
+	pf_expect_ge "punted once" "$(($(pf_stat punt_daemon) - punts))" 1
+	punts=$(pf_stat punt_daemon)
+	preflight "$o"
+	pf_expect_eq "again: answered by the app" "$(hdr "$PF_WORK/h" x-answered-by)" app
+	pf_expect_eq "again: not punted (learned negative)" "$(($(pf_stat punt_daemon) - punts))" 0
+	pf_expect_ge "forwarded as denied" "$(($(pf_stat fwd_denied) - fwd))" 2
+	pf_case_result
+}
+
+# e. A reload (new slot) forgets the learned verdicts: decided again.
+case_regex_reload() {
+	local o=https://pr-12.preview.example.org punts reloads
+	punts=$(pf_stat punt_daemon)
+	reloads=$(pf_stat reloads)
+	kill -HUP "$PF_PFD_PID"
+	for _ in $(seq 50); do
+		(($(pf_stat reloads) > reloads)) && break
+		sleep 0.1
+	done
+	pf_expect_ge "reloaded" "$(($(pf_stat reloads) - reloads))" 1
+	preflight "$o"
+	pf_expect_eq "status" "$(status "$PF_WORK/h")" 204
+	pf_expect_not "no X-Answered-By" has_hdr "$PF_WORK/h" x-answered-by
+	pf_expect_ge "punted again after the reload" "$(($(pf_stat punt_daemon) - punts))" 1
+	pf_case_result
+}
+
+# d. kill -9: the datapath stops punting within ~1 s; restart adopts.
+case_daemon_down() {
+	local o=https://pr-4242.preview.example.org down before
+	kill -9 "$PF_PFD_PID"
+	wait "$PF_PFD_PID" 2>/dev/null || true
+	PF_PFD_PID=
+	sleep 1.2
+	pf_expect_match "filters stay attached" "$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
+	down=$(pf_stat pass_daemon_down)
+	before=$(app_count "$o")
+	preflight "$o"
+	pf_expect_eq "answered by the app" "$(hdr "$PF_WORK/h" x-answered-by)" app
+	pf_expect_eq "app logged the OPTIONS" "$(($(app_count "$o") - before))" 1
+	pf_expect_ge "pass_daemon_down counted" "$(($(pf_stat pass_daemon_down) - down))" 1
+	pf_expect "restart (adopts)" pf_start_preflightd tc
+	echo "$PF_PFD_PID" >"$PF_WORK/restart.pid"
+	pf_expect_match "it adopted the pinned state" "$(cat "$PF_PFD_LOG")" 'adopting'
+	o=https://pr-4243.preview.example.org
+	preflight "$o"
+	pf_expect_eq "restarted: a new matching origin is answered in the kernel" \
+		"$(status "$PF_WORK/h"):$(has_hdr "$PF_WORK/h" x-answered-by && echo app || echo kernel)" "204:kernel"
+	pf_expect "clean stop" pf_stop_preflightd
+	pf_expect_not "no pins left" test -e /sys/fs/bpf/preflightd/"$PF_IF_HOST"
+	pf_case_result
+}
+
+main() {
+	pf_require_root
+	pf_ensure_bpffs
+	pf_make_workdir
+	pf_install_trap
+	PF_POLICY=$PF_WORK/policy.yaml
+	cp "$PF_ROOT/tests/e2e/policy.yaml" "$PF_POLICY"
+	cat >>"$PF_POLICY" <<YAML
+  # slowpath.sh: regex origins, decided by the daemon
+  - origins:
+      - regex: '$REGEX_ORIGIN_RE'
+    methods: [PUT]
+    headers: [content-type, x-request-id]
+    max_age: 60
+YAML
+	pf_topo_up
+	pf_start_app --listen "$PF_V4_HOST:8080"
+	pf_start_preflightd tc
+	pf_case "regex origin answered by preflightd, app never sees it" case_regex_allowed
+	pf_case "regex origin: keep-alive clients byte-exact, all in the kernel" case_regex_kaclient
+	pf_case "non-matching origin under a regex rule: forwarded, verdict cached" case_regex_denied
+	pf_case "reload: learned verdicts dropped, decided again" case_regex_reload
+	pf_case "daemon killed: regex origins passed within 1 s; restart adopts" case_daemon_down
+	# the case killed our instance and stopped the one it started (which
+	# our cleanup does not know about): make sure
+	PF_PFD_PID=
+	if [[ -s $PF_WORK/restart.pid ]] && kill -0 "$(cat "$PF_WORK/restart.pid")" 2>/dev/null; then
+		kill -TERM "$(cat "$PF_WORK/restart.pid")"
+		pf_wait_gone "$(cat "$PF_WORK/restart.pid")" 15 || true
+	fi
+	pf_stop_all
+	pf_summary
+}
+main
