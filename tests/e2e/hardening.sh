@@ -9,7 +9,8 @@
 # server killed while connections carry spliced preflights; and 50
 # concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
 # under 3 % loss + 2 % duplication in both directions for SECONDS (default
-# 10; `make soak` runs 60). Ends with "N passed, M failed".
+# 10; `make soak` runs 60); the same with delay (tbf queues) on both ends;
+# foreign TC filters and a second instance. Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -155,6 +156,29 @@ case_coexist_after() {
 	pf_case_result
 }
 
+# Delay in both directions: this kernel has no netem, but tbf holds packets
+# in its queue once the rate is exceeded (up to `latency`), which 1 MB
+# downloads and 100 kB uploads do -- queueing delay and jitter, with tail
+# drops, on top of the injected loss and duplication.
+case_delay() {
+	local out q1 q2
+	tc qdisc add dev "$PF_IF_HOST" root tbf rate 100mbit burst 32kb latency 30ms
+	pf_ns tc qdisc add dev "$PF_IF_CLIENT" root tbf rate 100mbit burst 32kb latency 30ms
+	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 20 --dup 10 >/dev/null
+	out=$(ka --conns 20 --rounds 100000 --duration-s "$SOAK" --expect any --timeout-ms 20000 2>&1 || true)
+	pf_detail "$(tail -1 <<<"$out")"
+	q1=$(tc -s qdisc show dev "$PF_IF_HOST" | awk '/^qdisc tbf/ { t = 1 } t && /overlimits/ { print $0; exit }')
+	q2=$(pf_ns tc -s qdisc show dev "$PF_IF_CLIENT" | awk '/^qdisc tbf/ { t = 1 } t && /overlimits/ { print $0; exit }')
+	pf_detail "server->client tbf: $q1"
+	pf_detail "client->server tbf: $q2"
+	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	tc qdisc del dev "$PF_IF_HOST" root
+	pf_ns tc qdisc del dev "$PF_IF_CLIENT" root
+	healthy "20 connections under delay + loss + duplication" "$out"
+	pf_expect_match "packets were held back client->server (overlimits > 0)" "$q2" 'overlimits [1-9]'
+	pf_case_result
+}
+
 main() {
 	local topo_args=()
 	pf_require_root
@@ -172,6 +196,7 @@ main() {
 	pf_stop_preflightd || true
 	pf_start_preflightd "$MODE"
 	pf_case "[$MODE] soak: 50 connections, loss + duplication, ${SOAK}s" case_soak
+	pf_case "[$MODE] delay (tbf queues) + loss + duplication, both directions" case_delay
 	pf_stop_preflightd || true
 	foreign_filters
 	pf_start_preflightd "$MODE"
