@@ -5,6 +5,7 @@
  * reused from the loaded skeleton (one flow table, one config). */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
@@ -102,6 +103,8 @@ void pf_xdp_detach(struct pf_xdp *x)
 		pr_warn("xdp: detach: %s", strerror(-err));
 	xdp_program__close(x->prog);
 	x->prog = NULL;
+	/* libxdp's lock directory: removed only if nothing else uses it */
+	rmdir("/sys/fs/bpf/xdp");
 }
 
 int pf_xdp_find_stale(int ifindex, bool detach)
