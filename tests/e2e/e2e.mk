@@ -37,5 +37,5 @@ e2e: all e2e-tools
 SOAK_SECONDS ?= 60
 soak: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
-		bash tests/e2e/hardening.sh --mode $$m --soak $(SOAK_SECONDS) || rc=1; \
+		PF_DELAY_XDP=1 bash tests/e2e/hardening.sh --mode $$m --soak $(SOAK_SECONDS) || rc=1; \
 	done; exit $$rc
