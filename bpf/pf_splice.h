@@ -336,9 +336,12 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 		goto drop;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	/* the whole segment when it fits, to verify its checksum below (a
-	 * retransmission may carry the next request's bytes too) */
-	if (!s || p->pay_len > PF_REQ_MAX ||
-	    pf_load_req(ctx, xdp, p, s, p->pay_len))
+	 * retransmission may carry the next request's bytes too). A longer
+	 * one (a GRO-merged retransmission) is re-answered from its first
+	 * req_len bytes unverified: dropping it would drop every
+	 * retransmission of it, a stall. */
+	if (!s || pf_load_req(ctx, xdp, p, s,
+			      p->pay_len <= PF_REQ_MAX ? p->pay_len : a->req_len))
 		goto drop;
 	ret = pf_decide(s, a->req_len, &rlen);
 	/* a reload since the answer took the daemon's verdict with the old
@@ -353,7 +356,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &t))
 		goto drop;
 	/* a corrupted retransmission must not shape the answer */
-	if (pf_verify_csum(ctx, xdp, p, s)) {
+	if (p->pay_len <= PF_REQ_MAX && pf_verify_csum(ctx, xdp, p, s)) {
 		pf_count(PF_STAT_PASS_CSUM);
 		return PF_ANS_DROP;
 	}

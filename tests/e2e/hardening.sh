@@ -171,6 +171,8 @@ case_delay() {
 	q2=$(pf_ns tc -s qdisc show dev "$PF_IF_CLIENT" | awk '/^qdisc tbf/ { t = 1 } t && /overlimits/ { print $0; exit }')
 	pf_detail "server->client tbf: $q1"
 	pf_detail "client->server tbf: $q2"
+	# the nonzero counters, so that a failure here carries its evidence
+	pf_detail "$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" | awk '$2 > 0 { printf "%s=%s ", $1, $2 }')"
 	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
 	tc qdisc del dev "$PF_IF_HOST" root
 	pf_ns tc qdisc del dev "$PF_IF_CLIENT" root
