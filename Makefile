@@ -65,6 +65,7 @@ check-headers: | $(BUILD)
 		printf '%s\n' '#include "../include/pf_structs.h"' \
 		  '#define PF_TOK_LOOKUP(k) ((void)(k), (const struct pf_tok_val *)0)' \
 		  '#define PF_RULE_LOOKUP(i) ((void)(i), (const struct pf_rule *)0)' \
+		  '#define PF_ACRH_LOOKUP(k) ((void)(k), (const struct pf_acrh_val *)0)' \
 		  "#include \"../$$h\"" > $(BUILD)/hdr_check.c; \
 		$(CC) $(WARN) -std=gnu11 -fsyntax-only -Iinclude $(BUILD)/hdr_check.c || exit 1; \
 	done; echo "  headers ok"

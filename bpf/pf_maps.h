@@ -28,13 +28,26 @@ struct {
 #define PF_TOK_LOOKUP(k) \
 	((const struct pf_tok_val *)bpf_map_lookup_elem(&pf_tokens, (k)))
 
+/* Slow path: request-header lists over the kernel's limits, decided by
+ * the daemon (struct pf_acrh_key/val). LRU: an evicted verdict is only
+ * decided again. The daemon clears a slot's entries when it reloads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct pf_acrh_key);
+	__type(value, struct pf_acrh_val);
+} pf_acrh SEC(".maps");
+
+#define PF_ACRH_LOOKUP(k) \
+	((const struct pf_acrh_val *)bpf_map_lookup_elem(&pf_acrh, (k)))
+
 static __always_inline const struct pf_rule *pf_rule_lookup(__u32 idx)
 {
 	return bpf_map_lookup_elem(&pf_rules, &idx);
 }
 #define PF_RULE_LOOKUP(i) pf_rule_lookup(i)
 
-/* The matcher needs the two look-ups above. */
+/* The matcher needs the three look-ups above. */
 #include "pf_resp.h"
 
 /* Spliced connections. Preallocated hash, never LRU: a full table means
@@ -92,18 +105,19 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pf_trace SEC(".maps");
 
-/* Slow path: origins the datapath hands to the daemon (struct
- * pf_punt_rec, see pf_punt in pf_splice.h). */
+/* Slow path: what the datapath hands to the daemon (struct
+ * pf_punt_rec, see pf_punt_req in pf_splice.h); about 1000 records. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);
 } pf_punt SEC(".maps");
 
-/* Slow path: origin hash -> bpf_ktime_get_ns of its first punt. An origin
- * punted more than PF_PUNT_WAIT_NS ago and still undecided is passed to
- * the app: a lagging daemon never black-holes a client. The daemon
- * deletes the entry once it has taught the kernel. LRU: losing an entry
- * only restarts that origin's wait. */
+/* Slow path: punt hash (origin or header list) -> bpf_ktime_get_ns of its
+ * first punt. A request punted more than PF_PUNT_WAIT_NS ago and still
+ * undecided is passed to the app: a lagging daemon never black-holes a
+ * client. The daemon deletes the entry once it has taught the kernel.
+ * LRU: losing an entry only restarts that wait; two punts whose hashes
+ * collide only share one. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

@@ -92,6 +92,7 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 		return s->m.reason == PF_R_PATH_UNNORM ? PF_STAT_PASS_PATH_UNNORM :
 		       s->m.reason == PF_R_ACRH_LIMIT ? PF_STAT_PASS_ACRH_LIMIT :
 		       s->m.reason == PF_R_REGEX ? PF_STAT_PUNT_DAEMON :
+		       s->m.reason == PF_R_ACRH_SLOW ? PF_STAT_PUNT_DAEMON :
 						   PF_STAT_PASS_ERROR;
 	}
 	rule = pf_rule_lookup(slot * PF_MAX_RULES + (s->m.rule & (PF_MAX_RULES - 1)));
@@ -284,26 +285,39 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
  * long for the daemon's verdict before requests from it go to the app. */
 #define PF_PUNT_WAIT_NS 1000000000ULL
 
-/* The request in s needs the daemon (PF_R_REGEX). Hand its origin over
+/* The request in s needs the daemon (PF_R_REGEX: its origin;
+ * PF_R_ACRH_SLOW: its request-header list, key in s->m.ak). Hand it over
  * through the pf_punt ring buffer and return PF_STAT_PUNT_DAEMON: the
  * caller drops the segment, and the client's retransmission finds the
- * verdict the daemon inserted into pf_tokens meanwhile. Returns
- * PF_STAT_PASS_DAEMON_DOWN (the caller passes the request to the app)
- * when the daemon is not running, lags (no heartbeat for PF_PUNT_WAIT_NS,
- * a full ring buffer) or has not decided this origin within
- * PF_PUNT_WAIT_NS of its first punt; PF_STAT_PASS_TOO_LONG for an origin
+ * verdict the daemon inserted into pf_tokens / pf_acrh meanwhile.
+ * Returns PF_STAT_PASS_DAEMON_DOWN (the caller passes the request to the
+ * app) when the daemon is not running, lags (no heartbeat for
+ * PF_PUNT_WAIT_NS, a full ring buffer) or has not decided within
+ * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_TOO_LONG for an origin
  * longer than a token (it can never be learned). */
 static __always_inline int pf_punt_req(struct pf_scratch *s)
 {
 	struct pf_punt_rec *rec;
 	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, *first;
+	__u32 acrh = s->m.reason == PF_R_ACRH_SLOW;
 
 	if (!hb || now - hb > PF_PUNT_WAIT_NS)
 		return PF_STAT_PASS_DAEMON_DOWN;
-	n = s->r.origin.len;
-	if (n == 0 || n > PF_TOKEN_MAX)
-		return PF_STAT_PASS_TOO_LONG;
-	h = s->m.oc.h;
+	if (acrh) {
+		n = s->m.ak.len;
+		if (n == 0 || n >= PF_ACRH_SLOW_MAX)
+			return PF_STAT_PASS_ACRH_LIMIT;
+		/* the wait's key: a hash of the value's last PF_TOKEN_MAX
+		 * bytes, its length and rule (a collision only shares a
+		 * wait) */
+		h = pf_hash_slice(s->req, s->r.acrh.off, n, 0) ^
+		    ((n << 8 | (s->m.rule & 63)) * PF_HASH_PRIME);
+	} else {
+		n = s->r.origin.len;
+		if (n == 0 || n > PF_TOKEN_MAX)
+			return PF_STAT_PASS_TOO_LONG;
+		h = s->m.oc.h;
+	}
 	first = bpf_map_lookup_elem(&pf_punted, &h);
 	if (first && now - *first > PF_PUNT_WAIT_NS)
 		return PF_STAT_PASS_DAEMON_DOWN;
@@ -312,9 +326,14 @@ static __always_inline int pf_punt_req(struct pf_scratch *s)
 		return PF_STAT_PASS_DAEMON_DOWN;
 	rec->hash = h;
 	rec->slot = pf_cfg.active_slot & (PF_SLOTS - 1);
+	rec->rule = s->m.rule & (PF_MAX_RULES - 1);
 	rec->len = (__u16)n;
-	rec->pad = 0;
-	pf_copy(rec->origin, s->req + PF_M(s->r.origin.off), n);
+	rec->kind = acrh ? PF_PUNT_ACRH : PF_PUNT_ORIGIN;
+	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
+	if (acrh)
+		pf_copy(rec->data, s->m.ak.v, n & (PF_ACRH_SLOW_MAX - 1));
+	else
+		pf_copy(rec->data, s->req + PF_M(s->r.origin.off), n & 127);
 	bpf_ringbuf_submit(rec, 0);
 	if (!first)
 		bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);

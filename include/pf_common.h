@@ -42,6 +42,8 @@
 #define PF_LINE_MAX       1024   /* longest header line */
 #define PF_ACRH_MAX_LEN   256    /* longest Access-Control-Request-Headers value */
 #define PF_ACRH_MAX_TOKENS 16    /* most names in that value */
+#define PF_ACRH_SLOW_MAX  1024   /* longer values than the two above go to the
+				  * daemon up to this length (exclusive) */
 #define PF_MAX_LABELS     8      /* wildcard suffixes tried per origin */
 #define PF_DATE_LEN       29     /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 #define PF_SLOTS          2      /* policy double buffer for atomic reloads */
@@ -78,7 +80,7 @@ enum pf_tok_kind {
 	X(PASS_OBS_FOLD,       "obsolete line folding") \
 	X(PASS_PIPELINED,      "data behind the request") \
 	X(PASS_PATH_UNNORM,    "path not normalized") \
-	X(PASS_ACRH_LIMIT,     "request-headers over kernel limits") \
+	X(PASS_ACRH_LIMIT,     "request-headers too long even for the daemon") \
 	X(PASS_GSO,            "GRO-merged skb") \
 	X(PASS_TCP_FLAGS,      "SYN/FIN/RST/URG or no ACK on the request") \
 	X(PASS_NO_SOCKET,      "no local established socket") \
@@ -156,6 +158,18 @@ struct pf_hold {
 #else
 #define pf_copy(dst, src, n) ((void)memcpy((dst), (src), (n)))
 #endif
+
+/* Zero n8 8-byte words at p (8-byte aligned). Volatile stores in a
+ * loop: clang turns a __builtin_memset over ~1 KiB into a call, "A call
+ * to built-in function 'memset' is not supported". */
+PF_INLINE void pf_zero64(void *p, __u32 n8)
+{
+	volatile __u64 *w = (volatile __u64 *)p;
+	__u32 i;
+
+	for (i = 0; i < n8; i++)
+		w[i] = 0;
+}
 
 /* ---- 64-bit FNV-1a style hash, fed right to left ----
  * Right to left so one pass over an origin yields the hash of every

@@ -22,6 +22,12 @@
  * with the rules whose regexes match (0: a learned negative) and the next
  * look-up decides normally. The compiler does the same for every exactly
  * listed origin, so an exact token always carries its regex rules too.
+ *
+ * Request-header lists over the kernel's limits (PF_ACRH_MAX_LEN bytes,
+ * PF_ACRH_MAX_TOKENS names) are the daemon's too: it runs this file's
+ * pf_check_headers() with limits up to PF_ACRH_SLOW_MAX and stores the
+ * result in pf_acrh under the whole value (PF_ACRH_LOOKUP); until then
+ * the verdict is PF_V_PUNT / PF_R_ACRH_SLOW.
  */
 #ifndef PF_MATCH_H
 #define PF_MATCH_H
@@ -29,8 +35,8 @@
 #include "pf_structs.h"
 #include "pf_http.h"
 
-#if !defined(PF_TOK_LOOKUP) || !defined(PF_RULE_LOOKUP)
-#error "define PF_TOK_LOOKUP(key) and PF_RULE_LOOKUP(index) before including pf_match.h"
+#if !defined(PF_TOK_LOOKUP) || !defined(PF_RULE_LOOKUP) || !defined(PF_ACRH_LOOKUP)
+#error "define PF_TOK_LOOKUP(key), PF_RULE_LOOKUP(index) and PF_ACRH_LOOKUP(key) before including pf_match.h"
 #endif
 
 enum pf_verdict {
@@ -52,9 +58,11 @@ enum pf_reason {
 	PF_R_HEADER_BAD,      /* ACRH is not a list of tokens */
 	PF_R_AUTHZ_WILDCARD,  /* authorization is never covered by "*" */
 	PF_R_PNA,             /* private network access not allowed */
-	PF_R_ACRH_LIMIT,      /* too many/long request headers for the kernel */
+	PF_R_ACRH_LIMIT,      /* request headers too long even for the daemon */
 	PF_R_PATH_UNNORM,     /* path not normalized while rules use paths */
 	PF_R_REGEX,           /* regex origins decide: the daemon's job */
+	PF_R_ACRH_SLOW,       /* request headers over the kernel's limits and
+			       * not in pf_acrh yet: the daemon's job */
 };
 
 struct pf_origin_ctx {
@@ -82,6 +90,8 @@ struct pf_hdr_ctx {
 	__u32 reason;       /* PF_R_OK while all names are allowed */
 	__u32 has_authz;
 	__u32 tmp;
+	__u32 max_tok;      /* most names before PF_R_ACRH_LIMIT */
+	__u32 pad;
 	struct pf_slice bad;
 };
 
@@ -100,6 +110,7 @@ struct pf_match {
 	struct pf_origin_ctx oc;
 	struct pf_path_ctx pc;
 	struct pf_hdr_ctx hc;
+	struct pf_acrh_key ak;  /* PF_ACRH_LOOKUP key, and what is punted */
 };
 
 /* Lower-case letters, digits, '-', '.', ':' -- the only bytes a wildcard
@@ -375,7 +386,7 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 	__u32 start = c->tstart, n = c->pos - c->tstart, is_authz;
 	__u64 rules;
 
-	if (++c->ntok > PF_ACRH_MAX_TOKENS) {
+	if (++c->ntok > c->max_tok) {
 		c->reason = PF_R_ACRH_LIMIT;
 		return 1;
 	}
@@ -448,10 +459,14 @@ bad:
 	return 1;
 }
 
-/* Check Access-Control-Request-Headers against rule r; fills m->acah,
- * m->has_authz and, on a deny, m->bad. Returns a pf_reason. */
+/* Check Access-Control-Request-Headers against rule r, scanning at most
+ * max_len bytes and max_tok names (PF_R_ACRH_LIMIT beyond); fills
+ * m->acah, m->has_authz and, on a deny, m->bad. Returns a pf_reason.
+ * The datapath passes PF_ACRH_MAX_LEN / PF_ACRH_MAX_TOKENS, the daemon
+ * larger limits for what the datapath could not decide. */
 PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
-				 __u32 r, __u32 rflags, struct pf_match *m)
+				 __u32 r, __u32 rflags, struct pf_match *m,
+				 __u32 max_len, __u32 max_tok)
 {
 	struct pf_hdr_ctx *c = &m->hc;
 	struct pf_hold hd = { .buf = buf, .w = c };
@@ -459,7 +474,7 @@ PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
 	m->acah = 0;
 	if (h.len == 0)
 		return PF_R_OK;
-	if (h.len > PF_ACRH_MAX_LEN)
+	if (h.len > max_len)
 		return PF_R_ACRH_LIMIT;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->pos = h.off;
@@ -468,7 +483,8 @@ PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
 	c->rflags = rflags;
 	c->bit = 1ULL << (r & 63);
 	c->reason = PF_R_OK;
-	pf_loop(PF_ACRH_MAX_LEN + 1, pf_hdr_cb, &hd);
+	c->max_tok = max_tok;
+	pf_loop(max_len + 1, pf_hdr_cb, &hd);
 	m->has_authz = (__u8)c->has_authz;
 	if (c->reason != PF_R_OK) {
 		m->bad = c->bad;
@@ -479,6 +495,37 @@ PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
 	m->acah = (rflags & PF_RULE_ANY_HEADER) && !(rflags & PF_RULE_CREDENTIALS) &&
 		  !c->has_authz ? 1 : 2;
 	return PF_R_OK;
+}
+
+/* The request headers h are over the kernel's limits: take the daemon's
+ * verdict for exactly this value under rule r from pf_acrh, filling
+ * m->acah, m->has_authz and m->bad as pf_check_headers would. Returns
+ * its pf_reason; PF_R_ACRH_SLOW when the daemon has not decided it yet
+ * (m->ak is then the key to punt); PF_R_ACRH_LIMIT when the value is too
+ * long for the daemon too. */
+PF_INLINE __u32 pf_acrh_learned(const __u8 *buf, struct pf_slice h, __u32 slot,
+				__u32 r, struct pf_match *m)
+{
+	const struct pf_acrh_val *v;
+	__u32 n = h.len;
+
+	if (n >= PF_ACRH_SLOW_MAX)
+		return PF_R_ACRH_LIMIT;
+	pf_zero64(&m->ak, sizeof(m->ak) / 8);
+	m->ak.slot = slot;
+	m->ak.rule = r;
+	m->ak.len = n;
+	/* masked: "R2 unbounded memory access" for a size the verifier
+	 * cannot relate to v[] */
+	pf_copy(m->ak.v, buf + PF_M(h.off), n & (PF_ACRH_SLOW_MAX - 1));
+	v = PF_ACRH_LOOKUP(&m->ak);
+	if (!v)
+		return PF_R_ACRH_SLOW;
+	m->acah = v->acah;
+	m->has_authz = v->has_authz;
+	m->bad.off = (__u16)(h.off + v->bad_off);
+	m->bad.len = v->bad_len;
+	return v->reason;
 }
 
 /* Decide request r (parsed from buf) against policy slot. */
@@ -554,8 +601,11 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 		m->bad = r->acrm;
 		goto deny;
 	}
-	reason = pf_check_headers(buf, r->acrh, slot, ri, rule->flags, m);
-	if (reason == PF_R_ACRH_LIMIT) {
+	reason = pf_check_headers(buf, r->acrh, slot, ri, rule->flags, m,
+				  PF_ACRH_MAX_LEN, PF_ACRH_MAX_TOKENS);
+	if (reason == PF_R_ACRH_LIMIT)
+		reason = pf_acrh_learned(buf, r->acrh, slot, ri, m);
+	if (reason == PF_R_ACRH_LIMIT || reason == PF_R_ACRH_SLOW) {
 		m->verdict = PF_V_PUNT;
 		m->reason = reason;
 		return;

@@ -48,7 +48,7 @@ PF_INLINE int pf_build_response(__u8 *out, const __u8 *req, const struct pf_req 
 	need = 64 + PF_DATE_LEN + r->origin.len + r->acrm.len + r->acrh.len +
 	       rule->fixed_len + rule->reject_len + 200;
 	if (need > PF_RESP_MAX || r->origin.len > PF_TOKEN_MAX ||
-	    r->acrh.len > PF_ACRH_MAX_LEN || r->acrm.len > PF_TOKEN_MAX ||
+	    r->acrh.len >= PF_ACRH_SLOW_MAX || r->acrm.len > PF_TOKEN_MAX ||
 	    rule->fixed_len > PF_FIXED_MAX || rule->reject_len > PF_REJECT_MAX)
 		return -1;
 	if (m->verdict == PF_V_REJECT)

@@ -92,6 +92,8 @@ struct pf_config {
 	__u64 drain_resets;      /* connections reset at the drain timeout */
 	__u64 learned_origins;   /* regex-origin verdicts the daemon taught
 				  * the datapath (pf_tokens entries) */
+	__u64 learned_acrh;      /* request-header lists the daemon decided
+				  * for the datapath (pf_acrh entries) */
 	struct pf_slot_info slot[PF_SLOTS];
 	__u64 port_bits[1024];   /* bit p: preflights to TCP port p are answered */
 	/* bit p: connections to port p may carry splices and are translated.
@@ -181,17 +183,53 @@ struct pf_trace_rec {
 	char  origin[PF_TRACE_ORIGIN];
 };
 
-/* One record of the pf_punt ring buffer: an origin the datapath could
- * not decide (regex origins, PF_R_REGEX) and dropped for a client
- * retransmission. The daemon evaluates the regexes of slot and inserts a
- * PF_TOK_ORIGIN token (rules = the matching regex rules, 0 = none) so the
- * retransmission is decided in the kernel. */
+/* What a pf_punt_rec asks the daemon to decide. */
+enum pf_punt_kind {
+	PF_PUNT_ORIGIN = 0,        /* a regex origin (PF_R_REGEX) */
+	PF_PUNT_ACRH   = 1,        /* request headers over the kernel's
+				    * limits (PF_R_ACRH_SLOW) */
+};
+
+/* One record of the pf_punt ring buffer: something the datapath could
+ * not decide and dropped for a client retransmission.
+ *  PF_PUNT_ORIGIN: the daemon evaluates the regexes of slot and inserts
+ *    a PF_TOK_ORIGIN token (rules = the matching regex rules, 0 = none).
+ *  PF_PUNT_ACRH: the daemon checks the header list against rule with no
+ *    limits and inserts a pf_acrh entry.
+ * Either way the retransmission is decided in the kernel. */
 struct pf_punt_rec {
-	__u64 hash;                /* pf_hash_bytes(origin, len, 0) */
+	__u64 hash;                /* key of the wait in pf_punted */
 	__u32 slot;                /* policy slot the request was matched in */
-	__u16 len;                 /* bytes in origin, 1..PF_TOKEN_MAX */
+	__u32 rule;                /* PF_PUNT_ACRH: the deciding rule */
+	__u16 len;                 /* bytes in data: 1..PF_TOKEN_MAX for an
+				    * origin, 1..PF_ACRH_SLOW_MAX-1 for ACRH */
+	__u8  kind;                /* enum pf_punt_kind */
+	__u8  pad[5];
+	char  data[PF_ACRH_SLOW_MAX]; /* the origin or the ACRH value */
+};
+
+/* pf_acrh map key: an Access-Control-Request-Headers value over the
+ * kernel's limits (PF_ACRH_MAX_LEN / PF_ACRH_MAX_TOKENS), under one rule
+ * of one slot. The whole value is the key, so a hit is exact (there is
+ * no hash a crafted list could collide with). */
+struct pf_acrh_key {
+	__u32 slot;
+	__u32 rule;
+	__u32 len;                 /* bytes used in v; the rest is zero */
+	__u32 pad;
+	__u8  v[PF_ACRH_SLOW_MAX];
+} __attribute__((aligned(8)));  /* zeroed by pf_zero64 */
+
+/* pf_acrh map value: the daemon's verdict, what pf_check_headers says
+ * about the value with no limits. */
+struct pf_acrh_val {
+	__u32 reason;              /* enum pf_reason: OK, HEADER, HEADER_BAD,
+				    * AUTHZ_WILDCARD */
+	__u8  acah;                /* as struct pf_match.acah */
+	__u8  has_authz;
+	__u16 bad_off;             /* offending name: offset in the value */
+	__u16 bad_len;
 	__u16 pad;
-	char  origin[PF_TOKEN_MAX];
 };
 
 #endif /* PF_STRUCTS_H */

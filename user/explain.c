@@ -13,6 +13,7 @@
 #include "cmds.h"
 #include "explain.h"
 #include "policy_regex.h"
+#include "acrh.h"
 
 #define EXPLAIN_USAGE \
 	"usage: preflightd explain POLICY --origin ORIGIN --method METHOD [options]\n" \
@@ -158,6 +159,7 @@ static void report(FILE *out, const struct pf_policy *pol,
 	struct pf_match m;
 	struct pf_explain_ctx x = { .pol = pol, .buf = buf, .r = &r, .m = &m };
 	struct pf_regex_set rs = {};
+	struct pf_acrh_val av;
 	int res, resp_len;
 	bool has_rule;
 	__u64 mask;
@@ -177,6 +179,18 @@ static void report(FILE *out, const struct pf_policy *pol,
 			res = pf_user_decide(c, buf, len, NULL, &r, &m, resp, &resp_len);
 		}
 	}
+	if (res == PF_P_OK && m.verdict == PF_V_PUNT && m.reason == PF_R_ACRH_SLOW &&
+	    !pf_acrh_decide(&(struct pf_acrh_src){ .comp = c }, c->slot, m.rule,
+			    (const char *)buf + r.acrh.off, r.acrh.len, &av)) {
+		/* what the daemon does: check the list without the kernel's
+		 * limits, teach the kernel (pf_acrh), and the retransmission
+		 * is decided */
+		fprintf(out, "Slow path: decided by the daemon: %u-byte request-headers list over the kernel's limits (%d names, %d bytes); the kernel punts the first request and decides its retransmission\n",
+			(unsigned)r.acrh.len, PF_ACRH_MAX_TOKENS, PF_ACRH_MAX_LEN);
+		pf_user_acrh_learn(&m.ak, &av);
+		res = pf_user_decide(c, buf, len, NULL, &r, &m, resp, &resp_len);
+		pf_user_acrh_forget();
+	}
 	if (res != PF_P_OK) {
 		fprintf(out, "Decision: PASS to the app: not a preflight the kernel answers\n"
 			"Rule: none\nReason: %s (%s)\n", parse_words(res),
@@ -187,7 +201,8 @@ static void report(FILE *out, const struct pf_policy *pol,
 	put_decision(out, &m, resp_len);
 	has_rule = m.verdict == PF_V_ALLOW || m.verdict == PF_V_REJECT ||
 		   m.verdict == PF_V_FORWARD ||
-		   (m.verdict == PF_V_PUNT && m.reason == PF_R_ACRH_LIMIT);
+		   (m.verdict == PF_V_PUNT && (m.reason == PF_R_ACRH_LIMIT ||
+					       m.reason == PF_R_ACRH_SLOW));
 	if (has_rule && m.rule < pol->n_rules)
 		pf_explain_rule_line(out, pol, m.rule);
 	else

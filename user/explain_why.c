@@ -496,7 +496,11 @@ void pf_explain_reason(FILE *out, const struct pf_explain_ctx *x)
 			m->rule + 1);
 		return;
 	case PF_R_ACRH_LIMIT:
-		fprintf(out, "Reason: the request-headers list is over the kernel's limits (%d names, %d bytes): the app answers\n",
+		fprintf(out, "Reason: the request-headers list is %u bytes, too long for the daemon too (under %d): the app answers\n",
+			(unsigned)x->r->acrh.len, PF_ACRH_SLOW_MAX);
+		return;
+	case PF_R_ACRH_SLOW:
+		fprintf(out, "Reason: decided by the daemon: the request-headers list is over the kernel's limits (%d names, %d bytes)\n",
 			PF_ACRH_MAX_TOKENS, PF_ACRH_MAX_LEN);
 		return;
 	case PF_R_REGEX:

@@ -34,6 +34,33 @@ const struct pf_rule *pf_user_rule_lookup(__u32 idx)
 	return &pf_cur->rules[idx - base];
 }
 
+/* The one learned request-header verdict (see match.h). */
+static struct pf_acrh_key acrh_key;
+static struct pf_acrh_val acrh_val;
+static int acrh_set;
+
+/* See match.h. */
+const struct pf_acrh_val *pf_user_acrh_lookup(const struct pf_acrh_key *key)
+{
+	if (!acrh_set || memcmp(key, &acrh_key, sizeof(*key)))
+		return NULL;
+	return &acrh_val;
+}
+
+/* See match.h. */
+void pf_user_acrh_learn(const struct pf_acrh_key *key, const struct pf_acrh_val *val)
+{
+	acrh_key = *key;
+	acrh_val = *val;
+	acrh_set = 1;
+}
+
+/* See match.h. */
+void pf_user_acrh_forget(void)
+{
+	acrh_set = 0;
+}
+
 /* See match.h. Mirrors pf_decide() in bpf/preflightd.bpf.c. */
 int pf_user_decide(const struct pf_compiled *c, const __u8 *buf, __u32 len,
 		   const char *date, struct pf_req *r, struct pf_match *m,
@@ -102,6 +129,7 @@ const char *pf_reason_name(__u32 reason)
 		[PF_R_ACRH_LIMIT]       = "acrh_limit",
 		[PF_R_PATH_UNNORM]      = "path_unnorm",
 		[PF_R_REGEX]            = "regex",
+		[PF_R_ACRH_SLOW]        = "acrh_slow",
 	};
 
 	return name_of(names, N_OF(names), (long)reason);

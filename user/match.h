@@ -6,10 +6,10 @@
  * Used by the unit tests and fuzzers now and by `preflightd explain`.
  *
  * Including this file pulls in pf_match.h and pf_resp.h. Their table
- * look-ups (PF_TOK_LOOKUP, PF_RULE_LOOKUP) are bound here, unless the
- * includer defined them first, to pf_user_tok_lookup() and
- * pf_user_rule_lookup(), which read the policy of the current (or last)
- * pf_user_decide() call.
+ * look-ups (PF_TOK_LOOKUP, PF_RULE_LOOKUP, PF_ACRH_LOOKUP) are bound
+ * here, unless the includer defined them first, to pf_user_tok_lookup()
+ * and pf_user_rule_lookup(), which read the policy of the current (or
+ * last) pf_user_decide() call, and pf_user_acrh_lookup().
  *
  * Not thread-safe: the current policy is a file-static pointer in
  * match.c, set by every pf_user_decide() call.
@@ -36,6 +36,17 @@ const struct pf_rule *pf_user_rule_lookup(__u32 idx);
 #ifndef PF_RULE_LOOKUP
 #define PF_RULE_LOOKUP(i) pf_user_rule_lookup(i)
 #endif
+#ifndef PF_ACRH_LOOKUP
+#define PF_ACRH_LOOKUP(k) pf_user_acrh_lookup(k)
+#endif
+
+/* The twin of the pf_acrh map (the daemon's verdicts on request-header
+ * lists over the kernel limits): one entry, set by pf_user_acrh_learn()
+ * (explain does, after deciding like the daemon; see acrh.h), empty
+ * otherwise -- as in a datapath whose daemon has not decided yet. */
+const struct pf_acrh_val *pf_user_acrh_lookup(const struct pf_acrh_key *key);
+void pf_user_acrh_learn(const struct pf_acrh_key *key, const struct pf_acrh_val *val);
+void pf_user_acrh_forget(void);
 
 #include "../include/pf_resp.h"
 

@@ -190,6 +190,9 @@ static int render(const struct pf_metrics *m, __u32 max_flows, char **body,
 		family(f, "preflightd_learned_origins_total", "counter",
 		       "Regex-origin verdicts the daemon taught the datapath.",
 		       m->cfg->learned_origins);
+		family(f, "preflightd_learned_acrh_total", "counter",
+		       "Request-header lists over the kernel's limits the daemon decided.",
+		       m->cfg->learned_acrh);
 		family(f, "preflightd_policy_slot", "gauge",
 		       "Policy map slot the datapath reads (0 or 1).",
 		       m->cfg->active_slot & (PF_SLOTS - 1));

@@ -146,11 +146,12 @@ int pf_cmd_stats(int argc, char **argv)
 			       (unsigned long long)v[i]);
 		printf("\"active_flows\":%d,\"flows_freed\":%llu,\"reloads\":%llu,"
 		       "\"reload_failures\":%llu,\"drain_resets\":%llu,"
-		       "\"learned_origins\":%llu}\n", flows,
+		       "\"learned_origins\":%llu,\"learned_acrh\":%llu}\n", flows,
 		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
 		       (unsigned long long)dc.reload_failures,
 		       (unsigned long long)dc.drain_resets,
-		       (unsigned long long)dc.learned_origins);
+		       (unsigned long long)dc.learned_origins,
+		       (unsigned long long)dc.learned_acrh);
 		return 0;
 	}
 	for (i = 0; i < PF_STAT__MAX; i++)
@@ -167,5 +168,7 @@ int pf_cmd_stats(int argc, char **argv)
 	       "connections reset at the drain timeout");
 	printf("%-20s %12llu  %s\n", "learned_origins", (unsigned long long)dc.learned_origins,
 	       "regex-origin verdicts the daemon taught the datapath");
+	printf("%-20s %12llu  %s\n", "learned_acrh", (unsigned long long)dc.learned_acrh,
+	       "request-header lists the daemon decided for the datapath");
 	return 0;
 }

@@ -89,6 +89,7 @@ enum { P_MAIN, P_PATHS };
 #define SP224 SP32 SP32 SP32 SP32 SP32 SP32 SP32
 #define H256  "content-type" SP224 "       ,x-request-id"   /* 256 bytes */
 #define H257  "content-type" SP224 SP8 ",x-request-id"      /* 257 bytes */
+#define H1027 H256 "," H256 "," H256 "," H256               /* 1027 bytes */
 
 struct ccase {
 	const char *name;
@@ -107,7 +108,7 @@ struct ccase {
 #define NO(r)     .stat = PF_STAT_REJECTED, .resp = (r)
 #define FWD       .stat = PF_STAT_FWD_DENIED
 #define NORULE    .stat = PF_STAT_FWD_NO_RULE
-#define LIMIT     .stat = PF_STAT_PASS_ACRH_LIMIT
+#define SLOWDOWN  .stat = PF_STAT_PASS_DAEMON_DOWN  /* the daemon's, not running */
 #define UNNORM    .stat = PF_STAT_PASS_PATH_UNNORM
 #define M         .method
 
@@ -198,11 +199,13 @@ static const struct ccase cases[] = {
 	{ "headers: 16 names", .origin = APP, M = "PUT", .acrh = CT16,
 	  OK(S204 ACAO(APP) ACAH(CT16) T0) },
 	{ "headers: 17 names, over the kernel limit", .origin = APP, M = "PUT",
-	  .acrh = CT16 ",x-request-id", LIMIT },
+	  .acrh = CT16 ",x-request-id", SLOWDOWN },
 	{ "headers: 256-byte value", .origin = APP, M = "PUT", .acrh = H256,
 	  OK(S204 ACAO(APP) ACAH(H256) T0) },
 	{ "headers: 257-byte value, over the kernel limit", .origin = APP, M = "PUT",
-	  .acrh = H257, LIMIT },
+	  .acrh = H257, SLOWDOWN },
+	{ "headers: 1027-byte value, a header line too long", .origin = APP, M = "PUT",
+	  .acrh = H1027, .stat = PF_STAT_PASS_TOO_LONG },
 	{ "headers: * without credentials", .host = "any.example.com",
 	  .origin = "https://x.test", M = "PUT", .acrh = "x-foo,x-bar",
 	  OK(S204 ACAO("*") ACAM("*") ACAH("*") T1) },

@@ -191,17 +191,35 @@ static void t_path_unnormalized(void)
 		     PF_STAT_PASS_PATH_UNNORM);
 }
 
-static void t_acrh_limit(void)
+/* A request-header list of n names "x-header-NN" (n <= 90). */
+static void acrh_names(char *req, size_t size, unsigned n_names)
 {
-	char req[1024];
-	char hdrs[400];
+	char hdrs[1100];
 	unsigned i, n = 0;
 
-	for (i = 0; i < 30; i++)
+	for (i = 0; i < n_names; i++)
 		n += (unsigned)snprintf(hdrs + n, sizeof(hdrs) - n, "%sx-header-%02u",
 					i ? ", " : "", i);
-	snprintf(req, sizeof(req), REQ_HEAD "Access-Control-Request-Headers: %s\r\n\r\n", hdrs);
-	pass_payload(req, PF_STAT_PASS_ACRH_LIMIT);
+	snprintf(req, size, REQ_HEAD "Access-Control-Request-Headers: %s\r\n\r\n", hdrs);
+}
+
+/* Over the kernel's limits: the daemon's job, and no daemon runs. */
+static void t_acrh_daemon_down(void)
+{
+	char req[1600];
+
+	acrh_names(req, sizeof(req), 30);
+	pass_payload(req, PF_STAT_PASS_DAEMON_DOWN);
+}
+
+/* 79 names, 1025 bytes: a header line over PF_LINE_MAX, too long for
+ * the parser (and for the daemon, PF_ACRH_SLOW_MAX). */
+static void t_acrh_limit(void)
+{
+	char req[1600];
+
+	acrh_names(req, sizeof(req), 79);
+	pass_payload(req, PF_STAT_PASS_TOO_LONG);
 }
 
 static void t_too_long(void)
@@ -463,6 +481,7 @@ void test_pass(void)
 	h_case("pass_obs_fold", t_obs_fold);
 	h_case("pass_no_host", t_no_host);
 	h_case("pass_path_unnormalized", t_path_unnormalized);
+	h_case("pass_acrh_daemon_down", t_acrh_daemon_down);
 	h_case("pass_acrh_over_limit", t_acrh_limit);
 	h_case("pass_request_too_long", t_too_long);
 	h_case("pass_no_socket", t_no_socket);

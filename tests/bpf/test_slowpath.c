@@ -1,6 +1,9 @@
-/* test_slowpath.c -- BPF tier: regex origins punted to the daemon (pf_punt ring buffer). */
-/* A live daemon: the request is dropped and its origin recorded; a stale
- * heartbeat: passed; once the daemon's token is in pf_tokens: answered. */
+/* test_slowpath.c -- BPF tier: what the datapath punts to the daemon (pf_punt ring buffer). */
+/* Regex origins and request-header lists over the kernel's limits. A live
+ * daemon: the request is dropped and recorded; a stale heartbeat: passed;
+ * once the daemon's verdict is in pf_tokens / pf_acrh: decided in the
+ * kernel. The pf_acrh verdicts here come from the daemon's own code
+ * (user/acrh.c) run against the loaded maps. */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +12,8 @@
 
 #include "conn.h"
 #include "harness_int.h"
+#include "acrh.h"
+#include "match.h"   /* enum pf_reason */
 
 #define S0 1000000u
 #define P0 5000000u
@@ -68,12 +73,16 @@ static __u64 mono_ns(void)
 /* The regex policy active, no wait recorded, no record pending. */
 static void setup(__u64 heartbeat)
 {
+	static struct pf_acrh_key ak;
 	int fd = bpf_map__fd(h_skel->maps.pf_punted);
 	__u64 key;
 
 	h_use_policy(rx_policy);
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		bpf_map_delete_elem(fd, &key);
+	fd = bpf_map__fd(h_skel->maps.pf_acrh);
+	while (!bpf_map_get_next_key(fd, NULL, &ak))
+		bpf_map_delete_elem(fd, &ak);
 	drain_punts();
 	h_cfg()->heartbeat_ns = heartbeat;
 }
@@ -112,7 +121,7 @@ static void t_punt_alive(void)
 		return;
 	H_EQ(got.len, sizeof(RX_ORIGIN) - 1, "record origin length");
 	H_EQ(got.slot, 1, "record slot");
-	H_CHECK(!memcmp(got.origin, RX_ORIGIN, sizeof(RX_ORIGIN) - 1), "record origin");
+	H_CHECK(!memcmp(got.data, RX_ORIGIN, sizeof(RX_ORIGIN) - 1), "record origin");
 	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
 	H_CHECK(got.hash == k.hash, "record hash");
 	/* what the daemon does */
@@ -157,9 +166,166 @@ static void t_punt_waited(void)
 	h_fix_run(&f, &r);
 }
 
+/* ---- request-header lists over the kernel's limits ---- */
+
+static const char hdr_policy[] =
+	"ports: [8080, 8443]\n"
+	"rules:\n"
+	"  - hosts: [api.example.com]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [PUT]\n"
+	"    headers: [x-h00, x-h01, x-h02, x-h03, x-h04, x-h05, x-h06, x-h07, x-h08, x-h09,\n"
+	"              x-h10, x-h11, x-h12, x-h13, x-h14, x-h15, x-h16, x-h17, x-h18, x-h19]\n";
+
+/* 20 names (over PF_ACRH_MAX_TOKENS), all listed. */
+#define HDR20 "x-h00, x-h01, x-h02, x-h03, x-h04, x-h05, x-h06, x-h07, x-h08, x-h09, " \
+	      "x-h10, x-h11, x-h12, x-h13, x-h14, x-h15, x-h16, x-h17, x-h18, x-h19"
+/* The same with the 19th name not listed. */
+#define HDR20_BAD "x-h00, x-h01, x-h02, x-h03, x-h04, x-h05, x-h06, x-h07, x-h08, x-h09, " \
+		  "x-h10, x-h11, x-h12, x-h13, x-h14, x-h15, x-h16, x-h17, x-evil, x-h19"
+
+#define HDR_PREFLIGHT(list) \
+	"OPTIONS /api/items/7 HTTP/1.1\r\n" \
+	"Host: api.example.com\r\n" \
+	"Origin: https://app.example.com\r\n" \
+	"Access-Control-Request-Method: PUT\r\n" \
+	"Access-Control-Request-Headers: " list "\r\n" \
+	"\r\n"
+
+#define HDR_RESP \
+	"HTTP/1.1 204 No Content\r\n" \
+	"Access-Control-Allow-Origin: https://app.example.com\r\n" \
+	"Access-Control-Allow-Headers: " HDR20 "\r\n" \
+	"Access-Control-Allow-Methods: PUT\r\n" \
+	"Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n" \
+	"\r\n"
+
+/* What the daemon does with the last record: decide it against the
+ * loaded maps and insert the verdict. */
+static bool daemon_decides(struct pf_acrh_val *v)
+{
+	struct pf_acrh_src src = {
+		.tok_fd = bpf_map__fd(h_skel->maps.pf_tokens),
+		.rules_fd = bpf_map__fd(h_skel->maps.pf_rules),
+	};
+	static struct pf_acrh_key k;
+	int err;
+
+	err = pf_acrh_decide(&src, got.slot, got.rule, got.data, got.len, v);
+	if (!H_CHECK(!err, "pf_acrh_decide: %s", strerror(-err)))
+		return false;
+	pf_acrh_key_make(&k, got.slot, got.rule, got.data, got.len);
+	return H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_acrh), &k, v, BPF_ANY),
+		       "insert pf_acrh: %s", strerror(errno));
+}
+
+/* Punt fixture for a header-list preflight: dropped for the daemon. */
+static void hdr_punt_fix(struct h_fix *f, const char *req)
+{
+	h_answer_fix(f, 4, req, S0, P0);
+	memset(f->d, 0, sizeof(f->d));
+	f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+	f->d[1] = (struct h_delta)H_D(PUNT_DAEMON, 1);
+	f->d[2] = (struct h_delta)H_DEND;
+	f->verdict = H_DROP;
+}
+
+/* 20 listed names: punted with the list and rule; the daemon allows it;
+ * the retransmission is answered with the list echoed, byte-exact. */
+static void t_acrh_allowed(void)
+{
+	static const char req[] = HDR_PREFLIGHT(HDR20);
+	struct pf_acrh_val v;
+	struct h_fix f;
+	struct h_run r;
+	struct h_want w;
+
+	setup(mono_ns());
+	h_use_policy(hdr_policy);
+	hdr_punt_fix(&f, req);
+	if (!h_fix_run(&f, &r))
+		return;
+	if (!H_CHECK(drain_punts() == 1, "want 1 pf_punt record, got %u", n_got))
+		return;
+	H_EQ(got.kind, PF_PUNT_ACRH, "record kind");
+	H_EQ(got.rule, 0, "record rule");
+	H_EQ(got.slot, 1, "record slot");
+	if (!H_EQ(got.len, sizeof(HDR20) - 1, "record length") ||
+	    !H_CHECK(!memcmp(got.data, HDR20, sizeof(HDR20) - 1), "record holds the list"))
+		return;
+	if (!daemon_decides(&v))
+		return;
+	H_EQ(v.reason, PF_R_OK, "daemon's verdict");
+	H_EQ(v.acah, 2, "daemon's Allow-Headers: echo");
+	h_answer_fix(&f, 4, req, S0, P0);
+	if (!h_fix_run(&f, &r))
+		return;
+	w = h_want_resp(&f, P0, HDR_RESP);
+	h_check_response(&r, &w);
+	H_CHECK(drain_punts() == 0, "no record for a decided list");
+}
+
+/* 20 names, one not listed: the daemon denies (the bad name located),
+ * and the retransmission follows on_deny: forwarded to the app. */
+static void t_acrh_denied(void)
+{
+	static const char req[] = HDR_PREFLIGHT(HDR20_BAD);
+	struct pf_acrh_val v;
+	struct h_fix f;
+	struct h_run r;
+
+	setup(mono_ns());
+	h_use_policy(hdr_policy);
+	hdr_punt_fix(&f, req);
+	if (!h_fix_run(&f, &r) || !H_CHECK(drain_punts() == 1, "want 1 record, got %u", n_got))
+		return;
+	if (!daemon_decides(&v))
+		return;
+	H_EQ(v.reason, PF_R_HEADER, "daemon's verdict");
+	H_EQ(v.bad_off, strstr(HDR20_BAD, "x-evil") - HDR20_BAD, "offending name offset");
+	H_EQ(v.bad_len, 6, "offending name length");
+	h_answer_fix(&f, 4, req, S0, P0);
+	memset(f.d, 0, sizeof(f.d));
+	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+	f.d[1] = (struct h_delta)H_D(FWD_DENIED, 1);
+	f.d[2] = (struct h_delta)H_DEND;
+	f.verdict = H_PASS;
+	f.unchanged = true;
+	h_fix_run(&f, &r);
+}
+
+/* A reload (the other slot active): the old slot's verdict does not
+ * apply, the list is punted again. */
+static void t_acrh_other_slot(void)
+{
+	static const char req[] = HDR_PREFLIGHT(HDR20);
+	struct pf_acrh_key k;
+	struct pf_acrh_val v = { .reason = PF_R_OK, .acah = 2 };
+	struct h_fix f;
+	struct h_run r;
+	unsigned n;
+
+	setup(mono_ns());
+	h_use_policy(hdr_policy);
+	pf_acrh_key_make(&k, 0, 0, HDR20, sizeof(HDR20) - 1);
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_acrh), &k, &v, BPF_ANY),
+		     "insert pf_acrh: %s", strerror(errno)))
+		return;
+	hdr_punt_fix(&f, req);
+	if (h_fix_run(&f, &r))
+		H_CHECK(drain_punts() == 1, "want 1 record, got %u", n_got);
+	n = pf_acrh_clear_slot(bpf_map__fd(h_skel->maps.pf_acrh), 0);
+	H_EQ(n, 1, "entries cleared from slot 0");
+}
+
 void test_slowpath(void)
 {
 	h_case("slowpath: regex origin punted to a live daemon, then answered", t_punt_alive);
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
+	h_case("slowpath: 20 request headers: punted, allowed by the daemon, answered",
+	       t_acrh_allowed);
+	h_case("slowpath: 20 request headers, one not listed: denied by the daemon",
+	       t_acrh_denied);
+	h_case("slowpath: request-header verdict of the other slot not used", t_acrh_other_slot);
 }

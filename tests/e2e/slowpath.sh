@@ -12,8 +12,11 @@
 # daemon's negative verdict is cached (not punted again); (d) after
 # kill -9 of the daemon a new matching origin goes to the app within ~1 s
 # (the BPF programs stay attached); a restart adopts, then a clean stop;
-# (e, run before d) a reload drops the learned verdicts: decided again.
-# TC mode. Ends with "N passed, M failed".
+# (e, run before d) a reload drops the learned verdicts: decided again;
+# (f) request-header lists over the kernel's limits (20 names): decided by
+# the daemon, answered in the kernel (list echoed), the same keep-alive
+# connection carries a PUT afterwards; a list with one name not allowed
+# goes to the app. TC mode. Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -98,6 +101,48 @@ case_regex_denied() {
 	pf_case_result
 }
 
+# f. 20 request headers: over the kernel's limits, the daemon decides.
+HDR20=$(for i in $(seq -w 0 19); do printf 'x-h%s, ' "$i"; done)
+HDR20=${HDR20%, }
+case_acrh_slow() {
+	local o=https://wide.example.org before punts learned list out
+	before=$(app_count "$o")
+	punts=$(pf_stat punt_daemon)
+	learned=$(pf_stat learned_acrh)
+	: >"$PF_WORK/h"
+	pf_curl -sS -X OPTIONS -D "$PF_WORK/h" -o /dev/null -H "Origin: $o" \
+		-H 'Access-Control-Request-Method: PUT' \
+		-H "Access-Control-Request-Headers: $HDR20" "http://$PF_V4_HOST:8080/v1/items"
+	pf_expect_eq "status" "$(status "$PF_WORK/h")" 204
+	pf_expect_eq "Access-Control-Allow-Headers echoes the list" \
+		"$(hdr "$PF_WORK/h" access-control-allow-headers)" "$HDR20"
+	pf_expect_not "no X-Answered-By" has_hdr "$PF_WORK/h" x-answered-by
+	pf_expect_eq "app saw no OPTIONS" "$(($(app_count "$o") - before))" 0
+	pf_expect_ge "punt_daemon counted" "$(($(pf_stat punt_daemon) - punts))" 1
+	pf_expect_ge "learned_acrh counted" "$(($(pf_stat learned_acrh) - learned))" 1
+	# a new list (not learned yet) on a keep-alive connection, then a PUT
+	# on the same connection: the splice after a punt is byte-exact
+	list="$HDR20, x-h00"
+	out=$(pf_curl -sS -w '|%{http_code}|%{num_connects}\n' -o /dev/null -X OPTIONS -H "Origin: $o" \
+		-H 'Access-Control-Request-Method: PUT' \
+		-H "Access-Control-Request-Headers: $list" "http://$PF_V4_HOST:8080/v1/items" \
+		--next -sS -w '|%{http_code}|%{num_connects}\n' -o "$PF_WORK/put" -X PUT \
+		-H "Origin: $o" -H 'Content-Type: text/plain' --data-binary 'slow path then put' \
+		"http://$PF_V4_HOST:8080/v1/items")
+	pf_detail "$(echo "$out" | tr '\n' ' ')"
+	pf_expect_eq "preflight then PUT on one connection" "$(echo "$out" | tr '\n' ' ')" "|204|1 |200|0 "
+	pf_expect_eq "app saw no OPTIONS" "$(($(app_count "$o") - before))" 0
+	# one name not allowed: the daemon denies, the app answers
+	list="${HDR20/x-h07/x-evil}"
+	: >"$PF_WORK/h"
+	pf_curl -sS -X OPTIONS -D "$PF_WORK/h" -o /dev/null -H "Origin: $o" \
+		-H 'Access-Control-Request-Method: PUT' \
+		-H "Access-Control-Request-Headers: $list" "http://$PF_V4_HOST:8080/v1/items"
+	pf_expect_eq "denied list: answered by the app" "$(hdr "$PF_WORK/h" x-answered-by)" app
+	pf_expect_eq "app logged that OPTIONS" "$(($(app_count "$o") - before))" 1
+	pf_case_result
+}
+
 # e. A reload (new slot) forgets the learned verdicts: decided again.
 case_regex_reload() {
 	local o=https://pr-12.preview.example.org punts reloads
@@ -156,6 +201,10 @@ main() {
     methods: [PUT]
     headers: [content-type, x-request-id]
     max_age: 60
+  # slowpath.sh: 20 allowed request headers, over the kernel's limits
+  - origins: [https://wide.example.org]
+    methods: [PUT]
+    headers: [$(echo "$HDR20")]
 YAML
 	pf_topo_up
 	pf_start_app --listen "$PF_V4_HOST:8080"
@@ -163,6 +212,7 @@ YAML
 	pf_case "regex origin answered by preflightd, app never sees it" case_regex_allowed
 	pf_case "regex origin: keep-alive clients byte-exact, all in the kernel" case_regex_kaclient
 	pf_case "non-matching origin under a regex rule: forwarded, verdict cached" case_regex_denied
+	pf_case "20 request headers: decided by the daemon, answered in the kernel" case_acrh_slow
 	pf_case "reload: learned verdicts dropped, decided again" case_regex_reload
 	pf_case "daemon killed: regex origins passed within 1 s; restart adopts" case_daemon_down
 	# the case killed our instance and stopped the one it started (which

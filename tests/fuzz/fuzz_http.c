@@ -24,6 +24,7 @@
 
 #include "policy.h"
 #include "match.h"
+#include "acrh.h"
 
 /* Rule 3 has no hosts and origins "*", so every request applies to
  * policy A; policy B (paths) also answers "no rule". */
@@ -270,6 +271,10 @@ struct ref_hdr {
 	size_t bad_off, bad_len;   /* relative to the value */
 };
 
+/* 1: the reference checks request headers with the daemon's limits
+ * (PF_ACRH_SLOW_MAX), not the kernel's. */
+static int ref_no_limits;
+
 /* Check the ACRH value v (n bytes) element by element, in order: each
  * comma-separated element is OWS, a token, OWS. */
 static void ref_headers(const struct pf_policy_rule *pr, const __u8 *v,
@@ -280,7 +285,7 @@ static void ref_headers(const struct pf_policy_rule *pr, const __u8 *v,
 	int star = has_star(&pr->headers), listed, authz;
 
 	memset(h, 0, sizeof(*h));
-	if (n > PF_ACRH_MAX_LEN) {
+	if (n > (ref_no_limits ? PF_ACRH_SLOW_MAX - 1 : PF_ACRH_MAX_LEN)) {
 		h->reason = PF_R_ACRH_LIMIT;
 		return;
 	}
@@ -299,7 +304,7 @@ static void ref_headers(const struct pf_policy_rule *pr, const __u8 *v,
 			;
 		if (k < j && v[k] != ' ' && v[k] != '\t')
 			goto bad;
-		if (++h->ntok > PF_ACRH_MAX_TOKENS) {
+		if (++h->ntok > PF_ACRH_MAX_TOKENS && !ref_no_limits) {
 			h->reason = PF_R_ACRH_LIMIT;
 			return;
 		}
@@ -382,7 +387,10 @@ static void ref_decide(const struct pf_policy *p, const __u8 *b,
 		ref_headers(pr, SL(acrh), &out->hdr);
 		out->reason = out->hdr.reason;
 		if (out->reason == PF_R_ACRH_LIMIT) {
+			/* the daemon's job, if not too long for it too */
 			out->verdict = PF_V_PUNT;
+			if (r->acrh.len < PF_ACRH_SLOW_MAX)
+				out->reason = PF_R_ACRH_SLOW;
 			return;
 		}
 		if (out->reason != PF_R_OK)
@@ -552,6 +560,21 @@ static void check_decision(int i, const __u8 *b, __u32 len)
 			pf_reason_name(ref.reason), ref.rule);
 		abort();
 	}
+	if (m.verdict == PF_V_PUNT && m.reason == PF_R_ACRH_SLOW && !ref_no_limits) {
+		/* what the daemon does; then the retransmission is decided
+		 * against the reference without the kernel's limits */
+		struct pf_acrh_src src = { .comp = &comp[i] };
+		struct pf_acrh_val v;
+
+		CHECK(!pf_acrh_decide(&src, comp[i].slot, m.rule,
+				      (const char *)b + r.acrh.off, r.acrh.len, &v));
+		pf_user_acrh_learn(&m.ak, &v);
+		ref_no_limits = 1;
+		check_decision(i, b, len);
+		ref_no_limits = 0;
+		pf_user_acrh_forget();
+		return;
+	}
 	if (m.reason == PF_R_HEADER || m.reason == PF_R_HEADER_BAD ||
 	    m.reason == PF_R_AUTHZ_WILDCARD) {
 		CHECK(m.bad.off == r.acrh.off + ref.hdr.bad_off);
@@ -566,7 +589,7 @@ static void check_decision(int i, const __u8 *b, __u32 len)
 	need = 64 + PF_DATE_LEN + r.origin.len + r.acrm.len + r.acrh.len +
 	       tails + 200;
 	if (rlen == -1) {
-		CHECK(need > PF_RESP_MAX || r.acrh.len > PF_ACRH_MAX_LEN ||
+		CHECK(need > PF_RESP_MAX || r.acrh.len >= PF_ACRH_SLOW_MAX ||
 		      r.origin.len > PF_TOKEN_MAX || r.acrm.len > PF_TOKEN_MAX);
 		return;
 	}

@@ -316,13 +316,29 @@ static const struct ecase ecases[] = {
 	    .host = "api.example.com", .path = "/v1/../admin" }, PUNT, NULL,
 	  "Reason: path /v1/../admin is not normalized (%, //, /./, /../ or a "
 	  "backslash) and the policy matches paths: the app answers\n", NULL, NULL },
-	{ "too many request headers",
+	{ "too many request headers: the daemon allows",
 	  { .origin = "https://x.test", .method = "PUT",
 	    .headers = "a,b,c,d,e,f,g,h,i,j,k,l,m,n,o,p,q", .host = "any.example.com" },
-	  PUNT, "Rule: 2 (%s:10:5): hosts any.example.com; paths any; origins *; "
+	  ALLOW, "Rule: 2 (%s:10:5): hosts any.example.com; paths any; origins *; "
 	  "on_deny forward\n",
-	  "Reason: the request-headers list is over the kernel's limits (16 names, "
-	  "256 bytes): the app answers\n", NULL, NULL },
+	  "Reason: rule 2 allows it\n",
+	  "Slow path: decided by the daemon: 33-byte request-headers list over the "
+	  "kernel's limits (16 names, 256 bytes); the kernel punts the first request "
+	  "and decides its retransmission\n",
+	  "HTTP/1.1 204 No Content\r\n"
+	  "Access-Control-Allow-Origin: *\r\n"
+	  "Access-Control-Allow-Methods: *\r\n"
+	  "Access-Control-Allow-Headers: *\r\n" VARY "\r\n" },
+	{ "too many request headers: the daemon finds the one not allowed",
+	  API("https://app.example.com", "PUT",
+	      "content-type,authorization,content-type,authorization,content-type,"
+	      "authorization,content-type,authorization,content-type,authorization,"
+	      "content-type,authorization,content-type,authorization,content-type,"
+	      "authorization,x-no"),
+	  REJECT, RULE1,
+	  "Reason: request header 'x-no' is not allowed by rule 1 (allowed: "
+	  "content-type, authorization)\n",
+	  "Slow path: decided by the daemon: 220-byte request-headers list", R403 },
 	{ "not parsed: tab in a value",
 	  { .origin = "https://a\tb", .method = "PUT", .host = "any.example.com" },
 	  "Decision: PASS to the app: not a preflight the kernel answers\n", NULL,

@@ -259,12 +259,12 @@ static const struct mcase cases[] = {
 	  .acrh = ",, ,", ALLOW, .resp = S204 ACAO(APP) T0 },
 	{ "16 names", .origin = APP, .method = "PUT", .acrh = CT16, ALLOW,
 	  .resp = S204 ACAO(APP) ACAH(CT16) T0 },
-	{ "17 names: over the kernel limit", .origin = APP, .method = "PUT",
-	  .acrh = CT16 ",x-request-id", PUNT(PF_R_ACRH_LIMIT) },
+	{ "17 names: over the kernel limit, the daemon's", .origin = APP, .method = "PUT",
+	  .acrh = CT16 ",x-request-id", PUNT(PF_R_ACRH_SLOW) },
 	{ "256-byte value", .origin = APP, .method = "PUT", .acrh = H256,
 	  ALLOW, .resp = S204 ACAO(APP) ACAH(H256) T0 },
-	{ "257-byte value: over the kernel limit", .origin = APP,
-	  .method = "PUT", .acrh = H257, PUNT(PF_R_ACRH_LIMIT) },
+	{ "257-byte value: over the kernel limit, the daemon's", .origin = APP,
+	  .method = "PUT", .acrh = H257, PUNT(PF_R_ACRH_SLOW) },
 	{ "headers * without credentials: *", .host = "any.example.com",
 	  .origin = "https://x.test", .method = "PUT", .acrh = "x-foo,x-bar",
 	  .rule = 1, ALLOW, .resp = S204 ACAO("*") ACAM("*") ACAH("*") T1 },
@@ -660,7 +660,8 @@ static void test_names(void **state)
 			    "authz_wildcard");
 	assert_string_equal(pf_reason_name(PF_R_PATH_UNNORM), "path_unnorm");
 	assert_string_equal(pf_reason_name(PF_R_REGEX), "regex");
-	assert_string_equal(pf_reason_name(PF_R_REGEX + 1), "unknown");
+	assert_string_equal(pf_reason_name(PF_R_ACRH_SLOW), "acrh_slow");
+	assert_string_equal(pf_reason_name(PF_R_ACRH_SLOW + 1), "unknown");
 	assert_string_equal(pf_reason_name(0xffffffffu), "unknown");
 	assert_string_equal(pf_parse_res_name(PF_P_OK), "ok");
 	assert_string_equal(pf_parse_res_name(PF_P_OBS_FOLD), "obs_fold");
