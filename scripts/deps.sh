@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages preflightd needs to build and test (idempotent;
-# run as root). Extra groups: `deps.sh bench` adds the benchmark's tools.
+# run as root; wrk drives tests/e2e/reload.sh). Extra groups: `deps.sh bench`
+# adds the benchmark's tools.
 set -euo pipefail
 PKGS=(make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
       libyaml-dev libcmocka-dev libmicrohttpd-dev libpcre2-dev libxdp-dev
-      iproute2 ethtool curl pkg-config chromium)
+      iproute2 ethtool curl pkg-config chromium wrk)
 if [[ "${1:-}" == bench ]]; then
-	PKGS+=(nginx-light wrk gnuplot-nox jq)
+	PKGS+=(nginx-light gnuplot-nox jq)
 fi
 # node/npm may come from outside Debian (as on these machines): only
 # install Debian's when the commands are missing

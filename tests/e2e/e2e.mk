@@ -24,11 +24,13 @@ $(E2E_DIR)/%: tests/e2e/tools/%.c $(E2E_SKELS) | $(E2E_DIR)
 
 e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
 
-# every case in both modes, then the hardening cases (short soak)
+# every case in both modes, then the hardening cases (short soak) and
+# policy reloads under wrk load
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
 		bash tests/e2e/hardening.sh --mode $$m || rc=1; \
+		bash tests/e2e/reload.sh --mode $$m || rc=1; \
 	done; \
 	bash tests/e2e/daemon.sh || rc=1; \
 	bash tests/e2e/slowpath.sh || rc=1; exit $$rc
