@@ -1,8 +1,6 @@
 #!/usr/bin/env bash
 # tests/e2e/slowpath.sh -- the daemon slow path for regex origins:
 #
-#   bash tests/e2e/slowpath.sh
-#
 # The e2e policy plus a rule with a regex origin. (a) a preflight from a
 # matching origin is answered by preflightd (after one client
 # retransmission: the datapath drops the first segment and punts the origin
@@ -16,12 +14,26 @@
 # (f) request-header lists over the kernel's limits (20 names): decided by
 # the daemon, answered in the kernel (list echoed), the same keep-alive
 # connection carries a PUT afterwards; a list with one name not allowed
-# goes to the app. TC mode. Ends with "N passed, M failed".
+# goes to the app.
+#
+#   bash tests/e2e/slowpath.sh [--mode tc|xdp]
+#
+# xdp puts the native XDP pass program on the client end (topo.sh up
+# --xdp-peer). Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REGEX_ORIGIN_RE='^https://pr-[0-9]+\.preview\.example\.org$'
+
+MODE=tc
+while (($#)); do
+	case $1 in
+	--mode) (($# >= 2)) || { echo "usage: $0 [--mode tc|xdp]" >&2; exit 2; }; MODE=$2; shift 2 ;;
+	*) echo "usage: $0 [--mode tc|xdp]" >&2; exit 2 ;;
+	esac
+done
+[[ $MODE == tc || $MODE == xdp ]] || { echo "usage: $0 [--mode tc|xdp]" >&2; exit 2; }
 
 # hdr FILE NAME -- value of header NAME in a curl -D dump, CR stripped.
 hdr() { tr -d '\r' <"$1" | awk -v n="${2,,}" 'BEGIN { FS = ":" }
@@ -175,7 +187,7 @@ case_daemon_down() {
 	pf_expect_eq "answered by the app" "$(hdr "$PF_WORK/h" x-answered-by)" app
 	pf_expect_eq "app logged the OPTIONS" "$(($(app_count "$o") - before))" 1
 	pf_expect_ge "pass_daemon_down counted" "$(($(pf_stat pass_daemon_down) - down))" 1
-	pf_expect "restart (adopts)" pf_start_preflightd tc
+	pf_expect "restart (adopts)" pf_start_preflightd "$MODE"
 	echo "$PF_PFD_PID" >"$PF_WORK/restart.pid"
 	pf_expect_match "it adopted the pinned state" "$(cat "$PF_PFD_LOG")" 'adopting'
 	o=https://pr-4243.preview.example.org
@@ -204,17 +216,20 @@ main() {
   # slowpath.sh: 20 allowed request headers, over the kernel's limits
   - origins: [https://wide.example.org]
     methods: [PUT]
-    headers: [$(echo "$HDR20")]
+    headers: [$HDR20]
 YAML
-	pf_topo_up
+	local topo=()
+	[[ $MODE == xdp ]] && topo+=(--xdp-peer)
+	pf_info "slow path e2e mode=$MODE work=$PF_WORK"
+	pf_topo_up "${topo[@]}"
 	pf_start_app --listen "$PF_V4_HOST:8080"
-	pf_start_preflightd tc
-	pf_case "regex origin answered by preflightd, app never sees it" case_regex_allowed
-	pf_case "regex origin: keep-alive clients byte-exact, all in the kernel" case_regex_kaclient
-	pf_case "non-matching origin under a regex rule: forwarded, verdict cached" case_regex_denied
-	pf_case "20 request headers: decided by the daemon, answered in the kernel" case_acrh_slow
-	pf_case "reload: learned verdicts dropped, decided again" case_regex_reload
-	pf_case "daemon killed: regex origins passed within 1 s; restart adopts" case_daemon_down
+	pf_start_preflightd "$MODE"
+	pf_case "[$MODE] regex origin answered by preflightd, app never sees it" case_regex_allowed
+	pf_case "[$MODE] regex origin: keep-alive clients byte-exact, all in the kernel" case_regex_kaclient
+	pf_case "[$MODE] non-matching origin under a regex rule: forwarded, verdict cached" case_regex_denied
+	pf_case "[$MODE] 20 request headers: decided by the daemon, answered in the kernel" case_acrh_slow
+	pf_case "[$MODE] reload: learned verdicts dropped, decided again" case_regex_reload
+	pf_case "[$MODE] daemon killed: regex origins passed within 1 s; restart adopts" case_daemon_down
 	# the case killed our instance and stopped the one it started (which
 	# our cleanup does not know about): make sure
 	PF_PFD_PID=
