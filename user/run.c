@@ -411,13 +411,12 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_pin_adopt(&pin, skel);
 	if (err)
 		goto out_destroy;
-	if (pf_xdp_find_stale(ifindex, false) > 0) {
-		/* its translation would run on top of ours */
-		pr_warn("a dead instance's XDP program is still attached to %s: "
-			"'preflightd detach --iface %s' drains and removes it", o.iface, o.iface);
-		err = -EEXIST;
+	/* a dead instance's XDP program: adopted (pf_xdp_attach replaces it
+	 * atomically) or refused; its translation must not run on top of ours */
+	err = pf_xdp_prepare(&xdp, o.iface, ifindex, o.xdp, o.xdp_generic,
+			     pin.adopted ? bpf_map__fd(skel->maps.pf_flows) : -1);
+	if (err)
 		goto out_destroy;
-	}
 	err = preflightd_bpf__load(skel);
 	if (err) {
 		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
@@ -453,7 +452,7 @@ int pf_cmd_run(int argc, char **argv)
 	else
 		pf_pin_mark_clsact(&pin, tc.hook_created);
 	if (o.xdp) {
-		err = pf_xdp_attach(&xdp, skel, ifindex, o.xdp_generic);
+		err = pf_xdp_attach(&xdp, skel);
 		if (err)
 			goto out_tc;
 	}

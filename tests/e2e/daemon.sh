@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # tests/e2e/daemon.sh -- the daemon's operational guarantees (issue "The daemon"):
 #
-#   bash tests/e2e/daemon.sh
+#   bash tests/e2e/daemon.sh [--mode tc|xdp]
 #
 # kill -9 + restart with four spliced keep-alive connections open: they stay
-# byte-exact (the restart adopts the pinned flow table); SIGTERM with a
-# spliced connection open: it stays byte-exact until it closes, then
-# preflightd exits leaving nothing behind; policy reloads (inotify and
-# SIGHUP) under continuous load: no preflight lost or mis-answered, a broken
-# policy keeps the old one; /metrics scraped and parsed. TC mode (XDP-mode
-# adoption is not implemented). Ends with "N passed, M failed".
+# byte-exact (the restart adopts the pinned flow table; in XDP mode it also
+# replaces the dead instance's XDP program atomically, and a TC-mode restart
+# refuses to run under it); kill -9 + `preflightd detach`: the spliced
+# connection stays byte-exact until it closes, then nothing is left;
+# SIGTERM with a spliced connection open: it stays byte-exact until it
+# closes, then preflightd exits leaving nothing behind; policy reloads
+# (inotify and SIGHUP) under continuous load: no preflight lost or
+# mis-answered, a broken policy keeps the old one; /metrics scraped and
+# parsed; XDP mode: a foreign XDP program is never replaced. --mode xdp runs
+# preflightd with --mode xdp and puts the native XDP pass program on the
+# client end (topo.sh up --xdp-peer). Ends with "N passed, M failed".
+#
+# Environment: the topology variables of lib.sh; PF_METRICS (ADDR:PORT of
+# /metrics, default 127.0.0.1:9464).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
+MODE=tc
 KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
-METRICS=127.0.0.1:9464
+METRICS=${PF_METRICS:-127.0.0.1:9464}
 
 ka() {
 	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
@@ -32,31 +41,155 @@ kernel_share_ok() {
 
 # start_pfd ARGS... -- preflightd in the background (not via pf_case)
 start_pfd() {
-	pf_start_preflightd tc --policy "$POLICY" "$@"
+	pf_start_preflightd "$MODE" --policy "$POLICY" "$@"
+}
+
+# xdp_prog -- "ID NAME MODE" of the XDP program on the host end (MODE: xdp
+# for native, xdpgeneric), empty if none
+xdp_prog() {
+	ip -d link show dev "$PF_IF_HOST" | awk '
+		NR == 1 { for (i = 1; i < NF; i++) if ($i ~ /^xdp/) m = $i }
+		/prog\/xdp/ { for (i = 1; i < NF; i++) { if ($i == "id") id = $(i + 1)
+		                                          if ($i == "name") n = $(i + 1) } }
+		END { if (id != "") print id, n, m }'
+}
+has_xdp() { [[ -n $(xdp_prog) ]]; }
+tc_filters() { tc filter show dev "$PF_IF_HOST" ingress; tc filter show dev "$PF_IF_HOST" egress; }
+
+# nothing_left -- what a stopped (or detached) preflightd must not leave
+nothing_left() {
+	pf_expect_eq "no tc filter left" "$(tc_filters)" ""
+	pf_expect_eq "no clsact qdisc left (preflightd created it)" \
+		"$(tc qdisc show dev "$PF_IF_HOST" clsact)" ""
+	pf_expect_not "no XDP program left ($(xdp_prog))" has_xdp
+	pf_expect_not "no pins left" test -e "/sys/fs/bpf/preflightd/$PF_IF_HOST"
+	pf_expect_not "no lock or clsact marker left" \
+		compgen -G "/run/preflightd/$PF_IF_HOST.*"
+	[[ $MODE == xdp ]] || return 0
+	# libxdp's lock directory is shared by every libxdp user of the host:
+	# only meaningful while no other XDP-mode preflightd runs
+	if pgrep -f -- 'preflightd run .*--mode xdp' >/dev/null; then
+		pf_detail "/sys/fs/bpf/xdp not checked: another XDP-mode preflightd runs"
+	else
+		pf_expect_not "no libxdp directory left (/sys/fs/bpf/xdp)" \
+			test -d /sys/fs/bpf/xdp -a ! -L /sys/fs/bpf/xdp
+	fi
+}
+
+# tc_in_prog -- id of the pf_tc_ingress filter's program, empty if none
+tc_in_prog() {
+	tc filter show dev "$PF_IF_HOST" ingress |
+		sed -n 's/.* id \([0-9]*\) name pf_tc_ingress .*/\1/p'
+}
+# pinned_flows -- id of the flow table pinned for the host end
+pinned_flows() {
+	bpftool map show pinned "/sys/fs/bpf/preflightd/$PF_IF_HOST/flows" | awk -F: 'NR == 1 { print $1 }'
+}
+# uses_map PROG_ID MAP_ID -- does the program use the map?
+uses_map() {
+	local ids
+	ids=$(bpftool prog show id "$1" | sed -n 's/.*map_ids \([0-9,]*\).*/\1/p')
+	[[ -n $2 && ,$ids, == *,"$2",* ]]
+}
+
+# sample_hooks FILE -- one line per look at the hooks ("xdp=ID NAME MODE
+# tc=ID", "none" for an empty hook) until FILE.stop exists (at most 60 s)
+sample_hooks() {
+	local end=$((SECONDS + 60)) x t
+	while [[ ! -e $1.stop ]] && ((SECONDS < end)); do
+		x=$(xdp_prog)
+		t=$(tc_in_prog)
+		echo "xdp=${x:-none} tc=${t:-none}"
+	done >"$1"
 }
 
 case_kill9_restart() {
-	local out
+	local out rc=0 old new rpid flows sampler looks s="$PF_WORK/hooks"
 	ka --conns 4 --rounds 100000 --duration-s 12 --put-size 10000 --get-size 100000 \
 		--expect any --timeout-ms 10000 >"$PF_WORK/k9.out" 2>&1 &
 	local clients=$!
 	sleep 2
 	pf_expect_eq "four spliced connections" "$(pf_stat active_flows)" 4
+	old=$(xdp_prog)
+	flows=$(pinned_flows)
 	kill -9 "$PF_PFD_PID"
+	pf_expect "the killed instance is gone" pf_wait_gone "$PF_PFD_PID" 5
 	sleep 1
 	pf_expect_match "filters stay attached while no daemon runs" \
 		"$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
-	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" >"$PF_WORK/restart.log" 2>&1 &
-	echo $! >"$PF_WORK/restart.pid"
-	pf_expect "restarted instance ready" pf_wait_for_line "$PF_WORK/restart.log" ready 15 "$(cat "$PF_WORK/restart.pid")"
+	if [[ $MODE == xdp ]]; then
+		pf_expect_match "the XDP program stays attached while no daemon runs" \
+			"$(xdp_prog)" '^[0-9]+ pf_xdp_ingress xdp$'
+		pf_expect_eq "... the same one" "$(xdp_prog)" "$old"
+		pf_expect "... using the pinned flow table (map $flows)" uses_map "${old%% *}" "$flows"
+		out=$(timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" \
+			--mode tc 2>&1) || rc=$?
+		pf_expect_eq "a TC-mode restart refuses to run under it (exit 1)" "$rc" 1
+		pf_expect_match "... saying how to adopt it" "$out" 'restart with --mode xdp to adopt it'
+		pf_expect_eq "... and leaves it attached" "$(xdp_prog)" "$old"
+	fi
+	# look at the hooks all through the restart: never empty
+	sample_hooks "$s" &
+	sampler=$!
+	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" \
+		>"$PF_WORK/restart.log" 2>&1 &
+	rpid=$!
+	echo "$rpid" >"$PF_WORK/restart.pid"
+	pf_expect "restarted instance ready" pf_wait_for_line "$PF_WORK/restart.log" ready 15 "$rpid"
+	sleep 0.3
+	touch "$s.stop"
+	wait "$sampler" || true
+	looks=$(wc -l <"$s")
+	pf_expect_ge "hooks looked at during the restart" "$looks" 20
+	pf_expect_eq "the TC ingress hook was never empty" "$(grep -c 'tc=none' "$s" || true)" 0
+	pf_expect_eq "... its program replaced once" "$(sed 's/.* tc=//' "$s" | uniq | wc -l)" 2
 	pf_expect_match "it adopted the pinned state" "$(cat "$PF_WORK/restart.log")" 'adopting the flow table'
+	pf_expect_eq "the pinned flow table is the same map" "$(pinned_flows)" "$flows"
+	if [[ $MODE == xdp ]]; then
+		new=$(xdp_prog)
+		pf_expect_match "it adopted the XDP program" "$(cat "$PF_WORK/restart.log")" \
+			"adopting the XDP program \\(id ${old%% *}\\)"
+		pf_expect_match "... and replaced it atomically" "$(cat "$PF_WORK/restart.log")" \
+			'replaced the previous instance.s XDP program atomically'
+		pf_expect_match "a new pf_xdp_ingress is attached, native" "$new" '^[0-9]+ pf_xdp_ingress xdp$'
+		pf_expect_not "... not the dead instance's ($old -> $new)" test "${new%% *}" = "${old%% *}"
+		pf_expect "... using the adopted flow table (map $flows)" uses_map "${new%% *}" "$flows"
+		pf_expect_eq "the XDP hook was never empty ($looks looks)" \
+			"$(grep -c 'xdp=none' "$s" || true)" 0
+		pf_expect_eq "... it went straight from the old program to the new one" \
+			"$(sed 's/^xdp=\([0-9]*\) .*/\1/' "$s" | uniq | tr '\n' ' ')" "${old%% *} ${new%% *} "
+	fi
 	wait "$clients" || true
 	out=$(tail -1 "$PF_WORK/k9.out")
 	pf_detail "$out"
 	pf_expect_match "all four byte-exact, no preflight lost" "$out" 'errors=0$'
 	kernel_share_ok "$out"
-	kill -TERM "$(cat "$PF_WORK/restart.pid")"
-	pf_expect "restarted instance exits on SIGTERM" pf_wait_gone "$(cat "$PF_WORK/restart.pid")" 20
+	kill -TERM "$rpid"
+	pf_expect "restarted instance exits on SIGTERM" pf_wait_gone "$rpid" 20
+	nothing_left
+	pf_case_result
+}
+
+case_kill9_detach() {
+	local out rc=0
+	ka --conns 1 --rounds 100000 --duration-s 5 --put-size 10000 --get-size 100000 \
+		--expect any --timeout-ms 10000 >"$PF_WORK/detach.out" 2>&1 &
+	local client=$!
+	sleep 2
+	pf_expect_eq "one spliced connection" "$(pf_stat active_flows)" 1
+	kill -9 "$PF_PFD_PID"
+	pf_expect "the killed instance is gone" pf_wait_gone "$PF_PFD_PID" 5
+	out=$(timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 30 2>&1) ||
+		rc=$?
+	pf_detail "$out"
+	pf_expect_eq "detach exit status" "$rc" 0
+	pf_expect_match "detach drained and removed every program" "$out" \
+		"removed $([[ $MODE == xdp ]] && echo 3 || echo 2) program\\(s\\)"
+	wait "$client" || true
+	out=$(tail -1 "$PF_WORK/detach.out")
+	pf_detail "$out"
+	pf_expect_match "the connection stayed byte-exact until it closed" "$out" 'errors=0$'
+	nothing_left
 	pf_case_result
 }
 
@@ -71,13 +204,15 @@ case_sigterm_drain() {
 	pf_expect "still running while the spliced connection is open" kill -0 "$PF_PFD_PID"
 	pf_expect_match "still translating: filters attached" \
 		"$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
+	if [[ $MODE == xdp ]]; then
+		pf_expect_match "still translating: XDP program attached" "$(xdp_prog)" 'pf_xdp_ingress'
+	fi
 	wait "$client" || true
 	out=$(tail -1 "$PF_WORK/drain.out")
 	pf_detail "$out"
 	pf_expect_match "the connection stayed byte-exact" "$out" 'errors=0$'
 	pf_expect "preflightd exits once it closed" pf_wait_gone "$PF_PFD_PID" 10
-	pf_expect_eq "no filter left" "$(tc filter show dev "$PF_IF_HOST" ingress; tc filter show dev "$PF_IF_HOST" egress)" ""
-	pf_expect_not "no pins left" test -e /sys/fs/bpf/preflightd/"$PF_IF_HOST"
+	nothing_left
 	pf_case_result
 }
 
@@ -125,22 +260,63 @@ case_metrics() {
 	pf_case_result
 }
 
+# XDP mode: a program preflightd did not load is never replaced.
+case_foreign_xdp() {
+	local pin=/sys/fs/bpf/pf_e2e_foreign_$PF_IF_HOST foreign out rc=0
+	bpftool prog load "$PF_E2E_BIN/xdp_pass.bpf.o" "$pin" type xdp
+	bpftool net attach xdpdrv pinned "$pin" dev "$PF_IF_HOST" || { rm -f "$pin"; return 1; }
+	rm -f "$pin"
+	foreign=$(xdp_prog)
+	pf_expect_match "a foreign XDP program is attached" "$foreign" '^[0-9]+ xdp_pass xdp$'
+	out=$(timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" \
+		--mode xdp 2>&1) || rc=$?
+	pf_expect_eq "preflightd run --mode xdp refuses (exit 1)" "$rc" 1
+	pf_expect_match "... with a clear message" "$out" \
+		'another XDP program \(xdp_pass, id [0-9]+\) is attached to .*does not replace it'
+	pf_expect_eq "the foreign program is untouched" "$(xdp_prog)" "$foreign"
+	bpftool net detach xdpdrv dev "$PF_IF_HOST"
+	nothing_left
+	pf_case_result
+}
+
+# stop_restarted -- the instance case_kill9_restart started runs outside
+# our process list: stop it by its pid if the case left it running
+stop_restarted() {
+	local pid
+	pid=$(cat "$PF_WORK/restart.pid" 2>/dev/null) || return 0
+	rm -f "$PF_WORK/restart.pid"
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	pf_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null || true
+}
+
 main() {
+	local topo_args=()
+	pf_parse_mode "$@"
 	pf_require_root
+	pf_make_workdir
 	pf_install_trap
+	pf_ensure_bpffs
+	pf_info "daemon mode=$MODE work=$PF_WORK"
 	POLICY=$PF_WORK/policy.yaml
 	cp "$PF_POLICY" "$POLICY"
-	pf_topo_up
+	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)
+	pf_topo_up "${topo_args[@]}"
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	start_pfd --metrics "$METRICS"
-	pf_case "metrics scraped and parsed" case_metrics
-	pf_case "reload under load (inotify, SIGHUP, a broken file)" case_reload_under_load
-	pf_case "kill -9 + restart: four spliced connections stay byte-exact" case_kill9_restart
-	# the restarted instance ran outside our process list: make sure it is gone
-	pkill -TERM -f "preflightd run --iface $PF_IF_HOST " 2>/dev/null || true
-	sleep 1
+	pf_case "[$MODE] metrics scraped and parsed" case_metrics
+	pf_case "[$MODE] reload under load (inotify, SIGHUP, a broken file)" case_reload_under_load
+	pf_case "[$MODE] kill -9 + restart: four spliced connections stay byte-exact" case_kill9_restart
+	stop_restarted
+	pf_bg_kill "$PF_PFD_PID" 1   # killed by the case: reap it
 	start_pfd
-	pf_case "SIGTERM drains: byte-exact until close, then nothing left" case_sigterm_drain
+	pf_case "[$MODE] kill -9 + detach: byte-exact until close, then nothing left" case_kill9_detach
+	pf_bg_kill "$PF_PFD_PID" 1
+	start_pfd
+	pf_case "[$MODE] SIGTERM drains: byte-exact until close, then nothing left" case_sigterm_drain
+	if [[ $MODE == xdp ]]; then
+		pf_case "[$MODE] a foreign XDP program is never replaced" case_foreign_xdp
+	fi
 	pf_summary
 }
-main
+main "$@"

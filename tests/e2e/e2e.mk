@@ -24,16 +24,17 @@ $(E2E_DIR)/%: tests/e2e/tools/%.c $(E2E_SKELS) | $(E2E_DIR)
 
 e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
 
-# every case in both modes, then the hardening cases (short soak) and
-# policy reloads under wrk load
+# every case in both modes, then the hardening cases (short soak), policy
+# reloads under wrk load, the daemon's guarantees (restart adoption,
+# detach, drain) and its slow path
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
 		bash tests/e2e/hardening.sh --mode $$m || rc=1; \
 		bash tests/e2e/reload.sh --mode $$m || rc=1; \
-	done; \
-	bash tests/e2e/daemon.sh || rc=1; \
-	bash tests/e2e/slowpath.sh || rc=1; exit $$rc
+		bash tests/e2e/daemon.sh --mode $$m || rc=1; \
+		bash tests/e2e/slowpath.sh --mode $$m || rc=1; \
+	done; exit $$rc
 
 # longer fault soak: 50 connections under loss + duplication, 60 s a mode
 SOAK_SECONDS ?= 60

@@ -41,6 +41,27 @@ export PF_V6_CLIENT=${PF_V6_CLIENT:-2001:db8::2}
 PF_WORK=${PF_WORK:-}
 PF_KEEP=${PF_KEEP:-0}
 
+# ------------------------------------------------------- command line ----
+# pf_usage -- print the running script's header comment (from line 2 to
+# `set -euo`) as its usage, and exit 2.
+pf_usage() {
+	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0" >&2
+	exit 2
+}
+
+# pf_parse_mode ARGS... -- the "[--mode tc|xdp]" command line of most e2e
+# scripts: sets MODE (default tc); anything else prints the usage.
+pf_parse_mode() {
+	MODE=tc
+	while (($#)); do
+		case $1 in
+		--mode) (($# >= 2)) || pf_usage; MODE=$2; shift 2 ;;
+		*) pf_usage ;;
+		esac
+	done
+	[[ $MODE == tc || $MODE == xdp ]] || pf_usage
+}
+
 # -------------------------------------------------------------- logging ----
 pf_log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
 pf_info() { pf_log "-- $*"; }

@@ -51,18 +51,7 @@ PLAN=(hup rename inplace hup rename bad rename inplace hup rename inplace hup)
 CYCLE=(hup rename inplace)
 MAX_ACTIONS=40
 
-usage() {
-	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
-
-while (($#)); do
-	case $1 in
-	--mode) (($# >= 2)) || usage; MODE=$2; shift 2 ;;
-	*) usage ;;
-	esac
-done
-[[ $MODE == tc || $MODE == xdp ]] || usage
+pf_parse_mode "$@"
 
 # ------------------------------------------------------------ helpers ----
 

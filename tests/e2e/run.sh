@@ -35,10 +35,7 @@ API_V6="http://[$PF_V6_HOST]:$PORT"
 CHROMIUM_DIR=$PF_ROOT/tests/e2e/chromium
 CHROMIUM_BIN=${PF_CHROMIUM:-/usr/bin/chromium}
 
-usage() {
-	sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "${BASH_SOURCE[0]}" >&2
-	exit 2
-}
+usage() { pf_usage; }
 
 parse_args() {
 	while (($#)); do

@@ -26,14 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REGEX_ORIGIN_RE='^https://pr-[0-9]+\.preview\.example\.org$'
 
-MODE=tc
-while (($#)); do
-	case $1 in
-	--mode) (($# >= 2)) || { echo "usage: $0 [--mode tc|xdp]" >&2; exit 2; }; MODE=$2; shift 2 ;;
-	*) echo "usage: $0 [--mode tc|xdp]" >&2; exit 2 ;;
-	esac
-done
-[[ $MODE == tc || $MODE == xdp ]] || { echo "usage: $0 [--mode tc|xdp]" >&2; exit 2; }
+pf_parse_mode "$@"
 
 # hdr FILE NAME -- value of header NAME in a curl -D dump, CR stripped.
 hdr() { tr -d '\r' <"$1" | awk -v n="${2,,}" 'BEGIN { FS = ":" }
