@@ -1,9 +1,11 @@
-/* faultinj.bpf.c -- TC programs that drop and duplicate TCP packets on the client veth (no netem here). */
+/* faultinj.bpf.c -- TC programs that drop, duplicate and reorder TCP packets on the e2e veth (no netem here). */
 /*
  * Two legacy-TC (clsact, direct-action) programs for the CLIENT end of the
  * e2e veth pair:
  *   fi_egress   client -> server, duplicates via bpf_clone_redirect(.., 0)
  *   fi_ingress  server -> client, duplicates via bpf_clone_redirect(.., BPF_F_INGRESS)
+ * and a classifier for reordering, on either end (see fi_reorder):
+ *   fi_reorder  cls_bpf (direct-action) on a classful root qdisc
  * Only TCP over IPv4/IPv6 (no IPv6 extension headers) is touched, and never a
  * segment with SYN set, so connection setup stays reliable. Each affected
  * packet is first dropped with probability loss/1000, otherwise duplicated
@@ -21,6 +23,17 @@
  * no SACK recovery). STOLEN reports NET_XMIT_SUCCESS, so the sender believes
  * the segment left and must recover like after a real loss. Ingress drops
  * use TC_ACT_SHOT (the sender is in another netns and never learns).
+ *
+ * Egress duplicates are BOTH clones, and the original is STOLEN. This hook
+ * runs before the root qdisc: had the original gone on after its clone, a
+ * full qdisc (tbf in the delay case, or a full veth peer) could drop the
+ * original -- TCP is told NET_XMIT_DROP, keeps snd_nxt where it was and
+ * counts the data unsent -- while the clone reaches the peer. The peer then
+ * acks bytes beyond the sender's snd_nxt, and Linux discards every such ACK
+ * (SKB_DROP_REASON_TCP_ACK_UNSENT_DATA): the connection deadlocks in RTO
+ * backoff. No real network can produce that, and it reproduced without
+ * preflightd at all (tests/e2e hardening delay case, issue 5). With two
+ * clones TCP always sees success; a copy the qdisc drops is wire loss.
  */
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
@@ -44,19 +57,28 @@ struct fi_dir_cfg {
 
 struct fi_config {
 	__u32 magic;
-	__u32 pad;
+	__u32 reorder_permille;   /* fi_reorder: share of packets that jump */
 	struct fi_dir_cfg dir[2]; /* [FI_OUT], [FI_IN] */
+	__u32 reorder_classid;    /* fi_reorder: minor of the class they jump
+				   * into (the filter's classid has the major) */
+	__u32 pad;
+};
+
+struct fi_reo_stats {
+	__u64 seen;       /* TCP non-SYN packets classified */
+	__u64 moved;      /* of those, sent to reorder_classid */
 };
 
 struct fi_dir_stats {
 	__u64 seen;       /* TCP non-SYN packets looked at (duplicates excluded) */
 	__u64 dropped;    /* packets dropped (STOLEN/SHOT verdicts) */
-	__u64 duplicated; /* successful bpf_clone_redirect calls */
+	__u64 duplicated; /* packets sent twice (both copies accepted) */
 	__u64 clone_err;  /* failed bpf_clone_redirect calls */
 };
 
 struct fi_config fi_cfg = { .magic = FI_CFG_MAGIC };
 struct fi_dir_stats fi_stats[2];
+struct fi_reo_stats fi_reo;
 
 /*
  * fi_tcp_nonsyn: 1 if skb is an Ethernet frame carrying IPv4/IPv6 TCP whose
@@ -98,7 +120,8 @@ static __always_inline int fi_tcp_nonsyn(struct __sk_buff *skb)
 /*
  * fi_handle: apply direction dir's loss/dup settings to skb; clone_flags is
  * 0 (egress, re-transmit the copy) or BPF_F_INGRESS (re-receive the copy).
- * Returns drop_verdict for dropped packets, TC_ACT_UNSPEC otherwise.
+ * Returns drop_verdict for dropped packets and for egress originals that
+ * were sent as two clones (see the top comment), TC_ACT_UNSPEC otherwise.
  */
 static __always_inline int fi_handle(struct __sk_buff *skb, int dir,
 				     __u64 clone_flags, int drop_verdict)
@@ -107,7 +130,7 @@ static __always_inline int fi_handle(struct __sk_buff *skb, int dir,
 	__u32 loss = fi_cfg.dir[dir].loss_permille;
 	__u32 dup = fi_cfg.dir[dir].dup_permille;
 	__u32 old_mark;
-	long err;
+	long err, err2 = 0;
 
 	if (skb->mark == FI_CLONE_MARK)
 		return TC_ACT_UNSPEC;
@@ -123,11 +146,20 @@ static __always_inline int fi_handle(struct __sk_buff *skb, int dir,
 		old_mark = skb->mark;
 		skb->mark = FI_CLONE_MARK;
 		err = bpf_clone_redirect(skb, skb->ifindex, clone_flags);
+		if (dir == FI_OUT)
+			err2 = bpf_clone_redirect(skb, skb->ifindex, clone_flags);
 		skb->mark = old_mark;
 		if (err)
 			__sync_fetch_and_add(&st->clone_err, 1);
-		else
+		if (err2)
+			__sync_fetch_and_add(&st->clone_err, 1);
+		if (!err && !err2)
 			__sync_fetch_and_add(&st->duplicated, 1);
+		/* egress: the two clones are the packet (STOLEN reports
+		 * success, a dropped clone is wire loss) -- unless neither
+		 * was even accepted: then the original goes on as usual */
+		if (dir == FI_OUT && (!err || !err2))
+			return drop_verdict;
 	}
 	return TC_ACT_UNSPEC;
 }
@@ -144,6 +176,33 @@ SEC("tc")
 int fi_ingress(struct __sk_buff *skb)
 {
 	return fi_handle(skb, FI_IN, BPF_F_INGRESS, TC_ACT_SHOT);
+}
+
+/*
+ * fi_reorder: reordering without netem. The classifier of a classful root
+ * qdisc (htb) whose default class is rate-limited -- under load its queue
+ * holds packets back -- and whose class reorder_classid is served first at
+ * a far higher rate. A random reorder_permille of the TCP non-SYN packets is
+ * sent to that class: each overtakes every packet queued in the default
+ * class, i.e. arrives before segments sent earlier. The rest fall through
+ * (TC_ACT_UNSPEC) to the qdisc's default class. Duplicates are eligible
+ * too. The loader (faultinj reorder) sets the config.
+ */
+SEC("tc")
+int fi_reorder(struct __sk_buff *skb)
+{
+	__u32 p = fi_cfg.reorder_permille;
+
+	if (!p || !fi_tcp_nonsyn(skb))
+		return TC_ACT_UNSPEC;
+	__sync_fetch_and_add(&fi_reo.seen, 1);
+	if (bpf_get_prandom_u32() % 1000 >= p)
+		return TC_ACT_UNSPEC;
+	__sync_fetch_and_add(&fi_reo.moved, 1);
+	/* 16 bits (qdisc cb): cls_bpf ORs in the major of the filter's
+	 * classid, which faultinj sets to the qdisc's handle */
+	skb->tc_classid = fi_cfg.reorder_classid;
+	return TC_ACT_OK;
 }
 
 char LICENSE[] SEC("license") = "GPL";

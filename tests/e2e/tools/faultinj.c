@@ -1,20 +1,34 @@
-/* faultinj.c -- loader for faultinj.bpf.c: attach/stats/detach TCP loss+duplication on a client veth. */
+/* faultinj.c -- loader for faultinj.bpf.c: TCP loss, duplication and reordering on an e2e veth. */
 /*
- *   faultinj attach --iface IF --loss P --dup P [--in-loss P] [--in-dup P]
- *   faultinj stats  --iface IF
- *   faultinj detach --iface IF
+ *   faultinj attach  --iface IF --loss P --dup P [--in-loss P] [--in-dup P]
+ *   faultinj stats   --iface IF
+ *   faultinj detach  --iface IF
+ *   faultinj reorder --iface IF --rate P --class MAJ:MIN
+ *   faultinj stats   --iface IF --class MAJ:MIN
  * Run inside the client netns (ip netns exec ...). P is permille (0..1000),
  * or percent with a '%' suffix ("3%", "0.5%"). --loss/--dup set the egress
  * (client->server) direction; --in-loss/--in-dup default to the same values.
  * Filters are legacy TC (clsact, direct-action) at FI_HANDLE/FI_PRIO, so they
  * outlive this process. Re-running attach while our filters are present only
  * rewrites the live config (.data), keeping the counters.
+ *
+ * reorder attaches the fi_reorder classifier (cls_bpf, direct-action, the
+ * same handle/priority) to the classful root qdisc MAJ: of IF, which the
+ * caller has created (htb; see fi_reorder in faultinj.bpf.c): a random P of
+ * the TCP non-SYN packets go to class MAJ:MIN, the rest to the qdisc's
+ * default class. It works on either end (the host end's clsact stays
+ * preflightd's), runs in the netns of IF, and replaces an earlier reorder
+ * filter (counters restart). Deleting the qdisc removes it. MAJ:MIN is hex,
+ * as in tc. `stats --class` prints its counters.
  * Errors are negative errno; messages read "faultinj: <operation>: <reason>".
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/if_ether.h>
+#include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <linux/rtnetlink.h>
+#include <arpa/inet.h>
 #include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,11 +46,16 @@ struct fi_dir_cfg {
 };
 struct fi_config {
 	__u32 magic;
-	__u32 pad;
+	__u32 reorder_permille;
 	struct fi_dir_cfg dir[2]; /* [0] egress, [1] ingress */
+	__u32 reorder_classid;
+	__u32 pad;
 };
 struct fi_dir_stats {
 	__u64 seen, dropped, duplicated, clone_err;
+};
+struct fi_reo_stats {
+	__u64 seen, moved;
 };
 
 #include "faultinj.skel.h"
@@ -228,6 +247,7 @@ static int do_attach(const char *ifname, int ifindex,
 		return err;
 	}
 	skel->data->fi_cfg = *cfg;
+	bpf_program__set_autoload(skel->progs.fi_reorder, false);
 	err = faultinj__load(skel);
 	if (err) {
 		fprintf(stderr, "faultinj: load: %s\n", strerror(-err));
@@ -397,14 +417,203 @@ static int do_detach(const char *ifname, int ifindex)
 	return err;
 }
 
+/* parse_classid: "MAJ:MIN" (hex, as tc prints it) into *out. 0 or -EINVAL. */
+static int parse_classid(const char *s, __u32 *out)
+{
+	unsigned long maj, min;
+	char *end;
+
+	errno = 0;
+	maj = strtoul(s, &end, 16);
+	if (errno || end == s || *end != ':' || maj == 0 || maj > 0xffff)
+		return -EINVAL;
+	s = end + 1;
+	min = strtoul(s, &end, 16);
+	if (errno || end == s || *end || min == 0 || min > 0xffff)
+		return -EINVAL;
+	*out = TC_H_MAKE(maj << 16, min);
+	return 0;
+}
+
+/* reorder_hook: the root qdisc MAJ: of classid on ifindex, as a tc hook. */
+#define REORDER_HOOK(name, ifindex, classid)                                   \
+	DECLARE_LIBBPF_OPTS(bpf_tc_hook, name, .ifindex = (ifindex),           \
+			    .attach_point = BPF_TC_CUSTOM,                     \
+			    .parent = TC_H_MAJ(classid))
+
+/* nl_attr: append attribute type with len bytes of data at the end of nh
+ * (capacity cap). Returns the attribute, or NULL if it does not fit. */
+static struct rtattr *nl_attr(struct nlmsghdr *nh, size_t cap, int type,
+			      const void *data, size_t len)
+{
+	struct rtattr *a = (struct rtattr *)((char *)nh + NLMSG_ALIGN(nh->nlmsg_len));
+
+	if (NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len) > cap)
+		return NULL;
+	a->rta_type = (unsigned short)type;
+	a->rta_len = (unsigned short)RTA_LENGTH(len);
+	if (len)
+		memcpy(RTA_DATA(a), data, len);
+	nh->nlmsg_len = NLMSG_ALIGN(nh->nlmsg_len) + RTA_SPACE(len);
+	return a;
+}
+
+/*
+ * attach_classifier: add (or replace) a cls_bpf direct-action filter running
+ * prog_fd under parent MAJ: of ifindex, with TCA_BPF_CLASSID MAJ:0. libbpf's
+ * bpf_tc_attach cannot set that classid, and it is needed: a direct-action
+ * program can write only the 16-bit minor (skb->tc_classid is a u16 in the
+ * qdisc cb), cls_bpf takes the major from the filter's classid. 0 or
+ * negative errno.
+ */
+static int attach_classifier(int ifindex, __u32 classid, int prog_fd)
+{
+	struct {
+		struct nlmsghdr nh;
+		struct tcmsg tc;
+		char attrs[256];
+	} req = { 0 };
+	char buf[4096];
+	__u32 fd = (__u32)prog_fd, flags = TCA_BPF_FLAG_ACT_DIRECT;
+	__u32 major = TC_H_MAJ(classid);
+	struct rtattr *opts;
+	int sk, err = 0;
+	ssize_t n;
+
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(struct tcmsg));
+	req.nh.nlmsg_type = RTM_NEWTFILTER;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE |
+			     NLM_F_REPLACE;
+	req.nh.nlmsg_seq = 1;
+	req.tc.tcm_family = AF_UNSPEC;
+	req.tc.tcm_ifindex = ifindex;
+	req.tc.tcm_handle = FI_HANDLE;
+	req.tc.tcm_parent = major;
+	req.tc.tcm_info = TC_H_MAKE(FI_PRIO << 16, htons(ETH_P_ALL));
+	if (!nl_attr(&req.nh, sizeof(req), TCA_KIND, "bpf", 4))
+		return -E2BIG;
+	opts = nl_attr(&req.nh, sizeof(req), TCA_OPTIONS, NULL, 0);
+	if (!opts ||
+	    !nl_attr(&req.nh, sizeof(req), TCA_BPF_FD, &fd, sizeof(fd)) ||
+	    !nl_attr(&req.nh, sizeof(req), TCA_BPF_NAME, "fi_reorder", 11) ||
+	    !nl_attr(&req.nh, sizeof(req), TCA_BPF_FLAGS, &flags, sizeof(flags)) ||
+	    !nl_attr(&req.nh, sizeof(req), TCA_BPF_CLASSID, &major, sizeof(major)))
+		return -E2BIG;
+	opts->rta_len = (unsigned short)((char *)&req + req.nh.nlmsg_len - (char *)opts);
+	sk = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (sk < 0)
+		return -errno;
+	if (send(sk, &req, req.nh.nlmsg_len, 0) < 0) {
+		err = -errno;
+		goto out;
+	}
+	n = recv(sk, buf, sizeof(buf), 0);
+	if (n < 0) {
+		err = -errno;
+		goto out;
+	}
+	if (!NLMSG_OK((struct nlmsghdr *)buf, (size_t)n) ||
+	    ((struct nlmsghdr *)buf)->nlmsg_type != NLMSG_ERROR)
+		err = -EIO;
+	else
+		err = ((struct nlmsgerr *)NLMSG_DATA((struct nlmsghdr *)buf))->error;
+out:
+	close(sk);
+	return err;
+}
+
+/* do_reorder: load and attach fi_reorder. 0 or negative errno. */
+static int do_reorder(const char *ifname, int ifindex, __u32 permille,
+		      __u32 classid)
+{
+	REORDER_HOOK(hook, ifindex, classid);
+	struct faultinj *skel;
+	int err;
+
+	skel = faultinj__open();
+	if (!skel) {
+		err = -errno;
+		fprintf(stderr, "faultinj: open skeleton: %s\n", strerror(-err));
+		return err;
+	}
+	skel->data->fi_cfg.reorder_permille = permille;
+	skel->data->fi_cfg.reorder_classid = TC_H_MIN(classid); /* see attach_classifier */
+	/* only the classifier: the clsact programs stay unloaded */
+	bpf_program__set_autoload(skel->progs.fi_egress, false);
+	bpf_program__set_autoload(skel->progs.fi_ingress, false);
+	err = faultinj__load(skel);
+	if (err) {
+		fprintf(stderr, "faultinj: load: %s\n", strerror(-err));
+		goto out;
+	}
+	err = attach_classifier(ifindex, classid,
+				bpf_program__fd(skel->progs.fi_reorder));
+	if (err) {
+		fprintf(stderr, "faultinj: attach reorder to %x: on %s "
+			"(a classful root qdisc must exist): %s\n",
+			TC_H_MAJ(classid) >> 16, ifname, strerror(-err));
+		goto out;
+	}
+	{
+		/* read back what the kernel now runs there */
+		DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FI_HANDLE,
+				    .priority = FI_PRIO);
+
+		err = bpf_tc_query(&hook, &opts);
+		if (err) {
+			fprintf(stderr, "faultinj: query reorder filter on %s: "
+				"%s\n", ifname, strerror(-err));
+			goto out;
+		}
+		printf("faultinj: reorder iface=%s prog=%u rate=%u (permille) "
+		       "class=%x:%x\n", ifname, opts.prog_id, permille,
+		       TC_H_MAJ(classid) >> 16, TC_H_MIN(classid));
+	}
+out:
+	faultinj__destroy(skel);
+	return err;
+}
+
+/* do_reorder_stats: counters of the fi_reorder filter. 0 or negative errno. */
+static int do_reorder_stats(const char *ifname, int ifindex, __u32 classid)
+{
+	REORDER_HOOK(hook, ifindex, classid);
+	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = FI_HANDLE,
+			    .priority = FI_PRIO);
+	struct fi_found f = { .data_fd = -1, .bss_fd = -1 };
+	struct faultinj__data data;
+	struct faultinj__bss bss;
+	__u32 key = 0;
+	int err;
+
+	err = bpf_tc_query(&hook, &opts);
+	if (!err)
+		err = find_maps(opts.prog_id, &f);
+	if (!err && (bpf_map_lookup_elem(f.data_fd, &key, &data) ||
+		     bpf_map_lookup_elem(f.bss_fd, &key, &bss)))
+		err = -errno;
+	close_found(&f);
+	if (err) {
+		fprintf(stderr, "faultinj: reorder filter on %s: %s\n", ifname,
+			strerror(-err));
+		return err;
+	}
+	printf("faultinj: reorder iface=%s seen=%llu moved=%llu rate=%u "
+	       "(permille) class=%x:%x\n", ifname, bss.fi_reo.seen,
+	       bss.fi_reo.moved, data.fi_cfg.reorder_permille,
+	       TC_H_MAJ(classid) >> 16, data.fi_cfg.reorder_classid);
+	return 0;
+}
+
 /* usage: print the CLI synopsis and exit 2. */
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: faultinj attach --iface IF --loss P --dup P "
 		"[--in-loss P] [--in-dup P]\n"
-		"       faultinj stats --iface IF\n"
+		"       faultinj stats --iface IF [--class MAJ:MIN]\n"
 		"       faultinj detach --iface IF\n"
+		"       faultinj reorder --iface IF --rate P --class MAJ:MIN\n"
 		"P: permille 0..1000, or percent with '%%' suffix\n");
 	exit(2);
 }
@@ -413,7 +622,8 @@ int main(int argc, char **argv)
 {
 	struct fi_config cfg = { .magic = FI_CFG_MAGIC };
 	const char *cmd, *ifname = NULL;
-	int have[4] = { 0 }, ifindex, err;
+	int have[4] = { 0 }, have_class = 0, have_rate = 0, ifindex, err;
+	__u32 classid = 0, rate = 0;
 	__u32 *slot[4] = { &cfg.dir[0].loss_permille, &cfg.dir[0].dup_permille,
 			   &cfg.dir[1].loss_permille,
 			   &cfg.dir[1].dup_permille };
@@ -428,6 +638,25 @@ int main(int argc, char **argv)
 
 		if (!strcmp(argv[i], "--iface")) {
 			ifname = argv[i + 1];
+			continue;
+		}
+		if (!strcmp(argv[i], "--class") &&
+		    (!strcmp(cmd, "reorder") || !strcmp(cmd, "stats"))) {
+			if (parse_classid(argv[i + 1], &classid)) {
+				fprintf(stderr, "faultinj: --class: bad value "
+					"'%s' (want MAJ:MIN, hex)\n", argv[i + 1]);
+				return 2;
+			}
+			have_class = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--rate") && !strcmp(cmd, "reorder")) {
+			if (parse_permille(argv[i + 1], &rate)) {
+				fprintf(stderr, "faultinj: --rate: bad value "
+					"'%s'\n", argv[i + 1]);
+				return 2;
+			}
+			have_rate = 1;
 			continue;
 		}
 		for (k = 0; k < 4 && strcmp(argv[i], pname[k]); k++)
@@ -459,6 +688,12 @@ int main(int argc, char **argv)
 		if (!have[3])
 			cfg.dir[1].dup_permille = cfg.dir[0].dup_permille;
 		err = do_attach(ifname, ifindex, &cfg);
+	} else if (!strcmp(cmd, "reorder")) {
+		if (!have_rate || !have_class)
+			usage();
+		err = do_reorder(ifname, ifindex, rate, classid);
+	} else if (!strcmp(cmd, "stats") && have_class) {
+		err = do_reorder_stats(ifname, ifindex, classid);
 	} else if (!strcmp(cmd, "stats")) {
 		err = do_stats(ifname, ifindex);
 	} else if (!strcmp(cmd, "detach")) {
