@@ -73,6 +73,23 @@ static __always_inline __u32 pf_ack_out(const struct pf_adj *a, __u32 x)
 						       x + a->c_after;
 }
 
+/* The ack field of a server segment -> wire. Until the client has acked
+ * the latest response (resp_acked), an ack at the request position stops
+ * short of the consumed request: were the response lost, an unrelated
+ * server segment (a window update, a keepalive, a FIN) would otherwise
+ * tell the client its request was delivered, and it would wait forever
+ * for an answer nobody sends again. Held back, the client retransmits the
+ * request and pf_reanswer answers it again. To the client the clamped ack
+ * is an old one: ignored until the response is acked. SACK edges keep
+ * pf_ack_out (a clamped left edge would SACK the request). */
+static __always_inline __u32 pf_ack_out_field(const struct pf_adj *a, __u32 x,
+					      __u8 resp_acked)
+{
+	if (!resp_acked && x == a->c_pos - a->c_before)
+		return a->c_pos;
+	return pf_ack_out(a, x);
+}
+
 /* Replace the 32-bit word at off with v (host order), fixing the TCP
  * checksum incrementally (correct for CHECKSUM_PARTIAL too). */
 static __always_inline int pf_set_word(void *ctx, bool xdp, const struct pf_pkt *p,

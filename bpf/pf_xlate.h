@@ -50,7 +50,8 @@ static __always_inline void pf_translate_out(void *ctx, bool xdp, const struct p
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
-		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack, pf_ack_out(&a, p->ack)))
+		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack,
+				pf_ack_out_field(&a, p->ack, f->resp_acked)))
 			goto err;
 	}
 	if (p->tcp_hlen > 20) {

@@ -153,22 +153,55 @@ static void t_in_fin(void)
 /* ---- egress ---- */
 
 /* Server data at P acking the request: seq + R, ack + L. */
+#define OUT_200 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
 static void out_data(int family, __u32 s, __u32 p)
 {
 	struct conn c;
-	struct pkt_spec in, want;
+	struct pkt_spec in, want, ack;
 	struct pf_flow fl;
 
 	if (!conn_splice(&c, family, s, p))
 		return;
-	conn_sseg(&in, &c, c.P, c.S, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+	/* the client has not acked the response yet: the server's ack stops
+	 * at the request (pf_ack_out_field) */
+	conn_sseg(&in, &c, c.P, c.S, OUT_200);
 	want = in;
 	want.seq = c.P + c.R;
-	want.ack = c.S + c.L;
+	want.ack = c.S;
 	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		H_EQ(fl.last_dir, PF_DIR_SERVER, "flow last_dir");
+	/* the client acks the response: from now on the ack covers the
+	 * consumed request */
+	conn_cseg(&ack, &c, c.S + c.L, c.P + c.R, "");
+	want = ack;
+	want.seq = c.S;
+	want.ack = c.P;
+	if (!conn_expect(h_in, &ack, NULL, &want, conn_d_in))
+		return;
+	conn_sseg(&in, &c, c.P + sizeof(OUT_200) - 1, c.S, "more");
+	want = in;
+	want.seq = c.P + sizeof(OUT_200) - 1 + c.R;
+	want.ack = c.S + c.L;
+	conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out);
+}
+
+/* Before the client acks the response, an ack beyond the request (the
+ * client sent more) is translated as usual. */
+static void t_out_ack_beyond(void)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_sseg(&in, &c, c.P, c.S + 10, "");
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S + c.L + 10;
+	conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out);
 }
 
 static void t_out_data_v4(void)
@@ -194,7 +227,8 @@ static void t_out_old_data(void)
 	conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out);
 }
 
-/* Server SACK blocks (client data) move up by L. */
+/* Server SACK blocks (client data) move up by L (the ack, with the
+ * response not acked yet, stays at the request). */
 static void t_out_sack(void)
 {
 	static const struct h_delta d[] = {
@@ -212,7 +246,7 @@ static void t_out_sack(void)
 	pkt_opt_sack(&in, 1, blk);
 	want = in;
 	want.seq = c.P + c.R;
-	want.ack = c.S + c.L;
+	want.ack = c.S;
 	want.optlen = 12;
 	wblk[0][0] = c.S + c.L + 100;
 	wblk[0][1] = c.S + c.L + 200;
@@ -247,7 +281,7 @@ static void t_out_fin(void)
 	in.flags |= TH_FIN;
 	want = in;
 	want.seq = c.P + c.R;
-	want.ack = c.S + c.L;
+	want.ack = c.S;
 	if (conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out) &&
 	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		H_EQ(fl.fin, PF_FIN_SERVER, "flow fin");
@@ -264,6 +298,7 @@ void test_translate(void)
 	h_case("translate_in_fin", t_in_fin);
 	h_case("translate_out_data_ipv4", t_out_data_v4);
 	h_case("translate_out_data_ipv6_wrap", t_out_data_v6);
+	h_case("translate_out_ack_beyond_request", t_out_ack_beyond);
 	h_case("translate_out_old_data_unchanged", t_out_old_data);
 	h_case("translate_out_sack", t_out_sack);
 	h_case("translate_out_own_response_untouched", t_out_marked);
