@@ -353,6 +353,13 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 
 	if (p->seq != a->c_pos || p->pay_len < a->req_len)
 		goto drop;
+	/* XDP: a retransmission says our answer was probably lost, and an
+	 * XDP_TX that fails (a full TX ring: a veth peer's XDP ring under
+	 * load, a busy NIC) leaves no trace and no retry; re-answered from
+	 * XDP, a loss can repeat until the client's backoff outlasts it.
+	 * TC's answer goes through the device's queue instead. */
+	if (xdp)
+		return PF_ANS_TO_TC;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	/* the whole segment when it fits, to verify its checksum below (a
 	 * retransmission may carry the next request's bytes too). A longer

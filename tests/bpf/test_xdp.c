@@ -150,9 +150,10 @@ static void t_padded_request_v6(void)
 }
 
 /* A request TC answered after XDP's hand-off (its ack was pending), then
- * the client's retransmission, which acks nothing new any more: XDP
- * answers it by itself from the splice TC recorded. */
-static void t_handoff_then_retx_at_xdp(void)
+ * the client's retransmission, which acks nothing new any more: handed
+ * to TC again (XDP never re-answers), answered from the splice TC
+ * recorded. */
+static void t_handoff_then_retx_from_tc(void)
 {
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
@@ -172,8 +173,8 @@ static void t_handoff_then_retx_at_xdp(void)
 	/* the server has processed the ACK (snd_una = snd_nxt) */
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
-	memcpy(f.d, d, sizeof(d));
-	if (!h_fix_run(&f, &r))
+	h_set_sock(&f.sock);
+	if (!h_run_to_tc(&f.in, &r, d))
 		return;
 	w = h_want_resp(&f, P0, H_RESP_204);
 	w.tsecr = 333;
@@ -226,7 +227,7 @@ static void t_handoff_tracked_then_xdp_answer(void)
 void test_xdp(void)
 {
 	h_case_m("xdp_mode_tc_ingress_ignores_unflagged", t_tc_ignores_unflagged, H_M_XDP);
-	h_case_m("xdp_handoff_then_retransmission_answered_at_xdp", t_handoff_then_retx_at_xdp,
+	h_case_m("xdp_handoff_then_retransmission_answered_from_tc", t_handoff_then_retx_from_tc,
 		 H_M_XDP);
 	h_case_m("xdp_handoff_tracked_then_next_answered_at_xdp",
 		 t_handoff_tracked_then_xdp_answer, H_M_XDP);
