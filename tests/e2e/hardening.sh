@@ -113,8 +113,27 @@ case_new_app() {
 	pf_case_result
 }
 
+# soak_queues add|del -- a pfifo root on both veth ends: what a NIC has in
+# front of its TX ring. A veth's default is noqueue, and with an XDP program
+# on the receiving end (both ends in XDP mode) a full 256-slot XDP ring then
+# drops whatever the stack sends, with no backpressure: under 50 parallel
+# 1 MB downloads TCP's own acks and retransmissions were dropped until its
+# backoff ran past 20 s, with or without preflightd. With a qdisc, veth
+# stops the queue instead (only XDP_TX, which bypasses it, still drops).
+soak_queues() {
+	if [[ $1 == add ]]; then
+		tc qdisc replace dev "$PF_IF_HOST" root pfifo limit 1000
+		pf_ns tc qdisc replace dev "$PF_IF_CLIENT" root pfifo limit 1000
+	else
+		tc qdisc del dev "$PF_IF_HOST" root 2>/dev/null || true
+		pf_ns tc qdisc del dev "$PF_IF_CLIENT" root 2>/dev/null || true
+	fi
+}
+
 case_soak() {
 	local out total kernel
+	trap 'soak_queues del' EXIT  # this case's subshell: also when it fails midway
+	soak_queues add
 	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 30 --dup 20 >/dev/null
 	out=$(pf_ns timeout --foreground -k 2 $((SOAK + 90)) "$KACLIENT" --addr "$PF_V4_HOST" \
 		--port 8080 --conns 50 --rounds 100000 --duration-s "$SOAK" --expect any \
