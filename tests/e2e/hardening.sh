@@ -277,6 +277,7 @@ case_delay() {
 main() {
 	local topo_args=()
 	pf_require_root
+	pf_make_workdir
 	pf_install_trap
 	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)
 	pf_topo_up "${topo_args[@]}"
