@@ -25,7 +25,6 @@ PF_APPSERVER=${PF_APPSERVER:-$PF_E2E_BIN/appserver}
 PF_KACLIENT=${PF_KACLIENT:-$PF_E2E_BIN/kaclient}
 PF_FAULTINJ=${PF_FAULTINJ:-$PF_E2E_BIN/faultinj}
 PF_TOPO=${PF_TOPO:-$PF_ROOT/scripts/topo.sh}
-PF_POLICY=${PF_POLICY:-$PF_ROOT/tests/e2e/policy.yaml}
 
 # Topology names/addresses (same defaults as scripts/topo.sh, which reads
 # them from the environment).
@@ -36,6 +35,23 @@ export PF_V4_HOST=${PF_V4_HOST:-198.18.0.1}
 export PF_V4_CLIENT=${PF_V4_CLIENT:-198.18.0.2}
 export PF_V6_HOST=${PF_V6_HOST:-2001:db8::1}
 export PF_V6_CLIENT=${PF_V6_CLIENT:-2001:db8::2}
+
+# The e2e policy allows the host's own page origins (:8081) by address: a
+# topology on other addresses (several runs side by side) gets a copy of it
+# with its own addresses.
+pf_policy_for_topo() {
+	local src=$PF_ROOT/tests/e2e/policy.yaml dst
+	if [[ $PF_V4_HOST == 198.18.0.1 && $PF_V6_HOST == 2001:db8::1 ]]; then
+		echo "$src"
+		return
+	fi
+	dst=$PF_BUILD/tests/e2e/policy-$PF_NS.yaml
+	mkdir -p "${dst%/*}"
+	sed -e "s/198\.18\.0\.1:/$PF_V4_HOST:/g" -e "s/\[2001:db8::1\]/[$PF_V6_HOST]/g" \
+		"$src" >"$dst"
+	echo "$dst"
+}
+PF_POLICY=${PF_POLICY:-$(pf_policy_for_topo)}
 
 # Where logs of this run go; kept on failure (or with PF_KEEP=1).
 PF_WORK=${PF_WORK:-}

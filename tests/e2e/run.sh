@@ -293,8 +293,8 @@ case_chromium() {
 	pf_ns env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
 		HOME="$CASE_DIR" timeout --foreground -k 10 180 \
 		node "$CHROMIUM_DIR/test.js" --chromium "$CHROMIUM_BIN" --timeout-ms 20000 \
-		--page "$a/index.html" --expect ok \
-		--page "$b/index.html" --expect cors \
+		--page "$a/index.html?api=$API_V4/v1/items" --expect ok \
+		--page "$b/index.html?api=$API_V4/v1/items" --expect cors \
 		--page "$a6/index.html?api=$API_V6/v1/items" --expect ok \
 		>"$CASE_DIR/chromium.out" 2>&1 || rc=$?
 	pf_detail_file "$CASE_DIR/chromium.out" 20
