@@ -26,7 +26,8 @@ e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
 
 # every case in both modes, then the hardening cases (short soak), policy
 # reloads under wrk load, the daemon's guarantees (restart adoption,
-# detach, drain) and its slow path
+# detach, drain), its slow path, and operators' tooling (a ConfigMap's
+# ..data swap, /healthz)
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
@@ -34,6 +35,7 @@ e2e: all e2e-tools
 		bash tests/e2e/reload.sh --mode $$m || rc=1; \
 		bash tests/e2e/daemon.sh --mode $$m || rc=1; \
 		bash tests/e2e/slowpath.sh --mode $$m || rc=1; \
+		bash tests/e2e/ops.sh --mode $$m || rc=1; \
 	done; exit $$rc
 
 # longer fault soak: the hardening cases with 60 s for the soak, delay and

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# tests/e2e/ops.sh -- what operators and their tooling do to a running
+# preflightd:
+#
+#   bash tests/e2e/ops.sh [--mode tc|xdp]
+#
+#   - a Kubernetes ConfigMap update: the policy is mounted the way kubelet
+#     projects a ConfigMap volume (policy.yaml -> ..data/policy.yaml,
+#     ..data -> ..<timestamp>), and updated the way kubelet's AtomicWriter
+#     does it (pkg/volume/util/atomic_writer.go): a new timestamped
+#     directory, a ..data_tmp symlink to it renamed over ..data, the old
+#     directory removed. No inotify event names policy.yaml; preflightd
+#     must reload all the same (reloads +1 per swap, the new policy
+#     answering), and a broken policy swapped in is refused;
+#   - /healthz next to /metrics (what the Helm chart's probes ask): 200
+#     while attached with a fresh heartbeat; a stopped daemon (SIGSTOP)
+#     fails the probe (no answer within its 2 s timeout), SIGCONT brings
+#     200 back. The 503 cases (stale heartbeat, not attached) are in the
+#     unit tier (test_healthz).
+#
+# Ends with "N passed, M failed".
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+PORT=8080
+METRICS=$PF_V4_HOST:9470      # the topology's own address: no clash with other runs
+RELOAD_WAIT_S=10
+
+# kubelet_write DIR FILE -- project FILE as DIR/policy.yaml exactly as
+# kubelet's AtomicWriter.Write does (steps numbered as there).
+kubelet_write() {
+	local dir=$1 old ts
+	old=$(readlink "$dir/..data" || true)                        # (2)
+	ts=$(mktemp -d -p "$dir" "$(date -u +..%Y_%m_%d_%H_%M_%S.)XXXXXXXXX")  # (5)
+	chmod 0755 "$ts"
+	install -m 0644 "$2" "$ts/policy.yaml"                       # (6)
+	[[ -L $dir/policy.yaml ]] || ln -s ..data/policy.yaml "$dir/policy.yaml"  # (7)
+	ln -s "${ts##*/}" "$dir/..data_tmp"                          # (8)
+	mv -T "$dir/..data_tmp" "$dir/..data"                        # (9) rename(2)
+	[[ -z $old ]] || rm -rf "${dir:?}/$old"                      # (11)
+}
+
+# policy_for K OUT -- a policy allowing PUT from https://cm-K.example.org.
+policy_for() {
+	printf 'ports: [%s]\nrules:\n  - origins: [https://cm-%s.example.org]\n    methods: [PUT]\n' \
+		"$PORT" "$1" >"$2"
+}
+
+# answered_by_pfd K -- a preflight from https://cm-K.example.org gets
+# preflightd's 204 (the app would add X-Answered-By).
+answered_by_pfd() {
+	local o=https://cm-$1.example.org h
+	h=$(pf_curl -sS -o /dev/null -D - -X OPTIONS -H "Origin: $o" \
+		-H 'Access-Control-Request-Method: PUT' "http://$PF_V4_HOST:$PORT/x" | tr -d '\r') || return 1
+	grep -q '^HTTP/1.1 204' <<<"$h" && grep -qix "access-control-allow-origin: $o" <<<"$h" &&
+		! grep -qi '^x-answered-by:' <<<"$h"
+}
+
+# wait_stat NAME WANT -- poll a counter until it equals WANT (bounded).
+wait_stat() {
+	local i
+	for ((i = 0; i < RELOAD_WAIT_S * 10; i++)); do
+		[[ $(pf_stat "$1") == "$2" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+case_configmap_swap() {
+	local r0 f0 k
+	r0=$(pf_stat reloads)
+	f0=$(pf_stat reload_failures)
+	pf_expect "policy 1 answers before any swap" answered_by_pfd 1
+	pf_expect_not "cm-2 is not allowed yet" answered_by_pfd 2
+	for k in 2 3; do
+		policy_for "$k" "$PF_WORK/p$k.yaml"
+		kubelet_write "$CM" "$PF_WORK/p$k.yaml"
+		pf_expect "swap $k: reloads = $((r0 + k - 1))" wait_stat reloads $((r0 + k - 1))
+		pf_expect "swap $k: cm-$k answered by preflightd" answered_by_pfd "$k"
+		pf_expect_not "swap $k: cm-$((k - 1)) no longer allowed" answered_by_pfd $((k - 1))
+	done
+	pf_expect_eq "one timestamped directory left, as kubelet leaves it" \
+		"$(find "$CM" -maxdepth 1 -name '..20*' | wc -l)" 1
+	printf 'ports: [%s]\nrules:\n  - origins: [cm-4.example.org]\n' "$PORT" >"$PF_WORK/bad.yaml"
+	kubelet_write "$CM" "$PF_WORK/bad.yaml"
+	pf_expect "broken policy swapped in: reload_failures + 1" wait_stat reload_failures $((f0 + 1))
+	pf_expect "the running policy is kept (cm-3 answered)" answered_by_pfd 3
+	pf_expect_eq "no reload counted for the broken one" "$(pf_stat reloads)" $((r0 + 2))
+	pf_case_result
+}
+
+# healthz -- HTTP status of GET /healthz (000: no answer in 2 s).
+healthz() {
+	curl -s -o /dev/null -w '%{http_code}' --noproxy '*' --max-time 2 "http://$METRICS/healthz" || true
+}
+
+# wait_healthz CODE -- poll /healthz until it answers CODE (bounded).
+wait_healthz() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ $(healthz) == "$1" ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+case_healthz() {
+	pf_expect_eq "attached, heartbeat fresh: 200" "$(healthz)" 200
+	pf_detail "body: $(curl -s --noproxy '*' --max-time 2 "http://$METRICS/healthz" || true)"
+	kill -STOP "$PF_PFD_PID"
+	pf_expect_eq "stopped daemon: the probe gets no answer" "$(healthz)" 000
+	kill -CONT "$PF_PFD_PID"
+	pf_expect "running again: 200" wait_healthz 200
+	pf_case_result
+}
+
+main() {
+	local topo=()
+	pf_parse_mode "$@"
+	pf_require_root
+	pf_make_workdir
+	pf_install_trap
+	pf_ensure_bpffs
+	pf_info "ops e2e mode=$MODE work=$PF_WORK"
+	CM=$PF_WORK/configmap
+	mkdir -p "$CM"
+	policy_for 1 "$PF_WORK/p1.yaml"
+	kubelet_write "$CM" "$PF_WORK/p1.yaml"
+	PF_POLICY=$CM/policy.yaml
+	[[ $MODE == xdp ]] && topo+=(--xdp-peer)
+	pf_topo_up "${topo[@]+"${topo[@]}"}"
+	pf_start_app --listen "$PF_V4_HOST:$PORT"
+	if pf_start_preflightd "$MODE" --metrics "$METRICS"; then
+		pf_case "[$MODE] ConfigMap update (kubelet's ..data swap) reloads the policy" case_configmap_swap
+		pf_case "[$MODE] /healthz follows the daemon's heartbeat" case_healthz
+	else
+		pf_fail "[$MODE] preflightd run: ready within 10 s"
+	fi
+	pf_stop_all
+	pf_topo_down
+	pf_summary
+}
+main "$@"
