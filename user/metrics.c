@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,6 +22,9 @@
 #define CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_CONNS      16   /* concurrent scrapers */
 #define CONN_TIMEOUT_S 10   /* idle connections are closed after this */
+/* /healthz: the serving loop beats every 100 ms; a reload of a large
+ * policy or a GC pass over a big flow table blocks it for about 1 s */
+#define HEALTH_MAX_AGE_MS 5000
 
 /* Parse "A.B.C.D:PORT" or "[V6]:PORT" (numeric only) into ss and *len.
  * Returns 0 or -EINVAL. */
@@ -236,8 +240,32 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status,
 	return ret;
 }
 
-/* libmicrohttpd access handler: GET/HEAD /metrics, 404 elsewhere, 405
- * for other methods, 500 with the error if the maps cannot be read. */
+/* GET /healthz: 200 while the programs are attached and the daemon's
+ * heartbeat (pf_config.heartbeat_ns, CLOCK_MONOTONIC) is at most
+ * HEALTH_MAX_AGE_MS old, else 503; the body says which. */
+static enum MHD_Result healthz(struct MHD_Connection *conn, const struct pf_metrics *m)
+{
+	struct timespec ts;
+	char msg[160];
+	long long age = -1;
+	bool ok;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	if (m->cfg && m->cfg->heartbeat_ns)
+		age = ((long long)ts.tv_sec * 1000000000ll + ts.tv_nsec -
+		       (long long)m->cfg->heartbeat_ns) / 1000000;
+	ok = age >= 0 && age <= HEALTH_MAX_AGE_MS && __atomic_load_n(&m->attached, __ATOMIC_RELAXED);
+	snprintf(msg, sizeof(msg), "%s: %s, heartbeat %lld ms ago (limit %d)%s\n",
+		 ok ? "ok" : "unhealthy",
+		 __atomic_load_n(&m->attached, __ATOMIC_RELAXED) ? "attached" : "not attached",
+		 age, HEALTH_MAX_AGE_MS, m->cfg && m->cfg->draining ? ", draining" : "");
+	return reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg,
+		     strlen(msg), false, "text/plain");
+}
+
+/* libmicrohttpd access handler: GET/HEAD /metrics and /healthz, 404
+ * elsewhere, 405 for other methods, 500 with the error if the maps
+ * cannot be read. */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 			      const char *url, const char *method,
 			      const char *version, const char *upload,
@@ -252,8 +280,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	(void)upload;
 	(void)upload_size;
 	(void)con_cls;
-	if (strcmp(url, "/metrics")) {
-		snprintf(msg, sizeof(msg), "not found: try /metrics\n");
+	if (strcmp(url, "/metrics") && strcmp(url, "/healthz")) {
+		snprintf(msg, sizeof(msg), "not found: try /metrics or /healthz\n");
 		return reply(conn, MHD_HTTP_NOT_FOUND, msg, strlen(msg), false, "text/plain");
 	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
@@ -261,6 +289,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, msg, strlen(msg), false,
 			     "text/plain");
 	}
+	if (!strcmp(url, "/healthz"))
+		return healthz(conn, m);
 	err = render(m, m->max_flows, &body, &len);
 	if (err) {
 		snprintf(msg, sizeof(msg), "metrics: read maps: %s\n", strerror(-err));
@@ -336,6 +366,12 @@ int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 	info = MHD_get_daemon_info(m->mhd, MHD_DAEMON_INFO_BIND_PORT);
 	m->port = info ? info->port : 0;
 	return 0;
+}
+
+/* See metrics.h. */
+void pf_metrics_set_attached(struct pf_metrics *m, bool attached)
+{
+	__atomic_store_n(&m->attached, attached, __ATOMIC_RELAXED);
 }
 
 /* See metrics.h. */

@@ -1,4 +1,4 @@
-/* User: opt-in Prometheus endpoint (GET /metrics, libmicrohttpd in its own thread). */
+/* User: opt-in Prometheus endpoint (GET /metrics, /healthz; libmicrohttpd in its own thread). */
 /*
  * metrics.h -- serve the counters `preflightd stats` prints in the
  * Prometheus text format (version 0.0.4), from a libmicrohttpd daemon
@@ -11,6 +11,10 @@
  *   preflightd_drain_resets_total                        daemon counters (pf_config)
  *   preflightd_policy_slot, preflightd_draining          pf_config state
  *
+ * and GET /healthz (for liveness/readiness probes): 200 while the
+ * programs are attached (pf_metrics_set_attached) and the daemon's
+ * heartbeat is at most 5 s old, else 503; a one-line body says why.
+ *
  * Every scrape reads the maps afresh; nothing is cached. The daemon
  * counters in pf_config are read without a lock (each is a naturally
  * aligned 64-bit word, written by the serving thread only).
@@ -18,6 +22,7 @@
 #ifndef PF_METRICS_H
 #define PF_METRICS_H
 
+#include <stdbool.h>
 #include "../include/pf_structs.h"
 
 struct MHD_Daemon;
@@ -29,6 +34,7 @@ struct pf_metrics {
 	__u32 max_flows;                       /* its max_entries (walk bound) */
 	const volatile struct pf_config *cfg;  /* daemon counters, or NULL */
 	unsigned short port;                   /* port bound (useful with port 0) */
+	bool attached;                         /* programs attached (for /healthz) */
 };
 
 /* Start serving GET /metrics on addr_port, "ADDR:PORT" (IPv4) or
@@ -46,6 +52,10 @@ struct pf_metrics {
  * pf_metrics_stop is safe after a failure. */
 int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 		     int flows_fd, const volatile struct pf_config *cfg);
+
+/* Tell /healthz whether the programs are attached (set after attaching,
+ * cleared before detaching). Safe on a zeroed m. */
+void pf_metrics_set_attached(struct pf_metrics *m, bool attached);
 
 /* Stop the server thread and close its sockets (waits for a scrape in
  * progress). Safe on a zeroed or already stopped m. */

@@ -67,7 +67,8 @@ static void run_usage(FILE *f)
 		"      --max-flows N        spliced-connection table size (default 65536)\n"
 		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
 		"                           connections up to SEC seconds (default 60)\n"
-		"      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics\n"
+		"      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics,\n"
+		"                           health at /healthz\n"
 		"  -v, --verbose            debug logs (incl. libbpf)\n"
 		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
 		"reloads the policy; SIGINT/SIGTERM drain, detach and exit.\n");
@@ -456,6 +457,7 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_tc;
 	}
+	pf_metrics_set_attached(&metrics, true);
 	sl.skel = skel;
 	sl.tok_fd = bpf_map__fd(skel->maps.pf_tokens);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
@@ -473,6 +475,7 @@ int pf_cmd_run(int argc, char **argv)
 	fflush(stdout);
 	serve(skel, &sl, &o);
 out_xdp:
+	pf_metrics_set_attached(&metrics, false);
 	pf_xdp_detach(&xdp);
 out_tc:
 	pf_tc_detach(&tc);

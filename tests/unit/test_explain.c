@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -815,6 +816,54 @@ static void test_metrics(void **state)
 }
 
 /* Run every test; the exit status is the number of failures. */
+/* /healthz: 503 until attached, 200 with a fresh heartbeat, 503 once the
+ * heartbeat is older than 5 s or after detaching; HEAD, 405. */
+static void test_healthz(void **state)
+{
+	struct pf_config cfg;
+	struct pf_metrics m;
+	struct timespec ts;
+	__u64 now;
+	char *r;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	cfg.heartbeat_ns = now;
+	assert_int_equal(pf_metrics_start(&m, "127.0.0.1:0", -1, -1, &cfg), 0);
+	r = http(AF_INET, m.port, "GET", "/healthz");
+	assert_memory_equal(r, "HTTP/1.1 503", 12);
+	contains(r, "unhealthy: not attached");
+	free(r);
+	pf_metrics_set_attached(&m, true);
+	r = http(AF_INET, m.port, "GET", "/healthz");
+	assert_memory_equal(r, "HTTP/1.1 200", 12);
+	contains(r, "\r\n\r\nok: attached, heartbeat ");
+	free(r);
+	cfg.draining = 1;
+	r = http(AF_INET, m.port, "HEAD", "/healthz");
+	assert_memory_equal(r, "HTTP/1.1 200", 12);
+	free(r);
+	r = http(AF_INET, m.port, "GET", "/healthz");
+	contains(r, ", draining\n");
+	free(r);
+	cfg.heartbeat_ns = now - 6000000000ull;   /* 6 s: the loop is stuck */
+	r = http(AF_INET, m.port, "GET", "/healthz");
+	assert_memory_equal(r, "HTTP/1.1 503", 12);
+	contains(r, "unhealthy: attached, heartbeat 6");
+	free(r);
+	cfg.heartbeat_ns = now;
+	pf_metrics_set_attached(&m, false);
+	r = http(AF_INET, m.port, "GET", "/healthz");
+	assert_memory_equal(r, "HTTP/1.1 503", 12);
+	free(r);
+	r = http(AF_INET, m.port, "POST", "/healthz");
+	assert_memory_equal(r, "HTTP/1.1 405", 12);
+	free(r);
+	pf_metrics_stop(&m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -824,6 +873,7 @@ int main(void)
 		cmocka_unit_test(test_explain_errors),
 		cmocka_unit_test(test_cmd_explain),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_healthz),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
