@@ -78,6 +78,7 @@ include tests/bpf/bpf.mk
 include tests/e2e/e2e.mk
 -include tests/fuzz/fuzz.mk
 -include bench/bench.mk
+include dist/dist.mk
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all check-headers

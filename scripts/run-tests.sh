@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Run every test tier (unit, bpf, e2e), each with its own summary, and
+# Run every test tier (unit, bpf, e2e, pkg), each with its own summary, and
 # close with one combined "N passed, M failed" line. Exit 1 if any fails.
 # TIERS="unit bpf" limits the tiers.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-TIERS=${TIERS:-"unit fuzz-smoke bpf e2e"}
+TIERS=${TIERS:-"unit fuzz-smoke bpf e2e pkg"}
 total_pass=0 total_fail=0 failed_tiers=()
 
 count() { # $1 = log: add its counts to the totals
@@ -23,6 +23,7 @@ for tier in $TIERS; do
 	log=$(mktemp)
 	target=$tier
 	[[ $tier == bpf ]] && target=bpftest
+	[[ $tier == pkg ]] && target=pkgtest
 	if ! make -n "$target" >/dev/null 2>&1; then
 		echo "== tier $tier: no such target, skipped"
 		rm -f "$log"
