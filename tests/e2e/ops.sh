@@ -17,6 +17,12 @@
 #     fails the probe (no answer within its 2 s timeout), SIGCONT brings
 #     200 back. The 503 cases (stale heartbeat, not attached) are in the
 #     unit tier (test_healthz).
+#   - a DaemonSet rolling update on one node: the container entrypoint
+#     (dist/container/entrypoint.sh) finds the interface from the node's
+#     address, and a second "pod" started next to the first takes the
+#     interface over by restart adoption while four keep-alive clients run:
+#     byte-exact, the old pod then stops without detaching, the new one
+#     drains and detaches on SIGTERM.
 #
 # Ends with "N passed, M failed".
 set -euo pipefail
@@ -115,6 +121,51 @@ case_healthz() {
 	pf_case_result
 }
 
+# pod NAME -- the container entrypoint as one pod of the chart would run it
+# (in the background, output in NAME.log; its pid in POD_PID).
+pod() {
+	env NODE_IP="$PF_V4_HOST" PF_POLICY="$E2E_POLICY" PF_HOOK="$MODE" \
+		PF_METRICS_PORT="${METRICS##*:}" PREFLIGHTD="$PF_PREFLIGHTD" \
+		bash "$PF_ROOT/dist/container/entrypoint.sh" >"$PF_WORK/$1.log" 2>&1 &
+	POD_PID=$!
+	PF_BG_PIDS+=("$POD_PID")
+}
+
+case_pod_handover() {
+	local a b clients out
+	pod a
+	a=$POD_PID
+	pf_expect "pod a ready" pf_wait_for_line "$PF_WORK/a.log" ready 15 "$a"
+	pf_expect_match "pod a chose the interface of the node's address" \
+		"$(head -n1 "$PF_WORK/a.log")" "^entrypoint: $PF_IF_HOST holds the node's address $PF_V4_HOST\$"
+	pf_ns timeout --foreground -k 2 60 "$PF_KACLIENT" --addr "$PF_V4_HOST" --port "$PORT" \
+		--conns 4 --rounds 100000 --duration-s 10 --put-size 10000 --get-size 100000 \
+		--expect any --timeout-ms 10000 >"$PF_WORK/ka.out" 2>&1 &
+	clients=$!
+	sleep 2
+	pf_expect_eq "four spliced connections" "$(pf_stat active_flows)" 4
+	pod b
+	b=$POD_PID
+	pf_expect "pod b ready" pf_wait_for_line "$PF_WORK/b.log" ready 30 "$b"
+	pf_expect "pod b asked for a hand-over" grep -q 'asking it to hand over' "$PF_WORK/b.log"
+	pf_expect "pod a handed over" grep -q "handing $PF_IF_HOST over" "$PF_WORK/a.log"
+	pf_expect "pod b adopted the pinned state" grep -q 'adopting the flow table' "$PF_WORK/b.log"
+	pf_expect_eq "/healthz (pod b's daemon)" "$(healthz)" 200
+	kill -TERM "$a"
+	pf_expect "pod a stops at once on SIGTERM" pf_wait_gone "$a" 5
+	pf_expect_not "... without draining or detaching" grep -qE 'draining|detached' "$PF_WORK/a.log"
+	pf_expect "pod b still serving" _pf_alive "$b"
+	wait "$clients" || true
+	out=$(tail -n1 "$PF_WORK/ka.out")
+	pf_detail "$out"
+	pf_expect_match "all four byte-exact through the hand-over" "$out" 'errors=0$'
+	kill -TERM "$b"
+	pf_expect "pod b drains and exits on SIGTERM" pf_wait_gone "$b" 20
+	pf_expect "... detached" grep -q 'detached from' "$PF_WORK/b.log"
+	pf_expect_eq "no filter left" "$(tc filter show dev "$PF_IF_HOST" ingress)" ""
+	pf_case_result
+}
+
 main() {
 	local topo=()
 	pf_parse_mode "$@"
@@ -127,6 +178,7 @@ main() {
 	mkdir -p "$CM"
 	policy_for 1 "$PF_WORK/p1.yaml"
 	kubelet_write "$CM" "$PF_WORK/p1.yaml"
+	E2E_POLICY=$PF_POLICY
 	PF_POLICY=$CM/policy.yaml
 	[[ $MODE == xdp ]] && topo+=(--xdp-peer)
 	pf_topo_up "${topo[@]+"${topo[@]}"}"
@@ -137,6 +189,8 @@ main() {
 	else
 		pf_fail "[$MODE] preflightd run: ready within 10 s"
 	fi
+	pf_stop_preflightd || true
+	pf_case "[$MODE] pod hand-over (rolling update): adopted, byte-exact" case_pod_handover
 	pf_stop_all
 	pf_topo_down
 	pf_summary
