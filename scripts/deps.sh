@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Install the Debian packages preflightd needs to build and test (idempotent;
 # run as root; wrk drives tests/e2e/reload.sh; mandoc, lintian, man-db and
-# bash-completion check what `make install` and `make deb` ship). Extra groups: `deps.sh bench`
+# bash-completion check what `make install` and `make deb` ship; unzip takes
+# helm out of the AWS CDK kubectl layer for the chart checks). Extra groups: `deps.sh bench`
 # adds the benchmark's tools.
 set -euo pipefail
 PKGS=(make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
       libyaml-dev libcmocka-dev libmicrohttpd-dev libpcre2-dev libxdp-dev
       iproute2 ethtool curl pkg-config chromium wrk
-      dpkg-dev mandoc lintian man-db bash-completion)
+      dpkg-dev mandoc lintian man-db bash-completion unzip)
 if [[ "${1:-}" == bench ]]; then
 	PKGS+=(nginx-light gnuplot-nox jq)
 fi

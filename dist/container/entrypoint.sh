@@ -37,8 +37,8 @@ if [[ -z $iface ]]; then
 	[[ -n $iface ]] || { log "no interface holds the node's address $NODE_IP"; exit 1; }
 	log "$iface holds the node's address $NODE_IP"
 fi
-args=(run --iface "$iface" --policy "${PF_POLICY:-/etc/preflightd/policy.yaml}"
-      --mode "${PF_HOOK:-tc}")
+policy=${PF_POLICY:-/etc/preflightd/policy.yaml}
+args=(run --iface "$iface" --policy "$policy" --mode "${PF_HOOK:-tc}")
 case ${PF_MODE:-enforce} in
 enforce) ;;
 shadow) args+=(--shadow) ;;
@@ -50,6 +50,8 @@ if [[ -n ${PF_METRICS_PORT:-} ]]; then
 	args+=(--metrics "$addr:$PF_METRICS_PORT")
 fi
 
+# a broken policy must not take the interface from a working pod
+"$pfd" check --quiet "$policy" || { log "invalid policy: not starting"; exit 1; }
 lock=$run/$iface.lock
 handover=$run/$iface.handover
 mkdir -p "$run"

