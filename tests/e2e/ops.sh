@@ -22,7 +22,12 @@
 #     address, and a second "pod" started next to the first takes the
 #     interface over by restart adoption while four keep-alive clients run:
 #     byte-exact, the old pod then stops without detaching, the new one
-#     drains and detaches on SIGTERM.
+#     drains and detaches on SIGTERM;
+#   - scripts/bench-endpoint.sh (preflight p50/p99/throughput of a user's
+#     endpoint with wrk + bench/preflight.lua) against the app behind
+#     preflightd: sane numbers, no error, every preflight answered in the
+#     kernel by its own count; a target that is not an address of this
+#     host is refused (nothing sent), --allow-remote --dry-run accepts it.
 #
 # Ends with "N passed, M failed".
 set -euo pipefail
@@ -166,6 +171,36 @@ case_pod_handover() {
 	pf_case_result
 }
 
+case_bench_endpoint() {
+	local out rc=0 line req
+	out=$(bash "$PF_ROOT/scripts/bench-endpoint.sh" "http://$PF_V4_HOST:$PORT/api/v1/items/42" \
+		--origin https://app.example.com --netns "$PF_NS" --duration 2 --connections 8 \
+		2>&1) || rc=$?
+	sed 's/^/      | /' <<<"$out"
+	pf_expect_eq "exit status" "$rc" 0
+	line=$(grep -m1 '^BENCH-ENDPOINT ' <<<"$out" || true)
+	req=$(grep -oE '"requests":[0-9]+' <<<"$line" | cut -d: -f2)
+	pf_expect_ge "requests" "$req" 100
+	pf_expect "p50 > 0 and p99 >= p50" awk -v l="$line" 'BEGIN {
+		match(l, /"p50_us":[0-9]+/); p50 = substr(l, RSTART + 9, RLENGTH - 9)
+		match(l, /"p99_us":[0-9]+/); p99 = substr(l, RSTART + 9, RLENGTH - 9)
+		exit !(p50 + 0 > 0 && p99 + 0 >= p50 + 0) }'
+	pf_expect "throughput > 0" grep -qE '"rps":[1-9]' <<<"$line"
+	pf_expect "no socket error, no non-2xx" grep -q '"errors":0,"non2xx":0' <<<"$line"
+	pf_expect "the instance found by the target's address" grep -q "\"iface\":\"$PF_IF_HOST\"" <<<"$line"
+	pf_expect_ge "answered in the kernel: every request" \
+		"$(grep -oE '"kernel_answered":[0-9]+' <<<"$line" | cut -d: -f2)" "$req"
+	rc=0
+	out=$(timeout 10 bash "$PF_ROOT/scripts/bench-endpoint.sh" http://192.0.2.10:8080/ \
+		--origin https://app.example.com 2>&1) || rc=$?
+	pf_expect_eq "a remote target is refused (exit 2)" "$rc" 2
+	pf_expect_match "... saying why" "$out" 'not an address of this host; pass --allow-remote'
+	pf_expect_not "... before any run" grep -q '^latency:' <<<"$out"
+	pf_expect "--allow-remote --dry-run accepts it" bash "$PF_ROOT/scripts/bench-endpoint.sh" \
+		http://192.0.2.10:8080/ --origin https://app.example.com --allow-remote --dry-run
+	pf_case_result
+}
+
 main() {
 	local topo=()
 	pf_parse_mode "$@"
@@ -191,6 +226,13 @@ main() {
 	fi
 	pf_stop_preflightd || true
 	pf_case "[$MODE] pod hand-over (rolling update): adopted, byte-exact" case_pod_handover
+	PF_POLICY=$E2E_POLICY
+	if pf_start_preflightd "$MODE"; then
+		pf_case "[$MODE] bench-endpoint: latency, throughput, kernel answers; remote refused" \
+			case_bench_endpoint
+	else
+		pf_fail "[$MODE] preflightd run (e2e policy): ready within 10 s"
+	fi
 	pf_stop_all
 	pf_topo_down
 	pf_summary
