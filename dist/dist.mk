@@ -3,6 +3,8 @@
 #                                                 unit, example policy, bash completion
 #   make deb                                      build/deb/preflightd_<version>_<arch>.deb
 #   make pkgtest                                  the pkg tier: man pages, install, deb, chart
+#   make image-test                               build the container image (podman) and run
+#                                                 it on the e2e topology (deps.sh image)
 # The unit's paths follow SBINDIR and SYSCONFDIR. The example policy goes to
 # $(SYSCONFDIR)/preflightd/ (a conffile in the package).
 PREFIX      ?= /usr/local
@@ -15,7 +17,7 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # once it exists, else the unit with its built-in /usr/local/bin and /etc
 UNIT_SRC := $(firstword $(wildcard dist/preflightd@.service.in) dist/preflightd@.service)
 
-.PHONY: install deb pkgtest
+.PHONY: install deb pkgtest image-test
 install: $(BUILD)/preflightd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/preflightd $(DESTDIR)$(BASHCOMPDIR)
@@ -35,3 +37,6 @@ deb:
 
 pkgtest: $(BUILD)/preflightd
 	$(Q)bash tests/pkg/run.sh
+
+image-test: all e2e-tools
+	$(Q)rc=0; for m in tc xdp; do bash tests/e2e/image.sh --mode $$m || rc=1; done; exit $$rc

