@@ -16,6 +16,11 @@ BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # the systemd template: dist/preflightd@.service.in (@BINDIR@, @SYSCONFDIR@)
 # once it exists, else the unit with its built-in /usr/local/bin and /etc
 UNIT_SRC := $(firstword $(wildcard dist/preflightd@.service.in) dist/preflightd@.service)
+UNIT_SED := -e 's|@BINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+ifeq ($(UNIT_SRC),dist/preflightd@.service)
+UNIT_SED += -e 's|/usr/local/bin/preflightd|$(SBINDIR)/preflightd|g' \
+	-e 's|/etc/preflightd/|$(SYSCONFDIR)/preflightd/|g'
+endif
 
 .PHONY: install deb pkgtest image-test
 install: $(BUILD)/preflightd
@@ -24,10 +29,7 @@ install: $(BUILD)/preflightd
 	install -m 0755 $(BUILD)/preflightd $(DESTDIR)$(SBINDIR)/preflightd
 	install -m 0644 doc/preflightd.8 $(DESTDIR)$(MANDIR)/man8/preflightd.8
 	install -m 0644 doc/preflightd-policy.5 $(DESTDIR)$(MANDIR)/man5/preflightd-policy.5
-	sed -e 's|@BINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
-		-e 's|/usr/local/bin/preflightd|$(SBINDIR)/preflightd|g' \
-		-e 's|/etc/preflightd/|$(SYSCONFDIR)/preflightd/|g' \
-		$(UNIT_SRC) >$(DESTDIR)$(UNITDIR)/preflightd@.service
+	sed $(UNIT_SED) $(UNIT_SRC) >$(DESTDIR)$(UNITDIR)/preflightd@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/preflightd@.service
 	install -m 0644 examples/policy.yaml $(DESTDIR)$(SYSCONFDIR)/preflightd/example.yaml
 	install -m 0644 dist/bash-completion/preflightd $(DESTDIR)$(BASHCOMPDIR)/preflightd
