@@ -61,7 +61,7 @@ answered_in_kernel() {
 wait_ready() {
 	local i
 	for ((i = 0; i < 150; i++)); do
-		ctr_logs | grep -q ready && return 0
+		ctr_logs | grep -q 'preflightd: ready on' && return 0
 		sleep 0.1
 	done
 	return 1
@@ -82,7 +82,7 @@ case_image() {
 	"${PODMAN[@]}" wait "$CTR" >/dev/null 2>&1 || true
 	pf_expect_match "default seccomp profile: bpf() refused (the chart's default is Unconfined)" \
 		"$(ctr_logs | grep -m1 'load BPF programs' || true)" 'load BPF programs: Operation not permitted'
-	pf_expect_not "... and it never got ready" grep -q ready <(ctr_logs)
+	pf_expect_not "... and it never got ready" grep -q 'preflightd: ready on' <(ctr_logs)
 	ctr_rm
 
 	run_ctr --security-opt seccomp=unconfined

@@ -116,10 +116,21 @@ wait_healthz() {
 	return 1
 }
 
+# stopped PID -- wait (bounded) until every thread of PID is stopped.
+stopped() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		! grep -qv '^T' < <(awk '{ print $3 }' /proc/"$1"/task/*/stat) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 case_healthz() {
 	pf_expect_eq "attached, heartbeat fresh: 200" "$(healthz)" 200
 	pf_detail "body: $(curl -s --noproxy '*' --max-time 2 "http://$METRICS/healthz" || true)"
 	kill -STOP "$PF_PFD_PID"
+	pf_expect "daemon stopped (state T)" stopped "$PF_PFD_PID"
 	pf_expect_eq "stopped daemon: the probe gets no answer" "$(healthz)" 000
 	kill -CONT "$PF_PFD_PID"
 	pf_expect "running again: 200" wait_healthz 200
@@ -140,7 +151,7 @@ case_pod_handover() {
 	local a b clients out
 	pod a
 	a=$POD_PID
-	pf_expect "pod a ready" pf_wait_for_line "$PF_WORK/a.log" ready 15 "$a"
+	pf_expect "pod a ready" pf_wait_for_line "$PF_WORK/a.log" 'preflightd: ready on' 15 "$a"
 	pf_expect_match "pod a chose the interface of the node's address" \
 		"$(head -n1 "$PF_WORK/a.log")" "^entrypoint: $PF_IF_HOST holds the node's address $PF_V4_HOST\$"
 	pf_ns timeout --foreground -k 2 60 "$PF_KACLIENT" --addr "$PF_V4_HOST" --port "$PORT" \
@@ -151,7 +162,7 @@ case_pod_handover() {
 	pf_expect_eq "four spliced connections" "$(pf_stat active_flows)" 4
 	pod b
 	b=$POD_PID
-	pf_expect "pod b ready" pf_wait_for_line "$PF_WORK/b.log" ready 30 "$b"
+	pf_expect "pod b ready" pf_wait_for_line "$PF_WORK/b.log" 'preflightd: ready on' 30 "$b"
 	pf_expect "pod b asked for a hand-over" grep -q 'asking it to hand over' "$PF_WORK/b.log"
 	pf_expect "pod a handed over" grep -q "handing $PF_IF_HOST over" "$PF_WORK/a.log"
 	pf_expect "pod b adopted the pinned state" grep -q 'adopting the flow table' "$PF_WORK/b.log"
@@ -164,6 +175,7 @@ case_pod_handover() {
 	out=$(tail -n1 "$PF_WORK/ka.out")
 	pf_detail "$out"
 	pf_expect_match "all four byte-exact through the hand-over" "$out" 'errors=0$'
+	pf_expect_match "... every preflight answered in the kernel" "$out" ' app=0 '
 	kill -TERM "$b"
 	pf_expect "pod b drains and exits on SIGTERM" pf_wait_gone "$b" 20
 	pf_expect "... detached" grep -q 'detached from' "$PF_WORK/b.log"
