@@ -104,11 +104,7 @@ case_image() {
 
 main() {
 	local topo=()
-	pf_parse_mode "$@"
-	pf_require_root
-	pf_make_workdir
-	pf_install_trap
-	pf_ensure_bpffs
+	pf_init "$@"
 	trap 'ctr_rm; _pf_cleanup' EXIT
 	for t in podman mmdebstrap "${PODMAN[2]}"; do
 		command -v "$t" >/dev/null || { pf_skip "[$MODE] image" "$t not installed"; pf_summary; exit; }

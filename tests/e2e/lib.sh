@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # tests/e2e/lib.sh -- helpers shared by the e2e scripts (sourced, not run).
 #
+#   start          pf_init (mode, root, work dir, trap, bpffs)
 #   logging        pf_log, pf_info, pf_detail
 #   results        pf_pass, pf_fail, pf_skip, pf_case, pf_summary
 #   inside a case  pf_expect*, pf_case_skip, pf_case_result
@@ -76,6 +77,16 @@ pf_parse_mode() {
 		esac
 	done
 	[[ $MODE == tc || $MODE == xdp ]] || pf_usage
+}
+
+# pf_init ARGS... -- the start of most e2e scripts: pf_parse_mode ARGS,
+# root, a work directory, the cleanup trap, bpffs.
+pf_init() {
+	pf_parse_mode "$@"
+	pf_require_root
+	pf_make_workdir
+	pf_install_trap
+	pf_ensure_bpffs
 }
 
 # -------------------------------------------------------------- logging ----

@@ -215,11 +215,7 @@ case_bench_endpoint() {
 
 main() {
 	local topo=()
-	pf_parse_mode "$@"
-	pf_require_root
-	pf_make_workdir
-	pf_install_trap
-	pf_ensure_bpffs
+	pf_init "$@"
 	pf_info "ops e2e mode=$MODE work=$PF_WORK"
 	CM=$PF_WORK/configmap
 	mkdir -p "$CM"
