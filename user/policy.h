@@ -7,6 +7,16 @@
  *                       key/value pairs of the pf_tokens and pf_rules maps
  *                       and the per-slot summary (struct pf_slot_info)
  *   the loader writes struct pf_compiled into the maps (user/maps.c).
+ *
+ * The library's files, each using only those above it (the Makefile's
+ * POLICY_SRCS lists them in this order):
+ *   policy_diag.c      "FILE:LINE:COL: message" collector, pf_show()
+ *   policy_rule.c      what validation and compilation share about a
+ *                      rule ("*" entries, the response tails)
+ *   policy_regex.c     regex origins (PCRE2)
+ *   policy_validate.c  semantic checks of a loaded policy
+ *   policy_load.c      YAML -> struct pf_policy, then validation
+ *   policy_compile.c   struct pf_policy -> struct pf_compiled
  */
 #ifndef PF_POLICY_H
 #define PF_POLICY_H

@@ -1,4 +1,4 @@
-/* User: regex origins ({regex: PATTERN} in a rule's origins), evaluated with PCRE2. */
+/* User: the policy library, the daemon's slow path and explain -- regex origins ({regex: PATTERN} in a rule's origins) with PCRE2. */
 /*
  * policy_regex.h -- the slow path's decision. A regex origin always matches the
  * WHOLE serialized origin (PCRE2_ANCHORED | PCRE2_ENDANCHORED: '^' and '$'

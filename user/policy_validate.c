@@ -14,10 +14,15 @@
 #include <strings.h>
 
 #include "policy.h"
-#include "policy_int.h"
+#include "policy_diag.h"
 #include "policy_regex.h"
+#include "policy_rule.h"
+#include "policy_validate.h"
 
 #define HEADER_NAME_MAX 63
+
+/* Longest message text of one check (after "FILE:LINE:COL: "). */
+#define PF_MSG_MAX 512
 
 /* RFC 9110 tchar. */
 static bool is_tchar(unsigned char c)
@@ -53,17 +58,6 @@ static void lower(char *s)
 {
 	for (; *s; s++)
 		*s = (char)pf_lower((__u8)*s);
-}
-
-/* See policy_int.h. */
-bool pf_list_has_star(const struct pf_str_list *l)
-{
-	unsigned i;
-
-	for (i = 0; i < l->n; i++)
-		if (!strcmp(l->v[i].s, "*"))
-			return true;
-	return false;
 }
 
 /* Format a problem into msg (PF_MSG_MAX bytes) and return false. */
@@ -550,7 +544,7 @@ static void check_paths(const struct pf_policy_rule *r, struct pf_diag *d)
 	check_dups(&r->paths, "path", "", d);
 }
 
-/* See policy_int.h. */
+/* See policy_validate.h. */
 void pf_policy_validate(struct pf_policy *pol, struct pf_diag *d)
 {
 	unsigned i;

@@ -8,7 +8,7 @@ BPFT_DIR   := $(BUILD)/tests/bpf
 BPFT_OBJ   := $(BPFT_DIR)/preflightd_test.bpf.o
 BPFT_SKEL  := $(BPFT_DIR)/preflightd_test.skel.h
 BPFT_SRCS  := $(wildcard tests/bpf/*.c)
-BPFT_POL   := $(wildcard user/policy_*.c) user/acrh.c
+BPFT_POL   := $(POLICY_SRCS) user/acrh.c
 BPFT_OBJS  := $(BPFT_SRCS:tests/bpf/%.c=$(BPFT_DIR)/%.o) \
 	      $(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o)
 BPFT_BIN   := $(BPFT_DIR)/bpftest

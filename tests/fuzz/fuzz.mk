@@ -12,7 +12,7 @@ FUZZ_TARGETS  := http policy
 FUZZ_MAXLEN_http   := 4096
 FUZZ_MAXLEN_policy := 8192
 FUZZ_DIR      := $(BUILD)/fuzz
-FUZZ_LIB_SRCS := $(wildcard user/policy_*.c) user/match.c user/acrh.c
+FUZZ_LIB_SRCS := $(POLICY_SRCS) user/match.c user/acrh.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:user/%.c=$(FUZZ_DIR)/obj/%.o)
 FUZZ_BINS     := $(FUZZ_TARGETS:%=$(FUZZ_DIR)/fuzz_%)
 
@@ -28,7 +28,7 @@ $(FUZZ_DIR)/obj/%.o: user/%.c | $(FUZZ_DIR)/obj
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_OBJS) $(wildcard include/*.h) | $(FUZZ_DIR)/obj
 	@echo "  FUZZ-LD $@"
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) -lyaml -lpcre2-8 -lbpf
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB_OBJS) $(POLICY_LDLIBS) -lbpf
 
 # One target on its (growing) corpus: the seeds are copied over it each time.
 fuzz-run-%: $(FUZZ_DIR)/fuzz_%

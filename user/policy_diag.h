@@ -1,17 +1,18 @@
-/* User: private to user/policy_*.c -- diagnostics and helpers shared by the policy stages. */
+/* User: private to user/policy_*.c -- the stages' "FILE:LINE:COL: message" collector and pf_show(). */
 /*
- * policy_int.h -- glue between policy_load.c (YAML -> struct pf_policy),
- * policy_validate.c (semantic checks) and policy_compile.c (map contents).
- * Nothing here is part of the public interface in policy.h.
+ * policy_diag.h -- every problem a policy stage finds is recorded here
+ * with the position of the offending value, and printed in file order
+ * once the stage is done. pf_show() quotes a policy value safely inside
+ * such a message.
  */
-#ifndef PF_POLICY_INT_H
-#define PF_POLICY_INT_H
+#ifndef PF_POLICY_DIAG_H
+#define PF_POLICY_DIAG_H
 
+#include <stdbool.h>
 #include <stddef.h>
-#include "policy.h"
+#include <stdio.h>
 
-/* Longest message text kept for one diagnostic (after "FILE:LINE:COL: "). */
-#define PF_MSG_MAX 512
+#include "policy.h"
 
 /* Longest quoted value shown inside a message. */
 #define PF_SHOW_MAX 96
@@ -45,21 +46,4 @@ unsigned pf_diag_flush(struct pf_diag *d, FILE *out);
  * kept, other bytes as \xNN, long values cut with "...". Returns buf. */
 const char *pf_show(const char *s, char *buf, size_t cap);
 
-/* Semantic checks of a loaded policy (origins, methods, headers, hosts,
- * paths, cross-field rules). Lower-cases hosts and header names in place.
- * Every problem goes to d; the policy's shape (types, required keys) was
- * already checked by the loader. */
-void pf_policy_validate(struct pf_policy *pol, struct pf_diag *d);
-
-/* True if list is non-empty and contains the entry "*". */
-bool pf_list_has_star(const struct pf_str_list *l);
-
-/* Write rule r's allowed-response tail (struct pf_rule.fixed) into buf,
- * at most cap bytes (buf may be NULL when cap is 0). Returns the full
- * length, which may exceed cap (like snprintf, without a NUL). */
-size_t pf_rule_fixed(const struct pf_policy_rule *r, char *buf, size_t cap);
-
-/* Same for the 403 tail (struct pf_rule.reject). */
-size_t pf_rule_reject(const struct pf_policy_rule *r, char *buf, size_t cap);
-
-#endif /* PF_POLICY_INT_H */
+#endif /* PF_POLICY_DIAG_H */
