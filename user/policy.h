@@ -15,7 +15,10 @@
  *                      rule ("*" entries, the response tails)
  *   policy_regex.c     regex origins (PCRE2)
  *   policy_validate.c  semantic checks of a loaded policy
- *   policy_load.c      YAML -> struct pf_policy, then validation
+ *   policy_schema.c    the keys a policy file may hold (adding a key:
+ *                      see there), read from libyaml's node tree
+ *   policy_load.c      YAML file -> struct pf_policy: parse, read,
+ *                      validate
  *   policy_compile.c   struct pf_policy -> struct pf_compiled
  */
 #ifndef PF_POLICY_H
