@@ -14,6 +14,7 @@
  *   policy_rule.c      what validation and compilation share about a
  *                      rule ("*" entries, the response tails)
  *   policy_regex.c     regex origins (PCRE2)
+ *   policy_value.c     checks of one value (origin, host, path, ...)
  *   policy_validate.c  semantic checks of a loaded policy
  *   policy_schema.c    the keys a policy file may hold (adding a key:
  *                      see there), read from libyaml's node tree

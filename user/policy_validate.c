@@ -1,13 +1,10 @@
 /*
- * policy_validate.c -- semantic checks of a loaded policy.
- *
- * Origins must be written exactly as browsers serialize them (the datapath
- * compares bytes), methods and header names must be RFC 9110 tokens, hosts
- * and paths must be forms the datapath can match. Each problem is reported
- * at the offending string; every string is checked (no early exit).
+ * policy_validate.c -- semantic checks of a loaded policy: every value
+ * (policy_value.c), duplicates, and what depends on several keys of a
+ * rule ("*" alone, credentials, the size of the response tail). Each
+ * problem is reported at the offending string; every string is checked
+ * (no early exit).
  */
-#include <arpa/inet.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,366 +15,7 @@
 #include "policy_regex.h"
 #include "policy_rule.h"
 #include "policy_validate.h"
-
-#define HEADER_NAME_MAX 63
-
-/* Longest message text of one check (after "FILE:LINE:COL: "). */
-#define PF_MSG_MAX 512
-
-/* RFC 9110 tchar. */
-static bool is_tchar(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return true;
-	return c && strchr("!#$%&'*+-.^_`|~", c);
-}
-
-/* True if s is a non-empty RFC 9110 token. */
-static bool is_token(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!is_tchar((unsigned char)*s))
-			return false;
-	return true;
-}
-
-/* True if s holds a space, control or non-ASCII byte. */
-static bool has_odd_byte(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f)
-			return true;
-	return false;
-}
-
-/* Lower-case s in place (ASCII only). */
-static void lower(char *s)
-{
-	for (; *s; s++)
-		*s = (char)pf_lower((__u8)*s);
-}
-
-/* Format a problem into msg (PF_MSG_MAX bytes) and return false. */
-static bool fail(char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static bool fail(char *msg, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, PF_MSG_MAX, fmt, ap);
-	va_end(ap);
-	return false;
-}
-
-/* Check the IPv6 literal "[...]" of len bytes: valid, and written the way
- * the WHATWG URL serializer writes it (lower-case, first longest run of
- * two or more zero pieces compressed, no dotted quad). */
-static bool ipv6_ok(const char *h, size_t len, char *msg)
-{
-	char in[INET6_ADDRSTRLEN + 1], out[INET6_ADDRSTRLEN + 2];
-	unsigned char a[16];
-	unsigned p[8];
-	int i, j, best = -1, best_len = 1;
-	size_t o = 0;
-
-	if (len < 2 || h[len - 1] != ']')
-		return fail(msg, "unterminated IPv6 address: expected ']'");
-	if (len - 2 >= sizeof(in))
-		return fail(msg, "invalid IPv6 address");
-	memcpy(in, h + 1, len - 2);
-	in[len - 2] = '\0';
-	if (inet_pton(AF_INET6, in, a) != 1)
-		return fail(msg, "invalid IPv6 address");
-	for (i = 0; i < 8; i++)
-		p[i] = (unsigned)a[2 * i] << 8 | a[2 * i + 1];
-	for (i = 0; i < 8; i = j + 1) {
-		for (j = i; j < 8 && !p[j]; j++)
-			;
-		if (j - i > best_len) {
-			best = i;
-			best_len = j - i;
-		}
-	}
-	for (i = 0; i < 8; i++) {
-		if (i == best) {
-			o += snprintf(out + o, sizeof(out) - o, i ? ":" : "::");
-			i += best_len - 1;
-			continue;
-		}
-		o += snprintf(out + o, sizeof(out) - o, "%x%s", p[i],
-			      i < 7 ? ":" : "");
-	}
-	if (strcmp(in, out))
-		return fail(msg, "IPv6 address must be written as browsers serialize it: [%s]",
-			    out);
-	return true;
-}
-
-/* True if label (len bytes) is one the URL parser reads as a number, so
- * that the host is an IPv4 address (decimal, or 0x hex). */
-static bool numeric_label(const char *l, size_t len)
-{
-	size_t i = 0;
-
-	if (len >= 2 && l[0] == '0' && l[1] == 'x') {
-		for (i = 2; i < len; i++)
-			if (!strchr("0123456789abcdef", l[i]))
-				return false;
-		return true;
-	}
-	for (; i < len; i++)
-		if (l[i] < '0' || l[i] > '9')
-			return false;
-	return len > 0;
-}
-
-/* Check a dotted-quad IPv4 address of len bytes as browsers serialize it. */
-static bool ipv4_ok(const char *h, size_t len, char *msg)
-{
-	unsigned parts = 0, v = 0, digits = 0;
-	size_t i;
-
-	for (i = 0; i <= len; i++) {
-		if (i == len || h[i] == '.') {
-			if (!digits || v > 255 || parts == 4)
-				break;
-			parts++;
-			v = 0;
-			digits = 0;
-			continue;
-		}
-		if (h[i] < '0' || h[i] > '9' || (digits && !v))
-			break;
-		v = v * 10 + (unsigned)(h[i] - '0');
-		digits++;
-	}
-	if (i <= len || parts != 4)
-		return fail(msg, "IPv4 address must be four decimal numbers 0..255 without leading zeros, as browsers serialize it");
-	return true;
-}
-
-/* Check a lower-case host of len bytes without port. wild: it follows
- * "*." in a wildcard origin. */
-static bool host_ok(const char *h, size_t len, bool wild, char *msg)
-{
-	size_t i, start = 0, labels = 0;
-
-	if (!len)
-		return fail(msg, "host is empty");
-	if (h[0] == '[') {
-		if (wild)
-			return fail(msg, "wildcard must cover a domain name, not an IP address");
-		return ipv6_ok(h, len, msg);
-	}
-	if (h[len - 1] == '.')
-		return fail(msg, "host must not end with a dot");
-	for (i = 0; i <= len; i++) {
-		if (i < len && h[i] != '.') {
-			if (!strchr("abcdefghijklmnopqrstuvwxyz0123456789-", h[i]))
-				return fail(msg, "host may contain only a-z, 0-9, '-' and '.' (write international names in their xn-- form)");
-			continue;
-		}
-		if (i == start)
-			return fail(msg, "host has an empty label");
-		if (i - start > 63)
-			return fail(msg, "host label '%.*s' is longer than 63 bytes",
-				    (int)(i - start), h + start);
-		labels++;
-		if (i < len)
-			start = i + 1;
-	}
-	if (numeric_label(h + start, len - start)) {
-		if (wild)
-			return fail(msg, "wildcard must cover a domain name, not an IP address");
-		return ipv4_ok(h, len, msg);
-	}
-	if (wild && labels < 2)
-		return fail(msg, "wildcard must cover a domain with at least two labels (https://*.example.com), never a top-level domain");
-	/* The datapath tries the suffixes after the last PF_MAX_LABELS dots. */
-	if (wild && labels > PF_MAX_LABELS)
-		return fail(msg, "wildcard domain has %zu labels; at most %d are matched",
-			    labels, PF_MAX_LABELS);
-	return true;
-}
-
-/* Check the port text p (after ':') of an origin whose scheme's default
- * port is dflt. */
-static bool port_ok(const char *p, unsigned dflt, char *msg)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	for (i = 0; p[i]; i++)
-		if (p[i] < '0' || p[i] > '9' || i == 5)
-			return fail(msg, "port must be a number 1..65535");
-	if (!i)
-		return fail(msg, "port must be a number 1..65535 (or omit the ':')");
-	if (p[0] == '0' && i > 1)
-		return fail(msg, "port must not have leading zeros");
-	v = strtoul(p, NULL, 10);
-	if (v < 1 || v > 65535)
-		return fail(msg, "port must be a number 1..65535");
-	if (v == dflt)
-		return fail(msg, "default port must be omitted: browsers serialize the origin without ':%u'",
-			    dflt);
-	return true;
-}
-
-/* Check one origin entry other than "*". */
-static bool origin_ok(const char *s, char *msg)
-{
-	const char *sep, *auth, *host, *end, *colon;
-	size_t len = strlen(s), hlen;
-	bool https, wild;
-
-	if (!strcasecmp(s, "null"))
-		return fail(msg, "the null origin can be sent by any sandboxed page; refusing");
-	if (len > PF_TOKEN_MAX - 1)
-		return fail(msg, "origin is %zu bytes, over the limit of %d",
-			    len, PF_TOKEN_MAX - 1);
-	if (has_odd_byte(s))
-		return fail(msg, "origin must not contain spaces, control or non-ASCII characters (write international names in their xn-- form)");
-	for (end = s; *end; end++)
-		if (*end >= 'A' && *end <= 'Z')
-			return fail(msg, "origin must be lower case: browsers serialize the scheme and host in lower case, so this would never match");
-	sep = strstr(s, "://");
-	if (!sep || sep == s)
-		return fail(msg, "origin is missing its scheme: write https://%s (or http://)",
-			    sep ? sep + 3 : s);
-	https = sep - s == 5 && !strncmp(s, "https", 5);
-	if (!https && !(sep - s == 4 && !strncmp(s, "http", 4)))
-		return fail(msg, "scheme '%.*s' is not allowed: origins are http:// or https://",
-			    (int)(sep - s), s);
-	auth = sep + 3;
-	if (strchr(auth, '@'))
-		return fail(msg, "origin must not contain userinfo ('@')");
-	end = strpbrk(auth, "/?#");
-	if (end && *end == '/')
-		return fail(msg, "origin must not have a path or trailing slash");
-	if (end)
-		return fail(msg, "origin must not have a query or fragment");
-	wild = !strncmp(auth, "*.", 2);
-	host = wild ? auth + 2 : auth;
-	if (strchr(host, '*') || (*auth == '*' && !wild))
-		return fail(msg, "'*' is only allowed as the whole first label, as in https://*.example.com");
-	if (*host == '[') {
-		end = strchr(host, ']');
-		colon = end ? end + 1 : host + strlen(host);
-		if (*colon && *colon != ':')
-			return fail(msg, "unexpected characters after the IPv6 address");
-	} else {
-		colon = strchr(host, ':');
-	}
-	hlen = colon && *colon ? (size_t)(colon - host) : strlen(host);
-	if (!host_ok(host, hlen, wild, msg))
-		return false;
-	if (colon && *colon)
-		return port_ok(colon + 1, https ? 443 : 80, msg);
-	return true;
-}
-
-/* Check one hosts entry (lower-cased in place first). */
-static bool hostname_ok(char *s, char *msg)
-{
-	const char *colon;
-	size_t len = strlen(s);
-
-	lower(s);
-	if (len > PF_TOKEN_MAX - 1)
-		return fail(msg, "host is %zu bytes, over the limit of %d",
-			    len, PF_TOKEN_MAX - 1);
-	if (s[0] != '[' && strchr(s, ':') != strrchr(s, ':'))
-		return fail(msg, "IPv6 hosts must be written in brackets, as in [2001:db8::1]");
-	colon = s[0] == '[' ? strstr(s, "]:") : strchr(s, ':');
-	if (colon && s[0] == '[')
-		colon++;
-	if (colon)
-		return fail(msg, "hosts match the Host header without its port; remove '%s'",
-			    colon);
-	return host_ok(s, len, false, msg);
-}
-
-/* Check one path prefix. */
-static bool path_ok(const char *p, char *msg)
-{
-	size_t len = strlen(p);
-	const char *seg;
-
-	if (p[0] != '/')
-		return fail(msg, "path must start with '/'");
-	if (len > PF_PATH_MAX - 1)
-		return fail(msg, "path is %zu bytes, over the limit of %d",
-			    len, PF_PATH_MAX - 1);
-	if (has_odd_byte(p))
-		return fail(msg, "path must not contain spaces, control or non-ASCII characters");
-	if (strchr(p, '%'))
-		return fail(msg, "path must not contain '%%': the datapath matches paths without decoding them");
-	if (strpbrk(p, "?#"))
-		return fail(msg, "path must not contain '?' or '#': prefixes match the path only");
-	if (strstr(p, "//"))
-		return fail(msg, "path must not contain '//'");
-	/* requests under such prefixes are never matched in the kernel
-	 * (pf_path_flags passes them to the app): refuse the prefix */
-	if (strpbrk(p, "\\;"))
-		return fail(msg, "path must not contain '\\' or ';' (servers route them "
-			    "differently, so such requests always go to the app)");
-	for (seg = p + 1; seg; seg = strchr(seg, '/')) {
-		if (*seg == '/')
-			seg++;
-		if ((seg[0] == '.' && (!seg[1] || seg[1] == '/')) ||
-		    (seg[0] == '.' && seg[1] == '.' && (!seg[2] || seg[2] == '/')))
-			return fail(msg, "path must not contain '.' or '..' segments");
-		{
-			const char *end = strchr(seg, '/');
-			size_t sl = end ? (size_t)(end - seg) : strlen(seg);
-
-			if (sl >= 2 && seg[sl - 1] == '.' && seg[sl - 2] == '.')
-				return fail(msg, "path segments must not end in '..' (some "
-					    "servers strip trailing dots)");
-		}
-	}
-	return true;
-}
-
-/* Check one method token other than "*". */
-static bool method_ok(const char *m, char *msg)
-{
-	static const char *const norm[] = {
-		"DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT",
-	};
-	unsigned i;
-
-	if (!is_token(m))
-		return fail(msg, "not a valid method token (RFC 9110)");
-	if (strlen(m) > PF_TOKEN_MAX - 1)
-		return fail(msg, "method is %zu bytes, over the limit of %d",
-			    strlen(m), PF_TOKEN_MAX - 1);
-	if (!strcasecmp(m, "CONNECT") || !strcasecmp(m, "TRACE") ||
-	    !strcasecmp(m, "TRACK"))
-		return fail(msg, "forbidden method: browsers never send it");
-	for (i = 0; i < sizeof(norm) / sizeof(norm[0]); i++)
-		if (!strcasecmp(m, norm[i]) && strcmp(m, norm[i]))
-			return fail(msg, "browsers upper-case this method, so it would never match; write '%s'",
-				    norm[i]);
-	return true;
-}
-
-/* Check one header name other than "*" (lower-cased in place after). */
-static bool header_ok(char *h, char *msg)
-{
-	if (!is_token(h))
-		return fail(msg, "not a valid header name (RFC 9110 token)");
-	if (strlen(h) > HEADER_NAME_MAX)
-		return fail(msg, "header name longer than %d bytes",
-			    HEADER_NAME_MAX);
-	lower(h);
-	return true;
-}
+#include "policy_value.h"
 
 /* qsort_r order of list indexes: by string, then by position. */
 static int idx_cmp(const void *a, const void *b, void *arg)
@@ -441,7 +79,7 @@ static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 		const struct pf_str *e = &r->origins.v[i];
 
 		if (strcmp(e->s, "*")) {
-			if (!origin_ok(e->s, msg))
+			if (!pf_origin_ok(e->s, msg))
 				report(d, e, msg);
 			continue;
 		}
@@ -487,7 +125,7 @@ static void check_methods(const struct pf_policy_rule *r, struct pf_diag *d)
 				pf_diag(d, e->at, "'*' must be the only method");
 			continue;
 		}
-		if (!method_ok(e->s, msg))
+		if (!pf_method_ok(e->s, msg))
 			report(d, e, msg);
 	}
 	check_dups(&r->methods, "method", "", d);
@@ -507,7 +145,7 @@ static void check_headers(struct pf_policy_rule *r, struct pf_diag *d)
 	for (i = 0; i < r->headers.n; i++) {
 		struct pf_str *e = &r->headers.v[i];
 
-		if (strcmp(e->s, "*") && !header_ok(e->s, msg))
+		if (strcmp(e->s, "*") && !pf_header_ok(e->s, msg))
 			report(d, e, msg);
 	}
 	check_dups(&r->headers, "header", " (header names are case-insensitive)",
@@ -523,7 +161,7 @@ static void check_hosts(struct pf_policy_rule *r, struct pf_diag *d)
 	for (i = 0; i < r->hosts.n; i++) {
 		struct pf_str *e = &r->hosts.v[i];
 
-		if (!hostname_ok(e->s, msg))
+		if (!pf_hostname_ok(e->s, msg))
 			report(d, e, msg);
 	}
 	check_dups(&r->hosts, "host", " (hosts are case-insensitive)", d);
@@ -539,7 +177,7 @@ static void check_paths(const struct pf_policy_rule *r, struct pf_diag *d)
 		pf_diag(d, r->paths.v[PF_MAX_PATHS].at,
 			"paths: at most %d paths per rule", PF_MAX_PATHS);
 	for (i = 0; i < r->paths.n; i++)
-		if (!path_ok(r->paths.v[i].s, msg))
+		if (!pf_path_ok(r->paths.v[i].s, msg))
 			report(d, &r->paths.v[i], msg);
 	check_dups(&r->paths, "path", "", d);
 }
