@@ -17,3 +17,5 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(ASAN_OBJS) $(wildcard include/*.h) | $(B
 
 unit: $(UNIT_BINS)
 	$(Q)set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+-include $(wildcard $(BUILD)/asan/*.d $(BUILD)/tests/unit/*.d)
