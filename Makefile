@@ -26,7 +26,7 @@ CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
 # The daemon, the unit, BPF and fuzz tiers and bench/kcost build it from here.
 POLICY_SRCS   := $(addprefix user/,policy_diag.c policy_rule.c policy_regex.c \
 	policy_value.c policy_validate.c policy_schema.c policy_load.c policy_compile.c)
-POLICY_LDLIBS := -lyaml -lpcre2-8
+POLICY_LDLIBS := -lyaml -lpcre2-8 -lpsl
 LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd $(POLICY_LDLIBS)
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
 	-D__TARGET_ARCH_x86 $(ARCH_INC) -Iinclude -Ibpf

@@ -13,6 +13,7 @@
 struct pf_diag_msg {
 	struct pf_mark at;
 	unsigned seq;
+	bool warn;
 	char *text;
 };
 
@@ -23,19 +24,14 @@ void pf_diag_init(struct pf_diag *d, const char *file)
 	d->file = file;
 }
 
-/* See policy_diag.h. */
-void pf_diag(struct pf_diag *d, struct pf_mark at, const char *fmt, ...)
+/* Store one message (problem or warning) formatted from fmt/ap. */
+static void add(struct pf_diag *d, struct pf_mark at, bool warn,
+		const char *fmt, va_list ap)
 {
 	struct pf_diag_msg *v;
 	char *text = NULL;
-	va_list ap;
-	int len;
 
-	d->n++;
-	va_start(ap, fmt);
-	len = vasprintf(&text, fmt, ap);
-	va_end(ap);
-	if (len < 0) {
+	if (vasprintf(&text, fmt, ap) < 0) {
 		d->oom = true;
 		return;
 	}
@@ -53,8 +49,31 @@ void pf_diag(struct pf_diag *d, struct pf_mark at, const char *fmt, ...)
 	}
 	v = &d->v[d->kept++];
 	v->at = at;
-	v->seq = d->n;
+	v->seq = d->n + d->warnings;
+	v->warn = warn;
 	v->text = text;
+}
+
+/* See policy_diag.h. */
+void pf_diag(struct pf_diag *d, struct pf_mark at, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->n++;
+	va_start(ap, fmt);
+	add(d, at, false, fmt, ap);
+	va_end(ap);
+}
+
+/* See policy_diag.h. */
+void pf_diag_warn(struct pf_diag *d, struct pf_mark at, const char *fmt, ...)
+{
+	va_list ap;
+
+	d->warnings++;
+	va_start(ap, fmt);
+	add(d, at, true, fmt, ap);
+	va_end(ap);
 }
 
 /* qsort order of diagnostics: line, column, then arrival. */
@@ -78,8 +97,9 @@ unsigned pf_diag_flush(struct pf_diag *d, FILE *out)
 		qsort(d->v, d->kept, sizeof(*d->v), diag_cmp);
 	for (i = 0; i < d->kept; i++) {
 		if (out)
-			fprintf(out, "%s:%u:%u: %s\n", d->file, d->v[i].at.line,
-				d->v[i].at.col, d->v[i].text);
+			fprintf(out, "%s:%u:%u: %s%s\n", d->file,
+				d->v[i].at.line, d->v[i].at.col,
+				d->v[i].warn ? "warning: " : "", d->v[i].text);
 		free(d->v[i].text);
 	}
 	if (out && d->oom)

@@ -19,14 +19,17 @@
 
 struct pf_diag_msg;
 
-/* A collector of "FILE:LINE:COL: message" diagnostics. Messages are kept
- * until pf_diag_flush(), which prints them in file order. */
+/* A collector of "FILE:LINE:COL: message" diagnostics (problems, which
+ * refuse the policy) and "FILE:LINE:COL: warning: message" ones (which do
+ * not). Messages are kept until pf_diag_flush(), which prints them in
+ * file order. */
 struct pf_diag {
 	const char *file;          /* name printed before every message */
 	struct pf_diag_msg *v;     /* stored messages */
 	unsigned kept;             /* entries used in v */
 	unsigned cap;              /* entries allocated in v */
-	unsigned n;                /* problems reported (>= kept) */
+	unsigned n;                /* problems reported */
+	unsigned warnings;         /* warnings reported */
 	bool oom;                  /* a message could not be stored */
 };
 
@@ -38,8 +41,14 @@ void pf_diag_init(struct pf_diag *d, const char *file);
 void pf_diag(struct pf_diag *d, struct pf_mark at, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* Record one warning at `at`: printed like a problem, with "warning: "
+ * before the message, but not counted as one. Never fails (as pf_diag). */
+void pf_diag_warn(struct pf_diag *d, struct pf_mark at, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Print every message, sorted by line then column then arrival, to out
- * (if not NULL), free them, and return how many problems were recorded. */
+ * (if not NULL), free them, and return how many problems (not warnings)
+ * were recorded. */
 unsigned pf_diag_flush(struct pf_diag *d, FILE *out);
 
 /* Copy s into buf (cap bytes) for quoting in a message: printable ASCII

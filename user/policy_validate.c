@@ -72,7 +72,7 @@ static void report(struct pf_diag *d, const struct pf_str *e, const char *msg)
 /* Checks of the origins of rule r. */
 static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 {
-	char msg[PF_MSG_MAX];
+	char msg[PF_MSG_MAX], shown[PF_SHOW_MAX];
 	unsigned i;
 
 	for (i = 0; i < r->origins.n; i++) {
@@ -81,6 +81,9 @@ static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 		if (strcmp(e->s, "*")) {
 			if (!pf_origin_ok(e->s, msg))
 				report(d, e, msg);
+			else if (r->credentials && !strncmp(e->s, "http://", 7))
+				pf_diag_warn(d, e->at, "'%s' with credentials: true: a page on an http:// origin can be altered by anyone on its network path, who then reads credentialed responses; prefer https://",
+					     pf_show(e->s, shown, sizeof(shown)));
 			continue;
 		}
 		if (r->origins.n + r->regexes.n > 1)
@@ -95,7 +98,6 @@ static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 	for (i = 0; i < r->regexes.n; i++) {
 		const struct pf_str *e = &r->regexes.v[i];
 		struct pf_mark at = e->at;
-		char shown[PF_SHOW_MAX];
 		size_t off = 0;
 		void *code;
 

@@ -7,6 +7,8 @@
  * and paths must be forms the datapath can match.
  */
 #include <arpa/inet.h>
+#include <libpsl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,6 +157,45 @@ static bool ipv4_ok(const char *h, size_t len, char *msg)
 	return true;
 }
 
+static psl_ctx_t *psl;
+
+/* Load the Public Suffix List once: the newer of the publicsuffix
+ * package's file and libpsl's built-in copy. */
+static void psl_open(void)
+{
+	psl = psl_latest(NULL);
+}
+
+/* Check that the domain a wildcard covers (len bytes of h) is not a
+ * public suffix in either section of the Public Suffix List: under one,
+ * anyone can register a site (co.uk, ICANN section) or own a subdomain
+ * (github.io, private section), so "*." of it grants strangers. */
+static bool not_public_suffix(const char *h, size_t len, char *msg)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	const psl_ctx_t *list;
+	char dom[PF_TOKEN_MAX];
+
+	pthread_once(&once, psl_open);
+	list = psl ? psl : psl_builtin();
+	if (!list)
+		return fail(msg, "wildcard cannot be checked: no Public Suffix List (install the publicsuffix package)");
+	if (len >= sizeof(dom))
+		return fail(msg, "wildcard domain is longer than %zu bytes",
+			    sizeof(dom) - 1);
+	memcpy(dom, h, len);
+	dom[len] = '\0';
+	/* PSL_TYPE_NO_STAR_RULE: only listed suffixes; an unlisted top-level
+	 * domain has one label and was refused above */
+	if (psl_is_public_suffix2(list, dom, PSL_TYPE_ICANN | PSL_TYPE_NO_STAR_RULE))
+		return fail(msg, "'%s' is a public suffix (ICANN section of the Public Suffix List): anyone can register a site under it, so a wildcard on it allows strangers; list your sites, or a wildcard under your own domain",
+			    dom);
+	if (psl_is_public_suffix2(list, dom, PSL_TYPE_PRIVATE | PSL_TYPE_NO_STAR_RULE))
+		return fail(msg, "'%s' is a public suffix (private section of the Public Suffix List): its subdomains belong to different owners, so a wildcard on it allows strangers; list your sites, or a wildcard under your own domain",
+			    dom);
+	return true;
+}
+
 /* Check a lower-case host of len bytes without port. wild: it follows
  * "*." in a wildcard origin. */
 static bool host_ok(const char *h, size_t len, bool wild, char *msg)
@@ -196,6 +237,8 @@ static bool host_ok(const char *h, size_t len, bool wild, char *msg)
 	if (wild && labels > PF_MAX_LABELS)
 		return fail(msg, "wildcard domain has %zu labels; at most %d are matched",
 			    labels, PF_MAX_LABELS);
+	if (wild)
+		return not_public_suffix(h, len, msg);
 	return true;
 }
 

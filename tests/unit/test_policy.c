@@ -21,13 +21,18 @@
 
 #define VARY "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 #define VARY_PNA VARY ", Access-Control-Request-Private-Network"
+/* The warning about an http:// origin in a rule with credentials. */
+#define HTTP_CRED "with credentials: true: a page on an http:// origin can " \
+	"be altered by anyone on its network path, who then reads " \
+	"credentialed responses; prefer https://"
 
 /* ---- helpers ---- */
 
 
-/* Load and compile yaml (which must be valid) into c for slot. */
-static void load_compile(const char *yaml, __u32 slot, struct pf_policy *pol,
-			 struct pf_compiled *c)
+/* Load and compile yaml (which must be valid) into c for slot; the
+ * loader prints exactly `warnings`. */
+static void load_compile_warn(const char *yaml, const char *warnings, __u32 slot,
+			      struct pf_policy *pol, struct pf_compiled *c)
 {
 	char *errs = NULL;
 	int ret = load(yaml, pol, &errs);
@@ -35,9 +40,16 @@ static void load_compile(const char *yaml, __u32 slot, struct pf_policy *pol,
 	if (ret)
 		print_error("unexpected problems:\n%s", errs);
 	assert_int_equal(ret, 0);
-	assert_string_equal(errs, "");
+	assert_string_equal(errs, warnings);
 	free(errs);
 	assert_int_equal(pf_policy_compile(pol, slot, c, stderr), 0);
+}
+
+/* Same without any warning. */
+static void load_compile(const char *yaml, __u32 slot, struct pf_policy *pol,
+			 struct pf_compiled *c)
+{
+	load_compile_warn(yaml, "", slot, pol, c);
 }
 
 /* Look up (kind, s) in c; checks the stored string and its zero padding. */
@@ -298,7 +310,10 @@ static void test_valid_forms(void **state)
 	struct pf_compiled c;
 
 	(void)state;
-	load_compile(yaml, 0, &pol, &c);
+	load_compile_warn(yaml,
+		"t.yaml:5:9: warning: 'http://198.18.0.1:8081' " HTTP_CRED "\n"
+		"t.yaml:11:9: warning: 'http://localhost:3000' " HTTP_CRED "\n",
+		0, &pol, &c);
 	assert_string_equal(pol.rules[0].hosts.v[2].s, "localhost");
 	assert_true(pol.rules[0].credentials);
 	assert_tok(&c, PF_TOK_HOST, "[::1]", 1);
@@ -316,6 +331,25 @@ static void test_valid_forms(void **state)
 		"Access-Control-Allow-Credentials: true\r\n"
 		"Access-Control-Max-Age: 86400\r\n" VARY "\r\n\r\n",
 		VARY "\r\nContent-Length: 0\r\n\r\n");
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+/* Wildcards under a registrable domain load, including below a public
+ * suffix and at a PSL exception (www.ck). */
+static void test_wildcard_registrable(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+
+	(void)state;
+	load_compile("ports: [80]\nrules:\n  - methods: [GET]\n    origins:\n"
+		     "      - https://*.example.co.uk\n"
+		     "      - https://*.me.github.io\n"
+		     "      - https://*.www.ck\n", 0, &pol, &c);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "example.co.uk", 1);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "me.github.io", 1);
+	assert_tok(&c, PF_TOK_WILD_HTTPS, "www.ck", 1);
 	pf_compiled_free(&c);
 	pf_policy_free(&pol);
 }
@@ -534,6 +568,17 @@ static const struct bad bad_cases[] = {
 	  "wildcard domain has 9 labels; at most 8 are matched", 1 },
 	{ ORIGIN("https://*.1.2.3.4"), "t.yaml:5:9: ",
 	  "wildcard must cover a domain name, not an IP address", 1 },
+	/* wildcards on public suffixes: the PSL's ICANN and private sections */
+	{ ORIGIN("https://*.co.uk"), "t.yaml:5:9: ",
+	  "'https://*.co.uk': 'co.uk' is a public suffix (ICANN section of the Public Suffix List)", 1 },
+	{ ORIGIN("http://*.co.uk:8080"), "t.yaml:5:9: ",
+	  "'co.uk' is a public suffix (ICANN section", 1 },
+	{ ORIGIN("https://*.foo.ck"), "t.yaml:5:9: ",
+	  "'foo.ck' is a public suffix (ICANN section", 1 },
+	{ ORIGIN("https://*.github.io"), "t.yaml:5:9: ",
+	  "'https://*.github.io': 'github.io' is a public suffix (private section of the Public Suffix List)", 1 },
+	{ ORIGIN("https://*.s3.amazonaws.com"), "t.yaml:5:9: ",
+	  "'s3.amazonaws.com' is a public suffix (private section", 1 },
 	{ ORIGIN("https://a*.example.com"), "t.yaml:5:9: ",
 	  "'*' is only allowed as the whole first label", 1 },
 	{ ORIGIN("https://*example.com"), "t.yaml:5:9: ",
@@ -821,7 +866,24 @@ static void test_cmd_check(void **state)
 	free(out);
 	free(err);
 
+	/* a warning is printed as FILE:LINE:COL: warning: and changes
+	 * neither the exit status nor the summary */
 	snprintf(path, sizeof(path), "/tmp/pf_check_%d.yaml", (int)getpid());
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ports: [80]\nrules:\n  - origins: [http://a.example.com]\n"
+	      "    methods: [GET]\n    credentials: true\n", f);
+	fclose(f);
+	assert_int_equal(run_check(&out, &err, path, NULL), 0);
+	snprintf(line, sizeof(line),
+		 "%s:3:15: warning: 'http://a.example.com' " HTTP_CRED "\n", path);
+	assert_string_equal(err, line);
+	snprintf(line, sizeof(line), "%s: ok: 1 rule, 1 origin (0 wildcard), "
+		 "1 method, 0 headers, 1 port\n", path);
+	assert_string_equal(out, line);
+	free(out);
+	free(err);
+
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("ports: [80, 80]\nrules: []\n", f);
@@ -844,6 +906,7 @@ int main(void)
 		cmocka_unit_test(test_example),
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_valid_forms),
+		cmocka_unit_test(test_wildcard_registrable),
 		cmocka_unit_test(test_no_tokens),
 		cmocka_unit_test(test_rule_limits),
 		cmocka_unit_test(test_bad),
