@@ -28,7 +28,16 @@
 struct loader {
 	yaml_document_t *doc;
 	struct pf_diag *d;
+	unsigned char *seen;  /* per node of doc: read once already */
+	size_t repeated;      /* cost of the nodes read again */
 };
+
+/* YAML aliases make one node appear many times: a 285 kB file aliasing a
+ * 65 kB string 20,000 times is 1.3 GB of policy. Reading a node again
+ * costs its text plus REPEAT_NODE_COST (the structures and messages made
+ * for it); past PF_ALIAS_REPEAT_MAX the policy is refused. */
+#define PF_ALIAS_REPEAT_MAX (8u << 20)
+#define REPEAT_NODE_COST    64
 
 /* One key of a mapping. */
 struct key {
@@ -36,7 +45,8 @@ struct key {
 	bool required;        /* "missing required key" when absent */
 	/* Check value node n of key k and store it in obj (the struct
 	 * pf_policy or struct pf_policy_rule being filled; k->off locates
-	 * the field). Problems go to ld->d. Returns 0 or -ENOMEM. */
+	 * the field). Problems go to ld->d. Returns 0, -ENOMEM, or -EINVAL
+	 * when the nodes it reads repeat too much (use()). */
 	int (*read)(struct loader *ld, const yaml_node_t *n,
 		    const struct key *k, void *obj);
 	size_t off;           /* offsetof() the field in obj */
@@ -84,6 +94,28 @@ static const char *plain(const yaml_node_t *n)
 	    n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
 		return NULL;
 	return scalar(n);
+}
+
+/* Account for reading node n: one read before is read again through a
+ * YAML alias. Returns 0, or -EINVAL (reported at n, the aliased node)
+ * once the repeats cost more than PF_ALIAS_REPEAT_MAX. */
+static int use(struct loader *ld, const yaml_node_t *n)
+{
+	size_t i = (size_t)(n - ld->doc->nodes.start);
+
+	if (!ld->seen[i]) {
+		ld->seen[i] = 1;
+		return 0;
+	}
+	ld->repeated += REPEAT_NODE_COST;
+	if (n->type == YAML_SCALAR_NODE)
+		ld->repeated += n->data.scalar.length;
+	if (ld->repeated <= PF_ALIAS_REPEAT_MAX)
+		return 0;
+	pf_diag(ld->d, mark_of(n),
+		"YAML aliases repeat this value, and the policy's repeated values pass %u MiB: refusing (write the values out, or alias less)",
+		PF_ALIAS_REPEAT_MAX >> 20);
+	return -EINVAL;
 }
 
 /* Number of items of sequence node n. */
@@ -134,25 +166,27 @@ static void unknown_key(struct loader *ld, const yaml_node_t *key,
 		pf_show(k, shown, sizeof(shown)), list);
 }
 
-/* Walk mapping node map whose allowed keys are keys[0..n-1]: report
+/* Walk the mapping node map whose allowed keys are keys[0..n-1]: report
  * non-string, unknown and duplicate keys, and store the value node of
- * each known key in vals[] (NULL if absent). Returns false if map is not a
- * mapping (nothing reported: the caller knows what it expected). */
-static bool walk_map(struct loader *ld, const yaml_node_t *map,
-		     const struct key *keys, unsigned n, yaml_node_t **vals)
+ * each known key in vals[] (NULL if absent). Returns 0 or -EINVAL (too
+ * much repeated through aliases). */
+static int walk_map(struct loader *ld, const yaml_node_t *map,
+		    const struct key *keys, unsigned n, yaml_node_t **vals)
 {
 	yaml_node_pair_t *p;
 	unsigned i;
+	int err;
 
 	for (i = 0; i < n; i++)
 		vals[i] = NULL;
-	if (map->type != YAML_MAPPING_NODE)
-		return false;
 	for (p = map->data.mapping.pairs.start;
 	     p < map->data.mapping.pairs.top; p++) {
 		yaml_node_t *key = node_at(ld, p->key);
 		const char *k = scalar(key);
 
+		err = use(ld, key);
+		if (err)
+			return err;
 		if (!k) {
 			pf_diag(ld->d, mark_of(key),
 				"keys must be plain strings");
@@ -170,8 +204,11 @@ static bool walk_map(struct loader *ld, const yaml_node_t *map,
 			continue;
 		}
 		vals[i] = node_at(ld, p->value);
+		err = use(ld, vals[i]);
+		if (err)
+			return err;
 	}
-	return true;
+	return 0;
 }
 
 /* Read mapping node map with keys[0..n-1] into obj: report missing
@@ -185,10 +222,13 @@ static int read_map(struct loader *ld, const yaml_node_t *map,
 	unsigned i;
 	int err;
 
-	if (!walk_map(ld, map, keys, n, v)) {
+	if (map->type != YAML_MAPPING_NODE) {
 		pf_diag(ld->d, mark_of(map), "%s", not_map);
 		return 0;
 	}
+	err = walk_map(ld, map, keys, n, v);
+	if (err)
+		return err;
 	for (i = 0; i < n; i++) {
 		if (!v[i]) {
 			if (keys[i].required)
@@ -286,6 +326,9 @@ static int read_list(struct loader *ld, const yaml_node_t *n,
 		yaml_node_t *item = node_at(ld, *it);
 		const char *s = item_str(item);
 
+		err = use(ld, item);
+		if (err)
+			return err;
 		if (!s) {
 			pf_diag(ld->d, mark_of(item),
 				"%s: expected a list of strings", k->name);
@@ -332,8 +375,13 @@ static int read_origins(struct loader *ld, const yaml_node_t *n,
 	     it < n->data.sequence.items.top; it++) {
 		yaml_node_t *item = node_at(ld, *it);
 
+		err = use(ld, item);
+		if (err)
+			return err;
 		if (item->type == YAML_MAPPING_NODE) {
-			walk_map(ld, item, regex_keys, 1, v);
+			err = walk_map(ld, item, regex_keys, 1, v);
+			if (err)
+				return err;
 			/* other keys were reported by walk_map */
 			if (!v[0]) {
 				if (item->data.mapping.pairs.top ==
@@ -449,7 +497,10 @@ static int read_ports(struct loader *ld, const yaml_node_t *n,
 		yaml_node_t *item = node_at(ld, *it);
 		const char *s = plain(item);
 		long v;
+		int err = use(ld, item);
 
+		if (err)
+			return err;
 		if (!s || !parse_int(s, &v)) {
 			pf_diag(ld->d, mark_of(item),
 				"ports: expected a list of integers");
@@ -507,9 +558,12 @@ static int read_rules(struct loader *ld, const yaml_node_t *n,
 	if (!pol->rules)
 		return -ENOMEM;
 	for (i = 0; i < count; i++) {
+		yaml_node_t *item = node_at(ld, n->data.sequence.items.start[i]);
+
 		pol->n_rules++;
-		err = read_rule(ld, node_at(ld, n->data.sequence.items.start[i]),
-				&pol->rules[i]);
+		err = use(ld, item);
+		if (!err)
+			err = read_rule(ld, item, &pol->rules[i]);
 		if (err)
 			return err;
 	}
@@ -527,15 +581,23 @@ int pf_policy_read(yaml_document_t *doc, struct pf_policy *pol,
 		   struct pf_diag *d)
 {
 	yaml_node_t *root = yaml_document_get_root_node(doc);
-	struct loader ld = { doc, d };
+	struct loader ld = { doc, d, NULL, 0 };
 	struct pf_mark first = { 1, 1 };
+	int err;
 
 	if (!root) {
 		pf_diag(d, first,
 			"empty policy: expected a mapping with keys 'ports' and 'rules'");
 		return 0;
 	}
-	return read_map(&ld, root, top_keys,
-			sizeof(top_keys) / sizeof(top_keys[0]), pol,
-			"top level must be a mapping with keys 'ports' and 'rules'");
+	ld.seen = calloc((size_t)(doc->nodes.top - doc->nodes.start), 1);
+	if (!ld.seen)
+		return -ENOMEM;
+	err = use(&ld, root);
+	if (!err)
+		err = read_map(&ld, root, top_keys,
+			       sizeof(top_keys) / sizeof(top_keys[0]), pol,
+			       "top level must be a mapping with keys 'ports' and 'rules'");
+	free(ld.seen);
+	return err;
 }

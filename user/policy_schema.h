@@ -15,7 +15,9 @@
 
 /* Read the loaded document doc into pol (zeroed by the caller): check
  * its shape and copy every string with its line:column. Problems go to
- * d. Returns 0 (pol is then complete or d holds problems) or -ENOMEM. */
+ * d. Returns 0 (pol is then complete or d holds problems), -ENOMEM, or
+ * -EINVAL (reported) when YAML aliases repeat more than a few MiB of
+ * values: reading stops there. */
 int pf_policy_read(yaml_document_t *doc, struct pf_policy *pol,
 		   struct pf_diag *d);
 
