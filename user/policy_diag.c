@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "policy_diag.h"
 
 struct pf_diag_msg {
@@ -113,27 +114,5 @@ unsigned pf_diag_flush(struct pf_diag *d, FILE *out)
 /* See policy_diag.h. */
 const char *pf_show(const char *s, char *buf, size_t cap)
 {
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
-
-		if (o + need + 4 > cap) {
-			memcpy(buf + o, "...", 3);
-			o += 3;
-			break;
-		}
-		if (need == 1) {
-			buf[o++] = (char)c;
-			continue;
-		}
-		buf[o++] = '\\';
-		buf[o++] = 'x';
-		buf[o++] = hex[c >> 4];
-		buf[o++] = hex[c & 15];
-	}
-	buf[o] = '\0';
-	return buf;
+	return pf_escape(buf, cap, s, strlen(s), "");
 }

@@ -16,9 +16,11 @@
 #include <bpf/libbpf.h>
 #include "../include/pf_structs.h"
 #include "cmds.h"
+#include "escape.h"
 #include "match.h"
 #include "pin.h"
 #include "log.h"
+#include "trace.h"
 
 static volatile sig_atomic_t stop;
 static unsigned long printed, limit;
@@ -30,38 +32,52 @@ static void on_signal(int sig)
 	stop = 1;
 }
 
+/* See trace.h. */
+int pf_trace_line(char *buf, size_t cap, const struct pf_trace_rec *t,
+		  __s64 mono_to_real)
+{
+	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], name[64], hms[16];
+	char origin[PF_ESCAPED_MAX(PF_TRACE_ORIGIN)], rule[96] = "";
+	__u64 ns = t->ts_ns + (__u64)mono_to_real;
+	time_t sec = (time_t)(ns / 1000000000ull);
+	int af = t->key.family == 6 ? AF_INET6 : AF_INET;
+	const char *lb = af == AF_INET6 ? "[" : "", *rb = af == AF_INET6 ? "]" : "";
+	struct tm tm;
+
+	inet_ntop(af, t->key.caddr, c, sizeof(c));
+	inet_ntop(af, t->key.saddr, s, sizeof(s));
+	localtime_r(&sec, &tm);
+	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	if (t->matched)
+		snprintf(rule, sizeof(rule), " verdict=%s reason=%s rule=%u",
+			 pf_verdict_name(t->verdict), pf_reason_name(t->reason),
+			 t->rule + 1);
+	/* the origin is the client's: spaces and '\' escaped too, so it
+	 * can neither add fields nor fake an escape */
+	if (t->origin_len)
+		pf_escape(origin, sizeof(origin), t->origin,
+			  t->origin_len < PF_TRACE_ORIGIN ? t->origin_len : PF_TRACE_ORIGIN,
+			  " \\");
+	else
+		strcpy(origin, "-");
+	return snprintf(buf, cap, "%s.%06llu %s%s%s:%u -> %s%s%s:%u %s %s%s origin=%s\n",
+			hms, (unsigned long long)(ns % 1000000000ull / 1000),
+			lb, c, rb, ntohs(t->key.cport), lb, s, rb, ntohs(t->key.sport),
+			t->xdp ? "xdp" : "tc",
+			t->stat < PF_STAT__MAX ? pf_stat_name(t->stat, name, sizeof(name)) : "unknown",
+			rule, origin);
+}
+
 /* Print one record: time, flow, outcome, decision, origin. */
 static int on_rec(void *ctx, void *data, size_t len)
 {
-	const struct pf_trace_rec *t = data;
-	char c[INET6_ADDRSTRLEN], s[INET6_ADDRSTRLEN], name[64];
-	int af;
+	char line[1024];
 
 	(void)ctx;
-	if (len < sizeof(*t))
+	if (len < sizeof(struct pf_trace_rec))
 		return 0;
-	af = t->key.family == 6 ? AF_INET6 : AF_INET;
-	inet_ntop(af, t->key.caddr, c, sizeof(c));
-	inet_ntop(af, t->key.saddr, s, sizeof(s));
-	{
-		__u64 ns = t->ts_ns + mono_to_real_ns;
-		time_t sec = (time_t)(ns / 1000000000ull);
-		struct tm tm;
-		char hms[16];
-
-		localtime_r(&sec, &tm);
-		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-		printf("%s.%06llu ", hms, (unsigned long long)(ns % 1000000000ull / 1000));
-	}
-	printf("%s%s%s:%u -> %s%s%s:%u %s %s",
-	       af == AF_INET6 ? "[" : "", c, af == AF_INET6 ? "]" : "", ntohs(t->key.cport),
-	       af == AF_INET6 ? "[" : "", s, af == AF_INET6 ? "]" : "", ntohs(t->key.sport),
-	       t->xdp ? "xdp" : "tc", pf_stat_name(t->stat, name, sizeof(name)));
-	if (t->matched)
-		printf(" verdict=%s reason=%s rule=%u", pf_verdict_name(t->verdict),
-		       pf_reason_name(t->reason), t->rule + 1);
-	printf(" origin=%.*s\n", (int)(t->origin_len <= PF_TRACE_ORIGIN ? t->origin_len : 0),
-	       t->origin_len ? t->origin : "-");
+	pf_trace_line(line, sizeof(line), data, mono_to_real_ns);
+	fputs(line, stdout);
 	fflush(stdout);
 	if (limit && ++printed >= limit)
 		stop = 1;
