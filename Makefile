@@ -24,8 +24,9 @@ CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
 # The policy library (YAML file -> validated policy -> map contents), in
 # include order (each file uses only those before it), and what it links.
 # The daemon, the unit, BPF and fuzz tiers and bench/kcost build it from here.
-POLICY_SRCS   := $(addprefix user/,escape.c policy_diag.c policy_rule.c policy_regex.c \
-	policy_value.c policy_validate.c policy_schema.c policy_load.c policy_compile.c)
+POLICY_SRCS   := $(addprefix user/,escape.c policy_diag.c policy_hsort.c \
+	policy_rule.c policy_regex.c policy_value.c policy_validate.c \
+	policy_schema.c policy_load.c policy_compile.c)
 POLICY_LDLIBS := -lyaml -lpcre2-8 -lpsl
 LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd $(POLICY_LDLIBS)
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \

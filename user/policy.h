@@ -10,7 +10,9 @@
  *
  * The library's files, each using only those above it (the Makefile's
  * POLICY_SRCS lists them in this order):
+ *   escape.c           bytes made printable (pf_escape(), shared with trace)
  *   policy_diag.c      "FILE:LINE:COL: message" collector, pf_show()
+ *   policy_hsort.c     sorting strings by a 64-bit hash (duplicates, keys)
  *   policy_rule.c      what validation and compilation share about a
  *                      rule ("*" entries, the response tails)
  *   policy_regex.c     regex origins (PCRE2)
@@ -38,9 +40,11 @@ struct pf_mark {
 };
 
 struct pf_str {
-	char *s;             /* NUL-terminated, heap-allocated */
+	char *s;             /* NUL-terminated, in the policy's strbuf */
 	struct pf_mark at;
 };
+
+struct pf_strbuf;           /* storage of a policy's strings (policy_schema.c) */
 
 struct pf_str_list {
 	struct pf_str *v;
@@ -69,6 +73,7 @@ struct pf_policy {
 	unsigned n_ports;
 	struct pf_policy_rule *rules;
 	unsigned n_rules;
+	struct pf_strbuf *strbuf;   /* holds every pf_str.s of the rules */
 };
 
 /* Load and validate FILE. Every problem is printed to errs as

@@ -15,6 +15,7 @@
 
 #include "policy.h"
 #include "policy_diag.h"
+#include "policy_hsort.h"
 #include "policy_regex.h"
 #include "policy_rule.h"
 
@@ -115,21 +116,27 @@ struct tok {
 	__u64 rules;
 };
 
-/* Sort order: hash, kind, then the string (so equal strings are adjacent
- * and a collision shows up as two different strings in one group). */
-static int tok_cmp(const void *a, const void *b)
+/* Order of two tokens: hash, kind, then the string (so equal strings are
+ * adjacent and a collision shows up as two different strings in one
+ * group). */
+static int tok_cmp(const struct tok *x, const struct tok *y)
 {
-	const struct tok *x = a, *y = b;
-	int c;
-
 	if (x->hash != y->hash)
 		return x->hash < y->hash ? -1 : 1;
 	if (x->kind != y->kind)
 		return x->kind < y->kind ? -1 : 1;
 	if (x->len != y->len)
 		return x->len < y->len ? -1 : 1;
-	c = memcmp(x->s, y->s, x->len);
-	return c;
+	return memcmp(x->s, y->s, x->len);
+}
+
+/* tok_cmp of the tokens (array arg) of two pf_hent with equal hashes. */
+static int tok_tie(const void *a, const void *b, void *arg)
+{
+	const struct tok *t = arg;
+
+	return tok_cmp(&t[((const struct pf_hent *)a)->idx],
+		       &t[((const struct pf_hent *)b)->idx]);
 }
 
 /* Append one token occurrence for rule ri. */
@@ -202,7 +209,8 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 			  struct pf_compiled *out, FILE *errs)
 {
 	char a[PF_SHOW_MAX], b[PF_SHOW_MAX];
-	struct tok *t;
+	struct pf_hent *h = NULL;
+	struct tok *t, *m;
 	size_t total = 0;
 	unsigned i, j, n = 0, u = 0;
 	int err = 0;
@@ -230,20 +238,37 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 	}
 	if (err)
 		goto out;
-	qsort(t, n, sizeof(*t), tok_cmp);
-	/* Merge runs of equal tokens into t[0..u-1]. */
+	h = malloc(n * sizeof(*h));
+	m = calloc(n, sizeof(*m));
+	if (!h || !m) {
+		free(m);
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++) {
+		h[i].hash = t[i].hash;
+		h[i].idx = i;
+	}
+	err = pf_hsort(h, n, tok_tie, t);
+	if (err) {
+		free(m);
+		goto out;
+	}
+	/* Merge runs of equal tokens, in sorted order, into m[0..u-1]. */
 	for (i = 0; i < n; i = j) {
-		t[u] = t[i];
-		for (j = i + 1; j < n && !tok_cmp(&t[j], &t[i]); j++)
-			t[u].rules |= t[j].rules;
-		if (u && t[u].hash == t[u - 1].hash && t[u].kind == t[u - 1].kind) {
+		m[u] = t[h[i].idx];
+		for (j = i + 1; j < n && !tok_cmp(&t[h[j].idx], &t[h[i].idx]); j++)
+			m[u].rules |= t[h[j].idx].rules;
+		if (u && m[u].hash == m[u - 1].hash && m[u].kind == m[u - 1].kind) {
 			cerr(errs, "hash collision between '%s' and '%s'",
-			     pf_show(t[u - 1].s, a, sizeof(a)),
-			     pf_show(t[u].s, b, sizeof(b)));
+			     pf_show(m[u - 1].s, a, sizeof(a)),
+			     pf_show(m[u].s, b, sizeof(b)));
 			err = -EINVAL;
 		}
 		u++;
 	}
+	free(t);
+	t = m;
 	if (err || !u)
 		goto out;
 	out->keys = calloc(u, sizeof(*out->keys));
@@ -264,6 +289,7 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 	}
 	out->n_toks = u;
 out:
+	free(h);
 	free(t);
 	return err;
 }

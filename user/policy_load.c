@@ -168,13 +168,9 @@ out_close:
 	return err;
 }
 
-/* Free the strings of one list and reset it. */
+/* Free one list (its strings are in the policy's strbuf) and reset it. */
 static void free_list(struct pf_str_list *l)
 {
-	unsigned i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i].s);
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
@@ -194,6 +190,7 @@ void pf_policy_free(struct pf_policy *pol)
 		free_list(&pol->rules[i].headers);
 	}
 	free(pol->rules);
+	pf_strbuf_free(pol->strbuf);
 	free(pol->file);
 	memset(pol, 0, sizeof(*pol));
 }

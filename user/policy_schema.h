@@ -21,4 +21,7 @@
 int pf_policy_read(yaml_document_t *doc, struct pf_policy *pol,
 		   struct pf_diag *d);
 
+/* Free the string blocks of a policy (NULL is fine). */
+void pf_strbuf_free(struct pf_strbuf *b);
+
 #endif /* PF_POLICY_SCHEMA_H */
