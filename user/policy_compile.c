@@ -222,7 +222,7 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 	}
 	if (!total)
 		return 0;
-	t = calloc(total, sizeof(*t));
+	t = malloc(total * sizeof(*t));  /* add_tok sets every field */
 	if (!t)
 		return -ENOMEM;
 	for (i = 0; i < pol->n_rules && !err; i++) {
