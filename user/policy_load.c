@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -124,16 +125,45 @@ int pf_policy_load_string(const char *name, const char *yaml,
 	return load(name, yaml, strlen(yaml), pol, errs);
 }
 
+/* Read all of f into *buf (malloc'd, *len bytes). A regular file is
+ * read straight into a buffer of its size (100,000-origin policies are
+ * 5 MB). Returns 0, -ENOMEM or the read error. */
+static int read_all(FILE *f, char **buf, size_t *len)
+{
+	size_t cap = 65536, got;
+	struct stat st;
+	char *p;
+
+	/* +1: reaching the end needs no larger buffer */
+	if (!fstat(fileno(f), &st) && S_ISREG(st.st_mode) && st.st_size > 0)
+		cap = (size_t)st.st_size + 1;
+	*len = 0;
+	*buf = malloc(cap);
+	if (!*buf)
+		return -ENOMEM;
+	for (;;) {
+		if (*len == cap) {
+			p = cap < SIZE_MAX / 2 ? realloc(*buf, cap * 2) : NULL;
+			if (!p)
+				return -ENOMEM;
+			*buf = p;
+			cap *= 2;
+		}
+		got = fread(*buf + *len, 1, cap - *len, f);
+		*len += got;
+		if (!got)
+			return ferror(f) ? -(errno ?: EIO) : 0;
+	}
+}
+
 /* See policy.h. The whole file is read first so reader errors (bad
  * UTF-8) can be placed by line and column too. */
 int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs)
 {
 	char *buf = NULL;
 	size_t len = 0;
-	FILE *f, *mem;
-	char chunk[65536];
-	size_t got;
-	int err = 0;
+	FILE *f;
+	int err;
 
 	memset(pol, 0, sizeof(*pol));
 	f = fopen(file, "rb");
@@ -143,27 +173,12 @@ int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs)
 			fprintf(errs, "open %s: %s\n", file, strerror(-err));
 		return err;
 	}
-	mem = open_memstream(&buf, &len);
-	if (!mem) {
-		err = -ENOMEM;
-		goto out_close;
-	}
-	do {
-		got = fread(chunk, 1, sizeof(chunk), f);
-		if (got && fwrite(chunk, 1, got, mem) != got)
-			err = -ENOMEM;
-	} while (got == sizeof(chunk) && !err);
-	if (ferror(f) && !err) {
-		err = -(errno ?: EIO);
-		if (errs)
-			fprintf(errs, "read %s: %s\n", file, strerror(-err));
-	}
-	if (fclose(mem) && !err)
-		err = -ENOMEM;
+	err = read_all(f, &buf, &len);
+	if (err && err != -ENOMEM && errs)
+		fprintf(errs, "read %s: %s\n", file, strerror(-err));
 	if (!err)
 		err = load(file, buf, len, pol, errs);
 	free(buf);
-out_close:
 	fclose(f);
 	return err;
 }

@@ -308,9 +308,10 @@ void pf_strbuf_free(struct pf_strbuf *b)
  * (~ or nothing) or a string with a NUL; NULL otherwise. */
 static const char *item_str(const yaml_node_t *item)
 {
-	const char *s = scalar(item), *p = plain(item);
+	const char *s = scalar(item);
 
-	if (!s || (p && (!*p || !strcmp(p, "~"))))
+	if (s && item->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+	    (!*s || !strcmp(s, "~")))
 		return NULL;
 	return s;
 }
