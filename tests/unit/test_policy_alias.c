@@ -27,28 +27,42 @@ static long peak_kib(void)
 	return ru.ru_maxrss;
 }
 
+/* A policy whose one rule lists the origin https://<len a's>.example.com
+ * under the anchor &a (at 5:9, or 6:9 when the rule is anchored too),
+ * then `aliases` aliases of it; then `rule_aliases` aliases of the whole
+ * rule (anchored &r if there are any). Returns the text (free it). */
+static char *alias_policy(unsigned len, unsigned aliases, unsigned rule_aliases,
+			  size_t *size)
+{
+	char *yaml = NULL;
+	FILE *f = open_memstream(&yaml, size);
+	unsigned i;
+
+	assert_non_null(f);
+	fprintf(f, "ports: [80]\nrules:\n  - %smethods: [GET]\n    origins:\n"
+		"      - &a \"https://", rule_aliases ? "&r\n    " : "");
+	for (i = 0; i < len; i++)
+		fputc('a', f);
+	fputs(".example.com\"\n", f);
+	for (i = 0; i < aliases; i++)
+		fputs("      - *a\n", f);
+	for (i = 0; i < rule_aliases; i++)
+		fputs("  - *r\n", f);
+	fclose(f);
+	return yaml;
+}
+
 /* The issue's file: one 65,000-byte origin anchored at 5:9 and aliased
  * 20,000 times (285 kB). Refused at the anchored value with one message,
  * without the memory the expansion would take (1.3 GB). */
 static void test_alias_bomb(void **state)
 {
 	struct pf_policy pol;
-	char *yaml = NULL, *errs = NULL;
 	size_t len;
-	FILE *f = open_memstream(&yaml, &len);
+	char *yaml = alias_policy(65000, 20000, 0, &len), *errs = NULL;
 	long before;
-	unsigned i;
 
 	(void)state;
-	assert_non_null(f);
-	fputs("ports: [80]\nrules:\n  - methods: [GET]\n    origins:\n"
-	      "      - &a \"https://", f);
-	for (i = 0; i < 65000; i++)
-		fputc('a', f);
-	fputs(".example.com\"\n", f);
-	for (i = 0; i < 20000; i++)
-		fputs("      - *a\n", f);
-	fclose(f);
 	assert_int_equal(len, 285085);
 	before = peak_kib();
 	assert_int_equal(load(yaml, &pol, &errs), -EINVAL);
@@ -70,23 +84,10 @@ static void test_alias_bomb(void **state)
 static void test_alias_nested(void **state)
 {
 	struct pf_policy pol;
-	char *yaml = NULL, *errs = NULL;
 	size_t len;
-	FILE *f = open_memstream(&yaml, &len);
-	unsigned i;
+	char *yaml = alias_policy(4000, 200, 63, &len), *errs = NULL;
 
 	(void)state;
-	assert_non_null(f);
-	fputs("ports: [80]\nrules:\n  - &r\n    methods: [GET]\n    origins:\n"
-	      "      - &a https://", f);
-	for (i = 0; i < 4000; i++)
-		fputc('a', f);
-	fputs(".example.com\n", f);
-	for (i = 0; i < 200; i++)
-		fputs("      - *a\n", f);
-	for (i = 0; i < 63; i++)
-		fputs("  - *r\n", f);
-	fclose(f);
 	assert_int_equal(load(yaml, &pol, &errs), -EINVAL);
 	assert_non_null(strstr(errs, "t.yaml:6:9: YAML aliases repeat this value"));
 	assert_ptr_equal(strchr(errs, '\n'), errs + strlen(errs) - 1);
