@@ -27,8 +27,8 @@ install: $(BUILD)/preflightd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/preflightd $(DESTDIR)$(BASHCOMPDIR)
 	install -m 0755 $(BUILD)/preflightd $(DESTDIR)$(SBINDIR)/preflightd
-	install -m 0644 doc/preflightd.8 $(DESTDIR)$(MANDIR)/man8/preflightd.8
-	install -m 0644 doc/preflightd-policy.5 $(DESTDIR)$(MANDIR)/man5/preflightd-policy.5
+	install -m 0644 docs/preflightd.8 $(DESTDIR)$(MANDIR)/man8/preflightd.8
+	install -m 0644 docs/preflightd-policy.5 $(DESTDIR)$(MANDIR)/man5/preflightd-policy.5
 	sed $(UNIT_SED) $(UNIT_SRC) >$(DESTDIR)$(UNITDIR)/preflightd@.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/preflightd@.service
 	install -m 0644 examples/policy.yaml $(DESTDIR)$(SYSCONFDIR)/preflightd/example.yaml

@@ -29,8 +29,8 @@ set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../e2e/lib.sh"
 
-MAN8=$PF_ROOT/doc/preflightd.8
-MAN5=$PF_ROOT/doc/preflightd-policy.5
+MAN8=$PF_ROOT/docs/preflightd.8
+MAN5=$PF_ROOT/docs/preflightd-policy.5
 
 # roff_text FILE -- the source with \- and font escapes made plain.
 roff_text() { sed -e 's/\\-/-/g' -e 's/\\f[BIRP]//g' -e 's/\\(em/--/g' "$1"; }
