@@ -4,7 +4,7 @@
  * pf_parse/pf_match/pf_build_response the kernel runs). Each case checks
  * the verdict, the reason, the deciding rule, the offending token and the
  * exact response bytes (no Date header). Cases follow the Fetch standard
- * and the pitfalls of /work/shared/notes/cors-rules.md: anchored origin
+ * and the pitfalls other implementations fell into (docs/cors.md): anchored origin
  * matching, wildcard subdomains (never the apex, scheme and port exact),
  * shared suffixes, "*" never with credentials, case-sensitive methods,
  * forbidden methods, authorization never covered by "*", private network
