@@ -9,7 +9,7 @@ int pf_cmd_detach(int argc, char **argv);
 int pf_cmd_explain(int argc, char **argv);
 int pf_cmd_trace(int argc, char **argv);
 
-/* Counters helpers shared by stats/metrics (stats.c). */
+/* Counters helpers shared by stats/metrics (cmd_stats.c). */
 #include <stddef.h>
 #include <linux/types.h>
 int pf_stats_read(int fd, __u64 *out);

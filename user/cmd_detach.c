@@ -1,4 +1,4 @@
-/* detach.c -- `preflightd detach`: for an instance that is no longer running
+/* cmd_detach.c -- `preflightd detach`: for an instance that is no longer running
  * (kill -9, crash), do what its SIGTERM would have done: stop answering,
  * keep translating until the spliced connections close (bounded, then reset
  * them), and remove its filters, XDP program and pins. */

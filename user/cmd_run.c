@@ -1,8 +1,6 @@
-/* run.c -- `preflightd run`: load, compile the policy into maps, attach at TC,
+/* cmd_run.c -- `preflightd run`: load, compile the policy into maps, attach at TC,
  * keep the clock and flow table fresh, reload on SIGHUP, drain on SIGTERM,
- * and decide what the datapath punts (the pf_punt ring buffer: regex
- * origins, taught to pf_tokens; request-header lists over the kernel's
- * limits, taught to pf_acrh). */
+ * and hand what the datapath punts to the slow path (slowpath.c). */
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -24,25 +22,9 @@
 #include "xdp.h"
 #include "watch.h"
 #include "metrics.h"
-#include "policy_regex.h"
+#include "slowpath.h"
 #include "acrh.h"
 #include "log.h"
-
-/* Most origins the daemon teaches one policy slot (pf_tokens entries);
- * at the cap it stops learning and the datapath passes such requests to
- * the app after its wait (PF_PUNT_WAIT_NS). */
-#define PF_LEARN_MAX 65536
-
-/* The slow path's view of the active policy: its rules' regexes, kept
- * alive (and rebuilt on reload) next to the slot they were installed in. */
-struct pf_slow {
-	struct preflightd_bpf *skel;
-	struct pf_policy pol;       /* the active policy */
-	struct pf_regex_set rs;     /* its regexes, compiled */
-	__u32 slot;                 /* its slot */
-	unsigned learned;           /* tokens taught into slot */
-	int tok_fd, punted_fd, rules_fd, acrh_fd;
-};
 
 struct run_opts {
 	const char *iface;
@@ -154,114 +136,6 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/* Make pol (installed in slot) the slow path's policy: take it over
- * (pol is left empty) with its compiled regexes. Returns 0 or -errno
- * (message printed); on error sl is unchanged. */
-static int slow_adopt(struct pf_slow *sl, struct pf_policy *pol, __u32 slot)
-{
-	struct pf_regex_set rs;
-	int err;
-
-	err = pf_regex_set_build(pol, &rs, stderr);
-	if (err)
-		return err;
-	pf_regex_set_free(&sl->rs);
-	pf_policy_free(&sl->pol);
-	sl->rs = rs;
-	sl->pol = *pol;
-	memset(pol, 0, sizeof(*pol));
-	sl->slot = slot;
-	sl->learned = 0;   /* the old slot's tokens are gone with it */
-	return 0;
-}
-
-/* A PF_PUNT_ACRH record for the active slot: decide the header list
- * with the datapath's code and the live maps, insert it into pf_acrh. */
-static void punt_acrh(struct pf_slow *sl, const struct pf_punt_rec *rec)
-{
-	struct pf_acrh_src src = { .tok_fd = sl->tok_fd, .rules_fd = sl->rules_fd };
-	static struct pf_acrh_key key;  /* 1 KiB: off the stack */
-	struct pf_acrh_val val;
-	int err;
-
-	if (!rec->len || rec->len >= PF_ACRH_SLOW_MAX)
-		return;
-	err = pf_acrh_decide(&src, rec->slot, rec->rule, rec->data, rec->len, &val);
-	if (err) {
-		pr_warn("slow path: request headers: %s", strerror(-err));
-		return;
-	}
-	pf_acrh_key_make(&key, rec->slot, rec->rule, rec->data, rec->len);
-	if (bpf_map_update_elem(sl->acrh_fd, &key, &val, BPF_ANY)) {
-		pr_warn("slow path: insert request headers: %s", strerror(errno));
-		return;
-	}
-	sl->skel->bss->pf_cfg.learned_acrh++;
-	pr_debug("slow path: %u-byte request headers under rule %u -> %s",
-		 rec->len, rec->rule + 1, val.reason ? "denied" : "allowed");
-}
-
-/* A PF_PUNT_ORIGIN record for the active slot: evaluate the origin
- * against the policy's regexes and insert its token (rules: the matching
- * regex rules, 0: none). */
-static void punt_origin(struct pf_slow *sl, const struct pf_punt_rec *rec)
-{
-	struct pf_tok_key key = { 0 };
-	struct pf_tok_val val;
-
-	if (!rec->len || rec->len > PF_TOKEN_MAX)
-		return;
-	if (sl->learned >= PF_LEARN_MAX) {
-		pr_debug("slow path: %u origins learned, at the cap: not learning %.*s",
-			 sl->learned, (int)rec->len, rec->data);
-		return;
-	}
-	memset(&val, 0, sizeof(val));
-	val.rules = pf_regex_set_match(&sl->rs, rec->data, rec->len);
-	val.len = rec->len;
-	memcpy(val.s, rec->data, rec->len);
-	key.hash = pf_hash_bytes((const __u8 *)rec->data, rec->len, 0);
-	key.kind = PF_TOK_ORIGIN;
-	key.slot = sl->slot;
-	if (!bpf_map_update_elem(sl->tok_fd, &key, &val, BPF_NOEXIST)) {
-		sl->learned++;
-		sl->skel->bss->pf_cfg.learned_origins++;
-		pr_debug("slow path: %.*s -> rules 0x%llx", (int)rec->len, rec->data,
-			 (unsigned long long)val.rules);
-	} else if (errno != EEXIST) {
-		pr_warn("slow path: insert token: %s", strerror(errno));
-	}
-}
-
-/* ring_buffer callback: one struct pf_punt_rec. Decide it and teach the
- * kernel the verdict, so the client's retransmission is decided there;
- * then end the record's wait. Always returns 0 (keep consuming). */
-static int on_punt(void *ctx, void *data, size_t size)
-{
-	struct pf_slow *sl = ctx;
-	const struct pf_punt_rec *rec = data;
-	__u64 h;
-
-	if (size < sizeof(*rec))
-		return 0;
-	h = rec->hash;
-	/* a punt from before a reload: its retransmission punts again in
-	 * the new slot; forget the wait so that it can. A punt for the
-	 * active slot when sl has no regexes for it (see reload): leave
-	 * the wait, so the datapath passes the request to the app */
-	if (rec->slot != sl->slot) {
-		if (rec->slot != (sl->skel->bss->pf_cfg.active_slot & (PF_SLOTS - 1)))
-			bpf_map_delete_elem(sl->punted_fd, &h);
-		return 0;
-	}
-	if (rec->kind == PF_PUNT_ACRH)
-		punt_acrh(sl, rec);
-	else
-		punt_origin(sl, rec);
-	bpf_map_delete_elem(sl->punted_fd, &h);
-	return 0;
-}
-
 /* Load policy file into the inactive slot and switch to it. */
 static int reload(struct preflightd_bpf *skel, struct pf_slow *sl, const char *file)
 {
@@ -281,7 +155,7 @@ static int reload(struct preflightd_bpf *skel, struct pf_slow *sl, const char *f
 		goto out;
 	/* fails only without memory (the regexes compiled once already);
 	 * then no slot's regexes are known: origins to decide go to the app */
-	if (slow_adopt(sl, &pol, old ^ 1)) {
+	if (pf_slow_adopt(sl, &pol, old ^ 1)) {
 		pr_warn("slow path: no regexes for the new policy: passing regex origins to the app");
 		sl->slot = PF_SLOTS;
 	}
@@ -319,7 +193,7 @@ static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), on_punt, sl, NULL);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, sl, NULL);
 	if (!rb) {
 		/* nobody decides punted origins: the datapath passes each
 		 * to the app once its 1 s wait is over (or the ring is full) */
@@ -463,7 +337,7 @@ int pf_cmd_run(int argc, char **argv)
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
 	sl.rules_fd = bpf_map__fd(skel->maps.pf_rules);
 	sl.acrh_fd = bpf_map__fd(skel->maps.pf_acrh);
-	err = slow_adopt(&sl, &pol, 0);
+	err = pf_slow_adopt(&sl, &pol, 0);
 	if (err)
 		goto out_xdp;
 	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",

@@ -1,4 +1,4 @@
-/* stats.c -- `preflightd stats`: the datapath counters of a running instance
+/* cmd_stats.c -- `preflightd stats`: the datapath counters of a running instance
  * (per-CPU values summed) and the number of spliced connections. */
 #include <errno.h>
 #include <getopt.h>

@@ -1,4 +1,4 @@
-/* trace.c -- `preflightd trace`: a live, sampled stream of the datapath's
+/* cmd_trace.c -- `preflightd trace`: a live, sampled stream of the datapath's
  * decisions on preflight-shaped requests (flow, origin, outcome, verdict,
  * reason, rule): the answer to "why did this preflight fail?". Tracing is
  * off in the datapath until this command sets a sample rate, and off again

@@ -1,5 +1,5 @@
 /*
- * explain.c -- "preflightd explain POLICY --origin O --method M ...":
+ * cmd_explain.c -- "preflightd explain POLICY --origin O --method M ...":
  * build the preflight a browser would send, run the datapath decision on
  * it (pf_user_decide: the very parser, matcher and response builder of
  * the kernel) and report the decision, the deciding rule, the reason in

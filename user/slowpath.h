@@ -1,0 +1,45 @@
+/* User: the daemon's slow path: deciding what the datapath punts (pf_punt ring buffer). */
+/*
+ * slowpath.h -- the consumer of the pf_punt ring buffer: regex origins
+ * (PF_PUNT_ORIGIN, decided with policy_regex.c, taught to pf_tokens) and
+ * request-header lists over the kernel's limits (PF_PUNT_ACRH, decided
+ * with acrh.c, taught to pf_acrh).
+ */
+#ifndef PF_SLOWPATH_H
+#define PF_SLOWPATH_H
+
+#include <stddef.h>
+#include "../include/pf_structs.h"
+#include "policy.h"
+#include "policy_regex.h"
+
+struct preflightd_bpf;
+
+/* Most origins the daemon teaches one policy slot (pf_tokens entries);
+ * at the cap it stops learning and the datapath passes such requests to
+ * the app after its wait (PF_PUNT_WAIT_NS). */
+#define PF_LEARN_MAX 65536
+
+/* The slow path's view of the active policy: its rules' regexes, kept
+ * alive (and rebuilt on reload) next to the slot they were installed in. */
+struct pf_slow {
+	struct preflightd_bpf *skel;
+	struct pf_policy pol;       /* the active policy */
+	struct pf_regex_set rs;     /* its regexes, compiled */
+	__u32 slot;                 /* its slot */
+	unsigned learned;           /* tokens taught into slot */
+	int tok_fd, punted_fd, rules_fd, acrh_fd;
+};
+
+/* Make pol (installed in slot) the slow path's policy: take it over
+ * (pol is left empty) with its compiled regexes. Returns 0 or -errno
+ * (message printed); on error sl is unchanged. */
+int pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, __u32 slot);
+
+/* ring_buffer callback (ctx: struct pf_slow): one struct pf_punt_rec.
+ * Decide it and teach the kernel the verdict, so the client's
+ * retransmission is decided there; then end the record's wait. Always
+ * returns 0 (keep consuming). */
+int pf_slow_on_punt(void *ctx, void *data, size_t size);
+
+#endif /* PF_SLOWPATH_H */
