@@ -59,8 +59,10 @@ $(BUILD)/user/%.o: user/%.c $(SKELS) | $(BUILD)/user
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
+# rebuilt from scratch: a renamed or removed source must not leave its
+# old object in the archive
 $(BUILD)/libpf.a: $(LIB_OBJS)
-	$(Q)ar rcs $@ $^
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/preflightd: $(BUILD)/user/main.o $(BUILD)/libpf.a
 	@echo "  LD      $@"

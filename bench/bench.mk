@@ -28,21 +28,18 @@ $(BENCH_DIR)/floorctl: bench/floorctl.c bench/floor.h $(BENCH_DIR)/floor.skel.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
 
-# kcost links the BPF tier's packet builder and the policy compiler as the
-# BPF tier builds them (tests/bpf/bpf.mk), the test build of the datapath
-# (socket state mocked) through its skeleton, and the daemon's user/maps.c
-# compiled against that skeleton (bench/shim/preflightd.skel.h).
-$(BENCH_DIR)/maps_test.o: user/maps.c bench/shim/preflightd.skel.h $(BPFT_SKEL) | $(BENCH_DIR)
-	@echo "  CC      $@"
-	$(Q)$(CC) -Ibench/shim -I$(BPFT_DIR) $(CFLAGS) -c $< -o $@
+# kcost links the BPF tier's packet builder, the policy compiler and the
+# daemon's policy installer (user/maps.c) as the BPF tier builds them
+# (tests/bpf/bpf.mk), and the test build of the datapath (socket state
+# mocked) through its skeleton.
+KCOST_OBJS := $(BPFT_DIR)/pkt.o $(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o) \
+	      $(BPFT_MAPS:user/%.c=$(BPFT_DIR)/user/%.o)
 
 $(BENCH_DIR)/kcost: bench/kcost.c bench/floor.h $(BENCH_DIR)/floor.skel.h $(BPFT_SKEL) \
-		$(BENCH_DIR)/maps_test.o $(BUILD)/user/log.o $(BPFT_DIR)/pkt.o \
-		$(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o)
+		$(KCOST_OBJS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -I$(BPFT_DIR) -Iuser -Itests/bpf -o $@ $< \
-		$(BENCH_DIR)/maps_test.o $(BUILD)/user/log.o $(BPFT_DIR)/pkt.o \
-		$(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o) $(LDLIBS)
+		$(KCOST_OBJS) $(LDLIBS)
 
 bench-tools: $(BENCH_TOOLS)
 

@@ -5,8 +5,8 @@
  * Loads the test build of the datapath (build/tests/bpf/preflightd_test,
  * socket state mocked through the pf_test_sock map, see bpf/pf_sock.h)
  * once per POLICY, sizes its maps, installs the compiled policy and sets
- * the Date header with the daemon's own code (user/maps.c, built against
- * the test skeleton: see bench/shim/preflightd.skel.h) and feeds pf_tc_ingress and pf_xdp_ingress a steady keep-alive
+ * the Date header with the daemon's own code (user/maps.c, through the
+ * object's map fds) and feeds pf_tc_ingress and pf_xdp_ingress a steady keep-alive
  * conversation: N requests with the bytes of FILE (bench/preflight.txt),
  * each one acking the previous response -- what a browser's connection
  * looks like to the datapath after its first preflight. The socket mock
@@ -68,8 +68,6 @@
 #include "pkt.h"
 #include "policy.h"
 #include "preflightd_test.skel.h"
-/* user/maps.c is linked as built against the test skeleton (bench/shim) */
-#define preflightd_bpf preflightd_test
 #include "maps.h"
 #include "floor.h"
 #include "floor.skel.h"
@@ -413,6 +411,7 @@ static struct obj *load_obj(const char *file)
 	struct obj *o;
 	struct pf_policy pol;
 	struct pf_compiled c;
+	struct pf_maps m;
 	int err;
 
 	if (n_objs == MAX_OBJS)
@@ -432,16 +431,18 @@ static struct obj *load_obj(const char *file)
 	if (!o->skel)
 		die("open preflightd_test: %s", strerror(errno));
 	/* the daemon's own sizing, installation and clock (user/maps.c) */
-	err = pf_maps_size(o->skel, &c, 65536);
+	err = pf_maps_size(o->skel->obj, &c, 65536);
 	if (err)
 		die("size maps: %s", strerror(-err));
 	err = preflightd_test__load(o->skel);
 	if (err)
 		die("load preflightd_test: %s", strerror(-err));
-	err = pf_maps_install(o->skel, &c);
+	err = pf_maps_get(o->skel->obj, &o->skel->bss->pf_cfg, &m);
+	if (!err)
+		err = pf_maps_install(&m, &c);
 	if (err)
 		die("install policy %s: %s", file, strerror(-err));
-	pf_maps_tick(o->skel); /* a Date header, as the daemon keeps one */
+	pf_maps_tick(&o->skel->bss->pf_cfg); /* a Date header, as the daemon keeps one */
 	o->answered0 = percpu_sum(bpf_map__fd(o->skel->maps.pf_stats), PF_STAT_ANSWERED);
 	pf_compiled_free(&c);
 	pf_policy_free(&pol);

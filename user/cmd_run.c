@@ -137,11 +137,13 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 }
 
 /* Load policy file into the inactive slot and switch to it. */
-static int reload(struct preflightd_bpf *skel, struct pf_slow *sl, const char *file)
+static int reload(struct pf_slow *sl, const char *file)
 {
+	struct timespec grace = { 0, 100 * 1000 * 1000 };
+	struct pf_config *cfg = sl->m.cfg;
 	struct pf_policy pol = {};
 	struct pf_compiled comp = {};
-	__u32 old = skel->bss->pf_cfg.active_slot & (PF_SLOTS - 1);
+	__u32 old = cfg->active_slot & (PF_SLOTS - 1);
 	int err;
 
 	err = pf_policy_load(file, &pol, stderr);
@@ -150,7 +152,7 @@ static int reload(struct preflightd_bpf *skel, struct pf_slow *sl, const char *f
 	err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
 	if (err)
 		goto out;
-	err = pf_maps_install(skel, &comp);
+	err = pf_maps_install(&sl->m, &comp);
 	if (err)
 		goto out;
 	/* fails only without memory (the regexes compiled once already);
@@ -159,13 +161,17 @@ static int reload(struct preflightd_bpf *skel, struct pf_slow *sl, const char *f
 		pr_warn("slow path: no regexes for the new policy: passing regex origins to the app");
 		sl->slot = PF_SLOTS;
 	}
-	pf_maps_clear_slot(skel, old);
-	pf_acrh_clear_slot(sl->acrh_fd, old);
-	skel->bss->pf_cfg.reloads++;
+	/* a program that read the old active_slot just before the switch may
+	 * still be matching against it: let it finish (they run for
+	 * microseconds) before its strings disappear */
+	nanosleep(&grace, NULL);
+	pf_maps_clear_slot(&sl->m, old);
+	pf_acrh_clear_slot(sl->m.acrh_fd, old);
+	cfg->reloads++;
 	pr_info("reloaded %s: %u rules", file, comp.info.n_rules);
 out:
 	if (err) {
-		skel->bss->pf_cfg.reload_failures++;
+		cfg->reload_failures++;
 		pr_warn("reload %s failed: keeping the running policy", file);
 	}
 	pf_compiled_free(&comp);
@@ -209,9 +215,9 @@ static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
 			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 		}
 		sig = sigtimedwait(&set, NULL, &nowait);
-		pf_maps_tick(skel);
+		pf_maps_tick(sl->m.cfg);
 		if (sig == SIGHUP || pf_watch_changed(&w)) {
-			reload(skel, sl, o->policy);
+			reload(sl, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			if (deadline)
 				break; /* second signal: stop now */
@@ -278,7 +284,7 @@ int pf_cmd_run(int argc, char **argv)
 		pr_warn("open BPF object: %s", strerror(errno));
 		goto out_unlock;
 	}
-	err = pf_maps_size(skel, &comp, o.max_flows);
+	err = pf_maps_size(skel->obj, &comp, o.max_flows);
 	if (err)
 		goto out_destroy;
 	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
@@ -298,11 +304,13 @@ int pf_cmd_run(int argc, char **argv)
 			strerror(-err));
 		goto out_destroy;
 	}
-	err = pf_maps_install(skel, &comp);
+	err = pf_maps_get(skel->obj, &skel->bss->pf_cfg, &sl.m);
+	if (!err)
+		err = pf_maps_install(&sl.m, &comp);
 	if (err)
 		goto out_destroy;
 	skel->bss->pf_cfg.xdp_mode = o.xdp;
-	pf_maps_tick(skel);
+	pf_maps_tick(&skel->bss->pf_cfg);
 	err = pf_pin_maps(&pin, skel);
 	if (err)
 		goto out_destroy;
@@ -332,11 +340,7 @@ int pf_cmd_run(int argc, char **argv)
 			goto out_tc;
 	}
 	pf_metrics_set_attached(&metrics, true);
-	sl.skel = skel;
-	sl.tok_fd = bpf_map__fd(skel->maps.pf_tokens);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
-	sl.rules_fd = bpf_map__fd(skel->maps.pf_rules);
-	sl.acrh_fd = bpf_map__fd(skel->maps.pf_acrh);
 	err = pf_slow_adopt(&sl, &pol, 0);
 	if (err)
 		goto out_xdp;

@@ -5,39 +5,63 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "skel.h"
 #include "maps.h"
 #include "log.h"
 
-int pf_maps_size(struct preflightd_bpf *skel, const struct pf_compiled *c,
+/* See maps.h. */
+int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 		 unsigned max_flows)
 {
+	struct bpf_map *tok = bpf_object__find_map_by_name(obj, "pf_tokens");
+	struct bpf_map *flows = bpf_object__find_map_by_name(obj, "pf_flows");
 	/* both slots' policy strings, plus the origins the slow path
-	 * learns (65536 at most, see run.c) */
+	 * learns (65536 at most, see slowpath.h) */
 	unsigned toks = 2 * c->n_toks + 1024 + 65536;
 	int err;
 
+	if (!tok || !flows) {
+		pr_warn("size maps: %s", strerror(ENOENT));
+		return -ENOENT;
+	}
 	if (toks < 65536)
 		toks = 65536;
-	err = bpf_map__set_max_entries(skel->maps.pf_tokens, toks);
+	err = bpf_map__set_max_entries(tok, toks);
 	if (!err)
-		err = bpf_map__set_max_entries(skel->maps.pf_flows, max_flows);
+		err = bpf_map__set_max_entries(flows, max_flows);
 	if (err)
 		pr_warn("size maps: %s", strerror(-err));
 	return err;
 }
 
-int pf_maps_install(struct preflightd_bpf *skel, const struct pf_compiled *c)
+/* See maps.h. */
+int pf_maps_get(struct bpf_object *obj, struct pf_config *cfg, struct pf_maps *m)
 {
-	struct pf_config *cfg = &skel->bss->pf_cfg;
-	int tok_fd = bpf_map__fd(skel->maps.pf_tokens);
-	int rule_fd = bpf_map__fd(skel->maps.pf_rules);
+	static const char *const names[] = { "pf_tokens", "pf_rules", "pf_acrh" };
+	int *fds[] = { &m->tokens_fd, &m->rules_fd, &m->acrh_fd };
+	struct bpf_map *map;
+	unsigned i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		map = bpf_object__find_map_by_name(obj, names[i]);
+		*fds[i] = map ? bpf_map__fd(map) : -1;
+		if (*fds[i] < 0) {
+			pr_warn("find map %s: %s", names[i], strerror(ENOENT));
+			return -ENOENT;
+		}
+	}
+	m->cfg = cfg;
+	return 0;
+}
+
+/* See maps.h. */
+int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c)
+{
 	unsigned i;
 	__u32 idx;
 	int err;
 
 	for (i = 0; i < c->n_toks; i++) {
-		err = bpf_map_update_elem(tok_fd, &c->keys[i], &c->vals[i], BPF_ANY);
+		err = bpf_map_update_elem(m->tokens_fd, &c->keys[i], &c->vals[i], BPF_ANY);
 		if (err) {
 			err = -errno;
 			pr_warn("install policy tokens: %s", strerror(errno));
@@ -46,57 +70,61 @@ int pf_maps_install(struct preflightd_bpf *skel, const struct pf_compiled *c)
 	}
 	for (i = 0; i < PF_MAX_RULES; i++) {
 		idx = c->slot * PF_MAX_RULES + i;
-		err = bpf_map_update_elem(rule_fd, &idx, &c->rules[i], BPF_ANY);
+		err = bpf_map_update_elem(m->rules_fd, &idx, &c->rules[i], BPF_ANY);
 		if (err) {
 			err = -errno;
 			pr_warn("install policy rules: %s", strerror(errno));
 			return err;
 		}
 	}
-	cfg->slot[c->slot] = c->info;
-	/* translate first (only ever adds), then switch the policy, then the
-	 * answered ports -- each word written once with its final value, so
-	 * no port is ever transiently missing */
-	for (i = 0; i < c->n_ports; i++)
-		__atomic_or_fetch(&cfg->xlate_bits[c->ports[i] >> 6],
-				  1ULL << (c->ports[i] & 63), __ATOMIC_RELEASE);
-	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
-	for (i = 0; i < 1024; i++) {
-		__u64 w = 0;
-		unsigned j;
-
-		for (j = 0; j < c->n_ports; j++)
-			if ((c->ports[j] >> 6) == i)
-				w |= 1ULL << (c->ports[j] & 63);
-		if (cfg->port_bits[i] != w)
-			__atomic_store_n(&cfg->port_bits[i], w, __ATOMIC_RELEASE);
-	}
+	m->cfg->slot[c->slot] = c->info;
+	pf_maps_activate(m, c->slot, c->ports, c->n_ports);
 	return 0;
 }
 
-void pf_maps_clear_slot(struct preflightd_bpf *skel, __u32 slot)
+/* See maps.h. */
+void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
+		      unsigned n_ports)
 {
-	struct timespec grace = { 0, 100 * 1000 * 1000 };
-	int fd = bpf_map__fd(skel->maps.pf_tokens);
+	struct pf_config *cfg = m->cfg;
+	unsigned i, j;
+	__u64 w;
+
+	/* translate first (only ever adds), then switch the policy, then the
+	 * answered ports -- each word written once with its final value, so
+	 * no port is ever transiently missing */
+	for (i = 0; i < n_ports; i++)
+		__atomic_or_fetch(&cfg->xlate_bits[ports[i] >> 6],
+				  1ULL << (ports[i] & 63), __ATOMIC_RELEASE);
+	__atomic_store_n(&cfg->active_slot, slot, __ATOMIC_RELEASE);
+	for (i = 0; i < 1024; i++) {
+		w = 0;
+		for (j = 0; j < n_ports; j++)
+			if ((ports[j] >> 6) == i)
+				w |= 1ULL << (ports[j] & 63);
+		if (cfg->port_bits[i] != w)
+			__atomic_store_n(&cfg->port_bits[i], w, __ATOMIC_RELEASE);
+	}
+}
+
+/* See maps.h. */
+void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot)
+{
 	struct pf_tok_key key, next;
 	int more;
 
-	/* a program that read the old active_slot just before the switch may
-	 * still be matching against it: let it finish (they run for
-	 * microseconds) before its strings disappear */
-	nanosleep(&grace, NULL);
-	more = !bpf_map_get_next_key(fd, NULL, &key);
+	more = !bpf_map_get_next_key(m->tokens_fd, NULL, &key);
 	while (more) {
-		more = !bpf_map_get_next_key(fd, &key, &next);
+		more = !bpf_map_get_next_key(m->tokens_fd, &key, &next);
 		if (key.slot == slot)
-			bpf_map_delete_elem(fd, &key);
+			bpf_map_delete_elem(m->tokens_fd, &key);
 		key = next;
 	}
 }
 
-void pf_maps_tick(struct preflightd_bpf *skel)
+/* See maps.h. */
+void pf_maps_tick(struct pf_config *cfg)
 {
-	struct pf_config *cfg = &skel->bss->pf_cfg;
 	struct timespec ts;
 	struct tm tm;
 	char date[32];

@@ -1,23 +1,53 @@
-/* User: writing a compiled policy and the clock into the loaded datapath. */
+/* User: writing compiled policies and the clock into a loaded datapath (daemon, BPF tier, kcost). */
+/*
+ * maps.h -- the one installer of policies. It works on a struct of map
+ * fds and the mmapped config, so every loader of the datapath (the
+ * daemon's skeleton, the BPF tier's and kcost's socket-mocked test
+ * skeleton) installs policies with the same code in the same order.
+ */
 #ifndef PF_MAPS_USER_H
 #define PF_MAPS_USER_H
 
+#include <linux/types.h>
+#include "../include/pf_structs.h"
 #include "policy.h"
 
-struct preflightd_bpf;
+struct bpf_object;
 
-/* Size maps for policy c before load (tokens of two slots, flows). */
-int pf_maps_size(struct preflightd_bpf *skel, const struct pf_compiled *c,
+/* What the installer writes in a loaded datapath. */
+struct pf_maps {
+	int tokens_fd;             /* pf_tokens: policy strings of both slots */
+	int rules_fd;              /* pf_rules: rules of both slots */
+	int acrh_fd;               /* pf_acrh: the slow path's header verdicts */
+	struct pf_config *cfg;     /* pf_cfg in the object's mmapped .bss */
+};
+
+/* Before load: size obj's maps for policy c (tokens of two slots and the
+ * learned origins, max_flows flow entries). Returns 0 or -errno (message
+ * printed). */
+int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 		 unsigned max_flows);
 
-/* Write c into its slot (tokens, rules, slot info, ports), then make that
- * slot the active one. Returns 0 or -errno (message printed). */
-int pf_maps_install(struct preflightd_bpf *skel, const struct pf_compiled *c);
+/* After load: fill m with obj's maps and cfg (its mmapped pf_cfg).
+ * Returns 0 or -ENOENT (message printed). */
+int pf_maps_get(struct bpf_object *obj, struct pf_config *cfg, struct pf_maps *m);
 
-/* Remove the tokens of slot from the token map (after a slot switch). */
-void pf_maps_clear_slot(struct preflightd_bpf *skel, __u32 slot);
+/* Write c into its slot (tokens, rules, slot info), then make that slot
+ * the active one serving c's ports (pf_maps_activate). Returns 0 or
+ * -errno (message printed). */
+int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c);
+
+/* Make slot (already written) the active one, serving ports: translation
+ * first (it only ever adds), then the policy switch, then the answered
+ * ports, each word written once with its final value. */
+void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
+		      unsigned n_ports);
+
+/* Remove the tokens of slot from the token map. Call only on a slot no
+ * program reads any more (see the grace in cmd_run.c's reload). */
+void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot);
 
 /* Refresh the cached Date header (double-buffered) and the heartbeat. */
-void pf_maps_tick(struct preflightd_bpf *skel);
+void pf_maps_tick(struct pf_config *cfg);
 
 #endif /* PF_MAPS_USER_H */

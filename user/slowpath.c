@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <string.h>
 #include <bpf/bpf.h>
-#include "skel.h"
 #include "slowpath.h"
 #include "acrh.h"
 #include "log.h"
@@ -32,7 +31,7 @@ int pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, __u32 slot)
  * with the datapath's code and the live maps, insert it into pf_acrh. */
 static void punt_acrh(struct pf_slow *sl, const struct pf_punt_rec *rec)
 {
-	struct pf_acrh_src src = { .tok_fd = sl->tok_fd, .rules_fd = sl->rules_fd };
+	struct pf_acrh_src src = { .tok_fd = sl->m.tokens_fd, .rules_fd = sl->m.rules_fd };
 	static struct pf_acrh_key key;  /* 1 KiB: off the stack */
 	struct pf_acrh_val val;
 	int err;
@@ -45,11 +44,11 @@ static void punt_acrh(struct pf_slow *sl, const struct pf_punt_rec *rec)
 		return;
 	}
 	pf_acrh_key_make(&key, rec->slot, rec->rule, rec->data, rec->len);
-	if (bpf_map_update_elem(sl->acrh_fd, &key, &val, BPF_ANY)) {
+	if (bpf_map_update_elem(sl->m.acrh_fd, &key, &val, BPF_ANY)) {
 		pr_warn("slow path: insert request headers: %s", strerror(errno));
 		return;
 	}
-	sl->skel->bss->pf_cfg.learned_acrh++;
+	sl->m.cfg->learned_acrh++;
 	pr_debug("slow path: %u-byte request headers under rule %u -> %s",
 		 rec->len, rec->rule + 1, val.reason ? "denied" : "allowed");
 }
@@ -76,9 +75,9 @@ static void punt_origin(struct pf_slow *sl, const struct pf_punt_rec *rec)
 	key.hash = pf_hash_bytes((const __u8 *)rec->data, rec->len, 0);
 	key.kind = PF_TOK_ORIGIN;
 	key.slot = sl->slot;
-	if (!bpf_map_update_elem(sl->tok_fd, &key, &val, BPF_NOEXIST)) {
+	if (!bpf_map_update_elem(sl->m.tokens_fd, &key, &val, BPF_NOEXIST)) {
 		sl->learned++;
-		sl->skel->bss->pf_cfg.learned_origins++;
+		sl->m.cfg->learned_origins++;
 		pr_debug("slow path: %.*s -> rules 0x%llx", (int)rec->len, rec->data,
 			 (unsigned long long)val.rules);
 	} else if (errno != EEXIST) {
@@ -101,7 +100,7 @@ int pf_slow_on_punt(void *ctx, void *data, size_t size)
 	 * active slot when sl has no regexes for it (see reload): leave
 	 * the wait, so the datapath passes the request to the app */
 	if (rec->slot != sl->slot) {
-		if (rec->slot != (sl->skel->bss->pf_cfg.active_slot & (PF_SLOTS - 1)))
+		if (rec->slot != (sl->m.cfg->active_slot & (PF_SLOTS - 1)))
 			bpf_map_delete_elem(sl->punted_fd, &h);
 		return 0;
 	}

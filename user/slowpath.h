@@ -12,8 +12,7 @@
 #include "../include/pf_structs.h"
 #include "policy.h"
 #include "policy_regex.h"
-
-struct preflightd_bpf;
+#include "maps.h"
 
 /* Most origins the daemon teaches one policy slot (pf_tokens entries);
  * at the cap it stops learning and the datapath passes such requests to
@@ -23,12 +22,12 @@ struct preflightd_bpf;
 /* The slow path's view of the active policy: its rules' regexes, kept
  * alive (and rebuilt on reload) next to the slot they were installed in. */
 struct pf_slow {
-	struct preflightd_bpf *skel;
+	struct pf_maps m;           /* where verdicts are taught */
+	int punted_fd;              /* pf_punted: the datapath's waits */
 	struct pf_policy pol;       /* the active policy */
 	struct pf_regex_set rs;     /* its regexes, compiled */
 	__u32 slot;                 /* its slot */
 	unsigned learned;           /* tokens taught into slot */
-	int tok_fd, punted_fd, rules_fd, acrh_fd;
 };
 
 /* Make pol (installed in slot) the slow path's policy: take it over

@@ -173,6 +173,8 @@ void h_init(void)
 	h_tc_in.fd = bpf_program__fd(h_skel->progs.pf_tc_ingress);
 	h_tc_out.fd = bpf_program__fd(h_skel->progs.pf_tc_egress);
 	h_xdp_in.fd = bpf_program__fd(h_skel->progs.pf_xdp_ingress);
+	if (pf_maps_get(h_skel->obj, &h_skel->bss->pf_cfg, &h_maps))
+		h_die("find maps", ENOENT);
 	err = bpf_tc_hook_create(&hook);  /* for h_chain() */
 	if (err)
 		h_die("clsact on lo", err);

@@ -1,8 +1,8 @@
 /* tests/bpf: the BPF tier's shared harness; included only by tests/bpf/ .c files. */
 /*
  * harness.h -- load the test build of the datapath (preflightd_test, built
- * with -DPF_TEST_MOCK_SOCK), install the test policy the way
- * user/maps.c does, run packets through a program with
+ * with -DPF_TEST_MOCK_SOCK), install the test policy with the daemon's
+ * installer (user/maps.c), run packets through a program with
  * bpf_prog_test_run_opts and check the result.
  *
  * A case is a function run by h_case(name, fn); it prints "ok N - name"
@@ -148,8 +148,8 @@ void h_case_p(const char *name, void (*fn)(const void *), const void *arg);
 void h_reset_state(void);
 
 /* Install policy yaml (ports, rules) into slot 1 and make it active
- * (compiled once per distinct yaml pointer; the slot's old tokens are
- * removed first, like user/maps.c on a reload). The next case starts
+ * (compiled once per distinct yaml pointer, installed by user/maps.c
+ * as a reload does). The next case starts
  * with H_POLICY (slot 0) active again. Exits on a bad policy. */
 void h_use_policy(const char *yaml);
 

@@ -5,10 +5,12 @@
 #include "harness.h"
 #include "preflightd_test.skel.h"
 #include "policy.h"
+#include "maps.h"
 
 extern struct preflightd_test *h_skel;
 extern int h_up_fd[2];      /* ETH_P_IP / ETH_P_IPV6 packet sockets on lo */
 extern int h_lo_ifindex;
+extern struct pf_maps h_maps;  /* the loaded object's, for user/maps.c */
 
 /* Print "bpftest: what: strerror(err)" and exit 2. */
 void h_die(const char *what, int err) __attribute__((noreturn));
@@ -28,7 +30,8 @@ void h_drain_up(void);
 bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h_run *r,
 		 const struct h_delta *d);
 
-/* Write c into the maps (its slot's old tokens removed first). */
+/* Write c into the maps with the daemon's installer (its slot's old
+ * tokens removed first) and make its slot active. */
 void h_install_policy(const struct pf_compiled *c);
 
 /* Make slot the active one, serving ports (what a reload switches). */

@@ -11,55 +11,22 @@ static const char *slot1_yaml;        /* policy compiled into slot 1 */
 static __u16 h1_ports[PF_MAX_PORTS];  /* ... and its ports */
 static unsigned h1_nports;
 
-/* Install c into the maps exactly like user/maps.c pf_maps_install(). */
+struct pf_maps h_maps;
+
+/* A reload into c's slot, with the daemon's installer (user/maps.c): the
+ * slot's old tokens go first, then pf_maps_install writes the slot and
+ * switches to it. */
 void h_install_policy(const struct pf_compiled *c)
 {
-	struct pf_config *cfg = &h_skel->bss->pf_cfg;
-	int tok_fd = bpf_map__fd(h_skel->maps.pf_tokens);
-	int rule_fd = bpf_map__fd(h_skel->maps.pf_rules);
-	unsigned i;
-	struct pf_tok_key key, next;
-	__u32 idx;
-	int more;
-
-	/* a reload: the slot's old tokens go first (user/maps.c
-	 * pf_maps_clear_slot) */
-	more = !bpf_map_get_next_key(tok_fd, NULL, &key);
-	while (more) {
-		more = !bpf_map_get_next_key(tok_fd, &key, &next);
-		if (key.slot == c->slot && bpf_map_delete_elem(tok_fd, &key))
-			h_die("clear slot tokens", errno);
-		key = next;
-	}
-	for (i = 0; i < c->n_toks; i++)
-		if (bpf_map_update_elem(tok_fd, &c->keys[i], &c->vals[i], BPF_ANY))
-			h_die("install tokens", errno);
-	for (i = 0; i < PF_MAX_RULES; i++) {
-		idx = c->slot * PF_MAX_RULES + i;
-		if (bpf_map_update_elem(rule_fd, &idx, &c->rules[i], BPF_ANY))
-			h_die("install rules", errno);
-	}
-	cfg->slot[c->slot] = c->info;
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
-	for (i = 0; i < c->n_ports; i++) {
-		cfg->port_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
-		cfg->xlate_bits[c->ports[i] >> 6] |= 1ULL << (c->ports[i] & 63);
-	}
-	__atomic_store_n(&cfg->active_slot, c->slot, __ATOMIC_RELEASE);
+	pf_maps_clear_slot(&h_maps, c->slot);
+	if (pf_maps_install(&h_maps, c))
+		h_die("install policy", EIO);
 }
 
 /* Make slot the active one, serving ports (what a reload switches). */
 void h_activate(__u32 slot, const __u16 *ports, unsigned n)
 {
-	struct pf_config *cfg = &h_skel->bss->pf_cfg;
-	unsigned i;
-
-	memset(cfg->port_bits, 0, sizeof(cfg->port_bits));
-	for (i = 0; i < n; i++) {
-		cfg->port_bits[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
-		cfg->xlate_bits[ports[i] >> 6] |= 1ULL << (ports[i] & 63);
-	}
-	__atomic_store_n(&cfg->active_slot, slot, __ATOMIC_RELEASE);
+	pf_maps_activate(&h_maps, slot, ports, n);
 }
 
 void h_use_policy(const char *yaml)
