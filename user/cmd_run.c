@@ -136,37 +136,34 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-/* Load policy file into the inactive slot and switch to it. */
+/* Load policy file into the inactive slot and switch to it, all or
+ * nothing: whatever fails (the file, its regexes, the install) leaves the
+ * running policy in force and the inactive slot empty. */
 static int reload(struct pf_slow *sl, const char *file)
 {
 	struct timespec grace = { 0, 100 * 1000 * 1000 };
 	struct pf_config *cfg = sl->m.cfg;
 	struct pf_policy pol = {};
 	struct pf_compiled comp = {};
+	struct pf_regex_set rs = {};
 	__u32 old = cfg->active_slot & (PF_SLOTS - 1);
 	int err;
 
 	err = pf_policy_load(file, &pol, stderr);
+	if (!err)
+		err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
+	if (!err)
+		err = pf_regex_set_build(&pol, &rs, stderr);
+	if (!err)
+		err = pf_maps_install(&sl->m, &comp);
 	if (err)
 		goto out;
-	err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
-	if (err)
-		goto out;
-	err = pf_maps_install(&sl->m, &comp);
-	if (err)
-		goto out;
-	/* fails only without memory (the regexes compiled once already);
-	 * then no slot's regexes are known: origins to decide go to the app */
-	if (pf_slow_adopt(sl, &pol, old ^ 1)) {
-		pr_warn("slow path: no regexes for the new policy: passing regex origins to the app");
-		sl->slot = PF_SLOTS;
-	}
+	pf_slow_adopt(sl, &pol, &rs, old ^ 1);
 	/* a program that read the old active_slot just before the switch may
 	 * still be matching against it: let it finish (they run for
 	 * microseconds) before its strings disappear */
 	nanosleep(&grace, NULL);
 	pf_maps_clear_slot(&sl->m, old);
-	pf_acrh_clear_slot(sl->m.acrh_fd, old);
 	cfg->reloads++;
 	pr_info("reloaded %s: %u rules", file, comp.info.n_rules);
 out:
@@ -174,6 +171,7 @@ out:
 		cfg->reload_failures++;
 		pr_warn("reload %s failed: keeping the running policy", file);
 	}
+	pf_regex_set_free(&rs);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
 	return err;
@@ -258,6 +256,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_metrics metrics = {};
 	struct pf_pin pin = {};
 	struct pf_slow sl = {};
+	struct pf_regex_set rs = {};
 	sigset_t set;
 	int err, ifindex;
 
@@ -272,6 +271,8 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_policy_load(o.policy, &pol, stderr);
 	if (!err)
 		err = pf_policy_compile(&pol, 0, &comp, stderr);
+	if (!err)
+		err = pf_regex_set_build(&pol, &rs, stderr);
 	if (err)
 		goto out_policy;
 	err = pf_pin_lock(&pin, o.iface);
@@ -341,9 +342,7 @@ int pf_cmd_run(int argc, char **argv)
 	}
 	pf_metrics_set_attached(&metrics, true);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
-	err = pf_slow_adopt(&sl, &pol, 0);
-	if (err)
-		goto out_xdp;
+	pf_slow_adopt(&sl, &pol, &rs, 0);
 	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",
 	       o.iface, o.xdp ? (o.xdp_generic ? "xdp-generic" : "xdp") : "tc",
 	       comp.info.n_rules, comp.n_toks);
@@ -352,7 +351,6 @@ int pf_cmd_run(int argc, char **argv)
 	printf(")\n");
 	fflush(stdout);
 	serve(skel, &sl, &o);
-out_xdp:
 	pf_metrics_set_attached(&metrics, false);
 	pf_xdp_detach(&xdp);
 out_tc:
@@ -367,6 +365,7 @@ out_destroy:
 out_unlock:
 	pf_pin_unlock(&pin);
 out_policy:
+	pf_regex_set_free(&rs);
 	pf_regex_set_free(&sl.rs);
 	pf_policy_free(&sl.pol);
 	pf_compiled_free(&comp);

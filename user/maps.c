@@ -6,6 +6,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "maps.h"
+#include "acrh.h"
 #include "log.h"
 
 /* See maps.h. */
@@ -14,18 +15,20 @@ int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 {
 	struct bpf_map *tok = bpf_object__find_map_by_name(obj, "pf_tokens");
 	struct bpf_map *flows = bpf_object__find_map_by_name(obj, "pf_flows");
-	/* both slots' policy strings, plus the origins the slow path
-	 * learns (65536 at most, see slowpath.h) */
-	unsigned toks = 2 * c->n_toks + 1024 + 65536;
+	unsigned per_slot = PF_TOKENS_HEADROOM * c->n_toks;
 	int err;
 
 	if (!tok || !flows) {
 		pr_warn("size maps: %s", strerror(ENOENT));
 		return -ENOENT;
 	}
-	if (toks < 65536)
-		toks = 65536;
-	err = bpf_map__set_max_entries(tok, toks);
+	/* each slot may hold a policy PF_TOKENS_HEADROOM times this one's
+	 * size (PF_TOKENS_SLOT_MIN at least), the active one also the
+	 * origins the slow path learns. BPF_F_NO_PREALLOC: room unused
+	 * costs only its hash buckets. */
+	if (per_slot < PF_TOKENS_SLOT_MIN)
+		per_slot = PF_TOKENS_SLOT_MIN;
+	err = bpf_map__set_max_entries(tok, 2 * per_slot + PF_LEARN_MAX);
 	if (!err)
 		err = bpf_map__set_max_entries(flows, max_flows);
 	if (err)
@@ -53,27 +56,69 @@ int pf_maps_get(struct bpf_object *obj, struct pf_config *cfg, struct pf_maps *m
 	return 0;
 }
 
+/* Entries of the token map in use, its capacity in *max. */
+static unsigned tokens_used(int fd, __u32 *max)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct pf_tok_key k, next;
+	unsigned n = 0;
+	int more;
+
+	*max = bpf_obj_get_info_by_fd(fd, &info, &len) ? 0 : info.max_entries;
+	more = !bpf_map_get_next_key(fd, NULL, &k);
+	while (more && n <= *max) {
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		n++;
+		k = next;
+	}
+	return n;
+}
+
+/* Say why the tokens of c did not go in (err: the failed update's; its
+ * slot already emptied again). */
+static void tokens_failed(const struct pf_maps *m, const struct pf_compiled *c, int err)
+{
+	__u32 max;
+	unsigned used;
+
+	if (err != -E2BIG) {
+		pr_warn("install policy strings: %s", strerror(-err));
+		return;
+	}
+	used = tokens_used(m->tokens_fd, &max);
+	pr_warn("install policy strings: the policy has %u, the token map has room for "
+		"%u next to the running policy and its learned origins (%u of %u entries in "
+		"use); its size is set at startup: restart preflightd to load this policy",
+		c->n_toks, max > used ? max - used : 0, used, max);
+}
+
 /* See maps.h. */
 int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c)
 {
 	unsigned i;
 	__u32 idx;
-	int err;
+	int err = 0;
 
+	/* all or nothing: the slot is inactive, and whatever an earlier
+	 * install left in it (a failed one too) goes before this one */
+	pf_maps_clear_slot(m, c->slot);
 	for (i = 0; i < c->n_toks; i++) {
-		err = bpf_map_update_elem(m->tokens_fd, &c->keys[i], &c->vals[i], BPF_ANY);
-		if (err) {
+		if (bpf_map_update_elem(m->tokens_fd, &c->keys[i], &c->vals[i], BPF_ANY)) {
 			err = -errno;
-			pr_warn("install policy tokens: %s", strerror(errno));
+			pf_maps_clear_slot(m, c->slot);
+			tokens_failed(m, c, err);
 			return err;
 		}
 	}
 	for (i = 0; i < PF_MAX_RULES; i++) {
 		idx = c->slot * PF_MAX_RULES + i;
-		err = bpf_map_update_elem(m->rules_fd, &idx, &c->rules[i], BPF_ANY);
-		if (err) {
+		if (bpf_map_update_elem(m->rules_fd, &idx, &c->rules[i], BPF_ANY)) {
 			err = -errno;
 			pr_warn("install policy rules: %s", strerror(errno));
+			/* the next install rewrites every rule of the slot; its
+			 * info and the active slot were never touched */
+			pf_maps_clear_slot(m, c->slot);
 			return err;
 		}
 	}
@@ -120,6 +165,7 @@ void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot)
 			bpf_map_delete_elem(m->tokens_fd, &key);
 		key = next;
 	}
+	pf_acrh_clear_slot(m->acrh_fd, slot);
 }
 
 /* See maps.h. */

@@ -14,6 +14,16 @@
 
 struct bpf_object;
 
+/* Most origins the slow path teaches one policy slot (pf_tokens
+ * entries); at the cap it stops learning and the datapath passes such
+ * requests to the app after its wait (PF_PUNT_WAIT_NS). */
+#define PF_LEARN_MAX 65536
+
+/* pf_tokens room per slot: PF_TOKENS_HEADROOM times the startup
+ * policy's strings, at least PF_TOKENS_SLOT_MIN. */
+#define PF_TOKENS_HEADROOM 4
+#define PF_TOKENS_SLOT_MIN 16384
+
 /* What the installer writes in a loaded datapath. */
 struct pf_maps {
 	int tokens_fd;             /* pf_tokens: policy strings of both slots */
@@ -22,9 +32,9 @@ struct pf_maps {
 	struct pf_config *cfg;     /* pf_cfg in the object's mmapped .bss */
 };
 
-/* Before load: size obj's maps for policy c (tokens of two slots and the
- * learned origins, max_flows flow entries). Returns 0 or -errno (message
- * printed). */
+/* Before load: size obj's maps for startup policy c (tokens: two slots
+ * with headroom, see PF_TOKENS_HEADROOM, and the learned origins;
+ * max_flows flow entries). Returns 0 or -errno (message printed). */
 int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 		 unsigned max_flows);
 
@@ -32,9 +42,11 @@ int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
  * Returns 0 or -ENOENT (message printed). */
 int pf_maps_get(struct bpf_object *obj, struct pf_config *cfg, struct pf_maps *m);
 
-/* Write c into its slot (tokens, rules, slot info), then make that slot
- * the active one serving c's ports (pf_maps_activate). Returns 0 or
- * -errno (message printed). */
+/* All or nothing: empty c's slot (inactive), write c into it (tokens,
+ * rules, slot info), then make it the active one serving c's ports
+ * (pf_maps_activate). On failure the slot is emptied again and nothing
+ * else changed: the running policy stays in force. Returns 0 or -errno
+ * (message printed; -E2BIG: the token map is too small for c). */
 int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c);
 
 /* Make slot (already written) the active one, serving ports: translation
@@ -43,8 +55,9 @@ int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c);
 void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
 		      unsigned n_ports);
 
-/* Remove the tokens of slot from the token map. Call only on a slot no
- * program reads any more (see the grace in cmd_run.c's reload). */
+/* Remove slot's entries from the token and header-list maps. Call only
+ * on a slot no program reads any more (see the grace in cmd_run.c's
+ * reload). */
 void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot);
 
 /* Refresh the cached Date header (double-buffered) and the heartbeat. */

@@ -9,22 +9,17 @@
 #include "log.h"
 
 /* See slowpath.h. */
-int pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, __u32 slot)
+void pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, struct pf_regex_set *rs,
+		   __u32 slot)
 {
-	struct pf_regex_set rs;
-	int err;
-
-	err = pf_regex_set_build(pol, &rs, stderr);
-	if (err)
-		return err;
 	pf_regex_set_free(&sl->rs);
 	pf_policy_free(&sl->pol);
-	sl->rs = rs;
+	sl->rs = *rs;
 	sl->pol = *pol;
+	memset(rs, 0, sizeof(*rs));
 	memset(pol, 0, sizeof(*pol));
 	sl->slot = slot;
 	sl->learned = 0;   /* the old slot's tokens are gone with it */
-	return 0;
 }
 
 /* A PF_PUNT_ACRH record for the active slot: decide the header list

@@ -14,11 +14,6 @@
 #include "policy_regex.h"
 #include "maps.h"
 
-/* Most origins the daemon teaches one policy slot (pf_tokens entries);
- * at the cap it stops learning and the datapath passes such requests to
- * the app after its wait (PF_PUNT_WAIT_NS). */
-#define PF_LEARN_MAX 65536
-
 /* The slow path's view of the active policy: its rules' regexes, kept
  * alive (and rebuilt on reload) next to the slot they were installed in. */
 struct pf_slow {
@@ -30,10 +25,11 @@ struct pf_slow {
 	unsigned learned;           /* tokens taught into slot */
 };
 
-/* Make pol (installed in slot) the slow path's policy: take it over
- * (pol is left empty) with its compiled regexes. Returns 0 or -errno
- * (message printed); on error sl is unchanged. */
-int pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, __u32 slot);
+/* Make pol (installed in slot) the slow path's policy, with rs, its
+ * regexes compiled (pf_regex_set_build, before the install: a reload is
+ * all or nothing). Takes both over (they are left empty). */
+void pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, struct pf_regex_set *rs,
+		   __u32 slot);
 
 /* ring_buffer callback (ctx: struct pf_slow): one struct pf_punt_rec.
  * Decide it and teach the kernel the verdict, so the client's

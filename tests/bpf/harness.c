@@ -167,6 +167,9 @@ void h_init(void)
 	err = bpf_map__set_max_entries(h_skel->maps.pf_flows, H_MAX_FLOWS);
 	if (err)
 		h_die("size pf_flows", err);
+	err = bpf_map__set_max_entries(h_skel->maps.pf_tokens, H_MAX_TOKENS);
+	if (err)
+		h_die("size pf_tokens", err);
 	err = preflightd_test__load(h_skel);
 	if (err)
 		h_die("load preflightd_test", err);
@@ -207,20 +210,26 @@ void h_filter(const char *f)
 	filter = f;
 }
 
-/* Empty the flow table, zero the counters, no socket, default config. */
-static void reset(void)
+void h_reset_flows(void)
 {
 	int fd = bpf_map__fd(h_skel->maps.pf_flows);
 	struct pf_flow_key key;
+
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			h_die("delete flow", errno);
+}
+
+/* Empty the flow table, zero the counters, no socket, default config. */
+static void reset(void)
+{
 	struct pf_sockinfo none = { 0 };
 	__u64 *zeros = calloc((size_t)ncpu, sizeof(__u64));
 	__u32 i;
 
 	if (!zeros)
 		h_die("calloc", ENOMEM);
-	while (!bpf_map_get_next_key(fd, NULL, &key))
-		if (bpf_map_delete_elem(fd, &key))
-			h_die("delete flow", errno);
+	h_reset_flows();
 	for (i = 0; i < PF_STAT__MAX; i++)
 		if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_stats), &i, zeros, BPF_ANY))
 			h_die("zero stats", errno);

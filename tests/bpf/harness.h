@@ -157,6 +157,19 @@ void h_use_policy(const char *yaml);
  * a full table is quick to make). */
 #define H_MAX_FLOWS 1024
 
+/* pf_tokens max_entries in the test build (small, so a policy that does
+ * not fit is quick to make). */
+#define H_MAX_TOKENS 4096
+
+/* A reload of policy yaml into slot with the daemon's installer; *n_toks
+ * (may be NULL) gets its number of policy strings. Returns the
+ * installer's 0 or -errno (exits if yaml does not compile). Later
+ * h_use_policy() calls install their policy afresh. */
+int h_reload(const char *yaml, __u32 slot, unsigned *n_toks);
+
+/* Empty the flow table. */
+void h_reset_flows(void);
+
 /* Print the final "N passed, M failed" line; returns the exit status. */
 int h_summary(void);
 
@@ -299,5 +312,6 @@ void test_adv_tcp(void);
 void test_adv_http(void);
 void test_conformance(void);
 void test_slowpath(void);
+void test_reload(void);
 
 #endif /* PF_TEST_HARNESS_H */

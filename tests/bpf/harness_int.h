@@ -34,6 +34,9 @@ bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h
  * tokens removed first) and make its slot active. */
 void h_install_policy(const struct pf_compiled *c);
 
+/* Compile policy yaml for slot into c (exits if it does not compile). */
+void h_compile(const char *yaml, __u32 slot, struct pf_compiled *c);
+
 /* Make slot the active one, serving ports (what a reload switches). */
 void h_activate(__u32 slot, const __u16 *ports, unsigned n);
 

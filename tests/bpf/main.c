@@ -27,6 +27,7 @@ int main(int argc, char **argv)
 	test_adv_http();
 	test_conformance();
 	test_slowpath();
+	test_reload();
 	ret = h_summary();
 	h_fini();
 	return ret;

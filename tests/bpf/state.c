@@ -13,12 +13,9 @@ static unsigned h1_nports;
 
 struct pf_maps h_maps;
 
-/* A reload into c's slot, with the daemon's installer (user/maps.c): the
- * slot's old tokens go first, then pf_maps_install writes the slot and
- * switches to it. */
+/* A reload into c's slot, with the daemon's installer (user/maps.c). */
 void h_install_policy(const struct pf_compiled *c)
 {
-	pf_maps_clear_slot(&h_maps, c->slot);
 	if (pf_maps_install(&h_maps, c))
 		h_die("install policy", EIO);
 }
@@ -27,6 +24,36 @@ void h_install_policy(const struct pf_compiled *c)
 void h_activate(__u32 slot, const __u16 *ports, unsigned n)
 {
 	pf_maps_activate(&h_maps, slot, ports, n);
+}
+
+void h_compile(const char *yaml, __u32 slot, struct pf_compiled *c)
+{
+	struct pf_policy pol;
+	int err;
+
+	memset(&pol, 0, sizeof(pol));
+	memset(c, 0, sizeof(*c));
+	err = pf_policy_load_string("reload.yaml", yaml, &pol, stderr);
+	if (!err)
+		err = pf_policy_compile(&pol, slot, c, stderr);
+	pf_policy_free(&pol);
+	if (err)
+		h_die("compile policy", err);
+}
+
+int h_reload(const char *yaml, __u32 slot, unsigned *n_toks)
+{
+	struct pf_compiled c;
+	int err;
+
+	h_compile(yaml, slot, &c);
+	if (n_toks)
+		*n_toks = c.n_toks;
+	if (slot == 1)
+		slot1_yaml = NULL;
+	err = pf_maps_install(&h_maps, &c);
+	pf_compiled_free(&c);
+	return err;
 }
 
 void h_use_policy(const char *yaml)

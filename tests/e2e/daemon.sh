@@ -249,6 +249,66 @@ case_reload_under_load() {
 	pf_case_result
 }
 
+# wait_stat_ge NAME WANT SECONDS -- poll a counter until it is >= WANT.
+wait_stat_ge() {
+	local i v
+	for ((i = 0; i < $3 * 10; i++)); do
+		v=$(pf_stat "$1")
+		[[ $v =~ ^[0-9]+$ ]] && ((v >= $2)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# preflight_by ORIGIN METHOD -- who answers a preflight: "kernel:STATUS:ACAC"
+# or "app:STATUS" (X-Answered-By: app).
+preflight_by() {
+	local h
+	h=$(pf_curl -s -D - -o /dev/null -X OPTIONS "http://$PF_V4_HOST:8080/v1/items" \
+		-H "Origin: $1" -H "Access-Control-Request-Method: $2" | tr -d '\r' || true)
+	if grep -qi '^x-answered-by: app' <<<"$h"; then
+		echo "app:$(awk 'NR == 1 { print $2 }' <<<"$h")"
+	else
+		echo "kernel:$(awk 'NR == 1 { print $2 }' <<<"$h"):$(sed -n \
+			's/^access-control-allow-credentials: *//Ip' <<<"$h")"
+	fi
+}
+
+# A reload larger than the token map: refused with a clear message, the
+# running policy stays in force and nothing of the refused one is ever
+# granted, also after the next reloads into the same slot (issue 10.2).
+case_reload_too_big() {
+	local r0 f0 big=$PF_WORK/big.yaml only=https://only-failed.example.org
+	r0=$(pf_stat reloads)
+	f0=$(pf_stat reload_failures)
+	{
+		cat "$POLICY"
+		printf '  - origins: [%s]\n    methods: [DELETE]\n    credentials: true\n' "$only"
+		printf '  - origins:\n'
+		seq 0 119999 | sed 's|.*|      - https://o&.example.net|'
+		printf '    methods: [GET]\n'
+	} >"$big"
+	pf_expect "the big policy is valid (preflightd check)" "$PF_PREFLIGHTD" check --quiet "$big"
+	mv "$big" "$POLICY"
+	pf_expect "the reload was refused" wait_stat_ge reload_failures $((f0 + 1)) 30
+	pf_expect_match "... saying why" "$(grep -m1 'install policy strings' "$PF_PFD_LOG")" \
+		'the policy has 12[0-9]{4}, the token map has room for [0-9]+ .*restart preflightd to load this policy'
+	pf_expect_eq "the running policy still answers" \
+		"$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	pf_expect_match "the refused policy's origin is not granted" "$(preflight_by "$only" DELETE)" '^app:'
+	sed "s/max_age: [0-9]*/max_age: 700/" "$PF_POLICY" >"$POLICY.tmp"
+	mv "$POLICY.tmp" "$POLICY"
+	pf_expect "the next reload (into the same slot) works" wait_stat_ge reloads $((r0 + 1)) 30
+	pf_expect_eq "... and answers" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	pf_expect_match "... granting nothing of the refused policy" \
+		"$(preflight_by "$only" DELETE)" '^app:'
+	kill -HUP "$PF_PFD_PID"
+	pf_expect "a later reload works" wait_stat_ge reloads $((r0 + 2)) 30
+	pf_expect_match "... granting nothing of the refused policy" \
+		"$(preflight_by "$only" DELETE)" '^app:'
+	pf_case_result
+}
+
 case_metrics() {
 	local body answered
 	ka --conns 1 --rounds 3 --put-size 1000 --get-size 1000 --expect kernel >/dev/null 2>&1 || true
@@ -306,6 +366,8 @@ main() {
 	start_pfd --metrics "$METRICS"
 	pf_case "[$MODE] metrics scraped and parsed" case_metrics
 	pf_case "[$MODE] reload under load (inotify, SIGHUP, a broken file)" case_reload_under_load
+	pf_case "[$MODE] a reload larger than the token map: refused, nothing of it granted" \
+		case_reload_too_big
 	pf_case "[$MODE] kill -9 + restart: four spliced connections stay byte-exact" case_kill9_restart
 	stop_restarted
 	pf_bg_kill "$PF_PFD_PID" 1   # killed by the case: reap it
