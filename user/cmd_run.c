@@ -177,17 +177,27 @@ out:
 	return err;
 }
 
+/* The clock, and the heartbeat if punts are consumed (rb). */
+static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
+{
+	if (rb)
+		pf_maps_tick(cfg);
+	else
+		pf_maps_clock(cfg);
+}
+
 /* Serve until a signal; then drain (keep translating, answer nothing new)
  * until no spliced connection is left or the timeout expires. Punted
- * origins (sl) are decided as they arrive: each iteration waits at most
- * 100 ms for ring buffer events, then looks at signals without blocking. */
-static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
+ * origins (sl) are decided as they arrive from rb (NULL: nobody decides
+ * them, no heartbeat: the datapath passes them to the app): each
+ * iteration waits at most 100 ms for ring buffer events, then looks at
+ * signals without blocking. */
+static void serve(struct preflightd_bpf *skel, struct pf_slow *sl, struct ring_buffer *rb,
 		  const struct run_opts *o)
 {
 	int flows_fd = bpf_map__fd(skel->maps.pf_flows);
 	struct timespec nowait = { 0, 0 };
 	__u64 deadline = 0, last_gc = 0;
-	struct ring_buffer *rb;
 	struct pf_watch w;
 	sigset_t set;
 	unsigned freed;
@@ -197,12 +207,6 @@ static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, sl, NULL);
-	if (!rb) {
-		/* nobody decides punted origins: the datapath passes each
-		 * to the app once its 1 s wait is over (or the ring is full) */
-		pr_warn("slow path: ring buffer: %s", strerror(errno));
-	}
 	pf_watch_open(&w, o->policy);
 	for (;;) {
 		if (rb) {
@@ -213,7 +217,7 @@ static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
 			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 		}
 		sig = sigtimedwait(&set, NULL, &nowait);
-		pf_maps_tick(sl->m.cfg);
+		tick(sl->m.cfg, rb);
 		if (sig == SIGHUP || pf_watch_changed(&w)) {
 			reload(sl, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
@@ -242,7 +246,6 @@ static void serve(struct preflightd_bpf *skel, struct pf_slow *sl,
 		}
 	}
 	pf_watch_close(&w);
-	ring_buffer__free(rb);
 }
 
 int pf_cmd_run(int argc, char **argv)
@@ -257,6 +260,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_pin pin = {};
 	struct pf_slow sl = {};
 	struct pf_regex_set rs = {};
+	struct ring_buffer *rb = NULL;
 	sigset_t set;
 	int err, ifindex;
 
@@ -311,7 +315,9 @@ int pf_cmd_run(int argc, char **argv)
 	if (err)
 		goto out_destroy;
 	skel->bss->pf_cfg.xdp_mode = o.xdp;
-	pf_maps_tick(&skel->bss->pf_cfg);
+	/* the Date header; no heartbeat before ready: until then punts go to
+	 * the app */
+	pf_maps_clock(&skel->bss->pf_cfg);
 	err = pf_pin_maps(&pin, skel);
 	if (err)
 		goto out_destroy;
@@ -343,6 +349,16 @@ int pf_cmd_run(int argc, char **argv)
 	pf_metrics_set_attached(&metrics, true);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
 	pf_slow_adopt(&sl, &pol, &rs, 0);
+	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl, NULL);
+	if (!rb) {
+		/* nobody decides punted origins, and no heartbeat says so:
+		 * the datapath passes them to the app */
+		pr_warn("slow path: ring buffer: %s", strerror(errno));
+	}
+	/* "ready" means every path works: the heartbeat is written last,
+	 * after the attach (libxdp's can take over a second), so the first
+	 * punt after it is decided */
+	tick(&skel->bss->pf_cfg, rb);
 	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",
 	       o.iface, o.xdp ? (o.xdp_generic ? "xdp-generic" : "xdp") : "tc",
 	       comp.info.n_rules, comp.n_toks);
@@ -350,8 +366,9 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
-	serve(skel, &sl, &o);
+	serve(skel, &sl, rb, &o);
 	pf_metrics_set_attached(&metrics, false);
+	ring_buffer__free(rb);
 	pf_xdp_detach(&xdp);
 out_tc:
 	pf_tc_detach(&tc);

@@ -169,16 +169,13 @@ void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot)
 }
 
 /* See maps.h. */
-void pf_maps_tick(struct pf_config *cfg)
+void pf_maps_clock(struct pf_config *cfg)
 {
-	struct timespec ts;
 	struct tm tm;
 	char date[32];
 	__u32 next;
 	time_t now;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	cfg->heartbeat_ns = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	now = time(NULL);
 	gmtime_r(&now, &tm);
 	if (strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) != PF_DATE_LEN)
@@ -189,4 +186,15 @@ void pf_maps_tick(struct pf_config *cfg)
 	memcpy(cfg->date[next], date, PF_DATE_LEN);
 	__atomic_store_n(&cfg->date_idx, next, __ATOMIC_RELEASE);
 	cfg->date_valid = 1;
+}
+
+/* See maps.h. */
+void pf_maps_tick(struct pf_config *cfg)
+{
+	struct timespec ts;
+
+	pf_maps_clock(cfg);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__atomic_store_n(&cfg->heartbeat_ns, (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec,
+			 __ATOMIC_RELEASE);
 }

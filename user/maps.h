@@ -60,7 +60,12 @@ void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
  * reload). */
 void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot);
 
-/* Refresh the cached Date header (double-buffered) and the heartbeat. */
+/* Refresh the cached Date header (double-buffered). */
+void pf_maps_clock(struct pf_config *cfg);
+
+/* pf_maps_clock, and the heartbeat: "a daemon decides what the datapath
+ * punts, now" (older than PF_PUNT_WAIT_NS: the datapath passes punts to
+ * the app). Only the slow path's consumer writes it. */
 void pf_maps_tick(struct pf_config *cfg);
 
 #endif /* PF_MAPS_USER_H */

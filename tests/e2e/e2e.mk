@@ -1,12 +1,15 @@
 # E2E tier: netns + veth, a real app server and real clients.
 # Tools: tests/e2e/tools/<name>.c -> build/tests/e2e/<name>
 #        tests/e2e/<name>.bpf.c    -> build/tests/e2e/<name>.bpf.o (+ .skel.h)
+#        tests/e2e/preload/<name>.c -> build/tests/e2e/<name>.so (LD_PRELOAD)
 E2E_DIR       := $(BUILD)/tests/e2e
 E2E_BPF_SRCS  := $(wildcard tests/e2e/*.bpf.c)
 E2E_BPF_OBJS  := $(E2E_BPF_SRCS:tests/e2e/%.bpf.c=$(E2E_DIR)/%.bpf.o)
 E2E_SKELS     := $(E2E_BPF_SRCS:tests/e2e/%.bpf.c=$(E2E_DIR)/%.skel.h)
 E2E_TOOL_SRCS := $(wildcard tests/e2e/tools/*.c)
 E2E_TOOLS     := $(E2E_TOOL_SRCS:tests/e2e/tools/%.c=$(E2E_DIR)/%)
+E2E_PRELOAD_SRCS := $(wildcard tests/e2e/preload/*.c)
+E2E_PRELOADS  := $(E2E_PRELOAD_SRCS:tests/e2e/preload/%.c=$(E2E_DIR)/%.so)
 
 $(E2E_DIR):
 	$(Q)mkdir -p $@
@@ -22,7 +25,11 @@ $(E2E_DIR)/%: tests/e2e/tools/%.c $(E2E_SKELS) | $(E2E_DIR)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -I$(E2E_DIR) -pthread -o $@ $< $(LDLIBS)
 
-e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS)
+$(E2E_DIR)/%.so: tests/e2e/preload/%.c | $(E2E_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -shared -fPIC -o $@ $< -ldl
+
+e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS) $(E2E_PRELOADS)
 
 # every case in both modes, then the hardening cases (short soak), policy
 # reloads under wrk load, the daemon's guarantees (restart adoption,
