@@ -117,10 +117,12 @@ int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
 		/* fetch the successor first: deleting key would restart a walk */
 		more = !bpf_map_get_next_key(fd, &key, &next);
 		if (!bpf_map_lookup_elem(fd, &key, &val)) {
+			/* only a connection that carries a splice needs
+			 * translating: identity-tracked ones are not live */
 			if (!val.fin && now_ns - val.last_ns < min_idle_ns)
-				live++;
+				live += val.splices > 0;
 			else if (pf_sock_alive(&key) != 0)
-				live++;  /* alive, or unknown (error): keep */
+				live += val.splices > 0;  /* alive, or unknown (error): keep */
 			else if (!bpf_map_delete_elem(fd, &key))
 				(*freed)++;
 		}
@@ -144,12 +146,18 @@ static void key_str(const struct pf_flow_key *k, char *buf, size_t n)
 int pf_gc_reset_all(int fd)
 {
 	struct pf_flow_key key, next;
+	struct pf_flow val;
 	char name[128];
 	int more, n = 0, err;
 
 	more = !bpf_map_get_next_key(fd, NULL, &key);
 	while (more) {
 		more = !bpf_map_get_next_key(fd, &key, &next);
+		/* never spliced: nothing to translate, the stack serves it */
+		if (bpf_map_lookup_elem(fd, &key, &val) || !val.splices) {
+			key = next;
+			continue;
+		}
 		key_str(&key, name, sizeof(name));
 		err = pf_sock_destroy(&key);
 		if (!err || err == -ENOENT) {

@@ -216,6 +216,32 @@ case_sigterm_drain() {
 	pf_case_result
 }
 
+# SIGTERM with a connection the datapath only tracks (no splice: its
+# client's MSS of 240 is too small for a preflight response, pass_mss) and
+# a drain timeout shorter than the connection: nothing to drain, so
+# preflightd exits at once and never resets it (issue 9 item 6).
+case_drain_unspliced() {
+	local out flows
+	ka --conns 1 --mss 240 --rounds 100000 --duration-s 6 --put-size 1000 --get-size 10000 \
+		--expect app --timeout-ms 10000 >"$PF_WORK/unspliced.out" 2>&1 &
+	local client=$!
+	sleep 2
+	flows=$(pf_stat active_flows)
+	pf_expect_eq "one tracked connection" "$flows" 1
+	pf_expect_eq "... never spliced" "$(pf_stat answered)" 0
+	kill -TERM "$PF_PFD_PID"
+	pf_expect "preflightd exits with nothing spliced to drain" pf_wait_gone "$PF_PFD_PID" 10
+	pf_expect_match "... saying so" "$(grep -m1 -E 'drained|drain timeout' "$PF_PFD_LOG")" \
+		'drained: no spliced connection left'
+	pf_expect_eq "... resetting nothing" "$(grep -c 'drain timeout' "$PF_PFD_LOG" || true)" 0
+	wait "$client" || true
+	out=$(tail -1 "$PF_WORK/unspliced.out")
+	pf_detail "$out"
+	pf_expect_match "the connection went on unharmed until it closed" "$out" 'errors=0$'
+	nothing_left
+	pf_case_result
+}
+
 case_reload_under_load() {
 	local out i before_r before_f
 	before_r=$(pf_stat reloads)
@@ -376,6 +402,10 @@ main() {
 	pf_bg_kill "$PF_PFD_PID" 1
 	start_pfd
 	pf_case "[$MODE] SIGTERM drains: byte-exact until close, then nothing left" case_sigterm_drain
+	pf_bg_kill "$PF_PFD_PID" 1
+	start_pfd --drain-timeout 2
+	pf_case "[$MODE] SIGTERM with only unspliced connections: nothing drained or reset" \
+		case_drain_unspliced
 	if [[ $MODE == xdp ]]; then
 		pf_case "[$MODE] a foreign XDP program is never replaced" case_foreign_xdp
 	fi

@@ -2,7 +2,7 @@
 /*
  *   kaclient --addr ADDR --port PORT [--conns N] [--rounds M] [--origin O]
  *            [--put-size BYTES] [--get-size BYTES] [--timeout-ms MS]
- *            [--acrh LIST] [--expect kernel|app|any] [--host HOST]
+ *            [--acrh LIST] [--expect kernel|app|any] [--host HOST] [--mss BYTES]
  * Each of N threads opens ONE TCP connection (never reopened) and runs M
  * rounds of: OPTIONS preflight (answered by the kernel or by the app:
  * "X-Answered-By: app" present means app), PUT of put-size deterministic
@@ -43,6 +43,7 @@ struct opts {
 	unsigned port, conns, rounds, timeout_ms;
 	unsigned hold_ms;      /* keep the connection open this long at the end */
 	unsigned duration_s;   /* rounds until this many seconds passed (0: off) */
+	unsigned mss;          /* TCP_MAXSEG before connect (0: the default) */
 	uint64_t put_size, get_size;
 	enum expect expect;
 	struct sockaddr_storage ss;
@@ -480,6 +481,10 @@ static int connect_to(struct worker *w)
 		return -1;
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (o->mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &o->mss, sizeof(o->mss))) {
+		fail(w, "TCP_MAXSEG %u: %s", o->mss, strerror(errno));
+		goto err;
+	}
 	if (connect(fd, (const struct sockaddr *)&o->ss, o->sslen) &&
 	    errno != EINPROGRESS) {
 		fail(w, "connect: %s", strerror(errno));
@@ -583,6 +588,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->duration_s = (unsigned)num_arg(a, v, 0, 3600);
 		else if (!strcmp(a, "--host"))
 			o->host = v;
+		else if (!strcmp(a, "--mss"))
+			o->mss = (unsigned)num_arg(a, v, 88, 65535);
 		else if (!strcmp(a, "--expect") && !strcmp(v, "any"))
 			o->expect = EXPECT_ANY;
 		else if (!strcmp(a, "--expect") && !strcmp(v, "kernel"))
@@ -601,7 +608,7 @@ usage:
 		"[--rounds M] [--origin O] [--put-size BYTES] "
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
 		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
-		"[--duration-s S]\n");
+		"[--duration-s S] [--mss BYTES]\n");
 	exit(2);
 }
 
