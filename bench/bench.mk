@@ -4,14 +4,16 @@
 # Tools: bench/floor.bpf.c -> build/bench/floor.bpf.o (+ floor.skel.h)
 #        bench/floorctl.c  -> build/bench/floorctl  (loads the floor)
 #        bench/kcost.c     -> build/bench/kcost     (BPF_PROG_TEST_RUN cost)
+#        bench/gccost.c    -> build/bench/gccost    (flow-table GC pass cost)
+#   make bench-gc          GC pass time at 65,536 and 1,048,576 entries
 # Read once even when both the Makefile includes it and -f names it.
 ifndef PF_BENCH_MK
 PF_BENCH_MK := 1
 
 BENCH_DIR   := $(BUILD)/bench
-BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost
+BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost
 
-.PHONY: bench bench-tools
+.PHONY: bench bench-tools bench-gc
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
@@ -41,7 +43,19 @@ $(BENCH_DIR)/kcost: bench/kcost.c bench/floor.h $(BENCH_DIR)/floor.skel.h $(BPFT
 	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -I$(BPFT_DIR) -Iuser -Itests/bpf -o $@ $< \
 		$(KCOST_OBJS) $(LDLIBS)
 
+# gccost times the daemon's own GC pass (user/gc.c, sockdiag.c).
+GCCOST_OBJS := $(BUILD)/user/gc.o $(BUILD)/user/sockdiag.o $(BUILD)/user/log.o
+
+$(BENCH_DIR)/gccost: bench/gccost.c $(GCCOST_OBJS) | $(BENCH_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Iuser -o $@ $< $(GCCOST_OBJS) -lbpf -lpthread
+
 bench-tools: $(BENCH_TOOLS)
+
+# in a network namespace of its own (its sockets on lo, its dump sees
+# only them); prints GCCOST lines
+bench-gc: $(BENCH_DIR)/gccost
+	$(Q)unshare --net sh -c 'ip link set lo up && exec $(BENCH_DIR)/gccost $(GCCOST_ARGS)'
 
 bench:
 	$(Q)bash scripts/deps.sh bench

@@ -187,21 +187,21 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
 }
 
 /* Serve until a signal; then drain (keep translating, answer nothing new)
- * until no spliced connection is left or the timeout expires. Punted
- * origins (sl) are decided as they arrive from rb (NULL: nobody decides
- * them, no heartbeat: the datapath passes them to the app): each
- * iteration waits at most 100 ms for ring buffer events, then looks at
- * signals without blocking. */
-static void serve(struct preflightd_bpf *skel, struct pf_slow *sl, struct ring_buffer *rb,
+ * until the GC (gc, its own thread) finds no spliced connection left or
+ * the timeout expires. Punted origins (sl) are decided as they arrive
+ * from rb (NULL: nobody decides them, no heartbeat: the datapath passes
+ * them to the app): each iteration waits at most 100 ms for ring buffer
+ * events, then looks at signals without blocking; nothing in it waits
+ * for a GC pass. */
+static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		  const struct run_opts *o)
 {
-	int flows_fd = bpf_map__fd(skel->maps.pf_flows);
+	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
-	__u64 deadline = 0, last_gc = 0;
+	__u64 deadline = 0, live;
 	struct pf_watch w;
 	sigset_t set;
-	unsigned freed;
-	int sig, live, err;
+	int sig, err;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
@@ -217,31 +217,28 @@ static void serve(struct preflightd_bpf *skel, struct pf_slow *sl, struct ring_b
 			nanosleep(&(struct timespec){ 0, 100 * 1000 * 1000 }, NULL);
 		}
 		sig = sigtimedwait(&set, NULL, &nowait);
-		tick(sl->m.cfg, rb);
+		tick(cfg, rb);
 		if (sig == SIGHUP || pf_watch_changed(&w)) {
 			reload(sl, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
 			if (deadline)
 				break; /* second signal: stop now */
-			skel->bss->pf_cfg.draining = 1;
+			cfg->draining = 1;
 			deadline = now_ns() + (__u64)o->drain_timeout * 1000000000ull;
+			pf_gc_drain(gc);
 			pr_info("draining: answering no new preflights");
 		}
-		if (now_ns() - last_gc < 1000000000ull && !deadline)
+		if (!deadline)
 			continue;
-		last_gc = now_ns();
-		live = pf_gc_flows(flows_fd, last_gc, deadline ? 0 : 30000000000ull, &freed);
-		if (freed)
-			pr_debug("freed %u ended flows, %d live", freed, live);
-		skel->bss->pf_cfg.flows_freed += freed;
-		if (deadline && live <= 0) {
+		if (pf_gc_drained(gc, &live) && !live) {
 			pr_info("drained: no spliced connection left");
 			break;
 		}
-		if (deadline && now_ns() > deadline) {
-			pr_warn("drain timeout: %d spliced connections still open; resetting them",
-				live);
-			skel->bss->pf_cfg.drain_resets += pf_gc_reset_all(flows_fd);
+		if (now_ns() > deadline) {
+			pf_gc_stop(gc);
+			pr_warn("drain timeout: %llu spliced connections still open; resetting them",
+				(unsigned long long)live);
+			cfg->drain_resets += pf_gc_reset_all(gc->flows_fd);
 			break;
 		}
 	}
@@ -257,6 +254,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_tc tc = {};
 	struct pf_xdp xdp = {};
 	struct pf_metrics metrics = {};
+	struct pf_gc gc = {};
 	struct pf_pin pin = {};
 	struct pf_slow sl = {};
 	struct pf_regex_set rs = {};
@@ -327,9 +325,13 @@ int pf_cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
+	err = pf_gc_start(&gc, bpf_map__fd(skel->maps.pf_flows),
+			  (const __u64 *)skel->bss->pf_cfg.xlate_bits, &skel->bss->pf_cfg);
+	if (err)
+		goto out_unpin;
 	if (o.metrics) {
 		err = pf_metrics_start(&metrics, o.metrics, bpf_map__fd(skel->maps.pf_stats),
-				       bpf_map__fd(skel->maps.pf_flows), &skel->bss->pf_cfg);
+				       &gc, &skel->bss->pf_cfg);
 		if (err)
 			goto out_unpin;
 	}
@@ -366,7 +368,7 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
-	serve(skel, &sl, rb, &o);
+	serve(&sl, rb, &gc, &o);
 	pf_metrics_set_attached(&metrics, false);
 	ring_buffer__free(rb);
 	pf_xdp_detach(&xdp);
@@ -376,6 +378,7 @@ out_tc:
 	pr_info("detached from %s", o.iface);
 out_unpin:
 	pf_metrics_stop(&metrics);   /* safe when never started */
+	pf_gc_stop(&gc);             /* likewise */
 	pf_unpin_maps(&pin);
 out_destroy:
 	preflightd_bpf__destroy(skel);

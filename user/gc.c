@@ -1,134 +1,199 @@
-/* gc.c -- flow-table garbage collection: an entry goes only when the
- * kernel confirms (sock_diag) that its connection has no live socket, so a
- * live splice is never evicted. */
+/* gc.c -- flow-table garbage collection: one sock_diag dump matched
+ * against the whole table per pass, in the daemon's GC thread (see gc.h). */
 #include <errno.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <linux/netlink.h>
-#include <linux/sock_diag.h>
-#include <linux/inet_diag.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include "gc.h"
+#include "sockdiag.h"
 #include "log.h"
 
-/* TCP states (include/net/tcp_states.h) in which data can still flow. */
-#define ALIVE_STATES ((1 << TCP_ESTABLISHED) | (1 << TCP_SYN_RECV) | \
-		      (1 << TCP_FIN_WAIT1) | (1 << TCP_FIN_WAIT2) | \
-		      (1 << TCP_CLOSE_WAIT) | (1 << TCP_LAST_ACK) | (1 << TCP_CLOSING))
+#define GC_BATCH        4096                     /* entries per batch read */
+#define GC_IDLE_NS      30000000000ull           /* check entries idle 30 s */
+#define GC_PERIOD_NS    1000000000ull            /* a pass every second, */
+#define GC_DUTY         4                        /* ... or 4x its duration */
+#define GC_DRAIN_NS     200000000ull             /* ... every 200 ms draining */
 
-/* Send one exact-tuple sock_diag request of type (SOCK_DIAG_BY_FAMILY or
- * SOCK_DESTROY) for key. Returns the socket's TCP state (>= 0) for a
- * query, 0 for a destroy, or -errno (-ENOENT: no such socket). */
-static int diag_request(const struct pf_flow_key *key, __u16 type)
+/* The live sockets of one dump, as flow keys: open addressing, linear
+ * probing, at most half full. */
+struct sockset {
+	struct pf_flow_key *k;
+	__u8 *used;
+	size_t cap, n;
+};
+
+static __u64 key_hash(const struct pf_flow_key *k)
 {
-	struct {
-		struct nlmsghdr n;
-		struct inet_diag_req_v2 r;
-	} req = {
-		.n = {
-			.nlmsg_len = sizeof(req),
-			.nlmsg_type = type,
-			.nlmsg_flags = NLM_F_REQUEST | (type == SOCK_DESTROY ? NLM_F_ACK : 0),
-			.nlmsg_seq = 1,
-		},
-		.r = {
-			.sdiag_family = key->family == 6 ? AF_INET6 : AF_INET,
-			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = ~0u,
-		},
-	};
-	char buf[4096];
-	struct nlmsghdr *h;
-	ssize_t n;
-	int fd, ret = -EIO;
+	__u64 w[sizeof(*k) / 8], h = 0x9e3779b97f4a7c15ull;
+	unsigned i;
 
-	req.r.id.idiag_sport = key->sport;
-	req.r.id.idiag_dport = key->cport;
-	memcpy(req.r.id.idiag_src, key->saddr, key->family == 6 ? 16 : 4);
-	memcpy(req.r.id.idiag_dst, key->caddr, key->family == 6 ? 16 : 4);
-	req.r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
-	req.r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
-	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0)
-		return -errno;
-	if (send(fd, &req, sizeof(req), 0) < 0) {
-		ret = -errno;
-		goto out;
+	memcpy(w, k, sizeof(w));
+	for (i = 0; i < sizeof(w) / 8; i++) {
+		h ^= w[i];
+		h *= 0xff51afd7ed558ccdull;
+		h ^= h >> 33;
 	}
-	n = recv(fd, buf, sizeof(buf), 0);
-	if (n < 0) {
-		ret = -errno;
-		goto out;
-	}
-	h = (struct nlmsghdr *)buf;
-	if (!NLMSG_OK(h, (size_t)n)) {
-		ret = -EIO;
-		goto out;
-	}
-	if (h->nlmsg_type == NLMSG_ERROR) {
-		struct nlmsgerr *e = NLMSG_DATA(h);
+	return h;
+}
 
-		ret = e->error; /* 0: ack of a destroy */
-		goto out;
-	}
-	if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-		struct inet_diag_msg *m = NLMSG_DATA(h);
+/* Slot of k in s: where it is, or the free slot where it goes. */
+static size_t set_slot(const struct sockset *s, const struct pf_flow_key *k)
+{
+	size_t i = key_hash(k) & (s->cap - 1);
 
-		ret = m->idiag_state;
+	while (s->used[i] && memcmp(&s->k[i], k, sizeof(*k)))
+		i = (i + 1) & (s->cap - 1);
+	return i;
+}
+
+static int set_grow(struct sockset *s)
+{
+	struct sockset b = { .cap = s->cap ? 2 * s->cap : 1024 };
+	size_t i, j;
+
+	b.k = malloc(b.cap * sizeof(*b.k));
+	b.used = calloc(b.cap, 1);
+	if (!b.k || !b.used) {
+		free(b.k);
+		free(b.used);
+		return -ENOMEM;
+	}
+	for (i = 0; i < s->cap; i++) {
+		if (!s->used[i])
+			continue;
+		j = set_slot(&b, &s->k[i]);
+		b.k[j] = s->k[i];
+		b.used[j] = 1;
+	}
+	b.n = s->n;
+	free(s->k);
+	free(s->used);
+	*s = b;
+	return 0;
+}
+
+/* pf_diag_cb: add k to the set (ctx). */
+static int set_add(void *ctx, const struct pf_flow_key *k)
+{
+	struct sockset *s = ctx;
+	size_t i;
+
+	if (2 * (s->n + 1) > s->cap && set_grow(s))
+		return -ENOMEM;
+	i = set_slot(s, k);
+	if (!s->used[i]) {
+		s->k[i] = *k;
+		s->used[i] = 1;
+		s->n++;
+	}
+	return 0;
+}
+
+static bool set_has(const struct sockset *s, const struct pf_flow_key *k)
+{
+	return s->cap && s->used[set_slot(s, k)];
+}
+
+/* Delete the n keys from fd in batches; returns how many went. */
+static __u64 delete_keys(int fd, struct pf_flow_key *keys, __u32 n)
+{
+	__u32 off = 0, c;
+	__u64 gone = 0;
+
+	while (off < n) {
+		c = n - off;
+		if (!bpf_map_delete_batch(fd, keys + off, &c, NULL))
+			return gone + c;
+		/* the first c went; the next one was gone already: skip it */
+		gone += c;
+		off += c + 1;
+	}
+	return gone;
+}
+
+/* See gc.h. */
+int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
+	       const volatile int *stop, struct pf_gc_result *res)
+{
+	struct pf_flow_key *keys = malloc(GC_BATCH * sizeof(*keys));
+	struct pf_flow_key *dead = malloc(GC_BATCH * sizeof(*dead));
+	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
+	struct sockset set = {};
+	__u64 batch[8] = {}, next[8] = {};
+	__u32 n, i, ndead;
+	__u64 gone;
+	bool first = true, more = true;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	err = -ENOMEM;
+	if (!keys || !dead || !vals || set_grow(&set))
+		goto out;
+	err = pf_diag_dump(ports, set_add, &set);
+	if (err)
+		goto out;
+	res->sockets = set.n;
+	while (more && !(stop && *stop)) {
+		n = GC_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : batch, next, keys, vals, &n, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			pr_warn("gc: read the flow table: %s", strerror(errno));
+			goto out;
+		}
+		more = !err;
+		err = 0;
+		first = false;
+		memcpy(batch, next, sizeof(batch));
+		for (i = 0, ndead = 0; i < n; i++) {
+			const struct pf_flow *v = &vals[i];
+			/* active since the dump began, or recently: alive */
+			bool keep = v->last_ns >= now_ns ||
+				    (!v->fin && now_ns - v->last_ns < min_idle_ns);
+
+			res->entries++;
+			if (!keep) {
+				res->checked++;
+				keep = set_has(&set, &keys[i]);
+			}
+			if (keep)
+				res->live += v->splices > 0;
+			else
+				dead[ndead++] = keys[i];
+		}
+		gone = delete_keys(fd, dead, ndead);
+		res->freed += gone;
+		res->entries -= gone;
 	}
 out:
-	close(fd);
-	return ret;
+	free(set.k);
+	free(set.used);
+	free(keys);
+	free(dead);
+	free(vals);
+	return err;
 }
 
-/* 1 if a socket for key can still exchange data, 0 if not, -errno. */
-int pf_sock_alive(const struct pf_flow_key *key)
+static __u64 mono_ns(void)
 {
-	int st = diag_request(key, SOCK_DIAG_BY_FAMILY);
+	struct timespec ts;
 
-	if (st == -ENOENT)
-		return 0;
-	if (st < 0)
-		return st;
-	return (ALIVE_STATES >> st) & 1;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
-/* Abort the local socket of key: the kernel resets the connection (RST to
- * the peer, ECONNABORTED to the app). Returns 0 or -errno. */
-int pf_sock_destroy(const struct pf_flow_key *key)
-{
-	return diag_request(key, SOCK_DESTROY);
-}
-
+/* See gc.h. */
 int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
 {
-	struct pf_flow_key key, next;
-	struct pf_flow val;
-	int live = 0, more;
+	struct pf_gc_result r;
+	int err = pf_gc_pass(fd, NULL, now_ns, min_idle_ns, NULL, &r);
 
-	*freed = 0;
-	more = !bpf_map_get_next_key(fd, NULL, &key);
-	while (more) {
-		/* fetch the successor first: deleting key would restart a walk */
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (!bpf_map_lookup_elem(fd, &key, &val)) {
-			/* only a connection that carries a splice needs
-			 * translating: identity-tracked ones are not live */
-			if (!val.fin && now_ns - val.last_ns < min_idle_ns)
-				live += val.splices > 0;
-			else if (pf_sock_alive(&key) != 0)
-				live += val.splices > 0;  /* alive, or unknown (error): keep */
-			else if (!bpf_map_delete_elem(fd, &key))
-				(*freed)++;
-		}
-		key = next;
-	}
-	return live;
+	*freed = (unsigned)r.freed;
+	return err ? err : (int)r.live;
 }
 
 /* Format key as "client -> server" into buf. */
@@ -143,13 +208,19 @@ static void key_str(const struct pf_flow_key *k, char *buf, size_t n)
 		 c, ntohs(k->cport), sv, ntohs(k->sport));
 }
 
+/* See gc.h. */
 int pf_gc_reset_all(int fd)
 {
 	struct pf_flow_key key, next;
 	struct pf_flow val;
 	char name[128];
-	int more, n = 0, err;
+	int more, n = 0, err, nl;
 
+	nl = pf_diag_open();
+	if (nl < 0) {
+		pr_warn("drain timeout: sock_diag: %s", strerror(-nl));
+		return 0;
+	}
 	more = !bpf_map_get_next_key(fd, NULL, &key);
 	while (more) {
 		more = !bpf_map_get_next_key(fd, &key, &next);
@@ -159,7 +230,7 @@ int pf_gc_reset_all(int fd)
 			continue;
 		}
 		key_str(&key, name, sizeof(name));
-		err = pf_sock_destroy(&key);
+		err = pf_diag_destroy(nl, &key);
 		if (!err || err == -ENOENT) {
 			if (!err) {
 				pr_warn("drain timeout: reset %s", name);
@@ -171,5 +242,129 @@ int pf_gc_reset_all(int fd)
 		}
 		key = next;
 	}
+	close(nl);
 	return n;
+}
+
+/* The GC thread until stopped: a pass every GC_PERIOD_NS, or GC_DUTY
+ * times the last one's duration if longer (a big table costs at most a
+ * quarter of a core; an entry waits GC_IDLE_NS idle anyway); draining,
+ * one at once and then every GC_DRAIN_NS. */
+static void *gc_main(void *arg)
+{
+	struct pf_gc *g = arg;
+	__u64 ports[1024], t0, took, next = 0, min_idle;
+	struct pf_gc_result r;
+	struct timespec until;
+	unsigned req;
+	int err;
+
+	pthread_mutex_lock(&g->mu);
+	while (!g->stop) {
+		t0 = mono_ns();
+		if (t0 < next && g->drain_done == g->drain_req) {
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_nsec += (long)(next - t0);
+			until.tv_sec += until.tv_nsec / 1000000000L;
+			until.tv_nsec %= 1000000000L;
+			pthread_cond_timedwait(&g->cond, &g->mu, &until);
+			continue;
+		}
+		req = g->drain_req;
+		min_idle = g->draining ? 0 : GC_IDLE_NS;
+		pthread_mutex_unlock(&g->mu);
+
+		memcpy(ports, g->ports, sizeof(ports));
+		err = pf_gc_pass(g->flows_fd, ports, t0, min_idle, &g->stop, &r);
+		if (!err && r.freed)
+			pr_debug("gc: freed %llu ended flows, %llu left (%llu spliced)",
+				 (unsigned long long)r.freed, (unsigned long long)r.entries,
+				 (unsigned long long)r.live);
+
+		pthread_mutex_lock(&g->mu);
+		took = mono_ns() - t0;
+		if (g->draining)
+			next = t0 + took + GC_DRAIN_NS;
+		else
+			next = t0 + (GC_DUTY * took > GC_PERIOD_NS ? GC_DUTY * took : GC_PERIOD_NS);
+		if (!err && !g->stop) {
+			g->pub.last = r;
+			g->pub.passes++;
+			g->pub.pass_ns = took;
+			g->drain_done = req;
+			__atomic_add_fetch(&g->cfg->flows_freed, r.freed, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&g->mu);
+	return NULL;
+}
+
+/* See gc.h. */
+int pf_gc_start(struct pf_gc *g, int flows_fd, const __u64 *ports, struct pf_config *cfg)
+{
+	pthread_condattr_t ca;
+	int err;
+
+	memset(g, 0, sizeof(*g));
+	g->flows_fd = flows_fd;
+	g->ports = ports;
+	g->cfg = cfg;
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&g->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	err = pthread_create(&g->thread, NULL, gc_main, g);
+	if (err) {
+		pr_warn("gc: start thread: %s", strerror(err));
+		return -err;
+	}
+	pthread_setname_np(g->thread, "pf-gc");
+	g->started = true;
+	return 0;
+}
+
+/* See gc.h. */
+void pf_gc_drain(struct pf_gc *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->draining = true;
+	g->drain_req++;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* See gc.h. */
+bool pf_gc_drained(struct pf_gc *g, __u64 *live)
+{
+	bool done;
+
+	pthread_mutex_lock(&g->mu);
+	done = g->drain_req && g->drain_done == g->drain_req;
+	*live = g->pub.last.live;
+	pthread_mutex_unlock(&g->mu);
+	return done;
+}
+
+/* See gc.h. */
+void pf_gc_get(struct pf_gc *g, struct pf_gc_stats *st)
+{
+	pthread_mutex_lock(&g->mu);
+	*st = g->pub;
+	pthread_mutex_unlock(&g->mu);
+}
+
+/* See gc.h. */
+void pf_gc_stop(struct pf_gc *g)
+{
+	if (!g->started)
+		return;
+	pthread_mutex_lock(&g->mu);
+	g->stop = 1;
+	pthread_cond_signal(&g->cond);
+	pthread_mutex_unlock(&g->mu);
+	pthread_join(g->thread, NULL);
+	pthread_cond_destroy(&g->cond);
+	pthread_mutex_destroy(&g->mu);
+	g->started = false;
 }

@@ -1,26 +1,91 @@
-/* User: freeing flow-table entries of connections that have ended. */
+/* User: freeing flow-table entries of connections that have ended (the GC), and its thread. */
+/*
+ * gc.h -- an entry goes only when the kernel confirms that its connection
+ * has no socket left that can exchange data, so a live splice is never
+ * evicted. One pass: one sock_diag dump of the live TCP sockets on the
+ * translated ports (sockdiag.h), then the whole flow table read in
+ * batches and matched against it; the dead entries are deleted in
+ * batches. The daemon runs passes in a thread of their own (pf_gc_start),
+ * so the heartbeat, signals, drain and the slow path never wait on one.
+ */
 #ifndef PF_GC_H
 #define PF_GC_H
 
+#include <pthread.h>
+#include <stdbool.h>
+#include <linux/types.h>
 #include "../include/pf_structs.h"
 
-/* 1 if the kernel still has a socket for key that can exchange data
- * (SYN_RECV..LAST_ACK except TIME_WAIT/CLOSE), 0 if not, -errno on error. */
-int pf_sock_alive(const struct pf_flow_key *key);
+/* What one pass found. */
+struct pf_gc_result {
+	__u64 entries;     /* entries left in the table */
+	__u64 live;        /* ... of which carry a splice (splices > 0) */
+	__u64 checked;     /* entries whose socket was looked for */
+	__u64 freed;       /* entries deleted: no live socket */
+	__u64 sockets;     /* live sockets the dump listed */
+};
 
-/* Abort the local socket of key (RST to the peer). 0 or -errno. */
-int pf_sock_destroy(const struct pf_flow_key *key);
+/* One pass over the flow map fd (see above). ports: local ports to dump
+ * (1024-word bitmap, NULL: all). now_ns: CLOCK_MONOTONIC, the clock of
+ * bpf_ktime_get_ns. Entries idle for less than min_idle_ns and not
+ * finished (FIN/RST seen), or active since the dump began, are kept
+ * unchecked. stop (may be NULL): checked between batches, a pass ends
+ * early when it becomes non-zero. Returns 0 (*res filled) or -errno
+ * (message printed; nothing deleted when the dump failed). */
+int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
+	       const volatile int *stop, struct pf_gc_result *res);
+
+/* pf_gc_pass over every port without a stop: returns the number of live
+ * spliced connections left (only those need draining), or -errno;
+ * *freed gets the entries deleted. */
+int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed);
 
 /* Reset every connection left in the flow map (fd) that carries a
- * splice (splices > 0), one log line each; returns how many were reset.
- * Identity-tracked entries are left alone: the app's stack serves them. */
+ * splice (splices > 0) through SOCK_DESTROY, one log line each, and
+ * delete those entries; returns how many were reset. Identity-tracked
+ * entries are left alone: the app's stack serves them. */
 int pf_gc_reset_all(int fd);
 
-/* Walk the flow map (fd): delete entries whose connection has ended.
- * now_ns is CLOCK_MONOTONIC (same clock as bpf_ktime_get_ns). Entries
- * idle for less than min_idle_ns are only checked when a FIN/RST was
- * seen. Returns the number of live spliced connections left (entries
- * with splices > 0: only those need draining), or -errno. */
-int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed);
+/* What the GC thread publishes (pf_gc_get). */
+struct pf_gc_stats {
+	struct pf_gc_result last;     /* of the last complete pass */
+	__u64 passes;                 /* complete passes */
+	__u64 pass_ns;                /* the last one's duration */
+};
+
+/* The daemon's GC thread. */
+struct pf_gc {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+	int flows_fd;
+	const __u64 *ports;           /* pf_config xlate_bits (only grows) */
+	struct pf_config *cfg;        /* flows_freed is counted here */
+	volatile int stop;
+	bool started;
+	bool draining;
+	unsigned drain_req;           /* pf_gc_drain calls */
+	unsigned drain_done;          /* drain_req when the last pass began */
+	struct pf_gc_stats pub;       /* under mu */
+};
+
+/* Start the thread (named pf-gc): a pass every second, entries idle for
+ * 30 s checked. Start it with the daemon's signals already blocked.
+ * Returns 0 or -errno (message printed). */
+int pf_gc_start(struct pf_gc *g, int flows_fd, const __u64 *ports, struct pf_config *cfg);
+
+/* From now on check every entry, a pass every 200 ms, and start one now. */
+void pf_gc_drain(struct pf_gc *g);
+
+/* Has a pass that began after pf_gc_drain completed? Then *live gets its
+ * live spliced connections. Never waits for a pass. */
+bool pf_gc_drained(struct pf_gc *g, __u64 *live);
+
+/* What the passes so far found (zeroes before the first). */
+void pf_gc_get(struct pf_gc *g, struct pf_gc_stats *st);
+
+/* Stop the thread (a pass in progress ends at its next batch) and join
+ * it. Safe on a zeroed g. */
+void pf_gc_stop(struct pf_gc *g);
 
 #endif /* PF_GC_H */

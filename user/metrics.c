@@ -17,13 +17,16 @@
 #include <bpf/bpf.h>
 
 #include "cmds.h"
+#include "gc.h"
 #include "metrics.h"
 
 #define CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
-#define MAX_CONNS      16   /* concurrent scrapers */
-#define CONN_TIMEOUT_S 10   /* idle connections are closed after this */
+#define MAX_CONNS      64   /* concurrent connections in all */
+#define MAX_CONNS_IP   4    /* ... from one address: one client cannot take
+			     * the slots of the others (scrapers) */
+#define CONN_TIMEOUT_S 5    /* idle connections are closed after this */
 /* /healthz: the serving loop beats every 100 ms; a reload of a large
- * policy or a GC pass over a big flow table blocks it for about 1 s */
+ * policy blocks it for about 1 s (the GC runs in a thread of its own) */
 #define HEALTH_MAX_AGE_MS 5000
 
 /* Parse "A.B.C.D:PORT" or "[V6]:PORT" (numeric only) into ss and *len.
@@ -120,24 +123,6 @@ static int check_map(int fd, __u32 type, __u32 key_size, __u32 value_size,
 	return 0;
 }
 
-/* Keys in the flows map (at most max: entries deleted while we walk
- * make the walk restart from the first key). Returns the count or a
- * negative errno. */
-static long count_keys(int fd, __u32 max)
-{
-	struct pf_flow_key k, next;
-	long n = 0;
-	int err;
-
-	err = bpf_map_get_next_key(fd, NULL, &k);
-	while (!err && n < (long)max) {
-		n++;
-		err = bpf_map_get_next_key(fd, &k, &next);
-		k = next;
-	}
-	return err && err != -ENOENT ? err : n;
-}
-
 /* Print one metric family with its HELP and TYPE lines. */
 static void family(FILE *f, const char *name, const char *type,
 		   const char *help, unsigned long long v)
@@ -148,13 +133,12 @@ static void family(FILE *f, const char *name, const char *type,
 
 /* Render the exposition text of m into a malloc'd *body of *len bytes.
  * Returns 0 or a negative errno (*body is then NULL). */
-static int render(const struct pf_metrics *m, __u32 max_flows, char **body,
-		  size_t *len)
+static int render(const struct pf_metrics *m, char **body, size_t *len)
 {
 	FILE *f = open_memstream(body, len);
+	struct pf_gc_stats gc;
 	__u64 v[PF_STAT__MAX];
 	char name[64];
-	long flows;
 	unsigned i;
 	int err = 0;
 
@@ -172,14 +156,21 @@ static int render(const struct pf_metrics *m, __u32 max_flows, char **body,
 				pf_stat_name(i, name, sizeof(name)),
 				(unsigned long long)v[i]);
 	}
-	if (m->flows_fd >= 0) {
-		flows = count_keys(m->flows_fd, max_flows);
-		if (flows < 0) {
-			err = (int)flows;
-			goto out;
-		}
+	if (m->gc) {
+		/* as the GC's last pass counted them: a scrape never walks
+		 * the table */
+		pf_gc_get(m->gc, &gc);
 		family(f, "preflightd_active_flows", "gauge",
-		       "Spliced connections in the flow table.", (unsigned long long)flows);
+		       "Connections in the flow table (at the last GC pass).",
+		       (unsigned long long)gc.last.entries);
+		family(f, "preflightd_spliced_flows", "gauge",
+		       "Connections in the flow table that carry a splice (at the last GC pass).",
+		       (unsigned long long)gc.last.live);
+		family(f, "preflightd_gc_passes_total", "counter",
+		       "Flow-table GC passes completed.", (unsigned long long)gc.passes);
+		fprintf(f, "# HELP preflightd_gc_pass_seconds Duration of the last GC pass.\n"
+			"# TYPE preflightd_gc_pass_seconds gauge\npreflightd_gc_pass_seconds %.6f\n",
+			gc.pass_ns / 1e9);
 	}
 	if (m->cfg) {
 		family(f, "preflightd_flows_freed_total", "counter",
@@ -291,7 +282,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	}
 	if (!strcmp(url, "/healthz"))
 		return healthz(conn, m);
-	err = render(m, m->max_flows, &body, &len);
+	err = render(m, &body, &len);
 	if (err) {
 		snprintf(msg, sizeof(msg), "metrics: read maps: %s\n", strerror(-err));
 		fputs(msg, stderr);
@@ -301,17 +292,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn,
 	return reply(conn, MHD_HTTP_OK, body, len, true, CONTENT_TYPE);
 }
 
-/* libmicrohttpd's error log, prefixed like our messages. */
+/* libmicrohttpd's error log, prefixed like our messages, at most one
+ * line a second: a client opening connections over the limits makes one
+ * message each. Called from the server's thread only. */
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
+	static time_t last;
+	static unsigned long dropped;
+	time_t now = time(NULL);
+
 	(void)cls;
+	if (now == last) {
+		dropped++;
+		return;
+	}
+	last = now;
+	if (dropped)
+		fprintf(stderr, "metrics: httpd: %lu messages suppressed\n", dropped);
+	dropped = 0;
 	fputs("metrics: httpd: ", stderr);
 	vfprintf(stderr, fmt, ap);
 }
 
 /* See metrics.h. */
 int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
-		     int flows_fd, const volatile struct pf_config *cfg)
+		     struct pf_gc *gc, const volatile struct pf_config *cfg)
 {
 	struct sockaddr_storage ss;
 	socklen_t sslen = 0;
@@ -323,7 +328,7 @@ int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 
 	memset(m, 0, sizeof(*m));
 	m->stats_fd = stats_fd;
-	m->flows_fd = flows_fd;
+	m->gc = gc;
 	m->cfg = cfg;
 	err = parse_addr(addr_port, &ss, &sslen);
 	if (err) {
@@ -339,12 +344,6 @@ int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 		if (err)
 			return err;
 	}
-	if (flows_fd >= 0) {
-		err = check_map(flows_fd, BPF_MAP_TYPE_HASH, sizeof(struct pf_flow_key),
-				sizeof(struct pf_flow), "flows", &m->max_flows);
-		if (err)
-			return err;
-	}
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* the port argument only names the port in libmicrohttpd's messages:
@@ -355,6 +354,7 @@ int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
+				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_CONNS_IP,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				  MHD_OPTION_END);
 	if (!m->mhd) {

@@ -5,7 +5,8 @@
  * running in its own thread and bound to one address only:
  *
  *   preflightd_datapath_events_total{event="answered"}  per-CPU sums of pf_stats
- *   preflightd_active_flows                              keys in pf_flows
+ *   preflightd_active_flows, preflightd_spliced_flows,
+ *   preflightd_gc_passes_total                           the GC's last pass (gc.h)
  *   preflightd_flows_freed_total, preflightd_reloads_total,
  *   preflightd_reload_failures_total,
  *   preflightd_drain_resets_total                        daemon counters (pf_config)
@@ -15,9 +16,11 @@
  * programs are attached (pf_metrics_set_attached) and the daemon's
  * heartbeat is at most 5 s old, else 503; a one-line body says why.
  *
- * Every scrape reads the maps afresh; nothing is cached. The daemon
- * counters in pf_config are read without a lock (each is a naturally
- * aligned 64-bit word, written by the serving thread only).
+ * Every scrape reads the counters afresh; the flow-table gauges are the
+ * GC's, so a scrape never walks the table. The daemon counters in
+ * pf_config are read without a lock (each is a naturally aligned 64-bit
+ * word with one writer). At most 4 connections per client address (64 in
+ * all), closed after 5 s idle: one client cannot starve the scrapers.
  */
 #ifndef PF_METRICS_H
 #define PF_METRICS_H
@@ -26,12 +29,12 @@
 #include "../include/pf_structs.h"
 
 struct MHD_Daemon;
+struct pf_gc;
 
 struct pf_metrics {
 	struct MHD_Daemon *mhd;                /* NULL: not running */
 	int stats_fd;                          /* pf_stats (per-CPU array), or -1 */
-	int flows_fd;                          /* pf_flows (hash), or -1 */
-	__u32 max_flows;                       /* its max_entries (walk bound) */
+	struct pf_gc *gc;                      /* flow-table GC, or NULL */
 	const volatile struct pf_config *cfg;  /* daemon counters, or NULL */
 	unsigned short port;                   /* port bound (useful with port 0) */
 	bool attached;                         /* programs attached (for /healthz) */
@@ -39,8 +42,8 @@ struct pf_metrics {
 
 /* Start serving GET /metrics on addr_port, "ADDR:PORT" (IPv4) or
  * "[ADDR]:PORT" (IPv6), numeric only, PORT 0..65535 (0: any free port,
- * read back in m->port). m itself, stats_fd and flows_fd (or -1 to
- * leave those metrics out) and cfg (or NULL) must stay valid until
+ * read back in m->port). m itself, stats_fd (or -1), gc (or NULL: leave
+ * those metrics out) and cfg (or NULL) must stay valid until
  * pf_metrics_stop: the server thread reads them. Start it with SIGINT,
  * SIGTERM and SIGHUP already blocked, so the thread never takes them.
  * Other paths answer 404, other methods 405.
@@ -51,7 +54,7 @@ struct pf_metrics {
  * libmicrohttpd fails for another reason. m is zeroed first, so
  * pf_metrics_stop is safe after a failure. */
 int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
-		     int flows_fd, const volatile struct pf_config *cfg);
+		     struct pf_gc *gc, const volatile struct pf_config *cfg);
 
 /* Tell /healthz whether the programs are attached (set after attaching,
  * cleared before detaching). Safe on a zeroed m. */

@@ -17,14 +17,14 @@
 # client end (topo.sh up --xdp-peer). Ends with "N passed, M failed".
 #
 # Environment: the topology variables of lib.sh; PF_METRICS (ADDR:PORT of
-# /metrics, default 127.0.0.1:9464).
+# /metrics, default the host end's address, port 9464).
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=tc
 KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
-METRICS=${PF_METRICS:-127.0.0.1:9464}
+METRICS=${PF_METRICS:-$PF_V4_HOST:9464}
 
 ka() {
 	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
@@ -76,6 +76,20 @@ nothing_left() {
 	fi
 }
 
+# killed_gone PID SECONDS -- PID and every thread of it have exited. After
+# kill -9 the leader of a multi-threaded process is a zombie while its other
+# threads still exit, holding its files (the interface lock among them).
+killed_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if pf_wait_gone "$1" 0 && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # tc_in_prog -- id of the pf_tc_ingress filter's program, empty if none
 tc_in_prog() {
 	tc filter show dev "$PF_IF_HOST" ingress |
@@ -113,7 +127,7 @@ case_kill9_restart() {
 	old=$(xdp_prog)
 	flows=$(pinned_flows)
 	kill -9 "$PF_PFD_PID"
-	pf_expect "the killed instance is gone" pf_wait_gone "$PF_PFD_PID" 5
+	pf_expect "the killed instance is gone" killed_gone "$PF_PFD_PID" 5
 	sleep 1
 	pf_expect_match "filters stay attached while no daemon runs" \
 		"$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
@@ -178,7 +192,7 @@ case_kill9_detach() {
 	sleep 2
 	pf_expect_eq "one spliced connection" "$(pf_stat active_flows)" 1
 	kill -9 "$PF_PFD_PID"
-	pf_expect "the killed instance is gone" pf_wait_gone "$PF_PFD_PID" 5
+	pf_expect "the killed instance is gone" killed_gone "$PF_PFD_PID" 5
 	out=$(timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 30 2>&1) ||
 		rc=$?
 	pf_detail "$out"
@@ -275,17 +289,6 @@ case_reload_under_load() {
 	pf_case_result
 }
 
-# wait_stat_ge NAME WANT SECONDS -- poll a counter until it is >= WANT.
-wait_stat_ge() {
-	local i v
-	for ((i = 0; i < $3 * 10; i++)); do
-		v=$(pf_stat "$1")
-		[[ $v =~ ^[0-9]+$ ]] && ((v >= $2)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # preflight_by ORIGIN METHOD -- who answers a preflight: "kernel:STATUS:ACAC"
 # or "app:STATUS" (X-Answered-By: app).
 preflight_by() {
@@ -316,7 +319,7 @@ case_reload_too_big() {
 	} >"$big"
 	pf_expect "the big policy is valid (preflightd check)" "$PF_PREFLIGHTD" check --quiet "$big"
 	mv "$big" "$POLICY"
-	pf_expect "the reload was refused" wait_stat_ge reload_failures $((f0 + 1)) 30
+	pf_expect "the reload was refused" pf_wait_stat_ge reload_failures $((f0 + 1)) 30
 	pf_expect_match "... saying why" "$(grep -m1 'install policy strings' "$PF_PFD_LOG")" \
 		'the policy has 12[0-9]{4}, the token map has room for [0-9]+ .*restart preflightd to load this policy'
 	pf_expect_eq "the running policy still answers" \
@@ -324,15 +327,33 @@ case_reload_too_big() {
 	pf_expect_match "the refused policy's origin is not granted" "$(preflight_by "$only" DELETE)" '^app:'
 	sed "s/max_age: [0-9]*/max_age: 700/" "$PF_POLICY" >"$POLICY.tmp"
 	mv "$POLICY.tmp" "$POLICY"
-	pf_expect "the next reload (into the same slot) works" wait_stat_ge reloads $((r0 + 1)) 30
+	pf_expect "the next reload (into the same slot) works" pf_wait_stat_ge reloads $((r0 + 1)) 30
 	pf_expect_eq "... and answers" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
 	pf_expect_match "... granting nothing of the refused policy" \
 		"$(preflight_by "$only" DELETE)" '^app:'
 	kill -HUP "$PF_PFD_PID"
-	pf_expect "a later reload works" wait_stat_ge reloads $((r0 + 2)) 30
+	pf_expect "a later reload works" pf_wait_stat_ge reloads $((r0 + 2)) 30
 	pf_expect_match "... granting nothing of the refused policy" \
 		"$(preflight_by "$only" DELETE)" '^app:'
 	pf_case_result
+}
+
+# scrape_syscalls N OUT -- N scrapes of /metrics with preflightd's system
+# calls traced (strace -f, every thread attached first); the bpf ones to OUT.
+scrape_syscalls() {
+	local n i st
+	n=$(ls "/proc/$PF_PFD_PID/task" | wc -l)
+	strace -f -e trace=bpf -o "$2" -p "$PF_PFD_PID" 2>"$2.err" &
+	st=$!
+	for ((i = 0; i < 100; i++)); do
+		(($(grep -c attached "$2.err") >= n)) && break
+		sleep 0.1
+	done
+	for ((i = 0; i < $1; i++)); do
+		curl -s --max-time 5 -o /dev/null "http://$METRICS/metrics" || true
+	done
+	kill -INT "$st"
+	wait "$st" || true
 }
 
 case_metrics() {
@@ -343,6 +364,11 @@ case_metrics() {
 	pf_expect_ge "answered counter exposed" "${answered:-0}" 3
 	pf_expect_match "gauges exposed" "$body" 'preflightd_active_flows [0-9]+'
 	pf_expect_eq "same value as preflightd stats" "$answered" "$(pf_stat answered)"
+	# the flow count is the GC's: a scrape never walks the flow table
+	scrape_syscalls 5 "$PF_WORK/scrape.strace"
+	pf_expect_ge "scrapes traced (bpf calls seen)" "$(wc -l <"$PF_WORK/scrape.strace")" 5
+	pf_expect_eq "no flow-table walk (BPF_MAP_GET_NEXT_KEY) while scraping" \
+		"$(grep -c BPF_MAP_GET_NEXT_KEY "$PF_WORK/scrape.strace" || true)" 0
 	pf_case_result
 }
 

@@ -8,7 +8,7 @@
 #   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
 #                  pf_stop_app, pf_stop_all, pf_bg_kill
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
-#   counters       pf_stat NAME, pf_stats_dump
+#   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
 #   cleanup        pf_install_trap: on any exit, kill every background process
 #                  we started and remove the topology.
 #
@@ -367,6 +367,16 @@ pf_stop_all() {
 pf_stat() {
 	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null |
 		awk -v n="$1" '$1 == n { print $2; exit }' || true
+}
+# pf_wait_stat_ge NAME WANT SECONDS -- poll a counter until it is >= WANT.
+pf_wait_stat_ge() {
+	local i v
+	for ((i = 0; i < $3 * 10; i++)); do
+		v=$(pf_stat "$1")
+		[[ $v =~ ^[0-9]+$ ]] && ((v >= $2)) && return 0
+		sleep 0.1
+	done
+	return 1
 }
 pf_stats_dump() {
 	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1 | sed 's/^/      | /' || true

@@ -97,17 +97,6 @@ app_options() {
 	awk -v o="$1" '$2 == "OPTIONS" && $4 == "origin=" o { c++ } END { print c + 0 }' "$PF_APP_LOG"
 }
 
-# wait_stat_ge NAME WANT SECONDS -- poll a counter until it is >= WANT.
-wait_stat_ge() {
-	local i v
-	for ((i = 0; i < $3 * 10; i++)); do
-		v=$(pf_stat "$1")
-		[[ $v =~ ^[0-9]+$ ]] && ((v >= $2)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # variant K OUT -- the e2e policy plus, as its first rule, a rule of its
 # own (path /reload-K/, origin https://reload-K.example.org): wrk's
 # preflight still matches the same rule, so its answer does not change.
@@ -190,7 +179,7 @@ case_reload_under_wrk() {
 	wrk_pid=$!
 	t0=$SECONDS
 	# load is flowing before the first reload
-	pf_expect "load flowing (answered +1000)" wait_stat_ge answered $((a0 + 1000)) 15
+	pf_expect "load flowing (answered +1000)" pf_wait_stat_ge answered $((a0 + 1000)) 15
 
 	for ((n = 0; n < MAX_ACTIONS; n++)); do
 		if ((n < ${#PLAN[@]})); then
@@ -222,7 +211,7 @@ case_reload_under_wrk() {
 			;;
 		esac
 		if [[ $action == bad ]]; then
-			if ! wait_stat_ge reload_failures "$want_f" "$RELOAD_WAIT_S"; then
+			if ! pf_wait_stat_ge reload_failures "$want_f" "$RELOAD_WAIT_S"; then
 				pf_expect "action $n ($action): reload_failures did not reach $want_f in ${RELOAD_WAIT_S} s" false
 				break
 			fi
@@ -234,7 +223,7 @@ case_reload_under_wrk() {
 				kept_ok=1
 			fi
 		else
-			if ! wait_stat_ge reloads "$want_r" "$RELOAD_WAIT_S"; then
+			if ! pf_wait_stat_ge reloads "$want_r" "$RELOAD_WAIT_S"; then
 				pf_expect "action $n ($action): reloads did not reach $want_r in ${RELOAD_WAIT_S} s" false
 				break
 			fi

@@ -18,7 +18,9 @@
 # (f) request-header lists over the kernel's limits (20 names): decided by
 # the daemon, answered in the kernel (list echoed), the same keep-alive
 # connection carries a PUT afterwards; a list with one name not allowed
-# goes to the app.
+# goes to the app; (g) 1,048,000 entries of ended connections in the flow
+# table: the GC frees them all, and new regex origins are decided by the
+# daemon all the while.
 #
 #   bash tests/e2e/slowpath.sh [--mode tc|xdp]
 #
@@ -222,6 +224,30 @@ case_daemon_down() {
 	pf_case_result
 }
 
+# g. A flow table of 1,048,000 entries of ended connections (flowfill):
+# the GC frees them in its own thread, and meanwhile the heartbeat stays
+# fresh, so a new regex origin every 0.4 s is still decided by the daemon
+# (the GC used to run on the heartbeat's thread, one netlink request per
+# entry: seconds per pass at this size, every punt passed to the app).
+case_big_table() {
+	local down freed out i o ok=0
+	down=$(pf_stat pass_daemon_down)
+	freed=$(pf_stat flows_freed)
+	out=$(timeout --foreground 60 "$PF_E2E_BIN/flowfill" --iface "$PF_IF_HOST" --count 1048000)
+	pf_detail "$out"
+	for i in $(seq 10 19); do
+		o=https://pr-$i$i.preview.example.org
+		preflight "$o"
+		[[ $(status "$PF_WORK/h") == 204 ]] && ! has_hdr "$PF_WORK/h" x-answered-by && ok=$((ok + 1))
+		sleep 0.4
+	done
+	pf_expect_eq "new regex origins answered in the kernel meanwhile" "$ok" 10
+	pf_expect_eq "none passed as 'daemon down'" "$(($(pf_stat pass_daemon_down) - down))" 0
+	pf_expect "the GC freed the ended connections' entries" \
+		pf_wait_stat_ge flows_freed $((freed + 1048000)) 60
+	pf_case_result
+}
+
 main() {
 	pf_require_root
 	pf_ensure_bpffs
@@ -260,6 +286,12 @@ YAML
 	if [[ -s $PF_WORK/restart.pid ]] && kill -0 "$(cat "$PF_WORK/restart.pid")" 2>/dev/null; then
 		kill -TERM "$(cat "$PF_WORK/restart.pid")"
 		pf_wait_gone "$(cat "$PF_WORK/restart.pid")" 15 || true
+	fi
+	if pf_start_preflightd "$MODE" --max-flows 1048576; then
+		pf_case "[$MODE] 1M ended connections in the flow table: freed by the GC, punts still decided" \
+			case_big_table
+	else
+		pf_fail "[$MODE] preflightd run --max-flows 1048576: ready within 10 s"
 	fi
 	pf_stop_all
 	pf_summary

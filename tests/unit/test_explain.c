@@ -8,10 +8,12 @@
  * parse failures) and the exact escaped response bytes; then the exit
  * statuses (policy problem 1, usage 2) and pf_cmd_explain's options.
  *
- * metrics: real BPF maps (root) filled with known values, the endpoint
- * started on 127.0.0.1 port 0, /metrics fetched over a plain socket and
- * parsed; values change between scrapes; 404/405; address errors;
- * EADDRINUSE; nothing listens after pf_metrics_stop.
+ * metrics: a real counters map (root) filled with known values and a GC
+ * pass published, the endpoint started on 127.0.0.1 port 0, /metrics
+ * fetched over a plain socket and parsed; values change between scrapes;
+ * 404/405; address errors; EADDRINUSE; nothing listens after
+ * pf_metrics_stop; one client's idle connections (127.0.0.2) do not keep
+ * a scraper (127.0.0.1) out.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +35,7 @@
 #include <cmocka.h>
 
 #include "explain.h"
+#include "gc.h"
 #include "metrics.h"
 
 /* ---- explain ---- */
@@ -666,32 +669,18 @@ static void check_stats(const char *body, int ncpu, __u64 mult)
 	}
 }
 
-/* A flow key for client port p. */
-static struct pf_flow_key fkey(unsigned short p)
-{
-	struct pf_flow_key k;
-
-	memset(&k, 0, sizeof(k));
-	k.caddr[0] = 10;
-	k.saddr[0] = 10;
-	k.saddr[3] = 1;
-	k.cport = htons(p);
-	k.sport = htons(8080);
-	k.family = 4;
-	return k;
-}
-
-/* The endpoint over real maps: values, HELP/TYPE lines, no caching,
- * 404/405/HEAD, EADDRINUSE, stop, IPv6, malformed addresses, wrong maps. */
+/* The endpoint over a real counters map and the GC's published pass:
+ * values, HELP/TYPE lines, no caching, 404/405/HEAD, EADDRINUSE, stop,
+ * IPv6, malformed addresses, a wrong map. */
 static void test_metrics(void **state)
 {
+	struct pf_gc gc = { .mu = PTHREAD_MUTEX_INITIALIZER };
 	struct pf_config cfg;
 	struct pf_metrics m, m2, m6;
-	struct pf_flow flow;
-	struct pf_flow_key k;
-	int ncpu = libbpf_num_possible_cpus(), sfd, ffd, err;
+	int ncpu = libbpf_num_possible_cpus(), sfd, err;
 	char *r, *body, addr[64];
 	unsigned short p;
+	int ffd;
 
 	(void)state;
 	sfd = bpf_map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "t_stats", sizeof(__u32),
@@ -699,16 +688,12 @@ static void test_metrics(void **state)
 	if (sfd < 0 && (sfd == -EPERM || errno == EPERM))
 		skip(); /* needs CAP_BPF (run as root) */
 	assert_true(sfd >= 0);
-	ffd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
-			     sizeof(struct pf_flow), 64, NULL);
-	assert_true(ffd >= 0);
 	assert_true(ncpu > 0);
 	fill_stats(sfd, ncpu, 7);
-	memset(&flow, 0, sizeof(flow));
-	for (p = 40000; p < 40003; p++) {
-		k = fkey(p);
-		assert_int_equal(bpf_map_update_elem(ffd, &k, &flow, BPF_ANY), 0);
-	}
+	gc.pub.last.entries = 3;
+	gc.pub.last.live = 2;
+	gc.pub.passes = 9;
+	gc.pub.pass_ns = 1500000;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.flows_freed = 7;
 	cfg.reloads = 3;
@@ -717,7 +702,7 @@ static void test_metrics(void **state)
 	cfg.active_slot = 1;
 	cfg.draining = 0;
 
-	err = pf_metrics_start(&m, "127.0.0.1:0", sfd, ffd, &cfg);
+	err = pf_metrics_start(&m, "127.0.0.1:0", sfd, &gc, &cfg);
 	assert_int_equal(err, 0);
 	assert_true(m.port != 0);
 
@@ -733,6 +718,9 @@ static void test_metrics(void **state)
 	check_stats(body, ncpu, 7);
 	assert_int_equal(sample(body, "preflightd_active_flows"), 3);
 	contains(body, "\n# TYPE preflightd_active_flows gauge\n");
+	assert_int_equal(sample(body, "preflightd_spliced_flows"), 2);
+	assert_int_equal(sample(body, "preflightd_gc_passes_total"), 9);
+	contains(body, "\npreflightd_gc_pass_seconds 0.001500\n");
 	assert_int_equal(sample(body, "preflightd_flows_freed_total"), 7);
 	contains(body, "\n# TYPE preflightd_flows_freed_total counter\n");
 	assert_int_equal(sample(body, "preflightd_reloads_total"), 3);
@@ -746,10 +734,10 @@ static void test_metrics(void **state)
 	contains(body, "\n# HELP preflightd_draining ");
 	free(r);
 
-	/* nothing is cached: every scrape reads the maps and the config */
+	/* nothing is cached: every scrape reads the counters, the GC's last
+	 * pass and the config */
 	fill_stats(sfd, ncpu, 11);
-	k = fkey(40001);
-	assert_int_equal(bpf_map_delete_elem(ffd, &k), 0);
+	gc.pub.last.entries = 2;
 	cfg.reloads = 4;
 	cfg.active_slot = 0;
 	cfg.draining = 1;
@@ -777,7 +765,7 @@ static void test_metrics(void **state)
 
 	/* the port is taken */
 	snprintf(addr, sizeof(addr), "127.0.0.1:%u", m.port);
-	assert_int_equal(pf_metrics_start(&m2, addr, sfd, ffd, &cfg), -EADDRINUSE);
+	assert_int_equal(pf_metrics_start(&m2, addr, sfd, &gc, &cfg), -EADDRINUSE);
 	pf_metrics_stop(&m2);
 
 	/* stopped: nothing listens any more */
@@ -787,7 +775,7 @@ static void test_metrics(void **state)
 	assert_null(http(AF_INET, p, "GET", "/metrics"));
 
 	/* IPv6 (if the loopback has it), daemon counters only */
-	err = pf_metrics_start(&m6, "[::1]:0", -1, -1, &cfg);
+	err = pf_metrics_start(&m6, "[::1]:0", -1, NULL, &cfg);
 	if (err != -EADDRNOTAVAIL && err != -EAFNOSUPPORT) {
 		assert_int_equal(err, 0);
 		r = http(AF_INET6, m6.port, "GET", "/metrics");
@@ -801,18 +789,52 @@ static void test_metrics(void **state)
 	}
 
 	/* malformed addresses and wrong maps */
-	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1", sfd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:65536", sfd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:-1", sfd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "localhost:9100", sfd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "::1:9100", sfd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "[::1]9100", sfd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:0", ffd, ffd, &cfg), -EINVAL);
-	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:0", sfd, sfd, &cfg), -EINVAL);
+	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1", sfd, &gc, &cfg), -EINVAL);
+	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:65536", sfd, &gc, &cfg), -EINVAL);
+	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:-1", sfd, &gc, &cfg), -EINVAL);
+	assert_int_equal(pf_metrics_start(&m2, "localhost:9100", sfd, &gc, &cfg), -EINVAL);
+	assert_int_equal(pf_metrics_start(&m2, "::1:9100", sfd, &gc, &cfg), -EINVAL);
+	assert_int_equal(pf_metrics_start(&m2, "[::1]9100", sfd, &gc, &cfg), -EINVAL);
+	ffd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_other", sizeof(__u32), sizeof(__u64), 4, NULL);
+	assert_true(ffd >= 0);
+	assert_int_equal(pf_metrics_start(&m2, "127.0.0.1:0", ffd, &gc, &cfg), -EINVAL);
 	assert_null(m2.mhd);
 	pf_metrics_stop(&m2);
 	close(sfd);
 	close(ffd);
+}
+
+/* One client holding idle connections (more than the old limit of 16 in
+ * all) does not keep a scraper at another address out. */
+static void test_metrics_one_client(void **state)
+{
+	struct pf_metrics m;
+	struct pf_config cfg;
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	struct sockaddr_in dst = { .sin_family = AF_INET };
+	int fds[20], i;
+	char *r;
+
+	(void)state;
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(pf_metrics_start(&m, "127.0.0.1:0", -1, NULL, &cfg), 0);
+	src.sin_addr.s_addr = htonl(0x7f000002);   /* 127.0.0.2: another client */
+	dst.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	dst.sin_port = htons(m.port);
+	for (i = 0; i < 20; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		assert_true(fds[i] >= 0);
+		assert_int_equal(bind(fds[i], (struct sockaddr *)&src, sizeof(src)), 0);
+		assert_int_equal(connect(fds[i], (struct sockaddr *)&dst, sizeof(dst)), 0);
+	}
+	/* accepted in order: the idle ones first, then the scrape */
+	r = http(AF_INET, m.port, "GET", "/metrics");
+	assert_non_null(r);
+	assert_memory_equal(r, "HTTP/1.1 200", 12);
+	free(r);
+	for (i = 0; i < 20; i++)
+		close(fds[i]);
+	pf_metrics_stop(&m);
 }
 
 /* Run every test; the exit status is the number of failures. */
@@ -831,7 +853,7 @@ static void test_healthz(void **state)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	cfg.heartbeat_ns = now;
-	assert_int_equal(pf_metrics_start(&m, "127.0.0.1:0", -1, -1, &cfg), 0);
+	assert_int_equal(pf_metrics_start(&m, "127.0.0.1:0", -1, NULL, &cfg), 0);
 	r = http(AF_INET, m.port, "GET", "/healthz");
 	assert_memory_equal(r, "HTTP/1.1 503", 12);
 	contains(r, "unhealthy: not attached");
@@ -873,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_explain_errors),
 		cmocka_unit_test(test_cmd_explain),
 		cmocka_unit_test(test_metrics),
+		cmocka_unit_test(test_metrics_one_client),
 		cmocka_unit_test(test_healthz),
 	};
 
