@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "../include/pf_structs.h"
 #include "cmds.h"
+#include "iface.h"
 #include "gc.h"
 #include "pin.h"
 #include "tc.h"
@@ -102,7 +103,11 @@ int pf_cmd_detach(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "i:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': iface = optarg; break;
+		case 'i':
+			if (pf_iface_check(optarg))
+				return 2;
+			iface = optarg;
+			break;
 		case 'D':
 			timeout = strtoul(optarg, &end, 10);
 			if (*end || timeout > 86400) {

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "skel.h"
 #include "cmds.h"
+#include "iface.h"
 #include "policy.h"
 #include "maps.h"
 #include "tc.h"
@@ -94,7 +95,11 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 	o->drain_timeout = 60;
 	while ((c = getopt_long(argc, argv, "i:p:m:vh", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': o->iface = optarg; break;
+		case 'i':
+			if (pf_iface_check(optarg))
+				return -EINVAL;
+			o->iface = optarg;
+			break;
 		case 'p': o->policy = optarg; break;
 		case 'm': o->mode = optarg; break;
 		case 'v': pf_verbose = 1; break;

@@ -10,6 +10,7 @@
 #include <bpf/libbpf.h>
 #include "../include/pf_structs.h"
 #include "cmds.h"
+#include "iface.h"
 #include "pin.h"
 #include "log.h"
 
@@ -110,7 +111,11 @@ int pf_cmd_stats(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "i:jh", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': iface = optarg; break;
+		case 'i':
+			if (pf_iface_check(optarg))
+				return 2;
+			iface = optarg;
+			break;
 		case 'j': json = 1; break;
 		case 'h':
 			printf("usage: preflightd stats [--iface IFACE] [--json]\n");

@@ -17,6 +17,7 @@
 #include "../include/pf_structs.h"
 #include "cmds.h"
 #include "escape.h"
+#include "iface.h"
 #include "match.h"
 #include "pin.h"
 #include "log.h"
@@ -117,7 +118,11 @@ int pf_cmd_trace(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "i:s:c:h", lopts, NULL)) != -1) {
 		switch (c) {
-		case 'i': iface = optarg; break;
+		case 'i':
+			if (pf_iface_check(optarg))
+				return 2;
+			iface = optarg;
+			break;
 		case 's':
 		case 'c':
 			errno = 0;

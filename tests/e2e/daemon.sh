@@ -372,6 +372,29 @@ case_metrics() {
 	pf_case_result
 }
 
+# --iface is an interface name, never a path: with pins in place (our
+# instance runs) a name like ../DECOY would make /sys/fs/bpf/preflightd/../
+# DECOY and /run/preflightd/../DECOY.lock; every subcommand refuses it as a
+# usage error, and a decoy pinned there is left alone (issue 10).
+case_iface_names() {
+	local decoy=pfdx-$PF_IF_HOST cmd out rc
+	mkdir -p "/sys/fs/bpf/$decoy"
+	bpftool map create "/sys/fs/bpf/$decoy/stats" type array key 4 value 8 entries 1 name pf_decoy
+	for cmd in "detach --iface ../$decoy" "stats --iface ../$decoy" "trace --iface ../$decoy" \
+		"run --iface ../$decoy --policy $POLICY" "stats --iface ." \
+		"stats --iface an-interface-name-too-long"; do
+		rc=0
+		# shellcheck disable=SC2086
+		out=$(timeout -k 2 10 "$PF_PREFLIGHTD" $cmd 2>&1 </dev/null) || rc=$?
+		pf_expect_eq "'preflightd $cmd' refused as a usage error" "$rc" 2
+		pf_expect_match "... saying why" "$out" '^preflightd: invalid interface name'
+	done
+	pf_expect "the decoy pin is untouched" test -e "/sys/fs/bpf/$decoy/stats"
+	pf_expect_not "no lock file made outside /run/preflightd" test -e "/run/$decoy.lock"
+	rm -rf "/sys/fs/bpf/$decoy" "/run/$decoy.lock"
+	pf_case_result
+}
+
 # XDP mode: a program preflightd did not load is never replaced.
 case_foreign_xdp() {
 	local pin=/sys/fs/bpf/pf_e2e_foreign_$PF_IF_HOST foreign out rc=0
@@ -417,6 +440,8 @@ main() {
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	start_pfd --metrics "$METRICS"
 	pf_case "[$MODE] metrics scraped and parsed" case_metrics
+	pf_case "[$MODE] --iface that is not an interface name: refused, nothing touched" \
+		case_iface_names
 	pf_case "[$MODE] reload under load (inotify, SIGHUP, a broken file)" case_reload_under_load
 	pf_case "[$MODE] a reload larger than the token map: refused, nothing of it granted" \
 		case_reload_too_big
