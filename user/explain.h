@@ -6,7 +6,7 @@
  * reason with its specifics (closest listed origin, case of the method,
  * the header that is not allowed, ...) and the exact response bytes.
  *
- * explain.c: the command, the request and the report; explain_why.c: the
+ * cmd_explain.c: the command, the request and the report; explain_why.c: the
  * reason texts (pf_explain_rule_line, pf_explain_reason).
  *
  * Not thread-safe (pf_user_decide is not).
@@ -48,7 +48,7 @@ int pf_explain(const char *policy_file, const struct pf_explain_req *req,
  * --help). Resets getopt (optind = 0), so it can be called again. */
 int pf_cmd_explain(int argc, char **argv);
 
-/* ---- shared by explain.c and explain_why.c ---- */
+/* ---- shared by cmd_explain.c and explain_why.c ---- */
 
 /* What explain_why.c needs to know about one decision. */
 struct pf_explain_ctx {

@@ -1,4 +1,4 @@
-/* User: trace.c (`preflightd trace`) and its unit test -- one trace record as one line of text. */
+/* User: cmd_trace.c (`preflightd trace`) and its unit test -- one trace record as one line of text. */
 #ifndef PF_TRACE_H
 #define PF_TRACE_H
 

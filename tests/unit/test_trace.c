@@ -1,6 +1,6 @@
 /*
  * test_trace.c -- the line `preflightd trace` prints for one record
- * (pf_trace_line, user/trace.c): exact fields, and a hostile Origin
+ * (pf_trace_line, user/cmd_trace.c): exact fields, and a hostile Origin
  * (spaces, line breaks, terminal escapes, 0x80-0xff, '\') printed so it
  * can add no field, no line and no escape sequence.
  */
