@@ -34,6 +34,7 @@
 #include <sys/socket.h>
 #include <bpf/bpf.h>
 
+#include "clock.h"
 #include "gc.h"
 
 #define PORT      8080
@@ -49,14 +50,6 @@ static void die(const char *what, int err)
 {
 	fprintf(stderr, "gccost: %s: %s\n", what, strerror(err));
 	exit(1);
-}
-
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
 }
 
 /* K connections to 127.0.0.1:PORT, kept open; their flow keys in
@@ -163,10 +156,10 @@ static void measure(unsigned n, bool active, unsigned runs)
 
 	ports[PORT >> 6] = 1ULL << (PORT & 63);
 	for (i = 0; i < runs; i++) {
-		fd = fill(n, active ? mono_ns() : 1);
-		t0 = mono_ns();
+		fd = fill(n, active ? pf_mono_ns() : 1);
+		t0 = pf_mono_ns();
 		err = pf_gc_pass(fd, ports, t0, 30000000000ull, NULL, &r);
-		ns[i] = mono_ns() - t0;
+		ns[i] = pf_mono_ns() - t0;
 		if (err)
 			die("gc pass", -err);
 		if (r.entries != (active ? n + n_live : n_live) || r.freed != (active ? 0 : n)) {

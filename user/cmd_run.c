@@ -13,6 +13,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
+#include "clock.h"
 #include "cmds.h"
 #include "iface.h"
 #include "policy.h"
@@ -62,14 +63,6 @@ static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
 	if (lvl == LIBBPF_DEBUG && !pf_verbose)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
 static int parse_run_opts(int argc, char **argv, struct run_opts *o)
@@ -229,7 +222,7 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			if (deadline)
 				break; /* second signal: stop now */
 			cfg->draining = 1;
-			deadline = now_ns() + (__u64)o->drain_timeout * 1000000000ull;
+			deadline = pf_mono_ns() + (__u64)o->drain_timeout * 1000000000ull;
 			pf_gc_drain(gc);
 			pr_info("draining: answering no new preflights");
 		}
@@ -239,7 +232,7 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			pr_info("drained: no spliced connection left");
 			break;
 		}
-		if (now_ns() > deadline) {
+		if (pf_mono_ns() > deadline) {
 			pf_gc_stop(gc);
 			pr_warn("drain timeout: %llu spliced connections still open; resetting them",
 				(unsigned long long)live);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
+#include "clock.h"
 #include "gc.h"
 #include "sockdiag.h"
 #include "log.h"
@@ -178,14 +179,6 @@ out:
 	return err;
 }
 
-static __u64 mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
-}
-
 /* See gc.h. */
 int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
 {
@@ -261,7 +254,7 @@ static void *gc_main(void *arg)
 
 	pthread_mutex_lock(&g->mu);
 	while (!g->stop) {
-		t0 = mono_ns();
+		t0 = pf_mono_ns();
 		if (t0 < next && g->drain_done == g->drain_req) {
 			clock_gettime(CLOCK_MONOTONIC, &until);
 			until.tv_nsec += (long)(next - t0);
@@ -282,7 +275,7 @@ static void *gc_main(void *arg)
 				 (unsigned long long)r.live);
 
 		pthread_mutex_lock(&g->mu);
-		took = mono_ns() - t0;
+		took = pf_mono_ns() - t0;
 		if (g->draining)
 			next = t0 + took + GC_DRAIN_NS;
 		else

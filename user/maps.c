@@ -5,6 +5,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "maps.h"
 #include "acrh.h"
 #include "log.h"
@@ -191,10 +192,6 @@ void pf_maps_clock(struct pf_config *cfg)
 /* See maps.h. */
 void pf_maps_tick(struct pf_config *cfg)
 {
-	struct timespec ts;
-
 	pf_maps_clock(cfg);
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	__atomic_store_n(&cfg->heartbeat_ns, (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec,
-			 __ATOMIC_RELEASE);
+	__atomic_store_n(&cfg->heartbeat_ns, pf_mono_ns(), __ATOMIC_RELEASE);
 }

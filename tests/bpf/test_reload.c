@@ -43,8 +43,8 @@ static char *failed_policy(unsigned n, unsigned off)
 	return y;
 }
 
-/* Entries in pf_tokens (both slots). */
-static unsigned all_tokens(void)
+/* Entries of slot in pf_tokens (PF_SLOTS: of every slot). */
+static unsigned slot_tokens(__u32 slot)
 {
 	int fd = bpf_map__fd(h_skel->maps.pf_tokens);
 	struct pf_tok_key k, next;
@@ -53,7 +53,7 @@ static unsigned all_tokens(void)
 
 	while (more) {
 		more = !bpf_map_get_next_key(fd, &k, &next);
-		n++;
+		n += slot == PF_SLOTS || k.slot == slot;
 		k = next;
 	}
 	return n;
@@ -65,7 +65,7 @@ static unsigned all_tokens(void)
  * fits before the map is full. */
 static char *failed_policy_fitting(void)
 {
-	unsigned room = H_MAX_TOKENS - all_tokens(), off;
+	unsigned room = H_MAX_TOKENS - slot_tokens(PF_SLOTS), off;
 	struct pf_compiled base, c;
 	char *y;
 
@@ -129,22 +129,6 @@ static bool answered(const char *origin, const char *method)
 	if (!h_run_spec(f.prog, &f.in, NULL, &r))
 		return false;
 	return r.verdict == H_TX && r.delta[PF_STAT_ANSWERED] == 1;
-}
-
-/* Entries of slot in pf_tokens. */
-static unsigned slot_tokens(__u32 slot)
-{
-	int fd = bpf_map__fd(h_skel->maps.pf_tokens);
-	struct pf_tok_key k, next;
-	unsigned n = 0;
-	int more = !bpf_map_get_next_key(fd, NULL, &k);
-
-	while (more) {
-		more = !bpf_map_get_next_key(fd, &k, &next);
-		n += k.slot == slot;
-		k = next;
-	}
-	return n;
 }
 
 static void t_failed_reload_leaves_nothing(void)
