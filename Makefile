@@ -26,7 +26,8 @@ CFLAGS   += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -I$(BUILD) -MMD -MP
 # The daemon, the unit, BPF and fuzz tiers and bench/kcost build it from here.
 POLICY_SRCS   := $(addprefix user/,escape.c policy_diag.c policy_hsort.c \
 	policy_rule.c policy_regex.c policy_value.c policy_validate.c \
-	policy_schema.c policy_load.c policy_compile.c)
+	policy_schema.c policy_load.c policy_compile.c \
+	policy_offload.c)
 POLICY_LDLIBS := -lyaml -lpcre2-8 -lpsl
 LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd $(POLICY_LDLIBS)
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
@@ -75,6 +76,7 @@ check-headers: | $(BUILD)
 		  '#define PF_TOK_LOOKUP(k) ((void)(k), (const struct pf_tok_val *)0)' \
 		  '#define PF_RULE_LOOKUP(i) ((void)(i), (const struct pf_rule *)0)' \
 		  '#define PF_ACRH_LOOKUP(k) ((void)(k), (const struct pf_acrh_val *)0)' \
+		  '#define PF_OFL_RULE_LOOKUP(i) ((void)(i), (const struct pf_ofl_rule *)0)' \
 		  "#include \"../$$h\"" > $(BUILD)/hdr_check.c; \
 		$(CC) $(WARN) -std=gnu11 -fsyntax-only -Iinclude $(BUILD)/hdr_check.c || exit 1; \
 	done; echo "  headers ok"

@@ -11,7 +11,8 @@ ifndef PF_BENCH_MK
 PF_BENCH_MK := 1
 
 BENCH_DIR   := $(BUILD)/bench
-BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost
+BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
+	       $(BENCH_DIR)/ofl_floorctl
 
 .PHONY: bench bench-tools bench-gc
 
@@ -29,6 +30,18 @@ $(BENCH_DIR)/floor.skel.h: $(BENCH_DIR)/floor.bpf.o
 $(BENCH_DIR)/floorctl: bench/floorctl.c bench/floor.h $(BENCH_DIR)/floor.skel.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
+
+# The response offload's floor (bench/offload.sh): a bare SK_MSG program.
+$(BENCH_DIR)/ofl_floor.bpf.o: bench/ofl_floor.bpf.c | $(BENCH_DIR)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/ofl_floor.skel.h: $(BENCH_DIR)/ofl_floor.bpf.o
+	$(Q)$(BPFTOOL) gen skeleton $< name ofl_floor > $@
+
+$(BENCH_DIR)/ofl_floorctl: bench/ofl_floorctl.c $(BENCH_DIR)/ofl_floor.skel.h
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
 
 # kcost links the BPF tier's packet builder, the policy compiler and the
 # daemon's policy installer (user/maps.c) as the BPF tier builds them

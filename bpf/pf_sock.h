@@ -8,6 +8,29 @@
 #ifndef PF_SOCK_H
 #define PF_SOCK_H
 
+/* The local socket of p's connection (a reference to release), or NULL.
+ * Also used by the response offload (bpf/pf_offload.h). */
+static __always_inline struct bpf_sock *pf_sk_lookup(void *ctx, const struct pf_pkt *p)
+{
+	struct bpf_sock_tuple tup = {};
+	__u32 tsz;
+
+	if (p->family == 4) {
+		__builtin_memcpy(&tup.ipv4.saddr, p->key.caddr, 4);
+		__builtin_memcpy(&tup.ipv4.daddr, p->key.saddr, 4);
+		tup.ipv4.sport = p->key.cport;
+		tup.ipv4.dport = p->key.sport;
+		tsz = sizeof(tup.ipv4);
+	} else {
+		__builtin_memcpy(tup.ipv6.saddr, p->key.caddr, 16);
+		__builtin_memcpy(tup.ipv6.daddr, p->key.saddr, 16);
+		tup.ipv6.sport = p->key.cport;
+		tup.ipv6.dport = p->key.sport;
+		tsz = sizeof(tup.ipv6);
+	}
+	return bpf_skc_lookup_tcp(ctx, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
+}
+
 #ifdef PF_TEST_MOCK_SOCK
 /* Test build only (tests/bpf): BPF_PROG_TEST_RUN has no socket to look
  * up, so the socket state comes from a map the test fills. */
@@ -73,25 +96,10 @@ static __always_inline int pf_sock_from_request(struct bpf_sock *sk, const struc
 static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 				   struct pf_sockinfo *si)
 {
-	struct bpf_sock_tuple tup = {};
 	struct bpf_sock *sk;
 	struct tcp_sock *tp;
-	__u32 tsz;
 
-	if (p->family == 4) {
-		__builtin_memcpy(&tup.ipv4.saddr, p->key.caddr, 4);
-		__builtin_memcpy(&tup.ipv4.daddr, p->key.saddr, 4);
-		tup.ipv4.sport = p->key.cport;
-		tup.ipv4.dport = p->key.sport;
-		tsz = sizeof(tup.ipv4);
-	} else {
-		__builtin_memcpy(tup.ipv6.saddr, p->key.caddr, 16);
-		__builtin_memcpy(tup.ipv6.daddr, p->key.saddr, 16);
-		tup.ipv6.sport = p->key.cport;
-		tup.ipv6.dport = p->key.sport;
-		tsz = sizeof(tup.ipv6);
-	}
-	sk = bpf_skc_lookup_tcp(ctx, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
+	sk = pf_sk_lookup(ctx, p);
 	if (!sk)
 		return PF_STAT_PASS_NO_SOCKET;
 	if (sk->state == BPF_TCP_NEW_SYN_RECV)

@@ -34,6 +34,7 @@
 #include "pf_answer.h"
 #include "pf_splice.h"
 #include "pf_xlate.h"
+#include "pf_offload.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -66,8 +67,7 @@ static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
 	return (void *)(meta + 1) <= data && *meta == PF_META_MAGIC;
 }
 
-SEC("tc")
-int pf_tc_ingress(struct __sk_buff *skb)
+static __always_inline int pf_tc_in(struct __sk_buff *skb)
 {
 	struct pf_pkt p;
 
@@ -87,6 +87,16 @@ int pf_tc_ingress(struct __sk_buff *skb)
 }
 
 SEC("tc")
+int pf_tc_ingress(struct __sk_buff *skb)
+{
+	int ret = pf_tc_in(skb);
+
+	if (ret == TC_ACT_UNSPEC)
+		pf_ofl_ingress_hook(skb); /* response offload (issue 13): a tail call */
+	return ret;
+}
+
+SEC("tc")
 int pf_tc_egress(struct __sk_buff *skb)
 {
 	struct pf_flow *f;
@@ -99,6 +109,7 @@ int pf_tc_egress(struct __sk_buff *skb)
 	f = bpf_map_lookup_elem(&pf_flows, &p.key);
 	if (f)
 		pf_translate_out(skb, false, &p, f);
+	pf_shd_egress_hook(skb); /* shadow mode (issue 13): a tail call */
 	return TC_ACT_UNSPEC;
 }
 

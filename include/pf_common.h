@@ -104,7 +104,32 @@ enum pf_tok_kind {
 	X(SACK_STRIPPED,       "SACK blocks covering a response removed") \
 	X(RETX_DROPPED,        "partial/mismatched request retransmits dropped") \
 	X(FLOW_CREATED,        "flow entries created") \
-	X(MALFORMED,           "malformed packets passed")
+	X(MALFORMED,           "malformed packets passed") \
+	PF_STATS_OFFLOAD(X)
+
+/* Response offload (issue 13, bpf/pf_offload.h): requests recorded at
+ * ingress, responses edited in the server socket (SK_MSG), and every
+ * reason a response went out unchanged. */
+#define PF_STATS_OFFLOAD(X) \
+	X(OFL_REQ_RECORDED,    "offload: requests recorded for their response") \
+	X(OFL_REQ_EARLY,       "offload: first request seen before the socket was established") \
+	X(OFL_RESP_EDITED,     "offload: responses given CORS headers in the socket") \
+	X(OFL_RESP_UNCOVERED,  "offload: responses no rule covers (or responses: false), unchanged") \
+	X(OFL_RESP_INTERIM,    "offload: 1xx responses passed (they take no request)") \
+	X(OFL_HEAD_CORKED,     "offload: response head split over writes, held for the rest") \
+	X(OFL_IN_GAP,          "offload: request framing lost (a skipped request head): later responses unchanged") \
+	X(OFL_IN_UNPARSED,     "offload: request head not followed (split, malformed, too long): later responses unchanged") \
+	X(OFL_IN_BODY,         "offload: chunked or upgraded request: later responses unchanged") \
+	X(OFL_FIFO_FULL,       "offload: too many requests waiting for responses: later responses unchanged") \
+	X(OFL_NO_REQUEST,      "offload: response without a recorded request: connection passed unchanged") \
+	X(OFL_RESP_BAD,        "offload: response head not understood or too long: connection passed unchanged") \
+	X(OFL_RESP_STREAM,     "offload: response body to connection close or protocol switch: connection passed") \
+	X(OFL_EDIT_FAILED,     "offload: push/pop/pull failed or insertion too long: response unchanged") \
+	X(OFL_BUSY,            "offload: per-CPU scratch busy (preempted program): response unchanged") \
+	X(OFL_SOCKS_FULL,      "offload: socket table full: a connection not covered") \
+	X(OFL_NO_ROOM,         "offload: send buffer too full to push a rewritten head safely: response unchanged") \
+	X(OFL_MISSED,          "offload: response bytes went out unseen (kernel cork/window): connection passed") \
+	X(SHD_READ,            "shadow: app response heads read at TC egress for comparison")
 
 enum pf_stat {
 #define PF_STAT_ENUM(name, desc) PF_STAT_##name,

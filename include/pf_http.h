@@ -41,6 +41,14 @@ struct pf_slice {
 };
 
 #define PF_REQF_PATH_UNNORM (1u << 0) /* %, //, /./, /../ or backslash */
+/* pf_parse_head (response offload, issue 13): any request, not only a
+ * preflight; the body's framing is recorded instead of refused. */
+#define PF_REQF_ANY         (1u << 1) /* parse mode of pf_parse_head */
+#define PF_REQF_M_HEAD      (1u << 2) /* method HEAD: the response has no body */
+#define PF_REQF_M_OPTIONS   (1u << 3) /* method OPTIONS */
+#define PF_REQF_UPGRADE     (1u << 4) /* Upgrade header or CONNECT */
+#define PF_REQF_TE          (1u << 5) /* Transfer-Encoding present */
+#define PF_REQF_CLEN        (1u << 6) /* Content-Length present (in clen) */
 
 /* Parser work area (inside struct pf_req, so in map memory in the kernel). */
 struct pf_parse_ctx {
@@ -63,6 +71,8 @@ struct pf_req {
 	__u8 seen;               /* PF_SEEN_* bits */
 	__u8 res;                /* enum pf_parse_res */
 	__u16 pad;
+	__u32 clen;              /* pf_parse_head: Content-Length value */
+	__u32 pad2;
 	struct pf_parse_ctx pc;  /* parser work area */
 };
 
@@ -191,6 +201,28 @@ PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
 	return 0;
 }
 
+/* pf_parse_head: a Content-Length value (1..9 digits; repeated only with
+ * the same value, RFC 9112 6.3) into r->clen; anything else is PF_P_BAD. */
+PF_INLINE int pf_take_clen(const __u8 *buf, struct pf_req *r, __u32 voff, __u32 vlen)
+{
+	__u32 i, v = 0;
+	__u8 c;
+
+	if (vlen == 0 || vlen > 9)
+		return PF_P_BAD;
+	for (i = 0; i < 9 && i < vlen; i++) {
+		c = buf[PF_M(voff + i)];
+		if (c < '0' || c > '9')
+			return PF_P_BAD;
+		v = v * 10 + (c - '0');
+	}
+	if ((r->flags & PF_REQF_CLEN) && r->clen != v)
+		return PF_P_BAD;
+	r->flags |= PF_REQF_CLEN;
+	r->clen = v;
+	return PF_P_OK;
+}
+
 /* Record a header we care about; returns a pf_parse_res. */
 PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 voff,
 			      __u32 vlen)
@@ -205,14 +237,26 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	case PF_H_ACRH:   bit = PF_SEEN_ACRH;   break;
 	case PF_H_ACRPN:  bit = PF_SEEN_ACRPN;  break;
 	case PF_H_CLEN:
+		if (r->flags & PF_REQF_ANY)
+			return pf_take_clen(buf, r, voff, vlen);
 		if (vlen == 1 && buf[PF_M(voff)] == '0')
 			return PF_P_OK;
 		return PF_P_BODY;
 	case PF_H_TE:
+		if (r->flags & PF_REQF_ANY) {
+			r->flags |= PF_REQF_TE;
+			return PF_P_OK;
+		}
 		return PF_P_BODY;
 	case PF_H_CONN:
+		if (r->flags & PF_REQF_ANY)
+			return PF_P_OK;
 		return pf_has_close(buf, voff, vlen) ? PF_P_CONN_CLOSE : PF_P_OK;
 	case PF_H_UPGRADE:
+		if (r->flags & PF_REQF_ANY) {
+			r->flags |= PF_REQF_UPGRADE;
+			return PF_P_OK;
+		}
 		return PF_P_VERSION;
 	default:
 		return PF_P_OK;
@@ -384,26 +428,22 @@ PF_INLINE __u16 pf_path_flags(const __u8 *b, __u32 off, __u32 n)
 	return 0;
 }
 
-/* Parse the request line "OPTIONS <target> HTTP/1.1\r\n". Returns a
- * pf_parse_res and sets r->path; r->pc.pos is the first header byte. */
-PF_INLINE int pf_parse_request_line(const __u8 *b, __u32 len, struct pf_req *r)
+/* The rest of a request line after "METHOD ": "<target> HTTP/1.1\r\n",
+ * the target starting at t (1..16). Returns a pf_parse_res and sets
+ * r->path; r->pc.pos is the first header byte. */
+PF_INLINE int pf_parse_target(const __u8 *b, __u32 len, struct pf_req *r, __u32 t)
 {
 	__u32 sp, lim;
 
-	if (len < 8)
-		return PF_P_NOT_OPTIONS;
-	if (b[0] != 'O' || b[1] != 'P' || b[2] != 'T' || b[3] != 'I' ||
-	    b[4] != 'O' || b[5] != 'N' || b[6] != 'S' || b[7] != ' ')
-		return PF_P_NOT_OPTIONS;
-	lim = len < 8 + PF_LINE_MAX ? len : 8 + PF_LINE_MAX;
-	sp = PF_LAUNDER(r->pc.tmp[0], pf_scan_ctl(b, 8, lim, 0x21));
+	lim = len < t + PF_LINE_MAX ? len : t + PF_LINE_MAX;
+	sp = PF_LAUNDER(r->pc.tmp[0], pf_scan_ctl(b, t, lim, 0x21));
 	if (sp >= len)
 		return PF_P_INCOMPLETE;
-	if (sp >= 8 + PF_LINE_MAX)
+	if (sp >= t + PF_LINE_MAX)
 		return PF_P_TOO_LONG;
 	if (b[PF_M(sp)] != ' ')
 		return PF_P_BAD;
-	if (sp <= 8)
+	if (sp <= t)
 		return PF_P_BAD;
 	if (sp + 10 > len)
 		return PF_P_INCOMPLETE;
@@ -420,10 +460,22 @@ PF_INLINE int pf_parse_request_line(const __u8 *b, __u32 len, struct pf_req *r)
 		return PF_P_INCOMPLETE;
 	if (b[PF_M(sp + 10)] != '\n')
 		return PF_P_BAD;
-	r->path.off = 8;
-	r->path.len = (__u16)(sp - 8);
+	r->path.off = (__u16)t;
+	r->path.len = (__u16)(sp - t);
 	r->pc.pos = sp + 11;
 	return PF_P_OK;
+}
+
+/* Parse the request line "OPTIONS <target> HTTP/1.1\r\n". Returns a
+ * pf_parse_res and sets r->path; r->pc.pos is the first header byte. */
+PF_INLINE int pf_parse_request_line(const __u8 *b, __u32 len, struct pf_req *r)
+{
+	if (len < 8)
+		return PF_P_NOT_OPTIONS;
+	if (b[0] != 'O' || b[1] != 'P' || b[2] != 'T' || b[3] != 'I' ||
+	    b[4] != 'O' || b[5] != 'N' || b[6] != 'S' || b[7] != ' ')
+		return PF_P_NOT_OPTIONS;
+	return pf_parse_target(b, len, r, 8);
 }
 
 /* Parse the len payload bytes of buf into r. Returns (and stores in
@@ -471,6 +523,61 @@ PF_INLINE int pf_parse(const __u8 *buf, __u32 len, struct pf_req *r)
 		goto out;
 	}
 	res = PF_P_OK;
+out:
+	r->res = (__u8)res;
+	return res;
+}
+
+/* ---- any request head (response offload, issue 13) ----
+ * Parse the request head at the start of buf (len bytes, more may follow:
+ * a body or the next request) into r: method flags, path, Host, Origin
+ * and the body's framing (r->clen / PF_REQF_TE / PF_REQF_UPGRADE).
+ * Returns (and stores in r->res) PF_P_OK with r->len the head's length,
+ * PF_P_INCOMPLETE if the head does not end within len, or another
+ * pf_parse_res for a head the datapath cannot follow. Header lines use
+ * the preflight parser's rules (pf_line_cb). */
+PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
+{
+	struct pf_hold hd = { .buf = buf, .w = r };
+	__u32 m;
+	int res;
+
+	__builtin_memset(r, 0, sizeof(*r));
+	r->flags = PF_REQF_ANY;
+	if (len > PF_REQ_MAX)
+		len = PF_REQ_MAX;
+	/* method: 1..16 tchars, then SP */
+	for (m = 0; m < 17 && m < len; m++)
+		if (!pf_is_tchar(buf[m]))
+			break;
+	if (m >= len) {
+		res = PF_P_INCOMPLETE;
+		goto out;
+	}
+	if (m == 0 || m > 16 || buf[m] != ' ') {
+		res = PF_P_BAD;
+		goto out;
+	}
+	/* the loop's exit pinned m to one of 17 values: laundered, what
+	 * follows is verified once, not 17 times ("BPF program is too large") */
+	m = PF_LAUNDER(r->pc.tmp[1], m) & 31;
+	if (m == 4 && buf[0] == 'H' && buf[1] == 'E' && buf[2] == 'A' && buf[3] == 'D')
+		r->flags |= PF_REQF_M_HEAD;
+	if (m == 7 && buf[0] == 'O' && buf[1] == 'P' && buf[2] == 'T')
+		r->flags |= PF_REQF_M_OPTIONS;
+	if (m == 7 && buf[0] == 'C' && buf[1] == 'O' && buf[2] == 'N' && buf[3] == 'N')
+		r->flags |= PF_REQF_UPGRADE;
+	res = pf_parse_target(buf, len, r, m + 1);
+	if (res != PF_P_OK)
+		goto out;
+	if (r->path.len && buf[PF_M(r->path.off)] == '/')
+		r->flags |= pf_path_flags(buf, r->path.off, r->path.len);
+	r->pc.len = len;
+	r->pc.res = PF_P_OK;
+	pf_loop(PF_MAX_LINES, pf_line_cb, &hd);
+	res = r->pc.res;
+	if (res == PF_P_OK && !r->pc.done)
+		res = PF_P_TOO_LONG;
 out:
 	r->res = (__u8)res;
 	return res;

@@ -528,15 +528,26 @@ PF_INLINE __u32 pf_acrh_learned(const __u8 *buf, struct pf_slice h, __u32 slot,
 	return v->reason;
 }
 
-/* Decide request r (parsed from buf) against policy slot. */
-PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
-			const struct pf_slot_info *info, __u32 slot,
-			struct pf_match *m)
+/* What pf_match_rule found. */
+enum pf_mrule {
+	PF_MR_DONE = 0,   /* m->verdict/reason final: NO_RULE or PUNT */
+	PF_MR_ORIGIN,     /* no applicable rule lists the origin; m->rule is
+			   * the first applicable rule */
+	PF_MR_RULE,       /* m->rule/m->rflags: the first applicable rule
+			   * listing the origin (not yet checked further) */
+};
+
+/* The rule that decides request r by its hosts, paths and origin: the
+ * first half of pf_match, shared with the response offload (issue 13),
+ * which decides actual requests by it. Returns an enum pf_mrule. */
+PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
+			    const struct pf_slot_info *info, __u32 slot,
+			    struct pf_match *m)
 {
 	struct pf_hold hd = { .buf = buf, .w = &m->pc };
 	const struct pf_rule *rule;
 	__u64 host, origin, applicable, cand;
-	__u32 ri, reason;
+	__u32 ri;
 
 	m->verdict = 0;
 	m->reason = 0;
@@ -551,7 +562,7 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 	if (info->has_paths && (r->flags & PF_REQF_PATH_UNNORM)) {
 		m->verdict = PF_V_PUNT;
 		m->reason = PF_R_PATH_UNNORM;
-		return;
+		return PF_MR_DONE;
 	}
 	host = info->any_host_rules | pf_host_rules(buf, r->host, slot, m);
 	host &= info->all_rules;
@@ -568,7 +579,7 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 	if (!applicable) {
 		m->verdict = PF_V_NO_RULE;
 		m->reason = PF_R_NO_RULE;
-		return;
+		return PF_MR_DONE;
 	}
 	origin = info->any_origin_rules | pf_origin_rules(buf, r->origin, slot, m);
 	cand = applicable & origin;
@@ -579,23 +590,49 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 	    !m->oc.exact) {
 		m->verdict = PF_V_PUNT;
 		m->reason = PF_R_REGEX;
-		return;
+		return PF_MR_DONE;
 	}
 	/* pf_lowest_bit has 64 outcomes; laundered, the verifier checks what
 	 * follows once instead of 64 times */
 	if (!cand) {
-		ri = PF_LAUNDER(m->tmp, pf_lowest_bit(applicable));
-		reason = PF_R_ORIGIN;
-		goto deny;
+		m->rule = PF_LAUNDER(m->tmp, pf_lowest_bit(applicable));
+		return PF_MR_ORIGIN;
 	}
 	ri = PF_LAUNDER(m->tmp, pf_lowest_bit(cand));
 	rule = PF_RULE_LOOKUP(slot * PF_MAX_RULES + (ri & 63));
 	if (!rule) {
 		m->verdict = PF_V_PUNT;
-		return;
+		return PF_MR_DONE;
 	}
 	m->rule = ri;
 	m->rflags = rule->flags;
+	return PF_MR_RULE;
+}
+
+/* Decide request r (parsed from buf) against policy slot. */
+PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
+			const struct pf_slot_info *info, __u32 slot,
+			struct pf_match *m)
+{
+	const struct pf_rule *rule;
+	__u32 ri, reason;
+
+	switch (pf_match_rule(buf, r, info, slot, m)) {
+	case PF_MR_DONE:
+		return;
+	case PF_MR_ORIGIN:
+		ri = m->rule;
+		reason = PF_R_ORIGIN;
+		goto deny;
+	default:
+		break;
+	}
+	ri = m->rule;
+	rule = PF_RULE_LOOKUP(slot * PF_MAX_RULES + (ri & 63));
+	if (!rule) {
+		m->verdict = PF_V_PUNT;
+		return;
+	}
 	reason = pf_check_method(buf, r->acrm, slot, ri, rule->flags, &m->tmp);
 	if (reason != PF_R_OK) {
 		m->bad = r->acrm;

@@ -100,6 +100,11 @@ struct pf_config {
 	 * Only ever grows while the daemon runs: a reload that drops a port
 	 * must not stop translating connections spliced before it. */
 	__u64 xlate_bits[1024];
+	/* response offload (issue 13, bpf/pf_offload.h) */
+	__u32 ofl_on;            /* sockops/SK_MSG attached: record and edit */
+	__u32 ofl_stop;          /* detaching: cover no new socket, never cork */
+	__u32 shadow;            /* run --shadow: record and read, change nothing */
+	__u32 pad_ofl;
 };
 
 /* pf_flows map key: one TCP connection, client side first. IPv4 addresses

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages preflightd needs to build and test (idempotent;
 # run as root; wrk drives tests/e2e/reload.sh, strace traces a daemon in
-# tests/e2e/daemon.sh; mandoc, lintian, man-db and
+# tests/e2e/daemon.sh, nginx serves in tests/e2e/offload.sh; mandoc, lintian, man-db and
 # bash-completion check what `make install` and `make deb` ship; unzip takes
 # helm out of the AWS CDK kubectl layer for the chart checks). Extra groups:
 # `deps.sh bench` adds the benchmark's tools, `deps.sh image` the container
@@ -14,10 +14,10 @@ BUILD_PKGS=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 # publicsuffix: the current Public Suffix List for the policy validator
 # (libpsl falls back to its built-in copy without it)
 PKGS=("${BUILD_PKGS[@]}" libclang-rt-14-dev libcmocka-dev publicsuffix
-      iproute2 ethtool curl chromium wrk strace
+      iproute2 ethtool curl chromium wrk strace nginx-light
       mandoc lintian man-db bash-completion unzip)
 if [[ "${1:-}" == bench ]]; then
-	PKGS+=(nginx-light gnuplot-nox jq)
+	PKGS+=(gnuplot-nox jq)
 fi
 if [[ "${1:-}" == image ]]; then
 	PKGS+=(podman runc mmdebstrap)     # make image-test

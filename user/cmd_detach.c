@@ -19,6 +19,7 @@
 #include "pin.h"
 #include "tc.h"
 #include "xdp.h"
+#include "offload.h"
 #include "log.h"
 
 /* Set draining in the pinned config (.bss) map of the dead instance.
@@ -45,6 +46,7 @@ static int set_draining(const struct pf_pin *pin)
 		goto out;
 	}
 	cfg->draining = 1;
+	cfg->ofl_stop = 1; /* response offload: hold no bytes back */
 	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY))
 		err = -errno;
 out:
@@ -140,6 +142,7 @@ int pf_cmd_detach(int argc, char **argv)
 		tc.hook_created = pf_pin_clsact_created(&pin);
 		pf_tc_detach(&tc); /* removes clsact only if ours and empty */
 	}
+	n += pf_ofl_detach_stale(pin.dir, iface);
 	pf_pin_mark_clsact(&pin, false);
 	pin.pinned = true;
 	pf_unpin_maps(&pin);

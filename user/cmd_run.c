@@ -26,7 +26,15 @@
 #include "metrics.h"
 #include "slowpath.h"
 #include "acrh.h"
+#include "offload.h"
+#include "shadow.h"
 #include "log.h"
+
+/* Response offload and shadow mode (issue 13; user/offload.c, shadow.c):
+ * one of each per daemon. */
+static struct pf_ofl ofl = { .cg_fd = -1 };
+static struct pf_shadow shd;
+static bool shd_on;
 
 struct run_opts {
 	const char *iface;
@@ -37,6 +45,8 @@ struct run_opts {
 	bool xdp;
 	bool xdp_generic;
 	const char *metrics;
+	const char *cgroup;     /* response offload: sockets of this cgroup */
+	bool shadow;            /* answer and insert nothing: compare (shadow.c) */
 };
 
 static void run_usage(FILE *f)
@@ -53,6 +63,11 @@ static void run_usage(FILE *f)
 		"                           connections up to SEC seconds (default 60)\n"
 		"      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics,\n"
 		"                           health at /healthz\n"
+		"      --cgroup PATH        response offload (rules with responses: true):\n"
+		"                           the cgroup v2 whose server sockets get CORS\n"
+		"                           headers in their responses (default: the root)\n"
+		"      --shadow             answer and insert nothing; compare the app's\n"
+		"                           CORS answers with the policy's (stats, trace)\n"
 		"  -v, --verbose            debug logs (incl. libbpf)\n"
 		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
 		"reloads the policy; SIGINT/SIGTERM drain, detach and exit.\n");
@@ -75,6 +90,8 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "drain-timeout", required_argument, NULL, 'D' },
 		{ "xdp-generic", no_argument, NULL, 'G' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "cgroup", required_argument, NULL, 'C' },
+		{ "shadow", no_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -98,6 +115,8 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case 'v': pf_verbose = 1; break;
 		case 'G': o->xdp_generic = true; break;
 		case 'M': o->metrics = optarg; break;
+		case 'C': o->cgroup = optarg; break;
+		case 'S': o->shadow = true; break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'F':
 		case 'D':
@@ -152,11 +171,15 @@ static int reload(struct pf_slow *sl, const char *file)
 		err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
 	if (!err)
 		err = pf_regex_set_build(&pol, &rs, stderr);
+	if (!err) /* the new slot's response settings before it is active */
+		err = pf_ofl_install(ofl.rules_fd, &comp);
 	if (!err)
 		err = pf_maps_install(&sl->m, &comp);
 	if (err)
 		goto out;
 	pf_slow_adopt(sl, &pol, &rs, old ^ 1);
+	if (shd_on)
+		pf_shadow_policy(&shd, file);
 	/* a program that read the old active_slot just before the switch may
 	 * still be matching against it: let it finish (they run for
 	 * microseconds) before its strings disappear */
@@ -216,6 +239,7 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		}
 		sig = sigtimedwait(&set, NULL, &nowait);
 		tick(cfg, rb);
+		pf_ofl_gc(&ofl, pf_mono_ns()); /* response offload */
 		if (sig == SIGHUP || pf_watch_changed(&w)) {
 			reload(sl, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
@@ -291,6 +315,9 @@ int pf_cmd_run(int argc, char **argv)
 	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
 	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
 	err = pf_pin_adopt(&pin, skel);
+	if (!err)
+		err = pf_ofl_prepare(&ofl, &pin, skel, o.max_flows,
+				     o.cgroup || comp.ofl_any, o.shadow);
 	if (err)
 		goto out_destroy;
 	/* a dead instance's XDP program: adopted (pf_xdp_attach replaces it
@@ -306,6 +333,9 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_destroy;
 	}
 	err = pf_maps_get(skel->obj, &skel->bss->pf_cfg, &sl.m);
+	ofl.rules_fd = bpf_map__fd(skel->maps.pf_ofl_rules);
+	if (!err)
+		err = pf_ofl_install(ofl.rules_fd, &comp);
 	if (!err)
 		err = pf_maps_install(&sl.m, &comp);
 	if (err)
@@ -346,6 +376,23 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_tc;
 	}
+	/* response offload: --cgroup, a policy with responses: true, --shadow
+	 * or a dead instance's to take over */
+	if (ofl.wanted) {
+		char cgroot[512];
+
+		if (!o.cgroup && pf_ofl_cgroup_root(cgroot, sizeof(cgroot))) {
+			pr_warn("response offload: no cgroup v2 mount (pass --cgroup)");
+			err = -ENOENT;
+			goto out_xdp;
+		}
+		err = pf_ofl_attach(&ofl, skel, o.cgroup ? o.cgroup : cgroot);
+		if (err)
+			goto out_xdp;
+		pr_info("%s on the server sockets of cgroup %s",
+			o.shadow ? "shadow mode (nothing answered or inserted)" :
+			"response offload", o.cgroup ? o.cgroup : cgroot);
+	}
 	pf_metrics_set_attached(&metrics, true);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
 	pf_slow_adopt(&sl, &pol, &rs, 0);
@@ -355,6 +402,8 @@ int pf_cmd_run(int argc, char **argv)
 		 * the datapath passes them to the app */
 		pr_warn("slow path: ring buffer: %s", strerror(errno));
 	}
+	/* shadow mode: nothing is compared if this fails (the message says why) */
+	shd_on = o.shadow && ofl.attached && rb && !pf_shadow_start(&shd, skel, o.policy, rb);
 	/* "ready" means every path works: the heartbeat is written last,
 	 * after the attach (libxdp's can take over a second), so the first
 	 * punt after it is decided */
@@ -369,6 +418,8 @@ int pf_cmd_run(int argc, char **argv)
 	serve(&sl, rb, &gc, &o);
 	pf_metrics_set_attached(&metrics, false);
 	ring_buffer__free(rb);
+out_xdp:
+	pf_ofl_detach(&ofl, skel);
 	pf_xdp_detach(&xdp);
 out_tc:
 	pf_tc_detach(&tc);
@@ -386,6 +437,7 @@ out_policy:
 	pf_regex_set_free(&rs);
 	pf_regex_set_free(&sl.rs);
 	pf_policy_free(&sl.pol);
+	pf_shadow_free(&shd);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
 	return err ? 1 : 0;

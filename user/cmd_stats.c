@@ -12,6 +12,7 @@
 #include "cmds.h"
 #include "iface.h"
 #include "pin.h"
+#include "shadow.h"
 #include "log.h"
 
 static const char *const stat_names[] = {
@@ -151,12 +152,15 @@ int pf_cmd_stats(int argc, char **argv)
 			       (unsigned long long)v[i]);
 		printf("\"active_flows\":%d,\"flows_freed\":%llu,\"reloads\":%llu,"
 		       "\"reload_failures\":%llu,\"drain_resets\":%llu,"
-		       "\"learned_origins\":%llu,\"learned_acrh\":%llu}\n", flows,
+		       "\"learned_origins\":%llu,\"learned_acrh\":%llu", flows,
 		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
 		       (unsigned long long)dc.reload_failures,
 		       (unsigned long long)dc.drain_resets,
 		       (unsigned long long)dc.learned_origins,
 		       (unsigned long long)dc.learned_acrh);
+		memcpy(path + strlen(path) - 6, "shd_stats", 10);
+		pf_shadow_print_stats(path, true); /* shadow mode (issue 13) */
+		printf("}\n");
 		return 0;
 	}
 	for (i = 0; i < PF_STAT__MAX; i++)
@@ -175,5 +179,7 @@ int pf_cmd_stats(int argc, char **argv)
 	       "regex-origin verdicts the daemon taught the datapath");
 	printf("%-20s %12llu  %s\n", "learned_acrh", (unsigned long long)dc.learned_acrh,
 	       "request-header lists the daemon decided for the datapath");
+	memcpy(path + strlen(path) - 6, "shd_stats", 10);
+	pf_shadow_print_stats(path, false); /* shadow mode (issue 13) */
 	return 0;
 }

@@ -20,6 +20,7 @@
 #include "iface.h"
 #include "match.h"
 #include "pin.h"
+#include "shadow.h"
 #include "log.h"
 #include "trace.h"
 
@@ -111,9 +112,9 @@ int pf_cmd_trace(int argc, char **argv)
 	};
 	const char *iface = NULL;
 	struct ring_buffer *rb = NULL;
-	char ctl[512], rbp[512];
+	char ctl[512], rbp[512], shd[512];
 	unsigned long sample = 1;
-	int c, fd = -1, err;
+	int c, fd = -1, err, n;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "i:s:c:h", lopts, NULL)) != -1) {
@@ -138,14 +139,17 @@ int pf_cmd_trace(int argc, char **argv)
 		case 'h':
 			printf("usage: preflightd trace [--iface IF] [--sample N] [--count K]\n"
 			       "  one line per traced preflight decision (1 in N, default every\n"
-			       "  one); stops after K lines or on SIGINT\n");
+			       "  one) and, under run --shadow, one per field where the app's\n"
+			       "  answer differs from the policy's; stops after K lines or on\n"
+			       "  SIGINT\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
 	if (pf_pin_path(ctl, sizeof(ctl), iface, "trace_ctl") ||
-	    pf_pin_path(rbp, sizeof(rbp), iface, "trace"))
+	    pf_pin_path(rbp, sizeof(rbp), iface, "trace") ||
+	    pf_pin_path(shd, sizeof(shd), iface, "shd_diffs"))
 		return 1;
 	fd = bpf_obj_get(rbp);
 	if (fd < 0) {
@@ -180,6 +184,11 @@ int pf_cmd_trace(int argc, char **argv)
 			break;
 		}
 		err = 0;
+		/* shadow mode (issue 13): the daemon's disagreements */
+		n = pf_shadow_trace(shd, mono_to_real_ns,
+				    limit ? (unsigned)(limit - printed) : 0);
+		if (n > 0 && limit && (printed += (unsigned long)n) >= limit)
+			stop = 1;
 	}
 	set_sample(ctl, 0);
 out:

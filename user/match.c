@@ -34,6 +34,12 @@ const struct pf_rule *pf_user_rule_lookup(__u32 idx)
 	return &pf_cur->rules[idx - base];
 }
 
+/* See match.h. */
+void pf_user_set_policy(const struct pf_compiled *c)
+{
+	pf_cur = c;
+}
+
 /* The one learned request-header verdict (see match.h). */
 static struct pf_acrh_key acrh_key;
 static struct pf_acrh_val acrh_val;

@@ -30,6 +30,10 @@ const struct pf_tok_val *pf_user_tok_lookup(const struct pf_tok_key *key);
  * call). Rules past n_rules are returned zeroed, like the array map. */
 const struct pf_rule *pf_user_rule_lookup(__u32 idx);
 
+/* Make c the policy the look-ups read (pf_user_decide does it itself;
+ * for other users of the datapath code, e.g. user/ofl_match.c). */
+void pf_user_set_policy(const struct pf_compiled *c);
+
 #ifndef PF_TOK_LOOKUP
 #define PF_TOK_LOOKUP(k) pf_user_tok_lookup(k)
 #endif

@@ -19,6 +19,7 @@
 #include "cmds.h"
 #include "gc.h"
 #include "metrics.h"
+#include "shadow.h"
 
 #define CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
 #define MAX_CONNS      64   /* concurrent connections in all */
@@ -195,6 +196,7 @@ static int render(const struct pf_metrics *m, char **body, size_t *len)
 		       "1 while draining: no new preflights answered.",
 		       m->cfg->draining ? 1 : 0);
 	}
+	pf_shadow_metrics(f); /* shadow mode (issue 13) */
 out:
 	if (fclose(f) && !err)
 		err = -ENOMEM;

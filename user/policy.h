@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdbool.h>
 #include "../include/pf_structs.h"
+#include "../include/pf_ofl_types.h"
 
 #define PF_MAX_PORTS 16
 
@@ -65,6 +66,12 @@ struct pf_policy_rule {
 	int max_age;                /* -1: not set (header omitted) */
 	bool private_network;
 	bool on_deny_reject;        /* on_deny: reject */
+	/* response offload (issue 13, user/offload_policy.c) */
+	bool responses;             /* responses: true -- actual responses
+				     * get their CORS headers in the kernel */
+	bool app_headers_keep;      /* app_headers: keep (default replace) */
+	struct pf_str_list expose;  /* expose_headers: lower-cased names or "*" */
+	struct pf_mark expose_at;   /* the expose_headers list */
 };
 
 struct pf_policy {
@@ -98,6 +105,8 @@ struct pf_compiled {
 	struct pf_slot_info info;
 	__u16 ports[PF_MAX_PORTS];
 	unsigned n_ports;
+	struct pf_ofl_rule ofl[PF_MAX_RULES]; /* response offload settings */
+	bool ofl_any;                /* some rule has responses: true */
 };
 
 /* Compile a validated policy for slot (0..PF_SLOTS-1). Returns 0 or a

@@ -15,6 +15,7 @@
 
 #include "policy.h"
 #include "policy_diag.h"
+#include "policy_offload.h"
 #include "policy_hsort.h"
 #include "policy_regex.h"
 #include "policy_rule.h"
@@ -334,6 +335,7 @@ int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 			      (1ULL << pol->n_rules) - 1;
 	memcpy(out->ports, pol->ports, sizeof(out->ports));
 	out->n_ports = pol->n_ports;
+	pf_ofl_compile(pol, out);	/* issue 13: response offload */
 out:
 	if (err == -ENOMEM)
 		cerr(errs, "out of memory");

@@ -203,6 +203,7 @@ void pf_policy_free(struct pf_policy *pol)
 		free_list(&pol->rules[i].regexes);
 		free_list(&pol->rules[i].methods);
 		free_list(&pol->rules[i].headers);
+		free_list(&pol->rules[i].expose);
 	}
 	free(pol->rules);
 	pf_strbuf_free(pol->strbuf);

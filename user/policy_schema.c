@@ -482,6 +482,29 @@ static int read_on_deny(struct loader *ld, const yaml_node_t *n,
 	return 0;
 }
 
+/* Reader of app_headers (response offload): replace (false) or keep
+ * (true) into a bool. */
+static int read_app_headers(struct loader *ld, const yaml_node_t *n,
+			    const struct key *k, void *obj)
+{
+	const char *s = scalar(n);
+
+	if (s && !strcmp(s, "keep"))
+		*FIELD(obj, k, bool) = true;
+	else if (!s || strcmp(s, "replace"))
+		pf_diag(ld->d, mark_of(n), "%s: expected replace or keep", k->name);
+	return 0;
+}
+
+/* Reader of expose_headers (response offload): read_list, and the list's
+ * position for the validator's message about the line it makes. */
+static int read_expose(struct loader *ld, const yaml_node_t *n,
+		       const struct key *k, void *obj)
+{
+	((struct pf_policy_rule *)obj)->expose_at = mark_of(n);
+	return read_list(ld, n, k, obj);
+}
+
 #define RULE(f) offsetof(struct pf_policy_rule, f)
 
 /* The keys of a rule, in the order their values are read. */
@@ -499,6 +522,11 @@ static const struct key rule_keys[] = {
 	{ .name = "private_network", .read = read_bool,
 	  .off = RULE(private_network) },
 	{ .name = "on_deny", .read = read_on_deny, .off = RULE(on_deny_reject) },
+	/* response offload (issue 13, policy_offload.c) */
+	{ .name = "responses", .read = read_bool, .off = RULE(responses) },
+	{ .name = "expose_headers", .read = read_expose, .off = RULE(expose),
+	  .empty = "must not be empty (omit the key to expose none)" },
+	{ .name = "app_headers", .read = read_app_headers, .off = RULE(app_headers_keep) },
 };
 
 _Static_assert(sizeof(rule_keys) / sizeof(rule_keys[0]) <= KEYS_MAX,

@@ -17,6 +17,7 @@
 #include "policy_rule.h"
 #include "policy_validate.h"
 #include "policy_value.h"
+#include "policy_offload.h"
 
 /* A 64-bit hash of s for grouping equal strings, 8 bytes a step (the
  * datapath's pf_hash_bytes reads one byte a step: twice the cost of
@@ -214,6 +215,31 @@ static void check_paths(const struct pf_policy_rule *r, struct pf_diag *d)
 }
 
 /* See policy_validate.h. */
+/* Checks of the response offload keys of rule r (issue 13): expose
+ * names are header names (lower-cased); "*" is a wildcard only without
+ * credentials; the line they make must fit the datapath's buffer. */
+static void check_expose(struct pf_policy_rule *r, struct pf_diag *d)
+{
+	char msg[PF_MSG_MAX];
+	unsigned i;
+
+	for (i = 0; i < r->expose.n; i++) {
+		struct pf_str *e = &r->expose.v[i];
+
+		if (!strcmp(e->s, "*")) {
+			if (r->credentials)
+				report(d, e, "with credentials: true, \"*\" is not a wildcard for "
+				       "browsers (list the names)");
+		} else if (!pf_header_ok(e->s, msg)) {
+			report(d, e, msg);
+		}
+	}
+	check_dups(&r->expose, "header", " (header names are case-insensitive)", d);
+	if (r->expose.n && pf_ofl_expose_line(r, NULL, 0) > PF_OFL_EXPOSE_MAX)
+		pf_diag(d, r->expose_at, "expose_headers: the header line would be over %d bytes",
+			PF_OFL_EXPOSE_MAX);
+}
+
 void pf_policy_validate(struct pf_policy *pol, struct pf_diag *d)
 {
 	unsigned i;
@@ -226,5 +252,6 @@ void pf_policy_validate(struct pf_policy *pol, struct pf_diag *d)
 		check_origins(r, d);
 		check_methods(r, d);
 		check_headers(r, d);
+		check_expose(r, d);
 	}
 }

@@ -33,8 +33,8 @@ e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS) $(E2E_PRELOADS)
 
 # every case in both modes, then the hardening cases (short soak), policy
 # reloads under wrk load, the daemon's guarantees (restart adoption,
-# detach, drain), its slow path, and operators' tooling (a ConfigMap's
-# ..data swap, /healthz)
+# detach, drain), its slow path, operators' tooling (a ConfigMap's
+# ..data swap, /healthz) and the response offload
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
@@ -43,6 +43,7 @@ e2e: all e2e-tools
 		bash tests/e2e/daemon.sh --mode $$m || rc=1; \
 		bash tests/e2e/slowpath.sh --mode $$m || rc=1; \
 		bash tests/e2e/ops.sh --mode $$m || rc=1; \
+		bash tests/e2e/offload.sh --mode $$m || rc=1; \
 	done; exit $$rc
 
 # longer fault soak: the hardening cases with 60 s for the soak, delay and

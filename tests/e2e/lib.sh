@@ -7,6 +7,7 @@
 #   inside a case  pf_expect*, pf_case_skip, pf_case_result
 #   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
 #                  pf_stop_app, pf_stop_all, pf_bg_kill
+#   cgroups        pf_cgroup_up, pf_cgroup_down, pf_in_cgroup
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
 #   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
 #   cleanup        pf_install_trap: on any exit, kill every background process
@@ -285,6 +286,7 @@ pf_bg_kill() {
 
 # pf_start_app ARGS... -- start the appserver in the host netns with
 # --log $PF_WORK/app-N.log plus ARGS; waits <=10 s for "listening".
+# With PF_APP_CGROUP set it runs in that cgroup (pf_in_cgroup).
 pf_start_app() {
 	PF_SEQ=$((PF_SEQ + 1))
 	PF_APP_LOG=$PF_WORK/app-$PF_SEQ.log
@@ -294,7 +296,11 @@ pf_start_app() {
 		echo "e2e: $PF_APPSERVER missing (make e2e-tools)" >&2
 		return 1
 	fi
-	"$PF_APPSERVER" --log "$PF_APP_LOG" "$@" >"$out" 2>&1 &
+	if [[ -n ${PF_APP_CGROUP:-} ]]; then
+		pf_in_cgroup "$PF_APP_CGROUP" "$PF_APPSERVER" --log "$PF_APP_LOG" "$@" >"$out" 2>&1 &
+	else
+		"$PF_APPSERVER" --log "$PF_APP_LOG" "$@" >"$out" 2>&1 &
+	fi
 	PF_APP_PID=$!
 	PF_BG_PIDS+=("$PF_APP_PID")
 	if ! pf_wait_for_line "$out" 'listening' 10 "$PF_APP_PID"; then
@@ -360,6 +366,41 @@ pf_stop_preflightd() {
 pf_stop_all() {
 	pf_stop_preflightd || true
 	pf_stop_app
+}
+
+# ----------------------------------------------------------- cgroups ----
+# The response offload attaches a sockops program to a cgroup: a test runs
+# its servers in a cgroup of its own and passes it as --cgroup -- never the
+# root, whose sockets belong to everyone on the machine.
+
+# pf_cgroup_up NAME -- create cgroup v2 NAME under the root; prints its path.
+pf_cgroup_up() {
+	local root
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+	[[ -n $root ]] || { echo "e2e: no cgroup v2 mount" >&2; return 1; }
+	mkdir -p "$root/$1" && echo "$root/$1"
+}
+
+# pf_cgroup_down PATH -- remove a cgroup of pf_cgroup_up; processes still in
+# it (ours) go back to the root first.
+pf_cgroup_down() {
+	local cg=$1 pid root
+	[[ -d $cg ]] || return 0
+	root=$(dirname "$cg")
+	# a process may be gone by the time it is moved: never an error here
+	# (this runs from EXIT traps, where set -e would cut the cleanup short)
+	while read -r pid; do
+		[[ -z $pid ]] || echo "$pid" >"$root/cgroup.procs" 2>/dev/null || true
+	done <"$cg/cgroup.procs"
+	rmdir "$cg" 2>/dev/null || true
+}
+
+# pf_in_cgroup PATH CMD... -- become CMD inside cgroup PATH, keeping the
+# pid: it execs, so call it only in the background (pf_in_cgroup ... &,
+# then $! is CMD's pid) or in a subshell.
+pf_in_cgroup() {
+	# shellcheck disable=SC2016
+	exec bash -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$@"
 }
 
 # ---------------------------------------------------------- counters ----

@@ -447,7 +447,7 @@ static const struct bad bad_cases[] = {
 	{ "bogus: 1\n" RULE(""), "t.yaml:1:1: ",
 	  "unknown key 'bogus' (expected one of: ports, rules)", 1 },
 	{ RULE("    orgins: [x]\n"), "t.yaml:5:5: ",
-	  "unknown key 'orgins' (expected one of: hosts, paths, origins, methods, headers, credentials, max_age, private_network, on_deny)", 1 },
+	  "unknown key 'orgins' (expected one of: hosts, paths, origins, methods, headers, credentials, max_age, private_network, on_deny, responses, expose_headers, app_headers)", 1 },
 	{ RULE("    methods: [POST]\n"), "t.yaml:5:5: ",
 	  "duplicate key 'methods'", 1 },
 	{ "ports: 8080\nrules:\n  - origins: [https://a.example.com]\n"
@@ -702,7 +702,7 @@ static void test_all_problems(void **state)
 		"t.yaml:3:38: '*' must be the only origin\n"
 		"t.yaml:4:15: 'TRACE': forbidden method: browsers never send it\n"
 		"t.yaml:5:18: credentials: expected true or false\n"
-		"t.yaml:6:5: unknown key 'colour' (expected one of: hosts, paths, origins, methods, headers, credentials, max_age, private_network, on_deny)\n"
+		"t.yaml:6:5: unknown key 'colour' (expected one of: hosts, paths, origins, methods, headers, credentials, max_age, private_network, on_deny, responses, expose_headers, app_headers)\n"
 		"t.yaml:7:15: 'https://b.example.com/': origin must not have a path or trailing slash\n"
 		"t.yaml:9:15: 'a b': not a valid header name (RFC 9110 token)\n");
 	free(errs);

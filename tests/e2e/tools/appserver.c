@@ -1,7 +1,7 @@
 /* appserver.c -- HTTP/1.1 keep-alive app server that sits behind preflightd in the e2e tests. */
 /*
  *   appserver --listen ADDR:PORT [--listen ...] --log FILE [--page-dir DIR]
- *             [--cors-origin ORIGIN]...
+ *             [--cors-origin ORIGIN]... [--no-cors]
  * ADDR is numeric IPv4 or [IPv6]. One thread per connection, bounded
  * buffers, every socket wait bounded by SO_RCVTIMEO/SO_SNDTIMEO (IDLE_MS).
  * One log line per request (see log_request). Routes: OPTIONS * (the app's
@@ -9,6 +9,17 @@
  * + FNV-1a 64), GET /health, GET /blob?n=N[&seed=S], GET /<file> from
  * --page-dir. Other methods: 405. Malformed requests (including chunked
  * bodies, which are not supported): 400 and close.
+ *
+ * --no-cors (the response offload's app, issue 13): no CORS code at all --
+ * no Access-Control-* or Vary on any response, OPTIONS answered 204 with
+ * only Allow -- plus DELETE (JSON), HEAD (a GET's head), GET /v1/... (JSON), GET
+ * /chunked?n=N[&seed=S] (the blob bytes in chunked encoding, chunks of
+ * varying size), GET /etag (304 when If-None-Match is "v1"), and an
+ * X-Request-Echo header copying X-Request-Id. Two request headers steer
+ * it: X-Head-Split: K writes a response's head (and inline body) in
+ * pieces of K bytes, 2 ms apart; X-App-Cors: V adds the app's own
+ * "Access-Control-Allow-Origin: V" and "Vary: Accept". Responses carry
+ * no Date: the bytes are a function of the request.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -70,6 +81,7 @@ struct sb {
 
 static const char *g_origins[MAX_ORIGINS];
 static int g_norigins;
+static int g_no_cors;                   /* --no-cors */
 static const char *g_page_dir;
 static FILE *g_log;
 static pthread_mutex_t g_log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -127,6 +139,21 @@ static int send_all(int fd, const void *p, size_t n)
 			return -1;
 		c += w;
 		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/* send_split: write p[0..n) in pieces of k bytes, 2 ms apart (k == 0:
+ * at once) -- each piece its own sendmsg, as an app that writes its
+ * head line by line. 0 or -1. */
+static int send_split(int fd, const char *p, size_t n, size_t k)
+{
+	if (!k)
+		return send_all(fd, p, n);
+	for (size_t off = 0; off < n; off += k) {
+		if (send_all(fd, p + off, n - off < k ? n - off : k))
+			return -1;
+		usleep(2000);
 	}
 	return 0;
 }
@@ -342,7 +369,12 @@ static int respond(struct conn *c, const struct req *rq, int keep,
 	const char *origin = rq ? hdr_get(rq, "Origin") : NULL;
 
 	sb_add(&s, "HTTP/1.1 %s\r\nX-Answered-By: app\r\n%s", status, extra);
-	if (origin && strcmp(rq->method, "OPTIONS"))
+	if (g_no_cors && rq && hdr_get(rq, "X-Request-Id"))
+		sb_add(&s, "X-Request-Echo: %s\r\n", hdr_get(rq, "X-Request-Id"));
+	if (g_no_cors && rq && hdr_get(rq, "X-App-Cors"))
+		sb_add(&s, "Access-Control-Allow-Origin: %s\r\nVary: Accept\r\n",
+		       hdr_get(rq, "X-App-Cors"));
+	if (origin && strcmp(rq->method, "OPTIONS") && !g_no_cors)
 		sb_add(&s, "Access-Control-Allow-Origin: %s\r\n"
 		       "Vary: Origin\r\n", origin);
 	if (body_len >= 0)
@@ -352,9 +384,13 @@ static int respond(struct conn *c, const struct req *rq, int keep,
 	else if (rq && rq->minor == 0)
 		sb_add(&s, "Connection: keep-alive\r\n");
 	sb_add(&s, "\r\n");
-	if (body && body_len > 0)
+	if (body && body_len > 0 && (!rq || strcmp(rq->method, "HEAD")))
 		sb_add(&s, "%.*s", (int)body_len, body);
-	return s.ovf ? -1 : send_all(c->fd, h, s.n);
+	if (s.ovf)
+		return -1;
+	if (g_no_cors && rq && hdr_get(rq, "X-Head-Split"))
+		return send_split(c->fd, h, s.n, strtoul(hdr_get(rq, "X-Head-Split"), NULL, 10));
+	return send_all(c->fd, h, s.n);
 }
 
 /* do_options: the app's own preflight answer (always 204). */
@@ -367,6 +403,9 @@ static int do_options(struct conn *c, const struct req *rq, int keep)
 	const char *acrh = hdr_get(rq, "Access-Control-Request-Headers");
 
 	extra[0] = '\0';
+	if (g_no_cors)
+		return respond(c, rq, keep, "204 No Content",
+			       "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS\r\n", -1, NULL);
 	if (origin && origin_allowed(origin)) {
 		sb_add(&s, "Access-Control-Allow-Origin: %s\r\n", origin);
 		if (acrm)
@@ -405,6 +444,8 @@ static int do_blob(struct conn *c, const struct req *rq, int keep,
 		    "Content-Type: application/octet-stream\r\n",
 		    (long long)n, NULL))
 		return -1;
+	if (!strcmp(rq->method, "HEAD"))
+		return 0;
 	for (uint64_t off = 0; off < n;) {
 		size_t k = n - off < IO_CHUNK ? (size_t)(n - off) : IO_CHUNK;
 		for (size_t i = 0; i < k; i++)
@@ -461,7 +502,7 @@ static int do_file(struct conn *c, const struct req *rq, int keep,
 		 content_type(full));
 	if (respond(c, rq, keep, "200 OK", extra, (long long)st.st_size, NULL))
 		goto out;
-	while (off < st.st_size) {
+	while (off < st.st_size && strcmp(rq->method, "HEAD")) {
 		/* a short file can't meet the promised length: close (-1) */
 		if (sendfile(c->fd, fd, &off, (size_t)(st.st_size - off)) <= 0)
 			goto out;
@@ -503,6 +544,54 @@ static int read_body(struct conn *c, size_t head_len, uint64_t cl,
 	return 0;
 }
 
+/* do_chunked: GET /chunked?n=N[&seed=S] (--no-cors): the blob bytes of
+ * do_blob, chunked, chunk k of 1 + (k * 7919) % 40000 bytes, each chunk
+ * written with its own send(); HEAD gets the head only. -2 if bad. */
+static int do_chunked(struct conn *c, const struct req *rq, int keep,
+		      const char *query)
+{
+	uint64_t n = UINT64_MAX, seed = 0, k = 0;
+	char line[32];
+
+	for (int i = 0; query && *query && i < 64; i++) {
+		size_t len = strcspn(query, "&");
+		const char *eq = memchr(query, '=', len);
+		size_t kl = eq ? (size_t)(eq - query) : 0;
+
+		if (kl == 1 && query[0] == 'n' &&
+		    parse_u64(eq + 1, len - 2, BLOB_MAX, &n))
+			return -2;
+		if (kl == 4 && !strncmp(query, "seed", 4) &&
+		    parse_u64(eq + 1, len - 5, UINT32_MAX, &seed))
+			return -2;
+		query += len + (query[len] == '&');
+	}
+	if (n == UINT64_MAX)
+		return -2;
+	if (respond(c, rq, keep, "200 OK",
+		    "Content-Type: application/octet-stream\r\n"
+		    "Transfer-Encoding: chunked\r\n", -1, NULL))
+		return -1;
+	if (!strcmp(rq->method, "HEAD"))
+		return 0;
+	for (uint64_t off = 0; off < n; k++) {
+		size_t want = 1 + (size_t)((k * 7919) % 40000);
+		size_t m = n - off < want ? (size_t)(n - off) : want;
+		int hl = snprintf(line, sizeof(line), "%zx\r\n", m);
+
+		if (m > sizeof(c->io) - 2)
+			m = sizeof(c->io) - 2;
+		for (size_t i = 0; i < m; i++)
+			c->io[i] = (char)blob_byte(off + i, seed);
+		c->io[m] = '\r';
+		c->io[m + 1] = '\n';
+		if (send_all(c->fd, line, (size_t)hl) || send_all(c->fd, c->io, m + 2))
+			return -1;
+		off += m;
+	}
+	return send_all(c->fd, "0\r\n\r\n", 5);
+}
+
 /* do_get: route a GET to /health, /blob or the page dir. As respond(), -2 bad. */
 static int do_get(struct conn *c, const struct req *rq, int keep)
 {
@@ -517,6 +606,21 @@ static int do_get(struct conn *c, const struct req *rq, int keep)
 			       "Content-Type: text/plain\r\n", 2, "ok");
 	if (!strcmp(path, "/blob"))
 		return do_blob(c, rq, keep, q ? q + 1 : NULL);
+	if (g_no_cors && !strncmp(path, "/v1/", 4))
+		return respond(c, rq, keep, "200 OK",
+			       "Content-Type: application/json\r\n", 12, "{\"items\":[]}");
+	if (g_no_cors && !strcmp(path, "/chunked"))
+		return do_chunked(c, rq, keep, q ? q + 1 : NULL);
+	if (g_no_cors && !strcmp(path, "/etag")) {
+		const char *inm = hdr_get(rq, "If-None-Match");
+
+		if (inm && !strcmp(inm, "\"v1\""))
+			return respond(c, rq, keep, "304 Not Modified",
+				       "ETag: \"v1\"\r\n", -1, NULL);
+		return respond(c, rq, keep, "200 OK",
+			       "ETag: \"v1\"\r\nContent-Type: text/plain\r\n", 8,
+			       "version1");
+	}
 	return do_file(c, rq, keep, path);
 }
 
@@ -564,7 +668,12 @@ static int serve_one(struct conn *c)
 				 ",\"sum\":\"%016" PRIx64 "\"}", cl, hash);
 		rc = respond(c, &rq, keep, "200 OK",
 			     "Content-Type: application/json\r\n", n, body);
-	} else if (!strcmp(rq.method, "GET")) {
+	} else if (g_no_cors && !strcmp(rq.method, "DELETE")) {
+		rc = respond(c, &rq, keep, "200 OK",
+			     "Content-Type: application/json\r\n", 16,
+			     "{\"deleted\":true}");
+	} else if (!strcmp(rq.method, "GET") ||
+		   (g_no_cors && !strcmp(rq.method, "HEAD"))) {
 		rc = do_get(c, &rq, keep);
 		if (rc == -2)
 			goto bad;
@@ -673,7 +782,7 @@ fail:
 static void usage(void)
 {
 	fprintf(stderr, "usage: appserver --listen ADDR:PORT [--listen ...] "
-		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]...\n");
+		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors]\n");
 	exit(2);
 }
 
@@ -687,6 +796,11 @@ int main(int argc, char **argv)
 
 	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+		if (!strcmp(a, "--no-cors")) {   /* the only flag without a value */
+			g_no_cors = 1;
+			i--;
+			continue;
+		}
 		if (!v)
 			usage();
 		if (!strcmp(a, "--listen") && nl < MAX_LISTEN)

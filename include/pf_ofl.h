@@ -1,0 +1,290 @@
+/* Both: response offload (issue 13) -- a request's verdict, the edit of its response head, chunked framing; static inline for BPF and gcc. */
+/*
+ * pf_ofl.h -- the app keeps no CORS code: every response gets its CORS
+ * header lines in the server socket's outgoing byte stream (an SK_MSG
+ * program, bpf/pf_offload.h), decided by the request it answers.
+ *
+ *   TC ingress                      server socket              SK_MSG
+ *   each request head on a covered  struct pf_ofl_sk            each final response
+ *   connection: its verdict  ---->  (sk_storage): FIFO  ---->   head takes the oldest
+ *   (pf_ofl_entry) is queued        of entries                  entry and is edited
+ *                                                               (pf_ofl_plan)
+ *
+ * Requests are found by their framing in the socket's sequence space
+ * (after preflightd's own seq translation): the next request head starts
+ * where the previous head and its Content-Length body end. A client
+ * segment that starts beyond that point is not parsed (it is body, or a
+ * later request whose head we would then miss: see gap_end); the head is
+ * parsed when the segment that carries it arrives, retransmitted or not.
+ * Whenever the framing is lost the connection stops recording, and
+ * once its recorded entries are used up its responses pass unchanged:
+ * a response is never paired with another request's verdict.
+ *
+ * The includer provides PF_TOK_LOOKUP, PF_RULE_LOOKUP and PF_ACRH_LOOKUP
+ * (see pf_match.h).
+ */
+#ifndef PF_OFL_H
+#define PF_OFL_H
+
+#include "pf_ofl_types.h"
+#include "pf_resp.h"
+#include "pf_rhead.h"
+
+/* userspace builds: the same compiler barrier as libbpf's */
+#ifndef barrier_var
+#define barrier_var(var) asm volatile("" : "=r"(var) : "0"(var))
+#endif
+
+/* ---- sequence arithmetic (mod 2^32) ---- */
+PF_INLINE int pf_ofl_before(__u32 a, __u32 b)
+{
+	return (__s32)(a - b) < 0;
+}
+
+/* ---- ingress: a parsed request head -> its entry ----
+ * r was parsed by pf_parse_head from buf; info/slot: the active policy;
+ * orule: pf_ofl_rules for that slot's rules (NULL-safe lookup by the
+ * caller's macro PF_OFL_RULE_LOOKUP(index)). Fills e. m is work space. */
+#ifndef PF_OFL_RULE_LOOKUP
+#error "define PF_OFL_RULE_LOOKUP(index) before including pf_ofl.h"
+#endif
+
+PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
+			    const struct pf_slot_info *info, __u32 slot,
+			    struct pf_match *m, struct pf_ofl_ent *e)
+{
+	const struct pf_ofl_rule *orule;
+	__u32 n = r->origin.len;
+	int mr;
+
+	e->kind = PF_OFL_NONE;
+	e->flags = ((r->flags & PF_REQF_M_HEAD) ? PF_OFL_E_HEAD : 0) |
+		   ((r->flags & PF_REQF_UPGRADE) ? PF_OFL_E_UPGRADE : 0);
+	e->rule = 0;
+	e->slot = (__u8)slot;
+	e->origin_len = 0;
+	mr = pf_match_rule(buf, r, info, slot, m);
+	if (mr == PF_MR_DONE)
+		return; /* no rule, or undecidable here: untouched */
+	orule = PF_OFL_RULE_LOOKUP(slot * PF_MAX_RULES + (m->rule & (PF_MAX_RULES - 1)));
+	if (!orule || !(orule->flags & PF_OFL_R_RESPONSES))
+		return;
+	e->rule = (__u8)m->rule;
+	if (orule->flags & PF_OFL_R_KEEP)
+		e->flags |= PF_OFL_E_KEEP;
+	if (mr == PF_MR_ORIGIN) {
+		e->kind = PF_OFL_VARY;
+		return;
+	}
+	if (m->rflags & PF_RULE_ANY_ORIGIN) {
+		e->kind = PF_OFL_STAR;
+		return;
+	}
+	if (n == 0 || n > PF_TOKEN_MAX) {
+		e->kind = PF_OFL_VARY; /* no Origin: not a CORS request */
+		return;
+	}
+	e->kind = PF_OFL_ALLOW;
+	if (m->rflags & PF_RULE_CREDENTIALS)
+		e->flags |= PF_OFL_E_CRED;
+	e->origin_len = (__u8)n;
+	pf_copy(e->origin, buf + PF_M(r->origin.off), n & 127);
+}
+
+/* ---- SK_MSG: the edit of one response head ---- */
+#define PF_OFL_POP_MAX 16   /* >= PF_RH_RM_MAX, a power of 2 */
+
+struct pf_ofl_plan {
+	__u16 ins_at;               /* insert here (after the status line) */
+	__u16 ins_len;              /* bytes in ins */
+	__u16 n_pop;                /* lines to remove, descending offsets */
+	__u16 popped;               /* their total length */
+	struct pf_slice pop[PF_OFL_POP_MAX];
+	__u8  ins[2 * PF_RESP_MAX]; /* the lines to insert (upper half:
+				     * slack for masked writes, see pf_resp.h) */
+};
+
+/* Plan the edit of the response head h (in head) answering the request
+ * of entry e under the rule settings orule (NULL: none). Returns 0 with
+ * pl filled (ins_len 0 and n_pop 0: nothing to do), or -1 when the lines
+ * would not fit (the response then passes unchanged). */
+PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
+			  const struct pf_ofl_ent *e, const struct pf_ofl_rule *orule,
+			  struct pf_ofl_plan *pl)
+{
+	__u32 off = 0, i, k, el, merge, keep = e->flags & PF_OFL_E_KEEP;
+	__u32 vary = e->kind == PF_OFL_ALLOW || e->kind == PF_OFL_VARY;
+
+	pl->ins_at = h->status_end;
+	pl->ins_len = 0;
+	pl->n_pop = 0;
+	pl->popped = 0;
+	if (e->kind == PF_OFL_NONE)
+		return 0;
+	merge = vary && !h->vary_origin;
+	/* what goes: with app_headers: replace the app's own Access-Control-*
+	 * lines; the Vary lines when they are merged into ours. Last first:
+	 * each removal leaves the offsets of the earlier ones valid. */
+	for (i = 0; i < PF_RH_RM_MAX; i++) {
+		k = PF_RH_RM_MAX - 1 - i;
+		if (k >= h->n_rm)
+			continue;
+		if ((h->rm_vary >> k) & 1 ? !merge : keep)
+			continue;
+		pl->pop[pl->n_pop & (PF_OFL_POP_MAX - 1)] = h->rm[k];
+		pl->popped += h->rm[k].len;
+		pl->n_pop++;
+	}
+	if (e->kind == PF_OFL_ALLOW || e->kind == PF_OFL_STAR) {
+		if (!keep || !(h->ac_seen & (1u << PF_RH_ACAO))) {
+			PF_PUT_LIT(pl->ins, off, "Access-Control-Allow-Origin: ");
+			if (e->kind == PF_OFL_STAR)
+				PF_PUT_LIT(pl->ins, off, "*");
+			else
+				PF_PUT_VAR(pl->ins, off, e->origin, e->origin_len & 127);
+			PF_PUT_LIT(pl->ins, off, "\r\n");
+		}
+		if ((e->flags & PF_OFL_E_CRED) &&
+		    (!keep || !(h->ac_seen & (1u << PF_RH_ACAC))))
+			PF_PUT_LIT(pl->ins, off, "Access-Control-Allow-Credentials: true\r\n");
+		el = orule ? orule->expose_len : 0;
+		if (el && el <= PF_OFL_EXPOSE_MAX &&
+		    (!keep || !(h->ac_seen & (1u << PF_RH_ACEH)))) {
+			/* Verifier workaround: clang drops PF_PUT_VAR's mask as
+			 * redundant after the test above and the copy's size is
+			 * unbounded ("R1 min value is outside of the allowed
+			 * memory range") */
+			barrier_var(el);
+			PF_PUT_VAR(pl->ins, off, orule->expose, el);
+		}
+	}
+	/* Vary: merged -- the app's Vary lines become one line ending in
+	 * Origin, unless one of them already lists Origin or "*" */
+	if (merge) {
+		PF_PUT_LIT(pl->ins, off, "Vary: ");
+		for (i = 0; i < PF_RH_VARY_MAX && i < h->n_vary; i++) {
+			if (!h->vary_val[i].len)
+				continue;
+			PF_PUT_VAR(pl->ins, off, head + PF_M(h->vary_val[i].off),
+				   h->vary_val[i].len & 255);
+			PF_PUT_LIT(pl->ins, off, ", ");
+		}
+		PF_PUT_LIT(pl->ins, off, "Origin\r\n");
+	}
+	if (off > PF_RESP_MAX)
+		return -1;
+	pl->ins_len = (__u16)off;
+	return 0;
+}
+
+/* ---- SK_MSG: chunked bodies ----
+ * Both scans are bpf_loop callbacks over the bytes at hand: as inline
+ * loops they overflowed "BPF program is too large. Processed 1000001
+ * insn" (every iteration a new verifier state). */
+struct pf_ofl_cscan {
+	__u32 n;            /* bytes at hand */
+	__u32 res;          /* result: length, 0 incomplete, or PF_OFL_CS_BAD */
+	__u32 digits, ext;  /* chunk-size line */
+	__u32 ls;           /* trailer: start of the current line */
+	__u32 pad;
+	__u64 v;            /* chunk size */
+};
+
+#define PF_OFL_CS_BAD 0xffffffffu
+
+/* bpf_loop callback: byte i of a chunk-size line "HEX[;ext]\r\n". */
+PF_CALLBACK long pf_ofl_chunk_cb(__u32 i, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	struct pf_ofl_cscan *c = hd->w;
+	__u8 ch;
+
+	if (i + 1 >= c->n)
+		return 1; /* incomplete: res stays 0 */
+	ch = hd->buf[PF_M(i)];
+	if (ch == '\r') {
+		c->res = c->digits && hd->buf[PF_M(i + 1)] == '\n' ? i + 2 : PF_OFL_CS_BAD;
+		return 1;
+	}
+	if (c->ext)
+		return 0;
+	if (ch == ';' || ch == ' ' || ch == '\t') {
+		c->ext = 1;
+		if (!c->digits)
+			goto bad;
+		return 0;
+	}
+	if (c->digits == 12)
+		goto bad;
+	if (ch >= '0' && ch <= '9')
+		c->v = c->v * 16 + (ch - '0');
+	else if ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'f')
+		c->v = c->v * 16 + ((ch | 0x20) - 'a' + 10);
+	else
+		goto bad;
+	c->digits++;
+	return 0;
+bad:
+	c->res = PF_OFL_CS_BAD;
+	return 1;
+}
+
+/* The chunk-size line at the start of b (n bytes at hand). Returns its
+ * length with *size set, 0 if it does not end within n bytes (or 256),
+ * -1 if it is malformed (or the size has over 12 hex digits). */
+PF_INLINE int pf_ofl_chunk_line(const __u8 *b, __u32 n, struct pf_ofl_cscan *c,
+				__u64 *size)
+{
+	struct pf_hold hd = { .buf = b, .w = c };
+
+	__builtin_memset(c, 0, sizeof(*c));
+	c->n = n;
+	pf_loop(256, pf_ofl_chunk_cb, &hd);
+	if (c->res == PF_OFL_CS_BAD)
+		return -1;
+	if (c->res == 0)
+		return n >= 256 ? -1 : 0;
+	*size = c->v;
+	return (int)c->res;
+}
+
+/* bpf_loop callback: byte i of a trailer section. */
+PF_CALLBACK long pf_ofl_trailer_cb(__u32 i, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	struct pf_ofl_cscan *c = hd->w;
+
+	if (i + 1 >= c->n)
+		return 1;
+	if (hd->buf[PF_M(i)] != '\r')
+		return 0;
+	if (hd->buf[PF_M(i + 1)] != '\n') {
+		c->res = PF_OFL_CS_BAD;
+		return 1;
+	}
+	if (i == c->ls) {
+		c->res = i + 2;
+		return 1;
+	}
+	c->ls = i + 2;
+	return 0;
+}
+
+/* The trailer section at the start of b (after the last chunk): lines up
+ * to an empty one. Returns its length incl. the final CRLF, 0 if it does
+ * not end within n bytes (or 1024), -1 if malformed. */
+PF_INLINE int pf_ofl_trailer(const __u8 *b, __u32 n, struct pf_ofl_cscan *c)
+{
+	struct pf_hold hd = { .buf = b, .w = c };
+
+	__builtin_memset(c, 0, sizeof(*c));
+	c->n = n;
+	pf_loop(1024, pf_ofl_trailer_cb, &hd);
+	if (c->res == PF_OFL_CS_BAD)
+		return -1;
+	if (c->res == 0)
+		return n >= 1024 ? -1 : 0;
+	return (int)c->res;
+}
+
+#endif /* PF_OFL_H */

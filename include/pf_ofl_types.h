@@ -1,0 +1,180 @@
+/* Both: map key/value types of the response offload (issue 13); the logic is in pf_ofl.h. */
+/*
+ * pf_ofl_types.h -- what TC ingress, the sockops and SK_MSG programs and
+ * the daemon share: the per-connection request FIFO (sk_storage), the
+ * per-rule response settings, and their limits.
+ */
+#ifndef PF_OFL_TYPES_H
+#define PF_OFL_TYPES_H
+
+#include "pf_structs.h"
+
+#define PF_OFL_FIFO        8     /* requests that may wait for their response
+				  * on one connection (a power of 2) */
+#define PF_OFL_HEADS_SEG   4     /* request heads parsed in one segment */
+#define PF_OFL_EXPOSE_MAX  256   /* "Access-Control-Expose-Headers: ...\r\n" */
+#define PF_OFL_CORK_MAX    64    /* writes a head may be split over */
+
+/* What the response to a request gets. */
+enum pf_ofl_kind {
+	PF_OFL_NONE = 0,   /* no rule covers it (or responses: false): untouched */
+	PF_OFL_VARY,       /* covered, no Origin or a denied one: Vary: Origin */
+	PF_OFL_ALLOW,      /* allowed origin: ACAO, ACAC, ACEH, Vary: Origin */
+	PF_OFL_STAR,       /* rule with origins ["*"]: ACAO: *, ACEH */
+};
+
+/* struct pf_ofl_ent.flags */
+#define PF_OFL_E_HEAD     (1u << 0)  /* HEAD request: the response has no body */
+#define PF_OFL_E_CRED     (1u << 1)  /* the rule has credentials: true */
+#define PF_OFL_E_KEEP     (1u << 2)  /* app_headers: keep */
+#define PF_OFL_E_UPGRADE  (1u << 3)  /* Upgrade or CONNECT: after its final
+				      * response the stream may not be HTTP */
+
+/* One request waiting for its response. */
+struct pf_ofl_ent {
+	__u8 kind;         /* enum pf_ofl_kind */
+	__u8 flags;        /* PF_OFL_E_* */
+	__u8 rule;         /* deciding rule (kind != NONE) */
+	__u8 slot;         /* its policy slot */
+	__u8 origin_len;   /* PF_OFL_ALLOW: bytes in origin */
+	__u8 pad[3];
+	char origin[PF_TOKEN_MAX];
+};
+
+/* Request framing of one connection (struct pf_ofl_state.in_state). */
+enum pf_ofl_in {
+	PF_OFL_IN_INIT = 0,  /* being set up (a zeroed value): record nothing */
+	PF_OFL_IN_HEAD,      /* the next request head starts at next */
+	PF_OFL_IN_STOP,      /* framing lost or not followed: record nothing */
+};
+
+/* What TC ingress writes and SK_MSG reads, under struct pf_ofl_sk's lock.
+ * Sequence numbers are the server socket's. */
+struct pf_ofl_state {
+	__u32 next;        /* where the next request head starts */
+	__u32 gap_end;     /* has_gap: end of the furthest segment seen that
+			    * started beyond next (not parsed) */
+	__u32 n_req;       /* requests recorded */
+	__u32 n_resp;      /* entries taken by final responses; entries
+			    * n_resp..n_req-1 wait in q[i % PF_OFL_FIFO] */
+	__u8  in_state;    /* enum pf_ofl_in */
+	__u8  has_gap;
+	__u8  pad[6];
+	struct pf_ofl_ent q[PF_OFL_FIFO];
+};
+
+/* The response side's framing (struct pf_ofl_sk.out_state), in the
+ * socket's send sequence space (tcp_sock write_seq): what starts at
+ * out_seq. */
+enum pf_ofl_out {
+	PF_OFL_OUT_HEAD = 0, /* a response head */
+	PF_OFL_OUT_BODY,     /* bytes before out_seq are body; at out_seq
+			      * starts what out_after says */
+	PF_OFL_OUT_CHUNK,    /* a chunk-size line */
+	PF_OFL_OUT_TRAILER,  /* the trailer section after the last chunk */
+	PF_OFL_OUT_PASS,     /* not followed any more: pass everything */
+};
+
+/* sk_storage value of a covered server socket (and of pf_ofl_early). */
+struct pf_ofl_sk {
+	struct bpf_spin_lock lock;  /* TC ingress (softirq, any CPU) against
+				     * SK_MSG (the socket's sender) */
+	__u32 isn;                  /* pf_ofl_early only: the client's ISN */
+	struct pf_ofl_state s;      /* under lock */
+	/* SK_MSG only (serialised by the socket lock) */
+	__u8  out_state;            /* enum pf_ofl_out */
+	__u8  out_after;            /* PF_OFL_OUT_BODY: the state at out_seq */
+	__u8  corked;               /* the unit at hand was corked this often */
+	__u8  seq_ok;               /* out_seq is set (by the first write) */
+	__u32 out_seq;              /* write_seq where the next unit starts */
+	__u64 born_ns;              /* pf_ofl_early only: bpf_ktime_get_ns
+				     * when it was created */
+};
+
+/* ---- shadow mode (run --shadow) ----
+ * The datapath changes nothing; it ships each request head (TC ingress)
+ * and the head of the final response that answers it (TC egress) of a
+ * covered connection to the daemon through the pf_shd ring buffer. The
+ * daemon pairs them by (key, idx), decides the request as the datapath
+ * would, and compares its answer with the app's field by field
+ * (user/shadow.c). */
+#define PF_SHD_HEAD_MAX 2048
+
+enum pf_shd_kind {
+	PF_SHD_REQ = 1,     /* a request head the app is about to read */
+	PF_SHD_RESP,        /* the head of the final response to request idx */
+};
+
+struct pf_shd_rec {
+	__u64 ts_ns;              /* bpf_ktime_get_ns */
+	struct pf_flow_key key;   /* the connection, client first */
+	__u32 idx;                /* the request's index on the connection */
+	__u16 len;                /* bytes in head */
+	__u8  kind;               /* enum pf_shd_kind */
+	__u8  pad;
+	__u8  head[PF_SHD_HEAD_MAX];
+};
+
+/* What shadow mode compares (struct pf_shd_stats, pf_shd_diff.field). */
+#define PF_SHD_FIELDS(X) \
+	X(STATUS, "status class") \
+	X(ACAO,   "Access-Control-Allow-Origin") \
+	X(ACAC,   "Access-Control-Allow-Credentials") \
+	X(ACAM,   "Access-Control-Allow-Methods") \
+	X(ACAH,   "Access-Control-Allow-Headers") \
+	X(MAXAGE, "Access-Control-Max-Age") \
+	X(VARY,   "Vary") \
+	X(EXPOSE, "Access-Control-Expose-Headers")
+
+enum pf_shd_field {
+#define PF_SHD_ENUM(name, desc) PF_SHD_F_##name,
+	PF_SHD_FIELDS(PF_SHD_ENUM)
+#undef PF_SHD_ENUM
+	PF_SHD_F__MAX
+};
+
+/* pf_shd_stats map value (one entry), written by the daemon. */
+struct pf_shd_stats {
+	__u64 preflights;       /* app preflight answers compared */
+	__u64 would_answer;     /* of them, ones the kernel would have answered
+				 * (the policy allows or rejects: 204/403) */
+	__u64 forwarded;        /* preflights the policy leaves to the app */
+	__u64 actual;           /* actual responses compared (a rule covers them) */
+	__u64 uncovered;        /* actual responses no rule covers */
+	__u64 differ;           /* responses with a disagreement */
+	__u64 unpaired;         /* responses whose request record was lost */
+	__u64 agree[PF_SHD_F__MAX];
+	__u64 disagree[PF_SHD_F__MAX];
+};
+
+#define PF_SHD_VAL 96
+
+/* pf_shd_diffs queue value: one disagreement, for `preflightd trace`. */
+struct pf_shd_diff {
+	__u64 ts_ns;               /* bpf_ktime_get_ns clock */
+	struct pf_flow_key key;
+	__u32 field;               /* enum pf_shd_field */
+	__u8  preflight;           /* a preflight answer (else an actual response) */
+	__u8  pad[3];
+	char  ours[PF_SHD_VAL];    /* what preflightd would have sent ("" absent) */
+	char  app[PF_SHD_VAL];     /* what the app sent */
+	char  origin[PF_SHD_VAL];  /* the request's Origin */
+	char  target[PF_SHD_VAL];  /* "METHOD /path" */
+};
+
+/* pf_ofl_early entries older than this are removed by the daemon. */
+#define PF_OFL_EARLY_NS 2000000000ULL
+
+/* pf_ofl_rules map value (index slot * PF_MAX_RULES + rule): the rule's
+ * response settings, compiled from the policy. */
+#define PF_OFL_R_RESPONSES (1u << 0)  /* responses: true */
+#define PF_OFL_R_KEEP      (1u << 1)  /* app_headers: keep */
+
+struct pf_ofl_rule {
+	__u32 flags;                 /* PF_OFL_R_* */
+	__u16 expose_len;            /* bytes in expose (0: no such line) */
+	__u16 pad;
+	char  expose[PF_OFL_EXPOSE_MAX]; /* "Access-Control-Expose-Headers: a, b\r\n" */
+};
+
+#endif /* PF_OFL_TYPES_H */

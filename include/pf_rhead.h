@@ -1,0 +1,335 @@
+/* Both: the HTTP/1.x response-head scanner of the response offload (issue 13); static inline for BPF and gcc. */
+/*
+ * pf_rhead.h -- find what the response offload needs in a response head:
+ * the status, where the status line ends, the body's framing
+ * (Content-Length, Transfer-Encoding), and the Vary and Access-Control-*
+ * lines (whole-line slices, for removal, and their values, for shadow
+ * mode's comparison).
+ *
+ * Input: buf with PF_REQ_BUF readable bytes of which the first n are the
+ * bytes at hand (the head and maybe more); the same buffer geometry and
+ * scanning primitives as the request parser (include/pf_http.h), so heads
+ * up to PF_REQ_MAX bytes are looked at. Conservative like that parser:
+ * anything unusual (obs-fold, a tab in a value, bare LF, conflicting
+ * Content-Length, too many lines) is PF_RH_BAD and the caller leaves the
+ * connection's bytes alone.
+ */
+#ifndef PF_RHEAD_H
+#define PF_RHEAD_H
+
+#include "pf_http.h"
+
+enum pf_rh_res {
+	PF_RH_OK = 0,
+	PF_RH_INCOMPLETE,   /* the head does not end within n bytes */
+	PF_RH_BAD,          /* not a response head the offload edits */
+	PF_RH_TOO_LONG,     /* a line over PF_LINE_MAX, more than PF_MAX_LINES
+			     * lines, or a head over PF_REQ_MAX */
+};
+
+/* Transfer-Encoding of the response. */
+#define PF_RH_TE_NONE    0
+#define PF_RH_TE_CHUNKED 1  /* chunked is the last coding */
+#define PF_RH_TE_OTHER   2  /* body delimited by the connection's close */
+
+/* Access-Control-* fields, index into struct pf_rhead.val and bits of
+ * ac_seen (1 << index). */
+enum pf_rh_ac {
+	PF_RH_ACAO = 0, PF_RH_ACAC, PF_RH_ACAM, PF_RH_ACAH, PF_RH_ACMA, PF_RH_ACEH,
+	PF_RH_AC_N
+};
+
+#define PF_RH_AC_MAX   8   /* Access-Control-* lines recorded */
+#define PF_RH_VARY_MAX 4   /* Vary lines recorded */
+#define PF_RH_RM_MAX   (PF_RH_AC_MAX + PF_RH_VARY_MAX)
+
+/* struct pf_rhead.rm_vary: bit i set if rm[i] is a Vary line (else an
+ * Access-Control-* line) */
+
+/* Work area of pf_rh_vary_has_origin (struct pf_rhead.vs). */
+struct pf_rh_vscan {
+	__u32 off, len;     /* the value */
+	__u32 start, in;    /* current element */
+	__u32 found;
+	__u32 pad;
+};
+
+struct pf_rhead {
+	__u16 len;          /* head length incl. the final CRLF CRLF */
+	__u16 status;       /* 100..999 */
+	__u16 status_end;   /* first byte after the status line's CRLF */
+	__u8  res;          /* enum pf_rh_res */
+	__u8  te;           /* PF_RH_TE_* */
+	__u8  has_clen;
+	__u8  n_ac;         /* Access-Control-* lines */
+	__u8  n_vary;       /* Vary lines */
+	__u8  vary_origin;  /* some Vary value lists Origin or "*" */
+	__u8  ac_seen;      /* bit (1 << enum pf_rh_ac) per field present */
+	__u8  done;         /* work: the blank line was found */
+	__u16 pad;
+	__u64 clen;         /* Content-Length (has_clen) */
+	__u8  n_rm;         /* lines in rm[] */
+	__u8  pad2;
+	__u16 rm_vary;      /* bit i: rm[i] is a Vary line */
+	/* the Access-Control-* and Vary lines, whole (incl. CRLF), in the
+	 * order of the head: what the offload may remove */
+	struct pf_slice rm[PF_RH_RM_MAX];
+	struct pf_slice vary_val[PF_RH_VARY_MAX];/* the Vary values, trimmed */
+	struct pf_slice val[PF_RH_AC_N];         /* first value of each field */
+	/* scanner work area (map memory in the kernel, see PF_LAUNDER) */
+	__u32 pos, n, tmp[4];
+	struct pf_rh_vscan vs;
+};
+
+/* bpf_loop callback: byte i of a Vary value (i == len: its end). As a
+ * callback it is verified once; an inline loop here, inside the line
+ * callback, overflowed "BPF program is too large". */
+PF_CALLBACK long pf_rh_vary_cb(__u32 i, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	struct pf_rh_vscan *v = hd->w;
+	__u32 n;
+	__u8 c;
+
+	if (i > v->len)
+		return 1;
+	c = i < v->len ? hd->buf[PF_M(v->off + i)] : ',';
+	if (c == ',' || c == ' ' || c == '\t') {
+		n = i - v->start;
+		if (v->in && ((n == 1 && hd->buf[PF_M(v->off + v->start)] == '*') ||
+			      (n == 6 && pf_name_eq(hd->buf, v->off + v->start, "origin", 6)))) {
+			v->found = 1;
+			return 1;
+		}
+		v->in = 0;
+	} else if (!v->in) {
+		v->in = 1;
+		v->start = i;
+	}
+	return 0;
+}
+
+/* Does the Vary value [off, off+len) (len <= 128) list "*" or "origin"
+ * (any case)? Elements are separated by ',' and optional whitespace. */
+PF_INLINE int pf_rh_vary_has_origin(const __u8 *b, __u32 off, __u32 len,
+				    struct pf_rh_vscan *v)
+{
+	struct pf_hold hd = { .buf = b, .w = v };
+
+	v->off = off;
+	v->len = len;
+	v->start = 0;
+	v->in = 0;
+	v->found = 0;
+	pf_loop(129, pf_rh_vary_cb, &hd);
+	return v->found;
+}
+
+/* Which Access-Control-* field is the name [off, off+n) (known to start
+ * with "access-control-")? PF_RH_AC_N for another one. */
+PF_INLINE __u32 pf_rh_ac_field(const __u8 *b, __u32 off, __u32 n)
+{
+	off += 15;
+	switch (n - 15) {
+	case 12: return pf_name_eq(b, off, "allow-origin", 12) ? PF_RH_ACAO : PF_RH_AC_N;
+	case 17: return pf_name_eq(b, off, "allow-credentials", 17) ? PF_RH_ACAC : PF_RH_AC_N;
+	case 13: return pf_name_eq(b, off, "allow-methods", 13) ? PF_RH_ACAM :
+			pf_name_eq(b, off, "allow-headers", 13) ? PF_RH_ACAH : PF_RH_AC_N;
+	case 7:  return pf_name_eq(b, off, "max-age", 7) ? PF_RH_ACMA : PF_RH_AC_N;
+	case 14: return pf_name_eq(b, off, "expose-headers", 14) ? PF_RH_ACEH : PF_RH_AC_N;
+	}
+	return PF_RH_AC_N;
+}
+
+/* A header line [pos, end + 2) with name [pos, colon) and trimmed value
+ * [vs, ve): record what the offload needs. Returns a pf_rh_res. */
+PF_INLINE int pf_rh_take(const __u8 *b, struct pf_rhead *h, __u32 pos, __u32 colon,
+			 __u32 vs, __u32 ve, __u32 end)
+{
+	struct pf_slice line = { .off = (__u16)pos, .len = (__u16)(end + 2 - pos) };
+	struct pf_slice v = { .off = (__u16)vs, .len = (__u16)(ve - vs) };
+	__u32 n = colon - pos, i, f;
+	__u64 cl = 0;
+	__u8 c;
+
+	if (n == 14 && pf_name_eq(b, pos, "content-length", 14)) {
+		if (v.len == 0 || v.len > 15)
+			return PF_RH_BAD;
+		for (i = 0; i < 15 && i < v.len; i++) {
+			c = b[PF_M(vs + i)];
+			if (c < '0' || c > '9')
+				return PF_RH_BAD;
+			cl = cl * 10 + (c - '0');
+		}
+		if (h->has_clen && h->clen != cl)
+			return PF_RH_BAD;
+		h->has_clen = 1;
+		h->clen = cl;
+	} else if (n == 17 && pf_name_eq(b, pos, "transfer-encoding", 17)) {
+		/* the last coding decides: "chunked" at the end of the value */
+		h->te = v.len >= 7 && pf_name_eq(b, ve - 7, "chunked", 7) &&
+			(v.len == 7 || b[PF_M(ve - 8)] == ',' || b[PF_M(ve - 8)] == ' ') ?
+			PF_RH_TE_CHUNKED : PF_RH_TE_OTHER;
+	} else if (n == 4 && pf_name_eq(b, pos, "vary", 4)) {
+		if (h->n_vary >= PF_RH_VARY_MAX || v.len > 128)
+			return PF_RH_BAD;
+		h->vary_val[h->n_vary & (PF_RH_VARY_MAX - 1)] = v;
+		h->n_vary++;
+		h->rm_vary |= 1u << (h->n_rm & 15);
+		h->rm[h->n_rm & 15] = line;
+		h->n_rm++;
+		if (pf_rh_vary_has_origin(b, vs, v.len, &h->vs))
+			h->vary_origin = 1;
+	} else if (n > 15 && n < 40 && pf_name_eq(b, pos, "access-control-", 15)) {
+		if (h->n_ac >= PF_RH_AC_MAX)
+			return PF_RH_BAD;
+		h->n_ac++;
+		h->rm[h->n_rm & 15] = line;
+		h->n_rm++;
+		f = pf_rh_ac_field(b, pos, n);
+		if (f < PF_RH_AC_N && !(h->ac_seen & (1u << f))) {
+			h->ac_seen |= 1u << f;
+			h->val[f] = v;
+		}
+	}
+	return PF_RH_OK;
+}
+
+/* bpf_loop callback: the header line at h->pos. Returns 1 (stop) at the
+ * blank line or on a result other than PF_RH_OK (in h->res). */
+PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	const __u8 *b = hd->buf;
+	struct pf_rhead *h = hd->w;
+	__u32 pos = h->pos, n = h->n, i, k, lim, colon, vs, ve, end;
+	__u8 ch;
+	int res;
+
+	(void)idx;
+	if (pos + 2 > n) {
+		h->res = PF_RH_INCOMPLETE;
+		return 1;
+	}
+	ch = b[PF_M(pos)];
+	if (ch == '\r') {
+		if (b[PF_M(pos + 1)] != '\n') {
+			h->res = PF_RH_BAD;
+			return 1;
+		}
+		h->len = (__u16)(pos + 2);
+		h->done = 1;
+		return 1;
+	}
+	/* field-name: tchar+ then ':' (names we use are under 40 bytes) */
+	lim = n < pos + 64 ? n : pos + 64;
+	for (k = 0; k < 64; k++) {
+		i = pos + k;
+		if (i >= lim || !pf_is_tchar(b[PF_M(i)]))
+			break;
+	}
+	colon = PF_LAUNDER(h->tmp[0], pos + k);
+	if (colon >= n) {
+		h->res = PF_RH_INCOMPLETE;
+		return 1;
+	}
+	if (colon == pos || b[PF_M(colon)] != ':') {
+		/* obs-fold (SP/HT first) and other oddities */
+		h->res = colon - pos == 64 ? PF_RH_TOO_LONG : PF_RH_BAD;
+		return 1;
+	}
+	lim = n < colon + 1 + PF_LINE_MAX ? n : colon + 1 + PF_LINE_MAX;
+	end = PF_LAUNDER(h->tmp[1], pf_scan_ctl(b, colon + 1, lim, 0x20));
+	if (end >= n || end + 1 >= n) {
+		h->res = PF_RH_INCOMPLETE;
+		return 1;
+	}
+	if (end >= colon + 1 + PF_LINE_MAX) {
+		h->res = PF_RH_TOO_LONG;
+		return 1;
+	}
+	/* bare LF, NUL, HT and other CTLs: left alone */
+	if (b[PF_M(end)] != '\r' || b[PF_M(end + 1)] != '\n') {
+		h->res = PF_RH_BAD;
+		return 1;
+	}
+	vs = colon + 1;
+	ve = end;
+	for (i = 0; i < 16 && vs < ve && b[PF_M(vs)] == ' '; i++)
+		vs++;
+	vs = PF_LAUNDER(h->tmp[2], vs);
+	for (i = 0; i < 16 && ve > vs && b[PF_M(ve - 1)] == ' '; i++)
+		ve--;
+	ve = PF_LAUNDER(h->tmp[3], ve);
+	res = pf_rh_take(b, h, pos, colon, vs, ve, end);
+	if (res != PF_RH_OK) {
+		h->res = (__u8)res;
+		return 1;
+	}
+	h->pos = end + 2;
+	return 0;
+}
+
+/* Scan the response head at the start of buf (n bytes at hand). Returns
+ * (and stores in h->res) PF_RH_OK with h filled, or why not. */
+PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
+{
+	struct pf_hold hd = { .buf = buf, .w = h };
+	__u32 i, end, lim;
+	__u8 c;
+
+	__builtin_memset(h, 0, sizeof(*h));
+	if (n > PF_REQ_MAX)
+		n = PF_REQ_MAX;
+	h->n = n;
+	/* "HTTP/1.1 " or "HTTP/1.0 ": a prefix of it is incomplete */
+	for (i = 0; i < 9; i++) {
+		if (i >= n) {
+			h->res = PF_RH_INCOMPLETE;
+			return h->res;
+		}
+		c = i == 7 ? (buf[i] == '0' ? '1' : buf[i]) : buf[i];
+		if (c != (__u8)"HTTP/1.1 "[i]) {
+			h->res = PF_RH_BAD;
+			return h->res;
+		}
+	}
+	if (n < 13) {
+		h->res = PF_RH_INCOMPLETE;
+		return h->res;
+	}
+	for (i = 9; i < 12; i++) {
+		c = buf[i];
+		if (c < '0' || c > '9') {
+			h->res = PF_RH_BAD;
+			return h->res;
+		}
+		h->status = (__u16)(h->status * 10 + (c - '0'));
+	}
+	if (h->status < 100 || (buf[12] != ' ' && buf[12] != '\r')) {
+		h->res = PF_RH_BAD;
+		return h->res;
+	}
+	/* the reason phrase up to CRLF */
+	lim = n < 12 + PF_LINE_MAX ? n : 12 + PF_LINE_MAX;
+	end = PF_LAUNDER(h->tmp[0], pf_scan_ctl(buf, 12, lim, 0x20));
+	if (end + 1 >= n) {
+		h->res = end >= 12 + PF_LINE_MAX ? PF_RH_TOO_LONG : PF_RH_INCOMPLETE;
+		return h->res;
+	}
+	if (buf[PF_M(end)] != '\r' || buf[PF_M(end + 1)] != '\n') {
+		h->res = PF_RH_BAD;
+		return h->res;
+	}
+	h->status_end = (__u16)(end + 2);
+	h->pos = end + 2;
+	h->res = PF_RH_OK;
+	pf_loop(PF_MAX_LINES, pf_rh_line_cb, &hd);
+	if (h->res == PF_RH_OK && !h->done)
+		h->res = PF_RH_TOO_LONG;
+	if (h->res == PF_RH_INCOMPLETE && n == PF_REQ_MAX)
+		h->res = PF_RH_TOO_LONG;
+	return h->res;
+}
+
+#endif /* PF_RHEAD_H */

@@ -1,0 +1,555 @@
+#!/usr/bin/env bash
+# tests/e2e/offload.sh -- the response offload (issue 13): an app with no
+# CORS code at all behind preflightd, whose responses get their CORS header
+# lines in the server socket (SK_MSG), checked with curl and headless
+# Chromium.
+#
+#   bash tests/e2e/offload.sh [--mode tc|xdp]
+#
+# The app (appserver --no-cors) runs in a cgroup of its own, given to
+# preflightd as --cgroup: the sockops program never sees other sockets on
+# the machine. Needs root, `make all e2e-tools`, chromium + node for the
+# browser cases (skipped with the reason otherwise). Ends with
+# "N passed, M failed[, K skipped]".
+set -euo pipefail
+
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=tests/e2e/ofl_lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/ofl_lib.sh"
+
+PORT=8080                     # the app's API (a policy port)
+PAGE_OK=8081                  # page origin the policy allows
+PAGE_BAD=8082                 # page origin listed nowhere
+NGINX_PORT=8083               # nginx (a policy port)
+REF_PORT=8090                 # the app again, on no policy port: untouched
+NGINX_REF_PORT=8093           # nginx again, on no policy port
+ORIGIN=https://app.example.com
+API=http://$PF_V4_HOST:$PORT
+API6="http://[$PF_V6_HOST]:$PORT"
+CHROMIUM_DIR=$PF_ROOT/tests/e2e/chromium
+CHROMIUM_BIN=${PF_CHROMIUM:-/usr/bin/chromium}
+EXPOSE=x-request-echo
+CG=
+
+# write_policy FILE RESPONSES -- the offload policy for this topology;
+# RESPONSES true|false (false: the control run, no headers inserted).
+write_policy() {
+	cat >"$1.tmp" <<YAML
+ports: [$PORT, $NGINX_PORT]
+rules:
+  - paths: [/v1/]
+    origins: [$ORIGIN, "http://$PF_V4_HOST:$PAGE_OK", "http://[$PF_V6_HOST]:$PAGE_OK"]
+    methods: [GET, PUT, DELETE]
+    headers: [content-type, x-request-id]
+    credentials: true
+    max_age: 600
+    responses: $2
+    expose_headers: [$EXPOSE]
+  - paths: [/keep/]
+    origins: [$ORIGIN]
+    methods: [GET]
+    credentials: true
+    responses: $2
+    app_headers: keep
+  - origins: [$ORIGIN]
+    methods: [GET, HEAD]
+    credentials: true
+    responses: $2
+    expose_headers: [$EXPOSE]
+YAML
+	mv "$1.tmp" "$1"
+}
+
+# ------------------------------------------------------------ helpers ----
+newcase() { CASE_DIR=$(mktemp -d "$PF_WORK/case.XXXX"); }
+
+# hdr FILE NAME -- the value(s) of header NAME in a curl -D dump (joined by
+# ", "), CR stripped; empty if absent.
+hdr() {
+	tr -d '\r' <"$1" | awk -v n="${2,,}" '
+		BEGIN { FS = ":" }
+		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v)
+		                   out = out (out == "" ? "" : ", ") v }
+		END { print out }'
+}
+# count_hdr FILE NAME -- how many NAME lines.
+count_hdr() { tr -d '\r' <"$1" | grep -ci "^$2:" || true; }
+
+# app_count METHOD [ORIGIN] -- app log lines (see run.sh).
+app_count() {
+	awk -v m="$1" -v o="${2:-}" '$2 == m && (o == "" || $4 == "origin=" o) { c++ }
+		END { print c + 0 }' "$PF_APP_LOG"
+}
+
+# get URL [ORIGIN] -- curl GET from the netns, headers to $CASE_DIR/h.
+get() {
+	local args=(-sS -D "$CASE_DIR/h" -o "$CASE_DIR/b")
+	[[ -z ${2:-} ]] || args+=(-H "Origin: $2")
+	: >"$CASE_DIR/h"
+	pf_curl "${args[@]}" "$1"
+}
+
+# ------------------------------------------------------------- cases ----
+
+# a. An allowed origin's GET: ACAO (the origin, once), ACAC, ACEH, Vary.
+case_allowed() {
+	newcase
+	get "$API/v1/items" "$ORIGIN"
+	local h=$CASE_DIR/h
+	pf_expect_eq "status" "$(tr -d '\r' <"$h" | awk 'NR == 1 { print $2 }')" 200
+	pf_expect_eq "Access-Control-Allow-Origin" "$(hdr "$h" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "exactly one ACAO line" "$(count_hdr "$h" access-control-allow-origin)" 1
+	pf_expect_eq "Access-Control-Allow-Credentials" "$(hdr "$h" access-control-allow-credentials)" true
+	pf_expect_eq "Access-Control-Expose-Headers" "$(hdr "$h" access-control-expose-headers)" "$EXPOSE"
+	pf_expect_eq "Vary" "$(hdr "$h" vary)" Origin
+	pf_expect_eq "body" "$(cat "$CASE_DIR/b")" '{"items":[]}'
+	pf_case_result
+}
+
+# b. A foreign origin and no Origin: no ACAO, but Vary: Origin (a cache
+# must not serve one origin's answer to another).
+case_denied() {
+	newcase
+	local o
+	for o in https://evil.test https://app.example.com.evil.test ""; do
+		pf_detail "origin '${o:-none}'"
+		get "$API/v1/items" "$o"
+		pf_expect_eq "  no ACAO" "$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" 0
+		pf_expect_eq "  no Access-Control-* at all" "$(count_hdr "$CASE_DIR/h" access-control-)" 0
+		pf_expect_eq "  Vary" "$(hdr "$CASE_DIR/h" vary)" Origin
+	done
+	pf_case_result
+}
+
+# c. Several requests on one keep-alive connection, each answer paired
+# with its own request (FIFO): allowed, foreign, allowed, no Origin.
+case_keepalive() {
+	newcase
+	local err=$CASE_DIR/err rc=0 i
+	pf_curl -sS -v -D "$CASE_DIR/h1" -o /dev/null -H "Origin: $ORIGIN" "$API/v1/a" \
+		--next -sS -D "$CASE_DIR/h2" -o /dev/null -H "Origin: https://evil.test" "$API/v1/b" \
+		--next -sS -D "$CASE_DIR/h3" -o /dev/null -H "Origin: $ORIGIN" -X DELETE "$API/v1/c" \
+		--next -sS -D "$CASE_DIR/h4" -o /dev/null "$API/v1/d" 2>"$err" || rc=$?
+	pf_expect_eq "curl exit" "$rc" 0
+	pf_expect_eq "one TCP connection" "$(grep -c 'Connected to' "$err" || true)" 1
+	pf_expect_eq "1: ACAO" "$(hdr "$CASE_DIR/h1" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "2: no ACAO" "$(count_hdr "$CASE_DIR/h2" access-control-allow-origin)" 0
+	pf_expect_eq "3: ACAO" "$(hdr "$CASE_DIR/h3" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "4: no ACAO" "$(count_hdr "$CASE_DIR/h4" access-control-allow-origin)" 0
+	for i in 1 2 3 4; do
+		pf_expect_eq "$i: Vary" "$(hdr "$CASE_DIR/h$i" vary)" Origin
+	done
+	pf_case_result
+}
+
+# Install playwright-core if needed (see run.sh).
+chromium_deps() {
+	[[ -d $CHROMIUM_DIR/node_modules/playwright-core ]] && return 0
+	(cd "$CHROMIUM_DIR" && timeout --foreground 300 npm ci --no-audit --no-fund --loglevel=error) \
+		>"$CASE_DIR/npm.log" 2>&1 || { pf_detail_file "$CASE_DIR/npm.log"; return 1; }
+}
+
+# chromium_run EXPECT_OK EXPECT_BAD -- the offload page from the allowed
+# page origin (v4 and v6) and from the foreign one; sets CH_RC.
+chromium_run() {
+	local a=http://$PF_V4_HOST:$PAGE_OK b=http://$PF_V4_HOST:$PAGE_BAD
+	local a6="http://[$PF_V6_HOST]:$PAGE_OK"
+	CH_RC=0
+	pf_ns env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
+		HOME="$CASE_DIR" timeout --foreground -k 10 180 \
+		node "$CHROMIUM_DIR/test.js" --chromium "$CHROMIUM_BIN" --timeout-ms 20000 \
+		--page "$a/offload.html?api=$API/v1/items" --expect "$1" \
+		--page "$a6/offload.html?api=$API6/v1/items" --expect "$1" \
+		--page "$b/offload.html?api=$API/v1/items" --expect "$2" \
+		>"$CASE_DIR/chromium.out" 2>&1 || CH_RC=$?
+	pf_detail_file "$CASE_DIR/chromium.out" 20
+}
+
+# d. A credentialed SPA (PUT, GET reading an exposed header, DELETE) from
+# the allowed origin works against the CORS-less app; from a foreign
+# origin it is blocked. Its preflights never reach the app.
+case_chromium() {
+	newcase
+	command -v node >/dev/null || pf_case_skip "node not installed"
+	[[ -x $CHROMIUM_BIN ]] || pf_case_skip "$CHROMIUM_BIN not installed"
+	chromium_deps
+	local a=http://$PF_V4_HOST:$PAGE_OK opt put get del
+	opt=$(app_count OPTIONS "$a"); put=$(app_count PUT "$a")
+	get=$(app_count GET "$a"); del=$(app_count DELETE "$a")
+	chromium_run ok cors
+	pf_expect_eq "every page as expected" "$CH_RC" 0
+	pf_expect_eq "app got the PUT" "$(($(app_count PUT "$a") - put))" 1
+	pf_expect_eq "app got the GET" "$(($(app_count GET "$a") - get))" 1
+	pf_expect_eq "app got the DELETE" "$(($(app_count DELETE "$a") - del))" 1
+	pf_expect_eq "app saw no OPTIONS from the allowed origin" "$(($(app_count OPTIONS "$a") - opt))" 0
+	pf_case_result
+}
+
+# e. Control: the same browser run with responses: false (a policy reload)
+# fails -- the headers the app's answers need come from preflightd alone.
+case_control() {
+	newcase
+	command -v node >/dev/null || pf_case_skip "node not installed"
+	[[ -x $CHROMIUM_BIN ]] || pf_case_skip "$CHROMIUM_BIN not installed"
+	local before
+	before=$(pf_stat reloads)
+	write_policy "$POLICY" false
+	pf_wait_reload "$before"
+	chromium_run cors cors
+	pf_expect_eq "every page blocked without the inserted headers" "$CH_RC" 0
+	before=$(pf_stat reloads)
+	write_policy "$POLICY" true
+	pf_wait_reload "$before"
+	pf_case_result
+}
+
+# pf_wait_reload BEFORE -- wait (<= 5 s) for the reload counter to pass BEFORE.
+pf_wait_reload() {
+	local i
+	for ((i = 0; i < 50; i++)); do
+		(($(pf_stat reloads) > $1)) && return 0
+		sleep 0.1
+	done
+	pf_detail "no reload within 5 s"
+	return 1
+}
+
+# f. An app that still sends CORS headers of its own (X-App-Cors makes
+# appserver add "Access-Control-Allow-Origin: V" and "Vary: Accept"):
+# app_headers: replace (the default) leaves exactly one ACAO, the policy's;
+# keep leaves the app's and adds only what it lacks; Vary is merged into
+# one line either way.
+case_app_headers() {
+	newcase
+	pf_curl -sS -D "$CASE_DIR/h" -o /dev/null -H "Origin: $ORIGIN" \
+		-H "X-App-Cors: https://stale.example" "$API/v1/items"
+	local h=$CASE_DIR/h
+	pf_detail "replace"
+	pf_expect_eq "  exactly one ACAO" "$(count_hdr "$h" access-control-allow-origin)" 1
+	pf_expect_eq "  the policy's" "$(hdr "$h" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "  one Vary line" "$(count_hdr "$h" vary)" 1
+	pf_expect_eq "  Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	pf_curl -sS -D "$h" -o /dev/null -H "Origin: $ORIGIN" \
+		-H "X-App-Cors: $ORIGIN" "$API/keep/x"
+	pf_detail "keep"
+	pf_expect_eq "  exactly one ACAO" "$(count_hdr "$h" access-control-allow-origin)" 1
+	pf_expect_eq "  the app's" "$(hdr "$h" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "  ACAC added" "$(hdr "$h" access-control-allow-credentials)" true
+	pf_expect_eq "  Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	pf_curl -sS -D "$h" -o /dev/null -H "Origin: https://evil.test" \
+		-H "X-App-Cors: https://evil.test" "$API/v1/items"
+	pf_detail "replace, a denied origin the app would allow"
+	pf_expect_eq "  no ACAO" "$(count_hdr "$h" access-control-allow-origin)" 0
+	pf_expect_eq "  Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	pf_case_result
+}
+
+# oflcheck SUITE PORT REF_PORT [ADDR] -- the byte-exact check (see
+# tools/oflcheck.py) from the netns; sets OC_LINE (its summary) and OC_RC.
+oflcheck() {
+	local out=$CASE_DIR/oflcheck-$1.out
+	OC_RC=0
+	pf_ns timeout --foreground -k 5 120 python3 "$PF_ROOT/tests/e2e/tools/oflcheck.py" \
+		--host "${4:-$PF_V4_HOST}" --port "$2" --ref-port "$3" --suite "$1" \
+		--origin "$ORIGIN" --cred --expose "$EXPOSE" >"$out" 2>&1 || OC_RC=$?
+	OC_LINE=$(grep -m1 '^oflcheck: suite=' "$out" || true)
+	pf_detail "${OC_LINE:-(no summary; rc=$OC_RC)}"
+	((OC_RC == 0)) || pf_detail_file "$out" 60
+}
+
+# g. One keep-alive connection to the CORS-less app: 1 MB and chunked
+# downloads, HEAD, 304, an Expect: 100-continue upload, heads written in
+# 5- and 7-byte pieces, pipelined requests, Connection: close -- every
+# byte as the app sent it (compared with the same requests on a port no
+# policy covers) apart from the inserted lines.
+case_exact_app() {
+	newcase
+	local corked
+	corked=$(pf_stat ofl_head_corked)
+	oflcheck appserver "$PORT" "$REF_PORT"
+	pf_expect_eq "oflcheck exit" "$OC_RC" 0
+	pf_expect_ge "heads held across writes (ofl_head_corked)" \
+		"$(($(pf_stat ofl_head_corked) - corked))" 10
+	pf_expect_ge "100 Continue passed (ofl_resp_interim)" "$(pf_stat ofl_resp_interim)" 1
+	pf_case_result
+}
+
+# h. The same with nginx and no CORS configuration: 1 MB sendfile
+# downloads, gzip (chunked, with the app's Vary merged), HEAD, 304,
+# pipelining.
+case_exact_nginx() {
+	newcase
+	[[ -n $PF_NGINX_PID ]] || pf_case_skip "nginx not running ($PF_NGINX_WHY)"
+	oflcheck nginx "$NGINX_PORT" "$NGINX_REF_PORT"
+	pf_expect_eq "oflcheck exit" "$OC_RC" 0
+	pf_case_result
+}
+
+# i. The counters: responses edited, none without a request or not
+# understood, framing never lost.
+case_stats() {
+	pf_stats_dump | grep -E 'ofl_|answered' || true
+	pf_expect_ge "ofl_resp_edited" "$(pf_stat ofl_resp_edited)" 10
+	local c
+	for c in ofl_no_request ofl_resp_bad ofl_in_gap ofl_in_unparsed ofl_edit_failed ofl_busy; do
+		pf_expect_eq "$c" "$(pf_stat "$c")" 0
+	done
+	pf_case_result
+}
+
+# j. SIGTERM: exit 0, the sockops program gone from the cgroup, no pins.
+case_shutdown() {
+	local rc=$1
+	pf_expect_eq "exit status after SIGTERM" "$rc" 0
+	pf_expect_eq "nothing attached to the cgroup" \
+		"$(bpftool cgroup show "$CG" 2>/dev/null | grep -c sock_ops || true)" 0
+	pf_expect_not "no pins left" test -e "/sys/fs/bpf/preflightd/$PF_IF_HOST"
+	newcase
+	get "$API/v1/items" "$ORIGIN"
+	# the CORS-less app answers without ACAO again, shadow mode's app with its own
+	pf_expect_eq "responses untouched again" \
+		"$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" "${2:-0}"
+	pf_case_result
+}
+
+# sockops_on_cg -- how many sockops programs are on the test cgroup.
+sockops_on_cg() { bpftool cgroup show "$CG" 2>/dev/null | grep -c sock_ops || true; }
+
+# Restart adoption and detach. The daemon is killed, restarted and
+# detached in the script's own shell (a case runs in a subshell: a daemon
+# started there would be lost to it); the cases check what followed.
+
+# pf_kill9 -- kill -9 the running preflightd, as a crash would.
+pf_kill9() {
+	kill -9 "$PF_PFD_PID" 2>/dev/null || true
+	pf_wait_gone "$PF_PFD_PID" 5 || true
+	_pf_forget "$PF_PFD_PID"
+	wait "$PF_PFD_PID" 2>/dev/null || true
+	PF_PFD_PID=
+}
+
+# k1. No daemon: the programs stay attached, responses keep their headers.
+case_no_daemon() {
+	newcase
+	get "$API/v1/items" "$ORIGIN"
+	pf_expect_eq "a new connection still gets its ACAO" \
+		"$(hdr "$CASE_DIR/h" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "one sockops program on the cgroup" "$(sockops_on_cg)" 1
+	pf_case_result
+}
+
+# k2. The restart adopted the socket map and the request queues and
+# replaced both programs; the connection held open across the crash and
+# the restart (HOLD: its oflhold output) kept its headers.
+case_restarted() {
+	newcase
+	pf_expect_match "the restart adopted the offload's state" "$(cat "$PF_PFD_LOG")" \
+		'adopting the response offload'
+	pf_expect_eq "still one sockops program (replaced)" "$(sockops_on_cg)" 1
+	pf_detail_file "$1"
+	pf_expect "held connection: ACAO before the crash" grep -q "before acao=$ORIGIN" "$1"
+	pf_expect "held connection: ACAO after the restart" grep -q "after acao=$ORIGIN" "$1"
+	get "$API/v1/items" "$ORIGIN"
+	pf_expect_eq "a new connection after the restart" \
+		"$(hdr "$CASE_DIR/h" access-control-allow-origin)" "$ORIGIN"
+	pf_case_result
+}
+
+# l. After kill -9, `preflightd detach` (RC, OUT: its status and output)
+# removed the offload too: no sockops program, no pins, the app's own
+# responses again.
+case_detached() {
+	newcase
+	pf_detail_file "$2"
+	pf_expect_eq "detach exit status" "$1" 0
+	pf_expect_match "it removed the offload's two programs too" "$(cat "$2")" \
+		"removed $([[ $MODE == xdp ]] && echo 5 || echo 4) program\\(s\\)"
+	pf_expect_eq "no sockops program on the cgroup" "$(sockops_on_cg)" 0
+	pf_expect_not "no pins left" test -e "/sys/fs/bpf/preflightd/$PF_IF_HOST"
+	pf_expect_not "no marker left" test -e "/run/preflightd/$PF_IF_HOST.ofl"
+	get "$API/v1/items" "$ORIGIN"
+	pf_expect_eq "responses untouched again" "$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" 0
+	pf_case_result
+}
+
+# The crash, restart and detach sequence.
+run_restart() {
+	local hold=$PF_WORK/hold.out go=$PF_WORK/hold.go hpid rc=0
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
+		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path /v1/items \
+		--go "$go" >"$hold" 2>&1 &
+	hpid=$!
+	pf_wait_for_line "$hold" 'before' 10 "$hpid" || true
+	pf_kill9
+	pf_case "[$MODE] k1. kill -9: no daemon, headers still inserted" case_no_daemon
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	touch "$go"
+	pf_wait_gone "$hpid" 20 || true
+	wait "$hpid" 2>/dev/null || true
+	pf_case "[$MODE] k2. restart: adopted, a held connection keeps its headers" case_restarted "$hold"
+	pf_kill9
+	timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 5 \
+		>"$PF_WORK/detach.out" 2>&1 || rc=$?
+	pf_case "[$MODE] l. kill -9 + detach: the offload removed too" case_detached "$rc" \
+		"$PF_WORK/detach.out"
+}
+
+# ------------------------------------------------------------ shadow ----
+# run --shadow with the app's own CORS code (appserver's CORS mode, which
+# differs from the policy in known ways: it echoes the method, sends no
+# Access-Control-Allow-Credentials or Max-Age, only "Vary: Origin" on
+# preflights, and an ACAO for any origin on actual responses).
+
+# shd SPEC -- one request from the netns on its own connection:
+#   pre ORIGIN | get PATH [ORIGIN]
+shd() {
+	case $1 in
+	pre) pf_curl -sS -o /dev/null -X OPTIONS -H "Origin: $2" \
+		-H "Access-Control-Request-Method: PUT" \
+		-H "Access-Control-Request-Headers: content-type,x-request-id" "$API/v1/items" ;;
+	get) pf_curl -sS -o /dev/null ${3:+-H "Origin: $3"} "$API$2" ;;
+	esac
+}
+
+# shd_snap -- read the shadow counters once (stats --json) for shd_stat.
+shd_snap() {
+	SHD_JSON=$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" --json 2>/dev/null || true)
+}
+# shd_stat KEY -- one shadow counter of the last shd_snap.
+shd_stat() {
+	python3 -c "import json,sys; print(json.loads(sys.argv[1] or '{}').get('shadow', {}).get(sys.argv[2], ''))" \
+		"$SHD_JSON" "$1"
+}
+
+# s1. Known differences, exactly counted, and shown by trace with both
+# answers.
+case_shadow_diffs() {
+	newcase
+	local tr=$CASE_DIR/trace.out tpid k want
+	timeout --foreground -k 2 30 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" --count 8 \
+		>"$tr" 2>&1 &
+	tpid=$!
+	sleep 1
+	shd pre "$ORIGIN"                         # allowed preflight: compared
+	shd pre https://evil.test                 # denied, forwarded: not compared
+	shd get /v1/items "$ORIGIN"               # actual, allowed
+	shd get /v1/items https://evil.test       # actual, denied: the app allows it
+	shd get /health                           # actual, no Origin: no Vary from the app
+	pf_wait_gone "$tpid" 10 || true
+	kill "$tpid" 2>/dev/null || true
+	wait "$tpid" 2>/dev/null || true
+	pf_detail_file "$tr" 12
+	shd_snap
+	pf_expect_eq "preflights compared" "$(shd_stat preflights)" 2
+	pf_expect_eq "would have answered in the kernel" "$(shd_stat would_answer)" 1
+	pf_expect_eq "would_answer_pct" "$(shd_stat would_answer_pct)" 50.0
+	pf_expect_eq "forwarded" "$(shd_stat forwarded)" 1
+	pf_expect_eq "actual responses compared" "$(shd_stat actual)" 3
+	pf_expect_eq "responses that differ" "$(shd_stat differ)" 4
+	pf_expect_eq "unpaired" "$(shd_stat unpaired)" 0
+	for k in status_agree:1 status_disagree:0 acao_agree:3 acao_disagree:1 \
+		 acac_agree:2 acac_disagree:2 acam_agree:0 acam_disagree:1 \
+		 acah_agree:1 acah_disagree:0 maxage_agree:0 maxage_disagree:1 \
+		 vary_agree:2 vary_disagree:2 expose_agree:2 expose_disagree:1; do
+		pf_expect_eq "  ${k%%:*}" "$(shd_stat "${k%%:*}")" "${k#*:}"
+	done
+	want=("preflight OPTIONS /v1/items origin=$ORIGIN ACAC: ours='true' app=''"
+	      "preflight OPTIONS /v1/items origin=$ORIGIN ACAM: ours='DELETE, GET, PUT' app='PUT'"
+	      "preflight OPTIONS /v1/items origin=$ORIGIN MAXAGE: ours='600' app=''"
+	      "response GET /v1/items origin=https://evil.test ACAO: ours='' app='https://evil.test'"
+	      "response GET /v1/items origin=$ORIGIN EXPOSE: ours='$EXPOSE' app=''"
+	      "response GET /health origin=- VARY: ours='origin' app=''")
+	for k in "${want[@]}"; do
+		pf_expect "trace: $k" grep -qF -- "$k" "$tr"
+	done
+	pf_expect_eq "trace: one line per disagreement" "$(grep -c ' shadow ' "$tr" || true)" 8
+	pf_case_result
+}
+
+# s2. Nothing changed on the wire: the same conversation (1 MB download,
+# preflight, 100-continue upload, pipelined requests) byte-exact against
+# the port no policy covers, and preflights all answered by the app.
+case_shadow_exact() {
+	newcase
+	local before
+	before=$(app_count OPTIONS)
+	oflcheck cors "$PORT" "$REF_PORT"
+	pf_expect_eq "oflcheck exit: not a byte changed" "$OC_RC" 0
+	pf_expect_eq "the app answered the preflights itself" "$(($(app_count OPTIONS) - before))" 2
+	pf_expect_eq "nothing answered in the kernel" "$(pf_stat answered)" 0
+	pf_expect_eq "nothing edited" "$(pf_stat ofl_resp_edited)" 0
+	pf_expect_ge "response heads read" "$(pf_stat shd_read)" 12
+	shd_snap
+	pf_expect_eq "unpaired" "$(shd_stat unpaired)" 0
+	pf_expect_eq "missed" "$(pf_stat ofl_missed)" 0
+	pf_case_result
+}
+
+# The shadow phase: the app with CORS code of its own, run --shadow.
+run_shadow() {
+	pf_stop_all
+	PF_APP_CGROUP=$CG pf_start_app --cors-origin "$ORIGIN" \
+		--listen "$PF_V4_HOST:$PORT" --listen "$PF_V4_HOST:$REF_PORT"
+	if pf_start_preflightd "$MODE" --cgroup "$CG" --shadow; then
+		pf_pass "[$MODE] preflightd run --shadow: ready"
+	else
+		pf_fail "[$MODE] preflightd run --shadow: ready"
+	fi
+	pf_case "[$MODE] s1. shadow: known differences counted per field, traced" case_shadow_diffs
+	pf_case "[$MODE] s2. shadow: no byte on the wire changed" case_shadow_exact
+	local stop_rc=0
+	pf_stop_preflightd || stop_rc=$?
+	pf_case "[$MODE] s3. shadow: SIGTERM, detached" case_shutdown "$stop_rc" 1
+}
+
+# --------------------------------------------------------------- main ----
+main() {
+	pf_parse_mode "$@"
+	pf_require_root
+	pf_make_workdir
+	pf_install_trap
+	# the cgroup goes first (what is left in it moves to the root), then
+	# the usual cleanup, with the script's exit status
+	trap 'rc=$?; set +e; pf_cgroup_down "$CG"; (exit $rc); _pf_cleanup' EXIT
+	pf_ensure_bpffs
+	pf_info "offload e2e mode=$MODE work=$PF_WORK"
+	CG=$(pf_cgroup_up "pf-ofl-$PF_NS-$$")
+	POLICY=$PF_WORK/offload.yaml
+	write_policy "$POLICY" true
+	PF_POLICY=$POLICY
+
+	local topo=()
+	[[ $MODE == xdp ]] && topo+=(--xdp-peer)
+	pf_topo_up "${topo[@]}" >/dev/null || { pf_fail "topology up"; pf_summary; }
+	PF_APP_CGROUP=$CG pf_start_app --no-cors \
+		--listen "$PF_V4_HOST:$PORT" --listen "[$PF_V6_HOST]:$PORT" \
+		--listen "$PF_V4_HOST:$REF_PORT" \
+		--listen "$PF_V4_HOST:$PAGE_OK" --listen "[$PF_V6_HOST]:$PAGE_OK" \
+		--listen "$PF_V4_HOST:$PAGE_BAD" --page-dir "$CHROMIUM_DIR/page"
+	pf_nginx_start "$CG" "$NGINX_PORT" "$NGINX_REF_PORT"
+	if pf_start_preflightd "$MODE" --cgroup "$CG"; then
+		pf_pass "[$MODE] preflightd run --cgroup: ready"
+	else
+		pf_fail "[$MODE] preflightd run --cgroup: ready"
+	fi
+	pf_case "[$MODE] a. allowed origin: ACAO, ACAC, ACEH, Vary inserted" case_allowed
+	pf_case "[$MODE] b. foreign or no origin: Vary only" case_denied
+	pf_case "[$MODE] c. keep-alive: each answer paired with its request" case_keepalive
+	pf_case "[$MODE] d. chromium: credentialed SPA against a CORS-less app" case_chromium
+	pf_case "[$MODE] e. chromium control: responses: false -> blocked" case_control
+	pf_case "[$MODE] f. the app's own CORS headers: replace and keep, Vary merged" case_app_headers
+	pf_case "[$MODE] g. byte-exact: appserver (1 MB, chunked, HEAD, 304, 100-continue, split heads)" case_exact_app
+	pf_case "[$MODE] h. byte-exact: nginx (1 MB sendfile, gzip + Vary, HEAD, 304, pipelined)" case_exact_nginx
+	pf_case "[$MODE] i. offload counters" case_stats
+	local stop_rc=0
+	pf_stop_preflightd || stop_rc=$?
+	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"
+	run_restart
+	run_shadow
+	pf_stop_all
+	pf_summary
+}
+
+main "$@"

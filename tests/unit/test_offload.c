@@ -1,0 +1,511 @@
+/*
+ * test_offload.c -- unit tests of the response offload's datapath code
+ * (issue 13), compiled by gcc: the request-head parser entry point
+ * (pf_parse_head: framing of any request), the entry a request gets
+ * (pf_ofl_entry, against compiled policies), the response-head scanner
+ * (pf_rhead_scan: every cut of a head is INCOMPLETE, the refusals), the
+ * edit of a response head (pf_ofl_plan applied the SK_MSG program's way:
+ * exact bytes for every kind, replace/keep, Vary merging), the chunked
+ * framing scans, and the policy keys (FILE:LINE:COL).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <unistd.h>
+
+#include "policy.h"
+#include "ofl_match.h"
+#include "shadow.h"
+#include "policy_util.h"
+
+static __u8 buf[PF_REQ_BUF + 8];
+
+/* Copy s into buf (the rest zero); returns its length. */
+static __u32 put(const char *s)
+{
+	size_t n = strlen(s);
+
+	memset(buf, 0, sizeof(buf));
+	memcpy(buf, s, n);
+	return (__u32)n;
+}
+
+/* ---- pf_parse_head ---- */
+
+static void test_parse_head(void **state)
+{
+	struct pf_req r;
+	const char *get = "GET /v1/items?x=1 HTTP/1.1\r\nHost: a\r\nOrigin: https://o.test\r\n\r\n";
+	__u32 n;
+
+	(void)state;
+	n = put(get);
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_int_equal(r.len, n);
+	assert_int_equal(r.flags & (PF_REQF_CLEN | PF_REQF_TE | PF_REQF_M_HEAD), 0);
+	assert_int_equal(r.origin.len, 14);
+	/* the next request (pipelined) or a body may follow */
+	n = put("PUT /v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 100000\r\n\r\n{\"a\":");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_int_equal(r.len, n - 5);
+	assert_true(r.flags & PF_REQF_CLEN);
+	assert_int_equal(r.clen, 100000);
+	n = put("HEAD /blob HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_true(r.flags & PF_REQF_M_HEAD);
+	n = put("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_true(r.flags & PF_REQF_TE);
+	n = put("GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_true(r.flags & PF_REQF_UPGRADE);
+	n = put("CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_true(r.flags & PF_REQF_UPGRADE);
+	/* a 16-byte method is the longest taken */
+	n = put("ABCDEFGHIJKLMNOP / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_int_equal(r.path.off, 17);
+	n = put("ABCDEFGHIJKLMNOPQ / HTTP/1.1\r\nHost: a\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_BAD);
+	/* the same Content-Length twice is one; two different ones are not */
+	n = put("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_OK);
+	assert_int_equal(r.clen, 5);
+	n = put("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_BAD);
+	n = put("PUT / HTTP/1.1\r\nHost: a\r\nContent-Length: 5x\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_BAD);
+	n = put("GET / HTTP/1.0\r\nHost: a\r\n\r\n");
+	assert_int_equal(pf_parse_head(buf, n, &r), PF_P_VERSION);
+	/* every cut of a head is incomplete */
+	n = put(get);
+	for (__u32 k = 0; k < n; k++)
+		assert_int_equal(pf_parse_head(buf, k, &r), PF_P_INCOMPLETE);
+}
+
+/* ---- pf_ofl_entry ---- */
+
+static const char ofl_yaml[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - paths: [/v1/]\n"
+	"    origins: [https://app.example.com, \"https://*.example.org\"]\n"
+	"    methods: [GET, PUT]\n"
+	"    credentials: true\n"
+	"    responses: true\n"
+	"    expose_headers: [x-total, X-Request-Id]\n"
+	"  - paths: [/public/]\n"
+	"    origins: [\"*\"]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"  - paths: [/keep/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"    app_headers: keep\n"
+	"  - paths: [/off/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n";
+
+static void compile_yaml(const char *yaml, struct pf_policy *pol, struct pf_compiled *c)
+{
+	char *errs = NULL;
+
+	assert_int_equal(load(yaml, pol, &errs), 0);
+	free(errs);
+	assert_int_equal(pf_policy_compile(pol, 1, c, stderr), 0);
+}
+
+static void entry_of(const struct pf_compiled *c, const char *req, struct pf_ofl_ent *e)
+{
+	struct pf_req r;
+	static struct pf_match m;
+
+	assert_int_equal(pf_user_ofl_entry(c, buf, put(req), &r, &m, e), PF_P_OK);
+}
+
+#define REQ(path, hdrs) "GET " path " HTTP/1.1\r\nHost: api\r\n" hdrs "\r\n"
+
+static void test_entry(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_yaml, &pol, &c);
+	assert_true(c.ofl_any);
+	entry_of(&c, REQ("/v1/a", "Origin: https://app.example.com\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	assert_int_equal(e.rule, 0);
+	assert_int_equal(e.slot, 1);
+	assert_int_equal(e.flags, PF_OFL_E_CRED);
+	assert_memory_equal(e.origin, "https://app.example.com", e.origin_len);
+	entry_of(&c, REQ("/v1/a", "Origin: https://a.b.example.org\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	assert_int_equal(e.origin_len, 23);
+	/* denied origins, look-alikes and no Origin: Vary only */
+	entry_of(&c, REQ("/v1/a", "Origin: https://example.org\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	entry_of(&c, REQ("/v1/a", "Origin: https://app.example.com.evil.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	entry_of(&c, REQ("/v1/a", ""), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	/* "*": ACAO * whatever the origin */
+	entry_of(&c, REQ("/public/x", "Origin: https://evil.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_STAR);
+	assert_int_equal(e.rule, 1);
+	entry_of(&c, REQ("/keep/x", "Origin: https://app.example.com\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	assert_int_equal(e.flags, PF_OFL_E_KEEP);
+	/* responses not enabled, or no rule: untouched */
+	entry_of(&c, REQ("/off/x", "Origin: https://app.example.com\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	entry_of(&c, REQ("/other", "Origin: https://app.example.com\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	entry_of(&c, "HEAD /v1/a HTTP/1.1\r\nHost: api\r\nOrigin: https://app.example.com\r\n\r\n", &e);
+	assert_int_equal(e.flags, PF_OFL_E_CRED | PF_OFL_E_HEAD);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+/* ---- pf_rhead_scan ---- */
+
+#define RH200 "HTTP/1.1 200 OK\r\n"
+
+static void test_rhead(void **state)
+{
+	static struct pf_rhead h;
+	const char *resp = RH200 "Content-Type: text/plain\r\nContent-Length: 12\r\n"
+			   "Vary: Accept-Encoding\r\nAccess-Control-Allow-Origin: *\r\n"
+			   "access-control-expose-headers: a\r\n\r\nbody...";
+	__u32 n, k;
+
+	(void)state;
+	n = put(resp);
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_int_equal(h.status, 200);
+	assert_int_equal(h.status_end, 17);
+	assert_int_equal(h.len, n - 7);
+	assert_true(h.has_clen);
+	assert_int_equal(h.clen, 12);
+	assert_int_equal(h.te, PF_RH_TE_NONE);
+	assert_int_equal(h.n_vary, 1);
+	assert_false(h.vary_origin);
+	assert_int_equal(h.n_ac, 2);
+	assert_int_equal(h.n_rm, 3);
+	assert_int_equal(h.rm_vary, 1);
+	assert_int_equal(h.ac_seen, (1u << PF_RH_ACAO) | (1u << PF_RH_ACEH));
+	assert_memory_equal(buf + h.val[PF_RH_ACAO].off, "*", h.val[PF_RH_ACAO].len);
+	assert_memory_equal(buf + h.rm[0].off, "Vary: Accept-Encoding\r\n", h.rm[0].len);
+	for (k = 0; k < h.len; k++)
+		assert_int_equal(pf_rhead_scan(buf, k, &h), PF_RH_INCOMPLETE);
+	/* Vary lists Origin or "*" */
+	n = put(RH200 "Vary: accept, ORIGIN\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_true(h.vary_origin);
+	n = put(RH200 "Vary: *\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_true(h.vary_origin);
+	n = put(RH200 "Vary: Origins, X-Origin\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_false(h.vary_origin);
+	/* framing */
+	n = put("HTTP/1.1 204\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_int_equal(h.status, 204);
+	n = put("HTTP/1.0 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_int_equal(h.te, PF_RH_TE_CHUNKED);
+	n = put(RH200 "Transfer-Encoding: chunked, gzip\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_int_equal(h.te, PF_RH_TE_OTHER);
+	n = put("HTTP/1.1 100 Continue\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_int_equal(h.status, 100);
+	/* refused: not left to guesswork */
+	n = put(RH200 "Content-Length: 1\r\nContent-Length: 2\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+	n = put(RH200 "X-A: 1\r\n folded\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+	n = put(RH200 "X-A: a\tb\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+	n = put(RH200 "X-A: 1\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+	n = put("HTTP/2 200\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+	n = put("hello world, not http\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+	n = put("HTTP/1.1 20x OK\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+}
+
+/* ---- pf_ofl_plan, applied like the SK_MSG program ---- */
+
+static struct pf_ofl_plan pl;
+static __u8 out[8192];
+
+/* Edit resp for entry e under settings o; returns the new head + rest. */
+static const char *edit(const char *resp, const struct pf_ofl_ent *e,
+			const struct pf_ofl_rule *o)
+{
+	static struct pf_rhead h;
+	__u32 n = put(resp);
+	int len;
+
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_int_equal(pf_ofl_plan(buf, &h, e, o, &pl), 0);
+	len = pf_user_ofl_apply(buf, n, &pl, out, sizeof(out) - 1);
+	assert_true(len >= 0);
+	out[len] = 0;
+	return (const char *)out;
+}
+
+static struct pf_ofl_ent ent(__u8 kind, __u8 flags)
+{
+	struct pf_ofl_ent e = { .kind = kind, .flags = flags };
+
+	e.origin_len = 23;
+	memcpy(e.origin, "https://app.example.com", 23);
+	return e;
+}
+
+#define BODY   "Content-Length: 2\r\n\r\nok"
+#define ACAO_A "Access-Control-Allow-Origin: https://app.example.com\r\n"
+#define ACAC   "Access-Control-Allow-Credentials: true\r\n"
+#define EXPOSE "Access-Control-Expose-Headers: x-total\r\n"
+
+static void test_plan(void **state)
+{
+	struct pf_ofl_rule o = { .flags = PF_OFL_R_RESPONSES };
+	struct pf_ofl_ent e;
+
+	(void)state;
+	o.expose_len = (__u16)strlen(EXPOSE);
+	memcpy(o.expose, EXPOSE, o.expose_len);
+	e = ent(PF_OFL_ALLOW, PF_OFL_E_CRED);
+	assert_string_equal(edit(RH200 "X-App: 1\r\n" BODY, &e, &o),
+			    RH200 ACAO_A ACAC EXPOSE "Vary: Origin\r\n" "X-App: 1\r\n" BODY);
+	/* the app's own ACAO (and other Access-Control-*) replaced: one ACAO */
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *\r\nX-App: 1\r\n"
+				 "Access-Control-Max-Age: 5\r\n" BODY, &e, &o),
+			    RH200 ACAO_A ACAC EXPOSE "Vary: Origin\r\n" "X-App: 1\r\n" BODY);
+	/* keep: the app's lines stay, ours only where it has none */
+	e = ent(PF_OFL_ALLOW, PF_OFL_E_CRED | PF_OFL_E_KEEP);
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: https://x.test\r\n" BODY,
+				 &e, &o),
+			    RH200 ACAC EXPOSE "Vary: Origin\r\n"
+			    "Access-Control-Allow-Origin: https://x.test\r\n" BODY);
+	/* Vary merged into one line, not duplicated */
+	e = ent(PF_OFL_ALLOW, 0);
+	assert_string_equal(edit(RH200 "Vary: Accept-Encoding\r\nX: 1\r\nVary: Cookie\r\n" BODY,
+				 &e, NULL),
+			    RH200 ACAO_A "Vary: Accept-Encoding, Cookie, Origin\r\nX: 1\r\n" BODY);
+	assert_string_equal(edit(RH200 "Vary: Origin, Accept\r\n" BODY, &e, NULL),
+			    RH200 ACAO_A "Vary: Origin, Accept\r\n" BODY);
+	assert_string_equal(edit(RH200 "Vary: *\r\n" BODY, &e, NULL),
+			    RH200 ACAO_A "Vary: *\r\n" BODY);
+	/* denied or no Origin: Vary only, the app's ACAO removed */
+	e = ent(PF_OFL_VARY, 0);
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *\r\n" BODY, &e, &o),
+			    RH200 "Vary: Origin\r\n" BODY);
+	/* "*": no Vary (the answer does not depend on the origin) */
+	e = ent(PF_OFL_STAR, 0);
+	assert_string_equal(edit(RH200 BODY, &e, &o),
+			    RH200 "Access-Control-Allow-Origin: *\r\n" EXPOSE BODY);
+	/* not covered: not a byte changed */
+	e = ent(PF_OFL_NONE, 0);
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *\r\n" BODY, &e, &o),
+			    RH200 "Access-Control-Allow-Origin: *\r\n" BODY);
+	assert_int_equal(pl.ins_len + pl.n_pop, 0);
+	/* a 304 and a HEAD answer are edited the same way */
+	e = ent(PF_OFL_ALLOW, PF_OFL_E_CRED);
+	assert_string_equal(edit("HTTP/1.1 304 Not Modified\r\nETag: \"v1\"\r\n\r\n", &e, NULL),
+			    "HTTP/1.1 304 Not Modified\r\n" ACAO_A ACAC "Vary: Origin\r\n"
+			    "ETag: \"v1\"\r\n\r\n");
+}
+
+/* ---- chunked bodies ---- */
+
+static void test_chunks(void **state)
+{
+	struct pf_ofl_cscan c;
+	__u64 size = 0;
+	__u32 n;
+
+	(void)state;
+	n = put("1f4\r\nxxxx");
+	assert_int_equal(pf_ofl_chunk_line(buf, n, &c, &size), 5);
+	assert_int_equal(size, 500);
+	n = put("A;name=v\r\n");
+	assert_int_equal(pf_ofl_chunk_line(buf, n, &c, &size), 10);
+	assert_int_equal(size, 10);
+	n = put("0\r\n\r\n");
+	assert_int_equal(pf_ofl_chunk_line(buf, n, &c, &size), 3);
+	assert_int_equal(size, 0);
+	assert_int_equal(pf_ofl_chunk_line(buf, 1, &c, &size), 0);
+	assert_int_equal(pf_ofl_chunk_line(buf, 2, &c, &size), 0);
+	n = put("x\r\n");
+	assert_int_equal(pf_ofl_chunk_line(buf, n, &c, &size), -1);
+	n = put("\r\n");
+	assert_int_equal(pf_ofl_chunk_line(buf, n, &c, &size), -1);
+	n = put("1234567890abc\r\n");
+	assert_int_equal(pf_ofl_chunk_line(buf, n, &c, &size), -1);
+	n = put("\r\nHTTP/1.1");
+	assert_int_equal(pf_ofl_trailer(buf, n, &c), 2);
+	n = put("X-Sum: 1\r\nY: 2\r\n\r\nnext");
+	assert_int_equal(pf_ofl_trailer(buf, n, &c), (int)n - 4);
+	n = put("X-Sum: 1\r\n");
+	assert_int_equal(pf_ofl_trailer(buf, n, &c), 0);
+	n = put("X-Sum: 1\rY\r\n\r\n");
+	assert_int_equal(pf_ofl_trailer(buf, n, &c), -1);
+}
+
+/* ---- policy keys ---- */
+
+static void test_policy_keys(void **state)
+{
+	static const struct {
+		const char *yaml, *msg;
+	} bad[] = {
+		{ "ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n"
+		  "    responses: yes\n", "t.yaml:5:16: responses: expected true or false" },
+		{ "ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n"
+		  "    app_headers: drop\n", "t.yaml:5:18: app_headers: expected replace or keep" },
+		{ "ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n"
+		  "    expose_headers: [x-a, \"b c\"]\n",
+		  "t.yaml:5:27: 'b c': not a valid header name" },
+		{ "ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n"
+		  "    expose_headers: [X-A, x-a]\n", "t.yaml:5:27: duplicate header 'x-a'" },
+		{ "ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n"
+		  "    credentials: true\n    expose_headers: [\"*\"]\n",
+		  "t.yaml:6:22: '*': with credentials: true, \"*\" is not a wildcard" },
+		{ "ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n"
+		  "    expose_headers: []\n", "t.yaml:5:21: expose_headers: must not be empty" },
+	};
+	char yaml[4096], *errs = NULL;
+	struct pf_policy pol;
+	struct pf_compiled c;
+	size_t o;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(load(bad[i].yaml, &pol, &errs), -22);
+		if (!strstr(errs, bad[i].msg))
+			fail_msg("case %u: want '%s', got '%s'", i, bad[i].msg, errs);
+		free(errs);
+	}
+	/* an expose line over the datapath's buffer: refused at the key */
+	o = (size_t)snprintf(yaml, sizeof(yaml), "ports: [1]\nrules:\n  - origins: [https://a.test]\n"
+			     "    methods: [GET]\n    expose_headers: [");
+	for (i = 0; i < 30; i++)
+		o += (size_t)snprintf(yaml + o, sizeof(yaml) - o, "%sx-header-%02u", i ? ", " : "", i);
+	snprintf(yaml + o, sizeof(yaml) - o, "]\n");
+	assert_int_equal(load(yaml, &pol, &errs), -22);
+	assert_non_null(strstr(errs, "t.yaml:5:21: expose_headers: the header line would be over 256 bytes"));
+	free(errs);
+	/* compiled: the line, lower-cased names, flags */
+	compile_yaml(ofl_yaml, &pol, &c);
+	assert_int_equal(c.ofl[0].flags, PF_OFL_R_RESPONSES);
+	assert_int_equal(c.ofl[0].expose_len,
+			 strlen("Access-Control-Expose-Headers: x-total, x-request-id\r\n"));
+	assert_memory_equal(c.ofl[0].expose, "Access-Control-Expose-Headers: x-total, x-request-id\r\n",
+			    c.ofl[0].expose_len);
+	assert_int_equal(c.ofl[2].flags, PF_OFL_R_RESPONSES | PF_OFL_R_KEEP);
+	assert_int_equal(c.ofl[3].flags, 0);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+	/* without responses: true anywhere the offload is off */
+	assert_int_equal(load("ports: [1]\nrules:\n  - origins: [https://a.test]\n    methods: [GET]\n",
+			      &pol, &errs), 0);
+	free(errs);
+	assert_int_equal(pf_policy_compile(&pol, 0, &c, stderr), 0);
+	assert_false(c.ofl_any);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+/* ---- shadow mode's comparison ---- */
+
+static void test_shadow(void **state)
+{
+	static const char yaml[] =
+		"ports: [8080]\n"
+		"rules:\n"
+		"  - paths: [/v1/]\n"
+		"    origins: [https://app.example.com]\n"
+		"    methods: [GET, PUT, DELETE]\n"
+		"    headers: [content-type]\n"
+		"    credentials: true\n"
+		"    max_age: 600\n"
+		"    responses: true\n"
+		"    expose_headers: [x-id]\n";
+	static const char pre[] =
+		"OPTIONS /v1/items HTTP/1.1\r\nHost: a\r\nOrigin: https://app.example.com\r\n"
+		"Access-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: content-type\r\n\r\n";
+	static const char pre_app[] =
+		"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: https://app.example.com\r\n"
+		"Access-Control-Allow-Methods: DELETE,PUT, GET\r\nAccess-Control-Allow-Headers: Content-Type\r\n"
+		"Access-Control-Allow-Credentials: true\r\nAccess-Control-Max-Age: 600\r\n"
+		"Vary: origin\r\nVary: Access-Control-Request-Method, Access-Control-Request-Headers\r\n\r\n";
+	static const char get[] =
+		"GET /v1/items HTTP/1.1\r\nHost: a\r\nOrigin: https://evil.test\r\n\r\n";
+	static const char get_app[] =
+		"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 0\r\n\r\n";
+	struct pf_flow_key key = { .family = 4 };
+	struct pf_shadow sh;
+	char path[] = "/tmp/pf-test-shadow-XXXXXX";
+	int fd = mkstemp(path);
+	unsigned f;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, sizeof(yaml) - 1), (ssize_t)(sizeof(yaml) - 1));
+	close(fd);
+	memset(&sh, 0, sizeof(sh));
+	sh.stats_fd = sh.diffs_fd = -1;
+	pf_shadow_policy(&sh, path);
+	unlink(path);
+	assert_true(sh.have_policy);
+	/* the same answer in other words (order, case, split Vary): agree */
+	pf_shadow_compare(&sh, &key, (const __u8 *)pre, sizeof(pre) - 1,
+			  (const __u8 *)pre_app, sizeof(pre_app) - 1);
+	assert_int_equal(sh.st.preflights, 1);
+	assert_int_equal(sh.st.would_answer, 1);
+	for (f = 0; f < PF_SHD_F__MAX; f++)
+		assert_int_equal(sh.st.disagree[f], 0);
+	assert_int_equal(sh.st.agree[PF_SHD_F_ACAM], 1);
+	assert_int_equal(sh.st.differ, 0);
+	/* the app lets any origin read: ACAO differs, the missing Vary too */
+	pf_shadow_compare(&sh, &key, (const __u8 *)get, sizeof(get) - 1,
+			  (const __u8 *)get_app, sizeof(get_app) - 1);
+	assert_int_equal(sh.st.actual, 1);
+	assert_int_equal(sh.st.disagree[PF_SHD_F_ACAO], 1);
+	assert_int_equal(sh.st.disagree[PF_SHD_F_VARY], 1);
+	assert_int_equal(sh.st.agree[PF_SHD_F_EXPOSE], 1);
+	assert_int_equal(sh.st.differ, 1);
+	pf_shadow_free(&sh);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_head),
+		cmocka_unit_test(test_entry),
+		cmocka_unit_test(test_rhead),
+		cmocka_unit_test(test_plan),
+		cmocka_unit_test(test_chunks),
+		cmocka_unit_test(test_policy_keys),
+		cmocka_unit_test(test_shadow),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,452 @@
+/*
+ * offload.c -- the response offload's life cycle (issue 13; the datapath
+ * is bpf/pf_offload.h): attach the SK_MSG program to the socket map and
+ * the sockops program to --cgroup, pin the maps that connections depend
+ * on, adopt them after a crash, and detach cleanly.
+ *
+ * Pinned in the interface's pin directory, like the flow table: ofl_sk
+ * (the per-socket FIFOs and framing), ofl_socks (the covered sockets; the
+ * SK_MSG program is attached to it) and ofl_rules (the rules' response
+ * settings, which the programs of already covered sockets keep reading).
+ * The programs stay attached after a crash (legacy cgroup and map
+ * attachments outlive the process), so covered connections keep their
+ * headers; a restart adopts the maps and replaces both programs.
+ * PF_LOCK_ROOT/IFACE.ofl remembers the cgroup for `preflightd detach`.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "skel.h"
+#include "offload.h"
+#include "policy.h"
+#include "pin.h"
+#include "log.h"
+
+/* The first N_ADOPT are reused after a crash. The tail-call arrays are
+ * pinned only to keep their programs: the kernel empties a program array
+ * when its last user reference goes (kill -9 would have stopped the
+ * request recorder under the still attached TC program). */
+static const char *const ofl_pins[] = { "ofl_sk", "ofl_socks", "ofl_rules", "shd_stats",
+					 "shd_diffs", "ofl_tail", "shd_tail" };
+#define N_PINS (sizeof(ofl_pins) / sizeof(ofl_pins[0]))
+#define N_ADOPT 3
+
+static struct bpf_map *ofl_map(struct preflightd_bpf *skel, unsigned i)
+{
+	struct bpf_map *maps[] = { skel->maps.pf_ofl_sk, skel->maps.pf_ofl_socks,
+				   skel->maps.pf_ofl_rules, skel->maps.pf_shd_stats,
+				   skel->maps.pf_shd_diffs, skel->maps.pf_ofl_tail,
+				   skel->maps.pf_shd_tail };
+
+	return maps[i];
+}
+
+/* The marker file of the interface whose pin directory is dir. */
+static void marker_path(char *buf, size_t n, const char *dir)
+{
+	const char *iface = strrchr(dir, '/');
+
+	snprintf(buf, n, "%s/%s.ofl", PF_LOCK_ROOT, iface ? iface + 1 : dir);
+}
+
+/* See offload.h. */
+int pf_ofl_cgroup_root(char *buf, size_t n)
+{
+	char line[1024], dev[256], mnt[512], type[64];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int err = -ENOENT;
+
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%255s %511s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2")) {
+			snprintf(buf, n, "%s", mnt);
+			err = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return err;
+}
+
+/* Load the offload's programs only when they will be attached: the
+ * recorder and the SK_MSG program take a second of verification. */
+static void set_autoload(struct preflightd_bpf *skel, bool on, bool shadow)
+{
+	bpf_program__set_autoload(skel->progs.pf_ofl_tc, on);
+	bpf_program__set_autoload(skel->progs.pf_ofl_msg, on && !shadow);
+	bpf_program__set_autoload(skel->progs.pf_ofl_sockops, on);
+	bpf_program__set_autoload(skel->progs.pf_shd_tc_out, on && shadow);
+}
+
+/* See offload.h. */
+int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
+		   struct preflightd_bpf *skel, unsigned max_flows, bool want, bool shadow)
+{
+	char path[600];
+	unsigned i;
+	int fd, err;
+
+	memset(o, 0, sizeof(*o));
+	o->cg_fd = -1;
+	o->rules_fd = -1;
+	o->early_fd = -1;
+	o->shadow = shadow;
+	o->wanted = want || shadow;
+	set_autoload(skel, o->wanted, shadow);
+	snprintf(o->dir, sizeof(o->dir), "%s", pin->dir);
+	marker_path(o->marker, sizeof(o->marker), pin->dir);
+	err = bpf_map__set_max_entries(skel->maps.pf_ofl_socks, max_flows);
+	if (err) {
+		pr_warn("size the offload socket map: %s", strerror(-err));
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[1]);
+	if (access(path, F_OK))
+		return 0; /* no dead instance with offload */
+	for (i = 0; i < N_ADOPT; i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			err = -errno;
+			pr_warn("adopt %s: %s", path, strerror(errno));
+			return err;
+		}
+		err = bpf_map__reuse_fd(ofl_map(skel, i), fd);
+		close(fd);
+		if (err) {
+			pr_warn("adopt %s: %s (incompatible leftover: 'preflightd detach' "
+				"removes it)", path, strerror(-err));
+			return err;
+		}
+	}
+	o->adopted = true;
+	o->wanted = true; /* its connections depend on it */
+	set_autoload(skel, true, shadow);
+	pr_info("adopting the response offload's sockets and request queues left in %s",
+		o->dir);
+	return 0;
+}
+
+/* Our sockops program (by name) attached to cg_fd: its fd, or -1. */
+static int find_sockops(int cg_fd)
+{
+	__u32 ids[64], cnt = 64, flags = 0, i;
+	struct bpf_prog_info info;
+	__u32 len;
+	int fd;
+
+	if (bpf_prog_query(cg_fd, BPF_CGROUP_SOCK_OPS, 0, &flags, ids, &cnt))
+		return -1;
+	for (i = 0; i < cnt; i++) {
+		fd = bpf_prog_get_fd_by_id(ids[i]);
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		    !strncmp(info.name, "pf_ofl_sockops", sizeof(info.name)))
+			return fd;
+		close(fd);
+	}
+	return -1;
+}
+
+/* The cgroup a dead instance attached to (its marker), into buf. */
+static int read_marker(const char *marker, char *buf, size_t n)
+{
+	FILE *f = fopen(marker, "r");
+	int ok;
+
+	if (!f)
+		return -errno;
+	ok = fgets(buf, (int)n, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -EINVAL;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Detach our sockops program from the cgroup at path (a dead instance's). */
+static int detach_sockops_at(const char *path)
+{
+	int cg = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC), fd, n = 0;
+
+	if (cg < 0)
+		return 0;
+	while ((fd = find_sockops(cg)) >= 0 && n < 8) {
+		if (bpf_prog_detach2(fd, cg, BPF_CGROUP_SOCK_OPS))
+			pr_warn("detach sockops from %s: %s", path, strerror(errno));
+		else
+			n++;
+		close(fd);
+	}
+	close(cg);
+	return n;
+}
+
+/* Pin the offload maps (the pin directory exists: pf_pin_maps ran). */
+static int pin_maps(struct pf_ofl *o, struct preflightd_bpf *skel)
+{
+	char path[600];
+	unsigned i;
+	int err;
+
+	for (i = 0; i < N_PINS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
+		unlink(path); /* a dead instance's pin (we hold the lock) */
+		err = bpf_map__pin(ofl_map(skel, i), path);
+		if (err) {
+			pr_warn("pin %s: %s", path, strerror(-err));
+			return err;
+		}
+	}
+	o->pinned = true;
+	return 0;
+}
+
+static void unpin_maps(struct pf_ofl *o)
+{
+	char path[600];
+	unsigned i;
+
+	if (!o->pinned)
+		return;
+	for (i = 0; i < N_PINS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
+		unlink(path);
+	}
+	o->pinned = false;
+}
+
+/* See offload.h. */
+int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgroup)
+{
+	LIBBPF_OPTS(bpf_prog_attach_opts, aopts);
+	int msg_fd = o->shadow ? -1 : bpf_program__fd(skel->progs.pf_ofl_msg);
+	int so_fd = bpf_program__fd(skel->progs.pf_ofl_sockops);
+	int socks_fd = bpf_map__fd(skel->maps.pf_ofl_socks);
+	int tc_fd = bpf_program__fd(skel->progs.pf_ofl_tc);
+	char old[512] = "";
+	int err, old_fd = -1;
+	__u32 zero = 0;
+	FILE *f;
+
+	snprintf(o->cgroup, sizeof(o->cgroup), "%s", cgroup);
+	o->early_fd = bpf_map__fd(skel->maps.pf_ofl_early);
+	o->cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (o->cg_fd < 0) {
+		err = -errno;
+		pr_warn("open cgroup %s: %s", cgroup, strerror(errno));
+		return err;
+	}
+	err = pin_maps(o, skel);
+	if (err)
+		goto fail;
+	/* the recorder behind pf_tc_ingress's tail call */
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pf_ofl_tail), &zero, &tc_fd, BPF_ANY)) {
+		err = -errno;
+		pr_warn("install the offload's request recorder: %s", strerror(errno));
+		goto fail;
+	}
+	if (o->shadow) {
+		/* answer nothing, insert nothing: read the app's responses */
+		int out_fd = bpf_program__fd(skel->progs.pf_shd_tc_out);
+
+		if (bpf_map_update_elem(bpf_map__fd(skel->maps.pf_shd_tail), &zero, &out_fd,
+					BPF_ANY)) {
+			err = -errno;
+			pr_warn("install the shadow response reader: %s", strerror(errno));
+			goto fail;
+		}
+		skel->bss->pf_cfg.draining = 1;
+		skel->bss->pf_cfg.shadow = 1;
+	} else if (bpf_prog_attach(msg_fd, socks_fd, BPF_SK_MSG_VERDICT, 0)) {
+		/* SK_MSG first: a socket gets the map's programs when added */
+		err = -errno;
+		pr_warn("attach SK_MSG to the offload socket map: %s", strerror(errno));
+		goto fail;
+	}
+	skel->bss->pf_cfg.ofl_stop = 0;
+	__atomic_store_n(&skel->bss->pf_cfg.ofl_on, 1, __ATOMIC_RELEASE);
+	/* a dead instance's sockops program: replaced in place on the same
+	 * cgroup (no connection missed), removed from another one */
+	if (o->adopted && !read_marker(o->marker, old, sizeof(old))) {
+		if (strcmp(old, cgroup))
+			detach_sockops_at(old);
+		else
+			old_fd = find_sockops(o->cg_fd);
+	}
+	aopts.flags = BPF_F_ALLOW_MULTI;
+	if (old_fd >= 0) {
+		aopts.flags |= BPF_F_REPLACE;
+		aopts.replace_prog_fd = old_fd;
+	}
+	err = bpf_prog_attach_opts(so_fd, o->cg_fd, BPF_CGROUP_SOCK_OPS, &aopts);
+	if (old_fd >= 0)
+		close(old_fd);
+	if (err) {
+		err = -errno;
+		pr_warn("attach sockops to cgroup %s: %s%s", cgroup, strerror(errno),
+			errno == EPERM ? " (a program attached there without "
+			"BPF_F_ALLOW_MULTI?)" : "");
+		if (!o->shadow)
+			bpf_prog_detach2(msg_fd, socks_fd, BPF_SK_MSG_VERDICT);
+		goto fail;
+	}
+	o->attached = true;
+	f = fopen(o->marker, "w");
+	if (f) {
+		fprintf(f, "%s\n", cgroup);
+		fclose(f);
+	}
+	return 0;
+fail:
+	skel->bss->pf_cfg.ofl_on = 0;
+	unpin_maps(o);
+	close(o->cg_fd);
+	o->cg_fd = -1;
+	return err;
+}
+
+/* See offload.h. */
+int pf_ofl_install(int fd, const struct pf_compiled *c)
+{
+	__u32 i, idx;
+
+	for (i = 0; i < PF_MAX_RULES; i++) {
+		idx = c->slot * PF_MAX_RULES + i;
+		if (bpf_map_update_elem(fd, &idx, &c->ofl[i], BPF_ANY)) {
+			pr_warn("install response settings: %s", strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* See offload.h. */
+void pf_ofl_gc(struct pf_ofl *o, __u64 now_ns)
+{
+	static struct pf_ofl_sk v;  /* 1 KiB: off the stack */
+	struct pf_flow_key k, next;
+	int fd = o->early_fd, more, n = 0;
+
+	if (!o->attached || now_ns - o->last_gc < 1000000000ULL)
+		return;
+	o->last_gc = now_ns;
+
+	more = !bpf_map_get_next_key(fd, NULL, &k);
+	while (more && n++ < 100000) {
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (!bpf_map_lookup_elem(fd, &k, &v) && now_ns - v.born_ns > PF_OFL_EARLY_NS)
+			bpf_map_delete_elem(fd, &k);
+		k = next;
+	}
+}
+
+/* Remove every socket from the socket map at fd: each goes back to the
+ * plain TCP send path (nothing of it is held: callers stop corking
+ * first). Returns how many. */
+static int release_sockets(int fd)
+{
+	__u64 k, next;
+	int more, n = 0;
+
+	more = !bpf_map_get_next_key(fd, NULL, &k);
+	while (more && n < 16777216) {
+		more = !bpf_map_get_next_key(fd, &k, &next);
+		if (!bpf_map_delete_elem(fd, &k))
+			n++;
+		k = next;
+	}
+	return n;
+}
+
+/* Let a head corked before ofl_stop was seen be completed by the app's
+ * next write (apps write a head's pieces back to back). */
+static void corked_grace(void)
+{
+	struct timespec t = { 0, 200 * 1000 * 1000 };
+
+	nanosleep(&t, NULL);
+}
+
+/* See offload.h. */
+void pf_ofl_detach(struct pf_ofl *o, struct preflightd_bpf *skel)
+{
+	int socks_fd = bpf_map__fd(skel->maps.pf_ofl_socks);
+	int n;
+
+	if (!o->attached) {
+		unpin_maps(o);
+		return;
+	}
+	__atomic_store_n(&skel->bss->pf_cfg.ofl_stop, 1, __ATOMIC_RELEASE);
+	if (bpf_prog_detach2(bpf_program__fd(skel->progs.pf_ofl_sockops), o->cg_fd,
+			     BPF_CGROUP_SOCK_OPS))
+		pr_warn("detach sockops from %s: %s", o->cgroup, strerror(errno));
+	corked_grace();
+	if (!o->shadow)
+		bpf_prog_detach2(bpf_program__fd(skel->progs.pf_ofl_msg), socks_fd,
+				 BPF_SK_MSG_VERDICT);
+	skel->bss->pf_cfg.shadow = 0;
+	n = release_sockets(socks_fd);
+	skel->bss->pf_cfg.ofl_on = 0;
+	pr_info("response offload detached from %s (%d connections released)", o->cgroup, n);
+	close(o->cg_fd);
+	o->cg_fd = -1;
+	o->attached = false;
+	unlink(o->marker);
+	unpin_maps(o);
+}
+
+/* The SK_MSG program attached to the socket map at fd: detach it. */
+static int detach_msg(int fd)
+{
+	__u32 ids[4], cnt = 4, flags = 0;
+	int pfd, n = 0;
+
+	if (bpf_prog_query(fd, BPF_SK_MSG_VERDICT, 0, &flags, ids, &cnt) || !cnt)
+		return 0;
+	pfd = bpf_prog_get_fd_by_id(ids[0]);
+	if (pfd < 0)
+		return 0;
+	if (!bpf_prog_detach2(pfd, fd, BPF_SK_MSG_VERDICT))
+		n = 1;
+	close(pfd);
+	return n;
+}
+
+/* See offload.h. The dead instance's ofl_stop is set by the caller
+ * (with its draining flag) before this runs. */
+int pf_ofl_detach_stale(const char *pin_dir, const char *iface)
+{
+	char path[600], marker[320], cg[512];
+	unsigned i;
+	int fd, n = 0;
+
+	snprintf(marker, sizeof(marker), "%s/%s.ofl", PF_LOCK_ROOT, iface);
+	if (!read_marker(marker, cg, sizeof(cg)))
+		n += detach_sockops_at(cg);
+	snprintf(path, sizeof(path), "%s/ofl_socks", pin_dir);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		corked_grace();
+		n += detach_msg(fd);
+		release_sockets(fd);
+		close(fd);
+	}
+	for (i = 0; i < N_PINS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, ofl_pins[i]);
+		unlink(path);
+	}
+	unlink(marker);
+	return n;
+}

@@ -1,0 +1,53 @@
+/* User: shadow mode (issue 13) -- compare the app's CORS answers with the policy's, field by field. */
+#ifndef PF_SHADOW_H
+#define PF_SHADOW_H
+
+#include <stdio.h>
+#include <stdbool.h>
+#include <linux/types.h>
+#include "policy.h"
+
+struct ring_buffer;
+struct preflightd_bpf;
+struct pf_shd_pending;
+
+struct pf_shadow {
+	struct pf_policy pol;            /* the running policy ... */
+	struct pf_compiled comp;         /* ... compiled for userspace decisions */
+	bool have_policy;
+	struct pf_shd_pending *tab;      /* requests waiting for their answer */
+	struct pf_shd_stats st;
+	int stats_fd, diffs_fd;          /* pf_shd_stats, pf_shd_diffs */
+};
+
+/* Start: load policy_file (the one `run` enforces), use skel's shadow
+ * maps and read the pf_shd ring buffer through rb. Returns 0 or -errno
+ * (message printed). */
+int pf_shadow_start(struct pf_shadow *s, struct preflightd_bpf *skel,
+		    const char *policy_file, struct ring_buffer *rb);
+
+/* The policy was reloaded from file: decide with it from now on (the
+ * old one stays if file cannot be loaded now). */
+void pf_shadow_policy(struct pf_shadow *s, const char *file);
+
+void pf_shadow_free(struct pf_shadow *s);
+
+/* One pair, decided and compared (also what the ring buffer callback
+ * does): req/resp are the heads, key/preflight-ness for the records.
+ * Exposed for the unit tests. */
+void pf_shadow_compare(struct pf_shadow *s, const struct pf_flow_key *key,
+		       const __u8 *req, __u32 req_len, const __u8 *resp, __u32 resp_len);
+
+/* `preflightd stats` / `/metrics`: print the counters in the pinned
+ * pf_shd_stats map at path (nothing if there is none). json: as
+ * ",\"shadow\":{...}" to splice into stats --json. */
+void pf_shadow_print_stats(const char *path, bool json);
+void pf_shadow_metrics(FILE *f);
+
+/* `preflightd trace`: print (and remove) at most max (0: all) of the
+ * disagreements waiting in the pinned pf_shd_diffs queue at path;
+ * mono_to_real_ns converts their timestamps. Returns how many were
+ * printed, or -errno. */
+int pf_shadow_trace(const char *path, __s64 mono_to_real_ns, unsigned max);
+
+#endif /* PF_SHADOW_H */
