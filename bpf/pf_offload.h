@@ -344,10 +344,11 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
  * pf_tc_ingress once the preflight datapath has passed a client segment
  * (already in the socket's sequence space): its verification does not
  * count against pf_tc_ingress's, and it is loaded only with the offload.
- * Always continues (TC_ACT_UNSPEC). */
+ * Always continues (TC_ACT_UNSPEC). The same program array holds the
+ * shadow response reader (PF_OFL_TAIL_SHD, see pf_shd_egress_hook). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, PF_OFL_TAILS);
 	__type(key, __u32);
 	__type(value, __u32);
 } pf_ofl_tail SEC(".maps");
@@ -356,7 +357,7 @@ struct {
 static __always_inline void pf_ofl_ingress_hook(struct __sk_buff *skb)
 {
 	if (pf_cfg.ofl_on)
-		bpf_tail_call(skb, &pf_ofl_tail, 0);
+		bpf_tail_call(skb, &pf_ofl_tail, PF_OFL_TAIL_REC);
 }
 
 static __always_inline void pf_ofl_ingress(struct __sk_buff *skb)
@@ -887,17 +888,10 @@ int pf_ofl_msg(struct sk_msg_md *msg)
  * ================================================================ */
 
 /* The tail call at the end of pf_tc_egress (shadow mode only). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-} pf_shd_tail SEC(".maps");
-
 static __always_inline void pf_shd_egress_hook(struct __sk_buff *skb)
 {
 	if (pf_cfg.shadow)
-		bpf_tail_call(skb, &pf_shd_tail, 0);
+		bpf_tail_call(skb, &pf_ofl_tail, PF_OFL_TAIL_SHD);
 }
 
 /* Stop reading this connection's responses. */

@@ -15,6 +15,12 @@
 #define PF_OFL_EXPOSE_MAX  256   /* "Access-Control-Expose-Headers: ...\r\n" */
 #define PF_OFL_CORK_MAX    64    /* writes a head may be split over */
 
+/* Slots of the offload's program array (pf_ofl_tail): the request recorder
+ * behind pf_tc_ingress, the shadow response reader behind pf_tc_egress. */
+#define PF_OFL_TAIL_REC    0
+#define PF_OFL_TAIL_SHD    1
+#define PF_OFL_TAILS       2
+
 /* What the response to a request gets. */
 enum pf_ofl_kind {
 	PF_OFL_NONE = 0,   /* no rule covers it (or responses: false): untouched */

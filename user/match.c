@@ -22,22 +22,32 @@ const struct pf_tok_val *pf_user_tok_lookup(const struct pf_tok_key *key)
 }
 
 /* See match.h. */
-const struct pf_rule *pf_user_rule_lookup(__u32 idx)
+int pf_user_rule_index(__u32 idx)
 {
 	__u32 base;
 
 	if (!pf_cur)
-		return NULL;
+		return -1;
 	base = pf_cur->slot * PF_MAX_RULES;
 	if (idx < base || idx - base >= PF_MAX_RULES)
-		return NULL;
-	return &pf_cur->rules[idx - base];
+		return -1;
+	return (int)(idx - base);
 }
 
 /* See match.h. */
-void pf_user_set_policy(const struct pf_compiled *c)
+const struct pf_rule *pf_user_rule_lookup(__u32 idx)
 {
-	pf_cur = c;
+	int i = pf_user_rule_index(idx);
+
+	return i < 0 ? NULL : &pf_cur->rules[i];
+}
+
+/* See match.h. */
+const struct pf_compiled *pf_user_set_policy(const struct pf_compiled *c)
+{
+	if (c)
+		pf_cur = c;
+	return pf_cur;
 }
 
 /* The one learned request-header verdict (see match.h). */

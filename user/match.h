@@ -30,9 +30,14 @@ const struct pf_tok_val *pf_user_tok_lookup(const struct pf_tok_key *key);
  * call). Rules past n_rules are returned zeroed, like the array map. */
 const struct pf_rule *pf_user_rule_lookup(__u32 idx);
 
-/* Make c the policy the look-ups read (pf_user_decide does it itself;
- * for other users of the datapath code, e.g. user/ofl_match.c). */
-void pf_user_set_policy(const struct pf_compiled *c);
+/* Make c (unless NULL) the policy the look-ups read (pf_user_decide does
+ * it itself; for other users of the datapath code, e.g. user/ofl_match.c).
+ * Returns that policy (NULL before the first). */
+const struct pf_compiled *pf_user_set_policy(const struct pf_compiled *c);
+
+/* idx (slot * PF_MAX_RULES + rule) as a rule number in that policy, -1
+ * when it is outside its slot (as pf_user_rule_lookup). */
+int pf_user_rule_index(__u32 idx);
 
 #ifndef PF_TOK_LOOKUP
 #define PF_TOK_LOOKUP(k) pf_user_tok_lookup(k)

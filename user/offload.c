@@ -27,12 +27,12 @@
 #include "pin.h"
 #include "log.h"
 
-/* The first N_ADOPT are reused after a crash. The tail-call arrays are
- * pinned only to keep their programs: the kernel empties a program array
+/* The first N_ADOPT are reused after a crash. The program array is
+ * pinned only to keep its programs: the kernel empties a program array
  * when its last user reference goes (kill -9 would have stopped the
  * request recorder under the still attached TC program). */
 static const char *const ofl_pins[] = { "ofl_sk", "ofl_socks", "ofl_rules", "shd_stats",
-					 "shd_diffs", "ofl_tail", "shd_tail" };
+					 "shd_diffs", "ofl_tail" };
 #define N_PINS (sizeof(ofl_pins) / sizeof(ofl_pins[0]))
 #define N_ADOPT 3
 
@@ -40,8 +40,7 @@ static struct bpf_map *ofl_map(struct preflightd_bpf *skel, unsigned i)
 {
 	struct bpf_map *maps[] = { skel->maps.pf_ofl_sk, skel->maps.pf_ofl_socks,
 				   skel->maps.pf_ofl_rules, skel->maps.pf_shd_stats,
-				   skel->maps.pf_shd_diffs, skel->maps.pf_ofl_tail,
-				   skel->maps.pf_shd_tail };
+				   skel->maps.pf_shd_diffs, skel->maps.pf_ofl_tail };
 
 	return maps[i];
 }
@@ -234,9 +233,10 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
 	int so_fd = bpf_program__fd(skel->progs.pf_ofl_sockops);
 	int socks_fd = bpf_map__fd(skel->maps.pf_ofl_socks);
 	int tc_fd = bpf_program__fd(skel->progs.pf_ofl_tc);
+	int tail_fd = bpf_map__fd(skel->maps.pf_ofl_tail);
+	__u32 rec = PF_OFL_TAIL_REC, shd = PF_OFL_TAIL_SHD;
 	char old[512] = "";
 	int err, old_fd = -1;
-	__u32 zero = 0;
 	FILE *f;
 
 	snprintf(o->cgroup, sizeof(o->cgroup), "%s", cgroup);
@@ -251,7 +251,7 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
 	if (err)
 		goto fail;
 	/* the recorder behind pf_tc_ingress's tail call */
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.pf_ofl_tail), &zero, &tc_fd, BPF_ANY)) {
+	if (bpf_map_update_elem(tail_fd, &rec, &tc_fd, BPF_ANY)) {
 		err = -errno;
 		pr_warn("install the offload's request recorder: %s", strerror(errno));
 		goto fail;
@@ -260,8 +260,7 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
 		/* answer nothing, insert nothing: read the app's responses */
 		int out_fd = bpf_program__fd(skel->progs.pf_shd_tc_out);
 
-		if (bpf_map_update_elem(bpf_map__fd(skel->maps.pf_shd_tail), &zero, &out_fd,
-					BPF_ANY)) {
+		if (bpf_map_update_elem(tail_fd, &shd, &out_fd, BPF_ANY)) {
 			err = -errno;
 			pr_warn("install the shadow response reader: %s", strerror(errno));
 			goto fail;

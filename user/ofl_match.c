@@ -8,19 +8,12 @@
 
 #include "ofl_match.h"
 
-static const struct pf_compiled *ofl_cur;
-
 /* See ofl_match.h. */
 const struct pf_ofl_rule *pf_user_ofl_rule_lookup(__u32 idx)
 {
-	__u32 base;
+	int i = pf_user_rule_index(idx);
 
-	if (!ofl_cur)
-		return NULL;
-	base = ofl_cur->slot * PF_MAX_RULES;
-	if (idx < base || idx - base >= PF_MAX_RULES)
-		return NULL;
-	return &ofl_cur->ofl[idx - base];
+	return i < 0 ? NULL : &pf_user_set_policy(NULL)->ofl[i];
 }
 
 /* See ofl_match.h. */
@@ -29,7 +22,6 @@ int pf_user_ofl_entry(const struct pf_compiled *c, const __u8 *buf, __u32 len,
 {
 	int res;
 
-	ofl_cur = c;
 	pf_user_set_policy(c);
 	memset(e, 0, sizeof(*e));
 	res = pf_parse_head(buf, len, r);

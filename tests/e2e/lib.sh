@@ -144,6 +144,17 @@ pf_case() {
 	return 0
 }
 
+# ------------------------------------------------------- curl dumps ----
+# hdr FILE NAME -- the value(s) of header NAME in a curl -D dump (joined by
+# ", "), CR stripped; empty if absent.
+hdr() {
+	tr -d '\r' <"$1" | awk -v n="${2,,}" '
+		BEGIN { FS = ":" }
+		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v)
+		                   out = out (out == "" ? "" : ", ") v }
+		END { print out }'
+}
+
 # ----------------------------------------------------- inside a case ----
 # Expectations record a failure and go on, so one run shows every broken
 # property of a case; pf_case_result (last line of a case) turns them into

@@ -64,15 +64,6 @@ YAML
 # ------------------------------------------------------------ helpers ----
 newcase() { CASE_DIR=$(mktemp -d "$PF_WORK/case.XXXX"); }
 
-# hdr FILE NAME -- the value(s) of header NAME in a curl -D dump (joined by
-# ", "), CR stripped; empty if absent.
-hdr() {
-	tr -d '\r' <"$1" | awk -v n="${2,,}" '
-		BEGIN { FS = ":" }
-		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v)
-		                   out = out (out == "" ? "" : ", ") v }
-		END { print out }'
-}
 # count_hdr FILE NAME -- how many NAME lines.
 count_hdr() { tr -d '\r' <"$1" | grep -ci "^$2:" || true; }
 

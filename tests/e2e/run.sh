@@ -52,16 +52,7 @@ parse_args() {
 }
 
 # ------------------------------------------------------------ helpers ----
-
-# hdr FILE NAME -- the value(s) of header NAME in a curl -D dump (joined by
-# ", "), CR stripped; empty if absent.
-hdr() {
-	tr -d '\r' <"$1" | awk -v n="${2,,}" '
-		BEGIN { FS = ":" }
-		tolower($1) == n { v = substr($0, length($1) + 2); sub(/^[ \t]+/, "", v)
-		                   out = out (out == "" ? "" : ", ") v }
-		END { print out }'
-}
+# (hdr: lib.sh)
 # has_hdr FILE NAME -- header present?
 has_hdr() { tr -d '\r' <"$1" | grep -qi "^$2:"; }
 # status FILE -- status code of the (last) response in a curl -D dump.

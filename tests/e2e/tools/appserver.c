@@ -419,26 +419,34 @@ static int do_options(struct conn *c, const struct req *rq, int keep)
 	return respond(c, rq, keep, "204 No Content", extra, -1, NULL);
 }
 
-/* do_blob: GET /blob?n=N[&seed=S]; query is what follows '?'. -2 if bad. */
-static int do_blob(struct conn *c, const struct req *rq, int keep,
-		   const char *query)
+/* blob_query: n=N (required, at most BLOB_MAX) and seed=S from the query
+ * of /blob and /chunked. -1 if bad. */
+static int blob_query(const char *query, uint64_t *n, uint64_t *seed)
 {
-	uint64_t n = UINT64_MAX, seed = 0;
-
+	*n = UINT64_MAX;
 	for (int i = 0; query && *query && i < 64; i++) {
 		size_t len = strcspn(query, "&");
 		const char *eq = memchr(query, '=', len);
 		size_t kl = eq ? (size_t)(eq - query) : 0;
 
 		if (kl == 1 && query[0] == 'n' &&
-		    parse_u64(eq + 1, len - 2, BLOB_MAX, &n))
-			return -2;
+		    parse_u64(eq + 1, len - 2, BLOB_MAX, n))
+			return -1;
 		if (kl == 4 && !strncmp(query, "seed", 4) &&
-		    parse_u64(eq + 1, len - 5, UINT32_MAX, &seed))
-			return -2;
+		    parse_u64(eq + 1, len - 5, UINT32_MAX, seed))
+			return -1;
 		query += len + (query[len] == '&');
 	}
-	if (n == UINT64_MAX)
+	return *n == UINT64_MAX ? -1 : 0;
+}
+
+/* do_blob: GET /blob?n=N[&seed=S]; query is what follows '?'. -2 if bad. */
+static int do_blob(struct conn *c, const struct req *rq, int keep,
+		   const char *query)
+{
+	uint64_t n, seed = 0;
+
+	if (blob_query(query, &n, &seed))
 		return -2;
 	if (respond(c, rq, keep, "200 OK",
 		    "Content-Type: application/octet-stream\r\n",
@@ -550,23 +558,10 @@ static int read_body(struct conn *c, size_t head_len, uint64_t cl,
 static int do_chunked(struct conn *c, const struct req *rq, int keep,
 		      const char *query)
 {
-	uint64_t n = UINT64_MAX, seed = 0, k = 0;
+	uint64_t n, seed = 0, k = 0;
 	char line[32];
 
-	for (int i = 0; query && *query && i < 64; i++) {
-		size_t len = strcspn(query, "&");
-		const char *eq = memchr(query, '=', len);
-		size_t kl = eq ? (size_t)(eq - query) : 0;
-
-		if (kl == 1 && query[0] == 'n' &&
-		    parse_u64(eq + 1, len - 2, BLOB_MAX, &n))
-			return -2;
-		if (kl == 4 && !strncmp(query, "seed", 4) &&
-		    parse_u64(eq + 1, len - 5, UINT32_MAX, &seed))
-			return -2;
-		query += len + (query[len] == '&');
-	}
-	if (n == UINT64_MAX)
+	if (blob_query(query, &n, &seed))
 		return -2;
 	if (respond(c, rq, keep, "200 OK",
 		    "Content-Type: application/octet-stream\r\n"
