@@ -1,6 +1,6 @@
 /* kcost.c -- in-kernel cost of one answered preflight, measured with BPF_PROG_TEST_RUN. */
 /*
- *   kcost --request FILE [--runs N] [--floor] [--stages] POLICY...
+ *   kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] POLICY...
  *
  * Loads the test build of the datapath (build/tests/bpf/preflightd_test,
  * socket state mocked through the pf_test_sock map, see bpf/pf_sock.h)
@@ -37,14 +37,19 @@
  * match and response build); the full answer adds the socket guards, the
  * checksum check, the flow update and the rewrite.
  *
+ * --size FILE (repeatable, first POLICY only) also times the answer to
+ * another request (bench/preflight-*.txt: shorter and longer ones), as
+ * series "tc.size" / "xdp.size" with that request's req_file and req_len.
+ *
  * --floor also times bench/floor.bpf.c on the same request, and "empty":
  * the floor given a UDP frame it passes at once (the fixed overhead of a
  * timed test run).
  *
  * Output, one line per series:
- *   KCOST {"what":"tc"|"xdp"|"tc.<stage>"|"xdp.<stage>"|"floor"|"empty",
- *          "policy":FILE,"tokens":N,"runs":N,"p10_ns":N,"p50_ns":N,
- *          "p90_ns":N,"mean_ns":X,"req_len":N,"resp_len":N}
+ *   KCOST {"what":"tc"|"xdp"|"tc.<stage>"|"xdp.<stage>"|"tc.size"|"xdp.size"|
+ *          "floor"|"empty","policy":FILE,"tokens":N,"runs":N,"p10_ns":N,
+ *          "p50_ns":N,"p90_ns":N,"mean_ns":X,"req_file":FILE,"req_len":N,
+ *          "resp_len":N}
  *   KCOST {"what":"repeat_check","repeat":1000,"answered":N,"mean_ns":N}
  * Runs in a private network namespace (like the BPF tier), so nothing a
  * program might transmit leaves it.
@@ -74,6 +79,7 @@
 
 #define REQ_MAX     2048
 #define MAX_OBJS    8            /* policies */
+#define MAX_SIZES   4            /* --size requests */
 #define MAX_SERIES  64
 #define WARMUP      200          /* untimed runs first (flow created, caches warm) */
 #define CHUNK       250          /* runs of one series before the next one's turn */
@@ -108,6 +114,7 @@ struct obj {
 /* One timed series. */
 struct series {
 	char name[48];
+	const char *req_file;
 	struct obj *obj;         /* NULL for floor/empty */
 	int prog_fd;
 	int want_ret;
@@ -302,6 +309,7 @@ static void set_sock(struct obj *o, int valid)
 		.snd_nxt = S_ISN, .snd_una = S_ISN, .write_seq = S_ISN,
 		.mss = 1448, .rcv_wnd = 64256, .wscale = 7,
 		.bytes_received = 0, .valid = (__u32)valid, .ts_now = TS_SERVER,
+		.snd_wscale = 7, /* a Linux client: 502 << 7 takes any response */
 	};
 	__u32 zero = 0;
 
@@ -340,8 +348,8 @@ static void run_series(struct series *s, unsigned n, int warmup)
 
 /* Add a series; returns it. */
 static struct series *add_series(const char *name, struct obj *o, int prog_fd, int want_ret,
-				 enum variant v, const char *req, unsigned req_len,
-				 unsigned runs)
+				 enum variant v, const char *req_file, const char *req,
+				 unsigned req_len, unsigned runs)
 {
 	struct series *s;
 	const char *p;
@@ -352,6 +360,7 @@ static struct series *add_series(const char *name, struct obj *o, int prog_fd, i
 	s = &series[n_series];
 	memset(s, 0, sizeof(*s));
 	snprintf(s->name, sizeof(s->name), "%s", name);
+	s->req_file = req_file;
 	s->obj = o;
 	s->prog_fd = prog_fd;
 	s->want_ret = want_ret;
@@ -399,9 +408,10 @@ static void report(struct series *s)
 	mean /= s->n;
 	printf("KCOST {\"what\":\"%s\",\"policy\":\"%s\",\"tokens\":%u,\"runs\":%u,"
 	       "\"p10_ns\":%u,\"p50_ns\":%u,\"p90_ns\":%u,\"mean_ns\":%.1f,"
-	       "\"req_len\":%u,\"resp_len\":%u}\n", s->name, s->obj ? s->obj->policy : "-",
-	       s->obj ? s->obj->tokens : 0, s->n, s->ns[s->n / 10], s->ns[s->n / 2],
-	       s->ns[s->n * 9 / 10], mean, s->v == V_EMPTY ? 0 : s->req_len, s->resp_len);
+	       "\"req_file\":\"%s\",\"req_len\":%u,\"resp_len\":%u}\n", s->name,
+	       s->obj ? s->obj->policy : "-", s->obj ? s->obj->tokens : 0, s->n,
+	       s->ns[s->n / 10], s->ns[s->n / 2], s->ns[s->n * 9 / 10], mean, s->req_file,
+	       s->v == V_EMPTY ? 0 : s->req_len, s->resp_len);
 	fflush(stdout);
 }
 
@@ -493,7 +503,8 @@ static void repeat_check(struct obj *o, const char *req, unsigned req_len)
 /* Print the usage to f. */
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: kcost --request FILE [--runs N] [--floor] [--stages] POLICY...\n");
+	fprintf(f, "usage: kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] "
+		"POLICY...\n");
 }
 
 /* Parse the options, load every policy (and the floor), build the series,
@@ -502,25 +513,33 @@ int main(int argc, char **argv)
 {
 	static const struct option lopts[] = {
 		{ "request", required_argument, NULL, 'r' },
+		{ "size", required_argument, NULL, 'z' },
 		{ "runs", required_argument, NULL, 'n' },
 		{ "floor", no_argument, NULL, 'f' },
 		{ "stages", no_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	static char req[REQ_MAX];
-	const char *request = NULL;
-	unsigned runs = 20000, i, done, v;
-	int do_floor = 0, stages = 0, c, len, floor_fd;
+	static char req[REQ_MAX], size_req[MAX_SIZES][REQ_MAX];
+	const char *request = NULL, *size_file[MAX_SIZES];
+	unsigned runs = 20000, i, done, v, n_sizes = 0;
+	int do_floor = 0, stages = 0, c, len, floor_fd, size_len[MAX_SIZES];
 	unsigned long val;
 	struct obj *o;
 	char *end, name[48];
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "r:n:fsh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:z:n:fsh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			request = optarg;
+			break;
+		case 'z':
+			if (n_sizes == MAX_SIZES) {
+				fprintf(stderr, "kcost: more than %d --size requests\n", MAX_SIZES);
+				return 2;
+			}
+			size_file[n_sizes++] = optarg;
 			break;
 		case 'n':
 			errno = 0;
@@ -552,6 +571,11 @@ int main(int argc, char **argv)
 	len = read_request(request, req, sizeof(req));
 	if (len < 0)
 		return 1;
+	for (i = 0; i < n_sizes; i++) {
+		size_len[i] = read_request(size_file[i], size_req[i], sizeof(size_req[i]));
+		if (size_len[i] < 0)
+			return 1;
+	}
 	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
 	if (f) {
 		if (fgetc(f) == '1')
@@ -567,17 +591,28 @@ int main(int argc, char **argv)
 		for (v = V_ANSWER; v <= (stages && c == optind ? V_NO_SOCKET : V_ANSWER); v++) {
 			snprintf(name, sizeof(name), "tc%s%s", v ? "." : "", variant_name[v]);
 			add_series(name, o, bpf_program__fd(o->skel->progs.pf_tc_ingress),
-				   v == V_ANSWER ? TC_ACT_REDIRECT : TC_ACT_UNSPEC, v, req,
-				   (unsigned)len, runs);
+				   v == V_ANSWER ? TC_ACT_REDIRECT : TC_ACT_UNSPEC, v, request,
+				   req, (unsigned)len, runs);
 			snprintf(name, sizeof(name), "xdp%s%s", v ? "." : "", variant_name[v]);
 			add_series(name, o, bpf_program__fd(o->skel->progs.pf_xdp_ingress),
-				   v == V_ANSWER ? XDP_TX : XDP_PASS, v, req, (unsigned)len, runs);
+				   v == V_ANSWER ? XDP_TX : XDP_PASS, v, request, req,
+				   (unsigned)len, runs);
+		}
+		for (i = 0; c == optind && i < n_sizes; i++) {
+			add_series("tc.size", o, bpf_program__fd(o->skel->progs.pf_tc_ingress),
+				   TC_ACT_REDIRECT, V_ANSWER, size_file[i], size_req[i],
+				   (unsigned)size_len[i], runs);
+			add_series("xdp.size", o, bpf_program__fd(o->skel->progs.pf_xdp_ingress),
+				   XDP_TX, V_ANSWER, size_file[i], size_req[i],
+				   (unsigned)size_len[i], runs);
 		}
 	}
 	if (do_floor) {
 		floor_fd = load_floor();
-		add_series("floor", NULL, floor_fd, XDP_TX, V_FLOOR, req, (unsigned)len, runs);
-		add_series("empty", NULL, floor_fd, XDP_PASS, V_EMPTY, req, (unsigned)len, runs);
+		add_series("floor", NULL, floor_fd, XDP_TX, V_FLOOR, request, req, (unsigned)len,
+			   runs);
+		add_series("empty", NULL, floor_fd, XDP_PASS, V_EMPTY, "-", req, (unsigned)len,
+			   runs);
 	}
 
 	for (i = 0; i < n_series; i++)
