@@ -1,11 +1,16 @@
-# bench/bench.mk -- `make bench`: the side-by-side benchmark (scripts/bench.sh).
+# bench/bench.mk -- `make bench`: the side-by-side benchmark (bench/run.sh
+# measures into bench/results/latest.csv, bench/report.sh writes latest.md
+# and latest.png from it).
+#   make bench          everything (root, ~3 min)
+#   make bench-kernel   BPF_PROG_TEST_RUN figures only (root, no topology)
+#   make bench-report   the report again from latest.csv (no root)
+#   make bench-gc       GC pass time at 65,536 and 1,048,576 entries
 # Included from the top-level Makefile (-include bench/bench.mk); alone:
 #   make -f Makefile -f bench/bench.mk bench
 # Tools: bench/floor.bpf.c -> build/bench/floor.bpf.o (+ floor.skel.h)
 #        bench/floorctl.c  -> build/bench/floorctl  (loads the floor)
 #        bench/kcost.c     -> build/bench/kcost     (BPF_PROG_TEST_RUN cost)
 #        bench/gccost.c    -> build/bench/gccost    (flow-table GC pass cost)
-#   make bench-gc          GC pass time at 65,536 and 1,048,576 entries
 # Read once even when both the Makefile includes it and -f names it.
 ifndef PF_BENCH_MK
 PF_BENCH_MK := 1
@@ -14,7 +19,7 @@ BENCH_DIR   := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
 	       $(BENCH_DIR)/ofl_floorctl
 
-.PHONY: bench bench-tools bench-gc
+.PHONY: bench bench-tools bench-gc bench-kernel bench-report
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
@@ -74,7 +79,15 @@ bench:
 	$(Q)bash scripts/deps.sh bench
 	$(Q)$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) -f bench/bench.mk \
 		all e2e-tools bench-tools
-	$(Q)bash scripts/bench.sh
+	$(Q)bash bench/run.sh
+
+bench-kernel:
+	$(Q)$(MAKE) --no-print-directory -f $(firstword $(MAKEFILE_LIST)) -f bench/bench.mk \
+		all e2e-tools bench-tools
+	$(Q)BENCH_OUT=$(BENCH_DIR)/kernel bash bench/run.sh --kernel-only
+
+bench-report:
+	$(Q)bash bench/report.sh
 
 -include $(wildcard $(BENCH_DIR)/*.d)
 

@@ -1,0 +1,98 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034,SC2154  # R[] (associative), READY_MS: bench/run.sh's
+# bench/kernel.sh -- the benchmark's figures taken without traffic (sourced
+# by bench/run.sh): BPF_PROG_TEST_RUN cost of one answer (build/bench/kcost)
+# and the 100,000-origin policy's check and load times and map memory.
+# Results go to R[kc.*] and R[pol.*] (see bench/run.sh).
+#
+#   bench_kcost          kcost over POL10/POL1000/POL100K (+ stages, floor,
+#                        request sizes); run while bpf_stats is off
+#   bench_policy_load    `check` and `run` start-to-ready of POL100K, best
+#                        of LOAD_TRIES; maps memory; a 1M-flow table
+
+# The request-size series: bench/preflight-<key>.txt (522 is the main
+# request, bench/preflight.txt, timed with the 1,000-origin policy).
+BENCH_SIZES=(300 1k 2k)
+
+bench_kcost() {
+	local sizes=() k what pol key
+	for k in "${BENCH_SIZES[@]}"; do
+		sizes+=(--size "$BENCH/preflight-$k.txt")
+	done
+	log "kcost: BPF_PROG_TEST_RUN, $KCOST_RUNS answers per policy and mode"
+	timeout -k 5 600 "$KCOST" --request "$BENCH/preflight.txt" "${sizes[@]}" \
+		--runs "$KCOST_RUNS" --stages --floor "$POL1000" "$POL10" "$POL100K" \
+		>"$WORK/kcost.txt" 2>"$WORK/kcost.err" ||
+		problem kcost "kcost failed: $(tail -n 3 "$WORK/kcost.err")"
+	sed -n 's/^KCOST //p' "$WORK/kcost.txt" >"$WORK/kcost.jsonl"
+	while read -r what pol key; do
+		R[kc.$key]=$(jq -r --arg w "$what" --arg p "$pol" \
+			'select(.what == $w and (.policy | endswith($p))) | .p50_ns' "$WORK/kcost.jsonl" | head -n1)
+	done <<-EOF
+		tc pol-10.yaml tc10
+		tc pol-1000.yaml tc1000
+		tc pol-100000.yaml tc100000
+		xdp pol-10.yaml xdp10
+		xdp pol-1000.yaml xdp1000
+		xdp pol-100000.yaml xdp100000
+		tc.not_options pol-1000.yaml s_not_options
+		tc.plain_options pol-1000.yaml s_plain
+		tc.no_socket pol-1000.yaml s_no_socket
+		xdp.not_options pol-1000.yaml x_not_options
+		xdp.plain_options pol-1000.yaml x_plain
+		xdp.no_socket pol-1000.yaml x_no_socket
+		floor - floor
+		empty - empty
+	EOF
+	for k in "${BENCH_SIZES[@]}"; do
+		for what in tc xdp; do
+			R[kc.${what}_req$k]=$(jq -r --arg w "$what.size" --arg f "preflight-$k.txt" \
+				'select(.what == $w and (.req_file | endswith($f))) | .p50_ns' "$WORK/kcost.jsonl")
+			R[kc.req${k}_len]=$(jq -r --arg f "preflight-$k.txt" \
+				'select(.what == "tc.size" and (.req_file | endswith($f))) | .req_len' "$WORK/kcost.jsonl")
+		done
+	done
+	R[kc.repeat_answered]=$(jq -r 'select(.what == "repeat_check") | .answered' "$WORK/kcost.jsonl")
+	R[kc.req_len]=$(jq -r 'select(.what == "tc") | .req_len' "$WORK/kcost.jsonl" | head -n1)
+}
+
+# bench_maps_of_tc_prog OUT -- "name bytes_memlock max_entries" of the
+# maps of the running preflightd's TC ingress program.
+bench_maps_of_tc_prog() {
+	local id m
+	id=$(bench_net_progs | awk '$1 == "tc_in" { print $2; exit }')
+	for m in $(bpftool -j prog show id "$id" | jq -r '.map_ids[]'); do
+		bpftool -j map show id "$m" | jq -r '"\(.name) \(.bytes_memlock // 0) \(.max_entries)"'
+	done >"$1"
+}
+
+# Compile/load times are the best of LOAD_TRIES (all of them are in the
+# CSV and the log): other tenants only ever make them slower.
+bench_policy_load() {
+	local t0 t1 i checks=() readies=()
+	for ((i = 1; i <= LOAD_TRIES; i++)); do
+		t0=$EPOCHREALTIME
+		timeout -k 5 60 "$PFD" check "$POL100K" >"$WORK/check-100k.txt" 2>&1 ||
+			problem policy "preflightd check refused the 100k policy"
+		t1=$EPOCHREALTIME
+		checks+=("$(calc "($t1 - $t0) * 1e3" %.0f)")
+		bench_start_pfd tc "$POL100K"
+		readies+=("$READY_MS")
+		((i > 1)) || bench_maps_of_tc_prog "$WORK/maps-100k.txt"
+		bench_stop_srv
+	done
+	R[pol.check_ms]=$(printf '%s\n' "${checks[@]}" | sort -g | head -n1)
+	R[pol.ready_ms]=$(printf '%s\n' "${readies[@]}" | sort -g | head -n1)
+	R[pol.check_all_ms]=$(IFS=/; echo "${checks[*]}")
+	R[pol.ready_all_ms]=$(IFS=/; echo "${readies[*]}")
+	R[pol.maps_bytes]=$(awk '{ s += $2 } END { print s + 0 }' "$WORK/maps-100k.txt")
+	R[pol.tokens_bytes]=$(awk '$1 == "pf_tokens" { print $2 }' "$WORK/maps-100k.txt")
+	R[pol.flows_bytes_default]=$(awk '$1 == "pf_flows" { print $2 }' "$WORK/maps-100k.txt")
+	log "100k-origin policy: check ${R[pol.check_all_ms]} ms, start to ready ${R[pol.ready_all_ms]} ms, maps $(calc "${R[pol.maps_bytes]} / 1048576" %.1f) MiB"
+	bench_start_pfd tc "$POL10" --max-flows 1048576
+	R[pol.ready_1m_ms]=$READY_MS
+	bench_maps_of_tc_prog "$WORK/maps-1m.txt"
+	R[pol.flows_1m_bytes]=$(awk '$1 == "pf_flows" { print $2 }' "$WORK/maps-1m.txt")
+	bench_stop_srv
+	log "flow table for 1M connections: $(calc "${R[pol.flows_1m_bytes]:-0} / 1048576" %.1f) MiB"
+}

@@ -1,0 +1,306 @@
+#!/usr/bin/env bash
+# bench/report.sh (`make bench-report`) -- the benchmark's report from its
+# numbers: reads the CSV bench/run.sh wrote and writes, next to it,
+# latest.md (tables, the stage profile, every target as MET/MISSED) and
+# latest.png (gnuplot). No root, no traffic: a change to the report is
+# checked in a second on the last run's numbers.
+#
+#   bench/report.sh [CSV]        (default bench/results/latest.csv)
+#
+# The CSV: "group,variant,metric,value" lines; groups meta (how the run was
+# made), problem (variant, text), live (the best of the rounds), round<N>
+# (each round), testrun (kcost p50 ns, variant = series key), policy (the
+# 100,000-origin policy's times and memory). A missing figure is reported
+# as "-" / NOT MEASURED, never guessed.
+set -euo pipefail
+
+BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+CSV=${1:-$BENCH/results/latest.csv}
+[[ -r $CSV ]] || { echo "report: cannot read $CSV" >&2; exit 1; }
+DIR=$(cd "$(dirname "$CSV")" && pwd)
+VARIANTS=(nginx app tc xdp floor)
+
+declare -A R RR M    # live/testrun/policy figures; per round; meta
+PROBLEMS=()
+
+# load_csv -- fill R, RR, M and PROBLEMS from $CSV (a quoted value may hold
+# commas; "" inside it is a quote).
+load_csv() {
+	local g v k val
+	while IFS=$'\t' read -r g v k val; do
+		case $g in
+		meta) M[$k]=$val ;;
+		problem) PROBLEMS+=("$v: $val") ;;
+		live) R[$v.$k]=$val ;;
+		round*) RR[${g#round}.$v.$k]=$val ;;
+		testrun) R[kc.$v]=$val ;;
+		policy) R[pol.$k]=$val ;;
+		esac
+	done < <(awk 'NR > 1 {
+		line = $0
+		for (i = 1; i <= 3; i++) { p = index(line, ","); f[i] = substr(line, 1, p - 1); line = substr(line, p + 1) }
+		if (line ~ /^".*"$/) { line = substr(line, 2, length(line) - 2); gsub(/""/, "\"", line) }
+		printf "%s\t%s\t%s\t%s\n", f[1], f[2], f[3], line
+	}' "$CSV")
+}
+
+# ratio A B -- A/B with 2 decimals ("-" if either is missing/zero).
+ratio() {
+	[[ -n ${1:-} && -n ${2:-} && $1 != - && $2 != - ]] || { echo -; return; }
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%.2f", a / b }'
+}
+
+# minus A B -- A-B, or "-".
+minus() {
+	[[ -n ${1:-} && -n ${2:-} && $1 != - && $2 != - ]] || { echo -; return; }
+	echo $(($1 - $2))
+}
+
+# target NAME VALUE OP LIMIT UNIT [NOTE] -- one MET/MISSED line: VALUE OP
+# LIMIT with OP "<=" or ">="; NOTE appended.
+target() {
+	local name=$1 val=$2 op=$3 lim=$4 unit=${5:-} note=${6:-}
+	if [[ -z $val || $val == - ]]; then
+		printf -- '- %s: **NOT MEASURED**\n' "$name"
+		return
+	fi
+	awk -v n="$name" -v v="$val" -v op="$op" -v l="$lim" -v u="$unit" -v note="$note" 'BEGIN {
+		met = op == "<=" ? v <= l : v >= l
+		sym = op == "<=" ? "≤" : "≥"
+		if (met) printf "- %s: **MET** (%s%s; limit %s %s%s)%s\n", n, v, u, sym, l, u, note
+		else printf "- %s: **MISSED** (%s%s; limit %s %s%s; %.2f× the limit)%s\n", n, v, u, sym, l, u, v / l, note
+	}'
+}
+
+# own_verdict RATIO OP LIMIT -- "; by own CPU: 0.52× (MET)".
+own_verdict() {
+	[[ -n $1 && $1 != - ]] || return 0
+	awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN {
+		met = op == "<=" ? v <= l : v >= l
+		printf "; by own CPU: %s× (%s)", v, met ? "MET" : "MISSED"
+	}'
+}
+
+short() {
+	case $1 in
+	tc | xdp) echo "${1^^}" ;;
+	*) echo "$1" ;;
+	esac
+}
+
+label() {
+	case $1 in
+	nginx) echo "nginx (map + add_header always)" ;;
+	app) echo "app answers its own" ;;
+	tc) echo "preflightd TC" ;;
+	xdp) echo "preflightd XDP" ;;
+	floor) echo "floor (bare XDP bounce)" ;;
+	esac
+}
+
+status_of() {
+	local v=$1 p s=
+	[[ -n ${R[$v.requests]:-} ]] || { echo -; return; }
+	for p in "${PROBLEMS[@]+"${PROBLEMS[@]}"}"; do
+		[[ $p == "$v: "* ]] && s+="**${p#"$v: "}**; "
+	done
+	[[ -n $s ]] && echo "${s%; }" || echo ok
+}
+
+# per_round METRIC -- "nginx a/b, app c/d, ..." from the rounds.
+per_round() {
+	local v r out=() vals
+	for v in "${VARIANTS[@]}"; do
+		vals=()
+		for ((r = 1; r <= ${M[rounds]:-0}; r++)); do
+			vals+=("${RR[$r.$v.$1]:--}")
+		done
+		out+=("$(short "$v") $(IFS=/; echo "${vals[*]}")")
+	done
+	local IFS=, joined
+	joined="${out[*]}"
+	echo "${joined//,/, }"
+}
+
+# flat MODE -- max/min of the 10 / 1,000 / 100,000-origin test runs.
+flat() {
+	local a=${R[kc.${1}10]:-} b=${R[kc.${1}1000]:-} c=${R[kc.${1}100000]:-}
+	[[ -n $a && -n $b && -n $c ]] || { echo -; return; }
+	ratio "$(printf '%s\n' "$a" "$b" "$c" | sort -n | tail -n1)" \
+		"$(printf '%s\n' "$a" "$b" "$c" | sort -n | head -n1)"
+}
+
+mib() { awk -v b="${1:-0}" 'BEGIN { printf "%.1f", b / 1048576 }'; }
+
+write_live() {
+	local v f_p50=${R[floor.p50_us]:-}
+	local n_cpu=${R[nginx.cpu_us]:-} f_cpu=${R[floor.cpu_us]:-}
+	local n_rps=${R[nginx.rps]:-} f_rps=${R[floor.rps]:-}
+	echo "Same wrk client (\`bench/preflight.lua\`: the Chromium-like preflight of \`bench/preflight.txt\`, ${R[kc.req_len]:-?} bytes) for every row, run in a client netns over a veth. Latency: 1 connection, ${M[lat_duration]:-?} s. Throughput and CPU: ${M[conns]:-?} connections, ${M[duration]:-?} s, ${M[threads]:-?} wrk thread. ${M[rounds]:-?} rounds (the second in reverse order); each figure is the best of the rounds, counts are summed (every round is in the CSV). Policy: 1,000 exact origins + 50 wildcards + 20 headers (nginx: the same origins in a \`map\`)."
+	echo
+	echo "| variant | p50 µs | p99 µs | req/s | CPU µs/preflight | own CPU µs | p50 × floor | req/s × floor | req/s × nginx | CPU × floor | CPU × nginx | in-kernel ns/answer | checks |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+	for v in "${VARIANTS[@]}"; do
+		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$v")" \
+			"${R[$v.p50_us]:--}" "${R[$v.p99_us]:--}" "${R[$v.rps]:--}" "${R[$v.cpu_us]:--}" \
+			"${R[$v.own_cpu_us]:--}" "$(ratio "${R[$v.p50_us]:-}" "$f_p50")" \
+			"$(ratio "${R[$v.rps]:-}" "$f_rps")" "$(ratio "${R[$v.rps]:-}" "$n_rps")" \
+			"$(ratio "${R[$v.cpu_us]:-}" "$f_cpu")" "$(ratio "${R[$v.cpu_us]:-}" "$n_cpu")" \
+			"${R[$v.k_ns_per_answer]:--}" "$(status_of "$v")"
+	done
+	echo
+	echo "Checks per row: curl preflight headers (nginx also with a disallowed origin: no CORS headers), zero wrk socket errors and non-2xx answers, OPTIONS seen by the app (app: ${R[app.app_options]:-?}; behind preflightd TC/XDP and the floor: ${R[tc.app_options]:-?}/${R[xdp.app_options]:-?}/${R[floor.app_options]:-?}, must be 0), answers counted by preflightd (TC ${R[tc.answered]:-?}, XDP ${R[xdp.answered]:-?}) and the floor (${R[floor.answered]:-?})."
+	echo
+	echo "CPU µs/preflight: the machine's busy time (user + nice + system + irq + softirq of all CPUs, /proc/stat) during the ${M[conns]:-?}-connection window divided by the completed requests; it includes the client and whatever else ran on the machine. Own CPU µs: the run time (/proc/PID/stat, getrusage) of this benchmark's own processes -- wrk, the server, ksoftirqd -- per request, which other tenants cannot move. Other tenants' processes used at least $(for v in "${VARIANTS[@]}"; do printf '%s %s %%, ' "$(short "$v")" "${R[$v.others_cpu_pct]:-?}"; done | sed 's/, $//') of the machine in the least busy of those windows (their CPU inflates the machine-wide column, not the own column)."
+	echo
+	echo "Spread over the rounds (round 1 / round 2 ...): p50 µs $(per_round p50_us); CPU µs/preflight $(per_round cpu_us); own CPU µs $(per_round own_cpu_us); req/s $(per_round rps)."
+	echo
+	echo "![preflight latency, CPU and throughput](latest.png)"
+	echo
+}
+
+write_kernel() {
+	local m k
+	echo "**In-kernel cost per answered preflight**"
+	echo
+	echo "| | preflightd TC | preflightd XDP | floor |"
+	echo "|---|---:|---:|---:|"
+	echo "| live, ingress program ns per run (bpf_stats run_time_ns / run_cnt) | ${R[tc.k_ns_per_run]:--} | ${R[xdp.k_ns_per_run]:--} | ${R[floor.k_ns_per_run]:--} |"
+	echo "| live, ingress run time / answered preflights (ns) | ${R[tc.k_ns_per_answer]:--} | ${R[xdp.k_ns_per_answer]:--} | ${R[floor.k_ns_per_answer]:--} |"
+	echo "| live, all programs on the interface / answered (ns) | ${R[tc.k_all_ns_per_answer]:--} | ${R[xdp.k_all_ns_per_answer]:--} | ${R[floor.k_all_ns_per_answer]:--} |"
+	echo "| BPF_PROG_TEST_RUN p50, 10 origins (ns) | ${R[kc.tc10]:--} | ${R[kc.xdp10]:--} | ${R[kc.floor]:--} |"
+	echo "| BPF_PROG_TEST_RUN p50, 1,000 origins (ns) | ${R[kc.tc1000]:--} | ${R[kc.xdp1000]:--} | |"
+	echo "| BPF_PROG_TEST_RUN p50, 100,000 origins (ns) | ${R[kc.tc100000]:--} | ${R[kc.xdp100000]:--} | |"
+	echo "| flatness: max/min over 10 / 1,000 / 100,000 origins | $(flat tc) | $(flat xdp) | |"
+	echo
+	echo "Test runs: the socket-mocked test object (\`build/tests/bpf/preflightd_test.bpf.o\`), a steady keep-alive conversation of ${M[kcost_runs]:-?} answers per series (each request acks the previous response), one \`BPF_PROG_TEST_RUN\` per answer timed by the kernel — \`repeat\` cannot be used because the program rewrites the frame in place (a repeat of 1,000 answers ${R[kc.repeat_answered]:-?} time). All series are interleaved. A timed run of a program that returns at once costs ${R[kc.empty]:-?} ns (included in every figure). The mock replaces the socket look-up (\`bpf_skc_lookup_tcp\` + \`tcp_sock\` reads), which the live numbers include."
+	echo
+	echo "**Where the answer's time goes** (BPF_PROG_TEST_RUN p50 ns, 1,000 origins; each stage is timed by stopping the conversation there: \`kcost --stages\`)"
+	echo
+	echo "| stage | TC total | TC stage | XDP total | XDP stage |"
+	echo "|---|---:|---:|---:|---:|"
+	echo "| entry, packet parse, flow look-up, \"OPTIONS \" prefix check | ${R[kc.s_not_options]:--} | $(minus "${R[kc.s_not_options]:-}" "${R[kc.empty]:-}") | ${R[kc.x_not_options]:--} | $(minus "${R[kc.x_not_options]:-}" "${R[kc.empty]:-}") |"
+	echo "| + request copy and HTTP parse (no Origin: passed) | ${R[kc.s_plain]:--} | $(minus "${R[kc.s_plain]:-}" "${R[kc.s_not_options]:-}") | ${R[kc.x_plain]:--} | $(minus "${R[kc.x_plain]:-}" "${R[kc.x_not_options]:-}") |"
+	echo "| + policy match and response build (socket mock invalid: passed) | ${R[kc.s_no_socket]:--} | $(minus "${R[kc.s_no_socket]:-}" "${R[kc.s_plain]:-}") | ${R[kc.x_no_socket]:--} | $(minus "${R[kc.x_no_socket]:-}" "${R[kc.x_plain]:-}") |"
+	echo "| + socket guards, checksum check, flow update, rewrite (answered) | ${R[kc.tc1000]:--} | $(minus "${R[kc.tc1000]:-}" "${R[kc.s_no_socket]:-}") | ${R[kc.xdp1000]:--} | $(minus "${R[kc.xdp1000]:-}" "${R[kc.x_no_socket]:-}") |"
+	echo
+	echo "The stage requests differ from the answered one only where they must (\"XPTIONS\"; no Origin line, so ${R[kc.req_len]:-?} - ~33 bytes); the timer's own ${R[kc.empty]:-?} ns are in the first stage."
+	echo
+	echo "**Cost growth with the request** (BPF_PROG_TEST_RUN p50 ns, 1,000 origins; \`bench/preflight*.txt\`: more header lines, the larger ones with a 16-name request-header list that the answer echoes)"
+	echo
+	echo "| request | bytes | TC ns | TC × 522 B | XDP ns | XDP × 522 B |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for k in 300 522 1k 2k; do
+		if [[ $k == 522 ]]; then
+			m=("bench/preflight.txt" "${R[kc.req_len]:--}" "${R[kc.tc1000]:-}" "${R[kc.xdp1000]:-}")
+		else
+			m=("bench/preflight-$k.txt" "${R[kc.req${k}_len]:--}" "${R[kc.tc_req$k]:-}" "${R[kc.xdp_req$k]:-}")
+		fi
+		echo "| \`${m[0]}\` | ${m[1]} | ${m[2]:--} | $(ratio "${m[2]}" "${R[kc.tc1000]:-}") | ${m[3]:--} | $(ratio "${m[3]}" "${R[kc.xdp1000]:-}") |"
+	done
+	echo
+}
+
+write_policy() {
+	echo "Policy of 100,000 exact origins (best of ${M[load_tries]:-?}): \`preflightd check\` ${R[pol.check_ms]:-?} ms (${R[pol.check_all_ms]:-?}); \`preflightd run\` start to \"ready\" (parse, compile, load the programs, fill the maps, attach) ${R[pol.ready_ms]:-?} ms (${R[pol.ready_all_ms]:-?}); maps $(mib "${R[pol.maps_bytes]:-}") MiB memlock (pf_tokens $(mib "${R[pol.tokens_bytes]:-}") MiB, default 65,536-entry flow table $(mib "${R[pol.flows_bytes_default]:-}") MiB). Flow table for 1M connections (\`--max-flows 1048576\`): $(mib "${R[pol.flows_1m_bytes]:-}") MiB memlock (start to ready ${R[pol.ready_1m_ms]:-?} ms)."
+	echo
+}
+
+write_targets() {
+	local m M_ f_p50=${R[floor.p50_us]:-}
+	local n_cpu=${R[nginx.cpu_us]:-} f_cpu=${R[floor.cpu_us]:-}
+	local n_rps=${R[nginx.rps]:-} f_rps=${R[floor.rps]:-}
+	local own_n=${R[nginx.own_cpu_us]:-} own_f=${R[floor.own_cpu_us]:-}
+	echo "**Targets** (issue 11, computed from the numbers above):"
+	echo
+	target "in-kernel ≤ 1 µs per answered preflight, TC (live, ingress run time / answered)" "${R[tc.k_ns_per_answer]:-}" "<=" 1000 " ns"
+	target "in-kernel ≤ 1 µs per answered preflight, TC (test run p50)" "${R[kc.tc1000]:-}" "<=" 1000 " ns"
+	target "in-kernel ≤ 600 ns per answered preflight, XDP (live, ingress run time / answered)" "${R[xdp.k_ns_per_answer]:-}" "<=" 600 " ns"
+	target "in-kernel ≤ 600 ns per answered preflight, XDP (test run p50)" "${R[kc.xdp1000]:-}" "<=" 600 " ns"
+	for m in tc xdp; do
+		M_=$(short "$m")
+		target "flat cost: 10 / 1,000 / 100,000 origins within 10 %, $M_ (max/min)" "$(flat "$m")" "<=" 1.10 "×"
+		target "2 KiB request ≤ 2× the 522 B one, $M_ (test run p50)" "$(ratio "${R[kc.${m}_req2k]:-}" "${R[kc.${m}1000]:-}")" "<=" 2 "×"
+	done
+	for m in tc xdp; do
+		M_=$(short "$m")
+		target "throughput at ${M[conns]:-64} connections ≥ 0.9× the floor ($M_)" "$(ratio "${R[$m.rps]:-}" "$f_rps")" ">=" 0.9 "×"
+		target "throughput at ${M[conns]:-64} connections ≥ 1.3× nginx ($M_)" "$(ratio "${R[$m.rps]:-}" "$n_rps")" ">=" 1.3 "×"
+		target "p50 latency at 1 connection ≤ 1.15× the floor ($M_)" "$(ratio "${R[$m.p50_us]:-}" "$f_p50")" "<=" 1.15 "×"
+		target "CPU/preflight ≤ 1.1× the floor ($M_)" "$(ratio "${R[$m.cpu_us]:-}" "$f_cpu")" "<=" 1.1 "×" \
+			"$(own_verdict "$(ratio "${R[$m.own_cpu_us]:-}" "$own_f")" "<=" 1.1)"
+		target "CPU/preflight ≤ 0.5× nginx ($M_)" "$(ratio "${R[$m.cpu_us]:-}" "$n_cpu")" "<=" 0.5 "×" \
+			"$(own_verdict "$(ratio "${R[$m.own_cpu_us]:-}" "$own_n")" "<=" 0.5)"
+	done
+	target "100,000-origin policy: \`run\` start to ready ≤ 400 ms" "${R[pol.ready_ms]:-}" "<=" 400 " ms"
+	target "100,000-origin policy: \`check\` ≤ 150 ms" "${R[pol.check_ms]:-}" "<=" 150 " ms"
+	echo
+}
+
+write_md() {
+	echo "_Measured ${M[date_utc]:-?} on ${M[machine]:-?}; \`make bench\`$( ((${M[kernel_only]:-0})) && echo " (kernel figures only: \`bench/run.sh --kernel-only\`)"), ${M[seconds]:-?} s._"
+	echo
+	((${M[kernel_only]:-0})) || write_live
+	write_kernel
+	((${M[kernel_only]:-0})) || write_policy
+	write_targets
+	if ((${#PROBLEMS[@]})); then
+		echo "**PROBLEMS in this run:**"
+		echo
+		printf -- '- **%s**\n' "${PROBLEMS[@]}"
+		echo
+	fi
+	echo "Reproduce: \`make bench\` (root, about $(( (${M[seconds]:-0} + 59) / 60 )) min; raw logs in \`build/bench/run/\`; BENCH_DURATION, BENCH_LAT_DURATION, BENCH_CONNS change the runs); \`make bench-report\` rewrites this file and the plot from \`latest.csv\`."
+}
+
+write_plot() {
+	local png=$1 dat v
+	dat=$(mktemp)
+	# short name, p50 us, CPU us/preflight, k req/s, in-kernel ns/answer,
+	# own CPU us/preflight
+	for v in "${VARIANTS[@]}"; do
+		printf '"%s" %s %s %s %s %s\n' "$(short "$v")" "${R[$v.p50_us]:-0}" "${R[$v.cpu_us]:-0}" \
+			"$(awk -v r="${R[$v.rps]:-0}" 'BEGIN { printf "%.1f", r / 1000 }')" \
+			"${R[$v.k_ns_per_answer]:-0}" "${R[$v.own_cpu_us]:-0}"
+	done >"$dat"
+	gnuplot <<-EOF
+		set terminal pngcairo size 1800,520 font "DejaVu Sans,12"
+		set output "$png"
+		set multiplot layout 1,4 title "CORS preflights, ${M[date_utc]:-?}, make bench: ${M[machine]:-?} (TC, XDP: preflightd)" font ",13"
+		set style fill solid 0.85 border -1
+		set boxwidth 0.65
+		set grid ytics
+		set xtics scale 0 font ",11"
+		set xrange [-0.6:4.6]
+		set yrange [0:*]
+		set offsets 0, 0, graph 0.12, 0
+		unset key
+		set title "p50 latency, 1 connection (µs, lower is better)"
+		plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa", "" using 0:2:(sprintf("%g", \$2)) with labels offset 0,0.8 notitle
+		set title "CPU per preflight, ${M[conns]:-?} conns (µs, lower is better)"
+		set key top right font ",10"
+		set boxwidth 0.38
+		plot "$dat" using (\$0 - 0.2):3:xtic(1) with boxes lc rgb "#cc6677" title "machine", \\
+			"" using (\$0 + 0.2):6 with boxes lc rgb "#ddaa33" title "own processes", \\
+			"" using (\$0 - 0.2):3:(sprintf("%.0f", \$3)) with labels offset 0,0.8 font ",10" notitle, \\
+			"" using (\$0 + 0.2):6:(sprintf("%.0f", \$6)) with labels offset 0,0.8 font ",10" notitle
+		unset key
+		set boxwidth 0.65
+		set title "throughput, ${M[conns]:-?} connections (k req/s)"
+		plot "$dat" using 0:4:xtic(1) with boxes lc rgb "#228833", "" using 0:4:(sprintf("%g", \$4)) with labels offset 0,0.8 notitle
+		set title "in-kernel per answer, live (ns, lower is better)"
+		set xrange [-0.6:2.6]
+		plot "$dat" every ::2 using 0:5:xtic(1) with boxes lc rgb "#aa7733", "" every ::2 using 0:5:(sprintf("%g", \$5)) with labels offset 0,0.8 notitle
+		unset multiplot
+	EOF
+	rm -f "$dat"
+}
+
+load_csv
+write_md >"$DIR/latest.md.tmp"
+mv "$DIR/latest.md.tmp" "$DIR/latest.md"
+if ((!${M[kernel_only]:-0})); then
+	command -v gnuplot >/dev/null || { echo "report: gnuplot missing (bash scripts/deps.sh bench)" >&2; exit 1; }
+	write_plot "$DIR/latest.png.tmp" && mv "$DIR/latest.png.tmp" "$DIR/latest.png"
+fi
+cat "$DIR/latest.md"
