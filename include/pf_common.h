@@ -164,8 +164,32 @@ PF_INLINE long pf_loop(__u32 n, long (*cb)(__u32, void *), void *ctx)
  * found by a scan loop; otherwise the verifier re-checks everything after
  * the loop once per possible exit position ("BPF program is too large").
  * In userspace it is a plain store and load. */
+#ifdef __bpf__
 #define PF_LAUNDER(slot, x) \
 	(*(volatile __u32 *)&(slot) = (__u32)(x), *(volatile __u32 *)&(slot))
+#else
+#define PF_LAUNDER(slot, x) ((void)&(slot), (__u32)(x))
+#endif
+
+/* ---- global functions ----
+ * In BPF a PF_GLOBAL function is a real (global) function, which the
+ * verifier checks once on its own, with unknown arguments, instead of
+ * once per call site and state: the scanning loops live in these, and
+ * the callers stay cheap to verify (the whole program must stay under
+ * "BPF program is too large. Processed 1000001 insn"). Its pointer
+ * arguments must point to structs (a u8 pointer would be one byte long:
+ * buffers are passed as struct pf_buf) and be checked for NULL. In
+ * userspace it is a static inline function like the rest. */
+#ifdef __bpf__
+#define PF_GLOBAL __attribute__((noinline))
+#else
+#define PF_GLOBAL static inline __attribute__((unused))
+#endif
+
+/* A request buffer (PF_REQ_BUF bytes) as global functions take it. */
+struct pf_buf {
+	__u8 b[PF_REQ_BUF];
+};
 
 /* Stack holder handed to bpf_loop callbacks (the helper wants a stack
  * pointer): the buffer pointer plus the callback's work area, which lives
@@ -196,19 +220,111 @@ PF_INLINE void pf_zero64(void *p, __u32 n8)
 		w[i] = 0;
 }
 
-/* ---- 64-bit FNV-1a style hash, fed right to left ----
- * Right to left so one pass over an origin yields the hash of every
- * host suffix (for "https://" "*." "example.com" patterns) as well as of the whole string. */
-#define PF_HASH_INIT  0xcbf29ce484222325ULL
-#define PF_HASH_PRIME 0x100000001b3ULL
-
-PF_INLINE __u64 pf_hash_step(__u64 h, __u8 c)
+/* ---- 8 bytes at a time ----
+ * The parser, matcher and response builder read and write buffers in
+ * 8-byte little-endian words. pf_ld64/pf_st64 are one unaligned 8-byte
+ * access: a plain load/store in BPF (x86's JIT needs no alignment, and
+ * the verifier checks it only under BPF_F_STRICT_ALIGNMENT), memcpy under
+ * gcc (which UBSan accepts and which compiles to one mov). Clang lowers a
+ * __builtin_memcpy of 8 bytes from a byte pointer to 8 byte loads for BPF.
+ * Only little-endian hosts (x86, arm64) are supported. */
+#ifdef __bpf__
+#define pf_ld64(p) (*(const __u64 *)(const void *)(p))
+#define pf_st64(p, x) (*(__u64 *)(void *)(p) = (x))
+#else
+PF_INLINE __u64 pf_ld64(const void *p)
 {
-	return (h ^ c) * PF_HASH_PRIME;
+	__u64 x;
+
+	memcpy(&x, p, 8);
+	return x;
+}
+
+PF_INLINE void pf_st64(void *p, __u64 x)
+{
+	memcpy(p, &x, 8);
+}
+#endif
+
+/* Byte-parallel tests ("SWAR"): each returns the high bit (0x80) of every
+ * byte of x for which the test holds, exactly (no carries between bytes). */
+#define PF_ONES  0x0101010101010101ULL
+#define PF_HIGHS 0x8080808080808080ULL
+#define PF_LOW7  0x7f7f7f7f7f7f7f7fULL
+
+/* byte >= c, for 1 <= c <= 0x80 (bytes >= 0x80 always) */
+PF_INLINE __u64 pf_geb(__u64 x, __u32 c)
+{
+	return (((x & PF_LOW7) + (0x80 - c) * PF_ONES) | x) & PF_HIGHS;
+}
+
+/* byte == c */
+PF_INLINE __u64 pf_eqb(__u64 x, __u32 c)
+{
+	__u64 z = x ^ (c * PF_ONES);
+
+	return ~(((z & PF_LOW7) + PF_LOW7) | z) & PF_HIGHS;
+}
+
+/* lo <= byte <= hi, for 1 <= lo <= hi < 0x80 */
+PF_INLINE __u64 pf_inb(__u64 x, __u32 lo, __u32 hi)
+{
+	return pf_geb(x, lo) & ~pf_geb(x, hi + 1);
+}
+
+/* Index (0..7) of the lowest byte flagged in m (m != 0, high bits only):
+ * the lowest flag isolated and multiplied by a byte ladder (the BPF
+ * backend has no count-trailing-zeros or popcount instruction). */
+PF_INLINE __u32 pf_first_byte(__u64 m)
+{
+	return (__u32)((((m & -m) >> 7) * 0x0001020304050607ULL) >> 56);
+}
+
+/* The low n bytes of a word (1 <= n <= 8). */
+PF_INLINE __u64 pf_low_bytes(__u32 n)
+{
+	return n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
+}
+
+/* ASCII A-Z to a-z in all 8 bytes. */
+PF_INLINE __u64 pf_lower64(__u64 x)
+{
+	return x | (pf_inb(x, 'A', 'Z') >> 2);
+}
+
+/* A word of 8 literal characters, for masked compares: PF_LIT8("host\0\0\0\0"). */
+#define PF_LIT8(s) \
+	((__u64)(__u8)(s)[0] | (__u64)(__u8)(s)[1] << 8 | (__u64)(__u8)(s)[2] << 16 | \
+	 (__u64)(__u8)(s)[3] << 24 | (__u64)(__u8)(s)[4] << 32 | (__u64)(__u8)(s)[5] << 40 | \
+	 (__u64)(__u8)(s)[6] << 48 | (__u64)(__u8)(s)[7] << 56)
+
+/* ---- 64-bit string hash, 8 bytes at a time ----
+ * Policy strings are stored under pf_hash_bytes() of their bytes (the
+ * compiler, userspace); the datapath computes the same value over request
+ * bytes with pf_hash_slice() (include/pf_match.h). Both feed the same words
+ * (the last one zero-padded) into pf_hash_word() and finish with
+ * pf_hash_end(). A hit is always verified byte for byte: the hash only
+ * has to spread natural strings (the compiler refuses collisions between
+ * policy strings). */
+#define PF_HASH_INIT  0xcbf29ce484222325ULL
+#define PF_HASH_PRIME 0x100000001b3ULL  /* the FNV prime (punt keys mix with it) */
+#define PF_HASH_MUL1  0x9e3779b97f4a7c15ULL
+#define PF_HASH_MUL2  0xff51afd7ed558ccdULL
+
+PF_INLINE __u64 pf_hash_word(__u64 h, __u64 w)
+{
+	h = (h ^ w) * PF_HASH_MUL1;
+	return h ^ (h >> 29);
+}
+
+PF_INLINE __u64 pf_hash_end(__u64 h)
+{
+	h *= PF_HASH_MUL2;
+	return h ^ (h >> 32);
 }
 
 /* ASCII lower-casing by table: a compare here would put two verifier
- * branches in every hashing/comparing loop and multiply its paths. */
+ * branches in every loop that uses it. */
 static const __u8 pf_lower_tab[256] PF_RODATA = {
 	0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
 	0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f,
@@ -233,18 +349,21 @@ PF_INLINE __u8 pf_lower(__u8 c)
 	return pf_lower_tab[c];
 }
 
-/* Hash of len bytes of s (optionally lower-cased), fed right to left.
- * Userspace compiles policy strings with this; the datapath computes the
- * same value incrementally while scanning. */
+#ifndef __bpf__
+/* Hash of len bytes of s (optionally lower-cased, ASCII). Userspace
+ * compiles policy strings with this; it reads no byte past s + len. */
 PF_INLINE __u64 pf_hash_bytes(const __u8 *s, __u32 len, int lower)
 {
-	__u64 h = PF_HASH_INIT;
+	__u64 h = PF_HASH_INIT ^ len, w;
+	__u32 i;
 
-	while (len > 0) {
-		len--;
-		h = pf_hash_step(h, lower ? pf_lower(s[len]) : s[len]);
+	for (i = 0; i < len; i += 8) {
+		w = 0;
+		memcpy(&w, s + i, len - i < 8 ? len - i : 8);
+		h = pf_hash_word(h, lower ? pf_lower64(w) : w);
 	}
-	return h;
+	return pf_hash_end(h);
 }
+#endif
 
 #endif /* PF_COMMON_H */

@@ -82,10 +82,10 @@ struct pf_req {
 #define PF_SEEN_ACRH   (1u << 3)
 #define PF_SEEN_ACRPN  (1u << 4)
 
-/* Character classes as 256-bit sets, tested with one load and a shift:
- * a compare per class would add verifier branches to every scan loop and
- * overflow "The sequence of 8193 jumps is too complex". */
-static const __u64 pf_set_tchar[4] PF_RODATA = {      /* RFC 9110 tchar */
+/* RFC 9110 tchar as a 256-bit set, tested with one load and a shift: a
+ * compare per class would add verifier branches to every loop using it
+ * ("The sequence of 8193 jumps is too complex"). */
+static const __u64 pf_set_tchar[4] PF_RODATA = {
 	0x03ff6cfa00000000ULL, 0x57ffffffc7fffffeULL, 0, 0,
 };
 
@@ -94,28 +94,78 @@ PF_INLINE int pf_in_set(const __u64 *set, __u8 c)
 	return (set[c >> 6] >> (c & 63)) & 1;
 }
 
-#define PF_ONES  0x0101010101010101ULL
-#define PF_HIGHS 0x8080808080808080ULL
-
-/* Index (0..7) of the lowest byte whose high bit is set in m (m != 0),
- * without branches: bytes below it, counted by popcount. */
-PF_INLINE __u32 pf_first_byte(__u64 m)
+PF_INLINE int pf_is_tchar(__u8 c)
 {
-	return (__u32)__builtin_popcountll((m & -m) - 1) >> 3;
+	return pf_in_set(pf_set_tchar, c);
 }
 
-/* First index in [from, lim) (lim <= len <= PF_REQ_MAX) whose byte is
- * below lt or is DEL, scanning 8 bytes at a time; lim if none. Bytes with
- * the high bit set never stop the scan (obs-text). At most PF_LINE_MAX/8
- * words are looked at: long byte loops overflow the verifier's jump stack
- * ("The sequence of 8193 jumps is too complex"). */
-PF_INLINE __u32 pf_scan_ctl(const __u8 *b, __u32 from, __u32 lim, __u64 lt)
+/* Bytes of x that may not be tchar: all but letters, digits, '-' and
+ * '.' (what header names are made of). A superset of the non-tchars. */
+PF_INLINE __u64 pf_maybe_not_tchar(__u64 x)
 {
-	__u64 x, m, lts = lt * PF_ONES, dels = 0x7f * PF_ONES;
-	__u32 i, k;
+	__u64 fast = pf_inb(x | 0x2020202020202020ULL, 'a', 'z') |
+		     (pf_inb(x, '-', '9') & ~pf_eqb(x, '/'));
 
+	return ~fast & PF_HIGHS;
+}
+
+/* The other tchars: ! # $ % & ' * + ^ _ ` | ~ */
+PF_INLINE __u64 pf_tchar_sym(__u64 x)
+{
+	return pf_eqb(x, '!') | pf_inb(x, '#', '\'') | pf_inb(x, '*', '+') |
+	       pf_inb(x, '^', '`') | pf_eqb(x, '|') | pf_eqb(x, '~');
+}
+
+/* First index in [from, lim) whose byte is not a tchar; lim if none.
+ * lim - from <= PF_LINE_MAX, lim <= PF_REQ_MAX. Bytes at lim and beyond
+ * never change the result (they may be read). Per word, the cheap
+ * superset test; unless its first flagged byte is ':', the exact test of
+ * the symbols decides: few branches a word, which keeps the verifier's
+ * walk through the loop short, and no table look-up. */
+PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim)
+{
+	const __u8 *b;
+	__u64 i, k, m, x;
+
+	if (!rb)
+		return lim;
+	b = rb->b;
 	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
-		__builtin_memcpy(&x, b + PF_M(i), 8);
+		x = pf_ld64(b + PF_M(i));
+		m = pf_maybe_not_tchar(x);
+		if (!m)
+			continue;
+		/* a header name's usual end, ':', needs no exact test */
+		if (!((m & -m) & pf_eqb(x, ':')))
+			m &= ~pf_tchar_sym(x);
+		if (m) {
+			i += pf_first_byte(m);
+			break;
+		}
+	}
+	return i < lim ? i : lim;
+}
+
+PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
+{
+	return pf_scan_tchar_buf((const struct pf_buf *)b, from, lim);
+}
+
+/* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <=
+ * PF_LINE_MAX) whose byte is below lt or is DEL, scanning 8 bytes at a
+ * time; lim if none. Bytes with the high bit set never stop the scan
+ * (obs-text). */
+PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, __u64 lt)
+{
+	__u64 x, m, lts = lt * PF_ONES, dels = 0x7f * PF_ONES, i, k;
+	const __u8 *b;
+
+	if (!rb)
+		return lim;
+	b = rb->b;
+	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
+		x = pf_ld64(b + PF_M(i));
+		/* exact for the lowest flagged byte, which is all we use */
 		m = ((x - lts) & ~x & PF_HIGHS) |
 		    (((x ^ dels) - PF_ONES) & ~(x ^ dels) & PF_HIGHS);
 		if (m) {
@@ -126,13 +176,14 @@ PF_INLINE __u32 pf_scan_ctl(const __u8 *b, __u32 from, __u32 lim, __u64 lt)
 	return i < lim ? i : lim;
 }
 
-PF_INLINE int pf_is_tchar(__u8 c)
+PF_INLINE __u64 pf_scan_ctl(const __u8 *b, __u64 from, __u64 lim, __u64 lt)
 {
-	return pf_in_set(pf_set_tchar, c);
+	return pf_scan_ctl_buf((const struct pf_buf *)b, from, lim, lt);
 }
 
 /* Case-insensitive compare of n bytes of buf at off with a lower-case
- * literal. Returns 1 if equal. n is at most 40 (longest known name). */
+ * literal, byte by byte (the response-head scanner's, include/pf_rhead.h).
+ * Returns 1 if equal. n is at most 40. */
 PF_INLINE int pf_name_eq(const __u8 *buf, __u32 off, const char *lit, __u32 n)
 {
 	__u32 i;
@@ -143,35 +194,59 @@ PF_INLINE int pf_name_eq(const __u8 *buf, __u32 off, const char *lit, __u32 n)
 	return 1;
 }
 
+/* n bytes at b[off] (n <= 8, all tchar) equal the lower-case literal word
+ * lit, in any case. OR-ing 0x20 folds A-Z onto a-z; the only other tchars
+ * it changes ('^', '_') become bytes no literal here contains. */
+PF_INLINE int pf_word_ieq(const __u8 *b, __u32 off, __u32 n, __u64 lit)
+{
+	return ((pf_ld64(b + PF_M(off)) | 0x2020202020202020ULL) & pf_low_bytes(n)) == lit;
+}
+
 /* Known header names, identified by length then bytes. */
 enum pf_hdr {
 	PF_H_OTHER = 0, PF_H_HOST, PF_H_ORIGIN, PF_H_ACRM, PF_H_ACRH,
 	PF_H_ACRPN, PF_H_CLEN, PF_H_TE, PF_H_CONN, PF_H_UPGRADE,
 };
 
-PF_INLINE int pf_classify(const __u8 *buf, __u32 off, __u32 n)
+/* The header name b[off..off+n) (all tchar), by masked word compares. */
+PF_INLINE int pf_classify(const __u8 *b, __u32 off, __u32 n)
 {
 	switch (n) {
 	case 4:
-		return pf_name_eq(buf, off, "host", 4) ? PF_H_HOST : PF_H_OTHER;
+		return pf_word_ieq(b, off, 4, PF_LIT8("host\0\0\0\0")) ? PF_H_HOST : PF_H_OTHER;
 	case 6:
-		return pf_name_eq(buf, off, "origin", 6) ? PF_H_ORIGIN : PF_H_OTHER;
+		return pf_word_ieq(b, off, 6, PF_LIT8("origin\0\0")) ? PF_H_ORIGIN : PF_H_OTHER;
 	case 7:
-		return pf_name_eq(buf, off, "upgrade", 7) ? PF_H_UPGRADE : PF_H_OTHER;
+		return pf_word_ieq(b, off, 7, PF_LIT8("upgrade\0")) ? PF_H_UPGRADE : PF_H_OTHER;
 	case 10:
-		return pf_name_eq(buf, off, "connection", 10) ? PF_H_CONN : PF_H_OTHER;
+		return pf_word_ieq(b, off, 8, PF_LIT8("connecti")) &&
+		       pf_word_ieq(b, off + 8, 2, PF_LIT8("on\0\0\0\0\0\0")) ?
+		       PF_H_CONN : PF_H_OTHER;
 	case 14:
-		return pf_name_eq(buf, off, "content-length", 14) ? PF_H_CLEN : PF_H_OTHER;
+		return pf_word_ieq(b, off, 8, PF_LIT8("content-")) &&
+		       pf_word_ieq(b, off + 8, 6, PF_LIT8("length\0\0")) ?
+		       PF_H_CLEN : PF_H_OTHER;
 	case 17:
-		return pf_name_eq(buf, off, "transfer-encoding", 17) ? PF_H_TE : PF_H_OTHER;
+		return pf_word_ieq(b, off, 8, PF_LIT8("transfer")) &&
+		       pf_word_ieq(b, off + 8, 8, PF_LIT8("-encodin")) &&
+		       pf_word_ieq(b, off + 16, 1, PF_LIT8("g\0\0\0\0\0\0\0")) ?
+		       PF_H_TE : PF_H_OTHER;
 	case 29:
-		return pf_name_eq(buf, off, "access-control-request-method", 29) ?
-		       PF_H_ACRM : PF_H_OTHER;
 	case 30:
-		return pf_name_eq(buf, off, "access-control-request-headers", 30) ?
-		       PF_H_ACRH : PF_H_OTHER;
 	case 38:
-		return pf_name_eq(buf, off, "access-control-request-private-network", 38) ?
+		/* "access-control-request-" and what follows */
+		if (!pf_word_ieq(b, off, 8, PF_LIT8("access-c")) ||
+		    !pf_word_ieq(b, off + 8, 8, PF_LIT8("ontrol-r")) ||
+		    !pf_word_ieq(b, off + 16, 7, PF_LIT8("equest-\0")))
+			return PF_H_OTHER;
+		if (n == 29)
+			return pf_word_ieq(b, off + 23, 6, PF_LIT8("method\0\0")) ?
+			       PF_H_ACRM : PF_H_OTHER;
+		if (n == 30)
+			return pf_word_ieq(b, off + 23, 7, PF_LIT8("headers\0")) ?
+			       PF_H_ACRH : PF_H_OTHER;
+		return pf_word_ieq(b, off + 23, 8, PF_LIT8("private-")) &&
+		       pf_word_ieq(b, off + 31, 7, PF_LIT8("network\0")) ?
 		       PF_H_ACRPN : PF_H_OTHER;
 	}
 	return PF_H_OTHER;
@@ -274,15 +349,17 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	return PF_P_OK;
 }
 
-/* bpf_loop callback: parse the header line starting at pc.pos.
- * Returns 1 (stop) at the end of the header block or on error. */
+/* bpf_loop callback: parse the header line starting at pc.pos: the name
+ * (tchar+, at most 63 bytes) and ':' by pf_scan_tchar, the value up to the
+ * first control byte (which must be CR LF) by pf_scan_ctl, both 8 bytes at
+ * a time. Returns 1 (stop) at the end of the header block or on error. */
 PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 {
 	struct pf_hold *hd = ctx;
 	const __u8 *b = hd->buf;
 	struct pf_req *r = hd->w;
 	struct pf_parse_ctx *c = &r->pc;
-	__u32 pos = c->pos, len = c->len, i, k, lim, colon, vs, ve, end;
+	__u64 pos = c->pos, len = c->len, i, lim, colon, vs, ve, end;
 	int h, res;
 	__u8 ch;
 
@@ -307,12 +384,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
-	for (k = 0; k < 64; k++) {
-		i = pos + k;
-		if (i >= lim || !pf_is_tchar(b[PF_M(i)]))
-			break;
-	}
-	i = PF_LAUNDER(c->tmp[0], pos + k);
+	i = PF_LAUNDER(c->tmp[0], pf_scan_tchar(b, pos, lim));
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -346,7 +418,10 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 		c->res = PF_P_BAD;
 		return 1;
 	}
-	/* trim OWS on both sides (more than 16 blanks: malformed enough) */
+	/* trim OWS on both sides (more than 16 blanks: malformed enough).
+	 * Each loop exit tells the verifier something else about vs, ve and
+	 * end: laundered after each loop, what follows is checked once
+	 * ("BPF program is too large") */
 	vs = colon + 1;
 	ve = end;
 	for (i = 0; i < 16 && vs < ve; i++) {
@@ -356,6 +431,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 		vs++;
 	}
 	vs = PF_LAUNDER(c->tmp[2], vs);
+	ve = PF_LAUNDER(c->tmp[3], end);
 	for (i = 0; i < 16 && ve > vs; i++) {
 		ch = b[PF_M(ve - 1)];
 		if (ch != ' ' && ch != '\t')
@@ -363,6 +439,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 		ve--;
 	}
 	ve = PF_LAUNDER(c->tmp[3], ve);
+	end = PF_LAUNDER(c->tmp[1], end);
 	/* still blank at either end: more than 16 blanks, refused */
 	if (vs < ve && (b[PF_M(vs)] == ' ' || b[PF_M(vs)] == '\t' ||
 			b[PF_M(ve - 1)] == ' ' || b[PF_M(ve - 1)] == '\t')) {
@@ -379,64 +456,66 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	return 0;
 }
 
-struct pf_path_scan {
-	__u32 off, n;
-	__u8 prev, prev2;
-	__u16 flags;
-};
-
-/* bpf_loop callback: look at path byte i. A loop body with this many
- * branches, unrolled by the verifier over PF_LINE_MAX bytes, fails with
- * "The sequence of 8193 jumps is too complex"; as a callback it is
- * verified once. */
-PF_CALLBACK long pf_pathscan_cb(__u32 i, void *ctx)
+/* Flag request-targets whose prefix match could differ from what the app
+ * routes after normalisation (%, //, /./, /../, backslash, and ';' path
+ * parameters: Tomcat/Spring route /v1/..;/admin to /admin), looking at
+ * the bytes before the first '?' or '#': any of "%", "\", ";", "//",
+ * "/./", "../", or an end in "/." or "..". off >= 2: the two bytes before
+ * the path ("S " of "OPTIONS ") are neither '/' nor '.'. 8 bytes at a
+ * time, each word also loaded 1 and 2 bytes earlier to see the bytes
+ * before each byte. */
+PF_GLOBAL __u32 pf_path_flags_buf(const struct pf_buf *rb, __u64 off, __u64 n)
 {
-	struct pf_hold *hd = ctx;
-	struct pf_path_scan *c = hd->w;
-	__u8 ch;
+	__u64 x, x1, x2, stop, bad, rem, k, i, e = n;
+	const __u8 *b;
 
-	if (i >= c->n)
-		return 1;
-	ch = hd->buf[PF_M(c->off + i)];
-	if (ch == '?' || ch == '#')
-		return 1;
-	if (ch == '%' || ch == '\\' || ch == ';' ||
-	    (ch == '/' && c->prev == '/') ||
-	    (ch == '/' && c->prev == '.' && (c->prev2 == '/' || c->prev2 == '.'))) {
-		c->flags = PF_REQF_PATH_UNNORM;
-		return 1;
+	if (!rb)
+		return PF_REQF_PATH_UNNORM;
+	b = rb->b;
+	/* few branches per word: with n unknown, each one the verifier can
+	 * take both ways multiplies the states it walks through the loop
+	 * (BPF has no conditional move: "x ? a : b" is a branch) */
+	for (k = 0; k < PF_LINE_MAX / 8 && 8 * k < n; k++) {
+		i = off + 8 * k;
+		x = pf_ld64(b + PF_M(i));
+		x1 = pf_ld64(b + PF_M(i - 1));
+		x2 = pf_ld64(b + PF_M(i - 2));
+		/* '?', '#', and (in the last word) the bytes past n */
+		rem = n - 8 * k;
+		stop = pf_eqb(x, '?') | pf_eqb(x, '#') |
+		       (-((rem - 8) >> 63) & ~((1ULL << (8 * (rem & 7))) - 1) & PF_HIGHS);
+		bad = pf_eqb(x, '%') | pf_eqb(x, '\\') | pf_eqb(x, ';') |
+		      (pf_eqb(x, '/') & (pf_eqb(x1, '/') |
+					 (pf_eqb(x1, '.') & (pf_eqb(x2, '/') | pf_eqb(x2, '.')))));
+		/* the bytes before the first stop (all of them if none) */
+		if (bad & ((stop & -stop) - 1) & PF_HIGHS)
+			return PF_REQF_PATH_UNNORM;
+		if (stop) {
+			e = 8 * k + pf_first_byte(stop);
+			break;
+		}
 	}
-	c->prev2 = c->prev;
-	c->prev = ch;
+	/* trailing "/." or ".." */
+	if (e >= 2 && b[PF_M(off + e - 1)] == '.' &&
+	    (b[PF_M(off + e - 2)] == '/' || b[PF_M(off + e - 2)] == '.'))
+		return PF_REQF_PATH_UNNORM;
 	return 0;
 }
 
-/* Flag request-targets whose prefix match could differ from what the app
- * routes after normalisation (%, //, /./, /../, backslash, and ';' path
- * parameters: Tomcat/Spring route /v1/..;/admin to /admin). */
-PF_INLINE __u16 pf_path_flags(const __u8 *b, __u32 off, __u32 n)
+PF_INLINE __u32 pf_path_flags(const __u8 *b, __u64 off, __u64 n)
 {
-	struct pf_path_scan c = { .off = off, .n = n };
-	struct pf_hold hd = { .buf = b, .w = &c };
-
-	pf_loop(PF_LINE_MAX, pf_pathscan_cb, &hd);
-	if (c.flags)
-		return c.flags;
-	/* trailing "/." or "/.." */
-	if (c.prev == '.' && (c.prev2 == '/' || c.prev2 == '.'))
-		return PF_REQF_PATH_UNNORM;
-	return 0;
+	return pf_path_flags_buf((const struct pf_buf *)b, off, n);
 }
 
 /* The rest of a request line after "METHOD ": "<target> HTTP/1.1\r\n",
  * the target starting at t (1..16). Returns a pf_parse_res and sets
  * r->path; r->pc.pos is the first header byte. */
-PF_INLINE int pf_parse_target(const __u8 *b, __u32 len, struct pf_req *r, __u32 t)
+PF_INLINE int pf_parse_target(const __u8 *b, __u64 len, struct pf_req *r, __u64 t)
 {
-	__u32 sp, lim;
+	__u64 sp, lim;
 
 	lim = len < t + PF_LINE_MAX ? len : t + PF_LINE_MAX;
-	sp = PF_LAUNDER(r->pc.tmp[0], pf_scan_ctl(b, t, lim, 0x21));
+	sp = pf_scan_ctl(b, t, lim, 0x21);
 	if (sp >= len)
 		return PF_P_INCOMPLETE;
 	if (sp >= t + PF_LINE_MAX)
@@ -470,10 +549,7 @@ PF_INLINE int pf_parse_target(const __u8 *b, __u32 len, struct pf_req *r, __u32 
  * pf_parse_res and sets r->path; r->pc.pos is the first header byte. */
 PF_INLINE int pf_parse_request_line(const __u8 *b, __u32 len, struct pf_req *r)
 {
-	if (len < 8)
-		return PF_P_NOT_OPTIONS;
-	if (b[0] != 'O' || b[1] != 'P' || b[2] != 'T' || b[3] != 'I' ||
-	    b[4] != 'O' || b[5] != 'N' || b[6] != 'S' || b[7] != ' ')
+	if (len < 8 || pf_ld64(b) != PF_LIT8("OPTIONS "))
 		return PF_P_NOT_OPTIONS;
 	return pf_parse_target(b, len, r, 8);
 }
@@ -497,7 +573,7 @@ PF_INLINE int pf_parse(const __u8 *buf, __u32 len, struct pf_req *r)
 		res = PF_P_BAD; /* "*" or absolute-form: never a browser preflight */
 		goto out;
 	}
-	r->flags |= pf_path_flags(buf, r->path.off, r->path.len);
+	r->flags |= (__u16)pf_path_flags(buf, r->path.off, r->path.len);
 	r->pc.len = len;
 	r->pc.res = PF_P_OK;
 	pf_loop(PF_MAX_LINES, pf_line_cb, &hd);

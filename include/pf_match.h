@@ -66,11 +66,11 @@ enum pf_reason {
 };
 
 struct pf_origin_ctx {
-	__u32 off, n, hs, kind, slot, ncand, wild_ok, pad;
+	__u32 off, n, hs, kind, slot, ncand, pad;
 	__u32 exact;    /* an exact PF_TOK_ORIGIN token exists (any rules) */
-	__u32 pad2;
-	__u64 h, rules;
-	__u64 cand_h[PF_MAX_LABELS];
+	__u64 h, rules; /* hash of the whole origin; rules listing it */
+	/* the last PF_MAX_LABELS wildcard candidates (a ring): offsets of
+	 * the "suffix[:port]" after a dot of the host */
 	__u32 cand_off[PF_MAX_LABELS];
 };
 
@@ -84,7 +84,7 @@ struct pf_path_ctx {
 struct pf_hdr_ctx {
 	__u32 pos, end, slot, rflags;
 	__u64 bit;
-	__u32 state;        /* 0: before a name, 1: in a name, 2: after it */
+	__u32 need_comma;   /* a name ended at SP/HT: a ',' must come first */
 	__u32 tstart;       /* start of the current name */
 	__u32 ntok;
 	__u32 reason;       /* PF_R_OK while all names are allowed */
@@ -121,21 +121,26 @@ PF_INLINE int pf_is_hostch(__u8 c)
 	       c == '-' || c == '.' || c == ':';
 }
 
-/* Compare n bytes of buf at off with s (optionally case-insensitively;
- * s is stored lower-case then). n <= PF_TOKEN_MAX. */
-PF_INLINE int pf_tok_eq(const __u8 *buf, __u32 off, const char *s, __u32 n, int ci)
+/* Compare n bytes of rb at off with the string of v (optionally
+ * case-insensitively; v->s is stored lower-case then), 8 bytes at a time.
+ * n <= PF_TOKEN_MAX. */
+PF_INLINE int pf_tok_eq(const struct pf_buf *rb, __u32 off, const struct pf_tok_val *v,
+			__u32 n, int ci)
 {
-	__u32 i;
+	__u64 x, d, k;
 
-	/* constant bound: s[i] stays inside the 112-byte array even where
-	 * the verifier cannot relate n to it */
-	for (i = 0; i < PF_TOKEN_MAX; i++) {
-		__u8 c;
-
-		if (i >= n)
+	if (!rb || !v)
+		return 0;
+	/* constant bound: v->s + 8 * k stays inside the 112-byte array even
+	 * where the verifier cannot relate n to it */
+	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
+		if (8 * k >= n)
 			break;
-		c = buf[PF_M(off + i)];
-		if ((ci ? pf_lower(c) : c) != (__u8)s[i])
+		x = pf_ld64(rb->b + PF_M(off + 8 * k));
+		d = (ci ? pf_lower64(x) : x) ^ pf_ld64(v->s + 8 * k);
+		if (n - 8 * k < 8)
+			d &= pf_low_bytes(n - 8 * k);
+		if (d)
 			return 0;
 	}
 	return 1;
@@ -150,7 +155,7 @@ PF_INLINE __u64 pf_tok_find(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 	struct pf_tok_key k = { .hash = hash, .kind = kind, .slot = slot };
 	const struct pf_tok_val *v;
 
-	/* the hashing loop's exit pinned n to one value per path; launder
+	/* the scanning loop's exit pinned n to one value per path; launder
 	 * it (ls: a slot in map memory) so the compare is checked once */
 	n = PF_LAUNDER(*ls, n);
 	if (n == 0 || n > PF_TOKEN_MAX)
@@ -158,7 +163,7 @@ PF_INLINE __u64 pf_tok_find(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 	v = PF_TOK_LOOKUP(&k);
 	if (!v || v->len != n)
 		return 0;
-	if (!pf_tok_eq(buf, off, v->s, n, ci))
+	if (!pf_tok_eq((const struct pf_buf *)buf, off, v, n, ci))
 		return 0;
 	if (hit)
 		*hit = 1;
@@ -172,22 +177,34 @@ PF_INLINE __u64 pf_tok_rules(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 	return pf_tok_find(buf, off, n, hash, kind, slot, ci, ls, 0);
 }
 
-/* Right-to-left hash of n bytes at buf[off]. */
+/* pf_hash_bytes() (pf_common.h) of the n bytes at buf[off], optionally
+ * lower-cased; of the last PF_TOKEN_MAX bytes if n is longer (and with
+ * that length). Reads up to 7 bytes past them (buf has PF_REQ_BUF). */
+PF_INLINE __u64 pf_hash_buf(const struct pf_buf *rb, __u32 off, __u32 n, int lower)
+{
+	__u64 h, w, k;
+
+	if (!rb)
+		return 0;
+	if (n > PF_TOKEN_MAX) {
+		off += n - PF_TOKEN_MAX;
+		n = PF_TOKEN_MAX;
+	}
+	h = PF_HASH_INIT ^ n;
+	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
+		if (8 * k >= n)
+			break;
+		w = pf_ld64(rb->b + PF_M(off + 8 * k));
+		if (n - 8 * k < 8)
+			w &= pf_low_bytes(n - 8 * k);
+		h = pf_hash_word(h, lower ? pf_lower64(w) : w);
+	}
+	return pf_hash_end(h);
+}
+
 PF_INLINE __u64 pf_hash_slice(const __u8 *buf, __u32 off, __u32 n, int lower)
 {
-	__u64 h = PF_HASH_INIT;
-	__u32 k;
-
-	for (k = 0; k < PF_TOKEN_MAX; k++) {
-		__u8 c;
-
-		if (k >= n)
-			break;
-		c = buf[PF_M(off + n - 1 - k)];
-
-		h = pf_hash_step(h, lower ? pf_lower(c) : c);
-	}
-	return h;
+	return pf_hash_buf((const struct pf_buf *)buf, off, n, lower);
 }
 
 /* Rules whose hosts list the Host header (port stripped, any case). */
@@ -214,39 +231,20 @@ PF_INLINE __u64 pf_host_rules(const __u8 *buf, struct pf_slice host, __u32 slot,
 			    PF_TOK_HOST, slot, 1, &m->tmp);
 }
 
-/* bpf_loop callback: feed origin byte n-1-k into the hash; at each dot of
- * the host remember the hash of what follows it. */
-PF_CALLBACK long pf_origin_scan_cb(__u32 k, void *ctx)
+/* Bytes of x that a wildcard origin's host[:port] may contain: lower-case
+ * letters, digits, '-', '.', ':'. */
+PF_INLINE __u64 pf_hostch64(__u64 x)
 {
-	struct pf_hold *hd = ctx;
-	struct pf_origin_ctx *c = hd->w;
-	__u32 i;
-	__u8 ch;
-
-	if (k >= c->n || k >= PF_TOKEN_MAX)
-		return 1;
-	i = c->n - 1 - k;
-	ch = hd->buf[PF_M(c->off + i)];
-	if (i >= c->hs && !pf_is_hostch(ch))
-		c->wild_ok = 0;
-	if (ch == '.' && i > c->hs && c->ncand < PF_MAX_LABELS) {
-		c->cand_h[c->ncand & (PF_MAX_LABELS - 1)] = c->h;
-		c->cand_off[c->ncand & (PF_MAX_LABELS - 1)] = i + 1;
-		c->ncand++;
-	}
-	c->h = pf_hash_step(c->h, ch);
-	return 0;
+	return pf_inb(x, 'a', 'z') | pf_inb(x, '0', ':') | pf_inb(x, '-', '.');
 }
 
-/* bpf_loop callback: look up wildcard candidate k. */
+/* bpf_loop callback: look up wildcard candidate k (a slot of the ring). */
 PF_CALLBACK long pf_origin_cand_cb(__u32 k, void *ctx)
 {
 	struct pf_hold *hd = ctx;
 	struct pf_origin_ctx *c = hd->w;
 	__u32 off;
 
-	if (k >= c->ncand)
-		return 1;
 	/* no "k < PF_MAX_LABELS" test: clang would then drop the mask and
 	 * the verifier sees an unbounded index ("R4 unbounded memory access") */
 	k &= PF_MAX_LABELS - 1;
@@ -254,45 +252,64 @@ PF_CALLBACK long pf_origin_cand_cb(__u32 k, void *ctx)
 	if (off >= c->n)
 		return 0;
 	c->rules |= pf_tok_rules(hd->buf, c->off + off, c->n - off,
-				 c->cand_h[k], c->kind, c->slot, 0, &c->pad);
+				 pf_hash_slice(hd->buf, c->off + off, c->n - off, 0),
+				 c->kind, c->slot, 0, &c->pad);
 	return 0;
 }
 
-/* Rules listing the origin exactly or by a wildcard suffix. One
- * right-to-left pass hashes the whole origin and, at each dot of the host,
- * the "suffix[:port]" after it (the pattern https:// + *.example.com is
- * stored as kind WILD_HTTPS, "example.com"). At least one label must
- * precede the suffix, so the apex never matches a wildcard. Also sets
- * m->oc.exact: whether an exact token for the origin exists at all (even
- * with no rules: a negative the daemon learned), and m->oc.h, the hash
- * of the whole origin. */
+/* Rules listing the origin exactly or by a wildcard suffix. The pattern
+ * https:// + *.example.com is stored as kind WILD_HTTPS, "example.com":
+ * the candidates are the "suffix[:port]" after each dot of the host (the
+ * last PF_MAX_LABELS dots), looked up only if every host byte may appear
+ * in a wildcard origin. At least one label must precede the suffix, so
+ * the apex never matches a wildcard. Also sets m->oc.exact: whether an
+ * exact token for the origin exists at all (even with no rules: a
+ * negative the daemon learned), and m->oc.h, the hash of the whole
+ * origin. */
 PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
 				struct pf_match *m)
 {
 	struct pf_origin_ctx *c = &m->oc;
 	struct pf_hold hd = { .buf = buf, .w = c };
+	__u64 x, in, dots;
+	__u32 k, j, i, n = o.len;
 
 	c->exact = 0;
-	if (o.len == 0 || o.len > PF_TOKEN_MAX)
+	if (n == 0 || n > PF_TOKEN_MAX)
 		return 0;
 	__builtin_memset(c, 0, sizeof(*c));
 	c->off = o.off;
-	c->n = o.len;
+	c->n = n;
 	c->slot = slot;
-	c->h = PF_HASH_INIT;
-	if (o.len > 8 && pf_tok_eq(buf, o.off, "https://", 8, 0)) {
+	x = pf_ld64(buf + PF_M(o.off));
+	if (n > 8 && x == PF_LIT8("https://")) {
 		c->hs = 8;
 		c->kind = PF_TOK_WILD_HTTPS;
-	} else if (o.len > 7 && pf_tok_eq(buf, o.off, "http://", 7, 0)) {
+	} else if (n > 7 && (x & pf_low_bytes(7)) == PF_LIT8("http://\0")) {
 		c->hs = 7;
 		c->kind = PF_TOK_WILD_HTTP;
 	}
-	c->wild_ok = c->kind != 0;
-	pf_loop(PF_TOKEN_MAX, pf_origin_scan_cb, &hd);
-	c->rules = pf_tok_find(buf, o.off, o.len, c->h, PF_TOK_ORIGIN, slot, 0, &c->pad,
+	c->h = pf_hash_slice(buf, o.off, n, 0);
+	c->rules = pf_tok_find(buf, o.off, n, c->h, PF_TOK_ORIGIN, slot, 0, &c->pad,
 			       &c->exact);
-	if (c->wild_ok)
-		pf_loop(PF_MAX_LABELS, pf_origin_cand_cb, &hd);
+	if (!c->kind)
+		return c->rules;
+	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
+		i = c->hs + 8 * k;
+		if (i >= n)
+			break;
+		x = pf_ld64(buf + PF_M(o.off + i));
+		in = n - i < 8 ? pf_low_bytes(n - i) & PF_HIGHS : PF_HIGHS;
+		if (~pf_hostch64(x) & in)
+			return c->rules;  /* no wildcard can match this host */
+		dots = pf_eqb(x, '.') & in & (k ? ~0ULL : ~0x80ULL);
+		for (j = 0; j < 8 && dots; j++) {
+			c->cand_off[c->ncand & (PF_MAX_LABELS - 1)] = i + pf_first_byte(dots) + 1;
+			c->ncand++;
+			dots &= dots - 1;
+		}
+	}
+	pf_loop(c->ncand < PF_MAX_LABELS ? c->ncand : PF_MAX_LABELS, pf_origin_cand_cb, &hd);
 	return c->rules;
 }
 
@@ -300,7 +317,7 @@ PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
 PF_INLINE int pf_path_match(const __u8 *buf, struct pf_slice p,
 			    const struct pf_rule *rule)
 {
-	__u32 j, i, n;
+	__u64 j, k, n, d;
 
 	for (j = 0; j < PF_MAX_PATHS && j < rule->n_paths; j++) {
 		const struct pf_path *pp = &rule->paths[j];
@@ -308,10 +325,15 @@ PF_INLINE int pf_path_match(const __u8 *buf, struct pf_slice p,
 		n = pp->len;
 		if (n == 0 || n > PF_PATH_MAX || n > p.len)
 			continue;
-		for (i = 0; i < PF_PATH_MAX && i < n; i++)
-			if (buf[PF_M(p.off + i)] != (__u8)pp->s[i])
+		/* 8 bytes at a time; pp->s has PF_PATH_MAX readable bytes */
+		for (k = 0; k < PF_PATH_MAX / 8 && 8 * k < n; k++) {
+			d = pf_ld64(buf + PF_M(p.off + 8 * k)) ^ pf_ld64(pp->s + 8 * k);
+			if (n - 8 * k < 8)
+				d &= pf_low_bytes(n - 8 * k);
+			if (d)
 				break;
-		if (i == n)
+		}
+		if (8 * k >= n)
 			return 1;
 	}
 	return 0;
@@ -354,22 +376,22 @@ PF_INLINE __u32 pf_lowest_bit(__u64 x)
 PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 				__u32 r, __u32 rflags, __u32 *ls)
 {
-	__u32 i;
+	__u64 w;
 
 	if (m.len == 0 || m.len > PF_TOKEN_MAX)
 		return PF_R_METHOD_BAD;
-	for (i = 0; i < PF_TOKEN_MAX && i < m.len; i++)
-		if (!pf_is_tchar(buf[PF_M(m.off + i)]))
-			return PF_R_METHOD_BAD;
+	if (pf_scan_tchar(buf, m.off, m.off + m.len) != m.off + m.len)
+		return PF_R_METHOD_BAD;
 	m.len = (__u16)PF_LAUNDER(*ls, m.len); /* the loop exit pinned it */
-	if ((m.len == 7 && pf_name_eq(buf, m.off, "connect", 7)) ||
-	    (m.len == 5 && (pf_name_eq(buf, m.off, "trace", 5) ||
-			    pf_name_eq(buf, m.off, "track", 5))))
+	if ((m.len == 7 && pf_word_ieq(buf, m.off, 7, PF_LIT8("connect\0"))) ||
+	    (m.len == 5 && (pf_word_ieq(buf, m.off, 5, PF_LIT8("trace\0\0\0")) ||
+			    pf_word_ieq(buf, m.off, 5, PF_LIT8("track\0\0\0")))))
 		return PF_R_METHOD_FORBIDDEN;
 	/* CORS-safelisted methods pass the browser's check without ACAM */
-	if ((m.len == 3 && pf_tok_eq(buf, m.off, "GET", 3, 0)) ||
-	    (m.len == 4 && (pf_tok_eq(buf, m.off, "HEAD", 4, 0) ||
-			    pf_tok_eq(buf, m.off, "POST", 4, 0))))
+	w = pf_ld64(buf + PF_M(m.off));
+	if ((m.len == 3 && (w & pf_low_bytes(3)) == PF_LIT8("GET\0\0\0\0\0")) ||
+	    (m.len == 4 && ((w & pf_low_bytes(4)) == PF_LIT8("HEAD\0\0\0\0") ||
+			    (w & pf_low_bytes(4)) == PF_LIT8("POST\0\0\0\0"))))
 		return PF_R_OK;
 	if (rflags & PF_RULE_ANY_METHOD)
 		return PF_R_OK;
@@ -379,8 +401,8 @@ PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 	return PF_R_METHOD;
 }
 
-/* One name of the list has ended at c->pos: is it allowed? Returns 1 to
- * stop the scan (denied or over the kernel limit). */
+/* One name of the list, [c->tstart, c->pos), has ended: is it allowed?
+ * Returns 1 to stop the scan (denied or over the kernel limit). */
 PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 {
 	__u32 start = c->tstart, n = c->pos - c->tstart, is_authz;
@@ -390,7 +412,8 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 		c->reason = PF_R_ACRH_LIMIT;
 		return 1;
 	}
-	is_authz = n == 13 && pf_name_eq(buf, start, "authorization", 13);
+	is_authz = n == 13 && pf_word_ieq(buf, start, 8, PF_LIT8("authoriz")) &&
+		   pf_word_ieq(buf, start + 8, 5, PF_LIT8("ation\0\0\0"));
 	if (is_authz)
 		c->has_authz = 1;
 	rules = pf_tok_rules(buf, start, n, pf_hash_slice(buf, start, n, 1),
@@ -405,56 +428,72 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 }
 
 /* Bytes that separate list elements: SP, HT, ','. */
-#define PF_SEP_SET ((1ULL << ' ') | (1ULL << '\t') | (1ULL << ','))
+PF_INLINE __u64 pf_sep64(__u64 x)
+{
+	return pf_eqb(x, ' ') | pf_eqb(x, '\t') | pf_eqb(x, ',');
+}
 
-/* bpf_loop callback: one byte of the ACRH value, as a 3-state machine
- * (before name / in name / after name): "a, b" and "a,b" are lists of
- * two names, "a b" is malformed. Per byte rather than per name: nested
- * scans here exceed "The sequence of 8193 jumps is too complex". */
+/* First index in [from, lim) (lim - from < PF_ACRH_SLOW_MAX) whose byte
+ * is not a separator, 8 bytes at a time, or lim if none; PF_SEP_COMMA
+ * added if a ',' comes before it. */
+#define PF_SEP_COMMA 0x10000u
+
+PF_GLOBAL __u64 pf_scan_sep(const struct pf_buf *rb, __u64 from, __u64 lim)
+{
+	__u64 x, m, cm, i, k, comma = 0;
+
+	if (!rb)
+		return lim;
+	for (k = 0, i = from; k < PF_ACRH_SLOW_MAX / 8 && i < lim; k++, i += 8) {
+		x = pf_ld64(rb->b + PF_M(i));
+		m = ~pf_sep64(x) & PF_HIGHS;
+		cm = pf_eqb(x, ',');
+		if (m) {
+			if (cm & ((m & -m) - 1))
+				comma = PF_SEP_COMMA;
+			i += pf_first_byte(m);
+			break;
+		}
+		if (cm)
+			comma = PF_SEP_COMMA;
+	}
+	return (i < lim ? i : lim) | comma;
+}
+
+/* bpf_loop callback: the next element of the ACRH value from c->pos:
+ * separators, one name (checked), the separator after it. The list
+ * grammar: "a, b" and "a,b" are lists of two names, "a b" is malformed
+ * (after a name that SP/HT ended, a ',' must come before the next one).
+ * One call per name, each scanning 8 bytes at a time. */
 PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
 {
 	struct pf_hold *hd = ctx;
 	struct pf_hdr_ctx *c = hd->w;
-	__u8 ch;
-	int sep, tch;
+	const __u8 *b = hd->buf;
+	__u64 s, t, end = c->end;
 
 	(void)idx;
-	if (c->pos >= c->end) {
-		if (c->state == 1)
-			pf_hdr_name(hd->buf, c);
+	s = pf_scan_sep((const struct pf_buf *)b, c->pos, end);
+	if ((s & ~PF_SEP_COMMA) >= end)
 		return 1;
+	if (!pf_is_tchar(b[PF_M(s)]) || (c->need_comma && !(s & PF_SEP_COMMA))) {
+		t = s & ~PF_SEP_COMMA;
+		goto bad;
 	}
-	ch = hd->buf[PF_M(c->pos)];
-	sep = ch < 64 && ((PF_SEP_SET >> ch) & 1);
-	tch = pf_is_tchar(ch);
-	if (c->state == 1) {
-		if (tch) {
-			c->pos++;
-			return 0;
-		}
-		if (!sep)
-			goto bad;
-		if (pf_hdr_name(hd->buf, c))
-			return 1;
-		c->state = ch == ',' ? 0 : 2;
-	} else if (c->state == 2) {
-		if (!sep)
-			goto bad;
-		if (ch == ',')
-			c->state = 0;
-	} else {
-		if (tch) {
-			c->tstart = c->pos;
-			c->state = 1;
-		} else if (!sep) {
-			goto bad;
-		}
-	}
-	c->pos++;
+	s &= ~PF_SEP_COMMA;
+	t = pf_scan_tchar(b, s, end);
+	if (t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' && b[PF_M(t)] != '\t')
+		goto bad;
+	c->tstart = s;
+	c->pos = t;
+	if (pf_hdr_name(b, c) || t >= end)
+		return 1;
+	c->need_comma = b[PF_M(t)] != ',';
+	c->pos = t + 1;
 	return 0;
 bad:
 	c->reason = PF_R_HEADER_BAD;
-	c->bad.off = (__u16)c->pos;
+	c->bad.off = (__u16)t;
 	c->bad.len = 1;
 	return 1;
 }
@@ -564,7 +603,10 @@ PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
 		m->reason = PF_R_PATH_UNNORM;
 		return PF_MR_DONE;
 	}
-	host = info->any_host_rules | pf_host_rules(buf, r->host, slot, m);
+	/* the Host look-up can only add rules that list hosts */
+	host = info->any_host_rules;
+	if (info->all_rules & ~host)
+		host |= pf_host_rules(buf, r->host, slot, m);
 	host &= info->all_rules;
 	m->pc.path = r->path;
 	m->pc.slot = slot;
@@ -649,7 +691,8 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 	}
 	if (reason != PF_R_OK)
 		goto deny;
-	if (r->acrpn.len == 4 && pf_tok_eq(buf, r->acrpn.off, "true", 4, 0)) {
+	if (r->acrpn.len == 4 &&
+	    (pf_ld64(buf + PF_M(r->acrpn.off)) & pf_low_bytes(4)) == PF_LIT8("true\0\0\0\0")) {
 		if (!(rule->flags & PF_RULE_PNA)) {
 			reason = PF_R_PNA;
 			goto deny;

@@ -6,6 +6,8 @@
  * Checked on every input:
  *   - the parse result does not depend on the bytes past len (the word
  *     scans read up to 8 of them);
+ *   - it equals a byte-by-byte reference parser of the rules documented
+ *     in include/pf_http.h (result, flags and every slice);
  *   - a parsed request's slices lie inside [0, len), hold no control
  *     bytes, and r.len == len;
  *   - the decision equals a straightforward reference model of the rule
@@ -115,6 +117,185 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* ---- reference model ---- */
+
+static int is_ctl(__u8 c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+static int is_tchar(__u8 c);
+static __u8 lower(__u8 c);
+
+/* First i in [from, lim) with bad(b[i]), else lim. */
+static __u32 ref_find(const __u8 *b, __u32 from, __u32 lim, int (*bad)(__u8))
+{
+	while (from < lim && !bad(b[from]))
+		from++;
+	return from;
+}
+
+static int not_tchar(__u8 c)
+{
+	return !is_tchar(c);
+}
+
+static int ctl_or_sp(__u8 c)
+{
+	return c <= 0x20 || c == 0x7f;
+}
+
+/* The request-target, up to '?' or '#', holds %, \, ;, //, /./, ../ or
+ * ends in /. or .. (bytes before the target count as neither / nor .). */
+static int ref_unnorm(const __u8 *p, __u32 n)
+{
+	__u8 prev = 0, prev2 = 0, c;
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		c = p[i];
+		if (c == '?' || c == '#')
+			break;
+		if (c == '%' || c == '\\' || c == ';' || (c == '/' && prev == '/') ||
+		    (c == '/' && prev == '.' && (prev2 == '/' || prev2 == '.')))
+			return 1;
+		prev2 = prev;
+		prev = c;
+	}
+	return prev == '.' && (prev2 == '/' || prev2 == '.');
+}
+
+/* n bytes at p contain "close" in any case (n <= 64), as the datapath's
+ * conservative check defines it (each byte OR 0x20). */
+static int ref_close(const __u8 *p, __u32 n)
+{
+	__u32 i, j;
+
+	if (n > 64)
+		return 1;
+	for (i = 0; i + 5 <= n; i++) {
+		for (j = 0; j < 5 && (p[i + j] | 0x20) == (__u8)"close"[j]; j++)
+			;
+		if (j == 5)
+			return 1;
+	}
+	return 0;
+}
+
+static int name_is(const __u8 *p, __u32 n, const char *s)
+{
+	__u32 i;
+
+	if (strlen(s) != n)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (lower(p[i]) != (__u8)s[i])
+			return 0;
+	return 1;
+}
+
+/* pf_parse() by the rules, one byte at a time. */
+static int ref_parse(const __u8 *b, __u32 len, struct pf_req *r)
+{
+	static const char *const names[] = { "host", "origin",
+		"access-control-request-method", "access-control-request-headers",
+		"access-control-request-private-network" };
+	struct pf_slice *slot[] = { &r->host, &r->origin, &r->acrm, &r->acrh, &r->acrpn };
+	__u32 sp, lim, pos, i, colon, end, vs, ve, line, h;
+
+	memset(r, 0, sizeof(*r));
+	if (len > PF_REQ_MAX)
+		return len >= 8 && b[0] == 'O' ? PF_P_TOO_LONG : PF_P_NOT_OPTIONS;
+	if (len < 8 || memcmp(b, "OPTIONS ", 8))
+		return PF_P_NOT_OPTIONS;
+	lim = len < 8 + PF_LINE_MAX ? len : 8 + PF_LINE_MAX;
+	sp = ref_find(b, 8, lim, ctl_or_sp);
+	if (sp >= len)
+		return PF_P_INCOMPLETE;
+	if (sp >= 8 + PF_LINE_MAX)
+		return PF_P_TOO_LONG;
+	if (b[sp] != ' ' || sp <= 8)
+		return PF_P_BAD;
+	if (sp + 10 > len)
+		return PF_P_INCOMPLETE;
+	if (memcmp(b + sp + 1, "HTTP/", 5))
+		return PF_P_BAD;
+	if (memcmp(b + sp + 6, "1.1\r", 4))
+		return PF_P_VERSION;
+	if (sp + 11 > len)
+		return PF_P_INCOMPLETE;
+	if (b[sp + 10] != '\n' || b[8] != '/')
+		return PF_P_BAD;
+	r->path.off = 8;
+	r->path.len = (__u16)(sp - 8);
+	r->flags = ref_unnorm(b + 8, sp - 8) ? PF_REQF_PATH_UNNORM : 0;
+	pos = sp + 11;
+	for (line = 0;; line++) {
+		if (line == PF_MAX_LINES)
+			return PF_P_TOO_LONG;
+		if (pos + 2 > len)
+			return PF_P_INCOMPLETE;
+		if (b[pos] == '\r') {
+			if (b[pos + 1] != '\n')
+				return PF_P_BAD;
+			r->len = (__u16)(pos + 2);
+			break;
+		}
+		if (b[pos] == ' ' || b[pos] == '\t')
+			return PF_P_OBS_FOLD;
+		lim = len < pos + 64 ? len : pos + 64;
+		colon = ref_find(b, pos, lim, not_tchar);
+		if (colon >= len)
+			return PF_P_INCOMPLETE;
+		if (colon == pos || b[colon] != ':')
+			return PF_P_BAD;
+		lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
+		end = ref_find(b, colon + 1, lim, is_ctl);
+		if (end >= len)
+			return PF_P_INCOMPLETE;
+		if (end >= colon + 1 + PF_LINE_MAX)
+			return PF_P_TOO_LONG;
+		if (b[end] != '\r')
+			return PF_P_BAD;
+		if (end + 1 >= len)
+			return PF_P_INCOMPLETE;
+		if (b[end + 1] != '\n')
+			return PF_P_BAD;
+		/* at most 16 blanks are trimmed at each end */
+		for (vs = colon + 1, i = 0; i < 16 && vs < end && b[vs] == ' '; i++)
+			vs++;
+		for (ve = end, i = 0; i < 16 && ve > vs && b[ve - 1] == ' '; i++)
+			ve--;
+		if (vs < ve && (b[vs] == ' ' || b[ve - 1] == ' '))
+			return PF_P_BAD;
+		for (h = 0; h < 5 && !name_is(b + pos, colon - pos, names[h]); h++)
+			;
+		if (h < 5) {
+			if (r->seen & (1u << h))
+				return PF_P_DUP;
+			r->seen |= (__u8)(1u << h);
+			slot[h]->off = (__u16)vs;
+			slot[h]->len = (__u16)(ve - vs);
+		} else if (name_is(b + pos, colon - pos, "content-length")) {
+			if (ve - vs != 1 || b[vs] != '0')
+				return PF_P_BODY;
+		} else if (name_is(b + pos, colon - pos, "transfer-encoding")) {
+			return PF_P_BODY;
+		} else if (name_is(b + pos, colon - pos, "connection")) {
+			if (ref_close(b + vs, ve - vs))
+				return PF_P_CONN_CLOSE;
+		} else if (name_is(b + pos, colon - pos, "upgrade")) {
+			return PF_P_VERSION;
+		}
+		pos = end + 2;
+	}
+	if (!(r->seen & PF_SEEN_HOST))
+		return PF_P_BAD;
+	if ((r->seen & (PF_SEEN_ORIGIN | PF_SEEN_ACRM)) != (PF_SEEN_ORIGIN | PF_SEEN_ACRM))
+		return PF_P_PLAIN_OPTIONS;
+	return r->len != len ? PF_P_PIPELINED : PF_P_OK;
+}
+
+
 
 static int is_tchar(__u8 c)
 {
@@ -618,11 +799,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	res = pf_parse(buf, len, &r);
 	res2 = pf_parse(buf2, len, &r2);
 	CHECK(res == res2 && r.res == res);
+	CHECK(ref_parse(buf, len, &r2) == res);
 	CHECK(res >= PF_P_OK && res <= PF_P_PIPELINED);
 	if (len > PF_REQ_MAX)
 		CHECK(res == PF_P_TOO_LONG || res == PF_P_NOT_OPTIONS);
 	if (res != PF_P_OK)
 		return 0;
+	/* the reference's fields */
+	CHECK(!memcmp(&r.path, &r2.path, 6 * sizeof(struct pf_slice)));
+	CHECK(r.flags == r2.flags && r.seen == r2.seen && r.len == r2.len);
+	pf_parse(buf2, len, &r2);
 	CHECK(!memcmp(&r.path, &r2.path, 6 * sizeof(struct pf_slice)));
 	CHECK(r.flags == r2.flags && r.seen == r2.seen && r.len == r2.len);
 	CHECK(r.len == len && len <= PF_REQ_MAX);
