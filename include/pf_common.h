@@ -44,6 +44,15 @@
 #define PF_ACRH_MAX_TOKENS 16    /* most names in that value */
 #define PF_ACRH_SLOW_MAX  1024   /* longer values than the two above go to the
 				  * daemon up to this length (exclusive) */
+/* Longest stretch the tchar and separator scans look at: a header name
+ * (< 64), a method (PF_TOKEN_MAX) or a request-header list; the kernel
+ * checks lists up to PF_ACRH_MAX_LEN, the daemon up to PF_ACRH_SLOW_MAX.
+ * Each word the bound allows is a loop iteration the verifier walks. */
+#ifdef __bpf__
+#define PF_SCAN_MAX       PF_ACRH_MAX_LEN
+#else
+#define PF_SCAN_MAX       PF_ACRH_SLOW_MAX
+#endif
 #define PF_MAX_LABELS     8      /* wildcard suffixes tried per origin */
 #define PF_DATE_LEN       29     /* "Sun, 06 Nov 1994 08:49:37 GMT" */
 #define PF_SLOTS          2      /* policy double buffer for atomic reloads */

@@ -117,7 +117,7 @@ PF_INLINE __u64 pf_tchar_sym(__u64 x)
 }
 
 /* First index in [from, lim) whose byte is not a tchar; lim if none.
- * lim - from <= PF_LINE_MAX, lim <= PF_REQ_MAX. Bytes at lim and beyond
+ * lim - from <= PF_SCAN_MAX, lim <= PF_REQ_MAX. Bytes at lim and beyond
  * never change the result (they may be read). Per word, the cheap
  * superset test; unless its first flagged byte is ':', the exact test of
  * the symbols decides: few branches a word, which keeps the verifier's
@@ -130,7 +130,7 @@ PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim
 	if (!rb)
 		return lim;
 	b = rb->b;
-	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < PF_SCAN_MAX / 8 && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		m = pf_maybe_not_tchar(x);
 		if (!m)

@@ -208,11 +208,17 @@ PF_INLINE __u64 pf_hash_slice(const __u8 *buf, __u32 off, __u32 n, int lower)
 }
 
 /* Rules whose hosts list the Host header (port stripped, any case). */
-PF_INLINE __u64 pf_host_rules(const __u8 *buf, struct pf_slice host, __u32 slot,
-			      struct pf_match *m)
+PF_GLOBAL __u64 pf_host_rules_buf(const struct pf_buf *rb, __u32 host_off, __u32 host_len,
+				  __u32 slot, struct pf_match *m)
 {
+	struct pf_slice host = { .off = (__u16)host_off, .len = (__u16)host_len };
 	__u32 n = host.len, i;
+	const __u8 *buf;
 	__u8 c;
+
+	if (!rb || !m)
+		return 0;
+	buf = rb->b;
 
 	if (n > PF_TOKEN_MAX)
 		return 0;
@@ -229,6 +235,12 @@ PF_INLINE __u64 pf_host_rules(const __u8 *buf, struct pf_slice host, __u32 slot,
 	n = PF_LAUNDER(m->tmp, n);
 	return pf_tok_rules(buf, host.off, n, pf_hash_slice(buf, host.off, n, 1),
 			    PF_TOK_HOST, slot, 1, &m->tmp);
+}
+
+PF_INLINE __u64 pf_host_rules(const __u8 *buf, struct pf_slice host, __u32 slot,
+			      struct pf_match *m)
+{
+	return pf_host_rules_buf((const struct pf_buf *)buf, host.off, host.len, slot, m);
 }
 
 /* Bytes of x that a wildcard origin's host[:port] may contain: lower-case
@@ -266,13 +278,22 @@ PF_CALLBACK long pf_origin_cand_cb(__u32 k, void *ctx)
  * exact token for the origin exists at all (even with no rules: a
  * negative the daemon learned), and m->oc.h, the hash of the whole
  * origin. */
-PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
-				struct pf_match *m)
+PF_GLOBAL __u64 pf_origin_rules_buf(const struct pf_buf *rb, __u32 o_off, __u32 o_len,
+				    __u32 slot, struct pf_match *m)
 {
-	struct pf_origin_ctx *c = &m->oc;
-	struct pf_hold hd = { .buf = buf, .w = c };
+	struct pf_slice o = { .off = (__u16)o_off, .len = (__u16)o_len };
+	struct pf_origin_ctx *c;
+	struct pf_hold hd;
+	const __u8 *buf;
 	__u64 x, in, dots;
 	__u32 k, j, i, n = o.len;
+
+	if (!rb || !m)
+		return 0;
+	buf = rb->b;
+	c = &m->oc;
+	hd.buf = buf;
+	hd.w = c;
 
 	c->exact = 0;
 	if (n == 0 || n > PF_TOKEN_MAX)
@@ -311,6 +332,12 @@ PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
 	}
 	pf_loop(c->ncand < PF_MAX_LABELS ? c->ncand : PF_MAX_LABELS, pf_origin_cand_cb, &hd);
 	return c->rules;
+}
+
+PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
+				struct pf_match *m)
+{
+	return pf_origin_rules_buf((const struct pf_buf *)buf, o.off, o.len, slot, m);
 }
 
 /* Does the request path start with one of the rule's prefixes? */
@@ -373,10 +400,20 @@ PF_INLINE __u32 pf_lowest_bit(__u64 x)
 }
 
 /* Check Access-Control-Request-Method against rule r. */
-PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
-				__u32 r, __u32 rflags, __u32 *ls)
+/* (BPF functions take 5 arguments: the slice and slot/rule are packed.) */
+PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 slot_rule,
+				    __u32 rflags, struct pf_match *mt)
 {
+	struct pf_slice m = { .off = (__u16)slice, .len = (__u16)(slice >> 16) };
+	__u32 slot = (__u32)slot_rule, r = (__u32)(slot_rule >> 32);
+	const __u8 *buf;
+	__u32 *ls;
 	__u64 w;
+
+	if (!rb || !mt)
+		return PF_R_METHOD_BAD;
+	buf = rb->b;
+	ls = &mt->tmp;
 
 	if (m.len == 0 || m.len > PF_TOKEN_MAX)
 		return PF_R_METHOD_BAD;
@@ -399,6 +436,13 @@ PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 			 PF_TOK_METHOD, slot, 0, ls) & (1ULL << (r & 63)))
 		return PF_R_OK;
 	return PF_R_METHOD;
+}
+
+PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
+				__u32 r, __u32 rflags, struct pf_match *mt)
+{
+	return pf_check_method_buf((const struct pf_buf *)buf, m.off | (__u64)m.len << 16,
+				   slot | (__u64)r << 32, rflags, mt);
 }
 
 /* One name of the list, [c->tstart, c->pos), has ended: is it allowed?
@@ -433,7 +477,7 @@ PF_INLINE __u64 pf_sep64(__u64 x)
 	return pf_eqb(x, ' ') | pf_eqb(x, '\t') | pf_eqb(x, ',');
 }
 
-/* First index in [from, lim) (lim - from < PF_ACRH_SLOW_MAX) whose byte
+/* First index in [from, lim) (lim - from <= PF_SCAN_MAX) whose byte
  * is not a separator, 8 bytes at a time, or lim if none; PF_SEP_COMMA
  * added if a ',' comes before it. */
 #define PF_SEP_COMMA 0x10000u
@@ -444,7 +488,7 @@ PF_GLOBAL __u64 pf_scan_sep(const struct pf_buf *rb, __u64 from, __u64 lim)
 
 	if (!rb)
 		return lim;
-	for (k = 0, i = from; k < PF_ACRH_SLOW_MAX / 8 && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < PF_SCAN_MAX / 8 && i < lim; k++, i += 8) {
 		x = pf_ld64(rb->b + PF_M(i));
 		m = ~pf_sep64(x) & PF_HIGHS;
 		cm = pf_eqb(x, ',');
@@ -503,12 +547,22 @@ bad:
  * m->acah, m->has_authz and, on a deny, m->bad. Returns a pf_reason.
  * The datapath passes PF_ACRH_MAX_LEN / PF_ACRH_MAX_TOKENS, the daemon
  * larger limits for what the datapath could not decide. */
-PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
-				 __u32 r, __u32 rflags, struct pf_match *m,
-				 __u32 max_len, __u32 max_tok)
+/* (BPF functions take 5 arguments: slice | max_len << 32 and slot | rule
+ * << 16 | max_tok << 32 are packed.) */
+PF_GLOBAL __u32 pf_check_headers_buf(const struct pf_buf *rb, __u64 slice_lim,
+				     __u64 slot_rule_tok, __u32 rflags, struct pf_match *m)
 {
-	struct pf_hdr_ctx *c = &m->hc;
-	struct pf_hold hd = { .buf = buf, .w = c };
+	struct pf_slice h = { .off = (__u16)slice_lim, .len = (__u16)(slice_lim >> 16) };
+	__u32 max_len = (__u32)(slice_lim >> 32), max_tok = (__u32)(slot_rule_tok >> 32);
+	__u32 slot = (__u16)slot_rule_tok, r = (__u16)(slot_rule_tok >> 16);
+	struct pf_hdr_ctx *c;
+	struct pf_hold hd;
+
+	if (!rb || !m)
+		return PF_R_HEADER_BAD;
+	c = &m->hc;
+	hd.buf = rb->b;
+	hd.w = c;
 
 	m->acah = 0;
 	if (h.len == 0)
@@ -534,6 +588,15 @@ PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
 	m->acah = (rflags & PF_RULE_ANY_HEADER) && !(rflags & PF_RULE_CREDENTIALS) &&
 		  !c->has_authz ? 1 : 2;
 	return PF_R_OK;
+}
+
+PF_INLINE __u32 pf_check_headers(const __u8 *buf, struct pf_slice h, __u32 slot,
+				 __u32 r, __u32 rflags, struct pf_match *m,
+				 __u32 max_len, __u32 max_tok)
+{
+	return pf_check_headers_buf((const struct pf_buf *)buf,
+				    h.off | (__u64)h.len << 16 | (__u64)max_len << 32,
+				    slot | r << 16 | (__u64)max_tok << 32, rflags, m);
 }
 
 /* The request headers h are over the kernel's limits: take the daemon's
@@ -675,7 +738,7 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 		m->verdict = PF_V_PUNT;
 		return;
 	}
-	reason = pf_check_method(buf, r->acrm, slot, ri, rule->flags, &m->tmp);
+	reason = pf_check_method(buf, r->acrm, slot, ri, rule->flags, m);
 	if (reason != PF_R_OK) {
 		m->bad = r->acrm;
 		goto deny;
