@@ -166,7 +166,9 @@ static __always_inline void pf_xdp_undo_room(void *ctx, struct pf_scratch *s, __
 /* Verify the request's TCP checksum over the copy in s->req: a segment
  * the stack would drop must not be answered. A CHECKSUM_PARTIAL packet
  * (veth/local with offload) carries only the folded pseudo-header sum,
- * which is accepted as such. Returns 0 if valid. */
+ * which is accepted as such, before the payload is summed; at TC so is a
+ * packet the device verified (CHECKSUM_UNNECESSARY), which the stack does
+ * not check again. Returns 0 if valid. */
 static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_pkt *p,
 					  struct pf_scratch *s)
 {
@@ -177,6 +179,8 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 
 	if (hl > 60 || hl < 20 || n > PF_REQ_MAX)
 		return -1;
+	if (!xdp && bpf_csum_level(ctx, BPF_CSUM_LEVEL_QUERY) >= 0)
+		return 0;
 	__builtin_memset(ps, 0, sizeof(s->pseudo));
 	if (p->family == 4) {
 		__builtin_memcpy(&ps[0], p->key.caddr, 4);
@@ -206,6 +210,9 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 	}
 	if (sum < 0)
 		return -1;
+	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
+	if (check == pf_csum_fold(psum))
+		return 0;
 	/* payload: the copy in s->req, zero-padded to 4 bytes */
 	/* into the slack after the request (PF_REQ_BUF): PF_M would wrap to
 	 * the start of a 2046..2048-byte request */
@@ -228,10 +235,7 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 			n4 -= c < n4 ? c : n4;
 		}
 	}
-	if (pf_csum_fold(sum) == 0xffff)
-		return 0;
-	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
-	return check == pf_csum_fold(psum) ? 0 : -1;
+	return pf_csum_fold(sum) == 0xffff ? 0 : -1;
 }
 
 /* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
