@@ -11,13 +11,14 @@
 #        bench/floorctl.c  -> build/bench/floorctl  (loads the floor)
 #        bench/kcost.c     -> build/bench/kcost     (BPF_PROG_TEST_RUN cost)
 #        bench/gccost.c    -> build/bench/gccost    (flow-table GC pass cost)
+#        bench/statsfd.c   -> build/bench/statsfd   (BPF run-time statistics on)
 # Read once even when both the Makefile includes it and -f names it.
 ifndef PF_BENCH_MK
 PF_BENCH_MK := 1
 
 BENCH_DIR   := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
-	       $(BENCH_DIR)/ofl_floorctl
+	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd
 
 .PHONY: bench bench-tools bench-gc bench-kernel bench-report
 
@@ -47,6 +48,10 @@ $(BENCH_DIR)/ofl_floor.skel.h: $(BENCH_DIR)/ofl_floor.bpf.o
 $(BENCH_DIR)/ofl_floorctl: bench/ofl_floorctl.c $(BENCH_DIR)/ofl_floor.skel.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
+
+$(BENCH_DIR)/statsfd: bench/statsfd.c | $(BENCH_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
 
 # kcost links the BPF tier's packet builder, the policy compiler and the
 # daemon's policy installer (user/maps.c) as the BPF tier builds them

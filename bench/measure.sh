@@ -96,6 +96,19 @@ bench_net_progs() {
 			else "tc_out \(.id // .prog_id)" end)' 2>/dev/null || true
 }
 
+# bench_stats_on / bench_stats_off -- BPF run-time statistics for the live
+# runs, held by bench/statsfd.c (reference-counted: another tenant's
+# sysctl writes cannot switch them off under us).
+STATS_PID=''
+bench_stats_on() {
+	"$STATSFD" >"$WORK/statsfd.log" 2>&1 &
+	STATS_PID=$!
+	PF_BG_PIDS+=("$STATS_PID")
+	pf_wait_for_line "$WORK/statsfd.log" ready 10 "$STATS_PID" ||
+		die "statsfd: $(cat "$WORK/statsfd.log")"
+}
+bench_stats_off() { pf_bg_kill "$STATS_PID" 5; STATS_PID=; }
+
 # pfd_stat JSONFILE NAME -- one counter from a `preflightd stats --json` dump.
 pfd_stat() { jq -r --arg n "$2" '.[$n] // 0' "$1" 2>/dev/null || echo 0; }
 

@@ -20,8 +20,9 @@
 # For each: p50/p99 latency over 1 connection, requests/s and machine
 # CPU-us per preflight (/proc/stat busy time over the window / completed
 # requests, client included) over 64 connections. For tc/xdp/floor also the
-# in-kernel time (kernel.bpf_stats_enabled=1: run_time_ns/run_cnt of the
-# ingress program, and its total run time / answered preflights). Before
+# in-kernel time (BPF run-time statistics, held on by bench/statsfd.c:
+# run_time_ns/run_cnt of the ingress program, and its total run time /
+# answered preflights). Before
 # that, without traffic (bench/kernel.sh): BPF_PROG_TEST_RUN cost of one
 # answer (build/bench/kcost: policies of 10, 1,000 and 100,000 exact
 # origins + 50 wildcards + 20 headers, bench/policy.sh; the stages of the
@@ -42,8 +43,9 @@
 # Output: BENCH_OUT/latest.csv (every number, "group,variant,metric,value"),
 # then bench/report.sh writes BENCH_OUT/latest.md and latest.png from it;
 # raw logs in build/bench/run/. Everything created (netns, veth, nginx,
-# app, preflightd, floor, XDP programs, the bpf_stats sysctl) is removed or
-# restored on exit.
+# app, preflightd, floor, XDP programs, the statistics holder) is removed
+# or stopped on exit. The kernel.bpf_stats_enabled sysctl is not touched
+# (bench/statsfd.c holds the statistics on instead).
 #
 # Environment: BENCH_DURATION (s, 64-connection runs, default 6),
 # BENCH_LAT_DURATION (s, 1-connection runs, default 5), BENCH_CONNS (64),
@@ -79,6 +81,7 @@ source "$BENCH/kernel.sh"
 PFD=$PF_PREFLIGHTD
 FLOORCTL=$BUILD/bench/floorctl
 KCOST=$BUILD/bench/kcost
+STATSFD=$BUILD/bench/statsfd
 
 # shellcheck disable=SC2034  # settings, used by the sourced parts
 {
@@ -101,7 +104,6 @@ KCOST=$BUILD/bench/kcost
 
 T0=$(date +%s)
 PROBLEMS=()          # loud problems of this run (also on stderr)
-STATS_OLD=           # kernel.bpf_stats_enabled before we touched it
 OUT_FD=1 ERR_FD=2    # the script's own stdout/stderr (see bench_cleanup)
 declare -A R         # R[variant.metric] = value (kc.*, pol.*: no traffic)
 
@@ -124,7 +126,7 @@ ratio() {
 }
 
 # On any exit: our processes (lib.sh's list), whatever a killed preflightd
-# left (filters, pins), the sysctl, then lib.sh's cleanup (topology; the
+# left (filters, pins), then lib.sh's cleanup (topology; the
 # work directory is kept: PF_KEEP=1).
 bench_cleanup() {
 	local rc=$? pid
@@ -138,9 +140,6 @@ bench_cleanup() {
 	done
 	if ip link show dev "$PF_IF_HOST" >/dev/null 2>&1; then
 		"$PFD" detach --iface "$PF_IF_HOST" >/dev/null 2>&1
-	fi
-	if [[ -n $STATS_OLD ]]; then
-		sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD" >/dev/null 2>&1
 	fi
 	((rc == 0)) || echo "bench: failed (rc=$rc); logs in $WORK" >&2
 	# shellcheck disable=SC2034  # lib.sh's: no "logs in" line of its own
@@ -246,7 +245,7 @@ main() {
 	for t in wrk nginx gnuplot jq bpftool curl; do
 		command -v "$t" >/dev/null || die "$t missing (bash scripts/deps.sh bench)"
 	done
-	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$PF_XDP_OBJ"; do
+	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$PF_XDP_OBJ"; do
 		[[ -e $t ]] || die "$t missing (make all e2e-tools bench-tools)"
 	done
 	pf_ensure_bpffs
@@ -265,9 +264,8 @@ main() {
 	bench_gen_policy 1000 "$POL1000"
 	bench_gen_policy 100000 "$POL100K"
 
-	# test runs first, while bpf_stats is off (it would time every run twice)
-	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q -w kernel.bpf_stats_enabled=0
+	# test runs first, before run-time statistics are on (they would time
+	# every run twice)
 	bench_kcost
 
 	if ((!KERNEL_ONLY)); then
@@ -276,7 +274,7 @@ main() {
 			die "topology: $(tail -n 3 "$WORK/topo.log")"
 		bench_policy_load
 
-		sysctl -q -w kernel.bpf_stats_enabled=1
+		bench_stats_on
 		for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
 			# odd rounds in table order, even rounds reversed (drift cancels)
 			order=("${VARIANTS[@]}")
@@ -291,7 +289,7 @@ main() {
 			save_round
 		done
 		aggregate
-		sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"
+		bench_stats_off
 	fi
 
 	write_csv "$WORK/latest.csv"
