@@ -9,6 +9,8 @@
 #                        request sizes); run while bpf_stats is off
 #   bench_policy_load    `check` and `run` start-to-ready of POL100K, best
 #                        of LOAD_TRIES; maps memory; a 1M-flow table
+#   bench_gc             the daemon's flow-table GC pass (`make bench-gc`,
+#                        bench/gccost.c) at 65,536 and 1,048,576 entries
 
 # The request-size series: bench/preflight-<key>.txt (522 is the main
 # request, bench/preflight.txt, timed with the 1,000-origin policy).
@@ -95,4 +97,25 @@ bench_policy_load() {
 	R[pol.flows_1m_bytes]=$(awk '$1 == "pf_flows" { print $2 }' "$WORK/maps-1m.txt")
 	bench_stop_srv
 	log "flow table for 1M connections: $(calc "${R[pol.flows_1m_bytes]:-0} / 1048576" %.1f) MiB"
+}
+
+# The GC pass cost, through `make bench-gc` (its own network namespace);
+# R[gc.<case>_<entries>_ms] and R[gc.<case>_<entries>_ns] (per entry).
+bench_gc() {
+	local c e
+	log "gccost: the flow-table GC pass at 65,536 and 1,048,576 entries"
+	timeout -k 5 600 make -s -C "$ROOT" -f Makefile -f bench/bench.mk BUILD="$BUILD" bench-gc \
+		>"$WORK/gccost.txt" 2>"$WORK/gccost.err" ||
+		problem gc "gccost failed: $(tail -n 3 "$WORK/gccost.err")"
+	while read -r c e; do
+		R[gc.${c}_${e}_ms]=$(sed -n 's/^GCCOST //p' "$WORK/gccost.txt" |
+			jq -r --arg c "$c" --argjson e "$e" 'select(.case == $c and .entries == $e) | .median_ms')
+		R[gc.${c}_${e}_ns]=$(sed -n 's/^GCCOST //p' "$WORK/gccost.txt" |
+			jq -r --arg c "$c" --argjson e "$e" 'select(.case == $c and .entries == $e) | .ns_per_entry')
+	done <<-EOF
+		ended 65536
+		active 65536
+		ended 1048576
+		active 1048576
+	EOF
 }

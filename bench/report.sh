@@ -10,7 +10,7 @@
 # The CSV: "group,variant,metric,value" lines; groups meta (how the run was
 # made), problem (variant, text), live (the best of the rounds), round<N>
 # (each round), testrun (kcost p50 ns, variant = series key), policy (the
-# 100,000-origin policy's times and memory). A missing figure is reported
+# 100,000-origin policy's times and memory), gc (the GC pass, gccost). A missing figure is reported
 # as "-" / NOT MEASURED, never guessed.
 set -euo pipefail
 
@@ -35,6 +35,7 @@ load_csv() {
 		round*) RR[${g#round}.$v.$k]=$val ;;
 		testrun) R[kc.$v]=$val ;;
 		policy) R[pol.$k]=$val ;;
+		gc) R[gc.$v]=$val ;;
 		esac
 	done < <(awk 'NR > 1 {
 		line = $0
@@ -206,6 +207,11 @@ write_policy() {
 	echo
 }
 
+write_gc() {
+	echo "Flow-table GC pass (the daemon's \`pf_gc_pass\`, \`make bench-gc\`: one sock_diag dump, the table read in batches; median of 3): 65,536 entries of ended connections ${R[gc.ended_65536_ms]:-?} ms (${R[gc.ended_65536_ns]:-?} ns/entry, all freed), all active ${R[gc.active_65536_ms]:-?} ms; 1,048,576 entries ${R[gc.ended_1048576_ms]:-?} ms (${R[gc.ended_1048576_ns]:-?} ns/entry), all active ${R[gc.active_1048576_ms]:-?} ms."
+	echo
+}
+
 write_targets() {
 	local m M_ f_p50=${R[floor.p50_us]:-}
 	local n_cpu=${R[nginx.cpu_us]:-} f_cpu=${R[floor.cpu_us]:-}
@@ -243,6 +249,7 @@ write_md() {
 	((${M[kernel_only]:-0})) || write_live
 	write_kernel
 	((${M[kernel_only]:-0})) || write_policy
+	write_gc
 	write_targets
 	if ((${#PROBLEMS[@]})); then
 		echo "**PROBLEMS in this run:**"

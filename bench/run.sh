@@ -27,8 +27,9 @@
 # answer (build/bench/kcost: policies of 10, 1,000 and 100,000 exact
 # origins + 50 wildcards + 20 headers, bench/policy.sh; the stages of the
 # answer path; requests of ~300 B to 2 KiB, bench/preflight-*.txt), the
-# time to check and to load a 100,000-origin policy, the maps' memory and
-# the flow table's memory at --max-flows 1048576. --kernel-only measures
+# time to check and to load a 100,000-origin policy, the maps' memory, the
+# flow table's memory at --max-flows 1048576 and the daemon's GC pass over
+# 65,536 and 1,048,576 entries (make bench-gc). --kernel-only measures
 # just those (no topology, no traffic; the live rows stay empty).
 #
 # Every run is checked: wrk socket errors, non-2xx answers, OPTIONS the app
@@ -230,6 +231,9 @@ write_csv() {
 		for k in $(printf '%s\n' "${!R[@]}" | sed -n 's/^pol\.//p' | sort); do
 			echo "policy,100k,$k,${R[pol.$k]}"
 		done
+		for k in $(printf '%s\n' "${!R[@]}" | sed -n 's/^gc\.//p' | sort); do
+			echo "gc,$k,value,${R[gc.$k]}"
+		done
 	} >"$f"
 }
 
@@ -267,6 +271,7 @@ main() {
 	# test runs first, before run-time statistics are on (they would time
 	# every run twice)
 	bench_kcost
+	bench_gc
 
 	if ((!KERNEL_ONLY)); then
 		log "topology: netns $PF_NS, $PF_IF_HOST ($PF_V4_HOST) <-> $PF_IF_CLIENT ($PF_V4_CLIENT), XDP pass on $PF_IF_CLIENT"
