@@ -124,7 +124,7 @@ static int is_ctl(__u8 c)
 }
 
 static int is_tchar(__u8 c);
-static __u8 lower(__u8 c);
+static int eq_ci(const __u8 *p, size_t n, const char *s);
 
 /* First i in [from, lim) with bad(b[i]), else lim. */
 static __u32 ref_find(const __u8 *b, __u32 from, __u32 lim, int (*bad)(__u8))
@@ -179,18 +179,6 @@ static int ref_close(const __u8 *p, __u32 n)
 			return 1;
 	}
 	return 0;
-}
-
-static int name_is(const __u8 *p, __u32 n, const char *s)
-{
-	__u32 i;
-
-	if (strlen(s) != n)
-		return 0;
-	for (i = 0; i < n; i++)
-		if (lower(p[i]) != (__u8)s[i])
-			return 0;
-	return 1;
 }
 
 /* pf_parse() by the rules, one byte at a time. */
@@ -267,7 +255,7 @@ static int ref_parse(const __u8 *b, __u32 len, struct pf_req *r)
 			ve--;
 		if (vs < ve && (b[vs] == ' ' || b[ve - 1] == ' '))
 			return PF_P_BAD;
-		for (h = 0; h < 5 && !name_is(b + pos, colon - pos, names[h]); h++)
+		for (h = 0; h < 5 && !eq_ci(b + pos, colon - pos, names[h]); h++)
 			;
 		if (h < 5) {
 			if (r->seen & (1u << h))
@@ -275,15 +263,15 @@ static int ref_parse(const __u8 *b, __u32 len, struct pf_req *r)
 			r->seen |= (__u8)(1u << h);
 			slot[h]->off = (__u16)vs;
 			slot[h]->len = (__u16)(ve - vs);
-		} else if (name_is(b + pos, colon - pos, "content-length")) {
+		} else if (eq_ci(b + pos, colon - pos, "content-length")) {
 			if (ve - vs != 1 || b[vs] != '0')
 				return PF_P_BODY;
-		} else if (name_is(b + pos, colon - pos, "transfer-encoding")) {
+		} else if (eq_ci(b + pos, colon - pos, "transfer-encoding")) {
 			return PF_P_BODY;
-		} else if (name_is(b + pos, colon - pos, "connection")) {
+		} else if (eq_ci(b + pos, colon - pos, "connection")) {
 			if (ref_close(b + vs, ve - vs))
 				return PF_P_CONN_CLOSE;
-		} else if (name_is(b + pos, colon - pos, "upgrade")) {
+		} else if (eq_ci(b + pos, colon - pos, "upgrade")) {
 			return PF_P_VERSION;
 		}
 		pos = end + 2;
