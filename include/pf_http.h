@@ -119,7 +119,7 @@ PF_INLINE __u64 pf_tchar_sym(__u64 x)
 /* First index in [from, lim) whose byte is not a tchar; lim if none.
  * lim - from <= PF_SCAN_MAX, lim <= PF_REQ_MAX. Bytes at lim and beyond
  * never change the result (they may be read). Per word, the cheap
- * superset test; unless its first flagged byte is ':', the exact test of
+ * superset test; unless its first flagged byte is ':' or ',', the exact test of
  * the symbols decides: few branches a word, which keeps the verifier's
  * walk through the loop short, and no table look-up. */
 PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim)
@@ -135,8 +135,9 @@ PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim
 		m = pf_maybe_not_tchar(x);
 		if (!m)
 			continue;
-		/* a header name's usual end, ':', needs no exact test */
-		if (!((m & -m) & pf_eqb(x, ':')))
+		/* the usual ends of names, ':' (header) and ',' (in a list),
+		 * need no exact test */
+		if (!((m & -m) & (pf_eqb(x, ':') | pf_eqb(x, ','))))
 			m &= ~pf_tchar_sym(x);
 		if (m) {
 			i += pf_first_byte(m);

@@ -517,7 +517,12 @@ PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
 	__u64 s, t, end = c->end;
 
 	(void)idx;
-	s = pf_scan_sep((const struct pf_buf *)b, c->pos, end);
+	/* a name right away (after a ','): no separators to skip */
+	s = c->pos;
+	if (s >= end)
+		return 1;
+	if (!pf_is_tchar(b[PF_M(s)]))
+		s = pf_scan_sep((const struct pf_buf *)b, s, end);
 	if ((s & ~PF_SEP_COMMA) >= end)
 		return 1;
 	if (!pf_is_tchar(b[PF_M(s)]) || (c->need_comma && !(s & PF_SEP_COMMA))) {
