@@ -385,7 +385,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
-	i = PF_LAUNDER(c->tmp[0], pf_scan_tchar(b, pos, lim));
+	i = pf_scan_tchar(b, pos, lim);
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -397,7 +397,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	colon = i;
 	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
 	lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
-	i = PF_LAUNDER(c->tmp[1], pf_scan_ctl(b, colon + 1, lim, 0x20));
+	i = pf_scan_ctl(b, colon + 1, lim, 0x20);
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
