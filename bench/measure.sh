@@ -202,13 +202,10 @@ curl_preflight() {
 		"http://$PF_V4_HOST:$PORT$path" || true
 }
 
-# hdr FILE NAME -- header value from a curl -D dump (CR stripped).
-hdr() { tr -d '\r' <"$1" | awk -v n="$2" 'BEGIN { n = tolower(n) ":" }
-	tolower($1) == n { sub(/^[^:]*:[ \t]*/, ""); print; exit }'; }
-
 # check_cors VARIANT -- an allowed-origin preflight must get a 204 with the
-# CORS headers (checked for presence and value); nginx also gets a
-# disallowed origin, which must get no Access-Control-Allow-Origin.
+# CORS headers (checked for presence and value, read with lib.sh's hdr);
+# nginx also gets a disallowed origin, which must get no
+# Access-Control-Allow-Origin.
 check_cors() {
 	local v=$1 f=$WORK/curl-$1-r$ROUND.txt code bad=() h
 	code=$(curl_preflight "$ORIGIN_OK" "$f")
