@@ -19,6 +19,55 @@
 
 static const char *const pinned[] = { "stats", "flows", "config", "trace_ctl", "trace" };
 
+int pf_lock_fd(const char *path, int fd)
+{
+	struct stat held, named;
+
+	if (flock(fd, LOCK_EX | LOCK_NB))
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (fstat(fd, &held)) {
+		int err = -errno;
+
+		flock(fd, LOCK_UN);
+		return err;
+	}
+	/* the holder we waited for unlinked the file on its way out (and a
+	 * newcomer may have created and locked a new one): this lock guards
+	 * nothing */
+	if (stat(path, &named) || named.st_ino != held.st_ino || named.st_dev != held.st_dev) {
+		flock(fd, LOCK_UN);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+int pf_lock_file(const char *path)
+{
+	int fd, err = -ESTALE, tries;
+
+	/* each retry follows a holder that let go between our open and our
+	 * flock: bounded, a few are already unusual */
+	for (tries = 0; tries < 16 && err == -ESTALE; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		err = pf_lock_fd(path, fd);
+		if (!err)
+			return fd;
+		close(fd);
+	}
+	return err == -ESTALE ? -EBUSY : err;
+}
+
+void pf_lock_release(const char *path, int fd)
+{
+	/* unlink while still holding it: whoever opens path from now on
+	 * gets a new file; whoever opened the old one finds it unlinked
+	 * once it gets the lock (pf_lock_fd) and opens path again */
+	unlink(path);
+	close(fd);
+}
+
 int pf_pin_lock(struct pf_pin *p, const char *iface)
 {
 	int err;
@@ -33,23 +82,16 @@ int pf_pin_lock(struct pf_pin *p, const char *iface)
 		pr_warn("mkdir %s: %s", PF_LOCK_ROOT, strerror(errno));
 		return err;
 	}
-	p->lock_fd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (p->lock_fd < 0) {
-		err = -errno;
-		pr_warn("open %s: %s", p->lock, strerror(errno));
-		return err;
-	}
-	if (flock(p->lock_fd, LOCK_EX | LOCK_NB)) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	err = pf_lock_file(p->lock);
+	if (err < 0) {
 		if (err == -EBUSY)
 			pr_warn("another preflightd is already running on %s; "
 				"stop it first (SIGTERM) or use another interface", iface);
 		else
 			pr_warn("lock %s: %s", p->lock, strerror(-err));
-		close(p->lock_fd);
-		p->lock_fd = -1;
 		return err;
 	}
+	p->lock_fd = err;
 	p->locked = true;
 	return 0;
 }
@@ -58,8 +100,7 @@ void pf_pin_unlock(struct pf_pin *p)
 {
 	if (!p->locked)
 		return;
-	unlink(p->lock);
-	close(p->lock_fd);
+	pf_lock_release(p->lock, p->lock_fd);
 	p->lock_fd = -1;
 	p->locked = false;
 }
@@ -157,21 +198,6 @@ int pf_pin_path(char *buf, size_t n, const char *iface, const char *name)
 		return -ENOENT;
 	}
 	return 0;
-}
-
-int pf_pin_is_running(const char *iface)
-{
-	char lock[256];
-	int fd, running = 0;
-
-	snprintf(lock, sizeof(lock), "%s/%s.lock", PF_LOCK_ROOT, iface);
-	fd = open(lock, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK)
-		running = 1;
-	close(fd);
-	return running;
 }
 
 int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel)

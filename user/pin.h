@@ -19,6 +19,17 @@ struct pf_pin {
 	bool adopted;       /* reusing a dead instance's flow table */
 };
 
+/* A lock file that its holder removes on exit. pf_lock_file opens (creates)
+ * and flocks path; returns the held fd, -EBUSY if another process holds
+ * it, or -errno. pf_lock_fd is its second half for an fd already open on
+ * path: 0 once locked, -EBUSY, or -ESTALE when path no longer names the
+ * file fd is open on (its holder released it in between: open again), so
+ * two processes never both hold it. pf_lock_release unlinks path, then
+ * closes fd. */
+int pf_lock_file(const char *path);
+int pf_lock_fd(const char *path, int fd);
+void pf_lock_release(const char *path, int fd);
+
 /* Take the per-interface lock; -EBUSY (message printed) if another
  * preflightd serves iface. */
 int pf_pin_lock(struct pf_pin *p, const char *iface);
@@ -42,8 +53,5 @@ void pf_unpin_maps(struct pf_pin *p);
 
 /* Path of pinned map name for iface (NULL iface: the only one running). */
 int pf_pin_path(char *buf, size_t n, const char *iface, const char *name);
-
-/* 1 if a running preflightd holds iface's lock, 0 if not. */
-int pf_pin_is_running(const char *iface);
 
 #endif /* PF_PIN_H */
