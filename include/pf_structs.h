@@ -105,6 +105,10 @@ struct pf_config {
 	__u32 ofl_stop;          /* detaching: cover no new socket, never cork */
 	__u32 shadow;            /* run --shadow: record and read, change nothing */
 	__u32 pad_ofl;
+	/* TC chain watch (user/tc_chain.c): the daemon clears a word, the
+	 * TC program of that direction sets it on its next packet. [0]:
+	 * ingress, [1]: egress */
+	__u32 tc_seen[2];
 };
 
 /* pf_flows map key: one TCP connection, client side first. IPv4 addresses

@@ -56,6 +56,7 @@ APP=$BUILD/tests/e2e/appserver
 FLOORCTL=$BUILD/bench/floorctl
 KCOST=$BUILD/bench/kcost
 XDP_PASS_OBJ=$BUILD/tests/e2e/xdp_pass.bpf.o
+TCXTOOL=$BUILD/tests/e2e/tcxtool
 LUA=$ROOT/bench/preflight.lua
 REQ_TXT=$ROOT/bench/preflight.txt
 NGINX_IN=$ROOT/bench/nginx.conf.in
@@ -268,14 +269,18 @@ prog_stat() {
 		jq -r '"\(.run_time_ns // 0) \(.run_cnt // 0)"' || echo "0 0"
 }
 
-# net_progs -- the BPF programs on $PF_IF_HOST: "xdp ID", "tc_in ID",
-# "tc_out ID" lines.
+# net_progs -- preflightd's BPF programs on $PF_IF_HOST: "xdp ID", "tc_in
+# ID", "tc_out ID" lines. TC through tcxtool's chain (tcx links or clsact
+# filters: bpftool 7.1 does not show tcx).
 net_progs() {
+	local d
 	bpftool -j net show dev "$PF_IF_HOST" 2>/dev/null | jq -r '
 		.[0] as $n |
-		(($n.xdp // [])[] | (.multi_attachments // [.])[] | "xdp \(.id)"),
-		(($n.tc // [])[] | if .kind == "clsact/ingress" then "tc_in \(.id // .prog_id)"
-			else "tc_out \(.id // .prog_id)" end)' 2>/dev/null || true
+		(($n.xdp // [])[] | (.multi_attachments // [.])[] | "xdp \(.id)")' 2>/dev/null || true
+	for d in in out; do
+		"$TCXTOOL" chain --iface "$PF_IF_HOST" --dir "$d" 2>/dev/null |
+			awk -v d="$d" '$NF ~ /^pf_tc_(ingress|egress)$/ { print "tc_" d, ($1 == "tcx") ? $2 : $4 }'
+	done
 }
 
 # pfd_stat JSONFILE NAME -- one counter from a `preflightd stats --json` dump.

@@ -137,7 +137,7 @@ int pf_cmd_detach(int argc, char **argv)
 	}
 	if (ifindex) {
 		x = pf_xdp_find_stale(ifindex, true);
-		n = pf_tc_detach_stale(ifindex) + (x > 0);
+		n = pf_tc_detach_stale(ifindex, pin.dir) + (x > 0);
 		tc.ifindex = ifindex;
 		tc.hook_created = pf_pin_clsact_created(&pin);
 		pf_tc_detach(&tc); /* removes clsact only if ours and empty */

@@ -47,6 +47,7 @@ struct run_opts {
 	const char *metrics;
 	const char *cgroup;     /* response offload: sockets of this cgroup */
 	bool shadow;            /* answer and insert nothing: compare (shadow.c) */
+	enum pf_tc_how tc_how;
 };
 
 static void run_usage(FILE *f)
@@ -58,6 +59,11 @@ static void run_usage(FILE *f)
 		"  -m, --mode tc|xdp        answer at TC (default) or at XDP (XDP_TX; TC\n"
 		"                           egress still translates server segments)\n"
 		"      --xdp-generic        XDP in skb (generic) mode instead of native\n"
+		"      --tc-attach auto|tcx|clsact\n"
+		"                           TC programs through tcx links (kernel 6.6+)\n"
+		"                           or clsact filters; auto (default): tcx where\n"
+		"                           the kernel has it, or what a restarted\n"
+		"                           instance's predecessor used\n"
 		"      --max-flows N        spliced-connection table size (default 65536)\n"
 		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
 		"                           connections up to SEC seconds (default 60)\n"
@@ -92,6 +98,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "cgroup", required_argument, NULL, 'C' },
 		{ "shadow", no_argument, NULL, 'S' },
+		{ "tc-attach", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -117,6 +124,12 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case 'M': o->metrics = optarg; break;
 		case 'C': o->cgroup = optarg; break;
 		case 'S': o->shadow = true; break;
+		case 'T':
+			if (pf_tc_how_parse(optarg, &o->tc_how)) {
+				pr_warn("--tc-attach '%s': expected auto, tcx or clsact", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'F':
 		case 'D':
@@ -215,11 +228,11 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
  * events, then looks at signals without blocking; nothing in it waits
  * for a GC pass. */
 static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
-		  const struct run_opts *o)
+		  const struct run_opts *o, struct pf_tc *tc)
 {
 	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
-	__u64 deadline = 0, live;
+	__u64 deadline = 0, live, last_watch = 0;
 	struct pf_watch w;
 	sigset_t set;
 	int sig, err;
@@ -249,6 +262,12 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			deadline = pf_mono_ns() + (__u64)o->drain_timeout * 1000000000ull;
 			pf_gc_drain(gc);
 			pr_info("draining: answering no new preflights");
+		}
+		/* the TC chain: once a second, or each time while it holds
+		 * answers back */
+		if (!deadline && (tc->paused || pf_mono_ns() - last_watch >= 1000000000ull)) {
+			last_watch = pf_mono_ns();
+			pf_tc_watch(tc, cfg->tc_seen, &cfg->draining, !o->xdp);
 		}
 		if (!deadline)
 			continue;
@@ -363,10 +382,12 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_unpin;
 	}
-	err = pf_tc_attach(&tc, ifindex, bpf_program__fd(skel->progs.pf_tc_ingress),
+	err = pf_tc_attach(&tc, ifindex, o.iface, pin.dir, o.tc_how,
+			   bpf_program__fd(skel->progs.pf_tc_ingress),
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
 	if (err)
 		goto out_unpin;
+	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, &skel->bss->pf_cfg.draining, !o.xdp);
 	if (pin.adopted)
 		tc.hook_created = pf_pin_clsact_created(&pin);
 	else
@@ -415,7 +436,7 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
-	serve(&sl, rb, &gc, &o);
+	serve(&sl, rb, &gc, &o, &tc);
 	pf_metrics_set_attached(&metrics, false);
 	ring_buffer__free(rb);
 out_xdp:

@@ -10,6 +10,7 @@
 #   cgroups        pf_cgroup_up, pf_cgroup_down, pf_in_cgroup
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
 #   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
+#   TC hooks       pf_tc_chain in|out, pf_tc_prog in|out
 #   cleanup        pf_install_trap: on any exit, kill every background process
 #                  we started and remove the topology.
 #
@@ -27,6 +28,11 @@ PF_APPSERVER=${PF_APPSERVER:-$PF_E2E_BIN/appserver}
 PF_KACLIENT=${PF_KACLIENT:-$PF_E2E_BIN/kaclient}
 PF_FAULTINJ=${PF_FAULTINJ:-$PF_E2E_BIN/faultinj}
 PF_TOPO=${PF_TOPO:-$PF_ROOT/scripts/topo.sh}
+PF_TCXTOOL=${PF_TCXTOOL:-$PF_E2E_BIN/tcxtool}
+
+# --tc-attach of every `preflightd run` the scripts start: PF_TC_ATTACH=
+# tcx|clsact (unset: preflightd's default, auto).
+PF_TC_ARGS=(${PF_TC_ATTACH:+--tc-attach "$PF_TC_ATTACH"})
 
 # Topology names/addresses (same defaults as scripts/topo.sh, which reads
 # them from the environment).
@@ -343,7 +349,7 @@ pf_start_preflightd() {
 		return 1
 	fi
 	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
-		"${@:2}" >"$PF_PFD_LOG" 2>&1 &
+		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
 	if ! pf_wait_for_line "$PF_PFD_LOG" 'ready' 10 "$PF_PFD_PID"; then
@@ -432,6 +438,17 @@ pf_wait_stat_ge() {
 }
 pf_stats_dump() {
 	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1 | sed 's/^/      | /' || true
+}
+
+# ---------------------------------------------------------- TC hooks ----
+# pf_tc_chain in|out -- what runs on a TC hook of the host end, in the
+# kernel's order (tcx links, then clsact filters): "tcx ID NAME" and
+# "clsact PRIO HANDLE ID NAME" lines (tcxtool chain; bpftool 7.1 and
+# iproute2 6.1 do not show tcx).
+pf_tc_chain() { "$PF_TCXTOOL" chain --iface "$PF_IF_HOST" --dir "$1"; }
+# pf_tc_prog in|out -- id of preflightd's program on that hook, empty if none
+pf_tc_prog() {
+	pf_tc_chain "$1" | awk '$NF ~ /^pf_tc_(ingress|egress)$/ { print ($1 == "tcx") ? $2 : $4; exit }'
 }
 
 # ----------------------------------------------------------- cleanup ----
