@@ -76,7 +76,9 @@ static void run_usage(FILE *f)
 		"                           CORS answers with the policy's (stats, trace)\n"
 		"  -v, --verbose            debug logs (incl. libbpf)\n"
 		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
-		"reloads the policy; SIGINT/SIGTERM drain, detach and exit.\n");
+		"reloads the policy; SIGINT/SIGTERM drain, detach and exit; SIGUSR2\n"
+		"(a restart) exits at once, leaving the programs attached and the\n"
+		"state pinned for the next instance to adopt.\n");
 }
 
 static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
@@ -226,21 +228,24 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
  * from rb (NULL: nobody decides them, no heartbeat: the datapath passes
  * them to the app): each iteration waits at most 100 ms for ring buffer
  * events, then looks at signals without blocking; nothing in it waits
- * for a GC pass. */
-static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
-		  const struct run_opts *o, struct pf_tc *tc)
+ * for a GC pass. Returns 0; or, on SIGUSR2 (a restart), 1 at once: the
+ * caller leaves everything attached and pinned for the next instance to
+ * adopt. */
+static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
+		 const struct run_opts *o, struct pf_tc *tc)
 {
 	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
 	__u64 deadline = 0, live, last_watch = 0;
 	struct pf_watch w;
 	sigset_t set;
-	int sig, err;
+	int sig, err, restart = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	pf_watch_open(&w, o->policy);
 	for (;;) {
 		if (rb) {
@@ -253,6 +258,10 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		sig = sigtimedwait(&set, NULL, &nowait);
 		tick(cfg, rb);
 		pf_ofl_gc(&ofl, pf_mono_ns()); /* response offload */
+		if (sig == SIGUSR2) {
+			restart = 1;
+			break;
+		}
 		if (sig == SIGHUP || pf_watch_changed(&w)) {
 			reload(sl, o->policy);
 		} else if (sig == SIGINT || sig == SIGTERM) {
@@ -284,6 +293,7 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		}
 	}
 	pf_watch_close(&w);
+	return restart;
 }
 
 int pf_cmd_run(int argc, char **argv)
@@ -333,7 +343,12 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_destroy;
 	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
 	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
-	err = pf_pin_adopt(&pin, skel);
+	err = pf_pin_adopt(&pin, skel, ifindex);
+	if (!err && pin.handover) {
+		pf_detach_dead(&pin, o.iface, ifindex, o.drain_timeout);
+		pr_info("handed over: the previous version's programs and pins are gone; "
+			"starting clean");
+	}
 	if (!err)
 		err = pf_ofl_prepare(&ofl, &pin, skel, o.max_flows,
 				     o.cgroup || comp.ofl_any, o.shadow);
@@ -371,6 +386,7 @@ int pf_cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	err = pf_gc_start(&gc, bpf_map__fd(skel->maps.pf_flows),
 			  (const __u64 *)skel->bss->pf_cfg.xlate_bits, &skel->bss->pf_cfg);
@@ -436,7 +452,16 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
-	serve(&sl, rb, &gc, &o, &tc);
+	if (serve(&sl, rb, &gc, &o, &tc)) {
+		/* a restart: the programs keep translating (and answering)
+		 * until the next instance replaces them in place */
+		pr_info("restart: leaving the programs attached and the state pinned in %s "
+			"for the next instance to adopt", pin.dir);
+		ring_buffer__free(rb);
+		pf_metrics_stop(&metrics);
+		pf_gc_stop(&gc);
+		goto out_destroy;
+	}
 	pf_metrics_set_attached(&metrics, false);
 	ring_buffer__free(rb);
 out_xdp:

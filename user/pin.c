@@ -1,5 +1,7 @@
-/* pin.c -- one preflightd per interface (flock), and the bpffs pins that let
- * other subcommands read a running instance's maps. */
+/* pin.c -- one preflightd per interface (flock), the bpffs pins that let
+ * other subcommands read a running instance's maps, and what a restarted
+ * instance makes of the pins a dead one left: adopt them, hand over from
+ * them, or start clean. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,11 +12,13 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <net/if.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
 #include "pin.h"
+#include "tc.h"
 #include "log.h"
 
 static const char *const pinned[] = { "stats", "flows", "config", "trace_ctl", "trace" };
@@ -138,6 +142,15 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 		return err;
 	}
 	p->pinned = true;
+	/* the record first: pins without it read as a build of before it */
+	snprintf(path, sizeof(path), "%s/meta", p->dir);
+	err = pf_layout_pin_meta(path, &p->self, p->ifindex,
+				 bpf_map__fd(skel->maps.pf_flows));
+	if (err) {
+		pr_warn("pin %s: %s", path, strerror(-err));
+		pf_unpin_maps(p);
+		return err;
+	}
 	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
 		unlink(path); /* stale pin of a dead instance (we hold the lock) */
@@ -151,18 +164,29 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 	return 0;
 }
 
-void pf_unpin_maps(struct pf_pin *p)
+/* Remove every pin in p->dir (all are preflightd's), then the directory. */
+static void remove_all(const struct pf_pin *p)
 {
 	char path[512];
-	unsigned i;
+	struct dirent *de;
+	DIR *d = opendir(p->dir);
 
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", p->dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(p->dir);
+}
+
+void pf_unpin_maps(struct pf_pin *p)
+{
 	if (!p->pinned)
 		return;
-	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
-		unlink(path);
-	}
-	rmdir(p->dir);
+	remove_all(p);   /* meta, and anything a dead instance left */
 	rmdir(PF_PIN_ROOT); /* fails harmlessly while other instances run */
 	p->pinned = false;
 }
@@ -200,37 +224,115 @@ int pf_pin_path(char *buf, size_t n, const char *iface, const char *name)
 	return 0;
 }
 
-int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel)
+int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex)
 {
-	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows };
-	const char *names[] = { "stats", "flows" };
+	char name[IF_NAMESIZE];
+	bool has_meta;
+	__u32 owner;
+	int err;
+
+	p->ifindex = ifindex;
+	p->self = *self;
+	p->left = PF_LEFT_NONE;
+	err = pf_layout_pinned(p->dir, self, &p->old, &owner, &has_meta);
+	if (err == -ENOENT)
+		return 0;   /* nothing left behind */
+	if (err) {
+		pr_warn("read the state pinned in %s: %s ('preflightd detach' cannot read it "
+			"either: remove it with the version that wrote it)", p->dir, strerror(-err));
+		return err;
+	}
+	/* whose is it: the record says; before the record existed, state of
+	 * this interface came with our TC programs on it */
+	if (has_meta ? owner != (__u32)ifindex : pf_tc_left(ifindex, p->dir) == PF_TC_AUTO) {
+		if (has_meta && if_indextoname(owner, name)) {
+			pr_warn("the state pinned in %s belongs to interface %s (index %u), not to "
+				"this one (index %d): its programs may still serve %s; stop them "
+				"there first", p->dir, name, owner, ifindex, name);
+			return -EEXIST;
+		}
+		p->left = PF_LEFT_STALE;
+		return 0;
+	}
+	if (p->old.flows_known && p->old.flows_fp == self->flows_fp) {
+		p->left = PF_LEFT_ADOPT;
+		return 0;
+	}
+	if (!p->old.key_known || p->old.key_fp != self->key_fp) {
+		pr_warn("the state pinned in %s was written by a version whose flow table this "
+			"one cannot read, not even its keys: its programs keep translating; "
+			"remove them with that version's 'preflightd detach --iface IF'", p->dir);
+		return -EPROTO;
+	}
+	p->left = PF_LEFT_HANDOVER;
+	return 0;
+}
+
+int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex)
+{
+	struct pf_layout self;
+	bool stats;
 	char path[512];
-	unsigned i;
 	int fd, err;
 
-	p->adopted = false;
+	p->adopted = p->handover = false;
+	err = pf_layout_self(skel, &self);
+	if (err) {
+		pr_warn("layout of the BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = pf_pin_inspect(p, &self, ifindex);
+	if (err)
+		return err;
+	switch (p->left) {
+	case PF_LEFT_NONE:
+		return 0;
+	case PF_LEFT_STALE:
+		pr_info("the state pinned in %s belongs to an interface that is gone (%s was "
+			"deleted and created again): its connections went with it; starting clean",
+			p->dir, p->dir + sizeof(PF_PIN_ROOT));
+		remove_all(p);
+		return 0;
+	case PF_LEFT_HANDOVER:
+		pr_warn("the state pinned in %s was written by a version with %s (%u-byte "
+			"entries; this one: %u bytes): not adopting it. Its programs keep "
+			"translating the connections they spliced and answer no new preflight; "
+			"once those have closed (at most --drain-timeout, then they are reset) "
+			"this instance takes over", p->dir, p->old.flows_known ?
+			"another flow table layout" : "a flow table layout this one cannot read "
+			"(its BTF needs CAP_SYS_ADMIN)", p->old.flow_size, self.flow_size);
+		p->handover = true;
+		return 0;
+	case PF_LEFT_ADOPT:
+		break;
+	}
+	stats = p->old.stats_fp == self.stats_fp;
 	snprintf(path, sizeof(path), "%s/flows", p->dir);
-	if (access(path, F_OK))
-		return 0; /* nothing left behind */
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dir, names[i]);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			err = -errno;
-			pr_warn("adopt %s: %s", path, strerror(errno));
-			return err;
-		}
-		err = bpf_map__reuse_fd(maps[i], fd);
+	fd = bpf_obj_get(path);
+	if (fd >= 0) {
+		err = bpf_map__reuse_fd(skel->maps.pf_flows, fd);
 		close(fd);
-		if (err) {
-			pr_warn("adopt %s: %s (incompatible leftover: 'preflightd detach' "
-				"drains and removes it)", path, strerror(-err));
-			return err;
+	} else {
+		err = -errno;
+	}
+	if (!err && stats) {
+		snprintf(path, sizeof(path), "%s/stats", p->dir);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			err = bpf_map__reuse_fd(skel->maps.pf_stats, fd);
+			close(fd);
+		} else {
+			err = -errno;
 		}
 	}
+	if (err) {
+		pr_warn("adopt %s: %s", path, strerror(-err));
+		return err;
+	}
 	p->adopted = true;
-	pr_info("adopting the flow table and counters left in %s by a previous instance",
-		p->dir);
+	pr_info("adopting the flow table%s left in %s by a previous instance%s",
+		stats ? " and counters" : "", p->dir, stats ? "" :
+		" (its counters count other things: counting from zero)");
 	return 0;
 }
 

@@ -62,15 +62,20 @@ static int cls_detach(int ifindex, enum bpf_tc_attach_point ap, __u32 prio)
 	return bpf_tc_detach(&hook, &opts);
 }
 
-/* 1 if one of our filters (handle, priority) is on ifindex's hook. */
+/* 1 if one of our filters (handle, priority) is on ifindex's hook (a
+ * dump: bpf_tc_query would log the kernel's complaint when there is no
+ * clsact). */
 static int cls_ours_present(int ifindex, bool ingress)
 {
-	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex,
-			    .attach_point = ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS);
-	DECLARE_LIBBPF_OPTS(bpf_tc_opts, opts, .handle = PF_TC_HANDLE,
-			    .priority = ingress ? PF_TC_PRIO_IN : PF_TC_PRIO_OUT);
+	struct pf_tc_prog c[64];
+	int n, i;
 
-	return bpf_tc_query(&hook, &opts) == 0;
+	n = pf_tc_chain(ifindex, ingress, c, 64);
+	for (i = 0; i < n && i < 64; i++)
+		if (!c[i].tcx && c[i].handle == PF_TC_HANDLE &&
+		    c[i].prio == (ingress ? PF_TC_PRIO_IN : PF_TC_PRIO_OUT))
+			return 1;
+	return 0;
 }
 
 /* Number of clsact filters on one hook (0 without clsact), or -errno. */
@@ -243,13 +248,15 @@ static int tcx_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool adopt)
 
 enum pf_tc_how pf_tc_left(int ifindex, const char *dir)
 {
-	char path[320];
+	int fd;
 	bool in;
 
 	for (in = false; ; in = true) {
-		link_pin_path(path, sizeof(path), dir, in);
-		if (!access(path, F_OK))
+		fd = link_open_pinned(dir, ifindex, in);   /* live, on ifindex */
+		if (fd >= 0) {
+			close(fd);
 			return PF_TC_TCX;
+		}
 		if (in)
 			break;
 	}

@@ -208,6 +208,7 @@ case_ends_chain() {
 	pf_expect "the blocked egress is an error" pf_wait_for_line "$log" \
 		"tc egress: ERROR: preflightd.s program saw none of the last [0-9]+ packets sent from .*tcx program ${ID[block_out]} .*cannot translate" 5 "$PF_PFD_PID"
 	foreign_remove block_out
+	ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true
 	pf_expect "it answers again once it sees the server's packets" pf_wait_for_line "$log" \
 		'sees traffic on .* again' 5 "$PF_PFD_PID"
 	pf_case_result

@@ -34,9 +34,9 @@ e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS) $(E2E_PRELOADS)
 # every case in both modes, then the hardening cases (short soak), policy
 # reloads under wrk load, the daemon's guarantees (restart adoption,
 # detach, drain), its slow path, operators' tooling (a ConfigMap's
-# ..data swap, /healthz), the response offload and its TC neighbours
-# (tcx, clsact); the daemon's guarantees once more with the legacy clsact
-# attach
+# ..data swap, /healthz), the response offload, its TC neighbours (tcx,
+# clsact) and restarts into other builds (git history); the daemon's
+# guarantees once more with the legacy clsact attach
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
@@ -47,6 +47,7 @@ e2e: all e2e-tools
 		bash tests/e2e/ops.sh --mode $$m || rc=1; \
 		bash tests/e2e/offload.sh --mode $$m || rc=1; \
 		bash tests/e2e/coexist.sh --mode $$m || rc=1; \
+		bash tests/e2e/upgrade.sh --mode $$m || rc=1; \
 	done; PF_TC_ATTACH=clsact bash tests/e2e/daemon.sh --mode tc || rc=1; exit $$rc
 
 # longer fault soak: the hardening cases with 60 s for the soak, delay and
