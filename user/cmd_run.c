@@ -262,9 +262,11 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			restart = 1;
 			break;
 		}
-		if (sig == SIGHUP || pf_watch_changed(&w)) {
+		/* a policy change and a signal can come in the same turn:
+		 * the signal is consumed here, so it must not be skipped */
+		if (sig == SIGHUP || pf_watch_changed(&w))
 			reload(sl, o->policy);
-		} else if (sig == SIGINT || sig == SIGTERM) {
+		if (sig == SIGINT || sig == SIGTERM) {
 			if (deadline)
 				break; /* second signal: stop now */
 			cfg->draining = 1;
