@@ -25,6 +25,7 @@
 #include "tc.h"
 #include "xdp.h"
 #include "offload.h"
+#include "notify.h"
 #include "log.h"
 
 /* Set draining in the pinned config (.bss) map of the dead instance, at
@@ -147,7 +148,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 {
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
 	bool ours = pin->old.flows_known && pin->old.flows_fp == pin->self.flows_fp;
-	char path[512];
+	char path[512], what[96], status[128];
 	unsigned freed;
 	__u64 end;
 	int fd, live;
@@ -161,9 +162,17 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 		live = ours ? pf_gc_flows(fd, pf_mono_ns(), 0, &freed) : gc_keys(fd);
 		if (live == 0)
 			break;
+		/* an error (live < 0) is waited out too: what cannot be
+		 * checked is not assumed closed */
+		if (live > 0)
+			snprintf(what, sizeof(what), "%d spliced connections left", live);
+		else
+			snprintf(what, sizeof(what), "its connections cannot be checked (%s)",
+				 strerror(-live));
+		snprintf(status, sizeof(status), "draining a dead instance: %s", what);
+		pf_notify_progress(status);
 		if (pf_mono_ns() >= end) {
-			pr_warn("drain timeout: %d spliced connections still open; resetting them",
-				live);
+			pr_warn("drain timeout: %s; resetting them", what);
 			if (ours)
 				pf_gc_reset_all(fd);
 			else

@@ -28,6 +28,7 @@
 #include "acrh.h"
 #include "offload.h"
 #include "shadow.h"
+#include "notify.h"
 #include "log.h"
 
 /* Response offload and shadow mode (issue 13; user/offload.c, shadow.c):
@@ -179,8 +180,10 @@ static int reload(struct pf_slow *sl, const char *file)
 	struct pf_compiled comp = {};
 	struct pf_regex_set rs = {};
 	__u32 old = cfg->active_slot & (PF_SLOTS - 1);
+	char status[128];
 	int err;
 
+	pf_notify_reloading();
 	err = pf_policy_load(file, &pol, stderr);
 	if (!err)
 		err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
@@ -207,19 +210,24 @@ out:
 		cfg->reload_failures++;
 		pr_warn("reload %s failed: keeping the running policy", file);
 	}
+	snprintf(status, sizeof(status), err ? "reload of %s failed: running policy kept" :
+		 "reloaded %s", file);
+	pf_notify_ready(status);
 	pf_regex_set_free(&rs);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
 	return err;
 }
 
-/* The clock, and the heartbeat if punts are consumed (rb). */
+/* The clock, and the heartbeat if punts are consumed (rb); the service
+ * manager's watchdog is fed at the same beat. */
 static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
 {
 	if (rb)
 		pf_maps_tick(cfg);
 	else
 		pf_maps_clock(cfg);
+	pf_notify_heartbeat();
 }
 
 /* Serve until a signal; then drain (keep translating, answer nothing new)
@@ -259,6 +267,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		tick(cfg, rb);
 		pf_ofl_gc(&ofl, pf_mono_ns()); /* response offload */
 		if (sig == SIGUSR2) {
+			pf_notify_stopping("restart: leaving everything attached for the next instance");
 			restart = 1;
 			break;
 		}
@@ -273,6 +282,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			deadline = pf_mono_ns() + (__u64)o->drain_timeout * 1000000000ull;
 			pf_gc_drain(gc);
 			pr_info("draining: answering no new preflights");
+			pf_notify_stopping("draining: answering no new preflights");
 		}
 		/* the TC chain: once a second, or each time while it holds
 		 * answers back */
@@ -313,6 +323,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_regex_set rs = {};
 	struct ring_buffer *rb = NULL;
 	sigset_t set;
+	char status[160];
 	int err, ifindex;
 
 	err = parse_run_opts(argc, argv, &o);
@@ -454,6 +465,9 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
+	snprintf(status, sizeof(status), "serving %s (%s mode, TC through %s, %u rules)", o.iface,
+		 o.xdp ? "xdp" : "tc", pf_tc_how_name(tc.how), comp.info.n_rules);
+	pf_notify_ready(status);
 	if (serve(&sl, rb, &gc, &o, &tc)) {
 		/* a restart: the programs keep translating (and answering)
 		 * until the next instance replaces them in place */

@@ -4,7 +4,7 @@
 #   start          pf_init (mode, root, work dir, trap, bpffs)
 #   logging        pf_log, pf_info, pf_detail
 #   results        pf_pass, pf_fail, pf_skip, pf_case, pf_summary
-#   inside a case  pf_expect*, pf_case_skip, pf_case_result
+#   inside a case  pf_expect*, pf_case_skip, pf_case_result, pf_case_cleanup
 #   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
 #                  pf_stop_app, pf_stop_all, pf_bg_kill
 #   cgroups        pf_cgroup_up, pf_cgroup_down, pf_in_cgroup
@@ -194,6 +194,13 @@ pf_expect_ge() {
 	if [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3)); then _pf_ok "$1 ($2 >= $3)"; else _pf_bad "$1: got '$2', want >= $3"; fi
 }
 pf_case_skip() { pf_detail "skip: $*"; exit "$PF_SKIP_RC"; }
+# pf_case_cleanup -- first line of a case that starts processes itself:
+# whatever it started (appended to PF_BG_PIDS in its subshell) is stopped
+# when it ends, also when it fails midway; what was running before stays.
+pf_case_cleanup() {
+	_PF_CASE_FIRST=${#PF_BG_PIDS[@]}
+	trap 'for _p in "${PF_BG_PIDS[@]:$_PF_CASE_FIRST}"; do pf_bg_kill "$_p" 3; done' EXIT
+}
 pf_case_result() { return "$PF_CASE_BAD"; }
 
 # ----------------------------------------------------- summary / exit ----

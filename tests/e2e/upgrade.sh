@@ -44,7 +44,7 @@ prev_ref() {
 		return
 	fi
 	added=$(git -C "$PF_ROOT" log --diff-filter=A --format=%H -- user/layout.c | tail -1)
-	echo "${added:+$added^}${added:-HEAD}"
+	if [[ -n $added ]]; then echo "$added^"; else echo HEAD; fi
 }
 
 # change_layout DIR -- a field at the front of struct pf_flow: every field
@@ -80,12 +80,6 @@ build() {
 }
 
 # ------------------------------------------------------------ helpers ----
-# case_cleanup -- a case runs in a subshell: on its way out (also when it
-# fails midway) it stops what it started
-case_cleanup() {
-	CASE_FIRST=${#PF_BG_PIDS[@]}   # the app, started by main, stays
-	trap 'for p in "${PF_BG_PIDS[@]:$CASE_FIRST}"; do pf_bg_kill "$p" 3; done' EXIT
-}
 
 # start BIN [ARGS] -- a preflightd build in the background, PF_PFD_PID /
 # PF_PFD_LOG set; waits for "ready" (an older build gets no --tc-attach)
@@ -135,7 +129,7 @@ pins() { { ls "/sys/fs/bpf/preflightd/$PF_IF_HOST" 2>/dev/null || true; } | tr "
 
 # ------------------------------------------------------------- cases ----
 case_adopt_prev() {
-	case_cleanup
+	pf_case_cleanup
 	start "$PREV"
 	spliced_traffic "$PF_WORK/adopt-prev.out" 8
 	pf_expect_eq "PREV pins no layout record" "$(pins | grep -c meta || true)" 0
@@ -152,7 +146,7 @@ case_adopt_prev() {
 
 case_restart_adopt() {
 	local old
-	case_cleanup
+	pf_case_cleanup
 	start "$CUR"
 	old=$PF_PFD_PID
 	spliced_traffic "$PF_WORK/restart.out" 6
@@ -204,14 +198,14 @@ handover() {
 }
 
 case_handover_prev() {
-	case_cleanup
+	pf_case_cleanup
 	handover "$PREV_CHANGED" kill9 "$PF_WORK/handover-prev.out"
 	pf_stop_preflightd || true
 	pf_case_result
 }
 
 case_handover_record() {
-	case_cleanup
+	pf_case_cleanup
 	handover "$CUR" usr2 "$PF_WORK/handover-cur.out" "$CUR_CHANGED"
 	pf_stop_preflightd || true
 	pf_case_result
@@ -221,7 +215,7 @@ case_handover_record() {
 # deleted and created again: this build starts clean, at once
 recreated() {
 	local out
-	case_cleanup
+	pf_case_cleanup
 	start "$1"
 	spliced_traffic "$PF_WORK/recreate.out" 30
 	kill9
