@@ -268,12 +268,31 @@ int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex)
 	return 0;
 }
 
+/* Make map reuse the map pinned as name in p->dir. 0 or -errno (message
+ * printed). */
+static int reuse_pinned(const struct pf_pin *p, const char *name, struct bpf_map *map)
+{
+	char path[512];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		err = bpf_map__reuse_fd(map, fd);
+		close(fd);
+	}
+	if (err)
+		pr_warn("adopt %s: %s", path, strerror(-err));
+	return err;
+}
+
 int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex)
 {
 	struct pf_layout self;
 	bool stats;
-	char path[512];
-	int fd, err;
+	int err;
 
 	p->adopted = p->handover = false;
 	err = pf_layout_self(skel, &self);
@@ -307,28 +326,11 @@ int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex)
 		break;
 	}
 	stats = p->old.stats_fp == self.stats_fp;
-	snprintf(path, sizeof(path), "%s/flows", p->dir);
-	fd = bpf_obj_get(path);
-	if (fd >= 0) {
-		err = bpf_map__reuse_fd(skel->maps.pf_flows, fd);
-		close(fd);
-	} else {
-		err = -errno;
-	}
-	if (!err && stats) {
-		snprintf(path, sizeof(path), "%s/stats", p->dir);
-		fd = bpf_obj_get(path);
-		if (fd >= 0) {
-			err = bpf_map__reuse_fd(skel->maps.pf_stats, fd);
-			close(fd);
-		} else {
-			err = -errno;
-		}
-	}
-	if (err) {
-		pr_warn("adopt %s: %s", path, strerror(-err));
+	err = reuse_pinned(p, "flows", skel->maps.pf_flows);
+	if (!err && stats)
+		err = reuse_pinned(p, "stats", skel->maps.pf_stats);
+	if (err)
 		return err;
-	}
 	p->adopted = true;
 	pr_info("adopting the flow table%s left in %s by a previous instance%s",
 		stats ? " and counters" : "", p->dir, stats ? "" :

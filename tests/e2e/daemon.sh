@@ -76,20 +76,6 @@ nothing_left() {
 	fi
 }
 
-# killed_gone PID SECONDS -- PID and every thread of it have exited. After
-# kill -9 the leader of a multi-threaded process is a zombie while its other
-# threads still exit, holding its files (the interface lock among them).
-killed_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		if pf_wait_gone "$1" 0 && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
 # tc_in_prog -- id of the pf_tc_ingress program, empty if none
 tc_in_prog() { pf_tc_prog in; }
 # pinned_flows -- id of the flow table pinned for the host end
@@ -124,7 +110,7 @@ case_kill9_restart() {
 	old=$(xdp_prog)
 	flows=$(pinned_flows)
 	kill -9 "$PF_PFD_PID"
-	pf_expect "the killed instance is gone" killed_gone "$PF_PFD_PID" 5
+	pf_expect "the killed instance is gone" pf_killed_gone "$PF_PFD_PID" 5
 	sleep 1
 	pf_expect_match "filters stay attached while no daemon runs" \
 		"$(pf_tc_chain in)" 'pf_tc_ingress'
@@ -191,7 +177,7 @@ case_kill9_detach() {
 	sleep 2
 	pf_expect_eq "one spliced connection" "$(pf_stat active_flows)" 1
 	kill -9 "$PF_PFD_PID"
-	pf_expect "the killed instance is gone" killed_gone "$PF_PFD_PID" 5
+	pf_expect "the killed instance is gone" pf_killed_gone "$PF_PFD_PID" 5
 	out=$(timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 30 2>&1) ||
 		rc=$?
 	pf_detail "$out"
@@ -413,16 +399,9 @@ case_foreign_xdp() {
 	pf_case_result
 }
 
-# stop_restarted -- the instance case_kill9_restart started runs outside
-# our process list: stop it by its pid if the case left it running
-stop_restarted() {
-	local pid
-	pid=$(cat "$PF_WORK/restart.pid" 2>/dev/null) || return 0
-	rm -f "$PF_WORK/restart.pid"
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	pf_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null || true
-}
+# stop_restarted -- the instance the kill -9 + restart case started runs
+# outside our process list: stop it if the case left it running
+stop_restarted() { pf_stop_pidfile "$PF_WORK/restart.pid"; }
 
 main() {
 	local topo_args=()

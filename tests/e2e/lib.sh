@@ -6,7 +6,8 @@
 #   results        pf_pass, pf_fail, pf_skip, pf_case, pf_summary
 #   inside a case  pf_expect*, pf_case_skip, pf_case_result, pf_case_cleanup
 #   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
-#                  pf_stop_app, pf_stop_all, pf_bg_kill
+#                  pf_stop_app, pf_stop_all, pf_bg_kill, pf_stop_pidfile,
+#                  pf_killed_gone
 #   cgroups        pf_cgroup_up, pf_cgroup_down, pf_in_cgroup
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
 #   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
@@ -274,6 +275,20 @@ pf_wait_gone() {
 	! _pf_alive "$pid"
 }
 
+# pf_killed_gone PID SECONDS -- PID and every thread of it have exited. After
+# kill -9 the leader of a multi-threaded process is a zombie while its other
+# threads still exit, holding its files (the interface lock among them).
+pf_killed_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if pf_wait_gone "$1" 0 && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
+
 # pf_wait_for_line FILE ERE SECONDS PID -- wait until FILE has a line
 # matching ERE; fail early if PID dies, or after SECONDS.
 pf_wait_for_line() {
@@ -367,6 +382,18 @@ pf_start_preflightd() {
 		return 1
 	fi
 	pf_info "preflightd pid $PF_PFD_PID ($mode): $(grep -m1 ready "$PF_PFD_LOG")"
+}
+
+# pf_stop_pidfile FILE -- a process a case started outside our process list
+# (its pid in FILE, e.g. a restarted preflightd): SIGTERM it if it still
+# runs, wait <=20 s, then KILL.
+pf_stop_pidfile() {
+	local pid
+	pid=$(cat "$1" 2>/dev/null) || return 0
+	rm -f "$1"
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	pf_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null || true
 }
 
 # pf_stop_preflightd -- SIGTERM, wait <=15 s. Returns preflightd's exit

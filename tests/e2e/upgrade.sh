@@ -93,6 +93,7 @@ start() {
 # kill9 -- kill -9 the running instance and reap it
 kill9() {
 	kill -9 "$PF_PFD_PID"
+	pf_killed_gone "$PF_PFD_PID" 5 || true
 	pf_bg_kill "$PF_PFD_PID" 1
 	PF_PFD_PID=
 }
@@ -173,6 +174,7 @@ handover() {
 	spliced_traffic "$out" 6
 	if [[ $how == usr2 ]]; then
 		kill -USR2 "$PF_PFD_PID"
+		pf_wait_gone "$PF_PFD_PID" 10 || true
 		pf_bg_kill "$PF_PFD_PID" 5
 	else
 		kill9
