@@ -288,7 +288,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		 * answers back */
 		if (!deadline && (tc->paused || pf_mono_ns() - last_watch >= 1000000000ull)) {
 			last_watch = pf_mono_ns();
-			pf_tc_watch(tc, cfg->tc_seen, &cfg->draining, !o->xdp);
+			pf_tc_watch(tc, cfg->tc_seen, &cfg->draining, o->xdp);
 		}
 		if (!deadline)
 			continue;
@@ -416,7 +416,7 @@ int pf_cmd_run(int argc, char **argv)
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
 	if (err)
 		goto out_unpin;
-	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, &skel->bss->pf_cfg.draining, !o.xdp);
+	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, &skel->bss->pf_cfg.draining, o.xdp);
 	if (pin.adopted)
 		tc.hook_created = pf_pin_clsact_created(&pin);
 	else

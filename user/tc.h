@@ -106,15 +106,16 @@ int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
  * the programs that run ahead of ours change, and whether ours runs at
  * all. cfg_seen[0..1] are the datapath's ingress/egress probe words
  * (struct pf_config tc_seen): cleared here, set by our program's next
- * packet. When the interface received (sent) PF_TC_BLIND_PKTS packets and
- * ours saw none, a program ahead ends the chain: said once, as an error.
- * An egress program that misses the server's packets cannot translate
- * spliced connections, so while programs run ahead of ours at egress and
- * ours has not been seen to get traffic since they changed, *draining is
- * set (answer nothing new; tc->paused) and cleared once it has. probe_in:
- * probe ingress too (not in XDP mode, where XDP_TX consumes frames before
- * TC). */
+ * packet. In TC mode, when programs run ahead of ours and the interface
+ * received (sent) PF_TC_BLIND_PKTS packets that ours never saw, one of
+ * them ends the chain: said once, as an ERROR. (Not in XDP mode: XDP_TX'd
+ * frames are counted by the interface but never pass TC.) An egress
+ * program that misses the server's packets cannot translate spliced
+ * connections, so while programs run ahead of ours at egress and ours has
+ * not been seen to get traffic since they last changed (or it was found
+ * blind), *draining is set (answer nothing new; tc->paused), and cleared
+ * once it has. */
 #define PF_TC_BLIND_PKTS 64
-void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool probe_in);
+void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp);
 
 #endif /* PF_TC_H */

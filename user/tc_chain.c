@@ -282,7 +282,11 @@ static void probe_arm(struct pf_tc *tc, bool ingress, __u32 *seen)
 	w->pkts = pkts;
 }
 
-static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen)
+/* What the probe word says since it was armed: traffic came through
+ * (proven), or -- counting (TC mode: every packet the interface moves
+ * passes TC) and with programs ahead that could end the chain --
+ * PF_TC_BLIND_PKTS packets passed and ours saw none (blind). */
+static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen, bool count)
 {
 	struct pf_tc_dir_watch *w = &tc->w[!ingress];
 	const char *d = ingress ? "ingress" : "egress";
@@ -301,14 +305,16 @@ static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen)
 		probe_arm(tc, ingress, seen);
 		return;
 	}
+	if (!count || w->blind || !w->ahead[0] || !strcmp(w->ahead, "-"))
+		return;
 	pkts = if_packets(tc->ifindex, ingress);
-	if (w->blind || pkts < 0 || (unsigned long long)pkts - w->pkts < PF_TC_BLIND_PKTS)
+	if (pkts < 0 || (unsigned long long)pkts - w->pkts < PF_TC_BLIND_PKTS)
 		return;
 	w->blind = true;
 	pr_warn("tc %s: ERROR: preflightd's program saw none of the last %llu packets %s %s: "
 		"a program ahead of it ends the chain (%s): %s", d,
 		(unsigned long long)pkts - w->pkts, ingress ? "received on" : "sent from",
-		tc->ifname, w->ahead[0] ? w->ahead : "none listed",
+		tc->ifname, w->ahead,
 		ingress ? "it can see no preflight" : "it cannot translate spliced connections");
 }
 
@@ -333,14 +339,16 @@ static void egress_gate(struct pf_tc *tc, __u32 *draining)
 	}
 }
 
-void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool probe_in)
+void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp)
 {
 	if (watch_chain(tc, true))
 		probe_arm(tc, true, &cfg_seen[0]);
 	if (watch_chain(tc, false))
 		probe_arm(tc, false, &cfg_seen[1]);
-	if (probe_in)
-		watch_probe(tc, true, &cfg_seen[0]);
-	watch_probe(tc, false, &cfg_seen[1]);
+	/* XDP mode: XDP_TX'd frames are counted by the interface (received
+	 * and sent) but never pass TC: no counting */
+	if (!xdp)
+		watch_probe(tc, true, &cfg_seen[0], true);
+	watch_probe(tc, false, &cfg_seen[1], !xdp);
 	egress_gate(tc, draining);
 }
