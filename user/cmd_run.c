@@ -361,6 +361,10 @@ int pf_cmd_run(int argc, char **argv)
 		pf_detach_dead(&pin, o.iface, ifindex, o.drain_timeout);
 		pr_info("handed over: the previous version's programs and pins are gone; "
 			"starting clean");
+	} else if (!err && pin.left == PF_LEFT_STALE) {
+		/* its TC/XDP programs went with its interface; its pins and
+		 * the response offload's cgroup programs go now */
+		pf_detach_dead(&pin, o.iface, 0, 0);
 	}
 	if (!err)
 		err = pf_ofl_prepare(&ofl, &pin, skel, o.max_flows,

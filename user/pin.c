@@ -310,8 +310,7 @@ int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex)
 		pr_info("the state pinned in %s belongs to an interface that is gone (%s was "
 			"deleted and created again): its connections went with it; starting clean",
 			p->dir, p->dir + sizeof(PF_PIN_ROOT));
-		remove_all(p);
-		return 0;
+		return 0;   /* the caller removes it: pf_detach_dead */
 	case PF_LEFT_HANDOVER:
 		pr_warn("the state pinned in %s was written by a version with %s (%u-byte "
 			"entries; this one: %u bytes): not adopting it. Its programs keep "

@@ -65,7 +65,8 @@ int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex);
  * they count the same things, so spliced connections keep their
  * corrections; p->adopted; the dead instance's TC programs are then
  * replaced in place), hand over (p->handover: the caller drains the old
- * state with pf_detach_dead), or start clean (stale pins removed). Says
+ * state with pf_detach_dead), or start clean (p->left == PF_LEFT_STALE:
+ * the caller removes what is left with pf_detach_dead, ifindex 0). Says
  * which. Returns 0 or -errno (message printed). */
 int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex);
 
