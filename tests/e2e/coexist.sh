@@ -182,16 +182,6 @@ case_stop() {
 # A tcx program ahead of preflightd's that ends the chain, at ingress,
 # then at egress (preflightd restarted: its egress program now comes after
 # tail_out too).
-# wait_count FILE ERE N -- until FILE has N lines matching ERE (<= 5 s)
-wait_count() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		(($(grep -cE -- "$2" "$1" || true) >= $3)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
-
 # traffic_until FILE ERE N -- a little traffic (the server's packets), again
 # until FILE has N lines matching ERE (<= 5 tries): preflightd may take
 # the packets of one try as those of the chain it had before
@@ -199,7 +189,7 @@ traffic_until() {
 	local i
 	for ((i = 0; i < 5; i++)); do
 		ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true
-		wait_count "$@" && return 0
+		pf_wait_count "$@" 5 && return 0
 	done
 	return 1
 }

@@ -5,6 +5,7 @@
 #   logging        pf_log, pf_info, pf_detail
 #   results        pf_pass, pf_fail, pf_skip, pf_case, pf_summary
 #   inside a case  pf_expect*, pf_case_skip, pf_case_result, pf_case_cleanup
+#   waiting        pf_wait_gone, pf_wait_for_line, pf_wait_count
 #   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
 #                  pf_stop_app, pf_stop_all, pf_bg_kill, pf_stop_pidfile,
 #                  pf_killed_gone
@@ -273,6 +274,17 @@ pf_wait_gone() {
 		sleep 0.1
 	done
 	! _pf_alive "$pid"
+}
+
+# pf_wait_count FILE ERE N [SECONDS] -- wait (bounded, default 10 s) until
+# FILE has at least N lines matching ERE.
+pf_wait_count() {
+	local i
+	for ((i = 0; i < ${4:-10} * 10; i++)); do
+		(($(grep -cE -- "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
+		sleep 0.1
+	done
+	return 1
 }
 
 # pf_killed_gone PID SECONDS -- PID and every thread of it have exited. After

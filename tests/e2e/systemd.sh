@@ -110,17 +110,8 @@ start_notifysock() {
 	pf_wait_for_line "$PF_WORK/notify.log" listening 5 "$NOTIFY_PID"
 }
 
-# msgs ERE -- how many notifications match ERE
-msgs() { grep -cE -- "$1" "$PF_WORK/notify.log" || true; }
 # wait_msgs ERE N -- until N notifications match ERE (at most 10 s)
-wait_msgs() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		(($(msgs "$1") >= $2)) && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_msgs() { pf_wait_count "$PF_WORK/notify.log" "$1" "$2"; }
 
 case_notify() {
 	local pid
