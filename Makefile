@@ -29,7 +29,7 @@ POLICY_SRCS   := $(addprefix user/,escape.c policy_diag.c policy_hsort.c \
 	policy_schema.c policy_load.c policy_compile.c \
 	policy_offload.c)
 POLICY_LDLIBS := -lyaml -lpcre2-8 -lpsl
-LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd $(POLICY_LDLIBS)
+LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -lsystemd $(POLICY_LDLIBS)
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
 	-D__TARGET_ARCH_x86 $(ARCH_INC) -Iinclude -Ibpf
 

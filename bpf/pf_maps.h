@@ -128,6 +128,16 @@ struct {
 /* Written by userspace through the mmapped .bss (see struct pf_config). */
 struct pf_config pf_cfg;
 
+/* Mark a TC probe word of pf_cfg.tc_seen: this program runs. Written only
+ * when the daemon has cleared it, so CPUs do not bounce its cache line. */
+static __always_inline void pf_tc_seen(__u32 dir)
+{
+	volatile __u32 *w = &pf_cfg.tc_seen[dir & 1];
+
+	if (!*w)
+		*w = 1;
+}
+
 static __always_inline void pf_count(__u32 stat)
 {
 	__u64 *v = bpf_map_lookup_elem(&pf_stats, &stat);

@@ -71,6 +71,7 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 {
 	struct pf_pkt p;
 
+	pf_tc_seen(0);
 	/* XDP mode: everything else was handled (and translated) at XDP */
 	if (pf_cfg.xdp_mode && !pf_meta_flagged(skb))
 		return TC_ACT_UNSPEC;
@@ -102,6 +103,7 @@ int pf_tc_egress(struct __sk_buff *skb)
 	struct pf_flow *f;
 	struct pf_pkt p;
 
+	pf_tc_seen(1);
 	if (skb->mark == PF_MARK)
 		return TC_ACT_UNSPEC; /* our own response, already on the wire */
 	if (pf_parse_pkt(skb, false, &p, PF_DIR_OUT))

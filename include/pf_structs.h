@@ -105,6 +105,10 @@ struct pf_config {
 	__u32 ofl_stop;          /* detaching: cover no new socket, never cork */
 	__u32 shadow;            /* run --shadow: record and read, change nothing */
 	__u32 pad_ofl;
+	/* TC chain watch (user/tc_chain.c): the daemon clears a word, the
+	 * TC program of that direction sets it on its next packet. [0]:
+	 * ingress, [1]: egress */
+	__u32 tc_seen[2];
 };
 
 /* pf_flows map key: one TCP connection, client side first. IPv4 addresses
@@ -134,7 +138,12 @@ struct pf_flow_key {
  * Server -> client (insertions): socket seq X maps to wire seq
  *   X + s_after  if X >= s_pos,             X + s_before otherwise.
  * Only one correction is live: a new splice needs the previous response
- * acknowledged (resp_acked), so older segments can no longer occur. */
+ * acknowledged (resp_acked), so older segments can no longer occur.
+ *
+ * A restarted instance adopts the flow table only if its layout is this
+ * one (user/layout.c fingerprints the BTF). PF_FLOW_EPOCH: bump it when
+ * the meaning of these fields changes while their layout does not. */
+#define PF_FLOW_EPOCH 1
 struct pf_flow {
 	struct bpf_spin_lock lock;
 	__u32 c_pos;       /* wire seq of the latest consumed request */

@@ -10,7 +10,7 @@ set -euo pipefail
 # what building preflightd and its package needs (`deps.sh build`: only
 # these, e.g. in the container image's build stage)
 BUILD_PKGS=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
-      libyaml-dev libmicrohttpd-dev libpcre2-dev libpsl-dev libxdp-dev pkg-config dpkg-dev)
+      libyaml-dev libmicrohttpd-dev libpcre2-dev libpsl-dev libxdp-dev libsystemd-dev pkg-config dpkg-dev)
 # publicsuffix: the current Public Suffix List for the policy validator
 # (libpsl falls back to its built-in copy without it)
 PKGS=("${BUILD_PKGS[@]}" libclang-rt-14-dev libcmocka-dev publicsuffix

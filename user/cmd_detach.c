@@ -1,7 +1,10 @@
 /* cmd_detach.c -- `preflightd detach`: for an instance that is no longer running
  * (kill -9, crash), do what its SIGTERM would have done: stop answering,
  * keep translating until the spliced connections close (bounded, then reset
- * them), and remove its filters, XDP program and pins. */
+ * them), and remove its tcx links or filters, XDP program and pins. `run`
+ * does the same with state of another layout before it starts (hand-over,
+ * see pf_pin_adopt). Only what the pinned layout record says is read: a
+ * flow table of another layout is walked by its keys alone. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -12,31 +15,35 @@
 #include <net/if.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include "../include/pf_structs.h"
+#include "skel.h"
+#include "clock.h"
 #include "cmds.h"
 #include "iface.h"
 #include "gc.h"
+#include "sockdiag.h"
 #include "pin.h"
 #include "tc.h"
 #include "xdp.h"
 #include "offload.h"
+#include "notify.h"
 #include "log.h"
 
-/* Set draining in the pinned config (.bss) map of the dead instance.
- * Returns 0, or -errno if there is none. */
+/* Set draining in the pinned config (.bss) map of the dead instance, at
+ * the offset its layout record gives. Returns 0, or -errno. */
 static int set_draining(const struct pf_pin *pin)
 {
-	struct pf_config *cfg;
+	__u32 zero = 0, one = 1;
 	char path[512];
-	__u32 zero = 0;
+	void *cfg;
 	int fd, err = 0;
 
+	if (pin->old.cfg_draining + sizeof(one) > pin->old.cfg_size)
+		return -EPROTO;
 	snprintf(path, sizeof(path), "%s/config", pin->dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return -errno;
-	/* the .bss value is the whole section; pf_cfg is its only variable */
-	cfg = calloc(1, 65536);
+	cfg = calloc(1, pin->old.cfg_size);
 	if (!cfg) {
 		err = -ENOMEM;
 		goto out;
@@ -45,8 +52,10 @@ static int set_draining(const struct pf_pin *pin)
 		err = -errno;
 		goto out;
 	}
-	cfg->draining = 1;
-	cfg->ofl_stop = 1; /* response offload: hold no bytes back */
+	memcpy((char *)cfg + pin->old.cfg_draining, &one, sizeof(one));
+	/* response offload: hold no bytes back (builds without it: none) */
+	if (pin->old.cfg_ofl_stop && pin->old.cfg_ofl_stop + sizeof(one) <= pin->old.cfg_size)
+		memcpy((char *)cfg + pin->old.cfg_ofl_stop, &one, sizeof(one));
 	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY))
 		err = -errno;
 out:
@@ -55,37 +64,154 @@ out:
 	return err;
 }
 
+/* A flow table of another layout is read by its keys alone: the live
+ * sockets of one sock_diag dump, sorted, to look the keys up in. */
+struct keyset {
+	struct pf_flow_key *k;
+	size_t n, cap;
+};
+
+static int keyset_add(void *ctx, const struct pf_flow_key *k)
+{
+	struct keyset *ks = ctx;
+	struct pf_flow_key *p;
+
+	if (ks->n == ks->cap) {
+		p = realloc(ks->k, (ks->cap ? 2 * ks->cap : 1024) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		ks->k = p;
+		ks->cap = ks->cap ? 2 * ks->cap : 1024;
+	}
+	ks->k[ks->n++] = *k;
+	return 0;
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct pf_flow_key));
+}
+
+/* Delete the entries whose connection has no live socket. Every entry
+ * counts as spliced (its splice count cannot be read). Returns the
+ * number left, or -errno (nothing deleted). */
+static int gc_keys(int fd)
+{
+	struct pf_flow_key key, next;
+	struct keyset live = {};
+	int left = 0, more, err;
+
+	err = pf_diag_dump(NULL, keyset_add, &live);
+	if (err) {
+		free(live.k);
+		return err < 0 ? err : -ENOMEM;
+	}
+	qsort(live.k, live.n, sizeof(*live.k), key_cmp);
+	more = !bpf_map_get_next_key(fd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (bsearch(&key, live.k, live.n, sizeof(key), key_cmp) ||
+		    bpf_map_delete_elem(fd, &key))
+			left++;
+		key = next;
+	}
+	free(live.k);
+	return left;
+}
+
+/* Reset the connection of every entry (SOCK_DESTROY) and delete it. */
+static void reset_keys(int fd)
+{
+	struct pf_flow_key key, next;
+	int nl, more, n = 0;
+
+	nl = pf_diag_open();
+	if (nl < 0) {
+		pr_warn("drain timeout: sock_diag: %s", strerror(-nl));
+		return;
+	}
+	more = !bpf_map_get_next_key(fd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (!pf_diag_destroy(nl, &key))
+			n++;
+		bpf_map_delete_elem(fd, &key);
+		key = next;
+	}
+	close(nl);
+	pr_warn("drain timeout: reset %d connections", n);
+}
+
 /* Translate-only until the flow table is empty or timeout_s passed, then
  * reset what is left. */
 static void drain(const struct pf_pin *pin, unsigned timeout_s)
 {
-	struct timespec ts, tick = { 0, 200 * 1000 * 1000 };
-	char path[512];
+	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	bool ours = pin->old.flows_known && pin->old.flows_fp == pin->self.flows_fp;
+	char path[512], what[96], status[128];
 	unsigned freed;
-	__u64 now, end;
+	__u64 end;
 	int fd, live;
 
 	snprintf(path, sizeof(path), "%s/flows", pin->dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	end = ts.tv_sec + (__u64)timeout_s;
+	end = pf_mono_ns() + (__u64)timeout_s * 1000000000ull;
 	for (;;) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (__u64)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-		live = pf_gc_flows(fd, now, 0, &freed);
-		if (live <= 0)
+		live = ours ? pf_gc_flows(fd, pf_mono_ns(), 0, &freed) : gc_keys(fd);
+		if (live == 0)
 			break;
-		if ((__u64)ts.tv_sec >= end) {
-			pr_warn("drain timeout: %d spliced connections still open; resetting them",
-				live);
-			pf_gc_reset_all(fd);
+		/* an error (live < 0) is waited out too: what cannot be
+		 * checked is not assumed closed */
+		if (live > 0)
+			snprintf(what, sizeof(what), "%d spliced connections left", live);
+		else
+			snprintf(what, sizeof(what), "its connections cannot be checked (%s)",
+				 strerror(-live));
+		snprintf(status, sizeof(status), "draining a dead instance: %s", what);
+		pf_notify_progress(status);
+		if (pf_mono_ns() >= end) {
+			pr_warn("drain timeout: %s; resetting them", what);
+			if (ours)
+				pf_gc_reset_all(fd);
+			else
+				reset_keys(fd);
 			break;
 		}
 		nanosleep(&tick, NULL);
 	}
 	close(fd);
+}
+
+int pf_detach_dead(struct pf_pin *pin, const char *iface, int ifindex, unsigned timeout_s)
+{
+	struct pf_tc tc = {};
+	int n = 0, x, err;
+
+	/* nothing pinned (or for a gone interface): only programs to remove */
+	err = pin->left == PF_LEFT_ADOPT || pin->left == PF_LEFT_HANDOVER ?
+	      set_draining(pin) : -ENOENT;
+	if (!err) {
+		pr_info("draining the connections spliced by a dead instance on %s", iface);
+		drain(pin, timeout_s);
+	} else if (err != -ENOENT) {
+		pr_warn("%s: cannot stop it answering (%s): removing it now", pin->dir,
+			strerror(-err));
+	}
+	if (ifindex) {
+		x = pf_xdp_find_stale(ifindex, true);
+		n = pf_tc_detach_stale(ifindex, pin->dir) + (x > 0);
+		tc.ifindex = ifindex;
+		tc.hook_created = pf_pin_clsact_created(pin);
+		pf_tc_detach(&tc); /* removes clsact only if ours and empty */
+	}
+	/* the response offload is on a cgroup, not on the interface */
+	n += pf_ofl_detach_stale(pin->dir, iface);
+	pf_pin_mark_clsact(pin, false);
+	pin->pinned = true;
+	pf_unpin_maps(pin);
+	return n;
 }
 
 int pf_cmd_detach(int argc, char **argv)
@@ -96,11 +222,12 @@ int pf_cmd_detach(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
+	struct preflightd_bpf *skel;
+	struct pf_layout self;
 	struct pf_pin pin = {};
-	struct pf_tc tc = {};
 	const char *iface = NULL;
 	unsigned timeout = 60;
-	int c, ifindex, n = 0, x;
+	int c, ifindex, n, err;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "i:h", lopts, NULL)) != -1) {
@@ -128,24 +255,30 @@ int pf_cmd_detach(int argc, char **argv)
 		fprintf(stderr, "usage: preflightd detach --iface IFACE [--drain-timeout SEC]\n");
 		return 2;
 	}
+	/* this build's layout: what of the pinned state it may read */
+	skel = preflightd_bpf__open();
+	if (!skel) {
+		pr_warn("open BPF object: %s", strerror(errno));
+		return 1;
+	}
+	err = pf_layout_self(skel, &self);
+	preflightd_bpf__destroy(skel);
+	if (err) {
+		pr_warn("layout of the BPF object: %s", strerror(-err));
+		return 1;
+	}
 	if (pf_pin_lock(&pin, iface))
 		return 1; /* a live instance: it drains and detaches itself on SIGTERM */
 	ifindex = if_nametoindex(iface);
-	if (!set_draining(&pin)) {
-		pr_info("draining the connections spliced by a dead instance on %s", iface);
-		drain(&pin, timeout);
+	err = pf_pin_inspect(&pin, &self, ifindex);
+	if (err) {
+		pf_pin_unlock(&pin);
+		return 1;
 	}
-	if (ifindex) {
-		x = pf_xdp_find_stale(ifindex, true);
-		n = pf_tc_detach_stale(ifindex) + (x > 0);
-		tc.ifindex = ifindex;
-		tc.hook_created = pf_pin_clsact_created(&pin);
-		pf_tc_detach(&tc); /* removes clsact only if ours and empty */
-	}
-	n += pf_ofl_detach_stale(pin.dir, iface);
-	pf_pin_mark_clsact(&pin, false);
-	pin.pinned = true;
-	pf_unpin_maps(&pin);
+	if (pin.left == PF_LEFT_STALE)
+		pr_info("the state pinned in %s belongs to an interface that is gone: removing it",
+			pin.dir);
+	n = pf_detach_dead(&pin, iface, ifindex, timeout);
 	pf_pin_unlock(&pin);
 	printf("preflightd: removed %d program(s) and the pins of %s\n", n, iface);
 	return 0;

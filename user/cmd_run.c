@@ -28,6 +28,7 @@
 #include "acrh.h"
 #include "offload.h"
 #include "shadow.h"
+#include "notify.h"
 #include "log.h"
 
 /* Response offload and shadow mode (issue 13; user/offload.c, shadow.c):
@@ -47,6 +48,7 @@ struct run_opts {
 	const char *metrics;
 	const char *cgroup;     /* response offload: sockets of this cgroup */
 	bool shadow;            /* answer and insert nothing: compare (shadow.c) */
+	enum pf_tc_how tc_how;
 };
 
 static void run_usage(FILE *f)
@@ -58,6 +60,11 @@ static void run_usage(FILE *f)
 		"  -m, --mode tc|xdp        answer at TC (default) or at XDP (XDP_TX; TC\n"
 		"                           egress still translates server segments)\n"
 		"      --xdp-generic        XDP in skb (generic) mode instead of native\n"
+		"      --tc-attach auto|tcx|clsact\n"
+		"                           TC programs through tcx links (kernel 6.6+)\n"
+		"                           or clsact filters; auto (default): tcx where\n"
+		"                           the kernel has it, or what a restarted\n"
+		"                           instance's predecessor used\n"
 		"      --max-flows N        spliced-connection table size (default 65536)\n"
 		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
 		"                           connections up to SEC seconds (default 60)\n"
@@ -70,7 +77,9 @@ static void run_usage(FILE *f)
 		"                           CORS answers with the policy's (stats, trace)\n"
 		"  -v, --verbose            debug logs (incl. libbpf)\n"
 		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
-		"reloads the policy; SIGINT/SIGTERM drain, detach and exit.\n");
+		"reloads the policy; SIGINT/SIGTERM drain, detach and exit; SIGUSR2\n"
+		"(a restart) exits at once, leaving the programs attached and the\n"
+		"state pinned for the next instance to adopt.\n");
 }
 
 static int libbpf_log(enum libbpf_print_level lvl, const char *fmt, va_list ap)
@@ -92,6 +101,7 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "metrics", required_argument, NULL, 'M' },
 		{ "cgroup", required_argument, NULL, 'C' },
 		{ "shadow", no_argument, NULL, 'S' },
+		{ "tc-attach", required_argument, NULL, 'T' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
@@ -117,6 +127,12 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case 'M': o->metrics = optarg; break;
 		case 'C': o->cgroup = optarg; break;
 		case 'S': o->shadow = true; break;
+		case 'T':
+			if (pf_tc_how_parse(optarg, &o->tc_how)) {
+				pr_warn("--tc-attach '%s': expected auto, tcx or clsact", optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'h': run_usage(stdout); exit(0);
 		case 'F':
 		case 'D':
@@ -164,8 +180,10 @@ static int reload(struct pf_slow *sl, const char *file)
 	struct pf_compiled comp = {};
 	struct pf_regex_set rs = {};
 	__u32 old = cfg->active_slot & (PF_SLOTS - 1);
+	char status[128];
 	int err;
 
+	pf_notify_reloading();
 	err = pf_policy_load(file, &pol, stderr);
 	if (!err)
 		err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
@@ -192,19 +210,24 @@ out:
 		cfg->reload_failures++;
 		pr_warn("reload %s failed: keeping the running policy", file);
 	}
+	snprintf(status, sizeof(status), err ? "reload of %s failed: running policy kept" :
+		 "reloaded %s", file);
+	pf_notify_ready(status);
 	pf_regex_set_free(&rs);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
 	return err;
 }
 
-/* The clock, and the heartbeat if punts are consumed (rb). */
+/* The clock, and the heartbeat if punts are consumed (rb); the service
+ * manager's watchdog is fed at the same beat. */
 static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
 {
 	if (rb)
 		pf_maps_tick(cfg);
 	else
 		pf_maps_clock(cfg);
+	pf_notify_heartbeat();
 }
 
 /* Serve until a signal; then drain (keep translating, answer nothing new)
@@ -213,21 +236,24 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
  * from rb (NULL: nobody decides them, no heartbeat: the datapath passes
  * them to the app): each iteration waits at most 100 ms for ring buffer
  * events, then looks at signals without blocking; nothing in it waits
- * for a GC pass. */
-static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
-		  const struct run_opts *o)
+ * for a GC pass. Returns 0; or, on SIGUSR2 (a restart), 1 at once: the
+ * caller leaves everything attached and pinned for the next instance to
+ * adopt. */
+static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
+		 const struct run_opts *o, struct pf_tc *tc)
 {
 	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
-	__u64 deadline = 0, live;
+	__u64 deadline = 0, live, last_watch = 0;
 	struct pf_watch w;
 	sigset_t set;
-	int sig, err;
+	int sig, err, restart = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	pf_watch_open(&w, o->policy);
 	for (;;) {
 		if (rb) {
@@ -240,15 +266,29 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		sig = sigtimedwait(&set, NULL, &nowait);
 		tick(cfg, rb);
 		pf_ofl_gc(&ofl, pf_mono_ns()); /* response offload */
-		if (sig == SIGHUP || pf_watch_changed(&w)) {
+		if (sig == SIGUSR2) {
+			pf_notify_stopping("restart: leaving everything attached for the next instance");
+			restart = 1;
+			break;
+		}
+		/* a policy change and a signal can come in the same turn:
+		 * the signal is consumed here, so it must not be skipped */
+		if (sig == SIGHUP || pf_watch_changed(&w))
 			reload(sl, o->policy);
-		} else if (sig == SIGINT || sig == SIGTERM) {
+		if (sig == SIGINT || sig == SIGTERM) {
 			if (deadline)
 				break; /* second signal: stop now */
 			cfg->draining = 1;
 			deadline = pf_mono_ns() + (__u64)o->drain_timeout * 1000000000ull;
 			pf_gc_drain(gc);
 			pr_info("draining: answering no new preflights");
+			pf_notify_stopping("draining: answering no new preflights");
+		}
+		/* the TC chain: once a second, or each time while it holds
+		 * answers back */
+		if (!deadline && (tc->paused || pf_mono_ns() - last_watch >= 1000000000ull)) {
+			last_watch = pf_mono_ns();
+			pf_tc_watch(tc, cfg->tc_seen, &cfg->draining, o->xdp);
 		}
 		if (!deadline)
 			continue;
@@ -265,6 +305,7 @@ static void serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		}
 	}
 	pf_watch_close(&w);
+	return restart;
 }
 
 int pf_cmd_run(int argc, char **argv)
@@ -282,6 +323,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_regex_set rs = {};
 	struct ring_buffer *rb = NULL;
 	sigset_t set;
+	char status[160];
 	int err, ifindex;
 
 	err = parse_run_opts(argc, argv, &o);
@@ -314,7 +356,16 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_destroy;
 	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
 	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
-	err = pf_pin_adopt(&pin, skel);
+	err = pf_pin_adopt(&pin, skel, ifindex);
+	if (!err && pin.handover) {
+		pf_detach_dead(&pin, o.iface, ifindex, o.drain_timeout);
+		pr_info("handed over: the previous version's programs and pins are gone; "
+			"starting clean");
+	} else if (!err && pin.left == PF_LEFT_STALE) {
+		/* its TC/XDP programs went with its interface; its pins and
+		 * the response offload's cgroup programs go now */
+		pf_detach_dead(&pin, o.iface, 0, 0);
+	}
 	if (!err)
 		err = pf_ofl_prepare(&ofl, &pin, skel, o.max_flows,
 				     o.cgroup || comp.ofl_any, o.shadow);
@@ -352,6 +403,7 @@ int pf_cmd_run(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR2);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	err = pf_gc_start(&gc, bpf_map__fd(skel->maps.pf_flows),
 			  (const __u64 *)skel->bss->pf_cfg.xlate_bits, &skel->bss->pf_cfg);
@@ -363,10 +415,12 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_unpin;
 	}
-	err = pf_tc_attach(&tc, ifindex, bpf_program__fd(skel->progs.pf_tc_ingress),
+	err = pf_tc_attach(&tc, ifindex, o.iface, pin.dir, o.tc_how,
+			   bpf_program__fd(skel->progs.pf_tc_ingress),
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
 	if (err)
 		goto out_unpin;
+	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, &skel->bss->pf_cfg.draining, o.xdp);
 	if (pin.adopted)
 		tc.hook_created = pf_pin_clsact_created(&pin);
 	else
@@ -415,7 +469,19 @@ int pf_cmd_run(int argc, char **argv)
 		printf(" %u", comp.ports[i]);
 	printf(")\n");
 	fflush(stdout);
-	serve(&sl, rb, &gc, &o);
+	snprintf(status, sizeof(status), "serving %s (%s mode, TC through %s, %u rules)", o.iface,
+		 o.xdp ? "xdp" : "tc", pf_tc_how_name(tc.how), comp.info.n_rules);
+	pf_notify_ready(status);
+	if (serve(&sl, rb, &gc, &o, &tc)) {
+		/* a restart: the programs keep translating (and answering)
+		 * until the next instance replaces them in place */
+		pr_info("restart: leaving the programs attached and the state pinned in %s "
+			"for the next instance to adopt", pin.dir);
+		ring_buffer__free(rb);
+		pf_metrics_stop(&metrics);
+		pf_gc_stop(&gc);
+		goto out_destroy;
+	}
 	pf_metrics_set_attached(&metrics, false);
 	ring_buffer__free(rb);
 out_xdp:

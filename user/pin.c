@@ -1,5 +1,7 @@
-/* pin.c -- one preflightd per interface (flock), and the bpffs pins that let
- * other subcommands read a running instance's maps. */
+/* pin.c -- one preflightd per interface (flock), the bpffs pins that let
+ * other subcommands read a running instance's maps, and what a restarted
+ * instance makes of the pins a dead one left: adopt them, hand over from
+ * them, or start clean. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,14 +12,65 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <net/if.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
 #include "pin.h"
+#include "tc.h"
 #include "log.h"
 
 static const char *const pinned[] = { "stats", "flows", "config", "trace_ctl", "trace" };
+
+int pf_lock_fd(const char *path, int fd)
+{
+	struct stat held, named;
+
+	if (flock(fd, LOCK_EX | LOCK_NB))
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (fstat(fd, &held)) {
+		int err = -errno;
+
+		flock(fd, LOCK_UN);
+		return err;
+	}
+	/* the holder we waited for unlinked the file on its way out (and a
+	 * newcomer may have created and locked a new one): this lock guards
+	 * nothing */
+	if (stat(path, &named) || named.st_ino != held.st_ino || named.st_dev != held.st_dev) {
+		flock(fd, LOCK_UN);
+		return -ESTALE;
+	}
+	return 0;
+}
+
+int pf_lock_file(const char *path)
+{
+	int fd, err = -ESTALE, tries;
+
+	/* each retry follows a holder that let go between our open and our
+	 * flock: bounded, a few are already unusual */
+	for (tries = 0; tries < 16 && err == -ESTALE; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return -errno;
+		err = pf_lock_fd(path, fd);
+		if (!err)
+			return fd;
+		close(fd);
+	}
+	return err == -ESTALE ? -EBUSY : err;
+}
+
+void pf_lock_release(const char *path, int fd)
+{
+	/* unlink while still holding it: whoever opens path from now on
+	 * gets a new file; whoever opened the old one finds it unlinked
+	 * once it gets the lock (pf_lock_fd) and opens path again */
+	unlink(path);
+	close(fd);
+}
 
 int pf_pin_lock(struct pf_pin *p, const char *iface)
 {
@@ -33,23 +86,16 @@ int pf_pin_lock(struct pf_pin *p, const char *iface)
 		pr_warn("mkdir %s: %s", PF_LOCK_ROOT, strerror(errno));
 		return err;
 	}
-	p->lock_fd = open(p->lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (p->lock_fd < 0) {
-		err = -errno;
-		pr_warn("open %s: %s", p->lock, strerror(errno));
-		return err;
-	}
-	if (flock(p->lock_fd, LOCK_EX | LOCK_NB)) {
-		err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	err = pf_lock_file(p->lock);
+	if (err < 0) {
 		if (err == -EBUSY)
 			pr_warn("another preflightd is already running on %s; "
 				"stop it first (SIGTERM) or use another interface", iface);
 		else
 			pr_warn("lock %s: %s", p->lock, strerror(-err));
-		close(p->lock_fd);
-		p->lock_fd = -1;
 		return err;
 	}
+	p->lock_fd = err;
 	p->locked = true;
 	return 0;
 }
@@ -58,8 +104,7 @@ void pf_pin_unlock(struct pf_pin *p)
 {
 	if (!p->locked)
 		return;
-	unlink(p->lock);
-	close(p->lock_fd);
+	pf_lock_release(p->lock, p->lock_fd);
 	p->lock_fd = -1;
 	p->locked = false;
 }
@@ -97,6 +142,15 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 		return err;
 	}
 	p->pinned = true;
+	/* the record first: pins without it read as a build of before it */
+	snprintf(path, sizeof(path), "%s/meta", p->dir);
+	err = pf_layout_pin_meta(path, &p->self, p->ifindex,
+				 bpf_map__fd(skel->maps.pf_flows));
+	if (err) {
+		pr_warn("pin %s: %s", path, strerror(-err));
+		pf_unpin_maps(p);
+		return err;
+	}
 	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
 		unlink(path); /* stale pin of a dead instance (we hold the lock) */
@@ -110,18 +164,29 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 	return 0;
 }
 
-void pf_unpin_maps(struct pf_pin *p)
+/* Remove every pin in p->dir (all are preflightd's), then the directory. */
+static void remove_all(const struct pf_pin *p)
 {
 	char path[512];
-	unsigned i;
+	struct dirent *de;
+	DIR *d = opendir(p->dir);
 
+	if (!d)
+		return;
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(path, sizeof(path), "%s/%s", p->dir, de->d_name);
+			unlink(path);
+		}
+	closedir(d);
+	rmdir(p->dir);
+}
+
+void pf_unpin_maps(struct pf_pin *p)
+{
 	if (!p->pinned)
 		return;
-	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
-		unlink(path);
-	}
-	rmdir(p->dir);
+	remove_all(p);   /* meta, and anything a dead instance left */
 	rmdir(PF_PIN_ROOT); /* fails harmlessly while other instances run */
 	p->pinned = false;
 }
@@ -159,52 +224,116 @@ int pf_pin_path(char *buf, size_t n, const char *iface, const char *name)
 	return 0;
 }
 
-int pf_pin_is_running(const char *iface)
+int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex)
 {
-	char lock[256];
-	int fd, running = 0;
+	char name[IF_NAMESIZE];
+	bool has_meta;
+	__u32 owner;
+	int err;
 
-	snprintf(lock, sizeof(lock), "%s/%s.lock", PF_LOCK_ROOT, iface);
-	fd = open(lock, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
+	p->ifindex = ifindex;
+	p->self = *self;
+	p->left = PF_LEFT_NONE;
+	err = pf_layout_pinned(p->dir, self, &p->old, &owner, &has_meta);
+	if (err == -ENOENT)
+		return 0;   /* nothing left behind */
+	if (err) {
+		pr_warn("read the state pinned in %s: %s ('preflightd detach' cannot read it "
+			"either: remove it with the version that wrote it)", p->dir, strerror(-err));
+		return err;
+	}
+	/* whose is it: the record says; before the record existed, state of
+	 * this interface came with our TC programs on it */
+	if (has_meta ? owner != (__u32)ifindex : pf_tc_left(ifindex, p->dir) == PF_TC_AUTO) {
+		if (has_meta && if_indextoname(owner, name)) {
+			pr_warn("the state pinned in %s belongs to interface %s (index %u), not to "
+				"this one (index %d): its programs may still serve %s; stop them "
+				"there first", p->dir, name, owner, ifindex, name);
+			return -EEXIST;
+		}
+		p->left = PF_LEFT_STALE;
 		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) && errno == EWOULDBLOCK)
-		running = 1;
-	close(fd);
-	return running;
+	}
+	if (p->old.flows_known && p->old.flows_fp == self->flows_fp) {
+		p->left = PF_LEFT_ADOPT;
+		return 0;
+	}
+	if (!p->old.key_known || p->old.key_fp != self->key_fp) {
+		pr_warn("the state pinned in %s was written by a version whose flow table this "
+			"one cannot read, not even its keys: its programs keep translating; "
+			"remove them with that version's 'preflightd detach --iface IF'", p->dir);
+		return -EPROTO;
+	}
+	p->left = PF_LEFT_HANDOVER;
+	return 0;
 }
 
-int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel)
+/* Make map reuse the map pinned as name in p->dir. 0 or -errno (message
+ * printed). */
+static int reuse_pinned(const struct pf_pin *p, const char *name, struct bpf_map *map)
 {
-	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows };
-	const char *names[] = { "stats", "flows" };
 	char path[512];
-	unsigned i;
 	int fd, err;
 
-	p->adopted = false;
-	snprintf(path, sizeof(path), "%s/flows", p->dir);
-	if (access(path, F_OK))
-		return 0; /* nothing left behind */
-	for (i = 0; i < 2; i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dir, names[i]);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			err = -errno;
-			pr_warn("adopt %s: %s", path, strerror(errno));
-			return err;
-		}
-		err = bpf_map__reuse_fd(maps[i], fd);
+	snprintf(path, sizeof(path), "%s/%s", p->dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		err = -errno;
+	} else {
+		err = bpf_map__reuse_fd(map, fd);
 		close(fd);
-		if (err) {
-			pr_warn("adopt %s: %s (incompatible leftover: 'preflightd detach' "
-				"drains and removes it)", path, strerror(-err));
-			return err;
-		}
 	}
+	if (err)
+		pr_warn("adopt %s: %s", path, strerror(-err));
+	return err;
+}
+
+int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex)
+{
+	struct pf_layout self;
+	bool stats;
+	int err;
+
+	p->adopted = p->handover = false;
+	err = pf_layout_self(skel, &self);
+	if (err) {
+		pr_warn("layout of the BPF object: %s", strerror(-err));
+		return err;
+	}
+	err = pf_pin_inspect(p, &self, ifindex);
+	if (err)
+		return err;
+	switch (p->left) {
+	case PF_LEFT_NONE:
+		return 0;
+	case PF_LEFT_STALE:
+		pr_info("the state pinned in %s belongs to an interface that is gone (%s was "
+			"deleted and created again): its connections went with it; starting clean",
+			p->dir, p->dir + sizeof(PF_PIN_ROOT));
+		return 0;   /* the caller removes it: pf_detach_dead */
+	case PF_LEFT_HANDOVER:
+		pr_warn("the state pinned in %s was written by a version with %s (%u-byte "
+			"entries; this one: %u bytes): not adopting it. Its programs keep "
+			"translating the connections they spliced and answer no new preflight; "
+			"once those have closed (at most --drain-timeout, then they are reset) "
+			"this instance takes over", p->dir, p->old.flows_known ?
+			"another flow table layout" : "a flow table layout this one cannot read "
+			"(its BTF needs CAP_SYS_ADMIN)", p->old.flow_size, self.flow_size);
+		p->handover = true;
+		return 0;
+	case PF_LEFT_ADOPT:
+		break;
+	}
+	stats = p->old.stats_fp == self.stats_fp;
+	err = reuse_pinned(p, "flows", skel->maps.pf_flows);
+	if (!err && stats)
+		err = reuse_pinned(p, "stats", skel->maps.pf_stats);
+	if (err)
+		return err;
 	p->adopted = true;
-	pr_info("adopting the flow table and counters left in %s by a previous instance",
-		p->dir);
+	pr_info("adopting the flow table%s left in %s by a previous instance%s",
+		stats ? " and counters" : "", p->dir, stats ? "" :
+		" (its counters count other things: counting from zero)");
 	return 0;
 }
 

@@ -3,11 +3,24 @@
 #define PF_PIN_H
 
 #include <stdbool.h>
+#include "layout.h"
 
 #define PF_PIN_ROOT  "/sys/fs/bpf/preflightd"
 #define PF_LOCK_ROOT "/run/preflightd"
 
 struct preflightd_bpf;
+
+/* What a dead instance (kill -9, a crash, a restart handover) left pinned
+ * for this interface, as pf_pin_inspect classifies it. */
+enum pf_left {
+	PF_LEFT_NONE = 0,   /* nothing */
+	PF_LEFT_ADOPT,      /* this build's flow layout: adopt it */
+	PF_LEFT_HANDOVER,   /* another layout with this build's flow key: drain
+			     * its programs (pf_detach_dead), then start clean */
+	PF_LEFT_STALE,      /* an interface that is gone (deleted and created
+			     * again under this name): its programs and
+			     * connections went with it */
+};
 
 struct pf_pin {
 	char dir[256];      /* PF_PIN_ROOT/IFACE */
@@ -17,33 +30,69 @@ struct pf_pin {
 	bool locked;
 	bool pinned;
 	bool adopted;       /* reusing a dead instance's flow table */
+	bool handover;      /* a dead instance's state of another layout */
+	int ifindex;        /* the interface served */
+	enum pf_left left;  /* what was pinned (pf_pin_inspect) */
+	struct pf_layout self;   /* this build's layout (recorded in "meta") */
+	struct pf_layout old;    /* the pinned state's (left != NONE) */
 };
+
+/* A lock file that its holder removes on exit. pf_lock_file opens (creates)
+ * and flocks path; returns the held fd, -EBUSY if another process holds
+ * it, or -errno. pf_lock_fd is its second half for an fd already open on
+ * path: 0 once locked, -EBUSY, or -ESTALE when path no longer names the
+ * file fd is open on (its holder released it in between: open again), so
+ * two processes never both hold it. pf_lock_release unlinks path, then
+ * closes fd. */
+int pf_lock_file(const char *path);
+int pf_lock_fd(const char *path, int fd);
+void pf_lock_release(const char *path, int fd);
 
 /* Take the per-interface lock; -EBUSY (message printed) if another
  * preflightd serves iface. */
 int pf_pin_lock(struct pf_pin *p, const char *iface);
 void pf_pin_unlock(struct pf_pin *p);
 
-/* If a previous instance left pinned state for this interface (it died
- * without draining: kill -9, a crash), make skel reuse its flow table and
- * counters so spliced connections keep their corrections; its TC filters
- * are then replaced in place. Call between open and load. Sets
- * p->adopted. Returns 0 or -errno (message printed). */
-int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel);
+/* Classify p->dir's state for ifindex against self (this build's layout):
+ * sets p->left, p->old, p->self, p->ifindex. Whose it is: the meta record's
+ * ifindex, or (state from before the record) our TC programs on ifindex.
+ * Returns 0 or -errno, message printed: -EEXIST if it belongs to another
+ * interface that still exists, -EPROTO if even its keys are unreadable. */
+int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex);
+
+/* Call between open and load: pf_pin_inspect with the skeleton's layout,
+ * then: adopt (make skel reuse the pinned flow table, and the counters if
+ * they count the same things, so spliced connections keep their
+ * corrections; p->adopted; the dead instance's TC programs are then
+ * replaced in place), hand over (p->handover: the caller drains the old
+ * state with pf_detach_dead), or start clean (p->left == PF_LEFT_STALE:
+ * the caller removes what is left with pf_detach_dead, ifindex 0). Says
+ * which. Returns 0 or -errno (message printed). */
+int pf_pin_adopt(struct pf_pin *p, struct preflightd_bpf *skel, int ifindex);
+
+/* (detach.c) Remove what a dead instance left. State it can read
+ * (pf_pin_inspect: ADOPT or HANDOVER, by its own layout record) is drained
+ * first: its draining flag set, so that its programs answer nothing new and
+ * keep translating, until its spliced connections have closed (at most
+ * timeout_s, then they are reset). Then its programs on ifindex (named
+ * iface; 0: none) and every pin in p->dir go. Returns the number of
+ * programs removed. */
+int pf_detach_dead(struct pf_pin *p, const char *iface, int ifindex, unsigned timeout_s);
 
 /* Remember whether preflightd created the clsact qdisc (survives a
  * crash), and read it back. */
 void pf_pin_mark_clsact(const struct pf_pin *p, bool created);
 bool pf_pin_clsact_created(const struct pf_pin *p);
 
-/* Pin stats, flows and config maps so `preflightd stats` can read them. */
-int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
+/* Remove every pin in p->dir (and the directory) if p->pinned. */
 void pf_unpin_maps(struct pf_pin *p);
+
+/* Pin the meta record (p->self, p->ifindex: set by pf_pin_adopt) and the
+ * stats, flows, config and trace maps (`preflightd stats` reads them, a
+ * restarted instance adopts them). */
+int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
 
 /* Path of pinned map name for iface (NULL iface: the only one running). */
 int pf_pin_path(char *buf, size_t n, const char *iface, const char *name);
-
-/* 1 if a running preflightd holds iface's lock, 0 if not. */
-int pf_pin_is_running(const char *iface);
 
 #endif /* PF_PIN_H */

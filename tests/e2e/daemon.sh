@@ -54,11 +54,11 @@ xdp_prog() {
 		END { if (id != "") print id, n, m }'
 }
 has_xdp() { [[ -n $(xdp_prog) ]]; }
-tc_filters() { tc filter show dev "$PF_IF_HOST" ingress; tc filter show dev "$PF_IF_HOST" egress; }
+tc_filters() { pf_tc_chain in; pf_tc_chain out; }
 
 # nothing_left -- what a stopped (or detached) preflightd must not leave
 nothing_left() {
-	pf_expect_eq "no tc filter left" "$(tc_filters)" ""
+	pf_expect_eq "no TC program left (tcx or clsact)" "$(tc_filters)" ""
 	pf_expect_eq "no clsact qdisc left (preflightd created it)" \
 		"$(tc qdisc show dev "$PF_IF_HOST" clsact)" ""
 	pf_expect_not "no XDP program left ($(xdp_prog))" has_xdp
@@ -76,25 +76,8 @@ nothing_left() {
 	fi
 }
 
-# killed_gone PID SECONDS -- PID and every thread of it have exited. After
-# kill -9 the leader of a multi-threaded process is a zombie while its other
-# threads still exit, holding its files (the interface lock among them).
-killed_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		if pf_wait_gone "$1" 0 && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
-}
-
-# tc_in_prog -- id of the pf_tc_ingress filter's program, empty if none
-tc_in_prog() {
-	tc filter show dev "$PF_IF_HOST" ingress |
-		sed -n 's/.* id \([0-9]*\) name pf_tc_ingress .*/\1/p'
-}
+# tc_in_prog -- id of the pf_tc_ingress program, empty if none
+tc_in_prog() { pf_tc_prog in; }
 # pinned_flows -- id of the flow table pinned for the host end
 pinned_flows() {
 	bpftool map show pinned "/sys/fs/bpf/preflightd/$PF_IF_HOST/flows" | awk -F: 'NR == 1 { print $1 }'
@@ -127,16 +110,16 @@ case_kill9_restart() {
 	old=$(xdp_prog)
 	flows=$(pinned_flows)
 	kill -9 "$PF_PFD_PID"
-	pf_expect "the killed instance is gone" killed_gone "$PF_PFD_PID" 5
+	pf_expect "the killed instance is gone" pf_killed_gone "$PF_PFD_PID" 5
 	sleep 1
 	pf_expect_match "filters stay attached while no daemon runs" \
-		"$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
+		"$(pf_tc_chain in)" 'pf_tc_ingress'
 	if [[ $MODE == xdp ]]; then
 		pf_expect_match "the XDP program stays attached while no daemon runs" \
 			"$(xdp_prog)" '^[0-9]+ pf_xdp_ingress xdp$'
 		pf_expect_eq "... the same one" "$(xdp_prog)" "$old"
 		pf_expect "... using the pinned flow table (map $flows)" uses_map "${old%% *}" "$flows"
-		out=$(timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" \
+		out=$(timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" "${PF_TC_ARGS[@]}" \
 			--mode tc 2>&1) || rc=$?
 		pf_expect_eq "a TC-mode restart refuses to run under it (exit 1)" "$rc" 1
 		pf_expect_match "... saying how to adopt it" "$out" 'restart with --mode xdp to adopt it'
@@ -145,7 +128,7 @@ case_kill9_restart() {
 	# look at the hooks all through the restart: never empty
 	sample_hooks "$s" &
 	sampler=$!
-	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" \
+	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" "${PF_TC_ARGS[@]}" --mode "$MODE" \
 		>"$PF_WORK/restart.log" 2>&1 &
 	rpid=$!
 	echo "$rpid" >"$PF_WORK/restart.pid"
@@ -194,7 +177,7 @@ case_kill9_detach() {
 	sleep 2
 	pf_expect_eq "one spliced connection" "$(pf_stat active_flows)" 1
 	kill -9 "$PF_PFD_PID"
-	pf_expect "the killed instance is gone" killed_gone "$PF_PFD_PID" 5
+	pf_expect "the killed instance is gone" pf_killed_gone "$PF_PFD_PID" 5
 	out=$(timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 30 2>&1) ||
 		rc=$?
 	pf_detail "$out"
@@ -219,7 +202,7 @@ case_sigterm_drain() {
 	sleep 1
 	pf_expect "still running while the spliced connection is open" kill -0 "$PF_PFD_PID"
 	pf_expect_match "still translating: filters attached" \
-		"$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
+		"$(pf_tc_chain in)" 'pf_tc_ingress'
 	if [[ $MODE == xdp ]]; then
 		pf_expect_match "still translating: XDP program attached" "$(xdp_prog)" 'pf_xdp_ingress'
 	fi
@@ -405,7 +388,7 @@ case_foreign_xdp() {
 	rm -f "$pin"
 	foreign=$(xdp_prog)
 	pf_expect_match "a foreign XDP program is attached" "$foreign" '^[0-9]+ xdp_pass xdp$'
-	out=$(timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" \
+	out=$(timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" "${PF_TC_ARGS[@]}" \
 		--mode xdp 2>&1) || rc=$?
 	pf_expect_eq "preflightd run --mode xdp refuses (exit 1)" "$rc" 1
 	pf_expect_match "... with a clear message" "$out" \
@@ -416,16 +399,9 @@ case_foreign_xdp() {
 	pf_case_result
 }
 
-# stop_restarted -- the instance case_kill9_restart started runs outside
-# our process list: stop it by its pid if the case left it running
-stop_restarted() {
-	local pid
-	pid=$(cat "$PF_WORK/restart.pid" 2>/dev/null) || return 0
-	rm -f "$PF_WORK/restart.pid"
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	pf_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null || true
-}
+# stop_restarted -- the instance the kill -9 + restart case started runs
+# outside our process list: stop it if the case left it running
+stop_restarted() { pf_stop_pidfile "$PF_WORK/restart.pid"; }
 
 main() {
 	local topo_args=()

@@ -34,7 +34,10 @@ e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS) $(E2E_PRELOADS)
 # every case in both modes, then the hardening cases (short soak), policy
 # reloads under wrk load, the daemon's guarantees (restart adoption,
 # detach, drain), its slow path, operators' tooling (a ConfigMap's
-# ..data swap, /healthz) and the response offload
+# ..data swap, /healthz), the response offload, its TC neighbours (tcx,
+# clsact), restarts into other builds (git history), its systemd unit and
+# sd_notify; the daemon's guarantees once more with the legacy clsact
+# attach
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
@@ -44,7 +47,10 @@ e2e: all e2e-tools
 		bash tests/e2e/slowpath.sh --mode $$m || rc=1; \
 		bash tests/e2e/ops.sh --mode $$m || rc=1; \
 		bash tests/e2e/offload.sh --mode $$m || rc=1; \
-	done; exit $$rc
+		bash tests/e2e/coexist.sh --mode $$m || rc=1; \
+		bash tests/e2e/upgrade.sh --mode $$m || rc=1; \
+		bash tests/e2e/systemd.sh --mode $$m || rc=1; \
+	done; PF_TC_ATTACH=clsact bash tests/e2e/daemon.sh --mode tc || rc=1; exit $$rc
 
 # longer fault soak: the hardening cases with 60 s for the soak, delay and
 # reordering cases, in both modes
@@ -53,3 +59,8 @@ soak: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/hardening.sh --mode $$m --soak $(SOAK_SECONDS) || rc=1; \
 	done; exit $$rc
+
+# tcxtool lists TC chains with preflightd's own code (user/tc_chain.c)
+$(E2E_DIR)/tcxtool: tests/e2e/tools/tcxtool.c $(E2E_SKELS) $(BUILD)/libpf.a | $(E2E_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -I$(E2E_DIR) -Iuser -o $@ $< $(BUILD)/libpf.a $(LDLIBS)

@@ -160,7 +160,7 @@ case_coexist_running() {
 	local out
 	out=$(ka --conns 2 --rounds 5 --put-size 1000 --get-size 100000 --expect any 2>&1 || true)
 	healthy "answered in the kernel next to a foreign filter" "$out"
-	out=$("$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" 2>&1 || true)
+	out=$("$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" "${PF_TC_ARGS[@]}" 2>&1 || true)
 	pf_expect_match "a second run on the interface refuses" "$out" 'already running on'
 	pf_expect_match "foreign ingress filter still there" "$(tc filter show dev "$PF_IF_HOST" ingress)" 'u32'
 	pf_case_result
@@ -172,7 +172,7 @@ case_coexist_after() {
 	pf_expect_match "foreign egress filter survives preflightd" \
 		"$(tc filter show dev "$PF_IF_HOST" egress)" 'u32'
 	pf_expect_not "preflightd's filters are gone" \
-		grep -q pf_tc_ <(tc filter show dev "$PF_IF_HOST" ingress; tc filter show dev "$PF_IF_HOST" egress)
+		grep -q pf_tc_ <(pf_tc_chain in; pf_tc_chain out)
 	pf_expect_match "the clsact it did not create is kept" "$(tc qdisc show dev "$PF_IF_HOST")" 'clsact'
 	pf_case_result
 }

@@ -97,7 +97,7 @@ case_image() {
 	pf_expect_eq "podman stop: exit status" "$rc" 0
 	pf_expect "... drained and detached" grep -q 'detached from' <(ctr_logs)
 	pf_detail "stopped in $((SECONDS - t0)) s"
-	pf_expect_eq "no filter left" "$(tc filter show dev "$PF_IF_HOST" ingress)" ""
+	pf_expect_eq "no TC program left (tcx or clsact)" "$(pf_tc_chain in; pf_tc_chain out)" ""
 	ctr_rm
 	pf_case_result
 }

@@ -4,12 +4,15 @@
 #   start          pf_init (mode, root, work dir, trap, bpffs)
 #   logging        pf_log, pf_info, pf_detail
 #   results        pf_pass, pf_fail, pf_skip, pf_case, pf_summary
-#   inside a case  pf_expect*, pf_case_skip, pf_case_result
+#   inside a case  pf_expect*, pf_case_skip, pf_case_result, pf_case_cleanup
+#   waiting        pf_wait_gone, pf_wait_for_line, pf_wait_count
 #   processes      pf_start_app, pf_start_preflightd, pf_stop_preflightd,
-#                  pf_stop_app, pf_stop_all, pf_bg_kill
+#                  pf_stop_app, pf_stop_all, pf_bg_kill, pf_stop_pidfile,
+#                  pf_killed_gone
 #   cgroups        pf_cgroup_up, pf_cgroup_down, pf_in_cgroup
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
 #   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
+#   TC hooks       pf_tc_chain in|out, pf_tc_prog in|out
 #   cleanup        pf_install_trap: on any exit, kill every background process
 #                  we started and remove the topology.
 #
@@ -27,6 +30,11 @@ PF_APPSERVER=${PF_APPSERVER:-$PF_E2E_BIN/appserver}
 PF_KACLIENT=${PF_KACLIENT:-$PF_E2E_BIN/kaclient}
 PF_FAULTINJ=${PF_FAULTINJ:-$PF_E2E_BIN/faultinj}
 PF_TOPO=${PF_TOPO:-$PF_ROOT/scripts/topo.sh}
+PF_TCXTOOL=${PF_TCXTOOL:-$PF_E2E_BIN/tcxtool}
+
+# --tc-attach of every `preflightd run` the scripts start: PF_TC_ATTACH=
+# tcx|clsact (unset: preflightd's default, auto).
+PF_TC_ARGS=(${PF_TC_ATTACH:+--tc-attach "$PF_TC_ATTACH"})
 
 # Topology names/addresses (same defaults as scripts/topo.sh, which reads
 # them from the environment).
@@ -188,6 +196,13 @@ pf_expect_ge() {
 	if [[ $2 =~ ^[0-9]+$ ]] && (($2 >= $3)); then _pf_ok "$1 ($2 >= $3)"; else _pf_bad "$1: got '$2', want >= $3"; fi
 }
 pf_case_skip() { pf_detail "skip: $*"; exit "$PF_SKIP_RC"; }
+# pf_case_cleanup -- first line of a case that starts processes itself:
+# whatever it started (appended to PF_BG_PIDS in its subshell) is stopped
+# when it ends, also when it fails midway; what was running before stays.
+pf_case_cleanup() {
+	_PF_CASE_FIRST=${#PF_BG_PIDS[@]}
+	trap 'for _p in "${PF_BG_PIDS[@]:$_PF_CASE_FIRST}"; do pf_bg_kill "$_p" 3; done' EXIT
+}
 pf_case_result() { return "$PF_CASE_BAD"; }
 
 # ----------------------------------------------------- summary / exit ----
@@ -259,6 +274,31 @@ pf_wait_gone() {
 		sleep 0.1
 	done
 	! _pf_alive "$pid"
+}
+
+# pf_wait_count FILE ERE N [SECONDS] -- wait (bounded, default 10 s) until
+# FILE has at least N lines matching ERE.
+pf_wait_count() {
+	local i
+	for ((i = 0; i < ${4:-10} * 10; i++)); do
+		(($(grep -cE -- "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# pf_killed_gone PID SECONDS -- PID and every thread of it have exited. After
+# kill -9 the leader of a multi-threaded process is a zombie while its other
+# threads still exit, holding its files (the interface lock among them).
+pf_killed_gone() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		if pf_wait_gone "$1" 0 && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
 }
 
 # pf_wait_for_line FILE ERE SECONDS PID -- wait until FILE has a line
@@ -343,7 +383,7 @@ pf_start_preflightd() {
 		return 1
 	fi
 	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
-		"${@:2}" >"$PF_PFD_LOG" 2>&1 &
+		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
 	if ! pf_wait_for_line "$PF_PFD_LOG" 'ready' 10 "$PF_PFD_PID"; then
@@ -354,6 +394,18 @@ pf_start_preflightd() {
 		return 1
 	fi
 	pf_info "preflightd pid $PF_PFD_PID ($mode): $(grep -m1 ready "$PF_PFD_LOG")"
+}
+
+# pf_stop_pidfile FILE -- a process a case started outside our process list
+# (its pid in FILE, e.g. a restarted preflightd): SIGTERM it if it still
+# runs, wait <=20 s, then KILL.
+pf_stop_pidfile() {
+	local pid
+	pid=$(cat "$1" 2>/dev/null) || return 0
+	rm -f "$1"
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	pf_wait_gone "$pid" 20 || kill -KILL "$pid" 2>/dev/null || true
 }
 
 # pf_stop_preflightd -- SIGTERM, wait <=15 s. Returns preflightd's exit
@@ -432,6 +484,17 @@ pf_wait_stat_ge() {
 }
 pf_stats_dump() {
 	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1 | sed 's/^/      | /' || true
+}
+
+# ---------------------------------------------------------- TC hooks ----
+# pf_tc_chain in|out -- what runs on a TC hook of the host end, in the
+# kernel's order (tcx links, then clsact filters): "tcx ID NAME" and
+# "clsact PRIO HANDLE ID NAME" lines (tcxtool chain; bpftool 7.1 and
+# iproute2 6.1 do not show tcx).
+pf_tc_chain() { "$PF_TCXTOOL" chain --iface "$PF_IF_HOST" --dir "$1"; }
+# pf_tc_prog in|out -- id of preflightd's program on that hook, empty if none
+pf_tc_prog() {
+	pf_tc_chain "$1" | awk '$NF ~ /^pf_tc_(ingress|egress)$/ { print ($1 == "tcx") ? $2 : $4; exit }'
 }
 
 # ----------------------------------------------------------- cleanup ----

@@ -179,7 +179,7 @@ case_pod_handover() {
 	kill -TERM "$b"
 	pf_expect "pod b drains and exits on SIGTERM" pf_wait_gone "$b" 20
 	pf_expect "... detached" grep -q 'detached from' "$PF_WORK/b.log"
-	pf_expect_eq "no filter left" "$(tc filter show dev "$PF_IF_HOST" ingress)" ""
+	pf_expect_eq "no TC program left (tcx or clsact)" "$(pf_tc_chain in; pf_tc_chain out)" ""
 	pf_case_result
 }
 

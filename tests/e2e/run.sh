@@ -312,10 +312,10 @@ has_xdp() { ip -d link show dev "$1" | grep -q 'prog/xdp'; }
 case_shutdown() {
 	local rc=$1 f
 	pf_expect_eq "exit status after SIGTERM (124 = still running after 15 s)" "$rc" 0
-	f=$(tc filter show dev "$PF_IF_HOST" ingress 2>&1)
-	pf_expect_eq "no tc filter on $PF_IF_HOST ingress" "$f" ""
-	f=$(tc filter show dev "$PF_IF_HOST" egress 2>&1)
-	pf_expect_eq "no tc filter on $PF_IF_HOST egress" "$f" ""
+	f=$(pf_tc_chain in 2>&1)
+	pf_expect_eq "no TC program (tcx or clsact) on $PF_IF_HOST ingress" "$f" ""
+	f=$(pf_tc_chain out 2>&1)
+	pf_expect_eq "no TC program (tcx or clsact) on $PF_IF_HOST egress" "$f" ""
 	pf_expect_not "no XDP program on $PF_IF_HOST" has_xdp "$PF_IF_HOST"
 	# Whatever the attach mechanism (tc, tcx link, XDP): an allowed
 	# preflight must now reach the app.

@@ -205,7 +205,7 @@ case_daemon_down() {
 	wait "$PF_PFD_PID" 2>/dev/null || true
 	PF_PFD_PID=
 	sleep 1.2
-	pf_expect_match "filters stay attached" "$(tc filter show dev "$PF_IF_HOST" ingress)" 'pf_tc_ingress'
+	pf_expect_match "TC programs stay attached" "$(pf_tc_chain in)" 'pf_tc_ingress'
 	down=$(pf_stat pass_daemon_down)
 	before=$(app_count "$o")
 	preflight "$o"

@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# tests/e2e/upgrade.sh -- restarts into another build never break a live
+# connection (issue "Ship it": upgrades; issue 9 item 7: a recreated
+# interface):
+#
+#   bash tests/e2e/upgrade.sh [--mode tc|xdp]
+#
+# Builds from git history (cached in build/upgrade/): PREV, the last
+# revision before the pinned state carried a layout record (the parent of
+# the commit that added user/layout.c; PF_UPGRADE_FROM=REF overrides), the
+# same with a field added at the front of struct pf_flow (every later field
+# moves), and this working tree with that change. Each case runs keep-alive
+# connections that carry spliced preflights across the switch and checks
+# every byte:
+#   - PREV, kill -9, this build: the same flow layout, adopted;
+#   - this build, SIGUSR2 (a restart), this build: adopted by its record;
+#   - PREV with the changed layout, kill -9, this build: never adopted --
+#     the old programs keep translating their connections (answering
+#     nothing new) until those close, then this build takes over;
+#   - this build, SIGUSR2, this tree with the changed layout: the same,
+#     decided by the record;
+#   - this build (and PREV), kill -9, the interface deleted and created
+#     again under its name: the next start is clean at once, and says so.
+# PF_PREFLIGHTD (lib.sh) is "this build": pointing it at an older binary
+# shows what these guard against. Ends with "N passed, M failed".
+set -euo pipefail
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
+UPG=$PF_BUILD/upgrade
+CUR=$PF_PREFLIGHTD
+
+ka() {
+	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
+}
+
+# ------------------------------------------------------------ builds ----
+# The revision to upgrade from: before the pinned layout record.
+prev_ref() {
+	local added
+	if [[ -n ${PF_UPGRADE_FROM:-} ]]; then
+		echo "$PF_UPGRADE_FROM"
+		return
+	fi
+	added=$(git -C "$PF_ROOT" log --diff-filter=A --format=%H -- user/layout.c | tail -1)
+	if [[ -n $added ]]; then echo "$added^"; else echo HEAD; fi
+}
+
+# change_layout DIR -- a field at the front of struct pf_flow: every field
+# after the lock moves by 4 bytes (the userspace of DIR sees the same)
+change_layout() {
+	sed -i 's/^\tstruct bpf_spin_lock lock;$/&\n\t__u32 upgrade_test_pad;/' "$1/include/pf_structs.h"
+	grep -q upgrade_test_pad "$1/include/pf_structs.h"
+}
+
+# build NAME REF|WORKTREE [changed] -- build preflightd of REF (WORKTREE:
+# the working tree's files, as git would commit them) into $UPG/NAME; prints the binary
+build() {
+	local name=$1 ref=$2 dir=$UPG/$1 id
+	if [[ $ref == WORKTREE ]]; then
+		id=worktree-$(cd "$PF_ROOT" && git ls-files -z --cached --others --exclude-standard | xargs -0 cat | sha1sum | cut -c1-12)
+	else
+		id=$(git -C "$PF_ROOT" rev-parse "$ref")
+	fi
+	id+=${3:+-$3}
+	if [[ $(cat "$dir/.id" 2>/dev/null) != "$id" || ! -x $dir/build/preflightd ]]; then
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		if [[ $ref == WORKTREE ]]; then
+			(cd "$PF_ROOT" && git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf -) | tar -x -C "$dir"
+		else
+			git -C "$PF_ROOT" archive "$ref" | tar -x -C "$dir"
+		fi
+		[[ -z ${3:-} ]] || change_layout "$dir"
+		make -C "$dir" -j2 all >"$dir.log" 2>&1 || { cat "$dir.log" >&2; return 1; }
+		echo "$id" >"$dir/.id"
+	fi
+	echo "$dir/build/preflightd"
+}
+
+# ------------------------------------------------------------ helpers ----
+
+# start BIN [ARGS] -- a preflightd build in the background, PF_PFD_PID /
+# PF_PFD_LOG set; waits for "ready" (an older build gets no --tc-attach)
+start() {
+	local bin=$1 PF_TC_ARGS=()   # (dynamic scope: pf_start_preflightd sees these)
+	local PF_PREFLIGHTD=$bin
+	shift
+	pf_start_preflightd "$MODE" "$@"
+}
+
+# kill9 -- kill -9 the running instance and reap it
+kill9() {
+	kill -9 "$PF_PFD_PID"
+	pf_killed_gone "$PF_PFD_PID" 5 || true
+	pf_bg_kill "$PF_PFD_PID" 1
+	PF_PFD_PID=
+}
+
+# spliced_traffic OUT SECONDS -- 4 keep-alive connections with spliced
+# preflights in the background (pid in KA); waits until they are spliced
+spliced_traffic() {
+	ka --conns 4 --rounds 100000 --duration-s "$2" --put-size 10000 --get-size 100000 \
+		--expect any --timeout-ms 10000 >"$1" 2>&1 &
+	KA=$!
+	sleep 2
+}
+
+# byte_exact DESC OUT -- the background connections ended, every byte right
+byte_exact() {
+	local out
+	wait "$KA" || true
+	out=$(tail -1 "$2")
+	pf_detail "$out"
+	pf_expect_match "$1" "$out" 'errors=0$'
+}
+
+# answers_in_kernel -- a new connection's preflights are answered in the kernel
+answers_in_kernel() {
+	local out
+	ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true
+	sleep 0.3
+	out=$(ka --conns 1 --rounds 5 --put-size 100 --get-size 100 --expect any 2>&1 | tail -1)
+	pf_expect_match "new connections answered in the kernel, byte-exact" "$out" \
+		' kernel=5 app=0 .*errors=0$'
+}
+
+pins() { { ls "/sys/fs/bpf/preflightd/$PF_IF_HOST" 2>/dev/null || true; } | tr "\n" " "; }
+
+# ------------------------------------------------------------- cases ----
+case_adopt_prev() {
+	pf_case_cleanup
+	start "$PREV"
+	spliced_traffic "$PF_WORK/adopt-prev.out" 8
+	pf_expect_eq "PREV pins no layout record" "$(pins | grep -c meta || true)" 0
+	kill9
+	start "$CUR"
+	pf_expect_match "this build adopts PREV's flow table (same layout, read from its BTF)" \
+		"$(cat "$PF_PFD_LOG")" 'adopting the flow table and counters'
+	pf_expect_match "... and records its layout" "$(pins)" 'meta'
+	byte_exact "4 spliced connections byte-exact across the upgrade" "$PF_WORK/adopt-prev.out"
+	answers_in_kernel
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
+case_restart_adopt() {
+	local old
+	pf_case_cleanup
+	start "$CUR"
+	old=$PF_PFD_PID
+	spliced_traffic "$PF_WORK/restart.out" 6
+	kill -USR2 "$old"
+	pf_expect "SIGUSR2: exits at once" pf_wait_gone "$old" 5
+	pf_bg_kill "$old" 1
+	pf_expect_match "... leaving its programs and pins" "$(cat "$PF_PFD_LOG")" \
+		'restart: leaving the programs attached and the state pinned'
+	pf_expect_match "... which keep translating" "$(pf_tc_chain in)" 'pf_tc_ingress'
+	start "$CUR"
+	pf_expect_match "the next instance adopts them by their record" "$(cat "$PF_PFD_LOG")" \
+		'adopting the flow table and counters'
+	byte_exact "4 spliced connections byte-exact across the restart" "$PF_WORK/restart.out"
+	answers_in_kernel
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
+# handover FROM_BIN HOW(kill9|usr2) OUT -- FROM runs the connections, then
+# this build (or NEW) starts: it must hand over, not adopt
+handover() {
+	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid
+	start "$from"
+	spliced_traffic "$out" 6
+	if [[ $how == usr2 ]]; then
+		kill -USR2 "$PF_PFD_PID"
+		pf_wait_gone "$PF_PFD_PID" 10 || true
+		pf_bg_kill "$PF_PFD_PID" 5
+	else
+		kill9
+	fi
+	"$new" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" >"$log" 2>&1 &
+	pid=$!
+	PF_BG_PIDS+=("$pid")
+	pf_expect "it says the layout differs" pf_wait_for_line "$log" \
+		'another flow table layout \([0-9]+-byte entries.*this one: [0-9]+ bytes\): not adopting it' 10 "$pid"
+	pf_expect "... and drains the old programs" pf_wait_for_line "$log" \
+		'draining the connections spliced by a dead instance' 10 "$pid"
+	sleep 1
+	pf_expect_not "not ready while the old connections are open" grep -q ready "$log"
+	pf_expect_match "the old programs still translate them" "$(pf_tc_chain in)" 'pf_tc_ingress'
+	byte_exact "4 spliced connections byte-exact across the switch" "$out"
+	pf_expect "ready once they have closed" pf_wait_for_line "$log" ready 20 "$pid"
+	pf_expect_match "... having removed the old programs and pins" "$(cat "$log")" \
+		'handed over: the previous version.s programs and pins are gone; starting clean'
+	pf_expect_eq "one ingress program: the new one" "$(pf_tc_chain in | grep -c pf_tc_ingress)" 1
+	answers_in_kernel
+	PF_PFD_PID=$pid
+	PF_PFD_LOG=$log
+}
+
+case_handover_prev() {
+	pf_case_cleanup
+	handover "$PREV_CHANGED" kill9 "$PF_WORK/handover-prev.out"
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
+case_handover_record() {
+	pf_case_cleanup
+	handover "$CUR" usr2 "$PF_WORK/handover-cur.out" "$CUR_CHANGED"
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
+# recreated BIN -- BIN with spliced connections, kill -9, the interface
+# deleted and created again: this build starts clean, at once
+recreated() {
+	local out
+	pf_case_cleanup
+	start "$1"
+	spliced_traffic "$PF_WORK/recreate.out" 30
+	kill9
+	kill "$KA" 2>/dev/null || true
+	wait "$KA" 2>/dev/null || true
+	ip link del "$PF_IF_HOST"
+	pf_topo_up "${TOPO_ARGS[@]}" >/dev/null
+	start "$CUR"
+	pf_expect_match "it says the old state belongs to a gone interface and starts clean" \
+		"$(cat "$PF_PFD_LOG")" 'belongs to an interface that is gone.*starting clean'
+	pf_expect_not "it adopts nothing" grep -q adopting "$PF_PFD_LOG"
+	answers_in_kernel
+	pf_stop_preflightd || true
+	out=$(pins)
+	pf_expect_eq "nothing left after stop" "$out" ""
+}
+case_recreated_record() { recreated "$CUR"; pf_case_result; }
+case_recreated_prev() { recreated "$PREV"; pf_case_result; }
+
+main() {
+	pf_parse_mode "$@"
+	pf_require_root
+	pf_make_workdir
+	pf_install_trap
+	pf_ensure_bpffs
+	TOPO_ARGS=()
+	[[ $MODE == xdp ]] && TOPO_ARGS+=(--xdp-peer)
+	pf_info "upgrade mode=$MODE from $(prev_ref) work=$PF_WORK"
+	PREV=$(build prev "$(prev_ref)")
+	PREV_CHANGED=$(build prev-changed "$(prev_ref)" changed)
+	CUR_CHANGED=$(build cur-changed WORKTREE changed)
+	pf_topo_up "${TOPO_ARGS[@]}"
+	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
+	pf_case "[$MODE] PREV -> kill -9 -> this build: same layout, adopted" case_adopt_prev
+	pf_case "[$MODE] SIGUSR2 -> this build: adopted by its layout record" case_restart_adopt
+	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
+		case_handover_prev
+	pf_case "[$MODE] SIGUSR2 -> a build with another pf_flow: handed over by the record" \
+		case_handover_record
+	pf_case "[$MODE] kill -9, interface recreated: starts clean (layout record)" \
+		case_recreated_record
+	pf_case "[$MODE] kill -9, interface recreated: starts clean (PREV's pins)" \
+		case_recreated_prev
+	pf_summary
+}
+main "$@"
