@@ -371,8 +371,10 @@ pf_stop_app() {
 }
 
 # pf_start_preflightd MODE -- `preflightd run` on the host end in the
-# background; waits <=10 s for a line containing "ready". Fails (and kills
-# it) otherwise.
+# background; waits <=10 s for its "preflightd: ready on" line, and it must
+# still be running then. Fails (and kills it) otherwise -- a refused start
+# ("another preflightd is already running", "... is already there") is
+# never taken for ready.
 pf_start_preflightd() {
 	local mode=${1:-tc}
 	PF_SEQ=$((PF_SEQ + 1))
@@ -386,14 +388,15 @@ pf_start_preflightd() {
 		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
-	if ! pf_wait_for_line "$PF_PFD_LOG" 'ready' 10 "$PF_PFD_PID"; then
+	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on ' 10 "$PF_PFD_PID" ||
+		! _pf_alive "$PF_PFD_PID"; then
 		echo "e2e: preflightd not ready after 10 s:" >&2
 		pf_detail_file "$PF_PFD_LOG" >&2
 		pf_bg_kill "$PF_PFD_PID"
 		PF_PFD_PID=
 		return 1
 	fi
-	pf_info "preflightd pid $PF_PFD_PID ($mode): $(grep -m1 ready "$PF_PFD_LOG")"
+	pf_info "preflightd pid $PF_PFD_PID ($mode): $(grep -m1 '^preflightd: ready on ' "$PF_PFD_LOG")"
 }
 
 # pf_stop_pidfile FILE -- a process a case started outside our process list
