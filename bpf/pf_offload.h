@@ -254,6 +254,36 @@ __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n)
 	return 0;
 }
 
+/* Teach the daemon the origin of the request in sc (PF_OFL_E_LEARN: only
+ * its regexes decide it), through the slow path's ring buffer and record
+ * (see pf_punt_req in pf_splice.h): the daemon inserts its verdict, and
+ * the origin's next request is decided here. Nothing is dropped or
+ * waited for: this request's response gets Vary only. One punt per
+ * origin at a time (pf_punted), none while the daemon is down. */
+static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
+{
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h = sc->m.oc.h;
+	struct pf_punt_rec *rec;
+	__u32 n = sc->r.origin.len;
+
+	if (!hb || now - hb > PF_PUNT_WAIT_NS || n == 0 || n > PF_TOKEN_MAX ||
+	    bpf_map_lookup_elem(&pf_punted, &h))
+		return;
+	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+	if (!rec)
+		return;
+	rec->hash = h;
+	rec->slot = sc->e.slot & (PF_SLOTS - 1);
+	rec->rule = sc->e.rule & (PF_MAX_RULES - 1);
+	rec->len = (__u16)n;
+	rec->kind = PF_PUNT_ORIGIN;
+	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
+	pf_copy(rec->data, sc->buf + PF_M(sc->r.origin.off), n & 127);
+	bpf_ringbuf_submit(rec, 0);
+	bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
+	pf_count(PF_STAT_OFL_LEARN);
+}
+
 /* Record the request heads that start in segment p on st. */
 static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
 					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
@@ -328,6 +358,8 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 		}
 		bpf_spin_unlock(&st->lock);
 		pf_count(PF_STAT_OFL_REQ_RECORDED);
+		if (sc->e.flags & PF_OFL_E_LEARN)
+			pf_ofl_learn(sc);
 		if (pf_cfg.shadow)
 			pf_shd_submit(&p->key, idx, PF_SHD_REQ, sc->r.len, sc);
 		if (stat) {

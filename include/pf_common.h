@@ -121,6 +121,7 @@ enum pf_tok_kind {
  * reason a response went out unchanged. */
 #define PF_STATS_OFFLOAD(X) \
 	X(OFL_REQ_RECORDED,    "offload: requests recorded for their response") \
+	X(OFL_LEARN,           "offload: a request's regex origin handed to the daemon (its response: Vary only)") \
 	X(OFL_REQ_EARLY,       "offload: first request seen before the socket was established") \
 	X(OFL_RESP_EDITED,     "offload: responses given CORS headers in the socket") \
 	X(OFL_RESP_UNCOVERED,  "offload: responses no rule covers (or responses: false), unchanged") \

@@ -64,11 +64,25 @@ PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
 	e->slot = (__u8)slot;
 	e->origin_len = 0;
 	mr = pf_match_rule(buf, r, info, slot, m);
-	if (mr == PF_MR_DONE)
-		return; /* no rule, or undecidable here: untouched */
+	if (mr == PF_MR_DONE) {
+		/* no rule, or a path the app must normalize: untouched. An
+		 * origin only the daemon's regexes decide (or none at all on a
+		 * regex rule's path): Vary under the first applicable rule, as
+		 * for an origin no rule lists, and the origin is taught to the
+		 * daemon (PF_OFL_E_LEARN) so that its next request is decided
+		 * here. pf_match_rule left the applicable rules in m->pc. */
+		if (m->verdict != PF_V_PUNT || m->reason != PF_R_REGEX)
+			return;
+		m->rule = PF_LAUNDER(m->tmp, pf_lowest_bit(m->pc.ok & m->pc.want));
+		mr = PF_MR_ORIGIN;
+		if (n && n <= PF_TOKEN_MAX)
+			e->flags |= PF_OFL_E_LEARN;
+	}
 	orule = PF_OFL_RULE_LOOKUP(slot * PF_MAX_RULES + (m->rule & (PF_MAX_RULES - 1)));
-	if (!orule || !(orule->flags & PF_OFL_R_RESPONSES))
+	if (!orule || !(orule->flags & PF_OFL_R_RESPONSES)) {
+		e->flags &= ~PF_OFL_E_LEARN;
 		return;
+	}
 	e->rule = (__u8)m->rule;
 	if (orule->flags & PF_OFL_R_KEEP)
 		e->flags |= PF_OFL_E_KEEP;

@@ -11,7 +11,7 @@
 
 #define PF_OFL_FIFO        8     /* requests that may wait for their response
 				  * on one connection (a power of 2) */
-#define PF_OFL_HEADS_SEG   4     /* request heads parsed in one segment */
+#define PF_OFL_HEADS_SEG   PF_OFL_FIFO /* request heads parsed in one segment */
 #define PF_OFL_EXPOSE_MAX  256   /* "Access-Control-Expose-Headers: ...\r\n" */
 #define PF_OFL_CORK_MAX    64    /* writes a head may be split over */
 
@@ -35,6 +35,8 @@ enum pf_ofl_kind {
 #define PF_OFL_E_KEEP     (1u << 2)  /* app_headers: keep */
 #define PF_OFL_E_UPGRADE  (1u << 3)  /* Upgrade or CONNECT: after its final
 				      * response the stream may not be HTTP */
+#define PF_OFL_E_LEARN    (1u << 4)  /* an origin only the daemon's regexes
+				      * decide: the recorder teaches it */
 
 /* One request waiting for its response. */
 struct pf_ofl_ent {

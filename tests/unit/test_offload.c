@@ -176,6 +176,47 @@ static void test_entry(void **state)
 	pf_policy_free(&pol);
 }
 
+/* An origin only a regex decides is the daemon's (the kernel has no
+ * verdict until it learns one): its response gets Vary under the first
+ * applicable rule and the recorder teaches the daemon (PF_OFL_E_LEARN);
+ * no Origin at all on such a path is Vary too, never untouched. */
+static const char ofl_regex_yaml[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - paths: [/rx/]\n"
+	"    origins: [{regex: '^https://pr-[0-9]+\\.preview\\.test$'}]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"  - paths: [/rxoff/]\n"
+	"    origins: [{regex: '^https://pr-[0-9]+\\.preview\\.test$'}]\n"
+	"    methods: [GET]\n";
+
+static void test_entry_regex(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_regex_yaml, &pol, &c);
+	entry_of(&c, REQ("/rx/a", ""), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.flags & PF_OFL_E_LEARN, 0);
+	entry_of(&c, REQ("/rx/a", "Origin: https://pr-7.preview.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.rule, 0);
+	assert_true(e.flags & PF_OFL_E_LEARN);
+	entry_of(&c, REQ("/rx/a", "Origin: https://evil.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_true(e.flags & PF_OFL_E_LEARN);
+	/* responses: false: untouched, and nothing to learn for the offload */
+	entry_of(&c, REQ("/rxoff/a", "Origin: https://pr-7.preview.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	assert_int_equal(e.flags & PF_OFL_E_LEARN, 0);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
 /* ---- pf_rhead_scan ---- */
 
 #define RH200 "HTTP/1.1 200 OK\r\n"
@@ -500,6 +541,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_head),
 		cmocka_unit_test(test_entry),
+		cmocka_unit_test(test_entry_regex),
 		cmocka_unit_test(test_rhead),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_chunks),
