@@ -22,6 +22,8 @@ PORT=8080                     # the app's API (a policy port)
 PAGE_OK=8081                  # page origin the policy allows
 PAGE_BAD=8082                 # page origin listed nowhere
 NGINX_PORT=8083               # nginx (a policy port)
+RAW_PORT=8084                 # oflraw: canned adversarial responses (a policy port)
+RAW_EARLY_PORT=8085           # oflraw with TCP_DEFER_ACCEPT (the recorder's early path)
 REF_PORT=8090                 # the app again, on no policy port: untouched
 NGINX_REF_PORT=8093           # nginx again, on no policy port
 ORIGIN=https://app.example.com
@@ -30,13 +32,14 @@ API6="http://[$PF_V6_HOST]:$PORT"
 CHROMIUM_DIR=$PF_ROOT/tests/e2e/chromium
 CHROMIUM_BIN=${PF_CHROMIUM:-/usr/bin/chromium}
 EXPOSE=x-request-echo
+RX_ORIGIN='^https://pr-[0-9]+\.preview\.example\.com$'   # a regex origin
 CG=
 
 # write_policy FILE RESPONSES -- the offload policy for this topology;
 # RESPONSES true|false (false: the control run, no headers inserted).
 write_policy() {
 	cat >"$1.tmp" <<YAML
-ports: [$PORT, $NGINX_PORT]
+ports: [$PORT, $NGINX_PORT, $RAW_PORT, $RAW_EARLY_PORT]
 rules:
   - paths: [/v1/]
     origins: [$ORIGIN, "http://$PF_V4_HOST:$PAGE_OK", "http://[$PF_V6_HOST]:$PAGE_OK"]
@@ -52,6 +55,21 @@ rules:
     credentials: true
     responses: $2
     app_headers: keep
+  - paths: [/rx/]
+    origins: [{regex: '$RX_ORIGIN'}]
+    methods: [GET]
+    responses: $2
+  - paths: [/rej/]
+    origins: [$ORIGIN]
+    methods: [PUT]
+    headers: [content-type, x-request-id]
+    on_deny: reject
+    responses: $2
+  - paths: [/star/]
+    origins: [$ORIGIN]
+    methods: [PUT]
+    headers: ["*"]
+    responses: $2
   - origins: [$ORIGIN]
     methods: [GET, HEAD]
     credentials: true
@@ -289,6 +307,107 @@ case_stats() {
 	pf_case_result
 }
 
+# oflraw PORT OUT [ARGS...] -- the scripted app's check (tools/oflraw.py)
+# from the netns against PORT; sets OR_RC.
+oflraw() {
+	local port=$1 out=$2
+	shift 2
+	OR_RC=0
+	pf_ns timeout --foreground -k 5 180 python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" check \
+		--host "$PF_V4_HOST" --port "$port" --origin "$ORIGIN" --cred --expose "$EXPOSE" \
+		"$@" >"$out" 2>&1 || OR_RC=$?
+	pf_detail "$(grep -m1 '^oflraw: cases=' "$out" || echo "(no summary; rc=$OR_RC)")"
+	((OR_RC == 0)) || pf_detail_file "$out" 80
+}
+
+# pf_start_oflraw -- the scripted app in the test cgroup on RAW_PORT and
+# RAW_EARLY_PORT (TCP_DEFER_ACCEPT); stopped with the other background jobs.
+pf_start_oflraw() {
+	local out=$PF_WORK/oflraw.out pid
+	pf_in_cgroup "$CG" python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" serve \
+		--listen "$PF_V4_HOST:$RAW_PORT" --listen "$PF_V4_HOST:$RAW_EARLY_PORT" \
+		--defer-accept "$RAW_EARLY_PORT" >"$out" 2>&1 &
+	pid=$!
+	PF_BG_PIDS+=("$pid")
+	pf_wait_for_line "$out" '^oflraw: listening' 10 "$pid" || pf_detail_file "$out"
+}
+
+# m. A scripted app's canned responses (tools/oflraw.py): Vary merged
+# (*, several lines, case, last line, empty), the app's own CORS lines
+# replaced, 1xx and the final head in one write, chunk lines and heads
+# split over writes, bodies written byte by byte, 204/304/HEAD, pipelined
+# requests with mixed origins answered in one write, preflights answered
+# in the kernel between actual requests on one connection -- every byte
+# as expected; heads preflightd cannot follow (over 2 KiB, written byte
+# by byte, obs-fold, tab, bare LF, conflicting Content-Length, 101, closed
+# mid-head) pass unchanged and counted.
+case_raw() {
+	newcase
+	local bad
+	bad=$(pf_stat ofl_resp_bad)
+	oflraw "$RAW_PORT" "$CASE_DIR/raw.out"
+	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
+	pf_expect_ge "unfollowable heads counted (ofl_resp_bad)" \
+		"$(($(pf_stat ofl_resp_bad) - bad))" 6
+	pf_case_result
+}
+
+# n. TCP_DEFER_ACCEPT: the first request arrives with the handshake's last
+# ACK, while the server socket is still a request socket -- the recorder's
+# early path (pf_ofl_early), handed over by the sockops program.
+case_early() {
+	newcase
+	local early
+	early=$(pf_stat ofl_req_early)
+	oflraw "$RAW_EARLY_PORT" "$CASE_DIR/early.out" --case vary_multi --case pipe_mixed \
+		--case head_split_slow --case preflight_mix
+	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
+	pf_expect_ge "first requests recorded before the socket existed (ofl_req_early)" \
+		"$(($(pf_stat ofl_req_early) - early))" 3
+	pf_case_result
+}
+
+# o. A regex origin: the kernel has no verdict until the daemon learns
+# one. Without Origin and for a regex origin not yet learned: Vary only
+# (never untouched); the request itself teaches the daemon (no preflight
+# needed), and the origin's next response gets its ACAO.
+case_regex() {
+	newcase
+	local o=https://pr-42.preview.example.com learned
+	get "$API/rx/a"
+	pf_detail "no Origin"
+	pf_expect_eq "  no ACAO" "$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" 0
+	pf_expect_eq "  Vary" "$(hdr "$CASE_DIR/h" vary)" Origin
+	learned=$(pf_stat learned_origins)
+	get "$API/rx/a" "$o"
+	pf_detail "a regex origin the daemon has not learned yet"
+	pf_expect_eq "  no ACAO" "$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" 0
+	pf_expect_eq "  Vary" "$(hdr "$CASE_DIR/h" vary)" Origin
+	pf_expect "  learned from the request (learned_origins)" \
+		pf_wait_stat_ge learned_origins $((learned + 1)) 5
+	get "$API/rx/a" "$o"
+	pf_detail "the same origin again"
+	pf_expect_eq "  ACAO" "$(hdr "$CASE_DIR/h" access-control-allow-origin)" "$o"
+	pf_expect_eq "  Vary" "$(hdr "$CASE_DIR/h" vary)" Origin
+	get "$API/rx/a" https://evil.test
+	sleep 0.5
+	get "$API/rx/a" https://evil.test
+	pf_detail "an origin the regex refuses, twice"
+	pf_expect_eq "  no ACAO" "$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" 0
+	pf_expect_eq "  Vary" "$(hdr "$CASE_DIR/h" vary)" Origin
+	pf_case_result
+}
+
+# p. A second `run` on the interface is refused -- and the e2e library
+# never takes its "already running" message for "ready".
+case_second_start() {
+	newcase
+	local pid=$PF_PFD_PID
+	pf_expect_not "a refused second start is not ready" pf_start_preflightd "$MODE" --cgroup "$CG"
+	pf_expect "the first instance still runs" _pf_alive "$pid"
+	pf_case_result
+}
+
 # j. SIGTERM: exit 0, the sockops program gone from the cgroup, no pins.
 case_shutdown() {
 	local rc=$1
@@ -520,6 +639,7 @@ main() {
 		--listen "$PF_V4_HOST:$PAGE_OK" --listen "[$PF_V6_HOST]:$PAGE_OK" \
 		--listen "$PF_V4_HOST:$PAGE_BAD" --page-dir "$CHROMIUM_DIR/page"
 	pf_nginx_start "$CG" "$NGINX_PORT" "$NGINX_REF_PORT"
+	pf_start_oflraw
 	if pf_start_preflightd "$MODE" --cgroup "$CG"; then
 		pf_pass "[$MODE] preflightd run --cgroup: ready"
 	else
@@ -534,6 +654,10 @@ main() {
 	pf_case "[$MODE] g. byte-exact: appserver (1 MB, chunked, HEAD, 304, 100-continue, split heads)" case_exact_app
 	pf_case "[$MODE] h. byte-exact: nginx (1 MB sendfile, gzip + Vary, HEAD, 304, pipelined)" case_exact_nginx
 	pf_case "[$MODE] i. offload counters" case_stats
+	pf_case "[$MODE] m. scripted app: adversarial heads byte-exact or unchanged" case_raw
+	pf_case "[$MODE] n. TCP_DEFER_ACCEPT: requests recorded before the socket exists" case_early
+	pf_case "[$MODE] o. regex origins: Vary until learned, the request teaches the daemon" case_regex
+	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start
 	local stop_rc=0
 	pf_stop_preflightd || stop_rc=$?
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"

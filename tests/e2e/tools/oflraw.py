@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""oflraw.py -- adversarial response shapes for the response offload
+(issue 13, e2e): a scripted app and the client that checks it.
+
+    oflraw.py serve --listen ADDR:PORT [--listen ...] [--defer-accept PORT]
+    oflraw.py check --host H --port P --origin O --expose NAMES [--cred]
+                    [--case NAME]... [--list]
+
+`serve` is an app with no CORS code whose responses are canned: a request
+for /v1/raw/CASE/I is answered with response I of CASE from the table
+below, written in the pieces the case asks for (each piece its own
+sendmsg, optionally with a pause), and the connection is closed after it
+if the case says so. --defer-accept sets TCP_DEFER_ACCEPT on that port's
+listener: the first request then arrives while the server socket is still
+a request socket (the recorder's "early" path).
+
+`check` runs each case on a connection of its own and compares every byte
+it receives with what preflightd must make of the canned bytes: "edit"
+responses get exactly the lines tests/e2e/tools/oflcheck.py expects
+(inserted after the status line, the app's Access-Control-* lines removed,
+Vary merged), "same" responses (fail open) arrive unchanged. Prints one
+line per case and "oflraw: cases=N ok=K"; exit 0 iff all matched.
+"""
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oflcheck import expected  # noqa: E402  (one definition of the edit)
+
+CRLF = b"\r\n"
+
+
+def resp(status, lines=(), body=b"", clen=True):
+    """A response: status line, header lines, Content-Length (unless
+    clen is False), the blank line and body."""
+    h = b"HTTP/1.1 " + status.encode() + CRLF
+    h += b"".join(ln.encode() + CRLF for ln in lines)
+    if clen:
+        h += b"Content-Length: %d\r\n" % len(body)
+    return h + CRLF + body
+
+
+def chunked(parts, trailers=()):
+    out = b""
+    for p in parts:
+        out += b"%x;ext=1\r\n" % len(p) + p + CRLF
+    return out + b"0\r\n" + b"".join(t.encode() + CRLF for t in trailers) + CRLF
+
+
+BIG = ["X-Filler-%02d: %s" % (i, "f" * 90) for i in range(32)]   # ~3.3 kB head
+MID = ["X-Filler-%02d: %s" % (i, "m" * 90) for i in range(17)]   # ~1.8 kB head
+
+
+class R:
+    """Response I of a case. data: the app's bytes; writes: piece sizes
+    (then the rest in one write); pause: seconds
+    between pieces; close: close after it; want: 'edit' (the origin decides the
+    lines), 'same', 'prefix' (the app closes mid-head: some first bytes of
+    data, maybe none, then the end), or 'preflight' (an OPTIONS preflight
+    the kernel answers:
+    a 204 with the origin's ACAO that never reaches the app); origin: the
+    request's Origin -- allow (the policy's), foreign (one it does not list)
+    or none."""
+
+    def __init__(self, data=b"", want="edit", origin="allow", writes=None, pause=0.0,
+                 close=False, method="GET", body=None):
+        self.data, self.want, self.origin = data, want, origin
+        self.writes, self.pause, self.close = writes, pause, close
+        self.method, self.body = method, body
+
+
+class Case:
+    """A connection: its responses, requested one by one or all at once
+    (pipelined); batch: the server answers a pipelined group in one write."""
+
+    def __init__(self, name, responses, pipelined=False, batch=False):
+        self.name, self.responses = name, responses
+        self.pipelined, self.batch = pipelined, batch
+
+
+OK = resp("200 OK", ["Content-Type: text/plain"], b"hello")
+CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+CASES = [
+    # Vary merged, never duplicated
+    Case("vary_star", [R(resp("200 OK", ["Vary: *"], b"x"))]),
+    Case("vary_multi", [R(resp("200 OK", ["Vary: Accept", "X-A: 1", "vary: Accept-Language"], b"x"))]),
+    Case("vary_case", [R(resp("200 OK", ["VARY: ORIGIN"], b"x"))]),
+    Case("vary_list", [R(resp("200 OK", ["Vary: accept-encoding,Origin"], b"x"))]),
+    Case("vary_last", [R(resp("200 OK", ["Content-Type: a/b", "Content-Length: 1", "Vary: Accept"],
+                               b"x", clen=False))]),
+    Case("vary_empty", [R(resp("200 OK", ["Vary:"], b"x"))]),
+    Case("vary_denied", [R(resp("200 OK", ["Vary: Accept", "vary: Cookie"], b"x"), origin="foreign")]),
+    Case("vary_none", [R(resp("200 OK", ["Vary: Origin"], b"x"), origin="none")]),
+    # the app's own CORS lines under app_headers: replace
+    Case("own_cors", [R(resp("200 OK", [
+        "Access-Control-Allow-Origin: *", "access-control-allow-origin: https://x.test",
+        "Access-Control-Allow-Credentials: false", "Access-Control-Expose-Headers: a",
+        "Access-Control-Max-Age: 5", "Vary: Accept"], b"x"))]),
+    Case("own_cors_denied", [R(resp("200 OK", ["Access-Control-Allow-Origin: *"], b"x"),
+                               origin="foreign")]),
+    # framing
+    Case("interim_one_write", [R(b"HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n" +
+                                 OK)]),
+    Case("interims_one_write", [R(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 102 Processing\r\n\r\n" +
+                                  OK + b"")]),
+    Case("interim_split", [R(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + OK,
+                             writes=[20, 30, 10])]),
+    Case("no_reason", [R(b"HTTP/1.1 200 \r\nContent-Length: 2\r\n\r\nok")]),
+    Case("http10_status", [R(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok")]),
+    Case("clen_zero", [R(resp("200 OK", [], b"")), R(OK)]),
+    Case("chunked_pieces", [R(CHUNKED_HEAD + chunked([b"a" * 100, b"b" * 7000, b"c"],
+                                                     ["X-T: 1", "X-U: 2"]),
+                              writes=[len(CHUNKED_HEAD), 3, 5, 50, 200, 9, 4]),
+                            R(OK)]),
+    Case("chunked_one_write", [R(CHUNKED_HEAD + chunked([b"abc", b"d" * 3000]) + OK)]),
+    Case("body_bytewise", [R(resp("200 OK", [], b"0123456789abcdef"), writes=[38] + [1] * 16),
+                           R(OK)]),
+    Case("head_mid", [R(resp("200 OK", MID, b"x")), R(OK)]),
+    Case("head_split_slow", [R(OK, writes=[9, 20, 10], pause=0.05), R(OK)]),
+    Case("head_204_304", [R(resp("204 No Content", [], clen=False)),
+                          R(resp("304 Not Modified", ["ETag: \"1\""], clen=False)),
+                          R(resp("200 OK", ["Content-Length: 3"], clen=False), method="HEAD"),
+                          R(OK)]),
+    Case("no_framing", [R(resp("200 OK", [], b"until close", clen=False), close=True)]),
+    # pipelined requests with mixed origins, answered in one write or several
+    Case("pipe_mixed_batch", [R(OK), R(OK, origin="foreign"), R(OK, origin="none"),
+                              R(resp("204 No Content", [], clen=False), method="HEAD"),
+                              R(OK, method="PUT", body=b"p" * 300),
+                              R(CHUNKED_HEAD + chunked([b"z" * 10]), origin="foreign")],
+         pipelined=True, batch=True),
+    Case("pipe_mixed", [R(OK, origin="none"), R(OK), R(OK, origin="foreign", method="POST", body=b"q" * 50),
+                        R(OK)], pipelined=True),
+    # keep-alive: preflights answered in the kernel between actual requests
+    Case("preflight_mix", [R(want="preflight"), R(OK), R(want="preflight"),
+                           R(OK, method="PUT", body=b"u" * 1000), R(OK, origin="foreign"),
+                           R(want="preflight"), R(resp("204 No Content", [], clen=False),
+                                                  method="DELETE")]),
+    # fail open: unchanged, counted, and the connection then left alone
+    Case("head_too_big", [R(resp("200 OK", BIG, b"x"), want="same"), R(OK, want="same")]),
+    Case("head_bytewise", [R(resp("200 OK", ["X-Pad: %s" % ("p" * 120)], b"x"),
+                             writes=[1] * 200, want="same"), R(OK, want="same")]),
+    Case("obs_fold", [R(resp("200 OK", ["X-A: 1", "  folded"], b"x"), want="same"),
+                      R(OK, want="same")]),
+    Case("tab_value", [R(resp("200 OK", ["X-A: a\tb"], b"x"), want="same")]),
+    Case("bare_lf", [R(b"HTTP/1.1 200 OK\nContent-Length: 1\n\nx", want="same")]),
+    Case("clen_conflict", [R(resp("200 OK", ["Content-Length: 1", "Content-Length: 2"], b"x",
+                                  clen=False), want="same")]),
+    Case("upgrade_101", [R(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\nHTTP/1.1 200 raw",
+                           want="same", close=True)]),
+    # the app closes with its head unfinished: the held bytes are lost with
+    # the socket -- the client sees the connection end, never other bytes
+    Case("close_mid_head", [R(b"HTTP/1.1 200 OK\r\nContent-Le", want="prefix", close=True)]),
+    Case("close_mid_head_slow", [R(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Le", writes=[17, 8],
+                                   pause=0.2, want="prefix", close=True)]),
+]
+CASE_BY_NAME = {c.name: c for c in CASES}
+
+
+# ---------------------------------------------------------------- server --
+def read_request(f):
+    """(path, body) of the next request on file f, or None at EOF."""
+    line = f.readline(8192)
+    if not line:
+        return None
+    parts = line.split()
+    n = 0
+    while True:
+        h = f.readline(8192)
+        if h in (b"\r\n", b"\n", b""):
+            break
+        k, _, v = h.partition(b":")
+        if k.strip().lower() == b"content-length":
+            n = int(v)
+    if n:
+        f.read(n)
+    return parts[1].decode() if len(parts) > 1 else "/"
+
+
+def send_pieces(conn, data, writes, pause):
+    """data in pieces of the sizes in writes (then the rest), each its
+    own sendmsg, pause seconds apart."""
+    off = 0
+    for w in writes or []:
+        if off >= len(data):
+            break
+        conn.sendall(data[off:off + w])
+        off += w
+        if pause:
+            time.sleep(pause)
+    if off < len(data):
+        conn.sendall(data[off:])
+
+
+def serve_conn(conn):
+    f = conn.makefile("rb")
+    pending = []
+    try:
+        while True:
+            path = read_request(f)
+            if path is None:
+                return
+            p = path.split("/")  # ['', 'v1', 'raw', CASE, I]
+            case = CASE_BY_NAME.get(p[3]) if len(p) == 5 else None
+            if case is None:
+                conn.sendall(resp("404 Not Found", [], b"no"))
+                continue
+            i = int(p[4])
+            r = case.responses[i]
+            if case.batch:
+                pending.append(r.data)
+                if i == len(case.responses) - 1:
+                    conn.sendall(b"".join(pending))
+                    pending = []
+                continue
+            send_pieces(conn, r.data, r.writes, r.pause)
+            if r.close:
+                return
+    except (OSError, ValueError):
+        return
+    finally:
+        conn.close()
+
+
+def serve(a):
+    socks = []
+    for spec in a.listen:
+        host, _, port = spec.rpartition(":")
+        host = host.strip("[]")
+        fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+        s = socket.socket(fam, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if int(port) in a.defer_accept:
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 5)
+        s.bind((host, int(port)))
+        s.listen(64)
+        socks.append(s)
+
+    def accept_loop(s):
+        while True:
+            c, _ = s.accept()
+            threading.Thread(target=serve_conn, args=(c,), daemon=True).start()
+
+    for s in socks[1:]:
+        threading.Thread(target=accept_loop, args=(s,), daemon=True).start()
+    print("oflraw: listening on %s" % " ".join(a.listen), flush=True)
+    accept_loop(socks[0])
+
+
+# ---------------------------------------------------------------- client --
+def request(case, i, r, host, origin):
+    hdrs = [("Host", host)]
+    if r.origin == "allow":
+        hdrs.append(("Origin", origin))
+    elif r.origin == "foreign":
+        hdrs.append(("Origin", "https://evil.test"))
+    if r.want == "preflight":
+        hdrs += [("Access-Control-Request-Method", "PUT"),
+                 ("Access-Control-Request-Headers", "content-type")]
+    if r.body is not None:
+        hdrs.append(("Content-Length", str(len(r.body))))
+    method = "OPTIONS" if r.want == "preflight" else r.method
+    head = "%s /v1/raw/%s/%d HTTP/1.1\r\n" % (method, case.name, i)
+    head += "".join("%s: %s\r\n" % kv for kv in hdrs) + "\r\n"
+    return head.encode() + (r.body or b"")
+
+
+def want_bytes(r, a):
+    """What the client must receive for response r."""
+    if r.want in ("same", "prefix"):
+        return r.data
+    out, rest = b"", r.data
+    while rest:  # interim heads pass unchanged, the final one is edited
+        i = rest.index(b"\r\n\r\n") + 4
+        head, rest = rest[:i], rest[i:]
+        status = int(head.split(b" ")[1])
+        if 100 <= status < 200:
+            out += head
+            continue
+        kind = "allow" if r.origin == "allow" else "vary"
+        return out + expected(head, kind, a.origin, a.cred, a.expose) + rest
+    return out
+
+
+def recv_exact(s, n):
+    """n bytes, or what came before EOF / the timeout."""
+    buf = b""
+    while len(buf) < n:
+        try:
+            d = s.recv(n - len(buf))
+        except socket.timeout:
+            break
+        if not d:
+            break
+        buf += d
+    return buf
+
+
+def recv_head(s):
+    """Bytes up to and including the blank line (a head without body)."""
+    buf = b""
+    while not buf.endswith(b"\r\n\r\n") and len(buf) < 4096:
+        d = s.recv(1)
+        if not d:
+            break
+        buf += d
+    return buf
+
+
+def check_case(case, a, host):
+    s = socket.create_connection((a.host, a.port), timeout=a.timeout)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    problems = []
+    try:
+        reqs = [request(case, i, r, host, a.origin) for i, r in enumerate(case.responses)]
+        if case.pipelined:
+            s.sendall(b"".join(reqs))
+        for i, r in enumerate(case.responses):
+            if not case.pipelined:
+                s.sendall(reqs[i])
+            if r.want == "preflight":
+                got = recv_head(s)
+                if not (got.startswith(b"HTTP/1.1 204 ") and
+                        b"\r\nAccess-Control-Allow-Origin: %s\r\n" % a.origin.encode() in got):
+                    problems.append("response %d: not the kernel's preflight answer: %r" % (i, got))
+                    break
+                continue
+            want = want_bytes(r, a)
+            got = recv_exact(s, len(want))
+            if r.want == "prefix" and want.startswith(got):
+                want = got
+            if got != want:
+                problems.append("response %d:\n    want %r\n    got  %r" % (i, want, got))
+                break
+            if r.close:
+                s.settimeout(2)
+                extra = recv_exact(s, 1)
+                if extra:
+                    problems.append("response %d: bytes after the app closed: %r" % (i, extra))
+    finally:
+        s.close()
+    return problems
+
+
+def check(a):
+    host = a.host if ":" not in a.host else "[%s]" % a.host
+    names = a.case or [c.name for c in CASES]
+    ok = 0
+    for name in names:
+        try:
+            problems = check_case(CASE_BY_NAME[name], a, host)
+        except OSError as e:
+            problems = ["%s" % e]
+        ok += not problems
+        print("oflraw: %-4s %s%s" % ("ok" if not problems else "FAIL", name,
+                                     "".join("\n  " + p for p in problems)), flush=True)
+    print("oflraw: cases=%d ok=%d" % (len(names), ok))
+    return 0 if ok == len(names) else 1
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sp = sub.add_parser("serve")
+    sp.add_argument("--listen", action="append", required=True)
+    sp.add_argument("--defer-accept", type=int, action="append", default=[])
+    cp = sub.add_parser("check")
+    cp.add_argument("--host", required=True)
+    cp.add_argument("--port", type=int, required=True)
+    cp.add_argument("--origin", required=True)
+    cp.add_argument("--cred", action="store_true")
+    cp.add_argument("--expose", default="")
+    cp.add_argument("--case", action="append")
+    cp.add_argument("--timeout", type=float, default=5)
+    sub.add_parser("list")
+    a = ap.parse_args()
+    if a.cmd == "serve":
+        serve(a)
+        return 0
+    if a.cmd == "list":
+        print("\n".join(c.name for c in CASES))
+        return 0
+    return check(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
