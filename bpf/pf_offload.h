@@ -70,6 +70,41 @@ struct {
 	__type(value, __u64);
 } pf_ofl_socks SEC(".maps");
 
+/* The offload's control flags (struct pf_ofl_ctl): in a map, not in
+ * pf_cfg, because a restart adopts it -- the SK_MSG program of a socket
+ * covered before a crash keeps running there and reads the same entry,
+ * so detach stops every generation of it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pf_ofl_ctl);
+} pf_ofl_ctl SEC(".maps");
+
+/* Is the offload being detached? */
+static __always_inline int pf_ofl_stopped(void)
+{
+	__u32 zero = 0;
+	const struct pf_ofl_ctl *c = bpf_map_lookup_elem(&pf_ofl_ctl, &zero);
+
+	return !c || c->stop;
+}
+
+/* Covered sockets whose SK_MSG program holds a head back
+ * (bpf_msg_cork_bytes) until the app writes the rest: cookie -> their
+ * connection. The kernel frees held bytes with the socket's psock, so a
+ * socket must not leave pf_ofl_socks while it is here: detach waits for
+ * the app's next write (which finds pf_ofl_ctl stopped and sends all)
+ * and resets what is still held after a bound (user/offload.c). Entries
+ * of sockets closed while holding are pruned by the daemon. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);  /* set at load (--max-flows) */
+	__type(key, __u64);
+	__type(value, struct pf_flow_key);
+} pf_ofl_held SEC(".maps");
+
 /* Requests seen while their connection was still a request socket (the
  * handshake's last ACK and the first request in one receive batch): the
  * sockops program moves them into the socket's pf_ofl_sk. An entry that
@@ -478,7 +513,7 @@ int pf_ofl_sockops(struct bpf_sock_ops *skops)
 	__u64 cookie;
 
 	if (skops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB || !pf_cfg.ofl_on ||
-	    pf_cfg.ofl_stop)
+	    pf_ofl_stopped())
 		return 1;
 	port = skops->local_port;
 	if (port > 65535 || !((pf_cfg.port_bits[(port >> 6) & 1023] >> (port & 63)) & 1))
@@ -526,6 +561,8 @@ int pf_ofl_sockops(struct bpf_sock_ops *skops)
 	if (pf_cfg.shadow)
 		return 1; /* recorded and read at TC only: no SK_MSG */
 	cookie = bpf_get_socket_cookie(skops);
+	st->cookie = cookie;
+	st->key = key;
 	if (bpf_sock_hash_update(skops, &pf_ofl_socks, &cookie, BPF_NOEXIST)) {
 		bpf_sk_storage_delete(&pf_ofl_sk, sk);
 		pf_count(PF_STAT_OFL_SOCKS_FULL);
@@ -548,10 +585,20 @@ struct sock___ofl {
 	int sk_wmem_queued;
 } __attribute__((preserve_access_index));
 
+/* The unit at hand is no longer held back (it is complete, or passes). */
+static __always_inline void pf_ofl_unhold(struct pf_ofl_sk *st)
+{
+	if (!st->corked)
+		return;
+	st->corked = 0;
+	bpf_map_delete_elem(&pf_ofl_held, &st->cookie);
+}
+
 /* Stop following this connection's responses (everything passes). */
 static __always_inline int pf_ofl_out_pass(struct sk_msg_md *msg, struct pf_ofl_sk *st,
 					   __u32 stat)
 {
+	pf_ofl_unhold(st);
 	st->out_state = PF_OFL_OUT_PASS;
 	bpf_msg_apply_bytes(msg, 0xffffffff);
 	if (stat)
@@ -598,6 +645,9 @@ static __always_inline int pf_ofl_cork(struct sk_msg_md *msg, struct pf_ofl_sk *
 {
 	if (n < msg->size || st->corked >= PF_OFL_CORK_MAX)
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_BAD);
+	/* detach must know that this socket holds bytes (pf_ofl_held) */
+	if (!st->corked && bpf_map_update_elem(&pf_ofl_held, &st->cookie, &st->key, BPF_ANY))
+		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_HELD_FULL);
 	st->corked++;
 	bpf_msg_cork_bytes(msg, msg->size + 1);
 	pf_count(PF_STAT_OFL_HEAD_CORKED);
@@ -612,7 +662,7 @@ static __always_inline int pf_ofl_cork(struct sk_msg_md *msg, struct pf_ofl_sk *
 static __always_inline int pf_ofl_advance(struct sk_msg_md *msg, struct pf_ofl_sk *st,
 					  __u32 cur, __u64 len, __u32 after)
 {
-	st->corked = 0;
+	pf_ofl_unhold(st);
 	if (after == PF_OFL_OUT_PASS)
 		return pf_ofl_out_pass(msg, st, 0);
 	if (len >= (1ULL << 30))
@@ -794,7 +844,7 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 	if (delta && after != PF_OFL_OUT_PASS && hlen < msg->size) {
 		/* the rewritten head goes out alone (see pf_ofl_room); the
 		 * body behind it is then this head's BODY */
-		st->corked = 0;
+		pf_ofl_unhold(st);
 		st->out_seq = cur + hlen + (__u32)body;
 		st->out_after = (__u8)after;
 		st->out_state = PF_OFL_OUT_BODY;
@@ -901,8 +951,9 @@ int pf_ofl_msg(struct sk_msg_md *msg)
 		/* bytes went by unseen: a cork the kernel did not honour, or
 		 * a window a failed push left behind */
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_MISSED);
-	if (pf_cfg.ofl_stop)
-		/* being detached: never hold bytes back */
+	if (pf_ofl_stopped())
+		/* being detached: never hold bytes back (and a head held
+		 * before goes out unchanged now) */
 		return pf_ofl_out_pass(msg, st, 0);
 	sc = pf_ofl_scratch_get(PF_OFL_SCR_MSG);
 	if (!sc)

@@ -137,6 +137,7 @@ enum pf_tok_kind {
 	X(OFL_EDIT_FAILED,     "offload: push/pop/pull failed or insertion too long: response unchanged") \
 	X(OFL_BUSY,            "offload: per-CPU scratch busy (preempted program): response unchanged") \
 	X(OFL_SOCKS_FULL,      "offload: socket table full: a connection not covered") \
+	X(OFL_HELD_FULL,       "offload: table of sockets holding a head full: response unchanged") \
 	X(OFL_NO_ROOM,         "offload: send buffer too full to push a rewritten head safely: response unchanged") \
 	X(OFL_MISSED,          "offload: response bytes went out unseen (kernel cork/window): connection passed") \
 	X(SHD_READ,            "shadow: app response heads read at TC egress for comparison")

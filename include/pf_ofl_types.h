@@ -89,6 +89,9 @@ struct pf_ofl_sk {
 				     * SK_MSG (the socket's sender) */
 	__u32 isn;                  /* pf_ofl_early only: the client's ISN */
 	struct pf_ofl_state s;      /* under lock */
+	/* set by the sockops program when it covers the socket */
+	__u64 cookie;               /* its pf_ofl_socks key */
+	struct pf_flow_key key;     /* its connection (pf_ofl_held value) */
 	/* SK_MSG only (serialised by the socket lock) */
 	__u8  out_state;            /* enum pf_ofl_out */
 	__u8  out_after;            /* PF_OFL_OUT_BODY: the state at out_seq */
@@ -168,6 +171,13 @@ struct pf_shd_diff {
 	char  app[PF_SHD_VAL];     /* what the app sent */
 	char  origin[PF_SHD_VAL];  /* the request's Origin */
 	char  target[PF_SHD_VAL];  /* "METHOD /path" */
+};
+
+/* pf_ofl_ctl value (one entry, pinned and adopted: every generation of
+ * the programs a restart leaves on covered sockets reads the same one). */
+struct pf_ofl_ctl {
+	__u32 stop;   /* detaching: cover no new socket, hold no head back */
+	__u32 pad;
 };
 
 /* pf_ofl_early entries older than this are removed by the daemon. */

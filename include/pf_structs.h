@@ -102,7 +102,9 @@ struct pf_config {
 	__u64 xlate_bits[1024];
 	/* response offload (issue 13, bpf/pf_offload.h) */
 	__u32 ofl_on;            /* sockops/SK_MSG attached: record and edit */
-	__u32 ofl_stop;          /* detaching: cover no new socket, never cork */
+	__u32 ofl_stop;          /* the stop flag of builds before the adopted
+				  * pf_ofl_ctl map (their programs read it
+				  * here; detach still sets it, user/layout.c) */
 	__u32 shadow;            /* run --shadow: record and read, change nothing */
 	__u32 pad_ofl;
 	/* TC chain watch (user/tc_chain.c): the daemon clears a word, the

@@ -53,7 +53,9 @@ static int set_draining(const struct pf_pin *pin)
 		goto out;
 	}
 	memcpy((char *)cfg + pin->old.cfg_draining, &one, sizeof(one));
-	/* response offload: hold no bytes back (builds without it: none) */
+	/* response offload of builds before the adopted pf_ofl_ctl map: hold
+	 * no bytes back (builds without it: none; this build's programs read
+	 * pf_ofl_ctl, which pf_ofl_detach_stale sets) */
 	if (pin->old.cfg_ofl_stop && pin->old.cfg_ofl_stop + sizeof(one) <= pin->old.cfg_size)
 		memcpy((char *)cfg + pin->old.cfg_ofl_stop, &one, sizeof(one));
 	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY))

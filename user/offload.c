@@ -6,12 +6,21 @@
  *
  * Pinned in the interface's pin directory, like the flow table: ofl_sk
  * (the per-socket FIFOs and framing), ofl_socks (the covered sockets; the
- * SK_MSG program is attached to it) and ofl_rules (the rules' response
- * settings, which the programs of already covered sockets keep reading).
+ * SK_MSG program is attached to it), ofl_rules (the rules' response
+ * settings), ofl_ctl (the stop flag) and ofl_held (sockets holding a
+ * head back), which the programs of already covered sockets keep using.
  * The programs stay attached after a crash (legacy cgroup and map
  * attachments outlive the process), so covered connections keep their
  * headers; a restart adopts the maps and replaces both programs.
  * PF_LOCK_ROOT/IFACE.ofl remembers the cgroup for `preflightd detach`.
+ *
+ * Detach never drops bytes a program holds back (a head split over
+ * writes, bpf_msg_cork_bytes): the kernel frees them with the socket's
+ * psock when the socket leaves the map. So it stops every program
+ * (ofl_ctl), waits for the held heads to go out with the app's next
+ * write (the program then sends them unchanged), and resets the
+ * connections still holding one after PF_OFL_HELD_WAIT_S -- a reset, not
+ * a response with bytes missing -- before it releases the sockets.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,21 +34,29 @@
 #include "offload.h"
 #include "policy.h"
 #include "pin.h"
+#include "sockdiag.h"
 #include "log.h"
 
 /* The first N_ADOPT are reused after a crash. The program array is
  * pinned only to keep its programs: the kernel empties a program array
  * when its last user reference goes (kill -9 would have stopped the
  * request recorder under the still attached TC program). */
-static const char *const ofl_pins[] = { "ofl_sk", "ofl_socks", "ofl_rules", "shd_stats",
-					 "shd_diffs", "ofl_tail" };
+static const char *const ofl_pins[] = { "ofl_sk", "ofl_socks", "ofl_rules", "ofl_ctl",
+					 "ofl_held", "shd_stats", "shd_diffs", "ofl_tail" };
 #define N_PINS (sizeof(ofl_pins) / sizeof(ofl_pins[0]))
-#define N_ADOPT 3
+#define N_ADOPT 5
+#define PIN_SOCKS 1
+#define PIN_CTL 3
+#define PIN_HELD 4
+
+/* How long detach waits for held heads (see the top). */
+#define PF_OFL_HELD_WAIT_S 5
 
 static struct bpf_map *ofl_map(struct preflightd_bpf *skel, unsigned i)
 {
 	struct bpf_map *maps[] = { skel->maps.pf_ofl_sk, skel->maps.pf_ofl_socks,
-				   skel->maps.pf_ofl_rules, skel->maps.pf_shd_stats,
+				   skel->maps.pf_ofl_rules, skel->maps.pf_ofl_ctl,
+				   skel->maps.pf_ofl_held, skel->maps.pf_shd_stats,
 				   skel->maps.pf_shd_diffs, skel->maps.pf_ofl_tail };
 
 	return maps[i];
@@ -96,17 +113,21 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	o->cg_fd = -1;
 	o->rules_fd = -1;
 	o->early_fd = -1;
+	o->held_fd = -1;
+	o->socks_fd = -1;
 	o->shadow = shadow;
 	o->wanted = want || shadow;
 	set_autoload(skel, o->wanted, shadow);
 	snprintf(o->dir, sizeof(o->dir), "%s", pin->dir);
 	marker_path(o->marker, sizeof(o->marker), pin->dir);
 	err = bpf_map__set_max_entries(skel->maps.pf_ofl_socks, max_flows);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pf_ofl_held, max_flows);
 	if (err) {
 		pr_warn("size the offload socket map: %s", strerror(-err));
 		return err;
 	}
-	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[1]);
+	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[PIN_SOCKS]);
 	if (access(path, F_OK))
 		return 0; /* no dead instance with offload */
 	for (i = 0; i < N_ADOPT; i++) {
@@ -191,6 +212,68 @@ static int detach_sockops_at(const char *path)
 	return n;
 }
 
+/* Set the stop flag of the pf_ofl_ctl map at fd (every generation of
+ * the programs reads it). */
+static void set_stop(int fd, __u32 stop)
+{
+	struct pf_ofl_ctl c = { .stop = stop };
+	__u32 zero = 0;
+
+	if (bpf_map_update_elem(fd, &zero, &c, BPF_ANY))
+		pr_warn("response offload: set the stop flag: %s", strerror(errno));
+}
+
+/* The sockets of the pf_ofl_held map at held_fd that are still covered
+ * (in the socket map at socks_fd); entries of sockets closed while
+ * holding are removed. With nlfd >= 0 each still covered one's
+ * connection is reset through it. Returns how many are held. */
+static int held_scan(int held_fd, int socks_fd, int nlfd)
+{
+	struct pf_flow_key key;
+	__u64 k, next, v;
+	int more, n = 0, i = 0;
+
+	more = !bpf_map_get_next_key(held_fd, NULL, &k);
+	while (more && i++ < 16777216) {
+		more = !bpf_map_get_next_key(held_fd, &k, &next);
+		if (bpf_map_lookup_elem(socks_fd, &k, &v)) {
+			bpf_map_delete_elem(held_fd, &k);
+		} else if (!bpf_map_lookup_elem(held_fd, &k, &key)) {
+			n++;
+			if (nlfd >= 0)
+				pf_diag_destroy(nlfd, &key);
+		}
+		k = next;
+	}
+	return n;
+}
+
+/* Wait (at most PF_OFL_HELD_WAIT_S) until no covered socket holds a
+ * head back: the app's next write sends it (the programs are stopped).
+ * Reset the connections still holding one then: releasing them would
+ * drop the held bytes and corrupt their responses. */
+static void wait_held(int held_fd, int socks_fd)
+{
+	struct timespec tick = { 0, 50 * 1000 * 1000 };
+	int i, n, nlfd;
+
+	for (i = 0; i < PF_OFL_HELD_WAIT_S * 20; i++) {
+		n = held_scan(held_fd, socks_fd, -1);
+		if (!n)
+			return;
+		if (!i)
+			pr_info("response offload: waiting for %d held response head(s) "
+				"to be completed by the app", n);
+		nanosleep(&tick, NULL);
+	}
+	nlfd = pf_diag_open();
+	n = held_scan(held_fd, socks_fd, nlfd);
+	if (nlfd >= 0)
+		close(nlfd);
+	pr_warn("response offload: %d connection(s) still held a response head after %d s: "
+		"reset", n, PF_OFL_HELD_WAIT_S);
+}
+
 /* Pin the offload maps (the pin directory exists: pf_pin_maps ran). */
 static int pin_maps(struct pf_ofl *o, struct preflightd_bpf *skel)
 {
@@ -241,6 +324,8 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
 
 	snprintf(o->cgroup, sizeof(o->cgroup), "%s", cgroup);
 	o->early_fd = bpf_map__fd(skel->maps.pf_ofl_early);
+	o->held_fd = bpf_map__fd(skel->maps.pf_ofl_held);
+	o->socks_fd = socks_fd;
 	o->cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (o->cg_fd < 0) {
 		err = -errno;
@@ -273,7 +358,7 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
 		pr_warn("attach SK_MSG to the offload socket map: %s", strerror(errno));
 		goto fail;
 	}
-	skel->bss->pf_cfg.ofl_stop = 0;
+	set_stop(bpf_map__fd(skel->maps.pf_ofl_ctl), 0);
 	__atomic_store_n(&skel->bss->pf_cfg.ofl_on, 1, __ATOMIC_RELEASE);
 	/* a dead instance's sockops program: replaced in place on the same
 	 * cgroup (no connection missed), removed from another one */
@@ -340,6 +425,7 @@ void pf_ofl_gc(struct pf_ofl *o, __u64 now_ns)
 	if (!o->attached || now_ns - o->last_gc < 1000000000ULL)
 		return;
 	o->last_gc = now_ns;
+	held_scan(o->held_fd, o->socks_fd, -1); /* sockets closed while holding */
 
 	more = !bpf_map_get_next_key(fd, NULL, &k);
 	while (more && n++ < 100000) {
@@ -368,8 +454,8 @@ static int release_sockets(int fd)
 	return n;
 }
 
-/* Let a head corked before ofl_stop was seen be completed by the app's
- * next write (apps write a head's pieces back to back). */
+/* Let a program run that started before the stop flag was set finish
+ * (and enter what it holds in pf_ofl_held). */
 static void corked_grace(void)
 {
 	struct timespec t = { 0, 200 * 1000 * 1000 };
@@ -387,11 +473,12 @@ void pf_ofl_detach(struct pf_ofl *o, struct preflightd_bpf *skel)
 		unpin_maps(o);
 		return;
 	}
-	__atomic_store_n(&skel->bss->pf_cfg.ofl_stop, 1, __ATOMIC_RELEASE);
+	set_stop(bpf_map__fd(skel->maps.pf_ofl_ctl), 1);
 	if (bpf_prog_detach2(bpf_program__fd(skel->progs.pf_ofl_sockops), o->cg_fd,
 			     BPF_CGROUP_SOCK_OPS))
 		pr_warn("detach sockops from %s: %s", o->cgroup, strerror(errno));
 	corked_grace();
+	wait_held(o->held_fd, socks_fd);
 	if (!o->shadow)
 		bpf_prog_detach2(bpf_program__fd(skel->progs.pf_ofl_msg), socks_fd,
 				 BPF_SK_MSG_VERDICT);
@@ -423,21 +510,38 @@ static int detach_msg(int fd)
 	return n;
 }
 
-/* See offload.h. The dead instance's ofl_stop is set by the caller
- * (with its draining flag) before this runs. */
+/* The pinned offload map i of pin_dir, or -1. */
+static int pin_get(const char *pin_dir, unsigned i)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, ofl_pins[i]);
+	return bpf_obj_get(path);
+}
+
+/* See offload.h. */
 int pf_ofl_detach_stale(const char *pin_dir, const char *iface)
 {
 	char path[600], marker[320], cg[512];
 	unsigned i;
-	int fd, n = 0;
+	int fd, held, n = 0;
 
+	fd = pin_get(pin_dir, PIN_CTL);
+	if (fd >= 0) {
+		set_stop(fd, 1);
+		close(fd);
+	}
 	snprintf(marker, sizeof(marker), "%s/%s.ofl", PF_LOCK_ROOT, iface);
 	if (!read_marker(marker, cg, sizeof(cg)))
 		n += detach_sockops_at(cg);
-	snprintf(path, sizeof(path), "%s/ofl_socks", pin_dir);
-	fd = bpf_obj_get(path);
+	fd = pin_get(pin_dir, PIN_SOCKS);
 	if (fd >= 0) {
 		corked_grace();
+		held = pin_get(pin_dir, PIN_HELD);
+		if (held >= 0) {
+			wait_held(held, fd);
+			close(held);
+		}
 		n += detach_msg(fd);
 		release_sockets(fd);
 		close(fd);

@@ -21,7 +21,9 @@ struct pf_ofl {
 			       * `preflightd detach` after a crash */
 	char dir[256];        /* the pin directory */
 	int rules_fd;         /* pf_ofl_rules (after load) */
-	int early_fd;         /* pf_ofl_early (after load) */
+	int early_fd;         /* pf_ofl_early (after attach) */
+	int held_fd;          /* pf_ofl_held (after attach) */
+	int socks_fd;         /* pf_ofl_socks (after attach) */
 	__u64 last_gc;        /* pf_ofl_gc's last pass (CLOCK_MONOTONIC ns) */
 };
 
@@ -52,13 +54,16 @@ int pf_ofl_install(int rules_fd, const struct pf_compiled *c);
  * (now_ns: CLOCK_MONOTONIC). Nothing before the offload is attached. */
 void pf_ofl_gc(struct pf_ofl *o, __u64 now_ns);
 
-/* Stop: cover no new socket, hold no bytes back; detach both programs,
- * release every covered socket, unpin. Safe when never attached. */
+/* Stop: cover no new socket, hold no bytes back; wait for held heads to
+ * go out (at most a few seconds; connections still holding one are
+ * reset), detach both programs, release every covered socket, unpin.
+ * Safe when never attached. */
 void pf_ofl_detach(struct pf_ofl *o, struct preflightd_bpf *skel);
 
-/* `preflightd detach`: the same for a dead instance, from its pins in
- * pin_dir and the marker of iface. Returns the number of programs
- * removed (0 if the instance had no offload). */
+/* `preflightd detach`: the same for a dead instance (and the programs
+ * every restart left on covered sockets), from its pins in pin_dir and
+ * the marker of iface. Returns the number of programs removed (0 if the
+ * instance had no offload). */
 int pf_ofl_detach_stale(const char *pin_dir, const char *iface);
 
 #endif /* PF_OFFLOAD_USER_H */
