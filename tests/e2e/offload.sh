@@ -326,7 +326,7 @@ pf_start_oflraw() {
 	local out=$PF_WORK/oflraw.out pid
 	pf_in_cgroup "$CG" python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" serve \
 		--listen "$PF_V4_HOST:$RAW_PORT" --listen "$PF_V4_HOST:$RAW_EARLY_PORT" \
-		--defer-accept "$RAW_EARLY_PORT" >"$out" 2>&1 &
+		--defer-accept "$RAW_EARLY_PORT" --go "$PF_WORK/raw.go" >"$out" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
 	pf_wait_for_line "$out" '^oflraw: listening' 10 "$pid" || pf_detail_file "$out"
@@ -506,6 +506,90 @@ run_restart() {
 		"$PF_WORK/detach.out"
 }
 
+# ------------------------------------------------------- held heads ----
+# Detach while an SK_MSG program holds a head back (the app wrote part of
+# it; oflraw's held_* cases write the rest when the test touches the go
+# file). The kernel frees held bytes with the socket's psock: releasing
+# such a socket would send the rest of the head without its start.
+
+# held_client CASE OUT -- oflraw's check of CASE in the background; HC_PID.
+held_client() {
+	pf_ns timeout --foreground -k 2 60 python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" check \
+		--host "$PF_V4_HOST" --port "$RAW_PORT" --origin "$ORIGIN" --cred --expose "$EXPOSE" \
+		--timeout 30 --case "$1" >"$2" 2>&1 &
+	HC_PID=$!
+}
+
+# held_run CASE OUT CORKED -- once a head is held (ofl_head_corked passed
+# CORKED): SIGTERM, and once preflightd waits for the held head, go; then
+# wait for preflightd (HELD_RC: its exit status) and the client.
+held_run() {
+	pf_wait_stat_ge ofl_head_corked $(($3 + 1)) 10 || pf_detail "no head held"
+	kill -TERM "$PF_PFD_PID"
+	pf_wait_for_line "$PF_PFD_LOG" 'waiting for [0-9]+ held response head' 15 "$PF_PFD_PID" ||
+		pf_detail "preflightd did not wait for the held head"
+	touch "$PF_WORK/raw.go"
+	HELD_RC=0
+	pf_stop_preflightd || HELD_RC=$?
+	wait "$HC_PID" || true
+}
+
+# case_held OUT RC -- the client's check passed, preflightd exited 0.
+case_held() {
+	newcase
+	pf_detail_file "$1"
+	pf_expect "the held head went out whole, unchanged" grep -q '^oflraw: cases=1 ok=1' "$1"
+	pf_expect_eq "preflightd exit status" "$2" 0
+	pf_case_result
+}
+
+# case_held_reset OUT RC LOG -- never completed: reset, never sent partly.
+case_held_reset() {
+	newcase
+	pf_detail_file "$1"
+	pf_expect "the client saw the end, no bytes without their start" \
+		grep -q '^oflraw: cases=1 ok=1' "$1"
+	pf_expect "preflightd reset the connection" grep -q 'still held a response head' "$3"
+	pf_expect_eq "preflightd exit status" "$2" 0
+	pf_case_result
+}
+
+run_held() {
+	local out c
+	rm -f "$PF_WORK/raw.go"
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	c=$(pf_stat ofl_head_corked)
+	out=$PF_WORK/held-term.out
+	held_client held_go "$out"
+	held_run held_go "$out" "$c"
+	pf_case "[$MODE] q1. SIGTERM while a head is held: it goes out whole" case_held "$out" "$HELD_RC"
+
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	c=$(pf_stat ofl_head_corked)
+	out=$PF_WORK/held-reset.out
+	held_client held_reset "$out"
+	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+	HELD_RC=0
+	pf_stop_preflightd || HELD_RC=$?
+	local log=$PF_PFD_LOG
+	touch "$PF_WORK/raw.go"   # the app's rest now meets a reset connection
+	wait "$HC_PID" || true
+	pf_case "[$MODE] q2. a head never completed: the connection reset, not cut" \
+		case_held_reset "$out" "$HELD_RC" "$log"
+
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	c=$(pf_stat ofl_head_corked)
+	out=$PF_WORK/held-adopt.out
+	held_client held_adopt "$out"
+	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+	pf_kill9
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	held_run held_adopt "$out" "$c"
+	pf_case "[$MODE] q3. kill -9, restart, SIGTERM: the crashed instance's program stops too" \
+		case_held "$out" "$HELD_RC"
+	rm -f "$PF_WORK/raw.go"
+}
+
 # ------------------------------------------------------------ shadow ----
 # run --shadow with the app's own CORS code (appserver's CORS mode, which
 # differs from the policy in known ways: it echoes the method, sends no
@@ -662,6 +746,7 @@ main() {
 	pf_stop_preflightd || stop_rc=$?
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"
 	run_restart
+	run_held
 	run_shadow
 	pf_stop_all
 	pf_summary

@@ -2,7 +2,7 @@
 """oflraw.py -- adversarial response shapes for the response offload
 (issue 13, e2e): a scripted app and the client that checks it.
 
-    oflraw.py serve --listen ADDR:PORT [--listen ...] [--defer-accept PORT]
+    oflraw.py serve --listen ADDR:PORT [--listen ...] [--defer-accept PORT] [--go FILE]
     oflraw.py check --host H --port P --origin O --expose NAMES [--cred]
                     [--case NAME]... [--list]
 
@@ -58,17 +58,19 @@ MID = ["X-Filler-%02d: %s" % (i, "m" * 90) for i in range(17)]   # ~1.8 kB head
 class R:
     """Response I of a case. data: the app's bytes; writes: piece sizes
     (then the rest in one write); pause: seconds
-    between pieces; close: close after it; want: 'edit' (the origin decides the
-    lines), 'same', 'prefix' (the app closes mid-head: some first bytes of
-    data, maybe none, then the end), or 'preflight' (an OPTIONS preflight
+    between pieces; go: after the first piece, wait until the serve
+    command's --go file exists (and remove it); close: close after it; want: 'edit' (the origin decides the
+    lines), 'same', 'prefix' (the app closes mid-head, or the connection is reset: some
+    first bytes of data, maybe none, then the end), or 'preflight' (an
+    OPTIONS preflight
     the kernel answers:
     a 204 with the origin's ACAO that never reaches the app); origin: the
     request's Origin -- allow (the policy's), foreign (one it does not list)
     or none."""
 
     def __init__(self, data=b"", want="edit", origin="allow", writes=None, pause=0.0,
-                 close=False, method="GET", body=None):
-        self.data, self.want, self.origin = data, want, origin
+                 close=False, method="GET", body=None, go=False):
+        self.data, self.want, self.origin, self.go = data, want, origin, go
         self.writes, self.pause, self.close = writes, pause, close
         self.method, self.body = method, body
 
@@ -158,6 +160,16 @@ CASES = [
     Case("close_mid_head_slow", [R(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Le", writes=[17, 8],
                                    pause=0.2, want="prefix", close=True)]),
 ]
+# a head held back while preflightd detaches (tests/e2e/offload.sh drives
+# them with the go file): the stopped program sends it unchanged once the
+# app completes it, or the connection is reset
+HELD = OK.index(b"Content-Length")
+CASES += [
+    Case("held_go", [R(OK, writes=[HELD], go=True, want="same")]),
+    Case("held_adopt", [R(OK), R(OK, writes=[HELD], go=True, want="same")]),
+    Case("held_reset", [R(OK, writes=[HELD], go=True, want="prefix", close=True)]),
+]
+DEFAULT_CASES = [c.name for c in CASES if not c.name.startswith("held_")]
 CASE_BY_NAME = {c.name: c for c in CASES}
 
 
@@ -181,22 +193,34 @@ def read_request(f):
     return parts[1].decode() if len(parts) > 1 else "/"
 
 
-def send_pieces(conn, data, writes, pause):
+def wait_go(go):
+    """Wait (at most 30 s) until the file go exists; remove it."""
+    for _ in range(600):
+        if os.path.exists(go):
+            os.unlink(go)
+            return
+        time.sleep(0.05)
+
+
+def send_pieces(conn, data, writes, pause, go=None):
     """data in pieces of the sizes in writes (then the rest), each its
-    own sendmsg, pause seconds apart."""
+    own sendmsg, pause seconds apart; with go, wait_go after the first."""
     off = 0
     for w in writes or []:
         if off >= len(data):
             break
         conn.sendall(data[off:off + w])
         off += w
+        if go:
+            wait_go(go)
+            go = None
         if pause:
             time.sleep(pause)
     if off < len(data):
         conn.sendall(data[off:])
 
 
-def serve_conn(conn):
+def serve_conn(conn, go):
     f = conn.makefile("rb")
     pending = []
     try:
@@ -217,7 +241,7 @@ def serve_conn(conn):
                     conn.sendall(b"".join(pending))
                     pending = []
                 continue
-            send_pieces(conn, r.data, r.writes, r.pause)
+            send_pieces(conn, r.data, r.writes, r.pause, go if r.go else None)
             if r.close:
                 return
     except (OSError, ValueError):
@@ -243,7 +267,7 @@ def serve(a):
     def accept_loop(s):
         while True:
             c, _ = s.accept()
-            threading.Thread(target=serve_conn, args=(c,), daemon=True).start()
+            threading.Thread(target=serve_conn, args=(c, a.go), daemon=True).start()
 
     for s in socks[1:]:
         threading.Thread(target=accept_loop, args=(s,), daemon=True).start()
@@ -292,7 +316,7 @@ def recv_exact(s, n):
     while len(buf) < n:
         try:
             d = s.recv(n - len(buf))
-        except socket.timeout:
+        except (socket.timeout, ConnectionResetError):
             break
         if not d:
             break
@@ -304,7 +328,10 @@ def recv_head(s):
     """Bytes up to and including the blank line (a head without body)."""
     buf = b""
     while not buf.endswith(b"\r\n\r\n") and len(buf) < 4096:
-        d = s.recv(1)
+        try:
+            d = s.recv(1)
+        except (socket.timeout, ConnectionResetError):
+            break
         if not d:
             break
         buf += d
@@ -348,7 +375,7 @@ def check_case(case, a, host):
 
 def check(a):
     host = a.host if ":" not in a.host else "[%s]" % a.host
-    names = a.case or [c.name for c in CASES]
+    names = a.case or DEFAULT_CASES
     ok = 0
     for name in names:
         try:
@@ -368,6 +395,7 @@ def main():
     sp = sub.add_parser("serve")
     sp.add_argument("--listen", action="append", required=True)
     sp.add_argument("--defer-accept", type=int, action="append", default=[])
+    sp.add_argument("--go", default=None)
     cp = sub.add_parser("check")
     cp.add_argument("--host", required=True)
     cp.add_argument("--port", type=int, required=True)
