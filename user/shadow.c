@@ -31,6 +31,7 @@
 #include "skel.h"
 #include "shadow.h"
 #include "ofl_match.h"
+#include "escape.h"
 #include "log.h"
 
 static const char *const field_names[] = {
@@ -430,36 +431,62 @@ void pf_shadow_metrics(FILE *f)
 		(unsigned long long)st.unpaired);
 }
 
+/* A NUL-terminated field of d (at most cap bytes, maybe unterminated). */
+static size_t fld_len(const char *f, size_t cap)
+{
+	const char *z = memchr(f, 0, cap);
+
+	return z ? (size_t)(z - f) : cap;
+}
+
+/* See shadow.h. */
+int pf_shadow_diff_line(char *buf, size_t cap, const struct pf_shd_diff *d,
+			__s64 mono_to_real_ns)
+{
+	char c[INET6_ADDRSTRLEN], sv[INET6_ADDRSTRLEN], hms[16];
+	char origin[PF_ESCAPED_MAX(PF_SHD_VAL)], target[PF_ESCAPED_MAX(PF_SHD_VAL)];
+	char ours[PF_ESCAPED_MAX(PF_SHD_VAL)], app[PF_ESCAPED_MAX(PF_SHD_VAL)];
+	int af = d->key.family == 6 ? AF_INET6 : AF_INET;
+	__u64 ns = d->ts_ns + mono_to_real_ns;
+	time_t sec = (time_t)(ns / 1000000000ull);
+	struct tm tm;
+
+	inet_ntop(af, d->key.caddr, c, sizeof(c));
+	inet_ntop(af, d->key.saddr, sv, sizeof(sv));
+	localtime_r(&sec, &tm);
+	strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	/* the client's bytes (origin, method and path) and the app's values
+	 * (which may echo the client's): one line of plain ASCII; a space
+	 * cannot add a field, a quote cannot end a value, '\' cannot fake
+	 * an escape */
+	pf_escape(origin, sizeof(origin), d->origin, fld_len(d->origin, PF_SHD_VAL), " \\");
+	pf_escape(target, sizeof(target), d->target, fld_len(d->target, PF_SHD_VAL), "\\");
+	pf_escape(ours, sizeof(ours), d->ours, fld_len(d->ours, PF_SHD_VAL), "'\\");
+	pf_escape(app, sizeof(app), d->app, fld_len(d->app, PF_SHD_VAL), "'\\");
+	return snprintf(buf, cap, "%s.%06llu %s%s%s:%u -> %s%s%s:%u shadow %s %s origin=%s %s: "
+			"ours='%s' app='%s'\n", hms,
+			(unsigned long long)(ns % 1000000000ull / 1000),
+			af == AF_INET6 ? "[" : "", c, af == AF_INET6 ? "]" : "",
+			ntohs(d->key.cport), af == AF_INET6 ? "[" : "", sv,
+			af == AF_INET6 ? "]" : "", ntohs(d->key.sport),
+			d->preflight ? "preflight" : "response", target,
+			origin[0] ? origin : "-",
+			d->field < PF_SHD_F__MAX ? field_names[d->field] : "?", ours, app);
+}
+
 /* See shadow.h. */
 int pf_shadow_trace(const char *path, __s64 mono_to_real_ns, unsigned max)
 {
-	char c[INET6_ADDRSTRLEN], sv[INET6_ADDRSTRLEN], hms[16];
+	char line[2048];
 	struct pf_shd_diff d;
-	struct tm tm;
-	time_t sec;
-	__u64 ns;
-	int fd = bpf_obj_get(path), n = 0, af;
+	int fd = bpf_obj_get(path), n = 0;
 
 	if (fd < 0)
 		return -errno;
 	while (n < 1024 && (!max || (unsigned)n < max) &&
 	       !bpf_map_lookup_and_delete_elem(fd, NULL, &d)) {
-		af = d.key.family == 6 ? AF_INET6 : AF_INET;
-		inet_ntop(af, d.key.caddr, c, sizeof(c));
-		inet_ntop(af, d.key.saddr, sv, sizeof(sv));
-		ns = d.ts_ns + mono_to_real_ns;
-		sec = (time_t)(ns / 1000000000ull);
-		localtime_r(&sec, &tm);
-		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
-		printf("%s.%06llu %s%s%s:%u -> %s%s%s:%u shadow %s %s origin=%s %s: "
-		       "ours='%s' app='%s'\n", hms,
-		       (unsigned long long)(ns % 1000000000ull / 1000),
-		       af == AF_INET6 ? "[" : "", c, af == AF_INET6 ? "]" : "",
-		       ntohs(d.key.cport), af == AF_INET6 ? "[" : "", sv,
-		       af == AF_INET6 ? "]" : "", ntohs(d.key.sport),
-		       d.preflight ? "preflight" : "response", d.target,
-		       d.origin[0] ? d.origin : "-",
-		       d.field < PF_SHD_F__MAX ? field_names[d.field] : "?", d.ours, d.app);
+		pf_shadow_diff_line(line, sizeof(line), &d, mono_to_real_ns);
+		fputs(line, stdout);
 		n++;
 	}
 	fflush(stdout);

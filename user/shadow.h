@@ -44,6 +44,13 @@ void pf_shadow_compare(struct pf_shadow *s, const struct pf_flow_key *key,
 void pf_shadow_print_stats(const char *path, bool json);
 void pf_shadow_metrics(FILE *f);
 
+/* One disagreement as a `trace` line (with its newline) into buf;
+ * mono_to_real_ns converts its timestamp. The client's and the app's
+ * bytes are escaped (escape.h): a line is one line of plain ASCII whose
+ * fields nothing in them can fake. Returns what snprintf returns. */
+int pf_shadow_diff_line(char *buf, size_t cap, const struct pf_shd_diff *d,
+			__s64 mono_to_real_ns);
+
 /* `preflightd trace`: print (and remove) at most max (0: all) of the
  * disagreements waiting in the pinned pf_shd_diffs queue at path;
  * mono_to_real_ns converts their timestamps. Returns how many were
