@@ -32,6 +32,7 @@ API6="http://[$PF_V6_HOST]:$PORT"
 CHROMIUM_DIR=$PF_ROOT/tests/e2e/chromium
 CHROMIUM_BIN=${PF_CHROMIUM:-/usr/bin/chromium}
 EXPOSE=x-request-echo
+METRICS_SHD=$PF_V4_HOST:9471  # shadow mode's /metrics (the topology's own address)
 RX_ORIGIN='^https://pr-[0-9]+\.preview\.example\.com$'   # a regex origin
 CG=
 
@@ -597,12 +598,12 @@ run_held() {
 # preflights, and an ACAO for any origin on actual responses).
 
 # shd SPEC -- one request from the netns on its own connection:
-#   pre ORIGIN | get PATH [ORIGIN]
+#   pre ORIGIN [PATH] | get PATH [ORIGIN]
 shd() {
 	case $1 in
 	pre) pf_curl -sS -o /dev/null -X OPTIONS -H "Origin: $2" \
 		-H "Access-Control-Request-Method: PUT" \
-		-H "Access-Control-Request-Headers: content-type,x-request-id" "$API/v1/items" ;;
+		-H "Access-Control-Request-Headers: content-type,x-request-id" "$API${3:-/v1/items}" ;;
 	get) pf_curl -sS -o /dev/null ${3:+-H "Origin: $3"} "$API$2" ;;
 	esac
 }
@@ -617,48 +618,64 @@ shd_stat() {
 		"$SHD_JSON" "$1"
 }
 
-# s1. Known differences, exactly counted, and shown by trace with both
-# answers.
+# s1. Known differences in every field, exactly counted, shown by trace
+# with both answers (the client's bytes escaped), by stats ("would have
+# answered N % in the kernel") and by /metrics.
 case_shadow_diffs() {
 	newcase
-	local tr=$CASE_DIR/trace.out tpid k want
-	timeout --foreground -k 2 30 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" --count 8 \
+	local tr=$CASE_DIR/trace.out tpid k want hostile="https://evil.test ACAO: ours='x'"
+	timeout --foreground -k 2 30 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" --count 13 \
 		>"$tr" 2>&1 &
 	tpid=$!
 	sleep 1
 	shd pre "$ORIGIN"                         # allowed preflight: compared
 	shd pre https://evil.test                 # denied, forwarded: not compared
+	shd pre https://evil.test /rej/items      # denied, on_deny: reject: ours 403, app 204
+	shd pre "$ORIGIN" /star/items             # headers ["*"]: ours ACAH *, the app echoes
 	shd get /v1/items "$ORIGIN"               # actual, allowed
 	shd get /v1/items https://evil.test       # actual, denied: the app allows it
 	shd get /health                           # actual, no Origin: no Vary from the app
+	shd get /v1/items "$hostile"              # the app echoes a hostile origin
 	pf_wait_gone "$tpid" 10 || true
 	kill "$tpid" 2>/dev/null || true
 	wait "$tpid" 2>/dev/null || true
-	pf_detail_file "$tr" 12
+	pf_detail_file "$tr" 16
 	shd_snap
-	pf_expect_eq "preflights compared" "$(shd_stat preflights)" 2
-	pf_expect_eq "would have answered in the kernel" "$(shd_stat would_answer)" 1
-	pf_expect_eq "would_answer_pct" "$(shd_stat would_answer_pct)" 50.0
+	pf_expect_eq "preflights compared" "$(shd_stat preflights)" 4
+	pf_expect_eq "would have answered in the kernel" "$(shd_stat would_answer)" 3
+	pf_expect_eq "would_answer_pct" "$(shd_stat would_answer_pct)" 75.0
 	pf_expect_eq "forwarded" "$(shd_stat forwarded)" 1
-	pf_expect_eq "actual responses compared" "$(shd_stat actual)" 3
-	pf_expect_eq "responses that differ" "$(shd_stat differ)" 4
+	pf_expect_eq "actual responses compared" "$(shd_stat actual)" 4
+	pf_expect_eq "responses that differ" "$(shd_stat differ)" 7
 	pf_expect_eq "unpaired" "$(shd_stat unpaired)" 0
-	for k in status_agree:1 status_disagree:0 acao_agree:3 acao_disagree:1 \
-		 acac_agree:2 acac_disagree:2 acam_agree:0 acam_disagree:1 \
-		 acah_agree:1 acah_disagree:0 maxage_agree:0 maxage_disagree:1 \
-		 vary_agree:2 vary_disagree:2 expose_agree:2 expose_disagree:1; do
+	for k in status_agree:2 status_disagree:1 acao_agree:5 acao_disagree:2 \
+		 acac_agree:5 acac_disagree:2 acam_agree:2 acam_disagree:1 \
+		 acah_agree:2 acah_disagree:1 maxage_agree:2 maxage_disagree:1 \
+		 vary_agree:3 vary_disagree:4 expose_agree:3 expose_disagree:1; do
 		pf_expect_eq "  ${k%%:*}" "$(shd_stat "${k%%:*}")" "${k#*:}"
 	done
 	want=("preflight OPTIONS /v1/items origin=$ORIGIN ACAC: ours='true' app=''"
 	      "preflight OPTIONS /v1/items origin=$ORIGIN ACAM: ours='DELETE, GET, PUT' app='PUT'"
 	      "preflight OPTIONS /v1/items origin=$ORIGIN MAXAGE: ours='600' app=''"
+	      "preflight OPTIONS /rej/items origin=https://evil.test STATUS: ours='4xx' app='2xx'"
+	      "preflight OPTIONS /star/items origin=$ORIGIN ACAH: ours='*' app='content-type, x-request-id'"
+	      "preflight OPTIONS /star/items origin=$ORIGIN VARY: ours='access-control-request-headers, access-control-request-method, origin' app='origin'"
 	      "response GET /v1/items origin=https://evil.test ACAO: ours='' app='https://evil.test'"
 	      "response GET /v1/items origin=$ORIGIN EXPOSE: ours='$EXPOSE' app=''"
-	      "response GET /health origin=- VARY: ours='origin' app=''")
+	      "response GET /health origin=- VARY: ours='origin' app=''"
+	      "response GET /v1/items origin=https://evil.test\\x20ACAO:\\x20ours='x' ACAO: ours='' app='https://evil.test ACAO: ours=\\x27x\\x27'")
 	for k in "${want[@]}"; do
 		pf_expect "trace: $k" grep -qF -- "$k" "$tr"
 	done
-	pf_expect_eq "trace: one line per disagreement" "$(grep -c ' shadow ' "$tr" || true)" 8
+	pf_expect_eq "trace: one line per disagreement" "$(grep -c ' shadow ' "$tr" || true)" 13
+	pf_expect "stats: would have answered 75.0 % in the kernel" \
+		grep -q 'would have answered 75.0 % in the kernel' \
+		<("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1)
+	curl -sS --noproxy '*' --max-time 5 "http://$METRICS_SHD/metrics" >"$CASE_DIR/metrics" || true
+	for k in 'field="status",result="disagree"} 1' 'field="acah",result="disagree"} 1' \
+		 'field="vary",result="disagree"} 4' 'kind="preflight_would_answer"} 3'; do
+		pf_expect "/metrics: $k" grep -qF "$k" "$CASE_DIR/metrics"
+	done
 	pf_case_result
 }
 
@@ -686,7 +703,7 @@ run_shadow() {
 	pf_stop_all
 	PF_APP_CGROUP=$CG pf_start_app --cors-origin "$ORIGIN" \
 		--listen "$PF_V4_HOST:$PORT" --listen "$PF_V4_HOST:$REF_PORT"
-	if pf_start_preflightd "$MODE" --cgroup "$CG" --shadow; then
+	if pf_start_preflightd "$MODE" --cgroup "$CG" --shadow --metrics "$METRICS_SHD"; then
 		pf_pass "[$MODE] preflightd run --shadow: ready"
 	else
 		pf_fail "[$MODE] preflightd run --shadow: ready"
