@@ -588,6 +588,25 @@ run_held() {
 	held_run held_adopt "$out" "$c"
 	pf_case "[$MODE] q3. kill -9, restart, SIGTERM: the crashed instance's program stops too" \
 		case_held "$out" "$HELD_RC"
+
+	local dpid dout=$PF_WORK/held-detach.log
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	c=$(pf_stat ofl_head_corked)
+	out=$PF_WORK/held-detach.out
+	held_client held_go "$out"
+	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+	pf_kill9
+	timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 5 \
+		>"$dout" 2>&1 &
+	dpid=$!
+	pf_wait_for_line "$dout" 'waiting for [0-9]+ held response head' 15 "$dpid" ||
+		pf_detail "detach did not wait for the held head"
+	touch "$PF_WORK/raw.go"
+	HELD_RC=0
+	wait "$dpid" || HELD_RC=$?
+	wait "$HC_PID" || true
+	pf_case "[$MODE] q4. kill -9 + detach while a head is held: it goes out whole" \
+		case_held "$out" "$HELD_RC"
 	rm -f "$PF_WORK/raw.go"
 }
 
