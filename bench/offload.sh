@@ -10,10 +10,10 @@
 #   offload    preflightd --cgroup with responses: true (sockops, the
 #              request recorder at TC and the SK_MSG program)
 # for 1 MiB downloads and small JSON responses: requests/s, latency
-# p50/p99 (wrk --latency), and the in-kernel cost per response
-# (kernel.bpf_stats_enabled: run_time_ns of the SK_MSG program, and of TC
-# ingress -- which includes the tail-called request recorder -- over the
-# same without the offload).
+# p50/p99 (wrk --latency), and the in-kernel cost per response (BPF
+# run-time statistics, held on by bench/statsfd.c: run_time_ns of the
+# SK_MSG program, and of TC ingress -- which includes the tail-called
+# request recorder -- over the same without the offload).
 #
 #   bash bench/offload.sh [--duration S] [--conns N] [--rounds R] [--csv FILE]
 #
@@ -36,7 +36,7 @@ ROUNDS=2
 CSV=
 PORT=8080
 ORIGIN=https://app.example.com
-STATS_OLD=
+STATSFD=$PF_BUILD/bench/statsfd
 CG=
 FLOORCTL=$PF_BUILD/bench/ofl_floorctl
 FLOOR_PID=
@@ -169,17 +169,23 @@ main() {
 	pf_require_root
 	pf_make_workdir
 	pf_install_trap
-	trap 'rc=$?; set +e; [[ -n $STATS_OLD ]] && sysctl -q -w kernel.bpf_stats_enabled="$STATS_OLD"; pf_cgroup_down "$CG"; (exit $rc); _pf_cleanup' EXIT
+	trap 'rc=$?; set +e; pf_cgroup_down "$CG"; (exit $rc); _pf_cleanup' EXIT
 	pf_ensure_bpffs
 	command -v wrk >/dev/null || { echo "bench: wrk not installed" >&2; exit 1; }
-	[[ -x $FLOORCTL ]] || { echo "bench: $FLOORCTL missing (make bench-tools)" >&2; exit 1; }
+	[[ -x $FLOORCTL && -x $STATSFD ]] ||
+		{ echo "bench: $FLOORCTL or $STATSFD missing (make bench-tools)" >&2; exit 1; }
 	CG=$(pf_cgroup_up "pf-ofl-bench-$PF_NS-$$")
 	pf_topo_up >/dev/null
 	pf_nginx_start "$CG" "$PORT"
 	[[ -n $PF_NGINX_PID ]] || { echo "bench: $PF_NGINX_WHY" >&2; exit 1; }
 	[[ -z $CSV ]] || echo "variant,target,req_s,p50_us,p99_us,requests" >"$CSV"
-	STATS_OLD=$(sysctl -n kernel.bpf_stats_enabled)
-	sysctl -q -w kernel.bpf_stats_enabled=1
+	# reference-counted, unlike the kernel.bpf_stats_enabled sysctl another
+	# tenant may switch off mid-run; stopped with the background jobs
+	"$STATSFD" >"$PF_WORK/statsfd.log" 2>&1 &
+	local spid=$!
+	PF_BG_PIDS+=("$spid")
+	pf_wait_for_line "$PF_WORK/statsfd.log" ready 10 "$spid" ||
+		{ echo "bench: statsfd: $(cat "$PF_WORK/statsfd.log")" >&2; exit 1; }
 	local order=(base preflightd floor offload)
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for v in "${order[@]}"; do
