@@ -521,11 +521,19 @@ held_client() {
 	HC_PID=$!
 }
 
-# held_run CASE OUT CORKED -- once a head is held (ofl_head_corked passed
-# CORKED): SIGTERM, and once preflightd waits for the held head, go; then
-# wait for preflightd (HELD_RC: its exit status) and the client.
+# held_start CASE OUT -- preflightd, then CASE's client (held_client),
+# until its head is held (ofl_head_corked went up).
+held_start() {
+	local c
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	c=$(pf_stat ofl_head_corked)
+	held_client "$1" "$2"
+	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+}
+
+# held_run -- SIGTERM, and once preflightd waits for the held head, go;
+# then wait for preflightd (HELD_RC: its exit status) and the client.
 held_run() {
-	pf_wait_stat_ge ofl_head_corked $(($3 + 1)) 10 || pf_detail "no head held"
 	kill -TERM "$PF_PFD_PID"
 	pf_wait_for_line "$PF_PFD_LOG" 'waiting for [0-9]+ held response head' 15 "$PF_PFD_PID" ||
 		pf_detail "preflightd did not wait for the held head"
@@ -556,50 +564,39 @@ case_held_reset() {
 }
 
 run_held() {
-	local out c
+	local out dpid log
 	rm -f "$PF_WORK/raw.go"
-	pf_start_preflightd "$MODE" --cgroup "$CG" || true
-	c=$(pf_stat ofl_head_corked)
 	out=$PF_WORK/held-term.out
-	held_client held_go "$out"
-	held_run held_go "$out" "$c"
+	held_start held_go "$out"
+	held_run
 	pf_case "[$MODE] q1. SIGTERM while a head is held: it goes out whole" case_held "$out" "$HELD_RC"
 
-	pf_start_preflightd "$MODE" --cgroup "$CG" || true
-	c=$(pf_stat ofl_head_corked)
 	out=$PF_WORK/held-reset.out
-	held_client held_reset "$out"
-	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+	held_start held_reset "$out"
 	HELD_RC=0
 	pf_stop_preflightd || HELD_RC=$?
-	local log=$PF_PFD_LOG
+	log=$PF_PFD_LOG
 	touch "$PF_WORK/raw.go"   # the app's rest now meets a reset connection
 	wait "$HC_PID" || true
 	pf_case "[$MODE] q2. a head never completed: the connection reset, not cut" \
 		case_held_reset "$out" "$HELD_RC" "$log"
 
-	pf_start_preflightd "$MODE" --cgroup "$CG" || true
-	c=$(pf_stat ofl_head_corked)
 	out=$PF_WORK/held-adopt.out
-	held_client held_adopt "$out"
-	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+	held_start held_adopt "$out"
 	pf_kill9
 	pf_start_preflightd "$MODE" --cgroup "$CG" || true
-	held_run held_adopt "$out" "$c"
+	held_run
 	pf_case "[$MODE] q3. kill -9, restart, SIGTERM: the crashed instance's program stops too" \
 		case_held "$out" "$HELD_RC"
 
-	local dpid dout=$PF_WORK/held-detach.log
-	pf_start_preflightd "$MODE" --cgroup "$CG" || true
-	c=$(pf_stat ofl_head_corked)
 	out=$PF_WORK/held-detach.out
-	held_client held_go "$out"
-	pf_wait_stat_ge ofl_head_corked $((c + 1)) 10 || pf_detail "no head held"
+	log=$PF_WORK/held-detach.log
+	held_start held_go "$out"
 	pf_kill9
 	timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 5 \
-		>"$dout" 2>&1 &
+		>"$log" 2>&1 &
 	dpid=$!
-	pf_wait_for_line "$dout" 'waiting for [0-9]+ held response head' 15 "$dpid" ||
+	pf_wait_for_line "$log" 'waiting for [0-9]+ held response head' 15 "$dpid" ||
 		pf_detail "detach did not wait for the held head"
 	touch "$PF_WORK/raw.go"
 	HELD_RC=0

@@ -17,9 +17,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 
 #include "policy.h"
 #include "ofl_match.h"
@@ -538,35 +536,6 @@ static void test_shadow(void **state)
 	pf_shadow_free(&sh);
 }
 
-/* A trace line of a disagreement: the client's origin and path and the
- * app's value (an echo of that origin) cannot add a field, end the
- * quoted value, start a line or send a terminal escape. */
-static void test_shadow_trace_line(void **state)
-{
-	struct pf_shd_diff d;
-	char buf[2048];
-
-	(void)state;
-	memset(&d, 0, sizeof(d));
-	d.key.family = 4;
-	memcpy(d.key.caddr, "\xc6\x12\x05\x02", 4);
-	memcpy(d.key.saddr, "\xc6\x12\x05\x01", 4);
-	d.key.cport = htons(58006);
-	d.key.sport = htons(8080);
-	d.ts_ns = 10834294410000ull;
-	d.field = PF_SHD_F_ACAO;
-	strcpy(d.origin, "https://a.test ACAO: ours='x'\n\x1b[2J");
-	strcpy(d.target, "GET /v1/x\\y'z");
-	strcpy(d.ours, "");
-	strcpy(d.app, "https://a.test' app='ok");
-	pf_shadow_diff_line(buf, sizeof(buf), &d, 0);
-	assert_string_equal(buf,
-		"03:00:34.294410 198.18.5.2:58006 -> 198.18.5.1:8080 shadow response "
-		"GET /v1/x\\x5cy'z origin=https://a.test\\x20ACAO:\\x20ours='x'\\x0a\\x1b[2J "
-		"ACAO: ours='' app='https://a.test\\x27 app=\\x27ok'\n");
-	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,10 +547,7 @@ int main(void)
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_policy_keys),
 		cmocka_unit_test(test_shadow),
-		cmocka_unit_test(test_shadow_trace_line),
 	};
 
-	setenv("TZ", "UTC", 1);
-	tzset();
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /*
  * test_trace.c -- the line `preflightd trace` prints for one record
- * (pf_trace_line, user/cmd_trace.c): exact fields, and a hostile Origin
+ * (pf_trace_line, user/cmd_trace.c) and for a shadow-mode disagreement
+ * (pf_shadow_diff_line, user/shadow.c): exact fields, and a hostile Origin
  * (spaces, line breaks, terminal escapes, 0x80-0xff, '\') printed so it
  * can add no field, no line and no escape sequence.
  */
@@ -16,6 +17,7 @@
 
 #include "trace.h"
 #include "match.h"
+#include "shadow.h"
 
 /* 03:01:12.294410 after midnight, UTC (the tests set TZ=UTC). */
 #define TS_NS ((3 * 3600 + 60 + 12) * 1000000000ull + 294410000ull)
@@ -109,12 +111,37 @@ static void test_trace_edges(void **state)
 		"03:01:12.294410 [2001:db8::2]:58006 -> [2001:db8::1]:8080 xdp unknown origin=-\n");
 }
 
+/* Shadow mode's line for a disagreement: the client's origin and path
+ * and the app's value (an echo of that origin) cannot add a field, end
+ * the quoted value, start a line or send a terminal escape. */
+static void test_trace_shadow_hostile(void **state)
+{
+	struct pf_shd_diff d;
+	char buf[2048];
+
+	(void)state;
+	memset(&d, 0, sizeof(d));
+	d.key = rec4("", 0).key;
+	d.ts_ns = TS_NS;
+	d.field = PF_SHD_F_ACAO;
+	strcpy(d.origin, "https://a.test ACAO: ours='x'\n\x1b[2J");
+	strcpy(d.target, "GET /v1/x\\y'z");
+	strcpy(d.app, "https://a.test' app='ok");
+	pf_shadow_diff_line(buf, sizeof(buf), &d, 0);
+	assert_string_equal(buf,
+		"03:01:12.294410 198.18.5.2:58006 -> 198.18.5.1:8080 shadow response "
+		"GET /v1/x\\x5cy'z origin=https://a.test\\x20ACAO:\\x20ours='x'\\x0a\\x1b[2J "
+		"ACAO: ours='' app='https://a.test\\x27 app=\\x27ok'\n");
+	assert_ptr_equal(strchr(buf, '\n'), buf + strlen(buf) - 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trace_plain),
 		cmocka_unit_test(test_trace_hostile_origin),
 		cmocka_unit_test(test_trace_edges),
+		cmocka_unit_test(test_trace_shadow_hostile),
 	};
 
 	setenv("TZ", "UTC", 1);

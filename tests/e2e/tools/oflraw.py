@@ -310,32 +310,29 @@ def want_bytes(r, a):
     return out
 
 
-def recv_exact(s, n):
-    """n bytes, or what came before EOF / the timeout."""
+def recv_until(s, done, size):
+    """Bytes until done(bytes so far), EOF, a reset or the timeout; each
+    recv asks for size(bytes so far)."""
     buf = b""
-    while len(buf) < n:
+    while not done(buf):
         try:
-            d = s.recv(n - len(buf))
+            d = s.recv(size(buf))
         except (socket.timeout, ConnectionResetError):
             break
         if not d:
             break
         buf += d
     return buf
+
+
+def recv_exact(s, n):
+    """n bytes, or what came before the end."""
+    return recv_until(s, lambda b: len(b) >= n, lambda b: n - len(b))
 
 
 def recv_head(s):
     """Bytes up to and including the blank line (a head without body)."""
-    buf = b""
-    while not buf.endswith(b"\r\n\r\n") and len(buf) < 4096:
-        try:
-            d = s.recv(1)
-        except (socket.timeout, ConnectionResetError):
-            break
-        if not d:
-            break
-        buf += d
-    return buf
+    return recv_until(s, lambda b: b.endswith(CRLF + CRLF) or len(b) >= 4096, lambda b: 1)
 
 
 def check_case(case, a, host):
