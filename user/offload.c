@@ -101,6 +101,37 @@ static void set_autoload(struct preflightd_bpf *skel, bool on, bool shadow)
 	bpf_program__set_autoload(skel->progs.pf_shd_tc_out, on && shadow);
 }
 
+/* Can this build reuse every offload map a dead instance pinned in dir:
+ * all there, of the same type and sizes? (Checked before any is reused:
+ * a reuse cannot be undone.) */
+static bool adoptable(const char *dir, struct preflightd_bpf *skel)
+{
+	struct bpf_map_info info;
+	const struct bpf_map *m;
+	char path[600];
+	__u32 len;
+	unsigned i;
+	bool ok = true;
+	int fd;
+
+	for (i = 0; i < N_ADOPT && ok; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, ofl_pins[i]);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			return false;
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		m = ofl_map(skel, i);
+		ok = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		     info.type == (__u32)bpf_map__type(m) &&
+		     info.key_size == bpf_map__key_size(m) &&
+		     info.value_size == bpf_map__value_size(m) &&
+		     info.max_entries == bpf_map__max_entries(m);
+		close(fd);
+	}
+	return ok;
+}
+
 /* See offload.h. */
 int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 		   struct preflightd_bpf *skel, unsigned max_flows, bool want, bool shadow)
@@ -130,6 +161,14 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[PIN_SOCKS]);
 	if (access(path, F_OK))
 		return 0; /* no dead instance with offload */
+	if (!adoptable(o->dir, skel)) {
+		/* another build's offload (an upgrade): its programs cannot
+		 * use our maps nor ours its; remove it, start afresh */
+		pr_warn("response offload left in %s has another layout: detaching it (its "
+			"connections get no more headers)", o->dir);
+		pf_ofl_detach_stale(o->dir, strrchr(o->dir, '/') ? strrchr(o->dir, '/') + 1 : o->dir);
+		return 0;
+	}
 	for (i = 0; i < N_ADOPT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
 		fd = bpf_obj_get(path);
