@@ -309,13 +309,14 @@ case_stats() {
 }
 
 # oflraw PORT OUT [ARGS...] -- the scripted app's check (tools/oflraw.py)
-# from the netns against PORT; sets OR_RC.
+# from the netns against PORT (on RAW_HOST, default the v4 address); sets
+# OR_RC.
 oflraw() {
 	local port=$1 out=$2
 	shift 2
 	OR_RC=0
 	pf_ns timeout --foreground -k 5 180 python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" check \
-		--host "$PF_V4_HOST" --port "$port" --origin "$ORIGIN" --cred --expose "$EXPOSE" \
+		--host "${RAW_HOST:-$PF_V4_HOST}" --port "$port" --origin "$ORIGIN" --cred --expose "$EXPOSE" \
 		"$@" >"$out" 2>&1 || OR_RC=$?
 	pf_detail "$(grep -m1 '^oflraw: cases=' "$out" || echo "(no summary; rc=$OR_RC)")"
 	((OR_RC == 0)) || pf_detail_file "$out" 80
@@ -327,6 +328,7 @@ pf_start_oflraw() {
 	local out=$PF_WORK/oflraw.out pid
 	pf_in_cgroup "$CG" python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" serve \
 		--listen "$PF_V4_HOST:$RAW_PORT" --listen "$PF_V4_HOST:$RAW_EARLY_PORT" \
+		--listen "[$PF_V6_HOST]:$RAW_EARLY_PORT" \
 		--defer-accept "$RAW_EARLY_PORT" --go "$PF_WORK/raw.go" >"$out" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
@@ -355,16 +357,20 @@ case_raw() {
 
 # n. TCP_DEFER_ACCEPT: the first request arrives with the handshake's last
 # ACK, while the server socket is still a request socket -- the recorder's
-# early path (pf_ofl_early), handed over by the sockops program.
+# early path (pf_ofl_early), handed over by the sockops program; IPv4 and
+# IPv6 (the two programs' flow keys must agree).
 case_early() {
 	newcase
-	local early
-	early=$(pf_stat ofl_req_early)
-	oflraw "$RAW_EARLY_PORT" "$CASE_DIR/early.out" --case vary_multi --case pipe_mixed \
-		--case head_split_slow --case preflight_mix
-	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
-	pf_expect_ge "first requests recorded before the socket existed (ofl_req_early)" \
-		"$(($(pf_stat ofl_req_early) - early))" 3
+	local early h
+	for h in "$PF_V4_HOST" "$PF_V6_HOST"; do
+		pf_detail "$h"
+		early=$(pf_stat ofl_req_early)
+		RAW_HOST=$h oflraw "$RAW_EARLY_PORT" "$CASE_DIR/early.out" --case vary_multi \
+			--case pipe_mixed --case head_split_slow --case preflight_mix
+		pf_expect_eq "  oflraw exit: every byte as expected" "$OR_RC" 0
+		pf_expect_ge "  first requests recorded before the socket existed (ofl_req_early)" \
+			"$(($(pf_stat ofl_req_early) - early))" 3
+	done
 	pf_case_result
 }
 
