@@ -450,14 +450,21 @@ pf_cgroup_up() {
 # pf_cgroup_down PATH -- remove a cgroup of pf_cgroup_up; processes still in
 # it (ours) go back to the root first.
 pf_cgroup_down() {
-	local cg=$1 pid root
+	local cg=$1 pid pids root i
 	[[ -d $cg ]] || return 0
 	root=$(dirname "$cg")
 	# a process may be gone by the time it is moved: never an error here
-	# (this runs from EXIT traps, where set -e would cut the cleanup short)
-	while read -r pid; do
-		[[ -z $pid ]] || echo "$pid" >"$root/cgroup.procs" 2>/dev/null || true
-	done <"$cg/cgroup.procs"
+	# (this runs from EXIT traps, where set -e would cut the cleanup short).
+	# The list is read whole before moving: read while moving, the file
+	# skipped every other process and the rmdir failed.
+	for ((i = 0; i < 20; i++)); do
+		pids=$(cat "$cg/cgroup.procs" 2>/dev/null) || break
+		[[ -n $pids ]] || break
+		for pid in $pids; do
+			echo "$pid" >"$root/cgroup.procs" 2>/dev/null || true
+		done
+		sleep 0.05
+	done
 	rmdir "$cg" 2>/dev/null || true
 }
 
