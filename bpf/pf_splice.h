@@ -16,6 +16,8 @@ enum pf_ans {
 			   * pure ACK for the server, already in its sequence
 			   * space: pass it on untranslated */
 	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
+	PF_ANS_TRACKED,   /* not answered, and the connection is tracked
+			   * from this segment on (identity): pass as is */
 };
 
 /* Map a parse result to its counter. */
@@ -405,26 +407,48 @@ drop:
 	return PF_ANS_DROP;
 }
 
-/* Record a new splice in f (or a new flow). Returns 0 or a stat. */
+/* bpf_map_update_elem's error for BPF_NOEXIST on an existing key */
+#define PF_EEXIST 17
+
+/* Record the splice of request p (response of rlen bytes at server
+ * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
+ * with the committed correction. The guards approved the request
+ * against the state a was taken from: the commit happens only if, under
+ * f's lock, f is still in that state (a->gen) and no byte was passed
+ * with the current offsets past the request (c_hi: e.g. an earlier copy
+ * of it, still in the socket's backlog when the guards read rcv_nxt) or
+ * past snd_nxt (s_hi: the app wrote after the guards read write_seq).
+ * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
+ * first -- a copy of this request, the duplicate's twin, or created the
+ * entry), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
+ * past it already went through), PF_STAT_PASS_TABLE_FULL (pass). */
 static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 				     __u32 rlen, __u32 snd_nxt, int reject, struct pf_adj *a,
 				     struct pf_scratch *s)
 {
 	struct pf_flow *nf = (struct pf_flow *)s->nf;
+	int st = 0;
+	long err;
 
 	if (!f) {
 		__builtin_memset(nf, 0, sizeof(*nf));
+		nf->gen = bpf_get_prandom_u32();
 		nf->c_pos = p->seq;
 		nf->c_after = p->pay_len;
 		nf->s_pos = snd_nxt;
 		nf->s_after = rlen;
+		nf->c_hi = p->seq + p->pay_len;
+		nf->hi = PF_FLOW_C_HI;
 		nf->req_len = (__u16)p->pay_len;
 		nf->resp_len = (__u16)rlen;
 		nf->last_dir = PF_DIR_SERVER;
 		nf->rejected = (__u8)reject;
 		nf->splices = 1;
 		nf->last_ns = bpf_ktime_get_ns();
-		if (bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+		err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
+		if (err == -PF_EEXIST)
+			return PF_STAT_RACE_LOST;
+		if (err)
 			return PF_STAT_PASS_TABLE_FULL;
 		pf_count(PF_STAT_FLOW_CREATED);
 		a->c_pos = p->seq;
@@ -434,9 +458,24 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 		return 0;
 	}
 	bpf_spin_lock(&f->lock);
+	if (f->gen != a->gen) {
+		st = PF_STAT_RACE_LOST;
+		goto out;
+	}
+	if ((f->hi & PF_FLOW_C_HI) && pf_after(f->c_hi, p->seq)) {
+		st = PF_STAT_PASS_NOT_NEXT;
+		goto out;
+	}
+	if ((f->hi & PF_FLOW_S_HI) && pf_after(f->s_hi, snd_nxt)) {
+		st = PF_STAT_PASS_SERVER_BUSY;
+		goto out;
+	}
+	f->gen = f->gen + 1;
 	f->c_before = f->c_after;
 	f->c_pos = p->seq;
 	f->c_after = f->c_before + p->pay_len;
+	f->c_hi = p->seq + p->pay_len;
+	f->hi |= PF_FLOW_C_HI;
 	f->s_before = f->s_after;
 	f->s_pos = snd_nxt;
 	f->s_after = f->s_before + rlen;
@@ -450,25 +489,33 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 	a->c_before = f->c_before;
 	a->s_pos = f->s_pos;
 	a->s_before = f->s_before;
+out:
 	bpf_spin_unlock(&f->lock);
-	return 0;
+	return st;
 }
 
 /* A policy-covered preflight goes to the app on a connection we do not
  * track yet (e.g. it raced the handshake): start tracking it with an
  * identity correction, so that the direction of later payload is known
  * and its next preflight can be answered. Best effort: a full table
- * just means no tracking. */
-static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *s)
+ * just means no tracking (and an entry another CPU created meanwhile is
+ * the one pf_ingress translates p with). Returns 1 if it created the
+ * entry. */
+static __always_inline int pf_track(const struct pf_pkt *p, struct pf_scratch *s)
 {
 	struct pf_flow *nf = (struct pf_flow *)s->nf;
 
 	__builtin_memset(nf, 0, sizeof(*nf));
+	nf->gen = bpf_get_prandom_u32();
 	nf->resp_acked = 1;
 	nf->last_dir = PF_DIR_CLIENT;
+	nf->c_hi = p->seq + p->pay_len;
+	nf->hi = PF_FLOW_C_HI;
 	nf->last_ns = bpf_ktime_get_ns();
-	if (!bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
-		pf_count(PF_STAT_FLOW_CREATED);
+	if (bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+		return 0;
+	pf_count(PF_STAT_FLOW_CREATED);
+	return 1;
 }
 
 /* Record the outcome st of the request in s (parsed as far as r says)
@@ -530,10 +577,10 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	 * passed (the app would read the request's tail) */
 	if (f) {
 		pf_flow_snapshot(f, &a);
-		if (a.req_len && !pf_before(p->seq, a.c_pos) &&
-		    pf_before(p->seq, a.c_pos + a.req_len))
+		if (pf_in_consumed(&a, p->seq))
 			return pf_reanswer(ctx, xdp, p, &a);
 	}
+	PF_TEST_POINT(PF_TP_ANSWER);
 	if (!p->answer_port)
 		return PF_ANS_PASS; /* translated only: a port a reload dropped */
 	if (p->pay_len < 8 || pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
@@ -601,11 +648,11 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		goto pass_track;
 	}
 	/* the app answered everything the client sent before (no pipelining) */
-	if (f ? f->last_dir == PF_DIR_CLIENT : si->bytes_received != 0) {
+	if (f ? a.last_dir == PF_DIR_CLIENT : si->bytes_received != 0) {
 		st = PF_STAT_PASS_ORDER;
 		goto pass_track;
 	}
-	if (f && !f->resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
+	if (f && !a.resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
 		st = PF_STAT_PASS_SPLICE_PENDING;
 		goto pass_track;
 	}
@@ -632,10 +679,16 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen)))
 		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
 	st = pf_commit(p, f, rlen, si->write_seq, s->m.verdict == PF_V_REJECT, &a, s);
+	if (st == PF_STAT_RACE_LOST) {
+		pf_count(st);
+		return PF_ANS_DROP;
+	}
 	if (st) {
 		if (xdp)
 			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
-		goto pass;
+		if (st == PF_STAT_PASS_TABLE_FULL)
+			goto pass;
+		goto pass_track;
 	}
 	/* Committed: from here a failure drops the segment and the client's
 	 * retransmission takes the pf_reanswer path. */
@@ -664,8 +717,8 @@ pass_track:
 		return PF_ANS_TO_TC;
 	pf_count(st);
 	pf_trace_req(p, s, st, xdp, true);
-	if (!f)
-		pf_track(p, s);
+	if (!f && pf_track(p, s))
+		return PF_ANS_TRACKED;
 	return PF_ANS_PASS;
 }
 

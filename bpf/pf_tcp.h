@@ -15,16 +15,20 @@ struct pf_opts;
 static __always_inline int pf_before(__u32 a, __u32 b) { return (__s32)(a - b) < 0; }
 static __always_inline int pf_after(__u32 a, __u32 b)  { return (__s32)(b - a) < 0; }
 
-/* A consistent copy of the correction fields (taken under the lock). */
+/* A consistent copy of the correction fields (taken under the lock).
+ * gen identifies the state it was taken from (see struct pf_flow). */
 struct pf_adj {
+	__u32 gen;
 	__u32 c_pos, c_before, c_after;
 	__u32 s_pos, s_before, s_after;
 	__u16 req_len, resp_len;
+	__u8  resp_acked, last_dir;
 };
 
 static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
 {
 	bpf_spin_lock(&f->lock);
+	a->gen = f->gen;
 	a->c_pos = f->c_pos;
 	a->c_before = f->c_before;
 	a->c_after = f->c_after;
@@ -33,7 +37,18 @@ static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a
 	a->s_after = f->s_after;
 	a->req_len = f->req_len;
 	a->resp_len = f->resp_len;
+	a->resp_acked = f->resp_acked;
+	a->last_dir = f->last_dir;
 	bpf_spin_unlock(&f->lock);
+}
+
+/* Does payload starting at client wire seq x start inside the consumed
+ * request of a? Such a segment is a copy of the request (or of its
+ * tail): answered again or dropped, never passed -- the app would read
+ * the request, or its tail, as the next bytes. */
+static __always_inline int pf_in_consumed(const struct pf_adj *a, __u32 x)
+{
+	return a->req_len && !pf_before(x, a->c_pos) && pf_before(x, a->c_pos + a->req_len);
 }
 
 /* Client wire seq -> server socket seq (deletion of the request). */

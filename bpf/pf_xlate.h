@@ -7,51 +7,111 @@
 #ifndef PF_XLATE_H
 #define PF_XLATE_H
 
-/* Translate a client segment of a spliced connection. */
-static __always_inline void pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
-					    struct pf_flow *f)
+/* Under f's lock: is the state still the snapshot a's? If so, record
+ * what the translated segment p (direction dir) tells about the flow:
+ * the furthest bytes passed with these offsets (c_hi / s_hi), whether
+ * the client acked the latest response, the direction of the last
+ * payload, FIN/RST. Returns 0, or -1 if another CPU committed a splice
+ * since a was taken: p was translated with the old offsets and must be
+ * dropped (its sender sends it again; see struct pf_flow). */
+static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *a,
+					const struct pf_pkt *p, int dir)
+{
+	__u32 end = p->seq + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
+	__u32 send;
+	int ret = 0;
+
+	bpf_spin_lock(&f->lock);
+	if (f->gen != a->gen) {
+		ret = -1;
+		goto out;
+	}
+	if (dir == PF_DIR_IN) {
+		if ((p->tflags & PF_TCPF_ACK) && !pf_before(p->ack, f->s_pos + f->s_after))
+			f->resp_acked = 1;
+		if (p->pay_len) {
+			if (!(f->hi & PF_FLOW_C_HI) || pf_after(end, f->c_hi))
+				f->c_hi = end;
+			f->hi |= PF_FLOW_C_HI;
+			f->last_dir = PF_DIR_CLIENT;
+		}
+		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
+			f->fin |= PF_FIN_CLIENT;
+	} else {
+		/* socket space: the segment's own, untranslated seq */
+		send = end;
+		if (send != p->seq) {
+			if (!(f->hi & PF_FLOW_S_HI) || pf_after(send, f->s_hi))
+				f->s_hi = send;
+			f->hi |= PF_FLOW_S_HI;
+		}
+		if (p->pay_len)
+			f->last_dir = PF_DIR_SERVER;
+		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
+			f->fin |= PF_FIN_SERVER;
+	}
+out:
+	bpf_spin_unlock(&f->lock);
+	return ret;
+}
+
+/* Translate a client segment of a tracked connection. Returns 0 (pass
+ * it on) or -1 (drop it: it starts inside the consumed request, or a
+ * splice was committed on another CPU while it was being translated). */
+static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
+					   struct pf_flow *f)
 {
 	struct pf_opts *o;
 	struct pf_adj a;
 
 	pf_flow_snapshot(f, &a);
+	/* pf_try_answer's first check, against the current state: a copy
+	 * of the request that lost the race to its twin on another CPU
+	 * (it passed the check before the twin committed) */
+	if (p->pay_len && pf_in_consumed(&a, p->seq)) {
+		pf_count(PF_STAT_RACE_LOST);
+		return -1;
+	}
+	PF_TEST_POINT(PF_TP_XLATE_IN);
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
 		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack, pf_ack_in(&a, p->ack)))
 			goto err;
-		if (!pf_before(p->ack, a.s_pos + a.s_after))
-			f->resp_acked = 1;
 	}
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_IN);
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
 			goto err;
 	}
-	if (p->pay_len)
-		f->last_dir = PF_DIR_CLIENT;
-	if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
-		f->fin |= PF_FIN_CLIENT;
+	if (pf_flow_note(f, &a, p, PF_DIR_IN)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
 	f->last_ns = bpf_ktime_get_ns();
 	pf_count(PF_STAT_TRANSLATED_IN);
-	return;
+	return 0;
 err:
 	pf_count(PF_STAT_PASS_ERROR);
+	return 0;
 }
 
-/* Translate a server segment of a spliced connection. */
-static __always_inline void pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
-					     struct pf_flow *f)
+/* Translate a server segment of a tracked connection. Returns 0 (pass
+ * it on) or -1 (drop it: a splice was committed on another CPU while it
+ * was being translated; the server sends it again). */
+static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
+					    struct pf_flow *f)
 {
 	struct pf_opts *o;
 	struct pf_adj a;
 
 	pf_flow_snapshot(f, &a);
+	PF_TEST_POINT(PF_TP_XLATE_OUT);
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
 		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack,
-				pf_ack_out_field(&a, p->ack, f->resp_acked)))
+				pf_ack_out_field(&a, p->ack, a.resp_acked)))
 			goto err;
 	}
 	if (p->tcp_hlen > 20) {
@@ -59,15 +119,16 @@ static __always_inline void pf_translate_out(void *ctx, bool xdp, const struct p
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
 			goto err;
 	}
-	if (p->pay_len)
-		f->last_dir = PF_DIR_SERVER;
-	if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
-		f->fin |= PF_FIN_SERVER;
+	if (pf_flow_note(f, &a, p, PF_DIR_OUT)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
 	f->last_ns = bpf_ktime_get_ns();
 	pf_count(PF_STAT_TRANSLATED_OUT);
-	return;
+	return 0;
 err:
 	pf_count(PF_STAT_PASS_ERROR);
+	return 0;
 }
 
 #endif /* PF_XLATE_H */

@@ -130,8 +130,8 @@ struct pf_flow_key {
 #define PF_FIN_SERVER 2
 
 /* pf_flows map value: the two-record seqadj state of one spliced
- * connection (see ../shared/notes/tcp-splice.md section 1). All sequence
- * numbers are host order.
+ * connection (see ../shared/notes/tcp-splice.md section 1 and
+ * docs/tcp-splice.md). All sequence numbers are host order.
  *
  * Client -> server (deletions): client wire seq X maps to socket seq
  *   X - c_after  if X >= c_pos + req_len,   X - c_before if X < c_pos.
@@ -140,27 +140,50 @@ struct pf_flow_key {
  * Only one correction is live: a new splice needs the previous response
  * acknowledged (resp_acked), so older segments can no longer occur.
  *
+ * Concurrency: packets of one connection run on several CPUs at once
+ * (multi-queue NICs, RPS, TC egress on the sending CPU). Every field but
+ * last_ns is read and written under lock only. A packet works on a
+ * snapshot (struct pf_adj, with gen) and then, under the lock, acts only
+ * if gen is unchanged: a splice committed meanwhile by another CPU makes
+ * a commit drop its segment (the duplicate that lost) and a translation
+ * drop its segment (translated with the old offsets; TCP sends it again).
+ * c_hi/s_hi record, under the same lock, the furthest bytes each side has
+ * had passed with the current offsets; a commit needs none past the
+ * request (client) or past the response position (server). gen starts
+ * random, so a straggler holding an entry that GC freed and the map
+ * reused for another connection fails the check too.
+ *
  * A restarted instance adopts the flow table only if its layout is this
  * one (user/layout.c fingerprints the BTF). PF_FLOW_EPOCH: bump it when
  * the meaning of these fields changes while their layout does not. */
 #define PF_FLOW_EPOCH 1
 struct pf_flow {
 	struct bpf_spin_lock lock;
+	__u32 gen;         /* changes at every commit; random at creation */
 	__u32 c_pos;       /* wire seq of the latest consumed request */
 	__u32 c_before;    /* client bytes consumed before c_pos */
 	__u32 c_after;     /* c_before + req_len */
 	__u32 s_pos;       /* socket seq P where the latest response sits */
 	__u32 s_before;    /* bytes inserted before s_pos */
 	__u32 s_after;     /* s_before + resp_len */
+	__u32 c_hi;        /* client wire seq: end of the furthest payload
+			    * passed or consumed (PF_FLOW_C_HI) */
+	__u32 s_hi;        /* server socket seq: end of the furthest payload
+			    * or FIN translated (PF_FLOW_S_HI) */
 	__u16 req_len;
 	__u16 resp_len;
 	__u8  resp_acked;  /* client acked the whole latest response */
 	__u8  last_dir;    /* PF_DIR_* */
 	__u8  fin;         /* PF_FIN_* bits */
 	__u8  rejected;    /* latest response was a 403 */
+	__u8  hi;          /* PF_FLOW_C_HI | PF_FLOW_S_HI: c_hi/s_hi valid */
+	__u8  pad[3];
 	__u32 splices;     /* responses injected on this connection */
 	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
 };
+
+#define PF_FLOW_C_HI 1
+#define PF_FLOW_S_HI 2
 
 /* What the datapath reads from the local TCP socket (tcp_sock via BTF);
  * also the value of the test-only pf_test_sock map (PF_TEST_MOCK_SOCK). */
@@ -244,6 +267,27 @@ struct pf_acrh_val {
 	__u16 bad_off;             /* offending name: offset in the value */
 	__u16 bad_len;
 	__u16 pad;
+};
+
+/* Test build only (tests/bpf, bpf/pf_test.h): where a packet stops,
+ * and the .bss record through which a test stops and releases it. The
+ * test sets point and cpu (CPU id + 1), waits for entered, runs other
+ * packets on another CPU, then sets release. A pause ends by itself
+ * after about 2 s (timed_out set): a test run never hangs. */
+enum pf_test_point {
+	PF_TP_NONE = 0,
+	PF_TP_ANSWER,    /* pf_try_answer: flow looked up and snapshot taken */
+	PF_TP_XLATE_IN,  /* pf_translate_in: snapshot taken, not yet translated */
+	PF_TP_XLATE_OUT, /* pf_translate_out: the same for a server segment */
+};
+
+struct pf_test_pause {
+	__u32 point;     /* enum pf_test_point to stop at */
+	__u32 cpu;       /* 1 + the CPU that stops; 0: none */
+	__u32 entered;   /* set by the program when it stops */
+	__u32 release;   /* set by the test to let it go on */
+	__u32 timed_out; /* the pause ended without a release */
+	__u32 pad;
 };
 
 #endif /* PF_STRUCTS_H */

@@ -360,6 +360,22 @@ void h_read_stats(long long v[PF_STAT__MAX])
 	free(vals);
 }
 
+/* The counters of one CPU into v. */
+void h_read_stats_cpu(int cpu, long long v[PF_STAT__MAX])
+{
+	__u64 *vals = calloc((size_t)ncpu, sizeof(__u64));
+	__u32 i;
+
+	if (!vals)
+		h_die("calloc", ENOMEM);
+	for (i = 0; i < PF_STAT__MAX; i++) {
+		if (bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_stats), &i, vals))
+			h_die("read stats", errno);
+		v[i] = cpu >= 0 && cpu < ncpu ? (long long)vals[cpu] : 0;
+	}
+	free(vals);
+}
+
 /* Counters before a run; deltas after it. */
 void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX])
 {
@@ -370,13 +386,12 @@ void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX])
 		r->delta[i] -= before[i];
 }
 
-int h_try_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
-	      const struct h_env *env, struct h_run *r)
+int h_test_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
+	       const struct h_env *env, struct h_run *r)
 {
-	static __u8 raw[PKT_MAX + 64];
+	__u8 raw[PKT_MAX + 64];
 	struct __sk_buff ctx_in, ctx_out;
 	struct xdp_md xin, xout;
-	long long before[PF_STAT__MAX];
 	int i;
 	LIBBPF_OPTS(bpf_test_run_opts, o,
 		.data_in = pkt,
@@ -413,15 +428,9 @@ int h_try_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 		o.data_out = raw;
 		o.data_size_out = sizeof(raw);
 	}
-	h_read_stats(before);
-	h_capture(NULL);
-	h_drain_up();
-	r->n_tx = 0;
 	r->err = bpf_prog_test_run_opts(prog->fd, &o);
 	if (r->err)
 		r->err = -errno;
-	h_capture(r);
-	h_stats_delta(r, before);
 	r->retval = (int)o.retval;
 	r->out_len = o.data_size_out;
 	r->mark = ctx_out.mark;
@@ -441,6 +450,21 @@ int h_try_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 	for (i = 0; i < H_VERDICTS; i++)
 		if (prog->retval[i] == r->retval)
 			r->verdict = i;
+	return r->err;
+}
+
+int h_try_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
+	      const struct h_env *env, struct h_run *r)
+{
+	long long before[PF_STAT__MAX];
+
+	h_read_stats(before);
+	h_capture(NULL);
+	h_drain_up();
+	r->n_tx = 0;
+	h_test_run(prog, pkt, len, env, r);
+	h_capture(r);
+	h_stats_delta(r, before);
 	return r->err;
 }
 

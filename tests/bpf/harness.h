@@ -253,6 +253,19 @@ void h_chain_deltas(const struct h_delta *tc, struct h_delta out[16]);
  * h_chain_deltas(d_tc). Verdict and output are left to the caller. */
 bool h_run_to_tc(const struct pkt_spec *in, struct h_run *r, const struct h_delta *d_tc);
 
+/* Cross-CPU races (pause.c): run s through prog on a second CPU and
+ * make it stop at point (enum pf_test_point, bpf/pf_test.h) -- as if
+ * another CPU were handling a packet of the same connection right then.
+ * Returns once it has stopped; meanwhile the caller runs other packets
+ * (on the first CPU: the main thread is pinned there until
+ * h_pause_finish). False (a failed check) if it cannot be stopped there,
+ * or the machine has one CPU. */
+bool h_pause_start(const struct h_prog *prog, const struct pkt_spec *s, __u32 point);
+
+/* Let the stopped packet go on and collect its run into r: verdict,
+ * output, and the counters of its CPU (r->delta). No clone capture. */
+bool h_pause_finish(struct h_run *r);
+
 /* Check r's counter deltas against d exactly (unlisted ones must be 0). */
 bool h_check_deltas(const struct h_run *r, const struct h_delta *d);
 
@@ -313,5 +326,6 @@ void test_adv_http(void);
 void test_conformance(void);
 void test_slowpath(void);
 void test_reload(void);
+void test_race(void);
 
 #endif /* PF_TEST_HARNESS_H */

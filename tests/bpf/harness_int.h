@@ -18,6 +18,13 @@ void h_die(const char *what, int err) __attribute__((noreturn));
 /* Sum of the per-CPU counters into v; r->delta = now - before. */
 void h_read_stats(long long v[PF_STAT__MAX]);
 void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX]);
+/* The counters of one CPU into v. */
+void h_read_stats_cpu(int cpu, long long v[PF_STAT__MAX]);
+
+/* One bpf_prog_test_run_opts of prog over pkt into r (output, retval,
+ * verdict, XDP metadata); no counters, no capture: safe on any thread. */
+int h_test_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
+	       const struct h_env *env, struct h_run *r);
 
 /* Collect the frames transmitted on lo since the last call into r's tx
  * (NULL: discard them). */

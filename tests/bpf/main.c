@@ -28,6 +28,7 @@ int main(int argc, char **argv)
 	test_conformance();
 	test_slowpath();
 	test_reload();
+	test_race();
 	ret = h_summary();
 	h_fini();
 	return ret;

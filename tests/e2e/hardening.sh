@@ -9,7 +9,8 @@
 # server killed while connections carry spliced preflights; and 50
 # concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
 # under 3 % loss + 2 % duplication in both directions for SECONDS (default
-# 10; `make soak` runs 60); the same with delay (tbf queues) on both ends;
+# 10; `make soak` runs 60); both copies of duplicated segments handled on
+# two CPUs at once (RPS); the same with delay (tbf queues) on both ends;
 # the same with reordering in both directions (htb + a BPF classifier, no
 # netem here); foreign TC filters and a second instance. Ends with
 # "N passed, M failed".
@@ -146,6 +147,43 @@ case_soak() {
 	kernel=$(sed -n 's/.* kernel=\([0-9]*\).*/\1/p' <<<"$out" | tail -1)
 	pf_expect_ge "preflights done" "${total:-0}" 50
 	pf_expect_ge "kernel answered >= 90 %" "$((${kernel:-0} * 10))" "$((${total:-1} * 9))"
+	pf_case_result
+}
+
+# rps_set MASK -- RPS CPU mask (hex) of the server veth's receive queue;
+# prints the old mask.
+rps_set() {
+	local f=/sys/class/net/$PF_IF_HOST/queues/rx-0/rps_cpus
+	cat "$f"
+	echo "$1" >"$f"
+}
+
+# Two copies of one segment handled at the same moment on two CPUs (issue
+# 9 item 1: two 204s stacked, the second read as the PUT's answer). faultinj
+# duplicates every client segment and gives each copy its own flow hash,
+# and RPS on the server's veth spreads them over the CPUs, as a multi-queue
+# NIC does. Bounded repeats until the datapath has seen copies race
+# (race_lost): the case proves nothing if they never did.
+case_race() {
+	local out i old ncpu before lost=0
+	ncpu=$(nproc)
+	((ncpu >= 2)) || pf_case_skip "one CPU: packets never race across CPUs"
+	old=$(rps_set "$(printf '%x' $(((1 << (ncpu > 8 ? 8 : ncpu)) - 1)))")
+	trap "rps_set $old >/dev/null" EXIT  # this case's subshell: also on failure
+	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 0 --dup 1000 --in-dup 0 \
+		--rehash 1 >/dev/null
+	before=$(pf_stat race_lost)
+	for ((i = 0; i < 5 && lost == 0; i++)); do
+		out=$(ka --conns 8 --rounds 200 --put-size 1000 --get-size 1000 --expect any \
+			--timeout-ms 5000 2>&1 || true)
+		pf_detail "$(tail -1 <<<"$out")"
+		pf_expect_match "run $((i + 1)): every byte right" "$out" 'errors=0$'
+		lost=$(($(pf_stat race_lost) - before))
+	done
+	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	rps_set "$old" >/dev/null
+	pf_detail "$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" | awk '$2 > 0 { printf "%s=%s ", $1, $2 }')"
+	pf_expect_ge "copies of a request raced on two CPUs (race_lost)" "${lost:-0}" 1
 	pf_case_result
 }
 
@@ -292,6 +330,7 @@ main() {
 	pf_stop_preflightd || true
 	pf_start_preflightd "$MODE"
 	pf_case "[$MODE] soak: 50 connections, loss + duplication, ${SOAK}s" case_soak
+	pf_case "[$MODE] duplicates on two CPUs at once (RPS + per-copy hash)" case_race
 	# (the XDP-mode stall once seen here was faultinj's: see the top
 	# comment of faultinj.bpf.c)
 	pf_case "[$MODE] delay (tbf queues) + loss + duplication, both directions" case_delay

@@ -1,0 +1,271 @@
+/* test_race.c -- BPF tier: packets of one connection handled on two CPUs at the same moment. */
+/*
+ * Each case stops one packet on a second CPU at a test point (bpf/pf_test.h,
+ * h_pause_start) right after it read the flow's state, runs another packet
+ * of the same connection to completion on the first CPU, then lets the
+ * stopped one go on (h_pause_finish): the interleaving a multi-queue NIC or
+ * RPS produces when the fault injector's two copies of one segment, or a
+ * request and the segment behind it, arrive together.
+ */
+#include <string.h>
+
+#include "conn.h"
+
+#define S0 1000000u
+#define P0 5000000u
+#define WIN (64256u >> 7)  /* h_sock(): rcv_wnd >> wscale */
+
+/* A connection whose first preflight (at S0, response at P0) was
+ * answered and acked: the socket is at S0 / P0 and the next preflight,
+ * at wire seq S0 + L acking P0 + R, can be answered. */
+static bool acked_splice(struct conn *c)
+{
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+
+	if (!conn_splice(c, 4, S0, P0))
+		return false;
+	conn_cseg(&in, c, c->S + c->L, c->P + c->R, "");
+	want = in;
+	want.seq = c->S;
+	want.ack = c->P;
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+		return false;
+	si = h_sock(c->S, c->P);
+	h_set_sock(&si);
+	return true;
+}
+
+/* The second preflight of c (client wire seq S0 + L). */
+static void second_req(struct pkt_spec *s, const struct conn *c)
+{
+	h_req_spec(s, 4, H_PREFLIGHT, c->S + c->L, c->P + c->R, 333, 444);
+}
+
+/* r must be the response to the second preflight of c. */
+static bool second_resp(const struct h_run *r, const struct pkt_spec *req, const struct conn *c)
+{
+	struct h_want w = { .req = req, .seq = c->P + c->R, .ack = c->S + 2 * c->L,
+			    .win = WIN, .has_ts = true, .tsval = H_TS_NOW, .tsecr = 333,
+			    .pay = H_RESP_204, .paylen = c->R };
+
+	return h_check_response(r, &w);
+}
+
+/* r (the stopped copy) must have been dropped and counted race_lost:
+ * anything else hands the request to the app a second time or answers
+ * it twice. */
+static bool dropped_as(const struct h_run *r, int stat, const char *what)
+{
+	struct pkt_view v;
+
+	if (r->verdict == H_PASS && !pkt_parse(r->out, r->out_len, &v, NULL, 0))
+		return H_CHECK(false, "BUG: %s passed on (%u payload bytes at seq 0x%08x)", what,
+			       v.paylen, v.seq);
+	if (r->verdict == H_TX)
+		return H_CHECK(false, "BUG: %s answered a second time", what);
+	if (!H_CHECK(r->verdict == H_DROP, "%s: retval %d, want DROP", what, r->retval))
+		return false;
+	return H_CHECK(r->delta[stat] == 1, "%s: counter %d moved by %lld, want 1", what, stat,
+		       r->delta[stat]);
+}
+
+/* The two copies of a connection's first preflight: one answers and
+ * creates the flow entry; the other, stopped after it found no entry,
+ * loses the BPF_NOEXIST insert and must be dropped -- not passed to the
+ * app (counted as a full table) while the client gets the 204. */
+static void t_twins_new_flow(void)
+{
+	struct h_fix f;
+	struct h_run a, b;
+	struct h_want w;
+	struct pf_flow fl;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_set_sock(&f.sock);
+	if (!h_pause_start(h_in, &f.in, PF_TP_ANSWER))
+		return;
+	h_run_spec(h_in, &f.in, NULL, &a);
+	h_pause_finish(&b);
+	w = h_want_resp(&f, P0, H_RESP_204);
+	if (!h_check_response(&a, &w) || !dropped_as(&b, PF_STAT_RACE_LOST, "the twin"))
+		return;
+	if (H_CHECK(h_flow(&f.in, &fl), "flow gone")) {
+		H_EQ(fl.splices, 1, "flow splices");
+		H_EQ(fl.c_after, strlen(H_PREFLIGHT), "flow c_after");
+	}
+}
+
+/* The two copies of a later preflight on a spliced connection, both
+ * past the retransmission check before either commits: the second
+ * commit must see that the entry is no longer the one its guards
+ * approved. Stacked on the first, it would put a second 204 at P + R
+ * and shift the client's stream by one request (the soak's "put:
+ * status 204"). */
+static void t_twins_spliced_flow(void)
+{
+	struct conn c;
+	struct pkt_spec req;
+	struct h_run a, b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	if (!h_pause_start(h_in, &req, PF_TP_ANSWER))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, &c) || !dropped_as(&b, PF_STAT_RACE_LOST, "the twin"))
+		return;
+	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
+		H_EQ(fl.splices, 2, "flow splices");
+		H_EQ(fl.c_after, 2 * c.L, "flow c_after");
+		H_EQ(fl.s_after, 2 * c.R, "flow s_after");
+	}
+}
+
+/* The stopped copy then fails a live guard (the server has sent more
+ * since): it is passed, and the translation must not map it onto the
+ * request position -- the app would read the consumed preflight. (TC
+ * only: XDP hands a guard failure to TC, which sees the current state
+ * from the start.) */
+static void t_twin_fails_guard(void)
+{
+	struct conn c;
+	struct pkt_spec req;
+	struct pf_sockinfo si;
+	struct h_run a, b;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	if (!h_pause_start(h_in, &req, PF_TP_ANSWER))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	si = h_sock(c.S, c.P);
+	si.write_seq = si.snd_nxt = c.P + 100;
+	h_set_sock(&si);
+	h_pause_finish(&b);
+	if (second_resp(&a, &req, &c))
+		dropped_as(&b, PF_STAT_RACE_LOST, "the twin");
+}
+
+/* The same on a connection's first request: the stopped copy found no
+ * entry, then fails a guard; the entry its twin created must still
+ * stop it (TC only, as above). */
+static void t_twin_new_flow_fails_guard(void)
+{
+	struct h_fix f;
+	struct h_run a, b;
+	struct h_want w;
+	struct pf_sockinfo si;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_set_sock(&f.sock);
+	if (!h_pause_start(h_in, &f.in, PF_TP_ANSWER))
+		return;
+	h_run_spec(h_in, &f.in, NULL, &a);
+	si = f.sock;
+	si.write_seq = si.snd_nxt = P0 + 100;
+	h_set_sock(&si);
+	h_pause_finish(&b);
+	w = h_want_resp(&f, P0, H_RESP_204);
+	if (h_check_response(&a, &w))
+		dropped_as(&b, PF_STAT_RACE_LOST, "the twin");
+}
+
+/* A client segment right behind the preflight (pipelined data), being
+ * translated on one CPU while the preflight is answered on the other:
+ * translated with the offsets from before that splice it would land L
+ * bytes past the socket's next byte. It must be dropped (TCP sends it
+ * again) or carry the new offsets. */
+static void t_data_behind_while_answered(void)
+{
+	struct conn c;
+	struct pkt_spec req, data;
+	struct h_run a, b;
+	struct pkt_view v;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	conn_cseg(&data, &c, c.S + 2 * c.L, c.P + c.R, PUT_REQ);
+	if (!h_pause_start(h_in, &data, PF_TP_XLATE_IN))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, &c))
+		return;
+	if (b.verdict == H_PASS && h_out_view(&b, &v)) {
+		H_EQX(v.seq, c.S, "data behind the answered preflight: socket seq");
+		return;
+	}
+	dropped_as(&b, PF_STAT_XLATE_RACE, "the data behind");
+}
+
+/* The app writes at the moment its client's preflight is answered:
+ * its segment, translated on egress with the offsets from before the
+ * splice, would sit exactly where the response goes. Dropped (the
+ * server sends it again, after the response) or given the new offsets. */
+static void t_server_data_while_answered(void)
+{
+	struct conn c;
+	struct pkt_spec req, data;
+	struct h_run a, b;
+	struct pkt_view v;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
+	if (!h_pause_start(&h_tc_out, &data, PF_TP_XLATE_OUT))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, &c))
+		return;
+	if (b.verdict == H_PASS && h_out_view(&b, &v)) {
+		H_EQX(v.seq, c.P + 2 * c.R, "server data written during the splice: wire seq");
+		return;
+	}
+	dropped_as(&b, PF_STAT_XLATE_RACE, "the server data");
+}
+
+/* The other order: the app's segment went out (translated) first, but
+ * the socket state the guards read does not show it yet. The commit
+ * must see that server bytes past the response position went through:
+ * the preflight goes to the app. */
+static void t_server_data_before_commit(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_SERVER_BUSY, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec req, data, want;
+
+	if (!acked_splice(&c))
+		return;
+	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
+	want = data;
+	want.seq = c.P + c.R;
+	want.ack = c.S + c.L;
+	if (!conn_expect(&h_tc_out, &data, NULL, &want, conn_d_out))
+		return;
+	second_req(&req, &c);
+	want = req;
+	want.seq = c.S;
+	want.ack = c.P;
+	conn_expect_to_tc(&req, &want, d);
+}
+
+void test_race(void)
+{
+	h_case("race_twins_first_preflight_one_answer", t_twins_new_flow);
+	h_case("race_twins_later_preflight_one_answer", t_twins_spliced_flow);
+	h_case_m("race_twin_failing_guard_not_passed", t_twin_fails_guard, H_M_TC);
+	h_case_m("race_twin_new_flow_failing_guard_not_passed", t_twin_new_flow_fails_guard, H_M_TC);
+	h_case("race_data_behind_preflight_not_shifted", t_data_behind_while_answered);
+	h_case("race_server_data_during_splice_not_on_response", t_server_data_while_answered);
+	h_case("race_server_data_before_commit_passes", t_server_data_before_commit);
+}
