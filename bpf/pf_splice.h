@@ -262,7 +262,10 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 	e.ack = p->seq + s->r.len;
 	e.win = pf_raw_window(si);
 	e.has_ts = (__u8)t.has;
-	e.tsval = pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
+	/* "has a clock" first: any ts_now is a valid reading, and a TSecr
+	 * compared with an unknown clock of 0 would lose for half of all
+	 * values (the response then carrying TSval 0) */
+	e.tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
 	e.tsecr = t.val;
 	if (xdp || ack_s == si->snd_una) {
 		if (pf_emit(ctx, xdp, p, s, rlen, &e))
@@ -629,6 +632,8 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		goto pass_decided;
 	si = &s->si;
 	st = pf_sock(ctx, p, si);
+	if (!st && si->closing)
+		st = PF_STAT_PASS_NO_SOCKET; /* only re-answers once closing */
 	if (st)
 		goto pass_track;
 	/* this very segment acks everything the app wrote (so nothing is

@@ -51,14 +51,21 @@ static __always_inline int pf_in_consumed(const struct pf_adj *a, __u32 x)
 	return a->req_len && !pf_before(x, a->c_pos) && pf_before(x, a->c_pos + a->req_len);
 }
 
-/* Client wire seq -> server socket seq (deletion of the request). */
+/* Client wire seq -> server socket seq (deletion of the request). The
+ * consumed request maps below the socket's rcv_nxt, as if the socket had
+ * received it: what reaches the socket from there is old, as it would be
+ * without the splice. That is what a zero-length segment inside it is --
+ * a keepalive or window probe at the client's snd_una - 1 must reach the
+ * server as rcv_nxt - 1, out of window, so the server acks it (mapped
+ * onto rcv_nxt, an in-order pure ACK, it got no reply and the client
+ * aborted the idle connection); an RST there is out of window, so only
+ * the client's real snd_nxt is exact (RFC 5961). Payload inside it never
+ * gets here (pf_in_consumed). */
 static __always_inline __u32 pf_seq_in(const struct pf_adj *a, __u32 x)
 {
-	if (!pf_before(x, a->c_pos + a->req_len))
-		return x - a->c_after;
 	if (pf_before(x, a->c_pos))
 		return x - a->c_before;
-	return a->c_pos - a->c_before; /* inside the consumed request */
+	return x - a->c_after;
 }
 
 /* Client wire ack (of server data) -> socket space (insertion of the

@@ -11,13 +11,14 @@
  * what the translated segment p (direction dir) tells about the flow:
  * the furthest bytes passed with these offsets (c_hi / s_hi), whether
  * the client acked the latest response, the direction of the last
- * payload, FIN/RST. Returns 0, or -1 if another CPU committed a splice
+ * payload, FIN/RST, the time. Returns 0, or -1 if another CPU committed a splice
  * since a was taken: p was translated with the old offsets and must be
  * dropped (its sender sends it again; see struct pf_flow). */
 static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *a,
 					const struct pf_pkt *p, int dir)
 {
 	__u32 end = p->seq + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
+	__u64 now = bpf_ktime_get_ns();
 	__u32 send;
 	int ret = 0;
 
@@ -50,6 +51,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
 			f->fin |= PF_FIN_SERVER;
 	}
+	f->last_ns = now;
 out:
 	bpf_spin_unlock(&f->lock);
 	return ret;
@@ -88,7 +90,6 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 		pf_count(PF_STAT_XLATE_RACE);
 		return -1;
 	}
-	f->last_ns = bpf_ktime_get_ns();
 	pf_count(PF_STAT_TRANSLATED_IN);
 	return 0;
 err:
@@ -123,7 +124,6 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 		pf_count(PF_STAT_XLATE_RACE);
 		return -1;
 	}
-	f->last_ns = bpf_ktime_get_ns();
 	pf_count(PF_STAT_TRANSLATED_OUT);
 	return 0;
 err:

@@ -194,7 +194,13 @@ struct pf_sockinfo {
 	__u32 valid;       /* mock only: 0 means "no socket" */
 	__u32 ts_now;      /* the socket's TCP timestamp clock now (TSval units) */
 	__u32 snd_wscale;  /* the client's window scale */
-	__u32 pad;
+	__u8  ts_ok;       /* ts_now is known (0: a request socket, whose
+			    * clock is not readable; any value of ts_now,
+			    * 0 included, is a valid clock reading) */
+	__u8  closing;     /* past ESTABLISHED but can still send and receive
+			    * (FIN_WAIT1/2, CLOSE_WAIT, CLOSING, LAST_ACK):
+			    * only a retransmission is answered (again) */
+	__u8  pad[2];
 };
 
 /* pf_trace_ctl map value (single entry), set by `preflightd trace`. */

@@ -205,6 +205,8 @@ struct pf_config *h_cfg(void);
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);
 unsigned h_flow_count(void);
+/* Delete the flow entry of key (what the daemon's GC does). */
+void h_flow_delete(const struct pf_flow_key *key);
 /* Fill pf_flows with unrelated connections until it is full; returns
  * the number of entries. */
 unsigned h_fill_flows(void);

@@ -7,6 +7,7 @@
  * RPS produces when the fault injector's two copies of one segment, or a
  * request and the segment behind it, arrive together.
  */
+#include <arpa/inet.h>
 #include <string.h>
 
 #include "conn.h"
@@ -259,6 +260,75 @@ static void t_server_data_before_commit(void)
 	conn_expect_to_tc(&req, &want, d);
 }
 
+/* A late copy of the client's ACK of the first response, translated on
+ * one CPU while the second preflight is answered on the other: it must
+ * not mark the second response acknowledged (it acks only the first).
+ * Marked, the next preflight would be answered before the client has the
+ * second response, and a lost second response could never be asked for
+ * again (the server's acks would cover its request). */
+static void t_old_ack_not_new_response(void)
+{
+	struct conn c;
+	struct pkt_spec req, ack;
+	struct h_run a, b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	conn_cseg(&ack, &c, c.S + c.L, c.P + c.R, "");
+	if (!h_pause_start(h_in, &ack, PF_TP_XLATE_IN))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, &c) || !H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQ(fl.splices, 2, "flow splices");
+	H_EQ(fl.resp_acked, 0, "flow resp_acked (the second response is not acked)");
+}
+
+/* A straggler: a client FIN found the flow entry, then its connection
+ * ended and GC freed the entry, and a new connection's first preflight
+ * took the same preallocated element (the freelist hands the last freed
+ * one out first). The straggler must not write into the new flow. */
+static void t_straggler_reused_entry(void)
+{
+	struct conn c;
+	struct pkt_spec fin, req2;
+	struct pf_sockinfo si;
+	struct pf_flow_key key;
+	struct h_run a, b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	conn_cseg(&fin, &c, c.S + c.L, c.P + c.R, "");
+	fin.flags |= TH_FIN;
+	if (!h_pause_start(h_in, &fin, PF_TP_XLATE_IN))
+		return;
+	memset(&key, 0, sizeof(key));
+	memcpy(key.caddr, c.req.saddr, 4);
+	memcpy(key.saddr, c.req.daddr, 4);
+	key.cport = htons(c.req.sport);
+	key.sport = htons(c.req.dport);
+	key.family = 4;
+	h_flow_delete(&key);
+	/* another client port: a new connection, its first preflight */
+	h_req_spec(&req2, 4, H_PREFLIGHT, 7000000, 9000000, 111, 222);
+	req2.sport = 40001;
+	si = h_sock(7000000, 9000000);
+	h_set_sock(&si);
+	h_run_spec(h_in, &req2, NULL, &a);
+	h_pause_finish(&b);
+	if (!H_CHECK(a.verdict == H_TX, "new connection's preflight: verdict %s, want TX",
+		     h_verdict_name(a.verdict)) ||
+	    !H_CHECK(h_flow(&req2, &fl), "new connection's flow gone"))
+		return;
+	H_EQ(fl.fin, 0, "new connection's flow fin (written by the straggler)");
+	H_EQ(fl.splices, 1, "new connection's flow splices");
+	H_EQ(b.verdict, H_DROP, "the straggler's verdict");
+}
+
 void test_race(void)
 {
 	h_case("race_twins_first_preflight_one_answer", t_twins_new_flow);
@@ -268,4 +338,6 @@ void test_race(void)
 	h_case("race_data_behind_preflight_not_shifted", t_data_behind_while_answered);
 	h_case("race_server_data_during_splice_not_on_response", t_server_data_while_answered);
 	h_case("race_server_data_before_commit_passes", t_server_data_before_commit);
+	h_case("race_old_ack_does_not_ack_new_response", t_old_ack_not_new_response);
+	h_case("race_straggler_does_not_write_reused_entry", t_straggler_reused_entry);
 }

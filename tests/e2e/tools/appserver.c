@@ -1,9 +1,11 @@
 /* appserver.c -- HTTP/1.1 keep-alive app server that sits behind preflightd in the e2e tests. */
 /*
  *   appserver --listen ADDR:PORT [--listen ...] --log FILE [--page-dir DIR]
- *             [--cors-origin ORIGIN]... [--no-cors]
+ *             [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS]
  * ADDR is numeric IPv4 or [IPv6]. One thread per connection, bounded
- * buffers, every socket wait bounded by SO_RCVTIMEO/SO_SNDTIMEO (IDLE_MS).
+ * buffers, every socket wait bounded by SO_RCVTIMEO/SO_SNDTIMEO (--idle-ms,
+ * default IDLE_MS: a connection idle that long is closed, as servers close
+ * idle keep-alive connections).
  * One log line per request (see log_request). Routes: OPTIONS * (the app's
  * own preflight answer, "X-Answered-By: app"), PUT/POST * (JSON body length
  * + FNV-1a 64), GET /health, GET /blob?n=N[&seed=S], GET /<file> from
@@ -736,10 +738,13 @@ static int open_listener(const char *spec)
 	return fd;
 }
 
+static long g_idle_ms = IDLE_MS;   /* --idle-ms */
+
 /* accept_one: accept on lfd and start a detached connection thread. */
 static void accept_one(int lfd, const pthread_attr_t *attr)
 {
-	struct timeval tv = { .tv_sec = IDLE_MS / 1000 };
+	struct timeval tv = { .tv_sec = g_idle_ms / 1000,
+			      .tv_usec = (g_idle_ms % 1000) * 1000 };
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
@@ -777,7 +782,7 @@ fail:
 static void usage(void)
 {
 	fprintf(stderr, "usage: appserver --listen ADDR:PORT [--listen ...] "
-		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors]\n");
+		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS]\n");
 	exit(2);
 }
 
@@ -806,6 +811,8 @@ int main(int argc, char **argv)
 			g_page_dir = v;
 		else if (!strcmp(a, "--cors-origin") && g_norigins < MAX_ORIGINS)
 			g_origins[g_norigins++] = v;
+		else if (!strcmp(a, "--idle-ms") && atol(v) > 0)
+			g_idle_ms = atol(v);
 		else
 			usage();
 	}

@@ -3,6 +3,7 @@
  *   kaclient --addr ADDR --port PORT [--conns N] [--rounds M] [--origin O]
  *            [--put-size BYTES] [--get-size BYTES] [--timeout-ms MS]
  *            [--acrh LIST] [--expect kernel|app|any] [--host HOST] [--mss BYTES]
+ *            [--hold-ms MS] [--duration-s S] [--pause-ms MS] [--keepalive S]
  * Each of N threads opens ONE TCP connection (never reopened) and runs M
  * rounds of: OPTIONS preflight (answered by the kernel or by the app:
  * "X-Answered-By: app" present means app), PUT of put-size deterministic
@@ -12,6 +13,9 @@
  *   kaclient: conns=N rounds=M preflights=P kernel=K app=A bytes_up=U
  *             bytes_down=D errors=E
  * bytes_up/down count all HTTP bytes (heads and bodies). Exit 0 iff E == 0.
+ * --pause-ms idles between each preflight and its PUT; --keepalive S turns
+ * TCP keepalive on (idle S s, then 2 probes 1 s apart: unanswered, the
+ * connection is aborted).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +46,8 @@ struct opts {
 	const char *addr, *origin, *acrh, *host;
 	unsigned port, conns, rounds, timeout_ms;
 	unsigned hold_ms;      /* keep the connection open this long at the end */
+	unsigned pause_ms;     /* idle this long between a preflight and its PUT */
+	unsigned keepalive_s;  /* TCP keepalive: idle S, probes 1 s apart, 2 */
 	unsigned duration_s;   /* rounds until this many seconds passed (0: off) */
 	unsigned mss;          /* TCP_MAXSEG before connect (0: the default) */
 	uint64_t put_size, get_size;
@@ -485,6 +491,19 @@ static int connect_to(struct worker *w)
 		fail(w, "TCP_MAXSEG %u: %s", o->mss, strerror(errno));
 		goto err;
 	}
+	if (o->keepalive_s) {
+		/* two unanswered probes 1 s apart and the kernel aborts
+		 * the connection (ETIMEDOUT) */
+		int idle = (int)o->keepalive_s, intvl = 1, cnt = 2;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt))) {
+			fail(w, "keepalive: %s", strerror(errno));
+			goto err;
+		}
+	}
 	if (connect(fd, (const struct sockaddr *)&o->ss, o->sslen) &&
 	    errno != EINPROGRESS) {
 		fail(w, "connect: %s", strerror(errno));
@@ -519,7 +538,11 @@ static void *worker_main(void *arg)
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (w->round = 0; w->round < w->o->rounds; w->round++) {
-			if (do_preflight(w) || do_put(w) || do_get(w))
+			if (do_preflight(w))
+				break;
+			if (w->o->pause_ms)
+				poll(NULL, 0, (int)w->o->pause_ms);
+			if (do_put(w) || do_get(w))
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if (w->o->duration_s &&
@@ -584,6 +607,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->acrh = v;
 		else if (!strcmp(a, "--hold-ms"))
 			o->hold_ms = (unsigned)num_arg(a, v, 0, 600000);
+		else if (!strcmp(a, "--pause-ms"))
+			o->pause_ms = (unsigned)num_arg(a, v, 0, 600000);
+		else if (!strcmp(a, "--keepalive"))
+			o->keepalive_s = (unsigned)num_arg(a, v, 1, 3600);
 		else if (!strcmp(a, "--duration-s"))
 			o->duration_s = (unsigned)num_arg(a, v, 0, 3600);
 		else if (!strcmp(a, "--host"))
@@ -608,7 +635,7 @@ usage:
 		"[--rounds M] [--origin O] [--put-size BYTES] "
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
 		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
-		"[--duration-s S] [--mss BYTES]\n");
+		"[--duration-s S] [--mss BYTES] [--pause-ms MS] [--keepalive S]\n");
 	exit(2);
 }
 
