@@ -302,12 +302,16 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
  * Returns PF_STAT_PASS_DAEMON_DOWN (the caller passes the request to the
  * app) when the daemon is not running, lags (no heartbeat for
  * PF_PUNT_WAIT_NS, a full ring buffer) or has not decided within
- * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_TOO_LONG for an origin
- * longer than a token (it can never be learned). */
+ * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_DAEMON_FAILED when the
+ * daemon marked the wait failed (it could not teach the verdict);
+ * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
+ * be learned). Called only for a request of a real connection (a socket,
+ * a valid checksum) that the socket guards would let us answer: nothing
+ * a spoofed segment can make the daemon learn. */
 static __always_inline int pf_punt_req(struct pf_scratch *s)
 {
 	struct pf_punt_rec *rec;
-	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, *first;
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, v, *first;
 	__u32 acrh = s->m.reason == PF_R_ACRH_SLOW;
 
 	if (!hb || now - hb > PF_PUNT_WAIT_NS)
@@ -328,8 +332,18 @@ static __always_inline int pf_punt_req(struct pf_scratch *s)
 		h = s->m.oc.h;
 	}
 	first = bpf_map_lookup_elem(&pf_punted, &h);
-	if (first && now - *first > PF_PUNT_WAIT_NS)
-		return PF_STAT_PASS_DAEMON_DOWN;
+	if (first) {
+		v = *first;
+		if (v & PF_PUNT_FAILED) {
+			/* the daemon could not teach it: to the app -- unless
+			 * the mark is from the other slot (a reload since) */
+			if (((v >> PF_PUNT_SLOT_BIT) & 1) == (pf_cfg.active_slot & 1))
+				return PF_STAT_PASS_DAEMON_FAILED;
+			first = 0;
+		} else if (now - v > PF_PUNT_WAIT_NS) {
+			return PF_STAT_PASS_DAEMON_DOWN;
+		}
+	}
 	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
 	if (!rec)
 		return PF_STAT_PASS_DAEMON_DOWN;
@@ -345,7 +359,7 @@ static __always_inline int pf_punt_req(struct pf_scratch *s)
 		pf_copy(rec->data, s->req + PF_M(s->r.origin.off), n & 127);
 	bpf_ringbuf_submit(rec, 0);
 	if (!first)
-		bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
+		bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);
 	return PF_STAT_PUNT_DAEMON;
 }
 
@@ -569,7 +583,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	struct pf_scratch *s;
 	char pfx[8];
 	__u32 zero = 0, sseq, ack_s;
-	int rlen = 0, st, ret;
+	int rlen = 0, st, ret, punt = 0, sock_ok = 0;
 
 	if (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) {
 		st = PF_STAT_PASS_TCP_FLAGS;
@@ -620,22 +634,21 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (st)
 		goto pass;
 	st = pf_decide(s, p->pay_len, &rlen);
-	if (st == PF_STAT_PUNT_DAEMON) {
-		st = pf_punt_req(s);
-		if (st != PF_STAT_PUNT_DAEMON)
-			goto pass_decided;
-		pf_count(st);
-		pf_trace_req(p, s, st, xdp, true);
-		return PF_ANS_DROP;
-	}
-	if (st)
+	/* the daemon must decide it: punted below, once the segment has
+	 * proved to belong to a real connection (socket, checksum) that
+	 * the guards would let us answer; rlen stays 0 */
+	punt = st == PF_STAT_PUNT_DAEMON;
+	if (st && !punt)
 		goto pass_decided;
 	si = &s->si;
 	st = pf_sock(ctx, p, si);
-	if (!st && si->closing)
-		st = PF_STAT_PASS_NO_SOCKET; /* only re-answers once closing */
 	if (st)
+		goto pass_track;  /* spoofed, or not (or no longer) a connection */
+	sock_ok = !si->closing;
+	if (!sock_ok) {
+		st = PF_STAT_PASS_NO_SOCKET; /* only re-answers once closing */
 		goto pass_track;
+	}
 	/* this very segment acks everything the app wrote (so nothing is
 	 * unsent or unacked). Compared with write_seq, not snd_nxt: on a fast
 	 * path (veth) the client's next request can arrive on another CPU
@@ -678,6 +691,14 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (pf_verify_csum(ctx, xdp, p, s)) {
 		st = PF_STAT_PASS_CSUM;
 		goto pass;
+	}
+	if (punt) {
+		st = pf_punt_req(s);
+		if (st != PF_STAT_PUNT_DAEMON)
+			goto pass_decided;
+		pf_count(st);
+		pf_trace_req(p, s, st, xdp, true);
+		return PF_ANS_DROP;
 	}
 	if (xdp && ack_s != si->snd_una)
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
@@ -722,7 +743,9 @@ pass_track:
 		return PF_ANS_TO_TC;
 	pf_count(st);
 	pf_trace_req(p, s, st, xdp, true);
-	if (!f && pf_track(p, s))
+	/* tracked only with an established socket and a valid checksum:
+	 * a spoofed or corrupted segment creates no entry */
+	if (!f && sock_ok && !pf_verify_csum(ctx, xdp, p, s) && pf_track(p, s))
 		return PF_ANS_TRACKED;
 	return PF_ANS_PASS;
 }

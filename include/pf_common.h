@@ -101,6 +101,7 @@ enum pf_tok_kind {
 	X(PASS_DRAINING,       "draining: not answering new preflights") \
 	X(PUNT_DAEMON,         "punted to the daemon, segment dropped for a retransmission") \
 	X(PASS_DAEMON_DOWN,    "daemon down or lagging: passed") \
+	X(PASS_DAEMON_FAILED,  "the daemon could not learn its verdict: passed") \
 	X(PASS_MSS,            "response larger than MSS") \
 	X(PASS_WINDOW,         "response larger than the client's window") \
 	X(PASS_IP,             "IP fragments/options/extension headers") \

@@ -94,6 +94,9 @@ struct pf_config {
 				  * the datapath (pf_tokens entries) */
 	__u64 learned_acrh;      /* request-header lists the daemon decided
 				  * for the datapath (pf_acrh entries) */
+	__u64 learn_failures;    /* punts the daemon could not teach (marked
+				  * PF_PUNT_FAILED: the retransmission goes
+				  * to the app) */
 	struct pf_slot_info slot[PF_SLOTS];
 	__u64 port_bits[1024];   /* bit p: preflights to TCP port p are answered */
 	/* bit p: connections to port p may carry splices and are translated.
@@ -250,6 +253,15 @@ struct pf_punt_rec {
 	__u8  pad[5];
 	char  data[PF_ACRH_SLOW_MAX]; /* the origin or the ACRH value */
 };
+
+/* pf_punted map value: bpf_ktime_get_ns of the first punt, or -- written
+ * by the daemon when it could not teach the verdict (an insert failed, a
+ * hash collision, no regexes for the slot) -- PF_PUNT_FAILED with the
+ * policy slot in bit PF_PUNT_SLOT_BIT: the datapath then passes such
+ * requests to the app at once (until a reload makes the other slot
+ * active: then it punts again). */
+#define PF_PUNT_FAILED   (1ULL << 63)
+#define PF_PUNT_SLOT_BIT 62
 
 /* pf_acrh map key: an Access-Control-Request-Headers value over the
  * kernel's limits (PF_ACRH_MAX_LEN / PF_ACRH_MAX_TOKENS), under one rule

@@ -235,13 +235,41 @@ static void t_too_long(void)
 
 /* ---- the connection ---- */
 
+/* Passed, and no flow entry: a segment without a local socket (spoofed,
+ * no handshake) must not take a place in the flow table (issue 10). */
+static void run_untracked(struct h_fix *f)
+{
+	struct h_fix x = *f;
+
+	if (h_xdp()) {
+		h_fix_to_tc(&x);
+		if (!h_fix_run(&x, NULL) || !h_chain_fix(f, NULL))
+			return;
+	} else if (!h_fix_run(f, NULL)) {
+		return;
+	}
+	H_EQ(h_flow_count(), 0, "flow entries");
+}
+
 static void t_no_socket(void)
 {
 	struct h_fix f;
 
 	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_NO_SOCKET);
 	f.sock.valid = 0;
-	run_track(&f);
+	run_untracked(&f);
+}
+
+/* A guard fails on a real connection, but the segment's checksum is
+ * wrong (the stack drops it): not tracked either. */
+static void t_busy_bad_csum_untracked(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_SERVER_BUSY);
+	f.sock.write_seq = P0 + 100;
+	f.in.bad_csum = 1;
+	run_untracked(&f);
 }
 
 static void t_busy_unsent(void)
@@ -484,7 +512,8 @@ void test_pass(void)
 	h_case("pass_acrh_daemon_down", t_acrh_daemon_down);
 	h_case("pass_acrh_over_limit", t_acrh_limit);
 	h_case("pass_request_too_long", t_too_long);
-	h_case("pass_no_socket", t_no_socket);
+	h_case("pass_no_socket_not_tracked", t_no_socket);
+	h_case("pass_guard_bad_checksum_not_tracked", t_busy_bad_csum_untracked);
 	h_case("pass_server_busy_unsent", t_busy_unsent);
 	h_case("pass_server_busy_unacked", t_busy_unacked);
 	h_case("pass_not_next_seq", t_not_next);
