@@ -89,6 +89,8 @@ struct {
 	__type(value, __u64);
 } pf_stats SEC(".maps");
 
+#include "pf_frame.h"
+
 /* Per-CPU scratch: the request copy, the response being built and the
  * parse/match results (too big for the 512-byte BPF stack). */
 struct pf_scratch {
@@ -96,6 +98,7 @@ struct pf_scratch {
 	__u8 resp[2 * PF_RESP_MAX];
 	struct pf_req r;
 	struct pf_match m;
+	struct pf_frame fr;      /* framing of a client request head */
 	/* new flow entry being created; raw bytes because a per-CPU map
 	 * value may not contain a bpf_spin_lock */
 	__u64 nf[(sizeof(struct pf_flow) + 7) / 8];

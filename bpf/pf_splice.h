@@ -16,8 +16,6 @@ enum pf_ans {
 			   * pure ACK for the server, already in its sequence
 			   * space: pass it on untranslated */
 	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
-	PF_ANS_TRACKED,   /* not answered, and the connection is tracked
-			   * from this segment on (identity): pass as is */
 };
 
 /* Map a parse result to its counter. */
@@ -455,10 +453,13 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 		nf->s_pos = snd_nxt;
 		nf->s_after = rlen;
 		nf->c_hi = p->seq + p->pay_len;
-		nf->hi = PF_FLOW_C_HI;
+		nf->s_hi = snd_nxt;
+		nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
+		nf->c_next = p->seq + p->pay_len;
+		nf->s_mark = snd_nxt;
+		nf->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
 		nf->req_len = (__u16)p->pay_len;
 		nf->resp_len = (__u16)rlen;
-		nf->last_dir = PF_DIR_SERVER;
 		nf->rejected = (__u8)reject;
 		nf->splices = 1;
 		nf->last_ns = bpf_ktime_get_ns();
@@ -487,6 +488,15 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 		st = PF_STAT_PASS_SERVER_BUSY;
 		goto out;
 	}
+	/* still at a request boundary, the request before it answered */
+	if (!(f->state & PF_FS_FRAMED) || f->c_next != p->seq) {
+		st = PF_STAT_PASS_NOT_BOUNDARY;
+		goto out;
+	}
+	if (!(f->state & PF_FS_ANSWERED)) {
+		st = PF_STAT_PASS_ORDER;
+		goto out;
+	}
 	f->gen = f->gen + 1;
 	f->c_before = f->c_after;
 	f->c_pos = p->seq;
@@ -499,7 +509,8 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 	f->req_len = (__u16)p->pay_len;
 	f->resp_len = (__u16)rlen;
 	f->resp_acked = 0;
-	f->last_dir = PF_DIR_SERVER;
+	f->c_next = p->seq + p->pay_len;
+	f->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
 	f->rejected = (__u8)reject;
 	f->splices++;
 	a->c_pos = f->c_pos;
@@ -509,30 +520,6 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 out:
 	bpf_spin_unlock(&f->lock);
 	return st;
-}
-
-/* A policy-covered preflight goes to the app on a connection we do not
- * track yet (e.g. it raced the handshake): start tracking it with an
- * identity correction, so that the direction of later payload is known
- * and its next preflight can be answered. Best effort: a full table
- * just means no tracking (and an entry another CPU created meanwhile is
- * the one pf_ingress translates p with). Returns 1 if it created the
- * entry. */
-static __always_inline int pf_track(const struct pf_pkt *p, struct pf_scratch *s)
-{
-	struct pf_flow *nf = (struct pf_flow *)s->nf;
-
-	__builtin_memset(nf, 0, sizeof(*nf));
-	nf->gen = bpf_get_prandom_u32();
-	nf->resp_acked = 1;
-	nf->last_dir = PF_DIR_CLIENT;
-	nf->c_hi = p->seq + p->pay_len;
-	nf->hi = PF_FLOW_C_HI;
-	nf->last_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
-		return 0;
-	pf_count(PF_STAT_FLOW_CREATED);
-	return 1;
 }
 
 /* Record the outcome st of the request in s (parsed as far as r says)
@@ -583,7 +570,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	struct pf_scratch *s;
 	char pfx[8];
 	__u32 zero = 0, sseq, ack_s;
-	int rlen = 0, st, ret, punt = 0, sock_ok = 0;
+	int rlen = 0, st, ret, punt = 0;
 
 	if (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) {
 		st = PF_STAT_PASS_TCP_FLAGS;
@@ -644,8 +631,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	st = pf_sock(ctx, p, si);
 	if (st)
 		goto pass_track;  /* spoofed, or not (or no longer) a connection */
-	sock_ok = !si->closing;
-	if (!sock_ok) {
+	if (si->closing) {
 		st = PF_STAT_PASS_NO_SOCKET; /* only re-answers once closing */
 		goto pass_track;
 	}
@@ -665,10 +651,19 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_NOT_NEXT;
 		goto pass_track;
 	}
-	/* the app answered everything the client sent before (no pipelining) */
-	if (f ? a.last_dir == PF_DIR_CLIENT : si->bytes_received != 0) {
+	/* a request boundary, the request before it answered (the guard on
+	 * struct pf_flow); untracked, only the connection's first byte */
+	if (f ? !(a.state & PF_FS_FRAMED) : si->bytes_received != 0) {
+		st = PF_STAT_PASS_FRAMING;
+		goto pass_decided;
+	}
+	if (f && p->seq != a.c_next) {
+		st = PF_STAT_PASS_NOT_BOUNDARY;
+		goto pass_decided;
+	}
+	if (f && !(a.state & PF_FS_ANSWERED)) {
 		st = PF_STAT_PASS_ORDER;
-		goto pass_track;
+		goto pass_decided;
 	}
 	if (f && !a.resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
 		st = PF_STAT_PASS_SPLICE_PENDING;
@@ -735,18 +730,15 @@ pass:
 	pf_count(st);
 	return PF_ANS_PASS;
 pass_track:
-	/* XDP runs over a whole NAPI batch before the stack sees any of it:
-	 * the socket may not have processed the segments just before this
-	 * one (e.g. the handshake's last ACK). TC ingress sees the request
-	 * after them: let it decide with current socket state. */
+	/* a socket guard failed. XDP runs over a whole NAPI batch before the
+	 * stack sees any of it: the socket may not have processed the
+	 * segments just before this one (e.g. the handshake's last ACK). TC
+	 * ingress sees the request after them: let it decide with current
+	 * socket state. (A new connection is tracked by pf_ingress.) */
 	if (xdp)
 		return PF_ANS_TO_TC;
 	pf_count(st);
 	pf_trace_req(p, s, st, xdp, true);
-	/* tracked only with an established socket and a valid checksum:
-	 * a spoofed or corrupted segment creates no entry */
-	if (!f && sock_ok && !pf_verify_csum(ctx, xdp, p, s) && pf_track(p, s))
-		return PF_ANS_TRACKED;
 	return PF_ANS_PASS;
 }
 

@@ -21,8 +21,9 @@ struct pf_adj {
 	__u32 gen;
 	__u32 c_pos, c_before, c_after;
 	__u32 s_pos, s_before, s_after;
+	__u32 c_next, s_mark;
 	__u16 req_len, resp_len;
-	__u8  resp_acked, last_dir;
+	__u8  resp_acked, state;
 };
 
 static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
@@ -38,7 +39,9 @@ static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a
 	a->req_len = f->req_len;
 	a->resp_len = f->resp_len;
 	a->resp_acked = f->resp_acked;
-	a->last_dir = f->last_dir;
+	a->state = f->state;
+	a->c_next = f->c_next;
+	a->s_mark = f->s_mark;
 	bpf_spin_unlock(&f->lock);
 }
 

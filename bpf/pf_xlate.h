@@ -10,16 +10,19 @@
 /* Under f's lock: is the state still the snapshot a's? If so, record
  * what the translated segment p (direction dir) tells about the flow:
  * the furthest bytes passed with these offsets (c_hi / s_hi), whether
- * the client acked the latest response, the direction of the last
- * payload, FIN/RST, the time. Returns 0, or -1 if another CPU committed a splice
- * since a was taken: p was translated with the old offsets and must be
- * dropped (its sender sends it again; see struct pf_flow). */
+ * the client acked the latest response, FIN/RST, the time, and what u
+ * found (pf_follow.h): a new request's framing (client), the beginning
+ * of an answer (server) -- applied only if the c_next / s_mark it was
+ * computed from is still the flow's. Returns 0, or -1 if another CPU
+ * committed a splice since a was taken: p was translated with the old
+ * offsets and must be dropped (its sender sends it again; see struct
+ * pf_flow). */
 static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *a,
-					const struct pf_pkt *p, int dir)
+					const struct pf_pkt *p, int dir,
+					const struct pf_follow *u)
 {
 	__u32 end = p->seq + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
 	__u64 now = bpf_ktime_get_ns();
-	__u32 send;
 	int ret = 0;
 
 	bpf_spin_lock(&f->lock);
@@ -34,20 +37,34 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 			if (!(f->hi & PF_FLOW_C_HI) || pf_after(end, f->c_hi))
 				f->c_hi = end;
 			f->hi |= PF_FLOW_C_HI;
-			f->last_dir = PF_DIR_CLIENT;
+		}
+		/* a new request: its end is the next boundary, and it has
+		 * no answer yet -- unless the framing is lost (not
+		 * understood, or a request before an answer: pipelining) */
+		if (u->have && (f->state & PF_FS_FRAMED) && f->c_next == u->from) {
+			if (u->ok && (f->state & PF_FS_ANSWERED)) {
+				f->c_next = u->next;
+				f->s_mark = f->s_hi;
+				f->state = PF_FS_FRAMED;
+			} else {
+				f->state = 0;
+			}
 		}
 		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
 			f->fin |= PF_FIN_CLIENT;
 	} else {
 		/* socket space: the segment's own, untranslated seq */
-		send = end;
-		if (send != p->seq) {
-			if (!(f->hi & PF_FLOW_S_HI) || pf_after(send, f->s_hi))
-				f->s_hi = send;
+		if (end != p->seq) {
+			if (!(f->hi & PF_FLOW_S_HI) || pf_after(end, f->s_hi))
+				f->s_hi = end;
 			f->hi |= PF_FLOW_S_HI;
 		}
-		if (p->pay_len)
-			f->last_dir = PF_DIR_SERVER;
+		if (u->have && f->s_mark == u->from &&
+		    (f->state & (PF_FS_FRAMED | PF_FS_ANSWERED)) == PF_FS_FRAMED) {
+			f->s_mark = u->next;
+			if (u->answered)
+				f->state |= PF_FS_ANSWERED;
+		}
 		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
 			f->fin |= PF_FIN_SERVER;
 	}
@@ -63,6 +80,7 @@ out:
 static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
 					   struct pf_flow *f)
 {
+	struct pf_follow u;
 	struct pf_opts *o;
 	struct pf_adj a;
 
@@ -75,6 +93,8 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 		return -1;
 	}
 	PF_TEST_POINT(PF_TP_XLATE_IN);
+	/* the framing first: it reads the segment as it came in */
+	pf_follow_client(ctx, xdp, p, &a, &u);
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
@@ -86,7 +106,7 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
 			goto err;
 	}
-	if (pf_flow_note(f, &a, p, PF_DIR_IN)) {
+	if (pf_flow_note(f, &a, p, PF_DIR_IN, &u)) {
 		pf_count(PF_STAT_XLATE_RACE);
 		return -1;
 	}
@@ -103,11 +123,13 @@ err:
 static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
 					    struct pf_flow *f)
 {
+	struct pf_follow u;
 	struct pf_opts *o;
 	struct pf_adj a;
 
 	pf_flow_snapshot(f, &a);
 	PF_TEST_POINT(PF_TP_XLATE_OUT);
+	pf_follow_server(ctx, p, &a, &u);
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
@@ -120,7 +142,7 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
 			goto err;
 	}
-	if (pf_flow_note(f, &a, p, PF_DIR_OUT)) {
+	if (pf_flow_note(f, &a, p, PF_DIR_OUT, &u)) {
 		pf_count(PF_STAT_XLATE_RACE);
 		return -1;
 	}

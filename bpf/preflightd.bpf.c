@@ -34,6 +34,7 @@
 #include "pf_sock.h"
 #include "pf_answer.h"
 #include "pf_splice.h"
+#include "pf_follow.h"
 #include "pf_xlate.h"
 #include "pf_offload.h"
 
@@ -51,14 +52,18 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 	f = bpf_map_lookup_elem(&pf_flows, &p->key);
 	if (p->pay_len) {
 		ret = pf_try_answer(ctx, xdp, p, f);
-		if (ret == PF_ANS_TRACKED)
-			return PF_ANS_PASS;
 		if (ret != PF_ANS_PASS)
 			return ret;
 		/* an entry another CPU created meanwhile, e.g. answering a
-		 * copy of p (then p is dropped) */
-		if (!f)
+		 * copy of p (then p is dropped); else a new connection's
+		 * first request: follow it from here */
+		if (!f) {
 			f = bpf_map_lookup_elem(&pf_flows, &p->key);
+			if (!f && p->answer_port) {
+				pf_track_first(ctx, xdp, p);
+				return PF_ANS_PASS;
+			}
+		}
 	}
 	if (f && pf_translate_in(ctx, xdp, p, f))
 		return PF_ANS_DROP;

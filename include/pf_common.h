@@ -95,7 +95,9 @@ enum pf_tok_kind {
 	X(PASS_NO_SOCKET,      "no local established socket") \
 	X(PASS_SERVER_BUSY,    "server has unsent or unacked data") \
 	X(PASS_NOT_NEXT,       "request is not the next expected byte") \
-	X(PASS_ORDER,          "earlier request may still be unanswered") \
+	X(PASS_ORDER,          "the previous request has no answer yet (pipelining)") \
+	X(PASS_FRAMING,        "request framing on this connection unknown") \
+	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
 	X(PASS_TABLE_FULL,     "flow table full") \
 	X(PASS_DRAINING,       "draining: not answering new preflights") \

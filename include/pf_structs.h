@@ -125,36 +125,59 @@ struct pf_flow_key {
 	__u8   pad[3];
 };
 
-#define PF_DIR_NONE   0
-#define PF_DIR_CLIENT 1  /* last payload seen came from the client */
-#define PF_DIR_SERVER 2  /* last payload seen came from the server */
-
 #define PF_FIN_CLIENT 1
 #define PF_FIN_SERVER 2
 
-/* pf_flows map value: the two-record seqadj state of one spliced
- * connection (see ../shared/notes/tcp-splice.md section 1 and
- * docs/tcp-splice.md). All sequence numbers are host order.
+/* pf_flows map value: one connection on an answered port, followed from
+ * its first client byte (see docs/tcp-splice.md). All sequence numbers
+ * are host order.
  *
+ * The splice: the two-record seqadj state (../shared/notes/tcp-splice.md
+ * section 1).
  * Client -> server (deletions): client wire seq X maps to socket seq
- *   X - c_after  if X >= c_pos + req_len,   X - c_before if X < c_pos.
+ *   X - c_after  if X >= c_pos (the consumed request itself maps below
+ *                the socket's rcv_nxt, as if the socket had it),
+ *   X - c_before if X < c_pos.
  * Server -> client (insertions): socket seq X maps to wire seq
  *   X + s_after  if X >= s_pos,             X + s_before otherwise.
  * Only one correction is live: a new splice needs the previous response
  * acknowledged (resp_acked), so older segments can no longer occur.
  *
+ * The guard. A preflight at client wire seq S is answered only if
+ *  - the connection was followed from its first byte, and every client
+ *    request head on it was read (PF_FS_FRAMED): its framing (Content-
+ *    Length or no body) gives c_next, where the next request starts;
+ *    anything else (chunked, a head split over segments or over 2 KiB,
+ *    Upgrade...) clears FRAMED for good;
+ *  - S == c_next: a request boundary, never bytes the app expects as body
+ *    (an Expect: 100-continue upload, a body still arriving after an early
+ *    response);
+ *  - the request before it was received whole (PF_FS_COMPLETE) and a
+ *    final response to it began after that (PF_FS_ANSWERED: server bytes
+ *    past s_mark, the server's position when the request was complete,
+ *    not starting with "HTTP/1.x 1": a 100 Continue or 103 Early Hints is
+ *    not an answer): never behind an unanswered request;
+ *  - the socket's own state agrees: it has read every byte before S
+ *    (rcv_nxt, copied_seq) and the client has acked everything the app
+ *    wrote (write_seq), and no byte past S or past the response position
+ *    went through with the old offsets (c_hi, s_hi).
+ * A client that does not pipeline sends S only after the whole previous
+ * response, so all of its preflights are answered, the first one after
+ * other requests included. One that pipelines is caught unless it sends S
+ * after a response has begun but before it is complete.
+ *
  * Concurrency: packets of one connection run on several CPUs at once
- * (multi-queue NICs, RPS, TC egress on the sending CPU). Every field but
- * last_ns is read and written under lock only. A packet works on a
- * snapshot (struct pf_adj, with gen) and then, under the lock, acts only
- * if gen is unchanged: a splice committed meanwhile by another CPU makes
- * a commit drop its segment (the duplicate that lost) and a translation
- * drop its segment (translated with the old offsets; TCP sends it again).
- * c_hi/s_hi record, under the same lock, the furthest bytes each side has
- * had passed with the current offsets; a commit needs none past the
- * request (client) or past the response position (server). gen starts
- * random, so a straggler holding an entry that GC freed and the map
- * reused for another connection fails the check too.
+ * (multi-queue NICs, RPS, TC egress on the sending CPU). Every field is
+ * read and written under lock only. A packet works on a snapshot
+ * (struct pf_adj, with gen) and then, under the lock, acts only if gen is
+ * unchanged: a splice committed meanwhile by another CPU makes a commit
+ * drop its segment (the duplicate that lost) and a translation drop its
+ * segment (translated with the old offsets; TCP sends it again). c_hi/
+ * s_hi record, under the same lock, the furthest bytes each side has had
+ * passed with the current offsets; a commit needs none past the request
+ * (client) or past the response position (server). gen starts random, so
+ * a straggler holding an entry that GC freed and the map reused for
+ * another connection fails the check too.
  *
  * A restarted instance adopts the flow table only if its layout is this
  * one (user/layout.c fingerprints the BTF). PF_FLOW_EPOCH: bump it when
@@ -173,10 +196,12 @@ struct pf_flow {
 			    * passed or consumed (PF_FLOW_C_HI) */
 	__u32 s_hi;        /* server socket seq: end of the furthest payload
 			    * or FIN translated (PF_FLOW_S_HI) */
+	__u32 c_next;      /* client wire seq where the next request starts */
+	__u32 s_mark;      /* s_hi when the current request was complete */
 	__u16 req_len;
 	__u16 resp_len;
 	__u8  resp_acked;  /* client acked the whole latest response */
-	__u8  last_dir;    /* PF_DIR_* */
+	__u8  state;       /* PF_FS_* bits */
 	__u8  fin;         /* PF_FIN_* bits */
 	__u8  rejected;    /* latest response was a 403 */
 	__u8  hi;          /* PF_FLOW_C_HI | PF_FLOW_S_HI: c_hi/s_hi valid */
@@ -184,6 +209,10 @@ struct pf_flow {
 	__u32 splices;     /* responses injected on this connection */
 	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
 };
+
+#define PF_FS_FRAMED   1  /* followed from the first byte: c_next is valid */
+#define PF_FS_COMPLETE 2  /* the request ending at c_next fully received */
+#define PF_FS_ANSWERED 4  /* ... and a final response to it began */
 
 #define PF_FLOW_C_HI 1
 #define PF_FLOW_S_HI 2

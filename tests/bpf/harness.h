@@ -200,6 +200,12 @@ bool h_ok(void);
  * TS clock H_TS_NOW. */
 struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt);
 void h_set_sock(const struct pf_sockinfo *si);
+/* Make si a connection that carried requests before (bytes_received):
+ * the datapath did not see its first request, so it never follows
+ * (tracks) it, and a preflight on it is never answered (pass_framing).
+ * Cases about why a request is passed use it so that the first-request
+ * tracking (tests/bpf/test_frame.c) does not add a flow entry. */
+void h_sock_not_first(struct pf_sockinfo *si);
 struct pf_config *h_cfg(void);
 /* Flow entry of the connection of client -> server spec s (ingress
  * direction). Returns false if there is none. */
@@ -329,5 +335,6 @@ void test_conformance(void);
 void test_slowpath(void);
 void test_reload(void);
 void test_race(void);
+void test_guard(void);
 
 #endif /* PF_TEST_HARNESS_H */

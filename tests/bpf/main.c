@@ -29,6 +29,7 @@ int main(int argc, char **argv)
 	test_slowpath();
 	test_reload();
 	test_race();
+	test_guard();
 	ret = h_summary();
 	h_fini();
 	return ret;

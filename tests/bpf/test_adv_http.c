@@ -224,6 +224,7 @@ static void run_row(const void *arg)
 	f.d[2] = (struct h_delta)H_DEND;
 	f.verdict = H_PASS;
 	f.unchanged = true;
+	h_sock_not_first(&f.sock);
 	if (h_fix_run(&f, NULL))
 		H_EQ(h_flow_count(), 0, "flows in the table");
 }

@@ -25,7 +25,8 @@ static void check_first_flow(const struct pkt_spec *req, __u32 s, __u32 p, unsig
 	H_EQ(fl.req_len, req->paylen, "flow req_len");
 	H_EQ(fl.resp_len, resp_len, "flow resp_len");
 	H_EQ(fl.resp_acked, 0, "flow resp_acked");
-	H_EQ(fl.last_dir, PF_DIR_SERVER, "flow last_dir");
+	H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state (framed, answered by us)");
+	H_EQX(fl.c_next, s + req->paylen, "flow c_next");
 	H_EQ(fl.rejected, rejected, "flow rejected");
 	H_EQ(fl.splices, 1, "flow splices");
 	H_EQ(fl.fin, 0, "flow fin");
@@ -165,6 +166,7 @@ static void forwarded(const char *req, int stat)
 	struct h_fix f;
 
 	h_answer_fix(&f, 4, req, S0, P0);
+	h_sock_not_first(&f.sock);
 	f.verdict = H_PASS;
 	f.unchanged = true;
 	memset(f.d, 0, sizeof(f.d));

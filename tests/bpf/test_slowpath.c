@@ -79,6 +79,7 @@ static void setup(__u64 heartbeat)
 
 	struct pf_tok_key tk;
 
+	h_reset_state();
 	h_use_policy(rx_policy);
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		bpf_map_delete_elem(fd, &key);
@@ -101,12 +102,16 @@ static void punt_fix(struct h_fix *f, bool alive)
 	if (alive) {
 		f->verdict = H_DROP;
 		f->d[1] = (struct h_delta)H_D(PUNT_DAEMON, 1);
+		f->d[2] = (struct h_delta)H_DEND;
 	} else {
+		/* passed: the connection's first request, so from here on
+		 * the connection is followed (a flow entry) */
 		f->verdict = H_PASS;
 		f->unchanged = true;
 		f->d[1] = (struct h_delta)H_D(PASS_DAEMON_DOWN, 1);
+		f->d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
+		f->d[3] = (struct h_delta)H_DEND;
 	}
-	f->d[2] = (struct h_delta)H_DEND;
 }
 
 /* Daemon alive: drop + one record; the daemon's token makes the
@@ -172,6 +177,7 @@ static void t_punt_bad_csum(void)
 	punt_fix(&f, false);
 	f.in.bad_csum = 1;
 	f.d[1] = (struct h_delta)H_D(PASS_CSUM, 1);
+	f.d[2] = (struct h_delta)H_DEND;  /* not followed either */
 	if (h_fix_run(&f, NULL))
 		H_EQ(drain_punts(), 0, "pf_punt records");
 }
@@ -382,7 +388,8 @@ static void t_acrh_denied(void)
 	memset(f.d, 0, sizeof(f.d));
 	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
 	f.d[1] = (struct h_delta)H_D(FWD_DENIED, 1);
-	f.d[2] = (struct h_delta)H_DEND;
+	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1); /* the first request: followed */
+	f.d[3] = (struct h_delta)H_DEND;
 	f.verdict = H_PASS;
 	f.unchanged = true;
 	h_fix_run(&f, &r);

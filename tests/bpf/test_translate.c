@@ -22,7 +22,8 @@ static void t_in_data_ack(void)
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
 		H_EQ(fl.resp_acked, 1, "flow resp_acked");
-		H_EQ(fl.last_dir, PF_DIR_CLIENT, "flow last_dir");
+		H_EQ(fl.state, PF_FS_FRAMED, "flow state (the PUT has no answer yet)");
+		H_EQX(fl.c_next, c.S + c.L + strlen(PUT_REQ), "flow c_next (after the PUT)");
 	}
 }
 
@@ -217,7 +218,7 @@ static void out_data(int family, __u32 s, __u32 p)
 	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone"))
-		H_EQ(fl.last_dir, PF_DIR_SERVER, "flow last_dir");
+		H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state");
 	/* the client acks the response: from now on the ack covers the
 	 * consumed request */
 	conn_cseg(&ack, &c, c.S + c.L, c.P + c.R, "");

@@ -181,7 +181,7 @@ static void t_handoff_then_retx_from_tc(void)
 	h_check_response(&r, &w);
 }
 
-/* A hand-off to TC that TC passes (the server still has data unsent):
+/* A hand-off to TC that TC passes (server data not acked yet):
  * the next request, with the server idle, is answered at XDP on the flow
  * TC started tracking. */
 static void t_handoff_tracked_then_xdp_answer(void)
@@ -201,7 +201,8 @@ static void t_handoff_tracked_then_xdp_answer(void)
 	struct conn c;
 
 	h_req_spec(&req, 4, H_PREFLIGHT, S0, P0, 111, 222);
-	busy.write_seq = P0 + 100;
+	req.ack = P0 - 100;      /* the client has not acked all server data */
+	busy.snd_una = P0 - 100;
 	h_set_sock(&busy);
 	if (!h_run_to_tc(&req, &r, d) || !H_EQ(r.verdict, H_PASS, "verdict"))
 		return;

@@ -8,7 +8,10 @@
  * idle keep-alive connections).
  * One log line per request (see log_request). Routes: OPTIONS * (the app's
  * own preflight answer, "X-Answered-By: app"), PUT/POST * (JSON body length
- * + FNV-1a 64), GET /health, GET /blob?n=N[&seed=S], GET /<file> from
+ * + FNV-1a 64; 100 Continue first on Expect: 100-continue), PUT/POST /early*
+ * (403 at once, before the body is read, then the body dropped), GET
+ * /health, GET /hints (103 Early Hints, then 200 "hinted"), GET
+ * /blob?n=N[&seed=S], GET /<file> from
  * --page-dir. Other methods: 405. Malformed requests (including chunked
  * bodies, which are not supported): 400 and close.
  *
@@ -618,6 +621,16 @@ static int do_get(struct conn *c, const struct req *rq, int keep)
 			       "ETag: \"v1\"\r\nContent-Type: text/plain\r\n", 8,
 			       "version1");
 	}
+	if (!strcmp(path, "/hints")) {
+		/* a 103 Early Hints first, in a segment of its own */
+		static const char hints[] = "HTTP/1.1 103 Early Hints\r\n"
+					    "Link: </app.css>; rel=preload; as=style\r\n\r\n";
+
+		if (send_all(c->fd, hints, sizeof(hints) - 1))
+			return -1;
+		return respond(c, rq, keep, "200 OK", "Content-Type: text/plain\r\n", 6,
+			       "hinted");
+	}
 	return do_file(c, rq, keep, path);
 }
 
@@ -648,6 +661,16 @@ static int serve_one(struct conn *c)
 	keep = rq.minor == 1 ? !has_token(hdr_get(&rq, "Connection"), "close")
 			     : has_token(hdr_get(&rq, "Connection"),
 					 "keep-alive");
+	if ((!strcmp(rq.method, "PUT") || !strcmp(rq.method, "POST")) &&
+	    !strncmp(rq.target, "/early", 6)) {
+		/* a final answer while the body still arrives (as for an
+		 * upload too large), then the body read and dropped */
+		if (respond(c, &rq, keep, "403 Forbidden", "", 0, NULL) ||
+		    read_body(c, end, cl, &hash))
+			return -1;
+		log_request(c, &rq, cl);
+		return keep;
+	}
 	expect = hdr_get(&rq, "Expect");
 	if (expect && !strcasecmp(expect, "100-continue") && rq.minor == 1 &&
 	    cl > c->len - end &&
