@@ -16,7 +16,7 @@
 /* (struct pf_test_pause and enum pf_test_point: include/pf_structs.h) */
 struct pf_test_pause pf_test_pause;
 
-#define PF_TEST_PAUSE_MAX_NS 2000000000ULL
+#define PF_TEST_PAUSE_MAX_NS 5000000000ULL
 
 struct pf_test_wait {
 	__u64 until;

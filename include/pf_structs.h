@@ -320,7 +320,7 @@ struct pf_acrh_val {
  * and the .bss record through which a test stops and releases it. The
  * test sets point and cpu (CPU id + 1), waits for entered, runs other
  * packets on another CPU, then sets release. A pause ends by itself
- * after about 2 s (timed_out set): a test run never hangs. */
+ * after about 5 s (timed_out set): a test run never hangs. */
 enum pf_test_point {
 	PF_TP_NONE = 0,
 	PF_TP_ANSWER,    /* pf_try_answer: flow looked up and snapshot taken */

@@ -37,6 +37,10 @@ void h_drain_up(void);
 bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h_run *r,
 		 const struct h_delta *d);
 
+/* Set by h_pause_finish when the stopped packet went on by itself (see
+ * run_case: the case is run again, at most 3 times). */
+extern bool h_pause_timed_out;
+
 /* Write c into the maps with the daemon's installer (its slot's old
  * tokens removed first) and make its slot active. */
 void h_install_policy(const struct pf_compiled *c);

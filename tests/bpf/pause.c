@@ -7,6 +7,8 @@
 
 #include "harness_int.h"
 
+bool h_pause_timed_out;
+
 /* The one packet that may be stopped at a time. */
 static struct {
 	const struct h_prog *prog;
@@ -123,6 +125,7 @@ bool h_pause_finish(struct h_run *r)
 	h_read_stats_cpu(job.cpu, after);
 	for (i = 0; i < PF_STAT__MAX; i++)
 		r->delta[i] = after[i] - job.before[i];
+	h_pause_timed_out = timed_out;
 	if (!H_CHECK(!timed_out, "the stopped packet went on before it was released"))
 		return false;
 	return H_CHECK(r->err == 0, "%s (paused): bpf_prog_test_run_opts: %s", r->kind ==
