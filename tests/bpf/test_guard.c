@@ -27,15 +27,7 @@
  * client's next wire seq (*cs) and the server socket's next seq (*ss). */
 static bool spliced(struct conn *c, __u32 *cs, __u32 *ss)
 {
-	struct pkt_spec in, want;
-
-	if (!conn_splice(c, 4, S0, P0))
-		return false;
-	conn_cseg(&in, c, c->S + c->L, c->P + c->R, "");
-	want = in;
-	want.seq = c->S;
-	want.ack = c->P;
-	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+	if (!conn_splice_acked(c, 4, S0, P0))
 		return false;
 	*cs = c->S + c->L;
 	*ss = c->P;

@@ -17,24 +17,10 @@
 #define WIN (64256u >> 7)  /* h_sock(): rcv_wnd >> wscale */
 
 /* A connection whose first preflight (at S0, response at P0) was
- * answered and acked: the socket is at S0 / P0 and the next preflight,
- * at wire seq S0 + L acking P0 + R, can be answered. */
+ * answered and acked: the next one, at wire seq S0 + L, can be answered. */
 static bool acked_splice(struct conn *c)
 {
-	struct pkt_spec in, want;
-	struct pf_sockinfo si;
-
-	if (!conn_splice(c, 4, S0, P0))
-		return false;
-	conn_cseg(&in, c, c->S + c->L, c->P + c->R, "");
-	want = in;
-	want.seq = c->S;
-	want.ack = c->P;
-	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
-		return false;
-	si = h_sock(c->S, c->P);
-	h_set_sock(&si);
-	return true;
+	return conn_splice_acked(c, 4, S0, P0);
 }
 
 /* The second preflight of c (client wire seq S0 + L). */
@@ -71,6 +57,28 @@ static bool dropped_as(const struct h_run *r, int stat, const char *what)
 		       r->delta[stat]);
 }
 
+/* Two copies of request req on two CPUs: b stops after reading the
+ * flow's state, a runs through, then (busy, if not NULL) the socket shows
+ * the server has sent more, then b goes on. False (a failed check) if b
+ * could not be stopped. */
+static bool twins(const struct pkt_spec *req, const struct pf_sockinfo *busy,
+		  struct h_run *a, struct h_run *b)
+{
+	if (!h_pause_start(h_in, req, PF_TP_ANSWER))
+		return false;
+	h_run_spec(h_in, req, NULL, a);
+	if (busy)
+		h_set_sock(busy);
+	return h_pause_finish(b);
+}
+
+/* A socket mock like si whose server has written 100 more bytes. */
+static struct pf_sockinfo busier(struct pf_sockinfo si)
+{
+	si.write_seq = si.snd_nxt = si.write_seq + 100;
+	return si;
+}
+
 /* The two copies of a connection's first preflight: one answers and
  * creates the flow entry; the other, stopped after it found no entry,
  * loses the BPF_NOEXIST insert and must be dropped -- not passed to the
@@ -84,10 +92,8 @@ static void t_twins_new_flow(void)
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_set_sock(&f.sock);
-	if (!h_pause_start(h_in, &f.in, PF_TP_ANSWER))
+	if (!twins(&f.in, NULL, &a, &b))
 		return;
-	h_run_spec(h_in, &f.in, NULL, &a);
-	h_pause_finish(&b);
 	w = h_want_resp(&f, P0, H_RESP_204);
 	if (!h_check_response(&a, &w) || !dropped_as(&b, PF_STAT_RACE_LOST, "the twin"))
 		return;
@@ -113,10 +119,8 @@ static void t_twins_spliced_flow(void)
 	if (!acked_splice(&c))
 		return;
 	second_req(&req, &c);
-	if (!h_pause_start(h_in, &req, PF_TP_ANSWER))
+	if (!twins(&req, NULL, &a, &b))
 		return;
-	h_run_spec(h_in, &req, NULL, &a);
-	h_pause_finish(&b);
 	if (!second_resp(&a, &req, &c) || !dropped_as(&b, PF_STAT_RACE_LOST, "the twin"))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
@@ -141,14 +145,8 @@ static void t_twin_fails_guard(void)
 	if (!acked_splice(&c))
 		return;
 	second_req(&req, &c);
-	if (!h_pause_start(h_in, &req, PF_TP_ANSWER))
-		return;
-	h_run_spec(h_in, &req, NULL, &a);
-	si = h_sock(c.S, c.P);
-	si.write_seq = si.snd_nxt = c.P + 100;
-	h_set_sock(&si);
-	h_pause_finish(&b);
-	if (second_resp(&a, &req, &c))
+	si = busier(h_sock(c.S, c.P));
+	if (twins(&req, &si, &a, &b) && second_resp(&a, &req, &c))
 		dropped_as(&b, PF_STAT_RACE_LOST, "the twin");
 }
 
@@ -164,73 +162,67 @@ static void t_twin_new_flow_fails_guard(void)
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_set_sock(&f.sock);
-	if (!h_pause_start(h_in, &f.in, PF_TP_ANSWER))
+	si = busier(f.sock);
+	if (!twins(&f.in, &si, &a, &b))
 		return;
-	h_run_spec(h_in, &f.in, NULL, &a);
-	si = f.sock;
-	si.write_seq = si.snd_nxt = P0 + 100;
-	h_set_sock(&si);
-	h_pause_finish(&b);
 	w = h_want_resp(&f, P0, H_RESP_204);
 	if (h_check_response(&a, &w))
 		dropped_as(&b, PF_STAT_RACE_LOST, "the twin");
 }
 
-/* A client segment right behind the preflight (pipelined data), being
- * translated on one CPU while the preflight is answered on the other:
- * translated with the offsets from before that splice it would land L
- * bytes past the socket's next byte. It must be dropped (TCP sends it
- * again) or carry the new offsets. */
+/* Segment data of c, stopped on one CPU (prog, at point) after reading
+ * the flow's state while the second preflight is answered on the other:
+ * translated with the offsets from before that splice it would be wrong.
+ * It must be dropped (its sender sends it again, xlate_race) or carry
+ * the new offsets (seq want). */
+static void translated_during_splice(const struct h_prog *prog, __u32 point,
+				     const struct conn *c, const struct pkt_spec *data,
+				     __u32 want, const char *what)
+{
+	struct pkt_spec req;
+	struct h_run a, b;
+	struct pkt_view v;
+
+	second_req(&req, c);
+	if (!h_pause_start(prog, data, point))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, c))
+		return;
+	if (b.verdict == H_PASS && h_out_view(&b, &v)) {
+		H_EQX(v.seq, want, what);
+		return;
+	}
+	dropped_as(&b, PF_STAT_XLATE_RACE, what);
+}
+
+/* A client segment right behind the preflight (pipelined data): with
+ * the old offsets it would land L bytes past the socket's next byte. */
 static void t_data_behind_while_answered(void)
 {
 	struct conn c;
-	struct pkt_spec req, data;
-	struct h_run a, b;
-	struct pkt_view v;
+	struct pkt_spec data;
 
 	if (!acked_splice(&c))
 		return;
-	second_req(&req, &c);
 	conn_cseg(&data, &c, c.S + 2 * c.L, c.P + c.R, PUT_REQ);
-	if (!h_pause_start(h_in, &data, PF_TP_XLATE_IN))
-		return;
-	h_run_spec(h_in, &req, NULL, &a);
-	h_pause_finish(&b);
-	if (!second_resp(&a, &req, &c))
-		return;
-	if (b.verdict == H_PASS && h_out_view(&b, &v)) {
-		H_EQX(v.seq, c.S, "data behind the answered preflight: socket seq");
-		return;
-	}
-	dropped_as(&b, PF_STAT_XLATE_RACE, "the data behind");
+	translated_during_splice(h_in, PF_TP_XLATE_IN, &c, &data, c.S,
+				 "data behind the answered preflight: socket seq");
 }
 
-/* The app writes at the moment its client's preflight is answered:
- * its segment, translated on egress with the offsets from before the
- * splice, would sit exactly where the response goes. Dropped (the
- * server sends it again, after the response) or given the new offsets. */
+/* The app writes at the moment its client's preflight is answered: with
+ * the old offsets its segment would sit exactly where the response goes. */
 static void t_server_data_while_answered(void)
 {
 	struct conn c;
-	struct pkt_spec req, data;
-	struct h_run a, b;
-	struct pkt_view v;
+	struct pkt_spec data;
 
 	if (!acked_splice(&c))
 		return;
-	second_req(&req, &c);
 	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
-	if (!h_pause_start(&h_tc_out, &data, PF_TP_XLATE_OUT))
-		return;
-	h_run_spec(h_in, &req, NULL, &a);
-	h_pause_finish(&b);
-	if (!second_resp(&a, &req, &c))
-		return;
-	if (b.verdict == H_PASS && h_out_view(&b, &v)) {
-		H_EQX(v.seq, c.P + 2 * c.R, "server data written during the splice: wire seq");
-		return;
-	}
-	dropped_as(&b, PF_STAT_XLATE_RACE, "the server data");
+	translated_during_splice(&h_tc_out, PF_TP_XLATE_OUT, &c, &data, c.P + 2 * c.R,
+				 "server data written during the splice: wire seq");
 }
 
 /* The other order: the app's segment went out (translated) first, but

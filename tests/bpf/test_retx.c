@@ -13,28 +13,34 @@ static bool splice(struct h_fix *f, struct h_run *first)
 	return h_fix_run(f, first) && H_CHECK(first->verdict == H_TX, "first request not answered");
 }
 
-/* The same request again: the same response at the same seq, fresh TS.
- * XDP mode hands every retransmission to TC (h_run_to_tc), whose answer
- * goes through the device's queue. */
-static void t_retx_reanswered(void)
+/* f's request again, with TSval tsval, the socket mock f.sock: must be
+ * answered again -- the same response at the same seq, TSecr tsval. XDP
+ * mode hands every retransmission to TC (h_run_to_tc), whose answer goes
+ * through the device's queue. */
+static bool reanswered(struct h_fix *f, __u32 tsval, struct h_run *r)
 {
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
 	};
+	struct h_want w;
+
+	h_req_spec(&f->in, 4, H_PREFLIGHT, S0, P0, tsval, 222);
+	h_set_sock(&f->sock);
+	if (!h_run_to_tc(&f->in, r, d))
+		return false;
+	w = h_want_resp(f, P0, H_RESP_204);
+	w.tsecr = tsval;
+	return h_check_response(r, &w);
+}
+
+/* The same request again: the same response at the same seq, fresh TS. */
+static void t_retx_reanswered(void)
+{
 	struct h_fix f;
 	struct h_run first, r;
-	struct h_want w;
 	struct pf_flow fl;
 
-	if (!splice(&f, &first))
-		return;
-	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
-	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, d))
-		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
-	w.tsecr = 333;
-	if (!h_check_response(&r, &w))
+	if (!splice(&f, &first) || !reanswered(&f, 333, &r))
 		return;
 	H_CHECK(r.out_len == first.out_len, "retransmitted answer length %u, first %u",
 		r.out_len, first.out_len);
@@ -46,21 +52,13 @@ static void t_retx_reanswered(void)
  * the request). */
 static void t_retx_while_draining(void)
 {
-	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
-	};
 	struct h_fix f;
 	struct h_run first, r;
-	struct h_want w;
 
 	if (!splice(&f, &first))
 		return;
 	h_cfg()->draining = 1;
-	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, d))
-		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
-	h_check_response(&r, &w);
+	reanswered(&f, 111, &r);
 }
 
 /* A retransmission coalesced with the next request's first bytes:
@@ -184,24 +182,14 @@ static void t_retx_pending_ack(void)
  * dropped, it would be dropped forever and the client never answered. */
 static void t_retx_after_server_fin(void)
 {
-	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
-	};
 	struct h_fix f;
 	struct h_run first, r;
-	struct h_want w;
 
 	if (!splice(&f, &first))
 		return;
-	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
 	f.sock.closing = 1;
 	f.sock.snd_nxt = f.sock.write_seq = P0 + 1;  /* the FIN */
-	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, d))
-		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
-	w.tsecr = 333;
-	h_check_response(&r, &w);
+	reanswered(&f, 333, &r);
 }
 
 void test_retx(void)
