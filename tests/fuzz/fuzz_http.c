@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pf_frame.h"
 #include "policy.h"
 #include "match.h"
 #include "acrh.h"
@@ -771,6 +772,25 @@ static void check_decision(int i, const __u8 *b, __u32 len)
 	check_response(resp, rlen);
 }
 
+/* Request framing (include/pf_frame.h) on the same input: the result does
+ * not depend on the bytes after len; a framed head ends with the blank
+ * line, inside the input, and never takes a bare LF for a line end. */
+static void check_frame(__u32 len)
+{
+	static struct pf_frame f1, f2;
+	int a = pf_frame_head(buf, 0, len, &f1), b = pf_frame_head(buf2, 0, len, &f2);
+	__u32 i;
+
+	CHECK(a == b && f1.head_len == f2.head_len && f1.body_len == f2.body_len);
+	CHECK(a >= PF_FR_OK && a <= PF_FR_UNKNOWN);
+	if (a != PF_FR_OK)
+		return;
+	CHECK(f1.head_len >= 4 && f1.head_len <= len && len <= PF_REQ_MAX);
+	CHECK(!memcmp(buf + f1.head_len - 4, "\r\n\r\n", 4));
+	for (i = 0; i < f1.head_len; i++)
+		CHECK(buf[i] != '\n' || (i > 0 && buf[i - 1] == '\r'));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct pf_req r, r2;
@@ -784,6 +804,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		buf2[k] = k & 1 ? '\n' : '\r';
 	memcpy(buf, data, n);
 	memcpy(buf2, data, n);
+	check_frame(len);
 	res = pf_parse(buf, len, &r);
 	res2 = pf_parse(buf2, len, &r2);
 	CHECK(res == res2 && r.res == res);
