@@ -26,7 +26,7 @@ struct pf_follow {
  * middle of its own work). */
 struct pf_outbuf {
 	__u8 b[PF_REQ_BUF];
-	struct pf_frame fr;
+	struct pf_req r;
 };
 
 struct {
@@ -36,23 +36,25 @@ struct {
 	__type(value, struct pf_outbuf);
 } pf_outbuf SEC(".maps");
 
-/* Frame the request head at s->req[start] (len bytes valid; result in
- * s->fr) and the interim response head at ob->b[start] (in ob->fr):
- * global functions, so the verifier checks each parse once for every
- * caller. (Their arguments are the map values: a global function sees a
- * bare buffer pointer as one byte of memory.) */
-__noinline int pf_frame_req(struct pf_scratch *s, __u32 start, __u32 len)
+/* The request head at the start of s->req (len bytes valid, parsed
+ * into s->r): its whole length (pf_frame_len), or -1. And the interim
+ * response head at the start of ob->b (into ob->r). Global functions, so
+ * the verifier checks each parse once for every caller. (Their arguments
+ * are the map values: a global function sees a bare buffer pointer as
+ * one byte of memory.) */
+__noinline long pf_frame_req(struct pf_scratch *s, __u32 len)
 {
 	if (!s)
-		return PF_FR_UNKNOWN;
-	return pf_frame_head(s->req, start, len, &s->fr);
+		return -1;
+	pf_parse_head(s->req, len, &s->r);
+	return pf_frame_len(&s->r);
 }
 
-__noinline int pf_frame_1xx(struct pf_outbuf *ob, __u32 start, __u32 len)
+__noinline int pf_frame_1xx(struct pf_outbuf *ob, __u32 len)
 {
 	if (!ob)
-		return PF_FR_UNKNOWN;
-	return pf_frame_interim(ob->b, start, len, &ob->fr);
+		return PF_P_BAD;
+	return pf_parse_interim(ob->b, len, &ob->r);
 }
 
 /* Load payload bytes [from, from + n) of p (n <= PF_REQ_MAX) into buf. */
@@ -70,36 +72,31 @@ static __always_inline int pf_load_at(void *ctx, bool xdp, const struct pf_pkt *
 	return pf_load(ctx, xdp, p->pay_off + from, buf, len) ? -1 : 0;
 }
 
-/* Client payload of p from offset from, into s->req for framing, with
- * proof the bytes are what the stack will see: (TC) a GRO-merged skb,
- * whose segments the stack verified while merging (its header checksum is
- * the first segment's), from offset from; else the whole segment when it
- * fits, its checksum verified. Sets *w_off (the payload offset of
- * s->req[0]) and *w_len. Returns 0, or -1 (cannot be trusted or read:
- * the framing is lost). */
-static __always_inline int pf_client_bytes(void *ctx, bool xdp, const struct pf_pkt *p,
-					   struct pf_scratch *s, __u32 from, __u32 *w_off,
-					   __u32 *w_len)
+/* Client payload of p from offset from (at most PF_REQ_MAX bytes) into
+ * s->req for framing, with proof the bytes are what the stack will see:
+ * (TC) a GRO-merged skb, whose segments the stack verified while merging
+ * (its header checksum is the first segment's); else the whole segment
+ * fits PF_REQ_MAX and its checksum is right. Returns the bytes loaded, or
+ * -1 (cannot be trusted or read: the framing is lost). */
+static __always_inline long pf_client_bytes(void *ctx, bool xdp, const struct pf_pkt *p,
+					    struct pf_scratch *s, __u32 from)
 {
+	bool gro = !xdp && ((struct __sk_buff *)ctx)->gso_segs > 1;
 	__u32 n;
 
-	if ((xdp || ((struct __sk_buff *)ctx)->gso_segs <= 1) && p->pay_len <= PF_REQ_MAX) {
-		if (pf_load_at(ctx, xdp, p, s->req, 0, p->pay_len) || pf_verify_csum(ctx, xdp, p, s))
-			return -1;
-		*w_off = 0;
-		*w_len = p->pay_len;
-		return 0;
-	}
-	if (xdp || ((struct __sk_buff *)ctx)->gso_segs <= 1 || from >= p->pay_len)
+	if (from >= p->pay_len)
 		return -1;
+	if (!gro) {
+		if (p->pay_len > PF_REQ_MAX ||
+		    pf_load_at(ctx, xdp, p, s->req, 0, p->pay_len) || pf_verify_csum(ctx, xdp, p, s))
+			return -1;
+		if (from == 0)
+			return p->pay_len;
+	}
 	n = p->pay_len - from;
 	if (n > PF_REQ_MAX)
 		n = PF_REQ_MAX;
-	if (pf_load_at(ctx, xdp, p, s->req, from, n))
-		return -1;
-	*w_off = from;
-	*w_len = n;
-	return 0;
+	return pf_load_at(ctx, xdp, p, s->req, from, n) ? -1 : n;
 }
 
 /* The request head starting at client wire seq head inside segment p:
@@ -110,16 +107,19 @@ static __always_inline int pf_client_bytes(void *ctx, bool xdp, const struct pf_
 static __always_inline void pf_frame_seg(void *ctx, bool xdp, const struct pf_pkt *p,
 					 struct pf_scratch *s, __u32 head, struct pf_follow *u)
 {
-	__u32 off = head - p->seq, w_off = 0, w_len = 0, next;
+	long n, len;
+	__u32 next;
 
 	u->have = 1;
 	u->from = head;
 	u->ok = 0;
-	if (pf_client_bytes(ctx, xdp, p, s, off, &w_off, &w_len) || off < w_off)
+	n = pf_client_bytes(ctx, xdp, p, s, head - p->seq);
+	if (n <= 0)
 		return;
-	if (pf_frame_req(s, off - w_off, w_len) != PF_FR_OK)
+	len = pf_frame_req(s, (__u32)n);
+	if (len <= 0)
 		return;
-	next = head + s->fr.head_len + s->fr.body_len;
+	next = head + (__u32)len;
 	if (pf_after(p->seq + p->pay_len, next))
 		return;
 	u->ok = 1;
@@ -168,7 +168,7 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
 					     const struct pf_adj *a, struct pf_follow *u)
 {
 	struct pf_outbuf *ob;
-	__u32 zero = 0, off, n, pos, k;
+	__u32 zero = 0, off, n, k;
 
 	u->have = 0;
 	u->answered = 0;
@@ -179,27 +179,24 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
 	ob = bpf_map_lookup_elem(&pf_outbuf, &zero);
 	if (!ob)
 		return;
-	off = a->s_mark - p->seq;
-	n = p->pay_len - off;
-	if (n > PF_REQ_MAX)
-		n = PF_REQ_MAX;
-	if (n < 10 || pf_load_at(ctx, false, p, ob->b, off, n))
-		return;
 	u->from = a->s_mark;
 	u->next = a->s_mark;
-	pos = 0;
+	off = a->s_mark - p->seq;
 	/* a 100 Continue and a 103 Early Hints before the answer, at most */
 	for (k = 0; k < 3; k++) {
-		if (pos + 10 > n)
+		n = p->pay_len - off;
+		if (n > PF_REQ_MAX)
+			n = PF_REQ_MAX;
+		if (n < 10 || pf_load_at(ctx, false, p, ob->b, off, n))
 			break;
-		if (!pf_frame_is_interim(ob->b, pos)) {
+		if (!pf_frame_is_interim(ob->b, 0)) {
 			u->answered = 1;
 			break;
 		}
-		if (pf_frame_1xx(ob, pos, n) != PF_FR_OK)
+		if (pf_frame_1xx(ob, n) != PF_P_OK)
 			break;
-		pos += ob->fr.head_len;
-		u->next = a->s_mark + pos;
+		off += ob->r.len;
+		u->next = p->seq + off;
 	}
 	u->have = u->answered || u->next != a->s_mark;
 }

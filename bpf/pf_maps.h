@@ -98,7 +98,6 @@ struct pf_scratch {
 	__u8 resp[2 * PF_RESP_MAX];
 	struct pf_req r;
 	struct pf_match m;
-	struct pf_frame fr;      /* framing of a client request head */
 	/* new flow entry being created; raw bytes because a per-CPU map
 	 * value may not contain a bpf_spin_lock */
 	__u64 nf[(sizeof(struct pf_flow) + 7) / 8];
