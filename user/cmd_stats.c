@@ -167,7 +167,7 @@ int pf_cmd_stats(int argc, char **argv)
 	for (i = 0; i < PF_STAT__MAX; i++)
 		printf("%-20s %12llu  %s\n", pf_stat_name(i, name, sizeof(name)),
 		       (unsigned long long)v[i], stat_descs[i]);
-	printf("%-20s %12d  %s\n", "active_flows", flows, "spliced connections in the flow table");
+	printf("%-20s %12d  %s\n", "active_flows", flows, "connections followed (flow table entries)");
 	printf("%-20s %12llu  %s\n", "flows_freed", (unsigned long long)dc.flows_freed,
 	       "entries of ended connections removed");
 	printf("%-20s %12llu  %s\n", "reloads", (unsigned long long)dc.reloads,
