@@ -25,8 +25,30 @@ struct {
 	__type(value, struct pf_rule);
 } pf_rules SEC(".maps");
 
-#define PF_TOK_LOOKUP(k) \
-	((const struct pf_tok_val *)bpf_map_lookup_elem(&pf_tokens, (k)))
+/* Slow path: the origins whose regex verdict the daemon learned (a
+ * PF_TOK_ORIGIN token per origin and slot: rules = the matching regex
+ * rules, 0 = none). LRU, apart from the policy's pf_tokens: a flood of
+ * distinct origins evicts the least recently used verdicts (decided again
+ * at their next punt) instead of filling a table that then refuses every
+ * new origin -- and can never crowd out the policy itself. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pf_tok_key);
+	__type(value, struct pf_tok_val);
+} pf_learned SEC(".maps");
+
+/* A policy string, or for an origin the policy does not list exactly,
+ * a learned regex verdict. */
+static __always_inline const struct pf_tok_val *pf_tok_lookup(const struct pf_tok_key *k)
+{
+	const struct pf_tok_val *v = bpf_map_lookup_elem(&pf_tokens, k);
+
+	if (!v && k->kind == PF_TOK_ORIGIN)
+		v = bpf_map_lookup_elem(&pf_learned, k);
+	return v;
+}
+#define PF_TOK_LOOKUP(k) pf_tok_lookup(k)
 
 /* Slow path: request-header lists over the kernel's limits, decided by
  * the daemon (struct pf_acrh_key/val). LRU: an evicted verdict is only
@@ -66,6 +88,8 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } pf_stats SEC(".maps");
+
+#include "pf_frame.h"
 
 /* Per-CPU scratch: the request copy, the response being built and the
  * parse/match results (too big for the 512-byte BPF stack). */

@@ -89,7 +89,9 @@ static __always_inline int pf_sock_from_request(struct bpf_sock *sk, const struc
 	si->mss = mss;
 	si->rcv_wnd = mss * 10;   /* conservative until the server speaks */
 	si->bytes_received = 0;
-	si->ts_now = 0;           /* TSval: the request's TSecr */
+	si->ts_now = 0;
+	si->ts_ok = 0;            /* TSval: the request's TSecr */
+	si->closing = 0;
 	return 0;
 }
 
@@ -104,7 +106,21 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 		return PF_STAT_PASS_NO_SOCKET;
 	if (sk->state == BPF_TCP_NEW_SYN_RECV)
 		return pf_sock_from_request(sk, p, si);
-	if (sk->state != BPF_TCP_ESTABLISHED) {
+	/* after ESTABLISHED the socket still holds the connection's state
+	 * until it cannot send any more: a lost response followed by the
+	 * server's FIN must still be answered again (the caller decides) */
+	switch (sk->state) {
+	case BPF_TCP_ESTABLISHED:
+		si->closing = 0;
+		break;
+	case BPF_TCP_FIN_WAIT1:
+	case BPF_TCP_FIN_WAIT2:
+	case BPF_TCP_CLOSE_WAIT:
+	case BPF_TCP_CLOSING:
+	case BPF_TCP_LAST_ACK:
+		si->closing = 1;
+		break;
+	default:
 		bpf_sk_release(sk);
 		return PF_STAT_PASS_NO_SOCKET;
 	}
@@ -128,6 +144,7 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	si->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.snd_wscale);
 	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
 	 * from the cached packet time: never ahead of the real clock */
+	si->ts_ok = 1;
 	if (bpf_core_field_exists(tp->tcp_usec_ts) &&
 	    BPF_CORE_READ_BITFIELD_PROBED(tp, tcp_usec_ts))
 		si->ts_now = (__u32)tp->tcp_mstamp + tp->tsoffset;

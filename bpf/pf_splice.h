@@ -260,7 +260,10 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 	e.ack = p->seq + s->r.len;
 	e.win = pf_raw_window(si);
 	e.has_ts = (__u8)t.has;
-	e.tsval = pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
+	/* "has a clock" first: any ts_now is a valid reading, and a TSecr
+	 * compared with an unknown clock of 0 would lose for half of all
+	 * values (the response then carrying TSval 0) */
+	e.tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
 	e.tsecr = t.val;
 	if (xdp || ack_s == si->snd_una) {
 		if (pf_emit(ctx, xdp, p, s, rlen, &e))
@@ -297,12 +300,16 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
  * Returns PF_STAT_PASS_DAEMON_DOWN (the caller passes the request to the
  * app) when the daemon is not running, lags (no heartbeat for
  * PF_PUNT_WAIT_NS, a full ring buffer) or has not decided within
- * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_TOO_LONG for an origin
- * longer than a token (it can never be learned). */
+ * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_DAEMON_FAILED when the
+ * daemon marked the wait failed (it could not teach the verdict);
+ * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
+ * be learned). Called only for a request of a real connection (a socket,
+ * a valid checksum) that the socket guards would let us answer: nothing
+ * a spoofed segment can make the daemon learn. */
 static __always_inline int pf_punt_req(struct pf_scratch *s)
 {
 	struct pf_punt_rec *rec;
-	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, *first;
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, v, *first;
 	__u32 acrh = s->m.reason == PF_R_ACRH_SLOW;
 
 	if (!hb || now - hb > PF_PUNT_WAIT_NS)
@@ -323,8 +330,18 @@ static __always_inline int pf_punt_req(struct pf_scratch *s)
 		h = s->m.oc.h;
 	}
 	first = bpf_map_lookup_elem(&pf_punted, &h);
-	if (first && now - *first > PF_PUNT_WAIT_NS)
-		return PF_STAT_PASS_DAEMON_DOWN;
+	if (first) {
+		v = *first;
+		if (v & PF_PUNT_FAILED) {
+			/* the daemon could not teach it: to the app -- unless
+			 * the mark is from the other slot (a reload since) */
+			if (((v >> PF_PUNT_SLOT_BIT) & 1) == (pf_cfg.active_slot & 1))
+				return PF_STAT_PASS_DAEMON_FAILED;
+			first = 0;
+		} else if (now - v > PF_PUNT_WAIT_NS) {
+			return PF_STAT_PASS_DAEMON_DOWN;
+		}
+	}
 	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
 	if (!rec)
 		return PF_STAT_PASS_DAEMON_DOWN;
@@ -340,7 +357,7 @@ static __always_inline int pf_punt_req(struct pf_scratch *s)
 		pf_copy(rec->data, s->req + PF_M(s->r.origin.off), n & 127);
 	bpf_ringbuf_submit(rec, 0);
 	if (!first)
-		bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
+		bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);
 	return PF_STAT_PUNT_DAEMON;
 }
 
@@ -405,26 +422,51 @@ drop:
 	return PF_ANS_DROP;
 }
 
-/* Record a new splice in f (or a new flow). Returns 0 or a stat. */
+/* bpf_map_update_elem's error for BPF_NOEXIST on an existing key */
+#define PF_EEXIST 17
+
+/* Record the splice of request p (response of rlen bytes at server
+ * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
+ * with the committed correction. The guards approved the request
+ * against the state a was taken from: the commit happens only if, under
+ * f's lock, f is still in that state (a->gen) and no byte was passed
+ * with the current offsets past the request (c_hi: e.g. an earlier copy
+ * of it, still in the socket's backlog when the guards read rcv_nxt) or
+ * past snd_nxt (s_hi: the app wrote after the guards read write_seq).
+ * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
+ * first -- a copy of this request, the duplicate's twin, or created the
+ * entry), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
+ * past it already went through), PF_STAT_PASS_TABLE_FULL (pass). */
 static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 				     __u32 rlen, __u32 snd_nxt, int reject, struct pf_adj *a,
 				     struct pf_scratch *s)
 {
 	struct pf_flow *nf = (struct pf_flow *)s->nf;
+	int st = 0;
+	long err;
 
 	if (!f) {
 		__builtin_memset(nf, 0, sizeof(*nf));
+		nf->gen = bpf_get_prandom_u32();
 		nf->c_pos = p->seq;
 		nf->c_after = p->pay_len;
 		nf->s_pos = snd_nxt;
 		nf->s_after = rlen;
+		nf->c_hi = p->seq + p->pay_len;
+		nf->s_hi = snd_nxt;
+		nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
+		nf->c_next = p->seq + p->pay_len;
+		nf->s_mark = snd_nxt;
+		nf->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
 		nf->req_len = (__u16)p->pay_len;
 		nf->resp_len = (__u16)rlen;
-		nf->last_dir = PF_DIR_SERVER;
 		nf->rejected = (__u8)reject;
 		nf->splices = 1;
 		nf->last_ns = bpf_ktime_get_ns();
-		if (bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+		err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
+		if (err == -PF_EEXIST)
+			return PF_STAT_RACE_LOST;
+		if (err)
 			return PF_STAT_PASS_TABLE_FULL;
 		pf_count(PF_STAT_FLOW_CREATED);
 		a->c_pos = p->seq;
@@ -434,41 +476,50 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 		return 0;
 	}
 	bpf_spin_lock(&f->lock);
+	if (f->gen != a->gen) {
+		st = PF_STAT_RACE_LOST;
+		goto out;
+	}
+	if ((f->hi & PF_FLOW_C_HI) && pf_after(f->c_hi, p->seq)) {
+		st = PF_STAT_PASS_NOT_NEXT;
+		goto out;
+	}
+	if ((f->hi & PF_FLOW_S_HI) && pf_after(f->s_hi, snd_nxt)) {
+		st = PF_STAT_PASS_SERVER_BUSY;
+		goto out;
+	}
+	/* still at a request boundary, the request before it answered */
+	if (!(f->state & PF_FS_FRAMED) || f->c_next != p->seq) {
+		st = PF_STAT_PASS_NOT_BOUNDARY;
+		goto out;
+	}
+	if (!(f->state & PF_FS_ANSWERED)) {
+		st = PF_STAT_PASS_ORDER;
+		goto out;
+	}
+	f->gen = f->gen + 1;
 	f->c_before = f->c_after;
 	f->c_pos = p->seq;
 	f->c_after = f->c_before + p->pay_len;
+	f->c_hi = p->seq + p->pay_len;
+	f->hi |= PF_FLOW_C_HI;
 	f->s_before = f->s_after;
 	f->s_pos = snd_nxt;
 	f->s_after = f->s_before + rlen;
 	f->req_len = (__u16)p->pay_len;
 	f->resp_len = (__u16)rlen;
 	f->resp_acked = 0;
-	f->last_dir = PF_DIR_SERVER;
+	f->c_next = p->seq + p->pay_len;
+	f->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
 	f->rejected = (__u8)reject;
 	f->splices++;
 	a->c_pos = f->c_pos;
 	a->c_before = f->c_before;
 	a->s_pos = f->s_pos;
 	a->s_before = f->s_before;
+out:
 	bpf_spin_unlock(&f->lock);
-	return 0;
-}
-
-/* A policy-covered preflight goes to the app on a connection we do not
- * track yet (e.g. it raced the handshake): start tracking it with an
- * identity correction, so that the direction of later payload is known
- * and its next preflight can be answered. Best effort: a full table
- * just means no tracking. */
-static __always_inline void pf_track(const struct pf_pkt *p, struct pf_scratch *s)
-{
-	struct pf_flow *nf = (struct pf_flow *)s->nf;
-
-	__builtin_memset(nf, 0, sizeof(*nf));
-	nf->resp_acked = 1;
-	nf->last_dir = PF_DIR_CLIENT;
-	nf->last_ns = bpf_ktime_get_ns();
-	if (!bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
-		pf_count(PF_STAT_FLOW_CREATED);
+	return st;
 }
 
 /* Record the outcome st of the request in s (parsed as far as r says)
@@ -519,7 +570,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	struct pf_scratch *s;
 	char pfx[8];
 	__u32 zero = 0, sseq, ack_s;
-	int rlen = 0, st, ret;
+	int rlen = 0, st, ret, punt = 0;
 
 	if (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) {
 		st = PF_STAT_PASS_TCP_FLAGS;
@@ -530,10 +581,10 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	 * passed (the app would read the request's tail) */
 	if (f) {
 		pf_flow_snapshot(f, &a);
-		if (a.req_len && !pf_before(p->seq, a.c_pos) &&
-		    pf_before(p->seq, a.c_pos + a.req_len))
+		if (pf_in_consumed(&a, p->seq))
 			return pf_reanswer(ctx, xdp, p, &a);
 	}
+	PF_TEST_POINT(PF_TP_ANSWER);
 	if (!p->answer_port)
 		return PF_ANS_PASS; /* translated only: a port a reload dropped */
 	if (p->pay_len < 8 || pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
@@ -570,20 +621,20 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (st)
 		goto pass;
 	st = pf_decide(s, p->pay_len, &rlen);
-	if (st == PF_STAT_PUNT_DAEMON) {
-		st = pf_punt_req(s);
-		if (st != PF_STAT_PUNT_DAEMON)
-			goto pass_decided;
-		pf_count(st);
-		pf_trace_req(p, s, st, xdp, true);
-		return PF_ANS_DROP;
-	}
-	if (st)
+	/* the daemon must decide it: punted below, once the segment has
+	 * proved to belong to a real connection (socket, checksum) that
+	 * the guards would let us answer; rlen stays 0 */
+	punt = st == PF_STAT_PUNT_DAEMON;
+	if (st && !punt)
 		goto pass_decided;
 	si = &s->si;
 	st = pf_sock(ctx, p, si);
 	if (st)
+		goto pass_track;  /* spoofed, or not (or no longer) a connection */
+	if (si->closing) {
+		st = PF_STAT_PASS_NO_SOCKET; /* only re-answers once closing */
 		goto pass_track;
+	}
 	/* this very segment acks everything the app wrote (so nothing is
 	 * unsent or unacked). Compared with write_seq, not snd_nxt: on a fast
 	 * path (veth) the client's next request can arrive on another CPU
@@ -600,12 +651,21 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_NOT_NEXT;
 		goto pass_track;
 	}
-	/* the app answered everything the client sent before (no pipelining) */
-	if (f ? f->last_dir == PF_DIR_CLIENT : si->bytes_received != 0) {
-		st = PF_STAT_PASS_ORDER;
-		goto pass_track;
+	/* a request boundary, the request before it answered (the guard on
+	 * struct pf_flow); untracked, only the connection's first byte */
+	if (f ? !(a.state & PF_FS_FRAMED) : si->bytes_received != 0) {
+		st = PF_STAT_PASS_FRAMING;
+		goto pass_decided;
 	}
-	if (f && !f->resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
+	if (f && p->seq != a.c_next) {
+		st = PF_STAT_PASS_NOT_BOUNDARY;
+		goto pass_decided;
+	}
+	if (f && !(a.state & PF_FS_ANSWERED)) {
+		st = PF_STAT_PASS_ORDER;
+		goto pass_decided;
+	}
+	if (f && !a.resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
 		st = PF_STAT_PASS_SPLICE_PENDING;
 		goto pass_track;
 	}
@@ -627,15 +687,29 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_CSUM;
 		goto pass;
 	}
+	if (punt) {
+		st = pf_punt_req(s);
+		if (st != PF_STAT_PUNT_DAEMON)
+			goto pass_decided;
+		pf_count(st);
+		pf_trace_req(p, s, st, xdp, true);
+		return PF_ANS_DROP;
+	}
 	if (xdp && ack_s != si->snd_una)
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
 	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen)))
 		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
 	st = pf_commit(p, f, rlen, si->write_seq, s->m.verdict == PF_V_REJECT, &a, s);
+	if (st == PF_STAT_RACE_LOST) {
+		pf_count(st);
+		return PF_ANS_DROP;
+	}
 	if (st) {
 		if (xdp)
 			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
-		goto pass;
+		if (st == PF_STAT_PASS_TABLE_FULL)
+			goto pass;
+		goto pass_track;
 	}
 	/* Committed: from here a failure drops the segment and the client's
 	 * retransmission takes the pf_reanswer path. */
@@ -656,16 +730,15 @@ pass:
 	pf_count(st);
 	return PF_ANS_PASS;
 pass_track:
-	/* XDP runs over a whole NAPI batch before the stack sees any of it:
-	 * the socket may not have processed the segments just before this
-	 * one (e.g. the handshake's last ACK). TC ingress sees the request
-	 * after them: let it decide with current socket state. */
+	/* a socket guard failed. XDP runs over a whole NAPI batch before the
+	 * stack sees any of it: the socket may not have processed the
+	 * segments just before this one (e.g. the handshake's last ACK). TC
+	 * ingress sees the request after them: let it decide with current
+	 * socket state. (A new connection is tracked by pf_ingress.) */
 	if (xdp)
 		return PF_ANS_TO_TC;
 	pf_count(st);
 	pf_trace_req(p, s, st, xdp, true);
-	if (!f)
-		pf_track(p, s);
 	return PF_ANS_PASS;
 }
 

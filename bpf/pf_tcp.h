@@ -15,16 +15,21 @@ struct pf_opts;
 static __always_inline int pf_before(__u32 a, __u32 b) { return (__s32)(a - b) < 0; }
 static __always_inline int pf_after(__u32 a, __u32 b)  { return (__s32)(b - a) < 0; }
 
-/* A consistent copy of the correction fields (taken under the lock). */
+/* A consistent copy of the correction fields (taken under the lock).
+ * gen identifies the state it was taken from (see struct pf_flow). */
 struct pf_adj {
+	__u32 gen;
 	__u32 c_pos, c_before, c_after;
 	__u32 s_pos, s_before, s_after;
+	__u32 c_next, s_mark;
 	__u16 req_len, resp_len;
+	__u8  resp_acked, state;
 };
 
 static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
 {
 	bpf_spin_lock(&f->lock);
+	a->gen = f->gen;
 	a->c_pos = f->c_pos;
 	a->c_before = f->c_before;
 	a->c_after = f->c_after;
@@ -33,17 +38,37 @@ static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a
 	a->s_after = f->s_after;
 	a->req_len = f->req_len;
 	a->resp_len = f->resp_len;
+	a->resp_acked = f->resp_acked;
+	a->state = f->state;
+	a->c_next = f->c_next;
+	a->s_mark = f->s_mark;
 	bpf_spin_unlock(&f->lock);
 }
 
-/* Client wire seq -> server socket seq (deletion of the request). */
+/* Does payload starting at client wire seq x start inside the consumed
+ * request of a? Such a segment is a copy of the request (or of its
+ * tail): answered again or dropped, never passed -- the app would read
+ * the request, or its tail, as the next bytes. */
+static __always_inline int pf_in_consumed(const struct pf_adj *a, __u32 x)
+{
+	return a->req_len && !pf_before(x, a->c_pos) && pf_before(x, a->c_pos + a->req_len);
+}
+
+/* Client wire seq -> server socket seq (deletion of the request). The
+ * consumed request maps below the socket's rcv_nxt, as if the socket had
+ * received it: what reaches the socket from there is old, as it would be
+ * without the splice. That is what a zero-length segment inside it is --
+ * a keepalive or window probe at the client's snd_una - 1 must reach the
+ * server as rcv_nxt - 1, out of window, so the server acks it (mapped
+ * onto rcv_nxt, an in-order pure ACK, it got no reply and the client
+ * aborted the idle connection); an RST there is out of window, so only
+ * the client's real snd_nxt is exact (RFC 5961). Payload inside it never
+ * gets here (pf_in_consumed). */
 static __always_inline __u32 pf_seq_in(const struct pf_adj *a, __u32 x)
 {
-	if (!pf_before(x, a->c_pos + a->req_len))
-		return x - a->c_after;
 	if (pf_before(x, a->c_pos))
 		return x - a->c_before;
-	return a->c_pos - a->c_before; /* inside the consumed request */
+	return x - a->c_after;
 }
 
 /* Client wire ack (of server data) -> socket space (insertion of the

@@ -7,51 +7,134 @@
 #ifndef PF_XLATE_H
 #define PF_XLATE_H
 
-/* Translate a client segment of a spliced connection. */
-static __always_inline void pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
-					    struct pf_flow *f)
+/* Under f's lock: is the state still the snapshot a's? If so, record
+ * what the translated segment p (direction dir) tells about the flow:
+ * the furthest bytes passed with these offsets (c_hi / s_hi), whether
+ * the client acked the latest response, FIN/RST, the time, and what u
+ * found (pf_follow.h): a new request's framing (client), the beginning
+ * of an answer (server) -- applied only if the c_next / s_mark it was
+ * computed from is still the flow's. Returns 0, or -1 if another CPU
+ * committed a splice since a was taken: p was translated with the old
+ * offsets and must be dropped (its sender sends it again; see struct
+ * pf_flow). */
+static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *a,
+					const struct pf_pkt *p, int dir,
+					const struct pf_follow *u)
 {
+	__u32 end = p->seq + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
+	__u64 now = bpf_ktime_get_ns();
+	int ret = 0;
+
+	bpf_spin_lock(&f->lock);
+	if (f->gen != a->gen) {
+		ret = -1;
+		goto out;
+	}
+	if (dir == PF_DIR_IN) {
+		if ((p->tflags & PF_TCPF_ACK) && !pf_before(p->ack, f->s_pos + f->s_after))
+			f->resp_acked = 1;
+		if (p->pay_len) {
+			if (!(f->hi & PF_FLOW_C_HI) || pf_after(end, f->c_hi))
+				f->c_hi = end;
+			f->hi |= PF_FLOW_C_HI;
+		}
+		/* a new request: its end is the next boundary, and it has
+		 * no answer yet -- unless the framing is lost (not
+		 * understood, or a request before an answer: pipelining) */
+		if (u->have && (f->state & PF_FS_FRAMED) && f->c_next == u->from) {
+			if (u->ok && (f->state & PF_FS_ANSWERED)) {
+				f->c_next = u->next;
+				f->s_mark = f->s_hi;
+				f->state = PF_FS_FRAMED;
+			} else {
+				f->state = 0;
+			}
+		}
+		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
+			f->fin |= PF_FIN_CLIENT;
+	} else {
+		/* socket space: the segment's own, untranslated seq */
+		if (end != p->seq) {
+			if (!(f->hi & PF_FLOW_S_HI) || pf_after(end, f->s_hi))
+				f->s_hi = end;
+			f->hi |= PF_FLOW_S_HI;
+		}
+		if (u->have && f->s_mark == u->from &&
+		    (f->state & (PF_FS_FRAMED | PF_FS_ANSWERED)) == PF_FS_FRAMED) {
+			f->s_mark = u->next;
+			if (u->answered)
+				f->state |= PF_FS_ANSWERED;
+		}
+		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
+			f->fin |= PF_FIN_SERVER;
+	}
+	f->last_ns = now;
+out:
+	bpf_spin_unlock(&f->lock);
+	return ret;
+}
+
+/* Translate a client segment of a tracked connection. Returns 0 (pass
+ * it on) or -1 (drop it: it starts inside the consumed request, or a
+ * splice was committed on another CPU while it was being translated). */
+static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
+					   struct pf_flow *f)
+{
+	struct pf_follow u;
 	struct pf_opts *o;
 	struct pf_adj a;
 
 	pf_flow_snapshot(f, &a);
+	/* pf_try_answer's first check, against the current state: a copy
+	 * of the request that lost the race to its twin on another CPU
+	 * (it passed the check before the twin committed) */
+	if (p->pay_len && pf_in_consumed(&a, p->seq)) {
+		pf_count(PF_STAT_RACE_LOST);
+		return -1;
+	}
+	PF_TEST_POINT(PF_TP_XLATE_IN);
+	/* the framing first: it reads the segment as it came in */
+	pf_follow_client(ctx, xdp, p, &a, &u);
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
 		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack, pf_ack_in(&a, p->ack)))
 			goto err;
-		if (!pf_before(p->ack, a.s_pos + a.s_after))
-			f->resp_acked = 1;
 	}
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_IN);
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
 			goto err;
 	}
-	if (p->pay_len)
-		f->last_dir = PF_DIR_CLIENT;
-	if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
-		f->fin |= PF_FIN_CLIENT;
-	f->last_ns = bpf_ktime_get_ns();
+	if (pf_flow_note(f, &a, p, PF_DIR_IN, &u)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
 	pf_count(PF_STAT_TRANSLATED_IN);
-	return;
+	return 0;
 err:
 	pf_count(PF_STAT_PASS_ERROR);
+	return 0;
 }
 
-/* Translate a server segment of a spliced connection. */
-static __always_inline void pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
-					     struct pf_flow *f)
+/* Translate a server segment of a tracked connection. Returns 0 (pass
+ * it on) or -1 (drop it: a splice was committed on another CPU while it
+ * was being translated; the server sends it again). */
+static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
+					    struct pf_flow *f)
 {
+	struct pf_follow u;
 	struct pf_opts *o;
 	struct pf_adj a;
 
 	pf_flow_snapshot(f, &a);
+	PF_TEST_POINT(PF_TP_XLATE_OUT);
+	pf_follow_server(ctx, p, &a, &u);
 	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)))
 		goto err;
 	if (p->tflags & PF_TCPF_ACK) {
 		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack,
-				pf_ack_out_field(&a, p->ack, f->resp_acked)))
+				pf_ack_out_field(&a, p->ack, a.resp_acked)))
 			goto err;
 	}
 	if (p->tcp_hlen > 20) {
@@ -59,15 +142,15 @@ static __always_inline void pf_translate_out(void *ctx, bool xdp, const struct p
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
 			goto err;
 	}
-	if (p->pay_len)
-		f->last_dir = PF_DIR_SERVER;
-	if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
-		f->fin |= PF_FIN_SERVER;
-	f->last_ns = bpf_ktime_get_ns();
+	if (pf_flow_note(f, &a, p, PF_DIR_OUT, &u)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
 	pf_count(PF_STAT_TRANSLATED_OUT);
-	return;
+	return 0;
 err:
 	pf_count(PF_STAT_PASS_ERROR);
+	return 0;
 }
 
 #endif /* PF_XLATE_H */

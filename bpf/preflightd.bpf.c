@@ -27,12 +27,14 @@
 
 #include "pf_kern.h"
 #include "pf_maps.h"
+#include "pf_test.h"
 #include "pf_ctx.h"
 #include "pf_pkt.h"
 #include "pf_tcp.h"
 #include "pf_sock.h"
 #include "pf_answer.h"
 #include "pf_splice.h"
+#include "pf_follow.h"
 #include "pf_xlate.h"
 #include "pf_offload.h"
 
@@ -52,9 +54,19 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 		ret = pf_try_answer(ctx, xdp, p, f);
 		if (ret != PF_ANS_PASS)
 			return ret;
+		/* an entry another CPU created meanwhile, e.g. answering a
+		 * copy of p (then p is dropped); else a new connection's
+		 * first request: follow it from here */
+		if (!f) {
+			f = bpf_map_lookup_elem(&pf_flows, &p->key);
+			if (!f && p->answer_port) {
+				pf_track_first(ctx, xdp, p);
+				return PF_ANS_PASS;
+			}
+		}
 	}
-	if (f)
-		pf_translate_in(ctx, xdp, p, f);
+	if (f && pf_translate_in(ctx, xdp, p, f))
+		return PF_ANS_DROP;
 	return PF_ANS_PASS;
 }
 
@@ -109,8 +121,9 @@ int pf_tc_egress(struct __sk_buff *skb)
 	if (pf_parse_pkt(skb, false, &p, PF_DIR_OUT))
 		return TC_ACT_UNSPEC;
 	f = bpf_map_lookup_elem(&pf_flows, &p.key);
-	if (f)
-		pf_translate_out(skb, false, &p, f);
+	/* a drop makes TCP send the segment again, translated anew */
+	if (f && pf_translate_out(skb, false, &p, f))
+		return TC_ACT_SHOT;
 	pf_shd_egress_hook(skb); /* shadow mode (issue 13): a tail call */
 	return TC_ACT_UNSPEC;
 }
@@ -142,8 +155,8 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		}
 		/* no metadata room: the app answers it, translated here */
 		f = bpf_map_lookup_elem(&pf_flows, &p.key);
-		if (f)
-			pf_translate_in(ctx, true, &p, f);
+		if (f && pf_translate_in(ctx, true, &p, f))
+			return XDP_DROP;
 		return XDP_PASS;
 	default:
 		return XDP_PASS;

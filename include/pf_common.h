@@ -95,12 +95,15 @@ enum pf_tok_kind {
 	X(PASS_NO_SOCKET,      "no local established socket") \
 	X(PASS_SERVER_BUSY,    "server has unsent or unacked data") \
 	X(PASS_NOT_NEXT,       "request is not the next expected byte") \
-	X(PASS_ORDER,          "earlier request may still be unanswered") \
+	X(PASS_ORDER,          "the previous request has no answer yet (pipelining)") \
+	X(PASS_FRAMING,        "request framing on this connection unknown") \
+	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
 	X(PASS_TABLE_FULL,     "flow table full") \
 	X(PASS_DRAINING,       "draining: not answering new preflights") \
 	X(PUNT_DAEMON,         "punted to the daemon, segment dropped for a retransmission") \
 	X(PASS_DAEMON_DOWN,    "daemon down or lagging: passed") \
+	X(PASS_DAEMON_FAILED,  "the daemon could not learn its verdict: passed") \
 	X(PASS_MSS,            "response larger than MSS") \
 	X(PASS_WINDOW,         "response larger than the client's window") \
 	X(PASS_IP,             "IP fragments/options/extension headers") \
@@ -112,6 +115,8 @@ enum pf_tok_kind {
 	X(SACK_TRANSLATED,     "SACK blocks translated") \
 	X(SACK_STRIPPED,       "SACK blocks covering a response removed") \
 	X(RETX_DROPPED,        "partial/mismatched request retransmits dropped") \
+	X(RACE_LOST,           "copy of a request answered on another CPU at the same time, dropped") \
+	X(XLATE_RACE,          "segment translated while another CPU spliced, dropped for a retransmission") \
 	X(FLOW_CREATED,        "flow entries created") \
 	X(MALFORMED,           "malformed packets passed") \
 	PF_STATS_OFFLOAD(X)

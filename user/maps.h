@@ -14,9 +14,9 @@
 
 struct bpf_object;
 
-/* Most origins the slow path teaches one policy slot (pf_tokens
- * entries); at the cap it stops learning and the datapath passes such
- * requests to the app after its wait (PF_PUNT_WAIT_NS). */
+/* Origins whose regex verdict the slow path keeps (pf_learned, an LRU
+ * map of its own: more evict the least recently used, decided again at
+ * their next punt; the policy's pf_tokens never fill up with them). */
 #define PF_LEARN_MAX 65536
 
 /* pf_tokens room per slot: PF_TOKENS_HEADROOM times the startup
@@ -29,11 +29,12 @@ struct pf_maps {
 	int tokens_fd;             /* pf_tokens: policy strings of both slots */
 	int rules_fd;              /* pf_rules: rules of both slots */
 	int acrh_fd;               /* pf_acrh: the slow path's header verdicts */
+	int learned_fd;            /* pf_learned: the slow path's origin verdicts */
 	struct pf_config *cfg;     /* pf_cfg in the object's mmapped .bss */
 };
 
 /* Before load: size obj's maps for startup policy c (tokens: two slots
- * with headroom, see PF_TOKENS_HEADROOM, and the learned origins;
+ * with headroom, see PF_TOKENS_HEADROOM; PF_LEARN_MAX learned origins;
  * max_flows flow entries). Returns 0 or -errno (message printed). */
 int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 		 unsigned max_flows);
@@ -55,7 +56,8 @@ int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c);
 void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
 		      unsigned n_ports);
 
-/* Remove slot's entries from the token and header-list maps. Call only
+/* Remove slot's entries from the token, learned-origin and header-list
+ * maps. Call only
  * on a slot no program reads any more (see the grace in cmd_run.c's
  * reload). */
 void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot);

@@ -189,6 +189,9 @@ static int render(const struct pf_metrics *m, char **body, size_t *len)
 		family(f, "preflightd_learned_acrh_total", "counter",
 		       "Request-header lists over the kernel's limits the daemon decided.",
 		       m->cfg->learned_acrh);
+		family(f, "preflightd_learn_failures_total", "counter",
+		       "Punts the daemon could not teach (passed to the app).",
+		       m->cfg->learn_failures);
 		family(f, "preflightd_policy_slot", "gauge",
 		       "Policy map slot the datapath reads (0 or 1).",
 		       m->cfg->active_slot & (PF_SLOTS - 1));

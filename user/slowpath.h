@@ -1,7 +1,7 @@
 /* User: the daemon's slow path: deciding what the datapath punts (pf_punt ring buffer). */
 /*
  * slowpath.h -- the consumer of the pf_punt ring buffer: regex origins
- * (PF_PUNT_ORIGIN, decided with policy_regex.c, taught to pf_tokens) and
+ * (PF_PUNT_ORIGIN, decided with policy_regex.c, taught to pf_learned) and
  * request-header lists over the kernel's limits (PF_PUNT_ACRH, decided
  * with acrh.c, taught to pf_acrh).
  */
@@ -22,7 +22,7 @@ struct pf_slow {
 	struct pf_policy pol;       /* the active policy */
 	struct pf_regex_set rs;     /* its regexes, compiled */
 	__u32 slot;                 /* its slot */
-	unsigned learned;           /* tokens taught into slot */
+	unsigned learned;           /* origins taught into slot */
 };
 
 /* Make pol (installed in slot) the slow path's policy, with rs, its
@@ -33,8 +33,9 @@ void pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, struct pf_regex_se
 
 /* ring_buffer callback (ctx: struct pf_slow): one struct pf_punt_rec.
  * Decide it and teach the kernel the verdict, so the client's
- * retransmission is decided there; then end the record's wait. Always
- * returns 0 (keep consuming). */
+ * retransmission is decided there; then end the record's wait -- or,
+ * when it cannot be taught, mark the wait failed (PF_PUNT_FAILED: the
+ * retransmission goes to the app). Always returns 0 (keep consuming). */
 int pf_slow_on_punt(void *ctx, void *data, size_t size);
 
 #endif /* PF_SLOWPATH_H */

@@ -37,7 +37,7 @@ $(BPFT_DIR)/user/%.o: user/%.c | $(BPFT_DIR)/user
 
 $(BPFT_BIN): $(BPFT_OBJS)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -pthread -o $@ $^ $(LDLIBS)
 
 bpftest: $(BPFT_BIN)
 	$(Q)$(BPFT_BIN)

@@ -127,6 +127,24 @@ bool conn_splice(struct conn *c, int family, __u32 s, __u32 p)
 	return h_check_response(&r, &w);
 }
 
+bool conn_splice_acked(struct conn *c, int family, __u32 s, __u32 p)
+{
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+
+	if (!conn_splice(c, family, s, p))
+		return false;
+	conn_cseg(&in, c, c->S + c->L, c->P + c->R, "");
+	want = in;
+	want.seq = c->S;
+	want.ack = c->P;
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+		return false;
+	si = h_sock(c->S, c->P);
+	h_set_sock(&si);
+	return true;
+}
+
 /* A client -> server segment of c. */
 void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	       const char *pay)

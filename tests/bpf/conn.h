@@ -59,6 +59,11 @@ struct conn {
  * false (with a failed check) if the response is not exactly right. */
 bool conn_splice(struct conn *c, int family, __u32 s, __u32 p);
 
+/* conn_splice, then the client's pure ACK of the whole response
+ * (translated), and the socket mock idle at S/P: the connection takes
+ * another splice at client wire seq S + L. */
+bool conn_splice_acked(struct conn *c, int family, __u32 s, __u32 p);
+
 /* A client -> server (cseg) or server -> client (sseg) segment of c with
  * a TS option and payload pay (C string; "" for none: no PSH). */
 void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,

@@ -200,11 +200,19 @@ bool h_ok(void);
  * TS clock H_TS_NOW. */
 struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt);
 void h_set_sock(const struct pf_sockinfo *si);
+/* Make si a connection that carried requests before (bytes_received):
+ * the datapath did not see its first request, so it never follows
+ * (tracks) it, and a preflight on it is never answered (pass_framing).
+ * Cases about why a request is passed use it so that the first-request
+ * tracking (tests/bpf/test_frame.c) does not add a flow entry. */
+void h_sock_not_first(struct pf_sockinfo *si);
 struct pf_config *h_cfg(void);
 /* Flow entry of the connection of client -> server spec s (ingress
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);
 unsigned h_flow_count(void);
+/* Delete the flow entry of key (what the daemon's GC does). */
+void h_flow_delete(const struct pf_flow_key *key);
 /* Fill pf_flows with unrelated connections until it is full; returns
  * the number of entries. */
 unsigned h_fill_flows(void);
@@ -252,6 +260,19 @@ void h_chain_deltas(const struct h_delta *tc, struct h_delta out[16]);
  * then h_chain() runs it through XDP and TC into r, deltas
  * h_chain_deltas(d_tc). Verdict and output are left to the caller. */
 bool h_run_to_tc(const struct pkt_spec *in, struct h_run *r, const struct h_delta *d_tc);
+
+/* Cross-CPU races (pause.c): run s through prog on a second CPU and
+ * make it stop at point (enum pf_test_point, bpf/pf_test.h) -- as if
+ * another CPU were handling a packet of the same connection right then.
+ * Returns once it has stopped; meanwhile the caller runs other packets
+ * (on the first CPU: the main thread is pinned there until
+ * h_pause_finish). False (a failed check) if it cannot be stopped there,
+ * or the machine has one CPU. */
+bool h_pause_start(const struct h_prog *prog, const struct pkt_spec *s, __u32 point);
+
+/* Let the stopped packet go on and collect its run into r: verdict,
+ * output, and the counters of its CPU (r->delta). No clone capture. */
+bool h_pause_finish(struct h_run *r);
 
 /* Check r's counter deltas against d exactly (unlisted ones must be 0). */
 bool h_check_deltas(const struct h_run *r, const struct h_delta *d);
@@ -313,5 +334,7 @@ void test_adv_http(void);
 void test_conformance(void);
 void test_slowpath(void);
 void test_reload(void);
+void test_race(void);
+void test_guard(void);
 
 #endif /* PF_TEST_HARNESS_H */

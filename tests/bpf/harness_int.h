@@ -18,6 +18,13 @@ void h_die(const char *what, int err) __attribute__((noreturn));
 /* Sum of the per-CPU counters into v; r->delta = now - before. */
 void h_read_stats(long long v[PF_STAT__MAX]);
 void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX]);
+/* The counters of one CPU into v. */
+void h_read_stats_cpu(int cpu, long long v[PF_STAT__MAX]);
+
+/* One bpf_prog_test_run_opts of prog over pkt into r (output, retval,
+ * verdict, XDP metadata); no counters, no capture: safe on any thread. */
+int h_test_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
+	       const struct h_env *env, struct h_run *r);
 
 /* Collect the frames transmitted on lo since the last call into r's tx
  * (NULL: discard them). */
@@ -29,6 +36,10 @@ void h_drain_up(void);
 /* Check run r of fixture f (input in, n bytes) against the deltas d. */
 bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h_run *r,
 		 const struct h_delta *d);
+
+/* Set by h_pause_finish when the stopped packet went on by itself (see
+ * run_case: the case is run again, at most 3 times). */
+extern bool h_pause_timed_out;
 
 /* Write c into the maps with the daemon's installer (its slot's old
  * tokens removed first) and make its slot active. */

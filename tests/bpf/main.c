@@ -28,6 +28,8 @@ int main(int argc, char **argv)
 	test_conformance();
 	test_slowpath();
 	test_reload();
+	test_race();
+	test_guard();
 	ret = h_summary();
 	h_fini();
 	return ret;

@@ -87,10 +87,15 @@ struct pf_sockinfo h_sock(__u32 rcv_nxt, __u32 snd_nxt)
 		.rcv_nxt = rcv_nxt, .copied_seq = rcv_nxt,
 		.snd_nxt = snd_nxt, .snd_una = snd_nxt, .write_seq = snd_nxt,
 		.mss = 1448, .rcv_wnd = 64256, .wscale = 7, .snd_wscale = 7,
-		.bytes_received = 0, .valid = 1, .ts_now = H_TS_NOW,
+		.bytes_received = 0, .valid = 1, .ts_now = H_TS_NOW, .ts_ok = 1,
 	};
 
 	return si;
+}
+
+void h_sock_not_first(struct pf_sockinfo *si)
+{
+	si->bytes_received = 500;
 }
 
 void h_set_sock(const struct pf_sockinfo *si)
@@ -117,6 +122,12 @@ bool h_flow(const struct pkt_spec *s, struct pf_flow *f)
 	k.sport = htons(s->dport);
 	k.family = (__u8)s->family;
 	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_flows), &k, f);
+}
+
+void h_flow_delete(const struct pf_flow_key *key)
+{
+	if (bpf_map_delete_elem(bpf_map__fd(h_skel->maps.pf_flows), key))
+		h_die("delete flow", errno);
 }
 
 unsigned h_flow_count(void)

@@ -172,9 +172,10 @@ static struct hcase cases[] = {
 	  ST(PASS_BODY), NULL },
 	{ "two Content-Length: 5 and 0", L(HEAD "Content-Length: 5\r\nContent-Length: 0\r\n\r\n"),
 	  ST(PASS_BODY), NULL },
-	/* RFC 9110 8.6: equal duplicates may be taken as one; no body either way */
+	/* RFC 9110 8.6 lets equal duplicates count as one, but nginx answers
+	 * 400: the app must see what it would see without preflightd */
 	{ "two Content-Length: 0", L(HEAD "Content-Length: 0\r\nContent-Length: 0\r\n\r\n"),
-	  ST(ANSWERED), R204 },
+	  ST(PASS_DUP_HEADER), NULL },
 	{ "Content-Length: 00", L(HEAD "Content-Length: 00\r\n\r\n"), ST(PASS_BODY), NULL },
 	{ "Content-Length: 0 with trailing blanks", L(HEAD "Content-Length: 0  \r\n\r\n"),
 	  ST(ANSWERED), R204 },
@@ -223,6 +224,7 @@ static void run_row(const void *arg)
 	f.d[2] = (struct h_delta)H_DEND;
 	f.verdict = H_PASS;
 	f.unchanged = true;
+	h_sock_not_first(&f.sock);
 	if (h_fix_run(&f, NULL))
 		H_EQ(h_flow_count(), 0, "flows in the table");
 }

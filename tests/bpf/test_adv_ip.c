@@ -167,6 +167,7 @@ static void t_ipv4_options_every_length(void)
 	for (k = 4; k <= 40 && h_ok(); k += 4) {
 		struct pf_sockinfo si = h_sock(S0, P0);
 
+		h_sock_not_first(&si);
 		h_reset_state();
 		h_set_sock(&si);
 		h_req_spec(&s, 4, H_PREFLIGHT, S0, P0, 111, 222);
@@ -188,6 +189,7 @@ static void t_ipv4_fragments(void)
 	for (k = 0; k < sizeof(frag) / sizeof(frag[0]) && h_ok(); k++) {
 		struct pf_sockinfo si = h_sock(S0, P0);
 
+		h_sock_not_first(&si);
 		h_set_sock(&si);
 		h_req_spec(&s, 4, H_PREFLIGHT, S0, P0, 111, 222);
 		s.frag = frag[k];
@@ -234,6 +236,7 @@ static void t_ipv6_ext_headers(void)
 	for (k = 0; k < sizeof(types) && h_ok(); k++) {
 		struct pf_sockinfo si = h_sock(S0, P0);
 
+		h_sock_not_first(&si);
 		h_set_sock(&si);
 		n = ins_ext6(b, preflight_frame(6, b, &s), types[k]);
 		snprintf(tag, sizeof(tag), "extension header %u", types[k]);

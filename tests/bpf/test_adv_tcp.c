@@ -174,6 +174,7 @@ static void t_flags_with_payload(void)
 	for (k = 0; k < sizeof(fl) && h_ok(); k++) {
 		struct pf_sockinfo si = h_sock(S0, P0);
 
+		h_sock_not_first(&si);
 		h_reset_state();
 		h_set_sock(&si);
 		h_req_spec(&s, 4, H_PREFLIGHT, S0, P0, 111, 222);

@@ -25,7 +25,8 @@ static void check_first_flow(const struct pkt_spec *req, __u32 s, __u32 p, unsig
 	H_EQ(fl.req_len, req->paylen, "flow req_len");
 	H_EQ(fl.resp_len, resp_len, "flow resp_len");
 	H_EQ(fl.resp_acked, 0, "flow resp_acked");
-	H_EQ(fl.last_dir, PF_DIR_SERVER, "flow last_dir");
+	H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state (framed, answered by us)");
+	H_EQX(fl.c_next, s + req->paylen, "flow c_next");
 	H_EQ(fl.rejected, rejected, "flow rejected");
 	H_EQ(fl.splices, 1, "flow splices");
 	H_EQ(fl.fin, 0, "flow fin");
@@ -165,6 +166,7 @@ static void forwarded(const char *req, int stat)
 	struct h_fix f;
 
 	h_answer_fix(&f, 4, req, S0, P0);
+	h_sock_not_first(&f.sock);
 	f.verdict = H_PASS;
 	f.unchanged = true;
 	memset(f.d, 0, sizeof(f.d));
@@ -240,6 +242,45 @@ static void t_tsval_wrap(void)
 	w = h_want_resp(&f, P0, H_RESP_204);
 	w.tsval = 5;
 	h_check_response(&r, &w);
+}
+
+/* A request socket (the handshake's ACK not processed yet) has no
+ * readable clock: TSval is the request's TSecr, whatever its value --
+ * "no clock" is a flag, not ts_now 0, which a TSecr in the upper half of
+ * the number space did not come after (the response then said TSval 0,
+ * below what the client accepted last: PAWS drops it). */
+static void t_tsval_no_clock(void)
+{
+	struct h_fix f;
+	struct h_run r;
+	struct h_want w;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 111, 0x90000000u);
+	f.sock.ts_ok = 0;
+	f.sock.ts_now = 0;
+	if (!h_fix_run(&f, &r))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	w.tsval = 0x90000000u;
+	h_check_response(&r, &w);
+}
+
+/* A socket past ESTABLISHED (FIN_WAIT1 after the app closed, ...) takes
+ * no new splice: the preflight goes to the app. */
+static void t_closing_socket_passed(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NO_SOCKET, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run r;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	f.sock.closing = 1;
+	h_set_sock(&f.sock);
+	if (h_run_to_tc(&f.in, &r, d))
+		H_CHECK(r.verdict == H_PASS, "verdict %s, want PASS", h_verdict_name(r.verdict));
 }
 
 /* ---- the request carries the only ack of the server's last data ---- */
@@ -377,6 +418,8 @@ void test_answer(void)
 	h_case("answer_no_timestamps", t_answer_no_timestamps);
 	h_case("answer_reject_403_ipv6", t_answer_reject_403);
 	h_case("answer_tsval_request_tsecr_when_later", t_tsval_from_request);
+	h_case("answer_tsval_request_socket_no_clock", t_tsval_no_clock);
+	h_case("answer_closing_socket_passed", t_closing_socket_passed);
 	h_case("answer_tsval_serial_wrap", t_tsval_wrap);
 	h_case("answer_piggybacked_ack_clone_ipv4", t_piggyback_v4);
 	h_case("answer_piggybacked_ack_clone_ipv6", t_piggyback_v6);

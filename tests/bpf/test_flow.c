@@ -169,8 +169,10 @@ static void t_second_splice_pending_ack_v6(void)
 }
 
 
-/* Client data the app has not answered yet, then a preflight: the app
- * must answer in order, so the preflight goes to it (translated). */
+/* Client data the app has not answered yet (a PUT), then a preflight
+ * right behind it (pipelined): the app must answer in order, so the
+ * preflight goes to it (translated), and the connection is not followed
+ * any more (a client that pipelines). */
 static void t_after_unanswered_data(void)
 {
 	static const struct h_delta d[] = {
@@ -195,36 +197,48 @@ static void t_after_unanswered_data(void)
 	want = in;
 	want.seq = c.S + D;
 	want.ack = c.P;
-	conn_expect_to_tc(&in, &want, d);
+	/* the flow's state decides, not the socket's: XDP passes it too */
+	conn_expect(h_in, &in, NULL, &want, d);
 }
 
-/* Start a tracked (identity) flow: a preflight passed because the app
- * already got bytes on this connection before we saw it (XDP mode: by
- * TC, after XDP's hand-off). */
+/* A simple request (no preflight): the connection's first request. */
+#define GET_REQ "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
+
+/* Start a tracked (identity) flow: the connection's first request, a
+ * simple GET the app answers, is followed from its first byte (at XDP in
+ * XDP mode: no socket state decides it). */
 static bool track(struct conn *c, __u32 s, __u32 p)
 {
 	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(PASS_ORDER, 1), H_D(FLOW_CREATED, 1), H_DEND,
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(FLOW_CREATED, 1), H_DEND,
 	};
 	struct pf_sockinfo si = h_sock(s, p);
-	struct h_run r;
+	struct pkt_spec in;
+	struct pf_flow fl;
 
 	memset(c, 0, sizeof(*c));
 	c->family = 4;
 	c->S = s;
 	c->P = p;
-	h_req_spec(&c->req, 4, H_PREFLIGHT, s, p, 111, 222);
-	si.bytes_received = 500;
+	c->L = (__u32)strlen(GET_REQ);
+	h_req_spec(&c->req, 4, GET_REQ, s, p, 111, 222);
 	h_set_sock(&si);
-	return h_run_to_tc(&c->req, &r, d) && H_EQ(r.verdict, H_PASS, "verdict") &&
-	       H_EQ(h_flow_count(), 1, "flows");
+	in = c->req;
+	if (!conn_expect(h_in, &c->req, NULL, &in, d) || !H_EQ(h_flow_count(), 1, "flows") ||
+	    !H_CHECK(h_flow(&c->req, &fl), "flow gone"))
+		return false;
+	return H_EQ(fl.state, PF_FS_FRAMED, "flow state (followed, no answer yet)") &&
+	       H_EQX(fl.c_next, s + c->L, "flow c_next (after the GET)");
 }
 
-/* On a tracked flow, once the app has answered, the next preflight is
- * answered (the first splice on that flow). */
+/* The first preflight on a connection that carried another request
+ * before: answered once the app has answered that one (it went to the
+ * app as pass_order when the datapath did not follow connections from
+ * their first byte -- ~1 in 100 preflights of a browser's mix, more
+ * behind a reverse proxy's pooled connections). */
 static void t_tracked_next_answered(void)
 {
-	static const char answer[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND,
 	};
@@ -238,23 +252,25 @@ static void t_tracked_next_answered(void)
 
 	if (!track(&c, 1000000, 5000000))
 		return;
-	/* the app's answer: identity, but counted and noted */
-	conn_sseg(&in, &c, c.P, c.S + L, answer);
-	if (!conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out))
+	/* the app's answer: identity, but it marks the GET answered */
+	conn_sseg(&in, &c, c.P, c.S + c.L, answer);
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state (the GET answered)"))
 		return;
-	si = h_sock(c.S + L, c.P + A);
-	si.bytes_received = 500 + L;
+	si = h_sock(c.S + c.L, c.P + A);
+	si.bytes_received = c.L;
 	h_set_sock(&si);
-	h_req_spec(&in, 4, H_PREFLIGHT, c.S + L, c.P + A, 333, 444);
+	h_req_spec(&in, 4, H_PREFLIGHT, c.S + c.L, c.P + A, 333, 444);
 	if (!h_run_spec(h_in, &in, NULL, &r))
 		return;
-	w = (struct h_want){ .req = &in, .seq = c.P + A, .ack = c.S + 2 * L, .win = WIN,
+	w = (struct h_want){ .req = &in, .seq = c.P + A, .ack = c.S + c.L + L, .win = WIN,
 			     .has_ts = true, .tsval = H_TS_NOW, .tsecr = 333,
 			     .pay = H_RESP_204, .paylen = strlen(H_RESP_204) };
 	if (!h_check_response(&r, &w) || !h_check_deltas(&r, d) ||
 	    !H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		return;
-	H_EQX(fl.c_pos, c.S + L, "flow c_pos");
+	H_EQX(fl.c_pos, c.S + c.L, "flow c_pos");
 	H_EQ(fl.c_before, 0, "flow c_before");
 	H_EQ(fl.c_after, L, "flow c_after");
 	H_EQX(fl.s_pos, c.P + A, "flow s_pos");
@@ -276,7 +292,7 @@ static void t_tracked_sack_across_zero(void)
 
 	if (!track(&c, 1000000, 0xfffff000u))
 		return;
-	conn_cseg(&in, &c, c.S, 0xfffff000u, "");
+	conn_cseg(&in, &c, c.S + c.L, 0xfffff000u, "");
 	pkt_opt_sack(&in, 1, blk);
 	conn_expect(h_in, &in, NULL, &in, d);
 }
@@ -289,6 +305,6 @@ void test_flow(void)
 	h_case("second_splice_offsets_accumulate_ipv6_wrap", t_second_splice_v6_wrap);
 	h_case("second_splice_pending_ack_clone_ipv4", t_second_splice_pending_ack);
 	h_case("second_splice_pending_ack_clone_ipv6_wrap", t_second_splice_pending_ack_v6);
-	h_case("tracked_flow_next_preflight_answered", t_tracked_next_answered);
+	h_case("tracked_flow_first_preflight_after_a_get_answered", t_tracked_next_answered);
 	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
 }

@@ -13,28 +13,34 @@ static bool splice(struct h_fix *f, struct h_run *first)
 	return h_fix_run(f, first) && H_CHECK(first->verdict == H_TX, "first request not answered");
 }
 
-/* The same request again: the same response at the same seq, fresh TS.
- * XDP mode hands every retransmission to TC (h_run_to_tc), whose answer
- * goes through the device's queue. */
-static void t_retx_reanswered(void)
+/* f's request again, with TSval tsval, the socket mock f.sock: must be
+ * answered again -- the same response at the same seq, TSecr tsval. XDP
+ * mode hands every retransmission to TC (h_run_to_tc), whose answer goes
+ * through the device's queue. */
+static bool reanswered(struct h_fix *f, __u32 tsval, struct h_run *r)
 {
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
 	};
+	struct h_want w;
+
+	h_req_spec(&f->in, 4, H_PREFLIGHT, S0, P0, tsval, 222);
+	h_set_sock(&f->sock);
+	if (!h_run_to_tc(&f->in, r, d))
+		return false;
+	w = h_want_resp(f, P0, H_RESP_204);
+	w.tsecr = tsval;
+	return h_check_response(r, &w);
+}
+
+/* The same request again: the same response at the same seq, fresh TS. */
+static void t_retx_reanswered(void)
+{
 	struct h_fix f;
 	struct h_run first, r;
-	struct h_want w;
 	struct pf_flow fl;
 
-	if (!splice(&f, &first))
-		return;
-	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
-	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, d))
-		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
-	w.tsecr = 333;
-	if (!h_check_response(&r, &w))
+	if (!splice(&f, &first) || !reanswered(&f, 333, &r))
 		return;
 	H_CHECK(r.out_len == first.out_len, "retransmitted answer length %u, first %u",
 		r.out_len, first.out_len);
@@ -46,21 +52,13 @@ static void t_retx_reanswered(void)
  * the request). */
 static void t_retx_while_draining(void)
 {
-	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
-	};
 	struct h_fix f;
 	struct h_run first, r;
-	struct h_want w;
 
 	if (!splice(&f, &first))
 		return;
 	h_cfg()->draining = 1;
-	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, d))
-		return;
-	w = h_want_resp(&f, P0, H_RESP_204);
-	h_check_response(&r, &w);
+	reanswered(&f, 111, &r);
 }
 
 /* A retransmission coalesced with the next request's first bytes:
@@ -178,11 +176,28 @@ static void t_retx_pending_ack(void)
 	H_EQ(v.paylen, 0, "pure ACK payload");
 }
 
+/* The response was lost and then the app closed the connection (its
+ * FIN is queued behind the missing response): the socket is in
+ * FIN_WAIT1, and the client's retransmission must still be answered --
+ * dropped, it would be dropped forever and the client never answered. */
+static void t_retx_after_server_fin(void)
+{
+	struct h_fix f;
+	struct h_run first, r;
+
+	if (!splice(&f, &first))
+		return;
+	f.sock.closing = 1;
+	f.sock.snd_nxt = f.sock.write_seq = P0 + 1;  /* the FIN */
+	reanswered(&f, 333, &r);
+}
+
 void test_retx(void)
 {
 	h_case("retx_reanswered_same_seq", t_retx_reanswered);
 	h_case("retx_reanswered_with_pending_ack", t_retx_pending_ack);
 	h_case("retx_while_draining_reanswered", t_retx_while_draining);
+	h_case("retx_after_server_fin_reanswered", t_retx_after_server_fin);
 	h_case("retx_coalesced_with_next_data", t_retx_coalesced);
 	h_case("retx_partial_same_seq_dropped", t_retx_partial_same_seq);
 	h_case("retx_tail_of_request_dropped", t_retx_tail_dropped);

@@ -77,9 +77,15 @@ static void setup(__u64 heartbeat)
 	int fd = bpf_map__fd(h_skel->maps.pf_punted);
 	__u64 key;
 
+	struct pf_tok_key tk;
+
+	h_reset_state();
 	h_use_policy(rx_policy);
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		bpf_map_delete_elem(fd, &key);
+	fd = bpf_map__fd(h_skel->maps.pf_learned);
+	while (!bpf_map_get_next_key(fd, NULL, &tk))
+		bpf_map_delete_elem(fd, &tk);
 	fd = bpf_map__fd(h_skel->maps.pf_acrh);
 	while (!bpf_map_get_next_key(fd, NULL, &ak))
 		bpf_map_delete_elem(fd, &ak);
@@ -96,12 +102,16 @@ static void punt_fix(struct h_fix *f, bool alive)
 	if (alive) {
 		f->verdict = H_DROP;
 		f->d[1] = (struct h_delta)H_D(PUNT_DAEMON, 1);
+		f->d[2] = (struct h_delta)H_DEND;
 	} else {
+		/* passed: the connection's first request, so from here on
+		 * the connection is followed (a flow entry) */
 		f->verdict = H_PASS;
 		f->unchanged = true;
 		f->d[1] = (struct h_delta)H_D(PASS_DAEMON_DOWN, 1);
+		f->d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
+		f->d[3] = (struct h_delta)H_DEND;
 	}
-	f->d[2] = (struct h_delta)H_DEND;
 }
 
 /* Daemon alive: drop + one record; the daemon's token makes the
@@ -124,15 +134,105 @@ static void t_punt_alive(void)
 	H_CHECK(!memcmp(got.data, RX_ORIGIN, sizeof(RX_ORIGIN) - 1), "record origin");
 	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
 	H_CHECK(got.hash == k.hash, "record hash");
-	/* what the daemon does */
+	/* what the daemon does: the verdict into pf_learned */
 	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
-	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_tokens), &k, &v,
-					  BPF_NOEXIST), "insert token: %s", strerror(errno)))
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_learned), &k, &v,
+					  BPF_NOEXIST), "learn origin: %s", strerror(errno)))
 		return;
 	h_answer_fix(&f, 4, RX_PREFLIGHT, S0, P0);
 	if (h_fix_run(&f, &r))
 		H_CHECK(drain_punts() == 0, "no record for a decided origin");
-	bpf_map_delete_elem(bpf_map__fd(h_skel->maps.pf_tokens), &k);
+}
+
+/* Only a segment of a real connection is punted: one with no local
+ * socket (spoofed, no handshake) goes on to the stack, which resets it;
+ * the daemon never sees it and nothing is tracked (issue 10: a flood of
+ * spoofed origins filled the learned verdicts and black-holed real
+ * clients). */
+static void t_punt_spoofed(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NO_SOCKET, 1), H_DEND,
+	};
+	struct pf_sockinfo none = { 0 };
+	struct h_fix f;
+	struct h_run r;
+
+	setup(mono_ns());
+	h_answer_fix(&f, 4, RX_PREFLIGHT, S0, P0);
+	h_set_sock(&none);
+	if (!h_run_to_tc(&f.in, &r, d))
+		return;
+	H_EQ(r.verdict, H_PASS, "verdict");
+	H_EQ(drain_punts(), 0, "pf_punt records");  /* (evaluated twice: 0 both times) */
+	H_EQ(h_flow_count(), 0, "flow entries");
+}
+
+/* A segment with a wrong checksum (the stack drops it) is not punted. */
+static void t_punt_bad_csum(void)
+{
+	struct h_fix f;
+
+	setup(mono_ns());
+	punt_fix(&f, false);
+	f.in.bad_csum = 1;
+	f.d[1] = (struct h_delta)H_D(PASS_CSUM, 1);
+	f.d[2] = (struct h_delta)H_DEND;  /* not followed either */
+	if (h_fix_run(&f, NULL))
+		H_EQ(drain_punts(), 0, "pf_punt records");
+}
+
+/* A request the socket guards would not let us answer anyway (the server
+ * is still sending) goes to the app at once: punting it would only drop
+ * it for nothing. */
+static void t_punt_guard_first(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_SERVER_BUSY, 1), H_D(FLOW_CREATED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run r;
+
+	setup(mono_ns());
+	h_answer_fix(&f, 4, RX_PREFLIGHT, S0, P0);
+	f.sock.write_seq = P0 + 100;
+	h_set_sock(&f.sock);
+	if (h_run_to_tc(&f.in, &r, d))
+		H_EQ(drain_punts(), 0, "pf_punt records");
+}
+
+/* The daemon could not teach a verdict (a hash collision, a failed
+ * insert, no regexes): it marks the wait failed, and the retransmission
+ * goes to the app -- not punted and dropped again, forever. A mark from
+ * the other slot (a reload since) punts again. */
+static void punt_marked(__u32 slot, bool passed)
+{
+	__u64 h = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
+	__u64 v = PF_PUNT_FAILED | ((__u64)slot << PF_PUNT_SLOT_BIT) | 12345;
+	struct h_fix f;
+	unsigned n;
+
+	setup(mono_ns());
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_punted), &h, &v, BPF_ANY),
+		     "update pf_punted: %s", strerror(errno)))
+		return;
+	punt_fix(&f, !passed);
+	if (passed)
+		f.d[1] = (struct h_delta)H_D(PASS_DAEMON_FAILED, 1);
+	if (!h_fix_run(&f, NULL))
+		return;
+	n = drain_punts();
+	H_EQ(n, passed ? 0 : 1, "pf_punt records");
+}
+
+static void t_punt_failed_mark(void)
+{
+	punt_marked(1, true);   /* rx_policy is in slot 1 */
+}
+
+static void t_punt_failed_mark_other_slot(void)
+{
+	punt_marked(0, false);
 }
 
 /* Heartbeat older than 1 s (or none): passed untouched, no record. */
@@ -288,7 +388,8 @@ static void t_acrh_denied(void)
 	memset(f.d, 0, sizeof(f.d));
 	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
 	f.d[1] = (struct h_delta)H_D(FWD_DENIED, 1);
-	f.d[2] = (struct h_delta)H_DEND;
+	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1); /* the first request: followed */
+	f.d[3] = (struct h_delta)H_DEND;
 	f.verdict = H_PASS;
 	f.unchanged = true;
 	h_fix_run(&f, &r);
@@ -323,6 +424,13 @@ void test_slowpath(void)
 	h_case("slowpath: regex origin punted to a live daemon, then answered", t_punt_alive);
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
+	h_case("slowpath: spoofed (no socket): not punted, not tracked", t_punt_spoofed);
+	h_case("slowpath: bad checksum: not punted", t_punt_bad_csum);
+	h_case("slowpath: socket guard fails: passed, not punted", t_punt_guard_first);
+	h_case("slowpath: daemon could not teach it: passed, not punted again",
+	       t_punt_failed_mark);
+	h_case("slowpath: failed mark of the other slot: punted again",
+	       t_punt_failed_mark_other_slot);
 	h_case("slowpath: 20 request headers: punted, allowed by the daemon, answered",
 	       t_acrh_allowed);
 	h_case("slowpath: 20 request headers, one not listed: denied by the daemon",

@@ -22,7 +22,8 @@ static void t_in_data_ack(void)
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
 		H_EQ(fl.resp_acked, 1, "flow resp_acked");
-		H_EQ(fl.last_dir, PF_DIR_CLIENT, "flow last_dir");
+		H_EQ(fl.state, PF_FS_FRAMED, "flow state (the PUT has no answer yet)");
+		H_EQX(fl.c_next, c.S + c.L + strlen(PUT_REQ), "flow c_next (after the PUT)");
 	}
 }
 
@@ -150,6 +151,51 @@ static void t_in_fin(void)
 		H_EQ(fl.fin, PF_FIN_CLIENT, "flow fin");
 }
 
+/* A zero-length segment at client wire seq seq (flags: ACK plus extra)
+ * must reach the server at socket seq want_seq. */
+static void in_zero_len(__u32 off_from_s, __u8 extra, __u32 back)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + off_from_s, c.P + c.R, "");
+	in.flags |= extra;
+	want = in;
+	want.seq = c.S - back;
+	want.ack = c.P;
+	conn_expect(h_in, &in, NULL, &want, conn_d_in);
+}
+
+/* TCP keepalive (and zero-window) probe after a splice: Linux sends it
+ * at snd_una - 1, the last byte of the consumed request. It must reach
+ * the server out of window, at rcv_nxt - 1, so the server acks it; at
+ * rcv_nxt (an in-order pure ACK) it got no reply, and the client
+ * aborted its idle keep-alive connection after keepidle + cnt x intvl. */
+static void t_in_keepalive_probe(void)
+{
+	in_zero_len((__u32)strlen(H_PREFLIGHT) - 1, 0, 1);
+}
+
+/* RFC 5961: only the client's real snd_nxt (the end of the consumed
+ * request) is an exact RST; one at the request's start or inside it is
+ * out of window for the server (below rcv_nxt), not exact. */
+static void t_in_rst_exact(void)
+{
+	in_zero_len((__u32)strlen(H_PREFLIGHT), TH_RST, 0);
+}
+
+static void t_in_rst_at_request_not_exact(void)
+{
+	in_zero_len(0, TH_RST, (__u32)strlen(H_PREFLIGHT));
+}
+
+static void t_in_rst_inside_request_not_exact(void)
+{
+	in_zero_len(100, TH_RST, (__u32)strlen(H_PREFLIGHT) - 100);
+}
+
 /* ---- egress ---- */
 
 /* Server data at P acking the request: seq + R, ack + L. */
@@ -172,7 +218,7 @@ static void out_data(int family, __u32 s, __u32 p)
 	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone"))
-		H_EQ(fl.last_dir, PF_DIR_SERVER, "flow last_dir");
+		H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state");
 	/* the client acks the response: from now on the ack covers the
 	 * consumed request */
 	conn_cseg(&ack, &c, c.S + c.L, c.P + c.R, "");
@@ -296,6 +342,10 @@ void test_translate(void)
 	h_case("translate_in_sack_beyond_response_ipv6_wrap", t_in_sack_beyond_v6);
 	h_case("translate_in_padded_ack", t_in_padded_ack);
 	h_case("translate_in_fin", t_in_fin);
+	h_case("translate_in_keepalive_probe_out_of_window", t_in_keepalive_probe);
+	h_case("translate_in_rst_at_snd_nxt_exact", t_in_rst_exact);
+	h_case("translate_in_rst_at_request_start_not_exact", t_in_rst_at_request_not_exact);
+	h_case("translate_in_rst_inside_request_not_exact", t_in_rst_inside_request_not_exact);
 	h_case("translate_out_data_ipv4", t_out_data_v4);
 	h_case("translate_out_data_ipv6_wrap", t_out_data_v6);
 	h_case("translate_out_ack_beyond_request", t_out_ack_beyond);

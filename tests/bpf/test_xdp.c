@@ -181,27 +181,29 @@ static void t_handoff_then_retx_from_tc(void)
 	h_check_response(&r, &w);
 }
 
-/* A hand-off to TC that TC passes (no socket yet): the next request,
- * with the socket established, is answered at XDP on the flow TC
- * started tracking. */
+/* A hand-off to TC that TC passes (server data not acked yet):
+ * the next request, with the server idle, is answered at XDP on the flow
+ * TC started tracking. */
 static void t_handoff_tracked_then_xdp_answer(void)
 {
 	static const char answer[] = "HTTP/1.1 204 No Content\r\n\r\n";
 	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(PASS_NO_SOCKET, 1), H_D(FLOW_CREATED, 1), H_DEND,
+		H_D(PKT_SEEN, 1), H_D(PASS_SERVER_BUSY, 1), H_D(FLOW_CREATED, 1), H_DEND,
 	};
 	static const struct h_delta d2[] = {
 		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND,
 	};
 	const __u32 L = (__u32)strlen(H_PREFLIGHT), A = (__u32)strlen(answer);
 	struct pkt_spec req, out;
-	struct pf_sockinfo none = { 0 }, si;
+	struct pf_sockinfo busy = h_sock(S0, P0), si;
 	struct h_run r;
 	struct h_want w;
 	struct conn c;
 
 	h_req_spec(&req, 4, H_PREFLIGHT, S0, P0, 111, 222);
-	h_set_sock(&none);
+	req.ack = P0 - 100;      /* the client has not acked all server data */
+	busy.snd_una = P0 - 100;
+	h_set_sock(&busy);
 	if (!h_run_to_tc(&req, &r, d) || !H_EQ(r.verdict, H_PASS, "verdict"))
 		return;
 	/* the app answers it (identity translation at egress) */

@@ -61,7 +61,8 @@ struct fi_config {
 	struct fi_dir_cfg dir[2]; /* [FI_OUT], [FI_IN] */
 	__u32 reorder_classid;    /* fi_reorder: minor of the class they jump
 				   * into (the filter's classid has the major) */
-	__u32 pad;
+	__u32 dup_rehash;         /* 1: each egress copy of a duplicate gets
+				   * its own random skb hash (see fi_handle) */
 };
 
 struct fi_reo_stats {
@@ -145,9 +146,18 @@ static __always_inline int fi_handle(struct __sk_buff *skb, int dir,
 	if (dup && bpf_get_prandom_u32() % 1000 < dup) {
 		old_mark = skb->mark;
 		skb->mark = FI_CLONE_MARK;
+		/* dup_rehash: a random flow hash per copy. The hash crosses
+		 * the veth, and RPS on the receiving end then steers the two
+		 * copies to different CPUs half the time: both are handled
+		 * at the same moment, as on a multi-queue NIC */
+		if (fi_cfg.dup_rehash)
+			bpf_set_hash(skb, bpf_get_prandom_u32());
 		err = bpf_clone_redirect(skb, skb->ifindex, clone_flags);
-		if (dir == FI_OUT)
+		if (dir == FI_OUT) {
+			if (fi_cfg.dup_rehash)
+				bpf_set_hash(skb, bpf_get_prandom_u32());
 			err2 = bpf_clone_redirect(skb, skb->ifindex, clone_flags);
+		}
 		skb->mark = old_mark;
 		if (err)
 			__sync_fetch_and_add(&st->clone_err, 1);

@@ -6,10 +6,12 @@
 # Cases: a full flow table (new connections' preflights go to the app, live
 # splices are never evicted, entries come back once connections end);
 # connections that end abruptly at every stage around a splice; the app
-# server killed while connections carry spliced preflights; and 50
+# server killed while connections carry spliced preflights; keepalive
+# probes after a splice; a lost response followed by the app's FIN; and 50
 # concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
 # under 3 % loss + 2 % duplication in both directions for SECONDS (default
-# 10; `make soak` runs 60); the same with delay (tbf queues) on both ends;
+# 10; `make soak` runs 60); both copies of duplicated segments handled on
+# two CPUs at once (RPS); the same with delay (tbf queues) on both ends;
 # the same with reordering in both directions (htb + a BPF classifier, no
 # netem here); foreign TC filters and a second instance. Ends with
 # "N passed, M failed".
@@ -113,6 +115,44 @@ case_new_app() {
 	pf_case_result
 }
 
+# TCP keepalive across a splice (issue 9 item 4): the connection idles
+# right after an answered preflight, so the client's probes go out at
+# snd_una - 1, the consumed request's last byte. The server must ack them
+# (mapped onto its rcv_nxt they were in-order pure ACKs and got no reply:
+# two unanswered probes 1 s apart, and the client aborted).
+case_keepalive() {
+	local out
+	out=$(ka --conns 2 --rounds 2 --pause-ms 6000 --keepalive 1 --put-size 1000 \
+		--get-size 1000 --expect kernel --timeout-ms 20000 2>&1 || true)
+	pf_detail "$(tail -3 <<<"$out")"
+	pf_expect_match "idle connections with keepalive survive, every byte right" "$out" \
+		'errors=0$'
+	pf_case_result
+}
+
+# A lost response, then the app closes the idle connection (issue 9 item
+# 8): every answer and the app's FIN are lost until the server socket is in
+# FIN_WAIT1 (the app runs with --idle-ms 1500); the client's next
+# retransmission of its preflight must still be answered.
+case_lost_then_fin() {
+	local out before pid
+	before=$(pf_stat retx_answered)
+	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 0 --dup 0 --in-loss 1000 \
+		--in-dup 0 >/dev/null
+	pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$PF_V4_HOST" --port 8080 \
+		--scenario patient --count 1 >"$PF_WORK/patient.out" 2>&1 &
+	pid=$!
+	sleep 3  # the app gives up at 1.5 s
+	pf_detail "server socket: $(ss -tnH state fin-wait-1 "( sport = :8080 )" src "$PF_V4_HOST" | head -1)"
+	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 0 --dup 0 >/dev/null
+	wait "$pid" || true
+	out=$(cat "$PF_WORK/patient.out")
+	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	pf_expect_match "answered after the server's FIN" "$out" 'answered=1 errors=0$'
+	pf_expect_ge "by a re-answer (retx_answered)" "$(($(pf_stat retx_answered) - before))" 1
+	pf_case_result
+}
+
 # soak_queues add|del -- a pfifo root on both veth ends: what a NIC has in
 # front of its TX ring. A veth's default is noqueue, and with an XDP program
 # on the receiving end (both ends in XDP mode) a full 256-slot XDP ring then
@@ -146,6 +186,43 @@ case_soak() {
 	kernel=$(sed -n 's/.* kernel=\([0-9]*\).*/\1/p' <<<"$out" | tail -1)
 	pf_expect_ge "preflights done" "${total:-0}" 50
 	pf_expect_ge "kernel answered >= 90 %" "$((${kernel:-0} * 10))" "$((${total:-1} * 9))"
+	pf_case_result
+}
+
+# rps_set MASK -- RPS CPU mask (hex) of the server veth's receive queue;
+# prints the old mask.
+rps_set() {
+	local f=/sys/class/net/$PF_IF_HOST/queues/rx-0/rps_cpus
+	cat "$f"
+	echo "$1" >"$f"
+}
+
+# Two copies of one segment handled at the same moment on two CPUs (issue
+# 9 item 1: two 204s stacked, the second read as the PUT's answer). faultinj
+# duplicates every client segment and gives each copy its own flow hash,
+# and RPS on the server's veth spreads them over the CPUs, as a multi-queue
+# NIC does. Bounded repeats until the datapath has seen copies race
+# (race_lost): the case proves nothing if they never did.
+case_race() {
+	local out i old ncpu before lost=0
+	ncpu=$(nproc)
+	((ncpu >= 2)) || pf_case_skip "one CPU: packets never race across CPUs"
+	old=$(rps_set "$(printf '%x' $(((1 << (ncpu > 8 ? 8 : ncpu)) - 1)))")
+	trap "rps_set $old >/dev/null" EXIT  # this case's subshell: also on failure
+	pf_ns "$FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 0 --dup 1000 --in-dup 0 \
+		--rehash 1 >/dev/null
+	before=$(pf_stat race_lost)
+	for ((i = 0; i < 5 && lost == 0; i++)); do
+		out=$(ka --conns 8 --rounds 200 --put-size 1000 --get-size 1000 --expect any \
+			--timeout-ms 5000 2>&1 || true)
+		pf_detail "$(tail -1 <<<"$out")"
+		pf_expect_match "run $((i + 1)): every byte right" "$out" 'errors=0$'
+		lost=$(($(pf_stat race_lost) - before))
+	done
+	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	rps_set "$old" >/dev/null
+	pf_detail "$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" | awk '$2 > 0 { printf "%s=%s ", $1, $2 }')"
+	pf_expect_ge "copies of a request raced on two CPUs (race_lost)" "${lost:-0}" 1
 	pf_case_result
 }
 
@@ -287,11 +364,19 @@ main() {
 	pf_case "[$MODE] connections ending at every stage" case_edges
 	pf_case "[$MODE] app server killed mid-connection" case_app_killed
 	# restarted here, not in the case's subshell, so cleanup knows its pid
+	pf_stop_app
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	pf_case "[$MODE] a new app server on the same port" case_new_app
+	pf_case "[$MODE] TCP keepalive probes after a splice are answered" case_keepalive
+	pf_stop_app
+	pf_start_app --listen "$PF_V4_HOST:8080" --idle-ms 1500
+	pf_case "[$MODE] lost response, then the server's FIN: answered again" case_lost_then_fin
+	pf_stop_app
+	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	pf_stop_preflightd || true
 	pf_start_preflightd "$MODE"
 	pf_case "[$MODE] soak: 50 connections, loss + duplication, ${SOAK}s" case_soak
+	pf_case "[$MODE] duplicates on two CPUs at once (RPS + per-copy hash)" case_race
 	# (the XDP-mode stall once seen here was faultinj's: see the top
 	# comment of faultinj.bpf.c)
 	pf_case "[$MODE] delay (tbf queues) + loss + duplication, both directions" case_delay

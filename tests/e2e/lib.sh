@@ -131,9 +131,11 @@ PF_SKIP_RC=77   # a case function exits with this to be counted as skipped
 # exits $PF_SKIP_RC (pf_case_skip), and fails otherwise, including when a
 # command fails unexpectedly. The subshell keeps `set -e` live because it is
 # not run in an `if`/`||` context.
+# PF_CASES=ERE (environment) runs only the cases whose name matches.
 pf_case() {
 	local name=$1 rc had_e=0
 	shift
+	[[ -z ${PF_CASES:-} || $name =~ $PF_CASES ]] || return 0
 	[[ $- == *e* ]] && had_e=1
 	pf_log "---- $name"
 	set +e

@@ -20,7 +20,9 @@
 # connection carries a PUT afterwards; a list with one name not allowed
 # goes to the app; (g) 1,048,000 entries of ended connections in the flow
 # table: the GC frees them all, and new regex origins are decided by the
-# daemon all the while.
+# daemon all the while; (h) a flood of spoofed one-segment preflights (raw
+# socket, no handshake) is neither punted nor tracked, and a legitimate
+# regex origin is still answered.
 #
 #   bash tests/e2e/slowpath.sh [--mode tc|xdp]
 #
@@ -31,6 +33,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 REGEX_ORIGIN_RE='^https://pr-[0-9]+\.preview\.example\.org$'
+SPOOFER=$PF_E2E_BIN/spoofer
 
 pf_parse_mode "$@"
 
@@ -198,6 +201,38 @@ case_regex_reload() {
 	pf_case_result
 }
 
+# h. Abuse (issue 10 items 1 and 3): spoofed one-segment preflights (no
+# handshake) from a raw socket -- 70,000 distinct regex origins, more than
+# the daemon's learned verdicts, then 20,000 from 20,000 ports with an
+# exactly allowed origin. Nothing of it may reach the daemon or the flow
+# table (no socket: passed, counted), and a legitimate client with a new
+# regex origin is still answered, never black-holed.
+case_spoof_flood() {
+	# (not among the spoofed ones)
+	local punts learned nosock flows out o=https://pr-999999.preview.example.org
+	punts=$(pf_stat punt_daemon)
+	learned=$(pf_stat learned_origins)
+	nosock=$(pf_stat pass_no_socket)
+	flows=$(pf_stat flow_created)
+	out=$(pf_ns timeout --foreground -k 2 120 "$SPOOFER" --src "$PF_V4_CLIENT" \
+		--dst "$PF_V4_HOST" --port 8080 --count 70000 --rate 10000 \
+		--origin 'https://pr-%u.preview.example.org' 2>&1 || true)
+	pf_expect_match "70,000 regex-origin preflights spoofed" "$out" 'sent=70000 errors=0'
+	out=$(pf_ns timeout --foreground -k 2 120 "$SPOOFER" --src "$PF_V4_CLIENT" \
+		--dst "$PF_V4_HOST" --port 8080 --count 20000 --rate 10000 \
+		--origin 'https://app.example.com' 2>&1 || true)
+	pf_expect_match "20,000 allowed-origin preflights spoofed" "$out" 'sent=20000 errors=0'
+	pf_detail "$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" | awk '$2 > 0 { printf "%s=%s ", $1, $2 }')"
+	pf_expect_eq "none punted to the daemon" "$(($(pf_stat punt_daemon) - punts))" 0
+	pf_expect_eq "none learned" "$(($(pf_stat learned_origins) - learned))" 0
+	pf_expect_eq "no flow entry created for them" "$(($(pf_stat flow_created) - flows))" 0
+	pf_expect_ge "passed as pass_no_socket" "$(($(pf_stat pass_no_socket) - nosock))" 90000
+	preflight "$o" || pf_detail "no answer: curl failed (black-holed?)"
+	pf_expect_match "a new legitimate regex origin is still answered" \
+		"$(status "$PF_WORK/h"):$(hdr "$PF_WORK/h" access-control-allow-origin)" "^204:$o\$"
+	pf_case_result
+}
+
 # d. kill -9: the datapath stops punting within ~1 s; restart adopts.
 case_daemon_down() {
 	local o=https://pr-4242.preview.example.org down before
@@ -279,6 +314,8 @@ YAML
 	pf_case "[$MODE] non-matching origin under a regex rule: forwarded, verdict cached" case_regex_denied
 	pf_case "[$MODE] 20 request headers: decided by the daemon, answered in the kernel" case_acrh_slow
 	pf_case "[$MODE] reload: learned verdicts dropped, decided again" case_regex_reload
+	pf_case "[$MODE] spoofed preflight flood: nothing punted or tracked, regex origins still answered" \
+		case_spoof_flood
 	pf_case "[$MODE] daemon killed: regex origins passed within 1 s; restart adopts" case_daemon_down
 	# the case killed our instance and stopped the one it started (which
 	# our cleanup does not know about): make sure

@@ -12,7 +12,8 @@
 # moves), and this working tree with that change. Each case runs keep-alive
 # connections that carry spliced preflights across the switch and checks
 # every byte:
-#   - PREV, kill -9, this build: the same flow layout, adopted;
+#   - PREV, kill -9, this build: the same flow layout, adopted (a struct
+#     pf_flow changed since PREV: handed over, as below);
 #   - this build, SIGUSR2 (a restart), this build: adopted by its record;
 #   - PREV with the changed layout, kill -9, this build: never adopted --
 #     the old programs keep translating their connections (answering
@@ -129,8 +130,23 @@ answers_in_kernel() {
 pins() { { ls "/sys/fs/bpf/preflightd/$PF_IF_HOST" 2>/dev/null || true; } | tr "\n" " "; }
 
 # ------------------------------------------------------------- cases ----
+# same_layout -- PREV's struct pf_flow is this build's, field for field
+same_layout() {
+	diff <(sed -n '/^struct pf_flow {/,/^};/p' "$UPG/prev/include/pf_structs.h") \
+		<(sed -n '/^struct pf_flow {/,/^};/p' "$PF_ROOT/include/pf_structs.h") >/dev/null
+}
+
 case_adopt_prev() {
 	pf_case_cleanup
+	if ! same_layout; then
+		# struct pf_flow changed since PREV (the splice's generation and
+		# request framing): adopting PREV's table would misread it
+		pf_detail "PREV's struct pf_flow is not this build's: handed over, not adopted"
+		handover "$PREV" kill9 "$PF_WORK/adopt-prev.out"
+		pf_stop_preflightd || true
+		pf_case_result
+		return
+	fi
 	start "$PREV"
 	spliced_traffic "$PF_WORK/adopt-prev.out" 8
 	pf_expect_eq "PREV pins no layout record" "$(pins | grep -c meta || true)" 0
@@ -253,7 +269,8 @@ main() {
 	CUR_CHANGED=$(build cur-changed WORKTREE changed)
 	pf_topo_up "${TOPO_ARGS[@]}"
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
-	pf_case "[$MODE] PREV -> kill -9 -> this build: same layout, adopted" case_adopt_prev
+	pf_case "[$MODE] PREV -> kill -9 -> this build: adopted if the same layout, else handed over" \
+		case_adopt_prev
 	pf_case "[$MODE] SIGUSR2 -> this build: adopted by its layout record" case_restart_adopt
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
 		case_handover_prev

@@ -281,6 +281,8 @@ static const struct http_case cases[] = {
 
 	/* ---- BODY ---- */
 	FAIL("Content-Length: 5", BASE "Content-Length: 5\r\n" END, PF_P_BODY),
+	FAIL("Content-Length: 0 twice (nginx: 400)",
+	     BASE "Content-Length: 0\r\nContent-Length: 0\r\n" END, PF_P_DUP),
 	FAIL("Content-Length: 00 (conservative)", BASE "Content-Length: 00\r\n"
 	     END, PF_P_BODY),
 	FAIL("Transfer-Encoding: chunked", BASE "Transfer-Encoding: chunked\r\n"

@@ -1,12 +1,17 @@
 /* appserver.c -- HTTP/1.1 keep-alive app server that sits behind preflightd in the e2e tests. */
 /*
  *   appserver --listen ADDR:PORT [--listen ...] --log FILE [--page-dir DIR]
- *             [--cors-origin ORIGIN]... [--no-cors]
+ *             [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS]
  * ADDR is numeric IPv4 or [IPv6]. One thread per connection, bounded
- * buffers, every socket wait bounded by SO_RCVTIMEO/SO_SNDTIMEO (IDLE_MS).
+ * buffers, every socket wait bounded by SO_RCVTIMEO/SO_SNDTIMEO (--idle-ms,
+ * default IDLE_MS: a connection idle that long is closed, as servers close
+ * idle keep-alive connections).
  * One log line per request (see log_request). Routes: OPTIONS * (the app's
  * own preflight answer, "X-Answered-By: app"), PUT/POST * (JSON body length
- * + FNV-1a 64), GET /health, GET /blob?n=N[&seed=S], GET /<file> from
+ * + FNV-1a 64; 100 Continue first on Expect: 100-continue), PUT/POST /early*
+ * (403 at once, before the body is read, then the body dropped), GET
+ * /health, GET /hints (103 Early Hints, then 200 "hinted"), GET
+ * /blob?n=N[&seed=S], GET /<file> from
  * --page-dir. Other methods: 405. Malformed requests (including chunked
  * bodies, which are not supported): 400 and close.
  *
@@ -616,6 +621,16 @@ static int do_get(struct conn *c, const struct req *rq, int keep)
 			       "ETag: \"v1\"\r\nContent-Type: text/plain\r\n", 8,
 			       "version1");
 	}
+	if (!strcmp(path, "/hints")) {
+		/* a 103 Early Hints first, in a segment of its own */
+		static const char hints[] = "HTTP/1.1 103 Early Hints\r\n"
+					    "Link: </app.css>; rel=preload; as=style\r\n\r\n";
+
+		if (send_all(c->fd, hints, sizeof(hints) - 1))
+			return -1;
+		return respond(c, rq, keep, "200 OK", "Content-Type: text/plain\r\n", 6,
+			       "hinted");
+	}
 	return do_file(c, rq, keep, path);
 }
 
@@ -646,6 +661,16 @@ static int serve_one(struct conn *c)
 	keep = rq.minor == 1 ? !has_token(hdr_get(&rq, "Connection"), "close")
 			     : has_token(hdr_get(&rq, "Connection"),
 					 "keep-alive");
+	if ((!strcmp(rq.method, "PUT") || !strcmp(rq.method, "POST")) &&
+	    !strncmp(rq.target, "/early", 6)) {
+		/* a final answer while the body still arrives (as for an
+		 * upload too large), then the body read and dropped */
+		if (respond(c, &rq, keep, "403 Forbidden", "", 0, NULL) ||
+		    read_body(c, end, cl, &hash))
+			return -1;
+		log_request(c, &rq, cl);
+		return keep;
+	}
 	expect = hdr_get(&rq, "Expect");
 	if (expect && !strcasecmp(expect, "100-continue") && rq.minor == 1 &&
 	    cl > c->len - end &&
@@ -736,10 +761,13 @@ static int open_listener(const char *spec)
 	return fd;
 }
 
+static long g_idle_ms = IDLE_MS;   /* --idle-ms */
+
 /* accept_one: accept on lfd and start a detached connection thread. */
 static void accept_one(int lfd, const pthread_attr_t *attr)
 {
-	struct timeval tv = { .tv_sec = IDLE_MS / 1000 };
+	struct timeval tv = { .tv_sec = g_idle_ms / 1000,
+			      .tv_usec = (g_idle_ms % 1000) * 1000 };
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
 	char host[NI_MAXHOST] = "?", serv[NI_MAXSERV] = "?";
@@ -777,7 +805,7 @@ fail:
 static void usage(void)
 {
 	fprintf(stderr, "usage: appserver --listen ADDR:PORT [--listen ...] "
-		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors]\n");
+		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS]\n");
 	exit(2);
 }
 
@@ -806,6 +834,8 @@ int main(int argc, char **argv)
 			g_page_dir = v;
 		else if (!strcmp(a, "--cors-origin") && g_norigins < MAX_ORIGINS)
 			g_origins[g_norigins++] = v;
+		else if (!strcmp(a, "--idle-ms") && atol(v) > 0)
+			g_idle_ms = atol(v);
 		else
 			usage();
 	}

@@ -7,6 +7,8 @@
  *   rst-after-request   preflight, then reset before any answer arrives
  *   rst-after-response  preflight, read the answer, then reset
  *   half-request        send half of the preflight, then reset
+ *   patient             preflight, read the answer waiting up to 20 s (the
+ *                       test loses the first answers meanwhile), close
  * Prints "edgeclient: scenario=S count=N answered=A errors=E"; exit 0 iff
  * E == 0 (an error is a connect/send failure, or no answer where one is
  * due).
@@ -62,9 +64,9 @@ static void reset(int fd)
 	close(fd);
 }
 
-/* read_status: wait (<= 5 s) for an HTTP status line; returns the status
- * code, or -1. */
-static int read_status(int fd)
+/* read_status: wait (<= wait_ms) for an HTTP status line; returns the
+ * status code, or -1. */
+static int read_status(int fd, int wait_ms)
 {
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char buf[4096];
@@ -73,7 +75,7 @@ static int read_status(int fd)
 	int st;
 
 	while (len < sizeof(buf) - 1) {
-		if (poll(&p, 1, 5000) <= 0)
+		if (poll(&p, 1, wait_ms) <= 0)
 			return -1;
 		n = read(fd, buf + len, sizeof(buf) - 1 - len);
 		if (n <= 0)
@@ -113,7 +115,7 @@ static int run_one(const char *sc, const char *addr, unsigned port)
 	}
 	if (!strcmp(sc, "fin-with-request"))
 		shutdown(fd, SHUT_WR);
-	st = read_status(fd);
+	st = read_status(fd, strcmp(sc, "patient") ? 5000 : 20000);
 	if (!strcmp(sc, "rst-after-response"))
 		reset(fd);
 	else

@@ -1,6 +1,7 @@
 /* faultinj.c -- loader for faultinj.bpf.c: TCP loss, duplication and reordering on an e2e veth. */
 /*
  *   faultinj attach  --iface IF --loss P --dup P [--in-loss P] [--in-dup P]
+ *                    [--rehash 0|1]
  *   faultinj stats   --iface IF
  *   faultinj detach  --iface IF
  *   faultinj reorder --iface IF --rate P --class MAJ:MIN
@@ -8,6 +9,8 @@
  * Run inside the client netns (ip netns exec ...). P is permille (0..1000),
  * or percent with a '%' suffix ("3%", "0.5%"). --loss/--dup set the egress
  * (client->server) direction; --in-loss/--in-dup default to the same values.
+ * --rehash 1 gives each copy of a duplicated client segment its own random
+ * skb hash: with RPS on the receiving veth the copies reach different CPUs.
  * Filters are legacy TC (clsact, direct-action) at FI_HANDLE/FI_PRIO, so they
  * outlive this process. Re-running attach while our filters are present only
  * rewrites the live config (.data), keeping the counters.
@@ -49,7 +52,7 @@ struct fi_config {
 	__u32 reorder_permille;
 	struct fi_dir_cfg dir[2]; /* [0] egress, [1] ingress */
 	__u32 reorder_classid;
-	__u32 pad;
+	__u32 dup_rehash;
 };
 struct fi_dir_stats {
 	__u64 seen, dropped, duplicated, clone_err;
@@ -610,7 +613,7 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: faultinj attach --iface IF --loss P --dup P "
-		"[--in-loss P] [--in-dup P]\n"
+		"[--in-loss P] [--in-dup P] [--rehash 0|1]\n"
 		"       faultinj stats --iface IF [--class MAJ:MIN]\n"
 		"       faultinj detach --iface IF\n"
 		"       faultinj reorder --iface IF --rate P --class MAJ:MIN\n"
@@ -648,6 +651,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			have_class = 1;
+			continue;
+		}
+		if (!strcmp(argv[i], "--rehash") && !strcmp(cmd, "attach")) {
+			if (strcmp(argv[i + 1], "0") && strcmp(argv[i + 1], "1"))
+				usage();
+			cfg.dup_rehash = argv[i + 1][0] == '1';
 			continue;
 		}
 		if (!strcmp(argv[i], "--rate") && !strcmp(cmd, "reorder")) {

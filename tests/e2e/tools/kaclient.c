@@ -3,6 +3,8 @@
  *   kaclient --addr ADDR --port PORT [--conns N] [--rounds M] [--origin O]
  *            [--put-size BYTES] [--get-size BYTES] [--timeout-ms MS]
  *            [--acrh LIST] [--expect kernel|app|any] [--host HOST] [--mss BYTES]
+ *            [--hold-ms MS] [--duration-s S] [--pause-ms MS] [--keepalive S]
+ *            [--mix 0|1] [--scenario continue-body|early-body|hints]
  * Each of N threads opens ONE TCP connection (never reopened) and runs M
  * rounds of: OPTIONS preflight (answered by the kernel or by the app:
  * "X-Answered-By: app" present means app), PUT of put-size deterministic
@@ -12,6 +14,10 @@
  *   kaclient: conns=N rounds=M preflights=P kernel=K app=A bytes_up=U
  *             bytes_down=D errors=E
  * bytes_up/down count all HTTP bytes (heads and bodies). Exit 0 iff E == 0.
+ * --mix 1 and --scenario change the rounds (see do_round, do_scenario).
+ * --pause-ms idles between each preflight and its PUT; --keepalive S turns
+ * TCP keepalive on (idle S s, then 2 probes 1 s apart: unanswered, the
+ * connection is aborted).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -42,6 +48,10 @@ struct opts {
 	const char *addr, *origin, *acrh, *host;
 	unsigned port, conns, rounds, timeout_ms;
 	unsigned hold_ms;      /* keep the connection open this long at the end */
+	unsigned pause_ms;     /* idle this long between a preflight and its PUT */
+	unsigned mix;          /* browser-like: simple requests between preflights */
+	const char *scenario;  /* after each preflight, instead of the PUT */
+	unsigned keepalive_s;  /* TCP keepalive: idle S, probes 1 s apart, 2 */
 	unsigned duration_s;   /* rounds until this many seconds passed (0: off) */
 	unsigned mss;          /* TCP_MAXSEG before connect (0: the default) */
 	uint64_t put_size, get_size;
@@ -65,6 +75,7 @@ struct worker {
 	int fd;
 	unsigned round;
 	uint64_t preflights, kernel, app, up, down, errors, msgs;
+	uint64_t rng;                   /* --mix: the round's shape */
 	size_t off, len;                /* unread bytes are rbuf[off..len) */
 	char rbuf[RBUF];
 	char wbuf[RBUF];
@@ -224,34 +235,56 @@ static int parse_resp_head(struct resp *r)
  * read_head: read one final (non-1xx) response head into w->r and compute
  * its body length into *body (0 for 204/304). 0 or -1 (error counted).
  */
+/* read_one_head: the next response head into w->r. 0 or -1. */
+static int read_one_head(struct worker *w, const char *what)
+{
+	char *end = NULL;
+	size_t hl;
+
+	for (;;) {
+		char *s = w->rbuf + w->off;
+		size_t n = w->len - w->off;
+		end = memmem(s, n, "\r\n\r\n", 4);
+		if (end)
+			break;
+		if (n >= HEAD_MAX - 1) {
+			fail(w, "%s: response head too long", what);
+			return -1;
+		}
+		if (fill(w, what))
+			return -1;
+	}
+	hl = (size_t)(end - (w->rbuf + w->off));
+	memcpy(w->r.head, w->rbuf + w->off, hl);
+	w->r.head[hl] = '\0';
+	w->off += hl + 4;
+	if (parse_resp_head(&w->r)) {
+		fail(w, "%s: malformed response head", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* read_interim: the next response head must be the interim status want
+ * (100, 103). 0 or -1. */
+static int read_interim(struct worker *w, const char *what, int want)
+{
+	if (read_one_head(w, what))
+		return -1;
+	if (w->r.status != want) {
+		fail(w, "%s: status %d, want %d first", what, w->r.status, want);
+		return -1;
+	}
+	return 0;
+}
+
 static int read_head(struct worker *w, const char *what, uint64_t *body)
 {
 	for (int resp = 0; resp < 4; resp++) {
 		const char *cl, *conn;
-		char *end = NULL;
-		size_t hl;
 
-		for (;;) {
-			char *s = w->rbuf + w->off;
-			size_t n = w->len - w->off;
-			end = memmem(s, n, "\r\n\r\n", 4);
-			if (end)
-				break;
-			if (n >= HEAD_MAX - 1) {
-				fail(w, "%s: response head too long", what);
-				return -1;
-			}
-			if (fill(w, what))
-				return -1;
-		}
-		hl = (size_t)(end - (w->rbuf + w->off));
-		memcpy(w->r.head, w->rbuf + w->off, hl);
-		w->r.head[hl] = '\0';
-		w->off += hl + 4;
-		if (parse_resp_head(&w->r)) {
-			fail(w, "%s: malformed response head", what);
+		if (read_one_head(w, what))
 			return -1;
-		}
 		if (w->r.status < 200)
 			continue;       /* 100 Continue etc. */
 		conn = hget(&w->r, "Connection");
@@ -317,6 +350,19 @@ static int check_acao(struct worker *w, const char *what)
 	return -1;
 }
 
+/* preflight_text: this client's preflight into buf; its length, or -1. */
+static int preflight_text(const struct opts *o, char *buf, size_t cap)
+{
+	int n = snprintf(buf, cap,
+			 "OPTIONS /v1/items HTTP/1.1\r\nHost: %s\r\n"
+			 "User-Agent: kaclient/1\r\nAccept: */*\r\n"
+			 "Origin: %s\r\nAccess-Control-Request-Method: PUT\r\n"
+			 "Access-Control-Request-Headers: %s\r\n\r\n",
+			 o->host, o->origin, o->acrh);
+
+	return n < (int)cap ? n : -1;
+}
+
 /* do_preflight: one OPTIONS round trip, classified kernel/app. 0 or -1 (fatal). */
 static int do_preflight(struct worker *w)
 {
@@ -325,13 +371,8 @@ static int do_preflight(struct worker *w)
 	uint64_t body;
 	int n;
 
-	n = snprintf(w->wbuf, sizeof(w->wbuf),
-		     "OPTIONS /v1/items HTTP/1.1\r\nHost: %s\r\n"
-		     "User-Agent: kaclient/1\r\nAccept: */*\r\n"
-		     "Origin: %s\r\nAccess-Control-Request-Method: PUT\r\n"
-		     "Access-Control-Request-Headers: %s\r\n\r\n",
-		     o->host, o->origin, o->acrh);
-	if (n >= (int)sizeof(w->wbuf) || send_all(w, w->wbuf, (size_t)n))
+	n = preflight_text(o, w->wbuf, sizeof(w->wbuf));
+	if (n < 0 || send_all(w, w->wbuf, (size_t)n))
 		return -1;
 	if (read_head(w, "preflight", &body) ||
 	    read_body(w, "preflight body", body, NULL, NULL))
@@ -466,6 +507,88 @@ static int do_get(struct worker *w)
 	return read_body(w, "get body", body, verify_blob, &seed);
 }
 
+/* do_scenario: what follows the preflight instead of the PUT (--scenario):
+ *   continue-body  a PUT with Expect: 100-continue whose body, sent after
+ *                  the 100 Continue, is byte for byte a complete preflight;
+ *                  its JSON len/sum must be the body's
+ *   early-body     a PUT /early whose 403 arrives before the body, which
+ *                  then follows: again a complete preflight
+ *   hints          GET /hints: a 103 Early Hints, then 200 "hinted"
+ * A body answered as a preflight shows as a stray 204 where the next
+ * response belongs. 0 or -1. */
+static int do_scenario(struct worker *w)
+{
+	const struct opts *o = w->o;
+	char text[1024], got[128] = "", want[128];
+	const char *sc = o->scenario;
+	uint64_t body;
+	int n, t, early = !strcmp(sc, "early-body");
+
+	if (!strcmp(sc, "hints")) {
+		n = snprintf(w->wbuf, sizeof(w->wbuf), "GET /hints HTTP/1.1\r\nHost: %s\r\n"
+			     "Origin: %s\r\n\r\n", o->host, o->origin);
+		if (send_all(w, w->wbuf, (size_t)n) || read_interim(w, "hints", 103) ||
+		    read_head(w, "hints", &body) || read_body(w, "hints body", body, collect, got))
+			return -1;
+		if (w->r.status != 200 || strcmp(got, "hinted")) {
+			fail(w, "hints: status %d body '%s', want 200 'hinted'", w->r.status, got);
+			return -1;
+		}
+		return 0;
+	}
+	t = preflight_text(o, text, sizeof(text));
+	if (t < 0)
+		return -1;
+	n = snprintf(w->wbuf, sizeof(w->wbuf),
+		     "PUT %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n"
+		     "Content-Type: text/plain\r\n%sContent-Length: %d\r\n\r\n",
+		     early ? "/early" : "/v1/items", o->host, o->origin,
+		     early ? "" : "Expect: 100-continue\r\n", t);
+	if (send_all(w, w->wbuf, (size_t)n))
+		return -1;
+	if (early) {
+		if (read_head(w, "early", &body) || read_body(w, "early body", body, NULL, NULL))
+			return -1;
+		if (w->r.status != 403) {
+			fail(w, "early: status %d, want 403", w->r.status);
+			return -1;
+		}
+		return send_all(w, text, (size_t)t);
+	}
+	if (read_interim(w, "continue", 100) || send_all(w, text, (size_t)t) ||
+	    read_head(w, "continue", &body) || read_body(w, "continue body", body, collect, got))
+		return -1;
+	snprintf(want, sizeof(want), "{\"len\":%d,\"sum\":\"%016" PRIx64 "\"}", t,
+		 fnv1a64(0xcbf29ce484222325ull, text, (size_t)t));
+	if (w->r.status != 200 || strcmp(got, want)) {
+		fail(w, "continue: status %d body '%s', want 200 '%s'", w->r.status, got, want);
+		return -1;
+	}
+	return 0;
+}
+
+/* do_round: one round. Plain: preflight, PUT (or the scenario), GET.
+ * --mix: like a browser's traffic, a random shape per round -- a simple
+ * GET alone, the plain round, or two simple GETs before the preflight --
+ * so that preflights often follow other requests on the connection,
+ * including its first. 0 or -1. */
+static int do_round(struct worker *w)
+{
+	unsigned shape = w->o->mix ? (unsigned)(next_rand(&w->rng) % 3) : 1;
+
+	if (shape == 0)
+		return do_get(w);
+	if (shape == 2 && (do_get(w) || do_get(w)))
+		return -1;
+	if (do_preflight(w))
+		return -1;
+	if (w->o->pause_ms)
+		poll(NULL, 0, (int)w->o->pause_ms);
+	if (w->o->scenario ? do_scenario(w) : do_put(w))
+		return -1;
+	return do_get(w);
+}
+
 /* connect_to: nonblocking connect bounded by the timeout. fd or -1. */
 static int connect_to(struct worker *w)
 {
@@ -484,6 +607,19 @@ static int connect_to(struct worker *w)
 	if (o->mss && setsockopt(fd, IPPROTO_TCP, TCP_MAXSEG, &o->mss, sizeof(o->mss))) {
 		fail(w, "TCP_MAXSEG %u: %s", o->mss, strerror(errno));
 		goto err;
+	}
+	if (o->keepalive_s) {
+		/* two unanswered probes 1 s apart and the kernel aborts
+		 * the connection (ETIMEDOUT) */
+		int idle = (int)o->keepalive_s, intvl = 1, cnt = 2;
+
+		if (setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl)) ||
+		    setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt))) {
+			fail(w, "keepalive: %s", strerror(errno));
+			goto err;
+		}
 	}
 	if (connect(fd, (const struct sockaddr *)&o->ss, o->sslen) &&
 	    errno != EINPROGRESS) {
@@ -519,7 +655,7 @@ static void *worker_main(void *arg)
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (w->round = 0; w->round < w->o->rounds; w->round++) {
-			if (do_preflight(w) || do_put(w) || do_get(w))
+			if (do_round(w))
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
 			if (w->o->duration_s &&
@@ -584,6 +720,16 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->acrh = v;
 		else if (!strcmp(a, "--hold-ms"))
 			o->hold_ms = (unsigned)num_arg(a, v, 0, 600000);
+		else if (!strcmp(a, "--mix"))
+			o->mix = (unsigned)num_arg(a, v, 0, 1);
+		else if (!strcmp(a, "--scenario") &&
+			 (!strcmp(v, "continue-body") || !strcmp(v, "early-body") ||
+			  !strcmp(v, "hints")))
+			o->scenario = v;
+		else if (!strcmp(a, "--pause-ms"))
+			o->pause_ms = (unsigned)num_arg(a, v, 0, 600000);
+		else if (!strcmp(a, "--keepalive"))
+			o->keepalive_s = (unsigned)num_arg(a, v, 1, 3600);
 		else if (!strcmp(a, "--duration-s"))
 			o->duration_s = (unsigned)num_arg(a, v, 0, 3600);
 		else if (!strcmp(a, "--host"))
@@ -608,7 +754,8 @@ usage:
 		"[--rounds M] [--origin O] [--put-size BYTES] "
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
 		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
-		"[--duration-s S] [--mss BYTES]\n");
+		"[--duration-s S] [--mss BYTES] [--pause-ms MS] [--keepalive S] [--mix 0|1]\n"
+		"       [--scenario continue-body|early-body|hints]\n");
 	exit(2);
 }
 
@@ -667,6 +814,7 @@ int main(int argc, char **argv)
 	for (unsigned i = 0; i < o.conns; i++) {
 		w[i].o = &o;
 		w[i].idx = i;
+		w[i].rng = 0x9e3779b97f4a7c15ull * (i + 1) ^ (uint64_t)time(NULL);
 		w[i].fd = -1;
 		if (pthread_create(&w[i].th, NULL, worker_main, &w[i])) {
 			fprintf(stderr, "kaclient: pthread_create failed\n");

@@ -1,0 +1,61 @@
+/* BPF: test-build-only hooks (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
+/*
+ * pf_test.h -- PF_TEST_POINT(pt) marks a place where a packet on another
+ * CPU can overtake this one: between reading a flow's state and acting on
+ * it. In the test build a test can make the program running on one CPU
+ * stop at one point until the test releases it (struct pf_test_pause in
+ * .bss, mmapped by the test), while it runs other packets of the same
+ * connection on another CPU: the cross-CPU races of a real multi-queue
+ * NIC (or RPS), reproduced deterministically. In the real build the
+ * macro is empty.
+ */
+#ifndef PF_TEST_H
+#define PF_TEST_H
+
+#ifdef PF_TEST_MOCK_SOCK
+/* (struct pf_test_pause and enum pf_test_point: include/pf_structs.h) */
+struct pf_test_pause pf_test_pause;
+
+#define PF_TEST_PAUSE_MAX_NS 5000000000ULL
+
+struct pf_test_wait {
+	__u64 until;
+};
+
+PF_CALLBACK long pf_test_wait_cb(__u32 i, void *ctx)
+{
+	struct pf_test_wait *w = ctx;
+
+	(void)i;
+	if (*(volatile __u32 *)&pf_test_pause.release)
+		return 1;
+	return bpf_ktime_get_ns() > w->until;
+}
+
+static __always_inline void pf_test_point(__u32 pt)
+{
+	struct pf_test_wait w;
+	__u32 k;
+
+	if (pf_test_pause.point != pt || pf_test_pause.cpu != bpf_get_smp_processor_id() + 1)
+		return;
+	pf_test_pause.point = PF_TP_NONE; /* once */
+	w.until = bpf_ktime_get_ns() + PF_TEST_PAUSE_MAX_NS;
+	*(volatile __u32 *)&pf_test_pause.entered = 1;
+	/* bpf_loop's cap is 8M iterations: a few rounds of it */
+	for (k = 0; k < 64; k++) {
+		if (*(volatile __u32 *)&pf_test_pause.release)
+			return;
+		if (bpf_ktime_get_ns() > w.until)
+			break;
+		bpf_loop(1 << 20, pf_test_wait_cb, &w, 0);
+	}
+	if (!*(volatile __u32 *)&pf_test_pause.release)
+		pf_test_pause.timed_out = 1;
+}
+#define PF_TEST_POINT(pt) pf_test_point(pt)
+#else
+#define PF_TEST_POINT(pt) do { } while (0)
+#endif
+
+#endif /* PF_TEST_H */

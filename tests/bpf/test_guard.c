@@ -1,0 +1,244 @@
+/* test_guard.c -- BPF tier: the splice guard -- request boundaries and answers, never body bytes (issue 9 item 3). */
+/*
+ * A preflight-shaped segment is answered only at a request boundary
+ * (c_next, from the framing of every earlier request) after an answer to
+ * the request before it began (not a 1xx). Each case first answers a
+ * preflight (conn_splice) and acks the response, so the connection is
+ * followed and would take another splice -- then sends what the app
+ * expects as body, or an interim response, and a preflight-shaped
+ * segment that must go to the app.
+ */
+#include <string.h>
+
+#include "conn.h"
+
+#define S0 1000000u
+#define P0 5000000u
+
+#define PUT_HEAD(len) \
+	"PUT /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n" \
+	"Expect: 100-continue\r\nContent-Length: " len "\r\n\r\n"
+#define CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
+#define EARLY_HINTS "HTTP/1.1 103 Early Hints\r\nLink: </app.css>; rel=preload; as=style\r\n\r\n"
+#define GET_REQ "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n\r\n"
+#define OK_200 "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+/* A spliced connection whose response the client acked; returns the
+ * client's next wire seq (*cs) and the server socket's next seq (*ss). */
+static bool spliced(struct conn *c, __u32 *cs, __u32 *ss)
+{
+	if (!conn_splice_acked(c, 4, S0, P0))
+		return false;
+	*cs = c->S + c->L;
+	*ss = c->P;
+	return true;
+}
+
+/* Client data d at wire seq cs (socket: cs - L), acking server socket
+ * seq ss: passed, translated; counted with stat (PASS_NOT_OPTIONS for
+ * ordinary data). The socket mock is idle and at that byte, so only the
+ * flow's state can refuse a preflight-shaped one. */
+static bool client_data(const struct conn *c, __u32 cs, __u32 ss, const char *d, int stat)
+{
+	const struct h_delta dl[] = {
+		H_D(PKT_SEEN, 1), { stat, 1 }, H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct pkt_spec in, want;
+	struct pf_sockinfo si = h_sock(cs - c->L, ss);
+
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	conn_cseg(&in, c, cs, ss + c->R, d);
+	want = in;
+	want.seq = cs - c->L;
+	want.ack = ss;
+	return conn_expect(h_in, &in, NULL, &want, dl);
+}
+
+/* Server data d at socket seq ss acking client socket seq cs. */
+static bool server_data(const struct conn *c, __u32 ss, __u32 cs, const char *d)
+{
+	struct pkt_spec in, want;
+
+	conn_sseg(&in, c, ss, cs, d);
+	want = in;
+	want.seq = ss + c->R;
+	want.ack = cs + c->L;
+	return conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out);
+}
+
+/* An Expect: 100-continue upload whose body is, byte for byte, a
+ * complete preflight: after the app's 100 Continue it looks like the
+ * next request -- but it is the body the app waits for. Answered, the app
+ * would read the client's next request as body. */
+static void t_continue_body(void)
+{
+	const __u32 H = (__u32)strlen(PUT_HEAD("184"));
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss) || !H_EQ(c.L, 184, "test bug: preflight length"))
+		return;
+	if (!client_data(&c, cs, ss, PUT_HEAD("184"), PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + H, CONTINUE))
+		return;
+	client_data(&c, cs + H, ss + (__u32)strlen(CONTINUE), H_PREFLIGHT,
+		    PF_STAT_PASS_NOT_BOUNDARY);
+}
+
+/* The app answers early (413) while the body is still arriving; the rest
+ * of the body happens to be a complete preflight. */
+static void t_early_response_body(void)
+{
+	static const char early[] = "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\n\r\n";
+	const __u32 H = (__u32)strlen(PUT_HEAD("284"));
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs, ss, PUT_HEAD("284") "0123456789012345678901234567890123456789"
+			 "0123456789012345678901234567890123456789"
+			 "01234567890123456789", PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + H + 100, early))
+		return;
+	client_data(&c, cs + H + 100, ss + (__u32)strlen(early), H_PREFLIGHT,
+		    PF_STAT_PASS_NOT_BOUNDARY);
+}
+
+/* A 103 Early Hints is not the answer: a preflight sent behind the GET
+ * (pipelined) before the final response goes to the app. */
+static void t_early_hints_not_answer(void)
+{
+	const __u32 G = (__u32)strlen(GET_REQ);
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs, ss, GET_REQ, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + G, EARLY_HINTS))
+		return;
+	client_data(&c, cs + G, ss + (__u32)strlen(EARLY_HINTS), H_PREFLIGHT, PF_STAT_PASS_ORDER);
+}
+
+/* ... and the final response after it is: the next preflight (a client
+ * that waited for the whole response) is answered. */
+static void t_after_early_hints_answered(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND,
+	};
+	const __u32 G = (__u32)strlen(GET_REQ), E = (__u32)strlen(EARLY_HINTS);
+	const __u32 O = (__u32)strlen(OK_200);
+	struct pkt_spec req;
+	struct pf_sockinfo si;
+	struct h_run r;
+	struct h_want w;
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs, ss, GET_REQ, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + G, EARLY_HINTS) ||
+	    !server_data(&c, ss + E, cs - c.L + G, OK_200))
+		return;
+	si = h_sock(cs - c.L + G, ss + E + O);
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	h_req_spec(&req, 4, H_PREFLIGHT, cs + G, ss + E + O + c.R, 333, 444);
+	if (!h_run_spec(h_in, &req, NULL, &r))
+		return;
+	w = (struct h_want){ .req = &req, .seq = ss + E + O + c.R, .ack = cs + G + c.L,
+			     .win = (__u16)(si.rcv_wnd >> si.wscale), .has_ts = true,
+			     .tsval = H_TS_NOW, .tsecr = 333, .pay = H_RESP_204, .paylen = c.R };
+	if (h_check_response(&r, &w))
+		h_check_deltas(&r, d);
+}
+
+/* A request with a chunked body: its length cannot be followed, so no
+ * later preflight on the connection is answered (pass_framing). */
+static void t_chunked_lost(void)
+{
+	static const char chunked[] = "POST /api/items HTTP/1.1\r\nHost: api.example.com\r\n"
+				      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	const __u32 C = (__u32)strlen(chunked);
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs, ss, chunked, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + C, OK_200))
+		return;
+	client_data(&c, cs + C, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
+}
+
+/* A request head split over two segments is not followed either. */
+static void t_split_head_lost(void)
+{
+	static const char part1[] = "GET /api/items/7 HTTP/1.1\r\nHost: api.exa";
+	static const char part2[] = "mple.com\r\n\r\n";
+	const __u32 G = (__u32)(strlen(part1) + strlen(part2));
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs, ss, part1, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !client_data(&c, cs + (__u32)strlen(part1), ss, part2, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + G, OK_200))
+		return;
+	client_data(&c, cs + G, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
+}
+
+/* TC: a GRO-merged skb (a PUT head and its body, merged from several
+ * segments) is framed from its bytes without checking its TCP checksum:
+ * the stack verified each segment while merging, and the merged header's
+ * checksum is the first segment's. The preflight after the answer to the
+ * PUT is then answered. */
+static void t_gro_head_followed(void)
+{
+	static const char put[] = "PUT /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n"
+				  "Content-Length: 10\r\n\r\n0123456789";
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1),
+		H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	const __u32 U = (__u32)strlen(put), O = (__u32)strlen(OK_200);
+	struct h_env gro = { .gso_segs = 2 };
+	struct pkt_spec in;
+	struct pf_sockinfo si;
+	struct h_run r;
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	si = h_sock(cs - c.L, ss);
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	conn_cseg(&in, &c, cs, ss + c.R, put);
+	in.bad_csum = 1;
+	if (!h_run_spec(h_in, &in, &gro, &r) || !H_EQ(r.verdict, H_PASS, "verdict") ||
+	    !h_check_deltas(&r, d) || !server_data(&c, ss, cs - c.L + U, OK_200))
+		return;
+	si = h_sock(cs - c.L + U, ss + O);
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	h_req_spec(&in, 4, H_PREFLIGHT, cs + U, ss + O + c.R, 333, 444);
+	if (h_run_spec(h_in, &in, NULL, &r))
+		H_EQ(r.verdict, H_TX, "the preflight after the PUT's answer");
+}
+
+void test_guard(void)
+{
+	h_case("guard_expect_continue_body_not_answered", t_continue_body);
+	h_case("guard_early_response_body_not_answered", t_early_response_body);
+	h_case("guard_early_hints_not_an_answer", t_early_hints_not_answer);
+	h_case("guard_after_early_hints_and_final_answered", t_after_early_hints_answered);
+	h_case("guard_chunked_request_framing_lost", t_chunked_lost);
+	h_case("guard_split_head_framing_lost", t_split_head_lost);
+	h_case_m("guard_gro_merged_head_followed", t_gro_head_followed, H_M_TC); /* skb only */
+}

@@ -1,0 +1,335 @@
+/* test_race.c -- BPF tier: packets of one connection handled on two CPUs at the same moment. */
+/*
+ * Each case stops one packet on a second CPU at a test point (bpf/pf_test.h,
+ * h_pause_start) right after it read the flow's state, runs another packet
+ * of the same connection to completion on the first CPU, then lets the
+ * stopped one go on (h_pause_finish): the interleaving a multi-queue NIC or
+ * RPS produces when the fault injector's two copies of one segment, or a
+ * request and the segment behind it, arrive together.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "conn.h"
+
+#define S0 1000000u
+#define P0 5000000u
+#define WIN (64256u >> 7)  /* h_sock(): rcv_wnd >> wscale */
+
+/* A connection whose first preflight (at S0, response at P0) was
+ * answered and acked: the next one, at wire seq S0 + L, can be answered. */
+static bool acked_splice(struct conn *c)
+{
+	return conn_splice_acked(c, 4, S0, P0);
+}
+
+/* The second preflight of c (client wire seq S0 + L). */
+static void second_req(struct pkt_spec *s, const struct conn *c)
+{
+	h_req_spec(s, 4, H_PREFLIGHT, c->S + c->L, c->P + c->R, 333, 444);
+}
+
+/* r must be the response to the second preflight of c. */
+static bool second_resp(const struct h_run *r, const struct pkt_spec *req, const struct conn *c)
+{
+	struct h_want w = { .req = req, .seq = c->P + c->R, .ack = c->S + 2 * c->L,
+			    .win = WIN, .has_ts = true, .tsval = H_TS_NOW, .tsecr = 333,
+			    .pay = H_RESP_204, .paylen = c->R };
+
+	return h_check_response(r, &w);
+}
+
+/* r (the stopped copy) must have been dropped and counted race_lost:
+ * anything else hands the request to the app a second time or answers
+ * it twice. */
+static bool dropped_as(const struct h_run *r, int stat, const char *what)
+{
+	struct pkt_view v;
+
+	if (r->verdict == H_PASS && !pkt_parse(r->out, r->out_len, &v, NULL, 0))
+		return H_CHECK(false, "BUG: %s passed on (%u payload bytes at seq 0x%08x)", what,
+			       v.paylen, v.seq);
+	if (r->verdict == H_TX)
+		return H_CHECK(false, "BUG: %s answered a second time", what);
+	if (!H_CHECK(r->verdict == H_DROP, "%s: retval %d, want DROP", what, r->retval))
+		return false;
+	return H_CHECK(r->delta[stat] == 1, "%s: counter %d moved by %lld, want 1", what, stat,
+		       r->delta[stat]);
+}
+
+/* Two copies of request req on two CPUs: b stops after reading the
+ * flow's state, a runs through, then (busy, if not NULL) the socket shows
+ * the server has sent more, then b goes on. False (a failed check) if b
+ * could not be stopped. */
+static bool twins(const struct pkt_spec *req, const struct pf_sockinfo *busy,
+		  struct h_run *a, struct h_run *b)
+{
+	if (!h_pause_start(h_in, req, PF_TP_ANSWER))
+		return false;
+	h_run_spec(h_in, req, NULL, a);
+	if (busy)
+		h_set_sock(busy);
+	return h_pause_finish(b);
+}
+
+/* A socket mock like si whose server has written 100 more bytes. */
+static struct pf_sockinfo busier(struct pf_sockinfo si)
+{
+	si.write_seq = si.snd_nxt = si.write_seq + 100;
+	return si;
+}
+
+/* The two copies of a connection's first preflight: one answers and
+ * creates the flow entry; the other, stopped after it found no entry,
+ * loses the BPF_NOEXIST insert and must be dropped -- not passed to the
+ * app (counted as a full table) while the client gets the 204. */
+static void t_twins_new_flow(void)
+{
+	struct h_fix f;
+	struct h_run a, b;
+	struct h_want w;
+	struct pf_flow fl;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_set_sock(&f.sock);
+	if (!twins(&f.in, NULL, &a, &b))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	if (!h_check_response(&a, &w) || !dropped_as(&b, PF_STAT_RACE_LOST, "the twin"))
+		return;
+	if (H_CHECK(h_flow(&f.in, &fl), "flow gone")) {
+		H_EQ(fl.splices, 1, "flow splices");
+		H_EQ(fl.c_after, strlen(H_PREFLIGHT), "flow c_after");
+	}
+}
+
+/* The two copies of a later preflight on a spliced connection, both
+ * past the retransmission check before either commits: the second
+ * commit must see that the entry is no longer the one its guards
+ * approved. Stacked on the first, it would put a second 204 at P + R
+ * and shift the client's stream by one request (the soak's "put:
+ * status 204"). */
+static void t_twins_spliced_flow(void)
+{
+	struct conn c;
+	struct pkt_spec req;
+	struct h_run a, b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	if (!twins(&req, NULL, &a, &b))
+		return;
+	if (!second_resp(&a, &req, &c) || !dropped_as(&b, PF_STAT_RACE_LOST, "the twin"))
+		return;
+	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
+		H_EQ(fl.splices, 2, "flow splices");
+		H_EQ(fl.c_after, 2 * c.L, "flow c_after");
+		H_EQ(fl.s_after, 2 * c.R, "flow s_after");
+	}
+}
+
+/* The stopped copy then fails a live guard (the server has sent more
+ * since): it is passed, and the translation must not map it onto the
+ * request position -- the app would read the consumed preflight. (TC
+ * only: XDP hands a guard failure to TC, which sees the current state
+ * from the start.) */
+static void t_twin_fails_guard(void)
+{
+	struct conn c;
+	struct pkt_spec req;
+	struct pf_sockinfo si;
+	struct h_run a, b;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	si = busier(h_sock(c.S, c.P));
+	if (twins(&req, &si, &a, &b) && second_resp(&a, &req, &c))
+		dropped_as(&b, PF_STAT_RACE_LOST, "the twin");
+}
+
+/* The same on a connection's first request: the stopped copy found no
+ * entry, then fails a guard; the entry its twin created must still
+ * stop it (TC only, as above). */
+static void t_twin_new_flow_fails_guard(void)
+{
+	struct h_fix f;
+	struct h_run a, b;
+	struct h_want w;
+	struct pf_sockinfo si;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_set_sock(&f.sock);
+	si = busier(f.sock);
+	if (!twins(&f.in, &si, &a, &b))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	if (h_check_response(&a, &w))
+		dropped_as(&b, PF_STAT_RACE_LOST, "the twin");
+}
+
+/* Segment data of c, stopped on one CPU (prog, at point) after reading
+ * the flow's state while the second preflight is answered on the other:
+ * translated with the offsets from before that splice it would be wrong.
+ * It must be dropped (its sender sends it again, xlate_race) or carry
+ * the new offsets (seq want). */
+static void translated_during_splice(const struct h_prog *prog, __u32 point,
+				     const struct conn *c, const struct pkt_spec *data,
+				     __u32 want, const char *what)
+{
+	struct pkt_spec req;
+	struct h_run a, b;
+	struct pkt_view v;
+
+	second_req(&req, c);
+	if (!h_pause_start(prog, data, point))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, c))
+		return;
+	if (b.verdict == H_PASS && h_out_view(&b, &v)) {
+		H_EQX(v.seq, want, what);
+		return;
+	}
+	dropped_as(&b, PF_STAT_XLATE_RACE, what);
+}
+
+/* A client segment right behind the preflight (pipelined data): with
+ * the old offsets it would land L bytes past the socket's next byte. */
+static void t_data_behind_while_answered(void)
+{
+	struct conn c;
+	struct pkt_spec data;
+
+	if (!acked_splice(&c))
+		return;
+	conn_cseg(&data, &c, c.S + 2 * c.L, c.P + c.R, PUT_REQ);
+	translated_during_splice(h_in, PF_TP_XLATE_IN, &c, &data, c.S,
+				 "data behind the answered preflight: socket seq");
+}
+
+/* The app writes at the moment its client's preflight is answered: with
+ * the old offsets its segment would sit exactly where the response goes. */
+static void t_server_data_while_answered(void)
+{
+	struct conn c;
+	struct pkt_spec data;
+
+	if (!acked_splice(&c))
+		return;
+	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
+	translated_during_splice(&h_tc_out, PF_TP_XLATE_OUT, &c, &data, c.P + 2 * c.R,
+				 "server data written during the splice: wire seq");
+}
+
+/* The other order: the app's segment went out (translated) first, but
+ * the socket state the guards read does not show it yet. The commit
+ * must see that server bytes past the response position went through:
+ * the preflight goes to the app. */
+static void t_server_data_before_commit(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_SERVER_BUSY, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec req, data, want;
+
+	if (!acked_splice(&c))
+		return;
+	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
+	want = data;
+	want.seq = c.P + c.R;
+	want.ack = c.S + c.L;
+	if (!conn_expect(&h_tc_out, &data, NULL, &want, conn_d_out))
+		return;
+	second_req(&req, &c);
+	want = req;
+	want.seq = c.S;
+	want.ack = c.P;
+	conn_expect_to_tc(&req, &want, d);
+}
+
+/* A late copy of the client's ACK of the first response, translated on
+ * one CPU while the second preflight is answered on the other: it must
+ * not mark the second response acknowledged (it acks only the first).
+ * Marked, the next preflight would be answered before the client has the
+ * second response, and a lost second response could never be asked for
+ * again (the server's acks would cover its request). */
+static void t_old_ack_not_new_response(void)
+{
+	struct conn c;
+	struct pkt_spec req, ack;
+	struct h_run a, b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	conn_cseg(&ack, &c, c.S + c.L, c.P + c.R, "");
+	if (!h_pause_start(h_in, &ack, PF_TP_XLATE_IN))
+		return;
+	h_run_spec(h_in, &req, NULL, &a);
+	h_pause_finish(&b);
+	if (!second_resp(&a, &req, &c) || !H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQ(fl.splices, 2, "flow splices");
+	H_EQ(fl.resp_acked, 0, "flow resp_acked (the second response is not acked)");
+}
+
+/* A straggler: a client FIN found the flow entry, then its connection
+ * ended and GC freed the entry, and a new connection's first preflight
+ * took the same preallocated element (the freelist hands the last freed
+ * one out first). The straggler must not write into the new flow. */
+static void t_straggler_reused_entry(void)
+{
+	struct conn c;
+	struct pkt_spec fin, req2;
+	struct pf_sockinfo si;
+	struct pf_flow_key key;
+	struct h_run a, b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	conn_cseg(&fin, &c, c.S + c.L, c.P + c.R, "");
+	fin.flags |= TH_FIN;
+	if (!h_pause_start(h_in, &fin, PF_TP_XLATE_IN))
+		return;
+	memset(&key, 0, sizeof(key));
+	memcpy(key.caddr, c.req.saddr, 4);
+	memcpy(key.saddr, c.req.daddr, 4);
+	key.cport = htons(c.req.sport);
+	key.sport = htons(c.req.dport);
+	key.family = 4;
+	h_flow_delete(&key);
+	/* another client port: a new connection, its first preflight */
+	h_req_spec(&req2, 4, H_PREFLIGHT, 7000000, 9000000, 111, 222);
+	req2.sport = 40001;
+	si = h_sock(7000000, 9000000);
+	h_set_sock(&si);
+	h_run_spec(h_in, &req2, NULL, &a);
+	h_pause_finish(&b);
+	if (!H_CHECK(a.verdict == H_TX, "new connection's preflight: verdict %s, want TX",
+		     h_verdict_name(a.verdict)) ||
+	    !H_CHECK(h_flow(&req2, &fl), "new connection's flow gone"))
+		return;
+	H_EQ(fl.fin, 0, "new connection's flow fin (written by the straggler)");
+	H_EQ(fl.splices, 1, "new connection's flow splices");
+	H_EQ(b.verdict, H_DROP, "the straggler's verdict");
+}
+
+void test_race(void)
+{
+	h_case("race_twins_first_preflight_one_answer", t_twins_new_flow);
+	h_case("race_twins_later_preflight_one_answer", t_twins_spliced_flow);
+	h_case_m("race_twin_failing_guard_not_passed", t_twin_fails_guard, H_M_TC);
+	h_case_m("race_twin_new_flow_failing_guard_not_passed", t_twin_new_flow_fails_guard, H_M_TC);
+	h_case("race_data_behind_preflight_not_shifted", t_data_behind_while_answered);
+	h_case("race_server_data_during_splice_not_on_response", t_server_data_while_answered);
+	h_case("race_server_data_before_commit_passes", t_server_data_before_commit);
+	h_case("race_old_ack_does_not_ack_new_response", t_old_ack_not_new_response);
+	h_case("race_straggler_does_not_write_reused_entry", t_straggler_reused_entry);
+}

@@ -1,0 +1,173 @@
+/* spoofer.c -- spoofed one-segment preflights (no handshake) from a raw socket, for the e2e abuse tests. */
+/*
+ *   spoofer --src ADDR --dst ADDR --port PORT --count N --origin FMT [--rate PPS]
+ * Sends N IPv4 TCP segments (ACK|PSH, random seq/ack, source port
+ * 20000 + i % 40000, a valid checksum) from ADDR to ADDR:PORT, each
+ * carrying one complete CORS preflight whose Origin is FMT with the first
+ * "%u" replaced by the segment's index (distinct origins; without "%u"
+ * every segment carries FMT itself). No connection
+ * exists: the server's stack answers each with a RST. At most PPS per
+ * second (default 20000), so a receiver's queues are not what limits it.
+ * Prints "spoofer: sent=S errors=E"; exit 0 iff every segment was sent.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+struct ip4 {
+	uint8_t vihl, tos;
+	uint16_t len, id, frag;
+	uint8_t ttl, proto;
+	uint16_t csum;
+	uint32_t src, dst;
+};
+
+struct tcp {
+	uint16_t sport, dport;
+	uint32_t seq, ack;
+	uint8_t off, flags;
+	uint16_t win, csum, urg;
+};
+
+/* csum_add: one's complement sum of n bytes of p into sum. */
+static uint32_t csum_add(uint32_t sum, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	size_t i;
+
+	for (i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)(b[n - 1] << 8);
+	return sum;
+}
+
+static uint16_t csum_fold(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* build: segment i into buf; returns its length. */
+static size_t build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, unsigned port,
+		    const char *fmt, unsigned i)
+{
+	char origin[128], pay[512];
+	struct ip4 *ip = (struct ip4 *)buf;
+	struct tcp *th = (struct tcp *)(buf + sizeof(*ip));
+	uint8_t pseudo[12];
+	uint32_t sum;
+	int n;
+
+	snprintf(origin, sizeof(origin), fmt, i);
+	n = snprintf(pay, sizeof(pay),
+		     "OPTIONS /v1/items HTTP/1.1\r\n"
+		     "Host: %s:%u\r\n"
+		     "Origin: %s\r\n"
+		     "Access-Control-Request-Method: PUT\r\n"
+		     "Access-Control-Request-Headers: content-type\r\n"
+		     "\r\n", inet_ntoa((struct in_addr){ dst }), port, origin);
+	if (n < 0 || (size_t)n >= sizeof(pay) || sizeof(*ip) + sizeof(*th) + (size_t)n > cap)
+		return 0;
+	memset(buf, 0, sizeof(*ip) + sizeof(*th));
+	ip->vihl = 0x45;
+	ip->len = htons((uint16_t)(sizeof(*ip) + sizeof(*th) + (size_t)n));
+	ip->id = htons((uint16_t)i);
+	ip->frag = htons(0x4000);
+	ip->ttl = 64;
+	ip->proto = IPPROTO_TCP;
+	ip->src = src;
+	ip->dst = dst;
+	ip->csum = htons(csum_fold(csum_add(0, ip, sizeof(*ip))));
+	th->sport = htons((uint16_t)(20000 + i % 40000));
+	th->dport = htons((uint16_t)port);
+	th->seq = htonl((uint32_t)random());
+	th->ack = htonl((uint32_t)random());
+	th->off = (sizeof(*th) / 4) << 4;
+	th->flags = 0x18; /* ACK | PSH */
+	th->win = htons(502);
+	memcpy(buf + sizeof(*ip) + sizeof(*th), pay, (size_t)n);
+	memcpy(pseudo, &src, 4);
+	memcpy(pseudo + 4, &dst, 4);
+	pseudo[8] = 0;
+	pseudo[9] = IPPROTO_TCP;
+	pseudo[10] = (uint8_t)((sizeof(*th) + (size_t)n) >> 8);
+	pseudo[11] = (uint8_t)(sizeof(*th) + (size_t)n);
+	sum = csum_add(0, pseudo, sizeof(pseudo));
+	sum = csum_add(sum, th, sizeof(*th) + (size_t)n);
+	th->csum = htons(csum_fold(sum));
+	return sizeof(*ip) + sizeof(*th) + (size_t)n;
+}
+
+int main(int argc, char **argv)
+{
+	const char *src_s = NULL, *dst_s = NULL, *fmt = NULL;
+	unsigned port = 0, count = 0, rate = 20000, i, sent = 0, errors = 0;
+	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct in_addr src, dst;
+	struct timespec t0, t;
+	uint8_t buf[1024];
+	size_t n;
+	int fd, k;
+
+	for (k = 1; k + 1 < argc; k += 2) {
+		if (!strcmp(argv[k], "--src"))
+			src_s = argv[k + 1];
+		else if (!strcmp(argv[k], "--dst"))
+			dst_s = argv[k + 1];
+		else if (!strcmp(argv[k], "--port"))
+			port = (unsigned)strtoul(argv[k + 1], NULL, 10);
+		else if (!strcmp(argv[k], "--count"))
+			count = (unsigned)strtoul(argv[k + 1], NULL, 10);
+		else if (!strcmp(argv[k], "--origin"))
+			fmt = argv[k + 1];
+		else if (!strcmp(argv[k], "--rate"))
+			rate = (unsigned)strtoul(argv[k + 1], NULL, 10);
+		else
+			break;
+	}
+	if (k != argc || !src_s || !dst_s || !fmt || strchr(fmt, '%') != strstr(fmt, "%u") ||
+	    !port ||
+	    port > 65535 || !count || count > 10000000 || !rate ||
+	    inet_pton(AF_INET, src_s, &src) != 1 || inet_pton(AF_INET, dst_s, &dst) != 1) {
+		fprintf(stderr, "usage: spoofer --src ADDR --dst ADDR --port PORT --count N "
+			"--origin FMT [--rate PPS]\n");
+		return 2;
+	}
+	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
+	if (fd < 0) {
+		fprintf(stderr, "spoofer: raw socket: %s\n", strerror(errno));
+		return 1;
+	}
+	to.sin_addr = dst;
+	srandom((unsigned)time(NULL));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < count; i++) {
+		/* pace: segment i not before i / rate seconds */
+		for (;;) {
+			double el;
+
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			el = (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9;
+			if (el * rate >= i)
+				break;
+			nanosleep(&(struct timespec){ 0, 200000 }, NULL);
+		}
+		n = build(buf, sizeof(buf), src.s_addr, dst.s_addr, port, fmt, i);
+		if (!n || sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n)
+			errors++;
+		else
+			sent++;
+	}
+	close(fd);
+	printf("spoofer: sent=%u errors=%u\n", sent, errors);
+	return errors ? 1 : 0;
+}
