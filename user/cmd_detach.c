@@ -202,7 +202,7 @@ int pf_detach_dead(struct pf_pin *pin, const char *iface, int ifindex, unsigned 
 			strerror(-err));
 	}
 	if (ifindex) {
-		x = pf_xdp_find_stale(ifindex, true);
+		x = pf_xdp_find_stale(ifindex, pin->dir, true);
 		n = pf_tc_detach_stale(ifindex, pin->dir) + (x > 0);
 		tc.ifindex = ifindex;
 		tc.hook_created = pf_pin_clsact_created(pin);

@@ -354,7 +354,7 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_maps_size(skel->obj, &comp, o.max_flows);
 	if (err)
 		goto out_destroy;
-	/* the XDP program is loaded by libxdp (pf_xdp_attach), not here */
+	/* the XDP program is loaded by pf_xdp_attach, not here */
 	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
 	err = pf_pin_adopt(&pin, skel, ifindex);
 	if (!err && pin.handover) {
@@ -373,7 +373,7 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_destroy;
 	/* a dead instance's XDP program: adopted (pf_xdp_attach replaces it
 	 * atomically) or refused; its translation must not run on top of ours */
-	err = pf_xdp_prepare(&xdp, o.iface, ifindex, o.xdp, o.xdp_generic,
+	err = pf_xdp_prepare(&xdp, o.iface, ifindex, pin.dir, o.xdp, o.xdp_generic,
 			     pin.adopted ? bpf_map__fd(skel->maps.pf_flows) : -1);
 	if (err)
 		goto out_destroy;

@@ -191,6 +191,30 @@ void pf_unpin_maps(struct pf_pin *p)
 	p->pinned = false;
 }
 
+int pf_pin_fd(const char *dir, const char *name, int fd)
+{
+	char path[512];
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	unlink(path);
+	if (!bpf_obj_pin(fd, path))
+		return 0;
+	err = -errno;
+	pr_warn("pin %s: %s", path, strerror(errno));
+	return err;
+}
+
+int pf_pin_get(const char *dir, const char *name)
+{
+	char path[512];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int pf_pin_path(char *buf, size_t n, const char *iface, const char *name)
 {
 	struct dirent *de;

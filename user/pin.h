@@ -92,6 +92,13 @@ void pf_unpin_maps(struct pf_pin *p);
  * restarted instance adopts them). */
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
 
+/* Pin the BPF object fd (a program, a link) as name in dir, replacing
+ * what a dead instance pinned there. 0 or -errno (message printed). */
+int pf_pin_fd(const char *dir, const char *name, int fd);
+
+/* The object pinned as name in dir: a new fd, or -errno (-ENOENT: none). */
+int pf_pin_get(const char *dir, const char *name);
+
 /* Path of pinned map name for iface (NULL iface: the only one running). */
 int pf_pin_path(char *buf, size_t n, const char *iface, const char *name);
 

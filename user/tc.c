@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "pin.h"
 #include "tc.h"
 #include "log.h"
 
@@ -166,19 +167,14 @@ static int link_create_pinned(const char *dir, int ifindex, bool ingress, int pr
 {
 	DECLARE_LIBBPF_OPTS(bpf_link_create_opts, o,
 			    .flags = ingress ? PF_BPF_F_BEFORE : PF_BPF_F_AFTER);
-	char path[320];
 	int fd, err;
 
 	fd = bpf_link_create(prog_fd, ifindex,
 			     ingress ? PF_BPF_TCX_INGRESS : PF_BPF_TCX_EGRESS, &o);
 	if (fd < 0)
 		return fd;
-	link_pin_path(path, sizeof(path), dir, ingress);
-	unlink(path);
-	err = bpf_obj_pin(fd, path);
+	err = pf_pin_fd(dir, ingress ? PF_TCX_PIN_IN : PF_TCX_PIN_OUT, fd);
 	if (err) {
-		err = -errno;
-		pr_warn("pin %s: %s", path, strerror(errno));
 		bpf_link_detach(fd);
 		close(fd);
 		return err;

@@ -1,8 +1,22 @@
-/* xdp.c -- the XDP half of `run --mode xdp`. libxdp loads pf_xdp_ingress
- * as an extension of its multi-program dispatcher, so preflightd shares
- * the interface with other libxdp programs. The program comes from a
+/* xdp.c -- the XDP half of `run --mode xdp`. pf_xdp_ingress comes from a
  * second bpf_object built from the skeleton's embedded ELF, with every map
- * reused from the loaded skeleton (one flow table, one config).
+ * reused from the loaded skeleton (one flow table, one config). With
+ * CAP_SYS_ADMIN it is attached through libxdp, which puts it in its
+ * multi-program dispatcher where the kernel can load one, so that
+ * preflightd shares the interface with other libxdp programs (libxdp falls
+ * back to the program alone where it cannot); without, it is attached alone
+ * (what libxdp's fallback does): a dispatcher can only be found again by
+ * its id, and BPF_PROG_GET_FD_BY_ID takes CAP_SYS_ADMIN, which neither the
+ * systemd unit nor the Helm chart grants.
+ *
+ * The attached program is pinned with the other state (DIR/xdp). A
+ * restarted instance, `detach` and a hand-over find it there and act on
+ * it by fd (bpf_xdp_query names the attached program's id; XDP_FLAGS_REPLACE
+ * with the pinned fd swaps or removes exactly that one): no capability
+ * beyond the unit's. Only a program the pin does not name -- a libxdp
+ * dispatcher, another user's program, one attached by a build from before
+ * the pin -- is looked at through libxdp, by id; without CAP_SYS_ADMIN
+ * such a program is never replaced or removed.
  *
  * Restart adoption: a dead instance's pf_xdp_ingress keeps translating its
  * spliced connections (ingress, in place, then XDP_PASS). Two of them must
@@ -18,19 +32,23 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <linux/capability.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 #include "skel.h"
+#include "pin.h"
 #include "xdp.h"
 #include "log.h"
 
 #define PF_XDP_PROG    "pf_xdp_ingress"
 #define PF_XDP_BPFFS   "/sys/fs/bpf/xdp"   /* libxdp's lock and pin directory */
 #define PF_XDP_MAX_MAPS 256
+#define PF_XDP_PIN     "xdp"               /* the attached program, in the pin dir */
 
 static const char *mode_name(int mode)
 {
@@ -129,22 +147,133 @@ static bool is_ours(const struct xdp_program *p)
 	return p && !strcmp(xdp_program__name(p), PF_XDP_PROG);
 }
 
-int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, bool xdp,
-		   bool generic, int flows_fd)
+
+static bool has_sys_admin(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[_LINUX_CAPABILITY_U32S_3] = {};
+
+	if (syscall(SYS_capget, &h, d))
+		return false;
+	return d[CAP_TO_INDEX(CAP_SYS_ADMIN)].effective & CAP_TO_MASK(CAP_SYS_ADMIN);
+}
+
+/* The program on ifindex's XDP hook (bpf_xdp_query: netlink, no privilege
+ * needed): *id (0: none; a hw-only program counts as none) and *mode. */
+static int hook_query(int ifindex, __u32 *id, int *mode)
+{
+	DECLARE_LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int err = bpf_xdp_query(ifindex, 0, &q);
+
+	if (err)
+		return err;
+	*id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	*mode = q.drv_prog_id ? XDP_MODE_NATIVE : XDP_MODE_SKB;
+	return 0;
+}
+
+/* The program pinned in dir if it is the one attached (id): its fd;
+ * -ESTALE if the pin names another program, -ENOENT if there is none. */
+static int pinned_attached(const char *dir, __u32 id)
+{
+	int fd = pf_pin_get(dir, PF_XDP_PIN);
+
+	if (fd < 0)
+		return fd == -ENOENT ? fd : -ESTALE;
+	if (prog_id(fd) != id) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+/* A dead instance's pf_xdp_ingress (fd, id) is attached in mode cur,
+ * alone (disp_fd < 0) or with `others` more programs in the libxdp
+ * dispatcher disp_fd (id disp_id): set x up to replace it (pf_xdp_attach),
+ * or refuse with -EEXIST (message printed). The fds stay the caller's. */
+static int adopt_or_refuse(struct pf_xdp *x, const char *iface, int fd, __u32 id, int cur,
+			   int others, int disp_fd, __u32 disp_id, bool xdp, int flows_fd)
+{
+	const char *name = x->ifname;
+	int used;
+
+	if (flows_fd < 0) {
+		pr_warn("a preflightd XDP program (id %u) is attached to %s but no pinned flow "
+			"table is left to adopt with it: 'preflightd detach --iface %s' removes it",
+			id, iface, name);
+		return -EEXIST;
+	}
+	used = prog_uses_map(fd, flows_fd);
+	if (used < 0) {
+		pr_warn("xdp: inspect program %u: %s", id, strerror(-used));
+		return used;
+	}
+	if (!used) {
+		pr_warn("the preflightd XDP program (id %u) on %s does not use the pinned "
+			"flow table: 'preflightd detach --iface %s' removes it", id, iface, name);
+		return -EEXIST;
+	}
+	if (!xdp) {
+		pr_warn("a dead instance's XDP program is still attached to %s: restart with "
+			"--mode xdp to adopt it, or 'preflightd detach --iface %s' drains and "
+			"removes it", iface, name);
+		return -EEXIST;
+	}
+	if (cur != x->mode) {
+		pr_warn("the dead instance's XDP program on %s is attached in %s mode: restart "
+			"%s to adopt it, or 'preflightd detach --iface %s' drains and removes it",
+			iface, mode_name(cur), cur == XDP_MODE_SKB ? "with --xdp-generic" :
+			"without --xdp-generic", name);
+		return -EEXIST;
+	}
+	if (others) {
+		pr_warn("the dead instance's XDP program on %s shares a libxdp dispatcher with %d "
+			"other program(s), and libxdp cannot swap one of them atomically: "
+			"'preflightd detach --iface %s' drains and removes it, then restart",
+			iface, others, name);
+		return -EEXIST;
+	}
+	x->old_fd = fcntl(disp_fd >= 0 ? disp_fd : fd, F_DUPFD_CLOEXEC, 0);
+	if (x->old_fd < 0)
+		return -errno;
+	x->old_id = disp_fd >= 0 ? disp_id : id;
+	x->old_dispatcher = disp_fd >= 0;
+	pr_info("adopting the XDP program (id %u) left on %s by a previous instance", id, iface);
+	return 0;
+}
+
+/* pf_xdp_prepare for a program the pin does not name (id, attached in
+ * mode cur): ask libxdp what it is, by id. pinned: a dead instance pinned
+ * a program here. */
+static int prepare_by_id(struct pf_xdp *x, const char *iface, __u32 id, bool pinned,
+			 bool xdp, int flows_fd)
 {
 	struct xdp_program *old = NULL, *p;
 	struct xdp_multiprog *mp;
-	int others = 0, cur, err;
+	int others = 0, err;
 	bool legacy;
 
-	memset(x, 0, sizeof(*x));
-	x->prog_fd = -1;
-	x->ifindex = ifindex;
-	x->mode = generic ? XDP_MODE_SKB : XDP_MODE_NATIVE;
-	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	mp = xdp_multiprog__get_from_ifindex(x->ifindex);
 	err = libxdp_get_error(mp);
 	if (!mp || err == -ENOENT)
-		return 0;   /* nothing attached */
+		return 0;   /* gone meanwhile */
+	if (err == -EPERM || err == -EACCES) {
+		/* whose it is cannot be told: never replaced, and in TC mode
+		 * only a program a dead instance pinned can be its */
+		if (!xdp && !pinned)
+			return 0;
+		if (xdp)
+			pr_warn("another XDP program (id %u) is attached to %s: preflightd does "
+				"not replace it (it is not the program preflightd pinned, and "
+				"looking it up by id takes CAP_SYS_ADMIN); remove it, or use "
+				"--mode tc", id, iface);
+		else
+			pr_warn("the XDP program (id %u) on %s is not the one the dead instance "
+				"pinned, and looking it up by id takes CAP_SYS_ADMIN: "
+				"'preflightd detach --iface %s' (with CAP_SYS_ADMIN) removes the "
+				"dead instance's", id, iface, x->ifname);
+		return -EEXIST;
+	}
 	if (err) {
 		pr_warn("xdp: look at the XDP hook of %s: %s", iface, strerror(-err));
 		return err;
@@ -165,66 +294,51 @@ int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, bool xdp,
 				others++;
 		}
 	}
-	if (!old) {
+	err = 0;
+	if (old) {
+		p = xdp_multiprog__main_prog(mp);
+		err = adopt_or_refuse(x, iface, xdp_program__fd(old), xdp_program__id(old),
+				      xdp_multiprog__attach_mode(mp), others,
+				      legacy ? -1 : xdp_program__fd(p), xdp_program__id(p),
+				      xdp, flows_fd);
+	} else if (xdp && legacy && others) {
 		/* a dispatcher takes ours next to its programs; a program
 		 * attached alone would have to be replaced: never */
-		if (xdp && legacy && others) {
-			p = xdp_multiprog__main_prog(mp);
-			pr_warn("another XDP program (%s, id %u) is attached to %s: preflightd "
-				"does not replace it; remove it, or use --mode tc",
-				xdp_program__name(p), xdp_program__id(p), iface);
-			err = -EEXIST;
-		}
-		goto out;
+		p = xdp_multiprog__main_prog(mp);
+		pr_warn("another XDP program (%s, id %u) is attached to %s: preflightd "
+			"does not replace it; remove it, or use --mode tc",
+			xdp_program__name(p), xdp_program__id(p), iface);
+		err = -EEXIST;
 	}
-	err = -EEXIST;
-	if (flows_fd < 0) {
-		pr_warn("a preflightd XDP program (id %u) is attached to %s but no pinned flow "
-			"table is left to adopt with it: 'preflightd detach --iface %s' removes it",
-			xdp_program__id(old), iface, iface);
-		goto out;
-	}
-	cur = prog_uses_map(xdp_program__fd(old), flows_fd);
-	if (cur <= 0) {
-		if (cur < 0) {
-			err = cur;
-			pr_warn("xdp: inspect program %u: %s", xdp_program__id(old), strerror(-err));
-		} else {
-			pr_warn("the preflightd XDP program (id %u) on %s does not use the pinned "
-				"flow table: 'preflightd detach --iface %s' removes it",
-				xdp_program__id(old), iface, iface);
-		}
-		goto out;
-	}
-	if (!xdp) {
-		pr_warn("a dead instance's XDP program is still attached to %s: restart with "
-			"--mode xdp to adopt it, or 'preflightd detach --iface %s' drains and "
-			"removes it", iface, iface);
-		goto out;
-	}
-	cur = xdp_multiprog__attach_mode(mp);
-	if (cur != x->mode) {
-		pr_warn("the dead instance's XDP program on %s is attached in %s mode: restart "
-			"%s to adopt it, or 'preflightd detach --iface %s' drains and removes it",
-			iface, mode_name(cur), cur == XDP_MODE_SKB ? "with --xdp-generic" :
-			"without --xdp-generic", iface);
-		goto out;
-	}
-	if (others) {
-		pr_warn("the dead instance's XDP program on %s shares a libxdp dispatcher with %d "
-			"other program(s), and libxdp cannot swap one of them atomically: "
-			"'preflightd detach --iface %s' drains and removes it, then restart",
-			iface, others, iface);
-		goto out;
-	}
-	x->replace_id = legacy ? xdp_program__id(old) :
-		xdp_program__id(xdp_multiprog__main_prog(mp));
-	x->replace_dispatcher = !legacy;
-	pr_info("adopting the XDP program (id %u) left on %s by a previous instance",
-		xdp_program__id(old), iface);
-	err = 0;
-out:
 	xdp_multiprog__close(mp);
+	return err;
+}
+
+int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char *dir,
+		   bool xdp, bool generic, int flows_fd)
+{
+	__u32 id;
+	int cur, fd, err;
+
+	memset(x, 0, sizeof(*x));
+	x->prog_fd = x->old_fd = -1;
+	x->ifindex = ifindex;
+	x->mode = generic ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	snprintf(x->ifname, sizeof(x->ifname), "%s", iface);
+	snprintf(x->dir, sizeof(x->dir), "%s", dir);
+	err = hook_query(ifindex, &id, &cur);
+	if (err) {
+		pr_warn("xdp: look at the XDP hook of %s: %s", iface, strerror(-err));
+		return err;
+	}
+	if (!id)
+		return 0;   /* nothing attached */
+	fd = pinned_attached(dir, id);
+	if (fd < 0)
+		return prepare_by_id(x, iface, id, fd == -ESTALE, xdp, flows_fd);
+	/* the program a dead instance pinned, attached alone */
+	err = adopt_or_refuse(x, iface, fd, id, cur, 0, -1, 0, xdp, flows_fd);
+	close(fd);
 	return err;
 }
 
@@ -274,13 +388,11 @@ static void unpin_dispatcher(int ifindex, __u32 id)
 		pr_warn("xdp: rmdir %s: %s", dir, strerror(errno));
 }
 
-/* The adoption: load our program, then swap it for x->replace_id in one
- * XDP_FLAGS_REPLACE. */
-static int attach_replace(struct pf_xdp *x, struct preflightd_bpf *skel)
+/* Load pf_xdp_ingress (open_obj): x->obj, x->prog_fd. */
+static int load_obj(struct pf_xdp *x, struct preflightd_bpf *skel)
 {
-	DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, aopts);
 	struct bpf_object *obj = NULL;
-	int fd, old_fd = -1, lock_fd = -1, err;
+	int err;
 
 	err = open_obj(skel, &obj);
 	if (err)
@@ -288,16 +400,32 @@ static int attach_replace(struct pf_xdp *x, struct preflightd_bpf *skel)
 	err = bpf_object__load(obj);
 	if (err) {
 		pr_warn("xdp: load %s: %s", PF_XDP_PROG, strerror(-err));
-		goto out;
+		bpf_object__close(obj);
+		return err;
 	}
-	fd = bpf_program__fd(bpf_object__find_program_by_name(obj, PF_XDP_PROG));
-	old_fd = bpf_prog_get_fd_by_id(x->replace_id);
-	if (old_fd < 0) {
-		err = -errno;
-		pr_warn("xdp: the program to replace (id %u): %s", x->replace_id, strerror(errno));
-		goto out;
-	}
-	if (x->replace_dispatcher) {
+	x->obj = obj;
+	x->prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, PF_XDP_PROG));
+	return 0;
+}
+
+static void unload_obj(struct pf_xdp *x)
+{
+	bpf_object__close(x->obj);   /* NULL-safe */
+	x->obj = NULL;
+	x->prog_fd = -1;
+}
+
+/* The adoption: load our program, then swap it for x->old_fd in one
+ * XDP_FLAGS_REPLACE. */
+static int attach_replace(struct pf_xdp *x, struct preflightd_bpf *skel)
+{
+	DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, aopts, .old_prog_fd = x->old_fd);
+	int lock_fd = -1, err;
+
+	err = load_obj(x, skel);
+	if (err)
+		return err;
+	if (x->old_dispatcher) {
 		lock_fd = xdp_lock();
 		if (lock_fd < 0) {
 			err = lock_fd;
@@ -305,37 +433,60 @@ static int attach_replace(struct pf_xdp *x, struct preflightd_bpf *skel)
 			goto out;
 		}
 	}
-	aopts.old_prog_fd = old_fd;
-	err = bpf_xdp_attach(x->ifindex, fd, XDP_FLAGS_REPLACE | mode_flags(x->mode), &aopts);
+	err = bpf_xdp_attach(x->ifindex, x->prog_fd, XDP_FLAGS_REPLACE | mode_flags(x->mode),
+			     &aopts);
 	if (err) {
 		pr_warn("xdp: replace the previous instance's program (id %u): %s%s",
-			x->replace_id, strerror(-err), err == -EEXIST ?
+			x->old_id, strerror(-err), err == -EEXIST ?
 			" (the XDP hook changed meanwhile; nothing replaced)" : "");
 		goto out;
 	}
-	if (x->replace_dispatcher)
-		unpin_dispatcher(x->ifindex, x->replace_id);
+	if (x->old_dispatcher)
+		unpin_dispatcher(x->ifindex, x->old_id);
 	pr_info("replaced the previous instance's XDP program atomically (id %u -> %u)",
-		x->replace_id, prog_id(fd));
-	x->obj = obj;
-	x->prog_fd = fd;
-	obj = NULL;
+		x->old_id, prog_id(x->prog_fd));
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);   /* releases the flock */
-	if (old_fd >= 0)
-		close(old_fd);
-	bpf_object__close(obj);
+	close(x->old_fd);
+	x->old_fd = -1;
+	if (err)
+		unload_obj(x);
 	return err;
 }
 
-int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
+static void native_hint(const struct pf_xdp *x, int err)
+{
+	if (x->mode == XDP_MODE_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL))
+		pr_warn("xdp: attach in native mode: %s (the driver may lack "
+			"native XDP; --xdp-generic forces skb mode)", strerror(-err));
+	else
+		pr_warn("xdp: attach: %s", strerror(-err));
+}
+
+/* Attach alone, only if the hook is empty (pf_xdp_prepare looked). */
+static int attach_alone(struct pf_xdp *x, struct preflightd_bpf *skel)
+{
+	int err = load_obj(x, skel);
+
+	if (err)
+		return err;
+	err = bpf_xdp_attach(x->ifindex, x->prog_fd,
+			     XDP_FLAGS_UPDATE_IF_NOEXIST | mode_flags(x->mode), NULL);
+	if (err) {
+		native_hint(x, err);
+		unload_obj(x);
+	}
+	return err;
+}
+
+/* Attach through libxdp: in its dispatcher, or alone where it cannot
+ * load one. */
+static int attach_libxdp(struct pf_xdp *x, struct preflightd_bpf *skel)
 {
 	struct bpf_object *obj = NULL;
 	int err;
 
-	if (x->replace_id)
-		return attach_replace(x, skel);
 	err = open_obj(skel, &obj);
 	if (err)
 		return err;
@@ -348,56 +499,80 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
 	err = libxdp_get_error(x->prog);
 	if (err) {
 		x->prog = NULL;
+		bpf_object__close(obj);
 		pr_warn("xdp: create program: %s", strerror(-err));
-		goto fail;
+		return err;
 	}
-	obj = NULL; /* owned by x->prog now */
+	/* obj is owned by x->prog now */
 	err = xdp_program__attach(x->prog, x->ifindex, x->mode, 0);
 	if (err) {
-		if (x->mode == XDP_MODE_NATIVE && (err == -EOPNOTSUPP || err == -EINVAL))
-			pr_warn("xdp: attach in native mode: %s (the driver may lack "
-				"native XDP; --xdp-generic forces skb mode)", strerror(-err));
-		else
-			pr_warn("xdp: attach: %s", strerror(-err));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (x->prog)
+		native_hint(x, err);
 		xdp_program__close(x->prog);
+		x->prog = NULL;
+		return err;
+	}
+	x->prog_fd = xdp_program__fd(x->prog);
+	return 0;
+}
+
+int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
+{
+	int err;
+
+	if (x->old_fd >= 0)
+		err = attach_replace(x, skel);
+	else if (has_sys_admin())
+		err = attach_libxdp(x, skel);
 	else
-		bpf_object__close(obj);
-	x->prog = NULL;
+		err = attach_alone(x, skel);
+	if (err)
+		return err;
+	/* what the next instance (or detach) acts on */
+	err = pf_pin_fd(x->dir, PF_XDP_PIN, x->prog_fd);
+	if (err)
+		pf_xdp_detach(x);
+	return err;
+}
+
+/* Remove the program fd from ifindex's hook (mode) if it is the one
+ * attached there; 0 or -errno (message printed). */
+static int detach_fd(int ifindex, int fd, int mode)
+{
+	DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, o, .old_prog_fd = fd);
+	int err = bpf_xdp_detach(ifindex, XDP_FLAGS_REPLACE | mode_flags(mode), &o);
+
+	if (err)
+		pr_warn("xdp: detach: %s", strerror(-err));
 	return err;
 }
 
 void pf_xdp_detach(struct pf_xdp *x)
 {
-	DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, dopts, .old_prog_fd = x->prog_fd);
-	int err;
+	__u32 id = 0;
+	int mode, err;
 
-	if (x->prog) {
+	if (!x->prog && !x->obj)
+		return;
+	if (x->prog && (hook_query(x->ifindex, &id, &mode) || id != prog_id(x->prog_fd))) {
+		/* in libxdp's dispatcher */
 		err = xdp_program__detach(x->prog, x->ifindex, x->mode, 0);
 		if (err)
 			pr_warn("xdp: detach: %s", strerror(-err));
-		xdp_program__close(x->prog);
-		x->prog = NULL;
-	} else if (x->obj) {
-		/* only if ours is still the one attached */
-		err = bpf_xdp_detach(x->ifindex, XDP_FLAGS_REPLACE | mode_flags(x->mode), &dopts);
-		if (err)
-			pr_warn("xdp: detach: %s", strerror(-err));
-		bpf_object__close(x->obj);
-		x->obj = NULL;
-		x->prog_fd = -1;
 	} else {
-		return;
+		/* alone: only if ours is still the one attached */
+		detach_fd(x->ifindex, x->prog_fd, x->mode);
 	}
+	if (x->prog)
+		xdp_program__close(x->prog);
+	x->prog = NULL;
+	unload_obj(x);
 	/* libxdp's lock directory: removed only if nothing else uses it */
 	rmdir(PF_XDP_BPFFS);
 }
 
-int pf_xdp_find_stale(int ifindex, bool detach)
+/* pf_xdp_find_stale for a program the pin does not name: through libxdp,
+ * by id. */
+static int find_stale_by_id(int ifindex, __u32 id, bool pinned, bool detach)
 {
 	struct xdp_multiprog *mp;
 	struct xdp_program *prog;
@@ -405,8 +580,11 @@ int pf_xdp_find_stale(int ifindex, bool detach)
 
 	mp = xdp_multiprog__get_from_ifindex(ifindex);
 	err = libxdp_get_error(mp);
+	if ((err == -EPERM || err == -EACCES) && pinned)
+		pr_warn("xdp: the XDP program (id %u) is not the one the dead instance pinned, "
+			"and looking it up by id takes CAP_SYS_ADMIN: left attached", id);
 	if (err)
-		return err == -ENOENT ? 0 : err;
+		return err == -ENOENT || err == -EPERM || err == -EACCES ? 0 : err;
 	if (!mp)
 		return 0;
 	if (xdp_multiprog__is_legacy(mp)) {
@@ -434,6 +612,28 @@ int pf_xdp_find_stale(int ifindex, bool detach)
 	}
 out:
 	xdp_multiprog__close(mp);
+	return found;
+}
+
+int pf_xdp_find_stale(int ifindex, const char *dir, bool detach)
+{
+	__u32 id;
+	int mode, fd, found;
+
+	fd = hook_query(ifindex, &id, &mode);
+	if (fd)
+		return fd;
+	if (!id)
+		return 0;
+	fd = pinned_attached(dir, id);
+	if (fd >= 0) {
+		found = 1;
+		if (detach)
+			detach_fd(ifindex, fd, mode);
+		close(fd);
+	} else {
+		found = find_stale_by_id(ifindex, id, fd == -ESTALE, detach);
+	}
 	/* libxdp's lock directory the dead instance left: removed only if
 	 * nothing else uses it */
 	if (detach)

@@ -13,6 +13,9 @@
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
 #   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
 #   TC hooks       pf_tc_chain in|out, pf_tc_prog in|out
+#   XDP hook       pf_xdp_prog
+#   systemd unit   pf_unit_key KEY, pf_unit_sandbox CMD..., pf_exec_run CMD...
+#                  (PF_UNIT_SANDBOX=1: preflightd in the unit's sandbox)
 #   cleanup        pf_install_trap: on any exit, kill every background process
 #                  we started and remove the topology.
 #
@@ -373,10 +376,11 @@ pf_stop_app() {
 }
 
 # pf_start_preflightd MODE -- `preflightd run` on the host end in the
-# background; waits <=10 s for its "preflightd: ready on" line, and it must
-# still be running then. Fails (and kills it) otherwise -- a refused start
-# ("another preflightd is already running", "... is already there") is
-# never taken for ready.
+# background (pf_exec_run: in the unit's sandbox with PF_UNIT_SANDBOX=1);
+# waits <=10 s for its "preflightd: ready on" line, and it must still be
+# running then. Fails (and kills it) otherwise -- a refused start ("another
+# preflightd is already running", "... is already there") is never taken
+# for ready.
 pf_start_preflightd() {
 	local mode=${1:-tc}
 	PF_SEQ=$((PF_SEQ + 1))
@@ -386,7 +390,7 @@ pf_start_preflightd() {
 		echo "e2e: $PF_PREFLIGHTD missing (make all)" >&2
 		return 1
 	fi
-	"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
+	pf_exec_run "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
 		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
@@ -507,6 +511,79 @@ pf_tc_chain() { "$PF_TCXTOOL" chain --iface "$PF_IF_HOST" --dir "$1"; }
 # pf_tc_prog in|out -- id of preflightd's program on that hook, empty if none
 pf_tc_prog() {
 	pf_tc_chain "$1" | awk '$NF ~ /^pf_tc_(ingress|egress)$/ { print ($1 == "tcx") ? $2 : $4; exit }'
+}
+
+# ---------------------------------------------------------- XDP hook ----
+# pf_xdp_prog -- "ID NAME MODE" of the XDP program on the host end (MODE:
+# xdp for native, xdpgeneric), empty if none
+pf_xdp_prog() {
+	ip -d link show dev "$PF_IF_HOST" | awk '
+		NR == 1 { for (i = 1; i < NF; i++) if ($i ~ /^xdp/) m = $i }
+		/prog\/xdp/ { for (i = 1; i < NF; i++) { if ($i == "id") id = $(i + 1)
+		                                          if ($i == "name") n = $(i + 1) } }
+		END { if (id != "") print id, n, m }'
+}
+
+# ------------------------------------------------------ systemd unit ----
+PF_UNIT_IN=$PF_ROOT/dist/preflightd@.service.in
+# PF_UNIT_SANDBOX=1: every preflightd a script starts through
+# pf_start_preflightd or pf_exec_run runs in the unit's sandbox
+PF_UNIT_SANDBOX=${PF_UNIT_SANDBOX:-0}
+
+# pf_unit_key KEY -- the values of KEY= in the unit (all lines, joined)
+pf_unit_key() { sed -n "s/^$1=//p" "$PF_UNIT_IN" | tr '\n' ' '; }
+
+# pf_unit_sandbox CMD... -- exec CMD in the unit's sandbox, as far as it
+# is rebuilt without systemd: its CapabilityBoundingSet (setpriv: nothing
+# else, no ambient or inheritable capabilities, no_new_privs),
+# ProtectSystem=strict with ProtectKernelTunables (a mount namespace where
+# every mount is read-only but the unit's ReadWritePaths and
+# RuntimeDirectory), PrivateDevices (a tmpfs /dev with null, zero, full,
+# random, urandom), ProcSubset=pid and ProtectProc=invisible (a procfs
+# mounted so). Not rebuilt: the seccomp parts (SystemCallFilter,
+# MemoryDenyWriteExecute, RestrictAddressFamilies, RestrictNamespaces,
+# LockPersonality, RestrictRealtime, RestrictSUIDSGID,
+# SystemCallArchitectures), ProtectClock, ProtectHome, PrivateTmp, UMask.
+# The caller's pid becomes CMD's (unshare, bash and setpriv exec): call it
+# in the background or in $(...). Needs PF_WORK.
+pf_unit_sandbox() {
+	local caps rw p
+	caps=$(pf_unit_key CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ *$//; s/ /,/g')
+	rw=/run/$(pf_unit_key RuntimeDirectory)
+	for p in $(pf_unit_key ReadWritePaths); do rw+=" ${p#-}"; done
+	exec unshare --mount --propagation private -- bash -c '
+		set -e
+		caps=$1 rw=$2 olddev=$3
+		shift 3
+		for p in $rw; do mkdir -p "$p"; mount --bind "$p" "$p"; done
+		# PrivateDevices: a tmpfs /dev with the pseudo devices only
+		mkdir -p "$olddev"
+		mount --rbind /dev "$olddev"
+		mount -t tmpfs -o mode=0755,nosuid,noexec tmpfs /dev
+		for d in null zero full random urandom; do
+			touch "/dev/$d"
+			mount --bind "$olddev/$d" "/dev/$d"
+		done
+		umount -l "$olddev"
+		# ProtectSystem=strict + ProtectKernelTunables: all read-only but rw
+		findmnt -rn -o TARGET | while read -r m; do
+			case " $rw " in *" $m "*) continue ;; esac
+			case $m in /dev|/dev/*|/proc|/proc/*) continue ;; esac
+			mount -o remount,bind,ro "$m" 2>/dev/null || echo "sandbox: $m stays writable" >&2
+		done
+		# ProcSubset=pid, ProtectProc=invisible
+		mount -t proc -o subset=pid,hidepid=invisible proc /proc
+		exec setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all \
+			--bounding-set=-all,"$caps" -- "$@"
+	' _ "$caps" "$rw" "$PF_WORK/olddev.$BASHPID" "$@"
+}
+
+# pf_exec_run CMD... -- exec CMD (preflightd, or a wrapper of it such as
+# timeout): in the unit's sandbox if PF_UNIT_SANDBOX=1. Call it in the
+# background or in $(...).
+pf_exec_run() {
+	[[ $PF_UNIT_SANDBOX != 1 ]] || pf_unit_sandbox "$@"
+	exec "$@"
 }
 
 # ----------------------------------------------------------- cleanup ----

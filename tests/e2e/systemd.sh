@@ -15,26 +15,19 @@
 #     its "ready" line, RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a
 #     SIGHUP and an inotify reload, WATCHDOG=1 pings while it serves, STOPPING=1
 #     on SIGTERM, and on SIGUSR2 (a restart) before it exits leaving its state;
-#   - the unit's sandbox as far as it can be rebuilt without systemd: its
-#     CapabilityBoundingSet (setpriv: nothing else, no ambient or inheritable
-#     capabilities, no_new_privs), ProtectSystem=strict with
-#     ProtectKernelTunables (a mount namespace where every mount is read-only
-#     but the unit's ReadWritePaths and RuntimeDirectory), PrivateDevices (a
-#     tmpfs /dev with null, zero, full, random, urandom), ProcSubset=pid and
-#     ProtectProc=invisible (a procfs mounted so): preflightd starts, answers
-#     in the kernel byte-exact, reloads, restarts with kill -9 and adopts,
-#     and stops leaving nothing. Not rebuilt: the seccomp parts
-#     (SystemCallFilter, MemoryDenyWriteExecute, RestrictAddressFamilies,
-#     RestrictNamespaces, LockPersonality, RestrictRealtime,
-#     RestrictSUIDSGID, SystemCallArchitectures), ProtectClock, ProtectHome,
-#     PrivateTmp, UMask, RestartKillSignal, WatchdogSec's restart.
+#   - the unit's sandbox as far as it can be rebuilt without systemd
+#     (lib.sh's pf_unit_sandbox: capabilities, read-only system, /dev,
+#     /proc; daemon.sh, upgrade.sh and ops.sh run preflightd there too):
+#     preflightd starts with exactly the unit's
+#     capabilities, answers in the kernel byte-exact, reloads, restarts
+#     with kill -9 and adopts, and stops leaving nothing -- in both modes
+#     with the same unit (no drop-in). Not rebuilt: see pf_unit_sandbox;
+#     and RestartKillSignal, WatchdogSec's restart.
 # Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-UNIT_IN=$PF_ROOT/dist/preflightd@.service.in
-XDP_DROPIN=$PF_ROOT/dist/preflightd-xdp.conf
 NOTIFYSOCK=$PF_E2E_BIN/notifysock
 KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
 SECURITY_MAX=${PF_SECURITY_MAX:-3.0}
@@ -43,34 +36,21 @@ ka() {
 	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
 }
 
-# unit_key KEY -- the values of KEY= in the unit (all lines, joined), in
-# XDP mode with its drop-in's
-unit_key() {
-	local f=("$UNIT_IN")
-	[[ $MODE == xdp ]] && f+=("$XDP_DROPIN")
-	sed -n "s/^$1=//p" "${f[@]}" | tr '\n' ' '
-}
-
 # ------------------------------------------------------------ the unit ----
 # the unit as `make install` writes it (dist/dist.mk; BINDIR: this build),
-# named for the test interface; in XDP mode with its drop-in
+# named for the test interface
 install_unit() {
 	mkdir -p "$PF_WORK/unit"
 	UNIT=$PF_WORK/unit/preflightd@$PF_IF_HOST.service
-	sed -e "s|@BINDIR@|$(dirname "$PF_PREFLIGHTD")|g" -e 's|@SYSCONFDIR@|/etc|g' "$UNIT_IN" >"$UNIT"
-	rm -rf "$UNIT.d"
-	if [[ $MODE == xdp ]]; then
-		mkdir -p "$UNIT.d"
-		cp "$XDP_DROPIN" "$UNIT.d/xdp.conf"
-	fi
+	sed -e "s|@BINDIR@|$(dirname "$PF_PREFLIGHTD")|g" -e 's|@SYSCONFDIR@|/etc|g' "$PF_UNIT_IN" >"$UNIT"
 }
 
 case_verify() {
 	local out rc=0
 	install_unit
 	pf_expect_not "no @...@ placeholder left" grep -q '@[A-Z]*@' "$UNIT"
-	pf_expect_not "no binary path hard-coded in the template" grep -q '/usr/local/bin' "$UNIT_IN"
-	pf_expect_match "... ExecStart from @BINDIR@" "$(unit_key ExecStart)" '^@BINDIR@/preflightd run '
+	pf_expect_not "no binary path hard-coded in the template" grep -q '/usr/local/bin' "$PF_UNIT_IN"
+	pf_expect_match "... ExecStart from @BINDIR@" "$(pf_unit_key ExecStart)" '^@BINDIR@/preflightd run '
 	out=$(cd "$PF_WORK/unit" && timeout 60 systemd-analyze verify --man=no "./${UNIT##*/}" 2>&1) || rc=$?
 	pf_detail "${out:-(no output)}"
 	pf_expect_eq "systemd-analyze verify: exit status" "$rc" 0
@@ -87,16 +67,14 @@ case_security() {
 	pf_detail "still exposed: $(grep -o '^✗ [^ ]*' <<<"$out" | cut -c5- | tr '\n' ' ')"
 	pf_expect "exposure ${score:-?} <= $SECURITY_MAX" awk -v s="${score:-99}" -v m="$SECURITY_MAX" \
 		'BEGIN { exit !(s <= m) }'
-	pf_expect_match "Type=notify" "$(unit_key Type)" '^notify $'
-	pf_expect_match "ProtectSystem=strict" "$(unit_key ProtectSystem)" '^strict $'
+	pf_expect_match "Type=notify" "$(pf_unit_key Type)" '^notify $'
+	pf_expect_match "ProtectSystem=strict" "$(pf_unit_key ProtectSystem)" '^strict $'
 	pf_expect_match "capabilities: exactly CAP_BPF CAP_NET_ADMIN CAP_PERFMON" \
-		"$(unit_key CapabilityBoundingSet)" "^CAP_BPF CAP_NET_ADMIN CAP_PERFMON $([[ $MODE == xdp ]] &&
-			echo 'CAP_SYS_ADMIN ')\$"
-	pf_expect_match "writable: its pins (and libxdp's in XDP mode)" "$(unit_key ReadWritePaths)" \
-		"^/sys/fs/bpf/preflightd $([[ $MODE == xdp ]] && echo '/sys/fs/bpf/xdp ')\$"
+		"$(pf_unit_key CapabilityBoundingSet)" '^CAP_BPF CAP_NET_ADMIN CAP_PERFMON $'
+	pf_expect_match "writable: its pins" "$(pf_unit_key ReadWritePaths)" '^/sys/fs/bpf/preflightd $'
 	pf_expect_match "... and /run/preflightd, kept for the other instances" \
-		"$(unit_key RuntimeDirectory)$(unit_key RuntimeDirectoryPreserve)" '^preflightd yes $'
-	pf_expect_match "restarts hand over (SIGUSR2)" "$(unit_key RestartKillSignal)" '^SIGUSR2 $'
+		"$(pf_unit_key RuntimeDirectory)$(pf_unit_key RuntimeDirectoryPreserve)" '^preflightd yes $'
+	pf_expect_match "restarts hand over (SIGUSR2)" "$(pf_unit_key RestartKillSignal)" '^SIGUSR2 $'
 	pf_case_result
 }
 
@@ -163,53 +141,17 @@ case_notify_restart() {
 }
 
 # ------------------------------------------------------------- sandbox ----
-# sandboxed CMD... -- CMD in the unit's sandbox, as far as it is rebuilt
-# here (see the top)
-sandboxed() {
-	local caps rw p
-	caps=$(unit_key CapabilityBoundingSet | tr 'A-Z' 'a-z' | sed 's/cap_/+/g; s/ *$//; s/ /,/g')
-	rw=/run/$(unit_key RuntimeDirectory)
-	for p in $(unit_key ReadWritePaths); do rw+=" ${p#-}"; done
-	# exec: the caller's pid is preflightd's (unshare, bash and setpriv exec)
-	exec unshare --mount --propagation private -- bash -c '
-		set -e
-		caps=$1 rw=$2 olddev=$3
-		shift 3
-		for p in $rw; do mkdir -p "$p"; mount --bind "$p" "$p"; done
-		# PrivateDevices: a tmpfs /dev with the pseudo devices only
-		mkdir -p "$olddev"
-		mount --rbind /dev "$olddev"
-		mount -t tmpfs -o mode=0755,nosuid,noexec tmpfs /dev
-		for d in null zero full random urandom; do
-			touch "/dev/$d"
-			mount --bind "$olddev/$d" "/dev/$d"
-		done
-		umount -l "$olddev"
-		# ProtectSystem=strict + ProtectKernelTunables: all read-only but rw
-		findmnt -rn -o TARGET | while read -r m; do
-			case " $rw " in *" $m "*) continue ;; esac
-			case $m in /dev|/dev/*|/proc|/proc/*) continue ;; esac
-			mount -o remount,bind,ro "$m" 2>/dev/null || echo "sandbox: $m stays writable" >&2
-		done
-		# ProcSubset=pid, ProtectProc=invisible
-		mount -t proc -o subset=pid,hidepid=invisible proc /proc
-		exec setpriv --no-new-privs --inh-caps=-all --ambient-caps=-all \
-			--bounding-set=-all,"$caps" -- "$@"
-	' _ "$caps" "$rw" "$PF_WORK/olddev" "$@"
-}
-
 case_sandbox() {
 	local pid out caps
 	pf_case_cleanup
 	SANDBOX_LOG=$PF_WORK/sandbox.log
-	sandboxed "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" \
+	pf_unit_sandbox "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" \
 		"${PF_TC_ARGS[@]}" >"$SANDBOX_LOG" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
 	pf_expect "ready in the sandbox" pf_wait_for_line "$SANDBOX_LOG" ready 15 "$pid"
-	# NET_ADMIN 12, PERFMON 38, BPF 39 (XDP: SYS_ADMIN 21)
+	# NET_ADMIN 12, PERFMON 38, BPF 39
 	caps=$(((1 << 12) | (1 << 38) | (1 << 39)))
-	[[ $MODE == tc ]] || caps=$((caps | (1 << 21)))
 	pf_expect_eq "its capabilities: exactly the unit's" \
 		"$(grep -o 'CapEff:.*' "/proc/$pid/status" | awk '{ print $2 }')" "$(printf '%016x' "$caps")"
 	ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true
@@ -224,12 +166,16 @@ case_sandbox() {
 	sleep 2
 	kill -9 "$pid"
 	pf_killed_gone "$pid" 5 || true
-	sandboxed "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" \
+	pf_unit_sandbox "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" \
 		"${PF_TC_ARGS[@]}" >"$SANDBOX_LOG.2" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
 	pf_expect "restarted in the sandbox, ready" pf_wait_for_line "$SANDBOX_LOG.2" ready 20 "$pid"
 	pf_expect_match "... adopting the pinned state" "$(cat "$SANDBOX_LOG.2")" 'adopting the flow table'
+	if [[ $MODE == xdp ]]; then
+		pf_expect_match "... and the XDP program, replaced atomically" "$(cat "$SANDBOX_LOG.2")" \
+			'replaced the previous instance.s XDP program atomically'
+	fi
 	wait "$clients" || true
 	out=$(tail -1 "$PF_WORK/sandbox-ka.out")
 	pf_detail "$out"
@@ -237,6 +183,7 @@ case_sandbox() {
 	kill -TERM "$pid"
 	pf_expect "stops on SIGTERM" pf_wait_gone "$pid" 20
 	pf_expect_eq "no TC program left" "$(pf_tc_chain in; pf_tc_chain out)" ""
+	pf_expect_eq "no XDP program left" "$(pf_xdp_prog)" ""
 	pf_expect_not "no pins left" test -e "/sys/fs/bpf/preflightd/$PF_IF_HOST"
 	[[ $PF_CASE_BAD == 0 ]] || pf_detail_file "$SANDBOX_LOG.2" 20
 	pf_case_result

@@ -22,6 +22,13 @@
 #     decided by the record;
 #   - this build (and PREV), kill -9, the interface deleted and created
 #     again under its name: the next start is clean at once, and says so.
+# The cases that start from this build (and the recreated interface ones)
+# run every preflightd in the systemd unit's sandbox (lib.sh's
+# pf_unit_sandbox: its capabilities, no CAP_SYS_ADMIN): this build finds
+# its predecessor's XDP program through its pin. PREV pinned neither a
+# layout record nor its XDP program: reading its flow layout from the
+# pinned map's BTF and finding its XDP program by id take CAP_SYS_ADMIN,
+# so the cases upgrading from PREV run with root's capabilities.
 # PF_PREFLIGHTD (lib.sh) is "this build": pointing it at an older binary
 # shows what these guard against. Ends with "N passed, M failed".
 set -euo pipefail
@@ -166,6 +173,7 @@ case_adopt_prev() {
 case_restart_adopt() {
 	local old
 	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
 	start "$CUR"
 	old=$PF_PFD_PID
 	spliced_traffic "$PF_WORK/restart.out" 6
@@ -178,6 +186,10 @@ case_restart_adopt() {
 	start "$CUR"
 	pf_expect_match "the next instance adopts them by their record" "$(cat "$PF_PFD_LOG")" \
 		'adopting the flow table and counters'
+	if [[ $MODE == xdp ]]; then
+		pf_expect_match "... and the XDP program (found through its pin), replaced atomically" \
+			"$(cat "$PF_PFD_LOG")" 'replaced the previous instance.s XDP program atomically'
+	fi
 	byte_exact "4 spliced connections byte-exact across the restart" "$PF_WORK/restart.out"
 	answers_in_kernel
 	pf_stop_preflightd || true
@@ -187,9 +199,10 @@ case_restart_adopt() {
 # handover FROM_BIN HOW(kill9|usr2) OUT -- FROM runs the connections, then
 # this build (or NEW) starts: it must hand over, not adopt
 handover() {
-	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid
+	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid xdp
 	start "$from"
 	spliced_traffic "$out" 6
+	xdp=$(pf_xdp_prog)
 	if [[ $how == usr2 ]]; then
 		kill -USR2 "$PF_PFD_PID"
 		pf_wait_gone "$PF_PFD_PID" 10 || true
@@ -197,7 +210,7 @@ handover() {
 	else
 		kill9
 	fi
-	"$new" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" >"$log" 2>&1 &
+	pf_exec_run "$new" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" >"$log" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
 	pf_expect "it says the layout differs" pf_wait_for_line "$log" \
@@ -212,6 +225,11 @@ handover() {
 	pf_expect_match "... having removed the old programs and pins" "$(cat "$log")" \
 		'handed over: the previous version.s programs and pins are gone; starting clean'
 	pf_expect_eq "one ingress program: the new one" "$(pf_tc_chain in | grep -c pf_tc_ingress)" 1
+	if [[ $MODE == xdp ]]; then
+		pf_expect_match "one XDP program: the new one (was $xdp)" "$(pf_xdp_prog)" \
+			"^[0-9]+ pf_xdp_ingress xdp\$"
+		pf_expect_not "... not the old one" test "$(pf_xdp_prog)" = "$xdp"
+	fi
 	answers_in_kernel
 	PF_PFD_PID=$pid
 	PF_PFD_LOG=$log
@@ -226,6 +244,7 @@ case_handover_prev() {
 
 case_handover_record() {
 	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
 	handover "$CUR" usr2 "$PF_WORK/handover-cur.out" "$CUR_CHANGED"
 	pf_stop_preflightd || true
 	pf_case_result
@@ -236,6 +255,7 @@ case_handover_record() {
 recreated() {
 	local out
 	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
 	start "$1"
 	spliced_traffic "$PF_WORK/recreate.out" 30
 	kill9
