@@ -8,11 +8,13 @@
 #     each command's section every flag of its usage text (`preflightd CMD
 #     --help`) and of its getopt table (user/*.c), so they cannot drift;
 #   - the policies in preflightd-policy(5)'s examples pass `check`;
-#   - `make install` (DESTDIR, PREFIX): the files, the unit's paths follow
+#   - `make install` (DESTDIR, PREFIX): the files (every systemd unit and
+#     drop-in of dist/), the unit's paths follow
 #     the prefix, the installed binary's --help, `check` of the installed
 #     example, `man -l` of the pages, bash completion of commands/flags;
 #   - `make deb`: Depends derived by dpkg-shlibdeps, the conffile, lintian;
-#     installed into a scratch root (dpkg -x): --help, check, man -l;
+#     installed into a scratch root (dpkg -x): --help, check, man -l, the
+#     systemd files;
 #   - the Helm chart (dist/helm/preflightd): helm lint --strict and the
 #     values schema; helm template rendered with the defaults and with
 #     shadow/xdp/eth1/another port, every object checked against the
@@ -128,6 +130,31 @@ unit_paths() {
 	pf_expect_not "no other prefix in the unit" grep -E "/usr/local/|@[A-Z]+@" "$unit"
 }
 
+# systemd_files UNITDIR -- where each systemd file of dist/ must be
+# installed under UNITDIR: the template unit (preflightd@.service.in ->
+# preflightd@.service) and every drop-in (NAME.conf ->
+# preflightd@.service.d/NAME.conf)
+systemd_files() {
+	local f
+	for f in "$PF_ROOT"/dist/*.service.in "$PF_ROOT"/dist/*.service "$PF_ROOT"/dist/*.conf; do
+		[[ -e $f ]] || continue
+		f=${f##*/}
+		case $f in
+		*.conf) echo "$1/preflightd@.service.d/$f" ;;
+		*) echo "$1/${f%.in}" ;;
+		esac
+	done
+}
+
+# systemd_installed ROOT UNITDIR -- every systemd file of dist/ is
+# installed, and nothing else is
+systemd_installed() {
+	local want got
+	want=$(systemd_files "$2" | sort | paste -sd' ')
+	got=$(cd "$1" && find ".$2" -type f | cut -c2- | sort | paste -sd' ')
+	pf_expect_eq "the systemd files of dist/ installed in $2" "$got" "$want"
+}
+
 # completes WORDS... -- bash completion candidates for the command line
 # WORDS (the last word is being completed), with the installed completion.
 completes() {
@@ -147,6 +174,7 @@ case_make_install() {
 		-f "$root/usr/lib/systemd/system/preflightd@.service" -a -f "$root/etc/preflightd/example.yaml" -a \
 		-f "$root/usr/share/bash-completion/completions/preflightd"
 	check_installed "$root" /usr/sbin
+	systemd_installed "$root" /usr/lib/systemd/system
 	unit_paths "$root/usr/lib/systemd/system/preflightd@.service" "$root" /usr/sbin
 	if [[ -r /usr/share/bash-completion/bash_completion ]]; then
 		COMP_FILE=$root/usr/share/bash-completion/completions/preflightd
@@ -197,6 +225,7 @@ case_deb() {
 	fi
 	dpkg -x "$deb" "$root"
 	check_installed "$root" /usr/sbin
+	systemd_installed "$root" /lib/systemd/system
 	unit_paths "$root/lib/systemd/system/preflightd@.service" "$root" /usr/sbin
 	pf_case_result
 }
