@@ -20,11 +20,11 @@
 # preflightd (/run/preflightd/IFACE.lock: the chart mounts the node's
 # /run/preflightd into every pod), writes /run/preflightd/IFACE.handover
 # and waits for the lock. The
-# older pod's entrypoint then ends its preflightd with SIGKILL, which leaves
-# the programs attached and translating and the state pinned in bpffs, and
-# the new preflightd adopts it all: spliced connections stay byte-exact.
-# SIGTERM without a hand-over request drains and detaches (helm uninstall,
-# node drain).
+# older pod's entrypoint then ends its preflightd with SIGUSR2 (a restart:
+# it exits at once, leaving the programs attached and translating and the
+# state pinned in bpffs, and releases the lock), and the new preflightd
+# adopts it all: spliced connections stay byte-exact. SIGTERM without a
+# hand-over request drains and detaches (helm uninstall, node drain).
 set -euo pipefail
 
 log() { echo "entrypoint: $*" >&2; }
@@ -70,7 +70,14 @@ rm -f "$handover"     # ours now; a request left by a pod that died is void
 child=$!
 handed=0
 hand_over() {
-	log "handing $iface over to the new pod (SIGKILL: the programs stay attached)"
+	local i
+	log "handing $iface over to the new pod (SIGUSR2: the programs stay attached)"
+	kill -USR2 "$child" 2>/dev/null || true
+	# it exits at once; should it not, SIGKILL leaves the same state
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$child" 2>/dev/null || break
+		sleep 0.1
+	done
 	kill -KILL "$child" 2>/dev/null || true
 	wait "$child" || true
 	rm -f "$handover"

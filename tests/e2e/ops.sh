@@ -20,9 +20,10 @@
 #   - a DaemonSet rolling update on one node: the container entrypoint
 #     (dist/container/entrypoint.sh) finds the interface from the node's
 #     address, and a second "pod" started next to the first takes the
-#     interface over by restart adoption while four keep-alive clients run:
-#     byte-exact, the old pod then stops without detaching, the new one
-#     drains and detaches on SIGTERM;
+#     interface over by restart adoption (the old pod's preflightd ends
+#     with SIGUSR2) while four keep-alive clients run: byte-exact, the old
+#     pod then stops without detaching, the new one drains and detaches on
+#     SIGTERM; both pods with the chart's capabilities (no CAP_SYS_ADMIN);
 #   - scripts/bench-endpoint.sh (preflight p50/p99/throughput of a user's
 #     endpoint with wrk + bench/preflight.lua) against the app behind
 #     preflightd: sane numbers, no error, every preflight answered in the
@@ -138,11 +139,15 @@ case_healthz() {
 }
 
 # pod NAME -- the container entrypoint as one pod of the chart would run it
-# (in the background, output in NAME.log; its pid in POD_PID).
+# (in the background, output in NAME.log; its pid in POD_PID), with the
+# chart's capabilities (CAP_BPF CAP_NET_ADMIN CAP_PERFMON, as the pkg tier
+# checks): the systemd unit's, so in its sandbox (pf_unit_sandbox).
 pod() {
-	env NODE_IP="$PF_V4_HOST" PF_POLICY="$E2E_POLICY" PF_HOOK="$MODE" \
-		PF_METRICS_PORT="${METRICS##*:}" PREFLIGHTD="$PF_PREFLIGHTD" \
-		bash "$PF_ROOT/dist/container/entrypoint.sh" >"$PF_WORK/$1.log" 2>&1 &
+	(
+		export NODE_IP=$PF_V4_HOST PF_POLICY=$E2E_POLICY PF_HOOK=$MODE \
+			PF_METRICS_PORT=${METRICS##*:} PREFLIGHTD=$PF_PREFLIGHTD
+		pf_unit_sandbox bash "$PF_ROOT/dist/container/entrypoint.sh"
+	) >"$PF_WORK/$1.log" 2>&1 &
 	POD_PID=$!
 	PF_BG_PIDS+=("$POD_PID")
 }
@@ -165,7 +170,13 @@ case_pod_handover() {
 	pf_expect "pod b ready" pf_wait_for_line "$PF_WORK/b.log" 'preflightd: ready on' 30 "$b"
 	pf_expect "pod b asked for a hand-over" grep -q 'asking it to hand over' "$PF_WORK/b.log"
 	pf_expect "pod a handed over" grep -q "handing $PF_IF_HOST over" "$PF_WORK/a.log"
+	pf_expect "... by a restart (SIGUSR2): its preflightd left everything attached" \
+		grep -q 'restart: leaving the programs attached and the state pinned' "$PF_WORK/a.log"
 	pf_expect "pod b adopted the pinned state" grep -q 'adopting the flow table' "$PF_WORK/b.log"
+	if [[ $MODE == xdp ]]; then
+		pf_expect "... and the XDP program (without CAP_SYS_ADMIN: through its pin)" \
+			grep -q 'replaced the previous instance.s XDP program atomically' "$PF_WORK/b.log"
+	fi
 	pf_expect_eq "/healthz (pod b's daemon)" "$(healthz)" 200
 	kill -TERM "$a"
 	pf_expect "pod a stops at once on SIGTERM" pf_wait_gone "$a" 5
