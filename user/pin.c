@@ -187,7 +187,10 @@ void pf_unpin_maps(struct pf_pin *p)
 	if (!p->pinned)
 		return;
 	remove_all(p);   /* meta, and anything a dead instance left */
-	rmdir(PF_PIN_ROOT); /* fails harmlessly while other instances run */
+	/* PF_PIN_ROOT stays: an instance starting meanwhile on another
+	 * interface has it bind-mounted writable in its sandbox (systemd's
+	 * ReadWritePaths), and removing it would take that mount away before
+	 * the instance has made its directory in it */
 	p->pinned = false;
 }
 

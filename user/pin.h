@@ -84,7 +84,8 @@ int pf_detach_dead(struct pf_pin *p, const char *iface, int ifindex, unsigned ti
 void pf_pin_mark_clsact(const struct pf_pin *p, bool created);
 bool pf_pin_clsact_created(const struct pf_pin *p);
 
-/* Remove every pin in p->dir (and the directory) if p->pinned. */
+/* Remove every pin in p->dir (and the directory) if p->pinned; the
+ * PF_PIN_ROOT directory stays. */
 void pf_unpin_maps(struct pf_pin *p);
 
 /* Pin the meta record (p->self, p->ifindex: set by pf_pin_adopt) and the
