@@ -114,6 +114,12 @@ struct pf_config {
 	 * TC program of that direction sets it on its next packet. [0]:
 	 * ingress, [1]: egress */
 	__u32 tc_seen[2];
+	/* the daemon's flow-table GC (user/gc.c): entries in pf_flows at its
+	 * last complete pass, and how many passes completed (0: none yet, or
+	 * the daemon has exited). `preflightd stats` reads these instead of
+	 * walking the table while the daemon runs. */
+	__u64 gc_entries;
+	__u64 gc_passes;
 };
 
 /* pf_flows map key: one TCP connection, client side first. IPv4 addresses

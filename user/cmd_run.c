@@ -480,6 +480,8 @@ int pf_cmd_run(int argc, char **argv)
 		ring_buffer__free(rb);
 		pf_metrics_stop(&metrics);
 		pf_gc_stop(&gc);
+		/* no GC count of a daemon that is gone: `stats` counts */
+		__atomic_store_n(&skel->bss->pf_cfg.gc_passes, 0, __ATOMIC_RELEASE);
 		goto out_destroy;
 	}
 	pf_metrics_set_attached(&metrics, false);

@@ -286,6 +286,9 @@ static void *gc_main(void *arg)
 			g->pub.pass_ns = took;
 			g->drain_done = req;
 			__atomic_add_fetch(&g->cfg->flows_freed, r.freed, __ATOMIC_RELAXED);
+			/* for `preflightd stats`: the count, then that there is one */
+			__atomic_store_n(&g->cfg->gc_entries, r.entries, __ATOMIC_RELAXED);
+			__atomic_store_n(&g->cfg->gc_passes, g->pub.passes, __ATOMIC_RELEASE);
 		}
 	}
 	pthread_mutex_unlock(&g->mu);

@@ -60,7 +60,8 @@ struct pf_gc {
 	pthread_cond_t cond;
 	int flows_fd;
 	const __u64 *ports;           /* pf_config xlate_bits (only grows) */
-	struct pf_config *cfg;        /* flows_freed is counted here */
+	struct pf_config *cfg;        /* flows_freed is counted here, gc_entries
+				       * and gc_passes published */
 	volatile int stop;
 	bool started;
 	bool draining;

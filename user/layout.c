@@ -194,7 +194,7 @@ static int legacy_layout(const char *dir, const struct pf_layout *self, struct p
 	l->cfg_draining = 4;    /* struct pf_config of every build without meta */
 	/* the one such build with the response offload had this build's
 	 * struct pf_config without tc_seen */
-	if (ci.value_size == sizeof(struct pf_config) - sizeof(((struct pf_config *)0)->tc_seen))
+	if (ci.value_size == offsetof(struct pf_config, tc_seen))
 		l->cfg_ofl_stop = offsetof(struct pf_config, ofl_stop);
 	/* every build without meta had this build's flow key */
 	l->key_known = fi.key_size == sizeof(struct pf_flow_key);

@@ -12,9 +12,12 @@
 # closes, then preflightd exits leaving nothing behind; policy reloads
 # (inotify and SIGHUP) under continuous load: no preflight lost or
 # mis-answered, a broken policy keeps the old one; /metrics scraped and
-# parsed; XDP mode: a foreign XDP program is never replaced. --mode xdp runs
-# preflightd with --mode xdp and puts the native XDP pass program on the
-# client end (topo.sh up --xdp-peer). Ends with "N passed, M failed".
+# parsed; `stats` at a million flow-table entries reads the GC's count
+# (never walks the table) while the daemon runs, and counts them itself
+# when none does; XDP mode: a foreign XDP program is never replaced.
+# --mode xdp runs preflightd with --mode xdp and puts the native XDP pass
+# program on the client end (topo.sh up --xdp-peer). Ends with "N passed,
+# M failed".
 #
 # Every preflightd run here runs in the systemd unit's sandbox (lib.sh's
 # pf_unit_sandbox: exactly its capabilities, no CAP_SYS_ADMIN, a read-only
@@ -104,7 +107,7 @@ case_kill9_restart() {
 		--expect any --timeout-ms 10000 >"$PF_WORK/k9.out" 2>&1 &
 	local clients=$!
 	sleep 2
-	pf_expect_eq "four spliced connections" "$(pf_stat active_flows)" 4
+	pf_expect "four spliced connections (the GC's count)" pf_wait_stat active_flows 4 5
 	old=$(pf_xdp_prog)
 	flows=$(pinned_flows)
 	kill -9 "$PF_PFD_PID"
@@ -173,7 +176,7 @@ case_kill9_detach() {
 		--expect any --timeout-ms 10000 >"$PF_WORK/detach.out" 2>&1 &
 	local client=$!
 	sleep 2
-	pf_expect_eq "one spliced connection" "$(pf_stat active_flows)" 1
+	pf_expect "one spliced connection (the GC's count)" pf_wait_stat active_flows 1 5
 	kill -9 "$PF_PFD_PID"
 	pf_expect "the killed instance is gone" pf_killed_gone "$PF_PFD_PID" 5
 	out=$(timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 30 2>&1) ||
@@ -218,13 +221,12 @@ case_sigterm_drain() {
 # a drain timeout shorter than the connection: nothing to drain, so
 # preflightd exits at once and never resets it (issue 9 item 6).
 case_drain_unspliced() {
-	local out flows
+	local out
 	ka --conns 1 --mss 240 --rounds 100000 --duration-s 6 --put-size 1000 --get-size 10000 \
 		--expect app --timeout-ms 10000 >"$PF_WORK/unspliced.out" 2>&1 &
 	local client=$!
 	sleep 2
-	flows=$(pf_stat active_flows)
-	pf_expect_eq "one tracked connection" "$flows" 1
+	pf_expect "one tracked connection (the GC's count)" pf_wait_stat active_flows 1 5
 	pf_expect_eq "... never spliced" "$(pf_stat answered)" 0
 	kill -TERM "$PF_PFD_PID"
 	pf_expect "preflightd exits with nothing spliced to drain" pf_wait_gone "$PF_PFD_PID" 10
@@ -397,6 +399,53 @@ case_foreign_xdp() {
 	pf_case_result
 }
 
+# stats_json FILE KEY -- the value of KEY in `stats --json` output FILE
+stats_json() { grep -oE "\"$2\":(\"[a-z]*\"|[0-9-]+)" "$1" | head -1 | cut -d: -f2 | tr -d '"'; }
+
+# `stats` at a million flow-table entries (tools/flowfill --active:
+# connections the GC keeps, never spliced). While the daemon runs,
+# active_flows is its GC's count: a stats call makes a few map look-ups and
+# never walks the table (BPF_MAP_GET_NEXT_KEY counted with strace, as
+# case_metrics does). Once no daemon runs (SIGUSR2: it exits leaving
+# everything pinned), stats counts the entries itself.
+case_stats_big_table() {
+	local n=1048000 out t=$PF_WORK/stats rc=0
+	out=$(timeout --foreground 120 "$PF_E2E_BIN/flowfill" --iface "$PF_IF_HOST" --count "$n" --active)
+	pf_detail "$out"
+	pf_expect "the GC counted them (/metrics)" wait_gauge preflightd_active_flows "$n" 60
+	strace -f -e trace=bpf -o "$t.strace" "$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" --json \
+		>"$t.json" 2>"$t.err" || rc=$?
+	pf_expect_eq "stats exit status" "$rc" 0
+	pf_expect_eq "active_flows" "$(stats_json "$t.json" active_flows)" "$n"
+	pf_expect_eq "... the GC's count" "$(stats_json "$t.json" active_flows_by)" gc
+	pf_expect_eq "no flow-table walk (BPF_MAP_GET_NEXT_KEY)" \
+		"$(grep -c BPF_MAP_GET_NEXT_KEY "$t.strace" || true)" 0
+	out=$(grep -c '^[0-9]* *bpf(' "$t.strace" || true)
+	pf_expect "... $out bpf calls in all, not one per entry (<= 1000)" test "$out" -le 1000
+	kill -USR2 "$PF_PFD_PID"
+	pf_expect "SIGUSR2: the daemon exits, leaving its state" pf_wait_gone "$PF_PFD_PID" 20
+	rc=0
+	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" --json >"$t.json" 2>"$t.err" || rc=$?
+	pf_expect_eq "no daemon: stats exit status" "$rc" 0
+	pf_expect_eq "... active_flows" "$(stats_json "$t.json" active_flows)" "$n"
+	pf_expect_eq "... counted by stats (the daemon's count went with it)" \
+		"$(stats_json "$t.json" active_flows_by)" walk
+	out=$(timeout -k 2 120 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" 2>&1) || true
+	pf_detail "$out"
+	nothing_left
+	pf_case_result
+}
+
+# wait_gauge NAME WANT SECONDS -- poll /metrics until gauge NAME is WANT
+wait_gauge() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		curl -s --max-time 2 "http://$METRICS/metrics" | grep -qx "$1 $2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # stop_restarted -- the instance the kill -9 + restart case started runs
 # outside our process list: stop it if the case left it running
 stop_restarted() { pf_stop_pidfile "$PF_WORK/restart.pid"; }
@@ -436,6 +485,11 @@ main() {
 	if [[ $MODE == xdp ]]; then
 		pf_case "[$MODE] a foreign XDP program is never replaced" case_foreign_xdp
 	fi
+	pf_bg_kill "$PF_PFD_PID" 1
+	start_pfd --max-flows 1048576 --metrics "$METRICS"
+	pf_case "[$MODE] stats at a million flow-table entries: the GC's count, no walk" \
+		case_stats_big_table
+	pf_bg_kill "$PF_PFD_PID" 1
 	pf_summary
 }
 main "$@"

@@ -11,7 +11,8 @@
 #                  pf_killed_gone
 #   cgroups        pf_cgroup_up, pf_cgroup_down, pf_in_cgroup
 #   topology       pf_topo_up, pf_topo_down, pf_ns (run a command in the netns)
-#   counters       pf_stat NAME, pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
+#   counters       pf_stat NAME, pf_wait_stat NAME WANT SECONDS,
+#                  pf_wait_stat_ge NAME MIN SECONDS, pf_stats_dump
 #   TC hooks       pf_tc_chain in|out, pf_tc_prog in|out
 #   XDP hook       pf_xdp_prog
 #   systemd unit   pf_unit_key KEY, pf_unit_sandbox CMD..., pf_exec_run CMD...
@@ -494,6 +495,15 @@ pf_wait_stat_ge() {
 	for ((i = 0; i < $3 * 10; i++)); do
 		v=$(pf_stat "$1")
 		[[ $v =~ ^[0-9]+$ ]] && ((v >= $2)) && return 0
+		sleep 0.1
+	done
+	return 1
+}
+# pf_wait_stat NAME WANT SECONDS -- poll a counter until it equals WANT.
+pf_wait_stat() {
+	local i
+	for ((i = 0; i < $3 * 10; i++)); do
+		[[ $(pf_stat "$1") == "$2" ]] && return 0
 		sleep 0.1
 	done
 	return 1

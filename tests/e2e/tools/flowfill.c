@@ -1,13 +1,15 @@
 /* flowfill.c -- e2e: fill a running preflightd's flow table with entries of ended connections. */
 /*
- *   flowfill --iface IF --count N [--port P]
+ *   flowfill --iface IF --count N [--port P] [--active]
  *
  * Writes N entries into the pinned flow table of the preflightd serving
  * IF (/sys/fs/bpf/preflightd/IF/flows): connections 10.x.y.z:port ->
  * 198.18.255.254:P (default 8080) that have no socket, one splice each,
  * idle since boot -- what a busy server's table holds after its clients
- * left. Prints "flowfill: N entries". Exit 1 (message) if the table
- * takes fewer.
+ * left. With --active: connections in use, never spliced -- the GC keeps
+ * them (active since its dump began: last_ns is the clock's end), a drain
+ * has nothing to wait for. Prints "flowfill: N entries". Exit 1 (message)
+ * if the table takes fewer.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,21 +29,23 @@ int main(int argc, char **argv)
 	unsigned long n = 0, port = 8080, i, j;
 	char path[256];
 	__u32 c;
-	int fd, a;
+	int fd, a, active = 0;
 
-	for (a = 1; a + 1 < argc; a += 2) {
-		if (!strcmp(argv[a], "--iface"))
-			iface = argv[a + 1];
-		else if (!strcmp(argv[a], "--count"))
-			n = strtoul(argv[a + 1], NULL, 10);
-		else if (!strcmp(argv[a], "--port"))
-			port = strtoul(argv[a + 1], NULL, 10);
+	for (a = 1; a < argc; a++) {
+		if (!strcmp(argv[a], "--active"))
+			active = 1;
+		else if (a + 1 < argc && !strcmp(argv[a], "--iface"))
+			iface = argv[++a];
+		else if (a + 1 < argc && !strcmp(argv[a], "--count"))
+			n = strtoul(argv[++a], NULL, 10);
+		else if (a + 1 < argc && !strcmp(argv[a], "--port"))
+			port = strtoul(argv[++a], NULL, 10);
 		else
 			break;
 	}
 	if (a != argc || !iface || strchr(iface, '/') || !n || n > 16777216 || !port ||
 	    port > 65535) {
-		fprintf(stderr, "usage: flowfill --iface IF --count N [--port P]\n");
+		fprintf(stderr, "usage: flowfill --iface IF --count N [--port P] [--active]\n");
 		return 2;
 	}
 	snprintf(path, sizeof(path), "/sys/fs/bpf/preflightd/%s/flows", iface);
@@ -51,8 +55,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	for (j = 0; j < CHUNK; j++) {
-		vals[j].last_ns = 1;
-		vals[j].splices = 1;
+		vals[j].last_ns = active ? ~0ull : 1;
+		vals[j].splices = !active;
 		vals[j].resp_acked = 1;
 	}
 	for (i = 0; i < n; i += c) {
