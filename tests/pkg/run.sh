@@ -7,6 +7,7 @@
 #   - preflightd(8) documents every command of `preflightd --help`, and in
 #     each command's section every flag of its usage text (`preflightd CMD
 #     --help`) and of its getopt table (user/*.c), so they cannot drift;
+#   - every message preflightd(8)'s DIAGNOSTICS quotes is in user/*.c;
 #   - the policies in preflightd-policy(5)'s examples pass `check`;
 #   - `make install` (DESTDIR, PREFIX): the files (every systemd unit and
 #     drop-in of dist/), the unit's paths follow
@@ -81,6 +82,45 @@ case_man_flags() {
 		done
 	done
 	pf_detail "$n flags of $(commands | wc -l) commands checked"
+	pf_case_result
+}
+
+# Every message preflightd(8)'s DIAGNOSTICS quotes is one the code prints:
+# each literal part of 10 or more characters (the text between italic
+# values, roman annotations, "..." and a|b alternatives, whose partial
+# words go) occurs in a string of user/*.c (adjacent literals joined).
+case_man_diagnostics() {
+	local rc=0
+	python3 - "$MAN8" "$PF_ROOT"/user/*.c >"$PF_WORK/diag.out" <<'PY' || rc=$?
+import re, sys
+man = open(sys.argv[1]).read()
+sec = man.split('\n.SH DIAGNOSTICS\n', 1)[1].split('\n.SH ', 1)[0]
+code = ''.join(re.sub(r'"\s*\n\s*"', '', open(f).read()) for f in sys.argv[2:])
+code = code.replace('\\"', '"')
+lines = sec.split('\n')
+msgs = [lines[i + 1][3:] for i, l in enumerate(lines[:-1])
+        if l == '.TP' and lines[i + 1].startswith('.B ')]
+msgs += re.findall(r'\\\(lq(.*?)\\\(rq', sec)
+n = bad = 0
+for m in msgs:
+    # placeholders: italic (values) and roman (annotations) spans
+    m = re.sub(r'\\f[IR].*?(\\f[BP]|$)', '\0', m.replace('\\-', '-'))
+    m = re.sub(r'\\f[BP]', '', m).replace('...', '\0')
+    # a|b alternatives: cut there, dropping the partial words around it
+    m = re.sub(r'\S*\|\S*', '\0', m)
+    for frag in m.split('\0'):
+        frag = frag.strip()
+        if len(frag) < 10:
+            continue
+        n += 1
+        if frag not in code:
+            bad += 1
+            print('not in user/*.c: ' + frag)
+print('%d messages, %d parts checked' % (len(msgs), n))
+sys.exit(1 if bad else 0)
+PY
+	pf_detail_file "$PF_WORK/diag.out"
+	pf_expect_eq "DIAGNOSTICS quotes only messages of the code" "$rc" 0
 	pf_case_result
 }
 
@@ -330,6 +370,7 @@ main() {
 	trap '((PF_KEEP)) || rm -rf "$PF_WORK"' EXIT
 	pf_case "man pages render without warnings" case_man_lint
 	pf_case "preflightd(8) documents every command and flag of the code" case_man_flags
+	pf_case "preflightd(8) DIAGNOSTICS: the messages the code prints" case_man_diagnostics
 	pf_case "the policies in preflightd-policy(5) pass check" case_policy_examples
 	pf_case "make install DESTDIR PREFIX=/usr: files, unit, man, completion" case_make_install
 	pf_case "make install PREFIX=/opt/preflightd: the unit follows the prefix" case_install_prefix
