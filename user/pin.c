@@ -264,6 +264,13 @@ int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex)
 	err = pf_layout_pinned(p->dir, self, &p->old, &owner, &has_meta);
 	if (err == -ENOENT)
 		return 0;   /* nothing left behind */
+	if (err == -EPERM) {
+		/* bpf() itself is refused, whatever is pinned */
+		pr_warn("read the state pinned in %s: %s (the bpf() system call is refused: "
+			"CAP_BPF missing, or a seccomp profile that allows bpf() only with "
+			"CAP_SYS_ADMIN)", p->dir, strerror(-err));
+		return err;
+	}
 	if (err) {
 		pr_warn("read the state pinned in %s: %s ('preflightd detach' cannot read it "
 			"either: remove it with the version that wrote it)", p->dir, strerror(-err));

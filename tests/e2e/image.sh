@@ -14,7 +14,13 @@
 # metrics port. Checked: preflights are answered in the kernel, /healthz is
 # 200, `podman stop` (SIGTERM) drains and detaches. Also: with the runtime's
 # default seccomp profile, preflightd cannot load (why the chart defaults to
-# Unconfined). PF_IMAGE_RUNTIME (default runc: crun refuses hybrid cgroups).
+# Unconfined). And a rolling update of such pods: a second container
+# started next to the first takes the interface over while keep-alive
+# clients run (the first one's preflightd ends with SIGUSR2, the second
+# adopts its state -- in XDP mode its XDP program too, through its pin,
+# without CAP_SYS_ADMIN): every byte right, every preflight answered in
+# the kernel, the first pod then stops at once without detaching.
+# PF_IMAGE_RUNTIME (default runc: crun refuses hybrid cgroups).
 # Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -50,6 +56,12 @@ run_ctr() {
 }
 ctr_logs() { "${PODMAN[@]}" logs "$CTR" 2>&1; }
 ctr_rm() { "${PODMAN[@]}" rm -f -t 30 "$CTR" >/dev/null 2>&1 || true; }
+# in_ctr NAME CMD... -- CMD with CTR=NAME (run_ctr, ctr_logs, wait_ready...)
+in_ctr() {
+	local CTR=$1
+	shift
+	"$@"
+}
 
 answered_in_kernel() {
 	local h
@@ -81,7 +93,8 @@ case_image() {
 	run_ctr
 	"${PODMAN[@]}" wait "$CTR" >/dev/null 2>&1 || true
 	pf_expect_match "default seccomp profile: bpf() refused (the chart's default is Unconfined)" \
-		"$(ctr_logs | grep -m1 'load BPF programs' || true)" 'load BPF programs: Operation not permitted'
+		"$(ctr_logs | grep -m1 'Operation not permitted' || true)" \
+		'the bpf\(\) system call is refused|load BPF programs: Operation not permitted'
 	pf_expect_not "... and it never got ready" grep -q 'preflightd: ready on' <(ctr_logs)
 	ctr_rm
 
@@ -102,10 +115,48 @@ case_image() {
 	pf_case_result
 }
 
+case_handover() {
+	local a=$CTR-a b=$CTR-b clients out
+	in_ctr "$a" run_ctr --security-opt seccomp=unconfined
+	pf_expect "pod a ready" in_ctr "$a" wait_ready
+	pf_ns timeout --foreground -k 2 60 "$PF_KACLIENT" --addr "$PF_V4_HOST" --port "$PORT" \
+		--conns 4 --rounds 100000 --duration-s 12 --put-size 10000 --get-size 100000 \
+		--expect any --timeout-ms 10000 >"$PF_WORK/ka.out" 2>&1 &
+	clients=$!
+	sleep 2
+	in_ctr "$b" run_ctr --security-opt seccomp=unconfined
+	pf_expect "pod b ready" in_ctr "$b" wait_ready
+	in_ctr "$a" ctr_logs >"$PF_WORK/a.log"
+	in_ctr "$b" ctr_logs >"$PF_WORK/b.log"
+	pf_expect "pod a handed over" grep -q "handing $PF_IF_HOST over" "$PF_WORK/a.log"
+	pf_expect "... its preflightd ended by SIGUSR2, everything left attached" \
+		grep -q 'restart: leaving the programs attached and the state pinned' "$PF_WORK/a.log"
+	pf_expect "pod b asked for it" grep -q 'asking it to hand over' "$PF_WORK/b.log"
+	pf_expect "... and adopted the pinned state" grep -q 'adopting the flow table' "$PF_WORK/b.log"
+	if [[ $MODE == xdp ]]; then
+		pf_expect "... and the XDP program (no CAP_SYS_ADMIN: through its pin)" \
+			grep -q 'replaced the previous instance.s XDP program atomically' "$PF_WORK/b.log"
+	fi
+	pf_expect_eq "podman stop pod a: exit status" \
+		"$("${PODMAN[@]}" stop -t 30 "$a" >/dev/null && "${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' "$a")" 0
+	pf_expect_not "... without draining or detaching" grep -qE 'draining|detached' <(in_ctr "$a" ctr_logs)
+	wait "$clients" || true
+	out=$(tail -n1 "$PF_WORK/ka.out")
+	pf_detail "$out"
+	pf_expect_match "all four byte-exact through the hand-over" "$out" 'errors=0$'
+	pf_expect_match "... every preflight answered in the kernel" "$out" ' app=0 '
+	"${PODMAN[@]}" stop -t 30 "$b" >/dev/null || true
+	pf_expect "pod b drains and detaches on stop" grep -q 'detached from' <(in_ctr "$b" ctr_logs)
+	pf_expect_eq "no TC program left (tcx or clsact)" "$(pf_tc_chain in; pf_tc_chain out)" ""
+	in_ctr "$a" ctr_rm
+	in_ctr "$b" ctr_rm
+	pf_case_result
+}
+
 main() {
 	local topo=()
 	pf_init "$@"
-	trap 'ctr_rm; _pf_cleanup' EXIT
+	trap 'ctr_rm; in_ctr "$CTR-a" ctr_rm; in_ctr "$CTR-b" ctr_rm; _pf_cleanup' EXIT
 	for t in podman mmdebstrap "${PODMAN[2]}"; do
 		command -v "$t" >/dev/null || { pf_skip "[$MODE] image" "$t not installed"; pf_summary; exit; }
 	done
@@ -116,6 +167,7 @@ main() {
 	pf_topo_up "${topo[@]+"${topo[@]}"}"
 	pf_start_app --listen "$PF_V4_HOST:$PORT"
 	pf_case "[$MODE] container image: built, run as the chart's pod, answers, drains" case_image
+	pf_case "[$MODE] two pods: rolling update by hand-over, byte-exact" case_handover
 	pf_stop_all
 	pf_topo_down
 	pf_summary
