@@ -12,7 +12,8 @@
 # read-only root, /sys/fs/bpf and /run/preflightd from the host, the policy
 # directory read-only, NODE_IP (the interface is found from it), the
 # metrics port. Checked: preflights are answered in the kernel, /healthz is
-# 200, `podman stop` (SIGTERM) drains and detaches. Also: with the runtime's
+# 200, `podman stop` (SIGTERM) drains and detaches (XDP mode: its XDP
+# program too, without CAP_SYS_ADMIN). Also: with the runtime's
 # default seccomp profile, preflightd cannot load (why the chart defaults to
 # Unconfined). And a rolling update of such pods: a second container
 # started next to the first takes the interface over while keep-alive
@@ -111,6 +112,7 @@ case_image() {
 	pf_expect "... drained and detached" grep -q 'detached from' <(ctr_logs)
 	pf_detail "stopped in $((SECONDS - t0)) s"
 	pf_expect_eq "no TC program left (tcx or clsact)" "$(pf_tc_chain in; pf_tc_chain out)" ""
+	pf_expect_eq "no XDP program left" "$(pf_xdp_prog)" ""
 	ctr_rm
 	pf_case_result
 }
@@ -148,6 +150,7 @@ case_handover() {
 	"${PODMAN[@]}" stop -t 30 "$b" >/dev/null || true
 	pf_expect "pod b drains and detaches on stop" grep -q 'detached from' <(in_ctr "$b" ctr_logs)
 	pf_expect_eq "no TC program left (tcx or clsact)" "$(pf_tc_chain in; pf_tc_chain out)" ""
+	pf_expect_eq "no XDP program left" "$(pf_xdp_prog)" ""
 	in_ctr "$a" ctr_rm
 	in_ctr "$b" ctr_rm
 	pf_case_result
