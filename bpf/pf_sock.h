@@ -1,8 +1,8 @@
 /* BPF: reading the local TCP socket's state (the guards of a splice). */
 /*
  * pf_sock.h -- bpf_skc_lookup_tcp + bpf_skc_to_tcp_sock, read without the
- * socket lock: the values are guards, not the truth (see tcp-splice notes
- * section 6). Needs CAP_PERFMON (the skc casts). The test build replaces
+ * socket lock: the values are guards, not the truth (docs/tcp-splice.md
+ * section 9). Needs CAP_PERFMON (the skc casts). The test build replaces
  * the lookup by a map (PF_TEST_MOCK_SOCK).
  */
 #ifndef PF_SOCK_H

@@ -5,6 +5,8 @@
 #   make pkgtest                                  the pkg tier: man pages, install, deb, chart
 #   make image-test                               build the container image (podman) and run
 #                                                 it on the e2e topology (deps.sh image)
+#   make check-readme                             README.md is a true map: its layout table names
+#                                                 every file of bpf/, include/, user/ (the pkg tier)
 # The unit's paths follow SBINDIR and SYSCONFDIR. The example policy goes to
 # $(SYSCONFDIR)/preflightd/ (a conffile in the package).
 PREFIX      ?= /usr/local
@@ -22,7 +24,7 @@ UNIT_SED += -e 's|/usr/local/bin/preflightd|$(SBINDIR)/preflightd|g' \
 	-e 's|/etc/preflightd/|$(SYSCONFDIR)/preflightd/|g'
 endif
 
-.PHONY: install deb pkgtest image-test
+.PHONY: install deb pkgtest image-test check-readme
 install: $(BUILD)/preflightd
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/preflightd $(DESTDIR)$(BASHCOMPDIR)
@@ -39,6 +41,9 @@ deb:
 
 pkgtest: $(BUILD)/preflightd
 	$(Q)bash tests/pkg/run.sh
+
+check-readme:
+	$(Q)bash scripts/check-readme.sh
 
 image-test: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do bash tests/e2e/image.sh --mode $$m || rc=1; done; exit $$rc

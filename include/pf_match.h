@@ -8,12 +8,13 @@
  * (BPF: map look-ups; userspace: struct pf_compiled). Every token hit is
  * verified byte for byte against the stored string.
  *
- * Rule selection (documented in README): a rule *applies* to a request
- * when its hosts and paths match; the first applicable rule that lists the
- * origin decides. Method, request headers and private-network then make
- * it an allow or a deny. A denied preflight follows the deciding rule's
- * on_deny; an origin no applicable rule lists follows the first applicable
- * rule's on_deny; no applicable rule -> forwarded to the app.
+ * Rule selection (preflightd-policy(5) DECISION, docs/cors.md): a rule
+ * *applies* to a request when its hosts and paths match; the first
+ * applicable rule that lists the origin decides. Method, request headers
+ * and private-network then make it an allow or a deny. A denied
+ * preflight follows the deciding rule's on_deny; an origin no applicable
+ * rule lists follows the first applicable rule's on_deny; no applicable
+ * rule -> forwarded to the app.
  *
  * Regex origins (PF_RULE_HAS_REGEX) are evaluated by the daemon, not here:
  * when an applicable regex rule comes before every applicable rule that

@@ -56,7 +56,7 @@ static void run_usage(FILE *f)
 	fprintf(f,
 		"usage: preflightd run --iface IFACE --policy FILE [options]\n"
 		"  -i, --iface IFACE        interface to serve (host side of the NIC)\n"
-		"  -p, --policy FILE        YAML policy (see README)\n"
+		"  -p, --policy FILE        YAML policy (see preflightd-policy(5))\n"
 		"  -m, --mode tc|xdp        answer at TC (default) or at XDP (XDP_TX; TC\n"
 		"                           egress still translates server segments)\n"
 		"      --xdp-generic        XDP in skb (generic) mode instead of native\n"

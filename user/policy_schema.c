@@ -15,7 +15,7 @@
  *      read_bool, ...) or a new one written like them;
  *   3. its checks in policy_validate.c, its map contents in
  *      policy_compile.c;
- *   4. the README's and man page's policy reference, a case in
+ *   4. the policy reference (docs/preflightd-policy.5), a case in
  *      tests/unit/test_policy.c and a seed in tests/fuzz/corpus/policy/.
  */
 #include <errno.h>

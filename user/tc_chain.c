@@ -4,7 +4,7 @@
  * The kernel runs a hook's tcx chain first; any verdict but TCX_NEXT
  * (TC_ACT_UNSPEC) skips the rest of it and every clsact filter. Inside
  * tcx, or a clsact filter list, the next program runs only if the
- * previous one returned TC_ACT_UNSPEC (tcp-splice.md section 4). A
+ * previous one returned TC_ACT_UNSPEC (docs/tcp-splice.md section 10). A
  * program ahead of ours that ends the chain -- Cilium's do -- hides those
  * packets from preflightd: at ingress it never sees the requests, at
  * egress it cannot translate the server's segments of spliced

