@@ -87,13 +87,18 @@ prog_stat() {
 }
 
 # bench_net_progs -- the BPF programs on $PF_IF_HOST: "xdp ID", "tc_in ID",
-# "tc_out ID" lines.
+# "tc_out ID" lines. TC through tcxtool's chain (tcx links or clsact
+# filters: bpftool 7.1 does not show tcx); the floor's programs are plain
+# clsact filters, which the chain lists too.
 bench_net_progs() {
+	local d
 	bpftool -j net show dev "$PF_IF_HOST" 2>/dev/null | jq -r '
 		.[0] as $n |
-		(($n.xdp // [])[] | (.multi_attachments // [.])[] | "xdp \(.id)"),
-		(($n.tc // [])[] | if .kind == "clsact/ingress" then "tc_in \(.id // .prog_id)"
-			else "tc_out \(.id // .prog_id)" end)' 2>/dev/null || true
+		(($n.xdp // [])[] | (.multi_attachments // [.])[] | "xdp \(.id)")' 2>/dev/null || true
+	for d in in out; do
+		"$TCXTOOL" chain --iface "$PF_IF_HOST" --dir "$d" 2>/dev/null |
+			awk -v d="$d" '{ print "tc_" d, ($1 == "tcx") ? $2 : $4 }'
+	done
 }
 
 # bench_stats_on / bench_stats_off -- BPF run-time statistics for the live

@@ -16,9 +16,13 @@
 # request recorder -- over the same without the offload).
 #
 #   bash bench/offload.sh [--duration S] [--conns N] [--rounds R] [--csv FILE]
+#                         [--bench-csv FILE]
 #
 # Rounds alternate the variants' order; each figure is the best of the
-# rounds. Topology names come from the environment like the e2e tier's
+# rounds. --csv keeps every round's figures; --bench-csv writes the best
+# ones as `make bench` CSV lines (group "offload"), which `make bench`
+# (bench/run.sh) adds to its results. The table and the target are
+# bench/report.sh's (its --offload section), the same in both. Topology names come from the environment like the e2e tier's
 # (PF_NS, PF_IF_HOST, ..., see tests/e2e/lib.sh): pass your own. Needs
 # root, `make all e2e-tools bench-tools`, wrk and nginx. Prints a Markdown
 # table and the overheads against the target (offload within 5 % of
@@ -34,6 +38,7 @@ DURATION=5
 CONNS=8
 ROUNDS=2
 CSV=
+BENCH_CSV=
 PORT=8080
 ORIGIN=https://app.example.com
 STATSFD=$PF_BUILD/bench/statsfd
@@ -47,6 +52,7 @@ while (($#)); do
 	--conns) CONNS=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--csv) CSV=$2; shift 2 ;;
+	--bench-csv) BENCH_CSV=$2; shift 2 ;;
 	*) pf_usage ;;
 	esac
 done
@@ -196,35 +202,28 @@ main() {
 	report
 }
 
-# pct A B -- (A/B - 1) * 100, one decimal.
-pct() { python3 -c "print('%+.1f' % ((float('$1') / float('$2') - 1) * 100) if float('$2') else 'n/a')"; }
-
-report() {
-	local t v
-	echo
-	echo "Response offload cost ($(uname -r), $(nproc) CPUs, nginx sendfile, wrk -c $CONNS," \
-	     "${DURATION}s, best of $ROUNDS rounds)"
-	echo
-	echo "| target | variant | req/s | p50 µs | p99 µs | req/s vs preflightd | p50 vs preflightd | SK_MSG program ns/response | its runs/response | TC ingress ns/response |"
-	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-	for t in 1m json; do
-		for v in base preflightd floor offload; do
-			echo "| ${t/1m/1 MiB download} | $v | ${BEST[$v.$t.rs]} | ${BEST[$v.$t.p50]} |" \
-			     "${BEST[$v.$t.p99]} | $(pct "${BEST[$v.$t.rs]}" "${BEST[preflightd.$t.rs]}") % |" \
-			     "$(pct "${BEST[$v.$t.p50]}" "${BEST[preflightd.$t.p50]}") % |" \
-			     "${BEST[$v.$t.msg_ns]:--} | ${BEST[$v.$t.runs]:--} | ${BEST[$v.$t.in_ns]:--} |"
+# write_bench_csv FILE -- the best figures as `make bench` CSV lines after
+# its header: "offload,<variant>.<target>,<metric>,<value>" and the run's
+# settings as "offload,meta,<key>,<value>".
+write_bench_csv() {
+	local k
+	{
+		echo "group,variant,metric,value"
+		echo "offload,meta,conns,$CONNS"
+		echo "offload,meta,duration_s,$DURATION"
+		echo "offload,meta,rounds,$ROUNDS"
+		for k in $(printf '%s\n' "${!BEST[@]}" | sort); do
+			echo "offload,${k%.*},${k##*.},${BEST[$k]}"
 		done
-	done
+	} >"$1"
+}
+
+# report -- the table and the targets, by bench/report.sh from the CSV.
+report() {
+	local f=${BENCH_CSV:-$PF_WORK/offload-bench.csv}
+	write_bench_csv "$f"
 	echo
-	for t in 1m json; do
-		local o
-		o=$(pct "${BEST[offload.$t.rs]}" "${BEST[preflightd.$t.rs]}")
-		python3 -c "import sys; sys.exit(not float('$o') >= -5)" &&
-			echo "target: ${t/1m/1 MiB download} throughput within 5 % of preflightd without offload: MET ($o %)" ||
-			echo "target: ${t/1m/1 MiB download} throughput within 5 % of preflightd without offload: MISSED ($o %)"
-		echo "        of which the kernel's SK_MSG path alone (floor): $(pct "${BEST[floor.$t.rs]}" "${BEST[preflightd.$t.rs]}") %;" \
-		     "the offload over the floor: $(pct "${BEST[offload.$t.rs]}" "${BEST[floor.$t.rs]}") %"
-	done
+	bash "$PF_ROOT/bench/report.sh" --offload "$f"
 }
 
 main "$@"

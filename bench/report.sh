@@ -6,15 +6,20 @@
 # checked in a second on the last run's numbers.
 #
 #   bench/report.sh [CSV]        (default bench/results/latest.csv)
+#   bench/report.sh --offload CSV   only the response offload's table and
+#                                   target, to stdout (bench/offload.sh)
 #
 # The CSV: "group,variant,metric,value" lines; groups meta (how the run was
 # made), problem (variant, text), live (the best of the rounds), round<N>
 # (each round), testrun (kcost p50 ns, variant = series key), policy (the
-# 100,000-origin policy's times and memory), gc (the GC pass, gccost). A missing figure is reported
+# 100,000-origin policy's times and memory), gc (the GC pass, gccost),
+# offload (bench/offload.sh: variant.target, metric). A missing figure is reported
 # as "-" / NOT MEASURED, never guessed.
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+OFFLOAD_ONLY=0
+[[ ${1:-} == --offload ]] && { OFFLOAD_ONLY=1; shift; }
 CSV=${1:-$BENCH/results/latest.csv}
 [[ -r $CSV ]] || { echo "report: cannot read $CSV" >&2; exit 1; }
 DIR=$(cd "$(dirname "$CSV")" && pwd)
@@ -36,6 +41,7 @@ load_csv() {
 		testrun) R[kc.$v]=$val ;;
 		policy) R[pol.$k]=$val ;;
 		gc) R[gc.$v]=$val ;;
+		offload) R[ofl.$v.$k]=$val ;;
 		esac
 	done < <(awk 'NR > 1 {
 		line = $0
@@ -212,6 +218,46 @@ write_gc() {
 	echo
 }
 
+# pct A B -- (A/B - 1) * 100 with one decimal and a sign, or "-".
+pct() {
+	[[ -n ${1:-} && -n ${2:-} && $1 != - && $2 != - ]] || { echo -; return; }
+	awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "-"; else printf "%+.1f", (a / b - 1) * 100 }'
+}
+
+OFL_VARIANTS=(base preflightd floor offload)
+
+# write_offload -- the response offload's cost (issue 13, bench/offload.sh):
+# nginx behind preflightd, without and with the SK_MSG program.
+write_offload() {
+	local t v
+	[[ -n ${R[ofl.preflightd.json.rs]:-} ]] || return 0
+	echo "Response offload (issue 13, \`bench/offload.sh\`: nginx with sendfile and no CORS configuration, wrk -c ${R[ofl.meta.conns]:-?} for ${R[ofl.meta.duration_s]:-?} s, best of ${R[ofl.meta.rounds]:-?} rounds; base: no preflightd; preflightd: answering preflights, no offload; floor: plus a bare SK_PASS SK_MSG program on the app's sockets, the kernel's SK_MSG send path alone; offload: \`--cgroup\` with \`responses: true\`):"
+	echo
+	echo "| target | variant | req/s | p50 µs | p99 µs | req/s vs preflightd | SK_MSG program ns/response | its runs/response | TC ingress ns/response |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+	for t in 1m json; do
+		for v in "${OFL_VARIANTS[@]}"; do
+			echo "| ${t/1m/1 MiB download} | $v | ${R[ofl.$v.$t.rs]:--} | ${R[ofl.$v.$t.p50]:--} |" \
+			     "${R[ofl.$v.$t.p99]:--} | $(pct "${R[ofl.$v.$t.rs]:-}" "${R[ofl.preflightd.$t.rs]:-}") % |" \
+			     "${R[ofl.$v.$t.msg_ns]:--} | ${R[ofl.$v.$t.runs]:--} | ${R[ofl.$v.$t.in_ns]:--} |"
+		done
+	done
+	echo
+	for t in 1m json; do
+		echo "- ${t/1m/1 MiB download}: of the offload's $(pct "${R[ofl.offload.$t.rs]:-}" "${R[ofl.preflightd.$t.rs]:-}") %, the kernel's SK_MSG path alone (floor) $(pct "${R[ofl.floor.$t.rs]:-}" "${R[ofl.preflightd.$t.rs]:-}") %, the offload over the floor $(pct "${R[ofl.offload.$t.rs]:-}" "${R[ofl.floor.$t.rs]:-}") %"
+	done
+	echo
+}
+
+# offload_targets -- issue 13's "≤ 5 % overhead", as throughput ratios.
+offload_targets() {
+	local t
+	for t in 1m json; do
+		target "response offload: ${t/1m/1 MiB download} throughput ≥ 0.95× preflightd without it (issue 13)" \
+			"$(ratio "${R[ofl.offload.$t.rs]:-}" "${R[ofl.preflightd.$t.rs]:-}")" ">=" 0.95 "×"
+	done
+}
+
 write_targets() {
 	local m M_ f_p50=${R[floor.p50_us]:-}
 	local n_cpu=${R[nginx.cpu_us]:-} f_cpu=${R[floor.cpu_us]:-}
@@ -240,6 +286,7 @@ write_targets() {
 	done
 	target "100,000-origin policy: \`run\` start to ready ≤ 400 ms" "${R[pol.ready_ms]:-}" "<=" 400 " ms"
 	target "100,000-origin policy: \`check\` ≤ 150 ms" "${R[pol.check_ms]:-}" "<=" 150 " ms"
+	((${M[kernel_only]:-0})) || offload_targets
 	echo
 }
 
@@ -250,6 +297,7 @@ write_md() {
 	write_kernel
 	((${M[kernel_only]:-0})) || write_policy
 	write_gc
+	((${M[kernel_only]:-0})) || write_offload
 	write_targets
 	if ((${#PROBLEMS[@]})); then
 		echo "**PROBLEMS in this run:**"
@@ -304,6 +352,11 @@ write_plot() {
 }
 
 load_csv
+if ((OFFLOAD_ONLY)); then
+	write_offload
+	offload_targets
+	exit 0
+fi
 write_md >"$DIR/latest.md.tmp"
 mv "$DIR/latest.md.tmp" "$DIR/latest.md"
 if ((!${M[kernel_only]:-0})); then

@@ -30,7 +30,10 @@
 # time to check and to load a 100,000-origin policy, the maps' memory, the
 # flow table's memory at --max-flows 1048576 and the daemon's GC pass over
 # 65,536 and 1,048,576 entries (make bench-gc). --kernel-only measures
-# just those (no topology, no traffic; the live rows stay empty).
+# just those (no topology, no traffic; the live rows stay empty). Last,
+# the response offload's cost (bench/offload.sh, issue 13: nginx with and
+# without the SK_MSG program, in a topology of its own) as the "offload"
+# rows.
 #
 # Every run is checked: wrk socket errors, non-2xx answers, OPTIONS the app
 # saw (must be 0 behind preflightd and the floor), answers preflightd or the
@@ -83,6 +86,7 @@ PFD=$PF_PREFLIGHTD
 FLOORCTL=$BUILD/bench/floorctl
 KCOST=$BUILD/bench/kcost
 STATSFD=$BUILD/bench/statsfd
+TCXTOOL=$PF_E2E_BIN/tcxtool
 
 # shellcheck disable=SC2034  # settings, used by the sourced parts
 {
@@ -234,7 +238,20 @@ write_csv() {
 		for k in $(printf '%s\n' "${!R[@]}" | sed -n 's/^gc\.//p' | sort); do
 			echo "gc,$k,value,${R[gc.$k]}"
 		done
+		[[ ! -r $WORK/offload.csv ]] || tail -n +2 "$WORK/offload.csv" # its header
 	} >"$f"
+}
+
+# bench_offload -- bench/offload.sh in its own topology and work directory;
+# its best figures become the CSV's "offload" lines.
+bench_offload() {
+	log "offload: nginx without and with the SK_MSG response offload (bench/offload.sh)"
+	PF_NS=pfbo PF_IF_HOST=pfbo0 PF_IF_CLIENT=pfbo1 \
+		PF_V4_HOST=198.18.3.1 PF_V4_CLIENT=198.18.3.2 \
+		PF_V6_HOST=2001:db8:3::1 PF_V6_CLIENT=2001:db8:3::2 PF_WORK=$WORK/offload \
+		timeout -k 10 900 bash "$BENCH/offload.sh" --bench-csv "$WORK/offload.csv" \
+		>"$WORK/offload.log" 2>&1 ||
+		problem offload "bench/offload.sh failed: $(tail -n 3 "$WORK/offload.log")"
 }
 
 # --------------------------------------------------------------- main ----
@@ -249,7 +266,7 @@ main() {
 	for t in wrk nginx gnuplot jq bpftool curl; do
 		command -v "$t" >/dev/null || die "$t missing (bash scripts/deps.sh bench)"
 	done
-	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$PF_XDP_OBJ"; do
+	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$TCXTOOL" "$PF_XDP_OBJ"; do
 		[[ -e $t ]] || die "$t missing (make all e2e-tools bench-tools)"
 	done
 	pf_ensure_bpffs
@@ -295,6 +312,7 @@ main() {
 		done
 		aggregate
 		bench_stats_off
+		bench_offload
 	fi
 
 	write_csv "$WORK/latest.csv"
