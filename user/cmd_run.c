@@ -65,7 +65,7 @@ static void run_usage(FILE *f)
 		"                           or clsact filters; auto (default): tcx where\n"
 		"                           the kernel has it, or what a restarted\n"
 		"                           instance's predecessor used\n"
-		"      --max-flows N        spliced-connection table size (default 65536)\n"
+		"      --max-flows N        connection table size (default 65536)\n"
 		"      --drain-timeout SEC  on SIGTERM keep translating spliced\n"
 		"                           connections up to SEC seconds (default 60)\n"
 		"      --metrics ADDR:PORT  Prometheus metrics at http://ADDR:PORT/metrics,\n"
