@@ -177,10 +177,11 @@ int pf_cmd_stats(int argc, char **argv)
 		for (i = 0; i < PF_STAT__MAX; i++)
 			printf("\"%s\":%llu,", pf_stat_name(i, name, sizeof(name)),
 			       (unsigned long long)v[i]);
-		printf("\"active_flows\":%d,\"active_flows_by\":\"%s\",\"flows_freed\":%llu,\"reloads\":%llu,"
+		printf("\"active_flows\":%d,\"active_flows_by\":\"%s\",\"gc_passes\":%llu,"
+		       "\"flows_freed\":%llu,\"reloads\":%llu,"
 		       "\"reload_failures\":%llu,\"drain_resets\":%llu,"
 		       "\"learned_origins\":%llu,\"learned_acrh\":%llu,\"learn_failures\":%llu", flows,
-		       gc ? "gc" : "walk",
+		       gc ? "gc" : "walk", (unsigned long long)dc.gc_passes,
 		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
 		       (unsigned long long)dc.reload_failures,
 		       (unsigned long long)dc.drain_resets,
@@ -198,6 +199,8 @@ int pf_cmd_stats(int argc, char **argv)
 	printf("%-20s %12d  %s\n", "active_flows", flows, gc ?
 	       "connections followed (flow-table entries at the daemon's last GC pass)" :
 	       "connections followed (flow-table entries, counted: no daemon runs)");
+	printf("%-20s %12llu  %s\n", "gc_passes", (unsigned long long)dc.gc_passes,
+	       "the daemon's GC passes (active_flows is the last one's count)");
 	printf("%-20s %12llu  %s\n", "flows_freed", (unsigned long long)dc.flows_freed,
 	       "entries of ended connections removed");
 	printf("%-20s %12llu  %s\n", "reloads", (unsigned long long)dc.reloads,

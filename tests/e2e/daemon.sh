@@ -107,7 +107,7 @@ case_kill9_restart() {
 		--expect any --timeout-ms 10000 >"$PF_WORK/k9.out" 2>&1 &
 	local clients=$!
 	sleep 2
-	pf_expect "four spliced connections (the GC's count)" pf_wait_stat active_flows 4 5
+	pf_expect "four spliced connections (the GC's count)" pf_wait_flows 4 5
 	old=$(pf_xdp_prog)
 	flows=$(pinned_flows)
 	kill -9 "$PF_PFD_PID"
@@ -176,7 +176,7 @@ case_kill9_detach() {
 		--expect any --timeout-ms 10000 >"$PF_WORK/detach.out" 2>&1 &
 	local client=$!
 	sleep 2
-	pf_expect "one spliced connection (the GC's count)" pf_wait_stat active_flows 1 5
+	pf_expect "one spliced connection (the GC's count)" pf_wait_flows 1 5
 	kill -9 "$PF_PFD_PID"
 	pf_expect "the killed instance is gone" pf_killed_gone "$PF_PFD_PID" 5
 	out=$(timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 30 2>&1) ||
@@ -226,7 +226,7 @@ case_drain_unspliced() {
 		--expect app --timeout-ms 10000 >"$PF_WORK/unspliced.out" 2>&1 &
 	local client=$!
 	sleep 2
-	pf_expect "one tracked connection (the GC's count)" pf_wait_stat active_flows 1 5
+	pf_expect "one tracked connection (the GC's count)" pf_wait_flows 1 5
 	pf_expect_eq "... never spliced" "$(pf_stat answered)" 0
 	kill -TERM "$PF_PFD_PID"
 	pf_expect "preflightd exits with nothing spliced to drain" pf_wait_gone "$PF_PFD_PID" 10

@@ -33,16 +33,6 @@ EDGE=$PF_ROOT/build/tests/e2e/edgeclient
 FAULTINJ=$PF_ROOT/build/tests/e2e/faultinj
 MAXFLOWS=8
 
-# wait_stat NAME WANT SECONDS -- poll a counter until it equals WANT.
-wait_stat() {
-	local i
-	for ((i = 0; i < $3 * 5; i++)); do
-		[[ $(pf_stat "$1") == "$2" ]] && return 0
-		sleep 0.2
-	done
-	return 1
-}
-
 # ka ARGS... -- kaclient from the client netns (IPv4), bounded.
 ka() {
 	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
@@ -65,7 +55,7 @@ case_exhaustion() {
 	ka --conns $MAXFLOWS --rounds 2 --hold-ms 8000 --put-size 1000 --get-size 1000 \
 		--expect any >"$PF_WORK/holders.out" 2>&1 &
 	local holders=$!
-	pf_expect "table filled ($MAXFLOWS live splices)" wait_stat active_flows $MAXFLOWS 6
+	pf_expect "table filled ($MAXFLOWS live splices)" pf_wait_flows $MAXFLOWS 6
 	before_full=$(pf_stat pass_table_full)
 	out=$(ka --conns 4 --rounds 3 --put-size 1000 --get-size 1000 --expect any 2>&1 || true)
 	pf_detail "$out"
@@ -75,7 +65,7 @@ case_exhaustion() {
 	pf_expect_eq "live splices not evicted" "$(pf_stat active_flows)" "$MAXFLOWS"
 	wait "$holders" || true
 	healthy "holders to the end" "$(cat "$PF_WORK/holders.out")"
-	pf_expect "ended connections freed" wait_stat active_flows 0 8
+	pf_expect "ended connections freed" pf_wait_flows 0 8
 	out=$(ka --conns 4 --rounds 3 --put-size 1000 --get-size 1000 --expect any 2>&1 || true)
 	healthy "after freeing, answered in the kernel again" "$out"
 	pf_case_result
@@ -88,7 +78,7 @@ case_edges() {
 			--scenario "$sc" --count 20 2>&1 || true)
 		pf_expect_match "$sc: no error" "$out" 'errors=0$'
 	done
-	pf_expect "every entry freed afterwards" wait_stat active_flows 0 10
+	pf_expect "every entry freed afterwards" pf_wait_flows 0 10
 	out=$(ka --conns 4 --rounds 5 --put-size 1000 --get-size 100000 --expect any 2>&1 || true)
 	healthy "healthy afterwards" "$out"
 	pf_case_result
@@ -99,12 +89,12 @@ case_app_killed() {
 	ka --conns 4 --rounds 100000 --duration-s 20 --expect kernel --timeout-ms 5000 \
 		>"$PF_WORK/victims.out" 2>&1 &
 	local victims=$!
-	pf_expect "connections spliced" wait_stat active_flows 4 6
+	pf_expect "connections spliced" pf_wait_flows 4 6
 	kill -9 "$PF_APP_PID"   # (main reaps it and starts a new one)
 	wait "$victims" || true
 	pf_detail "$(tail -1 "$PF_WORK/victims.out")"
 	pf_expect "clients saw the end quickly (no hang)" test "$(grep -c timeout "$PF_WORK/victims.out")" -eq 0
-	pf_expect "entries freed" wait_stat active_flows 0 8
+	pf_expect "entries freed" pf_wait_flows 0 8
 	pf_case_result
 }
 

@@ -508,6 +508,26 @@ pf_wait_stat() {
 	done
 	return 1
 }
+# pf_wait_flows WANT SECONDS -- poll active_flows until it equals WANT as
+# counted after this call. While a daemon runs, active_flows is its GC's
+# count, up to a pass old: it counts only from the second pass that ends
+# after the call (the first may have read the table before). With no
+# daemon, stats counts the table itself, always current.
+pf_wait_flows() {
+	local i p0 out n p
+	p0=$(pf_stat gc_passes)
+	for ((i = 0; i < $2 * 10; i++)); do
+		out=$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null || true)
+		n=$(awk '$1 == "active_flows" { print $2; exit }' <<<"$out")
+		p=$(awk '$1 == "gc_passes" { print $2; exit }' <<<"$out")
+		if [[ $n == "$1" ]] &&
+			{ [[ $out == *"counted: no daemon runs"* ]] || ((${p:-0} >= ${p0:-0} + 2)); }; then
+			return 0
+		fi
+		sleep 0.1
+	done
+	return 1
+}
 pf_stats_dump() {
 	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1 | sed 's/^/      | /' || true
 }

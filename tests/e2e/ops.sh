@@ -154,7 +154,7 @@ case_pod_handover() {
 		--expect any --timeout-ms 10000 >"$PF_WORK/ka.out" 2>&1 &
 	clients=$!
 	sleep 2
-	pf_expect "four spliced connections (the GC's count)" pf_wait_stat active_flows 4 5
+	pf_expect "four spliced connections (the GC's count)" pf_wait_flows 4 5
 	pod b
 	b=$POD_PID
 	pf_expect "pod b ready" pf_wait_for_line "$PF_WORK/b.log" 'preflightd: ready on' 30 "$b"
