@@ -25,43 +25,6 @@ struct pf_tcp_ts_hdr {
 	__u8 opt[12];     /* NOP NOP TS(kind 8, len 10, val, ecr) */
 };
 
-/* Fold a 32-bit one's complement sum to 16 bits. */
-static __always_inline __u16 pf_csum_fold(__s64 s)
-{
-	__u32 c = (__u32)s;
-
-	c = (c & 0xffff) + (c >> 16);
-	c = (c & 0xffff) + (c >> 16);
-	return (__u16)c;
-}
-
-/* Sum n bytes of buf (zero-padded to a multiple of 4) in chunks the
- * helper accepts (bpf_csum_diff refuses more than 512 bytes at once on
- * older kernels). */
-static __always_inline __s64 pf_csum_buf(__u8 *buf, __u32 n, __s64 seed)
-{
-	__u64 n4 = (n + 3) & ~3u, c1, c2;
-
-	if (n4 > PF_RESP_MAX)
-		return -1;
-	c1 = n4 > 512 ? 512 : n4;
-	c2 = n4 - c1;
-	/* Verifier workaround: re-bound both sizes by masking ("R4 min value
-	 * is negative, either use unsigned or 'var &= const'"); buf has
-	 * 2 * PF_RESP_MAX bytes so buf + 512 + 1023 stays inside. */
-	barrier_var(c1);
-	barrier_var(c2);
-	c1 &= 1023;
-	c2 &= 1023;
-	if (c1)
-		seed = bpf_csum_diff(NULL, 0, (__be32 *)buf, c1, (__u32)seed);
-	if (seed < 0)
-		return seed;
-	if (c2)
-		seed = bpf_csum_diff(NULL, 0, (__be32 *)(buf + 512), c2, (__u32)seed);
-	return seed;
-}
-
 /* Rewrite the packet in ctx (described by p) into the segment e
  * describes, with payload s->resp[0..len) (len 0: none). Returns 0 or -1
  * (the packet may be half-written: the caller drops it). */
@@ -71,7 +34,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 {
 	struct pf_tcp_ts_hdr *tp;
 	struct ethhdr *eth;
-	__u32 ip_hlen, thl, l4, new_len, *pseudo;
+	__u32 ip_hlen, thl, l4, new_len;
 	const __u8 *src, *dst;
 	__s64 sum;
 	__u8 *resp;
@@ -82,9 +45,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	/* headers are built in scratch memory, not on the stack (main
 	 * program + this frame: "combined stack size ... Too large") */
 	tp = (struct pf_tcp_ts_hdr *)s->hdrs;
-	pseudo = s->pseudo;
 	__builtin_memset(tp, 0, sizeof(*tp));
-	__builtin_memset(pseudo, 0, sizeof(s->pseudo));
 	ip_hlen = p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	thl = sizeof(struct tcphdr) + (e->has_ts ? 12 : 0);
 	l4 = ETH_HLEN + ip_hlen;
@@ -131,18 +92,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		__builtin_memcpy(&tp->opt[8], &r, 4);
 	}
 	/* pseudo header + TCP header + payload */
-	if (p->family == 4) {
-		__builtin_memcpy(&pseudo[0], src, 4);
-		__builtin_memcpy(&pseudo[1], dst, 4);
-		pseudo[2] = bpf_htonl((IPPROTO_TCP << 16) | (thl + len));
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 12, 0);
-	} else {
-		__builtin_memcpy(&pseudo[0], src, 16);
-		__builtin_memcpy(&pseudo[4], dst, 16);
-		pseudo[8] = bpf_htonl(thl + len);
-		pseudo[9] = bpf_htonl(IPPROTO_TCP);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 40, 0);
-	}
+	sum = pf_csum_pseudo(s->pseudo, p->family, src, dst, thl + len);
 	if (sum < 0)
 		return -1;
 	sum = bpf_csum_diff(NULL, 0, (__be32 *)tp, thl == 32 ? 32 : 20, (__u32)sum);

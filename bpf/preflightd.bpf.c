@@ -30,6 +30,7 @@
 #include "pf_test.h"
 #include "pf_ctx.h"
 #include "pf_pkt.h"
+#include "pf_csum.h"
 #include "pf_tcp.h"
 #include "pf_sock.h"
 #include "pf_answer.h"
