@@ -1,14 +1,14 @@
 /* BPF: rewriting a request skb into a whole new segment (headers, checksums) at TC. */
 /*
- * pf_answer.h -- rewrite the request packet (skb or XDP frame) in place into either
+ * pf_emit.h -- rewrite the request packet (skb or XDP frame) in place into either
  *   - the response to the client (addresses and ports swapped, payload
  *     s->resp), which the caller redirects out of the interface, or
  *   - a pure ACK to the server carrying the acknowledgement that was
  *     piggybacked on the consumed request (the server would otherwise
  *     retransmit, and its segments ack the request for the client).
  */
-#ifndef PF_ANSWER_H
-#define PF_ANSWER_H
+#ifndef PF_EMIT_H
+#define PF_EMIT_H
 
 struct pf_emit {
 	__u32 seq;        /* wire seq (host order) */
@@ -173,4 +173,4 @@ static __always_inline int pf_emit(void *ctx, bool xdp, const struct pf_pkt *p,
 	return xdp ? pf_emit_xdp(ctx, p, s, len, e) : pf_emit_tc(ctx, p, s, len, e);
 }
 
-#endif /* PF_ANSWER_H */
+#endif /* PF_EMIT_H */
