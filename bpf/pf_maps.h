@@ -130,7 +130,7 @@ struct {
 } pf_trace SEC(".maps");
 
 /* Slow path: what the datapath hands to the daemon (struct
- * pf_punt_rec, see pf_punt_req in pf_splice.h); about 1000 records. */
+ * pf_punt_rec, see pf_punt_req in pf_answer.h); about 1000 records. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024);

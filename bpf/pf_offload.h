@@ -291,7 +291,7 @@ __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n)
 
 /* Teach the daemon the origin of the request in sc (PF_OFL_E_LEARN: only
  * its regexes decide it), through the slow path's ring buffer and record
- * (see pf_punt_req in pf_splice.h): the daemon inserts its verdict, and
+ * (see pf_punt_req in pf_answer.h): the daemon inserts its verdict, and
  * the origin's next request is decided here. Nothing is dropped or
  * waited for: this request's response gets Vary only. One punt per
  * origin at a time (pf_punted), none while the daemon is down. */

@@ -34,7 +34,7 @@
 #include "pf_tcp.h"
 #include "pf_sock.h"
 #include "pf_emit.h"
-#include "pf_splice.h"
+#include "pf_answer.h"
 #include "pf_follow.h"
 #include "pf_xlate.h"
 #include "pf_offload.h"

@@ -1,12 +1,12 @@
 /* BPF: deciding, answering and recording a preflight inside a live connection (TC and XDP). */
 /*
- * pf_splice.h -- the answer path. pf_try_answer() parses and decides the
+ * pf_answer.h -- the answer path. pf_try_answer() parses and decides the
  * request, checks that the connection can take a splice (socket guards),
  * records the correction in the flow table and rewrites the packet into
  * the response. Any doubt: the request goes to the app, counted.
  */
-#ifndef PF_SPLICE_H
-#define PF_SPLICE_H
+#ifndef PF_ANSWER_H
+#define PF_ANSWER_H
 
 enum pf_ans {
 	PF_ANS_PASS = 0,  /* not answered: translate (if spliced) and pass */
@@ -667,4 +667,4 @@ pass_track:
 	return PF_ANS_PASS;
 }
 
-#endif /* PF_SPLICE_H */
+#endif /* PF_ANSWER_H */
