@@ -1,22 +1,16 @@
 /* BPF: deciding, answering and recording a preflight inside a live connection (TC and XDP). */
 /*
- * pf_answer.h -- the answer path. pf_try_answer() parses and decides the
- * request, checks that the connection can take a splice (socket guards),
- * records the correction in the flow table and rewrites the packet into
- * the response. Any doubt: the request goes to the app, counted.
+ * pf_answer.h -- the answer path. pf_try_answer() recognises a preflight,
+ * decides it (pf_decide: include/pf_http.h, pf_match.h, pf_resp.h), checks
+ * that the connection can take a splice (socket guards, pf_sock.h),
+ * records the correction in the flow table (pf_commit) and has the packet
+ * rewritten into the response (pf_send, pf_emit.h). A retransmitted
+ * request is answered again (pf_reanswer); one only the daemon can decide
+ * is handed to it (pf_punt_req). Any doubt: the request goes to the app,
+ * counted.
  */
 #ifndef PF_ANSWER_H
 #define PF_ANSWER_H
-
-enum pf_ans {
-	PF_ANS_PASS = 0,  /* not answered: translate (if spliced) and pass */
-	PF_ANS_SENT,      /* the packet is now the response: send it back */
-	PF_ANS_DROP,      /* drop the segment */
-	PF_ANS_ACK,       /* TC: response sent as a clone; the skb is now a
-			   * pure ACK for the server, already in its sequence
-			   * space: pass it on untranslated */
-	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
-};
 
 /* Map a parse result to its counter. */
 static __always_inline __u32 pf_parse_stat(int res)
@@ -106,116 +100,6 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 	*rlen = len;
 	return 0;
 }
-
-/* The request's timestamp option (TSval/TSecr as sent by the client). */
-struct pf_reqts {
-	__u32 has, val, ecr;
-};
-
-static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p,
-				     struct pf_reqts *t)
-{
-	struct pf_opts *o = pf_opts_get(PF_DIR_IN);
-
-	if (!o || pf_read_opts(ctx, xdp, p, o))
-		return -1;
-	t->has = o->ts_off != 0;
-	if (t->has) {
-		t->val = pf_opt_word(o, o->ts_off);
-		t->ecr = pf_opt_word(o, o->ts_off + 4);
-	}
-	return 0;
-}
-
-/* Length of the response packet: headers (TCP with the timestamp option
- * if the request had one) plus rlen bytes of payload. */
-static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
-						 const struct pf_reqts *t, __u32 rlen)
-{
-	return p->l4_off + 20 + (t->has ? 12 : 0) + rlen;
-}
-
-/* XDP only: resize the frame to len bytes now, before anything is
- * committed; veth and many drivers have little tailroom, and a frame that
- * cannot grow goes to TC instead (which can). Returns 0 or -1. */
-static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u32 len)
-{
-	__u32 old = pf_ctx_len(ctx, true);
-	long r;
-
-	/* the Ethernet header first: growing at the head moves it */
-	if (pf_load(ctx, true, 0, s->eth, ETH_HLEN))
-		return -1;
-	r = pf_resize(ctx, true, len);
-	if (r < 0)
-		return -1;
-	s->grown = r == PF_GREW_HEAD ? len - old : 0;
-	return 0;
-}
-
-/* Undo pf_xdp_make_room (nothing has been written): the frame is the
- * request again, byte for byte. */
-static __always_inline void pf_xdp_undo_room(void *ctx, struct pf_scratch *s, __u32 len)
-{
-	if (s->grown)
-		bpf_xdp_adjust_head(ctx, (int)s->grown);
-	else
-		bpf_xdp_adjust_tail(ctx, (int)len - (int)pf_ctx_len(ctx, true));
-}
-
-/* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
- * socket's clock, or the request's TSecr if later (a value the client
- * already accepted) -- never below what the server last sent, or the
- * client's PAWS check drops it. If the request carried an ack the server
- * has not processed (ack_s != snd_una), the response leaves as a clone
- * and the skb becomes a pure ACK to the server: otherwise the server
- * retransmits, and its segments ack the consumed request, so the client
- * would stop retransmitting it even if our response was lost. XDP cannot
- * clone: pf_try_answer hands such requests to TC before calling this. */
-static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
-				   struct pf_scratch *s, __u32 rlen, __u32 rseq,
-				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq,
-				   const struct pf_reqts *tp)
-{
-	struct pf_reqts t = *tp;
-	struct pf_emit e = {};
-	__u32 mark;
-
-	e.seq = rseq;
-	e.ack = p->seq + s->r.len;
-	e.win = pf_raw_window(si);
-	e.has_ts = (__u8)t.has;
-	/* "has a clock" first: any ts_now is a valid reading, and a TSecr
-	 * compared with an unknown clock of 0 would lose for half of all
-	 * values (the response then carrying TSval 0) */
-	e.tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
-	e.tsecr = t.val;
-	if (xdp || ack_s == si->snd_una) {
-		if (pf_emit(ctx, xdp, p, s, rlen, &e))
-			return PF_ANS_DROP;
-		return PF_ANS_SENT;
-	}
-	mark = ((struct __sk_buff *)ctx)->mark;
-	if (pf_emit(ctx, xdp, p, s, rlen, &e))
-		return PF_ANS_DROP;
-	if (bpf_clone_redirect(ctx, ((struct __sk_buff *)ctx)->ifindex, 0))
-		pf_count(PF_STAT_PASS_ERROR); /* the retransmitted request heals it */
-	e.to_server = 1;
-	e.seq = srv_seq;
-	e.ack = ack_s;
-	e.win = p->win_raw;
-	e.tsval = t.val;
-	e.tsecr = t.ecr;
-	if (pf_emit(ctx, xdp, p, s, 0, &e))
-		return PF_ANS_DROP;
-	((struct __sk_buff *)ctx)->mark = mark;
-	return PF_ANS_ACK;
-}
-
-/* The daemon is alive if its heartbeat (CLOCK_MONOTONIC, the clock of
- * bpf_ktime_get_ns) is younger than this; an origin waits at most this
- * long for the daemon's verdict before requests from it go to the app. */
-#define PF_PUNT_WAIT_NS 1000000000ULL
 
 /* The request in s needs the daemon (PF_R_REGEX: its origin;
  * PF_R_ACRH_SLOW: its request-header list, key in s->m.ak). Hand it over

@@ -136,6 +136,11 @@ struct {
 	__uint(max_entries, 1024 * 1024);
 } pf_punt SEC(".maps");
 
+/* The daemon is alive if its heartbeat (CLOCK_MONOTONIC, the clock of
+ * bpf_ktime_get_ns) is younger than this; an origin waits at most this
+ * long for the daemon's verdict before requests from it go to the app. */
+#define PF_PUNT_WAIT_NS 1000000000ULL
+
 /* Slow path: punt hash (origin or header list) -> bpf_ktime_get_ns of its
  * first punt. A request punted more than PF_PUNT_WAIT_NS ago and still
  * undecided is passed to the app: a lagging daemon never black-holes a
