@@ -12,6 +12,19 @@
 #ifndef PF_ANSWER_H
 #define PF_ANSWER_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_emit.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+#include "pf_tcp.h"
+#include "pf_test.h"
+
 /* Map a parse result to its counter. */
 static __always_inline __u32 pf_parse_stat(int res)
 {

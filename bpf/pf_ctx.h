@@ -8,6 +8,8 @@
 #define PF_CTX_H
 
 #include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
 
 static __always_inline long pf_load(void *ctx, bool xdp, __u32 off, void *to, __u32 len)
 {

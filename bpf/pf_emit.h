@@ -17,6 +17,23 @@
 #ifndef PF_EMIT_H
 #define PF_EMIT_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+#include "pf_tcp.h"
+
 /* What became of a packet: the result of pf_send and of the answer path
  * (pf_try_answer); the entry points map it to TC_ACT_* / XDP_*. */
 enum pf_ans {

@@ -11,6 +11,18 @@
 #ifndef PF_FOLLOW_H
 #define PF_FOLLOW_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_frame.h"
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+#include "pf_tcp.h"
+
 /* What one segment tells about the flow's framing or answer. */
 struct pf_follow {
 	__u32 from;      /* the c_next / s_mark it was computed from */

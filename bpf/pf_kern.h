@@ -7,6 +7,8 @@
 #ifndef PF_KERN_H
 #define PF_KERN_H
 
+#include <linux/types.h>
+
 struct tcp_options_received {
 	__u16 snd_wscale : 4, rcv_wscale : 4;
 } __attribute__((preserve_access_index));

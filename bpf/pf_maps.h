@@ -6,6 +6,11 @@
 #ifndef PF_MAPS_H
 #define PF_MAPS_H
 
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_structs.h"
+
 #include "pf_structs.h"
 
 /* Policy strings (origins, headers, methods, hosts) of both slots. */
@@ -88,8 +93,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } pf_stats SEC(".maps");
-
-#include "pf_frame.h"
 
 /* Per-CPU scratch: the request copy, the response being built and the
  * parse/match results (too big for the 512-byte BPF stack). */

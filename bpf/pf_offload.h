@@ -36,6 +36,16 @@
 #ifndef PF_BPF_OFFLOAD_H
 #define PF_BPF_OFFLOAD_H
 
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_kern.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+
 /* Settings of the rules of both policy slots (struct pf_ofl_rule). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

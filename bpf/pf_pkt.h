@@ -7,6 +7,19 @@
 #ifndef PF_PKT_H
 #define PF_PKT_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_ctx.h"
+#include "pf_maps.h"
+
 #define PF_DIR_IN  0  /* client -> server (TC ingress) */
 #define PF_DIR_OUT 1  /* server -> client (TC egress) */
 

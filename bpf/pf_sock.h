@@ -8,6 +8,14 @@
 #ifndef PF_SOCK_H
 #define PF_SOCK_H
 
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "pf_kern.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+
 /* The local socket of p's connection (a reference to release), or NULL.
  * Also used by the response offload (bpf/pf_offload.h). */
 static __always_inline struct bpf_sock *pf_sk_lookup(void *ctx, const struct pf_pkt *p)

@@ -8,6 +8,16 @@
 #ifndef PF_TCP_H
 #define PF_TCP_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+
 /* TCP options being looked at: per CPU, index PF_DIR_IN or PF_DIR_OUT
  * (kept off the 512-byte stack: "combined stack size ... Too large"). */
 struct pf_opts;

@@ -12,6 +12,11 @@
 #ifndef PF_TEST_H
 #define PF_TEST_H
 
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_structs.h"
+
 #ifdef PF_TEST_MOCK_SOCK
 /* (struct pf_test_pause and enum pf_test_point: include/pf_structs.h) */
 struct pf_test_pause pf_test_pause;

@@ -7,6 +7,16 @@
 #ifndef PF_XLATE_H
 #define PF_XLATE_H
 
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_follow.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_tcp.h"
+#include "pf_test.h"
+
 /* Under f's lock: is the state still the snapshot a's? If so, record
  * what the translated segment p (direction dir) tells about the flow:
  * the furthest bytes passed with these offsets (c_hi / s_hi), whether
