@@ -1,4 +1,4 @@
-/* BPF: deciding, answering and recording a preflight inside a live connection (TC and XDP). */
+/* BPF only (TC and XDP ingress): the answer path -- recognise, decide, guard, commit and answer a preflight inside a live connection. */
 /*
  * pf_answer.h -- the answer path. pf_try_answer() recognises a preflight,
  * decides it (pf_decide: include/pf_http.h, pf_match.h, pf_resp.h), checks

@@ -1,4 +1,4 @@
-/* BPF: the few operations that differ between a TC skb and an XDP frame. */
+/* BPF only (TC and XDP): the few operations that differ between a TC skb and an XDP frame. */
 /*
  * pf_ctx.h -- one datapath core serves TC and XDP. Every function of the
  * core takes (void *ctx, bool xdp) and calls these shims; each entry point

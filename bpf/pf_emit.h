@@ -1,4 +1,4 @@
-/* BPF: rewriting a request skb into a whole new segment (headers, checksums) at TC. */
+/* BPF only (TC and XDP): building the response segment in the request's frame (headers, checksums) and sending it. */
 /*
  * pf_emit.h -- the answer leaves: pf_send rewrites the request packet
  * (skb or XDP frame) in place (pf_emit) into

@@ -1,4 +1,4 @@
-/* BPF: following each connection's requests (client framing) and answers (server) for the splice guard. */
+/* BPF only (TC and XDP ingress, TC egress): following each connection's requests (client framing) and answers (server) for the splice guard. */
 /*
  * pf_follow.h -- the bookkeeping behind PF_FS_FRAMED / c_next and
  * PF_FS_ANSWERED / s_mark (the guard on struct pf_flow, in

@@ -1,4 +1,4 @@
-/* BPF: kernel-internal types read through BTF (CO-RE), only the fields preflightd uses. */
+/* BPF only (any program): kernel-internal types read through BTF (CO-RE), only the fields preflightd uses. */
 /*
  * pf_kern.h -- minimal CO-RE views of struct tcp_sock and friends.
  * preserve_access_index makes libbpf relocate every field offset against

@@ -1,4 +1,4 @@
-/* BPF: the datapath's maps and global configuration (userspace sees them through the skeleton). */
+/* BPF only (every program): the datapath's maps and global configuration, and the matcher bound to them (userspace sees them through the skeleton). */
 /*
  * pf_maps.h -- one comment per map. Sizes marked "set at load" are
  * overridden by the loader with bpf_map__set_max_entries().

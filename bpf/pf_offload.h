@@ -1,7 +1,6 @@
-/* BPF: response offload (issue 13) -- its maps, the request recorder at TC ingress, and the sockops and SK_MSG programs. */
+/* BPF only (TC, sockops, SK_MSG): response offload (issue 13) -- its maps, the request recorder at TC ingress, the sockops and SK_MSG programs, shadow mode at TC egress. */
 /*
- * pf_offload.h -- the design is in include/pf_ofl.h. Included last by
- * preflightd.bpf.c; its entry points:
+ * pf_offload.h -- the design is in include/pf_ofl.h. Its entry points:
  *   pf_ofl_tc         TC, tail-called by pf_tc_ingress after the preflight
  *                     datapath passed a client segment (translated into
  *                     the socket's sequence space): record each request

@@ -1,4 +1,4 @@
-/* BPF: Ethernet/IPv4/IPv6/TCP header parsing for the TC programs. */
+/* BPF only (TC and XDP): Ethernet/IPv4/IPv6/TCP header parsing into struct pf_pkt. */
 /*
  * pf_pkt.h -- find the TCP segment of a packet and describe it in
  * struct pf_pkt. Headers are read with the load-bytes helpers (payload and
@@ -20,7 +20,7 @@
 #include "pf_ctx.h"
 #include "pf_maps.h"
 
-#define PF_DIR_IN  0  /* client -> server (TC ingress) */
+#define PF_DIR_IN  0  /* client -> server (TC and XDP ingress) */
 #define PF_DIR_OUT 1  /* server -> client (TC egress) */
 
 #define PF_TCPF_FIN 0x01

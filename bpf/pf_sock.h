@@ -1,9 +1,10 @@
-/* BPF: reading the local TCP socket's state (the guards of a splice). */
+/* BPF only (TC and XDP): reading the local TCP socket's state (the guards of a splice). */
 /*
  * pf_sock.h -- bpf_skc_lookup_tcp + bpf_skc_to_tcp_sock, read without the
- * socket lock: the values are guards, not the truth (see tcp-splice notes
- * section 6). Needs CAP_PERFMON (the skc casts). The test build replaces
- * the lookup by a map (PF_TEST_MOCK_SOCK).
+ * socket lock: the values are guards, not the truth (while the app owns
+ * the socket, rcv_nxt trails segments still in its backlog; the guards
+ * are docs/tcp-splice.md section 2). Needs CAP_PERFMON (the skc casts).
+ * The test build replaces the lookup by a map (PF_TEST_MOCK_SOCK).
  */
 #ifndef PF_SOCK_H
 #define PF_SOCK_H

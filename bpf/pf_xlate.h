@@ -1,4 +1,4 @@
-/* BPF: translating later segments of spliced connections (TC and XDP ingress, TC egress). */
+/* BPF only (TC and XDP ingress, TC egress): translating later segments of spliced connections. */
 /*
  * pf_xlate.h -- every segment of a spliced connection, in both
  * directions, gets its seq, ack and SACK blocks mapped as struct pf_flow

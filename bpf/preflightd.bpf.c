@@ -12,6 +12,12 @@
  *           (XDP has no egress hook).
  * Every packet neither answered nor dropped continues (TC_ACT_UNSPEC,
  * XDP_PASS), so other programs on the hook still run.
+ *
+ * Reading order: pf_ingress (below) -> pf_try_answer (pf_answer.h) ->
+ * pf_decide -> include/pf_http.h, pf_match.h, pf_resp.h -> pf_send
+ * (pf_emit.h); translation of later segments in pf_xlate.h (the mapping in
+ * pf_tcp.h), request framing in pf_follow.h; the response offload in
+ * pf_offload.h.
  */
 #include <stdbool.h>
 #include <linux/bpf.h>

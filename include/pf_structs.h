@@ -132,8 +132,8 @@ struct pf_flow_key {
  * its first client byte (see docs/tcp-splice.md). All sequence numbers
  * are host order.
  *
- * The splice: the two-record seqadj state (../shared/notes/tcp-splice.md
- * section 1).
+ * The splice: the two-record seqadj state (docs/tcp-splice.md section 1,
+ * after netfilter's nf_conntrack_seqadj).
  * Client -> server (deletions): client wire seq X maps to socket seq
  *   X - c_after  if X >= c_pos (the consumed request itself maps below
  *                the socket's rcv_nxt, as if the socket had it),

@@ -1,5 +1,5 @@
 /* tc.c -- attach/detach preflightd's TC programs as a good citizen, by one
- * of two mechanisms (see ../shared notes tcp-splice.md section 4):
+ * of two mechanisms (--tc-attach in docs/preflightd.8):
  *  - tcx (kernel 6.6+): BPF links; ingress at the head of the chain
  *    (BPF_F_BEFORE), egress at its tail (BPF_F_AFTER), so translation sees
  *    the final segments. The links are pinned next to the maps: they
