@@ -1,226 +1,567 @@
-/* BPF: rewriting a request skb into a whole new segment (headers, checksums) at TC. */
+/* BPF only (TC and XDP ingress): the answer path -- recognise, decide, guard, commit and answer a preflight inside a live connection. */
 /*
- * pf_answer.h -- rewrite the request packet (skb or XDP frame) in place into either
- *   - the response to the client (addresses and ports swapped, payload
- *     s->resp), which the caller redirects out of the interface, or
- *   - a pure ACK to the server carrying the acknowledgement that was
- *     piggybacked on the consumed request (the server would otherwise
- *     retransmit, and its segments ack the request for the client).
+ * pf_answer.h -- the answer path. pf_try_answer() recognises a preflight,
+ * decides it (pf_decide: include/pf_http.h, pf_match.h, pf_resp.h), checks
+ * that the connection can take a splice (socket guards, pf_sock.h),
+ * records the correction in the flow table (pf_commit) and has the packet
+ * rewritten into the response (pf_send, pf_emit.h). A retransmitted
+ * request is answered again (pf_reanswer); one only the daemon can decide
+ * is handed to it (pf_punt_req). Any doubt: the request goes to the app,
+ * counted.
  */
 #ifndef PF_ANSWER_H
 #define PF_ANSWER_H
 
-struct pf_emit {
-	__u32 seq;        /* wire seq (host order) */
-	__u32 ack;        /* ack (host order) */
-	__u16 win;        /* raw (scaled) window, host order */
-	__u8  has_ts;
-	__u8  to_server;  /* 1: client -> server pure ACK, no payload */
-	__u32 tsval;      /* host order */
-	__u32 tsecr;      /* host order */
-};
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
 
-struct pf_tcp_ts_hdr {
-	struct tcphdr th;
-	__u8 opt[12];     /* NOP NOP TS(kind 8, len 10, val, ecr) */
-};
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_emit.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+#include "pf_tcp.h"
+#include "pf_test.h"
 
-/* Fold a 32-bit one's complement sum to 16 bits. */
-static __always_inline __u16 pf_csum_fold(__s64 s)
+/* Map a parse result to its counter. */
+static __always_inline __u32 pf_parse_stat(int res)
 {
-	__u32 c = (__u32)s;
-
-	c = (c & 0xffff) + (c >> 16);
-	c = (c & 0xffff) + (c >> 16);
-	return (__u16)c;
+	switch (res) {
+	case PF_P_NOT_OPTIONS:   return PF_STAT_PASS_NOT_OPTIONS;
+	case PF_P_PLAIN_OPTIONS: return PF_STAT_PASS_PLAIN_OPTIONS;
+	case PF_P_INCOMPLETE:    return PF_STAT_PASS_INCOMPLETE;
+	case PF_P_TOO_LONG:      return PF_STAT_PASS_TOO_LONG;
+	case PF_P_VERSION:       return PF_STAT_PASS_HTTP_VERSION;
+	case PF_P_CONN_CLOSE:    return PF_STAT_PASS_CONN_CLOSE;
+	case PF_P_BODY:          return PF_STAT_PASS_BODY;
+	case PF_P_DUP:           return PF_STAT_PASS_DUP_HEADER;
+	case PF_P_OBS_FOLD:      return PF_STAT_PASS_OBS_FOLD;
+	case PF_P_PIPELINED:     return PF_STAT_PASS_PIPELINED;
+	default:                 return PF_STAT_PASS_BAD_REQUEST;
+	}
 }
 
-/* Sum n bytes of buf (zero-padded to a multiple of 4) in chunks the
- * helper accepts (bpf_csum_diff refuses more than 512 bytes at once on
- * older kernels). */
-static __always_inline __s64 pf_csum_buf(__u8 *buf, __u32 n, __s64 seed)
+/* Copy n payload bytes into s->req. Returns 0 or a stat. */
+static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt *p,
+				       struct pf_scratch *s, __u32 n)
 {
-	__u64 n4 = (n + 3) & ~3u, c1, c2;
+	__u64 plen = n;
 
-	if (n4 > PF_RESP_MAX)
-		return -1;
-	c1 = n4 > 512 ? 512 : n4;
-	c2 = n4 - c1;
-	/* Verifier workaround: re-bound both sizes by masking ("R4 min value
-	 * is negative, either use unsigned or 'var &= const'"); buf has
-	 * 2 * PF_RESP_MAX bytes so buf + 512 + 1023 stays inside. */
-	barrier_var(c1);
-	barrier_var(c2);
-	c1 &= 1023;
-	c2 &= 1023;
-	if (c1)
-		seed = bpf_csum_diff(NULL, 0, (__be32 *)buf, c1, (__u32)seed);
-	if (seed < 0)
-		return seed;
-	if (c2)
-		seed = bpf_csum_diff(NULL, 0, (__be32 *)(buf + 512), c2, (__u32)seed);
-	return seed;
-}
-
-/* Rewrite the packet in ctx (described by p) into the segment e
- * describes, with payload s->resp[0..len) (len 0: none). Returns 0 or -1
- * (the packet may be half-written: the caller drops it). */
-static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt *p,
-					struct pf_scratch *s, __u32 len,
-					const struct pf_emit *e)
-{
-	struct pf_tcp_ts_hdr *tp;
-	struct ethhdr *eth;
-	__u32 ip_hlen, thl, l4, new_len, *pseudo;
-	const __u8 *src, *dst;
-	__s64 sum;
-	__u8 *resp;
-
-	if (!ctx || !p || !s || !e || len > PF_RESP_MAX)
-		return -1;
-	resp = s->resp;
-	/* headers are built in scratch memory, not on the stack (main
-	 * program + this frame: "combined stack size ... Too large") */
-	tp = (struct pf_tcp_ts_hdr *)s->hdrs;
-	pseudo = s->pseudo;
-	__builtin_memset(tp, 0, sizeof(*tp));
-	__builtin_memset(pseudo, 0, sizeof(s->pseudo));
-	ip_hlen = p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
-	thl = sizeof(struct tcphdr) + (e->has_ts ? 12 : 0);
-	l4 = ETH_HLEN + ip_hlen;
-	new_len = l4 + thl + len;
-	src = e->to_server ? p->key.caddr : p->key.saddr;
-	dst = e->to_server ? p->key.saddr : p->key.caddr;
-	resp[PF_O(len)] = 0;
-	resp[PF_O(len + 1)] = 0;
-	resp[PF_O(len + 2)] = 0;
-	eth = (struct ethhdr *)s->eth;
-	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
-	if (!xdp && (pf_load(ctx, xdp, 0, eth, sizeof(*eth)) ||
-		     pf_resize(ctx, xdp, new_len)))
-		return -1;
-	{
-		/* Ethernet: back to where it came from. A to_server segment is
-		 * only ever built over the response just emitted, so swapping
-		 * again restores the request's own orientation. */
-		__u8 tmp[ETH_ALEN];
-
-		__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
-		__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
-		__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
-	}
-	if (pf_store(ctx, xdp, 0, eth, sizeof(*eth)))
-		return -1;
-	/* TCP header */
-	tp->th.source = e->to_server ? p->key.cport : p->key.sport;
-	tp->th.dest = e->to_server ? p->key.sport : p->key.cport;
-	tp->th.seq = bpf_htonl(e->seq);
-	tp->th.ack_seq = bpf_htonl(e->ack);
-	tp->th.doff = thl / 4;
-	tp->th.ack = 1;
-	tp->th.psh = len ? 1 : 0;
-	tp->th.window = bpf_htons(e->win);
-	if (e->has_ts) {
-		__u32 v = bpf_htonl(e->tsval), r = bpf_htonl(e->tsecr);
-
-		tp->opt[0] = 1;
-		tp->opt[1] = 1;
-		tp->opt[2] = 8;
-		tp->opt[3] = 10;
-		__builtin_memcpy(&tp->opt[4], &v, 4);
-		__builtin_memcpy(&tp->opt[8], &r, 4);
-	}
-	/* pseudo header + TCP header + payload */
-	if (p->family == 4) {
-		__builtin_memcpy(&pseudo[0], src, 4);
-		__builtin_memcpy(&pseudo[1], dst, 4);
-		pseudo[2] = bpf_htonl((IPPROTO_TCP << 16) | (thl + len));
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 12, 0);
-	} else {
-		__builtin_memcpy(&pseudo[0], src, 16);
-		__builtin_memcpy(&pseudo[4], dst, 16);
-		pseudo[8] = bpf_htonl(thl + len);
-		pseudo[9] = bpf_htonl(IPPROTO_TCP);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)pseudo, 40, 0);
-	}
-	if (sum < 0)
-		return -1;
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)tp, thl == 32 ? 32 : 20, (__u32)sum);
-	if (sum < 0)
-		return -1;
-	if (len) {
-		sum = pf_csum_buf(resp, len, sum);
-		if (sum < 0)
-			return -1;
-	}
-	tp->th.check = (__u16)~pf_csum_fold(sum);
-	if (pf_store(ctx, xdp, l4, tp, thl == 32 ? 32 : 20))
-		return -1;
-	if (len) {
-		/* Verifier workaround: a 64-bit copy tested after a barrier
-		 * ("R4 min value is negative, either use unsigned ...") */
-		__u64 n = len;
-
-		barrier_var(n);
-		if (n == 0 || n > PF_RESP_MAX)
-			return -1;
-		if (pf_store(ctx, xdp, l4 + thl, resp, n))
-			return -1;
-	}
-	/* IP header */
-	__builtin_memset(s->iph, 0, sizeof(s->iph));
-	if (p->family == 4) {
-		struct iphdr *ip = (struct iphdr *)s->iph;
-
-		ip->version = 4;
-		ip->ihl = 5;
-		ip->tot_len = bpf_htons(ip_hlen + thl + len);
-		ip->frag_off = bpf_htons(0x4000); /* DF */
-		ip->ttl = 64;
-		ip->protocol = IPPROTO_TCP;
-		__builtin_memcpy(&ip->saddr, src, 4);
-		__builtin_memcpy(&ip->daddr, dst, 4);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0);
-		if (sum < 0)
-			return -1;
-		ip->check = (__u16)~pf_csum_fold(sum);
-		if (pf_store(ctx, xdp, ETH_HLEN, ip, sizeof(*ip)))
-			return -1;
-	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)s->iph;
-
-		ip6->version = 6;
-		ip6->payload_len = bpf_htons(thl + len);
-		ip6->nexthdr = IPPROTO_TCP;
-		ip6->hop_limit = 64;
-		__builtin_memcpy(&ip6->saddr, src, 16);
-		__builtin_memcpy(&ip6->daddr, dst, 16);
-		if (pf_store(ctx, xdp, ETH_HLEN, ip6, sizeof(*ip6)))
-			return -1;
-	}
-	if (!xdp && !e->to_server)
-		((struct __sk_buff *)ctx)->mark = PF_MARK;
+	/* Verifier workaround: with a 32-bit length clang 14 tests a
+	 * zero-extended copy and passes the unchecked register to the helper
+	 * ("R3 min value is outside of the allowed memory range"); a 64-bit
+	 * length pinned by a barrier keeps test and use on one register. */
+	barrier_var(plen);
+	if (plen > PF_REQ_MAX)
+		return PF_STAT_PASS_TOO_LONG;
+	if (plen == 0)
+		return PF_STAT_PASS_NOT_OPTIONS;
+	if (pf_load(ctx, xdp, p->pay_off, s->req, plen))
+		return PF_STAT_PASS_ERROR;
 	return 0;
 }
 
-/* The two instances, global functions: each is verified once rather than
- * at every call site. */
-__noinline int pf_emit_tc(struct __sk_buff *skb, const struct pf_pkt *p,
-			  struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+/* Decide the n-byte request in s->req. Returns 0 with s->r/s->m filled
+ * and the response in s->resp (length in *rlen), or the stat explaining
+ * why the app gets the request. A global function without a context
+ * argument, so TC and XDP share it and the verifier checks it once
+ * (keeps the programs under the 1M-insn limit). */
+__noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 {
-	return pf_emit_body(skb, false, p, s, len, e);
+	const struct pf_rule *rule;
+	const char *date = 0;
+	__u32 slot = pf_cfg.active_slot & (PF_SLOTS - 1);
+	int res, len;
+
+	/* pointers of a global function may be NULL as far as the verifier
+	 * knows */
+	if (!s || !rlen)
+		return PF_STAT_PASS_ERROR;
+	s->m.verdict = PF_V_NO_RULE;
+	s->m.reason = PF_R_OK;
+	s->m.rule = 0;
+	res = pf_parse(s->req, n, &s->r);
+	if (res != PF_P_OK)
+		return pf_parse_stat(res);
+	pf_match(s->req, &s->r, &pf_cfg.slot[slot], slot, &s->m);
+	switch (s->m.verdict) {
+	case PF_V_ALLOW:
+	case PF_V_REJECT:
+		break;
+	case PF_V_FORWARD:
+		return PF_STAT_FWD_DENIED;
+	case PF_V_NO_RULE:
+		return PF_STAT_FWD_NO_RULE;
+	default:
+		/* PUNT_DAEMON: pf_try_answer asks pf_punt what to do */
+		return s->m.reason == PF_R_PATH_UNNORM ? PF_STAT_PASS_PATH_UNNORM :
+		       s->m.reason == PF_R_ACRH_LIMIT ? PF_STAT_PASS_ACRH_LIMIT :
+		       s->m.reason == PF_R_REGEX ? PF_STAT_PUNT_DAEMON :
+		       s->m.reason == PF_R_ACRH_SLOW ? PF_STAT_PUNT_DAEMON :
+						   PF_STAT_PASS_ERROR;
+	}
+	rule = pf_rule_lookup(slot * PF_MAX_RULES + (s->m.rule & (PF_MAX_RULES - 1)));
+	if (!rule)
+		return PF_STAT_PASS_ERROR;
+	if (pf_cfg.date_valid)
+		date = pf_cfg.date[pf_cfg.date_idx & 1];
+	len = pf_build_response(s->resp, s->req, &s->r, &s->m, rule, date);
+	if (len <= 0)
+		return PF_STAT_PASS_TOO_LONG;
+	*rlen = len;
+	return 0;
 }
 
-__noinline int pf_emit_xdp(struct xdp_md *xdp, const struct pf_pkt *p,
-			   struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+/* The request in s needs the daemon (PF_R_REGEX: its origin;
+ * PF_R_ACRH_SLOW: its request-header list, key in s->m.ak). Hand it over
+ * through the pf_punt ring buffer and return PF_STAT_PUNT_DAEMON: the
+ * caller drops the segment, and the client's retransmission finds the
+ * verdict the daemon inserted into pf_tokens / pf_acrh meanwhile.
+ * Returns PF_STAT_PASS_DAEMON_DOWN (the caller passes the request to the
+ * app) when the daemon is not running, lags (no heartbeat for
+ * PF_PUNT_WAIT_NS, a full ring buffer) or has not decided within
+ * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_DAEMON_FAILED when the
+ * daemon marked the wait failed (it could not teach the verdict);
+ * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
+ * be learned). Called only for a request of a real connection (a socket,
+ * a valid checksum) that the socket guards would let us answer: nothing
+ * a spoofed segment can make the daemon learn. */
+static __always_inline int pf_punt_req(struct pf_scratch *s)
 {
-	return pf_emit_body(xdp, true, p, s, len, e);
+	struct pf_punt_rec *rec;
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, v, *first;
+	__u32 acrh = s->m.reason == PF_R_ACRH_SLOW;
+
+	if (!hb || now - hb > PF_PUNT_WAIT_NS)
+		return PF_STAT_PASS_DAEMON_DOWN;
+	if (acrh) {
+		n = s->m.ak.len;
+		if (n == 0 || n >= PF_ACRH_SLOW_MAX)
+			return PF_STAT_PASS_ACRH_LIMIT;
+		/* the wait's key: a hash of the value's last PF_TOKEN_MAX
+		 * bytes, its length and rule (a collision only shares a
+		 * wait) */
+		h = pf_hash_slice(s->req, s->r.acrh.off, n, 0) ^
+		    ((n << 8 | (s->m.rule & 63)) * PF_HASH_PRIME);
+	} else {
+		n = s->r.origin.len;
+		if (n == 0 || n > PF_TOKEN_MAX)
+			return PF_STAT_PASS_TOO_LONG;
+		h = s->m.oc.h;
+	}
+	first = bpf_map_lookup_elem(&pf_punted, &h);
+	if (first) {
+		v = *first;
+		if (v & PF_PUNT_FAILED) {
+			/* the daemon could not teach it: to the app -- unless
+			 * the mark is from the other slot (a reload since) */
+			if (((v >> PF_PUNT_SLOT_BIT) & 1) == (pf_cfg.active_slot & 1))
+				return PF_STAT_PASS_DAEMON_FAILED;
+			first = 0;
+		} else if (now - v > PF_PUNT_WAIT_NS) {
+			return PF_STAT_PASS_DAEMON_DOWN;
+		}
+	}
+	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+	if (!rec)
+		return PF_STAT_PASS_DAEMON_DOWN;
+	rec->hash = h;
+	rec->slot = pf_cfg.active_slot & (PF_SLOTS - 1);
+	rec->rule = s->m.rule & (PF_MAX_RULES - 1);
+	rec->len = (__u16)n;
+	rec->kind = acrh ? PF_PUNT_ACRH : PF_PUNT_ORIGIN;
+	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
+	if (acrh)
+		pf_copy(rec->data, s->m.ak.v, n & (PF_ACRH_SLOW_MAX - 1));
+	else
+		pf_copy(rec->data, s->req + PF_M(s->r.origin.off), n & 127);
+	bpf_ringbuf_submit(rec, 0);
+	if (!first)
+		bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);
+	return PF_STAT_PUNT_DAEMON;
 }
 
-static __always_inline int pf_emit(void *ctx, bool xdp, const struct pf_pkt *p,
-				   struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+/* A retransmission of the request we consumed last: answer it again at
+ * the same position with a response of the same length. */
+static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt *p,
+				       const struct pf_adj *a)
 {
-	return xdp ? pf_emit_xdp(ctx, p, s, len, e) : pf_emit_tc(ctx, p, s, len, e);
+	struct pf_reqts t = {};
+	struct pf_sockinfo *si;
+	struct pf_scratch *s;
+	__u32 zero = 0, ack_s;
+	int rlen = 0, ret;
+
+	if (p->seq != a->c_pos || p->pay_len < a->req_len)
+		goto drop;
+	/* XDP: a retransmission says our answer was probably lost, and an
+	 * XDP_TX that fails (a full TX ring: a veth peer's XDP ring under
+	 * load, a busy NIC) leaves no trace and no retry; re-answered from
+	 * XDP, a loss can repeat until the client's backoff outlasts it.
+	 * TC's answer goes through the device's queue instead. */
+	if (xdp)
+		return PF_ANS_TO_TC;
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	/* the whole segment when it fits, to verify its checksum below (a
+	 * retransmission may carry the next request's bytes too). A longer
+	 * one (a GRO-merged retransmission) is re-answered from its first
+	 * req_len bytes unverified: dropping it would drop every
+	 * retransmission of it, a stall. */
+	if (!s || pf_load_req(ctx, xdp, p, s,
+			      p->pay_len <= PF_REQ_MAX ? p->pay_len : a->req_len))
+		goto drop;
+	ret = pf_decide(s, a->req_len, &rlen);
+	/* a reload since the answer took the daemon's verdict with the old
+	 * slot: ask again, or every retransmission would be dropped */
+	if (ret == PF_STAT_PUNT_DAEMON && pf_punt_req(s) == PF_STAT_PUNT_DAEMON) {
+		pf_count(PF_STAT_PUNT_DAEMON);
+		return PF_ANS_DROP;
+	}
+	if (ret || rlen != a->resp_len)
+		goto drop;
+	si = &s->si;
+	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &t))
+		goto drop;
+	/* a corrupted retransmission must not shape the answer */
+	if (p->pay_len <= PF_REQ_MAX && pf_verify_csum(ctx, xdp, p, s)) {
+		pf_count(PF_STAT_PASS_CSUM);
+		return PF_ANS_DROP;
+	}
+	ack_s = pf_ack_in(a, p->ack);
+	if (xdp && (ack_s != si->snd_una ||
+		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen))))
+		return PF_ANS_TO_TC;
+	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
+		      a->c_pos - a->c_before, &t);
+	if (ret == PF_ANS_DROP)
+		goto drop;
+	pf_count(PF_STAT_RETX_ANSWERED);
+	return ret;
+drop:
+	pf_count(PF_STAT_RETX_DROPPED);
+	return PF_ANS_DROP;
+}
+
+/* bpf_map_update_elem's error for BPF_NOEXIST on an existing key */
+#define PF_EEXIST 17
+
+/* Record the splice of request p (response of rlen bytes at server
+ * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
+ * with the committed correction. The guards approved the request
+ * against the state a was taken from: the commit happens only if, under
+ * f's lock, f is still in that state (a->gen) and no byte was passed
+ * with the current offsets past the request (c_hi: e.g. an earlier copy
+ * of it, still in the socket's backlog when the guards read rcv_nxt) or
+ * past snd_nxt (s_hi: the app wrote after the guards read write_seq).
+ * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
+ * first -- a copy of this request, the duplicate's twin, or created the
+ * entry), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
+ * past it already went through), PF_STAT_PASS_TABLE_FULL (pass). */
+static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
+				     __u32 rlen, __u32 snd_nxt, int reject, struct pf_adj *a,
+				     struct pf_scratch *s)
+{
+	struct pf_flow *nf = (struct pf_flow *)s->nf;
+	int st = 0;
+	long err;
+
+	if (!f) {
+		__builtin_memset(nf, 0, sizeof(*nf));
+		nf->gen = bpf_get_prandom_u32();
+		nf->c_pos = p->seq;
+		nf->c_after = p->pay_len;
+		nf->s_pos = snd_nxt;
+		nf->s_after = rlen;
+		nf->c_hi = p->seq + p->pay_len;
+		nf->s_hi = snd_nxt;
+		nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
+		nf->c_next = p->seq + p->pay_len;
+		nf->s_mark = snd_nxt;
+		nf->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
+		nf->req_len = (__u16)p->pay_len;
+		nf->resp_len = (__u16)rlen;
+		nf->rejected = (__u8)reject;
+		nf->splices = 1;
+		nf->last_ns = bpf_ktime_get_ns();
+		err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
+		if (err == -PF_EEXIST)
+			return PF_STAT_RACE_LOST;
+		if (err)
+			return PF_STAT_PASS_TABLE_FULL;
+		pf_count(PF_STAT_FLOW_CREATED);
+		a->c_pos = p->seq;
+		a->c_before = 0;
+		a->s_pos = snd_nxt;
+		a->s_before = 0;
+		return 0;
+	}
+	bpf_spin_lock(&f->lock);
+	if (f->gen != a->gen) {
+		st = PF_STAT_RACE_LOST;
+		goto out;
+	}
+	if ((f->hi & PF_FLOW_C_HI) && pf_after(f->c_hi, p->seq)) {
+		st = PF_STAT_PASS_NOT_NEXT;
+		goto out;
+	}
+	if ((f->hi & PF_FLOW_S_HI) && pf_after(f->s_hi, snd_nxt)) {
+		st = PF_STAT_PASS_SERVER_BUSY;
+		goto out;
+	}
+	/* still at a request boundary, the request before it answered */
+	if (!(f->state & PF_FS_FRAMED) || f->c_next != p->seq) {
+		st = PF_STAT_PASS_NOT_BOUNDARY;
+		goto out;
+	}
+	if (!(f->state & PF_FS_ANSWERED)) {
+		st = PF_STAT_PASS_ORDER;
+		goto out;
+	}
+	f->gen = f->gen + 1;
+	f->c_before = f->c_after;
+	f->c_pos = p->seq;
+	f->c_after = f->c_before + p->pay_len;
+	f->c_hi = p->seq + p->pay_len;
+	f->hi |= PF_FLOW_C_HI;
+	f->s_before = f->s_after;
+	f->s_pos = snd_nxt;
+	f->s_after = f->s_before + rlen;
+	f->req_len = (__u16)p->pay_len;
+	f->resp_len = (__u16)rlen;
+	f->resp_acked = 0;
+	f->c_next = p->seq + p->pay_len;
+	f->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
+	f->rejected = (__u8)reject;
+	f->splices++;
+	a->c_pos = f->c_pos;
+	a->c_before = f->c_before;
+	a->s_pos = f->s_pos;
+	a->s_before = f->s_before;
+out:
+	bpf_spin_unlock(&f->lock);
+	return st;
+}
+
+/* Record the outcome st of the request in s (parsed as far as r says)
+ * into the trace ring buffer, 1 in ctl.sample times. Cheap when off: one
+ * array lookup. */
+static __always_inline void pf_trace_req(const struct pf_pkt *p, struct pf_scratch *s,
+					 __u32 st, bool xdp, bool matched)
+{
+	struct pf_trace_rec *t;
+	struct pf_trace_ctl *c;
+	__u32 zero = 0;
+	__u64 n;
+
+	c = bpf_map_lookup_elem(&pf_trace_ctl, &zero);
+	if (!c || !c->sample || bpf_get_prandom_u32() % c->sample)
+		return;
+	t = bpf_ringbuf_reserve(&pf_trace, sizeof(*t), 0);
+	if (!t)
+		return;
+	t->ts_ns = bpf_ktime_get_ns();
+	t->key = p->key;
+	t->stat = st;
+	t->xdp = xdp;
+	t->matched = matched;
+	t->verdict = s->m.verdict;
+	t->reason = s->m.reason;
+	t->rule = s->m.rule;
+	n = s->r.origin.len;
+	/* Verifier workaround: clamp and use one 64-bit register (see
+	 * pf_load_req) so the copy provably fits t->origin */
+	barrier_var(n);
+	if (n > PF_TRACE_ORIGIN)
+		n = PF_TRACE_ORIGIN;
+	barrier_var(n);
+	t->origin_len = (__u16)n;
+	if (n)
+		pf_copy(t->origin, s->req + PF_M(s->r.origin.off), n);
+	bpf_ringbuf_submit(t, 0);
+}
+
+/* Try to answer the request in p (f: its flow entry or NULL). */
+static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
+					 struct pf_flow *f)
+{
+	struct pf_reqts t = {};
+	struct pf_sockinfo *si;
+	struct pf_adj a = {};
+	struct pf_scratch *s;
+	char pfx[8];
+	__u32 zero = 0, sseq, ack_s;
+	int rlen = 0, st, ret, punt = 0;
+
+	if (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) {
+		st = PF_STAT_PASS_TCP_FLAGS;
+		goto pass;
+	}
+	/* any payload inside the consumed request -- whatever its prefix or
+	 * length -- is a retransmission: answered again, or dropped; never
+	 * passed (the app would read the request's tail) */
+	if (f) {
+		pf_flow_snapshot(f, &a);
+		if (pf_in_consumed(&a, p->seq))
+			return pf_reanswer(ctx, xdp, p, &a);
+	}
+	PF_TEST_POINT(PF_TP_ANSWER);
+	if (!p->answer_port)
+		return PF_ANS_PASS; /* translated only: a port a reload dropped */
+	if (p->pay_len < 8 || pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
+		st = PF_STAT_PASS_NOT_OPTIONS;
+		goto pass;
+	}
+	if (pfx[0] != 'O' || pfx[1] != 'P' || pfx[2] != 'T' || pfx[3] != 'I' ||
+	    pfx[4] != 'O' || pfx[5] != 'N' || pfx[6] != 'S' || pfx[7] != ' ') {
+		st = PF_STAT_PASS_NOT_OPTIONS;
+		goto pass;
+	}
+	if (pf_cfg.draining) {
+		st = PF_STAT_PASS_DRAINING;
+		goto pass;
+	}
+	if (!xdp && ((struct __sk_buff *)ctx)->gso_segs > 1) {
+		st = PF_STAT_PASS_GSO;
+		goto pass;
+	}
+	if ((p->tflags & (PF_TCPF_FIN | PF_TCPF_URG)) || !(p->tflags & PF_TCPF_ACK)) {
+		st = PF_STAT_PASS_TCP_FLAGS;
+		goto pass;
+	}
+	if (!p->ip_simple) {
+		st = PF_STAT_PASS_IP;
+		goto pass;
+	}
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	if (!s) {
+		st = PF_STAT_PASS_ERROR;
+		goto pass;
+	}
+	st = pf_load_req(ctx, xdp, p, s, p->pay_len);
+	if (st)
+		goto pass;
+	st = pf_decide(s, p->pay_len, &rlen);
+	/* the daemon must decide it: punted below, once the segment has
+	 * proved to belong to a real connection (socket, checksum) that
+	 * the guards would let us answer; rlen stays 0 */
+	punt = st == PF_STAT_PUNT_DAEMON;
+	if (st && !punt)
+		goto pass_decided;
+	si = &s->si;
+	st = pf_sock(ctx, p, si);
+	if (st)
+		goto pass_track;  /* spoofed, or not (or no longer) a connection */
+	if (si->closing) {
+		st = PF_STAT_PASS_NO_SOCKET; /* only re-answers once closing */
+		goto pass_track;
+	}
+	/* this very segment acks everything the app wrote (so nothing is
+	 * unsent or unacked). Compared with write_seq, not snd_nxt: on a fast
+	 * path (veth) the client's next request can arrive on another CPU
+	 * before the sending CPU has advanced snd_nxt for data already
+	 * delivered -- seen as ack == write_seq == snd_nxt + 10000 */
+	ack_s = f ? pf_ack_in(&a, p->ack) : p->ack;
+	if (ack_s != si->write_seq || pf_after(si->snd_nxt, si->write_seq)) {
+		st = PF_STAT_PASS_SERVER_BUSY;
+		goto pass_track;
+	}
+	/* the request is the next byte the app will read */
+	sseq = f ? pf_seq_in(&a, p->seq) : p->seq;
+	if (sseq != si->rcv_nxt || si->copied_seq != si->rcv_nxt) {
+		st = PF_STAT_PASS_NOT_NEXT;
+		goto pass_track;
+	}
+	/* a request boundary, the request before it answered (the guard on
+	 * struct pf_flow); untracked, only the connection's first byte */
+	if (f ? !(a.state & PF_FS_FRAMED) : si->bytes_received != 0) {
+		st = PF_STAT_PASS_FRAMING;
+		goto pass_decided;
+	}
+	if (f && p->seq != a.c_next) {
+		st = PF_STAT_PASS_NOT_BOUNDARY;
+		goto pass_decided;
+	}
+	if (f && !(a.state & PF_FS_ANSWERED)) {
+		st = PF_STAT_PASS_ORDER;
+		goto pass_decided;
+	}
+	if (f && !a.resp_acked && pf_before(p->ack, a.s_pos + a.s_after)) {
+		st = PF_STAT_PASS_SPLICE_PENDING;
+		goto pass_track;
+	}
+	if ((__u32)rlen > si->mss) {
+		st = PF_STAT_PASS_MSS;
+		goto pass_track;
+	}
+	/* the client's window must take the response */
+	if (((__u64)p->win_raw << (si->snd_wscale & 15)) < (__u64)rlen) {
+		st = PF_STAT_PASS_WINDOW;
+		goto pass_track;
+	}
+	/* everything that can fail without harm happens before the commit */
+	if (pf_req_ts(ctx, xdp, p, &t)) {
+		st = PF_STAT_MALFORMED;
+		goto pass_track;
+	}
+	if (pf_verify_csum(ctx, xdp, p, s)) {
+		st = PF_STAT_PASS_CSUM;
+		goto pass;
+	}
+	if (punt) {
+		st = pf_punt_req(s);
+		if (st != PF_STAT_PUNT_DAEMON)
+			goto pass_decided;
+		pf_count(st);
+		pf_trace_req(p, s, st, xdp, true);
+		return PF_ANS_DROP;
+	}
+	if (xdp && ack_s != si->snd_una)
+		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
+	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen)))
+		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
+	st = pf_commit(p, f, rlen, si->write_seq, s->m.verdict == PF_V_REJECT, &a, s);
+	if (st == PF_STAT_RACE_LOST) {
+		pf_count(st);
+		return PF_ANS_DROP;
+	}
+	if (st) {
+		if (xdp)
+			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
+		if (st == PF_STAT_PASS_TABLE_FULL)
+			goto pass;
+		goto pass_track;
+	}
+	/* Committed: from here a failure drops the segment and the client's
+	 * retransmission takes the pf_reanswer path. */
+	ret = pf_send(ctx, xdp, p, s, rlen, a.s_pos + a.s_before, si, ack_s, sseq, &t);
+	if (ret == PF_ANS_DROP) {
+		pf_count(PF_STAT_PASS_ERROR);
+		return PF_ANS_DROP;
+	}
+	st = s->m.verdict == PF_V_REJECT ? PF_STAT_REJECTED : PF_STAT_ANSWERED;
+	pf_count(st);
+	pf_trace_req(p, s, st, xdp, true);
+	return ret;
+pass_decided:
+	pf_count(st);
+	pf_trace_req(p, s, st, xdp, s->r.res == PF_P_OK);
+	return PF_ANS_PASS;
+pass:
+	pf_count(st);
+	return PF_ANS_PASS;
+pass_track:
+	/* a socket guard failed. XDP runs over a whole NAPI batch before the
+	 * stack sees any of it: the socket may not have processed the
+	 * segments just before this one (e.g. the handshake's last ACK). TC
+	 * ingress sees the request after them: let it decide with current
+	 * socket state. (A new connection is tracked by pf_ingress.) */
+	if (xdp)
+		return PF_ANS_TO_TC;
+	pf_count(st);
+	pf_trace_req(p, s, st, xdp, true);
+	return PF_ANS_PASS;
 }
 
 #endif /* PF_ANSWER_H */

@@ -1,4 +1,4 @@
-/* BPF: the few operations that differ between a TC skb and an XDP frame. */
+/* BPF only (TC and XDP): the few operations that differ between a TC skb and an XDP frame. */
 /*
  * pf_ctx.h -- one datapath core serves TC and XDP. Every function of the
  * core takes (void *ctx, bool xdp) and calls these shims; each entry point
@@ -8,6 +8,8 @@
 #define PF_CTX_H
 
 #include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
 
 static __always_inline long pf_load(void *ctx, bool xdp, __u32 off, void *to, __u32 len)
 {
@@ -43,32 +45,6 @@ static __always_inline long pf_resize(void *ctx, bool xdp, __u32 new_len)
 	/* little tailroom (veth, many drivers), but native XDP guarantees
 	 * XDP_PACKET_HEADROOM: the caller rewrites the whole frame anyway */
 	return bpf_xdp_adjust_head(ctx, -delta) ? -1 : PF_GREW_HEAD;
-}
-
-static __always_inline __u32 pf_csum_add32(__u32 a, __u32 b)
-{
-	a += b;
-	return a + (a < b);
-}
-
-/* Apply a one's complement difference (from bpf_csum_diff) to the TCP
- * checksum at csum_off. TC: the kernel helper, which also knows to leave
- * a CHECKSUM_PARTIAL field alone. XDP: by hand (RFC 1624); a partial
- * checksum on a veth frame is never verified, so the result is moot. */
-static __always_inline int pf_csum_apply(void *ctx, bool xdp, __u32 csum_off, __u32 diff)
-{
-	__u16 check;
-	__u32 s;
-
-	if (!xdp)
-		return bpf_l4_csum_replace(ctx, csum_off, 0, diff, 0) ? -1 : 0;
-	if (bpf_xdp_load_bytes(ctx, csum_off, &check, sizeof(check)))
-		return -1;
-	s = pf_csum_add32(diff, ~(__u32)check);
-	s = (s & 0xffff) + (s >> 16);
-	s = (s & 0xffff) + (s >> 16);
-	check = (__u16)~s;
-	return bpf_xdp_store_bytes(ctx, csum_off, &check, sizeof(check)) ? -1 : 0;
 }
 
 #endif /* PF_CTX_H */

@@ -1,4 +1,4 @@
-/* BPF: following each connection's requests (client framing) and answers (server) for the splice guard. */
+/* BPF only (TC and XDP ingress, TC egress): following each connection's requests (client framing) and answers (server) for the splice guard. */
 /*
  * pf_follow.h -- the bookkeeping behind PF_FS_FRAMED / c_next and
  * PF_FS_ANSWERED / s_mark (the guard on struct pf_flow, in
@@ -10,6 +10,18 @@
  */
 #ifndef PF_FOLLOW_H
 #define PF_FOLLOW_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_frame.h"
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+#include "pf_tcp.h"
 
 /* What one segment tells about the flow's framing or answer. */
 struct pf_follow {

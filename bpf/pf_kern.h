@@ -1,4 +1,4 @@
-/* BPF: kernel-internal types read through BTF (CO-RE), only the fields preflightd uses. */
+/* BPF only (any program): kernel-internal types read through BTF (CO-RE), only the fields preflightd uses. */
 /*
  * pf_kern.h -- minimal CO-RE views of struct tcp_sock and friends.
  * preserve_access_index makes libbpf relocate every field offset against
@@ -6,6 +6,8 @@
  */
 #ifndef PF_KERN_H
 #define PF_KERN_H
+
+#include <linux/types.h>
 
 struct tcp_options_received {
 	__u16 snd_wscale : 4, rcv_wscale : 4;

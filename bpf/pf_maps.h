@@ -1,10 +1,15 @@
-/* BPF: the datapath's maps and global configuration (userspace sees them through the skeleton). */
+/* BPF only (every program): the datapath's maps and global configuration, and the matcher bound to them (userspace sees them through the skeleton). */
 /*
  * pf_maps.h -- one comment per map. Sizes marked "set at load" are
  * overridden by the loader with bpf_map__set_max_entries().
  */
 #ifndef PF_MAPS_H
 #define PF_MAPS_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_structs.h"
 
 #include "pf_structs.h"
 
@@ -89,8 +94,6 @@ struct {
 	__type(value, __u64);
 } pf_stats SEC(".maps");
 
-#include "pf_frame.h"
-
 /* Per-CPU scratch: the request copy, the response being built and the
  * parse/match results (too big for the 512-byte BPF stack). */
 struct pf_scratch {
@@ -130,11 +133,16 @@ struct {
 } pf_trace SEC(".maps");
 
 /* Slow path: what the datapath hands to the daemon (struct
- * pf_punt_rec, see pf_punt_req in pf_splice.h); about 1000 records. */
+ * pf_punt_rec, see pf_punt_req in pf_answer.h); about 1000 records. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024);
 } pf_punt SEC(".maps");
+
+/* The daemon is alive if its heartbeat (CLOCK_MONOTONIC, the clock of
+ * bpf_ktime_get_ns) is younger than this; an origin waits at most this
+ * long for the daemon's verdict before requests from it go to the app. */
+#define PF_PUNT_WAIT_NS 1000000000ULL
 
 /* Slow path: punt hash (origin or header list) -> bpf_ktime_get_ns of its
  * first punt. A request punted more than PF_PUNT_WAIT_NS ago and still

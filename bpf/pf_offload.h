@@ -1,7 +1,6 @@
-/* BPF: response offload (issue 13) -- its maps, the request recorder at TC ingress, and the sockops and SK_MSG programs. */
+/* BPF only (TC, sockops, SK_MSG): response offload (issue 13) -- its maps, the request recorder at TC ingress, the sockops and SK_MSG programs, shadow mode at TC egress. */
 /*
- * pf_offload.h -- the design is in include/pf_ofl.h. Included last by
- * preflightd.bpf.c; its entry points:
+ * pf_offload.h -- the design is in include/pf_ofl.h. Its entry points:
  *   pf_ofl_tc         TC, tail-called by pf_tc_ingress after the preflight
  *                     datapath passed a client segment (translated into
  *                     the socket's sequence space): record each request
@@ -35,6 +34,16 @@
  */
 #ifndef PF_BPF_OFFLOAD_H
 #define PF_BPF_OFFLOAD_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_kern.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
 
 /* Settings of the rules of both policy slots (struct pf_ofl_rule). */
 struct {
@@ -291,7 +300,7 @@ __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n)
 
 /* Teach the daemon the origin of the request in sc (PF_OFL_E_LEARN: only
  * its regexes decide it), through the slow path's ring buffer and record
- * (see pf_punt_req in pf_splice.h): the daemon inserts its verdict, and
+ * (see pf_punt_req in pf_answer.h): the daemon inserts its verdict, and
  * the origin's next request is decided here. Nothing is dropped or
  * waited for: this request's response gets Vary only. One punt per
  * origin at a time (pf_punted), none while the daemon is down. */

@@ -1,4 +1,4 @@
-/* BPF: Ethernet/IPv4/IPv6/TCP header parsing for the TC programs. */
+/* BPF only (TC and XDP): Ethernet/IPv4/IPv6/TCP header parsing into struct pf_pkt. */
 /*
  * pf_pkt.h -- find the TCP segment of a packet and describe it in
  * struct pf_pkt. Headers are read with the load-bytes helpers (payload and
@@ -7,7 +7,20 @@
 #ifndef PF_PKT_H
 #define PF_PKT_H
 
-#define PF_DIR_IN  0  /* client -> server (TC ingress) */
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_ctx.h"
+#include "pf_maps.h"
+
+#define PF_DIR_IN  0  /* client -> server (TC and XDP ingress) */
 #define PF_DIR_OUT 1  /* server -> client (TC egress) */
 
 #define PF_TCPF_FIN 0x01

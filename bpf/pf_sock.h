@@ -1,4 +1,4 @@
-/* BPF: reading the local TCP socket's state (the guards of a splice). */
+/* BPF only (TC and XDP): reading the local TCP socket's state (the guards of a splice). */
 /*
  * pf_sock.h -- bpf_skc_lookup_tcp + bpf_skc_to_tcp_sock, read without the
  * socket lock: the values are guards, not the truth (docs/tcp-splice.md
@@ -7,6 +7,14 @@
  */
 #ifndef PF_SOCK_H
 #define PF_SOCK_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+
+#include "pf_kern.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
 
 /* The local socket of p's connection (a reference to release), or NULL.
  * Also used by the response offload (bpf/pf_offload.h). */

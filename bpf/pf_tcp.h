@@ -1,4 +1,4 @@
-/* BPF: seqadj-style translation of spliced connections (seq, ack, SACK) at TC. */
+/* BPF only (TC and XDP): the seqadj mapping of spliced connections (seq, ack), TCP options and SACK blocks. */
 /*
  * pf_tcp.h -- every segment of a spliced connection, after the splice, has
  * its sequence space translated so that the client sees the injected
@@ -8,9 +8,16 @@
 #ifndef PF_TCP_H
 #define PF_TCP_H
 
-/* TCP options being looked at: per CPU, index PF_DIR_IN or PF_DIR_OUT
- * (kept off the 512-byte stack: "combined stack size ... Too large"). */
-struct pf_opts;
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+
 /* Serial-number arithmetic (RFC 1982), like the kernel's before/after. */
 static __always_inline int pf_before(__u32 a, __u32 b) { return (__s32)(a - b) < 0; }
 static __always_inline int pf_after(__u32 a, __u32 b)  { return (__s32)(b - a) < 0; }
@@ -180,6 +187,8 @@ PF_CALLBACK long pf_opt_cb(__u32 idx, void *ctx)
 	return 0;
 }
 
+/* TCP options being looked at: per CPU, index PF_DIR_IN or PF_DIR_OUT
+ * (kept off the 512-byte stack: "combined stack size ... Too large"). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 2);

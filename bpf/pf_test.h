@@ -1,4 +1,4 @@
-/* BPF: test-build-only hooks (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
+/* BPF only (TC and XDP): race points for the test build (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
 /*
  * pf_test.h -- PF_TEST_POINT(pt) marks a place where a packet on another
  * CPU can overtake this one: between reading a flow's state and acting on
@@ -11,6 +11,11 @@
  */
 #ifndef PF_TEST_H
 #define PF_TEST_H
+
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_structs.h"
 
 #ifdef PF_TEST_MOCK_SOCK
 /* (struct pf_test_pause and enum pf_test_point: include/pf_structs.h) */

@@ -1,4 +1,4 @@
-/* BPF: translating later segments of spliced connections (TC and XDP ingress, TC egress). */
+/* BPF only (TC and XDP ingress, TC egress): translating later segments of spliced connections. */
 /*
  * pf_xlate.h -- every segment of a spliced connection, in both
  * directions, gets its seq, ack and SACK blocks mapped as struct pf_flow
@@ -6,6 +6,16 @@
  */
 #ifndef PF_XLATE_H
 #define PF_XLATE_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_follow.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_tcp.h"
+#include "pf_test.h"
 
 /* Under f's lock: is the state still the snapshot a's? If so, record
  * what the translated segment p (direction dir) tells about the flow:

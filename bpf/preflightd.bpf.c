@@ -12,31 +12,24 @@
  *           (XDP has no egress hook).
  * Every packet neither answered nor dropped continues (TC_ACT_UNSPEC,
  * XDP_PASS), so other programs on the hook still run.
+ *
+ * Reading order: pf_ingress (below) -> pf_try_answer (pf_answer.h) ->
+ * pf_decide -> include/pf_http.h, pf_match.h, pf_resp.h -> pf_send
+ * (pf_emit.h); translation of later segments in pf_xlate.h (the mapping in
+ * pf_tcp.h), request framing in pf_follow.h; the response offload in
+ * pf_offload.h.
  */
-#include <linux/types.h>
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <linux/pkt_cls.h>
-#include <linux/if_ether.h>
-#include <linux/ip.h>
-#include <linux/ipv6.h>
-#include <linux/tcp.h>
-#include <linux/in.h>
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_endian.h>
-#include <bpf/bpf_core_read.h>
 
-#include "pf_kern.h"
-#include "pf_maps.h"
-#include "pf_test.h"
-#include "pf_ctx.h"
-#include "pf_pkt.h"
-#include "pf_tcp.h"
-#include "pf_sock.h"
 #include "pf_answer.h"
-#include "pf_splice.h"
 #include "pf_follow.h"
-#include "pf_xlate.h"
+#include "pf_maps.h"
 #include "pf_offload.h"
+#include "pf_pkt.h"
+#include "pf_xlate.h"
 
 char LICENSE[] SEC("license") = "GPL";
 

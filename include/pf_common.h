@@ -11,8 +11,9 @@
 #define PF_COMMON_H
 
 #ifdef __bpf__
-/* BPF side: the including .bpf.c has already pulled in <linux/types.h>
- * and <bpf/bpf_helpers.h>. */
+#include <linux/types.h>
+#include <stdbool.h>
+#include <bpf/bpf_helpers.h>  /* __always_inline, the helpers */
 #define PF_INLINE static __always_inline
 /* bpf_loop callbacks must stay real (non-inlined) functions. */
 #define PF_CALLBACK static __attribute__((noinline))

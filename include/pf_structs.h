@@ -7,10 +7,8 @@
 #ifndef PF_STRUCTS_H
 #define PF_STRUCTS_H
 
-#include "pf_common.h"
-#ifndef __bpf__
 #include <linux/bpf.h>   /* struct bpf_spin_lock */
-#endif
+#include "pf_common.h"
 
 /* pf_tokens map key: the hash of one policy string of one kind in one
  * policy slot. The value repeats the string so a hash hit is verified

@@ -67,7 +67,7 @@ const char *pf_stat_name(unsigned i, char *buf, size_t n)
 }
 
 /* A daemon runs while its heartbeat is younger than this (how the
- * datapath judges it: PF_PUNT_WAIT_NS in bpf/pf_splice.h). */
+ * datapath judges it: PF_PUNT_WAIT_NS in bpf/pf_maps.h). */
 #define DAEMON_ALIVE_NS 1000000000ull
 
 static int count_flows(int fd)

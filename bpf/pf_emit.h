@@ -1,0 +1,317 @@
+/* BPF only (TC and XDP): building the response segment in the request's frame (headers, checksums) and sending it. */
+/*
+ * pf_emit.h -- the answer leaves: pf_send rewrites the request packet
+ * (skb or XDP frame) in place (pf_emit) into
+ *   - the response to the client (addresses and ports swapped, payload
+ *     s->resp), which the caller sends back out of the interface
+ *     (TC: bpf_redirect, XDP: XDP_TX), and, at TC, when the request
+ *     carried an ack the server has not seen,
+ *   - a pure ACK to the server carrying the acknowledgement that was
+ *     piggybacked on the consumed request (the server would otherwise
+ *     retransmit, and its segments ack the request for the client); the
+ *     response then leaves as a clone.
+ * XDP frames are resized for the response (pf_xdp_make_room) before the
+ * splice is committed. The response's timestamps come from the request's
+ * (pf_req_ts).
+ */
+#ifndef PF_EMIT_H
+#define PF_EMIT_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_csum.h"
+#include "pf_ctx.h"
+#include "pf_maps.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+#include "pf_tcp.h"
+
+/* What became of a packet: the result of pf_send and of the answer path
+ * (pf_try_answer); the entry points map it to TC_ACT_* / XDP_*. */
+enum pf_ans {
+	PF_ANS_PASS = 0,  /* not answered: translate (if spliced) and pass */
+	PF_ANS_SENT,      /* the packet is now the response: send it back */
+	PF_ANS_DROP,      /* drop the segment */
+	PF_ANS_ACK,       /* TC: response sent as a clone; the skb is now a
+			   * pure ACK for the server, already in its sequence
+			   * space: pass it on untranslated */
+	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
+};
+
+struct pf_emit {
+	__u32 seq;        /* wire seq (host order) */
+	__u32 ack;        /* ack (host order) */
+	__u16 win;        /* raw (scaled) window, host order */
+	__u8  has_ts;
+	__u8  to_server;  /* 1: client -> server pure ACK, no payload */
+	__u32 tsval;      /* host order */
+	__u32 tsecr;      /* host order */
+};
+
+struct pf_tcp_ts_hdr {
+	struct tcphdr th;
+	__u8 opt[12];     /* NOP NOP TS(kind 8, len 10, val, ecr) */
+};
+
+/* Rewrite the packet in ctx (described by p) into the segment e
+ * describes, with payload s->resp[0..len) (len 0: none). Returns 0 or -1
+ * (the packet may be half-written: the caller drops it). */
+static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt *p,
+					struct pf_scratch *s, __u32 len,
+					const struct pf_emit *e)
+{
+	struct pf_tcp_ts_hdr *tp;
+	struct ethhdr *eth;
+	__u32 ip_hlen, thl, l4, new_len;
+	const __u8 *src, *dst;
+	__s64 sum;
+	__u8 *resp;
+
+	if (!ctx || !p || !s || !e || len > PF_RESP_MAX)
+		return -1;
+	resp = s->resp;
+	/* headers are built in scratch memory, not on the stack (main
+	 * program + this frame: "combined stack size ... Too large") */
+	tp = (struct pf_tcp_ts_hdr *)s->hdrs;
+	__builtin_memset(tp, 0, sizeof(*tp));
+	ip_hlen = p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
+	thl = sizeof(struct tcphdr) + (e->has_ts ? 12 : 0);
+	l4 = ETH_HLEN + ip_hlen;
+	new_len = l4 + thl + len;
+	src = e->to_server ? p->key.caddr : p->key.saddr;
+	dst = e->to_server ? p->key.saddr : p->key.caddr;
+	resp[PF_O(len)] = 0;
+	resp[PF_O(len + 1)] = 0;
+	resp[PF_O(len + 2)] = 0;
+	eth = (struct ethhdr *)s->eth;
+	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
+	if (!xdp && (pf_load(ctx, xdp, 0, eth, sizeof(*eth)) ||
+		     pf_resize(ctx, xdp, new_len)))
+		return -1;
+	{
+		/* Ethernet: back to where it came from. A to_server segment is
+		 * only ever built over the response just emitted, so swapping
+		 * again restores the request's own orientation. */
+		__u8 tmp[ETH_ALEN];
+
+		__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
+		__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
+		__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
+	}
+	if (pf_store(ctx, xdp, 0, eth, sizeof(*eth)))
+		return -1;
+	/* TCP header */
+	tp->th.source = e->to_server ? p->key.cport : p->key.sport;
+	tp->th.dest = e->to_server ? p->key.sport : p->key.cport;
+	tp->th.seq = bpf_htonl(e->seq);
+	tp->th.ack_seq = bpf_htonl(e->ack);
+	tp->th.doff = thl / 4;
+	tp->th.ack = 1;
+	tp->th.psh = len ? 1 : 0;
+	tp->th.window = bpf_htons(e->win);
+	if (e->has_ts) {
+		__u32 v = bpf_htonl(e->tsval), r = bpf_htonl(e->tsecr);
+
+		tp->opt[0] = 1;
+		tp->opt[1] = 1;
+		tp->opt[2] = 8;
+		tp->opt[3] = 10;
+		__builtin_memcpy(&tp->opt[4], &v, 4);
+		__builtin_memcpy(&tp->opt[8], &r, 4);
+	}
+	/* pseudo header + TCP header + payload */
+	sum = pf_csum_pseudo(s->pseudo, p->family, src, dst, thl + len);
+	if (sum < 0)
+		return -1;
+	sum = bpf_csum_diff(NULL, 0, (__be32 *)tp, thl == 32 ? 32 : 20, (__u32)sum);
+	if (sum < 0)
+		return -1;
+	if (len) {
+		sum = pf_csum_buf(resp, len, sum);
+		if (sum < 0)
+			return -1;
+	}
+	tp->th.check = (__u16)~pf_csum_fold(sum);
+	if (pf_store(ctx, xdp, l4, tp, thl == 32 ? 32 : 20))
+		return -1;
+	if (len) {
+		/* Verifier workaround: a 64-bit copy tested after a barrier
+		 * ("R4 min value is negative, either use unsigned ...") */
+		__u64 n = len;
+
+		barrier_var(n);
+		if (n == 0 || n > PF_RESP_MAX)
+			return -1;
+		if (pf_store(ctx, xdp, l4 + thl, resp, n))
+			return -1;
+	}
+	/* IP header */
+	__builtin_memset(s->iph, 0, sizeof(s->iph));
+	if (p->family == 4) {
+		struct iphdr *ip = (struct iphdr *)s->iph;
+
+		ip->version = 4;
+		ip->ihl = 5;
+		ip->tot_len = bpf_htons(ip_hlen + thl + len);
+		ip->frag_off = bpf_htons(0x4000); /* DF */
+		ip->ttl = 64;
+		ip->protocol = IPPROTO_TCP;
+		__builtin_memcpy(&ip->saddr, src, 4);
+		__builtin_memcpy(&ip->daddr, dst, 4);
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0);
+		if (sum < 0)
+			return -1;
+		ip->check = (__u16)~pf_csum_fold(sum);
+		if (pf_store(ctx, xdp, ETH_HLEN, ip, sizeof(*ip)))
+			return -1;
+	} else {
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)s->iph;
+
+		ip6->version = 6;
+		ip6->payload_len = bpf_htons(thl + len);
+		ip6->nexthdr = IPPROTO_TCP;
+		ip6->hop_limit = 64;
+		__builtin_memcpy(&ip6->saddr, src, 16);
+		__builtin_memcpy(&ip6->daddr, dst, 16);
+		if (pf_store(ctx, xdp, ETH_HLEN, ip6, sizeof(*ip6)))
+			return -1;
+	}
+	if (!xdp && !e->to_server)
+		((struct __sk_buff *)ctx)->mark = PF_MARK;
+	return 0;
+}
+
+/* The two instances, global functions: each is verified once rather than
+ * at every call site. */
+__noinline int pf_emit_tc(struct __sk_buff *skb, const struct pf_pkt *p,
+			  struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+{
+	return pf_emit_body(skb, false, p, s, len, e);
+}
+
+__noinline int pf_emit_xdp(struct xdp_md *xdp, const struct pf_pkt *p,
+			   struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+{
+	return pf_emit_body(xdp, true, p, s, len, e);
+}
+
+static __always_inline int pf_emit(void *ctx, bool xdp, const struct pf_pkt *p,
+				   struct pf_scratch *s, __u32 len, const struct pf_emit *e)
+{
+	return xdp ? pf_emit_xdp(ctx, p, s, len, e) : pf_emit_tc(ctx, p, s, len, e);
+}
+
+/* The request's timestamp option (TSval/TSecr as sent by the client). */
+struct pf_reqts {
+	__u32 has, val, ecr;
+};
+
+static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p,
+				     struct pf_reqts *t)
+{
+	struct pf_opts *o = pf_opts_get(PF_DIR_IN);
+
+	if (!o || pf_read_opts(ctx, xdp, p, o))
+		return -1;
+	t->has = o->ts_off != 0;
+	if (t->has) {
+		t->val = pf_opt_word(o, o->ts_off);
+		t->ecr = pf_opt_word(o, o->ts_off + 4);
+	}
+	return 0;
+}
+
+/* Length of the response packet: headers (TCP with the timestamp option
+ * if the request had one) plus rlen bytes of payload. */
+static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
+						 const struct pf_reqts *t, __u32 rlen)
+{
+	return p->l4_off + 20 + (t->has ? 12 : 0) + rlen;
+}
+
+/* XDP only: resize the frame to len bytes now, before anything is
+ * committed; veth and many drivers have little tailroom, and a frame that
+ * cannot grow goes to TC instead (which can). Returns 0 or -1. */
+static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u32 len)
+{
+	__u32 old = pf_ctx_len(ctx, true);
+	long r;
+
+	/* the Ethernet header first: growing at the head moves it */
+	if (pf_load(ctx, true, 0, s->eth, ETH_HLEN))
+		return -1;
+	r = pf_resize(ctx, true, len);
+	if (r < 0)
+		return -1;
+	s->grown = r == PF_GREW_HEAD ? len - old : 0;
+	return 0;
+}
+
+/* Undo pf_xdp_make_room (nothing has been written): the frame is the
+ * request again, byte for byte. */
+static __always_inline void pf_xdp_undo_room(void *ctx, struct pf_scratch *s, __u32 len)
+{
+	if (s->grown)
+		bpf_xdp_adjust_head(ctx, (int)s->grown);
+	else
+		bpf_xdp_adjust_tail(ctx, (int)len - (int)pf_ctx_len(ctx, true));
+}
+
+/* Send the response in s->resp (rlen bytes) at wire seq rseq. TSval: the
+ * socket's clock, or the request's TSecr if later (a value the client
+ * already accepted) -- never below what the server last sent, or the
+ * client's PAWS check drops it. If the request carried an ack the server
+ * has not processed (ack_s != snd_una), the response leaves as a clone
+ * and the skb becomes a pure ACK to the server: otherwise the server
+ * retransmits, and its segments ack the consumed request, so the client
+ * would stop retransmitting it even if our response was lost. XDP cannot
+ * clone: pf_try_answer hands such requests to TC before calling this. */
+static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
+				   struct pf_scratch *s, __u32 rlen, __u32 rseq,
+				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq,
+				   const struct pf_reqts *tp)
+{
+	struct pf_reqts t = *tp;
+	struct pf_emit e = {};
+	__u32 mark;
+
+	e.seq = rseq;
+	e.ack = p->seq + s->r.len;
+	e.win = pf_raw_window(si);
+	e.has_ts = (__u8)t.has;
+	/* "has a clock" first: any ts_now is a valid reading, and a TSecr
+	 * compared with an unknown clock of 0 would lose for half of all
+	 * values (the response then carrying TSval 0) */
+	e.tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
+	e.tsecr = t.val;
+	if (xdp || ack_s == si->snd_una) {
+		if (pf_emit(ctx, xdp, p, s, rlen, &e))
+			return PF_ANS_DROP;
+		return PF_ANS_SENT;
+	}
+	mark = ((struct __sk_buff *)ctx)->mark;
+	if (pf_emit(ctx, xdp, p, s, rlen, &e))
+		return PF_ANS_DROP;
+	if (bpf_clone_redirect(ctx, ((struct __sk_buff *)ctx)->ifindex, 0))
+		pf_count(PF_STAT_PASS_ERROR); /* the retransmitted request heals it */
+	e.to_server = 1;
+	e.seq = srv_seq;
+	e.ack = ack_s;
+	e.win = p->win_raw;
+	e.tsval = t.val;
+	e.tsecr = t.ecr;
+	if (pf_emit(ctx, xdp, p, s, 0, &e))
+		return PF_ANS_DROP;
+	((struct __sk_buff *)ctx)->mark = mark;
+	return PF_ANS_ACK;
+}
+
+#endif /* PF_EMIT_H */
