@@ -70,6 +70,7 @@ struct pf_origin_ctx {
 	__u32 off, n, hs, kind, slot, ncand, pad;
 	__u32 exact;    /* an exact PF_TOK_ORIGIN token exists (any rules) */
 	__u64 h, rules; /* hash of the whole origin; rules listing it */
+	__u64 first;    /* the first applicable rule's bit (from m->pc) */
 	/* the last PF_MAX_LABELS wildcard candidates (a ring): offsets of
 	 * the "suffix[:port]" after a dot of the host */
 	__u32 cand_off[PF_MAX_LABELS];
@@ -278,7 +279,11 @@ PF_CALLBACK long pf_origin_cand_cb(__u32 k, void *ctx)
  * the apex never matches a wildcard. Also sets m->oc.exact: whether an
  * exact token for the origin exists at all (even with no rules: a
  * negative the daemon learned), and m->oc.h, the hash of the whole
- * origin. */
+ * origin. Only the first applicable rule listing the origin counts
+ * (pf_match_rule): when the exact token already lists the first
+ * applicable rule (m->pc, set before this is called), no wildcard can
+ * change the decision and none is looked up -- the returned set then
+ * holds the exact token's rules only. */
 PF_GLOBAL __u64 pf_origin_rules_buf(const struct pf_buf *rb, __u32 o_off, __u32 o_len,
 				    __u32 slot, struct pf_match *m)
 {
@@ -303,6 +308,13 @@ PF_GLOBAL __u64 pf_origin_rules_buf(const struct pf_buf *rb, __u32 o_off, __u32 
 	c->off = o.off;
 	c->n = n;
 	c->slot = slot;
+	/* Verifier workaround: the first applicable rule goes to memory
+	 * before the look-up, not kept in a register across it -- one more
+	 * spilled word in this frame and the TC program's deepest call chain
+	 * is over 512 bytes ("combined stack size of 4 calls is 528. Too
+	 * large") */
+	c->first = m->pc.ok & m->pc.want;
+	c->first &= -c->first;
 	x = pf_ld64(buf + PF_M(o.off));
 	if (n > 8 && x == PF_LIT8("https://")) {
 		c->hs = 8;
@@ -314,7 +326,7 @@ PF_GLOBAL __u64 pf_origin_rules_buf(const struct pf_buf *rb, __u32 o_off, __u32 
 	c->h = pf_hash_slice(buf, o.off, n, 0);
 	c->rules = pf_tok_find(buf, o.off, n, c->h, PF_TOK_ORIGIN, slot, 0, &c->pad,
 			       &c->exact);
-	if (!c->kind)
+	if (!c->kind || (c->rules & c->first))
 		return c->rules;
 	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
 		i = c->hs + 8 * k;

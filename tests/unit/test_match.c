@@ -44,9 +44,19 @@ static const char paths_yaml[] =
 	"    origins: [\"*\"]\n"
 	"    methods: [PUT]\n";
 
-enum { P_MAIN, P_PATHS, P__N };
+/* The origin listed by a wildcard in rule 0 and exactly in rule 1: rule
+ * 0 decides, though the exact token (rule 1 only) is found first. */
+static const char order_yaml[] =
+	"ports: [443]\n"
+	"rules:\n"
+	"  - origins: [\"https://*.example.com\"]\n"
+	"    methods: [PUT]\n"
+	"  - origins: [https://app.example.com]\n"
+	"    methods: [DELETE]\n";
 
-static const char *const yamls[P__N] = { main_yaml, paths_yaml };
+enum { P_MAIN, P_PATHS, P_ORDER, P__N };
+
+static const char *const yamls[P__N] = { main_yaml, paths_yaml, order_yaml };
 
 /* ---- expected response pieces ---- */
 
@@ -377,6 +387,10 @@ static const struct mcase cases[] = {
 	{ "second rule allows", .host = "multi2.example.com",
 	  .origin = "https://b.example.com", .method = "PUT", .rule = 9, ALLOW,
 	  .resp = S204 ACAO("https://b.example.com") T9 },
+
+	/* ---- rule order (order_yaml) ---- */
+	{ "a wildcard rule before the exact one decides", .pol = P_ORDER, .origin = APP,
+	  .method = "DELETE", FORWARD(PF_R_METHOD), .rule = 0, .bad = "DELETE" },
 
 	/* ---- paths (paths_yaml) ---- */
 	{ "path prefix", .pol = P_PATHS, .origin = APP, .method = "PUT", ALLOW,
