@@ -159,7 +159,7 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
  * (obs-text). */
 PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, __u64 lt)
 {
-	__u64 x, m, lts = lt * PF_ONES, dels = 0x7f * PF_ONES, i, k;
+	__u64 x, m, lts = lt * PF_ONES, i, k;
 	const __u8 *b;
 
 	if (!rb)
@@ -167,9 +167,11 @@ PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, 
 	b = rb->b;
 	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
-		/* exact for the lowest flagged byte, which is all we use */
-		m = ((x - lts) & ~x & PF_HIGHS) |
-		    (((x ^ dels) - PF_ONES) & ~(x ^ dels) & PF_HIGHS);
+		/* below lt: the subtraction's borrow only runs upwards from a
+		 * flagged byte, so exact for the lowest one, which is all we
+		 * use; DEL: the low seven bits plus one reach 0x80 only for
+		 * 0x7f, no carry; ~x keeps obs-text out of both */
+		m = ((x - lts) | ((x & PF_LOW7) + PF_ONES)) & ~x & PF_HIGHS;
 		if (m) {
 			i += pf_first_byte(m);
 			break;
@@ -423,7 +425,18 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 		return 1;
 	}
 	/* trim OWS on both sides (more than 16 blanks: malformed enough).
-	 * Each loop exit tells the verifier something else about vs, ve and
+	 * The usual value, one SP or none before it and no blank after it,
+	 * takes no loop. */
+	vs = colon + 1;
+	ch = b[PF_M(vs)];
+	if (ch == ' ')
+		ch = b[PF_M(++vs)];
+	if (ch != ' ' && ch != '\t' &&
+	    (vs >= end || (b[PF_M(end - 1)] != ' ' && b[PF_M(end - 1)] != '\t'))) {
+		ve = end;
+		goto trimmed;
+	}
+	/* Each loop exit tells the verifier something else about vs, ve and
 	 * end: laundered after each loop, what follows is checked once
 	 * ("BPF program is too large") */
 	vs = colon + 1;
@@ -450,6 +463,11 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 		c->res = PF_P_BAD;
 		return 1;
 	}
+trimmed:
+	/* both ways here: laundered, what follows is checked once */
+	vs = PF_LAUNDER(c->tmp[2], vs);
+	ve = PF_LAUNDER(c->tmp[3], ve);
+	end = PF_LAUNDER(c->tmp[1], end);
 	h = pf_classify(b, pos, colon - pos);
 	res = pf_take_header(b, r, h, vs, ve - vs);
 	if (res != PF_P_OK) {
