@@ -321,6 +321,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_pin pin = {};
 	struct pf_slow sl = {};
 	struct pf_regex_set rs = {};
+	struct pf_prefill pre = { .fd = -1 };
 	struct ring_buffer *rb = NULL;
 	sigset_t set;
 	char status[160];
@@ -375,6 +376,9 @@ int pf_cmd_run(int argc, char **argv)
 	 * atomically) or refused; its translation must not run on top of ours */
 	err = pf_xdp_prepare(&xdp, o.iface, ifindex, pin.dir, o.xdp, o.xdp_generic,
 			     pin.adopted ? bpf_map__fd(skel->maps.pf_flows) : -1);
+	/* the policy's strings go in while the verifier runs */
+	if (!err)
+		err = pf_maps_prefill(&pre, skel->obj, &comp);
 	if (err)
 		goto out_destroy;
 	err = preflightd_bpf__load(skel);
@@ -388,7 +392,7 @@ int pf_cmd_run(int argc, char **argv)
 	if (!err)
 		err = pf_ofl_install(ofl.rules_fd, &comp);
 	if (!err)
-		err = pf_maps_install(&sl.m, &comp);
+		err = pf_maps_install_prefilled(&sl.m, &pre);
 	if (err)
 		goto out_destroy;
 	skel->bss->pf_cfg.xdp_mode = o.xdp;
@@ -498,6 +502,7 @@ out_unpin:
 	pf_gc_stop(&gc);             /* likewise */
 	pf_unpin_maps(&pin);
 out_destroy:
+	pf_maps_prefill_join(&pre);   /* safe when never started */
 	preflightd_bpf__destroy(skel);
 out_unlock:
 	pf_pin_unlock(&pin);

@@ -1,7 +1,9 @@
 /* maps.c -- install compiled policies into the BPF maps and keep the
  * datapath's clock (Date header, heartbeat) fresh. */
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -97,25 +99,14 @@ static void tokens_failed(const struct pf_maps *m, const struct pf_compiled *c, 
 		c->n_toks, max > used ? max - used : 0, used, max);
 }
 
-/* See maps.h. */
-int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c)
+/* The rules of c's slot, its info, then the switch to it; the slot's
+ * tokens are in already. On failure the slot is emptied again. */
+static int install_rules(const struct pf_maps *m, const struct pf_compiled *c)
 {
 	__u32 idx[PF_MAX_RULES], n;
 	unsigned i;
-	int err = 0;
+	int err;
 
-	/* all or nothing: the slot is inactive, and whatever an earlier
-	 * install left in it (a failed one too) goes before this one */
-	pf_maps_clear_slot(m, c->slot);
-	/* one syscall for all the tokens (a 100,000-origin policy: 100,000
-	 * fewer), one for the rules */
-	n = c->n_toks;
-	if (n && bpf_map_update_batch(m->tokens_fd, c->keys, c->vals, &n, NULL)) {
-		err = -errno;
-		pf_maps_clear_slot(m, c->slot);
-		tokens_failed(m, c, err);
-		return err;
-	}
 	for (i = 0; i < PF_MAX_RULES; i++)
 		idx[i] = c->slot * PF_MAX_RULES + i;
 	n = PF_MAX_RULES;
@@ -130,6 +121,97 @@ int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c)
 	m->cfg->slot[c->slot] = c->info;
 	pf_maps_activate(m, c->slot, c->ports, c->n_ports);
 	return 0;
+}
+
+/* See maps.h. */
+int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c)
+{
+	__u32 n;
+	int err = 0;
+
+	/* all or nothing: the slot is inactive, and whatever an earlier
+	 * install left in it (a failed one too) goes before this one */
+	pf_maps_clear_slot(m, c->slot);
+	/* one syscall for all the tokens (a 100,000-origin policy: 100,000
+	 * fewer), one for the rules */
+	n = c->n_toks;
+	if (n && bpf_map_update_batch(m->tokens_fd, c->keys, c->vals, &n, NULL)) {
+		err = -errno;
+		pf_maps_clear_slot(m, c->slot);
+		tokens_failed(m, c, err);
+		return err;
+	}
+	return install_rules(m, c);
+}
+
+static void *prefill_main(void *arg)
+{
+	struct pf_prefill *p = arg;
+	__u32 n = p->c->n_toks;
+
+	if (n && bpf_map_update_batch(p->fd, p->c->keys, p->c->vals, &n, NULL))
+		p->err = -errno;
+	return NULL;
+}
+
+/* See maps.h. */
+int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj, const struct pf_compiled *c)
+{
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "pf_tokens");
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->fd = -1;
+	p->c = c;
+	if (!map) {
+		pr_warn("create pf_tokens: %s", strerror(ENOENT));
+		return -ENOENT;
+	}
+	o.map_flags = bpf_map__map_flags(map);
+	p->fd = bpf_map_create(bpf_map__type(map), bpf_map__name(map), bpf_map__key_size(map),
+			       bpf_map__value_size(map), bpf_map__max_entries(map), &o);
+	if (p->fd < 0) {
+		err = -errno;
+		pr_warn("create pf_tokens: %s", strerror(errno));
+		return err;
+	}
+	err = bpf_map__reuse_fd(map, p->fd);
+	if (!err)
+		err = -pthread_create(&p->th, NULL, prefill_main, p);
+	if (err) {
+		pr_warn("fill pf_tokens: %s", strerror(-err));
+		close(p->fd);
+		p->fd = -1;
+		return err;
+	}
+	p->started = 1;
+	return 0;
+}
+
+/* See maps.h. */
+int pf_maps_prefill_join(struct pf_prefill *p)
+{
+	if (p->started)
+		pthread_join(p->th, NULL);
+	p->started = 0;
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+	return p->err;
+}
+
+/* See maps.h. */
+int pf_maps_install_prefilled(const struct pf_maps *m, struct pf_prefill *p)
+{
+	int err = pf_maps_prefill_join(p);
+
+	if (err) {
+		pf_maps_clear_slot(m, p->c->slot);
+		tokens_failed(m, p->c, err);
+		return err;
+	}
+	return install_rules(m, p->c);
 }
 
 /* See maps.h. */
