@@ -330,10 +330,7 @@ scrape_syscalls() {
 	n=$(ls "/proc/$PF_PFD_PID/task" | wc -l)
 	strace -f -e trace=bpf -o "$2" -p "$PF_PFD_PID" 2>"$2.err" &
 	st=$!
-	for ((i = 0; i < 100; i++)); do
-		(($(grep -c attached "$2.err") >= n)) && break
-		sleep 0.1
-	done
+	pf_wait_count "$2.err" attached "$n" 10 || true
 	for ((i = 0; i < $1; i++)); do
 		curl -s --max-time 5 -o /dev/null "http://$METRICS/metrics" || true
 	done
@@ -437,14 +434,8 @@ case_stats_big_table() {
 }
 
 # wait_gauge NAME WANT SECONDS -- poll /metrics until gauge NAME is WANT
-wait_gauge() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		curl -s --max-time 2 "http://$METRICS/metrics" | grep -qx "$1 $2" && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_gauge() { pf_until "$3" gauge_is "$1" "$2"; }
+gauge_is() { curl -s --max-time 2 "http://$METRICS/metrics" | grep -qx "$1 $2"; }
 
 # stop_restarted -- the instance the kill -9 + restart case started runs
 # outside our process list: stop it if the case left it running

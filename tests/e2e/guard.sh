@@ -120,11 +120,7 @@ CONF
 	ip netns exec "$PF_NS" nginx -p "$d" -c "$d/nginx.conf" >"$d/out" 2>&1 &
 	NGINX_PID=$!
 	PF_BG_PIDS+=("$NGINX_PID")
-	local i
-	for ((i = 0; i < 50; i++)); do
-		pf_ns bash -c "exec 3<>/dev/tcp/$PF_V4_CLIENT/$NGINX_PORT" 2>/dev/null && return 0
-		sleep 0.1
-	done
+	pf_until 5 pf_ns bash -c "exec 3<>/dev/tcp/$PF_V4_CLIENT/$NGINX_PORT" 2>/dev/null && return 0
 	echo "e2e: nginx not listening:" >&2
 	cat "$d/out" "$d/error.log" >&2 || true
 	return 1

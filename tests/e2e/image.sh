@@ -71,14 +71,8 @@ answered_in_kernel() {
 	grep -q '^HTTP/1.1 204' <<<"$h" && ! grep -qi '^x-answered-by:' <<<"$h"
 }
 
-wait_ready() {
-	local i
-	for ((i = 0; i < 150; i++)); do
-		ctr_logs | grep -q 'preflightd: ready on' && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_ready() { pf_until 15 ctr_ready; }
+ctr_ready() { ctr_logs | grep -q 'preflightd: ready on'; }
 
 case_image() {
 	local t0 rc

@@ -272,39 +272,35 @@ _pf_alive() {
 	[[ $st != Z ]]
 }
 
-# pf_wait_gone PID SECONDS -- wait (bounded) for PID to exit; 0 if it did.
-pf_wait_gone() {
-	local pid=$1 i n=$(($2 * 10))
+# pf_until SECONDS CMD... -- run CMD now and every 0.1 s after, for at
+# most SECONDS; 0 as soon as it succeeds, 1 if it never did. The one
+# polling loop of the tier (pf_wait_for_line adds an early exit to it).
+pf_until() {
+	local i n=$(($1 * 10))
+	shift
+	"$@" && return 0
 	for ((i = 0; i < n; i++)); do
-		_pf_alive "$pid" || return 0
 		sleep 0.1
-	done
-	! _pf_alive "$pid"
-}
-
-# pf_wait_count FILE ERE N [SECONDS] -- wait (bounded, default 10 s) until
-# FILE has at least N lines matching ERE.
-pf_wait_count() {
-	local i
-	for ((i = 0; i < ${4:-10} * 10; i++)); do
-		(($(grep -cE -- "$2" "$1" 2>/dev/null || true) >= $3)) && return 0
-		sleep 0.1
+		"$@" && return 0
 	done
 	return 1
 }
+
+# pf_wait_gone PID SECONDS -- wait (bounded) for PID to exit; 0 if it did.
+pf_wait_gone() { pf_until "$2" _pf_dead "$1"; }
+_pf_dead() { ! _pf_alive "$1"; }
+
+# pf_wait_count FILE ERE N [SECONDS] -- wait (bounded, default 10 s) until
+# FILE has at least N lines matching ERE.
+pf_wait_count() { pf_until "${4:-10}" _pf_count_ge "$1" "$2" "$3"; }
+_pf_count_ge() { (($(grep -cE -- "$2" "$1" 2>/dev/null || true) >= $3)); }
 
 # pf_killed_gone PID SECONDS -- PID and every thread of it have exited. After
 # kill -9 the leader of a multi-threaded process is a zombie while its other
 # threads still exit, holding its files (the interface lock among them).
-pf_killed_gone() {
-	local i
-	for ((i = 0; i < $2 * 10; i++)); do
-		if pf_wait_gone "$1" 0 && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1)); then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
+pf_killed_gone() { pf_until "$2" _pf_all_threads_gone "$1"; }
+_pf_all_threads_gone() {
+	_pf_dead "$1" && (($(ls "/proc/$1/task" 2>/dev/null | wc -l) <= 1))
 }
 
 # pf_wait_for_line FILE ERE SECONDS PID -- wait until FILE has a line
@@ -486,47 +482,34 @@ pf_in_cgroup() {
 # ---------------------------------------------------------- counters ----
 # pf_stat NAME -- value of one preflightd counter (empty if unknown).
 pf_stat() {
-	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null |
-		awk -v n="$1" '$1 == n { print $2; exit }' || true
+	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null | _pf_field "$1" || true
 }
+# _pf_field NAME -- NAME's value in `preflightd stats` text on stdin.
+_pf_field() { awk -v n="$1" '$1 == n { print $2; exit }'; }
 # pf_wait_stat_ge NAME WANT SECONDS -- poll a counter until it is >= WANT.
-pf_wait_stat_ge() {
-	local i v
-	for ((i = 0; i < $3 * 10; i++)); do
-		v=$(pf_stat "$1")
-		[[ $v =~ ^[0-9]+$ ]] && ((v >= $2)) && return 0
-		sleep 0.1
-	done
-	return 1
+pf_wait_stat_ge() { pf_until "$3" _pf_stat_ge "$1" "$2"; }
+_pf_stat_ge() {
+	local v
+	v=$(pf_stat "$1")
+	[[ $v =~ ^[0-9]+$ ]] && ((v >= $2))
 }
 # pf_wait_stat NAME WANT SECONDS -- poll a counter until it equals WANT.
-pf_wait_stat() {
-	local i
-	for ((i = 0; i < $3 * 10; i++)); do
-		[[ $(pf_stat "$1") == "$2" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+pf_wait_stat() { pf_until "$3" _pf_stat_is "$1" "$2"; }
+_pf_stat_is() { [[ $(pf_stat "$1") == "$2" ]]; }
 # pf_wait_flows WANT SECONDS -- poll active_flows until it equals WANT as
 # counted after this call. While a daemon runs, active_flows is its GC's
 # count, up to a pass old: it counts only from the second pass that ends
 # after the call (the first may have read the table before). With no
 # daemon, stats counts the table itself, always current.
-pf_wait_flows() {
-	local i p0 out n p
-	p0=$(pf_stat gc_passes)
-	for ((i = 0; i < $2 * 10; i++)); do
-		out=$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null || true)
-		n=$(awk '$1 == "active_flows" { print $2; exit }' <<<"$out")
-		p=$(awk '$1 == "gc_passes" { print $2; exit }' <<<"$out")
-		if [[ $n == "$1" ]] &&
-			{ [[ $out == *"counted: no daemon runs"* ]] || ((${p:-0} >= ${p0:-0} + 2)); }; then
-			return 0
-		fi
-		sleep 0.1
-	done
-	return 1
+pf_wait_flows() { pf_until "$2" _pf_flows_are "$1" "$(pf_stat gc_passes)"; }
+# _pf_flows_are WANT P0 -- one stats snapshot: active_flows is WANT, counted
+# by a walk or by a GC pass at least two after pass P0.
+_pf_flows_are() {
+	local out p
+	out=$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>/dev/null || true)
+	p=$(_pf_field gc_passes <<<"$out")
+	[[ $(_pf_field active_flows <<<"$out") == "$1" ]] &&
+		{ [[ $out == *"counted: no daemon runs"* ]] || ((${p:-0} >= ${2:-0} + 2)); }
 }
 pf_stats_dump() {
 	"$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" 2>&1 | sed 's/^/      | /' || true

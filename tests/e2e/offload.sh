@@ -216,11 +216,7 @@ case_control() {
 
 # pf_wait_reload BEFORE -- wait (<= 5 s) for the reload counter to pass BEFORE.
 pf_wait_reload() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		(($(pf_stat reloads) > $1)) && return 0
-		sleep 0.1
-	done
+	pf_wait_stat_ge reloads $(($1 + 1)) 5 && return 0
 	pf_detail "no reload within 5 s"
 	return 1
 }

@@ -98,24 +98,12 @@ healthz() {
 }
 
 # wait_healthz CODE -- poll /healthz until it answers CODE (bounded).
-wait_healthz() {
-	local i
-	for ((i = 0; i < 100; i++)); do
-		[[ $(healthz) == "$1" ]] && return 0
-		sleep 0.1
-	done
-	return 1
-}
+wait_healthz() { pf_until 10 healthz_is "$1"; }
+healthz_is() { [[ $(healthz) == "$1" ]]; }
 
 # stopped PID -- wait (bounded) until every thread of PID is stopped.
-stopped() {
-	local i
-	for ((i = 0; i < 50; i++)); do
-		! grep -qv '^T' < <(awk '{ print $3 }' /proc/"$1"/task/*/stat) && return 0
-		sleep 0.1
-	done
-	return 1
-}
+stopped() { pf_until 5 all_stopped "$1"; }
+all_stopped() { ! grep -qv '^T' < <(awk '{ print $3 }' /proc/"$1"/task/*/stat); }
 
 case_healthz() {
 	pf_expect_eq "attached, heartbeat fresh: 200" "$(healthz)" 200
