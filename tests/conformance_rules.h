@@ -1,5 +1,6 @@
-/* Tests only (unit and BPF tiers): rules 0-10 of the CORS conformance policy,
- * shared so that both tiers decide exactly the same policy. */
+/* Tests only (unit and BPF tiers): rules 0-10 of the CORS conformance policy
+ * and the responses they give, shared so that both tiers decide exactly the
+ * same policy and expect exactly the same bytes. */
 #ifndef PF_TEST_CONFORMANCE_RULES_H
 #define PF_TEST_CONFORMANCE_RULES_H
 
@@ -71,5 +72,33 @@
 	"  - hosts: [\"[::1]\", 127.0.0.1]\n" \
 	"    origins: [http://localhost:3000]\n" \
 	"    methods: [PUT]\n"
+
+/* ---- expected response pieces (no Date header) ---- */
+
+#define S204     "HTTP/1.1 204 No Content\r\n"
+#define S403     "HTTP/1.1 403 Forbidden\r\n"
+#define ACAO(o)  "Access-Control-Allow-Origin: " o "\r\n"
+#define ACAM(m)  "Access-Control-Allow-Methods: " m "\r\n"
+#define ACAH(h)  "Access-Control-Allow-Headers: " h "\r\n"
+#define ACAC     "Access-Control-Allow-Credentials: true\r\n"
+#define ACAPN    "Access-Control-Allow-Private-Network: true\r\n"
+#define MAXAGE(n) "Access-Control-Max-Age: " n "\r\n"
+#define VARY_V   "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+#define VARY     VARY_V "\r\n"
+#define VARY_PNA VARY_V ", Access-Control-Request-Private-Network\r\n"
+#define REJ(v)   S403 v "Content-Length: 0\r\n\r\n"
+
+/* The precomputed tails (rule->fixed) of rules 0-10 (rule 8's would be
+ * T9's). */
+#define T0  ACAM("PUT, DELETE") MAXAGE("600") VARY "\r\n"
+#define T1  VARY "\r\n"
+#define T2  ACAC MAXAGE("7200") VARY "\r\n"
+#define T3  ACAM("GET") VARY "\r\n"
+#define T4  ACAM("PUT") VARY_PNA "\r\n"
+#define T5  ACAM("PUT") ACAC VARY "\r\n"
+#define T6  ACAM("PUT") MAXAGE("10") VARY "\r\n"
+#define T7  ACAM("PUT, DELETE") MAXAGE("20") VARY "\r\n"
+#define T9  ACAM("PUT") VARY "\r\n"
+#define T10 ACAM("PUT") VARY "\r\n"
 
 #endif /* PF_TEST_CONFORMANCE_RULES_H */
