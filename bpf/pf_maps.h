@@ -68,13 +68,29 @@ struct {
 #define PF_ACRH_LOOKUP(k) \
 	((const struct pf_acrh_val *)bpf_map_lookup_elem(&pf_acrh, (k)))
 
+/* Each slot's table of allowed request-header names (struct
+ * pf_hdr_tab): one look-up per request-header list instead of one
+ * pf_tokens look-up per name. Written with the slot's rules. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PF_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pf_hdr_tab);
+} pf_hdrs SEC(".maps");
+
+static __always_inline const struct pf_hdr_tab *pf_hdrs_lookup(__u32 slot)
+{
+	return bpf_map_lookup_elem(&pf_hdrs, &slot);
+}
+#define PF_HDRS_LOOKUP(s) pf_hdrs_lookup(s)
+
 static __always_inline const struct pf_rule *pf_rule_lookup(__u32 idx)
 {
 	return bpf_map_lookup_elem(&pf_rules, &idx);
 }
 #define PF_RULE_LOOKUP(i) pf_rule_lookup(i)
 
-/* The matcher needs the three look-ups above. */
+/* The matcher needs the four look-ups above. */
 #include "pf_resp.h"
 
 /* Spliced connections. Preallocated hash, never LRU: a full table means

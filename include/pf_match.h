@@ -2,9 +2,11 @@
 /*
  * pf_match.h -- decide a parsed preflight against one compiled policy slot.
  *
- * The includer provides the two table look-ups before including this file:
+ * The includer provides the table look-ups before including this file:
  *   PF_TOK_LOOKUP(const struct pf_tok_key *k)  -> const struct pf_tok_val *
  *   PF_RULE_LOOKUP(__u32 index)                -> const struct pf_rule *
+ *   PF_HDRS_LOOKUP(__u32 slot)                 -> const struct pf_hdr_tab *
+ *     (NULL allowed: the request-header names then go to PF_TOK_LOOKUP)
  * (BPF: map look-ups; userspace: struct pf_compiled). Every token hit is
  * verified byte for byte against the stored string.
  *
@@ -36,8 +38,9 @@
 #include "pf_structs.h"
 #include "pf_http.h"
 
-#if !defined(PF_TOK_LOOKUP) || !defined(PF_RULE_LOOKUP) || !defined(PF_ACRH_LOOKUP)
-#error "define PF_TOK_LOOKUP(key), PF_RULE_LOOKUP(index) and PF_ACRH_LOOKUP(key) before including pf_match.h"
+#if !defined(PF_TOK_LOOKUP) || !defined(PF_RULE_LOOKUP) || !defined(PF_ACRH_LOOKUP) || \
+    !defined(PF_HDRS_LOOKUP)
+#error "define PF_TOK_LOOKUP(key), PF_RULE_LOOKUP(index), PF_ACRH_LOOKUP(key) and PF_HDRS_LOOKUP(slot) before including pf_match.h"
 #endif
 
 enum pf_verdict {
@@ -93,7 +96,9 @@ struct pf_hdr_ctx {
 	__u32 has_authz;
 	__u32 tmp;
 	__u32 max_tok;      /* most names before PF_R_ACRH_LIMIT */
-	__u32 pad;
+	__u32 done;         /* pf_hdr_find decided the current name */
+	__u64 hash;         /* the current name's (lower-cased) hash */
+	__u64 w[PF_HDR_NAME / 8]; /* its first words, lower-cased, zero-padded */
 	struct pf_slice bad;
 };
 
@@ -181,8 +186,11 @@ PF_INLINE __u64 pf_tok_rules(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 
 /* pf_hash_bytes() (pf_common.h) of the n bytes at buf[off], optionally
  * lower-cased; of the last PF_TOKEN_MAX bytes if n is longer (and with
- * that length). Reads up to 7 bytes past them (buf has PF_REQ_BUF). */
-PF_INLINE __u64 pf_hash_buf(const struct pf_buf *rb, __u32 off, __u32 n, int lower)
+ * that length). Reads up to 7 bytes past them (buf has PF_REQ_BUF).
+ * words (NULL: none) gets the first nw words hashed, as hashed (the last
+ * one zero-padded); those past n are left alone. */
+PF_INLINE __u64 pf_hash_buf_w(const struct pf_buf *rb, __u32 off, __u32 n, int lower,
+			      __u64 *words, const __u32 nw)
 {
 	__u64 h, w, k;
 
@@ -199,9 +207,17 @@ PF_INLINE __u64 pf_hash_buf(const struct pf_buf *rb, __u32 off, __u32 n, int low
 		w = pf_ld64(rb->b + PF_M(off + 8 * k));
 		if (n - 8 * k < 8)
 			w &= pf_low_bytes(n - 8 * k);
-		h = pf_hash_word(h, lower ? pf_lower64(w) : w);
+		w = lower ? pf_lower64(w) : w;
+		if (words && k < nw)
+			words[k] = w;
+		h = pf_hash_word(h, w);
 	}
 	return pf_hash_end(h);
+}
+
+PF_INLINE __u64 pf_hash_buf(const struct pf_buf *rb, __u32 off, __u32 n, int lower)
+{
+	return pf_hash_buf_w(rb, off, n, lower, 0, 0);
 }
 
 PF_INLINE __u64 pf_hash_slice(const __u8 *buf, __u32 off, __u32 n, int lower)
@@ -458,6 +474,40 @@ PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 				   slot | (__u64)r << 32, rflags, mt);
 }
 
+/* The request-header name c->w (n bytes, lower-cased, zero-padded; hash:
+ * its pf_hash_slice) in the slot's name table t (struct pf_hdr_tab): its
+ * rules if an entry holds exactly these bytes. c->done is set when the
+ * table decides: a hit, or a miss in a complete table (the name is no
+ * header token of the slot: rules 0). Otherwise pf_tokens decides (a
+ * name over PF_HDR_NAME bytes, no table, an incomplete one). */
+PF_INLINE __u64 pf_hdr_find(struct pf_hdr_ctx *c, __u32 n, __u64 hash,
+			    const struct pf_hdr_tab *t)
+{
+	const struct pf_hdr_ent *e;
+	__u64 d;
+	__u32 j;
+
+	c->done = 0;
+	if (!t || n > PF_HDR_NAME)
+		return 0;
+	for (j = 0; j < PF_HDR_PROBE; j++) {
+		e = &t->e[(hash + j) & (PF_HDR_ENTRIES - 1)];
+		if (e->len == 0)
+			break;
+		if (e->len != n)
+			continue;
+		/* both zero-padded: whole words compare */
+		d = (pf_ld64(e->s) ^ c->w[0]) | (pf_ld64(e->s + 8) ^ c->w[1]) |
+		    (pf_ld64(e->s + 16) ^ c->w[2]) | (pf_ld64(e->s + 24) ^ c->w[3]);
+		if (!d) {
+			c->done = 1;
+			return e->rules;
+		}
+	}
+	c->done = t->complete;
+	return 0;
+}
+
 /* One name of the list, [c->tstart, c->pos), has ended: is it allowed?
  * Returns 1 to stop the scan (denied or over the kernel limit). */
 PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
@@ -469,12 +519,23 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 		c->reason = PF_R_ACRH_LIMIT;
 		return 1;
 	}
+	/* the scanning loop's exit pinned n to one value per path; laundered,
+	 * the look-ups below are checked once. Verifier workaround: the hash
+	 * and the table's answer go to c (map memory), not the stack -- in
+	 * this frame they put the TC program's deepest call chain over 512
+	 * bytes ("combined stack size of 5 calls is 528. Too large") */
+	n = PF_LAUNDER(c->tmp, n);
+	c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
+	c->hash = pf_hash_buf_w((const struct pf_buf *)buf, start, n, 1, c->w,
+				PF_HDR_NAME / 8);
+	rules = pf_hdr_find(c, n, c->hash, PF_HDRS_LOOKUP(c->slot));
+	if (!c->done)
+		rules = pf_tok_rules(buf, start, n, c->hash, PF_TOK_HEADER, c->slot, 1,
+				     &c->tmp);
 	is_authz = n == 13 && pf_word_ieq(buf, start, 8, PF_LIT8("authoriz")) &&
 		   pf_word_ieq(buf, start + 8, 5, PF_LIT8("ation\0\0\0"));
 	if (is_authz)
 		c->has_authz = 1;
-	rules = pf_tok_rules(buf, start, n, pf_hash_slice(buf, start, n, 1),
-			     PF_TOK_HEADER, c->slot, 1, &c->tmp);
 	if ((rules & c->bit) || ((c->rflags & PF_RULE_ANY_HEADER) && !is_authz))
 		return 0;
 	c->reason = is_authz && (c->rflags & PF_RULE_ANY_HEADER) ?

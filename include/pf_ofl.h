@@ -20,7 +20,7 @@
  * once its recorded entries are used up its responses pass unchanged:
  * a response is never paired with another request's verdict.
  *
- * The includer provides PF_TOK_LOOKUP, PF_RULE_LOOKUP and PF_ACRH_LOOKUP
+ * The includer provides PF_TOK_LOOKUP, PF_RULE_LOOKUP, PF_ACRH_LOOKUP, PF_HDRS_LOOKUP
  * (see pf_match.h).
  */
 #ifndef PF_OFL_H

@@ -26,6 +26,35 @@ struct pf_tok_val {
 	char  s[PF_TOKEN_MAX];
 };
 
+/* pf_hdrs map value, index slot: the slot's allowed request-header names
+ * (its PF_TOK_HEADER tokens) up to PF_HDR_NAME bytes, open-addressed by
+ * the token hash (entry (hash + j) % PF_HDR_ENTRIES, j < PF_HDR_PROBE,
+ * linear probing; an empty entry, len 0, ends the probe). One array
+ * look-up per request-header list; each name then costs a probe and a
+ * compare of its bytes instead of a pf_tokens look-up. A hit is verified
+ * byte for byte like a token's (an attacker's page picks the names). A
+ * name the table has no entry for is decided by pf_tokens unless
+ * complete is set: every header token of the slot that is no longer
+ * than PF_HDR_NAME is in the table. A zeroed value (no policy yet, a
+ * slot being reinstalled) sends every name to pf_tokens. */
+#define PF_HDR_ENTRIES 128   /* power of 2 */
+#define PF_HDR_NAME    32    /* longest name an entry holds (pf_hdr_find
+			      * compares its 4 words) */
+#define PF_HDR_PROBE   4     /* entries probed at most */
+
+struct pf_hdr_ent {
+	__u64 rules;  /* as struct pf_tok_val.rules */
+	__u32 len;    /* bytes used in s; 0: empty entry */
+	__u32 pad;
+	char  s[PF_HDR_NAME];  /* lower case, zero-padded */
+};
+
+struct pf_hdr_tab {
+	__u32 complete;  /* every header token of <= PF_HDR_NAME bytes is here */
+	__u32 n;         /* entries used */
+	struct pf_hdr_ent e[PF_HDR_ENTRIES];
+};
+
 /* Rule flags (struct pf_rule.flags). */
 #define PF_RULE_ANY_ORIGIN   (1u << 0)  /* origins: ["*"] */
 #define PF_RULE_ANY_METHOD   (1u << 1)  /* methods: ["*"] */

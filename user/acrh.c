@@ -38,7 +38,16 @@ static const struct pf_rule *src_rule(__u32 idx)
 	return bpf_map_lookup_elem(cur->rules_fd, &idx, &rule_buf) ? NULL : &rule_buf;
 }
 
+/* The compiled policy's name table; the maps' goes unread (a 6 KiB
+ * copy per look-up): without a table every name is a pf_tokens look-up,
+ * the same decision (include/pf_match.h, pf_hdr_find). */
+static const struct pf_hdr_tab *src_hdrs(__u32 slot)
+{
+	return cur->comp && slot == cur->comp->slot ? &cur->comp->hdrs : NULL;
+}
+
 #define PF_TOK_LOOKUP(k) src_tok(k)
+#define PF_HDRS_LOOKUP(s) src_hdrs(s)
 #define PF_RULE_LOOKUP(i) src_rule(i)
 #define PF_ACRH_LOOKUP(k) ((void)(k), (const struct pf_acrh_val *)0)
 #include "../include/pf_match.h"

@@ -45,8 +45,9 @@ int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
 /* See maps.h. */
 int pf_maps_get(struct bpf_object *obj, struct pf_config *cfg, struct pf_maps *m)
 {
-	static const char *const names[] = { "pf_tokens", "pf_rules", "pf_acrh", "pf_learned" };
-	int *fds[] = { &m->tokens_fd, &m->rules_fd, &m->acrh_fd, &m->learned_fd };
+	static const char *const names[] = { "pf_tokens", "pf_rules", "pf_acrh", "pf_learned",
+					     "pf_hdrs" };
+	int *fds[] = { &m->tokens_fd, &m->rules_fd, &m->acrh_fd, &m->learned_fd, &m->hdrs_fd };
 	struct bpf_map *map;
 	unsigned i;
 
@@ -99,8 +100,9 @@ static void tokens_failed(const struct pf_maps *m, const struct pf_compiled *c, 
 		c->n_toks, max > used ? max - used : 0, used, max);
 }
 
-/* The rules of c's slot, its info, then the switch to it; the slot's
- * tokens are in already. On failure the slot is emptied again. */
+/* The rules of c's slot, its request-header name table, its info, then
+ * the switch to it; the slot's tokens are in already. On failure the
+ * slot is emptied again. */
 static int install_rules(const struct pf_maps *m, const struct pf_compiled *c)
 {
 	__u32 idx[PF_MAX_RULES], n;
@@ -115,6 +117,12 @@ static int install_rules(const struct pf_maps *m, const struct pf_compiled *c)
 		pr_warn("install policy rules: %s", strerror(errno));
 		/* the next install rewrites every rule of the slot; its info
 		 * and the active slot were never touched */
+		pf_maps_clear_slot(m, c->slot);
+		return err;
+	}
+	if (bpf_map_update_elem(m->hdrs_fd, &c->slot, &c->hdrs, BPF_ANY)) {
+		err = -errno;
+		pr_warn("install policy header names: %s", strerror(errno));
 		pf_maps_clear_slot(m, c->slot);
 		return err;
 	}
@@ -244,8 +252,13 @@ void pf_maps_clear_slot(const struct pf_maps *m, __u32 slot)
 {
 	/* the policy's strings, and the regex verdicts learned for it */
 	int fds[2] = { m->tokens_fd, m->learned_fd };
+	static const struct pf_hdr_tab empty;   /* 6 KiB: not on the stack */
 	struct pf_tok_key key, next;
 	int more, i;
+
+	/* first the name table (zeroed: every name goes to pf_tokens), so it
+	 * never outlives the tokens it stands for */
+	bpf_map_update_elem(m->hdrs_fd, &slot, &empty, BPF_ANY);
 
 	for (i = 0; i < 2; i++) {
 		more = !bpf_map_get_next_key(fds[i], NULL, &key);

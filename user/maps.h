@@ -31,6 +31,7 @@ struct pf_maps {
 	int rules_fd;              /* pf_rules: rules of both slots */
 	int acrh_fd;               /* pf_acrh: the slow path's header verdicts */
 	int learned_fd;            /* pf_learned: the slow path's origin verdicts */
+	int hdrs_fd;               /* pf_hdrs: request-header name tables */
 	struct pf_config *cfg;     /* pf_cfg in the object's mmapped .bss */
 };
 

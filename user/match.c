@@ -22,6 +22,12 @@ const struct pf_tok_val *pf_user_tok_lookup(const struct pf_tok_key *key)
 }
 
 /* See match.h. */
+const struct pf_hdr_tab *pf_user_hdrs_lookup(__u32 slot)
+{
+	return pf_cur && slot == pf_cur->slot ? &pf_cur->hdrs : NULL;
+}
+
+/* See match.h. */
 int pf_user_rule_index(__u32 idx)
 {
 	__u32 base;

@@ -6,10 +6,11 @@
  * Used by the unit tests and fuzzers now and by `preflightd explain`.
  *
  * Including this file pulls in pf_match.h and pf_resp.h. Their table
- * look-ups (PF_TOK_LOOKUP, PF_RULE_LOOKUP, PF_ACRH_LOOKUP) are bound
- * here, unless the includer defined them first, to pf_user_tok_lookup()
- * and pf_user_rule_lookup(), which read the policy of the current (or
- * last) pf_user_decide() call, and pf_user_acrh_lookup().
+ * look-ups (PF_TOK_LOOKUP, PF_RULE_LOOKUP, PF_HDRS_LOOKUP, PF_ACRH_LOOKUP)
+ * are bound here, unless the includer defined them first, to
+ * pf_user_tok_lookup(), pf_user_rule_lookup() and pf_user_hdrs_lookup(),
+ * which read the policy of the current (or last) pf_user_decide() call,
+ * and pf_user_acrh_lookup().
  *
  * Not thread-safe: the current policy is a file-static pointer in
  * match.c, set by every pf_user_decide() call.
@@ -30,6 +31,10 @@ const struct pf_tok_val *pf_user_tok_lookup(const struct pf_tok_key *key);
  * call). Rules past n_rules are returned zeroed, like the array map. */
 const struct pf_rule *pf_user_rule_lookup(__u32 idx);
 
+/* The request-header name table of slot in the same policy (NULL before
+ * the first call or for another slot), like the pf_hdrs map. */
+const struct pf_hdr_tab *pf_user_hdrs_lookup(__u32 slot);
+
 /* Make c (unless NULL) the policy the look-ups read (pf_user_decide does
  * it itself; for other users of the datapath code, e.g. user/ofl_match.c).
  * Returns that policy (NULL before the first). */
@@ -47,6 +52,9 @@ int pf_user_rule_index(__u32 idx);
 #endif
 #ifndef PF_ACRH_LOOKUP
 #define PF_ACRH_LOOKUP(k) pf_user_acrh_lookup(k)
+#endif
+#ifndef PF_HDRS_LOOKUP
+#define PF_HDRS_LOOKUP(s) pf_user_hdrs_lookup(s)
 #endif
 
 /* The twin of the pf_acrh map (the daemon's verdicts on request-header

@@ -103,6 +103,7 @@ struct pf_compiled {
 	unsigned n_toks;
 	struct pf_rule rules[PF_MAX_RULES];
 	struct pf_slot_info info;
+	struct pf_hdr_tab hdrs;      /* the pf_hdrs value of the slot */
 	__u16 ports[PF_MAX_PORTS];
 	unsigned n_ports;
 	struct pf_ofl_rule ofl[PF_MAX_RULES]; /* response offload settings */

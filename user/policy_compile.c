@@ -295,6 +295,38 @@ out:
 	return err;
 }
 
+/* The slot's request-header name table (struct pf_hdr_tab, pf_structs.h):
+ * each header token of up to PF_HDR_NAME bytes at the first free entry
+ * of its probe sequence, in key order. A name with no free entry within
+ * PF_HDR_PROBE, or over PF_HDR_NAME bytes, stays in pf_tokens only;
+ * complete says whether any of the former was left out. */
+static void compile_hdrs(struct pf_compiled *c)
+{
+	struct pf_hdr_tab *t = &c->hdrs;
+	struct pf_hdr_ent *e;
+	unsigned i, j;
+
+	memset(t, 0, sizeof(*t));
+	t->complete = 1;
+	for (i = 0; i < c->n_toks; i++) {
+		if (c->keys[i].kind != PF_TOK_HEADER || c->vals[i].len > PF_HDR_NAME)
+			continue;
+		for (j = 0; j < PF_HDR_PROBE; j++) {
+			e = &t->e[(c->keys[i].hash + j) & (PF_HDR_ENTRIES - 1)];
+			if (!e->len)
+				break;
+		}
+		if (j == PF_HDR_PROBE) {
+			t->complete = 0;
+			continue;
+		}
+		e->rules = c->vals[i].rules;
+		e->len = c->vals[i].len;
+		memcpy(e->s, c->vals[i].s, e->len);
+		t->n++;
+	}
+}
+
 /* See policy.h. On error out is left empty (as after pf_compiled_free). */
 int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 		      struct pf_compiled *out, FILE *errs)
@@ -330,6 +362,7 @@ int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 	pf_regex_set_free(&rs);
 	if (err)
 		goto out;
+	compile_hdrs(out);
 	out->info.n_rules = pol->n_rules;
 	out->info.all_rules = pol->n_rules == 64 ? ~0ULL :
 			      (1ULL << pol->n_rules) - 1;

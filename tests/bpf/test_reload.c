@@ -112,9 +112,10 @@ static char *later_policy(void)
 	return y;
 }
 
-/* Is a preflight for method from origin (to api.example.com) answered
- * in the kernel? Runs on a fresh flow table. */
-static bool answered(const char *origin, const char *method)
+/* Is a preflight for method from origin (to api.example.com), asking
+ * for the request headers acrh (NULL: none), answered in the kernel?
+ * Runs on a fresh flow table. */
+static bool answered_h(const char *origin, const char *method, const char *acrh)
 {
 	char req[512];
 	struct h_fix f;
@@ -122,13 +123,20 @@ static bool answered(const char *origin, const char *method)
 
 	snprintf(req, sizeof(req),
 		 "OPTIONS /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n"
-		 "Origin: %s\r\nAccess-Control-Request-Method: %s\r\n\r\n", origin, method);
+		 "Origin: %s\r\nAccess-Control-Request-Method: %s\r\n%s%s%s\r\n", origin,
+		 method, acrh ? "Access-Control-Request-Headers: " : "", acrh ? acrh : "",
+		 acrh ? "\r\n" : "");
 	h_reset_flows();
 	h_answer_fix(&f, 4, req, S0, P0);
 	h_set_sock(&f.sock);
 	if (!h_run_spec(f.prog, &f.in, NULL, &r))
 		return false;
 	return r.verdict == H_TX && r.delta[PF_STAT_ANSWERED] == 1;
+}
+
+static bool answered(const char *origin, const char *method)
+{
+	return answered_h(origin, method, NULL);
 }
 
 static void t_failed_reload_leaves_nothing(void)
@@ -172,7 +180,95 @@ static void t_failed_reload_leaves_nothing(void)
 		return;
 }
 
+/* A policy whose one rule allows the request headers list (YAML). */
+static void hdr_policy(char *y, size_t n, const char *list)
+{
+	snprintf(y, n,
+		 "ports: [8080, 8443]\n"
+		 "rules:\n"
+		 "  - hosts: [api.example.com]\n"
+		 "    origins: [https://app.example.com]\n"
+		 "    methods: [PUT]\n"
+		 "    headers: [%s]\n", list);
+}
+
+/* n header names "x-hNNNNN" of one home entry of the pf_hdrs table */
+static void colliding_names(char names[][16], unsigned n)
+{
+	unsigned i, k = 0, want = 0, h;
+	char s[16];
+
+	for (i = 0; k < n && i < 1000000; i++) {
+		snprintf(s, sizeof(s), "x-h%05u", i);
+		h = (unsigned)pf_hash_bytes((const __u8 *)s, (__u32)strlen(s), 0) &
+		    (PF_HDR_ENTRIES - 1);
+		if (!k)
+			want = h;
+		if (h == want)
+			memcpy(names[k++], s, sizeof(s));
+	}
+	if (k < n)
+		h_die("colliding header names", ENOENT);
+}
+
+/* Each slot's request-header names (the pf_hdrs table, one value per
+ * slot): a reload switches to the names of its own policy, in any case;
+ * a slot cleared for the next install has an empty table; names that do
+ * not fit their probe sequence are still allowed (pf_tokens decides
+ * them), and a name of the same home entry that no policy lists is not. */
+static void t_reload_header_names(void)
+{
+	char y[1024], names[PF_HDR_PROBE + 2][16], list[256] = "", acrh[64];
+	struct pf_hdr_tab *t = calloc(1, sizeof(*t));
+	__u32 slot = 1;
+	unsigned i;
+
+	if (!t)
+		h_die("calloc", ENOMEM);
+	hdr_policy(y, sizeof(y), "x-slot-a, content-type");
+	if (!H_CHECK(!h_reload(y, 1, NULL), "reload into slot 1"))
+		goto out;
+	H_CHECK(answered_h(H_ORIGIN, "PUT", "X-Slot-A, Content-Type"), "slot 1: x-slot-a");
+	H_CHECK(!answered_h(H_ORIGIN, "PUT", "x-slot-b"), "slot 1 granted x-slot-b");
+	H_CHECK(!answered_h(H_ORIGIN, "PUT", "x-request-id"),
+		"slot 1 granted x-request-id (only slot 0's policy has it)");
+	H_CHECK(!bpf_map_lookup_elem(h_maps.hdrs_fd, &slot, t) && t->n == 2 && t->complete,
+		"slot 1's table: %u names, complete %u", t->n, t->complete);
+	hdr_policy(y, sizeof(y), "x-slot-b");
+	if (!H_CHECK(!h_reload(y, 0, NULL), "reload into slot 0"))
+		goto out;
+	H_CHECK(answered_h(H_ORIGIN, "PUT", "x-slot-b"), "slot 0: x-slot-b");
+	H_CHECK(!answered_h(H_ORIGIN, "PUT", "x-slot-a"), "slot 0 granted x-slot-a");
+	/* the inactive slot emptied for the next install */
+	pf_maps_clear_slot(&h_maps, 1);
+	H_CHECK(!bpf_map_lookup_elem(h_maps.hdrs_fd, &slot, t) && t->n == 0 &&
+		!t->complete && !t->e[0].len, "slot 1's table after clearing it");
+	/* one name more than a probe sequence holds: the table incomplete */
+	colliding_names(names, PF_HDR_PROBE + 2);
+	for (i = 0; i <= PF_HDR_PROBE; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			 i ? ", " : "", names[i]);
+	hdr_policy(y, sizeof(y), list);
+	if (!H_CHECK(!h_reload(y, 1, NULL), "reload with colliding names"))
+		goto out;
+	H_CHECK(!bpf_map_lookup_elem(h_maps.hdrs_fd, &slot, t) && t->n == PF_HDR_PROBE &&
+		!t->complete, "the table of colliding names: %u names, complete %u", t->n,
+		t->complete);
+	for (i = 0; i <= PF_HDR_PROBE; i++) {
+		snprintf(acrh, sizeof(acrh), "X-H%s", names[i] + 3);
+		H_CHECK(answered_h(H_ORIGIN, "PUT", acrh), "colliding name %u (%s)", i, acrh);
+	}
+	H_CHECK(!answered_h(H_ORIGIN, "PUT", names[PF_HDR_PROBE + 1]),
+		"granted %s (same home entry, not listed)", names[PF_HDR_PROBE + 1]);
+out:
+	free(t);
+	/* back to the harness's state: H_POLICY active in slot 0 */
+	H_CHECK(!h_reload(H_POLICY, 1, NULL) && !h_reload(H_POLICY, 0, NULL),
+		"reinstall the test policy");
+}
+
 void test_reload(void)
 {
 	h_case("reload: a failed install leaves nothing in its slot", t_failed_reload_leaves_nothing);
+	h_case("reload: each slot's request-header names", t_reload_header_names);
 }

@@ -38,7 +38,10 @@ static const char policy_a[] =
 	"    origins: [https://app.example.com, https://*.example.com,\n"
 	"              http://localhost:3000, https://*.ports.test:8443]\n"
 	"    methods: [PUT, DELETE, patch]\n"
-	"    headers: [content-type, x-request-id]\n"
+	/* a 32-byte name (the longest the pf_hdrs table holds) and a
+	 * 33-byte one (pf_tokens only) */
+	"    headers: [content-type, x-request-id, x-long-name-of-32-bytes-in-table,\n"
+	"              x-long-name-for-the-token-map-33b]\n"
 	"    max_age: 600\n"
 	"    on_deny: reject\n"
 	"  - hosts: [\"[::1]\", 127.0.0.1]\n"

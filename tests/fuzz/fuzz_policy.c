@@ -10,6 +10,8 @@
  *     policy `preflightd check` passes and the daemon then refuses);
  *   - the compiled tokens are unique, sorted and each found by
  *     pf_compiled_lookup; tails and paths are within the map sizes;
+ *   - the request-header name table (pf_hdrs) holds exactly the header
+ *     tokens it can, each where pf_hdr_find probes for it (check_hdrs);
  *   - a preflight made of rule 0's own first host, path, origin and
  *     method is allowed by rule 0 through pf_user_decide (the exact
  *     datapath code), with a well-formed response.
@@ -48,6 +50,41 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* The request-header name table holds header tokens only, each as the
+ * token (bytes, rules), zero-padded, within PF_HDR_PROBE of its home
+ * entry with no empty entry before it; complete: every header token of up
+ * to PF_HDR_NAME bytes is in it. */
+static void check_hdrs(const struct pf_compiled *c)
+{
+	const struct pf_hdr_tab *t = &c->hdrs;
+	const struct pf_hdr_ent *e;
+	struct pf_tok_key k = { .kind = PF_TOK_HEADER, .slot = c->slot };
+	const struct pf_tok_val *v;
+	unsigned i, j, h, used = 0, fit = 0;
+
+	for (i = 0; i < PF_HDR_ENTRIES; i++) {
+		e = &t->e[i];
+		if (!e->len)
+			continue;
+		used++;
+		CHECK(e->len <= PF_HDR_NAME);
+		for (j = e->len; j < PF_HDR_NAME; j++)
+			CHECK(!e->s[j]);
+		k.hash = pf_hash_bytes((const __u8 *)e->s, e->len, 0);
+		v = pf_compiled_lookup(c, &k);
+		CHECK(v && v->len == e->len && !memcmp(v->s, e->s, e->len) &&
+		      v->rules == e->rules);
+		h = (unsigned)k.hash & (PF_HDR_ENTRIES - 1);
+		CHECK(((i - h) & (PF_HDR_ENTRIES - 1)) < PF_HDR_PROBE);
+		for (j = h; j != i; j = (j + 1) & (PF_HDR_ENTRIES - 1))
+			CHECK(t->e[j].len);
+	}
+	CHECK(used == t->n);
+	for (i = 0; i < c->n_toks; i++)
+		fit += c->keys[i].kind == PF_TOK_HEADER && c->vals[i].len <= PF_HDR_NAME;
+	CHECK(t->complete ? used == fit : used < fit);
+}
+
 /* The compiled maps are consistent and within their sizes. */
 static void check_compiled(const struct pf_policy *p, const struct pf_compiled *c,
 			   __u32 slot)
@@ -72,6 +109,7 @@ static void check_compiled(const struct pf_policy *p, const struct pf_compiled *
 			      (c->keys[i - 1].hash == c->keys[i].hash &&
 			       c->keys[i - 1].kind < c->keys[i].kind));
 	}
+	check_hdrs(c);
 	for (i = 0; i < PF_MAX_RULES; i++) {
 		const struct pf_rule *r = &c->rules[i];
 
