@@ -118,20 +118,17 @@ PF_INLINE __u64 pf_tchar_sym(__u64 x)
 }
 
 /* First index in [from, lim) whose byte is not a tchar; lim if none.
- * lim - from <= PF_SCAN_MAX, lim <= PF_REQ_MAX. Bytes at lim and beyond
+ * lim - from <= 8 * words (words a constant: the loop bound the verifier
+ * walks), lim <= PF_REQ_MAX. Bytes at lim and beyond
  * never change the result (they may be read). Per word, the cheap
  * superset test; unless its first flagged byte is ':' or ',', the exact test of
  * the symbols decides: few branches a word, which keeps the verifier's
  * walk through the loop short, and no table look-up. */
-PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim)
+PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 words)
 {
-	const __u8 *b;
 	__u64 i, k, m, x;
 
-	if (!rb)
-		return lim;
-	b = rb->b;
-	for (k = 0, i = from; k < PF_SCAN_MAX / 8 && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < words && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		m = pf_maybe_not_tchar(x);
 		if (!m)
@@ -148,6 +145,14 @@ PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim
 	return i < lim ? i : lim;
 }
 
+/* The same as a global function (verified once, whatever the caller). */
+PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim)
+{
+	if (!rb)
+		return lim;
+	return pf_scan_tchar_in(rb->b, from, lim, PF_SCAN_MAX / 8);
+}
+
 PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
 {
 	return pf_scan_tchar_buf((const struct pf_buf *)b, from, lim);
@@ -157,14 +162,10 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
  * PF_LINE_MAX) whose byte is below lt or is DEL, scanning 8 bytes at a
  * time; lim if none. Bytes with the high bit set never stop the scan
  * (obs-text). */
-PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, __u64 lt)
+PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt)
 {
 	__u64 x, m, lts = lt * PF_ONES, i, k;
-	const __u8 *b;
 
-	if (!rb)
-		return lim;
-	b = rb->b;
 	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		/* below lt: the subtraction's borrow only runs upwards from a
@@ -178,6 +179,13 @@ PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, 
 		}
 	}
 	return i < lim ? i : lim;
+}
+
+PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, __u64 lt)
+{
+	if (!rb)
+		return lim;
+	return pf_scan_ctl_in(rb->b, from, lim, lt);
 }
 
 PF_INLINE __u64 pf_scan_ctl(const __u8 *b, __u64 from, __u64 lim, __u64 lt)
@@ -355,21 +363,22 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	return PF_P_OK;
 }
 
-/* bpf_loop callback: parse the header line starting at pc.pos: the name
- * (tchar+, at most 63 bytes) and ':' by pf_scan_tchar, the value up to the
- * first control byte (which must be CR LF) by pf_scan_ctl, both 8 bytes at
- * a time. Returns 1 (stop) at the end of the header block or on error. */
-PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
+/* Parse the header line starting at pc.pos: the name (tchar+, at most 63
+ * bytes) and ':' by pf_scan_tchar_in, the value up to the first control
+ * byte (which must be CR LF) by pf_scan_ctl_in, both 8 bytes at a time.
+ * Returns 1 (stop) at the end of the header block or on error.
+ * The scans are inlined, not the global functions: a BPF-to-BPF call and
+ * its return cost more than a short line's scan (returns go through the
+ * kernel's return thunk where a CPU needs one, e.g. SRSO's Safe RET).
+ * Their results are laundered: the rest of the line is verified once, not
+ * once per word a scan may stop at ("BPF program is too large"). */
+PF_INLINE long pf_line(const __u8 *b, struct pf_req *r)
 {
-	struct pf_hold *hd = ctx;
-	const __u8 *b = hd->buf;
-	struct pf_req *r = hd->w;
 	struct pf_parse_ctx *c = &r->pc;
 	__u64 pos = c->pos, len = c->len, i, lim, colon, vs, ve, end;
 	int h, res;
 	__u8 ch;
 
-	(void)idx;
 	if (pos + 2 > len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -390,7 +399,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
-	i = pf_scan_tchar(b, pos, lim);
+	i = PF_LAUNDER(c->tmp[0], pf_scan_tchar_in(b, pos, lim, 64 / 8));
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -402,7 +411,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	colon = i;
 	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
 	lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
-	i = pf_scan_ctl(b, colon + 1, lim, 0x20);
+	i = PF_LAUNDER(c->tmp[0], pf_scan_ctl_in(b, colon + 1, lim, 0x20));
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -475,6 +484,25 @@ trimmed:
 		return 1;
 	}
 	c->pos = end + 2;
+	return 0;
+}
+
+/* Header lines per pf_line_cb call: PF_MAX_LINES / PF_LINES_PER_CB calls
+ * look at the same PF_MAX_LINES lines, with fewer calls and returns. */
+#define PF_LINES_PER_CB 2
+_Static_assert(PF_MAX_LINES % PF_LINES_PER_CB == 0, "PF_LINES_PER_CB divides PF_MAX_LINES");
+
+/* pf_loop callback: the next PF_LINES_PER_CB header lines (pf_line).
+ * Returns 1 (stop) at the end of the header block or on error. */
+PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	__u32 k;
+
+	(void)idx;
+	for (k = 0; k < PF_LINES_PER_CB; k++)
+		if (pf_line(hd->buf, hd->w))
+			return 1;
 	return 0;
 }
 
@@ -598,7 +626,7 @@ PF_INLINE int pf_parse(const __u8 *buf, __u32 len, struct pf_req *r)
 	r->flags |= (__u16)pf_path_flags(buf, r->path.off, r->path.len);
 	r->pc.len = len;
 	r->pc.res = PF_P_OK;
-	pf_loop(PF_MAX_LINES, pf_line_cb, &hd);
+	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_line_cb, &hd);
 	if (r->pc.res != PF_P_OK) {
 		res = r->pc.res;
 		goto out;
@@ -672,7 +700,7 @@ PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
 		r->flags |= pf_path_flags(buf, r->path.off, r->path.len);
 	r->pc.len = len;
 	r->pc.res = PF_P_OK;
-	pf_loop(PF_MAX_LINES, pf_line_cb, &hd);
+	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_line_cb, &hd);
 	res = r->pc.res;
 	if (res == PF_P_OK && !r->pc.done)
 		res = PF_P_TOO_LONG;
