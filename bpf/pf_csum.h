@@ -5,7 +5,8 @@
  * negative error); pf_csum_fold turns one into the 16-bit field.
  *   pf_csum_apply     an incremental update of a packet's TCP checksum
  *                     (translation, SACK stripping)
- *   pf_csum_pseudo    the TCP pseudo-header sum of a segment
+ *   pf_csum_words     the sum of a header (by hand: no helper call)
+ *   pf_csum_pseudo    the TCP pseudo-header sum of a segment (by hand)
  *   pf_csum_buf       the sum of a response payload being emitted
  *   pf_verify_csum    is a request's TCP checksum right?
  */
@@ -56,25 +57,55 @@ static __always_inline int pf_csum_apply(void *ctx, bool xdp, __u32 csum_off, __
 	return bpf_xdp_store_bytes(ctx, csum_off, &check, sizeof(check)) ? -1 : 0;
 }
 
-/* The sum of the TCP pseudo header of a segment from src to dst (4 or 16
- * bytes each, by family) with l4_len bytes of TCP header and payload,
- * built in ps (the 10 words of struct pf_scratch's pseudo). Returns the
- * partial sum, or negative. */
-static __always_inline __s64 pf_csum_pseudo(__u32 *ps, __u8 family, const __u8 *src,
-					    const __u8 *dst, __u32 l4_len)
+/* A 64-bit sum of 32-bit words (at most 2^32 of them) as a 32-bit
+ * partial one's complement sum: the end-around carry folded back twice.
+ * Congruent, modulo 0xffff, to what bpf_csum_diff returns for the same
+ * words and seed, and like it nonzero unless every word is; so it folds
+ * (pf_csum_fold) to the same 16 bits, and seeds bpf_csum_diff alike. */
+static __always_inline __u32 pf_csum_wide(__u64 s)
 {
-	__builtin_memset(ps, 0, 40);
-	if (family == 4) {
-		__builtin_memcpy(&ps[0], src, 4);
-		__builtin_memcpy(&ps[1], dst, 4);
-		ps[2] = bpf_htonl((IPPROTO_TCP << 16) | l4_len);
-		return bpf_csum_diff(NULL, 0, (__be32 *)ps, 12, 0);
+	s = (s & 0xffffffffULL) + (s >> 32);
+	s = (s & 0xffffffffULL) + (s >> 32);
+	return (__u32)s;
+}
+
+/* The partial sum of n4 (at most max4, a constant) 32-bit words at p
+ * (max4 of them readable), plus seed: short headers are summed here, not
+ * by bpf_csum_diff (a helper call and its return cost more than a few
+ * additions). Words past n4 are masked out, not branched around: no
+ * branch for the verifier to walk both ways. */
+static __always_inline __u32 pf_csum_words(const void *p, __u64 n4, __u32 max4, __u32 seed)
+{
+	const __u32 *w = p;
+	__u64 s = seed, k;
+
+	for (k = 0; k < max4; k++)
+		s += w[k] & -((k - n4) >> 63); /* all ones while k < n4 */
+	return pf_csum_wide(s);
+}
+
+/* The sum of the TCP pseudo header of a segment from src to dst (4 or 16
+ * bytes each, by family) with l4_len bytes of TCP header and payload.
+ * Returns the partial sum (nonnegative). */
+static __always_inline __s64 pf_csum_pseudo(__u8 family, const __u8 *src, const __u8 *dst,
+					    __u32 l4_len)
+{
+	__u32 k, n = family == 4 ? 4 : 16;
+	__u64 s;
+
+	/* the addresses as 16-bit words (in memory order, as the 32-bit
+	 * words are: the same sum modulo 0xffff), built from bytes in
+	 * registers: a copy would take stack (the programs are at "combined
+	 * stack size of 4 calls is 544. Too large") */
+	s = family == 4 ? bpf_htonl((IPPROTO_TCP << 16) | l4_len) :
+			  (__u64)bpf_htonl(l4_len) + bpf_htonl(IPPROTO_TCP);
+	for (k = 0; k < 16; k += 2) {
+		if (k >= n)
+			break;
+		s += (__u32)src[k] | (__u32)src[k + 1] << 8;
+		s += (__u32)dst[k] | (__u32)dst[k + 1] << 8;
 	}
-	__builtin_memcpy(&ps[0], src, 16);
-	__builtin_memcpy(&ps[4], dst, 16);
-	ps[8] = bpf_htonl(l4_len);
-	ps[9] = bpf_htonl(IPPROTO_TCP);
-	return bpf_csum_diff(NULL, 0, (__be32 *)ps, 40, 0);
+	return pf_csum_wide(s);
 }
 
 /* Sum n bytes of buf (zero-padded to a multiple of 4) in chunks the
@@ -122,9 +153,7 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 		return -1;
 	if (!xdp && bpf_csum_level(ctx, BPF_CSUM_LEVEL_QUERY) >= 0)
 		return 0;
-	psum = pf_csum_pseudo(s->pseudo, p->family, p->key.caddr, p->key.saddr, hl + n);
-	if (psum < 0)
-		return -1;
+	psum = pf_csum_pseudo(p->family, p->key.caddr, p->key.saddr, hl + n);
 	/* Verifier workaround: a masked 64-bit copy of the header length
 	 * ("R2 min value is negative") */
 	{

@@ -128,12 +128,8 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		__builtin_memcpy(&tp->opt[8], &r, 4);
 	}
 	/* pseudo header + TCP header + payload */
-	sum = pf_csum_pseudo(s->pseudo, p->family, src, dst, thl + len);
-	if (sum < 0)
-		return -1;
-	sum = bpf_csum_diff(NULL, 0, (__be32 *)tp, thl == 32 ? 32 : 20, (__u32)sum);
-	if (sum < 0)
-		return -1;
+	sum = pf_csum_pseudo(p->family, src, dst, thl + len);
+	sum = pf_csum_words(tp, thl == 32 ? 8 : 5, 8, (__u32)sum);
 	if (len) {
 		sum = pf_csum_buf(resp, len, sum);
 		if (sum < 0)
@@ -166,9 +162,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		ip->protocol = IPPROTO_TCP;
 		__builtin_memcpy(&ip->saddr, src, 4);
 		__builtin_memcpy(&ip->daddr, dst, 4);
-		sum = bpf_csum_diff(NULL, 0, (__be32 *)ip, sizeof(*ip), 0);
-		if (sum < 0)
-			return -1;
+		sum = pf_csum_words(ip, sizeof(*ip) / 4, sizeof(*ip) / 4, 0);
 		ip->check = (__u16)~pf_csum_fold(sum);
 		if (pf_store(ctx, xdp, ETH_HLEN, ip, sizeof(*ip)))
 			return -1;

@@ -123,7 +123,6 @@ struct pf_scratch {
 	__u8 hdrs[128];          /* TCP header being built */
 	__u8 eth[16];            /* Ethernet header being built */
 	__u8 iph[40];            /* IP header being built */
-	__u32 pseudo[10];        /* TCP pseudo header */
 	struct pf_sockinfo si;   /* the local socket's state */
 	__u32 grown;             /* XDP: bytes the frame grew at its head */
 };
