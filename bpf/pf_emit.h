@@ -69,19 +69,23 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 					const struct pf_emit *e)
 {
 	struct pf_tcp_ts_hdr *tp;
-	struct ethhdr *eth;
 	__u32 ip_hlen, thl, l4, new_len;
-	const __u8 *src, *dst;
+	const __u8 *src, *dst, *eth;
+	__u8 *h;
+	__u64 n;
 	__s64 sum;
 	__u8 *resp;
 
 	if (!ctx || !p || !s || !e || len > PF_RESP_MAX)
 		return -1;
 	resp = s->resp;
-	/* headers are built in scratch memory, not on the stack (main
-	 * program + this frame: "combined stack size ... Too large") */
-	tp = (struct pf_tcp_ts_hdr *)s->hdrs;
-	__builtin_memset(tp, 0, sizeof(*tp));
+	/* The headers are built in scratch memory, not on the stack (main
+	 * program + this frame: "combined stack size ... Too large"), one
+	 * after the other as on the wire -- Ethernet, IP, TCP -- and
+	 * written with one store: each helper call (and its return) costs
+	 * more than the copy. */
+	h = s->hdrs;
+	__builtin_memset(h, 0, 96);
 	ip_hlen = p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	thl = sizeof(struct tcphdr) + (e->has_ts ? 12 : 0);
 	l4 = ETH_HLEN + ip_hlen;
@@ -91,24 +95,18 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	resp[PF_O(len)] = 0;
 	resp[PF_O(len + 1)] = 0;
 	resp[PF_O(len + 2)] = 0;
-	eth = (struct ethhdr *)s->eth;
+	eth = s->eth;
 	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
-	if (!xdp && (pf_load(ctx, xdp, 0, eth, sizeof(*eth)) ||
-		     pf_resize(ctx, xdp, new_len)))
+	if (!xdp && (pf_load(ctx, xdp, 0, s->eth, ETH_HLEN) || pf_resize(ctx, xdp, new_len)))
 		return -1;
-	{
-		/* Ethernet: back to where it came from. A to_server segment is
-		 * only ever built over the response just emitted, so swapping
-		 * again restores the request's own orientation. */
-		__u8 tmp[ETH_ALEN];
-
-		__builtin_memcpy(tmp, eth->h_dest, ETH_ALEN);
-		__builtin_memcpy(eth->h_dest, eth->h_source, ETH_ALEN);
-		__builtin_memcpy(eth->h_source, tmp, ETH_ALEN);
-	}
-	if (pf_store(ctx, xdp, 0, eth, sizeof(*eth)))
-		return -1;
+	/* Ethernet: back to where it came from. A to_server segment is only
+	 * ever built over the response just emitted, so swapping again
+	 * restores the request's own orientation. */
+	__builtin_memcpy(h, eth + ETH_ALEN, ETH_ALEN);
+	__builtin_memcpy(h + ETH_ALEN, eth, ETH_ALEN);
+	__builtin_memcpy(h + 2 * ETH_ALEN, eth + 2 * ETH_ALEN, 2);
 	/* TCP header */
+	tp = (struct pf_tcp_ts_hdr *)(h + l4);
 	tp->th.source = e->to_server ? p->key.cport : p->key.sport;
 	tp->th.dest = e->to_server ? p->key.sport : p->key.cport;
 	tp->th.seq = bpf_htonl(e->seq);
@@ -136,23 +134,9 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 			return -1;
 	}
 	tp->th.check = (__u16)~pf_csum_fold(sum);
-	if (pf_store(ctx, xdp, l4, tp, thl == 32 ? 32 : 20))
-		return -1;
-	if (len) {
-		/* Verifier workaround: a 64-bit copy tested after a barrier
-		 * ("R4 min value is negative, either use unsigned ...") */
-		__u64 n = len;
-
-		barrier_var(n);
-		if (n == 0 || n > PF_RESP_MAX)
-			return -1;
-		if (pf_store(ctx, xdp, l4 + thl, resp, n))
-			return -1;
-	}
 	/* IP header */
-	__builtin_memset(s->iph, 0, sizeof(s->iph));
 	if (p->family == 4) {
-		struct iphdr *ip = (struct iphdr *)s->iph;
+		struct iphdr *ip = (struct iphdr *)(h + ETH_HLEN);
 
 		ip->version = 4;
 		ip->ihl = 5;
@@ -164,10 +148,8 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		__builtin_memcpy(&ip->daddr, dst, 4);
 		sum = pf_csum_words(ip, sizeof(*ip) / 4, sizeof(*ip) / 4, 0);
 		ip->check = (__u16)~pf_csum_fold(sum);
-		if (pf_store(ctx, xdp, ETH_HLEN, ip, sizeof(*ip)))
-			return -1;
 	} else {
-		struct ipv6hdr *ip6 = (struct ipv6hdr *)s->iph;
+		struct ipv6hdr *ip6 = (struct ipv6hdr *)(h + ETH_HLEN);
 
 		ip6->version = 6;
 		ip6->payload_len = bpf_htons(thl + len);
@@ -175,7 +157,19 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		ip6->hop_limit = 64;
 		__builtin_memcpy(&ip6->saddr, src, 16);
 		__builtin_memcpy(&ip6->daddr, dst, 16);
-		if (pf_store(ctx, xdp, ETH_HLEN, ip6, sizeof(*ip6)))
+	}
+	/* Verifier workaround: 64-bit lengths tested after a barrier ("R4
+	 * min value is negative, either use unsigned ...") */
+	n = l4 + thl;
+	barrier_var(n);
+	if (n > 96 || pf_store(ctx, xdp, 0, h, n))
+		return -1;
+	if (len) {
+		n = len;
+		barrier_var(n);
+		if (n == 0 || n > PF_RESP_MAX)
+			return -1;
+		if (pf_store(ctx, xdp, l4 + thl, resp, n))
 			return -1;
 	}
 	if (!xdp && !e->to_server)

@@ -120,9 +120,8 @@ struct pf_scratch {
 	/* new flow entry being created; raw bytes because a per-CPU map
 	 * value may not contain a bpf_spin_lock */
 	__u64 nf[(sizeof(struct pf_flow) + 7) / 8];
-	__u8 hdrs[128];          /* TCP header being built */
-	__u8 eth[16];            /* Ethernet header being built */
-	__u8 iph[40];            /* IP header being built */
+	__u8 hdrs[128];          /* headers being built (Ethernet, IP, TCP), or read */
+	__u8 eth[16];            /* the request's Ethernet header */
 	struct pf_sockinfo si;   /* the local socket's state */
 	__u32 grown;             /* XDP: bytes the frame grew at its head */
 };
