@@ -409,7 +409,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	PF_TEST_POINT(PF_TP_ANSWER);
 	if (!p->answer_port)
 		return PF_ANS_PASS; /* translated only: a port a reload dropped */
-	if (p->pay_len < 8 || pf_load(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
+	if (p->pay_len < 8 || pf_load_hdr(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
 		st = PF_STAT_PASS_NOT_OPTIONS;
 		goto pass;
 	}

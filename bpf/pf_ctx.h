@@ -17,6 +17,29 @@ static __always_inline long pf_load(void *ctx, bool xdp, __u32 off, void *to, __
 		     bpf_skb_load_bytes(ctx, off, to, len);
 }
 
+/* pf_load of a few header bytes (len a constant, off < 256): read in
+ * place when they are in the linear part (the usual case), else by the
+ * helper as pf_load. The same bytes either way; a helper call and its
+ * return cost more than the copy. */
+static __always_inline long pf_load_hdr(void *ctx, bool xdp, __u32 off, void *to, __u32 len)
+{
+	void *data, *end;
+	__u64 o = off;
+
+	if (xdp) {
+		data = (void *)(long)((struct xdp_md *)ctx)->data;
+		end = (void *)(long)((struct xdp_md *)ctx)->data_end;
+	} else {
+		data = (void *)(long)((struct __sk_buff *)ctx)->data;
+		end = (void *)(long)((struct __sk_buff *)ctx)->data_end;
+	}
+	if (o < 256 && data + o + len <= end) {
+		__builtin_memcpy(to, data + o, len);
+		return 0;
+	}
+	return pf_load(ctx, xdp, off, to, len);
+}
+
 static __always_inline long pf_store(void *ctx, bool xdp, __u32 off, void *from,
 				     __u32 len)
 {

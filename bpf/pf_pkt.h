@@ -62,12 +62,12 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	tot = pf_ctx_len(ctx, xdp);
 	/* the EtherType as on the wire: VLAN tags are not walked (such
 	 * traffic is passed untouched) */
-	if (pf_load(ctx, xdp, 12, &h_proto, sizeof(h_proto)))
+	if (pf_load_hdr(ctx, xdp, 12, &h_proto, sizeof(h_proto)))
 		return -1;
 	if (h_proto == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
 
-		if (pf_load(ctx, xdp, ETH_HLEN, &ip, sizeof(ip)))
+		if (pf_load_hdr(ctx, xdp, ETH_HLEN, &ip, sizeof(ip)))
 			return -1;
 		if (ip.version != 4 || ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
 			return -1;
@@ -99,7 +99,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
-		if (pf_load(ctx, xdp, ETH_HLEN, &ip6, sizeof(ip6)))
+		if (pf_load_hdr(ctx, xdp, ETH_HLEN, &ip6, sizeof(ip6)))
 			return -1;
 		if (ip6.version != 6)
 			return -1;
@@ -146,7 +146,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	} else {
 		return -1;
 	}
-	if (pf_load(ctx, xdp, l4, &th, sizeof(th)))
+	if (pf_load_hdr(ctx, xdp, l4, &th, sizeof(th)))
 		return -1;
 	port = bpf_ntohs(dir == PF_DIR_IN ? th.dest : th.source);
 	if (!(pf_cfg.xlate_bits[(port >> 6) & 1023] & (1ULL << (port & 63))))
