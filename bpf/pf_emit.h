@@ -97,7 +97,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	resp[PF_O(len + 2)] = 0;
 	eth = s->eth;
 	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
-	if (!xdp && (pf_load(ctx, xdp, 0, s->eth, ETH_HLEN) || pf_resize(ctx, xdp, new_len)))
+	if (!xdp && (pf_load_hdr(ctx, xdp, 0, s->eth, ETH_HLEN) || pf_resize(ctx, xdp, new_len)))
 		return -1;
 	/* Ethernet: back to where it came from. A to_server segment is only
 	 * ever built over the response just emitted, so swapping again
@@ -234,7 +234,7 @@ static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u
 	long r;
 
 	/* the Ethernet header first: growing at the head moves it */
-	if (pf_load(ctx, true, 0, s->eth, ETH_HLEN))
+	if (pf_load_hdr(ctx, true, 0, s->eth, ETH_HLEN))
 		return -1;
 	r = pf_resize(ctx, true, len);
 	if (r < 0)

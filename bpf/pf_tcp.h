@@ -223,7 +223,9 @@ static __always_inline int pf_read_opts(void *ctx, bool xdp, const struct pf_pkt
 	barrier_var(n);
 	if (n > 40)
 		return -1;
-	if (pf_load(ctx, xdp, p->l4_off + 20, o->b, n))
+	/* 12: NOP NOP TS, what Linux sends */
+	if (n == 12 ? pf_load_hdr(ctx, xdp, p->l4_off + 20, o->b, 12) :
+		      pf_load(ctx, xdp, p->l4_off + 20, o->b, n))
 		return -1;
 	o->len = (__u32)n;
 	/* Linux sends NOP NOP TS first: skip the walk for the common case */
