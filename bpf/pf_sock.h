@@ -84,8 +84,8 @@ static __always_inline int pf_sock_from_request(struct bpf_sock *sk, const struc
 	isn_c = rq->rcv_isn;
 	isn_s = rq->snt_isn;
 	mss = rq->req.req.mss;
-	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(rq, req.rcv_wscale);
-	si->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(rq, req.snd_wscale);
+	si->wscale = BPF_CORE_READ_BITFIELD(rq, req.rcv_wscale);
+	si->snd_wscale = BPF_CORE_READ_BITFIELD(rq, req.snd_wscale);
 	bpf_sk_release(sk);
 	if (p->seq != isn_c + 1 || p->ack != isn_s + 1 || mss == 0)
 		return PF_STAT_PASS_NO_SOCKET;
@@ -145,16 +145,18 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	si->mss = tp->mss_cache;
 	si->rcv_wnd = tp->rcv_wnd;
 	si->bytes_received = tp->bytes_received;
-	/* the root pointer and the whole field path: with &tp->rx_opt clang
-	 * folds the chain to tcp_sock and the macro adds rx_opt's offset a
-	 * second time (the verifier: "access beyond struct tcp_sock") */
-	si->wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.rcv_wscale);
-	si->snd_wscale = BPF_CORE_READ_BITFIELD_PROBED(tp, rx_opt.snd_wscale);
+	/* bitfields read in place (tp is a trusted BTF pointer): no
+	 * bpf_probe_read_kernel call per field, as _PROBED makes. The root
+	 * pointer and the whole field path: with &tp->rx_opt clang folds
+	 * the chain to tcp_sock and the macro adds rx_opt's offset a second
+	 * time (the verifier: "access beyond struct tcp_sock") */
+	si->wscale = BPF_CORE_READ_BITFIELD(tp, rx_opt.rcv_wscale);
+	si->snd_wscale = BPF_CORE_READ_BITFIELD(tp, rx_opt.snd_wscale);
 	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
 	 * from the cached packet time: never ahead of the real clock */
 	si->ts_ok = 1;
 	if (bpf_core_field_exists(tp->tcp_usec_ts) &&
-	    BPF_CORE_READ_BITFIELD_PROBED(tp, tcp_usec_ts))
+	    BPF_CORE_READ_BITFIELD(tp, tcp_usec_ts))
 		si->ts_now = (__u32)tp->tcp_mstamp + tp->tsoffset;
 	else
 		si->ts_now = (__u32)(tp->tcp_mstamp / 1000) + tp->tsoffset;
