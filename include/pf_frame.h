@@ -17,7 +17,7 @@
  *
  * pf_parse_interim() reads the head of an interim (1xx) response, which
  * a server may send before its answer (100 Continue, 103 Early Hints),
- * with the same header-line rules (pf_line_cb).
+ * with the same header-line rules (pf_line).
  */
 #ifndef PF_FRAME_H
 #define PF_FRAME_H
@@ -83,7 +83,7 @@ PF_INLINE int pf_parse_interim(const __u8 *buf, __u32 len, struct pf_req *r)
 	r->pc.len = len;
 	r->pc.pos = cr + 2;
 	r->pc.res = PF_P_OK;
-	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_line_cb, &hd);
+	pf_loop(PF_MAX_LINES, pf_line_call_cb, &hd);
 	res = r->pc.res;
 	if (res == PF_P_OK && !r->pc.done)
 		res = PF_P_TOO_LONG;

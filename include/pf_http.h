@@ -158,15 +158,15 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
 	return pf_scan_tchar_buf((const struct pf_buf *)b, from, lim);
 }
 
-/* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <=
- * PF_LINE_MAX) whose byte is below lt or is DEL, scanning 8 bytes at a
- * time; lim if none. Bytes with the high bit set never stop the scan
- * (obs-text). */
-PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt)
+/* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <= 8 *
+ * words, words a constant) whose byte is below lt or is DEL, scanning 8
+ * bytes at a time; lim if none. Bytes with the high bit set never stop
+ * the scan (obs-text). */
+PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt, __u32 words)
 {
 	__u64 x, m, lts = lt * PF_ONES, i, k;
 
-	for (k = 0, i = from; k < PF_LINE_MAX / 8 && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < words && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		/* below lt: the subtraction's borrow only runs upwards from a
 		 * flagged byte, so exact for the lowest one, which is all we
@@ -185,7 +185,7 @@ PF_GLOBAL __u64 pf_scan_ctl_buf(const struct pf_buf *rb, __u64 from, __u64 lim, 
 {
 	if (!rb)
 		return lim;
-	return pf_scan_ctl_in(rb->b, from, lim, lt);
+	return pf_scan_ctl_in(rb->b, from, lim, lt, PF_LINE_MAX / 8);
 }
 
 PF_INLINE __u64 pf_scan_ctl(const __u8 *b, __u64 from, __u64 lim, __u64 lt)
@@ -364,15 +364,21 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 }
 
 /* Parse the header line starting at pc.pos: the name (tchar+, at most 63
- * bytes) and ':' by pf_scan_tchar_in, the value up to the first control
- * byte (which must be CR LF) by pf_scan_ctl_in, both 8 bytes at a time.
- * Returns 1 (stop) at the end of the header block or on error.
- * The scans are inlined, not the global functions: a BPF-to-BPF call and
+ * bytes) and ':' by pf_scan_tchar, the value up to the first control byte
+ * (which must be CR LF) by pf_scan_ctl, both 8 bytes at a time. Returns 1
+ * (stop) at the end of the header block or on error.
+ * inl (a constant): the scans inlined, not called as global functions --
+ * the same results. On the answer path (pf_parse) a BPF-to-BPF call and
  * its return cost more than a short line's scan (returns go through the
- * kernel's return thunk where a CPU needs one, e.g. SRSO's Safe RET).
- * Their results are laundered: the rest of the line is verified once, not
- * once per word a scan may stop at ("BPF program is too large"). */
-PF_INLINE long pf_line(const __u8 *b, struct pf_req *r)
+ * kernel's return thunk where a CPU needs one, e.g. SRSO's Safe RET); but
+ * inline, each scan's loop is walked by the verifier at every call site,
+ * which costs the other parsers (pf_parse_head, pf_parse_interim) more
+ * verification time than their calls cost them. The results are
+ * laundered: the rest of the line is verified once, not once per word a
+ * scan may stop at ("BPF program is too large"). */
+#define PF_SCAN_IN 128 /* value bytes pf_line scans inline */
+
+PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 {
 	struct pf_parse_ctx *c = &r->pc;
 	__u64 pos = c->pos, len = c->len, i, lim, colon, vs, ve, end;
@@ -399,7 +405,8 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r)
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
-	i = PF_LAUNDER(c->tmp[0], pf_scan_tchar_in(b, pos, lim, 64 / 8));
+	i = PF_LAUNDER(c->tmp[0], inl ? pf_scan_tchar_in(b, pos, lim, 64 / 8) :
+					pf_scan_tchar(b, pos, lim));
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -411,7 +418,18 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r)
 	colon = i;
 	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
 	lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
-	i = PF_LAUNDER(c->tmp[0], pf_scan_ctl_in(b, colon + 1, lim, 0x20));
+	if (inl) {
+		/* the first PF_SCAN_IN bytes inline, the rest (a long value)
+		 * by the global function: a loop of PF_LINE_MAX / 8 words
+		 * inline would be walked at length by the verifier */
+		i = colon + 1 + PF_SCAN_IN < lim ? colon + 1 + PF_SCAN_IN : lim;
+		i = pf_scan_ctl_in(b, colon + 1, i, 0x20, PF_SCAN_IN / 8);
+		if (i == colon + 1 + PF_SCAN_IN && i < lim)
+			i = pf_scan_ctl(b, i, lim, 0x20);
+	} else {
+		i = pf_scan_ctl(b, colon + 1, lim, 0x20);
+	}
+	i = PF_LAUNDER(c->tmp[0], i);
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -492,8 +510,11 @@ trimmed:
 #define PF_LINES_PER_CB 2
 _Static_assert(PF_MAX_LINES % PF_LINES_PER_CB == 0, "PF_LINES_PER_CB divides PF_MAX_LINES");
 
-/* pf_loop callback: the next PF_LINES_PER_CB header lines (pf_line).
- * Returns 1 (stop) at the end of the header block or on error. */
+/* pf_loop callbacks: the next PF_LINES_PER_CB header lines (pf_line)
+ * with the scans inlined (pf_parse: the answer path), or the next line
+ * with the scans called (the other parsers: PF_MAX_LINES calls, each
+ * verified once). Return 1 (stop) at the end of the header block or on
+ * error. */
 PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 {
 	struct pf_hold *hd = ctx;
@@ -501,9 +522,17 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 
 	(void)idx;
 	for (k = 0; k < PF_LINES_PER_CB; k++)
-		if (pf_line(hd->buf, hd->w))
+		if (pf_line(hd->buf, hd->w, true))
 			return 1;
 	return 0;
+}
+
+PF_CALLBACK long pf_line_call_cb(__u32 idx, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+
+	(void)idx;
+	return pf_line(hd->buf, hd->w, false);
 }
 
 /* Flag request-targets whose prefix match could differ from what the app
@@ -661,7 +690,7 @@ out:
  * Returns (and stores in r->res) PF_P_OK with r->len the head's length,
  * PF_P_INCOMPLETE if the head does not end within len, or another
  * pf_parse_res for a head the datapath cannot follow. Header lines use
- * the preflight parser's rules (pf_line_cb). */
+ * the preflight parser's rules (pf_line). */
 PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
 {
 	struct pf_hold hd = { .buf = buf, .w = r };
@@ -700,7 +729,7 @@ PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
 		r->flags |= pf_path_flags(buf, r->path.off, r->path.len);
 	r->pc.len = len;
 	r->pc.res = PF_P_OK;
-	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_line_cb, &hd);
+	pf_loop(PF_MAX_LINES, pf_line_call_cb, &hd);
 	res = r->pc.res;
 	if (res == PF_P_OK && !r->pc.done)
 		res = PF_P_TOO_LONG;
