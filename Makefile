@@ -80,6 +80,7 @@ check-headers: | $(BUILD)
 		  '#define PF_TOK_LOOKUP(k) ((void)(k), (const struct pf_tok_val *)0)' \
 		  '#define PF_RULE_LOOKUP(i) ((void)(i), (const struct pf_rule *)0)' \
 		  '#define PF_ACRH_LOOKUP(k) ((void)(k), (const struct pf_acrh_val *)0)' \
+		  '#define PF_HDRS_LOOKUP(s) ((void)(s), (const struct pf_hdr_tab *)0)' \
 		  '#define PF_OFL_RULE_LOOKUP(i) ((void)(i), (const struct pf_ofl_rule *)0)' \
 		  "#include \"$${h#include/}\"" > $(BUILD)/hdr_check.c; \
 		$(CC) $(WARN) -std=gnu11 -fsyntax-only -Iinclude $(BUILD)/hdr_check.c && \
