@@ -287,8 +287,12 @@ case_exact_app() {
 case_exact_nginx() {
 	newcase
 	[[ -n $PF_NGINX_PID ]] || pf_case_skip "nginx not running ($PF_NGINX_WHY)"
+	local det
+	det=$(pf_stat ofl_detached)
 	oflcheck nginx "$NGINX_PORT" "$NGINX_REF_PORT"
 	pf_expect_eq "oflcheck exit" "$OC_RC" 0
+	pf_expect_ge "1 MiB sendfile bodies out of the SK_MSG path (ofl_detached)" \
+		"$(($(pf_stat ofl_detached) - det))" 3
 	pf_case_result
 }
 
@@ -348,6 +352,30 @@ case_raw() {
 	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
 	pf_expect_ge "unfollowable heads counted (ofl_resp_bad)" \
 		"$(($(pf_stat ofl_resp_bad) - bad))" 6
+	pf_case_result
+}
+
+# q. Large bodies (PF_OFL_DETACH_MIN and more): the socket leaves the SK_MSG
+# path after the head (TC egress), so the body goes out without being
+# copied into a message, and is back at the next request (TC ingress)
+# before the app can read it -- every later head still edited, every byte
+# exact (tools/oflraw.py big_*); pipelined requests waiting behind a large
+# body keep the socket in (their responses would go out unseen); a head
+# held back right after a large body is never dropped.
+case_detach() {
+	newcase
+	local det rea fail
+	det=$(pf_stat ofl_detached)
+	rea=$(pf_stat ofl_readded)
+	fail=$(pf_stat ofl_detach_failed)
+	oflraw "$RAW_PORT" "$CASE_DIR/raw.out" --case big_alternating --case big_pipelined \
+		--case big_batch --case big_head_split
+	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
+	pf_expect_ge "sockets out of the SK_MSG path for a body (ofl_detached)" \
+		"$(($(pf_stat ofl_detached) - det))" 4
+	pf_expect_ge "back at the next request (ofl_readded)" "$(($(pf_stat ofl_readded) - rea))" 4
+	pf_expect_eq "no socket map update or delete failed (ofl_detach_failed)" \
+		"$(($(pf_stat ofl_detach_failed) - fail))" 0
 	pf_case_result
 }
 
@@ -774,6 +802,7 @@ main() {
 	pf_case "[$MODE] h. byte-exact: nginx (1 MB sendfile, gzip + Vary, HEAD, 304, pipelined)" case_exact_nginx
 	pf_case "[$MODE] i. offload counters" case_stats
 	pf_case "[$MODE] m. scripted app: adversarial heads byte-exact or unchanged" case_raw
+	pf_case "[$MODE] q. large bodies: out of the SK_MSG path and back, every head edited" case_detach
 	pf_case "[$MODE] n. TCP_DEFER_ACCEPT: requests recorded before the socket exists" case_early
 	pf_case "[$MODE] o. regex origins: Vary until learned, the request teaches the daemon" case_regex
 	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start
