@@ -355,7 +355,7 @@ case_raw() {
 	pf_case_result
 }
 
-# q. Large bodies (PF_OFL_DETACH_MIN and more): the socket leaves the SK_MSG
+# r. Large bodies (PF_OFL_DETACH_MIN and more): the socket leaves the SK_MSG
 # path after the head (TC egress), so the body goes out without being
 # copied into a message, and is back at the next request (TC ingress)
 # before the app can read it -- every later head still edited, every byte
@@ -802,7 +802,7 @@ main() {
 	pf_case "[$MODE] h. byte-exact: nginx (1 MB sendfile, gzip + Vary, HEAD, 304, pipelined)" case_exact_nginx
 	pf_case "[$MODE] i. offload counters" case_stats
 	pf_case "[$MODE] m. scripted app: adversarial heads byte-exact or unchanged" case_raw
-	pf_case "[$MODE] q. large bodies: out of the SK_MSG path and back, every head edited" case_detach
+	pf_case "[$MODE] r. large bodies: out of the SK_MSG path and back, every head edited" case_detach
 	pf_case "[$MODE] n. TCP_DEFER_ACCEPT: requests recorded before the socket exists" case_early
 	pf_case "[$MODE] o. regex origins: Vary until learned, the request teaches the daemon" case_regex
 	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start
