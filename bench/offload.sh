@@ -172,7 +172,7 @@ run_variant() {
 				BEST[$v.$target.runs]=$(((c1 - c0) / n))
 			fi
 		fi
-		echo "bench: round $r $v $target: $line" >&2
+		echo "bench: round $r $v $target: $line${BEST[$v.$target.in_ns]:+ tc_in_ns=${BEST[$v.$target.in_ns]}}${BEST[$v.$target.msg_ns]:+ msg_ns=${BEST[$v.$target.msg_ns]}}" >&2
 	done
 	if [[ -n ${FLOOR_PID:-} ]]; then
 		pf_bg_kill "$FLOOR_PID"

@@ -286,14 +286,16 @@ static __always_inline int pf_ofl_load(struct __sk_buff *skb, __u32 off, __u32 n
 	return bpf_skb_load_bytes(skb, off, sc->buf, len) ? -1 : 0;
 }
 
-/* Stop recording on st (framing lost at next), counting why. */
+/* Stop recording on st (framing lost at next), counting why (stat 0:
+ * not counted). */
 static __always_inline void pf_ofl_in_stop(struct pf_ofl_sk *st, __u32 next, __u32 stat)
 {
 	bpf_spin_lock(&st->lock);
 	if (st->s.in_state == PF_OFL_IN_HEAD && st->s.next == next)
 		st->s.in_state = PF_OFL_IN_STOP;
 	bpf_spin_unlock(&st->lock);
-	pf_count(stat);
+	if (stat)
+		pf_count(stat);
 }
 
 /* Parse and decide the request head at sc->buf (n bytes from the
@@ -348,7 +350,8 @@ static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
  * in before a request head of it is recorded: TC ingress runs before the
  * app can read the request, so the response's head meets the SK_MSG
  * program again. The socket must be ESTABLISHED (the kernel refuses other
- * states). Returns 0 when the socket is in the map. */
+ * states). Returns 0 when the socket is in the map, 1 when the offload
+ * is being detached, -1 on a failure. */
 static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p,
 					struct pf_ofl_sk *st)
 {
@@ -357,7 +360,7 @@ static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_p
 	long err = -1;
 
 	if (pf_ofl_stopped())
-		return -1; /* being detached: the map is being emptied */
+		return 1; /* being detached: the map is being emptied */
 	sk = pf_sk_lookup(skb, p);
 	if (!sk)
 		return -1;
@@ -438,8 +441,9 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 			 * next one take its entry. Then this head again (the
 			 * lock was let go). */
 			bpf_spin_unlock(&st->lock);
-			if (pf_ofl_readd(skb, p, st)) {
-				pf_ofl_in_stop(st, next, PF_STAT_OFL_DETACH_FAILED);
+			ret = pf_ofl_readd(skb, p, st);
+			if (ret) {
+				pf_ofl_in_stop(st, next, ret < 0 ? PF_STAT_OFL_DETACH_FAILED : 0);
 				return;
 			}
 			continue;
