@@ -35,6 +35,7 @@ EXPOSE=x-request-echo
 METRICS_SHD=$PF_V4_HOST:9471  # shadow mode's /metrics (the topology's own address)
 RX_ORIGIN='^https://pr-[0-9]+\.preview\.example\.com$'   # a regex origin
 CG=
+RESTART_LEFT=0
 
 # write_policy FILE RESPONSES -- the offload policy for this topology;
 # RESPONSES true|false (false: the control run, no headers inserted).
@@ -482,7 +483,9 @@ case_no_daemon() {
 
 # k2. The restart adopted the socket map and the request queues and
 # replaced both programs; the connection held open across the crash and
-# the restart (HOLD: its oflhold output) kept its headers.
+# the restart (HOLD: its oflhold output) kept its headers, and so did one
+# whose socket was out of the socket map for a large body at the crash
+# (HOLD2; RESTART_LEFT: ofl_detached for its first response).
 case_restarted() {
 	newcase
 	pf_expect_match "the restart adopted the offload's state" "$(cat "$PF_PFD_LOG")" \
@@ -491,6 +494,11 @@ case_restarted() {
 	pf_detail_file "$1"
 	pf_expect "held connection: ACAO before the crash" grep -q "before acao=$ORIGIN" "$1"
 	pf_expect "held connection: ACAO after the restart" grep -q "after acao=$ORIGIN" "$1"
+	pf_detail_file "$2"
+	pf_expect_ge "large body: its socket out of the socket map at the crash" "$RESTART_LEFT" 1
+	pf_expect "large body: ACAO before the crash" grep -q "before acao=$ORIGIN" "$2"
+	pf_expect "large body: back in the adopted map, ACAO after the restart" \
+		grep -q "after acao=$ORIGIN" "$2"
 	get "$API/v1/items" "$ORIGIN"
 	pf_expect_eq "a new connection after the restart" \
 		"$(hdr "$CASE_DIR/h" access-control-allow-origin)" "$ORIGIN"
@@ -516,20 +524,32 @@ case_detached() {
 
 # The crash, restart and detach sequence.
 run_restart() {
-	local hold=$PF_WORK/hold.out go=$PF_WORK/hold.go hpid rc=0
+	local hold=$PF_WORK/hold.out hold2=$PF_WORK/hold2.out go=$PF_WORK/hold.go hpid h2pid rc=0 det
 	pf_start_preflightd "$MODE" --cgroup "$CG" || true
 	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
 		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path /v1/items \
 		--go "$go" >"$hold" 2>&1 &
 	hpid=$!
 	pf_wait_for_line "$hold" 'before' 10 "$hpid" || true
+	# a second one whose first response has a large body: its socket is
+	# out of the socket map at the crash (RESTART_LEFT), and the new
+	# instance's recorder puts it back into the adopted map
+	det=$(pf_stat ofl_detached)
+	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
+		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path "/blob?n=200000" \
+		--go "$go" >"$hold2" 2>&1 &
+	h2pid=$!
+	pf_wait_for_line "$hold2" 'before' 10 "$h2pid" || true
+	RESTART_LEFT=$(($(pf_stat ofl_detached) - det))
 	pf_kill9
 	pf_case "[$MODE] k1. kill -9: no daemon, headers still inserted" case_no_daemon
 	pf_start_preflightd "$MODE" --cgroup "$CG" || true
 	touch "$go"
 	pf_wait_gone "$hpid" 20 || true
-	wait "$hpid" 2>/dev/null || true
-	pf_case "[$MODE] k2. restart: adopted, a held connection keeps its headers" case_restarted "$hold"
+	pf_wait_gone "$h2pid" 20 || true
+	wait "$hpid" "$h2pid" 2>/dev/null || true
+	pf_case "[$MODE] k2. restart: adopted, a held connection keeps its headers" case_restarted \
+		"$hold" "$hold2"
 	pf_kill9
 	timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 5 \
 		>"$PF_WORK/detach.out" 2>&1 || rc=$?
