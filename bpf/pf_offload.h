@@ -17,6 +17,11 @@
  *                     chunk sizes, a message that holds the next unit is
  *                     split there (bpf_msg_apply_bytes), heads split over
  *                     writes are held (bpf_msg_cork_bytes).
+ *   pf_ofl_egress     TC egress, called by pf_tc_egress: a socket whose
+ *                     SK_MSG program passed the head of a large body
+ *                     leaves pf_ofl_socks for the body (no sendfile copy);
+ *                     pf_ofl_tc puts it back at its next request
+ *                     (pf_ofl_readd)
  * Fail open: whatever is not understood passes unchanged, counted
  * (PF_STATS_OFFLOAD), and the connection is then left alone.
  *
@@ -31,6 +36,7 @@
  * - sendfile() data reaches the program copied into the message like any
  *   other write (tcp_bpf_sendmsg copies MSG_SPLICE_PAGES data), so it is
  *   visible and writable; it is skipped by the apply_bytes window anyway.
+ *   That copy is why a socket leaves the map for a large body.
  */
 #ifndef PF_BPF_OFFLOAD_H
 #define PF_BPF_OFFLOAD_H
