@@ -16,7 +16,12 @@
 # request recorder -- over the same without the offload).
 #
 #   bash bench/offload.sh [--duration S] [--conns N] [--rounds R] [--csv FILE]
-#                         [--bench-csv FILE]
+#                         [--bench-csv FILE] [--alt NAME=BINARY]...
+#
+# --alt adds a variant offload-NAME: the offload with another preflightd
+# binary (e.g. one built with other EXTRA_BPF_CFLAGS into another BUILD
+# directory), measured in the same rounds for an A/B side by side; its
+# figures are in --csv and the "bench: round" lines (not in the table).
 #
 # Rounds alternate the variants' order; each figure is the best of the
 # rounds. --csv keeps every round's figures; --bench-csv writes the best
@@ -45,6 +50,8 @@ STATSFD=$PF_BUILD/bench/statsfd
 CG=
 FLOORCTL=$PF_BUILD/bench/ofl_floorctl
 FLOOR_PID=
+declare -A ALT
+ALTS=()
 
 while (($#)); do
 	case $1 in
@@ -53,6 +60,8 @@ while (($#)); do
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--csv) CSV=$2; shift 2 ;;
 	--bench-csv) BENCH_CSV=$2; shift 2 ;;
+	--alt) [[ $2 == ?*=?* ]] || pf_usage
+		ALT[offload-${2%%=*}]=${2#*=}; ALTS+=("offload-${2%%=*}"); shift 2 ;;
 	*) pf_usage ;;
 	esac
 done
@@ -137,8 +146,9 @@ run_variant() {
 			{ echo "bench: ofl_floorctl: $(cat "$PF_WORK/floor.out")" >&2; exit 1; }
 	fi
 	case $v in
-	offload) write_policy "$PF_WORK/p.yaml" true
-		PF_POLICY=$PF_WORK/p.yaml pf_start_preflightd tc --cgroup "$CG" >/dev/null
+	offload | offload-*) write_policy "$PF_WORK/p.yaml" true
+		PF_PREFLIGHTD=${ALT[$v]:-$PF_PREFLIGHTD} PF_POLICY=$PF_WORK/p.yaml \
+			pf_start_preflightd tc --cgroup "$CG" >/dev/null
 		pf_curl -sS -D - -o /dev/null -H "Origin: $ORIGIN" "http://$PF_V4_HOST:$PORT/small.json" |
 			grep -qi '^access-control-allow-origin' ||
 			echo "bench: offload: no ACAO on a response" >&2 ;;
@@ -157,12 +167,12 @@ run_variant() {
 		if ((n > 0)) && [[ $v != base ]]; then
 			# TC ingress ns per response (with the recorder in offload)
 			BEST[$v.$target.in_ns]=$(((after - before) / n))
-			if [[ $v == offload ]]; then
+			if [[ $v == offload* ]]; then
 				BEST[$v.$target.msg_ns]=$(((t1 - t0) / n))
 				BEST[$v.$target.runs]=$(((c1 - c0) / n))
 			fi
 		fi
-		echo "bench: round $r $v $target: $line" >&2
+		echo "bench: round $r $v $target: $line${BEST[$v.$target.in_ns]:+ tc_in_ns=${BEST[$v.$target.in_ns]}}${BEST[$v.$target.msg_ns]:+ msg_ns=${BEST[$v.$target.msg_ns]}}" >&2
 	done
 	if [[ -n ${FLOOR_PID:-} ]]; then
 		pf_bg_kill "$FLOOR_PID"
@@ -192,12 +202,14 @@ main() {
 	PF_BG_PIDS+=("$spid")
 	pf_wait_for_line "$PF_WORK/statsfd.log" ready 10 "$spid" ||
 		{ echo "bench: statsfd: $(cat "$PF_WORK/statsfd.log")" >&2; exit 1; }
-	local order=(base preflightd floor offload)
+	local order=(base preflightd floor offload "${ALTS[@]}") rev i
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for v in "${order[@]}"; do
 			run_variant "$v"
 		done
-		order=("${order[3]}" "${order[2]}" "${order[1]}" "${order[0]}")
+		rev=()
+		for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[i]}"); done
+		order=("${rev[@]}")
 	done
 	report
 }

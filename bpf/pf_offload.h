@@ -17,6 +17,11 @@
  *                     chunk sizes, a message that holds the next unit is
  *                     split there (bpf_msg_apply_bytes), heads split over
  *                     writes are held (bpf_msg_cork_bytes).
+ *   pf_ofl_egress     TC egress, called by pf_tc_egress: a socket whose
+ *                     SK_MSG program passed the head of a large body
+ *                     leaves pf_ofl_socks for the body (no sendfile copy);
+ *                     pf_ofl_tc puts it back at its next request
+ *                     (pf_ofl_readd)
  * Fail open: whatever is not understood passes unchanged, counted
  * (PF_STATS_OFFLOAD), and the connection is then left alone.
  *
@@ -31,6 +36,7 @@
  * - sendfile() data reaches the program copied into the message like any
  *   other write (tcp_bpf_sendmsg copies MSG_SPLICE_PAGES data), so it is
  *   visible and writable; it is skipped by the apply_bytes window anyway.
+ *   That copy is why a socket leaves the map for a large body.
  */
 #ifndef PF_BPF_OFFLOAD_H
 #define PF_BPF_OFFLOAD_H
@@ -113,6 +119,19 @@ struct {
 	__type(key, __u64);
 	__type(value, struct pf_flow_key);
 } pf_ofl_held SEC(".maps");
+
+/* Sockets whose SK_MSG program passed the head of a large body
+ * (PF_OFL_DETACH_MIN) and asked to leave the SK_MSG path for it: flow key
+ * (client first, as TC sees it) -> socket cookie. TC egress looks each
+ * server segment up here -- a hash look-up instead of a socket look-up per
+ * segment -- and takes the socket out of pf_ofl_socks (pf_ofl_egress). An
+ * entry lost (LRU) only leaves its socket in the SK_MSG path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);  /* set at load (--max-flows) */
+	__type(key, struct pf_flow_key);
+	__type(value, __u64);
+} pf_ofl_leave SEC(".maps");
 
 /* Requests seen while their connection was still a request socket (the
  * handshake's last ACK and the first request in one receive batch): the
@@ -273,14 +292,16 @@ static __always_inline int pf_ofl_load(struct __sk_buff *skb, __u32 off, __u32 n
 	return bpf_skb_load_bytes(skb, off, sc->buf, len) ? -1 : 0;
 }
 
-/* Stop recording on st (framing lost at next), counting why. */
+/* Stop recording on st (framing lost at next), counting why (stat 0:
+ * not counted). */
 static __always_inline void pf_ofl_in_stop(struct pf_ofl_sk *st, __u32 next, __u32 stat)
 {
 	bpf_spin_lock(&st->lock);
 	if (st->s.in_state == PF_OFL_IN_HEAD && st->s.next == next)
 		st->s.in_state = PF_OFL_IN_STOP;
 	bpf_spin_unlock(&st->lock);
-	pf_count(stat);
+	if (stat)
+		pf_count(stat);
 }
 
 /* Parse and decide the request head at sc->buf (n bytes from the
@@ -326,6 +347,48 @@ static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	bpf_ringbuf_submit(rec, 0);
 	bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
 	pf_count(PF_STAT_OFL_LEARN);
+}
+
+#define PF_EBUSY  16
+#define PF_EEXIST 17
+
+/* Put st's socket, out of pf_ofl_socks for a body (pf_ofl_egress), back
+ * in before a request head of it is recorded: TC ingress runs before the
+ * app can read the request, so the response's head meets the SK_MSG
+ * program again. The socket must be ESTABLISHED (the kernel refuses other
+ * states). Returns 0 when the socket is in the map, 1 when the offload
+ * is being detached, -1 on a failure. */
+static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p,
+					struct pf_ofl_sk *st)
+{
+	struct bpf_sock *sk, *in;
+	__u64 cookie = st->cookie;
+	long err = -1;
+
+	if (pf_ofl_stopped())
+		return 1; /* being detached: the map is being emptied */
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return -1;
+	if (sk->state == BPF_TCP_ESTABLISHED)
+		err = bpf_map_update_elem(&pf_ofl_socks, &cookie, sk, BPF_NOEXIST);
+	bpf_sk_release(sk);
+	if (err == -PF_EEXIST || err == -PF_EBUSY) {
+		/* EBUSY: the socket has a psock with our program -- in the
+		 * map, or an old one not yet dropped (the map would then lose
+		 * it): only a look-up tells */
+		in = bpf_map_lookup_elem(&pf_ofl_socks, &cookie);
+		err = in ? 0 : -1;
+		if (in)
+			bpf_sk_release(in);
+	}
+	if (err)
+		return -1;
+	bpf_spin_lock(&st->lock);
+	st->s.detached = 0;
+	bpf_spin_unlock(&st->lock);
+	pf_count(PF_STAT_OFL_READDED);
+	return 0;
 }
 
 /* Record the request heads that start in segment p on st. */
@@ -377,6 +440,19 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 			/* a copy of this segment on another CPU was first */
 			bpf_spin_unlock(&st->lock);
 			return;
+		}
+		if (st->s.detached) {
+			/* out of the SK_MSG path for a body: back in first, or
+			 * this request's response would go out unseen and the
+			 * next one take its entry. Then this head again (the
+			 * lock was let go). */
+			bpf_spin_unlock(&st->lock);
+			ret = pf_ofl_readd(skb, p, st);
+			if (ret) {
+				pf_ofl_in_stop(st, next, ret < 0 ? PF_STAT_OFL_DETACH_FAILED : 0);
+				return;
+			}
+			continue;
 		}
 		if (st->s.n_req - st->s.n_resp >= PF_OFL_FIFO) {
 			st->s.in_state = PF_OFL_IN_STOP;
@@ -594,6 +670,26 @@ struct sock___ofl {
 	int sk_wmem_queued;
 } __attribute__((preserve_access_index));
 
+/* The head just passed (not held back) is followed by a Content-Length
+ * body of body bytes, then by the next head: for a large body, ask TC
+ * egress to take the socket out of the SK_MSG path (pf_ofl_egress) --
+ * the kernel then sends the body (sendfile) without copying it into a
+ * message. */
+static __always_inline void pf_ofl_want_detach(struct pf_ofl_sk *st, __u64 body)
+{
+	if (body < PF_OFL_DETACH_MIN || st->corked || st->out_state != PF_OFL_OUT_BODY ||
+	    st->out_after != PF_OFL_OUT_HEAD)
+		return;
+	bpf_spin_lock(&st->lock);
+	st->s.detach_req = 1;
+	bpf_spin_unlock(&st->lock);
+	if (bpf_map_update_elem(&pf_ofl_leave, &st->key, &st->cookie, BPF_ANY)) {
+		bpf_spin_lock(&st->lock);
+		st->s.detach_req = 0;
+		bpf_spin_unlock(&st->lock);
+	}
+}
+
 /* The unit at hand is no longer held back (it is complete, or passes). */
 static __always_inline void pf_ofl_unhold(struct pf_ofl_sk *st)
 {
@@ -654,6 +750,10 @@ static __always_inline int pf_ofl_cork(struct sk_msg_md *msg, struct pf_ofl_sk *
 {
 	if (n < msg->size || st->corked >= PF_OFL_CORK_MAX)
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_BAD);
+	if (st->s.detached)
+		/* out of the map (the rest of the write that took it out): the
+		 * psock, and what it holds, is freed when this write ends */
+		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_DETACH_FAILED);
 	/* detach must know that this socket holds bytes (pf_ofl_held) */
 	if (!st->corked && bpf_map_update_elem(&pf_ofl_held, &st->cookie, &st->key, BPF_ANY))
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_HELD_FULL);
@@ -874,9 +974,12 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 		if (body >= (1ULL << 30))
 			return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_STREAM);
 		bpf_msg_apply_bytes(msg, hlen);
+		pf_ofl_want_detach(st, body);
 		return SK_PASS;
 	}
-	return pf_ofl_advance(msg, st, cur, (__u64)hlen + body, after);
+	res = pf_ofl_advance(msg, st, cur, (__u64)hlen + body, after);
+	pf_ofl_want_detach(st, body);
+	return res;
 }
 
 /* The chunk-size line of a chunked body at the start of the message. */
@@ -987,6 +1090,63 @@ int pf_ofl_msg(struct sk_msg_md *msg)
 	ret = pf_ofl_unit(msg, st, sc, tp, cur);
 	sc->busy = 0;
 	return ret;
+}
+
+/* ================================================================
+ * TC egress: a socket leaves the SK_MSG path for a large body
+ * ================================================================ */
+
+/* Called by pf_tc_egress for each server segment (socket sequence
+ * space). A socket whose SK_MSG program asked for it (pf_ofl_leave)
+ * leaves pf_ofl_socks; the recorder puts it back at its next request
+ * (pf_ofl_readd). Only when that is safe:
+ * - no request is waiting for its response (n_req == n_resp, under the
+ *   lock the recorder takes): a pipelined request recorded meanwhile
+ *   keeps the socket in, or its response would go out unseen;
+ * - nothing is held back (corked, pf_ofl_held): the kernel frees held
+ *   bytes with the psock. TC egress of the socket's own segments runs
+ *   where its SK_MSG program cannot (the socket is locked: its sender's
+ *   transmit, or softirq/timers that defer while the socket is owned),
+ *   and the program never corks once the socket is out (pf_ofl_cork).
+ * The psock (and the kernel's copying of sendfile pages) goes when the
+ * write that sent the head ends; a failed delete leaves the socket in
+ * (the recorder then finds it there). */
+static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf_pkt *p)
+{
+	struct pf_ofl_sk *st;
+	struct bpf_sock *sk;
+	__u64 *ck, cookie;
+	__u32 ok = 0;
+
+	if (!pf_cfg.ofl_on || !p->pay_len)
+		return;
+	ck = bpf_map_lookup_elem(&pf_ofl_leave, &p->key);
+	if (!ck)
+		return;
+	cookie = *ck;
+	bpf_map_delete_elem(&pf_ofl_leave, &p->key);
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&pf_ofl_sk, sk, 0, 0);
+	bpf_sk_release(sk);
+	if (!st || st->cookie != cookie)
+		return;
+	if (!st->corked && !bpf_map_lookup_elem(&pf_ofl_held, &cookie)) {
+		bpf_spin_lock(&st->lock);
+		if (st->s.detach_req && !st->s.detached && st->s.n_req == st->s.n_resp) {
+			st->s.detached = 1;
+			ok = 1;
+		}
+		st->s.detach_req = 0;
+		bpf_spin_unlock(&st->lock);
+	}
+	if (!ok)
+		return;
+	if (bpf_map_delete_elem(&pf_ofl_socks, &cookie))
+		pf_count(PF_STAT_OFL_DETACH_FAILED);
+	else
+		pf_count(PF_STAT_OFL_DETACHED);
 }
 
 /* ================================================================

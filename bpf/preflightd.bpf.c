@@ -117,6 +117,7 @@ int pf_tc_egress(struct __sk_buff *skb)
 	/* a drop makes TCP send the segment again, translated anew */
 	if (f && pf_translate_out(skb, false, &p, f))
 		return TC_ACT_SHOT;
+	pf_ofl_egress(skb, &p); /* response offload: a socket leaves SK_MSG for a body */
 	pf_shd_egress_hook(skb); /* shadow mode (issue 13): a tail call */
 	return TC_ACT_UNSPEC;
 }

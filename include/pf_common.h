@@ -146,6 +146,9 @@ enum pf_tok_kind {
 	X(OFL_HELD_FULL,       "offload: table of sockets holding a head full: response unchanged") \
 	X(OFL_NO_ROOM,         "offload: send buffer too full to push a rewritten head safely: response unchanged") \
 	X(OFL_MISSED,          "offload: response bytes went out unseen (kernel cork/window): connection passed") \
+	X(OFL_DETACHED,        "offload: sockets out of the SK_MSG path for a large body (zero-copy sendfile)") \
+	X(OFL_READDED,         "offload: sockets back in the SK_MSG path at their next request") \
+	X(OFL_DETACH_FAILED,   "offload: socket map update/delete for a body failed: connection passed unchanged") \
 	X(SHD_READ,            "shadow: app response heads read at TC egress for comparison")
 
 enum pf_stat {

@@ -14,6 +14,13 @@
 #define PF_OFL_HEADS_SEG   PF_OFL_FIFO /* request heads parsed in one segment */
 #define PF_OFL_EXPOSE_MAX  256   /* "Access-Control-Expose-Headers: ...\r\n" */
 #define PF_OFL_CORK_MAX    64    /* writes a head may be split over */
+/* A response whose Content-Length body is at least this long takes its
+ * socket out of pf_ofl_socks (the SK_MSG path) for the body: the kernel
+ * copies every sendfile page into the message while the socket is in a
+ * socket map. Back in at the connection's next request (TC ingress). */
+#ifndef PF_OFL_DETACH_MIN
+#define PF_OFL_DETACH_MIN  65536
+#endif
 
 /* Slots of the offload's program array (pf_ofl_tail): the request recorder
  * behind pf_tc_ingress, the shadow response reader behind pf_tc_egress. */
@@ -67,7 +74,11 @@ struct pf_ofl_state {
 			    * n_resp..n_req-1 wait in q[i % PF_OFL_FIFO] */
 	__u8  in_state;    /* enum pf_ofl_in */
 	__u8  has_gap;
-	__u8  pad[6];
+	__u8  detach_req;  /* SK_MSG passed a head with a large body: TC
+			    * egress may take the socket out of the map */
+	__u8  detached;    /* out of pf_ofl_socks: TC ingress puts it back
+			    * before it records the next request */
+	__u8  pad[4];
 	struct pf_ofl_ent q[PF_OFL_FIFO];
 };
 

@@ -7,8 +7,9 @@
  * Pinned in the interface's pin directory, like the flow table: ofl_sk
  * (the per-socket FIFOs and framing), ofl_socks (the covered sockets; the
  * SK_MSG program is attached to it), ofl_rules (the rules' response
- * settings), ofl_ctl (the stop flag) and ofl_held (sockets holding a
- * head back), which the programs of already covered sockets keep using.
+ * settings), ofl_ctl (the stop flag), ofl_held (sockets holding a
+ * head back) and ofl_leave (sockets asking to leave the SK_MSG path for a
+ * body), which the programs of already covered sockets keep using.
  * The programs stay attached after a crash (legacy cgroup and map
  * attachments outlive the process), so covered connections keep their
  * headers; a restart adopts the maps and replaces both programs.
@@ -42,9 +43,10 @@
  * when its last user reference goes (kill -9 would have stopped the
  * request recorder under the still attached TC program). */
 static const char *const ofl_pins[] = { "ofl_sk", "ofl_socks", "ofl_rules", "ofl_ctl",
-					 "ofl_held", "shd_stats", "shd_diffs", "ofl_tail" };
+					 "ofl_held", "ofl_leave", "shd_stats", "shd_diffs",
+					 "ofl_tail" };
 #define N_PINS (sizeof(ofl_pins) / sizeof(ofl_pins[0]))
-#define N_ADOPT 5
+#define N_ADOPT 6
 #define PIN_SOCKS 1
 #define PIN_CTL 3
 #define PIN_HELD 4
@@ -56,7 +58,8 @@ static struct bpf_map *ofl_map(struct preflightd_bpf *skel, unsigned i)
 {
 	struct bpf_map *maps[] = { skel->maps.pf_ofl_sk, skel->maps.pf_ofl_socks,
 				   skel->maps.pf_ofl_rules, skel->maps.pf_ofl_ctl,
-				   skel->maps.pf_ofl_held, skel->maps.pf_shd_stats,
+				   skel->maps.pf_ofl_held, skel->maps.pf_ofl_leave,
+				   skel->maps.pf_shd_stats,
 				   skel->maps.pf_shd_diffs, skel->maps.pf_ofl_tail };
 
 	return maps[i];
@@ -154,6 +157,8 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	err = bpf_map__set_max_entries(skel->maps.pf_ofl_socks, max_flows);
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.pf_ofl_held, max_flows);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pf_ofl_leave, max_flows);
 	if (err) {
 		pr_warn("size the offload socket map: %s", strerror(-err));
 		return err;

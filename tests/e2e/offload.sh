@@ -35,6 +35,7 @@ EXPOSE=x-request-echo
 METRICS_SHD=$PF_V4_HOST:9471  # shadow mode's /metrics (the topology's own address)
 RX_ORIGIN='^https://pr-[0-9]+\.preview\.example\.com$'   # a regex origin
 CG=
+RESTART_LEFT=0
 
 # write_policy FILE RESPONSES -- the offload policy for this topology;
 # RESPONSES true|false (false: the control run, no headers inserted).
@@ -287,8 +288,12 @@ case_exact_app() {
 case_exact_nginx() {
 	newcase
 	[[ -n $PF_NGINX_PID ]] || pf_case_skip "nginx not running ($PF_NGINX_WHY)"
+	local det
+	det=$(pf_stat ofl_detached)
 	oflcheck nginx "$NGINX_PORT" "$NGINX_REF_PORT"
 	pf_expect_eq "oflcheck exit" "$OC_RC" 0
+	pf_expect_ge "1 MiB sendfile bodies out of the SK_MSG path (ofl_detached)" \
+		"$(($(pf_stat ofl_detached) - det))" 3
 	pf_case_result
 }
 
@@ -348,6 +353,30 @@ case_raw() {
 	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
 	pf_expect_ge "unfollowable heads counted (ofl_resp_bad)" \
 		"$(($(pf_stat ofl_resp_bad) - bad))" 6
+	pf_case_result
+}
+
+# r. Large bodies (PF_OFL_DETACH_MIN and more): the socket leaves the SK_MSG
+# path after the head (TC egress), so the body goes out without being
+# copied into a message, and is back at the next request (TC ingress)
+# before the app can read it -- every later head still edited, every byte
+# exact (tools/oflraw.py big_*); pipelined requests waiting behind a large
+# body keep the socket in (their responses would go out unseen); a head
+# held back right after a large body is never dropped.
+case_detach() {
+	newcase
+	local det rea fail
+	det=$(pf_stat ofl_detached)
+	rea=$(pf_stat ofl_readded)
+	fail=$(pf_stat ofl_detach_failed)
+	oflraw "$RAW_PORT" "$CASE_DIR/raw.out" --case big_alternating --case big_pipelined \
+		--case big_batch --case big_head_split
+	pf_expect_eq "oflraw exit: every byte as expected" "$OR_RC" 0
+	pf_expect_ge "sockets out of the SK_MSG path for a body (ofl_detached)" \
+		"$(($(pf_stat ofl_detached) - det))" 4
+	pf_expect_ge "back at the next request (ofl_readded)" "$(($(pf_stat ofl_readded) - rea))" 4
+	pf_expect_eq "no socket map update or delete failed (ofl_detach_failed)" \
+		"$(($(pf_stat ofl_detach_failed) - fail))" 0
 	pf_case_result
 }
 
@@ -454,7 +483,9 @@ case_no_daemon() {
 
 # k2. The restart adopted the socket map and the request queues and
 # replaced both programs; the connection held open across the crash and
-# the restart (HOLD: its oflhold output) kept its headers.
+# the restart (HOLD: its oflhold output) kept its headers, and so did one
+# whose socket was out of the socket map for a large body at the crash
+# (HOLD2; RESTART_LEFT: ofl_detached for its first response).
 case_restarted() {
 	newcase
 	pf_expect_match "the restart adopted the offload's state" "$(cat "$PF_PFD_LOG")" \
@@ -463,6 +494,11 @@ case_restarted() {
 	pf_detail_file "$1"
 	pf_expect "held connection: ACAO before the crash" grep -q "before acao=$ORIGIN" "$1"
 	pf_expect "held connection: ACAO after the restart" grep -q "after acao=$ORIGIN" "$1"
+	pf_detail_file "$2"
+	pf_expect_ge "large body: its socket out of the socket map at the crash" "$RESTART_LEFT" 1
+	pf_expect "large body: ACAO before the crash" grep -q "before acao=$ORIGIN" "$2"
+	pf_expect "large body: back in the adopted map, ACAO after the restart" \
+		grep -q "after acao=$ORIGIN" "$2"
 	get "$API/v1/items" "$ORIGIN"
 	pf_expect_eq "a new connection after the restart" \
 		"$(hdr "$CASE_DIR/h" access-control-allow-origin)" "$ORIGIN"
@@ -488,20 +524,32 @@ case_detached() {
 
 # The crash, restart and detach sequence.
 run_restart() {
-	local hold=$PF_WORK/hold.out go=$PF_WORK/hold.go hpid rc=0
+	local hold=$PF_WORK/hold.out hold2=$PF_WORK/hold2.out go=$PF_WORK/hold.go hpid h2pid rc=0 det
 	pf_start_preflightd "$MODE" --cgroup "$CG" || true
 	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
 		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path /v1/items \
 		--go "$go" >"$hold" 2>&1 &
 	hpid=$!
 	pf_wait_for_line "$hold" 'before' 10 "$hpid" || true
+	# a second one whose first response has a large body: its socket is
+	# out of the socket map at the crash (RESTART_LEFT), and the new
+	# instance's recorder puts it back into the adopted map
+	det=$(pf_stat ofl_detached)
+	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
+		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path "/blob?n=200000" \
+		--go "$go" >"$hold2" 2>&1 &
+	h2pid=$!
+	pf_wait_for_line "$hold2" 'before' 10 "$h2pid" || true
+	RESTART_LEFT=$(($(pf_stat ofl_detached) - det))
 	pf_kill9
 	pf_case "[$MODE] k1. kill -9: no daemon, headers still inserted" case_no_daemon
 	pf_start_preflightd "$MODE" --cgroup "$CG" || true
 	touch "$go"
 	pf_wait_gone "$hpid" 20 || true
-	wait "$hpid" 2>/dev/null || true
-	pf_case "[$MODE] k2. restart: adopted, a held connection keeps its headers" case_restarted "$hold"
+	pf_wait_gone "$h2pid" 20 || true
+	wait "$hpid" "$h2pid" 2>/dev/null || true
+	pf_case "[$MODE] k2. restart: adopted, a held connection keeps its headers" case_restarted \
+		"$hold" "$hold2"
 	pf_kill9
 	timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 5 \
 		>"$PF_WORK/detach.out" 2>&1 || rc=$?
@@ -774,6 +822,7 @@ main() {
 	pf_case "[$MODE] h. byte-exact: nginx (1 MB sendfile, gzip + Vary, HEAD, 304, pipelined)" case_exact_nginx
 	pf_case "[$MODE] i. offload counters" case_stats
 	pf_case "[$MODE] m. scripted app: adversarial heads byte-exact or unchanged" case_raw
+	pf_case "[$MODE] r. large bodies: out of the SK_MSG path and back, every head edited" case_detach
 	pf_case "[$MODE] n. TCP_DEFER_ACCEPT: requests recorded before the socket exists" case_early
 	pf_case "[$MODE] o. regex origins: Vary until learned, the request teaches the daemon" case_regex
 	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start

@@ -98,6 +98,17 @@ def suite_nginx(origin):
         Step("GET", "/small.json", "allow", o, group=1),
         Step("GET", "/page.txt", "allow", o + [("Accept-Encoding", "gzip")], group=1),
         Step("GET", "/missing", "allow", o, group=1),
+        # keep-alive, 1 MiB sendfile bodies and small JSON alternating
+        # (the socket leaves the SK_MSG path for each large body and is
+        # back at the next request), then pipelined behind a large body
+        Step("GET", "/blob.bin", "allow", o),
+        Step("GET", "/small.json", "allow", o),
+        Step("GET", "/blob.bin", "vary", [("Origin", "https://evil.test")]),
+        Step("GET", "/small.json", "vary"),
+        Step("GET", "/blob.bin", "allow", o, group=2),
+        Step("GET", "/small.json", "allow", o, group=2),
+        Step("GET", "/blob.bin", "vary", [], group=2),
+        Step("GET", "/small.json", "allow", o, group=2),
         Step("GET", "/blob.bin", "vary", [("Connection", "close")]),
     ]
 

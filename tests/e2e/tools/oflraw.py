@@ -160,6 +160,24 @@ CASES = [
     Case("close_mid_head_slow", [R(b"HTTP/1.1 200 OK\r\nX-A: 1\r\nContent-Le", writes=[17, 8],
                                    pause=0.2, want="prefix", close=True)]),
 ]
+# large bodies (PF_OFL_DETACH_MIN and more): the socket leaves the SK_MSG
+# path after the head and is back at the next request -- every later head
+# still gets its lines; pipelined requests waiting behind a large body keep
+# the socket in (their responses would go out unseen); a head held back
+# (split over writes) right after a large body is never lost
+BIGBODY = bytes((i * 13) & 0xFF for i in range(200000))
+BIG_RESP = resp("200 OK", ["Content-Type: application/octet-stream"], BIGBODY)
+BIG_HEAD = BIG_RESP.index(CRLF + CRLF) + 4
+CASES += [
+    Case("big_alternating", [R(BIG_RESP, writes=[BIG_HEAD]), R(OK), R(BIG_RESP, origin="foreign"),
+                             R(OK, writes=[9, 20, 10], pause=0.05), R(BIG_RESP, writes=[BIG_HEAD]),
+                             R(resp("304 Not Modified", ["ETag: \"1\""], clen=False)), R(OK)]),
+    Case("big_pipelined", [R(BIG_RESP, writes=[BIG_HEAD]), R(OK), R(BIG_RESP, origin="none"),
+                           R(OK, writes=[9, 20, 10]), R(OK)], pipelined=True),
+    Case("big_batch", [R(BIG_RESP), R(OK), R(BIG_RESP), R(OK)], pipelined=True, batch=True),
+    Case("big_head_split", [R(BIG_RESP, writes=[12, 30, BIG_HEAD - 42]),
+                            R(OK, writes=[9, 20, 10]), R(OK)]),
+]
 # a head held back while preflightd detaches (tests/e2e/offload.sh drives
 # them with the go file): the stopped program sends it unchanged once the
 # app completes it, or the connection is reset
@@ -169,7 +187,7 @@ CASES += [
     Case("held_adopt", [R(OK), R(OK, writes=[HELD], go=True, want="same")]),
     Case("held_reset", [R(OK, writes=[HELD], go=True, want="prefix", close=True)]),
 ]
-DEFAULT_CASES = [c.name for c in CASES if not c.name.startswith("held_")]
+DEFAULT_CASES = [c.name for c in CASES if not c.name.startswith(("held_", "big_"))]
 CASE_BY_NAME = {c.name: c for c in CASES}
 
 
