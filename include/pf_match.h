@@ -428,6 +428,8 @@ PF_INLINE __u32 pf_lowest_bit(__u64 x)
 	return n;
 }
 
+#define PF_METHOD_SCAN_IN 16
+
 /* Check Access-Control-Request-Method against rule r. */
 /* (BPF functions take 5 arguments: the slice and slot/rule are packed.) */
 PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 slot_rule,
@@ -436,8 +438,8 @@ PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 
 	struct pf_slice m = { .off = (__u16)slice, .len = (__u16)(slice >> 16) };
 	__u32 slot = (__u32)slot_rule, r = (__u32)(slot_rule >> 32);
 	const __u8 *buf;
+	__u64 w, i, end;
 	__u32 *ls;
-	__u64 w;
 
 	if (!rb || !mt)
 		return PF_R_METHOD_BAD;
@@ -446,7 +448,15 @@ PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 
 
 	if (m.len == 0 || m.len > PF_TOKEN_MAX)
 		return PF_R_METHOD_BAD;
-	if (pf_scan_tchar(buf, m.off, m.off + m.len) != m.off + m.len)
+	/* a method's first PF_METHOD_SCAN_IN bytes scanned inline (see
+	 * pf_hdr_elem), the rest of a longer one by the global scan */
+	i = m.off;
+	end = i + m.len;
+	i = pf_scan_tchar_in(buf, i, end < i + PF_METHOD_SCAN_IN ? end : i + PF_METHOD_SCAN_IN,
+			     PF_METHOD_SCAN_IN / 8);
+	if (i == (__u64)m.off + PF_METHOD_SCAN_IN && i < end)
+		i = pf_scan_tchar(buf, i, end);
+	if (PF_LAUNDER(*ls, i) != end)
 		return PF_R_METHOD_BAD;
 	m.len = (__u16)PF_LAUNDER(*ls, m.len); /* the loop exit pinned it */
 	if ((m.len == 7 && pf_word_ieq(buf, m.off, 7, PF_LIT8("connect\0"))) ||
@@ -578,19 +588,25 @@ PF_GLOBAL __u64 pf_scan_sep(const struct pf_buf *rb, __u64 from, __u64 lim)
 	return (i < lim ? i : lim) | comma;
 }
 
-/* bpf_loop callback: the next element of the ACRH value from c->pos:
- * separators, one name (checked), the separator after it. The list
- * grammar: "a, b" and "a,b" are lists of two names, "a b" is malformed
- * (after a name that SP/HT ended, a ',' must come before the next one).
- * One call per name, each scanning 8 bytes at a time. */
-PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
-{
-	struct pf_hold *hd = ctx;
-	struct pf_hdr_ctx *c = hd->w;
-	const __u8 *b = hd->buf;
-	__u64 s, t, end = c->end;
+/* Name bytes an element's scan looks at inline (longer names: the rest
+ * by the global pf_scan_tchar_buf), and elements per pf_hdr_cb call. */
+#define PF_HDR_SCAN_IN 32
+#define PF_HDR_PER_CB  1
 
-	(void)idx;
+/* The next element of the ACRH value from c->pos: separators, one name
+ * (checked), the separator after it. Returns 1 to stop the scan (the end
+ * of the list, a malformed one, a name denied or over the limit). The
+ * list grammar: "a, b" and "a,b" are lists of two names, "a b" is
+ * malformed (after a name that SP/HT ended, a ',' must come before the
+ * next one). Each name scanned 8 bytes at a time, inline: a call to the
+ * global scan and its return cost more than a name's scan where returns
+ * go through a return thunk (AMD's SRSO Safe RET); the scan's end is
+ * laundered, so what follows is verified once, not once per word it may
+ * stop at ("BPF program is too large"). */
+PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
+{
+	__u64 s, t, lim, end = c->end;
+
 	/* a name right away (after a ','): no separators to skip */
 	s = c->pos;
 	if (s >= end)
@@ -604,7 +620,11 @@ PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
 		goto bad;
 	}
 	s &= ~PF_SEP_COMMA;
-	t = pf_scan_tchar(b, s, end);
+	lim = end < s + PF_HDR_SCAN_IN ? end : s + PF_HDR_SCAN_IN;
+	t = pf_scan_tchar_in(b, s, lim, PF_HDR_SCAN_IN / 8);
+	if (t == s + PF_HDR_SCAN_IN && t < end)
+		t = pf_scan_tchar(b, t, end);
+	t = PF_LAUNDER(c->tmp, t);
 	if (t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' && b[PF_M(t)] != '\t')
 		goto bad;
 	c->tstart = s;
@@ -619,6 +639,21 @@ bad:
 	c->bad.off = (__u16)t;
 	c->bad.len = 1;
 	return 1;
+}
+
+/* bpf_loop callback: the next PF_HDR_PER_CB elements of the list (one
+ * callback and return per element cost more than the rest of a short
+ * name's check, see pf_hdr_elem). */
+PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	__u32 j;
+
+	(void)idx;
+	for (j = 0; j < PF_HDR_PER_CB; j++)
+		if (pf_hdr_elem(hd->buf, hd->w))
+			return 1;
+	return 0;
 }
 
 /* Check Access-Control-Request-Headers against rule r, scanning at most
@@ -754,7 +789,13 @@ PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
 	m->pc.slot = slot;
 	m->pc.want = host;
 	m->pc.ok = 0;
-	if (host)
+	if (host && !info->has_paths)
+		/* no rule has paths (no PF_RULE_HAS_PATHS): pf_path_cb would
+		 * pass every rule it looks at -- without a callback per rule
+		 * (each call's return is costly on CPUs that need a return
+		 * thunk, e.g. AMD's SRSO Safe RET) */
+		m->pc.ok = host;
+	else if (host)
 		/* only the policy's rules, not all PF_MAX_RULES slots (a
 		 * profile showed 7 % of the program in empty iterations) */
 		pf_loop(info->n_rules < PF_MAX_RULES ? info->n_rules : PF_MAX_RULES,
