@@ -761,9 +761,12 @@ enum pf_mrule {
 /* The rule that decides request r by its hosts, paths and origin: the
  * first half of pf_match, shared with the response offload (issue 13),
  * which decides actual requests by it. Returns an enum pf_mrule. */
-PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
-			    const struct pf_slot_info *info, __u32 slot,
-			    struct pf_match *m)
+/* paths_inline (a constant): no pf_path_cb call when no rule has paths.
+ * 0 for the response offload: its pf_ofl_tc was then over the stack
+ * limit ("combined stack size of 4 calls is 528. Too large"). */
+PF_INLINE int pf_match_rule_p(const __u8 *buf, const struct pf_req *r,
+			      const struct pf_slot_info *info, __u32 slot,
+			      struct pf_match *m, const int paths_inline)
 {
 	struct pf_hold hd = { .buf = buf, .w = &m->pc };
 	const struct pf_rule *rule;
@@ -794,7 +797,7 @@ PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
 	m->pc.slot = slot;
 	m->pc.want = host;
 	m->pc.ok = 0;
-	if (host && !info->has_paths)
+	if (host && !info->has_paths && paths_inline)
 		/* no rule has paths (no PF_RULE_HAS_PATHS): pf_path_cb would
 		 * pass every rule it looks at -- without a callback per rule
 		 * (each call's return is costly on CPUs that need a return
@@ -839,6 +842,13 @@ PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
 	return PF_MR_RULE;
 }
 
+PF_INLINE int pf_match_rule(const __u8 *buf, const struct pf_req *r,
+			    const struct pf_slot_info *info, __u32 slot,
+			    struct pf_match *m)
+{
+	return pf_match_rule_p(buf, r, info, slot, m, 0);
+}
+
 /* Decide request r (parsed from buf) against policy slot. */
 PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 			const struct pf_slot_info *info, __u32 slot,
@@ -847,7 +857,7 @@ PF_INLINE void pf_match(const __u8 *buf, const struct pf_req *r,
 	const struct pf_rule *rule;
 	__u32 ri, reason;
 
-	switch (pf_match_rule(buf, r, info, slot, m)) {
+	switch (pf_match_rule_p(buf, r, info, slot, m, 1)) {
 	case PF_MR_DONE:
 		return;
 	case PF_MR_ORIGIN:
