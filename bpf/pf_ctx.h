@@ -52,17 +52,19 @@ static __always_inline __u32 pf_ctx_len(void *ctx, bool xdp)
 	return xdp ? (__u32)bpf_xdp_get_buff_len(ctx) : ((struct __sk_buff *)ctx)->len;
 }
 
-/* Resize the frame to new_len bytes. Returns 0 (or, XDP growing at the
- * head: PF_GREW_HEAD) on success, negative on failure. */
+/* Resize the frame of old_len bytes (XDP: the caller's pf_ctx_len, not
+ * asked again -- a helper call; TC: unused) to new_len bytes. Returns 0
+ * (or, XDP growing at the head: PF_GREW_HEAD) on success, negative on
+ * failure. */
 #define PF_GREW_HEAD 1
 
-static __always_inline long pf_resize(void *ctx, bool xdp, __u32 new_len)
+static __always_inline long pf_resize(void *ctx, bool xdp, __u32 old_len, __u32 new_len)
 {
 	int delta;
 
 	if (!xdp)
 		return bpf_skb_change_tail(ctx, new_len, 0);
-	delta = (int)new_len - (int)pf_ctx_len(ctx, xdp);
+	delta = (int)new_len - (int)old_len;
 	if (delta <= 0 || !bpf_xdp_adjust_tail(ctx, delta))
 		return delta <= 0 ? bpf_xdp_adjust_tail(ctx, delta) : 0;
 	/* little tailroom (veth, many drivers), but native XDP guarantees

@@ -81,15 +81,18 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	resp = s->resp;
 	/* The headers are built in scratch memory, not on the stack (main
 	 * program + this frame: "combined stack size ... Too large"), one
-	 * after the other as on the wire -- Ethernet, IP, TCP -- and
-	 * written with one store: each helper call (and its return) costs
-	 * more than the copy. */
-	h = s->hdrs;
-	__builtin_memset(h, 0, 96);
+	 * after the other as on the wire -- Ethernet, IP, TCP -- ending
+	 * where the payload (s->resp) begins, and written together with it
+	 * by one store: each helper call (and its return) costs more than
+	 * the copy. */
 	ip_hlen = p->family == 4 ? sizeof(struct iphdr) : sizeof(struct ipv6hdr);
 	thl = sizeof(struct tcphdr) + (e->has_ts ? 12 : 0);
 	l4 = ETH_HLEN + ip_hlen;
 	new_len = l4 + thl + len;
+	/* at most 96 header bytes: the last 96 of s->hdrs, zeroed at a
+	 * constant offset (the 4 possible lengths are 54..86 bytes) */
+	__builtin_memset(s->hdrs + 128 - 96, 0, 96);
+	h = s->hdrs + ((128 - (l4 + thl)) & 127);
 	src = e->to_server ? p->key.caddr : p->key.saddr;
 	dst = e->to_server ? p->key.saddr : p->key.caddr;
 	resp[PF_O(len)] = 0;
@@ -97,7 +100,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	resp[PF_O(len + 2)] = 0;
 	eth = s->eth;
 	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
-	if (!xdp && (pf_load_hdr(ctx, xdp, 0, s->eth, ETH_HLEN) || pf_resize(ctx, xdp, new_len)))
+	if (!xdp && (pf_load_hdr(ctx, xdp, 0, s->eth, ETH_HLEN) || pf_resize(ctx, xdp, 0, new_len)))
 		return -1;
 	/* Ethernet: back to where it came from. A to_server segment is only
 	 * ever built over the response just emitted, so swapping again
@@ -158,20 +161,13 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		__builtin_memcpy(&ip6->saddr, src, 16);
 		__builtin_memcpy(&ip6->daddr, dst, 16);
 	}
-	/* Verifier workaround: 64-bit lengths tested after a barrier ("R4
+	/* headers and payload, contiguous in s (h ends at s->resp).
+	 * Verifier workaround: a 64-bit length tested after a barrier ("R4
 	 * min value is negative, either use unsigned ...") */
-	n = l4 + thl;
+	n = l4 + thl + len;
 	barrier_var(n);
-	if (n > 96 || pf_store(ctx, xdp, 0, h, n))
+	if (n < 54 || n > 96 + PF_RESP_MAX || pf_store(ctx, xdp, 0, h, n))
 		return -1;
-	if (len) {
-		n = len;
-		barrier_var(n);
-		if (n == 0 || n > PF_RESP_MAX)
-			return -1;
-		if (pf_store(ctx, xdp, l4 + thl, resp, n))
-			return -1;
-	}
 	if (!xdp && !e->to_server)
 		((struct __sk_buff *)ctx)->mark = PF_MARK;
 	return 0;
@@ -236,7 +232,7 @@ static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u
 	/* the Ethernet header first: growing at the head moves it */
 	if (pf_load_hdr(ctx, true, 0, s->eth, ETH_HLEN))
 		return -1;
-	r = pf_resize(ctx, true, len);
+	r = pf_resize(ctx, true, old, len);
 	if (r < 0)
 		return -1;
 	s->grown = r == PF_GREW_HEAD ? len - old : 0;

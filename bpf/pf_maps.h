@@ -114,13 +114,16 @@ struct {
  * parse/match results (too big for the 512-byte BPF stack). */
 struct pf_scratch {
 	__u8 req[PF_REQ_BUF];
+	/* headers being built (Ethernet, IP, TCP: pf_emit builds them to
+	 * end at resp, to store headers and payload with one call), or a
+	 * request's TCP header being read (pf_verify_csum) */
+	__u8 hdrs[128];
 	__u8 resp[2 * PF_RESP_MAX];
 	struct pf_req r;
 	struct pf_match m;
 	/* new flow entry being created; raw bytes because a per-CPU map
 	 * value may not contain a bpf_spin_lock */
 	__u64 nf[(sizeof(struct pf_flow) + 7) / 8];
-	__u8 hdrs[128];          /* headers being built (Ethernet, IP, TCP), or read */
 	__u8 eth[16];            /* the request's Ethernet header */
 	struct pf_sockinfo si;   /* the local socket's state */
 	__u32 grown;             /* XDP: bytes the frame grew at its head */
