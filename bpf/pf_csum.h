@@ -39,10 +39,11 @@ static __always_inline __u16 pf_csum_fold(__s64 s)
 	return (__u16)c;
 }
 
-/* Apply a one's complement difference (from bpf_csum_diff) to the TCP
- * checksum at csum_off. TC: the kernel helper, which also knows to leave
- * a CHECKSUM_PARTIAL field alone. XDP: by hand (RFC 1624); a partial
- * checksum on a veth frame is never verified, so the result is moot. */
+/* Apply a one's complement difference (bpf_csum_diff's, or one
+ * congruent to it: pf_set_word) to the TCP checksum at csum_off. TC: the
+ * kernel helper, which also knows to leave a CHECKSUM_PARTIAL field
+ * alone. XDP: by hand (RFC 1624); a partial checksum on a veth frame is
+ * never verified, so the result is moot. */
 static __always_inline int pf_csum_apply(void *ctx, bool xdp, __u32 csum_off, __u32 diff)
 {
 	__u16 check;
