@@ -278,6 +278,11 @@ main() {
 	mkdir -p "$WORK" "$OUT"
 	MACHINE="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(nproc) cores, Linux $(uname -r)"
 	grep -qw hypervisor /proc/cpuinfo && MACHINE+=" (virtual machine)"
+	# A return-thunk mitigation (AMD's SRSO "Safe RET") makes every return --
+	# each BPF helper, BPF-to-BPF call and bpf_loop callback -- several times
+	# dearer: in-kernel figures of machines with and without it differ ~2-3x.
+	srso=$(cat /sys/devices/system/cpu/vulnerabilities/spec_rstack_overflow 2>/dev/null || true)
+	[[ $srso == Mitigation:* ]] && MACHINE+=", SRSO ${srso#Mitigation: }"
 	log "$MACHINE; logs in $WORK"
 
 	POL10=$WORK/pol-10.yaml POL1000=$WORK/pol-1000.yaml POL100K=$WORK/pol-100000.yaml
