@@ -40,6 +40,11 @@ PF_TCXTOOL=${PF_TCXTOOL:-$PF_E2E_BIN/tcxtool}
 # tcx|clsact (unset: preflightd's default, auto).
 PF_TC_ARGS=(${PF_TC_ATTACH:+--tc-attach "$PF_TC_ATTACH"})
 
+# The bound on every wait for "preflightd: ready on": a bound against a hang,
+# not a timing -- loading the programs is the verifier's work, which on a
+# loaded 2-CPU VM with a return-thunk mitigation took more than 10 s.
+PF_READY_SECS=${PF_READY_SECS:-30}
+
 # Topology names/addresses (same defaults as scripts/topo.sh, which reads
 # them from the environment).
 export PF_NS=${PF_NS:-pfc}
@@ -391,9 +396,9 @@ pf_start_preflightd() {
 		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
-	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on ' 10 "$PF_PFD_PID" ||
+	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on '"$PF_READY_SECS" "$PF_PFD_PID" ||
 		! _pf_alive "$PF_PFD_PID"; then
-		echo "e2e: preflightd not ready after 10 s:" >&2
+		echo "e2e: preflightd not ready after $PF_READY_SECS s:" >&2
 		pf_detail_file "$PF_PFD_LOG" >&2
 		pf_bg_kill "$PF_PFD_PID"
 		PF_PFD_PID=
