@@ -151,7 +151,7 @@ case_restart() {
 		"${PF_TC_ARGS[@]}" >"$PF_WORK/restart.log" 2>&1 &
 	rpid=$!
 	echo "$rpid" >"$PF_WORK/restart.pid"
-	pf_expect "restarted instance ready" pf_wait_for_line "$PF_WORK/restart.log" '^preflightd: ready on '"$PF_READY_SECS" "$rpid"
+	pf_expect "restarted instance ready" pf_wait_for_line "$PF_WORK/restart.log" '^preflightd: ready on ' "$PF_READY_SECS" "$rpid"
 	pf_expect_match "it replaced its programs in place" "$(cat "$PF_WORK/restart.log")" \
 		'TC programs replaced in place through'
 	pf_expect_eq "same positions in the chain" "$(chain)" "$WANT_CHAIN"

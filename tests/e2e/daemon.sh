@@ -133,7 +133,7 @@ case_kill9_restart() {
 		>"$PF_WORK/restart.log" 2>&1 &
 	rpid=$!
 	echo "$rpid" >"$PF_WORK/restart.pid"
-	pf_expect "restarted instance ready" pf_wait_for_line "$PF_WORK/restart.log" '^preflightd: ready on '"$PF_READY_SECS" "$rpid"
+	pf_expect "restarted instance ready" pf_wait_for_line "$PF_WORK/restart.log" '^preflightd: ready on ' "$PF_READY_SECS" "$rpid"
 	sleep 0.3
 	touch "$s.stop"
 	wait "$sampler" || true

@@ -396,7 +396,7 @@ pf_start_preflightd() {
 		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
-	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on '"$PF_READY_SECS" "$PF_PFD_PID" ||
+	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on ' "$PF_READY_SECS" "$PF_PFD_PID" ||
 		! _pf_alive "$PF_PFD_PID"; then
 		echo "e2e: preflightd not ready after $PF_READY_SECS s:" >&2
 		pf_detail_file "$PF_PFD_LOG" >&2

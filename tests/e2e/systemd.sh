@@ -100,7 +100,7 @@ case_notify() {
 		"${PF_TC_ARGS[@]}" >"$PF_WORK/notify-pfd.log" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
-	pf_expect "ready" pf_wait_for_line "$PF_WORK/notify-pfd.log" '^preflightd: ready on '"$PF_READY_SECS" "$pid"
+	pf_expect "ready" pf_wait_for_line "$PF_WORK/notify-pfd.log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
 	pf_expect "READY=1 with a status" wait_msgs '^READY=1 STATUS=serving '"$PF_IF_HOST"' \(' 1
 	pf_expect_eq "... once, and no other state before it (watchdog pings aside)" \
 		"$(grep -v -e '^listening$' -e '^WATCHDOG=1$' "$PF_WORK/notify.log" | head -1 |
@@ -131,7 +131,7 @@ case_notify_restart() {
 	NOTIFY_SOCKET=$NOTIFY "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" \
 		--mode "$MODE" "${PF_TC_ARGS[@]}" >"$PF_WORK/notify-pfd2.log" 2>&1 &
 	pid=$!
-	pf_expect "ready" pf_wait_for_line "$PF_WORK/notify-pfd2.log" '^preflightd: ready on '"$PF_READY_SECS" "$pid"
+	pf_expect "ready" pf_wait_for_line "$PF_WORK/notify-pfd2.log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
 	kill -USR2 "$pid"
 	pf_expect "SIGUSR2: STOPPING=1 (restart)" wait_msgs '^STOPPING=1 STATUS=restart' 1
 	pf_expect "it exits at once" pf_wait_gone "$pid" 5
@@ -149,7 +149,7 @@ case_sandbox() {
 		"${PF_TC_ARGS[@]}" >"$SANDBOX_LOG" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
-	pf_expect "ready in the sandbox" pf_wait_for_line "$SANDBOX_LOG" '^preflightd: ready on '"$PF_READY_SECS" "$pid"
+	pf_expect "ready in the sandbox" pf_wait_for_line "$SANDBOX_LOG" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
 	# NET_ADMIN 12, PERFMON 38, BPF 39
 	caps=$(((1 << 12) | (1 << 38) | (1 << 39)))
 	pf_expect_eq "its capabilities: exactly the unit's" \
@@ -170,7 +170,7 @@ case_sandbox() {
 		"${PF_TC_ARGS[@]}" >"$SANDBOX_LOG.2" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
-	pf_expect "restarted in the sandbox, ready" pf_wait_for_line "$SANDBOX_LOG.2" '^preflightd: ready on '"$PF_READY_SECS" "$pid"
+	pf_expect "restarted in the sandbox, ready" pf_wait_for_line "$SANDBOX_LOG.2" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
 	pf_expect_match "... adopting the pinned state" "$(cat "$SANDBOX_LOG.2")" 'adopting the flow table'
 	if [[ $MODE == xdp ]]; then
 		pf_expect_match "... and the XDP program, replaced atomically" "$(cat "$SANDBOX_LOG.2")" \

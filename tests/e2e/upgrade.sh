@@ -221,7 +221,7 @@ handover() {
 	pf_expect_not "not ready while the old connections are open" grep -q '^preflightd: ready on ' "$log"
 	pf_expect_match "the old programs still translate them" "$(pf_tc_chain in)" 'pf_tc_ingress'
 	byte_exact "4 spliced connections byte-exact across the switch" "$out"
-	pf_expect "ready once they have closed" pf_wait_for_line "$log" '^preflightd: ready on '"$PF_READY_SECS" "$pid"
+	pf_expect "ready once they have closed" pf_wait_for_line "$log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
 	pf_expect_match "... having removed the old programs and pins" "$(cat "$log")" \
 		'handed over: the previous version.s programs and pins are gone; starting clean'
 	pf_expect_eq "one ingress program: the new one" "$(pf_tc_chain in | grep -c pf_tc_ingress)" 1
