@@ -244,9 +244,6 @@ drop:
 	return PF_ANS_DROP;
 }
 
-/* bpf_map_update_elem's error for BPF_NOEXIST on an existing key */
-#define PF_EEXIST 17
-
 /* Record the splice of request p (response of rlen bytes at server
  * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
  * with the committed correction. The guards approved the request

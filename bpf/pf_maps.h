@@ -11,7 +11,11 @@
 
 #include "pf_structs.h"
 
-#include "pf_structs.h"
+/* bpf_map_update_elem's errors (negated) that callers tell apart:
+ * BPF_NOEXIST on an existing key; a socket map's socket whose old psock
+ * is still being dropped. */
+#define PF_EBUSY  16
+#define PF_EEXIST 17
 
 /* Policy strings (origins, headers, methods, hosts) of both slots. */
 struct {

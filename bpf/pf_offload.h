@@ -349,9 +349,6 @@ static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	pf_count(PF_STAT_OFL_LEARN);
 }
 
-#define PF_EBUSY  16
-#define PF_EEXIST 17
-
 /* Put st's socket, out of pf_ofl_socks for a body (pf_ofl_egress), back
  * in before a request head of it is recorded: TC ingress runs before the
  * app can read the request, so the response's head meets the SK_MSG
