@@ -1,6 +1,7 @@
-/* Tests only (unit and BPF tiers): rules 0-10 of the CORS conformance policy
- * and the responses they give, shared so that both tiers decide exactly the
- * same policy and expect exactly the same bytes. */
+/* Tests only (unit and BPF tiers): rules 0-10 of the CORS conformance policy,
+ * the rules of its paths policy and the responses they give, shared so that
+ * both tiers decide exactly the same policies and expect exactly the same
+ * bytes. */
 #ifndef PF_TEST_CONFORMANCE_RULES_H
 #define PF_TEST_CONFORMANCE_RULES_H
 
@@ -74,6 +75,19 @@
 	"    methods: [PUT]\n"
 
 /* ---- expected response pieces (no Date header) ---- */
+
+/* The paths policy's rules: path prefixes and an exact path, and a
+ * wildcard rule for one host's public prefix. */
+#define PF_CONF_RULES_PATHS \
+	"rules:\n" \
+	"  - paths: [/v1/, /v2/items]\n" \
+	"    origins: [https://app.example.com]\n" \
+	"    methods: [PUT]\n" \
+	"    on_deny: reject\n" \
+	"  - hosts: [api.example.com]\n" \
+	"    paths: [/public/]\n" \
+	"    origins: [\"*\"]\n" \
+	"    methods: [PUT]\n"
 
 #define S204     "HTTP/1.1 204 No Content\r\n"
 #define S403     "HTTP/1.1 403 Forbidden\r\n"

@@ -41,15 +41,7 @@ static const char main_yaml[] =
 
 static const char paths_yaml[] =
 	"ports: [8080]\n"
-	"rules:\n"
-	"  - paths: [/v1/, /v2/items]\n"
-	"    origins: [https://app.example.com]\n"
-	"    methods: [PUT]\n"
-	"    on_deny: reject\n"
-	"  - hosts: [api.example.com]\n"
-	"    paths: [/public/]\n"
-	"    origins: [\"*\"]\n"
-	"    methods: [PUT]\n";
+	PF_CONF_RULES_PATHS;
 
 enum { P_MAIN, P_PATHS };
 

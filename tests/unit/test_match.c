@@ -34,15 +34,7 @@ static const char main_yaml[] =
 
 static const char paths_yaml[] =
 	"ports: [80]\n"
-	"rules:\n"
-	"  - paths: [/v1/, /v2/items]\n"
-	"    origins: [https://app.example.com]\n"
-	"    methods: [PUT]\n"
-	"    on_deny: reject\n"
-	"  - hosts: [api.example.com]\n"
-	"    paths: [/public/]\n"
-	"    origins: [\"*\"]\n"
-	"    methods: [PUT]\n";
+	PF_CONF_RULES_PATHS;
 
 /* The origin listed by a wildcard in rule 0 and exactly in rule 1: rule
  * 0 decides, though the exact token (rule 1 only) is found first. */
