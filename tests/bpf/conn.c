@@ -158,6 +158,14 @@ void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	s->paylen = (unsigned)strlen(pay);
 }
 
+void conn_next_put(struct pkt_spec *in, struct pkt_spec *want, const struct conn *c)
+{
+	conn_cseg(in, c, c->S + c->L, c->P + c->R, PUT_REQ);
+	*want = *in;
+	want->seq = c->S;
+	want->ack = c->P;
+}
+
 /* A server -> client segment of c. */
 void conn_sseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	       const char *pay)

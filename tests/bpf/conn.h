@@ -71,6 +71,11 @@ void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 void conn_sseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	       const char *pay);
 
+/* The client's next request after the splice (PUT_REQ at wire seq S + L,
+ * acking the whole response: in) and the segment the app must get for it
+ * (seq - L, ack - R: want). */
+void conn_next_put(struct pkt_spec *in, struct pkt_spec *want, const struct conn *c);
+
 /* Run in through prog: expect PASS and exactly the packet want (built
  * independently; every byte compared but the TCP checksum, which must be
  * right) and the counter deltas d. */

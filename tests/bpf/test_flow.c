@@ -71,10 +71,7 @@ static void second_splice(int family, __u32 s, __u32 p, bool pending)
 	if (!conn_splice(&c, family, s, p))
 		return;
 	/* the PUT, acking the first response */
-	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, PUT_REQ);
-	want = in;
-	want.seq = c.S;
-	want.ack = c.P;
+	conn_next_put(&in, &want, &c);
 	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in_data))
 		return;
 	/* the app's answer to it */
@@ -185,10 +182,7 @@ static void t_after_unanswered_data(void)
 
 	if (!conn_splice(&c, 4, 1000000, 5000000))
 		return;
-	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, PUT_REQ);
-	want = in;
-	want.seq = c.S;
-	want.ack = c.P;
+	conn_next_put(&in, &want, &c);
 	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in_data))
 		return;
 	si = h_sock(c.S + D, c.P);

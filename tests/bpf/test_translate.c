@@ -14,10 +14,7 @@ static void t_in_data_ack(void)
 
 	if (!conn_splice(&c, 4, 1000000, 5000000))
 		return;
-	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, PUT_REQ);
-	want = in;
-	want.seq = c.S;
-	want.ack = c.P;
+	conn_next_put(&in, &want, &c);
 	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in_data))
 		return;
 	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
