@@ -1,7 +1,7 @@
 /* Tests only (unit and BPF tiers): rules 0-10 of the CORS conformance policy,
- * the rules of its paths policy and the responses they give, shared so that
- * both tiers decide exactly the same policies and expect exactly the same
- * bytes. */
+ * the rules of its paths policy, request-header values at the kernel's
+ * limits and the responses they give, shared so that both tiers decide
+ * exactly the same policies and expect exactly the same bytes. */
 #ifndef PF_TEST_CONFORMANCE_RULES_H
 #define PF_TEST_CONFORMANCE_RULES_H
 
@@ -88,6 +88,17 @@
 	"    paths: [/public/]\n" \
 	"    origins: [\"*\"]\n" \
 	"    methods: [PUT]\n"
+
+#define APP "https://app.example.com"
+
+/* Access-Control-Request-Headers values at the kernel's limits */
+#define CT4   "content-type,content-type,content-type,content-type"
+#define CT16  CT4 "," CT4 "," CT4 "," CT4
+#define SP8   "        "
+#define SP32  SP8 SP8 SP8 SP8
+#define SP224 SP32 SP32 SP32 SP32 SP32 SP32 SP32
+#define H256  "content-type" SP224 "       ,x-request-id"   /* 256 bytes */
+#define H257  "content-type" SP224 SP8 ",x-request-id"      /* 257 bytes */
 
 #define S204     "HTTP/1.1 204 No Content\r\n"
 #define S403     "HTTP/1.1 403 Forbidden\r\n"

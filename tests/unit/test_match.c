@@ -50,22 +50,12 @@ enum { P_MAIN, P_PATHS, P_ORDER, P__N };
 
 static const char *const yamls[P__N] = { main_yaml, paths_yaml, order_yaml };
 
-/* expected response pieces: S204, ACAO(), ..., T0-T10 in ../conformance_rules.h */
+/* expected response pieces (S204, ACAO(), ..., T0-T10), APP and the
+ * request-header values at the limits (CT16, H256, ...): ../conformance_rules.h */
 
 /* paths_yaml's rules */
 #define TP0 ACAM("PUT") VARY "\r\n"
 #define TP1 ACAM("PUT") VARY "\r\n"
-
-#define APP "https://app.example.com"
-
-/* ACRH values at the kernel limits */
-#define CT4   "content-type,content-type,content-type,content-type"
-#define CT16  CT4 "," CT4 "," CT4 "," CT4
-#define SP8   "        "
-#define SP32  SP8 SP8 SP8 SP8
-#define SP224 SP32 SP32 SP32 SP32 SP32 SP32 SP32
-#define H256  "content-type" SP224 "       ,x-request-id"   /* 256 bytes */
-#define H257  "content-type" SP224 SP8 ",x-request-id"      /* 257 bytes */
 
 /* ---- cases ---- */
 
