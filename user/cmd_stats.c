@@ -3,6 +3,7 @@
  * entries (as the daemon's GC last counted them; counted here only when no
  * daemon runs). */
 #include <errno.h>
+#include <stddef.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,34 @@ static const char *const stat_descs[] = {
 	PF_STATS(PF_STAT_DESC)
 #undef PF_STAT_DESC
 };
+
+/* The daemon's counters (__u64 fields of its config map, struct
+ * pf_config), in the order both outputs give them after active_flows. */
+static const struct {
+	const char *name;
+	size_t off;
+	const char *desc;
+} daemon_ctrs[] = {
+#define DAEMON_CTR(field, desc) { #field, offsetof(struct pf_config, field), desc }
+	DAEMON_CTR(gc_passes, "the daemon's GC passes (active_flows is the last one's count)"),
+	DAEMON_CTR(flows_freed, "entries of ended connections removed"),
+	DAEMON_CTR(reloads, "policy reloads"),
+	DAEMON_CTR(reload_failures, "refused policy reloads"),
+	DAEMON_CTR(drain_resets, "connections reset at the drain timeout"),
+	DAEMON_CTR(learned_origins, "regex-origin verdicts the daemon taught the datapath"),
+	DAEMON_CTR(learned_acrh, "request-header lists the daemon decided for the datapath"),
+	DAEMON_CTR(learn_failures, "punts the daemon could not teach: passed to the app"),
+#undef DAEMON_CTR
+};
+
+/* daemon_ctrs[i]'s value in dc */
+static unsigned long long daemon_ctr(const struct pf_config *dc, unsigned i)
+{
+	__u64 v;
+
+	memcpy(&v, (const char *)dc + daemon_ctrs[i].off, sizeof(v));
+	return v;
+}
 
 /* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]. */
 int pf_stats_read(int fd, __u64 *out)
@@ -177,17 +206,11 @@ int pf_cmd_stats(int argc, char **argv)
 		for (i = 0; i < PF_STAT__MAX; i++)
 			printf("\"%s\":%llu,", pf_stat_name(i, name, sizeof(name)),
 			       (unsigned long long)v[i]);
-		printf("\"active_flows\":%d,\"active_flows_by\":\"%s\",\"gc_passes\":%llu,"
-		       "\"flows_freed\":%llu,\"reloads\":%llu,"
-		       "\"reload_failures\":%llu,\"drain_resets\":%llu,"
-		       "\"learned_origins\":%llu,\"learned_acrh\":%llu,\"learn_failures\":%llu", flows,
-		       gc ? "gc" : "walk", (unsigned long long)dc.gc_passes,
-		       (unsigned long long)dc.flows_freed, (unsigned long long)dc.reloads,
-		       (unsigned long long)dc.reload_failures,
-		       (unsigned long long)dc.drain_resets,
-		       (unsigned long long)dc.learned_origins,
-		       (unsigned long long)dc.learned_acrh,
-		       (unsigned long long)dc.learn_failures);
+		printf("\"active_flows\":%d,\"active_flows_by\":\"%s\"", flows,
+		       gc ? "gc" : "walk");
+		for (i = 0; i < sizeof(daemon_ctrs) / sizeof(daemon_ctrs[0]); i++)
+			printf(",\"%s\":%llu", daemon_ctrs[i].name,
+			       daemon_ctr(&dc, i));
 		memcpy(path + strlen(path) - 6, "shd_stats", 10);
 		pf_shadow_print_stats(path, true); /* shadow mode (issue 13) */
 		printf("}\n");
@@ -199,22 +222,9 @@ int pf_cmd_stats(int argc, char **argv)
 	printf("%-20s %12d  %s\n", "active_flows", flows, gc ?
 	       "connections followed (flow-table entries at the daemon's last GC pass)" :
 	       "connections followed (flow-table entries, counted: no daemon runs)");
-	printf("%-20s %12llu  %s\n", "gc_passes", (unsigned long long)dc.gc_passes,
-	       "the daemon's GC passes (active_flows is the last one's count)");
-	printf("%-20s %12llu  %s\n", "flows_freed", (unsigned long long)dc.flows_freed,
-	       "entries of ended connections removed");
-	printf("%-20s %12llu  %s\n", "reloads", (unsigned long long)dc.reloads,
-	       "policy reloads");
-	printf("%-20s %12llu  %s\n", "reload_failures", (unsigned long long)dc.reload_failures,
-	       "refused policy reloads");
-	printf("%-20s %12llu  %s\n", "drain_resets", (unsigned long long)dc.drain_resets,
-	       "connections reset at the drain timeout");
-	printf("%-20s %12llu  %s\n", "learned_origins", (unsigned long long)dc.learned_origins,
-	       "regex-origin verdicts the daemon taught the datapath");
-	printf("%-20s %12llu  %s\n", "learned_acrh", (unsigned long long)dc.learned_acrh,
-	       "request-header lists the daemon decided for the datapath");
-	printf("%-20s %12llu  %s\n", "learn_failures", (unsigned long long)dc.learn_failures,
-	       "punts the daemon could not teach: passed to the app");
+	for (i = 0; i < sizeof(daemon_ctrs) / sizeof(daemon_ctrs[0]); i++)
+		printf("%-20s %12llu  %s\n", daemon_ctrs[i].name,
+		       daemon_ctr(&dc, i), daemon_ctrs[i].desc);
 	memcpy(path + strlen(path) - 6, "shd_stats", 10);
 	pf_shadow_print_stats(path, false); /* shadow mode (issue 13) */
 	return 0;
