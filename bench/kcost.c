@@ -1,6 +1,7 @@
 /* kcost.c -- in-kernel cost of one answered preflight, measured with BPF_PROG_TEST_RUN. */
 /*
- *   kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] POLICY...
+ *   kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] [--other]
+ *         POLICY...
  *
  * Loads the test build of the datapath (build/tests/bpf/preflightd_test,
  * socket state mocked through the pf_test_sock map, see bpf/pf_sock.h)
@@ -41,15 +42,36 @@
  * another request (bench/preflight-*.txt: shorter and longer ones), as
  * series "tc.size" / "xdp.size" with that request's req_file and req_len.
  *
+ * --other (first POLICY only) also times what the datapath costs the
+ * connection's other traffic, as a keep-alive conversation of an app's
+ * ordinary requests (OTHER_REQ) and responses (OTHER_RESP), one client
+ * segment through the ingress and one server segment through
+ * pf_tc_egress per step:
+ *   "xlate_in" / "xlate_out": a spliced connection (the preflight answered
+ *     once, in the warm-up): the client's segments leave the ingress with
+ *     seq - L and ack - R, the server's leave egress with seq + R and
+ *     ack + L (L, R: the preflight's and the 204's lengths);
+ *   "tracked_in" / "tracked_out": a connection on the policy port that was
+ *     never spliced (followed from its first request, as every connection
+ *     on an answered port is): its segments leave unchanged.
+ * Ingress series in both modes ("tc.*", "xdp.*"); egress is pf_tc_egress
+ * in both, timed in the TC conversation ("tc.*_out"). Every output is
+ * checked (seq, ack, both checksums, payload length; the untranslated
+ * ones byte for byte), and the conversations must still be followed at
+ * the end (their flow entries framed).
+ *
  * --floor also times bench/floor.bpf.c on the same request, and "empty":
  * the floor given a UDP frame it passes at once (the fixed overhead of a
  * timed test run).
  *
  * Output, one line per series:
  *   KCOST {"what":"tc"|"xdp"|"tc.<stage>"|"xdp.<stage>"|"tc.size"|"xdp.size"|
- *          "floor"|"empty","policy":FILE,"tokens":N,"runs":N,"p10_ns":N,
- *          "p50_ns":N,"p90_ns":N,"mean_ns":X,"req_file":FILE,"req_len":N,
- *          "resp_len":N}
+ *          "tc.xlate_in"|"xdp.xlate_in"|"tc.xlate_out"|"tc.tracked_in"|
+ *          "xdp.tracked_in"|"tc.tracked_out"|"floor"|"empty","policy":FILE,
+ *          "tokens":N,"runs":N,"p10_ns":N,"p50_ns":N,"p90_ns":N,"mean_ns":X,
+ *          "req_file":FILE,"req_len":N,"resp_len":N}
+ *   (the --other series: req_file "-", req_len the timed segment's
+ *   payload bytes, resp_len 0)
  *   KCOST {"what":"repeat_check","repeat":1000,"answered":N,"mean_ns":N}
  * Runs in a private network namespace (like the BPF tier), so nothing a
  * program might transmit leaves it.
@@ -87,6 +109,15 @@
 #define S_ISN       5000000u     /* server socket's snd_nxt */
 #define TS_SERVER   1000u        /* server socket's timestamp clock */
 #define CLIENT_PORT 40000        /* + series index: one flow per series */
+#define SERVER_PORT 8080         /* the bench policies' port (bench/policy.sh) */
+
+/* The app's own traffic on a connection (--other): a request and its
+ * response, neither a preflight. */
+#define OTHER_REQ  "PUT /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n" \
+		   "Origin: https://app.example.com\r\nContent-Type: application/json\r\n" \
+		   "Content-Length: 0\r\n\r\n"
+#define OTHER_RESP "HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: " \
+		   "https://app.example.com\r\nVary: Origin\r\n\r\n"
 
 /* How a series departs from the answered conversation. */
 enum variant {
@@ -96,10 +127,12 @@ enum variant {
 	V_NO_SOCKET,    /* socket mock invalid: + policy match, response build */
 	V_FLOOR,        /* the floor program on the request */
 	V_EMPTY,        /* the floor program on a UDP frame (returns at once) */
+	V_XLATE,        /* --other: a spliced connection's later segments */
+	V_TRACKED,      /* --other: a followed connection's, never spliced */
 };
 
 static const char *const variant_name[] = {
-	"", "not_options", "plain_options", "no_socket", "floor", "empty",
+	"", "not_options", "plain_options", "no_socket", "floor", "empty", "xlate", "tracked",
 };
 
 /* One loaded datapath with its policy. */
@@ -126,6 +159,15 @@ struct series {
 	unsigned resp_len;
 	unsigned n;              /* timed runs so far */
 	__u32 *ns;
+	/* V_XLATE / V_TRACKED: each step also runs the server's segment
+	 * through egress_fd, timed into out (if not NULL), which is never
+	 * run on its own (driven); L / R: the splice's offsets */
+	int egress_fd;
+	struct series *out;
+	int driven;
+	int spliced;
+	int splice_ret;          /* the ingress's return value for an answer */
+	__u32 L, R;
 };
 
 static struct obj objs[MAX_OBJS];
@@ -214,33 +256,52 @@ static void private_netns(void)
 	close(fd);
 }
 
-/* Request number i of series s's conversation (client 198.18.1.2:port ->
- * server 198.18.1.1:8080, NOP NOP TS; UDP for the empty series), built
- * into frame. Returns its length. */
-static size_t build_frame(const struct series *s, unsigned i, __u8 *frame, size_t cap)
+/* A segment of series s's connection (client 198.18.1.2:port, server
+ * 198.18.1.1:8080), from the client (out 0) or the server (out 1), with
+ * NOP NOP TS(tsval, tsecr) and paylen bytes of pay (UDP, no TS, for the
+ * empty series), built into frame. Returns its length. */
+static size_t build_seg(const struct series *s, int out, __u32 seq, __u32 ack, __u32 tsval,
+			__u32 tsecr, const char *pay, unsigned paylen, __u8 *frame, size_t cap)
 {
 	struct pkt_spec p;
 	size_t n;
 
-	pkt_default(&p, 4);
-	pkt_addr(4, "198.18.1.2", p.saddr);
-	pkt_addr(4, "198.18.1.1", p.daddr);
-	p.sport = s->port;
+	if (out) {
+		pkt_default_out(&p, 4);
+		pkt_addr(4, "198.18.1.1", p.saddr);
+		pkt_addr(4, "198.18.1.2", p.daddr);
+		p.sport = SERVER_PORT;
+		p.dport = s->port;
+	} else {
+		pkt_default(&p, 4);
+		pkt_addr(4, "198.18.1.2", p.saddr);
+		pkt_addr(4, "198.18.1.1", p.daddr);
+		p.sport = s->port;
+		p.dport = SERVER_PORT;
+	}
 	if (s->v == V_EMPTY) {
 		p.proto = PKT_PROTO_UDP;
-		p.pay = "x";
-		p.paylen = 1;
 	} else {
-		p.seq = C_ISN + i * s->req_len;
-		p.ack = S_ISN + i * s->resp_len;
-		pkt_opt_ts(&p, 7000 + i, TS_SERVER);
-		p.pay = s->req;
-		p.paylen = s->req_len;
+		p.seq = seq;
+		p.ack = ack;
+		pkt_opt_ts(&p, tsval, tsecr);
 	}
+	p.pay = pay;
+	p.paylen = paylen;
 	n = pkt_build(&p, frame, cap);
 	if (!n)
 		die("%s: build frame: %s", s->name, strerror(EMSGSIZE));
 	return n;
+}
+
+/* Request number i of series s's conversation (NOP NOP TS; UDP for the
+ * empty series), built into frame. Returns its length. */
+static size_t build_frame(const struct series *s, unsigned i, __u8 *frame, size_t cap)
+{
+	if (s->v == V_EMPTY)
+		return build_seg(s, 0, 0, 0, 0, 0, "x", 1, frame, cap);
+	return build_seg(s, 0, C_ISN + i * s->req_len, S_ISN + i * s->resp_len, 7000 + i,
+			 TS_SERVER, s->req, s->req_len, frame, cap);
 }
 
 /* Sum of the per-CPU values of counter idx in the per-CPU array fd. */
@@ -317,6 +378,71 @@ static void set_sock(struct obj *o, int valid)
 		die("set socket mock: %s", strerror(errno));
 }
 
+/* Check that out (olen bytes) is in (len bytes) with seq and ack moved
+ * by dseq / dack and the TCP checksum updated: the output of a
+ * translated segment, or in unchanged if both are 0. */
+static void check_xlate(const char *what, const __u8 *in, size_t len, const __u8 *out,
+			__u32 olen, __u32 dseq, __u32 dack)
+{
+	struct pkt_view vi, vo;
+	char err[128];
+
+	if (!dseq && !dack) {
+		if (olen != len || memcmp(in, out, len))
+			die("%s: segment changed", what);
+		return;
+	}
+	if (pkt_parse(in, len, &vi, err, sizeof(err)) ||
+	    pkt_parse(out, olen, &vo, err, sizeof(err)))
+		die("%s: segment does not parse: %s", what, err);
+	if (!vo.ip_csum_ok || !vo.tcp_csum_ok)
+		die("%s: output checksum wrong (ip %d, tcp %d)", what, vo.ip_csum_ok,
+		    vo.tcp_csum_ok);
+	if (olen != len || vo.seq != vi.seq + dseq || vo.ack != vi.ack + dack ||
+	    vo.paylen != vi.paylen || memcmp(vo.pay, vi.pay, vi.paylen))
+		die("%s: seq %#x ack %#x, want %#x %#x", what, vo.seq, vo.ack, vi.seq + dseq,
+		    vi.ack + dack);
+}
+
+/* Step i of conversation s (V_XLATE / V_TRACKED): the app's request i
+ * through the ingress (its time returned), then its response through
+ * egress (timed into s->out unless warmup). A V_XLATE connection is
+ * spliced first: the preflight (s->req) answered at C_ISN. */
+static __u32 run_step(struct series *s, unsigned i, int warmup)
+{
+	static __u8 frame[PKT_MAX], out[PKT_MAX];
+	const unsigned ql = sizeof(OTHER_REQ) - 1, rl = sizeof(OTHER_RESP) - 1;
+	__u32 olen, ns, ns_in;
+	size_t len;
+	int ret;
+
+	if (s->v == V_XLATE && !s->spliced) {
+		len = build_frame(s, 0, frame, sizeof(frame));
+		ret = run_once(s->prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
+		if (ret != s->splice_ret)
+			die("%s: splice: return value %d, want %d", s->name, ret, s->splice_ret);
+		s->L = s->req_len;
+		s->R = check_response(s->name, out, olen);
+		s->spliced = 1;
+	}
+	len = build_seg(s, 0, C_ISN + s->L + i * ql, S_ISN + s->R + i * rl, 7000 + i, TS_SERVER,
+			OTHER_REQ, ql, frame, sizeof(frame));
+	ret = run_once(s->prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns_in);
+	if (ret != s->want_ret)
+		die("%s: segment %u: return value %d, want %d", s->name, i, ret, s->want_ret);
+	check_xlate(s->name, frame, len, out, olen, -s->L, -s->R);
+	/* the response, in the server socket's sequence space */
+	len = build_seg(s, 1, S_ISN + i * rl, C_ISN + (i + 1) * ql, TS_SERVER, 7000 + i,
+			OTHER_RESP, rl, frame, sizeof(frame));
+	ret = run_once(s->egress_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
+	if (ret != TC_ACT_UNSPEC)
+		die("%s: response %u: return value %d, want %d", s->name, i, ret, TC_ACT_UNSPEC);
+	check_xlate(s->out ? s->out->name : s->name, frame, len, out, olen, s->R, s->L);
+	if (s->out && !warmup)
+		s->out->ns[s->out->n++] = ns;
+	return ns_in;
+}
+
 /* Run n requests of series s (timed ones recorded unless warmup). */
 static void run_series(struct series *s, unsigned n, int warmup)
 {
@@ -328,6 +454,14 @@ static void run_series(struct series *s, unsigned n, int warmup)
 
 	if (s->obj)
 		set_sock(s->obj, s->v != V_NO_SOCKET);
+	if (s->v == V_XLATE || s->v == V_TRACKED) {
+		for (k = 0; k < n; k++) {
+			ns = run_step(s, s->next++, warmup);
+			if (!warmup)
+				s->ns[s->n++] = ns;
+		}
+		return;
+	}
 	for (k = 0; k < n; k++) {
 		i = s->v == V_ANSWER ? s->next : 0; /* only answers advance */
 		len = build_frame(s, i, frame, sizeof(frame));
@@ -388,6 +522,52 @@ static struct series *add_series(const char *name, struct obj *o, int prog_fd, i
 	return s;
 }
 
+/* Add the --other conversation v (V_XLATE or V_TRACKED) of o through
+ * ingress prog_fd (mode "tc" or "xdp", returning want_ret for a passed
+ * segment, splice_ret for an answer), with egress timed too if time_out. */
+static void add_other(struct obj *o, const char *mode, int prog_fd, int want_ret,
+		      int splice_ret, enum variant v, int time_out, const char *req,
+		      unsigned req_len, unsigned runs)
+{
+	struct series *s;
+	char name[48];
+
+	snprintf(name, sizeof(name), "%s.%s_in", mode, variant_name[v]);
+	s = add_series(name, o, prog_fd, want_ret, v, "-", req, req_len, runs);
+	s->egress_fd = bpf_program__fd(o->skel->progs.pf_tc_egress);
+	s->splice_ret = splice_ret;
+	if (v == V_XLATE)
+		o->answers++; /* the splice */
+	if (!time_out)
+		return;
+	snprintf(name, sizeof(name), "%s.%s_out", mode, variant_name[v]);
+	s->out = add_series(name, o, s->egress_fd, TC_ACT_UNSPEC, v, "-", req, req_len, runs);
+	s->out->driven = 1;
+}
+
+/* Check that conversation s is still followed: its flow entry framed
+ * (PF_FS_FRAMED), with the splice's client offset (L) if it has one. */
+static void check_followed(const struct series *s)
+{
+	struct pf_flow_key k;
+	struct pf_flow f;
+	__u8 a[16];
+
+	memset(&k, 0, sizeof(k));
+	pkt_addr(4, "198.18.1.2", a);
+	memcpy(k.caddr, a, 4);
+	pkt_addr(4, "198.18.1.1", a);
+	memcpy(k.saddr, a, 4);
+	k.cport = htons(s->port);
+	k.sport = htons(SERVER_PORT);
+	k.family = 4;
+	if (bpf_map_lookup_elem(bpf_map__fd(s->obj->skel->maps.pf_flows), &k, &f))
+		die("%s: no flow entry: %s", s->name, strerror(errno));
+	if (!(f.state & PF_FS_FRAMED) || f.c_after != s->L)
+		die("%s: flow entry state %#x c_after %u, want framed and %u", s->name, f.state,
+		    f.c_after, s->L);
+}
+
 /* qsort comparator for __u32. */
 static int cmp_u32(const void *a, const void *b)
 {
@@ -411,7 +591,10 @@ static void report(struct series *s)
 	       "\"req_file\":\"%s\",\"req_len\":%u,\"resp_len\":%u}\n", s->name,
 	       s->obj ? s->obj->policy : "-", s->obj ? s->obj->tokens : 0, s->n,
 	       s->ns[s->n / 10], s->ns[s->n / 2], s->ns[s->n * 9 / 10], mean, s->req_file,
-	       s->v == V_EMPTY ? 0 : s->req_len, s->resp_len);
+	       s->v == V_EMPTY ? 0 :
+	       s->v == V_XLATE || s->v == V_TRACKED ?
+	       (unsigned)(s->driven ? sizeof(OTHER_RESP) : sizeof(OTHER_REQ)) - 1 : s->req_len,
+	       s->v == V_XLATE || s->v == V_TRACKED ? 0 : s->resp_len);
 	fflush(stdout);
 }
 
@@ -504,7 +687,7 @@ static void repeat_check(struct obj *o, const char *req, unsigned req_len)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] "
-		"POLICY...\n");
+		"[--other] POLICY...\n");
 }
 
 /* Parse the options, load every policy (and the floor), build the series,
@@ -517,19 +700,20 @@ int main(int argc, char **argv)
 		{ "runs", required_argument, NULL, 'n' },
 		{ "floor", no_argument, NULL, 'f' },
 		{ "stages", no_argument, NULL, 's' },
+		{ "other", no_argument, NULL, 'o' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static char req[REQ_MAX], size_req[MAX_SIZES][REQ_MAX];
 	const char *request = NULL, *size_file[MAX_SIZES];
 	unsigned runs = 20000, i, done, v, n_sizes = 0;
-	int do_floor = 0, stages = 0, c, len, floor_fd, size_len[MAX_SIZES];
+	int do_floor = 0, stages = 0, other = 0, c, len, floor_fd, size_len[MAX_SIZES];
 	unsigned long val;
 	struct obj *o;
 	char *end, name[48];
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "r:z:n:fsh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:z:n:fsoh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			request = optarg;
@@ -555,6 +739,9 @@ int main(int argc, char **argv)
 			break;
 		case 's':
 			stages = 1;
+			break;
+		case 'o':
+			other = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -606,6 +793,12 @@ int main(int argc, char **argv)
 				   XDP_TX, V_ANSWER, size_file[i], size_req[i],
 				   (unsigned)size_len[i], runs);
 		}
+		for (v = V_XLATE; other && c == optind && v <= V_TRACKED; v++) {
+			add_other(o, "tc", bpf_program__fd(o->skel->progs.pf_tc_ingress),
+				  TC_ACT_UNSPEC, TC_ACT_REDIRECT, v, 1, req, (unsigned)len, runs);
+			add_other(o, "xdp", bpf_program__fd(o->skel->progs.pf_xdp_ingress),
+				  XDP_PASS, XDP_TX, v, 0, req, (unsigned)len, runs);
+		}
 	}
 	if (do_floor) {
 		floor_fd = load_floor();
@@ -616,10 +809,16 @@ int main(int argc, char **argv)
 	}
 
 	for (i = 0; i < n_series; i++)
-		run_series(&series[i], WARMUP, 1);
+		if (!series[i].driven)
+			run_series(&series[i], WARMUP, 1);
 	for (done = 0; done < runs; done += CHUNK)
 		for (i = 0; i < n_series; i++)
-			run_series(&series[i], runs - done < CHUNK ? runs - done : CHUNK, 0);
+			if (!series[i].driven)
+				run_series(&series[i],
+					   runs - done < CHUNK ? runs - done : CHUNK, 0);
+	for (i = 0; i < n_series; i++)
+		if ((series[i].v == V_XLATE || series[i].v == V_TRACKED) && !series[i].driven)
+			check_followed(&series[i]);
 
 	for (i = 0; i < n_objs; i++) {
 		long long got = percpu_sum(bpf_map__fd(objs[i].skel->maps.pf_stats),
