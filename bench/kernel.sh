@@ -6,7 +6,8 @@
 # Results go to R[kc.*] and R[pol.*] (see bench/run.sh).
 #
 #   bench_kcost          kcost over POL10/POL1000/POL100K (+ stages, floor,
-#                        request sizes); run while bpf_stats is off
+#                        request sizes, the connection's other traffic:
+#                        --other); run while bpf_stats is off
 #   bench_policy_load    `check` and `run` start-to-ready of POL100K, best
 #                        of LOAD_TRIES; maps memory; a 1M-flow table
 #   bench_gc             the daemon's flow-table GC pass (`make bench-gc`,
@@ -16,6 +17,13 @@
 # request, bench/preflight.txt, timed with the 1,000-origin policy).
 BENCH_SIZES=(300 1k 2k)
 
+# kc_p50 WHAT POLICY -- the p50 ns of kcost series WHAT whose policy file
+# name ends in POLICY ("-": none), from $WORK/kcost.jsonl.
+kc_p50() {
+	jq -r --arg w "$1" --arg p "$2" \
+		'select(.what == $w and (.policy | endswith($p))) | .p50_ns' "$WORK/kcost.jsonl" | head -n1
+}
+
 bench_kcost() {
 	local sizes=() k what pol key
 	for k in "${BENCH_SIZES[@]}"; do
@@ -23,13 +31,12 @@ bench_kcost() {
 	done
 	log "kcost: BPF_PROG_TEST_RUN, $KCOST_RUNS answers per policy and mode"
 	timeout -k 5 600 "$KCOST" --request "$BENCH/preflight.txt" "${sizes[@]}" \
-		--runs "$KCOST_RUNS" --stages --floor "$POL1000" "$POL10" "$POL100K" \
+		--runs "$KCOST_RUNS" --stages --other --floor "$POL1000" "$POL10" "$POL100K" \
 		>"$WORK/kcost.txt" 2>"$WORK/kcost.err" ||
 		problem kcost "kcost failed: $(tail -n 3 "$WORK/kcost.err")"
 	sed -n 's/^KCOST //p' "$WORK/kcost.txt" >"$WORK/kcost.jsonl"
 	while read -r what pol key; do
-		R[kc.$key]=$(jq -r --arg w "$what" --arg p "$pol" \
-			'select(.what == $w and (.policy | endswith($p))) | .p50_ns' "$WORK/kcost.jsonl" | head -n1)
+		R[kc.$key]=$(kc_p50 "$what" "$pol")
 	done <<-EOF
 		tc pol-10.yaml tc10
 		tc pol-1000.yaml tc1000
@@ -46,6 +53,12 @@ bench_kcost() {
 		floor - floor
 		empty - empty
 	EOF
+	# the connection's other traffic: spliced (xlate), never spliced (tracked)
+	for k in xlate tracked; do
+		R[kc.o_${k}_tc]=$(kc_p50 "tc.${k}_in" pol-1000.yaml)
+		R[kc.o_${k}_xdp]=$(kc_p50 "xdp.${k}_in" pol-1000.yaml)
+		R[kc.o_${k}_out]=$(kc_p50 "tc.${k}_out" pol-1000.yaml)
+	done
 	for k in "${BENCH_SIZES[@]}"; do
 		for what in tc xdp; do
 			R[kc.${what}_req$k]=$(jq -r --arg w "$what.size" --arg f "preflight-$k.txt" \
@@ -56,6 +69,8 @@ bench_kcost() {
 	done
 	R[kc.repeat_answered]=$(jq -r 'select(.what == "repeat_check") | .answered' "$WORK/kcost.jsonl")
 	R[kc.req_len]=$(jq -r 'select(.what == "tc") | .req_len' "$WORK/kcost.jsonl" | head -n1)
+	R[kc.o_req_len]=$(jq -r 'select(.what == "tc.xlate_in") | .req_len' "$WORK/kcost.jsonl")
+	R[kc.o_resp_len]=$(jq -r 'select(.what == "tc.xlate_out") | .req_len' "$WORK/kcost.jsonl")
 }
 
 # bench_maps_of_tc_prog OUT -- "name bytes_memlock max_entries" of the

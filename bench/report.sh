@@ -193,6 +193,7 @@ write_kernel() {
 	echo
 	echo "The stage requests differ from the answered one only where they must (\"XPTIONS\"; no Origin line, so ${R[kc.req_len]:-?} - ~33 bytes); the timer's own ${R[kc.empty]:-?} ns are in the first stage."
 	echo
+	write_other
 	echo "**Cost growth with the request** (BPF_PROG_TEST_RUN p50 ns, 1,000 origins; \`bench/preflight*.txt\`: more header lines, the larger ones with a 16-name request-header list that the answer echoes)"
 	echo
 	echo "| request | bytes | TC ns | TC × 522 B | XDP ns | XDP × 522 B |"
@@ -205,6 +206,22 @@ write_kernel() {
 		fi
 		echo "| \`${m[0]}\` | ${m[1]} | ${m[2]:--} | $(ratio "${m[2]}" "${R[kc.tc1000]:-}") | ${m[3]:--} | $(ratio "${m[3]}" "${R[kc.xdp1000]:-}") |"
 	done
+	echo
+}
+
+# write_other -- what every other segment of a connection on the policy
+# port costs (kcost --other): the app's request at ingress, its response at
+# egress, on a spliced connection (translated) and on one never spliced.
+write_other() {
+	echo "**Cost on the connection's other traffic** (BPF_PROG_TEST_RUN p50 ns, 1,000 origins, \`kcost --other\`: a keep-alive conversation of the app's own requests, ${R[kc.o_req_len]:-?} B, and responses, ${R[kc.o_resp_len]:-?} B; egress is \`pf_tc_egress\` in both modes)"
+	echo
+	echo "| connection | TC ingress (request) | XDP ingress (request) | TC egress (response) |"
+	echo "|---|---:|---:|---:|"
+	echo "| spliced (one preflight answered): seq and ack translated | ${R[kc.o_xlate_tc]:--} | ${R[kc.o_xlate_xdp]:--} | ${R[kc.o_xlate_out]:--} |"
+	echo "| never spliced, followed from its first request: passed unchanged | ${R[kc.o_tracked_tc]:--} | ${R[kc.o_tracked_xdp]:--} | ${R[kc.o_tracked_out]:--} |"
+	echo "| the translation's own share (difference) | $(minus "${R[kc.o_xlate_tc]:-}" "${R[kc.o_tracked_tc]:-}") | $(minus "${R[kc.o_xlate_xdp]:-}" "${R[kc.o_tracked_xdp]:-}") | $(minus "${R[kc.o_xlate_out]:-}" "${R[kc.o_tracked_out]:-}") |"
+	echo
+	echo "Every connection on a policy port pays the second row on each segment (its flow entry is looked up, the request framing followed, the entry updated under its lock); a spliced one pays the first. Each figure includes the timer's ${R[kc.empty]:-?} ns."
 	echo
 }
 

@@ -26,7 +26,9 @@
 # that, without traffic (bench/kernel.sh): BPF_PROG_TEST_RUN cost of one
 # answer (build/bench/kcost: policies of 10, 1,000 and 100,000 exact
 # origins + 50 wildcards + 20 headers, bench/policy.sh; the stages of the
-# answer path; requests of ~300 B to 2 KiB, bench/preflight-*.txt), the
+# answer path; requests of ~300 B to 2 KiB, bench/preflight-*.txt; what
+# every other segment of a connection on the policy port costs, spliced
+# or not), the
 # time to check and to load a 100,000-origin policy, the maps' memory, the
 # flow table's memory at --max-flows 1048576 and the daemon's GC pass over
 # 65,536 and 1,048,576 entries (make bench-gc). --kernel-only measures
