@@ -142,6 +142,30 @@ static __always_inline int pf_set_word(void *ctx, bool xdp, const struct pf_pkt 
 	return pf_store(ctx, xdp, off, &n, sizeof(n)) ? -1 : 0;
 }
 
+/* Replace the two words at off and off + 4 (a segment's seq and ack:
+ * host order o1 -> n1, o2 -> n2) as two pf_set_word calls would, but
+ * when both change with one checksum update and one 8-byte store: the
+ * summed difference of both is congruent to the two applied in turn and
+ * every sum folded is nonzero either way (pf_csum_wide), so the checksum
+ * comes out the same 16 bits -- two helper calls fewer per translated
+ * segment at TC, three at XDP. */
+static __always_inline int pf_set_words(void *ctx, bool xdp, const struct pf_pkt *p,
+					__u32 off, __u32 o1, __u32 n1, __u32 o2, __u32 n2)
+{
+	__be32 n[2] = { bpf_htonl(n1), bpf_htonl(n2) };
+	__u32 diff;
+
+	if (o1 == n1)
+		return pf_set_word(ctx, xdp, p, off + 4, o2, n2);
+	if (o2 == n2)
+		return pf_set_word(ctx, xdp, p, off, o1, n1);
+	diff = pf_csum_wide((__u64)(__u32)~bpf_htonl(o1) + (__u32)n[0] +
+			    (__u32)~bpf_htonl(o2) + (__u32)n[1]);
+	if (pf_csum_apply(ctx, xdp, p->l4_off + 16, diff))
+		return -1;
+	return pf_store(ctx, xdp, off, n, sizeof(n)) ? -1 : 0;
+}
+
 /* TCP options of one segment. */
 struct pf_opts {
 	__u8  b[72];     /* 40 used; slack for masked reads */

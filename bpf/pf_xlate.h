@@ -105,12 +105,11 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	PF_TEST_POINT(PF_TP_XLATE_IN);
 	/* the framing first: it reads the segment as it came in */
 	pf_follow_client(ctx, xdp, p, &a, &u);
-	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)))
+	if (!(p->tflags & PF_TCPF_ACK) ?
+	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)) :
+	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq), p->ack,
+			 pf_ack_in(&a, p->ack)))
 		goto err;
-	if (p->tflags & PF_TCPF_ACK) {
-		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack, pf_ack_in(&a, p->ack)))
-			goto err;
-	}
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_IN);
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
@@ -140,13 +139,11 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	pf_flow_snapshot(f, &a);
 	PF_TEST_POINT(PF_TP_XLATE_OUT);
 	pf_follow_server(ctx, p, &a, &u);
-	if (pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)))
+	if (!(p->tflags & PF_TCPF_ACK) ?
+	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)) :
+	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq), p->ack,
+			 pf_ack_out_field(&a, p->ack, a.resp_acked)))
 		goto err;
-	if (p->tflags & PF_TCPF_ACK) {
-		if (pf_set_word(ctx, xdp, p, p->l4_off + 8, p->ack,
-				pf_ack_out_field(&a, p->ack, a.resp_acked)))
-			goto err;
-	}
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_OUT);
 		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
