@@ -90,6 +90,16 @@ uses_map() {
 	[[ -n $2 && ,$ids, == *,"$2",* ]]
 }
 
+# held_progs PID -- "ID NAME" of each BPF program the process holds
+held_progs() {
+	local f id
+	for f in /proc/"$1"/fdinfo/*; do
+		id=$(awk '$1 == "prog_id:" { print $2 }' "$f" 2>/dev/null)
+		[[ -z $id ]] || echo "$id $(bpftool prog show id "$id" |
+			awk 'NR == 1 { for (i = 1; i < NF; i++) if ($i == "name") print $(i + 1) }')"
+	done | sort -u
+}
+
 # sample_hooks FILE -- one line per look at the hooks ("xdp=ID NAME MODE
 # tc=ID", "none" for an empty hook) until FILE.stop exists (at most 60 s)
 sample_hooks() {
@@ -354,6 +364,25 @@ case_metrics() {
 	pf_case_result
 }
 
+# The programs `run` loads: the mode's (the TC pair; in xdp mode also
+# pf_xdp_ingress, from a second object of the same ELF) and none of the
+# response offload's (no rule has responses: true), every one of them on
+# the daemon's maps (the pinned flow table).
+case_programs_loaded() {
+	local progs names want flows id name
+	progs=$(held_progs "$PF_PFD_PID")
+	names=$(awk '$2 ~ /^pf_/ { print $2 }' <<<"$progs" | sort | tr '\n' ' ')
+	want="pf_tc_egress pf_tc_ingress "
+	[[ $MODE == tc ]] || want+="pf_xdp_ingress "
+	pf_expect_eq "the mode's programs only" "$names" "$want"
+	flows=$(pinned_flows)
+	while read -r id name; do
+		[[ $name == pf_* ]] || continue
+		pf_expect "$name (id $id) uses the pinned flow table (id $flows)" uses_map "$id" "$flows"
+	done <<<"$progs"
+	pf_case_result
+}
+
 # --iface is an interface name, never a path: with pins in place (our
 # instance runs) a name like ../DECOY would make /sys/fs/bpf/preflightd/../
 # DECOY and /run/preflightd/../DECOY.lock; every subcommand refuses it as a
@@ -456,6 +485,8 @@ main() {
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	start_pfd --metrics "$METRICS"
 	pf_case "[$MODE] metrics scraped and parsed" case_metrics
+	pf_case "[$MODE] the mode's programs loaded, and only those, on one set of maps" \
+		case_programs_loaded
 	pf_case "[$MODE] --iface that is not an interface name: refused, nothing touched" \
 		case_iface_names
 	pf_case "[$MODE] reload under load (inotify, SIGHUP, a broken file)" case_reload_under_load
