@@ -193,6 +193,33 @@ PF_INLINE __u64 pf_scan_ctl(const __u8 *b, __u64 from, __u64 lim, __u64 lt)
 	return pf_scan_ctl_buf((const struct pf_buf *)b, from, lim, lt);
 }
 
+/* The first index in [from, lim) that ends a token (ctl 0: the first
+ * non-tchar, pf_scan_tchar) or a line (ctl: the first byte below ctl or
+ * DEL, pf_scan_ctl); lim if none -- the same result as the global scan,
+ * with its first inl bytes (a constant multiple of 8; 0: none) scanned
+ * inline and only the rest of a longer field by the global function. A
+ * BPF-to-BPF call's return costs more than a short field's scan where
+ * returns go through a return thunk (AMD's SRSO Safe RET); but each
+ * inline word is walked by the verifier at every call site, so the
+ * answer path's parsers (pf_parse, the method check) scan inline and the
+ * others (pf_parse_head) call. lim - from within the global scan's bound
+ * (PF_SCAN_MAX for a token, PF_LINE_MAX for a line). */
+PF_INLINE __u64 pf_scan_split(const __u8 *b, __u64 from, __u64 lim, const __u64 ctl,
+			      const __u32 inl)
+{
+	__u64 i;
+
+	if (inl) {
+		i = from + inl < lim ? from + inl : lim;
+		i = ctl ? pf_scan_ctl_in(b, from, i, ctl, inl / 8) :
+			  pf_scan_tchar_in(b, from, i, inl / 8);
+		if (i != from + inl || i >= lim)
+			return i;
+		from = i;
+	}
+	return ctl ? pf_scan_ctl(b, from, lim, ctl) : pf_scan_tchar(b, from, lim);
+}
+
 /* Case-insensitive compare of n bytes of buf at off with a lower-case
  * literal, byte by byte (the response-head scanner's, include/pf_rhead.h).
  * Returns 1 if equal. n is at most 40. */
@@ -418,18 +445,10 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 	colon = i;
 	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
 	lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
-	if (inl) {
-		/* the first PF_SCAN_IN bytes inline, the rest (a long value)
-		 * by the global function: a loop of PF_LINE_MAX / 8 words
-		 * inline would be walked at length by the verifier */
-		i = colon + 1 + PF_SCAN_IN < lim ? colon + 1 + PF_SCAN_IN : lim;
-		i = pf_scan_ctl_in(b, colon + 1, i, 0x20, PF_SCAN_IN / 8);
-		if (i == colon + 1 + PF_SCAN_IN && i < lim)
-			i = pf_scan_ctl(b, i, lim, 0x20);
-	} else {
-		i = pf_scan_ctl(b, colon + 1, lim, 0x20);
-	}
-	i = PF_LAUNDER(c->tmp[0], i);
+	/* the first PF_SCAN_IN bytes inline, the rest (a long value) by
+	 * the global function: a loop of PF_LINE_MAX / 8 words inline would
+	 * be walked at length by the verifier */
+	i = PF_LAUNDER(c->tmp[0], pf_scan_split(b, colon + 1, lim, 0x20, inl ? PF_SCAN_IN : 0));
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -507,7 +526,7 @@ trimmed:
 
 /* Header lines per pf_line_cb call: PF_MAX_LINES / PF_LINES_PER_CB calls
  * look at the same PF_MAX_LINES lines, with fewer calls and returns. */
-#define PF_LINES_PER_CB 2
+#define PF_LINES_PER_CB 4
 _Static_assert(PF_MAX_LINES % PF_LINES_PER_CB == 0, "PF_LINES_PER_CB divides PF_MAX_LINES");
 
 /* pf_loop callbacks: the next PF_LINES_PER_CB header lines (pf_line)
@@ -587,14 +606,16 @@ PF_INLINE __u32 pf_path_flags(const __u8 *b, __u64 off, __u64 n)
 }
 
 /* The rest of a request line after "METHOD ": "<target> HTTP/1.1\r\n",
- * the target starting at t (1..16). Returns a pf_parse_res and sets
- * r->path; r->pc.pos is the first header byte. */
-PF_INLINE int pf_parse_target(const __u8 *b, __u64 len, struct pf_req *r, __u64 t)
+ * the target starting at t (1..16), its first inl bytes scanned inline
+ * (pf_scan_split). Returns a pf_parse_res and sets r->path; r->pc.pos is
+ * the first header byte. */
+PF_INLINE int pf_parse_target(const __u8 *b, __u64 len, struct pf_req *r, __u64 t,
+			      const __u32 inl)
 {
 	__u64 sp, lim;
 
 	lim = len < t + PF_LINE_MAX ? len : t + PF_LINE_MAX;
-	sp = pf_scan_ctl(b, t, lim, 0x21);
+	sp = pf_scan_split(b, t, lim, 0x21, inl);
 	if (sp >= len)
 		return PF_P_INCOMPLETE;
 	if (sp >= t + PF_LINE_MAX)
@@ -624,13 +645,17 @@ PF_INLINE int pf_parse_target(const __u8 *b, __u64 len, struct pf_req *r, __u64 
 	return PF_P_OK;
 }
 
+/* Target bytes the answer path's request line scans inline
+ * (pf_scan_split): most preflights' paths are shorter. */
+#define PF_TARGET_SCAN_IN 32
+
 /* Parse the request line "OPTIONS <target> HTTP/1.1\r\n". Returns a
  * pf_parse_res and sets r->path; r->pc.pos is the first header byte. */
 PF_INLINE int pf_parse_request_line(const __u8 *b, __u32 len, struct pf_req *r)
 {
 	if (len < 8 || pf_ld64(b) != PF_LIT8("OPTIONS "))
 		return PF_P_NOT_OPTIONS;
-	return pf_parse_target(b, len, r, 8);
+	return pf_parse_target(b, len, r, 8, PF_TARGET_SCAN_IN);
 }
 
 /* Parse the len payload bytes of buf into r. Returns (and stores in
@@ -722,7 +747,7 @@ PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
 		r->flags |= PF_REQF_M_OPTIONS;
 	if (m == 7 && buf[0] == 'C' && buf[1] == 'O' && buf[2] == 'N' && buf[3] == 'N')
 		r->flags |= PF_REQF_UPGRADE;
-	res = pf_parse_target(buf, len, r, m + 1);
+	res = pf_parse_target(buf, len, r, m + 1, 0);
 	if (res != PF_P_OK)
 		goto out;
 	if (r->path.len && buf[PF_M(r->path.off)] == '/')

@@ -450,12 +450,8 @@ PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 
 		return PF_R_METHOD_BAD;
 	/* a method's first PF_METHOD_SCAN_IN bytes scanned inline (see
 	 * pf_hdr_elem), the rest of a longer one by the global scan */
-	i = m.off;
-	end = i + m.len;
-	i = pf_scan_tchar_in(buf, i, end < i + PF_METHOD_SCAN_IN ? end : i + PF_METHOD_SCAN_IN,
-			     PF_METHOD_SCAN_IN / 8);
-	if (i == (__u64)m.off + PF_METHOD_SCAN_IN && i < end)
-		i = pf_scan_tchar(buf, i, end);
+	end = (__u64)m.off + m.len;
+	i = pf_scan_split(buf, m.off, end, 0, PF_METHOD_SCAN_IN);
 	if (PF_LAUNDER(*ls, i) != end)
 		return PF_R_METHOD_BAD;
 	m.len = (__u16)PF_LAUNDER(*ls, m.len); /* the loop exit pinned it */
