@@ -118,6 +118,8 @@ struct pf_match {
 	struct pf_path_ctx pc;
 	struct pf_hdr_ctx hc;
 	struct pf_acrh_key ak;  /* PF_ACRH_LOOKUP key, and what is punted */
+	__u64 mw[PF_HDR_NAME / 8]; /* the method's first words, zero-padded */
+	__u32 mdone;            /* pf_tab_find decided the method */
 };
 
 /* Lower-case letters, digits, '-', '.', ':' -- the only bytes a wildcard
@@ -428,6 +430,52 @@ PF_INLINE __u32 pf_lowest_bit(__u64 x)
 	return n;
 }
 
+/* The n-byte name w (its first words, zero-padded; hash: its token hash)
+ * among the entries ents[0..mask] of a name table (struct pf_hdr_tab):
+ * its rules if an entry holds exactly these bytes. *done is set when the
+ * table decides: a hit, or a miss in a complete table (the name is no
+ * token of the slot: rules 0). Otherwise pf_tokens decides (a name over
+ * PF_HDR_NAME bytes, an incomplete table). */
+PF_INLINE __u64 pf_tab_find(const struct pf_hdr_ent *ents, const __u32 mask, __u32 complete,
+			    const __u64 *w, __u32 n, __u64 hash, __u32 *done)
+{
+	const struct pf_hdr_ent *e;
+	__u64 d;
+	__u32 j;
+
+	*done = 0;
+	if (n > PF_HDR_NAME)
+		return 0;
+	for (j = 0; j < PF_HDR_PROBE; j++) {
+		e = &ents[(hash + j) & mask];
+		if (e->len == 0)
+			break;
+		if (e->len != n)
+			continue;
+		/* both zero-padded: whole words compare */
+		d = (pf_ld64(e->s) ^ w[0]) | (pf_ld64(e->s + 8) ^ w[1]) |
+		    (pf_ld64(e->s + 16) ^ w[2]) | (pf_ld64(e->s + 24) ^ w[3]);
+		if (!d) {
+			*done = 1;
+			return e->rules;
+		}
+	}
+	*done = complete;
+	return 0;
+}
+
+/* The request-header name c->w (n bytes, lower-cased, zero-padded; hash:
+ * its pf_hash_slice) in the slot's name table t: pf_tab_find over its
+ * header names, c->done set when the table decides (no table: never). */
+PF_INLINE __u64 pf_hdr_find(struct pf_hdr_ctx *c, __u32 n, __u64 hash,
+			    const struct pf_hdr_tab *t)
+{
+	c->done = 0;
+	if (!t)
+		return 0;
+	return pf_tab_find(t->e, PF_HDR_ENTRIES - 1, t->complete, c->w, n, hash, &c->done);
+}
+
 #define PF_METHOD_SCAN_IN 16
 
 /* Check Access-Control-Request-Method against rule r. */
@@ -437,8 +485,9 @@ PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 
 {
 	struct pf_slice m = { .off = (__u16)slice, .len = (__u16)(slice >> 16) };
 	__u32 slot = (__u32)slot_rule, r = (__u32)(slot_rule >> 32);
+	const struct pf_hdr_tab *t;
 	const __u8 *buf;
-	__u64 w, i, end;
+	__u64 w, i, end, h, rules;
 	__u32 *ls;
 
 	if (!rb || !mt)
@@ -467,8 +516,17 @@ PF_GLOBAL __u32 pf_check_method_buf(const struct pf_buf *rb, __u64 slice, __u64 
 		return PF_R_OK;
 	if (rflags & PF_RULE_ANY_METHOD)
 		return PF_R_OK;
-	if (pf_tok_rules(buf, m.off, m.len, pf_hash_slice(buf, m.off, m.len, 0),
-			 PF_TOK_METHOD, slot, 0, ls) & (1ULL << (r & 63)))
+	/* the slot's method table (struct pf_hdr_tab: m) decides when it
+	 * can, pf_tokens otherwise -- the same rules either way */
+	mt->mw[0] = mt->mw[1] = mt->mw[2] = mt->mw[3] = 0;
+	h = pf_hash_buf_w(rb, m.off, m.len, 0, mt->mw, PF_HDR_NAME / 8);
+	t = PF_HDRS_LOOKUP(slot);
+	mt->mdone = 0;
+	rules = t ? pf_tab_find(t->m, PF_METH_ENTRIES - 1, t->m_complete, mt->mw, m.len, h,
+				&mt->mdone) : 0;
+	if (!mt->mdone)
+		rules = pf_tok_rules(buf, m.off, m.len, h, PF_TOK_METHOD, slot, 0, ls);
+	if (rules & (1ULL << (r & 63)))
 		return PF_R_OK;
 	return PF_R_METHOD;
 }
@@ -478,40 +536,6 @@ PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 {
 	return pf_check_method_buf((const struct pf_buf *)buf, m.off | (__u64)m.len << 16,
 				   slot | (__u64)r << 32, rflags, mt);
-}
-
-/* The request-header name c->w (n bytes, lower-cased, zero-padded; hash:
- * its pf_hash_slice) in the slot's name table t (struct pf_hdr_tab): its
- * rules if an entry holds exactly these bytes. c->done is set when the
- * table decides: a hit, or a miss in a complete table (the name is no
- * header token of the slot: rules 0). Otherwise pf_tokens decides (a
- * name over PF_HDR_NAME bytes, no table, an incomplete one). */
-PF_INLINE __u64 pf_hdr_find(struct pf_hdr_ctx *c, __u32 n, __u64 hash,
-			    const struct pf_hdr_tab *t)
-{
-	const struct pf_hdr_ent *e;
-	__u64 d;
-	__u32 j;
-
-	c->done = 0;
-	if (!t || n > PF_HDR_NAME)
-		return 0;
-	for (j = 0; j < PF_HDR_PROBE; j++) {
-		e = &t->e[(hash + j) & (PF_HDR_ENTRIES - 1)];
-		if (e->len == 0)
-			break;
-		if (e->len != n)
-			continue;
-		/* both zero-padded: whole words compare */
-		d = (pf_ld64(e->s) ^ c->w[0]) | (pf_ld64(e->s + 8) ^ c->w[1]) |
-		    (pf_ld64(e->s + 16) ^ c->w[2]) | (pf_ld64(e->s + 24) ^ c->w[3]);
-		if (!d) {
-			c->done = 1;
-			return e->rules;
-		}
-	}
-	c->done = t->complete;
-	return 0;
 }
 
 /* One name of the list, [c->tstart, c->pos), has ended: is it allowed?

@@ -36,11 +36,16 @@ struct pf_tok_val {
  * name the table has no entry for is decided by pf_tokens unless
  * complete is set: every header token of the slot that is no longer
  * than PF_HDR_NAME is in the table. A zeroed value (no policy yet, a
- * slot being reinstalled) sends every name to pf_tokens. */
+ * slot being reinstalled) sends every name to pf_tokens. The slot's
+ * methods (its PF_TOK_METHOD tokens, exact bytes: methods are
+ * case-sensitive) are held alike in m, m_complete and m_n: the method
+ * check reads them from the same look-up's value instead of pf_tokens
+ * (a hash-map look-up per preflight). */
 #define PF_HDR_ENTRIES 128   /* power of 2 */
-#define PF_HDR_NAME    32    /* longest name an entry holds (pf_hdr_find
+#define PF_HDR_NAME    32    /* longest name an entry holds (pf_tab_find
 			      * compares its 4 words) */
 #define PF_HDR_PROBE   4     /* entries probed at most */
+#define PF_METH_ENTRIES 16   /* power of 2 */
 
 struct pf_hdr_ent {
 	__u64 rules;  /* as struct pf_tok_val.rules */
@@ -53,6 +58,9 @@ struct pf_hdr_tab {
 	__u32 complete;  /* every header token of <= PF_HDR_NAME bytes is here */
 	__u32 n;         /* entries used */
 	struct pf_hdr_ent e[PF_HDR_ENTRIES];
+	__u32 m_complete; /* every method token of <= PF_HDR_NAME bytes is in m */
+	__u32 m_n;        /* entries of m used */
+	struct pf_hdr_ent m[PF_METH_ENTRIES];
 };
 
 /* Rule flags (struct pf_rule.flags). */

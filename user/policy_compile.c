@@ -295,36 +295,47 @@ out:
 	return err;
 }
 
-/* The slot's request-header name table (struct pf_hdr_tab, pf_structs.h):
- * each header token of up to PF_HDR_NAME bytes at the first free entry
- * of its probe sequence, in key order. A name with no free entry within
- * PF_HDR_PROBE, or over PF_HDR_NAME bytes, stays in pf_tokens only;
- * complete says whether any of the former was left out. */
-static void compile_hdrs(struct pf_compiled *c)
+/* One name table of the slot (struct pf_hdr_tab, pf_structs.h): each
+ * token of kind of up to PF_HDR_NAME bytes at the first free entry of its
+ * probe sequence in ents[0..nents) (a power of 2), in key order. A name
+ * with no free entry within PF_HDR_PROBE, or over PF_HDR_NAME bytes,
+ * stays in pf_tokens only; *complete says whether any of the former was
+ * left out, *n counts the entries used. */
+static void compile_tab(const struct pf_compiled *c, __u32 kind, struct pf_hdr_ent *ents,
+			unsigned nents, __u32 *complete, __u32 *n)
 {
-	struct pf_hdr_tab *t = &c->hdrs;
 	struct pf_hdr_ent *e;
 	unsigned i, j;
 
-	memset(t, 0, sizeof(*t));
-	t->complete = 1;
+	*complete = 1;
+	*n = 0;
 	for (i = 0; i < c->n_toks; i++) {
-		if (c->keys[i].kind != PF_TOK_HEADER || c->vals[i].len > PF_HDR_NAME)
+		if (c->keys[i].kind != kind || c->vals[i].len > PF_HDR_NAME)
 			continue;
 		for (j = 0; j < PF_HDR_PROBE; j++) {
-			e = &t->e[(c->keys[i].hash + j) & (PF_HDR_ENTRIES - 1)];
+			e = &ents[(c->keys[i].hash + j) & (nents - 1)];
 			if (!e->len)
 				break;
 		}
 		if (j == PF_HDR_PROBE) {
-			t->complete = 0;
+			*complete = 0;
 			continue;
 		}
 		e->rules = c->vals[i].rules;
 		e->len = c->vals[i].len;
 		memcpy(e->s, c->vals[i].s, e->len);
-		t->n++;
+		(*n)++;
 	}
+}
+
+/* The slot's pf_hdrs value: its request-header names and its methods. */
+static void compile_hdrs(struct pf_compiled *c)
+{
+	struct pf_hdr_tab *t = &c->hdrs;
+
+	memset(t, 0, sizeof(*t));
+	compile_tab(c, PF_TOK_HEADER, t->e, PF_HDR_ENTRIES, &t->complete, &t->n);
+	compile_tab(c, PF_TOK_METHOD, t->m, PF_METH_ENTRIES, &t->m_complete, &t->m_n);
 }
 
 /* See policy.h. On error out is left empty (as after pf_compiled_free). */

@@ -11,7 +11,8 @@
  *   - the compiled tokens are unique, sorted and each found by
  *     pf_compiled_lookup; tails and paths are within the map sizes;
  *   - the request-header name table (pf_hdrs) holds exactly the header
- *     tokens it can, each where pf_hdr_find probes for it (check_hdrs);
+ *     and method tokens it can, each where pf_tab_find probes for it
+ *     (check_hdrs);
  *   - a preflight made of rule 0's own first host, path, origin and
  *     method is allowed by rule 0 through pf_user_decide (the exact
  *     datapath code), with a well-formed response.
@@ -50,20 +51,21 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The request-header name table holds header tokens only, each as the
- * token (bytes, rules), zero-padded, within PF_HDR_PROBE of its home
- * entry with no empty entry before it; complete: every header token of up
- * to PF_HDR_NAME bytes is in it. */
-static void check_hdrs(const struct pf_compiled *c)
+/* A name table of the slot (ents[0..nents), *complete, n: the header
+ * names or the methods of struct pf_hdr_tab) holds tokens of kind only,
+ * each as the token (bytes, rules), zero-padded, within PF_HDR_PROBE of
+ * its home entry with no empty entry before it; complete: every token of
+ * kind of up to PF_HDR_NAME bytes is in it. */
+static void check_tab(const struct pf_compiled *c, __u32 kind, const struct pf_hdr_ent *ents,
+		      unsigned nents, __u32 complete, __u32 n)
 {
-	const struct pf_hdr_tab *t = &c->hdrs;
 	const struct pf_hdr_ent *e;
-	struct pf_tok_key k = { .kind = PF_TOK_HEADER, .slot = c->slot };
+	struct pf_tok_key k = { .kind = kind, .slot = c->slot };
 	const struct pf_tok_val *v;
 	unsigned i, j, h, used = 0, fit = 0;
 
-	for (i = 0; i < PF_HDR_ENTRIES; i++) {
-		e = &t->e[i];
+	for (i = 0; i < nents; i++) {
+		e = &ents[i];
 		if (!e->len)
 			continue;
 		used++;
@@ -74,15 +76,23 @@ static void check_hdrs(const struct pf_compiled *c)
 		v = pf_compiled_lookup(c, &k);
 		CHECK(v && v->len == e->len && !memcmp(v->s, e->s, e->len) &&
 		      v->rules == e->rules);
-		h = (unsigned)k.hash & (PF_HDR_ENTRIES - 1);
-		CHECK(((i - h) & (PF_HDR_ENTRIES - 1)) < PF_HDR_PROBE);
-		for (j = h; j != i; j = (j + 1) & (PF_HDR_ENTRIES - 1))
-			CHECK(t->e[j].len);
+		h = (unsigned)k.hash & (nents - 1);
+		CHECK(((i - h) & (nents - 1)) < PF_HDR_PROBE);
+		for (j = h; j != i; j = (j + 1) & (nents - 1))
+			CHECK(ents[j].len);
 	}
-	CHECK(used == t->n);
+	CHECK(used == n);
 	for (i = 0; i < c->n_toks; i++)
-		fit += c->keys[i].kind == PF_TOK_HEADER && c->vals[i].len <= PF_HDR_NAME;
-	CHECK(t->complete ? used == fit : used < fit);
+		fit += c->keys[i].kind == kind && c->vals[i].len <= PF_HDR_NAME;
+	CHECK(complete ? used == fit : used < fit);
+}
+
+static void check_hdrs(const struct pf_compiled *c)
+{
+	const struct pf_hdr_tab *t = &c->hdrs;
+
+	check_tab(c, PF_TOK_HEADER, t->e, PF_HDR_ENTRIES, t->complete, t->n);
+	check_tab(c, PF_TOK_METHOD, t->m, PF_METH_ENTRIES, t->m_complete, t->m_n);
 }
 
 /* The compiled maps are consistent and within their sizes. */

@@ -5,7 +5,8 @@
  * only on the exact bytes (any case), probing past other names of the
  * same home entry, names it cannot hold (too long, too many for their
  * probe sequence) decided by the pf_tokens look-up as before, and every
- * decision the same as with no table at all.
+ * decision the same as with no table at all; the same for the methods
+ * the table holds beside the names.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,9 +23,10 @@
 
 #define LONG40 "x-a-very-long-header-name-over-32-bytes1"   /* 40 bytes */
 
-/* Compile a one-rule policy allowing headers (a YAML list body) into
- * slot. */
-static void compile(const char *headers, __u32 slot, struct pf_compiled *c)
+/* Compile a one-rule policy allowing methods and headers (YAML list
+ * bodies) into slot. */
+static void compile_mh(const char *methods, const char *headers, __u32 slot,
+		       struct pf_compiled *c)
 {
 	struct pf_policy pol = {};
 	char yaml[4096], *errs = NULL;
@@ -33,19 +35,27 @@ static void compile(const char *headers, __u32 slot, struct pf_compiled *c)
 		 "ports: [8080]\n"
 		 "rules:\n"
 		 "  - origins: [https://app.example.com]\n"
-		 "    methods: [PUT]\n"
+		 "    methods: [%s]\n"
 		 "    headers: [%s]\n"
-		 "    on_deny: reject\n", headers);
+		 "    on_deny: reject\n", methods, headers);
 	assert_int_equal(load(yaml, &pol, &errs), 0);
 	free(errs);
 	assert_int_equal(pf_policy_compile(&pol, slot, c, stderr), 0);
 	pf_policy_free(&pol);
 }
 
-/* Decide a preflight asking for acrh under c; returns the reason (the
- * verdict must be ALLOW for PF_R_OK, REJECT otherwise); *bad gets the
- * offending name (NUL-terminated, bad_sz bytes) if any. */
-static __u32 decide(const struct pf_compiled *c, const char *acrh, char *bad, size_t bad_sz)
+/* The same allowing the method PUT. */
+static void compile(const char *headers, __u32 slot, struct pf_compiled *c)
+{
+	compile_mh("PUT", headers, slot, c);
+}
+
+/* Decide a preflight asking for method and acrh under c; returns the
+ * reason (the verdict must be ALLOW for PF_R_OK, REJECT otherwise); *bad
+ * gets the offending method or name (NUL-terminated, bad_sz bytes) if
+ * any. */
+static __u32 decide_m(const struct pf_compiled *c, const char *method, const char *acrh,
+		      char *bad, size_t bad_sz)
 {
 	static __u8 buf[PF_REQ_BUF], resp[2 * PF_RESP_MAX];
 	struct pf_req r;
@@ -56,8 +66,8 @@ static __u32 decide(const struct pf_compiled *c, const char *acrh, char *bad, si
 	n = snprintf((char *)buf, PF_REQ_MAX + 1,
 		     "OPTIONS /x HTTP/1.1\r\nHost: api.example.com\r\n"
 		     "Origin: https://app.example.com\r\n"
-		     "Access-Control-Request-Method: PUT\r\n"
-		     "Access-Control-Request-Headers: %s\r\n\r\n", acrh);
+		     "Access-Control-Request-Method: %s\r\n"
+		     "Access-Control-Request-Headers: %s\r\n\r\n", method, acrh);
 	assert_true(n > 0 && n <= PF_REQ_MAX);
 	assert_int_equal(pf_user_decide(c, buf, (__u32)n, NULL, &r, &m, resp, &rlen),
 			 PF_P_OK);
@@ -65,6 +75,12 @@ static __u32 decide(const struct pf_compiled *c, const char *acrh, char *bad, si
 	if (bad)
 		snprintf(bad, bad_sz, "%.*s", m.bad.len, (const char *)buf + m.bad.off);
 	return m.reason;
+}
+
+/* decide_m asking for PUT. */
+static __u32 decide(const struct pf_compiled *c, const char *acrh, char *bad, size_t bad_sz)
+{
+	return decide_m(c, "PUT", acrh, bad, bad_sz);
 }
 
 /* The entry holding name in t, or NULL. */
@@ -290,6 +306,69 @@ static void test_same_as_tokens(void **state)
 	pf_compiled_free(&z);
 }
 
+/* The method table (m of struct pf_hdr_tab): each method of up to
+ * PF_HDR_NAME bytes, exact bytes (methods are case-sensitive), with its
+ * rules; a longer one in pf_tokens only. The table decides when complete
+ * (a hit's rules, a miss denied), pf_tokens otherwise; every decision
+ * the same as with a zeroed table (pf_tokens alone). */
+static void test_methods(void **state)
+{
+	static const char long40[] = "X-A-VERY-LONG-METHOD-NAME-OVER-32-BYTES1";
+	const char *pool[] = { "PUT", "put", "Put", "PU", "PUTT", "patch", "PATCH", "DELETE",
+			       "GET", "POST", "HEAD", long40, "X-A-VERY-LONG-METHOD-NAME-OVER-32-BYTES2",
+			       "CONNECT", "trace", "P" };
+	char methods[256], b1[128], b2[128];
+	const struct pf_hdr_ent *e = NULL;
+	static struct pf_compiled c, z;
+	unsigned i, k;
+
+	(void)state;
+	assert_int_equal(strlen(long40), 40);
+	snprintf(methods, sizeof(methods), "PUT, patch, DELETE, %s", long40);
+	compile_mh(methods, "content-type", 0, &c);
+	assert_int_equal(c.hdrs.m_complete, 1);
+	assert_int_equal(c.hdrs.m_n, 3);
+	for (i = 0; i < PF_METH_ENTRIES; i++) {
+		assert_true(c.hdrs.m[i].len <= PF_HDR_NAME);
+		if (c.hdrs.m[i].len == 3 && !memcmp(c.hdrs.m[i].s, "PUT", 3))
+			e = &c.hdrs.m[i];
+		for (k = c.hdrs.m[i].len; k < PF_HDR_NAME; k++)
+			assert_int_equal(c.hdrs.m[i].s[k], 0);
+	}
+	assert_non_null(e);
+	assert_int_equal(e->rules, 1);
+	assert_int_equal(decide_m(&c, "PUT", "content-type", NULL, 0), PF_R_OK);
+	assert_int_equal(decide_m(&c, "patch", "", NULL, 0), PF_R_OK);
+	assert_int_equal(decide_m(&c, long40, "", NULL, 0), PF_R_OK);
+	assert_int_equal(decide_m(&c, "put", "", b1, sizeof(b1)), PF_R_METHOD);
+	assert_string_equal(b1, "put");
+	assert_int_equal(decide_m(&c, "PATCH", "", NULL, 0), PF_R_METHOD);
+	assert_int_equal(decide_m(&c, "PUTT", "", NULL, 0), PF_R_METHOD);
+	/* every decision as with pf_tokens alone, complete or not */
+	compile_mh(methods, "content-type", 0, &z);
+	memset(z.hdrs.m, 0, sizeof(z.hdrs.m));
+	z.hdrs.m_complete = z.hdrs.m_n = 0;
+	for (k = 0; k < 2; k++) {
+		c.hdrs.m_complete = !k;
+		for (i = 0; i < sizeof(pool) / sizeof(pool[0]); i++) {
+			assert_int_equal(decide_m(&c, pool[i], "content-type", b1, sizeof(b1)),
+					 decide_m(&z, pool[i], "content-type", b2, sizeof(b2)));
+			assert_string_equal(b1, b2);
+		}
+	}
+	/* a complete table decides: a hit's rules, a miss denied; an
+	 * incomplete one leaves a miss to pf_tokens */
+	c.hdrs.m_complete = 1;
+	((struct pf_hdr_ent *)e)->rules = 0;
+	assert_int_equal(decide_m(&c, "PUT", "", NULL, 0), PF_R_METHOD);
+	((struct pf_hdr_ent *)e)->len = 0;
+	assert_int_equal(decide_m(&c, "PUT", "", NULL, 0), PF_R_METHOD);
+	c.hdrs.m_complete = 0;
+	assert_int_equal(decide_m(&c, "PUT", "", NULL, 0), PF_R_OK);
+	pf_compiled_free(&c);
+	pf_compiled_free(&z);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -299,6 +378,7 @@ int main(void)
 		cmocka_unit_test(test_table_decides),
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_same_as_tokens),
+		cmocka_unit_test(test_methods),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
