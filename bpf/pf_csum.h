@@ -162,7 +162,14 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 
 		barrier_var(h);
 		h &= 63;
-		if (h < 20 || pf_load(ctx, xdp, p->l4_off, th, h))
+		if (h < 20)
+			return -1;
+		/* 60 bytes (the longest header) read in place when the
+		 * segment has them (pf_load_hdr: no helper call), else the h
+		 * header bytes by the helper: the bytes past h are masked
+		 * out below either way */
+		if (h + n >= 60 ? pf_load_hdr(ctx, xdp, p->l4_off, th, 60) :
+				  pf_load(ctx, xdp, p->l4_off, th, h))
 			return -1;
 		check = *(__u16 *)(th + 16);
 		/* the header summed by hand (at most 15 words, the rest of
