@@ -202,7 +202,7 @@ PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
 	struct pf_hold *hd = ctx;
 	const __u8 *b = hd->buf;
 	struct pf_rhead *h = hd->w;
-	__u32 pos = h->pos, n = h->n, i, k, lim, colon, vs, ve, end;
+	__u32 pos = h->pos, n = h->n, i, lim, colon, vs, ve, end;
 	__u8 ch;
 	int res;
 
@@ -221,14 +221,10 @@ PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
 		h->done = 1;
 		return 1;
 	}
-	/* field-name: tchar+ then ':' (names we use are under 40 bytes) */
+	/* field-name: tchar+ then ':' (names we use are under 40 bytes),
+	 * 8 bytes a step (a byte a step was most of the scan's time) */
 	lim = n < pos + 64 ? n : pos + 64;
-	for (k = 0; k < 64; k++) {
-		i = pos + k;
-		if (i >= lim || !pf_is_tchar(b[PF_M(i)]))
-			break;
-	}
-	colon = PF_LAUNDER(h->tmp[0], pos + k);
+	colon = PF_LAUNDER(h->tmp[0], pf_scan_tchar_in(b, pos, lim, 64 / 8));
 	if (colon >= n) {
 		h->res = PF_RH_INCOMPLETE;
 		return 1;
