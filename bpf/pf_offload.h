@@ -395,28 +395,27 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 	__u32 S = p->seq, E = p->seq + p->pay_len, next, nn, k, n, stat, stop, idx;
 	int ret;
 
-	bpf_spin_lock(&st->lock);
-	if (st->s.in_state != PF_OFL_IN_HEAD) {
-		bpf_spin_unlock(&st->lock);
+	/* a first look without the lock (a lock pair per request was a tenth
+	 * of the recorder's time): in_state and next only move forward, and
+	 * the commit below checks both again under the lock */
+	if (st->s.in_state != PF_OFL_IN_HEAD)
 		return;
-	}
 	next = st->s.next;
-	if (!pf_ofl_before(next, E)) {
-		/* body bytes, or bytes already parsed */
-		bpf_spin_unlock(&st->lock);
-		return;
-	}
+	if (!pf_ofl_before(next, E))
+		return; /* body bytes, or bytes already parsed */
 	if (pf_ofl_before(next, S)) {
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is
 		 * parsed (gap_end) */
-		if (!st->s.has_gap || pf_ofl_before(st->s.gap_end, E))
-			st->s.gap_end = E;
-		st->s.has_gap = 1;
+		bpf_spin_lock(&st->lock);
+		if (st->s.in_state == PF_OFL_IN_HEAD && pf_ofl_before(st->s.next, S)) {
+			if (!st->s.has_gap || pf_ofl_before(st->s.gap_end, E))
+				st->s.gap_end = E;
+			st->s.has_gap = 1;
+		}
 		bpf_spin_unlock(&st->lock);
 		return;
 	}
-	bpf_spin_unlock(&st->lock);
 	for (k = 0; k < PF_OFL_HEADS_SEG; k++) {
 		n = E - next < PF_REQ_MAX ? E - next : PF_REQ_MAX;
 		if (pf_ofl_load(skb, p->pay_off + (next - S), n, sc)) {
