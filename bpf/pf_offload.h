@@ -153,6 +153,10 @@ struct {
 #define PF_OFL_SCR_TC  0
 #define PF_OFL_SCR_MSG 1
 
+/* Room for an edited response head: a head of PF_REQ_MAX bytes and
+ * PF_RESP_MAX inserted (a power of 2). */
+#define PF_OFL_OUT (2 * PF_REQ_MAX)
+
 struct pf_ofl_scratch {
 	__u8 buf[PF_REQ_BUF];      /* a request head, or response bytes */
 	struct pf_req r;
@@ -161,6 +165,8 @@ struct pf_ofl_scratch {
 	struct pf_ofl_ent e;
 	struct pf_ofl_plan pl;
 	struct pf_ofl_cscan cs;
+	/* the edited response head (pf_ofl_compose), 8 bytes of slack */
+	__u8 out[PF_OFL_OUT + 8];
 	/* a new pf_ofl_early value; raw bytes because a per-CPU map value
 	 * may not contain a bpf_spin_lock */
 	__u64 nsk[(sizeof(struct pf_ofl_sk) + 7) / 8];
@@ -805,28 +811,83 @@ __noinline int pf_ofl_plan_g(struct pf_ofl_scratch *sc)
 	return pf_ofl_plan(sc->buf, &sc->h, &sc->e, orule, &sc->pl);
 }
 
-/* Write sc->pl.ins into the ins_len bytes just pushed at ins_at: 8 bytes
- * a step, then the rest (a byte a step was a third of the edit's time). */
-__noinline int pf_ofl_write(struct sk_msg_md *msg, struct pf_ofl_scratch *sc)
+/* Copy len bytes to sc->out at d: of the lines to insert (from_ins) or
+ * of the head in sc->buf at s, 8 bytes a step -- so up to 7 bytes after
+ * d + len are overwritten too (by the next piece's bytes later, or in
+ * the slack). A global function: verified once, called per piece. */
+__noinline int pf_ofl_piece(struct pf_ofl_scratch *sc, __u32 d, __u32 from_ins, __u32 s,
+			    __u32 len)
 {
-	__u32 at, len, i, j, w;
+	__u32 k, i;
+	__u64 w;
+
+	if (!sc || len > PF_REQ_MAX || s > PF_REQ_MAX || d + len > PF_OFL_OUT ||
+	    (from_ins && s + len > PF_RESP_MAX))
+		return -1;
+	for (k = 0; k < PF_REQ_MAX / 8; k++) {
+		i = 8 * k;
+		if (i >= len)
+			break;
+		if (from_ins)
+			w = pf_ld64(sc->pl.ins + ((s + i) & (PF_RESP_MAX - 1)));
+		else
+			w = pf_ld64(sc->buf + PF_M(s + i));
+		pf_st64(sc->out + ((d + i) & (PF_OFL_OUT - 1)), w);
+	}
+	return 0;
+}
+
+/* Build the edited head in sc->out the way pf_user_ofl_apply does
+ * (user/ofl_match.c, the unit tier's reference): the status line, the
+ * lines of sc->pl, the rest of the head sc->h without the lines planned
+ * out (sc->pl.pop: descending offsets, all after the status line).
+ * Returns its length, or -1. */
+static __always_inline int pf_ofl_compose(struct pf_ofl_scratch *sc)
+{
+	__u32 cur = sc->h.status_end, end = sc->h.len, d, i, k;
+	struct pf_slice sl;
+
+	if (sc->pl.ins_at != cur || cur > end || pf_ofl_piece(sc, 0, 0, 0, cur) ||
+	    pf_ofl_piece(sc, cur, 1, 0, sc->pl.ins_len))
+		return -1;
+	d = cur + sc->pl.ins_len;
+	for (i = 0; i < PF_OFL_POP_MAX; i++) {
+		if (i >= sc->pl.n_pop)
+			break;
+		k = sc->pl.n_pop - 1 - i;
+		sl = sc->pl.pop[k & (PF_OFL_POP_MAX - 1)];
+		if (sl.off < cur || sl.off + sl.len > end ||
+		    pf_ofl_piece(sc, d, 0, cur, sl.off - cur))
+			return -1;
+		d += sl.off - cur;
+		cur = sl.off + sl.len;
+	}
+	if (pf_ofl_piece(sc, d, 0, cur, end - cur))
+		return -1;
+	return (int)(d + end - cur);
+}
+
+/* Write the len bytes of sc->out into the message at 0 (just pushed): 8
+ * bytes a step, then the rest (a byte a step was a third of the edit's
+ * time). */
+__noinline int pf_ofl_write(struct sk_msg_md *msg, struct pf_ofl_scratch *sc, __u32 len)
+{
+	__u32 i, j, w;
 	__u8 *d, *de;
 
-	if (!msg || !sc)
+	if (!msg || !sc || len > PF_OFL_OUT)
 		return -1;
-	at = sc->pl.ins_at;
-	len = sc->pl.ins_len;
-	if (bpf_msg_pull_data(msg, at, at + len, 0))
+	if (bpf_msg_pull_data(msg, 0, len, 0))
 		return -1;
 	d = (void *)(long)msg->data;
 	de = (void *)(long)msg->data_end;
 	w = len / 8;
-	for (i = 0; i < PF_RESP_MAX / 8; i++) {
+	for (i = 0; i < PF_OFL_OUT / 8; i++) {
 		if (i >= w)
 			break;
 		if (d + 8 > de)
 			return -1;
-		*(__u64 *)d = *(const __u64 *)(sc->pl.ins + 8 * (i & (PF_RESP_MAX / 8 - 1)));
+		*(__u64 *)d = *(const __u64 *)(sc->out + 8 * (i & (PF_OFL_OUT / 8 - 1)));
 		d += 8;
 	}
 	for (j = 0; j < 8; j++) {
@@ -838,42 +899,37 @@ __noinline int pf_ofl_write(struct sk_msg_md *msg, struct pf_ofl_scratch *sc)
 		/* Verifier workaround: clang drops the mask as redundant
 		 * ("R5 max value is outside of the allowed memory range") */
 		barrier_var(i);
-		*d++ = sc->pl.ins[i & (PF_RESP_MAX - 1)];
+		*d++ = sc->out[i & (PF_OFL_OUT - 1)];
 	}
 	return 0;
 }
 
-/* Insert and remove the lines planned in sc->pl. Returns the change of
- * the head's length (*failed: a removal failed), -1 if nothing was
- * changed, -2 if the message must not be sent. */
+/* Replace the head (sc->h.len bytes at the start of the message) by the
+ * edited one planned in sc->pl, as one piece: the new head is pushed in
+ * front (a scatterlist element of its own: a push at an element's start
+ * splits nothing) and written, then the old one is popped off the front
+ * of what follows (no copy). One element means one segment under
+ * TCP_NODELAY -- the push inside the head split it into three, and
+ * pulling them back into one cost a page and a copy per response. Returns
+ * 0 with the new head's length in *hlen, -1 if nothing was changed, -2 if
+ * the message must not be sent. */
 static __always_inline int pf_ofl_edit(struct sk_msg_md *msg, struct pf_ofl_scratch *sc,
-				       __u32 *failed)
+				       __u32 *hlen)
 {
-	__u32 ins = sc->pl.ins_len, i, removed = 0;
-	struct pf_slice sl;
+	int len = pf_ofl_compose(sc);
 
-	*failed = 0;
-	if (ins) {
-		if (bpf_msg_push_data(msg, sc->pl.ins_at, ins, 0))
-			return -1;
-		if (pf_ofl_write(msg, sc)) {
-			/* never send the new page's old contents */
-			if (bpf_msg_pop_data(msg, sc->pl.ins_at, ins, 0))
-				return -2;
-			return -1;
-		}
+	if (len <= 0)
+		return -1;
+	if (bpf_msg_push_data(msg, 0, len, 0))
+		return -1;
+	if (pf_ofl_write(msg, sc, len) || bpf_msg_pop_data(msg, len, sc->h.len, 0)) {
+		/* never send the new page's old contents, nor two heads */
+		if (bpf_msg_pop_data(msg, 0, len, 0))
+			return -2;
+		return -1;
 	}
-	/* descending offsets: each removal leaves the earlier ones in place */
-	for (i = 0; i < PF_OFL_POP_MAX; i++) {
-		if (i >= sc->pl.n_pop)
-			break;
-		sl = sc->pl.pop[i];
-		if (bpf_msg_pop_data(msg, sl.off + ins, sl.len, 0))
-			*failed = 1;
-		else
-			removed += sl.len;
-	}
-	return (int)ins - (int)removed;
+	*hlen = (__u32)len;
+	return 0;
 }
 
 /* Is there room to push len bytes at once? A push that fails half way
@@ -893,9 +949,9 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 				       struct pf_ofl_scratch *sc, struct tcp_sock___ofl *tp,
 				       __u32 cur, __u32 n)
 {
-	__u32 status, after = PF_OFL_OUT_HEAD, failed = 0, stat, hlen;
+	__u32 status, after = PF_OFL_OUT_HEAD, edited = 0, stat, hlen;
 	__u64 body = 0;
-	int res, delta = 0;
+	int res;
 
 	res = pf_ofl_scan(sc, n);
 	if (res == PF_RH_INCOMPLETE)
@@ -930,6 +986,7 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 	if (sc->e.flags & PF_OFL_E_UPGRADE)
 		after = PF_OFL_OUT_PASS; /* a tunnel or another protocol may follow */
 	stat = PF_STAT_OFL_RESP_UNCOVERED;
+	hlen = sc->h.len;
 	if (sc->e.kind != PF_OFL_NONE) {
 		if (pf_ofl_plan_g(sc)) {
 			stat = PF_STAT_OFL_EDIT_FAILED;
@@ -938,29 +995,17 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 		} else if (!pf_ofl_room(tp, sc->h.len + sc->pl.ins_len)) {
 			stat = PF_STAT_OFL_NO_ROOM;
 		} else {
-			delta = pf_ofl_edit(msg, sc, &failed);
-			if (delta == -2)
+			res = pf_ofl_edit(msg, sc, &hlen);
+			if (res == -2)
 				return SK_DROP; /* unreachable: see pf_ofl_edit */
-			if (delta == -1) {
-				delta = 0;
-				stat = PF_STAT_OFL_EDIT_FAILED;
-			} else {
-				stat = failed ? PF_STAT_OFL_EDIT_FAILED : PF_STAT_OFL_RESP_EDITED;
-			}
+			edited = !res;
+			stat = res ? PF_STAT_OFL_EDIT_FAILED : PF_STAT_OFL_RESP_EDITED;
 		}
 	}
 	pf_count(stat);
 	if (after == PF_OFL_OUT_PASS)
 		pf_count(PF_STAT_OFL_RESP_STREAM);
-	hlen = (__u32)((__s32)sc->h.len + delta);
-	if (delta || failed)
-		/* one piece again: the push sends each scatterlist element
-		 * with its own tcp_sendmsg_locked(), and with TCP_NODELAY each
-		 * became a segment of its own (3 for a head with lines
-		 * inserted: +10 us per response). A failure only costs
-		 * segments. */
-		bpf_msg_pull_data(msg, 0, hlen, 0);
-	if (delta && after != PF_OFL_OUT_PASS && hlen < msg->size) {
+	if (edited && after != PF_OFL_OUT_PASS && hlen < msg->size) {
 		/* the rewritten head goes out alone (see pf_ofl_room); the
 		 * body behind it is then this head's BODY */
 		pf_ofl_unhold(st);
