@@ -765,13 +765,35 @@ static __always_inline int pf_ofl_cork(struct sk_msg_md *msg, struct pf_ofl_sk *
 	return SK_PASS;
 }
 
+/* Is there room to push len bytes at once? A push that fails half way
+ * tells the app (tcp_bpf_send_verdict: copied -= what was not sent) a
+ * count that is only right for bytes we did not resize: an edited head is
+ * pushed alone, and only when the send buffer surely takes it. */
+static __always_inline int pf_ofl_room(struct tcp_sock___ofl *tp, __u32 len)
+{
+	struct sock___ofl *sk = (struct sock___ofl *)tp;
+	__s64 room = (__s64)sk->sk_sndbuf - sk->sk_wmem_queued;
+
+	return room >= 2 * (__s64)len + 16384;
+}
+
 /* The unit at cur is len bytes long (rewritten, with its body); then
- * comes what after says. The verdict never reaches past this message: a
- * push that fails half way (a full send buffer of a non-blocking socket)
- * leaves the kernel's apply_bytes window unconsumed, and the next write
- * would ride on it unseen. */
+ * comes what after says. The verdict covers the len bytes
+ * (bpf_msg_apply_bytes). A window beyond this message lets the app's
+ * next writes up to the next unit (a small sendfile body) pass without
+ * running the program again -- one run per JSON response instead of two.
+ * But a push that fails half way (EAGAIN on a full send buffer of a
+ * non-blocking socket: routine for a large sendfile body) leaves the
+ * kernel's window unconsumed by the bytes it did send, so it would reach
+ * into the next head, which would then go out unseen (its lines lost, the
+ * connection passed: PF_STAT_OFL_MISSED). So the window reaches past this
+ * message only when the send buffer surely takes all len bytes at once
+ * (pf_ofl_room, as for an edited head) and the body is below
+ * PF_OFL_DETACH_MIN (larger ones leave the SK_MSG path, or run the
+ * program per write as before). */
 static __always_inline int pf_ofl_advance(struct sk_msg_md *msg, struct pf_ofl_sk *st,
-					  __u32 cur, __u64 len, __u32 after)
+					  struct tcp_sock___ofl *tp, __u32 cur, __u64 len,
+					  __u32 after)
 {
 	pf_ofl_unhold(st);
 	if (after == PF_OFL_OUT_PASS)
@@ -787,6 +809,9 @@ static __always_inline int pf_ofl_advance(struct sk_msg_md *msg, struct pf_ofl_s
 		 * program again on the rest once len bytes are pushed */
 		bpf_msg_apply_bytes(msg, (__u32)len);
 		st->out_state = (__u8)after;
+	} else if (len > msg->size && len < PF_OFL_DETACH_MIN && pf_ofl_room(tp, (__u32)len)) {
+		bpf_msg_apply_bytes(msg, (__u32)len);
+		pf_count(PF_STAT_OFL_WINDOW);
 	}
 	return SK_PASS;
 }
@@ -932,18 +957,6 @@ static __always_inline int pf_ofl_edit(struct sk_msg_md *msg, struct pf_ofl_scra
 	return 0;
 }
 
-/* Is there room to push len bytes at once? A push that fails half way
- * tells the app (tcp_bpf_send_verdict: copied -= what was not sent) a
- * count that is only right for bytes we did not resize: an edited head is
- * pushed alone, and only when the send buffer surely takes it. */
-static __always_inline int pf_ofl_room(struct tcp_sock___ofl *tp, __u32 len)
-{
-	struct sock___ofl *sk = (struct sock___ofl *)tp;
-	__s64 room = (__s64)sk->sk_sndbuf - sk->sk_wmem_queued;
-
-	return room >= 2 * (__s64)len + 16384;
-}
-
 /* A final or interim response head at cur, n bytes of the message at hand. */
 static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *st,
 				       struct pf_ofl_scratch *sc, struct tcp_sock___ofl *tp,
@@ -963,7 +976,7 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 		if (status == 101)
 			return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_STREAM);
 		pf_count(PF_STAT_OFL_RESP_INTERIM);
-		return pf_ofl_advance(msg, st, cur, sc->h.len, PF_OFL_OUT_HEAD);
+		return pf_ofl_advance(msg, st, tp, cur, sc->h.len, PF_OFL_OUT_HEAD);
 	}
 	/* the oldest request still waiting is the one this answers */
 	bpf_spin_lock(&st->lock);
@@ -1018,7 +1031,7 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 		pf_ofl_want_detach(st, body);
 		return SK_PASS;
 	}
-	res = pf_ofl_advance(msg, st, cur, (__u64)hlen + body, after);
+	res = pf_ofl_advance(msg, st, tp, cur, (__u64)hlen + body, after);
 	pf_ofl_want_detach(st, body);
 	return res;
 }
@@ -1059,15 +1072,15 @@ static __always_inline int pf_ofl_unit(struct sk_msg_md *msg, struct pf_ofl_sk *
 		if (len < 0)
 			return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_BAD);
 		if (size == 0)
-			return pf_ofl_advance(msg, st, cur, (__u32)len, PF_OFL_OUT_TRAILER);
-		return pf_ofl_advance(msg, st, cur, (__u64)len + size + 2, PF_OFL_OUT_CHUNK);
+			return pf_ofl_advance(msg, st, tp, cur, (__u32)len, PF_OFL_OUT_TRAILER);
+		return pf_ofl_advance(msg, st, tp, cur, (__u64)len + size + 2, PF_OFL_OUT_CHUNK);
 	}
 	len = pf_ofl_trailer_g(sc, (__u32)n);
 	if (len == 0)
 		return pf_ofl_cork(msg, st, (__u32)n);
 	if (len < 0)
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_BAD);
-	return pf_ofl_advance(msg, st, cur, (__u32)len, PF_OFL_OUT_HEAD);
+	return pf_ofl_advance(msg, st, tp, cur, (__u32)len, PF_OFL_OUT_HEAD);
 }
 
 SEC("sk_msg")

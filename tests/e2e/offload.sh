@@ -284,16 +284,19 @@ case_exact_app() {
 
 # h. The same with nginx and no CORS configuration: 1 MB sendfile
 # downloads, gzip (chunked, with the app's Vary merged), HEAD, 304,
-# pipelining.
+# pipelining; small sendfile bodies pass under their head's window.
 case_exact_nginx() {
 	newcase
 	[[ -n $PF_NGINX_PID ]] || pf_case_skip "nginx not running ($PF_NGINX_WHY)"
-	local det
+	local det win
 	det=$(pf_stat ofl_detached)
+	win=$(pf_stat ofl_window)
 	oflcheck nginx "$NGINX_PORT" "$NGINX_REF_PORT"
 	pf_expect_eq "oflcheck exit" "$OC_RC" 0
 	pf_expect_ge "1 MiB sendfile bodies out of the SK_MSG path (ofl_detached)" \
 		"$(($(pf_stat ofl_detached) - det))" 3
+	pf_expect_ge "small JSON bodies under their head's window (ofl_window)" \
+		"$(($(pf_stat ofl_window) - win))" 3
 	pf_case_result
 }
 
