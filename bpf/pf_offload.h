@@ -1018,6 +1018,13 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 	pf_count(stat);
 	if (after == PF_OFL_OUT_PASS)
 		pf_count(PF_STAT_OFL_RESP_STREAM);
+	if (edited && hlen < msg->size)
+		/* the new head is an element of its own: joined with the byte
+		 * after it, the push sends the head with MSG_MORE and the
+		 * bytes behind it (the body of the same write) share its
+		 * segment, as before the head was built whole (that pull
+		 * copied the same element). A failure only costs a segment. */
+		bpf_msg_pull_data(msg, 0, hlen + 1, 0);
 	if (edited && after != PF_OFL_OUT_PASS && hlen < msg->size) {
 		/* the rewritten head goes out alone (see pf_ofl_room); the
 		 * body behind it is then this head's BODY */
