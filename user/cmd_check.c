@@ -130,7 +130,7 @@ int pf_cmd_check(int argc, char **argv)
 	heap_hugepages();
 	if (pf_policy_load(file, &pol, stderr))
 		return 1;
-	if (!pf_policy_compile(&pol, 0, &c, stderr)) {
+	if (!pf_policy_check_compile(&pol, &c, stderr)) {
 		if (!quiet)
 			summary(file, &c);
 		pf_compiled_free(&c);

@@ -203,11 +203,11 @@ static int add_origins(struct tok *t, unsigned *n,
 }
 
 /* Collect every token of pol, sort, merge equal ones, refuse hash
- * collisions, and store the unique keys/values in out. An exact origin
- * also gets the rules whose regexes match it (rs), so the datapath never
- * punts an origin that has a token. */
+ * collisions, and store the unique keys in out, and with vals their
+ * values. An exact origin also gets the rules whose regexes match it
+ * (rs), so the datapath never punts an origin that has a token. */
 static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set *rs,
-			  struct pf_compiled *out, FILE *errs)
+			  struct pf_compiled *out, bool vals, FILE *errs)
 {
 	char a[PF_SHOW_MAX], b[PF_SHOW_MAX];
 	struct pf_hent *h = NULL;
@@ -240,7 +240,7 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 	if (err)
 		goto out;
 	h = malloc(n * sizeof(*h));
-	m = calloc(n, sizeof(*m));
+	m = malloc(n * sizeof(*m));     /* the merge sets every m[u] whole */
 	if (!h || !m) {
 		free(m);
 		err = -ENOMEM;
@@ -273,8 +273,9 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 	if (err || !u)
 		goto out;
 	out->keys = calloc(u, sizeof(*out->keys));
-	out->vals = calloc(u, sizeof(*out->vals));
-	if (!out->keys || !out->vals) {
+	if (vals)  /* zeroed: the bytes after each string are map contents */
+		out->vals = calloc(u, sizeof(*out->vals));
+	if (!out->keys || (vals && !out->vals)) {
 		err = -ENOMEM;
 		goto out;
 	}
@@ -282,6 +283,8 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 		out->keys[i].hash = t[i].hash;
 		out->keys[i].kind = t[i].kind;
 		out->keys[i].slot = out->slot;
+	}
+	for (i = 0; vals && i < u; i++) {
 		out->vals[i].rules = t[i].rules;
 		if (t[i].kind == PF_TOK_ORIGIN)
 			out->vals[i].rules |= pf_regex_set_match(rs, t[i].s, t[i].len);
@@ -338,9 +341,10 @@ static void compile_hdrs(struct pf_compiled *c)
 	compile_tab(c, PF_TOK_METHOD, t->m, PF_METH_ENTRIES, &t->m_complete, &t->m_n);
 }
 
-/* See policy.h. On error out is left empty (as after pf_compiled_free). */
-int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
-		      struct pf_compiled *out, FILE *errs)
+/* pf_policy_compile(), and with image false pf_policy_check_compile():
+ * the same checks, without what only the maps need. */
+static int compile(const struct pf_policy *pol, __u32 slot,
+		   struct pf_compiled *out, bool image, FILE *errs)
 {
 	struct pf_regex_set rs = {};
 	unsigned i;
@@ -369,23 +373,39 @@ int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 	err = pf_regex_set_build(pol, &rs, errs);
 	if (err)
 		goto out;
-	err = compile_tokens(pol, &rs, out, errs);
+	err = compile_tokens(pol, &rs, out, image, errs);
 	pf_regex_set_free(&rs);
 	if (err)
 		goto out;
-	compile_hdrs(out);
+	if (image)
+		compile_hdrs(out);
 	out->info.n_rules = pol->n_rules;
 	out->info.all_rules = pol->n_rules == 64 ? ~0ULL :
 			      (1ULL << pol->n_rules) - 1;
 	memcpy(out->ports, pol->ports, sizeof(out->ports));
 	out->n_ports = pol->n_ports;
-	pf_ofl_compile(pol, out);	/* issue 13: response offload */
+	if (image)
+		pf_ofl_compile(pol, out);	/* issue 13: response offload */
 out:
 	if (err == -ENOMEM)
 		cerr(errs, "out of memory");
 	if (err)
 		pf_compiled_free(out);
 	return err;
+}
+
+/* See policy.h. On error out is left empty (as after pf_compiled_free). */
+int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
+		      struct pf_compiled *out, FILE *errs)
+{
+	return compile(pol, slot, out, true, errs);
+}
+
+/* See policy.h. */
+int pf_policy_check_compile(const struct pf_policy *pol,
+			    struct pf_compiled *out, FILE *errs)
+{
+	return compile(pol, 0, out, false, errs);
 }
 
 /* bsearch order of keys: hash, then kind (slot is the same for all). */

@@ -30,10 +30,12 @@
 
 
 /* Load and compile yaml (which must be valid) into c for slot; the
- * loader prints exactly `warnings`. */
+ * loader prints exactly `warnings`. "check"'s compile of it succeeds too,
+ * with the same keys, rules, summary and ports and no values. */
 static void load_compile_warn(const char *yaml, const char *warnings, __u32 slot,
 			      struct pf_policy *pol, struct pf_compiled *c)
 {
+	struct pf_compiled k;
 	char *errs = NULL;
 	int ret = load(yaml, pol, &errs);
 
@@ -43,6 +45,19 @@ static void load_compile_warn(const char *yaml, const char *warnings, __u32 slot
 	assert_string_equal(errs, warnings);
 	free(errs);
 	assert_int_equal(pf_policy_compile(pol, slot, c, stderr), 0);
+	assert_int_equal(pf_policy_check_compile(pol, &k, stderr), 0);
+	assert_int_equal(k.n_toks, c->n_toks);
+	assert_null(k.vals);
+	for (ret = 0; ret < (int)k.n_toks; ret++) {
+		assert_int_equal(k.keys[ret].hash, c->keys[ret].hash);
+		assert_int_equal(k.keys[ret].kind, c->keys[ret].kind);
+		assert_int_equal(k.keys[ret].slot, 0);
+	}
+	assert_memory_equal(k.rules, c->rules, sizeof(k.rules));
+	assert_memory_equal(&k.info, &c->info, sizeof(k.info));
+	assert_memory_equal(k.ports, c->ports, sizeof(k.ports));
+	assert_int_equal(k.n_ports, c->n_ports);
+	pf_compiled_free(&k);
 }
 
 /* Same without any warning. */
