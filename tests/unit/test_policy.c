@@ -17,6 +17,7 @@
 #include "policy_util.h"
 
 #include "policy.h"
+#include "policy_hsort.h"
 #include "cmds.h"
 
 #define VARY "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
@@ -781,6 +782,68 @@ static void test_big(void **state)
 	free(yaml);
 }
 
+/* ---- sorting by hash ---- */
+
+/* Order of a reference sort: hash, then input position. */
+static int hent_cmp(const void *a, const void *b)
+{
+	const struct pf_hent *x = a, *y = b;
+
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* pf_hsort puts hashes in order and keeps equal ones in input order
+ * (no tie function), for random 64-bit hashes and for hashes alike in
+ * most bits: few values, 32-bit ones, the top bit and a few low ones,
+ * already sorted, all equal. */
+static void test_hsort(void **state)
+{
+	static const size_t sizes[] = { 2, 3, 64, 65, 1000, 100000 };
+	struct pf_hent *v, *r;
+	unsigned mode, k;
+	size_t i, n;
+	__u64 h;
+
+	(void)state;
+	srandom(11);
+	for (mode = 0; mode < 6; mode++) {
+		for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			n = sizes[k];
+			v = malloc(n * sizeof(*v));
+			r = malloc(n * sizeof(*r));
+			assert_non_null(v);
+			assert_non_null(r);
+			for (i = 0; i < n; i++) {
+				h = (__u64)random() << 42 ^ (__u64)random() << 21 ^
+				    (__u64)random();
+				if (mode == 1)
+					h &= 0xff;
+				else if (mode == 2)
+					h &= 0xffffffffull;
+				else if (mode == 3)
+					h = (h & 1) << 63 | (h >> 40 & 0x3ff);
+				else if (mode == 4)
+					h = i;
+				else if (mode == 5)
+					h = 42;
+				v[i].hash = h;
+				v[i].idx = (__u32)i;
+			}
+			memcpy(r, v, n * sizeof(*v));
+			qsort(r, n, sizeof(*r), hent_cmp);
+			assert_int_equal(pf_hsort(v, n, NULL, NULL), 0);
+			for (i = 0; i < n; i++) {
+				assert_int_equal(v[i].hash, r[i].hash);
+				assert_int_equal(v[i].idx, r[i].idx);
+			}
+			free(v);
+			free(r);
+		}
+	}
+}
+
 /* ---- preflightd check ---- */
 
 /* Read all of f (rewound) into a new string. */
@@ -928,6 +991,7 @@ int main(void)
 		cmocka_unit_test(test_all_problems),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_big),
+		cmocka_unit_test(test_hsort),
 		cmocka_unit_test(test_cmd_check),
 	};
 
