@@ -54,13 +54,11 @@ static bool has_odd_byte(const char *s)
 #define C_ODD   1  /* space, control or non-ASCII */
 #define C_UPPER 2  /* A-Z */
 #define C_HOST  4  /* a host label byte: a-z, 0-9, '-' */
-#define C_NAME  8  /* a host name byte: a-z, 0-9, '-', '.' */
 
 static const unsigned char byte_class[256] = {
 	[0 ... 0x20] = C_ODD, [0x7f ... 0xff] = C_ODD,
 	['A' ... 'Z'] = C_UPPER,
-	['a' ... 'z'] = C_HOST | C_NAME, ['0' ... '9'] = C_HOST | C_NAME,
-	['-'] = C_HOST | C_NAME, ['.'] = C_NAME,
+	['a' ... 'z'] = C_HOST, ['0' ... '9'] = C_HOST, ['-'] = C_HOST,
 };
 
 /* Lower-case s in place (ASCII only). */
@@ -278,26 +276,15 @@ static bool port_ok(const char *p, unsigned dflt, char *msg)
 	return true;
 }
 
-/* The host of origin s (len bytes) if s is "https://" or "http://" and
- * then only a-z, 0-9, '-' and '.' (100,000-origin policies are these),
- * else NULL. Of pf_origin_ok's checks, only host_ok's can fail on it:
- * no "null", no odd or upper-case byte, a known scheme, no userinfo,
- * path, query, fragment, '*', IPv6 or port. */
-static const char *name_origin_host(const char *s, size_t len)
+/* The host of origin s if s starts with "https://" or "http://", else
+ * NULL. */
+static const char *http_host(const char *s)
 {
-	const char *host;
-	size_t i;
-
 	if (!strncmp(s, "https://", 8))
-		host = s + 8;
-	else if (!strncmp(s, "http://", 7))
-		host = s + 7;
-	else
-		return NULL;
-	for (i = (size_t)(host - s); i < len; i++)
-		if (!(byte_class[(unsigned char)s[i]] & C_NAME))
-			return NULL;
-	return host;
+		return s + 8;
+	if (!strncmp(s, "http://", 7))
+		return s + 7;
+	return NULL;
 }
 
 /* See policy_value.h. */
@@ -311,9 +298,15 @@ bool pf_origin_ok(const char *s, char *msg)
 	if (len > PF_TOKEN_MAX - 1)  /* ("null" is not) */
 		return fail(msg, "origin is %zu bytes, over the limit of %d",
 			    len, PF_TOKEN_MAX - 1);
-	host = name_origin_host(s, len);
-	if (host)
-		return host_ok(host, len - (size_t)(host - s), false, msg);
+	/* 100,000-origin policies are "http(s)://" and a host name: what
+	 * host_ok accepts (not "[") is only a-z, 0-9, '-' and '.', on which
+	 * every other check below passes too (no "null", odd or upper-case
+	 * byte, userinfo, path, query, fragment, '*' or port). Anything
+	 * else takes the checks in order, for the right message. */
+	host = http_host(s);
+	if (host && *host != '[' &&
+	    host_ok(host, len - (size_t)(host - s), false, msg))
+		return true;
 	if (!strcasecmp(s, "null"))
 		return fail(msg, "the null origin can be sent by any sandboxed page; refusing");
 	for (i = 0; i < len; i++)
