@@ -383,6 +383,34 @@ case_detach() {
 	pf_case_result
 }
 
+# t. No room (ofl_no_room): an edited head is pushed only when the send
+# buffer surely takes it. Under an 8 KiB send buffer (oflraw no_room) every
+# head passes as the app wrote it -- byte for byte, never a second head --
+# each counted, its request's verdict used up, the framing followed over a
+# body larger than the buffer; once the buffer is large again the same
+# connection's heads are edited, each paired with its own request. The
+# control (no_room_control): the same responses under the default buffer,
+# every head edited, nothing counted.
+case_no_room() {
+	newcase
+	local nr ed
+	nr=$(pf_stat ofl_no_room)
+	ed=$(pf_stat ofl_resp_edited)
+	oflraw "$RAW_PORT" "$CASE_DIR/room.out" --case no_room
+	pf_expect_eq "oflraw exit: heads unchanged, then edited again" "$OR_RC" 0
+	pf_expect_eq "three heads without room (ofl_no_room)" "$(($(pf_stat ofl_no_room) - nr))" 3
+	pf_expect_eq "the two after them edited (ofl_resp_edited)" \
+		"$(($(pf_stat ofl_resp_edited) - ed))" 2
+	pf_detail "control: the default send buffer"
+	nr=$(pf_stat ofl_no_room)
+	ed=$(pf_stat ofl_resp_edited)
+	oflraw "$RAW_PORT" "$CASE_DIR/control.out" --case no_room_control
+	pf_expect_eq "  oflraw exit: every head edited" "$OR_RC" 0
+	pf_expect_eq "  none without room" "$(($(pf_stat ofl_no_room) - nr))" 0
+	pf_expect_eq "  five edited" "$(($(pf_stat ofl_resp_edited) - ed))" 5
+	pf_case_result
+}
+
 # n. TCP_DEFER_ACCEPT: the first request arrives with the handshake's last
 # ACK, while the server socket is still a request socket -- the recorder's
 # early path (pf_ofl_early), handed over by the sockops program; IPv4 and
@@ -826,6 +854,7 @@ main() {
 	pf_case "[$MODE] i. offload counters" case_stats
 	pf_case "[$MODE] m. scripted app: adversarial heads byte-exact or unchanged" case_raw
 	pf_case "[$MODE] r. large bodies: out of the SK_MSG path and back, every head edited" case_detach
+	pf_case "[$MODE] t. no room in the send buffer: heads unchanged, counted, then edited" case_no_room
 	pf_case "[$MODE] n. TCP_DEFER_ACCEPT: requests recorded before the socket exists" case_early
 	pf_case "[$MODE] o. regex origins: Vary until learned, the request teaches the daemon" case_regex
 	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start

@@ -66,13 +66,14 @@ class R:
     the kernel answers:
     a 204 with the origin's ACAO that never reaches the app); origin: the
     request's Origin -- allow (the policy's), foreign (one it does not list)
-    or none."""
+    or none; sndbuf: the server socket's SO_SNDBUF from this response on
+    (None: as it was)."""
 
     def __init__(self, data=b"", want="edit", origin="allow", writes=None, pause=0.0,
-                 close=False, method="GET", body=None, go=False):
+                 close=False, method="GET", body=None, go=False, sndbuf=None):
         self.data, self.want, self.origin, self.go = data, want, origin, go
         self.writes, self.pause, self.close = writes, pause, close
-        self.method, self.body = method, body
+        self.method, self.body, self.sndbuf = method, body, sndbuf
 
 
 class Case:
@@ -186,6 +187,25 @@ CASES += [
     Case("big_head_split", [R(BIG_RESP, writes=[12, 30, BIG_HEAD - 42]),
                             R(OK, writes=[9, 20, 10]), R(OK)]),
 ]
+# ofl_no_room: an edited head is pushed only when the send buffer surely
+# takes it (sk_sndbuf - sk_wmem_queued >= 2 * len + 16384), so under a
+# send buffer of 8 KiB (SO_SNDBUF 4096, doubled by the kernel) no head is
+# ever edited, whatever the client has read: each passes unchanged, its
+# request's verdict taken, the framing followed -- a body larger than the
+# buffer, then heads edited again once the buffer is large. no_room_control:
+# the same responses under the kernel's default buffer, every head edited.
+SMALL_SNDBUF = 4096
+MIDBODY = bytes((i * 7) & 0xFF for i in range(50000))
+NO_ROOM = [(resp("200 OK", ["Content-Type: text/plain"], b"hello"), None),
+           (resp("200 OK", ["Content-Type: application/octet-stream"], MIDBODY), None),
+           (resp("200 OK", ["Vary: Accept"], b"x"), "foreign")]
+CASES += [
+    Case("no_room", [R(d, want="same", origin=o or "allow", sndbuf=SMALL_SNDBUF if i == 0 else None)
+                     for i, (d, o) in enumerate(NO_ROOM)] +
+         [R(OK, sndbuf=BIG_SNDBUF), R(OK, origin="foreign")]),
+    Case("no_room_control", [R(d, origin=o or "allow") for d, o in NO_ROOM] +
+         [R(OK), R(OK, origin="foreign")]),
+]
 # a head held back while preflightd detaches (tests/e2e/offload.sh drives
 # them with the go file): the stopped program sends it unchanged once the
 # app completes it, or the connection is reset
@@ -195,7 +215,7 @@ CASES += [
     Case("held_adopt", [R(OK), R(OK, writes=[HELD], go=True, want="same")]),
     Case("held_reset", [R(OK, writes=[HELD], go=True, want="prefix", close=True)]),
 ]
-DEFAULT_CASES = [c.name for c in CASES if not c.name.startswith(("held_", "big_"))]
+DEFAULT_CASES = [c.name for c in CASES if not c.name.startswith(("held_", "big_", "no_room"))]
 CASE_BY_NAME = {c.name: c for c in CASES}
 
 
@@ -261,9 +281,10 @@ def serve_conn(conn, go):
                 continue
             i = int(p[4])
             r = case.responses[i]
-            if case.sndbuf and i == 0:
+            sndbuf = r.sndbuf or (case.sndbuf if i == 0 else None)
+            if sndbuf:
                 # FORCE (root): past net.core.wmem_max, which may be lower
-                conn.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, case.sndbuf)
+                conn.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, sndbuf)
             if case.batch:
                 pending.append(r.data)
                 if i == len(case.responses) - 1:
