@@ -195,18 +195,19 @@ PF_INLINE int pf_rh_take(const __u8 *b, struct pf_rhead *h, __u32 pos, __u32 col
 	return PF_RH_OK;
 }
 
-/* bpf_loop callback: the header line at h->pos. Returns 1 (stop) at the
- * blank line or on a result other than PF_RH_OK (in h->res). */
-PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
+/* Value bytes pf_rh_line scans inline (pf_scan_split): a called scan's
+ * return per line cost more than a short value's scan (most of a
+ * response's values are under 64 bytes). */
+#define PF_RH_SCAN_IN 64
+
+/* The header line at h->pos. Returns 1 (stop) at the blank line or on a
+ * result other than PF_RH_OK (in h->res). */
+PF_INLINE long pf_rh_line(const __u8 *b, struct pf_rhead *h)
 {
-	struct pf_hold *hd = ctx;
-	const __u8 *b = hd->buf;
-	struct pf_rhead *h = hd->w;
 	__u32 pos = h->pos, n = h->n, i, lim, colon, vs, ve, end;
 	__u8 ch;
 	int res;
 
-	(void)idx;
 	if (pos + 2 > n) {
 		h->res = PF_RH_INCOMPLETE;
 		return 1;
@@ -235,7 +236,7 @@ PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
 		return 1;
 	}
 	lim = n < colon + 1 + PF_LINE_MAX ? n : colon + 1 + PF_LINE_MAX;
-	end = PF_LAUNDER(h->tmp[1], pf_scan_ctl(b, colon + 1, lim, 0x20));
+	end = PF_LAUNDER(h->tmp[1], pf_scan_split(b, colon + 1, lim, 0x20, PF_RH_SCAN_IN));
 	if (end >= n || end + 1 >= n) {
 		h->res = PF_RH_INCOMPLETE;
 		return 1;
@@ -263,6 +264,20 @@ PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
 		return 1;
 	}
 	h->pos = end + 2;
+	return 0;
+}
+
+/* bpf_loop callback: the next PF_LINES_PER_CB header lines (pf_rh_line):
+ * the same PF_MAX_LINES lines in fewer calls and returns. */
+PF_CALLBACK long pf_rh_line_cb(__u32 idx, void *ctx)
+{
+	struct pf_hold *hd = ctx;
+	__u32 k;
+
+	(void)idx;
+	for (k = 0; k < PF_LINES_PER_CB; k++)
+		if (pf_rh_line(hd->buf, hd->w))
+			return 1;
 	return 0;
 }
 
@@ -320,7 +335,7 @@ PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
 	h->status_end = (__u16)(end + 2);
 	h->pos = end + 2;
 	h->res = PF_RH_OK;
-	pf_loop(PF_MAX_LINES, pf_rh_line_cb, &hd);
+	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_rh_line_cb, &hd);
 	if (h->res == PF_RH_OK && !h->done)
 		h->res = PF_RH_TOO_LONG;
 	if (h->res == PF_RH_INCOMPLETE && n == PF_REQ_MAX)
