@@ -127,13 +127,23 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
  * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
  * be learned). Called only for a request of a real connection (a socket,
  * a valid checksum) that the socket guards would let us answer: nothing
- * a spoofed segment can make the daemon learn. */
-static __always_inline int pf_punt_req(struct pf_scratch *s)
+ * a spoofed segment can make the daemon learn.
+ * A global function (a cold path: one call per punted request), so the
+ * verifier checks it once, not at both call sites in every state that
+ * reaches them (inline, about 60k of pf_tc_ingress's processed
+ * instructions: the programs must stay far from "BPF program is too
+ * large. Processed 1000001 insn"). */
+__noinline int pf_punt_req(struct pf_scratch *s)
 {
 	struct pf_punt_rec *rec;
 	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, v, *first;
-	__u32 acrh = s->m.reason == PF_R_ACRH_SLOW;
+	__u32 acrh;
 
+	/* pointers of a global function may be NULL as far as the verifier
+	 * knows */
+	if (!s)
+		return PF_STAT_PASS_ERROR;
+	acrh = s->m.reason == PF_R_ACRH_SLOW;
 	if (!hb || now - hb > PF_PUNT_WAIT_NS)
 		return PF_STAT_PASS_DAEMON_DOWN;
 	if (acrh) {
