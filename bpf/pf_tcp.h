@@ -310,16 +310,19 @@ static __always_inline int pf_strip_sack(void *ctx, bool xdp, const struct pf_pk
 	return 0;
 }
 
-/* Translate the SACK blocks of p: inbound blocks refer to server data
- * (insertion map, stripped if they touch the response), outbound ones to
- * client data (deletion map). Returns 0 or -1 on a helper failure. */
-static __always_inline int pf_fix_sack(void *ctx, bool xdp, const struct pf_pkt *p,
-				       struct pf_opts *o, const struct pf_adj *a, int dir)
+/* Translate the SACK blocks of p (its options in pf_optbuf[dir]):
+ * inbound blocks refer to server data (insertion map, stripped if they
+ * touch the response), outbound ones to client data (deletion map).
+ * Returns 0 or -1 on a helper failure. Pointers of a global function
+ * (the callers below) may be NULL as far as the verifier knows. */
+static __always_inline int pf_fix_sack_body(void *ctx, bool xdp, const struct pf_pkt *p,
+					    const struct pf_adj *a, int dir)
 {
 	__u32 nblk, j, base, s, e, rs, re, off, ns, ne;
+	struct pf_opts *o = pf_opts_get(dir);
 
-	if (!o->sack_off)
-		return 0;
+	if (!p || !o || !a)
+		return -1;
 	nblk = (o->sack_len - 2) / 8;
 	base = o->sack_off + 2;
 	if (dir == PF_DIR_IN && a->resp_len) {  /* tracked-only flows: none */
@@ -350,6 +353,37 @@ static __always_inline int pf_fix_sack(void *ctx, bool xdp, const struct pf_pkt 
 	if (nblk)
 		pf_count(PF_STAT_SACK_TRANSLATED);
 	return 0;
+}
+
+/* The two instances, global functions: each is verified once, with
+ * unknown arguments, not once per caller's state -- inline, the SACK
+ * walk (4 blocks, the 40-byte strip) was re-walked on every path into
+ * the translation, a third of pf_xdp_ingress's processed instructions
+ * (keeps the programs far from "BPF program is too large. Processed
+ * 1000001 insn"). They look the options up themselves: a pointer to them
+ * kept live across the call grew pf_tc_ingress's frame past "combined
+ * stack size of 4 calls is 528. Too large". */
+__noinline int pf_fix_sack_tc(struct __sk_buff *skb, const struct pf_pkt *p,
+			      const struct pf_adj *a, int dir)
+{
+	return pf_fix_sack_body(skb, false, p, a, dir);
+}
+
+__noinline int pf_fix_sack_xdp(struct xdp_md *xdp, const struct pf_pkt *p,
+			       const struct pf_adj *a, int dir)
+{
+	return pf_fix_sack_body(xdp, true, p, a, dir);
+}
+
+/* pf_fix_sack_body for a segment with a SACK option (rare: after a
+ * loss); the others, every segment of a spliced connection, make no
+ * call. */
+static __always_inline int pf_fix_sack(void *ctx, bool xdp, const struct pf_pkt *p,
+				       struct pf_opts *o, const struct pf_adj *a, int dir)
+{
+	if (!o->sack_off)
+		return 0;
+	return xdp ? pf_fix_sack_xdp(ctx, p, a, dir) : pf_fix_sack_tc(ctx, p, a, dir);
 }
 
 #endif /* PF_TCP_H */
