@@ -558,6 +558,11 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 	c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
 	c->hash = pf_hash_buf_w((const struct pf_buf *)buf, start, n, 1, c->w,
 				PF_HDR_NAME / 8);
+	/* and again: each exit of the hash's loop bounds n anew (one range
+	 * per word), and the look-ups below were walked once per range,
+	 * pf_tok_eq's loop inside them ("BPF program is too large":
+	 * pf_hdr_cb 97k -> 64k processed instructions in pf_tc_ingress) */
+	n = PF_LAUNDER(c->tmp, n);
 	rules = pf_hdr_find(c, n, c->hash, PF_HDRS_LOOKUP(c->slot));
 	if (!c->done)
 		rules = pf_tok_rules(buf, start, n, c->hash, PF_TOK_HEADER, c->slot, 1,
