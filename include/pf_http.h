@@ -479,6 +479,15 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 	lim = len < pos + 64 ? len : pos + 64;
 	i = PF_LAUNDER(c->tmp[0], inl ? pf_scan_tchar_in(b, pos, lim, 64 / 8) :
 					pf_scan_tchar(b, pos, lim));
+	/* pos and len read again from c (unchanged): the scan's loop test
+	 * (i < lim, lim a copy of len or pos + 64) bounded both anew at each
+	 * word it may stop at, and the rest of the line was walked by the
+	 * verifier once per exit; read back they are unknown scalars and it
+	 * is walked once (pf_tc_ingress 331k -> 314k processed instructions:
+	 * "BPF program is too large. Processed 1000001 insn" is what the
+	 * programs must stay far from) */
+	pos = *(volatile __u32 *)&c->pos;
+	len = *(volatile __u32 *)&c->len;
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
