@@ -198,7 +198,6 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt *p,
 				       const struct pf_adj *a)
 {
-	struct pf_reqts t = {};
 	struct pf_sockinfo *si;
 	struct pf_scratch *s;
 	__u32 zero = 0, ack_s;
@@ -232,7 +231,8 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (ret || rlen != a->resp_len)
 		goto drop;
 	si = &s->si;
-	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &t))
+	__builtin_memset(&s->ts, 0, sizeof(s->ts));
+	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &s->ts))
 		goto drop;
 	/* a corrupted retransmission must not shape the answer */
 	if (p->pay_len <= PF_REQ_MAX && pf_verify_csum(ctx, xdp, p, s)) {
@@ -241,10 +241,10 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	}
 	ack_s = pf_ack_in(a, p->ack);
 	if (xdp && (ack_s != si->snd_una ||
-		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen))))
+		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &s->ts, rlen))))
 		return PF_ANS_TO_TC;
 	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
-		      a->c_pos - a->c_before, &t);
+		      a->c_pos - a->c_before, &s->ts);
 	if (ret == PF_ANS_DROP)
 		goto drop;
 	pf_count(PF_STAT_RETX_ANSWERED);
@@ -393,7 +393,6 @@ static __always_inline void pf_trace_req(const struct pf_pkt *p, struct pf_scrat
 static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 					 struct pf_flow *f)
 {
-	struct pf_reqts t = {};
 	struct pf_sockinfo *si;
 	struct pf_adj a = {};
 	struct pf_scratch *s;
@@ -457,6 +456,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (st && !punt)
 		goto pass_decided;
 	si = &s->si;
+	__builtin_memset(&s->ts, 0, sizeof(s->ts));
 	st = pf_sock(ctx, p, si);
 	if (st)
 		goto pass_track;  /* spoofed, or not (or no longer) a connection */
@@ -508,7 +508,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		goto pass_track;
 	}
 	/* everything that can fail without harm happens before the commit */
-	if (pf_req_ts(ctx, xdp, p, &t)) {
+	if (pf_req_ts(ctx, xdp, p, &s->ts)) {
 		st = PF_STAT_MALFORMED;
 		goto pass_track;
 	}
@@ -526,7 +526,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	}
 	if (xdp && ack_s != si->snd_una)
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
-	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &t, rlen)))
+	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &s->ts, rlen)))
 		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
 	st = pf_commit(p, f, rlen, si->write_seq, s->m.verdict == PF_V_REJECT, &a, s);
 	if (st == PF_STAT_RACE_LOST) {
@@ -542,7 +542,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	}
 	/* Committed: from here a failure drops the segment and the client's
 	 * retransmission takes the pf_reanswer path. */
-	ret = pf_send(ctx, xdp, p, s, rlen, a.s_pos + a.s_before, si, ack_s, sseq, &t);
+	ret = pf_send(ctx, xdp, p, s, rlen, a.s_pos + a.s_before, si, ack_s, sseq, &s->ts);
 	if (ret == PF_ANS_DROP) {
 		pf_count(PF_STAT_PASS_ERROR);
 		return PF_ANS_DROP;

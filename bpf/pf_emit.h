@@ -46,16 +46,6 @@ enum pf_ans {
 	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
 };
 
-struct pf_emit {
-	__u32 seq;        /* wire seq (host order) */
-	__u32 ack;        /* ack (host order) */
-	__u16 win;        /* raw (scaled) window, host order */
-	__u8  has_ts;
-	__u8  to_server;  /* 1: client -> server pure ACK, no payload */
-	__u32 tsval;      /* host order */
-	__u32 tsecr;      /* host order */
-};
-
 struct pf_tcp_ts_hdr {
 	struct tcphdr th;
 	__u8 opt[12];     /* NOP NOP TS(kind 8, len 10, val, ecr) */
@@ -193,11 +183,7 @@ static __always_inline int pf_emit(void *ctx, bool xdp, const struct pf_pkt *p,
 	return xdp ? pf_emit_xdp(ctx, p, s, len, e) : pf_emit_tc(ctx, p, s, len, e);
 }
 
-/* The request's timestamp option (TSval/TSecr as sent by the client). */
-struct pf_reqts {
-	__u32 has, val, ecr;
-};
-
+/* Read the request's timestamp option into *t (struct pf_reqts: pf_maps.h). */
 static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p,
 				     struct pf_reqts *t)
 {
@@ -264,35 +250,36 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 				   const struct pf_reqts *tp)
 {
 	struct pf_reqts t = *tp;
-	struct pf_emit e = {};
+	struct pf_emit *ep = &s->e;
 	__u32 mark;
 
-	e.seq = rseq;
-	e.ack = p->seq + s->r.len;
-	e.win = pf_raw_window(si);
-	e.has_ts = (__u8)t.has;
+	__builtin_memset(ep, 0, sizeof(*ep));
+	ep->seq = rseq;
+	ep->ack = p->seq + s->r.len;
+	ep->win = pf_raw_window(si);
+	ep->has_ts = (__u8)t.has;
 	/* "has a clock" first: any ts_now is a valid reading, and a TSecr
 	 * compared with an unknown clock of 0 would lose for half of all
 	 * values (the response then carrying TSval 0) */
-	e.tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
-	e.tsecr = t.val;
+	ep->tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
+	ep->tsecr = t.val;
 	if (xdp || ack_s == si->snd_una) {
-		if (pf_emit(ctx, xdp, p, s, rlen, &e))
+		if (pf_emit(ctx, xdp, p, s, rlen, ep))
 			return PF_ANS_DROP;
 		return PF_ANS_SENT;
 	}
 	mark = ((struct __sk_buff *)ctx)->mark;
-	if (pf_emit(ctx, xdp, p, s, rlen, &e))
+	if (pf_emit(ctx, xdp, p, s, rlen, ep))
 		return PF_ANS_DROP;
 	if (bpf_clone_redirect(ctx, ((struct __sk_buff *)ctx)->ifindex, 0))
 		pf_count(PF_STAT_PASS_ERROR); /* the retransmitted request heals it */
-	e.to_server = 1;
-	e.seq = srv_seq;
-	e.ack = ack_s;
-	e.win = p->win_raw;
-	e.tsval = t.val;
-	e.tsecr = t.ecr;
-	if (pf_emit(ctx, xdp, p, s, 0, &e))
+	ep->to_server = 1;
+	ep->seq = srv_seq;
+	ep->ack = ack_s;
+	ep->win = p->win_raw;
+	ep->tsval = t.val;
+	ep->tsecr = t.ecr;
+	if (pf_emit(ctx, xdp, p, s, 0, ep))
 		return PF_ANS_DROP;
 	((struct __sk_buff *)ctx)->mark = mark;
 	return PF_ANS_ACK;

@@ -114,6 +114,22 @@ struct {
 	__type(value, __u64);
 } pf_stats SEC(".maps");
 
+/* The segment pf_emit builds (pf_emit.h). */
+struct pf_emit {
+	__u32 seq;        /* wire seq (host order) */
+	__u32 ack;        /* ack (host order) */
+	__u16 win;        /* raw (scaled) window, host order */
+	__u8  has_ts;
+	__u8  to_server;  /* 1: client -> server pure ACK, no payload */
+	__u32 tsval;      /* host order */
+	__u32 tsecr;      /* host order */
+};
+
+/* The request's timestamp option (TSval/TSecr as sent by the client). */
+struct pf_reqts {
+	__u32 has, val, ecr;
+};
+
 /* Per-CPU scratch: the request copy, the response being built and the
  * parse/match results (too big for the 512-byte BPF stack). */
 struct pf_scratch {
@@ -131,6 +147,13 @@ struct pf_scratch {
 	__u8 eth[16];            /* the request's Ethernet header */
 	struct pf_sockinfo si;   /* the local socket's state */
 	__u32 grown;             /* XDP: bytes the frame grew at its head */
+	/* the answer's TCP timestamps and segment: here, not on the stack,
+	 * they left pf_tc_ingress's frame 16 bytes smaller, the first on
+	 * its deepest call chain (pf_decide's), which stood at 512 bytes
+	 * (one spilled word more: "combined stack size of 4 calls is 528.
+	 * Too large") */
+	struct pf_reqts ts;
+	struct pf_emit e;
 };
 
 struct {
