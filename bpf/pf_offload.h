@@ -1018,25 +1018,26 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 	pf_count(stat);
 	if (after == PF_OFL_OUT_PASS)
 		pf_count(PF_STAT_OFL_RESP_STREAM);
-	if (edited && hlen < msg->size)
+	if (edited && hlen < msg->size) {
 		/* the new head is an element of its own: joined with the byte
 		 * after it, the push sends the head with MSG_MORE and the
 		 * bytes behind it (the body of the same write) share its
 		 * segment, as before the head was built whole (that pull
 		 * copied the same element). A failure only costs a segment. */
 		bpf_msg_pull_data(msg, 0, hlen + 1, 0);
-	if (edited && after != PF_OFL_OUT_PASS && hlen < msg->size) {
-		/* the rewritten head goes out alone (see pf_ofl_room); the
-		 * body behind it is then this head's BODY */
-		pf_ofl_unhold(st);
-		st->out_seq = cur + hlen + (__u32)body;
-		st->out_after = (__u8)after;
-		st->out_state = PF_OFL_OUT_BODY;
-		if (body >= (1ULL << 30))
-			return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_STREAM);
-		bpf_msg_apply_bytes(msg, hlen);
-		pf_ofl_want_detach(st, body);
-		return SK_PASS;
+		if (after != PF_OFL_OUT_PASS) {
+			/* the rewritten head goes out alone (see pf_ofl_room);
+			 * the body behind it is then this head's BODY */
+			pf_ofl_unhold(st);
+			st->out_seq = cur + hlen + (__u32)body;
+			st->out_after = (__u8)after;
+			st->out_state = PF_OFL_OUT_BODY;
+			if (body >= (1ULL << 30))
+				return pf_ofl_out_pass(msg, st, PF_STAT_OFL_RESP_STREAM);
+			bpf_msg_apply_bytes(msg, hlen);
+			pf_ofl_want_detach(st, body);
+			return SK_PASS;
+		}
 	}
 	res = pf_ofl_advance(msg, st, tp, cur, (__u64)hlen + body, after);
 	pf_ofl_want_detach(st, body);
