@@ -17,7 +17,7 @@
  * pf_decide -> include/pf_http.h, pf_match.h, pf_resp.h -> pf_send
  * (pf_emit.h); translation of later segments in pf_xlate.h (the mapping in
  * pf_tcp.h), request framing in pf_follow.h; the response offload in
- * pf_offload.h.
+ * pf_offload.h (its parts pf_ofl_*.h).
  */
 #include <stdbool.h>
 #include <linux/bpf.h>

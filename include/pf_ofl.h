@@ -2,7 +2,7 @@
 /*
  * pf_ofl.h -- the app keeps no CORS code: every response gets its CORS
  * header lines in the server socket's outgoing byte stream (an SK_MSG
- * program, bpf/pf_offload.h), decided by the request it answers.
+ * program, bpf/pf_ofl_msg.h), decided by the request it answers.
  *
  *   TC ingress                      server socket              SK_MSG
  *   each request head on a covered  struct pf_ofl_sk            each final response

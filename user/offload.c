@@ -1,6 +1,6 @@
 /*
  * offload.c -- the response offload's life cycle (issue 13; the datapath
- * is bpf/pf_offload.h): attach the SK_MSG program to the socket map and
+ * is bpf/pf_offload.h and its parts): attach the SK_MSG program to the socket map and
  * the sockops program to --cgroup, pin the maps that connections depend
  * on, adopt them after a crash, and detach cleanly.
  *

@@ -2,7 +2,7 @@
  * ofl_match.c -- the response offload's datapath code in userspace: the
  * entry a request gets (pf_ofl_entry) with the map look-ups answered from
  * a struct pf_compiled (see match.c), and the SK_MSG program's way of
- * applying an edit plan (bpf/pf_offload.h, pf_ofl_edit) on a buffer.
+ * applying an edit plan (bpf/pf_ofl_msg.h, pf_ofl_edit) on a buffer.
  */
 #include <string.h>
 

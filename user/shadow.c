@@ -2,7 +2,7 @@
  * shadow.c -- `run --shadow` (issue 13): preflightd answers nothing and
  * inserts nothing; the datapath hands over each request head of a covered
  * connection and the head of the app's final response to it (pf_shd ring
- * buffer, bpf/pf_offload.h). Here they are paired, decided with the
+ * buffer, bpf/pf_ofl_shadow.h). Here they are paired, decided with the
  * datapath's own code (user/match.c, user/ofl_match.c) against the
  * running policy, and compared field by field:
  *

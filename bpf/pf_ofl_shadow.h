@@ -1,0 +1,170 @@
+/* BPF only (TC egress): shadow mode reads the app's responses (pf_shd_tc, tail-called by pf_tc_egress) and hands their heads to the daemon. */
+#ifndef PF_BPF_OFL_SHADOW_H
+#define PF_BPF_OFL_SHADOW_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_kern.h"
+#include "pf_maps.h"
+#include "pf_ofl_maps.h"
+#include "pf_ofl_read.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+
+/* The tail call at the end of pf_tc_egress (shadow mode only). */
+static __always_inline void pf_shd_egress_hook(struct __sk_buff *skb)
+{
+	if (pf_cfg.shadow)
+		bpf_tail_call(skb, &pf_ofl_tail, PF_OFL_TAIL_SHD);
+}
+
+/* Stop reading this connection's responses. */
+static __always_inline void pf_shd_stop(struct pf_ofl_sk *st, __u32 stat)
+{
+	st->out_state = PF_OFL_OUT_PASS;
+	if (stat)
+		pf_count(stat);
+}
+
+/* The final or interim response head at `at` (n bytes at hand in sc->buf):
+ * pair it with its request and ship it. Returns the next unit's offset
+ * from at, or 0 to stop. */
+static __always_inline __u64 pf_shd_head(struct pf_ofl_sk *st, struct pf_ofl_scratch *sc,
+					 const struct pf_pkt *p, __u32 n, __u32 *after)
+{
+	__u32 status, idx;
+	__u64 body = 0;
+	int res;
+
+	*after = PF_OFL_OUT_HEAD;
+	res = pf_ofl_scan(sc, n);
+	if (res != PF_RH_OK) {
+		/* a head split over segments cannot be read here */
+		pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
+		return 0;
+	}
+	status = sc->h.status;
+	if (status < 200) {
+		if (status == 101) {
+			pf_shd_stop(st, PF_STAT_OFL_RESP_STREAM);
+			return 0;
+		}
+		pf_count(PF_STAT_OFL_RESP_INTERIM);
+		return sc->h.len;
+	}
+	bpf_spin_lock(&st->lock);
+	if (st->s.n_resp == st->s.n_req) {
+		bpf_spin_unlock(&st->lock);
+		pf_shd_stop(st, PF_STAT_OFL_NO_REQUEST);
+		return 0;
+	}
+	sc->e = st->s.q[st->s.n_resp & (PF_OFL_FIFO - 1)];
+	idx = st->s.n_resp++;
+	bpf_spin_unlock(&st->lock);
+	pf_shd_submit(&p->key, idx, PF_SHD_RESP, sc->h.len, sc);
+	pf_count(PF_STAT_SHD_READ);
+	if ((sc->e.flags & PF_OFL_E_HEAD) || status == 204 || status == 304)
+		body = 0;
+	else if (sc->h.te == PF_RH_TE_CHUNKED)
+		*after = PF_OFL_OUT_CHUNK;
+	else if (sc->h.te == PF_RH_TE_OTHER || !sc->h.has_clen || (sc->e.flags & PF_OFL_E_UPGRADE))
+		*after = PF_OFL_OUT_PASS;
+	else
+		body = sc->h.clen;
+	if (body >= (1ULL << 30))
+		*after = PF_OFL_OUT_PASS;
+	return sc->h.len + body;
+}
+
+/* Follow the response framing of a server segment [S, E) (wire
+ * sequence space; nothing is spliced in shadow mode) and read each head
+ * that starts in it. State: the SK_MSG fields of struct pf_ofl_sk, which
+ * no SK_MSG program uses in shadow mode. */
+static __always_inline void pf_shd_follow(struct __sk_buff *skb, const struct pf_pkt *p,
+					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
+{
+	__u32 S = p->seq, E = p->seq + p->pay_len, at, n, k, after = 0;
+	__u64 len, size = 0;
+	int l;
+
+	if (!st->seq_ok) {
+		st->out_seq = S;
+		st->seq_ok = 1;
+	}
+	for (k = 0; k < 8; k++) {
+		if (st->out_state == PF_OFL_OUT_PASS)
+			return;
+		at = st->out_seq;
+		if (!pf_ofl_before(at, E))
+			return; /* the unit (or the body's end) lies further on */
+		if (pf_ofl_before(at, S)) {
+			/* it started in a segment not seen */
+			pf_shd_stop(st, PF_STAT_OFL_MISSED);
+			return;
+		}
+		if (st->out_state == PF_OFL_OUT_BODY) {
+			st->out_state = st->out_after;
+			continue;
+		}
+		n = E - at < PF_REQ_MAX ? E - at : PF_REQ_MAX;
+		if (pf_ofl_load(skb, p->pay_off + (at - S), n, sc)) {
+			pf_shd_stop(st, PF_STAT_OFL_EDIT_FAILED);
+			return;
+		}
+		if (st->out_state == PF_OFL_OUT_HEAD) {
+			len = pf_shd_head(st, sc, p, n, &after);
+			if (!len)
+				return;
+		} else if (st->out_state == PF_OFL_OUT_CHUNK) {
+			l = pf_ofl_chunk_g(sc, n, &size);
+			if (l <= 0) {
+				pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
+				return;
+			}
+			after = size ? PF_OFL_OUT_CHUNK : PF_OFL_OUT_TRAILER;
+			len = size ? (__u64)l + size + 2 : (__u64)l;
+		} else {
+			l = pf_ofl_trailer_g(sc, n);
+			if (l <= 0) {
+				pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
+				return;
+			}
+			after = PF_OFL_OUT_HEAD;
+			len = (__u64)l;
+		}
+		if (after == PF_OFL_OUT_PASS || len >= (1ULL << 30)) {
+			pf_shd_stop(st, PF_STAT_OFL_RESP_STREAM);
+			return;
+		}
+		st->out_seq = at + (__u32)len;
+		st->out_after = (__u8)after;
+		st->out_state = PF_OFL_OUT_BODY;
+	}
+}
+
+SEC("tc")
+int pf_shd_tc_out(struct __sk_buff *skb)
+{
+	struct pf_ofl_scratch *sc;
+	struct pf_ofl_sk *st;
+	struct bpf_sock *sk;
+	struct pf_pkt p;
+
+	if (!pf_cfg.shadow || skb->mark == PF_MARK)
+		return TC_ACT_UNSPEC;
+	if (pf_parse_pkt(skb, false, &p, PF_DIR_OUT) || !p.pay_len)
+		return TC_ACT_UNSPEC;
+	sk = pf_sk_lookup(skb, &p);
+	if (!sk)
+		return TC_ACT_UNSPEC;
+	st = bpf_sk_storage_get(&pf_ofl_sk, sk, 0, 0);
+	bpf_sk_release(sk);
+	sc = pf_ofl_scratch_get(PF_OFL_SCR_TC);
+	if (st && sc)
+		pf_shd_follow(skb, &p, st, sc);
+	return TC_ACT_UNSPEC;
+}
+
+#endif /* PF_BPF_OFL_SHADOW_H */

@@ -1,0 +1,353 @@
+/* BPF only (TC): the response offload at TC -- the request recorder (pf_ofl_tc, tail-called by pf_tc_ingress) and, at egress, a socket leaving the SK_MSG path for a large body (pf_ofl_egress). */
+#ifndef PF_BPF_OFL_TC_H
+#define PF_BPF_OFL_TC_H
+
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "pf_kern.h"
+#include "pf_maps.h"
+#include "pf_ofl_maps.h"
+#include "pf_ofl_read.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
+
+/* The early entry of the request socket whose client ISN is isn, created
+ * for its first data segment. */
+static __always_inline struct pf_ofl_sk *pf_ofl_early_get(const struct pf_pkt *p, __u32 isn,
+							  struct pf_ofl_scratch *sc)
+{
+	struct pf_ofl_sk *e = bpf_map_lookup_elem(&pf_ofl_early, &p->key), *ns;
+
+	if (e || p->seq != isn + 1)
+		return e;
+	pf_zero64(sc->nsk, sizeof(sc->nsk) / 8);
+	ns = (struct pf_ofl_sk *)sc->nsk;
+	ns->isn = isn;
+	ns->born_ns = bpf_ktime_get_ns();
+	ns->s.next = isn + 1;
+	ns->s.in_state = PF_OFL_IN_HEAD;
+	if (!bpf_map_update_elem(&pf_ofl_early, &p->key, ns, BPF_NOEXIST))
+		pf_count(PF_STAT_OFL_REQ_EARLY);
+	return bpf_map_lookup_elem(&pf_ofl_early, &p->key);
+}
+
+/* The offload state of p's server socket, or NULL if it is not covered. */
+static __always_inline struct pf_ofl_sk *pf_ofl_sk_of(struct __sk_buff *skb,
+						      const struct pf_pkt *p,
+						      struct pf_ofl_scratch *sc)
+{
+	struct tcp_request_sock *rq;
+	struct pf_ofl_sk *st;
+	struct bpf_sock *sk;
+	__u32 isn;
+
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return NULL;
+	if (sk->state == BPF_TCP_NEW_SYN_RECV) {
+		rq = bpf_skc_to_tcp_request_sock(sk);
+		isn = rq ? rq->rcv_isn : 0;
+		bpf_sk_release(sk);
+		return rq ? pf_ofl_early_get(p, isn, sc) : NULL;
+	}
+	st = bpf_sk_storage_get(&pf_ofl_sk, sk, 0, 0);
+	bpf_sk_release(sk);
+	return st;
+}
+
+/* Stop recording on st (framing lost at next), counting why (stat 0:
+ * not counted). */
+static __always_inline void pf_ofl_in_stop(struct pf_ofl_sk *st, __u32 next, __u32 stat)
+{
+	bpf_spin_lock(&st->lock);
+	if (st->s.in_state == PF_OFL_IN_HEAD && st->s.next == next)
+		st->s.in_state = PF_OFL_IN_STOP;
+	bpf_spin_unlock(&st->lock);
+	if (stat)
+		pf_count(stat);
+}
+
+/* Parse and decide the request head at sc->buf (n bytes from the
+ * segment); a global function so the verifier checks it once. Returns
+ * 0 with sc->r / sc->e filled, or the stat of why not. */
+__noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n)
+{
+	__u32 slot = pf_cfg.active_slot & (PF_SLOTS - 1);
+
+	if (!sc)
+		return PF_STAT_PASS_ERROR;
+	if (pf_parse_head(sc->buf, n, &sc->r) != PF_P_OK)
+		return PF_STAT_OFL_IN_UNPARSED;
+	pf_ofl_entry(sc->buf, &sc->r, &pf_cfg.slot[slot], slot, &sc->m, &sc->e);
+	return 0;
+}
+
+/* Teach the daemon the origin of the request in sc (PF_OFL_E_LEARN: only
+ * its regexes decide it), through the slow path's ring buffer and record
+ * (see pf_punt_req in pf_answer.h): the daemon inserts its verdict, and
+ * the origin's next request is decided here. Nothing is dropped or
+ * waited for: this request's response gets Vary only. One punt per
+ * origin at a time (pf_punted), none while the daemon is down. */
+static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
+{
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h = sc->m.oc.h;
+	struct pf_punt_rec *rec;
+	__u32 n = sc->r.origin.len;
+
+	if (!hb || now - hb > PF_PUNT_WAIT_NS || n == 0 || n > PF_TOKEN_MAX ||
+	    bpf_map_lookup_elem(&pf_punted, &h))
+		return;
+	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+	if (!rec)
+		return;
+	rec->hash = h;
+	rec->slot = sc->e.slot & (PF_SLOTS - 1);
+	rec->rule = sc->e.rule & (PF_MAX_RULES - 1);
+	rec->len = (__u16)n;
+	rec->kind = PF_PUNT_ORIGIN;
+	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
+	pf_copy(rec->data, sc->buf + PF_M(sc->r.origin.off), n & 127);
+	bpf_ringbuf_submit(rec, 0);
+	bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
+	pf_count(PF_STAT_OFL_LEARN);
+}
+
+/* Put st's socket, out of pf_ofl_socks for a body (pf_ofl_egress), back
+ * in before a request head of it is recorded: TC ingress runs before the
+ * app can read the request, so the response's head meets the SK_MSG
+ * program again. The socket must be ESTABLISHED (the kernel refuses other
+ * states). Returns 0 when the socket is in the map, 1 when the offload
+ * is being detached, -1 on a failure. */
+static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p,
+					struct pf_ofl_sk *st)
+{
+	struct bpf_sock *sk, *in;
+	__u64 cookie = st->cookie;
+	long err = -1;
+
+	if (pf_ofl_stopped())
+		return 1; /* being detached: the map is being emptied */
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return -1;
+	if (sk->state == BPF_TCP_ESTABLISHED)
+		err = bpf_map_update_elem(&pf_ofl_socks, &cookie, sk, BPF_NOEXIST);
+	bpf_sk_release(sk);
+	if (err == -PF_EEXIST || err == -PF_EBUSY) {
+		/* EBUSY: the socket has a psock with our program -- in the
+		 * map, or an old one not yet dropped (the map would then lose
+		 * it): only a look-up tells */
+		in = bpf_map_lookup_elem(&pf_ofl_socks, &cookie);
+		err = in ? 0 : -1;
+		if (in)
+			bpf_sk_release(in);
+	}
+	if (err)
+		return -1;
+	bpf_spin_lock(&st->lock);
+	st->s.detached = 0;
+	bpf_spin_unlock(&st->lock);
+	pf_count(PF_STAT_OFL_READDED);
+	return 0;
+}
+
+/* Record the request heads that start in segment p on st. */
+static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
+					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
+{
+	__u32 S = p->seq, E = p->seq + p->pay_len, next, nn, k, n, stat, stop, idx;
+	int ret;
+
+	/* a first look without the lock (a lock pair per request was a tenth
+	 * of the recorder's time): in_state and next only move forward, and
+	 * the commit below checks both again under the lock */
+	if (st->s.in_state != PF_OFL_IN_HEAD)
+		return;
+	next = st->s.next;
+	if (!pf_ofl_before(next, E))
+		return; /* body bytes, or bytes already parsed */
+	if (pf_ofl_before(next, S)) {
+		/* beyond the next head: body of a request whose head is still
+		 * missing, or a later request -- told apart once that head is
+		 * parsed (gap_end) */
+		bpf_spin_lock(&st->lock);
+		if (st->s.in_state == PF_OFL_IN_HEAD && pf_ofl_before(st->s.next, S)) {
+			if (!st->s.has_gap || pf_ofl_before(st->s.gap_end, E))
+				st->s.gap_end = E;
+			st->s.has_gap = 1;
+		}
+		bpf_spin_unlock(&st->lock);
+		return;
+	}
+	for (k = 0; k < PF_OFL_HEADS_SEG; k++) {
+		n = E - next < PF_REQ_MAX ? E - next : PF_REQ_MAX;
+		if (pf_ofl_load(skb, p->pay_off + (next - S), n, sc)) {
+			pf_ofl_in_stop(st, next, PF_STAT_OFL_IN_UNPARSED);
+			return;
+		}
+		ret = pf_ofl_decide(sc, n);
+		if (ret) {
+			/* a head split over segments, too long or malformed */
+			pf_ofl_in_stop(st, next, ret);
+			return;
+		}
+		nn = next + sc->r.len + ((sc->r.flags & PF_REQF_CLEN) ? sc->r.clen : 0);
+		stop = sc->r.flags & (PF_REQF_TE | PF_REQF_UPGRADE);
+		stat = 0;
+		bpf_spin_lock(&st->lock);
+		if (st->s.in_state != PF_OFL_IN_HEAD || st->s.next != next) {
+			/* a copy of this segment on another CPU was first */
+			bpf_spin_unlock(&st->lock);
+			return;
+		}
+		if (st->s.detached) {
+			/* out of the SK_MSG path for a body: back in first, or
+			 * this request's response would go out unseen and the
+			 * next one take its entry. Then this head again (the
+			 * lock was let go). */
+			bpf_spin_unlock(&st->lock);
+			ret = pf_ofl_readd(skb, p, st);
+			if (ret) {
+				pf_ofl_in_stop(st, next, ret < 0 ? PF_STAT_OFL_DETACH_FAILED : 0);
+				return;
+			}
+			continue;
+		}
+		if (st->s.n_req - st->s.n_resp >= PF_OFL_FIFO) {
+			st->s.in_state = PF_OFL_IN_STOP;
+			bpf_spin_unlock(&st->lock);
+			pf_count(PF_STAT_OFL_FIFO_FULL);
+			return;
+		}
+		st->s.q[st->s.n_req & (PF_OFL_FIFO - 1)] = sc->e;
+		idx = st->s.n_req++;
+		st->s.next = nn;
+		if (stop) {
+			st->s.in_state = PF_OFL_IN_STOP;
+			stat = PF_STAT_OFL_IN_BODY;
+		} else if (st->s.has_gap) {
+			/* a segment skipped while this head was missing reached
+			 * beyond it: it may have held the next head */
+			if (pf_ofl_before(nn, st->s.gap_end)) {
+				st->s.in_state = PF_OFL_IN_STOP;
+				stat = PF_STAT_OFL_IN_GAP;
+			} else {
+				st->s.has_gap = 0;
+			}
+		}
+		bpf_spin_unlock(&st->lock);
+		pf_count(PF_STAT_OFL_REQ_RECORDED);
+		if (sc->e.flags & PF_OFL_E_LEARN)
+			pf_ofl_learn(sc);
+		if (pf_cfg.shadow)
+			pf_shd_submit(&p->key, idx, PF_SHD_REQ, sc->r.len, sc);
+		if (stat) {
+			pf_count(stat);
+			return;
+		}
+		if (!pf_ofl_before(nn, E))
+			return;
+		next = nn;
+	}
+}
+
+/* The request recorder is its own TC program (pf_ofl_tc), reached through
+ * pf_ofl_tail (pf_ofl_maps.h) once the preflight datapath has passed a
+ * client segment (already in the socket's sequence space): its
+ * verification does not count against pf_tc_ingress's, and it is loaded
+ * only with the offload. Always continues (TC_ACT_UNSPEC). */
+
+/* The hook in pf_tc_ingress: returns only if the recorder is not there. */
+static __always_inline void pf_ofl_ingress_hook(struct __sk_buff *skb)
+{
+	if (pf_cfg.ofl_on)
+		bpf_tail_call(skb, &pf_ofl_tail, PF_OFL_TAIL_REC);
+}
+
+static __always_inline void pf_ofl_ingress(struct __sk_buff *skb)
+{
+	struct pf_ofl_scratch *sc;
+	struct pf_ofl_sk *st;
+	struct pf_pkt p;
+
+	if (!pf_cfg.ofl_on)
+		return;
+	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN) || !p.pay_len || !p.answer_port ||
+	    (p.tflags & (PF_TCPF_SYN | PF_TCPF_RST)))
+		return;
+	sc = pf_ofl_scratch_get(PF_OFL_SCR_TC);
+	if (!sc)
+		return;
+	st = pf_ofl_sk_of(skb, &p, sc);
+	if (st)
+		pf_ofl_record(skb, &p, st, sc);
+}
+
+SEC("tc")
+int pf_ofl_tc(struct __sk_buff *skb)
+{
+	pf_ofl_ingress(skb);
+	return TC_ACT_UNSPEC;
+}
+
+/* ================================================================
+ * TC egress: a socket leaves the SK_MSG path for a large body
+ * ================================================================ */
+
+/* Called by pf_tc_egress for each server segment (socket sequence
+ * space). A socket whose SK_MSG program asked for it (pf_ofl_leave)
+ * leaves pf_ofl_socks; the recorder puts it back at its next request
+ * (pf_ofl_readd). Only when that is safe:
+ * - no request is waiting for its response (n_req == n_resp, under the
+ *   lock the recorder takes): a pipelined request recorded meanwhile
+ *   keeps the socket in, or its response would go out unseen;
+ * - nothing is held back (corked, pf_ofl_held): the kernel frees held
+ *   bytes with the psock. TC egress of the socket's own segments runs
+ *   where its SK_MSG program cannot (the socket is locked: its sender's
+ *   transmit, or softirq/timers that defer while the socket is owned),
+ *   and the program never corks once the socket is out (pf_ofl_cork).
+ * The psock (and the kernel's copying of sendfile pages) goes when the
+ * write that sent the head ends; a failed delete leaves the socket in
+ * (the recorder then finds it there). */
+static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf_pkt *p)
+{
+	struct pf_ofl_sk *st;
+	struct bpf_sock *sk;
+	__u64 *ck, cookie;
+	__u32 ok = 0;
+
+	if (!pf_cfg.ofl_on || !p->pay_len)
+		return;
+	ck = bpf_map_lookup_elem(&pf_ofl_leave, &p->key);
+	if (!ck)
+		return;
+	cookie = *ck;
+	bpf_map_delete_elem(&pf_ofl_leave, &p->key);
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return;
+	st = bpf_sk_storage_get(&pf_ofl_sk, sk, 0, 0);
+	bpf_sk_release(sk);
+	if (!st || st->cookie != cookie)
+		return;
+	if (!st->corked && !bpf_map_lookup_elem(&pf_ofl_held, &cookie)) {
+		bpf_spin_lock(&st->lock);
+		if (st->s.detach_req && !st->s.detached && st->s.n_req == st->s.n_resp) {
+			st->s.detached = 1;
+			ok = 1;
+		}
+		st->s.detach_req = 0;
+		bpf_spin_unlock(&st->lock);
+	}
+	if (!ok)
+		return;
+	if (bpf_map_delete_elem(&pf_ofl_socks, &cookie))
+		pf_count(PF_STAT_OFL_DETACH_FAILED);
+	else
+		pf_count(PF_STAT_OFL_DETACHED);
+}
+
+#endif /* PF_BPF_OFL_TC_H */
