@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ofl_floor.bpf.c -- the floor of the response offload's measurement
- * (bench/offload.sh): what the kernel's SK_MSG transmit path costs by
- * itself. A sockops program puts the server sockets of one port in a
- * socket map whose SK_MSG program only returns SK_PASS.
+ * ofl_floor.bpf.c -- the "skpass" variant of the response offload's
+ * measurement (bench/offload.sh; called "floor" before): what the kernel's
+ * SK_MSG transmit path costs by itself. A sockops program puts the server
+ * sockets of one port in a socket map whose SK_MSG program only returns
+ * SK_PASS, for every byte the app writes. A lower bound of the offload
+ * only where the offload keeps a socket in that path (small responses):
+ * the offload takes sockets out for large bodies, this never does.
  */
 #include <linux/types.h>
 #include <linux/bpf.h>

@@ -1,4 +1,5 @@
-/* ofl_floorctl.c -- load bench/ofl_floor.bpf.c for bench/offload.sh. */
+/* ofl_floorctl.c -- load bench/ofl_floor.bpf.c for bench/offload.sh (its
+ * "skpass" variant). */
 /*
  *   ofl_floorctl CGROUP PORT
  * Attaches the floor's sockops program to CGROUP (multi-attach) and its
