@@ -138,8 +138,10 @@ child_us() {
 
 # wrk_run PATH OUT -- wrk from the netns, in this shell (not in $(...): its
 # run time is this shell's children's); sets WRK_LINE to "req_s p50_us
-# p99_us requests ok|err cpu_us nginx_us wrk_us ksoftirqd_us" (cpu_us:
-# the three per request).
+# p99_us requests ok|err cpu_us nginx_us wrk_us ksoftirqd_us others_pct
+# steal_pct" (cpu_us: the three per request; others_pct: the machine's busy
+# time that is not theirs, % of all CPUs -- other tenants, rough: /proc/stat
+# is tick-sampled, their run times exact; steal_pct: the hypervisor's).
 wrk_run() {
 	local n0 k0 n1 k1 w0 w1 s0 s1
 	read -r n0 k0 <<<"$(own_cpu_us)"
