@@ -37,7 +37,8 @@ $(BENCH_DIR)/floorctl: bench/floorctl.c bench/floor.h $(BENCH_DIR)/floor.skel.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
 
-# The response offload's floor (bench/offload.sh): a bare SK_MSG program.
+# The response offload's skpass variant (bench/offload.sh): a bare SK_MSG
+# program, the kernel's SK_MSG send path on every byte.
 $(BENCH_DIR)/ofl_floor.bpf.o: bench/ofl_floor.bpf.c | $(BENCH_DIR)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -245,7 +245,8 @@ write_csv() {
 }
 
 # bench_offload -- bench/offload.sh in its own topology and work directory;
-# its best figures become the CSV's "offload" lines.
+# its figures (medians over its rounds, with the per-round paired ratios)
+# become the CSV's "offload" lines.
 bench_offload() {
 	log "offload: nginx without and with the SK_MSG response offload (bench/offload.sh)"
 	PF_NS=pfbo PF_IF_HOST=pfbo0 PF_IF_CLIENT=pfbo1 \
