@@ -165,6 +165,9 @@ static const struct http_case cases[] = {
 	{ "Connection: keep-alive",
 	  R(BASE "Connection: keep-alive\r\n" END), PF_P_OK, "/v1/items",
 	  "api.example.com", "https://app.example.com", "PUT", NULL, NULL, 0 },
+	{ "Connection: keep-alive, then a line starting with 'C'",
+	  R(BASE "Connection: keep-alive\r\nClose: 1\r\n" END), PF_P_OK, "/v1/items",
+	  "api.example.com", "https://app.example.com", "PUT", NULL, NULL, 0 },
 	{ "obs-text (>= 0x80) allowed in values",
 	  R(RL HOST "Origin: https://caf\xc3\xa9.test\r\n" ACRM
 	    "User-Agent: \x80\xff caf\xc3\xa9\r\n" END),
@@ -278,6 +281,10 @@ static const struct http_case cases[] = {
 	     BASE "Connection: Keep-Alive, Close\r\n" END, PF_P_CONN_CLOSE),
 	FAIL("connection: CLOSE", BASE "connection: CLOSE\r\n" END,
 	     PF_P_CONN_CLOSE),
+	/* pf_has_close looks for a 'c' 8 bytes at a time before its byte
+	 * loop: a close in the value's fourth word, and a 'C' just past it */
+	FAIL("close in the value's fourth word",
+	     BASE "Connection: keep-alive, te, x, Close\r\n" END, PF_P_CONN_CLOSE),
 
 	/* ---- BODY ---- */
 	FAIL("Content-Length: 5", BASE "Content-Length: 5\r\n" END, PF_P_BODY),
