@@ -249,7 +249,6 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 				   const struct pf_sockinfo *si, __u32 ack_s, __u32 srv_seq,
 				   const struct pf_reqts *tp)
 {
-	struct pf_reqts t = *tp;
 	struct pf_emit *ep = &s->e;
 	__u32 mark;
 
@@ -257,12 +256,12 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 	ep->seq = rseq;
 	ep->ack = p->seq + s->r.len;
 	ep->win = pf_raw_window(si);
-	ep->has_ts = (__u8)t.has;
+	ep->has_ts = (__u8)tp->has;
 	/* "has a clock" first: any ts_now is a valid reading, and a TSecr
 	 * compared with an unknown clock of 0 would lose for half of all
 	 * values (the response then carrying TSval 0) */
-	ep->tsval = !si->ts_ok || pf_after(t.ecr, si->ts_now) ? t.ecr : si->ts_now;
-	ep->tsecr = t.val;
+	ep->tsval = !si->ts_ok || pf_after(tp->ecr, si->ts_now) ? tp->ecr : si->ts_now;
+	ep->tsecr = tp->val;
 	if (xdp || ack_s == si->snd_una) {
 		if (pf_emit(ctx, xdp, p, s, rlen, ep))
 			return PF_ANS_DROP;
@@ -277,8 +276,8 @@ static __always_inline int pf_send(void *ctx, bool xdp, const struct pf_pkt *p,
 	ep->seq = srv_seq;
 	ep->ack = ack_s;
 	ep->win = p->win_raw;
-	ep->tsval = t.val;
-	ep->tsecr = t.ecr;
+	ep->tsval = tp->val;
+	ep->tsecr = tp->ecr;
 	if (pf_emit(ctx, xdp, p, s, 0, ep))
 		return PF_ANS_DROP;
 	((struct __sk_buff *)ctx)->mark = mark;
