@@ -396,7 +396,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	struct pf_sockinfo *si;
 	struct pf_adj a = {};
 	struct pf_scratch *s;
-	char pfx[8];
+	__u64 pfx, want;
 	__u32 zero = 0, sseq, ack_s;
 	int rlen = 0, st, ret, punt = 0;
 
@@ -415,12 +415,14 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	PF_TEST_POINT(PF_TP_ANSWER);
 	if (!p->answer_port)
 		return PF_ANS_PASS; /* translated only: a port a reload dropped */
-	if (p->pay_len < 8 || pf_load_hdr(ctx, xdp, p->pay_off, pfx, sizeof(pfx))) {
+	if (p->pay_len < 8 || pf_load_hdr(ctx, xdp, p->pay_off, &pfx, sizeof(pfx))) {
 		st = PF_STAT_PASS_NOT_OPTIONS;
 		goto pass;
 	}
-	if (pfx[0] != 'O' || pfx[1] != 'P' || pfx[2] != 'T' || pfx[3] != 'I' ||
-	    pfx[4] != 'O' || pfx[5] != 'N' || pfx[6] != 'S' || pfx[7] != ' ') {
+	/* the 8 bytes compared as one word (memcpy of a literal: a
+	 * constant in the byte order of the load) */
+	__builtin_memcpy(&want, "OPTIONS ", sizeof(want));
+	if (pfx != want) {
 		st = PF_STAT_PASS_NOT_OPTIONS;
 		goto pass;
 	}

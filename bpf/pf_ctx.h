@@ -17,6 +17,40 @@ static __always_inline long pf_load(void *ctx, bool xdp, __u32 off, void *to, __
 		     bpf_skb_load_bytes(ctx, off, to, len);
 }
 
+/* Copy len (a constant) header bytes from the packet at from: 8, 4, 2
+ * and 1 byte loads. __builtin_memcpy from a packet pointer, whose
+ * alignment clang cannot know, becomes one byte load and store per byte
+ * (60 of each for a TCP header). The loads are unaligned, which the
+ * verifier accepts for packet pointers where the CPU handles it (not
+ * with BPF_F_STRICT_ALIGNMENT), as the parser's 8-byte loads of
+ * s->req; the stores are made by __builtin_memcpy into to, aligned as
+ * the compiler knows to (a stack buffer's stores must be aligned:
+ * "misaligned stack access"). */
+static __always_inline void pf_copy_hdr(void *to, const void *from, __u32 len)
+{
+	__u32 k = 0;
+
+	for (; k + 8 <= len; k += 8) {
+		__u64 w = *(const __u64 *)(from + k);
+
+		__builtin_memcpy(to + k, &w, 8);
+	}
+	if (k + 4 <= len) {
+		__u32 w = *(const __u32 *)(from + k);
+
+		__builtin_memcpy(to + k, &w, 4);
+		k += 4;
+	}
+	if (k + 2 <= len) {
+		__u16 w = *(const __u16 *)(from + k);
+
+		__builtin_memcpy(to + k, &w, 2);
+		k += 2;
+	}
+	if (k < len)
+		*(__u8 *)(to + k) = *(const __u8 *)(from + k);
+}
+
 /* pf_load of a few header bytes (len a constant, off < 256): read in
  * place when they are in the linear part (the usual case), else by the
  * helper as pf_load. The same bytes either way; a helper call and its
@@ -34,7 +68,7 @@ static __always_inline long pf_load_hdr(void *ctx, bool xdp, __u32 off, void *to
 		end = (void *)(long)((struct __sk_buff *)ctx)->data_end;
 	}
 	if (o < 256 && data + o + len <= end) {
-		__builtin_memcpy(to, data + o, len);
+		pf_copy_hdr(to, data + o, len);
 		return 0;
 	}
 	return pf_load(ctx, xdp, off, to, len);
