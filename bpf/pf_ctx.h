@@ -17,34 +17,27 @@ static __always_inline long pf_load(void *ctx, bool xdp, __u32 off, void *to, __
 		     bpf_skb_load_bytes(ctx, off, to, len);
 }
 
-/* Copy len (a constant) header bytes from the packet at from: 8, 4, 2
- * and 1 byte loads. __builtin_memcpy from a packet pointer, whose
+/* Copy len (a constant) header bytes from the packet at from to to: 8,
+ * 4, 2 and 1 byte loads and stores. __builtin_memcpy from a packet pointer, whose
  * alignment clang cannot know, becomes one byte load and store per byte
- * (60 of each for a TCP header). The loads are unaligned, which the
- * verifier accepts for packet pointers where the CPU handles it (not
- * with BPF_F_STRICT_ALIGNMENT), as the parser's 8-byte loads of
- * s->req; the stores are made by __builtin_memcpy into to, aligned as
- * the compiler knows to (a stack buffer's stores must be aligned:
- * "misaligned stack access"). */
+ * (60 of each for a TCP header); into a map value it still stores byte
+ * by byte. Loads and stores may be unaligned, which the
+ * verifier accepts for packet pointers and map values where the CPU
+ * handles it (not with BPF_F_STRICT_ALIGNMENT), as the parser's 8-byte
+ * loads of s->req. A stack buffer must be aligned to 8 (its stores must
+ * be: "misaligned stack access"). */
 static __always_inline void pf_copy_hdr(void *to, const void *from, __u32 len)
 {
 	__u32 k = 0;
 
-	for (; k + 8 <= len; k += 8) {
-		__u64 w = *(const __u64 *)(from + k);
-
-		__builtin_memcpy(to + k, &w, 8);
-	}
+	for (; k + 8 <= len; k += 8)
+		*(__u64 *)(to + k) = *(const __u64 *)(from + k);
 	if (k + 4 <= len) {
-		__u32 w = *(const __u32 *)(from + k);
-
-		__builtin_memcpy(to + k, &w, 4);
+		*(__u32 *)(to + k) = *(const __u32 *)(from + k);
 		k += 4;
 	}
 	if (k + 2 <= len) {
-		__u16 w = *(const __u16 *)(from + k);
-
-		__builtin_memcpy(to + k, &w, 2);
+		*(__u16 *)(to + k) = *(const __u16 *)(from + k);
 		k += 2;
 	}
 	if (k < len)

@@ -51,7 +51,7 @@ struct pf_pkt {
  * direction), -1 otherwise (the caller passes the packet untouched). */
 static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, int dir)
 {
-	struct tcphdr th;
+	struct tcphdr th __attribute__((aligned(8)));  /* pf_load_hdr: 8-byte stores */
 	__u32 tot, l4, hl;
 	__be16 h_proto;
 	__u16 port;
@@ -65,7 +65,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	if (pf_load_hdr(ctx, xdp, 12, &h_proto, sizeof(h_proto)))
 		return -1;
 	if (h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr ip;
+		struct iphdr ip __attribute__((aligned(8)));
 
 		if (pf_load_hdr(ctx, xdp, ETH_HLEN, &ip, sizeof(ip)))
 			return -1;
@@ -97,7 +97,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 			__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
 		}
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr ip6;
+		struct ipv6hdr ip6 __attribute__((aligned(8)));
 
 		if (pf_load_hdr(ctx, xdp, ETH_HLEN, &ip6, sizeof(ip6)))
 			return -1;
