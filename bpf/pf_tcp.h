@@ -276,8 +276,9 @@ static __always_inline int pf_read_opts(void *ctx, bool xdp, const struct pf_pkt
 		      pf_load(ctx, xdp, p->l4_off + 20, o->b, n))
 		return -1;
 	o->len = (__u32)n;
-	/* Linux sends NOP NOP TS first: skip the walk for the common case */
-	if (n == 12 && o->b[0] == 1 && o->b[1] == 1 && o->b[2] == 8 && o->b[3] == 10) {
+	/* Linux sends NOP NOP TS first: skip the walk for the common case
+	 * (the 4 bytes 1 1 8 10 compared as one word) */
+	if (n == 12 && *(const __u32 *)(const void *)o->b == bpf_htonl(0x0101080a)) {
 		o->ts_off = 4;
 		return 0;
 	}
@@ -286,15 +287,13 @@ static __always_inline int pf_read_opts(void *ctx, bool xdp, const struct pf_pkt
 
 static __always_inline __u32 pf_opt_word(const struct pf_opts *o, __u32 off)
 {
-	__u32 v = 0;
-
 	if (off + 4 > 40)
 		return 0;
 	/* Verifier workaround: the test above is on a zero-extended copy
 	 * ("invalid unbounded variable-offset read from stack"); mask the
-	 * index itself (b has 72 bytes). */
-	__builtin_memcpy(&v, &o->b[off & 63], 4);
-	return bpf_ntohl(v);
+	 * index itself (b has 72 bytes). One (unaligned) 4-byte load: a
+	 * __builtin_memcpy of b's bytes would load them one by one. */
+	return bpf_ntohl(*(const __u32 *)(const void *)&o->b[off & 63]);
 }
 
 /* Overwrite the SACK option of p with NOPs (inbound blocks that touch
