@@ -12,15 +12,17 @@
 #        bench/kcost.c     -> build/bench/kcost     (BPF_PROG_TEST_RUN cost)
 #        bench/gccost.c    -> build/bench/gccost    (flow-table GC pass cost)
 #        bench/statsfd.c   -> build/bench/statsfd   (BPF run-time statistics on)
+#        bench/verifstats.c -> build/bench/verifstats (the verifier's work per
+#                             program; `make verif-stats`)
 # Read once even when both the Makefile includes it and -f names it.
 ifndef PF_BENCH_MK
 PF_BENCH_MK := 1
 
 BENCH_DIR   := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
-	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd
+	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd $(BENCH_DIR)/verifstats
 
-.PHONY: bench bench-tools bench-gc bench-kernel bench-report
+.PHONY: bench bench-tools bench-gc bench-kernel bench-report verif-stats
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
@@ -53,6 +55,16 @@ $(BENCH_DIR)/ofl_floorctl: bench/ofl_floorctl.c $(BENCH_DIR)/ofl_floor.skel.h
 $(BENCH_DIR)/statsfd: bench/statsfd.c | $(BENCH_DIR)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# verifstats loads the production object's programs (its skeleton).
+$(BENCH_DIR)/verifstats: bench/verifstats.c $(SKELS) | $(BENCH_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Iuser -o $@ $< $(LDLIBS)
+
+# processed instructions, states and verification time per program (root);
+# VERIF_ARGS e.g. "--runs 9 --prog pf_tc_ingress --lines 30"
+verif-stats: $(BENCH_DIR)/verifstats
+	$(Q)$(BENCH_DIR)/verifstats $(VERIF_ARGS)
 
 # kcost links the BPF tier's packet builder, the policy compiler and the
 # daemon's policy installer (user/maps.c) as the BPF tier builds them

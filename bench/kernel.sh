@@ -3,7 +3,7 @@
 # bench/kernel.sh -- the benchmark's figures taken without traffic (sourced
 # by bench/run.sh): BPF_PROG_TEST_RUN cost of one answer (build/bench/kcost)
 # and the 100,000-origin policy's check and load times and map memory.
-# Results go to R[kc.*] and R[pol.*] (see bench/run.sh).
+# Results go to R[kc.*], R[pol.*], R[gc.*] and R[vf.*] (see bench/run.sh).
 #
 #   bench_kcost          kcost over POL10/POL1000/POL100K (+ stages, floor,
 #                        request sizes, the connection's other traffic:
@@ -12,6 +12,8 @@
 #                        of LOAD_TRIES; maps memory; a 1M-flow table
 #   bench_gc             the daemon's flow-table GC pass (`make bench-gc`,
 #                        bench/gccost.c) at 65,536 and 1,048,576 entries
+#   bench_verif          the verifier's processed instructions and time per
+#                        datapath program (bench/verifstats.c; start-up)
 
 # The request-size series: bench/preflight-<key>.txt (522 is the main
 # request, bench/preflight.txt, timed with the 1,000-origin policy).
@@ -133,4 +135,25 @@ bench_gc() {
 		ended 1048576
 		active 1048576
 	EOF
+}
+
+# The verifier's work of the programs `run` loads (start to ready is mostly
+# it): R[vf.<prog>_insns] (processed instructions) and R[vf.<prog>_ms]
+# (its verification time, median of VERIF_RUNS alternating loads).
+VERIF_PROGS=(pf_tc_ingress pf_tc_egress pf_xdp_ingress)
+bench_verif() {
+	local p args=()
+	for p in "${VERIF_PROGS[@]}"; do
+		args+=(--prog "$p")
+	done
+	log "verifstats: the verifier's walk of ${VERIF_PROGS[*]}"
+	timeout -k 5 300 "$VERIFSTATS" --runs "${VERIF_RUNS:-5}" "${args[@]}" \
+		>"$WORK/verif.txt" 2>"$WORK/verif.err" ||
+		problem verif "verifstats failed: $(tail -n 3 "$WORK/verif.err")"
+	for p in "${VERIF_PROGS[@]}"; do
+		R[vf.${p}_insns]=$(sed -n 's/^VERIF //p' "$WORK/verif.txt" |
+			jq -r --arg p "$p" 'select(.prog == $p) | .insns')
+		R[vf.${p}_ms]=$(sed -n 's/^VERIF //p' "$WORK/verif.txt" |
+			jq -r --arg p "$p" 'select(.prog == $p) | .verif_ms')
+	done
 }

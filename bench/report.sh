@@ -13,6 +13,7 @@
 # made), problem (variant, text), live (the best of the rounds), round<N>
 # (each round), testrun (kcost p50 ns, variant = series key), policy (the
 # 100,000-origin policy's times and memory), gc (the GC pass, gccost),
+# verifier (verifstats: processed insns and ms per program),
 # offload (bench/offload.sh: variant.target, metric). A missing figure is reported
 # as "-" / NOT MEASURED, never guessed.
 set -euo pipefail
@@ -41,6 +42,7 @@ load_csv() {
 		testrun) R[kc.$v]=$val ;;
 		policy) R[pol.$k]=$val ;;
 		gc) R[gc.$v]=$val ;;
+		verifier) R[vf.$v]=$val ;;
 		offload) R[ofl.${v/#floor./skpass.}.$k]=$val ;;  # floor: its old name
 		esac
 	done < <(awk 'NR > 1 {
@@ -230,6 +232,16 @@ write_policy() {
 	echo
 }
 
+# The verifier's walk per program (most of start to ready).
+write_verif() {
+	local p line=
+	for p in pf_tc_ingress pf_tc_egress pf_xdp_ingress; do
+		line+="${line:+; }\`$p\` ${R[vf.${p}_insns]:-?} insns, ${R[vf.${p}_ms]:-?} ms"
+	done
+	echo "Verifier (\`build/bench/verifstats\`, each program loaded alone; processed instructions, median verification time): $line."
+	echo
+}
+
 write_gc() {
 	echo "Flow-table GC pass (the daemon's \`pf_gc_pass\`, \`make bench-gc\`: one sock_diag dump, the table read in batches; median of 3): 65,536 entries of ended connections ${R[gc.ended_65536_ms]:-?} ms (${R[gc.ended_65536_ns]:-?} ns/entry, all freed), all active ${R[gc.active_65536_ms]:-?} ms; 1,048,576 entries ${R[gc.ended_1048576_ms]:-?} ms (${R[gc.ended_1048576_ns]:-?} ns/entry), all active ${R[gc.active_1048576_ms]:-?} ms."
 	echo
@@ -358,6 +370,7 @@ write_md() {
 	((${M[kernel_only]:-0})) || write_live
 	write_kernel
 	((${M[kernel_only]:-0})) || write_policy
+	write_verif
 	write_gc
 	((${M[kernel_only]:-0})) || write_offload
 	write_targets

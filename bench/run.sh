@@ -88,6 +88,7 @@ PFD=$PF_PREFLIGHTD
 FLOORCTL=$BUILD/bench/floorctl
 KCOST=$BUILD/bench/kcost
 STATSFD=$BUILD/bench/statsfd
+VERIFSTATS=$BUILD/bench/verifstats
 TCXTOOL=$PF_E2E_BIN/tcxtool
 
 # shellcheck disable=SC2034  # settings, used by the sourced parts
@@ -240,6 +241,9 @@ write_csv() {
 		for k in $(printf '%s\n' "${!R[@]}" | sed -n 's/^gc\.//p' | sort); do
 			echo "gc,$k,value,${R[gc.$k]}"
 		done
+		for k in $(printf '%s\n' "${!R[@]}" | sed -n 's/^vf\.//p' | sort); do
+			echo "verifier,$k,value,${R[vf.$k]}"
+		done
 		[[ ! -r $WORK/offload.csv ]] || tail -n +2 "$WORK/offload.csv" # its header
 	} >"$f"
 }
@@ -269,7 +273,7 @@ main() {
 	for t in wrk nginx gnuplot jq bpftool curl; do
 		command -v "$t" >/dev/null || die "$t missing (bash scripts/deps.sh bench)"
 	done
-	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$TCXTOOL" "$PF_XDP_OBJ"; do
+	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$VERIFSTATS" "$TCXTOOL" "$PF_XDP_OBJ"; do
 		[[ -e $t ]] || die "$t missing (make all e2e-tools bench-tools)"
 	done
 	pf_ensure_bpffs
@@ -297,6 +301,7 @@ main() {
 	# every run twice)
 	bench_kcost
 	bench_gc
+	bench_verif
 
 	if ((!KERNEL_ONLY)); then
 		log "topology: netns $PF_NS, $PF_IF_HOST ($PF_V4_HOST) <-> $PF_IF_CLIENT ($PF_V4_CLIENT), XDP pass on $PF_IF_CLIENT"
