@@ -20,7 +20,8 @@
  * lines the verifier walked most (processed instructions per line),
  * after the processed instructions of each function (BPF-to-BPF,
  * callback or global; inlined code counts in its caller):
- *   FUNC prog count function entered E   (E: walks of its first insn)
+ *   FUNC prog count function entered E stack S
+ * (E: walks of its first instruction; S: its frame, bytes)
  *   LINE prog count file:line source
  * (--func F: the lines of function F's instructions only.)
  * Which code the walk repeats is what to cut (tests/README.md, "The
@@ -171,6 +172,7 @@ struct func_cnt {
 	const char *name;
 	unsigned long n;
 	unsigned long entered;  /* its first instruction's walks */
+	unsigned stack;         /* its frame (bytes) */
 };
 
 static int cmp_start(const void *a, const void *b)
@@ -252,7 +254,7 @@ static int walk_report(const char *name, unsigned n, const char *only)
 		return -ENOMEM;
 	}
 	log[0] = 0;
-	skel = open_one(name, log, LINES_LOG, 2);
+	skel = open_one(name, log, LINES_LOG, 2 | 4 /* BPF_LOG_STATS */);
 	err = skel ? preflightd_bpf__load(skel) : -EINVAL;
 	if (!err)
 		nf = prog_funcs(bpf_object__find_program_by_name(skel->obj, name), f,
@@ -302,10 +304,17 @@ static int walk_report(const char *name, unsigned n, const char *only)
 		}
 		cur = (long)k;
 	}
+	/* "stack depth a+b+..": the frames in function order */
+	at = strstr(log, "stack depth ");
+	for (p = at ? at + 12 : NULL, k = 0; p && k < nf; k++, p++) {
+		f[k].stack = (unsigned)strtoul(p, &p, 10);
+		if (*p != '+')
+			break;
+	}
 	qsort(f, nf, sizeof(*f), cmp_fn);
 	for (k = 0; k < nf && f[k].n; k++)
-		printf("FUNC %s %lu %s entered %lu\n", name, f[k].n, f[k].name ? f[k].name : "?",
-		       f[k].entered);
+		printf("FUNC %s %lu %s entered %lu stack %u start %u\n", name, f[k].n,
+		       f[k].name ? f[k].name : "?", f[k].entered, f[k].stack, f[k].start);
 	qsort(c, LINES_HASH, sizeof(*c), cmp_cnt);
 	for (k = 0; k < LINES_HASH && k < n && c[k].n; k++)
 		printf("LINE %s %lu %s\n", name, c[k].n, c[k].key);

@@ -99,6 +99,7 @@ struct pf_hdr_ctx {
 	__u32 done;         /* pf_hdr_find decided the current name */
 	__u64 hash;         /* the current name's (lower-cased) hash */
 	__u64 w[PF_HDR_NAME / 8]; /* its first words, lower-cased, zero-padded */
+	struct pf_tok_key key;    /* pf_hdr_tok_buf's look-up key */
 	struct pf_slice bad;
 };
 
@@ -371,21 +372,28 @@ PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
 	return pf_origin_rules_buf((const struct pf_buf *)buf, o.off, o.len, slot, m);
 }
 
-/* Does the request path start with one of the rule's prefixes? */
-PF_INLINE int pf_path_match(const __u8 *buf, struct pf_slice p,
+/* Does the request path *p start with one of the rule's prefixes? */
+PF_INLINE int pf_path_match(const __u8 *buf, const struct pf_slice *p,
 			    const struct pf_rule *rule)
 {
-	__u64 j, k, n, d;
+	__u64 j, k, n, d, off, len;
 
 	for (j = 0; j < PF_MAX_PATHS && j < rule->n_paths; j++) {
 		const struct pf_path *pp = &rule->paths[j];
 
+		/* the path read again for each prefix (p: map memory in the
+		 * kernel): kept in registers, the compares below narrowed
+		 * its length differently on every way out of a prefix, and
+		 * the verifier walked the next prefix once per such state
+		 * (pf_path_cb 20.7k processed insns in pf_tc_ingress) */
+		off = *(volatile const __u16 *)&p->off;
+		len = *(volatile const __u16 *)&p->len;
 		n = pp->len;
-		if (n == 0 || n > PF_PATH_MAX || n > p.len)
+		if (n == 0 || n > PF_PATH_MAX || n > len)
 			continue;
 		/* 8 bytes at a time; pp->s has PF_PATH_MAX readable bytes */
 		for (k = 0; k < PF_PATH_MAX / 8 && 8 * k < n; k++) {
-			d = pf_ld64(buf + PF_M(p.off + 8 * k)) ^ pf_ld64(pp->s + 8 * k);
+			d = pf_ld64(buf + PF_M(off + 8 * k)) ^ pf_ld64(pp->s + 8 * k);
 			if (n - 8 * k < 8)
 				d &= pf_low_bytes(n - 8 * k);
 			if (d)
@@ -410,7 +418,7 @@ PF_CALLBACK long pf_path_cb(__u32 r, void *ctx)
 	if (!rule)
 		return 1;
 	if (!(rule->flags & PF_RULE_HAS_PATHS) ||
-	    pf_path_match(hd->buf, c->path, rule))
+	    pf_path_match(hd->buf, &c->path, rule))
 		c->ok |= bit;
 	return 0;
 }
@@ -470,9 +478,10 @@ PF_INLINE __u64 pf_tab_find(const struct pf_hdr_ent *ents, const __u32 mask, __u
 PF_INLINE __u64 pf_hdr_find(struct pf_hdr_ctx *c, __u32 n, __u64 hash,
 			    const struct pf_hdr_tab *t)
 {
-	c->done = 0;
-	if (!t)
+	if (!t) {
+		c->done = 0;
 		return 0;
+	}
 	return pf_tab_find(t->e, PF_HDR_ENTRIES - 1, t->complete, c->w, n, hash, &c->done);
 }
 
@@ -538,12 +547,35 @@ PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 				   slot | (__u64)r << 32, rflags, mt);
 }
 
+/* The request-header name of n bytes at c->tstart that the slot's name
+ * table did not decide (over PF_HDR_NAME bytes, or the table incomplete):
+ * its rules from pf_tokens. A global function, called only then: inline,
+ * its hash and compare loops (PF_TOKEN_MAX / 8 words each) were walked by
+ * the verifier for every name pf_hdr_cb checks. Verifier workaround: the
+ * key in c and the name's start and slot read from c, not kept across the
+ * loops -- with them in this frame pf_hdr_cb's call chain was over 512
+ * bytes ("combined stack size of 5 calls is 544. Too large"). */
+PF_GLOBAL __u64 pf_hdr_tok_buf(const struct pf_buf *rb, __u32 n, struct pf_hdr_ctx *c)
+{
+	const struct pf_tok_val *v;
+
+	if (!rb || !c || n == 0 || n > PF_TOKEN_MAX)
+		return 0;
+	c->key.hash = pf_hash_buf(rb, c->tstart, n, 1);
+	c->key.kind = PF_TOK_HEADER;
+	c->key.slot = c->slot;
+	v = PF_TOK_LOOKUP(&c->key);
+	if (!v || v->len != n || !pf_tok_eq(rb, c->tstart, v, n, 1))
+		return 0;
+	return v->rules;
+}
+
 /* One name of the list, [c->tstart, c->pos), has ended: is it allowed?
  * Returns 1 to stop the scan (denied or over the kernel limit). */
 PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 {
 	__u32 start = c->tstart, n = c->pos - c->tstart, is_authz;
-	__u64 rules;
+	__u64 rules = 0;
 
 	if (++c->ntok > c->max_tok) {
 		c->reason = PF_R_ACRH_LIMIT;
@@ -555,18 +587,22 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 	 * this frame they put the TC program's deepest call chain over 512
 	 * bytes ("combined stack size of 5 calls is 528. Too large") */
 	n = PF_LAUNDER(c->tmp, n);
-	c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
-	c->hash = pf_hash_buf_w((const struct pf_buf *)buf, start, n, 1, c->w,
-				PF_HDR_NAME / 8);
-	/* and again: each exit of the hash's loop bounds n anew (one range
-	 * per word), and the look-ups below were walked once per range,
-	 * pf_tok_eq's loop inside them ("BPF program is too large":
-	 * pf_hdr_cb 97k -> 64k processed instructions in pf_tc_ingress) */
-	n = PF_LAUNDER(c->tmp, n);
-	rules = pf_hdr_find(c, n, c->hash, PF_HDRS_LOOKUP(c->slot));
+	c->done = 0;
+	if (n <= PF_HDR_NAME) {
+		/* n known to be at most PF_HDR_NAME here: the hash's loop
+		 * ends after PF_HDR_NAME / 8 words in the verifier's walk */
+		c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
+		c->hash = pf_hash_buf_w((const struct pf_buf *)buf, start, n, 1, c->w,
+					PF_HDR_NAME / 8);
+		/* and again: each exit of the hash's loop bounds n anew (one
+		 * range per word), and the look-ups below were walked once per
+		 * range ("BPF program is too large": pf_hdr_cb 97k -> 64k
+		 * processed instructions in pf_tc_ingress) */
+		n = PF_LAUNDER(c->tmp, n);
+		rules = pf_hdr_find(c, n, c->hash, PF_HDRS_LOOKUP(c->slot));
+	}
 	if (!c->done)
-		rules = pf_tok_rules(buf, start, n, c->hash, PF_TOK_HEADER, c->slot, 1,
-				     &c->tmp);
+		rules = pf_hdr_tok_buf((const struct pf_buf *)buf, n, c);
 	is_authz = n == 13 && pf_word_ieq(buf, start, 8, PF_LIT8("authoriz")) &&
 		   pf_word_ieq(buf, start + 8, 5, PF_LIT8("ation\0\0\0"));
 	if (is_authz)
@@ -586,16 +622,16 @@ PF_INLINE __u64 pf_sep64(__u64 x)
 	return pf_eqb(x, ' ') | pf_eqb(x, '\t') | pf_eqb(x, ',');
 }
 
-/* First index in [from, lim) (lim - from <= PF_SCAN_MAX) whose byte
- * is not a separator, 8 bytes at a time, or lim if none; PF_SEP_COMMA
- * added if a ',' comes before it. */
+/* First index in [from, lim) (lim - from <= 8 * words, words a
+ * constant) whose byte is not a separator, 8 bytes at a time, or lim if
+ * none; PF_SEP_COMMA added if a ',' comes before it. */
 #define PF_SEP_COMMA 0x10000u
 
-PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
+PF_INLINE __u64 pf_scan_sep_in(const __u8 *b, __u64 from, __u64 lim, const __u32 words)
 {
 	__u64 x, m, cm, i, k, comma = 0;
 
-	for (k = 0, i = from; k < PF_SCAN_MAX / 8 && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < words && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		m = ~pf_sep64(x) & PF_HIGHS;
 		cm = pf_eqb(x, ',');
@@ -609,6 +645,34 @@ PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
 			comma = PF_SEP_COMMA;
 	}
 	return (i < lim ? i : lim) | comma;
+}
+
+/* The same over lim - from <= PF_SCAN_MAX, as a global function. */
+PF_GLOBAL __u64 pf_scan_sep_buf(const struct pf_buf *rb, __u64 from, __u64 lim)
+{
+	if (!rb)
+		return lim;
+	return pf_scan_sep_in(rb->b, from, lim, PF_SCAN_MAX / 8);
+}
+
+/* Separator bytes pf_scan_sep scans inline (a multiple of 8): a list's
+ * ", " fits; more (rare) goes to the global scan. */
+#define PF_SEP_SCAN_IN 8
+
+/* pf_scan_sep_in over lim - from <= PF_SCAN_MAX: the first
+ * PF_SEP_SCAN_IN bytes inline, the rest by pf_scan_sep_buf (a comma seen
+ * inline carried over). Inline over PF_SCAN_MAX, its 32 words were walked
+ * by the verifier for every element pf_hdr_cb takes. */
+PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
+{
+	__u64 r, i;
+
+	i = from + PF_SEP_SCAN_IN < lim ? from + PF_SEP_SCAN_IN : lim;
+	r = pf_scan_sep_in(b, from, i, PF_SEP_SCAN_IN / 8);
+	i = r & ~(__u64)PF_SEP_COMMA;
+	if (i != from + PF_SEP_SCAN_IN || i >= lim)
+		return r;
+	return pf_scan_sep_buf((const struct pf_buf *)b, i, lim) | (r & PF_SEP_COMMA);
 }
 
 /* Elements per pf_hdr_cb call (4: pf_tc_ingress 514k verified insns
@@ -645,7 +709,10 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 	}
 	s &= ~PF_SEP_COMMA;
 	c->tstart = s;
-	t = pf_scan_tchar_in(b, s, end, PF_SCAN_MAX / 8);
+	/* a name's first PF_HDR_NAME bytes inline (pf_scan_split), the
+	 * rest of a longer one by the global scan: inline over PF_SCAN_MAX,
+	 * its 32 words were walked for every element (pf_hdr_cb) */
+	t = pf_scan_split(b, s, end, 0, PF_HDR_NAME);
 	/* the scan's exits bound t, s and end differently: t and end
 	 * laundered, s (dead from here) read back from c->tstart by
 	 * pf_hdr_name (inline scan: pf_tc_ingress 398k verified insns with s
