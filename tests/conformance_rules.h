@@ -5,6 +5,10 @@
 #ifndef PF_TEST_CONFORMANCE_RULES_H
 #define PF_TEST_CONFORMANCE_RULES_H
 
+/* A header name over the name table's 32 bytes (rule 0 lists it): only
+ * pf_tokens decides it, its scan goes past the inline part */
+#define PF_CONF_LONG_HDR "x-a-very-long-header-name-over-32-bytes1"
+
 #define PF_CONF_RULES_0_10 \
 	"rules:\n" \
 	/* 0: exact and wildcard origins, listed methods and headers */ \
@@ -17,7 +21,7 @@
 	"      - http://localhost:3000\n" \
 	"      - https://*.ports.test:8443\n" \
 	"    methods: [PUT, DELETE]\n" \
-	"    headers: [content-type, x-request-id]\n" \
+	"    headers: [content-type, x-request-id, " PF_CONF_LONG_HDR "]\n" \
 	"    max_age: 600\n" \
 	"    on_deny: reject\n" \
 	/* 1: anything, anonymous */ \
