@@ -38,21 +38,15 @@
 } while (0)
 
 /* Append the n bytes at src (with 8 * words readable bytes, words >=
- * ceil(n / 8), 8 * words <= PF_RESP_MAX) at out[off]: whole 8-byte
- * words, so up to 7 bytes past the piece are written too -- the next
- * piece, or nothing that is sent, overwrites them. The words go to
- * out + PF_O(off) + 8 * k, one mask per piece rather than per word
- * (the same bytes: a piece of a response, at most PF_RESP_MAX bytes
- * long, never reaches PF_RESP_MAX, so no word's offset wraps; and the
- * slack of out takes the last word's extra bytes). Returns the new
- * offset. */
+ * ceil(n / 8)) at out[off]: whole 8-byte words, so up to 7 bytes past the
+ * piece are written too -- the next piece, or nothing that is sent,
+ * overwrites them. Returns the new offset. */
 PF_INLINE __u32 pf_put_words(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u32 words)
 {
-	__u8 *o = out + PF_O(off);
 	__u32 k;
 
 	for (k = 0; k < words && 8 * k < n; k++)
-		pf_st64(o + 8 * k, pf_ld64(src + 8 * k));
+		pf_st64(out + PF_O(off + 8 * k), pf_ld64(src + 8 * k));
 	return off + n;
 }
 
@@ -60,11 +54,10 @@ PF_INLINE __u32 pf_put_words(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u
  * req with PF_REQ_BUF bytes). */
 PF_INLINE __u32 pf_put_req(__u8 *out, __u32 off, const __u8 *req, __u32 soff, __u32 n)
 {
-	__u8 *o = out + PF_O(off);
 	__u32 k;
 
 	for (k = 0; k < PF_ACRH_SLOW_MAX / 8 && 8 * k < n; k++)
-		pf_st64(o + 8 * k, pf_ld64(req + PF_M(soff + 8 * k)));
+		pf_st64(out + PF_O(off + 8 * k), pf_ld64(req + PF_M(soff + 8 * k)));
 	return off + n;
 }
 
