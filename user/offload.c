@@ -135,6 +135,27 @@ static bool adoptable(const char *dir, struct preflightd_bpf *skel)
 	return ok;
 }
 
+/* An offload neither wanted nor adopted is never attached nor pinned
+ * (pf_cfg.ofl_on stays 0: the TC programs never touch its maps, its own
+ * programs are not loaded): its per-connection maps get one entry, not
+ * max_flows -- pf_ofl_leave, a preallocated LRU, took ~6 ms and ~6 MB
+ * to create at 65,536. */
+static int size_unused(const struct pf_ofl *o, struct preflightd_bpf *skel)
+{
+	int err;
+
+	if (o->wanted)
+		return 0;
+	err = bpf_map__set_max_entries(skel->maps.pf_ofl_socks, 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pf_ofl_held, 1);
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.pf_ofl_leave, 1);
+	if (err)
+		pr_warn("size the offload socket map: %s", strerror(-err));
+	return err;
+}
+
 /* See offload.h. */
 int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 		   struct preflightd_bpf *skel, unsigned max_flows, bool want, bool shadow)
@@ -165,14 +186,14 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	}
 	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[PIN_SOCKS]);
 	if (access(path, F_OK))
-		return 0; /* no dead instance with offload */
+		return size_unused(o, skel); /* no dead instance with offload */
 	if (!adoptable(o->dir, skel)) {
 		/* another build's offload (an upgrade): its programs cannot
 		 * use our maps nor ours its; remove it, start afresh */
 		pr_warn("response offload left in %s has another layout: detaching it (its "
 			"connections get no more headers)", o->dir);
 		pf_ofl_detach_stale(o->dir, strrchr(o->dir, '/') ? strrchr(o->dir, '/') + 1 : o->dir);
-		return 0;
+		return size_unused(o, skel);
 	}
 	for (i = 0; i < N_ADOPT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
