@@ -94,17 +94,20 @@ static __always_inline __s64 pf_csum_pseudo(__u8 family, const __u8 *src, const 
 	__u32 k, n = family == 4 ? 4 : 16;
 	__u64 s;
 
-	/* the addresses as 16-bit words (in memory order, as the 32-bit
-	 * words are: the same sum modulo 0xffff), built from bytes in
-	 * registers: a copy would take stack (the programs are at "combined
-	 * stack size of 4 calls is 544. Too large") */
+	/* the addresses as 32-bit words in place (the same sum modulo
+	 * 0xffff as their 16-bit words), not copied: a copy would take
+	 * stack (the programs are at "combined stack size of 4 calls is
+	 * 544. Too large"). Typed loads: src and dst are a struct
+	 * pf_flow_key's caddr / saddr, 4-aligned in struct pf_pkt (a stack
+	 * load must be aligned); bytes put together in registers were 16
+	 * byte loads for IPv4 */
 	s = family == 4 ? bpf_htonl((IPPROTO_TCP << 16) | l4_len) :
 			  (__u64)bpf_htonl(l4_len) + bpf_htonl(IPPROTO_TCP);
-	for (k = 0; k < 16; k += 2) {
+	for (k = 0; k < 16; k += 4) {
 		if (k >= n)
 			break;
-		s += (__u32)src[k] | (__u32)src[k + 1] << 8;
-		s += (__u32)dst[k] | (__u32)dst[k + 1] << 8;
+		s += *(const __u32 *)(src + k);
+		s += *(const __u32 *)(dst + k);
 	}
 	return pf_csum_wide(s);
 }

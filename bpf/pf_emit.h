@@ -117,12 +117,11 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	if (e->has_ts) {
 		__u32 v = bpf_htonl(e->tsval), r = bpf_htonl(e->tsecr);
 
-		tp->opt[0] = 1;
-		tp->opt[1] = 1;
-		tp->opt[2] = 8;
-		tp->opt[3] = 10;
-		__builtin_memcpy(&tp->opt[4], &v, 4);
-		__builtin_memcpy(&tp->opt[8], &r, 4);
+		/* NOP NOP kind len as one word; typed stores (h's alignment
+		 * is unknown: a memcpy would store bytes) */
+		*(__u32 *)&tp->opt[0] = bpf_htonl(0x0101080a);
+		*(__u32 *)&tp->opt[4] = v;
+		*(__u32 *)&tp->opt[8] = r;
 	}
 	/* pseudo header + TCP header + payload */
 	sum = pf_csum_pseudo(p->family, src, dst, thl + len);
@@ -143,8 +142,8 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		ip->frag_off = bpf_htons(0x4000); /* DF */
 		ip->ttl = 64;
 		ip->protocol = IPPROTO_TCP;
-		__builtin_memcpy(&ip->saddr, src, 4);
-		__builtin_memcpy(&ip->daddr, dst, 4);
+		*(__u32 *)&ip->saddr = *(const __u32 *)src; /* typed: see pf_csum_pseudo */
+		*(__u32 *)&ip->daddr = *(const __u32 *)dst;
 		sum = pf_csum_words(ip, sizeof(*ip) / 4, sizeof(*ip) / 4, 0);
 		ip->check = (__u16)~pf_csum_fold(sum);
 	} else {
