@@ -50,6 +50,23 @@ PF_INLINE __u32 pf_put_words(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u
 	return off + n;
 }
 
+/* The same for the last piece of a response: the words go to
+ * out + PF_O(off) + 8 * k, one mask for the piece rather than one per
+ * word (the same bytes: off + n < PF_RESP_MAX, so no word's offset
+ * wraps, and the slack of out takes the last word's extra bytes). Only
+ * for the last piece, where the base pointer replaces out: on every
+ * piece it is one more live register, and pf_decide's frame grew 88 ->
+ * 96 bytes ("combined stack size of 5 calls is 528. Too large"). */
+PF_INLINE __u32 pf_put_last(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u32 words)
+{
+	__u8 *o = out + PF_O(off);
+	__u32 k;
+
+	for (k = 0; k < 8 * words && k < n; k += 8)
+		pf_st64(o + k, pf_ld64(src + k));
+	return off + n;
+}
+
 /* The same for the n request bytes at req[soff] (n <= PF_ACRH_SLOW_MAX,
  * req with PF_REQ_BUF bytes). */
 PF_INLINE __u32 pf_put_req(__u8 *out, __u32 off, const __u8 *req, __u32 soff, __u32 n)
@@ -124,8 +141,8 @@ PF_INLINE int pf_build_response(__u8 *out, const __u8 *req, const struct pf_req 
 	}
 	off = PF_LAUNDER(PF_RESP_SLOT(out), off);
 	if (m->verdict == PF_V_REJECT)
-		return (int)pf_put_words(out, off, (const __u8 *)rule->reject, rule->reject_len,
-					 PF_REJECT_MAX / 8);
+		return (int)pf_put_last(out, off, (const __u8 *)rule->reject, rule->reject_len,
+					PF_REJECT_MAX / 8);
 	PF_PUT_WORDS(out, off, ACAO);
 	if (m->rflags & PF_RULE_ANY_ORIGIN)
 		PF_PUT_WORDS(out, off, STAR);
@@ -154,8 +171,8 @@ PF_INLINE int pf_build_response(__u8 *out, const __u8 *req, const struct pf_req 
 	if (m->acapn)
 		PF_PUT_WORDS(out, off, ACAPN);
 	off = PF_LAUNDER(PF_RESP_SLOT(out), off);
-	return (int)pf_put_words(out, off, (const __u8 *)rule->fixed, rule->fixed_len,
-				 PF_FIXED_MAX / 8);
+	return (int)pf_put_last(out, off, (const __u8 *)rule->fixed, rule->fixed_len,
+				PF_FIXED_MAX / 8);
 }
 
 #endif /* PF_RESP_H */
