@@ -53,10 +53,10 @@ PF_INLINE __u32 pf_put_words(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u
 /* The same for the last piece of a response: the words go to
  * out + PF_O(off) + 8 * k, one mask for the piece rather than one per
  * word (the same bytes: off + n < PF_RESP_MAX, so no word's offset
- * wraps, and the slack of out takes the last word's extra bytes). Only
- * for the last piece, where the base pointer replaces out: on every
- * piece it is one more live register, and pf_decide's frame grew 88 ->
- * 96 bytes ("combined stack size of 5 calls is 528. Too large"). */
+ * wraps, and the slack of out takes the last word's extra bytes). Not
+ * for the literal pieces (pf_put_words, unrolled): with a base pointer
+ * each, pf_decide's frame grew 88 -> 96 bytes, and pf_tc_ingress failed
+ * to load ("combined stack size of 5 calls is 528. Too large"). */
 PF_INLINE __u32 pf_put_last(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u32 words)
 {
 	__u8 *o = out + PF_O(off);
@@ -68,13 +68,14 @@ PF_INLINE __u32 pf_put_last(__u8 *out, __u32 off, const __u8 *src, __u32 n, __u3
 }
 
 /* The same for the n request bytes at req[soff] (n <= PF_ACRH_SLOW_MAX,
- * req with PF_REQ_BUF bytes). */
+ * req with PF_REQ_BUF bytes), one out mask per piece as pf_put_last. */
 PF_INLINE __u32 pf_put_req(__u8 *out, __u32 off, const __u8 *req, __u32 soff, __u32 n)
 {
+	__u8 *o = out + PF_O(off);
 	__u32 k;
 
 	for (k = 0; k < PF_ACRH_SLOW_MAX / 8 && 8 * k < n; k++)
-		pf_st64(out + PF_O(off + 8 * k), pf_ld64(req + PF_M(soff + 8 * k)));
+		pf_st64(o + 8 * k, pf_ld64(req + PF_M(soff + 8 * k)));
 	return off + n;
 }
 
