@@ -96,14 +96,11 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	/* Ethernet: back to where it came from. A to_server segment is only
 	 * ever built over the response just emitted, so swapping again
 	 * restores the request's own orientation. */
-	/* in 4- and 2-byte words: h's alignment is unknown to the compiler,
-	 * so a __builtin_memcpy would copy byte by byte (unaligned words
-	 * are fine in a map value) */
-	*(__u32 *)h = *(const __u32 *)(eth + ETH_ALEN);
-	*(__u16 *)(h + 4) = *(const __u16 *)(eth + ETH_ALEN + 4);
-	*(__u32 *)(h + ETH_ALEN) = *(const __u32 *)eth;
-	*(__u16 *)(h + ETH_ALEN + 4) = *(const __u16 *)(eth + 4);
-	*(__u16 *)(h + 2 * ETH_ALEN) = *(const __u16 *)(eth + 2 * ETH_ALEN);
+	/* pf_copy_hdr: h's alignment is unknown to the compiler, so a
+	 * __builtin_memcpy would copy byte by byte */
+	pf_copy_hdr(h, eth + ETH_ALEN, ETH_ALEN);
+	pf_copy_hdr(h + ETH_ALEN, eth, ETH_ALEN);
+	pf_copy_hdr(h + 2 * ETH_ALEN, eth + 2 * ETH_ALEN, 2);
 	/* TCP header */
 	tp = (struct pf_tcp_ts_hdr *)(h + l4);
 	tp->th.source = e->to_server ? p->key.cport : p->key.sport;
@@ -142,8 +139,8 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		ip->frag_off = bpf_htons(0x4000); /* DF */
 		ip->ttl = 64;
 		ip->protocol = IPPROTO_TCP;
-		*(__u32 *)&ip->saddr = *(const __u32 *)src; /* typed: see pf_csum_pseudo */
-		*(__u32 *)&ip->daddr = *(const __u32 *)dst;
+		pf_copy_hdr(&ip->saddr, src, 4); /* word copies: see the Ethernet header */
+		pf_copy_hdr(&ip->daddr, dst, 4);
 		sum = pf_csum_words(ip, sizeof(*ip) / 4, sizeof(*ip) / 4, 0);
 		ip->check = (__u16)~pf_csum_fold(sum);
 	} else {
@@ -153,11 +150,8 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		ip6->payload_len = bpf_htons(thl + len);
 		ip6->nexthdr = IPPROTO_TCP;
 		ip6->hop_limit = 64;
-		/* 8-byte words (see the Ethernet header above) */
-		*(__u64 *)&ip6->saddr = *(const __u64 *)src;
-		*((__u64 *)&ip6->saddr + 1) = *(const __u64 *)(src + 8);
-		*(__u64 *)&ip6->daddr = *(const __u64 *)dst;
-		*((__u64 *)&ip6->daddr + 1) = *(const __u64 *)(dst + 8);
+		pf_copy_hdr(&ip6->saddr, src, 16);
+		pf_copy_hdr(&ip6->daddr, dst, 16);
 	}
 	/* headers and payload, contiguous in s (h ends at s->resp).
 	 * Verifier workaround: a 64-bit length tested after a barrier ("R4
