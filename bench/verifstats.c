@@ -32,10 +32,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "skel.h"
 
 #define MAX_PROGS   16
@@ -50,14 +50,6 @@ struct prog_res {
 	char stack[64];
 	double verif_ms[MAX_RUNS], load_ms[MAX_RUNS];
 };
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 static int cmp_dbl(const void *a, const void *b)
 {
@@ -125,9 +117,9 @@ static int load_stats(struct prog_res *r, unsigned i, char *log)
 	skel = open_one(r->name, log, STATS_LOG, 4 /* BPF_LOG_STATS */);
 	if (!skel)
 		return -EINVAL;
-	t0 = now_ms();
+	t0 = pf_mono_ns() / 1e6;
 	err = preflightd_bpf__load(skel);
-	t1 = now_ms();
+	t1 = pf_mono_ns() / 1e6;
 	preflightd_bpf__destroy(skel);
 	if (err) {
 		fprintf(stderr, "verifstats: load %s: %s\n%s", r->name, strerror(-err), log);
