@@ -1,8 +1,8 @@
 /*
  * offload.c -- the response offload's life cycle (issue 13; the datapath
- * is bpf/pf_offload.h and its parts): attach the SK_MSG program to the socket map and
- * the sockops program to --cgroup, pin the maps that connections depend
- * on, adopt them after a crash, and detach cleanly.
+ * is bpf/pf_offload.h and its parts): attach the SK_MSG program to the
+ * socket map and the sockops program to --cgroup, pin the maps that
+ * connections depend on, adopt them after a crash, and detach cleanly.
  *
  * Pinned in the interface's pin directory, like the flow table: ofl_sk
  * (the per-socket FIFOs and framing), ofl_socks (the covered sockets; the
@@ -152,7 +152,7 @@ static int size_unused(const struct pf_ofl *o, struct preflightd_bpf *skel)
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.pf_ofl_leave, 1);
 	if (err)
-		pr_warn("size the offload socket map: %s", strerror(-err));
+		pr_warn("size the unused offload maps: %s", strerror(-err));
 	return err;
 }
 
@@ -181,7 +181,7 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	if (!err)
 		err = bpf_map__set_max_entries(skel->maps.pf_ofl_leave, max_flows);
 	if (err) {
-		pr_warn("size the offload socket map: %s", strerror(-err));
+		pr_warn("size the unused offload maps: %s", strerror(-err));
 		return err;
 	}
 	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[PIN_SOCKS]);
