@@ -66,18 +66,12 @@ cpu_split() {
 }
 
 # child_ns -- CHILD_NS = CPU time (ns) of every child this shell has
-# reaped (bash `times`, second line; getrusage: exact run time). Must run
-# in the main shell (not in $(...)): a subshell has children of its own.
+# reaped (bench/cpu.sh). Must run in the main shell (not in $(...)): a
+# subshell has children of its own.
 CHILD_NS=0
 child_ns() {
 	times >"$WORK/times.txt"
-	CHILD_NS=$(awk 'NR == 2 {
-		t = 0
-		for (i = 1; i <= 2; i++) {
-			split($i, a, "m"); sub(/s$/, "", a[2]); t += a[1] * 60 + a[2]
-		}
-		printf "%.0f\n", t * 1e9
-	}' "$WORK/times.txt")
+	CHILD_NS=$(times_ns "$WORK/times.txt")
 }
 
 # prog_stat ID -- "run_time_ns run_cnt" of BPF program ID.

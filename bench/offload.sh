@@ -55,6 +55,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../tests/e2e/lib.sh"
 # shellcheck source=tests/e2e/ofl_lib.sh
 source "$PF_ROOT/tests/e2e/ofl_lib.sh"
+# shellcheck source=bench/cpu.sh
+source "$PF_ROOT/bench/cpu.sh"
 
 DURATION=1
 CONNS=1
@@ -127,13 +129,11 @@ own_cpu_us() {
 }
 
 # child_us FILE -- the run time (µs) of every child this shell has reaped,
-# from a `times` output (its second line; getrusage: exact run times).
+# from a `times` output (bench/cpu.sh).
 child_us() {
-	awk 'NR == 2 {
-		t = 0
-		for (i = 1; i <= 2; i++) { split($i, a, "m"); sub(/s$/, "", a[2]); t += a[1] * 60 + a[2] }
-		printf "%.0f\n", t * 1e6
-	}' "$1"
+	local ns
+	ns=$(times_ns "$1")
+	echo $(((ns + 500) / 1000))
 }
 
 # wrk_run PATH OUT -- wrk from the netns, in this shell (not in $(...): its

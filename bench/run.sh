@@ -79,6 +79,8 @@ PF_POLICY=-
 source "$ROOT/tests/e2e/lib.sh"
 # shellcheck source=policy.sh
 source "$BENCH/policy.sh"
+# shellcheck source=cpu.sh
+source "$BENCH/cpu.sh"
 # shellcheck source=measure.sh
 source "$BENCH/measure.sh"
 # shellcheck source=kernel.sh
