@@ -156,13 +156,13 @@ PF_INLINE int pf_tok_eq(const struct pf_buf *rb, __u32 off, const struct pf_tok_
 	return 1;
 }
 
-/* Rules listing the n-byte string at buf[off] as a token of kind; *hit
- * (if hit is not NULL) is set to 1 when the token exists, even with no
- * rules (a learned negative). */
-PF_INLINE __u64 pf_tok_find(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
-			    __u32 kind, __u32 slot, int ci, __u32 *ls, __u32 *hit)
+/* Rules listing the n-byte string at buf[off] as the token of key *k
+ * (hash, kind and slot filled in by the caller: its own storage, a stack
+ * variable or map memory); *hit (if hit is not NULL) is set to 1 when
+ * the token exists, even with no rules (a learned negative). */
+PF_INLINE __u64 pf_tok_find(const __u8 *buf, __u32 off, __u32 n, const struct pf_tok_key *k,
+			    int ci, __u32 *ls, __u32 *hit)
 {
-	struct pf_tok_key k = { .hash = hash, .kind = kind, .slot = slot };
 	const struct pf_tok_val *v;
 
 	/* the scanning loop's exit pinned n to one value per path; launder
@@ -170,7 +170,7 @@ PF_INLINE __u64 pf_tok_find(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 	n = PF_LAUNDER(*ls, n);
 	if (n == 0 || n > PF_TOKEN_MAX)
 		return 0;
-	v = PF_TOK_LOOKUP(&k);
+	v = PF_TOK_LOOKUP(k);
 	if (!v || v->len != n)
 		return 0;
 	if (!pf_tok_eq((const struct pf_buf *)buf, off, v, n, ci))
@@ -184,7 +184,9 @@ PF_INLINE __u64 pf_tok_find(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 PF_INLINE __u64 pf_tok_rules(const __u8 *buf, __u32 off, __u32 n, __u64 hash,
 			     __u32 kind, __u32 slot, int ci, __u32 *ls)
 {
-	return pf_tok_find(buf, off, n, hash, kind, slot, ci, ls, 0);
+	struct pf_tok_key k = { .hash = hash, .kind = kind, .slot = slot };
+
+	return pf_tok_find(buf, off, n, &k, ci, ls, 0);
 }
 
 /* pf_hash_bytes() (pf_common.h) of the n bytes at buf[off], optionally
@@ -343,8 +345,11 @@ PF_GLOBAL __u64 pf_origin_rules_buf(const struct pf_buf *rb, __u32 o_off, __u32 
 		c->kind = PF_TOK_WILD_HTTP;
 	}
 	c->h = pf_hash_slice(buf, o.off, n, 0);
-	c->rules = pf_tok_find(buf, o.off, n, c->h, PF_TOK_ORIGIN, slot, 0, &c->pad,
-			       &c->exact);
+	{
+		struct pf_tok_key k = { .hash = c->h, .kind = PF_TOK_ORIGIN, .slot = slot };
+
+		c->rules = pf_tok_find(buf, o.off, n, &k, 0, &c->pad, &c->exact);
+	}
 	if (!c->kind || (c->rules & c->first))
 		return c->rules;
 	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
@@ -549,25 +554,20 @@ PF_INLINE __u32 pf_check_method(const __u8 *buf, struct pf_slice m, __u32 slot,
 
 /* The request-header name of n bytes at c->tstart that the slot's name
  * table did not decide (over PF_HDR_NAME bytes, or the table incomplete):
- * its rules from pf_tokens. A global function, called only then: inline,
- * its hash and compare loops (PF_TOKEN_MAX / 8 words each) were walked by
- * the verifier for every name pf_hdr_cb checks. Verifier workaround: the
- * key in c and the name's start and slot read from c, not kept across the
- * loops -- with them in this frame pf_hdr_cb's call chain was over 512
- * bytes ("combined stack size of 5 calls is 544. Too large"). */
+ * its rules from pf_tokens (pf_tok_find, with the key in c). A global
+ * function, called only then: inline, its hash and compare loops
+ * (PF_TOKEN_MAX / 8 words each) were walked by the verifier for every
+ * name pf_hdr_cb checks. Verifier workaround: the key in c, not on this
+ * frame -- with it here pf_hdr_cb's call chain was over 512 bytes
+ * ("combined stack size of 5 calls is 544. Too large"). */
 PF_GLOBAL __u64 pf_hdr_tok_buf(const struct pf_buf *rb, __u32 n, struct pf_hdr_ctx *c)
 {
-	const struct pf_tok_val *v;
-
 	if (!rb || !c || n == 0 || n > PF_TOKEN_MAX)
 		return 0;
 	c->key.hash = pf_hash_buf(rb, c->tstart, n, 1);
 	c->key.kind = PF_TOK_HEADER;
 	c->key.slot = c->slot;
-	v = PF_TOK_LOOKUP(&c->key);
-	if (!v || v->len != n || !pf_tok_eq(rb, c->tstart, v, n, 1))
-		return 0;
-	return v->rules;
+	return pf_tok_find(rb->b, c->tstart, n, &c->key, 1, &c->tmp2, 0);
 }
 
 /* One name of the list, [c->tstart, c->pos), has ended: is it allowed?
