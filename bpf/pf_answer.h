@@ -43,6 +43,27 @@ static __always_inline __u32 pf_parse_stat(int res)
 	}
 }
 
+/* TC: make the skb private and linear before its request is copied,
+ * when the first need bytes are not all in the linear part. A local TCP
+ * sender's segment over a veth is a clone (the sender keeps the original
+ * for retransmission) with its payload in page fragments: answered, the
+ * response is written into it and bpf_skb_change_tail would make it
+ * private and linear anyway (pf_emit_body); pulled first, the copy below
+ * reads linear memory instead of walking the fragments, and the resize
+ * only trims. A request that is passed instead stays linear (the same
+ * bytes). Returns 0 or -1 (the skb is unchanged then). */
+static __always_inline int pf_tc_pull(void *ctx, __u64 need)
+{
+	struct __sk_buff *skb = ctx;
+
+	/* the linear length: a pointer minus a pointer is an unknown
+	 * scalar to the verifier (privileged loads), the value is exact */
+	if ((__u64)skb->data_end - skb->data >= need)
+		return 0;
+	/* the whole skb: a length of 0 would pull only the linear part */
+	return bpf_skb_pull_data(skb, skb->len) ? -1 : 0;
+}
+
 /* Copy n payload bytes into s->req. Returns 0 or a stat. */
 static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt *p,
 				       struct pf_scratch *s, __u32 n)
@@ -58,6 +79,8 @@ static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt 
 		return PF_STAT_PASS_TOO_LONG;
 	if (plen == 0)
 		return PF_STAT_PASS_NOT_OPTIONS;
+	if (!xdp && pf_tc_pull(ctx, p->pay_off + plen))
+		return PF_STAT_PASS_ERROR;
 	if (pf_load(ctx, xdp, p->pay_off, s->req, plen))
 		return PF_STAT_PASS_ERROR;
 	return 0;
