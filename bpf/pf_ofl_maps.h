@@ -110,7 +110,7 @@ struct {
 #define PF_OFL_SCR_TC  0
 #define PF_OFL_SCR_MSG 1
 
-/* Room for an edited response head: a head of PF_REQ_MAX bytes and
+/* The longest edited response head: a head of PF_REQ_MAX bytes and
  * PF_RESP_MAX inserted (a power of 2). */
 #define PF_OFL_OUT (2 * PF_REQ_MAX)
 
@@ -122,8 +122,6 @@ struct pf_ofl_scratch {
 	struct pf_ofl_ent e;
 	struct pf_ofl_plan pl;
 	struct pf_ofl_cscan cs;
-	/* the edited response head (pf_ofl_compose), 8 bytes of slack */
-	__u8 out[PF_OFL_OUT + 8];
 	/* a new pf_ofl_early value; raw bytes because a per-CPU map value
 	 * may not contain a bpf_spin_lock */
 	__u64 nsk[(sizeof(struct pf_ofl_sk) + 7) / 8];
