@@ -155,7 +155,12 @@ PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
 			if (e->kind == PF_OFL_STAR)
 				PF_PUT_LIT(pl->ins, off, "*");
 			else
-				PF_PUT_VAR(pl->ins, off, e->origin, e->origin_len & 127);
+				/* 8 bytes a step (pf_put_words: the origin's
+				 * array is whole words), not a helper call */
+				off = pf_put_words(pl->ins, off, (const __u8 *)e->origin,
+						   e->origin_len < PF_TOKEN_MAX ?
+						   e->origin_len : PF_TOKEN_MAX,
+						   PF_TOKEN_MAX / 8);
 			PF_PUT_LIT(pl->ins, off, "\r\n");
 		}
 		if ((e->flags & PF_OFL_E_CRED) &&
@@ -169,7 +174,8 @@ PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
 			 * unbounded ("R1 min value is outside of the allowed
 			 * memory range") */
 			barrier_var(el);
-			PF_PUT_VAR(pl->ins, off, orule->expose, el);
+			off = pf_put_words(pl->ins, off, (const __u8 *)orule->expose, el,
+					   PF_OFL_EXPOSE_MAX / 8);
 		}
 	}
 	/* Vary: merged -- the app's Vary lines become one line ending in
