@@ -258,6 +258,19 @@ static void test_rhead(void **state)
 	n = put(RH200 "Vary: Origins, X-Origin\r\n\r\n");
 	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
 	assert_false(h.vary_origin);
+	/* one element of up to 16 bytes (pf_rh_vary_one), and longer ones */
+	n = put(RH200 "Vary: oRIGIn\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_true(h.vary_origin);
+	n = put(RH200 "Vary: Accept-Encoding\r\nVary: Origins\r\nVary: X-Origin\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_false(h.vary_origin);
+	n = put(RH200 "Vary: Accept-Encoding\r\nVary: Origin\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_true(h.vary_origin);
+	n = put(RH200 "Vary: Accept-Encoding-And-More,*\r\n\r\n");
+	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+	assert_true(h.vary_origin);
 	/* framing */
 	n = put("HTTP/1.1 204\r\n\r\n");
 	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
@@ -322,6 +335,42 @@ static struct pf_ofl_ent ent(__u8 kind, __u8 flags)
 #define ACAO_A "Access-Control-Allow-Origin: https://app.example.com\r\n"
 #define ACAC   "Access-Control-Allow-Credentials: true\r\n"
 #define EXPOSE "Access-Control-Expose-Headers: x-total\r\n"
+
+/* pf_rh_vary_one decides what the byte loop (pf_rh_vary_has_origin)
+ * decides, for every value it takes: values of 1-18 bytes built from
+ * "origin"/"*" look-alikes, separators and other characters. */
+static void test_vary_one(void **state)
+{
+	static const char alpha[] = "oOrigin*,\t xaZ-";
+	static __u8 b[PF_REQ_BUF];
+	struct pf_rh_vscan v;
+	__u32 len, i, r, k, taken = 0;
+	__u64 seed = 1;
+	int one;
+
+	(void)state;
+	for (k = 0; k < 200000; k++) {
+		len = 1 + k % 18;
+		for (i = 0; i < len; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			r = (__u32)(seed >> 33);
+			/* mostly the letters of "origin", sometimes whole */
+			b[100 + i] = (__u8)alpha[r % (sizeof(alpha) - 1)];
+		}
+		if (k % 7 == 0 && len >= 6)
+			memcpy(b + 100 + (k % (len - 5)), k % 2 ? "ORIGIN" : "origin", 6);
+		b[100 + len] = 'y'; /* bytes after the value are not looked at */
+		one = pf_rh_vary_one(b, 100, len);
+		if (one < 0)
+			continue;
+		taken++;
+		assert_int_equal(one, pf_rh_vary_has_origin(b, 100, len, &v));
+	}
+	assert_true(taken > 1000);
+	/* at the end of the buffer: no word read past it */
+	memcpy(b + PF_REQ_MAX - 6, "Origin", 6);
+	assert_int_equal(pf_rh_vary_one(b, PF_REQ_MAX - 6, 6), 1);
+}
 
 static void test_plan(void **state)
 {
@@ -543,6 +592,7 @@ int main(void)
 		cmocka_unit_test(test_entry),
 		cmocka_unit_test(test_entry_regex),
 		cmocka_unit_test(test_rhead),
+		cmocka_unit_test(test_vary_one),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_policy_keys),
