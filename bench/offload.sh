@@ -14,7 +14,10 @@
 #              cost it avoids, not a floor. (Called "floor" before.)
 #   offload    preflightd --cgroup with responses: true (sockops, the
 #              request recorder at TC and the SK_MSG program)
-# for 1 MiB downloads and small JSON responses (wrk -c N, closed loop):
+# for 1 MiB downloads and small JSON responses (wrk, closed loop): targets
+# 1m and json at --conns (1) for --duration (1 s), json8 at 8 connections
+# for 3 s -- the CPU the bottleneck, the JSON verdict (docs/offload.md,
+# Measurement: at one connection the CPU per request is mostly wake-ups);
 #   req/s, latency p50/p99 (wrk --latency);
 #   CPU per request: the run time of the benchmark's own processes over
 #     the wrk run -- nginx (its cgroup's cpu.stat usage_usec), wrk (this
@@ -29,6 +32,12 @@
 #
 #   bash bench/offload.sh [--duration S] [--conns N] [--rounds R] [--csv FILE]
 #                         [--bench-csv FILE] [--alt NAME=BINARY]...
+#                         [--variants V,V...] [--targets T[:S],T[:S]...]
+#                         [--json-conns N]
+#
+# --variants: a subset (and order) of base,skpass,preflightd,offload;
+# --targets: 1m, json, 1mN or jsonN (N connections), ":S" runs it S s
+# (default 1m,json,json8:3); --json-conns: json's connections.
 #
 # --alt adds a variant offload-NAME: the offload with another preflightd
 # binary (e.g. one built with other EXTRA_BPF_CFLAGS into another BUILD
@@ -36,7 +45,9 @@
 # figures are in --csv, the "bench: round" lines and its paired ratios
 # (offload-NAME/offload) in --bench-csv (not in the table).
 #
-# Rounds alternate the variants' order. Each variant's figure is the
+# Rounds alternate the variants' order (preflightd next to offload), and
+# every other variant takes the targets in reverse, so the same target's
+# runs of preflightd and the offload are back to back. Each variant's figure is the
 # median over the rounds; the verdict is on paired ratios: per round, a
 # variant's figure over preflightd's in the same round, and their median
 # and range over the rounds (other tenants move whole rounds; a ratio
@@ -60,7 +71,10 @@ source "$PF_ROOT/bench/cpu.sh"
 
 DURATION=1
 CONNS=1
-ROUNDS=5
+JSON_CONNS=
+ROUNDS=7
+VARIANTS=base,skpass,preflightd,offload
+TARGETS=1m,json,json8:3
 CSV=
 BENCH_CSV=
 PORT=8080
@@ -78,6 +92,9 @@ while (($#)); do
 	case $1 in
 	--duration) DURATION=$2; shift 2 ;;
 	--conns) CONNS=$2; shift 2 ;;
+	--json-conns) JSON_CONNS=$2; shift 2 ;;
+	--variants) VARIANTS=$2; shift 2 ;;
+	--targets) TARGETS=$2; shift 2 ;;
 	--rounds) ROUNDS=$2; shift 2 ;;
 	--csv) CSV=$2; shift 2 ;;
 	--bench-csv) BENCH_CSV=$2; shift 2 ;;
@@ -100,21 +117,21 @@ rules:
 YAML
 }
 
-# prog_ns NAME -- "run_time_ns run_cnt" of this instance's program NAME:
-# the one using this instance's pinned pf_stats map (other instances on
-# the machine run programs of the same names).
+# prog_ns -- "msg_ns msg_cnt in_ns in_cnt": run time and count of this
+# instance's pf_ofl_msg and pf_tc_ingress, the programs using this
+# instance's pinned pf_stats map (other instances on the machine run
+# programs of the same names); zeros without preflightd. One bpftool and
+# one jq per call: python's start-up (~0.3 s on the loaded VM, four per
+# run) was most of a run's wall time.
 prog_ns() {
 	local stats
-	stats=$(bpftool map show pinned "/sys/fs/bpf/preflightd/$PF_IF_HOST/stats" --json 2>/dev/null |
-		python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' 2>/dev/null) ||
-		{ echo "0 0"; return; }
-	bpftool prog show --json 2>/dev/null | python3 -c '
-import json, sys
-t = c = 0
-for p in json.load(sys.stdin):
-    if p.get("name") == sys.argv[1] and int(sys.argv[2]) in p.get("map_ids", []):
-        t += p.get("run_time_ns", 0); c += p.get("run_cnt", 0)
-print(t, c)' "$1" "$stats"
+	stats=$(bpftool map show pinned "/sys/fs/bpf/preflightd/$PF_IF_HOST/stats" 2>/dev/null |
+		awk -F: 'NR == 1 { print $1 + 0 }') && [[ -n $stats && $stats != 0 ]] ||
+		{ echo "0 0 0 0"; return; }
+	bpftool prog show --json 2>/dev/null | jq -r --argjson m "$stats" '
+		def sum(n): [.[] | select(.name == n and ((.map_ids // []) | index($m)))] |
+			"\(map(.run_time_ns // 0) | add // 0) \(map(.run_cnt // 0) | add // 0)";
+		"\(sum("pf_ofl_msg")) \(sum("pf_tc_ingress"))"' 2>/dev/null || echo "0 0 0 0"
 }
 
 # own_cpu_us -- "nginx_us ksoftirqd_us": nginx's cgroup's run time and the
@@ -136,7 +153,7 @@ child_us() {
 	echo $(((ns + 500) / 1000))
 }
 
-# wrk_run PATH OUT -- wrk from the netns, in this shell (not in $(...): its
+# wrk_run PATH OUT [CONNS [SECONDS]] -- wrk from the netns, in this shell (not in $(...): its
 # run time is this shell's children's); sets WRK_LINE to "req_s p50_us
 # p99_us requests ok|err cpu_us nginx_us wrk_us ksoftirqd_us others_pct
 # steal_pct" (cpu_us: the three per request; others_pct: the machine's busy
@@ -147,7 +164,7 @@ wrk_run() {
 	read -r n0 k0 <<<"$(own_cpu_us)"
 	s0=$(head -1 /proc/stat)
 	times >"$PF_WORK/times0"
-	pf_ns timeout --foreground -k 5 $((DURATION + 30)) wrk -t1 -c "$CONNS" -d "${DURATION}s" \
+	pf_ns timeout --foreground -k 5 $((${4:-$DURATION} + 30)) wrk -t1 -c "${3:-$CONNS}" -d "${4:-$DURATION}s" \
 		--latency -H "Origin: $ORIGIN" "http://$PF_V4_HOST:$PORT$1" >"$2" 2>&1 || true
 	times >"$PF_WORK/times1"
 	s1=$(head -1 /proc/stat)
@@ -193,10 +210,11 @@ record() {
 	echo "$1,$2,$3,$rs,$p50,$p99,$n,$cpu,$ngx,$wrk,$ksi,$oth,$st,$5,$6,$7" >>"$ROUNDS_CSV"
 }
 
-# run_variant ROUND NAME [KEEP] -- start what NAME needs, measure both
-# targets, stop (preflightd stays for the next variant if NAME is KEEP).
+# run_variant ROUND NAME KEEP TARGET... -- start what NAME needs, measure
+# the targets in that order, stop (preflightd stays for the next variant
+# if NAME is KEEP).
 run_variant() {
-	local r=$1 v=$2 KEEP=${3:-} before after t0 c0 t1 c1 target path n in_ns msg_ns runs
+	local r=$1 v=$2 KEEP=$3 before after t0 c0 t1 c1 tok target path conns secs n in_ns msg_ns runs
 	# preflightd and skpass are next to each other in either order: one
 	# preflightd for both (loading it is most of a round's overhead)
 	case $v in
@@ -220,14 +238,17 @@ run_variant() {
 			grep -qi '^access-control-allow-origin' ||
 			echo "bench: offload: no ACAO on a response" >&2 ;;
 	esac
-	for target in 1m json; do
-		path=/blob.bin
-		[[ $target == json ]] && path=/small.json
-		read -r t0 c0 <<<"$(prog_ns pf_ofl_msg)"
-		read -r before _ <<<"$(prog_ns pf_tc_ingress)"
-		wrk_run "$path" "$PF_WORK/wrk-$v-$target.out"
-		read -r t1 c1 <<<"$(prog_ns pf_ofl_msg)"
-		read -r after _ <<<"$(prog_ns pf_tc_ingress)"
+	for tok in "${@:4}"; do
+		# 1m, json: --conns (json: --json-conns if given); 1mN, jsonN: N
+		# connections; ":S" runs it S s instead of --duration
+		target=${tok%%:*} secs=$DURATION
+		[[ $tok == *:* ]] && secs=${tok#*:}
+		path=/blob.bin conns=$CONNS
+		[[ $target == json* ]] && path=/small.json conns=${JSON_CONNS:-$CONNS}
+		[[ $target =~ [0-9]+$ ]] && conns=${BASH_REMATCH[0]}
+		read -r t0 c0 before _ <<<"$(prog_ns)"
+		wrk_run "$path" "$PF_WORK/wrk-$v-$target.out" "$conns" "$secs"
+		read -r t1 c1 after _ <<<"$(prog_ns)"
 		n=$(awk '{ print $4 }' <<<"$WRK_LINE")
 		in_ns='' msg_ns='' runs=''
 		if ((n > 0)) && [[ $v != base ]]; then
@@ -273,14 +294,23 @@ main() {
 		{ echo "bench: statsfd: $(cat "$PF_WORK/statsfd.log")" >&2; exit 1; }
 	# a first, unrecorded pass: nginx's page cache and the first sockets
 	wrk_run /blob.bin "$PF_WORK/wrk-warm.out"
-	local order=(base preflightd skpass offload "${ALTS[@]}") rev i r v
+	local order rev i r v keep tlist trev=()
+	IFS=, read -r -a order <<<"$VARIANTS"
+	IFS=, read -r -a tlist <<<"$TARGETS"
+	order+=("${ALTS[@]}")
+	for ((i = ${#tlist[@]} - 1; i >= 0; i--)); do trev+=("${tlist[i]}"); done
 	for ((r = 1; r <= ROUNDS; r++)); do
 		for ((i = 0; i < ${#order[@]}; i++)); do
 			v=${order[i]}
+			keep=
 			case $v:${order[i + 1]:-} in
-			preflightd:skpass | skpass:preflightd) run_variant "$r" "$v" "$v" ;;
-			*) run_variant "$r" "$v" ;;
+			preflightd:skpass | skpass:preflightd) keep=$v ;;
 			esac
+			# every other variant takes the targets in reverse: a target's
+			# runs of neighbouring variants (preflightd and offload) are
+			# back to back, only the reload between them
+			if ((i % 2)); then run_variant "$r" "$v" "$keep" "${trev[@]}"
+			else run_variant "$r" "$v" "$keep" "${tlist[@]}"; fi
 		done
 		rev=()
 		for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[i]}"); done
@@ -299,10 +329,10 @@ main() {
 # run's settings as "offload,meta,<key>,<value>" (stat: median -- a CSV
 # without it has the best of the rounds, bench/report.sh tells them apart).
 write_bench_csv() {
-	python3 - "$ROUNDS_CSV" "$CONNS" "$DURATION" "$ROUNDS" >"$1" <<'PY'
-import csv, statistics, sys
+	python3 - "$ROUNDS_CSV" "$CONNS" "$DURATION" "$ROUNDS" "$TARGETS" "${JSON_CONNS:-$CONNS}" >"$1" <<'PY'
+import csv, re, statistics, sys
 rows = list(csv.DictReader(open(sys.argv[1])))
-conns, duration, rounds = sys.argv[2:5]
+conns, duration, rounds, targets, json_conns = sys.argv[2:7]
 fig = {}  # (variant, target, metric) -> {round: value}
 for r in rows:
     for m in ("req_s", "p50_us", "p99_us", "cpu_us", "nginx_us", "wrk_us",
@@ -316,6 +346,13 @@ fmt = {"rs": "%.0f", "p50": "%.0f", "p99": "%.0f", "in_ns": "%.0f", "msg_ns": "%
 out = ["group,variant,metric,value", "offload,meta,conns," + conns,
        "offload,meta,duration_s," + duration, "offload,meta,rounds," + rounds,
        "offload,meta,stat,median"]
+# per target: its connections and seconds per run (a target "jsonN" has N)
+for tok in targets.split(","):
+    t, _, secs = tok.partition(":")
+    m = re.search(r"\d+$", t)
+    out.append("offload,meta,%s_conns,%s" % (t, m.group(0) if m else
+               json_conns if t.startswith("json") else conns))
+    out.append("offload,meta,%s_duration_s,%s" % (t, secs or duration))
 for (v, t, m), byr in sorted(fig.items()):
     k = name.get(m, m)
     out.append("offload,%s.%s,%s,%s" % (v, t, k, fmt.get(k, "%.1f") % statistics.median(byr.values())))
