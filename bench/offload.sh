@@ -126,8 +126,8 @@ YAML
 prog_ns() {
 	local stats
 	stats=$(bpftool map show pinned "/sys/fs/bpf/preflightd/$PF_IF_HOST/stats" 2>/dev/null |
-		awk -F: 'NR == 1 { print $1 + 0 }') && [[ -n $stats && $stats != 0 ]] ||
-		{ echo "0 0 0 0"; return; }
+		awk -F: 'NR == 1 { print $1 + 0 }') || stats=
+	if [[ -z $stats || $stats == 0 ]]; then echo "0 0 0 0"; return; fi
 	bpftool prog show --json 2>/dev/null | jq -r --argjson m "$stats" '
 		def sum(n): [.[] | select(.name == n and ((.map_ids // []) | index($m)))] |
 			"\(map(.run_time_ns // 0) | add // 0) \(map(.run_cnt // 0) | add // 0)";

@@ -278,11 +278,11 @@ ofl_targets() {
 # most connections (json8: the CPU is the bottleneck, bench/offload.sh),
 # json in a CSV without others.
 ofl_json_verdict() {
-	local t best=json n m=0
+	local t best=json n most=0
 	for t in $(ofl_targets); do
 		[[ $t =~ ^json([0-9]+)$ ]] || continue
 		n=${BASH_REMATCH[1]}
-		((n > m)) && { m=$n; best=$t; }
+		((n > most)) && { most=$n; best=$t; }
 	done
 	echo "$best"
 }
