@@ -1,4 +1,4 @@
-# Fuzz tier: libFuzzer targets for the shared parser/matcher (include/) and the policy stages (user/).
+# Fuzz tier: libFuzzer targets for the shared parser/matcher and response-head scanner (include/) and the policy stages (user/).
 #   make fuzz         each target for FUZZ_SECONDS (default 60) on its corpus copy in $(BUILD)/fuzz/corpus/
 #   make fuzz-smoke   each target for 20000 runs or 15 s, whichever first, on a fresh copy (CI)
 # Crashes are written to $(BUILD)/fuzz/artifacts/<target>/; reproduce with
@@ -8,9 +8,10 @@ FUZZ_SECONDS  ?= 60
 FUZZ_CC       ?= $(CLANG)
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -MMD -MP $(FUZZ_SAN)
-FUZZ_TARGETS  := http policy
+FUZZ_TARGETS  := http policy rhead
 FUZZ_MAXLEN_http   := 4096
 FUZZ_MAXLEN_policy := 8192
+FUZZ_MAXLEN_rhead  := 4096
 FUZZ_DIR      := $(BUILD)/fuzz
 FUZZ_LIB_SRCS := $(POLICY_SRCS) user/match.c user/acrh.c
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:user/%.c=$(FUZZ_DIR)/obj/%.o)
