@@ -173,10 +173,17 @@ PF_INLINE int pf_rh_take(const __u8 *b, struct pf_rhead *h, __u32 pos, __u32 col
 	struct pf_slice line = { .off = (__u16)pos, .len = (__u16)(end + 2 - pos) };
 	struct pf_slice v = { .off = (__u16)vs, .len = (__u16)(ve - vs) };
 	__u32 n = colon - pos, i, f;
-	__u64 cl = 0;
+	__u64 cl = 0, w;
 	__u8 c;
 
-	if (n == 14 && pf_name_eq(b, pos, "content-length", 14)) {
+	/* The name is all tchar (pf_rh_line): its first word, OR 0x20, is
+	 * compared whole with the names we use (pf_word_ieq's folding), so
+	 * Server, Date, Content-Type and the like are passed over after a
+	 * length test or one compare -- a byte loop per name was a tenth
+	 * of the scan */
+	w = pf_ld64(b + PF_M(pos)) | 0x2020202020202020ULL;
+	if (n == 14 && w == PF_LIT8("content-") &&
+	    pf_word_ieq(b, pos + 8, 6, PF_LIT8("length\0\0"))) {
 		if (v.len == 0 || v.len > 15)
 			return PF_RH_BAD;
 		for (i = 0; i < 15 && i < v.len; i++) {
@@ -189,12 +196,14 @@ PF_INLINE int pf_rh_take(const __u8 *b, struct pf_rhead *h, __u32 pos, __u32 col
 			return PF_RH_BAD;
 		h->has_clen = 1;
 		h->clen = cl;
-	} else if (n == 17 && pf_name_eq(b, pos, "transfer-encoding", 17)) {
+	} else if (n == 17 && w == PF_LIT8("transfer") &&
+		   pf_word_ieq(b, pos + 8, 8, PF_LIT8("-encodin")) &&
+		   pf_word_ieq(b, pos + 16, 1, PF_LIT8("g\0\0\0\0\0\0\0"))) {
 		/* the last coding decides: "chunked" at the end of the value */
 		h->te = v.len >= 7 && pf_name_eq(b, ve - 7, "chunked", 7) &&
 			(v.len == 7 || b[PF_M(ve - 8)] == ',' || b[PF_M(ve - 8)] == ' ') ?
 			PF_RH_TE_CHUNKED : PF_RH_TE_OTHER;
-	} else if (n == 4 && pf_name_eq(b, pos, "vary", 4)) {
+	} else if (n == 4 && (w & 0xffffffffULL) == PF_LIT8("vary\0\0\0\0")) {
 		if (h->n_vary >= PF_RH_VARY_MAX || v.len > 128)
 			return PF_RH_BAD;
 		h->vary_val[h->n_vary & (PF_RH_VARY_MAX - 1)] = v;
@@ -205,7 +214,8 @@ PF_INLINE int pf_rh_take(const __u8 *b, struct pf_rhead *h, __u32 pos, __u32 col
 		f = (__u32)pf_rh_vary_one(b, vs, v.len);
 		if (f == 1 || (f != 0 && pf_rh_vary_has_origin(b, vs, v.len, &h->vs)))
 			h->vary_origin = 1;
-	} else if (n > 15 && n < 40 && pf_name_eq(b, pos, "access-control-", 15)) {
+	} else if (n > 15 && n < 40 && w == PF_LIT8("access-c") &&
+		   pf_word_ieq(b, pos + 8, 7, PF_LIT8("ontrol-\0"))) {
 		if (h->n_ac >= PF_RH_AC_MAX)
 			return PF_RH_BAD;
 		h->n_ac++;
@@ -275,13 +285,21 @@ PF_INLINE long pf_rh_line(const __u8 *b, struct pf_rhead *h)
 		h->res = PF_RH_BAD;
 		return 1;
 	}
+	/* trim up to 16 SP on each side; the usual value, one SP or none
+	 * before it and none after it, takes no loop (the same slice) */
 	vs = colon + 1;
 	ve = end;
-	for (i = 0; i < 16 && vs < ve && b[PF_M(vs)] == ' '; i++)
+	if (vs < ve && b[PF_M(vs)] == ' ')
 		vs++;
+	if (vs < ve && (b[PF_M(vs)] == ' ' || b[PF_M(ve - 1)] == ' ')) {
+		vs = colon + 1;
+		for (i = 0; i < 16 && vs < ve && b[PF_M(vs)] == ' '; i++)
+			vs++;
+		vs = PF_LAUNDER(h->tmp[2], vs);
+		for (i = 0; i < 16 && ve > vs && b[PF_M(ve - 1)] == ' '; i++)
+			ve--;
+	}
 	vs = PF_LAUNDER(h->tmp[2], vs);
-	for (i = 0; i < 16 && ve > vs && b[PF_M(ve - 1)] == ' '; i++)
-		ve--;
 	ve = PF_LAUNDER(h->tmp[3], ve);
 	res = pf_rh_take(b, h, pos, colon, vs, ve, end);
 	if (res != PF_RH_OK) {
