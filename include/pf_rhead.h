@@ -330,23 +330,31 @@ PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
 {
 	struct pf_hold hd = { .buf = buf, .w = h };
 	__u32 i, end, lim;
+	__u64 w;
 	__u8 c;
 
 	__builtin_memset(h, 0, sizeof(*h));
 	if (n > PF_REQ_MAX)
 		n = PF_REQ_MAX;
 	h->n = n;
-	/* "HTTP/1.1 " or "HTTP/1.0 ": a prefix of it is incomplete */
-	for (i = 0; i < 9; i++) {
-		if (i >= n) {
-			h->res = PF_RH_INCOMPLETE;
-			return h->res;
-		}
-		c = i == 7 ? (buf[i] == '0' ? '1' : buf[i]) : buf[i];
-		if (c != (__u8)"HTTP/1.1 "[i]) {
-			h->res = PF_RH_BAD;
-			return h->res;
-		}
+	/* "HTTP/1.1 " or "HTTP/1.0 ": a prefix of it is incomplete. The
+	 * first 8 bytes as one word (a byte loop was a tenth of a short
+	 * head's scan), "1.0" compared as "1.1"; a mismatch within the n
+	 * bytes at hand is bad, as before */
+	w = pf_ld64(buf);
+	if ((w >> 56) == '0')
+		w ^= (__u64)('0' ^ '1') << 56;
+	if ((w ^ PF_LIT8("HTTP/1.1")) & pf_low_bytes(n < 8 ? n : 8)) {
+		h->res = PF_RH_BAD;
+		return h->res;
+	}
+	if (n < 9) {
+		h->res = PF_RH_INCOMPLETE;
+		return h->res;
+	}
+	if (buf[8] != ' ') {
+		h->res = PF_RH_BAD;
+		return h->res;
 	}
 	if (n < 13) {
 		h->res = PF_RH_INCOMPLETE;
