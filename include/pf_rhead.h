@@ -150,17 +150,29 @@ PF_INLINE int pf_rh_vary_one(const __u8 *b, __u32 off, __u32 len)
 }
 
 /* Which Access-Control-* field is the name [off, off+n) (known to start
- * with "access-control-")? PF_RH_AC_N for another one. */
+ * with "access-control-", all tchar: pf_word_ieq's folding is exact)?
+ * PF_RH_AC_N for another one. */
 PF_INLINE __u32 pf_rh_ac_field(const __u8 *b, __u32 off, __u32 n)
 {
 	off += 15;
 	switch (n - 15) {
-	case 12: return pf_name_eq(b, off, "allow-origin", 12) ? PF_RH_ACAO : PF_RH_AC_N;
-	case 17: return pf_name_eq(b, off, "allow-credentials", 17) ? PF_RH_ACAC : PF_RH_AC_N;
-	case 13: return pf_name_eq(b, off, "allow-methods", 13) ? PF_RH_ACAM :
-			pf_name_eq(b, off, "allow-headers", 13) ? PF_RH_ACAH : PF_RH_AC_N;
-	case 7:  return pf_name_eq(b, off, "max-age", 7) ? PF_RH_ACMA : PF_RH_AC_N;
-	case 14: return pf_name_eq(b, off, "expose-headers", 14) ? PF_RH_ACEH : PF_RH_AC_N;
+	case 12:
+		return pf_word_ieq(b, off, 8, PF_LIT8("allow-or")) &&
+		       pf_word_ieq(b, off + 8, 4, PF_LIT8("igin\0\0\0\0")) ? PF_RH_ACAO : PF_RH_AC_N;
+	case 17:
+		return pf_word_ieq(b, off, 8, PF_LIT8("allow-cr")) &&
+		       pf_word_ieq(b, off + 8, 8, PF_LIT8("edential")) &&
+		       pf_word_ieq(b, off + 16, 1, PF_LIT8("s\0\0\0\0\0\0\0")) ? PF_RH_ACAC : PF_RH_AC_N;
+	case 13:
+		if (!pf_word_ieq(b, off, 6, PF_LIT8("allow-\0\0")))
+			return PF_RH_AC_N;
+		return pf_word_ieq(b, off + 6, 7, PF_LIT8("methods\0")) ? PF_RH_ACAM :
+		       pf_word_ieq(b, off + 6, 7, PF_LIT8("headers\0")) ? PF_RH_ACAH : PF_RH_AC_N;
+	case 7:
+		return pf_word_ieq(b, off, 7, PF_LIT8("max-age\0")) ? PF_RH_ACMA : PF_RH_AC_N;
+	case 14:
+		return pf_word_ieq(b, off, 8, PF_LIT8("expose-h")) &&
+		       pf_word_ieq(b, off + 8, 6, PF_LIT8("eaders\0\0")) ? PF_RH_ACEH : PF_RH_AC_N;
 	}
 	return PF_RH_AC_N;
 }
