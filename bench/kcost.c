@@ -1,6 +1,7 @@
 /* kcost.c -- in-kernel cost of one answered preflight, measured with BPF_PROG_TEST_RUN. */
 /*
  *   kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] [--other]
+ *         [--acks]
  *         POLICY...
  *
  * Loads the test build of the datapath (build/tests/bpf/preflightd_test,
@@ -54,6 +55,10 @@
  *   "tracked_in" / "tracked_out": a connection on the policy port that was
  *     never spliced (followed from its first request, as every connection
  *     on an answered port is): its segments leave unchanged.
+ * --acks adds each step's pure ACKs (the client's of the response, the
+ * server's of the request), timed as "<mode>.<conversation>_ack_in" and
+ * "tc.<conversation>_ack_out" (req_len 0): the half of a small-request
+ * keep-alive load's segments that carry no payload.
  * Ingress series in both modes ("tc.*", "xdp.*"); egress is pf_tc_egress
  * in both, timed in the TC conversation ("tc.*_out"). Every output is
  * checked (seq, ack, both checksums, payload length; the untranslated
@@ -165,6 +170,11 @@ struct series {
 	int egress_fd;
 	struct series *out;
 	int driven;
+	/* --acks: the client's pure ACK of each response through the
+	 * ingress (ack_in) and the server's of each request through egress
+	 * (ack_out, TC only), each timed (driven, like out) */
+	struct series *ack_in, *ack_out;
+	int pure;                /* a driven pure-ACK series: no payload */
 	int spliced;
 	int splice_ret;          /* the ingress's return value for an answer */
 	__u32 L, R;
@@ -440,6 +450,31 @@ static __u32 run_step(struct series *s, unsigned i, int warmup)
 	check_xlate(s->out ? s->out->name : s->name, frame, len, out, olen, s->R, s->L);
 	if (s->out && !warmup)
 		s->out->ns[s->out->n++] = ns;
+	if (s->ack_in) {
+		/* the client acks the response: no payload, untouched framing */
+		len = build_seg(s, 0, C_ISN + s->L + (i + 1) * ql, S_ISN + s->R + (i + 1) * rl,
+				7000 + i, TS_SERVER, "", 0, frame, sizeof(frame));
+		ret = run_once(s->prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
+		if (ret != s->want_ret)
+			die("%s: ACK %u: return value %d, want %d", s->ack_in->name, i, ret,
+			    s->want_ret);
+		check_xlate(s->ack_in->name, frame, len, out, olen, -s->L, -s->R);
+		if (!warmup)
+			s->ack_in->ns[s->ack_in->n++] = ns;
+	}
+	if (s->ack_out) {
+		/* the server acks the request (after its response here, so
+		 * the other series run as without --acks) */
+		len = build_seg(s, 1, S_ISN + (i + 1) * rl, C_ISN + (i + 1) * ql, TS_SERVER,
+				7000 + i, "", 0, frame, sizeof(frame));
+		ret = run_once(s->egress_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
+		if (ret != TC_ACT_UNSPEC)
+			die("%s: ACK %u: return value %d, want %d", s->ack_out->name, i, ret,
+			    TC_ACT_UNSPEC);
+		check_xlate(s->ack_out->name, frame, len, out, olen, s->R, s->L);
+		if (!warmup)
+			s->ack_out->ns[s->ack_out->n++] = ns;
+	}
 	return ns_in;
 }
 
@@ -526,7 +561,7 @@ static struct series *add_series(const char *name, struct obj *o, int prog_fd, i
  * ingress prog_fd (mode "tc" or "xdp", returning want_ret for a passed
  * segment, splice_ret for an answer), with egress timed too if time_out. */
 static void add_other(struct obj *o, const char *mode, int prog_fd, int want_ret,
-		      int splice_ret, enum variant v, int time_out, const char *req,
+		      int splice_ret, enum variant v, int time_out, int acks, const char *req,
 		      unsigned req_len, unsigned runs)
 {
 	struct series *s;
@@ -538,11 +573,22 @@ static void add_other(struct obj *o, const char *mode, int prog_fd, int want_ret
 	s->splice_ret = splice_ret;
 	if (v == V_XLATE)
 		o->answers++; /* the splice */
+	if (acks) {
+		snprintf(name, sizeof(name), "%s.%s_ack_in", mode, variant_name[v]);
+		s->ack_in = add_series(name, o, prog_fd, want_ret, v, "-", req, req_len, runs);
+		s->ack_in->driven = s->ack_in->pure = 1;
+	}
 	if (!time_out)
 		return;
 	snprintf(name, sizeof(name), "%s.%s_out", mode, variant_name[v]);
 	s->out = add_series(name, o, s->egress_fd, TC_ACT_UNSPEC, v, "-", req, req_len, runs);
 	s->out->driven = 1;
+	if (acks) {
+		snprintf(name, sizeof(name), "%s.%s_ack_out", mode, variant_name[v]);
+		s->ack_out = add_series(name, o, s->egress_fd, TC_ACT_UNSPEC, v, "-", req, req_len,
+					runs);
+		s->ack_out->driven = s->ack_out->pure = 1;
+	}
 }
 
 /* Check that conversation s is still followed: its flow entry framed
@@ -592,7 +638,7 @@ static void report(struct series *s)
 	       s->obj ? s->obj->policy : "-", s->obj ? s->obj->tokens : 0, s->n,
 	       s->ns[s->n / 10], s->ns[s->n / 2], s->ns[s->n * 9 / 10], mean, s->req_file,
 	       s->v == V_EMPTY ? 0 :
-	       s->v == V_XLATE || s->v == V_TRACKED ?
+	       s->pure ? 0 : s->v == V_XLATE || s->v == V_TRACKED ?
 	       (unsigned)(s->driven ? sizeof(OTHER_RESP) : sizeof(OTHER_REQ)) - 1 : s->req_len,
 	       s->v == V_XLATE || s->v == V_TRACKED ? 0 : s->resp_len);
 	fflush(stdout);
@@ -687,7 +733,7 @@ static void repeat_check(struct obj *o, const char *req, unsigned req_len)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] "
-		"[--other] POLICY...\n");
+		"[--other [--acks]] POLICY...\n");
 }
 
 /* Parse the options, load every policy (and the floor), build the series,
@@ -701,19 +747,20 @@ int main(int argc, char **argv)
 		{ "floor", no_argument, NULL, 'f' },
 		{ "stages", no_argument, NULL, 's' },
 		{ "other", no_argument, NULL, 'o' },
+		{ "acks", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
 	static char req[REQ_MAX], size_req[MAX_SIZES][REQ_MAX];
 	const char *request = NULL, *size_file[MAX_SIZES];
 	unsigned runs = 20000, i, done, v, n_sizes = 0;
-	int do_floor = 0, stages = 0, other = 0, c, len, floor_fd, size_len[MAX_SIZES];
+	int do_floor = 0, stages = 0, other = 0, acks = 0, c, len, floor_fd, size_len[MAX_SIZES];
 	unsigned long val;
 	struct obj *o;
 	char *end, name[48];
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "r:z:n:fsoh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:z:n:fsoah", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			request = optarg;
@@ -742,6 +789,9 @@ int main(int argc, char **argv)
 			break;
 		case 'o':
 			other = 1;
+			break;
+		case 'a':
+			acks = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -795,9 +845,9 @@ int main(int argc, char **argv)
 		}
 		for (v = V_XLATE; other && c == optind && v <= V_TRACKED; v++) {
 			add_other(o, "tc", bpf_program__fd(o->skel->progs.pf_tc_ingress),
-				  TC_ACT_UNSPEC, TC_ACT_REDIRECT, v, 1, req, (unsigned)len, runs);
+				  TC_ACT_UNSPEC, TC_ACT_REDIRECT, v, 1, acks, req, (unsigned)len, runs);
 			add_other(o, "xdp", bpf_program__fd(o->skel->progs.pf_xdp_ingress),
-				  XDP_PASS, XDP_TX, v, 0, req, (unsigned)len, runs);
+				  XDP_PASS, XDP_TX, v, 0, acks, req, (unsigned)len, runs);
 		}
 	}
 	if (do_floor) {
