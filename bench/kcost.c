@@ -414,6 +414,27 @@ static void check_xlate(const char *what, const __u8 *in, size_t len, const __u8
 		    vi.ack + dack);
 }
 
+/* Run the len-byte segment in frame (step i's kind: "segment",
+ * "response", "ACK") through prog_fd; die unless it returns want and
+ * leaves translated by dseq / dack (check_xlate, as what). Its time goes
+ * into t (NULL: none) unless warmup, and is returned. */
+static __u32 run_seg(const char *what, const char *kind, unsigned i, int prog_fd, int want,
+		     const __u8 *frame, size_t len, __u32 dseq, __u32 dack, struct series *t,
+		     int warmup)
+{
+	static __u8 out[PKT_MAX];
+	__u32 olen, ns;
+	int ret;
+
+	ret = run_once(prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
+	if (ret != want)
+		die("%s: %s %u: return value %d, want %d", what, kind, i, ret, want);
+	check_xlate(what, frame, len, out, olen, dseq, dack);
+	if (t && !warmup)
+		t->ns[t->n++] = ns;
+	return ns;
+}
+
 /* Step i of conversation s (V_XLATE / V_TRACKED): the app's request i
  * through the ingress (its time returned), then its response through
  * egress (timed into s->out unless warmup). A V_XLATE connection is
@@ -437,43 +458,27 @@ static __u32 run_step(struct series *s, unsigned i, int warmup)
 	}
 	len = build_seg(s, 0, C_ISN + s->L + i * ql, S_ISN + s->R + i * rl, 7000 + i, TS_SERVER,
 			OTHER_REQ, ql, frame, sizeof(frame));
-	ret = run_once(s->prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns_in);
-	if (ret != s->want_ret)
-		die("%s: segment %u: return value %d, want %d", s->name, i, ret, s->want_ret);
-	check_xlate(s->name, frame, len, out, olen, -s->L, -s->R);
+	ns_in = run_seg(s->name, "segment", i, s->prog_fd, s->want_ret, frame, len, -s->L, -s->R,
+			NULL, warmup);
 	/* the response, in the server socket's sequence space */
 	len = build_seg(s, 1, S_ISN + i * rl, C_ISN + (i + 1) * ql, TS_SERVER, 7000 + i,
 			OTHER_RESP, rl, frame, sizeof(frame));
-	ret = run_once(s->egress_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
-	if (ret != TC_ACT_UNSPEC)
-		die("%s: response %u: return value %d, want %d", s->name, i, ret, TC_ACT_UNSPEC);
-	check_xlate(s->out ? s->out->name : s->name, frame, len, out, olen, s->R, s->L);
-	if (s->out && !warmup)
-		s->out->ns[s->out->n++] = ns;
+	run_seg(s->out ? s->out->name : s->name, "response", i, s->egress_fd, TC_ACT_UNSPEC,
+		frame, len, s->R, s->L, s->out, warmup);
 	if (s->ack_in) {
 		/* the client acks the response: no payload, untouched framing */
 		len = build_seg(s, 0, C_ISN + s->L + (i + 1) * ql, S_ISN + s->R + (i + 1) * rl,
 				7000 + i, TS_SERVER, "", 0, frame, sizeof(frame));
-		ret = run_once(s->prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
-		if (ret != s->want_ret)
-			die("%s: ACK %u: return value %d, want %d", s->ack_in->name, i, ret,
-			    s->want_ret);
-		check_xlate(s->ack_in->name, frame, len, out, olen, -s->L, -s->R);
-		if (!warmup)
-			s->ack_in->ns[s->ack_in->n++] = ns;
+		run_seg(s->ack_in->name, "ACK", i, s->prog_fd, s->want_ret, frame, len, -s->L,
+			-s->R, s->ack_in, warmup);
 	}
 	if (s->ack_out) {
 		/* the server acks the request (after its response here, so
 		 * the other series run as without --acks) */
 		len = build_seg(s, 1, S_ISN + (i + 1) * rl, C_ISN + (i + 1) * ql, TS_SERVER,
 				7000 + i, "", 0, frame, sizeof(frame));
-		ret = run_once(s->egress_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
-		if (ret != TC_ACT_UNSPEC)
-			die("%s: ACK %u: return value %d, want %d", s->ack_out->name, i, ret,
-			    TC_ACT_UNSPEC);
-		check_xlate(s->ack_out->name, frame, len, out, olen, s->R, s->L);
-		if (!warmup)
-			s->ack_out->ns[s->ack_out->n++] = ns;
+		run_seg(s->ack_out->name, "ACK", i, s->egress_fd, TC_ACT_UNSPEC, frame, len, s->R,
+			s->L, s->ack_out, warmup);
 	}
 	return ns_in;
 }
