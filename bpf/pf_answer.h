@@ -281,7 +281,8 @@ drop:
  * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
  * with the committed correction. The guards approved the request
  * against the state a was taken from: the commit happens only if, under
- * f's lock, f is still in that state (a->gen) and no byte was passed
+ * f's lock, f is still in that state (a->gen; a is an unlocked copy: also
+ * pf_adj_torn) and no byte was passed
  * with the current offsets past the request (c_hi: e.g. an earlier copy
  * of it, still in the socket's backlog when the guards read rcv_nxt) or
  * past snd_nxt (s_hi: the app wrote after the guards read write_seq).
@@ -328,7 +329,8 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 		return 0;
 	}
 	bpf_spin_lock(&f->lock);
-	if (f->gen != a->gen) {
+	/* a is pf_try_answer's unlocked copy (pf_flow_peek) */
+	if (f->gen != a->gen || pf_adj_torn(f, a)) {
 		st = PF_STAT_RACE_LOST;
 		goto out;
 	}
@@ -431,9 +433,14 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	 * length -- is a retransmission: answered again, or dropped; never
 	 * passed (the app would read the request's tail) */
 	if (f) {
-		pf_flow_snapshot(f, &a);
-		if (pf_in_consumed(&a, p->seq))
-			return pf_reanswer(ctx, xdp, p, &a);
+		/* without the lock: pf_commit checks what the guards used */
+		pf_flow_peek(f, &a);
+		if (pf_in_consumed(&a, p->seq)) {
+			/* nothing checks a re-answer's copy: a consistent one */
+			pf_flow_snapshot(f, &a);
+			if (pf_in_consumed(&a, p->seq))
+				return pf_reanswer(ctx, xdp, p, &a);
+		}
 	}
 	PF_TEST_POINT(PF_TP_ANSWER);
 	if (!p->answer_port)

@@ -22,8 +22,9 @@
 static __always_inline int pf_before(__u32 a, __u32 b) { return (__s32)(a - b) < 0; }
 static __always_inline int pf_after(__u32 a, __u32 b)  { return (__s32)(b - a) < 0; }
 
-/* A consistent copy of the correction fields (taken under the lock).
- * gen identifies the state it was taken from (see struct pf_flow). */
+/* A copy of the correction fields: consistent when taken under the lock
+ * (pf_flow_snapshot); pf_flow_peek's may mix two states. gen identifies
+ * the state it was taken from (see struct pf_flow). */
 struct pf_adj {
 	__u32 gen;
 	__u32 c_pos, c_before, c_after;
@@ -50,6 +51,52 @@ static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a
 	a->c_next = f->c_next;
 	a->s_mark = f->s_mark;
 	bpf_spin_unlock(&f->lock);
+}
+
+/* The same fields read without the lock, for the answer path only
+ * (pf_try_answer): one lock window fewer per client segment of a tracked
+ * connection. A commit on another CPU meanwhile can make the copy mix two
+ * states; pf_commit, under the lock, then finds a field its guards used
+ * no longer the entry's and loses the race as it does when gen moved
+ * (pf_adj_torn), and a copy that finds a retransmission is taken again
+ * under the lock before anything is re-answered from it. Volatile loads:
+ * each field read once, into the copy. */
+static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj *a)
+{
+	const volatile struct pf_flow *v = f;
+
+	a->gen = v->gen;
+	a->c_pos = v->c_pos;
+	a->c_before = v->c_before;
+	a->c_after = v->c_after;
+	a->s_pos = v->s_pos;
+	a->s_before = v->s_before;
+	a->s_after = v->s_after;
+	a->req_len = v->req_len;
+	a->resp_len = v->resp_len;
+	a->resp_acked = v->resp_acked;
+	a->state = v->state;
+	a->c_next = v->c_next;
+	a->s_mark = v->s_mark;
+	/* the copy stays in memory, as the locked one does (past the lock
+	 * helper calls): split into registers, its spills made TC's main
+	 * frame 304 -> 368 bytes ("combined stack size of 4 calls is 560.
+	 * Too large") */
+	asm volatile("" : : "r"(a) : "memory");
+}
+
+/* Under f's lock, gen unchanged: did the unlocked copy a (pf_flow_peek)
+ * mix two states? Only a commit changes the correction fields and the
+ * lengths (and gen with them), and only a commit clears resp_acked: in a
+ * consistent copy with the entry's gen they are all the entry's. state
+ * and c_next, which other segments change, the commit checks itself. */
+static __always_inline int pf_adj_torn(const struct pf_flow *f, const struct pf_adj *a)
+{
+	return ((f->c_pos ^ a->c_pos) | (f->c_before ^ a->c_before) |
+		(f->c_after ^ a->c_after) | (f->s_pos ^ a->s_pos) |
+		(f->s_before ^ a->s_before) | (f->s_after ^ a->s_after) |
+		(__u32)(f->req_len ^ a->req_len) | (__u32)(f->resp_len ^ a->resp_len)) != 0 ||
+	       (a->resp_acked && !f->resp_acked);
 }
 
 /* Does payload starting at client wire seq x start inside the consumed

@@ -210,9 +210,10 @@ struct pf_flow_key {
  *
  * Concurrency: packets of one connection run on several CPUs at once
  * (multi-queue NICs, RPS, TC egress on the sending CPU). Every field is
- * read and written under lock only. A packet works on a snapshot
- * (struct pf_adj, with gen) and then, under the lock, acts only if gen is
- * unchanged: a splice committed meanwhile by another CPU makes a commit
+ * written under lock only, and read under it but for the answer path's
+ * first copy (pf_flow_peek: its commit checks every field it used). A
+ * packet works on a snapshot (struct pf_adj, with gen) and then, under
+ * the lock, acts only if gen is unchanged: a splice committed meanwhile by another CPU makes a commit
  * drop its segment (the duplicate that lost) and a translation drop its
  * segment (translated with the old offsets; TCP sends it again). c_hi/
  * s_hi record, under the same lock, the furthest bytes each side has had

@@ -210,6 +210,9 @@ struct pf_config *h_cfg(void);
 /* Flow entry of the connection of client -> server spec s (ingress
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);
+/* Overwrite that existing entry with f in place, under its lock
+ * (BPF_F_LOCK), as a packet on another CPU writes it. */
+void h_flow_put(const struct pkt_spec *s, const struct pf_flow *f);
 unsigned h_flow_count(void);
 /* Delete the flow entry of key (what the daemon's GC does). */
 void h_flow_delete(const struct pf_flow_key *key);

@@ -111,17 +111,32 @@ struct pf_config *h_cfg(void)
 	return &h_skel->bss->pf_cfg;
 }
 
+/* The flow key of the connection of client -> server spec s. */
+static void h_flow_key(const struct pkt_spec *s, struct pf_flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->caddr, s->saddr, s->family == 4 ? 4 : 16);
+	memcpy(k->saddr, s->daddr, s->family == 4 ? 4 : 16);
+	k->cport = htons(s->sport);
+	k->sport = htons(s->dport);
+	k->family = (__u8)s->family;
+}
+
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f)
 {
 	struct pf_flow_key k;
 
-	memset(&k, 0, sizeof(k));
-	memcpy(k.caddr, s->saddr, s->family == 4 ? 4 : 16);
-	memcpy(k.saddr, s->daddr, s->family == 4 ? 4 : 16);
-	k.cport = htons(s->sport);
-	k.sport = htons(s->dport);
-	k.family = (__u8)s->family;
+	h_flow_key(s, &k);
 	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_flows), &k, f);
+}
+
+void h_flow_put(const struct pkt_spec *s, const struct pf_flow *f)
+{
+	struct pf_flow_key k;
+
+	h_flow_key(s, &k);
+	if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_flows), &k, f, BPF_EXIST | BPF_F_LOCK))
+		h_die("put flow", errno);
 }
 
 void h_flow_delete(const struct pf_flow_key *key)

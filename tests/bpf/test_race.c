@@ -321,6 +321,36 @@ static void t_straggler_reused_entry(void)
 	H_EQ(b.verdict, H_DROP, "the straggler's verdict");
 }
 
+/* The answer path reads the flow's state without its lock
+ * (pf_flow_peek): a commit on another CPU at that moment can leave it a
+ * copy that mixes the states before and after, with the new gen. What
+ * the commit then finds is made here: between the read and the commit
+ * the entry changes under its lock, gen kept -- a correction field the
+ * guards used (s_before, s_after) is no longer the entry's. The request
+ * must lose the race (dropped; the client sends it again), not be
+ * committed and answered from offsets the entry does not hold. */
+static void t_torn_copy_loses(void)
+{
+	struct conn c;
+	struct pkt_spec req;
+	struct h_run b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	second_req(&req, &c);
+	if (!H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !h_pause_start(h_in, &req, PF_TP_ANSWER))
+		return;
+	fl.s_before += 7;
+	fl.s_after += 7;
+	h_flow_put(&c.req, &fl);
+	if (!h_pause_finish(&b) || !dropped_as(&b, PF_STAT_RACE_LOST, "the torn copy"))
+		return;
+	if (H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		H_EQ(fl.splices, 1, "flow splices");
+}
+
 void test_race(void)
 {
 	h_case("race_twins_first_preflight_one_answer", t_twins_new_flow);
@@ -332,4 +362,5 @@ void test_race(void)
 	h_case("race_server_data_before_commit_passes", t_server_data_before_commit);
 	h_case("race_old_ack_does_not_ack_new_response", t_old_ack_not_new_response);
 	h_case("race_straggler_does_not_write_reused_entry", t_straggler_reused_entry);
+	h_case("race_torn_copy_not_committed", t_torn_copy_loses);
 }
