@@ -281,11 +281,11 @@ drop:
  * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
  * with the committed correction. The guards approved the request
  * against the state a was taken from: the commit happens only if, under
- * f's lock, f is still in that state (a->gen; a is an unlocked copy: also
- * pf_adj_torn) and no byte was passed
- * with the current offsets past the request (c_hi: e.g. an earlier copy
- * of it, still in the socket's backlog when the guards read rcv_nxt) or
- * past snd_nxt (s_hi: the app wrote after the guards read write_seq).
+ * f's lock, f is still in that state (a->gen, and pf_adj_torn: a is an
+ * unlocked copy) and no byte was passed with the current offsets past
+ * the request (c_hi: e.g. an earlier copy of it, still in the socket's
+ * backlog when the guards read rcv_nxt) or past snd_nxt (s_hi: the app
+ * wrote after the guards read write_seq).
  * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
  * first -- a copy of this request, the duplicate's twin, or created the
  * entry), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes

@@ -59,8 +59,10 @@ static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a
  * states; pf_commit, under the lock, then finds a field its guards used
  * no longer the entry's and loses the race as it does when gen moved
  * (pf_adj_torn), and a copy that finds a retransmission is taken again
- * under the lock before anything is re-answered from it. Volatile loads:
- * each field read once, into the copy. */
+ * under the lock before anything is re-answered from it. Any other
+ * outcome passes the segment (its translation reads the entry again,
+ * locked) or drops it (the client sends it again). Volatile loads: each
+ * field read once, into the copy. */
 static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj *a)
 {
 	const volatile struct pf_flow *v = f;

@@ -213,9 +213,10 @@ struct pf_flow_key {
  * written under lock only, and read under it but for the answer path's
  * first copy (pf_flow_peek: its commit checks every field it used). A
  * packet works on a snapshot (struct pf_adj, with gen) and then, under
- * the lock, acts only if gen is unchanged: a splice committed meanwhile by another CPU makes a commit
- * drop its segment (the duplicate that lost) and a translation drop its
- * segment (translated with the old offsets; TCP sends it again). c_hi/
+ * the lock, acts only if gen is unchanged: a splice committed meanwhile
+ * by another CPU makes a commit drop its segment (the duplicate that
+ * lost) and a translation drop its segment (translated with the old
+ * offsets; TCP sends it again). c_hi/
  * s_hi record, under the same lock, the furthest bytes each side has had
  * passed with the current offsets; a commit needs none past the request
  * (client) or past the response position (server). gen starts random, so
