@@ -97,7 +97,7 @@ struct pf_hdr_ctx {
 	__u32 tmp, tmp2;    /* PF_LAUNDER slots */
 	__u32 max_tok;      /* most names before PF_R_ACRH_LIMIT */
 	__u32 done;         /* pf_hdr_find decided the current name */
-	__u64 hash;         /* the current name's (lower-cased) hash */
+	__u64 hash;         /* the current name's pf_hdr_home (see pf_hdr_name) */
 	__u64 w[PF_HDR_NAME / 8]; /* its first words, lower-cased, zero-padded */
 	struct pf_tok_key key;    /* pf_hdr_tok_buf's look-up key */
 	struct pf_slice bad;
@@ -478,7 +478,7 @@ PF_INLINE __u64 pf_tab_find(const struct pf_hdr_ent *ents, const __u32 mask, __u
 }
 
 /* The request-header name c->w (n bytes, lower-cased, zero-padded; hash:
- * its pf_hash_slice) in the slot's name table t: pf_tab_find over its
+ * its pf_hdr_home) in the slot's name table t: pf_tab_find over its
  * header names, c->done set when the table decides (no table: never). */
 PF_INLINE __u64 pf_hdr_find(struct pf_hdr_ctx *c, __u32 n, __u64 hash,
 			    const struct pf_hdr_tab *t)
@@ -571,6 +571,8 @@ PF_GLOBAL __u64 pf_hdr_tok_buf(const struct pf_buf *rb, __u32 n, struct pf_hdr_c
 }
 
 /* One name of the list, [c->tstart, c->pos), has ended: is it allowed?
+ * c->w and c->hash are its words (pf_name_scan) and home entry
+ * (PF_HDR_ENTRIES: the words are not the name's).
  * Returns 1 to stop the scan (denied or over the kernel limit). */
 PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 {
@@ -588,19 +590,9 @@ PF_INLINE int pf_hdr_name(const __u8 *buf, struct pf_hdr_ctx *c)
 	 * bytes ("combined stack size of 5 calls is 528. Too large") */
 	n = PF_LAUNDER(c->tmp, n);
 	c->done = 0;
-	if (n <= PF_HDR_NAME) {
-		/* n known to be at most PF_HDR_NAME here: the hash's loop
-		 * ends after PF_HDR_NAME / 8 words in the verifier's walk */
-		c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
-		c->hash = pf_hash_buf_w((const struct pf_buf *)buf, start, n, 1, c->w,
-					PF_HDR_NAME / 8);
-		/* and again: each exit of the hash's loop bounds n anew (one
-		 * range per word), and the look-ups below were walked once per
-		 * range ("BPF program is too large": pf_hdr_cb 97k -> 64k
-		 * processed instructions in pf_tc_ingress) */
-		n = PF_LAUNDER(c->tmp, n);
+	/* words and home valid (pf_name_scan): the table decides if it can */
+	if (n <= PF_HDR_NAME && c->hash < PF_HDR_ENTRIES)
 		rules = pf_hdr_find(c, n, c->hash, PF_HDRS_LOOKUP(c->slot));
-	}
 	if (!c->done)
 		rules = pf_hdr_tok_buf((const struct pf_buf *)buf, n, c);
 	is_authz = n == 13 && pf_word_ieq(buf, start, 8, PF_LIT8("authoriz")) &&
@@ -675,6 +667,43 @@ PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
 	return pf_scan_sep_buf((const struct pf_buf *)b, i, lim) | (r & PF_SEP_COMMA);
 }
 
+/* A list name from b[from] (lim - from <= PF_SCAN_MAX): the first
+ * non-tchar index in [from, from + PF_HDR_NAME) as pf_scan_tchar_in finds
+ * it, with the words it scans stored in c->w lower-cased (from the
+ * non-tchar on zeroed, the words after it too), so the table's key
+ * needs no second pass over the name. Returns that index, from +
+ * PF_HDR_NAME if all of those bytes are tchar (the caller scans on), or
+ * the index past lim where the scan stopped (c->w then holds more than
+ * the name); PF_SEP_COMMA added when it stopped at a ',' before lim (the
+ * caller then needs no load of that byte). */
+PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr_ctx *c)
+{
+	__u64 i, k, m, x, lt, lw, r;
+
+	c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
+	for (k = 0, i = from; k < PF_HDR_NAME / 8 && i < lim; k++, i += 8) {
+		x = pf_ld64(b + PF_M(i));
+		/* pf_maybe_not_tchar with its letters kept: they lower-case
+		 * the word as pf_lower64 does */
+		lt = pf_inb(x | 0x2020202020202020ULL, 'a', 'z');
+		m = ~(lt | (pf_inb(x, '-', '9') & ~pf_eqb(x, '/'))) & PF_HIGHS;
+		lw = x | (lt >> 2);
+		if (m) {
+			r = (m & -m) & pf_eqb(x, ',');
+			if (!(r | ((m & -m) & pf_eqb(x, ':'))))
+				m &= ~pf_tchar_sym(x);
+			if (m) {
+				/* the bytes before the first non-tchar */
+				c->w[k & 3] = lw & (((m & -m) >> 7) - 1);
+				i += pf_first_byte(m);
+				return i | (r && i < lim ? PF_SEP_COMMA : 0);
+			}
+		}
+		c->w[k & 3] = lw;
+	}
+	return i;
+}
+
 /* Elements per pf_hdr_cb call (4: pf_tc_ingress 514k verified insns
  * instead of 401k, and no clear gain measured at 16 names). */
 #define PF_HDR_PER_CB  2
@@ -693,7 +722,7 @@ PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
  * once, not once per word it may stop at ("BPF program is too large"). */
 PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 {
-	__u64 s, t, end = c->end;
+	__u64 s, t, r, end = c->end;
 
 	/* a name right away (after a ','): no separators to skip */
 	s = c->pos;
@@ -703,28 +732,43 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 		s = PF_LAUNDER(c->tmp, pf_scan_sep(b, s, end));
 	if ((s & ~PF_SEP_COMMA) >= end)
 		return 1;
-	if (!pf_is_tchar(b[PF_M(s)]) || (c->need_comma && !(s & PF_SEP_COMMA))) {
+	if (c->need_comma && !(s & PF_SEP_COMMA)) {
 		t = s & ~PF_SEP_COMMA;
 		goto bad;
 	}
 	s &= ~PF_SEP_COMMA;
 	c->tstart = s;
-	/* a name's first PF_HDR_NAME bytes inline (pf_scan_split), the
-	 * rest of a longer one by the global scan: inline over PF_SCAN_MAX,
-	 * its 32 words were walked for every element (pf_hdr_cb) */
-	t = pf_scan_split(b, s, end, 0, PF_HDR_NAME);
+	/* a name's first PF_HDR_NAME bytes inline, with its table key
+	 * (pf_name_scan), the rest of a longer one by the global scan:
+	 * inline over PF_SCAN_MAX, its 32 words were walked for every
+	 * element (pf_hdr_cb) */
+	r = pf_name_scan(b, s, end, c);
+	t = r & ~PF_SEP_COMMA;
+	/* the table's key (pf_hdr_home), unless the words are not the name
+	 * (past end: no table look-up) */
+	c->hash = t > end ? PF_HDR_ENTRIES : pf_hdr_home(c->w);
+	if (t == s + PF_HDR_NAME && t < end)
+		r = pf_scan_tchar(b, t, end);
 	/* the scan's exits bound t, s and end differently: t and end
 	 * laundered, s (dead from here) read back from c->tstart by
 	 * pf_hdr_name (inline scan: pf_tc_ingress 398k verified insns with s
 	 * and end live, 331k laundered) */
-	t = PF_LAUNDER(c->tmp, t);
+	r = PF_LAUNDER(c->tmp, r);
 	end = PF_LAUNDER(c->tmp2, end);
-	if (t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' && b[PF_M(t)] != '\t')
+	t = r & ~PF_SEP_COMMA;
+	if (t > end)
+		t = end;
+	/* an empty name: the element starts with a byte that is neither a
+	 * separator nor a tchar */
+	if (t == c->tstart)
+		goto bad;
+	if (!(r & PF_SEP_COMMA) && t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' &&
+	    b[PF_M(t)] != '\t')
 		goto bad;
 	c->pos = t;
 	if (pf_hdr_name(b, c) || t >= end)
 		return 1;
-	c->need_comma = b[PF_M(t)] != ',';
+	c->need_comma = !(r & PF_SEP_COMMA) && b[PF_M(t)] != ',';
 	c->pos = t + 1;
 	return 0;
 bad:

@@ -28,7 +28,7 @@ struct pf_tok_val {
 
 /* pf_hdrs map value, index slot: the slot's allowed request-header names
  * (its PF_TOK_HEADER tokens) up to PF_HDR_NAME bytes, open-addressed by
- * the token hash (entry (hash + j) % PF_HDR_ENTRIES, j < PF_HDR_PROBE,
+ * pf_hdr_home (entry (home + j) % PF_HDR_ENTRIES, j < PF_HDR_PROBE,
  * linear probing; an empty entry, len 0, ends the probe). One array
  * look-up per request-header list; each name then costs a probe and a
  * compare of its bytes instead of a pf_tokens look-up. A hit is verified
@@ -45,7 +45,24 @@ struct pf_tok_val {
 #define PF_HDR_NAME    32    /* longest name an entry holds (pf_tab_find
 			      * compares its 4 words) */
 #define PF_HDR_PROBE   4     /* entries probed at most */
+#define PF_HDR_BITS    7     /* log2(PF_HDR_ENTRIES) */
 #define PF_METH_ENTRIES 16   /* power of 2 */
+
+/* A header name's home entry in e: the top PF_HDR_BITS bits of the XOR
+ * of its 4 (lower-case, zero-padded) 8-byte words, each multiplied by its
+ * own odd constant. Not the token hash (a chain of dependent multiplies
+ * over the bytes, seeded with the length): the datapath takes the words
+ * from its scan of the name (pf_name_scan, include/pf_match.h) and
+ * multiplies them independently; the compiler does the same with the
+ * entry's string (user/policy_compile.c). The methods' table m keeps the
+ * token hash. */
+PF_INLINE __u64 pf_hdr_home(const __u64 *w)
+{
+	return (w[0] * 0x9e3779b97f4a7c15ULL ^ w[1] * 0xff51afd7ed558ccdULL ^
+		w[2] * 0xc4ceb9fe1a85ec53ULL ^ w[3] * 0x100000001b3ULL) >> (64 - PF_HDR_BITS);
+}
+_Static_assert(PF_HDR_ENTRIES == 1 << PF_HDR_BITS, "PF_HDR_BITS is log2(PF_HDR_ENTRIES)");
+_Static_assert(PF_HDR_NAME == 32, "pf_hdr_home takes PF_HDR_NAME / 8 = 4 words");
 
 struct pf_hdr_ent {
 	__u64 rules;  /* as struct pf_tok_val.rules */

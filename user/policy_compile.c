@@ -298,25 +298,38 @@ out:
 	return err;
 }
 
+/* The home entry of a header token (pf_hdr_home, pf_structs.h): its
+ * string (lower case, len <= PF_HDR_NAME) as 4 zero-padded words. */
+static __u64 hdr_home(const struct pf_tok_val *v)
+{
+	__u64 w[PF_HDR_NAME / 8] = { 0 };
+
+	memcpy(w, v->s, v->len);
+	return pf_hdr_home(w);
+}
+
 /* One name table of the slot (struct pf_hdr_tab, pf_structs.h): each
  * token of kind of up to PF_HDR_NAME bytes at the first free entry of its
- * probe sequence in ents[0..nents) (a power of 2), in key order. A name
- * with no free entry within PF_HDR_PROBE, or over PF_HDR_NAME bytes,
- * stays in pf_tokens only; *complete says whether any of the former was
- * left out, *n counts the entries used. */
+ * probe sequence in ents[0..nents) (a power of 2), in key order; a
+ * header name's sequence starts at its pf_hdr_home, a method's at its
+ * token hash. A name with no free entry within PF_HDR_PROBE, or over
+ * PF_HDR_NAME bytes, stays in pf_tokens only; *complete says whether any
+ * of the former was left out, *n counts the entries used. */
 static void compile_tab(const struct pf_compiled *c, __u32 kind, struct pf_hdr_ent *ents,
 			unsigned nents, __u32 *complete, __u32 *n)
 {
 	struct pf_hdr_ent *e;
 	unsigned i, j;
+	__u64 home;
 
 	*complete = 1;
 	*n = 0;
 	for (i = 0; i < c->n_toks; i++) {
 		if (c->keys[i].kind != kind || c->vals[i].len > PF_HDR_NAME)
 			continue;
+		home = kind == PF_TOK_HEADER ? hdr_home(&c->vals[i]) : c->keys[i].hash;
 		for (j = 0; j < PF_HDR_PROBE; j++) {
-			e = &ents[(c->keys[i].hash + j) & (nents - 1)];
+			e = &ents[(home + j) & (nents - 1)];
 			if (!e->len)
 				break;
 		}

@@ -54,7 +54,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 /* A name table of the slot (ents[0..nents), *complete, n: the header
  * names or the methods of struct pf_hdr_tab) holds tokens of kind only,
  * each as the token (bytes, rules), zero-padded, within PF_HDR_PROBE of
- * its home entry with no empty entry before it; complete: every token of
+ * its home entry (a header name's pf_hdr_home, a method's token hash)
+ * with no empty entry before it; complete: every token of
  * kind of up to PF_HDR_NAME bytes is in it. */
 static void check_tab(const struct pf_compiled *c, __u32 kind, const struct pf_hdr_ent *ents,
 		      unsigned nents, __u32 complete, __u32 n)
@@ -76,7 +77,14 @@ static void check_tab(const struct pf_compiled *c, __u32 kind, const struct pf_h
 		v = pf_compiled_lookup(c, &k);
 		CHECK(v && v->len == e->len && !memcmp(v->s, e->s, e->len) &&
 		      v->rules == e->rules);
-		h = (unsigned)k.hash & (nents - 1);
+		if (kind == PF_TOK_HEADER) {
+			__u64 w[PF_HDR_NAME / 8];
+
+			memcpy(w, e->s, sizeof(w));
+			h = (unsigned)pf_hdr_home(w) & (nents - 1);
+		} else {
+			h = (unsigned)k.hash & (nents - 1);
+		}
 		CHECK(((i - h) & (nents - 1)) < PF_HDR_PROBE);
 		for (j = h; j != i; j = (j + 1) & (nents - 1))
 			CHECK(ents[j].len);

@@ -94,10 +94,13 @@ static const struct pf_hdr_ent *entry_of(const struct pf_hdr_tab *t, const char 
 	return NULL;
 }
 
+/* pf_hdr_home of a lower-case name of up to PF_HDR_NAME bytes. */
 static unsigned home(const char *name)
 {
-	return (unsigned)pf_hash_bytes((const __u8 *)name, (__u32)strlen(name), 0) &
-	       (PF_HDR_ENTRIES - 1);
+	__u64 w[PF_HDR_NAME / 8] = { 0 };
+
+	memcpy(w, name, strlen(name));
+	return (unsigned)pf_hdr_home(w);
 }
 
 /* n names "x-hNNNNN" (same length) whose home entry is the same. */
