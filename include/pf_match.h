@@ -708,42 +708,53 @@ PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr
  * instead of 401k, and no clear gain measured at 16 names). */
 #define PF_HDR_PER_CB  2
 
-/* The next element of the ACRH value from c->pos: separators, one name
- * (checked), the separator after it. Returns 1 to stop the scan (the end
- * of the list, a malformed one, a name denied or over the limit). The
- * list grammar: "a, b" and "a,b" are lists of two names, "a b" is
- * malformed (after a name that SP/HT ended, a ',' must come before the
- * next one). The scans (8 bytes at a time) are inline, not global
- * functions: a BPF-to-BPF call's return costs more than a short name's
- * scan where returns go through a return thunk (AMD's SRSO Safe RET),
- * and with no call left in pf_hdr_cb its frame may hold two elements'
- * spills ("combined stack size of 5 calls is 528. Too large" with the
- * calls). What a scan found is laundered, so what follows is verified
- * once, not once per word it may stop at ("BPF program is too large"). */
+/* The next element of the ACRH value from c->pos: one name (checked) and
+ * the separator after it, or a run of separators. Returns 1 to stop the
+ * scan (the end of the list, a malformed one, a name denied or over the
+ * limit). The list grammar: "a, b" and "a,b" are lists of two names, "a
+ * b" is malformed (after a name that SP/HT ended, a ',' must come before
+ * the next one). The name scan comes first, with no test of the byte it
+ * starts at: a list's names usually follow a ',' directly, and a scan
+ * that stops at once finds what the test would (a separator, or a byte
+ * neither tchar nor separator: malformed). The scans (8 bytes at a time)
+ * are inline, not global functions: a BPF-to-BPF call's return costs
+ * more than a short name's scan where returns go through a return thunk
+ * (AMD's SRSO Safe RET), and with no call left in pf_hdr_cb its frame
+ * may hold two elements' spills ("combined stack size of 5 calls is 528.
+ * Too large" with the calls). What a scan found is laundered, so what
+ * follows is verified once, not once per word it may stop at ("BPF
+ * program is too large"). */
 PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 {
 	__u64 s, t, r, end = c->end;
 
-	/* a name right away (after a ','): no separators to skip */
 	s = c->pos;
 	if (s >= end)
 		return 1;
-	if (!pf_is_tchar(b[PF_M(s)]))
-		s = PF_LAUNDER(c->tmp, pf_scan_sep(b, s, end));
-	if ((s & ~PF_SEP_COMMA) >= end)
-		return 1;
-	if (c->need_comma && !(s & PF_SEP_COMMA)) {
-		t = s & ~PF_SEP_COMMA;
-		goto bad;
-	}
-	s &= ~PF_SEP_COMMA;
 	c->tstart = s;
-	/* a name's first PF_HDR_NAME bytes inline, with its table key
-	 * (pf_name_scan), the rest of a longer one by the global scan:
-	 * inline over PF_SCAN_MAX, its 32 words were walked for every
+	/* a name's first PF_HDR_NAME bytes inline, its words kept for the
+	 * table (pf_name_scan), the rest of a longer one by the global
+	 * scan: inline over PF_SCAN_MAX, its 32 words were walked for every
 	 * element (pf_hdr_cb) */
 	r = pf_name_scan(b, s, end, c);
 	t = r & ~PF_SEP_COMMA;
+	if (t == s) {
+		/* no name: separators (with a ',' among them after a name
+		 * that SP/HT ended), the next element after them */
+		s = PF_LAUNDER(c->tmp, pf_scan_sep(b, s, end));
+		t = s & ~PF_SEP_COMMA;
+		if (t >= end)
+			return 1;
+		if (t == c->tstart || (c->need_comma && !(s & PF_SEP_COMMA)))
+			goto bad;
+		c->pos = t;
+		c->need_comma = 0;
+		return 0;
+	}
+	if (c->need_comma) {
+		t = s;
+		goto bad;
+	}
 	/* the table's key (pf_hdr_home), unless the words are not the name
 	 * (past end: no table look-up) */
 	c->hash = t > end ? PF_HDR_ENTRIES : pf_hdr_home(c->w);
@@ -758,10 +769,6 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 	t = r & ~PF_SEP_COMMA;
 	if (t > end)
 		t = end;
-	/* an empty name: the element starts with a byte that is neither a
-	 * separator nor a tchar */
-	if (t == c->tstart)
-		goto bad;
 	if (!(r & PF_SEP_COMMA) && t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' &&
 	    b[PF_M(t)] != '\t')
 		goto bad;
