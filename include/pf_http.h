@@ -119,8 +119,10 @@ PF_INLINE __u64 pf_tchar_sym(__u64 x)
 
 /* First index in [from, lim) whose byte is not a tchar; lim if none.
  * lim - from <= 8 * words (words a constant: the loop bound the verifier
- * walks), lim <= PF_REQ_MAX. Bytes at lim and beyond
- * never change the result (they may be read). Per word, the cheap
+ * walks), lim <= PF_REQ_MAX. Bytes at lim and beyond never change the
+ * result, but they are read: the loop tests only its word count (a stop
+ * past lim is clamped to lim), one compare and branch fewer a word than
+ * also testing i < lim (tests/README.md, What was tried). Per word, the cheap
  * superset test; unless its first flagged byte is ':' or ',', the exact test of
  * the symbols decides: few branches a word, which keeps the verifier's
  * walk through the loop short, and no table look-up. */
@@ -128,7 +130,7 @@ PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 wor
 {
 	__u64 i, k, m, x;
 
-	for (k = 0, i = from; k < words && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < words; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		m = pf_maybe_not_tchar(x);
 		if (!m)
@@ -161,12 +163,13 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
 /* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <= 8 *
  * words, words a constant) whose byte is below lt or is DEL, scanning 8
  * bytes at a time; lim if none. Bytes with the high bit set never stop
- * the scan (obs-text). */
+ * the scan (obs-text). As pf_scan_tchar_in, the loop tests only its word
+ * count: bytes past lim are read, never change the result. */
 PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt, __u32 words)
 {
 	__u64 x, m, lts = lt * PF_ONES, i, k;
 
-	for (k = 0, i = from; k < words && i < lim; k++, i += 8) {
+	for (k = 0, i = from; k < words; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		/* below lt: the subtraction's borrow only runs upwards from a
 		 * flagged byte, so exact for the lowest one, which is all we

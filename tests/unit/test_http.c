@@ -550,6 +550,29 @@ static void test_name_length(void **state)
 	assert_int_equal(parse_str(req, &r), PF_P_BAD);
 }
 
+/* The inline word scans test only their word count and read past lim:
+ * a stop byte at or after lim never changes the result (lim), one before
+ * it is found, for every lim - from up to the words scanned. */
+static void test_scan_past_lim(void **state)
+{
+	static __u8 b[PF_REQ_BUF];
+	__u64 from = 5, n, s, want;
+
+	(void)state;
+	for (n = 0; n <= 16; n++) {
+		for (s = 0; s < 24; s++) {
+			memset(b, 'a', sizeof(b));
+			b[from + s] = '\r';
+			want = s < n ? from + s : from + n;
+			assert_int_equal(pf_scan_ctl_in(b, from, from + n, 0x20, 2), want);
+			b[from + s] = ':';
+			assert_int_equal(pf_scan_tchar_in(b, from, from + n, 2), want);
+			b[from + s] = '"';
+			assert_int_equal(pf_scan_tchar_in(b, from, from + n, 2), want);
+		}
+	}
+}
+
 /* More than PF_REQ_MAX bytes: TOO_LONG if it starts like OPTIONS,
  * NOT_OPTIONS otherwise; at exactly PF_REQ_MAX it still parses. */
 static void test_request_max(void **state)
@@ -636,6 +659,7 @@ int main(void)
 		cmocka_unit_test(test_name_length),
 		cmocka_unit_test(test_request_max),
 		cmocka_unit_test(test_ows_over_16),
+		cmocka_unit_test(test_scan_past_lim),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
