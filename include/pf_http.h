@@ -128,7 +128,8 @@ PF_INLINE __u64 pf_tchar_sym(__u64 x)
  * walk through the loop short, and no table look-up. */
 PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 words)
 {
-	__u64 i, k, m, x;
+	__u64 i, j, k, m, x;
+	__u8 c;
 
 	for (k = 0, i = from; k < words; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
@@ -136,9 +137,14 @@ PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 wor
 		if (!m)
 			continue;
 		/* the usual ends of names, ':' (header) and ',' (in a list),
-		 * need no exact test */
-		if (!((m & -m) & (pf_eqb(x, ':') | pf_eqb(x, ','))))
-			m &= ~pf_tchar_sym(x);
+		 * need no exact test: the first flagged byte read out of x */
+		j = pf_first_byte(m);
+		c = (__u8)(x >> (8 * j));
+		if (c == ':' || c == ',') {
+			i += j;
+			break;
+		}
+		m &= ~pf_tchar_sym(x);
 		if (m) {
 			i += pf_first_byte(m);
 			break;
@@ -474,18 +480,21 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 		return 1;
 	}
 	ch = b[PF_M(pos)];
-	if (ch == '\r') {
-		if (b[PF_M(pos + 1)] != '\n') {
-			c->res = PF_P_BAD;
+	/* a name's first byte is above SP: one test for the usual line */
+	if (ch <= ' ') {
+		if (ch == '\r') {
+			if (b[PF_M(pos + 1)] != '\n') {
+				c->res = PF_P_BAD;
+				return 1;
+			}
+			r->len = (__u16)(pos + 2);
+			c->done = 1;
 			return 1;
 		}
-		r->len = (__u16)(pos + 2);
-		c->done = 1;
-		return 1;
-	}
-	if (ch == ' ' || ch == '\t') {
-		c->res = PF_P_OBS_FOLD;
-		return 1;
+		if (ch == ' ' || ch == '\t') {
+			c->res = PF_P_OBS_FOLD;
+			return 1;
+		}
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
@@ -543,8 +552,8 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 	ch = b[PF_M(vs)];
 	if (ch == ' ')
 		ch = b[PF_M(++vs)];
-	if (ch != ' ' && ch != '\t' &&
-	    (vs >= end || (b[PF_M(end - 1)] != ' ' && b[PF_M(end - 1)] != '\t'))) {
+	/* no HT in [colon + 1, end): the value scan stops at any CTL */
+	if (ch != ' ' && (vs >= end || b[PF_M(end - 1)] != ' ')) {
 		ve = end;
 		goto trimmed;
 	}
