@@ -46,7 +46,8 @@ enum pf_rh_ac {
 /* struct pf_rhead.rm_vary: bit i set if rm[i] is a Vary line (else an
  * Access-Control-* line) */
 
-/* Work area of pf_rh_vary_has_origin (struct pf_rhead.vs). */
+/* Work area of pf_rh_vary_has_origin (struct pf_rhead.vs: the scanner
+ * now calls pf_rh_vary_words; the byte loop is the unit tier's reference). */
 struct pf_rh_vscan {
 	__u32 off, len;     /* the value */
 	__u32 start, in;    /* current element */
@@ -125,10 +126,59 @@ PF_INLINE int pf_rh_vary_has_origin(const __u8 *b, __u32 off, __u32 len,
 	return v->found;
 }
 
+/* Does the Vary value [off, off+len) (len <= 128) list "*" or "origin"
+ * (any case)? The same answer as pf_rh_vary_has_origin (the unit tier's
+ * reference, test_vary_words), 8 bytes a step: per word, the bytes that
+ * start an element (not a separator, the byte before one or the value's
+ * start) and are '*', 'o' or 'O' are the candidates; each is checked by
+ * one word compare and the byte after it. Bytes past len count as
+ * separators (they may be read, never change the answer). A global
+ * function: verified once; its bpf_loop callback a byte was most of the
+ * time of a head with a Vary of several elements. */
+PF_GLOBAL int pf_rh_vary_words(const struct pf_buf *rb, __u64 off, __u64 len)
+{
+	__u64 x, y, sep, starts, cand, carry = 0x80, i, k, j, e;
+	const __u8 *b;
+
+	if (!rb || len > 128)
+		return 0;
+	b = rb->b;
+	for (k = 0; k < 16 && 8 * k < len; k++) {
+		x = pf_ld64(b + PF_M(off + 8 * k));
+		sep = pf_eqb(x, ',') | pf_eqb(x, ' ') | pf_eqb(x, '\t') |
+		      (~pf_low_bytes(len - 8 * k < 8 ? (__u32)(len - 8 * k) : 8) & PF_HIGHS);
+		/* each byte's predecessor a separator: sep shifted up a byte,
+		 * the previous word's last byte (or the value's start) in */
+		starts = ~sep & ((sep << 8) | carry) & PF_HIGHS;
+		carry = sep >> 56;
+		cand = starts & (pf_eqb(x | 0x2020202020202020ULL, 'o') | pf_eqb(x, '*'));
+		for (j = 0; j < 8 && cand; j++) {
+			i = 8 * k + pf_first_byte(cand);
+			cand &= cand - 1;
+			y = pf_ld64(b + PF_M(off + i));
+			/* the element's length e: "*" is 1, "origin" 6 */
+			if ((y & 0xff) == '*')
+				e = 1;
+			else if (((y | 0x2020202020202020ULL) & pf_low_bytes(6)) ==
+				 PF_LIT8("origin\0\0") && i + 6 <= len)
+				e = 6;
+			else
+				continue;
+			/* ends there: at the value's end or a separator */
+			if (i + e == len)
+				return 1;
+			y = (y >> (8 * e)) & 0xff;
+			if (y == ',' || y == ' ' || y == '\t')
+				return 1;
+		}
+	}
+	return 0;
+}
+
 /* A Vary value [off, off+len) of one element of up to 16 bytes (no ',',
  * SP or HTAB in it: nginx's "Accept-Encoding"), decided 8 bytes a step:
  * 1 if it is "*" or "origin" (any case), 0 if not; -1 for another value
- * (pf_rh_vary_has_origin's byte loop decides). The loop's run per Vary
+ * (pf_rh_vary_words decides). The loop's run per Vary
  * line was a twentieth of the SK_MSG program's time. */
 PF_INLINE int pf_rh_vary_one(const __u8 *b, __u32 off, __u32 len)
 {
@@ -224,7 +274,7 @@ PF_INLINE int pf_rh_take(const __u8 *b, struct pf_rhead *h, __u32 pos, __u32 col
 		h->rm[h->n_rm & 15] = line;
 		h->n_rm++;
 		f = (__u32)pf_rh_vary_one(b, vs, v.len);
-		if (f == 1 || (f != 0 && pf_rh_vary_has_origin(b, vs, v.len, &h->vs)))
+		if (f == 1 || (f != 0 && pf_rh_vary_words((const struct pf_buf *)b, vs, v.len)))
 			h->vary_origin = 1;
 	} else if (n > 15 && n < 40 && w == PF_LIT8("access-c") &&
 		   pf_word_ieq(b, pos + 8, 7, PF_LIT8("ontrol-\0"))) {

@@ -368,6 +368,44 @@ static void test_vary_one(void **state)
 	assert_int_equal(pf_rh_vary_one(b, PF_REQ_MAX - 6, 6), 1);
 }
 
+/* pf_rh_vary_words (8 bytes a step) decides what the byte loop
+ * (pf_rh_vary_has_origin) decides: values of 0-128 bytes built from
+ * "origin"/"*" look-alikes and separators, at every alignment. */
+static void test_vary_words(void **state)
+{
+	static const char alpha[] = "oOrigin*,\t xaZ-";
+	static __u8 b[PF_REQ_BUF];
+	struct pf_rh_vscan v;
+	__u32 len, i, r, k, off, found = 0;
+	__u64 seed = 7;
+	int w;
+
+	(void)state;
+	for (k = 0; k < 300000; k++) {
+		len = k % 129;
+		off = 100 + k % 8;
+		for (i = 0; i < len + 8; i++) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			r = (__u32)(seed >> 33);
+			b[off + i] = (__u8)alpha[r % (sizeof(alpha) - 1)];
+		}
+		if (k % 5 == 0 && len >= 6)
+			memcpy(b + off + (k % (len - 5)), k % 2 ? "ORIGIN" : "origin", 6);
+		if (k % 3 == 0 && len >= 1)
+			b[off + (k % len)] = '*';
+		/* the bytes after the value (read by the words) never count */
+		w = pf_rh_vary_words((const struct pf_buf *)b, off, len);
+		found += (__u32)w;
+		assert_int_equal(w, pf_rh_vary_has_origin(b, off, len, &v));
+	}
+	assert_true(found > 1000 && found < 299000);
+	/* at the end of the buffer: no word read past it */
+	memcpy(b + PF_REQ_MAX - 8, "a, ORIGIN", 8);
+	assert_int_equal(pf_rh_vary_words((const struct pf_buf *)b, PF_REQ_MAX - 8, 8), 0);
+	memcpy(b + PF_REQ_MAX - 9, "a, ORIGIN", 9);
+	assert_int_equal(pf_rh_vary_words((const struct pf_buf *)b, PF_REQ_MAX - 9, 9), 1);
+}
+
 static void test_plan(void **state)
 {
 	struct pf_ofl_rule o = { .flags = PF_OFL_R_RESPONSES };
@@ -589,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_entry_regex),
 		cmocka_unit_test(test_rhead),
 		cmocka_unit_test(test_vary_one),
+		cmocka_unit_test(test_vary_words),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_policy_keys),
