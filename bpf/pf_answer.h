@@ -75,6 +75,7 @@ static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt 
 	 * ("R3 min value is outside of the allowed memory range"); a 64-bit
 	 * length pinned by a barrier keeps test and use on one register. */
 	barrier_var(plen);
+	s->head_n = 0; /* s->req is rewritten (see struct pf_scratch) */
 	if (plen > PF_REQ_MAX)
 		return PF_STAT_PASS_TOO_LONG;
 	if (plen == 0)
@@ -105,6 +106,7 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 	s->m.verdict = PF_V_NO_RULE;
 	s->m.reason = PF_R_OK;
 	s->m.rule = 0;
+	s->head_n = 0; /* s->r is rewritten (see struct pf_scratch) */
 	res = pf_parse(s->req, n, &s->r);
 	if (res != PF_P_OK)
 		return pf_parse_stat(res);

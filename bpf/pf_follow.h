@@ -58,7 +58,7 @@ __noinline long pf_frame_req(struct pf_scratch *s, __u32 len)
 {
 	if (!s)
 		return -1;
-	pf_parse_head(s->req, len, &s->r);
+	s->head_n = pf_parse_head(s->req, len, &s->r) == PF_P_OK && len <= PF_REQ_MAX ? len : 0;
 	return pf_frame_len(&s->r);
 }
 
@@ -96,6 +96,7 @@ static __always_inline long pf_client_bytes(void *ctx, bool xdp, const struct pf
 	bool gro = !xdp && ((struct __sk_buff *)ctx)->gso_segs > 1;
 	__u32 n;
 
+	s->head_n = 0; /* s->req is rewritten (see struct pf_scratch) */
 	if (from >= p->pay_len)
 		return -1;
 	if (!gro) {

@@ -154,6 +154,12 @@ struct pf_scratch {
 	 * Too large") */
 	struct pf_reqts ts;
 	struct pf_emit e;
+	/* r is pf_parse_head's PF_P_OK parse of req's first head_n bytes (0:
+	 * it is not): set by pf_frame_req, cleared before req or r is
+	 * written otherwise (pf_load_req, pf_client_bytes, pf_decide). The
+	 * response offload's recorder (pf_ofl_reuse) takes r instead of
+	 * parsing the same head again. */
+	__u32 head_n;
 };
 
 struct {

@@ -70,16 +70,46 @@ static __always_inline void pf_ofl_in_stop(struct pf_ofl_sk *st, __u32 next, __u
 		pf_count(stat);
 }
 
-/* Parse and decide the request head at sc->buf (n bytes from the
- * segment); a global function so the verifier checks it once. Returns
- * 0 with sc->r / sc->e filled, or the stat of why not. */
-__noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n)
+/* pf_tc_ingress parsed this head already when it follows the
+ * connection's framing (pf_frame_req, the same pf_parse_head): if its
+ * scratch holds that parse of exactly the n bytes at sc->buf, take it
+ * into sc->r (pf_parse_head's result depends on the n bytes and n
+ * alone) and return 1; else 0. s->head_n says s->r is the parse of
+ * s->req's first head_n bytes (struct pf_scratch); the words compare
+ * makes them these bytes. Per-CPU scratch written by this CPU's TC/XDP
+ * programs, which do not nest within this one. A global function:
+ * verified once. */
+__noinline int pf_ofl_reuse(struct pf_ofl_scratch *sc, const struct pf_scratch *s, __u32 n)
+{
+	__u32 k;
+	__u64 d;
+
+	if (!sc || !s || n == 0 || n > PF_REQ_MAX || s->head_n != n)
+		return 0;
+	for (k = 0; k < PF_REQ_MAX / 8; k++) {
+		if (8 * k >= n)
+			break;
+		d = pf_ld64(sc->buf + 8 * k) ^ pf_ld64(s->req + 8 * k);
+		if (n - 8 * k < 8)
+			d &= pf_low_bytes(n - 8 * k);
+		if (d)
+			return 0;
+	}
+	sc->r = s->r;
+	return 1;
+}
+
+/* Parse (unless parsed: sc->r from pf_ofl_reuse) and decide the request
+ * head at sc->buf (n bytes from the segment); a global function so the
+ * verifier checks it once. Returns 0 with sc->r / sc->e filled, or the
+ * stat of why not. */
+__noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n, __u32 parsed)
 {
 	__u32 slot = pf_cfg.active_slot & (PF_SLOTS - 1);
 
 	if (!sc)
 		return PF_STAT_PASS_ERROR;
-	if (pf_parse_head(sc->buf, n, &sc->r) != PF_P_OK)
+	if (!parsed && pf_parse_head(sc->buf, n, &sc->r) != PF_P_OK)
 		return PF_STAT_OFL_IN_UNPARSED;
 	pf_ofl_entry(sc->buf, &sc->r, &pf_cfg.slot[slot], slot, &sc->m, &sc->e);
 	return 0;
@@ -158,7 +188,8 @@ static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_p
 static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
 					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
 {
-	__u32 S = p->seq, E = p->seq + p->pay_len, next, nn, k, n, stat, stop, idx;
+	__u32 S = p->seq, E = p->seq + p->pay_len, next, nn, k, n, stat, stop, idx, zero = 0;
+	struct pf_scratch *s;
 	int ret;
 
 	/* a first look without the lock (a lock pair per request was a tenth
@@ -188,7 +219,8 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 			pf_ofl_in_stop(st, next, PF_STAT_OFL_IN_UNPARSED);
 			return;
 		}
-		ret = pf_ofl_decide(sc, n);
+		s = bpf_map_lookup_elem(&pf_scratch, &zero);
+		ret = pf_ofl_decide(sc, n, s ? pf_ofl_reuse(sc, s, n) : 0);
 		if (ret) {
 			/* a head split over segments, too long or malformed */
 			pf_ofl_in_stop(st, next, ret);
