@@ -53,16 +53,17 @@ static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a
 	bpf_spin_unlock(&f->lock);
 }
 
-/* The same fields read without the lock, for the answer path only
- * (pf_try_answer): one lock window fewer per client segment of a tracked
- * connection. A commit on another CPU meanwhile can make the copy mix two
- * states; pf_commit, under the lock, then finds a field its guards used
- * no longer the entry's and loses the race as it does when gen moved
- * (pf_adj_torn), and a copy that finds a retransmission is taken again
- * under the lock before anything is re-answered from it. Any other
- * outcome passes the segment (its translation reads the entry again,
- * locked) or drops it (the client sends it again). Volatile loads: each
- * field read once, into the copy. */
+/* The same fields read without the lock, for the answer path
+ * (pf_try_answer) and the translation (pf_translate_in / _out): one lock
+ * window fewer per segment of a tracked connection, two per client data
+ * segment. A commit on another CPU meanwhile can make the copy mix two
+ * states; under the lock, pf_commit or pf_flow_note then finds a field
+ * the guards or the rewrite used no longer the entry's and loses the
+ * race as it does when gen moved (pf_adj_torn): the segment is dropped
+ * (its sender sends it again). A copy that finds a retransmission is
+ * taken again under the lock before anything is re-answered from it (no
+ * commit checks a re-answer). Volatile loads: each field read once, into
+ * the copy, so what the rewrite used is what the check compares. */
 static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj *a)
 {
 	const volatile struct pf_flow *v = f;
@@ -89,9 +90,13 @@ static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj 
 
 /* Under f's lock, gen unchanged: did the unlocked copy a (pf_flow_peek)
  * mix two states? Only a commit changes the correction fields and the
- * lengths (and gen with them), and only a commit clears resp_acked: in a
- * consistent copy with the entry's gen they are all the entry's. state
- * and c_next, which other segments change, the commit checks itself. */
+ * lengths (and gen with them), and only a commit clears resp_acked (set
+ * by the client's ACK, pf_flow_note): in a consistent copy with the
+ * entry's gen they are all the entry's, and resp_acked is the entry's or
+ * an earlier 0 -- no segment is dropped outside the race. Checked by
+ * value, whatever wrote the entry: no sequence count. state, c_next and
+ * s_mark, which other segments change, pf_commit and pf_flow_note check
+ * against the entry themselves. */
 static __always_inline int pf_adj_torn(const struct pf_flow *f, const struct pf_adj *a)
 {
 	return ((f->c_pos ^ a->c_pos) | (f->c_before ^ a->c_before) |

@@ -17,16 +17,34 @@
 #include "pf_tcp.h"
 #include "pf_test.h"
 
-/* Under f's lock: is the state still the snapshot a's? If so, record
+/* Under f's lock: is the state still the copy a's? If so, record
  * what the translated segment p (direction dir) tells about the flow:
  * the furthest bytes passed with these offsets (c_hi / s_hi), whether
  * the client acked the latest response, FIN/RST, the time, and what u
  * found (pf_follow.h): a new request's framing (client), the beginning
  * of an answer (server) -- applied only if the c_next / s_mark it was
- * computed from is still the flow's. Returns 0, or -1 if another CPU
- * committed a splice since a was taken: p was translated with the old
- * offsets and must be dropped (its sender sends it again; see struct
- * pf_flow). */
+ * computed from is still the flow's, in the state (FRAMED, ANSWERED)
+ * the entry holds now. Returns 0, or -1 if another CPU committed a
+ * splice since a was read, or a mixes two states: p was translated with
+ * offsets the entry does not hold and must be dropped (its sender sends
+ * it again; see struct pf_flow).
+ *
+ * a is an unlocked copy (pf_flow_peek): a commit on another CPU while
+ * it was read can leave it fields of two states, gen the new one's. The
+ * rewrite of p (seq, ack, SACK) used only the correction fields, the
+ * lengths and (server) resp_acked; pf_adj_torn drops p unless each is
+ * the entry's now (resp_acked: or 0 where the entry has 1, the clamp a
+ * copy read just before the client's ACK makes too). Passed, p is
+ * rewritten as from a copy taken here under the lock -- only values
+ * enter the rewrite, not the copy's consistency. The framing follow read
+ * c_next / s_mark and state from the copy; u is applied only where they
+ * are the entry's (u->from, FRAMED / ANSWERED read from f), so a torn
+ * copy can only leave u unapplied or, for a client head the copy saw
+ * unanswered, lose the framing (state 0: later preflights go to the app)
+ * -- as a locked copy read just before the other CPU's write does. A
+ * copy of the consumed request that pf_translate_in's pf_in_consumed
+ * missed (a torn c_pos / req_len) cannot pass: with the entry's c_pos and
+ * req_len it would have been found. */
 static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *a,
 					const struct pf_pkt *p, int dir,
 					const struct pf_follow *u)
@@ -36,7 +54,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 	int ret = 0;
 
 	bpf_spin_lock(&f->lock);
-	if (f->gen != a->gen) {
+	if (f->gen != a->gen || pf_adj_torn(f, a)) {
 		ret = -1;
 		goto out;
 	}
@@ -94,10 +112,13 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	struct pf_opts *o;
 	struct pf_adj a;
 
-	pf_flow_snapshot(f, &a);
+	/* without the lock: pf_flow_note checks every field used */
+	pf_flow_peek(f, &a);
 	/* pf_try_answer's first check, against the current state: a copy
 	 * of the request that lost the race to its twin on another CPU
-	 * (it passed the check before the twin committed) */
+	 * (it passed the check before the twin committed). On a torn copy
+	 * it may err: a false hit drops p (sent again), a miss is dropped
+	 * by pf_flow_note's check */
 	if (p->pay_len && pf_in_consumed(&a, p->seq)) {
 		pf_count(PF_STAT_RACE_LOST);
 		return -1;
@@ -136,7 +157,8 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	struct pf_opts *o;
 	struct pf_adj a;
 
-	pf_flow_snapshot(f, &a);
+	/* without the lock: pf_flow_note checks every field used */
+	pf_flow_peek(f, &a);
 	PF_TEST_POINT(PF_TP_XLATE_OUT);
 	pf_follow_server(ctx, p, &a, &u);
 	if (!(p->tflags & PF_TCPF_ACK) ?

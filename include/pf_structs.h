@@ -227,13 +227,18 @@ struct pf_flow_key {
  *
  * Concurrency: packets of one connection run on several CPUs at once
  * (multi-queue NICs, RPS, TC egress on the sending CPU). Every field is
- * written under lock only, and read under it but for the answer path's
- * first copy (pf_flow_peek: its commit checks every field it used). A
- * packet works on a snapshot (struct pf_adj, with gen) and then, under
- * the lock, acts only if gen is unchanged: a splice committed meanwhile
- * by another CPU makes a commit drop its segment (the duplicate that
- * lost) and a translation drop its segment (translated with the old
- * offsets; TCP sends it again). c_hi/
+ * written under lock only. A packet works on a copy (struct pf_adj, with
+ * gen) read without the lock (pf_flow_peek; under it only to re-answer a
+ * retransmission) and then, under the lock, acts only if gen is unchanged
+ * and every field it used is still the entry's (pf_adj_torn: a copy read
+ * during a commit may mix the states before and after): a splice
+ * committed meanwhile by another CPU makes a commit drop its segment (the
+ * duplicate that lost) and a translation drop its segment (rewritten
+ * with offsets the entry does not hold; TCP sends it again). The
+ * translation rewrites seq, ack and SACK from the copy before it takes
+ * the lock, so a mixed copy must never pass: the rewrite reads only the
+ * compared fields, and what the framing follow read (c_next, s_mark,
+ * state) pf_flow_note compares with the entry before applying it. c_hi/
  * s_hi record, under the same lock, the furthest bytes each side has had
  * passed with the current offsets; a commit needs none past the request
  * (client) or past the response position (server). gen starts random, so

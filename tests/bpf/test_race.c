@@ -351,6 +351,115 @@ static void t_torn_copy_loses(void)
 		H_EQ(fl.splices, 1, "flow splices");
 }
 
+/* The translation reads the flow's state without its lock too
+ * (pf_flow_peek in pf_translate_in / _out), and rewrites the segment from
+ * that copy before pf_flow_note takes the lock. A commit on another CPU
+ * meanwhile can leave the copy fields of two states with the new gen:
+ * made here by changing the entry under its lock between the read and
+ * the note, gen kept (field, by delta). The segment, rewritten with
+ * offsets the entry does not hold, must be dropped (xlate_race; its
+ * sender sends it again), never passed on. */
+static void torn_xlate(const struct h_prog *prog, __u32 point, const struct pkt_spec *seg,
+		       const struct conn *c, __u32 *(*field)(struct pf_flow *), __u32 delta,
+		       const char *what)
+{
+	struct h_run b;
+	struct pf_flow fl;
+
+	if (!H_CHECK(h_flow(&c->req, &fl), "flow gone") || !h_pause_start(prog, seg, point))
+		return;
+	*field(&fl) += delta;
+	h_flow_put(&c->req, &fl);
+	if (!h_pause_finish(&b) || !dropped_as(&b, PF_STAT_XLATE_RACE, what))
+		return;
+	if (H_CHECK(h_flow(&c->req, &fl), "flow gone"))
+		H_EQ(fl.splices, 1, "flow splices");
+}
+
+static __u32 *fl_c_after(struct pf_flow *f) { return &f->c_after; }
+static __u32 *fl_s_after(struct pf_flow *f) { return &f->s_after; }
+
+/* A client request behind the answered preflight: its seq read with
+ * c_after one request longer than the entry's. */
+static void t_torn_xlate_in(void)
+{
+	struct conn c;
+	struct pkt_spec data;
+
+	if (!acked_splice(&c))
+		return;
+	conn_cseg(&data, &c, c.S + c.L, c.P + c.R, PUT_REQ);
+	torn_xlate(h_in, PF_TP_XLATE_IN, &data, &c, fl_c_after, 7, "client data, torn copy");
+}
+
+/* A server segment: its wire seq read with s_after other than the
+ * entry's. */
+static void t_torn_xlate_out(void)
+{
+	struct conn c;
+	struct pkt_spec data;
+
+	if (!acked_splice(&c))
+		return;
+	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
+	torn_xlate(&h_tc_out, PF_TP_XLATE_OUT, &data, &c, fl_s_after, 7, "server data, torn copy");
+}
+
+/* resp_acked goes 0 -> 1 between commits, and back to 0 only with a
+ * commit (and gen): a copy with 1 where the entry has 0 mixes two states
+ * even when every offset agrees. Its server ack at the request position
+ * would pass unclamped -- telling the client its request was delivered
+ * before it has the response -- so it is dropped. */
+static void t_torn_resp_acked(void)
+{
+	struct conn c;
+	struct pkt_spec ack;
+	struct h_run b;
+	struct pf_flow fl;
+
+	if (!acked_splice(&c))
+		return;
+	conn_sseg(&ack, &c, c.P, c.S, "");
+	if (!H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !H_CHECK(fl.resp_acked == 1, "flow resp_acked %u, want 1", fl.resp_acked) ||
+	    !h_pause_start(&h_tc_out, &ack, PF_TP_XLATE_OUT))
+		return;
+	fl.resp_acked = 0;
+	h_flow_put(&c.req, &fl);
+	if (h_pause_finish(&b))
+		dropped_as(&b, PF_STAT_XLATE_RACE, "server ACK, copy acked alone");
+}
+
+/* The other way is no mix: the copy read resp_acked 0 just before the
+ * client's ACK of the response set it (on the other CPU). The server
+ * segment goes on with the ack clamped to the request position -- what a
+ * copy read under the lock before that ACK gives, an old ack to the
+ * client -- and is not dropped: the check finds no torn field. */
+static void t_copy_before_ack_passes(void)
+{
+	struct conn c;
+	struct pkt_spec sack, cack;
+	struct h_run a, b;
+	struct pkt_view v;
+
+	if (!conn_splice(&c, 4, S0, P0))
+		return;
+	conn_sseg(&sack, &c, c.P, c.S, "");
+	conn_cseg(&cack, &c, c.S + c.L, c.P + c.R, "");
+	if (!h_pause_start(&h_tc_out, &sack, PF_TP_XLATE_OUT))
+		return;
+	h_run_spec(h_in, &cack, NULL, &a);
+	if (!h_pause_finish(&b))
+		return;
+	H_CHECK(a.verdict == H_PASS, "client ACK: verdict %s, want PASS", h_verdict_name(a.verdict));
+	if (H_CHECK(b.verdict == H_PASS && h_out_view(&b, &v), "server ACK: verdict %s, want PASS",
+		    h_verdict_name(b.verdict))) {
+		H_EQX(v.seq, c.P + c.R, "server ACK: wire seq");
+		H_EQX(v.ack, c.S, "server ACK: wire ack (clamped: the copy's resp_acked 0)");
+		H_EQ(b.delta[PF_STAT_XLATE_RACE], 0, "server ACK: xlate_race");
+	}
+}
+
 void test_race(void)
 {
 	h_case("race_twins_first_preflight_one_answer", t_twins_new_flow);
@@ -363,4 +472,8 @@ void test_race(void)
 	h_case("race_old_ack_does_not_ack_new_response", t_old_ack_not_new_response);
 	h_case("race_straggler_does_not_write_reused_entry", t_straggler_reused_entry);
 	h_case("race_torn_copy_not_committed", t_torn_copy_loses);
+	h_case("race_torn_xlate_in_copy_dropped", t_torn_xlate_in);
+	h_case("race_torn_xlate_out_copy_dropped", t_torn_xlate_out);
+	h_case("race_torn_resp_acked_copy_dropped", t_torn_resp_acked);
+	h_case("race_xlate_copy_before_ack_passes", t_copy_before_ack_passes);
 }
