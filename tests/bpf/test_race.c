@@ -321,6 +321,35 @@ static void t_straggler_reused_entry(void)
 	H_EQ(b.verdict, H_DROP, "the straggler's verdict");
 }
 
+/* Stop seg (through prog) at point, right after it read the flow's state
+ * of c; change the entry under its lock as a commit on another CPU would
+ * (tear), gen kept; let seg go on: it must be dropped and counted stat,
+ * and the entry keep its one splice. */
+static void torn(const struct h_prog *prog, __u32 point, const struct pkt_spec *seg,
+		 const struct conn *c, void (*tear)(struct pf_flow *), int stat, const char *what)
+{
+	struct h_run b;
+	struct pf_flow fl;
+
+	if (!H_CHECK(h_flow(&c->req, &fl), "flow gone") || !h_pause_start(prog, seg, point))
+		return;
+	tear(&fl);
+	h_flow_put(&c->req, &fl);
+	if (!h_pause_finish(&b) || !dropped_as(&b, stat, what))
+		return;
+	if (H_CHECK(h_flow(&c->req, &fl), "flow gone"))
+		H_EQ(fl.splices, 1, "flow splices");
+}
+
+static void tear_s_offsets(struct pf_flow *f)
+{
+	f->s_before += 7;
+	f->s_after += 7;
+}
+
+static void tear_c_after(struct pf_flow *f) { f->c_after += 7; }
+static void tear_resp_acked(struct pf_flow *f) { f->resp_acked = 0; }
+
 /* The answer path reads the flow's state without its lock
  * (pf_flow_peek): a commit on another CPU at that moment can leave it a
  * copy that mixes the states before and after, with the new gen. What
@@ -333,76 +362,44 @@ static void t_torn_copy_loses(void)
 {
 	struct conn c;
 	struct pkt_spec req;
-	struct h_run b;
-	struct pf_flow fl;
 
 	if (!acked_splice(&c))
 		return;
 	second_req(&req, &c);
-	if (!H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
-	    !h_pause_start(h_in, &req, PF_TP_ANSWER))
-		return;
-	fl.s_before += 7;
-	fl.s_after += 7;
-	h_flow_put(&c.req, &fl);
-	if (!h_pause_finish(&b) || !dropped_as(&b, PF_STAT_RACE_LOST, "the torn copy"))
-		return;
-	if (H_CHECK(h_flow(&c.req, &fl), "flow gone"))
-		H_EQ(fl.splices, 1, "flow splices");
+	torn(h_in, PF_TP_ANSWER, &req, &c, tear_s_offsets, PF_STAT_RACE_LOST, "the torn copy");
 }
 
 /* The translation reads the flow's state without its lock too
  * (pf_flow_peek in pf_translate_in / _out), and rewrites the segment from
  * that copy before pf_flow_note takes the lock. A commit on another CPU
- * meanwhile can leave the copy fields of two states with the new gen:
- * made here by changing the entry under its lock between the read and
- * the note, gen kept (field, by delta). The segment, rewritten with
- * offsets the entry does not hold, must be dropped (xlate_race; its
- * sender sends it again), never passed on. */
-static void torn_xlate(const struct h_prog *prog, __u32 point, const struct pkt_spec *seg,
-		       const struct conn *c, __u32 *(*field)(struct pf_flow *), __u32 delta,
-		       const char *what)
-{
-	struct h_run b;
-	struct pf_flow fl;
-
-	if (!H_CHECK(h_flow(&c->req, &fl), "flow gone") || !h_pause_start(prog, seg, point))
-		return;
-	*field(&fl) += delta;
-	h_flow_put(&c->req, &fl);
-	if (!h_pause_finish(&b) || !dropped_as(&b, PF_STAT_XLATE_RACE, what))
-		return;
-	if (H_CHECK(h_flow(&c->req, &fl), "flow gone"))
-		H_EQ(fl.splices, 1, "flow splices");
-}
-
-static __u32 *fl_c_after(struct pf_flow *f) { return &f->c_after; }
-static __u32 *fl_s_after(struct pf_flow *f) { return &f->s_after; }
-
-/* A client request behind the answered preflight: its seq read with
- * c_after one request longer than the entry's. */
+ * meanwhile can leave the copy fields of two states with the new gen
+ * (made as above). A client request behind the answered preflight (its
+ * seq read with c_after one request longer than the entry's), or a
+ * server segment (its wire seq read with s_after other than the
+ * entry's), rewritten with offsets the entry does not hold, must be
+ * dropped (xlate_race; its sender sends it again), never passed on. */
 static void t_torn_xlate_in(void)
 {
 	struct conn c;
-	struct pkt_spec data;
+	struct pkt_spec seg;
 
 	if (!acked_splice(&c))
 		return;
-	conn_cseg(&data, &c, c.S + c.L, c.P + c.R, PUT_REQ);
-	torn_xlate(h_in, PF_TP_XLATE_IN, &data, &c, fl_c_after, 7, "client data, torn copy");
+	conn_cseg(&seg, &c, c.S + c.L, c.P + c.R, PUT_REQ);
+	torn(h_in, PF_TP_XLATE_IN, &seg, &c, tear_c_after, PF_STAT_XLATE_RACE,
+	     "client data, torn copy");
 }
 
-/* A server segment: its wire seq read with s_after other than the
- * entry's. */
 static void t_torn_xlate_out(void)
 {
 	struct conn c;
-	struct pkt_spec data;
+	struct pkt_spec seg;
 
 	if (!acked_splice(&c))
 		return;
-	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
-	torn_xlate(&h_tc_out, PF_TP_XLATE_OUT, &data, &c, fl_s_after, 7, "server data, torn copy");
+	conn_sseg(&seg, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
+	torn(&h_tc_out, PF_TP_XLATE_OUT, &seg, &c, tear_s_offsets, PF_STAT_XLATE_RACE,
+	     "server data, torn copy");
 }
 
 /* resp_acked goes 0 -> 1 between commits, and back to 0 only with a
@@ -414,20 +411,15 @@ static void t_torn_resp_acked(void)
 {
 	struct conn c;
 	struct pkt_spec ack;
-	struct h_run b;
 	struct pf_flow fl;
 
 	if (!acked_splice(&c))
 		return;
 	conn_sseg(&ack, &c, c.P, c.S, "");
-	if (!H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
-	    !H_CHECK(fl.resp_acked == 1, "flow resp_acked %u, want 1", fl.resp_acked) ||
-	    !h_pause_start(&h_tc_out, &ack, PF_TP_XLATE_OUT))
-		return;
-	fl.resp_acked = 0;
-	h_flow_put(&c.req, &fl);
-	if (h_pause_finish(&b))
-		dropped_as(&b, PF_STAT_XLATE_RACE, "server ACK, copy acked alone");
+	if (H_CHECK(h_flow(&c.req, &fl), "flow gone") &&
+	    H_CHECK(fl.resp_acked == 1, "flow resp_acked %u, want 1", fl.resp_acked))
+		torn(&h_tc_out, PF_TP_XLATE_OUT, &ack, &c, tear_resp_acked, PF_STAT_XLATE_RACE,
+		     "server ACK, copy acked alone");
 }
 
 /* The other way is no mix: the copy read resp_acked 0 just before the
