@@ -106,6 +106,20 @@ static __always_inline int pf_adj_torn(const struct pf_flow *f, const struct pf_
 	       (a->resp_acked && !f->resp_acked);
 }
 
+/* Is the unlocked copy a (pf_flow_peek) still f's state, read under the
+ * lock? For a segment rewritten from a that then takes no pf_flow_note
+ * (a helper failed after the seq/ack rewrite): it passes only if what
+ * the rewrite used is the entry's, as pf_flow_note's check would. */
+static __always_inline int pf_flow_same(struct pf_flow *f, const struct pf_adj *a)
+{
+	int same;
+
+	bpf_spin_lock(&f->lock);
+	same = f->gen == a->gen && !pf_adj_torn(f, a);
+	bpf_spin_unlock(&f->lock);
+	return same;
+}
+
 /* Does payload starting at client wire seq x start inside the consumed
  * request of a? Such a segment is a copy of the request (or of its
  * tail): answered again or dropped, never passed -- the app would read

@@ -143,6 +143,11 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	pf_count(PF_STAT_TRANSLATED_IN);
 	return 0;
 err:
+	/* seq/ack may be rewritten from a: passed only if a is the entry's */
+	if (!pf_flow_same(f, &a)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
 	pf_count(PF_STAT_PASS_ERROR);
 	return 0;
 }
@@ -178,6 +183,11 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	pf_count(PF_STAT_TRANSLATED_OUT);
 	return 0;
 err:
+	/* seq/ack may be rewritten from a: passed only if a is the entry's */
+	if (!pf_flow_same(f, &a)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
 	pf_count(PF_STAT_PASS_ERROR);
 	return 0;
 }

@@ -390,6 +390,24 @@ static void t_torn_xlate_in(void)
 	     "client data, torn copy");
 }
 
+/* The same copy, with a malformed option list (a SACK option of length
+ * 1): the seq and ack are rewritten from the copy, then the option walk
+ * fails and the segment takes no pf_flow_note. It must still be dropped
+ * (pf_flow_same), not passed on as a helper failure. */
+static void t_torn_xlate_err(void)
+{
+	static const __u8 bad_opt[2] = { 5, 1 };
+	struct conn c;
+	struct pkt_spec seg;
+
+	if (!acked_splice(&c))
+		return;
+	conn_cseg(&seg, &c, c.S + c.L, c.P + c.R, PUT_REQ);
+	pkt_opt_raw(&seg, bad_opt, sizeof(bad_opt));
+	torn(h_in, PF_TP_XLATE_IN, &seg, &c, tear_c_after, PF_STAT_XLATE_RACE,
+	     "client data, torn copy, bad options");
+}
+
 static void t_torn_xlate_out(void)
 {
 	struct conn c;
@@ -466,6 +484,7 @@ void test_race(void)
 	h_case("race_torn_copy_not_committed", t_torn_copy_loses);
 	h_case("race_torn_xlate_in_copy_dropped", t_torn_xlate_in);
 	h_case("race_torn_xlate_out_copy_dropped", t_torn_xlate_out);
+	h_case("race_torn_xlate_err_copy_dropped", t_torn_xlate_err);
 	h_case("race_torn_resp_acked_copy_dropped", t_torn_resp_acked);
 	h_case("race_xlate_copy_before_ack_passes", t_copy_before_ack_passes);
 }
