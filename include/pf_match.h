@@ -678,16 +678,16 @@ PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
  * caller then needs no load of that byte). */
 PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr_ctx *c)
 {
-	__u64 i, k, m, x, lt, lw, r;
+	__u64 i, k, m, x, lw, r;
 
 	c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
 	for (k = 0, i = from; k < PF_HDR_NAME / 8 && i < lim; k++, i += 8) {
 		x = pf_ld64(b + PF_M(i));
 		/* pf_maybe_not_tchar with its letters kept: they lower-case
 		 * the word as pf_lower64 does */
-		lt = pf_inb(x | 0x2020202020202020ULL, 'a', 'z');
-		m = ~(lt | (pf_inb(x, '-', '9') & ~pf_eqb(x, '/'))) & PF_HIGHS;
-		lw = x | (lt >> 2);
+		m = pf_maybe_not_tchar(x);
+		/* letters lower-cased (their flags moved to bit 5) */
+		lw = x | (pf_inb(x | 0x2020202020202020ULL, 'a', 'z') >> 2);
 		if (m) {
 			r = (m & -m) & pf_eqb(x, ',');
 			if (!(r | ((m & -m) & pf_eqb(x, ':'))))
