@@ -283,8 +283,8 @@ drop:
  * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
  * with the committed correction. The guards approved the request
  * against the state a was taken from: the commit happens only if, under
- * f's lock, f is still in that state (a->gen, and pf_adj_torn: a is an
- * unlocked copy) and no byte was passed with the current offsets past
+ * f's lock, f is still in that state (pf_adj_torn: gen, and each field
+ * of a, an unlocked copy) and no byte was passed with the current offsets past
  * the request (c_hi: e.g. an earlier copy of it, still in the socket's
  * backlog when the guards read rcv_nxt) or past snd_nxt (s_hi: the app
  * wrote after the guards read write_seq).
@@ -332,7 +332,7 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 	}
 	bpf_spin_lock(&f->lock);
 	/* a is pf_try_answer's unlocked copy (pf_flow_peek) */
-	if (f->gen != a->gen || pf_adj_torn(f, a)) {
+	if (pf_adj_torn(f, a)) {
 		st = PF_STAT_RACE_LOST;
 		goto out;
 	}

@@ -34,40 +34,10 @@ struct pf_adj {
 	__u8  resp_acked, state;
 };
 
-static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
+/* The copy's fields from the entry, each read once (volatile): what a
+ * copy taken without the lock then uses is what pf_adj_torn compares. */
+static __always_inline void pf_adj_read(const volatile struct pf_flow *v, struct pf_adj *a)
 {
-	bpf_spin_lock(&f->lock);
-	a->gen = f->gen;
-	a->c_pos = f->c_pos;
-	a->c_before = f->c_before;
-	a->c_after = f->c_after;
-	a->s_pos = f->s_pos;
-	a->s_before = f->s_before;
-	a->s_after = f->s_after;
-	a->req_len = f->req_len;
-	a->resp_len = f->resp_len;
-	a->resp_acked = f->resp_acked;
-	a->state = f->state;
-	a->c_next = f->c_next;
-	a->s_mark = f->s_mark;
-	bpf_spin_unlock(&f->lock);
-}
-
-/* The same fields read without the lock, for the answer path
- * (pf_try_answer) and the translation (pf_translate_in / _out): one lock
- * window fewer per segment of a tracked connection, two per client data
- * segment. A commit on another CPU meanwhile can make the copy mix two
- * states; under the lock, pf_commit or pf_flow_note then finds a field
- * the guards or the rewrite used no longer the entry's and loses the
- * race as it does when gen moved (pf_adj_torn): the segment is dropped
- * (its sender sends it again). A copy that finds a retransmission is
- * taken again under the lock before anything is re-answered from it (no
- * commit checks a re-answer). Volatile loads: each field read once, into
- * the copy, so what the rewrite used is what the check compares. */
-static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj *a)
-{
-	const volatile struct pf_flow *v = f;
-
 	a->gen = v->gen;
 	a->c_pos = v->c_pos;
 	a->c_before = v->c_before;
@@ -81,6 +51,28 @@ static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj 
 	a->state = v->state;
 	a->c_next = v->c_next;
 	a->s_mark = v->s_mark;
+}
+
+static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
+{
+	bpf_spin_lock(&f->lock);
+	pf_adj_read(f, a);
+	bpf_spin_unlock(&f->lock);
+}
+
+/* The same fields read without the lock, for the answer path
+ * (pf_try_answer) and the translation (pf_translate_in / _out): one lock
+ * window fewer per segment of a tracked connection, two per client data
+ * segment. A commit on another CPU meanwhile can make the copy mix two
+ * states; under the lock, pf_commit or pf_flow_note then finds a field
+ * the guards or the rewrite used no longer the entry's and loses the
+ * race as it does when gen moved (pf_adj_torn): the segment is dropped
+ * (its sender sends it again). A copy that finds a retransmission is
+ * taken again under the lock before anything is re-answered from it (no
+ * commit checks a re-answer). */
+static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj *a)
+{
+	pf_adj_read(f, a);
 	/* the copy stays in memory, as the locked one does (past the lock
 	 * helper calls): split into registers, its spills made TC's main
 	 * frame 304 -> 368 bytes ("combined stack size of 4 calls is 560.
@@ -88,8 +80,9 @@ static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj 
 	asm volatile("" : : "r"(a) : "memory");
 }
 
-/* Under f's lock, gen unchanged: did the unlocked copy a (pf_flow_peek)
- * mix two states? Only a commit changes the correction fields and the
+/* Under f's lock: is the copy a no longer f's state -- gen moved (a
+ * commit since a was read), or a, read without the lock (pf_flow_peek),
+ * mixes two states? Only a commit changes the correction fields and the
  * lengths (and gen with them), and only a commit clears resp_acked (set
  * by the client's ACK, pf_flow_note): in a consistent copy with the
  * entry's gen they are all the entry's, and resp_acked is the entry's or
@@ -99,7 +92,8 @@ static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj 
  * against the entry themselves. */
 static __always_inline int pf_adj_torn(const struct pf_flow *f, const struct pf_adj *a)
 {
-	return ((f->c_pos ^ a->c_pos) | (f->c_before ^ a->c_before) |
+	return f->gen != a->gen ||
+	       ((f->c_pos ^ a->c_pos) | (f->c_before ^ a->c_before) |
 		(f->c_after ^ a->c_after) | (f->s_pos ^ a->s_pos) |
 		(f->s_before ^ a->s_before) | (f->s_after ^ a->s_after) |
 		(__u32)(f->req_len ^ a->req_len) | (__u32)(f->resp_len ^ a->resp_len)) != 0 ||
@@ -115,7 +109,7 @@ static __always_inline int pf_flow_same(struct pf_flow *f, const struct pf_adj *
 	int same;
 
 	bpf_spin_lock(&f->lock);
-	same = f->gen == a->gen && !pf_adj_torn(f, a);
+	same = !pf_adj_torn(f, a);
 	bpf_spin_unlock(&f->lock);
 	return same;
 }

@@ -54,7 +54,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 	int ret = 0;
 
 	bpf_spin_lock(&f->lock);
-	if (f->gen != a->gen || pf_adj_torn(f, a)) {
+	if (pf_adj_torn(f, a)) {
 		ret = -1;
 		goto out;
 	}
