@@ -1,7 +1,7 @@
 # bench/bench.mk -- `make bench`: the side-by-side benchmark (bench/run.sh
 # measures into bench/results/latest.csv, bench/report.sh writes latest.md
 # and latest.png from it).
-#   make bench          everything (root, ~3 min)
+#   make bench          everything (root, ~7 min)
 #   make bench-kernel   BPF_PROG_TEST_RUN figures only (root, no topology)
 #   make bench-report   the report again from latest.csv (no root)
 #   make bench-gc       GC pass time at 65,536 and 1,048,576 entries
@@ -12,6 +12,8 @@
 #        bench/kcost.c     -> build/bench/kcost     (BPF_PROG_TEST_RUN cost)
 #        bench/gccost.c    -> build/bench/gccost    (flow-table GC pass cost)
 #        bench/statsfd.c   -> build/bench/statsfd   (BPF run-time statistics on)
+#        bench/rrlat.c     -> build/bench/rrlat     (round-trip latency in ns,
+#                             one keep-alive connection)
 #        bench/verifstats.c -> build/bench/verifstats (the verifier's work per
 #                             program; `make verif-stats`)
 # Read once even when both the Makefile includes it and -f names it.
@@ -20,7 +22,8 @@ PF_BENCH_MK := 1
 
 BENCH_DIR   := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
-	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd $(BENCH_DIR)/verifstats
+	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd $(BENCH_DIR)/verifstats \
+	       $(BENCH_DIR)/rrlat
 
 .PHONY: bench bench-tools bench-gc bench-kernel bench-report verif-stats
 
@@ -52,6 +55,15 @@ $(BENCH_DIR)/ofl_floorctl: bench/ofl_floorctl.c $(BENCH_DIR)/ofl_floor.skel.h
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -I$(BENCH_DIR) -o $@ $< $(LDLIBS)
 
+# the request files' reader, shared by kcost and rrlat
+$(BENCH_DIR)/reqfile.o: bench/reqfile.c bench/reqfile.h | $(BENCH_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BENCH_DIR)/rrlat: bench/rrlat.c bench/reqfile.h $(BENCH_DIR)/reqfile.o
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -Ibench -o $@ $< $(BENCH_DIR)/reqfile.o
+
 $(BENCH_DIR)/statsfd: bench/statsfd.c | $(BENCH_DIR)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
@@ -71,9 +83,9 @@ verif-stats: $(BENCH_DIR)/verifstats
 # (tests/bpf/bpf.mk), and the test build of the datapath (socket state
 # mocked) through its skeleton.
 KCOST_OBJS := $(BPFT_DIR)/pkt.o $(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o) \
-	      $(BPFT_MAPS:user/%.c=$(BPFT_DIR)/user/%.o)
+	      $(BPFT_MAPS:user/%.c=$(BPFT_DIR)/user/%.o) $(BENCH_DIR)/reqfile.o
 
-$(BENCH_DIR)/kcost: bench/kcost.c bench/floor.h $(BENCH_DIR)/floor.skel.h $(BPFT_SKEL) \
+$(BENCH_DIR)/kcost: bench/kcost.c bench/floor.h bench/reqfile.h $(BENCH_DIR)/floor.skel.h $(BPFT_SKEL) \
 		$(KCOST_OBJS)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Ibench -I$(BENCH_DIR) -I$(BPFT_DIR) -Iuser -Itests/bpf -o $@ $< \

@@ -103,6 +103,7 @@
 #include "maps.h"
 #include "floor.h"
 #include "floor.skel.h"
+#include "reqfile.h"
 
 #define REQ_MAX     2048
 #define MAX_OBJS    8            /* policies */
@@ -206,42 +207,6 @@ static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list a
 	if (level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
-}
-
-/* Read the request head from file (bench/preflight.txt format: "#"
- * lines skipped, lines joined with CRLF, a blank line at the end) into
- * buf. Returns its length, or -errno (message printed). */
-static int read_request(const char *file, char *buf, size_t cap)
-{
-	char line[1024];
-	size_t n = 0, l;
-	FILE *f = fopen(file, "r");
-
-	if (!f) {
-		fprintf(stderr, "kcost: open %s: %s\n", file, strerror(errno));
-		return -errno;
-	}
-	while (fgets(line, sizeof(line), f)) {
-		l = strcspn(line, "\r\n");
-		if (l == 0 || line[0] == '#')
-			continue;
-		if (n + l + 4 >= cap) {
-			fclose(f);
-			fprintf(stderr, "kcost: read %s: %s\n", file, strerror(EFBIG));
-			return -EFBIG;
-		}
-		memcpy(buf + n, line, l);
-		memcpy(buf + n + l, "\r\n", 2);
-		n += l + 2;
-	}
-	fclose(f);
-	if (n == 0) {
-		fprintf(stderr, "kcost: read %s: %s\n", file, strerror(ENODATA));
-		return -ENODATA;
-	}
-	memcpy(buf + n, "\r\n", 2);
-	buf[n + 2] = 0;
-	return (int)(n + 2);
 }
 
 /* Move to a private network namespace with lo up: test runs use its lo
@@ -810,11 +775,12 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	len = read_request(request, req, sizeof(req));
+	len = bench_read_request("kcost", request, req, sizeof(req));
 	if (len < 0)
 		return 1;
 	for (i = 0; i < n_sizes; i++) {
-		size_len[i] = read_request(size_file[i], size_req[i], sizeof(size_req[i]));
+		size_len[i] = bench_read_request("kcost", size_file[i], size_req[i],
+						 sizeof(size_req[i]));
 		if (size_len[i] < 0)
 			return 1;
 	}
