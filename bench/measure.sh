@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034,SC2154  # R[] (associative), READY_MS: bench/run.sh's
 # bench/measure.sh -- the live runs (sourced by bench/run.sh): the servers,
-# wrk from the client netns, CPU accounting and the in-kernel time of the
-# ingress program. Each bench_run_<variant> starts its servers, checks one
+# the clients in the client netns (build/bench/rrlat for the latency at 1
+# connection, wrk for the warm-up and the 64-connection runs), CPU
+# accounting and the in-kernel time of the ingress program. Each bench_run_<variant> starts its servers, checks one
 # curl preflight, measures (R[variant.metric]) and stops them. Processes
 # are started and stopped with tests/e2e/lib.sh (PF_BG_PIDS).
 
@@ -252,6 +253,23 @@ wrk_run() {
 	[[ -s $out.json ]] || { echo '{}' >"$out.json"; return 1; }
 }
 
+# rrlat_run SECONDS OUT -- build/bench/rrlat from the client netns: one
+# keep-alive connection, the same request bytes as wrk's in a closed loop,
+# each round trip timed in ns. Its RRLAT JSON line goes to OUT.json,
+# everything to OUT.txt; a stalled or unframeable answer ends it with an
+# error (no line: returns 1).
+rrlat_run() {
+	local d=$1 out=$2
+	pf_ns timeout -k 5 $((d + 20)) "$RRLAT" --request "$BENCH/preflight.txt" \
+		--addr "$PF_V4_HOST" --port "$PORT" --duration "$d" --timeout-ms 2000 \
+		>"$out.txt" 2>&1 || true
+	grep -m1 '^RRLAT ' "$out.txt" | cut -d' ' -f2- >"$out.json" || true
+	[[ -s $out.json ]] || { echo '{}' >"$out.json"; return 1; }
+}
+
+# ns_us FILE KEY -- a JSON figure in ns as µs with 3 decimals (all its ns).
+ns_us() { jq -r --arg k "$2" '(.[$k] // 0) | round / 1000' "$1"; }
+
 # measure VARIANT -- the runs of one variant; services already up.
 measure() {
 	local v=$1 b0 b1 t0 t1 c0 c1 others own hz r=$1-r$ROUND
@@ -261,7 +279,14 @@ measure() {
 
 	log "$v: warm-up 1 s, then $LAT_DURATION s at 1 connection"
 	wrk_run "$CONNS" 1 "$WORK/$r-warm" || problem "$v" "warm-up run printed no result"
-	wrk_run 1 "$LAT_DURATION" "$lat" || problem "$v" "1-connection run printed no result"
+	rrlat_run "$LAT_DURATION" "$lat" ||
+		problem "$v" "1-connection run (rrlat) printed no result: $(tail -n 2 "$lat.txt")"
+	if ((LAT_CHECK)); then
+		# the cross-check: wrk at 1 connection right after, same target
+		wrk_run 1 "$LAT_DURATION" "$lat-wrk" || problem "$v" "1-connection wrk run printed no result"
+		R[$v.wrk_p50_us]=$(j "$lat-wrk.json" p50_us)
+		R[$v.wrk_p99_us]=$(j "$lat-wrk.json" p99_us)
+	fi
 
 	# in-kernel program stats and preflightd counters around the 64-conn run
 	while read -r kind id; do
@@ -290,10 +315,10 @@ measure() {
 		"$PFD" stats --iface "$PF_IF_HOST" --json >"$WORK/$r-stats1.json" 2>/dev/null || echo '{}' >"$WORK/$r-stats1.json"
 	fi
 
-	R[$v.p50_us]=$(j "$lat.json" p50_us)
-	R[$v.p90_us]=$(j "$lat.json" p90_us)
-	R[$v.p99_us]=$(j "$lat.json" p99_us)
-	R[$v.mean_us]=$(j "$lat.json" mean_us)
+	R[$v.p50_us]=$(ns_us "$lat.json" p50_ns)
+	R[$v.p90_us]=$(ns_us "$lat.json" p90_ns)
+	R[$v.p99_us]=$(ns_us "$lat.json" p99_ns)
+	R[$v.mean_us]=$(ns_us "$lat.json" mean_ns)
 	R[$v.lat_requests]=$(j "$lat.json" requests)
 	req=$(j "$tp.json" requests)
 	R[$v.requests]=$req
@@ -308,14 +333,14 @@ measure() {
 	R[$v.others_cpu_pct]=$(calc "100 * $others / ($t1 - $t0)" %.0f)
 	R[$v.errors]=0
 	R[$v.non2xx]=0
-	for f in "$WORK/$r-warm.json" "$lat.json" "$tp.json"; do
+	for f in "$WORK/$r-warm.json" "$lat.json" "$tp.json" ${R[$v.wrk_p50_us]:+"$lat-wrk.json"}; do
 		errs=$(jq -r '(.connect // 0) + (.read // 0) + (.write // 0) + (.timeout // 0)' "$f")
 		non2xx=$(j "$f" status)
 		R[$v.errors]=$((${R[$v.errors]} + errs))
 		R[$v.non2xx]=$((${R[$v.non2xx]} + non2xx))
 	done
 	((${R[$v.errors]} == 0)) || problem "$v" "${R[$v.errors]} socket errors (connect/read/write/timeout) in wrk runs"
-	((${R[$v.non2xx]} == 0)) || problem "$v" "${R[$v.non2xx]} non-2xx answers in wrk runs"
+	((${R[$v.non2xx]} == 0)) || problem "$v" "${R[$v.non2xx]} non-2xx answers in the wrk and rrlat runs"
 	((req > 0)) || problem "$v" "no request completed at $CONNS connections"
 	((${R[$v.lat_requests]} > 0)) || problem "$v" "no request completed at 1 connection"
 

@@ -15,7 +15,11 @@
 # 100,000-origin policy's times and memory), gc (the GC pass, gccost),
 # verifier (verifstats: processed insns and ms per program),
 # offload (bench/offload.sh: variant.target, metric). A missing figure is reported
-# as "-" / NOT MEASURED, never guessed.
+# as "-" / NOT MEASURED, never guessed. The live ratios to the floor and to
+# nginx (columns and targets) are the median of the per-round ratios, from
+# the round<N> lines (a CSV without them: the ratio of the best figures);
+# meta lat_client says which client measured the latency (rrlat: all its
+# ns, shown with 2 decimals; absent: wrk, whole µs).
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -116,18 +120,24 @@ status_of() {
 	[[ -n $s ]] && echo "${s%; }" || echo ok
 }
 
-# per_round METRIC -- "nginx a/b, app c/d, ..." from the rounds.
+# per_round METRIC [FMT] -- "nginx a/b, app c/d, ..." from the rounds
+# (each figure printed with FMT if given).
 per_round() {
 	local v r out=() vals
 	for v in "${VARIANTS[@]}"; do
 		vals=()
 		for ((r = 1; r <= ${M[rounds]:-0}; r++)); do
-			vals+=("${RR[$r.$v.$1]:--}")
+			vals+=("$(num "${RR[$r.$v.$1]:-}" "${2:-}")")
 		done
 		out+=("$(short "$v") $(IFS=/; echo "${vals[*]}")")
 	done
+	list "${out[@]}"
+}
+
+# list ITEMS... -- "a, b, c".
+list() {
 	local IFS=, joined
-	joined="${out[*]}"
+	joined="$*"
 	echo "${joined//,/, }"
 }
 
@@ -139,31 +149,115 @@ flat() {
 		"$(printf '%s\n' "$a" "$b" "$c" | sort -n | head -n1)"
 }
 
+# num VALUE [FMT] -- VALUE printed with FMT (as it is without one), "-" if
+# missing.
+num() {
+	[[ -n ${1:-} && $1 != - ]] || { echo -; return; }
+	[[ -n ${2:-} ]] || { echo "$1"; return; }
+	awk -v v="$1" -v f="$2" 'BEGIN { printf f, v }'
+}
+
+# lat_fmt -- the latency columns' format: rrlat's figures have all their
+# ns (µs with 2 decimals shown), wrk's (a CSV before rrlat) whole µs.
+lat_fmt() { if [[ ${M[lat_client]:-wrk} == rrlat ]]; then echo %.2f; fi; }
+
+# paired VARIANT REF METRIC -- "median lo hi n" of the per-round ratios of
+# METRIC, VARIANT's over REF's in the same round (other tenants move whole
+# rounds: a ratio within a round is steadier than one of two bests);
+# nothing without a round that has both.
+paired() {
+	local r a b
+	for ((r = 1; r <= ${M[rounds]:-0}; r++)); do
+		a=${RR[$r.$1.$3]:-} b=${RR[$r.$2.$3]:-}
+		if [[ -n $a && -n $b && $a != - && $b != - ]]; then echo "$a $b"; fi
+	done | awk '$2 + 0 > 0 { q[n++] = $1 / $2 }
+		END {
+			if (!n) exit
+			for (i = 1; i < n; i++)  # insertion sort: a few rounds
+				for (j = i; j > 0 && q[j - 1] > q[j]; j--) { t = q[j]; q[j] = q[j - 1]; q[j - 1] = t }
+			m = n % 2 ? q[(n - 1) / 2] : (q[n / 2 - 1] + q[n / 2]) / 2
+			printf "%.4f %.4f %.4f %d\n", m, q[0], q[n - 1], n
+		}'
+}
+
+# xratio VARIANT REF METRIC -- the median of the paired per-round ratios
+# with 2 decimals; a CSV without rounds: the ratio of the best figures.
+xratio() {
+	local p
+	p=$(paired "$@")
+	[[ -n $p ]] || { ratio "${R[$1.$3]:-}" "${R[$2.$3]:-}"; return; }
+	awk -v m="${p%% *}" 'BEGIN { printf "%.2f", m }'
+}
+
+# range_note LO HI N OP LIMIT -- "; median of N per-round ratios, range
+# LO-HI: " and whether every round, none or some met VALUE OP LIMIT.
+range_note() {
+	awk -v lo="$1" -v hi="$2" -v n="$3" -v op="$4" -v l="$5" 'BEGIN {
+		all = op == "<=" ? hi <= l : lo >= l
+		none = op == "<=" ? lo > l : hi < l
+		printf "; median of %s per-round ratios, range %.2f-%.2f: %s", n, lo, hi,
+			all ? "every round met it" : none ? "no round met it" : "rounds on both sides of the limit"
+	}'
+}
+
+# xtarget NAME VARIANT REF METRIC OP LIMIT [NOTE] -- target() on the paired
+# ratio VARIANT/REF of METRIC, with the rounds' range and the ratio of the
+# best figures (what the verdict was on before the paired ratios).
+xtarget() {
+	local p lo hi n note=
+	p=$(paired "$2" "$3" "$4")
+	if [[ -n $p ]]; then
+		read -r _ lo hi n <<<"$p"
+		((n < 2)) || note=$(range_note "$lo" "$hi" "$n" "$5" "$6")
+		note+="; best figures' ratio $(ratio "${R[$2.$4]:-}" "${R[$3.$4]:-}")×"
+	fi
+	target "$1" "$(xratio "$2" "$3" "$4")" "$5" "$6" "×" "$note${7:-}"
+}
+
 mib() { awk -v b="${1:-0}" 'BEGIN { printf "%.1f", b / 1048576 }'; }
 
+# lat_check -- with BENCH_LAT_CHECK=1's figures: wrk's 1-connection p50
+# and p99 beside rrlat's, per variant (the two clients' cross-check).
+lat_check() {
+	local v lf p50=() p99=()
+	[[ -n ${R[floor.wrk_p50_us]:-} ]] || return 0
+	lf=$(lat_fmt)
+	for v in "${VARIANTS[@]}"; do
+		p50+=("$(short "$v") ${R[$v.wrk_p50_us]:--} / $(num "${R[$v.p50_us]:-}" "$lf")")
+		p99+=("$(short "$v") ${R[$v.wrk_p99_us]:--} / $(num "${R[$v.p99_us]:-}" "$lf")")
+	done
+	echo "Cross-check of the latency clients (BENCH_LAT_CHECK=1: wrk at 1 connection for as long, right after rrlat, on the same target; wrk records whole µs), best of the rounds, wrk / rrlat: p50 µs $(list "${p50[@]}"); p99 µs $(list "${p99[@]}")."
+	echo
+}
+
 write_live() {
-	local v f_p50=${R[floor.p50_us]:-}
-	local n_cpu=${R[nginx.cpu_us]:-} f_cpu=${R[floor.cpu_us]:-}
-	local n_rps=${R[nginx.rps]:-} f_rps=${R[floor.rps]:-}
-	echo "Same wrk client (\`bench/preflight.lua\`: the Chromium-like preflight of \`bench/preflight.txt\`, ${R[kc.req_len]:-?} bytes) for every row, run in a client netns over a veth. Latency: 1 connection, ${M[lat_duration]:-?} s. Throughput and CPU: ${M[conns]:-?} connections, ${M[duration]:-?} s, ${M[threads]:-?} wrk thread. ${M[rounds]:-?} rounds (the second in reverse order); each figure is the best of the rounds, counts are summed (every round is in the CSV). Policy: 1,000 exact origins + 50 wildcards + 20 headers (nginx: the same origins in a \`map\`)."
+	local v lf lat
+	lf=$(lat_fmt)
+	if [[ ${M[lat_client]:-wrk} == rrlat ]]; then
+		lat="\`build/bench/rrlat\` (\`bench/rrlat.c\`: one keep-alive connection, closed loop, each round trip timed in ns with CLOCK_MONOTONIC, percentiles over all of them; wrk records whole µs)"
+	else
+		lat="wrk (whole µs)"
+	fi
+	echo "Same clients for every row, run in a client netns over a veth, both sending the Chromium-like preflight of \`bench/preflight.txt\` (${R[kc.req_len]:-?} bytes). Latency: 1 connection, ${M[lat_duration]:-?} s, measured by $lat. Throughput and CPU: wrk (\`bench/preflight.lua\`), ${M[conns]:-?} connections, ${M[duration]:-?} s, ${M[threads]:-?} wrk thread. ${M[rounds]:-?} rounds (even ones in reverse order); each figure is the best of the rounds, counts are summed (every round is in the CSV); each × floor and × nginx column is the median of the per-round ratios (a round's figure over the floor's or nginx's in the same round). Policy: 1,000 exact origins + 50 wildcards + 20 headers (nginx: the same origins in a \`map\`)."
 	echo
 	echo "| variant | p50 µs | p99 µs | req/s | CPU µs/preflight | own CPU µs | p50 × floor | req/s × floor | req/s × nginx | CPU × floor | CPU × nginx | in-kernel ns/answer | checks |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for v in "${VARIANTS[@]}"; do
 		printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$(label "$v")" \
-			"${R[$v.p50_us]:--}" "${R[$v.p99_us]:--}" "${R[$v.rps]:--}" "${R[$v.cpu_us]:--}" \
-			"${R[$v.own_cpu_us]:--}" "$(ratio "${R[$v.p50_us]:-}" "$f_p50")" \
-			"$(ratio "${R[$v.rps]:-}" "$f_rps")" "$(ratio "${R[$v.rps]:-}" "$n_rps")" \
-			"$(ratio "${R[$v.cpu_us]:-}" "$f_cpu")" "$(ratio "${R[$v.cpu_us]:-}" "$n_cpu")" \
+			"$(num "${R[$v.p50_us]:-}" "$lf")" "$(num "${R[$v.p99_us]:-}" "$lf")" "${R[$v.rps]:--}" \
+			"${R[$v.cpu_us]:--}" "${R[$v.own_cpu_us]:--}" "$(xratio "$v" floor p50_us)" \
+			"$(xratio "$v" floor rps)" "$(xratio "$v" nginx rps)" \
+			"$(xratio "$v" floor cpu_us)" "$(xratio "$v" nginx cpu_us)" \
 			"${R[$v.k_ns_per_answer]:--}" "$(status_of "$v")"
 	done
 	echo
-	echo "Checks per row: curl preflight headers (nginx also with a disallowed origin: no CORS headers), zero wrk socket errors and non-2xx answers, OPTIONS seen by the app (app: ${R[app.app_options]:-?}; behind preflightd TC/XDP and the floor: ${R[tc.app_options]:-?}/${R[xdp.app_options]:-?}/${R[floor.app_options]:-?}, must be 0), answers counted by preflightd (TC ${R[tc.answered]:-?}, XDP ${R[xdp.answered]:-?}) and the floor (${R[floor.answered]:-?})."
+	echo "Checks per row: curl preflight headers (nginx also with a disallowed origin: no CORS headers), zero wrk socket errors, no rrlat error (a stalled or unframeable answer ends its run) and zero non-2xx answers, OPTIONS seen by the app (app: ${R[app.app_options]:-?}; behind preflightd TC/XDP and the floor: ${R[tc.app_options]:-?}/${R[xdp.app_options]:-?}/${R[floor.app_options]:-?}, must be 0), answers counted by preflightd (TC ${R[tc.answered]:-?}, XDP ${R[xdp.answered]:-?}) and the floor (${R[floor.answered]:-?})."
 	echo
 	echo "CPU µs/preflight: the machine's busy time (user + nice + system + irq + softirq of all CPUs, /proc/stat) during the ${M[conns]:-?}-connection window divided by the completed requests; it includes the client and whatever else ran on the machine. Own CPU µs: the run time (/proc/PID/stat, getrusage) of this benchmark's own processes -- wrk, the server, ksoftirqd -- per request, which other tenants cannot move. Other tenants' processes used at least $(for v in "${VARIANTS[@]}"; do printf '%s %s %%, ' "$(short "$v")" "${R[$v.others_cpu_pct]:-?}"; done | sed 's/, $//') of the machine in the least busy of those windows (their CPU inflates the machine-wide column, not the own column)."
 	echo
-	echo "Spread over the rounds (round 1 / round 2 ...): p50 µs $(per_round p50_us); CPU µs/preflight $(per_round cpu_us); own CPU µs $(per_round own_cpu_us); req/s $(per_round rps)."
+	echo "Spread over the rounds (round 1 / round 2 ...): p50 µs $(per_round p50_us "$lf"); p99 µs $(per_round p99_us "$lf"); CPU µs/preflight $(per_round cpu_us); own CPU µs $(per_round own_cpu_us); req/s $(per_round rps)."
 	echo
+	lat_check
 	echo "![preflight latency, CPU and throughput](latest.png)"
 	echo
 }
@@ -355,17 +449,12 @@ ofl_derived() {
 	[[ -z $line ]] || { echo "Derived, not measured (bpf_stats medians; the verdict below is on the measured CPU): the offload's programs per response, as a share of preflightd's CPU per request: $line."; echo; }
 }
 
-# ofl_range_note VARIANT.TARGET METRIC OP LIMIT -- "; range 0.91-1.07 over
-# N rounds", and whether the range stays on one side of the limit.
+# ofl_range_note VARIANT.TARGET METRIC OP LIMIT -- range_note of its
+# per-round ratios to preflightd (bench/offload.sh's _lo/_hi).
 ofl_range_note() {
 	local k=ofl.$1.$2_ratio
 	[[ -n ${R[${k}_lo]:-} && -n ${R[${k}_hi]:-} ]] || return 0
-	awk -v lo="${R[${k}_lo]}" -v hi="${R[${k}_hi]}" -v op="$3" -v l="$4" -v n="${R[ofl.meta.rounds]:-?}" 'BEGIN {
-		all = op == "<=" ? hi <= l : lo >= l
-		none = op == "<=" ? lo > l : hi < l
-		printf "; median of %s per-round ratios, range %.2f-%.2f: %s", n, lo, hi,
-			all ? "every round met it" : none ? "no round met it" : "rounds on both sides of the limit"
-	}'
+	range_note "${R[${k}_lo]}" "${R[${k}_hi]}" "${R[ofl.meta.rounds]:-?}" "$3" "$4"
 }
 
 # offload_targets -- issue 13's "≤ 5 % overhead": throughput and CPU per
@@ -397,11 +486,8 @@ offload_targets() {
 }
 
 write_targets() {
-	local m M_ f_p50=${R[floor.p50_us]:-}
-	local n_cpu=${R[nginx.cpu_us]:-} f_cpu=${R[floor.cpu_us]:-}
-	local n_rps=${R[nginx.rps]:-} f_rps=${R[floor.rps]:-}
-	local own_n=${R[nginx.own_cpu_us]:-} own_f=${R[floor.own_cpu_us]:-}
-	echo "**Targets** (issue 11, computed from the numbers above):"
+	local m M_
+	echo "**Targets** (issue 11, computed from the numbers above; against the floor and nginx: the median of the per-round ratios, with their range):"
 	echo
 	target "in-kernel ≤ 1 µs per answered preflight, TC (live, ingress run time / answered)" "${R[tc.k_ns_per_answer]:-}" "<=" 1000 " ns"
 	target "in-kernel ≤ 1 µs per answered preflight, TC (test run p50)" "${R[kc.tc1000]:-}" "<=" 1000 " ns"
@@ -414,13 +500,13 @@ write_targets() {
 	done
 	for m in tc xdp; do
 		M_=$(short "$m")
-		target "throughput at ${M[conns]:-64} connections ≥ 0.9× the floor ($M_)" "$(ratio "${R[$m.rps]:-}" "$f_rps")" ">=" 0.9 "×"
-		target "throughput at ${M[conns]:-64} connections ≥ 1.3× nginx ($M_)" "$(ratio "${R[$m.rps]:-}" "$n_rps")" ">=" 1.3 "×"
-		target "p50 latency at 1 connection ≤ 1.15× the floor ($M_)" "$(ratio "${R[$m.p50_us]:-}" "$f_p50")" "<=" 1.15 "×"
-		target "CPU/preflight ≤ 1.1× the floor ($M_)" "$(ratio "${R[$m.cpu_us]:-}" "$f_cpu")" "<=" 1.1 "×" \
-			"$(own_verdict "$(ratio "${R[$m.own_cpu_us]:-}" "$own_f")" "<=" 1.1)"
-		target "CPU/preflight ≤ 0.5× nginx ($M_)" "$(ratio "${R[$m.cpu_us]:-}" "$n_cpu")" "<=" 0.5 "×" \
-			"$(own_verdict "$(ratio "${R[$m.own_cpu_us]:-}" "$own_n")" "<=" 0.5)"
+		xtarget "throughput at ${M[conns]:-64} connections ≥ 0.9× the floor ($M_)" "$m" floor rps ">=" 0.9
+		xtarget "throughput at ${M[conns]:-64} connections ≥ 1.3× nginx ($M_)" "$m" nginx rps ">=" 1.3
+		xtarget "p50 latency at 1 connection ≤ 1.15× the floor ($M_; ${M[lat_client]:-wrk})" "$m" floor p50_us "<=" 1.15
+		xtarget "CPU/preflight ≤ 1.1× the floor ($M_)" "$m" floor cpu_us "<=" 1.1 \
+			"$(own_verdict "$(xratio "$m" floor own_cpu_us)" "<=" 1.1)"
+		xtarget "CPU/preflight ≤ 0.5× nginx ($M_)" "$m" nginx cpu_us "<=" 0.5 \
+			"$(own_verdict "$(xratio "$m" nginx own_cpu_us)" "<=" 0.5)"
 	done
 	target "100,000-origin policy: \`run\` start to ready ≤ 400 ms" "${R[pol.ready_ms]:-}" "<=" 400 " ms"
 	target "100,000-origin policy: \`check\` ≤ 150 ms" "${R[pol.check_ms]:-}" "<=" 150 " ms"
@@ -469,8 +555,8 @@ write_plot() {
 		set yrange [0:*]
 		set offsets 0, 0, graph 0.12, 0
 		unset key
-		set title "p50 latency, 1 connection (µs, lower is better)"
-		plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa", "" using 0:2:(sprintf("%g", \$2)) with labels offset 0,0.8 notitle
+		set title "p50 latency, 1 connection, ${M[lat_client]:-wrk} (µs, lower is better)"
+		plot "$dat" using 0:2:xtic(1) with boxes lc rgb "#4477aa", "" using 0:2:(sprintf("%.3g", \$2)) with labels offset 0,0.8 notitle
 		set title "CPU per preflight, ${M[conns]:-?} conns (µs, lower is better)"
 		set key top right font ",10"
 		set boxwidth 0.38

@@ -7,19 +7,24 @@
 #
 # Builds a throw-away topology (scripts/topo.sh through tests/e2e/lib.sh:
 # netns "pfb", veth pfb0 <-> pfb1, 198.18.1.1 host / 198.18.1.2 client, a
-# native XDP pass program on the client end so XDP_TX frames are delivered)
-# and measures, one after the other under the same wrk client
-# (bench/preflight.lua: the Chromium-like preflight of bench/preflight.txt)
-# running in the client netns (bench/measure.sh):
+# native XDP pass program on the client end so XDP_TX frames are delivered;
+# PF_NS, PF_IF_HOST, PF_IF_CLIENT, PF_V4_HOST, PF_V4_CLIENT, PF_V6_HOST,
+# PF_V6_CLIENT from the environment replace them) and measures, one after
+# the other under the same clients running in the client netns
+# (bench/measure.sh), each sending the Chromium-like preflight of
+# bench/preflight.txt: build/bench/rrlat (bench/rrlat.c) for the latency,
+# wrk (bench/preflight.lua) for the throughput and CPU:
 #   nginx   Debian's nginx answering preflights (bench/nginx.conf.in: map +
 #           add_header ... always; validated with curl first)
 #   app     the e2e app server answering its own preflights
 #   tc      preflightd --mode tc in front of the app
 #   xdp     preflightd --mode xdp in front of the app
 #   floor   bench/floor.bpf.c: a fixed 204 bounced with XDP_TX, no parsing
-# For each: p50/p99 latency over 1 connection, requests/s and machine
-# CPU-us per preflight (/proc/stat busy time over the window / completed
-# requests, client included) over 64 connections. For tc/xdp/floor also the
+# For each: p50/p99 latency over 1 connection (rrlat: every round trip
+# timed in ns; wrk records whole microseconds, too coarse for preflightd's
+# 4-5 us), requests/s and machine CPU-us per preflight (/proc/stat busy
+# time over the window / completed requests, client included) over 64
+# connections. For tc/xdp/floor also the
 # in-kernel time (BPF run-time statistics, held on by bench/statsfd.c:
 # run_time_ns/run_cnt of the ingress program, and its total run time /
 # answered preflights). Before
@@ -35,16 +40,21 @@
 # just those (no topology, no traffic; the live rows stay empty). Last,
 # the response offload's cost (bench/offload.sh, issue 13: nginx with and
 # without the SK_MSG program, in a topology of its own) as the "offload"
-# rows.
+# rows (BENCH_OFFLOAD=0 leaves them out: their topology, netns pfbo,
+# 198.18.3.0/24, is fixed).
 #
-# Every run is checked: wrk socket errors, non-2xx answers, OPTIONS the app
+# Every run is checked: wrk socket errors, rrlat errors (a stalled or
+# unframeable answer ends its run), non-2xx answers, OPTIONS the app
 # saw (must be 0 behind preflightd and the floor), answers preflightd or the
 # floor counted (must cover every completed request). Problems go to stderr
 # and into the CSV and the report, loudly; the exit status is then 1.
 #
-# Every variant is measured BENCH_ROUNDS times (default 2, the second round
-# in reverse order); a figure is the best of the rounds (other tenants only
+# Every variant is measured BENCH_ROUNDS times (default 3, even rounds in
+# reverse order); a figure is the best of the rounds (other tenants only
 # ever make it worse), counts are summed, problems of any round reported.
+# Each round is in the CSV too: bench/report.sh computes the ratios to the
+# floor and to nginx per round (each round's figure over the reference's in
+# that round) and reports their median and range.
 #
 # Output: BENCH_OUT/latest.csv (every number, "group,variant,metric,value"),
 # then bench/report.sh writes BENCH_OUT/latest.md and latest.png from it;
@@ -55,9 +65,14 @@
 #
 # Environment: BENCH_DURATION (s, 64-connection runs, default 6),
 # BENCH_LAT_DURATION (s, 1-connection runs, default 5), BENCH_CONNS (64),
-# BENCH_THREADS (wrk threads, 1), BENCH_KCOST_RUNS (20000), BENCH_ROUNDS (2),
+# BENCH_THREADS (wrk threads, 1), BENCH_KCOST_RUNS (20000), BENCH_ROUNDS (3),
 # BENCH_LOAD_TRIES (100k-policy loads timed, best taken; 3), BENCH_OUT
-# (bench/results). Needs root and `make all e2e-tools bench-tools`.
+# (bench/results), BENCH_OFFLOAD (1), BENCH_LAT_CHECK (0; 1: wrk at 1
+# connection too, right after rrlat, as wrk_p50_us/wrk_p99_us in the CSV and
+# a line of the report: the cross-check of the two clients), the
+# topology's PF_* (above; PF_METRICS is not used). Everything else it
+# creates is named after them (preflightd's pins under
+# /sys/fs/bpf/preflightd/$PF_IF_HOST) or lives in build/bench/run/. Needs root and `make all e2e-tools bench-tools`.
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -67,10 +82,10 @@ WORK=$BUILD/bench/run
 OUT=${BENCH_OUT:-$BENCH/results}
 
 # The topology (scripts/topo.sh reads these): the benchmark's own names and
-# subnet, fixed (only the benchmark's owner runs it).
-export PF_NS=pfb PF_IF_HOST=pfb0 PF_IF_CLIENT=pfb1
-export PF_V4_HOST=198.18.1.1 PF_V4_CLIENT=198.18.1.2 PF_V4_PLEN=24
-export PF_V6_HOST=2001:db8:1::1 PF_V6_CLIENT=2001:db8:1::2 PF_V6_PLEN=64
+# subnet unless the environment names others (a second run beside it).
+export PF_NS=${PF_NS:-pfb} PF_IF_HOST=${PF_IF_HOST:-pfb0} PF_IF_CLIENT=${PF_IF_CLIENT:-pfb1}
+export PF_V4_HOST=${PF_V4_HOST:-198.18.1.1} PF_V4_CLIENT=${PF_V4_CLIENT:-198.18.1.2} PF_V4_PLEN=24
+export PF_V6_HOST=${PF_V6_HOST:-2001:db8:1::1} PF_V6_CLIENT=${PF_V6_CLIENT:-2001:db8:1::2} PF_V6_PLEN=64
 export PF_XDP_OBJ=$BUILD/tests/e2e/xdp_pass.bpf.o
 export PF_BUILD=$BUILD PF_WORK=$WORK PF_KEEP=1
 # shellcheck disable=SC2034  # lib.sh's; not the e2e policy: every start names its own
@@ -90,6 +105,7 @@ PFD=$PF_PREFLIGHTD
 FLOORCTL=$BUILD/bench/floorctl
 KCOST=$BUILD/bench/kcost
 STATSFD=$BUILD/bench/statsfd
+RRLAT=$BUILD/bench/rrlat
 VERIFSTATS=$BUILD/bench/verifstats
 TCXTOOL=$PF_E2E_BIN/tcxtool
 
@@ -100,7 +116,9 @@ TCXTOOL=$PF_E2E_BIN/tcxtool
 	CONNS=${BENCH_CONNS:-64}
 	THREADS=${BENCH_THREADS:-1}
 	KCOST_RUNS=${BENCH_KCOST_RUNS:-20000}
-	ROUNDS=${BENCH_ROUNDS:-2}
+	ROUNDS=${BENCH_ROUNDS:-3}
+	OFFLOAD=${BENCH_OFFLOAD:-1}
+	LAT_CHECK=${BENCH_LAT_CHECK:-0}
 	LOAD_TRIES=${BENCH_LOAD_TRIES:-3}
 	ROUND=1
 	KERNEL_ONLY=0
@@ -161,8 +179,8 @@ bench_cleanup() {
 # ------------------------------------------------------------- rounds ----
 # How the figures of several rounds combine: the best of the rounds for
 # times and costs (other tenants only ever add to them), the sum for counts.
-AGG_MIN=(p50_us p90_us p99_us mean_us cpu_us own_cpu_us others_cpu_pct k_ns_per_run
-	k_ns_per_answer k_all_ns_per_answer)
+AGG_MIN=(p50_us p90_us p99_us mean_us wrk_p50_us wrk_p99_us cpu_us own_cpu_us others_cpu_pct
+	k_ns_per_run k_ns_per_answer k_all_ns_per_answer)
 AGG_MAX=(rps)
 AGG_SUM=(requests lat_requests errors non2xx app_options answered)
 AGG_LAST=(cpu_util_pct k_runs_per_req)
@@ -218,6 +236,7 @@ write_csv() {
 		echo "meta,-,machine,$(csv_q "$MACHINE")"
 		echo "meta,-,seconds,$(($(date +%s) - T0))"
 		echo "meta,-,kernel_only,$KERNEL_ONLY"
+		echo "meta,-,lat_client,rrlat"
 		for k in DURATION LAT_DURATION CONNS THREADS KCOST_RUNS ROUNDS LOAD_TRIES; do
 			echo "meta,-,${k,,},${!k}"
 		done
@@ -225,7 +244,7 @@ write_csv() {
 			echo "problem,${p%%: *},text,$(csv_q "${p#*: }")"
 		done
 		for v in "${VARIANTS[@]}"; do
-			for k in p50_us p90_us p99_us mean_us rps cpu_us own_cpu_us cpu_util_pct \
+			for k in p50_us p90_us p99_us mean_us wrk_p50_us wrk_p99_us rps cpu_us own_cpu_us cpu_util_pct \
 				others_cpu_pct requests lat_requests errors non2xx app_options answered \
 				k_ns_per_run k_runs_per_req k_ns_per_answer k_all_ns_per_answer; do
 				[[ -n ${R[$v.$k]:-} ]] && echo "live,$v,$k,${R[$v.$k]}"
@@ -275,7 +294,8 @@ main() {
 	for t in wrk nginx gnuplot jq bpftool curl; do
 		command -v "$t" >/dev/null || die "$t missing (bash scripts/deps.sh bench)"
 	done
-	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$VERIFSTATS" "$TCXTOOL" "$PF_XDP_OBJ"; do
+	for t in "$PFD" "$PF_APPSERVER" "$FLOORCTL" "$KCOST" "$STATSFD" "$RRLAT" "$VERIFSTATS" "$TCXTOOL" \
+		"$PF_XDP_OBJ"; do
 		[[ -e $t ]] || die "$t missing (make all e2e-tools bench-tools)"
 	done
 	pf_ensure_bpffs
@@ -327,7 +347,7 @@ main() {
 		done
 		aggregate
 		bench_stats_off
-		bench_offload
+		((!OFFLOAD)) || bench_offload
 	fi
 
 	write_csv "$WORK/latest.csv"
