@@ -297,6 +297,76 @@ static void test_rhead(void **state)
 	assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
 }
 
+/* The limits of a header line's scans (pf_rh_line): the name's 64
+ * bytes, the value's word scan inline for its first 64 bytes and by the
+ * global scan after them, up to PF_LINE_MAX. At every value length
+ * across the inline part's end the same value and line, an HT or DEL
+ * anywhere in it refused, every cut incomplete; a CTL or DEL in the name
+ * refused; the longest value (1023 bytes after the colon) behind the
+ * longest name (63 bytes) against one byte more; and a longer value
+ * behind a short name, cut anywhere. Fails with the value's limit a
+ * byte short (colon + PF_LINE_MAX), and with the line-end scan from the
+ * line's start tried in docs/offload.md (Measurement) if its limit is
+ * 64 bytes short or its end not clamped to the value's limit. */
+static void test_rhead_line_end(void **state)
+{
+	static const char *const bad_names[] = {
+		RH200 "X-\x01Long: 1\r\n\r\n", RH200 "X-\x7fLong: 1\r\n\r\n",
+		RH200 "X-Long\r: 1\r\n\r\n",
+	};
+	static char head[PF_REQ_MAX];
+	static struct pf_rhead h;
+	const char *name = "Access-Control-Expose-Headers: ";
+	__u32 n, v, k, pre = 17 + 31;
+
+	(void)state;
+	for (v = 1; v <= 100; v++) {
+		memset(head, 0, sizeof(head));
+		strcpy(head, RH200);
+		strcat(head, name);
+		memset(head + pre, 'x', v);
+		strcpy(head + pre + v, "\r\nServer: a\r\n\r\n");
+		n = put(head);
+		assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_OK);
+		assert_int_equal(h.len, n);
+		assert_int_equal(h.val[PF_RH_ACEH].off, pre);
+		assert_int_equal(h.val[PF_RH_ACEH].len, v);
+		assert_int_equal(h.rm[0].len, 31 + v + 2);
+		for (k = 0; k < v; k++) {
+			buf[pre + k] = '\t';
+			assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+			buf[pre + k] = 0x7f;
+			assert_int_equal(pf_rhead_scan(buf, n, &h), PF_RH_BAD);
+			buf[pre + k] = 'x';
+		}
+		for (k = 17; k < n; k++)
+			assert_int_equal(pf_rhead_scan(buf, k, &h), PF_RH_INCOMPLETE);
+	}
+	for (k = 0; k < sizeof(bad_names) / sizeof(bad_names[0]); k++)
+		assert_int_equal(pf_rhead_scan(buf, put(bad_names[k]), &h), PF_RH_BAD);
+	for (v = PF_LINE_MAX - 1; v <= PF_LINE_MAX; v++) {
+		memset(head, 0, sizeof(head));
+		strcpy(head, RH200);
+		memset(head + 17, 'n', 63);
+		head[17 + 63] = ':';
+		memset(head + 17 + 64, 'x', v);
+		strcpy(head + 17 + 64 + v, "\r\n\r\n");
+		n = put(head);
+		assert_int_equal(pf_rhead_scan(buf, n, &h),
+				 v < PF_LINE_MAX ? PF_RH_OK : PF_RH_TOO_LONG);
+	}
+	/* a value over PF_LINE_MAX behind a short name: too long once the
+	 * bytes at hand reach 2 past the limit, incomplete before */
+	memset(head, 0, sizeof(head));
+	strcpy(head, RH200 "A:");
+	memset(head + 19, 'x', PF_LINE_MAX + 100);
+	strcpy(head + 19 + PF_LINE_MAX + 100, "\r\n\r\n");
+	put(head);
+	for (n = 19 + PF_LINE_MAX - 8; n < 19 + PF_LINE_MAX + 104; n++)
+		assert_int_equal(pf_rhead_scan(buf, n, &h), n < 19 + PF_LINE_MAX + 2 ?
+				 PF_RH_INCOMPLETE : PF_RH_TOO_LONG);
+}
+
 /* ---- pf_ofl_plan, applied like the SK_MSG program ---- */
 
 static struct pf_ofl_plan pl;
@@ -626,6 +696,7 @@ int main(void)
 		cmocka_unit_test(test_entry),
 		cmocka_unit_test(test_entry_regex),
 		cmocka_unit_test(test_rhead),
+		cmocka_unit_test(test_rhead_line_end),
 		cmocka_unit_test(test_vary_one),
 		cmocka_unit_test(test_vary_words),
 		cmocka_unit_test(test_plan),
