@@ -24,11 +24,13 @@
 #     with SIGUSR2) while four keep-alive clients run: byte-exact, the old
 #     pod then stops without detaching, the new one drains and detaches on
 #     SIGTERM; both pods with the chart's capabilities (no CAP_SYS_ADMIN);
-#   - scripts/bench-endpoint.sh (preflight p50/p99/throughput of a user's
-#     endpoint with wrk + bench/preflight.lua) against the app behind
-#     preflightd: sane numbers, no error, every preflight answered in the
-#     kernel by its own count; a target that is not an address of this
-#     host is refused (nothing sent), --allow-remote --dry-run accepts it.
+#   - scripts/bench-endpoint.sh (preflight p50/p99 of a user's endpoint by
+#     build/bench/rrlat, throughput by wrk + bench/preflight.lua) against
+#     the app behind preflightd: p50/p99 with their ns (3 decimals of µs),
+#     0 < p50 <= p99, sane counts, no error, every preflight of both runs
+#     answered in the kernel by its own count; a target that is not an
+#     address of this host is refused (nothing sent), --allow-remote
+#     --dry-run accepts it.
 #
 # Ends with "N passed, M failed".
 set -euo pipefail
@@ -182,10 +184,18 @@ case_bench_endpoint() {
 	line=$(grep -m1 '^BENCH-ENDPOINT ' <<<"$out" || true)
 	req=$(grep -oE '"requests":[0-9]+' <<<"$line" | cut -d: -f2)
 	pf_expect_ge "requests" "$req" 100
-	pf_expect "p50 > 0 and p99 >= p50" awk -v l="$line" 'BEGIN {
-		match(l, /"p50_us":[0-9]+/); p50 = substr(l, RSTART + 9, RLENGTH - 9)
-		match(l, /"p99_us":[0-9]+/); p99 = substr(l, RSTART + 9, RLENGTH - 9)
+	# rrlat's figures: ns, shown as µs with 3 decimals (wrk's were whole µs)
+	pf_expect_match "p50/p99 in ns (µs with 3 decimals)" "$line" \
+		'"p50_us":[0-9]+\.[0-9]{3},"p99_us":[0-9]+\.[0-9]{3},'
+	pf_expect "0 < p50 <= p99" awk -v l="$line" 'BEGIN {
+		match(l, /"p50_us":[0-9.]+/); p50 = substr(l, RSTART + 9, RLENGTH - 9)
+		match(l, /"p99_us":[0-9.]+/); p99 = substr(l, RSTART + 9, RLENGTH - 9)
 		exit !(p50 + 0 > 0 && p99 + 0 >= p50 + 0) }'
+	pf_expect_match "... the summary's with 2 decimals, from rrlat's round trips" \
+		"$(grep -m1 '^latency:' <<<"$out" || true)" \
+		'^latency: p50 [0-9]+\.[0-9]{2} us, p99 [0-9]+\.[0-9]{2} us \(1 connection, [1-9][0-9]* round trips\)$'
+	pf_expect_match "... measured by rrlat" "$(grep -m1 '^runs:' <<<"$out" || true)" \
+		'/rrlat, 1 connection'
 	pf_expect "throughput > 0" grep -qE '"rps":[1-9]' <<<"$line"
 	pf_expect "no socket error, no non-2xx" grep -q '"errors":0,"non2xx":0' <<<"$line"
 	pf_expect "the instance found by the target's address" grep -q "\"iface\":\"$PF_IF_HOST\"" <<<"$line"
