@@ -237,6 +237,7 @@ static void reset(void)
 	h_set_sock(&none);
 	h_skel->bss->pf_cfg.draining = 0;
 	h_skel->bss->pf_cfg.date_valid = 0;
+	h_skel->bss->pf_cfg.ofl_on = 0;
 	h_skel->bss->pf_cfg.xdp_mode = cur.xdp;
 	h_in = cur.xdp ? &h_xdp_in : &h_tc_in;
 	if (h_skel->bss->pf_cfg.active_slot != 0)

@@ -339,5 +339,6 @@ void test_slowpath(void);
 void test_reload(void);
 void test_race(void);
 void test_guard(void);
+void test_ofl(void);
 
 #endif /* PF_TEST_HARNESS_H */

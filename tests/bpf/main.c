@@ -30,6 +30,7 @@ int main(int argc, char **argv)
 	test_reload();
 	test_race();
 	test_guard();
+	test_ofl();
 	ret = h_summary();
 	h_fini();
 	return ret;

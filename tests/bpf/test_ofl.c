@@ -1,0 +1,575 @@
+/* test_ofl.c -- BPF tier: the response offload's request recorder (pf_ofl_tc) taking the ingress programs' parse of the same head (pf_ofl_reuse, pf_scratch.head_n). */
+/* The recorder runs after the ingress program of the same segment on the
+ * same CPU (a tail call at TC; in XDP mode after a whole batch of XDP
+ * runs). pf_scratch.head_n says which bytes of the per-CPU request copy
+ * the saved parse covers; the recorder takes that parse only for the
+ * same n bytes, else it parses its own. Here: a real connection on lo
+ * (the recorder looks the server socket up and keeps its FIFO in socket
+ * storage), the ingress program of the mode and then pf_ofl_tc run
+ * directly, in that order, on one CPU.
+ * That the saved parse was taken is shown by a marker: the test sets
+ * PF_REQF_M_HEAD in the saved parse (per-CPU map memory, written from
+ * here), which only a reused parse can carry into the recorded entry
+ * (PF_OFL_E_HEAD) -- the request itself is a GET. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <linux/pkt_cls.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "harness_int.h"
+#include "../../include/pf_http.h"     /* PF_REQF_* */
+#include "../../include/pf_ofl_types.h"
+
+#define OFL_PORT 8080
+#define S0 7000000u
+#define P0 9000000u
+
+static const char ofl_policy[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - paths: [/v1/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET, PUT]\n"
+	"    credentials: true\n"
+	"    responses: true\n";
+
+/* Same length, one allowed origin and one that is not: one word apart. */
+#define OK_ORIGIN  "https://app.example.com"
+#define BAD_ORIGIN "https://bad.example.com"
+#define GET_O(origin) \
+	"GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " origin "\r\n\r\n"
+
+static struct h_prog ofl_prog = {
+	.name = "pf_ofl_tc", .fd = -1, .kind = H_KIND_TC,
+	.retval = { [H_PASS] = TC_ACT_UNSPEC, [H_TX] = TC_ACT_REDIRECT,
+		    [H_DROP] = TC_ACT_SHOT },
+};
+
+/* A connection on lo in the test's namespace: the client's port and
+ * the server's socket (the recorder's sk_storage is keyed by its fd). */
+struct oconn {
+	int cfd, sfd;
+	__u16 cport;
+};
+
+/* The case's listener on 127.0.0.1:OFL_PORT (ofl_setup). */
+static int lfd = -1;
+
+/* pf_scratch's layout, from the object's BTF (a BPF-only struct). */
+static struct {
+	__u32 size, off_req, off_r, off_head_n;
+	bool ok;
+} scr;
+
+static bool scr_layout(void)
+{
+	const struct btf *btf = bpf_object__btf(h_skel->obj);
+	const struct btf_member *m;
+	const struct btf_type *t;
+	const char *name;
+	unsigned i, found = 0;
+	int id;
+
+	if (scr.ok)
+		return true;
+	id = btf ? btf__find_by_name_kind(btf, "pf_scratch", BTF_KIND_STRUCT) : -1;
+	if (!H_CHECK(id > 0, "struct pf_scratch not in the object's BTF"))
+		return false;
+	t = btf__type_by_id(btf, (__u32)id);
+	m = btf_members(t);
+	for (i = 0; i < btf_vlen(t); i++, m++) {
+		name = btf__name_by_offset(btf, m->name_off);
+		if (!strcmp(name, "req"))
+			scr.off_req = btf_member_bit_offset(t, i) / 8, found |= 1;
+		else if (!strcmp(name, "r"))
+			scr.off_r = btf_member_bit_offset(t, i) / 8, found |= 2;
+		else if (!strcmp(name, "head_n"))
+			scr.off_head_n = btf_member_bit_offset(t, i) / 8, found |= 4;
+	}
+	scr.size = t->size;
+	scr.ok = found == 7;
+	return H_CHECK(scr.ok, "pf_scratch: req, r or head_n not found");
+}
+
+/* This CPU's pf_scratch (the test thread is pinned: see pin()). */
+static int cur_cpu = -1;
+
+static __u8 *scr_read(void)
+{
+	int ncpu = libbpf_num_possible_cpus(), zero = 0;
+	size_t vs = (scr.size + 7) & ~7u;
+	__u8 *all = calloc((size_t)ncpu, vs);
+
+	if (!all || bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_scratch), &zero, all)) {
+		free(all);
+		H_CHECK(false, "read pf_scratch: %s", strerror(errno));
+		return NULL;
+	}
+	return all;
+}
+
+static void scr_write(__u8 *all)
+{
+	int zero = 0;
+
+	H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_scratch), &zero, all, BPF_ANY),
+		"write pf_scratch: %s", strerror(errno));
+	free(all);
+}
+
+static __u8 *scr_mine(__u8 *all)
+{
+	return all + (size_t)cur_cpu * ((scr.size + 7) & ~7u);
+}
+
+static __u32 scr_head_n(void)
+{
+	__u8 *all = scr_read();
+	__u32 v = 0;
+
+	if (all)
+		memcpy(&v, scr_mine(all) + scr.off_head_n, sizeof(v));
+	free(all);
+	return v;
+}
+
+/* Set this CPU's head_n to n (unless ~0) and mark its saved parse (see
+ * the top of the file). */
+static void scr_poke(__u32 n, bool mark)
+{
+	__u8 *all = scr_read(), *s;
+	struct pf_req r;
+
+	if (!all)
+		return;
+	s = scr_mine(all);
+	if (n != ~0u)
+		memcpy(s + scr.off_head_n, &n, sizeof(n));
+	if (mark) {
+		memcpy(&r, s + scr.off_r, sizeof(r));
+		r.flags |= PF_REQF_M_HEAD;
+		memcpy(s + scr.off_r, &r, sizeof(r));
+	}
+	scr_write(all);
+}
+
+/* Is this CPU's request copy payload pay (and head_n its length)? */
+static bool scr_holds(const char *pay)
+{
+	__u8 *all = scr_read();
+	size_t n = strlen(pay);
+	__u32 hn = 0;
+	bool same = false;
+
+	if (all) {
+		memcpy(&hn, scr_mine(all) + scr.off_head_n, sizeof(hn));
+		same = !memcmp(scr_mine(all) + scr.off_req, pay, n);
+	}
+	free(all);
+	return H_CHECK(same && hn == n, "pf_scratch: head_n %u, want %zu, copy %s", hn, n,
+		       same ? "same" : "differs");
+}
+
+/* Pin the test thread to the CPU it is on (per-CPU scratch: the
+ * ingress run, the recorder run and the pokes must share it). */
+static cpu_set_t saved_mask;
+
+static bool pin(void)
+{
+	cpu_set_t set;
+
+	if (!H_CHECK(!sched_getaffinity(0, sizeof(saved_mask), &saved_mask),
+		     "sched_getaffinity: %s", strerror(errno)))
+		return false;
+	cur_cpu = sched_getcpu();
+	CPU_ZERO(&set);
+	CPU_SET(cur_cpu, &set);
+	return H_CHECK(cur_cpu >= 0 && !sched_setaffinity(0, sizeof(set), &set),
+		       "pin to CPU %d: %s", cur_cpu, strerror(errno));
+}
+
+static void unpin(void)
+{
+	sched_setaffinity(0, sizeof(saved_mask), &saved_mask);
+}
+
+/* The offload policy in slot 1, its response settings in pf_ofl_rules,
+ * the recorder on. */
+static bool ofl_setup(void)
+{
+	struct pf_compiled c;
+	__u32 i, idx;
+	bool ok = true;
+
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(OFL_PORT),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+
+	if (!scr_layout() || !pin())
+		return false;
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (!H_CHECK(lfd >= 0 && !setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) &&
+		     !bind(lfd, (struct sockaddr *)&a, sizeof(a)) && !listen(lfd, 8),
+		     "listener: %s", strerror(errno)))
+		return false;
+	ofl_prog.fd = bpf_program__fd(h_skel->progs.pf_ofl_tc);
+	h_compile(ofl_policy, 1, &c);
+	if (!H_EQ(h_reload(ofl_policy, 1, NULL), 0, "install the offload policy"))
+		ok = false;
+	for (i = 0; ok && i < PF_MAX_RULES; i++) {
+		idx = 1 * PF_MAX_RULES + i;
+		ok = H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_ofl_rules), &idx,
+						  &c.ofl[i], BPF_ANY),
+			     "pf_ofl_rules: %s", strerror(errno));
+	}
+	h_activate(1, c.ports, c.n_ports);
+	pf_compiled_free(&c);
+	h_cfg()->ofl_on = 1;
+	return ok;
+}
+
+static void ofl_teardown(void)
+{
+	h_cfg()->ofl_on = 0;
+	if (lfd >= 0)
+		close(lfd);
+	lfd = -1;
+	unpin();
+}
+
+/* A connection to 127.0.0.1:OFL_PORT. */
+static bool oconn_open(struct oconn *o)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(OFL_PORT),
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(a);
+
+	o->cfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (o->cfd < 0 || connect(o->cfd, (struct sockaddr *)&a, sizeof(a)))
+		return H_CHECK(false, "connect: %s", strerror(errno));
+	o->sfd = accept(lfd, NULL, NULL);
+	if (o->sfd < 0 || getsockname(o->cfd, (struct sockaddr *)&a, &al))
+		return H_CHECK(false, "accept: %s", strerror(errno));
+	o->cport = ntohs(a.sin_port);
+	return true;
+}
+
+static void oconn_close(struct oconn *o)
+{
+	if (o->sfd >= 0)
+		close(o->sfd);
+	if (o->cfd >= 0)
+		close(o->cfd);
+}
+
+/* Cover o's server socket: recording, the next head at seq next. */
+static bool oconn_arm(const struct oconn *o, __u32 next)
+{
+	struct pf_ofl_sk v;
+
+	memset(&v, 0, sizeof(v));
+	v.s.next = next;
+	v.s.in_state = PF_OFL_IN_HEAD;
+	return H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_ofl_sk), &o->sfd, &v,
+					    BPF_ANY),
+		       "pf_ofl_sk: %s", strerror(errno));
+}
+
+static bool oconn_state(const struct oconn *o, struct pf_ofl_sk *v)
+{
+	return H_CHECK(!bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_ofl_sk), &o->sfd, v),
+		       "pf_ofl_sk: %s", strerror(errno));
+}
+
+/* o's client segment carrying pay at seq. */
+static void oseg(struct pkt_spec *s, const struct oconn *o, const char *pay, __u32 seq)
+{
+	h_req_spec(s, 4, pay, seq, P0, 111, 222);
+	pkt_addr(4, "127.0.0.1", s->saddr);
+	pkt_addr(4, "127.0.0.1", s->daddr);
+	s->sport = o->cport;
+	s->dport = OFL_PORT;
+}
+
+/* The ingress program of the mode on s, as a connection's first request
+ * (socket mock at s->seq, nothing received: it is followed) or, with
+ * first false, with no socket. */
+static bool ingress(const struct pkt_spec *s, bool first)
+{
+	struct pf_sockinfo si = h_sock(s->seq, P0);
+	struct h_run r;
+
+	if (!first)
+		si.valid = 0;
+	h_set_sock(&si);
+	if (!h_run_spec(h_in, s, NULL, &r))
+		return false;
+	return H_EQ(r.verdict, H_PASS, "ingress verdict");
+}
+
+/* What the recorder recorded for segment s of o (armed at s->seq): the
+ * entry, and where the next head starts. */
+struct orec {
+	struct pf_ofl_ent e;
+	__u32 next, n_req;
+};
+
+static bool record(const struct oconn *o, const struct pkt_spec *s, struct orec *out)
+{
+	struct pf_ofl_sk v;
+	struct h_run r;
+
+	memset(out, 0, sizeof(*out));
+	if (!oconn_arm(o, s->seq) || !h_run_spec(&ofl_prog, s, NULL, &r) ||
+	    !H_EQ(r.verdict, H_PASS, "recorder verdict") || !oconn_state(o, &v))
+		return false;
+	out->e = v.s.q[0];
+	out->next = v.s.next;
+	out->n_req = v.s.n_req;
+	return H_EQ(v.s.n_req, 1, "requests recorded") &&
+	       H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 1, "ofl_req_recorded");
+}
+
+/* The recorder's verdict for s without any saved parse: head_n 0, the
+ * copy and the parse zeroed (nothing to take even if head_n were not
+ * checked). Never marked. */
+static bool record_fresh(const struct oconn *o, const struct pkt_spec *s, struct orec *out)
+{
+	__u8 *all = scr_read(), *m;
+
+	if (!all)
+		return false;
+	m = scr_mine(all);
+	memset(m + scr.off_head_n, 0, sizeof(__u32));
+	memset(m + scr.off_req, 0, PF_REQ_MAX);
+	memset(m + scr.off_r, 0, sizeof(struct pf_req));
+	scr_write(all);
+	return record(o, s, out) &&
+	       H_CHECK(!(out->e.flags & PF_OFL_E_HEAD), "a GET recorded as HEAD");
+}
+
+static bool same_rec(const struct orec *a, const struct orec *b, const char *what)
+{
+	return H_CHECK(!memcmp(&a->e, &b->e, sizeof(a->e)) && a->next == b->next,
+		       "%s: entry kind %u flags 0x%x next %u, want kind %u flags 0x%x next %u",
+		       what, a->e.kind, a->e.flags, a->next, b->e.kind, b->e.flags, b->next);
+}
+
+/* A case: the offload set up, one or two connections, each with a
+ * segment (c[i]'s carries pay[i] at S0 + 5000 i), and the recorder's
+ * verdicts without a saved parse (fresh) and in the case (got). */
+struct ocase {
+	struct oconn c[2];
+	struct pkt_spec s[2];
+	struct orec fresh, got;
+};
+
+static bool ocase_open(struct ocase *k, const char *p0, const char *p1)
+{
+	const char *pay[2] = { p0, p1 };
+	unsigned i;
+
+	memset(k, 0, sizeof(*k));
+	k->c[0].cfd = k->c[0].sfd = k->c[1].cfd = k->c[1].sfd = -1;
+	if (!ofl_setup())
+		return false;
+	for (i = 0; i < 2 && pay[i]; i++) {
+		if (!oconn_open(&k->c[i]))
+			return false;
+		oseg(&k->s[i], &k->c[i], pay[i], S0 + 5000 * i);
+	}
+	return true;
+}
+
+static void ocase_close(struct ocase *k)
+{
+	oconn_close(&k->c[1]);
+	oconn_close(&k->c[0]);
+	ofl_teardown();
+}
+
+/* (a) The ingress parse of the same head is there: the recorder takes
+ * it (the marker reaches the entry) and records what it records without
+ * it. */
+static void t_reuse_same_head(void)
+{
+	const char *x = GET_O(OK_ORIGIN);
+	struct ocase k;
+
+	if (!ocase_open(&k, x, NULL) || !record_fresh(&k.c[0], &k.s[0], &k.fresh))
+		goto out;
+	H_EQ(k.fresh.e.kind, PF_OFL_ALLOW, "entry kind");
+	H_EQ(k.fresh.e.flags, PF_OFL_E_CRED, "entry flags");
+	H_EQ(k.fresh.next, S0 + strlen(x), "next head");
+	/* the ingress program follows the connection's first request: its
+	 * parse of these bytes is saved */
+	if (!ingress(&k.s[0], true) || !scr_holds(x) || !record(&k.c[0], &k.s[0], &k.got))
+		goto out;
+	same_rec(&k.got, &k.fresh, "with the ingress parse");
+	/* the saved parse is what the recorder took */
+	h_reset_flows();
+	if (!ingress(&k.s[0], true) || !scr_holds(x))
+		goto out;
+	scr_poke(~0u, true);
+	if (record(&k.c[0], &k.s[0], &k.got))
+		H_EQ(k.got.e.flags, PF_OFL_E_CRED | PF_OFL_E_HEAD, "entry flags (saved parse marked)");
+out:
+	ocase_close(&k);
+}
+
+/* (b) Another segment on the same CPU after the ingress parse: the same
+ * length, other bytes (one word of the origin). Its own verdict. */
+static void t_reuse_other_bytes(void)
+{
+	const char *x = GET_O(OK_ORIGIN), *y = GET_O(BAD_ORIGIN);
+	struct ocase k;
+
+	if (!ocase_open(&k, x, y) || !record_fresh(&k.c[1], &k.s[1], &k.fresh))
+		goto out;
+	H_EQ(k.fresh.e.kind, PF_OFL_VARY, "entry kind");
+	if (!ingress(&k.s[0], true) || !scr_holds(x))
+		goto out;
+	scr_poke(~0u, true);
+	if (record(&k.c[1], &k.s[1], &k.got))
+		same_rec(&k.got, &k.fresh, "after another head's parse");
+out:
+	ocase_close(&k);
+}
+
+/* (b) The bytes differ only in the last byte, the last word partial
+ * (n % 8 = 1 and 7): a GET with a body of one byte, the saved parse of
+ * the same head with another last byte. Not taken. */
+static void reuse_last_byte(unsigned tail)
+{
+	char x[256], y[256];
+	struct ocase k;
+	int n = 0, i;
+
+	/* the path's length sets n % 8 */
+	for (i = 1; i <= 8 && (n == 0 || (unsigned)n % 8 != tail); i++)
+		n = snprintf(x, sizeof(x),
+			     "GET /v1/%.*s HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+			     "\r\nContent-Length: 1\r\n\r\nA", i, "abcdefgh");
+	if (!H_EQ((unsigned)n % 8, tail, "test bug: n % 8"))
+		return;
+	memcpy(y, x, (size_t)n + 1);
+	y[n - 1] = 'B';
+	/* both segments on one connection, at the same seq */
+	if (!ocase_open(&k, x, NULL))
+		goto out;
+	oseg(&k.s[1], &k.c[0], y, S0);
+	if (!record_fresh(&k.c[0], &k.s[1], &k.fresh))
+		goto out;
+	H_EQ(k.fresh.next, S0 + (unsigned)n, "next head");
+	if (!ingress(&k.s[0], true) || !scr_holds(x))
+		goto out;
+	scr_poke(~0u, true);
+	if (record(&k.c[0], &k.s[1], &k.got))
+		same_rec(&k.got, &k.fresh, "the last byte differs");
+out:
+	ocase_close(&k);
+}
+
+static void t_reuse_last_byte_1(void)
+{
+	reuse_last_byte(1);
+}
+
+static void t_reuse_last_byte_7(void)
+{
+	reuse_last_byte(7);
+}
+
+/* (b) The saved parse covers one byte fewer (or more) than the
+ * recorder's bytes, which are otherwise the same: not taken. */
+static void t_reuse_head_n_differs(void)
+{
+	const char *x = GET_O(OK_ORIGIN);
+	__u32 n = (__u32)strlen(x), d;
+	struct ocase k;
+
+	if (!ocase_open(&k, x, NULL) || !record_fresh(&k.c[0], &k.s[0], &k.fresh))
+		goto out;
+	for (d = 0; d < 2; d++) {
+		h_reset_flows();
+		if (!ingress(&k.s[0], true) || !scr_holds(x))
+			goto out;
+		scr_poke(d ? n + 1 : n - 1, true);
+		if (!record(&k.c[0], &k.s[0], &k.got) ||
+		    !same_rec(&k.got, &k.fresh, d ? "head_n n + 1" : "head_n n - 1"))
+			goto out;
+	}
+out:
+	ocase_close(&k);
+}
+
+/* (c) pf_client_bytes: a first request whose checksum is wrong is
+ * copied (then refused): the copy is rewritten, the parse is not. The
+ * recorder on that segment (it does not check checksums) must not take
+ * the earlier head's parse, which the word compare alone would let it
+ * (same length, the copy is these bytes). The heads differ in a header
+ * name: the earlier parse has an Origin where this head has none. */
+static void t_reuse_cleared_by_client_bytes(void)
+{
+	const char *x = GET_O(OK_ORIGIN),
+		   *z = "GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\nXrigin: " OK_ORIGIN
+			"\r\n\r\n";
+	struct ocase k;
+
+	if (!ocase_open(&k, x, z))
+		goto out;
+	k.s[1].bad_csum = 1;
+	if (!record_fresh(&k.c[1], &k.s[1], &k.fresh))
+		goto out;
+	H_EQ(k.fresh.e.kind, PF_OFL_VARY, "entry kind");
+	if (!ingress(&k.s[0], true) || !scr_holds(x) || !ingress(&k.s[1], true))
+		goto out;
+	H_EQ(h_flow_count(), 1, "flows (the bad segment is not followed)");
+	if (record(&k.c[1], &k.s[1], &k.got))
+		same_rec(&k.got, &k.fresh, "after a refused copy of the same length");
+	H_EQ(scr_head_n(), 0, "head_n after the refused copy");
+out:
+	ocase_close(&k);
+}
+
+/* (c) pf_load_req / pf_decide: the answer path copies an OPTIONS request
+ * and parses it as a preflight (pf_parse, which refuses a body and
+ * leaves the head's length unset) over the saved parse of the same
+ * bytes: the recorder on the first connection's head, after that, must
+ * parse it again (head and body: the next head after both). */
+static void t_reuse_cleared_by_answer_path(void)
+{
+	const char *y = "OPTIONS /v1/items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+			"\r\nAccess-Control-Request-Method: PUT\r\nContent-Length: 1\r\n\r\nx";
+	struct ocase k;
+
+	if (!ocase_open(&k, y, y) || !record_fresh(&k.c[0], &k.s[0], &k.fresh))
+		goto out;
+	H_EQ(k.fresh.next, S0 + strlen(y), "next head");
+	if (!ingress(&k.s[0], true) || !scr_holds(y) || !ingress(&k.s[1], false))
+		goto out;
+	if (record(&k.c[0], &k.s[0], &k.got))
+		same_rec(&k.got, &k.fresh, "after the answer path's parse of the same bytes");
+	H_EQ(scr_head_n(), 0, "head_n after the answer path's parse");
+out:
+	ocase_close(&k);
+}
+
+void test_ofl(void)
+{
+	h_case("ofl_reuse_same_head", t_reuse_same_head);
+	h_case("ofl_reuse_other_bytes", t_reuse_other_bytes);
+	h_case("ofl_reuse_last_byte_1", t_reuse_last_byte_1);
+	h_case("ofl_reuse_last_byte_7", t_reuse_last_byte_7);
+	h_case("ofl_reuse_head_n_differs", t_reuse_head_n_differs);
+	h_case("ofl_reuse_cleared_by_client_bytes", t_reuse_cleared_by_client_bytes);
+	h_case("ofl_reuse_cleared_by_answer_path", t_reuse_cleared_by_answer_path);
+}
