@@ -81,20 +81,9 @@ static __always_inline void pf_ofl_in_stop(struct pf_ofl_sk *st, __u32 next, __u
  * verified once. */
 __noinline int pf_ofl_reuse(struct pf_ofl_scratch *sc, const struct pf_scratch *s, __u32 n)
 {
-	__u32 k;
-	__u64 d;
-
-	if (!sc || !s || n == 0 || n > PF_REQ_MAX || s->head_n != n)
+	if (!sc || !s || n == 0 || n > PF_REQ_MAX || s->head_n != n ||
+	    !pf_eq_words(sc->buf, 0, s->req, n, PF_REQ_MAX / 8, 0))
 		return 0;
-	for (k = 0; k < PF_REQ_MAX / 8; k++) {
-		if (8 * k >= n)
-			break;
-		d = pf_ld64(sc->buf + 8 * k) ^ pf_ld64(s->req + 8 * k);
-		if (n - 8 * k < 8)
-			d &= pf_low_bytes(n - 8 * k);
-		if (d)
-			return 0;
-	}
 	sc->r = s->r;
 	return 1;
 }

@@ -313,6 +313,39 @@ PF_INLINE __u64 pf_lower64(__u64 x)
 	return x | (pf_inb(x, 'A', 'Z') >> 2);
 }
 
+/* Are the n bytes of a at off equal to the first n bytes of b (a's
+ * words lower-cased first when ci)? 8 bytes a step, the last word masked
+ * (the bytes past n may be anything, and are read). a is read at
+ * (off + 8k) & (PF_REQ_MAX - 1) (PF_M): a request buffer of PF_REQ_BUF
+ * bytes. b holds at least 8 * max_w bytes; n > 8 * max_w compares the
+ * first max_w words only (callers bound n). Verifier workaround: max_w
+ * is a constant bound on the loop, so b + 8k stays inside b's array
+ * where the verifier cannot relate n to it (a loop on n alone:
+ * "invalid access to memory, mem_size=5840 off=5840 size=8" in
+ * pf_ofl_reuse). Arithmetic in 32 bits as the callers had it: with n and
+ * k 64-bit, pf_ofl_tc's verification went over "BPF program is too
+ * large. Processed 1000001 insn" (clang kept n - 8k in a loop-carried
+ * register, tested in place; not studied further). The compare of pf_tok_eq, pf_path_match (pf_match.h)
+ * and pf_ofl_reuse (bpf/pf_ofl_tc.h). */
+PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, const __u32 max_w,
+			  int ci)
+{
+	__u64 x, d;
+	__u32 k;
+
+	for (k = 0; k < max_w; k++) {
+		if (8 * k >= n)
+			break;
+		x = pf_ld64(a + ((off + 8 * k) & (PF_REQ_MAX - 1)));
+		d = (ci ? pf_lower64(x) : x) ^ pf_ld64(b + 8 * k);
+		if (n - 8 * k < 8)
+			d &= pf_low_bytes(n - 8 * k);
+		if (d)
+			return 0;
+	}
+	return 1;
+}
+
 /* A word of 8 literal characters, for masked compares: PF_LIT8("host\0\0\0\0"). */
 #define PF_LIT8(s) \
 	((__u64)(__u8)(s)[0] | (__u64)(__u8)(s)[1] << 8 | (__u64)(__u8)(s)[2] << 16 | \

@@ -137,23 +137,10 @@ PF_INLINE int pf_is_hostch(__u8 c)
 PF_INLINE int pf_tok_eq(const struct pf_buf *rb, __u32 off, const struct pf_tok_val *v,
 			__u32 n, int ci)
 {
-	__u64 x, d, k;
-
 	if (!rb || !v)
 		return 0;
-	/* constant bound: v->s + 8 * k stays inside the 112-byte array even
-	 * where the verifier cannot relate n to it */
-	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
-		if (8 * k >= n)
-			break;
-		x = pf_ld64(rb->b + PF_M(off + 8 * k));
-		d = (ci ? pf_lower64(x) : x) ^ pf_ld64(v->s + 8 * k);
-		if (n - 8 * k < 8)
-			d &= pf_low_bytes(n - 8 * k);
-		if (d)
-			return 0;
-	}
-	return 1;
+	/* constant bound: v->s + 8 * k stays inside the 112-byte array */
+	return pf_eq_words(rb->b, off, (const __u8 *)v->s, n, PF_TOKEN_MAX / 8, ci);
 }
 
 /* Rules listing the n-byte string at buf[off] as the token of key *k
@@ -381,7 +368,7 @@ PF_INLINE __u64 pf_origin_rules(const __u8 *buf, struct pf_slice o, __u32 slot,
 PF_INLINE int pf_path_match(const __u8 *buf, const struct pf_slice *p,
 			    const struct pf_rule *rule)
 {
-	__u64 j, k, n, d, off, len;
+	__u64 j, n, off, len;
 
 	for (j = 0; j < PF_MAX_PATHS && j < rule->n_paths; j++) {
 		const struct pf_path *pp = &rule->paths[j];
@@ -396,15 +383,8 @@ PF_INLINE int pf_path_match(const __u8 *buf, const struct pf_slice *p,
 		n = pp->len;
 		if (n == 0 || n > PF_PATH_MAX || n > len)
 			continue;
-		/* 8 bytes at a time; pp->s has PF_PATH_MAX readable bytes */
-		for (k = 0; k < PF_PATH_MAX / 8 && 8 * k < n; k++) {
-			d = pf_ld64(buf + PF_M(off + 8 * k)) ^ pf_ld64(pp->s + 8 * k);
-			if (n - 8 * k < 8)
-				d &= pf_low_bytes(n - 8 * k);
-			if (d)
-				break;
-		}
-		if (8 * k >= n)
+		/* pp->s has PF_PATH_MAX readable bytes */
+		if (pf_eq_words(buf, off, (const __u8 *)pp->s, n, PF_PATH_MAX / 8, 0))
 			return 1;
 	}
 	return 0;

@@ -186,6 +186,9 @@ PF_INLINE int pf_rh_vary_one(const __u8 *b, __u32 off, __u32 len)
 
 	if (len == 0 || len > 16)
 		return -1;
+	/* (masked words, not pf_eq_words: the separator test below needs
+	 * the value's words, and the compares are to 1 or 6 bytes of a
+	 * literal, one word each) */
 	w0 = pf_ld64(b + PF_M(off)) & pf_low_bytes(len < 8 ? len : 8);
 	if (len > 8)
 		w1 = pf_ld64(b + PF_M(off + 8)) & pf_low_bytes(len - 8);
@@ -403,6 +406,9 @@ PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
 	 * first 8 bytes as one word (a byte loop was a tenth of a short
 	 * head's scan), "1.0" compared as "1.1"; a mismatch within the n
 	 * bytes at hand is bad, as before */
+	/* (not pf_eq_words: the word is compared after the "1.0" fix-up,
+	 * and the helper reads it from memory -- two compares, one per
+	 * version, for one) */
 	w = pf_ld64(buf);
 	if ((w >> 56) == '0')
 		w ^= (__u64)('0' ^ '1') << 56;
