@@ -268,7 +268,7 @@ rrlat_run() {
 }
 
 # ns_us FILE KEY -- a JSON figure in ns as µs with 3 decimals (all its ns).
-ns_us() { jq -r --arg k "$2" '(.[$k] // 0) | round / 1000' "$1"; }
+ns_us() { jq -r --arg k "$2" '.[$k] // empty | round / 1000' "$1"; }
 
 # measure VARIANT -- the runs of one variant; services already up.
 measure() {
@@ -280,7 +280,7 @@ measure() {
 	log "$v: warm-up 1 s, then $LAT_DURATION s at 1 connection"
 	wrk_run "$CONNS" 1 "$WORK/$r-warm" || problem "$v" "warm-up run printed no result"
 	rrlat_run "$LAT_DURATION" "$lat" ||
-		problem "$v" "1-connection run (rrlat) printed no result: $(tail -n 2 "$lat.txt")"
+		problem "$v" "1-connection run (rrlat) printed no result: $(tail -n 2 "$lat.txt" | tr '\r\n' '  ')"
 	if ((LAT_CHECK)); then
 		# the cross-check: wrk at 1 connection right after, same target
 		wrk_run 1 "$LAT_DURATION" "$lat-wrk" || problem "$v" "1-connection wrk run printed no result"

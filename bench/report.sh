@@ -170,7 +170,7 @@ paired() {
 	for ((r = 1; r <= ${M[rounds]:-0}; r++)); do
 		a=${RR[$r.$1.$3]:-} b=${RR[$r.$2.$3]:-}
 		if [[ -n $a && -n $b && $a != - && $b != - ]]; then echo "$a $b"; fi
-	done | awk '$2 + 0 > 0 { q[n++] = $1 / $2 }
+	done | awk '$1 + 0 > 0 && $2 + 0 > 0 { q[n++] = $1 / $2 }  # a failed run (0): no ratio
 		END {
 			if (!n) exit
 			for (i = 1; i < n; i++)  # insertion sort: a few rounds
@@ -190,9 +190,11 @@ xratio() {
 }
 
 # range_note LO HI N OP LIMIT -- "; median of N per-round ratios, range
-# LO-HI: " and whether every round, none or some met VALUE OP LIMIT.
+# LO-HI: " and whether every round, none or some met VALUE OP LIMIT, on
+# LO and HI rounded to 2 decimals as the verdict's median is.
 range_note() {
 	awk -v lo="$1" -v hi="$2" -v n="$3" -v op="$4" -v l="$5" 'BEGIN {
+		lo = sprintf("%.2f", lo) + 0; hi = sprintf("%.2f", hi) + 0
 		all = op == "<=" ? hi <= l : lo >= l
 		none = op == "<=" ? lo > l : hi < l
 		printf "; median of %s per-round ratios, range %.2f-%.2f: %s", n, lo, hi,

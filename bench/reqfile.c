@@ -10,7 +10,7 @@ int bench_read_request(const char *prog, const char *file, char *buf, size_t cap
 	char line[1024];
 	size_t n = 0, l;
 	FILE *f = fopen(file, "r");
-	int err;
+	int err, c;
 
 	if (!f) {
 		err = -errno;
@@ -21,8 +21,9 @@ int bench_read_request(const char *prog, const char *file, char *buf, size_t cap
 		l = strcspn(line, "\r\n");
 		if (l == 0 || line[0] == '#')
 			continue;
-		/* a line longer than line[] would come back cut in two */
-		if (!line[l] && !feof(f)) {
+		/* a line longer than line[] would come back cut in two (a
+		 * full last line without its newline: EOF is next) */
+		if (!line[l] && !feof(f) && (c = getc(f)) != EOF && ungetc(c, f) != EOF) {
 			fclose(f);
 			fprintf(stderr, "%s: read %s: line longer than %zu bytes: %s\n", prog,
 				file, sizeof(line) - 2, strerror(EFBIG));

@@ -18,16 +18,22 @@
  * else makes the response unframeable ends the run with an error: no
  * Content-Length, Transfer-Encoding, an interim 1xx, a head larger than
  * the buffer, bytes after the response (nothing else may arrive in a
- * closed loop), the peer closing. Everything is bounded: connect, each
- * send and recv (SO_SNDTIMEO/SO_RCVTIMEO) and each whole round trip must
- * finish within --timeout-ms (default 2000), else the run ends with an
- * error; so does --max-samples round trips (default 16,777,216; the
- * samples are kept, 8 bytes each), which ends the run early ("capped").
+ * closed loop), the peer closing in the middle of a response. A server
+ * that ends keep-alive connections (a response with "Connection: close",
+ * as nginx does after keepalive_requests, or a close before any byte of
+ * the next response) gets a new connection, made outside the timed
+ * intervals; that round trip is sent again and only its second try timed
+ * ("reconnects" counts them; two closes in a row end the run). Everything
+ * is bounded: connect and each send (SO_SNDTIMEO), and each whole round
+ * trip (poll before each recv with the time left) must finish within
+ * --timeout-ms (default 2000), else the run ends with an error; so does
+ * --max-samples round trips (default 16,777,216; the samples are kept, 8
+ * bytes each), which ends the run early ("capped").
  *
  * Output on success, one line (exit 0):
  *   RRLAT {"requests":N,"duration_ns":N,"status":N,"p50_ns":N,"p90_ns":N,
  *          "p99_ns":N,"mean_ns":X,"min_ns":N,"max_ns":N,"req_len":N,
- *          "resp_len":N,"capped":0|1}
+ *          "resp_len":N,"reconnects":N,"capped":0|1}
  * requests: round trips timed; status: responses whose status is not 2xx
  * or 3xx (counted, as wrk does, not an error); percentiles by nearest
  * rank over all samples (sorted); resp_len: the last response's bytes.
@@ -46,6 +52,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "reqfile.h"
@@ -67,6 +74,7 @@ struct resp {
 	size_t head_len;     /* through the blank line */
 	size_t body_len;     /* bytes after the head */
 	unsigned status;
+	int close;           /* Connection: close -- the server ends the connection */
 };
 
 /* Print the usage to f. */
@@ -271,7 +279,8 @@ static int parse_head(const char *buf, size_t head_len, struct resp *r)
 	if (head_len < 12 || strncmp(buf, "HTTP/1.", 7) || buf[8] != ' ' ||
 	    buf[9] < '1' || buf[9] > '5' || buf[10] < '0' || buf[10] > '9' ||
 	    buf[11] < '0' || buf[11] > '9') {
-		fprintf(stderr, "rrlat: response: no HTTP/1.x status line: %.40s\n", buf);
+		fprintf(stderr, "rrlat: response: no HTTP/1.x status line: %.*s\n",
+			(int)strcspn(buf, "\r\n") < 40 ? (int)strcspn(buf, "\r\n") : 40, buf);
 		return -EPROTO;
 	}
 	r->status = (unsigned)(buf[9] - '0') * 100 + (unsigned)(buf[10] - '0') * 10 +
@@ -286,14 +295,21 @@ static int parse_head(const char *buf, size_t head_len, struct resp *r)
 			strerror(EPROTO));
 		return -EPROTO;
 	}
+	v = header(eol + 1, end, "connection:", &len);
+	r->close = v && memmem(v, len, "close", 5) != NULL;
 	v = header(eol + 1, end, "content-length:", &len);
 	if (r->status == 204 || r->status == 304) {
 		r->body_len = 0;
 		return 0;
 	}
-	if (!v || len == 0 || len >= sizeof(num)) {
+	if (!v || len == 0) {
 		fprintf(stderr, "rrlat: response: status %u without a Content-Length: %s\n",
 			r->status, strerror(EPROTO));
+		return -EPROTO;
+	}
+	if (len >= sizeof(num)) {
+		fprintf(stderr, "rrlat: response: Content-Length of %zu characters: %s\n", len,
+			strerror(EPROTO));
 		return -EPROTO;
 	}
 	memcpy(num, v, len);
@@ -309,9 +325,36 @@ static int parse_head(const char *buf, size_t head_len, struct resp *r)
 	return 0;
 }
 
+/* Wait until fd is readable, at most until deadline (CLOCK_MONOTONIC ns).
+ * Returns 0, or -ETIMEDOUT / -errno (message printed). */
+static int wait_readable(int fd, uint64_t deadline)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	uint64_t t;
+	int n;
+
+	for (;;) {
+		t = now_ns();
+		if (t >= deadline)
+			break;
+		n = poll(&p, 1, (int)((deadline - t + 999999) / 1000000));
+		if (n > 0)
+			return 0;
+		if (n < 0 && errno != EINTR) {
+			n = -errno;
+			fprintf(stderr, "rrlat: poll: %s\n", strerror(-n));
+			return n;
+		}
+	}
+	fprintf(stderr, "rrlat: response: incomplete after the timeout: %s\n", strerror(ETIMEDOUT));
+	return -ETIMEDOUT;
+}
+
 /* One round trip: send req, read its whole response (buf: RESP_BUF bytes)
  * until deadline (CLOCK_MONOTONIC ns). Returns the response's length and
- * its framing in r, or -errno (message printed). */
+ * its framing in r, -EPIPE (nothing printed) if the peer closed the
+ * connection before any byte of the response (the caller reconnects), or
+ * -errno (message printed). */
 static long long round_trip(int fd, const char *req, size_t req_len, char *buf,
 			    uint64_t deadline, struct resp *r)
 {
@@ -325,9 +368,14 @@ static long long round_trip(int fd, const char *req, size_t req_len, char *buf,
 		return err;
 	r->head_len = 0;
 	for (;;) {
+		err = wait_readable(fd, deadline);
+		if (err)
+			return err;
 		n = recv(fd, buf + have, RESP_BUF - have, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n == 0 && total == 0)
+			return -EPIPE;
 		if (n <= 0) {
 			err = n == 0 ? -ECONNRESET : errno == EAGAIN ? -ETIMEDOUT : -errno;
 			fprintf(stderr, "rrlat: recv: %s%s\n", strerror(-err),
@@ -361,11 +409,6 @@ static long long round_trip(int fd, const char *req, size_t req_len, char *buf,
 				return (long long)total;
 			have = 0;  /* the head is read: the rest is body, let it stream */
 		}
-		if (now_ns() > deadline) {
-			fprintf(stderr, "rrlat: response: incomplete after the timeout: %s\n",
-				strerror(ETIMEDOUT));
-			return -ETIMEDOUT;
-		}
 	}
 }
 
@@ -389,7 +432,8 @@ int main(int argc, char **argv)
 {
 	static char req[REQ_MAX], buf[RESP_BUF];
 	uint64_t *ns = NULL, *grown, t0, t1, start, end, sum = 0;
-	size_t n = 0, cap = 0, nstatus = 0;
+	size_t n = 0, cap = 0, nstatus = 0, reconnects = 0;
+	int closed = 0;
 	long long resp_len = 0;
 	struct opts o = { 0 };
 	struct resp r = { 0 };
@@ -421,8 +465,24 @@ int main(int argc, char **argv)
 		resp_len = round_trip(fd, req, (size_t)req_len, buf,
 				      t0 + (uint64_t)o.timeout_ms * 1000000ull, &r);
 		t1 = now_ns();
+		if (resp_len == -EPIPE || (resp_len >= 0 && r.close)) {
+			/* the server ended the connection: a new one, not timed */
+			if (resp_len == -EPIPE && closed++) {
+				fprintf(stderr, "rrlat: recv: %s (closed again on a new "
+					"connection)\n", strerror(ECONNRESET));
+				goto out;
+			}
+			close(fd);
+			fd = dial(o.addr, o.port, o.timeout_ms);
+			if (fd < 0)
+				goto out_free;
+			reconnects++;
+			if (resp_len == -EPIPE)
+				continue;  /* not answered: sent again */
+		}
 		if (resp_len < 0)
 			goto out;
+		closed = 0;
 		ns[n++] = t1 - t0;
 		sum += t1 - t0;
 		if (r.status >= 400)
@@ -435,14 +495,16 @@ int main(int argc, char **argv)
 	qsort(ns, n, sizeof(*ns), cmp_u64);
 	printf("RRLAT {\"requests\":%zu,\"duration_ns\":%llu,\"status\":%zu,\"p50_ns\":%llu,"
 	       "\"p90_ns\":%llu,\"p99_ns\":%llu,\"mean_ns\":%.1f,\"min_ns\":%llu,"
-	       "\"max_ns\":%llu,\"req_len\":%d,\"resp_len\":%lld,\"capped\":%d}\n", n,
+	       "\"max_ns\":%llu,\"req_len\":%d,\"resp_len\":%lld,\"reconnects\":%zu,"
+	       "\"capped\":%d}\n", n,
 	       (unsigned long long)(t1 - start), nstatus, (unsigned long long)pctl(ns, n, 50),
 	       (unsigned long long)pctl(ns, n, 90), (unsigned long long)pctl(ns, n, 99),
 	       (double)sum / (double)n, (unsigned long long)ns[0],
-	       (unsigned long long)ns[n - 1], req_len, resp_len, n == o.max_samples);
+	       (unsigned long long)ns[n - 1], req_len, resp_len, reconnects, n == o.max_samples);
 	rc = 0;
 out:
-	free(ns);
 	close(fd);
+out_free:
+	free(ns);
 	return rc;
 }

@@ -82,7 +82,8 @@ WORK=$BUILD/bench/run
 OUT=${BENCH_OUT:-$BENCH/results}
 
 # The topology (scripts/topo.sh reads these): the benchmark's own names and
-# subnet unless the environment names others (a second run beside it).
+# subnet unless the environment names others (a run on another topology;
+# one run at a time per build directory: build/bench/run.lock).
 export PF_NS=${PF_NS:-pfb} PF_IF_HOST=${PF_IF_HOST:-pfb0} PF_IF_CLIENT=${PF_IF_CLIENT:-pfb1}
 export PF_V4_HOST=${PF_V4_HOST:-198.18.1.1} PF_V4_CLIENT=${PF_V4_CLIENT:-198.18.1.2} PF_V4_PLEN=24
 export PF_V6_HOST=${PF_V6_HOST:-2001:db8:1::1} PF_V6_CLIENT=${PF_V6_CLIENT:-2001:db8:1::2} PF_V6_PLEN=64
@@ -298,6 +299,11 @@ main() {
 		"$PF_XDP_OBJ"; do
 		[[ -e $t ]] || die "$t missing (make all e2e-tools bench-tools)"
 	done
+	# one run per build directory: a second would wipe this one's $WORK (before the
+	# trap: its cleanup would tear down the running one's topology)
+	mkdir -p "$BUILD/bench"
+	exec {LOCK_FD}>"$BUILD/bench/run.lock"
+	flock -n "$LOCK_FD" || die "another make bench is running in $BUILD (build/bench/run.lock)"
 	pf_ensure_bpffs
 	exec {OUT_FD}>&1 {ERR_FD}>&2
 	trap bench_cleanup EXIT

@@ -69,6 +69,8 @@ static struct {
 	bool ok;
 } scr;
 
+/* Find pf_scratch's req, r and head_n offsets and its size in the
+ * object's BTF (once). False (a failed check) if one is missing. */
 static bool scr_layout(void)
 {
 	const struct btf *btf = bpf_object__btf(h_skel->obj);
@@ -102,6 +104,8 @@ static bool scr_layout(void)
 /* This CPU's pf_scratch (the test thread is pinned: see pin()). */
 static int cur_cpu = -1;
 
+/* Every CPU's pf_scratch, each rounded to 8 bytes, in a calloc'd array
+ * (the caller passes it to scr_write or frees it), or NULL (a failed check). */
 static __u8 *scr_read(void)
 {
 	int ncpu = libbpf_num_possible_cpus(), zero = 0;
@@ -116,6 +120,7 @@ static __u8 *scr_read(void)
 	return all;
 }
 
+/* Write all (from scr_read) back to pf_scratch and free it. */
 static void scr_write(__u8 *all)
 {
 	int zero = 0;
@@ -125,6 +130,7 @@ static void scr_write(__u8 *all)
 	free(all);
 }
 
+/* This CPU's pf_scratch within all (from scr_read). */
 static __u8 *scr_mine(__u8 *all)
 {
 	return all + (size_t)cur_cpu * ((scr.size + 7) & ~7u);
@@ -196,6 +202,7 @@ static bool pin(void)
 		       "pin to CPU %d: %s", cur_cpu, strerror(errno));
 }
 
+/* Give the test thread back the CPU mask pin() saved. */
 static void unpin(void)
 {
 	sched_setaffinity(0, sizeof(saved_mask), &saved_mask);
@@ -236,6 +243,7 @@ static bool ofl_setup(void)
 	return ok;
 }
 
+/* Undo ofl_setup: the offload flag off, the listener closed, unpinned. */
 static void ofl_teardown(void)
 {
 	h_cfg()->ofl_on = 0;
@@ -262,6 +270,7 @@ static bool oconn_open(struct oconn *o)
 	return true;
 }
 
+/* Close o's sockets that are open. */
 static void oconn_close(struct oconn *o)
 {
 	if (o->sfd >= 0)
@@ -283,6 +292,8 @@ static bool oconn_arm(const struct oconn *o, __u32 next)
 		       "pf_ofl_sk: %s", strerror(errno));
 }
 
+/* o's server socket's pf_ofl_sk storage into *v; false (a failed check)
+ * if it has none. */
 static bool oconn_state(const struct oconn *o, struct pf_ofl_sk *v)
 {
 	return H_CHECK(!bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_ofl_sk), &o->sfd, v),
@@ -356,6 +367,8 @@ static bool record_fresh(const struct oconn *o, const struct pkt_spec *s, struct
 	       H_CHECK(!(out->e.flags & PF_OFL_E_HEAD), "a GET recorded as HEAD");
 }
 
+/* Did the recorder record the same entry and next head in a as in b? A
+ * check named what. */
 static bool same_rec(const struct orec *a, const struct orec *b, const char *what)
 {
 	return H_CHECK(!memcmp(&a->e, &b->e, sizeof(a->e)) && a->next == b->next,
@@ -372,6 +385,8 @@ struct ocase {
 	struct orec fresh, got;
 };
 
+/* Open case k: the offload set up, a connection and its segment for p0
+ * and, unless NULL, for p1. False (a failed check) if any step fails. */
 static bool ocase_open(struct ocase *k, const char *p0, const char *p1)
 {
 	const char *pay[2] = { p0, p1 };
@@ -389,6 +404,7 @@ static bool ocase_open(struct ocase *k, const char *p0, const char *p1)
 	return true;
 }
 
+/* Close case k's connections and undo its setup. */
 static void ocase_close(struct ocase *k)
 {
 	oconn_close(&k->c[1]);

@@ -25,11 +25,13 @@ static __u8 *abuf;
 /* Byte i of the n at a + off as pf_eq_words reads it: its word at
  * PF_M(off + 8 * (i / 8)), the bytes of a word contiguous (callers keep
  * off + n within PF_REQ_MAX, where this is plain a[off + i]). */
+/* Byte i of the n compared at off in a, as pf_eq_words reads it. */
 static __u8 a_at(const __u8 *a, __u32 off, __u32 i)
 {
 	return a[((off + 8 * (i / 8)) & (PF_REQ_MAX - 1)) + i % 8];
 }
 
+/* The reference: pf_eq_words byte by byte. */
 static int ref_eq(const __u8 *a, __u32 off, const __u8 *b, __u32 n, int ci)
 {
 	__u32 i;
@@ -62,6 +64,7 @@ static __u8 *make_b(__u32 off, __u32 n, int ci, __u8 fill)
 	return b;
 }
 
+/* Fill abuf with a fixed mix of upper- and lower-case letters. */
 static void fill_a(void)
 {
 	__u32 i;
@@ -166,6 +169,7 @@ static void test_past_bound(void **state)
 	free(b);
 }
 
+/* cmocka: the request-sized buffer abuf. */
 static int setup(void **state)
 {
 	(void)state;
@@ -173,6 +177,7 @@ static int setup(void **state)
 	return abuf ? 0 : -1;
 }
 
+/* cmocka: free abuf. */
 static int teardown(void **state)
 {
 	(void)state;
