@@ -46,15 +46,6 @@ enum pf_rh_ac {
 /* struct pf_rhead.rm_vary: bit i set if rm[i] is a Vary line (else an
  * Access-Control-* line) */
 
-/* Work area of pf_rh_vary_has_origin (struct pf_rhead.vs: the scanner
- * now calls pf_rh_vary_words; the byte loop is the unit tier's reference). */
-struct pf_rh_vscan {
-	__u32 off, len;     /* the value */
-	__u32 start, in;    /* current element */
-	__u32 found;
-	__u32 pad;
-};
-
 struct pf_rhead {
 	__u16 len;          /* head length incl. the final CRLF CRLF */
 	__u16 status;       /* 100..999 */
@@ -79,62 +70,17 @@ struct pf_rhead {
 	struct pf_slice val[PF_RH_AC_N];         /* first value of each field */
 	/* scanner work area (map memory in the kernel, see PF_LAUNDER) */
 	__u32 pos, n, tmp[4];
-	struct pf_rh_vscan vs;
 };
 
-/* bpf_loop callback: byte i of a Vary value (i == len: its end). As a
- * callback it is verified once; an inline loop here, inside the line
- * callback, overflowed "BPF program is too large". */
-PF_CALLBACK long pf_rh_vary_cb(__u32 i, void *ctx)
-{
-	struct pf_hold *hd = ctx;
-	struct pf_rh_vscan *v = hd->w;
-	__u32 n;
-	__u8 c;
-
-	if (i > v->len)
-		return 1;
-	c = i < v->len ? hd->buf[PF_M(v->off + i)] : ',';
-	if (c == ',' || c == ' ' || c == '\t') {
-		n = i - v->start;
-		if (v->in && ((n == 1 && hd->buf[PF_M(v->off + v->start)] == '*') ||
-			      (n == 6 && pf_name_eq(hd->buf, v->off + v->start, "origin", 6)))) {
-			v->found = 1;
-			return 1;
-		}
-		v->in = 0;
-	} else if (!v->in) {
-		v->in = 1;
-		v->start = i;
-	}
-	return 0;
-}
-
 /* Does the Vary value [off, off+len) (len <= 128) list "*" or "origin"
- * (any case)? Elements are separated by ',' and optional whitespace. */
-PF_INLINE int pf_rh_vary_has_origin(const __u8 *b, __u32 off, __u32 len,
-				    struct pf_rh_vscan *v)
-{
-	struct pf_hold hd = { .buf = b, .w = v };
-
-	v->off = off;
-	v->len = len;
-	v->start = 0;
-	v->in = 0;
-	v->found = 0;
-	pf_loop(129, pf_rh_vary_cb, &hd);
-	return v->found;
-}
-
-/* Does the Vary value [off, off+len) (len <= 128) list "*" or "origin"
- * (any case)? The same answer as pf_rh_vary_has_origin (the unit tier's
- * reference, test_vary_words), 8 bytes a step: per word, the bytes that
+ * (any case)? Elements are separated by ',' and optional whitespace.
+ * 8 bytes a step (the unit tier's byte-loop reference: test_vary_words): per word, the bytes that
  * start an element (not a separator, the byte before one or the value's
  * start) and are '*', 'o' or 'O' are the candidates; each is checked by
  * one word compare and the byte after it. Bytes past len count as
  * separators (they may be read, never change the answer). A global
- * function: verified once; its bpf_loop callback a byte was most of the
- * time of a head with a Vary of several elements. */
+ * function: verified once; the bpf_loop callback a byte it replaced was
+ * most of the time of a head with a Vary of several elements. */
 PF_GLOBAL int pf_rh_vary_words(const struct pf_buf *rb, __u64 off, __u64 len)
 {
 	__u64 x, y, sep, starts, cand, carry = 0x80, i, k, j, e;
