@@ -102,6 +102,20 @@ out:
 	return ret;
 }
 
+/* A translation that failed after seq/ack may have been rewritten from
+ * the unlocked copy a, so that no pf_flow_note checked it: the segment
+ * passes (PF_STAT_PASS_ERROR, 0) only if a is still the entry's
+ * (pf_flow_same), else it is dropped (PF_STAT_XLATE_RACE, -1). */
+static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_adj *a)
+{
+	if (!pf_flow_same(f, a)) {
+		pf_count(PF_STAT_XLATE_RACE);
+		return -1;
+	}
+	pf_count(PF_STAT_PASS_ERROR);
+	return 0;
+}
+
 /* Translate a client segment of a tracked connection. Returns 0 (pass
  * it on) or -1 (drop it: it starts inside the consumed request, or a
  * splice was committed on another CPU while it was being translated). */
@@ -143,13 +157,7 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	pf_count(PF_STAT_TRANSLATED_IN);
 	return 0;
 err:
-	/* seq/ack may be rewritten from a: passed only if a is the entry's */
-	if (!pf_flow_same(f, &a)) {
-		pf_count(PF_STAT_XLATE_RACE);
-		return -1;
-	}
-	pf_count(PF_STAT_PASS_ERROR);
-	return 0;
+	return pf_xlate_failed(f, &a);
 }
 
 /* Translate a server segment of a tracked connection. Returns 0 (pass
@@ -183,13 +191,7 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	pf_count(PF_STAT_TRANSLATED_OUT);
 	return 0;
 err:
-	/* seq/ack may be rewritten from a: passed only if a is the entry's */
-	if (!pf_flow_same(f, &a)) {
-		pf_count(PF_STAT_XLATE_RACE);
-		return -1;
-	}
-	pf_count(PF_STAT_PASS_ERROR);
-	return 0;
+	return pf_xlate_failed(f, &a);
 }
 
 #endif /* PF_XLATE_H */

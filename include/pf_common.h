@@ -325,8 +325,9 @@ PF_INLINE __u64 pf_lower64(__u64 x)
  * pf_ofl_reuse). Arithmetic in 32 bits as the callers had it: with n and
  * k 64-bit, pf_ofl_tc's verification went over "BPF program is too
  * large. Processed 1000001 insn" (clang kept n - 8k in a loop-carried
- * register, tested in place; not studied further). The compare of pf_tok_eq, pf_path_match (pf_match.h)
- * and pf_ofl_reuse (bpf/pf_ofl_tc.h). */
+ * register, tested in place; not studied further). The compare of
+ * pf_tok_eq, pf_path_match (pf_match.h) and pf_ofl_reuse
+ * (bpf/pf_ofl_tc.h). */
 PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, const __u32 max_w,
 			  int ci)
 {
