@@ -3,9 +3,10 @@
 # bench/measure.sh -- the live runs (sourced by bench/run.sh): the servers,
 # the clients in the client netns (build/bench/rrlat for the latency at 1
 # connection, wrk for the warm-up and the 64-connection runs), CPU
-# accounting and the in-kernel time of the ingress program. Each bench_run_<variant> starts its servers, checks one
-# curl preflight, measures (R[variant.metric]) and stops them. Processes
-# are started and stopped with tests/e2e/lib.sh (PF_BG_PIDS).
+# accounting and the in-kernel time of the ingress program. Each
+# bench_run_<variant> starts its servers, checks one curl preflight,
+# measures (R[variant.metric]) and stops them. Processes are started and
+# stopped with tests/e2e/lib.sh (PF_BG_PIDS).
 
 # ------------------------------------------------------------ numbers ----
 # cpu_ticks -- "busy total" ticks of all CPUs from /proc/stat: busy is

@@ -72,7 +72,8 @@
 # a line of the report: the cross-check of the two clients), the
 # topology's PF_* (above; PF_METRICS is not used). Everything else it
 # creates is named after them (preflightd's pins under
-# /sys/fs/bpf/preflightd/$PF_IF_HOST) or lives in build/bench/run/. Needs root and `make all e2e-tools bench-tools`.
+# /sys/fs/bpf/preflightd/$PF_IF_HOST) or lives in build/bench/run/.
+# Needs root and `make all e2e-tools bench-tools`.
 set -euo pipefail
 
 BENCH=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
