@@ -122,6 +122,11 @@ int pf_policy_compile(const struct pf_policy *pol, __u32 slot,
 int pf_policy_check_compile(const struct pf_policy *pol,
 			    struct pf_compiled *out, FILE *errs);
 
+/* The home entry (pf_hdr_home, pf_structs.h) of the header name s of len
+ * bytes (lower case; only the first PF_HDR_NAME count, a longer name has
+ * no entry): where its probe starts in the slot's name table. */
+__u64 pf_hdr_home_of(const void *s, size_t len);
+
 /* Userspace twin of the pf_tokens map lookup (for tests and explain). */
 const struct pf_tok_val *pf_compiled_lookup(const struct pf_compiled *c,
 					    const struct pf_tok_key *key);

@@ -298,13 +298,11 @@ out:
 	return err;
 }
 
-/* The home entry of a header token (pf_hdr_home, pf_structs.h): its
- * string (lower case, len <= PF_HDR_NAME) as 4 zero-padded words. */
-static __u64 hdr_home(const struct pf_tok_val *v)
+__u64 pf_hdr_home_of(const void *s, size_t len)
 {
 	__u64 w[PF_HDR_NAME / 8] = { 0 };
 
-	memcpy(w, v->s, v->len);
+	memcpy(w, s, len < sizeof(w) ? len : sizeof(w));
 	return pf_hdr_home(w);
 }
 
@@ -327,7 +325,8 @@ static void compile_tab(const struct pf_compiled *c, __u32 kind, struct pf_hdr_e
 	for (i = 0; i < c->n_toks; i++) {
 		if (c->keys[i].kind != kind || c->vals[i].len > PF_HDR_NAME)
 			continue;
-		home = kind == PF_TOK_HEADER ? hdr_home(&c->vals[i]) : c->keys[i].hash;
+		home = kind == PF_TOK_HEADER ? pf_hdr_home_of(c->vals[i].s, c->vals[i].len) :
+						 c->keys[i].hash;
 		for (j = 0; j < PF_HDR_PROBE; j++) {
 			e = &ents[(home + j) & (nents - 1)];
 			if (!e->len)

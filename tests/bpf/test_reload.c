@@ -196,14 +196,11 @@ static void hdr_policy(char *y, size_t n, const char *list)
 static void colliding_names(char names[][16], unsigned n)
 {
 	unsigned i, k = 0, want = 0, h;
-	__u64 w[PF_HDR_NAME / 8];
 	char s[16];
 
 	for (i = 0; k < n && i < 1000000; i++) {
 		snprintf(s, sizeof(s), "x-h%05u", i);
-		memset(w, 0, sizeof(w));
-		memcpy(w, s, strlen(s));
-		h = (unsigned)pf_hdr_home(w);
+		h = (unsigned)pf_hdr_home_of(s, strlen(s));
 		if (!k)
 			want = h;
 		if (h == want)

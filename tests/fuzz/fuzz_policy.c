@@ -77,14 +77,8 @@ static void check_tab(const struct pf_compiled *c, __u32 kind, const struct pf_h
 		v = pf_compiled_lookup(c, &k);
 		CHECK(v && v->len == e->len && !memcmp(v->s, e->s, e->len) &&
 		      v->rules == e->rules);
-		if (kind == PF_TOK_HEADER) {
-			__u64 w[PF_HDR_NAME / 8];
-
-			memcpy(w, e->s, sizeof(w));
-			h = (unsigned)pf_hdr_home(w) & (nents - 1);
-		} else {
-			h = (unsigned)k.hash & (nents - 1);
-		}
+		h = (unsigned)(kind == PF_TOK_HEADER ? pf_hdr_home_of(e->s, e->len) : k.hash) &
+		    (nents - 1);
 		CHECK(((i - h) & (nents - 1)) < PF_HDR_PROBE);
 		for (j = h; j != i; j = (j + 1) & (nents - 1))
 			CHECK(ents[j].len);

@@ -94,13 +94,10 @@ static const struct pf_hdr_ent *entry_of(const struct pf_hdr_tab *t, const char 
 	return NULL;
 }
 
-/* pf_hdr_home of a lower-case name of up to PF_HDR_NAME bytes. */
+/* The home entry of a lower-case name of up to PF_HDR_NAME bytes. */
 static unsigned home(const char *name)
 {
-	__u64 w[PF_HDR_NAME / 8] = { 0 };
-
-	memcpy(w, name, strlen(name));
-	return (unsigned)pf_hdr_home(w);
+	return (unsigned)pf_hdr_home_of(name, strlen(name));
 }
 
 /* n names "x-hNNNNN" (same length) whose home entry is the same. */
