@@ -182,11 +182,12 @@ paired() {
 
 # xratio VARIANT REF METRIC -- the median of the paired per-round ratios
 # with 2 decimals; a CSV without rounds: the ratio of the best figures.
-xratio() {
-	local p
-	p=$(paired "$@")
-	[[ -n $p ]] || { ratio "${R[$1.$3]:-}" "${R[$2.$3]:-}"; return; }
-	awk -v m="${p%% *}" 'BEGIN { printf "%.2f", m }'
+xratio() { xratio_of "$(paired "$@")" "$@"; }
+
+# xratio_of PAIRED VARIANT REF METRIC -- xratio with paired's output given.
+xratio_of() {
+	[[ -n $1 ]] || { ratio "${R[$2.$4]:-}" "${R[$3.$4]:-}"; return; }
+	awk -v m="${1%% *}" 'BEGIN { printf "%.2f", m }'
 }
 
 # range_note LO HI N OP LIMIT -- "; median of N per-round ratios, range
@@ -213,7 +214,7 @@ xtarget() {
 		((n < 2)) || note=$(range_note "$lo" "$hi" "$n" "$5" "$6")
 		note+="; best figures' ratio $(ratio "${R[$2.$4]:-}" "${R[$3.$4]:-}")×"
 	fi
-	target "$1" "$(xratio "$2" "$3" "$4")" "$5" "$6" "×" "$note${7:-}"
+	target "$1" "$(xratio_of "$p" "$2" "$3" "$4")" "$5" "$6" "×" "$note${7:-}"
 }
 
 mib() { awk -v b="${1:-0}" 'BEGIN { printf "%.1f", b / 1048576 }'; }
