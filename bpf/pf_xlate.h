@@ -116,9 +116,40 @@ static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_ad
 	return 0;
 }
 
+/* A server SYN on a tuple with an entry (pf_translate_out): it is never
+ * translated. A SYN-ACK that is not the entry's own connection's (a
+ * handshake retransmitted after a splice at the request-socket stage,
+ * pf_sock_from_request: its seq is one below the entry's first server
+ * byte, s_hi, which no server byte can have moved yet) answers a new
+ * connection's SYN -- which the kernel sends only when no socket that
+ * can still carry data holds the tuple (a live one answers any SYN with a
+ * challenge ACK, RFC 5961): the entry's connection is over, and the entry
+ * goes before the new client can send a byte (it waits for this SYN-ACK).
+ * Decided here, not at the SYN on ingress: a SYN is not proof (spoofed,
+ * or behind the old connection's RST in the same receive batch, which
+ * XDP and list receive run before the stack sees any of it), the
+ * kernel's SYN-ACK is. A SYN is never translated at ingress either
+ * (pf_translate_in): a live socket answers it with a challenge ACK
+ * whatever its seq; TIME_WAIT takes it as a new connection by its own
+ * seq or TSval (docs/tcp-splice.md section 7). */
+static __always_inline void pf_syn_out(const struct pf_pkt *p, struct pf_flow *f)
+{
+	int own;
+
+	bpf_spin_lock(&f->lock);
+	own = (p->tflags & PF_TCPF_ACK) && (f->hi & PF_FLOW_S_HI) && f->s_hi == p->seq + 1;
+	bpf_spin_unlock(&f->lock);
+	if (!own && !bpf_map_delete_elem(&pf_flows, &p->key)) {
+		pf_count(PF_STAT_FLOW_REUSED);
+		return;
+	}
+	pf_count(PF_STAT_SYN_UNTRANSLATED);
+}
+
 /* Translate a client segment of a tracked connection. Returns 0 (pass
  * it on) or -1 (drop it: it starts inside the consumed request, or a
- * splice was committed on another CPU while it was being translated). */
+ * splice was committed on another CPU while it was being translated).
+ * A SYN passes untranslated (pf_syn_out). */
 static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
 					   struct pf_flow *f)
 {
@@ -126,6 +157,10 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	struct pf_opts *o;
 	struct pf_adj a;
 
+	if (p->tflags & PF_TCPF_SYN) {
+		pf_count(PF_STAT_SYN_UNTRANSLATED);
+		return 0;
+	}
 	/* without the lock: pf_flow_note checks every field used */
 	pf_flow_peek(f, &a);
 	/* pf_try_answer's first check, against the current state: a copy
@@ -162,7 +197,8 @@ err:
 
 /* Translate a server segment of a tracked connection. Returns 0 (pass
  * it on) or -1 (drop it: a splice was committed on another CPU while it
- * was being translated; the server sends it again). */
+ * was being translated; the server sends it again). A SYN passes
+ * untranslated, and may end the entry (pf_syn_out). */
 static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
 					    struct pf_flow *f)
 {
@@ -170,6 +206,10 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	struct pf_opts *o;
 	struct pf_adj a;
 
+	if (p->tflags & PF_TCPF_SYN) {
+		pf_syn_out(p, f);
+		return 0;
+	}
 	/* without the lock: pf_flow_note checks every field used */
 	pf_flow_peek(f, &a);
 	PF_TEST_POINT(PF_TP_XLATE_OUT);

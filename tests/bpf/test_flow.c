@@ -291,6 +291,179 @@ static void t_tracked_sack_across_zero(void)
 	conn_expect(h_in, &in, NULL, &in, d);
 }
 
+/* ---- a new connection on the 4-tuple of an ended one ---- */
+
+/* A handshake segment of c: client SYN (out false) or server SYN-ACK
+ * (out true) at seq/ack, with MSS and TS options as Linux sends them. */
+static void hs_seg(struct pkt_spec *s, const struct conn *c, bool out, __u32 seq, __u32 ack)
+{
+	static const __u8 mss[4] = { 2, 4, 0x05, 0xb4 };
+
+	if (out)
+		pkt_default_out(s, c->family);
+	else
+		pkt_default(s, c->family);
+	s->seq = seq;
+	s->ack = ack;
+	s->flags = out ? TH_SYN | TH_ACK : TH_SYN;
+	s->win = 64240;
+	pkt_opt_raw(s, mss, sizeof(mss));
+	pkt_opt_ts(s, out ? 900 : 800, out ? 800 : 0);
+}
+
+/* The flow entry of c, compared field by field with before (the lock
+ * word aside). */
+static bool flow_kept(const struct conn *c, const struct pf_flow *before, const char *what)
+{
+	struct pf_flow fl;
+
+	if (!H_CHECK(h_flow(&c->req, &fl), "%s: flow entry gone", what))
+		return false;
+	return H_CHECK(!memcmp((const __u8 *)&fl + sizeof(fl.lock),
+			       (const __u8 *)before + sizeof(fl.lock), sizeof(fl) - sizeof(fl.lock)),
+		       "%s: flow entry changed", what);
+}
+
+/* Connection A spliced (a preflight answered, its response acked), then
+ * a new connection B on the same 4-tuple (the client reused its port:
+ * the server's TIME_WAIT took B's SYN, or A ended with an RST): B's SYN
+ * passes untranslated and leaves A's entry (a SYN proves nothing); the
+ * server's SYN-ACK, which only a socket-less tuple gets, passes
+ * untranslated and frees A's entry; B's handshake ACK, first request
+ * (a GET, followed from its first byte) and its response pass as they
+ * are, and B's preflight is answered as B's own, at B's positions.
+ * With A's entry still translating, B's SYN, SYN-ACK and GET would be
+ * shifted by A's offsets. */
+static void new_conn_same_tuple(int family, __u32 s, __u32 p, __u32 sb, __u32 pb)
+{
+	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+	static const struct h_delta d_syn[] = {
+		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
+	};
+	static const struct h_delta d_synack[] = { H_D(FLOW_REUSED, 1), H_DEND };
+	static const struct h_delta d_ack[] = { H_D(PKT_SEEN, 1), H_DEND };
+	static const struct h_delta d_get[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(FLOW_CREATED, 1), H_DEND,
+	};
+	static const struct h_delta d_opt[] = { H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND };
+	const __u32 G = (__u32)strlen(GET_REQ), A = (__u32)strlen(answer);
+	struct conn c, b;
+	struct pkt_spec in;
+	struct pf_sockinfo si;
+	struct pf_flow fa, fl;
+	struct h_run r;
+	struct h_want w;
+
+	if (!conn_splice_acked(&c, family, s, p) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	b = c;
+	/* B's SYN: untranslated, A's entry untouched */
+	hs_seg(&in, &b, false, sb, 0);
+	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after B's SYN"))
+		return;
+	/* the server's SYN-ACK: untranslated, A's entry freed */
+	hs_seg(&in, &b, true, pb, sb + 1);
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, d_synack) ||
+	    !H_EQ(h_flow_count(), 0, "flow entries after B's SYN-ACK"))
+		return;
+	/* B's handshake ACK */
+	conn_cseg(&in, &b, sb + 1, pb + 1, "");
+	if (!conn_expect(h_in, &in, NULL, &in, d_ack))
+		return;
+	/* B's first request, a GET: followed from its first byte */
+	si = h_sock(sb + 1, pb + 1);
+	h_set_sock(&si);
+	h_req_spec(&in, family, GET_REQ, sb + 1, pb + 1, 811, 901);
+	if (!conn_expect(h_in, &in, NULL, &in, d_get) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "B's flow entry missing") ||
+	    !H_EQ(fl.state, PF_FS_FRAMED, "B's flow state") ||
+	    !H_EQX(fl.c_next, sb + 1 + G, "B's flow c_next") ||
+	    !H_EQ(fl.splices, 0, "B's flow splices"))
+		return;
+	/* the app's answer to it: unchanged */
+	conn_sseg(&in, &b, pb + 1, sb + 1 + G, answer);
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out))
+		return;
+	/* B's preflight: answered at B's own positions */
+	si = h_sock(sb + 1 + G, pb + 1 + A);
+	si.bytes_received = G;
+	h_set_sock(&si);
+	h_req_spec(&in, family, H_PREFLIGHT, sb + 1 + G, pb + 1 + A, 812, 902);
+	if (!h_run_spec(h_in, &in, NULL, &r))
+		return;
+	w = (struct h_want){ .req = &in, .seq = pb + 1 + A, .ack = sb + 1 + G + c.L, .win = WIN,
+			     .has_ts = true, .tsval = H_TS_NOW, .tsecr = 812,
+			     .pay = H_RESP_204, .paylen = c.R };
+	if (!h_check_response(&r, &w) || !h_check_deltas(&r, d_opt) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "B's flow entry gone"))
+		return;
+	H_EQX(fl.c_pos, sb + 1 + G, "B's flow c_pos");
+	H_EQ(fl.c_before, 0, "B's flow c_before");
+	H_EQX(fl.s_pos, pb + 1 + A, "B's flow s_pos");
+	H_EQ(fl.s_before, 0, "B's flow s_before");
+	H_EQ(fl.splices, 1, "B's flow splices");
+}
+
+static void t_new_conn_same_tuple_v4(void)
+{
+	new_conn_same_tuple(4, 1000000, 5000000, 1000000 + 70000, 0x70000000u);
+}
+
+/* B's ISN inside A's consumed request (the old entry would also have
+ * dropped or re-answered B's GET: pf_in_consumed), across seq 0 */
+static void t_new_conn_same_tuple_v6_in_consumed(void)
+{
+	new_conn_same_tuple(6, 0xffffff00u, 0xffffff80u, 0xffffff00u + 9, 0xfffffffeu);
+}
+
+/* A spoofed SYN on A's 4-tuple while A lives (the kernel answers it
+ * with a challenge ACK, RFC 5961): untranslated, A's entry untouched,
+ * the challenge ACK and A's next request translated as before. */
+static void t_spoofed_syn_live(void)
+{
+	static const struct h_delta d_syn[] = {
+		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fa;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	hs_seg(&in, &c, false, c.S + 5, 0);
+	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after the SYN"))
+		return;
+	/* the challenge ACK: socket snd_nxt / rcv_nxt, translated */
+	conn_sseg(&in, &c, c.P, c.S, "");
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S + c.L;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	conn_next_put(&in, &want, &c);
+	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
+}
+
+/* A SYN-ACK that is the entry's own connection's (retransmitted after a
+ * splice answered while the server's socket was a request socket: seq
+ * one below the first server byte) keeps the entry. */
+static void t_own_synack_kept(void)
+{
+	static const struct h_delta d[] = { H_D(SYN_UNTRANSLATED, 1), H_DEND };
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fa;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	hs_seg(&in, &c, true, c.P - 1, c.S);
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, d) ||
+	    !flow_kept(&c, &fa, "after its own SYN-ACK"))
+		return;
+	conn_next_put(&in, &want, &c);
+	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
+}
+
 void test_flow(void)
 {
 	h_case("second_preflight_before_ack_pending", t_second_pending);
@@ -301,4 +474,9 @@ void test_flow(void)
 	h_case("second_splice_pending_ack_clone_ipv6_wrap", t_second_splice_pending_ack_v6);
 	h_case("tracked_flow_first_preflight_after_a_get_answered", t_tracked_next_answered);
 	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
+	h_case("new_connection_same_tuple_after_splice_ipv4", t_new_conn_same_tuple_v4);
+	h_case("new_connection_same_tuple_isn_in_consumed_ipv6_wrap",
+	       t_new_conn_same_tuple_v6_in_consumed);
+	h_case("spoofed_syn_on_live_splice_keeps_entry", t_spoofed_syn_live);
+	h_case("own_synack_retransmitted_keeps_entry", t_own_synack_kept);
 }
