@@ -5,7 +5,8 @@
 #
 # Cases: a full flow table (new connections' preflights go to the app, live
 # splices are never evicted, entries come back once connections end);
-# connections that end abruptly at every stage around a splice; the app
+# connections that end abruptly at every stage around a splice; new
+# connections on an ended one's 4-tuple (a client reusing its port); the app
 # server killed while connections carry spliced preflights; keepalive
 # probes after a splice; a lost response followed by the app's FIN; and 50
 # concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
@@ -81,6 +82,32 @@ case_edges() {
 	pf_expect "every entry freed afterwards" pf_wait_flows 0 10
 	out=$(ka --conns 4 --rounds 5 --put-size 1000 --get-size 100000 --expect any 2>&1 || true)
 	healthy "healthy afterwards" "$out"
+	pf_case_result
+}
+
+# A new connection on an ended one's 4-tuple (a client reusing its port,
+# as NAT gateways and load generators do): ten connections one after
+# another from one source port, each ended by an RST, or by the server
+# first (its TIME_WAIT takes the next SYN). Each must have its preflight
+# answered in the kernel as its own (the same bytes as the first) and its
+# GET every byte right: the previous connection's flow entry goes at the
+# server's SYN-ACK (flow_reused) and never translates the new one.
+case_port_reuse() {
+	local sc addr out before sport=41000
+	before=$(pf_stat flow_reused)
+	for sc in reuse-rst reuse-close reuse-rst/6; do
+		addr=$PF_V4_HOST
+		[[ $sc == */6 ]] && addr=$PF_V6_HOST
+		out=$(pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$addr" --port 8080 \
+			--sport $((sport++)) --scenario "${sc%/6}" --count 10 2>&1 || true)
+		pf_detail "$(tail -3 <<<"$out")"
+		pf_expect_match "$sc: every byte right, every preflight answered in the kernel" \
+			"$out" 'answered=10 kernel=10 errors=0$'
+	done
+	pf_detail "flow_reused +$(($(pf_stat flow_reused) - before))"
+	pf_expect_ge "ended connections' entries freed at the SYN-ACK (flow_reused)" \
+		"$(($(pf_stat flow_reused) - before))" 3
+	pf_expect "every entry freed afterwards" pf_wait_flows 0 10
 	pf_case_result
 }
 
@@ -352,6 +379,7 @@ main() {
 	pf_start_preflightd "$MODE" --max-flows "$MAXFLOWS"
 	pf_case "[$MODE] flow table full: pass, never evict, recover" case_exhaustion
 	pf_case "[$MODE] connections ending at every stage" case_edges
+	pf_case "[$MODE] a new connection on an ended one's 4-tuple (port reuse)" case_port_reuse
 	pf_case "[$MODE] app server killed mid-connection" case_app_killed
 	# restarted here, not in the case's subshell, so cleanup knows its pid
 	pf_stop_app

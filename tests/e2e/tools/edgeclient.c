@@ -1,5 +1,5 @@
 /* edgeclient.c -- connections that end abruptly around a preflight (e2e).
- *   edgeclient --addr ADDR --port PORT --scenario NAME [--count N]
+ *   edgeclient --addr ADDR --port PORT --scenario NAME [--count N] [--sport P]
  * Scenarios (each on a fresh connection, N times):
  *   fin-with-request    send the preflight and shut down writing at once
  *                       (FIN may ride on the request); read the answer
@@ -9,14 +9,27 @@
  *   half-request        send half of the preflight, then reset
  *   patient             preflight, read the answer waiting up to 20 s (the
  *                       test loses the first answers meanwhile), close
- * Prints "edgeclient: scenario=S count=N answered=A errors=E"; exit 0 iff
- * E == 0 (an error is a connect/send failure, or no answer where one is
- * due).
+ *   reuse-rst           N connections one after another from one source
+ *                       port (--sport): each a preflight, then GET
+ *                       /blob?n=20000&seed=I (every byte checked), then an
+ *                       RST -- each connection reuses the 4-tuple of the
+ *                       one just reset
+ *   reuse-close         the same, but the GET carries Connection: close:
+ *                       the server closes first and holds TIME_WAIT, which
+ *                       takes the next connection's SYN
+ * The reuse scenarios also compare every preflight's answer with the
+ * first one's, byte for byte (a Date line aside), and count the answers
+ * without the app's "X-Answered-By: app" as kernel=K.
+ * Prints "edgeclient: scenario=S count=N answered=A errors=E" (reuse: also
+ * "kernel=K"); exit 0 iff E == 0 (an error is a connect/send failure, or
+ * no answer where one is due, or a wrong byte).
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +68,39 @@ static int connect_to(const char *addr, unsigned port)
 	return -1;
 }
 
+/* connect_from: connect_to from local port sport (the address family's
+ * wildcard address, SO_REUSEADDR), retried for up to 2 s while the
+ * previous connection from that port still holds it (its socket in
+ * LAST_ACK until the server's last ACK: EADDRNOTAVAIL). Returns the fd, or
+ * -1. */
+static int connect_from(const char *addr, unsigned port, unsigned sport)
+{
+	struct sockaddr_in6 s6 = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct sockaddr_in s4 = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in6 l6 = { .sin6_family = AF_INET6, .sin6_port = htons(sport) };
+	struct sockaddr_in l4 = { .sin_family = AF_INET, .sin_port = htons(sport) };
+	int v4 = inet_pton(AF_INET, addr, &s4.sin_addr) == 1, fd, one = 1, k;
+
+	if (!v4 && inet_pton(AF_INET6, addr, &s6.sin6_addr) != 1)
+		return -1;
+	for (k = 0; k < 2000; k++) {
+		fd = socket(v4 ? AF_INET : AF_INET6, SOCK_STREAM, 0);
+		if (fd < 0)
+			return -1;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (!bind(fd, v4 ? (struct sockaddr *)&l4 : (struct sockaddr *)&l6,
+			  v4 ? sizeof(l4) : sizeof(l6)) &&
+		    !connect(fd, v4 ? (struct sockaddr *)&s4 : (struct sockaddr *)&s6,
+			     v4 ? sizeof(s4) : sizeof(s6)))
+			return fd;
+		close(fd);
+		if (errno != EADDRINUSE && errno != EADDRNOTAVAIL)
+			return -1;
+		usleep(1000);
+	}
+	return -1;
+}
+
 /* reset: close fd with an RST (linger 0). */
 static void reset(int fd)
 {
@@ -85,6 +131,121 @@ static int read_status(int fd, int wait_ms)
 		if (strstr(buf, "\r\n") && sscanf(buf, "HTTP/1.1 %d", &st) == 1)
 			return st;
 	}
+	return -1;
+}
+
+/* read_head: read a response head (through the blank line) into buf (cap
+ * bytes, NUL-terminated), and *extra the bytes read past it. Returns the
+ * head's length, or -1. */
+static int read_head(int fd, char *buf, size_t cap, size_t *extra)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	size_t len = 0;
+	ssize_t n;
+	char *e;
+
+	while (len < cap - 1) {
+		if (poll(&p, 1, 5000) <= 0)
+			return -1;
+		n = read(fd, buf + len, cap - 1 - len);
+		if (n <= 0)
+			return -1;
+		len += (size_t)n;
+		buf[len] = 0;
+		e = strstr(buf, "\r\n\r\n");
+		if (e) {
+			*extra = len - (size_t)(e + 4 - buf);
+			return (int)(e + 4 - buf);
+		}
+	}
+	return -1;
+}
+
+/* strip_date: remove a "Date:" line from the head h, in place. */
+static void strip_date(char *h)
+{
+	char *d = strstr(h, "\r\nDate: "), *e;
+
+	if (d && (e = strstr(d + 2, "\r\n")))
+		memmove(d, e, strlen(e) + 1);
+}
+
+/* reuse_one: connection i of a reuse scenario from local port sport: a
+ * preflight whose answer must equal first (the first connection's answer,
+ * stored there when first[0] is 0), then GET /blob?n=20000&seed=i with
+ * every byte checked; then an RST (rst) or, with Connection: close on the
+ * GET, the server's close. Returns 2 (answered in the kernel), 1 (by the
+ * app), -1 on an error. */
+static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i, bool rst,
+		     char *first, size_t cap)
+{
+	enum { BLOB = 20000 };
+	char req[512], head[4096], body[BLOB];
+	size_t extra, got;
+	int fd, n, h, st = -1, kernel;
+	unsigned long long clen;
+	const char *cl;
+	ssize_t r;
+
+	fd = connect_from(addr, port, sport);
+	if (fd < 0) {
+		fprintf(stderr, "edgeclient: connection %u: connect from port %u: %s\n", i, sport,
+			strerror(errno));
+		return -1;
+	}
+	n = snprintf(req, sizeof(req), req_fmt, addr, port);
+	if (write(fd, req, (size_t)n) != n ||
+	    (h = read_head(fd, head, sizeof(head), &extra)) < 0 || extra ||
+	    sscanf(head, "HTTP/1.1 %d", &st) != 1 || st != 204) {
+		fprintf(stderr, "edgeclient: connection %u: preflight not answered 204\n", i);
+		goto fail;
+	}
+	kernel = !strstr(head, "\r\nX-Answered-By: app\r\n");
+	strip_date(head);
+	if (!first[0]) {
+		snprintf(first, cap, "%s", head);
+	} else if (strcmp(first, head)) {
+		fprintf(stderr, "edgeclient: connection %u: answer differs:\n%s\n---- first:\n%s\n",
+			i, head, first);
+		goto fail;
+	}
+	n = snprintf(req, sizeof(req), "GET /blob?n=%u&seed=%u HTTP/1.1\r\nHost: %s:%u\r\n%s\r\n",
+		     (unsigned)BLOB, i, addr, port, rst ? "" : "Connection: close\r\n");
+	if (write(fd, req, (size_t)n) != n ||
+	    (h = read_head(fd, head, sizeof(head), &extra)) < 0 ||
+	    sscanf(head, "HTTP/1.1 %d", &st) != 1 || st != 200 ||
+	    !(cl = strstr(head, "Content-Length: ")) ||
+	    (clen = strtoull(cl + 16, NULL, 10)) != BLOB || extra > BLOB) {
+		fprintf(stderr, "edgeclient: connection %u: GET not answered 200 with %u bytes\n",
+			i, (unsigned)BLOB);
+		goto fail;
+	}
+	memcpy(body, head + h, extra);
+	for (got = extra; got < BLOB; got += (size_t)r) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, 5000) <= 0 || (r = read(fd, body + got, BLOB - got)) <= 0) {
+			fprintf(stderr, "edgeclient: connection %u: GET body short (%zu bytes)\n",
+				i, got);
+			goto fail;
+		}
+	}
+	for (got = 0; got < BLOB; got++)
+		if ((uint8_t)body[got] != (uint8_t)((got * 131 + (uint64_t)i * 7 + (got >> 8)) & 0xff)) {
+			fprintf(stderr, "edgeclient: connection %u: GET body byte %zu wrong\n", i, got);
+			goto fail;
+		}
+	if (rst) {
+		reset(fd);
+	} else {
+		/* the server closes first: its FIN, then ours */
+		if (read_status(fd, 5000) != -1)
+			fprintf(stderr, "edgeclient: connection %u: data after the close\n", i);
+		close(fd);
+	}
+	return kernel ? 2 : 1;
+fail:
+	reset(fd);
 	return -1;
 }
 
@@ -126,7 +287,9 @@ static int run_one(const char *sc, const char *addr, unsigned port)
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *sc = NULL;
-	unsigned port = 0, count = 1, i, answered = 0, errors = 0;
+	unsigned port = 0, count = 1, i, answered = 0, errors = 0, sport = 0, kernel = 0;
+	static char first[4096];
+	bool reuse;
 	int r;
 
 	for (i = 1; i + 1 < (unsigned)argc; i += 2) {
@@ -138,20 +301,35 @@ int main(int argc, char **argv)
 			sc = argv[i + 1];
 		else if (!strcmp(argv[i], "--count"))
 			count = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--sport"))
+			sport = (unsigned)strtoul(argv[i + 1], NULL, 10);
 	}
-	if (!addr || !port || !sc || count == 0 || count > 10000) {
+	reuse = sc && !strncmp(sc, "reuse-", 6);
+	if (!addr || !port || !sc || count == 0 || count > 10000 ||
+	    (reuse && (sport == 0 || sport > 65535))) {
 		fprintf(stderr, "usage: edgeclient --addr ADDR --port PORT --scenario NAME "
-			"[--count N]\n");
+			"[--count N] [--sport P]\n");
 		return 2;
 	}
 	for (i = 0; i < count; i++) {
-		r = run_one(sc, addr, port);
+		if (reuse) {
+			r = reuse_one(addr, port, sport, i, !strcmp(sc, "reuse-rst"), first,
+				      sizeof(first));
+			kernel += r == 2;
+			r = r < 0 ? -1 : 1;
+		} else {
+			r = run_one(sc, addr, port);
+		}
 		if (r < 0)
 			errors++;
 		else
 			answered += (unsigned)r;
 	}
-	printf("edgeclient: scenario=%s count=%u answered=%u errors=%u\n", sc, count,
-	       answered, errors);
+	if (reuse)
+		printf("edgeclient: scenario=%s count=%u answered=%u kernel=%u errors=%u\n", sc,
+		       count, answered, kernel, errors);
+	else
+		printf("edgeclient: scenario=%s count=%u answered=%u errors=%u\n", sc, count,
+		       answered, errors);
 	return errors ? 1 : 0;
 }
