@@ -158,6 +158,17 @@ void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	s->paylen = (unsigned)strlen(pay);
 }
 
+bool conn_expect_sseg(const struct conn *c, __u32 off, const char *pay)
+{
+	struct pkt_spec in, want;
+
+	conn_sseg(&in, c, c->P + off, c->S, pay);
+	want = in;
+	want.seq = c->P + off + c->R;
+	want.ack = c->S + c->L;
+	return conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out);
+}
+
 void conn_next_put(struct pkt_spec *in, struct pkt_spec *want, const struct conn *c)
 {
 	conn_cseg(in, c, c->S + c->L, c->P + c->R, PUT_REQ);

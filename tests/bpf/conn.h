@@ -71,6 +71,11 @@ void conn_cseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 void conn_sseg(struct pkt_spec *s, const struct conn *c, __u32 seq, __u32 ack,
 	       const char *pay);
 
+/* c's server segment at socket seq P + off with payload pay (C string),
+ * acking socket seq S (the consumed request's position): must go out as
+ * seq P + off + R, ack S + L (the ack covers the consumed request). */
+bool conn_expect_sseg(const struct conn *c, __u32 off, const char *pay);
+
 /* The client's next request after the splice (PUT_REQ at wire seq S + L,
  * acking the whole response: in) and the segment the app must get for it
  * (seq - L, ack - R: want). */

@@ -434,11 +434,7 @@ static void t_spoofed_syn_live(void)
 	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after the SYN"))
 		return;
 	/* the challenge ACK: socket snd_nxt / rcv_nxt, translated */
-	conn_sseg(&in, &c, c.P, c.S, "");
-	want = in;
-	want.seq = c.P + c.R;
-	want.ack = c.S + c.L;
-	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+	if (!conn_expect_sseg(&c, 0, ""))
 		return;
 	conn_next_put(&in, &want, &c);
 	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);

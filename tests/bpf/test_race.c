@@ -235,15 +235,10 @@ static void t_server_data_before_commit(void)
 		H_D(PKT_SEEN, 1), H_D(PASS_SERVER_BUSY, 1), H_D(TRANSLATED_IN, 1), H_DEND,
 	};
 	struct conn c;
-	struct pkt_spec req, data, want;
+	struct pkt_spec req, want;
 
-	if (!acked_splice(&c))
-		return;
-	conn_sseg(&data, &c, c.P, c.S, "HTTP/1.1 408 Request Timeout\r\n\r\n");
-	want = data;
-	want.seq = c.P + c.R;
-	want.ack = c.S + c.L;
-	if (!conn_expect(&h_tc_out, &data, NULL, &want, conn_d_out))
+	if (!acked_splice(&c) ||
+	    !conn_expect_sseg(&c, 0, "HTTP/1.1 408 Request Timeout\r\n\r\n"))
 		return;
 	second_req(&req, &c);
 	want = req;
