@@ -6,7 +6,8 @@
 # Cases: a full flow table (new connections' preflights go to the app, live
 # splices are never evicted, entries come back once connections end);
 # connections that end abruptly at every stage around a splice; new
-# connections on an ended one's 4-tuple (a client reusing its port); the app
+# connections on an ended one's 4-tuple (a client reusing its port), and
+# spoofed SYNs on a live one's; the app
 # server killed while connections carry spliced preflights; keepalive
 # probes after a splice; a lost response followed by the app's FIN; and 50
 # concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
@@ -32,6 +33,7 @@ done
 KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
 EDGE=$PF_ROOT/build/tests/e2e/edgeclient
 FAULTINJ=$PF_ROOT/build/tests/e2e/faultinj
+SPOOFER=$PF_ROOT/build/tests/e2e/spoofer
 MAXFLOWS=8
 
 # ka ARGS... -- kaclient from the client netns (IPv4), bounded.
@@ -87,27 +89,53 @@ case_edges() {
 
 # A new connection on an ended one's 4-tuple (a client reusing its port,
 # as NAT gateways and load generators do): ten connections one after
-# another from one source port, each ended by an RST, or by the server
-# first (its TIME_WAIT takes the next SYN). Each must have its preflight
+# another from one source port, each ended by an RST, then ten ended by
+# the server first (its TIME_WAIT takes the next SYN), then ten over IPv6
+# (RST) -- all from port 41000. Each must have its preflight
 # answered in the kernel as its own (the same bytes as the first) and its
 # GET every byte right: the previous connection's flow entry goes at the
 # server's SYN-ACK (flow_reused) and never translates the new one.
 case_port_reuse() {
-	local sc addr out before sport=41000
+	local sc addr out before
 	before=$(pf_stat flow_reused)
 	for sc in reuse-rst reuse-close reuse-rst/6; do
 		addr=$PF_V4_HOST
 		[[ $sc == */6 ]] && addr=$PF_V6_HOST
 		out=$(pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$addr" --port 8080 \
-			--sport $((sport++)) --scenario "${sc%/6}" --count 10 2>&1 || true)
+			--sport 41000 --scenario "${sc%/6}" --count 10 2>&1 || true)
 		pf_detail "$(tail -3 <<<"$out")"
 		pf_expect_match "$sc: every byte right, every preflight answered in the kernel" \
 			"$out" 'answered=10 kernel=10 errors=0$'
 	done
-	pf_detail "flow_reused +$(($(pf_stat flow_reused) - before))"
+	# 28 entries found by the next connection's SYN-ACK (the first IPv4
+	# and IPv6 connections find none), less any the GC freed in between
 	pf_expect_ge "ended connections' entries freed at the SYN-ACK (flow_reused)" \
-		"$(($(pf_stat flow_reused) - before))" 3
+		"$(($(pf_stat flow_reused) - before))" 14
 	pf_expect "every entry freed afterwards" pf_wait_flows 0 10
+	pf_case_result
+}
+
+# Spoofed SYNs on a live spliced connection's 4-tuple (an attacker who
+# guessed it): the kernel answers them with challenge ACKs (RFC 5961),
+# never a SYN-ACK, so the splice's entry stays, and the connection goes on:
+# its GET every byte right, its next preflight answered in the kernel.
+case_spoofed_syn() {
+	local out pid syn reused sport=41010
+	syn=$(pf_stat syn_untranslated) reused=$(pf_stat flow_reused)
+	pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$PF_V4_HOST" --port 8080 \
+		--sport $sport --scenario reuse-hold --hold-ms 1500 >"$PF_WORK/hold.out" 2>&1 &
+	pid=$!
+	sleep 0.5
+	out=$(pf_ns timeout --foreground -k 2 30 "$SPOOFER" --src "$PF_V4_CLIENT" \
+		--dst "$PF_V4_HOST" --port 8080 --count 200 --rate 1000 --syn-sport $sport 2>&1 || true)
+	pf_detail "$out"
+	wait "$pid" || true
+	out=$(cat "$PF_WORK/hold.out")
+	pf_detail "$(tail -3 <<<"$out")"
+	pf_expect_match "the connection goes on, every byte right, preflights answered in the kernel" \
+		"$out" 'answered=1 kernel=1 errors=0$'
+	pf_expect_ge "the spoofed SYNs passed untranslated" "$(($(pf_stat syn_untranslated) - syn))" 200
+	pf_expect_eq "no entry freed by them" "$(($(pf_stat flow_reused) - reused))" 0
 	pf_case_result
 }
 
@@ -380,6 +408,7 @@ main() {
 	pf_case "[$MODE] flow table full: pass, never evict, recover" case_exhaustion
 	pf_case "[$MODE] connections ending at every stage" case_edges
 	pf_case "[$MODE] a new connection on an ended one's 4-tuple (port reuse)" case_port_reuse
+	pf_case "[$MODE] spoofed SYNs on a live splice's 4-tuple" case_spoofed_syn
 	pf_case "[$MODE] app server killed mid-connection" case_app_killed
 	# restarted here, not in the case's subshell, so cleanup knows its pid
 	pf_stop_app

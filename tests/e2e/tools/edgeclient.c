@@ -1,5 +1,6 @@
 /* edgeclient.c -- connections that end abruptly around a preflight (e2e).
  *   edgeclient --addr ADDR --port PORT --scenario NAME [--count N] [--sport P]
+ *              [--hold-ms MS]
  * Scenarios (each on a fresh connection, N times):
  *   fin-with-request    send the preflight and shut down writing at once
  *                       (FIN may ride on the request); read the answer
@@ -17,6 +18,10 @@
  *   reuse-close         the same, but the GET carries Connection: close:
  *                       the server closes first and holds TIME_WAIT, which
  *                       takes the next connection's SYN
+ *   reuse-hold          the same, but each connection pauses --hold-ms
+ *                       (default 1000) before the GET, sends a second
+ *                       preflight after it, and closes (the tests spoof
+ *                       SYNs on its 4-tuple meanwhile)
  * The reuse scenarios also compare every preflight's answer with the
  * first one's, byte for byte (a Date line aside), and count the answers
  * without the app's "X-Answered-By: app" as kernel=K.
@@ -170,14 +175,42 @@ static void strip_date(char *h)
 		memmove(d, e, strlen(e) + 1);
 }
 
+/* preflight: the preflight on connection i (fd), whose answer must equal
+ * first (the first answer, stored there when first[0] is 0). Returns 1
+ * (answered in the kernel), 0 (by the app) or -1. */
+static int preflight(int fd, const char *addr, unsigned port, unsigned i, char *first,
+		     size_t cap)
+{
+	char req[512], head[4096];
+	int n, st = -1;
+	size_t extra;
+
+	n = snprintf(req, sizeof(req), req_fmt, addr, port);
+	if (write(fd, req, (size_t)n) != n || read_head(fd, head, sizeof(head), &extra) < 0 ||
+	    extra || sscanf(head, "HTTP/1.1 %d", &st) != 1 || st != 204) {
+		fprintf(stderr, "edgeclient: connection %u: preflight not answered 204\n", i);
+		return -1;
+	}
+	n = !strstr(head, "\r\nX-Answered-By: app\r\n");
+	strip_date(head);
+	if (!first[0]) {
+		snprintf(first, cap, "%s", head);
+	} else if (strcmp(first, head)) {
+		fprintf(stderr, "edgeclient: connection %u: answer differs:\n%s\n---- first:\n%s\n",
+			i, head, first);
+		return -1;
+	}
+	return n;
+}
+
 /* reuse_one: connection i of a reuse scenario from local port sport: a
- * preflight whose answer must equal first (the first connection's answer,
- * stored there when first[0] is 0), then GET /blob?n=20000&seed=i with
- * every byte checked; then an RST (rst) or, with Connection: close on the
- * GET, the server's close. Returns 2 (answered in the kernel), 1 (by the
- * app), -1 on an error. */
-static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i, bool rst,
-		     char *first, size_t cap)
+ * preflight (preflight()), then GET /blob?n=20000&seed=i with every byte
+ * checked; then an RST (end 'r') or, with Connection: close on the GET,
+ * the server's close ('c'); or (end 'h') a pause of hold_ms before the
+ * GET, another preflight after it, and a close. Returns 2 (every
+ * preflight answered in the kernel), 1 (not every one), -1 on an error. */
+static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i, char end,
+		     unsigned hold_ms, char *first, size_t cap)
 {
 	enum { BLOB = 20000 };
 	char req[512], head[4096], body[BLOB];
@@ -193,24 +226,13 @@ static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i
 			strerror(errno));
 		return -1;
 	}
-	n = snprintf(req, sizeof(req), req_fmt, addr, port);
-	if (write(fd, req, (size_t)n) != n ||
-	    (h = read_head(fd, head, sizeof(head), &extra)) < 0 || extra ||
-	    sscanf(head, "HTTP/1.1 %d", &st) != 1 || st != 204) {
-		fprintf(stderr, "edgeclient: connection %u: preflight not answered 204\n", i);
+	kernel = preflight(fd, addr, port, i, first, cap);
+	if (kernel < 0)
 		goto fail;
-	}
-	kernel = !strstr(head, "\r\nX-Answered-By: app\r\n");
-	strip_date(head);
-	if (!first[0]) {
-		snprintf(first, cap, "%s", head);
-	} else if (strcmp(first, head)) {
-		fprintf(stderr, "edgeclient: connection %u: answer differs:\n%s\n---- first:\n%s\n",
-			i, head, first);
-		goto fail;
-	}
+	if (end == 'h')
+		usleep(hold_ms * 1000u);
 	n = snprintf(req, sizeof(req), "GET /blob?n=%u&seed=%u HTTP/1.1\r\nHost: %s:%u\r\n%s\r\n",
-		     (unsigned)BLOB, i, addr, port, rst ? "" : "Connection: close\r\n");
+		     (unsigned)BLOB, i, addr, port, end == 'c' ? "Connection: close\r\n" : "");
 	if (write(fd, req, (size_t)n) != n ||
 	    (h = read_head(fd, head, sizeof(head), &extra)) < 0 ||
 	    sscanf(head, "HTTP/1.1 %d", &st) != 1 || st != 200 ||
@@ -235,7 +257,13 @@ static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i
 			fprintf(stderr, "edgeclient: connection %u: GET body byte %zu wrong\n", i, got);
 			goto fail;
 		}
-	if (rst) {
+	if (end == 'h') {
+		n = preflight(fd, addr, port, i, first, cap);
+		if (n < 0)
+			goto fail;
+		kernel &= n;
+		close(fd);
+	} else if (end == 'r') {
 		reset(fd);
 	} else {
 		/* the server closes first: its FIN, then ours */
@@ -288,6 +316,7 @@ int main(int argc, char **argv)
 {
 	const char *addr = NULL, *sc = NULL;
 	unsigned port = 0, count = 1, i, answered = 0, errors = 0, sport = 0, kernel = 0;
+	unsigned hold_ms = 1000;
 	static char first[4096];
 	bool reuse;
 	int r;
@@ -303,18 +332,20 @@ int main(int argc, char **argv)
 			count = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--sport"))
 			sport = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--hold-ms"))
+			hold_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
 	}
-	reuse = sc && !strncmp(sc, "reuse-", 6);
+	reuse = sc && (!strcmp(sc, "reuse-rst") || !strcmp(sc, "reuse-close") ||
+		       !strcmp(sc, "reuse-hold"));
 	if (!addr || !port || !sc || count == 0 || count > 10000 ||
 	    (reuse && (sport == 0 || sport > 65535))) {
 		fprintf(stderr, "usage: edgeclient --addr ADDR --port PORT --scenario NAME "
-			"[--count N] [--sport P]\n");
+			"[--count N] [--sport P] [--hold-ms MS]\n");
 		return 2;
 	}
 	for (i = 0; i < count; i++) {
 		if (reuse) {
-			r = reuse_one(addr, port, sport, i, !strcmp(sc, "reuse-rst"), first,
-				      sizeof(first));
+			r = reuse_one(addr, port, sport, i, sc[6], hold_ms, first, sizeof(first));
 			kernel += r == 2;
 			r = r < 0 ? -1 : 1;
 		} else {

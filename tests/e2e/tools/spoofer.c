@@ -1,6 +1,7 @@
 /* spoofer.c -- spoofed one-segment preflights (no handshake) from a raw socket, for the e2e abuse tests. */
 /*
  *   spoofer --src ADDR --dst ADDR --port PORT --count N --origin FMT [--rate PPS]
+ *   spoofer --src ADDR --dst ADDR --port PORT --count N --syn-sport P [--rate PPS]
  * Sends N IPv4 TCP segments (ACK|PSH, random seq/ack, source port
  * 20000 + i % 40000, a valid checksum) from ADDR to ADDR:PORT, each
  * carrying one complete CORS preflight whose Origin is FMT with the first
@@ -8,6 +9,8 @@
  * every segment carries FMT itself). No connection
  * exists: the server's stack answers each with a RST. At most PPS per
  * second (default 20000), so a receiver's queues are not what limits it.
+ * --syn-sport P instead: N SYNs (random seq, no payload) from port P, an
+ * attacker who guessed a live connection's 4-tuple.
  * Prints "spoofer: sent=S errors=E"; exit 0 iff every segment was sent.
  */
 #include <arpa/inet.h>
@@ -58,7 +61,7 @@ static uint16_t csum_fold(uint32_t sum)
 
 /* build: segment i into buf; returns its length. */
 static size_t build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, unsigned port,
-		    const char *fmt, unsigned i)
+		    const char *fmt, unsigned i, unsigned syn_sport)
 {
 	char origin[128], pay[512];
 	struct ip4 *ip = (struct ip4 *)buf;
@@ -67,14 +70,18 @@ static size_t build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, unsign
 	uint32_t sum;
 	int n;
 
-	snprintf(origin, sizeof(origin), fmt, i);
-	n = snprintf(pay, sizeof(pay),
+	if (syn_sport)
+		n = 0;
+	else if (snprintf(origin, sizeof(origin), fmt, i) >= 0)
+		n = snprintf(pay, sizeof(pay),
 		     "OPTIONS /v1/items HTTP/1.1\r\n"
 		     "Host: %s:%u\r\n"
 		     "Origin: %s\r\n"
 		     "Access-Control-Request-Method: PUT\r\n"
 		     "Access-Control-Request-Headers: content-type\r\n"
 		     "\r\n", inet_ntoa((struct in_addr){ dst }), port, origin);
+	else
+		n = -1;
 	if (n < 0 || (size_t)n >= sizeof(pay) || sizeof(*ip) + sizeof(*th) + (size_t)n > cap)
 		return 0;
 	memset(buf, 0, sizeof(*ip) + sizeof(*th));
@@ -87,12 +94,12 @@ static size_t build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, unsign
 	ip->src = src;
 	ip->dst = dst;
 	ip->csum = htons(csum_fold(csum_add(0, ip, sizeof(*ip))));
-	th->sport = htons((uint16_t)(20000 + i % 40000));
+	th->sport = htons((uint16_t)(syn_sport ? syn_sport : 20000 + i % 40000));
 	th->dport = htons((uint16_t)port);
 	th->seq = htonl((uint32_t)random());
-	th->ack = htonl((uint32_t)random());
+	th->ack = syn_sport ? 0 : htonl((uint32_t)random());
 	th->off = (sizeof(*th) / 4) << 4;
-	th->flags = 0x18; /* ACK | PSH */
+	th->flags = syn_sport ? 0x02 : 0x18; /* SYN, or ACK | PSH */
 	th->win = htons(502);
 	memcpy(buf + sizeof(*ip) + sizeof(*th), pay, (size_t)n);
 	memcpy(pseudo, &src, 4);
@@ -110,7 +117,7 @@ static size_t build(uint8_t *buf, size_t cap, uint32_t src, uint32_t dst, unsign
 int main(int argc, char **argv)
 {
 	const char *src_s = NULL, *dst_s = NULL, *fmt = NULL;
-	unsigned port = 0, count = 0, rate = 20000, i, sent = 0, errors = 0;
+	unsigned port = 0, count = 0, rate = 20000, i, sent = 0, errors = 0, syn_sport = 0;
 	struct sockaddr_in to = { .sin_family = AF_INET };
 	struct in_addr src, dst;
 	struct timespec t0, t;
@@ -131,15 +138,17 @@ int main(int argc, char **argv)
 			fmt = argv[k + 1];
 		else if (!strcmp(argv[k], "--rate"))
 			rate = (unsigned)strtoul(argv[k + 1], NULL, 10);
+		else if (!strcmp(argv[k], "--syn-sport"))
+			syn_sport = (unsigned)strtoul(argv[k + 1], NULL, 10);
 		else
 			break;
 	}
-	if (k != argc || !src_s || !dst_s || !fmt || strchr(fmt, '%') != strstr(fmt, "%u") ||
-	    !port ||
+	if (k != argc || !src_s || !dst_s || syn_sport > 65535 ||
+	    (!syn_sport && (!fmt || strchr(fmt, '%') != strstr(fmt, "%u"))) || !port ||
 	    port > 65535 || !count || count > 10000000 || !rate ||
 	    inet_pton(AF_INET, src_s, &src) != 1 || inet_pton(AF_INET, dst_s, &dst) != 1) {
 		fprintf(stderr, "usage: spoofer --src ADDR --dst ADDR --port PORT --count N "
-			"--origin FMT [--rate PPS]\n");
+			"--origin FMT | --syn-sport P [--rate PPS]\n");
 		return 2;
 	}
 	fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
@@ -161,7 +170,7 @@ int main(int argc, char **argv)
 				break;
 			nanosleep(&(struct timespec){ 0, 200000 }, NULL);
 		}
-		n = build(buf, sizeof(buf), src.s_addr, dst.s_addr, port, fmt, i);
+		n = build(buf, sizeof(buf), src.s_addr, dst.s_addr, port, fmt, i, syn_sport);
 		if (!n || sendto(fd, buf, n, 0, (struct sockaddr *)&to, sizeof(to)) != (ssize_t)n)
 			errors++;
 		else
