@@ -119,8 +119,8 @@ enum pf_tok_kind {
 	X(RACE_LOST,           "copy of a request answered on another CPU at the same time, dropped") \
 	X(XLATE_RACE,          "segment translated while another CPU spliced, dropped for a retransmission") \
 	X(FLOW_CREATED,        "flow entries created") \
-	X(SYN_UNTRANSLATED,    "SYN segments on a tracked 4-tuple passed untranslated") \
-	X(FLOW_REUSED,         "entries of ended connections freed by a new connection's SYN-ACK (same 4-tuple)") \
+	X(SYN_UNTRANSLATED,    "SYN segments on a tracked 4-tuple passed untranslated, the entry kept") \
+	X(FLOW_REUSED,         "entries of ended connections freed by a new connection's SYN-ACK, passed untranslated") \
 	X(MALFORMED,           "malformed packets passed") \
 	PF_STATS_OFFLOAD(X)
 

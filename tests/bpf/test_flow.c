@@ -460,6 +460,25 @@ static void t_own_synack_kept(void)
 	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
 }
 
+/* A server SYN without ACK (a simultaneous open from a port no live
+ * socket holds) at the seq the own-handshake exception would keep: it is
+ * not the entry's SYN-ACK, so it frees the entry and passes untranslated. */
+static void t_server_syn_frees(void)
+{
+	static const struct h_delta d[] = { H_D(FLOW_REUSED, 1), H_DEND };
+	struct pf_flow fa;
+	struct pkt_spec in;
+	struct conn c;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	hs_seg(&in, &c, true, c.P - 1, 0);
+	in.flags = TH_SYN;
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, d))
+		return;
+	H_CHECK(!h_flow(&c.req, &fa), "the entry outlived a server SYN");
+}
+
 void test_flow(void)
 {
 	h_case("second_preflight_before_ack_pending", t_second_pending);
@@ -475,4 +494,5 @@ void test_flow(void)
 	       t_new_conn_same_tuple_v6_in_consumed);
 	h_case("spoofed_syn_on_live_splice_keeps_entry", t_spoofed_syn_live);
 	h_case("own_synack_retransmitted_keeps_entry", t_own_synack_kept);
+	h_case("server_syn_without_ack_frees_entry", t_server_syn_frees);
 }

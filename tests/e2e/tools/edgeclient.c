@@ -1,4 +1,4 @@
-/* edgeclient.c -- connections that end abruptly around a preflight (e2e).
+/* edgeclient.c -- connections that end abruptly around a preflight, or reuse one port (e2e).
  *   edgeclient --addr ADDR --port PORT --scenario NAME [--count N] [--sport P]
  *              [--hold-ms MS]
  * Scenarios (each on a fresh connection, N times):

@@ -1,4 +1,4 @@
-/* spoofer.c -- spoofed one-segment preflights (no handshake) from a raw socket, for the e2e abuse tests. */
+/* spoofer.c -- spoofed segments from a raw socket: one-segment preflights or SYNs (e2e abuse tests). */
 /*
  *   spoofer --src ADDR --dst ADDR --port PORT --count N --origin FMT [--rate PPS]
  *   spoofer --src ADDR --dst ADDR --port PORT --count N --syn-sport P [--rate PPS]
