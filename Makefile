@@ -33,7 +33,7 @@ LDLIBS   := -lxdp -lbpf -lelf -lz -lmicrohttpd -lsystemd $(POLICY_LDLIBS)
 BPF_CFLAGS := -O2 -g -target bpf $(WARN) -Wno-unused-function $(EXTRA_BPF_CFLAGS) \
 	-D__TARGET_ARCH_x86 $(ARCH_INC) -Iinclude -Ibpf
 
-BPF_SRCS  := bpf/preflightd.bpf.c
+BPF_SRCS  := bpf/preflightd.bpf.c bpf/pf_gc.bpf.c
 BPF_OBJS  := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.bpf.o)
 SKELS     := $(BPF_SRCS:bpf/%.bpf.c=$(BUILD)/%.skel.h)
 

@@ -276,6 +276,17 @@ struct pf_flow {
 	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
 };
 
+/* The GC's delete request (user/gc.c -> bpf/pf_gc.bpf.c): an entry it
+ * read as dead, deleted only if gen and last_ns are still these. Not a
+ * map key/value of the datapath: the GC object's global array. */
+#define PF_GC_CHUNK 4096
+struct pf_gc_cand {
+	struct pf_flow_key key;
+	__u64 last_ns;
+	__u32 gen;
+	__u32 pad;
+};
+
 #define PF_FS_FRAMED   1  /* followed from the first byte: c_next is valid */
 #define PF_FS_COMPLETE 2  /* the request ending at c_next fully received */
 #define PF_FS_ANSWERED 4  /* ... and a final response to it began */

@@ -10,10 +10,11 @@
 #include <bpf/bpf.h>
 #include "clock.h"
 #include "gc.h"
+#include "pf_gc.skel.h"
 #include "sockdiag.h"
 #include "log.h"
 
-#define GC_BATCH        4096                     /* entries per batch read */
+#define GC_BATCH        PF_GC_CHUNK              /* entries per batch read */
 #define GC_IDLE_NS      30000000000ull           /* check entries idle 30 s */
 #define GC_PERIOD_NS    1000000000ull            /* a pass every second, */
 #define GC_DUTY         4                        /* ... or 4x its duration */
@@ -99,20 +100,116 @@ static bool set_has(const struct sockset *s, const struct pf_flow_key *k)
 	return s->cap && s->used[set_slot(s, k)];
 }
 
-/* Delete the n keys from fd in batches; returns how many went. */
-static __u64 delete_keys(int fd, struct pf_flow_key *keys, __u32 n)
-{
-	__u32 off = 0, c;
-	__u64 gone = 0;
+/* The conditional delete (bpf/pf_gc.bpf.c): its program loaded on the
+ * flow map's fd, or, where it cannot load, a look-up and a delete from
+ * here (user == true). */
+struct gc_del {
+	struct pf_gc_bpf *skel;
+	int fd;
+	bool user;
+};
 
-	while (off < n) {
-		c = n - off;
-		if (!bpf_map_delete_batch(fd, keys + off, &c, NULL))
-			return gone + c;
-		/* the first c went; the next one was gone already: skip it */
-		gone += c;
-		off += c + 1;
+static void gc_del_close(struct gc_del *d)
+{
+	pf_gc_bpf__destroy(d->skel);
+	d->skel = NULL;
+}
+
+static void gc_del_open(struct gc_del *d, int fd)
+{
+	static bool warned;
+	int err;
+
+	d->fd = fd;
+	d->user = false;
+	d->skel = pf_gc_bpf__open();
+	err = d->skel ? 0 : -errno;
+	if (!err)
+		err = bpf_map__reuse_fd(d->skel->maps.pf_flows, fd);
+	if (!err)
+		err = pf_gc_bpf__load(d->skel);
+	if (!err)
+		return;
+	gc_del_close(d);
+	d->user = true;
+	if (!warned) {
+		warned = true;
+		pr_warn("gc: load the conditional delete: %s (deleting from userspace)",
+			strerror(-err));
 	}
+}
+
+/* Userspace fallback: re-read each entry right before deleting it. The
+ * window between the look-up and the delete is a syscall boundary (and
+ * whatever preempts this thread there): narrower than a batch, not closed. */
+static __u64 gc_del_user(int fd, const struct pf_gc_cand *c, __u32 n, __u64 *changed)
+{
+	struct pf_flow v;
+	__u64 gone = 0;
+	__u32 i;
+
+	for (i = 0; i < n; i++) {
+		if (bpf_map_lookup_elem(fd, &c[i].key, &v))
+			continue;
+		if (v.gen != c[i].gen || v.last_ns != c[i].last_ns)
+			(*changed)++;
+		else if (!bpf_map_delete_elem(fd, &c[i].key))
+			gone++;
+	}
+	return gone;
+}
+
+/* Delete the n candidates (n <= PF_GC_CHUNK) still as read; *changed
+ * counts those kept because their entry changed. Returns how many went. */
+static __u64 gc_del_run(struct gc_del *d, const struct pf_gc_cand *c, __u32 n, __u64 *changed)
+{
+	LIBBPF_OPTS(bpf_test_run_opts, opts);
+	struct pf_gc_bpf__bss *b;
+
+	if (!n)
+		return 0;
+	if (!d->skel && !d->user)
+		gc_del_open(d, d->fd);
+	if (d->user)
+		return gc_del_user(d->fd, c, n, changed);
+	b = d->skel->bss;
+	if (c != b->pf_gc_cands)
+		memcpy(b->pf_gc_cands, c, n * sizeof(*c));
+	b->pf_gc_n = n;
+	if (bpf_prog_test_run_opts(bpf_program__fd(d->skel->progs.pf_gc_delete), &opts)) {
+		pr_warn("gc: run the conditional delete: %s", strerror(errno));
+		return gc_del_user(d->fd, c, n, changed);
+	}
+	*changed += b->pf_gc_changed;
+	return b->pf_gc_deleted;
+}
+
+/* See gc.h. */
+__u64 pf_gc_delete_read(int fd, const struct pf_flow_key *keys, const struct pf_flow *read,
+			__u32 n, __u64 *changed)
+{
+	struct pf_gc_cand *c = calloc(PF_GC_CHUNK, sizeof(*c));
+	struct gc_del d = { .fd = fd };
+	__u64 gone = 0;
+	__u32 i, m;
+
+	*changed = 0;
+	if (!c)
+		return 0;
+	while (n) {
+		m = n < PF_GC_CHUNK ? n : PF_GC_CHUNK;
+		for (i = 0; i < m; i++) {
+			c[i].key = keys[i];
+			c[i].gen = read[i].gen;
+			c[i].last_ns = read[i].last_ns;
+		}
+		gone += gc_del_run(&d, c, m, changed);
+		keys += m;
+		read += m;
+		n -= m;
+	}
+	gc_del_close(&d);
+	free(c);
 	return gone;
 }
 
@@ -121,9 +218,10 @@ int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 	       const volatile int *stop, struct pf_gc_result *res)
 {
 	struct pf_flow_key *keys = malloc(GC_BATCH * sizeof(*keys));
-	struct pf_flow_key *dead = malloc(GC_BATCH * sizeof(*dead));
+	struct pf_gc_cand *dead = malloc(GC_BATCH * sizeof(*dead));
 	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
 	struct sockset set = {};
+	struct gc_del del = { .fd = fd };
 	__u64 batch[8] = {}, next[8] = {};
 	__u32 n, i, ndead;
 	__u64 gone;
@@ -164,13 +262,18 @@ int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 			if (keep)
 				res->live += v->splices > 0;
 			else
-				dead[ndead++] = keys[i];
+				dead[ndead++] = (struct pf_gc_cand){
+					.key = keys[i], .gen = v->gen, .last_ns = v->last_ns,
+				};
 		}
-		gone = delete_keys(fd, dead, ndead);
+		/* only entries still as read: one the datapath replaced since
+		 * (a new connection on the tuple, see pf_gc.bpf.c) stays */
+		gone = gc_del_run(&del, dead, ndead, &res->replaced);
 		res->freed += gone;
 		res->entries -= gone;
 	}
 out:
+	gc_del_close(&del);
 	free(set.k);
 	free(set.used);
 	free(keys);
@@ -270,9 +373,9 @@ static void *gc_main(void *arg)
 		memcpy(ports, g->ports, sizeof(ports));
 		err = pf_gc_pass(g->flows_fd, ports, t0, min_idle, &g->stop, &r);
 		if (!err && r.freed)
-			pr_debug("gc: freed %llu ended flows, %llu left (%llu spliced)",
+			pr_debug("gc: freed %llu ended flows, %llu left (%llu spliced), %llu changed since read",
 				 (unsigned long long)r.freed, (unsigned long long)r.entries,
-				 (unsigned long long)r.live);
+				 (unsigned long long)r.live, (unsigned long long)r.replaced);
 
 		pthread_mutex_lock(&g->mu);
 		took = pf_mono_ns() - t0;

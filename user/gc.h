@@ -5,7 +5,7 @@
  * evicted. One pass: one sock_diag dump of the live TCP sockets on the
  * translated ports (sockdiag.h), then the whole flow table read in
  * batches and matched against it; the dead entries are deleted in
- * batches. The daemon runs passes in a thread of their own (pf_gc_start),
+ * batches, each only if still as read (pf_gc_delete_read). The daemon runs passes in a thread of their own (pf_gc_start),
  * so the heartbeat, signals, drain and the slow path never wait on one.
  */
 #ifndef PF_GC_H
@@ -22,6 +22,9 @@ struct pf_gc_result {
 	__u64 live;        /* ... of which carry a splice (splices > 0) */
 	__u64 checked;     /* entries whose socket was looked for */
 	__u64 freed;       /* entries deleted: no live socket */
+	__u64 replaced;    /* read as dead, kept: the entry changed before the
+			    * delete (a new connection on the tuple, or a
+			    * packet since; see bpf/pf_gc.bpf.c) */
 	__u64 sockets;     /* live sockets the dump listed */
 };
 
@@ -34,6 +37,14 @@ struct pf_gc_result {
  * (message printed; nothing deleted when the dump failed). */
 int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 	       const volatile int *stop, struct pf_gc_result *res);
+
+/* The pass's delete step: delete each of the n keys only if its entry's
+ * gen and last_ns are still those of read[i] (the values the pass read),
+ * in a BPF_PROG_TYPE_SYSCALL program (bpf/pf_gc.bpf.c; from userspace
+ * where it cannot load). *changed gets how many were kept because their
+ * entry changed. Returns how many were deleted. */
+__u64 pf_gc_delete_read(int fd, const struct pf_flow_key *keys, const struct pf_flow *read,
+			__u32 n, __u64 *changed);
 
 /* pf_gc_pass over every port without a stop: returns the number of live
  * spliced connections left (only those need draining), or -errno;

@@ -1,0 +1,104 @@
+/*
+ * test_gc.c -- the GC's delete step (pf_gc_delete_read, user/gc.c with
+ * bpf/pf_gc.bpf.c) on a real hash map with pf_flows' key and value (root).
+ *
+ * A pass reads entries it finds dead, then deletes them. In between, the
+ * datapath may free an ended connection's entry at the server's SYN-ACK
+ * and a new connection on the same 4-tuple create its own (new random
+ * gen): the delete must leave that new entry, and still free the entries
+ * that did not change. Before the conditional delete (a delete by key),
+ * the replacement went and replace_survives failed.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <cmocka.h>
+
+#include "gc.h"
+
+#define NKEYS 5000   /* more than one PF_GC_CHUNK */
+
+static void mkkey(struct pf_flow_key *k, unsigned i)
+{
+	memset(k, 0, sizeof(*k));
+	k->family = 4;
+	k->caddr[0] = 198;
+	k->caddr[1] = 18;
+	k->caddr[2] = (__u8)(i >> 8);
+	k->caddr[3] = (__u8)i;
+	k->saddr[0] = 198;
+	k->saddr[1] = 19;
+	k->cport = htons(40000 + (i & 0x3ff));
+	k->sport = htons(8080);
+}
+
+static void replace_survives(void **state)
+{
+	static struct pf_flow_key keys[NKEYS];
+	static struct pf_flow read[NKEYS];
+	struct pf_flow v = {}, got;
+	__u64 changed = 99, gone;
+	int fd;
+	unsigned i;
+
+	(void)state;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
+			    sizeof(struct pf_flow), NKEYS + 8, NULL);
+	assert_true(fd >= 0);
+	for (i = 0; i < NKEYS; i++) {
+		mkkey(&keys[i], i);
+		v.gen = 1000 + i;
+		v.last_ns = 5000000 + i;
+		v.fin = PF_FIN_CLIENT | PF_FIN_SERVER;
+		assert_int_equal(bpf_map_update_elem(fd, &keys[i], &v, BPF_NOEXIST), 0);
+		/* the pass's view of the entry */
+		assert_int_equal(bpf_map_lookup_elem(fd, &keys[i], &read[i]), 0);
+	}
+	/* after the read: key 7's connection ended at a SYN-ACK and a new
+	 * one on the tuple has its entry (another gen, spliced) ... */
+	assert_int_equal(bpf_map_delete_elem(fd, &keys[7]), 0);
+	v.gen = 0xabcdef;
+	v.last_ns = 9000000;
+	v.fin = 0;
+	v.splices = 1;
+	assert_int_equal(bpf_map_update_elem(fd, &keys[7], &v, BPF_NOEXIST), 0);
+	/* ... key 4500's (second chunk) too, its new gen equal by chance but
+	 * its last packet later; key 9's entry is gone and not back */
+	assert_int_equal(bpf_map_delete_elem(fd, &keys[4500]), 0);
+	v.gen = read[4500].gen;
+	v.last_ns = read[4500].last_ns + 1;
+	assert_int_equal(bpf_map_update_elem(fd, &keys[4500], &v, BPF_NOEXIST), 0);
+	assert_int_equal(bpf_map_delete_elem(fd, &keys[9]), 0);
+
+	gone = pf_gc_delete_read(fd, keys, read, NKEYS, &changed);
+	assert_int_equal(gone, NKEYS - 3);
+	assert_int_equal(changed, 2);
+	assert_int_equal(bpf_map_lookup_elem(fd, &keys[7], &got), 0);
+	assert_int_equal(got.gen, 0xabcdef);
+	assert_int_equal(got.splices, 1);
+	assert_int_equal(bpf_map_lookup_elem(fd, &keys[4500], &got), 0);
+	assert_int_equal(got.last_ns, read[4500].last_ns + 1);
+	for (i = 0; i < NKEYS; i++)
+		if (i != 7 && i != 4500)
+			assert_int_not_equal(bpf_map_lookup_elem(fd, &keys[i], &got), 0);
+	/* nothing left to delete: all kept or gone */
+	gone = pf_gc_delete_read(fd, keys, read, NKEYS, &changed);
+	assert_int_equal(gone, 0);
+	assert_int_equal(changed, 2);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(replace_survives),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
