@@ -213,15 +213,15 @@ __u64 pf_gc_delete_read(int fd, const struct pf_flow_key *keys, const struct pf_
 	return gone;
 }
 
-/* See gc.h. */
-int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
-	       const volatile int *stop, struct pf_gc_result *res)
+/* pf_gc_pass with the conditional delete del (loaded on first use, kept
+ * loaded: the GC thread keeps one across passes, as loading costs ~10 ms). */
+static int gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
+		   const volatile int *stop, struct pf_gc_result *res, struct gc_del *del)
 {
 	struct pf_flow_key *keys = malloc(GC_BATCH * sizeof(*keys));
 	struct pf_gc_cand *dead = malloc(GC_BATCH * sizeof(*dead));
 	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
 	struct sockset set = {};
-	struct gc_del del = { .fd = fd };
 	__u64 batch[8] = {}, next[8] = {};
 	__u32 n, i, ndead;
 	__u64 gone;
@@ -268,17 +268,27 @@ int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 		}
 		/* only entries still as read: one the datapath replaced since
 		 * (a new connection on the tuple, see pf_gc.bpf.c) stays */
-		gone = gc_del_run(&del, dead, ndead, &res->replaced);
+		gone = gc_del_run(del, dead, ndead, &res->replaced);
 		res->freed += gone;
 		res->entries -= gone;
 	}
 out:
-	gc_del_close(&del);
 	free(set.k);
 	free(set.used);
 	free(keys);
 	free(dead);
 	free(vals);
+	return err;
+}
+
+/* See gc.h. */
+int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
+	       const volatile int *stop, struct pf_gc_result *res)
+{
+	struct gc_del del = { .fd = fd };
+	int err = gc_pass(fd, ports, now_ns, min_idle_ns, stop, res, &del);
+
+	gc_del_close(&del);
 	return err;
 }
 
@@ -349,6 +359,7 @@ int pf_gc_reset_all(int fd)
 static void *gc_main(void *arg)
 {
 	struct pf_gc *g = arg;
+	struct gc_del del = { .fd = g->flows_fd };
 	__u64 ports[1024], t0, took, next = 0, min_idle;
 	struct pf_gc_result r;
 	struct timespec until;
@@ -371,7 +382,7 @@ static void *gc_main(void *arg)
 		pthread_mutex_unlock(&g->mu);
 
 		memcpy(ports, g->ports, sizeof(ports));
-		err = pf_gc_pass(g->flows_fd, ports, t0, min_idle, &g->stop, &r);
+		err = gc_pass(g->flows_fd, ports, t0, min_idle, &g->stop, &r, &del);
 		if (!err && r.freed)
 			pr_debug("gc: freed %llu ended flows, %llu left (%llu spliced), %llu changed since read",
 				 (unsigned long long)r.freed, (unsigned long long)r.entries,
@@ -387,6 +398,7 @@ static void *gc_main(void *arg)
 			g->pub.last = r;
 			g->pub.passes++;
 			g->pub.pass_ns = took;
+			g->pub.replaced += r.replaced;
 			g->drain_done = req;
 			__atomic_add_fetch(&g->cfg->flows_freed, r.freed, __ATOMIC_RELAXED);
 			/* for `preflightd stats`: the count, then that there is one */
@@ -395,6 +407,7 @@ static void *gc_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&g->mu);
+	gc_del_close(&del);
 	return NULL;
 }
 

@@ -62,6 +62,7 @@ struct pf_gc_stats {
 	struct pf_gc_result last;     /* of the last complete pass */
 	__u64 passes;                 /* complete passes */
 	__u64 pass_ns;                /* the last one's duration */
+	__u64 replaced;               /* pf_gc_result.replaced, all passes */
 };
 
 /* The daemon's GC thread. */

@@ -169,6 +169,10 @@ static int render(const struct pf_metrics *m, char **body, size_t *len)
 		       (unsigned long long)gc.last.live);
 		family(f, "preflightd_gc_passes_total", "counter",
 		       "Flow-table GC passes completed.", (unsigned long long)gc.passes);
+		family(f, "preflightd_gc_replaced_total", "counter",
+		       "Entries a GC pass read as ended but kept: changed before the delete "
+		       "(a new connection on the 4-tuple, or a packet since).",
+		       (unsigned long long)gc.replaced);
 		fprintf(f, "# HELP preflightd_gc_pass_seconds Duration of the last GC pass.\n"
 			"# TYPE preflightd_gc_pass_seconds gauge\npreflightd_gc_pass_seconds %.6f\n",
 			gc.pass_ns / 1e9);

@@ -6,7 +6,8 @@
  *
  *   preflightd_datapath_events_total{event="answered"}  per-CPU sums of pf_stats
  *   preflightd_active_flows, preflightd_spliced_flows,
- *   preflightd_gc_passes_total                           the GC's last pass (gc.h)
+ *   preflightd_gc_passes_total,
+ *   preflightd_gc_replaced_total                         the GC's passes (gc.h)
  *   preflightd_flows_freed_total, preflightd_reloads_total,
  *   preflightd_reload_failures_total,
  *   preflightd_drain_resets_total                        daemon counters (pf_config)

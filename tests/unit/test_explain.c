@@ -694,6 +694,7 @@ static void test_metrics(void **state)
 	gc.pub.last.live = 2;
 	gc.pub.passes = 9;
 	gc.pub.pass_ns = 1500000;
+	gc.pub.replaced = 4;
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.flows_freed = 7;
 	cfg.reloads = 3;
@@ -720,6 +721,7 @@ static void test_metrics(void **state)
 	contains(body, "\n# TYPE preflightd_active_flows gauge\n");
 	assert_int_equal(sample(body, "preflightd_spliced_flows"), 2);
 	assert_int_equal(sample(body, "preflightd_gc_passes_total"), 9);
+	assert_int_equal(sample(body, "preflightd_gc_replaced_total"), 4);
 	contains(body, "\npreflightd_gc_pass_seconds 0.001500\n");
 	assert_int_equal(sample(body, "preflightd_flows_freed_total"), 7);
 	contains(body, "\n# TYPE preflightd_flows_freed_total counter\n");
