@@ -173,8 +173,7 @@ static __u64 gc_del_run(struct gc_del *d, const struct pf_gc_cand *c, __u32 n, _
 	if (d->user)
 		return gc_del_user(d->fd, c, n, changed);
 	b = d->skel->bss;
-	if (c != b->pf_gc_cands)
-		memcpy(b->pf_gc_cands, c, n * sizeof(*c));
+	memcpy(b->pf_gc_cands, c, n * sizeof(*c));
 	b->pf_gc_n = n;
 	if (bpf_prog_test_run_opts(bpf_program__fd(d->skel->progs.pf_gc_delete), &opts)) {
 		pr_warn("gc: run the conditional delete: %s", strerror(errno));
