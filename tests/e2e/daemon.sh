@@ -367,11 +367,15 @@ case_metrics() {
 # The programs `run` loads: the mode's (the TC pair; in xdp mode also
 # pf_xdp_ingress, from a second object of the same ELF) and none of the
 # response offload's (no rule has responses: true), every one of them on
-# the daemon's maps (the pinned flow table).
+# the daemon's maps (the pinned flow table). The GC's conditional delete
+# (pf_gc_delete, bpf/pf_gc.bpf.c) is loaded at its first delete, so it
+# may be held or not yet: at most once, on the same flow table.
 case_programs_loaded() {
 	local progs names want flows id name
 	progs=$(held_progs "$PF_PFD_PID")
-	names=$(awk '$2 ~ /^pf_/ { print $2 }' <<<"$progs" | sort | tr '\n' ' ')
+	names=$(awk '$2 ~ /^pf_/ && $2 != "pf_gc_delete" { print $2 }' <<<"$progs" | sort | tr '\n' ' ')
+	pf_expect "the GC's conditional delete held at most once" \
+		test "$(awk '$2 == "pf_gc_delete"' <<<"$progs" | wc -l)" -le 1
 	want="pf_tc_egress pf_tc_ingress "
 	[[ $MODE == tc ]] || want+="pf_xdp_ingress "
 	pf_expect_eq "the mode's programs only" "$names" "$want"
