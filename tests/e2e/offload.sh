@@ -5,6 +5,7 @@
 # Chromium.
 #
 #   bash tests/e2e/offload.sh [--mode tc|xdp]
+#   PF_CASES='\] t\.' bash tests/e2e/offload.sh --mode xdp    (one case; see phase_wanted)
 #
 # The app (appserver --no-cors) runs in a cgroup of its own, given to
 # preflightd as --cgroup: the sockops program never sees other sockets on
@@ -321,16 +322,33 @@ case_stats() {
 
 # oflraw PORT OUT [ARGS...] -- the scripted app's check (tools/oflraw.py)
 # from the netns against PORT (on RAW_HOST, default the v4 address); sets
-# OR_RC.
+# OR_RC. On a failure it shows what the server logged meanwhile (a
+# connection it ended, and why: see serve_conn).
 oflraw() {
-	local port=$1 out=$2
+	local port=$1 out=$2 slog=$PF_WORK/oflraw.out lines
 	shift 2
 	OR_RC=0
+	lines=$(wc -l <"$slog" 2>/dev/null || echo 0)
 	pf_ns timeout --foreground -k 5 180 python3 "$PF_ROOT/tests/e2e/tools/oflraw.py" check \
 		--host "${RAW_HOST:-$PF_V4_HOST}" --port "$port" --origin "$ORIGIN" --cred --expose "$EXPOSE" \
 		"$@" >"$out" 2>&1 || OR_RC=$?
 	pf_detail "$(grep -m1 '^oflraw: cases=' "$out" || echo "(no summary; rc=$OR_RC)")"
-	((OR_RC == 0)) || pf_detail_file "$out" 80
+	if ((OR_RC != 0)); then
+		pf_detail_file "$out" 80
+		tail -n +"$((lines + 1))" "$slog" | sed 's/^/server: /' >"$out.server"
+		pf_detail_file "$out.server" 20
+	fi
+}
+
+# stats_snap FILE -- every counter of `preflightd stats` into FILE.
+stats_snap() { "$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" >"$1" 2>&1 || true; }
+
+# stats_moved BEFORE AFTER -- the counters that changed between two
+# stats_snap files, "name +delta" each (a failed case's evidence).
+stats_moved() {
+	awk 'NR == FNR { if ($2 ~ /^[0-9]+$/) b[$1] = $2; next }
+	     $2 ~ /^[0-9]+$/ && ($1 in b) && $2 != b[$1] { printf "%s +%d\n", $1, $2 - b[$1] }' \
+		"$1" "$2" | sed 's/^/counter: /'
 }
 
 # pf_start_oflraw -- the scripted app in the test cgroup on RAW_PORT and
@@ -400,14 +418,21 @@ case_detach() {
 # every head edited, nothing counted.
 case_no_room() {
 	newcase
-	local nr ed
-	nr=$(pf_stat ofl_no_room)
-	ed=$(pf_stat ofl_resp_edited)
+	local nr ed b=$CASE_DIR/stats.before a=$CASE_DIR/stats.after
+	stats_snap "$b"
+	nr=$(_pf_field ofl_no_room <"$b")
+	ed=$(_pf_field ofl_resp_edited <"$b")
 	oflraw "$RAW_PORT" "$CASE_DIR/room.out" --case no_room
+	stats_snap "$a"
 	pf_expect_eq "oflraw exit: heads unchanged, then edited again" "$OR_RC" 0
-	pf_expect_eq "three heads without room (ofl_no_room)" "$(($(pf_stat ofl_no_room) - nr))" 3
+	pf_expect_eq "three heads without room (ofl_no_room)" \
+		"$(($(_pf_field ofl_no_room <"$a") - nr))" 3
 	pf_expect_eq "the two after them edited (ofl_resp_edited)" \
-		"$(($(pf_stat ofl_resp_edited) - ed))" 2
+		"$(($(_pf_field ofl_resp_edited <"$a") - ed))" 2
+	if ((PF_CASE_BAD)); then
+		stats_moved "$b" "$a" >"$CASE_DIR/stats.moved"
+		pf_detail_file "$CASE_DIR/stats.moved" 40
+	fi
 	pf_detail "control: the default send buffer"
 	nr=$(pf_stat ofl_no_room)
 	ed=$(pf_stat ofl_resp_edited)
@@ -819,6 +844,19 @@ run_shadow() {
 	pf_case "[$MODE] s3. shadow: SIGTERM, detached" case_shutdown "$stop_rc" 1
 }
 
+# phase_wanted ID... -- is a phase with these case ids ("k1": "[tc] k1.")
+# selected? Always without PF_CASES; with it (lib.sh: an ERE on the case
+# names), only if it matches one of them: PF_CASES='\] t\.' runs case t
+# without the restart, held and shadow phases.
+phase_wanted() {
+	local id
+	[[ -n ${PF_CASES:-} ]] || return 0
+	for id in "$@"; do
+		[[ "[$MODE] $id." =~ $PF_CASES ]] && return 0
+	done
+	return 1
+}
+
 # --------------------------------------------------------------- main ----
 main() {
 	pf_parse_mode "$@"
@@ -868,9 +906,9 @@ main() {
 	local stop_rc=0
 	pf_stop_preflightd || stop_rc=$?
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"
-	run_restart
-	run_held
-	run_shadow
+	phase_wanted k1 k2 l && run_restart
+	phase_wanted q1 q2 q3 q4 && run_held
+	phase_wanted s1 s2 s3 && run_shadow
 	pf_stop_all
 	pf_summary
 }

@@ -266,14 +266,29 @@ def send_pieces(conn, data, writes, pause, go=None):
         conn.sendall(data[off:])
 
 
+def log(msg):
+    """One line on stderr (the serve command's log, $PF_WORK/oflraw.out)."""
+    print("oflraw: %s %s" % (time.strftime("%H:%M:%S"), msg), file=sys.stderr, flush=True)
+
+
 def serve_conn(conn, go):
-    f = conn.makefile("rb")
+    """Answer the requests on conn. A connection that ends other than by
+    the client's close or the case's own close=True is logged (peer, the
+    request at hand, the exception, the socket's send buffer): the client
+    only sees the end, this says who ended it and why."""
     pending = []
+    try:
+        peer = "%s:%d" % conn.getpeername()[:2]
+    except OSError as e:
+        peer = "? (%s)" % e
+    at = "before the first request"
+    f = conn.makefile("rb")
     try:
         while True:
             path = read_request(f)
             if path is None:
                 return
+            at = path
             p = path.split("/")  # ['', 'v1', 'raw', CASE, I]
             case = CASE_BY_NAME.get(p[3]) if len(p) == 5 else None
             if case is None:
@@ -294,8 +309,13 @@ def serve_conn(conn, go):
             send_pieces(conn, r.data, r.writes, r.pause, go if r.go else None)
             if r.close:
                 return
-    except (OSError, ValueError):
-        return
+    except Exception as e:  # noqa: BLE001 (any end but the client's is logged)
+        try:
+            buf = conn.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        except OSError:
+            buf = "?"
+        log("%s %s: connection ended by %s: %s (SO_SNDBUF %s)" %
+            (peer, at, type(e).__name__, e, buf))
     finally:
         conn.close()
 
@@ -360,16 +380,25 @@ def want_bytes(r, a):
     return out
 
 
+# how the last recv_until ended short of done: EOF, a reset or the timeout,
+# and after how long (a failure report's "ended by")
+LAST_END = [""]
+
+
 def recv_until(s, done, size):
     """Bytes until done(bytes so far), EOF, a reset or the timeout; each
     recv asks for size(bytes so far)."""
     buf = b""
+    t0 = time.monotonic()
+    LAST_END[0] = ""
     while not done(buf):
         try:
             d = s.recv(size(buf))
-        except (socket.timeout, ConnectionResetError):
+        except (socket.timeout, ConnectionResetError) as e:
+            LAST_END[0] = "%s after %.3f s" % (type(e).__name__, time.monotonic() - t0)
             break
         if not d:
+            LAST_END[0] = "EOF after %.3f s" % (time.monotonic() - t0)
             break
         buf += d
     return buf
@@ -408,13 +437,18 @@ def check_case(case, a, host):
             if r.want == "prefix" and want.startswith(got):
                 want = got
             if got != want:
-                problems.append("response %d:\n    want %r\n    got  %r" % (i, want, got))
+                problems.append("response %d (%s):\n    want %r\n    got  %r" %
+                                (i, LAST_END[0] or "all bytes", want, got))
                 break
             if r.close:
                 s.settimeout(2)
                 extra = recv_exact(s, 1)
                 if extra:
                     problems.append("response %d: bytes after the app closed: %r" % (i, extra))
+        if problems:
+            # the server's log names its connections by this address
+            problems.append("client %s:%d (the serve log: $PF_WORK/oflraw.out)" %
+                            s.getsockname()[:2])
     finally:
         s.close()
     return problems
