@@ -23,6 +23,7 @@ line per case and "oflraw: cases=N ok=K"; exit 0 iff all matched.
 """
 import argparse
 import os
+import select
 import socket
 import sys
 import threading
@@ -220,8 +221,55 @@ CASE_BY_NAME = {c.name: c for c in CASES}
 
 
 # ---------------------------------------------------------------- server --
+class Reader:
+    """The request bytes of a connection, by line or by count, from
+    conn.recv -- not socket.makefile: its reader takes a recv's EAGAIN for
+    the end of the stream (SocketIO.readinto returns None, readline b"").
+
+    A blocking recv on a covered socket can fail with EAGAIN: every socket
+    in a sockmap (the SK_MSG program's) reads through tcp_bpf_recvmsg,
+    which waits once on the socket's wait queue and returns -EAGAIN if it
+    woke without data, whatever the socket's blocking mode. That queue is
+    also woken when ACKs free send-buffer space after a send that had to
+    wait (SOCK_NOSPACE): in case t (8 KiB buffer, a 50 kB body) the server
+    could wait for request 2 while the body's last ACKs came in, read
+    "EOF" and close -- response 2 arrived empty (about 1 in 12 XDP runs in
+    CI). EAGAIN here means no data yet: wait for it (logged, since a
+    blocking app sees the same; docs/offload.md "Blocking apps")."""
+
+    def __init__(self, conn, label):
+        self.conn, self.label, self.buf = conn, label, b""
+
+    def _fill(self):
+        while True:
+            try:
+                d = self.conn.recv(65536)
+                break
+            except BlockingIOError as e:
+                log("%s: a blocking recv failed with %s; waiting for data" %
+                    (self.label(), e))
+                select.select([self.conn], [], [])
+        self.buf += d
+        return bool(d)
+
+    def readline(self, limit):
+        while b"\n" not in self.buf and len(self.buf) < limit:
+            if not self._fill():
+                break
+        n = self.buf.find(b"\n") + 1 or min(len(self.buf), limit)
+        line, self.buf = self.buf[:n], self.buf[n:]
+        return line
+
+    def read(self, n):
+        while len(self.buf) < n:
+            if not self._fill():
+                break
+        d, self.buf = self.buf[:n], self.buf[n:]
+        return d
+
+
 def read_request(f):
-    """(path, body) of the next request on file f, or None at EOF."""
+    """(path, body) of the next request on reader f, or None at EOF."""
     line = f.readline(8192)
     if not line:
         return None
@@ -282,7 +330,7 @@ def serve_conn(conn, go):
     except OSError as e:
         peer = "? (%s)" % e
     at = "before the first request"
-    f = conn.makefile("rb")
+    f = Reader(conn, lambda: "%s after %s" % (peer, at))
     try:
         while True:
             path = read_request(f)
