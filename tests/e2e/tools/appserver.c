@@ -46,6 +46,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_LISTEN   8
@@ -531,6 +532,43 @@ out:
 	return rc;
 }
 
+static long g_idle_ms = IDLE_MS;   /* --idle-ms */
+
+/* recv_idle: recv on a connection socket, whose waits SO_RCVTIMEO bounds
+ * by g_idle_ms. An EAGAIN well before that is no timeout: a socket in a
+ * sockmap (the response offload's) reads through tcp_bpf_recvmsg, which
+ * waits once and returns -EAGAIN when it wakes without data, blocking or
+ * not -- ACKs freeing send-buffer space after a send that waited wake it
+ * (docs/offload.md "Blocking apps"). Wait for data again then, up to the
+ * rest of g_idle_ms: taken for the end, it closed a keep-alive connection
+ * between requests. */
+static ssize_t recv_idle(int fd, void *buf, size_t n)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	struct timespec t0, t;
+	long left;
+	ssize_t r;
+	int rc;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		r = recv(fd, buf, n, 0);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+			return r;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		left = g_idle_ms - (t.tv_sec - t0.tv_sec) * 1000 -
+		       (t.tv_nsec - t0.tv_nsec) / 1000000;
+		/* the timeout itself (SO_RCVTIMEO's timer is coarse) */
+		rc = left > 20 ? poll(&p, 1, (int)left) : 0;
+		if (rc < 0)
+			return -1; /* poll's errno: EINTR as recv's would be */
+		if (rc == 0) {
+			errno = EAGAIN;
+			return -1;
+		}
+	}
+}
+
 /*
  * read_body: consume cl body bytes following a head of head_len bytes
  * (first from c->buf, then from the socket), hashing them into *hash.
@@ -547,8 +585,8 @@ static int read_body(struct conn *c, size_t head_len, uint64_t cl,
 	c->len -= head_len + take;
 	memmove(c->buf, c->buf + head_len + take, c->len);
 	while (cl > 0) {
-		ssize_t r = recv(c->fd, c->io,
-				 cl < IO_CHUNK ? (size_t)cl : IO_CHUNK, 0);
+		ssize_t r = recv_idle(c->fd, c->io,
+				      cl < IO_CHUNK ? (size_t)cl : IO_CHUNK);
 		if (r <= 0)
 			return -1;
 		*hash = fnv1a64(*hash, c->io, (size_t)r);
@@ -650,7 +688,7 @@ static int serve_one(struct conn *c)
 		ssize_t r;
 		if (c->len == sizeof(c->buf))
 			goto bad;
-		r = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len, 0);
+		r = recv_idle(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
 		if (r <= 0)
 			return (r < 0 && errno == EINTR) ? 1 : c->len ? -1 : 0;
 		c->len += (size_t)r;
@@ -760,8 +798,6 @@ static int open_listener(const char *spec)
 	freeaddrinfo(ai);
 	return fd;
 }
-
-static long g_idle_ms = IDLE_MS;   /* --idle-ms */
 
 /* accept_one: accept on lfd and start a detached connection thread. */
 static void accept_one(int lfd, const pthread_attr_t *attr)
