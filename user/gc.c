@@ -15,6 +15,8 @@
 #include "log.h"
 
 #define GC_BATCH        PF_GC_CHUNK              /* entries per batch read */
+/* a batch's dead entries go to the program in one run (gc_del_run) */
+_Static_assert(GC_BATCH <= PF_GC_CHUNK, "a batch must fit the program's array");
 #define GC_IDLE_NS      30000000000ull           /* check entries idle 30 s */
 #define GC_PERIOD_NS    1000000000ull            /* a pass every second, */
 #define GC_DUTY         4                        /* ... or 4x its duration */
@@ -109,13 +111,16 @@ struct gc_del {
 	bool user;
 };
 
+/* Unload d's program, if loaded (d->user is left as it is). */
 static void gc_del_close(struct gc_del *d)
 {
 	pf_gc_bpf__destroy(d->skel);
 	d->skel = NULL;
 }
 
-static void gc_del_open(struct gc_del *d, int fd)
+/* Load d's program on the flow map fd. Returns 0, or -errno with d set
+ * to delete from userspace from now on (warned once per process). */
+static int gc_del_open(struct gc_del *d, int fd)
 {
 	static bool warned;
 	int err;
@@ -129,7 +134,7 @@ static void gc_del_open(struct gc_del *d, int fd)
 	if (!err)
 		err = pf_gc_bpf__load(d->skel);
 	if (!err)
-		return;
+		return 0;
 	gc_del_close(d);
 	d->user = true;
 	if (!warned) {
@@ -137,6 +142,7 @@ static void gc_del_open(struct gc_del *d, int fd)
 		pr_warn("gc: load the conditional delete: %s (deleting from userspace)",
 			strerror(-err));
 	}
+	return err;
 }
 
 /* Userspace fallback: re-read each entry right before deleting it. The
@@ -176,11 +182,26 @@ static __u64 gc_del_run(struct gc_del *d, const struct pf_gc_cand *c, __u32 n, _
 	memcpy(b->pf_gc_cands, c, n * sizeof(*c));
 	b->pf_gc_n = n;
 	if (bpf_prog_test_run_opts(bpf_program__fd(d->skel->progs.pf_gc_delete), &opts)) {
-		pr_warn("gc: run the conditional delete: %s", strerror(errno));
+		/* from userspace from now on: one warning, not one per chunk
+		 * and pass; what the run deleted is gone at the look-up */
+		pr_warn("gc: run the conditional delete: %s (deleting from userspace)",
+			strerror(errno));
+		gc_del_close(d);
+		d->user = true;
 		return gc_del_user(d->fd, c, n, changed);
 	}
 	*changed += b->pf_gc_changed;
 	return b->pf_gc_deleted;
+}
+
+/* See gc.h. */
+int pf_gc_delete_loads(int fd)
+{
+	struct gc_del d = { .fd = fd };
+	int err = gc_del_open(&d, fd);
+
+	gc_del_close(&d);
+	return err;
 }
 
 /* See gc.h. */

@@ -5,7 +5,8 @@
  * evicted. One pass: one sock_diag dump of the live TCP sockets on the
  * translated ports (sockdiag.h), then the whole flow table read in
  * batches and matched against it; the dead entries are deleted in
- * batches, each only if still as read (pf_gc_delete_read). The daemon runs passes in a thread of their own (pf_gc_start),
+ * batches, each only if still as read (pf_gc_delete_read). The daemon
+ * runs passes in a thread of their own (pf_gc_start),
  * so the heartbeat, signals, drain and the slow path never wait on one.
  */
 #ifndef PF_GC_H
@@ -37,6 +38,12 @@ struct pf_gc_result {
  * (message printed; nothing deleted when the dump failed). */
 int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 	       const volatile int *stop, struct pf_gc_result *res);
+
+/* Whether the conditional delete's program loads on the flow map fd
+ * (kernel 6.10 or later: syscall programs with bpf_preempt_disable).
+ * Returns 0, or -errno: then the GC deletes from userspace, re-reading
+ * each entry just before (a window of one syscall boundary). */
+int pf_gc_delete_loads(int fd);
 
 /* The pass's delete step: delete each of the n keys only if its entry's
  * gen and last_ns are still those of read[i] (the values the pass read),

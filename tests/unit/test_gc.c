@@ -15,7 +15,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <stdio.h>
 #include <unistd.h>
+#include <sys/utsname.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <cmocka.h>
@@ -94,9 +96,33 @@ static void replace_survives(void **state)
 	close(fd);
 }
 
+/* The program path is the one that runs here: replace_survives passes
+ * through the userspace fallback as well, so without this a program
+ * that stopped loading would go unnoticed (the fallback leaves a window). */
+static void program_loads(void **state)
+{
+	struct utsname u;
+	unsigned maj = 0, min = 0;
+	int fd;
+
+	(void)state;
+	assert_int_equal(uname(&u), 0);
+	if (sscanf(u.release, "%u.%u", &maj, &min) != 2 || maj < 6 || (maj == 6 && min < 10)) {
+		print_message("skip: kernel %s lacks bpf_preempt_disable (6.10): the GC deletes "
+			      "from userspace there\n", u.release);
+		skip();
+	}
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
+			    sizeof(struct pf_flow), 8, NULL);
+	assert_true(fd >= 0);
+	assert_int_equal(pf_gc_delete_loads(fd), 0);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(program_loads),
 		cmocka_unit_test(replace_survives),
 	};
 

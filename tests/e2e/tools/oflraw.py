@@ -248,7 +248,10 @@ class Reader:
             except BlockingIOError as e:
                 log("%s: a blocking recv failed with %s; waiting for data" %
                     (self.label(), e))
-                select.select([self.conn], [], [])
+                # bounded: a peer that never sends ends the connection
+                # through the handler's exception log
+                if not select.select([self.conn], [], [], 30)[0]:
+                    raise TimeoutError("no data for 30 s after EAGAIN")
         self.buf += d
         return bool(d)
 
