@@ -131,7 +131,12 @@ static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_ad
  * kernel's SYN-ACK is. A SYN is never translated at ingress either
  * (pf_translate_in): a live socket answers it with a challenge ACK
  * whatever its seq; TIME_WAIT takes it as a new connection by its own
- * seq or TSval (docs/tcp-splice.md section 7). */
+ * seq or TSval (docs/tcp-splice.md section 7). A server SYN without ACK
+ * (a simultaneous open: connect() from a port whose tuple no live socket
+ * holds) ends the entry alike. Counted flow_reused when this call freed
+ * the entry, else syn_untranslated (the entry's own SYN-ACK, or another
+ * CPU or the GC freed it first). PF_FLOW_S_HI is set by both creators of
+ * an entry (pf_answer.h, pf_follow.h); its test stays as a guard. */
 static __always_inline void pf_syn_out(const struct pf_pkt *p, struct pf_flow *f)
 {
 	int own;
