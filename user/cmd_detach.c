@@ -151,6 +151,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
 	bool ours = pin->old.flows_known && pin->old.flows_fp == pin->self.flows_fp;
 	char path[512], what[96], status[128];
+	struct pf_gc_del del = {};
 	unsigned freed;
 	__u64 end;
 	int fd, live;
@@ -159,9 +160,10 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return;
+	del.fd = fd;  /* one load of the GC's delete for every tick */
 	end = pf_mono_ns() + (__u64)timeout_s * 1000000000ull;
 	for (;;) {
-		live = ours ? pf_gc_flows(fd, pf_mono_ns(), 0, &freed) : gc_keys(fd);
+		live = ours ? pf_gc_flows(&del, pf_mono_ns(), 0, &freed) : gc_keys(fd);
 		if (live == 0)
 			break;
 		/* an error (live < 0) is waited out too: what cannot be
@@ -183,6 +185,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 		}
 		nanosleep(&tick, NULL);
 	}
+	pf_gc_del_close(&del);
 	close(fd);
 }
 

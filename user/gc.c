@@ -15,7 +15,7 @@
 #include "log.h"
 
 #define GC_BATCH        PF_GC_CHUNK              /* entries per batch read */
-/* a batch's dead entries go to the program in one run (gc_del_run) */
+/* a batch's dead entries go to the program in one run (pf_gc_delete) */
 _Static_assert(GC_BATCH <= PF_GC_CHUNK, "a batch must fit the program's array");
 #define GC_IDLE_NS      30000000000ull           /* check entries idle 30 s */
 #define GC_PERIOD_NS    1000000000ull            /* a pass every second, */
@@ -102,40 +102,29 @@ static bool set_has(const struct sockset *s, const struct pf_flow_key *k)
 	return s->cap && s->used[set_slot(s, k)];
 }
 
-/* The conditional delete (bpf/pf_gc.bpf.c): its program loaded on the
- * flow map's fd, or, where it cannot load, a look-up and a delete from
- * here (user == true). */
-struct gc_del {
-	struct pf_gc_bpf *skel;
-	int fd;
-	bool user;
-};
-
-/* Unload d's program, if loaded (d->user is left as it is). */
-static void gc_del_close(struct gc_del *d)
+/* See gc.h. */
+void pf_gc_del_close(struct pf_gc_del *d)
 {
 	pf_gc_bpf__destroy(d->skel);
 	d->skel = NULL;
 }
 
-/* Load d's program on the flow map fd. Returns 0, or -errno with d set
- * to delete from userspace from now on (warned once per process). */
-static int gc_del_open(struct gc_del *d, int fd)
+/* See gc.h. */
+int pf_gc_del_open(struct pf_gc_del *d)
 {
 	static bool warned;
 	int err;
 
-	d->fd = fd;
 	d->user = false;
 	d->skel = pf_gc_bpf__open();
 	err = d->skel ? 0 : -errno;
 	if (!err)
-		err = bpf_map__reuse_fd(d->skel->maps.pf_flows, fd);
+		err = bpf_map__reuse_fd(d->skel->maps.pf_flows, d->fd);
 	if (!err)
 		err = pf_gc_bpf__load(d->skel);
 	if (!err)
 		return 0;
-	gc_del_close(d);
+	pf_gc_del_close(d);
 	d->user = true;
 	if (!warned) {
 		warned = true;
@@ -165,17 +154,14 @@ static __u64 gc_del_user(int fd, const struct pf_gc_cand *c, __u32 n, __u64 *cha
 	return gone;
 }
 
-/* Delete the n candidates (n <= PF_GC_CHUNK) still as read; *changed
- * counts those kept because their entry changed. Returns how many went. */
-static __u64 gc_del_run(struct gc_del *d, const struct pf_gc_cand *c, __u32 n, __u64 *changed)
+/* One run of d's program over n <= PF_GC_CHUNK candidates (see
+ * pf_gc_delete); d is loaded or set to userspace deletes already. */
+static __u64 gc_del_chunk(struct pf_gc_del *d, const struct pf_gc_cand *c, __u32 n,
+			  __u64 *changed)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, opts);
 	struct pf_gc_bpf__bss *b;
 
-	if (!n)
-		return 0;
-	if (!d->skel && !d->user)
-		gc_del_open(d, d->fd);
 	if (d->user)
 		return gc_del_user(d->fd, c, n, changed);
 	b = d->skel->bss;
@@ -186,7 +172,7 @@ static __u64 gc_del_run(struct gc_del *d, const struct pf_gc_cand *c, __u32 n, _
 		 * and pass; what the run deleted is gone at the look-up */
 		pr_warn("gc: run the conditional delete: %s (deleting from userspace)",
 			strerror(errno));
-		gc_del_close(d);
+		pf_gc_del_close(d);
 		d->user = true;
 		return gc_del_user(d->fd, c, n, changed);
 	}
@@ -195,49 +181,25 @@ static __u64 gc_del_run(struct gc_del *d, const struct pf_gc_cand *c, __u32 n, _
 }
 
 /* See gc.h. */
-int pf_gc_delete_loads(int fd)
+__u64 pf_gc_delete(struct pf_gc_del *d, const struct pf_gc_cand *c, __u32 n, __u64 *changed)
 {
-	struct gc_del d = { .fd = fd };
-	int err = gc_del_open(&d, fd);
-
-	gc_del_close(&d);
-	return err;
-}
-
-/* See gc.h. */
-__u64 pf_gc_delete_read(int fd, const struct pf_flow_key *keys, const struct pf_flow *read,
-			__u32 n, __u64 *changed)
-{
-	struct pf_gc_cand *c = calloc(PF_GC_CHUNK, sizeof(*c));
-	struct gc_del d = { .fd = fd };
 	__u64 gone = 0;
-	__u32 i, m;
+	__u32 m;
 
-	*changed = 0;
-	if (!c)
-		return 0;
-	while (n) {
+	if (n && !d->skel && !d->user)
+		pf_gc_del_open(d);
+	for (; n; n -= m, c += m) {
 		m = n < PF_GC_CHUNK ? n : PF_GC_CHUNK;
-		for (i = 0; i < m; i++) {
-			c[i].key = keys[i];
-			c[i].gen = read[i].gen;
-			c[i].last_ns = read[i].last_ns;
-		}
-		gone += gc_del_run(&d, c, m, changed);
-		keys += m;
-		read += m;
-		n -= m;
+		gone += gc_del_chunk(d, c, m, changed);
 	}
-	gc_del_close(&d);
-	free(c);
 	return gone;
 }
 
-/* pf_gc_pass with the conditional delete del (loaded on first use, kept
- * loaded: the GC thread keeps one across passes, as loading costs ~10 ms). */
-static int gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
-		   const volatile int *stop, struct pf_gc_result *res, struct gc_del *del)
+/* See gc.h. */
+int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
+	       const volatile int *stop, struct pf_gc_result *res)
 {
+	int fd = del->fd;
 	struct pf_flow_key *keys = malloc(GC_BATCH * sizeof(*keys));
 	struct pf_gc_cand *dead = malloc(GC_BATCH * sizeof(*dead));
 	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
@@ -288,7 +250,7 @@ static int gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 		}
 		/* only entries still as read: one the datapath replaced since
 		 * (a new connection on the tuple, see pf_gc.bpf.c) stays */
-		gone = gc_del_run(del, dead, ndead, &res->replaced);
+		gone = pf_gc_delete(del, dead, ndead, &res->replaced);
 		res->freed += gone;
 		res->entries -= gone;
 	}
@@ -302,21 +264,10 @@ out:
 }
 
 /* See gc.h. */
-int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
-	       const volatile int *stop, struct pf_gc_result *res)
-{
-	struct gc_del del = { .fd = fd };
-	int err = gc_pass(fd, ports, now_ns, min_idle_ns, stop, res, &del);
-
-	gc_del_close(&del);
-	return err;
-}
-
-/* See gc.h. */
-int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
+int pf_gc_flows(struct pf_gc_del *del, __u64 now_ns, __u64 min_idle_ns, unsigned *freed)
 {
 	struct pf_gc_result r;
-	int err = pf_gc_pass(fd, NULL, now_ns, min_idle_ns, NULL, &r);
+	int err = pf_gc_pass(del, NULL, now_ns, min_idle_ns, NULL, &r);
 
 	*freed = (unsigned)r.freed;
 	return err ? err : (int)r.live;
@@ -379,7 +330,7 @@ int pf_gc_reset_all(int fd)
 static void *gc_main(void *arg)
 {
 	struct pf_gc *g = arg;
-	struct gc_del del = { .fd = g->flows_fd };
+	struct pf_gc_del del = { .fd = g->flows_fd };
 	__u64 ports[1024], t0, took, next = 0, min_idle;
 	struct pf_gc_result r;
 	struct timespec until;
@@ -402,7 +353,7 @@ static void *gc_main(void *arg)
 		pthread_mutex_unlock(&g->mu);
 
 		memcpy(ports, g->ports, sizeof(ports));
-		err = gc_pass(g->flows_fd, ports, t0, min_idle, &g->stop, &r, &del);
+		err = pf_gc_pass(&del, ports, t0, min_idle, &g->stop, &r);
 		if (!err && r.freed)
 			pr_debug("gc: freed %llu ended flows, %llu left (%llu spliced), %llu changed since read",
 				 (unsigned long long)r.freed, (unsigned long long)r.entries,
@@ -427,7 +378,7 @@ static void *gc_main(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&g->mu);
-	gc_del_close(&del);
+	pf_gc_del_close(&del);
 	return NULL;
 }
 

@@ -5,7 +5,7 @@
  * evicted. One pass: one sock_diag dump of the live TCP sockets on the
  * translated ports (sockdiag.h), then the whole flow table read in
  * batches and matched against it; the dead entries are deleted in
- * batches, each only if still as read (pf_gc_delete_read). The daemon
+ * batches, each only if still as read (pf_gc_delete). The daemon
  * runs passes in a thread of their own (pf_gc_start),
  * so the heartbeat, signals, drain and the slow path never wait on one.
  */
@@ -29,34 +29,48 @@ struct pf_gc_result {
 	__u64 sockets;     /* live sockets the dump listed */
 };
 
-/* One pass over the flow map fd (see above). ports: local ports to dump
- * (1024-word bitmap, NULL: all). now_ns: CLOCK_MONOTONIC, the clock of
- * bpf_ktime_get_ns. Entries idle for less than min_idle_ns and not
- * finished (FIN/RST seen), or active since the dump began, are kept
- * unchecked. stop (may be NULL): checked between batches, a pass ends
- * early when it becomes non-zero. Returns 0 (*res filled) or -errno
- * (message printed; nothing deleted when the dump failed). */
-int pf_gc_pass(int fd, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
+/* The conditional delete: a BPF_PROG_TYPE_SYSCALL program
+ * (bpf/pf_gc.bpf.c) on the flow map fd, loaded at the first delete and
+ * kept across passes (its load costs ~10 ms), or, where it cannot load,
+ * deletes from userspace that re-read each entry just before (a window
+ * of one syscall boundary). Start with { .fd = the flow map fd } (all
+ * else zero); pf_gc_del_close unloads it. */
+struct pf_gc_bpf;
+struct pf_gc_del {
+	struct pf_gc_bpf *skel;   /* the loaded program, or NULL */
+	int fd;                   /* the flow map */
+	bool user;                /* deleting from userspace for good */
+};
+
+/* Load d's program now (kernel 6.10 or later: syscall programs with
+ * bpf_preempt_disable). Returns 0, or -errno with d set to delete from
+ * userspace from now on (warned once per process). */
+int pf_gc_del_open(struct pf_gc_del *d);
+
+/* Unload d's program, if loaded (d->user is left as it is). */
+void pf_gc_del_close(struct pf_gc_del *d);
+
+/* Delete each of the n candidates only if its entry's gen and last_ns
+ * are still those the pass read (c[i]), loading d first if need be.
+ * *changed is increased by how many were kept because their entry
+ * changed. Returns how many were deleted. */
+__u64 pf_gc_delete(struct pf_gc_del *d, const struct pf_gc_cand *c, __u32 n, __u64 *changed);
+
+/* One pass over the flow map del->fd (see above), deleting through del.
+ * ports: local ports to dump (1024-word bitmap, NULL:
+ * all). now_ns: CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns. Entries
+ * idle for less than min_idle_ns and not finished (FIN/RST seen), or
+ * active since the dump began, are kept unchecked. stop (may be NULL):
+ * checked between batches, a pass ends early when it becomes non-zero.
+ * Returns 0 (*res filled) or -errno (message printed; nothing deleted
+ * when the dump failed). */
+int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 min_idle_ns,
 	       const volatile int *stop, struct pf_gc_result *res);
-
-/* Whether the conditional delete's program loads on the flow map fd
- * (kernel 6.10 or later: syscall programs with bpf_preempt_disable).
- * Returns 0, or -errno: then the GC deletes from userspace, re-reading
- * each entry just before (a window of one syscall boundary). */
-int pf_gc_delete_loads(int fd);
-
-/* The pass's delete step: delete each of the n keys only if its entry's
- * gen and last_ns are still those of read[i] (the values the pass read),
- * in a BPF_PROG_TYPE_SYSCALL program (bpf/pf_gc.bpf.c; from userspace
- * where it cannot load). *changed gets how many were kept because their
- * entry changed. Returns how many were deleted. */
-__u64 pf_gc_delete_read(int fd, const struct pf_flow_key *keys, const struct pf_flow *read,
-			__u32 n, __u64 *changed);
 
 /* pf_gc_pass over every port without a stop: returns the number of live
  * spliced connections left (only those need draining), or -errno;
  * *freed gets the entries deleted. */
-int pf_gc_flows(int fd, __u64 now_ns, __u64 min_idle_ns, unsigned *freed);
+int pf_gc_flows(struct pf_gc_del *del, __u64 now_ns, __u64 min_idle_ns, unsigned *freed);
 
 /* Reset every connection left in the flow map (fd) that carries a
  * splice (splices > 0) through SOCK_DESTROY, one log line each, and

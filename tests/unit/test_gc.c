@@ -1,5 +1,5 @@
 /*
- * test_gc.c -- the GC's delete step (pf_gc_delete_read, user/gc.c with
+ * test_gc.c -- the GC's delete step (pf_gc_delete, user/gc.c with
  * bpf/pf_gc.bpf.c) on a real hash map with pf_flows' key and value (root).
  *
  * A pass reads entries it finds dead, then deletes them. In between, the
@@ -7,7 +7,8 @@
  * and a new connection on the same 4-tuple create its own (new random
  * gen): the delete must leave that new entry, and still free the entries
  * that did not change. Before the conditional delete (a delete by key),
- * the replacement went and replace_survives failed.
+ * the replacement went and replace_survives failed. Both ways to delete
+ * run it: the program and the userspace fallback.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -40,16 +41,19 @@ static void mkkey(struct pf_flow_key *k, unsigned i)
 	k->sport = htons(8080);
 }
 
-static void replace_survives(void **state)
+/* The scenario above, deleting with the program (user false) or from
+ * userspace. */
+static void replace_survives_with(bool user)
 {
 	static struct pf_flow_key keys[NKEYS];
 	static struct pf_flow read[NKEYS];
+	static struct pf_gc_cand cands[NKEYS];
 	struct pf_flow v = {}, got;
-	__u64 changed = 99, gone;
+	struct pf_gc_del d = { .user = user };
+	__u64 changed = 0, gone;
 	int fd;
 	unsigned i;
 
-	(void)state;
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
 			    sizeof(struct pf_flow), NKEYS + 8, NULL);
 	assert_true(fd >= 0);
@@ -61,6 +65,9 @@ static void replace_survives(void **state)
 		assert_int_equal(bpf_map_update_elem(fd, &keys[i], &v, BPF_NOEXIST), 0);
 		/* the pass's view of the entry */
 		assert_int_equal(bpf_map_lookup_elem(fd, &keys[i], &read[i]), 0);
+		cands[i] = (struct pf_gc_cand){
+			.key = keys[i], .gen = read[i].gen, .last_ns = read[i].last_ns,
+		};
 	}
 	/* after the read: key 7's connection ended at a SYN-ACK and a new
 	 * one on the tuple has its entry (another gen, spliced) ... */
@@ -78,7 +85,9 @@ static void replace_survives(void **state)
 	assert_int_equal(bpf_map_update_elem(fd, &keys[4500], &v, BPF_NOEXIST), 0);
 	assert_int_equal(bpf_map_delete_elem(fd, &keys[9]), 0);
 
-	gone = pf_gc_delete_read(fd, keys, read, NKEYS, &changed);
+	d.fd = fd;
+	gone = pf_gc_delete(&d, cands, NKEYS, &changed);
+	assert_int_equal(d.user, user);
 	assert_int_equal(gone, NKEYS - 3);
 	assert_int_equal(changed, 2);
 	assert_int_equal(bpf_map_lookup_elem(fd, &keys[7], &got), 0);
@@ -90,17 +99,33 @@ static void replace_survives(void **state)
 		if (i != 7 && i != 4500)
 			assert_int_not_equal(bpf_map_lookup_elem(fd, &keys[i], &got), 0);
 	/* nothing left to delete: all kept or gone */
-	gone = pf_gc_delete_read(fd, keys, read, NKEYS, &changed);
+	changed = 0;
+	gone = pf_gc_delete(&d, cands, NKEYS, &changed);
 	assert_int_equal(gone, 0);
 	assert_int_equal(changed, 2);
+	pf_gc_del_close(&d);
 	close(fd);
 }
 
+static void replace_survives(void **state)
+{
+	(void)state;
+	replace_survives_with(false);
+}
+
+static void replace_survives_userspace(void **state)
+{
+	(void)state;
+	replace_survives_with(true);
+}
+
 /* The program path is the one that runs here: replace_survives passes
- * through the userspace fallback as well, so without this a program
- * that stopped loading would go unnoticed (the fallback leaves a window). */
+ * through the userspace fallback when the program does not load, so
+ * without this a program that stopped loading would go unnoticed (the
+ * fallback leaves a window). */
 static void program_loads(void **state)
 {
+	struct pf_gc_del d = {};
 	struct utsname u;
 	unsigned maj = 0, min = 0;
 	int fd;
@@ -115,7 +140,9 @@ static void program_loads(void **state)
 	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
 			    sizeof(struct pf_flow), 8, NULL);
 	assert_true(fd >= 0);
-	assert_int_equal(pf_gc_delete_loads(fd), 0);
+	d.fd = fd;
+	assert_int_equal(pf_gc_del_open(&d), 0);
+	pf_gc_del_close(&d);
 	close(fd);
 }
 
@@ -124,6 +151,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(program_loads),
 		cmocka_unit_test(replace_survives),
+		cmocka_unit_test(replace_survives_userspace),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
