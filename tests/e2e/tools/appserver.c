@@ -27,6 +27,7 @@
  * no Date: the bytes are a function of the request.
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -870,8 +871,8 @@ int main(int argc, char **argv)
 			g_page_dir = v;
 		else if (!strcmp(a, "--cors-origin") && g_norigins < MAX_ORIGINS)
 			g_origins[g_norigins++] = v;
-		else if (!strcmp(a, "--idle-ms") && atol(v) > 0)
-			g_idle_ms = atol(v);
+		else if (!strcmp(a, "--idle-ms") && atol(v) > 0 && atol(v) <= INT_MAX)
+			g_idle_ms = atol(v);  /* poll's timeout is an int */
 		else
 			usage();
 	}
