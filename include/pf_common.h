@@ -328,7 +328,7 @@ PF_INLINE __u64 pf_lower64(__u64 x)
  * k 64-bit, pf_ofl_tc's verification went over "BPF program is too
  * large. Processed 1000001 insn" (clang kept n - 8k in a loop-carried
  * register, tested in place; not studied further). The compare of
- * pf_tok_eq, pf_path_match (pf_match.h) and pf_ofl_reuse
+ * pf_tok_eq, pf_path_match (pf_match_tok.h, pf_match.h) and pf_ofl_reuse
  * (bpf/pf_ofl_tc.h). */
 PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, const __u32 max_w,
 			  int ci)
@@ -358,7 +358,7 @@ PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, cons
 /* ---- 64-bit string hash, 8 bytes at a time ----
  * Policy strings are stored under pf_hash_bytes() of their bytes (the
  * compiler, userspace); the datapath computes the same value over request
- * bytes with pf_hash_slice() (include/pf_match.h). Both feed the same words
+ * bytes with pf_hash_slice() (include/pf_match_tok.h). Both feed the same words
  * (the last one zero-padded) into pf_hash_word() and finish with
  * pf_hash_end(). A hit is always verified byte for byte: the hash only
  * has to spread natural strings (the compiler refuses collisions between

@@ -52,7 +52,7 @@ struct pf_tok_val {
  * of its 4 (lower-case, zero-padded) 8-byte words, each multiplied by its
  * own odd constant. Not the token hash (a chain of dependent multiplies
  * over the bytes, seeded with the length): the datapath takes the words
- * from its scan of the name (pf_name_scan, include/pf_match.h) and
+ * from its scan of the name (pf_name_scan, include/pf_match_acr.h) and
  * multiplies them independently; the compiler does the same with the
  * entry's string (user/policy_compile.c). The methods' table m keeps the
  * token hash. */

@@ -40,7 +40,7 @@ static const struct pf_rule *src_rule(__u32 idx)
 
 /* The compiled policy's name table; the maps' goes unread (a 6 KiB
  * copy per look-up): without a table every name is a pf_tokens look-up,
- * the same decision (include/pf_match.h, pf_hdr_find). */
+ * the same decision (include/pf_match_acr.h, pf_hdr_find). */
 static const struct pf_hdr_tab *src_hdrs(__u32 slot)
 {
 	return cur->comp && slot == cur->comp->slot ? &cur->comp->hdrs : NULL;

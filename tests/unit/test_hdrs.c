@@ -1,7 +1,7 @@
 /*
  * test_hdrs.c -- the request-header name table (struct pf_hdr_tab, the
  * pf_hdrs map): what the compiler puts in it (user/policy_compile.c) and
- * how the matcher reads it (include/pf_match.h, pf_hdr_find) -- a hit
+ * how the matcher reads it (include/pf_match_acr.h, pf_hdr_find) -- a hit
  * only on the exact bytes (any case), probing past other names of the
  * same home entry, names it cannot hold (too long, too many for their
  * probe sequence) decided by the pf_tokens look-up as before, and every
