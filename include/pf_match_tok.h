@@ -16,7 +16,7 @@
 
 #include "pf_common.h"
 #include "pf_structs.h"
-#include "pf_http.h"       /* PF_M: offsets into the request buffer */
+#include "pf_http.h"       /* struct pf_slice, PF_M */
 
 enum pf_verdict {
 	PF_V_ALLOW = 0,   /* answer 204 */

@@ -8,7 +8,7 @@
  *
  * Input: buf with PF_REQ_BUF readable bytes of which the first n are the
  * bytes at hand (the head and maybe more); the same buffer geometry and
- * scanning primitives as the request parser (include/pf_http.h), so heads
+ * scanning primitives as the request parser (pf_http.h, pf_scan.h), so heads
  * up to PF_REQ_MAX bytes are looked at. Conservative like that parser:
  * anything unusual (obs-fold, a tab in a value, bare LF, conflicting
  * Content-Length, too many lines) is PF_RH_BAD and the caller leaves the
