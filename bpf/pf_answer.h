@@ -309,13 +309,12 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 		nf->s_after = rlen;
 		nf->c_hi = p->seq + p->pay_len;
 		nf->s_hi = snd_nxt;
-		nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
+		nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI | (reject ? PF_FLOW_REJECTED : 0);
 		nf->c_next = p->seq + p->pay_len;
 		nf->s_mark = snd_nxt;
 		nf->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
 		nf->req_len = (__u16)p->pay_len;
 		nf->resp_len = (__u16)rlen;
-		nf->rejected = (__u8)reject;
 		nf->splices = 1;
 		nf->last_ns = bpf_ktime_get_ns();
 		err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
@@ -358,7 +357,7 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 	f->c_pos = p->seq;
 	f->c_after = f->c_before + p->pay_len;
 	f->c_hi = p->seq + p->pay_len;
-	f->hi |= PF_FLOW_C_HI;
+	f->hi = (f->hi & ~PF_FLOW_REJECTED) | PF_FLOW_C_HI | (reject ? PF_FLOW_REJECTED : 0);
 	f->s_before = f->s_after;
 	f->s_pos = snd_nxt;
 	f->s_after = f->s_before + rlen;
@@ -367,7 +366,6 @@ static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
 	f->resp_acked = 0;
 	f->c_next = p->seq + p->pay_len;
 	f->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
-	f->rejected = (__u8)reject;
 	f->splices++;
 	a->c_pos = f->c_pos;
 	a->c_before = f->c_before;

@@ -151,10 +151,54 @@ static __always_inline void pf_syn_out(const struct pf_pkt *p, struct pf_flow *f
 	pf_count(PF_STAT_SYN_UNTRANSLATED);
 }
 
+/* A client SYN without ACK on a tuple with an entry (pf_translate_in):
+ * it passes untranslated, and the entry records, under the lock, only
+ * the ack an RST refusing it would carry (syn_end, PF_FLOW_SYN) -- no
+ * other field, not last_ns (the GC's "unchanged" check): a SYN is no
+ * proof, a spoofed one must not end or alter a live splice. Linux resets
+ * a segment without ACK (tcp_v4_send_reset, tcp_v6_send_reset) with seq
+ * 0, ACK, ack_seq = seq + SYN + FIN + payload; pf_rst_out looks for that
+ * answer. The latest SYN's wins: one spoofed in between only leaves the
+ * refusal to the GC, as before this rule. */
+static __always_inline void pf_syn_in(const struct pf_pkt *p, struct pf_flow *f)
+{
+	__u32 end = p->seq + 1 + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
+
+	bpf_spin_lock(&f->lock);
+	f->syn_end = end;
+	f->hi |= PF_FLOW_SYN;
+	bpf_spin_unlock(&f->lock);
+}
+
+/* A server RST with ACK at seq 0 on a tuple with an entry
+ * (pf_translate_out): is it the kernel's refusal of the client SYN the
+ * entry recorded (pf_syn_in: its ack is that SYN's syn_end)? The kernel
+ * resets a SYN only when no socket that can carry data holds the tuple
+ * (a live one answers any SYN with a challenge ACK, RFC 5961; its own
+ * RST is at its snd_nxt, with the ack of its rcv_nxt): the entry's
+ * connection is over, and this RST must reach the new client as the
+ * kernel wrote it (SYN-SENT accepts an RST only if it acks the SYN).
+ * Returns 1 (pass it untranslated; the entry freed, counted
+ * flow_refused, also when another CPU or the GC freed it first), or 0
+ * (not that answer: translate it as any segment). */
+static __always_inline int pf_rst_out(const struct pf_pkt *p, struct pf_flow *f)
+{
+	int refusal;
+
+	bpf_spin_lock(&f->lock);
+	refusal = (f->hi & PF_FLOW_SYN) && f->syn_end == p->ack;
+	bpf_spin_unlock(&f->lock);
+	if (!refusal)
+		return 0;
+	bpf_map_delete_elem(&pf_flows, &p->key);
+	pf_count(PF_STAT_FLOW_REFUSED);
+	return 1;
+}
+
 /* Translate a client segment of a tracked connection. Returns 0 (pass
  * it on) or -1 (drop it: it starts inside the consumed request, or a
  * splice was committed on another CPU while it was being translated).
- * A SYN passes untranslated (pf_syn_out). */
+ * A SYN passes untranslated; one without ACK is recorded (pf_syn_in). */
 static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
 					   struct pf_flow *f)
 {
@@ -163,6 +207,8 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	struct pf_adj a;
 
 	if (p->tflags & PF_TCPF_SYN) {
+		if (!(p->tflags & PF_TCPF_ACK))
+			pf_syn_in(p, f);
 		pf_count(PF_STAT_SYN_UNTRANSLATED);
 		return 0;
 	}
@@ -203,7 +249,8 @@ err:
 /* Translate a server segment of a tracked connection. Returns 0 (pass
  * it on) or -1 (drop it: a splice was committed on another CPU while it
  * was being translated; the server sends it again). A SYN passes
- * untranslated, and may end the entry (pf_syn_out). */
+ * untranslated, and may end the entry (pf_syn_out); so does the RST
+ * refusing a recorded client SYN (pf_rst_out). */
 static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
 					    struct pf_flow *f)
 {
@@ -215,6 +262,9 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 		pf_syn_out(p, f);
 		return 0;
 	}
+	if ((p->tflags & (PF_TCPF_RST | PF_TCPF_ACK | PF_TCPF_FIN)) == (PF_TCPF_RST | PF_TCPF_ACK) &&
+	    !p->seq && !p->pay_len && pf_rst_out(p, f))
+		return 0;
 	/* without the lock: pf_flow_note checks every field used */
 	pf_flow_peek(f, &a);
 	PF_TEST_POINT(PF_TP_XLATE_OUT);

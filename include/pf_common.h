@@ -121,6 +121,7 @@ enum pf_tok_kind {
 	X(FLOW_CREATED,        "flow entries created") \
 	X(SYN_UNTRANSLATED,    "SYN segments on a tracked 4-tuple passed untranslated, the entry kept") \
 	X(FLOW_REUSED,         "entries of ended connections freed by a new connection's SYN-ACK, passed untranslated") \
+	X(FLOW_REFUSED,        "entries of ended connections freed by the RST refusing a new connection's SYN, passed untranslated") \
 	X(MALFORMED,           "malformed packets passed") \
 	PF_STATS_OFFLOAD(X)
 

@@ -269,12 +269,16 @@ struct pf_flow {
 	__u8  resp_acked;  /* client acked the whole latest response */
 	__u8  state;       /* PF_FS_* bits */
 	__u8  fin;         /* PF_FIN_* bits */
-	__u8  rejected;    /* latest response was a 403 */
-	__u8  hi;          /* PF_FLOW_C_HI | PF_FLOW_S_HI: c_hi/s_hi valid */
-	__u8  pad[3];
+	__u8  hi;          /* PF_FLOW_* bits: c_hi, s_hi, syn_end valid;
+			    * the latest response was a 403 */
+	__u32 syn_end;     /* client wire seq: the ack an RST answering the
+			    * latest client SYN (no ACK) on this 4-tuple
+			    * carries (PF_FLOW_SYN; pf_syn_in, pf_rst_out) */
 	__u32 splices;     /* responses injected on this connection */
 	__u64 last_ns;     /* bpf_ktime_get_ns of the last packet */
 };
+/* one per connection on an answered port: no field added without need */
+_Static_assert(sizeof(struct pf_flow) == 72, "struct pf_flow grew");
 
 /* The GC's delete request (user/gc.c -> bpf/pf_gc.bpf.c): an entry it
  * read as dead, deleted only if gen and last_ns are still these. Not a
@@ -291,8 +295,10 @@ struct pf_gc_cand {
 #define PF_FS_COMPLETE 2  /* the request ending at c_next fully received */
 #define PF_FS_ANSWERED 4  /* ... and a final response to it began */
 
-#define PF_FLOW_C_HI 1
-#define PF_FLOW_S_HI 2
+#define PF_FLOW_C_HI     1
+#define PF_FLOW_S_HI     2
+#define PF_FLOW_REJECTED 4  /* the latest response was a 403 */
+#define PF_FLOW_SYN      8  /* syn_end holds a client SYN's (pf_syn_in) */
 
 /* What the datapath reads from the local TCP socket (tcp_sock via BTF);
  * also the value of the test-only pf_test_sock map (PF_TEST_MOCK_SOCK). */

@@ -27,7 +27,8 @@ static void check_first_flow(const struct pkt_spec *req, __u32 s, __u32 p, unsig
 	H_EQ(fl.resp_acked, 0, "flow resp_acked");
 	H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state (framed, answered by us)");
 	H_EQX(fl.c_next, s + req->paylen, "flow c_next");
-	H_EQ(fl.rejected, rejected, "flow rejected");
+	H_EQ(!!(fl.hi & PF_FLOW_REJECTED), rejected, "flow rejected (PF_FLOW_REJECTED)");
+	H_EQ(fl.hi & ~PF_FLOW_REJECTED, PF_FLOW_C_HI | PF_FLOW_S_HI, "flow hi");
 	H_EQ(fl.splices, 1, "flow splices");
 	H_EQ(fl.fin, 0, "flow fin");
 	H_EQ(h_flow_count(), 1, "flows in the table");

@@ -357,8 +357,11 @@ static void new_conn_same_tuple(int family, __u32 s, __u32 p, __u32 sb, __u32 pb
 	if (!conn_splice_acked(&c, family, s, p) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
 		return;
 	b = c;
-	/* B's SYN: untranslated, A's entry untouched */
+	/* B's SYN: untranslated, A's entry untouched but for the record of
+	 * the SYN (pf_syn_in) */
 	hs_seg(&in, &b, false, sb, 0);
+	fa.syn_end = sb + 1;
+	fa.hi |= PF_FLOW_SYN;
 	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after B's SYN"))
 		return;
 	/* the server's SYN-ACK: untranslated, A's entry freed */
@@ -431,6 +434,8 @@ static void t_spoofed_syn_live(void)
 	if (!conn_splice_acked(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
 		return;
 	hs_seg(&in, &c, false, c.S + 5, 0);
+	fa.syn_end = c.S + 6; /* the SYN's record (pf_syn_in), nothing else */
+	fa.hi |= PF_FLOW_SYN;
 	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after the SYN"))
 		return;
 	/* the challenge ACK: socket snd_nxt / rcv_nxt, translated */
@@ -479,6 +484,125 @@ static void t_server_syn_frees(void)
 	H_CHECK(!h_flow(&c.req, &fa), "the entry outlived a server SYN");
 }
 
+/* ---- a new connection refused on the 4-tuple of an ended one ---- */
+
+/* The kernel's reset of a segment without ACK (tcp_v4_send_reset,
+ * tcp_v6_send_reset): seq 0, RST|ACK, ack_seq = that segment's seq + 1
+ * for a bare SYN, window 0, no options. */
+static void refusal_rst(struct pkt_spec *s, const struct conn *c, __u32 ack)
+{
+	pkt_default_out(s, c->family);
+	s->seq = 0;
+	s->ack = ack;
+	s->flags = TH_RST | TH_ACK;
+	s->win = 0;
+	s->ip_id = 0;
+}
+
+/* The client SYN at seq passes untranslated, and the entry changes only
+ * by what it records (syn_end = seq + 1, PF_FLOW_SYN): fa is updated to
+ * that and compared with the entry. */
+static bool syn_recorded(const struct conn *c, struct pf_flow *fa, __u32 seq, const char *what)
+{
+	static const struct h_delta d_syn[] = {
+		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
+	};
+	struct pkt_spec in;
+
+	hs_seg(&in, c, false, seq, 0);
+	if (!conn_expect(h_in, &in, NULL, &in, d_syn))
+		return false;
+	fa->syn_end = seq + 1;
+	fa->hi |= PF_FLOW_SYN;
+	return flow_kept(c, fa, what);
+}
+
+/* Connection A spliced, then a new connection B from A's port to a port
+ * nothing listens on any more (A's entry not yet freed by the GC): B's
+ * SYN is recorded, and the kernel's RST refusing it passes untranslated
+ * (B's connect fails at once) and frees A's entry. With A's offsets the
+ * RST would go out at seq R, ack sb + 1 + L: B would ignore it (SYN-SENT
+ * takes an RST only if it acks the SYN) and send SYNs until the GC freed
+ * the entry. spoofed: a SYN at another seq recorded first (a spoofed one,
+ * or B's earlier attempt): the latest SYN's answer is the refusal. */
+static void refused_new_conn(int family, __u32 s, __u32 p, __u32 sb, bool spoofed)
+{
+	static const struct h_delta d_rst[] = { H_D(FLOW_REFUSED, 1), H_DEND };
+	struct pkt_spec in;
+	struct pf_flow fa;
+	struct conn c;
+
+	if (!conn_splice_acked(&c, family, s, p) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	if (spoofed && !syn_recorded(&c, &fa, sb + 0x12345, "after the earlier SYN"))
+		return;
+	if (!syn_recorded(&c, &fa, sb, "after B's SYN"))
+		return;
+	refusal_rst(&in, &c, sb + 1);
+	if (!conn_expect(&h_tc_out, &in, NULL, &in, d_rst))
+		return;
+	H_EQ(h_flow_count(), 0, "flow entries after the refusal");
+}
+
+static void t_refused_v4(void)
+{
+	refused_new_conn(4, 1000000, 5000000, 1000000 + 70000, false);
+}
+
+/* B's ISN across seq 0 (its SYN's answer acks 0), after an earlier SYN */
+static void t_refused_v6_wrap(void)
+{
+	refused_new_conn(6, 0xffffff00u, 0xffffff80u, 0xffffffffu, true);
+}
+
+/* A spoofed SYN on live A's 4-tuple, at the seq that makes its recorded
+ * answer the ack of A's own RST (wire seq S - 1: syn_end S, the socket's
+ * rcv_nxt): the challenge ACK is translated, and so are an RST at seq 0
+ * acking anything else and A's own RST (seq P, ack S); the entry stays. stale: an RST at seq 0 answering an older SYN (not
+ * the latest recorded) is translated too. */
+static void live_rst_translated(bool stale)
+{
+	struct pkt_spec in, want;
+	struct pf_flow fa;
+	struct conn c;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	if (stale && !syn_recorded(&c, &fa, c.S + 0x4000, "after the older SYN"))
+		return;
+	if (!syn_recorded(&c, &fa, c.S - 1, "after the spoofed SYN"))
+		return;
+	/* the challenge ACK: socket snd_nxt / rcv_nxt, translated */
+	if (!conn_expect_sseg(&c, 0, ""))
+		return;
+	/* an RST at seq 0 that does not answer the latest SYN */
+	refusal_rst(&in, &c, stale ? c.S + 0x4000 + 1 : c.S + 7);
+	want = in;
+	want.seq = 0; /* before P: + s_before, 0 */
+	want.ack = in.ack + c.L;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	/* A's own RST: at its snd_nxt, acking its rcv_nxt */
+	conn_sseg(&in, &c, c.P, c.S, "");
+	in.flags = TH_RST | TH_ACK;
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S + c.L;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	H_CHECK(h_flow(&c.req, &fa), "a live connection's RST freed its entry");
+}
+
+static void t_live_rst_after_spoofed_syn(void)
+{
+	live_rst_translated(false);
+}
+
+static void t_stale_syn_rst(void)
+{
+	live_rst_translated(true);
+}
+
 void test_flow(void)
 {
 	h_case("second_preflight_before_ack_pending", t_second_pending);
@@ -495,4 +619,8 @@ void test_flow(void)
 	h_case("spoofed_syn_on_live_splice_keeps_entry", t_spoofed_syn_live);
 	h_case("own_synack_retransmitted_keeps_entry", t_own_synack_kept);
 	h_case("server_syn_without_ack_frees_entry", t_server_syn_frees);
+	h_case("refused_new_connection_rst_untranslated_frees_entry_ipv4", t_refused_v4);
+	h_case("refused_new_connection_after_earlier_syn_ipv6_wrap", t_refused_v6_wrap);
+	h_case("spoofed_syn_then_live_rsts_translated_entry_kept", t_live_rst_after_spoofed_syn);
+	h_case("rst_answering_an_older_syn_translated", t_stale_syn_rst);
 }
