@@ -6,8 +6,9 @@
 # Cases: a full flow table (new connections' preflights go to the app, live
 # splices are never evicted, entries come back once connections end);
 # connections that end abruptly at every stage around a splice; new
-# connections on an ended one's 4-tuple (a client reusing its port), and
-# spoofed SYNs on a live one's; the app
+# connections on an ended one's 4-tuple (a client reusing its port), one
+# refused there (nothing listens any more), and spoofed SYNs on a live
+# one's; the app
 # server killed while connections carry spliced preflights; keepalive
 # probes after a splice; a lost response followed by the app's FIN; and 50
 # concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
@@ -136,6 +137,51 @@ case_spoofed_syn() {
 		"$out" 'answered=1 kernel=1 errors=0$'
 	pf_expect_ge "the spoofed SYNs passed untranslated" "$(($(pf_stat syn_untranslated) - syn))" 200
 	pf_expect_eq "no entry freed by them" "$(($(pf_stat flow_reused) - reused))" 0
+	pf_case_result
+}
+
+# A new connection refused on an ended one's 4-tuple: four connections
+# over IPv4 (ports 41020-41023) and four over IPv6 (41030-41033; eight
+# fill the table, --max-flows 8), each with a preflight answered in the
+# kernel, to an app that closes its listeners after these eight
+# (--accept-max 8). Once nothing listens on 8080, each client resets its
+# connection and at once connects again from its port: the old entry is
+# still there (the GC frees an ended one a pass, up to 1 s, after its
+# RST). The kernel's RST to that SYN must reach the client as written:
+# refused (ECONNREFUSED) within 500 ms, at its first SYN -- with the old
+# entry's offsets on it the client ignored it and sent SYNs until the GC
+# freed the entry, 1 s or more -- and the old entry freed (flow_refused:
+# 8, less any a GC pass freed in the microseconds between a client's RST
+# and its new SYN).
+case_refused() {
+	local p4 p6 out before go=$PF_WORK/refused.go
+	# the eight need the whole table: the earlier cases' entries gone
+	pf_expect "no entry left from the earlier cases" pf_wait_flows 0 10
+	before=$(pf_stat flow_refused)
+	rm -f "$go"
+	pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$PF_V4_HOST" --port 8080 \
+		--sport 41020 --scenario reuse-refused --count 4 --hold-ms 20000 --go-file "$go" \
+		>"$PF_WORK/refused4.out" 2>&1 &
+	p4=$!
+	pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$PF_V6_HOST" --port 8080 \
+		--sport 41030 --scenario reuse-refused --count 4 --hold-ms 20000 --go-file "$go" \
+		>"$PF_WORK/refused6.out" 2>&1 &
+	p6=$!
+	pf_expect "IPv4 connections spliced" pf_wait_for_line "$PF_WORK/refused4.out" 'spliced 4' 15 "$p4"
+	pf_expect "IPv6 connections spliced" pf_wait_for_line "$PF_WORK/refused6.out" 'spliced 4' 15 "$p6"
+	pf_expect "the app closed its listeners" \
+		pf_wait_for_line "${PF_APP_LOG%.log}.out" 'listeners closed' 10 "$PF_APP_PID"
+	touch "$go"
+	wait "$p4" || true
+	wait "$p6" || true
+	for out in refused4 refused6; do
+		pf_detail "$(tail -3 "$PF_WORK/$out.out")"
+		pf_expect_match "$out: preflights answered in the kernel, every reconnect refused at its first SYN" \
+			"$(cat "$PF_WORK/$out.out")" 'answered=4 kernel=4 refused=4 .*errors=0$'
+	done
+	pf_expect_ge "the old entries freed by the refusals (flow_refused)" \
+		"$(($(pf_stat flow_refused) - before))" 4
+	pf_expect "every entry freed afterwards" pf_wait_flows 0 10
 	pf_case_result
 }
 
@@ -409,6 +455,11 @@ main() {
 	pf_case "[$MODE] connections ending at every stage" case_edges
 	pf_case "[$MODE] a new connection on an ended one's 4-tuple (port reuse)" case_port_reuse
 	pf_case "[$MODE] spoofed SYNs on a live splice's 4-tuple" case_spoofed_syn
+	pf_stop_app
+	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080" --accept-max 8
+	pf_case "[$MODE] a new connection refused on an ended one's 4-tuple" case_refused
+	pf_stop_app
+	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	pf_case "[$MODE] app server killed mid-connection" case_app_killed
 	# restarted here, not in the case's subshell, so cleanup knows its pid
 	pf_stop_app

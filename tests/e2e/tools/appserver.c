@@ -2,10 +2,14 @@
 /*
  *   appserver --listen ADDR:PORT [--listen ...] --log FILE [--page-dir DIR]
  *             [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS]
+ *             [--accept-max N]
  * ADDR is numeric IPv4 or [IPv6]. One thread per connection, bounded
  * buffers, every socket wait bounded by SO_RCVTIMEO/SO_SNDTIMEO (--idle-ms,
  * default IDLE_MS: a connection idle that long is closed, as servers close
- * idle keep-alive connections).
+ * idle keep-alive connections). --accept-max N: after N connections,
+ * every listener is closed (nothing listens on their ports any more: a new
+ * connection is refused) and "appserver: listeners closed" printed; the
+ * connections go on.
  * One log line per request (see log_request). Routes: OPTIONS * (the app's
  * own preflight answer, "X-Answered-By: app"), PUT/POST * (JSON body length
  * + FNV-1a 64; 100 Continue first on Expect: 100-continue), PUT/POST /early*
@@ -800,8 +804,9 @@ static int open_listener(const char *spec)
 	return fd;
 }
 
-/* accept_one: accept on lfd and start a detached connection thread. */
-static void accept_one(int lfd, const pthread_attr_t *attr)
+/* accept_one: accept on lfd and start a detached connection thread.
+ * Returns 1 if a connection was accepted, else 0. */
+static int accept_one(int lfd, const pthread_attr_t *attr)
 {
 	struct timeval tv = { .tv_sec = g_idle_ms / 1000,
 			      .tv_usec = (g_idle_ms % 1000) * 1000 };
@@ -814,7 +819,7 @@ static void accept_one(int lfd, const pthread_attr_t *attr)
 
 	fd = accept4(lfd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC);
 	if (fd < 0)
-		return;
+		return 0;
 	if (atomic_fetch_add(&g_active, 1) >= MAX_CONNS)
 		goto fail;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -831,18 +836,20 @@ static void accept_one(int lfd, const pthread_attr_t *attr)
 	snprintf(c->peer, sizeof(c->peer), strchr(host, ':') ? "[%s]:%s"
 			 : "%s:%s", host, serv);
 	if (pthread_create(&th, attr, conn_main, c) == 0)
-		return;
+		return 1;
 fail:
 	free(c);
 	close(fd);
 	atomic_fetch_sub(&g_active, 1);
+	return 1;
 }
 
 /* usage: print the CLI synopsis and exit 2. */
 static void usage(void)
 {
 	fprintf(stderr, "usage: appserver --listen ADDR:PORT [--listen ...] "
-		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS]\n");
+		"--log FILE [--page-dir DIR] [--cors-origin ORIGIN]... [--no-cors] [--idle-ms MS] "
+		"[--accept-max N]\n");
 	exit(2);
 }
 
@@ -851,6 +858,7 @@ int main(int argc, char **argv)
 	struct pollfd pfd[MAX_LISTEN + 1];
 	const char *listen_spec[MAX_LISTEN], *log_path = NULL;
 	int nl = 0;
+	long accept_max = 0, accepted = 0;
 	pthread_attr_t attr;
 	sigset_t sigs;
 
@@ -873,6 +881,8 @@ int main(int argc, char **argv)
 			g_origins[g_norigins++] = v;
 		else if (!strcmp(a, "--idle-ms") && atol(v) > 0 && atol(v) <= INT_MAX)
 			g_idle_ms = atol(v);  /* poll's timeout is an int */
+		else if (!strcmp(a, "--accept-max") && atol(v) > 0)
+			accept_max = atol(v);
 		else
 			usage();
 	}
@@ -918,8 +928,16 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		for (int i = 0; i < nl; i++)
-			if (pfd[i].revents & POLLIN)
-				accept_one(pfd[i].fd, &attr);
+			if (pfd[i].fd >= 0 && (pfd[i].revents & POLLIN))
+				accepted += accept_one(pfd[i].fd, &attr);
+		if (accept_max && accepted >= accept_max && pfd[0].fd >= 0) {
+			for (int i = 0; i < nl; i++) {
+				close(pfd[i].fd);
+				pfd[i].fd = -1; /* poll ignores it */
+			}
+			printf("appserver: listeners closed after %ld connections\n", accepted);
+			fflush(stdout);
+		}
 	}
 	/* Exit holding the log lock so no half-written line is lost. */
 	pthread_mutex_lock(&g_log_mu);

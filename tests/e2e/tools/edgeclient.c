@@ -1,6 +1,6 @@
 /* edgeclient.c -- connections that end abruptly around a preflight, or reuse one port (e2e).
  *   edgeclient --addr ADDR --port PORT --scenario NAME [--count N] [--sport P]
- *              [--hold-ms MS]
+ *              [--hold-ms MS] [--go-file PATH]
  * Scenarios (each on a fresh connection, N times):
  *   fin-with-request    send the preflight and shut down writing at once
  *                       (FIN may ride on the request); read the answer
@@ -22,6 +22,16 @@
  *                       (default 1000) before the GET, sends a second
  *                       preflight after it, and closes (the tests spoof
  *                       SYNs on its 4-tuple meanwhile)
+ *   reuse-refused       N connections at once from ports --sport ..
+ *                       --sport + N - 1 (N <= 64), each a preflight; then
+ *                       "edgeclient: spliced A" on stdout, and once the
+ *                       file --go-file exists (the test creates it when
+ *                       nothing listens on PORT any more; up to
+ *                       --hold-ms), for each connection an RST and at
+ *                       once a new connection from the same port: it must
+ *                       be refused (ECONNREFUSED) within 500 ms -- at its
+ *                       first SYN, not after a retransmission (1 s). Also
+ *                       prints "refused=R max_ms=M".
  * The reuse scenarios also compare every preflight's answer with the
  * first one's, byte for byte (a Date line aside), and count the answers
  * without the app's "X-Answered-By: app" as kernel=K.
@@ -39,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char req_fmt[] =
@@ -277,6 +288,82 @@ fail:
 	return -1;
 }
 
+static unsigned long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (unsigned long long)t.tv_sec * 1000 + (unsigned long long)t.tv_nsec / 1000000;
+}
+
+/* The outcome of reuse_refused. */
+struct refused_sum {
+	unsigned answered, kernel, refused, errors;
+	unsigned long long max_ms;
+};
+
+/* reuse_refused: the reuse-refused scenario (count <= 64 connections from
+ * sport on), its outcome in *o. */
+static void reuse_refused(const char *addr, unsigned port, unsigned sport, unsigned count,
+			  unsigned hold_ms, const char *go, char *first, size_t cap,
+			  struct refused_sum *o)
+{
+	unsigned long long t0, ms;
+	int fd[64], r, nfd;
+	unsigned i;
+
+	for (i = 0; i < count; i++) {
+		fd[i] = connect_from(addr, port, sport + i);
+		if (fd[i] < 0) {
+			fprintf(stderr, "edgeclient: connection %u: connect from port %u: %s\n", i,
+				sport + i, strerror(errno));
+			o->errors++;
+			continue;
+		}
+		r = preflight(fd[i], addr, port, i, first, cap);
+		if (r < 0) {
+			reset(fd[i]);
+			fd[i] = -1;
+			o->errors++;
+			continue;
+		}
+		o->answered++;
+		o->kernel += (unsigned)r;
+	}
+	printf("edgeclient: spliced %u\n", o->answered);
+	fflush(stdout);
+	for (t0 = now_ms(); access(go, F_OK) && now_ms() - t0 < hold_ms;)
+		usleep(1000);
+	if (access(go, F_OK)) {
+		fprintf(stderr, "edgeclient: no %s after %u ms\n", go, hold_ms);
+		o->errors++;
+	}
+	for (i = 0; i < count; i++) {
+		if (fd[i] < 0)
+			continue;
+		reset(fd[i]);
+		t0 = now_ms();
+		nfd = connect_from(addr, port, sport + i);
+		ms = now_ms() - t0;
+		if (ms > o->max_ms)
+			o->max_ms = ms;
+		if (nfd >= 0) {
+			fprintf(stderr, "edgeclient: connection %u: reconnected: something listens\n", i);
+			close(nfd);
+			o->errors++;
+		} else if (errno != ECONNREFUSED) {
+			fprintf(stderr, "edgeclient: connection %u: reconnect: %s\n", i, strerror(errno));
+			o->errors++;
+		} else if (ms >= 500) {
+			fprintf(stderr, "edgeclient: connection %u: refused after %llu ms, not at the "
+				"first SYN\n", i, ms);
+			o->errors++;
+		} else {
+			o->refused++;
+		}
+	}
+}
+
 /* run_one: one connection of scenario sc. Returns 1 answered, 0 not
  * (as expected), -1 error. */
 static int run_one(const char *sc, const char *addr, unsigned port)
@@ -314,7 +401,7 @@ static int run_one(const char *sc, const char *addr, unsigned port)
 
 int main(int argc, char **argv)
 {
-	const char *addr = NULL, *sc = NULL;
+	const char *addr = NULL, *sc = NULL, *go = NULL;
 	unsigned port = 0, count = 1, i, answered = 0, errors = 0, sport = 0, kernel = 0;
 	unsigned hold_ms = 1000;
 	static char first[4096];
@@ -334,14 +421,25 @@ int main(int argc, char **argv)
 			sport = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (!strcmp(argv[i], "--hold-ms"))
 			hold_ms = (unsigned)strtoul(argv[i + 1], NULL, 10);
+		else if (!strcmp(argv[i], "--go-file"))
+			go = argv[i + 1];
 	}
 	reuse = sc && (!strcmp(sc, "reuse-rst") || !strcmp(sc, "reuse-close") ||
-		       !strcmp(sc, "reuse-hold"));
+		       !strcmp(sc, "reuse-hold") || !strcmp(sc, "reuse-refused"));
 	if (!addr || !port || !sc || count == 0 || count > 10000 ||
-	    (reuse && (sport == 0 || sport > 65535))) {
+	    (reuse && (sport == 0 || sport + count - 1 > 65535)) ||
+	    (reuse && !strcmp(sc, "reuse-refused") && (count > 64 || !go))) {
 		fprintf(stderr, "usage: edgeclient --addr ADDR --port PORT --scenario NAME "
-			"[--count N] [--sport P] [--hold-ms MS]\n");
+			"[--count N] [--sport P] [--hold-ms MS] [--go-file PATH]\n");
 		return 2;
+	}
+	if (reuse && !strcmp(sc, "reuse-refused")) {
+		struct refused_sum o = { 0 };
+
+		reuse_refused(addr, port, sport, count, hold_ms, go, first, sizeof(first), &o);
+		printf("edgeclient: scenario=%s count=%u answered=%u kernel=%u refused=%u max_ms=%llu "
+		       "errors=%u\n", sc, count, o.answered, o.kernel, o.refused, o.max_ms, o.errors);
+		return o.errors ? 1 : 0;
 	}
 	for (i = 0; i < count; i++) {
 		if (reuse) {
