@@ -62,7 +62,46 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	*si = *m;
 	return 0;
 }
+
+/* The mock's socket, valid: it holds the connection (see below). */
+static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
+{
+	__u32 zero = 0;
+	struct pf_sockinfo *m = bpf_map_lookup_elem(&pf_test_sock, &zero);
+
+	(void)ctx;
+	(void)p;
+	return m && m->valid;
+}
 #else
+/* Whether a socket that can still carry the connection's data holds p's
+ * 4-tuple: a request socket, or a full one from ESTABLISHED to LAST_ACK
+ * (not TIME_WAIT, as the GC's sock_diag dump). Its RST answering a SYN
+ * is sent before the kernel drops it, so the look-up still finds it. */
+static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
+{
+	struct bpf_sock *sk = pf_sk_lookup(ctx, p);
+	int held;
+
+	if (!sk)
+		return 0;
+	switch (sk->state) {
+	case BPF_TCP_NEW_SYN_RECV:
+	case BPF_TCP_ESTABLISHED:
+	case BPF_TCP_FIN_WAIT1:
+	case BPF_TCP_FIN_WAIT2:
+	case BPF_TCP_CLOSE_WAIT:
+	case BPF_TCP_CLOSING:
+	case BPF_TCP_LAST_ACK:
+		held = 1;
+		break;
+	default:
+		held = 0;
+	}
+	bpf_sk_release(sk);
+	return held;
+}
+
 /* The connection is still a request socket: the handshake's last ACK is
  * in the same receive batch, not yet processed (list receive runs TC
  * ingress, like XDP, over a whole batch first) -- the usual case for a

@@ -14,6 +14,7 @@
 #include "pf_follow.h"
 #include "pf_maps.h"
 #include "pf_pkt.h"
+#include "pf_sock.h"
 #include "pf_tcp.h"
 #include "pf_test.h"
 
@@ -172,26 +173,31 @@ static __always_inline void pf_syn_in(const struct pf_pkt *p, struct pf_flow *f)
 
 /* A server RST with ACK at seq 0 on a tuple with an entry
  * (pf_translate_out): is it the kernel's refusal of the client SYN the
- * entry recorded (pf_syn_in: its ack is that SYN's syn_end)? The kernel
- * resets a SYN only when no socket that can carry data holds the tuple
- * (a live one answers any SYN with a challenge ACK, RFC 5961; its own
- * RST is at its snd_nxt, with the ack of its rcv_nxt): the entry's
- * connection is over, and this RST must reach the new client as the
- * kernel wrote it (SYN-SENT accepts an RST only if it acks the SYN).
- * Returns 1 (pass it untranslated; the entry freed, counted
- * flow_refused, also when another CPU or the GC freed it first), or 0
- * (not that answer: translate it as any segment). */
-static __always_inline int pf_rst_out(const struct pf_pkt *p, struct pf_flow *f)
+ * entry recorded (pf_syn_in: its ack is that SYN's syn_end), sent while
+ * no socket that can carry data holds the tuple (pf_sock_holds: none, a
+ * listener gone, TIME_WAIT)? Then the entry's connection is over, and
+ * this RST must reach the new client as the kernel wrote it (SYN-SENT
+ * accepts an RST only if it acks the SYN). A live socket answers a SYN
+ * with a challenge ACK (RFC 5961), or, a request socket for an in-window
+ * SYN, with an RST before the kernel drops it: that one is still found
+ * and translated as before. Returns 1 (pass it untranslated; the entry
+ * freed, counted flow_refused when this delete freed it), or 0 (not that
+ * answer: translate it as any segment). */
+static __always_inline int pf_rst_out(void *ctx, const struct pf_pkt *p, struct pf_flow *f)
 {
 	int refusal;
 
 	bpf_spin_lock(&f->lock);
 	refusal = (f->hi & PF_FLOW_SYN) && f->syn_end == p->ack;
 	bpf_spin_unlock(&f->lock);
-	if (!refusal)
+	/* the stack's refusal only: a firewall's reject with a TCP reset
+	 * (iptables REJECT --reject-with tcp-reset, nft reject with tcp
+	 * reset) answers a SYN in the same shape while the live socket is
+	 * there, so a spoofed SYN must not end the splice through it */
+	if (!refusal || pf_sock_holds(ctx, p))
 		return 0;
-	bpf_map_delete_elem(&pf_flows, &p->key);
-	pf_count(PF_STAT_FLOW_REFUSED);
+	if (!bpf_map_delete_elem(&pf_flows, &p->key))
+		pf_count(PF_STAT_FLOW_REFUSED);
 	return 1;
 }
 
@@ -263,7 +269,7 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 		return 0;
 	}
 	if ((p->tflags & (PF_TCPF_RST | PF_TCPF_ACK | PF_TCPF_FIN)) == (PF_TCPF_RST | PF_TCPF_ACK) &&
-	    !p->seq && !p->pay_len && pf_rst_out(p, f))
+	    !p->seq && !p->pay_len && pf_rst_out(ctx, p, f))
 		return 0;
 	/* without the lock: pf_flow_note checks every field used */
 	pf_flow_peek(f, &a);

@@ -528,6 +528,7 @@ static bool syn_recorded(const struct conn *c, struct pf_flow *fa, __u32 seq, co
 static void refused_new_conn(int family, __u32 s, __u32 p, __u32 sb, bool spoofed)
 {
 	static const struct h_delta d_rst[] = { H_D(FLOW_REFUSED, 1), H_DEND };
+	const struct pf_sockinfo gone = { .valid = 0 };
 	struct pkt_spec in;
 	struct pf_flow fa;
 	struct conn c;
@@ -538,6 +539,8 @@ static void refused_new_conn(int family, __u32 s, __u32 p, __u32 sb, bool spoofe
 		return;
 	if (!syn_recorded(&c, &fa, sb, "after B's SYN"))
 		return;
+	/* A's socket is gone: nothing holds the tuple (pf_sock_holds) */
+	h_set_sock(&gone);
 	refusal_rst(&in, &c, sb + 1);
 	if (!conn_expect(&h_tc_out, &in, NULL, &in, d_rst))
 		return;
@@ -558,8 +561,10 @@ static void t_refused_v6_wrap(void)
 /* A spoofed SYN on live A's 4-tuple, at the seq that makes its recorded
  * answer the ack of A's own RST (wire seq S - 1: syn_end S, the socket's
  * rcv_nxt): the challenge ACK is translated, and so are an RST at seq 0
- * acking anything else and A's own RST (seq P, ack S); the entry stays. stale: an RST at seq 0 answering an older SYN (not
- * the latest recorded) is translated too. */
+ * acking anything else, one acking exactly that SYN while A's socket is
+ * there (a firewall's reject), and A's own RST (seq P, ack S); the entry
+ * stays. stale: an RST at seq 0 answering an older SYN (not the latest
+ * recorded) is translated too. */
 static void live_rst_translated(bool stale)
 {
 	struct pkt_spec in, want;
@@ -582,6 +587,15 @@ static void live_rst_translated(bool stale)
 	want.ack = in.ack + c.L;
 	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
 		return;
+	/* a firewall's reject of the spoofed SYN (iptables REJECT
+	 * --reject-with tcp-reset): the refusal's very shape, seq 0 acking
+	 * the SYN, but A's socket is there -- translated, the entry kept */
+	refusal_rst(&in, &c, c.S);
+	want = in;
+	want.ack = in.ack + c.L;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	H_CHECK(h_flow(&c.req, &fa), "a firewall's reset of a spoofed SYN freed a live entry");
 	/* A's own RST: at its snd_nxt, acking its rcv_nxt */
 	conn_sseg(&in, &c, c.P, c.S, "");
 	in.flags = TH_RST | TH_ACK;
