@@ -74,10 +74,33 @@ static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 	return m && m->valid;
 }
 #else
+/* What a full socket in state can still do with its connection's data:
+ * after ESTABLISHED it holds the connection's state until it cannot send
+ * any more (a lost response followed by the server's FIN must still be
+ * answered again). TIME_WAIT, CLOSE and the rest: nothing (as the GC's
+ * sock_diag dump). A request socket (NEW_SYN_RECV) is the callers' case. */
+enum pf_sk_use { PF_SK_GONE = 0, PF_SK_OPEN, PF_SK_CLOSING };
+
+static __always_inline int pf_sk_use(__u32 state)
+{
+	switch (state) {
+	case BPF_TCP_ESTABLISHED:
+		return PF_SK_OPEN;
+	case BPF_TCP_FIN_WAIT1:
+	case BPF_TCP_FIN_WAIT2:
+	case BPF_TCP_CLOSE_WAIT:
+	case BPF_TCP_CLOSING:
+	case BPF_TCP_LAST_ACK:
+		return PF_SK_CLOSING;
+	default:
+		return PF_SK_GONE;
+	}
+}
+
 /* Whether a socket that can still carry the connection's data holds p's
- * 4-tuple: a request socket, or a full one from ESTABLISHED to LAST_ACK
- * (not TIME_WAIT, as the GC's sock_diag dump). Its RST answering a SYN
- * is sent before the kernel drops it, so the look-up still finds it. */
+ * 4-tuple: a request socket, or a full one pf_sk_use does not call gone.
+ * Its RST answering a SYN is sent before the kernel drops it, so the
+ * look-up still finds it. */
 static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 {
 	struct bpf_sock *sk = pf_sk_lookup(ctx, p);
@@ -85,19 +108,7 @@ static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 
 	if (!sk)
 		return 0;
-	switch (sk->state) {
-	case BPF_TCP_NEW_SYN_RECV:
-	case BPF_TCP_ESTABLISHED:
-	case BPF_TCP_FIN_WAIT1:
-	case BPF_TCP_FIN_WAIT2:
-	case BPF_TCP_CLOSE_WAIT:
-	case BPF_TCP_CLOSING:
-	case BPF_TCP_LAST_ACK:
-		held = 1;
-		break;
-	default:
-		held = 0;
-	}
+	held = sk->state == BPF_TCP_NEW_SYN_RECV || pf_sk_use(sk->state) != PF_SK_GONE;
 	bpf_sk_release(sk);
 	return held;
 }
@@ -153,18 +164,12 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 		return PF_STAT_PASS_NO_SOCKET;
 	if (sk->state == BPF_TCP_NEW_SYN_RECV)
 		return pf_sock_from_request(sk, p, si);
-	/* after ESTABLISHED the socket still holds the connection's state
-	 * until it cannot send any more: a lost response followed by the
-	 * server's FIN must still be answered again (the caller decides) */
-	switch (sk->state) {
-	case BPF_TCP_ESTABLISHED:
+	/* a closing socket is still answered again (the caller decides) */
+	switch (pf_sk_use(sk->state)) {
+	case PF_SK_OPEN:
 		si->closing = 0;
 		break;
-	case BPF_TCP_FIN_WAIT1:
-	case BPF_TCP_FIN_WAIT2:
-	case BPF_TCP_CLOSE_WAIT:
-	case BPF_TCP_CLOSING:
-	case BPF_TCP_LAST_ACK:
+	case PF_SK_CLOSING:
 		si->closing = 1;
 		break;
 	default:
