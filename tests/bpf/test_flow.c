@@ -324,6 +324,24 @@ static bool flow_kept(const struct conn *c, const struct pf_flow *before, const 
 		       "%s: flow entry changed", what);
 }
 
+/* The client SYN at seq passes untranslated, and the entry changes only
+ * by what it records (syn_end = seq + 1, PF_FLOW_SYN): fa is updated to
+ * that and compared with the entry. */
+static bool syn_recorded(const struct conn *c, struct pf_flow *fa, __u32 seq, const char *what)
+{
+	static const struct h_delta d_syn[] = {
+		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
+	};
+	struct pkt_spec in;
+
+	hs_seg(&in, c, false, seq, 0);
+	if (!conn_expect(h_in, &in, NULL, &in, d_syn))
+		return false;
+	fa->syn_end = seq + 1;
+	fa->hi |= PF_FLOW_SYN;
+	return flow_kept(c, fa, what);
+}
+
 /* Connection A spliced (a preflight answered, its response acked), then
  * a new connection B on the same 4-tuple (the client reused its port:
  * the server's TIME_WAIT took B's SYN, or A ended with an RST): B's SYN
@@ -337,9 +355,6 @@ static bool flow_kept(const struct conn *c, const struct pf_flow *before, const 
 static void new_conn_same_tuple(int family, __u32 s, __u32 p, __u32 sb, __u32 pb)
 {
 	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
-	static const struct h_delta d_syn[] = {
-		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
-	};
 	static const struct h_delta d_synack[] = { H_D(FLOW_REUSED, 1), H_DEND };
 	static const struct h_delta d_ack[] = { H_D(PKT_SEEN, 1), H_DEND };
 	static const struct h_delta d_get[] = {
@@ -359,10 +374,7 @@ static void new_conn_same_tuple(int family, __u32 s, __u32 p, __u32 sb, __u32 pb
 	b = c;
 	/* B's SYN: untranslated, A's entry untouched but for the record of
 	 * the SYN (pf_syn_in) */
-	hs_seg(&in, &b, false, sb, 0);
-	fa.syn_end = sb + 1;
-	fa.hi |= PF_FLOW_SYN;
-	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after B's SYN"))
+	if (!syn_recorded(&b, &fa, sb, "after B's SYN"))
 		return;
 	/* the server's SYN-ACK: untranslated, A's entry freed */
 	hs_seg(&in, &b, true, pb, sb + 1);
@@ -424,19 +436,13 @@ static void t_new_conn_same_tuple_v6_in_consumed(void)
  * the challenge ACK and A's next request translated as before. */
 static void t_spoofed_syn_live(void)
 {
-	static const struct h_delta d_syn[] = {
-		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
-	};
 	struct conn c;
 	struct pkt_spec in, want;
 	struct pf_flow fa;
 
 	if (!conn_splice_acked(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
 		return;
-	hs_seg(&in, &c, false, c.S + 5, 0);
-	fa.syn_end = c.S + 6; /* the SYN's record (pf_syn_in), nothing else */
-	fa.hi |= PF_FLOW_SYN;
-	if (!conn_expect(h_in, &in, NULL, &in, d_syn) || !flow_kept(&c, &fa, "after the SYN"))
+	if (!syn_recorded(&c, &fa, c.S + 5, "after the SYN"))
 		return;
 	/* the challenge ACK: socket snd_nxt / rcv_nxt, translated */
 	if (!conn_expect_sseg(&c, 0, ""))
@@ -497,24 +503,6 @@ static void refusal_rst(struct pkt_spec *s, const struct conn *c, __u32 ack)
 	s->flags = TH_RST | TH_ACK;
 	s->win = 0;
 	s->ip_id = 0;
-}
-
-/* The client SYN at seq passes untranslated, and the entry changes only
- * by what it records (syn_end = seq + 1, PF_FLOW_SYN): fa is updated to
- * that and compared with the entry. */
-static bool syn_recorded(const struct conn *c, struct pf_flow *fa, __u32 seq, const char *what)
-{
-	static const struct h_delta d_syn[] = {
-		H_D(PKT_SEEN, 1), H_D(SYN_UNTRANSLATED, 1), H_DEND,
-	};
-	struct pkt_spec in;
-
-	hs_seg(&in, c, false, seq, 0);
-	if (!conn_expect(h_in, &in, NULL, &in, d_syn))
-		return false;
-	fa->syn_end = seq + 1;
-	fa->hi |= PF_FLOW_SYN;
-	return flow_kept(c, fa, what);
 }
 
 /* Connection A spliced, then a new connection B from A's port to a port
