@@ -18,10 +18,13 @@
  *   reuse-close         the same, but the GET carries Connection: close:
  *                       the server closes first and holds TIME_WAIT, which
  *                       takes the next connection's SYN
- *   reuse-hold          the same, but each connection pauses --hold-ms
- *                       (default 1000) before the GET, sends a second
- *                       preflight after it, and closes (the tests spoof
- *                       SYNs on its 4-tuple meanwhile)
+ *   reuse-hold          the same, but each connection prints
+ *                       "edgeclient: spliced I" (its number, from 1)
+ *                       after its preflight, then pauses before the GET
+ *                       -- --hold-ms (default 1000), or with --go-file
+ *                       until that file exists (up to --hold-ms) --,
+ *                       sends a second preflight after it, and closes
+ *                       (the tests spoof SYNs on its 4-tuple meanwhile)
  *   reuse-refused       N connections at once from ports --sport ..
  *                       --sport + N - 1 (N <= 64), each a preflight; then
  *                       "edgeclient: spliced A" on stdout, and once the
@@ -214,14 +217,42 @@ static int preflight(int fd, const char *addr, unsigned port, unsigned i, char *
 	return n;
 }
 
+static unsigned long long now_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (unsigned long long)t.tv_sec * 1000 + (unsigned long long)t.tv_nsec / 1000000;
+}
+
+/* hold: pause hold_ms, or with a go file (go not NULL) until it exists,
+ * at most hold_ms. Returns 0, or -1 if the go file never came. */
+static int hold(const char *go, unsigned hold_ms)
+{
+	unsigned long long t0;
+
+	if (!go) {
+		usleep(hold_ms * 1000u);
+		return 0;
+	}
+	for (t0 = now_ms(); access(go, F_OK) && now_ms() - t0 < hold_ms;)
+		usleep(1000);
+	if (access(go, F_OK)) {
+		fprintf(stderr, "edgeclient: no %s after %u ms\n", go, hold_ms);
+		return -1;
+	}
+	return 0;
+}
+
 /* reuse_one: connection i of a reuse scenario from local port sport: a
  * preflight (preflight()), then GET /blob?n=20000&seed=i with every byte
  * checked; then an RST (end 'r') or, with Connection: close on the GET,
- * the server's close ('c'); or (end 'h') a pause of hold_ms before the
- * GET, another preflight after it, and a close. Returns 2 (every
- * preflight answered in the kernel), 1 (not every one), -1 on an error. */
+ * the server's close ('c'); or (end 'h') "spliced i + 1" on stdout and
+ * a pause (hold()) before the GET, another preflight after it, and a
+ * close. Returns 2 (every preflight answered in the kernel), 1 (not
+ * every one), -1 on an error. */
 static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i, char end,
-		     unsigned hold_ms, char *first, size_t cap)
+		     unsigned hold_ms, const char *go, char *first, size_t cap)
 {
 	enum { BLOB = 20000 };
 	char req[512], head[4096], body[BLOB];
@@ -240,8 +271,12 @@ static int reuse_one(const char *addr, unsigned port, unsigned sport, unsigned i
 	kernel = preflight(fd, addr, port, i, first, cap);
 	if (kernel < 0)
 		goto fail;
-	if (end == 'h')
-		usleep(hold_ms * 1000u);
+	if (end == 'h') {
+		printf("edgeclient: spliced %u\n", i + 1);
+		fflush(stdout);
+		if (hold(go, hold_ms))
+			goto fail;
+	}
 	n = snprintf(req, sizeof(req), "GET /blob?n=%u&seed=%u HTTP/1.1\r\nHost: %s:%u\r\n%s\r\n",
 		     (unsigned)BLOB, i, addr, port, end == 'c' ? "Connection: close\r\n" : "");
 	if (write(fd, req, (size_t)n) != n ||
@@ -288,14 +323,6 @@ fail:
 	return -1;
 }
 
-static unsigned long long now_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (unsigned long long)t.tv_sec * 1000 + (unsigned long long)t.tv_nsec / 1000000;
-}
-
 /* The outcome of reuse_refused. */
 struct refused_sum {
 	unsigned answered, kernel, refused, errors;
@@ -332,12 +359,8 @@ static void reuse_refused(const char *addr, unsigned port, unsigned sport, unsig
 	}
 	printf("edgeclient: spliced %u\n", o->answered);
 	fflush(stdout);
-	for (t0 = now_ms(); access(go, F_OK) && now_ms() - t0 < hold_ms;)
-		usleep(1000);
-	if (access(go, F_OK)) {
-		fprintf(stderr, "edgeclient: no %s after %u ms\n", go, hold_ms);
+	if (hold(go, hold_ms))
 		o->errors++;
-	}
 	for (i = 0; i < count; i++) {
 		if (fd[i] < 0)
 			continue;
@@ -443,7 +466,7 @@ int main(int argc, char **argv)
 	}
 	for (i = 0; i < count; i++) {
 		if (reuse) {
-			r = reuse_one(addr, port, sport, i, sc[6], hold_ms, first, sizeof(first));
+			r = reuse_one(addr, port, sport, i, sc[6], hold_ms, go, first, sizeof(first));
 			kernel += r == 2;
 			r = r < 0 ? -1 : 1;
 		} else {
