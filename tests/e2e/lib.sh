@@ -17,7 +17,8 @@
 #   XDP hook       pf_xdp_prog
 #   systemd unit   pf_unit_key KEY, pf_unit_sandbox CMD..., pf_exec_run CMD...
 #                  (PF_UNIT_SANDBOX=1: preflightd in the unit's sandbox)
-#   cleanup        pf_install_trap: on any exit, kill every background process
+#   cleanup        pf_install_trap: on any exit, run the script's own undo
+#                  commands (pf_on_cleanup), kill every background process
 #                  we started and remove the topology.
 #
 # Every wait is bounded. Every case runs in a subshell with `set -e`, so an
@@ -605,10 +606,23 @@ pf_exec_run() {
 }
 
 # ----------------------------------------------------------- cleanup ----
+PF_CLEANUP_CMDS=()   # pf_on_cleanup's commands, in the order given
+
+# pf_on_cleanup CMD -- one more command (a string, eval'd) for the cleanup
+# to run first, before it stops our processes and removes the topology: to
+# undo what the script made outside both (a cgroup, a firewall table of the
+# host). Call it in the script's own shell, not in a case's subshell (whose
+# additions would vanish with it); CMD must cope with nothing to undo. The
+# script's exit status is kept whatever CMD returns.
+pf_on_cleanup() { PF_CLEANUP_CMDS+=("$1"); }
+
 _pf_cleanup() {
-	local rc=$? pid
+	local rc=$? pid cmd
 	trap - EXIT INT TERM
 	set +e
+	for cmd in "${PF_CLEANUP_CMDS[@]+"${PF_CLEANUP_CMDS[@]}"}"; do
+		eval "$cmd"
+	done
 	for pid in "${PF_BG_PIDS[@]+"${PF_BG_PIDS[@]}"}"; do
 		pf_bg_kill "$pid" 3
 	done
