@@ -2,7 +2,8 @@
 # Install the Debian packages preflightd needs to build and test (idempotent;
 # run as root; wrk drives tests/e2e/reload.sh, strace traces a daemon in
 # tests/e2e/daemon.sh, nginx serves in tests/e2e/offload.sh and is the reverse
-# proxy of tests/e2e/guard.sh; mandoc, lintian, man-db and
+# proxy of tests/e2e/guard.sh, nftables' nft is the firewall resetting spoofed
+# SYNs in tests/e2e/hardening.sh; mandoc, lintian, man-db and
 # bash-completion check what `make install` and `make deb` ship; unzip takes
 # helm out of the AWS CDK kubectl layer for the chart checks). Extra groups:
 # `deps.sh bench` adds the benchmark's tools, `deps.sh image` the container
@@ -15,7 +16,7 @@ BUILD_PKGS=(make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev
 # publicsuffix: the current Public Suffix List for the policy validator
 # (libpsl falls back to its built-in copy without it)
 PKGS=("${BUILD_PKGS[@]}" libclang-rt-14-dev libcmocka-dev publicsuffix
-      iproute2 ethtool curl chromium wrk strace nginx-light
+      iproute2 ethtool curl chromium wrk strace nginx-light nftables
       mandoc lintian man-db bash-completion unzip)
 if [[ "${1:-}" == bench ]]; then
 	PKGS+=(gnuplot-nox jq)

@@ -8,16 +8,16 @@
 # connections that end abruptly at every stage around a splice; new
 # connections on an ended one's 4-tuple (a client reusing its port), one
 # refused there (nothing listens any more), and spoofed SYNs on a live
-# one's; the app
-# server killed while connections carry spliced preflights; keepalive
-# probes after a splice; a lost response followed by the app's FIN; and 50
-# concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB GET
-# under 3 % loss + 2 % duplication in both directions for SECONDS (default
-# 10; `make soak` runs 60); both copies of duplicated segments handled on
-# two CPUs at once (RPS); the same with delay (tbf queues) on both ends;
-# the same with reordering in both directions (htb + a BPF classifier, no
-# netem here); foreign TC filters and a second instance. Ends with
-# "N passed, M failed".
+# one's, IPv4 and IPv6, also with a firewall on the host resetting them
+# (nft; skipped, saying why, without it); the app server killed while
+# connections carry spliced preflights; keepalive probes after a splice; a
+# lost response followed by the app's FIN; and 50 concurrent keep-alive
+# connections doing preflight -> 100 kB PUT -> 1 MB GET under 3 % loss +
+# 2 % duplication in both directions for SECONDS (default 10; `make soak`
+# runs 60); both copies of duplicated segments handled on two CPUs at once
+# (RPS); the same with delay (tbf queues) on both ends; the same with
+# reordering in both directions (htb + a BPF classifier, no netem here);
+# foreign TC filters and a second instance. Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -116,27 +116,124 @@ case_port_reuse() {
 	pf_case_result
 }
 
-# Spoofed SYNs on a live spliced connection's 4-tuple (an attacker who
-# guessed it): the kernel answers them with challenge ACKs (RFC 5961),
-# never a SYN-ACK, so the splice's entry stays, and the connection goes on:
-# its GET every byte right, its next preflight answered in the kernel.
-case_spoofed_syn() {
-	local out pid syn reused sport=41010
-	syn=$(pf_stat syn_untranslated) reused=$(pf_stat flow_reused)
-	pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$PF_V4_HOST" --port 8080 \
-		--sport $sport --scenario reuse-hold --hold-ms 1500 >"$PF_WORK/hold.out" 2>&1 &
+# spoof_live_splice ADDR SRC SPORT [CMD...] -- the spoofed-SYN mechanism:
+# a connection from port SPORT to ADDR:8080 (edgeclient reuse-hold) has
+# its first preflight answered in the kernel (spliced); then CMD, if
+# given, runs; then SPOOF_SYNS SYNs from SRC:SPORT on its 4-tuple (an
+# attacker who guessed it), and then the connection goes on: its GET
+# every byte right, its next preflight answered in the kernel. Also
+# asserts that the SYNs passed untranslated and freed no entry: neither a
+# SYN-ACK (flow_reused) nor an RST taken for a refusal (flow_refused).
+SPOOF_SYNS=200
+spoof_live_splice() {
+	local addr=$1 src=$2 sport=$3 pid out syn reused refused
+	local go=$PF_WORK/hold-$sport.go log=$PF_WORK/hold-$sport.out
+	shift 3
+	syn=$(pf_stat syn_untranslated) reused=$(pf_stat flow_reused) refused=$(pf_stat flow_refused)
+	rm -f "$go"
+	pf_ns timeout --foreground -k 2 60 "$EDGE" --addr "$addr" --port 8080 --sport "$sport" \
+		--scenario reuse-hold --hold-ms 20000 --go-file "$go" >"$log" 2>&1 &
 	pid=$!
-	sleep 0.5
-	out=$(pf_ns timeout --foreground -k 2 30 "$SPOOFER" --src "$PF_V4_CLIENT" \
-		--dst "$PF_V4_HOST" --port 8080 --count 200 --rate 1000 --syn-sport $sport 2>&1 || true)
-	pf_detail "$out"
+	pf_expect "$addr port $sport: connection spliced" pf_wait_for_line "$log" 'spliced 1' 15 "$pid"
+	(($# == 0)) || pf_expect "$addr port $sport: then $*" "$@"
+	out=$(pf_ns timeout --foreground -k 2 30 "$SPOOFER" --src "$src" --dst "$addr" --port 8080 \
+		--count $SPOOF_SYNS --rate 1000 --syn-sport "$sport" 2>&1 || true)
+	pf_expect_match "$addr port $sport: SYNs spoofed" "$out" "sent=$SPOOF_SYNS errors=0\$"
+	touch "$go"
 	wait "$pid" || true
-	out=$(cat "$PF_WORK/hold.out")
-	pf_detail "$(tail -3 <<<"$out")"
-	pf_expect_match "the connection goes on, every byte right, preflights answered in the kernel" \
+	out=$(tail -1 "$log")
+	pf_expect_match "$addr port $sport: the connection goes on, every byte right, preflights answered in the kernel" \
 		"$out" 'answered=1 kernel=1 errors=0$'
-	pf_expect_ge "the spoofed SYNs passed untranslated" "$(($(pf_stat syn_untranslated) - syn))" 200
-	pf_expect_eq "no entry freed by them" "$(($(pf_stat flow_reused) - reused))" 0
+	[[ $out == *errors=0 ]] || pf_detail_file "$log" 10
+	pf_expect_ge "$addr port $sport: the spoofed SYNs passed untranslated" \
+		"$(($(pf_stat syn_untranslated) - syn))" $SPOOF_SYNS
+	pf_expect_eq "$addr port $sport: no entry freed by a SYN-ACK (flow_reused)" \
+		"$(($(pf_stat flow_reused) - reused))" 0
+	pf_expect_eq "$addr port $sport: no entry freed by an RST (flow_refused)" \
+		"$(($(pf_stat flow_refused) - refused))" 0
+}
+
+# Spoofed SYNs on a live spliced connection's 4-tuple (an attacker who
+# guessed it), over IPv4 (port 41010) and IPv6 (41011): the kernel
+# answers them with challenge ACKs (RFC 5961), never a SYN-ACK, so the
+# splice's entry stays, and the connection goes on (spoof_live_splice).
+case_spoofed_syn() {
+	spoof_live_splice "$PF_V4_HOST" "$PF_V4_CLIENT" 41010
+	spoof_live_splice "$PF_V6_HOST" "$PF_V6_CLIENT" 41011
+	pf_case_result
+}
+
+# The firewall of case_firewall_rst: table inet pf_$PF_NS (named after the
+# topology: runs on other topologies keep theirs) in the host netns, where
+# preflightd and the app run. Its one rule resets each SYN without ACK on
+# $PF_IF_HOST to port 8080 from a port of the set "spoofed" -- nft's
+# reject with tcp reset (nf_reject_ip_tcphdr_put, and its IPv6 twin):
+# RST|ACK, seq 0, ack the SYN's seq + 1, the very shape of the kernel's
+# refusal of a new connection. A table of the same name in the client
+# netns counts the resets from port 8080 that reach the client's ports
+# FW_PORTS (IPv4, IPv6).
+FW_TABLE=pf_$PF_NS
+FW_PORTS=(41040 41041)
+fw_up() {
+	nft -f - <<-EOF
+	table inet $FW_TABLE {
+		set spoofed { type inet_service; }
+		chain input {
+			type filter hook input priority filter; policy accept;
+			iifname "$PF_IF_HOST" tcp dport 8080 tcp sport @spoofed tcp flags & (syn | ack) == syn counter reject with tcp reset
+		}
+	}
+	EOF
+	pf_ns nft -f - <<-EOF
+	table inet $FW_TABLE {
+		chain input {
+			type filter hook input priority filter; policy accept;
+			tcp sport 8080 tcp dport { ${FW_PORTS[0]}, ${FW_PORTS[1]} } tcp flags & rst == rst counter
+		}
+	}
+	EOF
+}
+# fw_down -- remove the host's table (the client's goes with its netns);
+# also the script's cleanup (pf_on_cleanup)
+fw_down() { nft delete table inet "$FW_TABLE" 2>/dev/null || true; }
+# fw_spoofed SPORT -- reset the SYNs from SPORT from now on
+fw_spoofed() { nft add element inet "$FW_TABLE" spoofed "{ $1 }"; }
+# fw_count [pf_ns] -- packets counted by the input chain's rule so far: the
+# host's SYNs reset, or (pf_ns) the resets that reached the client
+fw_count() {
+	"$@" nft list chain inet "$FW_TABLE" input | sed -n 's/.* counter packets \([0-9]*\) .*/\1/p'
+}
+
+# A firewall on the server host answers spoofed SYNs on a live splice's
+# 4-tuple with TCP resets (fw_up; in real life a SYN limit tripped by the
+# attacker's own flood, or a final reject rule -- conntrack does not count
+# a SYN on an established flow as ESTABLISHED). At egress such an RST
+# looks like the kernel refusing a new connection, which frees the entry
+# (pf_rst_out), so it may free one only while no socket that can carry
+# data holds the tuple (pf_sock_holds). Without that check the first
+# reset freed the live splice's entry and every later segment went
+# untranslated: the connection broke. Over IPv4 and IPv6 (FW_PORTS), each
+# port's SYNs reset once its connection is spliced; the rest as
+# case_spoofed_syn (spoof_live_splice).
+case_firewall_rst() {
+	local out fam addr src sport host client
+	command -v nft >/dev/null || pf_case_skip "nft not installed (Debian package nftables)"
+	trap fw_down EXIT  # this case's subshell: also when it fails midway
+	out=$(fw_up 2>&1) || pf_case_skip "the firewall could not be set up: $out"
+	for fam in 4 6; do
+		if [[ $fam == 4 ]]; then
+			addr=$PF_V4_HOST src=$PF_V4_CLIENT sport=${FW_PORTS[0]}
+		else
+			addr=$PF_V6_HOST src=$PF_V6_CLIENT sport=${FW_PORTS[1]}
+		fi
+		host=$(fw_count) client=$(fw_count pf_ns)
+		spoof_live_splice "$addr" "$src" "$sport" fw_spoofed "$sport"
+		pf_expect_ge "IPv$fam: the firewall reset the spoofed SYNs" \
+			"$(($(fw_count) - host))" $SPOOF_SYNS
+		pf_expect_ge "IPv$fam: the resets reached the client" \
+			"$(($(fw_count pf_ns) - client))" $SPOOF_SYNS
+	done
+	fw_down
 	pf_case_result
 }
 
@@ -450,6 +547,7 @@ main() {
 	pf_require_root
 	pf_make_workdir
 	pf_install_trap
+	pf_on_cleanup fw_down  # case_firewall_rst's table, should a run be cut short
 	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)
 	pf_topo_up "${topo_args[@]}"
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
@@ -458,6 +556,7 @@ main() {
 	pf_case "[$MODE] connections ending at every stage" case_edges
 	pf_case "[$MODE] a new connection on an ended one's 4-tuple (port reuse)" case_port_reuse
 	pf_case "[$MODE] spoofed SYNs on a live splice's 4-tuple" case_spoofed_syn
+	pf_case "[$MODE] a firewall resets spoofed SYNs on a live splice's 4-tuple" case_firewall_rst
 	pf_stop_app
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080" --accept-max 8
 	pf_case "[$MODE] a new connection refused on an ended one's 4-tuple" case_refused
