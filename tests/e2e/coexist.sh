@@ -271,7 +271,7 @@ main() {
 	pf_require_root
 	pf_make_workdir
 	pf_install_trap
-	trap 'cleanup_all; _pf_cleanup' EXIT
+	pf_on_cleanup cleanup_all
 	pf_ensure_bpffs
 	pf_info "coexist mode=$MODE work=$PF_WORK"
 	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)

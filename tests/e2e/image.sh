@@ -153,7 +153,7 @@ case_handover() {
 main() {
 	local topo=()
 	pf_init "$@"
-	trap 'ctr_rm; in_ctr "$CTR-a" ctr_rm; in_ctr "$CTR-b" ctr_rm; _pf_cleanup' EXIT
+	pf_on_cleanup 'ctr_rm; in_ctr "$CTR-a" ctr_rm; in_ctr "$CTR-b" ctr_rm'
 	for t in podman mmdebstrap "${PODMAN[2]}"; do
 		command -v "$t" >/dev/null || { pf_skip "[$MODE] image" "$t not installed"; pf_summary; exit; }
 	done

@@ -863,9 +863,8 @@ main() {
 	pf_require_root
 	pf_make_workdir
 	pf_install_trap
-	# the cgroup goes first (what is left in it moves to the root), then
-	# the usual cleanup, with the script's exit status
-	trap 'rc=$?; set +e; pf_cgroup_down "$CG"; (exit $rc); _pf_cleanup' EXIT
+	# the cgroup goes first (what is left in it moves to the root)
+	pf_on_cleanup 'pf_cgroup_down "$CG"'
 	pf_ensure_bpffs
 	pf_info "offload e2e mode=$MODE work=$PF_WORK"
 	CG=$(pf_cgroup_up "pf-ofl-$PF_NS-$$")
