@@ -37,6 +37,20 @@ void *pf_regex_compile(const char *pattern, char *msg, size_t cap, size_t *off)
 }
 
 /* See policy_regex.h. */
+int pf_regex_matches(void *code, const char *s, size_t len)
+{
+	pcre2_match_data *md;
+	int rc;
+
+	md = pcre2_match_data_create_from_pattern(code, NULL);
+	if (!md)
+		return 0;
+	rc = pcre2_match(code, (PCRE2_SPTR)s, len, 0, PF_REGEX_OPTS, md, NULL);
+	pcre2_match_data_free(md);
+	return rc >= 0;
+}
+
+/* See policy_regex.h. */
 void pf_regex_free(void *code)
 {
 	pcre2_code_free(code);

@@ -27,6 +27,10 @@ struct pf_regex_set {
  * (cap bytes) and the byte offset of the error in the pattern in *off. */
 void *pf_regex_compile(const char *pattern, char *msg, size_t cap, size_t *off);
 
+/* 1: code matches the len bytes of s whole (the daemon's semantics), 0:
+ * it does not, or the match failed. */
+int pf_regex_matches(void *code, const char *s, size_t len);
+
 /* Free a code returned by pf_regex_compile (NULL is fine). */
 void pf_regex_free(void *code);
 

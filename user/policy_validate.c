@@ -5,6 +5,7 @@
  * problem is reported at the offending string; every string is checked
  * (no early exit).
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,59 @@ static void report(struct pf_diag *d, const struct pf_str *e, const char *msg)
 	pf_diag(d, e->at, "'%s': %s", pf_show(e->s, shown, sizeof(shown)), msg);
 }
 
+/* Origins no operator lists on purpose: a regex matching one of them
+ * matches every site's origin (".*", "https?://.+"). */
+static const char *const pf_probe_origins[] = {
+	"https://preflightd-probe.invalid",
+	"http://preflightd-probe.invalid",
+	"https://preflightd-probe.invalid:8443",
+};
+
+/* Checks of what the compiled regex code (entry e of rule r) matches: never
+ * the null origin (any sandboxed page or data: URL sends it; refused as an
+ * exact origin too), with credentials never any site's origin (the
+ * credentialed wildcard '*' refuses, reached through a pattern); and a
+ * warning for an unescaped '.' between host characters
+ * ("https://app.example.com" also matches https://app-example.com, which
+ * anyone can register). */
+static void check_regex_reach(const struct pf_policy_rule *r, const struct pf_str *e,
+			      void *code, struct pf_diag *d)
+{
+	char shown[PF_SHOW_MAX];
+	struct pf_mark at = e->at;
+	size_t i, n = strlen(e->s);
+	int esc = 0, cls = 0;
+
+	if (pf_regex_matches(code, "null", 4))
+		pf_diag(d, e->at, "regex '%s' matches the null origin, which any sandboxed page can send; refusing",
+			pf_show(e->s, shown, sizeof(shown)));
+	for (i = 0; r->credentials && i < sizeof(pf_probe_origins) / sizeof(pf_probe_origins[0]); i++)
+		if (pf_regex_matches(code, pf_probe_origins[i], strlen(pf_probe_origins[i]))) {
+			pf_diag(d, e->at, "regex '%s' with credentials: true matches any site's origin (%s), which would read credentialed responses; list the origins or narrow the pattern",
+				pf_show(e->s, shown, sizeof(shown)), pf_probe_origins[i]);
+			break;
+		}
+	for (i = 0; i < n; i++) {
+		char c = e->s[i];
+
+		if (esc) {
+			esc = 0;
+		} else if (c == '\\') {
+			esc = 1;
+		} else if (cls) {
+			cls = c != ']';
+		} else if (c == '[') {
+			cls = 1;
+		} else if (c == '.' && i && i + 1 < n && isalnum((unsigned char)e->s[i - 1]) &&
+			   isalnum((unsigned char)e->s[i + 1])) {
+			at.col += (unsigned)i;
+			pf_diag_warn(d, at, "regex '%s': this '.' matches any character (a look-alike host such as one with '-' in its place matches too); write '\\.' for a dot",
+				     pf_show(e->s, shown, sizeof(shown)));
+			break;
+		}
+	}
+}
+
 /* Checks of the origins of rule r. */
 static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 {
@@ -133,6 +187,7 @@ static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 
 		code = pf_regex_compile(e->s, msg, sizeof(msg), &off);
 		if (code) {
+			check_regex_reach(r, e, code, d);
 			pf_regex_free(code);
 			continue;
 		}

@@ -101,6 +101,18 @@ static void test_bad(void **state)
 		  "'*' must be the only origin" },
 		{ HEAD "    origins:\n      - regex: 'x'\n      - regex: 'x'\n",
 		  "t.yaml:6:17: ", "duplicate regex 'x'" },
+		/* the null origin, with or without credentials */
+		{ HEAD "    origins:\n      - regex: 'nul+'\n", "t.yaml:5:17: ",
+		  "regex 'nul+' matches the null origin" },
+		{ HEAD "    origins:\n      - regex: '.*'\n", "t.yaml:5:17: ",
+		  "regex '.*' matches the null origin" },
+		/* with credentials: any site's origin is the credentialed '*' */
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https?://.+'\n",
+		  "t.yaml:6:17: ", "with credentials: true matches any site's origin" },
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://[^/]*'\n",
+		  "t.yaml:6:17: ", "matches any site's origin (https://preflightd-probe.invalid)" },
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*:8443'\n",
+		  "t.yaml:6:17: ", "(https://preflightd-probe.invalid:8443)" },
 	};
 	size_t i;
 
@@ -130,6 +142,29 @@ static void test_credentials_ok(void **state)
 	(void)state;
 	assert_int_equal(load(HEAD "    credentials: true\n    origins:\n"
 			      "      - regex: 'https://x\\.test'\n", &pol, &errs), 0);
+	free(errs);
+	pf_policy_free(&pol);
+}
+
+/* Without credentials a pattern may match any https origin (like '*',
+ * reflected); a dot between host characters that is not escaped is
+ * warned about at its own column, once per pattern; escaped, in a class
+ * or before a quantifier it is not. */
+static void test_reach_and_dots(void **state)
+{
+	struct pf_policy pol;
+	char *errs = NULL;
+
+	(void)state;
+	assert_int_equal(load(HEAD "    origins:\n      - regex: 'https://.*'\n", &pol, &errs), 0);
+	assert_string_equal(errs, "");
+	free(errs);
+	pf_policy_free(&pol);
+	assert_int_equal(load(HEAD "    credentials: true\n    origins:\n"
+			      "      - regex: 'https://app.example.com'\n"
+			      "      - regex: 'https://[a-z.]+\\.x\\.test'\n"
+			      "      - regex: 'https://p.*\\.y\\.test'\n", &pol, &errs), 0);
+	assert_string_equal(errs, "t.yaml:6:28: warning: regex 'https://app.example.com': this '.' matches any character (a look-alike host such as one with '-' in its place matches too); write '\\.' for a dot\n");
 	free(errs);
 	pf_policy_free(&pol);
 }
@@ -272,6 +307,7 @@ int main(void)
 		cmocka_unit_test(test_load_compile),
 		cmocka_unit_test(test_bad),
 		cmocka_unit_test(test_credentials_ok),
+		cmocka_unit_test(test_reach_and_dots),
 		cmocka_unit_test(test_full_match),
 		cmocka_unit_test(test_punt),
 		cmocka_unit_test(test_explain),
