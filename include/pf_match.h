@@ -78,6 +78,11 @@ PF_GLOBAL __u64 pf_host_rules_buf(const struct pf_buf *rb, __u32 host_off, __u32
 		if (c < '0' || c > '9')
 			break;
 	}
+	/* one trailing dot: "api.example.com." names the same host (a fully
+	 * qualified name a page can fetch; servers and the TLS name check
+	 * treat it so), so its host rules apply, not a later catch-all */
+	if (n > 1 && buf[PF_M(host.off + n - 1)] == '.')
+		n--;
 	n = PF_LAUNDER(m->tmp, n);
 	return pf_tok_rules(buf, host.off, n, pf_hash_slice(buf, host.off, n, 1),
 			    PF_TOK_HOST, slot, 1, &m->tmp);

@@ -50,7 +50,8 @@ static const char *slice(const struct pf_explain_ctx *x, struct pf_slice s,
 }
 
 /* The Host value as the matcher compares it: ":port" stripped (only the
- * last 8 bytes are looked at, like pf_host_rules), lower-cased. */
+ * last 8 bytes are looked at, like pf_host_rules), then one trailing dot,
+ * lower-cased. */
 static const char *host_key(const struct pf_explain_ctx *x, struct val *v)
 {
 	size_t n, i;
@@ -67,6 +68,9 @@ static const char *host_key(const struct pf_explain_ctx *x, struct val *v)
 		if (c < '0' || c > '9')
 			break;
 	}
+	n = strlen(v->s);
+	if (n > 1 && v->s[n - 1] == '.')
+		v->s[n - 1] = 0; /* one trailing dot, like pf_host_rules */
 	for (i = 0; v->s[i]; i++)
 		v->s[i] = (char)pf_lower((__u8)v->s[i]);
 	return v->s;
