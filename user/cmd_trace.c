@@ -2,15 +2,24 @@
  * decisions on preflight-shaped requests (flow, origin, outcome, verdict,
  * reason, rule): the answer to "why did this preflight fail?". Tracing is
  * off in the datapath until this command sets a sample rate, and off again
- * when it exits. */
+ * when it exits -- on SIGINT, SIGTERM, SIGHUP, --count, and when its reader
+ * goes away (`trace | head`: SIGPIPE ignored, a failed write or a pipe
+ * without reader ends it). One trace per interface at a time: it holds an
+ * flock on the instance's pin directory, and a second one is refused (two
+ * would steal each other's records from the one ring buffer, and the
+ * first to exit would switch tracing off under the other). A trace killed
+ * by SIGKILL leaves tracing on until the next one exits. */
 #include <errno.h>
 #include <getopt.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/file.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -26,6 +35,7 @@
 
 static volatile sig_atomic_t stop;
 static unsigned long printed, limit;
+static int out_err; /* errno of a failed write to stdout (EPIPE: no reader) */
 static __s64 mono_to_real_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
 
 static void on_signal(int sig)
@@ -70,33 +80,66 @@ int pf_trace_line(char *buf, size_t cap, const struct pf_trace_rec *t,
 			rule, origin);
 }
 
-/* Print one record: time, flow, outcome, decision, origin. */
+/* Print one record: time, flow, outcome, decision, origin. Nothing once
+ * stopping (the rest of a batch past --count or a failed write); a failed
+ * write stops the trace (out_err). */
 static int on_rec(void *ctx, void *data, size_t len)
 {
 	char line[1024];
 
 	(void)ctx;
-	if (len < sizeof(struct pf_trace_rec))
+	if (stop || len < sizeof(struct pf_trace_rec))
 		return 0;
 	pf_trace_line(line, sizeof(line), data, mono_to_real_ns);
-	fputs(line, stdout);
-	fflush(stdout);
+	if (fputs(line, stdout) == EOF || fflush(stdout)) {
+		out_err = errno;
+		stop = 1;
+		return 0;
+	}
 	if (limit && ++printed >= limit)
 		stop = 1;
 	return 0;
 }
 
-/* Set the sample rate in the pinned control map at path. */
-static int set_sample(const char *path, __u32 sample)
+/* Whether stdout's reader went away with nothing written since (a pipe
+ * whose read end is closed polls POLLERR, a hung-up terminal POLLHUP):
+ * `trace | head` then ends without waiting for one more record. */
+static int reader_gone(void)
+{
+	struct pollfd p = { .fd = STDOUT_FILENO };
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* Set the sample rate in the control map fd. 0 or -errno. */
+static int set_sample(int fd, __u32 sample)
 {
 	struct pf_trace_ctl c = { .sample = sample };
 	__u32 zero = 0;
-	int fd = bpf_obj_get(path), err = 0;
 
-	if (fd < 0)
-		return -errno;
-	if (bpf_map_update_elem(fd, &zero, &c, BPF_ANY))
+	return bpf_map_update_elem(fd, &zero, &c, BPF_ANY) ? -errno : 0;
+}
+
+/* Take the one-trace-per-interface lock: an flock on the pin directory
+ * dir (released by the kernel however we exit). The held fd, or -errno
+ * with the message printed (-EBUSY: another trace holds it). */
+static int trace_lock(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+
+	if (fd < 0) {
 		err = -errno;
+		pr_warn("open %s: %s (is preflightd running?)", dir, strerror(-err));
+		return err;
+	}
+	if (!flock(fd, LOCK_EX | LOCK_NB))
+		return fd;
+	err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	if (err == -EBUSY)
+		pr_warn("another `preflightd trace` is running on %s; one at a time "
+			"(they would share one ring buffer): stop it first", dir);
+	else
+		pr_warn("lock %s: %s", dir, strerror(-err));
 	close(fd);
 	return err;
 }
@@ -112,9 +155,9 @@ int pf_cmd_trace(int argc, char **argv)
 	};
 	const char *iface = NULL;
 	struct ring_buffer *rb = NULL;
-	char ctl[512], rbp[512], shd[512];
+	char dir[512], ctl[512], rbp[512], shd[512];
 	unsigned long sample = 1;
-	int c, fd = -1, err, n;
+	int c, fd = -1, ctl_fd = -1, lock_fd = -1, on = 0, err, n;
 	char *end;
 
 	while ((c = getopt_long(argc, argv, "i:s:c:h", lopts, NULL)) != -1) {
@@ -140,21 +183,41 @@ int pf_cmd_trace(int argc, char **argv)
 			printf("usage: preflightd trace [--iface IF] [--sample N] [--count K]\n"
 			       "  one line per traced preflight decision (1 in N, default every\n"
 			       "  one) and, under run --shadow, one per field where the app's\n"
-			       "  answer differs from the policy's; stops after K lines or on\n"
-			       "  SIGINT\n");
+			       "  answer differs from the policy's; stops after K lines, on\n"
+			       "  SIGINT, SIGTERM or SIGHUP, or when its reader goes away, and\n"
+			       "  switches tracing off again; one trace per interface at a time\n");
 			return 0;
 		default:
 			return 2;
 		}
 	}
-	if (pf_pin_path(ctl, sizeof(ctl), iface, "trace_ctl") ||
+	/* dir: the pin directory itself ("" names it, with a trailing '/') */
+	if (pf_pin_path(dir, sizeof(dir), iface, "") ||
+	    pf_pin_path(ctl, sizeof(ctl), iface, "trace_ctl") ||
 	    pf_pin_path(rbp, sizeof(rbp), iface, "trace") ||
 	    pf_pin_path(shd, sizeof(shd), iface, "shd_diffs"))
 		return 1;
+	lock_fd = trace_lock(dir);
+	if (lock_fd < 0)
+		return 1;
+	/* the reader gone is a normal end, told by a failed write (EPIPE) */
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	err = 0;
 	fd = bpf_obj_get(rbp);
 	if (fd < 0) {
-		pr_warn("open %s: %s (is preflightd running?)", rbp, strerror(errno));
-		return 1;
+		err = -errno;
+		pr_warn("open %s: %s (is preflightd running?)", rbp, strerror(-err));
+		goto out;
+	}
+	/* held from on to off: the switch turned off is the one turned on */
+	ctl_fd = bpf_obj_get(ctl);
+	if (ctl_fd < 0) {
+		err = -errno;
+		pr_warn("open %s: %s", ctl, strerror(-err));
+		goto out;
 	}
 	rb = ring_buffer__new(fd, on_rec, NULL, NULL);
 	if (!rb) {
@@ -170,13 +233,12 @@ int pf_cmd_trace(int argc, char **argv)
 		mono_to_real_ns = ((__s64)r.tv_sec - m.tv_sec) * 1000000000ll +
 				  (r.tv_nsec - m.tv_nsec);
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	err = set_sample(ctl, (__u32)sample);
+	err = set_sample(ctl_fd, (__u32)sample);
 	if (err) {
 		pr_warn("enable tracing: %s", strerror(-err));
 		goto out;
 	}
+	on = 1;
 	while (!stop) {
 		err = ring_buffer__poll(rb, 200);
 		if (err < 0 && err != -EINTR) {
@@ -184,15 +246,36 @@ int pf_cmd_trace(int argc, char **argv)
 			break;
 		}
 		err = 0;
+		if (stop)
+			break;
 		/* shadow mode (issue 13): the daemon's disagreements */
 		n = pf_shadow_trace(shd, mono_to_real_ns,
 				    limit ? (unsigned)(limit - printed) : 0);
+		if (n < 0 && ferror(stdout))
+			out_err = -n;
 		if (n > 0 && limit && (printed += (unsigned long)n) >= limit)
 			stop = 1;
+		if (out_err || reader_gone())
+			break;
 	}
-	set_sample(ctl, 0);
+	if (out_err && out_err != EPIPE) {
+		pr_warn("write trace: %s", strerror(out_err));
+		err = -out_err;
+	}
 out:
+	if (on) {
+		int e = set_sample(ctl_fd, 0);
+
+		if (e) {
+			pr_warn("disable tracing: %s", strerror(-e));
+			err = err ? err : e;
+		}
+	}
 	ring_buffer__free(rb);
-	close(fd);
+	if (ctl_fd >= 0)
+		close(ctl_fd);
+	if (fd >= 0)
+		close(fd);
+	close(lock_fd);
 	return err ? 1 : 0;
 }

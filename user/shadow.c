@@ -479,17 +479,21 @@ int pf_shadow_trace(const char *path, __s64 mono_to_real_ns, unsigned max)
 {
 	char line[2048];
 	struct pf_shd_diff d;
-	int fd = bpf_obj_get(path), n = 0;
+	int fd = bpf_obj_get(path), n = 0, err = 0;
 
 	if (fd < 0)
 		return -errno;
 	while (n < 1024 && (!max || (unsigned)n < max) &&
 	       !bpf_map_lookup_and_delete_elem(fd, NULL, &d)) {
 		pf_shadow_diff_line(line, sizeof(line), &d, mono_to_real_ns);
-		fputs(line, stdout);
+		if (fputs(line, stdout) == EOF) {
+			err = -errno;
+			break;
+		}
 		n++;
 	}
-	fflush(stdout);
+	if (!err && fflush(stdout))
+		err = -errno;
 	close(fd);
-	return n;
+	return err ? err : n;
 }

@@ -54,7 +54,8 @@ int pf_shadow_diff_line(char *buf, size_t cap, const struct pf_shd_diff *d,
 /* `preflightd trace`: print (and remove) at most max (0: all) of the
  * disagreements waiting in the pinned pf_shd_diffs queue at path;
  * mono_to_real_ns converts their timestamps. Returns how many were
- * printed, or -errno. */
+ * printed, or -errno: of opening the queue, or of writing stdout (then
+ * ferror(stdout) is set; EPIPE: its reader went away). */
 int pf_shadow_trace(const char *path, __s64 mono_to_real_ns, unsigned max);
 
 #endif /* PF_SHADOW_H */

@@ -24,6 +24,12 @@
 #     with SIGUSR2) while four keep-alive clients run: byte-exact, the old
 #     pod then stops without detaching, the new one drains and detaches on
 #     SIGTERM; both pods with the chart's capabilities (no CAP_SYS_ADMIN);
+#   - `preflightd trace` ends cleanly and switches the datapath's tracing
+#     off again (the pinned trace_ctl's sample back to 0) however it ends:
+#     its reader gone (`trace | head -n 1` under traffic; `trace | true`
+#     with no record to write), SIGHUP, SIGTERM; a second trace on the same
+#     interface is refused while one runs (exit 1, saying why), and the
+#     first goes on tracing, the switch still on;
 #   - scripts/bench-endpoint.sh (preflight p50/p99 of a user's endpoint by
 #     build/bench/rrlat, throughput by wrk + bench/preflight.lua) against
 #     the app behind preflightd: p50/p99 with their ns (3 decimals of µs),
@@ -115,6 +121,95 @@ case_healthz() {
 	pf_expect_eq "stopped daemon: the probe gets no answer" "$(healthz)" 000
 	kill -CONT "$PF_PFD_PID"
 	pf_expect "running again: 200" wait_healthz 200
+	pf_case_result
+}
+
+# trace_sample -- the datapath's trace switch: the sample rate in the pinned
+# trace_ctl map (0: tracing off).
+trace_sample() {
+	bpftool -j map lookup pinned "/sys/fs/bpf/preflightd/$PF_IF_HOST/trace_ctl" key 0 0 0 0 |
+		grep -oE '"sample":[0-9]+' | cut -d: -f2
+}
+trace_on() { [[ $(trace_sample) == "$1" ]]; }
+
+# trace_bg OUT ARGS... -- `preflightd trace --iface IF ARGS` in the
+# background (bounded), its output in OUT; its pid in TRACE_PID.
+trace_bg() {
+	local out=$1
+	shift
+	timeout --foreground -k 2 60 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" "$@" \
+		>"$out" 2>"$out.err" &
+	TRACE_PID=$!
+	PF_BG_PIDS+=("$TRACE_PID")
+}
+
+# preflights -- preflights to the app in a loop (in the background; the
+# case's cleanup stops it): decisions for trace to show.
+preflights() {
+	while :; do
+		pf_curl -s -o /dev/null -X OPTIONS -H 'Origin: https://trace.example.org' \
+			-H 'Access-Control-Request-Method: PUT' "http://$PF_V4_HOST:$PORT/x" || true
+		sleep 0.05
+	done
+}
+
+# One trace at a time, the switch back off however it ends (each end also
+# with the switch's value before: a killed trace would leave it on).
+case_trace_ends() {
+	local rc a b
+	pf_case_cleanup
+	pf_expect_eq "tracing off before" "$(trace_sample)" 0
+	# no traffic: no record to write, the reader's going is noticed
+	set +e
+	timeout --foreground -k 2 10 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" | true
+	rc=${PIPESTATUS[0]}
+	set -e
+	pf_expect_eq "trace | true (nothing to write): ends, exit 0" "$rc" 0
+	pf_expect_eq "... tracing off again" "$(trace_sample)" 0
+	preflights &
+	PF_BG_PIDS+=("$!")
+	set +e
+	timeout --foreground -k 2 20 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" 2>"$PF_WORK/head.err" |
+		head -n 1 >"$PF_WORK/head.out"
+	rc=${PIPESTATUS[0]}
+	set -e
+	pf_detail_file "$PF_WORK/head.out"
+	pf_detail_file "$PF_WORK/head.err"
+	pf_expect_eq "trace | head -n 1 under traffic: exit 0 (EPIPE is an end, not SIGPIPE's 141)" "$rc" 0
+	pf_expect_match "... the line head read" "$(cat "$PF_WORK/head.out")" \
+		' -> [0-9.]+:'"$PORT"' (tc|xdp) .* origin=https://trace\.example\.org$'
+	pf_expect_eq "... tracing off again" "$(trace_sample)" 0
+	trace_bg "$PF_WORK/a.trace" --sample 1
+	a=$TRACE_PID
+	pf_expect "trace a: tracing on (sample 1)" pf_until 10 trace_on 1
+	pf_expect "trace a: lines" pf_wait_count "$PF_WORK/a.trace" 'origin=' 1 10
+	set +e
+	timeout --foreground -k 2 20 "$PF_PREFLIGHTD" trace --iface "$PF_IF_HOST" --count 1 \
+		>"$PF_WORK/b.trace" 2>"$PF_WORK/b.err"
+	rc=$?
+	set -e
+	pf_detail_file "$PF_WORK/b.err"
+	pf_expect_eq "trace b while a runs: refused (exit 1)" "$rc" 1
+	# shellcheck disable=SC2016 # the backquotes are the message's
+	pf_expect "... saying why" grep -qF 'another `preflightd trace` is running on' "$PF_WORK/b.err"
+	pf_expect_eq "... printed nothing" "$(wc -l <"$PF_WORK/b.trace")" 0
+	pf_expect_eq "trace a: tracing still on" "$(trace_sample)" 1
+	b=$(wc -l <"$PF_WORK/a.trace")
+	pf_expect "trace a: still tracing" pf_wait_count "$PF_WORK/a.trace" 'origin=' $((b + 1)) 10
+	kill -TERM "$a"
+	pf_expect "trace a: ends on SIGTERM" pf_wait_gone "$a" 5
+	rc=0
+	wait "$a" || rc=$?
+	pf_expect_eq "... exit 0" "$rc" 0
+	pf_expect_eq "... tracing off again" "$(trace_sample)" 0
+	trace_bg "$PF_WORK/c.trace" --sample 3
+	pf_expect "trace c: tracing on (sample 3) -- the lock went with a" pf_until 10 trace_on 3
+	kill -HUP "$TRACE_PID"
+	pf_expect "trace c: ends on SIGHUP" pf_wait_gone "$TRACE_PID" 5
+	rc=0
+	wait "$TRACE_PID" || rc=$?
+	pf_expect_eq "... exit 0" "$rc" 0
+	pf_expect_eq "... tracing off again" "$(trace_sample)" 0
 	pf_case_result
 }
 
@@ -228,6 +323,7 @@ main() {
 	if pf_start_preflightd "$MODE" --metrics "$METRICS"; then
 		pf_case "[$MODE] ConfigMap update (kubelet's ..data swap) reloads the policy" case_configmap_swap
 		pf_case "[$MODE] /healthz follows the daemon's heartbeat" case_healthz
+		pf_case "[$MODE] trace: one at a time, tracing off again however it ends" case_trace_ends
 	else
 		pf_fail "[$MODE] preflightd run: ready within 10 s"
 	fi
