@@ -26,6 +26,7 @@
 #include "xdp.h"
 #include "offload.h"
 #include "notify.h"
+#include "optnum.h"
 #include "log.h"
 
 /* Set draining in the pinned config (.bss) map of the dead instance, at
@@ -231,9 +232,8 @@ int pf_cmd_detach(int argc, char **argv)
 	struct pf_layout self;
 	struct pf_pin pin = {};
 	const char *iface = NULL;
-	unsigned timeout = 60;
+	unsigned long timeout = 60;
 	int c, ifindex, n, err;
-	char *end;
 
 	while ((c = getopt_long(argc, argv, "i:h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -243,11 +243,8 @@ int pf_cmd_detach(int argc, char **argv)
 			iface = optarg;
 			break;
 		case 'D':
-			timeout = strtoul(optarg, &end, 10);
-			if (*end || timeout > 86400) {
-				pr_warn("invalid --drain-timeout '%s'", optarg);
+			if (pf_opt_ulong("drain-timeout", optarg, 0, 86400, &timeout))
 				return 2;
-			}
 			break;
 		case 'h':
 			printf("usage: preflightd detach --iface IFACE [--drain-timeout SEC]\n");
@@ -283,7 +280,7 @@ int pf_cmd_detach(int argc, char **argv)
 	if (pin.left == PF_LEFT_STALE)
 		pr_info("the state pinned in %s belongs to an interface that is gone: removing it",
 			pin.dir);
-	n = pf_detach_dead(&pin, iface, ifindex, timeout);
+	n = pf_detach_dead(&pin, iface, ifindex, (unsigned)timeout);
 	pf_pin_unlock(&pin);
 	printf("preflightd: removed %d program(s) and the pins of %s\n", n, iface);
 	return 0;

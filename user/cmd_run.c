@@ -29,6 +29,7 @@
 #include "offload.h"
 #include "shadow.h"
 #include "notify.h"
+#include "optnum.h"
 #include "log.h"
 
 /* Response offload and shadow mode (issue 13; user/offload.c, shadow.c):
@@ -106,7 +107,6 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
-	char *end;
 	unsigned long v;
 	int c;
 
@@ -136,17 +136,13 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		case 'h': run_usage(stdout); exit(0);
 		case 'F':
 		case 'D':
-			errno = 0;
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v == 0 || v > (c == 'F' ? 16777216ul : 86400ul)) {
-				pr_warn("invalid --%s '%s'", c == 'F' ? "max-flows" :
-					"drain-timeout", optarg);
+			if (pf_opt_ulong(c == 'F' ? "max-flows" : "drain-timeout", optarg,
+					 1, c == 'F' ? 16777216ul : 86400ul, &v))
 				return -EINVAL;
-			}
 			if (c == 'F')
-				o->max_flows = v;
+				o->max_flows = (unsigned)v;
 			else
-				o->drain_timeout = v;
+				o->drain_timeout = (unsigned)v;
 			break;
 		default:
 			run_usage(stderr);

@@ -11,6 +11,7 @@
  * by SIGKILL leaves tracing on until the next one exits. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 #include "escape.h"
 #include "iface.h"
 #include "match.h"
+#include "optnum.h"
 #include "pin.h"
 #include "shadow.h"
 #include "log.h"
@@ -158,7 +160,6 @@ int pf_cmd_trace(int argc, char **argv)
 	char dir[512], ctl[512], rbp[512], shd[512];
 	unsigned long sample = 1;
 	int c, fd = -1, ctl_fd = -1, lock_fd = -1, on = 0, err, n;
-	char *end;
 
 	while ((c = getopt_long(argc, argv, "i:s:c:h", lopts, NULL)) != -1) {
 		switch (c) {
@@ -168,16 +169,12 @@ int pf_cmd_trace(int argc, char **argv)
 			iface = optarg;
 			break;
 		case 's':
-		case 'c':
-			errno = 0;
-			if (c == 's')
-				sample = strtoul(optarg, &end, 10);
-			else
-				limit = strtoul(optarg, &end, 10);
-			if (errno || *end || (c == 's' && (sample == 0 || sample > 1000000))) {
-				pr_warn("invalid --%s '%s'", c == 's' ? "sample" : "count", optarg);
+			if (pf_opt_ulong("sample", optarg, 1, 1000000, &sample))
 				return 2;
-			}
+			break;
+		case 'c': /* 0: no limit; at most UINT_MAX (pf_shadow_trace's max) */
+			if (pf_opt_ulong("count", optarg, 0, UINT_MAX, &limit))
+				return 2;
 			break;
 		case 'h':
 			printf("usage: preflightd trace [--iface IF] [--sample N] [--count K]\n"

@@ -30,6 +30,10 @@
 #     with no record to write), SIGHUP, SIGTERM; a second trace on the same
 #     interface is refused while one runs (exit 1, saying why), and the
 #     first goes on tracing, the switch still on;
+#   - the numeric options of run, detach and trace refuse an empty value
+#     (detach --drain-timeout '' was taken as 0, trace --count '' as no
+#     limit), a sign or a space: exit 2, saying which option, the running
+#     daemon untouched;
 #   - scripts/bench-endpoint.sh (preflight p50/p99 of a user's endpoint by
 #     build/bench/rrlat, throughput by wrk + bench/preflight.lua) against
 #     the app behind preflightd: p50/p99 with their ns (3 decimals of µs),
@@ -213,6 +217,32 @@ case_trace_ends() {
 	pf_case_result
 }
 
+# bad_number OPT CMD... -- CMD (a preflightd command line with a bad value
+# of --OPT) exits 2 at once, saying so.
+bad_number() {
+	local opt=$1 rc=0 err
+	shift
+	err=$(timeout --foreground -k 2 10 "$PF_PREFLIGHTD" "$@" 2>&1 >/dev/null) || rc=$?
+	pf_expect_eq "$(printf "%q " "$@")-> exit 2" "$rc" 2
+	pf_expect_match "... saying why" "$err" "^preflightd: invalid --$opt '"
+}
+
+case_numeric_options() {
+	local v
+	for v in '' ' 5' '+5' -1 5s; do
+		bad_number drain-timeout detach --iface "$PF_IF_HOST" --drain-timeout "$v"
+		bad_number count trace --iface "$PF_IF_HOST" --count "$v"
+	done
+	for v in '' +8 -1; do
+		bad_number drain-timeout run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --drain-timeout "$v"
+		bad_number max-flows run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --max-flows "$v"
+		bad_number sample trace --iface "$PF_IF_HOST" --sample "$v"
+	done
+	pf_expect "the daemon still runs" _pf_alive "$PF_PFD_PID"
+	pf_expect_eq "... attached, heartbeat fresh" "$(healthz)" 200
+	pf_case_result
+}
+
 # pod NAME -- the container entrypoint as one pod of the chart would run it
 # (in the background, output in NAME.log; its pid in POD_PID), with the
 # chart's capabilities (CAP_BPF CAP_NET_ADMIN CAP_PERFMON, as the pkg tier
@@ -324,6 +354,7 @@ main() {
 		pf_case "[$MODE] ConfigMap update (kubelet's ..data swap) reloads the policy" case_configmap_swap
 		pf_case "[$MODE] /healthz follows the daemon's heartbeat" case_healthz
 		pf_case "[$MODE] trace: one at a time, tracing off again however it ends" case_trace_ends
+		pf_case "[$MODE] numeric options: empty, signed or spaced values refused" case_numeric_options
 	else
 		pf_fail "[$MODE] preflightd run: ready within 10 s"
 	fi
