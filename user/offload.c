@@ -443,8 +443,8 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
 		close(old_fd);
 	if (err) {
 		err = -errno;
-		pr_warn("attach sockops to cgroup %s: %s%s", cgroup, strerror(errno),
-			errno == EPERM ? " (a program attached there without "
+		pr_warn("attach sockops to cgroup %s: %s%s", cgroup, strerror(-err),
+			err == -EPERM ? " (a program attached there without "
 			"BPF_F_ALLOW_MULTI?)" : "");
 		if (!o->shadow)
 			bpf_prog_detach2(msg_fd, socks_fd, BPF_SK_MSG_VERDICT);
@@ -469,12 +469,14 @@ fail:
 int pf_ofl_install(int fd, const struct pf_compiled *c)
 {
 	__u32 i, idx;
+	int err;
 
 	for (i = 0; i < PF_MAX_RULES; i++) {
 		idx = c->slot * PF_MAX_RULES + i;
 		if (bpf_map_update_elem(fd, &idx, &c->ofl[i], BPF_ANY)) {
-			pr_warn("install response settings: %s", strerror(errno));
-			return -errno;
+			err = -errno; /* before pr_warn, which may change errno */
+			pr_warn("install response settings: %s", strerror(-err));
+			return err;
 		}
 	}
 	return 0;

@@ -113,12 +113,14 @@ void pf_pin_unlock(struct pf_pin *p)
 static int ensure_bpffs(void)
 {
 	struct statfs st;
+	int err;
 
 	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
 		return 0;
 	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
-		pr_warn("mount bpffs on /sys/fs/bpf: %s", strerror(errno));
-		return -errno;
+		err = -errno; /* before pr_warn, which may change errno */
+		pr_warn("mount bpffs on /sys/fs/bpf: %s", strerror(-err));
+		return err;
 	}
 	return 0;
 }

@@ -77,8 +77,10 @@ static int punt_origin(struct pf_slow *sl, const struct pf_punt_rec *rec)
 		return -EEXIST;
 	if (bpf_map_update_elem(sl->m.learned_fd, &key, &val, BPF_NOEXIST)) {
 		if (errno != EEXIST) {
-			pr_warn("slow path: learn origin: %s", strerror(errno));
-			return -errno;
+			int err = -errno; /* before pr_warn, which may change errno */
+
+			pr_warn("slow path: learn origin: %s", strerror(-err));
+			return err;
 		}
 		/* taught already (the same origin punted twice), or not */
 		if (bpf_map_lookup_elem(sl->m.learned_fd, &key, &old) || old.len != val.len ||
