@@ -9,10 +9,39 @@
 #include "acrh.h"
 #include "log.h"
 
+/* Delete the failed marks of slot from pf_punted (fd). A mark holds only
+ * its slot's bit: left there after a reload, it would count again once a
+ * second reload makes that slot active again, for another policy (its
+ * origin passed to the app, never decided again). Returns how many. */
+static unsigned forget_failed(int fd, __u32 slot)
+{
+	__u64 key, next, v;
+	unsigned n = 0;
+	int more;
+
+	more = !bpf_map_get_next_key(fd, NULL, &key);
+	while (more) {
+		more = !bpf_map_get_next_key(fd, &key, &next);
+		if (!bpf_map_lookup_elem(fd, &key, &v) && (v & PF_PUNT_FAILED) &&
+		    ((v >> PF_PUNT_SLOT_BIT) & 1) == (slot & 1) &&
+		    !bpf_map_delete_elem(fd, &key))
+			n++;
+		key = next;
+	}
+	return n;
+}
+
 /* See slowpath.h. */
 void pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, struct pf_regex_set *rs,
 		   __u32 slot)
 {
+	unsigned n;
+
+	if (slot != sl->slot) { /* a reload: the old slot's failures go with it */
+		n = forget_failed(sl->punted_fd, sl->slot);
+		if (n)
+			pr_debug("slow path: %u failed punts of the old policy forgotten", n);
+	}
 	pf_regex_set_free(&sl->rs);
 	pf_policy_free(&sl->pol);
 	sl->rs = *rs;

@@ -27,7 +27,10 @@ struct pf_slow {
 
 /* Make pol (installed in slot) the slow path's policy, with rs, its
  * regexes compiled (pf_regex_set_build, before the install: a reload is
- * all or nothing). Takes both over (they are left empty). */
+ * all or nothing). Takes both over (they are left empty). A reload (slot
+ * is not sl->slot) also deletes the old slot's failed marks from
+ * pf_punted (sl->punted_fd): the new policy decides those punts again, at
+ * once and after any later reload. */
 void pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, struct pf_regex_set *rs,
 		   __u32 slot);
 
