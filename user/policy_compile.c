@@ -20,7 +20,9 @@
 #include "policy_regex.h"
 #include "policy_rule.h"
 
-/* Print "compile: ..." to errs (if not NULL). */
+/* Print "compile: ..." to errs (if not NULL): what has no place in the
+ * file (a bad slot, out of memory). A problem of the policy itself goes
+ * to the stage's pf_diag collector, as "FILE:LINE:COL: message". */
 static void cerr(FILE *errs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -37,10 +39,11 @@ static void cerr(FILE *errs, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Fill the pf_rule of rule index ri and its bits in info. */
+/* Fill the pf_rule of rule index ri and its bits in info; problems to d
+ * (the validator refuses them first: these guard the map layout). */
 static int compile_rule(const struct pf_policy_rule *r, unsigned ri,
 			struct pf_rule *out, struct pf_slot_info *info,
-			FILE *errs)
+			struct pf_diag *d)
 {
 	__u64 bit = 1ULL << ri;
 	size_t len;
@@ -73,14 +76,15 @@ static int compile_rule(const struct pf_policy_rule *r, unsigned ri,
 	if (r->on_deny_reject)
 		out->flags |= PF_RULE_REJECT;
 	if (r->paths.n > PF_MAX_PATHS) {
-		cerr(errs, "rule %u: more than %d paths", ri, PF_MAX_PATHS);
+		pf_diag(d, r->paths.v[PF_MAX_PATHS].at, "paths: more than %d paths",
+			PF_MAX_PATHS);
 		return -EINVAL;
 	}
 	for (i = 0; i < r->paths.n; i++) {
 		len = strlen(r->paths.v[i].s);
 		if (len > PF_PATH_MAX - 1) {
-			cerr(errs, "rule %u: path longer than %d bytes", ri,
-			     PF_PATH_MAX - 1);
+			pf_diag(d, r->paths.v[i].at, "path longer than %d bytes",
+				PF_PATH_MAX - 1);
 			return -EINVAL;
 		}
 		out->paths[i].len = (__u16)len;
@@ -93,15 +97,16 @@ static int compile_rule(const struct pf_policy_rule *r, unsigned ri,
 	}
 	len = pf_rule_fixed(r, out->fixed, sizeof(out->fixed));
 	if (len > PF_FIXED_MAX) {
-		cerr(errs, "rule %u: response tail is %zu bytes, over %d", ri,
-		     len, PF_FIXED_MAX);
+		pf_diag(d, r->methods.n ? r->methods.v[0].at : r->at,
+			"the response tail of this rule is %zu bytes, over %d",
+			len, PF_FIXED_MAX);
 		err = -EINVAL;
 	}
 	out->fixed_len = (__u16)len;
 	len = pf_rule_reject(r, out->reject, sizeof(out->reject));
 	if (len > PF_REJECT_MAX) {
-		cerr(errs, "rule %u: reject tail is %zu bytes, over %d", ri,
-		     len, PF_REJECT_MAX);
+		pf_diag(d, r->at, "the reject tail of this rule is %zu bytes, over %d",
+			len, PF_REJECT_MAX);
 		err = -EINVAL;
 	}
 	out->reject_len = (__u16)len;
@@ -115,6 +120,7 @@ struct tok {
 	__u32 len;
 	const char *s;
 	__u64 rules;
+	struct pf_mark at;   /* the value it comes from */
 };
 
 /* Order of two tokens: hash, kind, then the string (so equal strings are
@@ -140,16 +146,16 @@ static int tok_tie(const void *a, const void *b, void *arg)
 		       &t[((const struct pf_hent *)b)->idx]);
 }
 
-/* Append one token occurrence for rule ri. */
+/* Append one token occurrence for rule ri: s, in the value e. */
 static int add_tok(struct tok *t, unsigned *n, __u32 kind, const char *s,
-		   unsigned ri, FILE *errs)
+		   const struct pf_str *e, unsigned ri, struct pf_diag *d)
 {
 	char shown[PF_SHOW_MAX];
 	size_t len = strlen(s);
 
 	if (len > PF_TOKEN_MAX - 1) {
-		cerr(errs, "'%s' is longer than %d bytes",
-		     pf_show(s, shown, sizeof(shown)), PF_TOKEN_MAX - 1);
+		pf_diag(d, e->at, "'%s' is longer than %d bytes",
+			pf_show(s, shown, sizeof(shown)), PF_TOKEN_MAX - 1);
 		return -EINVAL;
 	}
 	t[*n].hash = pf_hash_bytes((const __u8 *)s, (__u32)len, 0);
@@ -157,13 +163,14 @@ static int add_tok(struct tok *t, unsigned *n, __u32 kind, const char *s,
 	t[*n].len = (__u32)len;
 	t[*n].s = s;
 	t[*n].rules = 1ULL << ri;
+	t[*n].at = e->at;
 	(*n)++;
 	return 0;
 }
 
 /* Append the tokens of a whole list (skipping "*") of one kind. */
 static int add_list(struct tok *t, unsigned *n, __u32 kind,
-		    const struct pf_str_list *l, unsigned ri, FILE *errs)
+		    const struct pf_str_list *l, unsigned ri, struct pf_diag *d)
 {
 	unsigned i;
 	int err;
@@ -171,7 +178,7 @@ static int add_list(struct tok *t, unsigned *n, __u32 kind,
 	for (i = 0; i < l->n; i++) {
 		if (!strcmp(l->v[i].s, "*"))
 			continue;
-		err = add_tok(t, n, kind, l->v[i].s, ri, errs);
+		err = add_tok(t, n, kind, l->v[i].s, &l->v[i], ri, d);
 		if (err)
 			return err;
 	}
@@ -182,7 +189,7 @@ static int add_list(struct tok *t, unsigned *n, __u32 kind,
  * a wildcard origin (http or https, then "://", then "*.") the rest of it,
  * "suffix[:port]", as a PF_TOK_WILD_HTTP/HTTPS token. */
 static int add_origins(struct tok *t, unsigned *n,
-		       const struct pf_str_list *l, unsigned ri, FILE *errs)
+		       const struct pf_str_list *l, unsigned ri, struct pf_diag *d)
 {
 	unsigned i;
 	int err = 0;
@@ -193,11 +200,11 @@ static int add_origins(struct tok *t, unsigned *n,
 		if (!strcmp(o, "*"))
 			continue;
 		if (!strncmp(o, "https://*.", 10))
-			err = add_tok(t, n, PF_TOK_WILD_HTTPS, o + 10, ri, errs);
+			err = add_tok(t, n, PF_TOK_WILD_HTTPS, o + 10, &l->v[i], ri, d);
 		else if (!strncmp(o, "http://*.", 9))
-			err = add_tok(t, n, PF_TOK_WILD_HTTP, o + 9, ri, errs);
+			err = add_tok(t, n, PF_TOK_WILD_HTTP, o + 9, &l->v[i], ri, d);
 		else
-			err = add_tok(t, n, PF_TOK_ORIGIN, o, ri, errs);
+			err = add_tok(t, n, PF_TOK_ORIGIN, o, &l->v[i], ri, d);
 	}
 	return err;
 }
@@ -207,7 +214,7 @@ static int add_origins(struct tok *t, unsigned *n,
  * values. An exact origin also gets the rules whose regexes match it
  * (rs), so the datapath never punts an origin that has a token. */
 static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set *rs,
-			  struct pf_compiled *out, bool vals, FILE *errs)
+			  struct pf_compiled *out, bool vals, struct pf_diag *d)
 {
 	char a[PF_SHOW_MAX], b[PF_SHOW_MAX];
 	struct pf_hent *h = NULL;
@@ -229,13 +236,13 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 	for (i = 0; i < pol->n_rules && !err; i++) {
 		const struct pf_policy_rule *r = &pol->rules[i];
 
-		err = add_origins(t, &n, &r->origins, i, errs);
+		err = add_origins(t, &n, &r->origins, i, d);
 		if (!err && !pf_list_has_star(&r->methods))
-			err = add_list(t, &n, PF_TOK_METHOD, &r->methods, i, errs);
+			err = add_list(t, &n, PF_TOK_METHOD, &r->methods, i, d);
 		if (!err)
-			err = add_list(t, &n, PF_TOK_HEADER, &r->headers, i, errs);
+			err = add_list(t, &n, PF_TOK_HEADER, &r->headers, i, d);
 		if (!err)
-			err = add_list(t, &n, PF_TOK_HOST, &r->hosts, i, errs);
+			err = add_list(t, &n, PF_TOK_HOST, &r->hosts, i, d);
 	}
 	if (err)
 		goto out;
@@ -261,9 +268,18 @@ static int compile_tokens(const struct pf_policy *pol, const struct pf_regex_set
 		for (j = i + 1; j < n && !tok_cmp(&t[h[j].idx], &t[h[i].idx]); j++)
 			m[u].rules |= t[h[j].idx].rules;
 		if (u && m[u].hash == m[u - 1].hash && m[u].kind == m[u - 1].kind) {
-			cerr(errs, "hash collision between '%s' and '%s'",
-			     pf_show(m[u - 1].s, a, sizeof(a)),
-			     pf_show(m[u].s, b, sizeof(b)));
+			/* at the later of the two in the file, naming the other */
+			const struct tok *x = &m[u - 1], *y = &m[u];
+
+			if (y->at.line < x->at.line ||
+			    (y->at.line == x->at.line && y->at.col < x->at.col)) {
+				x = &m[u];
+				y = &m[u - 1];
+			}
+			pf_diag(d, y->at, "'%s' has the hash of '%s' (line %u, column %u): "
+				"change one of them",
+				pf_show(y->s, b, sizeof(b)), pf_show(x->s, a, sizeof(a)),
+				x->at.line, x->at.col);
 			err = -EINVAL;
 		}
 		u++;
@@ -359,10 +375,12 @@ static int compile(const struct pf_policy *pol, __u32 slot,
 		   struct pf_compiled *out, bool image, FILE *errs)
 {
 	struct pf_regex_set rs = {};
+	struct pf_diag d;
 	unsigned i;
 	int err = 0;
 
 	memset(out, 0, sizeof(*out));
+	pf_diag_init(&d, pol->file ? pol->file : "policy");
 	if (slot >= PF_SLOTS) {
 		cerr(errs, "slot %u out of range 0..%d", slot, PF_SLOTS - 1);
 		return -EINVAL;
@@ -375,7 +393,7 @@ static int compile(const struct pf_policy *pol, __u32 slot,
 	out->slot = slot;
 	for (i = 0; i < pol->n_rules; i++) {
 		int e = compile_rule(&pol->rules[i], i, &out->rules[i],
-				     &out->info, errs);
+				     &out->info, &d);
 
 		if (e)
 			err = e;
@@ -385,7 +403,7 @@ static int compile(const struct pf_policy *pol, __u32 slot,
 	err = pf_regex_set_build(pol, &rs, errs);
 	if (err)
 		goto out;
-	err = compile_tokens(pol, &rs, out, image, errs);
+	err = compile_tokens(pol, &rs, out, image, &d);
 	pf_regex_set_free(&rs);
 	if (err)
 		goto out;
@@ -399,6 +417,7 @@ static int compile(const struct pf_policy *pol, __u32 slot,
 	if (image)
 		pf_ofl_compile(pol, out);	/* issue 13: response offload */
 out:
+	pf_diag_flush(&d, errs);
 	if (err == -ENOMEM)
 		cerr(errs, "out of memory");
 	if (err)

@@ -977,6 +977,47 @@ static void test_cmd_check(void **state)
 	unlink(path);
 }
 
+/* Two policy strings of one kind with the same hash (crafted: the hash's
+ * steps are invertible, so a second 16-byte method reaching the first's
+ * state after its 8 first bytes was searched for) pass the validator but
+ * not the compiler: refused as FILE:LINE:COL at the later one, naming
+ * the other's position -- by check's compile and by run's. */
+static void test_hash_collision(void **state)
+{
+	static const char yaml[] =
+		"ports: [8080]\n"
+		"rules:\n"
+		"  - origins: [https://a.example.com]\n"
+		"    methods: ['PUTXPUTX!A!!$!!!']\n"
+		"  - origins: [https://b.example.com]\n"
+		"    methods: [GET, 'KCVFPRBB-qMP%mrA']\n";
+	static const char want[] =
+		"t.yaml:6:20: 'KCVFPRBB-qMP%mrA' has the hash of 'PUTXPUTX!A!!$!!!' "
+		"(line 4, column 15): change one of them\n";
+	struct pf_policy pol;
+	struct pf_compiled c;
+	char *errs = NULL;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(pf_hash_bytes((const __u8 *)"PUTXPUTX!A!!$!!!", 16, 0),
+			 pf_hash_bytes((const __u8 *)"KCVFPRBB-qMP%mrA", 16, 0));
+	assert_int_equal(load(yaml, &pol, &errs), 0);
+	free(errs);
+	f = open_memstream(&errs, &len);
+	assert_non_null(f);
+	assert_int_equal(pf_policy_compile(&pol, 1, &c, f), -EINVAL);
+	assert_int_equal(pf_policy_check_compile(&pol, &c, f), -EINVAL);
+	fclose(f);
+	assert_non_null(errs);
+	assert_true(strlen(errs) == 2 * strlen(want));
+	assert_memory_equal(errs, want, strlen(want));
+	assert_string_equal(errs + strlen(want), want);
+	free(errs);
+	pf_policy_free(&pol);
+}
+
 /* Run every test; the exit status is the number of failures. */
 int main(void)
 {
@@ -993,6 +1034,7 @@ int main(void)
 		cmocka_unit_test(test_big),
 		cmocka_unit_test(test_hsort),
 		cmocka_unit_test(test_cmd_check),
+		cmocka_unit_test(test_hash_collision),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
