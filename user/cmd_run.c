@@ -192,8 +192,8 @@ static int reload(struct pf_slow *sl, const char *file)
 	if (err)
 		goto out;
 	pf_slow_adopt(sl, &pol, &rs, old ^ 1);
-	if (shd_on)
-		pf_shadow_policy(&shd, file);
+	if (shd_on) /* the policy just installed, not the file read again */
+		pf_shadow_policy(&shd, &sl->pol);
 	/* a program that read the old active_slot just before the switch may
 	 * still be matching against it: let it finish (they run for
 	 * microseconds) before its strings disappear */
@@ -457,7 +457,7 @@ int pf_cmd_run(int argc, char **argv)
 		pr_warn("slow path: ring buffer: %s", strerror(errno));
 	}
 	/* shadow mode: nothing is compared if this fails (the message says why) */
-	shd_on = o.shadow && ofl.attached && rb && !pf_shadow_start(&shd, skel, o.policy, rb);
+	shd_on = o.shadow && ofl.attached && rb && !pf_shadow_start(&shd, skel, &sl.pol, rb);
 	/* "ready" means every path works: the heartbeat is written last,
 	 * after the attach (libxdp's can take over a second), so the first
 	 * punt after it is decided */

@@ -272,27 +272,20 @@ static int on_rec(void *ctx, void *data, size_t size)
 }
 
 /* See shadow.h. */
-void pf_shadow_policy(struct pf_shadow *s, const char *file)
+void pf_shadow_policy(struct pf_shadow *s, const struct pf_policy *pol)
 {
-	struct pf_policy pol;
 	struct pf_compiled comp;
 
-	if (pf_policy_load(file, &pol, stderr))
+	if (pf_policy_compile(pol, 0, &comp, stderr))
 		return;
-	if (pf_policy_compile(&pol, 0, &comp, stderr)) {
-		pf_policy_free(&pol);
-		return;
-	}
 	pf_compiled_free(&s->comp);
-	pf_policy_free(&s->pol);
-	s->pol = pol;
 	s->comp = comp;
 	s->have_policy = true;
 }
 
 /* See shadow.h. */
 int pf_shadow_start(struct pf_shadow *s, struct preflightd_bpf *skel,
-		    const char *policy_file, struct ring_buffer *rb)
+		    const struct pf_policy *pol, struct ring_buffer *rb)
 {
 	int err;
 
@@ -302,7 +295,7 @@ int pf_shadow_start(struct pf_shadow *s, struct preflightd_bpf *skel,
 	s->tab = calloc(PEND_SLOTS, sizeof(*s->tab));
 	if (!s->tab)
 		return -ENOMEM;
-	pf_shadow_policy(s, policy_file);
+	pf_shadow_policy(s, pol);
 	err = ring_buffer__add(rb, bpf_map__fd(skel->maps.pf_shd), on_rec, s);
 	if (err) {
 		pr_warn("shadow: ring buffer: %s", strerror(-err));
@@ -318,7 +311,6 @@ void pf_shadow_free(struct pf_shadow *s)
 	shd_stats_fd = -1;
 	free(s->tab);
 	pf_compiled_free(&s->comp);
-	pf_policy_free(&s->pol);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -12,23 +12,25 @@ struct preflightd_bpf;
 struct pf_shd_pending;
 
 struct pf_shadow {
-	struct pf_policy pol;            /* the running policy ... */
-	struct pf_compiled comp;         /* ... compiled for userspace decisions */
+	struct pf_compiled comp;         /* the running policy, compiled for
+					  * userspace decisions */
 	bool have_policy;
 	struct pf_shd_pending *tab;      /* requests waiting for their answer */
 	struct pf_shd_stats st;
 	int stats_fd, diffs_fd;          /* pf_shd_stats, pf_shd_diffs */
 };
 
-/* Start: load policy_file (the one `run` enforces), use skel's shadow
+/* Start: decide with pol (the policy `run` loaded and enforces: never
+ * the file read again, which may have changed since), use skel's shadow
  * maps and read the pf_shd ring buffer through rb. Returns 0 or -errno
  * (message printed). */
 int pf_shadow_start(struct pf_shadow *s, struct preflightd_bpf *skel,
-		    const char *policy_file, struct ring_buffer *rb);
+		    const struct pf_policy *pol, struct ring_buffer *rb);
 
-/* The policy was reloaded from file: decide with it from now on (the
- * old one stays if file cannot be loaded now). */
-void pf_shadow_policy(struct pf_shadow *s, const char *file);
+/* The policy was reloaded as pol (the one installed): decide with it
+ * from now on (compiled here; the old one stays if that fails). pol is
+ * not kept. */
+void pf_shadow_policy(struct pf_shadow *s, const struct pf_policy *pol);
 
 void pf_shadow_free(struct pf_shadow *s);
 

@@ -827,11 +827,44 @@ case_shadow_exact() {
 	pf_case_result
 }
 
+# s0. Shadow mode decides with the policy run loaded, never the file read
+# again (changed in between, it would compare against another policy):
+# the policy file opened once at the start and once per reload (strace,
+# seccomp-filtered to the open calls), where it was read twice.
+case_shadow_reads_once() {
+	newcase
+	pf_case_cleanup
+	local log=$CASE_DIR/pfd.log tr=$CASE_DIR/open.strace spid pid
+	strace --seccomp-bpf -f -qq -e trace=open,openat,openat2 -o "$tr" \
+		"$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" \
+		"${PF_TC_ARGS[@]}" --cgroup "$CG" --shadow >"$log" 2>&1 &
+	spid=$!
+	PF_BG_PIDS+=("$spid")
+	if ! pf_wait_for_line "$log" '^preflightd: ready on ' "$PF_READY_SECS" "$spid"; then
+		pf_detail_file "$log"
+		exit 1
+	fi
+	pid=$(pgrep -P "$spid" -x preflightd)
+	PF_BG_PIDS+=("$pid")
+	pf_expect "shadow mode on" grep -q 'shadow mode' "$log"
+	kill -HUP "$pid"
+	pf_expect "reloaded" pf_wait_stat reloads 1 10
+	kill -TERM "$pid"
+	pf_expect "stopped on SIGTERM" pf_wait_gone "$spid" 30
+	grep -F "\"$PF_POLICY\"" "$tr" >"$CASE_DIR/opens" || true
+	pf_detail_file "$CASE_DIR/opens"
+	pf_expect_eq "the policy file opened twice: at the start, at the reload" \
+		"$(wc -l <"$CASE_DIR/opens")" 2
+	pf_case_result
+}
+
 # The shadow phase: the app with CORS code of its own, run --shadow.
 run_shadow() {
 	pf_stop_all
 	PF_APP_CGROUP=$CG pf_start_app --cors-origin "$ORIGIN" \
 		--listen "$PF_V4_HOST:$PORT" --listen "$PF_V4_HOST:$REF_PORT"
+	pf_case "[$MODE] s0. shadow: the policy loaded is the one compared (read once)" \
+		case_shadow_reads_once
 	if pf_start_preflightd "$MODE" --cgroup "$CG" --shadow --metrics "$METRICS_SHD"; then
 		pf_pass "[$MODE] preflightd run --shadow: ready"
 	else
@@ -907,7 +940,7 @@ main() {
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"
 	phase_wanted k1 k2 l && run_restart
 	phase_wanted q1 q2 q3 q4 && run_held
-	phase_wanted s1 s2 s3 && run_shadow
+	phase_wanted s0 s1 s2 s3 && run_shadow
 	pf_stop_all
 	pf_summary
 }
