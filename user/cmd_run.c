@@ -234,9 +234,11 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
  * events, then looks at signals without blocking; nothing in it waits
  * for a GC pass. Returns 0; or, on SIGUSR2 (a restart), 1 at once: the
  * caller leaves everything attached and pinned for the next instance to
- * adopt. */
+ * adopt. Once a second, tracing left on by a killed `preflightd trace` is
+ * switched off (pin_dir, trace_ctl_fd: pf_trace_orphan_off). */
 static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
-		 const struct run_opts *o, struct pf_tc *tc)
+		 const struct run_opts *o, struct pf_tc *tc, const char *pin_dir,
+		 int trace_ctl_fd)
 {
 	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
@@ -285,6 +287,8 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		if (!deadline && (tc->paused || pf_mono_ns() - last_watch >= 1000000000ull)) {
 			last_watch = pf_mono_ns();
 			pf_tc_watch(tc, cfg->tc_seen, &cfg->draining, o->xdp);
+			if (pf_trace_orphan_off(pin_dir, trace_ctl_fd))
+				pr_info("tracing switched off: left on by a trace that was killed");
 		}
 		if (!deadline)
 			continue;
@@ -472,7 +476,7 @@ int pf_cmd_run(int argc, char **argv)
 	snprintf(status, sizeof(status), "serving %s (%s mode, TC through %s, %u rules)", o.iface,
 		 o.xdp ? "xdp" : "tc", pf_tc_how_name(tc.how), comp.info.n_rules);
 	pf_notify_ready(status);
-	if (serve(&sl, rb, &gc, &o, &tc)) {
+	if (serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl))) {
 		/* a restart: the programs keep translating (and answering)
 		 * until the next instance replaces them in place */
 		pr_info("restart: leaving the programs attached and the state pinned in %s "

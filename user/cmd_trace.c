@@ -7,12 +7,12 @@
  * without reader ends it). One trace per interface at a time: it holds an
  * flock on the instance's pin directory, and a second one is refused (two
  * would steal each other's records from the one ring buffer, and the
- * first to exit would switch tracing off under the other). A trace killed
- * by SIGKILL leaves tracing on until the next one exits. */
+ * first to exit would switch tracing off under the other). Tracing left
+ * on by a trace killed by SIGKILL is switched off by the daemon within a
+ * second (pf_trace_orphan_off). */
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -20,7 +20,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <sys/file.h>
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -122,28 +121,19 @@ static int set_sample(int fd, __u32 sample)
 	return bpf_map_update_elem(fd, &zero, &c, BPF_ANY) ? -errno : 0;
 }
 
-/* Take the one-trace-per-interface lock: an flock on the pin directory
- * dir (released by the kernel however we exit). The held fd, or -errno
- * with the message printed (-EBUSY: another trace holds it). */
+/* Take the one-trace-per-interface lock (pf_trace_lock) on the pin
+ * directory dir. The held fd, or -errno with the message printed
+ * (-EBUSY: another trace holds it). */
 static int trace_lock(const char *dir)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err;
+	int fd = pf_trace_lock(dir);
 
-	if (fd < 0) {
-		err = -errno;
-		pr_warn("open %s: %s (is preflightd running?)", dir, strerror(-err));
-		return err;
-	}
-	if (!flock(fd, LOCK_EX | LOCK_NB))
-		return fd;
-	err = errno == EWOULDBLOCK ? -EBUSY : -errno;
-	if (err == -EBUSY)
+	if (fd == -EBUSY)
 		pr_warn("another `preflightd trace` is running on %s; one at a time "
 			"(they would share one ring buffer): stop it first", dir);
-	else
-		pr_warn("lock %s: %s", dir, strerror(-err));
-	close(fd);
-	return err;
+	else if (fd < 0)
+		pr_warn("lock %s: %s (is preflightd running?)", dir, strerror(-fd));
+	return fd;
 }
 
 int pf_cmd_trace(int argc, char **argv)

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
 #include <sys/mount.h>
@@ -70,6 +71,46 @@ void pf_lock_release(const char *path, int fd)
 	 * once it gets the lock (pf_lock_fd) and opens path again */
 	unlink(path);
 	close(fd);
+}
+
+/* See pin.h. */
+int pf_trace_lock(const char *dir)
+{
+	struct timespec wait = { 0, 20 * 1000 * 1000 };
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err, tries;
+
+	if (fd < 0)
+		return -errno;
+	for (tries = 0; tries < 10; tries++) {
+		if (!flock(fd, LOCK_EX | LOCK_NB))
+			return fd;
+		if (errno != EWOULDBLOCK)
+			break;
+		nanosleep(&wait, NULL);
+	}
+	err = errno == EWOULDBLOCK ? -EBUSY : -errno;
+	close(fd);
+	return err;
+}
+
+/* See pin.h. */
+int pf_trace_orphan_off(const char *dir, int ctl_fd)
+{
+	struct pf_trace_ctl c, off = { 0 };
+	__u32 zero = 0;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), done = 0;
+
+	if (fd < 0)
+		return 0;
+	/* shared: a trace starting now waits for it (pf_trace_lock) */
+	if (!flock(fd, LOCK_SH | LOCK_NB)) {
+		if (!bpf_map_lookup_elem(ctl_fd, &zero, &c) && c.sample &&
+		    !bpf_map_update_elem(ctl_fd, &zero, &off, BPF_ANY))
+			done = 1;
+		flock(fd, LOCK_UN);
+	}
+	close(fd);
+	return done;
 }
 
 int pf_pin_lock(struct pf_pin *p, const char *iface)

@@ -48,6 +48,18 @@ int pf_lock_file(const char *path);
 int pf_lock_fd(const char *path, int fd);
 void pf_lock_release(const char *path, int fd);
 
+/* `preflightd trace`'s lock: one trace per interface at a time, an flock
+ * on the instance's pin directory dir (the kernel releases it however
+ * the trace ends). pf_trace_lock takes it (exclusive): the held fd,
+ * -EBUSY while another trace holds it (retried for 200 ms first: the
+ * daemon's check holds it shared for a moment), or -errno; no message.
+ * pf_trace_orphan_off is that check (the daemon, once a second): when no
+ * trace holds the lock but the control map ctl_fd (pf_trace_ctl) says
+ * tracing is on, a trace died without switching it off (SIGKILL), and it
+ * is switched off. Returns 1 if it was, else 0. */
+int pf_trace_lock(const char *dir);
+int pf_trace_orphan_off(const char *dir, int ctl_fd);
+
 /* Take the per-interface lock; -EBUSY (message printed) if another
  * preflightd serves iface. */
 int pf_pin_lock(struct pf_pin *p, const char *iface);

@@ -29,7 +29,8 @@
 #     its reader gone (`trace | head -n 1` under traffic; `trace | true`
 #     with no record to write), SIGHUP, SIGTERM; a second trace on the same
 #     interface is refused while one runs (exit 1, saying why), and the
-#     first goes on tracing, the switch still on;
+#     first goes on tracing, the switch still on; tracing left on by a
+#     trace killed with SIGKILL is switched off by the daemon;
 #   - the numeric options of run, detach and trace refuse an empty value
 #     (detach --drain-timeout '' was taken as 0, trace --count '' as no
 #     limit), a sign or a space: exit 2, saying which option, the running
@@ -214,6 +215,12 @@ case_trace_ends() {
 	wait "$TRACE_PID" || rc=$?
 	pf_expect_eq "... exit 0" "$rc" 0
 	pf_expect_eq "... tracing off again" "$(trace_sample)" 0
+	trace_bg "$PF_WORK/d.trace" --sample 5
+	pf_expect "trace d: tracing on (sample 5)" pf_until 10 trace_on 5
+	kill -KILL "$(pgrep -P "$TRACE_PID" -x preflightd)"
+	wait "$TRACE_PID" || true
+	pf_expect "trace d killed (SIGKILL): the daemon switches tracing off (<= 5 s)" \
+		pf_until 5 trace_on 0
 	pf_case_result
 }
 
