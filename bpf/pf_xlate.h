@@ -18,6 +18,27 @@
 #include "pf_tcp.h"
 #include "pf_test.h"
 
+/* Under f's lock, a not torn (pf_adj_torn): does client ack x (wire)
+ * acknowledge the whole latest response -- at or past its wire end, and
+ * not past what the server has sent (the wire image of s_hi, the
+ * furthest server byte or FIN translated; never below the response's
+ * end)? The kernel ignores an ack of data not sent; so must resp_acked,
+ * or a spoofed ACK with a random ack (half of all values lie "after" the
+ * response's end) would end the clamp of pf_ack_out_field, and a server
+ * segment at the request position would tell the client its request
+ * arrived while the response may be lost (docs/tcp-splice.md section 4).
+ * A blind guess now needs the few bytes in flight past the response. */
+static __always_inline int pf_acks_resp(const struct pf_flow *f, const struct pf_adj *a,
+					__u32 x)
+{
+	__u32 end = a->s_pos + a->s_after;
+	__u32 hi = (f->hi & PF_FLOW_S_HI) ? pf_seq_out(a, f->s_hi) : end;
+
+	if (pf_before(hi, end))
+		hi = end;
+	return x - end <= hi - end;
+}
+
 /* Under f's lock: is the state still the copy a's? If so, record
  * what the translated segment p (direction dir) tells about the flow:
  * the furthest bytes passed with these offsets (c_hi / s_hi), whether
@@ -60,7 +81,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		goto out;
 	}
 	if (dir == PF_DIR_IN) {
-		if ((p->tflags & PF_TCPF_ACK) && !pf_before(p->ack, f->s_pos + f->s_after))
+		if ((p->tflags & PF_TCPF_ACK) && pf_acks_resp(f, a, p->ack))
 			f->resp_acked = 1;
 		if (p->pay_len) {
 			if (!(f->hi & PF_FLOW_C_HI) || pf_after(end, f->c_hi))

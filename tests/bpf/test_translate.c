@@ -193,6 +193,74 @@ static void t_in_rst_inside_request_not_exact(void)
 	in_zero_len(100, TH_RST, (__u32)strlen(H_PREFLIGHT) - 100);
 }
 
+/* A spoofed pure ACK (an attacker knowing only the 4-tuple: any seq, a
+ * random ack) acking far past the response, 2^30 beyond data the server
+ * never sent: translated as any segment, but not taken as the client's
+ * ack of the response (the kernel ignores an ack of unsent data). The
+ * server's next ACK at the request position must still stop short of the
+ * consumed request (pf_ack_out_field), or the client, whose response may
+ * be lost, would take its request as delivered and never send it again. */
+static void t_in_spoofed_ack_past_sent(void)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L + 77777, c.P + c.R + (1u << 30), "");
+	want = in;
+	want.seq = c.S + 77777;
+	want.ack = c.P + (1u << 30);
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+		return;
+	if (!H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQ(fl.resp_acked, 0, "flow resp_acked after a spoofed ACK");
+	/* a server pure ACK at socket seq S: wire ack S, not S + L */
+	conn_sseg(&in, &c, c.P, c.S, "");
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S;
+	conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out);
+}
+
+/* The other side of that bound: an ack past the response that covers
+ * server data sent after it (and no more) acks the response, also at
+ * exactly the server's wire snd_nxt. */
+static void t_in_ack_past_sent_data(void)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+	__u32 n = 10;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_sseg(&in, &c, c.P, c.S, "0123456789");
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S;
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+		return;
+	/* one byte past what was sent: not an ack of the response */
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R + n + 1, "");
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P + n + 1;
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !H_CHECK(fl.resp_acked == 0, "flow resp_acked %u (ack past snd_nxt)", fl.resp_acked))
+		return;
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R + n, "");
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P + n;
+	if (conn_expect(h_in, &in, NULL, &want, conn_d_in) &&
+	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		H_EQ(fl.resp_acked, 1, "flow resp_acked (ack at the server's snd_nxt)");
+}
+
 /* ---- egress ---- */
 
 /* Server data at P acking the request: seq + R, ack + L. */
@@ -335,6 +403,8 @@ void test_translate(void)
 	h_case("translate_in_sack_beyond_response_ipv6_wrap", t_in_sack_beyond_v6);
 	h_case("translate_in_padded_ack", t_in_padded_ack);
 	h_case("translate_in_fin", t_in_fin);
+	h_case("translate_in_spoofed_ack_past_sent_data_clamp_kept", t_in_spoofed_ack_past_sent);
+	h_case("translate_in_ack_past_response_up_to_sent_data", t_in_ack_past_sent_data);
 	h_case("translate_in_keepalive_probe_out_of_window", t_in_keepalive_probe);
 	h_case("translate_in_rst_at_snd_nxt_exact", t_in_rst_exact);
 	h_case("translate_in_rst_at_request_start_not_exact", t_in_rst_at_request_not_exact);
