@@ -568,8 +568,10 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	if (st) {
 		if (xdp)
 			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
-		if (st == PF_STAT_PASS_TABLE_FULL)
-			goto pass;
+		if (st == PF_STAT_PASS_TABLE_FULL) {
+			pf_count(st);
+			return PF_ANS_FULL; /* counted once: not again by pf_track_first */
+		}
 		goto pass_track;
 	}
 	/* Committed: from here a failure drops the segment and the client's

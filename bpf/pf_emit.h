@@ -44,6 +44,8 @@ enum pf_ans {
 			   * pure ACK for the server, already in its sequence
 			   * space: pass it on untranslated */
 	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
+	PF_ANS_FULL,      /* not answered: the flow table is full (counted
+			   * pass_table_full): pass, no entry to create */
 };
 
 struct pf_tcp_ts_hdr {

@@ -219,7 +219,8 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
  * first byte -- an established socket that has received nothing, the
  * segment at its rcv_nxt, a valid checksum -- and its first request head
  * is understood. Otherwise the connection is never tracked, and its
- * preflights go to the app (pass_framing). */
+ * preflights go to the app (pass_framing); a full flow table is counted
+ * here (pass_table_full), another CPU's entry for a copy of p not. */
 static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_pkt *p)
 {
 	struct pf_follow u = {};
@@ -228,6 +229,7 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	struct pf_flow *nf;
 	__u32 zero = 0, k;
 	__u8 m[8];
+	long err;
 
 	if (p->pay_len < 8 || (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) ||
 	    !(p->tflags & PF_TCPF_ACK) ||
@@ -259,8 +261,13 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	nf->s_mark = si->write_seq;
 	nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
 	nf->last_ns = bpf_ktime_get_ns();
-	if (!bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST))
+	err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
+	if (!err)
 		pf_count(PF_STAT_FLOW_CREATED);
+	else if (err != -PF_EEXIST)
+		/* full: the connection goes untracked, and its preflights
+		 * to the app (pass_framing): counted where it is decided */
+		pf_count(PF_STAT_PASS_TABLE_FULL);
 }
 
 #endif /* PF_FOLLOW_H */

@@ -45,6 +45,8 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 	f = bpf_map_lookup_elem(&pf_flows, &p->key);
 	if (p->pay_len) {
 		ret = pf_try_answer(ctx, xdp, p, f);
+		if (ret == PF_ANS_FULL)
+			return PF_ANS_PASS; /* no entry: nothing to translate */
 		if (ret != PF_ANS_PASS)
 			return ret;
 		/* an entry another CPU created meanwhile, e.g. answering a

@@ -225,6 +225,26 @@ static bool track(struct conn *c, __u32 s, __u32 p)
 	       H_EQX(fl.c_next, s + c->L, "flow c_next (after the GET)");
 }
 
+/* A full flow table at a connection's first request (a GET): it goes
+ * to the app untracked, and that is counted (pass_table_full) -- else
+ * the connection's later preflights showed only as pass_framing. */
+static void t_track_table_full(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(PASS_TABLE_FULL, 1), H_DEND,
+	};
+	struct pf_sockinfo si = h_sock(1000000, 5000000);
+	struct pkt_spec in;
+	struct pf_flow fl;
+
+	if (!H_EQ(h_fill_flows(), H_MAX_FLOWS, "flows after filling the table"))
+		return;
+	h_req_spec(&in, 4, GET_REQ, 1000000, 5000000, 111, 222);
+	h_set_sock(&si);
+	if (conn_expect(h_in, &in, NULL, &in, d))
+		H_CHECK(!h_flow(&in, &fl), "the GET's connection got a flow entry");
+}
+
 /* The first preflight on a connection that carried another request
  * before: answered once the app has answered that one (it went to the
  * app as pass_order when the datapath did not follow connections from
@@ -614,6 +634,7 @@ void test_flow(void)
 	h_case("second_splice_pending_ack_clone_ipv4", t_second_splice_pending_ack);
 	h_case("second_splice_pending_ack_clone_ipv6_wrap", t_second_splice_pending_ack_v6);
 	h_case("tracked_flow_first_preflight_after_a_get_answered", t_tracked_next_answered);
+	h_case("tracked_flow_table_full_counted", t_track_table_full);
 	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
 	h_case("new_connection_same_tuple_after_splice_ipv4", t_new_conn_same_tuple_v4);
 	h_case("new_connection_same_tuple_isn_in_consumed_ipv6_wrap",
