@@ -30,7 +30,8 @@ struct pf_follow {
 	__u8  have;      /* something to apply */
 	__u8  ok;        /* client: next is valid (0: the framing is lost) */
 	__u8  answered;  /* server: a final answer begins at next */
-	__u8  pad;
+	__u8  oow;       /* client: starts past the socket's receive window
+			  * (pf_client_oow): tells nothing */
 };
 
 /* Egress scratch: server bytes being looked at (apart from pf_scratch:
@@ -139,18 +140,47 @@ static __always_inline void pf_frame_seg(void *ctx, bool xdp, const struct pf_pk
 	u->next = next;
 }
 
-/* A client segment of a tracked flow (snapshot a): does a request head
+/* Client payload p of flow f (snapshot a) that starts past c_hi (a gap:
+ * not contiguous with the bytes passed so far): does it start past the
+ * right edge of the socket's receive window (pf_sock_rcv_edge)? The
+ * kernel drops such a segment, so it must move nothing -- not c_hi (a
+ * spoofed segment far ahead kept every later preflight pass_not_next for
+ * ~2^31 bytes), not the framing (one spanning a far c_next, e.g. behind a
+ * large upload, cleared PF_FS_FRAMED for good). A gap inside the window
+ * still moves c_hi: the socket queues it out of order with the current
+ * offsets (pf_commit's pass_not_next). Only gapped segments pay the
+ * socket look-up. c_hi is read without the lock: it only grows (a commit
+ * sets it to its request's end, at or past it), so a segment found
+ * contiguous stays so under the lock; one found past the edge is dropped
+ * by the kernel whatever c_hi is then. No socket to ask: 0, as before. */
+static __always_inline int pf_client_oow(void *ctx, const struct pf_pkt *p,
+					 const struct pf_adj *a, const struct pf_flow *f)
+{
+	const volatile struct pf_flow *v = f;
+	__u32 edge;
+
+	if (!p->pay_len || !(v->hi & PF_FLOW_C_HI) || !pf_after(p->seq, v->c_hi))
+		return 0;
+	if (pf_sock_rcv_edge(ctx, p, &edge))
+		return 0;
+	return pf_after(pf_seq_in(a, p->seq), edge);
+}
+
+/* A client segment of a tracked flow f (snapshot a): does a request head
  * start in it, at c_next? Then frame it (u). A head before an answer to
  * the request in front of it means pipelining: the framing is lost (the
- * connection's preflights go to the app from then on). */
+ * connection's preflights go to the app from then on). A segment past
+ * the socket's receive window frames nothing (u->oow, pf_client_oow). */
 static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct pf_pkt *p,
-					     const struct pf_adj *a, struct pf_follow *u)
+					     const struct pf_adj *a, const struct pf_flow *f,
+					     struct pf_follow *u)
 {
 	struct pf_scratch *s;
 	__u32 zero = 0;
 
 	u->have = 0;
-	if (!p->pay_len || !(a->state & PF_FS_FRAMED))
+	u->oow = pf_client_oow(ctx, p, a, f);
+	if (!p->pay_len || !(a->state & PF_FS_FRAMED) || u->oow)
 		return;
 	/* all of it before c_next (body, retransmissions), or after it (a
 	 * gap: the head comes with the missing segment) */

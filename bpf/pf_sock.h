@@ -63,6 +63,21 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	return 0;
 }
 
+/* The mock's receive window: its right edge rcv_nxt + rcv_wnd (see
+ * below). */
+static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, __u32 *edge)
+{
+	__u32 zero = 0;
+	struct pf_sockinfo *m = bpf_map_lookup_elem(&pf_test_sock, &zero);
+
+	(void)ctx;
+	(void)p;
+	if (!m || !m->valid)
+		return -1;
+	*edge = m->rcv_nxt + m->rcv_wnd;
+	return 0;
+}
+
 /* The mock's socket, valid: it holds the connection (see below). */
 static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 {
@@ -111,6 +126,36 @@ static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 	held = sk->state == BPF_TCP_NEW_SYN_RECV || pf_sk_use(sk->state) != PF_SK_GONE;
 	bpf_sk_release(sk);
 	return held;
+}
+
+/* The right edge of the receive window p's full socket last advertised
+ * (rcv_wup + rcv_wnd, never below rcv_nxt), socket space: the kernel
+ * drops a segment that starts past it (tcp_sequence, tcp_data_queue).
+ * It never moves left (Linux does not shrink an advertised window unless
+ * net.ipv4.tcp_shrink_window is set, and then what it drops is dropped),
+ * and a client sends only inside an edge the server advertised before:
+ * read now, it is at or past the edge any real segment in flight was
+ * sent against. Returns 0, or -1 (no full socket: the caller cannot
+ * tell). */
+static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, __u32 *edge)
+{
+	struct bpf_sock *sk = pf_sk_lookup(ctx, p);
+	struct tcp_sock *tp;
+	__u32 nxt;
+
+	if (!sk)
+		return -1;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp) {
+		bpf_sk_release(sk);
+		return -1;
+	}
+	nxt = tp->rcv_nxt;
+	*edge = tp->rcv_wup + tp->rcv_wnd;
+	if ((__s32)(*edge - nxt) < 0)
+		*edge = nxt;
+	bpf_sk_release(sk);
+	return 0;
 }
 
 /* The connection is still a request socket: the handshake's last ACK is

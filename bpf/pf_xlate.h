@@ -46,7 +46,9 @@ static __always_inline int pf_acks_resp(const struct pf_flow *f, const struct pf
  * found (pf_follow.h): a new request's framing (client), the beginning
  * of an answer (server) -- applied only if the c_next / s_mark it was
  * computed from is still the flow's, in the state (FRAMED, ANSWERED)
- * the entry holds now. Returns 0, or -1 if another CPU committed a
+ * the entry holds now. A client segment past the socket's receive
+ * window (u->oow) records only FIN/RST and the time: the kernel drops it
+ * unread (pf_client_oow). Returns 0, or -1 if another CPU committed a
  * splice since a was read, or a mixes two states: p was translated with
  * offsets the entry does not hold and must be dropped (its sender sends
  * it again; see struct pf_flow).
@@ -81,6 +83,9 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		goto out;
 	}
 	if (dir == PF_DIR_IN) {
+		/* past the socket's window: the kernel drops it unread */
+		if (u->oow)
+			goto client_end;
 		if ((p->tflags & PF_TCPF_ACK) && pf_acks_resp(f, a, p->ack))
 			f->resp_acked = 1;
 		if (p->pay_len) {
@@ -100,6 +105,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 				f->state = 0;
 			}
 		}
+client_end:
 		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
 			f->fin |= PF_FIN_CLIENT;
 	} else {
@@ -252,7 +258,7 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	}
 	PF_TEST_POINT(PF_TP_XLATE_IN);
 	/* the framing first: it reads the segment as it came in */
-	pf_follow_client(ctx, xdp, p, &a, &u);
+	pf_follow_client(ctx, xdp, p, &a, f, &u);
 	if (!(p->tflags & PF_TCPF_ACK) ?
 	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)) :
 	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq), p->ack,
