@@ -405,7 +405,10 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 	stat = PF_STAT_OFL_RESP_UNCOVERED;
 	hlen = sc->h.len;
 	if (sc->e.kind != PF_OFL_NONE) {
-		if (pf_ofl_plan_g(sc)) {
+		res = pf_ofl_plan_g(sc);
+		if (!res && (sc->pl.flags & PF_OFL_PL_NO_ACAC))
+			pf_count(PF_STAT_OFL_KEEP_STAR);
+		if (res) {
 			stat = PF_STAT_OFL_EDIT_FAILED;
 		} else if (!sc->pl.ins_len && !sc->pl.n_pop) {
 			stat = PF_STAT_OFL_RESP_EDITED; /* keep: all there already */

@@ -113,15 +113,34 @@ struct pf_ofl_plan {
 	__u16 ins_len;              /* bytes in ins */
 	__u16 n_pop;                /* lines to remove, descending offsets */
 	__u16 popped;               /* their total length */
+	__u16 flags;                /* PF_OFL_PL_* */
+	__u16 pad;
 	struct pf_slice pop[PF_OFL_POP_MAX];
 	__u8  ins[2 * PF_RESP_MAX]; /* the lines to insert (upper half:
 				     * slack for masked writes, see pf_resp.h) */
 };
 
+/* struct pf_ofl_plan.flags: app_headers: keep, a credentials rule, and
+ * the app's own ACAO (kept) is "*": no Access-Control-Allow-Credentials
+ * of ours next to it -- "*" with credentials is a combination Fetch
+ * forbids (a credentialed request fails the CORS check either way; the
+ * app's wildcard is its decision, ours must not make it a credentialed
+ * one). Counted by the SK_MSG program (ofl_keep_star). */
+#define PF_OFL_PL_NO_ACAC 1u
+
+/* Does the head h (in head) carry an Access-Control-Allow-Origin whose
+ * (first) value is "*"? */
+PF_INLINE int pf_ofl_app_star(const __u8 *head, const struct pf_rhead *h)
+{
+	return (h->ac_seen & (1u << PF_RH_ACAO)) && h->val[PF_RH_ACAO].len == 1 &&
+	       head[PF_M(h->val[PF_RH_ACAO].off)] == '*';
+}
+
 /* Plan the edit of the response head h (in head) answering the request
  * of entry e under the rule settings orule (NULL: none). Returns 0 with
- * pl filled (ins_len 0 and n_pop 0: nothing to do), or -1 when the lines
- * would not fit (the response then passes unchanged). */
+ * pl filled (ins_len 0 and n_pop 0: nothing to do; flags: PF_OFL_PL_*),
+ * or -1 when the lines would not fit (the response then passes
+ * unchanged). */
 PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
 			  const struct pf_ofl_ent *e, const struct pf_ofl_rule *orule,
 			  struct pf_ofl_plan *pl)
@@ -133,6 +152,7 @@ PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
 	pl->ins_len = 0;
 	pl->n_pop = 0;
 	pl->popped = 0;
+	pl->flags = 0;
 	if (e->kind == PF_OFL_NONE)
 		return 0;
 	merge = vary && !h->vary_origin;
@@ -163,8 +183,10 @@ PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
 						   PF_TOKEN_MAX / 8);
 			PF_PUT_LIT(pl->ins, off, "\r\n");
 		}
-		if ((e->flags & PF_OFL_E_CRED) &&
-		    (!keep || !(h->ac_seen & (1u << PF_RH_ACAC))))
+		if ((e->flags & PF_OFL_E_CRED) && keep && pf_ofl_app_star(head, h))
+			pl->flags |= PF_OFL_PL_NO_ACAC;
+		else if ((e->flags & PF_OFL_E_CRED) &&
+			 (!keep || !(h->ac_seen & (1u << PF_RH_ACAC))))
 			PF_PUT_LIT(pl->ins, off, "Access-Control-Allow-Credentials: true\r\n");
 		el = orule ? orule->expose_len : 0;
 		if (el && el <= PF_OFL_EXPOSE_MAX &&

@@ -520,6 +520,35 @@ static void test_plan(void **state)
 				 &e, &o),
 			    RH200 ACAC EXPOSE "Vary: Origin\r\n"
 			    "Access-Control-Allow-Origin: https://x.test\r\n" BODY);
+	assert_int_equal(pl.flags, 0);
+	/* keep, and the app's own ACAO is "*": no ACAC of ours next to it
+	 * (a credentialed wildcard, which Fetch forbids), flagged for the
+	 * count; the other lines it lacks still added */
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *\r\n" BODY, &e, &o),
+			    RH200 EXPOSE "Vary: Origin\r\n"
+			    "Access-Control-Allow-Origin: *\r\n" BODY);
+	assert_int_equal(pl.flags, PF_OFL_PL_NO_ACAC);
+	/* (its own ACAC too: kept as it is, the app's combination) */
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin:  *  \r\n" ACAC BODY, &e, &o),
+			    RH200 EXPOSE "Vary: Origin\r\n"
+			    "Access-Control-Allow-Origin:  *  \r\n" ACAC BODY);
+	assert_int_equal(pl.flags, PF_OFL_PL_NO_ACAC);
+	/* a value that only starts with "*" is not the wildcard */
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *x\r\n" BODY, &e, &o),
+			    RH200 ACAC EXPOSE "Vary: Origin\r\n"
+			    "Access-Control-Allow-Origin: *x\r\n" BODY);
+	assert_int_equal(pl.flags, 0);
+	/* without credentials: nothing withheld */
+	e = ent(PF_OFL_ALLOW, PF_OFL_E_KEEP);
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *\r\n" BODY, &e, &o),
+			    RH200 EXPOSE "Vary: Origin\r\n"
+			    "Access-Control-Allow-Origin: *\r\n" BODY);
+	assert_int_equal(pl.flags, 0);
+	/* replace: the app's "*" goes, ours and ACAC in */
+	e = ent(PF_OFL_ALLOW, PF_OFL_E_CRED);
+	assert_string_equal(edit(RH200 "Access-Control-Allow-Origin: *\r\n" BODY, &e, &o),
+			    RH200 ACAO_A ACAC EXPOSE "Vary: Origin\r\n" BODY);
+	assert_int_equal(pl.flags, 0);
 	/* Vary merged into one line, not duplicated */
 	e = ent(PF_OFL_ALLOW, 0);
 	assert_string_equal(edit(RH200 "Vary: Accept-Encoding\r\nX: 1\r\nVary: Cookie\r\n" BODY,
