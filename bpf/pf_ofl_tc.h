@@ -13,6 +13,7 @@
 #include "pf_ofl_read.h"
 #include "pf_pkt.h"
 #include "pf_sock.h"
+#include "pf_test.h"
 
 /* The early entry of the request socket whose client ISN is isn, created
  * for its first data segment. */
@@ -167,7 +168,8 @@ static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_p
 	if (err)
 		return -1;
 	bpf_spin_lock(&st->lock);
-	st->s.detached = 0;
+	if (st->s.detached == PF_OFL_DET_OUT) /* (a copy of the segment may have been first) */
+		st->s.detached = PF_OFL_DET_IN;
 	bpf_spin_unlock(&st->lock);
 	pf_count(PF_STAT_OFL_READDED);
 	return 0;
@@ -222,6 +224,17 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 		if (st->s.in_state != PF_OFL_IN_HEAD || st->s.next != next) {
 			/* a copy of this segment on another CPU was first */
 			bpf_spin_unlock(&st->lock);
+			return;
+		}
+		if (st->s.detached == PF_OFL_DET_LEAVING) {
+			/* TC egress on another CPU is deleting the socket from
+			 * the map right now: a re-add before its delete would
+			 * be undone by it (enum pf_ofl_det), and this request's
+			 * response would go out unseen. Stop recording: the
+			 * connection's responses pass unchanged, counted. */
+			st->s.in_state = PF_OFL_IN_STOP;
+			bpf_spin_unlock(&st->lock);
+			pf_count(PF_STAT_OFL_LEAVE_RACE);
 			return;
 		}
 		if (st->s.detached) {
@@ -332,13 +345,15 @@ int pf_ofl_tc(struct __sk_buff *skb)
  *   and the program never corks once the socket is out (pf_ofl_cork).
  * The psock (and the kernel's copying of sendfile pages) goes when the
  * write that sent the head ends; a failed delete leaves the socket in
- * (the recorder then finds it there). */
+ * (marked in again). Between the two lock sections the socket is
+ * LEAVING, which the recorder does not undo (enum pf_ofl_det). */
 static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf_pkt *p)
 {
 	struct pf_ofl_sk *st;
 	struct bpf_sock *sk;
 	__u64 *ck, cookie;
 	__u32 ok = 0;
+	long err;
 
 	if (!pf_cfg.ofl_on || !p->pay_len)
 		return;
@@ -356,8 +371,9 @@ static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf
 		return;
 	if (!st->corked && !bpf_map_lookup_elem(&pf_ofl_held, &cookie)) {
 		bpf_spin_lock(&st->lock);
-		if (st->s.detach_req && !st->s.detached && st->s.n_req == st->s.n_resp) {
-			st->s.detached = 1;
+		if (st->s.detach_req && st->s.detached == PF_OFL_DET_IN &&
+		    st->s.n_req == st->s.n_resp) {
+			st->s.detached = PF_OFL_DET_LEAVING;
 			ok = 1;
 		}
 		st->s.detach_req = 0;
@@ -365,10 +381,14 @@ static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf
 	}
 	if (!ok)
 		return;
-	if (bpf_map_delete_elem(&pf_ofl_socks, &cookie))
-		pf_count(PF_STAT_OFL_DETACH_FAILED);
-	else
-		pf_count(PF_STAT_OFL_DETACHED);
+	/* LEAVING until the delete is done: a request the recorder sees
+	 * meanwhile stops the recording (enum pf_ofl_det) */
+	PF_TEST_POINT(PF_TP_OFL_LEAVE);
+	err = bpf_map_delete_elem(&pf_ofl_socks, &cookie);
+	bpf_spin_lock(&st->lock);
+	st->s.detached = err ? PF_OFL_DET_IN : PF_OFL_DET_OUT;
+	bpf_spin_unlock(&st->lock);
+	pf_count(err ? PF_STAT_OFL_DETACH_FAILED : PF_STAT_OFL_DETACHED);
 }
 
 #endif /* PF_BPF_OFL_TC_H */

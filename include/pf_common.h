@@ -151,6 +151,7 @@ enum pf_tok_kind {
 	X(OFL_MISSED,          "offload: response bytes went out unseen (kernel cork/window): connection passed") \
 	X(OFL_DETACHED,        "offload: sockets out of the SK_MSG path for a large body (zero-copy sendfile)") \
 	X(OFL_READDED,         "offload: sockets back in the SK_MSG path at their next request") \
+	X(OFL_LEAVE_RACE,      "offload: a request arrived while TC egress took its socket out of the SK_MSG path: later responses unchanged") \
 	X(OFL_DETACH_FAILED,   "offload: socket map update/delete for a body failed: connection passed unchanged") \
 	X(OFL_KEEP_STAR,       "offload: app_headers: keep and the app's own ACAO is *: no Access-Control-Allow-Credentials added to it") \
 	X(OFL_WINDOW,          "offload: responses whose small body passed without another SK_MSG run (apply_bytes)") \

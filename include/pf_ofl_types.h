@@ -63,6 +63,21 @@ enum pf_ofl_in {
 	PF_OFL_IN_STOP,      /* framing lost or not followed: record nothing */
 };
 
+/* struct pf_ofl_state.detached: the socket's place in pf_ofl_socks for a
+ * large body (bpf/pf_ofl_tc.h). Only TC egress moves IN -> LEAVING ->
+ * OUT (or back to IN when its delete failed); only the recorder moves
+ * OUT -> IN (its re-add). LEAVING covers TC egress's delete, between its
+ * two lock sections: a recorder that took the socket for OUT there would
+ * re-add it before the delete (EEXIST: "in") and mark it IN, and the
+ * delete would then leave it out marked IN -- its later responses would
+ * pass the SK_MSG program by, silently. A request that arrives while
+ * LEAVING stops the recording instead (ofl_leave_race). */
+enum pf_ofl_det {
+	PF_OFL_DET_IN = 0,   /* in the map (or never taken out) */
+	PF_OFL_DET_OUT,      /* deleted for a body: re-added at the next request */
+	PF_OFL_DET_LEAVING,  /* TC egress is deleting it right now */
+};
+
 /* What TC ingress writes and SK_MSG reads, under struct pf_ofl_sk's lock.
  * Sequence numbers are the server socket's. */
 struct pf_ofl_state {
@@ -76,8 +91,9 @@ struct pf_ofl_state {
 	__u8  has_gap;
 	__u8  detach_req;  /* SK_MSG passed a head with a large body: TC
 			    * egress may take the socket out of the map */
-	__u8  detached;    /* out of pf_ofl_socks: TC ingress puts it back
-			    * before it records the next request */
+	__u8  detached;    /* enum pf_ofl_det: out of pf_ofl_socks, TC
+			    * ingress puts it back before it records the
+			    * next request */
 	__u8  pad[4];
 	struct pf_ofl_ent q[PF_OFL_FIFO];
 };

@@ -1,4 +1,4 @@
-/* test_ofl.c -- BPF tier: the response offload's request recorder (pf_ofl_tc) taking the ingress programs' parse of the same head (pf_ofl_reuse, pf_scratch.head_n). */
+/* test_ofl.c -- BPF tier: the response offload's request recorder (pf_ofl_tc) taking the ingress programs' parse of the same head (pf_ofl_reuse, pf_scratch.head_n); a socket leaving the SK_MSG path for a body and coming back (enum pf_ofl_det). */
 /* The recorder runs after the ingress program of the same segment on the
  * same CPU (a tail call at TC; in XDP mode after a whole batch of XDP
  * runs). pf_scratch.head_n says which bytes of the per-CPU request copy
@@ -579,6 +579,193 @@ out:
 	ocase_close(&k);
 }
 
+/* ---- a socket leaving the SK_MSG path for a body (enum pf_ofl_det) ---- */
+
+/* o's server socket's cookie (the pf_ofl_socks key), 0 on failure. */
+static __u64 ocookie(const struct oconn *o)
+{
+	__u64 c = 0;
+	socklen_t l = sizeof(c);
+
+	H_CHECK(!getsockopt(o->sfd, SOL_SOCKET, SO_COOKIE, &c, &l), "SO_COOKIE: %s",
+		strerror(errno));
+	return c;
+}
+
+/* Cover o's server socket for the recorder at next with its cookie, in
+ * detach state det (detach_req: its SK_MSG program asked to leave), and
+ * in pf_ofl_socks if in_map. */
+static bool oconn_arm_det(const struct oconn *o, __u32 next, __u8 det, __u8 detach_req,
+			  bool in_map)
+{
+	int fd = bpf_map__fd(h_skel->maps.pf_ofl_socks);
+	__u64 c = ocookie(o), sfd = (__u64)o->sfd;
+	struct pf_ofl_sk v;
+
+	memset(&v, 0, sizeof(v));
+	v.cookie = c;
+	v.s.next = next;
+	v.s.in_state = PF_OFL_IN_HEAD;
+	v.s.detached = det;
+	v.s.detach_req = detach_req;
+	if (!H_CHECK(c && !bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_ofl_sk), &o->sfd, &v,
+					       BPF_ANY), "pf_ofl_sk: %s", strerror(errno)))
+		return false;
+	if (!in_map)
+		return true;
+	return H_CHECK(!bpf_map_update_elem(fd, &c, &sfd, BPF_ANY),
+		       "pf_ofl_socks: add the socket: %s", strerror(errno));
+}
+
+/* Is o's server socket in pf_ofl_socks? */
+static bool oconn_in_map(const struct oconn *o)
+{
+	__u64 c = ocookie(o), v;
+
+	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_ofl_socks), &c, &v);
+}
+
+/* The recorder on o's request segment s finds the socket LEAVING: TC
+ * egress on another CPU between its lock section and its delete (the
+ * socket still in the map), the state the race left behind -- the
+ * recorder's re-add found it in (EEXIST), marked it IN and recorded,
+ * then the delete took it out: later responses unseen. Deterministic:
+ * the state is crafted, the recorder runs alone. Now: recording stops,
+ * counted, the state left to TC egress. */
+static void t_leave_race(void)
+{
+	struct pf_ofl_sk v;
+	struct h_run r;
+	struct ocase k;
+
+	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL) ||
+	    !oconn_arm_det(&k.c[0], k.s[0].seq, PF_OFL_DET_LEAVING, 0, true) ||
+	    !h_run_spec(&ofl_prog, &k.s[0], NULL, &r) || !oconn_state(&k.c[0], &v))
+		goto out;
+	H_EQ(r.verdict, H_PASS, "recorder verdict");
+	H_EQ(r.delta[PF_STAT_OFL_LEAVE_RACE], 1, "ofl_leave_race");
+	H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 0, "ofl_req_recorded");
+	H_EQ(r.delta[PF_STAT_OFL_READDED], 0, "ofl_readded");
+	H_EQ(v.s.in_state, PF_OFL_IN_STOP, "recording stopped");
+	H_EQ(v.s.detached, PF_OFL_DET_LEAVING, "detached (TC egress's to change)");
+	H_EQ(v.s.n_req, 0, "requests recorded");
+out:
+	ocase_close(&k);
+}
+
+/* A server segment of o carrying pay (TC egress), and o's flow key. */
+static void oseg_out(struct pkt_spec *s, struct pf_flow_key *key, const struct oconn *o,
+		     const char *pay)
+{
+	pkt_default(s, 4);
+	pkt_addr(4, "127.0.0.1", s->saddr);
+	pkt_addr(4, "127.0.0.1", s->daddr);
+	s->sport = OFL_PORT;
+	s->dport = o->cport;
+	s->seq = P0;
+	s->ack = S0;
+	s->pay = pay;
+	s->paylen = (unsigned)strlen(pay);
+	memset(key, 0, sizeof(*key));
+	pkt_addr(4, "127.0.0.1", key->caddr);
+	pkt_addr(4, "127.0.0.1", key->saddr);
+	key->cport = htons(o->cport);
+	key->sport = htons(OFL_PORT);
+	key->family = 4;
+}
+
+/* TC egress takes a socket that asked to leave (pf_ofl_leave) out of the
+ * map: LEAVING only inside its run, OUT after (IN again when the delete
+ * fails: the socket was not in the map); the recorder's re-add then
+ * brings an OUT socket back (IN, the request recorded). */
+static void t_leave_round_trip(void)
+{
+	int leave = bpf_map__fd(h_skel->maps.pf_ofl_leave);
+	struct pf_flow_key key;
+	struct pf_ofl_sk v;
+	struct pkt_spec out;
+	struct h_run r;
+	struct ocase k;
+	__u64 c;
+	int i;
+
+	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL))
+		goto out;
+	oseg_out(&out, &key, &k.c[0], "0123456789");
+	for (i = 0; i < 2; i++) {
+		/* i 0: in the map, the delete succeeds; 1: not, it fails */
+		c = ocookie(&k.c[0]);
+		if (!oconn_arm_det(&k.c[0], k.s[0].seq, PF_OFL_DET_IN, 1, i == 0) ||
+		    !H_CHECK(!bpf_map_update_elem(leave, &key, &c, BPF_ANY), "pf_ofl_leave: %s",
+			     strerror(errno)) ||
+		    !h_run_spec(&h_tc_out, &out, NULL, &r) || !oconn_state(&k.c[0], &v))
+			goto out;
+		H_EQ(r.delta[i ? PF_STAT_OFL_DETACH_FAILED : PF_STAT_OFL_DETACHED], 1,
+		     i ? "ofl_detach_failed" : "ofl_detached");
+		H_EQ(v.s.detached, i ? PF_OFL_DET_IN : PF_OFL_DET_OUT, "detached after egress");
+		H_CHECK(!oconn_in_map(&k.c[0]), "the socket still in pf_ofl_socks");
+		H_CHECK(bpf_map_lookup_elem(leave, &key, &c), "the pf_ofl_leave entry stays");
+	}
+	/* OUT: the recorder puts it back before it records */
+	if (!oconn_arm_det(&k.c[0], k.s[0].seq, PF_OFL_DET_OUT, 0, false) ||
+	    !h_run_spec(&ofl_prog, &k.s[0], NULL, &r) || !oconn_state(&k.c[0], &v))
+		goto out;
+	H_EQ(r.delta[PF_STAT_OFL_READDED], 1, "ofl_readded");
+	H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 1, "ofl_req_recorded");
+	H_EQ(v.s.detached, PF_OFL_DET_IN, "detached after the re-add");
+	H_EQ(v.s.n_req, 1, "requests recorded");
+	H_CHECK(oconn_in_map(&k.c[0]), "the socket not back in pf_ofl_socks");
+out:
+	ocase_close(&k);
+}
+
+/* The race itself, driven (bpf/pf_test.h): TC egress of a socket that
+ * asked to leave stops on a second CPU between its lock section and its
+ * delete (PF_TP_OFL_LEAVE) while the recorder takes the connection's
+ * next request on the first. Whatever the order, a socket the recorder
+ * still records for must be in the map: the bug left it out and marked
+ * in (its next response unseen by the SK_MSG program). */
+static void t_leave_race_driven(void)
+{
+	int leave = bpf_map__fd(h_skel->maps.pf_ofl_leave);
+	struct h_run r, re;
+	struct pf_flow_key key;
+	struct pf_ofl_sk v;
+	struct pkt_spec out;
+	struct ocase k;
+	__u64 c;
+	bool in;
+
+	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL))
+		goto out;
+	unpin(); /* h_pause_start takes two CPUs */
+	oseg_out(&out, &key, &k.c[0], "0123456789");
+	c = ocookie(&k.c[0]);
+	if (!oconn_arm_det(&k.c[0], k.s[0].seq, PF_OFL_DET_IN, 1, true) ||
+	    !H_CHECK(!bpf_map_update_elem(leave, &key, &c, BPF_ANY), "pf_ofl_leave: %s",
+		     strerror(errno)) ||
+	    !h_pause_start(&h_tc_out, &out, PF_TP_OFL_LEAVE))
+		goto out;
+	if (!h_run_spec(&ofl_prog, &k.s[0], NULL, &r)) {
+		h_pause_finish(NULL);
+		goto out;
+	}
+	if (!h_pause_finish(&re) || !oconn_state(&k.c[0], &v))
+		goto out;
+	in = oconn_in_map(&k.c[0]);
+	H_EQ(re.delta[PF_STAT_OFL_DETACHED], 1, "ofl_detached (egress)");
+	H_CHECK(!(v.s.in_state == PF_OFL_IN_HEAD && !in),
+		"recording goes on for a socket out of the map (detached %u, %u recorded)",
+		v.s.detached, v.s.n_req);
+	H_CHECK(in == (v.s.detached == PF_OFL_DET_IN),
+		"in the map: %d, but detached %u", in, v.s.detached);
+	H_EQ(r.delta[PF_STAT_OFL_LEAVE_RACE], 1, "ofl_leave_race (recorder)");
+	H_EQ(v.s.in_state, PF_OFL_IN_STOP, "recording stopped");
+	H_EQ(v.s.detached, PF_OFL_DET_OUT, "detached after both");
+out:
+	ocase_close(&k);
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -588,4 +775,7 @@ void test_ofl(void)
 	h_case("ofl_reuse_head_n_differs", t_reuse_head_n_differs);
 	h_case("ofl_reuse_cleared_by_client_bytes", t_reuse_cleared_by_client_bytes);
 	h_case("ofl_reuse_cleared_by_answer_path", t_reuse_cleared_by_answer_path);
+	h_case("ofl_leave_race_stops_recording", t_leave_race);
+	h_case("ofl_leave_round_trip", t_leave_round_trip);
+	h_case("ofl_leave_race_driven", t_leave_race_driven);
 }
