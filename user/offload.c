@@ -104,6 +104,47 @@ static void set_autoload(struct preflightd_bpf *skel, bool on, bool shadow)
 	bpf_program__set_autoload(skel->progs.pf_shd_tc_out, on && shadow);
 }
 
+/* The pinned offload map i of pin_dir, or -1. */
+static int pin_get(const char *pin_dir, unsigned i)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/%s", pin_dir, ofl_pins[i]);
+	return bpf_obj_get(path);
+}
+
+/* The SK_MSG program attached to the socket map at fd: 1 with its id in
+ * *id, 0 if none, or a negative errno. */
+static int msg_attached(int fd, __u32 *id)
+{
+	__u32 ids[4], cnt = 4, flags = 0;
+
+	if (bpf_prog_query(fd, BPF_SK_MSG_VERDICT, 0, &flags, ids, &cnt))
+		return -errno;
+	if (!cnt)
+		return 0;
+	*id = ids[0];
+	return 1;
+}
+
+/* Does the offload a dead instance left in dir edit responses? An
+ * enforcing run's socket map carries the SK_MSG program (attached before
+ * any socket is covered, detached only with every socket released); a
+ * shadow run's never does. The attachment itself is the pinned record
+ * of the mode -- it is what edits, and it outlives the process. 1 yes,
+ * 0 no, or a negative errno (cannot tell). */
+static int left_edits(const char *dir)
+{
+	int fd = pin_get(dir, PIN_SOCKS), n;
+	__u32 id;
+
+	if (fd < 0)
+		return -errno;
+	n = msg_attached(fd, &id);
+	close(fd);
+	return n;
+}
+
 /* Can this build reuse every offload map a dead instance pinned in dir:
  * all there, of the same type and sizes? (Checked before any is reused:
  * a reuse cannot be undone.) */
@@ -162,7 +203,7 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 {
 	char path[600];
 	unsigned i;
-	int fd, err;
+	int fd, err, edits;
 
 	memset(o, 0, sizeof(*o));
 	o->cg_fd = -1;
@@ -187,13 +228,30 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[PIN_SOCKS]);
 	if (access(path, F_OK))
 		return size_unused(o, skel); /* no dead instance with offload */
+	edits = left_edits(o->dir);
 	if (!adoptable(o->dir, skel)) {
 		/* another build's offload (an upgrade): its programs cannot
 		 * use our maps nor ours its; remove it, start afresh */
 		pr_warn("response offload left in %s has another layout: detaching it (its "
 			"connections get no more headers)", o->dir);
-		pf_ofl_detach_stale(o->dir, strrchr(o->dir, '/') ? strrchr(o->dir, '/') + 1 : o->dir);
-		return size_unused(o, skel);
+		goto stale;
+	}
+	if (edits < 0 || (edits > 0) == shadow) {
+		/* another mode's: a shadow run must never change a byte, and
+		 * the enforcing programs would keep editing (covered sockets
+		 * keep the SK_MSG program); an enforcing run cannot give a
+		 * shadow run's covered sockets (in ofl_sk, never in the
+		 * socket map) the SK_MSG program -- their requests would be
+		 * recorded for responses nothing edits */
+		if (shadow)
+			pr_warn("response offload left in %s edits responses%s: a shadow run "
+				"never does -- detaching it (its connections get no more headers)",
+				o->dir, edits < 0 ? " (or cannot tell)" : "");
+		else
+			pr_warn("response offload left in %s is a shadow run's (no SK_MSG "
+				"program on its sockets): detaching it, connections are covered "
+				"afresh", o->dir);
+		goto stale;
 	}
 	for (i = 0; i < N_ADOPT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
@@ -217,6 +275,9 @@ int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 	pr_info("adopting the response offload's sockets and request queues left in %s",
 		o->dir);
 	return 0;
+stale:
+	pf_ofl_detach_stale(o->dir, strrchr(o->dir, '/') ? strrchr(o->dir, '/') + 1 : o->dir);
+	return size_unused(o, skel);
 }
 
 /* Our sockops program (by name) attached to cg_fd: its fd, or -1. */
@@ -563,27 +624,18 @@ void pf_ofl_detach(struct pf_ofl *o, struct preflightd_bpf *skel)
 /* The SK_MSG program attached to the socket map at fd: detach it. */
 static int detach_msg(int fd)
 {
-	__u32 ids[4], cnt = 4, flags = 0;
+	__u32 id;
 	int pfd, n = 0;
 
-	if (bpf_prog_query(fd, BPF_SK_MSG_VERDICT, 0, &flags, ids, &cnt) || !cnt)
+	if (msg_attached(fd, &id) <= 0)
 		return 0;
-	pfd = bpf_prog_get_fd_by_id(ids[0]);
+	pfd = bpf_prog_get_fd_by_id(id);
 	if (pfd < 0)
 		return 0;
 	if (!bpf_prog_detach2(pfd, fd, BPF_SK_MSG_VERDICT))
 		n = 1;
 	close(pfd);
 	return n;
-}
-
-/* The pinned offload map i of pin_dir, or -1. */
-static int pin_get(const char *pin_dir, unsigned i)
-{
-	char path[600];
-
-	snprintf(path, sizeof(path), "%s/%s", pin_dir, ofl_pins[i]);
-	return bpf_obj_get(path);
 }
 
 /* See offload.h. */

@@ -568,6 +568,42 @@ case_restarted() {
 	pf_case_result
 }
 
+# k3. After kill -9 of an enforcing instance, `run --shadow` (HOLD: the
+# oflhold output of a connection held across; EDITED: ofl_resp_edited
+# before the shadow run's requests) does not adopt the offload that edits
+# responses: detached (said so), the held connection's next response and a
+# new connection's as the CORS-less app wrote them, nothing edited.
+case_shadow_after_enforcing() {
+	newcase
+	pf_expect_match "the shadow run detached the enforcing offload" "$(cat "$PF_PFD_LOG")" \
+		'edits responses: a shadow run never does -- detaching it'
+	pf_expect_eq "one sockops program on the cgroup (the shadow run's)" "$(sockops_on_cg)" 1
+	pf_detail_file "$1"
+	pf_expect "held connection: ACAO before the crash" grep -q "before acao=$ORIGIN" "$1"
+	pf_expect "held connection: no ACAO after the shadow start" grep -q "after acao=-" "$1"
+	get "$API/v1/items" "$ORIGIN"
+	pf_expect_eq "a new connection: no ACAO (the app has none)" \
+		"$(count_hdr "$CASE_DIR/h" access-control-allow-origin)" 0
+	pf_expect_eq "nothing edited under the shadow run" "$(($(pf_stat ofl_resp_edited) - $2))" 0
+	pf_expect_ge "the shadow run read the heads" "$(pf_stat shd_read)" 1
+	pf_case_result
+}
+
+# k4. After kill -9 of that shadow instance, an enforcing `run` does not
+# adopt the shadow run's offload either (its covered sockets are in no
+# socket map: no SK_MSG program would ever edit their responses):
+# detached (said so), new connections covered afresh.
+case_enforcing_after_shadow() {
+	newcase
+	pf_expect_match "the enforcing run detached the shadow offload" "$(cat "$PF_PFD_LOG")" \
+		"is a shadow run's .*: detaching it"
+	pf_expect_eq "one sockops program on the cgroup" "$(sockops_on_cg)" 1
+	get "$API/v1/items" "$ORIGIN"
+	pf_expect_eq "a new connection gets its ACAO" \
+		"$(hdr "$CASE_DIR/h" access-control-allow-origin)" "$ORIGIN"
+	pf_case_result
+}
+
 # l. After kill -9, `preflightd detach` (RC, OUT: its status and output)
 # removed the offload too: no sockops program, no pins, the app's own
 # responses again.
@@ -587,7 +623,8 @@ case_detached() {
 
 # The crash, restart and detach sequence.
 run_restart() {
-	local hold=$PF_WORK/hold.out hold2=$PF_WORK/hold2.out go=$PF_WORK/hold.go hpid h2pid rc=0 det
+	local hold=$PF_WORK/hold.out hold2=$PF_WORK/hold2.out hold3=$PF_WORK/hold3.out
+	local go=$PF_WORK/hold.go hpid h2pid rc=0 det edited
 	pf_start_preflightd "$MODE" --cgroup "$CG" || true
 	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
 		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path /v1/items \
@@ -613,6 +650,25 @@ run_restart() {
 	wait "$hpid" "$h2pid" 2>/dev/null || true
 	pf_case "[$MODE] k2. restart: adopted, a held connection keeps its headers" case_restarted \
 		"$hold" "$hold2"
+	# a shadow run after a crashed enforcing one, then the reverse
+	rm -f "$go"
+	pf_ns timeout --foreground -k 2 90 python3 "$PF_ROOT/tests/e2e/tools/oflhold.py" \
+		--host "$PF_V4_HOST" --port "$PORT" --origin "$ORIGIN" --path /v1/items \
+		--go "$go" >"$hold3" 2>&1 &
+	hpid=$!
+	pf_wait_for_line "$hold3" 'before' 10 "$hpid" || true
+	pf_kill9
+	pf_start_preflightd "$MODE" --cgroup "$CG" --shadow || true
+	edited=$(pf_stat ofl_resp_edited)
+	touch "$go"
+	pf_wait_gone "$hpid" 20 || true
+	wait "$hpid" 2>/dev/null || true
+	pf_case "[$MODE] k3. kill -9, run --shadow: the enforcing offload not adopted, nothing edited" \
+		case_shadow_after_enforcing "$hold3" "${edited:-0}"
+	pf_kill9
+	pf_start_preflightd "$MODE" --cgroup "$CG" || true
+	pf_case "[$MODE] k4. kill -9 of the shadow run, run: its offload not adopted, headers again" \
+		case_enforcing_after_shadow
 	pf_kill9
 	timeout -k 2 40 "$PF_PREFLIGHTD" detach --iface "$PF_IF_HOST" --drain-timeout 5 \
 		>"$PF_WORK/detach.out" 2>&1 || rc=$?
@@ -938,7 +994,7 @@ main() {
 	local stop_rc=0
 	pf_stop_preflightd || stop_rc=$?
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"
-	phase_wanted k1 k2 l && run_restart
+	phase_wanted k1 k2 k3 k4 l && run_restart
 	phase_wanted q1 q2 q3 q4 && run_held
 	phase_wanted s0 s1 s2 s3 && run_shadow
 	pf_stop_all
