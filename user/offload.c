@@ -400,7 +400,10 @@ static void wait_held(int held_fd, int socks_fd)
 		"reset", n, PF_OFL_HELD_WAIT_S);
 }
 
-/* Pin the offload maps (the pin directory exists: pf_pin_maps ran). */
+/* Pin the offload maps (the pin directory exists: pf_pin_maps ran). On
+ * a failure part way, the pins this call made are removed again (a dead
+ * instance's pins it replaced are gone either way: the adopted maps are
+ * ours now). */
 static int pin_maps(struct pf_ofl *o, struct preflightd_bpf *skel)
 {
 	char path[600];
@@ -413,11 +416,17 @@ static int pin_maps(struct pf_ofl *o, struct preflightd_bpf *skel)
 		err = bpf_map__pin(ofl_map(skel, i), path);
 		if (err) {
 			pr_warn("pin %s: %s", path, strerror(-err));
-			return err;
+			goto unwind;
 		}
 	}
 	o->pinned = true;
 	return 0;
+unwind:
+	while (i-- > 0) {
+		snprintf(path, sizeof(path), "%s/%s", o->dir, ofl_pins[i]);
+		bpf_map__unpin(ofl_map(skel, i), path);
+	}
+	return err;
 }
 
 static void unpin_maps(struct pf_ofl *o)
