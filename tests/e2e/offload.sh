@@ -309,12 +309,15 @@ case_exact_nginx() {
 }
 
 # i. The counters: responses edited, none without a request or not
-# understood, framing never lost.
+# understood, framing never lost, no response bytes unseen (ofl_missed),
+# no socket map update or delete for a body failed (ofl_detach_failed;
+# cases g and h take sockets out for 1 MB bodies and back).
 case_stats() {
 	pf_stats_dump | grep -E 'ofl_|answered' || true
 	pf_expect_ge "ofl_resp_edited" "$(pf_stat ofl_resp_edited)" 10
 	local c
-	for c in ofl_no_request ofl_resp_bad ofl_in_gap ofl_in_unparsed ofl_edit_failed ofl_busy; do
+	for c in ofl_no_request ofl_resp_bad ofl_in_gap ofl_in_unparsed ofl_edit_failed ofl_busy \
+		 ofl_missed ofl_detach_failed; do
 		pf_expect_eq "$c" "$(pf_stat "$c")" 0
 	done
 	pf_case_result
