@@ -766,6 +766,72 @@ out:
 	ocase_close(&k);
 }
 
+/* ---- shadow mode's response reader (pf_shd_tc_out) ---- */
+
+static struct h_prog shd_prog = {
+	.name = "pf_shd_tc_out", .fd = -1, .kind = H_KIND_TC,
+	.retval = { [H_PASS] = TC_ACT_UNSPEC, [H_TX] = TC_ACT_REDIRECT,
+		    [H_DROP] = TC_ACT_SHOT },
+};
+
+/* One server segment holding a chunked response of 12 one-byte chunks
+ * whole (its head, 13 chunk-size lines and the trailer: 15 units, as a
+ * GSO skb of a chunked body can), then the next response in the next
+ * segment. The reader follows every unit of a segment up to
+ * PF_SHD_TURNS: with 8 turns of which each unit took two (4 units a
+ * segment) it stopped in the first and counted the second ofl_missed. */
+static void t_shd_units_per_segment(void)
+{
+	static const char resp2[] = "HTTP/1.1 204 No Content\r\n\r\n";
+	char resp1[512];
+	struct pf_flow_key key;
+	struct pkt_spec out;
+	struct pf_ofl_sk v;
+	struct h_run r;
+	struct ocase k;
+	size_t n;
+	int i;
+
+	n = (size_t)snprintf(resp1, sizeof(resp1),
+			     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 12; i++)
+		n += (size_t)snprintf(resp1 + n, sizeof(resp1) - n, "1\r\n%c\r\n", 'a' + i);
+	n += (size_t)snprintf(resp1 + n, sizeof(resp1) - n, "0\r\n\r\n");
+	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL))
+		goto out;
+	shd_prog.fd = bpf_program__fd(h_skel->progs.pf_shd_tc_out);
+	h_cfg()->shadow = 1;
+	/* two requests recorded, no response read yet */
+	memset(&v, 0, sizeof(v));
+	v.s.in_state = PF_OFL_IN_HEAD;
+	v.s.n_req = 2;
+	v.s.q[0].kind = v.s.q[1].kind = PF_OFL_VARY;
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_ofl_sk), &k.c[0].sfd, &v,
+					  BPF_ANY), "pf_ofl_sk: %s", strerror(errno)))
+		goto out;
+	oseg_out(&out, &key, &k.c[0], resp1);
+	if (!h_run_spec(&shd_prog, &out, NULL, &r) || !oconn_state(&k.c[0], &v))
+		goto out;
+	H_EQ(r.delta[PF_STAT_SHD_READ], 1, "first segment: shd_read");
+	/* read to its end: the next head where the segment ends */
+	H_CHECK(v.out_state == PF_OFL_OUT_HEAD ||
+		(v.out_state == PF_OFL_OUT_BODY && v.out_after == PF_OFL_OUT_HEAD),
+		"first segment: out_state %u (after %u), want a head next", v.out_state,
+		v.out_after);
+	H_EQ(v.out_seq, P0 + (__u32)n, "first segment: out_seq");
+	out.seq = P0 + (__u32)n;
+	out.pay = resp2;
+	out.paylen = sizeof(resp2) - 1;
+	if (!h_run_spec(&shd_prog, &out, NULL, &r) || !oconn_state(&k.c[0], &v))
+		goto out;
+	H_EQ(r.delta[PF_STAT_OFL_MISSED], 0, "second segment: ofl_missed");
+	H_EQ(r.delta[PF_STAT_SHD_READ], 1, "second segment: shd_read");
+	H_EQ(v.s.n_resp, 2, "responses read");
+out:
+	h_cfg()->shadow = 0;
+	ocase_close(&k);
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -778,4 +844,5 @@ void test_ofl(void)
 	h_case("ofl_leave_race_stops_recording", t_leave_race);
 	h_case("ofl_leave_round_trip", t_leave_round_trip);
 	h_case("ofl_leave_race_driven", t_leave_race_driven);
+	h_case("shd_units_per_segment", t_shd_units_per_segment);
 }
