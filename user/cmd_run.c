@@ -162,6 +162,12 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 		pr_warn("--xdp-generic needs --mode xdp");
 		return -EINVAL;
 	}
+	/* refused here, before anything is touched: found later, they would
+	 * come after a dead instance's state was adopted */
+	if (o->metrics && pf_metrics_check_addr(o->metrics))
+		return -EINVAL;
+	if (o->cgroup && pf_ofl_cgroup_check(o->cgroup))
+		return -EINVAL;
 	return 0;
 }
 
@@ -325,6 +331,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	sigset_t set;
 	char status[160];
+	bool leave = false;   /* the programs and pins stay for the next instance */
 	int err, ifindex;
 
 	err = parse_run_opts(argc, argv, &o);
@@ -399,10 +406,8 @@ int pf_cmd_run(int argc, char **argv)
 	/* the Date header; no heartbeat before ready: until then punts go to
 	 * the app */
 	pf_maps_clock(&skel->bss->pf_cfg);
-	err = pf_pin_maps(&pin, skel);
-	if (err)
-		goto out_destroy;
-	/* block the signals before attaching: serve() takes them synchronously */
+	/* block the signals before the threads start and anything is
+	 * attached: serve() takes them synchronously */
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
@@ -412,13 +417,17 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_gc_start(&gc, bpf_map__fd(skel->maps.pf_flows),
 			  (const __u64 *)skel->bss->pf_cfg.xlate_bits, &skel->bss->pf_cfg);
 	if (err)
-		goto out_unpin;
+		goto out_stop;
+	/* before the pins: a bind that fails touches nothing */
 	if (o.metrics) {
 		err = pf_metrics_start(&metrics, o.metrics, bpf_map__fd(skel->maps.pf_stats),
 				       &gc, &skel->bss->pf_cfg);
 		if (err)
-			goto out_unpin;
+			goto out_stop;
 	}
+	err = pf_pin_maps(&pin, skel);
+	if (err)
+		goto out_stop;
 	err = pf_tc_attach(&tc, ifindex, o.iface, pin.dir, o.tc_how,
 			   bpf_program__fd(skel->progs.pf_tc_ingress),
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
@@ -476,31 +485,46 @@ int pf_cmd_run(int argc, char **argv)
 	snprintf(status, sizeof(status), "serving %s (%s mode, TC through %s, %u rules)", o.iface,
 		 o.xdp ? "xdp" : "tc", pf_tc_how_name(tc.how), comp.info.n_rules);
 	pf_notify_ready(status);
-	if (serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl))) {
-		/* a restart: the programs keep translating (and answering)
-		 * until the next instance replaces them in place */
-		pr_info("restart: leaving the programs attached and the state pinned in %s "
-			"for the next instance to adopt", pin.dir);
-		ring_buffer__free(rb);
-		pf_metrics_stop(&metrics);
-		pf_gc_stop(&gc);
-		/* no GC count of a daemon that is gone: `stats` counts */
-		__atomic_store_n(&skel->bss->pf_cfg.gc_passes, 0, __ATOMIC_RELEASE);
-		goto out_destroy;
-	}
-	pf_metrics_set_attached(&metrics, false);
+	/* a restart: the programs keep translating (and answering) until the
+	 * next instance replaces them in place */
+	leave = serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl));
 	ring_buffer__free(rb);
+	if (leave)
+		goto out_stop;
+	pf_metrics_set_attached(&metrics, false);
+	/* from here on, a failure after adopting a dead instance's state
+	 * leaves it as it was (or with our programs in place of its own,
+	 * translating the same connections): its connections live on, and
+	 * the next instance adopts them. Undoing our attach would detach or
+	 * unpin what it replaced. */
 out_xdp:
-	pf_ofl_detach(&ofl, skel);
-	pf_xdp_detach(&xdp);
+	leave = leave || (err && pin.adopted);
+	if (!leave) {
+		pf_ofl_detach(&ofl, skel);
+		pf_xdp_detach(&xdp);
+	}
 out_tc:
-	pf_tc_detach(&tc);
-	pf_pin_mark_clsact(&pin, false);
-	pr_info("detached from %s", o.iface);
+	leave = leave || (err && pin.adopted);
+	if (!leave) {
+		pf_tc_detach(&tc);
+		pf_pin_mark_clsact(&pin, false);
+		pr_info("detached from %s", o.iface);
+	}
 out_unpin:
+	leave = leave || (err && pin.adopted);
+	if (!leave)
+		pf_unpin_maps(&pin);
+out_stop:
+	leave = leave || (err && pin.adopted);
 	pf_metrics_stop(&metrics);   /* safe when never started */
 	pf_gc_stop(&gc);             /* likewise */
-	pf_unpin_maps(&pin);
+	if (leave) {
+		/* no GC count of a daemon that is gone: `stats` counts */
+		__atomic_store_n(&skel->bss->pf_cfg.gc_passes, 0, __ATOMIC_RELEASE);
+		pr_info("%s: leaving the programs attached and the state pinned in %s for the "
+			"next instance to adopt", err ? "failed after adopting" : "restart",
+			pin.dir);
+	}
 out_destroy:
 	pf_maps_prefill_join(&pre);   /* safe when never started */
 	preflightd_bpf__destroy(skel);

@@ -80,6 +80,26 @@ static int parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *len
 	return inet_pton(AF_INET, host, &s4->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
+/* parse_addr, saying why it refused addr_port. */
+static int check_addr(const char *addr_port, struct sockaddr_storage *ss, socklen_t *len)
+{
+	int err = parse_addr(addr_port, ss, len);
+
+	if (err)
+		fprintf(stderr, "metrics: address '%s': expected ADDR:PORT or [IPV6]:PORT, numeric\n",
+			addr_port);
+	return err;
+}
+
+/* See metrics.h. */
+int pf_metrics_check_addr(const char *addr_port)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	return check_addr(addr_port, &ss, &len);
+}
+
 /* After libmicrohttpd failed to start: bind a socket the way it does to
  * learn why. Returns the bind error, or -EIO if binding works. */
 static int bind_error(const struct sockaddr *sa, socklen_t len)
@@ -339,12 +359,9 @@ int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 	m->stats_fd = stats_fd;
 	m->gc = gc;
 	m->cfg = cfg;
-	err = parse_addr(addr_port, &ss, &sslen);
-	if (err) {
-		fprintf(stderr, "metrics: address '%s': expected ADDR:PORT or [IPV6]:PORT, numeric\n",
-			addr_port);
+	err = check_addr(addr_port, &ss, &sslen);
+	if (err)
 		return err;
-	}
 	if (stats_fd >= 0) {
 		err = check_map(stats_fd, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
 				sizeof(__u64), "stats", &max);

@@ -57,6 +57,10 @@ struct pf_metrics {
 int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 		     struct pf_gc *gc, const volatile struct pf_config *cfg);
 
+/* The address check of pf_metrics_start alone (nothing bound): 0, or
+ * -EINVAL with the same message. */
+int pf_metrics_check_addr(const char *addr_port);
+
 /* Tell /healthz whether the programs are attached (set after attaching,
  * cleared before detaching). Safe on a zeroed m. */
 void pf_metrics_set_attached(struct pf_metrics *m, bool attached);

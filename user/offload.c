@@ -29,6 +29,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
@@ -92,6 +95,25 @@ int pf_ofl_cgroup_root(char *buf, size_t n)
 	}
 	fclose(f);
 	return err;
+}
+
+/* See offload.h. */
+int pf_ofl_cgroup_check(const char *path)
+{
+	struct statfs sf;
+	struct stat st;
+	int err;
+
+	if (stat(path, &st) || statfs(path, &sf)) {
+		err = -errno;
+		pr_warn("cgroup %s: %s", path, strerror(-err));
+		return err;
+	}
+	if (!S_ISDIR(st.st_mode) || sf.f_type != CGROUP2_SUPER_MAGIC) {
+		pr_warn("cgroup %s: not a cgroup v2 directory", path);
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Load the offload's programs only when they will be attached: the

@@ -36,6 +36,10 @@ struct pf_ofl {
 int pf_ofl_prepare(struct pf_ofl *o, const struct pf_pin *pin,
 		   struct preflightd_bpf *skel, unsigned max_flows, bool want, bool shadow);
 
+/* Is path a cgroup v2 directory (what --cgroup must name)? 0, or -errno
+ * (-EINVAL: something else) with a message. */
+int pf_ofl_cgroup_check(const char *path);
+
 /* The cgroup v2 mount point (the root cgroup) into buf. 0 or -ENOENT. */
 int pf_ofl_cgroup_root(char *buf, size_t n);
 

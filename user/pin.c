@@ -191,8 +191,7 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 				 bpf_map__fd(skel->maps.pf_flows));
 	if (err) {
 		pr_warn("pin %s: %s", path, strerror(-err));
-		pf_unpin_maps(p);
-		return err;
+		goto fail;
 	}
 	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
 		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
@@ -200,11 +199,16 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 		err = bpf_map__pin(maps[i], path);
 		if (err) {
 			pr_warn("pin %s: %s", path, strerror(-err));
-			pf_unpin_maps(p);
-			return err;
+			goto fail;
 		}
 	}
 	return 0;
+fail:
+	/* an adopted state's pins (its links among them) are a dead
+	 * instance's, live: never removed on failure */
+	if (!p->adopted)
+		pf_unpin_maps(p);
+	return err;
 }
 
 /* Remove every pin in p->dir (all are preflightd's), then the directory. */

@@ -102,7 +102,9 @@ void pf_unpin_maps(struct pf_pin *p);
 
 /* Pin the meta record (p->self, p->ifindex: set by pf_pin_adopt) and the
  * stats, flows, config and trace maps (`preflightd stats` reads them, a
- * restarted instance adopts them). */
+ * restarted instance adopts them). 0 or -errno (message printed); on
+ * failure the pins are removed, unless p->adopted (a dead instance's,
+ * its links among them: they stay). */
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
 
 /* Pin the BPF object fd (a program, a link) as name in dir, replacing

@@ -105,6 +105,8 @@ static int cls_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool replace
 		return err;
 	}
 	tc->hook_created = err == 0;
+	tc->in_adopted = replace && cls_ours_present(tc->ifindex, true);
+	tc->out_adopted = replace && cls_ours_present(tc->ifindex, false);
 	err = cls_attach(tc->ifindex, BPF_TC_INGRESS, PF_TC_PRIO_IN, in_fd, replace);
 	if (err) {
 		pr_warn("attach TC ingress: %s%s", strerror(-err), err == -EEXIST ?
@@ -183,8 +185,10 @@ static int link_create_pinned(const char *dir, int ifindex, bool ingress, int pr
 }
 
 /* Attach one direction through tcx: adopt (replace the program of the
- * dead instance's pinned link) or create. Returns the link fd or -errno. */
-static int tcx_attach_one(struct pf_tc *tc, bool ingress, int prog_fd, bool adopt)
+ * dead instance's pinned link: *adopted set) or create. Returns the link
+ * fd or -errno. */
+static int tcx_attach_one(struct pf_tc *tc, bool ingress, int prog_fd, bool adopt,
+			  bool *adopted)
 {
 	int fd = link_open_pinned(tc->dir, tc->ifindex, ingress);
 
@@ -204,6 +208,7 @@ static int tcx_attach_one(struct pf_tc *tc, bool ingress, int prog_fd, bool adop
 			close(fd);
 			return err;
 		}
+		*adopted = true;
 		return fd;
 	}
 	return link_create_pinned(tc->dir, tc->ifindex, ingress, prog_fd);
@@ -227,12 +232,12 @@ static int tcx_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool adopt)
 {
 	int fd;
 
-	fd = tcx_attach_one(tc, true, in_fd, adopt);
+	fd = tcx_attach_one(tc, true, in_fd, adopt, &tc->in_adopted);
 	if (fd < 0)
 		return fd;
 	tc->in_link = fd;
 	tc->in_attached = true;
-	fd = tcx_attach_one(tc, false, out_fd, adopt);
+	fd = tcx_attach_one(tc, false, out_fd, adopt, &tc->out_adopted);
 	if (fd < 0)
 		return fd;
 	tc->out_link = fd;
@@ -325,6 +330,20 @@ int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *
 		"priority 0xfff0");
 	return 0;
 fail:
+	/* what was replaced in place stays, with our program: the dead
+	 * instance's connections go on being translated */
+	if (tc->in_adopted) {
+		if (tc->in_link >= 0)
+			close(tc->in_link);
+		tc->in_link = -1;
+		tc->in_attached = false;
+	}
+	if (tc->out_adopted) {
+		if (tc->out_link >= 0)
+			close(tc->out_link);
+		tc->out_link = -1;
+		tc->out_attached = false;
+	}
 	pf_tc_detach(tc);
 	return err;
 }

@@ -59,6 +59,8 @@ struct pf_tc {
 	bool hook_created;   /* clsact: we created the qdisc */
 	bool in_attached;
 	bool out_attached;
+	bool in_adopted;     /* attached: a dead instance's link or filter, */
+	bool out_adopted;    /* ... given our program in place */
 	int in_link;         /* tcx: link fds, -1 when none */
 	int out_link;
 	__u32 in_id;         /* our programs' ids */
@@ -82,7 +84,9 @@ enum pf_tc_how pf_tc_left(int ifindex, const char *dir);
  * atomically, what a dead instance left (its mechanism is kept: `auto`
  * follows it; asking for the other one is refused). Reports the programs
  * that run ahead of ours. Returns 0 or a negative errno (message printed);
- * on failure nothing of ours is left attached. */
+ * on failure nothing it created is left attached, and what it replaced
+ * in place stays (with our program: detaching it would leave the dead
+ * instance's connections untranslated). */
 int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *dir,
 		 enum pf_tc_how how, int in_fd, int out_fd, bool adopt);
 

@@ -21,7 +21,11 @@
 #   - this build, SIGUSR2, this tree with the changed layout: the same,
 #     decided by the record;
 #   - this build (and PREV), kill -9, the interface deleted and created
-#     again under its name: the next start is clean at once, and says so.
+#     again under its name: the next start is clean at once, and says so;
+#   - this build, SIGUSR2, then runs of it that fail (a malformed
+#     --metrics, a --cgroup that is no cgroup, a --metrics port in use;
+#     a tcx attach failing halfway): the dead instance's state left for
+#     the next run, which adopts it, byte-exact.
 # The cases that start from this build (and the recreated interface ones)
 # run every preflightd in the systemd unit's sandbox (lib.sh's
 # pf_unit_sandbox: its capabilities, no CAP_SYS_ADMIN): this build finds
@@ -199,6 +203,93 @@ case_restart_adopt() {
 	pf_case_result
 }
 
+# chains -- every program on the host end's TC hooks (and its XDP hook)
+chains() { pf_tc_chain in; pf_tc_chain out; pf_xdp_prog; }
+
+# usr2 -- SIGUSR2 the running instance (a restart) and reap it
+usr2() {
+	kill -USR2 "$PF_PFD_PID"
+	pf_expect "SIGUSR2: exits at once" pf_wait_gone "$PF_PFD_PID" 5
+	pf_bg_kill "$PF_PFD_PID" 1
+	PF_PFD_PID=
+}
+
+# failed_run DESC ARGS... -- `run` of this build after a restart, with ARGS
+# that make it fail: it must exit non-zero and leave the dead instance's
+# programs and pins exactly as they were
+failed_run() {
+	local desc=$1 rc=0 before_p before_c out
+	shift
+	before_p=$(pins)
+	before_c=$(chains | tr '\n' ' ')
+	out=$(pf_exec_run timeout -k 2 "$PF_READY_SECS" "$CUR" run --iface "$PF_IF_HOST" \
+		--policy "$PF_POLICY" --mode "$MODE" "$@" 2>&1) || rc=$?
+	pf_detail "$(grep -m1 -iE 'metrics:|cgroup|attach|fail' <<<"$out" || true)"
+	pf_expect_not "$desc: run exits non-zero ($rc)" test "$rc" = 0
+	pf_expect_not "... never ready" grep -q '^preflightd: ready on ' <<<"$out"
+	pf_expect_eq "... the pins left as they were" "$(pins)" "$before_p"
+	pf_expect_eq "... the programs left as they were" "$(chains | tr '\n' ' ')" "$before_c"
+}
+
+# A `run` that fails after a restart must not touch the state it adopted
+# (or was about to): a bad --metrics or --cgroup is refused before
+# anything is touched, a --metrics port in use fails before the pins; the
+# dead instance's spliced connections go on byte-exact, its programs
+# answering, and the next good run adopts them.
+case_failed_run_after_restart() {
+	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
+	start "$CUR"
+	spliced_traffic "$PF_WORK/failed-run.out" 30
+	usr2
+	failed_run "--metrics with a port out of range" --metrics 127.0.0.1:99999
+	failed_run "--cgroup that is no cgroup" --cgroup "$PF_WORK"
+	failed_run "--metrics on the app's port (bind fails: EADDRINUSE)" \
+		--metrics "$PF_V4_HOST:8080"
+	answers_in_kernel
+	start "$CUR"
+	pf_expect_match "the next good run adopts the state" "$(cat "$PF_PFD_LOG")" \
+		'adopting the flow table and counters'
+	byte_exact "4 spliced connections byte-exact across the failed runs and the restart" \
+		"$PF_WORK/failed-run.out"
+	answers_in_kernel
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
+# A TC attach that fails halfway through adopting (tcx: the ingress link
+# given the new program, then the egress pin cannot be written) keeps the
+# link it replaced in place, pin and all; the next run adopts both.
+case_failed_tcx_adopt() {
+	local d=/sys/fs/bpf/preflightd/$PF_IF_HOST rc=0 out
+	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
+	start "$CUR"
+	if [[ ! -e $d/tcx_egress ]]; then
+		pf_stop_preflightd || true
+		pf_case_skip "TC attached through clsact (no tcx links to adopt)"
+	fi
+	usr2
+	# the egress link kept under another name; a directory where its pin goes
+	mv "$d/tcx_egress" "$d/tcx_egress_kept"
+	mkdir "$d/tcx_egress"
+	out=$(pf_exec_run timeout -k 2 "$PF_READY_SECS" "$CUR" run --iface "$PF_IF_HOST" \
+		--policy "$PF_POLICY" --mode "$MODE" 2>&1) || rc=$?
+	rmdir "$d/tcx_egress" || true
+	mv "$d/tcx_egress_kept" "$d/tcx_egress" || true   # (gone if unpinned: the bug)
+	pf_detail "$(grep -m1 'pin .*tcx_egress' <<<"$out" || true)"
+	pf_expect_not "run fails at the egress pin ($rc)" test "$rc" = 0
+	pf_expect_match "... after replacing the ingress program" "$out" 'leaving the programs attached'
+	pf_expect "... whose link stays pinned" test -e "$d/tcx_ingress"
+	pf_expect_match "... and attached" "$(pf_tc_chain in)" 'pf_tc_ingress'
+	start "$CUR"
+	pf_expect_match "the next run adopts it" "$(cat "$PF_PFD_LOG")" \
+		'TC programs replaced in place through tcx'
+	answers_in_kernel
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
 # handover FROM_BIN HOW(kill9|usr2) OUT -- FROM runs the connections, then
 # this build (or NEW) starts: it must hand over, not adopt
 handover() {
@@ -295,6 +386,10 @@ main() {
 	pf_case "[$MODE] PREV -> kill -9 -> this build: adopted if the same layout, else handed over" \
 		case_adopt_prev
 	pf_case "[$MODE] SIGUSR2 -> this build: adopted by its layout record" case_restart_adopt
+	pf_case "[$MODE] SIGUSR2, then runs that fail (bad --metrics/--cgroup, port in use): nothing touched" \
+		case_failed_run_after_restart
+	pf_case "[$MODE] SIGUSR2, then a tcx attach failing halfway: the replaced link stays" \
+		case_failed_tcx_adopt
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
 		case_handover_prev
 	pf_case "[$MODE] SIGUSR2 -> a build with another pf_flow: handed over by the record" \
