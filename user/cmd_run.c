@@ -406,6 +406,14 @@ int pf_cmd_run(int argc, char **argv)
 	/* the Date header; no heartbeat before ready: until then punts go to
 	 * the app */
 	pf_maps_clock(&skel->bss->pf_cfg);
+	/* the adopted connections' ports stay translated (and looked at by
+	 * the GC) even where this policy dropped them */
+	if (pin.adopted) {
+		err = pf_maps_xlate_flows(&sl.m, bpf_map__fd(skel->maps.pf_flows));
+		if (err < 0)
+			goto out_destroy;
+		err = 0;
+	}
 	/* block the signals before the threads start and anything is
 	 * attached: serve() takes them synchronously */
 	sigemptyset(&set);

@@ -2,9 +2,11 @@
  * datapath's clock (Date header, heartbeat) fresh. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <time.h>
+#include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "clock.h"
@@ -245,6 +247,49 @@ void pf_maps_activate(const struct pf_maps *m, __u32 slot, const __u16 *ports,
 		if (cfg->port_bits[i] != w)
 			__atomic_store_n(&cfg->port_bits[i], w, __ATOMIC_RELEASE);
 	}
+}
+
+/* See maps.h. */
+int pf_maps_xlate_flows(const struct pf_maps *m, int flows_fd)
+{
+	enum { CHUNK = 1024 };
+	struct pf_flow_key *keys = malloc(CHUNK * sizeof(*keys));
+	struct pf_flow *vals = malloc(CHUNK * sizeof(*vals));
+	__u64 batch[8] = {}, next[8] = {};
+	bool first = true, more = true;
+	int err = 0, total = 0;
+	__u32 n, i;
+	__u16 port;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		pr_warn("read the adopted flow table: %s", strerror(-err));
+		goto out;
+	}
+	while (more) {
+		n = CHUNK;
+		err = bpf_map_lookup_batch(flows_fd, first ? NULL : batch, next, keys, vals,
+					   &n, NULL);
+		if (err && errno != ENOENT) {
+			err = -errno;
+			pr_warn("read the adopted flow table: %s", strerror(errno));
+			goto out;
+		}
+		more = !err;
+		err = 0;
+		first = false;
+		memcpy(batch, next, sizeof(batch));
+		for (i = 0; i < n; i++) {
+			port = ntohs(keys[i].sport);
+			__atomic_or_fetch(&m->cfg->xlate_bits[port >> 6], 1ULL << (port & 63),
+					  __ATOMIC_RELEASE);
+		}
+		total += n;
+	}
+out:
+	free(keys);
+	free(vals);
+	return err ? err : total;
 }
 
 /* See maps.h. */

@@ -79,6 +79,15 @@ int pf_maps_prefill_join(struct pf_prefill *p);
  * -errno (message printed). */
 int pf_maps_install_prefilled(const struct pf_maps *m, struct pf_prefill *p);
 
+/* Translate the ports of every connection in the flow table flows_fd (an
+ * adopted one: spliced on ports the policy now running may have dropped),
+ * as a reload keeps translating the ports it drops: their bits are added
+ * to m->cfg's xlate_bits (which only grow), so those connections stay
+ * translated, and found by the GC, until they end. Returns the number of
+ * entries read, or -errno (message printed; the bits of the entries read
+ * before the error are in). */
+int pf_maps_xlate_flows(const struct pf_maps *m, int flows_fd);
+
 /* Make slot (already written) the active one, serving ports: translation
  * first (it only ever adds), then the policy switch, then the answered
  * ports, each word written once with its final value. */
