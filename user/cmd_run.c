@@ -234,7 +234,9 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
 
 /* Serve until a signal; then drain (keep translating, answer nothing new)
  * until the GC (gc, its own thread) finds no spliced connection left or
- * the timeout expires. Punted origins (sl) are decided as they arrive
+ * the timeout expires -- or a second SIGINT/SIGTERM comes, which ends the
+ * drain as the timeout does: what is still spliced is reset (counted in
+ * drain_resets), never left to go on untranslated. Punted origins (sl) are decided as they arrive
  * from rb (NULL: nobody decides them, no heartbeat: the datapath passes
  * them to the app): each iteration waits at most 100 ms for ring buffer
  * events, then looks at signals without blocking; nothing in it waits
@@ -279,9 +281,12 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		 * the signal is consumed here, so it must not be skipped */
 		if (sig == SIGHUP || pf_watch_changed(&w))
 			reload(sl, o->policy);
-		if (sig == SIGINT || sig == SIGTERM) {
-			if (deadline)
-				break; /* second signal: stop now */
+		if ((sig == SIGINT || sig == SIGTERM) && deadline) {
+			/* a second signal: stop now, as at the timeout (what is
+			 * still spliced would go on untranslated: reset it) */
+			pr_info("second signal: ending the drain");
+			deadline = pf_mono_ns();
+		} else if (sig == SIGINT || sig == SIGTERM) {
 			cfg->draining = 1;
 			deadline = pf_mono_ns() + (__u64)o->drain_timeout * 1000000000ull;
 			pf_gc_drain(gc);
@@ -302,7 +307,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			pr_info("drained: no spliced connection left");
 			break;
 		}
-		if (pf_mono_ns() > deadline) {
+		if (pf_mono_ns() >= deadline) {
 			pf_gc_stop(gc);
 			pr_warn("drain timeout: %llu spliced connections still open; resetting them",
 				(unsigned long long)live);

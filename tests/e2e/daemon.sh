@@ -9,7 +9,9 @@
 # refuses to run under it); kill -9 + `preflightd detach`: the spliced
 # connection stays byte-exact until it closes, then nothing is left;
 # SIGTERM with a spliced connection open: it stays byte-exact until it
-# closes, then preflightd exits leaving nothing behind; policy reloads
+# closes, then preflightd exits leaving nothing behind; a second SIGTERM
+# during a long drain resets the spliced connection (the client sees an
+# RST) and exits leaving nothing behind; policy reloads
 # (inotify and SIGHUP) under continuous load: no preflight lost or
 # mis-answered, a broken policy keeps the old one; /metrics scraped and
 # parsed; `stats` at a million flow-table entries reads the GC's count
@@ -247,6 +249,34 @@ case_drain_unspliced() {
 	out=$(tail -1 "$PF_WORK/unspliced.out")
 	pf_detail "$out"
 	pf_expect_match "the connection went on unharmed until it closed" "$out" 'errors=0$'
+	nothing_left
+	pf_case_result
+}
+
+# A second SIGTERM during the drain ends it as the timeout does: the
+# connection still spliced is reset (the client sees a reset, never a
+# stream left untranslated), then preflightd detaches and exits.
+case_second_sigterm() {
+	local out
+	ka --conns 1 --rounds 100000 --duration-s 60 --put-size 10000 --get-size 100000 \
+		--expect any --timeout-ms 10000 >"$PF_WORK/second.out" 2>&1 &
+	local client=$!
+	sleep 2
+	pf_expect "one spliced connection (the GC's count)" pf_wait_flows 1 5
+	kill -TERM "$PF_PFD_PID"
+	pf_expect "draining" pf_wait_for_line "$PF_PFD_LOG" 'draining: answering no new' 5 "$PF_PFD_PID"
+	sleep 1
+	pf_expect "still running: the drain timeout is 600 s" kill -0 "$PF_PFD_PID"
+	kill -TERM "$PF_PFD_PID"
+	pf_expect "the second SIGTERM ends the drain: preflightd exits" pf_wait_gone "$PF_PFD_PID" 10
+	pf_expect_match "... resetting the spliced connection" "$(cat "$PF_PFD_LOG")" \
+		'drain timeout: reset 198\.18\.'
+	pf_expect "the client ends" pf_wait_gone "$client" 15
+	wait "$client" || true
+	out=$(cat "$PF_WORK/second.out")
+	pf_detail_file "$PF_WORK/second.out" 3
+	pf_expect_match "... with one error" "$(tail -1 <<<"$out")" 'errors=1$'
+	pf_expect_match "... a reset, not a stream gone wrong" "$out" 'reset by peer'
 	nothing_left
 	pf_case_result
 }
@@ -508,6 +538,10 @@ main() {
 	start_pfd --drain-timeout 2
 	pf_case "[$MODE] SIGTERM with only unspliced connections: nothing drained or reset" \
 		case_drain_unspliced
+	pf_bg_kill "$PF_PFD_PID" 1
+	start_pfd --drain-timeout 600
+	pf_case "[$MODE] a second SIGTERM ends the drain: the spliced connection reset" \
+		case_second_sigterm
 	if [[ $MODE == xdp ]]; then
 		pf_case "[$MODE] a foreign XDP program is never replaced" case_foreign_xdp
 	fi
