@@ -342,6 +342,13 @@ int pf_cmd_run(int argc, char **argv)
 	err = parse_run_opts(argc, argv, &o);
 	if (err)
 		return 2;
+	/* a reload asked for while starting (its default action would end
+	 * the start halfway, e.g. in a hand-over's drain) waits for serve(),
+	 * which takes it; a stop or a restart still ends the start (nothing
+	 * of ours is attached or pinned before the block below) */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
 	ifindex = if_nametoindex(o.iface);
 	if (!ifindex) {
 		pr_warn("interface %s: %s", o.iface, strerror(errno));

@@ -9,7 +9,8 @@
 # refuses to run under it); kill -9 + `preflightd detach`: the spliced
 # connection stays byte-exact until it closes, then nothing is left;
 # SIGTERM with a spliced connection open: it stays byte-exact until it
-# closes, then preflightd exits leaving nothing behind; a second SIGTERM
+# closes, then preflightd exits leaving nothing behind; SIGHUP while
+# starting: ready all the same, then reloaded; a second SIGTERM
 # during a long drain resets the spliced connection (the client sees an
 # RST) and exits leaving nothing behind; policy reloads
 # (inotify and SIGHUP) under continuous load: no preflight lost or
@@ -281,6 +282,27 @@ case_second_sigterm() {
 	pf_case_result
 }
 
+# SIGHUP while starting (a reload asked for before ready, e.g. by
+# systemctl reload): the start goes on, and the reload happens once
+# serving.
+case_sighup_starting() {
+	local log=$PF_WORK/sighup-start.log pid
+	pf_exec_run "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" "${PF_TC_ARGS[@]}" \
+		--mode "$MODE" >"$log" 2>&1 &
+	pid=$!
+	PF_BG_PIDS+=("$pid")
+	# its policy's warnings: printed after the options are parsed, before
+	# the programs load
+	pf_expect "the policy read" pf_wait_for_line "$log" 'warning:' 10 "$pid"
+	kill -HUP "$pid"
+	pf_expect "SIGHUP while starting: ready all the same" \
+		pf_wait_for_line "$log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
+	pf_expect "... then reloads" pf_wait_for_line "$log" 'reloaded ' 10 "$pid"
+	pf_bg_kill "$pid" 15
+	nothing_left
+	pf_case_result
+}
+
 case_reload_under_load() {
 	local out i before_r before_f
 	before_r=$(pf_stat reloads)
@@ -539,6 +561,8 @@ main() {
 	pf_case "[$MODE] SIGTERM with only unspliced connections: nothing drained or reset" \
 		case_drain_unspliced
 	pf_bg_kill "$PF_PFD_PID" 1
+	pf_case "[$MODE] SIGHUP while starting: ready all the same, then reloaded" \
+		case_sighup_starting
 	start_pfd --drain-timeout 600
 	pf_case "[$MODE] a second SIGTERM ends the drain: the spliced connection reset" \
 		case_second_sigterm
