@@ -517,9 +517,10 @@ static int attach_libxdp(struct pf_xdp *x, struct preflightd_bpf *skel)
 
 int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
 {
+	bool replaced = x->old_fd >= 0;
 	int err;
 
-	if (x->old_fd >= 0)
+	if (replaced)
 		err = attach_replace(x, skel);
 	else if (has_sys_admin())
 		err = attach_libxdp(x, skel);
@@ -529,7 +530,10 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
 		return err;
 	/* what the next instance (or detach) acts on */
 	err = pf_pin_fd(x->dir, PF_XDP_PIN, x->prog_fd);
-	if (err)
+	/* in place of a dead instance's, ours stays: removed, the hook would
+	 * be empty -- the adopted connections' client segments untranslated
+	 * (TC leaves them to XDP in XDP mode) until the next instance */
+	if (err && !replaced)
 		pf_xdp_detach(x);
 	return err;
 }

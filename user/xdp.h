@@ -47,7 +47,9 @@ int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char 
  * (its dispatcher where it loads one, else alone), and without it alone
  * (a dispatcher could only be found again by id). Then pin it as dir/xdp.
  * Returns 0 or -errno (message printed; a driver without native XDP gets
- * a hint to use --xdp-generic; nothing left attached). */
+ * a hint to use --xdp-generic; nothing left attached -- but a program that
+ * replaced the adopted one stays, whatever fails after: an emptied hook
+ * would leave the adopted connections' client segments untranslated). */
 int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel);
 
 /* Detach and free what pf_xdp_attach set up (no-op if nothing); ours

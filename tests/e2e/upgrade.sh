@@ -24,7 +24,8 @@
 #     again under its name: the next start is clean at once, and says so;
 #   - this build, SIGUSR2, then runs of it that fail (a malformed
 #     --metrics, a --cgroup that is no cgroup, a --metrics port in use;
-#     a tcx attach failing halfway): the dead instance's state left for
+#     a tcx attach failing halfway; in XDP mode, the XDP pin failing
+#     after the replace): the dead instance's state left for
 #     the next run, which adopts it, byte-exact;
 #   - this build, SIGUSR2, this build with a policy without a port that
 #     carries spliced connections: they stay translated, byte-exact.
@@ -292,6 +293,39 @@ case_failed_tcx_adopt() {
 	pf_case_result
 }
 
+# XDP mode: the adopted XDP program replaced, then its pin cannot be
+# written: the program that replaced it stays attached (an empty hook
+# would leave the adopted connections untranslated), and the next run
+# adopts it. Root's capabilities: the failing run finds the dead
+# instance's program by id, its pin moved aside.
+case_failed_xdp_adopt() {
+	local d=/sys/fs/bpf/preflightd/$PF_IF_HOST rc=0 out
+	pf_case_cleanup
+	[[ $MODE == xdp ]] || pf_case_skip "XDP mode only"
+	start "$CUR"
+	spliced_traffic "$PF_WORK/failed-xdp.out" 30
+	usr2
+	mv "$d/xdp" "$d/xdp_kept"
+	mkdir "$d/xdp"
+	out=$(timeout -k 2 "$PF_READY_SECS" "$CUR" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" \
+		--mode "$MODE" 2>&1) || rc=$?
+	rmdir "$d/xdp" || true
+	rm -f "$d/xdp_kept"
+	pf_detail "$(grep -m1 'pin .*/xdp' <<<"$out" || true)"
+	pf_expect_not "run fails at the XDP pin ($rc)" test "$rc" = 0
+	pf_expect_match "... after replacing the adopted XDP program" "$out" \
+		'replaced the previous instance.s XDP program atomically'
+	pf_expect_match "... which stays attached" "$(pf_xdp_prog)" '^[0-9]+ pf_xdp_ingress xdp$'
+	start "$CUR"
+	pf_expect_match "the next run adopts it" "$(cat "$PF_PFD_LOG")" \
+		'replaced the previous instance.s XDP program atomically'
+	byte_exact "4 spliced connections byte-exact across the failed run and the restart" \
+		"$PF_WORK/failed-xdp.out"
+	answers_in_kernel
+	pf_stop_preflightd || true
+	pf_case_result
+}
+
 # A restart into a policy that drops a port: the connections spliced on
 # it stay translated until they end. (Small GETs: a spliced connection
 # that goes on without a splice for about 2 GiB of responses was seen to
@@ -422,6 +456,8 @@ main() {
 		case_failed_run_after_restart
 	pf_case "[$MODE] SIGUSR2, then a tcx attach failing halfway: the replaced link stays" \
 		case_failed_tcx_adopt
+	pf_case "[$MODE] SIGUSR2, then the XDP pin failing after the replace: the new program stays" \
+		case_failed_xdp_adopt
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
