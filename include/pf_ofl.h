@@ -49,13 +49,33 @@ PF_INLINE int pf_ofl_before(__u32 a, __u32 b)
 #error "define PF_OFL_RULE_LOOKUP(index) before including pf_ofl.h"
 #endif
 
+/* Does the answer to a request depend on its Origin, given its applicable
+ * rules a (hosts and paths: the same for every request to the URL), the
+ * slot's origins: ["*"] rules star and its responses: true rules resp?
+ * Then every response to the URL needs Vary: Origin (Fetch, "CORS
+ * protocol and HTTP caches"), those without CORS lines too: a shared
+ * cache must not serve one origin's copy to another. Only the rules up to
+ * the first applicable "*" rule decide anything (it takes every origin
+ * the earlier ones do not list, and requests without Origin); the answer
+ * depends on the origin when one of those has responses: true and one
+ * lists origins (its origins get their own ACAO, or the app's lines under
+ * responses: false, the others another answer). */
+PF_INLINE int pf_ofl_varies(__u64 a, __u64 star, __u64 resp)
+{
+	__u64 s = a & star;
+
+	s &= -s;
+	a &= s | (s - 1); /* s == 0: all of a */
+	return (a & resp) && (a & ~star);
+}
+
 PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
 			    const struct pf_slot_info *info, __u32 slot,
 			    struct pf_match *m, struct pf_ofl_ent *e)
 {
 	const struct pf_ofl_rule *orule;
 	__u32 n = r->origin.len;
-	int mr;
+	int mr, varies;
 
 	e->kind = PF_OFL_NONE;
 	e->flags = ((r->flags & PF_REQF_M_HEAD) ? PF_OFL_E_HEAD : 0) |
@@ -79,8 +99,24 @@ PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
 			e->flags |= PF_OFL_E_LEARN;
 	}
 	orule = PF_OFL_RULE_LOOKUP(slot * PF_MAX_RULES + (m->rule & (PF_MAX_RULES - 1)));
-	if (!orule || !(orule->flags & PF_OFL_R_RESPONSES)) {
+	if (!orule) {
 		e->flags &= ~PF_OFL_E_LEARN;
+		return;
+	}
+	/* m->pc: the applicable rules (pf_match_rule, every way here) */
+	varies = pf_ofl_varies(m->pc.ok & m->pc.want, info->any_origin_rules,
+			       orule->resp_rules);
+	if (!(orule->flags & PF_OFL_R_RESPONSES)) {
+		/* responses: false: untouched, unless another applicable
+		 * rule's answer depends on the origin -- then Vary: Origin
+		 * only, the app's own Access-Control-* lines left (keep) */
+		if (!varies) {
+			e->flags &= ~PF_OFL_E_LEARN;
+			return;
+		}
+		e->kind = PF_OFL_VARY;
+		e->rule = (__u8)m->rule;
+		e->flags |= PF_OFL_E_KEEP;
 		return;
 	}
 	e->rule = (__u8)m->rule;
@@ -91,7 +127,17 @@ PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
 		return;
 	}
 	if (m->rflags & PF_RULE_ANY_ORIGIN) {
-		e->kind = PF_OFL_STAR;
+		if (!varies) {
+			e->kind = PF_OFL_STAR;
+			return;
+		}
+		/* "*" next to an earlier rule's own answers: ALLOW's lines
+		 * with the origin "*" (no credentials: a "*" rule has none)
+		 * -- ACAO: *, Expose, Vary: Origin; pf_ofl_plan unchanged
+		 * (a flag there cost pf_ofl_msg 14 % more processed insns) */
+		e->kind = PF_OFL_ALLOW;
+		e->origin[0] = '*';
+		e->origin_len = 1;
 		return;
 	}
 	if (n == 0 || n > PF_TOKEN_MAX) {

@@ -31,8 +31,12 @@
 /* What the response to a request gets. */
 enum pf_ofl_kind {
 	PF_OFL_NONE = 0,   /* no rule covers it (or responses: false): untouched */
-	PF_OFL_VARY,       /* covered, no Origin or a denied one: Vary: Origin */
-	PF_OFL_ALLOW,      /* allowed origin: ACAO, ACAC, ACEH, Vary: Origin */
+	PF_OFL_VARY,       /* covered, no Origin or a denied one: Vary: Origin
+			    * (responses: false whose URL's answer depends on
+			    * the origin: the same with PF_OFL_E_KEEP) */
+	PF_OFL_ALLOW,      /* allowed origin: ACAO, ACAC, ACEH, Vary: Origin
+			    * (origin "*": a "*" rule's answer that still
+			    * depends on the origin, pf_ofl_varies) */
 	PF_OFL_STAR,       /* rule with origins ["*"]: ACAO: *, ACEH */
 };
 
@@ -220,6 +224,9 @@ struct pf_ofl_rule {
 	__u16 expose_len;            /* bytes in expose (0: no such line) */
 	__u16 pad;
 	char  expose[PF_OFL_EXPOSE_MAX]; /* "Access-Control-Expose-Headers: a, b\r\n" */
+	__u64 resp_rules;            /* the slot's rules with responses: true (the
+				      * same in each of its entries: the look-up
+				      * of the deciding rule brings it along) */
 };
 
 #endif /* PF_OFL_TYPES_H */

@@ -41,6 +41,7 @@ size_t pf_ofl_expose_line(const struct pf_policy_rule *r, char *buf, size_t cap)
 /* See policy_offload.h. */
 void pf_ofl_compile(const struct pf_policy *pol, struct pf_compiled *out)
 {
+	__u64 resp = 0;
 	unsigned i;
 	size_t len;
 
@@ -52,6 +53,7 @@ void pf_ofl_compile(const struct pf_policy *pol, struct pf_compiled *out)
 
 		if (r->responses) {
 			o->flags |= PF_OFL_R_RESPONSES;
+			resp |= 1ULL << i;
 			out->ofl_any = true;
 		}
 		if (r->app_headers_keep)
@@ -60,4 +62,7 @@ void pf_ofl_compile(const struct pf_policy *pol, struct pf_compiled *out)
 		len = pf_ofl_expose_line(r, o->expose, sizeof(o->expose));
 		o->expose_len = len <= sizeof(o->expose) ? (__u16)len : 0;
 	}
+	/* in every entry: pf_ofl_entry reads it from the deciding rule's */
+	for (i = 0; i < PF_MAX_RULES; i++)
+		out->ofl[i].resp_rules = resp;
 }

@@ -10,7 +10,8 @@
  * length (like snprintf, without a NUL), 0 if r exposes nothing. */
 size_t pf_ofl_expose_line(const struct pf_policy_rule *r, char *buf, size_t cap);
 
-/* Fill out->ofl[] and out->ofl_any from the validated policy pol. */
+/* Fill out->ofl[] (each entry's resp_rules: every rule with responses:
+ * true) and out->ofl_any from the validated policy pol. */
 void pf_ofl_compile(const struct pf_policy *pol, struct pf_compiled *out);
 
 #endif /* PF_POLICY_OFFLOAD_H */

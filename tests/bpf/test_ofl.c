@@ -208,9 +208,9 @@ static void unpin(void)
 	sched_setaffinity(0, sizeof(saved_mask), &saved_mask);
 }
 
-/* The offload policy in slot 1, its response settings in pf_ofl_rules,
- * the recorder on. */
-static bool ofl_setup(void)
+/* The offload policy (policy) in slot 1, its response settings in
+ * pf_ofl_rules, the recorder on. */
+static bool ofl_setup(const char *policy)
 {
 	struct pf_compiled c;
 	__u32 i, idx;
@@ -228,8 +228,8 @@ static bool ofl_setup(void)
 		     "listener: %s", strerror(errno)))
 		return false;
 	ofl_prog.fd = bpf_program__fd(h_skel->progs.pf_ofl_tc);
-	h_compile(ofl_policy, 1, &c);
-	if (!H_EQ(h_reload(ofl_policy, 1, NULL), 0, "install the offload policy"))
+	h_compile(policy, 1, &c);
+	if (!H_EQ(h_reload(policy, 1, NULL), 0, "install the offload policy"))
 		ok = false;
 	for (i = 0; ok && i < PF_MAX_RULES; i++) {
 		idx = 1 * PF_MAX_RULES + i;
@@ -385,16 +385,18 @@ struct ocase {
 	struct orec fresh, got;
 };
 
-/* Open case k: the offload set up, a connection and its segment for p0
- * and, unless NULL, for p1. False (a failed check) if any step fails. */
-static bool ocase_open(struct ocase *k, const char *p0, const char *p1)
+/* Open case k: the offload set up with policy, a connection and its
+ * segment for p0 and, unless NULL, for p1. False (a failed check) if any
+ * step fails. */
+static bool ocase_open_pol(struct ocase *k, const char *policy, const char *p0,
+			   const char *p1)
 {
 	const char *pay[2] = { p0, p1 };
 	unsigned i;
 
 	memset(k, 0, sizeof(*k));
 	k->c[0].cfd = k->c[0].sfd = k->c[1].cfd = k->c[1].sfd = -1;
-	if (!ofl_setup())
+	if (!ofl_setup(policy))
 		return false;
 	for (i = 0; i < 2 && pay[i]; i++) {
 		if (!oconn_open(&k->c[i]))
@@ -402,6 +404,12 @@ static bool ocase_open(struct ocase *k, const char *p0, const char *p1)
 		oseg(&k->s[i], &k->c[i], pay[i], S0 + 5000 * i);
 	}
 	return true;
+}
+
+/* ocase_open_pol with the offload policy (ofl_policy). */
+static bool ocase_open(struct ocase *k, const char *p0, const char *p1)
+{
+	return ocase_open_pol(k, ofl_policy, p0, p1);
 }
 
 /* Close case k's connections and undo its setup. */
@@ -832,6 +840,77 @@ out:
 	ocase_close(&k);
 }
 
+/* Overlapping rules (review finding MED-1): the recorder's entries
+ * carry Vary: Origin wherever the URL's answer depends on the origin --
+ * the "*" answer after an origin's own rule (PF_OFL_ALLOW with the
+ * origin "*"), a responses: false rule's requests when a responses:
+ * true rule applies too (PF_OFL_VARY with PF_OFL_E_KEEP: Vary only, the
+ * app's own lines kept); a "*" rule alone: no Vary. */
+static const char overlap_policy[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - paths: [/a/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n"
+	"    credentials: true\n"
+	"    responses: true\n"
+	"  - paths: [/a/, /star/]\n"
+	"    origins: [\"*\"]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"  - paths: [/b/]\n"
+	"    origins: [https://a.test]\n"
+	"    methods: [GET]\n"
+	"  - paths: [/b/]\n"
+	"    origins: [https://b.test]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n";
+
+static void t_entry_overlap(void)
+{
+	static const struct {
+		const char *req;
+		__u8 kind, flags, rule;
+	} want[] = {
+		{ "GET /a/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		  PF_OFL_ALLOW, 0, 1 },
+		{ "GET /a/x HTTP/1.1\r\nHost: api.example.com\r\nOrigin: https://evil.test\r\n\r\n",
+		  PF_OFL_ALLOW, 0, 1 },
+		{ "GET /a/x HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN "\r\n\r\n",
+		  PF_OFL_ALLOW, PF_OFL_E_CRED, 0 },
+		{ "GET /star/x HTTP/1.1\r\nHost: api.example.com\r\nOrigin: https://evil.test\r\n\r\n",
+		  PF_OFL_STAR, 0, 1 },
+		{ "GET /b/x HTTP/1.1\r\nHost: api.example.com\r\nOrigin: https://a.test\r\n\r\n",
+		  PF_OFL_VARY, PF_OFL_E_KEEP, 2 },
+		{ "GET /b/x HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		  PF_OFL_VARY, PF_OFL_E_KEEP, 2 },
+		{ "GET /b/x HTTP/1.1\r\nHost: api.example.com\r\nOrigin: https://b.test\r\n\r\n",
+		  PF_OFL_ALLOW, 0, 3 },
+	};
+	struct pkt_spec s;
+	struct ocase k;
+	unsigned i;
+
+	if (!ocase_open_pol(&k, overlap_policy, want[0].req, NULL))
+		goto out;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		oseg(&s, &k.c[0], want[i].req, S0);
+		if (!record_fresh(&k.c[0], &s, &k.got))
+			goto out;
+		H_CHECK(k.got.e.kind == want[i].kind && k.got.e.flags == want[i].flags &&
+			k.got.e.rule == want[i].rule,
+			"request %u: entry kind %u flags 0x%x rule %u, want %u 0x%x %u", i,
+			k.got.e.kind, k.got.e.flags, k.got.e.rule, want[i].kind, want[i].flags,
+			want[i].rule);
+		if (want[i].kind == PF_OFL_ALLOW && want[i].rule == 1)
+			H_CHECK(k.got.e.origin_len == 1 && k.got.e.origin[0] == '*',
+				"request %u: origin '%.*s', want '*'", i,
+				k.got.e.origin_len & 127, k.got.e.origin);
+	}
+out:
+	ocase_close(&k);
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -845,4 +924,5 @@ void test_ofl(void)
 	h_case("ofl_leave_round_trip", t_leave_round_trip);
 	h_case("ofl_leave_race_driven", t_leave_race_driven);
 	h_case("shd_units_per_segment", t_shd_units_per_segment);
+	h_case("ofl_entry_overlap", t_entry_overlap);
 }

@@ -578,6 +578,168 @@ static void test_plan(void **state)
 			    "ETag: \"v1\"\r\n\r\n");
 }
 
+/* Overlapping rules (review finding MED-1): when the answer for a URL
+ * depends on the origin, every response to it gets Vary: Origin -- the
+ * "*" one and, under a responses: false rule, the untouched one (Vary
+ * only: the app's own Access-Control-* lines stay). Trigger A: an
+ * origin's credentialed rule before a "*" rule; trigger B: responses:
+ * false before responses: true. */
+static const char ofl_overlap_yaml[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - paths: [/a/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n"
+	"    credentials: true\n"
+	"    responses: true\n"
+	"  - paths: [/a/, /star/]\n"
+	"    origins: [\"*\"]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"  - paths: [/b/, /off/]\n"
+	"    origins: [https://a.test]\n"
+	"    methods: [GET]\n"
+	"  - paths: [/b/]\n"
+	"    origins: [https://b.test]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"  - paths: [/off/, /first/]\n"
+	"    origins: [\"*\"]\n"
+	"    methods: [GET]\n"
+	"  - paths: [/first/]\n"
+	"    origins: [https://b.test]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n";
+
+/* Entry of req under c, then the edit of resp the SK_MSG program makes. */
+static const char *entry_edit(const struct pf_compiled *c, const char *req, const char *resp,
+			      struct pf_ofl_ent *e)
+{
+	entry_of(c, req, e);
+	return edit(resp, e, &c->ofl[e->rule & (PF_MAX_RULES - 1)]);
+}
+
+#define ACAO_APP "Access-Control-Allow-Origin: https://a.test\r\n"
+
+static void test_entry_overlap_star(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_overlap_yaml, &pol, &c);
+	/* A: app.example.com gets its own answer with Vary ... */
+	assert_string_equal(entry_edit(&c, REQ("/a/x", "Origin: https://app.example.com\r\n"),
+				       RH200 BODY, &e),
+			    RH200 ACAO_A ACAC "Vary: Origin\r\n" BODY);
+	/* ... so the "*" copy, for no Origin or any other, carries it too */
+	assert_string_equal(entry_edit(&c, REQ("/a/x", ""), RH200 BODY, &e),
+			    RH200 "Access-Control-Allow-Origin: *\r\nVary: Origin\r\n" BODY);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	assert_int_equal(e.rule, 1);
+	assert_int_equal(e.flags, 0);
+	assert_int_equal(e.origin_len, 1);
+	assert_memory_equal(e.origin, "*", 1);
+	assert_string_equal(entry_edit(&c, REQ("/a/x", "Origin: https://evil.test\r\n"),
+				       RH200 "Vary: Accept-Encoding\r\n" BODY, &e),
+			    RH200 "Access-Control-Allow-Origin: *\r\n"
+			    "Vary: Accept-Encoding, Origin\r\n" BODY);
+	/* the same "*" rule alone on a path: one answer, no Vary */
+	assert_string_equal(entry_edit(&c, REQ("/star/x", "Origin: https://evil.test\r\n"),
+				       RH200 BODY, &e),
+			    RH200 "Access-Control-Allow-Origin: *\r\n" BODY);
+	assert_int_equal(e.kind, PF_OFL_STAR);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+static void test_entry_overlap_off(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_overlap_yaml, &pol, &c);
+	/* B: b.test gets its ACAO with Vary ... */
+	assert_string_equal(entry_edit(&c, REQ("/b/x", "Origin: https://b.test\r\n"),
+				       RH200 BODY, &e),
+			    RH200 "Access-Control-Allow-Origin: https://b.test\r\n"
+			    "Vary: Origin\r\n" BODY);
+	/* ... so a.test's (responses: false: the app's own lines kept), no
+	 * Origin's and a denied origin's get Vary only */
+	assert_string_equal(entry_edit(&c, REQ("/b/x", "Origin: https://a.test\r\n"),
+				       RH200 ACAO_APP ACAC BODY, &e),
+			    RH200 "Vary: Origin\r\n" ACAO_APP ACAC BODY);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.rule, 2);
+	assert_int_equal(e.flags, PF_OFL_E_KEEP);
+	assert_string_equal(entry_edit(&c, REQ("/b/x", ""),
+				       RH200 "Vary: Cookie\r\n" BODY, &e),
+			    RH200 "Vary: Cookie, Origin\r\n" BODY);
+	assert_string_equal(entry_edit(&c, REQ("/b/x", "Origin: https://evil.test\r\n"),
+				       RH200 "Vary: origin\r\n" ACAO_APP BODY, &e),
+			    RH200 "Vary: origin\r\n" ACAO_APP BODY);
+	assert_int_equal(pl.ins_len + pl.n_pop, 0);
+	/* responses: false everywhere it can decide: untouched */
+	entry_of(&c, REQ("/off/x", "Origin: https://a.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	entry_of(&c, REQ("/off/x", ""), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	/* a "*" rule first takes every request: a responses: true rule
+	 * after it decides nothing */
+	entry_of(&c, REQ("/first/x", "Origin: https://b.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	assert_int_equal(e.flags, 0);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+/* pf_ofl_varies against every request of every policy of up to 5
+ * rules: the answers worked out one origin at a time (each rule that
+ * lists origins has one of its own; plus an origin no rule lists and no
+ * Origin at all) differ exactly when it says they depend on the origin. */
+static void test_varies(void **state)
+{
+	enum { N = 5, OTHER = N, NO_ORIGIN = N + 1 };
+	__u64 a, star, resp;
+	__u32 o, j, d, ans, first, dep, n_dep = 0;
+
+	(void)state;
+	for (a = 1; a < (1u << N); a++)
+		for (star = 0; star < (1u << N); star++)
+			for (resp = 0; resp < (1u << N); resp++) {
+				first = ~0u;
+				dep = 0;
+				for (o = 0; o <= NO_ORIGIN; o++) {
+					if (o < N && (!((a >> o) & 1) || ((star >> o) & 1)))
+						continue; /* no such listing origin */
+					/* the first applicable rule listing o ("*" lists
+					 * all), else the first applicable rule */
+					for (d = 0; d < N; d++)
+						if (((a >> d) & 1) &&
+						    (((star >> d) & 1) || d == o))
+							break;
+					j = d < N ? d : pf_lowest_bit(a);
+					/* 0 untouched, 1 "*", 2 Vary only, 3 + o: o's ACAO */
+					if (!((resp >> j) & 1))
+						ans = 0;
+					else if ((star >> j) & 1)
+						ans = 1;
+					else
+						ans = d < N ? 3 + o : 2;
+					if (first == ~0u)
+						first = ans;
+					else if (ans != first)
+						dep = 1;
+				}
+				n_dep += dep;
+				assert_int_equal(pf_ofl_varies(a, star, resp), dep);
+			}
+	assert_true(n_dep > 1000);
+}
+
 /* ---- chunked bodies ---- */
 
 static void test_chunks(void **state)
@@ -746,6 +908,9 @@ int main(void)
 		cmocka_unit_test(test_parse_head),
 		cmocka_unit_test(test_entry),
 		cmocka_unit_test(test_entry_regex),
+		cmocka_unit_test(test_entry_overlap_star),
+		cmocka_unit_test(test_entry_overlap_off),
+		cmocka_unit_test(test_varies),
 		cmocka_unit_test(test_rhead),
 		cmocka_unit_test(test_rhead_line_end),
 		cmocka_unit_test(test_vary_one),
