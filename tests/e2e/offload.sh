@@ -73,6 +73,22 @@ rules:
     methods: [PUT]
     headers: ["*"]
     responses: $2
+  - paths: [/ova/]
+    origins: [$ORIGIN]
+    methods: [GET]
+    credentials: true
+    responses: $2
+  - paths: [/ova/]
+    origins: ["*"]
+    methods: [GET]
+    responses: $2
+  - paths: [/ovb/]
+    origins: [https://a.test]
+    methods: [GET]
+  - paths: [/ovb/]
+    origins: [https://b.test]
+    methods: [GET]
+    responses: $2
   - origins: [$ORIGIN]
     methods: [GET, HEAD]
     credentials: true
@@ -250,6 +266,46 @@ case_app_headers() {
 	pf_detail "replace, a denied origin the app would allow"
 	pf_expect_eq "  no ACAO" "$(count_hdr "$h" access-control-allow-origin)" 0
 	pf_expect_eq "  Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	pf_case_result
+}
+
+# u. Overlapping rules (review finding MED-1): where the answer for a URL
+# depends on the origin, every response to it carries Vary: Origin, or a
+# shared cache serves one origin's copy to another. /ova/: $ORIGIN's
+# credentials rule, then "*" (the "*" answer gets Vary too); /ovb/:
+# a.test with responses: false, then b.test (a.test's, no Origin's and a
+# denied origin's responses get Vary only, the app's own ACAO kept).
+case_overlap() {
+	newcase
+	local h=$CASE_DIR/h o
+	pf_detail "/ova/: $ORIGIN's rule, then \"*\""
+	get "$API/ova/x" "$ORIGIN"
+	pf_expect_eq "  $ORIGIN: its ACAO" "$(hdr "$h" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "  $ORIGIN: ACAC" "$(hdr "$h" access-control-allow-credentials)" true
+	pf_expect_eq "  $ORIGIN: Vary" "$(hdr "$h" vary)" Origin
+	for o in "" https://evil.test; do
+		get "$API/ova/x" "$o"
+		pf_expect_eq "  ${o:-no Origin}: ACAO *" "$(hdr "$h" access-control-allow-origin)" '*'
+		pf_expect_eq "  ${o:-no Origin}: no ACAC" \
+			"$(count_hdr "$h" access-control-allow-credentials)" 0
+		pf_expect_eq "  ${o:-no Origin}: Vary" "$(hdr "$h" vary)" Origin
+	done
+	pf_detail "/ovb/: a.test (responses: false), then b.test"
+	get "$API/ovb/x" https://b.test
+	pf_expect_eq "  b.test: its ACAO" "$(hdr "$h" access-control-allow-origin)" https://b.test
+	pf_expect_eq "  b.test: Vary" "$(hdr "$h" vary)" Origin
+	pf_curl -sS -D "$h" -o /dev/null -H "Origin: https://a.test" \
+		-H "X-App-Cors: https://a.test" "$API/ovb/x"
+	pf_expect_eq "  a.test: the app's ACAO, once" \
+		"$(count_hdr "$h" access-control-allow-origin) $(hdr "$h" access-control-allow-origin)" \
+		"1 https://a.test"
+	pf_expect_eq "  a.test: Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	for o in "" https://evil.test; do
+		get "$API/ovb/x" "$o"
+		pf_expect_eq "  ${o:-no Origin}: no Access-Control-*" \
+			"$(count_hdr "$h" access-control-)" 0
+		pf_expect_eq "  ${o:-no Origin}: Vary" "$(hdr "$h" vary)" Origin
+	done
 	pf_case_result
 }
 
@@ -994,6 +1050,8 @@ main() {
 	pf_case "[$MODE] n. TCP_DEFER_ACCEPT: requests recorded before the socket exists" case_early
 	pf_case "[$MODE] o. regex origins: Vary until learned, the request teaches the daemon" case_regex
 	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start
+	pf_case "[$MODE] u. overlapping rules: Vary: Origin wherever the answer depends on it" \
+		case_overlap
 	local stop_rc=0
 	pf_stop_preflightd || stop_rc=$?
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"
