@@ -902,6 +902,51 @@ static void test_shadow(void **state)
 	pf_shadow_free(&sh);
 }
 
+/* Shadow mode under overlapping rules (MED-1): a request a responses:
+ * false rule decides, next to a responses: true one, is compared as the
+ * offload would edit it -- the app's own ACAO kept (agree), its missing
+ * Vary: Origin a disagreement. */
+static void test_shadow_overlap(void **state)
+{
+	static const char yaml[] =
+		"ports: [8080]\n"
+		"rules:\n"
+		"  - paths: [/b/]\n"
+		"    origins: [https://a.test]\n"
+		"    methods: [GET]\n"
+		"  - paths: [/b/]\n"
+		"    origins: [https://b.test]\n"
+		"    methods: [GET]\n"
+		"    responses: true\n";
+	static const char get[] =
+		"GET /b/x HTTP/1.1\r\nHost: a\r\nOrigin: https://a.test\r\n\r\n";
+	static const char get_app[] =
+		"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: https://a.test\r\n"
+		"Content-Length: 0\r\n\r\n";
+	struct pf_flow_key key = { .family = 4 };
+	struct pf_shadow sh;
+	char path[] = "/tmp/pf-test-shadow-XXXXXX";
+	int fd = mkstemp(path);
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, sizeof(yaml) - 1), (ssize_t)(sizeof(yaml) - 1));
+	close(fd);
+	memset(&sh, 0, sizeof(sh));
+	sh.stats_fd = sh.diffs_fd = -1;
+	pf_shadow_policy(&sh, path);
+	unlink(path);
+	assert_true(sh.have_policy);
+	pf_shadow_compare(&sh, &key, (const __u8 *)get, sizeof(get) - 1,
+			  (const __u8 *)get_app, sizeof(get_app) - 1);
+	assert_int_equal(sh.st.uncovered, 0);
+	assert_int_equal(sh.st.actual, 1);
+	assert_int_equal(sh.st.agree[PF_SHD_F_ACAO], 1);
+	assert_int_equal(sh.st.disagree[PF_SHD_F_VARY], 1);
+	assert_int_equal(sh.st.differ, 1);
+	pf_shadow_free(&sh);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -919,6 +964,7 @@ int main(void)
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_policy_keys),
 		cmocka_unit_test(test_shadow),
+		cmocka_unit_test(test_shadow_overlap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
