@@ -74,11 +74,14 @@ struct keyset {
 	size_t n, cap;
 };
 
-static int keyset_add(void *ctx, const struct pf_flow_key *k)
+/* pf_diag_cb: add k to the set (ctx); a TIME_WAIT socket too, as every
+ * entry here counts as spliced (see gc_keys). */
+static int keyset_add(void *ctx, const struct pf_flow_key *k, bool timewait)
 {
 	struct keyset *ks = ctx;
 	struct pf_flow_key *p;
 
+	(void)timewait;
 	if (ks->n == ks->cap) {
 		p = realloc(ks->k, (ks->cap ? 2 * ks->cap : 1024) * sizeof(*p));
 		if (!p)
@@ -95,8 +98,10 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp(a, b, sizeof(struct pf_flow_key));
 }
 
-/* Delete the entries whose connection has no live socket. Every entry
- * counts as spliced (its splice count cannot be read). Returns the
+/* Delete the entries whose connection has no live or TIME_WAIT socket.
+ * Every entry counts as spliced (its splice count cannot be read), and a
+ * spliced connection's TIME_WAIT still answers a retransmitted FIN
+ * (gc.c). Returns the
  * number left, or -errno (nothing deleted). */
 static int gc_keys(int fd)
 {

@@ -22,8 +22,10 @@ _Static_assert(GC_BATCH <= PF_GC_CHUNK, "a batch must fit the program's array");
 #define GC_DUTY         4                        /* ... or 4x its duration */
 #define GC_DRAIN_NS     200000000ull             /* ... every 200 ms draining */
 
-/* The live sockets of one dump, as flow keys: open addressing, linear
- * probing, at most half full. */
+/* The sockets of one dump, as flow keys with what was found (SOCK_*):
+ * open addressing, linear probing, at most half full. */
+#define SOCK_LIVE 1   /* a socket that can still exchange data */
+#define SOCK_TW   2   /* a TIME_WAIT one */
 struct sockset {
 	struct pf_flow_key *k;
 	__u8 *used;
@@ -71,7 +73,7 @@ static int set_grow(struct sockset *s)
 			continue;
 		j = set_slot(&b, &s->k[i]);
 		b.k[j] = s->k[i];
-		b.used[j] = 1;
+		b.used[j] = s->used[i];
 	}
 	b.n = s->n;
 	free(s->k);
@@ -80,8 +82,8 @@ static int set_grow(struct sockset *s)
 	return 0;
 }
 
-/* pf_diag_cb: add k to the set (ctx). */
-static int set_add(void *ctx, const struct pf_flow_key *k)
+/* pf_diag_cb: add k to the set (ctx), or what it is to k's flags. */
+static int set_add(void *ctx, const struct pf_flow_key *k, bool timewait)
 {
 	struct sockset *s = ctx;
 	size_t i;
@@ -91,22 +93,72 @@ static int set_add(void *ctx, const struct pf_flow_key *k)
 	i = set_slot(s, k);
 	if (!s->used[i]) {
 		s->k[i] = *k;
-		s->used[i] = 1;
 		s->n++;
 	}
+	s->used[i] |= timewait ? SOCK_TW : SOCK_LIVE;
 	return 0;
 }
 
-static bool set_has(const struct sockset *s, const struct pf_flow_key *k)
+/* What the dump found for k: SOCK_* bits, 0 for nothing. */
+static __u8 set_get(const struct sockset *s, const struct pf_flow_key *k)
 {
-	return s->cap && s->used[set_slot(s, k)];
+	return s->cap ? s->used[set_slot(s, k)] : 0;
+}
+
+/* Does the dump hold v's connection? A socket that can still exchange
+ * data, or a TIME_WAIT one if v carries a splice: the client's FIN
+ * retransmitted after a lost last ACK reaches the TIME_WAIT socket,
+ * whose ACK (socket seq space) the client takes only translated;
+ * untranslated, the client would stay in LAST_ACK retransmitting. */
+static bool sock_holds(const struct sockset *s, const struct pf_flow_key *k,
+		       const struct pf_flow *v)
+{
+	__u8 f = set_get(s, k);
+
+	return (f & SOCK_LIVE) || ((f & SOCK_TW) && v->splices);
+}
+
+static int cand_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct pf_gc_cand));
+}
+
+/* Was c (key, gen, last_ns) missed by d's previous pass as well? */
+static bool missed_before(const struct pf_gc_del *d, const struct pf_gc_cand *c)
+{
+	return d->n_missed && bsearch(c, d->missed, d->n_missed, sizeof(*c), cand_cmp);
+}
+
+/* Append c to the list (*l, *n, *cap) of this pass's first misses. */
+static int missed_add(struct pf_gc_cand **l, size_t *n, size_t *cap, const struct pf_gc_cand *c)
+{
+	struct pf_gc_cand *p;
+
+	if (*n == *cap) {
+		p = realloc(*l, (*cap ? 2 * *cap : 1024) * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		*l = p;
+		*cap = *cap ? 2 * *cap : 1024;
+	}
+	(*l)[(*n)++] = *c;
+	return 0;
+}
+
+/* Unload d's program, if loaded; its misses stay. */
+static void del_unload(struct pf_gc_del *d)
+{
+	pf_gc_bpf__destroy(d->skel);
+	d->skel = NULL;
 }
 
 /* See gc.h. */
 void pf_gc_del_close(struct pf_gc_del *d)
 {
-	pf_gc_bpf__destroy(d->skel);
-	d->skel = NULL;
+	del_unload(d);
+	free(d->missed);
+	d->missed = NULL;
+	d->n_missed = 0;
 }
 
 /* See gc.h. */
@@ -124,7 +176,7 @@ int pf_gc_del_open(struct pf_gc_del *d)
 		err = pf_gc_bpf__load(d->skel);
 	if (!err)
 		return 0;
-	pf_gc_del_close(d);
+	del_unload(d);
 	d->user = true;
 	if (!warned) {
 		warned = true;
@@ -172,7 +224,7 @@ static __u64 gc_del_chunk(struct pf_gc_del *d, const struct pf_gc_cand *c, __u32
 		 * and pass; what the run deleted is gone at the look-up */
 		pr_warn("gc: run the conditional delete: %s (deleting from userspace)",
 			strerror(errno));
-		pf_gc_del_close(d);
+		del_unload(d);
 		d->user = true;
 		return gc_del_user(d->fd, c, n, changed);
 	}
@@ -204,6 +256,8 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 	struct pf_gc_cand *dead = malloc(GC_BATCH * sizeof(*dead));
 	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
 	struct sockset set = {};
+	struct pf_gc_cand *missed = NULL, c;
+	size_t n_missed = 0, cap_missed = 0;
 	__u64 batch[8] = {}, next[8] = {};
 	__u32 n, i, ndead;
 	__u64 gone;
@@ -239,14 +293,24 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 			res->entries++;
 			if (!keep) {
 				res->checked++;
-				keep = set_has(&set, &keys[i]);
+				keep = sock_holds(&set, &keys[i], v);
+			}
+			c = (struct pf_gc_cand){
+				.key = keys[i], .gen = v->gen, .last_ns = v->last_ns,
+			};
+			/* a dump can skip a live socket (see gc.h): gone only
+			 * if the previous pass missed it too, unchanged */
+			if (!keep && !missed_before(del, &c)) {
+				keep = true;
+				res->missed++;
+				err = missed_add(&missed, &n_missed, &cap_missed, &c);
+				if (err)
+					goto out;
 			}
 			if (keep)
 				res->live += v->splices > 0;
 			else
-				dead[ndead++] = (struct pf_gc_cand){
-					.key = keys[i], .gen = v->gen, .last_ns = v->last_ns,
-				};
+				dead[ndead++] = c;
 		}
 		/* only entries still as read: one the datapath replaced since
 		 * (a new connection on the tuple, see pf_gc.bpf.c) stays */
@@ -255,6 +319,13 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 		res->entries -= gone;
 	}
 out:
+	/* the next pass confirms this one's misses (an error or a stop:
+	 * those found so far; the others start again) */
+	if (missed)
+		qsort(missed, n_missed, sizeof(*missed), cand_cmp);
+	free(del->missed);
+	del->missed = missed;
+	del->n_missed = n_missed;
 	free(set.k);
 	free(set.used);
 	free(keys);

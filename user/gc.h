@@ -1,11 +1,17 @@
 /* User: freeing flow-table entries of connections that have ended (the GC), and its thread. */
 /*
  * gc.h -- an entry goes only when the kernel confirms that its connection
- * has no socket left that can exchange data, so a live splice is never
- * evicted. One pass: one sock_diag dump of the live TCP sockets on the
- * translated ports (sockdiag.h), then the whole flow table read in
- * batches and matched against it; the dead entries are deleted in
- * batches, each only if still as read (pf_gc_delete). The daemon
+ * has no socket left that can exchange data (nor, for a spliced one, a
+ * TIME_WAIT socket: it answers a retransmitted FIN, in socket seq space),
+ * so a live splice is never evicted. One pass: one sock_diag dump of the
+ * live and TIME_WAIT TCP sockets on the translated ports (sockdiag.h),
+ * then the whole flow table read in batches and matched against it. A
+ * dump can skip a live socket (the kernel resumes a dump inside a hash
+ * chain by position, and a socket removed ahead of that position since
+ * moves the next one behind it), so an entry is dead only when two
+ * consecutive passes of one pf_gc_del missed its socket and the entry did
+ * not change in between; the dead entries are deleted in batches, each
+ * only if still as read (pf_gc_delete). The daemon
  * runs passes in a thread of their own (pf_gc_start),
  * so the heartbeat, signals, drain and the slow path never wait on one.
  */
@@ -14,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <linux/types.h>
 #include "../include/pf_structs.h"
 
@@ -22,7 +29,11 @@ struct pf_gc_result {
 	__u64 entries;     /* entries left in the table */
 	__u64 live;        /* ... of which carry a splice (splices > 0) */
 	__u64 checked;     /* entries whose socket was looked for */
-	__u64 freed;       /* entries deleted: no live socket */
+	__u64 freed;       /* entries deleted: no live socket, in this pass
+			    * and in the previous one */
+	__u64 missed;      /* entries kept whose socket this pass missed
+			    * first: freed by the next pass if it misses
+			    * it too */
 	__u64 replaced;    /* read as dead, kept: the entry changed before the
 			    * delete (a new connection on the tuple, or a
 			    * packet since; see bpf/pf_gc.bpf.c) */
@@ -33,13 +44,17 @@ struct pf_gc_result {
  * (bpf/pf_gc.bpf.c) on the flow map fd, loaded at the first delete and
  * kept across passes (its load costs ~10 ms), or, where it cannot load,
  * deletes from userspace that re-read each entry just before (a window
- * of one syscall boundary). Start with { .fd = the flow map fd } (all
- * else zero); pf_gc_del_close unloads it. */
+ * of one syscall boundary); and the previous pass's misses, which a pass
+ * through it confirms. Start with { .fd = the flow map fd } (all else
+ * zero); pf_gc_del_close unloads it and frees the misses. */
 struct pf_gc_bpf;
 struct pf_gc_del {
 	struct pf_gc_bpf *skel;   /* the loaded program, or NULL */
 	int fd;                   /* the flow map */
 	bool user;                /* deleting from userspace for good */
+	struct pf_gc_cand *missed; /* the last pass's misses (key, gen,
+				    * last_ns), sorted by memcmp */
+	size_t n_missed;
 };
 
 /* Load d's program now (kernel 6.10 or later: syscall programs with
@@ -47,7 +62,8 @@ struct pf_gc_del {
  * userspace from now on (warned once per process). */
 int pf_gc_del_open(struct pf_gc_del *d);
 
-/* Unload d's program, if loaded (d->user is left as it is). */
+/* Unload d's program, if loaded (d->user is left as it is), and forget
+ * its misses. */
 void pf_gc_del_close(struct pf_gc_del *d);
 
 /* Delete each of the n candidates only if its entry's gen and last_ns
@@ -60,7 +76,9 @@ __u64 pf_gc_delete(struct pf_gc_del *d, const struct pf_gc_cand *c, __u32 n, __u
  * ports: local ports to dump (1024-word bitmap, NULL:
  * all). now_ns: CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns. Entries
  * idle for less than min_idle_ns and not finished (FIN/RST seen), or
- * active since the dump began, are kept unchecked. stop (may be NULL):
+ * active since the dump began, are kept unchecked; one whose socket the
+ * dump lacks is deleted only if del's previous pass missed it too with
+ * the same gen and last_ns, else remembered in del. stop (may be NULL):
  * checked between batches, a pass ends early when it becomes non-zero.
  * Returns 0 (*res filled) or -errno (message printed; nothing deleted
  * when the dump failed). */
@@ -68,7 +86,8 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 	       const volatile int *stop, struct pf_gc_result *res);
 
 /* pf_gc_pass over every port without a stop: returns the number of live
- * spliced connections left (only those need draining), or -errno;
+ * spliced connections left (only those need draining; those missed once
+ * count until the next call confirms them), or -errno;
  * *freed gets the entries deleted. */
 int pf_gc_flows(struct pf_gc_del *del, __u64 now_ns, __u64 min_idle_ns, unsigned *freed);
 

@@ -13,10 +13,12 @@
 #include "sockdiag.h"
 #include "log.h"
 
-/* TCP states (include/net/tcp_states.h) in which data can still flow. */
+/* TCP states (include/net/tcp_states.h) in which data can still flow,
+ * and TIME_WAIT (reported as such: pf_diag_cb's timewait). */
 #define ALIVE_STATES ((1 << TCP_ESTABLISHED) | (1 << TCP_SYN_RECV) | \
 		      (1 << TCP_FIN_WAIT1) | (1 << TCP_FIN_WAIT2) | \
 		      (1 << TCP_CLOSE_WAIT) | (1 << TCP_LAST_ACK) | (1 << TCP_CLOSING))
+#define DUMP_STATES  (ALIVE_STATES | (1 << TCP_TIME_WAIT))
 
 /* More local ports than this: dump every port (the filter's bytecode
  * would approach the attribute's 64 KiB). */
@@ -96,7 +98,7 @@ static int dump_family(int fd, int af, struct diag_req *req, int bclen, char *bu
 	req->n.nlmsg_seq = (__u32)af;
 	req->r.sdiag_family = (__u8)af;
 	req->r.sdiag_protocol = IPPROTO_TCP;
-	req->r.idiag_states = ALIVE_STATES;
+	req->r.idiag_states = DUMP_STATES;
 	if (bclen) {
 		req->a.nla_type = INET_DIAG_REQ_BYTECODE;
 		req->a.nla_len = (__u16)(NLA_HDRLEN + bclen);
@@ -122,10 +124,11 @@ static int dump_family(int fd, int af, struct diag_req *req, int bclen, char *bu
 				return ((struct nlmsgerr *)NLMSG_DATA(h))->error ?: -EIO;
 			if (h->nlmsg_type == SOCK_DIAG_BY_FAMILY &&
 			    h->nlmsg_len >= NLMSG_LENGTH(sizeof(struct inet_diag_msg))) {
+				const struct inet_diag_msg *m = NLMSG_DATA(h);
 				struct pf_flow_key k;
 
-				msg_key(NLMSG_DATA(h), &k);
-				ret = cb(ctx, &k);
+				msg_key(m, &k);
+				ret = cb(ctx, &k, m->idiag_state == TCP_TIME_WAIT);
 				if (ret)
 					return ret;
 			}

@@ -1,8 +1,8 @@
 /* User: the kernel's TCP sockets through NETLINK_SOCK_DIAG (dump, destroy), for the flow-table GC. */
 /*
  * sockdiag.h -- one dump lists every TCP socket that can still exchange
- * data (SYN_RECV .. LAST_ACK, TIME_WAIT and CLOSE excluded) on a set of
- * local ports, in the caller's network namespace: the GC matches its
+ * data (SYN_RECV .. LAST_ACK) or is in TIME_WAIT (flagged: it can still
+ * answer a retransmitted FIN; CLOSE excluded) on a set of local ports, in the caller's network namespace: the GC matches its
  * whole flow table against one such dump instead of asking about each
  * entry. Sockets are reported as flow keys (include/pf_structs.h): client
  * = the remote end, server = the local end, IPv4 (also v4-mapped IPv6)
@@ -11,14 +11,15 @@
 #ifndef PF_SOCKDIAG_H
 #define PF_SOCKDIAG_H
 
+#include <stdbool.h>
 #include <linux/types.h>
 #include "../include/pf_structs.h"
 
-/* Called once per socket of a dump; a non-zero return stops the dump
- * and is returned by pf_diag_dump. */
-typedef int (*pf_diag_cb)(void *ctx, const struct pf_flow_key *k);
+/* Called once per socket of a dump, timewait set for a TIME_WAIT one; a
+ * non-zero return stops the dump and is returned by pf_diag_dump. */
+typedef int (*pf_diag_cb)(void *ctx, const struct pf_flow_key *k, bool timewait);
 
-/* Dump the live TCP sockets (IPv4 and IPv6) whose local port p has bit
+/* Dump the live and TIME_WAIT TCP sockets (IPv4 and IPv6) whose local port p has bit
  * p set in ports (1024 words, host order bits; NULL: every port), cb for
  * each. Returns 0, cb's non-zero value, or -errno (message printed). */
 int pf_diag_dump(const __u64 *ports, pf_diag_cb cb, void *ctx);

@@ -9,6 +9,13 @@
  * that did not change. Before the conditional delete (a delete by key),
  * the replacement went and replace_survives failed. Both ways to delete
  * run it: the program and the userspace fallback.
+ *
+ * Whole passes (pf_gc_pass) over real loopback connections of this
+ * namespace, the dump filtered to their listener's port: a spliced
+ * entry whose server socket is in TIME_WAIT stays (its client's FIN
+ * retransmission needs the translation of the TIME_WAIT's ACK) and goes
+ * once that socket is gone; an entry goes only when two consecutive
+ * passes miss its socket (one dump can skip a live socket).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -18,12 +25,17 @@
 #include <string.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/utsname.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <bpf/bpf.h>
 #include <cmocka.h>
 
+#include "clock.h"
 #include "gc.h"
+#include "sockdiag.h"
 
 #define NKEYS 5000   /* more than one PF_GC_CHUNK */
 
@@ -146,10 +158,205 @@ static void program_loads(void **state)
 	close(fd);
 }
 
+/* A listener on 127.0.0.1, an ephemeral port: its fd, *port (host order). */
+static int listener(unsigned *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	*port = ntohs(a.sin_port);
+	return fd;
+}
+
+/* A client socket bound to 127.0.0.1 (not connected): its fd, and k the
+ * key of its connection to port (server = the local end of the dump). */
+static int client(unsigned port, struct pf_flow_key *k)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	memset(k, 0, sizeof(*k));
+	k->family = 4;
+	memcpy(k->caddr, &a.sin_addr, 4);
+	memcpy(k->saddr, &a.sin_addr, 4);
+	k->cport = a.sin_port;
+	k->sport = htons((__u16)port);
+	return fd;
+}
+
+/* Connect cfd to port and accept it on lfd: the server's fd. */
+static int connect_accept(int cfd, int lfd, unsigned port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((__u16)port) };
+	int afd;
+
+	assert_int_equal(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	return afd;
+}
+
+/* Close a connection, the server (afd) first, and wait until the client
+ * (cfd, closed too) has had its FIN acked: the server is in TIME_WAIT. */
+static void close_server_first(int cfd, int afd)
+{
+	struct tcp_info ti;
+	socklen_t len;
+	char b;
+	int i;
+
+	close(afd);
+	assert_int_equal(read(cfd, &b, 1), 0);   /* the server's FIN */
+	assert_int_equal(shutdown(cfd, SHUT_WR), 0);
+	for (i = 0; i < 200; i++) {
+		len = sizeof(ti);
+		assert_int_equal(getsockopt(cfd, IPPROTO_TCP, TCP_INFO, &ti, &len), 0);
+		if (ti.tcpi_state == TCP_CLOSE)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(ti.tcpi_state, TCP_CLOSE);
+	close(cfd);
+}
+
+/* A finished entry idle for long, under k in map fd. */
+static void put_entry(int fd, const struct pf_flow_key *k, __u32 gen, __u32 splices)
+{
+	struct pf_flow v = { .gen = gen, .last_ns = 1, .splices = splices,
+			     .fin = PF_FIN_CLIENT | PF_FIN_SERVER };
+
+	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_ANY), 0);
+}
+
+/* One pass of d over the dump of port; returns what it freed. */
+static __u64 pass(struct pf_gc_del *d, unsigned port, struct pf_gc_result *r)
+{
+	__u64 ports[1024] = {};
+
+	ports[port >> 6] = 1ULL << (port & 63);
+	assert_int_equal(pf_gc_pass(d, ports, pf_mono_ns(), 30000000000ull, NULL, r), 0);
+	return r->freed;
+}
+
+static bool present(int fd, const struct pf_flow_key *k)
+{
+	struct pf_flow v;
+
+	return !bpf_map_lookup_elem(fd, k, &v);
+}
+
+/* The server closes first, the client's FIN is acked: the server socket
+ * is in TIME_WAIT. A spliced entry for it stays through any number of
+ * passes (before the fix: freed -- the dump did not list TIME_WAIT); a
+ * never spliced one goes (nothing to translate); once the TIME_WAIT
+ * socket is gone (SOCK_DESTROY), the spliced one goes too. */
+static void timewait_keeps_spliced(void **state)
+{
+	struct pf_flow_key ktw, kplain;
+	struct pf_gc_del d = {};
+	struct pf_gc_result r;
+	unsigned port;
+	int lfd, cfd, afd, fd, nl, i;
+
+	(void)state;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
+			    sizeof(struct pf_flow), 16, NULL);
+	assert_true(fd >= 0);
+	d.fd = fd;
+	lfd = listener(&port);
+	cfd = client(port, &ktw);
+	afd = connect_accept(cfd, lfd, port);
+	close_server_first(cfd, afd);
+	cfd = client(port, &kplain);
+	afd = connect_accept(cfd, lfd, port);
+	close_server_first(cfd, afd);
+	put_entry(fd, &ktw, 11, 1);
+	put_entry(fd, &kplain, 12, 0);
+	for (i = 0; i < 3; i++) {
+		pass(&d, port, &r);
+		assert_true(present(fd, &ktw));
+		assert_true(r.sockets >= 2);
+	}
+	assert_false(present(fd, &kplain));
+	/* the TIME_WAIT socket gone: missed twice, freed */
+	nl = pf_diag_open();
+	assert_true(nl >= 0);
+	assert_int_equal(pf_diag_destroy(nl, &ktw), 0);
+	close(nl);
+	assert_int_equal(pass(&d, port, &r), 0);
+	assert_int_equal(r.missed, 1);
+	assert_true(present(fd, &ktw));
+	assert_int_equal(pass(&d, port, &r), 1);
+	assert_false(present(fd, &ktw));
+	pf_gc_del_close(&d);
+	close(lfd);
+	close(fd);
+}
+
+/* An entry goes only when two consecutive passes miss its socket and it
+ * did not change between them: missed (no connection yet), seen (the
+ * connection up: what a dump that skipped it in the first pass would
+ * show next), missed (it ended), changed (a packet), then missed twice
+ * unchanged -- only that last pass frees it. Before the fix the first
+ * pass freed it. */
+static void freed_after_two_misses(void **state)
+{
+	struct pf_flow_key k;
+	struct pf_gc_del d = {};
+	struct pf_gc_result r;
+	struct pf_flow v;
+	unsigned port;
+	int lfd, cfd, afd, fd;
+
+	(void)state;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
+			    sizeof(struct pf_flow), 16, NULL);
+	assert_true(fd >= 0);
+	d.fd = fd;
+	lfd = listener(&port);
+	cfd = client(port, &k);
+	put_entry(fd, &k, 21, 1);
+	assert_int_equal(pass(&d, port, &r), 0);           /* missed once */
+	assert_int_equal(r.missed, 1);
+	assert_int_equal(r.live, 1);
+	afd = connect_accept(cfd, lfd, port);
+	assert_int_equal(pass(&d, port, &r), 0);           /* seen */
+	assert_int_equal(r.missed, 0);
+	close(cfd);                                        /* the client first: */
+	close(afd);                                        /* the server CLOSED */
+	usleep(50000);
+	assert_int_equal(pass(&d, port, &r), 0);           /* missed once again */
+	assert_int_equal(r.missed, 1);
+	assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+	v.last_ns = 2;                                     /* a packet since */
+	assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(pass(&d, port, &r), 0);           /* changed: first miss */
+	assert_int_equal(r.missed, 1);
+	assert_true(present(fd, &k));
+	assert_int_equal(pass(&d, port, &r), 1);           /* the second: freed */
+	assert_int_equal(r.missed, 0);
+	assert_false(present(fd, &k));
+	pf_gc_del_close(&d);
+	close(lfd);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(program_loads),
+		cmocka_unit_test(timewait_keeps_spliced),
+		cmocka_unit_test(freed_after_two_misses),
 		cmocka_unit_test(replace_survives),
 		cmocka_unit_test(replace_survives_userspace),
 	};
