@@ -21,6 +21,8 @@ _Static_assert(GC_BATCH <= PF_GC_CHUNK, "a batch must fit the program's array");
 #define GC_PERIOD_NS    1000000000ull            /* a pass every second, */
 #define GC_DUTY         4                        /* ... or 4x its duration */
 #define GC_DRAIN_NS     200000000ull             /* ... every 200 ms draining */
+#define GC_TW_HOLD_NS   5000000000ull            /* a TIME_WAIT holds a splice
+						  * while it has traffic (sock_holds) */
 
 /* The sockets of one dump, as flow keys with what was found (SOCK_*):
  * open addressing, linear probing, at most half full. */
@@ -105,17 +107,23 @@ static __u8 set_get(const struct sockset *s, const struct pf_flow_key *k)
 	return s->cap ? s->used[set_slot(s, k)] : 0;
 }
 
-/* Does the dump hold v's connection? A socket that can still exchange
- * data, or a TIME_WAIT one if v carries a splice: the client's FIN
+/* Does the dump hold v's connection (now_ns: the pass's clock)? A
+ * socket that can still exchange data, or a TIME_WAIT one if v carries
+ * a splice and saw a packet in the last GC_TW_HOLD_NS: the client's FIN
  * retransmitted after a lost last ACK reaches the TIME_WAIT socket,
  * whose ACK (socket seq space) the client takes only translated;
- * untranslated, the client would stay in LAST_ACK retransmitting. */
+ * untranslated, the client would stay in LAST_ACK retransmitting. Each
+ * retransmission and its ACK refresh last_ns, and the next comes one
+ * client RTO later (doubling from 200 ms at least: five losses in a row
+ * at the minimum); past that the entry goes, so connections the server
+ * closes first do not hold the table for the TIME_WAIT's 60 s. */
 static bool sock_holds(const struct sockset *s, const struct pf_flow_key *k,
-		       const struct pf_flow *v)
+		       const struct pf_flow *v, __u64 now_ns)
 {
 	__u8 f = set_get(s, k);
 
-	return (f & SOCK_LIVE) || ((f & SOCK_TW) && v->splices);
+	return (f & SOCK_LIVE) ||
+	       ((f & SOCK_TW) && v->splices && now_ns - v->last_ns < GC_TW_HOLD_NS);
 }
 
 static int cand_cmp(const void *a, const void *b)
@@ -293,7 +301,7 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 			res->entries++;
 			if (!keep) {
 				res->checked++;
-				keep = sock_holds(&set, &keys[i], v);
+				keep = sock_holds(&set, &keys[i], v, now_ns);
 			}
 			c = (struct pf_gc_cand){
 				.key = keys[i], .gen = v->gen, .last_ns = v->last_ns,

@@ -1,8 +1,9 @@
 /* User: freeing flow-table entries of connections that have ended (the GC), and its thread. */
 /*
  * gc.h -- an entry goes only when the kernel confirms that its connection
- * has no socket left that can exchange data (nor, for a spliced one, a
- * TIME_WAIT socket: it answers a retransmitted FIN, in socket seq space),
+ * has no socket left that can exchange data (nor, for a spliced one with
+ * recent traffic, a TIME_WAIT socket: it answers a retransmitted FIN, in
+ * socket seq space),
  * so a live splice is never evicted. One pass: one sock_diag dump of the
  * live and TIME_WAIT TCP sockets on the translated ports (sockdiag.h),
  * then the whole flow table read in batches and matched against it. A

@@ -229,10 +229,11 @@ static void close_server_first(int cfd, int afd)
 	close(cfd);
 }
 
-/* A finished entry idle for long, under k in map fd. */
-static void put_entry(int fd, const struct pf_flow_key *k, __u32 gen, __u32 splices)
+/* A finished entry, its last packet at last_ns, under k in map fd. */
+static void put_entry(int fd, const struct pf_flow_key *k, __u32 gen, __u32 splices,
+		      __u64 last_ns)
 {
-	struct pf_flow v = { .gen = gen, .last_ns = 1, .splices = splices,
+	struct pf_flow v = { .gen = gen, .last_ns = last_ns, .splices = splices,
 			     .fin = PF_FIN_CLIENT | PF_FIN_SERVER };
 
 	assert_int_equal(bpf_map_update_elem(fd, k, &v, BPF_ANY), 0);
@@ -256,13 +257,16 @@ static bool present(int fd, const struct pf_flow_key *k)
 }
 
 /* The server closes first, the client's FIN is acked: the server socket
- * is in TIME_WAIT. A spliced entry for it stays through any number of
- * passes (before the fix: freed -- the dump did not list TIME_WAIT); a
- * never spliced one goes (nothing to translate); once the TIME_WAIT
- * socket is gone (SOCK_DESTROY), the spliced one goes too. */
+ * is in TIME_WAIT. A spliced entry for it with a packet a second ago
+ * stays through any number of passes (before the fix: freed -- the dump
+ * did not list TIME_WAIT); a never spliced one goes (nothing to
+ * translate), and so does a spliced one idle for long (no FIN
+ * retransmission in GC_TW_HOLD_NS); once the TIME_WAIT socket is gone
+ * (SOCK_DESTROY), the spliced one goes too. */
 static void timewait_keeps_spliced(void **state)
 {
-	struct pf_flow_key ktw, kplain;
+	struct pf_flow_key ktw, kplain, kidle;
+	__u64 recent = pf_mono_ns() - 1000000000ull;
 	struct pf_gc_del d = {};
 	struct pf_gc_result r;
 	unsigned port;
@@ -280,14 +284,19 @@ static void timewait_keeps_spliced(void **state)
 	cfd = client(port, &kplain);
 	afd = connect_accept(cfd, lfd, port);
 	close_server_first(cfd, afd);
-	put_entry(fd, &ktw, 11, 1);
-	put_entry(fd, &kplain, 12, 0);
+	cfd = client(port, &kidle);
+	afd = connect_accept(cfd, lfd, port);
+	close_server_first(cfd, afd);
+	put_entry(fd, &ktw, 11, 1, recent);
+	put_entry(fd, &kplain, 12, 0, recent);
+	put_entry(fd, &kidle, 13, 1, 1);
 	for (i = 0; i < 3; i++) {
 		pass(&d, port, &r);
 		assert_true(present(fd, &ktw));
-		assert_true(r.sockets >= 2);
+		assert_true(r.sockets >= 3);
 	}
 	assert_false(present(fd, &kplain));
+	assert_false(present(fd, &kidle));
 	/* the TIME_WAIT socket gone: missed twice, freed */
 	nl = pf_diag_open();
 	assert_true(nl >= 0);
@@ -325,7 +334,7 @@ static void freed_after_two_misses(void **state)
 	d.fd = fd;
 	lfd = listener(&port);
 	cfd = client(port, &k);
-	put_entry(fd, &k, 21, 1);
+	put_entry(fd, &k, 21, 1, 1);
 	assert_int_equal(pass(&d, port, &r), 0);           /* missed once */
 	assert_int_equal(r.missed, 1);
 	assert_int_equal(r.live, 1);
