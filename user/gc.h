@@ -53,8 +53,8 @@ struct pf_gc_del {
 	struct pf_gc_bpf *skel;   /* the loaded program, or NULL */
 	int fd;                   /* the flow map */
 	bool user;                /* deleting from userspace for good */
-	struct pf_gc_cand *missed; /* the last pass's misses (key, gen,
-				    * last_ns), sorted by memcmp */
+	__u64 *missed;            /* the last pass's misses: hashes of
+				   * (key, gen, last_ns), sorted */
 	size_t n_missed;
 };
 
