@@ -11,12 +11,14 @@
 # one's, IPv4 and IPv6, also with a firewall on the host resetting them
 # (nft; skipped, saying why, without it); the app server killed while
 # connections carry spliced preflights; keepalive probes after a splice; a
-# lost response followed by the app's FIN; and 50 concurrent keep-alive
-# connections doing preflight -> 100 kB PUT -> 1 MB GET under 3 % loss +
-# 2 % duplication in both directions for SECONDS (default 10; `make soak`
-# runs 60); both copies of duplicated segments handled on two CPUs at once
-# (RPS); the same with delay (tbf queues) on both ends; the same with
-# reordering in both directions (htb + a BPF classifier, no netem here);
+# lost response followed by the app's FIN; the server's last ACK lost
+# after it closed first (its TIME_WAIT's ACKs need the entry); 50
+# concurrent keep-alive connections doing preflight -> 100 kB PUT -> 1 MB
+# GET under 3 % loss + 2 % duplication in both directions for SECONDS
+# (default 10; `make soak` runs 60); both copies of duplicated segments
+# handled on two CPUs at once (RPS); the same with delay (tbf queues) on
+# both ends; the same with reordering in both directions (htb + a BPF
+# classifier, no netem here);
 # foreign TC filters and a second instance. Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -344,6 +346,38 @@ case_lost_then_fin() {
 	pf_case_result
 }
 
+# The server's last ACK lost: the app closes an idle spliced connection
+# first (--idle-ms 1500), the client closes after its FIN, and every
+# server->client packet is lost for 4 s -- the TIME_WAIT socket's ACKs to
+# the client's FIN and to its retransmissions. The next retransmission's
+# ACK, in socket seq space, reaches the client only translated: the
+# entry must outlive the loss. Without the GC's TIME_WAIT hold it was
+# freed within two passes of the FIN and the client stayed in LAST_ACK,
+# retransmitting its FIN (past the 20 s waited here: its orphan retries
+# run ~100 s).
+case_lost_last_ack() {
+	local out
+	out=$(pf_ns timeout --foreground -k 2 20 bash -c '
+		exec 3<>"/dev/tcp/$1/8080" || exit 1
+		# one write (cat): bash line-buffers its builtins (a split request)
+		printf "OPTIONS /v1/items HTTP/1.1\r\nHost: %s:8080\r\nOrigin: https://app.example.com\r\nAccess-Control-Request-Method: PUT\r\nAccess-Control-Request-Headers: content-type\r\n\r\n" "$1" >"$4"
+		cat "$4" >&3
+		cat <&3
+		"$2" attach --iface "$3" --loss 0 --dup 0 --in-loss 1000 --in-dup 0 >/dev/null
+		exec 3>&-' _ "$PF_V4_HOST" "$FAULTINJ" "$PF_IF_CLIENT" "$PF_WORK/lastack.req" 2>&1 || true)
+	pf_expect_match "preflight answered, then the app's FIN" "$out" '^HTTP/1.1 204'
+	pf_expect "answered in the kernel" test "$(grep -c X-Answered-By <<<"$out")" -eq 0
+	pf_expect "the client in LAST_ACK, its FIN unacked" client_last_ack
+	sleep 4
+	pf_ns "$FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	pf_expect "the client's FIN acked once the loss ends (no LAST_ACK left)" \
+		pf_until 20 not client_last_ack
+	pf_case_result
+}
+# client_last_ack -- a client socket to the host's port 8080 in LAST_ACK
+client_last_ack() { [[ -n $(pf_ns ss -tnH state last-ack dst "$PF_V4_HOST:8080") ]]; }
+not() { ! "$@"; }
+
 # soak_queues add|del -- a pfifo root on both veth ends: what a NIC has in
 # front of its TX ring. A veth's default is noqueue, and with an XDP program
 # on the receiving end (both ends in XDP mode) a full 256-slot XDP ring then
@@ -571,6 +605,8 @@ main() {
 	pf_stop_app
 	pf_start_app --listen "$PF_V4_HOST:8080" --idle-ms 1500
 	pf_case "[$MODE] lost response, then the server's FIN: answered again" case_lost_then_fin
+	pf_case "[$MODE] the server closes first, its last ACK lost: the client's FIN acked" \
+		case_lost_last_ack
 	pf_stop_app
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	pf_stop_preflightd || true
