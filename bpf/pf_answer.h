@@ -234,16 +234,9 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	 * XDP_TX that fails (a full TX ring: a veth peer's XDP ring under
 	 * load, a busy NIC) leaves no trace and no retry; re-answered from
 	 * XDP, a loss can repeat until the client's backoff outlasts it.
-	 * TC's answer goes through the device's queue instead -- if XDP can
-	 * hand the frame over: without metadata room pf_xdp_ingress's
-	 * fallback translates it, which drops the consumed request, every
-	 * retransmission of it, and the client is never answered. Then it
-	 * is answered again from XDP, the lesser evil. */
-	if (xdp) {
-		if (pf_xdp_meta_ok(ctx))
-			return PF_ANS_TO_TC;
-		pf_count(PF_STAT_XDP_NO_META_RETX);
-	}
+	 * TC's answer goes through the device's queue instead. */
+	if (xdp)
+		return PF_ANS_TO_TC;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	/* the whole segment when it fits, to verify its checksum below (a
 	 * retransmission may carry the next request's bytes too). A longer
@@ -272,12 +265,9 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 		return PF_ANS_DROP;
 	}
 	ack_s = pf_ack_in(a, p->ack);
-	/* XDP here has no TC to hand over to (above): a segment that needs
-	 * a clone, or a frame that cannot grow, is dropped (the server's
-	 * retransmission brings the ack the client sends again) */
 	if (xdp && (ack_s != si->snd_una ||
 		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &s->ts, rlen))))
-		goto drop;
+		return PF_ANS_TO_TC;
 	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
 		      a->c_pos - a->c_before, &s->ts);
 	if (ret == PF_ANS_DROP)

@@ -33,7 +33,6 @@
 #include "pf_pkt.h"
 #include "pf_sock.h"
 #include "pf_tcp.h"
-#include "pf_test.h"
 
 /* What became of a packet: the result of pf_send and of the answer path
  * (pf_try_answer); the entry points map it to TC_ACT_* / XDP_*. */
@@ -215,18 +214,6 @@ static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
 /* XDP only: resize the frame to len bytes now, before anything is
  * committed; veth and many drivers have little tailroom, and a frame that
  * cannot grow goes to TC instead (which can). Returns 0 or -1. */
-/* Can XDP hand the frame to TC ingress (pf_xdp_ingress: 4 bytes of
- * metadata, PF_ANS_TO_TC)? Tried and undone: a driver without XDP
- * metadata support, or a frame without headroom, cannot. Packet
- * pointers taken before are invalid after. */
-static __always_inline bool pf_xdp_meta_ok(void *ctx)
-{
-	if (PF_TEST_NO_META() || bpf_xdp_adjust_meta(ctx, -4))
-		return false;
-	bpf_xdp_adjust_meta(ctx, 4);
-	return true;
-}
-
 static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u32 len)
 {
 	__u32 old = pf_ctx_len(ctx, true);

@@ -141,7 +141,7 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		return XDP_DROP;
 	case PF_ANS_TO_TC:
 		pf_count(PF_STAT_XDP_TO_TC);
-		if (!PF_TEST_NO_META() && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
+		if (!bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
 			data = (void *)(long)ctx->data;
 			meta = (void *)(long)ctx->data_meta;
 			if ((void *)(meta + 1) <= data) {
