@@ -279,55 +279,87 @@ drop:
 	return PF_ANS_DROP;
 }
 
+/* The entry for the splice of a connection's first tracked request p:
+ * one that splices nothing yet (as pf_track_first's, the request not
+ * framed yet), inserted first; then the socket is read again, and the
+ * splice is committed under the entry's lock like any other (pf_commit).
+ * The guards read write_seq W before the insert: had the app written
+ * data or a FIN in between, TC egress (finding no entry) sent it
+ * untranslated at W, where the response would go too. An egress segment
+ * either ran before the insert -- its write_seq store came first, so the
+ * second read shows it -- or finds this entry and moves s_hi under its
+ * lock, which the commit checks. Between the insert and that read, a
+ * lock and unlock of the entry: a full barrier (x86: lock cmpxchg;
+ * arm64: after the bucket lock's release, acquire-release ordered),
+ * so the read cannot be satisfied before the insert is visible. Fills a
+ * with what was inserted (pf_commit's torn check). Returns the entry,
+ * or NULL with *st: PF_STAT_RACE_LOST (drop: another CPU created the
+ * entry, or freed it again), PF_STAT_PASS_TABLE_FULL, or
+ * PF_STAT_PASS_SERVER_BUSY (pass: the socket moved; the entry stays and
+ * follows the request as passed). */
+static __always_inline struct pf_flow *pf_flow_new(void *ctx, const struct pf_pkt *p,
+						   const struct pf_sockinfo *si, struct pf_adj *a,
+						   struct pf_scratch *s, int *st)
+{
+	struct pf_flow *nf = (struct pf_flow *)s->nf;
+	struct pf_flow *f;
+	long err;
+
+	__builtin_memset(nf, 0, sizeof(*nf));
+	nf->gen = bpf_get_prandom_u32();
+	nf->resp_acked = 1;
+	nf->c_next = p->seq;
+	nf->c_hi = p->seq;
+	nf->s_hi = si->write_seq;
+	nf->s_mark = si->write_seq;
+	nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
+	nf->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* nothing before it */
+	nf->last_ns = bpf_ktime_get_ns();
+	err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
+	if (err) {
+		*st = err == -PF_EEXIST ? PF_STAT_RACE_LOST : PF_STAT_PASS_TABLE_FULL;
+		return 0;
+	}
+	pf_count(PF_STAT_FLOW_CREATED);
+	pf_adj_read(nf, a);
+	f = bpf_map_lookup_elem(&pf_flows, &p->key);
+	if (!f) {
+		*st = PF_STAT_RACE_LOST;
+		return 0;
+	}
+	bpf_spin_lock(&f->lock);
+	bpf_spin_unlock(&f->lock);
+	if (!pf_sock_same(ctx, p, si)) {
+		*st = PF_STAT_PASS_SERVER_BUSY;
+		return 0;
+	}
+	return f;
+}
+
 /* Record the splice of request p (response of rlen bytes at server
- * socket seq snd_nxt) in f, or in a new entry if f is NULL, and fill a
- * with the committed correction. The guards approved the request
- * against the state a was taken from: the commit happens only if, under
- * f's lock, f is still in that state (pf_adj_torn: gen, and each field
- * of a, an unlocked copy) and no byte was passed with the current offsets past
- * the request (c_hi: e.g. an earlier copy of it, still in the socket's
- * backlog when the guards read rcv_nxt) or past snd_nxt (s_hi: the app
- * wrote after the guards read write_seq).
+ * socket seq si->write_seq) in f, or in a new entry if f is NULL
+ * (pf_flow_new), and fill a with the committed correction. The guards
+ * approved the request against the state a was taken from: the commit
+ * happens only if, under f's lock, f is still in that state (pf_adj_torn:
+ * gen, and each field of a, an unlocked copy) and no byte was passed
+ * with the current offsets past the request (c_hi: e.g. an earlier copy
+ * of it, still in the socket's backlog when the guards read rcv_nxt) or
+ * past write_seq (s_hi: the app wrote after the guards read it).
  * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
  * first -- a copy of this request, the duplicate's twin, or created the
  * entry), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
  * past it already went through), PF_STAT_PASS_TABLE_FULL (pass). */
-static __always_inline int pf_commit(const struct pf_pkt *p, struct pf_flow *f,
-				     __u32 rlen, __u32 snd_nxt, int reject, struct pf_adj *a,
-				     struct pf_scratch *s)
+static __always_inline int pf_commit(void *ctx, const struct pf_pkt *p, struct pf_flow *f,
+				     __u32 rlen, const struct pf_sockinfo *si, int reject,
+				     struct pf_adj *a, struct pf_scratch *s)
 {
-	struct pf_flow *nf = (struct pf_flow *)s->nf;
+	__u32 snd_nxt = si->write_seq;
 	int st = 0;
-	long err;
 
 	if (!f) {
-		__builtin_memset(nf, 0, sizeof(*nf));
-		nf->gen = bpf_get_prandom_u32();
-		nf->c_pos = p->seq;
-		nf->c_after = p->pay_len;
-		nf->s_pos = snd_nxt;
-		nf->s_after = rlen;
-		nf->c_hi = p->seq + p->pay_len;
-		nf->s_hi = snd_nxt;
-		nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI | (reject ? PF_FLOW_REJECTED : 0);
-		nf->c_next = p->seq + p->pay_len;
-		nf->s_mark = snd_nxt;
-		nf->state = PF_FS_FRAMED | PF_FS_ANSWERED; /* by us */
-		nf->req_len = (__u16)p->pay_len;
-		nf->resp_len = (__u16)rlen;
-		nf->splices = 1;
-		nf->last_ns = bpf_ktime_get_ns();
-		err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
-		if (err == -PF_EEXIST)
-			return PF_STAT_RACE_LOST;
-		if (err)
-			return PF_STAT_PASS_TABLE_FULL;
-		pf_count(PF_STAT_FLOW_CREATED);
-		a->c_pos = p->seq;
-		a->c_before = 0;
-		a->s_pos = snd_nxt;
-		a->s_before = 0;
-		return 0;
+		f = pf_flow_new(ctx, p, si, a, s, &st);
+		if (!f)
+			return st;
 	}
 	bpf_spin_lock(&f->lock);
 	/* a is pf_try_answer's unlocked copy (pf_flow_peek) */
@@ -560,7 +592,8 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		return PF_ANS_TO_TC; /* needs a clone (see pf_send) */
 	if (xdp && pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &s->ts, rlen)))
 		return PF_ANS_TO_TC; /* the frame cannot grow: TC can */
-	st = pf_commit(p, f, rlen, si->write_seq, s->m.verdict == PF_V_REJECT, &a, s);
+	PF_TEST_POINT(PF_TP_COMMIT);
+	st = pf_commit(ctx, p, f, rlen, si, s->m.verdict == PF_V_REJECT, &a, s);
 	if (st == PF_STAT_RACE_LOST) {
 		pf_count(st);
 		return PF_ANS_DROP;

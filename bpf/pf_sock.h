@@ -78,6 +78,18 @@ static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, _
 	return 0;
 }
 
+/* The mock's socket still as si shows it (see below). */
+static __always_inline int pf_sock_same(void *ctx, const struct pf_pkt *p,
+					const struct pf_sockinfo *si)
+{
+	__u32 zero = 0;
+	struct pf_sockinfo *m = bpf_map_lookup_elem(&pf_test_sock, &zero);
+
+	(void)ctx;
+	(void)p;
+	return m && m->valid && m->write_seq == si->write_seq && m->closing == si->closing;
+}
+
 /* The mock's socket, valid: it holds the connection (see below). */
 static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 {
@@ -251,6 +263,39 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 		si->ts_now = (__u32)(tp->tcp_mstamp / 1000) + tp->tsoffset;
 	bpf_sk_release(sk);
 	return 0;
+}
+
+/* Read again after a splice's new flow entry is in the table: is p's
+ * socket still as si (pf_sock) showed it -- the same write_seq, open or
+ * closing as it was? write_seq moves first when the app writes data or
+ * a FIN (before the segment is built and reaches TC egress), so a server
+ * segment that egress sent without the entry shows here. snd_nxt is not
+ * compared: with write_seq unchanged it only catches up with data the
+ * client has acked already (see the guard in pf_try_answer), which maps
+ * the same with or without the entry. A request socket has no app that
+ * could write: unchanged. Returns 1 if unchanged, else 0. */
+static __always_inline int pf_sock_same(void *ctx, const struct pf_pkt *p,
+					const struct pf_sockinfo *si)
+{
+	struct bpf_sock *sk;
+	struct tcp_sock *tp;
+	int same;
+
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return 0;
+	if (sk->state == BPF_TCP_NEW_SYN_RECV) {
+		bpf_sk_release(sk);
+		return 1;
+	}
+	if (pf_sk_use(sk->state) != (si->closing ? PF_SK_CLOSING : PF_SK_OPEN)) {
+		bpf_sk_release(sk);
+		return 0;
+	}
+	tp = bpf_skc_to_tcp_sock(sk);
+	same = tp && tp->write_seq == si->write_seq;
+	bpf_sk_release(sk);
+	return same;
 }
 #endif /* PF_TEST_MOCK_SOCK */
 
