@@ -228,8 +228,16 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	__u32 zero = 0, ack_s;
 	int rlen = 0, ret;
 
-	if (p->seq != a->c_pos || p->pay_len < a->req_len)
+	if (p->seq != a->c_pos)
 		goto drop;
+	/* the request's head again, shorter (a lower path MTU, Linux
+	 * re-segmented the retransmission): no copy of the request is kept,
+	 * so it cannot be answered again; every retransmission of it ends
+	 * here (docs/tcp-splice.md section 4) */
+	if (p->pay_len < a->req_len) {
+		pf_count(PF_STAT_RETX_SHORT_DROPPED);
+		return PF_ANS_DROP;
+	}
 	/* XDP: a retransmission says our answer was probably lost, and an
 	 * XDP_TX that fails (a full TX ring: a veth peer's XDP ring under
 	 * load, a busy NIC) leaves no trace and no retry; re-answered from

@@ -116,6 +116,7 @@ enum pf_tok_kind {
 	X(SACK_TRANSLATED,     "SACK blocks translated") \
 	X(SACK_STRIPPED,       "SACK blocks covering a response removed") \
 	X(RETX_DROPPED,        "partial/mismatched request retransmits dropped") \
+	X(RETX_SHORT_DROPPED,  "request retransmits shorter than the consumed request (re-segmented), dropped: not answered again") \
 	X(RACE_LOST,           "copy of a request answered on another CPU at the same time, dropped") \
 	X(XLATE_RACE,          "segment translated while another CPU spliced, dropped for a retransmission") \
 	X(FLOW_CREATED,        "flow entries created") \
