@@ -335,6 +335,7 @@ static __always_inline struct pf_flow *pf_flow_new(void *ctx, const struct pf_pk
 		*st = PF_STAT_RACE_LOST;
 		return 0;
 	}
+	PF_TEST_POINT(PF_TP_NEW_FLOW);
 	bpf_spin_lock(&f->lock);
 	bpf_spin_unlock(&f->lock);
 	if (!pf_sock_same(ctx, p, si)) {

@@ -295,6 +295,48 @@ static void t_server_data_before_new_flow(void)
 		H_EQ(fl.splices, 0, "flow splices");
 }
 
+/* The other order: the 408 reaches TC egress after the entry of the
+ * first tracked preflight is in the table (stopped at PF_TP_NEW_FLOW),
+ * and the socket read after it does not show it yet (the mock left
+ * as the guards saw it). Egress finds the entry (nothing spliced yet:
+ * wire seq P0) and moves s_hi; the commit under the lock must see that
+ * and pass the request, not answer it at P0. */
+static void t_server_data_after_new_flow_insert(void)
+{
+	static const char to[] = "HTTP/1.1 408 Request Timeout\r\n\r\n";
+	struct h_fix f;
+	struct pkt_spec out;
+	struct h_run e, b;
+	struct pkt_view v;
+	struct pf_flow fl;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_set_sock(&f.sock);
+	pkt_default_out(&out, 4);
+	out.seq = P0;
+	out.ack = S0;
+	out.flags = TH_ACK | TH_PSH;
+	out.pay = to;
+	out.paylen = sizeof(to) - 1;
+	if (!h_pause_start(h_in, &f.in, PF_TP_NEW_FLOW))
+		return;
+	h_run_spec(&h_tc_out, &out, NULL, &e);
+	if (!h_pause_finish(&b))
+		return;
+	if (!H_CHECK(e.verdict == H_PASS && h_out_view(&e, &v), "the 408: verdict %s, want PASS",
+		     h_verdict_name(e.verdict)))
+		return;
+	H_EQX(v.seq, P0, "the 408 (entry, no splice yet): wire seq");
+	H_EQ(e.delta[PF_STAT_TRANSLATED_OUT], 1, "the 408: translated_out");
+	if (!H_CHECK(b.verdict == H_PASS, "BUG: the preflight: verdict %s, want PASS (a response "
+		     "at 0x%08x too would overlap the 408)", h_verdict_name(b.verdict), P0))
+		return;
+	if (!h_xdp())
+		H_EQ(b.delta[PF_STAT_PASS_SERVER_BUSY], 1, "the preflight: pass_server_busy");
+	if (H_CHECK(h_flow(&f.in, &fl), "flow gone"))
+		H_EQ(fl.splices, 0, "flow splices");
+}
+
 /* A late copy of the client's ACK of the first response, translated on
  * one CPU while the second preflight is answered on the other: it must
  * not mark the second response acknowledged (it acks only the first).
@@ -523,6 +565,7 @@ void test_race(void)
 	h_case("race_server_data_during_splice_not_on_response", t_server_data_while_answered);
 	h_case("race_server_data_before_commit_passes", t_server_data_before_commit);
 	h_case("race_server_data_before_new_flow_commit_passes", t_server_data_before_new_flow);
+	h_case("race_server_data_after_new_flow_insert_passes", t_server_data_after_new_flow_insert);
 	h_case("race_old_ack_does_not_ack_new_response", t_old_ack_not_new_response);
 	h_case("race_straggler_does_not_write_reused_entry", t_straggler_reused_entry);
 	h_case("race_torn_copy_not_committed", t_torn_copy_loses);
