@@ -541,9 +541,12 @@ out_stop:
 	if (leave) {
 		/* no GC count of a daemon that is gone: `stats` counts */
 		__atomic_store_n(&skel->bss->pf_cfg.gc_passes, 0, __ATOMIC_RELEASE);
-		pr_info("%s: leaving the programs attached and the state pinned in %s for the "
-			"next instance to adopt", err ? "failed after adopting" : "restart",
-			pin.dir);
+		if (err)
+			pr_info("failed after adopting: leaving the programs attached and the "
+				"state pinned in %s for the next instance to adopt", pin.dir);
+		else
+			pr_info("restart: leaving the programs attached and the state pinned "
+				"in %s for the next instance to adopt", pin.dir);
 	}
 out_destroy:
 	pf_maps_prefill_join(&pre);   /* safe when never started */
