@@ -82,8 +82,9 @@ static __always_inline void pf_flow_peek(const struct pf_flow *f, struct pf_adj 
 
 /* Under f's lock: is the copy a no longer f's state -- gen moved (a
  * commit since a was read), or a, read without the lock (pf_flow_peek),
- * mixes two states? Only a commit changes the correction fields and the
- * lengths (and gen with them), and only a commit clears resp_acked (set
+ * mixes two states? Only a commit or a fold (pf_flow_fold) changes the
+ * correction fields and the lengths (and gen with them), and only a
+ * commit clears resp_acked (set
  * by the client's ACK, pf_flow_note): in a consistent copy with the
  * entry's gen they are all the entry's, and resp_acked is the entry's or
  * an earlier 0 -- no segment is dropped outside the race. Checked by
@@ -141,12 +142,15 @@ static __always_inline __u32 pf_seq_in(const struct pf_adj *a, __u32 x)
 }
 
 /* Client wire ack (of server data) -> socket space (insertion of the
- * response). Acks inside the response clamp to its start P. */
+ * response). Acks inside the response clamp to its start P. Without a
+ * response (resp_len 0: folded, pf_flow_fold, or tracked only) there is
+ * nothing to clamp: exactly 2^31 past s_pos, v is both after s_pos and
+ * before s_pos + 0 (serial arithmetic), and would clamp to s_pos. */
 static __always_inline __u32 pf_ack_in(const struct pf_adj *a, __u32 x)
 {
 	__u32 v = x - a->s_before;
 
-	if (!pf_after(v, a->s_pos))
+	if (!a->resp_len || !pf_after(v, a->s_pos))
 		return v;
 	if (!pf_before(v, a->s_pos + a->resp_len))
 		return x - a->s_after;

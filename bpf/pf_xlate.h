@@ -39,6 +39,82 @@ static __always_inline int pf_acks_resp(const struct pf_flow *f, const struct pf
 	return x - end <= hi - end;
 }
 
+/* How far the furthest byte of a direction must be past its splice
+ * position before the position is folded (pf_flow_fold): half the
+ * serial-number horizon, and above the largest TCP window (65535 << 14 <
+ * 2^30), so no live segment or ack of that direction is before it. */
+#define PF_FOLD_DIST (1u << 30)
+
+/* Retire a splice position the connection has moved far past. Each
+ * mapping (struct pf_flow) picks before/after by a serial comparison
+ * with c_pos / s_pos, which flips once a direction has moved 2^31 bytes
+ * past it (and pf_in_consumed's and pf_ack_in's ranges come around again
+ * after 2^32): a long transfer after the last splice would get the
+ * before offset, a corrupted stream. Once the response is acked
+ * (resp_acked: nothing is re-answered, the ack clamp is over) and the
+ * furthest byte translated (c_hi, s_hi) is PF_FOLD_DIST past the
+ * position, the sender's snd_una is past the position too (its window
+ * is < 2^30): nothing before it is sent again, and the side is folded,
+ * under f's lock -- before = after, the consumed range emptied (req_len
+ * / resp_len 0), the position moved up to the high-water mark. With
+ * before == after the mapping is one constant offset, the one every live
+ * segment already got, so no comparison can flip; a copy of the consumed
+ * request is then passed as old data below rcv_nxt (pf_seq_in), which
+ * the kernel drops. gen moves as at a commit: an unlocked copy from
+ * before the fold is torn (pf_adj_torn), its segment dropped once and
+ * sent again. The next commit re-bases both sides as before (before =
+ * after). Counted flow_folded (once per call that folds). Returns the
+ * number of sides folded. A function of its own, called only when
+ * pf_fold_due says so: inlined into pf_flow_note's lock
+ * window, its registers made TC's main frame 304 -> 312 bytes ("combined
+ * stack size of 5 calls is 528. Too large"). */
+static __noinline int pf_flow_fold(struct pf_flow *f)
+{
+	int n = 0;
+
+	if (!f)
+		return 0;
+	bpf_spin_lock(&f->lock);
+	if (!f->resp_acked)
+		goto out;
+	if (f->req_len && (f->hi & PF_FLOW_C_HI) &&
+	    pf_after(f->c_hi, f->c_pos + PF_FOLD_DIST)) {
+		f->c_before = f->c_after;
+		f->c_pos = f->c_hi;
+		f->req_len = 0;
+		n++;
+	}
+	if (f->resp_len && (f->hi & PF_FLOW_S_HI) &&
+	    pf_after(f->s_hi, f->s_pos + PF_FOLD_DIST)) {
+		f->s_before = f->s_after;
+		f->s_pos = f->s_hi;
+		f->resp_len = 0;
+		n++;
+	}
+	if (n)
+		f->gen = f->gen + 1;
+out:
+	bpf_spin_unlock(&f->lock);
+	if (n)
+		pf_count(PF_STAT_FLOW_FOLDED);
+	return n;
+}
+
+/* Might segment p (direction dir, translated from the copy a) have
+ * taken its side PF_FOLD_DIST past the splice position? A hint read
+ * without the lock: pf_flow_fold decides under it. A copy that missed
+ * resp_acked only defers the fold to a later segment. */
+static __always_inline int pf_fold_due(const struct pf_adj *a, const struct pf_pkt *p, int dir)
+{
+	__u32 end = p->seq + p->pay_len;
+
+	if (!a->resp_acked)
+		return 0;
+	if (dir == PF_DIR_IN)
+		return a->req_len && pf_after(end, a->c_pos + PF_FOLD_DIST);
+	return a->resp_len && pf_after(end, a->s_pos + PF_FOLD_DIST);
+}
+
 /* Under f's lock: is the state still the copy a's? If so, record
  * what the translated segment p (direction dir) tells about the flow:
  * the furthest bytes passed with these offsets (c_hi / s_hi), whether
@@ -51,7 +127,8 @@ static __always_inline int pf_acks_resp(const struct pf_flow *f, const struct pf
  * unread (pf_client_oow). Returns 0, or -1 if another CPU committed a
  * splice since a was read, or a mixes two states: p was translated with
  * offsets the entry does not hold and must be dropped (its sender sends
- * it again; see struct pf_flow).
+ * it again; see struct pf_flow). A side the connection has moved far
+ * past its splice is folded (pf_flow_fold, counted flow_folded).
  *
  * a is an unlocked copy (pf_flow_peek): a commit on another CPU while
  * it was read can leave it fields of two states, gen the new one's. The
@@ -127,6 +204,8 @@ client_end:
 	f->last_ns = now;
 out:
 	bpf_spin_unlock(&f->lock);
+	if (!ret && pf_fold_due(a, p, dir))
+		pf_flow_fold(f);
 	return ret;
 }
 

@@ -119,6 +119,7 @@ enum pf_tok_kind {
 	X(RETX_SHORT_DROPPED,  "request retransmits shorter than the consumed request (re-segmented), dropped: not answered again") \
 	X(RACE_LOST,           "copy of a request answered on another CPU at the same time, dropped") \
 	X(XLATE_RACE,          "segment translated while another CPU spliced, dropped for a retransmission") \
+	X(FLOW_FOLDED,         "spliced connections moved 2^30 bytes past a splice: its offset made constant") \
 	X(FLOW_CREATED,        "flow entries created") \
 	X(SYN_UNTRANSLATED,    "SYN segments on a tracked 4-tuple passed untranslated, the entry kept") \
 	X(FLOW_REUSED,         "entries of ended connections freed by a new connection's SYN-ACK, passed untranslated") \

@@ -201,6 +201,10 @@ struct pf_flow_key {
  *   X + s_after  if X >= s_pos,             X + s_before otherwise.
  * Only one correction is live: a new splice needs the previous response
  * acknowledged (resp_acked), so older segments can no longer occur.
+ * Once a side has moved 2^30 bytes past its position (c_hi, s_hi) with
+ * the response acked, pf_flow_fold (bpf/pf_xlate.h) makes its mapping
+ * constant (before = after, req_len / resp_len 0): the serial comparison
+ * with the position would flip 2^31 bytes past it.
  *
  * The guard. A preflight at client wire seq S is answered only if
  *  - the connection was followed from its first byte, and every client
@@ -251,7 +255,7 @@ struct pf_flow_key {
 #define PF_FLOW_EPOCH 1
 struct pf_flow {
 	struct bpf_spin_lock lock;
-	__u32 gen;         /* changes at every commit; random at creation */
+	__u32 gen;         /* changes at every commit and fold; random at creation */
 	__u32 c_pos;       /* wire seq of the latest consumed request */
 	__u32 c_before;    /* client bytes consumed before c_pos */
 	__u32 c_after;     /* c_before + req_len */

@@ -394,6 +394,100 @@ static void t_out_fin(void)
 		H_EQ(fl.fin, PF_FIN_SERVER, "flow fin");
 }
 
+/* ---- long transfers after the last splice ---- */
+
+/* Steps of 2^29 bytes (in order, so c_hi / s_hi follow): 9 of them run
+ * 4.5 GiB past the splice, through 2^31 (where a serial comparison with
+ * the splice position flips) and 2^32 (where the consumed and clamp
+ * ranges would come around). The side folds at the step that takes its
+ * high-water mark past 2^30 (pf_flow_fold), to 2^30 + 10; 4 steps later
+ * an ack is exactly 2^31 past that position, both after it and before
+ * it with zero length (pf_ack_in must not clamp it). */
+#define LONG_STEP(k) ((__u32)(k) << 29)
+#define LONG_STEPS 9u
+#define LONG_FOLD_STEP 2u
+
+/* A client upload of more than 2 GiB after the splice: every client
+ * segment keeps seq - L, the server's acks of it + L. */
+static void t_in_past_2gib(void)
+{
+	static const struct h_delta d_fold[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(TRANSLATED_IN, 1),
+		H_D(FLOW_FOLDED, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+	struct pf_flow fl;
+	__u32 k, off;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000))
+		return;
+	for (k = 1; k <= LONG_STEPS; k++) {
+		off = LONG_STEP(k);
+		/* the socket has everything before it: in its window */
+		si = h_sock(c.S + off, c.P);
+		h_set_sock(&si);
+		conn_cseg(&in, &c, c.S + c.L + off, c.P + c.R, "0123456789");
+		want = in;
+		want.seq = c.S + off;
+		want.ack = c.P;
+		if (!conn_expect(h_in, &in, NULL, &want,
+				 k == LONG_FOLD_STEP ? d_fold : conn_d_in_data))
+			return;
+		conn_sseg(&in, &c, c.P, c.S + off + 10, "");
+		want = in;
+		want.seq = c.P + c.R;
+		want.ack = c.S + c.L + off + 10;
+		if (!conn_expect(&h_tc_out, &in, NULL, &want, conn_d_out))
+			return;
+	}
+	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
+		H_EQ(fl.req_len, 0, "flow req_len (folded)");
+		H_EQX(fl.c_before, c.L, "flow c_before (folded)");
+		H_EQX(fl.c_after, c.L, "flow c_after (folded)");
+		H_EQ(fl.resp_len, c.R, "flow resp_len (server side not folded)");
+	}
+}
+
+/* A download of more than 2 GiB after the splice: every server segment
+ * keeps seq + R, the client's acks of it - R. */
+static void t_out_past_2gib(void)
+{
+	static const struct h_delta d_fold[] = {
+		H_D(TRANSLATED_OUT, 1), H_D(FLOW_FOLDED, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+	__u32 k, off;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000))
+		return;
+	for (k = 1; k <= LONG_STEPS; k++) {
+		off = LONG_STEP(k);
+		conn_sseg(&in, &c, c.P + off, c.S, "0123456789");
+		want = in;
+		want.seq = c.P + off + c.R;
+		want.ack = c.S + c.L;
+		if (!conn_expect(&h_tc_out, &in, NULL, &want,
+				 k == LONG_FOLD_STEP ? d_fold : conn_d_out))
+			return;
+		conn_cseg(&in, &c, c.S + c.L, c.P + c.R + off + 10, "");
+		want = in;
+		want.seq = c.S;
+		want.ack = c.P + off + 10;
+		if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+			return;
+	}
+	if (H_CHECK(h_flow(&c.req, &fl), "flow gone")) {
+		H_EQ(fl.resp_len, 0, "flow resp_len (folded)");
+		H_EQX(fl.s_before, c.R, "flow s_before (folded)");
+		H_EQX(fl.s_after, c.R, "flow s_after (folded)");
+		H_EQ(fl.req_len, c.L, "flow req_len (client side not folded)");
+	}
+}
+
 void test_translate(void)
 {
 	h_case("translate_in_data_ack", t_in_data_ack);
@@ -416,4 +510,6 @@ void test_translate(void)
 	h_case("translate_out_sack", t_out_sack);
 	h_case("translate_out_own_response_untouched", t_out_marked);
 	h_case("translate_out_fin", t_out_fin);
+	h_case("translate_in_upload_past_2gib_after_splice", t_in_past_2gib);
+	h_case("translate_out_download_past_2gib_after_splice", t_out_past_2gib);
 }
