@@ -60,7 +60,8 @@
 #define MAX_HEADERS  64
 #define MAX_CONNS    1024               /* concurrent connections */
 #define IDLE_MS      120000             /* per-read/write inactivity limit */
-#define BLOB_MAX     (64u << 20)        /* largest /blob and served file */
+#define BLOB_MAX     (64u << 20)        /* largest served file */
+#define BLOB_GEN_MAX (4ull << 30)       /* largest /blob (generated as sent) */
 #define BODY_MAX     (1ull << 30)       /* largest accepted request body */
 #define IO_CHUNK     65536
 #define LOG_FIELD    200                /* longest logged field */
@@ -430,7 +431,7 @@ static int do_options(struct conn *c, const struct req *rq, int keep)
 	return respond(c, rq, keep, "204 No Content", extra, -1, NULL);
 }
 
-/* blob_query: n=N (required, at most BLOB_MAX) and seed=S from the query
+/* blob_query: n=N (required, at most BLOB_GEN_MAX) and seed=S from the query
  * of /blob and /chunked. -1 if bad. */
 static int blob_query(const char *query, uint64_t *n, uint64_t *seed)
 {
@@ -441,7 +442,7 @@ static int blob_query(const char *query, uint64_t *n, uint64_t *seed)
 		size_t kl = eq ? (size_t)(eq - query) : 0;
 
 		if (kl == 1 && query[0] == 'n' &&
-		    parse_u64(eq + 1, len - 2, BLOB_MAX, n))
+		    parse_u64(eq + 1, len - 2, BLOB_GEN_MAX, n))
 			return -1;
 		if (kl == 4 && !strncmp(query, "seed", 4) &&
 		    parse_u64(eq + 1, len - 5, UINT32_MAX, seed))
