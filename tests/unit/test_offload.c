@@ -841,6 +841,22 @@ static void test_policy_keys(void **state)
 	pf_policy_free(&pol);
 }
 
+/* A shadow comparer (no maps) deciding with the policy in yaml, as `run
+ * --shadow` hands it the policy it loaded (compiled; yaml not kept). */
+static void shadow_start(struct pf_shadow *sh, const char *yaml)
+{
+	struct pf_policy pol;
+	char *errs = NULL;
+
+	assert_int_equal(load(yaml, &pol, &errs), 0);
+	free(errs);
+	memset(sh, 0, sizeof(*sh));
+	sh->stats_fd = sh->diffs_fd = -1;
+	pf_shadow_policy(sh, &pol);
+	pf_policy_free(&pol);
+	assert_true(sh->have_policy);
+}
+
 /* ---- shadow mode's comparison ---- */
 
 static void test_shadow(void **state)
@@ -870,18 +886,10 @@ static void test_shadow(void **state)
 		"HTTP/1.1 200 OK\r\nAccess-Control-Allow-Origin: *\r\nContent-Length: 0\r\n\r\n";
 	struct pf_flow_key key = { .family = 4 };
 	struct pf_shadow sh;
-	struct pf_policy pol;
-	char *errs = NULL;
 	unsigned f;
 
 	(void)state;
-	assert_int_equal(load(yaml, &pol, &errs), 0);
-	free(errs);
-	memset(&sh, 0, sizeof(sh));
-	sh.stats_fd = sh.diffs_fd = -1;
-	pf_shadow_policy(&sh, &pol);
-	pf_policy_free(&pol);    /* not kept: compiled */
-	assert_true(sh.have_policy);
+	shadow_start(&sh, yaml);
 	/* the same answer in other words (order, case, split Vary): agree */
 	pf_shadow_compare(&sh, &key, (const __u8 *)pre, sizeof(pre) - 1,
 			  (const __u8 *)pre_app, sizeof(pre_app) - 1);
@@ -925,17 +933,9 @@ static void test_shadow_overlap(void **state)
 		"Content-Length: 0\r\n\r\n";
 	struct pf_flow_key key = { .family = 4 };
 	struct pf_shadow sh;
-	struct pf_policy pol;
-	char *errs = NULL;
 
 	(void)state;
-	assert_int_equal(load(yaml, &pol, &errs), 0);
-	free(errs);
-	memset(&sh, 0, sizeof(sh));
-	sh.stats_fd = sh.diffs_fd = -1;
-	pf_shadow_policy(&sh, &pol);
-	pf_policy_free(&pol);    /* not kept: compiled */
-	assert_true(sh.have_policy);
+	shadow_start(&sh, yaml);
 	pf_shadow_compare(&sh, &key, (const __u8 *)get, sizeof(get) - 1,
 			  (const __u8 *)get_app, sizeof(get_app) - 1);
 	assert_int_equal(sh.st.uncovered, 0);
