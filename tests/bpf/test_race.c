@@ -247,6 +247,20 @@ static void t_server_data_before_commit(void)
 	conn_expect_to_tc(&req, &want, d);
 }
 
+/* The app's 408 on the new-flow race tests' connection: the server's
+ * first bytes, at P0 in socket space, acking S0. */
+static void out_408(struct pkt_spec *out)
+{
+	static const char to[] = "HTTP/1.1 408 Request Timeout\r\n\r\n";
+
+	pkt_default_out(out, 4);
+	out->seq = P0;
+	out->ack = S0;
+	out->flags = TH_ACK | TH_PSH;
+	out->pay = to;
+	out->paylen = sizeof(to) - 1;
+}
+
 /* A connection's first tracked request is a preflight (no entry yet):
  * the guards read write_seq P0, then, before the splice's entry is in
  * the table, the app writes (a 408) and TC egress, finding no entry,
@@ -256,7 +270,6 @@ static void t_server_data_before_commit(void)
  * XDP hands it to TC, which sees the moved socket at its guards). */
 static void t_server_data_before_new_flow(void)
 {
-	static const char to[] = "HTTP/1.1 408 Request Timeout\r\n\r\n";
 	struct h_fix f;
 	struct pkt_spec out;
 	struct pf_sockinfo si;
@@ -266,12 +279,7 @@ static void t_server_data_before_new_flow(void)
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_set_sock(&f.sock);
-	pkt_default_out(&out, 4);
-	out.seq = P0;
-	out.ack = S0;
-	out.flags = TH_ACK | TH_PSH;
-	out.pay = to;
-	out.paylen = sizeof(to) - 1;
+	out_408(&out);
 	if (!h_pause_start(h_in, &f.in, PF_TP_COMMIT))
 		return;
 	si = f.sock;
@@ -303,7 +311,6 @@ static void t_server_data_before_new_flow(void)
  * and pass the request, not answer it at P0. */
 static void t_server_data_after_new_flow_insert(void)
 {
-	static const char to[] = "HTTP/1.1 408 Request Timeout\r\n\r\n";
 	struct h_fix f;
 	struct pkt_spec out;
 	struct h_run e, b;
@@ -312,12 +319,7 @@ static void t_server_data_after_new_flow_insert(void)
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_set_sock(&f.sock);
-	pkt_default_out(&out, 4);
-	out.seq = P0;
-	out.ack = S0;
-	out.flags = TH_ACK | TH_PSH;
-	out.pay = to;
-	out.paylen = sizeof(to) - 1;
+	out_408(&out);
 	if (!h_pause_start(h_in, &f.in, PF_TP_NEW_FLOW))
 		return;
 	h_run_spec(&h_tc_out, &out, NULL, &e);
