@@ -30,7 +30,7 @@ struct pf_follow {
 	__u8  have;      /* something to apply */
 	__u8  ok;        /* client: next is valid (0: the framing is lost) */
 	__u8  answered;  /* server: a final answer begins at next */
-	__u8  oow;       /* client: starts past the socket's receive window
+	__u8  oow;       /* client: starts past any window of the socket
 			  * (pf_client_oow): tells nothing */
 };
 
@@ -140,8 +140,8 @@ static __always_inline void pf_frame_seg(void *ctx, bool xdp, const struct pf_pk
 	u->next = next;
 }
 
-/* Does a client segment p at socket seq sseq start past the right edge
- * of the socket's receive window (pf_sock_rcv_edge)? 0 if there is no
+/* Does a client segment p at socket seq sseq start past the bound no
+ * real segment of the socket passes (pf_sock_rcv_edge)? 0 if there is no
  * full socket to ask (p NULL: a global function's check). */
 static __always_inline int pf_past_edge(void *ctx, const struct pf_pkt *p, __u32 sseq)
 {
@@ -169,12 +169,11 @@ __noinline int pf_past_edge_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u3
 }
 
 /* Client payload p of flow f (snapshot a) that starts past c_hi (a gap:
- * not contiguous with the bytes passed so far): does it start past the
- * right edge of the socket's receive window (pf_sock_rcv_edge)? The
- * kernel drops such a segment, so it must move nothing -- not c_hi (a
- * spoofed segment far ahead kept every later preflight pass_not_next for
- * ~2^31 bytes), not the framing (one spanning a far c_next, e.g. behind a
- * large upload, cleared PF_FS_FRAMED for good). A gap inside the window
+ * not contiguous with the bytes passed so far): does it start past
+ * rcv_nxt plus the largest window (pf_sock_rcv_edge)? The kernel drops
+ * such a segment, so it must move nothing -- not c_hi (a spoofed segment
+ * far ahead kept every later preflight pass_not_next for ~2^31 bytes),
+ * not the framing. A gap inside the window
  * still moves c_hi: the socket queues it out of order with the current
  * offsets (pf_commit's pass_not_next). Only gapped segments pay the
  * socket look-up. c_hi is read without the lock: it only grows (a commit

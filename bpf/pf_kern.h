@@ -24,7 +24,6 @@ struct tcp_sock {
 	__u32 write_seq;
 	__u32 mss_cache;
 	__u32 rcv_wnd;
-	__u32 rcv_wup;           /* rcv_nxt when rcv_wnd was last advertised */
 	__u64 bytes_received;
 	struct tcp_options_received rx_opt;
 } __attribute__((preserve_access_index));

@@ -39,6 +39,10 @@ static __always_inline struct bpf_sock *pf_sk_lookup(void *ctx, const struct pf_
 	return bpf_skc_lookup_tcp(ctx, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
 }
 
+/* The largest window a TCP can advertise: 65535 << 14 (RFC 7323 §2.3).
+ * No real segment starts past rcv_nxt + this (pf_sock_rcv_edge). */
+#define PF_RCV_WIN_MAX (65535u << 14)
+
 #ifdef PF_TEST_MOCK_SOCK
 /* Test build only (tests/bpf): BPF_PROG_TEST_RUN has no socket to look
  * up, so the socket state comes from a map the test fills. */
@@ -63,8 +67,7 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	return 0;
 }
 
-/* The mock's receive window: its right edge rcv_nxt + rcv_wnd (see
- * below). */
+/* The mock's bound, computed as below. */
 static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, __u32 *edge)
 {
 	__u32 zero = 0;
@@ -74,7 +77,7 @@ static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, _
 	(void)p;
 	if (!m || !m->valid)
 		return -1;
-	*edge = m->rcv_nxt + m->rcv_wnd;
+	*edge = m->rcv_nxt + PF_RCV_WIN_MAX;
 	return 0;
 }
 
@@ -140,20 +143,19 @@ static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 	return held;
 }
 
-/* The right edge of the receive window p's full socket last advertised
- * (rcv_wup + rcv_wnd, never below rcv_nxt), socket space: the kernel
- * drops a segment that starts past it (tcp_sequence, tcp_data_queue).
- * It never moves left (Linux does not shrink an advertised window unless
- * net.ipv4.tcp_shrink_window is set, and then what it drops is dropped),
- * and a client sends only inside an edge the server advertised before:
- * read now, it is at or past the edge any real segment in flight was
- * sent against. Returns 0, or -1 (no full socket: the caller cannot
- * tell). */
+/* A right edge past which no real client segment of p's full socket can
+ * start, socket space: rcv_nxt plus the largest window any TCP can
+ * advertise (PF_RCV_WIN_MAX). Not the advertised edge (rcv_wup +
+ * rcv_wnd): that one can move left (net.ipv4.tcp_shrink_window), and
+ * read here without the socket lock it can be torn (tcp_select_window
+ * stores rcv_wnd and rcv_wup apart) -- a segment the kernel then queues
+ * out of order, taken for one it drops, would not move c_hi, and a
+ * splice before it would misplace its bytes. rcv_nxt only grows.
+ * Returns 0, or -1 (no full socket: the caller cannot tell). */
 static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, __u32 *edge)
 {
 	struct bpf_sock *sk = pf_sk_lookup(ctx, p);
 	struct tcp_sock *tp;
-	__u32 nxt;
 
 	if (!sk)
 		return -1;
@@ -162,10 +164,7 @@ static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, _
 		bpf_sk_release(sk);
 		return -1;
 	}
-	nxt = tp->rcv_nxt;
-	*edge = tp->rcv_wup + tp->rcv_wnd;
-	if ((__s32)(*edge - nxt) < 0)
-		*edge = nxt;
+	*edge = tp->rcv_nxt + PF_RCV_WIN_MAX;
 	bpf_sk_release(sk);
 	return 0;
 }
