@@ -381,7 +381,8 @@ static int ref_origin(const struct pf_policy_rule *pr, const __u8 *o, size_t n)
 }
 
 /* Host header matches rule pr's hosts (any case, ":port" of at most 7
- * digits ignored; hosts over PF_TOKEN_MAX never match). */
+ * digits ignored, then one trailing dot; hosts over PF_TOKEN_MAX never
+ * match). */
 static int ref_host(const struct pf_policy_rule *pr, const __u8 *h, size_t n)
 {
 	size_t i;
@@ -399,6 +400,8 @@ static int ref_host(const struct pf_policy_rule *pr, const __u8 *h, size_t n)
 		if (h[n - 1 - i] < '0' || h[n - 1 - i] > '9')
 			break;
 	}
+	if (n > 1 && h[n - 1] == '.')
+		n--; /* one trailing dot: the same host */
 	for (j = 0; j < pr->hosts.n; j++)
 		if (n && eq_ci(h, n, pr->hosts.v[j].s))
 			return 1;
