@@ -136,14 +136,22 @@ PF_INLINE int pf_classify(const __u8 *b, __u32 off, __u32 n)
 /* Does the value [off, off+n) contain "close" (any case)? Conservative:
  * "Connection: keep-alive, close", odd tokens containing it, values over
  * 64 bytes and the few non-letters that OR 0x20 into "close" all pass the
- * request to the app. A rolling 40-bit window keeps it one branch a byte. */
-PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
+ * request to the app. A rolling 40-bit window keeps it one branch a byte.
+ * A global function: inline, its two loops were walked by the verifier in
+ * each of pf_line_cb's copies of pf_line and every state reaching them
+ * (pf_tc_ingress 500k processed instructions, ~80k of them here, on
+ * 6.18.44; "BPF program is too large. Processed 1000001 insn" is what the
+ * programs must stay far from); a request calls it once, for its
+ * Connection line. */
+PF_GLOBAL __u32 pf_has_close_buf(const struct pf_buf *rb, __u64 off, __u64 n)
 {
+	const __u8 *buf;
 	__u64 w = 0;
 	__u32 i;
 
-	if (n > 64)
+	if (!rb || n > 64)
 		return 1;
+	buf = rb->b;
 	/* most values ("keep-alive") have no 'c' or 'C' (OR 0x20: 'c'),
 	 * which any match starts with: 8 bytes at a time, no byte loop */
 	for (i = 0; i < 64; i += 8) {
@@ -164,6 +172,11 @@ PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
 			return 1;
 	}
 	return 0;
+}
+
+PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
+{
+	return (int)pf_has_close_buf((const struct pf_buf *)buf, off, n);
 }
 
 /* pf_parse_head: a Content-Length value (1..9 digits; repeated only with
@@ -188,9 +201,13 @@ PF_INLINE int pf_take_clen(const __u8 *buf, struct pf_req *r, __u32 voff, __u32 
 	return PF_P_OK;
 }
 
-/* Record a header we care about; returns a pf_parse_res. */
+/* Record a header we care about; returns a pf_parse_res. any (a
+ * constant): pf_parse_head's mode (its callers set PF_REQF_ANY), else
+ * pf_parse's -- a constant and not the flag, so that the verifier walks
+ * in each parser only the code its mode runs (pf_parse's copies of
+ * pf_line: pf_take_clen, TE and Upgrade gone). */
 PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 voff,
-			      __u32 vlen)
+			      __u32 vlen, const bool any)
 {
 	struct pf_slice s = { .off = (__u16)voff, .len = (__u16)vlen };
 	__u8 bit;
@@ -202,24 +219,24 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	case PF_H_ACRH:   bit = PF_SEEN_ACRH;   break;
 	case PF_H_ACRPN:  bit = PF_SEEN_ACRPN;  break;
 	case PF_H_CLEN:
-		if (r->flags & PF_REQF_ANY)
+		if (any)
 			return pf_take_clen(buf, r, voff, vlen);
 		if (vlen != 1 || buf[PF_M(voff)] != '0')
 			return PF_P_BODY;
 		bit = PF_SEEN_CLEN; /* twice: nginx answers 400, so must the app */
 		break;
 	case PF_H_TE:
-		if (r->flags & PF_REQF_ANY) {
+		if (any) {
 			r->flags |= PF_REQF_TE;
 			return PF_P_OK;
 		}
 		return PF_P_BODY;
 	case PF_H_CONN:
-		if (r->flags & PF_REQF_ANY)
+		if (any)
 			return PF_P_OK;
 		return pf_has_close(buf, voff, vlen) ? PF_P_CONN_CLOSE : PF_P_OK;
 	case PF_H_UPGRADE:
-		if (r->flags & PF_REQF_ANY) {
+		if (any) {
 			r->flags |= PF_REQF_UPGRADE;
 			return PF_P_OK;
 		}
@@ -245,7 +262,8 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
  * bytes) and ':' by pf_scan_tchar, the value up to the first control byte
  * (which must be CR LF) by pf_scan_ctl, both 8 bytes at a time. Returns 1
  * (stop) at the end of the header block or on error.
- * inl (a constant): the scans inlined, not called as global functions --
+ * any (a constant): pf_parse_head's mode (pf_take_header), its scans
+ * called as global functions; otherwise pf_parse's, its scans inline --
  * the same results. On the answer path (pf_parse) a BPF-to-BPF call and
  * its return cost more than a short line's scan (returns go through the
  * kernel's return thunk where a CPU needs one, e.g. SRSO's Safe RET); but
@@ -301,7 +319,7 @@ PF_GLOBAL __u64 pf_trim(const struct pf_buf *rb, struct pf_req *r, __u64 vs, __u
 	return vs | ve << 32;
 }
 
-PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
+PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool any)
 {
 	struct pf_parse_ctx *c = &r->pc;
 	__u64 pos = c->pos, len = c->len, i, lim, colon, vs, ve, end;
@@ -331,7 +349,7 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
-	i = PF_LAUNDER(c->tmp[0], inl ? pf_scan_tchar_in(b, pos, lim, 64 / 8) :
+	i = PF_LAUNDER(c->tmp[0], !any ? pf_scan_tchar_in(b, pos, lim, 64 / 8) :
 					pf_scan_tchar(b, pos, lim));
 	/* pos and len read again from c (unchanged): the scan's loop test
 	 * (i < lim, lim a copy of len or pos + 64) bounded both anew at each
@@ -356,7 +374,7 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool inl)
 	/* the first PF_SCAN_IN bytes inline, the rest (a long value) by
 	 * the global function: a loop of PF_LINE_MAX / 8 words inline would
 	 * be walked at length by the verifier */
-	i = PF_LAUNDER(c->tmp[0], pf_scan_split(b, colon + 1, lim, 0x20, inl ? PF_SCAN_IN : 0));
+	i = PF_LAUNDER(c->tmp[0], pf_scan_split(b, colon + 1, lim, 0x20, any ? 0 : PF_SCAN_IN));
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
@@ -403,7 +421,7 @@ trimmed:
 	ve = PF_LAUNDER(c->tmp[3], ve);
 	end = PF_LAUNDER(c->tmp[1], end);
 	h = pf_classify(b, pos, colon - pos);
-	res = pf_take_header(b, r, h, vs, ve - vs);
+	res = pf_take_header(b, r, h, vs, ve - vs, any);
 	if (res != PF_P_OK) {
 		c->res = res;
 		return 1;
@@ -429,7 +447,7 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 
 	(void)idx;
 	for (k = 0; k < PF_LINES_PER_CB; k++)
-		if (pf_line(hd->buf, hd->w, true))
+		if (pf_line(hd->buf, hd->w, false))
 			return 1;
 	return 0;
 }
@@ -439,7 +457,7 @@ PF_CALLBACK long pf_line_call_cb(__u32 idx, void *ctx)
 	struct pf_hold *hd = ctx;
 
 	(void)idx;
-	return pf_line(hd->buf, hd->w, false);
+	return pf_line(hd->buf, hd->w, true);
 }
 
 /* Flag request-targets whose prefix match could differ from what the app
