@@ -110,8 +110,10 @@ __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n, __u32 parsed)
  * (see pf_punt_req in pf_answer.h): the daemon inserts its verdict, and
  * the origin's next request is decided here. Nothing is dropped or
  * waited for: this request's response gets Vary only. One punt per
- * origin at a time (pf_punted), none while the daemon is down. */
-static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
+ * origin at a time (pf_punted), none while the daemon is down. Not
+ * inlined, like pf_ofl_readd: its locals off pf_ofl_head_cb's frame
+ * (see there). */
+static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 {
 	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h = sc->m.oc.h;
 	struct pf_punt_rec *rec;
@@ -140,9 +142,12 @@ static __always_inline void pf_ofl_learn(struct pf_ofl_scratch *sc)
  * app can read the request, so the response's head meets the SK_MSG
  * program again. The socket must be ESTABLISHED (the kernel refuses other
  * states). Returns 0 when the socket is in the map, 1 when the offload
- * is being detached, -1 on a failure. */
-static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p,
-					struct pf_ofl_sk *st)
+ * is being detached, -1 on a failure. Not inlined: its socket tuple and
+ * key on pf_ofl_head_cb's frame made the recorder's deepest call chain
+ * (pf_ofl_tc, pf_ofl_head_cb, pf_ofl_decide and the parser below it) too
+ * deep ("combined stack size of 4 calls is 528. Too large"). */
+static __noinline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p,
+				   struct pf_ofl_sk *st)
 {
 	struct bpf_sock *sk, *in;
 	__u64 cookie = st->cookie;
@@ -175,23 +180,136 @@ static __always_inline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_p
 	return 0;
 }
 
+/* What pf_ofl_head_cb needs of pf_ofl_record's frame (bpf_loop passes
+ * one pointer). The segment's bounds are read from p, not kept here: 8
+ * bytes fewer on pf_ofl_tc's frame kept the call chain under 512 bytes
+ * ("combined stack size of 5 calls is 528. Too large"). */
+struct pf_ofl_rec {
+	struct __sk_buff *skb;
+	const struct pf_pkt *p;
+	struct pf_ofl_sk *st;
+	struct pf_ofl_scratch *sc;
+	__u32 next;
+};
+
+/* Record the request head at rc->next (in segment rc->p, on rc->st): a
+ * bpf_loop callback, one head a call. Returns 0 to go on with the next
+ * head (rc->next moved to it, or the same head again after a re-add), 1
+ * to stop. A callback, not an unrolled loop: the verifier walks its body
+ * until its states repeat rather than once per head a segment may hold
+ * (PF_OFL_HEADS_SEG; unrolled, pf_ofl_tc took 844k of the 1M processed
+ * instructions on 6.18.44 -- "BPF program is too large. Processed
+ * 1000001 insn"). */
+PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
+{
+	struct pf_ofl_rec *rc = ctx;
+	struct pf_ofl_scratch *sc = rc->sc;
+	struct pf_ofl_sk *st = rc->st;
+	__u32 S = rc->p->seq, E = rc->p->seq + rc->p->pay_len, next = rc->next;
+	__u32 nn, n, stat, stop, rid, zero = 0;
+	struct pf_scratch *s;
+	int ret;
+
+	(void)idx;
+	n = E - next < PF_REQ_MAX ? E - next : PF_REQ_MAX;
+	if (pf_ofl_load(rc->skb, rc->p->pay_off + (next - S), n, sc)) {
+		pf_ofl_in_stop(st, next, PF_STAT_OFL_IN_UNPARSED);
+		return 1;
+	}
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	ret = pf_ofl_decide(sc, n, s ? pf_ofl_reuse(sc, s, n) : 0);
+	if (ret) {
+		/* a head split over segments, too long or malformed */
+		pf_ofl_in_stop(st, next, ret);
+		return 1;
+	}
+	nn = next + sc->r.len + ((sc->r.flags & PF_REQF_CLEN) ? sc->r.clen : 0);
+	stop = sc->r.flags & (PF_REQF_TE | PF_REQF_UPGRADE);
+	stat = 0;
+	bpf_spin_lock(&st->lock);
+	if (st->s.in_state != PF_OFL_IN_HEAD || st->s.next != next) {
+		/* a copy of this segment on another CPU was first */
+		bpf_spin_unlock(&st->lock);
+		return 1;
+	}
+	if (st->s.detached == PF_OFL_DET_LEAVING) {
+		/* TC egress on another CPU is deleting the socket from
+		 * the map right now: a re-add before its delete would
+		 * be undone by it (enum pf_ofl_det), and this request's
+		 * response would go out unseen. Stop recording: the
+		 * connection's responses pass unchanged, counted. */
+		st->s.in_state = PF_OFL_IN_STOP;
+		bpf_spin_unlock(&st->lock);
+		pf_count(PF_STAT_OFL_LEAVE_RACE);
+		return 1;
+	}
+	if (st->s.detached) {
+		/* out of the SK_MSG path for a body: back in first, or
+		 * this request's response would go out unseen and the
+		 * next one take its entry. Then this head again (the
+		 * lock was let go). */
+		bpf_spin_unlock(&st->lock);
+		ret = pf_ofl_readd(rc->skb, rc->p, st);
+		if (ret) {
+			pf_ofl_in_stop(st, next, ret < 0 ? PF_STAT_OFL_DETACH_FAILED : 0);
+			return 1;
+		}
+		return 0;
+	}
+	if (st->s.n_req - st->s.n_resp >= PF_OFL_FIFO) {
+		st->s.in_state = PF_OFL_IN_STOP;
+		bpf_spin_unlock(&st->lock);
+		pf_count(PF_STAT_OFL_FIFO_FULL);
+		return 1;
+	}
+	st->s.q[st->s.n_req & (PF_OFL_FIFO - 1)] = sc->e;
+	rid = st->s.n_req++;
+	st->s.next = nn;
+	if (stop) {
+		st->s.in_state = PF_OFL_IN_STOP;
+		stat = PF_STAT_OFL_IN_BODY;
+	} else if (st->s.has_gap) {
+		/* a segment skipped while this head was missing reached
+		 * beyond it: it may have held the next head */
+		if (pf_ofl_before(nn, st->s.gap_end)) {
+			st->s.in_state = PF_OFL_IN_STOP;
+			stat = PF_STAT_OFL_IN_GAP;
+		} else {
+			st->s.has_gap = 0;
+		}
+	}
+	bpf_spin_unlock(&st->lock);
+	pf_count(PF_STAT_OFL_REQ_RECORDED);
+	if (sc->e.flags & PF_OFL_E_LEARN)
+		pf_ofl_learn(sc);
+	if (pf_cfg.shadow)
+		pf_shd_submit(&rc->p->key, rid, PF_SHD_REQ, sc->r.len, sc);
+	if (stat) {
+		pf_count(stat);
+		return 1;
+	}
+	if (!pf_ofl_before(nn, E))
+		return 1;
+	rc->next = nn;
+	return 0;
+}
+
 /* Record the request heads that start in segment p on st. */
 static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
 					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
 {
-	__u32 S = p->seq, E = p->seq + p->pay_len, next, nn, k, n, stat, stop, idx, zero = 0;
-	struct pf_scratch *s;
-	int ret;
+	struct pf_ofl_rec rc = { .skb = skb, .p = p, .st = st, .sc = sc };
+	__u32 S = p->seq, E = p->seq + p->pay_len;
 
 	/* a first look without the lock (a lock pair per request was a tenth
 	 * of the recorder's time): in_state and next only move forward, and
 	 * the commit below checks both again under the lock */
 	if (st->s.in_state != PF_OFL_IN_HEAD)
 		return;
-	next = st->s.next;
-	if (!pf_ofl_before(next, E))
+	rc.next = st->s.next;
+	if (!pf_ofl_before(rc.next, E))
 		return; /* body bytes, or bytes already parsed */
-	if (pf_ofl_before(next, S)) {
+	if (pf_ofl_before(rc.next, S)) {
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is
 		 * parsed (gap_end) */
@@ -204,88 +322,7 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 		bpf_spin_unlock(&st->lock);
 		return;
 	}
-	for (k = 0; k < PF_OFL_HEADS_SEG; k++) {
-		n = E - next < PF_REQ_MAX ? E - next : PF_REQ_MAX;
-		if (pf_ofl_load(skb, p->pay_off + (next - S), n, sc)) {
-			pf_ofl_in_stop(st, next, PF_STAT_OFL_IN_UNPARSED);
-			return;
-		}
-		s = bpf_map_lookup_elem(&pf_scratch, &zero);
-		ret = pf_ofl_decide(sc, n, s ? pf_ofl_reuse(sc, s, n) : 0);
-		if (ret) {
-			/* a head split over segments, too long or malformed */
-			pf_ofl_in_stop(st, next, ret);
-			return;
-		}
-		nn = next + sc->r.len + ((sc->r.flags & PF_REQF_CLEN) ? sc->r.clen : 0);
-		stop = sc->r.flags & (PF_REQF_TE | PF_REQF_UPGRADE);
-		stat = 0;
-		bpf_spin_lock(&st->lock);
-		if (st->s.in_state != PF_OFL_IN_HEAD || st->s.next != next) {
-			/* a copy of this segment on another CPU was first */
-			bpf_spin_unlock(&st->lock);
-			return;
-		}
-		if (st->s.detached == PF_OFL_DET_LEAVING) {
-			/* TC egress on another CPU is deleting the socket from
-			 * the map right now: a re-add before its delete would
-			 * be undone by it (enum pf_ofl_det), and this request's
-			 * response would go out unseen. Stop recording: the
-			 * connection's responses pass unchanged, counted. */
-			st->s.in_state = PF_OFL_IN_STOP;
-			bpf_spin_unlock(&st->lock);
-			pf_count(PF_STAT_OFL_LEAVE_RACE);
-			return;
-		}
-		if (st->s.detached) {
-			/* out of the SK_MSG path for a body: back in first, or
-			 * this request's response would go out unseen and the
-			 * next one take its entry. Then this head again (the
-			 * lock was let go). */
-			bpf_spin_unlock(&st->lock);
-			ret = pf_ofl_readd(skb, p, st);
-			if (ret) {
-				pf_ofl_in_stop(st, next, ret < 0 ? PF_STAT_OFL_DETACH_FAILED : 0);
-				return;
-			}
-			continue;
-		}
-		if (st->s.n_req - st->s.n_resp >= PF_OFL_FIFO) {
-			st->s.in_state = PF_OFL_IN_STOP;
-			bpf_spin_unlock(&st->lock);
-			pf_count(PF_STAT_OFL_FIFO_FULL);
-			return;
-		}
-		st->s.q[st->s.n_req & (PF_OFL_FIFO - 1)] = sc->e;
-		idx = st->s.n_req++;
-		st->s.next = nn;
-		if (stop) {
-			st->s.in_state = PF_OFL_IN_STOP;
-			stat = PF_STAT_OFL_IN_BODY;
-		} else if (st->s.has_gap) {
-			/* a segment skipped while this head was missing reached
-			 * beyond it: it may have held the next head */
-			if (pf_ofl_before(nn, st->s.gap_end)) {
-				st->s.in_state = PF_OFL_IN_STOP;
-				stat = PF_STAT_OFL_IN_GAP;
-			} else {
-				st->s.has_gap = 0;
-			}
-		}
-		bpf_spin_unlock(&st->lock);
-		pf_count(PF_STAT_OFL_REQ_RECORDED);
-		if (sc->e.flags & PF_OFL_E_LEARN)
-			pf_ofl_learn(sc);
-		if (pf_cfg.shadow)
-			pf_shd_submit(&p->key, idx, PF_SHD_REQ, sc->r.len, sc);
-		if (stat) {
-			pf_count(stat);
-			return;
-		}
-		if (!pf_ofl_before(nn, E))
-			return;
-		next = nn;
-	}
+	bpf_loop(PF_OFL_HEADS_SEG, pf_ofl_head_cb, &rc, 0);
 }
 
 /* The request recorder is its own TC program (pf_ofl_tc), reached through
