@@ -82,11 +82,83 @@ static __always_inline __u64 pf_shd_head(struct pf_ofl_sk *st, struct pf_ofl_scr
  * GSO skb of a chunked body holds one per chunk, and a unit beyond this
  * ends the reading of the connection (ofl_missed at its next segment).
  * A unit takes one turn (a body that ends inside the segment takes none).
- * Each turn is verified anew: pf_shd_tc_out 520,293 processed insns and
- * 5.6 s of verification at 16 (298,101 and 3.2 s at 8 turns of which a
- * unit took two; 663,413 and 6.9 s at 32 without the fold; the limit is
- * 1,000,000). */
+ * One turn a bpf_loop callback (pf_shd_turn_cb): the verifier walks it
+ * until its states repeat; as an unrolled loop each turn was verified
+ * anew (pf_shd_tc_out 520,293 processed insns and 5.6 s of verification
+ * at 16 turns on the machine of the time, 1,000,000 the limit). */
 #define PF_SHD_TURNS 16
+
+/* What pf_shd_turn_cb needs of pf_shd_follow's frame. */
+struct pf_shd_turn {
+	struct __sk_buff *skb;
+	const struct pf_pkt *p;
+	struct pf_ofl_sk *st;
+	struct pf_ofl_scratch *sc;
+};
+
+/* One turn of pf_shd_follow: the unit at st->out_seq, if it starts in
+ * the segment. Returns 0 to take the next turn, 1 to stop. */
+PF_CALLBACK long pf_shd_turn_cb(__u32 idx, void *ctx)
+{
+	struct pf_shd_turn *t = ctx;
+	const struct pf_pkt *p = t->p;
+	struct pf_ofl_scratch *sc = t->sc;
+	struct pf_ofl_sk *st = t->st;
+	__u32 S = p->seq, E = p->seq + p->pay_len, at, n, after = 0;
+	__u64 len, size = 0;
+	int l;
+
+	(void)idx;
+	if (st->out_state == PF_OFL_OUT_PASS)
+		return 1;
+	at = st->out_seq;
+	if (!pf_ofl_before(at, E))
+		return 1; /* the unit (or the body's end) lies further on */
+	if (pf_ofl_before(at, S)) {
+		/* it started in a segment not seen */
+		pf_shd_stop(st, PF_STAT_OFL_MISSED);
+		return 1;
+	}
+	if (st->out_state == PF_OFL_OUT_BODY) {
+		st->out_state = st->out_after;
+		return 0;
+	}
+	n = E - at < PF_REQ_MAX ? E - at : PF_REQ_MAX;
+	if (pf_ofl_load(t->skb, p->pay_off + (at - S), n, sc)) {
+		pf_shd_stop(st, PF_STAT_OFL_EDIT_FAILED);
+		return 1;
+	}
+	if (st->out_state == PF_OFL_OUT_HEAD) {
+		len = pf_shd_head(st, sc, p, n, &after);
+		if (!len)
+			return 1;
+	} else if (st->out_state == PF_OFL_OUT_CHUNK) {
+		l = pf_ofl_chunk_g(sc, n, &size);
+		if (l <= 0) {
+			pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
+			return 1;
+		}
+		after = size ? PF_OFL_OUT_CHUNK : PF_OFL_OUT_TRAILER;
+		len = size ? (__u64)l + size + 2 : (__u64)l;
+	} else {
+		l = pf_ofl_trailer_g(sc, n);
+		if (l <= 0) {
+			pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
+			return 1;
+		}
+		after = PF_OFL_OUT_HEAD;
+		len = (__u64)l;
+	}
+	if (after == PF_OFL_OUT_PASS || len >= (1ULL << 30)) {
+		pf_shd_stop(st, PF_STAT_OFL_RESP_STREAM);
+		return 1;
+	}
+	st->out_seq = at + (__u32)len;
+	st->out_after = (__u8)after;
+	/* the next unit in this segment: no turn spent on the body */
+	st->out_state = pf_ofl_before(at + (__u32)len, E) ? (__u8)after : PF_OFL_OUT_BODY;
+	return 0;
+}
 
 /* Follow the response framing of a server segment [S, E) (wire
  * sequence space; nothing is spliced in shadow mode) and read each head
@@ -95,64 +167,13 @@ static __always_inline __u64 pf_shd_head(struct pf_ofl_sk *st, struct pf_ofl_scr
 static __always_inline void pf_shd_follow(struct __sk_buff *skb, const struct pf_pkt *p,
 					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
 {
-	__u32 S = p->seq, E = p->seq + p->pay_len, at, n, k, after = 0;
-	__u64 len, size = 0;
-	int l;
+	struct pf_shd_turn t = { .skb = skb, .p = p, .st = st, .sc = sc };
 
 	if (!st->seq_ok) {
-		st->out_seq = S;
+		st->out_seq = p->seq;
 		st->seq_ok = 1;
 	}
-	for (k = 0; k < PF_SHD_TURNS; k++) {
-		if (st->out_state == PF_OFL_OUT_PASS)
-			return;
-		at = st->out_seq;
-		if (!pf_ofl_before(at, E))
-			return; /* the unit (or the body's end) lies further on */
-		if (pf_ofl_before(at, S)) {
-			/* it started in a segment not seen */
-			pf_shd_stop(st, PF_STAT_OFL_MISSED);
-			return;
-		}
-		if (st->out_state == PF_OFL_OUT_BODY) {
-			st->out_state = st->out_after;
-			continue;
-		}
-		n = E - at < PF_REQ_MAX ? E - at : PF_REQ_MAX;
-		if (pf_ofl_load(skb, p->pay_off + (at - S), n, sc)) {
-			pf_shd_stop(st, PF_STAT_OFL_EDIT_FAILED);
-			return;
-		}
-		if (st->out_state == PF_OFL_OUT_HEAD) {
-			len = pf_shd_head(st, sc, p, n, &after);
-			if (!len)
-				return;
-		} else if (st->out_state == PF_OFL_OUT_CHUNK) {
-			l = pf_ofl_chunk_g(sc, n, &size);
-			if (l <= 0) {
-				pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
-				return;
-			}
-			after = size ? PF_OFL_OUT_CHUNK : PF_OFL_OUT_TRAILER;
-			len = size ? (__u64)l + size + 2 : (__u64)l;
-		} else {
-			l = pf_ofl_trailer_g(sc, n);
-			if (l <= 0) {
-				pf_shd_stop(st, PF_STAT_OFL_RESP_BAD);
-				return;
-			}
-			after = PF_OFL_OUT_HEAD;
-			len = (__u64)l;
-		}
-		if (after == PF_OFL_OUT_PASS || len >= (1ULL << 30)) {
-			pf_shd_stop(st, PF_STAT_OFL_RESP_STREAM);
-			return;
-		}
-		st->out_seq = at + (__u32)len;
-		st->out_after = (__u8)after;
-		/* the next unit in this segment: no turn spent on the body */
-		st->out_state = pf_ofl_before(at + (__u32)len, E) ? (__u8)after : PF_OFL_OUT_BODY;
-	}
+	bpf_loop(PF_SHD_TURNS, pf_shd_turn_cb, &t, 0);
 }
 
 SEC("tc")
