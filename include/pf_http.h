@@ -71,7 +71,7 @@ struct pf_req {
 	__u8 res;                /* enum pf_parse_res */
 	__u16 pad;
 	__u32 clen;              /* pf_parse_head: Content-Length value */
-	__u32 pad2;
+	struct pf_slice conn;    /* pf_parse: Connection value, trimmed */
 	struct pf_parse_ctx pc;  /* parser work area */
 };
 
@@ -81,6 +81,7 @@ struct pf_req {
 #define PF_SEEN_ACRH   (1u << 3)
 #define PF_SEEN_ACRPN  (1u << 4)
 #define PF_SEEN_CLEN   (1u << 5)
+#define PF_SEEN_CONN   (1u << 6)
 
 
 /* Known header names, identified by length then bytes. */
@@ -137,21 +138,18 @@ PF_INLINE int pf_classify(const __u8 *b, __u32 off, __u32 n)
  * "Connection: keep-alive, close", odd tokens containing it, values over
  * 64 bytes and the few non-letters that OR 0x20 into "close" all pass the
  * request to the app. A rolling 40-bit window keeps it one branch a byte.
- * A global function: inline, its two loops were walked by the verifier in
- * each of pf_line_cb's copies of pf_line and every state reaching them
- * (pf_tc_ingress 500k processed instructions, ~80k of them here, on
- * 6.18.44; "BPF program is too large. Processed 1000001 insn" is what the
- * programs must stay far from); a request calls it once, for its
- * Connection line. */
-PF_GLOBAL __u32 pf_has_close_buf(const struct pf_buf *rb, __u64 off, __u64 n)
+ * pf_parse calls it once, after the header block (not in pf_line: there
+ * its two loops were walked by the verifier in each of pf_line_cb's
+ * copies of the line and every state reaching them, ~80k of
+ * pf_tc_ingress's 500k processed instructions on 6.18.44; a global
+ * function instead costs the answer a call and its return). */
+PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
 {
-	const __u8 *buf;
 	__u64 w = 0;
 	__u32 i;
 
-	if (!rb || n > 64)
+	if (n > 64)
 		return 1;
-	buf = rb->b;
 	/* most values ("keep-alive") have no 'c' or 'C' (OR 0x20: 'c'),
 	 * which any match starts with: 8 bytes at a time, no byte loop */
 	for (i = 0; i < 64; i += 8) {
@@ -172,11 +170,6 @@ PF_GLOBAL __u32 pf_has_close_buf(const struct pf_buf *rb, __u64 off, __u64 n)
 			return 1;
 	}
 	return 0;
-}
-
-PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
-{
-	return (int)pf_has_close_buf((const struct pf_buf *)buf, off, n);
 }
 
 /* pf_parse_head: a Content-Length value (1..9 digits; repeated only with
@@ -234,7 +227,13 @@ PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 vof
 	case PF_H_CONN:
 		if (any)
 			return PF_P_OK;
-		return pf_has_close(buf, voff, vlen) ? PF_P_CONN_CLOSE : PF_P_OK;
+		/* its value is looked at after the header block (pf_parse);
+		 * a second Connection line goes to the app */
+		if (r->seen & PF_SEEN_CONN)
+			return PF_P_CONN_CLOSE;
+		r->seen |= PF_SEEN_CONN;
+		r->conn = s;
+		return PF_P_OK;
 	case PF_H_UPGRADE:
 		if (any) {
 			r->flags |= PF_REQF_UPGRADE;
@@ -587,6 +586,12 @@ PF_INLINE int pf_parse(const __u8 *buf, __u32 len, struct pf_req *r)
 	r->pc.len = len;
 	r->pc.res = PF_P_OK;
 	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_line_cb, &hd);
+	/* a Connection line before wherever the parse stopped: "close" in
+	 * it decides, as if the parse had stopped there */
+	if ((r->seen & PF_SEEN_CONN) && pf_has_close(buf, r->conn.off, r->conn.len)) {
+		res = PF_P_CONN_CLOSE;
+		goto out;
+	}
 	if (r->pc.res != PF_P_OK) {
 		res = r->pc.res;
 		goto out;

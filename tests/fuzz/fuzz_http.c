@@ -277,8 +277,10 @@ static int ref_parse(const __u8 *b, __u32 len, struct pf_req *r)
 		} else if (eq_ci(b + pos, colon - pos, "transfer-encoding")) {
 			return PF_P_BODY;
 		} else if (eq_ci(b + pos, colon - pos, "connection")) {
-			if (ref_close(b + vs, ve - vs))
+			/* "close" in it, or a second Connection line: to the app */
+			if ((r->seen & PF_SEEN_CONN) || ref_close(b + vs, ve - vs))
 				return PF_P_CONN_CLOSE;
+			r->seen |= PF_SEEN_CONN;
 		} else if (eq_ci(b + pos, colon - pos, "upgrade")) {
 			return PF_P_VERSION;
 		}

@@ -285,6 +285,21 @@ static const struct http_case cases[] = {
 	 * loop: a close in the value's fourth word, and a 'C' just past it */
 	FAIL("close in the value's fourth word",
 	     BASE "Connection: keep-alive, te, x, Close\r\n" END, PF_P_CONN_CLOSE),
+	/* the value is looked at after the header block (pf_parse): a close
+	 * before a line the parse stops at still decides, as when the parse
+	 * stopped at the Connection line itself */
+	FAIL("Connection: close, then a malformed line",
+	     BASE "Connection: close\r\nBad Name: 1\r\n" END, PF_P_CONN_CLOSE),
+	FAIL("Connection: close, then obs-fold",
+	     BASE "Connection: close\r\nX-A: 1\r\n folded\r\n" END, PF_P_CONN_CLOSE),
+	FAIL("a malformed line, then Connection: close (parse stopped before it)",
+	     BASE "Bad Name: 1\r\nConnection: close\r\n" END, PF_P_BAD),
+	FAIL("two Connection lines, neither with close",
+	     BASE "Connection: keep-alive\r\nConnection: keep-alive\r\n" END,
+	     PF_P_CONN_CLOSE),
+	FAIL("Connection: keep-alive, then Connection: close",
+	     BASE "Connection: keep-alive\r\nConnection: close\r\n" END,
+	     PF_P_CONN_CLOSE),
 
 	/* ---- BODY ---- */
 	FAIL("Content-Length: 5", BASE "Content-Length: 5\r\n" END, PF_P_BODY),
