@@ -219,14 +219,19 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 }
 
 /* A retransmission of the request we consumed last: answer it again at
- * the same position with a response of the same length. */
+ * the same position with a response of the same length. s (the scratch
+ * area, or NULL) and *rlenp (pf_decide's length) are the caller's.
+ * Verifier workaround: no stack object of its own -- its own map key and
+ * length were two more in pf_xdp_ingress's frame (8 bytes: 312), the
+ * first on its deepest call chain (pf_decide's), which stands at 512
+ * bytes ("combined stack size of 5 calls is 528. Too large"). */
 static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt *p,
-				       const struct pf_adj *a)
+				       const struct pf_adj *a, struct pf_scratch *s,
+				       int *rlenp)
 {
 	struct pf_sockinfo *si;
-	struct pf_scratch *s;
-	__u32 zero = 0, ack_s;
-	int rlen = 0, ret;
+	__u32 ack_s;
+	int rlen, ret;
 
 	if (p->seq != a->c_pos)
 		goto drop;
@@ -242,10 +247,16 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	 * XDP_TX that fails (a full TX ring: a veth peer's XDP ring under
 	 * load, a busy NIC) leaves no trace and no retry; re-answered from
 	 * XDP, a loss can repeat until the client's backoff outlasts it.
-	 * TC's answer goes through the device's queue instead. */
-	if (xdp)
-		return PF_ANS_TO_TC;
-	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	 * TC's answer goes through the device's queue instead -- if XDP can
+	 * hand the frame over: without metadata room pf_xdp_ingress's
+	 * fallback translates it, which drops the consumed request, every
+	 * retransmission of it, and the client is never answered. Then it
+	 * is answered again from XDP, the lesser evil. */
+	if (xdp) {
+		if (pf_xdp_meta_ok(ctx))
+			return PF_ANS_TO_TC;
+		pf_count(PF_STAT_XDP_NO_META_RETX);
+	}
 	/* the whole segment when it fits, to verify its checksum below (a
 	 * retransmission may carry the next request's bytes too). A longer
 	 * one (a GRO-merged retransmission) is re-answered from its first
@@ -254,7 +265,8 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (!s || pf_load_req(ctx, xdp, p, s,
 			      p->pay_len <= PF_REQ_MAX ? p->pay_len : a->req_len))
 		goto drop;
-	ret = pf_decide(s, a->req_len, &rlen);
+	ret = pf_decide(s, a->req_len, rlenp);
+	rlen = *rlenp;
 	/* a reload since the answer took the daemon's verdict with the old
 	 * slot: ask again, or every retransmission would be dropped */
 	if (ret == PF_STAT_PUNT_DAEMON && pf_punt_req(s) == PF_STAT_PUNT_DAEMON) {
@@ -273,9 +285,12 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 		return PF_ANS_DROP;
 	}
 	ack_s = pf_ack_in(a, p->ack);
+	/* XDP here has no TC to hand over to (above): a segment that needs
+	 * a clone, or a frame that cannot grow, is dropped (the server's
+	 * retransmission brings the ack the client sends again) */
 	if (xdp && (ack_s != si->snd_una ||
 		    pf_xdp_make_room(ctx, s, pf_resp_len_on_wire(p, &s->ts, rlen))))
-		return PF_ANS_TO_TC;
+		goto drop;
 	ret = pf_send(ctx, xdp, p, s, rlen, a->s_pos + a->s_before, si, ack_s,
 		      a->c_pos - a->c_before, &s->ts);
 	if (ret == PF_ANS_DROP)
@@ -480,7 +495,9 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 			/* nothing checks a re-answer's copy: a consistent one */
 			pf_flow_snapshot(f, &a);
 			if (pf_in_consumed(&a, p->seq))
-				return pf_reanswer(ctx, xdp, p, &a);
+				return pf_reanswer(ctx, xdp, p, &a,
+						   bpf_map_lookup_elem(&pf_scratch, &zero),
+						   &rlen);
 		}
 	}
 	PF_TEST_POINT(PF_TP_ANSWER);

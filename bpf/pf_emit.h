@@ -33,6 +33,7 @@
 #include "pf_pkt.h"
 #include "pf_sock.h"
 #include "pf_tcp.h"
+#include "pf_test.h"
 
 /* What became of a packet: the result of pf_send and of the answer path
  * (pf_try_answer); the entry points map it to TC_ACT_* / XDP_*. */
@@ -209,6 +210,18 @@ static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
 						 const struct pf_reqts *t, __u32 rlen)
 {
 	return p->l4_off + 20 + (t->has ? 12 : 0) + rlen;
+}
+
+/* Can XDP hand the frame to TC ingress (pf_xdp_ingress: 4 bytes of
+ * metadata, PF_ANS_TO_TC)? Tried and undone: a driver without XDP
+ * metadata support, or a frame without headroom, cannot. Packet
+ * pointers taken before are invalid after. */
+static __always_inline bool pf_xdp_meta_ok(void *ctx)
+{
+	if (PF_TEST_NO_META() || bpf_xdp_adjust_meta(ctx, -4))
+		return false;
+	bpf_xdp_adjust_meta(ctx, 4);
+	return true;
 }
 
 /* XDP only: resize the frame to len bytes now, before anything is

@@ -59,8 +59,15 @@ static __always_inline void pf_test_point(__u32 pt)
 		pf_test_pause.timed_out = 1;
 }
 #define PF_TEST_POINT(pt) pf_test_point(pt)
+
+/* Non-zero: XDP acts as if it had no metadata room (bpf_xdp_adjust_meta
+ * failing: a driver without XDP metadata support, no headroom), which
+ * BPF_PROG_TEST_RUN never does (every frame has 256 bytes headroom). */
+__u32 pf_test_no_meta;
+#define PF_TEST_NO_META() (*(volatile __u32 *)&pf_test_no_meta)
 #else
 #define PF_TEST_POINT(pt) do { } while (0)
+#define PF_TEST_NO_META() 0
 #endif
 
 #endif /* PF_TEST_H */

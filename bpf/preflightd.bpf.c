@@ -141,7 +141,7 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		return XDP_DROP;
 	case PF_ANS_TO_TC:
 		pf_count(PF_STAT_XDP_TO_TC);
-		if (!bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
+		if (!PF_TEST_NO_META() && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
 			data = (void *)(long)ctx->data;
 			meta = (void *)(long)ctx->data_meta;
 			if ((void *)(meta + 1) <= data) {
@@ -149,7 +149,9 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 				return XDP_PASS;
 			}
 		}
-		/* no metadata room: the app answers it, translated here */
+		/* no metadata room: the app answers it, translated here (a
+		 * retransmission of a consumed request, which the translation
+		 * would drop, never comes here: pf_reanswer answers it) */
 		f = bpf_map_lookup_elem(&pf_flows, &p.key);
 		if (f && pf_translate_in(ctx, true, &p, f))
 			return XDP_DROP;

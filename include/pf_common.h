@@ -111,6 +111,7 @@ enum pf_tok_kind {
 	X(PASS_ERROR,          "helper failure while answering") \
 	X(PASS_CSUM,           "request with a bad TCP checksum") \
 	X(XDP_TO_TC,           "XDP handed a request to TC (needs a clone/tailroom)") \
+	X(XDP_NO_META_RETX,    "XDP could not hand a retransmitted request to TC (no metadata room): answered again at XDP") \
 	X(TRANSLATED_IN,       "client segments translated") \
 	X(TRANSLATED_OUT,      "server segments translated") \
 	X(SACK_TRANSLATED,     "SACK blocks translated") \

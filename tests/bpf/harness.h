@@ -74,6 +74,10 @@ extern const struct h_prog *h_in;
 /* True while the current case runs in XDP mode. */
 bool h_xdp(void);
 
+/* XDP acts as if it had no metadata room to hand a frame to TC
+ * (pf_test_no_meta, bpf/pf_test.h) while on; off at every case start. */
+void h_set_no_meta(bool on);
+
 /* XDP -> TC hand-off mark in the frame's metadata (PF_META_MAGIC of
  * bpf/preflightd.bpf.c, a host-order __u32). */
 #define H_META_MAGIC 0x70664d31u

@@ -9,7 +9,9 @@
  * (256 bytes headroom, up to ~3.5 KB tailroom), and a response frame
  * (at most ~1.1 KB) only grows a request frame shorter than itself, so
  * the tail always grows. Neither is the "no metadata room" fallback of
- * pf_xdp_ingress (the headroom always has room for 4 bytes).
+ * pf_xdp_ingress (the headroom always has room for 4 bytes): the
+ * test-only knob pf_test_no_meta (bpf/pf_test.h) makes XDP act as if
+ * bpf_xdp_adjust_meta failed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -226,9 +228,74 @@ static void t_handoff_tracked_then_xdp_answer(void)
 		h_check_deltas(&r, d2);
 }
 
+/* No metadata room (a driver without XDP metadata support): a spliced
+ * request's retransmission cannot go to TC, and the fallback translating
+ * it dropped it as the consumed request (race_lost), every time -- the
+ * client was never answered if the first answer was lost. It is
+ * answered again from XDP: XDP_TX, the same response at the same seq. */
+static void t_no_meta_retx_answered_at_xdp(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(XDP_NO_META_RETX, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run first, r;
+	struct h_want w;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	if (!h_fix_run(&f, &first) ||
+	    !H_CHECK(first.verdict == H_TX, "first request not answered"))
+		return;
+	h_set_no_meta(true);
+	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
+	h_set_sock(&f.sock);
+	if (!h_run_spec(h_in, &f.in, NULL, &r) ||
+	    !H_CHECK(r.verdict == H_TX, "retransmission: verdict %s, want TX",
+		     h_verdict_name(r.verdict)))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	w.tsecr = 333;
+	if (!h_check_response(&r, &w) || !h_check_deltas(&r, d))
+		return;
+	H_CHECK(r.out_len == first.out_len, "answer again %u bytes, first %u", r.out_len,
+		first.out_len);
+}
+
+/* No metadata room, and the retransmission would need a clone (the
+ * socket as if the server had not processed the client's ack: snd_una
+ * behind it): XDP cannot clone and has no TC to hand it to, so it is
+ * dropped there, counted retx_dropped -- not handed back to the
+ * fallback, which dropped it as the consumed request (race_lost). The
+ * server's retransmission brings the client's ack on its own. */
+static void t_no_meta_retx_clone_dropped(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(XDP_NO_META_RETX, 1), H_D(RETX_DROPPED, 1), H_DEND,
+	};
+	struct h_fix f;
+	struct h_run r;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	if (!h_fix_run(&f, NULL))
+		return;
+	h_set_no_meta(true);
+	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
+	f.sock.snd_una = P0 - 300;
+	h_set_sock(&f.sock);
+	if (!h_run_spec(h_in, &f.in, NULL, &r) ||
+	    !H_CHECK(r.verdict == H_DROP, "retransmission: verdict %s, want DROP",
+		     h_verdict_name(r.verdict)))
+		return;
+	h_check_deltas(&r, d);
+}
+
 void test_xdp(void)
 {
 	h_case_m("xdp_mode_tc_ingress_ignores_unflagged", t_tc_ignores_unflagged, H_M_XDP);
+	h_case_m("xdp_no_meta_retransmission_answered_at_xdp", t_no_meta_retx_answered_at_xdp,
+		 H_M_XDP);
+	h_case_m("xdp_no_meta_retransmission_needing_clone_dropped", t_no_meta_retx_clone_dropped,
+		 H_M_XDP);
 	h_case_m("xdp_handoff_then_retransmission_answered_from_tc", t_handoff_then_retx_from_tc,
 		 H_M_XDP);
 	h_case_m("xdp_handoff_tracked_then_next_answered_at_xdp",
