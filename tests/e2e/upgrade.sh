@@ -361,7 +361,11 @@ case_restart_drops_port() {
 handover() {
 	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid xdp
 	start "$from"
-	spliced_traffic "$out" 6
+	# long enough to be open when the new instance, started after the
+	# old one's exit, has loaded (both can take seconds on a busy
+	# machine: at 6 s the connections had ended and the drain was over
+	# before the checks below, 2 of 13 runs under load)
+	spliced_traffic "$out" 12
 	xdp=$(pf_xdp_prog)
 	if [[ $how == usr2 ]]; then
 		kill -USR2 "$PF_PFD_PID"
