@@ -319,6 +319,16 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 	return restart;
 }
 
+/* Whether run's exit leaves the programs attached and the state pinned
+ * for the next instance: a restart (restart: serve() said so), or a
+ * failure after adopting a dead instance's state -- undoing our attach
+ * would detach or unpin what it replaced, under its live connections.
+ * The same question at each label of the exit path (each a goto target). */
+static bool keep_attached(bool restart, int err, const struct pf_pin *pin)
+{
+	return restart || (err && pin->adopted);
+}
+
 int pf_cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {};
@@ -518,24 +528,21 @@ int pf_cmd_run(int argc, char **argv)
 	 * the next instance adopts them. Undoing our attach would detach or
 	 * unpin what it replaced. */
 out_xdp:
-	leave = leave || (err && pin.adopted);
-	if (!leave) {
+	if (!keep_attached(leave, err, &pin)) {
 		pf_ofl_detach(&ofl, skel);
 		pf_xdp_detach(&xdp);
 	}
 out_tc:
-	leave = leave || (err && pin.adopted);
-	if (!leave) {
+	if (!keep_attached(leave, err, &pin)) {
 		pf_tc_detach(&tc);
 		pf_pin_mark_clsact(&pin, false);
 		pr_info("detached from %s", o.iface);
 	}
 out_unpin:
-	leave = leave || (err && pin.adopted);
-	if (!leave)
+	if (!keep_attached(leave, err, &pin))
 		pf_unpin_maps(&pin);
 out_stop:
-	leave = leave || (err && pin.adopted);
+	leave = keep_attached(leave, err, &pin);
 	pf_metrics_stop(&metrics);   /* safe when never started */
 	pf_gc_stop(&gc);             /* likewise */
 	if (leave) {
