@@ -84,7 +84,7 @@ enum pf_tok_kind {
 	X(PASS_TOO_LONG,       "request longer than the kernel limit") \
 	X(PASS_BAD_REQUEST,    "malformed request line or header") \
 	X(PASS_HTTP_VERSION,   "not HTTP/1.1") \
-	X(PASS_CONN_CLOSE,     "Connection: close") \
+	X(PASS_CONN_CLOSE,     "Connection: close, or two Connection lines") \
 	X(PASS_BODY,           "request carries a body") \
 	X(PASS_DUP_HEADER,     "duplicate Origin/ACRM/Host/ACRH header") \
 	X(PASS_OBS_FOLD,       "obsolete line folding") \
@@ -111,7 +111,7 @@ enum pf_tok_kind {
 	X(PASS_ERROR,          "helper failure while answering") \
 	X(PASS_CSUM,           "request with a bad TCP checksum") \
 	X(XDP_TO_TC,           "XDP handed a request to TC (needs a clone/tailroom)") \
-	X(XDP_NO_META_RETX,    "XDP could not hand a retransmitted request to TC (no metadata room): answered again at XDP") \
+	X(XDP_NO_META_RETX,    "XDP could not hand a retransmitted request to TC (no metadata room): handled at XDP (retx_answered / retx_dropped)") \
 	X(TRANSLATED_IN,       "client segments translated") \
 	X(TRANSLATED_OUT,      "server segments translated") \
 	X(SACK_TRANSLATED,     "SACK blocks translated") \

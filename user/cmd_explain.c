@@ -42,7 +42,7 @@ static const char *parse_words(int res)
 	case PF_P_TOO_LONG:      return "too many or too long header lines for the kernel";
 	case PF_P_BAD:           return "malformed request line or header (a tab in a value, a space in the path, ...)";
 	case PF_P_VERSION:       return "not HTTP/1.1, or an Upgrade";
-	case PF_P_CONN_CLOSE:    return "Connection: close";
+	case PF_P_CONN_CLOSE:    return "Connection: close, or more than one Connection line";
 	case PF_P_BODY:          return "the request has a body";
 	case PF_P_DUP:           return "a repeated Host, Origin or Access-Control-Request-* header";
 	case PF_P_OBS_FOLD:      return "obsolete line folding";
