@@ -116,10 +116,12 @@ kill9() {
 	PF_PFD_PID=
 }
 
-# spliced_traffic OUT SECONDS -- 4 keep-alive connections with spliced
-# preflights in the background (pid in KA); waits until they are spliced
+# spliced_traffic OUT SECONDS [STOP_FILE] -- 4 keep-alive connections with
+# spliced preflights in the background (pid in KA), for SECONDS or until
+# STOP_FILE exists; waits until they are spliced
 spliced_traffic() {
-	ka --conns 4 --rounds 100000 --duration-s "$2" --put-size 10000 --get-size 100000 \
+	ka --conns 4 --rounds 100000 --duration-s "$2" ${3:+--stop-file "$3"} \
+		--put-size 10000 --get-size 100000 \
 		--expect any --timeout-ms 10000 >"$1" 2>&1 &
 	KA=$!
 	sleep 2
@@ -361,11 +363,12 @@ case_restart_drops_port() {
 handover() {
 	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid xdp
 	start "$from"
-	# long enough to be open when the new instance, started after the
-	# old one's exit, has loaded (both can take seconds on a busy
-	# machine: at 6 s the connections had ended and the drain was over
-	# before the checks below, 2 of 13 runs under load)
-	spliced_traffic "$out" 12
+	# open until the checks that need them are done: the new instance
+	# starts after the old one's exit and then loads, both seconds on a
+	# busy machine (6 s of traffic had ended, and the drain with it, before
+	# 'the old programs still translate them' in 2 of 13 runs under load)
+	rm -f "$PF_WORK/handover.stop"
+	spliced_traffic "$out" 90 "$PF_WORK/handover.stop"
 	xdp=$(pf_xdp_prog)
 	if [[ $how == usr2 ]]; then
 		kill -USR2 "$PF_PFD_PID"
@@ -384,6 +387,7 @@ handover() {
 	sleep 1
 	pf_expect_not "not ready while the old connections are open" grep -q '^preflightd: ready on ' "$log"
 	pf_expect_match "the old programs still translate them" "$(pf_tc_chain in)" 'pf_tc_ingress'
+	touch "$PF_WORK/handover.stop"
 	byte_exact "4 spliced connections byte-exact across the switch" "$out"
 	pf_expect "ready once they have closed" pf_wait_for_line "$log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
 	pf_expect_match "... having removed the old programs and pins" "$(cat "$log")" \

@@ -3,7 +3,8 @@
  *   kaclient --addr ADDR --port PORT [--conns N] [--rounds M] [--origin O]
  *            [--put-size BYTES] [--get-size BYTES] [--timeout-ms MS]
  *            [--acrh LIST] [--expect kernel|app|any] [--host HOST] [--mss BYTES]
- *            [--hold-ms MS] [--duration-s S] [--pause-ms MS] [--keepalive S]
+ *            [--hold-ms MS] [--duration-s S] [--stop-file PATH] [--pause-ms MS]
+ *            [--keepalive S]
  *            [--mix 0|1] [--scenario continue-body|early-body|hints]
  * Each of N threads opens ONE TCP connection (never reopened) and runs M
  * rounds of: OPTIONS preflight (answered by the kernel or by the app:
@@ -15,6 +16,8 @@
  *             bytes_down=D errors=E
  * bytes_up/down count all HTTP bytes (heads and bodies). Exit 0 iff E == 0.
  * --mix 1 and --scenario change the rounds (see do_round, do_scenario).
+ * --stop-file PATH: no round starts once PATH exists (a test ends the
+ * traffic when its checks are done, not after a guessed time).
  * --pause-ms idles between each preflight and its PUT; --keepalive S turns
  * TCP keepalive on (idle S s, then 2 probes 1 s apart: unanswered, the
  * connection is aborted).
@@ -53,6 +56,7 @@ struct opts {
 	const char *scenario;  /* after each preflight, instead of the PUT */
 	unsigned keepalive_s;  /* TCP keepalive: idle S, probes 1 s apart, 2 */
 	unsigned duration_s;   /* rounds until this many seconds passed (0: off) */
+	const char *stop_file; /* rounds until this file exists (NULL: off) */
 	unsigned mss;          /* TCP_MAXSEG before connect (0: the default) */
 	uint64_t put_size, get_size;
 	enum expect expect;
@@ -658,14 +662,16 @@ static void *worker_main(void *arg)
 			if (do_round(w))
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
-			if (w->o->duration_s &&
-			    t.tv_sec - t0.tv_sec >= (time_t)w->o->duration_s) {
+			if ((w->o->duration_s &&
+			     t.tv_sec - t0.tv_sec >= (time_t)w->o->duration_s) ||
+			    (w->o->stop_file && !access(w->o->stop_file, F_OK))) {
 				w->round++;
 				break;
 			}
 		}
 	}
-	if ((w->round == w->o->rounds || w->o->duration_s) && w->off != w->len)
+	if ((w->round == w->o->rounds || w->o->duration_s || w->o->stop_file) &&
+	    w->off != w->len)
 		fail(w, "%zu unexpected bytes after the last response",
 		     w->len - w->off);
 	if (w->o->hold_ms)
@@ -732,6 +738,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->keepalive_s = (unsigned)num_arg(a, v, 1, 3600);
 		else if (!strcmp(a, "--duration-s"))
 			o->duration_s = (unsigned)num_arg(a, v, 0, 3600);
+		else if (!strcmp(a, "--stop-file"))
+			o->stop_file = v;
 		else if (!strcmp(a, "--host"))
 			o->host = v;
 		else if (!strcmp(a, "--mss"))
@@ -754,7 +762,8 @@ usage:
 		"[--rounds M] [--origin O] [--put-size BYTES] "
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
 		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
-		"[--duration-s S] [--mss BYTES] [--pause-ms MS] [--keepalive S] [--mix 0|1]\n"
+		"[--duration-s S] [--stop-file PATH] [--mss BYTES] [--pause-ms MS] "
+		"[--keepalive S] [--mix 0|1]\n"
 		"       [--scenario continue-body|early-body|hints]\n");
 	exit(2);
 }
