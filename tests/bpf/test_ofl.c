@@ -782,16 +782,17 @@ static struct h_prog shd_prog = {
 		    [H_DROP] = TC_ACT_SHOT },
 };
 
-/* One server segment holding a chunked response of 12 one-byte chunks
- * whole (its head, 13 chunk-size lines and the trailer: 15 units, as a
+/* One server segment holding a chunked response of 60 one-byte chunks
+ * whole (its head, 61 chunk-size lines and the trailer: 63 units, as a
  * GSO skb of a chunked body can), then the next response in the next
  * segment. The reader follows every unit of a segment up to
  * PF_SHD_TURNS: with 8 turns of which each unit took two (4 units a
- * segment) it stopped in the first and counted the second ofl_missed. */
+ * segment), and at 16 turns (the unrolled loop's verifier bound), it
+ * stopped in the first and counted the second ofl_missed. */
 static void t_shd_units_per_segment(void)
 {
 	static const char resp2[] = "HTTP/1.1 204 No Content\r\n\r\n";
-	char resp1[512];
+	char resp1[1024];
 	struct pf_flow_key key;
 	struct pkt_spec out;
 	struct pf_ofl_sk v;
@@ -802,8 +803,8 @@ static void t_shd_units_per_segment(void)
 
 	n = (size_t)snprintf(resp1, sizeof(resp1),
 			     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
-	for (i = 0; i < 12; i++)
-		n += (size_t)snprintf(resp1 + n, sizeof(resp1) - n, "1\r\n%c\r\n", 'a' + i);
+	for (i = 0; i < 60; i++)
+		n += (size_t)snprintf(resp1 + n, sizeof(resp1) - n, "1\r\n%c\r\n", 'a' + i % 26);
 	n += (size_t)snprintf(resp1 + n, sizeof(resp1) - n, "0\r\n\r\n");
 	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL))
 		goto out;
