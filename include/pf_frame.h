@@ -59,7 +59,6 @@ PF_INLINE int pf_parse_interim(const __u8 *buf, __u32 len, struct pf_req *r)
 	int res;
 
 	__builtin_memset(r, 0, sizeof(*r));
-	r->flags = PF_REQF_ANY;
 	if (len > PF_REQ_MAX)
 		len = PF_REQ_MAX;
 	if (len < 14) {

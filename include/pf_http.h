@@ -41,8 +41,8 @@ struct pf_slice {
 
 #define PF_REQF_PATH_UNNORM (1u << 0) /* %, //, /./, /../ or backslash */
 /* pf_parse_head (response offload, issue 13): any request, not only a
- * preflight; the body's framing is recorded instead of refused. */
-#define PF_REQF_ANY         (1u << 1) /* parse mode of pf_parse_head */
+ * preflight; the body's framing is recorded instead of refused (its mode
+ * is a constant of each pf_line call site, not a flag: pf_take_header). */
 #define PF_REQF_M_HEAD      (1u << 2) /* method HEAD: the response has no body */
 #define PF_REQF_M_OPTIONS   (1u << 3) /* method OPTIONS */
 #define PF_REQF_UPGRADE     (1u << 4) /* Upgrade header or CONNECT */
@@ -195,10 +195,10 @@ PF_INLINE int pf_take_clen(const __u8 *buf, struct pf_req *r, __u32 voff, __u32 
 }
 
 /* Record a header we care about; returns a pf_parse_res. any (a
- * constant): pf_parse_head's mode (its callers set PF_REQF_ANY), else
- * pf_parse's -- a constant and not the flag, so that the verifier walks
- * in each parser only the code its mode runs (pf_parse's copies of
- * pf_line: pf_take_clen, TE and Upgrade gone). */
+ * constant): the mode of pf_parse_head and pf_parse_interim (any request
+ * head), else pf_parse's -- a constant and not a flag in r, so that the
+ * verifier walks in each parser only the code its mode runs (pf_parse's
+ * copies of pf_line: pf_take_clen, TE and Upgrade gone). */
 PF_INLINE int pf_take_header(const __u8 *buf, struct pf_req *r, int h, __u32 voff,
 			      __u32 vlen, const bool any)
 {
@@ -348,8 +348,8 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool any)
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
-	i = PF_LAUNDER(c->tmp[0], !any ? pf_scan_tchar_in(b, pos, lim, 64 / 8) :
-					pf_scan_tchar(b, pos, lim));
+	i = PF_LAUNDER(c->tmp[0], any ? pf_scan_tchar(b, pos, lim) :
+					pf_scan_tchar_in(b, pos, lim, 64 / 8));
 	/* pos and len read again from c (unchanged): the scan's loop test
 	 * (i < lim, lim a copy of len or pos + 64) bounded both anew at each
 	 * word it may stop at, and the rest of the line was walked by the
@@ -634,7 +634,6 @@ PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
 	int res;
 
 	__builtin_memset(r, 0, sizeof(*r));
-	r->flags = PF_REQF_ANY;
 	if (len > PF_REQ_MAX)
 		len = PF_REQ_MAX;
 	/* method: 1..16 tchars, then SP */
