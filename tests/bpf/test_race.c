@@ -261,6 +261,31 @@ static void out_408(struct pkt_spec *out)
 	out->paylen = sizeof(to) - 1;
 }
 
+/* What both orders of the new-flow race must end in: the 408 (e) left
+ * egress at wire seq P0 (its socket seq: seq_what says why), and the
+ * preflight (b) was passed, not answered over it -- in TC counted
+ * pass_server_busy -- and the entry of f's connection kept with no
+ * splice. Returns whether both verdicts were PASS. */
+static bool new_flow_race_passed(const struct h_fix *f, const struct h_run *e,
+				 const struct h_run *b, const char *seq_what)
+{
+	struct pkt_view v;
+	struct pf_flow fl;
+
+	if (!H_CHECK(e->verdict == H_PASS && h_out_view(e, &v), "the 408: verdict %s, want PASS",
+		     h_verdict_name(e->verdict)))
+		return false;
+	H_EQX(v.seq, P0, seq_what);
+	if (!H_CHECK(b->verdict == H_PASS, "BUG: the preflight: verdict %s, want PASS (a response "
+		     "at 0x%08x too would overlap the 408)", h_verdict_name(b->verdict), P0))
+		return false;
+	if (!h_xdp())
+		H_EQ(b->delta[PF_STAT_PASS_SERVER_BUSY], 1, "the preflight: pass_server_busy");
+	if (H_CHECK(h_flow(&f->in, &fl), "flow gone"))
+		H_EQ(fl.splices, 0, "flow splices");
+	return true;
+}
+
 /* A connection's first tracked request is a preflight (no entry yet):
  * the guards read write_seq P0, then, before the splice's entry is in
  * the table, the app writes (a 408) and TC egress, finding no entry,
@@ -275,7 +300,6 @@ static void t_server_data_before_new_flow(void)
 	struct pf_sockinfo si;
 	struct h_run e, b;
 	struct pkt_view v;
-	struct pf_flow fl;
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_set_sock(&f.sock);
@@ -286,21 +310,11 @@ static void t_server_data_before_new_flow(void)
 	si.write_seq = si.snd_nxt = P0 + out.paylen;
 	h_set_sock(&si);
 	h_run_spec(&h_tc_out, &out, NULL, &e);
-	if (!h_pause_finish(&b))
+	if (!h_pause_finish(&b) ||
+	    !new_flow_race_passed(&f, &e, &b, "the 408 (no entry yet): wire seq"))
 		return;
-	if (!H_CHECK(e.verdict == H_PASS && h_out_view(&e, &v), "the 408: verdict %s, want PASS",
-		     h_verdict_name(e.verdict)))
-		return;
-	H_EQX(v.seq, P0, "the 408 (no entry yet): wire seq");
-	if (!H_CHECK(b.verdict == H_PASS, "BUG: the preflight: verdict %s, want PASS (a response "
-		     "at 0x%08x too would overlap the 408)", h_verdict_name(b.verdict), P0))
-		return;
-	if (!h_xdp() && h_out_view(&b, &v)) {
+	if (!h_xdp() && h_out_view(&b, &v))
 		H_EQX(v.seq, S0, "the preflight, passed: socket seq");
-		H_EQ(b.delta[PF_STAT_PASS_SERVER_BUSY], 1, "the preflight: pass_server_busy");
-	}
-	if (H_CHECK(h_flow(&f.in, &fl), "flow gone"))
-		H_EQ(fl.splices, 0, "flow splices");
 }
 
 /* The other order: the 408 reaches TC egress after the entry of the
@@ -314,8 +328,6 @@ static void t_server_data_after_new_flow_insert(void)
 	struct h_fix f;
 	struct pkt_spec out;
 	struct h_run e, b;
-	struct pkt_view v;
-	struct pf_flow fl;
 
 	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
 	h_set_sock(&f.sock);
@@ -325,18 +337,8 @@ static void t_server_data_after_new_flow_insert(void)
 	h_run_spec(&h_tc_out, &out, NULL, &e);
 	if (!h_pause_finish(&b))
 		return;
-	if (!H_CHECK(e.verdict == H_PASS && h_out_view(&e, &v), "the 408: verdict %s, want PASS",
-		     h_verdict_name(e.verdict)))
-		return;
-	H_EQX(v.seq, P0, "the 408 (entry, no splice yet): wire seq");
 	H_EQ(e.delta[PF_STAT_TRANSLATED_OUT], 1, "the 408: translated_out");
-	if (!H_CHECK(b.verdict == H_PASS, "BUG: the preflight: verdict %s, want PASS (a response "
-		     "at 0x%08x too would overlap the 408)", h_verdict_name(b.verdict), P0))
-		return;
-	if (!h_xdp())
-		H_EQ(b.delta[PF_STAT_PASS_SERVER_BUSY], 1, "the preflight: pass_server_busy");
-	if (H_CHECK(h_flow(&f.in, &fl), "flow gone"))
-		H_EQ(fl.splices, 0, "flow splices");
+	new_flow_race_passed(&f, &e, &b, "the 408 (entry, no splice yet): wire seq");
 }
 
 /* A late copy of the client's ACK of the first response, translated on
