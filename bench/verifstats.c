@@ -1,6 +1,6 @@
 /* verifstats.c -- the kernel verifier's work per program of the production object (start-up time). */
 /*
- *   verifstats [--runs R] [--prog NAME]... [--lines N [--func F]]
+ *   verifstats [--runs R] [--prog NAME]... [--lines N [--func F] [--log FILE]]
  *
  * Loads each program of build/preflightd.bpf.o (its skeleton, as
  * `preflightd run` opens it: maps at their defaults, which the verifier
@@ -23,7 +23,11 @@
  *   FUNC prog count function entered E stack S
  * (E: walks of its first instruction; S: its frame, bytes)
  *   LINE prog count file:line source
- * (--func F: the lines of function F's instructions only.)
+ * (--func F: the lines of function F's instructions only; --log FILE:
+ * the level-2 log itself, for reading which states a walk repeats:
+ * "from A to B: <state>" where a branch's other side is taken up,
+ * "N: safe" where a state was pruned -- one program per FILE, so use
+ * it with one --prog.)
  * Which code the walk repeats is what to cut (tests/README.md, "The
  * verifier's walk").
  */
@@ -224,7 +228,7 @@ static unsigned prog_funcs(const struct bpf_program *prog, struct func_cnt *f, u
 
 /* Where the verifier's walk of name goes: processed instructions per
  * function (FUNC lines, all) and per source line (LINE, the n most). */
-static int walk_report(const char *name, unsigned n, const char *only)
+static int walk_report(const char *name, unsigned n, const char *only, const char *keep)
 {
 	struct line_cnt *c;
 	struct func_cnt f[256] = {};
@@ -252,6 +256,15 @@ static int walk_report(const char *name, unsigned n, const char *only)
 		nf = prog_funcs(bpf_object__find_program_by_name(skel->obj, name), f,
 				sizeof(f) / sizeof(f[0]), &btf);
 	preflightd_bpf__destroy(skel);
+	if (keep) {
+		FILE *kf = fopen(keep, "w");
+
+		if (!kf || fputs(log, kf) < 0 || fclose(kf)) {
+			fprintf(stderr, "verifstats: write %s: %s\n", keep, strerror(errno));
+			err = -EIO;
+			goto out;
+		}
+	}
 	if (err) {
 		fprintf(stderr, "verifstats: load %s at log level 2: %s\n", name, strerror(-err));
 		goto out;
@@ -326,17 +339,18 @@ int main(int argc, char **argv)
 		{ "prog", required_argument, NULL, 'p' },
 		{ "lines", required_argument, NULL, 'l' },
 		{ "func", required_argument, NULL, 'f' },
+		{ "log", required_argument, NULL, 'g' },
 		{ 0 }
 	};
 	static struct prog_res res[MAX_PROGS];
 	struct preflightd_bpf *skel;
 	struct bpf_program *p;
 	unsigned runs = 5, nres = 0, lines = 0, i, j, k;
-	const char *only = NULL;
+	const char *only = NULL, *keep = NULL;
 	char *log;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "r:p:l:f:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "r:p:l:f:g:", lo, NULL)) != -1) {
 		switch (o) {
 		case 'r':
 			runs = (unsigned)strtoul(optarg, NULL, 10);
@@ -352,8 +366,11 @@ int main(int argc, char **argv)
 		case 'f':
 			only = optarg;
 			break;
+		case 'g':
+			keep = optarg;
+			break;
 		default:
-			fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--lines N [--func F]]\n");
+			fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--lines N [--func F] [--log FILE]]\n");
 			return 2;
 		}
 	}
@@ -396,7 +413,7 @@ int main(int argc, char **argv)
 		       median(res[j].load_ms, runs), runs);
 	}
 	for (j = 0; lines && j < nres; j++)
-		if (walk_report(res[j].name, lines, only))
+		if (walk_report(res[j].name, lines, only, keep))
 			return 1;
 	return 0;
 }
