@@ -21,6 +21,7 @@
 #include "iface.h"
 #include "gc.h"
 #include "sockdiag.h"
+#include "drainkeys.h"
 #include "pin.h"
 #include "tc.h"
 #include "xdp.h"
@@ -67,63 +68,81 @@ out:
 	return err;
 }
 
-/* A flow table of another layout is read by its keys alone: the live
- * sockets of one sock_diag dump, sorted, to look the keys up in. */
-struct keyset {
-	struct pf_flow_key *k;
-	size_t n, cap;
-};
-
-/* pf_diag_cb: add k to the set (ctx); a TIME_WAIT socket too, as every
- * entry here counts as spliced (see gc_keys). */
+/* pf_diag_cb: add k to the key set (ctx); a TIME_WAIT socket too, as
+ * every entry here counts as spliced (see gc_keys). */
 static int keyset_add(void *ctx, const struct pf_flow_key *k, bool timewait)
 {
-	struct keyset *ks = ctx;
-	struct pf_flow_key *p;
-
 	(void)timewait;
-	if (ks->n == ks->cap) {
-		p = realloc(ks->k, (ks->cap ? 2 * ks->cap : 1024) * sizeof(*p));
-		if (!p)
-			return -ENOMEM;
-		ks->k = p;
-		ks->cap = ks->cap ? 2 * ks->cap : 1024;
+	return pf_keyset_add(ctx, k);
+}
+
+/* The keys of the flow table fd into tab, sorted: at most its
+ * max_entries (a walk that an entry deleted under it restarts repeats
+ * keys; those it leaves out wait for the next tick). Returns 0 or
+ * -errno. */
+static int table_keys(int fd, struct pf_keyset *tab)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+	struct pf_flow_key key;
+	int err = 0;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		err = -errno;
+	if (!err && bpf_map_get_next_key(fd, NULL, &key))
+		err = -errno;
+	while (!err && tab->n < info.max_entries) {
+		err = pf_keyset_add(tab, &key);
+		if (!err && bpf_map_get_next_key(fd, &key, &key))
+			err = -errno;
 	}
-	ks->k[ks->n++] = *k;
-	return 0;
+	pf_keyset_sort(tab);
+	return err == -ENOENT ? 0 : err;
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct pf_flow_key));
-}
-
-/* Delete the entries whose connection has no live or TIME_WAIT socket.
- * Every entry counts as spliced (its splice count cannot be read), and a
+/* One drain tick: delete the entries whose connection two consecutive
+ * calls' dumps had no live or TIME_WAIT socket for (pf_drain_decide;
+ * *missed: the previous call's first misses in, this one's out). Every
+ * entry counts as spliced (its splice count cannot be read), and a
  * spliced connection's TIME_WAIT still answers a retransmitted FIN
- * (gc.c). Returns the
- * number left, or -errno (nothing deleted). */
-static int gc_keys(int fd)
+ * (gc.c). Returns the number left (0: the table was empty after the
+ * deletes), or -errno (nothing deleted, *missed emptied: the next call
+ * starts again). */
+static int gc_keys(int fd, struct pf_keyset *missed)
 {
-	struct pf_flow_key key, next;
-	struct keyset live = {};
-	int left = 0, more, err;
+	struct pf_keyset live = {}, tab = {}, del = {}, miss = {};
+	struct pf_flow_key key;
+	size_t i;
+	int left, err;
 
 	err = pf_diag_dump(NULL, keyset_add, &live);
+	if (err)
+		err = err < 0 ? err : -ENOMEM;
+	if (!err)
+		err = table_keys(fd, &tab);
+	if (!err) {
+		pf_keyset_sort(&live);
+		err = pf_drain_decide(&tab, &live, missed, &del, &miss);
+	}
 	if (err) {
-		free(live.k);
-		return err < 0 ? err : -ENOMEM;
+		left = err;
+		missed->n = 0;
+		goto out;
 	}
-	qsort(live.k, live.n, sizeof(*live.k), key_cmp);
-	more = !bpf_map_get_next_key(fd, NULL, &key);
-	while (more) {
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (bsearch(&key, live.k, live.n, sizeof(key), key_cmp) ||
-		    bpf_map_delete_elem(fd, &key))
-			left++;
-		key = next;
-	}
-	free(live.k);
+	left = (int)tab.n;
+	for (i = 0; i < del.n; i++)
+		left -= !bpf_map_delete_elem(fd, &del.k[i]);
+	/* an entry created behind the walk: not done yet */
+	if (!left && !bpf_map_get_next_key(fd, NULL, &key))
+		left = 1;
+	pf_keyset_free(missed);
+	*missed = miss;
+	miss = (struct pf_keyset){};
+out:
+	pf_keyset_free(&live);
+	pf_keyset_free(&tab);
+	pf_keyset_free(&del);
+	pf_keyset_free(&miss);
 	return left;
 }
 
@@ -158,6 +177,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 	bool ours = pin->old.flows_known && pin->old.flows_fp == pin->self.flows_fp;
 	char path[512], what[96], status[128];
 	struct pf_gc_del del = {};
+	struct pf_keyset missed = {};  /* gc_keys' first misses, tick to tick */
 	unsigned freed;
 	__u64 end;
 	int fd, live;
@@ -169,7 +189,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 	del.fd = fd;  /* one load of the GC's delete for every tick */
 	end = pf_mono_ns() + (__u64)timeout_s * 1000000000ull;
 	for (;;) {
-		live = ours ? pf_gc_flows(&del, pf_mono_ns(), 0, &freed) : gc_keys(fd);
+		live = ours ? pf_gc_flows(&del, pf_mono_ns(), 0, &freed) : gc_keys(fd, &missed);
 		if (live == 0)
 			break;
 		/* an error (live < 0) is waited out too: what cannot be
@@ -192,6 +212,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 		nanosleep(&tick, NULL);
 	}
 	pf_gc_del_close(&del);
+	pf_keyset_free(&missed);
 	close(fd);
 }
 
