@@ -235,7 +235,7 @@ static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u
 	/* the Ethernet header first: growing at the head moves it */
 	if (pf_load_hdr(ctx, true, 0, s->eth, ETH_HLEN))
 		return -1;
-	r = pf_resize(ctx, true, old, len);
+	r = PF_TEST_NO_ROOM() ? -1 : pf_resize(ctx, true, old, len);
 	if (r < 0)
 		return -1;
 	s->grown = r == PF_GREW_HEAD ? len - old : 0;

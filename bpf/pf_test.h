@@ -1,4 +1,4 @@
-/* BPF only (TC and XDP): race points for the test build (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
+/* BPF only (TC and XDP): race points and XDP frame-limit knobs for the test build (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
 /*
  * pf_test.h -- PF_TEST_POINT(pt) marks a place where a packet on another
  * CPU can overtake this one: between reading a flow's state and acting on
@@ -65,9 +65,18 @@ static __always_inline void pf_test_point(__u32 pt)
  * BPF_PROG_TEST_RUN never does (every frame has 256 bytes headroom). */
 __u32 pf_test_no_meta;
 #define PF_TEST_NO_META() (*(volatile __u32 *)&pf_test_no_meta)
+
+/* Non-zero: XDP acts as if the frame could grow neither at the tail nor
+ * at the head (pf_xdp_make_room failing: a driver with little tailroom
+ * and a response longer than the request by more than the headroom),
+ * which BPF_PROG_TEST_RUN never does (every frame is a page: 3.5 KB of
+ * room for a response of at most ~1.1 KB). */
+__u32 pf_test_no_room;
+#define PF_TEST_NO_ROOM() (*(volatile __u32 *)&pf_test_no_room)
 #else
 #define PF_TEST_POINT(pt) do { } while (0)
 #define PF_TEST_NO_META() 0
+#define PF_TEST_NO_ROOM() 0
 #endif
 
 #endif /* PF_TEST_H */

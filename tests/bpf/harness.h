@@ -78,6 +78,11 @@ bool h_xdp(void);
  * (pf_test_no_meta, bpf/pf_test.h) while on; off at every case start. */
 void h_set_no_meta(bool on);
 
+/* XDP acts as if the frame could not grow to a response (pf_xdp_make_room
+ * failing: pf_test_no_room, bpf/pf_test.h) while on; off at every case
+ * start. */
+void h_set_no_room(bool on);
+
 /* XDP -> TC hand-off mark in the frame's metadata (PF_META_MAGIC of
  * bpf/preflightd.bpf.c, a host-order __u32). */
 #define H_META_MAGIC 0x70664d31u

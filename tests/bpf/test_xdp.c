@@ -11,7 +11,8 @@
  * the tail always grows. Neither is the "no metadata room" fallback of
  * pf_xdp_ingress (the headroom always has room for 4 bytes): the
  * test-only knob pf_test_no_meta (bpf/pf_test.h) makes XDP act as if
- * bpf_xdp_adjust_meta failed.
+ * bpf_xdp_adjust_meta failed. Nor a frame that cannot grow at all (tail
+ * and head): pf_test_no_room makes pf_xdp_make_room fail.
  */
 #include <stdio.h>
 #include <string.h>
@@ -289,6 +290,64 @@ static void t_no_meta_retx_clone_dropped(void)
 	h_check_deltas(&r, d);
 }
 
+/* No metadata room, and the frame cannot grow to the response (little
+ * tailroom and headroom: pf_xdp_make_room fails, forced with
+ * pf_test_no_room as BPF_PROG_TEST_RUN's page-sized frames always grow):
+ * no TC to hand it to, so it stays dropped and counted
+ * (docs/tcp-splice.md section 4) -- nothing sent, the flow entry as it
+ * was; the next retransmission, whose frame can grow, is answered at the
+ * same seq with the first answer's bytes. */
+static void t_no_meta_retx_no_room_dropped(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(XDP_NO_META_RETX, 1), H_D(RETX_DROPPED, 1), H_DEND,
+	};
+	static const struct h_delta d2[] = {
+		H_D(PKT_SEEN, 1), H_D(XDP_NO_META_RETX, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	const size_t hl = 14 + 20 + 32;  /* Ethernet, IPv4, TCP with NOP NOP TS */
+	struct pf_flow before, after;
+	struct h_fix f;
+	struct h_run first, r;
+	struct h_want w;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	if (!h_fix_run(&f, &first) ||
+	    !H_CHECK(first.verdict == H_TX, "first request not answered") ||
+	    !H_CHECK(h_flow(&f.in, &before), "no flow entry after the answer"))
+		return;
+	h_set_no_meta(true);
+	h_set_no_room(true);
+	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 333, 222);
+	h_set_sock(&f.sock);
+	if (!h_run_spec(h_in, &f.in, NULL, &r) ||
+	    !H_CHECK(r.verdict == H_DROP, "retransmission: verdict %s, want DROP",
+		     h_verdict_name(r.verdict)) ||
+	    !h_check_deltas(&r, d) || !H_EQ(r.n_tx, 0, "frames sent"))
+		return;
+	if (!H_CHECK(h_flow(&f.in, &after), "flow entry gone after the drop") ||
+	    !H_CHECK(!memcmp(&before, &after, sizeof(before)),
+		     "flow entry changed by the drop (gen %u -> %u, splices %u -> %u)",
+		     before.gen, after.gen, before.splices, after.splices))
+		return;
+	/* the frame can grow again: answered as the first time */
+	h_set_no_room(false);
+	h_req_spec(&f.in, 4, H_PREFLIGHT, S0, P0, 444, 222);
+	if (!h_run_spec(h_in, &f.in, NULL, &r) ||
+	    !H_CHECK(r.verdict == H_TX, "later retransmission: verdict %s, want TX",
+		     h_verdict_name(r.verdict)))
+		return;
+	w = h_want_resp(&f, P0, H_RESP_204);
+	w.tsecr = 444;
+	if (!h_check_response(&r, &w) || !h_check_deltas(&r, d2) ||
+	    !H_EQ(r.out_len, first.out_len, "answer again: bytes") ||
+	    !H_CHECK(r.out_len > hl && !memcmp(r.out + hl, first.out + hl, r.out_len - hl),
+		     "answer again: payload differs from the first answer's"))
+		return;
+	H_CHECK(h_flow(&f.in, &after) && !memcmp(&before, &after, sizeof(before)),
+		"flow entry changed by the answer again");
+}
+
 void test_xdp(void)
 {
 	h_case_m("xdp_mode_tc_ingress_ignores_unflagged", t_tc_ignores_unflagged, H_M_XDP);
@@ -296,6 +355,8 @@ void test_xdp(void)
 		 H_M_XDP);
 	h_case_m("xdp_no_meta_retransmission_needing_clone_dropped", t_no_meta_retx_clone_dropped,
 		 H_M_XDP);
+	h_case_m("xdp_no_meta_retransmission_frame_cannot_grow_dropped",
+		 t_no_meta_retx_no_room_dropped, H_M_XDP);
 	h_case_m("xdp_handoff_then_retransmission_answered_from_tc", t_handoff_then_retx_from_tc,
 		 H_M_XDP);
 	h_case_m("xdp_handoff_tracked_then_next_answered_at_xdp",
