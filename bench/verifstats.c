@@ -27,7 +27,7 @@
  * the level-2 log itself, for reading which states a walk repeats:
  * "from A to B: <state>" where a branch's other side is taken up,
  * "N: safe" where a state was pruned -- one program per FILE, so use
- * it with one --prog.)
+ * it with one --prog, which --log requires.)
  * Which code the walk repeats is what to cut (tests/README.md, "The
  * verifier's walk").
  */
@@ -258,11 +258,18 @@ static int walk_report(const char *name, unsigned n, const char *only, const cha
 	preflightd_bpf__destroy(skel);
 	if (keep) {
 		FILE *kf = fopen(keep, "w");
+		int werr = kf ? 0 : errno;
 
-		if (!kf || fputs(log, kf) < 0 || fclose(kf)) {
-			fprintf(stderr, "verifstats: write %s: %s\n", keep, strerror(errno));
-			err = -EIO;
-			goto out;
+		if (kf && fputs(log, kf) < 0)
+			werr = errno;
+		if (kf && fclose(kf) && !werr)
+			werr = errno;
+		if (werr) {
+			fprintf(stderr, "verifstats: write %s: %s\n", keep, strerror(werr));
+			if (!err) {
+				err = -werr;
+				goto out;
+			}
 		}
 	}
 	if (err) {
@@ -373,6 +380,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--lines N [--func F] [--log FILE]]\n");
 			return 2;
 		}
+	}
+	if (keep && (!lines || nres != 1)) {
+		fprintf(stderr, "verifstats: --log: one --prog, with --lines\n");
+		return 2;
 	}
 	if (runs < 1 || runs > MAX_RUNS) {
 		fprintf(stderr, "verifstats: --runs: 1 to %d\n", MAX_RUNS);

@@ -68,6 +68,8 @@ out:
 	return err;
 }
 
+#define DRAIN_BATCH 1024  /* flow-table entries a batch read takes */
+
 /* pf_diag_cb: add k to the key set (ctx); a TIME_WAIT socket too, as
  * every entry here counts as spliced (see gc_keys). */
 static int keyset_add(void *ctx, const struct pf_flow_key *k, bool timewait)
@@ -76,32 +78,52 @@ static int keyset_add(void *ctx, const struct pf_flow_key *k, bool timewait)
 	return pf_keyset_add(ctx, k);
 }
 
-/* The keys of the flow table fd into tab, sorted: at most its
- * max_entries (a walk that an entry deleted under it restarts repeats
- * keys; those it leaves out wait for the next tick). Returns 0 or
- * -errno. */
+/* The keys of the flow table fd into tab, sorted, read in batches (by
+ * bucket: a delete behind the read does not restart it, as a key walk
+ * would). The values, of another layout, are read and dropped. Returns 0
+ * or -errno. */
 static int table_keys(int fd, struct pf_keyset *tab)
 {
 	struct bpf_map_info info = {};
-	__u32 len = sizeof(info);
-	struct pf_flow_key key;
+	__u32 len = sizeof(info), n, i;
+	__u64 batch[8] = {}, next[8] = {};
+	struct pf_flow_key *keys = malloc(DRAIN_BATCH * sizeof(*keys));
+	void *vals = NULL;
+	bool first = true, more = true;
 	int err = 0;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		err = -errno;
-	if (!err && bpf_map_get_next_key(fd, NULL, &key))
-		err = -errno;
-	while (!err && tab->n < info.max_entries) {
-		err = pf_keyset_add(tab, &key);
-		if (!err && bpf_map_get_next_key(fd, &key, &key))
+	else if (!keys || !(vals = malloc((size_t)DRAIN_BATCH * info.value_size)))
+		err = -ENOMEM;
+	while (!err && more) {
+		n = DRAIN_BATCH;
+		err = bpf_map_lookup_batch(fd, first ? NULL : batch, next, keys, vals, &n, NULL);
+		if (err && errno != ENOENT) {
 			err = -errno;
+			break;
+		}
+		more = !err;
+		err = 0;
+		first = false;
+		memcpy(batch, next, sizeof(batch));
+		for (i = 0; i < n && !err; i++)
+			err = pf_keyset_add(tab, &keys[i]);
 	}
 	pf_keyset_sort(tab);
-	return err == -ENOENT ? 0 : err;
+	free(keys);
+	free(vals);
+	return err;
+}
+
+/* pf_drain_tick's delete: the flow table's entry k (ctx: its fd). */
+static int del_key(void *ctx, const struct pf_flow_key *k)
+{
+	return bpf_map_delete_elem(*(const int *)ctx, k) ? -errno : 0;
 }
 
 /* One drain tick: delete the entries whose connection two consecutive
- * calls' dumps had no live or TIME_WAIT socket for (pf_drain_decide;
+ * calls' dumps had no live or TIME_WAIT socket for (pf_drain_tick;
  * *missed: the previous call's first misses in, this one's out). Every
  * entry counts as spliced (its splice count cannot be read), and a
  * spliced connection's TIME_WAIT still answers a retransmitted FIN
@@ -110,39 +132,32 @@ static int table_keys(int fd, struct pf_keyset *tab)
  * starts again). */
 static int gc_keys(int fd, struct pf_keyset *missed)
 {
-	struct pf_keyset live = {}, tab = {}, del = {}, miss = {};
+	struct pf_keyset live = {}, tab = {};
 	struct pf_flow_key key;
-	size_t i;
-	int left, err;
+	int left;
 
-	err = pf_diag_dump(NULL, keyset_add, &live);
-	if (err)
-		err = err < 0 ? err : -ENOMEM;
-	if (!err)
-		err = table_keys(fd, &tab);
-	if (!err) {
-		pf_keyset_sort(&live);
-		err = pf_drain_decide(&tab, &live, missed, &del, &miss);
-	}
-	if (err) {
-		left = err;
-		missed->n = 0;
+	left = pf_diag_dump(NULL, keyset_add, &live);
+	if (left > 0)
+		left = -ENOMEM;
+	if (!left)
+		left = table_keys(fd, &tab);
+	if (left) {
+		pf_keyset_free(missed);
 		goto out;
 	}
-	left = (int)tab.n;
-	for (i = 0; i < del.n; i++)
-		left -= !bpf_map_delete_elem(fd, &del.k[i]);
-	/* an entry created behind the walk: not done yet */
-	if (!left && !bpf_map_get_next_key(fd, NULL, &key))
-		left = 1;
-	pf_keyset_free(missed);
-	*missed = miss;
-	miss = (struct pf_keyset){};
+	pf_keyset_sort(&live);
+	left = pf_drain_tick(&tab, &live, missed, del_key, &fd);
+	/* empty now? An entry created behind the read: not done yet; a
+	 * table that cannot be read is not taken for empty */
+	if (!left) {
+		if (!bpf_map_get_next_key(fd, NULL, &key))
+			left = 1;
+		else if (errno != ENOENT)
+			left = -errno;
+	}
 out:
 	pf_keyset_free(&live);
 	pf_keyset_free(&tab);
-	pf_keyset_free(&del);
-	pf_keyset_free(&miss);
 	return left;
 }
 

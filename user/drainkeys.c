@@ -23,6 +23,8 @@ int pf_keyset_add(struct pf_keyset *s, const struct pf_flow_key *k)
 	return 0;
 }
 
+/* qsort/bsearch order of two flow keys: memcmp over the whole key, its
+ * padding included (every producer zeroes it). */
 static int key_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, sizeof(struct pf_flow_key));
@@ -55,24 +57,49 @@ void pf_keyset_free(struct pf_keyset *s)
 	memset(s, 0, sizeof(*s));
 }
 
-/* See drainkeys.h. */
-int pf_drain_decide(const struct pf_keyset *tab, const struct pf_keyset *live,
-		    const struct pf_keyset *prev, struct pf_keyset *del,
-		    struct pf_keyset *miss)
+/* Split tab's keys that live lacks: to del if prev holds them too (two
+ * dumps in a row missed them), else to miss. Returns 0 or -ENOMEM (del
+ * and miss then empty). */
+static int decide(const struct pf_keyset *tab, const struct pf_keyset *live,
+		  const struct pf_keyset *prev, struct pf_keyset *del, struct pf_keyset *miss)
 {
 	size_t i;
 	int err = 0;
 
-	del->n = 0;
-	miss->n = 0;
 	for (i = 0; i < tab->n && !err; i++) {
 		if (pf_keyset_has(live, &tab->k[i]))
 			continue;
 		err = pf_keyset_add(pf_keyset_has(prev, &tab->k[i]) ? del : miss, &tab->k[i]);
 	}
 	if (err) {
-		del->n = 0;
-		miss->n = 0;
+		pf_keyset_free(del);
+		pf_keyset_free(miss);
 	}
 	return err;
+}
+
+/* See drainkeys.h. */
+int pf_drain_tick(const struct pf_keyset *tab, const struct pf_keyset *live,
+		  struct pf_keyset *missed, pf_drain_del_fn del, void *ctx)
+{
+	struct pf_keyset go = {}, miss = {};
+	size_t i, deleted = 0;
+	int err;
+
+	err = decide(tab, live, missed, &go, &miss);
+	if (err) {
+		pf_keyset_free(missed);
+		return err;
+	}
+	for (i = 0; i < go.n; i++) {
+		if (!del(ctx, &go.k[i]))
+			deleted++;
+		else  /* (no room to remember it: a first miss next tick) */
+			(void)pf_keyset_add(&miss, &go.k[i]);
+	}
+	pf_keyset_sort(&miss);
+	pf_keyset_free(&go);
+	pf_keyset_free(missed);
+	*missed = miss;
+	return (int)(tab->n - deleted);
 }

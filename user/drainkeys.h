@@ -3,8 +3,9 @@
  * drainkeys.h -- a flow table this build cannot read (another layout) is
  * drained by its keys: an entry goes once its connection has no socket
  * left. One sock_diag dump is not proof of that (a socket can be skipped,
- * see gc.h, or a connection spliced by an answer already running when
- * draining was set can appear between the dump and the table walk), so,
+ * see gc.h, or a connection whose handshake the request itself completed,
+ * spliced by an answer already running when draining was set, can appear
+ * between the dump and the table read), so,
  * as in the daemon's GC, a key goes only when two consecutive dumps
  * missed it: each tick's first misses are kept for the next tick.
  */
@@ -35,14 +36,18 @@ bool pf_keyset_has(const struct pf_keyset *s, const struct pf_flow_key *k);
 /* Free s's keys and zero it. */
 void pf_keyset_free(struct pf_keyset *s);
 
-/* The rule above for one tick. tab: the table's keys, live: the dump's
- * sockets, prev: the previous tick's first misses (all sorted). Each key
- * of tab that live lacks goes to del if prev holds it too (missed by two
- * consecutive dumps: delete it), else to miss (first miss: keep it; the
- * next tick's prev). del and miss are emptied first and come out sorted.
- * Returns 0, or -ENOMEM with del and miss empty (nothing to delete). */
-int pf_drain_decide(const struct pf_keyset *tab, const struct pf_keyset *live,
-		    const struct pf_keyset *prev, struct pf_keyset *del,
-		    struct pf_keyset *miss);
+/* Deletes one flow-table key for pf_drain_tick: 0 if it was deleted. */
+typedef int (*pf_drain_del_fn)(void *ctx, const struct pf_flow_key *k);
+
+/* One drain tick, the rule above. tab: the table's keys, live: the dump's
+ * sockets (both sorted); *missed: the previous tick's first misses in,
+ * this tick's out. Each key of tab that live lacks is deleted (del) if
+ * *missed held it -- missed by two consecutive dumps -- else kept as a
+ * first miss; a key whose delete fails stays a miss (tried again next
+ * tick if still missed). Returns how many of tab's keys are left (a
+ * failed delete counts), or -ENOMEM: nothing deleted, *missed emptied
+ * (the next tick starts again). */
+int pf_drain_tick(const struct pf_keyset *tab, const struct pf_keyset *live,
+		  struct pf_keyset *missed, pf_drain_del_fn del, void *ctx);
 
 #endif /* PF_DRAINKEYS_H */
