@@ -329,6 +329,20 @@ static bool keep_attached(bool restart, int err, const struct pf_pin *pin)
 	return restart || (err && pin->adopted);
 }
 
+/* Adopted state: our maps' pins, staged by pf_pin_maps, replace the dead
+ * instance's (pf_pin_commit) once ours is the program that decides what is
+ * answered (ours: true) -- TC ingress, or in XDP mode, where a dead
+ * instance's XDP program is being replaced, XDP. Never before: until then
+ * its programs answer, reading the maps its pins name, and a run that
+ * fails leaves them so (`detach` sets the draining flag they read). err:
+ * the attach step's; returned unless it is 0 (then the commit's). */
+static int ours_answer(struct pf_pin *pin, int err, bool ours)
+{
+	int cerr = ours ? pf_pin_commit(pin) : 0;
+
+	return err ? err : cerr;
+}
+
 int pf_cmd_run(int argc, char **argv)
 {
 	struct run_opts o = {};
@@ -455,12 +469,16 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_stop;
 	}
+	/* adopted: staged next to the dead instance's pins (see ours_answer) */
 	err = pf_pin_maps(&pin, skel);
 	if (err)
 		goto out_stop;
 	err = pf_tc_attach(&tc, ifindex, o.iface, pin.dir, o.tc_how,
 			   bpf_program__fd(skel->progs.pf_tc_ingress),
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
+	/* (halfway: our ingress program in place of the dead one's) */
+	if (!err || tc.in_adopted)
+		err = ours_answer(&pin, err, !pf_xdp_replacing(&xdp));
 	if (err)
 		goto out_unpin;
 	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, &skel->bss->pf_cfg.draining, o.xdp);
@@ -470,6 +488,7 @@ int pf_cmd_run(int argc, char **argv)
 		pf_pin_mark_clsact(&pin, tc.hook_created);
 	if (o.xdp) {
 		err = pf_xdp_attach(&xdp, skel);
+		err = ours_answer(&pin, err, pf_xdp_attached(&xdp));
 		if (err)
 			goto out_tc;
 	}
@@ -542,6 +561,7 @@ out_unpin:
 	if (!keep_attached(leave, err, &pin))
 		pf_unpin_maps(&pin);
 out_stop:
+	pf_pin_unstage(&pin);   /* never committed: the dead instance's pins stay */
 	leave = keep_attached(leave, err, &pin);
 	pf_metrics_stop(&metrics);   /* safe when never started */
 	pf_gc_stop(&gc);             /* likewise */

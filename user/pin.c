@@ -24,6 +24,12 @@
 
 static const char *const pinned[] = { "stats", "flows", "config", "trace_ctl", "trace" };
 
+/* Adopted state: what pf_pin_maps pins is staged under these names with
+ * PF_PIN_NEXT appended (bpffs refuses a dot in a name: EPERM), renamed
+ * over the dead instance's pins by pf_pin_commit. "meta" first, as pinned. */
+static const char *const staged[] = { "meta", "stats", "flows", "config", "trace_ctl", "trace" };
+#define PF_PIN_NEXT "_next"
+
 int pf_lock_fd(const char *path, int fd)
 {
 	struct stat held, named;
@@ -171,6 +177,7 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows,
 				   skel->maps.bss, skel->maps.pf_trace_ctl,
 				   skel->maps.pf_trace };
+	const char *sfx = p->adopted ? PF_PIN_NEXT : "";
 	char path[512];
 	unsigned i;
 	int err;
@@ -184,9 +191,13 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 		pr_warn("mkdir %s: %s", p->dir, strerror(errno));
 		return err;
 	}
+	/* an adopted state's pins are a dead instance's, its attached
+	 * programs' maps: ours are staged next to them until ours replace
+	 * its programs (pf_pin_commit) */
 	p->pinned = true;
+	p->staged = p->adopted;
 	/* the record first: pins without it read as a build of before it */
-	snprintf(path, sizeof(path), "%s/meta", p->dir);
+	snprintf(path, sizeof(path), "%s/meta%s", p->dir, sfx);
 	err = pf_layout_pin_meta(path, &p->self, p->ifindex,
 				 bpf_map__fd(skel->maps.pf_flows));
 	if (err) {
@@ -194,7 +205,7 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 		goto fail;
 	}
 	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", p->dir, pinned[i]);
+		snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[i], sfx);
 		unlink(path); /* stale pin of a dead instance (we hold the lock) */
 		err = bpf_map__pin(maps[i], path);
 		if (err) {
@@ -205,10 +216,50 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 	return 0;
 fail:
 	/* an adopted state's pins (its links among them) are a dead
-	 * instance's, live: never removed on failure */
-	if (!p->adopted)
+	 * instance's, live: never removed on failure, only what was staged */
+	if (p->staged)
+		pf_pin_unstage(p);
+	else
 		pf_unpin_maps(p);
 	return err;
+}
+
+int pf_pin_commit(struct pf_pin *p)
+{
+	char from[512], to[512];
+	unsigned i;
+	int err = 0;
+
+	if (!p->staged)
+		return 0;
+	/* each one even after a failure: our programs are attached, every
+	 * pin that names their maps is one more that tells the truth */
+	for (i = 0; i < sizeof(staged) / sizeof(staged[0]); i++) {
+		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, p->dir, staged[i]);
+		snprintf(to, sizeof(to), "%s/%s", p->dir, staged[i]);
+		if (rename(from, to) && !err) {
+			err = -errno;
+			pr_warn("rename %s to %s: %s", from, to, strerror(-err));
+		}
+	}
+	if (err)
+		pf_pin_unstage(p);   /* what could not be renamed */
+	p->staged = false;
+	return err;
+}
+
+void pf_pin_unstage(struct pf_pin *p)
+{
+	char path[512];
+	unsigned i;
+
+	if (!p->staged)
+		return;
+	for (i = 0; i < sizeof(staged) / sizeof(staged[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, staged[i]);
+		unlink(path);
+	}
+	p->staged = false;
 }
 
 /* Remove every pin in p->dir (all are preflightd's), then the directory. */

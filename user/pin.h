@@ -29,6 +29,7 @@ struct pf_pin {
 	int lock_fd;        /* held while running; -1/0 when not */
 	bool locked;
 	bool pinned;
+	bool staged;        /* pf_pin_maps staged ours (adopted): not committed */
 	bool adopted;       /* reusing a dead instance's flow table */
 	bool handover;      /* a dead instance's state of another layout */
 	int ifindex;        /* the interface served */
@@ -101,11 +102,23 @@ bool pf_pin_clsact_created(const struct pf_pin *p);
 void pf_unpin_maps(struct pf_pin *p);
 
 /* Pin the meta record (p->self, p->ifindex: set by pf_pin_adopt) and the
- * stats, flows, config and trace maps (`preflightd stats` reads them, a
- * restarted instance adopts them). 0 or -errno (message printed); on
- * failure the pins are removed, unless p->adopted (a dead instance's,
- * its links among them: they stay). */
+ * stats, flows, config and trace maps (`preflightd stats`, `trace` and
+ * `detach` read them, a restarted instance adopts them). With p->adopted
+ * they are only staged (p->staged), next to the dead instance's pins,
+ * which name the maps its still attached programs use: pf_pin_commit
+ * puts them in place once ours have replaced them. 0 or -errno (message
+ * printed); on failure what it pinned is removed (and without p->adopted
+ * every pin: nothing of a dead instance's is left to keep). */
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
+
+/* The staged pins (p->staged) renamed over the dead instance's, the record
+ * first; each rename is atomic (bpffs), so a reader finds the old pin or
+ * the new one, never none. No-op unless staged. 0 or -errno (message
+ * printed; every rename is tried, what was not renamed is removed). */
+int pf_pin_commit(struct pf_pin *p);
+
+/* Remove the staged pins, if any (the dead instance's stay in place). */
+void pf_pin_unstage(struct pf_pin *p);
 
 /* Pin the BPF object fd (a program, a link) as name in dir, replacing
  * what a dead instance pinned there. 0 or -errno (message printed). */

@@ -97,6 +97,7 @@ static int cls_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool replace
 {
 	DECLARE_LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = tc->ifindex,
 			    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
+	bool in_old, out_old;
 	int err;
 
 	err = bpf_tc_hook_create(&hook);
@@ -105,8 +106,8 @@ static int cls_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool replace
 		return err;
 	}
 	tc->hook_created = err == 0;
-	tc->in_adopted = replace && cls_ours_present(tc->ifindex, true);
-	tc->out_adopted = replace && cls_ours_present(tc->ifindex, false);
+	in_old = replace && cls_ours_present(tc->ifindex, true);
+	out_old = replace && cls_ours_present(tc->ifindex, false);
 	err = cls_attach(tc->ifindex, BPF_TC_INGRESS, PF_TC_PRIO_IN, in_fd, replace);
 	if (err) {
 		pr_warn("attach TC ingress: %s%s", strerror(-err), err == -EEXIST ?
@@ -114,12 +115,14 @@ static int cls_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool replace
 		return err;
 	}
 	tc->in_attached = true;
+	tc->in_adopted = in_old;   /* once ours is in its place, as tcx */
 	err = cls_attach(tc->ifindex, BPF_TC_EGRESS, PF_TC_PRIO_OUT, out_fd, replace);
 	if (err) {
 		pr_warn("attach TC egress: %s", strerror(-err));
 		return err;
 	}
 	tc->out_attached = true;
+	tc->out_adopted = out_old;
 	return 0;
 }
 

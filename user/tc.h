@@ -59,8 +59,9 @@ struct pf_tc {
 	bool hook_created;   /* clsact: we created the qdisc */
 	bool in_attached;
 	bool out_attached;
-	bool in_adopted;     /* attached: a dead instance's link or filter, */
-	bool out_adopted;    /* ... given our program in place */
+	bool in_adopted;     /* a dead instance's link or filter given our */
+	bool out_adopted;    /* ... program in place (set once it is; stays
+			      * set when a later step fails) */
 	int in_link;         /* tcx: link fds, -1 when none */
 	int out_link;
 	__u32 in_id;         /* our programs' ids */
@@ -86,7 +87,8 @@ enum pf_tc_how pf_tc_left(int ifindex, const char *dir);
  * that run ahead of ours. Returns 0 or a negative errno (message printed);
  * on failure nothing it created is left attached, and what it replaced
  * in place stays (with our program: detaching it would leave the dead
- * instance's connections untranslated). */
+ * instance's connections untranslated; tc->in_adopted then says our
+ * ingress program is attached). */
 int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *dir,
 		 enum pf_tc_how how, int in_fd, int out_fd, bool adopt);
 

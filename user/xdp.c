@@ -538,6 +538,16 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
 	return err;
 }
 
+bool pf_xdp_replacing(const struct pf_xdp *x)
+{
+	return x->old_fd >= 0;
+}
+
+bool pf_xdp_attached(const struct pf_xdp *x)
+{
+	return x->prog || x->obj;
+}
+
 /* Remove the program fd from ifindex's hook (mode) if it is the one
  * attached there; 0 or -errno (message printed). */
 static int detach_fd(int ifindex, int fd, int mode)

@@ -52,6 +52,14 @@ int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char 
  * would leave the adopted connections' client segments untranslated). */
 int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel);
 
+/* Between pf_xdp_prepare and pf_xdp_attach: a dead instance's program is
+ * on the hook, to be replaced (it decides what is answered until then). */
+bool pf_xdp_replacing(const struct pf_xdp *x);
+
+/* After pf_xdp_attach: our program is on the hook (attached, or it
+ * replaced the adopted one and what came after failed). */
+bool pf_xdp_attached(const struct pf_xdp *x);
+
 /* Detach and free what pf_xdp_attach set up (no-op if nothing); ours
  * only: attached alone, it is removed only while it is the one attached.
  * The pin goes with the others (pf_unpin_maps). */

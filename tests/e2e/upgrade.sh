@@ -26,7 +26,14 @@
 #     --metrics, a --cgroup that is no cgroup, a --metrics port in use;
 #     a tcx attach failing halfway; in XDP mode, the XDP pin failing
 #     after the replace): the dead instance's state left for
-#     the next run, which adopts it, byte-exact;
+#     the next run, which adopts it, byte-exact; the pins always the maps
+#     of the program that answers;
+#   - this build, SIGUSR2, then a run refused at the TC attach (the other
+#     --tc-attach): every pin as it was, so `detach` drains the dead
+#     instance's programs. (No such case in XDP mode for an XDP attach
+#     refused after the TC programs were replaced: nothing real makes it
+#     fail there but another program replacing the dead one meanwhile, a
+#     race.)
 #   - this build, SIGUSR2, this build with a policy without a port that
 #     carries spliced connections: they stay translated, byte-exact.
 # The cases that start from this build (and the recreated interface ones)
@@ -136,17 +143,46 @@ byte_exact() {
 	pf_expect_match "$1" "$out" 'errors=0$'
 }
 
-# answers_in_kernel -- a new connection's preflights are answered in the kernel
-answers_in_kernel() {
-	local out
+# answered_by kernel|app DESC -- a new connection's preflights are all
+# answered there, byte-exact
+answered_by() {
+	local out want=' kernel=5 app=0 .*errors=0$'
+	[[ $1 == kernel ]] || want=' kernel=0 app=5 .*errors=0$'
 	ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true
 	sleep 0.3
 	out=$(ka --conns 1 --rounds 5 --put-size 100 --get-size 100 --expect any 2>&1 | tail -1)
-	pf_expect_match "new connections answered in the kernel, byte-exact" "$out" \
-		' kernel=5 app=0 .*errors=0$'
+	pf_expect_match "$2" "$out" "$want"
 }
 
-pins() { { ls "/sys/fs/bpf/preflightd/$PF_IF_HOST" 2>/dev/null || true; } | tr "\n" " "; }
+# answers_in_kernel -- a new connection's preflights are answered in the kernel
+answers_in_kernel() { answered_by kernel "new connections answered in the kernel, byte-exact"; }
+
+PINS=/sys/fs/bpf/preflightd/$PF_IF_HOST
+pins() { { ls "$PINS" 2>/dev/null || true; } | tr "\n" " "; }
+# pins_exact -- every pin with its inode: a pin written again (even of the
+# same object) gets a new one
+pins_exact() { { ls -i "$PINS" 2>/dev/null || true; } | sort -k2 | tr "\n" " "; }
+
+# answering_prog -- id of the program that decides what is answered: XDP's
+# in XDP mode (TC ingress answers only what it hands over), else TC ingress's
+answering_prog() {
+	if [[ $MODE == xdp ]]; then pf_xdp_prog | cut -d' ' -f1; else pf_tc_prog in; fi
+}
+
+# pins_of_answering DESC -- the pinned maps `detach` (config: its draining
+# flag), `trace` (trace_ctl, trace) and `stats` (stats, config) act on are
+# the ones the attached answering program uses
+pins_of_answering() {
+	local prog used name id
+	prog=$(answering_prog)
+	used=$(bpftool -j prog show id "$prog" | jq -r '.map_ids[]' | tr '\n' ' ')
+	for name in config trace_ctl trace stats flows; do
+		id=$(bpftool -j map show pinned "$PINS/$name" | jq -r .id)
+		pf_expect_match "$1: pinned $name (map $id) is a map of the answering program $prog" \
+			" $used" " $id "
+	done
+	pf_expect_not "$1: no staged pin left (${PINS##*/}/*_next)" grep -q '_next ' <<<"$(pins)"
+}
 
 # ------------------------------------------------------------- cases ----
 # same_layout -- PREV's struct pf_flow is this build's, field for field
@@ -225,14 +261,15 @@ usr2() {
 failed_run() {
 	local desc=$1 rc=0 before_p before_c out
 	shift
-	before_p=$(pins)
+	before_p=$(pins_exact)
 	before_c=$(chains | tr '\n' ' ')
 	out=$(pf_exec_run timeout -k 2 "$PF_READY_SECS" "$CUR" run --iface "$PF_IF_HOST" \
 		--policy "$PF_POLICY" --mode "$MODE" "$@" 2>&1) || rc=$?
 	pf_detail "$(grep -m1 -iE 'metrics:|cgroup|attach|fail' <<<"$out" || true)"
 	pf_expect_not "$desc: run exits non-zero ($rc)" test "$rc" = 0
 	pf_expect_not "... never ready" grep -q '^preflightd: ready on ' <<<"$out"
-	pf_expect_eq "... the pins left as they were" "$(pins)" "$before_p"
+	pf_expect_eq "... the pins left as they were (not even written again)" "$(pins_exact)" \
+		"$before_p"
 	pf_expect_eq "... the programs left as they were" "$(chains | tr '\n' ' ')" "$before_c"
 }
 
@@ -287,11 +324,51 @@ case_failed_tcx_adopt() {
 	pf_expect_match "... after replacing the ingress program" "$out" 'leaving the programs attached'
 	pf_expect "... whose link stays pinned" test -e "$d/tcx_ingress"
 	pf_expect_match "... and attached" "$(pf_tc_chain in)" 'pf_tc_ingress'
+	# TC mode: the new ingress program answers; XDP mode: the dead
+	# instance's XDP program still does (the XDP attach never came)
+	pins_of_answering "after the halfway attach"
 	start "$CUR"
 	pf_expect_match "the next run adopts it" "$(cat "$PF_PFD_LOG")" \
 		'TC programs replaced in place through tcx'
 	answers_in_kernel
 	pf_stop_preflightd || true
+	pf_case_result
+}
+
+# A run refused at the TC attach after adopting (--tc-attach naming the
+# other mechanism than the dead instance's: an operator's mistake, refused
+# before any program is replaced) leaves every pin as it was -- not the
+# maps of this run's programs, which never got attached: the pins are the
+# maps the dead instance's attached programs use. So `detach` afterwards
+# sets the draining flag they read: they stop answering, keep translating
+# the spliced connections until those close, and go.
+case_refused_attach_pins() {
+	local other=clsact stop=$PF_WORK/refused.stop log=$PF_WORK/refused-detach.log pid rc=0
+	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
+	start "$CUR"
+	[[ -e $PINS/tcx_ingress ]] || other=tcx
+	rm -f "$stop"
+	spliced_traffic "$PF_WORK/refused.out" 90 "$stop"
+	usr2
+	failed_run "--tc-attach $other, not the dead instance's mechanism (refused at the attach)" \
+		--tc-attach "$other"
+	pins_of_answering "after the refused run"
+	"$CUR" detach --iface "$PF_IF_HOST" --drain-timeout 30 >"$log" 2>&1 &
+	pid=$!
+	PF_BG_PIDS+=("$pid")
+	pf_expect "detach drains the dead instance" pf_wait_for_line "$log" \
+		'draining the connections spliced by a dead instance' 10 "$pid"
+	answered_by app "... whose programs answer no new preflight meanwhile (its draining flag set)"
+	touch "$stop"
+	byte_exact "4 spliced connections byte-exact across the refused run and the drain" \
+		"$PF_WORK/refused.out"
+	pf_expect "detach ends once they have closed" pf_wait_gone "$pid" 45
+	wait "$pid" || rc=$?
+	pf_detail "$(tail -1 "$log")"
+	pf_expect_eq "... exit status" "$rc" 0
+	pf_expect_eq "... nothing left pinned" "$(pins)" ""
+	pf_expect_eq "... nor attached" "$(chains | grep -c 'pf_' || true)" 0
 	pf_case_result
 }
 
@@ -318,6 +395,7 @@ case_failed_xdp_adopt() {
 	pf_expect_match "... after replacing the adopted XDP program" "$out" \
 		'replaced the previous instance.s XDP program atomically'
 	pf_expect_match "... which stays attached" "$(pf_xdp_prog)" '^[0-9]+ pf_xdp_ingress xdp$'
+	pins_of_answering "after the replace"
 	start "$CUR"
 	pf_expect_match "the next run adopts it" "$(cat "$PF_PFD_LOG")" \
 		'replaced the previous instance.s XDP program atomically'
@@ -466,6 +544,8 @@ main() {
 		case_failed_tcx_adopt
 	pf_case "[$MODE] SIGUSR2, then the XDP pin failing after the replace: the new program stays" \
 		case_failed_xdp_adopt
+	pf_case "[$MODE] SIGUSR2, then a run refused at the TC attach: the pins stay the attached programs'" \
+		case_refused_attach_pins
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \

@@ -2,7 +2,9 @@
  * test_pin.c -- unit tests of the per-interface lock file (user/pin.c):
  * its holder unlinks it on the way out, so a process that opened the old
  * file just before must not end up holding a lock next to the one a
- * newcomer takes on the new file.
+ * newcomer takes on the new file. And of the staged pins of an adopting
+ * run (pf_pin_commit, pf_pin_unstage), on plain files: rename(2) and
+ * unlink(2) are what they do, on bpffs as anywhere.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "pin.h"
@@ -75,11 +78,132 @@ static void test_lock_unlink_race(void **state)
 	pf_lock_release(path, c);
 }
 
+static const char *const names[] = { "meta", "stats", "flows", "config", "trace_ctl", "trace" };
+#define N_NAMES (sizeof(names) / sizeof(names[0]))
+
+/* Write what to dir/name (a pin, as far as rename and unlink go). */
+static void put(const char *d, const char *name, const char *what)
+{
+	char f[320];
+	FILE *fp;
+
+	snprintf(f, sizeof(f), "%s/%s", d, name);
+	fp = fopen(f, "w");
+	assert_non_null(fp);
+	fputs(what, fp);
+	fclose(fp);
+}
+
+/* What dir/name holds ("" if it does not exist). */
+static const char *got(const char *d, const char *name)
+{
+	static char buf[16];
+	char f[320];
+	FILE *fp;
+
+	snprintf(f, sizeof(f), "%s/%s", d, name);
+	buf[0] = 0;
+	fp = fopen(f, "r");
+	if (fp) {
+		if (!fgets(buf, sizeof(buf), fp))
+			buf[0] = 0;
+		fclose(fp);
+	}
+	return buf;
+}
+
+/* A pin directory with a dead instance's pins ("old") and an adopting
+ * run's staged ones ("new", but skip's). */
+static void pins_setup(struct pf_pin *p, const char *skip)
+{
+	char next[64];
+	unsigned i;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(p->dir, sizeof(p->dir), "%s/pins", dir);
+	assert_int_equal(mkdir(p->dir, 0700), 0);
+	for (i = 0; i < N_NAMES; i++) {
+		put(p->dir, names[i], "old");
+		snprintf(next, sizeof(next), "%s_next", names[i]);
+		if (!skip || strcmp(skip, names[i]))
+			put(p->dir, next, "new");
+	}
+	p->pinned = p->adopted = p->staged = true;
+}
+
+/* Remove the directory; it must hold exactly the six pins. */
+static void pins_teardown(const struct pf_pin *p)
+{
+	char f[320];
+	unsigned i;
+
+	for (i = 0; i < N_NAMES; i++) {
+		snprintf(f, sizeof(f), "%s/%s", p->dir, names[i]);
+		assert_int_equal(unlink(f), 0);
+	}
+	assert_int_equal(rmdir(p->dir), 0);
+}
+
+/* The commit puts every staged pin in place of the dead instance's and
+ * leaves none staged. */
+static void test_commit(void **state)
+{
+	struct pf_pin p;
+	unsigned i;
+
+	(void)state;
+	pins_setup(&p, NULL);
+	assert_int_equal(pf_pin_commit(&p), 0);
+	assert_false(p.staged);
+	for (i = 0; i < N_NAMES; i++)
+		assert_string_equal(got(p.dir, names[i]), "new");
+	assert_int_equal(pf_pin_commit(&p), 0);   /* nothing staged: no-op */
+	pins_teardown(&p);
+}
+
+/* One rename failing (its staged pin gone) fails the commit, the others
+ * are still made (our programs are attached by then), and nothing staged
+ * is left. */
+static void test_commit_partial(void **state)
+{
+	struct pf_pin p;
+	unsigned i;
+
+	(void)state;
+	pins_setup(&p, "config");
+	assert_int_equal(pf_pin_commit(&p), -ENOENT);
+	assert_false(p.staged);
+	for (i = 0; i < N_NAMES; i++)
+		assert_string_equal(got(p.dir, names[i]),
+				    strcmp(names[i], "config") ? "new" : "old");
+	pins_teardown(&p);
+}
+
+/* A run that never got its programs attached drops what it staged: the
+ * dead instance's pins stay as they were. */
+static void test_unstage(void **state)
+{
+	struct pf_pin p;
+	unsigned i;
+
+	(void)state;
+	pins_setup(&p, NULL);
+	pf_pin_unstage(&p);
+	assert_false(p.staged);
+	assert_int_equal(pf_pin_commit(&p), 0);   /* nothing staged: no-op */
+	for (i = 0; i < N_NAMES; i++)
+		assert_string_equal(got(p.dir, names[i]), "old");
+	pins_teardown(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_lock_exclusive),
 		cmocka_unit_test(test_lock_unlink_race),
+		cmocka_unit_test(test_commit),
+		cmocka_unit_test(test_commit_partial),
+		cmocka_unit_test(test_unstage),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
