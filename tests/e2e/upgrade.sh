@@ -28,8 +28,8 @@
 #     after the replace): the dead instance's state left for
 #     the next run, which adopts it, byte-exact; the pins always the maps
 #     of the program that answers;
-#   - this build, SIGUSR2, then a run refused at the TC attach (the other
-#     --tc-attach): every pin as it was, so `detach` drains the dead
+#   - this build (on tcx, then on clsact), SIGUSR2, then a run refused at
+#     the TC attach (the other --tc-attach): every pin as it was, so `detach` drains the dead
 #     instance's programs. (No such case in XDP mode for an XDP attach
 #     refused after the TC programs were replaced: nothing real makes it
 #     fail there but another program replacing the dead one meanwhile, a
@@ -341,13 +341,14 @@ case_failed_tcx_adopt() {
 # maps of this run's programs, which never got attached: the pins are the
 # maps the dead instance's attached programs use. So `detach` afterwards
 # sets the draining flag they read: they stop answering, keep translating
-# the spliced connections until those close, and go.
+# the spliced connections until those close, and go. $1: the dead
+# instance's mechanism (tcx or clsact).
 case_refused_attach_pins() {
 	local other=clsact stop=$PF_WORK/refused.stop log=$PF_WORK/refused-detach.log pid rc=0
 	pf_case_cleanup
 	PF_UNIT_SANDBOX=1
-	start "$CUR"
-	[[ -e $PINS/tcx_ingress ]] || other=tcx
+	[[ $1 == tcx ]] || other=tcx
+	start "$CUR" --tc-attach "$1" || pf_case_skip "no start with --tc-attach $1 (a kernel without tcx?)"
 	rm -f "$stop"
 	spliced_traffic "$PF_WORK/refused.out" 90 "$stop"
 	usr2
@@ -544,8 +545,10 @@ main() {
 		case_failed_tcx_adopt
 	pf_case "[$MODE] SIGUSR2, then the XDP pin failing after the replace: the new program stays" \
 		case_failed_xdp_adopt
-	pf_case "[$MODE] SIGUSR2, then a run refused at the TC attach: the pins stay the attached programs'" \
-		case_refused_attach_pins
+	pf_case "[$MODE] SIGUSR2 (tcx), then a run refused at the TC attach: the pins stay the attached programs'" \
+		case_refused_attach_pins tcx
+	pf_case "[$MODE] SIGUSR2 (clsact), then a run refused at the TC attach: the pins stay the attached programs'" \
+		case_refused_attach_pins clsact
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
