@@ -22,12 +22,11 @@
 #include "tc.h"
 #include "log.h"
 
-static const char *const pinned[] = { "stats", "flows", "config", "trace_ctl", "trace" };
-
-/* Adopted state: what pf_pin_maps pins is staged under these names with
- * PF_PIN_NEXT appended (bpffs refuses a dot in a name: EPERM), renamed
- * over the dead instance's pins by pf_pin_commit. "meta" first, as pinned. */
-static const char *const staged[] = { "meta", "stats", "flows", "config", "trace_ctl", "trace" };
+/* What pf_pin_maps pins, the record first. Adopting, it stages them under
+ * these names with PF_PIN_NEXT appended (bpffs refuses a dot in a name:
+ * EPERM), and pf_pin_commit renames them over the dead instance's. */
+static const char *const pinned[] = { "meta", "stats", "flows", "config", "trace_ctl", "trace" };
+#define N_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 #define PF_PIN_NEXT "_next"
 
 int pf_lock_fd(const char *path, int fd)
@@ -174,9 +173,9 @@ static int ensure_bpffs(void)
 
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 {
-	struct bpf_map *maps[] = { skel->maps.pf_stats, skel->maps.pf_flows,
-				   skel->maps.bss, skel->maps.pf_trace_ctl,
-				   skel->maps.pf_trace };
+	struct bpf_map *maps[N_PINNED] = { NULL /* meta */, skel->maps.pf_stats,
+					   skel->maps.pf_flows, skel->maps.bss,
+					   skel->maps.pf_trace_ctl, skel->maps.pf_trace };
 	const char *sfx = p->adopted ? PF_PIN_NEXT : "";
 	char path[512];
 	unsigned i;
@@ -197,14 +196,14 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 	p->pinned = true;
 	p->staged = p->adopted;
 	/* the record first: pins without it read as a build of before it */
-	snprintf(path, sizeof(path), "%s/meta%s", p->dir, sfx);
+	snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[0], sfx);
 	err = pf_layout_pin_meta(path, &p->self, p->ifindex,
 				 bpf_map__fd(skel->maps.pf_flows));
 	if (err) {
 		pr_warn("pin %s: %s", path, strerror(-err));
 		goto fail;
 	}
-	for (i = 0; i < sizeof(pinned) / sizeof(pinned[0]); i++) {
+	for (i = 1; i < N_PINNED; i++) {
 		snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[i], sfx);
 		unlink(path); /* stale pin of a dead instance (we hold the lock) */
 		err = bpf_map__pin(maps[i], path);
@@ -234,9 +233,9 @@ int pf_pin_commit(struct pf_pin *p)
 		return 0;
 	/* each one even after a failure: our programs are attached, every
 	 * pin that names their maps is one more that tells the truth */
-	for (i = 0; i < sizeof(staged) / sizeof(staged[0]); i++) {
-		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, p->dir, staged[i]);
-		snprintf(to, sizeof(to), "%s/%s", p->dir, staged[i]);
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
+		snprintf(to, sizeof(to), "%s/%s", p->dir, pinned[i]);
 		if (rename(from, to) && !err) {
 			err = -errno;
 			pr_warn("rename %s to %s: %s", from, to, strerror(-err));
@@ -255,8 +254,8 @@ void pf_pin_unstage(struct pf_pin *p)
 
 	if (!p->staged)
 		return;
-	for (i = 0; i < sizeof(staged) / sizeof(staged[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, staged[i]);
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
 		unlink(path);
 	}
 	p->staged = false;
