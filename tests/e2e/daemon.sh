@@ -138,6 +138,17 @@ case_kill9_restart() {
 		pf_expect_eq "a TC-mode restart refuses to run under it (exit 1)" "$rc" 1
 		pf_expect_match "... saying how to adopt it" "$out" 'restart with --mode xdp to adopt it'
 		pf_expect_eq "... and leaves it attached" "$(pf_xdp_prog)" "$old"
+	else
+		# the other way: XDP mode's TC ingress translates only what XDP
+		# flagged, so in place of this one it would leave the spliced
+		# connections untranslated until (unless) XDP is attached
+		old=$(tc_in_prog)
+		out=$(pf_exec_run timeout -k 2 15 "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" "${PF_TC_ARGS[@]}" \
+			--mode xdp 2>&1) || rc=$?
+		pf_expect_eq "an XDP-mode restart refuses to run over a TC-mode instance (exit 1)" "$rc" 1
+		pf_expect_match "... saying how to adopt it" "$out" 'restart with --mode tc to adopt them'
+		pf_expect_eq "... and leaves its TC program attached" "$(tc_in_prog)" "$old"
+		pf_expect_eq "... and no XDP program" "$(pf_xdp_prog)" ""
 	fi
 	# look at the hooks all through the restart: never empty
 	sample_hooks "$s" &
