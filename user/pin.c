@@ -24,8 +24,11 @@
 
 /* What pf_pin_maps pins, the record first. Adopting, it stages them under
  * these names with PF_PIN_NEXT appended (bpffs refuses a dot in a name:
- * EPERM), and pf_pin_commit renames them over the dead instance's. */
-static const char *const pinned[] = { "meta", "stats", "flows", "config", "trace_ctl", "trace" };
+ * EPERM), and pf_pin_commit renames them over the dead instance's in this
+ * order: the record, then the maps a dead instance's pins can name apart
+ * from ours (config first: `detach` sets draining in it); stats and flows
+ * are, adopted, the same maps (stats not, where its layout differs). */
+static const char *const pinned[] = { "meta", "config", "trace_ctl", "trace", "stats", "flows" };
 #define N_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 #define PF_PIN_NEXT "_next"
 
@@ -173,9 +176,9 @@ static int ensure_bpffs(void)
 
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 {
-	struct bpf_map *maps[N_PINNED] = { NULL /* meta */, skel->maps.pf_stats,
-					   skel->maps.pf_flows, skel->maps.bss,
-					   skel->maps.pf_trace_ctl, skel->maps.pf_trace };
+	struct bpf_map *maps[N_PINNED] = { NULL /* meta */, skel->maps.bss,
+					   skel->maps.pf_trace_ctl, skel->maps.pf_trace,
+					   skel->maps.pf_stats, skel->maps.pf_flows };
 	const char *sfx = p->adopted ? PF_PIN_NEXT : "";
 	char path[512];
 	unsigned i;
@@ -205,7 +208,8 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 	}
 	for (i = 1; i < N_PINNED; i++) {
 		snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[i], sfx);
-		unlink(path); /* stale pin of a dead instance (we hold the lock) */
+		unlink(path); /* stale: a dead instance's, or a crashed run's
+			       * staged one (we hold the lock) */
 		err = bpf_map__pin(maps[i], path);
 		if (err) {
 			pr_warn("pin %s: %s", path, strerror(-err));
@@ -236,9 +240,12 @@ int pf_pin_commit(struct pf_pin *p)
 	for (i = 0; i < N_PINNED; i++) {
 		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
 		snprintf(to, sizeof(to), "%s/%s", p->dir, pinned[i]);
-		if (rename(from, to) && !err) {
-			err = -errno;
-			pr_warn("rename %s to %s: %s", from, to, strerror(-err));
+		if (rename(from, to)) {
+			int e = errno;
+
+			pr_warn("rename %s to %s: %s", from, to, strerror(e));
+			if (!err)
+				err = -e;
 		}
 	}
 	if (err)

@@ -111,10 +111,14 @@ void pf_unpin_maps(struct pf_pin *p);
  * every pin: nothing of a dead instance's is left to keep). */
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
 
-/* The staged pins (p->staged) renamed over the dead instance's, the record
- * first; each rename is atomic (bpffs), so a reader finds the old pin or
- * the new one, never none. No-op unless staged. 0 or -errno (message
- * printed; every rename is tried, what was not renamed is removed). */
+/* The staged pins (p->staged) renamed over the dead instance's: the record
+ * first, then config (where `detach` sets draining), the trace maps, stats
+ * and flows; each rename is atomic (bpffs), so a reader finds the old pin
+ * or the new one, never none. No-op unless staged. 0 or -errno (a message
+ * per failed rename; every rename is tried, what was not renamed is
+ * removed). Not crash-safe: a kill between our program replacing the dead
+ * one and the last rename (about 0.3 ms) leaves pins of the dead instance's
+ * maps, or some of each, for `detach` and the next run. */
 int pf_pin_commit(struct pf_pin *p);
 
 /* Remove the staged pins, if any (the dead instance's stay in place). */

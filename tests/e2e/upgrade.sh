@@ -212,6 +212,7 @@ case_adopt_prev() {
 	pf_expect_match "this build adopts PREV's flow table (same layout, read from its BTF)" \
 		"$(cat "$PF_PFD_LOG")" 'adopting the flow table'
 	pf_expect_match "... and records its layout" "$(pins)" 'meta'
+	pins_of_answering "after adopting PREV's state"
 	byte_exact "4 spliced connections byte-exact across the upgrade" "$PF_WORK/adopt-prev.out"
 	answers_in_kernel
 	pf_stop_preflightd || true
@@ -238,6 +239,8 @@ case_restart_adopt() {
 		pf_expect_match "... and the XDP program (found through its pin), replaced atomically" \
 			"$(cat "$PF_PFD_LOG")" 'replaced the previous instance.s XDP program atomically'
 	fi
+	# (the adopting run's staged pins committed: `detach` drains it)
+	pins_of_answering "after the adopting restart"
 	byte_exact "4 spliced connections byte-exact across the restart" "$PF_WORK/restart.out"
 	answers_in_kernel
 	pf_stop_preflightd || true
