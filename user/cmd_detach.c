@@ -22,6 +22,7 @@
 #include "gc.h"
 #include "sockdiag.h"
 #include "drainkeys.h"
+#include "mapbatch.h"
 #include "pin.h"
 #include "tc.h"
 #include "xdp.h"
@@ -78,35 +79,26 @@ static int keyset_add(void *ctx, const struct pf_flow_key *k, bool timewait)
 	return pf_keyset_add(ctx, k);
 }
 
-/* The keys of the flow table fd into tab, sorted, read in batches (by
- * bucket: a delete behind the read does not restart it, as a key walk
- * would). The values, of another layout, are read and dropped. Returns 0
- * or -errno. */
+/* The keys of the flow table fd into tab, sorted, read in batches
+ * (mapbatch.h: a delete behind the read does not restart it). The values,
+ * of another layout, are read and dropped. Returns 0 or -errno. */
 static int table_keys(int fd, struct pf_keyset *tab)
 {
 	struct bpf_map_info info = {};
 	__u32 len = sizeof(info), n, i;
-	__u64 batch[8] = {}, next[8] = {};
 	struct pf_flow_key *keys = malloc(DRAIN_BATCH * sizeof(*keys));
+	struct pf_mapbatch b;
 	void *vals = NULL;
-	bool first = true, more = true;
 	int err = 0;
 
 	if (bpf_obj_get_info_by_fd(fd, &info, &len))
 		err = -errno;
 	else if (!keys || !(vals = malloc((size_t)DRAIN_BATCH * info.value_size)))
 		err = -ENOMEM;
-	while (!err && more) {
+	pf_mapbatch_init(&b, fd);
+	while (!err && b.more) {
 		n = DRAIN_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : batch, next, keys, vals, &n, NULL);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			break;
-		}
-		more = !err;
-		err = 0;
-		first = false;
-		memcpy(batch, next, sizeof(batch));
+		err = pf_mapbatch_next(&b, keys, vals, &n);
 		for (i = 0; i < n && !err; i++)
 			err = pf_keyset_add(tab, &keys[i]);
 	}

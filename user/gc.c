@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 #include "clock.h"
 #include "gc.h"
+#include "mapbatch.h"
 #include "pf_gc.skel.h"
 #include "sockdiag.h"
 #include "log.h"
@@ -282,10 +283,9 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 	struct pf_gc_cand c;
 	__u64 *missed = NULL;
 	size_t n_missed = 0, cap_missed = 0;
-	__u64 batch[8] = {}, next[8] = {};
+	struct pf_mapbatch b;
 	__u32 n, i, ndead;
 	__u64 gone;
-	bool first = true, more = true;
 	int err;
 
 	memset(res, 0, sizeof(*res));
@@ -296,18 +296,14 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 	if (err)
 		goto out;
 	res->sockets = set.n;
-	while (more && !(stop && *stop)) {
+	pf_mapbatch_init(&b, fd);
+	while (b.more && !(stop && *stop)) {
 		n = GC_BATCH;
-		err = bpf_map_lookup_batch(fd, first ? NULL : batch, next, keys, vals, &n, NULL);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			pr_warn("gc: read the flow table: %s", strerror(errno));
+		err = pf_mapbatch_next(&b, keys, vals, &n);
+		if (err) {
+			pr_warn("gc: read the flow table: %s", strerror(-err));
 			goto out;
 		}
-		more = !err;
-		err = 0;
-		first = false;
-		memcpy(batch, next, sizeof(batch));
 		for (i = 0, ndead = 0; i < n; i++) {
 			const struct pf_flow *v = &vals[i];
 			/* active since the dump began, or recently: alive */

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 #include "clock.h"
 #include "maps.h"
+#include "mapbatch.h"
 #include "acrh.h"
 #include "log.h"
 
@@ -255,8 +256,7 @@ int pf_maps_xlate_flows(const struct pf_maps *m, int flows_fd)
 	enum { CHUNK = 1024 };
 	struct pf_flow_key *keys = malloc(CHUNK * sizeof(*keys));
 	struct pf_flow *vals = malloc(CHUNK * sizeof(*vals));
-	__u64 batch[8] = {}, next[8] = {};
-	bool first = true, more = true;
+	struct pf_mapbatch b;
 	int err = 0, total = 0;
 	__u32 n, i;
 	__u16 port;
@@ -266,19 +266,14 @@ int pf_maps_xlate_flows(const struct pf_maps *m, int flows_fd)
 		pr_warn("read the adopted flow table: %s", strerror(-err));
 		goto out;
 	}
-	while (more) {
+	pf_mapbatch_init(&b, flows_fd);
+	while (b.more) {
 		n = CHUNK;
-		err = bpf_map_lookup_batch(flows_fd, first ? NULL : batch, next, keys, vals,
-					   &n, NULL);
-		if (err && errno != ENOENT) {
-			err = -errno;
-			pr_warn("read the adopted flow table: %s", strerror(errno));
+		err = pf_mapbatch_next(&b, keys, vals, &n);
+		if (err) {
+			pr_warn("read the adopted flow table: %s", strerror(-err));
 			goto out;
 		}
-		more = !err;
-		err = 0;
-		first = false;
-		memcpy(batch, next, sizeof(batch));
 		for (i = 0; i < n; i++) {
 			port = ntohs(keys[i].sport);
 			__atomic_or_fetch(&m->cfg->xlate_bits[port >> 6], 1ULL << (port & 63),
