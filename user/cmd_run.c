@@ -416,20 +416,10 @@ int pf_cmd_run(int argc, char **argv)
 	if (err)
 		goto out_destroy;
 	/* a dead instance's XDP program: adopted (pf_xdp_attach replaces it
-	 * atomically) or refused; its translation must not run on top of ours */
+	 * atomically) or refused; its translation must not run on top of ours,
+	 * nor ours in XDP mode instead of its TC-mode one */
 	err = pf_xdp_prepare(&xdp, o.iface, ifindex, pin.dir, o.xdp, o.xdp_generic,
 			     pin.adopted ? bpf_map__fd(skel->maps.pf_flows) : -1);
-	/* and the other way: a dead instance without an XDP program (TC mode)
-	 * translates its connections at TC ingress, where ours in XDP mode
-	 * would translate only what XDP flagged -- nothing until XDP is
-	 * attached, nothing at all if that fails */
-	if (!err && o.xdp && pin.adopted && !pf_xdp_replacing(&xdp)) {
-		pr_warn("the dead instance on %s has no XDP program (it ran in TC mode): its "
-			"connections are translated at TC ingress; restart with --mode tc to "
-			"adopt them, or 'preflightd detach --iface %s' drains and removes it",
-			o.iface, o.iface);
-		err = -EEXIST;
-	}
 	/* the policy's strings go in while the verifier runs */
 	if (!err)
 		err = pf_maps_prefill(&pre, skel->obj, &comp);

@@ -314,8 +314,10 @@ static int prepare_by_id(struct pf_xdp *x, const char *iface, __u32 id, bool pin
 	return err;
 }
 
-int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char *dir,
-		   bool xdp, bool generic, int flows_fd)
+/* pf_xdp_prepare's look at the hook: what is attached, adopted or
+ * refused (x set up as pf_xdp_prepare says). 0 or -errno. */
+static int prepare_hook(struct pf_xdp *x, const char *iface, int ifindex, const char *dir,
+			bool xdp, bool generic, int flows_fd)
 {
 	__u32 id;
 	int cur, fd, err;
@@ -339,6 +341,26 @@ int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char 
 	/* the program a dead instance pinned, attached alone */
 	err = adopt_or_refuse(x, iface, fd, id, cur, 0, -1, 0, xdp, flows_fd);
 	close(fd);
+	return err;
+}
+
+int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char *dir,
+		   bool xdp, bool generic, int flows_fd)
+{
+	int err = prepare_hook(x, iface, ifindex, dir, xdp, generic, flows_fd);
+
+	/* the other way round from adopt_or_refuse's TC-mode refusal: a dead
+	 * instance without an XDP program (TC mode) translates its
+	 * connections at TC ingress, where ours in XDP mode would translate
+	 * only what XDP flagged -- nothing until XDP is attached, nothing at
+	 * all if that fails */
+	if (!err && xdp && flows_fd >= 0 && x->old_fd < 0) {
+		pr_warn("the dead instance on %s has no XDP program (it ran in TC mode): its "
+			"connections are translated at TC ingress; restart with --mode tc to "
+			"adopt them, or 'preflightd detach --iface %s' drains and removes it",
+			iface, x->ifname);
+		return -EEXIST;
+	}
 	return err;
 }
 

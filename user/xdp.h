@@ -36,7 +36,9 @@ struct pf_xdp {
  * what it cannot adopt: a preflightd XDP program when !xdp, without
  * flows_fd (< 0) or using another flow table, in the other mode, or
  * sharing a dispatcher with other programs; and in xdp mode a foreign
- * program attached alone. Returns 0 or -errno. */
+ * program attached alone, or no program of the dead instance to replace
+ * while flows_fd is adopted (it ran in TC mode: its TC program translates
+ * what ours, in XDP mode, would leave to XDP). Returns 0 or -errno. */
 int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char *dir,
 		   bool xdp, bool generic, int flows_fd);
 
