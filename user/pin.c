@@ -10,27 +10,14 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/file.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/vfs.h>
 #include <net/if.h>
-#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
 #include "pin.h"
 #include "tc.h"
 #include "log.h"
-
-/* What pf_pin_maps pins, the record first. Adopting, it stages them under
- * these names with PF_PIN_NEXT appended (bpffs refuses a dot in a name:
- * EPERM), and pf_pin_commit renames them over the dead instance's in this
- * order: the record, then the maps a dead instance's pins can name apart
- * from ours (config first: `detach` sets draining in it); stats and flows
- * are, adopted, the same maps (stats not, where its layout differs). */
-static const char *const pinned[] = { "meta", "config", "trace_ctl", "trace", "stats", "flows" };
-#define N_PINNED (sizeof(pinned) / sizeof(pinned[0]))
-#define PF_PIN_NEXT "_next"
 
 int pf_lock_fd(const char *path, int fd)
 {
@@ -158,116 +145,6 @@ void pf_pin_unlock(struct pf_pin *p)
 	p->locked = false;
 }
 
-/* Mount bpffs on /sys/fs/bpf if nothing is mounted there. */
-static int ensure_bpffs(void)
-{
-	struct statfs st;
-	int err;
-
-	if (!statfs("/sys/fs/bpf", &st) && st.f_type == BPF_FS_MAGIC)
-		return 0;
-	if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
-		err = -errno; /* before pr_warn, which may change errno */
-		pr_warn("mount bpffs on /sys/fs/bpf: %s", strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
-int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
-{
-	struct bpf_map *maps[N_PINNED] = { NULL /* meta */, skel->maps.bss,
-					   skel->maps.pf_trace_ctl, skel->maps.pf_trace,
-					   skel->maps.pf_stats, skel->maps.pf_flows };
-	const char *sfx = p->adopted ? PF_PIN_NEXT : "";
-	char path[512];
-	unsigned i;
-	int err;
-
-	err = ensure_bpffs();
-	if (err)
-		return err;
-	if ((mkdir(PF_PIN_ROOT, 0700) && errno != EEXIST) ||
-	    (mkdir(p->dir, 0700) && errno != EEXIST)) {
-		err = -errno;
-		pr_warn("mkdir %s: %s", p->dir, strerror(errno));
-		return err;
-	}
-	/* an adopted state's pins are a dead instance's, its attached
-	 * programs' maps: ours are staged next to them until ours replace
-	 * its programs (pf_pin_commit) */
-	p->pinned = true;
-	p->staged = p->adopted;
-	/* the record first: pins without it read as a build of before it */
-	snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[0], sfx);
-	err = pf_layout_pin_meta(path, &p->self, p->ifindex,
-				 bpf_map__fd(skel->maps.pf_flows));
-	if (err) {
-		pr_warn("pin %s: %s", path, strerror(-err));
-		goto fail;
-	}
-	for (i = 1; i < N_PINNED; i++) {
-		snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[i], sfx);
-		unlink(path); /* stale: a dead instance's, or a crashed run's
-			       * staged one (we hold the lock) */
-		err = bpf_map__pin(maps[i], path);
-		if (err) {
-			pr_warn("pin %s: %s", path, strerror(-err));
-			goto fail;
-		}
-	}
-	return 0;
-fail:
-	/* an adopted state's pins (its links among them) are a dead
-	 * instance's, live: never removed on failure, only what was staged */
-	if (p->staged)
-		pf_pin_unstage(p);
-	else
-		pf_unpin_maps(p);
-	return err;
-}
-
-int pf_pin_commit(struct pf_pin *p)
-{
-	char from[512], to[512];
-	unsigned i;
-	int err = 0;
-
-	if (!p->staged)
-		return 0;
-	/* each one even after a failure: our programs are attached, every
-	 * pin that names their maps is one more that tells the truth */
-	for (i = 0; i < N_PINNED; i++) {
-		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
-		snprintf(to, sizeof(to), "%s/%s", p->dir, pinned[i]);
-		if (rename(from, to)) {
-			int e = errno;
-
-			pr_warn("rename %s to %s: %s", from, to, strerror(e));
-			if (!err)
-				err = -e;
-		}
-	}
-	if (err)
-		pf_pin_unstage(p);   /* what could not be renamed */
-	p->staged = false;
-	return err;
-}
-
-void pf_pin_unstage(struct pf_pin *p)
-{
-	char path[512];
-	unsigned i;
-
-	if (!p->staged)
-		return;
-	for (i = 0; i < N_PINNED; i++) {
-		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
-		unlink(path);
-	}
-	p->staged = false;
-}
-
 /* Remove every pin in p->dir (all are preflightd's), then the directory. */
 static void remove_all(const struct pf_pin *p)
 {
@@ -365,6 +242,7 @@ int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex)
 	p->ifindex = ifindex;
 	p->self = *self;
 	p->left = PF_LEFT_NONE;
+	pf_pin_settle(p, ifindex);
 	err = pf_layout_pinned(p->dir, self, &p->old, &owner, &has_meta);
 	if (err == -ENOENT)
 		return 0;   /* nothing left behind */

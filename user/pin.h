@@ -1,4 +1,4 @@
-/* User: the per-interface lock and bpffs pins (/sys/fs/bpf/preflightd/IFACE/). */
+/* User: the per-interface lock and bpffs pins (/sys/fs/bpf/preflightd/IFACE/): pin.c, pinstage.c. */
 #ifndef PF_PIN_H
 #define PF_PIN_H
 
@@ -69,7 +69,11 @@ void pf_pin_unlock(struct pf_pin *p);
 /* Classify p->dir's state for ifindex against self (this build's layout):
  * sets p->left, p->old, p->self, p->ifindex. Whose it is: the meta record's
  * ifindex, or (state from before the record) our TC programs on ifindex.
- * Returns 0 or -errno, message printed: -EEXIST if it belongs to another
+ * First, pins an adopting run staged and was killed before it committed
+ * (pf_pin_commit) are settled: committed if its programs replaced the dead
+ * instance's on ifindex (its staged TC ingress program is on the hook and,
+ * in XDP mode, the attached XDP program reads its config), else removed.
+ * Returns 0 or -errno (message printed): -EEXIST if it belongs to another
  * interface that still exists, -EPROTO if even its keys are unreadable. */
 int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex);
 
@@ -105,10 +109,12 @@ void pf_unpin_maps(struct pf_pin *p);
  * stats, flows, config and trace maps (`preflightd stats`, `trace` and
  * `detach` read them, a restarted instance adopts them). With p->adopted
  * they are only staged (p->staged), next to the dead instance's pins,
- * which name the maps its still attached programs use: pf_pin_commit
- * puts them in place once ours have replaced them. 0 or -errno (message
- * printed); on failure what it pinned is removed (and without p->adopted
- * every pin: nothing of a dead instance's is left to keep). */
+ * which name the maps its still attached programs use, and with them our
+ * TC ingress program (what pf_pin_inspect tells a killed run's staged pins
+ * by): pf_pin_commit puts them in place once ours have replaced them. 0 or
+ * -errno (message printed); on failure what it pinned is removed (and
+ * without p->adopted every pin: nothing of a dead instance's is left to
+ * keep). */
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
 
 /* The staged pins (p->staged) renamed over the dead instance's: the record
@@ -116,13 +122,24 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
  * and flows; each rename is atomic (bpffs), so a reader finds the old pin
  * or the new one, never none. No-op unless staged. 0 or -errno (a message
  * per failed rename; every rename is tried, what was not renamed is
- * removed). Not crash-safe: a kill between our program replacing the dead
- * one and the last rename (about 0.3 ms) leaves pins of the dead instance's
- * maps, or some of each, for `detach` and the next run. */
+ * removed). A kill between our program replacing the dead one and the
+ * last rename leaves pins of both instances' maps: the next pf_pin_inspect
+ * (`run`, `detach`) completes the commit. */
 int pf_pin_commit(struct pf_pin *p);
 
 /* Remove the staged pins, if any (the dead instance's stay in place). */
 void pf_pin_unstage(struct pf_pin *p);
+
+/* (pf_pin_inspect's first step) What an adopting run killed before it
+ * committed left in p->dir (any staged pin): committed if its programs
+ * replaced the dead instance's on ifindex -- its TC ingress program,
+ * pinned while staged, is on the ingress hook and, if the XDP program
+ * pinned in p->dir is attached (XDP mode), that one reads the staged
+ * config --, else removed: the pins are the answering programs' maps
+ * again, where `detach` sets draining and `stats` and `trace` read. Said
+ * either way; program ids from the hooks, map ids from pinned programs
+ * (no CAP_SYS_ADMIN needed). Call with the interface's lock held. */
+void pf_pin_settle(const struct pf_pin *p, int ifindex);
 
 /* Pin the BPF object fd (a program, a link) as name in dir, replacing
  * what a dead instance pinned there. 0 or -errno (message printed). */

@@ -651,6 +651,16 @@ out:
 	return found;
 }
 
+int pf_xdp_pinned_attached(int ifindex, const char *dir)
+{
+	__u32 id = 0;
+	int mode, err = ifindex ? hook_query(ifindex, &id, &mode) : -ENOENT;
+
+	if (err)
+		return err;
+	return id ? pinned_attached(dir, id) : -ENOENT;
+}
+
 int pf_xdp_find_stale(int ifindex, const char *dir, bool detach)
 {
 	__u32 id;

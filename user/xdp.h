@@ -67,6 +67,12 @@ bool pf_xdp_attached(const struct pf_xdp *x);
  * The pin goes with the others (pf_unpin_maps). */
 void pf_xdp_detach(struct pf_xdp *x);
 
+/* The XDP program pinned in dir, if it is the one attached to ifindex
+ * (alone; bpf_xdp_query, no privilege needed): a new fd. -ENOENT if no
+ * program is attached (or nothing pinned), -ESTALE if the pin names
+ * another program, or -errno. */
+int pf_xdp_pinned_attached(int ifindex, const char *dir);
+
 /* Is a pf_xdp_ingress program (a dead instance's) attached to ifindex:
  * the one pinned in dir, or (by id, with CAP_SYS_ADMIN) one alone or in a
  * libxdp dispatcher? With detach, remove it (and libxdp's lock directory

@@ -34,6 +34,10 @@
 #     refused after the TC programs were replaced: nothing real makes it
 #     fail there but another program replacing the dead one meanwhile, a
 #     race.)
+#   - this build, SIGUSR2, then a run killed while it commits its pins
+#     (its programs in place, SIGKILL at its first or third rename):
+#     `detach` completes the commit first, so it drains the programs that
+#     answer;
 #   - this build, SIGUSR2, this build with a policy without a port that
 #     carries spliced connections: they stay translated, byte-exact.
 # The cases that start from this build (and the recreated interface ones)
@@ -347,7 +351,7 @@ case_failed_tcx_adopt() {
 # the spliced connections until those close, and go. $1: the dead
 # instance's mechanism (tcx or clsact).
 case_refused_attach_pins() {
-	local other=clsact stop=$PF_WORK/refused.stop log=$PF_WORK/refused-detach.log pid rc=0
+	local other=clsact stop=$PF_WORK/refused.stop
 	pf_case_cleanup
 	PF_UNIT_SANDBOX=1
 	[[ $1 == tcx ]] || other=tcx
@@ -358,22 +362,72 @@ case_refused_attach_pins() {
 	failed_run "--tc-attach $other, not the dead instance's mechanism (refused at the attach)" \
 		--tc-attach "$other"
 	pins_of_answering "after the refused run"
-	"$CUR" detach --iface "$PF_IF_HOST" --drain-timeout 30 >"$log" 2>&1 &
+	detach_drains "the refused run" "$stop" "$PF_WORK/refused.out"
+	pf_case_result
+}
+
+# detach_drains WHAT STOP OUT [CHECK...] -- `detach` (in the unit's
+# sandbox) of the dead instance whose spliced connections (spliced_traffic
+# OUT STOP) go on: it drains them -- the answering programs read the
+# draining flag it sets, so they answer no new preflight --, then CHECK
+# runs (if given), the connections end byte-exact (STOP), and `detach`
+# ends, nothing left pinned or attached.
+detach_drains() {
+	local what=$1 stop=$2 out=$3 log=$PF_WORK/detach.log pid rc=0
+	shift 3
+	pf_exec_run "$CUR" detach --iface "$PF_IF_HOST" --drain-timeout 30 >"$log" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
 	pf_expect "detach drains the dead instance" pf_wait_for_line "$log" \
 		'draining the connections spliced by a dead instance' 10 "$pid"
 	answered_by app "... whose programs answer no new preflight meanwhile (its draining flag set)"
+	(($# == 0)) || "$@"
 	touch "$stop"
-	byte_exact "4 spliced connections byte-exact across the refused run and the drain" \
-		"$PF_WORK/refused.out"
+	byte_exact "4 spliced connections byte-exact across $what and the drain" "$out"
 	pf_expect "detach ends once they have closed" pf_wait_gone "$pid" 45
 	wait "$pid" || rc=$?
 	pf_detail "$(tail -1 "$log")"
 	pf_expect_eq "... exit status" "$rc" 0
 	pf_expect_eq "... nothing left pinned" "$(pins)" ""
 	pf_expect_eq "... nor attached" "$(chains | grep -c 'pf_' || true)" 0
+}
+
+# An adopting run killed while it commits its staged pins -- its programs
+# in place of the dead instance's, some of its pins renamed over the dead
+# one's, the rest still staged (SIGKILL at its rename $1, injected by
+# strace; 1: none renamed, 3: the record and config renamed) -- leaves
+# pins of both instances' maps. `detach` (without CAP_SYS_ADMIN) first
+# completes that commit, so its draining flag reaches the programs that
+# answer, and `trace` and `stats` read their maps.
+case_killed_mid_commit() {
+	local k=$1 stop=$PF_WORK/killed.stop rc=0 before
+	pf_case_cleanup
+	PF_UNIT_SANDBOX=1
+	start "$CUR"
+	rm -f "$stop"
+	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
+	usr2
+	before=$(answering_prog)
+	timeout -k 2 "$PF_READY_SECS" strace -f -o "$PF_WORK/killed.strace" \
+		-e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=SIGKILL:when="$k" \
+		"$CUR" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" \
+		>"$PF_WORK/killed.log" 2>&1 || rc=$?
+	pf_detail "$(tail -2 "$PF_WORK/killed.strace" | tr '\n' ' ')"
+	pf_expect_match "run killed at its rename $k" "$(tail -1 "$PF_WORK/killed.strace")" \
+		'killed by SIGKILL'
+	pf_expect_not "... after its program replaced the dead one's (was $before)" \
+		test "$(answering_prog)" = "$before"
+	pf_expect_match "... its staged pins left" "$(pins)" '_next '
+	detach_drains "the killed run" "$stop" "$PF_WORK/killed.out" killed_settled
 	pf_case_result
+}
+
+# killed_settled -- (detach_drains' check) detach completed the commit
+killed_settled() {
+	pf_expect_match "detach completed the killed run's commit" "$(cat "$PF_WORK/detach.log")" \
+		'its programs answer, its pins put in place'
+	pins_of_answering "after detach settled the killed run's pins"
 }
 
 # XDP mode: the adopted XDP program replaced, then its pin cannot be
@@ -552,6 +606,10 @@ main() {
 		case_refused_attach_pins tcx
 	pf_case "[$MODE] SIGUSR2 (clsact), then a run refused at the TC attach: the pins stay the attached programs'" \
 		case_refused_attach_pins clsact
+	pf_case "[$MODE] SIGUSR2, a run killed before it committed a pin, detach: commit completed" \
+		case_killed_mid_commit 1
+	pf_case "[$MODE] SIGUSR2, a run killed after committing two pins, detach: commit completed" \
+		case_killed_mid_commit 3
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \

@@ -3,8 +3,9 @@
  * its holder unlinks it on the way out, so a process that opened the old
  * file just before must not end up holding a lock next to the one a
  * newcomer takes on the new file. And of the staged pins of an adopting
- * run (pf_pin_commit, pf_pin_unstage), on plain files: rename(2) and
- * unlink(2) are what they do, on bpffs as anywhere.
+ * run (pf_pin_commit, pf_pin_unstage, and pf_pin_inspect settling what a
+ * killed run staged), on plain files: rename(2) and unlink(2) are what
+ * they do, on bpffs as anywhere.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -128,10 +129,12 @@ static void pins_setup(struct pf_pin *p, const char *skip)
 		if (!skip || strcmp(skip, names[i]))
 			put(p->dir, next, "new");
 	}
+	put(p->dir, "tc_ingress_next", "new");   /* the stager's program */
 	p->pinned = p->adopted = p->staged = true;
 }
 
-/* Remove the directory; it must hold exactly the six pins. */
+/* Remove the directory; it must hold exactly the six pins (nothing
+ * staged, nor the stager's program pin). */
 static void pins_teardown(const struct pf_pin *p)
 {
 	char f[320];
@@ -196,6 +199,26 @@ static void test_unstage(void **state)
 	pins_teardown(&p);
 }
 
+/* What a run killed before its programs answered staged (here its stager
+ * is no program at all, so none of it is attached) is removed by the next
+ * pf_pin_inspect, whatever it had renamed: the dead instance's pins are
+ * the ones its attached programs read. */
+static void test_inspect_settles_back(void **state)
+{
+	struct pf_layout self;
+	struct pf_pin p;
+	unsigned i;
+
+	(void)state;
+	memset(&self, 0, sizeof(self));
+	pins_setup(&p, NULL);
+	p.staged = p.adopted = false;   /* a new run: nothing of its own staged */
+	(void)pf_pin_inspect(&p, &self, 0);   /* (the pins are files: unreadable) */
+	for (i = 0; i < N_NAMES; i++)
+		assert_string_equal(got(p.dir, names[i]), "old");
+	pins_teardown(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -204,6 +227,7 @@ int main(void)
 		cmocka_unit_test(test_commit),
 		cmocka_unit_test(test_commit_partial),
 		cmocka_unit_test(test_unstage),
+		cmocka_unit_test(test_inspect_settles_back),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
