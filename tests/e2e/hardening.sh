@@ -323,20 +323,22 @@ case_keepalive() {
 	pf_case_result
 }
 
-# One preflight answered in the kernel, then a 2.5 GiB GET on the same
-# connection and no other preflight: the server's bytes run 2^31 past the
-# splice, where the serial comparison with its position used to flip the
-# offset back (every connection broke at the first byte after it).
-# Byte-exact, and the server side folded (pf_flow_fold, flow_folded).
-case_long_download() {
-	local out before
+# One preflight answered in the kernel, then a 2.5 GiB GET ($1 get) or
+# PUT (put) on the same connection and no other preflight: the server's
+# (client's) bytes run 2^31 past the splice, where the serial comparison
+# with its position used to flip the offset back (every connection broke
+# at the first byte after it). Byte-exact (the app checks the PUT's bytes
+# by their hash), and that side folded (pf_flow_fold, flow_folded).
+case_long_transfer() {
+	local out before put=0 get=0
 	before=$(pf_stat flow_folded)
-	out=$(ka --conns 1 --rounds 1 --put-size 0 --get-size $((2560 << 20)) --expect kernel \
+	if [[ $1 == get ]]; then get=$((2560 << 20)); else put=$((2560 << 20)); fi
+	out=$(ka --conns 1 --rounds 1 --put-size "$put" --get-size "$get" --expect kernel \
 		--timeout-ms 20000 2>&1 || true)
 	pf_detail "$(tail -3 <<<"$out")"
-	pf_expect_match "2.5 GiB after one splice, every byte right" "$out" \
+	pf_expect_match "2.5 GiB ${1^^} after one splice, every byte right" "$out" \
 		'kernel=1 .*errors=0$'
-	pf_expect_ge "the server side folded (flow_folded)" \
+	pf_expect_ge "that side folded (flow_folded)" \
 		"$(($(pf_stat flow_folded) - ${before:-0}))" 1
 	pf_case_result
 }
@@ -620,7 +622,8 @@ main() {
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	pf_case "[$MODE] a new app server on the same port" case_new_app
 	pf_case "[$MODE] TCP keepalive probes after a splice are answered" case_keepalive
-	pf_case "[$MODE] 2.5 GiB download after one splice (past 2^31)" case_long_download
+	pf_case "[$MODE] 2.5 GiB download after one splice (past 2^31)" case_long_transfer get
+	pf_case "[$MODE] 2.5 GiB upload after one splice (past 2^31)" case_long_transfer put
 	pf_stop_app
 	pf_start_app --listen "$PF_V4_HOST:8080" --idle-ms 1500
 	pf_case "[$MODE] lost response, then the server's FIN: answered again" case_lost_then_fin

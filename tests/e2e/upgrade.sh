@@ -465,9 +465,8 @@ case_failed_xdp_adopt() {
 }
 
 # A restart into a policy that drops a port: the connections spliced on
-# it stay translated until they end. (Small GETs: a spliced connection
-# that goes on without a splice for about 2 GiB of responses was seen to
-# break, dropped port or not -- not what this case is about.)
+# it stay translated until they end. (Small GETs: transfers past 2^31
+# bytes after a splice are hardening.sh's case_long_transfer.)
 case_restart_drops_port() {
 	local pol=$PF_WORK/two-ports.yaml
 	pf_case_cleanup

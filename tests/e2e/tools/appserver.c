@@ -62,7 +62,7 @@
 #define IDLE_MS      120000             /* per-read/write inactivity limit */
 #define BLOB_MAX     (64u << 20)        /* largest served file */
 #define BLOB_GEN_MAX (4ull << 30)       /* largest /blob (generated as sent) */
-#define BODY_MAX     (1ull << 30)       /* largest accepted request body */
+#define BODY_MAX     (4ull << 30)       /* largest accepted request body */
 #define IO_CHUNK     65536
 #define LOG_FIELD    200                /* longest logged field */
 #define FNV_INIT     0xcbf29ce484222325ull

@@ -717,7 +717,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		else if (!strcmp(a, "--origin"))
 			o->origin = v;
 		else if (!strcmp(a, "--put-size"))
-			o->put_size = num_arg(a, v, 0, 1ull << 30);
+			o->put_size = num_arg(a, v, 0, 4ull << 30);
 		else if (!strcmp(a, "--get-size"))
 			o->get_size = num_arg(a, v, 0, 4ull << 30);
 		else if (!strcmp(a, "--timeout-ms"))
