@@ -5,6 +5,8 @@
 #   make bench-kernel   BPF_PROG_TEST_RUN figures only (root, no topology)
 #   make bench-report   the report again from latest.csv (no root)
 #   make bench-gc       GC pass time at 65,536 and 1,048,576 entries
+#   make bench-profile  the answer's in-kernel time by source line (root,
+#                       perf; bench/results/profile.md)
 # Included from the top-level Makefile (-include bench/bench.mk); alone:
 #   make -f Makefile -f bench/bench.mk bench
 # Tools: bench/floor.bpf.c -> build/bench/floor.bpf.o (+ floor.skel.h)
@@ -16,6 +18,8 @@
 #                             one keep-alive connection)
 #        bench/verifstats.c -> build/bench/verifstats (the verifier's work per
 #                             program; `make verif-stats`)
+#        bench/jitlines.c  -> build/bench/jitlines (a loaded program's JIT
+#                             code by source line; `make bench-profile`)
 # Read once even when both the Makefile includes it and -f names it.
 ifndef PF_BENCH_MK
 PF_BENCH_MK := 1
@@ -23,9 +27,9 @@ PF_BENCH_MK := 1
 BENCH_DIR   := $(BUILD)/bench
 BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
 	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd $(BENCH_DIR)/verifstats \
-	       $(BENCH_DIR)/rrlat
+	       $(BENCH_DIR)/rrlat $(BENCH_DIR)/jitlines
 
-.PHONY: bench bench-tools bench-gc bench-kernel bench-report verif-stats
+.PHONY: bench bench-tools bench-gc bench-kernel bench-report bench-profile verif-stats
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
@@ -72,6 +76,14 @@ $(BENCH_DIR)/statsfd: bench/statsfd.c | $(BENCH_DIR)
 $(BENCH_DIR)/verifstats: bench/verifstats.c $(SKELS) | $(BENCH_DIR)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(CFLAGS) -Iuser -o $@ $< $(LDLIBS)
+
+$(BENCH_DIR)/jitlines: bench/jitlines.c | $(BENCH_DIR)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LDLIBS)
+
+# the answer's in-kernel time by source line (root, perf): bench/jitprof.sh
+bench-profile: $(BENCH_DIR)/kcost $(BENCH_DIR)/jitlines
+	$(Q)BUILD=$(BUILD) bash bench/jitprof.sh $(PROFILE_ARGS)
 
 # processed instructions, states and verification time per program (root);
 # VERIF_ARGS e.g. "--runs 9 --prog pf_tc_ingress --lines 30"

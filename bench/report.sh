@@ -290,7 +290,7 @@ write_kernel() {
 	echo "| + policy match and response build (socket mock invalid: passed) | ${R[kc.s_no_socket]:--} | $(minus "${R[kc.s_no_socket]:-}" "${R[kc.s_plain]:-}") | ${R[kc.x_no_socket]:--} | $(minus "${R[kc.x_no_socket]:-}" "${R[kc.x_plain]:-}") |"
 	echo "| + socket guards, checksum check, flow update, rewrite (answered) | ${R[kc.tc1000]:--} | $(minus "${R[kc.tc1000]:-}" "${R[kc.s_no_socket]:-}") | ${R[kc.xdp1000]:--} | $(minus "${R[kc.xdp1000]:-}" "${R[kc.x_no_socket]:-}") |"
 	echo
-	echo "The stage requests differ from the answered one only where they must (\"XPTIONS\"; no Origin line, so ${R[kc.req_len]:-?} - ~33 bytes); the timer's own ${R[kc.empty]:-?} ns are in the first stage."
+	echo "The stage requests differ from the answered one only where they must (\"XPTIONS\"; no Origin line, so ${R[kc.req_len]:-?} - ~33 bytes); the timer's own ${R[kc.empty]:-?} ns are in the first stage. Within the stages, by source line (JIT code, and the helpers each line calls): [profile.md](profile.md), \`make bench-profile\` (perf samples of the same answers; its own run)."
 	echo
 	write_other
 	echo "**Cost growth with the request** (BPF_PROG_TEST_RUN p50 ns, 1,000 origins; \`bench/preflight*.txt\`: more header lines, the larger ones with a 16-name request-header list that the answer echoes)"

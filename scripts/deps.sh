@@ -19,7 +19,7 @@ PKGS=("${BUILD_PKGS[@]}" libclang-rt-14-dev libcmocka-dev publicsuffix
       iproute2 ethtool curl chromium wrk strace nginx-light nftables
       mandoc lintian man-db bash-completion unzip)
 if [[ "${1:-}" == bench ]]; then
-	PKGS+=(gnuplot-nox jq)
+	PKGS+=(gnuplot-nox jq linux-perf)   # linux-perf: make bench-profile
 fi
 if [[ "${1:-}" == image ]]; then
 	PKGS+=(podman runc mmdebstrap)     # make image-test
