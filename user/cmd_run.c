@@ -439,6 +439,12 @@ int pf_cmd_run(int argc, char **argv)
 		err = pf_maps_install_prefilled(&sl.m, &pre);
 	if (err)
 		goto out_destroy;
+	/* in place of a dead instance's XDP program: ours loaded now, so it
+	 * replaces that one right after the TC programs are replaced, and
+	 * its pin is staged with the maps' (pf_pin_maps) */
+	err = pf_xdp_load(&xdp, skel);
+	if (err)
+		goto out_destroy;
 	skel->bss->pf_cfg.xdp_mode = o.xdp;
 	/* the Date header; no heartbeat before ready: until then punts go to
 	 * the app */
@@ -471,7 +477,7 @@ int pf_cmd_run(int argc, char **argv)
 			goto out_stop;
 	}
 	/* adopted: staged next to the dead instance's pins (see ours_answer) */
-	err = pf_pin_maps(&pin, skel);
+	err = pf_pin_maps(&pin, skel, pf_xdp_replacing(&xdp) ? xdp.prog_fd : -1);
 	if (err)
 		goto out_stop;
 	err = pf_tc_attach(&tc, ifindex, o.iface, pin.dir, o.tc_how,

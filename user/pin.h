@@ -71,8 +71,7 @@ void pf_pin_unlock(struct pf_pin *p);
  * ifindex, or (state from before the record) our TC programs on ifindex.
  * First, pins an adopting run staged and was killed before it committed
  * (pf_pin_commit) are settled: committed if its programs replaced the dead
- * instance's on ifindex (its staged TC ingress program is on the hook and,
- * in XDP mode, the attached XDP program reads its config), else removed.
+ * instance's on ifindex (pf_pin_settle), else removed.
  * Returns 0 or -errno (message printed): -EEXIST if it belongs to another
  * interface that still exists, -EPROTO if even its keys are unreadable. */
 int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex);
@@ -110,12 +109,12 @@ void pf_unpin_maps(struct pf_pin *p);
  * `detach` read them, a restarted instance adopts them). With p->adopted
  * they are only staged (p->staged), next to the dead instance's pins,
  * which name the maps its still attached programs use, and with them our
- * TC ingress program (what pf_pin_inspect tells a killed run's staged pins
- * by): pf_pin_commit puts them in place once ours have replaced them. 0 or
- * -errno (message printed); on failure what it pinned is removed (and
- * without p->adopted every pin: nothing of a dead instance's is left to
- * keep). */
-int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel);
+ * TC ingress program and, in XDP mode, our XDP program xdp_fd (>= 0: what
+ * pf_pin_settle tells a killed run's staged pins by): pf_pin_commit puts
+ * them in place once ours have replaced them. 0 or -errno (message
+ * printed); on failure what it pinned is removed (and without p->adopted
+ * every pin: nothing of a dead instance's is left to keep). */
+int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd);
 
 /* The staged pins (p->staged) renamed over the dead instance's: the record
  * first, then config (where `detach` sets draining), the trace maps, stats
@@ -133,12 +132,12 @@ void pf_pin_unstage(struct pf_pin *p);
 /* (pf_pin_inspect's first step) What an adopting run killed before it
  * committed left in p->dir (any staged pin): committed if its programs
  * replaced the dead instance's on ifindex -- its TC ingress program,
- * pinned while staged, is on the ingress hook and, if the XDP program
- * pinned in p->dir is attached (XDP mode), that one reads the staged
- * config --, else removed: the pins are the answering programs' maps
- * again, where `detach` sets draining and `stats` and `trace` read. Said
- * either way; program ids from the hooks, map ids from pinned programs
- * (no CAP_SYS_ADMIN needed). Call with the interface's lock held. */
+ * pinned while staged, is on the ingress hook and, in XDP mode, its XDP
+ * program (staged too) on the XDP hook --, else removed: the pins are the
+ * answering programs' maps again, where `detach` sets draining and
+ * `stats` and `trace` read. Said either way; left as they are (warning)
+ * if the hooks cannot be read. Program ids from the hooks and from pinned
+ * programs: no CAP_SYS_ADMIN needed. Call with the interface's lock held. */
 void pf_pin_settle(const struct pf_pin *p, int ifindex);
 
 /* Pin the BPF object fd (a program, a link) as name in dir, replacing

@@ -27,13 +27,16 @@
 static const char *const pinned[] = { "meta", "config", "trace_ctl", "trace", "stats", "flows" };
 #define N_PINNED (sizeof(pinned) / sizeof(pinned[0]))
 #define PF_PIN_NEXT "_next"
-/* Staged first, removed last: the adopting run's TC ingress program. A
- * run killed between its program replacing the dead one and the last
- * rename leaves staged pins that are the answering program's maps; one
- * killed before it replaced anything leaves staged pins nothing uses.
- * Which, the next run (or `detach`) tells by this program
- * (pf_pin_settle). */
-#define PF_PIN_STAGER "tc_ingress" PF_PIN_NEXT
+/* Staged first, and removed last by a commit (first by a rollback): the
+ * adopting run's TC ingress program; in XDP mode its XDP program next, to
+ * be renamed over the "xdp" pin (pf_xdp_attach pins it there itself, once
+ * attached). A run killed once its programs had replaced the dead one's
+ * leaves staged pins that are the answering programs' maps; one killed
+ * before, staged pins nothing uses. Which, the next run (or `detach`)
+ * tells by these programs (pf_pin_settle). */
+#define PF_PIN_STAGER  "tc_ingress" PF_PIN_NEXT
+#define PF_PIN_XDP     "xdp"
+#define PF_PIN_XDP_NEXT PF_PIN_XDP PF_PIN_NEXT
 
 /* Mount bpffs on /sys/fs/bpf if nothing is mounted there. */
 static int ensure_bpffs(void)
@@ -51,7 +54,7 @@ static int ensure_bpffs(void)
 	return 0;
 }
 
-int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
+int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd)
 {
 	struct bpf_map *maps[N_PINNED] = { NULL /* meta */, skel->maps.bss,
 					   skel->maps.pf_trace_ctl, skel->maps.pf_trace,
@@ -82,6 +85,11 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel)
 		if (err) {
 			pr_warn("pin %s: %s", path, strerror(-err));
 			goto fail;
+		}
+		if (xdp_fd >= 0) {
+			err = pf_pin_fd(p->dir, PF_PIN_XDP_NEXT, xdp_fd);
+			if (err)
+				goto fail;
 		}
 	}
 	/* the record first: pins without it read as a build of before it */
@@ -114,34 +122,44 @@ fail:
 }
 
 /* The staged pins in dir put in place (forward: each renamed over the one
- * it replaces, in pinned[]'s order; one that cannot be renamed is removed)
- * or removed (!forward); then the stager's program pin. A staged pin that
- * is not there is an error unless gone_ok (a crashed run committed it).
- * 0 or the first failed rename's -errno (a message per failure). */
-static int settle(const char *dir, bool forward, bool gone_ok)
+ * it replaces, in pinned[]'s order, then the XDP program's; one that
+ * cannot be renamed is removed, unless settling, where it is left for the
+ * next try) or removed (!forward); the stager's program pin last forward,
+ * first back, so that a kill in between never leaves staged pins that
+ * look committed to. settling: a killed run's pins, some of which it may
+ * have renamed (not there: no error). 0 or the first failed rename's
+ * -errno (a message per failure; the XDP program's pin is pf_xdp_attach's
+ * to report). */
+static int settle(const char *dir, bool forward, bool settling)
 {
-	char from[512], to[512];
+	char from[512], to[512], stager[512];
 	unsigned i;
 	int err = 0, e;
 
+	snprintf(stager, sizeof(stager), "%s/%s", dir, PF_PIN_STAGER);
+	if (!forward)
+		unlink(stager);
 	/* each one even after a failure: our programs are attached, every
 	 * pin that names their maps is one more that tells the truth */
-	for (i = 0; i < N_PINNED; i++) {
-		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, dir, pinned[i]);
-		snprintf(to, sizeof(to), "%s/%s", dir, pinned[i]);
-		if (!forward || !rename(from, to))
-			goto next;
+	for (i = 0; i <= N_PINNED; i++) {
+		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, dir,
+			 i < N_PINNED ? pinned[i] : PF_PIN_XDP);
+		snprintf(to, sizeof(to), "%s/%s", dir, i < N_PINNED ? pinned[i] : PF_PIN_XDP);
+		if (!forward || !rename(from, to)) {
+			unlink(from);   /* back: removed (forward: gone) */
+			continue;
+		}
 		e = errno;
-		if (e == ENOENT && gone_ok)
+		if (e == ENOENT && (settling || i == N_PINNED))
 			continue;
 		pr_warn("rename %s to %s: %s", from, to, strerror(e));
-		if (!err)
+		if (!err && i < N_PINNED)
 			err = -e;
-next:
-		unlink(from);   /* not renamed: removed */
+		if (!settling)
+			unlink(from);   /* not renamed: removed */
 	}
-	snprintf(from, sizeof(from), "%s/%s", dir, PF_PIN_STAGER);
-	unlink(from);
+	if (forward)
+		unlink(stager);
 	return err;
 }
 
@@ -164,93 +182,79 @@ void pf_pin_unstage(struct pf_pin *p)
 	p->staged = false;
 }
 
-/* The id of the map pinned as name in dir; 0 if none can be read. */
-static __u32 pinned_map_id(const char *dir, const char *name)
+/* The id of the program pinned as name in dir: 0 if nothing is pinned
+ * there, or -errno. */
+static long pinned_prog_id(const char *dir, const char *name)
 {
-	struct bpf_map_info mi = {};
-	__u32 len = sizeof(mi);
-	int fd = pf_pin_get(dir, name);
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+	int fd = pf_pin_get(dir, name), err = 0;
 
 	if (fd < 0)
-		return 0;
-	if (bpf_obj_get_info_by_fd(fd, &mi, &len))
-		mi.id = 0;
-	close(fd);
-	return mi.id;
-}
-
-/* Does program fd use map id? */
-static bool prog_uses(int fd, __u32 id)
-{
-	__u32 ids[64], len, i;
-	struct bpf_prog_info pi = {};
-
-	pi.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
-	pi.map_ids = (__u64)(unsigned long)ids;
-	len = sizeof(pi);
+		return fd == -ENOENT ? 0 : fd;
 	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
-		return false;
-	for (i = 0; i < pi.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
-		if (ids[i] == id)
-			return true;
-	return false;
+		err = -errno;
+	close(fd);
+	return err ? (long)err : (long)pi.id;
 }
 
 /* Did the adopting run that staged the pins in p->dir (and was killed
- * before it committed them) replace the dead instance's programs: is its
- * TC ingress program (PF_PIN_STAGER) on ifindex's ingress hook, and, if
- * the XDP program pinned in p->dir is attached (XDP mode: XDP answers; a
- * run replacing it commits after that), does it read the staged config?
- * Without privilege: program ids from the hooks, map ids from pinned
- * programs (a program by id takes CAP_SYS_ADMIN). */
-static bool stager_answers(const struct pf_pin *p, int ifindex)
+ * before it committed them) replace the dead instance's programs on
+ * ifindex: is its TC ingress program (PF_PIN_STAGER) on the ingress hook,
+ * and, if it ran in XDP mode (it staged its XDP program), is that one on
+ * the XDP hook (where XDP answers; such a run commits after replacing
+ * it)? Program ids from the hooks and from pinned programs, no privilege
+ * needed (a program by id takes CAP_SYS_ADMIN). 1 yes, 0 no, -errno if
+ * it cannot be told. */
+static int stager_answers(const struct pf_pin *p, int ifindex)
 {
-	struct pf_tc_prog chain[16];
-	int fd = pf_pin_get(p->dir, PF_PIN_STAGER), n, i;
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi), cfg;
-	bool on = false;
+	struct pf_tc_prog chain[64];
+	long tc = pinned_prog_id(p->dir, PF_PIN_STAGER);
+	long xdp = pinned_prog_id(p->dir, PF_PIN_XDP_NEXT);
+	__u32 hook = 0;
+	int n, i, on = 0, err;
 
-	if (fd < 0)
-		return false;
-	if (!bpf_obj_get_info_by_fd(fd, &pi, &len) && ifindex) {
-		n = pf_tc_chain(ifindex, true, chain, 16);
-		for (i = 0; i < n && i < 16; i++)
-			on = on || chain[i].id == pi.id;
-	}
-	close(fd);
-	if (!on)
-		return false;
-	fd = pf_xdp_pinned_attached(ifindex, p->dir);
-	if (fd < 0)
-		return true;   /* TC mode, or ours not pinned yet: TC decides */
-	/* config: staged, or already renamed over the dead one's */
-	cfg = pinned_map_id(p->dir, "config" PF_PIN_NEXT);
-	if (!cfg)
-		cfg = pinned_map_id(p->dir, "config");
-	on = cfg && prog_uses(fd, cfg);
-	close(fd);
-	return on;
+	if (tc <= 0 || xdp < 0)
+		return tc < 0 ? (int)tc : xdp < 0 ? (int)xdp : 0;
+	if (!ifindex)
+		return 0;   /* its interface is gone: nothing of it answers */
+	n = pf_tc_chain(ifindex, true, chain, 64);
+	if (n < 0 || n > 64)
+		return n < 0 ? n : -E2BIG;
+	for (i = 0; i < n; i++)
+		on |= chain[i].id == (__u32)tc;
+	if (!on || !xdp)
+		return on;
+	err = pf_xdp_hook_id(ifindex, &hook);
+	return err ? err : hook == (__u32)xdp;
 }
 
 /* See pin.h. */
 void pf_pin_settle(const struct pf_pin *p, int ifindex)
 {
 	char path[512];
-	bool any = false, fwd;
+	bool any = false;
 	unsigned i;
+	int fwd;
 
-	for (i = 0; i < N_PINNED && !any; i++) {
-		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
+	for (i = 0; i <= N_PINNED && !any; i++) {
+		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir,
+			 i < N_PINNED ? pinned[i] : PF_PIN_XDP);
 		any = !access(path, F_OK);
 	}
 	snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_STAGER);
 	if (!any && access(path, F_OK))
 		return;
 	fwd = stager_answers(p, ifindex);
+	if (fwd < 0) {
+		/* left as they are: a wrong guess would point `detach` at maps
+		 * no attached program reads */
+		pr_warn("settle the pins a stopped run staged in %s: %s (left as they are)",
+			p->dir, strerror(-fwd));
+		return;
+	}
 	pr_info("%s: a previous run was stopped while taking over the pins: %s", p->dir,
 		fwd ? "its programs answer, its pins put in place" :
 		"its programs never answered, its staged pins removed");
 	settle(p->dir, fwd, true);
 }
-

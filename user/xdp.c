@@ -437,14 +437,19 @@ static void unload_obj(struct pf_xdp *x)
 	x->prog_fd = -1;
 }
 
-/* The adoption: load our program, then swap it for x->old_fd in one
- * XDP_FLAGS_REPLACE. */
+int pf_xdp_load(struct pf_xdp *x, struct preflightd_bpf *skel)
+{
+	return pf_xdp_replacing(x) && !x->obj ? load_obj(x, skel) : 0;
+}
+
+/* The adoption: load our program (unless pf_xdp_load did), then swap it
+ * for x->old_fd in one XDP_FLAGS_REPLACE. */
 static int attach_replace(struct pf_xdp *x, struct preflightd_bpf *skel)
 {
 	DECLARE_LIBBPF_OPTS(bpf_xdp_attach_opts, aopts, .old_prog_fd = x->old_fd);
 	int lock_fd = -1, err;
 
-	err = load_obj(x, skel);
+	err = pf_xdp_load(x, skel);
 	if (err)
 		return err;
 	if (x->old_dispatcher) {
@@ -651,14 +656,12 @@ out:
 	return found;
 }
 
-int pf_xdp_pinned_attached(int ifindex, const char *dir)
+int pf_xdp_hook_id(int ifindex, __u32 *id)
 {
-	__u32 id = 0;
-	int mode, err = ifindex ? hook_query(ifindex, &id, &mode) : -ENOENT;
+	int mode;
 
-	if (err)
-		return err;
-	return id ? pinned_attached(dir, id) : -ENOENT;
+	*id = 0;
+	return hook_query(ifindex, id, &mode);
 }
 
 int pf_xdp_find_stale(int ifindex, const char *dir, bool detach)

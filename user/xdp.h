@@ -54,6 +54,13 @@ int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char 
  * would leave the adopted connections' client segments untranslated). */
 int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel);
 
+/* Between pf_xdp_prepare and pf_xdp_attach, when a dead instance's
+ * program is to be replaced (pf_xdp_replacing): load ours already
+ * (x->prog_fd), so that the replace follows the TC programs' at once and
+ * the adopting run can stage its pin (pf_pin_maps). No-op otherwise, or
+ * when loaded. 0 or -errno (message printed). */
+int pf_xdp_load(struct pf_xdp *x, struct preflightd_bpf *skel);
+
 /* Between pf_xdp_prepare and pf_xdp_attach: a dead instance's program is
  * on the hook, to be replaced (it decides what is answered until then). */
 bool pf_xdp_replacing(const struct pf_xdp *x);
@@ -67,11 +74,10 @@ bool pf_xdp_attached(const struct pf_xdp *x);
  * The pin goes with the others (pf_unpin_maps). */
 void pf_xdp_detach(struct pf_xdp *x);
 
-/* The XDP program pinned in dir, if it is the one attached to ifindex
- * (alone; bpf_xdp_query, no privilege needed): a new fd. -ENOENT if no
- * program is attached (or nothing pinned), -ESTALE if the pin names
- * another program, or -errno. */
-int pf_xdp_pinned_attached(int ifindex, const char *dir);
+/* The id of the program on ifindex's XDP hook (*id 0: none; a
+ * dispatcher's if libxdp's), by bpf_xdp_query: no privilege needed.
+ * 0 or -errno. */
+int pf_xdp_hook_id(int ifindex, __u32 *id);
 
 /* Is a pf_xdp_ingress program (a dead instance's) attached to ifindex:
  * the one pinned in dir, or (by id, with CAP_SYS_ADMIN) one alone or in a

@@ -35,9 +35,10 @@
 #     fail there but another program replacing the dead one meanwhile, a
 #     race.)
 #   - this build, SIGUSR2, then a run killed while it commits its pins
-#     (its programs in place, SIGKILL at its first or third rename):
-#     `detach` completes the commit first, so it drains the programs that
-#     answer;
+#     (its programs in place, SIGKILL at its first or third rename), and
+#     in XDP mode killed before or after its XDP replace: `detach`
+#     settles its staged pins first (committed, or removed), so it drains
+#     the programs that answer;
 #   - this build, SIGUSR2, this build with a policy without a port that
 #     carries spliced connections: they stay translated, byte-exact.
 # The cases that start from this build (and the recreated interface ones)
@@ -392,6 +393,21 @@ detach_drains() {
 	pf_expect_eq "... nor attached" "$(chains | grep -c 'pf_' || true)" 0
 }
 
+# killed_run DESC STRACE_ARGS... -- an adopting `run` of this build (as
+# root) under strace, which kills it (SIGKILL) at the system call that
+# STRACE_ARGS pick; its log in $PF_WORK/killed.log
+killed_run() {
+	local desc=$1 rc=0
+	shift
+	timeout -k 2 "$PF_READY_SECS" strace -f -o "$PF_WORK/killed.strace" "$@" \
+		"$CUR" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" \
+		>"$PF_WORK/killed.log" 2>&1 || rc=$?
+	pf_detail "$(tail -2 "$PF_WORK/killed.strace" | tr '\n' ' ')"
+	pf_expect_match "run killed $desc" "$(tail -1 "$PF_WORK/killed.strace")" \
+		'killed by SIGKILL'
+	pf_expect_match "... its staged pins left" "$(pins)" '_next '
+}
+
 # An adopting run killed while it commits its staged pins -- its programs
 # in place of the dead instance's, some of its pins renamed over the dead
 # one's, the rest still staged (SIGKILL at its rename $1, injected by
@@ -400,7 +416,7 @@ detach_drains() {
 # completes that commit, so its draining flag reaches the programs that
 # answer, and `trace` and `stats` read their maps.
 case_killed_mid_commit() {
-	local k=$1 stop=$PF_WORK/killed.stop rc=0 before
+	local k=$1 stop=$PF_WORK/killed.stop before
 	pf_case_cleanup
 	PF_UNIT_SANDBOX=1
 	start "$CUR"
@@ -408,26 +424,61 @@ case_killed_mid_commit() {
 	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
 	usr2
 	before=$(answering_prog)
-	timeout -k 2 "$PF_READY_SECS" strace -f -o "$PF_WORK/killed.strace" \
-		-e trace=rename,renameat,renameat2 \
-		-e inject=rename,renameat,renameat2:signal=SIGKILL:when="$k" \
-		"$CUR" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" \
-		>"$PF_WORK/killed.log" 2>&1 || rc=$?
-	pf_detail "$(tail -2 "$PF_WORK/killed.strace" | tr '\n' ' ')"
-	pf_expect_match "run killed at its rename $k" "$(tail -1 "$PF_WORK/killed.strace")" \
-		'killed by SIGKILL'
+	killed_run "at its rename $k" -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=SIGKILL:when="$k"
 	pf_expect_not "... after its program replaced the dead one's (was $before)" \
 		test "$(answering_prog)" = "$before"
-	pf_expect_match "... its staged pins left" "$(pins)" '_next '
-	detach_drains "the killed run" "$stop" "$PF_WORK/killed.out" killed_settled
+	detach_drains "the killed run" "$stop" "$PF_WORK/killed.out" killed_settled \
+		'its programs answer, its pins put in place'
 	pf_case_result
 }
 
-# killed_settled -- (detach_drains' check) detach completed the commit
+# killed_settled WHAT -- (detach_drains' check) detach settled the killed
+# run's staged pins as WHAT says: the pins are the answering program's maps
 killed_settled() {
-	pf_expect_match "detach completed the killed run's commit" "$(cat "$PF_WORK/detach.log")" \
-		'its programs answer, its pins put in place'
+	pf_expect_match "detach settled the killed run's pins: $1" \
+		"$(cat "$PF_WORK/detach.log")" "$1"
 	pins_of_answering "after detach settled the killed run's pins"
+}
+
+# XDP mode: an adopting run killed after its TC programs replaced the dead
+# instance's, $1 = before (the dead instance's XDP program still answers)
+# or after (ours does, its pin not yet written) the XDP replace: SIGKILL
+# at the look at the clsact marker in between, or at the unlink that
+# writing the XDP pin starts with. The dead instance's XDP pin is moved
+# aside first in the first case (a pin that failed to be written leaves
+# that; root's capabilities find its program by id): the settle must go
+# by the staged XDP program on the hook, not by the pinned one. `detach`
+# then drains whichever programs answer and removes them all -- in the
+# second case without CAP_SYS_ADMIN (the unit's sandbox), so only through
+# the pin the settle put in place.
+case_killed_xdp_replace() {
+	local d=/sys/fs/bpf/preflightd/$PF_IF_HOST stop=$PF_WORK/killed.stop tc xdp what
+	pf_case_cleanup
+	[[ $MODE == xdp ]] || pf_case_skip "XDP mode only"
+	[[ $1 == before ]] || PF_UNIT_SANDBOX=1
+	start "$CUR"
+	rm -f "$stop"
+	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
+	usr2
+	[[ $1 == after ]] || mv "$d/xdp" "$d/xdp_kept"
+	tc=$(pf_tc_prog in) xdp=$(answering_prog)
+	if [[ $1 == before ]]; then
+		killed_run "between the TC and the XDP replace" -P "/run/preflightd/$PF_IF_HOST.clsact" \
+			-e trace=access,faccessat,faccessat2 \
+			-e inject=access,faccessat,faccessat2:signal=SIGKILL:when=1
+		rm -f "$d/xdp_kept"
+		pf_expect_eq "... the dead instance's XDP program still answering" "$(answering_prog)" "$xdp"
+		what='its programs never answered, its staged pins removed'
+	else
+		killed_run "before it wrote its XDP pin" -P "$d/xdp" -e trace=unlink,unlinkat \
+			-e inject=unlink,unlinkat:signal=SIGKILL:when=1
+		pf_expect_not "... its XDP program answering (was $xdp)" test "$(answering_prog)" = "$xdp"
+		what='its programs answer, its pins put in place'
+	fi
+	pf_expect_not "... its TC ingress program in place (was $tc)" test "$(pf_tc_prog in)" = "$tc"
+	detach_drains "the killed run" "$stop" "$PF_WORK/killed.out" killed_settled "$what"
+	pf_case_result
 }
 
 # XDP mode: the adopted XDP program replaced, then its pin cannot be
@@ -609,6 +660,10 @@ main() {
 		case_killed_mid_commit 1
 	pf_case "[$MODE] SIGUSR2, a run killed after committing two pins, detach: commit completed" \
 		case_killed_mid_commit 3
+	pf_case "[$MODE] SIGUSR2, a run killed between its TC and XDP replace, detach: rolled back" \
+		case_killed_xdp_replace before
+	pf_case "[$MODE] SIGUSR2, a run killed before writing its XDP pin, detach: committed" \
+		case_killed_xdp_replace after
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
