@@ -604,6 +604,12 @@ main() {
 	pf_on_cleanup fw_down  # case_firewall_rst's table, should a run be cut short
 	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)
 	pf_topo_up "${topo_args[@]}"
+	# the fixed source ports of the port-reuse, spoofing and refusal cases
+	# (41000-41041) never handed out as ephemeral ones: another case's
+	# connection to the same server port left in TIME_WAIT on one of them
+	# made its bind fail for a minute ("connect from port 41030: Address
+	# already in use", seen once in CI-like load)
+	pf_ns sysctl -qw net.ipv4.ip_local_reserved_ports=41000-41099
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	pf_start_preflightd "$MODE" --max-flows "$MAXFLOWS"
 	pf_case "[$MODE] flow table full: pass, never evict, recover" case_exhaustion
