@@ -398,7 +398,8 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_maps_size(skel->obj, &comp, o.max_flows);
 	if (err)
 		goto out_destroy;
-	/* the XDP program is loaded by pf_xdp_attach, not here */
+	/* the XDP program is another object's (xdp.c: pf_xdp_load,
+	 * pf_xdp_attach), not this one's */
 	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
 	err = pf_pin_adopt(&pin, skel, ifindex);
 	if (!err && pin.handover) {

@@ -189,6 +189,14 @@ int pf_pin_fd(const char *dir, const char *name, int fd)
 	return err;
 }
 
+__u32 pf_prog_id(int fd)
+{
+	struct bpf_prog_info pi = {};
+	__u32 len = sizeof(pi);
+
+	return bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
+}
+
 int pf_pin_get(const char *dir, const char *name)
 {
 	char path[512];
@@ -242,7 +250,9 @@ int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex)
 	p->ifindex = ifindex;
 	p->self = *self;
 	p->left = PF_LEFT_NONE;
-	pf_pin_settle(p, ifindex);
+	err = pf_pin_settle(p, ifindex);
+	if (err)
+		return err;
 	err = pf_layout_pinned(p->dir, self, &p->old, &owner, &has_meta);
 	if (err == -ENOENT)
 		return 0;   /* nothing left behind */

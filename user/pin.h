@@ -73,7 +73,8 @@ void pf_pin_unlock(struct pf_pin *p);
  * (pf_pin_commit) are settled: committed if its programs replaced the dead
  * instance's on ifindex (pf_pin_settle), else removed.
  * Returns 0 or -errno (message printed): -EEXIST if it belongs to another
- * interface that still exists, -EPROTO if even its keys are unreadable. */
+ * interface that still exists, -EPROTO if even its keys are unreadable,
+ * pf_pin_settle's error. */
 int pf_pin_inspect(struct pf_pin *p, const struct pf_layout *self, int ifindex);
 
 /* Call between open and load: pf_pin_inspect with the skeleton's layout,
@@ -118,12 +119,14 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd);
 
 /* The staged pins (p->staged) renamed over the dead instance's: the record
  * first, then config (where `detach` sets draining), the trace maps, stats
- * and flows; each rename is atomic (bpffs), so a reader finds the old pin
- * or the new one, never none. No-op unless staged. 0 or -errno (a message
- * per failed rename; every rename is tried, what was not renamed is
- * removed). A kill between our program replacing the dead one and the
- * last rename leaves pins of both instances' maps: the next pf_pin_inspect
- * (`run`, `detach`) completes the commit. */
+ * and flows, then in XDP mode our XDP program's pin over "xdp"; each
+ * rename is atomic (bpffs), so a reader finds the old pin or the new one,
+ * never none; the staged TC ingress program's pin is removed last. No-op
+ * unless staged. 0 or -errno (a message per failed rename; every rename
+ * is tried, what was not renamed is removed). A kill between our program
+ * replacing the dead one and the last rename leaves pins of both
+ * instances' maps: the next pf_pin_inspect (`run`, `detach`) completes the
+ * commit (pf_pin_settle). */
 int pf_pin_commit(struct pf_pin *p);
 
 /* Remove the staged pins, if any (the dead instance's stay in place). */
@@ -135,14 +138,19 @@ void pf_pin_unstage(struct pf_pin *p);
  * pinned while staged, is on the ingress hook and, in XDP mode, its XDP
  * program (staged too) on the XDP hook --, else removed: the pins are the
  * answering programs' maps again, where `detach` sets draining and
- * `stats` and `trace` read. Said either way; left as they are (warning)
- * if the hooks cannot be read. Program ids from the hooks and from pinned
- * programs: no CAP_SYS_ADMIN needed. Call with the interface's lock held. */
-void pf_pin_settle(const struct pf_pin *p, int ifindex);
+ * `stats` and `trace` read. Said either way. Program ids from the hooks
+ * and from pinned programs: no CAP_SYS_ADMIN needed. Call with the
+ * interface's lock held. 0, or -errno (message printed) if the hooks
+ * cannot be read: the pins are left as they are, and the caller must not
+ * act on them. */
+int pf_pin_settle(const struct pf_pin *p, int ifindex);
 
 /* Pin the BPF object fd (a program, a link) as name in dir, replacing
  * what a dead instance pinned there. 0 or -errno (message printed). */
 int pf_pin_fd(const char *dir, const char *name, int fd);
+
+/* The id of BPF program fd; 0 if it cannot be read. */
+__u32 pf_prog_id(int fd);
 
 /* The object pinned as name in dir: a new fd, or -errno (-ENOENT: none). */
 int pf_pin_get(const char *dir, const char *name);

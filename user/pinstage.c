@@ -34,9 +34,8 @@ static const char *const pinned[] = { "meta", "config", "trace_ctl", "trace", "s
  * leaves staged pins that are the answering programs' maps; one killed
  * before, staged pins nothing uses. Which, the next run (or `detach`)
  * tells by these programs (pf_pin_settle). */
-#define PF_PIN_STAGER  "tc_ingress" PF_PIN_NEXT
-#define PF_PIN_XDP     "xdp"
-#define PF_PIN_XDP_NEXT PF_PIN_XDP PF_PIN_NEXT
+#define PF_PIN_STAGER   "tc_ingress" PF_PIN_NEXT
+#define PF_PIN_XDP_NEXT PF_XDP_PIN PF_PIN_NEXT
 
 /* Mount bpffs on /sys/fs/bpf if nothing is mounted there. */
 static int ensure_bpffs(void)
@@ -70,7 +69,7 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd)
 	if ((mkdir(PF_PIN_ROOT, 0700) && errno != EEXIST) ||
 	    (mkdir(p->dir, 0700) && errno != EEXIST)) {
 		err = -errno;
-		pr_warn("mkdir %s: %s", p->dir, strerror(errno));
+		pr_warn("mkdir %s: %s", p->dir, strerror(-err));
 		return err;
 	}
 	/* an adopted state's pins are a dead instance's, its attached
@@ -86,6 +85,10 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd)
 			pr_warn("pin %s: %s", path, strerror(-err));
 			goto fail;
 		}
+		/* (TC mode: none; a stale one of a killed run would be
+		 * renamed over the "xdp" pin by our commit) */
+		snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_XDP_NEXT);
+		unlink(path);
 		if (xdp_fd >= 0) {
 			err = pf_pin_fd(p->dir, PF_PIN_XDP_NEXT, xdp_fd);
 			if (err)
@@ -122,18 +125,18 @@ fail:
 }
 
 /* The staged pins in dir put in place (forward: each renamed over the one
- * it replaces, in pinned[]'s order, then the XDP program's; one that
- * cannot be renamed is removed, unless settling, where it is left for the
- * next try) or removed (!forward); the stager's program pin last forward,
+ * it replaces, in pinned[]'s order, then the XDP program's over "xdp"; a
+ * pin that cannot be renamed is removed, unless settling, where it is kept
+ * for the next try -- and so is the stager's pin, which tells that try
+ * the way) or removed (!forward); the stager's program pin last forward,
  * first back, so that a kill in between never leaves staged pins that
  * look committed to. settling: a killed run's pins, some of which it may
  * have renamed (not there: no error). 0 or the first failed rename's
- * -errno (a message per failure; the XDP program's pin is pf_xdp_attach's
- * to report). */
+ * -errno (a message per failure). */
 static int settle(const char *dir, bool forward, bool settling)
 {
 	char from[512], to[512], stager[512];
-	unsigned i;
+	unsigned i, kept = 0;
 	int err = 0, e;
 
 	snprintf(stager, sizeof(stager), "%s/%s", dir, PF_PIN_STAGER);
@@ -143,22 +146,26 @@ static int settle(const char *dir, bool forward, bool settling)
 	 * pin that names their maps is one more that tells the truth */
 	for (i = 0; i <= N_PINNED; i++) {
 		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, dir,
-			 i < N_PINNED ? pinned[i] : PF_PIN_XDP);
-		snprintf(to, sizeof(to), "%s/%s", dir, i < N_PINNED ? pinned[i] : PF_PIN_XDP);
+			 i < N_PINNED ? pinned[i] : PF_XDP_PIN);
+		snprintf(to, sizeof(to), "%s/%s", dir, i < N_PINNED ? pinned[i] : PF_XDP_PIN);
 		if (!forward || !rename(from, to)) {
 			unlink(from);   /* back: removed (forward: gone) */
 			continue;
 		}
 		e = errno;
+		/* none staged: TC mode has no XDP program; settling, the
+		 * killed run had renamed it */
 		if (e == ENOENT && (settling || i == N_PINNED))
 			continue;
 		pr_warn("rename %s to %s: %s", from, to, strerror(e));
-		if (!err && i < N_PINNED)
+		if (!err)
 			err = -e;
-		if (!settling)
+		if (settling)
+			kept++;
+		else
 			unlink(from);   /* not renamed: removed */
 	}
-	if (forward)
+	if (forward && !kept)
 		unlink(stager);
 	return err;
 }
@@ -183,19 +190,17 @@ void pf_pin_unstage(struct pf_pin *p)
 }
 
 /* The id of the program pinned as name in dir: 0 if nothing is pinned
- * there, or -errno. */
+ * there, or -errno (-EPROTO: not a program). */
 static long pinned_prog_id(const char *dir, const char *name)
 {
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi);
-	int fd = pf_pin_get(dir, name), err = 0;
+	int fd = pf_pin_get(dir, name);
+	__u32 id;
 
 	if (fd < 0)
 		return fd == -ENOENT ? 0 : fd;
-	if (bpf_obj_get_info_by_fd(fd, &pi, &len))
-		err = -errno;
+	id = pf_prog_id(fd);
 	close(fd);
-	return err ? (long)err : (long)pi.id;
+	return id ? (long)id : -EPROTO;
 }
 
 /* Did the adopting run that staged the pins in p->dir (and was killed
@@ -208,7 +213,7 @@ static long pinned_prog_id(const char *dir, const char *name)
  * it cannot be told. */
 static int stager_answers(const struct pf_pin *p, int ifindex)
 {
-	struct pf_tc_prog chain[64];
+	struct pf_tc_prog chain[PF_TC_CHAIN_MAX];
 	long tc = pinned_prog_id(p->dir, PF_PIN_STAGER);
 	long xdp = pinned_prog_id(p->dir, PF_PIN_XDP_NEXT);
 	__u32 hook = 0;
@@ -218,8 +223,8 @@ static int stager_answers(const struct pf_pin *p, int ifindex)
 		return tc < 0 ? (int)tc : xdp < 0 ? (int)xdp : 0;
 	if (!ifindex)
 		return 0;   /* its interface is gone: nothing of it answers */
-	n = pf_tc_chain(ifindex, true, chain, 64);
-	if (n < 0 || n > 64)
+	n = pf_tc_chain(ifindex, true, chain, PF_TC_CHAIN_MAX);
+	if (n < 0 || n > PF_TC_CHAIN_MAX)
 		return n < 0 ? n : -E2BIG;
 	for (i = 0; i < n; i++)
 		on |= chain[i].id == (__u32)tc;
@@ -230,7 +235,7 @@ static int stager_answers(const struct pf_pin *p, int ifindex)
 }
 
 /* See pin.h. */
-void pf_pin_settle(const struct pf_pin *p, int ifindex)
+int pf_pin_settle(const struct pf_pin *p, int ifindex)
 {
 	char path[512];
 	bool any = false;
@@ -239,22 +244,23 @@ void pf_pin_settle(const struct pf_pin *p, int ifindex)
 
 	for (i = 0; i <= N_PINNED && !any; i++) {
 		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir,
-			 i < N_PINNED ? pinned[i] : PF_PIN_XDP);
+			 i < N_PINNED ? pinned[i] : PF_XDP_PIN);
 		any = !access(path, F_OK);
 	}
 	snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_STAGER);
 	if (!any && access(path, F_OK))
-		return;
+		return 0;
 	fwd = stager_answers(p, ifindex);
 	if (fwd < 0) {
 		/* left as they are: a wrong guess would point `detach` at maps
 		 * no attached program reads */
-		pr_warn("settle the pins a stopped run staged in %s: %s (left as they are)",
-			p->dir, strerror(-fwd));
-		return;
+		pr_warn("settle the pins a stopped run staged in %s: %s (left as they are; "
+			"retry)", p->dir, strerror(-fwd));
+		return fwd;
 	}
 	pr_info("%s: a previous run was stopped while taking over the pins: %s", p->dir,
 		fwd ? "its programs answer, its pins put in place" :
-		"its programs never answered, its staged pins removed");
+		"its programs had not replaced the dead instance's, its staged pins removed");
 	settle(p->dir, fwd, true);
+	return 0;
 }

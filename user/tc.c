@@ -269,13 +269,6 @@ enum pf_tc_how pf_tc_left(int ifindex, const char *dir)
 	return PF_TC_AUTO;
 }
 
-static __u32 prog_id(int fd)
-{
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi);
-
-	return bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
-}
 
 int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *dir,
 		 enum pf_tc_how how, int in_fd, int out_fd, bool adopt)
@@ -288,8 +281,8 @@ int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *
 	tc->in_link = tc->out_link = -1;
 	snprintf(tc->ifname, sizeof(tc->ifname), "%s", ifname);
 	snprintf(tc->dir, sizeof(tc->dir), "%s", dir);
-	tc->in_id = prog_id(in_fd);
-	tc->out_id = prog_id(out_fd);
+	tc->in_id = pf_prog_id(in_fd);
+	tc->out_id = pf_prog_id(out_fd);
 	/* the dead instance's programs are replaced in place, by the same
 	 * mechanism: two translators must never see one packet */
 	if (left != PF_TC_AUTO && !adopt) {

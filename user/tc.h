@@ -107,6 +107,7 @@ int pf_tc_detach_stale(int ifindex, const char *dir);
  * entries; returns the number of entries (which may exceed max) or
  * -errno. */
 int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
+#define PF_TC_CHAIN_MAX 64   /* programs looked at per hook */
 
 /* Right after pf_tc_attach, then once a second while serving: report when
  * the programs that run ahead of ours change, and whether ours runs at

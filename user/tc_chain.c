@@ -34,7 +34,6 @@
 #define TC_H_MIN_EGRESS  0xFFF3U
 #endif
 
-#define PF_TC_CHAIN_MAX 64   /* programs looked at per hook */
 
 static void prog_name(__u32 id, char *buf, size_t n)
 {

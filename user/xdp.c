@@ -48,7 +48,6 @@
 #define PF_XDP_PROG    "pf_xdp_ingress"
 #define PF_XDP_BPFFS   "/sys/fs/bpf/xdp"   /* libxdp's lock and pin directory */
 #define PF_XDP_MAX_MAPS 256
-#define PF_XDP_PIN     "xdp"               /* the attached program, in the pin dir */
 
 static const char *mode_name(int mode)
 {
@@ -134,13 +133,6 @@ static int prog_uses_map(int prog_fd, int map_fd)
 	return 0;
 }
 
-static __u32 prog_id(int fd)
-{
-	struct bpf_prog_info pi = {};
-	__u32 len = sizeof(pi);
-
-	return bpf_obj_get_info_by_fd(fd, &pi, &len) ? 0 : pi.id;
-}
 
 static bool is_ours(const struct xdp_program *p)
 {
@@ -180,7 +172,7 @@ static int pinned_attached(const char *dir, __u32 id)
 
 	if (fd < 0)
 		return fd == -ENOENT ? fd : -ESTALE;
-	if (prog_id(fd) != id) {
+	if (pf_prog_id(fd) != id) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -471,7 +463,7 @@ static int attach_replace(struct pf_xdp *x, struct preflightd_bpf *skel)
 	if (x->old_dispatcher)
 		unpin_dispatcher(x->ifindex, x->old_id);
 	pr_info("replaced the previous instance's XDP program atomically (id %u -> %u)",
-		x->old_id, prog_id(x->prog_fd));
+		x->old_id, pf_prog_id(x->prog_fd));
 out:
 	if (lock_fd >= 0)
 		close(lock_fd);   /* releases the flock */
@@ -555,8 +547,10 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
 		err = attach_alone(x, skel);
 	if (err)
 		return err;
-	/* what the next instance (or detach) acts on */
-	err = pf_pin_fd(x->dir, PF_XDP_PIN, x->prog_fd);
+	/* what the next instance (or detach) acts on; in place of a dead
+	 * instance's, the adopting run's commit renames the pin it staged
+	 * (pf_pin_maps) over that one's */
+	err = replaced ? 0 : pf_pin_fd(x->dir, PF_XDP_PIN, x->prog_fd);
 	/* in place of a dead instance's, ours stays: removed, the hook would
 	 * be empty -- the adopted connections' client segments untranslated
 	 * (TC leaves them to XDP in XDP mode) until the next instance */
@@ -594,7 +588,7 @@ void pf_xdp_detach(struct pf_xdp *x)
 
 	if (!x->prog && !x->obj)
 		return;
-	if (x->prog && (hook_query(x->ifindex, &id, &mode) || id != prog_id(x->prog_fd))) {
+	if (x->prog && (hook_query(x->ifindex, &id, &mode) || id != pf_prog_id(x->prog_fd))) {
 		/* in libxdp's dispatcher */
 		err = xdp_program__detach(x->prog, x->ifindex, x->mode, 0);
 		if (err)

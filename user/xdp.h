@@ -47,7 +47,9 @@ int pf_xdp_prepare(struct pf_xdp *x, const char *iface, int ifindex, const char 
  * one atomic XDP_FLAGS_REPLACE (the hook is never empty, and never runs a
  * program with other maps); or else, with CAP_SYS_ADMIN, through libxdp
  * (its dispatcher where it loads one, else alone), and without it alone
- * (a dispatcher could only be found again by id). Then pin it as dir/xdp.
+ * (a dispatcher could only be found again by id). Then pin it as dir/xdp
+ * (in place of an adopted one: the adopting run's commit renames the pin
+ * it staged there, pf_pin_commit).
  * Returns 0 or -errno (message printed; a driver without native XDP gets
  * a hint to use --xdp-generic; nothing left attached -- but a program that
  * replaced the adopted one stays, whatever fails after: an emptied hook
@@ -73,6 +75,9 @@ bool pf_xdp_attached(const struct pf_xdp *x);
  * only: attached alone, it is removed only while it is the one attached.
  * The pin goes with the others (pf_unpin_maps). */
 void pf_xdp_detach(struct pf_xdp *x);
+
+/* The attached program's pin in the instance's pin directory. */
+#define PF_XDP_PIN "xdp"
 
 /* The id of the program on ifindex's XDP hook (*id 0: none; a
  * dispatcher's if libxdp's), by bpf_xdp_query: no privilege needed.

@@ -411,7 +411,8 @@ killed_run() {
 # An adopting run killed while it commits its staged pins -- its programs
 # in place of the dead instance's, some of its pins renamed over the dead
 # one's, the rest still staged (SIGKILL at its rename $1, injected by
-# strace; 1: none renamed, 3: the record and config renamed) -- leaves
+# strace; 1: none renamed, 3: the record and config renamed; $2: the TC
+# mechanism, auto or clsact: filters found by their ids) -- leaves
 # pins of both instances' maps. `detach` (without CAP_SYS_ADMIN) first
 # completes that commit, so its draining flag reaches the programs that
 # answer, and `trace` and `stats` read their maps.
@@ -419,7 +420,7 @@ case_killed_mid_commit() {
 	local k=$1 stop=$PF_WORK/killed.stop before
 	pf_case_cleanup
 	PF_UNIT_SANDBOX=1
-	start "$CUR"
+	start "$CUR" --tc-attach "${2:-auto}"
 	rm -f "$stop"
 	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
 	usr2
@@ -443,9 +444,9 @@ killed_settled() {
 
 # XDP mode: an adopting run killed after its TC programs replaced the dead
 # instance's, $1 = before (the dead instance's XDP program still answers)
-# or after (ours does, its pin not yet written) the XDP replace: SIGKILL
-# at the look at the clsact marker in between, or at the unlink that
-# writing the XDP pin starts with. The dead instance's XDP pin is moved
+# or after (ours does, its pin not yet in place) the XDP replace: SIGKILL
+# at the look at the clsact marker in between, or at the rename of its
+# staged XDP pin, the commit's last. The dead instance's XDP pin is moved
 # aside first in the first case (a pin that failed to be written leaves
 # that; root's capabilities find its program by id): the settle must go
 # by the staged XDP program on the hook, not by the pinned one. `detach`
@@ -469,10 +470,11 @@ case_killed_xdp_replace() {
 			-e inject=access,faccessat,faccessat2:signal=SIGKILL:when=1
 		rm -f "$d/xdp_kept"
 		pf_expect_eq "... the dead instance's XDP program still answering" "$(answering_prog)" "$xdp"
-		what='its programs never answered, its staged pins removed'
+		what='its programs had not replaced the dead instance.s, its staged pins removed'
 	else
-		killed_run "before it wrote its XDP pin" -P "$d/xdp" -e trace=unlink,unlinkat \
-			-e inject=unlink,unlinkat:signal=SIGKILL:when=1
+		killed_run "as it renamed its XDP pin into place" -P "$d/xdp_next" \
+			-e trace=rename,renameat,renameat2 \
+			-e inject=rename,renameat,renameat2:signal=SIGKILL:when=1
 		pf_expect_not "... its XDP program answering (was $xdp)" test "$(answering_prog)" = "$xdp"
 		what='its programs answer, its pins put in place'
 	fi
@@ -662,7 +664,9 @@ main() {
 		case_killed_mid_commit 3
 	pf_case "[$MODE] SIGUSR2, a run killed between its TC and XDP replace, detach: rolled back" \
 		case_killed_xdp_replace before
-	pf_case "[$MODE] SIGUSR2, a run killed before writing its XDP pin, detach: committed" \
+	pf_case "[$MODE] SIGUSR2 (clsact), a run killed before it committed a pin, detach: commit completed" \
+		case_killed_mid_commit 1 clsact
+	pf_case "[$MODE] SIGUSR2, a run killed renaming its XDP pin, detach: committed" \
 		case_killed_xdp_replace after
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
