@@ -18,22 +18,25 @@
 #include "xdp.h"
 #include "log.h"
 
-/* What pf_pin_maps pins, the record first. Adopting, it stages them under
+/* What pf_pin_maps pins, the record first, then the maps (N_MAPS), then,
+ * adopting in XDP mode, our XDP program. Adopting, it stages them under
  * these names with PF_PIN_NEXT appended (bpffs refuses a dot in a name:
  * EPERM), and pf_pin_commit renames them over the dead instance's in this
  * order: the record, then the maps a dead instance's pins can name apart
  * from ours (config first: `detach` sets draining in it); stats and flows
- * are, adopted, the same maps (stats not, where its layout differs). */
-static const char *const pinned[] = { "meta", "config", "trace_ctl", "trace", "stats", "flows" };
+ * are, adopted, the same maps (stats not, where its layout differs); the
+ * XDP program last (the only writer of that pin in an adoption). */
+static const char *const pinned[] = { "meta", "config", "trace_ctl", "trace", "stats", "flows",
+				      PF_XDP_PIN };
 #define N_PINNED (sizeof(pinned) / sizeof(pinned[0]))
+#define N_MAPS   (N_PINNED - 1)
 #define PF_PIN_NEXT "_next"
 /* Staged first, and removed last by a commit (first by a rollback): the
- * adopting run's TC ingress program; in XDP mode its XDP program next, to
- * be renamed over the "xdp" pin (pf_xdp_attach pins it there itself, once
- * attached). A run killed once its programs had replaced the dead one's
- * leaves staged pins that are the answering programs' maps; one killed
- * before, staged pins nothing uses. Which, the next run (or `detach`)
- * tells by these programs (pf_pin_settle). */
+ * adopting run's TC ingress program; in XDP mode its XDP program next
+ * (pinned[]'s last). A run killed once its programs had replaced the dead
+ * one's leaves staged pins that are the answering programs' maps; one
+ * killed before, staged pins nothing uses. Which, the next run (or
+ * `detach`) tells by these programs (pf_pin_settle). */
 #define PF_PIN_STAGER   "tc_ingress" PF_PIN_NEXT
 #define PF_PIN_XDP_NEXT PF_XDP_PIN PF_PIN_NEXT
 
@@ -55,7 +58,7 @@ static int ensure_bpffs(void)
 
 int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd)
 {
-	struct bpf_map *maps[N_PINNED] = { NULL /* meta */, skel->maps.bss,
+	struct bpf_map *maps[N_MAPS] = { NULL /* meta */, skel->maps.bss,
 					   skel->maps.pf_trace_ctl, skel->maps.pf_trace,
 					   skel->maps.pf_stats, skel->maps.pf_flows };
 	const char *sfx = p->adopted ? PF_PIN_NEXT : "";
@@ -79,14 +82,14 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd)
 	p->staged = p->adopted;
 	if (p->staged) {
 		snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_STAGER);
-		unlink(path);   /* a crashed run's (we hold the lock) */
+		unlink(path);   /* one a settle kept (we hold the lock) */
 		err = bpf_program__pin(skel->progs.pf_tc_ingress, path);
 		if (err) {
 			pr_warn("pin %s: %s", path, strerror(-err));
 			goto fail;
 		}
-		/* (TC mode: none; a stale one of a killed run would be
-		 * renamed over the "xdp" pin by our commit) */
+		/* (TC mode: none; one a settle kept would be renamed over
+		 * the "xdp" pin by our commit) */
 		snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_XDP_NEXT);
 		unlink(path);
 		if (xdp_fd >= 0) {
@@ -103,7 +106,7 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd)
 		pr_warn("pin %s: %s", path, strerror(-err));
 		goto fail;
 	}
-	for (i = 1; i < N_PINNED; i++) {
+	for (i = 1; i < N_MAPS; i++) {
 		snprintf(path, sizeof(path), "%s/%s%s", p->dir, pinned[i], sfx);
 		unlink(path); /* stale: a dead instance's, or a crashed run's
 			       * staged one (we hold the lock) */
@@ -144,10 +147,9 @@ static int settle(const char *dir, bool forward, bool settling)
 		unlink(stager);
 	/* each one even after a failure: our programs are attached, every
 	 * pin that names their maps is one more that tells the truth */
-	for (i = 0; i <= N_PINNED; i++) {
-		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, dir,
-			 i < N_PINNED ? pinned[i] : PF_XDP_PIN);
-		snprintf(to, sizeof(to), "%s/%s", dir, i < N_PINNED ? pinned[i] : PF_XDP_PIN);
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(from, sizeof(from), "%s/%s" PF_PIN_NEXT, dir, pinned[i]);
+		snprintf(to, sizeof(to), "%s/%s", dir, pinned[i]);
 		if (!forward || !rename(from, to)) {
 			unlink(from);   /* back: removed (forward: gone) */
 			continue;
@@ -155,7 +157,7 @@ static int settle(const char *dir, bool forward, bool settling)
 		e = errno;
 		/* none staged: TC mode has no XDP program; settling, the
 		 * killed run had renamed it */
-		if (e == ENOENT && (settling || i == N_PINNED))
+		if (e == ENOENT && (settling || i == N_MAPS))
 			continue;
 		pr_warn("rename %s to %s: %s", from, to, strerror(e));
 		if (!err)
@@ -219,8 +221,10 @@ static int stager_answers(const struct pf_pin *p, int ifindex)
 	__u32 hook = 0;
 	int n, i, on = 0, err;
 
-	if (tc <= 0 || xdp < 0)
-		return tc < 0 ? (int)tc : xdp < 0 ? (int)xdp : 0;
+	if (tc <= 0)
+		return (int)tc;   /* 0: no stager, a rollback cut short */
+	if (xdp < 0)
+		return (int)xdp;
 	if (!ifindex)
 		return 0;   /* its interface is gone: nothing of it answers */
 	n = pf_tc_chain(ifindex, true, chain, PF_TC_CHAIN_MAX);
@@ -242,9 +246,8 @@ int pf_pin_settle(const struct pf_pin *p, int ifindex)
 	unsigned i;
 	int fwd;
 
-	for (i = 0; i <= N_PINNED && !any; i++) {
-		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir,
-			 i < N_PINNED ? pinned[i] : PF_XDP_PIN);
+	for (i = 0; i < N_PINNED && !any; i++) {
+		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
 		any = !access(path, F_OK);
 	}
 	snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_STAGER);

@@ -269,7 +269,6 @@ enum pf_tc_how pf_tc_left(int ifindex, const char *dir)
 	return PF_TC_AUTO;
 }
 
-
 int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *dir,
 		 enum pf_tc_how how, int in_fd, int out_fd, bool adopt)
 {

@@ -34,7 +34,6 @@
 #define TC_H_MIN_EGRESS  0xFFF3U
 #endif
 
-
 static void prog_name(__u32 id, char *buf, size_t n)
 {
 	struct bpf_prog_info pi = {};

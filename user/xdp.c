@@ -133,7 +133,6 @@ static int prog_uses_map(int prog_fd, int map_fd)
 	return 0;
 }
 
-
 static bool is_ours(const struct xdp_program *p)
 {
 	return p && !strcmp(xdp_program__name(p), PF_XDP_PROG);
@@ -539,22 +538,19 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel)
 	bool replaced = x->old_fd >= 0;
 	int err;
 
+	/* in place of a dead instance's, ours stays whatever follows (an
+	 * empty hook would leave the adopted connections' client segments
+	 * untranslated: TC leaves them to XDP in XDP mode), and its pin is
+	 * the one the adopting run staged (pf_pin_maps), which its commit
+	 * renames over the dead instance's */
 	if (replaced)
-		err = attach_replace(x, skel);
-	else if (has_sys_admin())
-		err = attach_libxdp(x, skel);
-	else
-		err = attach_alone(x, skel);
+		return attach_replace(x, skel);
+	err = has_sys_admin() ? attach_libxdp(x, skel) : attach_alone(x, skel);
 	if (err)
 		return err;
-	/* what the next instance (or detach) acts on; in place of a dead
-	 * instance's, the adopting run's commit renames the pin it staged
-	 * (pf_pin_maps) over that one's */
-	err = replaced ? 0 : pf_pin_fd(x->dir, PF_XDP_PIN, x->prog_fd);
-	/* in place of a dead instance's, ours stays: removed, the hook would
-	 * be empty -- the adopted connections' client segments untranslated
-	 * (TC leaves them to XDP in XDP mode) until the next instance */
-	if (err && !replaced)
+	/* what the next instance (or detach) acts on */
+	err = pf_pin_fd(x->dir, PF_XDP_PIN, x->prog_fd);
+	if (err)
 		pf_xdp_detach(x);
 	return err;
 }

@@ -146,13 +146,10 @@ static int unlink_pin(const char *d, const char *name)
  * staged, nor the stager's program pin). */
 static void pins_teardown(const struct pf_pin *p)
 {
-	char f[320];
 	unsigned i;
 
-	for (i = 0; i < N_NAMES; i++) {
-		snprintf(f, sizeof(f), "%s/%s", p->dir, names[i]);
-		assert_int_equal(unlink(f), 0);
-	}
+	for (i = 0; i < N_NAMES; i++)
+		assert_int_equal(unlink_pin(p->dir, names[i]), 0);
 	assert_int_equal(rmdir(p->dir), 0);
 }
 
