@@ -183,8 +183,10 @@ int pf_cmd_stats(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (pf_pin_path(path, sizeof(path), iface, "stats"))
+	if (pf_pin_path(path, sizeof(path), iface, ""))
 		return 1;
+	pf_pin_warn_staged(path);
+	strncat(path, "stats", sizeof(path) - strlen(path) - 1);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
 		pr_warn("open %s: %s (is preflightd running?)", path, strerror(errno));

@@ -187,6 +187,7 @@ int pf_cmd_trace(int argc, char **argv)
 	lock_fd = trace_lock(dir);
 	if (lock_fd < 0)
 		return 1;
+	pf_pin_warn_staged(dir);
 	/* the reader gone is a normal end, told by a failed write (EPIPE) */
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGINT, on_signal);

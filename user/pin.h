@@ -145,6 +145,17 @@ void pf_pin_unstage(struct pf_pin *p);
  * act on them. */
 int pf_pin_settle(const struct pf_pin *p, int ifindex);
 
+/* Are there staged pins in dir (any NAME_next or the stager): a run
+ * taking over right now, or one stopped before it committed, which
+ * pf_pin_settle has not settled yet? */
+bool pf_pin_staged(const char *dir);
+
+/* For the tools that only read the pins (`stats`, `trace`): warn if dir
+ * holds staged pins (pf_pin_staged) -- what they read may then be another
+ * instance's maps than the answering programs'. Settling takes the
+ * interface's lock, which a live instance holds: they do not settle. */
+void pf_pin_warn_staged(const char *dir);
+
 /* Pin the BPF object fd (a program, a link) as name in dir, replacing
  * what a dead instance pinned there. 0 or -errno (message printed). */
 int pf_pin_fd(const char *dir, const char *name, int fd);

@@ -239,19 +239,39 @@ static int stager_answers(const struct pf_pin *p, int ifindex)
 }
 
 /* See pin.h. */
-int pf_pin_settle(const struct pf_pin *p, int ifindex)
+bool pf_pin_staged(const char *dir)
 {
 	char path[512];
-	bool any = false;
 	unsigned i;
+
+	for (i = 0; i < N_PINNED; i++) {
+		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, dir, pinned[i]);
+		if (!access(path, F_OK))
+			return true;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, PF_PIN_STAGER);
+	return !access(path, F_OK);
+}
+
+/* See pin.h. */
+void pf_pin_warn_staged(const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n && dir[n - 1] == '/')
+		n--;   /* pf_pin_path's "" */
+	if (pf_pin_staged(dir))
+		pr_warn("%.*s: pins staged by a run taking over are there (one taking over now, "
+			"or one stopped midway: the next 'preflightd run' or 'detach' settles "
+			"them); what is read may mix two instances' maps", (int)n, dir);
+}
+
+/* See pin.h. */
+int pf_pin_settle(const struct pf_pin *p, int ifindex)
+{
 	int fwd;
 
-	for (i = 0; i < N_PINNED && !any; i++) {
-		snprintf(path, sizeof(path), "%s/%s" PF_PIN_NEXT, p->dir, pinned[i]);
-		any = !access(path, F_OK);
-	}
-	snprintf(path, sizeof(path), "%s/%s", p->dir, PF_PIN_STAGER);
-	if (!any && access(path, F_OK))
+	if (!pf_pin_staged(p->dir))
 		return 0;
 	fwd = stager_answers(p, ifindex);
 	if (fwd < 0) {

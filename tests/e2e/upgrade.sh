@@ -406,6 +406,13 @@ killed_run() {
 	pf_expect_match "run killed $desc" "$(tail -1 "$PF_WORK/killed.strace")" \
 		'killed by SIGKILL'
 	pf_expect_match "... its staged pins left" "$(pins)" '_next '
+	pf_expect_match "... and \`stats\` warns that what it reads may mix instances" \
+		"$(stats_warning)" 'pins staged by a run taking over'
+}
+
+# stats_warning -- what `stats` says on stderr (its figures discarded)
+stats_warning() {
+	"$CUR" stats --iface "$PF_IF_HOST" 2>&1 >/dev/null
 }
 
 # An adopting run killed while it commits its staged pins -- its programs
@@ -421,6 +428,7 @@ case_killed_mid_commit() {
 	pf_case_cleanup
 	PF_UNIT_SANDBOX=1
 	start "$CUR" --tc-attach "${2:-auto}"
+	pf_expect_eq "\`stats\` of a settled instance warns of nothing" "$(stats_warning)" ""
 	rm -f "$stop"
 	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
 	usr2
