@@ -141,8 +141,9 @@ void pf_pin_unstage(struct pf_pin *p);
  * `stats` and `trace` read. Said either way. Program ids from the hooks
  * and from pinned programs: no CAP_SYS_ADMIN needed. Call with the
  * interface's lock held. 0, or -errno (message printed) if the hooks
- * cannot be read: the pins are left as they are, and the caller must not
- * act on them. */
+ * cannot be read (the pins are left as they are) or a staged pin cannot
+ * be renamed into place (kept staged, with the stager, for the next try):
+ * the caller must not act on the pins. */
 int pf_pin_settle(const struct pf_pin *p, int ifindex);
 
 /* Are there staged pins in dir (any NAME_next or the stager): a run

@@ -269,7 +269,7 @@ void pf_pin_warn_staged(const char *dir)
 /* See pin.h. */
 int pf_pin_settle(const struct pf_pin *p, int ifindex)
 {
-	int fwd;
+	int fwd, err;
 
 	if (!pf_pin_staged(p->dir))
 		return 0;
@@ -284,6 +284,13 @@ int pf_pin_settle(const struct pf_pin *p, int ifindex)
 	pr_info("%s: a previous run was stopped while taking over the pins: %s", p->dir,
 		fwd ? "its programs answer, its pins put in place" :
 		"its programs had not replaced the dead instance's, its staged pins removed");
-	settle(p->dir, fwd, true);
-	return 0;
+	err = settle(p->dir, fwd, true);
+	if (err)
+		/* a pin not renamed still names the dead instance's map (its
+		 * config: `detach` would set draining where no answering
+		 * program reads it); kept staged, with the stager, for the
+		 * next try */
+		pr_warn("settle the pins a stopped run staged in %s: %s (the pins not renamed "
+			"kept staged; retry)", p->dir, strerror(-err));
+	return err;
 }

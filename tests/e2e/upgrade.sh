@@ -491,6 +491,38 @@ case_killed_xdp_replace() {
 	pf_case_result
 }
 
+# A detach that settles a killed run's staged pins (SIGKILL at the run's
+# first rename: none renamed, its programs in place) and cannot rename one
+# of them (EBUSY injected by strace at its second rename: config) fails,
+# draining nothing: `config` still named the dead instance's map, where
+# its draining flag would reach no answering program. That pin stays
+# staged, and so does the stager, which tells the next try the way: the
+# next detach completes the settle and drains.
+case_settle_rename_fails() {
+	local stop=$PF_WORK/killed.stop rc=0
+	pf_case_cleanup
+	start "$CUR"
+	rm -f "$stop"
+	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
+	usr2
+	killed_run "at its rename 1" -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:signal=SIGKILL:when=1
+	strace -f -o "$PF_WORK/settle.strace" -e trace=rename,renameat,renameat2 \
+		-e inject=rename,renameat,renameat2:error=EBUSY:when=2 \
+		"$CUR" detach --iface "$PF_IF_HOST" --drain-timeout 30 >"$PF_WORK/settle.log" 2>&1 ||
+		rc=$?
+	pf_detail "$(tr '\n' ' ' <"$PF_WORK/settle.log")"
+	pf_expect_eq "a detach whose settle cannot rename a staged pin fails" "$rc" 1
+	pf_expect_match "... saying so" "$(cat "$PF_WORK/settle.log")" \
+		'settle the pins a stopped run staged in .*retry'
+	pf_expect_match "... that pin kept staged" "$(pins)" ' config_next '
+	pf_expect_match "... and the stager" "$(pins)" ' tc_ingress_next '
+	answered_by kernel "... having drained nothing: the killed run's programs still answer"
+	detach_drains "the killed run and a failed settle" "$stop" "$PF_WORK/killed.out" \
+		killed_settled 'its programs answer, its pins put in place'
+	pf_case_result
+}
+
 # XDP mode: the adopted XDP program replaced, then its pin cannot be
 # written: the program that replaced it stays attached (an empty hook
 # would leave the adopted connections untranslated), and the next run
@@ -676,6 +708,8 @@ main() {
 		case_killed_mid_commit 1 clsact
 	pf_case "[$MODE] SIGUSR2, a run killed renaming its XDP pin, detach: committed" \
 		case_killed_xdp_replace after
+	pf_case "[$MODE] SIGUSR2, a run killed before it committed a pin, a settle that cannot rename a pin: detach fails, the next one drains" \
+		case_settle_rename_fails
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \
