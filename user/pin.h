@@ -123,8 +123,9 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd);
  * rename is atomic (bpffs), so a reader finds the old pin or the new one,
  * never none; the staged TC ingress program's pin is removed last. No-op
  * unless staged. 0 or -errno (a message per failed rename; every rename
- * is tried, what was not renamed is removed). A kill between our program
- * replacing the dead one and the last rename leaves pins of both
+ * is tried, what was not renamed is kept staged, and so is the staged TC
+ * ingress program's pin). A kill between our program replacing the dead
+ * one and the last rename, or a rename that failed, leaves pins of both
  * instances' maps: the next pf_pin_inspect (`run`, `detach`) completes the
  * commit (pf_pin_settle). */
 int pf_pin_commit(struct pf_pin *p);

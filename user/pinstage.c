@@ -129,13 +129,14 @@ fail:
 
 /* The staged pins in dir put in place (forward: each renamed over the one
  * it replaces, in pinned[]'s order, then the XDP program's over "xdp"; a
- * pin that cannot be renamed is removed, unless settling, where it is kept
- * for the next try -- and so is the stager's pin, which tells that try
- * the way) or removed (!forward); the stager's program pin last forward,
- * first back, so that a kill in between never leaves staged pins that
- * look committed to. settling: a killed run's pins, some of which it may
- * have renamed (not there: no error). 0 or the first failed rename's
- * -errno (a message per failure). */
+ * pin that cannot be renamed is kept staged for the next try -- and so is
+ * the stager's pin, which tells that try the way: removed, the dead
+ * instance's pin under that name would stay, naming a map no answering
+ * program reads, config's draining flag say) or removed (!forward); the
+ * stager's program pin last forward, first back, so that a kill in
+ * between never leaves staged pins that look committed to. settling: a
+ * killed run's pins, some of which it may have renamed (not there: no
+ * error). 0 or the first failed rename's -errno (a message per failure). */
 static int settle(const char *dir, bool forward, bool settling)
 {
 	char from[512], to[512], stager[512];
@@ -162,10 +163,7 @@ static int settle(const char *dir, bool forward, bool settling)
 		pr_warn("rename %s to %s: %s", from, to, strerror(e));
 		if (!err)
 			err = -e;
-		if (settling)
-			kept++;
-		else
-			unlink(from);   /* not renamed: removed */
+		kept += e != ENOENT;   /* (a staged pin gone: nothing to keep) */
 	}
 	if (forward && !kept)
 		unlink(stager);

@@ -174,11 +174,12 @@ answering_prog() {
 	if [[ $MODE == xdp ]]; then pf_xdp_prog | cut -d' ' -f1; else pf_tc_prog in; fi
 }
 
-# pins_of_answering DESC -- the pinned maps `detach` (config: its draining
-# flag), `trace` (trace_ctl, trace) and `stats` (stats, config) act on are
-# the ones the attached answering program uses
+# pins_of_answering DESC [STAGED] -- the pinned maps `detach` (config: its
+# draining flag), `trace` (trace_ctl, trace) and `stats` (stats, config) act
+# on are the ones the attached answering program uses; the staged pins
+# left are STAGED ("name_next ..."; default none)
 pins_of_answering() {
-	local prog used name id
+	local prog used name id staged
 	prog=$(answering_prog)
 	used=$(bpftool -j prog show id "$prog" | jq -r '.map_ids[]' | tr '\n' ' ')
 	for name in config trace_ctl trace stats flows; do
@@ -186,7 +187,8 @@ pins_of_answering() {
 		pf_expect_match "$1: pinned $name (map $id) is a map of the answering program $prog" \
 			" $used" " $id "
 	done
-	pf_expect_not "$1: no staged pin left (${PINS##*/}/*_next)" grep -q '_next ' <<<"$(pins)"
+	staged=$(tr ' ' '\n' <<<"$(pins)" | grep '_next$' | tr '\n' ' ' || true)
+	pf_expect_eq "$1: the staged pins left (${PINS##*/}/*_next)" "${staged% }" "${2:-}"
 }
 
 # ------------------------------------------------------------- cases ----
@@ -523,11 +525,45 @@ case_settle_rename_fails() {
 	pf_case_result
 }
 
+# An adopting run whose commit cannot rename one of its staged pins (EBUSY
+# injected by strace at its second rename: config) fails, leaving its
+# programs attached in place of the dead instance's, with that pin kept
+# staged and the stager with it; `detach` then settles them (the commit
+# completed) and drains byte-exact. Removed instead (before the fix), the
+# dead instance's config stayed under that name: the drain's flag reached
+# no answering program, and its timeout reset the spliced connections.
+case_commit_rename_fails() {
+	local stop=$PF_WORK/killed.stop rc=0 before
+	pf_case_cleanup
+	start "$CUR"
+	rm -f "$stop"
+	spliced_traffic "$PF_WORK/killed.out" 90 "$stop"
+	usr2
+	before=$(answering_prog)
+	timeout -k 2 "$PF_READY_SECS" strace -f -o "$PF_WORK/commit.strace" \
+		-e trace=rename,renameat,renameat2 -e inject=rename,renameat,renameat2:error=EBUSY:when=2 \
+		"$CUR" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$MODE" \
+		>"$PF_WORK/commit.log" 2>&1 || rc=$?
+	pf_detail "$(tr '\n' ' ' <"$PF_WORK/commit.log")"
+	pf_expect_eq "an adopting run whose commit cannot rename a staged pin fails" "$rc" 1
+	pf_expect_match "... leaving its programs attached" "$(cat "$PF_WORK/commit.log")" \
+		'failed after adopting: leaving the programs attached'
+	pf_expect_not "... in place of the dead instance's (was $before)" \
+		test "$(answering_prog)" = "$before"
+	pf_expect_match "... that pin kept staged" "$(pins)" ' config_next '
+	pf_expect_match "... and the stager" "$(pins)" ' tc_ingress_next '
+	answered_by kernel "... its programs answering"
+	detach_drains "the failed commit" "$stop" "$PF_WORK/killed.out" killed_settled \
+		'its programs answer, its pins put in place'
+	pf_case_result
+}
+
 # XDP mode: the adopted XDP program replaced, then its pin cannot be
-# written: the program that replaced it stays attached (an empty hook
-# would leave the adopted connections untranslated), and the next run
-# adopts it. Root's capabilities: the failing run finds the dead
-# instance's program by id, its pin moved aside.
+# written (a directory in its place): the program that replaced it stays
+# attached (an empty hook would leave the adopted connections
+# untranslated), its staged pin kept with the stager's, and the next run
+# puts that pin in place and adopts the program. Root's capabilities: the
+# failing run finds the dead instance's program by id, its pin moved aside.
 case_failed_xdp_adopt() {
 	local d=/sys/fs/bpf/preflightd/$PF_IF_HOST rc=0 out
 	pf_case_cleanup
@@ -546,9 +582,11 @@ case_failed_xdp_adopt() {
 	pf_expect_match "... after replacing the adopted XDP program" "$out" \
 		'replaced the previous instance.s XDP program atomically'
 	pf_expect_match "... which stays attached" "$(pf_xdp_prog)" '^[0-9]+ pf_xdp_ingress xdp$'
-	pins_of_answering "after the replace"
+	pins_of_answering "after the replace" "tc_ingress_next xdp_next"
 	start "$CUR"
-	pf_expect_match "the next run adopts it" "$(cat "$PF_PFD_LOG")" \
+	pf_expect_match "the next run puts its staged XDP pin in place" "$(cat "$PF_PFD_LOG")" \
+		'its programs answer, its pins put in place'
+	pf_expect_match "... and adopts that program" "$(cat "$PF_PFD_LOG")" \
 		'replaced the previous instance.s XDP program atomically'
 	byte_exact "4 spliced connections byte-exact across the failed run and the restart" \
 		"$PF_WORK/failed-xdp.out"
@@ -710,6 +748,8 @@ main() {
 		case_killed_xdp_replace after
 	pf_case "[$MODE] SIGUSR2, a run killed before it committed a pin, a settle that cannot rename a pin: detach fails, the next one drains" \
 		case_settle_rename_fails
+	pf_case "[$MODE] SIGUSR2, an adopting run whose commit cannot rename a pin: fails attached, detach settles and drains" \
+		case_commit_rename_fails
 	pf_case "[$MODE] SIGUSR2 -> a policy without a spliced connection's port: still translated" \
 		case_restart_drops_port
 	pf_case "[$MODE] PREV with another pf_flow -> this build: handed over, not misread" \

@@ -188,6 +188,37 @@ static void test_commit_partial(void **state)
 	pins_teardown(&p);
 }
 
+/* A rename that fails for another reason than a staged pin gone (here a
+ * directory where the pin goes: EISDIR) fails the commit, the others are
+ * still made, and that pin stays staged with the stager's program pin:
+ * removed, the dead instance's pin under that name would stay for good;
+ * kept, the next run or detach settles it (pf_pin_settle). */
+static void test_commit_kept(void **state)
+{
+	struct pf_pin p;
+	char path[sizeof(p.dir) + 8];
+	unsigned i;
+
+	(void)state;
+	pins_setup(&p, NULL);
+	assert_int_equal(unlink_pin(p.dir, "config"), 0);
+	snprintf(path, sizeof(path), "%s/config", p.dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	/* (a file is never renamed over a directory) */
+	assert_int_equal(pf_pin_commit(&p), -EISDIR);
+	assert_false(p.staged);
+	for (i = 0; i < N_NAMES; i++)
+		if (strcmp(names[i], "config"))
+			assert_string_equal(got(p.dir, names[i]), "new");
+	assert_string_equal(got(p.dir, "config_next"), "new");
+	assert_string_equal(got(p.dir, "tc_ingress_next"), "new");
+	assert_int_equal(rmdir(path), 0);
+	assert_int_equal(unlink_pin(p.dir, "config_next"), 0);
+	assert_int_equal(unlink_pin(p.dir, "tc_ingress_next"), 0);
+	put(p.dir, "config", "new");
+	pins_teardown(&p);
+}
+
 /* A run that never got its programs attached drops what it staged: the
  * dead instance's pins stay as they were. */
 static void test_unstage(void **state)
@@ -233,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_lock_unlink_race),
 		cmocka_unit_test(test_commit),
 		cmocka_unit_test(test_commit_partial),
+		cmocka_unit_test(test_commit_kept),
 		cmocka_unit_test(test_unstage),
 		cmocka_unit_test(test_inspect_settles_back),
 	};
