@@ -123,11 +123,12 @@ int pf_pin_maps(struct pf_pin *p, struct preflightd_bpf *skel, int xdp_fd);
  * rename is atomic (bpffs), so a reader finds the old pin or the new one,
  * never none; the staged TC ingress program's pin is removed last. No-op
  * unless staged. 0 or -errno (a message per failed rename; every rename
- * is tried, what was not renamed is kept staged, and so is the staged TC
- * ingress program's pin). A kill between our program replacing the dead
- * one and the last rename, or a rename that failed, leaves pins of both
- * instances' maps: the next pf_pin_inspect (`run`, `detach`) completes the
- * commit (pf_pin_settle). */
+ * is tried, a map's pin not renamed is kept staged, and so is the staged
+ * TC ingress program's pin; the XDP program's, or a staged pin gone, is
+ * not). A kill between our program replacing the dead one and the last
+ * rename, or a map's rename that failed, leaves pins of both instances'
+ * maps: the next pf_pin_inspect (`run`, `detach`) completes the commit
+ * (pf_pin_settle). */
 int pf_pin_commit(struct pf_pin *p);
 
 /* Remove the staged pins, if any (the dead instance's stay in place). */
@@ -142,9 +143,9 @@ void pf_pin_unstage(struct pf_pin *p);
  * `stats` and `trace` read. Said either way. Program ids from the hooks
  * and from pinned programs: no CAP_SYS_ADMIN needed. Call with the
  * interface's lock held. 0, or -errno (message printed) if the hooks
- * cannot be read (the pins are left as they are) or a staged pin cannot
- * be renamed into place (kept staged, with the stager, for the next try):
- * the caller must not act on the pins. */
+ * cannot be read (the pins are left as they are) or a map's staged pin
+ * cannot be renamed into place (kept staged, with the stager, for the
+ * next try): the caller must not act on the pins. */
 int pf_pin_settle(const struct pf_pin *p, int ifindex);
 
 /* Are there staged pins in dir (any NAME_next or the stager): a run

@@ -129,14 +129,18 @@ fail:
 
 /* The staged pins in dir put in place (forward: each renamed over the one
  * it replaces, in pinned[]'s order, then the XDP program's over "xdp"; a
- * pin that cannot be renamed is kept staged for the next try -- and so is
- * the stager's pin, which tells that try the way: removed, the dead
+ * map's pin that cannot be renamed is kept staged for the next try -- and
+ * so is the stager's pin, which tells that try the way: removed, the dead
  * instance's pin under that name would stay, naming a map no answering
  * program reads, config's draining flag say) or removed (!forward); the
  * stager's program pin last forward, first back, so that a kill in
- * between never leaves staged pins that look committed to. settling: a
- * killed run's pins, some of which it may have renamed (not there: no
- * error). 0 or the first failed rename's -errno (a message per failure). */
+ * between never leaves staged pins that look committed to. The XDP
+ * program's pin names no map: one that cannot be renamed is removed,
+ * never kept (an obstacle that stays would fail every later settle; a
+ * program no pin names is found by id). settling: a killed run's pins,
+ * some of which it may have renamed (not there: no error). 0 or the first
+ * failed rename's -errno (a message per failure; settling, the XDP pin's
+ * is not one). */
 static int settle(const char *dir, bool forward, bool settling)
 {
 	char from[512], to[512], stager[512];
@@ -161,6 +165,12 @@ static int settle(const char *dir, bool forward, bool settling)
 		if (e == ENOENT && (settling || i == N_MAPS))
 			continue;
 		pr_warn("rename %s to %s: %s", from, to, strerror(e));
+		if (i == N_MAPS) {
+			unlink(from);   /* the XDP program's: see above */
+			if (!settling && !err)
+				err = -e;
+			continue;
+		}
 		if (!err)
 			err = -e;
 		kept += e != ENOENT;   /* (a staged pin gone: nothing to keep) */
@@ -260,8 +270,9 @@ void pf_pin_warn_staged(const char *dir)
 		n--;   /* pf_pin_path's "" */
 	if (pf_pin_staged(dir))
 		pr_warn("%.*s: pins staged by a run taking over are there (one taking over now, "
-			"or one stopped midway: the next 'preflightd run' or 'detach' settles "
-			"them); what is read may mix two instances' maps", (int)n, dir);
+			"or one stopped or failed midway: the next 'preflightd run' settles them, "
+			"so does 'detach' before it drains and removes preflightd); what is read "
+			"may mix two instances' maps", (int)n, dir);
 }
 
 /* See pin.h. */
@@ -279,16 +290,19 @@ int pf_pin_settle(const struct pf_pin *p, int ifindex)
 			"retry)", p->dir, strerror(-fwd));
 		return fwd;
 	}
-	pr_info("%s: a previous run was stopped while taking over the pins: %s", p->dir,
-		fwd ? "its programs answer, its pins put in place" :
-		"its programs had not replaced the dead instance's, its staged pins removed");
 	err = settle(p->dir, fwd, true);
-	if (err)
+	if (err) {
 		/* a pin not renamed still names the dead instance's map (its
 		 * config: `detach` would set draining where no answering
 		 * program reads it); kept staged, with the stager, for the
 		 * next try */
-		pr_warn("settle the pins a stopped run staged in %s: %s (the pins not renamed "
-			"kept staged; retry)", p->dir, strerror(-err));
-	return err;
+		pr_warn("settle the pins a stopped run staged in %s: %s (its programs answer; "
+			"the pins not renamed kept staged: clear what blocks each rename above, "
+			"then run again)", p->dir, strerror(-err));
+		return err;
+	}
+	pr_info("%s: a previous run was stopped while taking over the pins: %s", p->dir,
+		fwd ? "its programs answer, its pins put in place" :
+		"its programs had not replaced the dead instance's, its staged pins removed");
+	return 0;
 }

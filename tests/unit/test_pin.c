@@ -219,6 +219,31 @@ static void test_commit_kept(void **state)
 	pins_teardown(&p);
 }
 
+/* The XDP program's pin failing to go in place (a directory there) fails
+ * the commit but is not kept, nor is the stager: it names no map, and an
+ * obstacle that stays would fail every later settle. The maps' pins are
+ * all in place. */
+static void test_commit_xdp_not_kept(void **state)
+{
+	struct pf_pin p;
+	char path[sizeof(p.dir) + 8];
+	unsigned i;
+
+	(void)state;
+	pins_setup(&p, NULL);
+	put(p.dir, "xdp_next", "new");
+	snprintf(path, sizeof(path), "%s/xdp", p.dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(pf_pin_commit(&p), -EISDIR);
+	assert_false(p.staged);
+	for (i = 0; i < N_NAMES; i++)
+		assert_string_equal(got(p.dir, names[i]), "new");
+	assert_int_not_equal(unlink_pin(p.dir, "xdp_next"), 0);
+	assert_int_not_equal(unlink_pin(p.dir, "tc_ingress_next"), 0);
+	assert_int_equal(rmdir(path), 0);
+	pins_teardown(&p);
+}
+
 /* A run that never got its programs attached drops what it staged: the
  * dead instance's pins stay as they were. */
 static void test_unstage(void **state)
@@ -265,6 +290,7 @@ int main(void)
 		cmocka_unit_test(test_commit),
 		cmocka_unit_test(test_commit_partial),
 		cmocka_unit_test(test_commit_kept),
+		cmocka_unit_test(test_commit_xdp_not_kept),
 		cmocka_unit_test(test_unstage),
 		cmocka_unit_test(test_inspect_settles_back),
 	};
