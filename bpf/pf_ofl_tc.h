@@ -142,7 +142,9 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
  * app can read the request, so the response's head meets the SK_MSG
  * program again. The socket must be ESTABLISHED (the kernel refuses other
  * states). Returns 0 when the socket is in the map, 1 when the offload
- * is being detached, -1 on a failure. Not inlined: its socket tuple and
+ * is being detached, -2 when an old psock with a message program is still
+ * on the socket (see PF_OFL_READD_DROPS), -1 on another failure. Not
+ * inlined: its socket tuple and
  * key on pf_ofl_head_cb's frame made the recorder's deepest call chain
  * (pf_ofl_tc, pf_ofl_head_cb, pf_ofl_decide and the parser below it) too
  * deep ("combined stack size of 4 calls is 528. Too large"). */
@@ -166,15 +168,18 @@ static __noinline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p
 		 * map, or an old one not yet dropped (the map would then lose
 		 * it): only a look-up tells */
 		in = bpf_map_lookup_elem(&pf_ofl_socks, &cookie);
-		err = in ? 0 : -1;
 		if (in)
 			bpf_sk_release(in);
+		else if (err == -PF_EBUSY)
+			return -2;
+		err = in ? 0 : -1;
 	}
 	if (err)
 		return -1;
 	bpf_spin_lock(&st->lock);
 	if (st->s.detached == PF_OFL_DET_OUT) /* (a copy of the segment may have been first) */
 		st->s.detached = PF_OFL_DET_IN;
+	st->s.readd_busy = 0;
 	bpf_spin_unlock(&st->lock);
 	pf_count(PF_STAT_OFL_READDED);
 	return 0;
@@ -190,6 +195,7 @@ struct pf_ofl_rec {
 	struct pf_ofl_sk *st;
 	struct pf_ofl_scratch *sc;
 	__u32 next;
+	__u32 drop;   /* drop the segment: the client sends it again */
 };
 
 /* Record the request head at rc->next (in segment rc->p, on rc->st): a
@@ -250,6 +256,21 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 		 * lock was let go). */
 		bpf_spin_unlock(&st->lock);
 		ret = pf_ofl_readd(rc->skb, rc->p, st);
+		if (ret == -2) {
+			/* the write before still holds the old psock: this
+			 * segment dropped, sent again by the client once
+			 * that write has ended (PF_OFL_READD_DROPS) */
+			bpf_spin_lock(&st->lock);
+			if (st->s.readd_busy < PF_OFL_READD_DROPS) {
+				st->s.readd_busy++;
+				rc->drop = 1;
+			}
+			bpf_spin_unlock(&st->lock);
+			if (rc->drop) {
+				pf_count(PF_STAT_OFL_READD_BUSY);
+				return 1;
+			}
+		}
 		if (ret) {
 			pf_ofl_in_stop(st, next, ret < 0 ? PF_STAT_OFL_DETACH_FAILED : 0);
 			return 1;
@@ -294,9 +315,10 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	return 0;
 }
 
-/* Record the request heads that start in segment p on st. */
-static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
-					  struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
+/* Record the request heads that start in segment p on st. Returns 1 if
+ * the segment must be dropped (pf_ofl_head_cb: rc.drop), else 0. */
+static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
+					 struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
 {
 	struct pf_ofl_rec rc = { .skb = skb, .p = p, .st = st, .sc = sc };
 	__u32 S = p->seq, E = p->seq + p->pay_len;
@@ -305,10 +327,10 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 	 * of the recorder's time): in_state and next only move forward, and
 	 * the commit below checks both again under the lock */
 	if (st->s.in_state != PF_OFL_IN_HEAD)
-		return;
+		return 0;
 	rc.next = st->s.next;
 	if (!pf_ofl_before(rc.next, E))
-		return; /* body bytes, or bytes already parsed */
+		return 0; /* body bytes, or bytes already parsed */
 	if (pf_ofl_before(rc.next, S)) {
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is
@@ -320,16 +342,21 @@ static __always_inline void pf_ofl_record(struct __sk_buff *skb, const struct pf
 			st->s.has_gap = 1;
 		}
 		bpf_spin_unlock(&st->lock);
-		return;
+		return 0;
 	}
 	bpf_loop(PF_OFL_HEADS_SEG, pf_ofl_head_cb, &rc, 0);
+	return rc.drop;
 }
 
 /* The request recorder is its own TC program (pf_ofl_tc), reached through
  * pf_ofl_tail (pf_ofl_maps.h) once the preflight datapath has passed a
  * client segment (already in the socket's sequence space): its
  * verification does not count against pf_tc_ingress's, and it is loaded
- * only with the offload. Always continues (TC_ACT_UNSPEC). */
+ * only with the offload. Continues (TC_ACT_UNSPEC), but for a request
+ * segment that came before its socket could go back in the SK_MSG path
+ * (PF_OFL_READD_DROPS): dropped (TC_ACT_SHOT), the client sends it again
+ * (the preflight datapath, which passed it, follows a request's framing
+ * once: a copy before c_next is a retransmission to it). */
 
 /* The hook in pf_tc_ingress: returns only if the recorder is not there. */
 static __always_inline void pf_ofl_ingress_hook(struct __sk_buff *skb)
@@ -338,30 +365,29 @@ static __always_inline void pf_ofl_ingress_hook(struct __sk_buff *skb)
 		bpf_tail_call(skb, &pf_ofl_tail, PF_OFL_TAIL_REC);
 }
 
-static __always_inline void pf_ofl_ingress(struct __sk_buff *skb)
+/* Record what segment skb brings; 1 if it must be dropped, else 0. */
+static __always_inline int pf_ofl_ingress(struct __sk_buff *skb)
 {
 	struct pf_ofl_scratch *sc;
 	struct pf_ofl_sk *st;
 	struct pf_pkt p;
 
 	if (!pf_cfg.ofl_on)
-		return;
+		return 0;
 	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN) || !p.pay_len || !p.answer_port ||
 	    (p.tflags & (PF_TCPF_SYN | PF_TCPF_RST)))
-		return;
+		return 0;
 	sc = pf_ofl_scratch_get(PF_OFL_SCR_TC);
 	if (!sc)
-		return;
+		return 0;
 	st = pf_ofl_sk_of(skb, &p, sc);
-	if (st)
-		pf_ofl_record(skb, &p, st, sc);
+	return st ? pf_ofl_record(skb, &p, st, sc) : 0;
 }
 
 SEC("tc")
 int pf_ofl_tc(struct __sk_buff *skb)
 {
-	pf_ofl_ingress(skb);
-	return TC_ACT_UNSPEC;
+	return pf_ofl_ingress(skb) ? TC_ACT_SHOT : TC_ACT_UNSPEC;
 }
 
 /* ================================================================

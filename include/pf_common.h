@@ -156,6 +156,7 @@ enum pf_tok_kind {
 	X(OFL_READDED,         "offload: sockets back in the SK_MSG path at their next request") \
 	X(OFL_LEAVE_RACE,      "offload: a request arrived while TC egress took its socket out of the SK_MSG path: later responses unchanged") \
 	X(OFL_DETACH_FAILED,   "offload: socket map update/delete for a body failed: connection passed unchanged") \
+	X(OFL_READD_BUSY,      "offload: request segments dropped for the client to send again: the write before still held the socket's old psock") \
 	X(OFL_KEEP_STAR,       "offload: app_headers: keep and the app's own ACAO is *: no Access-Control-Allow-Credentials added to it") \
 	X(OFL_WINDOW,          "offload: responses whose small body passed without another SK_MSG run (apply_bytes)") \
 	X(SHD_READ,            "shadow: app response heads read at TC egress for comparison")

@@ -14,6 +14,15 @@
 #define PF_OFL_HEADS_SEG   PF_OFL_FIFO /* request heads parsed in one segment */
 #define PF_OFL_EXPOSE_MAX  256   /* "Access-Control-Expose-Headers: ...\r\n" */
 #define PF_OFL_CORK_MAX    64    /* writes a head may be split over */
+/* A socket back from a body's trip out of pf_ofl_socks cannot go in while
+ * the app's write that sent the head still holds its old psock (the
+ * kernel refuses the re-add: EBUSY). A request that comes that early --
+ * the client had the whole body before that write returned -- has its
+ * segment dropped at TC ingress, at most this many times in a row, so
+ * that the client sends it again after the write has ended: recorded
+ * then, its response edited. Past that (something else holds a psock with
+ * a message program), recording stops. */
+#define PF_OFL_READD_DROPS 3
 /* A response whose Content-Length body is at least this long takes its
  * socket out of pf_ofl_socks (the SK_MSG path) for the body: the kernel
  * copies every sendfile page into the message while the socket is in a
@@ -98,7 +107,10 @@ struct pf_ofl_state {
 	__u8  detached;    /* enum pf_ofl_det: out of pf_ofl_socks, TC
 			    * ingress puts it back before it records the
 			    * next request */
-	__u8  pad[4];
+	__u8  readd_busy;  /* request segments dropped since the socket
+			    * left: its old psock was still there (see
+			    * PF_OFL_READD_DROPS) */
+	__u8  pad[3];
 	struct pf_ofl_ent q[PF_OFL_FIFO];
 };
 

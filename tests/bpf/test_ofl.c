@@ -727,6 +727,86 @@ out:
 	ocase_close(&k);
 }
 
+/* A socket back from a body's trip out of pf_ofl_socks while its old
+ * psock is still there (the app's write that sent the head holding it):
+ * the kernel refuses the re-add (EBUSY). Here a second socket map with a
+ * message program holds the server socket's psock, and pf_ofl_socks has
+ * one too (the kernel refuses a second message program on a psock). The
+ * recorder drops the request segment for the client to send again, up to
+ * PF_OFL_READD_DROPS times in a row -- counted, nothing recorded, still
+ * recording --, then stops (ofl_detach_failed: before, at once). Once the
+ * psock is gone the re-add succeeds, the request is recorded and the
+ * count of drops starts again. */
+static void t_readd_busy(void)
+{
+	int socks = bpf_map__fd(h_skel->maps.pf_ofl_socks);
+	int msg = bpf_program__fd(h_skel->progs.pf_ofl_msg);
+	int other = -1, in_socks = 0, in_other = 0, i;
+	__u32 zero = 0, sfd;
+	struct pf_ofl_sk v;
+	struct h_run r;
+	struct ocase k;
+
+	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL))
+		goto out;
+	sfd = (__u32)k.c[0].sfd;
+	other = bpf_map_create(BPF_MAP_TYPE_SOCKMAP, "pf_t_other", 4, 4, 1, NULL);
+	if (!H_CHECK(other >= 0, "create a socket map: %s", strerror(errno)))
+		goto out;
+	in_other = !bpf_prog_attach(msg, other, BPF_SK_MSG_VERDICT, 0);
+	in_socks = !bpf_prog_attach(msg, socks, BPF_SK_MSG_VERDICT, 0);
+	if (!H_CHECK(in_other && in_socks, "attach the message program: %s", strerror(errno)) ||
+	    !H_CHECK(!bpf_map_update_elem(other, &zero, &sfd, BPF_ANY),
+		     "the socket into the other map: %s", strerror(errno)) ||
+	    !oconn_arm_det(&k.c[0], k.s[0].seq, PF_OFL_DET_OUT, 0, false))
+		goto out;
+	for (i = 0; i <= PF_OFL_READD_DROPS; i++) {
+		if (!h_run_spec(&ofl_prog, &k.s[0], NULL, &r) || !oconn_state(&k.c[0], &v))
+			goto out;
+		if (i < PF_OFL_READD_DROPS) {
+			H_EQ(r.verdict, H_DROP, "verdict: dropped, the client sends it again");
+			H_EQ(r.delta[PF_STAT_OFL_READD_BUSY], 1, "ofl_readd_busy");
+			H_EQ(r.delta[PF_STAT_OFL_DETACH_FAILED], 0, "ofl_detach_failed");
+			H_EQ(v.s.in_state, PF_OFL_IN_HEAD, "still recording");
+			H_EQ(v.s.readd_busy, i + 1, "drops in a row");
+		} else {
+			H_EQ(r.verdict, H_PASS, "verdict past the drops");
+			H_EQ(r.delta[PF_STAT_OFL_READD_BUSY], 0, "ofl_readd_busy");
+			H_EQ(r.delta[PF_STAT_OFL_DETACH_FAILED], 1, "ofl_detach_failed");
+			H_EQ(v.s.in_state, PF_OFL_IN_STOP, "recording stopped");
+		}
+		H_EQ(v.s.n_req, 0, "requests recorded");
+		H_EQ(v.s.detached, PF_OFL_DET_OUT, "detached");
+		H_CHECK(!oconn_in_map(&k.c[0]), "the socket in pf_ofl_socks");
+	}
+	/* the old psock gone: back in at the next request, recorded, the
+	 * drops counted from zero again */
+	if (!H_CHECK(!bpf_map_delete_elem(other, &zero), "the socket out of the other map: %s",
+		     strerror(errno)) ||
+	    !oconn_arm_det(&k.c[0], k.s[0].seq, PF_OFL_DET_OUT, 0, false) ||
+	    !oconn_state(&k.c[0], &v))
+		goto out;
+	v.s.readd_busy = 2;
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_ofl_sk), &k.c[0].sfd, &v,
+					  BPF_ANY), "pf_ofl_sk: %s", strerror(errno)) ||
+	    !h_run_spec(&ofl_prog, &k.s[0], NULL, &r) || !oconn_state(&k.c[0], &v))
+		goto out;
+	H_EQ(r.verdict, H_PASS, "verdict once the psock is gone");
+	H_EQ(r.delta[PF_STAT_OFL_READDED], 1, "ofl_readded");
+	H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 1, "ofl_req_recorded");
+	H_EQ(v.s.readd_busy, 0, "drops in a row after the re-add");
+	H_EQ(v.s.detached, PF_OFL_DET_IN, "detached after the re-add");
+	H_CHECK(oconn_in_map(&k.c[0]), "the socket not back in pf_ofl_socks");
+out:
+	if (in_socks)
+		bpf_prog_detach2(msg, socks, BPF_SK_MSG_VERDICT);
+	if (in_other)
+		bpf_prog_detach2(msg, other, BPF_SK_MSG_VERDICT);
+	if (other >= 0)
+		close(other);
+	ocase_close(&k);
+}
+
 /* The race itself, driven (bpf/pf_test.h): TC egress of a socket that
  * asked to leave stops on a second CPU between its lock section and its
  * delete (PF_TP_OFL_LEAVE) while the recorder takes the connection's
@@ -924,6 +1004,7 @@ void test_ofl(void)
 	h_case("ofl_leave_race_stops_recording", t_leave_race);
 	h_case("ofl_leave_round_trip", t_leave_round_trip);
 	h_case("ofl_leave_race_driven", t_leave_race_driven);
+	h_case("ofl_readd_busy_drops", t_readd_busy);
 	h_case("shd_units_per_segment", t_shd_units_per_segment);
 	h_case("ofl_entry_overlap", t_entry_overlap);
 }
