@@ -259,8 +259,16 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 		if (ret == -2) {
 			/* the write before still holds the old psock: this
 			 * segment dropped, sent again by the client once
-			 * that write has ended (PF_OFL_READD_DROPS) */
+			 * that write has ended (PF_OFL_READD_DROPS) -- if
+			 * it is still the head to record, the socket still
+			 * out (else a copy on another CPU got in first: this
+			 * head again, which tells) */
 			bpf_spin_lock(&st->lock);
+			if (st->s.in_state != PF_OFL_IN_HEAD || st->s.next != next ||
+			    st->s.detached != PF_OFL_DET_OUT) {
+				bpf_spin_unlock(&st->lock);
+				return 0;
+			}
 			if (st->s.readd_busy < PF_OFL_READD_DROPS) {
 				st->s.readd_busy++;
 				rc->drop = 1;

@@ -20,9 +20,12 @@
  * the client had the whole body before that write returned -- has its
  * segment dropped at TC ingress, at most this many times in a row, so
  * that the client sends it again after the write has ended: recorded
- * then, its response edited. Past that (something else holds a psock with
- * a message program), recording stops. */
-#define PF_OFL_READD_DROPS 3
+ * then, its response edited. Past that, recording stops: something else
+ * holds the psock -- another socket map's message program, or a thread
+ * of the app blocked in recv() since before the socket left, which only
+ * this request would wake (two drops cost it about 0.6 s: the client's
+ * loss probe, then its retransmission). */
+#define PF_OFL_READD_DROPS 2
 /* A response whose Content-Length body is at least this long takes its
  * socket out of pf_ofl_socks (the SK_MSG path) for the body: the kernel
  * copies every sendfile page into the message while the socket is in a
