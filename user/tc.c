@@ -68,11 +68,11 @@ static int cls_detach(int ifindex, enum bpf_tc_attach_point ap, __u32 prio)
  * clsact). */
 static int cls_ours_present(int ifindex, bool ingress)
 {
-	struct pf_tc_prog c[64];
+	struct pf_tc_prog c[PF_TC_CHAIN_MAX];
 	int n, i;
 
-	n = pf_tc_chain(ifindex, ingress, c, 64);
-	for (i = 0; i < n && i < 64; i++)
+	n = pf_tc_chain(ifindex, ingress, c, PF_TC_CHAIN_MAX);
+	for (i = 0; i < n && i < PF_TC_CHAIN_MAX; i++)
 		if (!c[i].tcx && c[i].handle == PF_TC_HANDLE &&
 		    c[i].prio == (ingress ? PF_TC_PRIO_IN : PF_TC_PRIO_OUT))
 			return 1;
@@ -82,15 +82,15 @@ static int cls_ours_present(int ifindex, bool ingress)
 /* Number of clsact filters on one hook (0 without clsact), or -errno. */
 static int cls_count(int ifindex, bool ingress)
 {
-	struct pf_tc_prog c[64];
+	struct pf_tc_prog c[PF_TC_CHAIN_MAX];
 	int n, i, cls = 0;
 
-	n = pf_tc_chain(ifindex, ingress, c, 64);
+	n = pf_tc_chain(ifindex, ingress, c, PF_TC_CHAIN_MAX);
 	if (n < 0)
 		return n;
-	for (i = 0; i < n && i < 64; i++)
+	for (i = 0; i < n && i < PF_TC_CHAIN_MAX; i++)
 		cls += !c[i].tcx;
-	return n > 64 ? n : cls;   /* more than we looked at: not empty */
+	return n > PF_TC_CHAIN_MAX ? n : cls;   /* more than we looked at: not empty */
 }
 
 static int cls_attach_both(struct pf_tc *tc, int in_fd, int out_fd, bool replace)

@@ -188,6 +188,16 @@ static void test_commit_partial(void **state)
 	pins_teardown(&p);
 }
 
+/* Put a directory where dir/name goes (removing a pin there first), the
+ * obstacle a commit's rename fails on (a file is never renamed over a
+ * directory: EISDIR); its path in path. */
+static void block_pin(const char *dir, const char *name, char *path, size_t n)
+{
+	snprintf(path, n, "%s/%s", dir, name);
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+}
+
 /* A rename that fails for another reason than a staged pin gone (here a
  * directory where the pin goes: EISDIR) fails the commit, the others are
  * still made, and that pin stays staged with the stager's program pin:
@@ -201,10 +211,7 @@ static void test_commit_kept(void **state)
 
 	(void)state;
 	pins_setup(&p, NULL);
-	assert_int_equal(unlink_pin(p.dir, "config"), 0);
-	snprintf(path, sizeof(path), "%s/config", p.dir);
-	assert_int_equal(mkdir(path, 0700), 0);
-	/* (a file is never renamed over a directory) */
+	block_pin(p.dir, "config", path, sizeof(path));
 	assert_int_equal(pf_pin_commit(&p), -EISDIR);
 	assert_false(p.staged);
 	for (i = 0; i < N_NAMES; i++)
@@ -232,8 +239,7 @@ static void test_commit_xdp_not_kept(void **state)
 	(void)state;
 	pins_setup(&p, NULL);
 	put(p.dir, "xdp_next", "new");
-	snprintf(path, sizeof(path), "%s/xdp", p.dir);
-	assert_int_equal(mkdir(path, 0700), 0);
+	block_pin(p.dir, "xdp", path, sizeof(path));
 	assert_int_equal(pf_pin_commit(&p), -EISDIR);
 	assert_false(p.staged);
 	for (i = 0; i < N_NAMES; i++)
