@@ -150,7 +150,7 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
  * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_DAEMON_FAILED when the
  * daemon marked the wait failed (it could not teach the verdict);
  * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
- * be learned). Called only for a request of a real connection (a socket,
+ * be learned); PF_STAT_PASS_ORIGIN_BYTES for one that is not ASCII. Called only for a request of a real connection (a socket,
  * a valid checksum) that the socket guards would let us answer: nothing
  * a spoofed segment can make the daemon learn.
  * A global function (a cold path: one call per punted request), so the
@@ -184,6 +184,10 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 		n = s->r.origin.len;
 		if (n == 0 || n > PF_TOKEN_MAX)
 			return PF_STAT_PASS_TOO_LONG;
+		/* before any state keyed by its hash (pf_punted, the
+		 * daemon's verdict): see PF_HASH_SEED0 */
+		if (!pf_ascii_buf((const struct pf_buf *)s->req, s->r.origin.off, n))
+			return PF_STAT_PASS_ORIGIN_BYTES;
 		h = s->m.oc.h;
 	}
 	first = bpf_map_lookup_elem(&pf_punted, &h);

@@ -122,6 +122,11 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	if (!hb || now - hb > PF_PUNT_WAIT_NS || n == 0 || n > PF_TOKEN_MAX ||
 	    bpf_map_lookup_elem(&pf_punted, &h))
 		return;
+	/* see pf_punt_req */
+	if (!pf_ascii_buf((const struct pf_buf *)sc->buf, sc->r.origin.off, n)) {
+		pf_count(PF_STAT_PASS_ORIGIN_BYTES);
+		return;
+	}
 	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
 	if (!rec)
 		return;

@@ -105,6 +105,7 @@ enum pf_tok_kind {
 	X(PUNT_DAEMON,         "punted to the daemon, segment dropped for a retransmission") \
 	X(PASS_DAEMON_DOWN,    "daemon down or lagging: passed") \
 	X(PASS_DAEMON_FAILED,  "the daemon could not learn its verdict: passed") \
+	X(PASS_ORIGIN_BYTES,   "Origin not ASCII (no browser sends one): its regexes not asked, passed") \
 	X(PASS_MSS,            "response larger than MSS") \
 	X(PASS_WINDOW,         "response larger than the client's window") \
 	X(PASS_IP,             "IP fragments/options/extension headers") \
@@ -370,7 +371,27 @@ PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, cons
  * pf_hash_end(). A hit is always verified byte for byte: the hash only
  * has to spread natural strings (the compiler refuses collisions between
  * policy strings). */
-#define PF_HASH_INIT  0xcbf29ce484222325ULL
+/* The hash is keyed: it starts from pf_hash_seed, which `preflightd run`
+ * draws at random (getrandom) before it compiles anything and hands to
+ * its BPF object (read-only data, set before load: to the verifier a
+ * known constant). Unkeyed, anyone could compute an origin whose hash
+ * equals an allowed regex origin's (a few seconds: the word steps are
+ * invertible), have the daemon learn it first as a negative under that
+ * hash, and so make the allowed one unlearnable (pass_daemon_failed)
+ * until the next reload. Not a cryptographic MAC: one difference in the
+ * top bit of two words survives any seed (x * odd flips bit 63 alike),
+ * so only ASCII origins are handed to the daemon (pf_ascii_buf). Every
+ * other user -- tests, `check`, `explain`, the test object -- keeps the
+ * default, so their hashes agree with each other. */
+#define PF_HASH_SEED0 0xcbf29ce484222325ULL
+#ifdef __bpf__
+const volatile __u64 pf_hash_seed = PF_HASH_SEED0;
+#else
+/* weak: this header defines it in every file that includes it, the
+ * linker keeps one */
+__attribute__((weak)) __u64 pf_hash_seed = PF_HASH_SEED0;
+#endif
+#define PF_HASH_INIT  pf_hash_seed
 #define PF_HASH_PRIME 0x100000001b3ULL  /* the FNV prime (punt keys mix with it) */
 #define PF_HASH_MUL1  0x9e3779b97f4a7c15ULL
 #define PF_HASH_MUL2  0xff51afd7ed558ccdULL
@@ -411,6 +432,30 @@ static const __u8 pf_lower_tab[256] PF_RODATA = {
 PF_INLINE __u8 pf_lower(__u8 c)
 {
 	return pf_lower_tab[c];
+}
+
+/* 1 if none of the n (<= PF_TOKEN_MAX) bytes at rb->b[off] has its
+ * high bit set: a serialized origin, which is all a browser sends, is
+ * ASCII (RFC 6454; IDNA hosts). Reads up to 7 bytes past them. A global
+ * function: inlined into the offload recorder's head callback it took
+ * pf_ofl_tc over "BPF program is too large. Processed 1000001 insn". */
+PF_GLOBAL int pf_ascii_buf(const struct pf_buf *rb, __u32 off, __u32 n)
+{
+	__u64 acc = 0, w;
+	__u32 k;
+
+	/* 32-bit counters, as pf_eq_words has them (see there) */
+	if (!rb || n > PF_TOKEN_MAX)
+		return 0;
+	for (k = 0; k < PF_TOKEN_MAX / 8; k++) {
+		if (8 * k >= n)
+			break;
+		w = pf_ld64(rb->b + ((off + 8 * k) & (PF_REQ_MAX - 1)));
+		if (n - 8 * k < 8)
+			w &= pf_low_bytes(n - 8 * k);
+		acc |= w;
+	}
+	return !(acc & PF_HIGHS);
 }
 
 #ifndef __bpf__

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <net/if.h>
+#include <sys/random.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
@@ -378,6 +379,14 @@ int pf_cmd_run(int argc, char **argv)
 		pr_warn("interface %s: %s", o.iface, strerror(errno));
 		return 1;
 	}
+	/* this instance's hash key, before anything is hashed: see
+	 * PF_HASH_SEED0 (no entropy yet, early at boot: the default, said) */
+	if (getrandom(&pf_hash_seed, sizeof(pf_hash_seed), GRND_NONBLOCK) !=
+	    sizeof(pf_hash_seed)) {
+		pr_warn("getrandom: %s (the policy's hashes unkeyed: an origin crafted to "
+			"collide can keep a regex origin from being learned)", strerror(errno));
+		pf_hash_seed = PF_HASH_SEED0;
+	}
 	err = pf_policy_load(o.policy, &pol, stderr);
 	if (!err)
 		err = pf_policy_compile(&pol, 0, &comp, stderr);
@@ -395,6 +404,7 @@ int pf_cmd_run(int argc, char **argv)
 		pr_warn("open BPF object: %s", strerror(errno));
 		goto out_unlock;
 	}
+	skel->rodata->pf_hash_seed = pf_hash_seed;
 	err = pf_maps_size(skel->obj, &comp, o.max_flows);
 	if (err)
 		goto out_destroy;

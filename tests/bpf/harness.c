@@ -164,6 +164,11 @@ void h_init(void)
 	h_skel = preflightd_test__open();
 	if (!h_skel)
 		h_die("open preflightd_test", errno);
+	/* a hash key of its own, as `run` draws one (PF_HASH_SEED0): every
+	 * answer below then needs the kernel's hashes and the compiler's to
+	 * agree on it */
+	pf_hash_seed = H_HASH_SEED;
+	h_skel->rodata->pf_hash_seed = pf_hash_seed;
 	err = bpf_map__set_max_entries(h_skel->maps.pf_flows, H_MAX_FLOWS);
 	if (err)
 		h_die("size pf_flows", err);

@@ -169,6 +169,7 @@ void h_use_policy(const char *yaml);
 /* pf_tokens max_entries in the test build (small, so a policy that does
  * not fit is quick to make). */
 #define H_MAX_TOKENS 4096
+#define H_HASH_SEED  0x5eed0f7e57c0ffeeULL /* the tier's hash key (harness.c) */
 
 /* A reload of policy yaml into slot with the daemon's installer; *n_toks
  * (may be NULL) gets its number of policy strings. Returns the

@@ -201,6 +201,39 @@ static void t_punt_guard_first(void)
 		H_EQ(drain_punts(), 0, "pf_punt records");
 }
 
+/* An Origin that is not ASCII (no browser sends one) is never handed to
+ * the daemon: no record, no wait under its hash (pf_punted) -- a top-bit
+ * difference makes two origins collide whatever the hash key
+ * (PF_HASH_SEED0), and a learned negative under an allowed origin's hash
+ * kept that one from being learned until a reload. Passed to the app. */
+static void t_punt_not_ascii(void)
+{
+	static const char req[] =
+		"OPTIONS /api/items/7 HTTP/1.1\r\n"
+		"Host: api.example.com\r\n"
+		"Origin: https://pr-12.prev\xca\x65w.example.com\r\n"
+		"Access-Control-Request-Method: PUT\r\n"
+		"\r\n";
+	__u64 key;
+	struct h_fix f;
+
+	setup(mono_ns());
+	punt_fix(&f, false);
+	h_answer_fix(&f, 4, req, S0, P0);
+	f.verdict = H_PASS;
+	f.unchanged = true;
+	memset(f.d, 0, sizeof(f.d));
+	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+	f.d[1] = (struct h_delta)H_D(PASS_ORIGIN_BYTES, 1);
+	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
+	f.d[3] = (struct h_delta)H_DEND;
+	if (!h_fix_run(&f, NULL))
+		return;
+	H_EQ(drain_punts(), 0, "pf_punt records");
+	H_CHECK(bpf_map_get_next_key(bpf_map__fd(h_skel->maps.pf_punted), NULL, &key),
+		"a wait recorded in pf_punted");
+}
+
 /* The daemon could not teach a verdict (a hash collision, a failed
  * insert, no regexes): it marks the wait failed, and the retransmission
  * goes to the app -- not punted and dropped again, forever. A mark from
@@ -425,6 +458,7 @@ void test_slowpath(void)
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
 	h_case("slowpath: spoofed (no socket): not punted, not tracked", t_punt_spoofed);
+	h_case("slowpath: Origin not ASCII: not punted, passed", t_punt_not_ascii);
 	h_case("slowpath: bad checksum: not punted", t_punt_bad_csum);
 	h_case("slowpath: socket guard fails: passed, not punted", t_punt_guard_first);
 	h_case("slowpath: daemon could not teach it: passed, not punted again",

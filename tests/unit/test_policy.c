@@ -982,6 +982,24 @@ static void test_cmd_check(void **state)
  * state after its 8 first bytes was searched for) pass the validator but
  * not the compiler: refused as FILE:LINE:COL at the later one, naming
  * the other's position -- by check's compile and by run's. */
+/* The hash is keyed (PF_HASH_SEED0): a pair that collides under the
+ * default key -- found by inverting the word steps, which anyone can do
+ * for an origin the policy allows by a regex -- does not under another.
+ * `run` draws its key at random. */
+static void test_hash_keyed(void **state)
+{
+	static const __u8 a[] = "PUTXPUTX!A!!$!!!", b[] = "KCVFPRBB-qMP%mrA";
+
+	(void)state;
+	assert_int_equal(pf_hash_seed, PF_HASH_SEED0);
+	assert_int_equal(pf_hash_bytes(a, 16, 0), pf_hash_bytes(b, 16, 0));
+	pf_hash_seed = 0x0123456789abcdefULL;
+	assert_int_not_equal(pf_hash_bytes(a, 16, 0), pf_hash_bytes(b, 16, 0));
+	pf_hash_seed = 0xfedcba9876543210ULL;
+	assert_int_not_equal(pf_hash_bytes(a, 16, 0), pf_hash_bytes(b, 16, 0));
+	pf_hash_seed = PF_HASH_SEED0;
+}
+
 static void test_hash_collision(void **state)
 {
 	static const char yaml[] =
@@ -1035,6 +1053,7 @@ int main(void)
 		cmocka_unit_test(test_hsort),
 		cmocka_unit_test(test_cmd_check),
 		cmocka_unit_test(test_hash_collision),
+		cmocka_unit_test(test_hash_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
