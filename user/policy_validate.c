@@ -108,6 +108,61 @@ static const char *const pf_probe_origins[] = {
 	"https://preflightd-probe.invalid:8443",
 };
 
+/* The literal host name a pattern ends with, escapes undone: for
+ * 'https://.*example\.com' "example.com" (up to the last quantifier,
+ * class or group), into out (n bytes; "" if there is none with a dot). */
+static void literal_tail(const char *pat, char *out, size_t n)
+{
+	size_t len = strlen(pat), i, k, m = 0;
+	char *tok = malloc(len + 1);
+	unsigned char *esc = malloc(len + 1);
+
+	out[0] = 0;
+	if (!tok || !esc)
+		goto out;
+	for (i = 0; i < len; i++, m++) {   /* tokens: a byte and its escape */
+		esc[m] = pat[i] == '\\' && i + 1 < len;
+		i += esc[m];
+		tok[m] = pat[i];
+	}
+	if (m && !esc[m - 1] && tok[m - 1] == '$')
+		m--;
+	for (k = m; k > 0; k--) {
+		char c = tok[k - 1];
+
+		if (esc[k - 1] ? c != '.' && c != '-' :
+				 !isalnum((unsigned char)c) && c != '-' && c != ':')
+			break;
+	}
+	/* a name that starts with a label character and has a dot */
+	if (m - k + 1 > n || k == m || !isalnum((unsigned char)tok[k]) ||
+	    !memchr(tok + k, '.', m - k))
+		goto out;
+	memcpy(out, tok + k, m - k);
+	out[m - k] = 0;
+out:
+	free(tok);
+	free(esc);
+}
+
+/* Does the compiled regex code, whose pattern ends with the host name
+ * tail, also match that name glued to another label ("https://" +
+ * "preflightd-probe" + tail) -- a name anyone can register, as
+ * 'https://.*example\.com' matches https://evilexample.com? The probe
+ * matched goes to hit (n bytes). */
+static int matches_glued(void *code, const char *tail, char *hit, size_t n)
+{
+	static const char *const schemes[] = { "https://", "http://" };
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(hit, n, "%spreflightd-probe%s", schemes[i], tail);
+		if (pf_regex_matches(code, hit, strlen(hit)))
+			return 1;
+	}
+	return 0;
+}
+
 /* Checks of what the compiled regex code (entry e of rule r) matches: never
  * the null origin (any sandboxed page or data: URL sends it; refused as an
  * exact origin too), with credentials never any site's origin (the
@@ -118,7 +173,7 @@ static const char *const pf_probe_origins[] = {
 static void check_regex_reach(const struct pf_policy_rule *r, const struct pf_str *e,
 			      void *code, struct pf_diag *d)
 {
-	char shown[PF_SHOW_MAX];
+	char shown[PF_SHOW_MAX], tail[PF_SHOW_MAX], hit[PF_SHOW_MAX + 32];
 	struct pf_mark at = e->at;
 	size_t i, n = strlen(e->s);
 	int esc = 0, cls = 0;
@@ -132,6 +187,15 @@ static void check_regex_reach(const struct pf_policy_rule *r, const struct pf_st
 				pf_show(e->s, shown, sizeof(shown)), pf_probe_origins[i]);
 			break;
 		}
+	/* a suffix match: refused with credentials, like any site's origin */
+	literal_tail(e->s, tail, sizeof(tail));
+	if (tail[0] && matches_glued(code, tail, hit, sizeof(hit))) {
+		(r->credentials ? pf_diag : pf_diag_warn)(d, e->at,
+			"regex '%s' also matches %s: a host name that only ends in '%s', which anyone can register%s; put an escaped dot ('\\.') before the domain",
+			pf_show(e->s, shown, sizeof(shown)), hit, tail,
+			r->credentials ? " (with credentials: true it would read credentialed responses)" : "");
+		return;
+	}
 	for (i = 0; i < n; i++) {
 		char c = e->s[i];
 

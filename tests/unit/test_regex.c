@@ -113,6 +113,11 @@ static void test_bad(void **state)
 		  "t.yaml:6:17: ", "matches any site's origin (https://preflightd-probe.invalid)" },
 		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*:8443'\n",
 		  "t.yaml:6:17: ", "(https://preflightd-probe.invalid:8443)" },
+		/* with credentials: a suffix match (a name anyone can register) */
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*example\\.com'\n",
+		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.com: a host name that only ends in 'example.com'" },
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://[a-z-]*api\\.example\\.com:8443$'\n",
+		  "t.yaml:6:17: ", "also matches https://preflightd-probeapi.example.com:8443" },
 	};
 	size_t i;
 
@@ -165,6 +170,14 @@ static void test_reach_and_dots(void **state)
 			      "      - regex: 'https://[a-z.]+\\.x\\.test'\n"
 			      "      - regex: 'https://p.*\\.y\\.test'\n", &pol, &errs), 0);
 	assert_string_equal(errs, "t.yaml:6:28: warning: regex 'https://app.example.com': this '.' matches any character (a look-alike host such as one with '-' in its place matches too); write '\\.' for a dot\n");
+	free(errs);
+	pf_policy_free(&pol);
+	/* a suffix match without credentials: a warning; a dot (or a
+	 * group that must end in one) before the domain: none */
+	assert_int_equal(load(HEAD "    origins:\n      - regex: 'https://.*example\\.com'\n"
+			      "      - regex: 'https://(www\\.)?example\\.org'\n"
+			      "      - regex: 'https://(.+\\.)?example\\.net'\n", &pol, &errs), 0);
+	assert_string_equal(errs, "t.yaml:5:17: warning: regex 'https://.*example\\.com' also matches https://preflightd-probeexample.com: a host name that only ends in 'example.com', which anyone can register; put an escaped dot ('\\.') before the domain\n");
 	free(errs);
 	pf_policy_free(&pol);
 }
