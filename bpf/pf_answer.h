@@ -603,8 +603,8 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	}
 	/* everything that can fail without harm happens before the commit */
 	if (pf_req_ts(ctx, xdp, p, &s->ts)) {
-		st = PF_STAT_MALFORMED;
-		goto pass_track;
+		st = PF_STAT_PASS_TCP_OPT;
+		goto pass_decided;
 	}
 	if (pf_verify_csum(ctx, xdp, p, s)) {
 		st = PF_STAT_PASS_CSUM;

@@ -188,13 +188,20 @@ static __always_inline int pf_emit(void *ctx, bool xdp, const struct pf_pkt *p,
 	return xdp ? pf_emit_xdp(ctx, p, s, len, e) : pf_emit_tc(ctx, p, s, len, e);
 }
 
-/* Read the request's timestamp option into *t (struct pf_reqts: pf_maps.h). */
+/* Read the request's timestamp option into *t (struct pf_reqts: pf_maps.h).
+ * Returns 0, or -1: the option list is malformed, or carries an option
+ * besides EOL, NOP, SACK and TS -- one the kernel verifies over the
+ * segment (TCP-MD5, kind 19; TCP-AO, 29) or that carries sequence
+ * numbers of its own (MPTCP, 30: a DSS mapping), which the response
+ * would lack and the later segments' rewrite would break. Such a request
+ * is not answered (pass_tcp_opt). The check rides on the walk the
+ * timestamp needs; Linux's NOP NOP TS skips it (pf_read_opts). */
 static __always_inline int pf_req_ts(void *ctx, bool xdp, const struct pf_pkt *p,
 				     struct pf_reqts *t)
 {
 	struct pf_opts *o = pf_opts_get(PF_DIR_IN);
 
-	if (!o || pf_read_opts(ctx, xdp, p, o))
+	if (!o || pf_read_opts(ctx, xdp, p, o) || o->other)
 		return -1;
 	t->has = o->ts_off != 0;
 	if (t->has) {

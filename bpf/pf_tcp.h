@@ -242,6 +242,7 @@ struct pf_opts {
 	__u32 sack_len;  /* option length incl. kind/len */
 	__u32 i;
 	__u32 bad;
+	__u32 other;     /* an option besides EOL, NOP, SACK, TS (pf_req_ts) */
 };
 
 /* bpf_loop callback: look at the option at o->i. */
@@ -277,6 +278,8 @@ PF_CALLBACK long pf_opt_cb(__u32 idx, void *ctx)
 		o->sack_off = i;
 		o->sack_len = l;
 	}
+	if (kind != 5 && kind != 8)
+		o->other = 1;
 	o->i = i + l;
 	return 0;
 }
@@ -298,7 +301,7 @@ static __always_inline struct pf_opts *pf_opts_get(int dir)
 }
 
 /* Walk the o->len option bytes in o->b (o->ts_off etc. were reset by the
- * caller): sets ts_off, sack_off, sack_len. Returns 0, or -1 if
+ * caller): sets ts_off, sack_off, sack_len, other. Returns 0, or -1 if
  * malformed. Only for a layout other than Linux's NOP NOP TS (e.g. with
  * SACK blocks). A global function, verified once with unknown options,
  * not at every inlined call site in every state reaching it (7.6k of
@@ -329,6 +332,7 @@ static __always_inline int pf_read_opts(void *ctx, bool xdp, const struct pf_pkt
 	o->sack_len = 0;
 	o->i = 0;
 	o->bad = 0;
+	o->other = 0;
 	if (n <= 20)
 		return 0;
 	n -= 20;

@@ -46,8 +46,8 @@ static void t_tcp_options_every_length(void)
 }
 
 /* TS at the very end and at an odd offset, EOL ending the list (what
- * follows is ignored, as Linux does), EOL before a TS (no TS then), TS
- * among handshake options, a TS kind with the wrong length (ignored). */
+ * follows is ignored, as Linux does), EOL before a TS (no TS then), a TS
+ * kind with the wrong length (ignored), TS behind SACK blocks. */
 static void t_tcp_options_layouts(void)
 {
 	static const struct {
@@ -61,8 +61,9 @@ static void t_tcp_options_layouts(void)
 		{ { 1, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222, 1 }, 12, true },
 		{ { 8, 10, 0, 0, 0, 111, 0, 0, 0, 222, 0, 5, 0xff, 3, 0 }, 15, true },
 		{ { 0, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222 }, 11, false },
-		{ { 2, 4, 5, 0xb4, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222, 4, 2, 3, 3, 7 }, 19, true },
 		{ { 8, 2, 1, 1 }, 4, false },
+		{ { 1, 1, 5, 10, 0, 0, 0, 1, 0, 0, 0, 9, 1, 1, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222 },
+		  24, true },
 	};
 	struct h_fix f;
 	struct h_run r;
@@ -85,10 +86,77 @@ static void t_tcp_options_layouts(void)
 	}
 }
 
+/* The request (first on its connection) with option bytes b (n, a
+ * multiple of 4) in place of NOP NOP TS: passed to the app unchanged,
+ * counted pass_tcp_opt, the connection followed (flow_created) but
+ * nothing spliced -- in either mode, at the first program (the options
+ * are what they are at XDP too). Returns false after a failed check. */
+static bool opt_request_passed(const __u8 *b, unsigned n)
+{
+	struct h_fix f;
+	struct pf_flow fl;
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	f.in.optlen = 0;
+	pkt_opt_raw(&f.in, b, n);
+	f.verdict = H_PASS;
+	f.unchanged = true;
+	memset(f.d, 0, sizeof(f.d));
+	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+	f.d[1] = (struct h_delta)H_D(PASS_TCP_OPT, 1);
+	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
+	f.d[3] = (struct h_delta)H_DEND;
+	if (!h_fix_run(&f, NULL))
+		return false;
+	return H_CHECK(h_flow(&f.in, &fl) && !fl.splices, "not tracked, or spliced");
+}
+
+/* Options the kernel verifies over the segment (TCP-MD5, kind 19;
+ * TCP-AO, 29) or that carry sequence numbers of their own (MPTCP, 30: a
+ * DSS mapping), each with Linux's NOP NOP TS: a spliced response would
+ * lack them (no MAC, no mapping) and the connection break -- such a
+ * request goes to the app (pass_tcp_opt). So do handshake options on a
+ * data segment (MSS, window scale, SACK-permitted): only EOL, NOP, SACK
+ * and TS are answered. */
+static void t_tcp_md5_option_passed(void)
+{
+	__u8 o[32] = { 1, 1, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222, 19, 18 };
+
+	memset(o + 14, 0xab, 16);
+	o[30] = o[31] = 1;
+	opt_request_passed(o, sizeof(o));
+}
+
+static void t_tcp_ao_option_passed(void)
+{
+	/* key ids 1/1, a 12-byte MAC (HMAC-SHA-1-96) */
+	__u8 o[28] = { 1, 1, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222, 29, 16, 1, 1 };
+
+	memset(o + 16, 0xcd, 12);
+	opt_request_passed(o, sizeof(o));
+}
+
+static void t_mptcp_dss_option_passed(void)
+{
+	/* DSS with a 4-byte data ACK */
+	static const __u8 o[20] = { 1, 1, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222,
+				    30, 8, 0x20, 0x01, 0x11, 0x22, 0x33, 0x44 };
+
+	opt_request_passed(o, sizeof(o));
+}
+
+static void t_handshake_options_passed(void)
+{
+	static const __u8 o[20] = { 2, 4, 5, 0xb4, 8, 10, 0, 0, 0, 111, 0, 0, 0, 222,
+				    4, 2, 3, 3, 7, 0 };
+
+	opt_request_passed(o, sizeof(o));
+}
+
 /* Malformed option lists Linux stops parsing at (and accepts the
  * segment): length 0, length 1, longer than the list, a kind byte with
- * no length byte. The app must get the request: TC passes it (malformed,
- * the connection tracked); XDP hands it to TC, which does that. */
+ * no length byte. The app must get the request (pass_tcp_opt, the
+ * connection tracked). */
 static void t_tcp_options_malformed(void)
 {
 	static const struct {
@@ -101,33 +169,11 @@ static void t_tcp_options_malformed(void)
 		{ { 8, 10, 0, 0, 0, 111, 0, 0, 0, 222, 1, 3 }, 12 },
 		{ { 30, 13, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }, 12 },
 	};
-	struct h_fix f, x;
-	struct pf_flow fl;
 	unsigned k;
 
 	for (k = 0; k < sizeof(bad) / sizeof(bad[0]) && h_ok(); k++) {
 		h_reset_state();
-		h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
-		f.in.optlen = 0;
-		pkt_opt_raw(&f.in, bad[k].b, bad[k].n);
-		f.verdict = H_PASS;
-		f.unchanged = true;
-		memset(f.d, 0, sizeof(f.d));
-		f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
-		f.d[1] = (struct h_delta)H_D(MALFORMED, 1);
-		f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
-		f.d[3] = (struct h_delta)H_DEND;
-		x = f;
-		if (h_xdp()) {
-			h_fix_to_tc(&x);
-			if (h_fix_run(&x, NULL))
-				h_chain_fix(&f, NULL);
-		} else {
-			h_fix_run(&f, NULL);
-		}
-		if (h_ok())
-			H_CHECK(h_flow(&f.in, &fl) && !fl.splices, "not tracked, or spliced");
-		if (!h_ok())
+		if (!opt_request_passed(bad[k].b, bad[k].n))
 			H_CHECK(false, "option list %u", k);
 	}
 }
@@ -347,6 +393,10 @@ void test_adv_tcp(void)
 	h_case("adv_tcp_options_every_length_0_to_40", t_tcp_options_every_length);
 	h_case("adv_tcp_options_layouts_ts_odd_offset_eol", t_tcp_options_layouts);
 	h_case("adv_tcp_options_malformed_passed_to_app", t_tcp_options_malformed);
+	h_case("adv_tcp_md5_option_request_passed", t_tcp_md5_option_passed);
+	h_case("adv_tcp_ao_option_request_passed", t_tcp_ao_option_passed);
+	h_case("adv_mptcp_dss_option_request_passed", t_mptcp_dss_option_passed);
+	h_case("adv_handshake_options_on_request_passed", t_handshake_options_passed);
 	h_case("adv_zero_window_not_answered", t_zero_window);
 	h_case("adv_syn_fin_rst_with_payload", t_flags_with_payload);
 	h_case("adv_request_cut_at_every_byte_ipv4", t_cut_every_byte_v4);
