@@ -222,8 +222,9 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 	return PF_STAT_PUNT_DAEMON;
 }
 
-/* A retransmission of the request we consumed last: answer it again at
- * the same position with a response of the same length. s (the scratch
+/* A retransmission of the request we consumed last (p starts at its
+ * first byte, a->c_pos: pf_at_consumed): answer it again at the same
+ * position with a response of the same length. s (the scratch
  * area, or NULL) and *rlenp (pf_decide's length) are the caller's.
  * Verifier workaround: no stack object of its own -- its own map key and
  * length were two more in pf_xdp_ingress's frame (8 bytes: 312), the
@@ -237,8 +238,6 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	__u32 ack_s;
 	int rlen, ret;
 
-	if (p->seq != a->c_pos)
-		goto drop;
 	/* the request's head again, shorter (a lower path MTU, Linux
 	 * re-segmented the retransmission): no copy of the request is kept,
 	 * so it cannot be answered again; every retransmission of it ends
@@ -489,16 +488,23 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_TCP_FLAGS;
 		goto pass;
 	}
-	/* any payload inside the consumed request -- whatever its prefix or
+	/* payload at the consumed request's first byte -- whatever its
 	 * length -- is a retransmission: answered again, or dropped; never
-	 * passed (the app would read the request's tail) */
+	 * passed (the app would read the request). Payload that starts
+	 * past it (a keepalive probe's octet at the client's snd_una - 1,
+	 * a re-segmented tail) is old data: translated below rcv_nxt
+	 * (pf_in_consumed, pf_translate_in) */
 	if (f) {
 		/* without the lock: pf_commit checks what the guards used */
 		pf_flow_peek(f, &a);
 		if (pf_in_consumed(&a, p->seq)) {
+			if (!pf_at_consumed(&a, p->seq)) {
+				pf_count(PF_STAT_RETX_TAIL_PASSED);
+				return PF_ANS_PASS;
+			}
 			/* nothing checks a re-answer's copy: a consistent one */
 			pf_flow_snapshot(f, &a);
-			if (pf_in_consumed(&a, p->seq))
+			if (pf_at_consumed(&a, p->seq))
 				return pf_reanswer(ctx, xdp, p, &a,
 						   bpf_map_lookup_elem(&pf_scratch, &zero),
 						   &rlen);

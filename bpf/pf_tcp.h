@@ -116,12 +116,24 @@ static __always_inline int pf_flow_same(struct pf_flow *f, const struct pf_adj *
 }
 
 /* Does payload starting at client wire seq x start inside the consumed
- * request of a? Such a segment is a copy of the request (or of its
- * tail): answered again or dropped, never passed -- the app would read
- * the request, or its tail, as the next bytes. */
+ * request of a? At its first byte (pf_at_consumed) it is a copy of the
+ * request: answered again (pf_reanswer) or dropped, never passed -- the
+ * app would read the request as its next bytes. Past it (a keepalive
+ * probe's garbage octet at the client's snd_una - 1, a re-segmented
+ * retransmission) it is translated and passed: pf_seq_in maps wire
+ * c_pos + j (j < req_len) to socket c_pos - req_len + j, below the
+ * socket's rcv_nxt (old data the kernel acks and trims), and wire
+ * c_pos + req_len + k to socket c_pos + k, where it belongs. */
 static __always_inline int pf_in_consumed(const struct pf_adj *a, __u32 x)
 {
 	return a->req_len && !pf_before(x, a->c_pos) && pf_before(x, a->c_pos + a->req_len);
+}
+
+/* Does payload at client wire seq x start at the consumed request's
+ * first byte (a copy of the request)? */
+static __always_inline int pf_at_consumed(const struct pf_adj *a, __u32 x)
+{
+	return a->req_len && x == a->c_pos;
 }
 
 /* Client wire seq -> server socket seq (deletion of the request). The
@@ -132,8 +144,9 @@ static __always_inline int pf_in_consumed(const struct pf_adj *a, __u32 x)
  * server as rcv_nxt - 1, out of window, so the server acks it (mapped
  * onto rcv_nxt, an in-order pure ACK, it got no reply and the client
  * aborted the idle connection); an RST there is out of window, so only
- * the client's real snd_nxt is exact (RFC 5961). Payload inside it never
- * gets here (pf_in_consumed). */
+ * the client's real snd_nxt is exact (RFC 5961). Payload that starts
+ * past the request's first byte goes below rcv_nxt alike
+ * (pf_in_consumed); a copy of the request (at c_pos) never gets here. */
 static __always_inline __u32 pf_seq_in(const struct pf_adj *a, __u32 x)
 {
 	if (pf_before(x, a->c_pos))

@@ -308,7 +308,7 @@ static __always_inline int pf_rst_out(void *ctx, const struct pf_pkt *p, struct 
 }
 
 /* Translate a client segment of a tracked connection. Returns 0 (pass
- * it on) or -1 (drop it: it starts inside the consumed request, or a
+ * it on) or -1 (drop it: it starts at the consumed request, or a
  * splice was committed on another CPU while it was being translated).
  * A SYN passes untranslated; one without ACK is recorded (pf_syn_in). */
 static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
@@ -330,8 +330,9 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	 * of the request that lost the race to its twin on another CPU
 	 * (it passed the check before the twin committed). On a torn copy
 	 * it may err: a false hit drops p (sent again), a miss is dropped
-	 * by pf_flow_note's check */
-	if (p->pay_len && pf_in_consumed(&a, p->seq)) {
+	 * by pf_flow_note's check. Payload starting past the request's
+	 * first byte is translated below rcv_nxt (pf_in_consumed) */
+	if (p->pay_len && pf_at_consumed(&a, p->seq)) {
 		pf_count(PF_STAT_RACE_LOST);
 		return -1;
 	}

@@ -52,12 +52,21 @@ static void t_second_pending(void)
  * splice: offsets accumulate, and later segments use both. pending: the
  * second preflight carries the only ack of the app's answer (the socket
  * has not seen it): the response leaves as a clone, the skb goes on as a
- * pure ACK in the server's sequence space. */
-static void second_splice(int family, __u32 s, __u32 p, bool pending)
+ * pure ACK in the server's sequence space. probes: once the second
+ * response is acked, a keepalive probe's octet at the client's snd_una -
+ * 1 (inside the second consumed request, the one the entry holds) goes
+ * to the socket's rcv_nxt - 1; the tail of the first consumed request
+ * (no longer in the entry: only the latest splice is) maps with the
+ * offset before the second splice, c_before = L, to below the socket's
+ * seq of the first request -- old data either way. */
+static void second_splice(int family, __u32 s, __u32 p, bool pending, bool probes)
 {
 	static const char answer[] = "HTTP/1.1 204 No Content\r\nX-Pad: 0123456789012345\r\n\r\n";
 	static const struct h_delta d2[] = {
 		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND,
+	};
+	static const struct h_delta d_tail[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_TAIL_PASSED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
 	};
 	const __u32 D = (__u32)strlen(PUT_REQ), A = (__u32)strlen(answer);
 	struct conn c;
@@ -121,6 +130,29 @@ static void second_splice(int family, __u32 s, __u32 p, bool pending)
 	H_EQ(fl.resp_acked, 0, "flow resp_acked");
 	if (!h_ok())
 		return;
+	if (probes) {
+		/* the client's pure ACK of the second response */
+		conn_cseg(&in, &c, S2 + c.L, c.P + A + 2 * c.R, "");
+		want = in;
+		want.seq = c.S + D;
+		want.ack = c.P + A;
+		if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+			return;
+		/* a keepalive probe with one octet at snd_una - 1 */
+		conn_cseg(&in, &c, S2 + c.L - 1, c.P + A + 2 * c.R, "x");
+		want = in;
+		want.seq = c.S + D - 1;
+		want.ack = c.P + A;
+		if (!conn_expect(h_in, &in, NULL, &want, d_tail))
+			return;
+		/* the first request's tail, sent again */
+		conn_cseg(&in, &c, c.S + 100, c.P + A + 2 * c.R, H_PREFLIGHT + 100);
+		want = in;
+		want.seq = c.S + 100 - c.L;
+		want.ack = c.P + A;
+		if (!conn_expect(h_in, &in, NULL, &want, conn_d_in_data))
+			return;
+	}
 	/* later client data acking both responses: seq - 2L, ack - 2R */
 	conn_cseg(&in, &c, S2 + c.L, c.P + A + 2 * c.R, PUT_REQ);
 	want = in;
@@ -147,22 +179,32 @@ static void second_splice(int family, __u32 s, __u32 p, bool pending)
 
 static void t_second_splice_v4(void)
 {
-	second_splice(4, 1000000, 5000000, false);
+	second_splice(4, 1000000, 5000000, false, false);
 }
 
 static void t_second_splice_v6_wrap(void)
 {
-	second_splice(6, 0xffffff00u, 0xffffff80u, false);
+	second_splice(6, 0xffffff00u, 0xffffff80u, false, false);
 }
 
 static void t_second_splice_pending_ack(void)
 {
-	second_splice(4, 1000000, 5000000, true);
+	second_splice(4, 1000000, 5000000, true, false);
 }
 
 static void t_second_splice_pending_ack_v6(void)
 {
-	second_splice(6, 0xffffff00u, 0xffffff80u, true);
+	second_splice(6, 0xffffff00u, 0xffffff80u, true, false);
+}
+
+static void t_second_splice_probes_v4(void)
+{
+	second_splice(4, 1000000, 5000000, false, true);
+}
+
+static void t_second_splice_probes_v6_wrap(void)
+{
+	second_splice(6, 0xffffff00u, 0xffffff80u, false, true);
 }
 
 
@@ -709,6 +751,10 @@ void test_flow(void)
 	h_case("second_splice_offsets_accumulate_ipv6_wrap", t_second_splice_v6_wrap);
 	h_case("second_splice_pending_ack_clone_ipv4", t_second_splice_pending_ack);
 	h_case("second_splice_pending_ack_clone_ipv6_wrap", t_second_splice_pending_ack_v6);
+	h_case("second_splice_keepalive_octet_and_first_tail_below_rcv_nxt_ipv4",
+	       t_second_splice_probes_v4);
+	h_case("second_splice_keepalive_octet_and_first_tail_below_rcv_nxt_ipv6_wrap",
+	       t_second_splice_probes_v6_wrap);
 	h_case("tracked_flow_first_preflight_after_a_get_answered", t_tracked_next_answered);
 	h_case("tracked_flow_table_full_counted", t_track_table_full);
 	h_case("spoofed_data_past_window_c_hi_kept", t_spoofed_data_past_window);

@@ -175,6 +175,29 @@ static void t_in_keepalive_probe(void)
 	in_zero_len((__u32)strlen(H_PREFLIGHT) - 1, 0, 1);
 }
 
+/* The same probe carrying one garbage octet (RFC 1122 4.2.3.6; Windows
+ * sends these), after the response was acked: it starts inside the
+ * consumed request, past its first byte -- not a copy of the request to
+ * answer again. It must reach the server as old data at rcv_nxt - 1,
+ * which the kernel acks; dropped (retx_dropped), every probe went
+ * unanswered and the client aborted the connection. */
+static void t_in_keepalive_probe_one_octet(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_TAIL_PASSED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L - 1, c.P + c.R, "x");
+	want = in;
+	want.seq = c.S - 1;
+	want.ack = c.P;
+	conn_expect(h_in, &in, NULL, &want, d);
+}
+
 /* RFC 5961: only the client's real snd_nxt (the end of the consumed
  * request) is an exact RST; one at the request's start or inside it is
  * out of window for the server (below rcv_nxt), not exact. */
@@ -500,6 +523,8 @@ void test_translate(void)
 	h_case("translate_in_spoofed_ack_past_sent_data_clamp_kept", t_in_spoofed_ack_past_sent);
 	h_case("translate_in_ack_past_response_up_to_sent_data", t_in_ack_past_sent_data);
 	h_case("translate_in_keepalive_probe_out_of_window", t_in_keepalive_probe);
+	h_case("translate_in_keepalive_probe_one_octet_out_of_window",
+	       t_in_keepalive_probe_one_octet);
 	h_case("translate_in_rst_at_snd_nxt_exact", t_in_rst_exact);
 	h_case("translate_in_rst_at_request_start_not_exact", t_in_rst_at_request_not_exact);
 	h_case("translate_in_rst_inside_request_not_exact", t_in_rst_inside_request_not_exact);
