@@ -598,6 +598,13 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_SPLICE_PENDING;
 		goto pass_track;
 	}
+	/* untracked, nothing seen of the server yet: only a SYN-ACK that
+	 * left by this interface shows its segments pass our egress (a
+	 * tracked flow is answered only once they did: PF_FS_ANSWERED) */
+	if (!f && !pf_egress_seen(p)) {
+		st = PF_STAT_PASS_ROUTE;
+		goto pass_track;
+	}
 	if ((__u32)rlen > si->mss) {
 		st = PF_STAT_PASS_MSS;
 		goto pass_track;

@@ -106,6 +106,43 @@ struct {
 	__type(value, struct pf_flow);
 } pf_flows SEC(".maps");
 
+/* Connections whose SYN-ACK this interface's TC egress sent (one tag a
+ * slot, pf_synack_slot): a connection whose first request is answered
+ * before any server byte was seen needs that proof that its server
+ * segments leave here, to be translated -- with asymmetric routing (ECMP
+ * over two interfaces, a reply route or policy rule via another one)
+ * they would leave untranslated and break it. A slot another SYN-ACK
+ * overwrote in between (a SYN flood) only passes that first request to
+ * the app. Not pinned: a restarted instance passes the first request of
+ * connections accepted before it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PF_SYNACK_SLOTS);
+	__type(key, __u32);
+	__type(value, __u32);
+} pf_synack SEC(".maps");
+
+/* TC egress: a SYN-ACK of connection k left; mark its slot (written
+ * only when it changes: no cache line dirtied per SYN-ACK of a busy
+ * slot). */
+static __always_inline void pf_synack_note(const struct pf_flow_key *k)
+{
+	__u32 tag, slot = pf_synack_slot(k, &tag);
+	__u32 *v = bpf_map_lookup_elem(&pf_synack, &slot);
+
+	if (v && *v != tag)
+		*v = tag;
+}
+
+/* Did this interface's TC egress send the SYN-ACK of connection k? */
+static __always_inline int pf_synack_seen(const struct pf_flow_key *k)
+{
+	__u32 tag, slot = pf_synack_slot(k, &tag);
+	__u32 *v = bpf_map_lookup_elem(&pf_synack, &slot);
+
+	return v && *v == tag;
+}
+
 /* Outcome counters, indexed by enum pf_stat. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -53,6 +53,16 @@ struct {
 	__type(value, struct pf_sockinfo);
 } pf_test_sock SEC(".maps");
 
+/* Non-zero: pf_egress_seen asks pf_synack, as the real build does (the
+ * tests of that guard); zero: every connection's SYN-ACK counts as seen
+ * (the fixtures send none). Off at every case start. */
+__u32 pf_test_synack;
+
+static __always_inline int pf_egress_seen(const struct pf_pkt *p)
+{
+	return !*(volatile __u32 *)&pf_test_synack || pf_synack_seen(&p->key);
+}
+
 static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 				   struct pf_sockinfo *si)
 {
@@ -104,6 +114,15 @@ static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 	return m && m->valid;
 }
 #else
+/* Will every server segment of p's connection pass this interface's TC
+ * egress, to be translated? Known only for a connection whose SYN-ACK
+ * it sent (pf_synack): asked of one whose first request would be
+ * answered before any of its server bytes was seen here. */
+static __always_inline int pf_egress_seen(const struct pf_pkt *p)
+{
+	return pf_synack_seen(&p->key);
+}
+
 /* What a full socket in state can still do with its connection's data:
  * after ESTABLISHED it holds the connection's state until it cannot send
  * any more (a lost response followed by the server's FIN must still be

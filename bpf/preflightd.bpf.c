@@ -115,6 +115,8 @@ int pf_tc_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC; /* our own response, already on the wire */
 	if (pf_parse_pkt(skb, false, &p, PF_DIR_OUT))
 		return TC_ACT_UNSPEC;
+	if ((p.tflags & (PF_TCPF_SYN | PF_TCPF_ACK)) == (PF_TCPF_SYN | PF_TCPF_ACK))
+		pf_synack_note(&p.key);
 	f = bpf_map_lookup_elem(&pf_flows, &p.key);
 	/* a drop makes TCP send the segment again, translated anew */
 	if (f && pf_translate_out(skb, false, &p, f))

@@ -100,6 +100,7 @@ enum pf_tok_kind {
 	X(PASS_FRAMING,        "request framing on this connection unknown") \
 	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
+	X(PASS_ROUTE,          "connection's SYN-ACK not seen leaving by this interface (its server segments may bypass translation)") \
 	X(PASS_TABLE_FULL,     "flow table full") \
 	X(PASS_DRAINING,       "draining: not answering new preflights") \
 	X(PUNT_DAEMON,         "punted to the daemon, segment dropped for a retransmission") \

@@ -246,6 +246,7 @@ static void reset(void)
 	h_skel->bss->pf_cfg.xdp_mode = cur.xdp;
 	h_skel->bss->pf_test_no_meta = 0;
 	h_skel->bss->pf_test_no_room = 0;
+	h_skel->bss->pf_test_synack = 0;
 	h_in = cur.xdp ? &h_xdp_in : &h_tc_in;
 	if (h_skel->bss->pf_cfg.active_slot != 0)
 		h_activate(0, h0_ports, h0_nports); /* H_POLICY, still in slot 0 */

@@ -17,8 +17,11 @@
 #   (e) the same mix through nginx as a reverse proxy (upstream keepalive
 #       4, in the client namespace) in front of the app, as TLS-terminating
 #       setups have it: requests of many clients interleaved on 4 pooled
-#       connections.
-# In every case the app sees no allowed preflight at all. Ends with
+#       connections;
+#   (f) asymmetric routing: the server's replies leave by a second veth
+#       pair, so no first request is answered in the kernel (pass_route):
+#       nothing broken.
+# In every other case the app sees no allowed preflight at all. Ends with
 # "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -136,6 +139,35 @@ case_nginx() {
 	pf_case_result
 }
 
+# case_route -- asymmetric routing: the server's segments to the client
+# leave by a second veth pair (a /32 route), not by the interface
+# preflightd serves. A connection's first preflight, answered in the kernel,
+# would then have every later server segment leave untranslated: the stream
+# broken. Each connection's first request goes to the app (pass_route), and
+# so does every later preflight on it (its server bytes are never seen
+# here); every byte right.
+case_route() {
+	local h2=${PF_IF_HOST}r c2=${PF_IF_CLIENT}r out before pr
+	ip link add "$h2" type veth peer name "$c2"
+	ip link set "$c2" netns "$PF_NS"
+	ip link set "$h2" up
+	pf_ns ip link set "$c2" up
+	pf_ns sysctl -qw net.ipv4.conf.all.rp_filter=0 "net.ipv4.conf.$c2.rp_filter=0"
+	ip route add "$PF_V4_CLIENT/32" dev "$h2"
+	before=$(app_preflights)
+	pr=$(pf_stat pass_route)
+	out=$(ka "$PF_V4_HOST" 8080 --conns 4 --rounds 10 --get-size 2000 \
+		--expect app --timeout-ms 5000 2>&1 || true)
+	ip route del "$PF_V4_CLIENT/32" dev "$h2" || true
+	ip link del "$h2" 2>/dev/null || true
+	pf_detail "$(tail -3 <<<"$out")"
+	pf_expect_match "every byte right, every preflight answered by the app" "$out" 'errors=0$'
+	pf_expect_ge "the app saw the preflights" "$(($(app_preflights) - before))" 4
+	pf_expect_ge "first requests passed: their SYN-ACK left by another interface (pass_route)" \
+		"$(($(pf_stat pass_route) - pr))" 4
+	pf_case_result
+}
+
 main() {
 	local topo=()
 	pf_require_root
@@ -149,6 +181,7 @@ main() {
 	pf_case "[$MODE] bodies after an early response that are preflights: the app's" case_body early-body
 	pf_case "[$MODE] 103 Early Hints before the answer" case_hints
 	pf_case "[$MODE] browser-like mix: every preflight answered in the kernel" case_mix
+	pf_case "[$MODE] asymmetric routing (replies by another interface): the app answers, nothing broken" case_route
 	nginx_up
 	pf_case "[$MODE] behind nginx (upstream keepalive 4): every preflight in the kernel" case_nginx
 	# its idle upstream connections would hold preflightd's drain open
