@@ -238,6 +238,11 @@ static void check_origins(const struct pf_policy_rule *r, struct pf_diag *d)
 			pf_diag(d, e->at, "'*' must be the only origin");
 		if (r->credentials)
 			pf_diag(d, e->at, "origins '*' with credentials: true would let any site read credentialed responses; list the origins");
+		/* Private Network Access exists to keep public sites away
+		 * from private devices: any site is the opposite (Spring
+		 * refuses it too) */
+		if (r->private_network)
+			pf_diag(d, e->at, "origins '*' with private_network: true would let any public site reach this private server through its visitors' browsers; list the origins");
 	}
 	check_dups(&r->origins, "origin", "", d);
 	/* regexes: compiled with the semantics the daemon uses (full

@@ -113,6 +113,9 @@ static void test_bad(void **state)
 		  "t.yaml:6:17: ", "matches any site's origin (https://preflightd-probe.invalid)" },
 		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*:8443'\n",
 		  "t.yaml:6:17: ", "(https://preflightd-probe.invalid:8443)" },
+		/* Private Network Access for any site */
+		{ HEAD "    private_network: true\n    origins: ['*']\n", "t.yaml:5:15: ",
+		  "origins '*' with private_network: true would let any public site reach" },
 		/* with credentials: a suffix match (a name anyone can register) */
 		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*example\\.com'\n",
 		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.com: a host name that only ends in 'example.com'" },
