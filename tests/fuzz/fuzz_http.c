@@ -60,7 +60,6 @@ static const char policy_a[] =
 	"  - origins: [\"*\"]\n"
 	"    methods: [\"*\"]\n"
 	"    headers: [\"*\", authorization]\n"
-	"    private_network: true\n"
 	"  - origins: [https://app.example.com]\n"
 	"    methods: [GET]\n"
 	"    on_deny: reject\n";
