@@ -91,8 +91,9 @@ __noinline int pf_ofl_reuse(struct pf_ofl_scratch *sc, const struct pf_scratch *
 
 /* Parse (unless parsed: sc->r from pf_ofl_reuse) and decide the request
  * head at sc->buf (n bytes from the segment); a global function so the
- * verifier checks it once. Returns 0 with sc->r / sc->e filled, or the
- * stat of why not. */
+ * verifier checks it once. Returns 0 with sc->r / sc->e filled (sc->e:
+ * pf_ofl_entry's first half, which the caller completes with
+ * pf_ofl_entry_fix), or the stat of why not. */
 __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n, __u32 parsed)
 {
 	__u32 slot = pf_cfg.active_slot & (PF_SLOTS - 1);
@@ -101,7 +102,7 @@ __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n, __u32 parsed)
 		return PF_STAT_PASS_ERROR;
 	if (!parsed && pf_parse_head(sc->buf, n, &sc->r) != PF_P_OK)
 		return PF_STAT_OFL_IN_UNPARSED;
-	pf_ofl_entry(sc->buf, &sc->r, &pf_cfg.slot[slot], slot, &sc->m, &sc->e);
+	pf_ofl_entry_rule(sc->buf, &sc->r, &pf_cfg.slot[slot], slot, &sc->m, &sc->e);
 	return 0;
 }
 
@@ -234,6 +235,13 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 		pf_ofl_in_stop(st, next, ret);
 		return 1;
 	}
+	/* pf_ofl_entry's second half, here rather than in pf_ofl_decide:
+	 * any call or branch more there made the recorder's deepest call
+	 * chain (pf_ofl_tc, this callback, pf_ofl_decide,
+	 * pf_origin_rules_buf, pf_origin_cand_cb; at 512 bytes) "combined
+	 * stack size of 5 calls is 528. Too large" */
+	pf_ofl_entry_fix((const struct pf_buf *)sc->buf, &sc->r,
+			 &pf_cfg.slot[sc->e.slot & (PF_SLOTS - 1)], &sc->m, &sc->e);
 	nn = next + sc->r.len + ((sc->r.flags & PF_REQF_CLEN) ? sc->r.clen : 0);
 	stop = sc->r.flags & (PF_REQF_TE | PF_REQF_UPGRADE);
 	stat = 0;
@@ -314,6 +322,10 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	}
 	bpf_spin_unlock(&st->lock);
 	pf_count(PF_STAT_OFL_REQ_RECORDED);
+	if (sc->e.flags & PF_OFL_E_PREFLIGHT)
+		pf_count(PF_STAT_OFL_PREFLIGHT_APP);
+	else if (sc->e.flags & PF_OFL_E_UNNORM)
+		pf_count(PF_STAT_OFL_PATH_UNNORM);
 	if (sc->e.flags & PF_OFL_E_LEARN)
 		pf_ofl_learn(sc);
 	if (pf_cfg.shadow)

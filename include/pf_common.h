@@ -163,6 +163,8 @@ enum pf_tok_kind {
 	X(OFL_READD_BUSY,      "offload: request segments dropped for the client to send again: the write before still held the socket's old psock") \
 	X(OFL_KEEP_STAR,       "offload: app_headers: keep and the app's own ACAO is *: no Access-Control-Allow-Credentials added to it") \
 	X(OFL_WINDOW,          "offload: responses whose small body passed without another SK_MSG run (apply_bytes)") \
+	X(OFL_PREFLIGHT_APP,   "offload: preflights passed to the app on a covered URL: the app's Access-Control-* lines kept, Vary merged") \
+	X(OFL_PATH_UNNORM,     "offload: paths not matched without normalizing on a replace rule's host: the app's Access-Control-* lines removed, Vary: Origin") \
 	X(SHD_READ,            "shadow: app response heads read at TC egress for comparison")
 
 enum pf_stat {

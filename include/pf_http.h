@@ -83,6 +83,24 @@ struct pf_req {
 #define PF_SEEN_CLEN   (1u << 5)
 #define PF_SEEN_CONN   (1u << 6)
 
+/* What makes an OPTIONS request r a CORS preflight (Fetch): an Origin
+ * and an Access-Control-Request-Method. The one definition: the answer
+ * path's (pf_parse, whose request line is OPTIONS: anything else is
+ * PF_P_PLAIN_OPTIONS) and, through pf_is_preflight, the response
+ * offload's. */
+PF_INLINE int pf_preflight_fields(const struct pf_req *r)
+{
+	return (r->seen & (PF_SEEN_ORIGIN | PF_SEEN_ACRM)) == (PF_SEEN_ORIGIN | PF_SEEN_ACRM);
+}
+
+/* Is the request head r (parsed by pf_parse_head) a CORS preflight? The
+ * response offload leaves the app's answer to one the answer path passed
+ * to it as the app wrote it (pf_ofl_entry). */
+PF_INLINE int pf_is_preflight(const struct pf_req *r)
+{
+	return (r->flags & PF_REQF_M_OPTIONS) && pf_preflight_fields(r);
+}
+
 
 /* Known header names, identified by length then bytes. */
 enum pf_hdr {
@@ -604,8 +622,7 @@ PF_INLINE int pf_parse(const __u8 *buf, __u32 len, struct pf_req *r)
 		res = PF_P_BAD;
 		goto out;
 	}
-	if ((r->seen & (PF_SEEN_ORIGIN | PF_SEEN_ACRM)) !=
-	    (PF_SEEN_ORIGIN | PF_SEEN_ACRM)) {
+	if (!pf_preflight_fields(r)) { /* its request line is "OPTIONS " */
 		res = PF_P_PLAIN_OPTIONS;
 		goto out;
 	}
@@ -653,8 +670,8 @@ PF_INLINE int pf_parse_head(const __u8 *buf, __u32 len, struct pf_req *r)
 	m = PF_LAUNDER(r->pc.tmp[1], m) & 31;
 	if (m == 4 && buf[0] == 'H' && buf[1] == 'E' && buf[2] == 'A' && buf[3] == 'D')
 		r->flags |= PF_REQF_M_HEAD;
-	if (m == 7 && buf[0] == 'O' && buf[1] == 'P' && buf[2] == 'T')
-		r->flags |= PF_REQF_M_OPTIONS;
+	if (m == 7 && pf_ld64(buf) == PF_LIT8("OPTIONS "))
+		r->flags |= PF_REQF_M_OPTIONS; /* as pf_parse_request_line */
 	if (m == 7 && buf[0] == 'C' && buf[1] == 'O' && buf[2] == 'N' && buf[3] == 'N')
 		r->flags |= PF_REQF_UPGRADE;
 	res = pf_parse_target(buf, len, r, m + 1, 0);

@@ -69,9 +69,49 @@ PF_INLINE int pf_ofl_varies(__u64 a, __u64 star, __u64 resp)
 	return (a & resp) && (a & ~star);
 }
 
-PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
-			    const struct pf_slot_info *info, __u32 slot,
-			    struct pf_match *m, struct pf_ofl_ent *e)
+/* A request whose path the datapath cannot match without normalizing
+ * (PF_R_PATH_UNNORM: "//", "/./", "%", ...): its URL may be a covered
+ * one by another spelling (nginx serves /v1//a as /v1/a). When a rule
+ * with responses: true and app_headers: replace could apply but for the
+ * path (its hosts match), fail closed: the app's Access-Control-* lines
+ * go and the response gets Vary: Origin (PF_OFL_VARY without KEEP) --
+ * never the app's own ACAO on a URL replace promises only ours on. Any
+ * such rule decides, even after a keep rule that might be the one: an
+ * app's CORS lines wrongly removed fail a request, wrongly kept they may
+ * grant an origin the policy does not list (so also a URL no rule
+ * covers, e.g. /v2//a, on such a host). Else e stays (NONE). m: work
+ * space (the Host look-up). */
+PF_INLINE void pf_ofl_unnorm(const __u8 *buf, const struct pf_req *r,
+			     const struct pf_slot_info *info, struct pf_match *m,
+			     struct pf_ofl_ent *e)
+{
+	const struct pf_ofl_rule *orule;
+	__u32 i, slot = e->slot & (PF_SLOTS - 1);
+	__u64 host = info->any_host_rules;
+
+	if (info->all_rules & ~host)
+		host |= pf_host_rules(buf, r->host, slot, m);
+	host &= info->all_rules;
+	for (i = 0; i < PF_MAX_RULES; i++) {
+		if (!((host >> i) & 1))
+			continue;
+		orule = PF_OFL_RULE_LOOKUP(slot * PF_MAX_RULES + i);
+		if (!orule)
+			return;
+		if ((orule->flags & PF_OFL_R_RESPONSES) && !(orule->flags & PF_OFL_R_KEEP)) {
+			e->kind = PF_OFL_VARY;
+			e->rule = (__u8)i;
+			e->flags |= PF_OFL_E_UNNORM;
+			return;
+		}
+	}
+}
+
+/* pf_ofl_entry's first half: the decision by the policy's matched rules
+ * alone (pf_ofl_entry_fix then adjusts it). */
+PF_INLINE void pf_ofl_entry_rule(const __u8 *buf, const struct pf_req *r,
+				 const struct pf_slot_info *info, __u32 slot,
+				 struct pf_match *m, struct pf_ofl_ent *e)
 {
 	const struct pf_ofl_rule *orule;
 	__u32 n = r->origin.len;
@@ -149,6 +189,51 @@ PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
 		e->flags |= PF_OFL_E_CRED;
 	e->origin_len = (__u8)n;
 	pf_copy(e->origin, buf + PF_M(r->origin.off), n & 127);
+}
+
+/* pf_ofl_entry's second half: e as pf_ofl_entry_rule left it for request
+ * r (parsed by pf_parse_head from rb; info: its policy slot, m: that
+ * decision's work space) -- an unmatched path's entry (pf_ofl_unnorm),
+ * then a preflight's. A global function in BPF, which the recorder calls
+ * after pf_ofl_decide (bpf/pf_ofl_tc.h): inside it, it made pf_ofl_tc's
+ * deepest call chain "combined stack size of 5 calls is 528. Too large".
+ * Returns 0.
+ *
+ * A preflight (pf_is_preflight, the answer path's definition) recorded
+ * here is one the answer path passed to the app (a guard said no: drain,
+ * a busy or full table, the daemon down, GSO, a punt ...): the app's
+ * answer is a preflight response, whose Access-Control-Allow-Methods,
+ * -Headers and -Max-Age the browser needs and which alone grants no read
+ * access (the actual response is still decided by the policy). So its
+ * Access-Control-* lines stay as the app wrote them (PF_OFL_E_KEEP, no
+ * lines of ours), Vary merged as for any covered request (PF_OFL_VARY;
+ * a "*" rule's answer, which gets no Vary: untouched); flagged
+ * PF_OFL_E_PREFLIGHT for the recorder's count. */
+PF_GLOBAL int pf_ofl_entry_fix(const struct pf_buf *rb, const struct pf_req *r,
+			       const struct pf_slot_info *info, struct pf_match *m,
+			       struct pf_ofl_ent *e)
+{
+	if (!rb || !r || !info || !m || !e)
+		return 0;
+	if (e->kind == PF_OFL_NONE && m->verdict == PF_V_PUNT &&
+	    m->reason == PF_R_PATH_UNNORM)
+		pf_ofl_unnorm(rb->b, r, info, m, e);
+	if (e->kind == PF_OFL_NONE || !pf_is_preflight(r))
+		return 0;
+	e->flags = (e->flags & ~(PF_OFL_E_CRED | PF_OFL_E_UNNORM)) |
+		   PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT;
+	e->kind = e->kind == PF_OFL_STAR ? PF_OFL_NONE : PF_OFL_VARY;
+	e->origin_len = 0;
+	return 0;
+}
+
+/* The entry e of request r: see "ingress" above. */
+PF_INLINE void pf_ofl_entry(const __u8 *buf, const struct pf_req *r,
+			    const struct pf_slot_info *info, __u32 slot,
+			    struct pf_match *m, struct pf_ofl_ent *e)
+{
+	pf_ofl_entry_rule(buf, r, info, slot, m, e);
+	pf_ofl_entry_fix((const struct pf_buf *)buf, r, info, m, e);
 }
 
 /* ---- SK_MSG: the edit of one response head ---- */

@@ -60,6 +60,12 @@ enum pf_ofl_kind {
 				      * response the stream may not be HTTP */
 #define PF_OFL_E_LEARN    (1u << 4)  /* an origin only the daemon's regexes
 				      * decide: the recorder teaches it */
+#define PF_OFL_E_PREFLIGHT (1u << 5) /* a covered preflight the answer path
+				      * passed to the app: its answer's
+				      * Access-Control-* lines kept (counted) */
+#define PF_OFL_E_UNNORM   (1u << 6)  /* a path not matched without normalizing
+				      * on a replace rule's host: the app's
+				      * Access-Control-* lines go (counted) */
 
 /* One request waiting for its response. */
 struct pf_ofl_ent {

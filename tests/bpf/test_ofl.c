@@ -331,6 +331,7 @@ static bool ingress(const struct pkt_spec *s, bool first)
 struct orec {
 	struct pf_ofl_ent e;
 	__u32 next, n_req;
+	__u64 d_preflight, d_unnorm; /* ofl_preflight_app, ofl_path_unnorm */
 };
 
 static bool record(const struct oconn *o, const struct pkt_spec *s, struct orec *out)
@@ -345,6 +346,8 @@ static bool record(const struct oconn *o, const struct pkt_spec *s, struct orec 
 	out->e = v.s.q[0];
 	out->next = v.s.next;
 	out->n_req = v.s.n_req;
+	out->d_preflight = r.delta[PF_STAT_OFL_PREFLIGHT_APP];
+	out->d_unnorm = r.delta[PF_STAT_OFL_PATH_UNNORM];
 	return H_EQ(v.s.n_req, 1, "requests recorded") &&
 	       H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 1, "ofl_req_recorded");
 }
@@ -992,6 +995,58 @@ out:
 	ocase_close(&k);
 }
 
+/* The recorder's entries for a preflight the answer path passed to the
+ * app (its Access-Control-* lines kept: KEEP, Vary merged: VARY; counted
+ * ofl_preflight_app) and for a path it cannot match without normalizing
+ * under app_headers: replace (the app's lines go: VARY without KEEP;
+ * counted ofl_path_unnorm) -- the datapath's pf_ofl_entry_fix, which
+ * test_offload.c checks against the edits. */
+static void t_entry_preflight_unnorm(void)
+{
+	static const struct {
+		const char *req;
+		__u8 kind, flags;
+		__u64 d_pre, d_unnorm;
+	} want[] = {
+		{ "OPTIONS /v1/items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+		  "\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+		  PF_OFL_VARY, PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT, 1, 0 },
+		{ "OPTIONS /v1/items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+		  "\r\n\r\n",
+		  PF_OFL_ALLOW, PF_OFL_E_CRED, 0, 0 },
+		{ "GET /v1//items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " BAD_ORIGIN
+		  "\r\n\r\n",
+		  PF_OFL_VARY, PF_OFL_E_UNNORM, 0, 1 },
+		{ "OPTIONS /v1//items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+		  "\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+		  PF_OFL_VARY, PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT, 1, 0 },
+		{ "GET /v2//items HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+		  PF_OFL_VARY, PF_OFL_E_UNNORM, 0, 1 },
+		{ "OPTIONS /other HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+		  "\r\nAccess-Control-Request-Method: PUT\r\n\r\n",
+		  PF_OFL_NONE, 0, 0, 0 },
+	};
+	struct pkt_spec s;
+	struct ocase k;
+	unsigned i;
+
+	if (!ocase_open(&k, want[0].req, NULL))
+		goto out;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		oseg(&s, &k.c[0], want[i].req, S0);
+		if (!record_fresh(&k.c[0], &s, &k.got))
+			goto out;
+		H_CHECK(k.got.e.kind == want[i].kind && k.got.e.flags == want[i].flags &&
+			k.got.d_preflight == want[i].d_pre && k.got.d_unnorm == want[i].d_unnorm,
+			"request %u: entry kind %u flags 0x%x, counted %llu %llu; want %u 0x%x, %llu %llu",
+			i, k.got.e.kind, k.got.e.flags, (unsigned long long)k.got.d_preflight,
+			(unsigned long long)k.got.d_unnorm, want[i].kind, want[i].flags,
+			(unsigned long long)want[i].d_pre, (unsigned long long)want[i].d_unnorm);
+	}
+out:
+	ocase_close(&k);
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -1007,4 +1062,5 @@ void test_ofl(void)
 	h_case("ofl_readd_busy_drops", t_readd_busy);
 	h_case("shd_units_per_segment", t_shd_units_per_segment);
 	h_case("ofl_entry_overlap", t_entry_overlap);
+	h_case("ofl_entry_preflight_unnorm", t_entry_preflight_unnorm);
 }

@@ -654,6 +654,191 @@ static void test_entry_overlap_star(void **state)
 	pf_policy_free(&pol);
 }
 
+
+#define PRE(path, hdrs) "OPTIONS " path " HTTP/1.1\r\nHost: api\r\n" \
+	"Origin: https://app.example.com\r\n" hdrs "\r\n"
+#define ACRM "Access-Control-Request-Method: PUT\r\n"
+/* the app's own (correct) preflight answer */
+#define APP_PRE "HTTP/1.1 204 No Content\r\n" ACAO_A ACAC \
+	"Access-Control-Allow-Methods: PUT\r\n" \
+	"Access-Control-Allow-Headers: content-type\r\n" \
+	"Access-Control-Max-Age: 600\r\n\r\n"
+
+/* A preflight the answer path passed to the app (a guard said no: drain,
+ * a full table, the daemon down, ...) is answered by the app: under
+ * app_headers: replace its Access-Control-* lines stay as the app wrote
+ * them (a preflight response needs its Allow-Methods/-Headers/Max-Age,
+ * and alone grants no read access), Vary merged as for any covered
+ * request. A preflight is what the answer path takes for one: OPTIONS
+ * with Origin and Access-Control-Request-Method (pf_is_preflight). */
+static void test_entry_preflight_to_app(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_yaml, &pol, &c);
+	assert_string_equal(entry_edit(&c, PRE("/v1/a", ACRM "Access-Control-Request-Headers: "
+					      "content-type\r\n"), APP_PRE, &e),
+			    "HTTP/1.1 204 No Content\r\n" "Vary: Origin\r\n" ACAO_A ACAC
+			    "Access-Control-Allow-Methods: PUT\r\n"
+			    "Access-Control-Allow-Headers: content-type\r\n"
+			    "Access-Control-Max-Age: 600\r\n\r\n");
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.flags, PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT); /* no CRED */
+	assert_int_equal(e.origin_len, 0);
+	/* Vary merged, never duplicated */
+	assert_string_equal(entry_edit(&c, PRE("/v1/a", ACRM),
+				       "HTTP/1.1 204 No Content\r\nVary: Accept-Encoding\r\n"
+				       "Access-Control-Allow-Methods: PUT\r\n\r\n", &e),
+			    "HTTP/1.1 204 No Content\r\nVary: Accept-Encoding, Origin\r\n"
+			    "Access-Control-Allow-Methods: PUT\r\n\r\n");
+	/* a "*" rule's answer gets no Vary: the app's answer untouched, counted */
+	assert_string_equal(entry_edit(&c, PRE("/public/x", ACRM), APP_PRE, &e), APP_PRE);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	assert_true(e.flags & PF_OFL_E_PREFLIGHT);
+	/* an origin no rule lists: the app's refusal (or grant) stays too */
+	entry_of(&c, "OPTIONS /v1/a HTTP/1.1\r\nHost: api\r\nOrigin: https://evil.test\r\n"
+		 ACRM "\r\n", &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.flags, PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT);
+	/* no rule covers it: untouched, not counted */
+	entry_of(&c, PRE("/off/x", ACRM), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	assert_int_equal(e.flags, 0);
+	/* not a preflight: OPTIONS without Access-Control-Request-Method is
+	 * an actual request the policy decides */
+	entry_of(&c, PRE("/v1/a", ""), &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	assert_int_equal(e.flags, PF_OFL_E_CRED);
+	/* ... and so is another method with both headers */
+	entry_of(&c, "PUT /v1/a HTTP/1.1\r\nHost: api\r\nOrigin: https://app.example.com\r\n"
+		 ACRM "\r\n", &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	/* a 7-letter method that is not OPTIONS (the answer path's test is
+	 * the whole word) */
+	entry_of(&c, "OPTIONZ /v1/a HTTP/1.1\r\nHost: api\r\nOrigin: https://app.example.com\r\n"
+		 ACRM "\r\n", &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	/* app_headers: keep: the same entry (the app's lines were kept anyway) */
+	entry_of(&c, PRE("/keep/x", ACRM), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.flags, PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+static const char ofl_hosts_yaml[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - hosts: [keep.test]\n"
+	"    paths: [/k/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"    app_headers: keep\n"
+	"  - hosts: [api.test, keep.test]\n"
+	"    paths: [/v1/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"  - hosts: [off.test]\n"
+	"    paths: [/v1/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n";
+
+#define REQH(host, path, hdrs) "GET " path " HTTP/1.1\r\nHost: " host "\r\n" hdrs "\r\n"
+#define ACAO_EVIL "Access-Control-Allow-Origin: https://evil.test\r\n"
+
+/* A path the datapath cannot match without normalizing ("//", "/./",
+ * "%", ...) may name a covered URL (nginx serves /v1//a as /v1/a): when
+ * a responses: true rule with app_headers: replace could apply but for
+ * the path (its hosts match), the app's own Access-Control-* lines go and
+ * the response gets Vary: Origin -- never the app's ACAO where replace
+ * promises only ours. Keep rules, other hosts, responses: false: untouched. */
+static void test_entry_unnorm_replace(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_yaml, &pol, &c);
+	assert_string_equal(entry_edit(&c, REQ("/v1//a", "Origin: https://evil.test\r\n"),
+				       RH200 ACAO_EVIL ACAC BODY, &e),
+			    RH200 "Vary: Origin\r\n" BODY);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.flags, PF_OFL_E_UNNORM);
+	/* every spelling pf_path_flags refuses; the app's Vary merged */
+	assert_string_equal(entry_edit(&c, REQ("/v1/./a", "Origin: https://app.example.com\r\n"),
+				       RH200 "Vary: Accept-Encoding\r\n" ACAO_A BODY, &e),
+			    RH200 "Vary: Accept-Encoding, Origin\r\n" BODY);
+	entry_of(&c, REQ("/v1/%61", ""), &e);
+	assert_int_equal(e.flags, PF_OFL_E_UNNORM);
+	entry_of(&c, REQ("/x/../v1/a", ""), &e);
+	assert_int_equal(e.flags, PF_OFL_E_UNNORM);
+	/* a preflight on such a path goes to the app and keeps its answer */
+	assert_string_equal(entry_edit(&c, PRE("/v1//a", ACRM), APP_PRE, &e),
+			    "HTTP/1.1 204 No Content\r\nVary: Origin\r\n" ACAO_A ACAC
+			    "Access-Control-Allow-Methods: PUT\r\n"
+			    "Access-Control-Allow-Headers: content-type\r\n"
+			    "Access-Control-Max-Age: 600\r\n\r\n");
+	assert_int_equal(e.flags, PF_OFL_E_KEEP | PF_OFL_E_PREFLIGHT);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+
+	compile_yaml(ofl_hosts_yaml, &pol, &c);
+	/* a replace rule's host: the app's lines go */
+	entry_of(&c, REQH("api.test", "/v1//a", "Origin: https://evil.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.flags, PF_OFL_E_UNNORM);
+	assert_int_equal(e.rule, 1);
+	/* a keep rule first on the host, a replace rule after it: fail closed */
+	entry_of(&c, REQH("keep.test", "/k//a", ""), &e);
+	assert_int_equal(e.kind, PF_OFL_VARY);
+	assert_int_equal(e.rule, 1);
+	/* only responses: false on the host, or no rule: untouched */
+	entry_of(&c, REQH("off.test", "/v1//a", "Origin: https://evil.test\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	assert_int_equal(e.flags, 0);
+	entry_of(&c, REQH("other.test", "/v1//a", ""), &e);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	/* the normal spelling is decided as before */
+	entry_of(&c, REQH("api.test", "/v1/a", "Origin: https://app.example.com\r\n"), &e);
+	assert_int_equal(e.kind, PF_OFL_ALLOW);
+	assert_int_equal(e.flags, 0);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
+static const char ofl_keep_yaml[] =
+	"ports: [8080]\n"
+	"rules:\n"
+	"  - paths: [/v1/]\n"
+	"    origins: [https://app.example.com]\n"
+	"    methods: [GET]\n"
+	"    responses: true\n"
+	"    app_headers: keep\n";
+
+/* Under app_headers: keep only, such a path stays untouched. */
+static void test_entry_unnorm_keep(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+
+	(void)state;
+	compile_yaml(ofl_keep_yaml, &pol, &c);
+	assert_string_equal(entry_edit(&c, REQ("/v1//a", "Origin: https://evil.test\r\n"),
+				       RH200 ACAO_EVIL BODY, &e),
+			    RH200 ACAO_EVIL BODY);
+	assert_int_equal(e.kind, PF_OFL_NONE);
+	assert_int_equal(e.flags, 0);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
 static void test_entry_overlap_off(void **state)
 {
 	struct pf_policy pol;
@@ -954,6 +1139,9 @@ int main(void)
 		cmocka_unit_test(test_entry_regex),
 		cmocka_unit_test(test_entry_overlap_star),
 		cmocka_unit_test(test_entry_overlap_off),
+		cmocka_unit_test(test_entry_preflight_to_app),
+		cmocka_unit_test(test_entry_unnorm_replace),
+		cmocka_unit_test(test_entry_unnorm_keep),
 		cmocka_unit_test(test_varies),
 		cmocka_unit_test(test_rhead),
 		cmocka_unit_test(test_rhead_line_end),
