@@ -352,7 +352,17 @@ static __always_inline int pf_ofl_edit(struct sk_msg_md *msg, struct pf_ofl_scra
 		return -1;
 	if (bpf_msg_pull_data(msg, 0, len, 0) || pf_ofl_compose(msg, sc, len) ||
 	    bpf_msg_pop_data(msg, len, sc->h.len, 0)) {
-		/* never send the new page's old contents, nor two heads */
+		/* never send the new page's old contents, nor two heads.
+		 * Unreachable (kernel 6.18, net/core/filter.c
+		 * bpf_msg_pop_data): this pop fails only for flags, for a
+		 * start at or past the message's end or start + len past
+		 * it (-EINVAL), or with -ENOMEM from the copy it makes when
+		 * start lies inside an element. Here start is 0, always
+		 * the first element's start (no copy), and len bytes were
+		 * just pushed: nothing above changed the message's size
+		 * (the pull and the compose do not; the failed pop of the
+		 * old head fails before it changes anything -- its only
+		 * failure is the same -ENOMEM, taken before any change). */
 		if (bpf_msg_pop_data(msg, 0, len, 0))
 			return -2;
 		return -1;
@@ -417,7 +427,11 @@ static __always_inline int pf_ofl_head(struct sk_msg_md *msg, struct pf_ofl_sk *
 		} else {
 			res = pf_ofl_edit(msg, sc, &hlen);
 			if (res == -2)
-				return SK_DROP; /* unreachable: see pf_ofl_edit */
+				/* unreachable (see pf_ofl_edit); were it
+				 * not, the message holds a page of old
+				 * kernel memory: never pass it (the write
+				 * fails with EACCES) */
+				return SK_DROP;
 			edited = !res;
 			stat = res ? PF_STAT_OFL_EDIT_FAILED : PF_STAT_OFL_RESP_EDITED;
 		}
