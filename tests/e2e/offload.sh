@@ -269,6 +269,49 @@ case_app_headers() {
 	pf_case_result
 }
 
+# v. A preflight the answer path passes to the app (here Connection:
+# close, which the kernel never answers; a drain, a full table or the
+# daemon down do the same) is answered by an app with CORS code of its
+# own (X-App-Cors): under replace its Access-Control-* lines stay as it
+# wrote them (the preflight needs Allow-Methods/-Headers/Max-Age; it
+# alone grants no read access), Vary merged; counted ofl_preflight_app.
+# w. A path the datapath cannot match without normalizing ("//"; the app
+# serves /v1//items as /v1/items): under replace the app's own ACAO goes
+# (an app echoing any origin must not grant evil.test), Vary: Origin
+# merged; counted ofl_path_unnorm.
+case_preflight_app() {
+	newcase
+	local h=$CASE_DIR/h pre0 un0
+	pre0=$(pf_stat ofl_preflight_app)
+	pf_curl -sS -D "$h" -o /dev/null -X OPTIONS -H "Origin: $ORIGIN" \
+		-H "Access-Control-Request-Method: PUT" \
+		-H "Access-Control-Request-Headers: content-type" \
+		-H "Connection: close" -H "X-App-Cors: $ORIGIN" "$API/v1/items"
+	pf_detail "preflight passed to the app"
+	pf_expect_eq "  the app answered" "$(hdr "$h" x-answered-by)" app
+	pf_expect_eq "  exactly one ACAO, the app's" "$(hdr "$h" access-control-allow-origin)" "$ORIGIN"
+	pf_expect_eq "  its Allow-Methods" "$(hdr "$h" access-control-allow-methods)" PUT
+	pf_expect_eq "  its Allow-Headers" "$(hdr "$h" access-control-allow-headers)" content-type
+	pf_expect_eq "  its Max-Age" "$(hdr "$h" access-control-max-age)" 600
+	pf_expect_eq "  no ACAC or ACEH of ours" \
+		"$(count_hdr "$h" access-control-allow-credentials)$(count_hdr "$h" access-control-expose-headers)" 00
+	pf_expect_eq "  Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	pf_expect_eq "  ofl_preflight_app" "$(pf_stat ofl_preflight_app)" $((pre0 + 1))
+	un0=$(pf_stat ofl_path_unnorm)
+	pf_curl -sS -D "$h" -o /dev/null -H "Origin: https://evil.test" \
+		-H "X-App-Cors: https://evil.test" "$API/v1//items"
+	pf_detail "replace, //: the app's own CORS lines removed"
+	pf_expect_eq "  the app answered" "$(hdr "$h" x-answered-by)" app
+	pf_expect_eq "  no ACAO" "$(count_hdr "$h" access-control-allow-origin)" 0
+	pf_expect_eq "  Vary merged" "$(hdr "$h" vary)" "Accept, Origin"
+	pf_expect_eq "  ofl_path_unnorm" "$(pf_stat ofl_path_unnorm)" $((un0 + 1))
+	pf_curl -sS -D "$h" -o /dev/null -H "Origin: $ORIGIN" \
+		-H "X-App-Cors: $ORIGIN" "$API/keep//x"
+	pf_detail "keep (but a replace rule covers every path of this host): removed too"
+	pf_expect_eq "  no ACAO" "$(count_hdr "$h" access-control-allow-origin)" 0
+	pf_case_result
+}
+
 # u. Overlapping rules (review finding MED-1): where the answer for a URL
 # depends on the origin, every response to it carries Vary: Origin, or a
 # shared cache serves one origin's copy to another. /ova/: $ORIGIN's
@@ -1056,6 +1099,8 @@ main() {
 	pf_case "[$MODE] p. a refused second start is not taken for ready" case_second_start
 	pf_case "[$MODE] u. overlapping rules: Vary: Origin wherever the answer depends on it" \
 		case_overlap
+	pf_case "[$MODE] v. a preflight passed to the app keeps its answer; w. an odd path loses the app's CORS (replace)" \
+		case_preflight_app
 	local stop_rc=0
 	pf_stop_preflightd || stop_rc=$?
 	pf_case "[$MODE] j. SIGTERM: detached from the cgroup" case_shutdown "$stop_rc"

@@ -27,7 +27,9 @@
  * X-Request-Echo header copying X-Request-Id. Two request headers steer
  * it: X-Head-Split: K writes a response's head (and inline body) in
  * pieces of K bytes, 2 ms apart; X-App-Cors: V adds the app's own
- * "Access-Control-Allow-Origin: V" and "Vary: Accept". Responses carry
+ * "Access-Control-Allow-Origin: V" and "Vary: Accept" (on a preflight
+ * also Access-Control-Allow-Methods/-Headers echoing the request's and
+ * Access-Control-Max-Age: 600: an app's own preflight answer). Responses carry
  * no Date: the bytes are a function of the request.
  */
 #include <errno.h>
@@ -415,6 +417,17 @@ static int do_options(struct conn *c, const struct req *rq, int keep)
 	const char *acrh = hdr_get(rq, "Access-Control-Request-Headers");
 
 	extra[0] = '\0';
+	if (g_no_cors && hdr_get(rq, "X-App-Cors") && acrm) {
+		/* an app with CORS code of its own answering a preflight
+		 * (respond adds X-App-Cors's ACAO and Vary: Accept) */
+		sb_add(&s, "Access-Control-Allow-Methods: %s\r\n", acrm);
+		if (acrh)
+			sb_add(&s, "Access-Control-Allow-Headers: %s\r\n", acrh);
+		sb_add(&s, "Access-Control-Max-Age: 600\r\n");
+		if (s.ovf)
+			return -1;
+		return respond(c, rq, keep, "204 No Content", extra, -1, NULL);
+	}
 	if (g_no_cors)
 		return respond(c, rq, keep, "204 No Content",
 			       "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS\r\n", -1, NULL);
