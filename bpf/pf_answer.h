@@ -150,9 +150,10 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
  * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_DAEMON_FAILED when the
  * daemon marked the wait failed (it could not teach the verdict);
  * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
- * be learned); PF_STAT_PASS_ORIGIN_BYTES for one that is not ASCII. Called only for a request of a real connection (a socket,
- * a valid checksum) that the socket guards would let us answer: nothing
- * a spoofed segment can make the daemon learn.
+ * be learned); PF_STAT_PASS_ORIGIN_BYTES for one that is not ASCII.
+ * Called only for a request of a real connection (a socket, a valid
+ * checksum) that the socket guards would let us answer: nothing a
+ * spoofed segment can make the daemon learn.
  * A global function (a cold path: one call per punted request), so the
  * verifier checks it once, not at both call sites in every state that
  * reaches them (inline, about 60k of pf_tc_ingress's processed

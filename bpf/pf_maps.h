@@ -122,13 +122,30 @@ struct {
 	__type(value, __u32);
 } pf_synack SEC(".maps");
 
+/* The pf_synack slot of connection k (NULL if the look-up fails) and
+ * (*tag, never 0) the tag that marks it there: the keyed hash
+ * (pf_hash_word) of the key's ten 32-bit words (4-aligned, as struct
+ * pf_pkt holds it: a stack load must be aligned). */
+static __always_inline __u32 *pf_synack_slot(const struct pf_flow_key *k, __u32 *tag)
+{
+	const __u32 *w = (const __u32 *)(const void *)k;
+	__u64 h = PF_HASH_INIT;
+	__u32 i, slot;
+
+	for (i = 0; i < sizeof(*k) / 8; i++)
+		h = pf_hash_word(h, (__u64)w[2 * i] | (__u64)w[2 * i + 1] << 32);
+	h = pf_hash_end(h);
+	*tag = (__u32)(h >> 32) | 1;
+	slot = (__u32)h & (PF_SYNACK_SLOTS - 1);
+	return bpf_map_lookup_elem(&pf_synack, &slot);
+}
+
 /* TC egress: a SYN-ACK of connection k left; mark its slot (written
  * only when it changes: no cache line dirtied per SYN-ACK of a busy
  * slot). */
 static __always_inline void pf_synack_note(const struct pf_flow_key *k)
 {
-	__u32 tag, slot = pf_synack_slot(k, &tag);
-	__u32 *v = bpf_map_lookup_elem(&pf_synack, &slot);
+	__u32 tag, *v = pf_synack_slot(k, &tag);
 
 	if (v && *v != tag)
 		*v = tag;
@@ -137,8 +154,7 @@ static __always_inline void pf_synack_note(const struct pf_flow_key *k)
 /* Did this interface's TC egress send the SYN-ACK of connection k? */
 static __always_inline int pf_synack_seen(const struct pf_flow_key *k)
 {
-	__u32 tag, slot = pf_synack_slot(k, &tag);
-	__u32 *v = bpf_map_lookup_elem(&pf_synack, &slot);
+	__u32 tag, *v = pf_synack_slot(k, &tag);
 
 	return v && *v == tag;
 }

@@ -190,23 +190,6 @@ struct pf_flow_key {
  * sent. */
 #define PF_SYNACK_SLOTS 65536
 
-/* The pf_synack slot of the connection k and (*tag, never 0) the tag
- * that marks it there: the keyed hash (pf_hash_word) of the key's ten
- * 32-bit words (4-aligned, as struct pf_pkt holds it: a stack load must
- * be aligned). */
-PF_INLINE __u32 pf_synack_slot(const struct pf_flow_key *k, __u32 *tag)
-{
-	const __u32 *w = (const __u32 *)(const void *)k;
-	__u64 h = PF_HASH_INIT;
-	__u32 i;
-
-	for (i = 0; i < sizeof(*k) / 8; i++)
-		h = pf_hash_word(h, (__u64)w[2 * i] | (__u64)w[2 * i + 1] << 32);
-	h = pf_hash_end(h);
-	*tag = (__u32)(h >> 32) | 1;
-	return (__u32)h & (PF_SYNACK_SLOTS - 1);
-}
-
 #define PF_FIN_CLIENT 1
 #define PF_FIN_SERVER 2
 
