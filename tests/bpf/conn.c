@@ -91,6 +91,19 @@ void h_answer_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u
 	memcpy(f->d, d, sizeof(d));
 }
 
+void h_pass_first_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u32 p,
+		      int stat)
+{
+	h_answer_fix(f, family, payload, s, p);
+	memset(f->d, 0, sizeof(f->d));
+	f->verdict = H_PASS;
+	f->unchanged = true;
+	f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+	f->d[1] = (struct h_delta){ stat, 1 };
+	f->d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
+	f->d[3] = (struct h_delta)H_DEND;
+}
+
 struct h_want h_want_resp(const struct h_fix *f, __u32 p, const char *resp)
 {
 	struct h_want w = {

@@ -38,6 +38,12 @@ bool h_check_clone(const struct h_run *r, const struct h_want *w);
  * and flow_created +1. */
 void h_answer_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u32 p);
 
+/* h_answer_fix's request, which a guard passes instead (stat, enum
+ * pf_stat): expected passed unchanged, pkt_seen and stat +1, and -- the
+ * connection's first request -- followed from there (flow_created +1). */
+void h_pass_first_fix(struct h_fix *f, int family, const char *payload, __u32 s, __u32 p,
+		      int stat);
+
 /* The response resp to f's request at wire seq p: acks the request,
  * window of f's socket, TSval H_TS_NOW (the socket clock, later than the
  * request's TSecr 222), TSecr the request's TSval 111. */

@@ -96,16 +96,9 @@ static bool opt_request_passed(const __u8 *b, unsigned n)
 	struct h_fix f;
 	struct pf_flow fl;
 
-	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	h_pass_first_fix(&f, 4, H_PREFLIGHT, S0, P0, PF_STAT_PASS_TCP_OPT);
 	f.in.optlen = 0;
 	pkt_opt_raw(&f.in, b, n);
-	f.verdict = H_PASS;
-	f.unchanged = true;
-	memset(f.d, 0, sizeof(f.d));
-	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
-	f.d[1] = (struct h_delta)H_D(PASS_TCP_OPT, 1);
-	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
-	f.d[3] = (struct h_delta)H_DEND;
 	if (!h_fix_run(&f, NULL))
 		return false;
 	return H_CHECK(h_flow(&f.in, &fl) && !fl.splices, "not tracked, or spliced");

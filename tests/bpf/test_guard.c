@@ -246,9 +246,6 @@ static void t_gro_head_followed(void)
 static void route_case(int family)
 {
 	static __u32 keys[PF_SYNACK_SLOTS], zeros[PF_SYNACK_SLOTS];
-	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(PASS_ROUTE, 1), H_D(FLOW_CREATED, 1), H_DEND,
-	};
 	struct pkt_spec sa;
 	struct h_fix f;
 	struct h_run r;
@@ -260,9 +257,9 @@ static void route_case(int family)
 					   &n, NULL), "zero pf_synack: %s", strerror(errno)))
 		return;
 	h_skel->bss->pf_test_synack = 1;
-	h_answer_fix(&f, family, H_PREFLIGHT, S0, P0);
+	h_pass_first_fix(&f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
 	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, d) || !H_EQ(r.verdict, H_PASS, "verdict"))
+	if (!h_run_to_tc(&f.in, &r, f.d) || !H_EQ(r.verdict, H_PASS, "verdict"))
 		return;
 	h_reset_state();
 	h_skel->bss->pf_test_synack = 1;

@@ -2,7 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "harness.h"
+#include "conn.h"
 
 #define S0 1000000u
 #define P0 5000000u
@@ -218,10 +218,7 @@ static void t_acrh_daemon_down(void)
 	acrh_names(req, sizeof(req), 30);
 	/* a punt is only considered for a request the kernel could answer:
 	 * here the connection's first, followed from then on */
-	pass_fix(&f, req, PF_STAT_PASS_DAEMON_DOWN);
-	f.sock.bytes_received = 0;
-	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
-	f.d[3] = (struct h_delta)H_DEND;
+	h_pass_first_fix(&f, 4, req, S0, P0, PF_STAT_PASS_DAEMON_DOWN);
 	h_fix_run(&f, NULL);
 }
 

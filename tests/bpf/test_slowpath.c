@@ -96,22 +96,18 @@ static void setup(__u64 heartbeat)
 /* Punt fixture: the regex preflight, dropped (daemon alive) or passed. */
 static void punt_fix(struct h_fix *f, bool alive)
 {
-	h_answer_fix(f, 4, RX_PREFLIGHT, S0, P0);
-	memset(f->d, 0, sizeof(f->d));
-	f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
-	if (alive) {
-		f->verdict = H_DROP;
-		f->d[1] = (struct h_delta)H_D(PUNT_DAEMON, 1);
-		f->d[2] = (struct h_delta)H_DEND;
-	} else {
+	if (!alive) {
 		/* passed: the connection's first request, so from here on
 		 * the connection is followed (a flow entry) */
-		f->verdict = H_PASS;
-		f->unchanged = true;
-		f->d[1] = (struct h_delta)H_D(PASS_DAEMON_DOWN, 1);
-		f->d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
-		f->d[3] = (struct h_delta)H_DEND;
+		h_pass_first_fix(f, 4, RX_PREFLIGHT, S0, P0, PF_STAT_PASS_DAEMON_DOWN);
+		return;
 	}
+	h_answer_fix(f, 4, RX_PREFLIGHT, S0, P0);
+	memset(f->d, 0, sizeof(f->d));
+	f->verdict = H_DROP;
+	f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
+	f->d[1] = (struct h_delta)H_D(PUNT_DAEMON, 1);
+	f->d[2] = (struct h_delta)H_DEND;
 }
 
 /* Daemon alive: drop + one record; the daemon's token makes the
@@ -218,15 +214,7 @@ static void t_punt_not_ascii(void)
 	struct h_fix f;
 
 	setup(mono_ns());
-	punt_fix(&f, false);
-	h_answer_fix(&f, 4, req, S0, P0);
-	f.verdict = H_PASS;
-	f.unchanged = true;
-	memset(f.d, 0, sizeof(f.d));
-	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
-	f.d[1] = (struct h_delta)H_D(PASS_ORIGIN_BYTES, 1);
-	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1);
-	f.d[3] = (struct h_delta)H_DEND;
+	h_pass_first_fix(&f, 4, req, S0, P0, PF_STAT_PASS_ORIGIN_BYTES);
 	if (!h_fix_run(&f, NULL))
 		return;
 	H_EQ(drain_punts(), 0, "pf_punt records");
@@ -417,14 +405,7 @@ static void t_acrh_denied(void)
 	H_EQ(v.reason, PF_R_HEADER, "daemon's verdict");
 	H_EQ(v.bad_off, strstr(HDR20_BAD, "x-evil") - HDR20_BAD, "offending name offset");
 	H_EQ(v.bad_len, 6, "offending name length");
-	h_answer_fix(&f, 4, req, S0, P0);
-	memset(f.d, 0, sizeof(f.d));
-	f.d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
-	f.d[1] = (struct h_delta)H_D(FWD_DENIED, 1);
-	f.d[2] = (struct h_delta)H_D(FLOW_CREATED, 1); /* the first request: followed */
-	f.d[3] = (struct h_delta)H_DEND;
-	f.verdict = H_PASS;
-	f.unchanged = true;
+	h_pass_first_fix(&f, 4, req, S0, P0, PF_STAT_FWD_DENIED); /* the first request: followed */
 	h_fix_run(&f, &r);
 }
 
