@@ -109,40 +109,32 @@ static const char *const pf_probe_origins[] = {
 };
 
 /* The literal host name a pattern ends with, escapes undone: for
- * 'https://.*example\.com' "example.com" (up to the last quantifier,
- * class or group), into out (n bytes; "" if there is none with a dot). */
+ * 'https://.*example\.com' "example.com" (the run of host characters --
+ * letters, digits, '-', ':', escaped '.' -- after the last quantifier,
+ * class or group, an end anchor ignored), into out (n bytes; "" if there
+ * is none, it does not start with a label character or has no dot). */
 static void literal_tail(const char *pat, char *out, size_t n)
 {
-	size_t len = strlen(pat), i, k, m = 0;
-	char *tok = malloc(len + 1);
-	unsigned char *esc = malloc(len + 1);
+	size_t len = strlen(pat), i, m = 0;
 
-	out[0] = 0;
-	if (!tok || !esc)
-		goto out;
-	for (i = 0; i < len; i++, m++) {   /* tokens: a byte and its escape */
-		esc[m] = pat[i] == '\\' && i + 1 < len;
-		i += esc[m];
-		tok[m] = pat[i];
-	}
-	if (m && !esc[m - 1] && tok[m - 1] == '$')
-		m--;
-	for (k = m; k > 0; k--) {
-		char c = tok[k - 1];
+	for (i = 0; i < len; i++) {
+		int esc = pat[i] == '\\' && i + 1 < len;
+		char c = pat[i + esc];
 
-		if (esc[k - 1] ? c != '.' && c != '-' :
-				 !isalnum((unsigned char)c) && c != '-' && c != ':')
+		if (!esc && c == '$' && i + 1 == len)
 			break;
+		i += esc;
+		if (esc ? c == '.' || c == '-' : isalnum((unsigned char)c) || c == '-' || c == ':') {
+			if (m + 1 < n)
+				out[m] = c;
+			m++;
+		} else {
+			m = 0;
+		}
 	}
-	/* a name that starts with a label character and has a dot */
-	if (m - k + 1 > n || k == m || !isalnum((unsigned char)tok[k]) ||
-	    !memchr(tok + k, '.', m - k))
-		goto out;
-	memcpy(out, tok + k, m - k);
-	out[m - k] = 0;
-out:
-	free(tok);
-	free(esc);
+	if (m == 0 || m >= n || !isalnum((unsigned char)out[0]) || !memchr(out, '.', m))
+		m = 0;
+	out[m] = 0;
 }
 
 /* Does the compiled regex code, whose pattern ends with the host name
