@@ -407,6 +407,16 @@ static int respond(struct conn *c, const struct req *rq, int keep,
 	return send_all(c->fd, h, s.n);
 }
 
+/* sb_allow: the Allow-Methods/-Headers lines echoing a preflight's
+ * request (either absent: no line). */
+static void sb_allow(struct sb *s, const char *acrm, const char *acrh)
+{
+	if (acrm)
+		sb_add(s, "Access-Control-Allow-Methods: %s\r\n", acrm);
+	if (acrh)
+		sb_add(s, "Access-Control-Allow-Headers: %s\r\n", acrh);
+}
+
 /* do_options: the app's own preflight answer (always 204). */
 static int do_options(struct conn *c, const struct req *rq, int keep)
 {
@@ -420,25 +430,18 @@ static int do_options(struct conn *c, const struct req *rq, int keep)
 	if (g_no_cors && hdr_get(rq, "X-App-Cors") && acrm) {
 		/* an app with CORS code of its own answering a preflight
 		 * (respond adds X-App-Cors's ACAO and Vary: Accept) */
-		sb_add(&s, "Access-Control-Allow-Methods: %s\r\n", acrm);
-		if (acrh)
-			sb_add(&s, "Access-Control-Allow-Headers: %s\r\n", acrh);
+		sb_allow(&s, acrm, acrh);
 		sb_add(&s, "Access-Control-Max-Age: 600\r\n");
-		if (s.ovf)
-			return -1;
-		return respond(c, rq, keep, "204 No Content", extra, -1, NULL);
-	}
-	if (g_no_cors)
+	} else if (g_no_cors) {
 		return respond(c, rq, keep, "204 No Content",
 			       "Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS\r\n", -1, NULL);
-	if (origin && origin_allowed(origin)) {
-		sb_add(&s, "Access-Control-Allow-Origin: %s\r\n", origin);
-		if (acrm)
-			sb_add(&s, "Access-Control-Allow-Methods: %s\r\n", acrm);
-		if (acrh)
-			sb_add(&s, "Access-Control-Allow-Headers: %s\r\n", acrh);
+	} else {
+		if (origin && origin_allowed(origin)) {
+			sb_add(&s, "Access-Control-Allow-Origin: %s\r\n", origin);
+			sb_allow(&s, acrm, acrh);
+		}
+		sb_add(&s, "Vary: Origin\r\n");
 	}
-	sb_add(&s, "Vary: Origin\r\n");
 	if (s.ovf)
 		return -1;
 	return respond(c, rq, keep, "204 No Content", extra, -1, NULL);
