@@ -4,7 +4,8 @@
  * complement sums come from bpf_csum_diff (a 32-bit partial sum, or a
  * negative error); pf_csum_fold turns one into the 16-bit field.
  *   pf_csum_apply     an incremental update of a packet's TCP checksum
- *                     (translation, SACK stripping)
+ *                     (translation, SACK stripping) or ICMP checksum
+ *                     (an error's quoted seq, pf_icmp.h)
  *   pf_csum_words     the sum of a header (by hand: no helper call)
  *   pf_csum_pseudo    the TCP pseudo-header sum of a segment (by hand)
  *   pf_csum_buf       the sum of a response payload being emitted
@@ -40,7 +41,8 @@ static __always_inline __u16 pf_csum_fold(__s64 s)
 }
 
 /* Apply a one's complement difference (bpf_csum_diff's, or one
- * congruent to it: pf_set_word) to the TCP checksum at csum_off. TC: the
+ * congruent to it: pf_put_word) to the TCP (or ICMP) checksum at
+ * csum_off. TC: the
  * kernel helper, which also knows to leave a CHECKSUM_PARTIAL field
  * alone. XDP: by hand (RFC 1624); a partial checksum on a veth frame is
  * never verified, so the result is moot. */

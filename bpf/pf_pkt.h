@@ -1,4 +1,4 @@
-/* BPF only (TC and XDP): Ethernet/IPv4/IPv6/TCP header parsing into struct pf_pkt. */
+/* BPF only (TC and XDP): Ethernet/IPv4/IPv6/TCP header parsing into struct pf_pkt (ICMP at ingress recognised); flow key building. */
 /*
  * pf_pkt.h -- find the TCP segment of a packet and describe it in
  * struct pf_pkt. Headers are read with the load-bytes helpers (payload and
@@ -12,6 +12,7 @@
 #include <linux/if_ether.h>
 #include <linux/in.h>
 #include <linux/ip.h>
+#include <linux/in6.h>
 #include <linux/ipv6.h>
 #include <linux/tcp.h>
 #include <bpf/bpf_helpers.h>
@@ -47,8 +48,51 @@ struct pf_pkt {
 	struct pf_flow_key key;  /* client first, whatever the direction */
 };
 
+/* Is port (host order) one whose connections are translated (xlate_bits:
+ * the policy's ports, of this and earlier policies)? */
+static __always_inline int pf_xlate_port(__u16 port)
+{
+	return (pf_cfg.xlate_bits[(port >> 6) & 1023] >> (port & 63)) & 1;
+}
+
+/* The flow key's addresses of a packet from src to dst (alen bytes each,
+ * a constant: 4 or 16) travelling in direction dir: the client's first
+ * whatever the direction. pf_key_ports does the same for the ports. */
+static __always_inline void pf_key_addrs(struct pf_flow_key *k, const void *src,
+					 const void *dst, __u32 alen, int dir)
+{
+	if (dir == PF_DIR_IN) {
+		__builtin_memcpy(k->caddr, src, alen);
+		__builtin_memcpy(k->saddr, dst, alen);
+	} else {
+		__builtin_memcpy(k->caddr, dst, alen);
+		__builtin_memcpy(k->saddr, src, alen);
+	}
+}
+
+static __always_inline void pf_key_ports(struct pf_flow_key *k, __be16 source, __be16 dest,
+					 int dir)
+{
+	if (dir == PF_DIR_IN) {
+		k->cport = source;
+		k->sport = dest;
+	} else {
+		k->cport = dest;
+		k->sport = source;
+	}
+}
+
+/* pf_parse_pkt: an ICMP (IPv4) or ICMPv6 message arriving (dir
+ * PF_DIR_IN), for pf_icmp_in (pf_icmp.h). */
+#define PF_PARSE_ICMP 1
+
 /* Parse the packet in ctx; returns 0 for a TCP segment to or from a served port (per
- * direction), -1 otherwise (the caller passes the packet untouched). */
+ * direction), -1 otherwise (the caller passes the packet untouched) -- or,
+ * at ingress, PF_PARSE_ICMP for an ICMP / ICMPv6 message (not a later
+ * fragment, at least its 8-byte header in the packet): p then has only
+ * family, ip_simple, l3_off, l4_off (the ICMP header), pay_len (the
+ * message's bytes in the packet, Ethernet padding excluded) and the outer
+ * addresses in key. */
 static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, int dir)
 {
 	struct tcphdr th __attribute__((aligned(8)));  /* pf_load_hdr: 8-byte stores */
@@ -69,7 +113,10 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 
 		if (pf_load_hdr(ctx, xdp, ETH_HLEN, &ip, sizeof(ip)))
 			return -1;
-		if (ip.version != 4 || ip.ihl < 5 || ip.protocol != IPPROTO_TCP)
+		if (ip.version != 4 || ip.ihl < 5)
+			return -1;
+		proto = ip.protocol;
+		if (proto != IPPROTO_TCP && (proto != IPPROTO_ICMP || dir != PF_DIR_IN))
 			return -1;
 		/* later fragments carry no TCP header: untouched. The first one
 		 * does: it is translated (the TCP checksum spans the reassembled
@@ -89,13 +136,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		}
 		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN < tot)
 			tot = bpf_ntohs(ip.tot_len) + ETH_HLEN; /* Ethernet padding */
-		if (dir == PF_DIR_IN) {
-			__builtin_memcpy(p->key.caddr, &ip.saddr, 4);
-			__builtin_memcpy(p->key.saddr, &ip.daddr, 4);
-		} else {
-			__builtin_memcpy(p->key.caddr, &ip.daddr, 4);
-			__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
-		}
+		pf_key_addrs(&p->key, &ip.saddr, &ip.daddr, 4, dir);
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6 __attribute__((aligned(8)));
 
@@ -116,7 +157,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		/* extension headers (hop-by-hop, routing, destination options,
 		 * a first fragment): walked, so a spliced connection's segments
 		 * are still translated; such requests are never answered */
-		for (hl = 0; hl < 4 && proto != IPPROTO_TCP; hl++) {
+		for (hl = 0; hl < 4 && proto != IPPROTO_TCP && proto != IPPROTO_ICMPV6; hl++) {
 			__u8 eh[8];
 
 			if (proto != IPPROTO_HOPOPTS && proto != IPPROTO_ROUTING &&
@@ -134,32 +175,27 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 			proto = eh[0];
 			p->ip_simple = 0;
 		}
-		if (proto != IPPROTO_TCP)
+		if (proto != IPPROTO_TCP && (proto != IPPROTO_ICMPV6 || dir != PF_DIR_IN))
 			return -1;
-		if (dir == PF_DIR_IN) {
-			__builtin_memcpy(p->key.caddr, &ip6.saddr, 16);
-			__builtin_memcpy(p->key.saddr, &ip6.daddr, 16);
-		} else {
-			__builtin_memcpy(p->key.caddr, &ip6.daddr, 16);
-			__builtin_memcpy(p->key.saddr, &ip6.saddr, 16);
-		}
+		pf_key_addrs(&p->key, &ip6.saddr, &ip6.daddr, 16, dir);
 	} else {
 		return -1;
+	}
+	if (proto != IPPROTO_TCP) {
+		if (l4 + 8 > tot)
+			return -1;
+		p->l4_off = l4;
+		p->pay_len = tot - l4;
+		return PF_PARSE_ICMP;
 	}
 	if (pf_load_hdr(ctx, xdp, l4, &th, sizeof(th)))
 		return -1;
 	port = bpf_ntohs(dir == PF_DIR_IN ? th.dest : th.source);
-	if (!(pf_cfg.xlate_bits[(port >> 6) & 1023] & (1ULL << (port & 63))))
+	if (!pf_xlate_port(port))
 		return -1;
 	p->answer_port = (pf_cfg.port_bits[(port >> 6) & 1023] >> (port & 63)) & 1;
 	p->key.family = p->family;
-	if (dir == PF_DIR_IN) {
-		p->key.cport = th.source;
-		p->key.sport = th.dest;
-	} else {
-		p->key.cport = th.dest;
-		p->key.sport = th.source;
-	}
+	pf_key_ports(&p->key, th.source, th.dest, dir);
 	p->l4_off = l4;
 	p->tcp_hlen = th.doff * 4;
 	if (p->tcp_hlen < 20 || l4 + p->tcp_hlen > tot) {

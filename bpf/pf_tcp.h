@@ -201,14 +201,15 @@ static __always_inline __u32 pf_ack_out_field(const struct pf_adj *a, __u32 x,
 	return pf_ack_out(a, x);
 }
 
-/* Replace the 32-bit word at off with v (host order), fixing the TCP
- * checksum incrementally (correct for CHECKSUM_PARTIAL too). The
- * difference ~o + n is summed by hand (pf_csum_wide), not by
+/* Replace the 32-bit word at off, old_h, with new_h (host order), fixing
+ * the checksum at csum_off incrementally (correct for CHECKSUM_PARTIAL
+ * too). The difference ~o + n is summed by hand (pf_csum_wide), not by
  * bpf_csum_diff: congruent to the helper's, modulo 0xffff, and nonzero
  * like it, so pf_csum_apply folds it to the same checksum -- one helper
- * call and return fewer per rewritten word (seq, ack, SACK edges). */
-static __always_inline int pf_set_word(void *ctx, bool xdp, const struct pf_pkt *p,
-				       __u32 off, __u32 old_h, __u32 new_h)
+ * call and return fewer per rewritten word (seq, ack, SACK edges, an
+ * ICMP error's quoted seq). Returns 0, or -1 on a helper failure. */
+static __always_inline int pf_put_word(void *ctx, bool xdp, __u32 csum_off, __u32 off,
+				       __u32 old_h, __u32 new_h)
 {
 	__be32 o = bpf_htonl(old_h), n = bpf_htonl(new_h);
 	__u32 diff;
@@ -216,9 +217,16 @@ static __always_inline int pf_set_word(void *ctx, bool xdp, const struct pf_pkt 
 	if (o == n)
 		return 0;
 	diff = pf_csum_wide((__u64)(__u32)~o + (__u32)n);
-	if (pf_csum_apply(ctx, xdp, p->l4_off + 16, diff))
+	if (pf_csum_apply(ctx, xdp, csum_off, diff))
 		return -1;
 	return pf_store(ctx, xdp, off, &n, sizeof(n)) ? -1 : 0;
+}
+
+/* pf_put_word for a word of segment p: its TCP checksum fixed. */
+static __always_inline int pf_set_word(void *ctx, bool xdp, const struct pf_pkt *p,
+				       __u32 off, __u32 old_h, __u32 new_h)
+{
+	return pf_put_word(ctx, xdp, p->l4_off + 16, off, old_h, new_h);
 }
 
 /* Replace the two words at off and off + 4 (a segment's seq and ack:

@@ -16,7 +16,8 @@
  * Reading order: pf_ingress (below) -> pf_try_answer (pf_answer.h) ->
  * pf_decide -> include/pf_http.h, pf_match.h, pf_resp.h -> pf_send
  * (pf_emit.h); translation of later segments in pf_xlate.h (the mapping in
- * pf_tcp.h), request framing in pf_follow.h; the response offload in
+ * pf_tcp.h), request framing in pf_follow.h; ICMP errors about spliced
+ * connections' segments in pf_icmp.h; the response offload in
  * pf_offload.h (its parts pf_ofl_*.h).
  */
 #include <stdbool.h>
@@ -26,6 +27,7 @@
 
 #include "pf_answer.h"
 #include "pf_follow.h"
+#include "pf_icmp.h"
 #include "pf_maps.h"
 #include "pf_offload.h"
 #include "pf_pkt.h"
@@ -77,13 +79,19 @@ static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
 static __always_inline int pf_tc_in(struct __sk_buff *skb)
 {
 	struct pf_pkt p;
+	int ret;
 
 	pf_tc_seen(0);
-	/* XDP mode: everything else was handled (and translated) at XDP */
+	/* XDP mode: everything else was handled (and translated) at XDP,
+	 * ICMP errors (pf_icmp_xdp) too */
 	if (pf_cfg.xdp_mode && !pf_meta_flagged(skb))
 		return TC_ACT_UNSPEC;
-	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN))
+	ret = pf_parse_pkt(skb, false, &p, PF_DIR_IN);
+	if (ret) {
+		if (ret == PF_PARSE_ICMP)
+			pf_icmp_tc(skb, &p);
 		return TC_ACT_UNSPEC;
+	}
 	switch (pf_ingress(skb, false, &p)) {
 	case PF_ANS_SENT:
 		return bpf_redirect(skb->ifindex, 0);
@@ -133,9 +141,14 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 	struct pf_pkt p;
 	__u32 *meta;
 	void *data;
+	int ret;
 
-	if (pf_parse_pkt(ctx, true, &p, PF_DIR_IN))
+	ret = pf_parse_pkt(ctx, true, &p, PF_DIR_IN);
+	if (ret) {
+		if (ret == PF_PARSE_ICMP)
+			pf_icmp_xdp(ctx, &p);
 		return XDP_PASS;
+	}
 	switch (pf_ingress(ctx, true, &p)) {
 	case PF_ANS_SENT:
 		return XDP_TX;

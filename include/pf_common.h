@@ -129,6 +129,9 @@ enum pf_tok_kind {
 	X(SYN_UNTRANSLATED,    "SYN segments on a tracked 4-tuple passed untranslated, the entry kept") \
 	X(FLOW_REUSED,         "entries of ended connections freed by a new connection's SYN-ACK, passed untranslated") \
 	X(FLOW_REFUSED,        "entries of ended connections freed by the RST refusing a new connection's SYN, passed untranslated") \
+	X(ICMP_TRANSLATED,     "ICMP errors quoting a spliced connection's server segment: quoted seq mapped back to the socket's (path MTU discovery)") \
+	X(ICMP_PASSED,         "ICMP errors quoting a segment of a translated port with nothing to map (no flow entry, nothing inserted): passed unchanged") \
+	X(ICMP_UNREAD,         "ICMP errors whose quote cannot be read to a TCP seq (truncated, a later IPv4 fragment, IPv6 extension headers): passed unchanged") \
 	X(MALFORMED,           "malformed packets passed") \
 	PF_STATS_OFFLOAD(X)
 

@@ -339,6 +339,7 @@ void test_answer(void);
 void test_retx(void);
 void test_pass(void);
 void test_translate(void);
+void test_icmp(void);
 void test_flow(void);
 void test_xdp(void);
 void test_adv_ip(void);

@@ -20,6 +20,7 @@ int main(int argc, char **argv)
 	test_retx();
 	test_pass();
 	test_translate();
+	test_icmp();
 	test_flow();
 	test_xdp();
 	test_adv_ip();

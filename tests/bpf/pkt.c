@@ -153,7 +153,8 @@ static __u32 pseudo_sum(int family, const __u8 *sa, const __u8 *da, __u8 proto, 
 size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 {
 	unsigned optlen = (s->optlen + 3) & ~3u;
-	unsigned l4hl = s->proto == PKT_PROTO_TCP ? 20 + optlen : 8;
+	int icmp = s->proto == PKT_PROTO_ICMP || s->proto == PKT_PROTO_ICMPV6;
+	unsigned l4hl = s->proto == PKT_PROTO_TCP ? 20 + optlen : icmp ? 0 : 8;
 	unsigned iphl = s->family == 4 ? 20 + s->ip_optlen : 40;
 	size_t l4len = l4hl + s->paylen, total = ETH_HLEN_ + iphl + l4len + s->eth_pad;
 	__u8 *ip = buf + ETH_HLEN_, *l4 = ip + iphl;
@@ -184,9 +185,11 @@ size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 		memcpy(ip + 8, s->saddr, 16);
 		memcpy(ip + 24, s->daddr, 16);
 	}
-	put16(l4, s->sport);
-	put16(l4 + 2, s->dport);
-	if (s->proto == PKT_PROTO_TCP) {
+	if (icmp) {
+		/* the payload is the whole message */
+	} else if (s->proto == PKT_PROTO_TCP) {
+		put16(l4, s->sport);
+		put16(l4 + 2, s->dport);
 		put32(l4 + 4, s->seq);
 		put32(l4 + 8, s->ack);
 		l4[12] = (__u8)((s->doff ? s->doff : (int)l4hl / 4) << 4);
@@ -194,15 +197,56 @@ size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 		put16(l4 + 14, s->win);
 		memcpy(l4 + 20, s->opt, s->optlen);
 	} else {
+		put16(l4, s->sport);
+		put16(l4 + 2, s->dport);
 		put16(l4 + 4, (__u16)l4len);
 	}
 	if (s->paylen)
 		memcpy(l4 + l4hl, s->pay, s->paylen);
-	sum = pseudo_sum(s->family, s->saddr, s->daddr, s->proto, l4len);
+	if (icmp && l4len >= 4)
+		put16(l4 + 2, 0);
+	/* ICMP (IPv4) alone sums no pseudo header */
+	sum = s->proto == PKT_PROTO_ICMP ? 0 :
+	      pseudo_sum(s->family, s->saddr, s->daddr, s->proto, l4len);
 	sum = pkt_csum_add(sum, l4, l4len);
-	put16(l4 + (s->proto == PKT_PROTO_TCP ? 16 : 6),
-	      (__u16)(pkt_csum_fold(sum) ^ (s->bad_csum ? 0x5555 : 0)));
+	if (!icmp || l4len >= 4)
+		put16(l4 + (s->proto == PKT_PROTO_TCP ? 16 : icmp ? 2 : 6),
+		      (__u16)(pkt_csum_fold(sum) ^ (s->bad_csum ? 0x5555 : 0)));
 	return total - s->cut;
+}
+
+int pkt_icmp_parse(const __u8 *buf, size_t len, const __u8 **msg, size_t *n, int *csum_ok)
+{
+	const __u8 *ip = buf + ETH_HLEN_;
+	size_t iphl, iplen;
+	__u8 proto;
+	__u32 sum;
+
+	if (len < ETH_HLEN_ + 20)
+		return -1;
+	if (get16(buf + 12) == ETH_P_IP_ && (ip[0] >> 4) == 4) {
+		iphl = (ip[0] & 15) * 4u;
+		iplen = get16(ip + 2);
+		proto = ip[9];
+		if (proto != PKT_PROTO_ICMP)
+			return -1;
+		sum = 0;
+	} else if (get16(buf + 12) == ETH_P_IPV6_ && (ip[0] >> 4) == 6 && len >= ETH_HLEN_ + 40) {
+		iphl = 40;
+		iplen = 40 + get16(ip + 4);
+		proto = ip[6];
+		if (proto != PKT_PROTO_ICMPV6)
+			return -1;
+		sum = pseudo_sum(6, ip + 8, ip + 24, proto, iplen - iphl);
+	} else {
+		return -1;
+	}
+	if (iphl < 20 || iplen < iphl + 8 || ETH_HLEN_ + iplen > len)
+		return -1;
+	*msg = ip + iphl;
+	*n = iplen - iphl;
+	*csum_ok = pkt_csum_fold(pkt_csum_add(sum, *msg, *n)) == 0;
+	return 0;
 }
 
 /* Walk the TCP options of v. */

@@ -24,8 +24,10 @@
 #define TH_ACK 0x10
 #define TH_URG 0x20
 
+#define PKT_PROTO_ICMP 1
 #define PKT_PROTO_TCP 6
 #define PKT_PROTO_UDP 17
+#define PKT_PROTO_ICMPV6 58
 
 /* What to build. pkt_default() fills a sane client -> server segment;
  * tests then change what they need. */
@@ -42,7 +44,9 @@ struct pkt_spec {
 	const void *pay;
 	unsigned paylen;
 	/* knobs for odd and malformed packets */
-	__u8 proto;             /* IP protocol; PKT_PROTO_TCP by default */
+	__u8 proto;             /* IP protocol; PKT_PROTO_TCP by default; for
+				 * ICMP / ICMPv6 pay is the whole message
+				 * (its checksum field is computed) */
 	__u16 frag;             /* IPv4 frag_off field (default DF) */
 	__u8 ttl;
 	__u16 ip_id;
@@ -113,6 +117,12 @@ struct pkt_view {
  * if it is not Ethernet + IPv4/IPv6 + TCP or is truncated. Checksum
  * failures are not errors: see ip_csum_ok and tcp_csum_ok. */
 int pkt_parse(const __u8 *buf, size_t len, struct pkt_view *v, char *err, size_t errlen);
+
+/* The ICMP (IPv4) or ICMPv6 message of frame buf (Ethernet + IPv4 or
+ * IPv6 without extension headers): *msg its first byte, *n its length,
+ * *csum_ok whether its checksum (ICMPv6: with the pseudo header) is
+ * right. Returns 0, or -1 if buf is not such a frame. */
+int pkt_icmp_parse(const __u8 *buf, size_t len, const __u8 **msg, size_t *n, int *csum_ok);
 
 /* Internet checksum helpers (RFC 1071): sum of n bytes, folded result. */
 __u32 pkt_csum_add(__u32 sum, const void *b, size_t n);
