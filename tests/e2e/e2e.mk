@@ -32,7 +32,8 @@ $(E2E_DIR)/%.so: tests/e2e/preload/%.c | $(E2E_DIR)
 e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS) $(E2E_PRELOADS)
 
 # every case in both modes, then the hardening cases (short soak), the
-# splice guard (bodies, early responses, a browser-like mix, nginx), policy
+# splice guard (bodies, early responses, a browser-like mix, nginx), a path
+# MTU drop on spliced connections (ICMP frag-needed), policy
 # reloads under wrk load, the daemon's guarantees (restart adoption,
 # detach, drain), its slow path, operators' tooling (a ConfigMap's
 # ..data swap, /healthz), the response offload, its TC neighbours (tcx,
@@ -44,6 +45,7 @@ e2e: all e2e-tools
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
 		bash tests/e2e/hardening.sh --mode $$m || rc=1; \
 		bash tests/e2e/guard.sh --mode $$m || rc=1; \
+		bash tests/e2e/pmtu.sh --mode $$m || rc=1; \
 		bash tests/e2e/reload.sh --mode $$m || rc=1; \
 		bash tests/e2e/daemon.sh --mode $$m || rc=1; \
 		bash tests/e2e/slowpath.sh --mode $$m || rc=1; \
