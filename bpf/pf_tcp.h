@@ -184,6 +184,17 @@ static __always_inline __u32 pf_ack_out(const struct pf_adj *a, __u32 x)
 						       x + a->c_after;
 }
 
+/* The right edge of a server SACK block (socket space of client data)
+ * -> wire. An edge is exclusive: the block's last octet x - 1 decides
+ * the side. A D-SACK (RFC 2883) of client data just before the consumed
+ * request ends at its socket seq c_pos - c_before, which pf_ack_out
+ * (an ack covers the request) took to c_pos + req_len: the consumed
+ * request reported as received twice, past the clamped ack. */
+static __always_inline __u32 pf_sack_end_out(const struct pf_adj *a, __u32 x)
+{
+	return pf_after(x, a->c_pos - a->c_before) ? x + a->c_after : x + a->c_before;
+}
+
 /* The ack field of a server segment -> wire. Until the client has acked
  * the latest response (resp_acked), an ack at the request position stops
  * short of the consumed request: were the response lost, an unrelated
@@ -449,7 +460,7 @@ static __always_inline int pf_fix_sack_body(void *ctx, bool xdp, const struct pf
 			ne = pf_ack_in(a, e);
 		} else {
 			ns = pf_ack_out(a, s);
-			ne = pf_ack_out(a, e);
+			ne = pf_sack_end_out(a, e);
 		}
 		if (pf_set_word(ctx, xdp, p, p->l4_off + 20 + off, s, ns) ||
 		    pf_set_word(ctx, xdp, p, p->l4_off + 20 + off + 4, e, ne))

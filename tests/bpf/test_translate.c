@@ -384,6 +384,42 @@ static void t_out_sack(void)
 	conn_expect(&h_tc_out, &in, NULL, &want, d);
 }
 
+/* A server D-SACK (RFC 2883) of client data just before the consumed
+ * request -- a spurious retransmission of it -- ends at the request's
+ * socket seq S: a block's right edge is exclusive, its last octet S - 1
+ * lies before the request, so on the wire it ends at S too, not at
+ * S + L (which would report the consumed request as received twice; with
+ * the ack still clamped to S, even past the ack). A SACK block after it
+ * still moves up by L. */
+static void t_out_dsack_before_request(void)
+{
+	static const struct h_delta d[] = {
+		H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_OUT, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	__u32 blk[2][2], wblk[2][2];
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_sseg(&in, &c, c.P, c.S, "");
+	blk[0][0] = c.S - 100;
+	blk[0][1] = c.S;
+	blk[1][0] = c.S + 100;
+	blk[1][1] = c.S + 200;
+	pkt_opt_sack(&in, 2, blk);
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S;
+	want.optlen = 12;
+	wblk[0][0] = c.S - 100;
+	wblk[0][1] = c.S;
+	wblk[1][0] = c.S + c.L + 100;
+	wblk[1][1] = c.S + c.L + 200;
+	pkt_opt_sack(&want, 2, wblk);
+	conn_expect(&h_tc_out, &in, NULL, &want, d);
+}
+
 /* Our own response, seen again at egress after bpf_redirect: untouched. */
 static void t_out_marked(void)
 {
@@ -533,6 +569,7 @@ void test_translate(void)
 	h_case("translate_out_ack_beyond_request", t_out_ack_beyond);
 	h_case("translate_out_old_data_unchanged", t_out_old_data);
 	h_case("translate_out_sack", t_out_sack);
+	h_case("translate_out_dsack_ending_at_request_not_past_it", t_out_dsack_before_request);
 	h_case("translate_out_own_response_untouched", t_out_marked);
 	h_case("translate_out_fin", t_out_fin);
 	h_case("translate_in_upload_past_2gib_after_splice", t_in_past_2gib);
