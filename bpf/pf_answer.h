@@ -494,10 +494,15 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	 * passed (the app would read the request). Payload that starts
 	 * past it (a keepalive probe's octet at the client's snd_una - 1,
 	 * a re-segmented tail) is old data: translated below rcv_nxt
-	 * (pf_in_consumed, pf_translate_in) */
+	 * (pf_in_consumed, pf_translate_in); so is payload that starts
+	 * before it and reaches into it, whole (pf_spans_consumed, pf_seg_in) */
 	if (f) {
 		/* without the lock: pf_commit checks what the guards used */
 		pf_flow_peek(f, &a);
+		if (pf_spans_consumed(&a, p)) {
+			pf_count(PF_STAT_RETX_SPAN_PASSED);
+			return PF_ANS_PASS;
+		}
 		if (pf_in_consumed(&a, p->seq)) {
 			if (!pf_at_consumed(&a, p->seq)) {
 				pf_count(PF_STAT_RETX_TAIL_PASSED);

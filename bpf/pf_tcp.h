@@ -146,12 +146,59 @@ static __always_inline int pf_at_consumed(const struct pf_adj *a, __u32 x)
  * aborted the idle connection); an RST there is out of window, so only
  * the client's real snd_nxt is exact (RFC 5961). Payload that starts
  * past the request's first byte goes below rcv_nxt alike
- * (pf_in_consumed); a copy of the request (at c_pos) never gets here. */
+ * (pf_in_consumed); a copy of the request (at c_pos) never gets here,
+ * and a segment that starts before the request and reaches into it is
+ * placed by pf_seg_in. */
 static __always_inline __u32 pf_seq_in(const struct pf_adj *a, __u32 x)
 {
 	if (pf_before(x, a->c_pos))
 		return x - a->c_before;
 	return x - a->c_after;
+}
+
+/* Does client payload p start before the consumed request of a and
+ * reach into it? Only a retransmission can: the splice answered p's
+ * request only when the socket had every byte before it (rcv_nxt ==
+ * c_pos - c_before) and nothing past it had gone through (c_hi), so a
+ * segment covering both the bytes before the request and the request
+ * was sent again -- Linux collapses small segments into one at an RTO
+ * (tcp_retrans_try_collapse) when the ack of the data before the
+ * request and the answer were both lost -- or merged by GRO from
+ * retransmitted segments (TC). */
+static __always_inline int pf_spans_consumed(const struct pf_adj *a, const struct pf_pkt *p)
+{
+	return a->req_len && p->pay_len && pf_before(p->seq, a->c_pos) &&
+	       pf_after(p->seq + p->pay_len, a->c_pos);
+}
+
+/* Client segment p -> the server socket seq of its first byte: pf_seq_in,
+ * except for a segment that spans the consumed request's start
+ * (pf_spans_consumed). From its start (c_before) such a segment put the
+ * request at the socket's rcv_nxt, and the app read it as new data. No
+ * seq alone can cut the request out of the middle of a payload, so the
+ * socket takes none of it: the whole segment, a FIN included, ends at
+ * socket c_pos - c_before, at or below rcv_nxt (rcv_nxt was that at the
+ * splice and only grows): old data, which the kernel drops and acks
+ * with rcv_nxt. Its bytes before the request are old anyway (the socket
+ * had them); bytes after the request, had they been mapped where they
+ * belong (the segment placed by its end, c_after), would have been new
+ * and moved the server's ack past the request -- and the segment exists
+ * only because the client's snd_una was before the request, i.e. it
+ * has no ack of the request, so most likely not the answer either: told
+ * its request arrived, it would never send it again, and nobody answers
+ * it (pipelined, it would even take the next response for the
+ * preflight's). Taken as old, the server's ack stays at rcv_nxt: at the
+ * request while the response is not acked (pf_ack_out_field's clamp),
+ * the client drops the octets before it from its queue and sends again
+ * from the request -- answered again (pf_reanswer) -- and then what
+ * follows it, which lands where it belongs. A socket that already had
+ * some bytes after the request acks past them as it would without this
+ * segment. Counted retx_span_passed (pf_try_answer). */
+static __always_inline __u32 pf_seg_in(const struct pf_adj *a, const struct pf_pkt *p)
+{
+	if (pf_spans_consumed(a, p))
+		return a->c_pos - a->c_before - p->pay_len - ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
+	return pf_seq_in(a, p->seq);
 }
 
 /* Client wire ack (of server data) -> socket space (insertion of the

@@ -340,8 +340,8 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	/* the framing first: it reads the segment as it came in */
 	pf_follow_client(ctx, xdp, p, &a, f, &u);
 	if (!(p->tflags & PF_TCPF_ACK) ?
-	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq)) :
-	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_in(&a, p->seq), p->ack,
+	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p)) :
+	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p), p->ack,
 			 pf_ack_in(&a, p->ack)))
 		goto err;
 	if (p->tcp_hlen > 20) {

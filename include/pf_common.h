@@ -122,6 +122,7 @@ enum pf_tok_kind {
 	X(RETX_DROPPED,        "partial/mismatched request retransmits dropped") \
 	X(RETX_SHORT_DROPPED,  "request retransmits shorter than the consumed request (re-segmented), dropped: not answered again") \
 	X(RETX_TAIL_PASSED,    "client segments starting inside a consumed request past its first byte (keepalive probes, re-segmented tails), passed as old data below rcv_nxt") \
+	X(RETX_SPAN_PASSED,    "client segments starting before a consumed request and reaching into it (collapsed or merged retransmissions), passed whole as old data below rcv_nxt") \
 	X(RACE_LOST,           "copy of a request answered on another CPU at the same time, dropped") \
 	X(XLATE_RACE,          "segment translated while another CPU spliced, dropped for a retransmission") \
 	X(FLOW_FOLDED,         "spliced connections moved 2^30 bytes past a splice: its offset made constant") \

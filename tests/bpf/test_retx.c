@@ -156,6 +156,124 @@ static void t_retx_tail_and_next_request_passed(void)
 	retx_tail(40, PUT_REQ);
 }
 
+/* A retransmission that starts before the consumed request and spans
+ * it: the client sent data ending at S0, then the request; the server's
+ * ack of that data and the answer were both lost, and at the RTO Linux
+ * collapsed the two into one segment (tcp_retrans_try_collapse) --
+ * [S0 - 10, S0 + L), with more bytes after the request if the client
+ * had sent some. Mapped from its start (c_before) it put the request at
+ * the socket's rcv_nxt (S0): the app read the preflight as new data.
+ * The socket must take none of it: passed whole below rcv_nxt (its
+ * last octet, FIN included, at socket S0 - 1), counted
+ * retx_span_passed. The new bytes after the request come again once the
+ * server's ack (clamped to S0) has moved the client's snd_una to the
+ * request, from where its retransmission is answered again
+ * (retx_span_then_request_reanswered_then_next_at_rcv_nxt). A head after the
+ * request is framed (c_next) as any retransmission's. */
+static void retx_span(const char *after, __u8 fin)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_SPAN_PASSED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	static char pay[2048];
+	const __u32 L = (__u32)strlen(H_PREFLIGHT);
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+
+	if (!conn_splice(&c, 4, S0, P0))
+		return;
+	snprintf(pay, sizeof(pay), "0123456789%s%s", H_PREFLIGHT, after);
+	conn_cseg(&in, &c, S0 - 10, P0, pay);
+	in.flags |= fin;
+	want = in;
+	want.seq = S0 - (__u32)strlen(pay) - (fin ? 1 : 0);
+	if (!conn_expect(h_in, &in, NULL, &want, d) || !H_CHECK(h_flow(&in, &fl), "flow gone"))
+		return;
+	H_EQX(fl.c_next, S0 + L + strlen(after), "flow c_next");
+}
+
+static void t_retx_span_request(void)
+{
+	retx_span("", 0);
+}
+
+static void t_retx_span_request_and_next(void)
+{
+	retx_span(PUT_REQ, 0);
+}
+
+static void t_retx_span_request_fin(void)
+{
+	retx_span("", TH_FIN);
+}
+
+/* The collapsed retransmission with the next request, to the end: passed
+ * whole below rcv_nxt; the server's ACK of it (rcv_nxt S0, a D-SACK of
+ * the old octets) reaches the client at the request (the clamp:
+ * pf_ack_out_field) with the D-SACK below it, so the client drops the
+ * octets before the request from its queue and retransmits from S0 --
+ * answered again, the PUT's bytes dropped with it; then the PUT alone
+ * reaches the socket at S0, where it belongs. */
+static void t_retx_span_converges(void)
+{
+	static const char both[] = H_PREFLIGHT PUT_REQ;
+	static const struct h_delta d_span[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_SPAN_PASSED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	static const struct h_delta d_ack[] = {
+		H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_OUT, 1), H_DEND,
+	};
+	static const struct h_delta d_re[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_ANSWERED, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+	struct h_run r;
+	struct h_want w;
+	__u32 blk[1][2], n = 10 + (__u32)strlen(both);
+	char pay[2048];
+
+	if (!conn_splice(&c, 4, S0, P0))
+		return;
+	snprintf(pay, sizeof(pay), "0123456789%s", both);
+	conn_cseg(&in, &c, S0 - 10, P0, pay);
+	want = in;
+	want.seq = S0 - n;
+	if (!conn_expect(h_in, &in, NULL, &want, d_span))
+		return;
+	/* the server's ACK: rcv_nxt S0, D-SACK of the old segment */
+	conn_sseg(&in, &c, P0, S0, "");
+	blk[0][0] = S0 - n;
+	blk[0][1] = S0;
+	pkt_opt_sack(&in, 1, blk);
+	want = in;
+	want.seq = P0 + c.R;
+	want.ack = S0;
+	want.optlen = 12;
+	blk[0][0] = S0 - n;
+	blk[0][1] = S0;
+	pkt_opt_sack(&want, 1, blk);
+	if (!conn_expect(&h_tc_out, &in, NULL, &want, d_ack))
+		return;
+	/* the client's retransmission from S0: answered again */
+	h_req_spec(&in, 4, both, S0, P0, 333, 222);
+	si = h_sock(S0, P0);
+	h_set_sock(&si);
+	if (!h_run_to_tc(&in, &r, d_re))
+		return;
+	w = (struct h_want){ .req = &in, .seq = P0, .ack = S0 + c.L,
+			     .win = (__u16)(si.rcv_wnd >> si.wscale),
+			     .has_ts = true, .tsval = H_TS_NOW, .tsecr = 333,
+			     .pay = H_RESP_204, .paylen = c.R };
+	if (!h_check_response(&r, &w))
+		return;
+	/* then the PUT alone, acking the response: at socket S0 */
+	conn_next_put(&in, &want, &c);
+	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
+}
+
 /* Answered again while the socket still has server data unacked that
  * this retransmission acks: clone + pure ACK at the request's socket seq.
  * XDP cannot clone: hands it to TC, which does that (chain). */
@@ -219,4 +337,8 @@ void test_retx(void)
 	h_case("retx_last_bytes_of_request_passed_below_rcv_nxt", t_retx_last_bytes_passed);
 	h_case("retx_tail_and_next_request_passed_next_at_rcv_nxt",
 	       t_retx_tail_and_next_request_passed);
+	h_case("retx_span_before_request_passed_below_rcv_nxt", t_retx_span_request);
+	h_case("retx_span_request_and_next_passed_below_rcv_nxt", t_retx_span_request_and_next);
+	h_case("retx_span_request_and_fin_passed_below_rcv_nxt", t_retx_span_request_fin);
+	h_case("retx_span_then_request_reanswered_then_next_at_rcv_nxt", t_retx_span_converges);
 }
