@@ -367,7 +367,7 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool any)
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
 	lim = len < pos + 64 ? len : pos + 64;
 	i = PF_LAUNDER(c->tmp[0], any ? pf_scan_tchar(b, pos, lim) :
-					pf_scan_tchar_in(b, pos, lim, 64 / 8));
+					pf_scan_tchar_fast(b, pos, lim, 64 / 8));
 	/* pos and len read again from c (unchanged): the scan's loop test
 	 * (i < lim, lim a copy of len or pos + 64) bounded both anew at each
 	 * word it may stop at, and the rest of the line was walked by the

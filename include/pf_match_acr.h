@@ -198,6 +198,7 @@ PF_INLINE __u64 pf_sep64(__u64 x)
  * constant) whose byte is not a separator, 8 bytes at a time, or lim if
  * none; PF_SEP_COMMA added if a ',' comes before it. */
 #define PF_SEP_COMMA 0x10000u
+#define PF_NAME_NOKEY 0x20000u
 
 PF_INLINE __u64 pf_scan_sep_in(const __u8 *b, __u64 from, __u64 lim, const __u32 words)
 {
@@ -258,7 +259,7 @@ PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
  * caller then needs no load of that byte). */
 PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr_ctx *c)
 {
-	__u64 i, k, m, x, lw, r;
+	__u64 i, k, m, f, x, lw, r;
 
 	c->w[0] = c->w[1] = c->w[2] = c->w[3] = 0;
 	for (k = 0, i = from; k < PF_HDR_NAME / 8 && i < lim; k++, i += 8) {
@@ -269,15 +270,15 @@ PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr
 		/* letters lower-cased (their flags moved to bit 5) */
 		lw = x | (pf_inb(x | 0x2020202020202020ULL, 'a', 'z') >> 2);
 		if (m) {
-			r = (m & -m) & pf_eqb(x, ',');
-			if (!(r | ((m & -m) & pf_eqb(x, ':'))))
-				m &= ~pf_tchar_sym(x);
-			if (m) {
-				/* the bytes before the first non-tchar */
-				c->w[k & 3] = lw & (((m & -m) >> 7) - 1);
-				i += pf_first_byte(m);
-				return i | (r && i < lim ? PF_SEP_COMMA : 0);
-			}
+			f = m & -m;
+			r = f & pf_eqb(x, ',');
+			if (!(r | (f & pf_eqb(x, ':'))) && (f & pf_tchar_sym(x)))
+				return pf_scan_tchar_buf((const struct pf_buf *)b, i, lim) |
+				       PF_NAME_NOKEY;
+			/* the bytes before the first non-tchar */
+			c->w[k & 3] = lw & ((f >> 7) - 1);
+			i += pf_first_byte(f);
+			return i | (r && i < lim ? PF_SEP_COMMA : 0);
 		}
 		c->w[k & 3] = lw;
 	}
@@ -317,7 +318,7 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 	 * scan: inline over PF_SCAN_MAX, its 32 words were walked for every
 	 * element (pf_hdr_cb) */
 	r = pf_name_scan(b, s, end, c);
-	t = r & ~PF_SEP_COMMA;
+	t = r & ~(PF_SEP_COMMA | PF_NAME_NOKEY);
 	if (t == s) {
 		/* no name: separators (with a ',' among them after a name
 		 * that SP/HT ended), the next element after them */
@@ -337,7 +338,7 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 	}
 	/* the table's key (pf_hdr_home), unless the words are not the name
 	 * (past end: no table look-up) */
-	c->hash = t > end ? PF_HDR_ENTRIES : pf_hdr_home(c->w);
+	c->hash = t > end || (r & PF_NAME_NOKEY) ? PF_HDR_ENTRIES : pf_hdr_home(c->w);
 	if (t == s + PF_HDR_NAME && t < end)
 		r = pf_scan_tchar(b, t, end);
 	/* the scan's exits bound t, s and end differently: t and end
@@ -346,7 +347,7 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 	 * and end live, 331k laundered) */
 	r = PF_LAUNDER(c->tmp, r);
 	end = PF_LAUNDER(c->tmp2, end);
-	t = r & ~PF_SEP_COMMA;
+	t = r & ~(PF_SEP_COMMA | PF_NAME_NOKEY);
 	if (t > end)
 		t = end;
 	if (!(r & PF_SEP_COMMA) && t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' &&

@@ -98,6 +98,33 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
 	return pf_scan_tchar_buf((const struct pf_buf *)b, from, lim);
 }
 
+/* pf_scan_tchar_in's result, for the inline scans of the answer path:
+ * a word whose first flagged byte is a symbol tchar (such as '_': rare
+ * in a name) hands the scan from that word on to the global function.
+ * One path a word goes on with, not two: inside a loop the verifier
+ * walks the later words once per path that reached them with other
+ * registers (dead ones included), so the two paths a word of
+ * pf_scan_tchar_in doubled the walk at every word. */
+PF_INLINE __u64 pf_scan_tchar_fast(const __u8 *b, __u64 from, __u64 lim, __u32 words)
+{
+	__u64 i, j, k, m, x;
+	__u8 c;
+
+	for (k = 0, i = from; k < words; k++, i += 8) {
+		x = pf_ld64(b + PF_M(i));
+		m = pf_maybe_not_tchar(x);
+		if (!m)
+			continue;
+		j = pf_first_byte(m);
+		c = (__u8)(x >> (8 * j));
+		if (c != ':')
+			return pf_scan_tchar_buf((const struct pf_buf *)b, i, lim);
+		i += j;
+		break;
+	}
+	return i < lim ? i : lim;
+}
+
 /* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <= 8 *
  * words, words a constant) whose byte is below lt or is DEL, scanning 8
  * bytes at a time; lim if none. Bytes with the high bit set never stop

@@ -306,6 +306,46 @@ static void test_same_as_tokens(void **state)
 	pf_compiled_free(&z);
 }
 
+/* Names with a symbol tchar ('_', '~', '.' ...): the list scan hands
+ * such a name to its global scan and the look-up to pf_tokens (the
+ * table is not asked: pf_name_scan keeps no words for it); allowed,
+ * denied and malformed the same as with a zeroed table, wherever the
+ * symbol sits (first byte, first word, a later word, past PF_HDR_NAME). */
+static void test_symbol_names(void **state)
+{
+	const char *acrh[] = {
+		"x_trace-id", "X_Trace-ID", "content-type, x_trace-id,x-a.b~c",
+		"x_trace-i", "x_trace-idd", "_x", "x-a.b~c, content-typ",
+		"content-type_, x_trace-id", "x-y_z-long-header-name-over-32-bytes",
+		"x-y_z-long-header-name-over-32-bytez", "x_trace-id x-a.b~c",
+		"x_trace-id,, x-a.b~c", "x_trace-id ,x-a.b~c", "a|b, x-a.b~c",
+	};
+	const __u32 want[] = {
+		PF_R_OK, PF_R_OK, PF_R_OK, PF_R_HEADER, PF_R_HEADER, PF_R_HEADER,
+		PF_R_HEADER, PF_R_HEADER, PF_R_OK, PF_R_HEADER, PF_R_HEADER_BAD,
+		PF_R_OK, PF_R_OK, PF_R_HEADER,
+	};
+	static struct pf_compiled c, z;
+	char b1[128], b2[128];
+	unsigned i;
+
+	(void)state;
+	_Static_assert(sizeof(acrh) / sizeof(acrh[0]) == sizeof(want) / sizeof(want[0]),
+		       "one reason per list");
+	compile("content-type, x_trace-id, x-a.b~c, x-y_z-long-header-name-over-32-bytes", 0, &c);
+	compile("content-type, x_trace-id, x-a.b~c, x-y_z-long-header-name-over-32-bytes", 0, &z);
+	memset(&z.hdrs, 0, sizeof(z.hdrs));
+	for (i = 0; i < sizeof(acrh) / sizeof(acrh[0]); i++) {
+		assert_int_equal(decide(&c, acrh[i], b1, sizeof(b1)), want[i]);
+		assert_int_equal(decide(&z, acrh[i], b2, sizeof(b2)), want[i]);
+		assert_string_equal(b1, b2);
+	}
+	assert_int_equal(decide(&c, "x_trace-idd", b1, sizeof(b1)), PF_R_HEADER);
+	assert_string_equal(b1, "x_trace-idd");
+	pf_compiled_free(&c);
+	pf_compiled_free(&z);
+}
+
 /* The method table (m of struct pf_hdr_tab): each method of up to
  * PF_HDR_NAME bytes, exact bytes (methods are case-sensitive), with its
  * rules; a longer one in pf_tokens only. The table decides when complete
@@ -378,6 +418,7 @@ int main(void)
 		cmocka_unit_test(test_table_decides),
 		cmocka_unit_test(test_slots),
 		cmocka_unit_test(test_same_as_tokens),
+		cmocka_unit_test(test_symbol_names),
 		cmocka_unit_test(test_methods),
 	};
 

@@ -588,6 +588,31 @@ static void test_scan_past_lim(void **state)
 	}
 }
 
+/* pf_scan_tchar_fast (a word whose first flagged byte is not ':' goes
+ * on in the global scan) finds what pf_scan_tchar_in finds: every byte
+ * value at every position of a 64-byte name, alone and after a symbol
+ * tchar ('_', which the word test flags), with lim before, in and past
+ * them. */
+static void test_scan_tchar_fast(void **state)
+{
+	static __u8 b[PF_REQ_BUF];
+	const __u64 from = 3;
+	__u64 n, s, c;
+
+	(void)state;
+	for (c = 0; c < 256; c++)
+		for (s = 0; s < 66; s++)
+			for (n = 0; n <= 64; n += (n < 8 || n > 56) ? 1 : 7) {
+				memset(b, 'a', sizeof(b));
+				b[from + s] = (__u8)c;
+				assert_int_equal(pf_scan_tchar_fast(b, from, from + n, 8),
+						 pf_scan_tchar_in(b, from, from + n, 8));
+				b[from + s / 2] = '_';
+				assert_int_equal(pf_scan_tchar_fast(b, from, from + n, 8),
+						 pf_scan_tchar_in(b, from, from + n, 8));
+			}
+}
+
 /* More than PF_REQ_MAX bytes: TOO_LONG if it starts like OPTIONS,
  * NOT_OPTIONS otherwise; at exactly PF_REQ_MAX it still parses. */
 static void test_request_max(void **state)
@@ -675,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_request_max),
 		cmocka_unit_test(test_ows_over_16),
 		cmocka_unit_test(test_scan_past_lim),
+		cmocka_unit_test(test_scan_tchar_fast),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
