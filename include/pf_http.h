@@ -152,18 +152,42 @@ PF_INLINE int pf_classify(const __u8 *b, __u32 off, __u32 n)
 	return PF_H_OTHER;
 }
 
+/* The byte loop of pf_has_close over [off, off+n) (n <= 64): a rolling
+ * 40-bit window, one branch a byte. A global function, called only for a
+ * value with a 'c' (or 'C') in it -- "close", rarely anything else:
+ * inline, its 64 steps were walked by the verifier in pf_decide for every
+ * state reaching them (~11k of pf_tc_ingress's processed instructions). */
+PF_GLOBAL __u32 pf_close_scan_buf(const struct pf_buf *rb, __u64 off, __u64 n)
+{
+	__u64 w = 0;
+	__u32 i;
+
+	if (!rb)
+		return 1;
+	/* constant loop bound, variable break: clang may test n on another
+	 * register, leaving the verifier an unbounded loop ("The sequence
+	 * of 8193 jumps is too complex") */
+	for (i = 0; i < 64; i++) {
+		if (i >= n)
+			break;
+		w = ((w << 8) | (rb->b[PF_M(off + i)] | 0x20)) & 0xffffffffffULL;
+		if (w == 0x636c6f7365ULL) /* "close" */
+			return 1;
+	}
+	return 0;
+}
+
 /* Does the value [off, off+n) contain "close" (any case)? Conservative:
  * "Connection: keep-alive, close", odd tokens containing it, values over
  * 64 bytes and the few non-letters that OR 0x20 into "close" all pass the
- * request to the app. A rolling 40-bit window keeps it one branch a byte.
- * pf_parse calls it once, after the header block (not in pf_line: there
- * its two loops were walked by the verifier in each of pf_line_cb's
- * copies of the line and every state reaching them, ~80k of
+ * request to the app. pf_parse calls it once, after the header block (not
+ * in pf_line: there its two loops were walked by the verifier in each of
+ * pf_line_cb's copies of the line and every state reaching them, ~80k of
  * pf_tc_ingress's 500k processed instructions on 6.18.44; a global
- * function instead costs the answer a call and its return). */
+ * function instead costs the answer a call and its return -- so only the
+ * byte loop is one, pf_close_scan_buf, for a value with a 'c'). */
 PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
 {
-	__u64 w = 0;
 	__u32 i;
 
 	if (n > 64)
@@ -177,17 +201,7 @@ PF_INLINE int pf_has_close(const __u8 *buf, __u32 off, __u32 n)
 		    pf_low_bytes(n - i < 8 ? n - i : 8) & PF_HIGHS)
 			break;
 	}
-	/* constant loop bound, variable break: clang may test n on another
-	 * register, leaving the verifier an unbounded loop ("The sequence
-	 * of 8193 jumps is too complex") */
-	for (i = 0; i < 64; i++) {
-		if (i >= n)
-			break;
-		w = ((w << 8) | (buf[PF_M(off + i)] | 0x20)) & 0xffffffffffULL;
-		if (w == 0x636c6f7365ULL) /* "close" */
-			return 1;
-	}
-	return 0;
+	return (int)pf_close_scan_buf((const struct pf_buf *)buf, off, n);
 }
 
 /* pf_parse_head: a Content-Length value (1..9 digits; repeated only with
