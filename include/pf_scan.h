@@ -85,12 +85,26 @@ PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 wor
 	return i < lim ? i : lim;
 }
 
-/* The same as a global function (verified once, whatever the caller). */
+/* The same result as a global function (verified once, whatever the
+ * caller; called for the rare names the inline scans hand on). Each word
+ * takes the exact test, one branch: pf_scan_tchar_in's two ways on to
+ * the next word (no flag; only symbols flagged) doubled the verifier's
+ * walk at each of its PF_SCAN_MAX / 8 words. */
 PF_GLOBAL __u64 pf_scan_tchar_buf(const struct pf_buf *rb, __u64 from, __u64 lim)
 {
+	__u64 i, k, m, x;
+
 	if (!rb)
 		return lim;
-	return pf_scan_tchar_in(rb->b, from, lim, PF_SCAN_MAX / 8);
+	for (k = 0, i = from; k < PF_SCAN_MAX / 8; k++, i += 8) {
+		x = pf_ld64(rb->b + PF_M(i));
+		m = pf_maybe_not_tchar(x) & ~pf_tchar_sym(x);
+		if (m) {
+			i += pf_first_byte(m);
+			break;
+		}
+	}
+	return i < lim ? i : lim;
 }
 
 PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)

@@ -589,7 +589,8 @@ static void test_scan_past_lim(void **state)
 }
 
 /* pf_scan_tchar_fast (a word whose first flagged byte is not ':' goes
- * on in the global scan) finds what pf_scan_tchar_in finds: every byte
+ * on in the global scan) and that global scan (the exact test on every
+ * word) find what pf_scan_tchar_in finds: every byte
  * value at every position of a 64-byte name, alone and after a symbol
  * tchar ('_', which the word test flags), with lim before, in and past
  * them. */
@@ -606,6 +607,9 @@ static void test_scan_tchar_fast(void **state)
 				memset(b, 'a', sizeof(b));
 				b[from + s] = (__u8)c;
 				assert_int_equal(pf_scan_tchar_fast(b, from, from + n, 8),
+						 pf_scan_tchar_in(b, from, from + n, 8));
+				assert_int_equal(pf_scan_tchar_buf((const struct pf_buf *)b,
+								   from, from + n),
 						 pf_scan_tchar_in(b, from, from + n, 8));
 				b[from + s / 2] = '_';
 				assert_int_equal(pf_scan_tchar_fast(b, from, from + n, 8),
