@@ -351,15 +351,19 @@ PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, cons
 			  int ci)
 {
 	__u64 x, d;
-	__u32 k;
+	__u32 k, m;
+
 
 	for (k = 0; k < max_w; k++) {
 		if (8 * k >= n)
 			break;
 		x = pf_ld64(a + ((off + 8 * k) & (PF_REQ_MAX - 1)));
 		d = (ci ? pf_lower64(x) : x) ^ pf_ld64(b + 8 * k);
-		if (n - 8 * k < 8)
-			d &= pf_low_bytes(n - 8 * k);
+		/* the last word's bytes past n masked off without a branch
+		 * (m = n - 8k >= 1 here, < 2^31): a second way on to the
+		 * next word doubled the verifier's walk at each word */
+		m = n - 8 * k;
+		d &= ~0ULL >> ((64 - 8 * m) & (0u - ((m - 8) >> 31)) & 63);
 		if (d)
 			return 0;
 	}
