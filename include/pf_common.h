@@ -326,6 +326,14 @@ PF_INLINE __u64 pf_low_bytes(__u32 n)
 	return n >= 8 ? ~0ULL : (1ULL << (8 * n)) - 1;
 }
 
+/* pf_low_bytes(n < 8 ? n : 8) for 1 <= n < 2^31, without a branch: in a
+ * loop over words, a second way on to the next word (the last word
+ * masked, the others not) doubles the verifier's walk at each word. */
+PF_INLINE __u64 pf_low_bytes_upto(__u32 n)
+{
+	return ~0ULL >> ((64 - 8 * n) & (0u - ((n - 8) >> 31)) & 63);
+}
+
 /* ASCII A-Z to a-z in all 8 bytes. */
 PF_INLINE __u64 pf_lower64(__u64 x)
 {
@@ -351,7 +359,7 @@ PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, cons
 			  int ci)
 {
 	__u64 x, d;
-	__u32 k, m;
+	__u32 k;
 
 
 	for (k = 0; k < max_w; k++) {
@@ -359,11 +367,9 @@ PF_INLINE int pf_eq_words(const __u8 *a, __u32 off, const __u8 *b, __u32 n, cons
 			break;
 		x = pf_ld64(a + ((off + 8 * k) & (PF_REQ_MAX - 1)));
 		d = (ci ? pf_lower64(x) : x) ^ pf_ld64(b + 8 * k);
-		/* the last word's bytes past n masked off without a branch
-		 * (m = n - 8k >= 1 here, < 2^31): a second way on to the
-		 * next word doubled the verifier's walk at each word */
-		m = n - 8 * k;
-		d &= ~0ULL >> ((64 - 8 * m) & (0u - ((m - 8) >> 31)) & 63);
+		/* the last word's bytes past n masked off without a
+		 * branch (n - 8k >= 1 here) */
+		d &= pf_low_bytes_upto(n - 8 * k);
 		if (d)
 			return 0;
 	}
