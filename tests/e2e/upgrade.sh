@@ -376,6 +376,13 @@ case_refused_attach_pins() {
 detach_drains() {
 	local what=$1 stop=$2 out=$3 log=$PF_WORK/detach.log pid rc=0
 	shift 3
+	# emptied here, not only by the background job's redirection: that
+	# runs when the forked job is scheduled, and until then the wait below
+	# read the previous case's detach.log, its 'draining' line among it --
+	# so the checks ran before this detach had set its draining flag
+	# (kernel=5, at load ~7) or settled the pins (config not the answering
+	# program's)
+	: >"$log"
 	pf_exec_run "$CUR" detach --iface "$PF_IF_HOST" --drain-timeout 30 >"$log" 2>&1 &
 	pid=$!
 	PF_BG_PIDS+=("$pid")
