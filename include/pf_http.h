@@ -379,7 +379,7 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool any)
 		}
 	}
 	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
-	lim = len < pos + 64 ? len : pos + 64;
+	lim = pf_min_nb(len, pos + 64);
 	i = PF_LAUNDER(c->tmp[0], any ? pf_scan_tchar(b, pos, lim) :
 					pf_scan_tchar_fast(b, pos, lim, 64 / 8));
 	/* pos and len read again from c (unchanged): the scan's loop test
@@ -401,7 +401,7 @@ PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool any)
 	}
 	colon = i;
 	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
-	lim = len < colon + 1 + PF_LINE_MAX ? len : colon + 1 + PF_LINE_MAX;
+	lim = pf_min_nb(len, colon + 1 + PF_LINE_MAX);
 	/* the first PF_SCAN_IN bytes inline, the rest (a long value) by
 	 * the global function: a loop of PF_LINE_MAX / 8 words inline would
 	 * be walked at length by the verifier */

@@ -192,7 +192,7 @@ PF_INLINE __u64 pf_scan_split(const __u8 *b, __u64 from, __u64 lim, const __u64 
 	__u64 i;
 
 	if (inl) {
-		i = from + inl < lim ? from + inl : lim;
+		i = pf_min_nb(from + inl, lim);
 		i = ctl ? pf_scan_ctl_in(b, from, i, ctl, inl / 8) :
 			  pf_scan_tchar_in(b, from, i, inl / 8);
 		if (i != from + inl || i >= lim)

@@ -5,7 +5,8 @@
  * 7, 8, 9, 15, 16 among them), a difference at every byte (inside n: not
  * equal; past n: equal), a at the request buffer's end and at offsets
  * past it (each word's offset masked, PF_M), b at the end of its own heap array (ASan), case
- * folding of a only, and n past the bound.
+ * folding of a only, and n past the bound. Also pf_min_nb, the
+ * branch-free min of the scans' limits, against "a < b ? a : b".
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -169,6 +170,33 @@ static void test_past_bound(void **state)
 	free(b);
 }
 
+/* pf_min_nb against "a < b ? a : b" for every pair of edge values below
+ * 2^63 (equal, one apart, the scans' bounds, 32-bit wrap, the top) and
+ * pairs of pseudo-random ones. */
+static void test_min_nb(void **state)
+{
+	static const __u64 v[] = {
+		0, 1, 2, 7, 8, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025,
+		2047, 2048, 0x7fffffffULL, 0x80000000ULL, 0xfffffffeULL,
+		0xffffffffULL, 0x100000000ULL, 0x1000003ffULL, 1ULL << 62,
+		(1ULL << 63) - 2, (1ULL << 63) - 1,
+	};
+	__u64 a, b, x = 88172645463325252ULL;
+	size_t i, j;
+
+	(void)state;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		for (j = 0; j < sizeof(v) / sizeof(v[0]); j++)
+			assert_int_equal(pf_min_nb(v[i], v[j]), v[i] < v[j] ? v[i] : v[j]);
+	for (i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		a = x >> 1;
+		b = (i & 1) ? a + (x & 0xff) - 0x80 : (x * 0x9e3779b97f4a7c15ULL) >> (1 + (i % 40));
+		b &= (1ULL << 63) - 1;
+		assert_int_equal(pf_min_nb(a, b), a < b ? a : b);
+	}
+}
+
 /* cmocka: the request-sized buffer abuf. */
 static int setup(void **state)
 {
@@ -193,6 +221,7 @@ int main(void)
 		cmocka_unit_test(test_edges_at_end),
 		cmocka_unit_test(test_case),
 		cmocka_unit_test(test_past_bound),
+		cmocka_unit_test(test_min_nb),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
