@@ -240,7 +240,7 @@ PF_INLINE __u64 pf_scan_sep(const __u8 *b, __u64 from, __u64 lim)
 {
 	__u64 r, i;
 
-	i = from + PF_SEP_SCAN_IN < lim ? from + PF_SEP_SCAN_IN : lim;
+	i = pf_min_nb(from + PF_SEP_SCAN_IN, lim); /* one state on: pf_min_nb */
 	r = pf_scan_sep_in(b, from, i, PF_SEP_SCAN_IN / 8);
 	i = r & ~(__u64)PF_SEP_COMMA;
 	if (i != from + PF_SEP_SCAN_IN || i >= lim)
@@ -348,8 +348,10 @@ PF_INLINE long pf_hdr_elem(const __u8 *b, struct pf_hdr_ctx *c)
 	r = PF_LAUNDER(c->tmp, r);
 	end = PF_LAUNDER(c->tmp2, end);
 	t = r & ~(PF_SEP_COMMA | PF_NAME_NOKEY);
-	if (t > end)
-		t = end;
+	/* no branch (pf_min_nb): "if (t > end) t = end" left two states of t
+	 * that pf_hdr_cb's next element was walked once each for
+	 * (pf_tc_ingress 210,421 -> 179,320 processed instructions) */
+	t = pf_min_nb(t, end);
 	if (!(r & PF_SEP_COMMA) && t < end && b[PF_M(t)] != ',' && b[PF_M(t)] != ' ' &&
 	    b[PF_M(t)] != '\t')
 		goto bad;
