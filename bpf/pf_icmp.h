@@ -46,9 +46,9 @@ static __always_inline int pf_icmp_is_error(__u8 family, __u8 type)
 /* The ICMP message of p (pf_parse_pkt's PF_PARSE_ICMP: l4_off its
  * header, pay_len its bytes): if it is an error quoting a server segment
  * of a spliced connection, rewrite the quoted seq from wire to socket
- * space (pf_ack_in on a locked copy of the flow's offsets; a seq inside
- * the injected response maps to its position s_pos, where the kernel
- * accepts it only while snd_una <= s_pos) and fix the ICMP checksum
+ * space (pf_ack_in on a locked copy of the flow's offsets; the injected
+ * response's first byte maps to its position s_pos, a seq inside it is
+ * passed unchanged: only a spoofer quotes one) and fix the ICMP checksum
  * incrementally (pf_put_word: the ICMPv4 sum has no pseudo-header, the
  * ICMPv6 one has, but a changed quoted word is the same difference
  * either way). Only the first 8 bytes of the quoted TCP header are
@@ -127,6 +127,15 @@ static __always_inline void pf_icmp_in(void *ctx, bool xdp, const struct pf_pkt 
 	 * torn copies are caught by pf_flow_note, which this path has not) */
 	pf_flow_snapshot(f, &a);
 	old_s = bpf_ntohl(th.seq);
+	/* a seq past the injected response's first byte and inside it: no
+	 * router quotes one (the response leaves as one segment, and a quote
+	 * names a segment's first byte), only a blind spoofer. Mapped to
+	 * s_pos, as an ack there is, it would widen the one seq an idle
+	 * connection's socket accepts (snd_una == snd_nxt == s_pos) to the
+	 * response's length: passed as it is, out of the socket's window. */
+	new_s = old_s - a.s_before;
+	if (a.resp_len && pf_after(new_s, a.s_pos) && pf_before(new_s, a.s_pos + a.resp_len))
+		goto passed;
 	/* wire -> socket: the inverse of pf_seq_out, which is pf_ack_in's
 	 * mapping (an ack names a server seq as the quote does) */
 	new_s = pf_ack_in(&a, old_s);
