@@ -254,6 +254,20 @@ static void t_truncated(void)
 	}
 }
 
+/* A spliced connection's full-sized server segment quoted by an ICMP
+ * error (family fam), the quote edited by edit: the seq cannot be read,
+ * passed unchanged, counted icmp_unread. */
+static void icmp_quote_unread(int fam, void (*edit)(__u8 *), const char *tag)
+{
+	struct conn c;
+	struct pkt_spec q;
+
+	if (!conn_splice(&c, fam, 1000000, 5000000))
+		return;
+	conn_sseg(&q, &c, c.P + c.R + 100, c.S + c.L, "x");
+	icmp_unchanged(&q, 548, edit, 0, d_unread, tag);
+}
+
 /* The quoted IPv6 header's next header a hop-by-hop header: TCP may be
  * behind it, not walked. */
 static void quote_hopopts(__u8 *quote)
@@ -263,13 +277,7 @@ static void quote_hopopts(__u8 *quote)
 
 static void t_v6_ext_header(void)
 {
-	struct conn c;
-	struct pkt_spec q;
-
-	if (!conn_splice(&c, 6, 1000000, 5000000))
-		return;
-	conn_sseg(&q, &c, c.P + c.R + 100, c.S + c.L, "x");
-	icmp_unchanged(&q, 548, quote_hopopts, 0, d_unread, "hop-by-hop");
+	icmp_quote_unread(6, quote_hopopts, "hop-by-hop");
 }
 
 /* A later IPv4 fragment quoted: no TCP header in it. */
@@ -281,13 +289,7 @@ static void quote_later_frag(__u8 *quote)
 
 static void t_v4_later_fragment(void)
 {
-	struct conn c;
-	struct pkt_spec q;
-
-	if (!conn_splice(&c, 4, 1000000, 5000000))
-		return;
-	conn_sseg(&q, &c, c.P + c.R + 100, c.S + c.L, "x");
-	icmp_unchanged(&q, 548, quote_later_frag, 0, d_unread, "fragment");
+	icmp_quote_unread(4, quote_later_frag, "fragment");
 }
 
 /* Not ours, not counted: an error about another port's segment, one

@@ -357,31 +357,40 @@ static void t_out_old_data(void)
 	conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out);
 }
 
-/* Server SACK blocks (client data) move up by L (the ack, with the
- * response not acked yet, stays at the request). */
-static void t_out_sack(void)
+/* Spliced connection c's server segment at the response's position
+ * (ack S: the response not acked yet, the ack stays at the request)
+ * carrying the n SACK blocks blk (client data, socket seq) goes out at
+ * wire seq P + R with the blocks wblk; counted translated. */
+static void out_sack_expect(const struct conn *c, unsigned n, const __u32 blk[][2],
+			    const __u32 wblk[][2])
 {
 	static const struct h_delta d[] = {
 		H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_OUT, 1), H_DEND,
 	};
-	struct conn c;
 	struct pkt_spec in, want;
-	__u32 blk[1][2], wblk[1][2];
+
+	conn_sseg(&in, c, c->P, c->S, "");
+	pkt_opt_sack(&in, n, blk);
+	want = in;
+	want.seq = c->P + c->R;
+	want.ack = c->S;
+	want.optlen = 12;
+	pkt_opt_sack(&want, n, wblk);
+	conn_expect(&h_tc_out, &in, NULL, &want, d);
+}
+
+/* Server SACK blocks (client data) move up by L (the ack, with the
+ * response not acked yet, stays at the request). */
+static void t_out_sack(void)
+{
+	struct conn c;
 
 	if (!conn_splice(&c, 4, 1000000, 5000000))
 		return;
-	conn_sseg(&in, &c, c.P, c.S, "");
-	blk[0][0] = c.S + 100;
-	blk[0][1] = c.S + 200;
-	pkt_opt_sack(&in, 1, blk);
-	want = in;
-	want.seq = c.P + c.R;
-	want.ack = c.S;
-	want.optlen = 12;
-	wblk[0][0] = c.S + c.L + 100;
-	wblk[0][1] = c.S + c.L + 200;
-	pkt_opt_sack(&want, 1, wblk);
-	conn_expect(&h_tc_out, &in, NULL, &want, d);
+	const __u32 blk[1][2] = { { c.S + 100, c.S + 200 } };
+	const __u32 wblk[1][2] = { { c.S + c.L + 100, c.S + c.L + 200 } };
+
+	out_sack_expect(&c, 1, blk, wblk);
 }
 
 /* A server D-SACK (RFC 2883) of client data just before the consumed
@@ -393,31 +402,14 @@ static void t_out_sack(void)
  * still moves up by L. */
 static void t_out_dsack_before_request(void)
 {
-	static const struct h_delta d[] = {
-		H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_OUT, 1), H_DEND,
-	};
 	struct conn c;
-	struct pkt_spec in, want;
-	__u32 blk[2][2], wblk[2][2];
 
 	if (!conn_splice(&c, 4, 1000000, 5000000))
 		return;
-	conn_sseg(&in, &c, c.P, c.S, "");
-	blk[0][0] = c.S - 100;
-	blk[0][1] = c.S;
-	blk[1][0] = c.S + 100;
-	blk[1][1] = c.S + 200;
-	pkt_opt_sack(&in, 2, blk);
-	want = in;
-	want.seq = c.P + c.R;
-	want.ack = c.S;
-	want.optlen = 12;
-	wblk[0][0] = c.S - 100;
-	wblk[0][1] = c.S;
-	wblk[1][0] = c.S + c.L + 100;
-	wblk[1][1] = c.S + c.L + 200;
-	pkt_opt_sack(&want, 2, wblk);
-	conn_expect(&h_tc_out, &in, NULL, &want, d);
+	const __u32 blk[2][2] = { { c.S - 100, c.S }, { c.S + 100, c.S + 200 } };
+	const __u32 wblk[2][2] = { { c.S - 100, c.S }, { c.S + c.L + 100, c.S + c.L + 200 } };
+
+	out_sack_expect(&c, 2, blk, wblk);
 }
 
 /* Our own response, seen again at egress after bpf_redirect: untouched. */
