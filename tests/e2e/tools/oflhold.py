@@ -11,34 +11,23 @@ responses arrived, 1 otherwise.
 """
 import argparse
 import os
-import socket
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oflcheck import Conn, head_fields  # noqa: E402  (one response reader)
 
-def get(s, host, path, origin):
-    s.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n\r\n" %
-               (path, host, origin)).encode())
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = s.recv(65536)
-        if not d:
-            raise EOFError("closed")
-        buf += d
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    acao, n = "-", 0
-    for line in head.split(b"\r\n")[1:]:
-        k, v = line.split(b":", 1)
-        if k.strip().lower() == b"access-control-allow-origin":
-            acao = v.strip().decode()
-        if k.strip().lower() == b"content-length":
-            n = int(v)
-    while len(rest) < n:
-        d = s.recv(65536)
-        if not d:
-            raise EOFError("closed")
-        rest += d
-    return acao
+
+def get(c, host, path, origin):
+    """One GET on Conn c; returns its Access-Control-Allow-Origin or "-"."""
+    c.send(("GET %s HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n\r\n" %
+            (path, host, origin)).encode())
+    _, fields = head_fields(c.head())
+    f = dict(fields)
+    acao = f.get(b"access-control-allow-origin", b"-").split(b":", 1)[-1].strip()
+    cl = f.get(b"content-length", b"0").split(b":", 1)[-1].strip()
+    c.take(int(cl))
+    return acao.decode()
 
 
 def main():
@@ -48,7 +37,7 @@ def main():
     ap.add_argument("--port", type=int, required=True)
     a = ap.parse_args()
     try:
-        s = socket.create_connection((a.host, a.port), timeout=20)
+        s = Conn(a.host, a.port, 20)
         print("oflhold: before acao=%s" % get(s, a.host, a.path, a.origin), flush=True)
         for _ in range(600):
             if os.path.exists(a.go):

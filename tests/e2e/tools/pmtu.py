@@ -20,11 +20,15 @@ the GET's duration; exit 0) or
 "error: ..." (exit 1).
 """
 import argparse
+import os
 import select
 import socket
 import struct
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from oflcheck import Conn  # noqa: E402  (one response reader)
 
 ETH_P_IP = 0x0800
 
@@ -51,17 +55,6 @@ def frag_needed(ip, mtu):
     return msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
 
 
-def read_head(c, buf):
-    """Read until the end of a response head; returns (head, rest)."""
-    while b"\r\n\r\n" not in buf:
-        d = c.recv(65536)
-        if not d:
-            raise RuntimeError("connection closed in a response head")
-        buf += d
-    head, rest = buf.split(b"\r\n\r\n", 1)
-    return head.decode("latin-1"), rest
-
-
 def main():
     ap = argparse.ArgumentParser()
     for k in ("addr", "iface", "origin"):
@@ -77,16 +70,16 @@ def main():
     ps = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
     ps.bind((a.iface, ETH_P_IP))
     rs = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-    c = socket.create_connection((a.addr, a.port), timeout=5)
-    rest = b""
+    conn = Conn(a.addr, a.port, 5)
     for _ in range(a.preflights):
-        c.sendall(("OPTIONS /v1/items HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n"
+        conn.send(("OPTIONS /v1/items HTTP/1.1\r\nHost: %s\r\nOrigin: %s\r\n"
                    "Access-Control-Request-Method: PUT\r\n"
                    "Access-Control-Request-Headers: content-type\r\n\r\n"
                    % (a.addr, a.origin)).encode())
-        head, rest = read_head(c, rest)
-        if not head.startswith("HTTP/1.1 204"):
-            raise RuntimeError("preflight answered %r" % head.split("\r\n")[0])
+        head = conn.head()
+        if not head.startswith(b"HTTP/1.1 204"):
+            raise RuntimeError("preflight answered %r" % head.split(b"\r\n")[0])
+    c, rest = conn.s, conn.buf
     c.sendall(("GET /blob?n=%d&seed=%d HTTP/1.1\r\nHost: %s\r\n\r\n"
                % (a.bytes, a.seed, a.addr)).encode())
     c.setblocking(False)
@@ -134,6 +127,6 @@ def main():
 if __name__ == "__main__":
     try:
         main()
-    except (OSError, RuntimeError) as e:
+    except (OSError, RuntimeError, EOFError) as e:
         print("error: %s" % e)
         sys.exit(1)
