@@ -97,6 +97,15 @@ __noinline int pf_ofl_msg_copy(struct sk_msg_md *msg, struct pf_ofl_scratch *sc,
 	return 0;
 }
 
+/* Do data to data_end cover the message's first n bytes (n <=
+ * PF_OFL_OUT + PF_REQ_MAX)? */
+static __always_inline int pf_ofl_msg_linear(struct sk_msg_md *msg, __u64 n)
+{
+	void *d = (void *)(long)msg->data, *de = (void *)(long)msg->data_end;
+
+	return n <= PF_OFL_OUT + PF_REQ_MAX && d + n <= de;
+}
+
 /* Copy the first min(size, PF_REQ_MAX) bytes of the message into
  * sc->buf. Returns their number, or -1. */
 static __always_inline int pf_ofl_msg_load(struct sk_msg_md *msg, struct pf_ofl_scratch *sc)
@@ -350,7 +359,12 @@ static __always_inline int pf_ofl_edit(struct sk_msg_md *msg, struct pf_ofl_scra
 		return -1;
 	if (bpf_msg_push_data(msg, 0, len, 0))
 		return -1;
-	if (bpf_msg_pull_data(msg, 0, len, 0) || pf_ofl_compose(msg, sc, len) ||
+	/* the pushed element is the message's first (a push at 0), and the
+	 * kernel points data at it: pulled already, unless the kernel did
+	 * otherwise (a pull of one element moves no byte, but is a helper
+	 * call per response) */
+	if ((!pf_ofl_msg_linear(msg, len) && bpf_msg_pull_data(msg, 0, len, 0)) ||
+	    pf_ofl_compose(msg, sc, len) ||
 	    bpf_msg_pop_data(msg, len, sc->h.len, 0)) {
 		/* never send the new page's old contents, nor two heads.
 		 * Unreachable (kernel 6.18, net/core/filter.c

@@ -267,6 +267,23 @@ PF_INLINE int pf_ofl_app_star(const __u8 *head, const struct pf_rhead *h)
 	       head[PF_M(h->val[PF_RH_ACAO].off)] == '*';
 }
 
+/* Append the Vary value v (len <= 16) of head at ins[off]: its words
+ * (one for 8 bytes or fewer), written from one masked base, so up to 7
+ * bytes past the value land in ins's slack or under the next piece (as
+ * pf_put_last). The reads stay inside head's PF_REQ_BUF bytes: the value
+ * ends within the head (off + len <= PF_REQ_MAX), and a second word is
+ * read only for a value over 8 bytes. Returns the new offset. */
+PF_INLINE __u32 pf_ofl_vary_short(__u8 *ins, __u32 off, const __u8 *head, struct pf_slice v)
+{
+	const __u8 *s = head + PF_M(v.off);
+	__u8 *d = ins + PF_O(off);
+
+	pf_st64(d, pf_ld64(s));
+	if (v.len > 8)
+		pf_st64(d + 8, pf_ld64(s + 8));
+	return off + v.len;
+}
+
 /* Plan the edit of the response head h (in head) answering the request
  * of entry e under the rule settings orule (NULL: none). Returns 0 with
  * pl filled (ins_len 0 and n_pop 0: nothing to do; flags: PF_OFL_PL_*),
@@ -343,8 +360,13 @@ PF_INLINE int pf_ofl_plan(const __u8 *head, const struct pf_rhead *h,
 		for (i = 0; i < PF_RH_VARY_MAX && i < h->n_vary; i++) {
 			if (!h->vary_val[i].len)
 				continue;
-			PF_PUT_VAR(pl->ins, off, head + PF_M(h->vary_val[i].off),
-				   h->vary_val[i].len & 255);
+			if (h->vary_val[i].len <= 16)
+				/* the usual value (Accept-Encoding) as two
+				 * words, not a helper call (pf_ofl_vary_short) */
+				off = pf_ofl_vary_short(pl->ins, off, head, h->vary_val[i]);
+			else
+				PF_PUT_VAR(pl->ins, off, head + PF_M(h->vary_val[i].off),
+					   h->vary_val[i].len & 255);
 			PF_PUT_LIT(pl->ins, off, ", ");
 		}
 		PF_PUT_LIT(pl->ins, off, "Origin\r\n");

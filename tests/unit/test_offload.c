@@ -499,6 +499,28 @@ static void test_vary_words(void **state)
 	assert_int_equal(pf_rh_vary_words((const struct pf_buf *)b, PF_REQ_MAX - 9, 9), 1);
 }
 
+/* A merged Vary value of 16 bytes or fewer is copied as words
+ * (pf_ofl_vary_short), a longer one by the helper: every length either
+ * side of 8 and 16, at each alignment, followed by another value. */
+static void test_plan_vary_lengths(void **state)
+{
+	static const char v[] = "abcdefghijklmnopqrstuvwxyz";
+	struct pf_ofl_ent e = ent(PF_OFL_VARY, 0);
+	char in[256], want[256];
+	__u32 len, pad;
+
+	(void)state;
+	for (len = 1; len <= 24; len++) {
+		for (pad = 1; pad <= 8; pad++) {
+			snprintf(in, sizeof(in), RH200 "X: %.*s\r\nVary: %.*s\r\nVary: %.*s\r\n"
+				 "Y: 2\r\n" BODY, pad, v, len, v, 25 - len, v + len);
+			snprintf(want, sizeof(want), RH200 "Vary: %.*s, %.*s, Origin\r\n"
+				 "X: %.*s\r\nY: 2\r\n" BODY, len, v, 25 - len, v + len, pad, v);
+			assert_string_equal(edit(in, &e, NULL), want);
+		}
+	}
+}
+
 static void test_plan(void **state)
 {
 	struct pf_ofl_rule o = { .flags = PF_OFL_R_RESPONSES };
@@ -1147,6 +1169,7 @@ int main(void)
 		cmocka_unit_test(test_rhead_line_end),
 		cmocka_unit_test(test_vary_one),
 		cmocka_unit_test(test_vary_words),
+		cmocka_unit_test(test_plan_vary_lengths),
 		cmocka_unit_test(test_plan),
 		cmocka_unit_test(test_chunks),
 		cmocka_unit_test(test_policy_keys),
