@@ -643,6 +643,33 @@ static const char *entry_edit(const struct pf_compiled *c, const char *req, cons
 
 #define ACAO_APP "Access-Control-Allow-Origin: https://a.test\r\n"
 
+/* The origin copied into the entry 8 bytes a step: every length across
+ * the word boundaries, the bytes before origin_len exact. */
+static void test_entry_origin_words(void **state)
+{
+	struct pf_policy pol;
+	struct pf_compiled c;
+	struct pf_ofl_ent e;
+	char req[512], origin[160];
+	__u32 k;
+
+	(void)state;
+	compile_yaml(ofl_yaml, &pol, &c);
+	for (k = 1; k + 20 <= PF_TOKEN_MAX; k++) {
+		memset(origin, 0, sizeof(origin));
+		memcpy(origin, "https://", 8);
+		memset(origin + 8, 'a' + k % 26, k);
+		memcpy(origin + 8 + k, ".example.org", 12);
+		snprintf(req, sizeof(req), REQ("/v1/a", "Origin: %s\r\nX: 1\r\n"), origin);
+		entry_of(&c, req, &e);
+		assert_int_equal(e.kind, PF_OFL_ALLOW);
+		assert_int_equal(e.origin_len, k + 20);
+		assert_memory_equal(e.origin, origin, k + 20);
+	}
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+}
+
 static void test_entry_overlap_star(void **state)
 {
 	struct pf_policy pol;
@@ -1159,6 +1186,7 @@ int main(void)
 		cmocka_unit_test(test_parse_head),
 		cmocka_unit_test(test_entry),
 		cmocka_unit_test(test_entry_regex),
+		cmocka_unit_test(test_entry_origin_words),
 		cmocka_unit_test(test_entry_overlap_star),
 		cmocka_unit_test(test_entry_overlap_off),
 		cmocka_unit_test(test_entry_preflight_to_app),
