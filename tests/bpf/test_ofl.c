@@ -1047,6 +1047,38 @@ out:
 	ocase_close(&k);
 }
 
+/* The recorder's entry holds the origin byte for byte (copied 8 bytes a
+ * step, pf_ofl_entry_rule's pf_put_words), in the BPF build: origins
+ * across the word boundaries up to the longest a policy takes (111
+ * bytes). */
+static void t_entry_origin_words(void)
+{
+	static const __u32 lens[] = { 23, 24, 25, 48, 49, 56, 57, 64, 104, 105, 110, 111 };
+	char origin[PF_TOKEN_MAX + 1], policy[512], req[512];
+	struct ocase k;
+	unsigned i, j;
+
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		memset(origin, 0, sizeof(origin));
+		memcpy(origin, "https://", 8);
+		memset(origin + 8, 'a' + i, lens[i] - 8 - 5);
+		for (j = 9; j + 1 < lens[i] - 8 - 5; j += 10)
+			origin[8 + j] = '.'; /* labels of at most 63 bytes */
+		memcpy(origin + lens[i] - 5, ".test", 5);
+		snprintf(policy, sizeof(policy),
+			 "ports: [8080]\nrules:\n  - paths: [/v1/]\n    origins: [%s]\n"
+			 "    methods: [GET]\n    responses: true\n", origin);
+		snprintf(req, sizeof(req), GET_O("%s"), origin);
+		if (ocase_open_pol(&k, policy, req, NULL) && record(&k.c[0], &k.s[0], &k.got))
+			H_CHECK(k.got.e.kind == PF_OFL_ALLOW && k.got.e.origin_len == lens[i] &&
+					!memcmp(k.got.e.origin, origin, lens[i]),
+				"origin of %u bytes: entry kind %u, origin_len %u, origin %.*s",
+				lens[i], k.got.e.kind, k.got.e.origin_len,
+				k.got.e.origin_len & 127, k.got.e.origin);
+		ocase_close(&k);
+	}
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -1063,4 +1095,5 @@ void test_ofl(void)
 	h_case("shd_units_per_segment", t_shd_units_per_segment);
 	h_case("ofl_entry_overlap", t_entry_overlap);
 	h_case("ofl_entry_preflight_unnorm", t_entry_preflight_unnorm);
+	h_case("ofl_entry_origin_words", t_entry_origin_words);
 }
