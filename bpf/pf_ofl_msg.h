@@ -97,13 +97,17 @@ __noinline int pf_ofl_msg_copy(struct sk_msg_md *msg, struct pf_ofl_scratch *sc,
 	return 0;
 }
 
-/* Do data to data_end cover the message's first n bytes (n <=
- * PF_OFL_OUT + PF_REQ_MAX)? */
+/* Do data to data_end span exactly the message's first n bytes (n <=
+ * PF_OFL_OUT + PF_REQ_MAX), as bpf_msg_pull_data(msg, 0, n) leaves them?
+ * Exactly, not "at least": pf_ofl_compose's pieces are bounded by
+ * data_end, and when the ring is full the push copies the old first
+ * element in behind the new head (data_end = data + n + its length);
+ * then the pull runs and bounds the writes to the new head again. */
 static __always_inline int pf_ofl_msg_linear(struct sk_msg_md *msg, __u64 n)
 {
 	void *d = (void *)(long)msg->data, *de = (void *)(long)msg->data_end;
 
-	return n <= PF_OFL_OUT + PF_REQ_MAX && d + n <= de;
+	return n <= PF_OFL_OUT + PF_REQ_MAX && d + n == de;
 }
 
 /* Copy the first min(size, PF_REQ_MAX) bytes of the message into
