@@ -74,9 +74,25 @@ static __always_inline long pf_store(void *ctx, bool xdp, __u32 off, void *from,
 		     bpf_skb_store_bytes(ctx, off, from, len, 0);
 }
 
+/* The frame's length. XDP: data_end - data, no helper call -- the
+ * programs are not loaded with BPF_F_XDP_HAS_FRAGS (SEC("xdp"), not
+ * "xdp.frags"), so a frame is one linear buffer and this is exactly
+ * what bpf_xdp_get_buff_len returns. A pointer minus a pointer is an
+ * unknown scalar to the verifier (privileged loads), the value exact
+ * (as in pf_tc_pull). */
 static __always_inline __u32 pf_ctx_len(void *ctx, bool xdp)
 {
-	return xdp ? (__u32)bpf_xdp_get_buff_len(ctx) : ((struct __sk_buff *)ctx)->len;
+	struct xdp_md *x = ctx;
+	__u64 n;
+
+	if (!xdp)
+		return ((struct __sk_buff *)ctx)->len;
+	n = (__u64)x->data_end - x->data;
+	/* Verifier workaround: the difference taken before its use, or
+	 * clang folds len - (end - data) into len - end + data ("R2
+	 * pointer arithmetic on pkt_end prohibited") */
+	barrier_var(n);
+	return (__u32)n;
 }
 
 /* Resize the frame of old_len bytes (XDP: the caller's pf_ctx_len, not
