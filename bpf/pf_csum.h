@@ -19,8 +19,10 @@
 #include <linux/in.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
+#include <bpf/bpf_core_read.h>
 
 #include "pf_ctx.h"
+#include "pf_kern.h"
 #include "pf_maps.h"
 #include "pf_pkt.h"
 
@@ -141,6 +143,20 @@ static __always_inline __s64 pf_csum_buf(__u8 *buf, __u32 n, __s64 seed)
 	return seed;
 }
 
+extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
+
+/* TC: did the device verify the skb's checksum (CHECKSUM_UNNECESSARY,
+ * which the stack does not check again)? What
+ * bpf_csum_level(BPF_CSUM_LEVEL_QUERY) >= 0 tells, read in place: no
+ * helper call (bpf_cast_to_kern_ctx is a register move; the bitfield a
+ * load from the trusted skb, as pf_sock's tcp_sock reads). */
+static __always_inline int pf_skb_csum_unnecessary(void *ctx)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(ctx);
+
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed) == PF_CHECKSUM_UNNECESSARY;
+}
+
 /* Verify the request's TCP checksum over the copy in s->req: a segment
  * the stack would drop must not be answered. A CHECKSUM_PARTIAL packet
  * (veth/local with offload) carries only the folded pseudo-header sum,
@@ -157,7 +173,7 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 
 	if (hl > 60 || hl < 20 || n > PF_REQ_MAX)
 		return -1;
-	if (!xdp && bpf_csum_level(ctx, BPF_CSUM_LEVEL_QUERY) >= 0)
+	if (!xdp && pf_skb_csum_unnecessary(ctx))
 		return 0;
 	psum = pf_csum_pseudo(p->family, p->key.caddr, p->key.saddr, hl + n);
 	/* Verifier workaround: a masked 64-bit copy of the header length

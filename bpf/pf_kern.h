@@ -1,6 +1,7 @@
 /* BPF only (any program): kernel-internal types read through BTF (CO-RE), only the fields preflightd uses. */
 /*
- * pf_kern.h -- minimal CO-RE views of struct tcp_sock and friends.
+ * pf_kern.h -- minimal CO-RE views of struct tcp_sock and friends (and
+ * struct sk_buff's checksum state).
  * preserve_access_index makes libbpf relocate every field offset against
  * the running kernel's BTF, so these need not match any header's layout.
  */
@@ -42,5 +43,13 @@ struct tcp_request_sock {
 	__u32 rcv_isn;
 	__u32 snt_isn;
 } __attribute__((preserve_access_index));
+
+/* A TC program's context as the kernel's skb (bpf_cast_to_kern_ctx: the
+ * verifier turns the call into a register move). */
+struct sk_buff {
+	__u8 ip_summed : 2;      /* CHECKSUM_NONE, _UNNECESSARY, ... */
+} __attribute__((preserve_access_index));
+
+#define PF_CHECKSUM_UNNECESSARY 1
 
 #endif /* PF_KERN_H */
