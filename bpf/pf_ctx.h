@@ -80,6 +80,40 @@ static __always_inline long pf_store(void *ctx, bool xdp, __u32 off, void *from,
  * what bpf_xdp_get_buff_len returns. A pointer minus a pointer is an
  * unknown scalar to the verifier (privileged loads), the value exact
  * (as in pf_tc_pull). */
+/* pf_store of n bytes at from (54 <= n <= max, a constant) over the
+ * frame's first n bytes. XDP, when the frame has them: direct stores, 32
+ * bytes a step, the last step ending at n (overlapping the one before:
+ * the same bytes again) -- no helper call. TC: the helper always (a
+ * direct packet write makes the verifier give the program an unclone
+ * prologue: every cloned skb at ingress made private). Returns 0 or
+ * negative. */
+static __always_inline long pf_store_head(void *ctx, bool xdp, void *from, __u64 n,
+					  const __u64 max)
+{
+	void *data, *end, *q;
+	__u64 k;
+
+	if (!xdp)
+		return pf_store(ctx, xdp, 0, from, n);
+	data = (void *)(long)((struct xdp_md *)ctx)->data;
+	end = (void *)(long)((struct xdp_md *)ctx)->data_end;
+	if (n < 32 || n > max || data + n > end)
+		return pf_store(ctx, xdp, 0, from, n);
+	for (k = 0; k + 32 < n && k + 32 <= max; k += 32) {
+		if (data + k + 32 > end)
+			return -1;
+		pf_copy_hdr(data + k, from + k, 32);
+	}
+	q = data + (n - 32);
+	/* Verifier workaround: clang tested data + n (the same bound) on
+	 * another register ("R7 offset is outside of the packet") */
+	barrier_var(q);
+	if (q + 32 > end)
+		return -1;
+	pf_copy_hdr(q, from + (n - 32), 32);
+	return 0;
+}
+
 static __always_inline __u32 pf_ctx_len(void *ctx, bool xdp)
 {
 	struct xdp_md *x = ctx;

@@ -161,7 +161,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	 * min value is negative, either use unsigned ...") */
 	n = l4 + thl + len;
 	barrier_var(n);
-	if (n < 54 || n > 96 + PF_RESP_MAX || pf_store(ctx, xdp, 0, h, n))
+	if (n < 54 || n > 96 + PF_RESP_MAX || pf_store_head(ctx, xdp, h, n, 96 + PF_RESP_MAX))
 		return -1;
 	if (!xdp && !e->to_server)
 		((struct __sk_buff *)ctx)->mark = PF_MARK;
