@@ -64,7 +64,8 @@ static __always_inline int pf_tc_pull(void *ctx, __u64 need)
 	return bpf_skb_pull_data(skb, skb->len) ? -1 : 0;
 }
 
-/* Copy n payload bytes into s->req. Returns 0 or a stat. */
+/* Copy n payload bytes into s->req (summed in the copy when read in
+ * place: s->req_sum, pf_copy_sum). Returns 0 or a stat. */
 static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt *p,
 				       struct pf_scratch *s, __u32 n)
 {
@@ -82,6 +83,8 @@ static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt 
 		return PF_STAT_PASS_NOT_OPTIONS;
 	if (!xdp && pf_tc_pull(ctx, p->pay_off + plen))
 		return PF_STAT_PASS_ERROR;
+	if (!pf_copy_sum(ctx, xdp, p->pay_off, s, plen))
+		return 0;
 	if (pf_load(ctx, xdp, p->pay_off, s->req, plen))
 		return PF_STAT_PASS_ERROR;
 	return 0;
@@ -284,7 +287,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &s->ts))
 		goto drop;
 	/* a corrupted retransmission must not shape the answer */
-	if (p->pay_len <= PF_REQ_MAX && pf_verify_csum(ctx, xdp, p, s)) {
+	if (p->pay_len <= PF_REQ_MAX && pf_verify_csum(ctx, xdp, p, s, true)) {
 		pf_count(PF_STAT_PASS_CSUM);
 		return PF_ANS_DROP;
 	}
@@ -625,7 +628,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_TCP_OPT;
 		goto pass_decided;
 	}
-	if (pf_verify_csum(ctx, xdp, p, s)) {
+	if (pf_verify_csum(ctx, xdp, p, s, true)) {
 		st = PF_STAT_PASS_CSUM;
 		goto pass;
 	}

@@ -102,7 +102,7 @@ static __always_inline long pf_client_bytes(void *ctx, bool xdp, const struct pf
 		return -1;
 	if (!gro) {
 		if (p->pay_len > PF_REQ_MAX ||
-		    pf_load_at(ctx, xdp, p, s->req, 0, p->pay_len) || pf_verify_csum(ctx, xdp, p, s))
+		    pf_load_at(ctx, xdp, p, s->req, 0, p->pay_len) || pf_verify_csum(ctx, xdp, p, s, false))
 			return -1;
 		if (from == 0)
 			return p->pay_len;

@@ -213,6 +213,10 @@ struct pf_scratch {
 	 * response offload's recorder (pf_ofl_reuse) takes r instead of
 	 * parsing the same head again. */
 	__u32 head_n;
+	/* the partial sum of req's n bytes (zero-padded to 4) when
+	 * pf_load_req summed them as it copied (pf_copy_sum), else -1: for
+	 * pf_verify_csum right after */
+	__s64 req_sum;
 };
 
 struct {

@@ -277,6 +277,50 @@ static void bad_csum(int family, const char *req)
 		H_EQ(h_flow_count(), 0, "flows");
 }
 
+/* A payload byte changed in flight, the sender's checksum kept: passed
+ * (pass_csum), never answered. Every length modulo 32 (the request summed
+ * as it is copied, pf_copy_sum: 32-byte steps, 8-byte words, the last 1..7
+ * bytes), a byte at each of the last 8 places before the blank line (a
+ * header value's); the unchanged request is answered. */
+static void corrupt_tail(int family)
+{
+	static const struct h_delta d[] = { H_D(PKT_SEEN, 1), H_D(PASS_CSUM, 1), H_DEND };
+	static const char head[] = "OPTIONS /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\n"
+				   "Origin: " H_ORIGIN "\r\nAccess-Control-Request-Method: PUT\r\n";
+	static const char pad[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	char req[sizeof(head) + 64], tag[64];
+	unsigned p, j, len;
+	__u8 b[PKT_MAX];
+	struct h_run r;
+	struct h_fix f;
+	size_t n;
+
+	for (p = 0; p < 32 && h_ok(); p++) {
+		len = (unsigned)snprintf(req, sizeof(req), "%sX-Pad: %.*s\r\n\r\n", head,
+					 (int)(8 + p), pad);
+		for (j = 0; j <= 8 && h_ok(); j++) {
+			h_reset_state();
+			h_answer_fix(&f, family, req, S0, P0);
+			n = pkt_build(&f.in, b, sizeof(b));
+			if (!H_CHECK(n > len, "test bug: packet does not build"))
+				return;
+			h_set_sock(&f.sock);
+			if (j == 8) {
+				H_CHECK(!h_try_run(h_in, b, n, NULL, &r) && r.verdict == H_TX,
+					"%u bytes unchanged: not answered", len);
+				continue;
+			}
+			b[n - 5 - j] ^= 3; /* 'a' -> 'b' */
+			snprintf(tag, sizeof(tag), "%u bytes, byte %u changed", len, len - 5 - j);
+			conn_raw_pass(b, n, d, false, tag);
+			H_CHECK(h_flow_count() == 0, "%s: a flow entry", tag);
+		}
+	}
+}
+
+static void t_corrupt_tail_v4(void) { corrupt_tail(4); }
+static void t_corrupt_tail_v6(void) { corrupt_tail(6); }
+
 static void t_bad_csum_v4(void) { bad_csum(4, H_PREFLIGHT); }
 static void t_bad_csum_v6(void) { bad_csum(6, H_PREFLIGHT); }
 
@@ -397,6 +441,8 @@ void test_adv_tcp(void)
 	h_case("adv_bad_tcp_checksum_allowed_ipv4", t_bad_csum_v4);
 	h_case("adv_bad_tcp_checksum_allowed_ipv6", t_bad_csum_v6);
 	h_case("adv_bad_tcp_checksum_rejected", t_bad_csum_reject);
+	h_case("adv_payload_byte_changed_every_length_mod_32_ipv4", t_corrupt_tail_v4);
+	h_case("adv_payload_byte_changed_every_length_mod_32_ipv6", t_corrupt_tail_v6);
 	h_case("adv_checksum_partial_accepted_ipv4", t_partial_csum_v4);
 	h_case("adv_checksum_partial_accepted_ipv6", t_partial_csum_v6);
 	h_case("adv_checksum_partial_wrong_length", t_partial_csum_wrong_len);
