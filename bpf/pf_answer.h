@@ -110,7 +110,8 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 	s->m.reason = PF_R_OK;
 	s->m.rule = 0;
 	s->head_n = 0; /* s->r is rewritten (see struct pf_scratch) */
-	res = pf_parse(s->req, n, &s->r);
+	/* the path's flags only where pf_match looks at them */
+	res = pf_parse_p(s->req, n, &s->r, pf_cfg.slot[slot].has_paths);
 	if (res != PF_P_OK)
 		return pf_parse_stat(res);
 	pf_match(s->req, &s->r, &pf_cfg.slot[slot], slot, &s->m);

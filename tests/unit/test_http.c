@@ -382,7 +382,7 @@ static void check_slice(const char *cname, const char *what, const __u8 *buf,
 static void run_case(const struct http_case *c)
 {
 	static __u8 buf[PF_REQ_BUF];
-	struct pf_req r, r2;
+	struct pf_req r, r2, r3;
 	int res, res2, fill;
 
 	for (fill = N_FILLS - 1; fill > 0; fill--) {
@@ -398,6 +398,14 @@ static void run_case(const struct http_case *c)
 		print_error("%s: pf_parse = %d, want %d\n", c->name, res, c->res);
 	assert_int_equal(res, c->res);
 	assert_int_equal(r.res, res);
+	/* without the path's flags (pf_decide, a policy with no path
+	 * rules): the same result and request, only PF_REQF_PATH_UNNORM
+	 * never set */
+	memset(&r3, 0xa5, sizeof(r3));
+	assert_int_equal(pf_parse_p(buf, (__u32)c->len, &r3, 0), res);
+	assert_int_equal(r3.flags & PF_REQF_PATH_UNNORM, 0);
+	r3.flags |= r.flags & PF_REQF_PATH_UNNORM;
+	assert_memory_equal(&r3, &r, sizeof(r));
 	if (res != PF_P_OK)
 		return;
 	/* same slices whatever follows the request */
