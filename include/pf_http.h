@@ -494,14 +494,24 @@ PF_CALLBACK long pf_line_call_cb(__u32 idx, void *ctx)
 /* Flag request-targets whose prefix match could differ from what the app
  * routes after normalisation (%, //, /./, /../, backslash, and ';' path
  * parameters: Tomcat/Spring route /v1/..;/admin to /admin), looking at
- * the bytes before the first '?' or '#': any of "%", "\", ";", "//",
+ * the bytes before the first '?' or '#': any of "%", "\\", ";", "//",
  * "/./", "../", or an end in "/." or "..". off >= 2: the two bytes before
  * the path ("S " of "OPTIONS ") are neither '/' nor '.'. 8 bytes at a
  * time, each word also loaded 1 and 2 bytes earlier to see the bytes
- * before each byte. */
-PF_GLOBAL __u32 pf_path_flags_buf(const struct pf_buf *rb, __u64 off, __u64 n)
+ * before each byte. pf_path_flags_buf looks at PF_PATH_CHUNK words from
+ * word k0 on: PF_REQF_PATH_UNNORM, 0, or PF_PATH_MORE when the path goes
+ * on past them with no stop (pf_path_flags then calls it for the next
+ * ones). By chunks, not one loop over the PF_LINE_MAX / 8 words a path
+ * may have: the verifier walked that loop's 128 turns (~19k of
+ * pf_tc_ingress's processed instructions), a chunk's 8 once; a path of
+ * up to 64 bytes is one call, as before. */
+#define PF_PATH_CHUNK 8
+#define PF_PATH_MORE  (1u << 31)
+_Static_assert((PF_LINE_MAX / 8) % PF_PATH_CHUNK == 0, "PF_PATH_CHUNK divides a line's words");
+
+PF_GLOBAL __u32 pf_path_flags_buf(const struct pf_buf *rb, __u64 off, __u64 n, __u64 k0)
 {
-	__u64 x, x1, x2, stop, bad, rem, k, i, e = n;
+	__u64 x, x1, x2, stop, bad, rem, k, j, i, e = n;
 	const __u8 *b;
 
 	if (!rb)
@@ -510,7 +520,7 @@ PF_GLOBAL __u32 pf_path_flags_buf(const struct pf_buf *rb, __u64 off, __u64 n)
 	/* few branches per word: with n unknown, each one the verifier can
 	 * take both ways multiplies the states it walks through the loop
 	 * (BPF has no conditional move: "x ? a : b" is a branch) */
-	for (k = 0; k < PF_LINE_MAX / 8 && 8 * k < n; k++) {
+	for (j = 0, k = k0; j < PF_PATH_CHUNK && 8 * k < n; j++, k++) {
 		i = off + 8 * k;
 		x = pf_ld64(b + PF_M(i));
 		x1 = pf_ld64(b + PF_M(i - 1));
@@ -527,9 +537,13 @@ PF_GLOBAL __u32 pf_path_flags_buf(const struct pf_buf *rb, __u64 off, __u64 n)
 			return PF_REQF_PATH_UNNORM;
 		if (stop) {
 			e = 8 * k + pf_first_byte(stop);
-			break;
+			goto tail;
 		}
 	}
+	/* more words, unless these were the last a path may have */
+	if (8 * k < n && k < PF_LINE_MAX / 8)
+		return PF_PATH_MORE;
+tail:
 	/* trailing "/." or ".." */
 	if (e >= 2 && b[PF_M(off + e - 1)] == '.' &&
 	    (b[PF_M(off + e - 2)] == '/' || b[PF_M(off + e - 2)] == '.'))
@@ -539,7 +553,14 @@ PF_GLOBAL __u32 pf_path_flags_buf(const struct pf_buf *rb, __u64 off, __u64 n)
 
 PF_INLINE __u32 pf_path_flags(const __u8 *b, __u64 off, __u64 n)
 {
-	return pf_path_flags_buf((const struct pf_buf *)b, off, n);
+	__u32 k, f = 0;
+
+	for (k = 0; k < PF_LINE_MAX / 8; k += PF_PATH_CHUNK) {
+		f = pf_path_flags_buf((const struct pf_buf *)b, off, n, k);
+		if (f != PF_PATH_MORE)
+			break;
+	}
+	return f;
 }
 
 /* The rest of a request line after "METHOD ": "<target> HTTP/1.1\r\n",

@@ -625,6 +625,80 @@ static void test_scan_tchar_fast(void **state)
 			}
 }
 
+/* pf_path_flags by the rules, a byte at a time: the bytes before the
+ * first '?' or '#' (b[off - 1], b[off - 2]: the request line's) */
+static __u32 ref_path_flags(const __u8 *b, __u32 off, __u32 n)
+{
+	__u32 i, e = n;
+	__u8 c, p1, p2;
+
+	for (i = 0; i < n; i++)
+		if (b[off + i] == '?' || b[off + i] == '#') {
+			e = i;
+			break;
+		}
+	for (i = 0; i < e; i++) {
+		c = b[off + i];
+		p1 = b[off + i - 1];
+		p2 = b[off + i - 2];
+		if (c == '%' || c == '\\' || c == ';' ||
+		    (c == '/' && (p1 == '/' || (p1 == '.' && (p2 == '/' || p2 == '.')))))
+			return PF_REQF_PATH_UNNORM;
+	}
+	if (e >= 2 && b[off + e - 1] == '.' && (b[off + e - 2] == '/' || b[off + e - 2] == '.'))
+		return PF_REQF_PATH_UNNORM;
+	return 0;
+}
+
+/* pf_path_flags (by chunks of PF_PATH_CHUNK words) against the reference:
+ * random targets of every length up to PF_LINE_MAX - 1 (the longest a
+ * request line lets through), mostly plain bytes with '/' and '.', each
+ * flagged byte, '?' and '#' rare, at the chunks' edges too; the bytes
+ * after the target random (never looked at). */
+static void test_path_flags(void **state)
+{
+	static __u8 b[PF_REQ_BUF];
+	static const char rare[] = "%\\;?#";
+	const __u32 off = 8; /* after "OPTIONS " */
+	__u32 t, n, i, want, got, flagged = 0, long_ok = 0;
+	unsigned seed = 11;
+
+	(void)state;
+	memcpy(b, "OPTIONS ", off);
+	for (t = 0; t < 60000; t++) {
+		n = t % 3 ? (unsigned)rand_r(&seed) % 200 :
+		    t % 2 ? (unsigned)rand_r(&seed) % PF_LINE_MAX :
+			    64 * (1 + (unsigned)rand_r(&seed) % 15) - 2 +
+			    (unsigned)rand_r(&seed) % 5;
+		if (n >= PF_LINE_MAX)
+			n = PF_LINE_MAX - 1;
+		for (i = off + n; i < PF_REQ_BUF; i++)
+			b[i] = (__u8)rand_r(&seed);
+		for (i = 0; i < n; i++) {
+			unsigned v = (unsigned)rand_r(&seed) % 1000;
+
+			if (t % 2) /* dense: most flag early */
+				b[off + i] = v < 5 ? (__u8)rare[v] : v < 300 ? '/' :
+					     v < 500 ? '.' : 'a' + v % 26;
+			else /* "/seg.ext" words: one flagged spot at most */
+				b[off + i] = b[off + i - 1] != '/' && b[off + i - 1] != '.' &&
+					     v < 150 ? (v < 100 ? '/' : '.') : 'a' + v % 26;
+		}
+		if (!(t % 2) && n && t % 3) /* the one spot, anywhere */
+			b[off + (unsigned)rand_r(&seed) % n] = (__u8)"%\\;?#/."[t % 8];
+		want = ref_path_flags(b, off, n);
+		got = pf_path_flags(b, off, n);
+		if (got != want)
+			print_error("path of %u bytes: %u, want %u\n", n, got, want);
+		assert_int_equal(got, want);
+		flagged += want != 0;
+		long_ok += !want && n > 8 * PF_PATH_CHUNK;
+	}
+	/* both answers, and paths past one chunk unflagged, were exercised */
+	assert_true(flagged > 10000 && flagged < 50000);
+	assert_true(long_ok > 1000);
+}
+
 /* More than PF_REQ_MAX bytes: TOO_LONG if it starts like OPTIONS,
  * NOT_OPTIONS otherwise; at exactly PF_REQ_MAX it still parses. */
 static void test_request_max(void **state)
@@ -713,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_ows_over_16),
 		cmocka_unit_test(test_scan_past_lim),
 		cmocka_unit_test(test_scan_tchar_fast),
+		cmocka_unit_test(test_path_flags),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
