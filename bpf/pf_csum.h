@@ -182,13 +182,7 @@ static __always_inline int pf_copy_sum_body(void *ctx, bool xdp, __u32 off,
 	if (!ctx || !s)
 		return -1;
 	s->req_sum = -1;
-	if (xdp) {
-		data = (void *)(long)((struct xdp_md *)ctx)->data;
-		end = (void *)(long)((struct xdp_md *)ctx)->data_end;
-	} else {
-		data = (void *)(long)((struct __sk_buff *)ctx)->data;
-		end = (void *)(long)((struct __sk_buff *)ctx)->data_end;
-	}
+	data = pf_ctx_data(ctx, xdp, &end);
 	if (o > 255 || n < 8 || n > PF_REQ_MAX)
 		return -1;
 	/* Verifier workaround: o bounded again on the register used (clang

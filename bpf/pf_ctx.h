@@ -44,6 +44,21 @@ static __always_inline void pf_copy_hdr(void *to, const void *from, __u32 len)
 		*(__u8 *)(to + k) = *(const __u8 *)(from + k);
 }
 
+/* The packet's linear bytes, data to *end, of a TC or XDP context. */
+static __always_inline void *pf_ctx_data(void *ctx, bool xdp, void **end)
+{
+	void *data;
+
+	if (xdp) {
+		data = (void *)(long)((struct xdp_md *)ctx)->data;
+		*end = (void *)(long)((struct xdp_md *)ctx)->data_end;
+	} else {
+		data = (void *)(long)((struct __sk_buff *)ctx)->data;
+		*end = (void *)(long)((struct __sk_buff *)ctx)->data_end;
+	}
+	return data;
+}
+
 /* pf_load of a few header bytes (len a constant, off < 256): read in
  * place when they are in the linear part (the usual case), else by the
  * helper as pf_load. The same bytes either way; a helper call and its
@@ -53,13 +68,7 @@ static __always_inline long pf_load_hdr(void *ctx, bool xdp, __u32 off, void *to
 	void *data, *end;
 	__u64 o = off;
 
-	if (xdp) {
-		data = (void *)(long)((struct xdp_md *)ctx)->data;
-		end = (void *)(long)((struct xdp_md *)ctx)->data_end;
-	} else {
-		data = (void *)(long)((struct __sk_buff *)ctx)->data;
-		end = (void *)(long)((struct __sk_buff *)ctx)->data_end;
-	}
+	data = pf_ctx_data(ctx, xdp, &end);
 	if (o < 256 && data + o + len <= end) {
 		pf_copy_hdr(to, data + o, len);
 		return 0;
@@ -74,12 +83,6 @@ static __always_inline long pf_store(void *ctx, bool xdp, __u32 off, void *from,
 		     bpf_skb_store_bytes(ctx, off, from, len, 0);
 }
 
-/* The frame's length. XDP: data_end - data, no helper call -- the
- * programs are not loaded with BPF_F_XDP_HAS_FRAGS (SEC("xdp"), not
- * "xdp.frags"), so a frame is one linear buffer and this is exactly
- * what bpf_xdp_get_buff_len returns. A pointer minus a pointer is an
- * unknown scalar to the verifier (privileged loads), the value exact
- * (as in pf_tc_pull). */
 /* pf_store of n bytes at from (54 <= n <= max, a constant) over the
  * frame's first n bytes. XDP, when the frame has them: direct stores, 32
  * bytes a step, the last step ending at n (overlapping the one before:
@@ -95,8 +98,7 @@ static __always_inline long pf_store_head(void *ctx, bool xdp, void *from, __u64
 
 	if (!xdp)
 		return pf_store(ctx, xdp, 0, from, n);
-	data = (void *)(long)((struct xdp_md *)ctx)->data;
-	end = (void *)(long)((struct xdp_md *)ctx)->data_end;
+	data = pf_ctx_data(ctx, xdp, &end);
 	if (n < 32 || n > max || data + n > end)
 		return pf_store(ctx, xdp, 0, from, n);
 	for (k = 0; k + 32 < n && k + 32 <= max; k += 32) {
@@ -114,6 +116,12 @@ static __always_inline long pf_store_head(void *ctx, bool xdp, void *from, __u64
 	return 0;
 }
 
+/* The frame's length. XDP: data_end - data, no helper call -- the
+ * programs are not loaded with BPF_F_XDP_HAS_FRAGS (SEC("xdp"), not
+ * "xdp.frags"), so a frame is one linear buffer and this is exactly
+ * what bpf_xdp_get_buff_len returns. A pointer minus a pointer is an
+ * unknown scalar to the verifier (privileged loads), the value exact
+ * (as in pf_tc_pull). */
 static __always_inline __u32 pf_ctx_len(void *ctx, bool xdp)
 {
 	struct xdp_md *x = ctx;
