@@ -49,42 +49,6 @@ PF_INLINE __u64 pf_tchar_sym(__u64 x)
 	       pf_inb(x, '^', '`') | pf_eqb(x, '|') | pf_eqb(x, '~');
 }
 
-/* First index in [from, lim) whose byte is not a tchar; lim if none.
- * lim - from <= 8 * words (words a constant: the loop bound the verifier
- * walks), lim <= PF_REQ_MAX. Bytes at lim and beyond never change the
- * result, but they are read: the loop tests only its word count (a stop
- * past lim is clamped to lim), one compare and branch fewer a word than
- * also testing i < lim (tests/README.md, What was tried). Per word, the cheap
- * superset test; unless its first flagged byte is ':' or ',', the exact test of
- * the symbols decides: few branches a word, which keeps the verifier's
- * walk through the loop short, and no table look-up. */
-PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 words)
-{
-	__u64 i, j, k, m, x;
-	__u8 c;
-
-	for (k = 0, i = from; k < words; k++, i += 8) {
-		x = pf_ld64(b + PF_M(i));
-		m = pf_maybe_not_tchar(x);
-		if (!m)
-			continue;
-		/* the usual ends of names, ':' (header) and ',' (in a list),
-		 * need no exact test: the first flagged byte read out of x */
-		j = pf_first_byte(m);
-		c = (__u8)(x >> (8 * j));
-		if (c == ':' || c == ',') {
-			i += j;
-			break;
-		}
-		m &= ~pf_tchar_sym(x);
-		if (m) {
-			i += pf_first_byte(m);
-			break;
-		}
-	}
-	return i < lim ? i : lim;
-}
-
 /* The same result as a global function (verified once, whatever the
  * caller; called for the rare names the inline scans hand on). Each word
  * takes the exact test, one branch: pf_scan_tchar_in's two ways on to
@@ -112,14 +76,13 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
 	return pf_scan_tchar_buf((const struct pf_buf *)b, from, lim);
 }
 
-/* pf_scan_tchar_in's result, for the inline scans of the answer path:
- * a word whose first flagged byte is a symbol tchar (such as '_': rare
- * in a name) hands the scan from that word on to the global function.
- * One path a word goes on with, not two: inside a loop the verifier
- * walks the later words once per path that reached them with other
- * registers (dead ones included), so the two paths a word of
- * pf_scan_tchar_in doubled the walk at every word. */
-PF_INLINE __u64 pf_scan_tchar_fast(const __u8 *b, __u64 from, __u64 lim, __u32 words)
+/* The word loop of pf_scan_tchar_in and pf_scan_tchar_fast (hand_on, a
+ * constant: which one): per word the cheap superset test; the first
+ * flagged byte ':' (or, not hand_on, ',') ends the name. Any other
+ * flagged word: hand_on hands the scan from that word on to the global
+ * pf_scan_tchar_buf, else the exact test of the symbols decides. */
+PF_INLINE __u64 pf_scan_tchar_words(const __u8 *b, __u64 from, __u64 lim, __u32 words,
+				    const bool hand_on)
 {
 	__u64 i, j, k, m, x;
 	__u8 c;
@@ -129,14 +92,53 @@ PF_INLINE __u64 pf_scan_tchar_fast(const __u8 *b, __u64 from, __u64 lim, __u32 w
 		m = pf_maybe_not_tchar(x);
 		if (!m)
 			continue;
+		/* the usual ends of names, ':' (header) and ',' (in a list),
+		 * need no exact test: the first flagged byte read out of x */
 		j = pf_first_byte(m);
 		c = (__u8)(x >> (8 * j));
-		if (c != ':')
-			return pf_scan_tchar_buf((const struct pf_buf *)b, i, lim);
-		i += j;
-		break;
+		if (hand_on) {
+			if (c != ':')
+				return pf_scan_tchar_buf((const struct pf_buf *)b, i, lim);
+			i += j;
+			break;
+		}
+		if (c == ':' || c == ',') {
+			i += j;
+			break;
+		}
+		m &= ~pf_tchar_sym(x);
+		if (m) {
+			i += pf_first_byte(m);
+			break;
+		}
 	}
 	return i < lim ? i : lim;
+}
+
+/* First index in [from, lim) whose byte is not a tchar; lim if none.
+ * lim - from <= 8 * words (words a constant: the loop bound the verifier
+ * walks), lim <= PF_REQ_MAX. Bytes at lim and beyond never change the
+ * result, but they are read: the loop tests only its word count (a stop
+ * past lim is clamped to lim), one compare and branch fewer a word than
+ * also testing i < lim (tests/README.md, What was tried). Per word, the cheap
+ * superset test; unless its first flagged byte is ':' or ',', the exact test of
+ * the symbols decides: few branches a word, which keeps the verifier's
+ * walk through the loop short, and no table look-up. */
+PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 words)
+{
+	return pf_scan_tchar_words(b, from, lim, words, false);
+}
+
+/* pf_scan_tchar_in's result, for the inline scans of the answer path:
+ * a word whose first flagged byte is a symbol tchar (such as '_': rare
+ * in a name) hands the scan from that word on to the global function.
+ * One path a word goes on with, not two: inside a loop the verifier
+ * walks the later words once per path that reached them with other
+ * registers (dead ones included), so the two paths a word of
+ * pf_scan_tchar_in doubled the walk at every word. */
+PF_INLINE __u64 pf_scan_tchar_fast(const __u8 *b, __u64 from, __u64 lim, __u32 words)
+{
+	return pf_scan_tchar_words(b, from, lim, words, true);
 }
 
 /* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <= 8 *
