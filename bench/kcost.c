@@ -100,6 +100,7 @@
 #include "pkt.h"
 #include "policy.h"
 #include "preflightd_test.skel.h"
+#include "kfeat.h"
 #include "maps.h"
 #include "floor.h"
 #include "floor.skel.h"
@@ -183,6 +184,8 @@ struct series {
 
 static struct obj objs[MAX_OBJS];
 static unsigned n_objs;
+/* XDP programs may call bpf_xdp_adjust_meta (user/kfeat.h; main) */
+static bool xdp_meta;
 static struct series series[MAX_SERIES];
 static unsigned n_series;
 static struct floor_bpf *floor_skel;
@@ -639,6 +642,7 @@ static struct obj *load_obj(const char *file)
 	o->skel = preflightd_test__open();
 	if (!o->skel)
 		die("open preflightd_test: %s", strerror(errno));
+	o->skel->rodata->pf_xdp_no_meta = !xdp_meta;
 	/* the daemon's own sizing, installation and clock (user/maps.c) */
 	err = pf_maps_size(o->skel->obj, &c, 65536);
 	if (err)
@@ -793,6 +797,7 @@ int main(int argc, char **argv)
 	}
 	private_netns();
 	libbpf_set_print(quiet_print);
+	xdp_meta = pf_kfeat_xdp_meta();
 
 	for (c = optind; c < argc; c++) {
 		o = load_obj(argv[c]);
@@ -817,9 +822,14 @@ int main(int argc, char **argv)
 		for (v = V_XLATE; other && c == optind && v <= V_TRACKED; v++) {
 			add_other(o, "tc", bpf_program__fd(o->skel->progs.pf_tc_ingress),
 				  TC_ACT_UNSPEC, TC_ACT_REDIRECT, v, 1, acks, req, (unsigned)len, runs);
-			add_other(o, "xdp", bpf_program__fd(o->skel->progs.pf_xdp_ingress),
-				  XDP_PASS, XDP_TX, v, 0, acks, req, (unsigned)len, runs);
+			if (xdp_meta)
+				add_other(o, "xdp", bpf_program__fd(o->skel->progs.pf_xdp_ingress),
+					  XDP_PASS, XDP_TX, v, 0, acks, req, (unsigned)len, runs);
 		}
+		if (other && c == optind && !xdp_meta)
+			fprintf(stderr, "kcost: no xdp.* --other series: this kernel refuses "
+				"bpf_xdp_adjust_meta, so XDP passes a connection's other segments "
+				"untouched and TC ingress translates them (the tc.* series)\n");
 	}
 	if (do_floor) {
 		floor_fd = load_floor();

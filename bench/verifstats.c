@@ -40,6 +40,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include "clock.h"
+#include "kfeat.h"
 #include "skel.h"
 
 #define MAX_PROGS   16
@@ -92,6 +93,7 @@ static struct preflightd_bpf *open_one(const char *name, char *log, size_t size,
 		fprintf(stderr, "verifstats: open BPF object: %s\n", strerror(errno));
 		return NULL;
 	}
+	skel->rodata->pf_xdp_no_meta = !pf_kfeat_xdp_meta(); /* as `run` loads it */
 	bpf_object__for_each_program(p, skel->obj) {
 		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), name));
 		if (!strcmp(bpf_program__name(p), name))

@@ -504,11 +504,15 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		/* without the lock: pf_commit checks what the guards used */
 		pf_flow_peek(f, &a);
 		if (pf_spans_consumed(&a, p)) {
+			if (PF_XDP_TC_ALL(xdp))
+				return PF_ANS_TO_TC; /* counted there */
 			pf_count(PF_STAT_RETX_SPAN_PASSED);
 			return PF_ANS_PASS;
 		}
 		if (pf_in_consumed(&a, p->seq)) {
 			if (!pf_at_consumed(&a, p->seq)) {
+				if (PF_XDP_TC_ALL(xdp))
+					return PF_ANS_TO_TC;
 				pf_count(PF_STAT_RETX_TAIL_PASSED);
 				return PF_ANS_PASS;
 			}
@@ -655,6 +659,8 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		if (xdp)
 			pf_xdp_undo_room(ctx, s, p->l4_off + p->tcp_hlen + p->pay_len);
 		if (st == PF_STAT_PASS_TABLE_FULL) {
+			if (PF_XDP_TC_ALL(xdp))
+				return PF_ANS_TO_TC;
 			pf_count(st);
 			return PF_ANS_FULL; /* counted once: not again by pf_track_first */
 		}
@@ -672,10 +678,15 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	pf_trace_req(p, s, st, xdp, true);
 	return ret;
 pass_decided:
+	/* XDP that cannot flag frames: TC ingress decides and counts */
+	if (PF_XDP_TC_ALL(xdp))
+		return PF_ANS_TO_TC;
 	pf_count(st);
 	pf_trace_req(p, s, st, xdp, s->r.res == PF_P_OK);
 	return PF_ANS_PASS;
 pass:
+	if (PF_XDP_TC_ALL(xdp))
+		return PF_ANS_TO_TC;
 	pf_count(st);
 	return PF_ANS_PASS;
 pass_track:

@@ -11,6 +11,20 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
+/* Set by the loader before load (user/kfeat.h): 1 when this kernel does
+ * not let XDP programs call bpf_xdp_adjust_meta (seen on a 6.18 build:
+ * "program of this type cannot use helper bpf_xdp_adjust_meta#54").
+ * Read-only data: the verifier never reaches the calls (dead code, not
+ * checked). XDP then marks nothing: it answers what it can and leaves
+ * every other frame untouched -- no translation, no tracking, no count
+ * of a pass reason -- and TC ingress takes all of them, as in TC mode
+ * (PF_XDP_TC_ALL; docs/tcp-splice.md section 4). */
+const volatile __u32 pf_xdp_no_meta;
+
+/* XDP in the mode above: whatever it does not answer or drop goes to TC
+ * ingress untouched (PF_ANS_TO_TC), which follows and counts it. */
+#define PF_XDP_TC_ALL(xdp) ((xdp) && pf_xdp_no_meta)
+
 static __always_inline long pf_load(void *ctx, bool xdp, __u32 off, void *to, __u32 len)
 {
 	return xdp ? bpf_xdp_load_bytes(ctx, off, to, len) :

@@ -225,6 +225,8 @@ static __always_inline __u32 pf_resp_len_on_wire(const struct pf_pkt *p,
  * pointers taken before are invalid after. */
 static __always_inline bool pf_xdp_meta_ok(void *ctx)
 {
+	if (pf_xdp_no_meta)
+		return true; /* TC takes every frame XDP passes */
 	if (PF_TEST_NO_META() || bpf_xdp_adjust_meta(ctx, -4))
 		return false;
 	bpf_xdp_adjust_meta(ctx, 4);

@@ -48,6 +48,14 @@ struct pf_pkt {
 	struct pf_flow_key key;  /* client first, whatever the direction */
 };
 
+/* A malformed frame, counted once: at TC when XDP passes it there
+ * untouched (PF_XDP_TC_ALL). */
+static __always_inline void pf_malformed(bool xdp)
+{
+	if (!PF_XDP_TC_ALL(xdp))
+		pf_count(PF_STAT_MALFORMED);
+}
+
 /* Is port (host order) one whose connections are translated (xlate_bits:
  * the policy's ports, of this and earlier policies)? */
 static __always_inline int pf_xlate_port(__u16 port)
@@ -131,7 +139,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		/* a length beyond the frame: the stack drops it, so do we (tot_len
 		 * 0 is a BIG TCP/GSO skb: its length is the skb's) */
 		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN > tot) {
-			pf_count(PF_STAT_MALFORMED);
+			pf_malformed(xdp);
 			return -1;
 		}
 		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN < tot)
@@ -149,7 +157,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		p->ip_simple = 1;
 		l4 = ETH_HLEN + sizeof(ip6);
 		if (ip6.payload_len && bpf_ntohs(ip6.payload_len) + l4 > tot) {
-			pf_count(PF_STAT_MALFORMED);
+			pf_malformed(xdp);
 			return -1;
 		}
 		if (ip6.payload_len && bpf_ntohs(ip6.payload_len) + l4 < tot)
@@ -199,7 +207,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	p->l4_off = l4;
 	p->tcp_hlen = th.doff * 4;
 	if (p->tcp_hlen < 20 || l4 + p->tcp_hlen > tot) {
-		pf_count(PF_STAT_MALFORMED);
+		pf_malformed(xdp);
 		return -1;
 	}
 	p->pay_off = l4 + p->tcp_hlen;

@@ -26,6 +26,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "pf_answer.h"
+#include "pf_emit.h"
 #include "pf_follow.h"
 #include "pf_icmp.h"
 #include "pf_maps.h"
@@ -51,6 +52,8 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 			return PF_ANS_PASS; /* no entry: nothing to translate */
 		if (ret != PF_ANS_PASS)
 			return ret;
+		if (PF_XDP_TC_ALL(xdp))
+			return PF_ANS_TO_TC;
 		/* an entry another CPU created meanwhile, e.g. answering a
 		 * copy of p (then p is dropped); else a new connection's
 		 * first request: follow it from here */
@@ -62,6 +65,8 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 			}
 		}
 	}
+	if (PF_XDP_TC_ALL(xdp))
+		return PF_ANS_TO_TC;
 	if (f && pf_translate_in(ctx, xdp, p, f))
 		return PF_ANS_DROP;
 	return PF_ANS_PASS;
@@ -83,8 +88,9 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 
 	pf_tc_seen(0);
 	/* XDP mode: everything else was handled (and translated) at XDP,
-	 * ICMP errors (pf_icmp_xdp) too */
-	if (pf_cfg.xdp_mode && !pf_meta_flagged(skb))
+	 * ICMP errors (pf_icmp_xdp) too -- unless XDP cannot flag frames
+	 * (pf_xdp_no_meta): then it passed them all untouched */
+	if (pf_cfg.xdp_mode && !pf_xdp_no_meta && !pf_meta_flagged(skb))
 		return TC_ACT_UNSPEC;
 	ret = pf_parse_pkt(skb, false, &p, PF_DIR_IN);
 	if (ret) {
@@ -145,8 +151,8 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 
 	ret = pf_parse_pkt(ctx, true, &p, PF_DIR_IN);
 	if (ret) {
-		if (ret == PF_PARSE_ICMP)
-			pf_icmp_xdp(ctx, &p);
+		if (ret == PF_PARSE_ICMP && !pf_xdp_no_meta)
+			pf_icmp_xdp(ctx, &p); /* else TC's, as every frame */
 		return XDP_PASS;
 	}
 	switch (pf_ingress(ctx, true, &p)) {
@@ -156,6 +162,8 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		return XDP_DROP;
 	case PF_ANS_TO_TC:
 		pf_count(PF_STAT_XDP_TO_TC);
+		if (pf_xdp_no_meta)
+			return XDP_PASS; /* TC ingress takes every frame: untouched */
 		if (!PF_TEST_NO_META() && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
 			data = (void *)(long)ctx->data;
 			meta = (void *)(long)ctx->data_meta;

@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cmds.h"
 #include "iface.h"
+#include "kfeat.h"
 #include "policy.h"
 #include "maps.h"
 #include "tc.h"
@@ -405,6 +406,10 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_unlock;
 	}
 	skel->rodata->pf_hash_seed = pf_hash_seed;
+	skel->rodata->pf_xdp_no_meta = !pf_kfeat_xdp_meta();
+	if (o.xdp && skel->rodata->pf_xdp_no_meta)
+		pr_info("xdp: this kernel refuses bpf_xdp_adjust_meta: XDP answers what it "
+			"can, TC ingress follows every other frame (counted xdp_to_tc)");
 	err = pf_maps_size(skel->obj, &comp, o.max_flows);
 	if (err)
 		goto out_destroy;

@@ -316,24 +316,35 @@ static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen, bool count)
 		ingress ? "it can see no preflight" : "it cannot translate spliced connections");
 }
 
-/* Egress: answer only while our program is known to see the server's
- * packets (nothing ahead of it, or traffic came through since the chain
- * last changed). */
-static void egress_gate(struct pf_tc *tc, __u32 *draining)
+/* Is direction w's program known to see its packets (nothing ahead of
+ * it, or traffic came through since the chain last changed)? */
+static bool dir_sees(const struct pf_tc_dir_watch *w)
 {
-	const struct pf_tc_dir_watch *w = &tc->w[1];
-	bool pause = !w->proven || w->blind;
+	return w->proven && !w->blind;
+}
+
+/* Answer only while our programs are known to see what they translate:
+ * the server's packets at egress and, in XDP mode, the client's at TC
+ * ingress too -- XDP leaves frames there untranslated for it (every
+ * frame it passes on a kernel without XDP metadata, its hand-offs
+ * otherwise): a program ahead that ended the chain would let them reach
+ * the app as they came. */
+static void answer_gate(struct pf_tc *tc, __u32 *draining, bool xdp)
+{
+	bool out = dir_sees(&tc->w[1]), in = !xdp || dir_sees(&tc->w[0]);
+	bool pause = !out || !in;
 
 	if (pause && !tc->paused && !*draining) {
 		*draining = 1;
 		tc->paused = true;
-		pr_warn("tc egress: not answering preflights on %s until preflightd's egress "
-			"program is seen to get the server's packets", tc->ifname);
+		pr_warn("tc %s: not answering preflights on %s until preflightd's %s program is "
+			"seen to get the %s packets", out ? "ingress" : "egress", tc->ifname,
+			out ? "ingress" : "egress", out ? "client's" : "server's");
 	} else if (!pause && tc->paused) {
 		*draining = 0;
 		tc->paused = false;
-		pr_info("tc egress: preflightd's program gets the server's packets on %s: "
-			"answering preflights again", tc->ifname);
+		pr_info("tc: preflightd's programs get the server's%s packets on %s: "
+			"answering preflights again", xdp ? " and the client's" : "", tc->ifname);
 	}
 }
 
@@ -348,5 +359,5 @@ void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp)
 	if (!xdp)
 		watch_probe(tc, true, &cfg_seen[0], true);
 	watch_probe(tc, false, &cfg_seen[1], !xdp);
-	egress_gate(tc, draining);
+	answer_gate(tc, draining, xdp);
 }

@@ -56,6 +56,8 @@ bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
 	);
 
 	memset(r, 0, sizeof(*r));
+	if (!h_need_xdp_meta())
+		return false;
 	memset(&xin, 0, sizeof(xin));
 	xin.data_end = (__u32)len;
 	o.ctx_in = &xin;
@@ -102,6 +104,7 @@ bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
 
 void h_fix_to_tc(struct h_fix *f)
 {
+	h_need_xdp_meta();
 	f->verdict = H_PASS;
 	f->unchanged = true;
 	f->clones = 0;
@@ -163,6 +166,8 @@ bool h_run_to_tc(const struct pkt_spec *in, struct h_run *r, const struct h_delt
 		return false;
 	if (!h_xdp())
 		return h_check_deltas(r, d_tc);
+	if (!h_need_xdp_meta())
+		return false;
 	if (r->meta_len == 4)
 		memcpy(&meta, r->meta, 4);
 	if (!H_CHECK(r->verdict == H_PASS, "XDP: verdict %s, want PASS (to TC)",

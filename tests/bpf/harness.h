@@ -17,7 +17,10 @@
  * pf_tc_egress in both. Cases check h_xdp() where XDP differs: requests
  * XDP cannot answer go to TC (XDP_PASS with H_META_MAGIC in the frame's
  * metadata, frame unchanged, xdp_to_tc +1), see h_fix_to_tc() and
- * h_chain().
+ * h_chain(). On a kernel that refuses bpf_xdp_adjust_meta XDP marks
+ * nothing and TC ingress takes every frame XDP passes: a run of
+ * pf_xdp_ingress is then XDP and TC in turn (h_test_run), and the cases
+ * about the metadata hand-off skip (h_need_xdp_meta, h_skip).
  *
  * Verdicts are abstract (enum h_verdict) and mapped per program kind.
  *
@@ -87,6 +90,17 @@ void h_set_no_room(bool on);
  * bpf/preflightd.bpf.c, a host-order __u32). */
 #define H_META_MAGIC 0x70664d31u
 
+/* Skip the current case, for a feature this kernel lacks: printed as
+ * "ok N - name # SKIP why" and counted apart. The case goes on running;
+ * its checks no longer count. */
+void h_skip(const char *why);
+
+/* A case about XDP handing a frame to TC: in XDP mode on a kernel that
+ * refuses bpf_xdp_adjust_meta (user/kfeat.h; the datapath then hands
+ * nothing over), skips the case and returns false; else true. Every
+ * hand-off helper (h_fix_to_tc, h_chain, h_run_to_tc) calls it. */
+bool h_need_xdp_meta(void);
+
 /* Knobs of one run that live in the context, not the packet. */
 struct h_env {
 	__u32 mark;       /* skb->mark in (TC) */
@@ -108,6 +122,10 @@ struct h_run {
 	__u32 meta_len;             /* XDP: metadata bytes before the frame */
 	__u8 meta[32];
 	long long delta[PF_STAT__MAX]; /* counter changes during the run */
+	/* XDP on a kernel without bpf_xdp_adjust_meta: what its leg counted
+	 * of pkt_seen and xdp_to_tc before TC ingress took the frame (left
+	 * out of delta, see h_test_run) */
+	long long leg_seen, leg_to_tc;
 	/* frames the program transmitted itself (bpf_clone_redirect to the
 	 * test device), captured on it with a packet socket */
 	unsigned n_tx;

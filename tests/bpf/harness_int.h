@@ -18,6 +18,8 @@ void h_die(const char *what, int err) __attribute__((noreturn));
 /* Sum of the per-CPU counters into v; r->delta = now - before. */
 void h_read_stats(long long v[PF_STAT__MAX]);
 void h_stats_delta(struct h_run *r, const long long before[PF_STAT__MAX]);
+/* Leave r's XDP leg (h_test_run) out of r->delta. */
+void h_leg_adjust(struct h_run *r);
 /* The counters of one CPU into v. */
 void h_read_stats_cpu(int cpu, long long v[PF_STAT__MAX]);
 

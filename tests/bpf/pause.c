@@ -125,6 +125,7 @@ bool h_pause_finish(struct h_run *r)
 	h_read_stats_cpu(job.cpu, after);
 	for (i = 0; i < PF_STAT__MAX; i++)
 		r->delta[i] = after[i] - job.before[i];
+	h_leg_adjust(r);
 	h_pause_timed_out = timed_out;
 	if (!H_CHECK(!timed_out, "the stopped packet went on before it was released"))
 		return false;

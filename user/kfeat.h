@@ -1,0 +1,42 @@
+/* User: what this kernel lets the datapath do, probed before its load (daemon, BPF tier, kcost, verifstats). */
+/*
+ * kfeat.h -- kernel features the datapath object adapts to at load time
+ * through its read-only data. Every loader of the object calls it, so
+ * all of them load the program the daemon loads.
+ */
+#ifndef PF_KFEAT_H
+#define PF_KFEAT_H
+
+#include <stdbool.h>
+#include <unistd.h>
+#include <linux/bpf.h>
+#include <bpf/bpf.h>
+
+/* Does this kernel let XDP programs call bpf_xdp_adjust_meta? Some
+ * builds refuse it at load ("program of this type cannot use helper
+ * bpf_xdp_adjust_meta#54"); the datapath then works as on a driver
+ * without XDP metadata support (pf_xdp_no_meta, bpf/pf_emit.h). Probed
+ * by loading a 4-instruction XDP program that calls it:
+ * libbpf_probe_bpf_helper cannot tell, it reads "supported" into any
+ * verifier message but "invalid func" and "unknown func". A load that
+ * fails for another reason also counts as refused: the datapath then
+ * loads either way. */
+static inline bool pf_kfeat_xdp_meta(void)
+{
+	const struct bpf_insn insns[] = {
+		/* r1 = ctx on entry; r2 = 0; call; r0 = XDP_PASS; exit */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_2, .imm = 0 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_xdp_adjust_meta },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pf_kfeat_meta", "GPL", insns,
+			       sizeof(insns) / sizeof(insns[0]), NULL);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+#endif /* PF_KFEAT_H */
