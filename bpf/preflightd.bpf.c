@@ -38,12 +38,29 @@ char LICENSE[] SEC("license") = "GPL";
 
 #define PF_META_MAGIC 0x70664d31u  /* XDP -> TC: "answer this one" */
 
+/* XDP that cannot flag frames (PF_XDP_TC_ALL): could p be a preflight
+ * it answers, or its retransmission? Only a segment on an answered port
+ * whose payload starts with "OPTIONS " -- any other is TC's alone, with
+ * no flow look-up here (counted there). */
+static __always_inline bool pf_xdp_may_answer(void *ctx, const struct pf_pkt *p)
+{
+	__u64 pfx, want;
+
+	if (p->pay_len < 8 || !p->answer_port ||
+	    pf_load_hdr(ctx, true, p->pay_off, &pfx, sizeof(pfx)))
+		return false;
+	__builtin_memcpy(&want, "OPTIONS ", sizeof(want));
+	return pfx == want;
+}
+
 /* The ingress core: answer, or translate and pass. */
 static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 {
 	struct pf_flow *f;
 	int ret;
 
+	if (PF_XDP_TC_ALL(xdp) && !pf_xdp_may_answer(ctx, p))
+		return PF_ANS_TO_TC;
 	pf_count(PF_STAT_PKT_SEEN);
 	f = bpf_map_lookup_elem(&pf_flows, &p->key);
 	if (p->pay_len) {
