@@ -393,7 +393,8 @@ bool h_need_xdp_meta(void)
 {
 	if (!cur.xdp || h_xdp_meta)
 		return true;
-	h_skip("this kernel refuses bpf_xdp_adjust_meta in XDP programs: XDP hands nothing to TC");
+	h_skip("this kernel refuses bpf_xdp_adjust_meta in XDP programs: no metadata "
+	       "hand-off (XDP passes TC every frame it does not answer)");
 	return false;
 }
 
