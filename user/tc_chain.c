@@ -355,9 +355,9 @@ void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp)
 	if (watch_chain(tc, false))
 		probe_arm(tc, false, &cfg_seen[1]);
 	/* XDP mode: XDP_TX'd frames are counted by the interface (received
-	 * and sent) but never pass TC: no counting */
-	if (!xdp)
-		watch_probe(tc, true, &cfg_seen[0], true);
+	 * and sent) but never pass TC: no counting -- only traffic seen,
+	 * which answer_gate waits for at ingress too */
+	watch_probe(tc, true, &cfg_seen[0], !xdp);
 	watch_probe(tc, false, &cfg_seen[1], !xdp);
 	answer_gate(tc, draining, xdp);
 }

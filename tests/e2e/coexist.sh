@@ -240,6 +240,25 @@ case_ends_chain() {
 	pf_case_result
 }
 
+# A program ahead at ingress that passes traffic on (TCX_NEXT): in XDP
+# mode, where XDP leaves frames untranslated for TC ingress (all of them
+# on a kernel without XDP metadata), answers are held back until ours is
+# seen to get the client's frames, then given again; TC mode answers on.
+case_ahead_passes() {
+	local log=$PF_PFD_LOG out before
+	before=$(grep -c 'answering preflights again' "$log" || true)
+	foreign_tcx pass_in in first next
+	pf_expect "preflightd names it (ingress)" pf_wait_for_line "$log" \
+		"tc ingress: [0-9]+ program\\(s\\) run before preflightd.s .*tcx program ${ID[pass_in]} " 5 "$PF_PFD_PID"
+	[[ $MODE == tc ]] || pf_expect "answering again once its TC ingress program sees the client's frames" \
+		traffic_until "$log" 'answering preflights again' $((before + 1))
+	out=$(ka --conns 2 --rounds 20 --put-size 1000 --get-size 100000 --expect any 2>&1 | tail -1)
+	pf_detail "$out"
+	healthy "behind a program that passes" "$out"
+	foreign_remove pass_in
+	pf_case_result
+}
+
 # clsact: Cilium's legacy filter at egress priority 1 runs before
 # preflightd's (0xfff0) and ends the chain.
 case_clsact_cilium() {
@@ -292,6 +311,7 @@ main() {
 	pf_case "[$MODE] tcx: stop leaves every foreign program" case_stop
 	pf_start_preflightd "$MODE"
 	pf_case "[$MODE] tcx: a program ahead that ends the chain is an error" case_ends_chain
+	pf_case "[$MODE] tcx: a program ahead at ingress that passes: answers go on" case_ahead_passes
 	pf_stop_preflightd || true
 	foreign_cleanup
 	foreign_legacy cilium_in in
