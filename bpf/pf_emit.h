@@ -62,7 +62,7 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 					const struct pf_emit *e)
 {
 	struct pf_tcp_ts_hdr *tp;
-	__u32 ip_hlen, thl, l4, new_len;
+	__u32 ip_hlen, thl, l4, new_len, cur;
 	const __u8 *src, *dst, *eth;
 	__u8 *h;
 	__u64 n;
@@ -93,9 +93,15 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 	resp[PF_O(len + 1)] = 0;
 	resp[PF_O(len + 2)] = 0;
 	eth = s->eth;
-	/* XDP: the frame was resized and s->eth saved by pf_xdp_make_room */
+	/* XDP: the frame was grown if it had to be, and s->eth saved, by
+	 * pf_xdp_make_room; a longer one is cut here, after the commit */
 	if (!xdp && (pf_load_hdr(ctx, xdp, 0, s->eth, ETH_HLEN) || pf_resize(ctx, xdp, 0, new_len)))
 		return -1;
+	if (xdp) {
+		cur = pf_ctx_len(ctx, true);
+		if (cur > new_len && bpf_xdp_adjust_tail(ctx, (int)new_len - (int)cur))
+			return -1;
+	}
 	/* Ethernet: back to where it came from. A to_server segment is only
 	 * ever built over the response just emitted, so swapping again
 	 * restores the request's own orientation. */
@@ -233,9 +239,13 @@ static __always_inline bool pf_xdp_meta_ok(void *ctx)
 	return true;
 }
 
-/* XDP only: resize the frame to len bytes now, before anything is
+/* XDP only: grow the frame to len bytes now, before anything is
  * committed; veth and many drivers have little tailroom, and a frame that
- * cannot grow goes to TC instead (which can). Returns 0 or -1. */
+ * cannot grow goes to TC instead (which can). A frame longer than len
+ * keeps its length: pf_emit cuts it after the commit -- cut before it, a
+ * commit that fails would grow it back for the app zero-filled (the
+ * kernel clears grown tailroom), the request's last bytes lost. Returns
+ * 0 or -1. */
 static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u32 len)
 {
 	__u32 old = pf_ctx_len(ctx, true);
@@ -244,6 +254,9 @@ static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u
 	/* the Ethernet header first: growing at the head moves it */
 	if (pf_load_hdr(ctx, true, 0, s->eth, ETH_HLEN))
 		return -1;
+	s->grown = 0;
+	if (len <= old)
+		return PF_TEST_NO_ROOM() ? -1 : 0;
 	r = PF_TEST_NO_ROOM() ? -1 : pf_resize(ctx, true, old, len);
 	if (r < 0)
 		return -1;
@@ -252,7 +265,8 @@ static __always_inline int pf_xdp_make_room(void *ctx, struct pf_scratch *s, __u
 }
 
 /* Undo pf_xdp_make_room (nothing has been written): the frame is the
- * request again, byte for byte. */
+ * request again, byte for byte (len: where its IP packet ends; Ethernet
+ * padding behind it is cut). */
 static __always_inline void pf_xdp_undo_room(void *ctx, struct pf_scratch *s, __u32 len)
 {
 	if (s->grown)

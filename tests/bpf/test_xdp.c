@@ -70,6 +70,33 @@ static void t_table_full(void)
 		H_CHECK(!h_flow(&f.in, &fl), "the request's connection got a flow entry");
 }
 
+/* The same with a request longer than its 204: XDP must not cut the frame
+ * to the response before the commit -- grown back when the commit fails,
+ * its tail came back zero-filled (the kernel clears grown tailroom), the
+ * request's last bytes lost for the app. */
+static void t_table_full_long_request(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_TABLE_FULL, 1), H_DEND,
+	};
+	static char req[1400];
+	struct h_fix f;
+	size_t n;
+
+	if (!H_EQ(h_fill_flows(), H_MAX_FLOWS, "flows after filling the table"))
+		return;
+	n = strlen(H_PREFLIGHT) - 2; /* before the empty line */
+	memcpy(req, H_PREFLIGHT, n);
+	memcpy(req + n, "X-Pad: ", 7);
+	memset(req + n + 7, 'p', 600);
+	memcpy(req + n + 607, "\r\n\r\n", 5);
+	h_answer_fix(&f, 4, req, S0, P0);
+	f.verdict = H_PASS;
+	f.unchanged = true;
+	memcpy(f.d, d, sizeof(d));
+	h_fix_run(&f, NULL);
+}
+
 /* The same over IPv6 with Ethernet padding behind the request: the IP
  * packet comes back byte for byte. (XDP cuts the frame back to the IP
  * packet's end, dropping the padding: harmless, the stack trims it.) */
@@ -364,6 +391,7 @@ void test_xdp(void)
 	h_case_m("xdp_handoff_tracked_then_next_answered_at_xdp",
 		 t_handoff_tracked_then_xdp_answer, H_M_XDP);
 	h_case("table_full_request_restored", t_table_full);
+	h_case("table_full_long_request_restored", t_table_full_long_request);
 	h_case("table_full_request_restored_padded_ipv6", t_table_full_padded_v6);
 	h_case("response_shorter_than_request_frame_shrinks", t_response_shrinks);
 	h_case("request_with_ethernet_padding_ipv4", t_padded_request_v4);
