@@ -797,7 +797,10 @@ int main(int argc, char **argv)
 	}
 	private_netns();
 	libbpf_set_print(quiet_print);
-	xdp_meta = pf_kfeat_xdp_meta();
+	c = pf_kfeat_xdp_meta();
+	if (c < 0)
+		die("probe bpf_xdp_adjust_meta: %s", strerror(-c));
+	xdp_meta = c;
 
 	for (c = optind; c < argc; c++) {
 		o = load_obj(argv[c]);

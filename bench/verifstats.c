@@ -93,7 +93,13 @@ static struct preflightd_bpf *open_one(const char *name, char *log, size_t size,
 		fprintf(stderr, "verifstats: open BPF object: %s\n", strerror(errno));
 		return NULL;
 	}
-	skel->rodata->pf_xdp_no_meta = !pf_kfeat_xdp_meta(); /* as `run` loads it */
+	err = pf_kfeat_xdp_meta(); /* as `run` loads it */
+	if (err < 0) {
+		fprintf(stderr, "verifstats: probe bpf_xdp_adjust_meta: %s\n", strerror(-err));
+		preflightd_bpf__destroy(skel);
+		return NULL;
+	}
+	skel->rodata->pf_xdp_no_meta = !err;
 	bpf_object__for_each_program(p, skel->obj) {
 		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), name));
 		if (!strcmp(bpf_program__name(p), name))

@@ -299,7 +299,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		 * answers back */
 		if (!deadline && (tc->paused || pf_mono_ns() - last_watch >= 1000000000ull)) {
 			last_watch = pf_mono_ns();
-			pf_tc_watch(tc, cfg->tc_seen, &cfg->draining, o->xdp);
+			pf_tc_watch(tc, cfg->tc_seen, o->shadow ? NULL : &cfg->draining, o->xdp);
 			if (pf_trace_orphan_off(pin_dir, trace_ctl_fd))
 				pr_info("tracing switched off: left on by a trace that was killed");
 		}
@@ -406,7 +406,12 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_unlock;
 	}
 	skel->rodata->pf_hash_seed = pf_hash_seed;
-	skel->rodata->pf_xdp_no_meta = !pf_kfeat_xdp_meta();
+	err = pf_kfeat_xdp_meta();
+	if (err < 0) {
+		pr_warn("probe bpf_xdp_adjust_meta: %s", strerror(-err));
+		goto out_destroy;
+	}
+	skel->rodata->pf_xdp_no_meta = !err;
 	if (o.xdp && skel->rodata->pf_xdp_no_meta)
 		pr_info("xdp: this kernel refuses bpf_xdp_adjust_meta: XDP answers what it "
 			"can, TC ingress follows every other frame (counted xdp_to_tc)");
@@ -504,7 +509,10 @@ int pf_cmd_run(int argc, char **argv)
 		err = ours_answer(&pin, err, !pf_xdp_replacing(&xdp));
 	if (err)
 		goto out_unpin;
-	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, &skel->bss->pf_cfg.draining, o.xdp);
+	/* shadow mode answers nothing: no gate (it would clear the
+	 * draining flag shadow mode answers nothing by) */
+	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, o.shadow ? NULL : &skel->bss->pf_cfg.draining,
+		    o.xdp);
 	if (pin.adopted)
 		tc.hook_created = pf_pin_clsact_created(&pin);
 	else

@@ -7,21 +7,24 @@
 #ifndef PF_KFEAT_H
 #define PF_KFEAT_H
 
-#include <stdbool.h>
+#include <errno.h>
+#include <string.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
 
 /* Does this kernel let XDP programs call bpf_xdp_adjust_meta? Some
  * builds refuse it at load ("program of this type cannot use helper
- * bpf_xdp_adjust_meta#54"); the datapath then works as on a driver
- * without XDP metadata support (pf_xdp_no_meta, bpf/pf_emit.h). Probed
- * by loading a 4-instruction XDP program that calls it:
- * libbpf_probe_bpf_helper cannot tell, it reads "supported" into any
- * verifier message but "invalid func" and "unknown func". A load that
- * fails for another reason also counts as refused: the datapath then
- * loads either way. */
-static inline bool pf_kfeat_xdp_meta(void)
+ * bpf_xdp_adjust_meta#54"); the datapath then hands nothing to TC by
+ * metadata (pf_xdp_no_meta, bpf/pf_ctx.h). Probed by loading a
+ * 4-instruction XDP program that calls it: libbpf_probe_bpf_helper cannot
+ * tell, it reads "supported" into any verifier message but "invalid func"
+ * and "unknown func". Returns 1 (it loads), 0 (the verifier refuses the
+ * helper) or -errno: a load that fails for another reason (memory,
+ * privilege) decides nothing -- guessed, an instance taking over from
+ * one that decided the other way would leave frames translated twice or
+ * not at all between its TC and its XDP replace. */
+static inline int pf_kfeat_xdp_meta(void)
 {
 	const struct bpf_insn insns[] = {
 		/* r1 = ctx on entry; r2 = 0; call; r0 = XDP_PASS; exit */
@@ -30,13 +33,21 @@ static inline bool pf_kfeat_xdp_meta(void)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_PASS },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
+	char log[4096] = "";
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .log_buf = log, .log_size = sizeof(log),
+		    .log_level = 1);
 	int fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pf_kfeat_meta", "GPL", insns,
-			       sizeof(insns) / sizeof(insns[0]), NULL);
+			       sizeof(insns) / sizeof(insns[0]), &opts);
 
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
+	if (fd >= 0) {
+		close(fd);
+		return 1;
+	}
+	fd = -errno;
+	if (fd == -EINVAL && (strstr(log, "cannot use helper") || strstr(log, "unknown func") ||
+			      strstr(log, "invalid func")))
+		return 0;
+	return fd;
 }
 
 #endif /* PF_KFEAT_H */

@@ -122,7 +122,8 @@ int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
  * not been seen to get traffic since they last changed (or it was found
  * blind), *draining is set (answer nothing new; tc->paused), and cleared
  * once it has; in XDP mode the same for ingress, where XDP leaves frames
- * untranslated for TC. */
+ * untranslated for TC. draining NULL: no such gate (shadow mode, which
+ * answers nothing: the gate would clear the flag it answers nothing by). */
 #define PF_TC_BLIND_PKTS 64
 void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp);
 

@@ -334,6 +334,8 @@ static void answer_gate(struct pf_tc *tc, __u32 *draining, bool xdp)
 	bool out = dir_sees(&tc->w[1]), in = !xdp || dir_sees(&tc->w[0]);
 	bool pause = !out || !in;
 
+	if (!draining)
+		return;   /* answering nothing anyway (shadow mode) */
 	if (pause && !tc->paused && !*draining) {
 		*draining = 1;
 		tc->paused = true;

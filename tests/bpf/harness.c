@@ -174,7 +174,10 @@ void h_init(void)
 	h_skel->rodata->pf_hash_seed = pf_hash_seed;
 	/* as `run` loads it: without the helper, XDP's hand-offs to TC go
 	 * to the app (h_xdp_meta: the cases that need one skip) */
-	h_xdp_meta = pf_kfeat_xdp_meta();
+	err = pf_kfeat_xdp_meta();
+	if (err < 0)
+		h_die("probe bpf_xdp_adjust_meta", err);
+	h_xdp_meta = err;
 	h_skel->rodata->pf_xdp_no_meta = !h_xdp_meta;
 	err = bpf_map__set_max_entries(h_skel->maps.pf_flows, H_MAX_FLOWS);
 	if (err)

@@ -1,10 +1,11 @@
 /* kfeat.c -- e2e tool: does this kernel have what the datapath adapts to? (user/kfeat.h) */
 /*
  *   kfeat xdp-meta    exit 0 if XDP programs may call bpf_xdp_adjust_meta
- *                     (XDP hands frames to TC), 1 if not
+ *                     (XDP hands frames to TC by metadata), 1 if the
+ *                     verifier refuses it, 2 if the probe fails otherwise
  *
- * The e2e scripts ask it (lib.sh: pf_xdp_meta) to know what `run`
- * decided at load: the same probe, user/kfeat.h.
+ * The e2e scripts (upgrade.sh) ask it to know what `run` decided at
+ * load: the same probe, user/kfeat.h.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,8 +13,14 @@
 
 int main(int argc, char **argv)
 {
-	if (argc == 2 && !strcmp(argv[1], "xdp-meta"))
-		return pf_kfeat_xdp_meta() ? 0 : 1;
+	int r;
+
+	if (argc == 2 && !strcmp(argv[1], "xdp-meta")) {
+		r = pf_kfeat_xdp_meta();
+		if (r < 0)
+			fprintf(stderr, "kfeat: probe bpf_xdp_adjust_meta: %s\n", strerror(-r));
+		return r < 0 ? 2 : !r;
+	}
 	fprintf(stderr, "usage: kfeat xdp-meta\n");
 	return 2;
 }
