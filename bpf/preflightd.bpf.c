@@ -7,9 +7,12 @@
  *           segments of spliced connections; pf_tc_egress translates
  *           server segments.
  * XDP mode: pf_xdp_ingress does the ingress work with XDP_TX; requests
- *           that need a clone (see pf_send) are flagged in the frame's
- *           metadata and answered by pf_tc_ingress; pf_tc_egress as above
- *           (XDP has no egress hook).
+ *           it cannot answer there (a clone, see pf_send; socket guards
+ *           it cannot judge; retransmissions) are flagged in the frame's
+ *           metadata for pf_tc_ingress -- or, on a kernel without XDP
+ *           metadata, XDP only answers and pf_tc_ingress takes every
+ *           other frame (PF_XDP_TC_ALL); pf_tc_egress as above (XDP has
+ *           no egress hook).
  * Every packet neither answered nor dropped continues (TC_ACT_UNSPEC,
  * XDP_PASS), so other programs on the hook still run.
  *

@@ -172,8 +172,9 @@ void h_init(void)
 	 * agree on it */
 	pf_hash_seed = H_HASH_SEED;
 	h_skel->rodata->pf_hash_seed = pf_hash_seed;
-	/* as `run` loads it: without the helper, XDP's hand-offs to TC go
-	 * to the app (h_xdp_meta: the cases that need one skip) */
+	/* as `run` loads it: without the helper XDP only answers and TC
+	 * takes every other frame (h_test_run runs both; the cases about
+	 * the metadata hand-off skip: h_need_xdp_meta) */
 	err = pf_kfeat_xdp_meta();
 	if (err < 0)
 		h_die("probe bpf_xdp_adjust_meta", err);
