@@ -104,9 +104,15 @@ static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
 static __always_inline int pf_tc_in(struct __sk_buff *skb)
 {
 	struct pf_pkt p;
+	bool xdp_all = pf_cfg.xdp_mode && pf_xdp_no_meta;
 	int ret;
 
-	pf_tc_seen(0);
+	/* the chain watch's probe (user/tc_chain.c). XDP mode without
+	 * metadata: a TCP segment on a followed port, below -- an ARP frame
+	 * passed by a program ahead that ends the chain for TCP would prove
+	 * nothing, and XDP leaves every such segment to this program */
+	if (!xdp_all)
+		pf_tc_seen(0);
 	/* XDP mode: everything else was handled (and translated) at XDP,
 	 * ICMP errors (pf_icmp_xdp) too -- unless XDP cannot flag frames
 	 * (pf_xdp_no_meta): then it passed them all untouched */
@@ -118,6 +124,8 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 			pf_icmp_tc(skb, &p);
 		return TC_ACT_UNSPEC;
 	}
+	if (xdp_all)
+		pf_tc_seen(0);
 	switch (pf_ingress(skb, false, &p)) {
 	case PF_ANS_SENT:
 		return bpf_redirect(skb->ifindex, 0);
