@@ -193,11 +193,23 @@ static __always_inline int pf_spans_consumed(const struct pf_adj *a, const struc
  * from the request -- answered again (pf_reanswer) -- and then what
  * follows it, which lands where it belongs. A socket that already had
  * some bytes after the request acks past them as it would without this
- * segment. Counted retx_span_passed (pf_try_answer). */
+ * segment. Counted retx_span_passed (pf_try_answer).
+ * A pure ACK exactly at the request's first byte was sent before it (the
+ * client's snd_nxt moved past the request when it sent it; keepalive and
+ * window probes come at snd_una - 1, past or before it), and arrives
+ * after the splice: reordered on the way, or overtaken by an XDP answer
+ * while TC ingress had not seen it yet (docs/tcp-splice.md section 4).
+ * It maps as before the splice, onto the socket's rcv_nxt then: in
+ * order, its ack and window taken (mapped after the request, it fell
+ * below rcv_nxt by the request's length: a duplicate ACK back, its
+ * window ignored). A FIN or RST there keeps the old-data mapping. */
 static __always_inline __u32 pf_seg_in(const struct pf_adj *a, const struct pf_pkt *p)
 {
 	if (pf_spans_consumed(a, p))
 		return a->c_pos - a->c_before - p->pay_len - ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
+	if (!p->pay_len && a->req_len && p->seq == a->c_pos &&
+	    !(p->tflags & (PF_TCPF_FIN | PF_TCPF_RST | PF_TCPF_SYN)))
+		return p->seq - a->c_before;
 	return pf_seq_in(a, p->seq);
 }
 

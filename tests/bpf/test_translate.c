@@ -198,6 +198,26 @@ static void t_in_keepalive_probe_one_octet(void)
 	conn_expect(h_in, &in, NULL, &want, d);
 }
 
+/* A pure ACK the client sent before its request (at the request's first
+ * byte, acking server data before the response), arriving after the
+ * splice -- reordered, or overtaken by an XDP answer while TC had not seen
+ * it: it reaches the server in order, at rcv_nxt, its window taken.
+ * Mapped as after the request it fell below rcv_nxt by the request's
+ * length: the server answered a duplicate ACK and ignored its window. */
+static void t_in_pure_ack_before_request(void)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S, c.P, "");
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P;
+	conn_expect(h_in, &in, NULL, &want, conn_d_in);
+}
+
 /* RFC 5961: only the client's real snd_nxt (the end of the consumed
  * request) is an exact RST; one at the request's start or inside it is
  * out of window for the server (below rcv_nxt), not exact. */
@@ -551,6 +571,7 @@ void test_translate(void)
 	h_case("translate_in_spoofed_ack_past_sent_data_clamp_kept", t_in_spoofed_ack_past_sent);
 	h_case("translate_in_ack_past_response_up_to_sent_data", t_in_ack_past_sent_data);
 	h_case("translate_in_keepalive_probe_out_of_window", t_in_keepalive_probe);
+	h_case("translate_in_pure_ack_sent_before_request_in_order", t_in_pure_ack_before_request);
 	h_case("translate_in_keepalive_probe_one_octet_out_of_window",
 	       t_in_keepalive_probe_one_octet);
 	h_case("translate_in_rst_at_snd_nxt_exact", t_in_rst_exact);
