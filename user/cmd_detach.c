@@ -23,6 +23,7 @@
 #include "sockdiag.h"
 #include "drainkeys.h"
 #include "mapbatch.h"
+#include "layout.h"
 #include "pin.h"
 #include "tc.h"
 #include "xdp.h"
@@ -30,44 +31,6 @@
 #include "notify.h"
 #include "optnum.h"
 #include "log.h"
-
-/* Set draining in the pinned config (.bss) map of the dead instance, at
- * the offset its layout record gives. Returns 0, or -errno. */
-static int set_draining(const struct pf_pin *pin)
-{
-	__u32 zero = 0, one = 1;
-	char path[512];
-	void *cfg;
-	int fd, err = 0;
-
-	if (pin->old.cfg_draining + sizeof(one) > pin->old.cfg_size)
-		return -EPROTO;
-	snprintf(path, sizeof(path), "%s/config", pin->dir);
-	fd = bpf_obj_get(path);
-	if (fd < 0)
-		return -errno;
-	cfg = calloc(1, pin->old.cfg_size);
-	if (!cfg) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (bpf_map_lookup_elem(fd, &zero, cfg)) {
-		err = -errno;
-		goto out;
-	}
-	memcpy((char *)cfg + pin->old.cfg_draining, &one, sizeof(one));
-	/* response offload of builds before the adopted pf_ofl_ctl map: hold
-	 * no bytes back (builds without it: none; this build's programs read
-	 * pf_ofl_ctl, which pf_ofl_detach_stale sets) */
-	if (pin->old.cfg_ofl_stop && pin->old.cfg_ofl_stop + sizeof(one) <= pin->old.cfg_size)
-		memcpy((char *)cfg + pin->old.cfg_ofl_stop, &one, sizeof(one));
-	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY))
-		err = -errno;
-out:
-	free(cfg);
-	close(fd);
-	return err;
-}
 
 #define DRAIN_BATCH 1024  /* flow-table entries a batch read takes */
 
@@ -230,7 +193,7 @@ int pf_detach_dead(struct pf_pin *pin, const char *iface, int ifindex, unsigned 
 
 	/* nothing pinned (or for a gone interface): only programs to remove */
 	err = pin->left == PF_LEFT_ADOPT || pin->left == PF_LEFT_HANDOVER ?
-	      set_draining(pin) : -ENOENT;
+	      pf_layout_set_draining(pin->dir, "config", &pin->old) : -ENOENT;
 	if (!err) {
 		pr_info("draining the connections spliced by a dead instance on %s", iface);
 		drain(pin, timeout_s);

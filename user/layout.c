@@ -4,6 +4,7 @@
  * never read as this build's: see pf_pin_adopt. */
 #include <errno.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -154,13 +155,13 @@ static int pinned_info(const char *dir, const char *name, struct bpf_map_info *m
 }
 
 /* The meta record in dir: 0, -ENOENT (none), or -EINVAL (unreadable). */
-static int read_meta(const char *dir, struct pf_meta *m)
+static int read_meta(const char *dir, const char *name, struct pf_meta *m)
 {
 	char path[320];
 	__u32 zero = 0;
 	int fd, err = 0;
 
-	snprintf(path, sizeof(path), "%s/meta", dir);
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	fd = bpf_obj_get(path);
 	if (fd < 0)
 		return errno == ENOENT ? -ENOENT : -errno;
@@ -228,7 +229,7 @@ int pf_layout_pinned(const char *dir, const struct pf_layout *self, struct pf_la
 	err = pinned_info(dir, "flows", &fi);
 	if (err)
 		return err;
-	err = read_meta(dir, &m);
+	err = read_meta(dir, "meta", &m);
 	if (!err && m.flows_id != fi.id) {
 		pr_debug("layout: the record in %s is for flow table %u, not %u: ignored", dir,
 			 m.flows_id, fi.id);
@@ -249,6 +250,59 @@ int pf_layout_pinned(const char *dir, const struct pf_layout *self, struct pf_la
 	l->cfg_ofl_stop = m.cfg_ofl_stop;
 	l->flows_known = l->key_known = true;
 	return 0;
+}
+
+/* See layout.h. */
+int pf_layout_record(const char *dir, const char *name, struct pf_layout *l)
+{
+	struct pf_meta m;
+	int err;
+
+	memset(l, 0, sizeof(*l));
+	err = read_meta(dir, name, &m);
+	if (err)
+		return err;
+	l->cfg_size = m.cfg_size;
+	l->cfg_draining = m.cfg_draining;
+	l->cfg_ofl_stop = m.cfg_ofl_stop;
+	return 0;
+}
+
+/* See layout.h. */
+int pf_layout_set_draining(const char *dir, const char *name, const struct pf_layout *l)
+{
+	__u32 zero = 0, one = 1;
+	char path[512];
+	void *cfg;
+	int fd, err = 0;
+
+	if (l->cfg_draining + sizeof(one) > l->cfg_size)
+		return -EPROTO;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return -errno;
+	cfg = calloc(1, l->cfg_size);
+	if (!cfg) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (bpf_map_lookup_elem(fd, &zero, cfg)) {
+		err = -errno;
+		goto out;
+	}
+	memcpy((char *)cfg + l->cfg_draining, &one, sizeof(one));
+	/* response offload of builds before the adopted pf_ofl_ctl map: hold
+	 * no bytes back (builds without it: none; this build's programs read
+	 * pf_ofl_ctl, which pf_ofl_detach_stale sets) */
+	if (l->cfg_ofl_stop && l->cfg_ofl_stop + sizeof(one) <= l->cfg_size)
+		memcpy((char *)cfg + l->cfg_ofl_stop, &one, sizeof(one));
+	if (bpf_map_update_elem(fd, &zero, cfg, BPF_ANY))
+		err = -errno;
+out:
+	free(cfg);
+	close(fd);
+	return err;
 }
 
 int pf_layout_pin_meta(const char *path, const struct pf_layout *l, int ifindex,

@@ -61,6 +61,17 @@ int pf_layout_self(struct preflightd_bpf *skel, struct pf_layout *l);
 int pf_layout_pinned(const char *dir, const struct pf_layout *self, struct pf_layout *l,
 		     __u32 *ifindex, bool *has_meta);
 
+/* The config fields (cfg_size, cfg_draining, cfg_ofl_stop) of the record
+ * pinned as name in dir ("meta", or a stager's "meta_next"); the rest of
+ * l zero. Returns 0 or -errno (-ENOENT: no record there). */
+int pf_layout_record(const char *dir, const char *name, struct pf_layout *l);
+
+/* Set draining (and, for builds with it in the config, ofl_stop) in the
+ * config (.bss) map pinned as name in dir, at the offsets of l: the
+ * programs that read it answer no new preflight. Returns 0 or -errno
+ * (-EPROTO: l puts the flag outside the map's value). */
+int pf_layout_set_draining(const char *dir, const char *name, const struct pf_layout *l);
+
 /* Pin the meta record for l, ifindex and the flow table flows_fd at path.
  * 0 or -errno. */
 int pf_layout_pin_meta(const char *path, const struct pf_layout *l, int ifindex,

@@ -220,8 +220,8 @@ static long pinned_prog_id(const char *dir, const char *name)
  * the XDP hook (where XDP answers; such a run commits after replacing
  * it)? Program ids from the hooks and from pinned programs, no privilege
  * needed (a program by id takes CAP_SYS_ADMIN). 1 yes, 0 no, -errno if
- * it cannot be told. */
-static int stager_answers(const struct pf_pin *p, int ifindex)
+ * it cannot be told. *tc_on: its TC ingress program is on the hook. */
+static int stager_answers(const struct pf_pin *p, int ifindex, bool *tc_on)
 {
 	struct pf_tc_prog chain[PF_TC_CHAIN_MAX];
 	long tc = pinned_prog_id(p->dir, PF_PIN_STAGER);
@@ -240,6 +240,7 @@ static int stager_answers(const struct pf_pin *p, int ifindex)
 		return n < 0 ? n : -E2BIG;
 	for (i = 0; i < n; i++)
 		on |= chain[i].id == (__u32)tc;
+	*tc_on = on;
 	if (!on || !xdp)
 		return on;
 	err = pf_xdp_hook_id(ifindex, &hook);
@@ -278,11 +279,13 @@ void pf_pin_warn_staged(const char *dir)
 /* See pin.h. */
 int pf_pin_settle(const struct pf_pin *p, int ifindex)
 {
+	struct pf_layout sl;
+	bool tc_on = false;
 	int fwd, err;
 
 	if (!pf_pin_staged(p->dir))
 		return 0;
-	fwd = stager_answers(p, ifindex);
+	fwd = stager_answers(p, ifindex, &tc_on);
 	if (fwd < 0) {
 		/* left as they are: a wrong guess would point `detach` at maps
 		 * no attached program reads */
@@ -290,6 +293,17 @@ int pf_pin_settle(const struct pf_pin *p, int ifindex)
 			"retry)", p->dir, strerror(-fwd));
 		return fwd;
 	}
+	/* back, though the stager's TC ingress program is on the hook (it
+	 * was killed between its TC and its XDP replace): it goes on reading
+	 * its own config, which `detach` would never set draining in -- and
+	 * where XDP hands it every frame (no XDP metadata), it answers new
+	 * preflights through the drain. Set it there before its pins go (its
+	 * own record's offsets; best effort: a stager without a record or
+	 * config staged answers as before). */
+	if (!fwd && tc_on && !pf_layout_record(p->dir, "meta" PF_PIN_NEXT, &sl) &&
+	    !pf_layout_set_draining(p->dir, "config" PF_PIN_NEXT, &sl))
+		pr_info("%s: the stopped run's TC program, still attached, answers no new "
+			"preflight", p->dir);
 	err = settle(p->dir, fwd, true);
 	if (err) {
 		/* a pin not renamed still names the dead instance's map (its

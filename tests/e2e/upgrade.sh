@@ -397,11 +397,7 @@ detach_drains() {
 	PF_BG_PIDS+=("$pid")
 	pf_expect "detach drains the dead instance" pf_wait_for_line "$log" \
 		'draining the connections spliced by a dead instance' 10 "$pid"
-	if [[ ${DRAIN_ANSWERS:-app} == app ]]; then
-		answered_by app "... whose programs answer no new preflight meanwhile (its draining flag set)"
-	else
-		answered_by kernel "... the killed run's TC program answering meanwhile (residual)"
-	fi
+	answered_by app "... whose programs answer no new preflight meanwhile (its draining flag set)"
 	(($# == 0)) || "$@"
 	touch "$stop"
 	byte_exact "4 spliced connections byte-exact across $what and the drain" "$out"
@@ -510,13 +506,6 @@ case_killed_xdp_replace() {
 		what='its programs answer, its pins put in place'
 	fi
 	pf_expect_not "... its TC ingress program in place (was $tc)" test "$(pf_tc_prog in)" = "$tc"
-	# the dead instance's XDP program passes every frame to that TC
-	# program where XDP has no metadata: the draining flag set in the dead
-	# instance's config does not reach it (docs/restart.md)
-	if [[ $1 == before ]] && ! "$PF_BUILD/tests/e2e/kfeat" xdp-meta; then
-		pf_detail "this kernel refuses bpf_xdp_adjust_meta: the killed run's TC program, not draining, answers"
-		DRAIN_ANSWERS=kernel
-	fi
 	detach_drains "the killed run" "$stop" "$PF_WORK/killed.out" killed_settled "$what"
 	pf_case_result
 }
