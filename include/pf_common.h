@@ -284,14 +284,15 @@ PF_INLINE void pf_zero64(void *p, __u32 n8)
 
 /* ---- 8 bytes at a time ----
  * The parser, matcher and response builder read and write buffers in
- * 8-byte little-endian words. pf_ld64/pf_st64 are one unaligned 8-byte
- * access: a plain load/store in BPF (x86's JIT needs no alignment, and
+ * 8-byte little-endian words. pf_ld64/pf_st64 (pf_ld32: 4 bytes) are one
+ * unaligned access: a plain load/store in BPF (x86's JIT needs no alignment, and
  * the verifier checks it only under BPF_F_STRICT_ALIGNMENT), memcpy under
  * gcc (which UBSan accepts and which compiles to one mov). Clang lowers a
  * __builtin_memcpy of 8 bytes from a byte pointer to 8 byte loads for BPF.
  * Only little-endian hosts (x86, arm64) are supported. */
 #ifdef __bpf__
 #define pf_ld64(p) (*(const __u64 *)(const void *)(p))
+#define pf_ld32(p) (*(const __u32 *)(const void *)(p))
 #define pf_st64(p, x) (*(__u64 *)(void *)(p) = (x))
 #else
 PF_INLINE __u64 pf_ld64(const void *p)
@@ -299,6 +300,14 @@ PF_INLINE __u64 pf_ld64(const void *p)
 	__u64 x;
 
 	memcpy(&x, p, 8);
+	return x;
+}
+
+PF_INLINE __u32 pf_ld32(const void *p)
+{
+	__u32 x;
+
+	memcpy(&x, p, 4);
 	return x;
 }
 

@@ -350,92 +350,127 @@ PF_GLOBAL __u64 pf_trim(const struct pf_buf *rb, struct pf_req *r, __u64 vs, __u
 	return vs | ve << 32;
 }
 
+/* The header line at pos (pos + 2 <= len) whose first byte is no tchar
+ * (pf_line): the blank line ending the header block (CR LF: r->len and
+ * pc.done set), obs-fold (SP or HT), anything else PF_P_BAD. Returns 1
+ * (stop). */
+PF_INLINE long pf_line_start(const __u8 *b, struct pf_req *r, __u64 pos)
+{
+	struct pf_parse_ctx *c = &r->pc;
+	__u8 ch = b[PF_M(pos)];
+
+	if (ch == '\r') {
+		if (b[PF_M(pos + 1)] != '\n') {
+			c->res = PF_P_BAD;
+			return 1;
+		}
+		r->len = (__u16)(pos + 2);
+		c->done = 1;
+		return 1;
+	}
+	c->res = ch == ' ' || ch == '\t' ? PF_P_OBS_FOLD : PF_P_BAD;
+	return 1;
+}
+
 PF_INLINE long pf_line(const __u8 *b, struct pf_req *r, const bool any)
 {
 	struct pf_parse_ctx *c = &r->pc;
-	__u64 pos = c->pos, len = c->len, i, lim, colon, vs, ve, end;
+	__u64 pos = c->pos, len = c->len, i, colon, vs, ve, end;
 	int h, res;
+	__u32 w, tail;
 	__u8 ch;
 
 	if (pos + 2 > len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
 	}
-	ch = b[PF_M(pos)];
-	/* a name's first byte is above SP: one test for the usual line */
-	if (ch <= ' ') {
-		if (ch == '\r') {
-			if (b[PF_M(pos + 1)] != '\n') {
-				c->res = PF_P_BAD;
-				return 1;
-			}
-			r->len = (__u16)(pos + 2);
-			c->done = 1;
-			return 1;
-		}
-		if (ch == ' ' || ch == '\t') {
-			c->res = PF_P_OBS_FOLD;
-			return 1;
-		}
-	}
-	/* field-name: tchar+ then ':' (no name we care about is 64 bytes) */
-	lim = pf_min_nb(len, pos + 64);
-	i = PF_LAUNDER(c->tmp[0], any ? pf_scan_tchar(b, pos, lim) :
-					pf_scan_tchar_fast(b, pos, lim, 64 / 8));
+	/* a name's first byte is above SP: one test for the usual line
+	 * (inline, pf_parse: none -- the name scan stops at once at a CTL
+	 * or SP, found below as an empty name) */
+	if (any && b[PF_M(pos)] <= ' ')
+		return pf_line_start(b, r, pos);
+	/* field-name: tchar+ then ':' (no name we care about is 64 bytes).
+	 * Inline (pf_parse) the scan's stop is not clamped to the limit:
+	 * the tests below find the same (pf_scan_tchar_fast) */
+	i = PF_LAUNDER(c->tmp[0], any ? pf_scan_tchar(b, pos, pf_min_nb(len, pos + 64)) :
+					pf_scan_tchar_fast(b, pos, len, 64 / 8));
 	/* pos and len read again from c (unchanged): the scan's loop test
 	 * (i < lim, lim a copy of len or pos + 64) bounded both anew at each
 	 * word it may stop at, and the rest of the line was walked by the
 	 * verifier once per exit; read back they are unknown scalars and it
 	 * is walked once (pf_tc_ingress 331k -> 314k processed instructions:
 	 * "BPF program is too large. Processed 1000001 insn" is what the
-	 * programs must stay far from) */
+	 * programs must stay far from). The inline scan has neither test
+	 * nor clamp now, but kept live across it they cost spills and the
+	 * walk more (171k -> 179k) */
 	pos = *(volatile __u32 *)&c->pos;
 	len = *(volatile __u32 *)&c->len;
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
 	}
-	if (i == pos || b[PF_M(i)] != ':') {
+	if (i == pos)
+		return pf_line_start(b, r, pos);
+	if (b[PF_M(i)] != ':') {
 		c->res = PF_P_BAD;
 		return 1;
 	}
 	colon = i;
 	/* field-value up to CRLF; NUL, bare CR/LF and other CTLs are bad */
-	lim = pf_min_nb(len, colon + 1 + PF_LINE_MAX);
-	/* the first PF_SCAN_IN bytes inline, the rest (a long value) by
-	 * the global function: a loop of PF_LINE_MAX / 8 words inline would
-	 * be walked at length by the verifier */
-	i = PF_LAUNDER(c->tmp[0], pf_scan_split(b, colon + 1, lim, 0x20, any ? 0 : PF_SCAN_IN));
+	if (any) {
+		i = pf_scan_ctl(b, colon + 1, pf_min_nb(len, colon + 1 + PF_LINE_MAX), 0x20);
+	} else {
+		/* pf_scan_split(b, colon + 1, min(len, colon + 1 +
+		 * PF_LINE_MAX), 0x20, PF_SCAN_IN)'s result for the tests
+		 * below: the first PF_SCAN_IN bytes inline, the rest of a
+		 * long value by the global function (a loop of PF_LINE_MAX / 8
+		 * words inline would be walked at length by the verifier); a
+		 * stop found inline is not clamped to the limit (it is below
+		 * colon + 1 + PF_SCAN_IN, so at or past len exactly where the
+		 * clamped one is len), no stop and no byte left before len
+		 * leaves colon + 1 + PF_SCAN_IN, at or past len too. Only
+		 * the global scan's stop can be too long (below len: the
+		 * INCOMPLETE test comes first) */
+		i = pf_scan_ctl_words(b, colon + 1, 0x20, PF_SCAN_IN / 8);
+		if (i == colon + 1 + PF_SCAN_IN && i < len) {
+			i = pf_scan_ctl(b, i, pf_min_nb(len, colon + 1 + PF_LINE_MAX), 0x20);
+			if (i >= colon + 1 + PF_LINE_MAX && i < len) {
+				c->res = PF_P_TOO_LONG;
+				return 1;
+			}
+		}
+	}
+	i = PF_LAUNDER(c->tmp[0], i);
 	if (i >= len) {
 		c->res = PF_P_INCOMPLETE;
 		return 1;
 	}
-	if (i >= colon + 1 + PF_LINE_MAX) {
+	if (any && i >= colon + 1 + PF_LINE_MAX) {
 		c->res = PF_P_TOO_LONG;
 		return 1;
 	}
-	if (b[PF_M(i)] != '\r') {
-		c->res = PF_P_BAD;  /* CTL (HT included: rare, left to the app) */
-		return 1;
-	}
 	end = i;
-	if (end + 1 >= len) {
-		c->res = PF_P_INCOMPLETE;
-		return 1;
-	}
-	if (b[PF_M(end + 1)] != '\n') {
-		c->res = PF_P_BAD;
+	/* the value's last byte (or the ':'), CR and LF in one load (end + 1
+	 * < len <= PF_REQ_MAX: no index wraps); otherwise what the bytes
+	 * were tested for one at a time: a CTL (HT included: rare, left to
+	 * the app) BAD, a CR last INCOMPLETE, a CR not before LF BAD */
+	tail = pf_ld32(b + PF_M(end - 1));
+	if (end + 1 >= len || (tail >> 8 & 0xffff) != ('\r' | '\n' << 8)) {
+		c->res = b[PF_M(end)] != '\r' || end + 1 < len ? PF_P_BAD : PF_P_INCOMPLETE;
 		return 1;
 	}
 	/* trim OWS on both sides (more than 16 blanks: malformed enough).
 	 * The usual value, one SP or none before it and no blank after it,
 	 * takes no loop. */
 	vs = colon + 1;
-	ch = b[PF_M(vs)];
-	if (ch == ' ')
-		ch = b[PF_M(++vs)];
+	w = pf_ld32(b + PF_M(vs)); /* the value's first bytes, one load */
+	ch = (__u8)w;
+	if (ch == ' ') {
+		vs++;
+		ch = (__u8)(w >> 8);
+	}
 	/* no HT in [colon + 1, end): the value scan stops at any CTL */
-	if (ch != ' ' && (vs >= end || b[PF_M(end - 1)] != ' ')) {
+	if (ch != ' ' && (vs >= end || (__u8)tail != ' ')) {
 		ve = end;
 		goto trimmed;
 	}

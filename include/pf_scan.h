@@ -78,9 +78,11 @@ PF_INLINE __u64 pf_scan_tchar(const __u8 *b, __u64 from, __u64 lim)
 
 /* The word loop of pf_scan_tchar_in and pf_scan_tchar_fast (hand_on, a
  * constant: which one): per word the cheap superset test; the first
- * flagged byte ':' (or, not hand_on, ',') ends the name. Any other
- * flagged word: hand_on hands the scan from that word on to the global
- * pf_scan_tchar_buf, else the exact test of the symbols decides. */
+ * flagged byte ':' (or, not hand_on, ','; hand_on, a CTL or SP) ends
+ * the name. Any other flagged word: hand_on hands the scan from that
+ * word on to the global pf_scan_tchar_buf (bounded by pf_min_nb(lim,
+ * from + 8 * words)), else the exact test of the symbols decides.
+ * hand_on's result is not clamped to lim (pf_scan_tchar_fast). */
 PF_INLINE __u64 pf_scan_tchar_words(const __u8 *b, __u64 from, __u64 lim, __u32 words,
 				    const bool hand_on)
 {
@@ -97,10 +99,12 @@ PF_INLINE __u64 pf_scan_tchar_words(const __u8 *b, __u64 from, __u64 lim, __u32 
 		j = pf_first_byte(m);
 		c = (__u8)(x >> (8 * j));
 		if (hand_on) {
-			if (c != ':')
-				return pf_scan_tchar_buf((const struct pf_buf *)b, i, lim);
-			i += j;
-			break;
+			/* a CTL or SP is no tchar either: its index (a blank
+			 * line's CR at from, pf_line) */
+			if (c != ':' && c > ' ')
+				return pf_scan_tchar_buf((const struct pf_buf *)b, i,
+							 pf_min_nb(lim, from + 8 * words));
+			return i + j;
 		}
 		if (c == ':' || c == ',') {
 			i += j;
@@ -112,6 +116,8 @@ PF_INLINE __u64 pf_scan_tchar_words(const __u8 *b, __u64 from, __u64 lim, __u32 
 			break;
 		}
 	}
+	if (hand_on)
+		return i;
 	return i < lim ? i : lim;
 }
 
@@ -129,24 +135,31 @@ PF_INLINE __u64 pf_scan_tchar_in(const __u8 *b, __u64 from, __u64 lim, __u32 wor
 	return pf_scan_tchar_words(b, from, lim, words, false);
 }
 
-/* pf_scan_tchar_in's result, for the inline scans of the answer path:
- * a word whose first flagged byte is a symbol tchar (such as '_': rare
- * in a name) hands the scan from that word on to the global function.
+/* pf_scan_tchar_in(b, from, min(len, from + 8 * words), words)'s result
+ * before its clamp, for the answer path's name scan (pf_line): the
+ * index of a first flagged byte that is ':', a CTL or SP (no tchar: a
+ * blank line's CR at from), or from + 8 * words, is returned as found --
+ * the same as the clamped one wherever it is below len, and at or past
+ * len wherever that one is len (the caller tests "i >= len", then reads
+ * the byte at i: no limit kept live across the loop, no clamp). Only a
+ * word whose first flagged byte is another one (a symbol tchar such as
+ * '_', rare in a name, or another non-tchar above SP) hands the scan
+ * from that word on to the global function, which clamps.
  * One path a word goes on with, not two: inside a loop the verifier
  * walks the later words once per path that reached them with other
  * registers (dead ones included), so the two paths a word of
  * pf_scan_tchar_in doubled the walk at every word. */
-PF_INLINE __u64 pf_scan_tchar_fast(const __u8 *b, __u64 from, __u64 lim, __u32 words)
+PF_INLINE __u64 pf_scan_tchar_fast(const __u8 *b, __u64 from, __u64 len, __u32 words)
 {
-	return pf_scan_tchar_words(b, from, lim, words, true);
+	return pf_scan_tchar_words(b, from, len, words, true);
 }
 
-/* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <= 8 *
- * words, words a constant) whose byte is below lt or is DEL, scanning 8
- * bytes at a time; lim if none. Bytes with the high bit set never stop
- * the scan (obs-text). As pf_scan_tchar_in, the loop tests only its word
- * count: bytes past lim are read, never change the result. */
-PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt, __u32 words)
+/* The first index in [from, from + 8 * words) (words a constant) whose
+ * byte is below lt or is DEL, scanning 8 bytes at a time; from + 8 *
+ * words if none -- not clamped to any limit (pf_scan_ctl_in clamps; a
+ * caller that only compares the result with its limit needs no clamp,
+ * pf_line). Bytes with the high bit set never stop the scan (obs-text). */
+PF_INLINE __u64 pf_scan_ctl_words(const __u8 *b, __u64 from, __u64 lt, __u32 words)
 {
 	__u64 x, m, lts = lt * PF_ONES, i, k;
 
@@ -162,6 +175,17 @@ PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt, _
 			break;
 		}
 	}
+	return i;
+}
+
+/* First index in [from, lim) (lim <= PF_REQ_MAX, lim - from <= 8 *
+ * words, words a constant) whose byte is below lt or is DEL, scanning 8
+ * bytes at a time; lim if none. As pf_scan_tchar_in, the loop tests only
+ * its word count: bytes past lim are read, never change the result. */
+PF_INLINE __u64 pf_scan_ctl_in(const __u8 *b, __u64 from, __u64 lim, __u64 lt, __u32 words)
+{
+	__u64 i = pf_scan_ctl_words(b, from, lt, words);
+
 	return i < lim ? i : lim;
 }
 
