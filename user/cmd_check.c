@@ -2,15 +2,13 @@
  * cmd_check.c -- "preflightd check [--quiet] FILE": load, validate and
  * compile a policy without touching the kernel, and summarize it.
  */
-#include <malloc.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/mman.h>
 
 #include "cmds.h"
+#include "heap.h"
 #include "policy.h"
 
 #define CHECK_USAGE \
@@ -57,50 +55,6 @@ static void summary(const char *file, const struct pf_compiled *c)
 	       c->n_ports, plural(c->n_ports));
 }
 
-/* Set up the heap for one pass over a policy: it grows once, by
- * CHECK_HEAP bytes, and that region is in transparent huge pages where
- * the kernel has them (madvise mode; what glibc's glibc.malloc.hugetlb=1
- * tunable does). A 100,000-origin policy touches about 40 MB of heap:
- * 8,900 page faults with 4 KiB pages, 1,350 with these (check's CPU time
- * -9 %), 380 (330 of them the process's start) with the heap's first
- * two huge pages left out (below). Freed memory is kept for the next
- * stage rather than each block over 128 KiB going back to the kernel to
- * be faulted in again. Returns the start of the grown heap as one block
- * for the caller to free when done (NULL if none): up to the first huge
- * page boundary it cannot be in huge pages, and up to the next one the
- * growing malloc wrote its own bookkeeping before the madvise, so that
- * page is in 4 KiB pages too. The blocks after it, the 5 MB file first,
- * start in huge pages (this block took 510 faults of 4 KiB; it is never
- * touched). Best effort: an allocator that does not grow the heap by
- * sbrk (ASan's) or a kernel without THP gets only the thresholds. */
-#define CHECK_HEAP (64ul << 20)
-#define HUGE_PAGE  (2ul << 20)
-
-static void *heap_hugepages(void)
-{
-	uintptr_t before, lo, hi;
-	void *p, *below;
-
-	mallopt(M_MMAP_THRESHOLD, CHECK_HEAP);
-	mallopt(M_TRIM_THRESHOLD, 2 * CHECK_HEAP);
-	mallopt(M_TOP_PAD, CHECK_HEAP);
-	before = (uintptr_t)sbrk(0);
-	p = malloc(HUGE_PAGE);   /* more than the heap has: it grows now */
-	lo = (before + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
-	hi = (uintptr_t)sbrk(0) & ~(HUGE_PAGE - 1);
-	if (!p || hi <= lo + HUGE_PAGE)  /* only what this sbrk added */
-		goto none;
-	madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-	if ((uintptr_t)p >= lo)
-		goto none;
-	below = realloc(p, lo + HUGE_PAGE - (uintptr_t)p);  /* grows in place */
-	if (below)
-		return below;
-none:
-	free(p);
-	return NULL;
-}
-
 /* Entry point of "preflightd check"; argv[0] is the subcommand name.
  * Returns the exit status: 0 valid (summary on stdout unless --quiet),
  * 1 problems (on stderr), 2 usage error. */
@@ -143,7 +97,7 @@ int pf_cmd_check(int argc, char **argv)
 		goto usage;
 	}
 	/* one pass over the policy, then exit: the heap is set up for it */
-	below = heap_hugepages();
+	below = pf_heap_grow();
 	if (pf_policy_load(file, &pol, stderr))
 		goto out;
 	if (!pf_policy_check_compile(&pol, &c, stderr)) {
@@ -154,7 +108,7 @@ int pf_cmd_check(int argc, char **argv)
 	}
 	pf_policy_free(&pol);
 out:
-	free(below);
+	pf_heap_done(below, 0);
 	return ret;
 usage:
 	fputs(CHECK_USAGE, stderr);

@@ -22,6 +22,7 @@
 #include "maps.h"
 #include "tc.h"
 #include "gc.h"
+#include "heap.h"
 #include "pin.h"
 #include "xdp.h"
 #include "watch.h"
@@ -78,7 +79,7 @@ static void run_usage(FILE *f)
 		"                           headers in their responses (default: the root)\n"
 		"      --shadow             answer and insert nothing; compare the app's\n"
 		"                           CORS answers with the policy's (stats, trace)\n"
-		"  -v, --verbose            debug logs (incl. libbpf)\n"
+		"  -v, --verbose            debug logs (incl. libbpf, start-up times)\n"
 		"Prints a line containing 'ready' once traffic is handled. SIGHUP\n"
 		"reloads the policy; SIGINT/SIGTERM drain, detach and exit; SIGUSR2\n"
 		"(a restart) exits at once, leaving the programs attached and the\n"
@@ -345,8 +346,16 @@ static int ours_answer(struct pf_pin *pin, int err, bool ours)
 	return err ? err : cerr;
 }
 
+
+/* -v: how far start-up got after how long (where the time to ready goes). */
+static void startup_mark(__u64 t0, const char *what)
+{
+	pr_debug("start-up: %s after %.1f ms", what, (double)(pf_mono_ns() - t0) / 1e6);
+}
+
 int pf_cmd_run(int argc, char **argv)
 {
+	__u64 t0 = pf_mono_ns();
 	struct run_opts o = {};
 	struct pf_policy pol = {};
 	struct pf_compiled comp = {};
@@ -360,6 +369,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_regex_set rs = {};
 	struct pf_prefill pre = { .fd = -1 };
 	struct ring_buffer *rb = NULL;
+	void *heap = NULL;
 	sigset_t set;
 	char status[160];
 	bool leave = false;   /* the programs and pins stay for the next instance */
@@ -388,13 +398,18 @@ int pf_cmd_run(int argc, char **argv)
 			"collide can keep a regex origin from being learned)", strerror(errno));
 		pf_hash_seed = PF_HASH_SEED0;
 	}
+	/* start-up is one pass over a policy that may be large (heap.h) */
+	heap = pf_heap_grow();
 	err = pf_policy_load(o.policy, &pol, stderr);
-	if (!err)
+	if (!err) {
+		startup_mark(t0, "policy read");
 		err = pf_policy_compile(&pol, 0, &comp, stderr);
+	}
 	if (!err)
 		err = pf_regex_set_build(&pol, &rs, stderr);
 	if (err)
 		goto out_policy;
+	startup_mark(t0, "policy compiled");
 	err = pf_pin_lock(&pin, o.iface);
 	if (err)
 		goto out_policy;
@@ -452,6 +467,7 @@ int pf_cmd_run(int argc, char **argv)
 			strerror(-err));
 		goto out_destroy;
 	}
+	startup_mark(t0, "BPF programs verified");
 	err = pf_maps_get(skel->obj, &skel->bss->pf_cfg, &sl.m);
 	ofl.rules_fd = bpf_map__fd(skel->maps.pf_ofl_rules);
 	if (!err)
@@ -554,6 +570,7 @@ int pf_cmd_run(int argc, char **argv)
 	/* "ready" means every path works: the heartbeat is written last,
 	 * after the attach (libxdp's can take over a second), so the first
 	 * punt after it is decided */
+	startup_mark(t0, "attached");
 	tick(&skel->bss->pf_cfg, rb);
 	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",
 	       o.iface, o.xdp ? (o.xdp_generic ? "xdp-generic" : "xdp") : "tc",
@@ -565,6 +582,8 @@ int pf_cmd_run(int argc, char **argv)
 	snprintf(status, sizeof(status), "serving %s (%s mode, TC through %s, %u rules)", o.iface,
 		 o.xdp ? "xdp" : "tc", pf_tc_how_name(tc.how), comp.info.n_rules);
 	pf_notify_ready(status);
+	pf_heap_done(heap, 1);
+	heap = NULL;
 	/* a restart: the programs keep translating (and answering) until the
 	 * next instance replaces them in place */
 	leave = serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl));
@@ -618,5 +637,6 @@ out_policy:
 	pf_shadow_free(&shd);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
+	pf_heap_done(heap, 1);
 	return err ? 1 : 0;
 }

@@ -1,0 +1,15 @@
+/* User: the heap set up for a pass over a large policy (check, run's start). */
+#ifndef PF_HEAP_H
+#define PF_HEAP_H
+
+/* Grow the heap once, by PF_HEAP_GROW bytes, in transparent huge pages
+ * where the kernel has them (madvise mode), and keep freed memory for the
+ * next stage. Returns a block for pf_heap_done() (NULL if none). */
+void *pf_heap_grow(void);
+
+/* End of the pass: free the block pf_heap_grow() returned; daemon: also
+ * go back to glibc's thresholds and give the free heap back to the
+ * kernel (a long-running process keeps no start-up peak). */
+void pf_heap_done(void *below, int daemon);
+
+#endif /* PF_HEAP_H */
