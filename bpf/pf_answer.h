@@ -478,6 +478,19 @@ static __always_inline void pf_trace_req(const struct pf_pkt *p, struct pf_scrat
 	bpf_ringbuf_submit(t, 0);
 }
 
+/* Does p's payload start with "OPTIONS "? Its first 8 bytes compared as
+ * one word (memcpy of a literal: a constant in the byte order of the
+ * load); fewer bytes, or unreadable ones, are not. */
+static __always_inline bool pf_starts_options(void *ctx, bool xdp, const struct pf_pkt *p)
+{
+	__u64 pfx, want;
+
+	if (p->pay_len < 8 || pf_load_hdr(ctx, xdp, p->pay_off, &pfx, sizeof(pfx)))
+		return false;
+	__builtin_memcpy(&want, "OPTIONS ", sizeof(want));
+	return pfx == want;
+}
+
 /* Try to answer the request in p (f: its flow entry or NULL). */
 static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 					 struct pf_flow *f)
@@ -485,7 +498,6 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	struct pf_sockinfo *si;
 	struct pf_adj a = {};
 	struct pf_scratch *s;
-	__u64 pfx, want;
 	__u32 zero = 0, sseq, ack_s;
 	int rlen = 0, st, ret, punt = 0;
 
@@ -527,14 +539,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 	PF_TEST_POINT(PF_TP_ANSWER);
 	if (!p->answer_port)
 		return PF_ANS_PASS; /* translated only: a port a reload dropped */
-	if (p->pay_len < 8 || pf_load_hdr(ctx, xdp, p->pay_off, &pfx, sizeof(pfx))) {
-		st = PF_STAT_PASS_NOT_OPTIONS;
-		goto pass;
-	}
-	/* the 8 bytes compared as one word (memcpy of a literal: a
-	 * constant in the byte order of the load) */
-	__builtin_memcpy(&want, "OPTIONS ", sizeof(want));
-	if (pfx != want) {
+	if (!pf_starts_options(ctx, xdp, p)) {
 		st = PF_STAT_PASS_NOT_OPTIONS;
 		goto pass;
 	}

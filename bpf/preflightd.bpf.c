@@ -47,13 +47,7 @@ char LICENSE[] SEC("license") = "GPL";
  * no flow look-up here (counted there). */
 static __always_inline bool pf_xdp_may_answer(void *ctx, const struct pf_pkt *p)
 {
-	__u64 pfx, want;
-
-	if (p->pay_len < 8 || !p->answer_port ||
-	    pf_load_hdr(ctx, true, p->pay_off, &pfx, sizeof(pfx)))
-		return false;
-	__builtin_memcpy(&want, "OPTIONS ", sizeof(want));
-	return pfx == want;
+	return p->answer_port && pf_starts_options(ctx, true, p);
 }
 
 /* The ingress core: answer, or translate and pass. */

@@ -235,6 +235,14 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
 	pf_notify_heartbeat();
 }
 
+/* The TC chain watch (pf_tc_watch, tc.h) with run's answer gate, which
+ * shadow mode has not: it answers nothing, and the gate would clear the
+ * draining flag it answers nothing by. */
+static void watch_chain(struct pf_tc *tc, const struct run_opts *o, struct pf_config *cfg)
+{
+	pf_tc_watch(tc, cfg->tc_seen, o->shadow ? NULL : &cfg->draining, o->xdp);
+}
+
 /* Serve until a signal; then drain (keep translating, answer nothing new)
  * until the GC (gc, its own thread) finds no spliced connection left or
  * the timeout expires -- or a second SIGINT/SIGTERM comes, which ends the
@@ -300,7 +308,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		 * answers back */
 		if (!deadline && (tc->paused || pf_mono_ns() - last_watch >= 1000000000ull)) {
 			last_watch = pf_mono_ns();
-			pf_tc_watch(tc, cfg->tc_seen, o->shadow ? NULL : &cfg->draining, o->xdp);
+			watch_chain(tc, o, cfg);
 			if (pf_trace_orphan_off(pin_dir, trace_ctl_fd))
 				pr_info("tracing switched off: left on by a trace that was killed");
 		}
@@ -525,10 +533,7 @@ int pf_cmd_run(int argc, char **argv)
 		err = ours_answer(&pin, err, !pf_xdp_replacing(&xdp));
 	if (err)
 		goto out_unpin;
-	/* shadow mode answers nothing: no gate (it would clear the
-	 * draining flag shadow mode answers nothing by) */
-	pf_tc_watch(&tc, skel->bss->pf_cfg.tc_seen, o.shadow ? NULL : &skel->bss->pf_cfg.draining,
-		    o.xdp);
+	watch_chain(&tc, &o, &skel->bss->pf_cfg);
 	if (pin.adopted)
 		tc.hook_created = pf_pin_clsact_created(&pin);
 	else
