@@ -240,7 +240,7 @@ static void tick(struct pf_config *cfg, const struct ring_buffer *rb)
  * draining flag it answers nothing by. */
 static void watch_chain(struct pf_tc *tc, const struct run_opts *o, struct pf_config *cfg)
 {
-	pf_tc_watch(tc, cfg->tc_seen, o->shadow ? NULL : &cfg->draining, o->xdp);
+	pf_tc_watch(tc, cfg->tc_seen, o->shadow ? NULL : &cfg->draining);
 }
 
 /* Serve until a signal; then drain (keep translating, answer nothing new)
@@ -533,6 +533,9 @@ int pf_cmd_run(int argc, char **argv)
 		err = ours_answer(&pin, err, !pf_xdp_replacing(&xdp));
 	if (err)
 		goto out_unpin;
+	/* XDP mode: its hand-offs to TC ingress are the ingress probe's count */
+	if (o.xdp)
+		tc.xdp_stats_fd = bpf_map__fd(skel->maps.pf_stats);
 	watch_chain(&tc, &o, &skel->bss->pf_cfg);
 	if (pin.adopted)
 		tc.hook_created = pf_pin_clsact_created(&pin);

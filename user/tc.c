@@ -278,6 +278,7 @@ int pf_tc_attach(struct pf_tc *tc, int ifindex, const char *ifname, const char *
 	memset(tc, 0, sizeof(*tc));
 	tc->ifindex = ifindex;
 	tc->in_link = tc->out_link = -1;
+	tc->xdp_stats_fd = -1;   /* TC mode until the caller says otherwise */
 	snprintf(tc->ifname, sizeof(tc->ifname), "%s", ifname);
 	snprintf(tc->dir, sizeof(tc->dir), "%s", dir);
 	tc->in_id = pf_prog_id(in_fd);

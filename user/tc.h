@@ -42,7 +42,7 @@ struct pf_tc_prog {
 
 /* The chain watch (pf_tc_watch): one per direction. */
 struct pf_tc_dir_watch {
-	__u64 pkts;          /* interface packet count when the probe was armed */
+	long long pkts;      /* probe_count when the probe was armed, -1: none */
 	bool armed;
 	bool blind;          /* reported: our program sees none of the traffic */
 	bool proven;         /* our program got traffic since the programs
@@ -67,6 +67,9 @@ struct pf_tc {
 	__u32 in_id;         /* our programs' ids */
 	__u32 out_id;
 	bool paused;         /* pf_tc_watch stopped answering: egress is blind */
+	int xdp_stats_fd;    /* XDP mode: the pf_stats map, set by the caller
+			      * after pf_tc_attach (its xdp_to_tc: the ingress
+			      * probe's count); -1 in TC mode */
 	struct pf_tc_dir_watch w[2];   /* [0] ingress, [1] egress */
 };
 
@@ -113,11 +116,12 @@ int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
  * the programs that run ahead of ours change, and whether ours runs at
  * all. cfg_seen[0..1] are the datapath's ingress/egress probe words
  * (struct pf_config tc_seen): cleared here, set by our program's next
- * packet. In TC mode, when programs run ahead of ours and the interface
- * received (sent) PF_TC_BLIND_PKTS packets that ours never saw, one of
- * them ends the chain: said once, as an ERROR. (Not in XDP mode: XDP_TX'd
- * frames are counted by the interface but never pass TC.) An egress
- * program that misses the server's packets cannot translate spliced
+ * packet. When programs run ahead of ours and the interface received
+ * (sent) PF_TC_BLIND_PKTS packets that ours never saw, one of them ends
+ * the chain: said once, as an ERROR. In XDP mode (tc->xdp_stats_fd) the
+ * ingress count is that of the frames XDP left to TC ingress, and egress
+ * is not counted: XDP_TX'd frames are counted by the interface but never
+ * pass TC. An egress program that misses the server's packets cannot translate spliced
  * connections, so while programs run ahead of ours at egress and ours has
  * not been seen to get traffic since they last changed (or it was found
  * blind), *draining is set (answer nothing new; tc->paused), and cleared
@@ -125,6 +129,6 @@ int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
  * untranslated for TC. draining NULL: no such gate (shadow mode, which
  * answers nothing: the gate would clear the flag it answers nothing by). */
 #define PF_TC_BLIND_PKTS 64
-void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp);
+void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining);
 
 #endif /* PF_TC_H */

@@ -12,7 +12,8 @@
  * chain, so our programs set a probe word (struct pf_config tc_seen) on
  * their first packet after the daemon clears it: an interface that moved
  * PF_TC_BLIND_PKTS packets while the word stayed clear has a program
- * ahead that ends the chain. */
+ * ahead that ends the chain. In XDP mode the count is that of the frames
+ * XDP left to TC ingress (xdp_to_tc); XDP_TX'd frames never pass TC. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,9 @@
 #include <linux/pkt_cls.h>
 #include <linux/pkt_sched.h>
 #include <bpf/bpf.h>
+#include "../include/pf_common.h"
 #include "tc.h"
+#include "cmds.h"
 #include "log.h"
 
 #ifndef TC_H_CLSACT
@@ -266,25 +269,40 @@ static bool watch_chain(struct pf_tc *tc, bool ingress)
 	return true;
 }
 
+/* The packets a direction's program should have seen: in TC mode the
+ * interface's received (sent) packets -- every one passes TC; in XDP mode
+ * at ingress the frames XDP left to TC ingress (pf_stats' xdp_to_tc:
+ * every frame it passes on a kernel without XDP metadata, its hand-offs
+ * otherwise). -1: no count (XDP mode's egress: the interface counts
+ * XDP_TX'd frames, which never pass TC; or the read failed). */
+static long long probe_count(const struct pf_tc *tc, bool ingress)
+{
+	__u64 st[PF_STAT__MAX];
+
+	if (tc->xdp_stats_fd < 0)
+		return if_packets(tc->ifindex, ingress);
+	if (!ingress || pf_stats_read(tc->xdp_stats_fd, st))
+		return -1;
+	return (long long)st[PF_STAT_XDP_TO_TC];
+}
+
 /* Arm the probe of one direction: clear its word, then read the
  * baseline (a packet counted after it has reached our program -- egress
  * counts after TC -- or will). */
 static void probe_arm(struct pf_tc *tc, bool ingress, __u32 *seen)
 {
 	struct pf_tc_dir_watch *w = &tc->w[!ingress];
-	long long pkts;
 
 	*(volatile __u32 *)seen = 0;
-	pkts = if_packets(tc->ifindex, ingress);
-	w->armed = pkts >= 0;
-	w->pkts = pkts;
+	w->armed = true;
+	w->pkts = probe_count(tc, ingress);
 }
 
 /* What the probe word says since it was armed: traffic came through
- * (proven), or -- counting (TC mode: every packet the interface moves
- * passes TC) and with programs ahead that could end the chain --
- * PF_TC_BLIND_PKTS packets passed and ours saw none (blind). */
-static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen, bool count)
+ * (proven), or -- with a count (probe_count) and programs ahead that
+ * could end the chain -- PF_TC_BLIND_PKTS packets passed and ours saw
+ * none (blind). */
+static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen)
 {
 	struct pf_tc_dir_watch *w = &tc->w[!ingress];
 	const char *d = ingress ? "ingress" : "egress";
@@ -303,17 +321,20 @@ static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen, bool count)
 		probe_arm(tc, ingress, seen);
 		return;
 	}
-	if (!count || w->blind || !w->ahead[0] || !strcmp(w->ahead, "-"))
+	if (w->pkts < 0 || w->blind || !w->ahead[0] || !strcmp(w->ahead, "-"))
 		return;
-	pkts = if_packets(tc->ifindex, ingress);
+	pkts = probe_count(tc, ingress);
 	if (pkts < 0 || (unsigned long long)pkts - w->pkts < PF_TC_BLIND_PKTS)
 		return;
 	w->blind = true;
-	pr_warn("tc %s: ERROR: preflightd's program saw none of the last %llu packets %s %s: "
+	pr_warn("tc %s: ERROR: preflightd's program saw none of the last %llu %s %s: "
 		"a program ahead of it ends the chain (%s): %s", d,
-		(unsigned long long)pkts - w->pkts, ingress ? "received on" : "sent from",
-		tc->ifname, w->ahead,
-		ingress ? "it can see no preflight" : "it cannot translate spliced connections");
+		(unsigned long long)pkts - w->pkts,
+		!ingress ? "packets sent from" : tc->xdp_stats_fd < 0 ? "packets received on" :
+		"frames XDP passed on", tc->ifname, w->ahead,
+		!ingress ? "it cannot translate spliced connections" :
+		tc->xdp_stats_fd < 0 ? "it can see no preflight" :
+		"it can follow no connection, so XDP answers none");
 }
 
 /* Is direction w's program known to see its packets (nothing ahead of
@@ -350,16 +371,13 @@ static void answer_gate(struct pf_tc *tc, __u32 *draining, bool xdp)
 	}
 }
 
-void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining, bool xdp)
+void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining)
 {
 	if (watch_chain(tc, true))
 		probe_arm(tc, true, &cfg_seen[0]);
 	if (watch_chain(tc, false))
 		probe_arm(tc, false, &cfg_seen[1]);
-	/* XDP mode: XDP_TX'd frames are counted by the interface (received
-	 * and sent) but never pass TC: no counting -- only traffic seen,
-	 * which answer_gate waits for at ingress too */
-	watch_probe(tc, true, &cfg_seen[0], !xdp);
-	watch_probe(tc, false, &cfg_seen[1], !xdp);
-	answer_gate(tc, draining, xdp);
+	watch_probe(tc, true, &cfg_seen[0]);
+	watch_probe(tc, false, &cfg_seen[1]);
+	answer_gate(tc, draining, tc->xdp_stats_fd >= 0);
 }

@@ -10,6 +10,8 @@
  *       priority N, handle H -- as Cilium's legacy mode attaches (prio 1
  *       handle 1); counter map at PIN_bss; prints the program's id
  *   tcxtool count PIN     packets the program of PIN has seen
+ *   tcxtool stop PIN 0|1  set the stop word of the program of PIN (a next
+ *       program then ends the chain, the chain unchanged)
  *   tcxtool detach PIN    detach a tcx link pinned at PIN, remove its pins
  *   tcxtool chain --iface IF --dir in|out
  *       what runs on the hook, in order, one per line: "tcx ID NAME" or
@@ -43,7 +45,7 @@ static int fail(const char *op, int err)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: tcxtool attach|legacy|count|detach|chain ... (see the source)\n");
+	fprintf(stderr, "usage: tcxtool attach|legacy|count|stop|detach|chain ... (see the source)\n");
 	exit(2);
 }
 
@@ -155,18 +157,43 @@ static int cmd_legacy(const struct opts *o)
 	return 0;
 }
 
-static int cmd_count(const struct opts *o)
+/* The .bss of the program of PIN into *b, its map's fd in *fd. */
+static int read_bss(const struct opts *o, struct tcx_other__bss *b, int *fd)
 {
 	char path[512];
 	__u32 zero = 0;
-	__u64 v;
-	int fd;
 
 	snprintf(path, sizeof(path), "%s_bss", o->pin);
-	fd = bpf_obj_get(path);
-	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &v))
+	*fd = bpf_obj_get(path);
+	if (*fd < 0 || bpf_map_lookup_elem(*fd, &zero, b))
 		return fail(path, errno);
-	printf("%llu\n", (unsigned long long)v);
+	return 0;
+}
+
+static int cmd_count(const struct opts *o)
+{
+	struct tcx_other__bss b;
+	int fd;
+
+	if (read_bss(o, &b, &fd))
+		return 1;
+	close(fd);
+	printf("%llu\n", (unsigned long long)b.seen);
+	return 0;
+}
+
+static int cmd_stop(const struct opts *o, const char *v)
+{
+	struct tcx_other__bss b;
+	__u32 zero = 0;
+	int fd;
+
+	if (read_bss(o, &b, &fd))
+		return 1;
+	b.stop = !!atoi(v);
+	if (bpf_map_update_elem(fd, &zero, &b, BPF_EXIST))
+		return fail("stop", errno);
+	close(fd);
 	return 0;
 }
 
@@ -221,6 +248,8 @@ int main(int argc, char **argv)
 		return cmd_count(&o);
 	if (!strcmp(argv[1], "detach"))
 		return cmd_detach(&o);
+	if (!strcmp(argv[1], "stop") && optind + 1 < argc)
+		return cmd_stop(&o, argv[optind + 1]);
 	usage();
 	return 2;
 }
