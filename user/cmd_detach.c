@@ -188,7 +188,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 
 int pf_detach_dead(struct pf_pin *pin, const char *iface, int ifindex, unsigned timeout_s)
 {
-	struct pf_tc tc = {};
+	struct pf_tc tc = { .xdp_stats_fd = -1 };   /* -1: TC mode (tc.h) */
 	int n = 0, x, err;
 
 	/* nothing pinned (or for a gone interface): only programs to remove */

@@ -368,7 +368,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_policy pol = {};
 	struct pf_compiled comp = {};
 	struct preflightd_bpf *skel = NULL;
-	struct pf_tc tc = {};
+	struct pf_tc tc = { .xdp_stats_fd = -1 };
 	struct pf_xdp xdp = {};
 	struct pf_metrics metrics = {};
 	struct pf_gc gc = {};
@@ -475,7 +475,7 @@ int pf_cmd_run(int argc, char **argv)
 			strerror(-err));
 		goto out_destroy;
 	}
-	startup_mark(t0, "BPF programs verified");
+	startup_mark(t0, "TC programs verified");
 	err = pf_maps_get(skel->obj, &skel->bss->pf_cfg, &sl.m);
 	ofl.rules_fd = bpf_map__fd(skel->maps.pf_ofl_rules);
 	if (!err)
@@ -484,6 +484,9 @@ int pf_cmd_run(int argc, char **argv)
 		err = pf_maps_install_prefilled(&sl.m, &pre);
 	if (err)
 		goto out_destroy;
+	/* the policy's pass is over (heap.h): before the threads start */
+	pf_heap_done(heap, 1);
+	heap = NULL;
 	/* in place of a dead instance's XDP program: ours loaded now, so it
 	 * replaces that one right after the TC programs are replaced, and
 	 * its pin is staged with the maps' (pf_pin_maps) */
@@ -578,7 +581,7 @@ int pf_cmd_run(int argc, char **argv)
 	/* "ready" means every path works: the heartbeat is written last,
 	 * after the attach (libxdp's can take over a second), so the first
 	 * punt after it is decided */
-	startup_mark(t0, "attached");
+	startup_mark(t0, o.xdp ? "attached (XDP: its program verified too)" : "attached");
 	tick(&skel->bss->pf_cfg, rb);
 	printf("preflightd: ready on %s (%s mode, %u rules, %u policy strings, ports",
 	       o.iface, o.xdp ? (o.xdp_generic ? "xdp-generic" : "xdp") : "tc",
@@ -590,8 +593,6 @@ int pf_cmd_run(int argc, char **argv)
 	snprintf(status, sizeof(status), "serving %s (%s mode, TC through %s, %u rules)", o.iface,
 		 o.xdp ? "xdp" : "tc", pf_tc_how_name(tc.how), comp.info.n_rules);
 	pf_notify_ready(status);
-	pf_heap_done(heap, 1);
-	heap = NULL;
 	/* a restart: the programs keep translating (and answering) until the
 	 * next instance replaces them in place */
 	leave = serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl));
@@ -645,6 +646,6 @@ out_policy:
 	pf_shadow_free(&shd);
 	pf_compiled_free(&comp);
 	pf_policy_free(&pol);
-	pf_heap_done(heap, 1);
+	pf_heap_done(heap, 0);   /* NULL once done (after the maps were filled) */
 	return err ? 1 : 0;
 }

@@ -59,28 +59,54 @@ static unsigned long long daemon_ctr(const struct pf_config *dc, unsigned i)
 	return v;
 }
 
-/* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]. */
+/* Sum counter k's per-CPU values of the stats map fd (vals: room for
+ * ncpu of them) into *out. 0 or -errno. */
+static int stat_sum(int fd, __u32 k, __u64 *vals, int ncpu, __u64 *out)
+{
+	int c;
+
+	*out = 0;
+	if (bpf_map_lookup_elem(fd, &k, vals))
+		return -errno;
+	for (c = 0; c < ncpu; c++)
+		*out += vals[c];
+	return 0;
+}
+
+/* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]
+ * (a counter that cannot be read: 0). */
 int pf_stats_read(int fd, __u64 *out)
 {
 	int ncpu = libbpf_num_possible_cpus();
 	__u64 *vals;
 	__u32 k;
-	int c;
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (k = 0; k < PF_STAT__MAX; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			out[k] += vals[c];
-	}
+	for (k = 0; k < PF_STAT__MAX; k++)
+		stat_sum(fd, k, vals, ncpu, &out[k]);
 	free(vals);
 	return 0;
+}
+
+/* See cmds.h. */
+int pf_stat_read(int fd, __u32 k, __u64 *out)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	__u64 *vals;
+	int err;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	err = stat_sum(fd, k, vals, ncpu, out);
+	free(vals);
+	return err;
 }
 
 /* Lower-case copy of a stat name (PASS_GSO -> pass_gso). */

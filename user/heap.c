@@ -16,9 +16,15 @@
 #define PF_HEAP_GROW (64ul << 20)
 #define HUGE_PAGE    (2ul << 20)
 
-/* glibc's defaults (mallopt(3)): what pf_heap_done() goes back to. */
+/* glibc's defaults (mallopt(3); M_TOP_PAD: DEFAULT_TOP_PAD, 128 KiB):
+ * what pf_heap_done() goes back to. Its dynamic mmap threshold stays off
+ * once set: a daemon's later allocations are small. */
 #define GLIBC_MMAP_THRESHOLD (128ul << 10)
 #define GLIBC_TRIM_THRESHOLD (128ul << 10)
+#define GLIBC_TOP_PAD        (128ul << 10)
+
+/* The range pf_heap_grow() advised (0, 0: none). */
+static uintptr_t huge_lo, huge_hi;
 
 /* See heap.h. Up to the first huge page boundary the grown heap cannot
  * be in huge pages, and up to the next one the growing malloc wrote its
@@ -41,7 +47,10 @@ void *pf_heap_grow(void)
 	hi = (uintptr_t)sbrk(0) & ~(HUGE_PAGE - 1);
 	if (!p || hi <= lo + HUGE_PAGE)  /* only what this sbrk added */
 		goto none;
-	madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+	if (!madvise((void *)lo, hi - lo, MADV_HUGEPAGE)) {
+		huge_lo = lo;
+		huge_hi = hi;
+	}
 	if ((uintptr_t)p >= lo)
 		goto none;
 	below = realloc(p, lo + HUGE_PAGE - (uintptr_t)p);  /* grows in place */
@@ -52,14 +61,19 @@ none:
 	return NULL;
 }
 
-/* See heap.h. */
+/* See heap.h. The advice goes too: the kernel's huge page collapser
+ * would fill the trimmed range's 2 MB pages again around the blocks
+ * still in use, and a fault there would take a whole huge page. */
 void pf_heap_done(void *below, int daemon)
 {
 	free(below);
 	if (!daemon)
 		return;
-	mallopt(M_TOP_PAD, 0);
+	mallopt(M_TOP_PAD, GLIBC_TOP_PAD);
 	mallopt(M_TRIM_THRESHOLD, GLIBC_TRIM_THRESHOLD);
 	mallopt(M_MMAP_THRESHOLD, GLIBC_MMAP_THRESHOLD);
+	if (huge_hi > huge_lo)
+		madvise((void *)huge_lo, huge_hi - huge_lo, MADV_NOHUGEPAGE);
+	huge_lo = huge_hi = 0;
 	malloc_trim(0);
 }

@@ -8,8 +8,10 @@
 void *pf_heap_grow(void);
 
 /* End of the pass: free the block pf_heap_grow() returned; daemon: also
- * go back to glibc's thresholds and give the free heap back to the
- * kernel (a long-running process keeps no start-up peak). */
+ * go back to glibc's thresholds, in 4 KiB pages, and give the free heap
+ * back to the kernel (a long-running process keeps no start-up peak).
+ * Before the daemon's threads start: an arena they create then gets
+ * glibc's padding, not the pass's. Safe to call again (NULL). */
 void pf_heap_done(void *below, int daemon);
 
 #endif /* PF_HEAP_H */

@@ -45,6 +45,7 @@ struct pf_tc_dir_watch {
 	long long pkts;      /* probe_count when the probe was armed, -1: none */
 	bool armed;
 	bool blind;          /* reported: our program sees none of the traffic */
+	bool suspect;        /* blind at the last watch: said if again at the next */
 	bool proven;         /* our program got traffic since the programs
 			      * ahead of it last changed (or none are) */
 	char ahead[512];     /* last reported programs ahead of ours */
@@ -117,11 +118,11 @@ int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
  * all. cfg_seen[0..1] are the datapath's ingress/egress probe words
  * (struct pf_config tc_seen): cleared here, set by our program's next
  * packet. When programs run ahead of ours and the interface received
- * (sent) PF_TC_BLIND_PKTS packets that ours never saw, one of them ends
- * the chain: said once, as an ERROR. In XDP mode (tc->xdp_stats_fd) the
- * ingress count is that of the frames XDP left to TC ingress, and egress
- * is not counted: XDP_TX'd frames are counted by the interface but never
- * pass TC. An egress program that misses the server's packets cannot translate spliced
+ * (sent) PF_TC_BLIND_PKTS packets that ours never saw, at two watches in
+ * a row, one of them ends the chain: said once, as an ERROR. In XDP mode
+ * (tc->xdp_stats_fd) the ingress count is that of the frames XDP left to
+ * TC ingress (PF_TC_BLIND_XDP), and egress is not counted: XDP_TX'd
+ * frames are counted by the interface but never pass TC. An egress program that misses the server's packets cannot translate spliced
  * connections, so while programs run ahead of ours at egress and ours has
  * not been seen to get traffic since they last changed (or it was found
  * blind), *draining is set (answer nothing new; tc->paused), and cleared
@@ -129,6 +130,12 @@ int pf_tc_chain(int ifindex, bool ingress, struct pf_tc_prog *out, int max);
  * untranslated for TC. draining NULL: no such gate (shadow mode, which
  * answers nothing: the gate would clear the flag it answers nothing by). */
 #define PF_TC_BLIND_PKTS 64
+/* XDP mode's ingress count: frames XDP left to TC ingress. Every frame it
+ * passes on a kernel without XDP metadata; with metadata only its
+ * hand-offs (clones, retransmissions, socket guards), which are rare --
+ * but any frame at all that reaches our TC program sets the word, so a
+ * few unseen hand-offs over two watches are no accident. */
+#define PF_TC_BLIND_XDP 8
 void pf_tc_watch(struct pf_tc *tc, __u32 cfg_seen[2], __u32 *draining);
 
 #endif /* PF_TC_H */

@@ -13,7 +13,8 @@
  * their first packet after the daemon clears it: an interface that moved
  * PF_TC_BLIND_PKTS packets while the word stayed clear has a program
  * ahead that ends the chain. In XDP mode the count is that of the frames
- * XDP left to TC ingress (xdp_to_tc); XDP_TX'd frames never pass TC. */
+ * XDP left to TC ingress (xdp_to_tc; PF_TC_BLIND_XDP of them); XDP_TX'd
+ * frames never pass TC. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -277,13 +278,13 @@ static bool watch_chain(struct pf_tc *tc, bool ingress)
  * XDP_TX'd frames, which never pass TC; or the read failed). */
 static long long probe_count(const struct pf_tc *tc, bool ingress)
 {
-	__u64 st[PF_STAT__MAX];
+	__u64 v;
 
 	if (tc->xdp_stats_fd < 0)
 		return if_packets(tc->ifindex, ingress);
-	if (!ingress || pf_stats_read(tc->xdp_stats_fd, st))
+	if (!ingress || pf_stat_read(tc->xdp_stats_fd, PF_STAT_XDP_TO_TC, &v))
 		return -1;
-	return (long long)st[PF_STAT_XDP_TO_TC];
+	return (long long)v;
 }
 
 /* Arm the probe of one direction: clear its word, then read the
@@ -295,23 +296,30 @@ static void probe_arm(struct pf_tc *tc, bool ingress, __u32 *seen)
 
 	*(volatile __u32 *)seen = 0;
 	w->armed = true;
+	w->suspect = false;
 	w->pkts = probe_count(tc, ingress);
 }
 
 /* What the probe word says since it was armed: traffic came through
  * (proven), or -- with a count (probe_count) and programs ahead that
- * could end the chain -- PF_TC_BLIND_PKTS packets passed and ours saw
- * none (blind). */
+ * could end the chain -- blind_min(tc, ingress) packets passed and ours
+ * saw none, at two watches in a row (blind). The count is read before
+ * the word, and the second watch confirms: what was counted as the count
+ * was read may not have reached TC yet (XDP counts a receive batch
+ * before GRO passes it on). A count that went back (a counter reset) is
+ * a new baseline, as is one read at last after a failed read. */
 static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen)
 {
 	struct pf_tc_dir_watch *w = &tc->w[!ingress];
 	const char *d = ingress ? "ingress" : "egress";
+	bool xdp_in = ingress && tc->xdp_stats_fd >= 0;
 	long long pkts;
 
 	if (!w->armed) {
 		probe_arm(tc, ingress, seen);
 		return;
 	}
+	pkts = probe_count(tc, ingress);
 	if (*(volatile __u32 *)seen) {
 		if (w->blind)
 			pr_info("tc %s: preflightd's program sees traffic on %s again", d,
@@ -321,20 +329,28 @@ static void watch_probe(struct pf_tc *tc, bool ingress, __u32 *seen)
 		probe_arm(tc, ingress, seen);
 		return;
 	}
-	if (w->pkts < 0 || w->blind || !w->ahead[0] || !strcmp(w->ahead, "-"))
+	if (pkts < 0 || w->pkts < 0 || pkts < w->pkts) {
+		w->pkts = pkts;
+		w->suspect = false;
 		return;
-	pkts = probe_count(tc, ingress);
-	if (pkts < 0 || (unsigned long long)pkts - w->pkts < PF_TC_BLIND_PKTS)
+	}
+	if (w->blind || !w->ahead[0] || !strcmp(w->ahead, "-") ||
+	    pkts - w->pkts < (xdp_in ? PF_TC_BLIND_XDP : PF_TC_BLIND_PKTS))
 		return;
+	if (!w->suspect) {
+		w->suspect = true;
+		return;
+	}
 	w->blind = true;
+	w->suspect = false;
 	pr_warn("tc %s: ERROR: preflightd's program saw none of the last %llu %s %s: "
 		"a program ahead of it ends the chain (%s): %s", d,
-		(unsigned long long)pkts - w->pkts,
-		!ingress ? "packets sent from" : tc->xdp_stats_fd < 0 ? "packets received on" :
-		"frames XDP passed on", tc->ifname, w->ahead,
+		(unsigned long long)(pkts - w->pkts),
+		!ingress ? "packets sent from" : !xdp_in ? "packets received on" :
+		"frames XDP left to it on", tc->ifname, w->ahead,
 		!ingress ? "it cannot translate spliced connections" :
-		tc->xdp_stats_fd < 0 ? "it can see no preflight" :
-		"it can follow no connection, so XDP answers none");
+		!xdp_in ? "it can see no preflight" :
+		"they reach the app untranslated, so XDP answers none");
 }
 
 /* Is direction w's program known to see its packets (nothing ahead of

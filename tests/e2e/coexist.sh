@@ -228,14 +228,15 @@ gets_until() {
 # nothing because of AHEAD (ERE): TC mode counts the packets the interface
 # received, XDP mode the frames XDP left to TC ingress (xdp_to_tc) --
 # every one it passes where the kernel refuses XDP metadata; with
-# metadata only its rare hand-offs, too few in a short run to count
+# metadata only its rare hand-offs, too few in a short run to count (it
+# then never held answers back: the case's later steps see that too)
 ingress_blind() {
 	if [[ $MODE == tc ]]; then
 		pf_expect "the blocked ingress is an error" gets_until "$1" \
 			"tc ingress: ERROR: preflightd.s program saw none of the last [0-9]+ packets received on .*$2.*it can see no preflight" 1
 	elif ! "$PF_BUILD/tests/e2e/kfeat" xdp-meta; then
 		pf_expect "the blocked ingress is an error" gets_until "$1" \
-			"tc ingress: ERROR: preflightd.s program saw none of the last [0-9]+ frames XDP passed on .*$2.*XDP answers none" 1
+			"tc ingress: ERROR: preflightd.s program saw none of the last [0-9]+ frames XDP left to it on .*$2.*XDP answers none" 1
 	else
 		pf_detail "XDP metadata: the count is XDP's hand-offs to TC, too few here to call it blind"
 	fi
@@ -320,8 +321,10 @@ case_ahead_turns() {
 		pf_expect "it sees traffic again" gets_until "$log" \
 			'tc ingress: preflightd.s program sees traffic on .* again' "$again"
 	fi
-	[[ $MODE == tc ]] || pf_expect "it answers again" \
-		traffic_until "$log" 'answering preflights again' $((before + 1))
+	if [[ $MODE == xdp ]] && ! "$PF_BUILD/tests/e2e/kfeat" xdp-meta; then
+		pf_expect "it answers again" \
+			traffic_until "$log" 'answering preflights again' $((before + 1))
+	fi
 	out=$(ka --conns 2 --rounds 20 --put-size 1000 --get-size 100000 --expect any 2>&1 | tail -1)
 	pf_detail "$out"
 	healthy "behind it again" "$out"
