@@ -6,7 +6,8 @@
  *   pf_csum_apply     an incremental update of a packet's TCP checksum
  *                     (translation, SACK stripping) or ICMP checksum
  *                     (an error's quoted seq, pf_icmp.h)
- *   pf_csum_words     the sum of a header (by hand: no helper call)
+ *   pf_csum_words     the sum of a header (by hand: no helper call);
+ *                     pf_csum_words8 that of a 32-byte one, unmasked
  *   pf_csum_pseudo    the TCP pseudo-header sum of a segment (by hand)
  *   pf_csum_buf       the sum of a response payload being emitted
  *   pf_verify_csum    is a request's TCP checksum right?
@@ -91,6 +92,24 @@ static __always_inline __u32 pf_csum_words(const void *p, __u64 n4, __u32 max4, 
 		 * 296 -> 304 bytes, the first on pf_decide's call chain) */
 		barrier_var(s);
 	}
+	return pf_csum_wide(s);
+}
+
+/* pf_csum_words(p, 8, 8, seed): the 8 words of a 32-byte header, none
+ * masked out (the answer path's usual request: NOP NOP TS). */
+static __always_inline __u32 pf_csum_words8(const void *p, __u32 seed)
+{
+	const __u32 *w = p;
+	__u64 s = seed;
+
+	s += w[0];
+	s += w[1];
+	s += w[2];
+	s += w[3];
+	s += w[4];
+	s += w[5];
+	s += w[6];
+	s += w[7];
 	return pf_csum_wide(s);
 }
 
@@ -298,18 +317,29 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 		h &= 63;
 		if (h < 20)
 			return -1;
-		/* 60 bytes (the longest header) read in place when the
-		 * segment has them (pf_load_hdr: no helper call), else the h
-		 * header bytes by the helper: the bytes past h are masked
-		 * out below either way */
-		if (h + n >= 60 ? pf_load_hdr(ctx, xdp, p->l4_off, th, 60) :
-				  pf_load(ctx, xdp, p->l4_off, th, h))
-			return -1;
-		check = *(__u16 *)(th + 16);
-		/* the header summed by hand (at most 15 words, the rest of
-		 * s->hdrs masked out): one bpf_csum_diff call fewer, the same
-		 * sum modulo 0xffff (pf_csum_wide) */
-		sum = pf_csum_words(th, h / 4, 15, (__u32)psum);
+		if (h == 32) {
+			/* NOP NOP TS, what Linux sends: its 32 bytes (in
+			 * place, else by the helper) and their 8 words
+			 * summed, no mask (the same sum as below) */
+			if (pf_load_hdr(ctx, xdp, p->l4_off, th, 32))
+				return -1;
+			check = *(__u16 *)(th + 16);
+			sum = pf_csum_words8(th, (__u32)psum);
+		} else {
+			/* 60 bytes (the longest header) read in place when
+			 * the segment has them (pf_load_hdr: no helper
+			 * call), else the h header bytes by the helper: the
+			 * bytes past h are masked out below either way */
+			if (h + n >= 60 ? pf_load_hdr(ctx, xdp, p->l4_off, th, 60) :
+					  pf_load(ctx, xdp, p->l4_off, th, h))
+				return -1;
+			check = *(__u16 *)(th + 16);
+			/* the header summed by hand (at most 15 words, the
+			 * rest of s->hdrs masked out): one bpf_csum_diff
+			 * call fewer, the same sum modulo 0xffff
+			 * (pf_csum_wide) */
+			sum = pf_csum_words(th, h / 4, 15, (__u32)psum);
+		}
 	}
 	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
 	if (check == pf_csum_fold(psum))
