@@ -183,17 +183,30 @@ case_stop() {
 # A tcx program ahead of preflightd's that ends the chain, at ingress,
 # then at egress (preflightd restarted: its egress program now comes after
 # tail_out too).
-# traffic_until FILE ERE N -- a little traffic (the server's packets), again
-# until FILE has N lines matching ERE (<= 5 tries): preflightd may take
-# the packets of one try as those of the chain it had before
-traffic_until() {
-	local i
+# until_logged HOW FILE ERE N -- HOW (a little traffic), again until FILE
+# has N lines matching ERE (<= 5 tries): preflightd may take the packets
+# of one try as those of the chain it had before
+until_logged() {
+	local how=$1 i
+	shift
 	for ((i = 0; i < 5; i++)); do
-		ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true
+		"$how"
 		pf_wait_count "$@" 5 && return 0
 	done
 	return 1
 }
+# a little keep-alive traffic, preflights too (the server's packets)
+ka_little() { ka --conns 1 --rounds 2 --put-size 100 --get-size 100 --expect any >/dev/null 2>&1 || true; }
+# plain GETs (no preflight: nothing is answered, so nothing spliced while
+# preflightd may not see it yet), 20 connections
+plain_gets() {
+	local j
+	for ((j = 0; j < 20; j++)); do
+		pf_curl -s -o /dev/null "http://$PF_V4_HOST:8080/blob?n=100&seed=$j" || true
+	done
+}
+traffic_until() { until_logged ka_little "$@"; }
+gets_until() { until_logged plain_gets "$@"; }
 
 # egress_blind LOG AHEAD -- preflightd says its egress program sees nothing
 # because of AHEAD (ERE): TC mode counts the packets it missed; XDP mode
@@ -208,20 +221,6 @@ egress_blind() {
 	fi
 	pf_expect_match "it holds answers back" "$(tail -n 20 "$1")" \
 		'not answering preflights on .* until preflightd.s egress program is seen'
-}
-
-# gets_until FILE ERE N -- plain GETs (no preflight: nothing is answered,
-# so nothing spliced while preflightd may not see it yet), 20 connections
-# a try, until FILE has N lines matching ERE (<= 5 tries)
-gets_until() {
-	local i j
-	for ((i = 0; i < 5; i++)); do
-		for ((j = 0; j < 20; j++)); do
-			pf_curl -s -o /dev/null "http://$PF_V4_HOST:8080/blob?n=100&seed=$j" || true
-		done
-		pf_wait_count "$@" 5 && return 0
-	done
-	return 1
 }
 
 # ingress_blind LOG AHEAD -- preflightd says its ingress program sees
