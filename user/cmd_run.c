@@ -354,7 +354,6 @@ static int ours_answer(struct pf_pin *pin, int err, bool ours)
 	return err ? err : cerr;
 }
 
-
 /* -v: how far start-up got after how long (where the time to ready goes). */
 static void startup_mark(__u64 t0, const char *what)
 {
