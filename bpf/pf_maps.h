@@ -106,57 +106,59 @@ struct {
 	__type(value, struct pf_flow);
 } pf_flows SEC(".maps");
 
-/* Connections whose SYN-ACK this interface's TC egress sent (one tag a
- * slot, pf_synack_slot): a connection whose first request is answered
- * before any server byte was seen needs that proof that its server
- * segments leave here, to be translated -- with asymmetric routing (ECMP
- * over two interfaces, a reply route or policy rule via another one)
- * they would leave untranslated and break it. A slot another SYN-ACK
- * overwrote in between (a SYN flood) only passes that first request to
- * the app. Not pinned: a restarted instance passes the first request of
- * connections accepted before it. */
+/* Connections whose SYN-ACK this interface's TC egress sent (two tags a
+ * bucket, struct pf_synack_bucket): a connection whose first request is
+ * answered before any server byte was seen needs that proof that its
+ * server segments leave here, to be translated -- with asymmetric routing
+ * (ECMP over two interfaces, a reply route or policy rule via another
+ * one) they would leave untranslated and break it. A tag that two other
+ * SYN-ACKs of its bucket pushed out in between (a SYN flood) only passes
+ * that first request to the app. Not pinned: a restarted instance passes
+ * the first request of connections accepted before it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PF_SYNACK_SLOTS);
+	__uint(max_entries, PF_SYNACK_BUCKETS);
 	__type(key, __u32);
-	__type(value, __u32);
+	__type(value, struct pf_synack_bucket);
 } pf_synack SEC(".maps");
 
-/* The pf_synack slot of connection k (NULL if the look-up fails) and
- * (*tag, never 0) the tag that marks it there: the keyed hash
- * (pf_hash_word) of the key's ten 32-bit words (4-aligned, as struct
- * pf_pkt holds it: a stack load must be aligned). */
-static __always_inline __u32 *pf_synack_slot(const struct pf_flow_key *k, __u32 *tag)
+/* The pf_synack bucket of connection k (NULL if the look-up fails) and
+ * (*tag, never 0) its tag there (pf_synack_hash). */
+static __always_inline struct pf_synack_bucket *pf_synack_get(const struct pf_flow_key *k,
+							     __u32 *tag)
 {
-	const __u32 *w = (const __u32 *)(const void *)k;
-	__u64 h = PF_HASH_INIT;
-	__u32 i, slot;
+	__u64 h = pf_synack_hash(k);
+	__u32 b = PF_SYNACK_BUCKET(h);
 
-	for (i = 0; i < sizeof(*k) / 8; i++)
-		h = pf_hash_word(h, (__u64)w[2 * i] | (__u64)w[2 * i + 1] << 32);
-	h = pf_hash_end(h);
-	*tag = (__u32)(h >> 32) | 1;
-	slot = (__u32)h & (PF_SYNACK_SLOTS - 1);
-	return bpf_map_lookup_elem(&pf_synack, &slot);
+	*tag = PF_SYNACK_TAG(h);
+	return bpf_map_lookup_elem(&pf_synack, &b);
 }
 
-/* TC egress: a SYN-ACK of connection k left; mark its slot (written
- * only when it changes: no cache line dirtied per SYN-ACK of a busy
- * slot). */
+/* TC egress: a SYN-ACK of connection k left; its tag goes first in its
+ * bucket, the older one second (written only when the tag is not there:
+ * no cache line dirtied per SYN-ACK sent again). Two CPUs writing one
+ * bucket at once may lose a tag: that connection's first request goes
+ * to the app. */
 static __always_inline void pf_synack_note(const struct pf_flow_key *k)
 {
-	__u32 tag, *v = pf_synack_slot(k, &tag);
+	struct pf_synack_bucket *v;
+	__u32 tag;
 
-	if (v && *v != tag)
-		*v = tag;
+	v = pf_synack_get(k, &tag);
+	if (!v || v->tag[0] == tag || v->tag[1] == tag)
+		return;
+	v->tag[1] = v->tag[0];
+	v->tag[0] = tag;
 }
 
 /* Did this interface's TC egress send the SYN-ACK of connection k? */
 static __always_inline int pf_synack_seen(const struct pf_flow_key *k)
 {
-	__u32 tag, *v = pf_synack_slot(k, &tag);
+	struct pf_synack_bucket *v;
+	__u32 tag;
 
-	return v && *v == tag;
+	v = pf_synack_get(k, &tag);
+	return v && (v->tag[0] == tag || v->tag[1] == tag);
 }
 
 /* Outcome counters, indexed by enum pf_stat. */

@@ -185,10 +185,36 @@ struct pf_flow_key {
 	__u8   pad[3];
 };
 
-/* pf_synack (bpf/pf_maps.h): a slot per hash of a connection's key, the
- * tag of the last connection whose SYN-ACK this interface's TC egress
- * sent. */
-#define PF_SYNACK_SLOTS 65536
+/* pf_synack map value (bpf/pf_maps.h), index: the bucket of a
+ * connection's key (pf_synack_hash): the tags of the last two
+ * connections of that bucket whose SYN-ACK this interface's TC egress
+ * sent, the newer first (0: none). Two ways, not one slot each: with one,
+ * 64 connections opened at once shared a slot about once in 32 starts
+ * (its first preflight then went to the app, pass_route); with two, a
+ * tag goes only when two later SYN-ACKs land in its bucket. */
+#define PF_SYNACK_BUCKETS 65536  /* power of 2 */
+#define PF_SYNACK_WAYS    2
+
+struct pf_synack_bucket {
+	__u32 tag[PF_SYNACK_WAYS];
+};
+
+/* Connection k's pf_synack bucket (low bits) and tag (high half, never
+ * 0): the keyed hash (pf_hash_word) of the key's ten 32-bit words
+ * (4-aligned, as struct pf_pkt holds it: a stack load must be aligned). */
+PF_INLINE __u64 pf_synack_hash(const struct pf_flow_key *k)
+{
+	const __u32 *w = (const __u32 *)(const void *)k;
+	__u64 h = PF_HASH_INIT;
+	__u32 i;
+
+	for (i = 0; i < sizeof(*k) / 8; i++)
+		h = pf_hash_word(h, (__u64)w[2 * i] | (__u64)w[2 * i + 1] << 32);
+	return pf_hash_end(h) | 1ULL << 32;
+}
+
+#define PF_SYNACK_BUCKET(h) ((__u32)(h) & (PF_SYNACK_BUCKETS - 1))
+#define PF_SYNACK_TAG(h)    ((__u32)((h) >> 32))
 
 #define PF_FIN_CLIENT 1
 #define PF_FIN_SERVER 2

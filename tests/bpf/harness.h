@@ -235,6 +235,8 @@ void h_set_sock(const struct pf_sockinfo *si);
  * tracking (tests/bpf/test_frame.c) does not add a flow entry. */
 void h_sock_not_first(struct pf_sockinfo *si);
 struct pf_config *h_cfg(void);
+/* The flow key of the connection of client -> server spec s. */
+void h_flow_key(const struct pkt_spec *s, struct pf_flow_key *k);
 /* Flow entry of the connection of client -> server spec s (ingress
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);

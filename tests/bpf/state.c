@@ -111,8 +111,7 @@ struct pf_config *h_cfg(void)
 	return &h_skel->bss->pf_cfg;
 }
 
-/* The flow key of the connection of client -> server spec s. */
-static void h_flow_key(const struct pkt_spec *s, struct pf_flow_key *k)
+void h_flow_key(const struct pkt_spec *s, struct pf_flow_key *k)
 {
 	memset(k, 0, sizeof(*k));
 	memcpy(k->caddr, s->saddr, s->family == 4 ? 4 : 16);

@@ -236,6 +236,68 @@ static void t_gro_head_followed(void)
 		H_EQ(r.verdict, H_TX, "the preflight after the PUT's answer");
 }
 
+/* No SYN-ACK seen (pf_synack zeroed), and the real look-up on
+ * (pf_test_synack). */
+static bool synack_none(void)
+{
+	static __u32 keys[PF_SYNACK_BUCKETS];
+	static struct pf_synack_bucket zeros[PF_SYNACK_BUCKETS];
+	__u32 i, n = PF_SYNACK_BUCKETS;
+
+	for (i = 0; i < n; i++)
+		keys[i] = i;
+	if (!H_CHECK(!bpf_map_update_batch(bpf_map__fd(h_skel->maps.pf_synack), keys, zeros,
+					   &n, NULL), "zero pf_synack: %s", strerror(errno)))
+		return false;
+	h_skel->bss->pf_test_synack = 1;
+	return true;
+}
+
+/* The SYN-ACK of the connection of client -> server spec c (its
+ * request at S0, the server's first byte at P0) through pf_tc_egress. */
+static bool synack_out(const struct pkt_spec *c)
+{
+	struct pkt_spec sa;
+	struct h_run r;
+
+	pkt_default_out(&sa, c->family);
+	memcpy(sa.saddr, c->daddr, sizeof(sa.saddr));
+	memcpy(sa.daddr, c->saddr, sizeof(sa.daddr));
+	sa.sport = c->dport;
+	sa.dport = c->sport;
+	sa.flags = TH_SYN | TH_ACK;
+	sa.seq = P0 - 1;
+	sa.ack = S0;
+	return h_run_spec(&h_tc_out, &sa, NULL, &r) && H_EQ(r.verdict, H_PASS, "SYN-ACK verdict");
+}
+
+/* c, a copy of client -> server spec base on another client port whose
+ * connection shares base's pf_synack bucket under another tag: the
+ * nth such port above base's (n >= 1). */
+static bool same_bucket(struct pkt_spec *c, const struct pkt_spec *base, unsigned n)
+{
+	struct pf_flow_key k;
+	__u64 h0, h;
+	__u32 port;
+
+	h_flow_key(base, &k);
+	h0 = pf_synack_hash(&k);
+	*c = *base;
+	/* the bucket is 16 bits of the hash: one port in 65,536 on
+	 * average; the client address's last byte widens the search */
+	for (port = 0; port < 256u << 16; port++) {
+		c->sport = (__u16)(base->sport + 1 + (port & 0xffff));
+		c->saddr[c->family == 4 ? 3 : 15] = (__u8)(base->saddr[c->family == 4 ? 3 : 15] +
+							    (port >> 16));
+		h_flow_key(c, &k);
+		h = pf_synack_hash(&k);
+		if (PF_SYNACK_BUCKET(h) == PF_SYNACK_BUCKET(h0) &&
+		    PF_SYNACK_TAG(h) != PF_SYNACK_TAG(h0) && --n == 0)
+			return true;
+	}
+	return H_CHECK(false, "no client port shares the bucket");
+}
+
 /* A connection's first request, nothing of the server seen yet, is
  * answered only if its SYN-ACK left by this interface's TC egress
  * (pf_synack, the real look-up here: pf_test_synack on): with
@@ -245,32 +307,57 @@ static void t_gro_head_followed(void)
  * request is answered. */
 static void route_case(int family)
 {
-	static __u32 keys[PF_SYNACK_SLOTS], zeros[PF_SYNACK_SLOTS];
-	struct pkt_spec sa;
 	struct h_fix f;
 	struct h_run r;
-	__u32 i, n = PF_SYNACK_SLOTS;
 
-	for (i = 0; i < n; i++)
-		keys[i] = i;
-	if (!H_CHECK(!bpf_map_update_batch(bpf_map__fd(h_skel->maps.pf_synack), keys, zeros,
-					   &n, NULL), "zero pf_synack: %s", strerror(errno)))
+	if (!synack_none())
 		return;
-	h_skel->bss->pf_test_synack = 1;
 	h_pass_first_fix(&f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
 	h_set_sock(&f.sock);
 	if (!h_run_to_tc(&f.in, &r, f.d) || !H_EQ(r.verdict, H_PASS, "verdict"))
 		return;
 	h_reset_state();
 	h_skel->bss->pf_test_synack = 1;
-	pkt_default_out(&sa, family);
-	sa.flags = TH_SYN | TH_ACK;
-	sa.seq = P0 - 1;
-	sa.ack = S0;
-	if (!h_run_spec(&h_tc_out, &sa, NULL, &r) || !H_EQ(r.verdict, H_PASS, "SYN-ACK verdict"))
+	if (!synack_out(&f.in))
 		return;
 	h_answer_fix(&f, family, H_PREFLIGHT, S0, P0);
 	h_fix_run(&f, NULL);
+}
+
+/* Two connections whose SYN-ACKs share a pf_synack bucket, both first
+ * requests still to come (64 connections opened at once share one
+ * about once in 32 starts): the first one's request is answered -- a
+ * bucket keeps two tags. */
+static void bucket_case(int family)
+{
+	struct pkt_spec b;
+	struct h_fix f;
+
+	if (!synack_none())
+		return;
+	h_answer_fix(&f, family, H_PREFLIGHT, S0, P0);
+	if (same_bucket(&b, &f.in, 1) && synack_out(&f.in) && synack_out(&b))
+		h_fix_run(&f, NULL);
+}
+
+/* A third SYN-ACK in that bucket pushes the oldest tag out: its
+ * connection's first request goes to the app (pass_route), followed
+ * from there -- the bound docs/tcp-splice.md states. */
+static void bucket_full_case(int family)
+{
+	struct pkt_spec b, c;
+	struct h_fix f;
+	struct h_run r;
+
+	if (!synack_none())
+		return;
+	h_pass_first_fix(&f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
+	h_set_sock(&f.sock);
+	if (!same_bucket(&b, &f.in, 1) || !same_bucket(&c, &f.in, 2) || !synack_out(&f.in) ||
+	    !synack_out(&b) || !synack_out(&c))
+		return;
+	if (h_run_to_tc(&f.in, &r, f.d))
+		H_EQ(r.verdict, H_PASS, "verdict");
 }
 
 static void t_route_v4(void)
@@ -283,11 +370,35 @@ static void t_route_v6(void)
 	route_case(6);
 }
 
+static void t_bucket_v4(void)
+{
+	bucket_case(4);
+}
+
+static void t_bucket_v6(void)
+{
+	bucket_case(6);
+}
+
+static void t_bucket_full_v4(void)
+{
+	bucket_full_case(4);
+}
+
+static void t_bucket_full_v6(void)
+{
+	bucket_full_case(6);
+}
+
 void test_guard(void)
 {
 	h_case("guard_expect_continue_body_not_answered", t_continue_body);
 	h_case("guard_first_request_needs_synack_here_v4", t_route_v4);
 	h_case("guard_first_request_needs_synack_here_v6", t_route_v6);
+	h_case("guard_synack_bucket_keeps_two_v4", t_bucket_v4);
+	h_case("guard_synack_bucket_keeps_two_v6", t_bucket_v6);
+	h_case("guard_synack_bucket_third_pushes_oldest_v4", t_bucket_full_v4);
+	h_case("guard_synack_bucket_third_pushes_oldest_v6", t_bucket_full_v6);
 	h_case("guard_early_response_body_not_answered", t_early_response_body);
 	h_case("guard_early_hints_not_an_answer", t_early_hints_not_answer);
 	h_case("guard_after_early_hints_and_final_answered", t_after_early_hints_answered);
