@@ -59,54 +59,50 @@ static unsigned long long daemon_ctr(const struct pf_config *dc, unsigned i)
 	return v;
 }
 
-/* Sum counter k's per-CPU values of the stats map fd (vals: room for
- * ncpu of them) into *out. 0 or -errno. */
-static int stat_sum(int fd, __u32 k, __u64 *vals, int ncpu, __u64 *out)
+/* Sum the per-CPU values of counters [k, k + n) of the stats map fd
+ * into out[0..n) (one that cannot be read: 0). Returns the number that
+ * could not be read, or -errno if none could be (no memory). */
+static int stats_sum(int fd, __u32 k, __u32 n, __u64 *out)
 {
-	int c;
-
-	*out = 0;
-	if (bpf_map_lookup_elem(fd, &k, vals))
-		return -errno;
-	for (c = 0; c < ncpu; c++)
-		*out += vals[c];
-	return 0;
-}
-
-/* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]
- * (a counter that cannot be read: 0). */
-int pf_stats_read(int fd, __u64 *out)
-{
-	int ncpu = libbpf_num_possible_cpus();
+	int ncpu = libbpf_num_possible_cpus(), failed = 0, c;
 	__u64 *vals;
-	__u32 k;
+	__u32 i, key;
 
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return -ENOMEM;
-	for (k = 0; k < PF_STAT__MAX; k++)
-		stat_sum(fd, k, vals, ncpu, &out[k]);
+	for (i = 0; i < n; i++) {
+		key = k + i;
+		out[i] = 0;
+		if (bpf_map_lookup_elem(fd, &key, vals)) {
+			failed++;
+			continue;
+		}
+		for (c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
 	free(vals);
-	return 0;
+	return failed;
+}
+
+/* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]
+ * (a counter that cannot be read, e.g. one an older build's map lacks:
+ * 0). */
+int pf_stats_read(int fd, __u64 *out)
+{
+	int err = stats_sum(fd, 0, PF_STAT__MAX, out);
+
+	return err < 0 ? err : 0;
 }
 
 /* See cmds.h. */
 int pf_stat_read(int fd, __u32 k, __u64 *out)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	__u64 *vals;
-	int err;
+	int err = stats_sum(fd, k, 1, out);
 
-	if (ncpu <= 0)
-		return ncpu ? ncpu : -EINVAL;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	err = stat_sum(fd, k, vals, ncpu, out);
-	free(vals);
-	return err;
+	return err < 0 ? err : err ? -ENOENT : 0;
 }
 
 /* Lower-case copy of a stat name (PASS_GSO -> pass_gso). */
