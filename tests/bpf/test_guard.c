@@ -298,6 +298,28 @@ static bool same_bucket(struct pkt_spec *c, const struct pkt_spec *base, unsigne
 	return H_CHECK(false, "no client port shares the bucket");
 }
 
+/* h_pass_first_fix's first preflight of family, after no SYN-ACK
+ * (mates 0) or after its own connection's and those of mates later
+ * connections sharing its pf_synack bucket: passed to the app
+ * (pass_route) and followed. Its fixture in f. */
+static bool first_passed(int family, unsigned mates, struct h_fix *f)
+{
+	struct pkt_spec b;
+	struct h_run r;
+	unsigned i;
+
+	if (!synack_none())
+		return false;
+	h_pass_first_fix(f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
+	h_set_sock(&f->sock);
+	if (mates && !synack_out(&f->in))
+		return false;
+	for (i = 1; i <= mates; i++)
+		if (!same_bucket(&b, &f->in, i) || !synack_out(&b))
+			return false;
+	return h_run_to_tc(&f->in, &r, f->d) && H_EQ(r.verdict, H_PASS, "verdict");
+}
+
 /* A connection's first request, nothing of the server seen yet, is
  * answered only if its SYN-ACK left by this interface's TC egress
  * (pf_synack, the real look-up here: pf_test_synack on): with
@@ -308,13 +330,8 @@ static bool same_bucket(struct pkt_spec *c, const struct pkt_spec *base, unsigne
 static void route_case(int family)
 {
 	struct h_fix f;
-	struct h_run r;
 
-	if (!synack_none())
-		return;
-	h_pass_first_fix(&f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
-	h_set_sock(&f.sock);
-	if (!h_run_to_tc(&f.in, &r, f.d) || !H_EQ(r.verdict, H_PASS, "verdict"))
+	if (!first_passed(family, 0, &f))
 		return;
 	h_reset_state();
 	h_skel->bss->pf_test_synack = 1;
@@ -345,19 +362,9 @@ static void bucket_case(int family)
  * from there -- the bound docs/tcp-splice.md states. */
 static void bucket_full_case(int family)
 {
-	struct pkt_spec b, c;
 	struct h_fix f;
-	struct h_run r;
 
-	if (!synack_none())
-		return;
-	h_pass_first_fix(&f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
-	h_set_sock(&f.sock);
-	if (!same_bucket(&b, &f.in, 1) || !same_bucket(&c, &f.in, 2) || !synack_out(&f.in) ||
-	    !synack_out(&b) || !synack_out(&c))
-		return;
-	if (h_run_to_tc(&f.in, &r, f.d))
-		H_EQ(r.verdict, H_PASS, "verdict");
+	first_passed(family, 2, &f);
 }
 
 static void t_route_v4(void)
