@@ -383,6 +383,13 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
  * (the preflight datapath, which passed it, follows a request's framing
  * once: a copy before c_next is a retransmission to it). */
 
+/* Does segment p bring what the recorder reads: request bytes on an
+ * answered port, no SYN or RST? */
+static __always_inline int pf_ofl_wants(const struct pf_pkt *p)
+{
+	return p->pay_len && p->answer_port && !(p->tflags & (PF_TCPF_SYN | PF_TCPF_RST));
+}
+
 /* The hook in pf_tc_ingress: returns only if the recorder is not there. */
 static __always_inline void pf_ofl_ingress_hook(struct __sk_buff *skb)
 {
@@ -399,8 +406,7 @@ static __always_inline int pf_ofl_ingress(struct __sk_buff *skb)
 
 	if (!pf_cfg.ofl_on)
 		return 0;
-	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN) || !p.pay_len || !p.answer_port ||
-	    (p.tflags & (PF_TCPF_SYN | PF_TCPF_RST)))
+	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN) || !pf_ofl_wants(&p))
 		return 0;
 	sc = pf_ofl_scratch_get(PF_OFL_SCR_TC);
 	if (!sc)

@@ -95,6 +95,10 @@ static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
 	return (void *)(meta + 1) <= data && *meta == PF_META_MAGIC;
 }
 
+/* pf_tc_in's TC_ACT_UNSPEC for a segment the response offload's
+ * recorder would not read (pf_ofl_wants): no TC action. */
+#define PF_TC_PASSED 0x7066
+
 static __always_inline int pf_tc_in(struct __sk_buff *skb)
 {
 	struct pf_pkt p;
@@ -126,7 +130,9 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 	case PF_ANS_DROP:
 		return TC_ACT_SHOT;
 	default:
-		return TC_ACT_UNSPEC;
+		/* a pure ACK (most of a download's segments) has nothing
+		 * for the recorder: no tail call to parse it again */
+		return pf_ofl_wants(&p) ? TC_ACT_UNSPEC : PF_TC_PASSED;
 	}
 }
 
@@ -135,6 +141,8 @@ int pf_tc_ingress(struct __sk_buff *skb)
 {
 	int ret = pf_tc_in(skb);
 
+	if (ret == PF_TC_PASSED)
+		return TC_ACT_UNSPEC;
 	if (ret == TC_ACT_UNSPEC)
 		pf_ofl_ingress_hook(skb); /* response offload (issue 13): a tail call */
 	return ret;
