@@ -375,7 +375,8 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 
 /* The request recorder is its own TC program (pf_ofl_tc), reached through
  * pf_ofl_tail (pf_ofl_maps.h) once the preflight datapath has passed a
- * client segment (already in the socket's sequence space): its
+ * client segment (already in the socket's sequence space) that it parsed
+ * and pf_ofl_wants, or one it did not parse: its
  * verification does not count against pf_tc_ingress's, and it is loaded
  * only with the offload. Continues (TC_ACT_UNSPEC), but for a request
  * segment that came before its socket could go back in the SK_MSG path
