@@ -198,6 +198,9 @@ struct pf_flow_key {
 struct pf_synack_bucket {
 	__u32 tag[PF_SYNACK_WAYS];
 };
+/* pf_synack_note and pf_synack_seen (bpf/pf_maps.h) name both ways, the
+ * newer and the older, by hand: one load and compare each, no loop */
+_Static_assert(PF_SYNACK_WAYS == 2, "pf_synack_note/pf_synack_seen handle exactly two ways");
 
 /* Connection k's pf_synack bucket (low bits) and tag (high half, never
  * 0): the keyed hash (pf_hash_word) of the key's ten 32-bit words

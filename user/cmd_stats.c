@@ -60,14 +60,16 @@ static unsigned long long daemon_ctr(const struct pf_config *dc, unsigned i)
 }
 
 /* Sum the per-CPU values of counters [k, k + n) of the stats map fd
- * into out[0..n) (one that cannot be read: 0). Returns the number that
- * could not be read, or -errno if none could be (no memory). */
-static int stats_sum(int fd, __u32 k, __u32 n, __u64 *out)
+ * into out[0..n) (one that cannot be read: 0). Returns 0, or -errno if
+ * none could be (no memory); *lookup_err: the first failed look-up's
+ * -errno, 0 if every counter was read. */
+static int stats_sum(int fd, __u32 k, __u32 n, __u64 *out, int *lookup_err)
 {
-	int ncpu = libbpf_num_possible_cpus(), failed = 0, c;
+	int ncpu = libbpf_num_possible_cpus(), err, c;
 	__u64 *vals;
 	__u32 i, key;
 
+	*lookup_err = 0;
 	if (ncpu <= 0)
 		return ncpu ? ncpu : -EINVAL;
 	vals = calloc(ncpu, sizeof(*vals));
@@ -76,15 +78,17 @@ static int stats_sum(int fd, __u32 k, __u32 n, __u64 *out)
 	for (i = 0; i < n; i++) {
 		key = k + i;
 		out[i] = 0;
-		if (bpf_map_lookup_elem(fd, &key, vals)) {
-			failed++;
+		err = bpf_map_lookup_elem(fd, &key, vals);
+		if (err) {
+			if (!*lookup_err)
+				*lookup_err = err;
 			continue;
 		}
 		for (c = 0; c < ncpu; c++)
 			out[i] += vals[c];
 	}
 	free(vals);
-	return failed;
+	return 0;
 }
 
 /* Sum the per-CPU counters of the stats map fd into out[PF_STAT__MAX]
@@ -92,17 +96,17 @@ static int stats_sum(int fd, __u32 k, __u32 n, __u64 *out)
  * 0). */
 int pf_stats_read(int fd, __u64 *out)
 {
-	int err = stats_sum(fd, 0, PF_STAT__MAX, out);
+	int lookup_err;
 
-	return err < 0 ? err : 0;
+	return stats_sum(fd, 0, PF_STAT__MAX, out, &lookup_err);
 }
 
 /* See cmds.h. */
 int pf_stat_read(int fd, __u32 k, __u64 *out)
 {
-	int err = stats_sum(fd, k, 1, out);
+	int lookup_err, err = stats_sum(fd, k, 1, out, &lookup_err);
 
-	return err < 0 ? err : err ? -ENOENT : 0;
+	return err ? err : lookup_err;
 }
 
 /* Lower-case copy of a stat name (PASS_GSO -> pass_gso). */

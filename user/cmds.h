@@ -13,8 +13,9 @@ int pf_cmd_trace(int argc, char **argv);
 #include <stddef.h>
 #include <linux/types.h>
 int pf_stats_read(int fd, __u64 *out);
-/* One counter k, summed over the CPUs: 0 or -errno (*out 0; -ENOENT:
- * it cannot be read). */
+/* One counter k, summed over the CPUs: 0 or -errno (*out 0; the
+ * look-up's own error when it cannot be read, e.g. -ENOENT past an older
+ * build's map). */
 int pf_stat_read(int fd, __u32 k, __u64 *out);
 const char *pf_stat_name(unsigned i, char *buf, size_t n);
 

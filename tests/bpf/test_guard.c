@@ -271,31 +271,33 @@ static bool synack_out(const struct pkt_spec *c)
 	return h_run_spec(&h_tc_out, &sa, NULL, &r) && H_EQ(r.verdict, H_PASS, "SYN-ACK verdict");
 }
 
-/* c, a copy of client -> server spec base on another client port whose
- * connection shares base's pf_synack bucket under another tag: the
- * nth such port above base's (n >= 1). */
+/* c[0..n), copies of client -> server spec base on other client ports
+ * whose connections share base's pf_synack bucket under a tag other
+ * than base's: the first n such ports above base's (n >= 1), in one
+ * search. */
 static bool same_bucket(struct pkt_spec *c, const struct pkt_spec *base, unsigned n)
 {
+	const unsigned b = base->family == 4 ? 3 : 15;
 	struct pf_flow_key k;
 	__u64 h0, h;
 	__u32 port;
+	unsigned got = 0;
 
 	h_flow_key(base, &k);
 	h0 = pf_synack_hash(&k);
-	*c = *base;
 	/* the bucket is 16 bits of the hash: one port in 65,536 on
 	 * average; the client address's last byte widens the search */
-	for (port = 0; port < 256u << 16; port++) {
-		c->sport = (__u16)(base->sport + 1 + (port & 0xffff));
-		c->saddr[c->family == 4 ? 3 : 15] = (__u8)(base->saddr[c->family == 4 ? 3 : 15] +
-							    (port >> 16));
-		h_flow_key(c, &k);
+	for (port = 0; port < 256u << 16 && got < n; port++) {
+		c[got] = *base;
+		c[got].sport = (__u16)(base->sport + 1 + (port & 0xffff));
+		c[got].saddr[b] = (__u8)(base->saddr[b] + (port >> 16));
+		h_flow_key(&c[got], &k);
 		h = pf_synack_hash(&k);
 		if (PF_SYNACK_BUCKET(h) == PF_SYNACK_BUCKET(h0) &&
-		    PF_SYNACK_TAG(h) != PF_SYNACK_TAG(h0) && --n == 0)
-			return true;
+		    PF_SYNACK_TAG(h) != PF_SYNACK_TAG(h0))
+			got++;
 	}
-	return H_CHECK(false, "no client port shares the bucket");
+	return H_CHECK(got == n, "client ports sharing the bucket");
 }
 
 /* h_pass_first_fix's first preflight of family, after no SYN-ACK
@@ -304,18 +306,18 @@ static bool same_bucket(struct pkt_spec *c, const struct pkt_spec *base, unsigne
  * (pass_route) and followed. Its fixture in f. */
 static bool first_passed(int family, unsigned mates, struct h_fix *f)
 {
-	struct pkt_spec b;
+	struct pkt_spec b[2];
 	struct h_run r;
 	unsigned i;
 
-	if (!synack_none())
+	if (!synack_none() || !H_CHECK(mates <= 2, "at most two mates"))
 		return false;
 	h_pass_first_fix(f, family, H_PREFLIGHT, S0, P0, PF_STAT_PASS_ROUTE);
 	h_set_sock(&f->sock);
-	if (mates && !synack_out(&f->in))
+	if (mates && (!synack_out(&f->in) || !same_bucket(b, &f->in, mates)))
 		return false;
-	for (i = 1; i <= mates; i++)
-		if (!same_bucket(&b, &f->in, i) || !synack_out(&b))
+	for (i = 0; i < mates; i++)
+		if (!synack_out(&b[i]))
 			return false;
 	return h_run_to_tc(&f->in, &r, f->d) && H_EQ(r.verdict, H_PASS, "verdict");
 }
