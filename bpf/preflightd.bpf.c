@@ -96,7 +96,7 @@ static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
 }
 
 /* pf_tc_in's TC_ACT_UNSPEC for a segment the response offload's
- * recorder would not read (pf_ofl_wants): no TC action. */
+ * recorder would not read (not parsed, not pf_ofl_wants): no TC action. */
 #define PF_TC_PASSED 0x7066
 
 static __always_inline int pf_tc_in(struct __sk_buff *skb)
@@ -120,7 +120,9 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 	if (ret) {
 		if (ret == PF_PARSE_ICMP)
 			pf_icmp_tc(skb, &p);
-		return TC_ACT_UNSPEC;
+		/* nothing for the recorder either: its own parse would fail
+		 * alike, and count a malformed frame a second time */
+		return PF_TC_PASSED;
 	}
 	if (xdp_all)
 		pf_tc_seen(0);

@@ -13,7 +13,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
 #include "conn.h"
+#include "harness_int.h"               /* h_skel: the recorder's tail call */
+#include "../../include/pf_ofl_types.h" /* PF_OFL_TAIL_REC */
 
 #define S0 1000000u
 #define P0 5000000u
@@ -127,6 +132,30 @@ static void totlen_beyond(int family)
 }
 
 static void t_ipv4_totlen_beyond(void) { totlen_beyond(4); }
+
+/* With the response offload on, TC ingress tail-calls its request
+ * recorder (pf_ofl_tail, as run sets it up) for what it passes: a frame
+ * cut inside its TCP header is still counted as malformed once -- the
+ * recorder, which would parse it again, is not called for it. */
+static void t_malformed_once_with_recorder(void)
+{
+	__u32 key = PF_OFL_TAIL_REC;
+	int fd = bpf_program__fd(h_skel->progs.pf_ofl_tc);
+	int tail = bpf_map__fd(h_skel->maps.pf_ofl_tail);
+	struct h_fix f;
+	__u8 b[PKT_MAX];
+
+	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
+	pkt_build(&f.in, b, sizeof(b));
+	h_set_sock(&f.sock);
+	if (!H_CHECK(!bpf_map_update_elem(tail, &key, &fd, BPF_ANY), "pf_ofl_tail: %s",
+		     strerror(errno)))
+		return;
+	h_cfg()->ofl_on = 1;
+	conn_raw_pass(b, 14 + 20 + 10, malformed, false, "TCP header cut at 10 bytes");
+	h_cfg()->ofl_on = 0;
+	bpf_map_delete_elem(tail, &key);
+}
 static void t_ipv6_payload_len_beyond(void) { totlen_beyond(6); }
 
 /* EtherType IPv4 but version nibble 6: ip_rcv drops it. */
@@ -201,11 +230,12 @@ static void t_ipv4_fragments(void)
 }
 
 /* Insert an 8-byte IPv6 extension header of type t after the fixed
- * header of frame b (n bytes); returns the new length. The TCP checksum
- * stays right (same addresses, same upper-layer length). */
+ * header of frame b (n bytes), in front of the chain there; returns the
+ * new length. The TCP checksum stays right (same addresses, same
+ * upper-layer length). */
 static size_t ins_ext6(__u8 *b, size_t n, __u8 t)
 {
-	__u8 ext[8] = { 6, 0, 1, 4, 0, 0, 0, 0 };   /* next: TCP; PadN */
+	__u8 ext[8] = { b[20], 0, 1, 4, 0, 0, 0, 0 };   /* next: the chain; PadN */
 	unsigned pl = (unsigned)(b[18] << 8 | b[19]) + 8;
 
 	if (t == 44) {                                /* atomic fragment */
@@ -316,31 +346,49 @@ static void t_spliced_first_fragment(void)
 	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
 }
 
-/* The same with an IPv6 extension header (hop-by-hop) on a later
- * segment: the flow was spliced without one, so "such flows are never
- * spliced" does not hold. */
-static void t_spliced_ipv6_ext_header(void)
+/* The same with a chain of nh IPv6 extension headers on a later
+ * segment (the flow was spliced without one, so "such flows are never
+ * spliced" does not hold): translated up to PF_IP6_EXT_MAX, the
+ * longest chain RFC 8200 orders and more; a longer one is counted as
+ * malformed and passed untouched. */
+static void spliced_ext_chain(unsigned nh)
 {
+	/* wire order: hop-by-hop first, then these from the end */
+	static const __u8 types[] = { 60, 44, 43, 60, 60, 60, 60, 60 };
 	struct conn c;
 	struct pkt_spec in;
 	struct h_run r;
 	__u8 b[PKT_MAX];
 	size_t n;
-	__u32 seq, ack;
+	__u32 seq, ack, k;
+	char tag[48];
 
+	_Static_assert(sizeof(types) >= PF_IP6_EXT_MAX, "a type for each header but the first");
 	if (!conn_splice(&c, 6, S0, P0))
 		return;
 	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, PUT_REQ);
-	n = ins_ext6(b, pkt_build(&in, b, sizeof(b)), 0);
+	n = pkt_build(&in, b, sizeof(b));
+	for (k = 0; k + 1 < nh; k++)
+		n = ins_ext6(b, n, types[k]);
+	n = ins_ext6(b, n, 0);
+	if (nh > PF_IP6_EXT_MAX) {
+		snprintf(tag, sizeof(tag), "%u extension headers", nh);
+		conn_raw_pass(b, n, malformed, false, tag);
+		return;
+	}
 	if (!h_run(h_in, b, n, NULL, &r))
 		return;
-	memcpy(&seq, r.out + 54 + 8 + 4, 4);
-	memcpy(&ack, r.out + 54 + 8 + 8, 4);
+	memcpy(&seq, r.out + 54 + 8 * nh + 4, 4);
+	memcpy(&ack, r.out + 54 + 8 * nh + 8, 4);
 	H_CHECK(ntohl(seq) == c.S && ntohl(ack) == c.P,
-		"BUG: client segment of a spliced IPv6 connection with a hop-by-hop header "
-		"passed untranslated: seq 0x%08x ack 0x%08x reach the server, want "
-		"0x%08x/0x%08x", ntohl(seq), ntohl(ack), c.S, c.P);
+		"BUG: client segment of a spliced IPv6 connection with %u extension "
+		"headers passed untranslated: seq 0x%08x ack 0x%08x reach the server, want "
+		"0x%08x/0x%08x", nh, ntohl(seq), ntohl(ack), c.S, c.P);
 }
+
+static void t_spliced_ipv6_ext_header(void) { spliced_ext_chain(1); }
+static void t_spliced_ipv6_ext_chain(void) { spliced_ext_chain(PF_IP6_EXT_MAX); }
+static void t_spliced_ipv6_ext_chain_long(void) { spliced_ext_chain(PF_IP6_EXT_MAX + 1); }
 
 void test_adv_ip(void)
 {
@@ -350,6 +398,7 @@ void test_adv_ip(void)
 	h_case("adv_truncated_tcp_header_every_length_ipv6", t_trunc_tcp_v6);
 	h_case("adv_ipv4_total_length_inside_tcp_header", t_ipv4_totlen_short);
 	h_case("adv_ipv4_total_length_beyond_frame_not_answered", t_ipv4_totlen_beyond);
+	h_case("adv_malformed_counted_once_with_the_recorder", t_malformed_once_with_recorder);
 	h_case("adv_ipv6_payload_length_beyond_frame_not_answered", t_ipv6_payload_len_beyond);
 	h_case("adv_ipv4_ethertype_with_version_6_not_answered", t_ipv4_bad_version);
 	h_case("adv_ipv4_options_every_length", t_ipv4_options_every_length);
@@ -359,4 +408,8 @@ void test_adv_ip(void)
 	h_case("adv_spliced_segment_with_ipv4_options_translated", t_spliced_ipv4_options);
 	h_case("adv_spliced_segment_first_fragment_translated", t_spliced_first_fragment);
 	h_case("adv_spliced_segment_ipv6_hop_by_hop_translated", t_spliced_ipv6_ext_header);
+	h_case("adv_spliced_segment_ipv6_eight_extension_headers_translated",
+	       t_spliced_ipv6_ext_chain);
+	h_case("adv_spliced_segment_ipv6_nine_extension_headers_malformed",
+	       t_spliced_ipv6_ext_chain_long);
 }
