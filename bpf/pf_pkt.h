@@ -63,6 +63,48 @@ static __always_inline int pf_ip6_ext_walked(__u8 proto)
 	       proto == IPPROTO_DSTOPTS || proto == IPPROTO_FRAGMENT;
 }
 
+/* The IPv6 extension headers from l4 on (proto: the first one's type),
+ * at most PF_IP6_EXT_MAX: the offset of what follows them | its type <<
+ * 16 (still a walked type: the chain is longer), or -1 (unreadable, a
+ * later fragment). Through pf_ip6_ext_tc / pf_ip6_ext_xdp. */
+static __always_inline long pf_ip6_ext_walk(void *ctx, bool xdp, __u32 l4, __u8 proto)
+{
+	__u32 k;
+
+	for (k = 0; k < PF_IP6_EXT_MAX && pf_ip6_ext_walked(proto); k++) {
+		__u8 eh[8];
+
+		if (pf_load(ctx, xdp, l4, eh, sizeof(eh)))
+			return -1;
+		if (proto == IPPROTO_FRAGMENT) {
+			if ((eh[2] << 8 | eh[3]) & 0xfff8)
+				return -1; /* not the first fragment */
+			l4 += 8;
+		} else {
+			l4 += (eh[1] + 1) * 8;
+		}
+		proto = eh[0];
+	}
+	return l4 | (__u32)proto << 16;
+}
+
+/* pf_ip6_ext_walk at each hook, a global function. Verifier workaround:
+ * inline, each mix of fragment and other headers left the offset a range
+ * of its own, and the rest of the program was walked once per mix
+ * (pf_ofl_tc 231k -> 929k processed insns at 8 headers; "BPF program is
+ * too large. Processed 1000001 insn"); a global function's result is one
+ * unknown value to its caller. Called only for a frame with extension
+ * headers. */
+__noinline long pf_ip6_ext_tc(struct __sk_buff *skb, __u32 l4, __u32 proto)
+{
+	return pf_ip6_ext_walk(skb, false, l4, (__u8)proto);
+}
+
+__noinline long pf_ip6_ext_xdp(struct xdp_md *ctx, __u32 l4, __u32 proto)
+{
+	return pf_ip6_ext_walk(ctx, true, l4, (__u8)proto);
+}
+
 /* Is port (host order) one whose connections are translated (xlate_bits:
  * the policy's ports, of this and earlier policies)? */
 static __always_inline int pf_xlate_port(__u16 port)
@@ -172,46 +214,23 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		/* extension headers (hop-by-hop, routing, destination options,
 		 * a first fragment): walked, so a spliced connection's segments
 		 * are still translated; such requests are never answered */
-		for (hl = 0; hl < PF_IP6_EXT_MAX && proto != IPPROTO_TCP &&
-			     proto != IPPROTO_ICMPV6; hl++) {
-			__u8 eh[8];
-
-			if (!pf_ip6_ext_walked(proto))
-				return -1;
-			if (pf_load(ctx, xdp, l4, eh, sizeof(eh)))
-				return -1;
-			if (proto == IPPROTO_FRAGMENT) {
-				if ((eh[2] << 8 | eh[3]) & 0xfff8)
-					return -1; /* not the first fragment */
-				l4 += 8;
-			} else {
-				l4 += (eh[1] + 1) * 8;
-			}
-			proto = eh[0];
-			p->ip_simple = 0;
-		}
-		if (hl) {
-			/* Verifier workaround: the walk leaves l4 a range of
-			 * its own for each mix of fragment and other headers,
-			 * and the rest of each program was walked once per
-			 * mix (pf_ofl_tc 231k -> 929k processed insns at 8
-			 * headers; "BPF program is too large. Processed
-			 * 1000001 insn"). Two byte swaps give l4 back and
-			 * the verifier, which does not follow a swap, one
-			 * range (not laundered through pf_scratch: its
-			 * look-up made the recorder's deepest call chain
-			 * "combined stack size of 5 calls is 528. Too
-			 * large") */
-			asm volatile("%[x] = be32 %[x]\n\t%[x] = be32 %[x]" : [x] "+r"(l4));
-			if (l4 > ETH_HLEN + sizeof(ip6) + PF_IP6_EXT_MAX * 2048)
-				return -1;
-		}
 		if (pf_ip6_ext_walked(proto)) {
-			/* a chain longer than PF_IP6_EXT_MAX (pf_common.h):
-			 * its client sent it so; on a spliced connection
-			 * this segment reaches the app untranslated */
-			pf_malformed(xdp);
-			return -1;
+			long w = xdp ? pf_ip6_ext_xdp(ctx, l4, proto) :
+				       pf_ip6_ext_tc(ctx, l4, proto);
+
+			if (w < 0)
+				return -1;
+			l4 = w & 0xffff;
+			proto = (__u8)(w >> 16);
+			p->ip_simple = 0;
+			if (pf_ip6_ext_walked(proto)) {
+				/* a chain longer than PF_IP6_EXT_MAX
+				 * (pf_common.h): its client sent it so; on a
+				 * spliced connection this segment reaches the
+				 * app untranslated */
+				pf_malformed(xdp);
+				return -1;
+			}
 		}
 		if (proto != IPPROTO_TCP && (proto != IPPROTO_ICMPV6 || dir != PF_DIR_IN))
 			return -1;
