@@ -376,7 +376,8 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 /* The request recorder is its own TC program (pf_ofl_tc), reached through
  * pf_ofl_tail (pf_ofl_maps.h) once the preflight datapath has passed a
  * client segment (already in the socket's sequence space) that it parsed
- * and pf_ofl_wants, or one it did not parse: its
+ * and pf_ofl_wants, or, in XDP mode with metadata, one XDP did not flag
+ * for it (handled at XDP: pf_tc_ingress does not parse it again): its
  * verification does not count against pf_tc_ingress's, and it is loaded
  * only with the offload. Continues (TC_ACT_UNSPEC), but for a request
  * segment that came before its socket could go back in the SK_MSG path
@@ -407,7 +408,7 @@ static __always_inline int pf_ofl_ingress(struct __sk_buff *skb)
 
 	if (!pf_cfg.ofl_on)
 		return 0;
-	if (pf_parse_pkt(skb, false, &p, PF_DIR_IN) || !pf_ofl_wants(&p))
+	if (pf_reparse_pkt(skb, &p) || !pf_ofl_wants(&p))
 		return 0;
 	sc = pf_ofl_scratch_get(PF_OFL_SCR_TC);
 	if (!sc)

@@ -49,10 +49,11 @@ struct pf_pkt {
 };
 
 /* A malformed frame, counted once: at TC when XDP passes it there
- * untouched (PF_XDP_TC_ALL). */
-static __always_inline void pf_malformed(bool xdp)
+ * untouched (PF_XDP_TC_ALL); never by a parse again of a frame a hook
+ * before counted (count 0: pf_reparse_pkt). */
+static __always_inline void pf_malformed(bool xdp, bool count)
 {
-	if (!PF_XDP_TC_ALL(xdp))
+	if (count && !PF_XDP_TC_ALL(xdp))
 		pf_count(PF_STAT_MALFORMED);
 }
 
@@ -143,14 +144,16 @@ static __always_inline void pf_key_ports(struct pf_flow_key *k, __be16 source, _
  * PF_DIR_IN), for pf_icmp_in (pf_icmp.h). */
 #define PF_PARSE_ICMP 1
 
-/* Parse the packet in ctx; returns 0 for a TCP segment to or from a served port (per
+/* Parse the packet in ctx (count: a malformed one is counted, see
+ * pf_malformed); returns 0 for a TCP segment to or from a served port (per
  * direction), -1 otherwise (the caller passes the packet untouched) -- or,
  * at ingress, PF_PARSE_ICMP for an ICMP / ICMPv6 message (not a later
  * fragment, at least its 8-byte header in the packet): p then has only
  * family, ip_simple, l3_off, l4_off (the ICMP header), pay_len (the
  * message's bytes in the packet, Ethernet padding excluded) and the outer
  * addresses in key. */
-static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, int dir)
+static __always_inline int pf_parse_pkt_as(void *ctx, bool xdp, struct pf_pkt *p, int dir,
+					   bool count)
 {
 	struct tcphdr th __attribute__((aligned(8)));  /* pf_load_hdr: 8-byte stores */
 	__u32 tot, l4, hl;
@@ -188,7 +191,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		/* a length beyond the frame: the stack drops it, so do we (tot_len
 		 * 0 is a BIG TCP/GSO skb: its length is the skb's) */
 		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN > tot) {
-			pf_malformed(xdp);
+			pf_malformed(xdp, count);
 			return -1;
 		}
 		if (ip.tot_len && bpf_ntohs(ip.tot_len) + ETH_HLEN < tot)
@@ -206,7 +209,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 		p->ip_simple = 1;
 		l4 = ETH_HLEN + sizeof(ip6);
 		if (ip6.payload_len && bpf_ntohs(ip6.payload_len) + l4 > tot) {
-			pf_malformed(xdp);
+			pf_malformed(xdp, count);
 			return -1;
 		}
 		if (ip6.payload_len && bpf_ntohs(ip6.payload_len) + l4 < tot)
@@ -228,7 +231,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 				 * (pf_common.h): its client sent it so; on a
 				 * spliced connection this segment reaches the
 				 * app untranslated */
-				pf_malformed(xdp);
+				pf_malformed(xdp, count);
 				return -1;
 			}
 		}
@@ -256,7 +259,7 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	p->l4_off = l4;
 	p->tcp_hlen = th.doff * 4;
 	if (p->tcp_hlen < 20 || l4 + p->tcp_hlen > tot) {
-		pf_malformed(xdp);
+		pf_malformed(xdp, count);
 		return -1;
 	}
 	p->pay_off = l4 + p->tcp_hlen;
@@ -266,6 +269,19 @@ static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, i
 	p->tflags = ((__u8 *)&th)[13];
 	p->win_raw = bpf_ntohs(th.window);
 	return 0;
+}
+
+static __always_inline int pf_parse_pkt(void *ctx, bool xdp, struct pf_pkt *p, int dir)
+{
+	return pf_parse_pkt_as(ctx, xdp, p, dir, true);
+}
+
+/* pf_parse_pkt of a TC ingress frame a hook before this program parsed
+ * and counted (the offload's recorder, after pf_tc_ingress or XDP): a
+ * malformed one is not counted again. */
+static __always_inline int pf_reparse_pkt(struct __sk_buff *skb, struct pf_pkt *p)
+{
+	return pf_parse_pkt_as(skb, false, p, PF_DIR_IN, false);
 }
 
 #endif /* PF_PKT_H */

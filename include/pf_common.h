@@ -44,9 +44,9 @@
 #define PF_ACRH_MAX_LEN   256    /* longest Access-Control-Request-Headers value */
 #define PF_ACRH_MAX_TOKENS 16    /* most names in that value */
 /* IPv6 extension headers walked to a segment's TCP header (bpf/pf_pkt.h).
- * RFC 8200 (4.1) orders at most five of the kinds walked (hop-by-hop,
- * destination options, routing, fragment, destination options again);
- * a longer chain repeats them: counted as malformed, passed untouched. */
+ * RFC 8200 (4.1) recommends at most five of the kinds walked (hop-by-hop,
+ * destination options, routing, fragment, destination options again); no
+ * stack builds a longer chain: counted as malformed, passed untouched. */
 #define PF_IP6_EXT_MAX    8
 #define PF_ACRH_SLOW_MAX  1024   /* longer values than the two above go to the
 				  * daemon up to this length (exclusive) */

@@ -13,12 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-
 #include "conn.h"
-#include "harness_int.h"               /* h_skel: the recorder's tail call */
-#include "../../include/pf_ofl_types.h" /* PF_OFL_TAIL_REC */
 
 #define S0 1000000u
 #define P0 5000000u
@@ -133,29 +128,6 @@ static void totlen_beyond(int family)
 
 static void t_ipv4_totlen_beyond(void) { totlen_beyond(4); }
 
-/* With the response offload on, TC ingress tail-calls its request
- * recorder (pf_ofl_tail, as run sets it up) for what it passes: a frame
- * cut inside its TCP header is still counted as malformed once -- the
- * recorder, which would parse it again, is not called for it. */
-static void t_malformed_once_with_recorder(void)
-{
-	__u32 key = PF_OFL_TAIL_REC;
-	int fd = bpf_program__fd(h_skel->progs.pf_ofl_tc);
-	int tail = bpf_map__fd(h_skel->maps.pf_ofl_tail);
-	struct h_fix f;
-	__u8 b[PKT_MAX];
-
-	h_answer_fix(&f, 4, H_PREFLIGHT, S0, P0);
-	pkt_build(&f.in, b, sizeof(b));
-	h_set_sock(&f.sock);
-	if (!H_CHECK(!bpf_map_update_elem(tail, &key, &fd, BPF_ANY), "pf_ofl_tail: %s",
-		     strerror(errno)))
-		return;
-	h_cfg()->ofl_on = 1;
-	conn_raw_pass(b, 14 + 20 + 10, malformed, false, "TCP header cut at 10 bytes");
-	h_cfg()->ofl_on = 0;
-	bpf_map_delete_elem(tail, &key);
-}
 static void t_ipv6_payload_len_beyond(void) { totlen_beyond(6); }
 
 /* EtherType IPv4 but version nibble 6: ip_rcv drops it. */
@@ -398,7 +370,6 @@ void test_adv_ip(void)
 	h_case("adv_truncated_tcp_header_every_length_ipv6", t_trunc_tcp_v6);
 	h_case("adv_ipv4_total_length_inside_tcp_header", t_ipv4_totlen_short);
 	h_case("adv_ipv4_total_length_beyond_frame_not_answered", t_ipv4_totlen_beyond);
-	h_case("adv_malformed_counted_once_with_the_recorder", t_malformed_once_with_recorder);
 	h_case("adv_ipv6_payload_length_beyond_frame_not_answered", t_ipv6_payload_len_beyond);
 	h_case("adv_ipv4_ethertype_with_version_6_not_answered", t_ipv4_bad_version);
 	h_case("adv_ipv4_options_every_length", t_ipv4_options_every_length);

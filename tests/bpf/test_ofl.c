@@ -1085,6 +1085,44 @@ static void t_entry_origin_words(void)
 	}
 }
 
+/* With the offload on, TC ingress tail-calls the recorder (pf_ofl_tail,
+ * as run sets it up) for what it passes: a frame whose IP length runs
+ * past its end is counted as malformed once in either mode -- the
+ * recorder parses it again and counts nothing (pf_reparse_pkt). XDP
+ * mode with metadata: XDP counts it, and TC ingress, which takes the
+ * unflagged frame straight to the recorder, adds nothing. */
+static void t_malformed_once(void)
+{
+	static const struct h_delta once[] = { H_D(MALFORMED, 1), H_DEND };
+	static const struct h_delta none[] = { H_DEND };
+	__u32 key = PF_OFL_TAIL_REC;
+	int fd = bpf_program__fd(h_skel->progs.pf_ofl_tc);
+	int tail = bpf_map__fd(h_skel->maps.pf_ofl_tail);
+	bool meta = h_xdp() && !h_skel->rodata->pf_xdp_no_meta;
+	struct pkt_spec s;
+	struct h_run r;
+	__u8 b[PKT_MAX];
+	size_t n;
+
+	pkt_default(&s, 4);
+	s.pay = H_PREFLIGHT;
+	s.paylen = sizeof(H_PREFLIGHT) - 1;
+	s.cut = 20;
+	n = pkt_build(&s, b, sizeof(b));
+	if (!H_CHECK(!bpf_map_update_elem(tail, &key, &fd, BPF_ANY), "pf_ofl_tail: %s",
+		     strerror(errno)))
+		return;
+	h_cfg()->ofl_on = 1;
+	if (h_run(h_in, b, n, NULL, &r) &&
+	    H_CHECK(r.verdict == H_PASS && r.out_len == n && !memcmp(r.out, b, n),
+		    "frame cut 20 bytes short of its IP length: passed unchanged") &&
+	    h_check_deltas(&r, once) && meta && h_run(&h_tc_in, b, n, NULL, &r) &&
+	    H_CHECK(r.verdict == H_PASS, "TC ingress after XDP: passed"))
+		h_check_deltas(&r, none);
+	h_cfg()->ofl_on = 0;
+	bpf_map_delete_elem(tail, &key);
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -1102,4 +1140,5 @@ void test_ofl(void)
 	h_case("ofl_entry_overlap", t_entry_overlap);
 	h_case("ofl_entry_preflight_unnorm", t_entry_preflight_unnorm);
 	h_case("ofl_entry_origin_words", t_entry_origin_words);
+	h_case("ofl_malformed_counted_once", t_malformed_once);
 }

@@ -188,15 +188,16 @@ case_keepalive() {
 	pf_case_result
 }
 
-# kaclient_run ADDR EXPECT CONNS ROUNDS -- run kaclient from the netns,
-# bounded; sets KA_LINE (its summary line) and KA_RC.
+# kaclient_run ADDR EXPECT CONNS ROUNDS [OPTION...] -- run kaclient from
+# the netns, bounded, with any further kaclient options; sets KA_LINE (its
+# summary line) and KA_RC.
 kaclient_run() {
 	local addr=$1 expect=$2 conns=$3 rounds=$4 out=$CASE_DIR/kaclient.out
 	KA_RC=0
 	pf_ns timeout --foreground -k 5 120 "$PF_KACLIENT" --addr "$addr" --port "$PORT" \
 		--conns "$conns" --rounds "$rounds" --origin "$ORIGIN_OK" \
 		--acrh content-type,x-request-id --put-size 102400 --get-size 1048576 \
-		--timeout-ms 10000 --expect "$expect" >"$out" 2>&1 || KA_RC=$?
+		--timeout-ms 10000 --expect "$expect" "${@:5}" >"$out" 2>&1 || KA_RC=$?
 	KA_LINE=$(grep -m1 '^kaclient: conns=' "$out" || true)
 	pf_detail "${KA_LINE:-(no summary line; rc=$KA_RC)}"
 	[[ -n $KA_LINE && $KA_RC -eq 0 ]] || pf_detail_file "$out" 20
@@ -220,6 +221,26 @@ case_kaclient() {
 	puts_after=$(app_count PUT)
 	pf_expect_eq "app saw no OPTIONS" "$((after - before))" 0
 	pf_expect_eq "app saw every PUT" "$((puts_after - puts_before))" $((conns * rounds))
+	pf_case_result
+}
+
+# g2. Spliced IPv6 connections whose client then sends every segment
+# behind two extension headers (hop-by-hop, destination options; a
+# chain of up to PF_IP6_EXT_MAX is walked): still translated -- every
+# PUT and GET byte checked over the connection a preflight was answered
+# on --, their later preflights passed to the app (pass_ip).
+case_kaclient_ext6() {
+	newcase
+	[[ -x $PF_KACLIENT ]] || { pf_detail "$PF_KACLIENT missing"; return 1; }
+	local conns=2 rounds=10 before after
+	before=$(pf_stat pass_ip)
+	kaclient_run "$PF_V6_HOST" any "$conns" "$rounds" --ext6-from 1
+	pf_expect_eq "kaclient exit" "$KA_RC" 0
+	pf_expect_eq "errors" "$(kv "$KA_LINE" errors)" 0
+	pf_expect_eq "first round's preflights in the kernel" "$(kv "$KA_LINE" kernel)" "$conns"
+	pf_expect_eq "later preflights by the app" "$(kv "$KA_LINE" app)" $((conns * (rounds - 1)))
+	after=$(pf_stat pass_ip)
+	pf_expect_eq "pass_ip" "$((after - before))" $((conns * (rounds - 1)))
 	pf_case_result
 }
 
@@ -368,6 +389,7 @@ run_pass() {
 	pf_case "[$label] e. keep-alive: preflight + GET on one connection" case_keepalive
 	pf_case "[$label] f. kaclient IPv4 4x50, all preflights in the kernel" case_kaclient "$PF_V4_HOST"
 	pf_case "[$label] g. kaclient IPv6 4x50, all preflights in the kernel" case_kaclient "$PF_V6_HOST"
+	pf_case "[$label] g2. kaclient IPv6 2x10, extension headers after the first round" case_kaclient_ext6
 	pf_case "[$label] h. kaclient under 3% loss + 2% dup both ways" case_faults
 	pf_case "[$label] i. chromium fetch() PUT across origins" case_chromium
 	if ((!APP_ONLY)); then

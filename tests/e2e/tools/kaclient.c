@@ -4,7 +4,7 @@
  *            [--put-size BYTES] [--get-size BYTES] [--timeout-ms MS]
  *            [--acrh LIST] [--expect kernel|app|any] [--host HOST] [--mss BYTES]
  *            [--hold-ms MS] [--duration-s S] [--stop-file PATH] [--pause-ms MS]
- *            [--keepalive S]
+ *            [--keepalive S] [--ext6-from R]
  *            [--mix 0|1] [--scenario continue-body|early-body|hints]
  * Each of N threads opens ONE TCP connection (never reopened) and runs M
  * rounds of: OPTIONS preflight (answered by the kernel or by the app:
@@ -21,6 +21,9 @@
  * --pause-ms idles between each preflight and its PUT; --keepalive S turns
  * TCP keepalive on (idle S s, then 2 probes 1 s apart: unanswered, the
  * connection is aborted).
+ * --ext6-from R: from round R on, the connection's segments carry two
+ * IPv6 extension headers (hop-by-hop and destination options, each a
+ * PadN option: IPV6_HOPOPTS / IPV6_DSTOPTS, CAP_NET_RAW; IPv6 only).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -58,6 +61,7 @@ struct opts {
 	unsigned duration_s;   /* rounds until this many seconds passed (0: off) */
 	const char *stop_file; /* rounds until this file exists (NULL: off) */
 	unsigned mss;          /* TCP_MAXSEG before connect (0: the default) */
+	unsigned ext6_from;    /* --ext6-from R, plus 1 (0: off) */
 	uint64_t put_size, get_size;
 	enum expect expect;
 	struct sockaddr_storage ss;
@@ -646,6 +650,25 @@ err:
 	return -1;
 }
 
+/* set_ext6: from now on w's segments carry a hop-by-hop and a
+ * destination options header (8 bytes each, one PadN option of 4
+ * bytes). 0 or -1 (fatal). */
+static int set_ext6(struct worker *w)
+{
+	static const unsigned char eh[8] = { 0, 0, 1, 4, 0, 0, 0, 0 };
+
+	if (w->o->ss.ss_family != AF_INET6) {
+		fail(w, "--ext6-from: not an IPv6 connection");
+		return -1;
+	}
+	if (setsockopt(w->fd, IPPROTO_IPV6, IPV6_HOPOPTS, eh, sizeof(eh)) ||
+	    setsockopt(w->fd, IPPROTO_IPV6, IPV6_DSTOPTS, eh, sizeof(eh))) {
+		fail(w, "IPV6_HOPOPTS/IPV6_DSTOPTS: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* worker_main: one connection, all rounds; stops at the first fatal error. */
 static void *worker_main(void *arg)
 {
@@ -659,6 +682,8 @@ static void *worker_main(void *arg)
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		for (w->round = 0; w->round < w->o->rounds; w->round++) {
+			if (w->o->ext6_from && w->round + 1 == w->o->ext6_from && set_ext6(w))
+				break;
 			if (do_round(w))
 				break;
 			clock_gettime(CLOCK_MONOTONIC, &t);
@@ -744,6 +769,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->host = v;
 		else if (!strcmp(a, "--mss"))
 			o->mss = (unsigned)num_arg(a, v, 88, 65535);
+		else if (!strcmp(a, "--ext6-from"))
+			o->ext6_from = (unsigned)num_arg(a, v, 0, 100000000) + 1;
 		else if (!strcmp(a, "--expect") && !strcmp(v, "any"))
 			o->expect = EXPECT_ANY;
 		else if (!strcmp(a, "--expect") && !strcmp(v, "kernel"))
@@ -763,7 +790,7 @@ usage:
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
 		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
 		"[--duration-s S] [--stop-file PATH] [--mss BYTES] [--pause-ms MS] "
-		"[--keepalive S] [--mix 0|1]\n"
+		"[--keepalive S] [--ext6-from R] [--mix 0|1]\n"
 		"       [--scenario continue-body|early-body|hints]\n");
 	exit(2);
 }
