@@ -1,4 +1,4 @@
-/* BPF only (TC and XDP): TCP/IP checksums -- folding, incremental updates, a new segment's sums, verifying a request's. */
+/* BPF only (TC and XDP): TCP/IP checksums -- folding, incremental updates, a new segment's sums, verifying a request segment's (the datapath's and the offload recorder's). */
 /*
  * pf_csum.h -- every checksum the datapath computes, once. One's
  * complement sums come from bpf_csum_diff (a 32-bit partial sum, or a
@@ -10,6 +10,9 @@
  *                     pf_csum_words8 that of a 32-byte one, unmasked
  *   pf_csum_pseudo    the TCP pseudo-header sum of a segment (by hand)
  *   pf_csum_buf       the sum of a response payload being emitted
+ *   pf_csum_tcp_head  a segment's pseudo and TCP header sums, or that
+ *                     its checksum is trusted without one
+ *   pf_csum_reqbuf    the sum of a request-sized copy (PF_REQ_MAX)
  *   pf_verify_csum    is a request's TCP checksum right?
  */
 #ifndef PF_CSUM_H
@@ -275,38 +278,51 @@ static __always_inline int pf_copy_sum(void *ctx, bool xdp, __u32 off, struct pf
 
 extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 
-/* TC: did the device verify the skb's checksum (CHECKSUM_UNNECESSARY,
- * which the stack does not check again)? What
- * bpf_csum_level(BPF_CSUM_LEVEL_QUERY) >= 0 tells, read in place: no
- * helper call (bpf_cast_to_kern_ctx is a register move; the bitfield a
- * load from the trusted skb, as pf_sock's tcp_sock reads). */
-static __always_inline int pf_skb_csum_unnecessary(void *ctx)
+/* TC: the skb's ip_summed (PF_CHECKSUM_*), read in place: no helper
+ * call (bpf_cast_to_kern_ctx is a register move; the bitfield a load
+ * from the trusted skb, as pf_sock's tcp_sock reads). __u64, the read's
+ * own type: as __u32, pf_tc_ingress's code changed. */
+static __always_inline __u64 pf_skb_ip_summed(void *ctx)
 {
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(ctx);
 
-	return BPF_CORE_READ_BITFIELD(kskb, ip_summed) == PF_CHECKSUM_UNNECESSARY;
+	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
 }
 
-/* Verify the request's TCP checksum over the copy in s->req (summed: the
- * copy is pf_load_req's, whose s->req_sum then holds its sum if
- * pf_copy_sum took it): a segment
- * the stack would drop must not be answered. A CHECKSUM_PARTIAL packet
- * (veth/local with offload) carries only the folded pseudo-header sum,
- * which is accepted as such, before the payload is summed; at TC so is a
- * packet the device verified (CHECKSUM_UNNECESSARY), which the stack does
- * not check again. Returns 0 if valid. */
-static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_pkt *p,
-					  struct pf_scratch *s, bool summed)
+/* TC: did the device verify the skb's checksum (CHECKSUM_UNNECESSARY,
+ * which the stack does not check again)? What
+ * bpf_csum_level(BPF_CSUM_LEVEL_QUERY) >= 0 tells. */
+static __always_inline int pf_skb_csum_unnecessary(void *ctx)
+{
+	return pf_skb_ip_summed(ctx) == PF_CHECKSUM_UNNECESSARY;
+}
+
+/* pf_csum_tcp_head's answer for a segment whose checksum is not summed:
+ * above any 32-bit partial sum. */
+#define PF_CSUM_TRUSTED (1LL << 32)
+
+/* The first half of verifying segment p's TCP checksum, shared by the
+ * datapath (pf_verify_csum) and the offload's recorder (pf_ofl_csum_bad):
+ * PF_CSUM_TRUSTED if it need not be summed -- at TC a packet the device
+ * verified (CHECKSUM_UNNECESSARY), which the stack does not check again;
+ * a CHECKSUM_PARTIAL one (veth/local with offload), whose check field
+ * holds only the folded pseudo-header sum, accepted as such -- else the
+ * partial sum of the pseudo header and the TCP header (check field
+ * included): with the payload's sum added, a right checksum folds to
+ * 0xffff. th: 60 writable bytes (a map value) the header is read into.
+ * -1 if the header cannot be read, or the payload is longer than max (a
+ * constant). */
+static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct pf_pkt *p,
+					      __u8 *th, const __u32 max)
 {
 	__u32 n = p->pay_len, hl = p->tcp_hlen;
 	__s64 sum, psum;
-	__u8 *th = s->hdrs;
 	__u16 check;
 
-	if (hl > 60 || hl < 20 || n > PF_REQ_MAX)
+	if (hl > 60 || hl < 20 || n > max)
 		return -1;
 	if (!xdp && pf_skb_csum_unnecessary(ctx))
-		return 0;
+		return PF_CSUM_TRUSTED;
 	psum = pf_csum_pseudo(p->family, p->key.caddr, p->key.saddr, hl + n);
 	/* Verifier workaround: a masked 64-bit copy of the header length
 	 * ("R2 min value is negative") */
@@ -335,41 +351,75 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 				return -1;
 			check = *(__u16 *)(th + 16);
 			/* the header summed by hand (at most 15 words, the
-			 * rest of s->hdrs masked out): one bpf_csum_diff
-			 * call fewer, the same sum modulo 0xffff
-			 * (pf_csum_wide) */
+			 * rest of th masked out): one bpf_csum_diff call
+			 * fewer, the same sum modulo 0xffff (pf_csum_wide) */
 			sum = pf_csum_words(th, h / 4, 15, (__u32)psum);
 		}
 	}
 	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
 	if (check == pf_csum_fold(psum))
+		return PF_CSUM_TRUSTED;
+	return sum;
+}
+
+/* The n bytes at buf added to the partial sum seed, zero-padded to a
+ * multiple of 4 (3 bytes written past n: buf has PF_REQ_BUF bytes), in
+ * bpf_csum_diff calls of at most 512 bytes (older kernels refuse more at
+ * once). n at most PF_REQ_MAX: the callers' bound, not tested again (a
+ * test here changed the datapath's code). buf: a map value with 4096
+ * bytes from buf (the verifier's bounds on the masked offsets below).
+ * Returns the partial sum, or negative. */
+static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
+{
+	__u64 n4 = (n + 3) & ~3u, c;
+	__u32 k;
+
+	/* into the slack after the bytes (PF_REQ_BUF): PF_M would wrap to
+	 * the start of a 2046..2048-byte copy */
+	buf[(n + 0) & 4095] = 0;
+	buf[(n + 1) & 4095] = 0;
+	buf[(n + 2) & 4095] = 0;
+	for (k = 0; k < PF_REQ_MAX / 512; k++) {
+		c = n4 > 512 ? 512 : n4;
+		/* Verifier workaround: the size re-bounded by a mask, as in
+		 * pf_csum_buf (there against "R4 min value is negative,
+		 * either use unsigned or 'var &= const'"); 6.18 loads this
+		 * one without it, kept: the datapath's code unchanged */
+		barrier_var(c);
+		c &= 1023;
+		if (c)
+			sum = bpf_csum_diff(NULL, 0, (__be32 *)(buf + k * 512), c, (__u32)sum);
+		if (sum < 0)
+			return -1;
+		n4 -= c < n4 ? c : n4;
+	}
+	return sum;
+}
+
+/* Verify the request's TCP checksum over the copy in s->req (summed: the
+ * copy is pf_load_req's, whose s->req_sum then holds its sum if
+ * pf_copy_sum took it): a segment the stack would drop must not be
+ * answered. Trusted without a sum as pf_csum_tcp_head says. The header
+ * is read into s->hdrs. Returns 0 if valid. */
+static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_pkt *p,
+					  struct pf_scratch *s, bool summed)
+{
+	__u32 n = p->pay_len;
+	__s64 sum;
+
+	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, PF_REQ_MAX);
+	if (sum < 0)
+		return -1;
+	if (sum == PF_CSUM_TRUSTED)
 		return 0;
 	/* payload: summed as it was copied (pf_copy_sum) */
 	if (summed && s->req_sum >= 0)
 		return pf_csum_fold(pf_csum_wide((__u64)(__u32)sum + (__u32)s->req_sum)) ==
 		       0xffff ? 0 : -1;
-	/* else the copy in s->req, zero-padded to 4 bytes */
-	/* into the slack after the request (PF_REQ_BUF): PF_M would wrap to
-	 * the start of a 2046..2048-byte request */
-	s->req[(n + 0) & 4095] = 0;
-	s->req[(n + 1) & 4095] = 0;
-	s->req[(n + 2) & 4095] = 0;
-	{
-		__u64 n4 = (n + 3) & ~3u, c;
-		__u32 k;
-
-		for (k = 0; k < PF_REQ_MAX / 512; k++) {
-			c = n4 > 512 ? 512 : n4;
-			barrier_var(c);
-			c &= 1023;
-			if (c)
-				sum = bpf_csum_diff(NULL, 0, (__be32 *)(s->req + k * 512),
-						    c, (__u32)sum);
-			if (sum < 0)
-				return -1;
-			n4 -= c < n4 ? c : n4;
-		}
-	}
+	/* else the copy in s->req */
+	sum = pf_csum_reqbuf(s->req, n, sum);
+	if (sum < 0)
+		return -1;
 	return pf_csum_fold(sum) == 0xffff ? 0 : -1;
 }
 

@@ -51,5 +51,6 @@ struct sk_buff {
 } __attribute__((preserve_access_index));
 
 #define PF_CHECKSUM_UNNECESSARY 1
+#define PF_CHECKSUM_PARTIAL     3
 
 #endif /* PF_KERN_H */

@@ -115,7 +115,9 @@ struct {
 #define PF_OFL_OUT (2 * PF_REQ_MAX)
 
 struct pf_ofl_scratch {
-	__u8 buf[PF_REQ_BUF];      /* a request head, or response bytes */
+	/* a request head, response bytes, or a chunk of a request segment
+	 * being summed (pf_ofl_csum_bad) */
+	__u8 buf[PF_REQ_BUF];
 	struct pf_req r;
 	struct pf_match m;
 	struct pf_rhead h;

@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 
+#include "pf_csum.h"
 #include "pf_kern.h"
 #include "pf_maps.h"
 #include "pf_ofl_maps.h"
@@ -340,22 +341,107 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	return 0;
 }
 
+/* The longest payload of a segment that is not GRO-merged (an IP
+ * packet's 16-bit length): pf_ofl_csum_bad sums up to this many bytes. */
+#define PF_OFL_SEG_MAX 65536
+
+/* What pf_ofl_csum_cb needs of pf_ofl_csum_bad's frame. */
+struct pf_ofl_csum {
+	struct __sk_buff *skb;
+	struct pf_ofl_scratch *sc;
+	__s64 sum;    /* the partial sum so far; negative: failed */
+	__u32 off;    /* skb offset of the next chunk */
+	__u32 left;   /* payload bytes not summed yet */
+};
+
+/* Add the next chunk of the payload (at most PF_REQ_MAX bytes, copied
+ * into sc->buf) to c->sum: a bpf_loop callback, one chunk a call (a
+ * callback, so the verifier walks one chunk, not one per chunk a 64 KiB
+ * segment has). Returns 0 to go on, 1 when all is summed or it failed
+ * (c->sum negative). */
+PF_CALLBACK long pf_ofl_csum_cb(__u32 idx, void *ctx)
+{
+	struct pf_ofl_csum *c = ctx;
+	__u32 n = c->left < PF_REQ_MAX ? c->left : PF_REQ_MAX;
+
+	(void)idx;
+	if (!n)
+		return 1;
+	if (pf_ofl_load(c->skb, c->off, n, c->sc)) {
+		c->sum = -1;
+		return 1;
+	}
+	c->sum = pf_csum_reqbuf(c->sc->buf, n, c->sum);
+	c->off += n;
+	c->left -= n;
+	return c->sum < 0 || !c->left;
+}
+
+/* Is segment p's TCP checksum wrong (or its bytes unreadable)? The
+ * stack drops such a segment, so the recorder must take nothing from it
+ * (its retransmission brings the bytes again). Trusted as the preflight
+ * datapath trusts a request (pf_client_bytes): a GRO-merged skb, whose
+ * segments the stack verified while merging; one pf_csum_tcp_head
+ * trusts (CHECKSUM_UNNECESSARY, a check field holding the pseudo-header
+ * sum). Also a CHECKSUM_PARTIAL skb by its ip_summed (local traffic:
+ * veth, lo), which the stack does not verify: XDP's translation of a
+ * spliced connection's segment changes its field by hand (pf_csum_apply),
+ * so it no longer holds the pseudo-header sum. Otherwise summed, the
+ * payload in chunks of PF_REQ_MAX bytes through sc->buf (any length, up
+ * to a 64 KiB jumbo segment). A global function: verified once, its
+ * frame (the callback's context) off pf_ofl_tc's, the first on the
+ * recorder's deepest call chain, at 512 bytes ("combined stack size of 5
+ * calls is 528. Too large"); as a static one, pf_ofl_tc took 187k ->
+ * 282k processed instructions (the rest of the recorder walked again
+ * after each of its exits). */
+__noinline int pf_ofl_csum_bad(struct __sk_buff *skb, const struct pf_pkt *p,
+			       struct pf_ofl_scratch *sc)
+{
+	struct pf_ofl_csum c = { .skb = skb, .sc = sc };
+
+	if (!p || !sc)
+		return 1;
+	if (skb->gso_segs > 1 || pf_skb_ip_summed(skb) == PF_CHECKSUM_PARTIAL)
+		return 0;
+	c.off = p->pay_off;
+	c.left = p->pay_len;
+	c.sum = pf_csum_tcp_head(skb, false, p, sc->buf, PF_OFL_SEG_MAX);
+	if (c.sum == PF_CSUM_TRUSTED)
+		return 0;
+	if (c.sum < 0)
+		return 1;
+	bpf_loop(PF_OFL_SEG_MAX / PF_REQ_MAX, pf_ofl_csum_cb, &c, 0);
+	return c.sum < 0 || c.left || pf_csum_fold(c.sum) != 0xffff;
+}
+
 /* Record the request heads that start in segment p on st. Returns 1 if
  * the segment must be dropped (pf_ofl_head_cb: rc.drop), else 0. */
 static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_pkt *p,
 					 struct pf_ofl_sk *st, struct pf_ofl_scratch *sc)
 {
 	struct pf_ofl_rec rc = { .skb = skb, .p = p, .st = st, .sc = sc };
-	__u32 S = p->seq, E = p->seq + p->pay_len;
+	__u32 S, E = p->seq + p->pay_len;
 
 	/* a first look without the lock (a lock pair per request was a tenth
 	 * of the recorder's time): in_state and next only move forward, and
 	 * the commit below checks both again under the lock */
-	if (st->s.in_state != PF_OFL_IN_HEAD)
+	if (st->s.in_state != PF_OFL_IN_HEAD || !pf_ofl_before(st->s.next, E))
+		return 0; /* body bytes, or bytes already parsed */
+	/* a segment the stack drops moves nothing, not next, not the gap:
+	 * its retransmission is recorded (only segments that would be are
+	 * summed) */
+	if (pf_ofl_csum_bad(skb, p, sc)) {
+		pf_count(PF_STAT_OFL_IN_CSUM);
 		return 0;
+	}
+	/* read after the call: fewer values kept across it (pf_ofl_tc's
+	 * frame 8 bytes larger made "combined stack size of 5 calls is
+	 * 528. Too large"); next read again, it only moves forward */
+	S = p->seq;
+	E = p->seq + p->pay_len;
 	rc.next = st->s.next;
 	if (!pf_ofl_before(rc.next, E))
-		return 0; /* body bytes, or bytes already parsed */
+		return 0;
 	if (pf_ofl_before(rc.next, S)) {
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is

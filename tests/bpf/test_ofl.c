@@ -546,29 +546,35 @@ out:
 
 /* (c) pf_client_bytes: a first request whose checksum is wrong is
  * copied (then refused): the copy is rewritten, the parse is not. The
- * recorder on that segment (it does not check checksums) must not take
- * the earlier head's parse, which the word compare alone would let it
- * (same length, the copy is these bytes). The heads differ in a header
- * name: the earlier parse has an Origin where this head has none. */
+ * recorder refuses that segment too (ofl_in_csum); on the same bytes
+ * with the right checksum (its retransmission, before ingress parses
+ * it) it must not take the earlier head's parse, which the word compare
+ * alone would let it (same length, the copy is these bytes). The heads
+ * differ in a header name: the earlier parse has an Origin where this
+ * head has none. */
 static void t_reuse_cleared_by_client_bytes(void)
 {
 	const char *x = GET_O(OK_ORIGIN),
 		   *z = "GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\nXrigin: " OK_ORIGIN
 			"\r\n\r\n";
 	struct ocase k;
+	struct h_run r;
 
-	if (!ocase_open(&k, x, z))
-		goto out;
-	k.s[1].bad_csum = 1;
-	if (!record_fresh(&k.c[1], &k.s[1], &k.fresh))
+	if (!ocase_open(&k, x, z) || !record_fresh(&k.c[1], &k.s[1], &k.fresh))
 		goto out;
 	H_EQ(k.fresh.e.kind, PF_OFL_VARY, "entry kind");
+	k.s[1].bad_csum = 1;
 	if (!ingress(&k.s[0], true) || !scr_holds(x) || !ingress(&k.s[1], true))
 		goto out;
 	H_EQ(h_flow_count(), 1, "flows (the bad segment is not followed)");
+	H_EQ(scr_head_n(), 0, "head_n after the refused copy");
+	if (!oconn_arm(&k.c[1], k.s[1].seq) || !h_run_spec(&ofl_prog, &k.s[1], NULL, &r))
+		goto out;
+	H_EQ(r.delta[PF_STAT_OFL_IN_CSUM], 1, "ofl_in_csum (the bad segment)");
+	H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 0, "ofl_req_recorded (the bad segment)");
+	k.s[1].bad_csum = 0;
 	if (record(&k.c[1], &k.s[1], &k.got))
 		same_rec(&k.got, &k.fresh, "after a refused copy of the same length");
-	H_EQ(scr_head_n(), 0, "head_n after the refused copy");
 out:
 	ocase_close(&k);
 }
@@ -1123,6 +1129,112 @@ static void t_malformed_once(void)
 	bpf_map_delete_elem(tail, &key);
 }
 
+/* The recorder on frame (len bytes) of o, not armed again: what it
+ * counted (ofl_in_csum, ofl_req_recorded) and where o's next head is
+ * then. A check named what. */
+static void csum_run(const struct oconn *o, const __u8 *frame, size_t len,
+		     const struct h_env *env, long long d_csum, __u32 next, __u32 n_req,
+		     const char *what)
+{
+	struct pf_ofl_sk v;
+	struct h_run r;
+
+	if (!h_run(&ofl_prog, frame, len, env, &r) || !oconn_state(o, &v))
+		return;
+	H_CHECK(r.verdict == H_PASS && r.delta[PF_STAT_OFL_IN_CSUM] == d_csum &&
+			r.delta[PF_STAT_OFL_REQ_RECORDED] == (d_csum ? 0 : 1) &&
+			v.s.next == next && v.s.n_req == n_req &&
+			v.s.in_state == PF_OFL_IN_HEAD,
+		"%s: verdict %d, ofl_in_csum +%lld (want +%lld), ofl_req_recorded +%lld, "
+		"next %u (want %u), n_req %u (want %u), in_state %u",
+		what, r.verdict, r.delta[PF_STAT_OFL_IN_CSUM], d_csum,
+		r.delta[PF_STAT_OFL_REQ_RECORDED], v.s.next, next, v.s.n_req, n_req,
+		v.s.in_state);
+}
+
+/* A request segment whose TCP checksum is wrong (a test run's skb is
+ * CHECKSUM_NONE: summed) is not recorded -- next stays, counted
+ * ofl_in_csum -- and the same segment with the right checksum (its
+ * retransmission) then is. Without the check the bad copy was recorded
+ * and moved next past the head: the good one was "already parsed". */
+static void t_csum_bad_not_recorded(void)
+{
+	const char *x = GET_O(OK_ORIGIN);
+	__u8 frame[PKT_MAX];
+	struct ocase k;
+	size_t len;
+
+	if (!ocase_open(&k, x, NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	k.s[0].bad_csum = 1;
+	len = pkt_build(&k.s[0], frame, sizeof(frame));
+	csum_run(&k.c[0], frame, len, NULL, 1, S0, 0, "bad checksum");
+	k.s[0].bad_csum = 0;
+	len = pkt_build(&k.s[0], frame, sizeof(frame));
+	csum_run(&k.c[0], frame, len, NULL, 0, S0 + (__u32)strlen(x), 1, "its retransmission");
+out:
+	ocase_close(&k);
+}
+
+/* A segment longer than PF_REQ_MAX (a head and its Content-Length body,
+ * 3000 bytes) is summed in chunks through the recorder's buffer: one
+ * byte changed in the second chunk after the checksum was computed (the
+ * field right for the bytes sent) is not recorded; the segment as sent
+ * is, next past its body. (A test run's skb holds at most about 3.5 KiB:
+ * two chunks here, up to 32 in a 64 KiB one.) */
+static void t_csum_two_chunks(void)
+{
+	static char pay[3001];
+	const unsigned total = 3000;
+	__u8 frame[PKT_MAX], bad[PKT_MAX];
+	struct ocase k;
+	size_t len;
+	int h;
+
+	h = snprintf(pay, sizeof(pay),
+		     "PUT /v1/items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+		     "\r\nContent-Length: 2000\r\n\r\n");
+	/* the body fills the segment: its length in place of the 2000 */
+	snprintf(pay, sizeof(pay),
+		 "PUT /v1/items HTTP/1.1\r\nHost: api.example.com\r\nOrigin: " OK_ORIGIN
+		 "\r\nContent-Length: %4u\r\n\r\n", total - (unsigned)h);
+	memset(pay + h, 'b', total - (unsigned)h);
+	pay[total] = 0;
+	if (!ocase_open(&k, pay, NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	len = pkt_build(&k.s[0], frame, sizeof(frame));
+	if (!H_CHECK(k.s[0].paylen == total && len > total, "payload %u bytes, frame %zu",
+		     k.s[0].paylen, len))
+		goto out;
+	memcpy(bad, frame, len);
+	bad[len - total + 2500] ^= 0x10; /* a body byte in the second chunk */
+	csum_run(&k.c[0], bad, len, NULL, 1, S0, 0, "a byte changed past 2048");
+	csum_run(&k.c[0], frame, len, NULL, 0, S0 + total, 1, "as sent");
+out:
+	ocase_close(&k);
+}
+
+/* A GRO-merged skb (gso_segs > 1) is trusted as the preflight datapath
+ * trusts it (pf_client_bytes): the stack verified its segments while
+ * merging, its header checksum is the first segment's. Recorded
+ * whatever its check field says. */
+static void t_csum_gro_trusted(void)
+{
+	const char *x = GET_O(OK_ORIGIN);
+	struct h_env gro = { .gso_segs = 2 };
+	__u8 frame[PKT_MAX];
+	struct ocase k;
+	size_t len;
+
+	if (!ocase_open(&k, x, NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	k.s[0].bad_csum = 1;
+	len = pkt_build(&k.s[0], frame, sizeof(frame));
+	csum_run(&k.c[0], frame, len, &gro, 0, S0 + (__u32)strlen(x), 1, "GRO");
+out:
+	ocase_close(&k);
+}
+
 void test_ofl(void)
 {
 	h_case("ofl_reuse_same_head", t_reuse_same_head);
@@ -1141,4 +1253,7 @@ void test_ofl(void)
 	h_case("ofl_entry_preflight_unnorm", t_entry_preflight_unnorm);
 	h_case("ofl_entry_origin_words", t_entry_origin_words);
 	h_case("ofl_malformed_counted_once", t_malformed_once);
+	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
+	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
+	h_case("ofl_csum_gro_trusted", t_csum_gro_trusted);
 }
