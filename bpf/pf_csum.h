@@ -397,7 +397,8 @@ static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
 }
 
 /* Verify the request's TCP checksum over the copy in s->req (summed: the
- * copy is pf_load_req's, whose s->req_sum then holds its sum if
+ * copy is pf_load_req's of the whole payload, p->pay_len bytes -- both
+ * callers load exactly that -- whose s->req_sum then holds its sum if
  * pf_copy_sum took it): a segment the stack would drop must not be
  * answered. Trusted without a sum as pf_csum_tcp_head says. The header
  * is read into s->hdrs. Returns 0 if valid. */

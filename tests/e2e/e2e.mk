@@ -38,8 +38,9 @@ e2e-tools: $(E2E_TOOLS) $(E2E_BPF_OBJS) $(E2E_PRELOADS)
 # detach, drain), its slow path, operators' tooling (a ConfigMap's
 # ..data swap, /healthz), the response offload, its TC neighbours (tcx,
 # clsact), restarts into other builds (git history), its systemd unit and
-# sd_notify; the daemon's guarantees once more with the legacy clsact
-# attach
+# sd_notify; the offload's pairing and byte-exact cases once more with the
+# client's checksums computed in software (tx off); the daemon's
+# guarantees once more with the legacy clsact attach
 e2e: all e2e-tools
 	$(Q)rc=0; for m in tc xdp; do \
 		bash tests/e2e/run.sh --mode $$m || rc=1; \
@@ -54,6 +55,7 @@ e2e: all e2e-tools
 		bash tests/e2e/coexist.sh --mode $$m || rc=1; \
 		bash tests/e2e/upgrade.sh --mode $$m || rc=1; \
 		bash tests/e2e/systemd.sh --mode $$m || rc=1; \
+		PF_TX_OFF=1 PF_CASES='^\[[a-z]+\] [acgh]\. ' bash tests/e2e/offload.sh --mode $$m || rc=1; \
 	done; PF_TC_ATTACH=clsact bash tests/e2e/daemon.sh --mode tc || rc=1; exit $$rc
 
 # longer fault soak: the hardening cases with 60 s for the soak, delay and

@@ -1069,6 +1069,10 @@ main() {
 
 	local topo=()
 	[[ $MODE == xdp ]] && topo+=(--xdp-peer)
+	# PF_TX_OFF=1: the client's stack sums every segment (ethtool tx off),
+	# so the recorder checks each request's checksum (pf_ofl_csum_bad)
+	# where with offload it trusts CHECKSUM_PARTIAL
+	[[ ${PF_TX_OFF:-0} == 1 ]] && topo+=(--tx-off)
 	pf_topo_up "${topo[@]}" >/dev/null || { pf_fail "topology up"; pf_summary; }
 	PF_APP_CGROUP=$CG pf_start_app --no-cors \
 		--listen "$PF_V4_HOST:$PORT" --listen "[$PF_V6_HOST]:$PORT" \
