@@ -311,9 +311,13 @@ static __always_inline int pf_skb_csum_unnecessary(void *ctx)
  * included): with the payload's sum added, a right checksum folds to
  * 0xffff. th: 60 writable bytes (a map value) the header is read into.
  * -1 if the header cannot be read, or the payload is longer than max (a
- * constant). */
+ * constant). field (a constant): a check field equal to the folded
+ * pseudo-header sum is taken for CHECKSUM_PARTIAL -- the datapath's way,
+ * which works at XDP too; a caller that reads ip_summed instead (the
+ * recorder) passes false, so that a corrupted segment whose field
+ * happens to equal that sum (one in 65,536) is summed, not trusted. */
 static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct pf_pkt *p,
-					      __u8 *th, const __u32 max)
+					      __u8 *th, const __u32 max, const bool field)
 {
 	__u32 n = p->pay_len, hl = p->tcp_hlen;
 	__s64 sum, psum;
@@ -357,7 +361,7 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 		}
 	}
 	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
-	if (check == pf_csum_fold(psum))
+	if (field && check == pf_csum_fold(psum))
 		return PF_CSUM_TRUSTED;
 	return sum;
 }
@@ -408,7 +412,7 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 	__u32 n = p->pay_len;
 	__s64 sum;
 
-	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, PF_REQ_MAX);
+	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, PF_REQ_MAX, true);
 	if (sum < 0)
 		return -1;
 	if (sum == PF_CSUM_TRUSTED)

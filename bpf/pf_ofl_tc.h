@@ -381,12 +381,13 @@ PF_CALLBACK long pf_ofl_csum_cb(__u32 idx, void *ctx)
  * stack drops such a segment, so the recorder must take nothing from it
  * (its retransmission brings the bytes again). Trusted as the preflight
  * datapath trusts a request (pf_client_bytes): a GRO-merged skb, whose
- * segments the stack verified while merging; one pf_csum_tcp_head
- * trusts (CHECKSUM_UNNECESSARY, a check field holding the pseudo-header
- * sum). Also a CHECKSUM_PARTIAL skb by its ip_summed (local traffic:
- * veth, lo), which the stack does not verify: XDP's translation of a
- * spliced connection's segment changes its field by hand (pf_csum_apply),
- * so it no longer holds the pseudo-header sum. Otherwise summed, the
+ * segments the stack verified while merging; one the device verified
+ * (CHECKSUM_UNNECESSARY, pf_csum_tcp_head). A CHECKSUM_PARTIAL skb
+ * (local traffic: veth, lo), which the stack does not verify, by its
+ * ip_summed, not by its check field (pf_csum_tcp_head's field false):
+ * XDP's translation of a spliced connection's segment changes that field
+ * by hand (pf_csum_apply), and a corrupted segment's field may equal the
+ * pseudo-header sum by chance. Otherwise summed, the
  * payload in chunks of PF_REQ_MAX bytes through sc->buf (any length, up
  * to a 64 KiB jumbo segment). A global function: verified once, its
  * frame (the callback's context) off pf_ofl_tc's, the first on the
@@ -405,7 +406,7 @@ __noinline int pf_ofl_csum_bad(struct __sk_buff *skb, const struct pf_pkt *p,
 		return 0;
 	c.off = p->pay_off;
 	c.left = p->pay_len;
-	c.sum = pf_csum_tcp_head(skb, false, p, sc->buf, PF_OFL_SEG_MAX);
+	c.sum = pf_csum_tcp_head(skb, false, p, sc->buf, PF_OFL_SEG_MAX, false);
 	if (c.sum == PF_CSUM_TRUSTED)
 		return 0;
 	if (c.sum < 0)

@@ -1177,15 +1177,16 @@ out:
 }
 
 /* A segment longer than PF_REQ_MAX (a head and its Content-Length body,
- * 3000 bytes) is summed in chunks through the recorder's buffer: one
+ * total bytes) is summed in chunks through the recorder's buffer: one
  * byte changed in the second chunk after the checksum was computed (the
  * field right for the bytes sent) is not recorded; the segment as sent
- * is, next past its body. (A test run's skb holds at most about 3.5 KiB:
- * two chunks here, up to 32 in a 64 KiB one.) */
-static void t_csum_two_chunks(void)
+ * is, next past its body. total 3003: the last chunk (955 bytes) is
+ * zero-padded over the first chunk's bytes left in the buffer. (A test
+ * run's skb holds at most about 3.5 KiB: two chunks here, up to 32 in a
+ * 64 KiB one.) */
+static void csum_two_chunks(const unsigned total)
 {
-	static char pay[3001];
-	const unsigned total = 3000;
+	static char pay[3004];
 	__u8 frame[PKT_MAX], bad[PKT_MAX];
 	struct ocase k;
 	size_t len;
@@ -1210,6 +1211,38 @@ static void t_csum_two_chunks(void)
 	bad[len - total + 2500] ^= 0x10; /* a body byte in the second chunk */
 	csum_run(&k.c[0], bad, len, NULL, 1, S0, 0, "a byte changed past 2048");
 	csum_run(&k.c[0], frame, len, NULL, 0, S0 + total, 1, "as sent");
+out:
+	ocase_close(&k);
+}
+
+static void t_csum_two_chunks(void) { csum_two_chunks(3000); }
+static void t_csum_two_chunks_odd(void) { csum_two_chunks(3003); }
+
+/* A bad segment beyond the next head (the next request's bytes, the head
+ * still to come) is refused before it can mark a gap: counted, no gap;
+ * the head then recorded with recording going on. Marked, its gap_end
+ * past the head's end stopped the recording (ofl_in_gap) for a segment
+ * the kernel drops. */
+static void t_csum_bad_beyond_next(void)
+{
+	const char *x = GET_O(OK_ORIGIN);
+	struct pkt_spec far;
+	struct pf_ofl_sk v;
+	__u8 frame[PKT_MAX];
+	struct ocase k;
+	size_t len;
+
+	if (!ocase_open(&k, x, NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	far = k.s[0];
+	far.seq += (__u32)strlen(x);
+	far.bad_csum = 1;
+	len = pkt_build(&far, frame, sizeof(frame));
+	csum_run(&k.c[0], frame, len, NULL, 1, S0, 0, "bad, beyond the next head");
+	if (!oconn_state(&k.c[0], &v) || !H_CHECK(!v.s.has_gap, "a gap marked"))
+		goto out;
+	len = pkt_build(&k.s[0], frame, sizeof(frame));
+	csum_run(&k.c[0], frame, len, NULL, 0, S0 + (__u32)strlen(x), 1, "the head");
 out:
 	ocase_close(&k);
 }
@@ -1255,5 +1288,7 @@ void test_ofl(void)
 	h_case("ofl_malformed_counted_once", t_malformed_once);
 	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
+	h_case("ofl_csum_two_chunks_odd", t_csum_two_chunks_odd);
+	h_case("ofl_csum_bad_beyond_next", t_csum_bad_beyond_next);
 	h_case("ofl_csum_gro_trusted", t_csum_gro_trusted);
 }
