@@ -1152,6 +1152,19 @@ static void csum_run(const struct oconn *o, const __u8 *frame, size_t len,
 		v.s.in_state);
 }
 
+/* k's first segment, its checksum bad or right, built and run through
+ * the recorder in env (csum_run's expectations). */
+static void csum_send(struct ocase *k, int bad, const struct h_env *env, long long d_csum,
+		      __u32 next, __u32 n_req, const char *what)
+{
+	__u8 frame[PKT_MAX];
+	size_t len;
+
+	k->s[0].bad_csum = bad;
+	len = pkt_build(&k->s[0], frame, sizeof(frame));
+	csum_run(&k->c[0], frame, len, env, d_csum, next, n_req, what);
+}
+
 /* A request segment whose TCP checksum is wrong (a test run's skb is
  * CHECKSUM_NONE: summed) is not recorded -- next stays, counted
  * ofl_in_csum -- and the same segment with the right checksum (its
@@ -1160,19 +1173,12 @@ static void csum_run(const struct oconn *o, const __u8 *frame, size_t len,
 static void t_csum_bad_not_recorded(void)
 {
 	const char *x = GET_O(OK_ORIGIN);
-	__u8 frame[PKT_MAX];
 	struct ocase k;
-	size_t len;
 
-	if (!ocase_open(&k, x, NULL) || !oconn_arm(&k.c[0], S0))
-		goto out;
-	k.s[0].bad_csum = 1;
-	len = pkt_build(&k.s[0], frame, sizeof(frame));
-	csum_run(&k.c[0], frame, len, NULL, 1, S0, 0, "bad checksum");
-	k.s[0].bad_csum = 0;
-	len = pkt_build(&k.s[0], frame, sizeof(frame));
-	csum_run(&k.c[0], frame, len, NULL, 0, S0 + (__u32)strlen(x), 1, "its retransmission");
-out:
+	if (ocase_open(&k, x, NULL) && oconn_arm(&k.c[0], S0)) {
+		csum_send(&k, 1, NULL, 1, S0, 0, "bad checksum");
+		csum_send(&k, 0, NULL, 0, S0 + (__u32)strlen(x), 1, "its retransmission");
+	}
 	ocase_close(&k);
 }
 
@@ -1241,8 +1247,7 @@ static void t_csum_bad_beyond_next(void)
 	csum_run(&k.c[0], frame, len, NULL, 1, S0, 0, "bad, beyond the next head");
 	if (!oconn_state(&k.c[0], &v) || !H_CHECK(!v.s.has_gap, "a gap marked"))
 		goto out;
-	len = pkt_build(&k.s[0], frame, sizeof(frame));
-	csum_run(&k.c[0], frame, len, NULL, 0, S0 + (__u32)strlen(x), 1, "the head");
+	csum_send(&k, 0, NULL, 0, S0 + (__u32)strlen(x), 1, "the head");
 out:
 	ocase_close(&k);
 }
@@ -1255,16 +1260,10 @@ static void t_csum_gro_trusted(void)
 {
 	const char *x = GET_O(OK_ORIGIN);
 	struct h_env gro = { .gso_segs = 2 };
-	__u8 frame[PKT_MAX];
 	struct ocase k;
-	size_t len;
 
-	if (!ocase_open(&k, x, NULL) || !oconn_arm(&k.c[0], S0))
-		goto out;
-	k.s[0].bad_csum = 1;
-	len = pkt_build(&k.s[0], frame, sizeof(frame));
-	csum_run(&k.c[0], frame, len, &gro, 0, S0 + (__u32)strlen(x), 1, "GRO");
-out:
+	if (ocase_open(&k, x, NULL) && oconn_arm(&k.c[0], S0))
+		csum_send(&k, 1, &gro, 0, S0 + (__u32)strlen(x), 1, "GRO");
 	ocase_close(&k);
 }
 
