@@ -429,8 +429,8 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 	if (st->s.in_state != PF_OFL_IN_HEAD || !pf_ofl_before(st->s.next, E))
 		return 0; /* body bytes, or bytes already parsed */
 	/* a segment the stack drops moves nothing, not next, not the gap:
-	 * its retransmission is recorded (only segments that would be are
-	 * summed) */
+	 * its retransmission is recorded (summed: only segments with bytes
+	 * at or past next, a head's or a gap's) */
 	if (pf_ofl_csum_bad(skb, p, sc)) {
 		pf_count(PF_STAT_OFL_IN_CSUM);
 		return 0;
