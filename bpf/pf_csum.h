@@ -369,20 +369,24 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 /* The n bytes at buf added to the partial sum seed, zero-padded to a
  * multiple of 4 (3 bytes written past n: buf has PF_REQ_BUF bytes), in
  * bpf_csum_diff calls of at most 512 bytes (older kernels refuse more at
- * once). n at most PF_REQ_MAX: the callers' bound, not tested again (a
- * test here changed the datapath's code). buf: a map value with 4096
- * bytes from buf (the verifier's bounds on the masked offsets below).
+ * once). n at most PF_REQ_MAX (else -1). buf: PF_REQ_BUF bytes of a map
+ * value.
  * Returns the partial sum, or negative. */
 static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
 {
-	__u64 n4 = (n + 3) & ~3u, c;
+	__u64 n4 = (n + 3) & ~3u, c, e = n;
 	__u32 k;
 
 	/* into the slack after the bytes (PF_REQ_BUF): PF_M would wrap to
-	 * the start of a 2046..2048-byte copy */
-	buf[(n + 0) & 4095] = 0;
-	buf[(n + 1) & 4095] = 0;
-	buf[(n + 2) & 4095] = 0;
+	 * the start of a copy of PF_REQ_MAX - 2 bytes or more. Verifier
+	 * workaround: one 64-bit register for the bound and the index (see
+	 * pf_load_req) */
+	barrier_var(e);
+	if (e > PF_REQ_MAX)
+		return -1;
+	buf[e] = 0;
+	buf[e + 1] = 0;
+	buf[e + 2] = 0;
 	for (k = 0; k < PF_REQ_MAX / 512; k++) {
 		c = n4 > 512 ? 512 : n4;
 		/* Verifier workaround: the size re-bounded by a mask, as in

@@ -110,9 +110,9 @@ struct {
 #define PF_OFL_SCR_TC  0
 #define PF_OFL_SCR_MSG 1
 
-/* The longest edited response head: a head of PF_REQ_MAX bytes and
+/* The longest edited response head: a head of PF_RHEAD_MAX bytes and
  * PF_RESP_MAX inserted (a power of 2). */
-#define PF_OFL_OUT (2 * PF_REQ_MAX)
+#define PF_OFL_OUT (2 * PF_RHEAD_MAX)
 
 struct pf_ofl_scratch {
 	/* a request head, response bytes, or a chunk of a request segment
@@ -168,9 +168,11 @@ struct {
 
 /* Shadow mode: hand the len-byte head in sc->buf (request idx of key) to
  * the daemon. A full ring loses the record: the daemon counts the
- * response it cannot pair. */
-static __always_inline void pf_shd_submit(const struct pf_flow_key *key, __u32 idx,
-					  __u32 kind, __u32 len, struct pf_ofl_scratch *sc)
+ * response it cannot pair. Not inlined: the key's copy took 12 spill
+ * slots of its caller's frame (pf_ofl_head_cb, on the recorder's deepest
+ * call chain: "combined stack size of 5 calls is 528. Too large"). */
+static __noinline void pf_shd_submit(const struct pf_flow_key *key, __u32 idx,
+				     __u32 kind, __u32 len, struct pf_ofl_scratch *sc)
 {
 	struct pf_shd_rec *rec;
 	__u64 n = len;

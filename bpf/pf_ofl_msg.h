@@ -73,12 +73,12 @@ __noinline int pf_ofl_msg_copy(struct sk_msg_md *msg, struct pf_ofl_scratch *sc,
 	__u32 k, i, w;
 	__u8 *p, *pe;
 
-	if (!msg || !sc || n > PF_REQ_MAX)
+	if (!msg || !sc || n > PF_RHEAD_MAX)
 		return -1;
 	p = (void *)(long)msg->data;
 	pe = (void *)(long)msg->data_end;
 	w = n / 8;
-	for (k = 0; k < PF_REQ_MAX / 8; k++) {
+	for (k = 0; k < PF_RHEAD_MAX / 8; k++) {
 		if (k >= w)
 			break;
 		if (p + 8 > pe)
@@ -92,13 +92,13 @@ __noinline int pf_ofl_msg_copy(struct sk_msg_md *msg, struct pf_ofl_scratch *sc,
 			break;
 		if (p + 1 > pe)
 			return -1;
-		sc->buf[i & (PF_REQ_MAX - 1)] = *p++;
+		sc->buf[i & (PF_RHEAD_MAX - 1)] = *p++;
 	}
 	return 0;
 }
 
 /* Do data to data_end span exactly the message's first n bytes (n <=
- * PF_OFL_OUT + PF_REQ_MAX), as bpf_msg_pull_data(msg, 0, n) leaves them?
+ * PF_OFL_OUT + PF_RHEAD_MAX), as bpf_msg_pull_data(msg, 0, n) leaves them?
  * Exactly, not "at least": pf_ofl_compose's pieces are bounded by
  * data_end, and when the ring is full the push copies the old first
  * element in behind the new head (data_end = data + n + its length);
@@ -107,22 +107,22 @@ static __always_inline int pf_ofl_msg_linear(struct sk_msg_md *msg, __u64 n)
 {
 	void *d = (void *)(long)msg->data, *de = (void *)(long)msg->data_end;
 
-	return n <= PF_OFL_OUT + PF_REQ_MAX && d + n == de;
+	return n <= PF_OFL_OUT + PF_RHEAD_MAX && d + n == de;
 }
 
-/* Copy the first min(size, PF_REQ_MAX) bytes of the message into
+/* Copy the first min(size, PF_RHEAD_MAX) bytes of the message into
  * sc->buf. Returns their number, or -1. */
 static __always_inline int pf_ofl_msg_load(struct sk_msg_md *msg, struct pf_ofl_scratch *sc)
 {
 	__u64 n = msg->size;
 	void *d, *de;
 
-	if (n > PF_REQ_MAX)
-		n = PF_REQ_MAX;
+	if (n > PF_RHEAD_MAX)
+		n = PF_RHEAD_MAX;
 	/* Verifier workaround: one 64-bit register for test and use (see
 	 * pf_load_req) */
 	barrier_var(n);
-	if (n == 0 || n > PF_REQ_MAX)
+	if (n == 0 || n > PF_RHEAD_MAX)
 		return -1;
 	d = (void *)(long)msg->data;
 	de = (void *)(long)msg->data_end;
@@ -248,7 +248,7 @@ __noinline int pf_ofl_piece(struct sk_msg_md *msg, struct pf_ofl_scratch *sc, __
 	 * its use (see pf_load_req); a 32-bit one left the pointer unbounded
 	 * ("R7 offset is outside of the packet") */
 	barrier_var(at);
-	if (!msg || !sc || n > PF_REQ_MAX || s > PF_REQ_MAX || at > PF_OFL_OUT)
+	if (!msg || !sc || n > PF_RHEAD_MAX || s > PF_RHEAD_MAX || at > PF_OFL_OUT)
 		return -1;
 	/* the source chosen once, not per word: its base and index mask */
 	if (src & PF_OFL_INS) {
@@ -258,13 +258,13 @@ __noinline int pf_ofl_piece(struct sk_msg_md *msg, struct pf_ofl_scratch *sc, __
 		mask = PF_RESP_MAX - 1;
 	} else {
 		b = sc->buf;
-		mask = PF_REQ_MAX - 1;
+		mask = PF_RHEAD_MAX - 1;
 	}
 	p = (void *)(long)msg->data;
 	pe = (void *)(long)msg->data_end;
 	p += at;
 	w = n / 16;
-	for (k = 0; k < PF_REQ_MAX / 16; k++) {
+	for (k = 0; k < PF_RHEAD_MAX / 16; k++) {
 		if (k >= w)
 			break;
 		x = pf_ld64(b + ((s + 16 * k) & mask));
@@ -294,7 +294,7 @@ __noinline int pf_ofl_piece(struct sk_msg_md *msg, struct pf_ofl_scratch *sc, __
 		at += n - 8;
 		/* Verifier workaround: as above */
 		barrier_var(at);
-		if (at > PF_OFL_OUT + PF_REQ_MAX)
+		if (at > PF_OFL_OUT + PF_RHEAD_MAX)
 			return -1;
 		p += at;
 		if (p + 8 > pe)

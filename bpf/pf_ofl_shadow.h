@@ -125,7 +125,7 @@ PF_CALLBACK long pf_shd_turn_cb(__u32 idx, void *ctx)
 		st->out_state = st->out_after;
 		return 0;
 	}
-	n = E - at < PF_REQ_MAX ? E - at : PF_REQ_MAX;
+	n = E - at < PF_RHEAD_MAX ? E - at : PF_RHEAD_MAX;
 	if (pf_ofl_load(t->skb, p->pay_off + (at - S), n, sc)) {
 		pf_shd_stop(st, PF_STAT_OFL_EDIT_FAILED);
 		return 1;

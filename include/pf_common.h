@@ -40,7 +40,14 @@
 #define PF_FIXED_MAX      320    /* precomputed per-rule response tail */
 #define PF_REJECT_MAX     192    /* precomputed per-rule 403 tail */
 #define PF_MAX_LINES      48     /* header lines looked at */
-#define PF_LINE_MAX       1024   /* longest header line */
+#define PF_LINE_MAX       1024   /* longest request header line */
+/* Response heads (pf_rhead.h: the offload's SK_MSG program, shadow mode)
+ * are read in a request-sized buffer up to these bounds: each bound is
+ * loop iterations the verifier walks in pf_ofl_msg (a power of 2). */
+#define PF_RHEAD_MAX      2048   /* longest response head */
+#define PF_RHEAD_LINE_MAX 1024   /* longest response header line */
+_Static_assert(PF_RHEAD_LINE_MAX <= PF_RHEAD_MAX && PF_RHEAD_MAX <= PF_REQ_MAX,
+	       "a response head fits the request-sized buffer it is read into");
 #define PF_ACRH_MAX_LEN   256    /* longest Access-Control-Request-Headers value */
 #define PF_ACRH_MAX_TOKENS 16    /* most names in that value */
 /* IPv6 extension headers walked to a segment's TCP header (bpf/pf_pkt.h).

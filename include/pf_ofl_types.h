@@ -161,7 +161,7 @@ struct pf_ofl_sk {
  * daemon pairs them by (key, idx), decides the request as the datapath
  * would, and compares its answer with the app's field by field
  * (user/shadow.c). */
-#define PF_SHD_HEAD_MAX 2048
+#define PF_SHD_HEAD_MAX PF_REQ_MAX /* a request head (a response head: PF_RHEAD_MAX) */
 
 enum pf_shd_kind {
 	PF_SHD_REQ = 1,     /* a request head the app is about to read */

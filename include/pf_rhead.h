@@ -9,7 +9,7 @@
  * Input: buf with PF_REQ_BUF readable bytes of which the first n are the
  * bytes at hand (the head and maybe more); the same buffer geometry and
  * scanning primitives as the request parser (pf_http.h, pf_scan.h), so heads
- * up to PF_REQ_MAX bytes are looked at. Conservative like that parser:
+ * up to PF_RHEAD_MAX bytes are looked at. Conservative like that parser:
  * anything unusual (obs-fold, a tab in a value, bare LF, conflicting
  * Content-Length, too many lines) is PF_RH_BAD and the caller leaves the
  * connection's bytes alone.
@@ -23,8 +23,8 @@ enum pf_rh_res {
 	PF_RH_OK = 0,
 	PF_RH_INCOMPLETE,   /* the head does not end within n bytes */
 	PF_RH_BAD,          /* not a response head the offload edits */
-	PF_RH_TOO_LONG,     /* a line over PF_LINE_MAX, more than PF_MAX_LINES
-			     * lines, or a head over PF_REQ_MAX */
+	PF_RH_TOO_LONG,     /* a line over PF_RHEAD_LINE_MAX, more than PF_MAX_LINES
+			     * lines, or a head over PF_RHEAD_MAX */
 };
 
 /* Transfer-Encoding of the response. */
@@ -281,13 +281,13 @@ PF_INLINE long pf_rh_line(const __u8 *b, struct pf_rhead *h)
 		h->res = colon - pos == 64 ? PF_RH_TOO_LONG : PF_RH_BAD;
 		return 1;
 	}
-	lim = n < colon + 1 + PF_LINE_MAX ? n : colon + 1 + PF_LINE_MAX;
+	lim = n < colon + 1 + PF_RHEAD_LINE_MAX ? n : colon + 1 + PF_RHEAD_LINE_MAX;
 	end = PF_LAUNDER(h->tmp[1], pf_scan_split(b, colon + 1, lim, 0x20, PF_RH_SCAN_IN));
 	if (end >= n || end + 1 >= n) {
 		h->res = PF_RH_INCOMPLETE;
 		return 1;
 	}
-	if (end >= colon + 1 + PF_LINE_MAX) {
+	if (end >= colon + 1 + PF_RHEAD_LINE_MAX) {
 		h->res = PF_RH_TOO_LONG;
 		return 1;
 	}
@@ -345,8 +345,8 @@ PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
 	__u8 c;
 
 	__builtin_memset(h, 0, sizeof(*h));
-	if (n > PF_REQ_MAX)
-		n = PF_REQ_MAX;
+	if (n > PF_RHEAD_MAX)
+		n = PF_RHEAD_MAX;
 	h->n = n;
 	/* "HTTP/1.1 " or "HTTP/1.0 ": a prefix of it is incomplete. The
 	 * first 8 bytes as one word (a byte loop was a tenth of a short
@@ -387,10 +387,10 @@ PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
 		return h->res;
 	}
 	/* the reason phrase up to CRLF */
-	lim = n < 12 + PF_LINE_MAX ? n : 12 + PF_LINE_MAX;
+	lim = n < 12 + PF_RHEAD_LINE_MAX ? n : 12 + PF_RHEAD_LINE_MAX;
 	end = PF_LAUNDER(h->tmp[0], pf_scan_ctl(buf, 12, lim, 0x20));
 	if (end + 1 >= n) {
-		h->res = end >= 12 + PF_LINE_MAX ? PF_RH_TOO_LONG : PF_RH_INCOMPLETE;
+		h->res = end >= 12 + PF_RHEAD_LINE_MAX ? PF_RH_TOO_LONG : PF_RH_INCOMPLETE;
 		return h->res;
 	}
 	if (buf[PF_M(end)] != '\r' || buf[PF_M(end + 1)] != '\n') {
@@ -403,7 +403,7 @@ PF_INLINE int pf_rhead_scan(const __u8 *buf, __u32 n, struct pf_rhead *h)
 	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_rh_line_cb, &hd);
 	if (h->res == PF_RH_OK && !h->done)
 		h->res = PF_RH_TOO_LONG;
-	if (h->res == PF_RH_INCOMPLETE && n == PF_REQ_MAX)
+	if (h->res == PF_RH_INCOMPLETE && n == PF_RHEAD_MAX)
 		h->res = PF_RH_TOO_LONG;
 	return h->res;
 }

@@ -299,13 +299,13 @@ static void test_rhead(void **state)
 
 /* The limits of a header line's scans (pf_rh_line): the name's 64
  * bytes, the value's word scan inline for its first 64 bytes and by the
- * global scan after them, up to PF_LINE_MAX. At every value length
+ * global scan after them, up to PF_RHEAD_LINE_MAX. At every value length
  * across the inline part's end the same value and line, an HT or DEL
  * anywhere in it refused, every cut incomplete; a CTL or DEL in the name
  * refused; the longest value (1023 bytes after the colon) behind the
  * longest name (63 bytes) against one byte more; and a longer value
  * behind a short name, cut anywhere. Fails with the value's limit a
- * byte short (colon + PF_LINE_MAX), and with the line-end scan from the
+ * byte short (colon + PF_RHEAD_LINE_MAX), and with the line-end scan from the
  * line's start tried in docs/offload.md (Measurement) if its limit is
  * 64 bytes short or its end not clamped to the value's limit. */
 static void test_rhead_line_end(void **state)
@@ -314,7 +314,7 @@ static void test_rhead_line_end(void **state)
 		RH200 "X-\x01Long: 1\r\n\r\n", RH200 "X-\x7fLong: 1\r\n\r\n",
 		RH200 "X-Long\r: 1\r\n\r\n",
 	};
-	static char head[PF_REQ_MAX];
+	static char head[PF_RHEAD_MAX];
 	static struct pf_rhead h;
 	const char *name = "Access-Control-Expose-Headers: ";
 	__u32 n, v, k, pre = 17 + 31;
@@ -344,7 +344,7 @@ static void test_rhead_line_end(void **state)
 	}
 	for (k = 0; k < sizeof(bad_names) / sizeof(bad_names[0]); k++)
 		assert_int_equal(pf_rhead_scan(buf, put(bad_names[k]), &h), PF_RH_BAD);
-	for (v = PF_LINE_MAX - 1; v <= PF_LINE_MAX; v++) {
+	for (v = PF_RHEAD_LINE_MAX - 1; v <= PF_RHEAD_LINE_MAX; v++) {
 		memset(head, 0, sizeof(head));
 		strcpy(head, RH200);
 		memset(head + 17, 'n', 63);
@@ -353,17 +353,17 @@ static void test_rhead_line_end(void **state)
 		strcpy(head + 17 + 64 + v, "\r\n\r\n");
 		n = put(head);
 		assert_int_equal(pf_rhead_scan(buf, n, &h),
-				 v < PF_LINE_MAX ? PF_RH_OK : PF_RH_TOO_LONG);
+				 v < PF_RHEAD_LINE_MAX ? PF_RH_OK : PF_RH_TOO_LONG);
 	}
-	/* a value over PF_LINE_MAX behind a short name: too long once the
+	/* a value over PF_RHEAD_LINE_MAX behind a short name: too long once the
 	 * bytes at hand reach 2 past the limit, incomplete before */
 	memset(head, 0, sizeof(head));
 	strcpy(head, RH200 "A:");
-	memset(head + 19, 'x', PF_LINE_MAX + 100);
-	strcpy(head + 19 + PF_LINE_MAX + 100, "\r\n\r\n");
+	memset(head + 19, 'x', PF_RHEAD_LINE_MAX + 100);
+	strcpy(head + 19 + PF_RHEAD_LINE_MAX + 100, "\r\n\r\n");
 	put(head);
-	for (n = 19 + PF_LINE_MAX - 8; n < 19 + PF_LINE_MAX + 104; n++)
-		assert_int_equal(pf_rhead_scan(buf, n, &h), n < 19 + PF_LINE_MAX + 2 ?
+	for (n = 19 + PF_RHEAD_LINE_MAX - 8; n < 19 + PF_RHEAD_LINE_MAX + 104; n++)
+		assert_int_equal(pf_rhead_scan(buf, n, &h), n < 19 + PF_RHEAD_LINE_MAX + 2 ?
 				 PF_RH_INCOMPLETE : PF_RH_TOO_LONG);
 }
 
