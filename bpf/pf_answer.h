@@ -77,7 +77,7 @@ static __always_inline int pf_load_req(void *ctx, bool xdp, const struct pf_pkt 
 	 * length pinned by a barrier keeps test and use on one register. */
 	barrier_var(plen);
 	s->head_n = 0; /* s->req is rewritten (see struct pf_scratch) */
-	if (plen > PF_REQ_MAX)
+	if (plen > PF_ANSWER_MAX)
 		return PF_STAT_PASS_TOO_LONG;
 	if (plen == 0)
 		return PF_STAT_PASS_NOT_OPTIONS;
@@ -271,7 +271,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	 * req_len bytes unverified: dropping it would drop every
 	 * retransmission of it, a stall. */
 	if (!s || pf_load_req(ctx, xdp, p, s,
-			      p->pay_len <= PF_REQ_MAX ? p->pay_len : a->req_len))
+			      p->pay_len <= PF_ANSWER_MAX ? p->pay_len : a->req_len))
 		goto drop;
 	ret = pf_decide(s, a->req_len, rlenp);
 	rlen = *rlenp;
@@ -288,7 +288,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	if (pf_sock(ctx, p, si) || pf_req_ts(ctx, xdp, p, &s->ts))
 		goto drop;
 	/* a corrupted retransmission must not shape the answer */
-	if (p->pay_len <= PF_REQ_MAX && pf_verify_csum(ctx, xdp, p, s, true)) {
+	if (p->pay_len <= PF_ANSWER_MAX && pf_verify_csum(ctx, xdp, p, s, true)) {
 		pf_count(PF_STAT_PASS_CSUM);
 		return PF_ANS_DROP;
 	}

@@ -205,7 +205,7 @@ static __always_inline int pf_copy_sum_body(void *ctx, bool xdp, __u32 off,
 		return -1;
 	s->req_sum = -1;
 	data = pf_ctx_data(ctx, xdp, &end);
-	if (o > 255 || n < 8 || n > PF_REQ_MAX)
+	if (o > 255 || n < 8 || n > PF_ANSWER_MAX)
 		return -1;
 	/* Verifier workaround: o bounded again on the register used (clang
 	 * tested a copy: "R8 offset is outside of the packet") */
@@ -213,7 +213,7 @@ static __always_inline int pf_copy_sum_body(void *ctx, bool xdp, __u32 off,
 	o &= 255;
 	q = data + o;
 	s->req_sum = (__s64)n;  /* read back below */
-	for (k = 0; k + 32 <= n && k < PF_REQ_MAX; k += 32) {
+	for (k = 0; k + 32 <= n && k < PF_ANSWER_MAX; k += 32) {
 		if (q + k + 32 > end)
 			goto fail;
 		pf_copy_sum_word(q + k, s->req + k, &sum);
@@ -225,7 +225,7 @@ static __always_inline int pf_copy_sum_body(void *ctx, bool xdp, __u32 off,
 	 * the verifier: each of the loop's up to 64 exits narrows n, and the
 	 * rest was walked once per exit (27k processed instructions, now 3k) */
 	n = *(volatile __s64 *)&s->req_sum;
-	if (n < 8 || n > PF_REQ_MAX)
+	if (n < 8 || n > PF_ANSWER_MAX)
 		goto fail;
 	/* the last n % 32 bytes: whole words, then the last 1..7 bytes as
 	 * the 8 ending at n (stored again, the new ones shifted down for the
@@ -369,10 +369,10 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 /* The n bytes at buf added to the partial sum seed, zero-padded to a
  * multiple of 4 (3 bytes written past n: buf has PF_REQ_BUF bytes), in
  * bpf_csum_diff calls of at most 512 bytes (older kernels refuse more at
- * once). n at most PF_REQ_MAX (else -1). buf: PF_REQ_BUF bytes of a map
- * value.
- * Returns the partial sum, or negative. */
-static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
+ * once). n at most max (a constant, at most PF_REQ_MAX; else -1): the
+ * loop's bound, which the verifier walks at each inlined call. buf:
+ * PF_REQ_BUF bytes of a map value. Returns the partial sum, or negative. */
+static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum, const __u32 max)
 {
 	__u64 n4 = (n + 3) & ~3u, c, e = n;
 	__u32 k;
@@ -382,12 +382,12 @@ static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
 	 * workaround: one 64-bit register for the bound and the index (see
 	 * pf_load_req) */
 	barrier_var(e);
-	if (e > PF_REQ_MAX)
+	if (e > max || max > PF_REQ_MAX)
 		return -1;
 	buf[e] = 0;
 	buf[e + 1] = 0;
 	buf[e + 2] = 0;
-	for (k = 0; k < PF_REQ_MAX / 512; k++) {
+	for (k = 0; k < max / 512; k++) {
 		c = n4 > 512 ? 512 : n4;
 		/* Verifier workaround: the size re-bounded by a mask, as in
 		 * pf_csum_buf (there against "R4 min value is negative,
@@ -395,8 +395,9 @@ static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
 		 * one without it, kept: the datapath's code unchanged */
 		barrier_var(c);
 		c &= 1023;
-		if (c)
-			sum = bpf_csum_diff(NULL, 0, (__be32 *)(buf + k * 512), c, (__u32)sum);
+		if (!c)
+			break; /* all summed: a request head is 1 or 2 of the chunks */
+		sum = bpf_csum_diff(NULL, 0, (__be32 *)(buf + k * 512), c, (__u32)sum);
 		if (sum < 0)
 			return -1;
 		n4 -= c < n4 ? c : n4;
@@ -409,14 +410,19 @@ static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum)
  * callers load exactly that -- whose s->req_sum then holds its sum if
  * pf_copy_sum took it): a segment the stack would drop must not be
  * answered. Trusted without a sum as pf_csum_tcp_head says. The header
- * is read into s->hdrs. Returns 0 if valid. */
+ * is read into s->hdrs. Returns 0 if valid. summed (a constant) also
+ * says which copy: a preflight's (at most PF_ANSWER_MAX bytes, the
+ * answer path) or a request head's (PF_REQ_MAX, the framing): the
+ * smaller bound halves the sum's loop the verifier walks where a
+ * preflight is answered. */
 static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_pkt *p,
-					  struct pf_scratch *s, bool summed)
+					  struct pf_scratch *s, const bool summed)
 {
+	const __u32 max = summed ? PF_ANSWER_MAX : PF_REQ_MAX;
 	__u32 n = p->pay_len;
 	__s64 sum;
 
-	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, PF_REQ_MAX, true);
+	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, max, true);
 	if (sum < 0)
 		return -1;
 	if (sum == PF_CSUM_TRUSTED)
@@ -426,7 +432,7 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 		return pf_csum_fold(pf_csum_wide((__u64)(__u32)sum + (__u32)s->req_sum)) ==
 		       0xffff ? 0 : -1;
 	/* else the copy in s->req */
-	sum = pf_csum_reqbuf(s->req, n, sum);
+	sum = pf_csum_reqbuf(s->req, n, sum, max);
 	if (sum < 0)
 		return -1;
 	return pf_csum_fold(sum) == 0xffff ? 0 : -1;

@@ -253,8 +253,8 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
 	/* a 100 Continue and a 103 Early Hints before the answer, at most */
 	for (k = 0; k < 3; k++) {
 		n = p->pay_len - off;
-		if (n > PF_REQ_MAX)
-			n = PF_REQ_MAX;
+		if (n > PF_RHEAD_MAX)
+			n = PF_RHEAD_MAX;
 		if (n < 10 || pf_load_at(ctx, false, p, ob->b, off, n))
 			break;
 		if (!pf_frame_is_interim(ob->b, 0)) {

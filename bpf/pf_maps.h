@@ -188,7 +188,6 @@ struct pf_reqts {
 /* Per-CPU scratch: the request copy, the response being built and the
  * parse/match results (too big for the 512-byte BPF stack). */
 struct pf_scratch {
-	__u8 req[PF_REQ_BUF];
 	/* headers being built (Ethernet, IP, TCP: pf_emit builds them to
 	 * end at resp, to store headers and payload with one call), or a
 	 * request's TCP header being read (pf_verify_csum) */
@@ -219,6 +218,9 @@ struct pf_scratch {
 	 * pf_load_req summed them as it copied (pf_copy_sum), else -1: for
 	 * pf_verify_csum right after */
 	__s64 req_sum;
+	/* last: the answer's other fields stay in the value's first pages,
+	 * whatever PF_REQ_MAX is */
+	__u8 req[PF_REQ_BUF];
 };
 
 struct {

@@ -354,7 +354,10 @@ struct pf_ofl_csum {
 	__u32 left;   /* payload bytes not summed yet */
 };
 
-/* Add the next chunk of the payload (at most PF_REQ_MAX bytes, copied
+/* Payload bytes summed per pf_ofl_csum_cb call (at most PF_REQ_MAX). */
+#define PF_OFL_CSUM_CHUNK 2048
+
+/* Add the next chunk of the payload (at most PF_OFL_CSUM_CHUNK bytes, copied
  * into sc->buf) to c->sum: a bpf_loop callback, one chunk a call (a
  * callback, so the verifier walks one chunk, not one per chunk a 64 KiB
  * segment has). Returns 0 to go on, 1 when all is summed or it failed
@@ -362,7 +365,7 @@ struct pf_ofl_csum {
 PF_CALLBACK long pf_ofl_csum_cb(__u32 idx, void *ctx)
 {
 	struct pf_ofl_csum *c = ctx;
-	__u32 n = c->left < PF_REQ_MAX ? c->left : PF_REQ_MAX;
+	__u32 n = c->left < PF_OFL_CSUM_CHUNK ? c->left : PF_OFL_CSUM_CHUNK;
 
 	(void)idx;
 	if (!n)
@@ -371,7 +374,7 @@ PF_CALLBACK long pf_ofl_csum_cb(__u32 idx, void *ctx)
 		c->sum = -1;
 		return 1;
 	}
-	c->sum = pf_csum_reqbuf(c->sc->buf, n, c->sum);
+	c->sum = pf_csum_reqbuf(c->sc->buf, n, c->sum, PF_OFL_CSUM_CHUNK);
 	c->off += n;
 	c->left -= n;
 	return c->sum < 0 || !c->left;
@@ -388,7 +391,7 @@ PF_CALLBACK long pf_ofl_csum_cb(__u32 idx, void *ctx)
  * XDP's translation of a spliced connection's segment changes that field
  * by hand (pf_csum_apply), and a corrupted segment's field may equal the
  * pseudo-header sum by chance. Otherwise summed, the
- * payload in chunks of PF_REQ_MAX bytes through sc->buf (any length, up
+ * payload in chunks of PF_OFL_CSUM_CHUNK bytes through sc->buf (any length, up
  * to a 64 KiB jumbo segment). A global function: verified once, its
  * frame (the callback's context) off pf_ofl_tc's, the first on the
  * recorder's deepest call chain, at 512 bytes ("combined stack size of 5
@@ -411,7 +414,7 @@ __noinline int pf_ofl_csum_bad(struct __sk_buff *skb, const struct pf_pkt *p,
 		return 0;
 	if (c.sum < 0)
 		return 1;
-	bpf_loop(PF_OFL_SEG_MAX / PF_REQ_MAX, pf_ofl_csum_cb, &c, 0);
+	bpf_loop(PF_OFL_SEG_MAX / PF_OFL_CSUM_CHUNK, pf_ofl_csum_cb, &c, 0);
 	return c.sum < 0 || c.left || pf_csum_fold(c.sum) != 0xffff;
 }
 

@@ -30,7 +30,9 @@
 #endif
 
 /* ---- limits (sizes only; behaviour lives in maps) ---- */
-#define PF_REQ_MAX        2048   /* request bytes copied for parsing; power of 2 */
+#define PF_REQ_MAX        4096   /* request head bytes copied for parsing (the
+				  * framing, the offload's recorder); power of 2 */
+#define PF_ANSWER_MAX     2048   /* longest preflight answered (its copy and sum) */
 #define PF_REQ_BUF        (PF_REQ_MAX + 8) /* buffer size: word scans read 8 past */
 #define PF_RESP_MAX       1024   /* response bytes; power of 2 */
 #define PF_TOKEN_MAX      112    /* longest origin/host/header/method stored */
@@ -40,7 +42,7 @@
 #define PF_FIXED_MAX      320    /* precomputed per-rule response tail */
 #define PF_REJECT_MAX     192    /* precomputed per-rule 403 tail */
 #define PF_MAX_LINES      48     /* header lines looked at */
-#define PF_LINE_MAX       1024   /* longest request header line */
+#define PF_LINE_MAX       4096   /* longest request header line (a Cookie) */
 /* Response heads (pf_rhead.h: the offload's SK_MSG program, shadow mode)
  * are read in a request-sized buffer up to these bounds: each bound is
  * loop iterations the verifier walks in pf_ofl_msg (a power of 2). */
@@ -48,6 +50,7 @@
 #define PF_RHEAD_LINE_MAX 1024   /* longest response header line */
 _Static_assert(PF_RHEAD_LINE_MAX <= PF_RHEAD_MAX && PF_RHEAD_MAX <= PF_REQ_MAX,
 	       "a response head fits the request-sized buffer it is read into");
+_Static_assert(PF_ANSWER_MAX <= PF_REQ_MAX, "a preflight answered is a head parsed");
 #define PF_ACRH_MAX_LEN   256    /* longest Access-Control-Request-Headers value */
 #define PF_ACRH_MAX_TOKENS 16    /* most names in that value */
 /* IPv6 extension headers walked to a segment's TCP header (bpf/pf_pkt.h).

@@ -59,8 +59,8 @@ PF_INLINE int pf_parse_interim(const __u8 *buf, __u32 len, struct pf_req *r)
 	int res;
 
 	__builtin_memset(r, 0, sizeof(*r));
-	if (len > PF_REQ_MAX)
-		len = PF_REQ_MAX;
+	if (len > PF_RHEAD_MAX)
+		len = PF_RHEAD_MAX;
 	if (len < 14) {
 		res = PF_P_INCOMPLETE;
 		goto out;
@@ -72,7 +72,7 @@ PF_INLINE int pf_parse_interim(const __u8 *buf, __u32 len, struct pf_req *r)
 	}
 	cr = pf_scan_ctl(buf, 12, len, 0x20);
 	if (cr >= len || cr + 1 >= len) {
-		res = cr - 12 >= PF_LINE_MAX ? PF_P_TOO_LONG : PF_P_INCOMPLETE;
+		res = cr - 12 >= PF_RHEAD_LINE_MAX ? PF_P_TOO_LONG : PF_P_INCOMPLETE;
 		goto out;
 	}
 	if (buf[PF_M(cr)] != '\r' || buf[PF_M(cr + 1)] != '\n') {

@@ -244,7 +244,7 @@ PF_INLINE __u64 pf_synack_hash(const struct pf_flow_key *k)
  *  - the connection was followed from its first byte, and every client
  *    request head on it was read (PF_FS_FRAMED): its framing (Content-
  *    Length or no body) gives c_next, where the next request starts;
- *    anything else (chunked, a head split over segments or over 2 KiB,
+ *    anything else (chunked, a head split over segments or over PF_REQ_MAX,
  *    Upgrade...) clears FRAMED for good;
  *  - S == c_next: a request boundary, never bytes the app expects as body
  *    (an Expect: 100-continue upload, a body still arriving after an early

@@ -67,7 +67,7 @@ void pf_acrh_key_make(struct pf_acrh_key *k, __u32 slot, __u32 rule,
 int pf_acrh_decide(const struct pf_acrh_src *src, __u32 slot, __u32 rule,
 		   const char *acrh, __u32 len, struct pf_acrh_val *out)
 {
-	static __u8 buf[PF_REQ_BUF];   /* static: 2 KiB off the stack */
+	static __u8 buf[PF_REQ_BUF];   /* static: 4 KiB off the stack */
 	struct pf_match *m;
 	const struct pf_rule *r;
 	struct pf_slice h = { .off = 0, .len = (__u16)len };

@@ -256,11 +256,11 @@ int pf_explain(const char *policy_file, const struct pf_explain_req *req,
 		fprintf(out, " %u", pol.ports[i]);
 	fprintf(out, ")\nRequest (%zu bytes):\n", len);
 	put_escaped(out, (const __u8 *)text, len);
-	if (len > PF_REQ_MAX) {
+	if (len > PF_ANSWER_MAX) {
 		fprintf(out, "Decision: PASS to the app: the request is %zu bytes, over the kernel's %d\n"
 			"Rule: none\nReason: too long for the kernel (too_long)\n"
 			"Response: (none: the request goes to the app)\n",
-			len, PF_REQ_MAX);
+			len, PF_ANSWER_MAX);
 	} else {
 		memcpy(buf, text, len);
 		report(out, &pol, &comp, buf, (__u32)len, resp);

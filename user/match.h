@@ -82,7 +82,7 @@ void pf_user_acrh_forget(void);
  *             size estimate, which the datapath passes to the app)
  * Returns the pf_parse() result: PF_P_OK, or the enum pf_parse_res value
  * explaining why the datapath would pass the request to the app.
- * Difference: the datapath refuses len > PF_REQ_MAX (PASS_TOO_LONG) and
+ * Difference: the datapath refuses len > PF_ANSWER_MAX (PASS_TOO_LONG) and
  * len 0 before parsing; here pf_parse classifies them. */
 int pf_user_decide(const struct pf_compiled *c, const __u8 *buf, __u32 len,
 		   const char *date, struct pf_req *r, struct pf_match *m,

@@ -206,7 +206,7 @@ void pf_shadow_compare(struct pf_shadow *s, const struct pf_flow_key *key,
 	struct pf_req r;
 	int olen = -1;
 
-	if (!s->have_policy || req_len > PF_REQ_MAX || resp_len > PF_REQ_MAX)
+	if (!s->have_policy || req_len > PF_REQ_MAX || resp_len > PF_RHEAD_MAX)
 		return;
 	memset(rbuf, 0, sizeof(rbuf));
 	memset(abuf, 0, sizeof(abuf));
@@ -216,6 +216,8 @@ void pf_shadow_compare(struct pf_shadow *s, const struct pf_flow_key *key,
 		return;
 	if (pf_user_decide(&s->comp, rbuf, req_len, NULL, &r, &m, obuf, &olen) == PF_P_OK) {
 		s->st.preflights++;
+		if (req_len > PF_ANSWER_MAX)
+			return; /* the kernel passes it (too_long): the app's */
 		if (olen < 0) {
 			s->st.forwarded++;
 			return;

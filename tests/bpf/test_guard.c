@@ -197,6 +197,21 @@ static void t_split_head_lost(void)
 	client_data(&c, cs + G, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
 }
 
+/* A preflight at client wire seq cs acking server socket seq ss, the
+ * socket idle at that byte: answered (what names the check). */
+static void preflight_answered(const struct conn *c, __u32 cs, __u32 ss, const char *what)
+{
+	struct pf_sockinfo si = h_sock(cs - c->L, ss);
+	struct pkt_spec in;
+	struct h_run r;
+
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	h_req_spec(&in, 4, H_PREFLIGHT, cs, ss + c->R, 333, 444);
+	if (h_run_spec(h_in, &in, NULL, &r))
+		H_EQ(r.verdict, H_TX, what);
+}
+
 /* TC: a GRO-merged skb (a PUT head and its body, merged from several
  * segments) is framed from its bytes without checking its TCP checksum:
  * the stack verified each segment while merging, and the merged header's
@@ -228,12 +243,33 @@ static void t_gro_head_followed(void)
 	if (!h_run_spec(h_in, &in, &gro, &r) || !H_EQ(r.verdict, H_PASS, "verdict") ||
 	    !h_check_deltas(&r, d) || !server_data(&c, ss, cs - c.L + U, OK_200))
 		return;
-	si = h_sock(cs - c.L + U, ss + O);
-	si.bytes_received = 1000;
-	h_set_sock(&si);
-	h_req_spec(&in, 4, H_PREFLIGHT, cs + U, ss + O + c.R, 333, 444);
-	if (h_run_spec(h_in, &in, NULL, &r))
-		H_EQ(r.verdict, H_TX, "the preflight after the PUT's answer");
+	preflight_answered(&c, cs + U, ss + O, "the preflight after the PUT's answer");
+}
+
+/* A request head of 2,906 bytes in one segment (a GET with a 2,850-byte
+ * Cookie line: a jumbo frame, or at TC a GRO-merged skb) is followed --
+ * its checksum summed over the copy -- and the preflight after its
+ * answer is answered. With the old bounds (PF_REQ_MAX 2,048, PF_LINE_MAX
+ * 1,024) the framing was lost there (pass_framing). */
+static void t_large_head_followed(void)
+{
+	static char get[3000];
+	const __u32 O = (__u32)strlen(OK_200);
+	struct conn c;
+	__u32 cs, ss, G;
+	int n;
+
+	n = snprintf(get, sizeof(get),
+		     "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nCookie: s=");
+	memset(get + n, 'c', 2902 - (size_t)n);
+	memcpy(get + 2902, "\r\n\r\n", 5);
+	G = (__u32)strlen(get);
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs, ss, get, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !server_data(&c, ss, cs - c.L + G, OK_200))
+		return;
+	preflight_answered(&c, cs + G, ss + O, "the preflight after the large GET's answer");
 }
 
 /* No SYN-ACK seen (pf_synack zeroed), and the real look-up on
@@ -414,4 +450,5 @@ void test_guard(void)
 	h_case("guard_chunked_request_framing_lost", t_chunked_lost);
 	h_case("guard_split_head_framing_lost", t_split_head_lost);
 	h_case_m("guard_gro_merged_head_followed", t_gro_head_followed, H_M_TC); /* skb only */
+	h_case("guard_large_head_followed", t_large_head_followed);
 }

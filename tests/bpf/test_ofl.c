@@ -1182,8 +1182,9 @@ static void t_csum_bad_not_recorded(void)
 	ocase_close(&k);
 }
 
-/* A segment longer than PF_REQ_MAX (a head and its Content-Length body,
- * total bytes) is summed in chunks through the recorder's buffer: one
+/* A segment longer than PF_OFL_CSUM_CHUNK (2,048: a head and its
+ * Content-Length body, total bytes) is summed in chunks through the
+ * recorder's buffer: one
  * byte changed in the second chunk after the checksum was computed (the
  * field right for the bytes sent) is not recorded; the segment as sent
  * is, next past its body. total 3003: the last chunk (955 bytes) is
@@ -1223,6 +1224,34 @@ out:
 
 static void t_csum_two_chunks(void) { csum_two_chunks(3000); }
 static void t_csum_two_chunks_odd(void) { csum_two_chunks(3003); }
+
+/* A request head of about 2,900 bytes in one segment -- a GET whose
+ * Origin line follows a 2,800-byte Cookie line -- is recorded with its
+ * verdict (the origin allowed), next past it. With the old bounds
+ * (PF_REQ_MAX 2,048, PF_LINE_MAX 1,024) it was not: recording stopped
+ * (ofl_in_unparsed), the response went out without its headers. */
+static void t_large_head_recorded(void)
+{
+	static char x[3000];
+	struct pf_ofl_sk v;
+	struct ocase k;
+	int n;
+
+	n = snprintf(x, sizeof(x), "GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\n"
+		     "Cookie: s=");
+	memset(x + n, 'c', 2800);
+	snprintf(x + n + 2800, sizeof(x) - (size_t)n - 2800, "\r\nOrigin: " OK_ORIGIN "\r\n\r\n");
+	if (ocase_open(&k, x, NULL) && oconn_arm(&k.c[0], S0)) {
+		csum_send(&k, 0, NULL, 0, S0 + (__u32)strlen(x), 1, "the large head");
+		if (oconn_state(&k.c[0], &v))
+			H_CHECK(v.s.q[0].kind == PF_OFL_ALLOW &&
+					v.s.q[0].origin_len == strlen(OK_ORIGIN) &&
+					!memcmp(v.s.q[0].origin, OK_ORIGIN, strlen(OK_ORIGIN)),
+				"entry: kind %u (want %u), origin %.*s", v.s.q[0].kind,
+				PF_OFL_ALLOW, v.s.q[0].origin_len, v.s.q[0].origin);
+	}
+	ocase_close(&k);
+}
 
 /* A bad segment beyond the next head (the next request's bytes, the head
  * still to come) is refused before it can mark a gap: counted, no gap;
@@ -1286,6 +1315,7 @@ void test_ofl(void)
 	h_case("ofl_entry_origin_words", t_entry_origin_words);
 	h_case("ofl_malformed_counted_once", t_malformed_once);
 	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
+	h_case("ofl_large_head_recorded", t_large_head_recorded);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
 	h_case("ofl_csum_two_chunks_odd", t_csum_two_chunks_odd);
 	h_case("ofl_csum_bad_beyond_next", t_csum_bad_beyond_next);

@@ -23,6 +23,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=tc
+PASS=            # the pass being run: csum-offload or tx-off
 ONLY=
 APP_ONLY=${PF_E2E_APP_ONLY:-0}
 
@@ -244,6 +245,30 @@ case_kaclient_ext6() {
 	pf_case_result
 }
 
+# g3. Keep-alive connections whose PUT and GET heads carry a 2,800-byte
+# Cookie line (heads of about 3 KiB; up to PF_REQ_MAX, 4 KiB, are
+# followed), every byte checked. A head in one skb -- the client's TSO
+# segment at TC ingress in the csum-offload pass (a NIC's GRO does the
+# same) -- is followed: every preflight in the kernel. Split over
+# MSS-sized segments -- tx off (no TSO, and a veth without XDP has no
+# GRO), or at XDP, which sees each segment before GRO -- it is not: the
+# connection's later preflights go to the app (pass_framing).
+case_kaclient_cookie() {
+	newcase
+	[[ -x $PF_KACLIENT ]] || { pf_detail "$PF_KACLIENT missing"; return 1; }
+	local conns=2 rounds=10 before after later=0
+	[[ $MODE == tc && $PASS == csum-offload ]] || later=$((conns * (rounds - 1)))
+	before=$(pf_stat pass_framing)
+	kaclient_run "$PF_V4_HOST" any "$conns" "$rounds" --cookie-bytes 2800
+	after=$(pf_stat pass_framing)
+	pf_expect_eq "kaclient exit" "$KA_RC" 0
+	pf_expect_eq "errors" "$(kv "$KA_LINE" errors)" 0
+	pf_expect_eq "preflights in the kernel" "$(kv "$KA_LINE" kernel)" $((conns * rounds - later))
+	pf_expect_eq "preflights by the app" "$(kv "$KA_LINE" app)" "$later"
+	pf_expect_eq "pass_framing" "$((after - before))" "$later"
+	pf_case_result
+}
+
 # faultinj_count FILE KEY -- a total from `faultinj stats` output, e.g.
 # "faultinj: seen=N dropped=N duplicated=N out_seen=N ... clone_err=N".
 faultinj_count() { kv "$(tr '\n' ' ' <"$1")" "$2"; }
@@ -352,6 +377,7 @@ case_shutdown() {
 # run_pass LABEL [topo args...] -- topology, app, preflightd, every case.
 run_pass() {
 	local label="$MODE $1"
+	PASS=$1
 	shift
 	local topo_args=("$@")
 	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)
@@ -390,6 +416,7 @@ run_pass() {
 	pf_case "[$label] f. kaclient IPv4 4x50, all preflights in the kernel" case_kaclient "$PF_V4_HOST"
 	pf_case "[$label] g. kaclient IPv6 4x50, all preflights in the kernel" case_kaclient "$PF_V6_HOST"
 	pf_case "[$label] g2. kaclient IPv6 2x10, extension headers after the first round" case_kaclient_ext6
+	pf_case "[$label] g3. kaclient IPv4 2x10, 2,800-byte Cookie lines" case_kaclient_cookie
 	pf_case "[$label] h. kaclient under 3% loss + 2% dup both ways" case_faults
 	pf_case "[$label] i. chromium fetch() PUT across origins" case_chromium
 	if ((!APP_ONLY)); then

@@ -114,6 +114,28 @@ static void t_many_lines(void **st)
 	assert_int_equal(frame(s, n), -1);
 }
 
+/* A head of exactly PF_REQ_MAX bytes whose Cookie line takes nearly all
+ * of it (a line up to PF_LINE_MAX) is followed, with a Content-Length
+ * after the Cookie; the same head a byte longer, of which PF_REQ_MAX bytes
+ * are looked at, is not (the datapath never looks at more). */
+static void t_large_head(void **st)
+{
+	static char s[PF_REQ_MAX + 2];
+	static const char tail[] = "\r\nContent-Length: 7\r\n\r\n";
+	const size_t t = sizeof(tail) - 1;
+	size_t n;
+
+	(void)st;
+	n = (size_t)sprintf(s, GET "Cookie: c=");
+	memset(s + n, 'k', PF_REQ_MAX - n - t);
+	memcpy(s + PF_REQ_MAX - t, tail, t + 1);
+	assert_int_equal(strlen(s), PF_REQ_MAX);
+	assert_int_equal(frame(s, PF_REQ_MAX), PF_REQ_MAX + 7);
+	memset(s + n, 'k', PF_REQ_MAX + 1 - n - t);
+	memcpy(s + PF_REQ_MAX + 1 - t, tail, t + 1);
+	assert_int_equal(frame(s, PF_REQ_MAX), -1);
+}
+
 /* interim responses: 100 Continue, 103 Early Hints with headers; a final
  * status, a 101, content or a broken head are not followed */
 static void t_interim(void **st)
@@ -155,6 +177,7 @@ int main(void)
 		cmocka_unit_test(t_lengths),
 		cmocka_unit_test(t_unknown),
 		cmocka_unit_test(t_many_lines),
+		cmocka_unit_test(t_large_head),
 		cmocka_unit_test(t_interim),
 	};
 

@@ -4,7 +4,7 @@
  *            [--put-size BYTES] [--get-size BYTES] [--timeout-ms MS]
  *            [--acrh LIST] [--expect kernel|app|any] [--host HOST] [--mss BYTES]
  *            [--hold-ms MS] [--duration-s S] [--stop-file PATH] [--pause-ms MS]
- *            [--keepalive S] [--ext6-from R]
+ *            [--keepalive S] [--ext6-from R] [--cookie-bytes N]
  *            [--mix 0|1] [--scenario continue-body|early-body|hints]
  * Each of N threads opens ONE TCP connection (never reopened) and runs M
  * rounds of: OPTIONS preflight (answered by the kernel or by the app:
@@ -24,6 +24,8 @@
  * --ext6-from R: from round R on, the connection's segments carry two
  * IPv6 extension headers (hop-by-hop and destination options, each a
  * PadN option: IPV6_HOPOPTS / IPV6_DSTOPTS, CAP_NET_RAW; IPv6 only).
+ * --cookie-bytes N: the PUT and GET heads carry a Cookie line whose value
+ * is N bytes (a browser's credentialed requests; preflights never do).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -62,6 +64,7 @@ struct opts {
 	const char *stop_file; /* rounds until this file exists (NULL: off) */
 	unsigned mss;          /* TCP_MAXSEG before connect (0: the default) */
 	unsigned ext6_from;    /* --ext6-from R, plus 1 (0: off) */
+	char *cookie;          /* "Cookie: c=...\r\n" (--cookie-bytes), or "" */
 	uint64_t put_size, get_size;
 	enum expect expect;
 	struct sockaddr_storage ss;
@@ -439,10 +442,10 @@ static int do_put(struct worker *w)
 
 	n = snprintf(w->wbuf, sizeof(w->wbuf),
 		     "PUT /v1/items HTTP/1.1\r\nHost: %s\r\n"
-		     "User-Agent: kaclient/1\r\nOrigin: %s\r\n"
+		     "User-Agent: kaclient/1\r\nOrigin: %s\r\n%s"
 		     "Content-Type: application/octet-stream\r\n"
 		     "X-Request-Id: %u-%u\r\nContent-Length: %" PRIu64
-		     "\r\n\r\n", o->host, o->origin, w->idx, w->round,
+		     "\r\n\r\n", o->host, o->origin, o->cookie, w->idx, w->round,
 		     o->put_size);
 	if (n >= (int)sizeof(w->wbuf) || send_all(w, w->wbuf, (size_t)n))
 		return -1;
@@ -501,8 +504,8 @@ static int do_get(struct worker *w)
 
 	n = snprintf(w->wbuf, sizeof(w->wbuf),
 		     "GET /blob?n=%" PRIu64 "&seed=%u HTTP/1.1\r\nHost: %s\r\n"
-		     "User-Agent: kaclient/1\r\nOrigin: %s\r\nAccept: */*\r\n"
-		     "\r\n", o->get_size, w->round, o->host, o->origin);
+		     "User-Agent: kaclient/1\r\nOrigin: %s\r\n%sAccept: */*\r\n"
+		     "\r\n", o->get_size, w->round, o->host, o->origin, o->cookie);
 	if (n >= (int)sizeof(w->wbuf) || send_all(w, w->wbuf, (size_t)n))
 		return -1;
 	if (read_head(w, "get", &body))
@@ -725,10 +728,13 @@ static uint64_t num_arg(const char *name, const char *v, uint64_t lo,
 /* parse_args: fill o from argv or exit 2 with usage. */
 static void parse_args(int argc, char **argv, struct opts *o)
 {
+	static char cookie[16384];
+	unsigned long cookie_n = 0;
+
 	*o = (struct opts){ .origin = "https://app.example.com", .conns = 1,
 			    .rounds = 10, .put_size = 102400,
 			    .get_size = 1048576, .timeout_ms = 10000,
-			    .acrh = "content-type,x-request-id" };
+			    .acrh = "content-type,x-request-id", .cookie = "" };
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *a = argv[i], *v = argv[i + 1];
 		if (!strcmp(a, "--addr"))
@@ -771,6 +777,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->mss = (unsigned)num_arg(a, v, 88, 65535);
 		else if (!strcmp(a, "--ext6-from"))
 			o->ext6_from = (unsigned)num_arg(a, v, 0, 100000000) + 1;
+		else if (!strcmp(a, "--cookie-bytes"))
+			cookie_n = (unsigned long)num_arg(a, v, 3, sizeof(cookie) - 16);
 		else if (!strcmp(a, "--expect") && !strcmp(v, "any"))
 			o->expect = EXPECT_ANY;
 		else if (!strcmp(a, "--expect") && !strcmp(v, "kernel"))
@@ -782,6 +790,13 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	}
 	if (argc % 2 == 0 || !o->addr || !o->port)
 		goto usage;
+	if (cookie_n) {
+		/* "c=" and cookie_n - 2 letters of a cookie-octet */
+		memcpy(cookie, "Cookie: c=", 10);
+		memset(cookie + 10, 'k', cookie_n - 2);
+		memcpy(cookie + 8 + cookie_n, "\r\n", 3);
+		o->cookie = cookie;
+	}
 	return;
 usage:
 	fprintf(stderr,
@@ -790,7 +805,7 @@ usage:
 		"[--get-size BYTES] [--timeout-ms MS] [--acrh LIST] "
 		"[--expect kernel|app|any] [--host HOST] [--hold-ms MS] "
 		"[--duration-s S] [--stop-file PATH] [--mss BYTES] [--pause-ms MS] "
-		"[--keepalive S] [--ext6-from R] [--mix 0|1]\n"
+		"[--keepalive S] [--ext6-from R] [--cookie-bytes N] [--mix 0|1]\n"
 		"       [--scenario continue-body|early-body|hints]\n");
 	exit(2);
 }
