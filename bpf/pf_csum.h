@@ -289,14 +289,6 @@ static __always_inline __u64 pf_skb_ip_summed(void *ctx)
 	return BPF_CORE_READ_BITFIELD(kskb, ip_summed);
 }
 
-/* TC: did the device verify the skb's checksum (CHECKSUM_UNNECESSARY,
- * which the stack does not check again)? What
- * bpf_csum_level(BPF_CSUM_LEVEL_QUERY) >= 0 tells. */
-static __always_inline int pf_skb_csum_unnecessary(void *ctx)
-{
-	return pf_skb_ip_summed(ctx) == PF_CHECKSUM_UNNECESSARY;
-}
-
 /* pf_csum_tcp_head's answer for a segment whose checksum is not summed:
  * above any 32-bit partial sum. */
 #define PF_CSUM_TRUSTED (1LL << 32)
@@ -305,17 +297,18 @@ static __always_inline int pf_skb_csum_unnecessary(void *ctx)
  * datapath (pf_verify_csum) and the offload's recorder (pf_ofl_csum_bad):
  * PF_CSUM_TRUSTED if it need not be summed -- at TC a packet the device
  * verified (CHECKSUM_UNNECESSARY), which the stack does not check again;
- * a CHECKSUM_PARTIAL one (veth/local with offload), whose check field
- * holds only the folded pseudo-header sum, accepted as such -- else the
+ * with field, a CHECKSUM_PARTIAL one (veth/local with offload), whose
+ * check field holds only the folded pseudo-header sum -- else the
  * partial sum of the pseudo header and the TCP header (check field
  * included): with the payload's sum added, a right checksum folds to
  * 0xffff. th: 60 writable bytes (a map value) the header is read into.
  * -1 if the header cannot be read, or the payload is longer than max (a
- * constant). field (a constant): a check field equal to the folded
- * pseudo-header sum is taken for CHECKSUM_PARTIAL -- the datapath's way,
- * which works at XDP too; a caller that reads ip_summed instead (the
- * recorder) passes false, so that a corrupted segment whose field
- * happens to equal that sum (one in 65,536) is summed, not trusted. */
+ * constant). field (a constant): the datapath's true -- CHECKSUM_PARTIAL
+ * trusted, told at TC by the skb's ip_summed and at XDP (no ip_summed)
+ * by a check field equal to the folded pseudo-header sum. At TC a
+ * corrupted segment whose field happens to equal that sum (one in 65,536
+ * of corrupted segments) is summed, so refused. The recorder passes false
+ * (it tests ip_summed itself, before). */
 static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct pf_pkt *p,
 					      __u8 *th, const __u32 max, const bool field)
 {
@@ -325,8 +318,12 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 
 	if (hl > 60 || hl < 20 || n > max)
 		return -1;
-	if (!xdp && pf_skb_csum_unnecessary(ctx))
-		return PF_CSUM_TRUSTED;
+	if (!xdp) {
+		__u64 summed = pf_skb_ip_summed(ctx);
+
+		if (summed == PF_CHECKSUM_UNNECESSARY || (field && summed == PF_CHECKSUM_PARTIAL))
+			return PF_CSUM_TRUSTED;
+	}
 	psum = pf_csum_pseudo(p->family, p->key.caddr, p->key.saddr, hl + n);
 	/* Verifier workaround: a masked 64-bit copy of the header length
 	 * ("R2 min value is negative") */
@@ -360,8 +357,8 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 			sum = pf_csum_words(th, h / 4, 15, (__u32)psum);
 		}
 	}
-	/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum */
-	if (field && check == pf_csum_fold(psum))
+	/* XDP: CHECKSUM_PARTIAL's field, the folded pseudo-header sum */
+	if (field && xdp && check == pf_csum_fold(psum))
 		return PF_CSUM_TRUSTED;
 	return sum;
 }
@@ -396,7 +393,7 @@ static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum, const
 		barrier_var(c);
 		c &= 1023;
 		if (!c)
-			break; /* all summed: a request head is 1 or 2 of the chunks */
+			break; /* all summed: a short request is 1 of the chunks */
 		sum = bpf_csum_diff(NULL, 0, (__be32 *)(buf + k * 512), c, (__u32)sum);
 		if (sum < 0)
 			return -1;
