@@ -144,10 +144,11 @@ static __always_inline struct pf_ofl_scratch *pf_ofl_scratch_get(__u32 k)
 }
 
 /* Shadow mode: request and response heads for the daemon (struct
- * pf_shd_rec, see include/pf_ofl_types.h); about 500 records. */
+ * pf_shd_rec, see include/pf_ofl_types.h; a record holds up to a
+ * PF_REQ_MAX request head); about 500 records. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
+	__uint(max_entries, 2 * 1024 * 1024);
 } pf_shd SEC(".maps");
 
 /* Shadow mode, written and read by userspace only: the daemon's

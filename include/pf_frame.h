@@ -51,7 +51,10 @@ PF_INLINE int pf_frame_is_interim(const __u8 *buf, __u32 start)
  * never a body. Returns (and stores in r->res) PF_P_OK with r->len the
  * head's length, PF_P_INCOMPLETE, or another pf_parse_res for one that is
  * not followed (not a 1xx, a malformed line, Upgrade -- a 101 switches
- * protocols -- or a Content-Length or Transfer-Encoding). */
+ * protocols -- or a Content-Length or Transfer-Encoding). Bounds: the
+ * head PF_RHEAD_MAX, its status line PF_RHEAD_LINE_MAX; its header lines
+ * are the request parser's (pf_line_call_cb: PF_LINE_MAX, so the head's
+ * bound is theirs). */
 PF_INLINE int pf_parse_interim(const __u8 *buf, __u32 len, struct pf_req *r)
 {
 	struct pf_hold hd = { .buf = buf, .w = r };

@@ -209,7 +209,7 @@ static void run_row(const void *arg)
 		h_set_sock(&f.sock);
 		if (!h_run_spec(h_in, &f.in, NULL, &r))
 			return;
-		if (r.verdict != H_TX && r.delta[PF_STAT_PASS_CSUM] && len >= PF_REQ_MAX - 2) {
+		if (r.verdict != H_TX && r.delta[PF_STAT_PASS_CSUM] && len >= PF_ANSWER_MAX - 2) {
 			H_CHECK(false, "BUG: a valid %zu-byte request passed as a bad checksum: "
 				"pf_verify_csum zero-pads at s->req[PF_M(n)], which wraps to "
 				"s->req[0] for n >= 2046 and clears the request's first bytes "

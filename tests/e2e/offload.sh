@@ -1098,6 +1098,7 @@ main() {
 	pf_on_cleanup 'pf_cgroup_down "$CG"'
 	pf_ensure_bpffs
 	pf_info "offload e2e mode=$MODE work=$PF_WORK"
+	: >"$PF_WORK/ofl_expect" # case a2's counts for case i: this run's only
 	CG=$(pf_cgroup_up "pf-ofl-$PF_NS-$$")
 	POLICY=$PF_WORK/offload.yaml
 	write_policy "$POLICY" true

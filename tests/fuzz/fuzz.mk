@@ -9,7 +9,7 @@ FUZZ_CC       ?= $(CLANG)
 FUZZ_SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS   := -O1 -g $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -MMD -MP $(FUZZ_SAN)
 FUZZ_TARGETS  := http policy rhead
-FUZZ_MAXLEN_http   := 4096
+FUZZ_MAXLEN_http   := 8192
 FUZZ_MAXLEN_policy := 8192
 FUZZ_MAXLEN_rhead  := 4096
 FUZZ_DIR      := $(BUILD)/fuzz

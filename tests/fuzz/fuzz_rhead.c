@@ -160,8 +160,8 @@ static int ref_scan(const unsigned char *b, unsigned n, struct ref *r)
 	int res;
 
 	memset(r, 0, sizeof(*r));
-	if (n > PF_REQ_MAX)
-		n = PF_REQ_MAX;
+	if (n > PF_RHEAD_MAX)
+		n = PF_RHEAD_MAX;
 	for (i = 0; i < 9; i++) {
 		if (i >= n)
 			return r->res = PF_RH_INCOMPLETE;
@@ -177,11 +177,11 @@ static int ref_scan(const unsigned char *b, unsigned n, struct ref *r)
 	}
 	if (r->status < 100 || (b[12] != ' ' && b[12] != '\r'))
 		return r->res = PF_RH_BAD;
-	lim = n < 12 + PF_LINE_MAX ? n : 12 + PF_LINE_MAX;
+	lim = n < 12 + PF_RHEAD_LINE_MAX ? n : 12 + PF_RHEAD_LINE_MAX;
 	for (end = 12; end < lim && !ref_ctl(b[end]); end++)
 		;
 	if (end + 1 >= n)
-		return r->res = end >= 12 + PF_LINE_MAX ? PF_RH_TOO_LONG : PF_RH_INCOMPLETE;
+		return r->res = end >= 12 + PF_RHEAD_LINE_MAX ? PF_RH_TOO_LONG : PF_RH_INCOMPLETE;
 	if (b[end] != '\r' || b[end + 1] != '\n')
 		return r->res = PF_RH_BAD;
 	r->status_end = end + 2;
@@ -212,14 +212,14 @@ static int ref_scan(const unsigned char *b, unsigned n, struct ref *r)
 			res = colon - p == 64 ? PF_RH_TOO_LONG : PF_RH_BAD;
 			break;
 		}
-		lim = n < colon + 1 + PF_LINE_MAX ? n : colon + 1 + PF_LINE_MAX;
+		lim = n < colon + 1 + PF_RHEAD_LINE_MAX ? n : colon + 1 + PF_RHEAD_LINE_MAX;
 		for (end = colon + 1; end < lim && !ref_ctl(b[end]); end++)
 			;
 		if (end + 1 >= n) {
 			res = PF_RH_INCOMPLETE;
 			break;
 		}
-		if (end >= colon + 1 + PF_LINE_MAX) {
+		if (end >= colon + 1 + PF_RHEAD_LINE_MAX) {
 			res = PF_RH_TOO_LONG;
 			break;
 		}
@@ -239,7 +239,7 @@ static int ref_scan(const unsigned char *b, unsigned n, struct ref *r)
 		p = end + 2;
 		res = PF_RH_TOO_LONG;
 	}
-	if (res == PF_RH_INCOMPLETE && n == PF_REQ_MAX)
+	if (res == PF_RH_INCOMPLETE && n == PF_RHEAD_MAX)
 		res = PF_RH_TOO_LONG;
 	return r->res = res;
 }
@@ -274,7 +274,7 @@ static void check_ok(const __u8 *b, __u32 n, const struct pf_rhead *h)
 
 	if (h->res != PF_RH_OK)
 		return;
-	CHECK(h->len >= 4 && h->len <= n && h->len <= PF_REQ_MAX);
+	CHECK(h->len >= 4 && h->len <= n && h->len <= PF_RHEAD_MAX);
 	CHECK(!memcmp(b + h->len - 4, "\r\n\r\n", 4) || h->len == h->status_end + 2);
 	CHECK(b[h->len - 2] == '\r' && b[h->len - 1] == '\n');
 	CHECK(h->status_end >= 14 && h->status_end + 2 <= h->len);

@@ -408,7 +408,7 @@ static void test_explain_request(void **state)
 	free(errs);
 }
 
-/* Over PF_REQ_MAX bytes: passed, without running the matcher. */
+/* Over PF_ANSWER_MAX bytes: passed, without running the matcher. */
 static void test_explain_too_long(void **state)
 {
 	struct pf_explain_req q = { .origin = "https://x.test", .method = "PUT",

@@ -696,8 +696,11 @@ static void test_path_flags(void **state)
 		    t % 2 ? (unsigned)rand_r(&seed) % PF_LINE_MAX :
 			    64 * (1 + (unsigned)rand_r(&seed) % 15) - 2 +
 			    (unsigned)rand_r(&seed) % 5;
+		/* a request-target within the request: off + n + " HTTP/1.1" */
 		if (n >= PF_LINE_MAX)
 			n = PF_LINE_MAX - 1;
+		if (n > PF_REQ_MAX - off - 11)
+			n = PF_REQ_MAX - off - 11;
 		for (i = off + n; i < PF_REQ_BUF; i++)
 			b[i] = (__u8)rand_r(&seed);
 		for (i = 0; i < n; i++) {
