@@ -303,14 +303,14 @@ static __always_inline __u64 pf_skb_ip_summed(void *ctx)
  * included): with the payload's sum added, a right checksum folds to
  * 0xffff. th: 60 writable bytes (a map value) the header is read into.
  * -1 if the header cannot be read, or the payload is longer than max (a
- * constant). field (a constant): the datapath's true -- CHECKSUM_PARTIAL
- * trusted, told at TC by the skb's ip_summed and at XDP (no ip_summed)
- * by a check field equal to the folded pseudo-header sum. At TC a
- * corrupted segment whose field happens to equal that sum (one in 65,536
- * of corrupted segments) is summed, so refused. The recorder passes false
- * (it tests ip_summed itself, before). */
+ * constant). CHECKSUM_PARTIAL is told at TC by the skb's ip_summed, at
+ * XDP (no ip_summed) by a check field equal to the folded pseudo-header
+ * sum. At TC a corrupted segment whose field happens to equal that sum
+ * (one in 65,536 of corrupted segments) is summed, so refused; and the
+ * field test would not do for the recorder (TC only), which reads
+ * segments whose field XDP's translation changed by hand (pf_csum_apply). */
 static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct pf_pkt *p,
-					      __u8 *th, const __u32 max, const bool field)
+					      __u8 *th, const __u32 max)
 {
 	__u32 n = p->pay_len, hl = p->tcp_hlen;
 	__s64 sum, psum;
@@ -321,7 +321,7 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 	if (!xdp) {
 		__u64 summed = pf_skb_ip_summed(ctx);
 
-		if (summed == PF_CHECKSUM_UNNECESSARY || (field && summed == PF_CHECKSUM_PARTIAL))
+		if (summed == PF_CHECKSUM_UNNECESSARY || summed == PF_CHECKSUM_PARTIAL)
 			return PF_CSUM_TRUSTED;
 	}
 	psum = pf_csum_pseudo(p->family, p->key.caddr, p->key.saddr, hl + n);
@@ -358,7 +358,7 @@ static __always_inline __s64 pf_csum_tcp_head(void *ctx, bool xdp, const struct 
 		}
 	}
 	/* XDP: CHECKSUM_PARTIAL's field, the folded pseudo-header sum */
-	if (field && xdp && check == pf_csum_fold(psum))
+	if (xdp && check == pf_csum_fold(psum))
 		return PF_CSUM_TRUSTED;
 	return sum;
 }
@@ -419,7 +419,7 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 	__u32 n = p->pay_len;
 	__s64 sum;
 
-	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, max, true);
+	sum = pf_csum_tcp_head(ctx, xdp, p, s->hdrs, max);
 	if (sum < 0)
 		return -1;
 	if (sum == PF_CSUM_TRUSTED)

@@ -384,13 +384,10 @@ PF_CALLBACK long pf_ofl_csum_cb(__u32 idx, void *ctx)
  * stack drops such a segment, so the recorder must take nothing from it
  * (its retransmission brings the bytes again). Trusted as the preflight
  * datapath trusts a request (pf_client_bytes): a GRO-merged skb, whose
- * segments the stack verified while merging; one the device verified
- * (CHECKSUM_UNNECESSARY, pf_csum_tcp_head). A CHECKSUM_PARTIAL skb
- * (local traffic: veth, lo), which the stack does not verify, by its
- * ip_summed, not by its check field (pf_csum_tcp_head's field false):
- * XDP's translation of a spliced connection's segment changes that field
- * by hand (pf_csum_apply), and a corrupted segment's field may equal the
- * pseudo-header sum by chance. Otherwise summed, the
+ * segments the stack verified while merging; by pf_csum_tcp_head, one
+ * the device verified (CHECKSUM_UNNECESSARY) and a CHECKSUM_PARTIAL one
+ * (local traffic: veth, lo), which the stack does not verify, both told
+ * by the skb's ip_summed. Otherwise summed, the
  * payload in chunks of PF_OFL_CSUM_CHUNK bytes through sc->buf (any length, up
  * to a 64 KiB jumbo segment). A global function: verified once, its
  * frame (the callback's context) off pf_ofl_tc's, the first on the
@@ -405,11 +402,11 @@ __noinline int pf_ofl_csum_bad(struct __sk_buff *skb, const struct pf_pkt *p,
 
 	if (!p || !sc)
 		return 1;
-	if (skb->gso_segs > 1 || pf_skb_ip_summed(skb) == PF_CHECKSUM_PARTIAL)
+	if (skb->gso_segs > 1)
 		return 0;
 	c.off = p->pay_off;
 	c.left = p->pay_len;
-	c.sum = pf_csum_tcp_head(skb, false, p, sc->buf, PF_OFL_SEG_MAX, false);
+	c.sum = pf_csum_tcp_head(skb, false, p, sc->buf, PF_OFL_SEG_MAX);
 	if (c.sum == PF_CSUM_TRUSTED)
 		return 0;
 	if (c.sum < 0)
