@@ -115,11 +115,14 @@ static __always_inline long pf_client_bytes(void *ctx, bool xdp, const struct pf
 
 /* The request head starting at client wire seq head inside segment p:
  * where the request after it starts (u->ok, u->next), or the framing is
- * lost (u->ok 0): a head not understood or not whole in this segment
- * (split heads are not followed), or a second head in the same segment
- * (the client sent it before any answer: it pipelines). */
-static __always_inline void pf_frame_seg(void *ctx, bool xdp, const struct pf_pkt *p,
-					 struct pf_scratch *s, __u32 head, struct pf_follow *u)
+ * lost (u->ok 0): a head not understood or not whole in this segment, or
+ * a second head in the same segment (the client sent it before any
+ * answer: it pipelines). Returns 1 when the head did not end but runs to
+ * the end of p, shorter than PF_REQ_MAX, its bytes verified and begun by
+ * a method and SP: a split head whose start can be held (pf_split_hold);
+ * else 0. */
+static __always_inline int pf_frame_seg(void *ctx, bool xdp, const struct pf_pkt *p,
+					struct pf_scratch *s, __u32 head, struct pf_follow *u)
 {
 	long n, len;
 	__u32 next;
@@ -129,15 +132,18 @@ static __always_inline void pf_frame_seg(void *ctx, bool xdp, const struct pf_pk
 	u->ok = 0;
 	n = pf_client_bytes(ctx, xdp, p, s, head - p->seq);
 	if (n <= 0)
-		return;
+		return 0;
 	len = pf_frame_req(s, (__u32)n);
 	if (len <= 0)
-		return;
+		return s->r.res == PF_P_INCOMPLETE && n < PF_REQ_MAX &&
+		       head + (__u32)n == p->seq + p->pay_len &&
+		       pf_frame_starts_request(s->req, (__u32)n);
 	next = head + (__u32)len;
 	if (pf_after(p->seq + p->pay_len, next))
-		return;
+		return 0;
 	u->ok = 1;
 	u->next = next;
+	return 0;
 }
 
 /* Does a client segment p at socket seq sseq start past the bound no
@@ -191,6 +197,261 @@ static __always_inline int pf_client_oow(void *ctx, bool xdp, const struct pf_pk
 	return xdp ? pf_past_edge_xdp(ctx, p, sseq) : pf_past_edge_tc(ctx, p, sseq);
 }
 
+/* ---- request heads split over segments ----
+ *
+ * A head longer than its segment -- a credentialed GET with a large
+ * Cookie line, over one MSS (about 1,448 bytes at an MTU of 1,500),
+ * wherever nothing merged its segments: XDP, TC without GRO -- used to
+ * lose the connection's framing, and every later preflight on it went to
+ * the app (pass_framing). Now its bytes are held (pf_split_hold) in the
+ * server socket's storage, and the segment that continues them exactly
+ * (pf_split_join) completes the head, parsed then by the same
+ * pf_frame_req as a whole one: up to PF_REQ_MAX bytes in all, over any
+ * number of segments.
+ *
+ * Why socket storage: it lives as long as the connection and is freed
+ * with it (after RCU: a program holding it never sees it reused, unlike
+ * a hash map's preallocated element), its memory is charged to the
+ * socket (optmem_max), and no table fills up. The flow's c_next and gen
+ * say what a held head belongs to, and pf_flow_note applies the result
+ * only if c_next is still where the head starts. The storage's lock
+ * orders the bytes before the fields that make them valid (a release
+ * and an acquire: on a weakly ordered CPU a reader could otherwise see
+ * n before the bytes); the bytes are written and read outside it (helper
+ * calls). They cannot change under a reader but to themselves: the only
+ * writers of a held head are copies of its own segments (the same bytes
+ * at the same place), and the next head is held only once c_next has
+ * moved, after the join that read this one.
+ *
+ * While a head is held nothing moves: c_next stays at the head, so no
+ * later segment is at a request boundary (pass_not_boundary), and the
+ * server's bytes are still the previous answer's. A continuation that
+ * never comes (lost before this hook and retransmitted merged with later
+ * bytes, or reordered across CPUs) leaves it so: the connection's
+ * preflights go to the app, as with a lost framing.
+ *
+ * The test build (PF_TEST_MOCK_SOCK) has one mocked socket: its storage
+ * is one array element.
+ */
+
+/* A held head. b is twice PF_REQ_MAX: a continuation is loaded at
+ * b + n (n < PF_REQ_MAX, at most PF_REQ_MAX bytes), which the verifier
+ * can only bound by the two maxima. */
+struct pf_split {
+	struct bpf_spin_lock lock; /* over start, n, gen */
+	__u32 start;   /* client wire seq of the head's first byte (c_next) */
+	__u32 n;       /* bytes held; 0: none */
+	__u32 gen;     /* the flow entry's gen when held */
+	__u8 b[2 * PF_REQ_MAX + 8];
+};
+
+#ifdef PF_TEST_MOCK_SOCK
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pf_split);
+} pf_split SEC(".maps");
+
+/* The mocked socket's storage (see pf_sock). */
+static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p,
+						     bool create)
+{
+	__u32 zero = 0;
+
+	(void)ctx;
+	(void)p;
+	(void)create;
+	return bpf_map_lookup_elem(&pf_split, &zero);
+}
+#else
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pf_split);
+} pf_split SEC(".maps");
+
+/* The storage of p's server socket (created if create), or NULL: no full
+ * socket, or the kernel refused the memory (optmem_max). */
+static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p,
+						     bool create)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return NULL;
+	sp = bpf_sk_storage_get(&pf_split, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	bpf_sk_release(sk);
+	return sp;
+}
+#endif
+
+/* Hold the bytes from client wire seq head to the end of segment p (a
+ * head not ended in them, fewer than PF_REQ_MAX, checksum verified:
+ * pf_frame_seg's 1) for the flow entry of generation gen. 0 if held. */
+static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pkt *p,
+					 __u32 head, __u32 gen)
+{
+	__u32 n = p->seq + p->pay_len - head;
+	struct pf_split *sp;
+
+	if (n == 0 || n >= PF_REQ_MAX || head - p->seq >= p->pay_len)
+		return -1;
+	sp = pf_split_get(ctx, p, true);
+	if (!sp)
+		return -1;
+	bpf_spin_lock(&sp->lock);
+	sp->n = 0; /* not valid while it is rewritten */
+	bpf_spin_unlock(&sp->lock);
+	if (pf_load_at(ctx, xdp, p, sp->b, head - p->seq, n))
+		return -1;
+	bpf_spin_lock(&sp->lock);
+	sp->start = head;
+	sp->gen = gen;
+	sp->n = n;
+	bpf_spin_unlock(&sp->lock);
+	pf_count(PF_STAT_SPLIT_HELD);
+	return 0;
+}
+
+/* What pf_split_copy_cb needs: from, to, and the bytes to copy. */
+struct pf_split_copy {
+	const __u8 *from;
+	__u8 *to;
+	__u32 n;
+};
+
+/* Copy 64 bytes (8 words) at 64 * idx: a bpf_loop callback. */
+PF_CALLBACK long pf_split_copy_cb(__u32 idx, void *ctx)
+{
+	struct pf_split_copy *c = ctx;
+	__u32 off = (idx * 64) & (PF_REQ_MAX - 1), k;
+
+	if (idx * 64 >= c->n)
+		return 1;
+	for (k = 0; k < 64; k += 8)
+		*(__u64 *)(c->to + off + k) = *(const __u64 *)(c->from + off + k);
+	return 0;
+}
+
+/* Segment p, starting exactly where the head held for the flow (c_next,
+ * generation gen) ends: add its bytes (checksum verified, through s->req)
+ * and parse the head so far in s->req. u as pf_frame_seg fills it: the
+ * head whole (u->ok, u->next), or lost (not understood, longer than
+ * PF_REQ_MAX, a second head behind it); nothing (u->have 0) while it is
+ * still incomplete, or when p is not its continuation. */
+static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_pkt *p,
+					  __u32 c_next, __u32 gen, struct pf_follow *u)
+{
+	struct pf_split_copy c;
+	struct pf_scratch *s;
+	struct pf_split *sp;
+	__u32 n1, take, total, left, zero = 0;
+	long n2, len;
+	bool held;
+
+	u->have = 0;
+	sp = pf_split_get(ctx, p, false);
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	if (!sp || !s)
+		return;
+	bpf_spin_lock(&sp->lock);
+	n1 = sp->n;
+	held = n1 && sp->start == c_next && sp->gen == gen && c_next + n1 == p->seq;
+	bpf_spin_unlock(&sp->lock);
+	if (!held || n1 >= PF_REQ_MAX)
+		return;
+	/* verified as any segment framed (pf_client_bytes); a bad one is
+	 * dropped by the stack, and its retransmission joins */
+	n2 = pf_client_bytes(ctx, xdp, p, s, 0);
+	if (n2 <= 0)
+		return;
+	take = (__u32)n2 < PF_REQ_MAX - n1 ? (__u32)n2 : PF_REQ_MAX - n1;
+	if (pf_load_at(ctx, xdp, p, sp->b + (n1 & (PF_REQ_MAX - 1)), 0, take))
+		return;
+	total = n1 + take;
+	c.from = sp->b;
+	c.to = s->req;
+	c.n = total;
+	bpf_loop(PF_REQ_MAX / 64, pf_split_copy_cb, &c, 0);
+	u->have = 1;
+	u->from = c_next;
+	u->ok = 0;
+	len = pf_frame_req(s, total);
+	/* still not whole: held on (n moved past p); else let go */
+	left = len <= 0 && s->r.res == PF_P_INCOMPLETE && take == (__u32)n2 &&
+	       total < PF_REQ_MAX ? total : 0;
+	bpf_spin_lock(&sp->lock);
+	if (sp->n == n1 && sp->start == c_next)
+		sp->n = left;
+	bpf_spin_unlock(&sp->lock);
+	if (left) {
+		u->have = 0;
+		return;
+	}
+	if (len <= 0) {
+		pf_count(PF_STAT_SPLIT_LOST);
+		return;
+	}
+	/* a second head behind it in p: pipelining (as pf_frame_seg) */
+	if (pf_after(p->seq + p->pay_len, c_next + (__u32)len)) {
+		pf_count(PF_STAT_SPLIT_LOST);
+		return;
+	}
+	u->ok = 1;
+	u->next = c_next + (__u32)len;
+	pf_count(PF_STAT_SPLIT_JOINED);
+}
+
+/* Have client bytes past segment p gone through (c_hi, read without
+ * the lock: it only grows)? Then the rest of a head starting in p passed
+ * already (p is a retransmission after its first copy was lost, the
+ * segments behind it were not), and holding it would wait for nothing. */
+static __always_inline int pf_split_passed(const struct pf_pkt *p, const struct pf_flow *f)
+{
+	const volatile struct pf_flow *v = f;
+
+	return (v->hi & PF_FLOW_C_HI) && pf_after(v->c_hi, p->seq + p->pay_len);
+}
+
+/* pf_split_hold and pf_split_join for each program, global functions
+ * (as pf_past_edge_tc): verified once, not on every path into the
+ * framing follow. head_gen: the head's wire seq, the flow's gen << 32. */
+__noinline int pf_split_hold_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 head_gen)
+{
+	if (!skb || !p)
+		return -1;
+	return pf_split_hold(skb, false, p, (__u32)head_gen, (__u32)(head_gen >> 32));
+}
+
+__noinline int pf_split_hold_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 head_gen)
+{
+	if (!xdp || !p)
+		return -1;
+	return pf_split_hold(xdp, true, p, (__u32)head_gen, (__u32)(head_gen >> 32));
+}
+
+__noinline int pf_split_join_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 head_gen,
+				struct pf_follow *u)
+{
+	if (!skb || !p || !u)
+		return 0;
+	pf_split_join(skb, false, p, (__u32)head_gen, (__u32)(head_gen >> 32), u);
+	return 0;
+}
+
+__noinline int pf_split_join_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 head_gen,
+				 struct pf_follow *u)
+{
+	if (!xdp || !p || !u)
+		return 0;
+	pf_split_join(xdp, true, p, (__u32)head_gen, (__u32)(head_gen >> 32), u);
+	return 0;
+}
+
 /* A client segment of a tracked flow f (snapshot a): does a request head
  * start in it, at c_next? Then frame it (u). A head before an answer to
  * the request in front of it means pipelining: the framing is lost (the
@@ -202,15 +463,26 @@ static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct p
 {
 	struct pf_scratch *s;
 	__u32 zero = 0;
+	__u64 hg;
 
 	u->have = 0;
 	u->oow = pf_client_oow(ctx, xdp, p, a, f);
 	if (!p->pay_len || !(a->state & PF_FS_FRAMED) || u->oow)
 		return;
-	/* all of it before c_next (body, retransmissions), or after it (a
-	 * gap: the head comes with the missing segment) */
-	if (!pf_after(p->seq + p->pay_len, a->c_next) || pf_after(p->seq, a->c_next))
+	/* all of it before c_next (body, retransmissions) */
+	if (!pf_after(p->seq + p->pay_len, a->c_next))
 		return;
+	/* after it: the rest of a head held (pf_split_join), or a gap (the
+	 * head comes with the missing segment) */
+	if (pf_after(p->seq, a->c_next)) {
+		if (a->state & PF_FS_ANSWERED) {
+			if (xdp)
+				pf_split_join_xdp(ctx, p, a->c_next | (__u64)a->gen << 32, u);
+			else
+				pf_split_join_tc(ctx, p, a->c_next | (__u64)a->gen << 32, u);
+		}
+		return;
+	}
 	if (!(a->state & PF_FS_ANSWERED)) {
 		u->have = 1;
 		u->from = a->c_next;
@@ -224,7 +496,17 @@ static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct p
 		u->ok = 0;
 		return;
 	}
-	pf_frame_seg(ctx, xdp, p, s, a->c_next, u);
+	if (!pf_frame_seg(ctx, xdp, p, s, a->c_next, u))
+		return;
+	/* bytes after it already went through (its first copy was lost,
+	 * the rest was not): no continuation will come */
+	if (pf_split_passed(p, f)) {
+		pf_count(PF_STAT_SPLIT_LOST);
+		return;
+	}
+	hg = a->c_next | (__u64)a->gen << 32;
+	if (!(xdp ? pf_split_hold_xdp(ctx, p, hg) : pf_split_hold_tc(ctx, p, hg)))
+		u->have = 0; /* held: nothing moves until it is whole */
 }
 
 /* A server segment of a tracked flow (snapshot a) whose current request
@@ -273,17 +555,19 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
  * here (a flow entry with its framing), if it is a real connection's
  * first byte -- an established socket that has received nothing, the
  * segment at its rcv_nxt, a valid checksum -- and its first request head
- * is understood. Otherwise the connection is never tracked, and its
- * preflights go to the app (pass_framing); a full flow table is counted
- * here (pass_table_full), another CPU's entry for a copy of p not. */
+ * is understood, or held for the rest (split over segments). Otherwise
+ * the connection is never tracked, and its preflights go to the app
+ * (pass_framing); a full flow table is counted here (pass_table_full),
+ * another CPU's entry for a copy of p not. */
 static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_pkt *p)
 {
 	struct pf_follow u = {};
 	struct pf_scratch *s;
 	struct pf_sockinfo *si;
 	struct pf_flow *nf;
-	__u32 zero = 0, k;
+	__u32 zero = 0, gen;
 	__u8 m[8];
+	int split;
 	long err;
 
 	if (p->pay_len < 8 || (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) ||
@@ -291,10 +575,7 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	    pf_load(ctx, xdp, p->pay_off, m, sizeof(m)))
 		return;
 	/* cheap first: a request line starts with a method token and SP */
-	for (k = 0; k < 8; k++)
-		if (m[k] < 'A' || m[k] > 'Z')
-			break;
-	if (k == 0 || k == 8 || m[k] != ' ')
+	if (!pf_frame_starts_request(m, sizeof(m)))
 		return;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	if (!s)
@@ -302,15 +583,20 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	si = &s->si;
 	if (pf_sock(ctx, p, si) || si->closing || si->bytes_received || p->seq != si->rcv_nxt)
 		return;
-	pf_frame_seg(ctx, xdp, p, s, p->seq, &u);
-	if (!u.ok)
+	split = pf_frame_seg(ctx, xdp, p, s, p->seq, &u);
+	gen = bpf_get_prandom_u32();
+	/* a split first head: held first (the entry's gen with it), the
+	 * entry then waits at its start as at any later one -- "the request
+	 * before answered" (there is none), c_next at the head */
+	if (!u.ok && (!split || (xdp ? pf_split_hold_xdp(ctx, p, p->seq | (__u64)gen << 32) :
+					pf_split_hold_tc(ctx, p, p->seq | (__u64)gen << 32))))
 		return;
 	nf = (struct pf_flow *)s->nf;
 	__builtin_memset(nf, 0, sizeof(*nf));
-	nf->gen = bpf_get_prandom_u32();
+	nf->gen = gen;
 	nf->resp_acked = 1;
-	nf->state = PF_FS_FRAMED;
-	nf->c_next = u.next;
+	nf->state = u.ok ? PF_FS_FRAMED : PF_FS_FRAMED | PF_FS_ANSWERED;
+	nf->c_next = u.ok ? u.next : p->seq;
 	nf->c_hi = p->seq + p->pay_len;
 	nf->s_hi = si->write_seq;
 	nf->s_mark = si->write_seq;

@@ -113,6 +113,9 @@ enum pf_tok_kind {
 	X(PASS_NOT_NEXT,       "request is not the next expected byte") \
 	X(PASS_ORDER,          "the previous request has no answer yet (pipelining)") \
 	X(PASS_FRAMING,        "request framing on this connection unknown") \
+	X(SPLIT_HELD,          "request heads split over segments: their start held on the socket for the rest") \
+	X(SPLIT_JOINED,        "split request heads completed and followed (the framing kept)") \
+	X(SPLIT_LOST,          "split request heads not followed (not understood, over the kernel limit, a second head behind): framing lost") \
 	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
 	X(PASS_ROUTE,          "connection's SYN-ACK not seen leaving by this interface (its server segments may bypass translation)") \

@@ -34,6 +34,18 @@ PF_INLINE long pf_frame_len(const struct pf_req *r)
 	return (long)r->len + ((r->flags & PF_REQF_CLEN) ? (long)r->clen : 0);
 }
 
+/* Do the first n bytes of buf begin a request line: a method of 1 to 7
+ * upper-case letters and SP? (A cheap first test; pf_parse_head decides.) */
+PF_INLINE int pf_frame_starts_request(const __u8 *buf, __u32 n)
+{
+	__u32 k;
+
+	for (k = 0; k < 8 && k < n; k++)
+		if (buf[k] < 'A' || buf[k] > 'Z')
+			break;
+	return k > 0 && k < 8 && k < n && buf[k] == ' ';
+}
+
 /* Do the bytes at buf[start] (at least 10 valid) begin an interim (1xx)
  * response ("HTTP/1.x 1")? Anything else the server sends first is its
  * answer. */

@@ -241,7 +241,8 @@ static void reset(void)
 {
 	struct pf_sockinfo none = { 0 };
 	__u64 *zeros = calloc((size_t)ncpu, sizeof(__u64));
-	__u32 i;
+	__u32 i, zero = 0;
+	void *split;
 
 	if (!zeros)
 		h_die("calloc", ENOMEM);
@@ -250,6 +251,11 @@ static void reset(void)
 		if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_stats), &i, zeros, BPF_ANY))
 			h_die("zero stats", errno);
 	free(zeros);
+	/* no split head held (bpf/pf_follow.h: the mocked socket's storage) */
+	split = calloc(1, bpf_map__value_size(h_skel->maps.pf_split));
+	if (!split || bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_split), &zero, split, BPF_ANY))
+		h_die("clear pf_split", split ? errno : ENOMEM);
+	free(split);
 	h_set_sock(&none);
 	h_skel->bss->pf_cfg.draining = 0;
 	h_skel->bss->pf_cfg.date_valid = 0;

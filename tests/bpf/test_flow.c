@@ -368,7 +368,9 @@ static void t_track_table_full(void)
  * app as pass_order when the datapath did not follow connections from
  * their first byte -- ~1 in 100 preflights of a browser's mix, more
  * behind a reverse proxy's pooled connections). */
-static void t_tracked_next_answered(void)
+/* The app answers the tracked connection c's first request; the first
+ * preflight after it is answered. */
+static void next_answered(struct conn *c0)
 {
 	static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 	static const struct h_delta d[] = {
@@ -382,8 +384,7 @@ static void t_tracked_next_answered(void)
 	struct h_want w;
 	struct pf_flow fl;
 
-	if (!track(&c, 1000000, 5000000))
-		return;
+	c = *c0;
 	/* the app's answer: identity, but it marks the GET answered */
 	conn_sseg(&in, &c, c.P, c.S + c.L, answer);
 	if (!conn_expect(&h_tc_out, &in, NULL, &in, conn_d_out) ||
@@ -409,6 +410,60 @@ static void t_tracked_next_answered(void)
 	H_EQ(fl.s_before, 0, "flow s_before");
 	H_EQ(fl.s_after, w.paylen, "flow s_after");
 	H_EQ(fl.splices, 1, "flow splices");
+}
+
+static void t_tracked_next_answered(void)
+{
+	struct conn c;
+
+	if (track(&c, 1000000, 5000000))
+		next_answered(&c);
+}
+
+/* A connection's first request head split over two segments (a simple
+ * credentialed GET with a large Cookie line, no preflight before it):
+ * held on the socket, the entry created waiting at the head's start; the
+ * second segment completes it, and the connection is followed as if it
+ * had come whole. */
+static void t_track_split_first(void)
+{
+	static const char part1[] = "GET /api/items/7 HTTP/1.1\r\nHost: api.exa";
+	static const char part2[] = "mple.com\r\nAccept: */*\r\n\r\n";
+	static const struct h_delta d1[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(SPLIT_HELD, 1),
+		H_D(FLOW_CREATED, 1), H_DEND,
+	};
+	static const struct h_delta d2[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(SPLIT_JOINED, 1),
+		H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	const __u32 S = 1000000, P = 5000000, P1 = (__u32)strlen(part1);
+	struct pf_sockinfo si = h_sock(S, P);
+	struct pkt_spec in;
+	struct pf_flow fl;
+	struct conn c;
+
+	memset(&c, 0, sizeof(c));
+	c.family = 4;
+	c.S = S;
+	c.P = P;
+	c.L = P1 + (__u32)strlen(part2);
+	h_req_spec(&c.req, 4, part1, S, P, 111, 222);
+	h_set_sock(&si);
+	in = c.req;
+	if (!conn_expect(h_in, &c.req, NULL, &in, d1) || !H_CHECK(h_flow(&c.req, &fl), "no flow") ||
+	    !H_EQ(fl.state, PF_FS_FRAMED | PF_FS_ANSWERED, "flow state (waiting at the head)") ||
+	    !H_EQX(fl.c_next, S, "flow c_next (the held head's start)"))
+		return;
+	si = h_sock(S + P1, P);
+	si.bytes_received = P1;
+	h_set_sock(&si);
+	h_req_spec(&in, 4, part2, S + P1, P, 111, 222);
+	if (!conn_expect(h_in, &in, NULL, &in, d2) || !H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !H_EQ(fl.state, PF_FS_FRAMED, "flow state (followed, no answer yet)") ||
+	    !H_EQX(fl.c_next, S + c.L, "flow c_next (after the GET)"))
+		return;
+	next_answered(&c);
 }
 
 /* A tracked flow has no response: a SACK block that straddles seq 0
@@ -756,6 +811,7 @@ void test_flow(void)
 	h_case("second_splice_keepalive_octet_and_first_tail_below_rcv_nxt_ipv6_wrap",
 	       t_second_splice_probes_v6_wrap);
 	h_case("tracked_flow_first_preflight_after_a_get_answered", t_tracked_next_answered);
+	h_case("tracked_flow_split_first_head_followed", t_track_split_first);
 	h_case("tracked_flow_table_full_counted", t_track_table_full);
 	h_case("spoofed_data_past_window_c_hi_kept", t_spoofed_data_past_window);
 	h_case("gap_inside_window_moves_c_hi", t_gap_in_window);

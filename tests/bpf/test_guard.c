@@ -42,21 +42,38 @@ static bool spliced(struct conn *c, __u32 *cs, __u32 *ss)
  * seq ss: passed, translated; counted with stat (PASS_NOT_OPTIONS for
  * ordinary data). The socket mock is idle and at that byte, so only the
  * flow's state can refuse a preflight-shaped one. */
-static bool client_data(const struct conn *c, __u32 cs, __u32 ss, const char *d, int stat)
+/* client_data, with a second counter (split >= 0: PF_STAT_SPLIT_*)
+ * moved by 1; if bad, the segment's TCP checksum corrupted: passed (its
+ * checksum left wrong), only the counters checked. */
+static bool client_seg(const struct conn *c, __u32 cs, __u32 ss, const char *d, int stat,
+		       int split, bool bad)
 {
-	const struct h_delta dl[] = {
-		H_D(PKT_SEEN, 1), { stat, 1 }, H_D(TRANSLATED_IN, 1), H_DEND,
+	struct h_delta dl[] = {
+		H_D(PKT_SEEN, 1), { stat, 1 }, H_D(TRANSLATED_IN, 1), H_DEND, H_DEND,
 	};
 	struct pkt_spec in, want;
 	struct pf_sockinfo si = h_sock(cs - c->L, ss);
+	struct h_run r;
 
+	if (split >= 0)
+		dl[3] = (struct h_delta){ split, 1 };
 	si.bytes_received = 1000;
 	h_set_sock(&si);
 	conn_cseg(&in, c, cs, ss + c->R, d);
+	if (bad) {
+		in.bad_csum = 1;
+		return h_run_spec(h_in, &in, NULL, &r) && H_EQ(r.verdict, H_PASS, "verdict") &&
+		       h_check_deltas(&r, dl);
+	}
 	want = in;
 	want.seq = cs - c->L;
 	want.ack = ss;
 	return conn_expect(h_in, &in, NULL, &want, dl);
+}
+
+static bool client_data(const struct conn *c, __u32 cs, __u32 ss, const char *d, int stat)
+{
+	return client_seg(c, cs, ss, d, stat, -1, false);
 }
 
 /* Server data d at socket seq ss acking client socket seq cs. */
@@ -179,24 +196,6 @@ static void t_chunked_lost(void)
 	client_data(&c, cs + C, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
 }
 
-/* A request head split over two segments is not followed either. */
-static void t_split_head_lost(void)
-{
-	static const char part1[] = "GET /api/items/7 HTTP/1.1\r\nHost: api.exa";
-	static const char part2[] = "mple.com\r\n\r\n";
-	const __u32 G = (__u32)(strlen(part1) + strlen(part2));
-	struct conn c;
-	__u32 cs, ss;
-
-	if (!spliced(&c, &cs, &ss))
-		return;
-	if (!client_data(&c, cs, ss, part1, PF_STAT_PASS_NOT_OPTIONS) ||
-	    !client_data(&c, cs + (__u32)strlen(part1), ss, part2, PF_STAT_PASS_NOT_OPTIONS) ||
-	    !server_data(&c, ss, cs - c.L + G, OK_200))
-		return;
-	client_data(&c, cs + G, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
-}
-
 /* A preflight at client wire seq cs acking server socket seq ss, the
  * socket idle at that byte: answered (what names the check). */
 static void preflight_answered(const struct conn *c, __u32 cs, __u32 ss, const char *what)
@@ -211,6 +210,116 @@ static void preflight_answered(const struct conn *c, __u32 cs, __u32 ss, const c
 	if (h_run_spec(h_in, &in, NULL, &r))
 		H_EQ(r.verdict, H_TX, what);
 }
+
+/* The first part of a split request head (XDP, TC without GRO: a head
+ * over one MSS). */
+static const char split1[] = "GET /api/items/7 HTTP/1.1\r\nHost: api.exa";
+
+/* A request head sent as the n segments part[] after a splice: held on
+ * the socket at the first (split_held), the middle ones leaving it held,
+ * the last (first a corrupted copy if bad: it joins nothing, the stack
+ * drops it) counted end -- split_joined: the head followed, the
+ * preflight after its answer answered; split_lost: the framing lost, the
+ * preflight to the app. */
+static void split_head(const char *const *part, unsigned n, bool bad, int end)
+{
+	struct conn c;
+	__u32 cs, ss, off = 0;
+	unsigned k;
+	int st;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	for (k = 0; k < n; k++) {
+		st = k == 0 ? PF_STAT_SPLIT_HELD : k + 1 == n ? end : -1;
+		if (k + 1 == n && bad &&
+		    !client_seg(&c, cs + off, ss, part[k], PF_STAT_PASS_NOT_OPTIONS, -1, true))
+			return;
+		if (!client_seg(&c, cs + off, ss, part[k], PF_STAT_PASS_NOT_OPTIONS, st, false))
+			return;
+		off += (__u32)strlen(part[k]);
+	}
+	if (!server_data(&c, ss, cs - c.L + off, OK_200))
+		return;
+	if (end == PF_STAT_SPLIT_JOINED)
+		preflight_answered(&c, cs + off, ss + (__u32)strlen(OK_200),
+				   "the preflight after the split head's answer");
+	else
+		client_data(&c, cs + off, ss + (__u32)strlen(OK_200), H_PREFLIGHT,
+			    PF_STAT_PASS_FRAMING);
+}
+
+/* Two segments: the whole head followed. */
+static void t_split_head_followed(void)
+{
+	static const char *const part[] = { split1, "mple.com\r\n\r\n" };
+
+	split_head(part, 2, false, PF_STAT_SPLIT_JOINED);
+}
+
+/* A 2,903-byte head (a large Cookie line) in three segments of at most
+ * 1,448 bytes, as a veth or a NIC without GRO delivers it. */
+static void t_split_head_three(void)
+{
+	static char get[3000], seg[3][1500];
+	const char *part[3] = { seg[0], seg[1], seg[2] };
+	int n, k;
+
+	n = snprintf(get, sizeof(get),
+		     "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nCookie: s=");
+	memset(get + n, 'c', 2899 - (size_t)n);
+	memcpy(get + 2899, "\r\n\r\n", 5);
+	for (k = 0; k < 3; k++)
+		snprintf(seg[k], sizeof(seg[k]), "%.1448s", get + 1448 * k);
+	split_head(part, 3, false, PF_STAT_SPLIT_JOINED);
+}
+
+/* The continuation's bytes are taken only from a segment with a right
+ * TCP checksum: a corrupted copy joins nothing, its retransmission does. */
+static void t_split_head_bad_csum(void)
+{
+	static const char *const part[] = { split1, "mple.com\r\n\r\n" };
+
+	split_head(part, 2, true, PF_STAT_SPLIT_JOINED);
+}
+
+/* Not understood once whole (a bare LF), or a second head behind it in
+ * the last segment (pipelining): the framing lost, as for a whole head. */
+static void t_split_head_bad_lost(void)
+{
+	static const char *const part[] = { split1, "mple.com\n\r\n" };
+
+	split_head(part, 2, false, PF_STAT_SPLIT_LOST);
+}
+
+static void t_split_head_pipelined_lost(void)
+{
+	static const char *const part[] = {
+		split1, "mple.com\r\n\r\nGET /b HTTP/1.1\r\nHost: api.example.com\r\n\r\n",
+	};
+
+	split_head(part, 2, false, PF_STAT_SPLIT_LOST);
+}
+
+/* The head's second segment went through first (its first was lost on
+ * the way and comes again): nothing would ever continue the first, so it
+ * is not held -- the framing is lost, counted. */
+static void t_split_head_reordered_lost(void)
+{
+	static const char part2[] = "mple.com\r\n\r\n";
+	const __u32 P1 = (__u32)strlen(split1), G = P1 + (__u32)strlen(part2);
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_data(&c, cs + P1, ss, part2, PF_STAT_PASS_NOT_OPTIONS) ||
+	    !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_LOST, false) ||
+	    !server_data(&c, ss, cs - c.L + G, OK_200))
+		return;
+	client_data(&c, cs + G, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
+}
+
 
 /* TC: a GRO-merged skb (a PUT head and its body, merged from several
  * segments) is framed from its bytes without checking its TCP checksum:
@@ -448,7 +557,12 @@ void test_guard(void)
 	h_case("guard_early_hints_not_an_answer", t_early_hints_not_answer);
 	h_case("guard_after_early_hints_and_final_answered", t_after_early_hints_answered);
 	h_case("guard_chunked_request_framing_lost", t_chunked_lost);
-	h_case("guard_split_head_framing_lost", t_split_head_lost);
+	h_case("guard_split_head_followed", t_split_head_followed);
+	h_case("guard_split_head_three_segments_followed", t_split_head_three);
+	h_case("guard_split_head_bad_checksum_not_joined", t_split_head_bad_csum);
+	h_case("guard_split_head_malformed_framing_lost", t_split_head_bad_lost);
+	h_case("guard_split_head_after_its_rest_framing_lost", t_split_head_reordered_lost);
+	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);
 	h_case_m("guard_gro_merged_head_followed", t_gro_head_followed, H_M_TC); /* skb only */
 	h_case("guard_large_head_followed", t_large_head_followed);
 }

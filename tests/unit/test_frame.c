@@ -138,6 +138,28 @@ static void t_large_head(void **st)
 
 /* interim responses: 100 Continue, 103 Early Hints with headers; a final
  * status, a 101, content or a broken head are not followed */
+/* pf_frame_starts_request: which bytes may begin a held split head
+ * (bpf/pf_follow.h) or a tracked connection's first request. */
+static void t_starts_request(void **st)
+{
+	static const struct {
+		const char *b;
+		int want;
+	} c[] = {
+		{ "GET / HTTP/1.1", 1 }, { "OPTIONS /", 1 }, { "DELETE ", 1 }, { "A x", 1 },
+		{ "GET", 0 },            /* no SP yet: too short to tell */
+		{ "get / ", 0 }, { " GET /", 0 }, { "0123456789", 0 },
+		{ "PROPFIND /", 0 },     /* 8 letters: more than the test takes */
+		{ "", 0 },
+	};
+	size_t i;
+
+	(void)st;
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++)
+		assert_int_equal(pf_frame_starts_request((const __u8 *)c[i].b,
+							 (__u32)strlen(c[i].b)), c[i].want);
+}
+
 static void t_interim(void **st)
 {
 	static const char c100[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
@@ -178,6 +200,7 @@ int main(void)
 		cmocka_unit_test(t_unknown),
 		cmocka_unit_test(t_many_lines),
 		cmocka_unit_test(t_large_head),
+		cmocka_unit_test(t_starts_request),
 		cmocka_unit_test(t_interim),
 	};
 
