@@ -21,6 +21,7 @@
 #include "pf_maps.h"
 #include "pf_pkt.h"
 #include "pf_sock.h"
+#include "pf_split.h"
 #include "pf_tcp.h"
 
 /* What one segment tells about the flow's framing or answer. */
@@ -213,15 +214,9 @@ static __always_inline int pf_client_oow(void *ctx, bool xdp, const struct pf_pk
  * with it (after RCU: a program holding it never sees it reused, unlike
  * a hash map's preallocated element), its memory is charged to the
  * socket (optmem_max), and no table fills up. The flow's c_next and gen
- * say what a held head belongs to, and pf_flow_note applies the result
- * only if c_next is still where the head starts. The storage's lock
- * orders the bytes before the fields that make them valid (a release
- * and an acquire: on a weakly ordered CPU a reader could otherwise see
- * n before the bytes); the bytes are written and read outside it (helper
- * calls). They cannot change under a reader but to themselves: the only
- * writers of a held head are copies of its own segments (the same bytes
- * at the same place), and the next head is held only once c_next has
- * moved, after the join that read this one.
+ * say what a held head belongs to (the value and its lock: pf_split.h),
+ * and pf_flow_note applies the result only if c_next is still where the
+ * head starts.
  *
  * While a head is held nothing moves: c_next stays at the head, so no
  * later segment is at a request boundary (pass_not_boundary), and the
@@ -233,17 +228,6 @@ static __always_inline int pf_client_oow(void *ctx, bool xdp, const struct pf_pk
  * The test build (PF_TEST_MOCK_SOCK) has one mocked socket: its storage
  * is one array element.
  */
-
-/* A held head. b is twice PF_REQ_MAX: a continuation is loaded at
- * b + n (n < PF_REQ_MAX, at most PF_REQ_MAX bytes), which the verifier
- * can only bound by the two maxima. */
-struct pf_split {
-	struct bpf_spin_lock lock; /* over start, n, gen */
-	__u32 start;   /* client wire seq of the head's first byte (c_next) */
-	__u32 n;       /* bytes held; 0: none */
-	__u32 gen;     /* the flow entry's gen when held */
-	__u8 b[2 * PF_REQ_MAX + 8];
-};
 
 #ifdef PF_TEST_MOCK_SOCK
 struct {
@@ -303,37 +287,11 @@ static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pk
 	sp = pf_split_get(ctx, p, true);
 	if (!sp)
 		return -1;
-	bpf_spin_lock(&sp->lock);
-	sp->n = 0; /* not valid while it is rewritten */
-	bpf_spin_unlock(&sp->lock);
+	pf_split_clear(sp);
 	if (pf_load_at(ctx, xdp, p, sp->b, head - p->seq, n))
 		return -1;
-	bpf_spin_lock(&sp->lock);
-	sp->start = head;
-	sp->gen = gen;
-	sp->n = n;
-	bpf_spin_unlock(&sp->lock);
+	pf_split_set(sp, head, gen, n);
 	pf_count(PF_STAT_SPLIT_HELD);
-	return 0;
-}
-
-/* What pf_split_copy_cb needs: from, to, and the bytes to copy. */
-struct pf_split_copy {
-	const __u8 *from;
-	__u8 *to;
-	__u32 n;
-};
-
-/* Copy 64 bytes (8 words) at 64 * idx: a bpf_loop callback. */
-PF_CALLBACK long pf_split_copy_cb(__u32 idx, void *ctx)
-{
-	struct pf_split_copy *c = ctx;
-	__u32 off = (idx * 64) & (PF_REQ_MAX - 1), k;
-
-	if (idx * 64 >= c->n)
-		return 1;
-	for (k = 0; k < 64; k += 8)
-		*(__u64 *)(c->to + off + k) = *(const __u64 *)(c->from + off + k);
 	return 0;
 }
 
@@ -346,23 +304,15 @@ PF_CALLBACK long pf_split_copy_cb(__u32 idx, void *ctx)
 static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_pkt *p,
 					  __u32 c_next, __u32 gen, struct pf_follow *u)
 {
-	struct pf_split_copy c;
+	__u32 n1, take, total, left, zero = 0;
 	struct pf_scratch *s;
 	struct pf_split *sp;
-	__u32 n1, take, total, left, zero = 0;
 	long n2, len;
-	bool held;
 
 	u->have = 0;
 	sp = pf_split_get(ctx, p, false);
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!sp || !s)
-		return;
-	bpf_spin_lock(&sp->lock);
-	n1 = sp->n;
-	held = n1 && sp->start == c_next && sp->gen == gen && c_next + n1 == p->seq;
-	bpf_spin_unlock(&sp->lock);
-	if (!held || n1 >= PF_REQ_MAX)
+	if (!sp || !s || !pf_split_get_n(sp, c_next, gen, p->seq, &n1))
 		return;
 	/* verified as any segment framed (pf_client_bytes); a bad one is
 	 * dropped by the stack, and its retransmission joins */
@@ -373,10 +323,7 @@ static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_p
 	if (pf_load_at(ctx, xdp, p, sp->b + (n1 & (PF_REQ_MAX - 1)), 0, take))
 		return;
 	total = n1 + take;
-	c.from = sp->b;
-	c.to = s->req;
-	c.n = total;
-	bpf_loop(PF_REQ_MAX / 64, pf_split_copy_cb, &c, 0);
+	pf_split_copy(sp, s->req, total);
 	u->have = 1;
 	u->from = c_next;
 	u->ok = 0;
@@ -384,10 +331,7 @@ static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_p
 	/* still not whole: held on (n moved past p); else let go */
 	left = len <= 0 && s->r.res == PF_P_INCOMPLETE && take == (__u32)n2 &&
 	       total < PF_REQ_MAX ? total : 0;
-	bpf_spin_lock(&sp->lock);
-	if (sp->n == n1 && sp->start == c_next)
-		sp->n = left;
-	bpf_spin_unlock(&sp->lock);
+	pf_split_put_n(sp, c_next, n1, left);
 	if (left) {
 		u->have = 0;
 		return;

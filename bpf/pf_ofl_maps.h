@@ -7,6 +7,7 @@
 
 #include "pf_kern.h"
 #include "pf_maps.h"
+#include "pf_split.h"
 
 /* Settings of the rules of both policy slots (struct pf_ofl_rule). */
 struct {
@@ -32,6 +33,16 @@ struct {
 	__type(key, int);
 	__type(value, struct pf_ofl_sk);
 } pf_ofl_sk SEC(".maps");
+
+/* A covered socket's request head split over segments, held until whole
+ * (pf_ofl_hold, pf_ofl_join; the value: pf_split.h), freed with the
+ * socket. Created at a socket's first split head. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct pf_split);
+} pf_ofl_split SEC(".maps");
 
 /* Covered server sockets (key: socket cookie); pf_ofl_msg is attached to
  * this map. */

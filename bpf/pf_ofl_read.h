@@ -7,9 +7,9 @@
 
 #include "pf_ofl_maps.h"
 
-/* Copy n (1..PF_REQ_MAX) bytes at offset off of the skb into sc->buf. */
-static __always_inline int pf_ofl_load(struct __sk_buff *skb, __u32 off, __u32 n,
-				       struct pf_ofl_scratch *sc)
+/* Copy n (1..PF_REQ_MAX) bytes at offset off of the skb to to (a map
+ * value with room for them). */
+static __always_inline int pf_ofl_load_to(struct __sk_buff *skb, __u32 off, __u32 n, __u8 *to)
 {
 	__u64 len = n;
 
@@ -18,7 +18,14 @@ static __always_inline int pf_ofl_load(struct __sk_buff *skb, __u32 off, __u32 n
 	barrier_var(len);
 	if (len == 0 || len > PF_REQ_MAX)
 		return -1;
-	return bpf_skb_load_bytes(skb, off, sc->buf, len) ? -1 : 0;
+	return bpf_skb_load_bytes(skb, off, to, len) ? -1 : 0;
+}
+
+/* The same into sc->buf. */
+static __always_inline int pf_ofl_load(struct __sk_buff *skb, __u32 off, __u32 n,
+				       struct pf_ofl_scratch *sc)
+{
+	return pf_ofl_load_to(skb, off, n, sc->buf);
 }
 
 /* Scan the response head in sc->buf (a global function: verified once). */

@@ -8,12 +8,14 @@
 #include <bpf/bpf_endian.h>
 
 #include "pf_csum.h"
+#include "pf_frame.h"
 #include "pf_kern.h"
 #include "pf_maps.h"
 #include "pf_ofl_maps.h"
 #include "pf_ofl_read.h"
 #include "pf_pkt.h"
 #include "pf_sock.h"
+#include "pf_split.h"
 #include "pf_test.h"
 
 /* The early entry of the request socket whose client ISN is isn, created
@@ -192,6 +194,80 @@ static __noinline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p
 	return 0;
 }
 
+/* ---- request heads split over segments (pf_split.h) ---- */
+
+/* p's server socket's held head (created if create), or NULL. */
+static __always_inline struct pf_split *pf_ofl_split_of(struct __sk_buff *skb,
+							const struct pf_pkt *p, bool create)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return NULL;
+	sp = bpf_sk_storage_get(&pf_ofl_split, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	bpf_sk_release(sk);
+	return sp;
+}
+
+/* The head at socket seq next, its n bytes in sc->buf up to the end of
+ * segment p, not whole (pf_ofl_decide's PF_STAT_OFL_IN_UNPARSED): hold
+ * it for the rest -- its bytes from p where it starts in p; where it
+ * started before p, the bytes pf_ofl_join put behind the held ones now
+ * held too (only now: a segment dropped for a re-add, PF_OFL_READD_DROPS,
+ * must find the head as it was when it comes again). 0 if held; else -1
+ * (not a head's start, over PF_REQ_MAX, no memory). A global function:
+ * its frame off the recorder's deepest call chain. */
+__noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
+			   const struct pf_ofl_scratch *sc, __u32 next, __u32 n)
+{
+	bool joined;
+	struct pf_split *sp;
+
+	if (!skb || !p || !sc || sc->r.res != PF_P_INCOMPLETE || n == 0 || n >= PF_REQ_MAX ||
+	    !pf_frame_starts_request(sc->buf, n))
+		return -1;
+	joined = pf_ofl_before(next, p->seq);
+	sp = pf_ofl_split_of(skb, p, !joined);
+	if (!sp)
+		return -1;
+	if (joined) {
+		pf_split_put_n(sp, next, p->seq - next, n);
+		return 0;
+	}
+	pf_split_clear(sp);
+	if (pf_ofl_load_to(skb, p->pay_off + (next - p->seq), n, sp->b))
+		return -1;
+	pf_split_set(sp, next, 0, n);
+	pf_count(PF_STAT_OFL_IN_SPLIT);
+	return 0;
+}
+
+/* Segment p (checksum verified), starting exactly where the head held at
+ * socket seq next ends: its bytes put behind the held ones (at most up to
+ * PF_REQ_MAX; held only by pf_ofl_hold, should the head still not be
+ * whole), the whole so far copied into sc->buf. Returns its length (for
+ * pf_ofl_head_cb: rc.joined), or 0 if p continues no held head. A global
+ * function (as pf_ofl_hold). */
+__noinline int pf_ofl_join(struct __sk_buff *skb, const struct pf_pkt *p,
+			   struct pf_ofl_scratch *sc, __u32 next)
+{
+	struct pf_split *sp;
+	__u32 n1, take;
+
+	if (!skb || !p || !sc)
+		return 0;
+	sp = pf_ofl_split_of(skb, p, false);
+	if (!sp || !pf_split_get_n(sp, next, 0, p->seq, &n1))
+		return 0;
+	take = p->pay_len < PF_REQ_MAX - n1 ? p->pay_len : PF_REQ_MAX - n1;
+	if (pf_ofl_load_to(skb, p->pay_off, take, sp->b + (n1 & (PF_REQ_MAX - 1))))
+		return 0;
+	pf_split_copy(sp, sc->buf, n1 + take);
+	return (int)(n1 + take);
+}
+
 /* What pf_ofl_head_cb needs of pf_ofl_record's frame (bpf_loop passes
  * one pointer). The segment's bounds are read from p, not kept here: 8
  * bytes fewer on pf_ofl_tc's frame kept the call chain under 512 bytes
@@ -202,7 +278,9 @@ struct pf_ofl_rec {
 	struct pf_ofl_sk *st;
 	struct pf_ofl_scratch *sc;
 	__u32 next;
-	__u32 drop;   /* drop the segment: the client sends it again */
+	__u16 drop;   /* drop the segment: the client sends it again */
+	__u16 joined; /* the head at next is in sc->buf, this many bytes
+		       * (pf_ofl_join): not loaded from the segment */
 };
 
 /* Record the request head at rc->next (in segment rc->p, on rc->st): a
@@ -224,16 +302,23 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	int ret;
 
 	(void)idx;
-	n = E - next < PF_REQ_MAX ? E - next : PF_REQ_MAX;
-	if (pf_ofl_load(rc->skb, rc->p->pay_off + (next - S), n, sc)) {
-		pf_ofl_in_stop(st, next, PF_STAT_OFL_IN_UNPARSED);
-		return 1;
+	if (rc->joined) {
+		n = rc->joined; /* (again after a re-add: sc->buf kept) */
+	} else {
+		n = E - next < PF_REQ_MAX ? E - next : PF_REQ_MAX;
+		if (pf_ofl_load(rc->skb, rc->p->pay_off + (next - S), n, sc)) {
+			pf_ofl_in_stop(st, next, PF_STAT_OFL_IN_UNPARSED);
+			return 1;
+		}
 	}
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	ret = pf_ofl_decide(sc, n, s ? pf_ofl_reuse(sc, s, n) : 0);
 	if (ret) {
-		/* a head split over segments, too long or malformed */
-		pf_ofl_in_stop(st, next, ret);
+		/* a head split over segments: held for the rest, recording
+		 * goes on at next; too long or malformed: stopped */
+		if (!(ret == PF_STAT_OFL_IN_UNPARSED && next + n == E &&
+		      !pf_ofl_hold(rc->skb, rc->p, sc, next, n)))
+			pf_ofl_in_stop(st, next, ret);
 		return 1;
 	}
 	/* pf_ofl_entry's second half, here rather than in pf_ofl_decide:
@@ -338,6 +423,7 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	if (!pf_ofl_before(nn, E))
 		return 1;
 	rc->next = nn;
+	rc->joined = 0;
 	return 0;
 }
 
@@ -444,6 +530,12 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 	if (!pf_ofl_before(rc.next, E))
 		return 0;
 	if (pf_ofl_before(rc.next, S)) {
+		/* the rest of a head held at next: that head whole, or held on */
+		rc.joined = (__u16)pf_ofl_join(skb, p, sc, rc.next);
+		if (rc.joined) {
+			bpf_loop(PF_OFL_HEADS_SEG, pf_ofl_head_cb, &rc, 0);
+			return rc.drop;
+		}
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is
 		 * parsed (gap_end) */

@@ -166,7 +166,8 @@ enum pf_tok_kind {
 	X(OFL_RESP_INTERIM,    "offload: 1xx responses passed (they take no request)") \
 	X(OFL_HEAD_CORKED,     "offload: response head split over writes, held for the rest") \
 	X(OFL_IN_GAP,          "offload: request framing lost (a skipped request head): later responses unchanged") \
-	X(OFL_IN_UNPARSED,     "offload: request head not followed (split, malformed, too long): later responses unchanged") \
+	X(OFL_IN_UNPARSED,     "offload: request head not followed (malformed, too long): later responses unchanged") \
+	X(OFL_IN_SPLIT,        "offload: request heads split over segments: their start held on the socket for the rest") \
 	X(OFL_IN_BODY,         "offload: chunked or upgraded request: later responses unchanged") \
 	X(OFL_FIFO_FULL,       "offload: too many requests waiting for responses: later responses unchanged") \
 	X(OFL_NO_REQUEST,      "offload: response without a recorded request: connection passed unchanged") \

@@ -1225,6 +1225,82 @@ out:
 static void t_csum_two_chunks(void) { csum_two_chunks(3000); }
 static void t_csum_two_chunks_odd(void) { csum_two_chunks(3003); }
 
+/* One recorder run on o's segment carrying pay at seq: passed, with
+ * ofl_in_split and ofl_req_recorded moved by d_split and d_rec, then the
+ * socket's state in *v. */
+static bool split_run(const struct oconn *o, const char *pay, __u32 seq, long long d_split,
+		      long long d_rec, struct pf_ofl_sk *v, const char *what)
+{
+	struct pkt_spec sp;
+	struct h_run r;
+
+	oseg(&sp, o, pay, seq);
+	return h_run_spec(&ofl_prog, &sp, NULL, &r) && oconn_state(o, v) &&
+	       H_CHECK(r.verdict == H_PASS && r.delta[PF_STAT_OFL_IN_SPLIT] == d_split &&
+			       r.delta[PF_STAT_OFL_REQ_RECORDED] == d_rec &&
+			       !r.delta[PF_STAT_OFL_IN_UNPARSED] && v->s.in_state == PF_OFL_IN_HEAD,
+		       "%s: verdict %d, ofl_in_split +%lld (want +%lld), ofl_req_recorded +%lld "
+		       "(want +%lld), ofl_in_unparsed +%lld, in_state %u",
+		       what, r.verdict, r.delta[PF_STAT_OFL_IN_SPLIT], d_split,
+		       r.delta[PF_STAT_OFL_REQ_RECORDED], d_rec, r.delta[PF_STAT_OFL_IN_UNPARSED],
+		       v->s.in_state);
+}
+
+/* A request head split over three segments at TC (no GRO: a veth, a NIC
+ * without it), a 2,994-byte head: the first held on the socket
+ * (ofl_in_split), the second holding it on, the third completing it --
+ * recorded as a whole one, its entry the allowed origin's, next past it.
+ * Before, the first segment stopped the recording (ofl_in_unparsed) and
+ * every later response of the connection went out without its CORS
+ * headers. */
+static void split_head_recorded(bool out)
+{
+	static char x[3100], seg[3][1500];
+	struct pf_ofl_sk v;
+	struct ocase k;
+	__u32 i;
+	int n;
+
+	n = snprintf(x, sizeof(x), "GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\n"
+		     "Origin: " OK_ORIGIN "\r\nCookie: s=");
+	memset(x + n, 'c', 2900);
+	snprintf(x + n + 2900, sizeof(x) - (size_t)n - 2900, "\r\n\r\n");
+	for (i = 0; i < 3; i++)
+		snprintf(seg[i], sizeof(seg[i]), "%.1448s", x + 1448 * i);
+	if (ocase_open(&k, seg[0], NULL) &&
+	    (out ? oconn_arm_det(&k.c[0], S0, PF_OFL_DET_OUT, 0, false) : oconn_arm(&k.c[0], S0)) &&
+	    split_run(&k.c[0], seg[0], S0, 1, 0, &v, "first segment") &&
+	    H_EQ(v.s.next, S0, "next (held)") &&
+	    split_run(&k.c[0], seg[1], S0 + 1448, 0, 0, &v, "second segment") &&
+	    H_EQ(v.s.next, S0, "next (held on)") &&
+	    split_run(&k.c[0], seg[2], S0 + 2896, 0, 1, &v, "third segment"))
+		H_CHECK(v.s.next == S0 + (__u32)strlen(x) && v.s.n_req == 1 &&
+				v.s.q[0].kind == PF_OFL_ALLOW &&
+				v.s.q[0].origin_len == strlen(OK_ORIGIN) &&
+				!memcmp(v.s.q[0].origin, OK_ORIGIN, strlen(OK_ORIGIN)),
+			"next %u (want %u), n_req %u, entry kind %u (want %u), origin %.*s",
+			v.s.next, S0 + (__u32)strlen(x), v.s.n_req, v.s.q[0].kind, PF_OFL_ALLOW,
+			v.s.q[0].origin_len, v.s.q[0].origin);
+	if (out && h_ok())
+		H_CHECK(v.s.detached == PF_OFL_DET_IN && oconn_in_map(&k.c[0]),
+			"the socket not back in pf_ofl_socks (detached %u)", v.s.detached);
+	ocase_close(&k);
+}
+
+static void t_split_head_recorded(void)
+{
+	split_head_recorded(false);
+}
+
+/* The same on a socket out of the SK_MSG path for a body (a download
+ * before): put back before the whole head is recorded -- the joined
+ * bytes kept over that re-add's second pass of the head (they are not
+ * the segment's own). */
+static void t_split_head_readded(void)
+{
+	split_head_recorded(true);
+}
+
 /* A request head of about 2,900 bytes in one segment -- a GET whose
  * Origin line follows a 2,800-byte Cookie line -- is recorded with its
  * verdict (the origin allowed), next past it. With the old bounds
@@ -1316,6 +1392,8 @@ void test_ofl(void)
 	h_case("ofl_malformed_counted_once", t_malformed_once);
 	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
 	h_case("ofl_large_head_recorded", t_large_head_recorded);
+	h_case("ofl_split_head_recorded", t_split_head_recorded);
+	h_case("ofl_split_head_readded", t_split_head_readded);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
 	h_case("ofl_csum_two_chunks_odd", t_csum_two_chunks_odd);
 	h_case("ofl_csum_bad_beyond_next", t_csum_bad_beyond_next);

@@ -1,0 +1,108 @@
+/* BPF only (TC and XDP ingress): a request head split over segments, held in a socket's storage until whole -- the value and its lock protocol, used by the framing follow (pf_follow.h) and the offload's recorder (pf_ofl_tc.h). */
+/*
+ * pf_split.h -- each user keeps the held heads in its own SK_STORAGE map
+ * of struct pf_split (the follower: client wire seq, the flow's gen; the
+ * recorder: the socket's seq). The design, and why socket storage:
+ * docs/tcp-splice.md, "Request heads split over segments".
+ *
+ * The lock orders the bytes before the fields that make them valid (a
+ * release and an acquire: on a weakly ordered CPU a reader could
+ * otherwise see n before the bytes); the bytes are written and read
+ * outside it (helper calls). They cannot change under a reader but to
+ * themselves: the only writers of a held head are copies of its own
+ * segments (the same bytes at the same place), and the next head is held
+ * only once its user's boundary has moved past this one, after the read.
+ */
+#ifndef PF_SPLIT_H
+#define PF_SPLIT_H
+
+#include <stdbool.h>
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+#include "pf_common.h"
+
+/* A held head: its first n bytes in b from seq start. b is twice
+ * PF_REQ_MAX: a continuation is loaded at b + n (n < PF_REQ_MAX, at most
+ * PF_REQ_MAX bytes), which the verifier can only bound by the two
+ * maxima. */
+struct pf_split {
+	struct bpf_spin_lock lock; /* over start, n, gen */
+	__u32 start;   /* seq of the head's first byte */
+	__u32 n;       /* bytes held; 0: none */
+	__u32 gen;     /* what else names the head (the follower: the flow's gen) */
+	__u8 b[2 * PF_REQ_MAX + 8];
+};
+
+/* Not valid any more: its bytes are about to be rewritten. */
+static __always_inline void pf_split_clear(struct pf_split *sp)
+{
+	bpf_spin_lock(&sp->lock);
+	sp->n = 0;
+	bpf_spin_unlock(&sp->lock);
+}
+
+/* Valid: the n bytes written to b are the head from start (gen). */
+static __always_inline void pf_split_set(struct pf_split *sp, __u32 start, __u32 gen, __u32 n)
+{
+	bpf_spin_lock(&sp->lock);
+	sp->start = start;
+	sp->gen = gen;
+	sp->n = n;
+	bpf_spin_unlock(&sp->lock);
+}
+
+/* The bytes held of the head from start (gen) if seq continues them
+ * exactly: 1 with *n set, else 0. */
+static __always_inline int pf_split_get_n(struct pf_split *sp, __u32 start, __u32 gen, __u32 seq,
+					  __u32 *n)
+{
+	int held;
+
+	bpf_spin_lock(&sp->lock);
+	*n = sp->n;
+	held = *n && sp->start == start && sp->gen == gen && start + *n == seq;
+	bpf_spin_unlock(&sp->lock);
+	return held && *n < PF_REQ_MAX;
+}
+
+/* The head from start, read with n bytes held: now holding left bytes (0:
+ * let go), unless another copy already moved it. */
+static __always_inline void pf_split_put_n(struct pf_split *sp, __u32 start, __u32 n, __u32 left)
+{
+	bpf_spin_lock(&sp->lock);
+	if (sp->n == n && sp->start == start)
+		sp->n = left;
+	bpf_spin_unlock(&sp->lock);
+}
+
+/* What pf_split_copy_cb needs: from, to, and the bytes to copy. */
+struct pf_split_copy {
+	const __u8 *from;
+	__u8 *to;
+	__u32 n;
+};
+
+/* Copy 64 bytes (8 words) at 64 * idx: a bpf_loop callback. */
+PF_CALLBACK long pf_split_copy_cb(__u32 idx, void *ctx)
+{
+	struct pf_split_copy *c = ctx;
+	__u32 off = (idx * 64) & (PF_REQ_MAX - 1), k;
+
+	if (idx * 64 >= c->n)
+		return 1;
+	for (k = 0; k < 64; k += 8)
+		*(__u64 *)(c->to + off + k) = *(const __u64 *)(c->from + off + k);
+	return 0;
+}
+
+/* The first n bytes (at most PF_REQ_MAX; whole 64-byte blocks: up to 63
+ * past n) of sp->b into to (a buffer of at least PF_REQ_MAX bytes). */
+static __always_inline void pf_split_copy(const struct pf_split *sp, __u8 *to, __u32 n)
+{
+	struct pf_split_copy c = { .from = sp->b, .to = to, .n = n };
+
+	bpf_loop(PF_REQ_MAX / 64, pf_split_copy_cb, &c, 0);
+}
+
+#endif /* PF_SPLIT_H */
