@@ -189,6 +189,41 @@ case_keepalive() {
 	pf_case_result
 }
 
+# e2. A connection whose first request is a simple GET with a 2,800-byte
+# Cookie line (a credentialed GET needs no preflight before it), then a
+# preflight on the same connection: answered in the kernel. Where the
+# GET's head is split (tx off, XDP mode) its start is held and the entry
+# created waiting for the rest (split_held, split_joined); before, the
+# connection was never followed and the preflight went to the app
+# (pass_framing).
+case_keepalive_cookie_first() {
+	newcase
+	local h1=$CASE_DIR/h1 h2=$CASE_DIR/h2 err=$CASE_DIR/err cookie
+	local before after j0 rc=0
+	cookie="Cookie: c=$(head -c 2798 /dev/zero | tr '\0' k)"
+	before=$(app_count OPTIONS)
+	j0=$(pf_stat split_joined)
+	pf_curl -sS -v -D "$h1" -o /dev/null -H "$cookie" -H "Origin: $ORIGIN_OK" \
+		"$API_V4/health" \
+		--next -sS -X OPTIONS -D "$h2" -o /dev/null -H "Origin: $ORIGIN_OK" \
+		-H "Access-Control-Request-Method: PUT" \
+		-H "Access-Control-Request-Headers: content-type,x-request-id" \
+		"$API_V4/v1/items" 2>"$err" || rc=$?
+	pf_expect_eq "curl exit" "$rc" 0
+	pf_expect_eq "GET /health status" "$(status "$h1")" 200
+	pf_expect_eq "preflight status" "$(status "$h2")" 204
+	pf_expect_not "preflight not from the app" has_hdr "$h2" x-answered-by
+	pf_expect_eq "one TCP connection ('Connected to' count)" "$(grep -c 'Connected to' "$err" || true)" 1
+	after=$(app_count OPTIONS)
+	pf_expect_eq "app saw no OPTIONS" "$((after - before))" 0
+	if [[ $MODE == tc && $PASS == csum-offload ]]; then
+		pf_expect_eq "split_joined (TSO: the head one skb)" "$(($(pf_stat split_joined) - j0))" 0
+	else
+		pf_expect_eq "split_joined (the GET's head)" "$(($(pf_stat split_joined) - j0))" 1
+	fi
+	pf_case_result
+}
+
 # kaclient_run ADDR EXPECT CONNS ROUNDS [OPTION...] -- run kaclient from
 # the netns, bounded, with any further kaclient options; sets KA_LINE (its
 # summary line) and KA_RC.
@@ -454,6 +489,7 @@ run_pass() {
 	pf_case "[$label] c. on_deny reject -> 403 from preflightd" case_reject
 	pf_case "[$label] d. plain OPTIONS (no ACRM) -> the app" case_plain_options
 	pf_case "[$label] e. keep-alive: preflight + GET on one connection" case_keepalive
+	pf_case "[$label] e2. keep-alive: a 3 KiB-cookie GET first, then a preflight" case_keepalive_cookie_first
 	pf_case "[$label] f. kaclient IPv4 4x50, all preflights in the kernel" case_kaclient "$PF_V4_HOST"
 	pf_case "[$label] g. kaclient IPv6 4x50, all preflights in the kernel" case_kaclient "$PF_V6_HOST"
 	pf_case "[$label] g2. kaclient IPv6 2x10, extension headers after the first round" case_kaclient_ext6
