@@ -213,10 +213,12 @@ static __always_inline int pf_client_oow(void *ctx, bool xdp, const struct pf_pk
  * Why socket storage: it lives as long as the connection and is freed
  * with it (after RCU: a program holding it never sees it reused, unlike
  * a hash map's preallocated element), its memory is charged to the
- * socket (optmem_max), and no table fills up. The flow's c_next and gen
- * say what a held head belongs to (the value and its lock: pf_split.h),
- * and pf_flow_note applies the result only if c_next is still where the
- * head starts.
+ * socket (optmem_max), and no table fills up. A held head is named by
+ * its start, the flow's c_next (the value and its lock: pf_split.h); the
+ * client bytes passed so far must end in its continuation (c_hi); and
+ * pf_flow_note applies the result only if c_next is still
+ * where the head starts. (Not the flow's gen: a fold changes it while a
+ * head is held.)
  *
  * While a head is held nothing moves: c_next stays at the head, so no
  * later segment is at a request boundary (pass_not_boundary), and the
@@ -237,15 +239,32 @@ struct {
 	__type(value, struct pf_split);
 } pf_split SEC(".maps");
 
-/* The mocked socket's storage (see pf_sock). */
-static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p,
-						     bool create)
+/* The mocked socket's storage (see pf_sock): for the head from start of
+ * n bytes (pf_split_fresh: one value, rewritten), or to read. */
+static __always_inline struct pf_split *pf_split_hold_get(void *ctx, const struct pf_pkt *p,
+							  __u32 start, __u32 n, bool *have)
+{
+	struct pf_split *sp;
+	__u32 zero = 0;
+
+	(void)ctx;
+	(void)p;
+	*have = false;
+	sp = bpf_map_lookup_elem(&pf_split, &zero);
+	if (sp) {
+		bpf_spin_lock(&sp->lock);
+		*have = sp->n >= n && sp->start == start;
+		bpf_spin_unlock(&sp->lock);
+	}
+	return sp;
+}
+
+static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p)
 {
 	__u32 zero = 0;
 
 	(void)ctx;
 	(void)p;
-	(void)create;
 	return bpf_map_lookup_elem(&pf_split, &zero);
 }
 #else
@@ -256,10 +275,25 @@ struct {
 	__type(value, struct pf_split);
 } pf_split SEC(".maps");
 
-/* The storage of p's server socket (created if create), or NULL: no full
- * socket, or the kernel refused the memory (optmem_max). */
-static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p,
-						     bool create)
+/* p's server socket's storage for the head from start of n bytes
+ * (pf_split_fresh), or NULL: no full socket, no memory. */
+static __always_inline struct pf_split *pf_split_hold_get(void *ctx, const struct pf_pkt *p,
+							  __u32 start, __u32 n, bool *have)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	*have = false;
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return NULL;
+	sp = pf_split_fresh(&pf_split, sk, start, n, have);
+	bpf_sk_release(sk);
+	return sp;
+}
+
+/* p's server socket's storage to read, or NULL. */
+static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p)
 {
 	struct pf_split *sp;
 	struct bpf_sock *sk;
@@ -267,7 +301,7 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 	sk = pf_sk_lookup(ctx, p);
 	if (!sk)
 		return NULL;
-	sp = bpf_sk_storage_get(&pf_split, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+	sp = bpf_sk_storage_get(&pf_split, sk, 0, 0);
 	bpf_sk_release(sk);
 	return sp;
 }
@@ -275,78 +309,175 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 
 /* Hold the bytes from client wire seq head to the end of segment p (a
  * head not ended in them, fewer than PF_REQ_MAX, checksum verified:
- * pf_frame_seg's 1) for the flow entry of generation gen. 0 if held. */
+ * pf_frame_seg's 1). passed: client bytes past p went through already
+ * (pf_split_passed). 0 if held (or a copy of what is held: nothing new);
+ * -2 if passed and not held (p is the head's first segment again after
+ * its first copy was lost, the rest went through unjoined: nothing will
+ * continue it); else -1. */
 static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pkt *p,
-					 __u32 head, __u32 gen)
+					 __u32 head, bool passed)
 {
 	__u32 n = p->seq + p->pay_len - head;
 	struct pf_split *sp;
+	bool have;
 
 	if (n == 0 || n >= PF_REQ_MAX || head - p->seq >= p->pay_len)
 		return -1;
-	sp = pf_split_get(ctx, p, true);
+	sp = pf_split_hold_get(ctx, p, head, n, &have);
 	if (!sp)
 		return -1;
+	if (have)
+		return 0;
+	if (passed)
+		return -2;
 	pf_split_clear(sp);
 	if (pf_load_at(ctx, xdp, p, sp->b, head - p->seq, n))
 		return -1;
-	pf_split_set(sp, head, gen, n);
+	pf_split_set(sp, head, 0, n);
 	pf_count(PF_STAT_SPLIT_HELD);
 	return 0;
 }
 
-/* Segment p, starting exactly where the head held for the flow (c_next,
- * generation gen) ends: add its bytes (checksum verified, through s->req)
- * and parse the head so far in s->req. u as pf_frame_seg fills it: the
- * head whole (u->ok, u->next), or lost (not understood, longer than
- * PF_REQ_MAX, a second head behind it); nothing (u->have 0) while it is
- * still incomplete, or when p is not its continuation. */
-static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_pkt *p,
-					  __u32 c_next, __u32 gen, struct pf_follow *u)
+/* Segment p, starting exactly where the head held at the flow's c_next
+ * ends, the client bytes passed so far ending in it (c_hi: p is no
+ * segment after a gap, and the hold is no older head's left from before
+ * a seq wrap; a copy of p seen first -- corrupted, or dropped by the
+ * stack after this hook -- moved c_hi to p's end): its bytes (checksum
+ * verified, through s->req) put behind the held ones, at most up to
+ * PF_REQ_MAX, and the head so far copied into s->req. Returns its length
+ * | the bytes held before << 16, or 0 when p is not its continuation.
+ * (The parse is the caller's: from here, pf_frame_req's call chain was
+ * one call deeper than pf_tc_ingress's stack allows -- "combined stack
+ * size of 4 calls is 528. Too large".) */
+static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_pkt *p,
+					  __u32 c_next, __u32 c_hi)
 {
-	__u32 n1, take, total, left, zero = 0;
+	__u32 n1, take, zero = 0;
 	struct pf_scratch *s;
 	struct pf_split *sp;
-	long n2, len;
+	long n2;
 
-	u->have = 0;
-	sp = pf_split_get(ctx, p, false);
+	if (pf_after(p->seq, c_hi) || pf_after(c_hi, p->seq + p->pay_len))
+		return 0;
+	sp = pf_split_get(ctx, p);
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!sp || !s || !pf_split_get_n(sp, c_next, gen, p->seq, &n1))
-		return;
+	if (!sp || !s || !pf_split_get_n(sp, c_next, 0, p->seq, &n1))
+		return 0;
 	/* verified as any segment framed (pf_client_bytes); a bad one is
 	 * dropped by the stack, and its retransmission joins */
 	n2 = pf_client_bytes(ctx, xdp, p, s, 0);
 	if (n2 <= 0)
-		return;
+		return 0;
 	take = (__u32)n2 < PF_REQ_MAX - n1 ? (__u32)n2 : PF_REQ_MAX - n1;
 	if (pf_load_at(ctx, xdp, p, sp->b + (n1 & (PF_REQ_MAX - 1)), 0, take))
+		return 0;
+	pf_split_copy(sp, s->req, n1 + take);
+	return (n1 + take) | n1 << 16;
+}
+
+/* The head held at c_next, read with n1 bytes held: now left bytes (0:
+ * let go). */
+static __always_inline void pf_split_done(void *ctx, const struct pf_pkt *p, __u32 c_next,
+					  __u32 n1, __u32 left)
+{
+	struct pf_split *sp = pf_split_get(ctx, p);
+
+	if (sp)
+		pf_split_put_n(sp, c_next, n1, left);
+}
+
+/* pf_split_hold, pf_split_add and pf_split_done for each program, global
+ * functions (as pf_past_edge_tc): verified once, not on every path into
+ * the framing follow. head_passed: the head's wire seq, pf_split_hold's
+ * passed << 32; next_hi: the flow's c_next, its c_hi << 32; arg: c_next,
+ * n1 << 32, left << 48. */
+__noinline int pf_split_hold_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 head_passed)
+{
+	if (!skb || !p)
+		return -1;
+	return pf_split_hold(skb, false, p, (__u32)head_passed, head_passed >> 32);
+}
+
+__noinline int pf_split_hold_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 head_passed)
+{
+	if (!xdp || !p)
+		return -1;
+	return pf_split_hold(xdp, true, p, (__u32)head_passed, head_passed >> 32);
+}
+
+__noinline __u32 pf_split_add_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 next_hi)
+{
+	if (!skb || !p)
+		return 0;
+	return pf_split_add(skb, false, p, (__u32)next_hi, (__u32)(next_hi >> 32));
+}
+
+__noinline __u32 pf_split_add_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 next_hi)
+{
+	if (!xdp || !p)
+		return 0;
+	return pf_split_add(xdp, true, p, (__u32)next_hi, (__u32)(next_hi >> 32));
+}
+
+__noinline int pf_split_done_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 arg)
+{
+	if (skb && p)
+		pf_split_done(skb, p, (__u32)arg, (arg >> 32) & 0xffff, arg >> 48);
+	return 0;
+}
+
+__noinline int pf_split_done_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 arg)
+{
+	if (xdp && p)
+		pf_split_done(xdp, p, (__u32)arg, (arg >> 32) & 0xffff, arg >> 48);
+	return 0;
+}
+
+/* Segment p after the flow's c_next (snapshot a; f's c_hi): the rest of
+ * a head held there (pf_split_add), parsed by pf_frame_req in s->req. u
+ * as pf_frame_seg fills it: the head whole (u->ok, u->next), or lost
+ * (not understood, longer than PF_REQ_MAX, a second head behind it);
+ * nothing (u->have 0) while it is still not whole, or when p is not its
+ * continuation. */
+static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_pkt *p,
+					  const struct pf_adj *a, __u32 c_hi, struct pf_follow *u)
+{
+	__u64 arg = a->c_next | (__u64)c_hi << 32;
+	__u32 r, total, n1, left, zero = 0;
+	struct pf_scratch *s;
+	long len;
+
+	u->have = 0;
+	r = xdp ? pf_split_add_xdp(ctx, p, arg) : pf_split_add_tc(ctx, p, arg);
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	if (!r || !s)
 		return;
-	total = n1 + take;
-	pf_split_copy(sp, s->req, total);
+	total = r & 0xffff;
+	n1 = r >> 16;
 	u->have = 1;
-	u->from = c_next;
+	u->from = a->c_next;
 	u->ok = 0;
 	len = pf_frame_req(s, total);
-	/* still not whole: held on (n moved past p); else let go */
-	left = len <= 0 && s->r.res == PF_P_INCOMPLETE && take == (__u32)n2 &&
-	       total < PF_REQ_MAX ? total : 0;
-	pf_split_put_n(sp, c_next, n1, left);
+	/* still not whole, all of p added: held on; else let go */
+	left = len <= 0 && s->r.res == PF_P_INCOMPLETE && total < PF_REQ_MAX &&
+	       a->c_next + total == p->seq + p->pay_len ? total : 0;
+	arg = a->c_next | (__u64)n1 << 32 | (__u64)left << 48;
+	if (xdp)
+		pf_split_done_xdp(ctx, p, arg);
+	else
+		pf_split_done_tc(ctx, p, arg);
 	if (left) {
 		u->have = 0;
 		return;
 	}
-	if (len <= 0) {
-		pf_count(PF_STAT_SPLIT_LOST);
-		return;
-	}
-	/* a second head behind it in p: pipelining (as pf_frame_seg) */
-	if (pf_after(p->seq + p->pay_len, c_next + (__u32)len)) {
+	/* not understood, too long, or a second head behind it in p
+	 * (pipelining, as pf_frame_seg) */
+	if (len <= 0 || pf_after(p->seq + p->pay_len, a->c_next + (__u32)len)) {
 		pf_count(PF_STAT_SPLIT_LOST);
 		return;
 	}
 	u->ok = 1;
-	u->next = c_next + (__u32)len;
+	u->next = a->c_next + (__u32)len;
 	pf_count(PF_STAT_SPLIT_JOINED);
 }
 
@@ -361,41 +492,6 @@ static __always_inline int pf_split_passed(const struct pf_pkt *p, const struct 
 	return (v->hi & PF_FLOW_C_HI) && pf_after(v->c_hi, p->seq + p->pay_len);
 }
 
-/* pf_split_hold and pf_split_join for each program, global functions
- * (as pf_past_edge_tc): verified once, not on every path into the
- * framing follow. head_gen: the head's wire seq, the flow's gen << 32. */
-__noinline int pf_split_hold_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 head_gen)
-{
-	if (!skb || !p)
-		return -1;
-	return pf_split_hold(skb, false, p, (__u32)head_gen, (__u32)(head_gen >> 32));
-}
-
-__noinline int pf_split_hold_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 head_gen)
-{
-	if (!xdp || !p)
-		return -1;
-	return pf_split_hold(xdp, true, p, (__u32)head_gen, (__u32)(head_gen >> 32));
-}
-
-__noinline int pf_split_join_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 head_gen,
-				struct pf_follow *u)
-{
-	if (!skb || !p || !u)
-		return 0;
-	pf_split_join(skb, false, p, (__u32)head_gen, (__u32)(head_gen >> 32), u);
-	return 0;
-}
-
-__noinline int pf_split_join_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 head_gen,
-				 struct pf_follow *u)
-{
-	if (!xdp || !p || !u)
-		return 0;
-	pf_split_join(xdp, true, p, (__u32)head_gen, (__u32)(head_gen >> 32), u);
-	return 0;
-}
-
 /* A client segment of a tracked flow f (snapshot a): does a request head
  * start in it, at c_next? Then frame it (u). A head before an answer to
  * the request in front of it means pipelining: the framing is lost (the
@@ -405,9 +501,11 @@ static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct p
 					     const struct pf_adj *a, const struct pf_flow *f,
 					     struct pf_follow *u)
 {
+	const volatile struct pf_flow *v = f;
 	struct pf_scratch *s;
 	__u32 zero = 0;
 	__u64 hg;
+	int ret;
 
 	u->have = 0;
 	u->oow = pf_client_oow(ctx, xdp, p, a, f);
@@ -419,12 +517,8 @@ static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct p
 	/* after it: the rest of a head held (pf_split_join), or a gap (the
 	 * head comes with the missing segment) */
 	if (pf_after(p->seq, a->c_next)) {
-		if (a->state & PF_FS_ANSWERED) {
-			if (xdp)
-				pf_split_join_xdp(ctx, p, a->c_next | (__u64)a->gen << 32, u);
-			else
-				pf_split_join_tc(ctx, p, a->c_next | (__u64)a->gen << 32, u);
-		}
+		if ((a->state & PF_FS_ANSWERED) && (v->hi & PF_FLOW_C_HI))
+			pf_split_join(ctx, xdp, p, a, v->c_hi, u);
 		return;
 	}
 	if (!(a->state & PF_FS_ANSWERED)) {
@@ -442,15 +536,12 @@ static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct p
 	}
 	if (!pf_frame_seg(ctx, xdp, p, s, a->c_next, u))
 		return;
-	/* bytes after it already went through (its first copy was lost,
-	 * the rest was not): no continuation will come */
-	if (pf_split_passed(p, f)) {
-		pf_count(PF_STAT_SPLIT_LOST);
-		return;
-	}
-	hg = a->c_next | (__u64)a->gen << 32;
-	if (!(xdp ? pf_split_hold_xdp(ctx, p, hg) : pf_split_hold_tc(ctx, p, hg)))
+	hg = a->c_next | (__u64)pf_split_passed(p, f) << 32;
+	ret = xdp ? pf_split_hold_xdp(ctx, p, hg) : pf_split_hold_tc(ctx, p, hg);
+	if (!ret)
 		u->have = 0; /* held: nothing moves until it is whole */
+	else if (ret == -2)
+		pf_count(PF_STAT_SPLIT_LOST);
 }
 
 /* A server segment of a tracked flow (snapshot a) whose current request
@@ -509,7 +600,7 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	struct pf_scratch *s;
 	struct pf_sockinfo *si;
 	struct pf_flow *nf;
-	__u32 zero = 0, gen;
+	__u32 zero = 0;
 	__u8 m[8];
 	int split;
 	long err;
@@ -528,16 +619,15 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	if (pf_sock(ctx, p, si) || si->closing || si->bytes_received || p->seq != si->rcv_nxt)
 		return;
 	split = pf_frame_seg(ctx, xdp, p, s, p->seq, &u);
-	gen = bpf_get_prandom_u32();
-	/* a split first head: held first (the entry's gen with it), the
-	 * entry then waits at its start as at any later one -- "the request
-	 * before answered" (there is none), c_next at the head */
-	if (!u.ok && (!split || (xdp ? pf_split_hold_xdp(ctx, p, p->seq | (__u64)gen << 32) :
-					pf_split_hold_tc(ctx, p, p->seq | (__u64)gen << 32))))
+	/* a split first head: held first, the entry then waits at its start
+	 * as at any later one -- "the request before answered" (there is
+	 * none), c_next at the head */
+	if (!u.ok && (!split || (xdp ? pf_split_hold_xdp(ctx, p, p->seq) :
+					pf_split_hold_tc(ctx, p, p->seq))))
 		return;
 	nf = (struct pf_flow *)s->nf;
 	__builtin_memset(nf, 0, sizeof(*nf));
-	nf->gen = gen;
+	nf->gen = bpf_get_prandom_u32();
 	nf->resp_acked = 1;
 	nf->state = u.ok ? PF_FS_FRAMED : PF_FS_FRAMED | PF_FS_ANSWERED;
 	nf->c_next = u.ok ? u.next : p->seq;

@@ -196,70 +196,74 @@ static __noinline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p
 
 /* ---- request heads split over segments (pf_split.h) ---- */
 
-/* p's server socket's held head (created if create), or NULL. */
-static __always_inline struct pf_split *pf_ofl_split_of(struct __sk_buff *skb,
-							const struct pf_pkt *p, bool create)
-{
-	struct pf_split *sp;
-	struct bpf_sock *sk;
-
-	sk = pf_sk_lookup(skb, p);
-	if (!sk)
-		return NULL;
-	sp = bpf_sk_storage_get(&pf_ofl_split, sk, 0, create ? BPF_SK_STORAGE_GET_F_CREATE : 0);
-	bpf_sk_release(sk);
-	return sp;
-}
-
 /* The head at socket seq next, its n bytes in sc->buf up to the end of
  * segment p, not whole (pf_ofl_decide's PF_STAT_OFL_IN_UNPARSED): hold
- * it for the rest -- its bytes from p where it starts in p; where it
- * started before p, the bytes pf_ofl_join put behind the held ones now
- * held too (only now: a segment dropped for a re-add, PF_OFL_READD_DROPS,
- * must find the head as it was when it comes again). 0 if held; else -1
+ * it for the rest -- its bytes from p where it starts in p (a copy of
+ * what is held already: nothing new); where it started before p, the
+ * bytes pf_ofl_join put behind the held ones now held too (only now: a
+ * segment dropped for a re-add, PF_OFL_READD_DROPS, must find the head as
+ * it was when it comes again). next_gen: next, and the socket's count of
+ * requests recorded (n_req) << 32, which names the head with its start:
+ * a hold left behind by an older head never matches. 0 if held; else -1
  * (not a head's start, over PF_REQ_MAX, no memory). A global function:
  * its frame off the recorder's deepest call chain. */
 __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
-			   const struct pf_ofl_scratch *sc, __u32 next, __u32 n)
+			   const struct pf_ofl_scratch *sc, __u64 next_gen, __u32 n)
 {
-	bool joined;
-	struct pf_split *sp;
+	__u32 next = (__u32)next_gen, gen = (__u32)(next_gen >> 32);
+	struct pf_split *sp = NULL;
+	struct bpf_sock *sk;
+	bool have = false;
 
 	if (!skb || !p || !sc || sc->r.res != PF_P_INCOMPLETE || n == 0 || n >= PF_REQ_MAX ||
 	    !pf_frame_starts_request(sc->buf, n))
 		return -1;
-	joined = pf_ofl_before(next, p->seq);
-	sp = pf_ofl_split_of(skb, p, !joined);
+	sk = pf_sk_lookup(skb, p);
+	if (!sk)
+		return -1;
+	if (pf_ofl_before(next, p->seq)) {
+		sp = bpf_sk_storage_get(&pf_ofl_split, sk, 0, 0);
+		if (sp)
+			pf_split_put_n(sp, next, p->seq - next, n);
+		bpf_sk_release(sk);
+		return sp ? 0 : -1;
+	}
+	sp = pf_split_fresh(&pf_ofl_split, sk, next, n, &have);
+	bpf_sk_release(sk);
 	if (!sp)
 		return -1;
-	if (joined) {
-		pf_split_put_n(sp, next, p->seq - next, n);
+	if (have)
 		return 0;
-	}
 	pf_split_clear(sp);
 	if (pf_ofl_load_to(skb, p->pay_off + (next - p->seq), n, sp->b))
 		return -1;
-	pf_split_set(sp, next, 0, n);
+	pf_split_set(sp, next, gen, n);
 	pf_count(PF_STAT_OFL_IN_SPLIT);
 	return 0;
 }
 
 /* Segment p (checksum verified), starting exactly where the head held at
- * socket seq next ends: its bytes put behind the held ones (at most up to
- * PF_REQ_MAX; held only by pf_ofl_hold, should the head still not be
- * whole), the whole so far copied into sc->buf. Returns its length (for
- * pf_ofl_head_cb: rc.joined), or 0 if p continues no held head. A global
- * function (as pf_ofl_hold). */
+ * socket seq next (for n_req gen, see pf_ofl_hold) ends: its bytes put
+ * behind the held ones (at most up to PF_REQ_MAX; held only by
+ * pf_ofl_hold, should the head still not be whole), the whole so far
+ * copied into sc->buf. Returns its length (for pf_ofl_head_cb:
+ * rc.joined), or 0 if p continues no held head. A global function (as
+ * pf_ofl_hold). */
 __noinline int pf_ofl_join(struct __sk_buff *skb, const struct pf_pkt *p,
-			   struct pf_ofl_scratch *sc, __u32 next)
+			   struct pf_ofl_scratch *sc, __u32 next, __u32 gen)
 {
-	struct pf_split *sp;
+	struct pf_split *sp = NULL;
+	struct bpf_sock *sk;
 	__u32 n1, take;
 
 	if (!skb || !p || !sc)
 		return 0;
-	sp = pf_ofl_split_of(skb, p, false);
-	if (!sp || !pf_split_get_n(sp, next, 0, p->seq, &n1))
+	sk = pf_sk_lookup(skb, p);
+	if (sk) {
+		sp = bpf_sk_storage_get(&pf_ofl_split, sk, 0, 0);
+		bpf_sk_release(sk);
+	}
+	if (!sp || !pf_split_get_n(sp, next, gen, p->seq, &n1))
 		return 0;
 	take = p->pay_len < PF_REQ_MAX - n1 ? p->pay_len : PF_REQ_MAX - n1;
 	if (pf_ofl_load_to(skb, p->pay_off, take, sp->b + (n1 & (PF_REQ_MAX - 1))))
@@ -317,7 +321,7 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 		/* a head split over segments: held for the rest, recording
 		 * goes on at next; too long or malformed: stopped */
 		if (!(ret == PF_STAT_OFL_IN_UNPARSED && next + n == E &&
-		      !pf_ofl_hold(rc->skb, rc->p, sc, next, n)))
+		      !pf_ofl_hold(rc->skb, rc->p, sc, next | (__u64)st->s.n_req << 32, n)))
 			pf_ofl_in_stop(st, next, ret);
 		return 1;
 	}
@@ -531,7 +535,7 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 		return 0;
 	if (pf_ofl_before(rc.next, S)) {
 		/* the rest of a head held at next: that head whole, or held on */
-		rc.joined = (__u16)pf_ofl_join(skb, p, sc, rc.next);
+		rc.joined = (__u16)pf_ofl_join(skb, p, sc, rc.next, st->s.n_req);
 		if (rc.joined) {
 			bpf_loop(PF_OFL_HEADS_SEG, pf_ofl_head_cb, &rc, 0);
 			return rc.drop;

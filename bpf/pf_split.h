@@ -9,9 +9,10 @@
  * release and an acquire: on a weakly ordered CPU a reader could
  * otherwise see n before the bytes); the bytes are written and read
  * outside it (helper calls). They cannot change under a reader but to
- * themselves: the only writers of a held head are copies of its own
- * segments (the same bytes at the same place), and the next head is held
- * only once its user's boundary has moved past this one, after the read.
+ * themselves: a value holds one head (b[i] the byte at start + i), its
+ * writers are copies of that head's segments, and another head is held
+ * in a fresh value (pf_split_fresh), so a writer stalled on another CPU
+ * with an older head's value writes where no reader looks.
  */
 #ifndef PF_SPLIT_H
 #define PF_SPLIT_H
@@ -33,6 +34,35 @@ struct pf_split {
 	__u32 gen;     /* what else names the head (the follower: the flow's gen) */
 	__u8 b[2 * PF_REQ_MAX + 8];
 };
+
+/* The storage in map (an SK_STORAGE map of struct pf_split) of socket sk
+ * for the head from start of n bytes about to be held: the one holding
+ * it already (the same start, n bytes or more: *have set), the one
+ * holding fewer of its bytes (rewritten in place: each byte at its
+ * place), else a fresh one -- the socket's previous one deleted, so a
+ * program still writing into that (a copy of an older head's segment on
+ * a stalled CPU) writes into memory freed after RCU, never into this
+ * head's bytes. NULL: no memory (optmem_max). Inlined: map a constant. */
+static __always_inline struct pf_split *pf_split_fresh(void *map, struct bpf_sock *sk,
+							__u32 start, __u32 n, bool *have)
+{
+	struct pf_split *sp = bpf_sk_storage_get(map, sk, 0, 0);
+	__u32 held = 0, same = 0;
+
+	*have = false;
+	if (sp) {
+		bpf_spin_lock(&sp->lock);
+		held = sp->n;
+		same = sp->start == start;
+		bpf_spin_unlock(&sp->lock);
+		if (held && same) {
+			*have = held >= n;
+			return sp;
+		}
+		bpf_sk_storage_delete(map, sk);
+	}
+	return bpf_sk_storage_get(map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+}
 
 /* Not valid any more: its bytes are about to be rewritten. */
 static __always_inline void pf_split_clear(struct pf_split *sp)
@@ -97,8 +127,11 @@ PF_CALLBACK long pf_split_copy_cb(__u32 idx, void *ctx)
 }
 
 /* The first n bytes (at most PF_REQ_MAX; whole 64-byte blocks: up to 63
- * past n) of sp->b into to (a buffer of at least PF_REQ_MAX bytes). */
-static __always_inline void pf_split_copy(const struct pf_split *sp, __u8 *to, __u32 n)
+ * past n) of sp->b into to (a buffer of at least PF_REQ_MAX bytes). Not
+ * inlined: its context off the caller's frame (pf_split_join's, inlined
+ * in pf_split_join_tc: "combined stack size of 4 calls is 528. Too
+ * large" in pf_tc_ingress). */
+static __noinline void pf_split_copy(const struct pf_split *sp, __u8 *to, __u32 n)
 {
 	struct pf_split_copy c = { .from = sp->b, .to = to, .n = n };
 

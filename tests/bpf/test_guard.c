@@ -274,6 +274,38 @@ static void t_split_head_three(void)
 	split_head(part, 3, false, PF_STAT_SPLIT_JOINED);
 }
 
+/* A copy of the head's first segment after the second was added (a
+ * spurious retransmission): what it brings is held already -- nothing
+ * changes, counted nowhere -- and the third segment completes the head.
+ * (It was taken for a first copy lost after the rest went through, and
+ * the framing lost: review finding 3.) */
+static void t_split_head_dup_first(void)
+{
+	static char get[3000], seg[3][1500];
+	__u32 cs, ss, G;
+	struct conn c;
+	int n, k;
+
+	n = snprintf(get, sizeof(get),
+		     "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nCookie: s=");
+	memset(get + n, 'c', 2899 - (size_t)n);
+	memcpy(get + 2899, "\r\n\r\n", 5);
+	G = (__u32)strlen(get);
+	for (k = 0; k < 3; k++)
+		snprintf(seg[k], sizeof(seg[k]), "%.1448s", get + 1448 * k);
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!client_seg(&c, cs, ss, seg[0], PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD, false) ||
+	    !client_data(&c, cs + 1448, ss, seg[1], PF_STAT_PASS_NOT_OPTIONS) ||
+	    !client_data(&c, cs, ss, seg[0], PF_STAT_PASS_NOT_OPTIONS) ||
+	    !client_seg(&c, cs + 2896, ss, seg[2], PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_JOINED,
+			false) ||
+	    !server_data(&c, ss, cs - c.L + G, OK_200))
+		return;
+	preflight_answered(&c, cs + G, ss + (__u32)strlen(OK_200),
+			   "the preflight after the split head's answer");
+}
+
 /* The continuation's bytes are taken only from a segment with a right
  * TCP checksum: a corrupted copy joins nothing, its retransmission does. */
 static void t_split_head_bad_csum(void)
@@ -560,6 +592,7 @@ void test_guard(void)
 	h_case("guard_split_head_followed", t_split_head_followed);
 	h_case("guard_split_head_three_segments_followed", t_split_head_three);
 	h_case("guard_split_head_bad_checksum_not_joined", t_split_head_bad_csum);
+	h_case("guard_split_head_first_segment_again_followed", t_split_head_dup_first);
 	h_case("guard_split_head_malformed_framing_lost", t_split_head_bad_lost);
 	h_case("guard_split_head_after_its_rest_framing_lost", t_split_head_reordered_lost);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);

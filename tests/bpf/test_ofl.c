@@ -1253,7 +1253,7 @@ static bool split_run(const struct oconn *o, const char *pay, __u32 seq, long lo
  * Before, the first segment stopped the recording (ofl_in_unparsed) and
  * every later response of the connection went out without its CORS
  * headers. */
-static void split_head_recorded(bool out)
+static void split_head_recorded(bool out, bool dup)
 {
 	static char x[3100], seg[3][1500];
 	struct pf_ofl_sk v;
@@ -1273,6 +1273,7 @@ static void split_head_recorded(bool out)
 	    H_EQ(v.s.next, S0, "next (held)") &&
 	    split_run(&k.c[0], seg[1], S0 + 1448, 0, 0, &v, "second segment") &&
 	    H_EQ(v.s.next, S0, "next (held on)") &&
+	    (!dup || split_run(&k.c[0], seg[0], S0, 0, 0, &v, "the first segment again")) &&
 	    split_run(&k.c[0], seg[2], S0 + 2896, 0, 1, &v, "third segment"))
 		H_CHECK(v.s.next == S0 + (__u32)strlen(x) && v.s.n_req == 1 &&
 				v.s.q[0].kind == PF_OFL_ALLOW &&
@@ -1289,7 +1290,16 @@ static void split_head_recorded(bool out)
 
 static void t_split_head_recorded(void)
 {
-	split_head_recorded(false);
+	split_head_recorded(false, false);
+}
+
+/* The first segment again after the second (a spurious retransmission):
+ * nothing new, the head held on, not held anew from its first bytes
+ * (review finding 3: the third segment then continued nothing, and every
+ * later response went out unchanged). */
+static void t_split_head_dup_first(void)
+{
+	split_head_recorded(false, true);
 }
 
 /* The same on a socket out of the SK_MSG path for a body (a download
@@ -1298,7 +1308,7 @@ static void t_split_head_recorded(void)
  * the segment's own). */
 static void t_split_head_readded(void)
 {
-	split_head_recorded(true);
+	split_head_recorded(true, false);
 }
 
 /* A request head of about 2,900 bytes in one segment -- a GET whose
@@ -1394,6 +1404,7 @@ void test_ofl(void)
 	h_case("ofl_large_head_recorded", t_large_head_recorded);
 	h_case("ofl_split_head_recorded", t_split_head_recorded);
 	h_case("ofl_split_head_readded", t_split_head_readded);
+	h_case("ofl_split_head_first_segment_again", t_split_head_dup_first);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
 	h_case("ofl_csum_two_chunks_odd", t_csum_two_chunks_odd);
 	h_case("ofl_csum_bad_beyond_next", t_csum_bad_beyond_next);

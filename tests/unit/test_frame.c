@@ -136,8 +136,6 @@ static void t_large_head(void **st)
 	assert_int_equal(frame(s, PF_REQ_MAX), -1);
 }
 
-/* interim responses: 100 Continue, 103 Early Hints with headers; a final
- * status, a 101, content or a broken head are not followed */
 /* pf_frame_starts_request: which bytes may begin a held split head
  * (bpf/pf_follow.h) or a tracked connection's first request. */
 static void t_starts_request(void **st)
@@ -160,6 +158,8 @@ static void t_starts_request(void **st)
 							 (__u32)strlen(c[i].b)), c[i].want);
 }
 
+/* interim responses: 100 Continue, 103 Early Hints with headers; a final
+ * status, a 101, content or a broken head are not followed */
 static void t_interim(void **st)
 {
 	static const char c100[] = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n";
