@@ -136,9 +136,8 @@ static __always_inline int pf_frame_seg(void *ctx, bool xdp, const struct pf_pkt
 		return 0;
 	len = pf_frame_req(s, (__u32)n);
 	if (len <= 0)
-		return s->r.res == PF_P_INCOMPLETE && n < PF_REQ_MAX &&
-		       head + (__u32)n == p->seq + p->pay_len &&
-		       pf_frame_starts_request(s->req, (__u32)n);
+		return pf_frame_head_start(s->req, (__u32)n, &s->r) &&
+		       head + (__u32)n == p->seq + p->pay_len;
 	next = head + (__u32)len;
 	if (pf_after(p->seq + p->pay_len, next))
 		return 0;
@@ -275,35 +274,17 @@ struct {
 	__type(value, struct pf_split);
 } pf_split SEC(".maps");
 
-/* p's server socket's storage for the head from start of n bytes
- * (pf_split_fresh), or NULL: no full socket, no memory. */
+/* p's server socket's storage for the head from start of n bytes, or
+ * to read (pf_split.h). */
 static __always_inline struct pf_split *pf_split_hold_get(void *ctx, const struct pf_pkt *p,
 							  __u32 start, __u32 n, bool *have)
 {
-	struct pf_split *sp;
-	struct bpf_sock *sk;
-
-	*have = false;
-	sk = pf_sk_lookup(ctx, p);
-	if (!sk)
-		return NULL;
-	sp = pf_split_fresh(&pf_split, sk, start, n, have);
-	bpf_sk_release(sk);
-	return sp;
+	return pf_split_for(&pf_split, ctx, p, start, n, have);
 }
 
-/* p's server socket's storage to read, or NULL. */
 static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_pkt *p)
 {
-	struct pf_split *sp;
-	struct bpf_sock *sk;
-
-	sk = pf_sk_lookup(ctx, p);
-	if (!sk)
-		return NULL;
-	sp = bpf_sk_storage_get(&pf_split, sk, 0, 0);
-	bpf_sk_release(sk);
-	return sp;
+	return pf_split_of(&pf_split, ctx, p);
 }
 #endif
 
@@ -459,7 +440,7 @@ static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_p
 	u->ok = 0;
 	len = pf_frame_req(s, total);
 	/* still not whole, all of p added: held on; else let go */
-	left = len <= 0 && s->r.res == PF_P_INCOMPLETE && total < PF_REQ_MAX &&
+	left = len <= 0 && pf_frame_head_start(s->req, total, &s->r) &&
 	       a->c_next + total == p->seq + p->pay_len ? total : 0;
 	arg = a->c_next | (__u64)n1 << 32 | (__u64)left << 48;
 	if (xdp)

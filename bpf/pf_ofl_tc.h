@@ -211,25 +211,18 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 			   const struct pf_ofl_scratch *sc, __u64 next_gen, __u32 n)
 {
 	__u32 next = (__u32)next_gen, gen = (__u32)(next_gen >> 32);
-	struct pf_split *sp = NULL;
-	struct bpf_sock *sk;
-	bool have = false;
+	struct pf_split *sp;
+	bool have;
 
-	if (!skb || !p || !sc || sc->r.res != PF_P_INCOMPLETE || n == 0 || n >= PF_REQ_MAX ||
-	    !pf_frame_starts_request(sc->buf, n))
-		return -1;
-	sk = pf_sk_lookup(skb, p);
-	if (!sk)
+	if (!skb || !p || !sc || n == 0 || !pf_frame_head_start(sc->buf, n, &sc->r))
 		return -1;
 	if (pf_ofl_before(next, p->seq)) {
-		sp = bpf_sk_storage_get(&pf_ofl_split, sk, 0, 0);
+		sp = pf_split_of(&pf_ofl_split, skb, p);
 		if (sp)
 			pf_split_put_n(sp, next, p->seq - next, n);
-		bpf_sk_release(sk);
 		return sp ? 0 : -1;
 	}
-	sp = pf_split_fresh(&pf_ofl_split, sk, next, n, &have);
-	bpf_sk_release(sk);
+	sp = pf_split_for(&pf_ofl_split, skb, p, next, n, &have);
 	if (!sp)
 		return -1;
 	if (have)
@@ -252,17 +245,12 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 __noinline int pf_ofl_join(struct __sk_buff *skb, const struct pf_pkt *p,
 			   struct pf_ofl_scratch *sc, __u32 next, __u32 gen)
 {
-	struct pf_split *sp = NULL;
-	struct bpf_sock *sk;
+	struct pf_split *sp;
 	__u32 n1, take;
 
 	if (!skb || !p || !sc)
 		return 0;
-	sk = pf_sk_lookup(skb, p);
-	if (sk) {
-		sp = bpf_sk_storage_get(&pf_ofl_split, sk, 0, 0);
-		bpf_sk_release(sk);
-	}
+	sp = pf_split_of(&pf_ofl_split, skb, p);
 	if (!sp || !pf_split_get_n(sp, next, gen, p->seq, &n1))
 		return 0;
 	take = p->pay_len < PF_REQ_MAX - n1 ? p->pay_len : PF_REQ_MAX - n1;

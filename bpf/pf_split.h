@@ -22,6 +22,8 @@
 #include <bpf/bpf_helpers.h>
 
 #include "pf_common.h"
+#include "pf_pkt.h"
+#include "pf_sock.h"
 
 /* A held head: its first n bytes in b from seq start. b is twice
  * PF_REQ_MAX: a continuation is loaded at b + n (n < PF_REQ_MAX, at most
@@ -62,6 +64,38 @@ static __always_inline struct pf_split *pf_split_fresh(void *map, struct bpf_soc
 		bpf_sk_storage_delete(map, sk);
 	}
 	return bpf_sk_storage_get(map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+}
+
+/* The value in map of p's server socket, to read (NULL: none, or no full
+ * socket). Inlined: map a constant. */
+static __always_inline struct pf_split *pf_split_of(void *map, void *ctx, const struct pf_pkt *p)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return NULL;
+	sp = bpf_sk_storage_get(map, sk, 0, 0);
+	bpf_sk_release(sk);
+	return sp;
+}
+
+/* The value in map of p's server socket for the head from start of n
+ * bytes (pf_split_fresh), or NULL: no full socket, no memory. */
+static __always_inline struct pf_split *pf_split_for(void *map, void *ctx, const struct pf_pkt *p,
+						      __u32 start, __u32 n, bool *have)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	*have = false;
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return NULL;
+	sp = pf_split_fresh(map, sk, start, n, have);
+	bpf_sk_release(sk);
+	return sp;
 }
 
 /* Not valid any more: its bytes are about to be rewritten. */

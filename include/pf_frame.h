@@ -46,6 +46,15 @@ PF_INLINE int pf_frame_starts_request(const __u8 *buf, __u32 n)
 	return k > 0 && k < 8 && k < n && buf[k] == ' ';
 }
 
+/* Are the n bytes at buf, parsed into r, the start of a request head
+ * still to come -- not ended in them (PF_P_INCOMPLETE), under PF_REQ_MAX,
+ * begun by a method and SP: worth holding for the rest (bpf/pf_split.h)?
+ * The caller adds that the bytes run to the end of their segment. */
+PF_INLINE int pf_frame_head_start(const __u8 *buf, __u32 n, const struct pf_req *r)
+{
+	return r->res == PF_P_INCOMPLETE && n < PF_REQ_MAX && pf_frame_starts_request(buf, n);
+}
+
 /* Do the bytes at buf[start] (at least 10 valid) begin an interim (1xx)
  * response ("HTTP/1.x 1")? Anything else the server sends first is its
  * answer. */

@@ -158,6 +158,35 @@ static void t_starts_request(void **st)
 							 (__u32)strlen(c[i].b)), c[i].want);
 }
 
+/* head_start: does the parse of n bytes (frame) make them a head's start
+ * worth holding for the rest -- not ended, under PF_REQ_MAX, begun by a
+ * method and SP? */
+static int head_start(const char *s)
+{
+	size_t n = strlen(s);
+
+	frame(s, n);
+	return pf_frame_head_start(buf, (__u32)n, &r);
+}
+
+/* pf_frame_head_start: the datapath's and the recorder's one test of a
+ * split head's first bytes (bpf/pf_follow.h, bpf/pf_ofl_tc.h). */
+static void t_head_start(void **st)
+{
+	static char big[PF_REQ_MAX + 1];
+
+	(void)st;
+	assert_int_equal(head_start(GET "Cookie: c=kkk"), 1);
+	assert_int_equal(head_start(GET "\r\n"), 0);           /* whole */
+	assert_int_equal(head_start("0123456789\r\nHost"), 0); /* no method */
+	assert_int_equal(head_start("GET /v1 HTTP/1.1\nHost"), 0); /* bare LF */
+	memset(big, 'k', PF_REQ_MAX);
+	memcpy(big, GET "Cookie: c=", strlen(GET "Cookie: c="));
+	assert_int_equal(head_start(big), 0);                   /* PF_REQ_MAX */
+	big[PF_REQ_MAX - 1] = 0;
+	assert_int_equal(head_start(big), 1);
+}
+
 /* interim responses: 100 Continue, 103 Early Hints with headers; a final
  * status, a 101, content or a broken head are not followed */
 static void t_interim(void **st)
@@ -201,6 +230,7 @@ int main(void)
 		cmocka_unit_test(t_many_lines),
 		cmocka_unit_test(t_large_head),
 		cmocka_unit_test(t_starts_request),
+		cmocka_unit_test(t_head_start),
 		cmocka_unit_test(t_interim),
 	};
 
