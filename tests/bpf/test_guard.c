@@ -257,12 +257,12 @@ static void t_split_head_followed(void)
 	split_head(part, 2, false, PF_STAT_SPLIT_JOINED);
 }
 
-/* A 2,903-byte head (a large Cookie line) in three segments of at most
- * 1,448 bytes, as a veth or a NIC without GRO delivers it. */
-static void t_split_head_three(void)
+/* A 2,903-byte GET head (a large Cookie line) cut into seg[0..2] of at
+ * most 1,448 bytes, as a veth or a NIC without GRO delivers it. Returns
+ * its length. */
+static __u32 cookie_segs(char seg[3][1500])
 {
-	static char get[3000], seg[3][1500];
-	const char *part[3] = { seg[0], seg[1], seg[2] };
+	static char get[3000];
 	int n, k;
 
 	n = snprintf(get, sizeof(get),
@@ -270,7 +270,17 @@ static void t_split_head_three(void)
 	memset(get + n, 'c', 2899 - (size_t)n);
 	memcpy(get + 2899, "\r\n\r\n", 5);
 	for (k = 0; k < 3; k++)
-		snprintf(seg[k], sizeof(seg[k]), "%.1448s", get + 1448 * k);
+		snprintf(seg[k], 1500, "%.1448s", get + 1448 * k);
+	return (__u32)strlen(get);
+}
+
+/* The cookie GET in three segments. */
+static void t_split_head_three(void)
+{
+	static char seg[3][1500];
+	const char *part[3] = { seg[0], seg[1], seg[2] };
+
+	cookie_segs(seg);
 	split_head(part, 3, false, PF_STAT_SPLIT_JOINED);
 }
 
@@ -281,18 +291,11 @@ static void t_split_head_three(void)
  * the framing lost: review finding 3.) */
 static void t_split_head_dup_first(void)
 {
-	static char get[3000], seg[3][1500];
-	__u32 cs, ss, G;
+	static char seg[3][1500];
+	const __u32 G = cookie_segs(seg);
+	__u32 cs, ss;
 	struct conn c;
-	int n, k;
 
-	n = snprintf(get, sizeof(get),
-		     "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nCookie: s=");
-	memset(get + n, 'c', 2899 - (size_t)n);
-	memcpy(get + 2899, "\r\n\r\n", 5);
-	G = (__u32)strlen(get);
-	for (k = 0; k < 3; k++)
-		snprintf(seg[k], sizeof(seg[k]), "%.1448s", get + 1448 * k);
 	if (!spliced(&c, &cs, &ss))
 		return;
 	if (!client_seg(&c, cs, ss, seg[0], PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD, false) ||

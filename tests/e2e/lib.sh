@@ -258,6 +258,10 @@ pf_ns() { ip netns exec "$PF_NS" "$@"; }
 
 # pf_curl ARGS... -- curl from the client netns, never through a proxy,
 # bounded to 10 s per transfer (15 s overall).
+# pf_cookie_line N -- a "Cookie: c=kkk..." header of N bytes after "c="
+# (2798: a 2,800-byte line, as a browser with many cookies sends it).
+pf_cookie_line() { printf 'Cookie: c=%s' "$(head -c "$1" /dev/zero | tr '\0' k)"; }
+
 pf_curl() {
 	pf_ns env -u http_proxy -u https_proxy -u HTTP_PROXY -u HTTPS_PROXY -u ALL_PROXY -u all_proxy \
 		timeout --foreground -k 2 15 curl --noproxy '*' --max-time 10 "$@"

@@ -149,7 +149,7 @@ case_large_head() {
 	newcase
 	local cookie rc=0 before after nr_before nr_after sp_before split=0
 	[[ $MODE == tc && ${PF_TX_OFF:-0} != 1 ]] || split=1
-	cookie="Cookie: c=$(head -c 2798 /dev/zero | tr '\0' k)"
+	cookie=$(pf_cookie_line 2798)
 	before=$(pf_stat ofl_in_unparsed)
 	nr_before=$(pf_stat ofl_no_request)
 	sp_before=$(pf_stat ofl_in_split)

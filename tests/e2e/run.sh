@@ -200,7 +200,7 @@ case_keepalive_cookie_first() {
 	newcase
 	local h1=$CASE_DIR/h1 h2=$CASE_DIR/h2 err=$CASE_DIR/err cookie
 	local before after j0 rc=0
-	cookie="Cookie: c=$(head -c 2798 /dev/zero | tr '\0' k)"
+	cookie=$(pf_cookie_line 2798)
 	before=$(app_count OPTIONS)
 	j0=$(pf_stat split_joined)
 	pf_curl -sS -v -D "$h1" -o /dev/null -H "$cookie" -H "Origin: $ORIGIN_OK" \
