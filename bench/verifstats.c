@@ -1,6 +1,7 @@
 /* verifstats.c -- the kernel verifier's work per program of the production object (start-up time). */
 /*
- *   verifstats [--runs R] [--prog NAME]... [--lines N [--func F] [--log FILE]]
+ *   verifstats [--runs R] [--prog NAME]... [--xdp-meta yes|no]
+ *              [--lines N [--func F] [--log FILE]]
  *
  * Loads each program of build/preflightd.bpf.o (its skeleton, as
  * `preflightd run` opens it: maps at their defaults, which the verifier
@@ -30,6 +31,12 @@
  * it with one --prog, which --log requires.)
  * Which code the walk repeats is what to cut (tests/README.md, "The
  * verifier's walk").
+ *
+ * --xdp-meta: the object's variant for a kernel that lets XDP call
+ * bpf_xdp_adjust_meta (yes) or not (no), rather than this kernel's (as
+ * `run` loads it): each kernel's datapath is verified on any machine --
+ * yes on a kernel that refuses the helper with that one call left out
+ * (pf_xdp_meta_stub, bpf/pf_ctx.h). `make bpftest` loads both.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -42,6 +49,9 @@
 #include "clock.h"
 #include "kfeat.h"
 #include "skel.h"
+
+/* --xdp-meta: -1 this kernel's variant, 1 or 0 the one named */
+static int xdp_meta = -1;
 
 #define MAX_PROGS   16
 #define MAX_RUNS    64
@@ -99,7 +109,8 @@ static struct preflightd_bpf *open_one(const char *name, char *log, size_t size,
 		preflightd_bpf__destroy(skel);
 		return NULL;
 	}
-	skel->rodata->pf_xdp_no_meta = !err;
+	skel->rodata->pf_xdp_no_meta = xdp_meta < 0 ? !err : !xdp_meta;
+	skel->rodata->pf_xdp_meta_stub = xdp_meta == 1 && !err;
 	bpf_object__for_each_program(p, skel->obj) {
 		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), name));
 		if (!strcmp(bpf_program__name(p), name))
@@ -347,6 +358,13 @@ out:
 	return err;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--xdp-meta yes|no] "
+		"[--lines N [--func F] [--log FILE]]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
@@ -355,6 +373,7 @@ int main(int argc, char **argv)
 		{ "lines", required_argument, NULL, 'l' },
 		{ "func", required_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'g' },
+		{ "xdp-meta", required_argument, NULL, 'm' },
 		{ 0 }
 	};
 	static struct prog_res res[MAX_PROGS];
@@ -365,7 +384,7 @@ int main(int argc, char **argv)
 	char *log;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "r:p:l:f:g:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "r:p:l:f:g:m:", lo, NULL)) != -1) {
 		switch (o) {
 		case 'r':
 			runs = (unsigned)strtoul(optarg, NULL, 10);
@@ -384,9 +403,13 @@ int main(int argc, char **argv)
 		case 'g':
 			keep = optarg;
 			break;
+		case 'm':
+			if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
+				return usage();
+			xdp_meta = !strcmp(optarg, "yes");
+			break;
 		default:
-			fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--lines N [--func F] [--log FILE]]\n");
-			return 2;
+			return usage();
 		}
 	}
 	if (keep && (!lines || nres != 1)) {

@@ -47,6 +47,11 @@ enum pf_ans {
 	PF_ANS_TO_TC,     /* XDP: needs a clone; let TC ingress answer it */
 	PF_ANS_FULL,      /* not answered: the flow table is full (counted
 			   * pass_table_full): pass, no entry to create */
+	PF_ANS_FOLLOW_TC, /* XDP: not answered, its framing may need the
+			   * server socket's storage (a split request head,
+			   * or a connection's first request: XDP cannot
+			   * call for it): let TC ingress follow and
+			   * translate it, untouched so far */
 };
 
 struct pf_tcp_ts_hdr {

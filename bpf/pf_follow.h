@@ -250,11 +250,8 @@ static __always_inline struct pf_split *pf_split_hold_get(void *ctx, const struc
 	(void)p;
 	*have = false;
 	sp = bpf_map_lookup_elem(&pf_split, &zero);
-	if (sp) {
-		bpf_spin_lock(&sp->lock);
-		*have = sp->n >= n && sp->start == start;
-		bpf_spin_unlock(&sp->lock);
-	}
+	if (sp)
+		*have = pf_split_holds(sp, start, n);
 	return sp;
 }
 
@@ -265,6 +262,16 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 	(void)ctx;
 	(void)p;
 	return bpf_map_lookup_elem(&pf_split, &zero);
+}
+
+/* The mocked socket's head from start, read with n bytes held, let go
+ * (its storage cannot be deleted: an array element). */
+static __always_inline void pf_split_end(void *ctx, const struct pf_pkt *p, __u32 start, __u32 n)
+{
+	struct pf_split *sp = pf_split_get(ctx, p);
+
+	if (sp)
+		pf_split_let_go(sp, start, 0, n);
 }
 #else
 struct {
@@ -286,6 +293,13 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 {
 	return pf_split_of(&pf_split, ctx, p);
 }
+
+/* p's server socket's head from start, read with n bytes held: let go,
+ * its storage deleted (pf_split_drop). */
+static __always_inline void pf_split_end(void *ctx, const struct pf_pkt *p, __u32 start, __u32 n)
+{
+	pf_split_drop(&pf_split, ctx, p, start, 0, n);
+}
 #endif
 
 /* Hold the bytes from client wire seq head to the end of segment p (a
@@ -304,13 +318,17 @@ static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pk
 
 	if (n == 0 || n >= PF_REQ_MAX || head - p->seq >= p->pay_len)
 		return -1;
+	/* a copy of what is held, or nothing will continue it: no
+	 * storage made for it */
+	if (passed) {
+		sp = pf_split_get(ctx, p);
+		return sp && pf_split_holds(sp, head, n) ? 0 : -2;
+	}
 	sp = pf_split_hold_get(ctx, p, head, n, &have);
 	if (!sp)
 		return -1;
 	if (have)
 		return 0;
-	if (passed)
-		return -2;
 	pf_split_clear(sp);
 	if (pf_load_at(ctx, xdp, p, sp->b, head - p->seq, n))
 		return -1;
@@ -356,34 +374,34 @@ static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_p
 	return (n1 + take) | n1 << 16;
 }
 
-/* The head held at c_next, read with n1 bytes held: now left bytes (0:
- * let go). */
+/* The head held at c_next, read with n1 bytes held: now left bytes, or
+ * (left 0: joined or lost) let go, its storage deleted (pf_split_end). */
 static __always_inline void pf_split_done(void *ctx, const struct pf_pkt *p, __u32 c_next,
 					  __u32 n1, __u32 left)
 {
-	struct pf_split *sp = pf_split_get(ctx, p);
+	struct pf_split *sp;
 
+	if (!left) {
+		pf_split_end(ctx, p, c_next, n1);
+		return;
+	}
+	sp = pf_split_get(ctx, p);
 	if (sp)
 		pf_split_put_n(sp, c_next, n1, left);
 }
 
-/* pf_split_hold, pf_split_add and pf_split_done for each program, global
- * functions (as pf_past_edge_tc): verified once, not on every path into
- * the framing follow. head_passed: the head's wire seq, pf_split_hold's
- * passed << 32; next_hi: the flow's c_next, its c_hi << 32; arg: c_next,
- * n1 << 32, left << 48. */
+/* pf_split_hold, pf_split_add and pf_split_done, global functions (as
+ * pf_past_edge_tc): verified once, not on every path into the framing
+ * follow. TC only: XDP cannot call for socket storage ("program of this
+ * type cannot use helper bpf_sk_storage_get#107"), it hands such a
+ * segment to TC ingress (pf_follow_client). head_passed: the head's wire
+ * seq, pf_split_hold's passed << 32; next_hi: the flow's c_next, its
+ * c_hi << 32; arg: c_next, n1 << 32, left << 48. */
 __noinline int pf_split_hold_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 head_passed)
 {
 	if (!skb || !p)
 		return -1;
 	return pf_split_hold(skb, false, p, (__u32)head_passed, head_passed >> 32);
-}
-
-__noinline int pf_split_hold_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 head_passed)
-{
-	if (!xdp || !p)
-		return -1;
-	return pf_split_hold(xdp, true, p, (__u32)head_passed, head_passed >> 32);
 }
 
 __noinline __u32 pf_split_add_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 next_hi)
@@ -393,24 +411,10 @@ __noinline __u32 pf_split_add_tc(struct __sk_buff *skb, const struct pf_pkt *p, 
 	return pf_split_add(skb, false, p, (__u32)next_hi, (__u32)(next_hi >> 32));
 }
 
-__noinline __u32 pf_split_add_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 next_hi)
-{
-	if (!xdp || !p)
-		return 0;
-	return pf_split_add(xdp, true, p, (__u32)next_hi, (__u32)(next_hi >> 32));
-}
-
 __noinline int pf_split_done_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u64 arg)
 {
 	if (skb && p)
 		pf_split_done(skb, p, (__u32)arg, (arg >> 32) & 0xffff, arg >> 48);
-	return 0;
-}
-
-__noinline int pf_split_done_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u64 arg)
-{
-	if (xdp && p)
-		pf_split_done(xdp, p, (__u32)arg, (arg >> 32) & 0xffff, arg >> 48);
 	return 0;
 }
 
@@ -420,7 +424,7 @@ __noinline int pf_split_done_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u
  * (not understood, longer than PF_REQ_MAX, a second head behind it);
  * nothing (u->have 0) while it is still not whole, or when p is not its
  * continuation. */
-static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_pkt *p,
+static __always_inline void pf_split_join(struct __sk_buff *skb, const struct pf_pkt *p,
 					  const struct pf_adj *a, __u32 c_hi, struct pf_follow *u)
 {
 	__u64 arg = a->c_next | (__u64)c_hi << 32;
@@ -429,7 +433,7 @@ static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_p
 	long len;
 
 	u->have = 0;
-	r = xdp ? pf_split_add_xdp(ctx, p, arg) : pf_split_add_tc(ctx, p, arg);
+	r = pf_split_add_tc(skb, p, arg);
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	if (!r || !s)
 		return;
@@ -443,10 +447,7 @@ static __always_inline void pf_split_join(void *ctx, bool xdp, const struct pf_p
 	left = len <= 0 && pf_frame_head_start(s->req, total, &s->r) &&
 	       a->c_next + total == p->seq + p->pay_len ? total : 0;
 	arg = a->c_next | (__u64)n1 << 32 | (__u64)left << 48;
-	if (xdp)
-		pf_split_done_xdp(ctx, p, arg);
-	else
-		pf_split_done_tc(ctx, p, arg);
+	pf_split_done_tc(skb, p, arg);
 	if (left) {
 		u->have = 0;
 		return;
@@ -477,10 +478,16 @@ static __always_inline int pf_split_passed(const struct pf_pkt *p, const struct 
  * start in it, at c_next? Then frame it (u). A head before an answer to
  * the request in front of it means pipelining: the framing is lost (the
  * connection's preflights go to the app from then on). A segment past
- * the socket's receive window frames nothing (u->oow, pf_client_oow). */
-static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct pf_pkt *p,
-					     const struct pf_adj *a, const struct pf_flow *f,
-					     struct pf_follow *u)
+ * the socket's receive window frames nothing (u->oow, pf_client_oow).
+ * Returns 1 at XDP for a segment whose framing needs the socket's
+ * storage -- a split head to hold, or the rest of one -- which XDP
+ * cannot call for: hand (a constant) set, the segment is to go to TC
+ * ingress untouched (PF_ANS_FOLLOW_TC), which frames it; else (no
+ * metadata room to hand it over) the hold is lost, a continuation
+ * frames nothing. Else 0. */
+static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf_pkt *p,
+					    const struct pf_adj *a, const struct pf_flow *f,
+					    struct pf_follow *u, const bool hand)
 {
 	const volatile struct pf_flow *v = f;
 	struct pf_scratch *s;
@@ -491,38 +498,50 @@ static __always_inline void pf_follow_client(void *ctx, bool xdp, const struct p
 	u->have = 0;
 	u->oow = pf_client_oow(ctx, xdp, p, a, f);
 	if (!p->pay_len || !(a->state & PF_FS_FRAMED) || u->oow)
-		return;
+		return 0;
 	/* all of it before c_next (body, retransmissions) */
 	if (!pf_after(p->seq + p->pay_len, a->c_next))
-		return;
+		return 0;
 	/* after it: the rest of a head held (pf_split_join), or a gap (the
 	 * head comes with the missing segment) */
 	if (pf_after(p->seq, a->c_next)) {
-		if ((a->state & PF_FS_ANSWERED) && (v->hi & PF_FLOW_C_HI))
-			pf_split_join(ctx, xdp, p, a, v->c_hi, u);
-		return;
+		if (!(a->state & PF_FS_ANSWERED) || !(v->hi & PF_FLOW_C_HI))
+			return 0;
+		if (xdp)
+			return hand;
+		pf_split_join(ctx, p, a, v->c_hi, u);
+		return 0;
 	}
 	if (!(a->state & PF_FS_ANSWERED)) {
 		u->have = 1;
 		u->from = a->c_next;
 		u->ok = 0;
-		return;
+		return 0;
 	}
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	if (!s) {
 		u->have = 1;
 		u->from = a->c_next;
 		u->ok = 0;
-		return;
+		return 0;
 	}
 	if (!pf_frame_seg(ctx, xdp, p, s, a->c_next, u))
-		return;
+		return 0;
+	if (xdp) {
+		if (hand) {
+			u->have = 0;
+			return 1;
+		}
+		pf_count(PF_STAT_SPLIT_LOST); /* framing lost (u) */
+		return 0;
+	}
 	hg = a->c_next | (__u64)pf_split_passed(p, f) << 32;
-	ret = xdp ? pf_split_hold_xdp(ctx, p, hg) : pf_split_hold_tc(ctx, p, hg);
+	ret = pf_split_hold_tc(ctx, p, hg);
 	if (!ret)
 		u->have = 0; /* held: nothing moves until it is whole */
 	else if (ret == -2)
 		pf_count(PF_STAT_SPLIT_LOST);
+	return 0;
 }
 
 /* A server segment of a tracked flow (snapshot a) whose current request
@@ -574,8 +593,10 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
  * is understood, or held for the rest (split over segments). Otherwise
  * the connection is never tracked, and its preflights go to the app
  * (pass_framing); a full flow table is counted here (pass_table_full),
- * another CPU's entry for a copy of p not. */
-static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_pkt *p)
+ * another CPU's entry for a copy of p not. TC only (XDP hands such a
+ * segment to TC, PF_ANS_FOLLOW_TC: a split head is held in socket
+ * storage). */
+static __always_inline void pf_track_first(struct __sk_buff *skb, const struct pf_pkt *p)
 {
 	struct pf_follow u = {};
 	struct pf_scratch *s;
@@ -588,7 +609,7 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 
 	if (p->pay_len < 8 || (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) ||
 	    !(p->tflags & PF_TCPF_ACK) ||
-	    pf_load(ctx, xdp, p->pay_off, m, sizeof(m)))
+	    pf_load(skb, false, p->pay_off, m, sizeof(m)))
 		return;
 	/* cheap first: a request line starts with a method token and SP */
 	if (!pf_frame_starts_request(m, sizeof(m)))
@@ -597,14 +618,13 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	if (!s)
 		return;
 	si = &s->si;
-	if (pf_sock(ctx, p, si) || si->closing || si->bytes_received || p->seq != si->rcv_nxt)
+	if (pf_sock(skb, p, si) || si->closing || si->bytes_received || p->seq != si->rcv_nxt)
 		return;
-	split = pf_frame_seg(ctx, xdp, p, s, p->seq, &u);
+	split = pf_frame_seg(skb, false, p, s, p->seq, &u);
 	/* a split first head: held first, the entry then waits at its start
 	 * as at any later one -- "the request before answered" (there is
 	 * none), c_next at the head */
-	if (!u.ok && (!split || (xdp ? pf_split_hold_xdp(ctx, p, p->seq) :
-					pf_split_hold_tc(ctx, p, p->seq))))
+	if (!u.ok && (!split || pf_split_hold_tc(skb, p, p->seq)))
 		return;
 	nf = (struct pf_flow *)s->nf;
 	__builtin_memset(nf, 0, sizeof(*nf));

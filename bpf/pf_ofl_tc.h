@@ -260,6 +260,17 @@ __noinline int pf_ofl_join(struct __sk_buff *skb, const struct pf_pkt *p,
 	return (int)(n1 + take);
 }
 
+/* The head at socket seq next, joined from held bytes, recorded as
+ * request rid (next_rid: next | rid << 32; held as n_req rid,
+ * pf_ofl_hold): its storage let go and deleted (pf_split_drop). A
+ * global function (as pf_ofl_hold). */
+__noinline int pf_ofl_split_done(struct __sk_buff *skb, const struct pf_pkt *p, __u64 next_rid)
+{
+	if (skb && p)
+		pf_split_drop(&pf_ofl_split, skb, p, (__u32)next_rid, next_rid >> 32, 0);
+	return 0;
+}
+
 /* What pf_ofl_head_cb needs of pf_ofl_record's frame (bpf_loop passes
  * one pointer). The segment's bounds are read from p, not kept here: 8
  * bytes fewer on pf_ofl_tc's frame kept the call chain under 512 bytes
@@ -400,6 +411,8 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	}
 	bpf_spin_unlock(&st->lock);
 	pf_count(PF_STAT_OFL_REQ_RECORDED);
+	if (rc->joined)
+		pf_ofl_split_done(rc->skb, rc->p, next | (__u64)rid << 32);
 	if (sc->e.flags & PF_OFL_E_PREFLIGHT)
 		pf_count(PF_STAT_OFL_PREFLIGHT_APP);
 	else if (sc->e.flags & PF_OFL_E_UNNORM)

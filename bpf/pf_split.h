@@ -33,9 +33,20 @@ struct pf_split {
 	struct bpf_spin_lock lock; /* over start, n, gen */
 	__u32 start;   /* seq of the head's first byte */
 	__u32 n;       /* bytes held; 0: none */
-	__u32 gen;     /* what else names the head (the follower: the flow's gen) */
+	__u32 gen;     /* what else names the head (the recorder: n_req; the follower: 0) */
 	__u8 b[2 * PF_REQ_MAX + 8];
 };
+
+/* Does sp hold at least n bytes of the head from start? */
+static __always_inline bool pf_split_holds(struct pf_split *sp, __u32 start, __u32 n)
+{
+	bool have;
+
+	bpf_spin_lock(&sp->lock);
+	have = sp->n && sp->n >= n && sp->start == start;
+	bpf_spin_unlock(&sp->lock);
+	return have;
+}
 
 /* The storage in map (an SK_STORAGE map of struct pf_split) of socket sk
  * for the head from start of n bytes about to be held: the one holding
@@ -138,6 +149,48 @@ static __always_inline void pf_split_put_n(struct pf_split *sp, __u32 start, __u
 	if (sp->n == n && sp->start == start)
 		sp->n = left;
 	bpf_spin_unlock(&sp->lock);
+}
+
+/* Let go of the head from start (gen) held in sp, read with n bytes
+ * held (0: any): 1 if this call let it go (n now 0), 0 if it was not
+ * held there (another head, or another copy let go first). */
+static __always_inline int pf_split_let_go(struct pf_split *sp, __u32 start, __u32 gen, __u32 n)
+{
+	int held;
+
+	bpf_spin_lock(&sp->lock);
+	held = sp->n && sp->start == start && sp->gen == gen && (!n || sp->n == n);
+	if (held)
+		sp->n = 0;
+	bpf_spin_unlock(&sp->lock);
+	return held;
+}
+
+/* Done with the head from start (gen; n as pf_split_let_go) held in map
+ * for p's server socket, joined or lost: the value let go and deleted,
+ * so that a socket's storage holds a head's 8 KiB only while the head is
+ * held, not until the socket closes (optmem_max, and the memory of
+ * every connection that ever sent a split head). Only the call that let
+ * it go deletes, right after: a newer head is held (in a fresh value,
+ * pf_split_fresh) only once the flow moved past this one and the client
+ * sent its next request after the answer -- a round trip, which this
+ * call would have to stall for between its let-go and its delete to
+ * delete the newer head's value (that head then waits for nothing: its
+ * connection's preflights go to the app, pass_not_boundary). Inlined:
+ * map a constant. */
+static __always_inline void pf_split_drop(void *map, void *ctx, const struct pf_pkt *p, __u32 start,
+					  __u32 gen, __u32 n)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return;
+	sp = bpf_sk_storage_get(map, sk, 0, 0);
+	if (sp && pf_split_let_go(sp, start, gen, n))
+		bpf_sk_storage_delete(map, sk);
+	bpf_sk_release(sk);
 }
 
 /* What pf_split_copy_cb needs: from, to, and the bytes to copy. */

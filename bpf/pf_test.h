@@ -73,8 +73,16 @@ __u32 pf_test_no_meta;
  * room for a response of at most ~1.1 KB). */
 __u32 pf_test_no_room;
 #define PF_TEST_NO_ROOM() (*(volatile __u32 *)&pf_test_no_room)
+
+/* Non-zero: TC ingress takes the frame as one XDP handed over for its
+ * framing (PF_META_FOLLOW, bpf/preflightd.bpf.c), which a plain test run
+ * of a TC program cannot carry in metadata (tests/bpf/harness.c,
+ * h_test_run). */
+__u32 pf_test_follow;
+#define PF_TEST_FOLLOW() (*(volatile __u32 *)&pf_test_follow)
 #else
 #define PF_TEST_POINT(pt) do { } while (0)
+#define PF_TEST_FOLLOW() 0
 #define PF_TEST_NO_META() 0
 #define PF_TEST_NO_ROOM() 0
 #endif

@@ -308,11 +308,13 @@ static __always_inline int pf_rst_out(void *ctx, const struct pf_pkt *p, struct 
 }
 
 /* Translate a client segment of a tracked connection. Returns 0 (pass
- * it on) or -1 (drop it: it starts at the consumed request, or a
- * splice was committed on another CPU while it was being translated).
+ * it on), -1 (drop it: it starts at the consumed request, or a splice
+ * was committed on another CPU while it was being translated) or, at
+ * XDP with hand (a constant) set, 1: untouched, for TC ingress to
+ * translate (its framing needs the socket's storage: pf_follow_client).
  * A SYN passes untranslated; one without ACK is recorded (pf_syn_in). */
 static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_pkt *p,
-					   struct pf_flow *f)
+					   struct pf_flow *f, const bool hand)
 {
 	struct pf_follow u;
 	struct pf_opts *o;
@@ -338,7 +340,8 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	}
 	PF_TEST_POINT(PF_TP_XLATE_IN);
 	/* the framing first: it reads the segment as it came in */
-	pf_follow_client(ctx, xdp, p, &a, f, &u);
+	if (pf_follow_client(ctx, xdp, p, &a, f, &u, hand))
+		return 1;
 	if (!(p->tflags & PF_TCPF_ACK) ?
 	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p)) :
 	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p), p->ack,

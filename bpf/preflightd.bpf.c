@@ -39,7 +39,11 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define PF_META_MAGIC 0x70664d31u  /* XDP -> TC: "answer this one" */
+#define PF_META_MAGIC  0x70664d31u /* XDP -> TC: "answer this one" */
+#define PF_META_FOLLOW 0x70664d32u /* XDP -> TC: "follow and translate this
+				    * one" (its answer path ran and counted at
+				    * XDP; its framing needs the socket's
+				    * storage: PF_ANS_FOLLOW_TC) */
 
 /* XDP that cannot flag frames (PF_XDP_TC_ALL): could p be a preflight
  * it answers, or its retransmission? Only a segment on an answered port
@@ -50,18 +54,21 @@ static __always_inline bool pf_xdp_may_answer(void *ctx, const struct pf_pkt *p)
 	return p->answer_port && pf_starts_options(ctx, true, p);
 }
 
-/* The ingress core: answer, or translate and pass. */
-static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
+/* The ingress core: answer, or translate and pass. follow (TC): p is a
+ * frame XDP handed over for its framing (PF_META_FOLLOW), whose answer
+ * path ran (and counted) at XDP: only the rest. */
+static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p, bool follow)
 {
 	struct pf_flow *f;
 	int ret;
 
 	if (PF_XDP_TC_ALL(xdp) && !pf_xdp_may_answer(ctx, p))
 		return PF_ANS_TO_TC;
-	pf_count(PF_STAT_PKT_SEEN);
+	if (!follow)
+		pf_count(PF_STAT_PKT_SEEN);
 	f = bpf_map_lookup_elem(&pf_flows, &p->key);
 	if (p->pay_len) {
-		ret = pf_try_answer(ctx, xdp, p, f);
+		ret = follow ? PF_ANS_PASS : pf_try_answer(ctx, xdp, p, f);
 		if (ret == PF_ANS_FULL)
 			return PF_ANS_PASS; /* no entry: nothing to translate */
 		if (ret != PF_ANS_PASS)
@@ -74,25 +81,38 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p)
 		if (!f) {
 			f = bpf_map_lookup_elem(&pf_flows, &p->key);
 			if (!f && p->answer_port) {
-				pf_track_first(ctx, xdp, p);
+				/* XDP: TC's, which may hold a split head in
+				 * socket storage -- and may not have seen the
+				 * head yet when XDP sees its rest: a driver runs
+				 * XDP on a batch of frames before the stack gets
+				 * the first (a veth: up to 64) */
+				if (xdp)
+					return PF_ANS_FOLLOW_TC;
+				pf_track_first(ctx, p);
 				return PF_ANS_PASS;
 			}
 		}
 	}
 	if (PF_XDP_TC_ALL(xdp))
 		return PF_ANS_TO_TC;
-	if (f && pf_translate_in(ctx, xdp, p, f))
-		return PF_ANS_DROP;
-	return PF_ANS_PASS;
+	if (!f)
+		return PF_ANS_PASS;
+	ret = pf_translate_in(ctx, xdp, p, f, xdp);
+	return ret < 0 ? PF_ANS_DROP : ret ? PF_ANS_FOLLOW_TC : PF_ANS_PASS;
 }
 
-/* Did pf_xdp_ingress flag this skb for TC? */
-static __always_inline int pf_meta_flagged(struct __sk_buff *skb)
+/* What pf_xdp_ingress marked this skb for TC with: PF_META_MAGIC,
+ * PF_META_FOLLOW, or 0 (nothing: handled at XDP). */
+static __always_inline __u32 pf_meta_mark(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data;
 	__u32 *meta = (void *)(long)skb->data_meta;
 
-	return (void *)(meta + 1) <= data && *meta == PF_META_MAGIC;
+	if (PF_TEST_FOLLOW())
+		return PF_META_FOLLOW;
+	if ((void *)(meta + 1) > data)
+		return 0;
+	return *meta == PF_META_MAGIC || *meta == PF_META_FOLLOW ? *meta : 0;
 }
 
 /* pf_tc_in's TC_ACT_UNSPEC for a segment the response offload's
@@ -114,7 +134,7 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 	/* XDP mode: everything else was handled (and translated) at XDP,
 	 * ICMP errors (pf_icmp_xdp) too -- unless XDP cannot flag frames
 	 * (pf_xdp_no_meta): then it passed them all untouched */
-	if (pf_cfg.xdp_mode && !pf_xdp_no_meta && !pf_meta_flagged(skb))
+	if (pf_cfg.xdp_mode && !pf_xdp_no_meta && !pf_meta_mark(skb))
 		return TC_ACT_UNSPEC;
 	ret = pf_parse_pkt(skb, false, &p, PF_DIR_IN);
 	if (ret) {
@@ -126,7 +146,12 @@ static __always_inline int pf_tc_in(struct __sk_buff *skb)
 	}
 	if (xdp_all)
 		pf_tc_seen(0);
-	switch (pf_ingress(skb, false, &p)) {
+	/* the mark read again, not kept across the parse: one value more
+	 * live there, and clang kept &skb->data_end on the stack -- the
+	 * verifier refuses that pointer ("dereference of modified ctx
+	 * ptr R1 off=80 disallowed") */
+	switch (pf_ingress(skb, false, &p,
+			   pf_cfg.xdp_mode && !pf_xdp_no_meta && pf_meta_mark(skb) == PF_META_FOLLOW)) {
 	case PF_ANS_SENT:
 		return bpf_redirect(skb->ifindex, 0);
 	case PF_ANS_DROP:
@@ -172,13 +197,28 @@ int pf_tc_egress(struct __sk_buff *skb)
 	return TC_ACT_UNSPEC;
 }
 
+/* Mark frame ctx for TC ingress with magic in its metadata: 1, or 0 (no
+ * metadata room). */
+static __always_inline int pf_xdp_mark(struct xdp_md *ctx, __u32 magic)
+{
+	__u32 *meta;
+	void *data;
+
+	if (PF_TEST_NO_META() || pf_xdp_meta_stub || bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta)))
+		return 0;
+	data = (void *)(long)ctx->data;
+	meta = (void *)(long)ctx->data_meta;
+	if ((void *)(meta + 1) > data)
+		return 0;
+	*meta = magic;
+	return 1;
+}
+
 SEC("xdp")
 int pf_xdp_ingress(struct xdp_md *ctx)
 {
 	struct pf_flow *f;
 	struct pf_pkt p;
-	__u32 *meta;
-	void *data;
 	int ret;
 
 	ret = pf_parse_pkt(ctx, true, &p, PF_DIR_IN);
@@ -187,7 +227,7 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 			pf_icmp_xdp(ctx, &p); /* else TC's, as every frame */
 		return XDP_PASS;
 	}
-	switch (pf_ingress(ctx, true, &p)) {
+	switch (pf_ingress(ctx, true, &p, false)) {
 	case PF_ANS_SENT:
 		return XDP_TX;
 	case PF_ANS_DROP:
@@ -196,22 +236,24 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		pf_count(PF_STAT_XDP_TO_TC);
 		if (pf_xdp_no_meta)
 			return XDP_PASS; /* TC ingress takes every frame: untouched */
-		if (!PF_TEST_NO_META() && !bpf_xdp_adjust_meta(ctx, -(int)sizeof(*meta))) {
-			data = (void *)(long)ctx->data;
-			meta = (void *)(long)ctx->data_meta;
-			if ((void *)(meta + 1) <= data) {
-				*meta = PF_META_MAGIC;
-				return XDP_PASS;
-			}
-		}
+		if (pf_xdp_mark(ctx, PF_META_MAGIC))
+			return XDP_PASS;
 		/* no metadata room: the app answers it, translated here (a
 		 * retransmission of a consumed request, which the translation
 		 * would drop, never comes here: pf_reanswer answers it) */
-		f = bpf_map_lookup_elem(&pf_flows, &p.key);
-		if (f && pf_translate_in(ctx, true, &p, f))
-			return XDP_DROP;
-		return XDP_PASS;
+		break;
+	case PF_ANS_FOLLOW_TC:
+		pf_count(PF_STAT_XDP_TO_TC);
+		if (pf_xdp_mark(ctx, PF_META_FOLLOW))
+			return XDP_PASS;
+		/* no metadata room: translated here, the split head not
+		 * held (pf_follow_client) */
+		break;
 	default:
 		return XDP_PASS;
 	}
+	f = bpf_map_lookup_elem(&pf_flows, &p.key);
+	if (f && pf_translate_in(ctx, true, &p, f, false))
+		return XDP_DROP;
+	return XDP_PASS;
 }

@@ -131,7 +131,7 @@ enum pf_tok_kind {
 	X(PASS_ERROR,          "helper failure while answering") \
 	X(PASS_CSUM,           "request with a bad TCP checksum") \
 	X(PASS_TCP_OPT,        "TCP option besides NOP/SACK/TS (MD5, AO, MPTCP) or malformed options on the request") \
-	X(XDP_TO_TC,           "XDP handed a frame to TC (clone, tailroom, socket guards, retransmission; on a kernel without XDP metadata: every frame it passes)") \
+	X(XDP_TO_TC,           "XDP handed a frame to TC (clone, tailroom, socket guards, retransmission, a first request or split head to follow; on a kernel without XDP metadata: every frame it passes)") \
 	X(XDP_NO_META_RETX,    "XDP could not hand a retransmitted request to TC (no metadata room): handled at XDP (retx_answered / retx_dropped)") \
 	X(TRANSLATED_IN,       "client segments translated") \
 	X(TRANSLATED_OUT,      "server segments translated") \

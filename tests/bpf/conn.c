@@ -261,6 +261,18 @@ bool conn_expect_to_tc(const struct pkt_spec *in, const struct pkt_spec *want,
 	return conn_compare(&r, h_xdp() ? "XDP -> TC" : "pf_tc_ingress", want, NULL);
 }
 
+bool conn_expect_chain(const struct pkt_spec *in, const struct pkt_spec *want,
+		       const struct h_delta *d)
+{
+	__u8 b[PKT_MAX];
+	size_t n = pkt_build(in, b, sizeof(b));
+	struct h_run r;
+
+	if (!H_CHECK(n > 0, "test bug: packet does not build") || !h_chain(b, n, &r))
+		return false;
+	return conn_compare(&r, "XDP -> TC", want, d);
+}
+
 const struct h_delta conn_d_in[] = {
 	H_D(PKT_SEEN, 1), H_D(TRANSLATED_IN, 1), H_DEND,
 };

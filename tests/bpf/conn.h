@@ -101,6 +101,12 @@ bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
 bool conn_expect_to_tc(const struct pkt_spec *in, const struct pkt_spec *want,
 		       const struct h_delta *d_tc);
 
+/* Run in through the XDP -> TC chain, live (h_chain: XDP's metadata
+ * read by TC ingress as on the wire): expect want passed up the stack
+ * and the counter deltas d (of both programs). */
+bool conn_expect_chain(const struct pkt_spec *in, const struct pkt_spec *want,
+		       const struct h_delta *d);
+
 /* Run frame b (n bytes) through the current ingress (h_in): passed
  * unchanged, no XDP metadata, deltas d. may_refuse: the TC test run may
  * refuse a frame shorter than an IP header (EINVAL; nothing reaches the

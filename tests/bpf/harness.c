@@ -179,6 +179,13 @@ void h_init(void)
 	if (err < 0)
 		h_die("probe bpf_xdp_adjust_meta", err);
 	h_xdp_meta = err;
+	/* PF_BPFT_NO_META=1: loaded as on a kernel that refuses the helper,
+	 * whatever this one does -- `make bpftest` runs the XDP cases both
+	 * ways, so that each kernel's datapath is verified and tested on any
+	 * machine (the helper's refusal is a build option: seen on one 6.18
+	 * build, not on another) */
+	if (getenv("PF_BPFT_NO_META") && !strcmp(getenv("PF_BPFT_NO_META"), "1"))
+		h_xdp_meta = 0;
 	h_skel->rodata->pf_xdp_no_meta = !h_xdp_meta;
 	err = bpf_map__set_max_entries(h_skel->maps.pf_flows, H_MAX_FLOWS);
 	if (err)
@@ -262,6 +269,7 @@ static void reset(void)
 	h_skel->bss->pf_cfg.ofl_on = 0;
 	h_skel->bss->pf_cfg.xdp_mode = cur.xdp;
 	h_skel->bss->pf_test_no_meta = 0;
+	h_skel->bss->pf_test_follow = 0;
 	h_skel->bss->pf_test_no_room = 0;
 	h_skel->bss->pf_test_synack = 0;
 	h_in = cur.xdp ? &h_xdp_in : &h_tc_in;
@@ -283,7 +291,7 @@ void h_set_no_meta(bool on)
 {
 	/* without the helper XDP never falls back: it passes to TC */
 	if (on && !h_xdp_meta)
-		h_skip("this kernel refuses bpf_xdp_adjust_meta: XDP never lacks metadata "
+		h_skip("loaded as on a kernel that refuses bpf_xdp_adjust_meta: XDP never lacks metadata "
 		       "room, it passes every frame to TC");
 	h_skel->bss->pf_test_no_meta = on;
 }
@@ -403,7 +411,7 @@ bool h_need_xdp_meta(void)
 {
 	if (!cur.xdp || h_xdp_meta)
 		return true;
-	h_skip("this kernel refuses bpf_xdp_adjust_meta in XDP programs: no metadata "
+	h_skip("loaded as on a kernel that refuses bpf_xdp_adjust_meta in XDP programs: no metadata "
 	       "hand-off (XDP passes TC every frame it does not answer)");
 	return false;
 }
@@ -468,6 +476,41 @@ void h_leg_adjust(struct h_run *r)
 static int test_run_one(const struct h_prog *prog, const __u8 *pkt, size_t len,
 			const struct h_env *env, struct h_run *r);
 
+/* The XDP frame handed to TC for its framing (PF_META_FOLLOW of
+ * bpf/preflightd.bpf.c: a split request head, which only TC can hold in
+ * socket storage). */
+#define H_META_FOLLOW 0x70664d32u
+
+/* XDP with metadata: a run of pf_xdp_ingress that hands its frame to TC
+ * for its framing (PF_META_FOLLOW) is both, as on the wire: the frame
+ * then goes through pf_tc_ingress (told by pf_test_follow: a TC test run
+ * carries no metadata), and r is that run -- less the XDP leg's
+ * xdp_to_tc, so that a case sees what it sees in TC mode (its pkt_seen
+ * and pass reasons are the XDP leg's, counted once). Any other run is
+ * XDP's alone. */
+static int xdp_follow_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
+			  const struct h_env *env, struct h_run *r)
+{
+	long long before[PF_STAT__MAX], after[PF_STAT__MAX];
+	static struct h_run tc;
+	__u32 meta = 0;
+	int err;
+
+	h_read_stats(before);
+	if (test_run_one(prog, pkt, len, env, r) || r->verdict != H_PASS || r->meta_len != 4)
+		return r->err;
+	memcpy(&meta, r->meta, 4);
+	if (meta != H_META_FOLLOW)
+		return 0;
+	h_read_stats(after);
+	h_skel->bss->pf_test_follow = 1;
+	err = test_run_one(&h_tc_in, r->out, r->out_len, env, &tc);
+	h_skel->bss->pf_test_follow = 0;
+	*r = tc;
+	r->leg_to_tc = after[PF_STAT_XDP_TO_TC] - before[PF_STAT_XDP_TO_TC];
+	return err;
+}
+
 /* XDP mode on a kernel that refuses bpf_xdp_adjust_meta (pf_xdp_no_meta,
  * PF_XDP_TC_ALL in bpf/pf_emit.h): XDP answers what it can and passes
  * every other frame untouched to TC ingress, which follows it as in TC
@@ -482,8 +525,10 @@ int h_test_run(const struct h_prog *prog, const __u8 *pkt, size_t len,
 	static struct h_run tc;
 
 	r->leg_seen = r->leg_to_tc = 0;
-	if (prog->kind != H_KIND_XDP || h_xdp_meta)
+	if (prog->kind != H_KIND_XDP)
 		return test_run_one(prog, pkt, len, env, r);
+	if (h_xdp_meta)
+		return xdp_follow_run(prog, pkt, len, env, r);
 	h_read_stats(before);
 	if (test_run_one(prog, pkt, len, env, r) || r->verdict != H_PASS)
 		return r->err;

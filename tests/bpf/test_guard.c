@@ -249,6 +249,47 @@ static void split_head(const char *const *part, unsigned n, bool bad, int end)
 			    PF_STAT_PASS_FRAMING);
 }
 
+/* XDP with metadata, live (h_chain, not the harness's pf_test_follow):
+ * XDP cannot call for socket storage ("program of this type cannot use
+ * helper bpf_sk_storage_get#107"), so it hands each segment of a split
+ * head to TC ingress untouched, marked PF_META_FOLLOW in its metadata;
+ * TC holds the first and joins the second, translating both -- each
+ * counted once (pkt_seen, its pass reason: XDP's). Before, the XDP
+ * program called the helper itself and did not load on such a kernel. */
+static void t_split_head_xdp_meta(void)
+{
+	static const char *const part[] = { split1, "mple.com\r\n\r\n" };
+	struct pkt_spec in, want;
+	struct pf_sockinfo si;
+	struct conn c;
+	__u32 cs, ss, off = 0;
+	unsigned k;
+
+	if (!h_need_xdp_meta() || !spliced(&c, &cs, &ss))
+		return;
+	for (k = 0; k < 2; k++) {
+		const struct h_delta d[] = {
+			H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(XDP_TO_TC, 1),
+			{ k ? PF_STAT_SPLIT_JOINED : PF_STAT_SPLIT_HELD, 1 },
+			H_D(TRANSLATED_IN, 1), H_DEND,
+		};
+
+		si = h_sock(cs + off - c.L, ss);
+		si.bytes_received = 1000;
+		h_set_sock(&si);
+		conn_cseg(&in, &c, cs + off, ss + c.R, part[k]);
+		want = in;
+		want.seq = cs + off - c.L;
+		want.ack = ss;
+		if (!conn_expect_chain(&in, &want, d))
+			return;
+		off += (__u32)strlen(part[k]);
+	}
+	if (server_data(&c, ss, cs - c.L + off, OK_200))
+		preflight_answered(&c, cs + off, ss + (__u32)strlen(OK_200),
+				   "the preflight after the split head's answer");
+}
+
 /* Two segments: the whole head followed. */
 static void t_split_head_followed(void)
 {
@@ -593,6 +634,7 @@ void test_guard(void)
 	h_case("guard_after_early_hints_and_final_answered", t_after_early_hints_answered);
 	h_case("guard_chunked_request_framing_lost", t_chunked_lost);
 	h_case("guard_split_head_followed", t_split_head_followed);
+	h_case_m("guard_split_head_xdp_handed_to_tc_by_metadata", t_split_head_xdp_meta, H_M_XDP);
 	h_case("guard_split_head_three_segments_followed", t_split_head_three);
 	h_case("guard_split_head_bad_checksum_not_joined", t_split_head_bad_csum);
 	h_case("guard_split_head_first_segment_again_followed", t_split_head_dup_first);

@@ -1246,6 +1246,18 @@ static bool split_run(const struct oconn *o, const char *pay, __u32 seq, long lo
 		       v->s.in_state);
 }
 
+/* Does o's server socket hold a split head in pf_ofl_split (its socket
+ * storage: created at the hold, deleted once the head is recorded)? */
+static bool oconn_holds(const struct oconn *o)
+{
+	static __u8 v[16384]; /* struct pf_split (bpf/pf_split.h), ~8 KiB */
+
+	if (!H_CHECK(bpf_map__value_size(h_skel->maps.pf_ofl_split) <= sizeof(v),
+		     "test bug: pf_ofl_split's value over %zu bytes", sizeof(v)))
+		return false;
+	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_ofl_split), &o->sfd, v);
+}
+
 /* A request head split over three segments at TC (no GRO: a veth, a NIC
  * without it), a 2,994-byte head: the first held on the socket
  * (ofl_in_split), the second holding it on, the third completing it --
@@ -1271,6 +1283,7 @@ static void split_head_recorded(bool out, bool dup)
 	    (out ? oconn_arm_det(&k.c[0], S0, PF_OFL_DET_OUT, 0, false) : oconn_arm(&k.c[0], S0)) &&
 	    split_run(&k.c[0], seg[0], S0, 1, 0, &v, "first segment") &&
 	    H_EQ(v.s.next, S0, "next (held)") &&
+	    H_CHECK(oconn_holds(&k.c[0]), "no pf_ofl_split storage after the first segment") &&
 	    split_run(&k.c[0], seg[1], S0 + 1448, 0, 0, &v, "second segment") &&
 	    H_EQ(v.s.next, S0, "next (held on)") &&
 	    (!dup || split_run(&k.c[0], seg[0], S0, 0, 0, &v, "the first segment again")) &&
@@ -1282,6 +1295,10 @@ static void split_head_recorded(bool out, bool dup)
 			"next %u (want %u), n_req %u, entry kind %u (want %u), origin %.*s",
 			v.s.next, S0 + (__u32)strlen(x), v.s.n_req, v.s.q[0].kind, PF_OFL_ALLOW,
 			v.s.q[0].origin_len, v.s.q[0].origin);
+	/* recorded: its storage let go (before, 8 KiB a socket until it
+	 * closed, charged to optmem_max) */
+	if (h_ok())
+		H_CHECK(!oconn_holds(&k.c[0]), "pf_ofl_split storage kept after the head was recorded");
 	if (out && h_ok())
 		H_CHECK(v.s.detached == PF_OFL_DET_IN && oconn_in_map(&k.c[0]),
 			"the socket not back in pf_ofl_socks (detached %u)", v.s.detached);

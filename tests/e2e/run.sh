@@ -291,14 +291,26 @@ case_kaclient_ext6() {
 # (split_held, split_joined: each of the 2 heads a round). Before, the
 # split head lost the framing: the connection's later preflights went to
 # the app (pass_framing).
+#
+# The server sockets keep no held head once it is joined: their socket
+# storage (ss -m: skmem "o", the optmem_max charge) is back to none while
+# the connections are still open (kaclient --hold-ms). Before, each kept
+# its ~8 KiB value until it closed.
 case_kaclient_cookie() {
 	newcase
 	[[ -x $PF_KACLIENT ]] || { pf_detail "$PF_KACLIENT missing"; return 1; }
-	local conns=2 rounds=10 before after joined0 joined lost0 heads
+	local conns=2 rounds=10 before after joined0 joined lost0 heads gets osum onum
+	local omem=$CASE_DIR/omem
 	before=$(pf_stat pass_framing)
 	joined0=$(pf_stat split_joined)
 	lost0=$(pf_stat split_lost)
-	kaclient_run "$PF_V4_HOST" any "$conns" "$rounds" --cookie-bytes 2800
+	gets=$(($(app_count GET) + conns * rounds))
+	(pf_until 60 _app_count_ge GET "$gets" && server_omem >"$omem") &
+	kaclient_run "$PF_V4_HOST" any "$conns" "$rounds" --cookie-bytes 2800 --hold-ms 3000
+	wait
+	read -r osum _ onum <"$omem" || true
+	pf_expect_eq "server sockets still open at the sample (ss)" "$((${onum:-0} >= conns))" 1
+	pf_expect_eq "their storage after the last head (ss skmem o, bytes)" "${osum:-none}" 0
 	after=$(pf_stat pass_framing)
 	joined=$(($(pf_stat split_joined) - joined0))
 	pf_expect_eq "kaclient exit" "$KA_RC" 0
@@ -314,6 +326,18 @@ case_kaclient_cookie() {
 		pf_expect_eq "split_joined (each head split)" "$joined" "$heads"
 	fi
 	pf_case_result
+}
+
+# _app_count_ge METHOD N -- has the app seen at least N METHOD requests?
+_app_count_ge() { (($(app_count "$1") >= $2)); }
+
+# server_omem -- "SUM in N": the memory charged to the app's established
+# IPv4 sockets on PORT beyond their buffers (ss -m skmem "o": socket
+# storage, filters, options; sk_omem_alloc), summed, and their number.
+server_omem() {
+	ss -tmnH state established src "$PF_V4_HOST:$PORT" |
+		awk '{ if (match($0, /,o[0-9]+,/)) { s += substr($0, RSTART + 2, RLENGTH - 3) } }
+		     /^[^ \t]/ { n++ } END { print s + 0 " in " n + 0 }'
 }
 
 # faultinj_count FILE KEY -- a total from `faultinj stats` output, e.g.
