@@ -264,6 +264,29 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 	return bpf_map_lookup_elem(&pf_split, &zero);
 }
 
+/* The mocked socket's storage for a piece ahead of the head from start
+ * (pf_split_fresh_ahead: one value, named anew unless it holds that
+ * head). */
+static __always_inline struct pf_split *pf_split_ahead_get(void *ctx, const struct pf_pkt *p,
+							   __u32 start)
+{
+	struct pf_split *sp;
+	__u32 zero = 0;
+
+	(void)ctx;
+	(void)p;
+	sp = bpf_map_lookup_elem(&pf_split, &zero);
+	if (sp) {
+		bpf_spin_lock(&sp->lock);
+		if (!(sp->n || sp->o_n) || sp->start != start || sp->gen) {
+			sp->start = start;
+			sp->n = sp->gen = sp->o_n = 0;
+		}
+		bpf_spin_unlock(&sp->lock);
+	}
+	return sp;
+}
+
 /* The mocked socket's head from start, read with n bytes held, let go
  * (its storage cannot be deleted: an array element). */
 static __always_inline void pf_split_end(void *ctx, const struct pf_pkt *p, __u32 start, __u32 n)
@@ -294,6 +317,14 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 	return pf_split_of(&pf_split, ctx, p);
 }
 
+/* p's server socket's storage for a piece ahead of the head from start
+ * (pf_split.h). */
+static __always_inline struct pf_split *pf_split_ahead_get(void *ctx, const struct pf_pkt *p,
+							   __u32 start)
+{
+	return pf_split_for_ahead(&pf_split, ctx, p, start);
+}
+
 /* p's server socket's head from start, read with n bytes held: let go,
  * its storage deleted (pf_split_drop). */
 static __always_inline void pf_split_end(void *ctx, const struct pf_pkt *p, __u32 start, __u32 n)
@@ -306,29 +337,43 @@ static __always_inline void pf_split_end(void *ctx, const struct pf_pkt *p, __u3
  * head not ended in them, fewer than PF_REQ_MAX, checksum verified:
  * pf_frame_seg's 1). passed: client bytes past p went through already
  * (pf_split_passed). 0 if held (or a copy of what is held: nothing new);
- * -2 if passed and not held (p is the head's first segment again after
- * its first copy was lost, the rest went through unjoined: nothing will
- * continue it); else -1. */
+ * if passed: 1 where the rest waits as a piece right behind p (p is the
+ * head's first segment after its first copy was lost: it joins the
+ * piece, pf_split_join); held (0) where a piece waits further on (the
+ * segments between, lost too -- a sender's GSO burst dropped whole --
+ * come again: pf_split_add); else -2 (nothing will continue it); else
+ * -1. */
 static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pkt *p,
 					 __u32 head, bool passed)
 {
 	__u32 n = p->seq + p->pay_len - head;
 	struct pf_split *sp;
 	bool have;
+	int w;
 
 	if (n == 0 || n >= PF_REQ_MAX || head - p->seq >= p->pay_len)
 		return -1;
-	/* a copy of what is held, or nothing will continue it: no
-	 * storage made for it */
 	if (passed) {
+		/* a copy of what is held, or its rest kept ahead: the
+		 * storage that has it; else nothing will continue it, and
+		 * no storage is made for it */
 		sp = pf_split_get(ctx, p);
-		return sp && pf_split_holds(sp, head, n) ? 0 : -2;
+		if (!sp)
+			return -2;
+		if (pf_split_holds(sp, head, n))
+			return 0;
+		w = pf_split_waits(sp, head, n);
+		if (w == 1 && head == p->seq)
+			return 1;
+		if (w != 2)
+			return -2;
+	} else {
+		sp = pf_split_hold_get(ctx, p, head, n, &have);
+		if (!sp)
+			return -1;
+		if (have)
+			return 0;
 	}
-	sp = pf_split_hold_get(ctx, p, head, n, &have);
-	if (!sp)
-		return -1;
-	if (have)
-		return 0;
 	pf_split_clear(sp);
 	if (pf_load_at(ctx, xdp, p, sp->b, head - p->seq, n))
 		return -1;
@@ -338,29 +383,36 @@ static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pk
 }
 
 /* Segment p, starting exactly where the head held at the flow's c_next
- * ends, the client bytes passed so far ending in it (c_hi: p is no
- * segment after a gap, and the hold is no older head's left from before
- * a seq wrap; a copy of p seen first -- corrupted, or dropped by the
- * stack after this hook -- moved c_hi to p's end): its bytes (checksum
- * verified, through s->req) put behind the held ones, at most up to
- * PF_REQ_MAX, and the head so far copied into s->req. Returns its length
- * | the bytes held before << 16, or 0 when p is not its continuation.
+ * ends (or at c_next itself, where only a piece ahead is held), the
+ * client bytes passed so far ending in it or in the piece it reaches
+ * (c_hi: p is no segment after a gap, and the hold is no older head's
+ * left from before a seq wrap; a copy of p seen first -- corrupted, or
+ * dropped by the stack after this hook -- moved c_hi to p's end): its
+ * bytes (checksum verified, through s->req) put behind the held ones, at
+ * most up to PF_REQ_MAX, and the head so far -- to the piece's end if p
+ * reaches it exactly -- copied into s->req; where a piece waits further
+ * on (segments between still missing: PF_SPLIT_GAP set) or p reaches
+ * one, c_hi may be past p: the bytes past p that went through are the
+ * piece's and those behind it. Returns its length | the bytes held
+ * before << 16, or 0 when p is not its continuation.
  * (The parse is the caller's: from here, pf_frame_req's call chain was
  * one call deeper than pf_tc_ingress's stack allows -- "combined stack
  * size of 4 calls is 528. Too large".) */
+#define PF_SPLIT_GAP (1u << 31) /* pf_split_add: a piece still waits further on */
+
 static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_pkt *p,
 					  __u32 c_next, __u32 c_hi)
 {
-	__u32 n1, take, zero = 0;
+	__u32 n1, o_off, o_n, take, end, gap, zero = 0;
 	struct pf_scratch *s;
 	struct pf_split *sp;
 	long n2;
 
-	if (pf_after(p->seq, c_hi) || pf_after(c_hi, p->seq + p->pay_len))
-		return 0;
+	if (pf_after(p->seq, c_hi))
+		return 0; /* after a gap: a piece ahead (pf_split_ahead) */
 	sp = pf_split_get(ctx, p);
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!sp || !s || !pf_split_get_n(sp, c_next, 0, p->seq, &n1))
+	if (!sp || !s || !pf_split_get_run(sp, c_next, p->seq, &n1, &o_off, &o_n))
 		return 0;
 	/* verified as any segment framed (pf_client_bytes); a bad one is
 	 * dropped by the stack, and its retransmission joins */
@@ -368,10 +420,67 @@ static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_p
 	if (n2 <= 0)
 		return 0;
 	take = (__u32)n2 < PF_REQ_MAX - n1 ? (__u32)n2 : PF_REQ_MAX - n1;
+	end = o_n && o_off == n1 + take ? o_off + o_n : n1 + take;
+	gap = o_n && o_off > n1 + take ? PF_SPLIT_GAP : 0;
+	/* c_hi past p: only where p reaches a piece (the bytes past it
+	 * went through; its own may be cut at PF_REQ_MAX, those behind it
+	 * not kept: pf_split_join's tests) or one waits further on */
+	if (end == n1 + take && !gap && pf_after(c_hi, p->seq + p->pay_len))
+		return 0;
 	if (pf_load_at(ctx, xdp, p, sp->b + (n1 & (PF_REQ_MAX - 1)), 0, take))
 		return 0;
-	pf_split_copy(sp, s->req, n1 + take);
-	return (n1 + take) | n1 << 16;
+	pf_split_copy(sp, s->req, end);
+	return end | n1 << 16 | gap;
+}
+
+/* Segment p, after the head at the flow's c_next that is not all here
+ * (its first segment missing -- lost, or reordered behind p -- or one of
+ * its rest): its bytes (checksum verified, through the scratch) kept as
+ * the head's piece ahead (pf_split.h) when p is the first such (past any
+ * bytes held) or continues the one kept, so that the segment missing,
+ * once it comes, joins the head whole (pf_split_add) -- before, the head
+ * was lost (split_lost: its first segment's copy found its rest passed),
+ * or waited for nothing (a middle segment's copy did not contain c_hi).
+ * Counted split_ahead. One piece, up to PF_REQ_MAX bytes from the head's
+ * start (a head ends before): a segment ahead of it, or after a gap
+ * behind it, is not kept. Where the head does not end in what is then
+ * held, it is lost (split_lost), as before. */
+static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct pf_pkt *p,
+					   __u32 c_next)
+{
+	__u32 off = p->seq - c_next, n, o_off, o_n, take, zero = 0;
+	struct pf_scratch *s;
+	struct pf_split *sp;
+	bool fits;
+
+	if (!off || off >= PF_REQ_MAX)
+		return;
+	/* up to PF_REQ_MAX from the head's start: a head ends before it */
+	take = p->pay_len < PF_REQ_MAX - off ? p->pay_len : PF_REQ_MAX - off;
+	s = bpf_map_lookup_elem(&pf_scratch, &zero);
+	if (!s)
+		return;
+	sp = pf_split_ahead_get(skb, p, c_next);
+	if (!sp)
+		return;
+	bpf_spin_lock(&sp->lock);
+	n = sp->n;
+	o_off = sp->o_off;
+	o_n = sp->o_n;
+	fits = sp->start == c_next && (o_n ? off == o_off + o_n : off > n);
+	bpf_spin_unlock(&sp->lock);
+	if (!fits || pf_client_bytes(skb, false, p, s, 0) <= 0 ||
+	    pf_load_at(skb, false, p, sp->b + (off & (PF_REQ_MAX - 1)), 0, take))
+		return;
+	bpf_spin_lock(&sp->lock);
+	fits = sp->start == c_next && sp->n == n && sp->o_off == o_off && sp->o_n == o_n;
+	if (fits) {
+		sp->o_off = o_n ? o_off : off;
+		sp->o_n = o_n + take;
+	}
+	bpf_spin_unlock(&sp->lock);
+	if (fits)
+		pf_count(PF_STAT_SPLIT_AHEAD);
 }
 
 /* The head held at c_next, read with n1 bytes held: now left bytes, or
@@ -418,6 +527,13 @@ __noinline int pf_split_done_tc(struct __sk_buff *skb, const struct pf_pkt *p, _
 	return 0;
 }
 
+__noinline int pf_split_ahead_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u32 c_next)
+{
+	if (skb && p)
+		pf_split_ahead(skb, p, c_next);
+	return 0;
+}
+
 /* Segment p after the flow's c_next (snapshot a; f's c_hi): the rest of
  * a head held there (pf_split_add), parsed by pf_frame_req in s->req. u
  * as pf_frame_seg fills it: the head whole (u->ok, u->next), or lost
@@ -434,27 +550,36 @@ static __always_inline void pf_split_join(struct __sk_buff *skb, const struct pf
 
 	u->have = 0;
 	r = pf_split_add_tc(skb, p, arg);
+	if (!r) {
+		pf_split_ahead_tc(skb, p, a->c_next);
+		return;
+	}
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!r || !s)
+	if (!s)
 		return;
 	total = r & 0xffff;
-	n1 = r >> 16;
+	n1 = (r >> 16) & 0x7fff;
 	u->have = 1;
 	u->from = a->c_next;
 	u->ok = 0;
 	len = pf_frame_req(s, total);
-	/* still not whole, all of p added: held on; else let go */
+	/* still not whole, all of p added, and the client bytes past it
+	 * that went through held too (or a piece still waits further on:
+	 * the missing ones between come again): held on; else let go */
 	left = len <= 0 && pf_frame_head_start(s->req, total, &s->r) &&
-	       a->c_next + total == p->seq + p->pay_len ? total : 0;
+	       !pf_after(p->seq + p->pay_len, a->c_next + total) &&
+	       ((r & PF_SPLIT_GAP) || !pf_after(c_hi, a->c_next + total)) ? total : 0;
 	arg = a->c_next | (__u64)n1 << 32 | (__u64)left << 48;
 	pf_split_done_tc(skb, p, arg);
 	if (left) {
 		u->have = 0;
 		return;
 	}
-	/* not understood, too long, or a second head behind it in p
-	 * (pipelining, as pf_frame_seg) */
-	if (len <= 0 || pf_after(p->seq + p->pay_len, a->c_next + (__u32)len)) {
+	/* not understood, too long, or a second head behind it in p, in
+	 * the piece it reached or in the client bytes past them that went
+	 * through (pipelining, as pf_frame_seg) */
+	if (len <= 0 || (__u32)len < total || pf_after(p->seq + p->pay_len, a->c_next + (__u32)len) ||
+	    pf_after(c_hi, a->c_next + (__u32)len)) {
 		pf_count(PF_STAT_SPLIT_LOST);
 		return;
 	}
@@ -525,8 +650,17 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 		u->ok = 0;
 		return 0;
 	}
-	if (!pf_frame_seg(ctx, xdp, p, s, a->c_next, u))
+	if (!pf_frame_seg(ctx, xdp, p, s, a->c_next, u)) {
+		/* whole here (or lost) after bytes behind it went through: a
+		 * piece kept ahead of it (pf_split_ahead: its body's first
+		 * bytes, say) is let go -- TC's storage */
+		if (pf_split_passed(p, f)) {
+			if (xdp)
+				return hand;
+			pf_split_done_tc(ctx, p, a->c_next);
+		}
 		return 0;
+	}
 	if (xdp) {
 		if (hand) {
 			u->have = 0;
@@ -537,7 +671,9 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 	}
 	hg = a->c_next | (__u64)pf_split_passed(p, f) << 32;
 	ret = pf_split_hold_tc(ctx, p, hg);
-	if (!ret)
+	if (ret == 1)
+		pf_split_join(ctx, p, a, v->c_hi, u); /* its rest came first */
+	else if (!ret)
 		u->have = 0; /* held: nothing moves until it is whole */
 	else if (ret == -2)
 		pf_count(PF_STAT_SPLIT_LOST);

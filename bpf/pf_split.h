@@ -25,15 +25,19 @@
 #include "pf_pkt.h"
 #include "pf_sock.h"
 
-/* A held head: its first n bytes in b from seq start. b is twice
- * PF_REQ_MAX: a continuation is loaded at b + n (n < PF_REQ_MAX, at most
- * PF_REQ_MAX bytes), which the verifier can only bound by the two
- * maxima. */
+/* A held head: its first n bytes in b from seq start (b[i] the byte at
+ * start + i), and (the follower) a piece of it that came ahead of the
+ * bytes before it: o_n bytes from start + o_off (o_off > n). b is twice
+ * PF_REQ_MAX: a segment is loaded at b + n or b + o_off (below
+ * PF_REQ_MAX, at most PF_REQ_MAX bytes), which the verifier can only
+ * bound by the two maxima. */
 struct pf_split {
-	struct bpf_spin_lock lock; /* over start, n, gen */
+	struct bpf_spin_lock lock; /* over start, n, gen, o_off, o_n */
 	__u32 start;   /* seq of the head's first byte */
-	__u32 n;       /* bytes held; 0: none */
+	__u32 n;       /* bytes held from start; 0: none */
 	__u32 gen;     /* what else names the head (the recorder: n_req; the follower: 0) */
+	__u32 o_off;   /* the piece ahead: its offset from start */
+	__u32 o_n;     /* its bytes; 0: none */
 	__u8 b[2 * PF_REQ_MAX + 8];
 };
 
@@ -77,6 +81,34 @@ static __always_inline struct pf_split *pf_split_fresh(void *map, struct bpf_soc
 	return bpf_sk_storage_get(map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 }
 
+/* The storage in map of socket sk for a piece ahead of the head from
+ * start (the follower's): the one holding that head already (bytes or a
+ * piece), else a fresh one (as pf_split_fresh) named by start, nothing
+ * held. NULL: no memory (optmem_max). Inlined: map a constant. */
+static __always_inline struct pf_split *pf_split_fresh_ahead(void *map, struct bpf_sock *sk,
+							      __u32 start)
+{
+	struct pf_split *sp = bpf_sk_storage_get(map, sk, 0, 0);
+	bool same = false;
+
+	if (sp) {
+		bpf_spin_lock(&sp->lock);
+		same = (sp->n || sp->o_n) && sp->start == start && !sp->gen;
+		bpf_spin_unlock(&sp->lock);
+		if (same)
+			return sp;
+		bpf_sk_storage_delete(map, sk);
+	}
+	sp = bpf_sk_storage_get(map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (sp) {
+		bpf_spin_lock(&sp->lock);
+		if (!sp->n && !sp->o_n)
+			sp->start = start;
+		bpf_spin_unlock(&sp->lock);
+	}
+	return sp;
+}
+
 /* The value in map of p's server socket, to read (NULL: none, or no full
  * socket). Inlined: map a constant. */
 static __always_inline struct pf_split *pf_split_of(void *map, void *ctx, const struct pf_pkt *p)
@@ -105,6 +137,22 @@ static __always_inline struct pf_split *pf_split_for(void *map, void *ctx, const
 	if (!sk)
 		return NULL;
 	sp = pf_split_fresh(map, sk, start, n, have);
+	bpf_sk_release(sk);
+	return sp;
+}
+
+/* The value in map of p's server socket for a piece ahead of the head
+ * from start (pf_split_fresh_ahead), or NULL. */
+static __always_inline struct pf_split *pf_split_for_ahead(void *map, void *ctx,
+							    const struct pf_pkt *p, __u32 start)
+{
+	struct pf_split *sp;
+	struct bpf_sock *sk;
+
+	sk = pf_sk_lookup(ctx, p);
+	if (!sk)
+		return NULL;
+	sp = pf_split_fresh_ahead(map, sk, start);
 	bpf_sk_release(sk);
 	return sp;
 }
@@ -142,13 +190,50 @@ static __always_inline int pf_split_get_n(struct pf_split *sp, __u32 start, __u3
 }
 
 /* The head from start, read with n bytes held: now holding left bytes (0:
- * let go), unless another copy already moved it. */
+ * let go; a piece ahead they reach is theirs now), unless another copy
+ * already moved it. */
 static __always_inline void pf_split_put_n(struct pf_split *sp, __u32 start, __u32 n, __u32 left)
 {
 	bpf_spin_lock(&sp->lock);
-	if (sp->n == n && sp->start == start)
+	if (sp->n == n && sp->start == start) {
 		sp->n = left;
+		if (left >= sp->o_off)
+			sp->o_n = 0;
+	}
 	bpf_spin_unlock(&sp->lock);
+}
+
+/* The bytes held of the head from start (the follower's: gen 0) that
+ * seq continues exactly, and the piece ahead, if any: 1 with *n, *o_off
+ * and *o_n set (*n may be 0 where a piece waits: seq is then the head's
+ * first segment, come after it), else 0. */
+static __always_inline int pf_split_get_run(struct pf_split *sp, __u32 start, __u32 seq, __u32 *n,
+					    __u32 *o_off, __u32 *o_n)
+{
+	int held;
+
+	bpf_spin_lock(&sp->lock);
+	*n = sp->n;
+	*o_off = sp->o_off;
+	*o_n = sp->o_n;
+	held = (*n || *o_n) && sp->start == start && !sp->gen && start + *n == seq;
+	bpf_spin_unlock(&sp->lock);
+	return held && *n < PF_REQ_MAX && *o_off <= PF_REQ_MAX && *o_n <= PF_REQ_MAX - *o_off;
+}
+
+/* Does sp hold, for the head from start, only a piece ahead (nothing
+ * from start yet)? 1 if it begins right behind the first n bytes (the
+ * first segment, n bytes, is what it waits for), 2 if further on (more
+ * segments are missing between), else 0. */
+static __always_inline int pf_split_waits(struct pf_split *sp, __u32 start, __u32 n)
+{
+	int w = 0;
+
+	bpf_spin_lock(&sp->lock);
+	if (!sp->n && sp->o_n && sp->start == start && !sp->gen)
+		w = sp->o_off == n ? 1 : sp->o_off > n ? 2 : 0;
+	bpf_spin_unlock(&sp->lock);
+	return w;
 }
 
 /* Let go of the head from start (gen) held in sp, read with n bytes
@@ -159,9 +244,9 @@ static __always_inline int pf_split_let_go(struct pf_split *sp, __u32 start, __u
 	int held;
 
 	bpf_spin_lock(&sp->lock);
-	held = sp->n && sp->start == start && sp->gen == gen && (!n || sp->n == n);
+	held = (sp->n || sp->o_n) && sp->start == start && sp->gen == gen && (!n || sp->n == n);
 	if (held)
-		sp->n = 0;
+		sp->n = sp->o_n = 0;
 	bpf_spin_unlock(&sp->lock);
 	return held;
 }

@@ -377,25 +377,117 @@ static void t_split_head_pipelined_lost(void)
 	split_head(part, 2, false, PF_STAT_SPLIT_LOST);
 }
 
-/* The head's second segment went through first (its first was lost on
- * the way and comes again): nothing would ever continue the first, so it
- * is not held -- the framing is lost, counted. */
-static void t_split_head_reordered_lost(void)
+/* The head's segments (and its body's) in the order order[] (indices
+ * into part[], n of them, every one once): each that comes before the
+ * bytes in front of it is kept ahead (split_ahead), the one that
+ * completes them from the start joins it all (split_joined: the
+ * preflight after its answer answered), the first one otherwise held
+ * (split_held). */
+static void split_head_order(const char *const *part, const unsigned *order, unsigned n)
 {
-	static const char part2[] = "mple.com\r\n\r\n";
-	const __u32 P1 = (__u32)strlen(split1), G = P1 + (__u32)strlen(part2);
+	__u32 off[8], total = 0, cs, ss, have;
+	unsigned k, i, seen = 0;
 	struct conn c;
-	__u32 cs, ss;
+	int st;
 
+	for (k = 0; k < n; k++) {
+		off[k] = total;
+		total += (__u32)strlen(part[k]);
+	}
 	if (!spliced(&c, &cs, &ss))
 		return;
-	if (!client_data(&c, cs + P1, ss, part2, PF_STAT_PASS_NOT_OPTIONS) ||
-	    !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_LOST, false) ||
-	    !server_data(&c, ss, cs - c.L + G, OK_200))
-		return;
-	client_data(&c, cs + G, ss + (__u32)strlen(OK_200), H_PREFLIGHT, PF_STAT_PASS_FRAMING);
+	for (k = 0; k < n; k++) {
+		i = order[k];
+		/* the parts from the start in before this one */
+		for (have = 0; have < n && (seen >> have & 1); have++)
+			;
+		seen |= 1u << i;
+		if (have < i) {
+			st = PF_STAT_SPLIT_AHEAD;
+		} else {
+			for (have = 0; have < n && (seen >> have & 1); have++)
+				;
+			st = have == n ? PF_STAT_SPLIT_JOINED : i == 0 ? PF_STAT_SPLIT_HELD : -1;
+		}
+		if (!client_seg(&c, cs + off[i], ss, part[i], PF_STAT_PASS_NOT_OPTIONS, st, false))
+			return;
+	}
+	if (server_data(&c, ss, cs - c.L + total, OK_200))
+		preflight_answered(&c, cs + total, ss + (__u32)strlen(OK_200),
+				   "the preflight after the split head's answer");
 }
 
+/* A head's segments (and its body's) in another order than sent
+ * (split_head_order). */
+struct split_order {
+	const char *part[6];
+	unsigned order[6];
+	unsigned n;
+};
+
+static void t_split_order(const void *arg)
+{
+	const struct split_order *o = arg;
+
+	split_head_order(o->part, o->order, o->n);
+}
+
+/* The head's second segment went through first (its first was lost on
+ * the way and comes again): kept ahead, the first joins it -- the head
+ * followed. Before, nothing would continue the first: the framing was
+ * lost (split_lost), and the preflight after it went to the app. */
+static const struct split_order so_rest_first = {
+	{ split1, "mple.com\r\n\r\n" }, { 1, 0 }, 2,
+};
+
+/* Three segments, the middle one lost: the first held, the third kept
+ * ahead, the middle one's copy joins all three. Before, it did not
+ * contain c_hi (the third's end): the head waited for nothing, every
+ * later preflight went to the app (pass_not_boundary). */
+static const struct split_order so_middle_lost = {
+	{ split1, "mple.com\r\nX-A: ", "1\r\n\r\n" }, { 0, 2, 1 }, 3,
+};
+
+/* Three segments, the last two before the first: the third continues
+ * the piece kept for the second. */
+static const struct split_order so_first_last = {
+	{ split1, "mple.com\r\nX-A: ", "1\r\n\r\n" }, { 1, 2, 0 }, 3,
+};
+
+/* A PUT whose head (three segments) a sender's GSO burst lost whole, its
+ * body's segment through first: the body kept ahead, the first segment
+ * held anyway (a piece waits further on), the second held on (c_hi past
+ * it: the body), the third joins them all. Before, the first segment's
+ * copy found its rest passed: the framing lost (split_lost), and every
+ * later preflight on the connection went to the app -- e2e h2's lost
+ * heads (tx off: the client's GSO skb dropped by faultinj at its TC
+ * egress, before it is cut into segments). */
+static const struct split_order so_burst_lost = {
+	{ "PUT /api/items/7 HTTP/1.1\r\nHost: api.exa", "mple.com\r\nContent-Length: 10\r\n",
+	  "X-A: 1\r\n\r\n", "0123456789" },
+	{ 3, 0, 1, 2 }, 4,
+};
+
+/* A PUT head's last segment lost, its 4,200-byte body through first:
+ * the body's first segments kept ahead, the last one cut at 4 KiB from
+ * the head's start (PF_REQ_MAX), so more client bytes went through than
+ * are held; the head's last segment joins it all, its end inside. Before,
+ * c_hi past what was held refused the join: the head waited for nothing
+ * (pass_not_boundary for every later preflight; e2e h2's waits). */
+static void t_split_head_tail_lost_long_body(void)
+{
+	static char b[3][1401];
+	const char *part[6] = {
+		"PUT /api/items/7 HTTP/1.1\r\nHost: api.exa", "mple.com\r\nContent-Length: 4200\r\n",
+		"X-A: 1\r\n\r\n", b[0], b[1], b[2],
+	};
+	static const unsigned order[] = { 0, 1, 3, 4, 5, 2 };
+	unsigned k;
+
+	for (k = 0; k < 3; k++)
+		memset(b[k], 'a' + (char)k, 1400);
+	split_head_order(part, order, 6);
+}
 
 /* TC: a GRO-merged skb (a PUT head and its body, merged from several
  * segments) is framed from its bytes without checking its TCP checksum:
@@ -639,7 +731,11 @@ void test_guard(void)
 	h_case("guard_split_head_bad_checksum_not_joined", t_split_head_bad_csum);
 	h_case("guard_split_head_first_segment_again_followed", t_split_head_dup_first);
 	h_case("guard_split_head_malformed_framing_lost", t_split_head_bad_lost);
-	h_case("guard_split_head_after_its_rest_framing_lost", t_split_head_reordered_lost);
+	h_case_p("guard_split_head_after_its_rest_followed", t_split_order, &so_rest_first);
+	h_case_p("guard_split_head_middle_segment_lost_followed", t_split_order, &so_middle_lost);
+	h_case_p("guard_split_head_first_segment_last_followed", t_split_order, &so_first_last);
+	h_case_p("guard_split_head_lost_whole_body_first_followed", t_split_order, &so_burst_lost);
+	h_case("guard_split_head_tail_lost_long_body_followed", t_split_head_tail_lost_long_body);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);
 	h_case_m("guard_gro_merged_head_followed", t_gro_head_followed, H_M_TC); /* skb only */
 	h_case("guard_large_head_followed", t_large_head_followed);
