@@ -322,7 +322,7 @@ static __always_inline struct pf_split *pf_split_get(void *ctx, const struct pf_
 static __always_inline struct pf_split *pf_split_ahead_get(void *ctx, const struct pf_pkt *p,
 							   __u32 start)
 {
-	return pf_split_for_ahead(&pf_split, ctx, p, start);
+	return pf_split_for_ahead(&pf_split, ctx, p, start, 0);
 }
 
 /* p's server socket's head from start, read with n bytes held: let go,
@@ -362,7 +362,7 @@ static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pk
 			return -2;
 		if (pf_split_holds(sp, head, n))
 			return 0;
-		w = pf_split_waits(sp, head, n);
+		w = pf_split_waits(sp, head, 0, n);
 		if (w == 1 && head == p->seq)
 			return 1;
 		if (w != 2)
@@ -412,7 +412,7 @@ static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_p
 		return 0; /* after a gap: a piece ahead (pf_split_ahead) */
 	sp = pf_split_get(ctx, p);
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!sp || !s || !pf_split_get_run(sp, c_next, p->seq, &n1, &o_off, &o_n))
+	if (!sp || !s || !pf_split_get_run(sp, c_next, 0, p->seq, &n1, &o_off, &o_n))
 		return 0;
 	/* verified as any segment framed (pf_client_bytes); a bad one is
 	 * dropped by the stack, and its retransmission joins */
@@ -448,10 +448,10 @@ static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_p
 static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct pf_pkt *p,
 					   __u32 c_next)
 {
-	__u32 off = p->seq - c_next, n, o_off, o_n, take, zero = 0;
+	__u32 off = p->seq - c_next, take, zero = 0;
+	struct pf_split_run r;
 	struct pf_scratch *s;
 	struct pf_split *sp;
-	bool fits;
 
 	if (!off || off >= PF_REQ_MAX)
 		return;
@@ -461,25 +461,11 @@ static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct p
 	if (!s)
 		return;
 	sp = pf_split_ahead_get(skb, p, c_next);
-	if (!sp)
-		return;
-	bpf_spin_lock(&sp->lock);
-	n = sp->n;
-	o_off = sp->o_off;
-	o_n = sp->o_n;
-	fits = sp->start == c_next && (o_n ? off == o_off + o_n : off > n);
-	bpf_spin_unlock(&sp->lock);
-	if (!fits || pf_client_bytes(skb, false, p, s, 0) <= 0 ||
+	if (!sp || !pf_split_ahead_fits(sp, c_next, 0, off, &r) ||
+	    pf_client_bytes(skb, false, p, s, 0) <= 0 ||
 	    pf_load_at(skb, false, p, sp->b + (off & (PF_REQ_MAX - 1)), 0, take))
 		return;
-	bpf_spin_lock(&sp->lock);
-	fits = sp->start == c_next && sp->n == n && sp->o_off == o_off && sp->o_n == o_n;
-	if (fits) {
-		sp->o_off = o_n ? o_off : off;
-		sp->o_n = o_n + take;
-	}
-	bpf_spin_unlock(&sp->lock);
-	if (fits)
+	if (pf_split_ahead_put(sp, c_next, &r, off, take))
 		pf_count(PF_STAT_SPLIT_AHEAD);
 }
 

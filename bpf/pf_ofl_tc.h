@@ -204,13 +204,16 @@ static __noinline int pf_ofl_readd(struct __sk_buff *skb, const struct pf_pkt *p
  * segment dropped for a re-add, PF_OFL_READD_DROPS, must find the head as
  * it was when it comes again). next_gen: next, and the socket's count of
  * requests recorded (n_req) << 32, which names the head with its start:
- * a hold left behind by an older head never matches. 0 if held; else -1
- * (not a head's start, over PF_REQ_MAX, no memory). A global function:
- * its frame off the recorder's deepest call chain. */
+ * a hold left behind by an older head never matches. 0 if held; where
+ * its rest waits right behind it, kept ahead (pf_ofl_ahead: it came
+ * first, this segment's first copy lost), the whole joined into sc->buf
+ * and held: its length; else -1 (not a head's start, over PF_REQ_MAX,
+ * no memory). A global function: its frame off the recorder's deepest
+ * call chain. */
 __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
-			   const struct pf_ofl_scratch *sc, __u64 next_gen, __u32 n)
+			   struct pf_ofl_scratch *sc, __u64 next_gen, __u32 n)
 {
-	__u32 next = (__u32)next_gen, gen = (__u32)(next_gen >> 32);
+	__u32 next = (__u32)next_gen, gen = (__u32)(next_gen >> 32), all;
 	struct pf_split *sp;
 	bool have;
 
@@ -221,6 +224,16 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 		if (sp)
 			pf_split_put_n(sp, next, p->seq - next, n);
 		return sp ? 0 : -1;
+	}
+	sp = pf_split_of(&pf_ofl_split, skb, p);
+	if (sp && pf_split_waits(sp, next, gen, n) == 1) {
+		if (pf_ofl_load_to(skb, p->pay_off + (next - p->seq), n, sp->b))
+			return -1;
+		all = pf_split_join_ahead(sp, next, gen);
+		if (!all)
+			return -1;
+		pf_split_copy(sp, sc->buf, all);
+		return (int)all;
 	}
 	sp = pf_split_for(&pf_ofl_split, skb, p, next, n, &have);
 	if (!sp)
@@ -235,29 +248,67 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 	return 0;
 }
 
+/* Segment p (checksum verified) past the head at socket seq next (for
+ * n_req gen, see pf_ofl_hold) that is still missing -- lost, its copy to
+ * come: kept as the head's piece ahead (pf_split.h; up to PF_REQ_MAX from
+ * the head's start) when p is the first such or continues the one kept,
+ * so that the head's segment, when it comes again, joins it whole
+ * (pf_ofl_hold) -- before, that segment was held for a rest that had gone
+ * through already: the recording waited for good, every later response
+ * of the connection went out without its CORS headers (ofl_no_request).
+ * Counted ofl_in_ahead. A global function (as pf_ofl_hold). */
+__noinline int pf_ofl_ahead(struct __sk_buff *skb, const struct pf_pkt *p, __u64 next_gen)
+{
+	__u32 next = (__u32)next_gen, gen = (__u32)(next_gen >> 32), off, take;
+	struct pf_split_run r;
+	struct pf_split *sp;
+
+	if (!skb || !p)
+		return 0;
+	off = p->seq - next;
+	if (!off || off >= PF_REQ_MAX)
+		return 0;
+	take = p->pay_len < PF_REQ_MAX - off ? p->pay_len : PF_REQ_MAX - off;
+	sp = pf_split_for_ahead(&pf_ofl_split, skb, p, next, gen);
+	if (!sp || !pf_split_ahead_fits(sp, next, gen, off, &r))
+		return 0;
+	/* Verifier workaround: the mask kept (barrier_var) -- after the
+	 * bound test above clang dropped it, and the offset reached the
+	 * load unbounded ("R3 unbounded memory access") */
+	barrier_var(off);
+	if (pf_ofl_load_to(skb, p->pay_off, take, sp->b + (off & (PF_REQ_MAX - 1))))
+		return 0;
+	if (pf_split_ahead_put(sp, next, &r, off, take))
+		pf_count(PF_STAT_OFL_IN_AHEAD);
+	return 0;
+}
+
 /* Segment p (checksum verified), starting exactly where the head held at
  * socket seq next (for n_req gen, see pf_ofl_hold) ends: its bytes put
  * behind the held ones (at most up to PF_REQ_MAX; held only by
- * pf_ofl_hold, should the head still not be whole), the whole so far
+ * pf_ofl_hold, should the head still not be whole), the whole so far --
+ * to the end of the piece kept ahead (pf_ofl_ahead) if p reaches it --
  * copied into sc->buf. Returns its length (for pf_ofl_head_cb:
  * rc.joined), or 0 if p continues no held head. A global function (as
  * pf_ofl_hold). */
 __noinline int pf_ofl_join(struct __sk_buff *skb, const struct pf_pkt *p,
 			   struct pf_ofl_scratch *sc, __u32 next, __u32 gen)
 {
+	__u32 n1, o_off, o_n, take, end;
 	struct pf_split *sp;
-	__u32 n1, take;
 
 	if (!skb || !p || !sc)
 		return 0;
 	sp = pf_split_of(&pf_ofl_split, skb, p);
-	if (!sp || !pf_split_get_n(sp, next, gen, p->seq, &n1))
+	if (!sp || !pf_split_get_run(sp, next, gen, p->seq, &n1, &o_off, &o_n) || !n1)
 		return 0;
 	take = p->pay_len < PF_REQ_MAX - n1 ? p->pay_len : PF_REQ_MAX - n1;
 	if (pf_ofl_load_to(skb, p->pay_off, take, sp->b + (n1 & (PF_REQ_MAX - 1))))
 		return 0;
-	pf_split_copy(sp, sc->buf, n1 + take);
-	return (int)(n1 + take);
+	/* to the end of the piece kept ahead, if p reaches it exactly */
+	end = o_n && o_off == n1 + take ? o_off + o_n : n1 + take;
+	pf_split_copy(sp, sc->buf, end);
+	return (int)end;
 }
 
 /* The head at socket seq next, joined from held bytes, recorded as
@@ -302,7 +353,7 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	__u32 S = rc->p->seq, E = rc->p->seq + rc->p->pay_len, next = rc->next;
 	__u32 nn, n, stat, stop, rid, zero = 0;
 	struct pf_scratch *s;
-	int ret;
+	int ret, h;
 
 	(void)idx;
 	if (rc->joined) {
@@ -318,9 +369,15 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	ret = pf_ofl_decide(sc, n, s ? pf_ofl_reuse(sc, s, n) : 0);
 	if (ret) {
 		/* a head split over segments: held for the rest, recording
-		 * goes on at next; too long or malformed: stopped */
-		if (!(ret == PF_STAT_OFL_IN_UNPARSED && next + n == E &&
-		      !pf_ofl_hold(rc->skb, rc->p, sc, next | (__u64)st->s.n_req << 32, n)))
+		 * goes on at next (its rest kept ahead: joined, this head
+		 * again); too long or malformed: stopped */
+		h = ret == PF_STAT_OFL_IN_UNPARSED && next + n == E ?
+			    pf_ofl_hold(rc->skb, rc->p, sc, next | (__u64)st->s.n_req << 32, n) : -1;
+		if (h > 0) {
+			rc->joined = (__u16)h;
+			return 0;
+		}
+		if (h)
 			pf_ofl_in_stop(st, next, ret);
 		return 1;
 	}
@@ -543,7 +600,8 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 		}
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is
-		 * parsed (gap_end) */
+		 * parsed (gap_end); or that head's rest, kept ahead of it */
+		pf_ofl_ahead(skb, p, rc.next | (__u64)st->s.n_req << 32);
 		bpf_spin_lock(&st->lock);
 		if (st->s.in_state == PF_OFL_IN_HEAD && pf_ofl_before(st->s.next, S)) {
 			if (!st->s.has_gap || pf_ofl_before(st->s.gap_end, E))

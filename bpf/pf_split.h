@@ -82,18 +82,18 @@ static __always_inline struct pf_split *pf_split_fresh(void *map, struct bpf_soc
 }
 
 /* The storage in map of socket sk for a piece ahead of the head from
- * start (the follower's): the one holding that head already (bytes or a
- * piece), else a fresh one (as pf_split_fresh) named by start, nothing
+ * start (gen): the one holding that head already (bytes or a piece),
+ * else a fresh one (as pf_split_fresh) named by start and gen, nothing
  * held. NULL: no memory (optmem_max). Inlined: map a constant. */
 static __always_inline struct pf_split *pf_split_fresh_ahead(void *map, struct bpf_sock *sk,
-							      __u32 start)
+							      __u32 start, __u32 gen)
 {
 	struct pf_split *sp = bpf_sk_storage_get(map, sk, 0, 0);
 	bool same = false;
 
 	if (sp) {
 		bpf_spin_lock(&sp->lock);
-		same = (sp->n || sp->o_n) && sp->start == start && !sp->gen;
+		same = (sp->n || sp->o_n) && sp->start == start && sp->gen == gen;
 		bpf_spin_unlock(&sp->lock);
 		if (same)
 			return sp;
@@ -102,11 +102,71 @@ static __always_inline struct pf_split *pf_split_fresh_ahead(void *map, struct b
 	sp = bpf_sk_storage_get(map, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	if (sp) {
 		bpf_spin_lock(&sp->lock);
-		if (!sp->n && !sp->o_n)
+		if (!sp->n && !sp->o_n) {
 			sp->start = start;
+			sp->gen = gen;
+		}
 		bpf_spin_unlock(&sp->lock);
 	}
 	return sp;
+}
+
+/* The head from start (gen), whose first bytes were just loaded into
+ * sp->b up to the piece ahead (pf_split_waits said 1): held whole now,
+ * to the piece's end. Returns the bytes held, or 0 (another copy moved
+ * it). */
+static __always_inline __u32 pf_split_join_ahead(struct pf_split *sp, __u32 start, __u32 gen)
+{
+	__u32 all = 0;
+
+	bpf_spin_lock(&sp->lock);
+	if (!sp->n && sp->o_n && sp->start == start && sp->gen == gen) {
+		all = sp->o_off + sp->o_n;
+		sp->n = all;
+		sp->o_n = 0;
+	}
+	bpf_spin_unlock(&sp->lock);
+	return all <= PF_REQ_MAX ? all : 0;
+}
+
+/* What a piece ahead is kept against (pf_split_ahead_fits). */
+struct pf_split_run {
+	__u32 n, o_off, o_n;
+};
+
+/* May bytes at offset off of the head from start (gen) be kept in sp as
+ * its piece ahead: past the bytes held, none kept yet, or right behind
+ * the piece kept? 1 with the state read in *r, else 0. */
+static __always_inline int pf_split_ahead_fits(struct pf_split *sp, __u32 start, __u32 gen,
+					       __u32 off, struct pf_split_run *r)
+{
+	int fits;
+
+	bpf_spin_lock(&sp->lock);
+	r->n = sp->n;
+	r->o_off = sp->o_off;
+	r->o_n = sp->o_n;
+	fits = sp->start == start && sp->gen == gen && (r->o_n ? off == r->o_off + r->o_n : off > r->n);
+	bpf_spin_unlock(&sp->lock);
+	return fits;
+}
+
+/* The take bytes loaded at b + off (pf_split_ahead_fits said so, the
+ * state read in *r) kept as the piece, unless the state moved meanwhile
+ * (another copy): 1 if kept, else 0. */
+static __always_inline int pf_split_ahead_put(struct pf_split *sp, __u32 start,
+					      const struct pf_split_run *r, __u32 off, __u32 take)
+{
+	int kept;
+
+	bpf_spin_lock(&sp->lock);
+	kept = sp->start == start && sp->n == r->n && sp->o_off == r->o_off && sp->o_n == r->o_n;
+	if (kept) {
+		sp->o_off = r->o_n ? r->o_off : off;
+		sp->o_n = r->o_n + take;
+	}
+	bpf_spin_unlock(&sp->lock);
+	return kept;
 }
 
 /* The value in map of p's server socket, to read (NULL: none, or no full
@@ -142,9 +202,10 @@ static __always_inline struct pf_split *pf_split_for(void *map, void *ctx, const
 }
 
 /* The value in map of p's server socket for a piece ahead of the head
- * from start (pf_split_fresh_ahead), or NULL. */
+ * from start (gen; pf_split_fresh_ahead), or NULL. */
 static __always_inline struct pf_split *pf_split_for_ahead(void *map, void *ctx,
-							    const struct pf_pkt *p, __u32 start)
+							    const struct pf_pkt *p, __u32 start,
+							    __u32 gen)
 {
 	struct pf_split *sp;
 	struct bpf_sock *sk;
@@ -152,7 +213,7 @@ static __always_inline struct pf_split *pf_split_for_ahead(void *map, void *ctx,
 	sk = pf_sk_lookup(ctx, p);
 	if (!sk)
 		return NULL;
-	sp = pf_split_fresh_ahead(map, sk, start);
+	sp = pf_split_fresh_ahead(map, sk, start, gen);
 	bpf_sk_release(sk);
 	return sp;
 }
@@ -175,20 +236,6 @@ static __always_inline void pf_split_set(struct pf_split *sp, __u32 start, __u32
 	bpf_spin_unlock(&sp->lock);
 }
 
-/* The bytes held of the head from start (gen) if seq continues them
- * exactly: 1 with *n set, else 0. */
-static __always_inline int pf_split_get_n(struct pf_split *sp, __u32 start, __u32 gen, __u32 seq,
-					  __u32 *n)
-{
-	int held;
-
-	bpf_spin_lock(&sp->lock);
-	*n = sp->n;
-	held = *n && sp->start == start && sp->gen == gen && start + *n == seq;
-	bpf_spin_unlock(&sp->lock);
-	return held && *n < PF_REQ_MAX;
-}
-
 /* The head from start, read with n bytes held: now holding left bytes (0:
  * let go; a piece ahead they reach is theirs now), unless another copy
  * already moved it. */
@@ -203,12 +250,12 @@ static __always_inline void pf_split_put_n(struct pf_split *sp, __u32 start, __u
 	bpf_spin_unlock(&sp->lock);
 }
 
-/* The bytes held of the head from start (the follower's: gen 0) that
- * seq continues exactly, and the piece ahead, if any: 1 with *n, *o_off
- * and *o_n set (*n may be 0 where a piece waits: seq is then the head's
- * first segment, come after it), else 0. */
-static __always_inline int pf_split_get_run(struct pf_split *sp, __u32 start, __u32 seq, __u32 *n,
-					    __u32 *o_off, __u32 *o_n)
+/* The bytes held of the head from start (gen) that seq continues
+ * exactly, and the piece ahead, if any: 1 with *n, *o_off and *o_n set
+ * (*n may be 0 where a piece waits: seq is then the head's first
+ * segment, come after it), else 0. */
+static __always_inline int pf_split_get_run(struct pf_split *sp, __u32 start, __u32 gen, __u32 seq,
+					    __u32 *n, __u32 *o_off, __u32 *o_n)
 {
 	int held;
 
@@ -216,21 +263,21 @@ static __always_inline int pf_split_get_run(struct pf_split *sp, __u32 start, __
 	*n = sp->n;
 	*o_off = sp->o_off;
 	*o_n = sp->o_n;
-	held = (*n || *o_n) && sp->start == start && !sp->gen && start + *n == seq;
+	held = (*n || *o_n) && sp->start == start && sp->gen == gen && start + *n == seq;
 	bpf_spin_unlock(&sp->lock);
 	return held && *n < PF_REQ_MAX && *o_off <= PF_REQ_MAX && *o_n <= PF_REQ_MAX - *o_off;
 }
 
-/* Does sp hold, for the head from start, only a piece ahead (nothing
- * from start yet)? 1 if it begins right behind the first n bytes (the
- * first segment, n bytes, is what it waits for), 2 if further on (more
- * segments are missing between), else 0. */
-static __always_inline int pf_split_waits(struct pf_split *sp, __u32 start, __u32 n)
+/* Does sp hold, for the head from start (gen), only a piece ahead
+ * (nothing from start yet)? 1 if it begins right behind the first n
+ * bytes (the first segment, n bytes, is what it waits for), 2 if further
+ * on (more segments are missing between), else 0. */
+static __always_inline int pf_split_waits(struct pf_split *sp, __u32 start, __u32 gen, __u32 n)
 {
 	int w = 0;
 
 	bpf_spin_lock(&sp->lock);
-	if (!sp->n && sp->o_n && sp->start == start && !sp->gen)
+	if (!sp->n && sp->o_n && sp->start == start && sp->gen == gen)
 		w = sp->o_off == n ? 1 : sp->o_off > n ? 2 : 0;
 	bpf_spin_unlock(&sp->lock);
 	return w;

@@ -169,6 +169,7 @@ enum pf_tok_kind {
 	X(OFL_IN_GAP,          "offload: request framing lost (a skipped request head): later responses unchanged") \
 	X(OFL_IN_UNPARSED,     "offload: request head not followed (malformed, too long): later responses unchanged") \
 	X(OFL_IN_SPLIT,        "offload: request heads split over segments: their start held on the socket for the rest") \
+	X(OFL_IN_AHEAD,        "offload: segments after a request head still missing kept ahead of it, for the head's join") \
 	X(OFL_IN_BODY,         "offload: chunked or upgraded request: later responses unchanged") \
 	X(OFL_FIFO_FULL,       "offload: too many requests waiting for responses: later responses unchanged") \
 	X(OFL_NO_REQUEST,      "offload: response without a recorded request: connection passed unchanged") \

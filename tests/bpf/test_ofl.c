@@ -1258,6 +1258,21 @@ static bool oconn_holds(const struct oconn *o)
 	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_ofl_split), &o->sfd, v);
 }
 
+/* A 2,994-byte GET head, its Origin allowed and a 2,900-byte Cookie line,
+ * in x, and cut into three segments of at most 1,448 bytes in seg. */
+static void cookie_head(char x[3100], char seg[3][1500])
+{
+	unsigned i;
+	int n;
+
+	n = snprintf(x, 3100, "GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\n"
+		     "Origin: " OK_ORIGIN "\r\nCookie: s=");
+	memset(x + n, 'c', 2900);
+	snprintf(x + n + 2900, 3100 - (size_t)n - 2900, "\r\n\r\n");
+	for (i = 0; i < 3; i++)
+		snprintf(seg[i], 1500, "%.1448s", x + 1448 * i);
+}
+
 /* A request head split over three segments at TC (no GRO: a veth, a NIC
  * without it), a 2,994-byte head: the first held on the socket
  * (ofl_in_split), the second holding it on, the third completing it --
@@ -1270,15 +1285,8 @@ static void split_head_recorded(bool out, bool dup)
 	static char x[3100], seg[3][1500];
 	struct pf_ofl_sk v;
 	struct ocase k;
-	__u32 i;
-	int n;
 
-	n = snprintf(x, sizeof(x), "GET /v1/items HTTP/1.1\r\nHost: api.example.com\r\n"
-		     "Origin: " OK_ORIGIN "\r\nCookie: s=");
-	memset(x + n, 'c', 2900);
-	snprintf(x + n + 2900, sizeof(x) - (size_t)n - 2900, "\r\n\r\n");
-	for (i = 0; i < 3; i++)
-		snprintf(seg[i], sizeof(seg[i]), "%.1448s", x + 1448 * i);
+	cookie_head(x, seg);
 	if (ocase_open(&k, seg[0], NULL) &&
 	    (out ? oconn_arm_det(&k.c[0], S0, PF_OFL_DET_OUT, 0, false) : oconn_arm(&k.c[0], S0)) &&
 	    split_run(&k.c[0], seg[0], S0, 1, 0, &v, "first segment") &&
@@ -1309,6 +1317,74 @@ static void t_split_head_recorded(void)
 {
 	split_head_recorded(false, false);
 }
+
+/* The cookie head's three segments in another order than sent (one lost
+ * on the way, its copy later): each row the order, and per segment the
+ * moves of ofl_in_split (held), ofl_in_ahead (kept ahead of the bytes
+ * missing in front of it) and ofl_req_recorded. The last recorded
+ * whole, the storage then let go. */
+struct ofl_order {
+	unsigned order[3];
+	long long split[3], ahead[3], rec[3];
+};
+
+static void t_split_head_order(const void *arg)
+{
+	const struct ofl_order *o = arg;
+	static char x[3100], seg[3][1500];
+	struct pf_ofl_sk v;
+	struct pkt_spec sp;
+	struct ocase k;
+	struct h_run r;
+	__u32 i, j;
+
+	cookie_head(x, seg);
+	if (!ocase_open(&k, seg[0], NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	for (j = 0; j < 3; j++) {
+		i = o->order[j];
+		oseg(&sp, &k.c[0], seg[i], S0 + 1448 * i);
+		if (!h_run_spec(&ofl_prog, &sp, NULL, &r) ||
+		    !H_CHECK(r.verdict == H_PASS && r.delta[PF_STAT_OFL_IN_SPLIT] == o->split[j] &&
+				     r.delta[PF_STAT_OFL_IN_AHEAD] == o->ahead[j] &&
+				     r.delta[PF_STAT_OFL_REQ_RECORDED] == o->rec[j] &&
+				     !r.delta[PF_STAT_OFL_IN_UNPARSED],
+			     "segment %u: verdict %d, ofl_in_split +%lld (want +%lld), ofl_in_ahead "
+			     "+%lld (want +%lld), ofl_req_recorded +%lld (want +%lld), "
+			     "ofl_in_unparsed +%lld", i + 1, r.verdict,
+			     r.delta[PF_STAT_OFL_IN_SPLIT], o->split[j], r.delta[PF_STAT_OFL_IN_AHEAD],
+			     o->ahead[j], r.delta[PF_STAT_OFL_REQ_RECORDED], o->rec[j],
+			     r.delta[PF_STAT_OFL_IN_UNPARSED]))
+			goto out;
+	}
+	if (!oconn_state(&k.c[0], &v))
+		goto out;
+	H_CHECK(v.s.next == S0 + (__u32)strlen(x) && v.s.n_req == 1 && !v.s.has_gap &&
+			v.s.in_state == PF_OFL_IN_HEAD && v.s.q[0].kind == PF_OFL_ALLOW,
+		"next %u (want %u), n_req %u, gap %u, in_state %u, entry kind %u (want %u)",
+		v.s.next, S0 + (__u32)strlen(x), v.s.n_req, v.s.has_gap, v.s.in_state,
+		v.s.q[0].kind, PF_OFL_ALLOW);
+	if (h_ok())
+		H_CHECK(!oconn_holds(&k.c[0]), "pf_ofl_split storage kept after the head was recorded");
+out:
+	ocase_close(&k);
+}
+
+/* Its first segment lost: the second and third go through first, kept
+ * ahead of it, and its copy joins them. Before, the first segment was
+ * held for a rest that had gone through: the recording waited for good,
+ * and every later response of the connection went out without its CORS
+ * headers (ofl_no_request). */
+static const struct ofl_order oo_rest_first = {
+	{ 1, 2, 0 }, { 0, 0, 0 }, { 1, 1, 0 }, { 0, 0, 1 },
+};
+
+/* Its middle segment lost: the first held, the third kept ahead, the
+ * second's copy joins all three. Before, the third went through unkept,
+ * and the head waited for it for good. */
+static const struct ofl_order oo_middle_lost = {
+	{ 0, 2, 1 }, { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 },
+};
 
 /* The first segment again after the second (a spurious retransmission):
  * nothing new, the head held on, not held anew from its first bytes
@@ -1420,6 +1496,8 @@ void test_ofl(void)
 	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
 	h_case("ofl_large_head_recorded", t_large_head_recorded);
 	h_case("ofl_split_head_recorded", t_split_head_recorded);
+	h_case_p("ofl_split_head_rest_first_recorded", t_split_head_order, &oo_rest_first);
+	h_case_p("ofl_split_head_middle_lost_recorded", t_split_head_order, &oo_middle_lost);
 	h_case("ofl_split_head_readded", t_split_head_readded);
 	h_case("ofl_split_head_first_segment_again", t_split_head_dup_first);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
