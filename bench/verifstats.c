@@ -35,7 +35,7 @@
  * --xdp-meta: the object's variant for a kernel that lets XDP call
  * bpf_xdp_adjust_meta (yes) or not (no), rather than this kernel's (as
  * `run` loads it): each kernel's datapath is verified on any machine --
- * yes on a kernel that refuses the helper with that one call left out
+ * yes on a kernel that refuses the helper with its calls left out
  * (pf_xdp_meta_stub, bpf/pf_ctx.h). `make bpftest` loads both.
  */
 #include <errno.h>

@@ -23,7 +23,7 @@ const volatile __u32 pf_xdp_no_meta;
 
 /* Set only by build/bench/verifstats --xdp-meta yes on a kernel that
  * refuses bpf_xdp_adjust_meta: the metadata variant (pf_xdp_no_meta 0)
- * with that one call left out (pf_xdp_mark fails as without room), so
+ * with its calls left out (pf_xdp_mark, pf_xdp_meta_ok: as without room), so
  * that the rest of it is verified there too -- a helper the variant
  * must not call at XDP showed only on a kernel that allows the call
  * ("program of this type cannot use helper bpf_sk_storage_get#107"). */

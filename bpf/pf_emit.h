@@ -238,7 +238,7 @@ static __always_inline bool pf_xdp_meta_ok(void *ctx)
 {
 	if (pf_xdp_no_meta)
 		return true; /* TC takes every frame XDP passes */
-	if (PF_TEST_NO_META() || bpf_xdp_adjust_meta(ctx, -4))
+	if (PF_TEST_NO_META() || pf_xdp_meta_stub || bpf_xdp_adjust_meta(ctx, -4))
 		return false;
 	bpf_xdp_adjust_meta(ctx, 4);
 	return true;

@@ -365,8 +365,10 @@ static __always_inline int pf_split_hold(void *ctx, bool xdp, const struct pf_pk
 		w = pf_split_waits(sp, head, 0, n);
 		if (w == 1 && head == p->seq)
 			return 1;
-		if (w != 2)
+		if (w != 2) {
+			pf_split_end(ctx, p, head, 0); /* what it kept, let go */
 			return -2;
+		}
 	} else {
 		sp = pf_split_hold_get(ctx, p, head, n, &have);
 		if (!sp)
@@ -458,11 +460,12 @@ static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct p
 	/* up to PF_REQ_MAX from the head's start: a head ends before it */
 	take = p->pay_len < PF_REQ_MAX - off ? p->pay_len : PF_REQ_MAX - off;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
-	if (!s)
+	/* verified first: a bad segment (dropped by the stack) makes no
+	 * storage */
+	if (!s || pf_client_bytes(skb, false, p, s, 0) <= 0)
 		return;
 	sp = pf_split_ahead_get(skb, p, c_next);
 	if (!sp || !pf_split_ahead_fits(sp, c_next, 0, off, &r) ||
-	    pf_client_bytes(skb, false, p, s, 0) <= 0 ||
 	    pf_load_at(skb, false, p, sp->b + (off & (PF_REQ_MAX - 1)), 0, take))
 		return;
 	if (pf_split_ahead_put(sp, c_next, &r, off, take))
@@ -552,7 +555,7 @@ static __always_inline void pf_split_join(struct __sk_buff *skb, const struct pf
 	/* still not whole, all of p added, and the client bytes past it
 	 * that went through held too (or a piece still waits further on:
 	 * the missing ones between come again): held on; else let go */
-	left = len <= 0 && pf_frame_head_start(s->req, total, &s->r) &&
+	left = len <= 0 && total < PF_REQ_MAX && pf_frame_head_start(s->req, total, &s->r) &&
 	       !pf_after(p->seq + p->pay_len, a->c_next + total) &&
 	       ((r & PF_SPLIT_GAP) || !pf_after(c_hi, a->c_next + total)) ? total : 0;
 	arg = a->c_next | (__u64)n1 << 32 | (__u64)left << 48;
@@ -715,10 +718,11 @@ static __always_inline void pf_follow_server(void *ctx, const struct pf_pkt *p,
  * is understood, or held for the rest (split over segments). Otherwise
  * the connection is never tracked, and its preflights go to the app
  * (pass_framing); a full flow table is counted here (pass_table_full),
- * another CPU's entry for a copy of p not. TC only (XDP hands such a
+ * another CPU's entry for a copy of p not. TC's (XDP hands such a
  * segment to TC, PF_ANS_FOLLOW_TC: a split head is held in socket
- * storage). */
-static __always_inline void pf_track_first(struct __sk_buff *skb, const struct pf_pkt *p)
+ * storage), or XDP's where it has no metadata room to: a split head then
+ * not followed. */
+static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_pkt *p)
 {
 	struct pf_follow u = {};
 	struct pf_scratch *s;
@@ -731,7 +735,7 @@ static __always_inline void pf_track_first(struct __sk_buff *skb, const struct p
 
 	if (p->pay_len < 8 || (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) ||
 	    !(p->tflags & PF_TCPF_ACK) ||
-	    pf_load(skb, false, p->pay_off, m, sizeof(m)))
+	    pf_load(ctx, xdp, p->pay_off, m, sizeof(m)))
 		return;
 	/* cheap first: a request line starts with a method token and SP */
 	if (!pf_frame_starts_request(m, sizeof(m)))
@@ -740,13 +744,13 @@ static __always_inline void pf_track_first(struct __sk_buff *skb, const struct p
 	if (!s)
 		return;
 	si = &s->si;
-	if (pf_sock(skb, p, si) || si->closing || si->bytes_received || p->seq != si->rcv_nxt)
+	if (pf_sock(ctx, p, si) || si->closing || si->bytes_received || p->seq != si->rcv_nxt)
 		return;
-	split = pf_frame_seg(skb, false, p, s, p->seq, &u);
+	split = pf_frame_seg(ctx, xdp, p, s, p->seq, &u);
 	/* a split first head: held first, the entry then waits at its start
 	 * as at any later one -- "the request before answered" (there is
 	 * none), c_next at the head */
-	if (!u.ok && (!split || pf_split_hold_tc(skb, p, p->seq)))
+	if (!u.ok && (!split || xdp || pf_split_hold_tc(ctx, p, p->seq)))
 		return;
 	nf = (struct pf_flow *)s->nf;
 	__builtin_memset(nf, 0, sizeof(*nf));

@@ -88,7 +88,7 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p, boo
 				 * the first (a veth: up to 64) */
 				if (xdp)
 					return PF_ANS_FOLLOW_TC;
-				pf_track_first(ctx, p);
+				pf_track_first(ctx, xdp, p);
 				return PF_ANS_PASS;
 			}
 		}
@@ -243,12 +243,21 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		 * would drop, never comes here: pf_reanswer answers it) */
 		break;
 	case PF_ANS_FOLLOW_TC:
-		pf_count(PF_STAT_XDP_TO_TC);
-		if (pf_xdp_mark(ctx, PF_META_FOLLOW))
+		if (pf_xdp_mark(ctx, PF_META_FOLLOW)) {
+			pf_count(PF_STAT_XDP_TO_TC);
 			return XDP_PASS;
-		/* no metadata room: translated here, the split head not
-		 * held (pf_follow_client) */
-		break;
+		}
+		/* no metadata room (a driver without XDP metadata): a
+		 * first request followed here, unless its head is split
+		 * (no socket storage at XDP: never followed); else
+		 * translated here, a split head not held (pf_follow_client) */
+		f = bpf_map_lookup_elem(&pf_flows, &p.key);
+		if (!f) {
+			if (p.answer_port)
+				pf_track_first(ctx, true, &p);
+			return XDP_PASS;
+		}
+		return pf_translate_in(ctx, true, &p, f, false) ? XDP_DROP : XDP_PASS;
 	default:
 		return XDP_PASS;
 	}

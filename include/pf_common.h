@@ -115,7 +115,7 @@ enum pf_tok_kind {
 	X(PASS_FRAMING,        "request framing on this connection unknown") \
 	X(SPLIT_HELD,          "request heads split over segments: their start held on the socket for the rest") \
 	X(SPLIT_JOINED,        "split request heads completed and followed (the framing kept)") \
-	X(SPLIT_AHEAD,         "segments of a split request head that came before the bytes in front of them (lost, reordered): kept for the join") \
+	X(SPLIT_AHEAD,         "segments that came before the bytes in front of them (lost, reordered) while a request head was awaited: kept for the head's join") \
 	X(SPLIT_LOST,          "split request heads not followed (not understood, over the kernel limit, a second head behind): framing lost") \
 	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
