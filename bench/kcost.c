@@ -54,7 +54,9 @@
  *     ack + L (L, R: the preflight's and the 204's lengths);
  *   "tracked_in" / "tracked_out": a connection on the policy port that was
  *     never spliced (followed from its first request, as every connection
- *     on an answered port is): its segments leave unchanged.
+ *     on an answered port is): its segments leave unchanged (XDP with
+ *     metadata hands the first request to TC ingress, which creates its
+ *     flow entry: run there in the warm-up, as on the wire).
  * --acks adds each step's pure ACKs (the client's of the response, the
  * server's of the request), timed as "<mode>.<conversation>_ack_in" and
  * "tc.<conversation>_ack_out" (req_len 0): the half of a small-request
@@ -382,13 +384,46 @@ static void check_xlate(const char *what, const __u8 *in, size_t len, const __u8
 		    vi.ack + dack);
 }
 
+/* XDP with metadata hands a connection's first request to TC ingress
+ * for its framing (PF_META_FOLLOW, bpf/preflightd.bpf.c), which creates
+ * its flow entry; XDP follows its later segments itself. If out (olen
+ * bytes, the XDP run of frame) is such a hand-over, run frame through
+ * o's pf_tc_ingress as that frame (pf_test_follow: a TC test run carries
+ * no metadata; it must pass it unchanged) and return 1 -- only allowed
+ * on a conversation's first step (i 0); else return 0. */
+static int xdp_hand_over(const char *what, struct obj *o, unsigned i, const __u8 *frame,
+			 size_t len, const __u8 *out, __u32 olen)
+{
+	static __u8 tc_out[PKT_MAX];
+	__u32 meta, tlen, ns;
+	int ret;
+
+	if (!o || olen != len + sizeof(meta) || memcmp(out + sizeof(meta), frame, len))
+		return 0;
+	memcpy(&meta, out, sizeof(meta));
+	if (meta != PF_META_FOLLOW)
+		return 0;
+	if (i)
+		die("%s: segment %u handed to TC again (no flow entry after the first)", what, i);
+	o->skel->bss->pf_test_follow = 1;
+	ret = run_once(bpf_program__fd(o->skel->progs.pf_tc_ingress), frame, len, 1, tc_out,
+		       sizeof(tc_out), &tlen, &ns);
+	o->skel->bss->pf_test_follow = 0;
+	if (ret != TC_ACT_UNSPEC)
+		die("%s: first request at TC: return value %d, want %d", what, ret,
+		    TC_ACT_UNSPEC);
+	check_xlate(what, frame, len, tc_out, tlen, 0, 0);
+	return 1;
+}
+
 /* Run the len-byte segment in frame (step i's kind: "segment",
  * "response", "ACK") through prog_fd; die unless it returns want and
- * leaves translated by dseq / dack (check_xlate, as what). Its time goes
- * into t (NULL: none) unless warmup, and is returned. */
+ * leaves translated by dseq / dack (check_xlate, as what), or is o's
+ * first request handed from XDP to TC (xdp_hand_over; o NULL: never).
+ * Its time goes into t (NULL: none) unless warmup, and is returned. */
 static __u32 run_seg(const char *what, const char *kind, unsigned i, int prog_fd, int want,
-		     const __u8 *frame, size_t len, __u32 dseq, __u32 dack, struct series *t,
-		     int warmup)
+		     struct obj *o, const __u8 *frame, size_t len, __u32 dseq, __u32 dack,
+		     struct series *t, int warmup)
 {
 	static __u8 out[PKT_MAX];
 	__u32 olen, ns;
@@ -397,7 +432,8 @@ static __u32 run_seg(const char *what, const char *kind, unsigned i, int prog_fd
 	ret = run_once(prog_fd, frame, len, 1, out, sizeof(out), &olen, &ns);
 	if (ret != want)
 		die("%s: %s %u: return value %d, want %d", what, kind, i, ret, want);
-	check_xlate(what, frame, len, out, olen, dseq, dack);
+	if (!xdp_hand_over(what, o, i, frame, len, out, olen))
+		check_xlate(what, frame, len, out, olen, dseq, dack);
 	if (t && !warmup)
 		t->ns[t->n++] = ns;
 	return ns;
@@ -426,27 +462,28 @@ static __u32 run_step(struct series *s, unsigned i, int warmup)
 	}
 	len = build_seg(s, 0, C_ISN + s->L + i * ql, S_ISN + s->R + i * rl, 7000 + i, TS_SERVER,
 			OTHER_REQ, ql, frame, sizeof(frame));
-	ns_in = run_seg(s->name, "segment", i, s->prog_fd, s->want_ret, frame, len, -s->L, -s->R,
-			NULL, warmup);
+	ns_in = run_seg(s->name, "segment", i, s->prog_fd, s->want_ret,
+			s->want_ret == XDP_PASS ? s->obj : NULL, frame, len, -s->L, -s->R, NULL,
+			warmup);
 	/* the response, in the server socket's sequence space */
 	len = build_seg(s, 1, S_ISN + i * rl, C_ISN + (i + 1) * ql, TS_SERVER, 7000 + i,
 			OTHER_RESP, rl, frame, sizeof(frame));
 	run_seg(s->out ? s->out->name : s->name, "response", i, s->egress_fd, TC_ACT_UNSPEC,
-		frame, len, s->R, s->L, s->out, warmup);
+		NULL, frame, len, s->R, s->L, s->out, warmup);
 	if (s->ack_in) {
 		/* the client acks the response: no payload, untouched framing */
 		len = build_seg(s, 0, C_ISN + s->L + (i + 1) * ql, S_ISN + s->R + (i + 1) * rl,
 				7000 + i, TS_SERVER, "", 0, frame, sizeof(frame));
-		run_seg(s->ack_in->name, "ACK", i, s->prog_fd, s->want_ret, frame, len, -s->L,
-			-s->R, s->ack_in, warmup);
+		run_seg(s->ack_in->name, "ACK", i, s->prog_fd, s->want_ret, NULL, frame, len,
+			-s->L, -s->R, s->ack_in, warmup);
 	}
 	if (s->ack_out) {
 		/* the server acks the request (after its response here, so
 		 * the other series run as without --acks) */
 		len = build_seg(s, 1, S_ISN + (i + 1) * rl, C_ISN + (i + 1) * ql, TS_SERVER,
 				7000 + i, "", 0, frame, sizeof(frame));
-		run_seg(s->ack_out->name, "ACK", i, s->egress_fd, TC_ACT_UNSPEC, frame, len, s->R,
-			s->L, s->ack_out, warmup);
+		run_seg(s->ack_out->name, "ACK", i, s->egress_fd, TC_ACT_UNSPEC, NULL, frame, len,
+			s->R, s->L, s->ack_out, warmup);
 	}
 	return ns_in;
 }

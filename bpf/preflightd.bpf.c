@@ -39,12 +39,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-#define PF_META_MAGIC  0x70664d31u /* XDP -> TC: "answer this one" */
-#define PF_META_FOLLOW 0x70664d32u /* XDP -> TC: "follow and translate this
-				    * one" (its answer path ran and counted at
-				    * XDP; its framing needs the socket's
-				    * storage: PF_ANS_FOLLOW_TC) */
-
 /* XDP that cannot flag frames (PF_XDP_TC_ALL): could p be a preflight
  * it answers, or its retransmission? Only a segment on an answered port
  * whose payload starts with "OPTIONS " -- any other is TC's alone, with
@@ -101,7 +95,7 @@ static __always_inline int pf_ingress(void *ctx, bool xdp, struct pf_pkt *p, boo
 	return ret < 0 ? PF_ANS_DROP : ret ? PF_ANS_FOLLOW_TC : PF_ANS_PASS;
 }
 
-/* What pf_xdp_ingress marked this skb for TC with: PF_META_MAGIC,
+/* What pf_xdp_ingress marked this skb for TC with: PF_META_ANSWER,
  * PF_META_FOLLOW, or 0 (nothing: handled at XDP). */
 static __always_inline __u32 pf_meta_mark(struct __sk_buff *skb)
 {
@@ -112,7 +106,7 @@ static __always_inline __u32 pf_meta_mark(struct __sk_buff *skb)
 		return PF_META_FOLLOW;
 	if ((void *)(meta + 1) > data)
 		return 0;
-	return *meta == PF_META_MAGIC || *meta == PF_META_FOLLOW ? *meta : 0;
+	return *meta == PF_META_ANSWER || *meta == PF_META_FOLLOW ? *meta : 0;
 }
 
 /* pf_tc_in's TC_ACT_UNSPEC for a segment the response offload's
@@ -236,7 +230,7 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		pf_count(PF_STAT_XDP_TO_TC);
 		if (pf_xdp_no_meta)
 			return XDP_PASS; /* TC ingress takes every frame: untouched */
-		if (pf_xdp_mark(ctx, PF_META_MAGIC))
+		if (pf_xdp_mark(ctx, PF_META_ANSWER))
 			return XDP_PASS;
 		/* no metadata room: the app answers it, translated here (a
 		 * retransmission of a consumed request, which the translation

@@ -74,6 +74,14 @@ _Static_assert(PF_ANSWER_MAX <= PF_REQ_MAX, "a preflight answered is a head pars
 #define PF_SLOTS          2      /* policy double buffer for atomic reloads */
 
 #define PF_MARK           0x70660001u /* skb->mark on injected responses */
+/* XDP mode: the 4-byte metadata pf_xdp_ingress puts in front of a frame
+ * it passes to TC ingress (bpf/preflightd.bpf.c; a test run's output
+ * starts with it) */
+#define PF_META_ANSWER    0x70664d31u /* "answer this one" */
+#define PF_META_FOLLOW    0x70664d32u /* "follow and translate this one":
+					* its answer path ran and counted at
+					* XDP; its framing needs the socket's
+					* storage (PF_ANS_FOLLOW_TC) */
 
 /* ---- token kinds: which table a hashed string belongs to ---- */
 enum pf_tok_kind {

@@ -172,7 +172,7 @@ bool h_run_to_tc(const struct pkt_spec *in, struct h_run *r, const struct h_delt
 		memcpy(&meta, r->meta, 4);
 	if (!H_CHECK(r->verdict == H_PASS, "XDP: verdict %s, want PASS (to TC)",
 		     h_verdict_name(r->verdict)) ||
-	    !H_CHECK(r->meta_len == 4 && meta == H_META_MAGIC,
+	    !H_CHECK(r->meta_len == 4 && meta == PF_META_ANSWER,
 		     "XDP: not handed to TC (%u metadata bytes)", r->meta_len) ||
 	    !H_CHECK(r->out_len == n && !memcmp(r->out, b, n), "XDP: frame changed") ||
 	    !h_check_deltas(r, hand))

@@ -476,11 +476,6 @@ void h_leg_adjust(struct h_run *r)
 static int test_run_one(const struct h_prog *prog, const __u8 *pkt, size_t len,
 			const struct h_env *env, struct h_run *r);
 
-/* The XDP frame handed to TC for its framing (PF_META_FOLLOW of
- * bpf/preflightd.bpf.c: a split request head, which only TC can hold in
- * socket storage). */
-#define H_META_FOLLOW 0x70664d32u
-
 /* XDP with metadata: a run of pf_xdp_ingress that hands its frame to TC
  * for its framing (PF_META_FOLLOW) is both, as on the wire: the frame
  * then goes through pf_tc_ingress (told by pf_test_follow: a TC test run
@@ -500,7 +495,7 @@ static int xdp_follow_run(const struct h_prog *prog, const __u8 *pkt, size_t len
 	if (test_run_one(prog, pkt, len, env, r) || r->verdict != H_PASS || r->meta_len != 4)
 		return r->err;
 	memcpy(&meta, r->meta, 4);
-	if (meta != H_META_FOLLOW)
+	if (meta != PF_META_FOLLOW)
 		return 0;
 	h_read_stats(after);
 	h_skel->bss->pf_test_follow = 1;
@@ -717,9 +712,9 @@ bool h_check_fix(const struct h_fix *f, const __u8 *in, size_t n, const struct h
 		if (r->meta_len == 4)
 			memcpy(&meta, r->meta, 4);
 		if (f->to_tc)
-			ok &= H_CHECK(r->meta_len == 4 && meta == H_META_MAGIC,
+			ok &= H_CHECK(r->meta_len == 4 && meta == PF_META_ANSWER,
 				      "not handed to TC: %u metadata bytes (0x%08x), want 4 "
-				      "(0x%08x)", r->meta_len, meta, H_META_MAGIC);
+				      "(0x%08x)", r->meta_len, meta, PF_META_ANSWER);
 		else
 			ok &= H_EQ(r->meta_len, 0, "XDP metadata bytes");
 	}

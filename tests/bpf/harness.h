@@ -15,7 +15,7 @@
  * ingress = pf_tc_ingress) and "<name> [xdp]" (xdp_mode 1, ingress =
  * pf_xdp_ingress); h_in is the current mode's ingress program, egress is
  * pf_tc_egress in both. Cases check h_xdp() where XDP differs: requests
- * XDP cannot answer go to TC (XDP_PASS with H_META_MAGIC in the frame's
+ * XDP cannot answer go to TC (XDP_PASS with PF_META_ANSWER in the frame's
  * metadata, frame unchanged, xdp_to_tc +1), see h_fix_to_tc() and
  * h_chain(). On a kernel that refuses bpf_xdp_adjust_meta XDP marks
  * nothing and TC ingress takes every frame XDP passes: a run of
@@ -86,10 +86,6 @@ void h_set_no_meta(bool on);
  * start. */
 void h_set_no_room(bool on);
 
-/* XDP -> TC hand-off mark in the frame's metadata (PF_META_MAGIC of
- * bpf/preflightd.bpf.c, a host-order __u32). */
-#define H_META_MAGIC 0x70664d31u
-
 /* Skip the current case, for a feature this kernel lacks: printed as
  * "ok N - name # SKIP why" and counted apart. The case goes on running;
  * its checks no longer count. */
@@ -150,7 +146,7 @@ struct h_fix {
 	int verdict;                /* expected enum h_verdict */
 	bool unchanged;             /* output == input, byte for byte */
 	unsigned clones;            /* frames transmitted with bpf_clone_redirect */
-	bool to_tc;                 /* XDP: H_META_MAGIC expected in the metadata */
+	bool to_tc;                 /* XDP: PF_META_ANSWER expected in the metadata */
 	struct h_delta d[12];       /* exact counter deltas (all others 0) */
 };
 
