@@ -216,6 +216,7 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 	__u32 next = (__u32)next_gen, gen = (__u32)(next_gen >> 32), all;
 	struct pf_split *sp;
 	bool have;
+	int w;
 
 	if (!skb || !p || !sc || n == 0 || !pf_frame_head_start(sc->buf, n, &sc->r))
 		return -1;
@@ -226,7 +227,8 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 		return sp ? 0 : -1;
 	}
 	sp = pf_split_of(&pf_ofl_split, skb, p);
-	if (sp && pf_split_waits(sp, next, gen, n) == 1) {
+	w = sp ? pf_split_waits(sp, next, gen, n) : 0;
+	if (w == 1) {
 		if (pf_ofl_load_to(skb, p->pay_off + (next - p->seq), n, sp->b))
 			return -1;
 		all = pf_split_join_ahead(sp, next, gen);
@@ -235,11 +237,17 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 		pf_split_copy(sp, sc->buf, all);
 		return (int)all;
 	}
-	sp = pf_split_for(&pf_ofl_split, skb, p, next, n, &have);
-	if (!sp)
-		return -1;
-	if (have)
-		return 0;
+	/* a piece further on (the segments between lost too): held in
+	 * front of it, the piece kept -- not a fresh value (pf_split_for),
+	 * which let the piece go, and the head then waited for bytes the
+	 * socket had (e2e offload g2: every later response unchanged) */
+	if (w != 2) {
+		sp = pf_split_for(&pf_ofl_split, skb, p, next, n, &have);
+		if (!sp)
+			return -1;
+		if (have)
+			return 0;
+	}
 	pf_split_clear(sp);
 	if (pf_ofl_load_to(skb, p->pay_off + (next - p->seq), n, sp->b))
 		return -1;

@@ -1386,6 +1386,16 @@ static const struct ofl_order oo_middle_lost = {
 	{ 0, 2, 1 }, { 1, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 },
 };
 
+/* Its first two segments lost: the third kept ahead, the first's copy
+ * held in front of it (the piece further on kept), the second's copy
+ * joins all three. Before, holding the first let the piece go: the head
+ * waited for bytes the socket had, and every later response of the
+ * connection went out unchanged (ofl_no_request; e2e offload g2, XDP
+ * mode, a 1-byte last segment through first). */
+static const struct ofl_order oo_first_two_lost = {
+	{ 2, 0, 1 }, { 0, 1, 0 }, { 1, 0, 0 }, { 0, 0, 1 },
+};
+
 /* The first segment again after the second (a spurious retransmission):
  * nothing new, the head held on, not held anew from its first bytes
  * (review finding 3: the third segment then continued nothing, and every
@@ -1498,6 +1508,7 @@ void test_ofl(void)
 	h_case("ofl_split_head_recorded", t_split_head_recorded);
 	h_case_p("ofl_split_head_rest_first_recorded", t_split_head_order, &oo_rest_first);
 	h_case_p("ofl_split_head_middle_lost_recorded", t_split_head_order, &oo_middle_lost);
+	h_case_p("ofl_split_head_first_two_lost_recorded", t_split_head_order, &oo_first_two_lost);
 	h_case("ofl_split_head_readded", t_split_head_readded);
 	h_case("ofl_split_head_first_segment_again", t_split_head_dup_first);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);

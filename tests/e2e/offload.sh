@@ -420,6 +420,24 @@ case_exact_app() {
 	pf_case_result
 }
 
+# g2. The same under injected loss and duplication both ways (faultinj on
+# the client's veth: 10 % and 5 % of the segments each way), with 3 KiB
+# request heads among the requests (split over segments; see
+# tools/oflcheck.py, suite_loss, for what it leaves out): retransmitted
+# and duplicated requests are recorded once, and every response is still
+# paired with its own request, byte-exact.
+case_exact_loss() {
+	newcase
+	pf_ns "$PF_FAULTINJ" attach --iface "$PF_IF_CLIENT" --loss 10% --dup 5% >/dev/null
+	oflcheck loss "$PORT" "$REF_PORT"
+	pf_detail "$(pf_ns "$PF_FAULTINJ" stats --iface "$PF_IF_CLIENT" | head -1)"
+	pf_ns "$PF_FAULTINJ" detach --iface "$PF_IF_CLIENT" >/dev/null
+	# the nonzero counters, so that a failure here carries its evidence
+	pf_detail "$("$PF_PREFLIGHTD" stats --iface "$PF_IF_HOST" | awk '$2 > 0 { printf "%s=%s ", $1, $2 }')"
+	pf_expect_eq "oflcheck exit" "$OC_RC" 0
+	pf_case_result
+}
+
 # h. The same with nginx and no CORS configuration: 1 MB sendfile
 # downloads, gzip (chunked, with the app's Vary merged), HEAD, 304,
 # pipelining; small sendfile bodies pass under their head's window.
@@ -1135,6 +1153,8 @@ main() {
 	pf_case "[$MODE] e. chromium control: responses: false -> blocked" case_control
 	pf_case "[$MODE] f. the app's own CORS headers: replace and keep, Vary merged" case_app_headers
 	pf_case "[$MODE] g. byte-exact: appserver (1 MB, chunked, HEAD, 304, 100-continue, split heads)" case_exact_app
+	pf_case "[$MODE] g2. byte-exact under loss and duplication, 3 KiB heads among them" \
+		case_exact_loss
 	pf_case "[$MODE] h. byte-exact: nginx (1 MB sendfile, gzip + Vary, HEAD, 304, pipelined)" case_exact_nginx
 	pf_case "[$MODE] i. offload counters" case_stats
 	pf_case "[$MODE] m. scripted app: adversarial heads byte-exact or unchanged" case_raw
