@@ -439,13 +439,13 @@ static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_p
  * (its first segment missing -- lost, or reordered behind p -- or one of
  * its rest): its bytes (checksum verified, through the scratch) kept as
  * the head's piece ahead (pf_split.h) when p is the first such (past any
- * bytes held) or continues the one kept, so that the segment missing,
+ * bytes held), continues the one kept or comes right in front of it
+ * (past any bytes held), so that the segment missing,
  * once it comes, joins the head whole (pf_split_add) -- before, the head
  * was lost (split_lost: its first segment's copy found its rest passed),
  * or waited for nothing (a middle segment's copy did not contain c_hi).
  * Counted split_ahead. One piece, up to PF_REQ_MAX bytes from the head's
- * start (a head ends before): a segment ahead of it, or after a gap
- * behind it, is not kept. Where the head does not end in what is then
+ * start (a head ends before): a segment with a gap to it is not kept. Where the head does not end in what is then
  * held, it is lost (split_lost), as before. */
 static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct pf_pkt *p,
 					   __u32 c_next)
@@ -465,7 +465,7 @@ static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct p
 	if (!s || pf_client_bytes(skb, false, p, s, 0) <= 0)
 		return;
 	sp = pf_split_ahead_get(skb, p, c_next);
-	if (!sp || !pf_split_ahead_fits(sp, c_next, 0, off, &r) ||
+	if (!sp || !pf_split_ahead_fits(sp, c_next, 0, off, take, &r) ||
 	    pf_load_at(skb, false, p, sp->b + (off & (PF_REQ_MAX - 1)), 0, take))
 		return;
 	if (pf_split_ahead_put(sp, c_next, &r, off, take))

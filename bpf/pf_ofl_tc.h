@@ -259,7 +259,8 @@ __noinline int pf_ofl_hold(struct __sk_buff *skb, const struct pf_pkt *p,
 /* Segment p (checksum verified) past the head at socket seq next (for
  * n_req gen, see pf_ofl_hold) that is still missing -- lost, its copy to
  * come: kept as the head's piece ahead (pf_split.h; up to PF_REQ_MAX from
- * the head's start) when p is the first such or continues the one kept,
+ * the head's start) when p is the first such, continues the one kept or
+ * comes right in front of it,
  * so that the head's segment, when it comes again, joins it whole
  * (pf_ofl_hold) -- before, that segment was held for a rest that had gone
  * through already: the recording waited for good, every later response
@@ -278,7 +279,7 @@ __noinline int pf_ofl_ahead(struct __sk_buff *skb, const struct pf_pkt *p, __u64
 		return 0;
 	take = p->pay_len < PF_REQ_MAX - off ? p->pay_len : PF_REQ_MAX - off;
 	sp = pf_split_for_ahead(&pf_ofl_split, skb, p, next, gen);
-	if (!sp || !pf_split_ahead_fits(sp, next, gen, off, &r))
+	if (!sp || !pf_split_ahead_fits(sp, next, gen, off, take, &r))
 		return 0;
 	/* Verifier workaround: the mask kept (barrier_var) -- after the
 	 * bound test above clang dropped it, and the offset reached the

@@ -134,11 +134,13 @@ struct pf_split_run {
 	__u32 n, o_off, o_n;
 };
 
-/* May bytes at offset off of the head from start (gen) be kept in sp as
- * its piece ahead: past the bytes held, none kept yet, or right behind
- * the piece kept? 1 with the state read in *r, else 0. */
+/* May take bytes at offset off of the head from start (gen) be kept in
+ * sp as its piece ahead: past the bytes held, and none kept yet, or
+ * right behind the piece kept, or right in front of it (segments come
+ * last to first: a lost one's copy, then the copy of the one before it,
+ * lost again)? 1 with the state read in *r, else 0. */
 static __always_inline int pf_split_ahead_fits(struct pf_split *sp, __u32 start, __u32 gen,
-					       __u32 off, struct pf_split_run *r)
+					       __u32 off, __u32 take, struct pf_split_run *r)
 {
 	int fits;
 
@@ -146,14 +148,15 @@ static __always_inline int pf_split_ahead_fits(struct pf_split *sp, __u32 start,
 	r->n = sp->n;
 	r->o_off = sp->o_off;
 	r->o_n = sp->o_n;
-	fits = sp->start == start && sp->gen == gen && (r->o_n ? off == r->o_off + r->o_n : off > r->n);
+	fits = sp->start == start && sp->gen == gen && off > r->n &&
+	       (!r->o_n || off == r->o_off + r->o_n || off + take == r->o_off);
 	bpf_spin_unlock(&sp->lock);
 	return fits;
 }
 
 /* The take bytes loaded at b + off (pf_split_ahead_fits said so, the
- * state read in *r) kept as the piece, unless the state moved meanwhile
- * (another copy): 1 if kept, else 0. */
+ * state read in *r) kept as the piece, or added to its end or its start,
+ * unless the state moved meanwhile (another copy): 1 if kept, else 0. */
 static __always_inline int pf_split_ahead_put(struct pf_split *sp, __u32 start,
 					      const struct pf_split_run *r, __u32 off, __u32 take)
 {
@@ -162,7 +165,7 @@ static __always_inline int pf_split_ahead_put(struct pf_split *sp, __u32 start,
 	bpf_spin_lock(&sp->lock);
 	kept = sp->start == start && sp->n == r->n && sp->o_off == r->o_off && sp->o_n == r->o_n;
 	if (kept) {
-		sp->o_off = r->o_n ? r->o_off : off;
+		sp->o_off = r->o_n && off != r->o_off - take ? r->o_off : off;
 		sp->o_n = r->o_n + take;
 	}
 	bpf_spin_unlock(&sp->lock);

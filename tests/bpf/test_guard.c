@@ -454,6 +454,15 @@ static const struct split_order so_first_last = {
 	{ split1, "mple.com\r\nX-A: ", "1\r\n\r\n" }, { 1, 2, 0 }, 3,
 };
 
+/* Three segments, last to first (the first two lost, the second's copy
+ * through before the first's): the second grows the piece kept for the
+ * third at its start, the first joins them. Before, the second was not
+ * kept (only a segment right behind the piece was): the head waited for
+ * bytes the socket had, and was lost (split_lost). */
+static const struct split_order so_reverse = {
+	{ split1, "mple.com\r\nX-A: ", "1\r\n\r\n" }, { 2, 1, 0 }, 3,
+};
+
 /* A PUT whose head (three segments) a sender's GSO burst lost whole, its
  * body's segment through first: the body kept ahead, the first segment
  * held anyway (a piece waits further on), the second held on (c_hi past
@@ -734,6 +743,7 @@ void test_guard(void)
 	h_case_p("guard_split_head_after_its_rest_followed", t_split_order, &so_rest_first);
 	h_case_p("guard_split_head_middle_segment_lost_followed", t_split_order, &so_middle_lost);
 	h_case_p("guard_split_head_first_segment_last_followed", t_split_order, &so_first_last);
+	h_case_p("guard_split_head_last_to_first_followed", t_split_order, &so_reverse);
 	h_case_p("guard_split_head_lost_whole_body_first_followed", t_split_order, &so_burst_lost);
 	h_case("guard_split_head_tail_lost_long_body_followed", t_split_head_tail_lost_long_body);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);

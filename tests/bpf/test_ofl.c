@@ -1396,6 +1396,13 @@ static const struct ofl_order oo_first_two_lost = {
 	{ 2, 0, 1 }, { 0, 1, 0 }, { 1, 0, 0 }, { 0, 0, 1 },
 };
 
+/* Last to first: the third kept ahead, the second added to the piece's
+ * start, the first's copy joins all three. Before, the second was not
+ * kept: the head waited for bytes the socket had (ofl_no_request). */
+static const struct ofl_order oo_reverse = {
+	{ 2, 1, 0 }, { 0, 0, 0 }, { 1, 1, 0 }, { 0, 0, 1 },
+};
+
 /* The first segment again after the second (a spurious retransmission):
  * nothing new, the head held on, not held anew from its first bytes
  * (review finding 3: the third segment then continued nothing, and every
@@ -1509,6 +1516,7 @@ void test_ofl(void)
 	h_case_p("ofl_split_head_rest_first_recorded", t_split_head_order, &oo_rest_first);
 	h_case_p("ofl_split_head_middle_lost_recorded", t_split_head_order, &oo_middle_lost);
 	h_case_p("ofl_split_head_first_two_lost_recorded", t_split_head_order, &oo_first_two_lost);
+	h_case_p("ofl_split_head_last_to_first_recorded", t_split_head_order, &oo_reverse);
 	h_case("ofl_split_head_readded", t_split_head_readded);
 	h_case("ofl_split_head_first_segment_again", t_split_head_dup_first);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
