@@ -360,7 +360,7 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	struct pf_ofl_scratch *sc = rc->sc;
 	struct pf_ofl_sk *st = rc->st;
 	__u32 S = rc->p->seq, E = rc->p->seq + rc->p->pay_len, next = rc->next;
-	__u32 nn, n, stat, stop, rid, zero = 0;
+	__u32 nn, n, stat, stop, rid, split, zero = 0;
 	struct pf_scratch *s;
 	int ret, h;
 
@@ -386,8 +386,13 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 			rc->joined = (__u16)h;
 			return 0;
 		}
-		if (h)
+		if (h) {
 			pf_ofl_in_stop(st, next, ret);
+		} else {
+			bpf_spin_lock(&st->lock);
+			st->s.split = 1;
+			bpf_spin_unlock(&st->lock);
+		}
 		return 1;
 	}
 	/* pf_ofl_entry's second half, here rather than in pf_ofl_decide:
@@ -462,6 +467,8 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	st->s.q[st->s.n_req & (PF_OFL_FIFO - 1)] = sc->e;
 	rid = st->s.n_req++;
 	st->s.next = nn;
+	split = st->s.split;
+	st->s.split = 0;
 	if (stop) {
 		st->s.in_state = PF_OFL_IN_STOP;
 		stat = PF_STAT_OFL_IN_BODY;
@@ -477,7 +484,10 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	}
 	bpf_spin_unlock(&st->lock);
 	pf_count(PF_STAT_OFL_REQ_RECORDED);
-	if (rc->joined)
+	/* its held bytes or piece let go, also where this segment brought
+	 * the head whole (a GRO-merged copy): before, they stayed until
+	 * the socket closed */
+	if (rc->joined || split)
 		pf_ofl_split_done(rc->skb, rc->p, next | (__u64)rid << 32);
 	if (sc->e.flags & PF_OFL_E_PREFLIGHT)
 		pf_count(PF_STAT_OFL_PREFLIGHT_APP);
@@ -616,6 +626,7 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 			if (!st->s.has_gap || pf_ofl_before(st->s.gap_end, E))
 				st->s.gap_end = E;
 			st->s.has_gap = 1;
+			st->s.split = 1;
 		}
 		bpf_spin_unlock(&st->lock);
 		return 0;

@@ -119,7 +119,11 @@ struct pf_ofl_state {
 	__u8  readd_busy;  /* request segments dropped since the socket
 			    * left: its old psock was still there (see
 			    * PF_OFL_READD_DROPS) */
-	__u8  pad[3];
+	__u8  split;       /* pf_ofl_split may hold bytes of the head at
+			    * next (held, or a piece kept ahead): let go
+			    * when it is recorded, whichever segment
+			    * brought it whole */
+	__u8  pad[2];
 	struct pf_ofl_ent q[PF_OFL_FIFO];
 };
 

@@ -1403,6 +1403,54 @@ static const struct ofl_order oo_reverse = {
 	{ 2, 1, 0 }, { 0, 0, 0 }, { 1, 1, 0 }, { 0, 0, 1 },
 };
 
+/* The head's first segment held (first false: its last kept ahead),
+ * then the whole head in one GRO-merged copy (the client's
+ * retransmission, merged by the receiver): recorded from that copy, and
+ * what was held or kept let go. Before, it stayed in the socket's
+ * storage (~16 KiB charged to optmem_max) until the socket closed. */
+static void split_whole_copy(bool first)
+{
+	static char x[3100], seg[3][1500];
+	struct h_env gro = { .gso_segs = 3 };
+	struct pf_ofl_sk v;
+	struct pkt_spec sp;
+	struct ocase k;
+	struct h_run r;
+
+	cookie_head(x, seg);
+	if (!ocase_open(&k, seg[0], NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	oseg(&sp, &k.c[0], first ? seg[0] : seg[2], first ? S0 : S0 + 2896);
+	if (!h_run_spec(&ofl_prog, &sp, NULL, &r) ||
+	    !H_CHECK(r.delta[first ? PF_STAT_OFL_IN_SPLIT : PF_STAT_OFL_IN_AHEAD] == 1 &&
+			     oconn_holds(&k.c[0]),
+		     "segment %d: not %s (ofl_in_split +%lld, ofl_in_ahead +%lld)", first ? 1 : 3,
+		     first ? "held" : "kept ahead", r.delta[PF_STAT_OFL_IN_SPLIT],
+		     r.delta[PF_STAT_OFL_IN_AHEAD]))
+		goto out;
+	oseg(&sp, &k.c[0], x, S0);
+	if (!h_run_spec(&ofl_prog, &sp, &gro, &r) || !oconn_state(&k.c[0], &v) ||
+	    !H_CHECK(r.verdict == H_PASS && r.delta[PF_STAT_OFL_REQ_RECORDED] == 1 &&
+			     v.s.next == S0 + (__u32)strlen(x) && v.s.in_state == PF_OFL_IN_HEAD,
+		     "the whole copy: verdict %d, ofl_req_recorded +%lld, next %u (want %u), "
+		     "in_state %u", r.verdict, r.delta[PF_STAT_OFL_REQ_RECORDED], v.s.next,
+		     S0 + (__u32)strlen(x), v.s.in_state))
+		goto out;
+	H_CHECK(!oconn_holds(&k.c[0]), "pf_ofl_split storage kept after the head was recorded");
+out:
+	ocase_close(&k);
+}
+
+static void t_split_whole_after_hold(void)
+{
+	split_whole_copy(true);
+}
+
+static void t_split_whole_after_piece(void)
+{
+	split_whole_copy(false);
+}
+
 /* The first segment again after the second (a spurious retransmission):
  * nothing new, the head held on, not held anew from its first bytes
  * (review finding 3: the third segment then continued nothing, and every
@@ -1517,6 +1565,8 @@ void test_ofl(void)
 	h_case_p("ofl_split_head_middle_lost_recorded", t_split_head_order, &oo_middle_lost);
 	h_case_p("ofl_split_head_first_two_lost_recorded", t_split_head_order, &oo_first_two_lost);
 	h_case_p("ofl_split_head_last_to_first_recorded", t_split_head_order, &oo_reverse);
+	h_case("ofl_split_head_whole_copy_after_hold_lets_go", t_split_whole_after_hold);
+	h_case("ofl_split_head_whole_copy_after_piece_lets_go", t_split_whole_after_piece);
 	h_case("ofl_split_head_readded", t_split_head_readded);
 	h_case("ofl_split_head_first_segment_again", t_split_head_dup_first);
 	h_case("ofl_csum_two_chunks", t_csum_two_chunks);
