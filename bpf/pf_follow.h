@@ -30,10 +30,17 @@ struct pf_follow {
 	__u32 next;      /* the new c_next / s_mark */
 	__u8  have;      /* something to apply */
 	__u8  ok;        /* client: next is valid (0: the framing is lost) */
-	__u8  answered;  /* server: a final answer begins at next */
+	union {
+		__u8 answered; /* server: a final answer begins at next */
+		__u8 split;    /* client: PF_FOLLOW_STORED or _LET_GO, for
+				* PF_FLOW_SPLIT (applied even without have) */
+	};
 	__u8  oow;       /* client: starts past any window of the socket
 			  * (pf_client_oow): tells nothing */
 };
+
+#define PF_FOLLOW_STORED 1 /* bytes of the head at c_next held or kept ahead */
+#define PF_FOLLOW_LET_GO 2 /* the socket's storage let go of them */
 
 /* Egress scratch: server bytes being looked at (apart from pf_scratch:
  * an ingress program's bpf_clone_redirect runs the egress program in the
@@ -541,6 +548,7 @@ static __always_inline void pf_split_join(struct __sk_buff *skb, const struct pf
 	r = pf_split_add_tc(skb, p, arg);
 	if (!r) {
 		pf_split_ahead_tc(skb, p, a->c_next);
+		u->split = PF_FOLLOW_STORED;
 		return;
 	}
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
@@ -560,6 +568,7 @@ static __always_inline void pf_split_join(struct __sk_buff *skb, const struct pf
 	       ((r & PF_SPLIT_GAP) || !pf_after(c_hi, a->c_next + total)) ? total : 0;
 	arg = a->c_next | (__u64)n1 << 32 | (__u64)left << 48;
 	pf_split_done_tc(skb, p, arg);
+	u->split = left ? PF_FOLLOW_STORED : PF_FOLLOW_LET_GO;
 	if (left) {
 		u->have = 0;
 		return;
@@ -610,6 +619,7 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 	int ret;
 
 	u->have = 0;
+	u->split = 0;
 	u->oow = pf_client_oow(ctx, xdp, p, a, f);
 	if (!p->pay_len || !(a->state & PF_FS_FRAMED) || u->oow)
 		return 0;
@@ -640,13 +650,18 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 		return 0;
 	}
 	if (!pf_frame_seg(ctx, xdp, p, s, a->c_next, u)) {
-		/* whole here (or lost) after bytes behind it went through: a
-		 * piece kept ahead of it (pf_split_ahead: its body's first
-		 * bytes, say) is let go -- TC's storage */
-		if (pf_split_passed(p, f)) {
+		/* whole here (or lost) after bytes behind it went through,
+		 * or where the storage may hold some of it (PF_FLOW_SPLIT: a
+		 * GRO-merged copy of a head whose first segment was held,
+		 * say): what was held or kept ahead of it (pf_split_ahead:
+		 * its body's first bytes, say) is let go -- TC's storage.
+		 * Before, only a join let go: the rest stayed until the
+		 * socket closed */
+		if (pf_split_passed(p, f) || (v->hi & PF_FLOW_SPLIT)) {
 			if (xdp)
 				return hand;
 			pf_split_done_tc(ctx, p, a->c_next);
+			u->split = PF_FOLLOW_LET_GO;
 		}
 		return 0;
 	}
@@ -660,12 +675,14 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 	}
 	hg = a->c_next | (__u64)pf_split_passed(p, f) << 32;
 	ret = pf_split_hold_tc(ctx, p, hg);
-	if (ret == 1)
+	if (ret == 1) {
 		pf_split_join(ctx, p, a, v->c_hi, u); /* its rest came first */
-	else if (!ret)
+	} else if (!ret) {
 		u->have = 0; /* held: nothing moves until it is whole */
-	else if (ret == -2)
+		u->split = PF_FOLLOW_STORED;
+	} else if (ret == -2) {
 		pf_count(PF_STAT_SPLIT_LOST);
+	}
 	return 0;
 }
 
@@ -761,7 +778,7 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	nf->c_hi = p->seq + p->pay_len;
 	nf->s_hi = si->write_seq;
 	nf->s_mark = si->write_seq;
-	nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI;
+	nf->hi = PF_FLOW_C_HI | PF_FLOW_S_HI | (u.ok ? 0 : PF_FLOW_SPLIT);
 	nf->last_ns = bpf_ktime_get_ns();
 	err = bpf_map_update_elem(&pf_flows, &p->key, nf, BPF_NOEXIST);
 	if (!err)

@@ -24,22 +24,7 @@
 #include "pf_common.h"
 #include "pf_pkt.h"
 #include "pf_sock.h"
-
-/* A held head: its first n bytes in b from seq start (b[i] the byte at
- * start + i), and (the follower) a piece of it that came ahead of the
- * bytes before it: o_n bytes from start + o_off (o_off > n). b is twice
- * PF_REQ_MAX: a segment is loaded at b + n or b + o_off (below
- * PF_REQ_MAX, at most PF_REQ_MAX bytes), which the verifier can only
- * bound by the two maxima. */
-struct pf_split {
-	struct bpf_spin_lock lock; /* over start, n, gen, o_off, o_n */
-	__u32 start;   /* seq of the head's first byte */
-	__u32 n;       /* bytes held from start; 0: none */
-	__u32 gen;     /* what else names the head (the recorder: n_req; the follower: 0) */
-	__u32 o_off;   /* the piece ahead: its offset from start */
-	__u32 o_n;     /* its bytes; 0: none */
-	__u8 b[2 * PF_REQ_MAX + 8];
-};
+#include "pf_structs.h" /* struct pf_split */
 
 /* Does sp hold at least n bytes of the head from start? */
 static __always_inline bool pf_split_holds(struct pf_split *sp, __u32 start, __u32 n)

@@ -170,6 +170,10 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 				f->c_hi = end;
 			f->hi |= PF_FLOW_C_HI;
 		}
+		if (u->split == PF_FOLLOW_STORED)
+			f->hi |= PF_FLOW_SPLIT;
+		else if (u->split == PF_FOLLOW_LET_GO)
+			f->hi &= ~PF_FLOW_SPLIT;
 		/* a new request: its end is the next boundary, and it has
 		 * no answer yet -- unless the framing is lost (not
 		 * understood, or a request before an answer: pipelining) */

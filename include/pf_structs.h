@@ -318,6 +318,24 @@ struct pf_flow {
 /* one per connection on an answered port: no field added without need */
 _Static_assert(sizeof(struct pf_flow) == 72, "struct pf_flow grew");
 
+/* A request head split over segments, held in a socket's storage
+ * (bpf/pf_split.h; the BPF tier reads the follower's mocked one): its
+ * first n bytes in b from seq start (b[i] the byte at start + i), and a
+ * piece of it that came ahead of the bytes before it: o_n bytes from
+ * start + o_off (o_off > n). b is twice
+ * PF_REQ_MAX: a segment is loaded at b + n or b + o_off (below
+ * PF_REQ_MAX, at most PF_REQ_MAX bytes), which the verifier can only
+ * bound by the two maxima. */
+struct pf_split {
+	struct bpf_spin_lock lock; /* over start, n, gen, o_off, o_n */
+	__u32 start;   /* seq of the head's first byte */
+	__u32 n;       /* bytes held from start; 0: none */
+	__u32 gen;     /* what else names the head (the recorder: n_req; the follower: 0) */
+	__u32 o_off;   /* the piece ahead: its offset from start */
+	__u32 o_n;     /* its bytes; 0: none */
+	__u8 b[2 * PF_REQ_MAX + 8];
+};
+
 /* The GC's delete request (user/gc.c -> bpf/pf_gc.bpf.c): an entry it
  * read as dead, deleted only if gen and last_ns are still these. Not a
  * map key/value of the datapath: the GC object's global array. */
@@ -337,6 +355,10 @@ struct pf_gc_cand {
 #define PF_FLOW_S_HI     2
 #define PF_FLOW_REJECTED 4  /* the latest response was a 403 */
 #define PF_FLOW_SYN      8  /* syn_end holds a client SYN's (pf_syn_in) */
+#define PF_FLOW_SPLIT    16 /* TC's socket storage may hold bytes of the head
+			     * at c_next (bpf/pf_split.h): let go when the
+			     * head is framed whole, whichever segment
+			     * brought it */
 
 /* What the datapath reads from the local TCP socket (tcp_sock via BTF);
  * also the value of the test-only pf_test_sock map (PF_TEST_MOCK_SOCK). */

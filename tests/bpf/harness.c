@@ -287,6 +287,15 @@ bool h_xdp(void)
 	return cur.xdp;
 }
 
+bool h_split_read(struct pf_split *sp)
+{
+	__u32 zero = 0;
+
+	if (bpf_map__value_size(h_skel->maps.pf_split) != sizeof(*sp))
+		h_die("pf_split's value is no struct pf_split", EINVAL);
+	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_split), &zero, sp);
+}
+
 void h_set_no_meta(bool on)
 {
 	/* without the helper XDP never falls back: it passes to TC */

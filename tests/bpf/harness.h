@@ -77,6 +77,10 @@ extern const struct h_prog *h_in;
 /* True while the current case runs in XDP mode. */
 bool h_xdp(void);
 
+/* The split head the follower holds on the mocked socket (pf_split, the
+ * test build's one value: bpf/pf_follow.h) into *sp. False on error. */
+bool h_split_read(struct pf_split *sp);
+
 /* XDP acts as if it had no metadata room to hand a frame to TC
  * (pf_test_no_meta, bpf/pf_test.h) while on; off at every case start. */
 void h_set_no_meta(bool on);

@@ -249,6 +249,49 @@ static void split_head(const char *const *part, unsigned n, bool bad, int end)
 			    PF_STAT_PASS_FRAMING);
 }
 
+/* A split head's first segment held, then the whole head again in one
+ * skb (the client sent it all again and the receiver's GRO merged the
+ * copies; in XDP mode one frame): followed from that copy, and what was
+ * held let go. Before, only a join let go: the socket's storage kept the
+ * head's first bytes (~16 KiB charged to optmem_max) until it closed. */
+static void t_split_head_whole_copy_lets_go(void)
+{
+	static const char rest[] = "mple.com\r\n\r\n";
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	static struct pf_split sp;
+	struct h_env gro = { .gso_segs = 2 };
+	struct pf_sockinfo si;
+	struct pkt_spec in;
+	char whole[128];
+	struct h_run r;
+	struct conn c;
+	__u32 cs, ss, W;
+
+	if (!spliced(&c, &cs, &ss) ||
+	    !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD, false))
+		return;
+	if (!h_split_read(&sp) ||
+	    !H_CHECK(sp.n == strlen(split1), "the first segment not held (n %u)", sp.n))
+		return;
+	W = (__u32)snprintf(whole, sizeof(whole), "%s%s", split1, rest);
+	si = h_sock(cs - c.L, ss);
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	conn_cseg(&in, &c, cs, ss + c.R, whole);
+	if (!h_run_spec(h_in, &in, h_xdp() ? NULL : &gro, &r) ||
+	    !H_EQ(r.verdict, H_PASS, "the whole copy's verdict") || !h_check_deltas(&r, d))
+		return;
+	if (!h_split_read(&sp) ||
+	    !H_CHECK(!sp.n && !sp.o_n, "the held bytes kept after the head was followed whole "
+				       "(n %u, piece %u)", sp.n, sp.o_n))
+		return;
+	if (server_data(&c, ss, cs - c.L + W, OK_200))
+		preflight_answered(&c, cs + W, ss + (__u32)strlen(OK_200),
+				   "the preflight after the head's answer");
+}
+
 /* XDP with metadata, live (h_chain, not the harness's pf_test_follow):
  * XDP cannot call for socket storage ("program of this type cannot use
  * helper bpf_sk_storage_get#107"), so it hands each segment of a split
@@ -744,6 +787,7 @@ void test_guard(void)
 	h_case_p("guard_split_head_middle_segment_lost_followed", t_split_order, &so_middle_lost);
 	h_case_p("guard_split_head_first_segment_last_followed", t_split_order, &so_first_last);
 	h_case_p("guard_split_head_last_to_first_followed", t_split_order, &so_reverse);
+	h_case("guard_split_head_whole_copy_lets_go", t_split_head_whole_copy_lets_go);
 	h_case_p("guard_split_head_lost_whole_body_first_followed", t_split_order, &so_burst_lost);
 	h_case("guard_split_head_tail_lost_long_body_followed", t_split_head_tail_lost_long_body);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);
