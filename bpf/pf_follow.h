@@ -41,6 +41,9 @@ struct pf_follow {
 
 #define PF_FOLLOW_STORED 1 /* bytes of the head at c_next held or kept ahead */
 #define PF_FOLLOW_LET_GO 2 /* the socket's storage let go of them */
+#define PF_FOLLOW_DROP   3 /* it is to let go of them once the segment is
+			    * noted (pf_translate_in: a copy dropped for a
+			    * race must find them as they were) */
 
 /* Egress scratch: server bytes being looked at (apart from pf_scratch:
  * an ingress program's bpf_clone_redirect runs the egress program in the
@@ -654,14 +657,13 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 		 * or where the storage may hold some of it (PF_FLOW_SPLIT: a
 		 * GRO-merged copy of a head whose first segment was held,
 		 * say): what was held or kept ahead of it (pf_split_ahead:
-		 * its body's first bytes, say) is let go -- TC's storage.
-		 * Before, only a join let go: the rest stayed until the
-		 * socket closed */
+		 * its body's first bytes, say) is let go -- TC's storage,
+		 * once the segment is noted (PF_FOLLOW_DROP). Before, only
+		 * a join let go: the rest stayed until the socket closed */
 		if (pf_split_passed(p, f) || (v->hi & PF_FLOW_SPLIT)) {
 			if (xdp)
 				return hand;
-			pf_split_done_tc(ctx, p, a->c_next);
-			u->split = PF_FOLLOW_LET_GO;
+			u->split = PF_FOLLOW_DROP;
 		}
 		return 0;
 	}

@@ -380,19 +380,23 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 		/* a head split over segments: held for the rest, recording
 		 * goes on at next (its rest kept ahead: joined, this head
 		 * again); too long or malformed: stopped */
-		h = ret == PF_STAT_OFL_IN_UNPARSED && next + n == E ?
-			    pf_ofl_hold(rc->skb, rc->p, sc, next | (__u64)st->s.n_req << 32, n) : -1;
+		h = -1;
+		if (ret == PF_STAT_OFL_IN_UNPARSED && next + n == E) {
+			/* marked before the hold, for this head only: a copy
+			 * recording it whole on another CPU meanwhile then
+			 * finds the mark (its record lets go) */
+			bpf_spin_lock(&st->lock);
+			if (st->s.in_state == PF_OFL_IN_HEAD && st->s.next == next)
+				st->s.split = 1;
+			bpf_spin_unlock(&st->lock);
+			h = pf_ofl_hold(rc->skb, rc->p, sc, next | (__u64)st->s.n_req << 32, n);
+		}
 		if (h > 0) {
 			rc->joined = (__u16)h;
 			return 0;
 		}
-		if (h) {
+		if (h)
 			pf_ofl_in_stop(st, next, ret);
-		} else {
-			bpf_spin_lock(&st->lock);
-			st->s.split = 1;
-			bpf_spin_unlock(&st->lock);
-		}
 		return 1;
 	}
 	/* pf_ofl_entry's second half, here rather than in pf_ofl_decide:

@@ -172,7 +172,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		}
 		if (u->split == PF_FOLLOW_STORED)
 			f->hi |= PF_FLOW_SPLIT;
-		else if (u->split == PF_FOLLOW_LET_GO)
+		else if (u->split == PF_FOLLOW_LET_GO || u->split == PF_FOLLOW_DROP)
 			f->hi &= ~PF_FLOW_SPLIT;
 		/* a new request: its end is the next boundary, and it has
 		 * no answer yet -- unless the framing is lost (not
@@ -360,6 +360,10 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 		pf_count(PF_STAT_XLATE_RACE);
 		return -1;
 	}
+	/* a head framed whole: what the socket's storage held of it let go
+	 * (TC's: XDP hands such a segment over, pf_follow_client) */
+	if (!xdp && u.split == PF_FOLLOW_DROP)
+		pf_split_done_tc(ctx, p, a.c_next);
 	pf_count(PF_STAT_TRANSLATED_IN);
 	return 0;
 err:

@@ -249,12 +249,13 @@ static void split_head(const char *const *part, unsigned n, bool bad, int end)
 			    PF_STAT_PASS_FRAMING);
 }
 
-/* A split head's first segment held, then the whole head again in one
- * skb (the client sent it all again and the receiver's GRO merged the
- * copies; in XDP mode one frame): followed from that copy, and what was
- * held let go. Before, only a join let go: the socket's storage kept the
- * head's first bytes (~16 KiB charged to optmem_max) until it closed. */
-static void t_split_head_whole_copy_lets_go(void)
+/* A split head's first segment held (arg NULL; else its last segment
+ * kept ahead), then the whole head again in one skb (the client sent it
+ * all again and the receiver's GRO merged the copies; in XDP mode one
+ * frame): followed from that copy, and what was held or kept let go.
+ * Before, only a join let go: the socket's storage kept the bytes (~16
+ * KiB charged to optmem_max) until it closed. */
+static void t_split_head_whole_copy_lets_go(const void *arg)
 {
 	static const char rest[] = "mple.com\r\n\r\n";
 	static const struct h_delta d[] = {
@@ -269,11 +270,17 @@ static void t_split_head_whole_copy_lets_go(void)
 	struct conn c;
 	__u32 cs, ss, W;
 
-	if (!spliced(&c, &cs, &ss) ||
-	    !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD, false))
+	if (!spliced(&c, &cs, &ss))
+		return;
+	if (!arg ? !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD,
+			       false) :
+		   !client_seg(&c, cs + (__u32)strlen(split1), ss, rest, PF_STAT_PASS_NOT_OPTIONS,
+			       PF_STAT_SPLIT_AHEAD, false))
 		return;
 	if (!h_split_read(&sp) ||
-	    !H_CHECK(sp.n == strlen(split1), "the first segment not held (n %u)", sp.n))
+	    !H_CHECK(!arg ? sp.n == strlen(split1) : sp.o_n == strlen(rest),
+		     "the %s not %s (n %u, piece %u)", !arg ? "first segment" : "last segment",
+		     !arg ? "held" : "kept ahead", sp.n, sp.o_n))
 		return;
 	W = (__u32)snprintf(whole, sizeof(whole), "%s%s", split1, rest);
 	si = h_sock(cs - c.L, ss);
@@ -787,7 +794,10 @@ void test_guard(void)
 	h_case_p("guard_split_head_middle_segment_lost_followed", t_split_order, &so_middle_lost);
 	h_case_p("guard_split_head_first_segment_last_followed", t_split_order, &so_first_last);
 	h_case_p("guard_split_head_last_to_first_followed", t_split_order, &so_reverse);
-	h_case("guard_split_head_whole_copy_lets_go", t_split_head_whole_copy_lets_go);
+	h_case_p("guard_split_head_whole_copy_after_hold_lets_go", t_split_head_whole_copy_lets_go,
+		 NULL);
+	h_case_p("guard_split_head_whole_copy_after_piece_lets_go", t_split_head_whole_copy_lets_go,
+		 "piece");
 	h_case_p("guard_split_head_lost_whole_body_first_followed", t_split_order, &so_burst_lost);
 	h_case("guard_split_head_tail_lost_long_body_followed", t_split_head_tail_lost_long_body);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);
