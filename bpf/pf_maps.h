@@ -11,9 +11,10 @@
 
 #include "pf_structs.h"
 
-/* bpf_map_update_elem's errors (negated) that callers tell apart:
- * BPF_NOEXIST on an existing key; a socket map's socket whose old psock
- * is still being dropped. */
+/* Map helpers' errors (negated) that callers tell apart: a delete of a
+ * key not there; bpf_map_update_elem's BPF_NOEXIST on an existing key,
+ * and a socket map's socket whose old psock is still being dropped. */
+#define PF_ENOENT 2
 #define PF_EBUSY  16
 #define PF_EEXIST 17
 

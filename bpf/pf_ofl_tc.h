@@ -706,7 +706,8 @@ int pf_ofl_tc(struct __sk_buff *skb)
  *   transmit, or softirq/timers that defer while the socket is owned),
  *   and the program never corks once the socket is out (pf_ofl_cork).
  * The psock (and the kernel's copying of sendfile pages) goes when the
- * write that sent the head ends; a failed delete leaves the socket in
+ * write that sent the head ends; a failed delete (but for a socket gone
+ * from the map already: out) leaves the socket in
  * (marked in again). Between the two lock sections the socket is
  * LEAVING, which the recorder does not undo (enum pf_ofl_det). */
 static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf_pkt *p)
@@ -747,6 +748,13 @@ static __always_inline void pf_ofl_egress(struct __sk_buff *skb, const struct pf
 	 * meanwhile stops the recording (enum pf_ofl_det) */
 	PF_TEST_POINT(PF_TP_OFL_LEAVE);
 	err = bpf_map_delete_elem(&pf_ofl_socks, &cookie);
+	/* not in the map (ENOENT): out already -- the app closed the
+	 * socket (the kernel unlinks it) before this segment left, as a
+	 * "Connection: close" response's head retransmitted after the
+	 * close does (e2e offload g2). Counted as a failure before, though
+	 * nothing failed */
+	if (err == -PF_ENOENT)
+		err = 0;
 	bpf_spin_lock(&st->lock);
 	st->s.detached = err ? PF_OFL_DET_IN : PF_OFL_DET_OUT;
 	bpf_spin_unlock(&st->lock);
