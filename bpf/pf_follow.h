@@ -450,15 +450,16 @@ static __always_inline __u32 pf_split_add(void *ctx, bool xdp, const struct pf_p
  * its rest): its bytes (checksum verified, through the scratch) kept as
  * the head's piece ahead (pf_split.h) when p is the first such (past any
  * bytes held), continues the one kept or comes right in front of it
- * (past any bytes held), so that the segment missing,
- * once it comes, joins the head whole (pf_split_add) -- before, the head
- * was lost (split_lost: its first segment's copy found its rest passed),
- * or waited for nothing (a middle segment's copy did not contain c_hi).
+ * (past any bytes held), so that the segment missing, once it comes,
+ * joins the head whole (pf_split_add) -- before, the head was lost
+ * (split_lost: its first segment's copy found its rest passed), or
+ * waited for nothing (a middle segment's copy did not contain c_hi).
  * Counted split_ahead. One piece, up to PF_REQ_MAX bytes from the head's
- * start (a head ends before): a segment with a gap to it is not kept. Where the head does not end in what is then
- * held, it is lost (split_lost), as before. */
-static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct pf_pkt *p,
-					   __u32 c_next)
+ * start (a head ends before): a segment with a gap to it is not kept.
+ * Where the head does not end in what is then held, it is lost
+ * (split_lost), as before. Returns 1 if p's bytes were kept, else 0. */
+static __always_inline int pf_split_ahead(struct __sk_buff *skb, const struct pf_pkt *p,
+					  __u32 c_next)
 {
 	__u32 off = p->seq - c_next, take, zero = 0;
 	struct pf_split_run r;
@@ -466,20 +467,21 @@ static __always_inline void pf_split_ahead(struct __sk_buff *skb, const struct p
 	struct pf_split *sp;
 
 	if (!off || off >= PF_REQ_MAX)
-		return;
+		return 0;
 	/* up to PF_REQ_MAX from the head's start: a head ends before it */
 	take = p->pay_len < PF_REQ_MAX - off ? p->pay_len : PF_REQ_MAX - off;
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);
 	/* verified first: a bad segment (dropped by the stack) makes no
 	 * storage */
 	if (!s || pf_client_bytes(skb, false, p, s, 0) <= 0)
-		return;
+		return 0;
 	sp = pf_split_ahead_get(skb, p, c_next);
 	if (!sp || !pf_split_ahead_fits(sp, c_next, 0, off, take, &r) ||
-	    pf_load_at(skb, false, p, sp->b + (off & (PF_REQ_MAX - 1)), 0, take))
-		return;
-	if (pf_split_ahead_put(sp, c_next, &r, off, take))
-		pf_count(PF_STAT_SPLIT_AHEAD);
+	    pf_load_at(skb, false, p, sp->b + (off & (PF_REQ_MAX - 1)), 0, take) ||
+	    !pf_split_ahead_put(sp, c_next, &r, off, take))
+		return 0;
+	pf_count(PF_STAT_SPLIT_AHEAD);
+	return 1;
 }
 
 /* The head held at c_next, read with n1 bytes held: now left bytes, or
@@ -529,7 +531,7 @@ __noinline int pf_split_done_tc(struct __sk_buff *skb, const struct pf_pkt *p, _
 __noinline int pf_split_ahead_tc(struct __sk_buff *skb, const struct pf_pkt *p, __u32 c_next)
 {
 	if (skb && p)
-		pf_split_ahead(skb, p, c_next);
+		return pf_split_ahead(skb, p, c_next);
 	return 0;
 }
 
@@ -550,8 +552,11 @@ static __always_inline void pf_split_join(struct __sk_buff *skb, const struct pf
 	u->have = 0;
 	r = pf_split_add_tc(skb, p, arg);
 	if (!r) {
-		pf_split_ahead_tc(skb, p, a->c_next);
-		u->split = PF_FOLLOW_STORED;
+		/* nothing kept (a gap to the piece, or past PF_REQ_MAX):
+		 * the mark left as it is -- set, it sends the next whole
+		 * head at XDP to TC for nothing (pf_follow_client) */
+		if (pf_split_ahead_tc(skb, p, a->c_next))
+			u->split = PF_FOLLOW_STORED;
 		return;
 	}
 	s = bpf_map_lookup_elem(&pf_scratch, &zero);

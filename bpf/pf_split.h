@@ -150,7 +150,7 @@ static __always_inline int pf_split_ahead_put(struct pf_split *sp, __u32 start,
 	bpf_spin_lock(&sp->lock);
 	kept = sp->start == start && sp->n == r->n && sp->o_off == r->o_off && sp->o_n == r->o_n;
 	if (kept) {
-		sp->o_off = r->o_n && off != r->o_off - take ? r->o_off : off;
+		sp->o_off = r->o_n && off + take != r->o_off ? r->o_off : off;
 		sp->o_n = r->o_n + take;
 	}
 	bpf_spin_unlock(&sp->lock);

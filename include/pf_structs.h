@@ -322,10 +322,9 @@ _Static_assert(sizeof(struct pf_flow) == 72, "struct pf_flow grew");
  * (bpf/pf_split.h; the BPF tier reads the follower's mocked one): its
  * first n bytes in b from seq start (b[i] the byte at start + i), and a
  * piece of it that came ahead of the bytes before it: o_n bytes from
- * start + o_off (o_off > n). b is twice
- * PF_REQ_MAX: a segment is loaded at b + n or b + o_off (below
- * PF_REQ_MAX, at most PF_REQ_MAX bytes), which the verifier can only
- * bound by the two maxima. */
+ * start + o_off (o_off > n). b is twice PF_REQ_MAX: a segment is loaded
+ * at b + n or b + o_off (below PF_REQ_MAX, at most PF_REQ_MAX bytes),
+ * which the verifier can only bound by the two maxima. */
 struct pf_split {
 	struct bpf_spin_lock lock; /* over start, n, gen, o_off, o_n */
 	__u32 start;   /* seq of the head's first byte */

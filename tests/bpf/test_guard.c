@@ -299,6 +299,32 @@ static void t_split_head_whole_copy_lets_go(const void *arg)
 				   "the preflight after the head's answer");
 }
 
+/* A segment far past the head at c_next (more than PF_REQ_MAX bytes on:
+ * no head reaches it) is not kept ahead, and the flow is not marked as
+ * having bytes in the socket's storage (PF_FLOW_SPLIT). Before, it was:
+ * at XDP the next whole head went to TC ingress for nothing (review
+ * LOW-4 of stop 42). */
+static void t_split_far_ahead_not_marked(void)
+{
+	struct pf_split sp;
+	struct pkt_spec in;
+	struct pf_flow fl;
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss) ||
+	    !client_seg(&c, cs + PF_REQ_MAX + 100, ss, "0123456789", PF_STAT_PASS_NOT_OPTIONS, -1,
+			false))
+		return;
+	conn_cseg(&in, &c, cs, ss + c.R, "x");
+	if (!H_CHECK(h_flow(&in, &fl), "no flow entry") ||
+	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT), "flow marked split with nothing stored (hi %#x)",
+		     fl.hi))
+		return;
+	if (h_split_read(&sp))
+		H_CHECK(!sp.n && !sp.o_n, "bytes stored (n %u, piece %u)", sp.n, sp.o_n);
+}
+
 /* XDP with metadata, live (h_chain, not the harness's pf_test_follow):
  * XDP cannot call for socket storage ("program of this type cannot use
  * helper bpf_sk_storage_get#107"), so it hands each segment of a split
@@ -799,6 +825,7 @@ void test_guard(void)
 	h_case_p("guard_split_head_whole_copy_after_piece_lets_go", t_split_head_whole_copy_lets_go,
 		 "piece");
 	h_case_p("guard_split_head_lost_whole_body_first_followed", t_split_order, &so_burst_lost);
+	h_case("guard_split_far_ahead_not_marked", t_split_far_ahead_not_marked);
 	h_case("guard_split_head_tail_lost_long_body_followed", t_split_head_tail_lost_long_body);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);
 	h_case_m("guard_gro_merged_head_followed", t_gro_head_followed, H_M_TC); /* skb only */
