@@ -16,8 +16,8 @@
 # (bench/results/profile.md; "-": stdout). Root; needs `make bench-tools`
 # and perf. Sampling skews what it measures a little (the interrupt lands
 # on the instruction after a slow one; with interrupts off -- the flow
-# entry's bpf_spin_lock -- on the unlock, which re-enables them): read
-# shares, not exact costs.
+# entry's bpf_spin_lock, on kernels before 6.15 (include/pf_structs.h) --
+# on the unlock, which re-enables them): read shares, not exact costs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -85,8 +85,9 @@ sed -n 's/^KCOST \({"what":"\(tc\|xdp\)"\)/\1/p' "$WORK/kcost.out" >"$WORK/kcost
 		"whose call it was under (\"in calls\": helpers, map look-ups and what they run)." \
 		"Shares of the program's samples; the line is that of the innermost inlined code" \
 		"(\`static inline\` helpers of include/ and bpf/ show as themselves). The timer" \
-		"interrupt cannot land while interrupts are off: what runs under the flow entry's" \
-		"\`bpf_spin_lock\` is charged to \`bpf_spin_unlock\`, which turns them on again." \
+		"interrupt cannot land while interrupts are off: on a kernel before 6.15, what runs" \
+		"under the flow entry's \`bpf_spin_lock\` is charged to \`bpf_spin_unlock\`, which" \
+		"turns them on again (6.15+: \`bpf_res_spin_lock\`, interrupts left on)." \
 		"p50 per answer in this run: $(jq -r '"\(.what) \(.p50_ns) ns"' "$WORK/kcost.jsonl" |
 			paste -sd, - | sed 's/,/, /g')."
 	echo

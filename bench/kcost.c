@@ -680,6 +680,10 @@ static struct obj *load_obj(const char *file)
 	if (!o->skel)
 		die("open preflightd_test: %s", strerror(errno));
 	o->skel->rodata->pf_xdp_no_meta = !xdp_meta;
+	err = pf_kfeat_flow_lock(o->skel->obj, false);
+	if (err < 0)
+		die("probe bpf_res_spin_lock: %s", strerror(-err));
+	o->skel->rodata->pf_flow_lock_plain = err;
 	/* the daemon's own sizing, installation and clock (user/maps.c) */
 	err = pf_maps_size(o->skel->obj, &c, 65536);
 	if (err)

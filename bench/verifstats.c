@@ -1,7 +1,7 @@
 /* verifstats.c -- the kernel verifier's work per program of the production object (start-up time). */
 /*
  *   verifstats [--runs R] [--prog NAME]... [--xdp-meta yes|no]
- *              [--lines N [--func F] [--log FILE]]
+ *              [--flow-lock plain] [--lines N [--func F] [--log FILE]]
  *
  * Loads each program of build/preflightd.bpf.o (its skeleton, as
  * `preflightd run` opens it: maps at their defaults, which the verifier
@@ -37,6 +37,10 @@
  * `run` loads it): each kernel's datapath is verified on any machine --
  * yes on a kernel that refuses the helper with its calls left out
  * (pf_xdp_meta_stub, bpf/pf_ctx.h). `make bpftest` loads both.
+ *
+ * --flow-lock plain: the flow entry's lock as on a kernel without
+ * bpf_res_spin_lock (before 6.15: bpf_spin_lock, user/kfeat.h), rather
+ * than this kernel's. `make bpftest` loads both.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -52,6 +56,8 @@
 
 /* --xdp-meta: -1 this kernel's variant, 1 or 0 the one named */
 static int xdp_meta = -1;
+/* --flow-lock plain: bpf_spin_lock on any kernel */
+static bool plain_lock;
 
 #define MAX_PROGS   16
 #define MAX_RUNS    64
@@ -111,6 +117,13 @@ static struct preflightd_bpf *open_one(const char *name, char *log, size_t size,
 	}
 	skel->rodata->pf_xdp_no_meta = xdp_meta < 0 ? !err : !xdp_meta;
 	skel->rodata->pf_xdp_meta_stub = xdp_meta == 1 && !err;
+	err = pf_kfeat_flow_lock(skel->obj, plain_lock);
+	if (err < 0) {
+		fprintf(stderr, "verifstats: probe bpf_res_spin_lock: %s\n", strerror(-err));
+		preflightd_bpf__destroy(skel);
+		return NULL;
+	}
+	skel->rodata->pf_flow_lock_plain = err;
 	bpf_object__for_each_program(p, skel->obj) {
 		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), name));
 		if (!strcmp(bpf_program__name(p), name))
@@ -361,7 +374,7 @@ out:
 static int usage(void)
 {
 	fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--xdp-meta yes|no] "
-		"[--lines N [--func F] [--log FILE]]\n");
+		"[--flow-lock plain] [--lines N [--func F] [--log FILE]]\n");
 	return 2;
 }
 
@@ -374,6 +387,7 @@ int main(int argc, char **argv)
 		{ "func", required_argument, NULL, 'f' },
 		{ "log", required_argument, NULL, 'g' },
 		{ "xdp-meta", required_argument, NULL, 'm' },
+		{ "flow-lock", required_argument, NULL, 'k' },
 		{ 0 }
 	};
 	static struct prog_res res[MAX_PROGS];
@@ -384,7 +398,7 @@ int main(int argc, char **argv)
 	char *log;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "r:p:l:f:g:m:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "r:p:l:f:g:m:k:", lo, NULL)) != -1) {
 		switch (o) {
 		case 'r':
 			runs = (unsigned)strtoul(optarg, NULL, 10);
@@ -407,6 +421,11 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "yes") && strcmp(optarg, "no"))
 				return usage();
 			xdp_meta = !strcmp(optarg, "yes");
+			break;
+		case 'k':
+			if (strcmp(optarg, "plain"))
+				return usage();
+			plain_lock = true;
 			break;
 		default:
 			return usage();

@@ -359,8 +359,11 @@ static __always_inline struct pf_flow *pf_flow_new(void *ctx, const struct pf_pk
 		return 0;
 	}
 	PF_TEST_POINT(PF_TP_NEW_FLOW);
-	bpf_spin_lock(&f->lock);
-	bpf_spin_unlock(&f->lock);
+	if (pf_flow_lock(f)) {
+		*st = PF_STAT_RACE_LOST;
+		return 0;
+	}
+	pf_flow_unlock(f);
 	if (!pf_sock_same(ctx, p, si)) {
 		*st = PF_STAT_PASS_SERVER_BUSY;
 		return 0;
@@ -393,7 +396,8 @@ static __always_inline int pf_commit(void *ctx, const struct pf_pkt *p, struct p
 		if (!f)
 			return st;
 	}
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return PF_STAT_RACE_LOST;
 	/* a is pf_try_answer's unlocked copy (pf_flow_peek) */
 	if (pf_adj_torn(f, a)) {
 		st = PF_STAT_RACE_LOST;
@@ -436,7 +440,7 @@ static __always_inline int pf_commit(void *ctx, const struct pf_pkt *p, struct p
 	a->s_pos = f->s_pos;
 	a->s_before = f->s_before;
 out:
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 	return st;
 }
 
@@ -528,8 +532,10 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 				pf_count(PF_STAT_RETX_TAIL_PASSED);
 				return PF_ANS_PASS;
 			}
-			/* nothing checks a re-answer's copy: a consistent one */
-			pf_flow_snapshot(f, &a);
+			/* nothing checks a re-answer's copy: a consistent one
+			 * (none: dropped, its sender sends it again) */
+			if (pf_flow_snapshot(f, &a))
+				return PF_ANS_DROP;
 			if (pf_at_consumed(&a, p->seq))
 				return pf_reanswer(ctx, xdp, p, &a,
 						   bpf_map_lookup_elem(&pf_scratch, &zero),

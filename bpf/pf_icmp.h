@@ -125,7 +125,8 @@ static __always_inline void pf_icmp_in(void *ctx, bool xdp, const struct pf_pkt 
 		goto passed;
 	/* a rare packet: a consistent copy under the lock (pf_flow_peek's
 	 * torn copies are caught by pf_flow_note, which this path has not) */
-	pf_flow_snapshot(f, &a);
+	if (pf_flow_snapshot(f, &a))
+		goto passed;
 	old_s = bpf_ntohl(th.seq);
 	/* a seq past the injected response's first byte and inside it: no
 	 * router quotes one (the response leaves as one segment, and a quote

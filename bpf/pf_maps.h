@@ -290,5 +290,42 @@ static __always_inline void pf_count(__u32 stat)
 		*v += 1;
 }
 
+/* The flow entry's lock (struct bpf_res_spin_lock, include/pf_structs.h).
+ * Set by the loader before load (user/kfeat.h): 1 when this kernel has no
+ * bpf_res_spin_lock (before 6.15) and the type was renamed bpf_spin_lock
+ * in the object's BTF. Read-only data: the verifier walks only the
+ * calls of the kind this kernel has; the other kind's are dead code (a
+ * weak kfunc this kernel lacks is left unresolved, never reached). */
+const volatile __u32 pf_flow_lock_plain;
+
+extern int bpf_res_spin_lock(struct bpf_res_spin_lock *lock) __ksym __weak;
+extern void bpf_res_spin_unlock(struct bpf_res_spin_lock *lock) __ksym __weak;
+
+/* Take f's lock: 0, or -1 when the resilient lock gives up (a deadlock
+ * it detected, or its timeout of a quarter second: neither can happen
+ * with these short sections, none nested) -- counted flow_lock_failed;
+ * the caller then does what it does when it loses a race to another
+ * CPU, without the lock. The helper never fails. */
+static __always_inline int pf_flow_lock(struct pf_flow *f)
+{
+	if (pf_flow_lock_plain) {
+		bpf_spin_lock((struct bpf_spin_lock *)&f->lock);
+		return 0;
+	}
+	if (bpf_res_spin_lock(&f->lock)) {
+		pf_count(PF_STAT_FLOW_LOCK_FAILED);
+		return -1;
+	}
+	return 0;
+}
+
+static __always_inline void pf_flow_unlock(struct pf_flow *f)
+{
+	if (pf_flow_lock_plain)
+		bpf_spin_unlock((struct bpf_spin_lock *)&f->lock);
+	else
+		bpf_res_spin_unlock(&f->lock);
+}
+
 
 #endif /* PF_MAPS_H */

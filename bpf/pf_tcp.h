@@ -53,11 +53,15 @@ static __always_inline void pf_adj_read(const volatile struct pf_flow *v, struct
 	a->s_mark = v->s_mark;
 }
 
-static __always_inline void pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
+/* a, a consistent copy of f under its lock: 0, or -1 (pf_flow_lock
+ * failed, a not filled). */
+static __always_inline int pf_flow_snapshot(struct pf_flow *f, struct pf_adj *a)
 {
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return -1;
 	pf_adj_read(f, a);
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
+	return 0;
 }
 
 /* The same fields read without the lock, for the answer path
@@ -109,9 +113,10 @@ static __always_inline int pf_flow_same(struct pf_flow *f, const struct pf_adj *
 {
 	int same;
 
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return 0;
 	same = !pf_adj_torn(f, a);
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 	return same;
 }
 

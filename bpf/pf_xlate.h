@@ -74,7 +74,8 @@ static __noinline int pf_flow_fold(struct pf_flow *f)
 
 	if (!f)
 		return 0;
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return 0;
 	if (!f->resp_acked)
 		goto out;
 	if (f->req_len && (f->hi & PF_FLOW_C_HI) &&
@@ -94,7 +95,7 @@ static __noinline int pf_flow_fold(struct pf_flow *f)
 	if (n)
 		f->gen = f->gen + 1;
 out:
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 	if (n)
 		pf_count(PF_STAT_FLOW_FOLDED);
 	return n;
@@ -154,7 +155,8 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 	__u64 now = bpf_ktime_get_ns();
 	int ret = 0;
 
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return -1;
 	if (pf_adj_torn(f, a)) {
 		ret = -1;
 		goto out;
@@ -207,7 +209,7 @@ client_end:
 	}
 	f->last_ns = now;
 out:
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 	if (!ret && pf_fold_due(a, p, dir))
 		pf_flow_fold(f);
 	return ret;
@@ -252,9 +254,12 @@ static __always_inline void pf_syn_out(const struct pf_pkt *p, struct pf_flow *f
 {
 	int own;
 
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f)) {
+		pf_count(PF_STAT_SYN_UNTRANSLATED); /* the entry kept */
+		return;
+	}
 	own = (p->tflags & PF_TCPF_ACK) && (f->hi & PF_FLOW_S_HI) && f->s_hi == p->seq + 1;
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 	if (!own && !bpf_map_delete_elem(&pf_flows, &p->key)) {
 		pf_count(PF_STAT_FLOW_REUSED);
 		return;
@@ -275,10 +280,11 @@ static __always_inline void pf_syn_in(const struct pf_pkt *p, struct pf_flow *f)
 {
 	__u32 end = p->seq + 1 + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
 
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return; /* not recorded: a refusal is left to the GC */
 	f->syn_end = end;
 	f->hi |= PF_FLOW_SYN;
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 }
 
 /* A server RST with ACK at seq 0 on a tuple with an entry
@@ -297,9 +303,10 @@ static __always_inline int pf_rst_out(void *ctx, const struct pf_pkt *p, struct 
 {
 	int refusal;
 
-	bpf_spin_lock(&f->lock);
+	if (pf_flow_lock(f))
+		return 0;
 	refusal = (f->hi & PF_FLOW_SYN) && f->syn_end == p->ack;
-	bpf_spin_unlock(&f->lock);
+	pf_flow_unlock(f);
 	/* the stack's refusal only: a firewall's reject with a TCP reset
 	 * (iptables REJECT --reject-with tcp-reset, nft reject with tcp
 	 * reset) answers a SYN in the same shape while the live socket is

@@ -260,3 +260,27 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 		return XDP_DROP;
 	return XDP_PASS;
 }
+
+#ifdef PF_TEST_MOCK_SOCK
+/* The BPF tier's write of a flow entry in place, under its lock, as a
+ * packet on another CPU writes it (tests/bpf/state.c, h_flow_put): from
+ * userspace BPF_F_LOCK takes only a bpf_spin_lock ("Invalid argument"
+ * with bpf_res_spin_lock). Returns 0, -ENOENT (no entry) or -EBUSY (the
+ * lock not taken). */
+SEC("syscall")
+int pf_test_flow_put(struct pf_test_flow_put *a)
+{
+	struct pf_flow_key k = a->key;
+	struct pf_flow *f;
+
+	f = bpf_map_lookup_elem(&pf_flows, &k);
+	if (!f)
+		return -2;
+	if (pf_flow_lock(f))
+		return -16;
+	__builtin_memcpy((char *)f + sizeof(f->lock), (char *)&a->f + sizeof(f->lock),
+			 sizeof(*f) - sizeof(f->lock));
+	pf_flow_unlock(f);
+	return 0;
+}
+#endif

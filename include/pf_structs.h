@@ -287,8 +287,21 @@ PF_INLINE __u64 pf_synack_hash(const struct pf_flow_key *k)
  * one (user/layout.c fingerprints the BTF). PF_FLOW_EPOCH: bump it when
  * the meaning of these fields changes while their layout does not. */
 #define PF_FLOW_EPOCH 1
+
+/* The flow entry's lock, named as the kernel's (it finds the field by its
+ * type's name and size): Linux 6.15's resilient spin lock, taken by the
+ * kfunc bpf_res_spin_lock, which leaves interrupts on -- bpf_spin_lock's
+ * interrupt save and restore was 6 % of an answer's test-run time in
+ * this paravirtualized VM (bench/results/profile.md). On an older kernel
+ * the loader renames the type bpf_spin_lock in the object's BTF, same
+ * size, and the datapath takes it with the helper (pf_flow_lock,
+ * bpf/pf_maps.h; user/kfeat.h). Not in the UAPI headers: defined here. */
+struct bpf_res_spin_lock {
+	__u32 val;
+};
+
 struct pf_flow {
-	struct bpf_spin_lock lock;
+	struct bpf_res_spin_lock lock;
 	__u32 gen;         /* changes at every commit and fold; random at creation */
 	__u32 c_pos;       /* wire seq of the latest consumed request */
 	__u32 c_before;    /* client bytes consumed before c_pos */
@@ -480,6 +493,13 @@ struct pf_test_pause {
 	__u32 release;   /* set by the test to let it go on */
 	__u32 timed_out; /* the pause ended without a release */
 	__u32 pad;
+};
+
+/* The context of the test build's pf_test_flow_put (bpf/preflightd.bpf.c):
+ * every field of f but the lock written into key's entry. */
+struct pf_test_flow_put {
+	struct pf_flow_key key;
+	struct pf_flow f;
 };
 
 #endif /* PF_STRUCTS_H */

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "cmds.h"
 #include "iface.h"
+#include "kfeat.h"
 #include "gc.h"
 #include "sockdiag.h"
 #include "drainkeys.h"
@@ -259,7 +260,10 @@ int pf_cmd_detach(int argc, char **argv)
 		pr_warn("open BPF object: %s", strerror(errno));
 		return 1;
 	}
-	err = pf_layout_self(skel, &self);
+	/* the flow lock's type as `run` names it: part of the layout */
+	err = pf_kfeat_flow_lock(skel->obj, false);
+	if (err >= 0)
+		err = pf_layout_self(skel, &self);
 	preflightd_bpf__destroy(skel);
 	if (err) {
 		pr_warn("layout of the BPF object: %s", strerror(-err));

@@ -428,6 +428,12 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_unlock;
 	}
 	skel->rodata->pf_hash_seed = pf_hash_seed;
+	err = pf_kfeat_flow_lock(skel->obj, false);
+	if (err < 0) {
+		pr_warn("probe bpf_res_spin_lock: %s", strerror(-err));
+		goto out_destroy;
+	}
+	skel->rodata->pf_flow_lock_plain = err;
 	err = pf_kfeat_xdp_meta();
 	if (err < 0) {
 		pr_warn("probe bpf_xdp_adjust_meta: %s", strerror(-err));

@@ -8,10 +8,13 @@
 #define PF_KFEAT_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 #include <linux/bpf.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 
 /* Does this kernel let XDP programs call bpf_xdp_adjust_meta? Some
  * builds refuse it at load ("program of this type cannot use helper
@@ -48,6 +51,48 @@ static inline int pf_kfeat_xdp_meta(void)
 			      strstr(log, "invalid func")))
 		return 0;
 	return fd;
+}
+
+/* The flow entry's lock for this kernel (struct bpf_res_spin_lock,
+ * include/pf_structs.h): 0 when it has the kfunc bpf_res_spin_lock
+ * (6.15+; its vmlinux BTF names it), or 1 after renaming the lock's type
+ * to bpf_spin_lock in obj's BTF (opened, not loaded), so that the map
+ * is created with the lock the helper takes -- what the caller then
+ * sets pf_flow_lock_plain to (bpf/pf_maps.h). plain forces the rename
+ * on any kernel (build/bench/verifstats --flow-lock plain, the BPF
+ * tier's PF_BPFT_PLAIN_LOCK: the older kernels' variant verified and
+ * run here). Every loader of the object calls it, before anything reads
+ * the object's BTF (user/layout.c fingerprints it). -errno: no vmlinux
+ * BTF, no memory. */
+static inline int pf_kfeat_flow_lock(struct bpf_object *obj, bool plain)
+{
+	struct btf *vmlinux, *btf = bpf_object__btf(obj);
+	struct btf_type *t;
+	int id, off;
+
+	if (!btf)
+		return -ENOENT;
+	if (!plain) {
+		vmlinux = btf__load_vmlinux_btf();
+		if (!vmlinux)
+			return -errno;
+		id = btf__find_by_name_kind(vmlinux, "bpf_res_spin_lock", BTF_KIND_FUNC);
+		btf__free(vmlinux);
+		if (id > 0)
+			return 0;
+	}
+	id = btf__find_by_name_kind(btf, "bpf_res_spin_lock", BTF_KIND_STRUCT);
+	if (id < 0)
+		return id;
+	/* the new string first: adding it may move the type data */
+	off = btf__add_str(btf, "bpf_spin_lock");
+	if (off < 0)
+		return off;
+	t = (struct btf_type *)btf__type_by_id(btf, id);
+	if (!t)
+		return -ENOENT;
+	t->name_off = off;
+	return 1;
 }
 
 #endif /* PF_KFEAT_H */

@@ -50,14 +50,20 @@ $(BPFT_BIN): $(BPFT_OBJS)
 # on the metadata variant's paths only -- it loaded on a kernel without
 # metadata and on no other. Then the cases, the XDP ones once more as on
 # a kernel of the other kind (PF_BPFT_NO_META; a kernel without metadata
-# runs them the same way twice).
+# runs them the same way twice). Likewise the flow entry's lock: each
+# variant also as on a kernel without bpf_res_spin_lock (before 6.15:
+# bpf_spin_lock, user/kfeat.h), and every case again that way (a kernel
+# without it runs them the same way twice).
 bpftest: $(BPFT_BIN) $(BUILD)/bench/verifstats
-	$(Q)for v in yes no; do \
-		$(BUILD)/bench/verifstats --runs 1 --xdp-meta $$v > $(BPFT_DIR)/verif-$$v.txt || \
-		{ echo "bpftest: a program of the production object (--xdp-meta $$v) does not load (above)"; exit 1; }; \
-	done
+	$(Q)for v in yes no; do for l in res plain; do \
+		$(BUILD)/bench/verifstats --runs 1 --xdp-meta $$v \
+			$$([ $$l = plain ] && echo --flow-lock plain) > $(BPFT_DIR)/verif-$$v-$$l.txt || \
+		{ echo "bpftest: a program of the production object (--xdp-meta $$v, flow lock $$l) does not load (above)"; exit 1; }; \
+	done; done
 	$(Q)$(BPFT_BIN)
 	$(Q)echo "bpftest: the XDP cases again, loaded as on a kernel without XDP metadata"
 	$(Q)PF_BPFT_NO_META=1 $(BPFT_BIN) '[xdp]'
+	$(Q)echo "bpftest: every case again, the flow entry's lock as on a kernel without bpf_res_spin_lock"
+	$(Q)PF_BPFT_PLAIN_LOCK=1 $(BPFT_BIN)
 
 -include $(wildcard $(BPFT_DIR)/*.d $(BPFT_DIR)/user/*.d)

@@ -187,6 +187,14 @@ void h_init(void)
 	if (getenv("PF_BPFT_NO_META") && !strcmp(getenv("PF_BPFT_NO_META"), "1"))
 		h_xdp_meta = 0;
 	h_skel->rodata->pf_xdp_no_meta = !h_xdp_meta;
+	/* the flow entry's lock this kernel takes, or with
+	 * PF_BPFT_PLAIN_LOCK=1 the older kernels' bpf_spin_lock (user/kfeat.h):
+	 * `make bpftest` runs the cases both ways */
+	err = pf_kfeat_flow_lock(h_skel->obj, getenv("PF_BPFT_PLAIN_LOCK") &&
+					      !strcmp(getenv("PF_BPFT_PLAIN_LOCK"), "1"));
+	if (err < 0)
+		h_die("probe bpf_res_spin_lock", err);
+	h_skel->rodata->pf_flow_lock_plain = err;
 	err = bpf_map__set_max_entries(h_skel->maps.pf_flows, H_MAX_FLOWS);
 	if (err)
 		h_die("size pf_flows", err);

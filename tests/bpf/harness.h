@@ -241,7 +241,7 @@ void h_flow_key(const struct pkt_spec *s, struct pf_flow_key *k);
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);
 /* Overwrite that existing entry with f in place, under its lock
- * (BPF_F_LOCK), as a packet on another CPU writes it. */
+ * (pf_test_flow_put), as a packet on another CPU writes it. */
 void h_flow_put(const struct pkt_spec *s, const struct pf_flow *f);
 unsigned h_flow_count(void);
 /* Delete the flow entry of key (what the daemon's GC does). */

@@ -131,11 +131,16 @@ bool h_flow(const struct pkt_spec *s, struct pf_flow *f)
 
 void h_flow_put(const struct pkt_spec *s, const struct pf_flow *f)
 {
-	struct pf_flow_key k;
+	struct pf_test_flow_put a = { .f = *f };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &a, .ctx_size_in = sizeof(a));
+	int err;
 
-	h_flow_key(s, &k);
-	if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_flows), &k, f, BPF_EXIST | BPF_F_LOCK))
+	h_flow_key(s, &a.key);
+	err = bpf_prog_test_run_opts(bpf_program__fd(h_skel->progs.pf_test_flow_put), &o);
+	if (err)
 		h_die("put flow", errno);
+	if (o.retval)
+		h_die("put flow", -(int)o.retval);
 }
 
 void h_flow_delete(const struct pf_flow_key *key)

@@ -75,10 +75,11 @@ prev_ref() {
 }
 
 # change_layout DIR -- a field at the front of struct pf_flow: every field
-# after the lock moves by 4 bytes (the userspace of DIR sees the same);
-# the struct grows, so its size assertion goes too
+# after the lock (bpf_spin_lock before this build, bpf_res_spin_lock since)
+# moves by 4 bytes (the userspace of DIR sees the same); the struct grows,
+# so its size assertion goes too
 change_layout() {
-	sed -i -e 's/^\tstruct bpf_spin_lock lock;$/&\n\t__u32 upgrade_test_pad;/' \
+	sed -i -e 's/^\tstruct bpf_\(res_\)\{0,1\}spin_lock lock;$/&\n\t__u32 upgrade_test_pad;/' \
 		-e '/^_Static_assert(sizeof(struct pf_flow) ==/d' "$1/include/pf_structs.h"
 	grep -q upgrade_test_pad "$1/include/pf_structs.h" &&
 		! grep -q 'sizeof(struct pf_flow) ==' "$1/include/pf_structs.h"

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "skel.h"
+#include "kfeat.h"
 #include "offload.h"
 #include "pin.h"
 
@@ -66,6 +67,8 @@ static void partial_pin_unwound(void **state)
 	assert_int_equal(mkdir(blocker, 0700), 0);
 	skel = preflightd_bpf__open();
 	assert_non_null(skel);
+	skel->rodata->pf_flow_lock_plain = pf_kfeat_flow_lock(skel->obj, false);
+	assert_true(skel->rodata->pf_flow_lock_plain <= 1);
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, false);
 	assert_int_equal(preflightd_bpf__load(skel), 0);
