@@ -325,7 +325,8 @@ drop:
  * so the read cannot be satisfied before the insert is visible. Fills a
  * with what was inserted (pf_commit's torn check). Returns the entry,
  * or NULL with *st: PF_STAT_RACE_LOST (drop: another CPU created the
- * entry, or freed it again), PF_STAT_PASS_TABLE_FULL, or
+ * entry, or freed it again, or its lock was not taken: pf_flow_lock; the
+ * entry stays, as passed), PF_STAT_PASS_TABLE_FULL, or
  * PF_STAT_PASS_SERVER_BUSY (pass: the socket moved; the entry stays and
  * follows the request as passed). */
 static __always_inline struct pf_flow *pf_flow_new(void *ctx, const struct pf_pkt *p,
@@ -382,7 +383,7 @@ static __always_inline struct pf_flow *pf_flow_new(void *ctx, const struct pf_pk
  * past write_seq (s_hi: the app wrote after the guards read it).
  * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
  * first -- a copy of this request, the duplicate's twin, or created the
- * entry), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
+ * entry --, or f's lock was not taken, pf_flow_lock), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
  * past it already went through), PF_STAT_PASS_TABLE_FULL (pass). */
 static __always_inline int pf_commit(void *ctx, const struct pf_pkt *p, struct pf_flow *f,
 				     __u32 rlen, const struct pf_sockinfo *si, int reject,

@@ -10,6 +10,7 @@
 #include <bpf/bpf_helpers.h>
 
 #include "pf_structs.h"
+#include "pf_test.h"    /* PF_TEST_LOCK_FAIL */
 
 /* Map helpers' errors (negated) that callers tell apart: a delete of a
  * key not there; bpf_map_update_elem's BPF_NOEXIST on an existing key,
@@ -303,11 +304,16 @@ extern void bpf_res_spin_unlock(struct bpf_res_spin_lock *lock) __ksym __weak;
 
 /* Take f's lock: 0, or -1 when the resilient lock gives up (a deadlock
  * it detected, or its timeout of a quarter second: neither can happen
- * with these short sections, none nested) -- counted flow_lock_failed;
- * the caller then does what it does when it loses a race to another
- * CPU, without the lock. The helper never fails. */
+ * with these short sections, none nested, every holder with softirqs
+ * off) -- counted flow_lock_failed; the caller then drops its packet for
+ * a retransmission (docs/tcp-splice.md section 3). The helper never
+ * fails. */
 static __always_inline int pf_flow_lock(struct pf_flow *f)
 {
+	if (PF_TEST_LOCK_FAIL()) {
+		pf_count(PF_STAT_FLOW_LOCK_FAILED);
+		return -1;
+	}
 	if (pf_flow_lock_plain) {
 		bpf_spin_lock((struct bpf_spin_lock *)&f->lock);
 		return 0;

@@ -1,4 +1,4 @@
-/* BPF only (TC and XDP): race points and XDP frame-limit knobs for the test build (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
+/* BPF only (TC and XDP): race points, XDP frame-limit and lock-failure knobs for the test build (tests/bpf, -DPF_TEST_MOCK_SOCK); empty in the real datapath. */
 /*
  * pf_test.h -- PF_TEST_POINT(pt) marks a place where a packet on another
  * CPU can overtake this one: between reading a flow's state and acting on
@@ -80,9 +80,16 @@ __u32 pf_test_no_room;
  * h_test_run). */
 __u32 pf_test_follow;
 #define PF_TEST_FOLLOW() (*(volatile __u32 *)&pf_test_follow)
+
+/* Non-zero: the flow entry's lock is not taken, as when the resilient
+ * lock gives up (pf_flow_lock, bpf/pf_maps.h) -- which no test can make
+ * it do: the failure paths run. */
+__u32 pf_test_lock_fail;
+#define PF_TEST_LOCK_FAIL() (*(volatile __u32 *)&pf_test_lock_fail)
 #else
 #define PF_TEST_POINT(pt) do { } while (0)
 #define PF_TEST_FOLLOW() 0
+#define PF_TEST_LOCK_FAIL() 0
 #define PF_TEST_NO_META() 0
 #define PF_TEST_NO_ROOM() 0
 #endif

@@ -218,7 +218,8 @@ out:
 /* A translation that failed after seq/ack may have been rewritten from
  * the unlocked copy a, so that no pf_flow_note checked it: the segment
  * passes (PF_STAT_PASS_ERROR, 0) only if a is still the entry's
- * (pf_flow_same), else it is dropped (PF_STAT_XLATE_RACE, -1). */
+ * (pf_flow_same), else -- or if the entry's lock was not taken -- it is
+ * dropped (PF_STAT_XLATE_RACE, -1). */
 static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_adj *a)
 {
 	if (!pf_flow_same(f, a)) {
@@ -249,22 +250,26 @@ static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_ad
  * holds) ends the entry alike. Counted flow_reused when this call freed
  * the entry, else syn_untranslated (the entry's own SYN-ACK, or another
  * CPU or the GC freed it first). PF_FLOW_S_HI is set by both creators of
- * an entry (pf_answer.h, pf_follow.h); its test stays as a guard. */
-static __always_inline void pf_syn_out(const struct pf_pkt *p, struct pf_flow *f)
+ * an entry (pf_answer.h, pf_follow.h); its test stays as a guard.
+ * Returns 0 (pass it untranslated), or -1 when the entry's lock was not
+ * taken (pf_flow_lock): whose SYN-ACK it is is not known, and neither
+ * keeping the entry (a new connection translated with the old one's
+ * offsets) nor freeing it (the splice of its own) is safe -- dropped, the
+ * server sends it again. */
+static __always_inline int pf_syn_out(const struct pf_pkt *p, struct pf_flow *f)
 {
 	int own;
 
-	if (pf_flow_lock(f)) {
-		pf_count(PF_STAT_SYN_UNTRANSLATED); /* the entry kept */
-		return;
-	}
+	if (pf_flow_lock(f))
+		return -1;
 	own = (p->tflags & PF_TCPF_ACK) && (f->hi & PF_FLOW_S_HI) && f->s_hi == p->seq + 1;
 	pf_flow_unlock(f);
 	if (!own && !bpf_map_delete_elem(&pf_flows, &p->key)) {
 		pf_count(PF_STAT_FLOW_REUSED);
-		return;
+		return 0;
 	}
 	pf_count(PF_STAT_SYN_UNTRANSLATED);
+	return 0;
 }
 
 /* A client SYN without ACK on a tuple with an entry (pf_translate_in):
@@ -275,16 +280,20 @@ static __always_inline void pf_syn_out(const struct pf_pkt *p, struct pf_flow *f
  * a segment without ACK (tcp_v4_send_reset, tcp_v6_send_reset) with seq
  * 0, ACK, ack_seq = seq + SYN + FIN + payload; pf_rst_out looks for that
  * answer. The latest SYN's wins: one spoofed in between only leaves the
- * refusal to the GC, as before this rule. */
-static __always_inline void pf_syn_in(const struct pf_pkt *p, struct pf_flow *f)
+ * refusal to the GC, as before this rule. Returns 0, or -1 when the
+ * entry's lock was not taken (pf_flow_lock): not recorded, the SYN is
+ * dropped -- passed, the RST refusing it would go out translated, which
+ * its client ignores; its next copy is recorded. */
+static __always_inline int pf_syn_in(const struct pf_pkt *p, struct pf_flow *f)
 {
 	__u32 end = p->seq + 1 + p->pay_len + ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
 
 	if (pf_flow_lock(f))
-		return; /* not recorded: a refusal is left to the GC */
+		return -1;
 	f->syn_end = end;
 	f->hi |= PF_FLOW_SYN;
 	pf_flow_unlock(f);
+	return 0;
 }
 
 /* A server RST with ACK at seq 0 on a tuple with an entry
@@ -297,14 +306,16 @@ static __always_inline void pf_syn_in(const struct pf_pkt *p, struct pf_flow *f)
  * with a challenge ACK (RFC 5961), or, a request socket for an in-window
  * SYN, with an RST before the kernel drops it: that one is still found
  * and translated as before. Returns 1 (pass it untranslated; the entry
- * freed, counted flow_refused when this delete freed it), or 0 (not that
- * answer: translate it as any segment). */
+ * freed, counted flow_refused when this delete freed it), 0 (not that
+ * answer: translate it as any segment) or -1 (the entry's lock not
+ * taken, pf_flow_lock: which it is is not known -- dropped; the client's
+ * next SYN is refused again). */
 static __always_inline int pf_rst_out(void *ctx, const struct pf_pkt *p, struct pf_flow *f)
 {
 	int refusal;
 
 	if (pf_flow_lock(f))
-		return 0;
+		return -1;
 	refusal = (f->hi & PF_FLOW_SYN) && f->syn_end == p->ack;
 	pf_flow_unlock(f);
 	/* the stack's refusal only: a firewall's reject with a TCP reset
@@ -320,7 +331,8 @@ static __always_inline int pf_rst_out(void *ctx, const struct pf_pkt *p, struct 
 
 /* Translate a client segment of a tracked connection. Returns 0 (pass
  * it on), -1 (drop it: it starts at the consumed request, or a splice
- * was committed on another CPU while it was being translated) or, at
+ * was committed on another CPU while it was being translated, or the
+ * entry's lock was not taken, pf_flow_lock) or, at
  * XDP with hand (a constant) set, 1: untouched, for TC ingress to
  * translate (its framing needs the socket's storage: pf_follow_client).
  * A SYN passes untranslated; one without ACK is recorded (pf_syn_in). */
@@ -332,8 +344,8 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	struct pf_adj a;
 
 	if (p->tflags & PF_TCPF_SYN) {
-		if (!(p->tflags & PF_TCPF_ACK))
-			pf_syn_in(p, f);
+		if (!(p->tflags & PF_TCPF_ACK) && pf_syn_in(p, f))
+			return -1;
 		pf_count(PF_STAT_SYN_UNTRANSLATED);
 		return 0;
 	}
@@ -379,7 +391,8 @@ err:
 
 /* Translate a server segment of a tracked connection. Returns 0 (pass
  * it on) or -1 (drop it: a splice was committed on another CPU while it
- * was being translated; the server sends it again). A SYN passes
+ * was being translated, or the entry's lock was not taken, pf_flow_lock;
+ * the server sends it again). A SYN passes
  * untranslated, and may end the entry (pf_syn_out); so does the RST
  * refusing a recorded client SYN (pf_rst_out). */
 static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf_pkt *p,
@@ -388,14 +401,16 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	struct pf_follow u;
 	struct pf_opts *o;
 	struct pf_adj a;
+	int ret;
 
-	if (p->tflags & PF_TCPF_SYN) {
-		pf_syn_out(p, f);
-		return 0;
-	}
+	if (p->tflags & PF_TCPF_SYN)
+		return pf_syn_out(p, f);
 	if ((p->tflags & (PF_TCPF_RST | PF_TCPF_ACK | PF_TCPF_FIN)) == (PF_TCPF_RST | PF_TCPF_ACK) &&
-	    !p->seq && !p->pay_len && pf_rst_out(ctx, p, f))
-		return 0;
+	    !p->seq && !p->pay_len) {
+		ret = pf_rst_out(ctx, p, f);
+		if (ret)
+			return ret > 0 ? 0 : -1;
+	}
 	/* without the lock: pf_flow_note checks every field used */
 	pf_flow_peek(f, &a);
 	PF_TEST_POINT(PF_TP_XLATE_OUT);

@@ -279,6 +279,7 @@ static void reset(void)
 	h_skel->bss->pf_test_no_meta = 0;
 	h_skel->bss->pf_test_follow = 0;
 	h_skel->bss->pf_test_no_room = 0;
+	h_skel->bss->pf_test_lock_fail = 0;
 	h_skel->bss->pf_test_synack = 0;
 	h_in = cur.xdp ? &h_xdp_in : &h_tc_in;
 	if (h_skel->bss->pf_cfg.active_slot != 0)
@@ -302,6 +303,11 @@ bool h_split_read(struct pf_split *sp)
 	if (bpf_map__value_size(h_skel->maps.pf_split) != sizeof(*sp))
 		h_die("pf_split's value is no struct pf_split", EINVAL);
 	return !bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_split), &zero, sp);
+}
+
+void h_set_lock_fail(bool on)
+{
+	h_skel->bss->pf_test_lock_fail = on;
 }
 
 void h_set_no_meta(bool on)

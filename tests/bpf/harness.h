@@ -81,6 +81,11 @@ bool h_xdp(void);
  * test build's one value: bpf/pf_follow.h) into *sp. False on error. */
 bool h_split_read(struct pf_split *sp);
 
+/* The datapath finds every flow entry's lock not taken (pf_flow_lock
+ * failing: pf_test_lock_fail, bpf/pf_test.h) while on; off at every case
+ * start. */
+void h_set_lock_fail(bool on);
+
 /* XDP acts as if it had no metadata room to hand a frame to TC
  * (pf_test_no_meta, bpf/pf_test.h) while on; off at every case start. */
 void h_set_no_meta(bool on);

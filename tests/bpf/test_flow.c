@@ -671,6 +671,44 @@ static void t_own_synack_kept(void)
 	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
 }
 
+/* The entry's lock not taken (pf_test_lock_fail: the resilient lock
+ * giving up) on the tuple of a spliced connection: a new connection's
+ * client SYN is dropped, the entry unchanged (recorded, the RST refusing
+ * it would go out translated, which its client ignores); its server
+ * SYN-ACK is dropped too, the entry kept: whose SYN-ACK it is cannot be
+ * told, and kept while the SYN-ACK passed, the entry would translate the
+ * new connection with the old one's offsets (review H1 of stop 43). The
+ * server's copy, with the lock, frees the entry. */
+static void t_lock_fail_syn(void)
+{
+	static const struct h_delta d_syn[] = {
+		H_D(PKT_SEEN, 1), H_D(FLOW_LOCK_FAILED, 1), H_DEND,
+	};
+	static const struct h_delta d_synack[] = { H_D(FLOW_LOCK_FAILED, 1), H_DEND };
+	static const struct h_delta d_reused[] = { H_D(FLOW_REUSED, 1), H_DEND };
+	const __u32 sb = 7000000, pb = 9000000;
+	struct pkt_spec in;
+	struct pf_flow fa;
+	struct h_run r;
+	struct conn c;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000) || !H_CHECK(h_flow(&c.req, &fa), "no flow"))
+		return;
+	h_set_lock_fail(true);
+	hs_seg(&in, &c, false, sb, 0);
+	if (!h_run_spec(h_in, &in, NULL, &r) || !H_EQ(r.verdict, H_DROP, "the client SYN's verdict") ||
+	    !h_check_deltas(&r, d_syn) || !flow_kept(&c, &fa, "after the client SYN"))
+		return;
+	hs_seg(&in, &c, true, pb, sb + 1);
+	if (!h_run_spec(&h_tc_out, &in, NULL, &r) ||
+	    !H_EQ(r.verdict, H_DROP, "the server SYN-ACK's verdict") ||
+	    !h_check_deltas(&r, d_synack) || !flow_kept(&c, &fa, "after the server SYN-ACK"))
+		return;
+	h_set_lock_fail(false);
+	if (conn_expect(&h_tc_out, &in, NULL, &in, d_reused))
+		H_EQ(h_flow_count(), 0, "flow entries after the SYN-ACK's copy");
+}
+
 /* A server SYN without ACK (a simultaneous open from a port no live
  * socket holds) at the seq the own-handshake exception would keep: it is
  * not the entry's SYN-ACK, so it frees the entry and passes untranslated. */
@@ -844,6 +882,7 @@ void test_flow(void)
 	h_case("spoofed_syn_on_live_splice_keeps_entry", t_spoofed_syn_live);
 	h_case("own_synack_retransmitted_keeps_entry", t_own_synack_kept);
 	h_case("server_syn_without_ack_frees_entry", t_server_syn_frees);
+	h_case("lock_fail_syn_and_synack_dropped_entry_kept", t_lock_fail_syn);
 	h_case("refused_new_connection_rst_untranslated_frees_entry_ipv4", t_refused_v4);
 	h_case("refused_new_connection_after_earlier_syn_ipv6_wrap", t_refused_v6_wrap);
 	h_case("spoofed_syn_then_live_rsts_translated_entry_kept", t_live_rst_after_spoofed_syn);

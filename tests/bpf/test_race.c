@@ -509,6 +509,62 @@ static void t_torn_xlate_out(void)
 	     "server data, torn copy");
 }
 
+/* The flow entry's lock not taken (pf_test_lock_fail: the resilient
+ * lock giving up, which no test can make it do): a later preflight is
+ * dropped at its commit (race_lost, flow_lock_failed), neither answered
+ * nor passed to the app, and the entry is unchanged; its copy, once the
+ * lock is taken again, is answered. */
+static void t_lock_fail_commit(void)
+{
+	struct pf_flow before, after;
+	struct pkt_spec req;
+	struct h_run r;
+	struct conn c;
+
+	if (!acked_splice(&c) || !H_CHECK(h_flow(&c.req, &before), "flow gone"))
+		return;
+	second_req(&req, &c);
+	h_set_lock_fail(true);
+	if (!h_run_spec(h_in, &req, NULL, &r) ||
+	    !dropped_as(&r, PF_STAT_RACE_LOST, "the preflight without the lock") ||
+	    !H_EQ(r.delta[PF_STAT_FLOW_LOCK_FAILED], 1, "flow_lock_failed") ||
+	    !H_CHECK(h_flow(&c.req, &after), "flow gone") ||
+	    !H_EQ(after.splices, before.splices, "flow splices") || !H_EQ(after.gen, before.gen, "gen"))
+		return;
+	h_set_lock_fail(false);
+	if (h_run_spec(h_in, &req, NULL, &r))
+		second_resp(&r, &req, &c);
+}
+
+/* The same for the translation: a client data segment and a server
+ * segment of the spliced connection, rewritten from the unlocked copy,
+ * are dropped (xlate_race), never passed unchecked; once the lock is
+ * taken again, the client's copy passes translated. */
+static void t_lock_fail_xlate(void)
+{
+	static const char resp[] = "HTTP/1.1 408 Request Timeout\r\n\r\n";
+	struct pkt_spec seg, want;
+	struct h_run r;
+	struct conn c;
+
+	if (!acked_splice(&c))
+		return;
+	h_set_lock_fail(true);
+	conn_cseg(&seg, &c, c.S + c.L, c.P + c.R, PUT_REQ);
+	if (!h_run_spec(h_in, &seg, NULL, &r) ||
+	    !dropped_as(&r, PF_STAT_XLATE_RACE, "client data without the lock") ||
+	    !H_EQ(r.delta[PF_STAT_FLOW_LOCK_FAILED], 1, "flow_lock_failed, client data"))
+		return;
+	conn_sseg(&seg, &c, c.P, c.S, resp);
+	if (!h_run_spec(&h_tc_out, &seg, NULL, &r) ||
+	    !dropped_as(&r, PF_STAT_XLATE_RACE, "server data without the lock") ||
+	    !H_EQ(r.delta[PF_STAT_FLOW_LOCK_FAILED], 1, "flow_lock_failed, server data"))
+		return;
+	h_set_lock_fail(false);
+	conn_next_put(&seg, &want, &c);
+	conn_expect(h_in, &seg, NULL, &want, conn_d_in_data);
+}
+
 /* resp_acked goes 0 -> 1 between commits, and back to 0 only with a
  * commit (and gen): a copy with 1 where the entry has 0 mixes two states
  * even when every offset agrees. Its server ack at the request position
@@ -578,4 +634,6 @@ void test_race(void)
 	h_case("race_torn_xlate_err_copy_dropped", t_torn_xlate_err);
 	h_case("race_torn_resp_acked_copy_dropped", t_torn_resp_acked);
 	h_case("race_xlate_copy_before_ack_passes", t_copy_before_ack_passes);
+	h_case("lock_fail_commit_dropped_then_answered", t_lock_fail_commit);
+	h_case("lock_fail_xlate_dropped_not_passed", t_lock_fail_xlate);
 }
