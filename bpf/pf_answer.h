@@ -383,8 +383,9 @@ static __always_inline struct pf_flow *pf_flow_new(void *ctx, const struct pf_pk
  * past write_seq (s_hi: the app wrote after the guards read it).
  * Returns 0, PF_STAT_RACE_LOST (drop the segment: another CPU committed
  * first -- a copy of this request, the duplicate's twin, or created the
- * entry --, or f's lock was not taken, pf_flow_lock), PF_STAT_PASS_NOT_NEXT or PF_STAT_PASS_SERVER_BUSY (pass: bytes
- * past it already went through), PF_STAT_PASS_TABLE_FULL (pass). */
+ * entry --, or f's lock was not taken, pf_flow_lock), PF_STAT_PASS_NOT_NEXT
+ * or PF_STAT_PASS_SERVER_BUSY (pass: bytes past it already went through),
+ * PF_STAT_PASS_TABLE_FULL (pass). */
 static __always_inline int pf_commit(void *ctx, const struct pf_pkt *p, struct pf_flow *f,
 				     __u32 rlen, const struct pf_sockinfo *si, int reject,
 				     struct pf_adj *a, struct pf_scratch *s)

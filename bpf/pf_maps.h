@@ -310,19 +310,16 @@ extern void bpf_res_spin_unlock(struct bpf_res_spin_lock *lock) __ksym __weak;
  * fails. */
 static __always_inline int pf_flow_lock(struct pf_flow *f)
 {
-	if (PF_TEST_LOCK_FAIL()) {
-		pf_count(PF_STAT_FLOW_LOCK_FAILED);
-		return -1;
+	if (!PF_TEST_LOCK_FAIL()) {
+		if (pf_flow_lock_plain) {
+			bpf_spin_lock((struct bpf_spin_lock *)&f->lock);
+			return 0;
+		}
+		if (!bpf_res_spin_lock(&f->lock))
+			return 0;
 	}
-	if (pf_flow_lock_plain) {
-		bpf_spin_lock((struct bpf_spin_lock *)&f->lock);
-		return 0;
-	}
-	if (bpf_res_spin_lock(&f->lock)) {
-		pf_count(PF_STAT_FLOW_LOCK_FAILED);
-		return -1;
-	}
-	return 0;
+	pf_count(PF_STAT_FLOW_LOCK_FAILED);
+	return -1;
 }
 
 static __always_inline void pf_flow_unlock(struct pf_flow *f)

@@ -275,9 +275,9 @@ int pf_test_flow_put(struct pf_test_flow_put *a)
 
 	f = bpf_map_lookup_elem(&pf_flows, &k);
 	if (!f)
-		return -2;
+		return -PF_ENOENT;
 	if (pf_flow_lock(f))
-		return -16;
+		return -PF_EBUSY;
 	__builtin_memcpy((char *)f + sizeof(f->lock), (char *)&a->f + sizeof(f->lock),
 			 sizeof(*f) - sizeof(f->lock));
 	pf_flow_unlock(f);

@@ -55,6 +55,7 @@ static void partial_pin_unwound(void **state)
 	struct bpf_program *p;
 	struct pf_ofl o;
 	char left[1024];
+	int plain;
 
 	(void)state;
 	if (geteuid()) {
@@ -67,8 +68,9 @@ static void partial_pin_unwound(void **state)
 	assert_int_equal(mkdir(blocker, 0700), 0);
 	skel = preflightd_bpf__open();
 	assert_non_null(skel);
-	skel->rodata->pf_flow_lock_plain = pf_kfeat_flow_lock(skel->obj, false);
-	assert_true(skel->rodata->pf_flow_lock_plain <= 1);
+	plain = pf_kfeat_flow_lock(skel->obj, false);
+	assert_in_range(plain, 0, 1);
+	skel->rodata->pf_flow_lock_plain = (__u32)plain;
 	bpf_object__for_each_program(p, skel->obj)
 		bpf_program__set_autoload(p, false);
 	assert_int_equal(preflightd_bpf__load(skel), 0);
