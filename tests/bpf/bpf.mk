@@ -53,7 +53,8 @@ $(BPFT_BIN): $(BPFT_OBJS)
 # runs them the same way twice). Likewise the flow entry's lock: each
 # variant also as on a kernel without bpf_res_spin_lock (before 6.15:
 # bpf_spin_lock, user/kfeat.h), and every case again that way (a kernel
-# without it runs them the same way twice).
+# without it runs them the same way twice); the XDP cases also with both
+# (a kernel before 6.15 whose driver has no XDP metadata room).
 bpftest: $(BPFT_BIN) $(BUILD)/bench/verifstats
 	$(Q)for v in yes no; do for l in res plain; do \
 		$(BUILD)/bench/verifstats --runs 1 --xdp-meta $$v \
@@ -65,5 +66,7 @@ bpftest: $(BPFT_BIN) $(BUILD)/bench/verifstats
 	$(Q)PF_BPFT_NO_META=1 $(BPFT_BIN) '[xdp]'
 	$(Q)echo "bpftest: every case again, the flow entry's lock as on a kernel without bpf_res_spin_lock"
 	$(Q)PF_BPFT_PLAIN_LOCK=1 $(BPFT_BIN)
+	$(Q)echo "bpftest: the XDP cases once more, as on a kernel with neither (both of the above)"
+	$(Q)PF_BPFT_NO_META=1 PF_BPFT_PLAIN_LOCK=1 $(BPFT_BIN) '[xdp]'
 
 -include $(wildcard $(BPFT_DIR)/*.d $(BPFT_DIR)/user/*.d)
