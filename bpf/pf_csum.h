@@ -407,7 +407,9 @@ static __always_inline __s64 pf_csum_reqbuf(__u8 *buf, __u32 n, __s64 sum, const
  * callers load exactly that -- whose s->req_sum then holds its sum if
  * pf_copy_sum took it): a segment the stack would drop must not be
  * answered. Trusted without a sum as pf_csum_tcp_head says. The header
- * is read into s->hdrs. Returns 0 if valid. summed (a constant) also
+ * is read into s->hdrs. Returns 0 if valid, 1 if summed and wrong (the
+ * stack drops the segment), -1 if it cannot be summed (the header or
+ * payload not read, a helper failure). summed (a constant) also
  * says which copy: a preflight's (at most PF_ANSWER_MAX bytes, the
  * answer path) or a request head's (PF_REQ_MAX, the framing): the
  * smaller bound halves the sum's loop the verifier walks where a
@@ -427,12 +429,12 @@ static __always_inline int pf_verify_csum(void *ctx, bool xdp, const struct pf_p
 	/* payload: summed as it was copied (pf_copy_sum) */
 	if (summed && s->req_sum >= 0)
 		return pf_csum_fold(pf_csum_wide((__u64)(__u32)sum + (__u32)s->req_sum)) ==
-		       0xffff ? 0 : -1;
+		       0xffff ? 0 : 1;
 	/* else the copy in s->req */
 	sum = pf_csum_reqbuf(s->req, n, sum, max);
 	if (sum < 0)
 		return -1;
-	return pf_csum_fold(sum) == 0xffff ? 0 : -1;
+	return pf_csum_fold(sum) == 0xffff ? 0 : 1;
 }
 
 #endif /* PF_CSUM_H */

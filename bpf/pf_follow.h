@@ -36,8 +36,15 @@ struct pf_follow {
 				* PF_FLOW_SPLIT (applied even without have) */
 	};
 	__u8  oow;       /* client: starts past any window of the socket
-			  * (pf_client_oow): tells nothing */
+			  * (pf_client_oow): tells nothing; or
+			  * PF_FOLLOW_CSUM */
 };
+
+#define PF_FOLLOW_CSUM 2 /* oow: client, a head's start with a wrong TCP
+			  * checksum (pf_frame_seg): the stack drops it, so
+			  * it tells nothing -- pf_flow_note records none of
+			  * it, not the time, and lets nothing go; counted
+			  * follow_csum, not translated_in */
 
 #define PF_FOLLOW_STORED 1 /* bytes of the head at c_next held or kept ahead */
 #define PF_FOLLOW_LET_GO 2 /* the socket's storage let go of them */
@@ -100,21 +107,28 @@ static __always_inline int pf_load_at(void *ctx, bool xdp, const struct pf_pkt *
  * s->req for framing, with proof the bytes are what the stack will see:
  * (TC) a GRO-merged skb, whose segments the stack verified while merging
  * (its header checksum is the first segment's); else the whole segment
- * fits PF_REQ_MAX and its checksum is right. Returns the bytes loaded, or
- * -1 (cannot be trusted or read: the framing is lost). */
+ * fits PF_REQ_MAX and its checksum is right. Returns the bytes loaded,
+ * PF_BYTES_CSUM (summed, and wrong: the stack drops the segment, and its
+ * retransmission brings the bytes), or -1 (cannot be trusted or read:
+ * the framing is lost). */
+#define PF_BYTES_CSUM (-2)
+
 static __always_inline long pf_client_bytes(void *ctx, bool xdp, const struct pf_pkt *p,
 					    struct pf_scratch *s, __u32 from)
 {
 	bool gro = !xdp && ((struct __sk_buff *)ctx)->gso_segs > 1;
 	__u32 n;
+	int ret;
 
 	s->head_n = 0; /* s->req is rewritten (see struct pf_scratch) */
 	if (from >= p->pay_len)
 		return -1;
 	if (!gro) {
-		if (p->pay_len > PF_REQ_MAX ||
-		    pf_load_at(ctx, xdp, p, s->req, 0, p->pay_len) || pf_verify_csum(ctx, xdp, p, s, false))
+		if (p->pay_len > PF_REQ_MAX || pf_load_at(ctx, xdp, p, s->req, 0, p->pay_len))
 			return -1;
+		ret = pf_verify_csum(ctx, xdp, p, s, false);
+		if (ret)
+			return ret > 0 ? PF_BYTES_CSUM : -1;
 		if (from == 0)
 			return p->pay_len;
 	}
@@ -128,7 +142,11 @@ static __always_inline long pf_client_bytes(void *ctx, bool xdp, const struct pf
  * where the request after it starts (u->ok, u->next), or the framing is
  * lost (u->ok 0): a head not understood or not whole in this segment, or
  * a second head in the same segment (the client sent it before any
- * answer: it pipelines). Returns 1 when the head did not end but runs to
+ * answer: it pipelines); nothing (u->have 0, u->oow PF_FOLLOW_CSUM) if
+ * p's TCP checksum is wrong -- the stack drops it, and its
+ * retransmission is framed (before, such a copy lost the framing: every
+ * later preflight of the connection went to the app, review LOW-8).
+ * Returns 1 when the head did not end but runs to
  * the end of p, shorter than PF_REQ_MAX, its bytes verified and begun by
  * a method and SP: a split head whose start can be held (pf_split_hold);
  * else 0. */
@@ -142,6 +160,10 @@ static __always_inline int pf_frame_seg(void *ctx, bool xdp, const struct pf_pkt
 	u->from = head;
 	u->ok = 0;
 	n = pf_client_bytes(ctx, xdp, p, s, head - p->seq);
+	if (n == PF_BYTES_CSUM) {
+		u->have = 0;
+		u->oow = PF_FOLLOW_CSUM;
+	}
 	if (n <= 0)
 		return 0;
 	len = pf_frame_req(s, (__u32)n);
@@ -609,9 +631,10 @@ static __always_inline int pf_split_passed(const struct pf_pkt *p, const struct 
  * start in it, at c_next? Then frame it (u). A head before an answer to
  * the request in front of it means pipelining: the framing is lost (the
  * connection's preflights go to the app from then on). A segment past
- * the socket's receive window frames nothing (u->oow, pf_client_oow).
- * Returns 1 at XDP for a segment whose framing needs the socket's
- * storage -- a split head to hold, or the rest of one -- which XDP
+ * the socket's receive window frames nothing (u->oow, pf_client_oow),
+ * nor does a head's start with a wrong TCP checksum (pf_frame_seg,
+ * PF_FOLLOW_CSUM). Returns 1 at XDP for a segment whose framing needs
+ * the socket's storage -- a split head to hold, or the rest of one -- which XDP
  * cannot call for: hand (a constant) set, the segment is to go to TC
  * ingress untouched (PF_ANS_FOLLOW_TC), which frames it; else (no
  * metadata room to hand it over) the hold is lost, a continuation
@@ -664,7 +687,9 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 		 * say): what was held or kept ahead of it (pf_split_ahead:
 		 * its body's first bytes, say) is let go -- TC's storage,
 		 * once the segment is noted (PF_FOLLOW_DROP). Before, only
-		 * a join let go: the rest stayed until the socket closed */
+		 * a join let go: the rest stayed until the socket closed.
+		 * (Not for a wrong checksum: pf_flow_note clears the drop of
+		 * a PF_FOLLOW_CSUM copy, which XDP hands to TC for nothing) */
 		if (pf_split_passed(p, f) || (v->hi & PF_FLOW_SPLIT)) {
 			if (xdp)
 				return hand;

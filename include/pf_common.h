@@ -125,6 +125,7 @@ enum pf_tok_kind {
 	X(SPLIT_JOINED,        "split request heads completed and followed (the framing kept)") \
 	X(SPLIT_AHEAD,         "segments that came before the bytes in front of them (lost, reordered) while a request head was awaited: kept for the head's join") \
 	X(SPLIT_LOST,          "split request heads not followed (not understood, over the kernel limit, a second head behind): framing lost") \
+	X(FOLLOW_CSUM,         "client segments of a tracked connection starting a request head with a bad TCP checksum: translated, nothing framed or noted (the stack drops them; their retransmission is framed)") \
 	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \
 	X(PASS_ROUTE,          "connection's SYN-ACK not seen leaving by this interface (its server segments may bypass translation)") \
@@ -142,7 +143,7 @@ enum pf_tok_kind {
 	X(PASS_TCP_OPT,        "TCP option besides NOP/SACK/TS (MD5, AO, MPTCP) or malformed options on the request") \
 	X(XDP_TO_TC,           "XDP handed a frame to TC (clone, tailroom, socket guards, retransmission, a first request or split head to follow; on a kernel without XDP metadata: every frame it passes)") \
 	X(XDP_NO_META_RETX,    "XDP could not hand a retransmitted request to TC (no metadata room): handled at XDP (retx_answered / retx_dropped)") \
-	X(TRANSLATED_IN,       "client segments translated") \
+	X(TRANSLATED_IN,       "client segments translated (but follow_csum's)") \
 	X(TRANSLATED_OUT,      "server segments translated") \
 	X(SACK_TRANSLATED,     "SACK blocks translated") \
 	X(SACK_STRIPPED,       "SACK blocks covering a response removed") \

@@ -43,8 +43,10 @@ static bool spliced(struct conn *c, __u32 *cs, __u32 *ss)
  * ordinary data). The socket mock is idle and at that byte, so only the
  * flow's state can refuse a preflight-shaped one. */
 /* client_data, with a second counter (split >= 0: PF_STAT_SPLIT_*)
- * moved by 1; if bad, the segment's TCP checksum corrupted: passed (its
- * checksum left wrong), only the counters checked. */
+ * moved by 1 -- PF_STAT_FOLLOW_CSUM instead of translated_in (a head's
+ * start with a wrong checksum: translated, not noted); if bad, the
+ * segment's TCP checksum corrupted: passed (its checksum left wrong),
+ * only the counters checked. */
 static bool client_seg(const struct conn *c, __u32 cs, __u32 ss, const char *d, int stat,
 		       int split, bool bad)
 {
@@ -55,7 +57,9 @@ static bool client_seg(const struct conn *c, __u32 cs, __u32 ss, const char *d, 
 	struct pf_sockinfo si = h_sock(cs - c->L, ss);
 	struct h_run r;
 
-	if (split >= 0)
+	if (split == PF_STAT_FOLLOW_CSUM)
+		dl[2] = (struct h_delta){ split, 1 };
+	else if (split >= 0)
 		dl[3] = (struct h_delta){ split, 1 };
 	si.bytes_received = 1000;
 	h_set_sock(&si);
@@ -433,6 +437,80 @@ static void t_split_head_bad_csum(void)
 	static const char *const part[] = { split1, "mple.com\r\n\r\n" };
 
 	split_head(part, 2, true, PF_STAT_SPLIT_JOINED);
+}
+
+/* A copy with a wrong TCP checksum of the segment where the next request
+ * starts (req, counted stat: a GET's pass_not_options, a preflight's
+ * pass_csum) frames nothing (follow_csum) -- the stack drops it -- and its
+ * retransmission is framed as usual: a GET's answer, then the preflight
+ * after it, answered; a preflight answered itself. Before, the copy lost
+ * the connection's framing, and every later preflight on it went to the
+ * app (pass_framing; review LOW-8). */
+static void bad_csum_head(const char *req, int stat)
+{
+	const __u32 O = (__u32)strlen(OK_200);
+	struct pf_flow fl;
+	struct pkt_spec in;
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss) ||
+	    !client_seg(&c, cs, ss, req, stat, PF_STAT_FOLLOW_CSUM, true))
+		return;
+	conn_cseg(&in, &c, cs, ss + c.R, req);
+	if (!H_CHECK(h_flow(&in, &fl), "no flow entry") ||
+	    !H_CHECK(fl.state == (PF_FS_FRAMED | PF_FS_ANSWERED) && fl.c_next == cs,
+		     "the bad copy lost or moved the framing (state %#x, c_next %u, want %u)", fl.state,
+		     fl.c_next, cs))
+		return;
+	if (stat == PF_STAT_PASS_CSUM) {
+		preflight_answered(&c, cs, ss, "the preflight's retransmission");
+		return;
+	}
+	if (client_data(&c, cs, ss, req, stat) &&
+	    server_data(&c, ss, cs - c.L + (__u32)strlen(req), OK_200))
+		preflight_answered(&c, cs + (__u32)strlen(req), ss + O,
+				   "the preflight after the GET's answer");
+}
+
+static void t_bad_csum_get(void)
+{
+	bad_csum_head(GET_REQ, PF_STAT_PASS_NOT_OPTIONS);
+}
+
+static void t_bad_csum_preflight(void)
+{
+	bad_csum_head(H_PREFLIGHT, PF_STAT_PASS_CSUM);
+}
+
+/* A split head's first segment held, then a whole copy of the head with
+ * a wrong TCP checksum: it frames nothing and lets nothing go (the bytes
+ * held stay for the rest), and the head's second segment joins them.
+ * Before, the copy lost the framing and let the held bytes go (review
+ * LOW-8). */
+static void t_split_head_bad_whole_copy(void)
+{
+	static const char rest[] = "mple.com\r\n\r\n";
+	const __u32 W = (__u32)(strlen(split1) + strlen(rest));
+	char whole[128];
+	struct pf_split sp;
+	struct conn c;
+	__u32 cs, ss;
+
+	snprintf(whole, sizeof(whole), "%s%s", split1, rest);
+	if (!spliced(&c, &cs, &ss) ||
+	    !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD, false) ||
+	    !client_seg(&c, cs, ss, whole, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_FOLLOW_CSUM, true))
+		return;
+	if (!h_split_read(&sp) ||
+	    !H_CHECK(sp.n == strlen(split1), "the held bytes let go by a corrupted copy (n %u)",
+		     sp.n))
+		return;
+	if (client_seg(&c, cs + (__u32)strlen(split1), ss, rest, PF_STAT_PASS_NOT_OPTIONS,
+		       PF_STAT_SPLIT_JOINED, false) &&
+	    server_data(&c, ss, cs - c.L + W, OK_200))
+		preflight_answered(&c, cs + W, ss + (__u32)strlen(OK_200),
+				   "the preflight after the split head's answer");
 }
 
 /* Not understood once whole (a bare LF), or a second head behind it in
@@ -814,6 +892,9 @@ void test_guard(void)
 	h_case_m("guard_split_head_xdp_handed_to_tc_by_metadata", t_split_head_xdp_meta, H_M_XDP);
 	h_case("guard_split_head_three_segments_followed", t_split_head_three);
 	h_case("guard_split_head_bad_checksum_not_joined", t_split_head_bad_csum);
+	h_case("guard_bad_checksum_get_framing_kept", t_bad_csum_get);
+	h_case("guard_bad_checksum_preflight_framing_kept", t_bad_csum_preflight);
+	h_case("guard_split_head_bad_whole_copy_keeps_hold", t_split_head_bad_whole_copy);
 	h_case("guard_split_head_first_segment_again_followed", t_split_head_dup_first);
 	h_case("guard_split_head_malformed_framing_lost", t_split_head_bad_lost);
 	h_case_p("guard_split_head_after_its_rest_followed", t_split_order, &so_rest_first);
