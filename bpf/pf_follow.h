@@ -33,7 +33,8 @@ struct pf_follow {
 	union {
 		__u8 answered; /* server: a final answer begins at next */
 		__u8 split;    /* client: PF_FOLLOW_STORED or _LET_GO, for
-				* PF_FLOW_SPLIT (applied even without have) */
+				* PF_FLOW_SPLIT (applied even without have);
+				* pf_flow_note may make it PF_FOLLOW_DROP */
 	};
 	__u8  oow;       /* client: starts past any window of the socket
 			  * (pf_client_oow): tells nothing; or

@@ -127,7 +127,13 @@ static __always_inline int pf_fold_due(const struct pf_adj *a, const struct pf_p
  * window (u->oow) records only FIN/RST and the time: the kernel drops it
  * unread (pf_client_oow); one starting a head with a wrong TCP checksum
  * (u->oow PF_FOLLOW_CSUM) records nothing, and u->split is cleared (what
- * the storage holds stays). Returns 0, or -1 if another CPU committed a
+ * the storage holds stays). The socket storage's mark (PF_FLOW_SPLIT) is
+ * decided here, under the lock, so that bytes of a head stored on one
+ * CPU while another frames that head whole are let go by whichever
+ * notes second: u->split made PF_FOLLOW_DROP where u's bytes were stored
+ * for a head the flow no longer waits at, or where u frames (or loses)
+ * the head on a marked flow -- the caller then lets go (TC; XDP has no
+ * socket storage). Returns 0, or -1 if another CPU committed a
  * splice since a was read, or a mixes two states: p was translated with
  * offsets the entry does not hold and must be dropped (its sender sends
  * it again; see struct pf_flow). A side the connection has moved far
@@ -182,14 +188,30 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 				f->c_hi = end;
 			f->hi |= PF_FLOW_C_HI;
 		}
-		if (u->split == PF_FOLLOW_STORED)
-			f->hi |= PF_FLOW_SPLIT;
-		else if (u->split == PF_FOLLOW_LET_GO || u->split == PF_FOLLOW_DROP)
-			f->hi &= ~PF_FLOW_SPLIT;
+		/* bytes stored for the head at a->c_next: the flow marked
+		 * only if it still waits there; else another copy framed (or
+		 * lost) that head on another CPU after this one stored them,
+		 * and read no mark -- this one lets them go (PF_FOLLOW_DROP) */
+		if (u->split == PF_FOLLOW_STORED) {
+			if ((f->state & PF_FS_FRAMED) && f->c_next == a->c_next)
+				f->hi |= PF_FLOW_SPLIT;
+			else
+				u->split = PF_FOLLOW_DROP;
+		} else if (u->split) {
+			f->hi &= ~PF_FLOW_SPLIT; /* let go, or to be */
+		}
 		/* a new request: its end is the next boundary, and it has
 		 * no answer yet -- unless the framing is lost (not
 		 * understood, or a request before an answer: pipelining) */
 		if (u->have && (f->state & PF_FS_FRAMED) && f->c_next == u->from) {
+			/* the mark read here, not only by pf_follow_client
+			 * without the lock: a copy on another CPU may have
+			 * stored bytes of this head and marked the flow
+			 * since -- they are to be let go (review LOW-2) */
+			if (f->hi & PF_FLOW_SPLIT) {
+				f->hi &= ~PF_FLOW_SPLIT;
+				u->split = PF_FOLLOW_DROP;
+			}
 			if (u->ok && (f->state & PF_FS_ANSWERED)) {
 				f->c_next = u->next;
 				f->s_mark = f->s_hi;
@@ -375,6 +397,7 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	/* the framing first: it reads the segment as it came in */
 	if (pf_follow_client(ctx, xdp, p, &a, f, &u, hand))
 		return 1;
+	PF_TEST_POINT(PF_TP_XLATE_FOLLOWED);
 	if (!(p->tflags & PF_TCPF_ACK) ?
 	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p)) :
 	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p), p->ack,
@@ -390,9 +413,16 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 		return -1;
 	}
 	/* a head framed whole: what the socket's storage held of it let go
-	 * (TC's: XDP hands such a segment over, pf_follow_client) */
-	if (!xdp && u.split == PF_FOLLOW_DROP)
-		pf_split_done_tc(ctx, p, a.c_next);
+	 * (TC's: XDP hands such a segment over, pf_follow_client) -- or
+	 * this segment's bytes, stored as another copy framed the head.
+	 * XDP cannot (no socket storage): where the flow's mark was found
+	 * only here, under the lock, they stay (split_left) */
+	if (u.split == PF_FOLLOW_DROP) {
+		if (xdp)
+			pf_count(PF_STAT_SPLIT_LEFT);
+		else
+			pf_split_done_tc(ctx, p, a.c_next);
+	}
 	/* one count, its stat selected: a call of pf_count in pf_frame_seg
 	 * instead cost pf_xdp_ingress 10k processed instructions */
 	pf_count(u.oow == PF_FOLLOW_CSUM ? PF_STAT_FOLLOW_CSUM : PF_STAT_TRANSLATED_IN);

@@ -484,6 +484,8 @@ enum pf_test_point {
 	PF_TP_OFL_LEAVE, /* pf_ofl_egress: the socket taken for leaving, not yet deleted */
 	PF_TP_COMMIT,    /* pf_try_answer: the guards passed, not yet committed */
 	PF_TP_NEW_FLOW,  /* pf_flow_new: the entry inserted, the socket not read again */
+	PF_TP_XLATE_FOLLOWED, /* pf_translate_in: the framing followed (a split
+			       * head's bytes stored), the flow not yet noted */
 };
 
 struct pf_test_pause {

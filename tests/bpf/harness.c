@@ -430,6 +430,11 @@ void h_skip(const char *why)
 	snprintf(cur.why, sizeof(cur.why), "%s", why);
 }
 
+bool h_xdp_frames(void)
+{
+	return cur.xdp && h_xdp_meta;
+}
+
 bool h_need_xdp_meta(void)
 {
 	if (!cur.xdp || h_xdp_meta)

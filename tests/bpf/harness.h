@@ -106,6 +106,11 @@ void h_skip(const char *why);
  * hand-off helper (h_fix_to_tc, h_chain, h_run_to_tc) calls it. */
 bool h_need_xdp_meta(void);
 
+/* XDP mode with metadata (not PF_BPFT_NO_META): XDP frames and
+ * translates a whole head itself, which TC does otherwise -- without
+ * socket storage (a split head's bytes it cannot let go). */
+bool h_xdp_frames(void);
+
 /* Knobs of one run that live in the context, not the packet. */
 struct h_env {
 	__u32 mark;       /* skb->mark in (TC) */

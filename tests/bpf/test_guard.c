@@ -303,6 +303,77 @@ static void t_split_head_whole_copy_lets_go(const void *arg)
 				   "the preflight after the head's answer");
 }
 
+/* A split head's first segment (a) and a whole copy of the head (b, the
+ * client's retransmission collapsed into one segment) on two CPUs: one
+ * stopped after its framing follow (PF_TP_XLATE_FOLLOWED) -- a with its
+ * bytes stored (arg NULL), or b having read no mark on the flow (arg
+ * set) -- while the other runs through, then let go on. Whichever notes
+ * second lets the stored bytes go: a, finding the flow moved past the
+ * head; b, finding the mark under the flow's lock (at XDP, which has no
+ * socket storage, they stay: split_left). Before, both missed it: a
+ * marked the flow at the head b had framed, and the bytes stayed in the
+ * socket's storage (~16 KiB charged to optmem_max) until it closed
+ * (review LOW-2). The head is followed either way. */
+static void t_split_hold_race_whole_copy(const void *arg)
+{
+	static const char rest[] = "mple.com\r\n\r\n";
+	const bool left = arg && h_xdp_frames();
+	const struct h_delta da[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(SPLIT_HELD, 1),
+		H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	const struct h_delta db[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(TRANSLATED_IN, 1),
+		{ left ? PF_STAT_SPLIT_LEFT : -1, 1 }, H_DEND,
+	};
+	struct pf_sockinfo si;
+	struct pkt_spec a, b;
+	struct h_run ra, rb;
+	struct pf_split sp;
+	struct pf_flow fl;
+	char whole[128];
+	struct conn c;
+	__u32 cs, ss, W;
+
+	if (!spliced(&c, &cs, &ss))
+		return;
+	W = (__u32)snprintf(whole, sizeof(whole), "%s%s", split1, rest);
+	si = h_sock(cs - c.L, ss);
+	si.bytes_received = 1000;
+	h_set_sock(&si);
+	conn_cseg(&a, &c, cs, ss + c.R, split1);
+	conn_cseg(&b, &c, cs, ss + c.R, whole);
+	if (!arg) {
+		if (!h_pause_start(h_in, &a, PF_TP_XLATE_FOLLOWED))
+			return;
+		h_run_spec(h_in, &b, NULL, &rb);
+		if (!h_pause_finish(&ra))
+			return;
+	} else {
+		if (!h_pause_start(h_in, &b, PF_TP_XLATE_FOLLOWED))
+			return;
+		h_run_spec(h_in, &a, NULL, &ra);
+		if (!h_pause_finish(&rb))
+			return;
+	}
+	if (!H_EQ(ra.verdict, H_PASS, "the first segment's verdict") || !h_check_deltas(&ra, da) ||
+	    !H_EQ(rb.verdict, H_PASS, "the whole copy's verdict") || !h_check_deltas(&rb, db))
+		return;
+	if (!h_split_read(&sp) ||
+	    !H_CHECK(left ? sp.n == strlen(split1) : !sp.n && !sp.o_n,
+		     "bytes %s after the head was framed whole on another CPU (n %u, piece %u)",
+		     left ? "not left (XDP cannot let go)" : "still stored", sp.n, sp.o_n))
+		return;
+	if (!H_CHECK(h_flow(&a, &fl), "no flow entry") ||
+	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT) && fl.c_next == cs + W,
+		     "flow hi %#x, c_next %u (want no PF_FLOW_SPLIT, c_next %u)", fl.hi, fl.c_next,
+		     cs + W))
+		return;
+	if (server_data(&c, ss, cs - c.L + W, OK_200))
+		preflight_answered(&c, cs + W, ss + (__u32)strlen(OK_200),
+				   "the preflight after the head's answer");
+}
+
 /* A segment far past the head at c_next (more than PF_REQ_MAX bytes on:
  * no head reaches it) is not kept ahead, and the flow is not marked as
  * having bytes in the socket's storage (PF_FLOW_SPLIT). Before, it was:
@@ -907,6 +978,10 @@ void test_guard(void)
 		 "piece");
 	h_case_p("guard_split_head_lost_whole_body_first_followed", t_split_order, &so_burst_lost);
 	h_case("guard_split_far_ahead_not_marked", t_split_far_ahead_not_marked);
+	h_case_p("guard_split_head_whole_copy_between_store_and_mark_lets_go",
+		 t_split_hold_race_whole_copy, NULL);
+	h_case_p("guard_split_head_whole_copy_marked_meanwhile_lets_go",
+		 t_split_hold_race_whole_copy, "copy first");
 	h_case("guard_split_head_tail_lost_long_body_followed", t_split_head_tail_lost_long_body);
 	h_case("guard_split_head_pipelined_framing_lost", t_split_head_pipelined_lost);
 	h_case_m("guard_gro_merged_head_followed", t_gro_head_followed, H_M_TC); /* skb only */
