@@ -43,9 +43,10 @@ struct pf_follow {
 
 #define PF_FOLLOW_CSUM 2 /* oow: client, a head's start with a wrong TCP
 			  * checksum (pf_frame_seg): the stack drops it, so
-			  * it tells nothing -- pf_flow_note records none of
-			  * it, not the time, and lets nothing go; counted
-			  * follow_csum, not translated_in */
+			  * it frames nothing -- pf_flow_note records only
+			  * its bytes (c_hi), not its ack, FIN or time, and
+			  * lets nothing go; counted follow_csum, not
+			  * translated_in */
 
 #define PF_FOLLOW_STORED 1 /* bytes of the head at c_next held or kept ahead */
 #define PF_FOLLOW_LET_GO 2 /* the socket's storage let go of them */

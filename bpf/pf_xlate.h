@@ -126,18 +126,19 @@ static __always_inline int pf_fold_due(const struct pf_adj *a, const struct pf_p
  * the entry holds now. A client segment past the socket's receive
  * window (u->oow) records only FIN/RST and the time: the kernel drops it
  * unread (pf_client_oow); one starting a head with a wrong TCP checksum
- * (u->oow PF_FOLLOW_CSUM) records nothing, and u->split is cleared (what
- * the storage holds stays). The socket storage's mark (PF_FLOW_SPLIT) is
- * decided here, under the lock, so that bytes of a head stored on one
- * CPU while another frames that head whole are let go by whichever
- * notes second: u->split made PF_FOLLOW_DROP where u's bytes were stored
- * for a head the flow no longer waits at, or where u frames (or loses)
- * the head on a marked flow -- the caller then lets go (TC; XDP has no
- * socket storage). Returns 0, or -1 if another CPU committed a
- * splice since a was read, or a mixes two states: p was translated with
- * offsets the entry does not hold and must be dropped (its sender sends
- * it again; see struct pf_flow). A side the connection has moved far
- * past its splice is folded (pf_flow_fold, counted flow_folded).
+ * (u->oow PF_FOLLOW_CSUM) records only its bytes (c_hi), and u->split is
+ * cleared (what the storage holds stays). The socket storage's mark
+ * (PF_FLOW_SPLIT) is decided here, under the lock, so that bytes of a
+ * head stored on one CPU while another frames that head whole are let go
+ * by whichever notes second: u->split made PF_FOLLOW_DROP where u's
+ * bytes were stored for a head the flow no longer waits at, or where u
+ * frames (or loses, or joins) the head on a marked flow -- the caller
+ * then lets go (TC; XDP has no socket storage). Returns 0, or -1 if
+ * another CPU committed a splice since a was read, or a mixes two
+ * states: p was translated with offsets the entry does not hold and must
+ * be dropped (its sender sends it again; see struct pf_flow). A side the
+ * connection has moved far past its splice is folded (pf_flow_fold,
+ * counted flow_folded; decided from the entry, whatever p).
  *
  * a is an unlocked copy (pf_flow_peek): a commit on another CPU while
  * it was read can leave it fields of two states, gen the new one's. The
@@ -170,35 +171,47 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		goto out;
 	}
 	if (dir == PF_DIR_IN) {
-		/* a head's start with a wrong checksum: the stack drops it,
-		 * and nothing in it is to be believed (not its ack, not its
-		 * FIN) -- nothing recorded, not the time; nothing let go (a
-		 * copy on a marked flow: PF_FOLLOW_DROP) */
-		if (u->oow == PF_FOLLOW_CSUM) {
-			u->split = 0;
-			goto out;
-		}
 		/* past the socket's window: the kernel drops it unread */
-		if (u->oow)
+		if (u->oow && u->oow != PF_FOLLOW_CSUM)
 			goto client_end;
-		if ((p->tflags & PF_TCPF_ACK) && pf_acks_resp(f, a, p->ack))
-			f->resp_acked = 1;
 		if (p->pay_len) {
 			if (!(f->hi & PF_FLOW_C_HI) || pf_after(end, f->c_hi))
 				f->c_hi = end;
 			f->hi |= PF_FLOW_C_HI;
 		}
+		/* a head's start with a wrong checksum: the stack drops it,
+		 * and nothing else in it is to be believed (not its ack, not
+		 * its FIN) -- not recorded, nor the time; nothing let go (a
+		 * copy on a marked flow: PF_FOLLOW_DROP). Its bytes are in
+		 * c_hi all the same: the verdict is ours (at XDP, before the
+		 * driver's), and a copy the stack took after all may wait in
+		 * the socket's backlog -- a copy at c_next is then passed
+		 * (pass_not_next), never answered (review M1) */
+		if (u->oow == PF_FOLLOW_CSUM) {
+			u->split = 0;
+			goto out;
+		}
+		if ((p->tflags & PF_TCPF_ACK) && pf_acks_resp(f, a, p->ack))
+			f->resp_acked = 1;
 		/* bytes stored for the head at a->c_next: the flow marked
 		 * only if it still waits there; else another copy framed (or
 		 * lost) that head on another CPU after this one stored them,
-		 * and read no mark -- this one lets them go (PF_FOLLOW_DROP) */
+		 * and read no mark -- this one lets them go (PF_FOLLOW_DROP).
+		 * Let go of that head (a join's PF_FOLLOW_LET_GO, before this
+		 * note; PF_FOLLOW_DROP, after it): its mark cleared -- and,
+		 * set, bytes a copy of its first segment stored for it on
+		 * another CPU since the join read the storage are let go too
+		 * (PF_FOLLOW_DROP finds them, or nothing). A newer head's mark
+		 * (c_next moved on) stays (review L1) */
 		if (u->split == PF_FOLLOW_STORED) {
 			if ((f->state & PF_FS_FRAMED) && f->c_next == a->c_next)
 				f->hi |= PF_FLOW_SPLIT;
 			else
 				u->split = PF_FOLLOW_DROP;
-		} else if (u->split) {
-			f->hi &= ~PF_FLOW_SPLIT; /* let go, or to be */
+		} else if (u->split && f->c_next == a->c_next) {
+			if (f->hi & PF_FLOW_SPLIT)
+				u->split = PF_FOLLOW_DROP;
+			f->hi &= ~PF_FLOW_SPLIT;
 		}
 		/* a new request: its end is the next boundary, and it has
 		 * no answer yet -- unless the framing is lost (not

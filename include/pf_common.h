@@ -125,7 +125,7 @@ enum pf_tok_kind {
 	X(SPLIT_JOINED,        "split request heads completed and followed (the framing kept)") \
 	X(SPLIT_AHEAD,         "segments that came before the bytes in front of them (lost, reordered) while a request head was awaited: kept for the head's join") \
 	X(SPLIT_LOST,          "split request heads not followed (not understood, over the kernel limit, a second head behind): framing lost") \
-	X(SPLIT_LEFT,          "bytes of a request head held in a socket's storage left there (until its next split head or its close): the head framed whole at XDP, which cannot let them go, as TC stored them on another CPU or with no metadata room to hand it over") \
+	X(SPLIT_LEFT,          "request heads framed whole at XDP on a flow marked as holding bytes in the socket's storage, which XDP cannot let go (TC stored them on another CPU meanwhile, or no metadata room to hand it over): what it holds stays until the next split head or the close") \
 	X(FOLLOW_CSUM,         "client segments of a tracked connection starting a request head with a bad TCP checksum: translated, nothing framed or noted (the stack drops them; their retransmission is framed)") \
 	X(PASS_NOT_BOUNDARY,   "not where the next request starts (body bytes, a gap)") \
 	X(PASS_SPLICE_PENDING, "previous splice not yet acknowledged") \

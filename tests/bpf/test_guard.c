@@ -312,7 +312,7 @@ static void t_split_head_whole_copy_lets_go(const void *arg)
  * head; b, finding the mark under the flow's lock (at XDP, which has no
  * socket storage, they stay: split_left). Before, both missed it: a
  * marked the flow at the head b had framed, and the bytes stayed in the
- * socket's storage (~16 KiB charged to optmem_max) until it closed
+ * socket's storage (~8 KiB, a 16 KiB allocation) until it closed
  * (review LOW-2). The head is followed either way. */
 static void t_split_hold_race_whole_copy(const void *arg)
 {
@@ -365,6 +365,62 @@ static void t_split_hold_race_whole_copy(const void *arg)
 		     left ? "not left (XDP cannot let go)" : "still stored", sp.n, sp.o_n))
 		return;
 	if (!H_CHECK(h_flow(&a, &fl), "no flow entry") ||
+	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT) && fl.c_next == cs + W,
+		     "flow hi %#x, c_next %u (want no PF_FLOW_SPLIT, c_next %u)", fl.hi, fl.c_next,
+		     cs + W))
+		return;
+	if (server_data(&c, ss, cs - c.L + W, OK_200))
+		preflight_answered(&c, cs + W, ss + (__u32)strlen(OK_200),
+				   "the preflight after the head's answer");
+}
+
+/* A split head's first segment held (the flow marked), then its rest
+ * (j) joins it -- the storage let go before j is noted -- while, on
+ * another CPU, a copy of the first segment (f2) is held again in a fresh
+ * value and noted first, marking the flow at the head j frames: j,
+ * stopped after its framing follow (PF_TP_XLATE_FOLLOWED), finds the
+ * mark under the flow's lock and lets f2's bytes go too. Before, j's
+ * let-go cleared the mark and f2's bytes stayed in the socket's storage
+ * until it closed (review L1 of the LOW-2 mend). */
+static void t_split_join_race_first_again(void)
+{
+	static const char rest[] = "mple.com\r\n\r\n";
+	const __u32 W = (__u32)(strlen(split1) + strlen(rest));
+	const struct h_delta df[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(SPLIT_HELD, 1),
+		H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	const struct h_delta dj[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(SPLIT_JOINED, 1),
+		H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct pkt_spec f2, j;
+	struct h_run rf, rj;
+	struct pf_split sp;
+	struct pf_flow fl;
+	struct conn c;
+	__u32 cs, ss;
+
+	if (!spliced(&c, &cs, &ss) ||
+	    !client_seg(&c, cs, ss, split1, PF_STAT_PASS_NOT_OPTIONS, PF_STAT_SPLIT_HELD, false))
+		return;
+	conn_cseg(&j, &c, cs + (__u32)strlen(split1), ss + c.R, rest);
+	conn_cseg(&f2, &c, cs, ss + c.R, split1);
+	if (!h_pause_start(h_in, &j, PF_TP_XLATE_FOLLOWED))
+		return;
+	h_run_spec(h_in, &f2, NULL, &rf);
+	if (!h_pause_finish(&rj))
+		return;
+	if (!H_EQ(rf.verdict, H_PASS, "the first segment's copy's verdict") ||
+	    !h_check_deltas(&rf, df) || !H_EQ(rj.verdict, H_PASS, "the rest's verdict") ||
+	    !h_check_deltas(&rj, dj))
+		return;
+	if (!h_split_read(&sp) ||
+	    !H_CHECK(!sp.n && !sp.o_n,
+		     "bytes held again by the first segment's copy still stored after the join "
+		     "(n %u, piece %u)", sp.n, sp.o_n))
+		return;
+	if (!H_CHECK(h_flow(&j, &fl), "no flow entry") ||
 	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT) && fl.c_next == cs + W,
 		     "flow hi %#x, c_next %u (want no PF_FLOW_SPLIT, c_next %u)", fl.hi, fl.c_next,
 		     cs + W))
@@ -514,14 +570,20 @@ static void t_split_head_bad_csum(void)
  * starts (req, counted stat: a GET's pass_not_options, a preflight's
  * pass_csum) frames nothing (follow_csum) -- the stack drops it -- and its
  * retransmission is framed as usual: a GET's answer, then the preflight
- * after it, answered; a preflight answered itself. Before, the copy lost
- * the connection's framing, and every later preflight on it went to the
- * app (pass_framing; review LOW-8). */
+ * after it, answered. A preflight's retransmission goes to the app
+ * (pass_not_next: the bad copy's bytes are in c_hi, as the stack may take
+ * a copy our sum refused -- at XDP the verdict is ours, before the
+ * driver's; review M1), and the preflight after the app's answer is
+ * answered. Before, the copy lost the connection's framing, and every
+ * later preflight on it went to the app (pass_framing; review LOW-8). */
 static void bad_csum_head(const char *req, int stat)
 {
+	static const struct h_delta d_next[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_NEXT, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
 	const __u32 O = (__u32)strlen(OK_200);
+	struct pkt_spec in, want;
 	struct pf_flow fl;
-	struct pkt_spec in;
 	struct conn c;
 	__u32 cs, ss;
 
@@ -534,14 +596,23 @@ static void bad_csum_head(const char *req, int stat)
 		     "the bad copy lost or moved the framing (state %#x, c_next %u, want %u)", fl.state,
 		     fl.c_next, cs))
 		return;
+	if (!H_CHECK((fl.hi & PF_FLOW_C_HI) && fl.c_hi == cs + (__u32)strlen(req),
+		     "the bad copy's bytes not in c_hi (hi %#x, c_hi %u, want %u)", fl.hi, fl.c_hi,
+		     cs + (__u32)strlen(req)))
+		return;
 	if (stat == PF_STAT_PASS_CSUM) {
-		preflight_answered(&c, cs, ss, "the preflight's retransmission");
+		/* (XDP hands it to TC, which passes it) */
+		want = in;
+		want.seq = cs - c.L;
+		want.ack = ss;
+		if (!conn_expect_to_tc(&in, &want, d_next))
+			return;
+	} else if (!client_data(&c, cs, ss, req, stat)) {
 		return;
 	}
-	if (client_data(&c, cs, ss, req, stat) &&
-	    server_data(&c, ss, cs - c.L + (__u32)strlen(req), OK_200))
+	if (server_data(&c, ss, cs - c.L + (__u32)strlen(req), OK_200))
 		preflight_answered(&c, cs + (__u32)strlen(req), ss + O,
-				   "the preflight after the GET's answer");
+				   "the preflight after the app's answer");
 }
 
 static void t_bad_csum_get(void)
@@ -966,6 +1037,8 @@ void test_guard(void)
 	h_case("guard_bad_checksum_get_framing_kept", t_bad_csum_get);
 	h_case("guard_bad_checksum_preflight_framing_kept", t_bad_csum_preflight);
 	h_case("guard_split_head_bad_whole_copy_keeps_hold", t_split_head_bad_whole_copy);
+	h_case("guard_split_join_first_segment_again_meanwhile_lets_go",
+	       t_split_join_race_first_again);
 	h_case("guard_split_head_first_segment_again_followed", t_split_head_dup_first);
 	h_case("guard_split_head_malformed_framing_lost", t_split_head_bad_lost);
 	h_case_p("guard_split_head_after_its_rest_followed", t_split_order, &so_rest_first);
