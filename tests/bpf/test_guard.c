@@ -303,6 +303,36 @@ static void t_split_head_whole_copy_lets_go(const void *arg)
 				   "the preflight after the head's answer");
 }
 
+/* s1 through the current ingress on a second CPU, stopped after its
+ * framing follow (PF_TP_XLATE_FOLLOWED, before its flow note), s2 run
+ * meanwhile, then s1 let go on: their runs in r1 and r2. */
+static bool race_followed(const struct pkt_spec *s1, struct h_run *r1,
+			  const struct pkt_spec *s2, struct h_run *r2)
+{
+	if (!h_pause_start(h_in, s1, PF_TP_XLATE_FOLLOWED))
+		return false;
+	h_run_spec(h_in, s2, NULL, r2);
+	return h_pause_finish(r1);
+}
+
+/* The flow of in (c's, at client seq cs) framed the head of W bytes
+ * there whole -- c_next past it, no PF_FLOW_SPLIT mark left -- and the
+ * preflight after the app's answer to it is answered. */
+static void head_framed_then_answered(const struct conn *c, const struct pkt_spec *in,
+				      __u32 cs, __u32 ss, __u32 W)
+{
+	struct pf_flow fl;
+
+	if (!H_CHECK(h_flow(in, &fl), "no flow entry") ||
+	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT) && fl.c_next == cs + W,
+		     "flow hi %#x, c_next %u (want no PF_FLOW_SPLIT, c_next %u)", fl.hi, fl.c_next,
+		     cs + W))
+		return;
+	if (server_data(c, ss, cs - c->L + W, OK_200))
+		preflight_answered(c, cs + W, ss + (__u32)strlen(OK_200),
+				   "the preflight after the head's answer");
+}
+
 /* A split head's first segment (a) and a whole copy of the head (b, the
  * client's retransmission collapsed into one segment) on two CPUs: one
  * stopped after its framing follow (PF_TP_XLATE_FOLLOWED) -- a with its
@@ -330,7 +360,6 @@ static void t_split_hold_race_whole_copy(const void *arg)
 	struct pkt_spec a, b;
 	struct h_run ra, rb;
 	struct pf_split sp;
-	struct pf_flow fl;
 	char whole[128];
 	struct conn c;
 	__u32 cs, ss, W;
@@ -343,19 +372,8 @@ static void t_split_hold_race_whole_copy(const void *arg)
 	h_set_sock(&si);
 	conn_cseg(&a, &c, cs, ss + c.R, split1);
 	conn_cseg(&b, &c, cs, ss + c.R, whole);
-	if (!arg) {
-		if (!h_pause_start(h_in, &a, PF_TP_XLATE_FOLLOWED))
-			return;
-		h_run_spec(h_in, &b, NULL, &rb);
-		if (!h_pause_finish(&ra))
-			return;
-	} else {
-		if (!h_pause_start(h_in, &b, PF_TP_XLATE_FOLLOWED))
-			return;
-		h_run_spec(h_in, &a, NULL, &ra);
-		if (!h_pause_finish(&rb))
-			return;
-	}
+	if (!(arg ? race_followed(&b, &rb, &a, &ra) : race_followed(&a, &ra, &b, &rb)))
+		return;
 	if (!H_EQ(ra.verdict, H_PASS, "the first segment's verdict") || !h_check_deltas(&ra, da) ||
 	    !H_EQ(rb.verdict, H_PASS, "the whole copy's verdict") || !h_check_deltas(&rb, db))
 		return;
@@ -364,14 +382,7 @@ static void t_split_hold_race_whole_copy(const void *arg)
 		     "bytes %s after the head was framed whole on another CPU (n %u, piece %u)",
 		     left ? "not left (XDP cannot let go)" : "still stored", sp.n, sp.o_n))
 		return;
-	if (!H_CHECK(h_flow(&a, &fl), "no flow entry") ||
-	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT) && fl.c_next == cs + W,
-		     "flow hi %#x, c_next %u (want no PF_FLOW_SPLIT, c_next %u)", fl.hi, fl.c_next,
-		     cs + W))
-		return;
-	if (server_data(&c, ss, cs - c.L + W, OK_200))
-		preflight_answered(&c, cs + W, ss + (__u32)strlen(OK_200),
-				   "the preflight after the head's answer");
+	head_framed_then_answered(&c, &a, cs, ss, W);
 }
 
 /* A split head's first segment held (the flow marked), then its rest
@@ -397,7 +408,6 @@ static void t_split_join_race_first_again(void)
 	struct pkt_spec f2, j;
 	struct h_run rf, rj;
 	struct pf_split sp;
-	struct pf_flow fl;
 	struct conn c;
 	__u32 cs, ss;
 
@@ -406,10 +416,7 @@ static void t_split_join_race_first_again(void)
 		return;
 	conn_cseg(&j, &c, cs + (__u32)strlen(split1), ss + c.R, rest);
 	conn_cseg(&f2, &c, cs, ss + c.R, split1);
-	if (!h_pause_start(h_in, &j, PF_TP_XLATE_FOLLOWED))
-		return;
-	h_run_spec(h_in, &f2, NULL, &rf);
-	if (!h_pause_finish(&rj))
+	if (!race_followed(&j, &rj, &f2, &rf))
 		return;
 	if (!H_EQ(rf.verdict, H_PASS, "the first segment's copy's verdict") ||
 	    !h_check_deltas(&rf, df) || !H_EQ(rj.verdict, H_PASS, "the rest's verdict") ||
@@ -420,14 +427,7 @@ static void t_split_join_race_first_again(void)
 		     "bytes held again by the first segment's copy still stored after the join "
 		     "(n %u, piece %u)", sp.n, sp.o_n))
 		return;
-	if (!H_CHECK(h_flow(&j, &fl), "no flow entry") ||
-	    !H_CHECK(!(fl.hi & PF_FLOW_SPLIT) && fl.c_next == cs + W,
-		     "flow hi %#x, c_next %u (want no PF_FLOW_SPLIT, c_next %u)", fl.hi, fl.c_next,
-		     cs + W))
-		return;
-	if (server_data(&c, ss, cs - c.L + W, OK_200))
-		preflight_answered(&c, cs + W, ss + (__u32)strlen(OK_200),
-				   "the preflight after the head's answer");
+	head_framed_then_answered(&c, &j, cs, ss, W);
 }
 
 /* A segment far past the head at c_next (more than PF_REQ_MAX bytes on:
