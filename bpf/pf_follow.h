@@ -690,9 +690,9 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 		 * its body's first bytes, say) is let go -- TC's storage,
 		 * once the segment is noted (PF_FOLLOW_DROP). Before, only
 		 * a join let go: the rest stayed until the socket closed.
-		 * (Not for a wrong checksum: pf_flow_note clears the drop of
-		 * a PF_FOLLOW_CSUM copy, which XDP hands to TC for nothing) */
-		if (pf_split_passed(p, f) || (v->hi & PF_FLOW_SPLIT)) {
+		 * Not for a copy with a wrong checksum (PF_FOLLOW_CSUM): it
+		 * frames nothing, and what is held stays for the head */
+		if (u->oow != PF_FOLLOW_CSUM && (pf_split_passed(p, f) || (v->hi & PF_FLOW_SPLIT))) {
 			if (xdp)
 				return hand;
 			u->split = PF_FOLLOW_DROP;

@@ -126,8 +126,8 @@ static __always_inline int pf_fold_due(const struct pf_adj *a, const struct pf_p
  * the entry holds now. A client segment past the socket's receive
  * window (u->oow) records only FIN/RST and the time: the kernel drops it
  * unread (pf_client_oow); one starting a head with a wrong TCP checksum
- * (u->oow PF_FOLLOW_CSUM) records only its bytes (c_hi), and u->split is
- * cleared (what the storage holds stays). The socket storage's mark
+ * (u->oow PF_FOLLOW_CSUM, no u->split) records only its bytes (c_hi):
+ * what the storage holds stays. The socket storage's mark
  * (PF_FLOW_SPLIT) is decided here, under the lock, so that bytes of a
  * head stored on one CPU while another frames that head whole are let go
  * by whichever notes second: u->split made PF_FOLLOW_DROP where u's
@@ -181,16 +181,14 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		}
 		/* a head's start with a wrong checksum: the stack drops it,
 		 * and nothing else in it is to be believed (not its ack, not
-		 * its FIN) -- not recorded, nor the time; nothing let go (a
-		 * copy on a marked flow: PF_FOLLOW_DROP). Its bytes are in
+		 * its FIN) -- not recorded, nor the time; nothing let go
+		 * (pf_follow_client set no u->split for it). Its bytes are in
 		 * c_hi all the same: the verdict is ours (at XDP, before the
 		 * driver's), and a copy the stack took after all may wait in
 		 * the socket's backlog -- a copy at c_next is then passed
 		 * (pass_not_next), never answered (review M1) */
-		if (u->oow == PF_FOLLOW_CSUM) {
-			u->split = 0;
+		if (u->oow == PF_FOLLOW_CSUM)
 			goto out;
-		}
 		if ((p->tflags & PF_TCPF_ACK) && pf_acks_resp(f, a, p->ack))
 			f->resp_acked = 1;
 		/* bytes stored for the head at a->c_next: the flow marked
