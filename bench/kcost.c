@@ -685,7 +685,7 @@ static struct obj *load_obj(const char *file)
 		die("probe bpf_res_spin_lock: %s", strerror(-err));
 	o->skel->rodata->pf_flow_lock_plain = err;
 	/* the daemon's own sizing, installation and clock (user/maps.c) */
-	err = pf_maps_size(o->skel->obj, &c, 65536);
+	err = pf_maps_size(o->skel->obj, c.n_toks, 65536);
 	if (err)
 		die("size maps: %s", strerror(-err));
 	err = preflightd_test__load(o->skel);

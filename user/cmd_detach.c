@@ -269,7 +269,7 @@ int pf_cmd_detach(int argc, char **argv)
 		pr_warn("layout of the BPF object: %s", strerror(-err));
 		return 1;
 	}
-	if (pf_pin_lock(&pin, iface))
+	if (pf_pin_lock(&pin, iface, false))
 		return 1; /* a live instance: it drains and detaches itself on SIGTERM */
 	ifindex = if_nametoindex(iface);
 	err = pf_pin_inspect(&pin, &self, ifindex);

@@ -17,7 +17,7 @@
 #include "clock.h"
 #include "cmds.h"
 #include "iface.h"
-#include "kfeat.h"
+#include "load.h"
 #include "policy.h"
 #include "maps.h"
 #include "tc.h"
@@ -375,12 +375,13 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_slow sl = {};
 	struct pf_regex_set rs = {};
 	struct pf_prefill pre = { .fd = -1 };
+	struct pf_load ld = PF_LOAD_INIT;
 	struct ring_buffer *rb = NULL;
 	void *heap = NULL;
 	sigset_t set;
 	char status[160];
 	bool leave = false;   /* the programs and pins stay for the next instance */
-	int err, ifindex;
+	int err, ifindex, early = 0;
 
 	err = parse_run_opts(argc, argv, &o);
 	if (err)
@@ -407,6 +408,22 @@ int pf_cmd_run(int argc, char **argv)
 	}
 	/* start-up is one pass over a policy that may be large (heap.h) */
 	heap = pf_heap_grow();
+	libbpf_set_print(libbpf_log);
+	ld.iface = o.iface;
+	ld.ifindex = ifindex;
+	ld.max_flows = o.max_flows;
+	ld.drain_timeout = o.drain_timeout;
+	ld.xdp = o.xdp;
+	ld.shadow = o.shadow;
+	ld.cgroup = o.cgroup != NULL;
+	ld.pin = &pin;
+	ld.ofl = &ofl;
+	ld.pre = &pre;
+	/* a fresh start verifies the programs while the policy is read
+	 * (load.h); a lock not taken is taken, and said, once the policy is
+	 * found valid */
+	if (!pf_pin_lock(&pin, o.iface, true))
+		early = pf_load_start(&ld, o.policy);
 	err = pf_policy_load(o.policy, &pol, stderr);
 	if (!err) {
 		startup_mark(t0, "policy read");
@@ -415,72 +432,32 @@ int pf_cmd_run(int argc, char **argv)
 	if (!err)
 		err = pf_regex_set_build(&pol, &rs, stderr);
 	if (err)
-		goto out_policy;
+		goto out_destroy;
 	startup_mark(t0, "policy compiled");
-	err = pf_pin_lock(&pin, o.iface);
-	if (err)
-		goto out_policy;
-	libbpf_set_print(libbpf_log);
-	skel = preflightd_bpf__open();
-	if (!skel) {
-		err = -errno;
-		pr_warn("open BPF object: %s", strerror(errno));
-		goto out_unlock;
+	if (!pin.locked) {
+		err = pf_pin_lock(&pin, o.iface, false);
+		if (err)
+			goto out_destroy;
 	}
-	skel->rodata->pf_hash_seed = pf_hash_seed;
-	err = pf_kfeat_flow_lock(skel->obj, false);
-	if (err < 0) {
-		pr_warn("probe bpf_res_spin_lock: %s", strerror(-err));
-		goto out_destroy;
+	err = early ? pf_load_join(&ld, &comp, o.cgroup || comp.ofl_any) : 1;
+	if (err == 1) {
+		early = 0;
+		ld.n_toks = comp.n_toks;
+		ld.ofl_want = comp.ofl_any;
+		err = pf_load_programs(&ld, &comp);
 	}
-	skel->rodata->pf_flow_lock_plain = err;
-	err = pf_kfeat_xdp_meta();
-	if (err < 0) {
-		pr_warn("probe bpf_xdp_adjust_meta: %s", strerror(-err));
-		goto out_destroy;
-	}
-	skel->rodata->pf_xdp_no_meta = !err;
-	if (o.xdp && skel->rodata->pf_xdp_no_meta)
-		pr_info("xdp: this kernel refuses bpf_xdp_adjust_meta: XDP answers what it "
-			"can, TC ingress follows every other frame (counted xdp_to_tc)");
-	err = pf_maps_size(skel->obj, &comp, o.max_flows);
+	skel = ld.skel;
 	if (err)
 		goto out_destroy;
-	/* the XDP program is another object's (xdp.c: pf_xdp_load,
-	 * pf_xdp_attach), not this one's */
-	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
-	err = pf_pin_adopt(&pin, skel, ifindex);
-	if (!err && pin.handover) {
-		pf_detach_dead(&pin, o.iface, ifindex, o.drain_timeout);
-		pr_info("handed over: the previous version's programs and pins are gone; "
-			"starting clean");
-	} else if (!err && pin.left == PF_LEFT_STALE) {
-		/* its TC/XDP programs went with its interface; its pins and
-		 * the response offload's cgroup programs go now */
-		pf_detach_dead(&pin, o.iface, 0, 0);
-	}
-	if (!err)
-		err = pf_ofl_prepare(&ofl, &pin, skel, o.max_flows,
-				     o.cgroup || comp.ofl_any, o.shadow);
-	if (err)
-		goto out_destroy;
+	startup_mark(t0, early ? "TC programs verified (while the policy was read)" :
+			 "TC programs verified");
 	/* a dead instance's XDP program: adopted (pf_xdp_attach replaces it
 	 * atomically) or refused; its translation must not run on top of ours,
 	 * nor ours in XDP mode instead of its TC-mode one */
 	err = pf_xdp_prepare(&xdp, o.iface, ifindex, pin.dir, o.xdp, o.xdp_generic,
 			     pin.adopted ? bpf_map__fd(skel->maps.pf_flows) : -1);
-	/* the policy's strings go in while the verifier runs */
-	if (!err)
-		err = pf_maps_prefill(&pre, skel->obj, &comp);
 	if (err)
 		goto out_destroy;
-	err = preflightd_bpf__load(skel);
-	if (err) {
-		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
-			strerror(-err));
-		goto out_destroy;
-	}
-	startup_mark(t0, "TC programs verified");
 	err = pf_maps_get(skel->obj, &skel->bss->pf_cfg, &sl.m);
 	ofl.rules_fd = bpf_map__fd(skel->maps.pf_ofl_rules);
 	if (!err)
@@ -640,11 +617,8 @@ out_stop:
 				"in %s for the next instance to adopt", pin.dir);
 	}
 out_destroy:
-	pf_maps_prefill_join(&pre);   /* safe when never started */
-	preflightd_bpf__destroy(skel);
-out_unlock:
+	pf_load_discard(&ld);   /* safe when never started */
 	pf_pin_unlock(&pin);
-out_policy:
 	pf_regex_set_free(&rs);
 	pf_regex_set_free(&sl.rs);
 	pf_policy_free(&sl.pol);

@@ -16,26 +16,32 @@
 #include "log.h"
 
 /* See maps.h. */
-int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
-		 unsigned max_flows)
+unsigned pf_maps_tokens_max(unsigned n_toks)
 {
-	struct bpf_map *tok = bpf_object__find_map_by_name(obj, "pf_tokens");
-	struct bpf_map *learned = bpf_object__find_map_by_name(obj, "pf_learned");
-	struct bpf_map *flows = bpf_object__find_map_by_name(obj, "pf_flows");
-	unsigned per_slot = PF_TOKENS_HEADROOM * c->n_toks;
-	int err;
+	unsigned per_slot = PF_TOKENS_HEADROOM * n_toks;
 
-	if (!tok || !learned || !flows) {
-		pr_warn("size maps: %s", strerror(ENOENT));
-		return -ENOENT;
-	}
 	/* each slot may hold a policy PF_TOKENS_HEADROOM times this one's
 	 * size (PF_TOKENS_SLOT_MIN at least). BPF_F_NO_PREALLOC: room unused
 	 * costs only its hash buckets. The origins the slow path learns go
 	 * to pf_learned. */
 	if (per_slot < PF_TOKENS_SLOT_MIN)
 		per_slot = PF_TOKENS_SLOT_MIN;
-	err = bpf_map__set_max_entries(tok, 2 * per_slot);
+	return 2 * per_slot;
+}
+
+/* See maps.h. */
+int pf_maps_size(struct bpf_object *obj, unsigned n_toks, unsigned max_flows)
+{
+	struct bpf_map *tok = bpf_object__find_map_by_name(obj, "pf_tokens");
+	struct bpf_map *learned = bpf_object__find_map_by_name(obj, "pf_learned");
+	struct bpf_map *flows = bpf_object__find_map_by_name(obj, "pf_flows");
+	int err;
+
+	if (!tok || !learned || !flows) {
+		pr_warn("size maps: %s", strerror(ENOENT));
+		return -ENOENT;
+	}
+	err = bpf_map__set_max_entries(tok, pf_maps_tokens_max(n_toks));
 	if (!err)
 		err = bpf_map__set_max_entries(learned, PF_LEARN_MAX);
 	if (!err)
@@ -166,7 +172,7 @@ static void *prefill_main(void *arg)
 }
 
 /* See maps.h. */
-int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj, const struct pf_compiled *c)
+int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj)
 {
 	struct bpf_map *map = bpf_object__find_map_by_name(obj, "pf_tokens");
 	LIBBPF_OPTS(bpf_map_create_opts, o);
@@ -174,7 +180,6 @@ int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj, const struct p
 
 	memset(p, 0, sizeof(*p));
 	p->fd = -1;
-	p->c = c;
 	if (!map) {
 		pr_warn("create pf_tokens: %s", strerror(ENOENT));
 		return -ENOENT;
@@ -188,12 +193,23 @@ int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj, const struct p
 		return err;
 	}
 	err = bpf_map__reuse_fd(map, p->fd);
-	if (!err)
-		err = -pthread_create(&p->th, NULL, prefill_main, p);
 	if (err) {
-		pr_warn("fill pf_tokens: %s", strerror(-err));
+		pr_warn("create pf_tokens: %s", strerror(-err));
 		close(p->fd);
 		p->fd = -1;
+	}
+	return err;
+}
+
+/* See maps.h. */
+int pf_maps_prefill_fill(struct pf_prefill *p, const struct pf_compiled *c)
+{
+	int err;
+
+	p->c = c;
+	err = -pthread_create(&p->th, NULL, prefill_main, p);
+	if (err) {
+		pr_warn("fill pf_tokens: %s", strerror(-err));
 		return err;
 	}
 	p->started = 1;

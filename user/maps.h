@@ -21,7 +21,9 @@ struct bpf_object;
 #define PF_LEARN_MAX 65536
 
 /* pf_tokens room per slot: PF_TOKENS_HEADROOM times the startup
- * policy's strings, at least PF_TOKENS_SLOT_MIN. */
+ * policy's strings, at least PF_TOKENS_SLOT_MIN (sized before the policy
+ * is read, user/load.h: at least that, for as many strings as the file
+ * could hold). */
 #define PF_TOKENS_HEADROOM 4
 #define PF_TOKENS_SLOT_MIN 16384
 
@@ -35,11 +37,15 @@ struct pf_maps {
 	struct pf_config *cfg;     /* pf_cfg in the object's mmapped .bss */
 };
 
-/* Before load: size obj's maps for startup policy c (tokens: two slots
- * with headroom, see PF_TOKENS_HEADROOM; PF_LEARN_MAX learned origins;
- * max_flows flow entries). Returns 0 or -errno (message printed). */
-int pf_maps_size(struct bpf_object *obj, const struct pf_compiled *c,
-		 unsigned max_flows);
+/* pf_tokens' entries for a startup policy of n_toks strings: two slots,
+ * each PF_TOKENS_HEADROOM times n_toks, at least PF_TOKENS_SLOT_MIN. */
+unsigned pf_maps_tokens_max(unsigned n_toks);
+
+/* Before load: size obj's maps for a startup policy of n_toks strings
+ * (tokens: two slots with headroom, see PF_TOKENS_HEADROOM; PF_LEARN_MAX
+ * learned origins; max_flows flow entries). Returns 0 or -errno (message
+ * printed). */
+int pf_maps_size(struct bpf_object *obj, unsigned n_toks, unsigned max_flows);
 
 /* After load: fill m with obj's maps and cfg (its mmapped pf_cfg).
  * Returns 0 or -ENOENT (message printed). */
@@ -54,11 +60,13 @@ int pf_maps_install(const struct pf_maps *m, const struct pf_compiled *c);
 
 /* The startup install, its bulk while the verifier runs: pf_tokens is
  * never adopted from a previous instance, so before obj is loaded
- * pf_maps_prefill creates it (as pf_maps_size sized it, for obj to use)
- * and writes startup policy c's tokens into it on a thread of its own;
- * after the load, pf_maps_install_prefilled waits for that thread and
- * writes the rest as pf_maps_install does (all or nothing). A 100,000-
- * origin policy's tokens take about as long as a fifth of the load. */
+ * pf_maps_prefill creates it (as pf_maps_size sized it, for obj to use);
+ * pf_maps_prefill_fill writes startup policy c's tokens into it on a
+ * thread of its own, before or while obj loads (start-up may read the
+ * policy while it loads: user/load.h); after the load,
+ * pf_maps_install_prefilled waits for that thread and writes the rest as
+ * pf_maps_install does (all or nothing). A 100,000-origin policy's
+ * tokens take about as long as a fifth of the load. */
 struct pf_prefill {
 	pthread_t th;
 	int fd;                    /* the created map (obj holds its own fd) */
@@ -67,9 +75,14 @@ struct pf_prefill {
 	const struct pf_compiled *c;
 };
 
-/* Before load: create obj's pf_tokens and start writing c's tokens.
- * Returns 0 or -errno (message printed; nothing started). */
-int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj, const struct pf_compiled *c);
+/* Before load: create obj's pf_tokens. Returns 0 or -errno (message
+ * printed; p->fd -1). */
+int pf_maps_prefill(struct pf_prefill *p, struct bpf_object *obj);
+
+/* Start writing c's tokens into p's map (c must outlive
+ * pf_maps_prefill_join). Returns 0 or -errno (message printed; nothing
+ * started). */
+int pf_maps_prefill_fill(struct pf_prefill *p, const struct pf_compiled *c);
 
 /* Wait for the thread (if started) and close p's fd. Returns its error. */
 int pf_maps_prefill_join(struct pf_prefill *p);

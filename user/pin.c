@@ -108,7 +108,7 @@ int pf_trace_orphan_off(const char *dir, int ctl_fd)
 	return done;
 }
 
-int pf_pin_lock(struct pf_pin *p, const char *iface)
+int pf_pin_lock(struct pf_pin *p, const char *iface, bool quiet)
 {
 	int err;
 
@@ -119,11 +119,14 @@ int pf_pin_lock(struct pf_pin *p, const char *iface)
 	snprintf(p->clsact, sizeof(p->clsact), "%s/%s.clsact", PF_LOCK_ROOT, iface);
 	if (mkdir(PF_LOCK_ROOT, 0755) && errno != EEXIST) {
 		err = -errno;
-		pr_warn("mkdir %s: %s", PF_LOCK_ROOT, strerror(errno));
+		if (!quiet)
+			pr_warn("mkdir %s: %s", PF_LOCK_ROOT, strerror(errno));
 		return err;
 	}
 	err = pf_lock_file(p->lock);
 	if (err < 0) {
+		if (quiet)
+			return err;
 		if (err == -EBUSY)
 			pr_warn("another preflightd is already running on %s; "
 				"stop it first (SIGTERM) or use another interface", iface);

@@ -61,9 +61,9 @@ void pf_lock_release(const char *path, int fd);
 int pf_trace_lock(const char *dir);
 int pf_trace_orphan_off(const char *dir, int ctl_fd);
 
-/* Take the per-interface lock; -EBUSY (message printed) if another
- * preflightd serves iface. */
-int pf_pin_lock(struct pf_pin *p, const char *iface);
+/* Take the per-interface lock; -EBUSY if another preflightd serves
+ * iface. Unless quiet, a failure's message is printed. */
+int pf_pin_lock(struct pf_pin *p, const char *iface, bool quiet);
 void pf_pin_unlock(struct pf_pin *p);
 
 /* Classify p->dir's state for ifindex against self (this build's layout):

@@ -183,6 +183,38 @@ int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs)
 	return err;
 }
 
+/* The occurrences of byte c in [p, p + n). */
+static size_t count_byte(const char *p, size_t n, char c)
+{
+	const char *e = p + n, *q;
+	size_t k = 0;
+
+	for (; (q = memchr(p, c, (size_t)(e - p))); p = q + 1)
+		k++;
+	return k;
+}
+
+/* See policy.h. */
+int pf_policy_hint(const char *file, struct pf_policy_hint *h)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = fopen(file, "rb");
+	int err;
+
+	memset(h, 0, sizeof(*h));
+	if (!f)
+		return -errno;
+	err = read_all(f, &buf, &len);
+	fclose(f);
+	if (err)
+		return err;
+	h->strings = 1 + count_byte(buf, len, '\n') + count_byte(buf, len, ',');
+	h->responses = memmem(buf, len, "responses", 9) != NULL;
+	free(buf);
+	return 0;
+}
+
 /* Free one list (its strings are in the policy's strbuf) and reset it. */
 static void free_list(struct pf_str_list *l)
 {

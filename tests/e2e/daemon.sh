@@ -10,7 +10,9 @@
 # connection stays byte-exact until it closes, then nothing is left;
 # SIGTERM with a spliced connection open: it stays byte-exact until it
 # closes, then preflightd exits leaving nothing behind; SIGHUP while
-# starting: ready all the same, then reloaded; a second SIGTERM
+# starting: ready all the same, then reloaded; a fresh start verifies
+# the programs while the policy is read, and a policy unlike the guess
+# made from its text is loaded again, ready all the same; a second SIGTERM
 # during a long drain resets the spliced connection (the client sees an
 # RST) and exits leaving nothing behind; policy reloads
 # (inotify and SIGHUP) under continuous load: no preflight lost or
@@ -314,6 +316,47 @@ case_sighup_starting() {
 	pf_case_result
 }
 
+# start_verbose POLICY LOG -- preflightd run -v in the background until
+# ready; its pid in VPID
+start_verbose() {
+	pf_exec_run "$PF_PREFLIGHTD" run -v --iface "$PF_IF_HOST" --policy "$1" "${PF_TC_ARGS[@]}" \
+		--mode "$MODE" >"$2" 2>&1 &
+	VPID=$!
+	PF_BG_PIDS+=("$VPID")
+	pf_wait_for_line "$2" '^preflightd: ready on ' "$PF_READY_SECS" "$VPID"
+}
+
+# A fresh start verifies the programs while the policy is read
+# (user/load.h), pf_tokens sized and the response offload's programs
+# chosen by a guess from the file's text. A policy the guess does not fit
+# (it names "responses", enabling the offload nowhere) is loaded again in
+# line: ready all the same, the mode's programs only, answering.
+case_start_guess() {
+	local log=$PF_WORK/start-guess.log pol=$PF_WORK/guess.yaml names want
+	pf_expect "a fresh start: ready" start_verbose "$POLICY" "$log"
+	pf_expect_match "... its programs verified while the policy was read" "$(cat "$log")" \
+		'TC programs verified \(while the policy was read\)'
+	pf_expect_eq "... answering" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	pf_bg_kill "$VPID" 15
+	{
+		echo "# responses: none inserted by this policy"
+		cat "$POLICY"
+	} >"$pol"
+	pf_expect "a policy unlike its guess: ready" start_verbose "$pol" "$log"
+	pf_expect_match "... loaded again in line" "$(cat "$log")" 'is not what was guessed'
+	pf_expect_not "... not said to be verified while the policy was read" \
+		grep -q 'while the policy was read' "$log"
+	names=$(held_progs "$VPID" | awk '$2 ~ /^pf_/ && $2 != "pf_gc_delete" { print $2 }' |
+		sort | tr '\n' ' ')
+	want="pf_tc_egress pf_tc_ingress "
+	[[ $MODE == tc ]] || want+="pf_xdp_ingress "
+	pf_expect_eq "... the mode's programs only (none of the offload's)" "$names" "$want"
+	pf_expect_eq "... answering" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	pf_bg_kill "$VPID" 15
+	nothing_left
+	pf_case_result
+}
+
 case_reload_under_load() {
 	local out i before_r before_f
 	before_r=$(pf_stat reloads)
@@ -574,6 +617,8 @@ main() {
 	pf_bg_kill "$PF_PFD_PID" 1
 	pf_case "[$MODE] SIGHUP while starting: ready all the same, then reloaded" \
 		case_sighup_starting
+	pf_case "[$MODE] a fresh start verifies while the policy is read; a wrong guess loads again" \
+		case_start_guess
 	start_pfd --drain-timeout 600
 	pf_case "[$MODE] a second SIGTERM ends the drain: the spliced connection reset" \
 		case_second_sigterm

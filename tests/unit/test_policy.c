@@ -782,6 +782,66 @@ static void test_big(void **state)
 	free(yaml);
 }
 
+/* ---- the start-up's guess (user/load.h) ---- */
+
+/* pf_policy_hint of yaml (through a file). */
+static struct pf_policy_hint hint_of(const char *yaml)
+{
+	char path[] = "/tmp/pf-hint-XXXXXX.yaml";
+	struct pf_policy_hint h;
+	int fd = mkstemps(path, 5);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
+	close(fd);
+	assert_int_equal(pf_policy_hint(path, &h), 0);
+	unlink(path);
+	return h;
+}
+
+/* Its strings bound the compiled policy's in block and flow lists, one
+ * or several to a line, and in flow mappings; an alias repeating a list
+ * under another key (another kind of string) goes past it, which start-up
+ * checks for; "responses" anywhere in the text, comments too, says the
+ * offload may be on. A file that cannot be read: its error. */
+static void test_hint(void **state)
+{
+	static const char *const fit[] = {
+		"ports: [443]\nrules:\n  - origins:\n      - https://a.example\n"
+		"      - https://b.example\n    methods:\n      - PUT\n",
+		"ports: [443]\nrules: [{origins: [https://a.example, https://b.example], "
+		"methods: [PUT, DELETE], headers: [x-a, x-b, x-c], hosts: [a.example]}]\n",
+		"ports: [443, 8443]\nrules:\n  - {origins: [https://a.example], methods: [PUT]}\n"
+		"  - origins: [https://b.example, 'https://*.c.example']\n    methods: [PUT]\n",
+	};
+	const char *alias = "ports: [443]\nrules:\n  - origins: [https://a.example]\n"
+		"    methods: &m [X-A, X-B, X-C, X-D, X-E, X-F, X-G, X-H, X-I, X-J]\n"
+		"    headers: *m\n";
+	struct pf_policy_hint h;
+	struct pf_policy pol;
+	struct pf_compiled c;
+	unsigned i;
+
+	(void)state;
+	for (i = 0; i < sizeof(fit) / sizeof(fit[0]); i++) {
+		h = hint_of(fit[i]);
+		load_compile(fit[i], 0, &pol, &c);
+		assert_true(c.n_toks <= h.strings);
+		assert_false(h.responses);
+		pf_compiled_free(&c);
+		pf_policy_free(&pol);
+	}
+	h = hint_of(alias);
+	load_compile(alias, 0, &pol, &c);
+	assert_int_equal(c.n_toks, 21);
+	assert_true(h.strings < c.n_toks);
+	pf_compiled_free(&c);
+	pf_policy_free(&pol);
+	assert_true(hint_of("# responses: not asked for\nports: [443]\n").responses);
+	assert_true(hint_of("rules:\n  - responses: true\n").responses);
+	assert_int_equal(pf_policy_hint("/nonexistent/p.yaml", &h), -ENOENT);
+}
+
 /* ---- sorting by hash ---- */
 
 /* Order of a reference sort: hash, then input position. */
@@ -1050,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(test_all_problems),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_big),
+		cmocka_unit_test(test_hint),
 		cmocka_unit_test(test_hsort),
 		cmocka_unit_test(test_cmd_check),
 		cmocka_unit_test(test_hash_collision),

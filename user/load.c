@@ -1,0 +1,158 @@
+/* load.c -- the TC object from open to loaded, in line or on a thread
+ * while the policy is read (see load.h). */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <bpf/libbpf.h>
+#include "skel.h"
+#include "kfeat.h"
+#include "load.h"
+#include "log.h"
+
+/* See load.h. */
+int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
+{
+	struct preflightd_bpf *skel;
+	struct pf_pin *pin = l->pin;
+	int err;
+
+	skel = preflightd_bpf__open();
+	if (!skel) {
+		err = -errno;
+		pr_warn("open BPF object: %s", strerror(errno));
+		return err;
+	}
+	l->skel = skel;
+	skel->rodata->pf_hash_seed = pf_hash_seed;
+	err = pf_kfeat_flow_lock(skel->obj, false);
+	if (err < 0) {
+		pr_warn("probe bpf_res_spin_lock: %s", strerror(-err));
+		return err;
+	}
+	skel->rodata->pf_flow_lock_plain = err;
+	err = pf_kfeat_xdp_meta();
+	if (err < 0) {
+		pr_warn("probe bpf_xdp_adjust_meta: %s", strerror(-err));
+		return err;
+	}
+	skel->rodata->pf_xdp_no_meta = !err;
+	if (l->xdp && skel->rodata->pf_xdp_no_meta)
+		pr_info("xdp: this kernel refuses bpf_xdp_adjust_meta: XDP answers what it "
+			"can, TC ingress follows every other frame (counted xdp_to_tc)");
+	err = pf_maps_size(skel->obj, l->n_toks, l->max_flows);
+	if (err)
+		return err;
+	/* the XDP program is another object's (xdp.c: pf_xdp_load,
+	 * pf_xdp_attach), not this one's */
+	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
+	err = pf_pin_adopt(pin, skel, l->ifindex);
+	if (!err && pin->handover) {
+		pf_detach_dead(pin, l->iface, l->ifindex, l->drain_timeout);
+		pr_info("handed over: the previous version's programs and pins are gone; "
+			"starting clean");
+	} else if (!err && pin->left == PF_LEFT_STALE) {
+		/* its TC/XDP programs went with its interface; its pins and
+		 * the response offload's cgroup programs go now */
+		pf_detach_dead(pin, l->iface, 0, 0);
+	}
+	if (!err)
+		err = pf_ofl_prepare(l->ofl, pin, skel, l->max_flows, l->cgroup || l->ofl_want,
+				     l->shadow);
+	/* the policy's strings go in while the verifier runs */
+	if (!err)
+		err = pf_maps_prefill(l->pre, skel->obj);
+	if (!err && c)
+		err = pf_maps_prefill_fill(l->pre, c);
+	if (err)
+		return err;
+	/* pf_load_join may fill pf_tokens from here on */
+	pthread_mutex_lock(&l->mu);
+	l->created = true;
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	err = preflightd_bpf__load(skel);
+	if (err)
+		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
+			strerror(-err));
+	return err;
+}
+
+static void *load_main(void *arg)
+{
+	struct pf_load *l = arg;
+	int err = pf_load_programs(l, NULL);
+
+	pthread_mutex_lock(&l->mu);
+	l->err = err;
+	l->created = true;   /* or never will be: the waiter goes on */
+	pthread_cond_signal(&l->cv);
+	pthread_mutex_unlock(&l->mu);
+	return NULL;
+}
+
+/* See load.h. */
+int pf_load_start(struct pf_load *l, const char *policy)
+{
+	struct pf_policy_hint h;
+	struct stat st;
+
+	if (!stat(l->pin->dir, &st) || errno != ENOENT)
+		return 0;   /* something to adopt, settle or detach, or unsure */
+	if (pf_policy_hint(policy, &h) || h.strings > PF_LOAD_GUESS_MAX)
+		return 0;
+	l->n_toks = (unsigned)h.strings;
+	l->ofl_want = h.responses;
+	l->created = false;
+	l->err = 0;
+	if (pthread_create(&l->th, NULL, load_main, l))
+		return 0;
+	l->started = true;
+	return 1;
+}
+
+/* Wait for the thread to end; its error. */
+static int load_wait(struct pf_load *l)
+{
+	pthread_join(l->th, NULL);
+	l->started = false;
+	return l->err;
+}
+
+/* See load.h. */
+int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want)
+{
+	bool holds = pf_maps_tokens_max(c->n_toks) <= pf_maps_tokens_max(l->n_toks) &&
+		     ofl_want == (l->cgroup || l->ofl_want);
+	int err;
+
+	pthread_mutex_lock(&l->mu);
+	while (!l->created)
+		pthread_cond_wait(&l->cv, &l->mu);
+	err = l->err;
+	pthread_mutex_unlock(&l->mu);
+	/* (a failed thread made no map to fill: its error, once it ends) */
+	if (holds && !err && l->pre->fd >= 0 && pf_maps_prefill_fill(l->pre, c))
+		holds = false;
+	err = load_wait(l);
+	if (err)
+		return err;
+	if (holds)
+		return 0;
+	pr_debug("start-up: the policy (%u strings, offload %s) is not what was guessed "
+		 "(up to %u, offload %s): loading again", c->n_toks, ofl_want ? "on" : "off",
+		 l->n_toks, l->cgroup || l->ofl_want ? "on" : "off");
+	pf_load_discard(l);
+	return 1;
+}
+
+/* See load.h. */
+void pf_load_discard(struct pf_load *l)
+{
+	if (l->started)
+		load_wait(l);
+	pf_maps_prefill_join(l->pre);   /* safe when never started */
+	preflightd_bpf__destroy(l->skel);
+	l->skel = NULL;
+	l->created = false;
+	l->err = 0;
+}

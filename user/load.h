@@ -1,0 +1,91 @@
+/* User: `run`'s start-up -- the datapath object opened, sized, prepared and verified (cmd_run.c). */
+/*
+ * load.h -- the TC object (struct preflightd_bpf) from open to loaded,
+ * one way for every start, in line or on a thread of its own.
+ *
+ * Verifying the programs is most of start to ready (about 260 ms here);
+ * reading and compiling a 100,000-origin policy about 70-130 ms more.
+ * The load needs two things of the policy: pf_tokens' size (its strings)
+ * and whether the response offload's programs load. On a fresh start --
+ * nothing pinned for the interface, so nothing to adopt, settle or
+ * detach, none of whose effects may precede a policy found valid --
+ * pf_load_start guesses both from the file's text (pf_policy_hint) and
+ * loads on a thread while the caller reads the policy; pf_load_join then
+ * tells whether the guess holds for the compiled policy. If not (an
+ * alias repeating a list under another key; "responses" named but not
+ * enabled), the caller discards the object and loads it again in line:
+ * the same result, later. Messages are the same either way, apart from
+ * the verifier's, printed while the policy is read.
+ */
+#ifndef PF_LOAD_H
+#define PF_LOAD_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include "maps.h"
+#include "offload.h"
+#include "pin.h"
+
+struct preflightd_bpf;
+
+/* Files whose guessed strings exceed this load in line (pf_tokens' hash
+ * buckets, 16 bytes each, grow with the guess: 2^20 strings, 256 MiB). */
+#define PF_LOAD_GUESS_MAX (1u << 20)
+
+struct pf_load {
+	/* in (pf_load_programs; pf_load_start sets n_toks and ofl_want) */
+	const char *iface;
+	int ifindex;
+	unsigned max_flows;
+	unsigned drain_timeout;
+	bool xdp;              /* XDP mode (its program is xdp.c's object) */
+	bool shadow;
+	bool cgroup;           /* --cgroup: the offload's programs load */
+	unsigned n_toks;       /* pf_tokens sized for this many strings */
+	bool ofl_want;         /* the policy enables the response offload */
+	struct pf_pin *pin;    /* locked */
+	struct pf_ofl *ofl;
+	struct pf_prefill *pre;
+	/* out */
+	struct preflightd_bpf *skel;
+	/* pf_load_start's thread */
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool started;
+	bool created;          /* pf_tokens exists, or the thread is done */
+	int err;               /* the thread's: 0 or -errno */
+};
+
+/* A struct pf_load's initial value: the rest is the caller's to set. */
+#define PF_LOAD_INIT { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }
+
+/* Open the object, probe the kernel, size the maps for l->n_toks
+ * strings, adopt (or detach) what a previous instance left in l->pin,
+ * prepare the response offload, create pf_tokens (pf_maps_prefill),
+ * start writing c's tokens into it if c is not NULL, and load. l->skel
+ * is set once opened. Returns 0 or -errno (message printed; what was
+ * made is pf_load_discard's). */
+int pf_load_programs(struct pf_load *l, const struct pf_compiled *c);
+
+/* pf_load_programs on a thread, guessing n_toks and ofl_want from the
+ * policy file's text, if the start is a fresh one (l->pin->dir absent)
+ * and the guess within PF_LOAD_GUESS_MAX. Returns 1 if started, 0 if
+ * not (the caller loads in line once the policy is compiled). */
+int pf_load_start(struct pf_load *l, const char *policy);
+
+/* Started: once pf_tokens exists, if the guess holds for the compiled
+ * policy c (pf_tokens as large as c's strings need, pf_maps_tokens_max;
+ * ofl_want, what c and --cgroup ask of the response offload, the
+ * guessed one), start writing c's tokens while the rest loads; then
+ * wait for the thread. Returns 0 with l->skel
+ * loaded, 1 if the guess does not hold (l's object discarded: load in
+ * line), or the thread's -errno (message printed). */
+int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want);
+
+/* Wait for the thread if it was never joined, destroy l->skel and close
+ * pf_tokens' fd once the token fill is done (pf_maps_prefill_join).
+ * Safe on what was never started or opened; leaves l reusable. */
+void pf_load_discard(struct pf_load *l);
+
+#endif /* PF_LOAD_H */
