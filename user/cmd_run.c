@@ -434,7 +434,7 @@ int pf_cmd_run(int argc, char **argv)
 	if (err)
 		goto out_destroy;
 	startup_mark(t0, "policy compiled");
-	if (!pin.locked) {
+	if (!early && !pin.locked) {
 		err = pf_pin_lock(&pin, o.iface, false);
 		if (err)
 			goto out_destroy;
@@ -451,6 +451,9 @@ int pf_cmd_run(int argc, char **argv)
 		goto out_destroy;
 	startup_mark(t0, early ? "TC programs verified (while the policy was read)" :
 			 "TC programs verified");
+	if (o.xdp && skel->rodata->pf_xdp_no_meta)
+		pr_info("xdp: this kernel refuses bpf_xdp_adjust_meta: XDP answers what it "
+			"can, TC ingress follows every other frame (counted xdp_to_tc)");
 	/* a dead instance's XDP program: adopted (pf_xdp_attach replaces it
 	 * atomically) or refused; its translation must not run on top of ours,
 	 * nor ours in XDP mode instead of its TC-mode one */

@@ -11,7 +11,9 @@ void *pf_heap_grow(void);
  * go back to glibc's thresholds, in 4 KiB pages, and give the free heap
  * back to the kernel (a long-running process keeps no start-up peak).
  * Before the daemon's threads start: an arena they create then gets
- * glibc's padding, not the pass's. Safe to call again (NULL). */
+ * glibc's padding, not the pass's (start-up's load thread, user/load.h,
+ * runs during the pass: its arena is trimmed here, malloc_trim trims
+ * them all). Safe to call again (NULL). */
 void pf_heap_done(void *below, int daemon);
 
 #endif /* PF_HEAP_H */

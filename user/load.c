@@ -36,9 +36,6 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 		return err;
 	}
 	skel->rodata->pf_xdp_no_meta = !err;
-	if (l->xdp && skel->rodata->pf_xdp_no_meta)
-		pr_info("xdp: this kernel refuses bpf_xdp_adjust_meta: XDP answers what it "
-			"can, TC ingress follows every other frame (counted xdp_to_tc)");
 	err = pf_maps_size(skel->obj, l->n_toks, l->max_flows);
 	if (err)
 		return err;
@@ -110,6 +107,18 @@ int pf_load_start(struct pf_load *l, const char *policy)
 	return 1;
 }
 
+/* The hash buckets pf_tokens gets for n strings (BPF_F_NO_PREALLOC: all
+ * it allocates before entries go in): max_entries rounded up to a power
+ * of two, as the kernel does. */
+static unsigned long tokens_buckets(unsigned n)
+{
+	unsigned long max = pf_maps_tokens_max(n), b = 1;
+
+	while (b < max)
+		b <<= 1;
+	return b;
+}
+
 /* Wait for the thread to end; its error. */
 static int load_wait(struct pf_load *l)
 {
@@ -121,8 +130,12 @@ static int load_wait(struct pf_load *l)
 /* See load.h. */
 int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want)
 {
+	/* room for c's strings in as many buckets as c's own size gets:
+	 * the same memory (more room for a reload at most); the offload's
+	 * programs as pf_ofl_prepare would choose them for c */
 	bool holds = pf_maps_tokens_max(c->n_toks) <= pf_maps_tokens_max(l->n_toks) &&
-		     ofl_want == (l->cgroup || l->ofl_want);
+		     tokens_buckets(c->n_toks) == tokens_buckets(l->n_toks) &&
+		     (ofl_want || l->shadow) == (l->cgroup || l->ofl_want || l->shadow);
 	int err;
 
 	pthread_mutex_lock(&l->mu);
@@ -134,10 +147,10 @@ int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want)
 	if (holds && !err && l->pre->fd >= 0 && pf_maps_prefill_fill(l->pre, c))
 		holds = false;
 	err = load_wait(l);
-	if (err)
-		return err;
 	if (holds)
-		return 0;
+		return err;
+	/* (a failure of the guess's own, e.g. its map refused for memory,
+	 * is the in-line load's to have or not) */
 	pr_debug("start-up: the policy (%u strings, offload %s) is not what was guessed "
 		 "(up to %u, offload %s): loading again", c->n_toks, ofl_want ? "on" : "off",
 		 l->n_toks, l->cgroup || l->ofl_want ? "on" : "off");

@@ -11,11 +11,23 @@
  * detach, none of whose effects may precede a policy found valid --
  * pf_load_start guesses both from the file's text (pf_policy_hint) and
  * loads on a thread while the caller reads the policy; pf_load_join then
- * tells whether the guess holds for the compiled policy. If not (an
- * alias repeating a list under another key; "responses" named but not
- * enabled), the caller discards the object and loads it again in line:
- * the same result, later. Messages are the same either way, apart from
- * the verifier's, printed while the policy is read.
+ * tells whether the guess holds for the compiled policy: room for its
+ * strings in the hash buckets its own size would get (the same memory),
+ * the offload's programs as it asks. If not (an alias repeating a list
+ * under another key; many lines that hold no string, e.g. regex
+ * origins; "responses" named but not enabled), the caller discards the
+ * object and loads it again in line: the same maps and programs, later.
+ * The guessed map may leave a reload more room (PF_TOKENS_HEADROOM: at
+ * least). Not guessed: a file that is no regular file, a guess over
+ * PF_LOAD_GUESS_MAX, a lock busy at first.
+ *
+ * What differs for the caller: the probes and the verification run for
+ * a policy then found invalid too (its errors said after them); the
+ * thread's messages (libbpf's, the verifier's with -v) come while the
+ * policy is read; the probes run twice where the guess fails. The lock
+ * is held from before the policy is read (`detach` meanwhile refused).
+ * The thread's malloc arena is made under the policy pass's padding
+ * (heap.h): pf_heap_done's malloc_trim trims every arena.
  */
 #ifndef PF_LOAD_H
 #define PF_LOAD_H
@@ -28,9 +40,11 @@
 
 struct preflightd_bpf;
 
-/* Files whose guessed strings exceed this load in line (pf_tokens' hash
- * buckets, 16 bytes each, grow with the guess: 2^20 strings, 256 MiB). */
-#define PF_LOAD_GUESS_MAX (1u << 20)
+/* Files whose guessed strings exceed this load in line: pf_tokens' hash
+ * buckets (16 bytes each, pf_maps_tokens_max rounded up to a power of
+ * two) are allocated for the guess before the policy is known: 2^18
+ * strings, 2^21 entries, 32 MiB. */
+#define PF_LOAD_GUESS_MAX (1u << 18)
 
 struct pf_load {
 	/* in (pf_load_programs; pf_load_start sets n_toks and ofl_want) */

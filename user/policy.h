@@ -92,10 +92,12 @@ int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs);
 /* What start-up must guess of FILE before it is loaded (user/load.h):
  * strings, an upper bound of the list entries it holds (its lines plus
  * its commas, plus one: each entry ends a line or precedes a comma),
- * unless an alias repeats a list under another key (the compiled
- * policy's n_toks then may exceed it: start-up checks); responses, whether
- * it names the response offload's key anywhere (comments too). Returns
- * 0 or -errno (no message: loading the file says it). */
+ * unless an alias repeats a list under another key or lines end in CR
+ * alone (the compiled policy's n_toks then may exceed it: start-up
+ * checks); responses, whether it names the response offload's key
+ * anywhere (comments too). Returns 0, -ESPIPE if FILE is no regular file
+ * (read once only: a pipe's bytes would be gone for the load), or
+ * -errno (no message: loading the file says it). */
 struct pf_policy_hint {
 	size_t strings;
 	bool responses;

@@ -199,16 +199,22 @@ int pf_policy_hint(const char *file, struct pf_policy_hint *h)
 {
 	char *buf = NULL;
 	size_t len = 0;
+	struct stat st;
 	FILE *f = fopen(file, "rb");
 	int err;
 
 	memset(h, 0, sizeof(*h));
 	if (!f)
 		return -errno;
-	err = read_all(f, &buf, &len);
+	/* a pipe or FIFO read here would be gone (or block) for the load */
+	err = fstat(fileno(f), &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -ESPIPE;
+	if (!err)
+		err = read_all(f, &buf, &len);
 	fclose(f);
-	if (err)
+	if (err) {
+		free(buf);
 		return err;
+	}
 	h->strings = 1 + count_byte(buf, len, '\n') + count_byte(buf, len, ',');
 	h->responses = memmem(buf, len, "responses", 9) != NULL;
 	free(buf);

@@ -803,7 +803,8 @@ static struct pf_policy_hint hint_of(const char *yaml)
  * or several to a line, and in flow mappings; an alias repeating a list
  * under another key (another kind of string) goes past it, which start-up
  * checks for; "responses" anywhere in the text, comments too, says the
- * offload may be on. A file that cannot be read: its error. */
+ * offload may be on. A file that cannot be read: its error; a pipe (its
+ * bytes would be gone for the load): -ESPIPE, nothing read. */
 static void test_hint(void **state)
 {
 	static const char *const fit[] = {
@@ -840,6 +841,18 @@ static void test_hint(void **state)
 	assert_true(hint_of("# responses: not asked for\nports: [443]\n").responses);
 	assert_true(hint_of("rules:\n  - responses: true\n").responses);
 	assert_int_equal(pf_policy_hint("/nonexistent/p.yaml", &h), -ENOENT);
+	{
+		char path[64], buf[8];
+		int fd[2];
+
+		assert_int_equal(pipe(fd), 0);
+		assert_int_equal(write(fd[1], "ports: ", 7), 7);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd[0]);
+		assert_int_equal(pf_policy_hint(path, &h), -ESPIPE);
+		assert_int_equal(read(fd[0], buf, sizeof(buf)), 7);
+		close(fd[0]);
+		close(fd[1]);
+	}
 }
 
 /* ---- sorting by hash ---- */
