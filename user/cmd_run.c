@@ -378,6 +378,8 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_load ld = PF_LOAD_INIT;
 	struct ring_buffer *rb = NULL;
 	void *heap = NULL;
+	char *text = NULL;    /* the policy file's bytes, read once */
+	size_t text_len = 0;
 	sigset_t set;
 	char status[160];
 	bool leave = false;   /* the programs and pins stay for the next instance */
@@ -422,9 +424,13 @@ int pf_cmd_run(int argc, char **argv)
 	/* a fresh start verifies the programs while the policy is read
 	 * (load.h); a lock not taken is taken, and said, once the policy is
 	 * found valid */
-	if (!pf_pin_lock(&pin, o.iface, true))
-		early = pf_load_start(&ld, o.policy);
-	err = pf_policy_load(o.policy, &pol, stderr);
+	err = pf_policy_read_file(o.policy, &text, &text_len, stderr);
+	if (!err && !pf_pin_lock(&pin, o.iface, true))
+		early = pf_load_start(&ld, text, text_len);
+	if (!err)
+		err = pf_policy_load_mem(o.policy, text, text_len, &pol, stderr);
+	free(text);
+	text = NULL;
 	if (!err) {
 		startup_mark(t0, "policy read");
 		err = pf_policy_compile(&pol, 0, &comp, stderr);

@@ -88,14 +88,15 @@ static void *load_main(void *arg)
 }
 
 /* See load.h. */
-int pf_load_start(struct pf_load *l, const char *policy)
+int pf_load_start(struct pf_load *l, const char *text, size_t len)
 {
 	struct pf_policy_hint h;
 	struct stat st;
 
 	if (!stat(l->pin->dir, &st) || errno != ENOENT)
 		return 0;   /* something to adopt, settle or detach, or unsure */
-	if (pf_policy_hint(policy, &h) || h.strings > PF_LOAD_GUESS_MAX)
+	pf_policy_hint(text, len, &h);
+	if (h.strings > PF_LOAD_GUESS_MAX)
 		return 0;
 	l->n_toks = (unsigned)h.strings;
 	l->ofl_want = h.responses;

@@ -18,8 +18,9 @@
  * origins; "responses" named but not enabled), the caller discards the
  * object and loads it again in line: the same maps and programs, later.
  * The guessed map may leave a reload more room (PF_TOKENS_HEADROOM: at
- * least). Not guessed: a file that is no regular file, a guess over
- * PF_LOAD_GUESS_MAX, a lock busy at first.
+ * least). Not guessed: a guess over PF_LOAD_GUESS_MAX, a lock busy at
+ * first. The policy file is read once (pf_policy_read_file), before the
+ * thread starts, and loaded from those bytes.
  *
  * What differs for the caller: the probes and the verification run for
  * a policy then found invalid too (its errors said after them); the
@@ -83,10 +84,11 @@ struct pf_load {
 int pf_load_programs(struct pf_load *l, const struct pf_compiled *c);
 
 /* pf_load_programs on a thread, guessing n_toks and ofl_want from the
- * policy file's text, if the start is a fresh one (l->pin->dir absent)
- * and the guess within PF_LOAD_GUESS_MAX. Returns 1 if started, 0 if
- * not (the caller loads in line once the policy is compiled). */
-int pf_load_start(struct pf_load *l, const char *policy);
+ * policy's text (len bytes, as pf_policy_read_file read them), if the
+ * start is a fresh one (l->pin->dir absent) and the guess within
+ * PF_LOAD_GUESS_MAX. Returns 1 if started, 0 if not (the caller loads in
+ * line once the policy is compiled). */
+int pf_load_start(struct pf_load *l, const char *text, size_t len);
 
 /* Started: once pf_tokens exists, if the guess holds for the compiled
  * policy c (pf_tokens as large as c's strings need, pf_maps_tokens_max;

@@ -89,20 +89,27 @@ struct pf_policy {
  * -ENOENT) with "open FILE: strerror" printed. */
 int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs);
 
-/* What start-up must guess of FILE before it is loaded (user/load.h):
- * strings, an upper bound of the list entries it holds (its lines plus
- * its commas, plus one: each entry ends a line or precedes a comma),
- * unless an alias repeats a list under another key or lines end in CR
- * alone (the compiled policy's n_toks then may exceed it: start-up
- * checks); responses, whether it names the response offload's key
- * anywhere (comments too). Returns 0, -ESPIPE if FILE is no regular file
- * (read once only: a pipe's bytes would be gone for the load), or
- * -errno (no message: loading the file says it). */
+/* pf_policy_load in two steps, for a caller that looks at the text
+ * before it is loaded (user/load.h): read FILE whole into *buf (malloc'd,
+ * *len bytes; "open FILE: ..." or "read FILE: ..." printed to errs on
+ * failure, *buf NULL), then load and validate those bytes as FILE's.
+ * The file is read once, whatever it is (a pipe too). */
+int pf_policy_read_file(const char *file, char **buf, size_t *len, FILE *errs);
+int pf_policy_load_mem(const char *file, const char *buf, size_t len, struct pf_policy *pol,
+		       FILE *errs);
+
+/* What start-up must guess of a policy's text buf before it is loaded
+ * (user/load.h): strings, an upper bound of the list entries it holds
+ * (its lines plus its commas, plus one: each entry ends a line or
+ * precedes a comma), unless an alias repeats a list under another key
+ * or lines end in CR alone (the compiled policy's n_toks then may exceed
+ * it: start-up checks); responses, whether it names the response
+ * offload's key anywhere (comments too). */
 struct pf_policy_hint {
 	size_t strings;
 	bool responses;
 };
-int pf_policy_hint(const char *file, struct pf_policy_hint *h);
+void pf_policy_hint(const char *buf, size_t len, struct pf_policy_hint *h);
 
 /* Same from a string (tests); name is used in messages. */
 int pf_policy_load_string(const char *name, const char *yaml,

@@ -156,16 +156,14 @@ static int read_all(FILE *f, char **buf, size_t *len)
 	}
 }
 
-/* See policy.h. The whole file is read first so reader errors (bad
- * UTF-8) can be placed by line and column too. */
-int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs)
+/* See policy.h. */
+int pf_policy_read_file(const char *file, char **buf, size_t *len, FILE *errs)
 {
-	char *buf = NULL;
-	size_t len = 0;
 	FILE *f;
 	int err;
 
-	memset(pol, 0, sizeof(*pol));
+	*buf = NULL;
+	*len = 0;
 	f = fopen(file, "rb");
 	if (!f) {
 		err = -errno;
@@ -173,13 +171,37 @@ int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs)
 			fprintf(errs, "open %s: %s\n", file, strerror(-err));
 		return err;
 	}
-	err = read_all(f, &buf, &len);
+	err = read_all(f, buf, len);
 	if (err && err != -ENOMEM && errs)
 		fprintf(errs, "read %s: %s\n", file, strerror(-err));
+	fclose(f);
+	if (err) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return err;
+}
+
+/* See policy.h. */
+int pf_policy_load_mem(const char *file, const char *buf, size_t len, struct pf_policy *pol,
+		       FILE *errs)
+{
+	return load(file, buf, len, pol, errs);
+}
+
+/* See policy.h. The whole file is read first so reader errors (bad
+ * UTF-8) can be placed by line and column too. */
+int pf_policy_load(const char *file, struct pf_policy *pol, FILE *errs)
+{
+	char *buf;
+	size_t len;
+	int err;
+
+	memset(pol, 0, sizeof(*pol));
+	err = pf_policy_read_file(file, &buf, &len, errs);
 	if (!err)
 		err = load(file, buf, len, pol, errs);
 	free(buf);
-	fclose(f);
 	return err;
 }
 
@@ -195,30 +217,10 @@ static size_t count_byte(const char *p, size_t n, char c)
 }
 
 /* See policy.h. */
-int pf_policy_hint(const char *file, struct pf_policy_hint *h)
+void pf_policy_hint(const char *buf, size_t len, struct pf_policy_hint *h)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-	FILE *f = fopen(file, "rb");
-	int err;
-
-	memset(h, 0, sizeof(*h));
-	if (!f)
-		return -errno;
-	/* a pipe or FIFO read here would be gone (or block) for the load */
-	err = fstat(fileno(f), &st) ? -errno : S_ISREG(st.st_mode) ? 0 : -ESPIPE;
-	if (!err)
-		err = read_all(f, &buf, &len);
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
 	h->strings = 1 + count_byte(buf, len, '\n') + count_byte(buf, len, ',');
 	h->responses = memmem(buf, len, "responses", 9) != NULL;
-	free(buf);
-	return 0;
 }
 
 /* Free one list (its strings are in the policy's strbuf) and reset it. */

@@ -784,18 +784,12 @@ static void test_big(void **state)
 
 /* ---- the start-up's guess (user/load.h) ---- */
 
-/* pf_policy_hint of yaml (through a file). */
+/* pf_policy_hint of yaml. */
 static struct pf_policy_hint hint_of(const char *yaml)
 {
-	char path[] = "/tmp/pf-hint-XXXXXX.yaml";
 	struct pf_policy_hint h;
-	int fd = mkstemps(path, 5);
 
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, yaml, strlen(yaml)), (ssize_t)strlen(yaml));
-	close(fd);
-	assert_int_equal(pf_policy_hint(path, &h), 0);
-	unlink(path);
+	pf_policy_hint(yaml, strlen(yaml), &h);
 	return h;
 }
 
@@ -803,8 +797,8 @@ static struct pf_policy_hint hint_of(const char *yaml)
  * or several to a line, and in flow mappings; an alias repeating a list
  * under another key (another kind of string) goes past it, which start-up
  * checks for; "responses" anywhere in the text, comments too, says the
- * offload may be on. A file that cannot be read: its error; a pipe (its
- * bytes would be gone for the load): -ESPIPE, nothing read. */
+ * offload may be on. The text comes from pf_policy_read_file, which
+ * reads a file once, whatever it is (a pipe too), and says why not. */
 static void test_hint(void **state)
 {
 	static const char *const fit[] = {
@@ -840,18 +834,27 @@ static void test_hint(void **state)
 	pf_policy_free(&pol);
 	assert_true(hint_of("# responses: not asked for\nports: [443]\n").responses);
 	assert_true(hint_of("rules:\n  - responses: true\n").responses);
-	assert_int_equal(pf_policy_hint("/nonexistent/p.yaml", &h), -ENOENT);
 	{
-		char path[64], buf[8];
+		char path[64], *buf, *errs = NULL;
+		size_t len, elen;
+		FILE *f = open_memstream(&errs, &elen);
 		int fd[2];
 
 		assert_int_equal(pipe(fd), 0);
-		assert_int_equal(write(fd[1], "ports: ", 7), 7);
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd[0]);
-		assert_int_equal(pf_policy_hint(path, &h), -ESPIPE);
-		assert_int_equal(read(fd[0], buf, sizeof(buf)), 7);
-		close(fd[0]);
+		assert_int_equal(write(fd[1], "ports: [443]\n", 13), 13);
 		close(fd[1]);
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd[0]);
+		assert_int_equal(pf_policy_read_file(path, &buf, &len, f), 0);
+		assert_int_equal(len, 13);
+		assert_memory_equal(buf, "ports: [443]\n", 13);
+		free(buf);
+		close(fd[0]);
+		assert_int_equal(pf_policy_read_file("/nonexistent/p.yaml", &buf, &len, f),
+				 -ENOENT);
+		assert_null(buf);
+		fclose(f);
+		assert_string_equal(errs, "open /nonexistent/p.yaml: No such file or directory\n");
+		free(errs);
 	}
 }
 
