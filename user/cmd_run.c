@@ -445,7 +445,7 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_destroy;
 	}
-	err = early ? pf_load_join(&ld, &comp, o.cgroup || comp.ofl_any) : 1;
+	err = early ? pf_load_join(&ld, &comp) : 1;
 	if (err == 1) {
 		early = 0;
 		ld.n_toks = comp.n_toks;

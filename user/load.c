@@ -9,6 +9,13 @@
 #include "load.h"
 #include "log.h"
 
+/* Does --cgroup or a policy wishing so (policy) load the response
+ * offload's programs? (--shadow loads them whatever it says.) */
+static bool ofl_wanted(const struct pf_load *l, bool policy)
+{
+	return l->cgroup || policy;
+}
+
 /* See load.h. */
 int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 {
@@ -53,7 +60,7 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 		pf_detach_dead(pin, l->iface, 0, 0);
 	}
 	if (!err)
-		err = pf_ofl_prepare(l->ofl, pin, skel, l->max_flows, l->cgroup || l->ofl_want,
+		err = pf_ofl_prepare(l->ofl, pin, skel, l->max_flows, ofl_wanted(l, l->ofl_want),
 				     l->shadow);
 	/* the policy's strings go in while the verifier runs */
 	if (!err)
@@ -129,14 +136,15 @@ static int load_wait(struct pf_load *l)
 }
 
 /* See load.h. */
-int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want)
+int pf_load_join(struct pf_load *l, const struct pf_compiled *c)
 {
 	/* room for c's strings in as many buckets as c's own size gets:
 	 * the same memory (more room for a reload at most); the offload's
 	 * programs as pf_ofl_prepare would choose them for c */
+	bool ofl_want = ofl_wanted(l, c->ofl_any);
 	bool holds = pf_maps_tokens_max(c->n_toks) <= pf_maps_tokens_max(l->n_toks) &&
 		     tokens_buckets(c->n_toks) == tokens_buckets(l->n_toks) &&
-		     (ofl_want || l->shadow) == (l->cgroup || l->ofl_want || l->shadow);
+		     (l->shadow || ofl_want == ofl_wanted(l, l->ofl_want));
 	int err;
 
 	pthread_mutex_lock(&l->mu);
@@ -154,7 +162,7 @@ int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want)
 	 * is the in-line load's to have or not) */
 	pr_debug("start-up: the policy (%u strings, offload %s) is not what was guessed "
 		 "(up to %u, offload %s): loading again", c->n_toks, ofl_want ? "on" : "off",
-		 l->n_toks, l->cgroup || l->ofl_want ? "on" : "off");
+		 l->n_toks, ofl_wanted(l, l->ofl_want) ? "on" : "off");
 	pf_load_discard(l);
 	return 1;
 }

@@ -92,12 +92,12 @@ int pf_load_start(struct pf_load *l, const char *text, size_t len);
 
 /* Started: once pf_tokens exists, if the guess holds for the compiled
  * policy c (pf_tokens as large as c's strings need, pf_maps_tokens_max;
- * ofl_want, what c and --cgroup ask of the response offload, the
- * guessed one), start writing c's tokens while the rest loads; then
- * wait for the thread. Returns 0 with l->skel
- * loaded, 1 if the guess does not hold (l's object discarded: load in
- * line), or the thread's -errno (message printed). */
-int pf_load_join(struct pf_load *l, const struct pf_compiled *c, bool ofl_want);
+ * the response offload's programs as c and --cgroup ask for them), start
+ * writing c's tokens while the rest loads; then wait for the thread.
+ * Returns 0 with l->skel loaded, 1 if the guess does not hold (l's
+ * object discarded: load in line), or the thread's -errno (message
+ * printed). */
+int pf_load_join(struct pf_load *l, const struct pf_compiled *c);
 
 /* Wait for the thread if it was never joined, destroy l->skel and close
  * pf_tokens' fd once the token fill is done (pf_maps_prefill_join).
