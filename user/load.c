@@ -74,7 +74,8 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 	l->created = true;
 	pthread_cond_signal(&l->cv);
 	pthread_mutex_unlock(&l->mu);
-	err = preflightd_bpf__load(skel);
+	/* the maps, then the programs side by side */
+	err = pf_progs_load(&l->progs, skel);
 	if (err)
 		pr_warn("load BPF programs: %s (rerun with -v for the verifier log)",
 			strerror(-err));
@@ -175,6 +176,7 @@ void pf_load_discard(struct pf_load *l)
 	pf_maps_prefill_join(l->pre);   /* safe when never started */
 	preflightd_bpf__destroy(l->skel);
 	l->skel = NULL;
+	pf_progs_close(&l->progs);
 	l->created = false;
 	l->err = 0;
 }

@@ -38,6 +38,7 @@
 #include "maps.h"
 #include "offload.h"
 #include "pin.h"
+#include "progs.h"
 
 struct preflightd_bpf;
 
@@ -63,6 +64,7 @@ struct pf_load {
 	struct pf_prefill *pre;
 	/* out */
 	struct preflightd_bpf *skel;
+	struct pf_progs progs; /* its programs' objects (progs.h) */
 	/* pf_load_start's thread */
 	pthread_t th;
 	pthread_mutex_t mu;
@@ -78,7 +80,8 @@ struct pf_load {
 /* Open the object, probe the kernel, size the maps for l->n_toks
  * strings, adopt (or detach) what a previous instance left in l->pin,
  * prepare the response offload, create pf_tokens (pf_maps_prefill),
- * start writing c's tokens into it if c is not NULL, and load. l->skel
+ * start writing c's tokens into it if c is not NULL, and load (the
+ * maps, then the programs, the longest side by side: progs.h). l->skel
  * is set once opened. Returns 0 or -errno (message printed; what was
  * made is pf_load_discard's). */
 int pf_load_programs(struct pf_load *l, const struct pf_compiled *c);
@@ -99,8 +102,9 @@ int pf_load_start(struct pf_load *l, const char *text, size_t len);
  * printed). */
 int pf_load_join(struct pf_load *l, const struct pf_compiled *c);
 
-/* Wait for the thread if it was never joined, destroy l->skel and close
- * pf_tokens' fd once the token fill is done (pf_maps_prefill_join).
+/* Wait for the thread if it was never joined, destroy l->skel (and its
+ * programs' objects, progs.h) and close pf_tokens' fd once the token
+ * fill is done (pf_maps_prefill_join).
  * Safe on what was never started or opened; leaves l reusable. */
 void pf_load_discard(struct pf_load *l);
 

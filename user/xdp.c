@@ -42,6 +42,7 @@
 #include <xdp/libxdp.h>
 #include "skel.h"
 #include "pin.h"
+#include "progs.h"
 #include "xdp.h"
 #include "log.h"
 
@@ -60,55 +61,13 @@ static __u32 mode_flags(int mode)
 	return mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 }
 
-/* Point every map of obj at the same-named map of skel. */
-static int reuse_maps(struct bpf_object *obj, struct preflightd_bpf *skel)
-{
-	struct bpf_map *m, *orig;
-	int err;
-
-	bpf_object__for_each_map(m, obj) {
-		orig = bpf_object__find_map_by_name(skel->obj, bpf_map__name(m));
-		if (!orig) {
-			pr_warn("xdp: map %s not in the loaded object", bpf_map__name(m));
-			return -ENOENT;
-		}
-		err = bpf_map__reuse_fd(m, bpf_map__fd(orig));
-		if (err) {
-			pr_warn("xdp: reuse map %s: %s", bpf_map__name(m), strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
-
 /* A second object from the skeleton's ELF: only pf_xdp_ingress loads,
  * every map is skel's. Returns 0 (*objp set) or -errno (message printed). */
 static int open_obj(struct preflightd_bpf *skel, struct bpf_object **objp)
 {
-	DECLARE_LIBBPF_OPTS(bpf_object_open_opts, oopts, .object_name = "preflightd_xdp");
-	struct bpf_object *obj;
-	struct bpf_program *p;
-	const void *elf;
-	size_t sz;
-	int err;
+	static const char *const name[] = { PF_XDP_PROG };
 
-	elf = preflightd_bpf__elf_bytes(&sz);
-	obj = bpf_object__open_mem(elf, sz, &oopts);
-	err = libbpf_get_error(obj);
-	if (err) {
-		pr_warn("xdp: open object: %s", strerror(-err));
-		return err;
-	}
-	bpf_object__for_each_program(p, obj)
-		bpf_program__set_autoload(p, !strcmp(bpf_program__name(p), PF_XDP_PROG));
-	err = reuse_maps(obj, skel);
-	if (err)
-		goto out;
-	*objp = obj;
-	obj = NULL;
-out:
-	bpf_object__close(obj);   /* NULL-safe */
-	return err;
+	return pf_prog_open(skel, name, 1, objp);
 }
 
 /* 1 if the program prog_fd uses the map map_fd, 0 if not, -errno. */

@@ -320,7 +320,7 @@ case_sighup_starting() {
 # ready; its pid in VPID
 start_verbose() {
 	pf_exec_run "$PF_PREFLIGHTD" run -v --iface "$PF_IF_HOST" --policy "$1" "${PF_TC_ARGS[@]}" \
-		--mode "$MODE" >"$2" 2>&1 &
+		--mode "$MODE" "${@:3}" >"$2" 2>&1 &
 	VPID=$!
 	PF_BG_PIDS+=("$VPID")
 	pf_wait_for_line "$2" '^preflightd: ready on ' "$PF_READY_SECS" "$VPID"
@@ -352,6 +352,39 @@ case_start_guess() {
 	[[ $MODE == tc ]] || want+="pf_xdp_ingress "
 	pf_expect_eq "... the mode's programs only (none of the offload's)" "$names" "$want"
 	pf_expect_eq "... answering" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	pf_bg_kill "$VPID" 15
+	nothing_left
+	pf_case_result
+}
+
+# prog_began PID NAME -- when the held program NAME began to load (ns,
+# tools/progtimes.py)
+prog_began() {
+	python3 "$PF_ROOT/tests/e2e/tools/progtimes.py" "$1" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# The programs that take the verifier longest are verified side by side,
+# in objects of their own sharing the skeleton's maps (user/progs.h):
+# --shadow loads three of them (pf_tc_ingress, pf_shd_tc_out, and
+# pf_ofl_tc first among the rest), which began to load within a few ms of
+# one another -- one after the other, the first two's verifications
+# apart. The yardstick, from the same machine and run: a plain start,
+# whose one object loads pf_tc_ingress, then pf_tc_egress.
+case_start_side_by_side() {
+	local log=$PF_WORK/start-side.log serial t1 t2 t3 spread
+	pf_expect "a plain start: ready" start_verbose "$POLICY" "$log"
+	pf_expect_not "... its programs in one object" grep -q 'side by side' "$log"
+	serial=$(($(prog_began "$VPID" pf_tc_egress) - $(prog_began "$VPID" pf_tc_ingress)))
+	pf_detail "one object: pf_tc_egress began $((serial / 1000000)) ms after pf_tc_ingress"
+	pf_bg_kill "$VPID" 15
+	pf_expect "--shadow: ready" start_verbose "$POLICY" "$log" --shadow
+	pf_expect_match "... said" "$(cat "$log")" 'verifying 5 programs side by side in 3 objects'
+	t1=$(prog_began "$VPID" pf_tc_ingress)
+	t2=$(prog_began "$VPID" pf_shd_tc_out)
+	t3=$(prog_began "$VPID" pf_ofl_tc)
+	spread=$(printf '%s\n' "$t1" "$t2" "$t3" | sort -n | awk 'NR == 1 { a = $1 } END { print $1 - a }')
+	pf_detail "pf_tc_ingress, pf_shd_tc_out, pf_ofl_tc began within $((spread / 1000000)) ms"
+	pf_expect "... began within half that of one another" test $((2 * spread)) -lt "$serial"
 	pf_bg_kill "$VPID" 15
 	nothing_left
 	pf_case_result
@@ -619,6 +652,8 @@ main() {
 		case_sighup_starting
 	pf_case "[$MODE] a fresh start verifies while the policy is read; a wrong guess loads again" \
 		case_start_guess
+	pf_case "[$MODE] start-up verifies the longest programs side by side" \
+		case_start_side_by_side
 	start_pfd --drain-timeout 600
 	pf_case "[$MODE] a second SIGTERM ends the drain: the spliced connection reset" \
 		case_second_sigterm

@@ -1,0 +1,60 @@
+/* User: the datapath's programs in objects of their own that share the skeleton's maps (load.c, xdp.c). */
+/*
+ * progs.h -- a program of the skeleton's ELF loaded in a second
+ * bpf_object whose every map is the loaded skeleton's (pf_prog_open), and
+ * the skeleton's programs verified side by side that way (pf_progs_load).
+ *
+ * libbpf loads an object's programs one after the other, and the kernel
+ * verifies each program on the thread that loads it; verifiers for a
+ * caller with CAP_BPF run concurrently. Here (verifstats): pf_tc_ingress
+ * ~260 ms, pf_ofl_msg ~280, pf_shd_tc_out ~160, pf_ofl_tc ~90,
+ * pf_tc_egress ~30 -- one object made the response offload's start
+ * their sum. pf_progs_load creates the maps by loading the skeleton with
+ * none of its programs, then loads the programs the skeleton would have
+ * loaded in objects sharing those maps, each on a thread: the ones
+ * progs.c names alone (the verifier's longest) one to an object, the
+ * others together in one. Each object costs its load's own work besides
+ * the verifier (10-25 ms: BTF, CO-RE, the program's fixups), hence not one
+ * per program, and none where only one of the long ones loads (TC or XDP
+ * mode without the offload: the skeleton loads its programs itself, as
+ * another object would cost about what pf_tc_egress's 30 ms beside it
+ * saves). Measured here (2 cores, the policy read meanwhile, 100,000
+ * origins, start to attached, means of 5 alternating runs): --cgroup
+ * with `responses: true` 720 -> 546 ms, --shadow 626 -> 508.
+ *
+ * The skeleton's program pointers (skel->progs.NAME) are set to the
+ * loaded programs, so its callers need not know; its own programs stay
+ * unloaded. The objects live until pf_progs_close, which comes after
+ * everything that uses a program fd (attach, pin, test runs).
+ */
+#ifndef PF_PROGS_H
+#define PF_PROGS_H
+
+struct preflightd_bpf;
+struct bpf_object;
+
+/* Objects pf_progs_load may make: one per program named alone, and one. */
+#define PF_PROGS_MAX 4
+
+struct pf_progs {
+	struct bpf_object *obj[PF_PROGS_MAX];
+	unsigned n;
+};
+
+/* Open a second object from skel's embedded ELF in which only the n
+ * programs names[] load, every map of it set to the same-named map of
+ * skel (which must be loaded). Returns 0 (*objp set, not loaded) or
+ * -errno (message printed). */
+int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned n,
+		 struct bpf_object **objp);
+
+/* Load skel (opened, sized, prepared: what autoloads is what loads) with
+ * its maps only, then its programs side by side (see above) into ps
+ * (empty: {0}), and point skel's program pointers at them. Returns 0 or
+ * -errno (message printed; the objects made are in ps either way). */
+int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel);
+
+/* Close ps's objects (their program fds); ps is empty again. */
+void pf_progs_close(struct pf_progs *ps);
+
+#endif /* PF_PROGS_H */
