@@ -325,7 +325,7 @@ write_other() {
 }
 
 write_policy() {
-	echo "Policy of 100,000 exact origins (best of ${M[load_tries]:-?}): \`preflightd check\` ${R[pol.check_ms]:-?} ms (${R[pol.check_all_ms]:-?}); \`preflightd run\` start to \"ready\" (parse, compile, load the programs, fill the maps, attach) ${R[pol.ready_ms]:-?} ms (${R[pol.ready_all_ms]:-?}); maps $(mib "${R[pol.maps_bytes]:-}") MiB memlock (pf_tokens $(mib "${R[pol.tokens_bytes]:-}") MiB, default 65,536-entry flow table $(mib "${R[pol.flows_bytes_default]:-}") MiB). Flow table for 1M connections (\`--max-flows 1048576\`): $(mib "${R[pol.flows_1m_bytes]:-}") MiB memlock (start to ready ${R[pol.ready_1m_ms]:-?} ms)."
+	echo "Policy of 100,000 exact origins (best of ${M[load_tries]:-?}): \`preflightd check\` ${R[pol.check_ms]:-?} ms (${R[pol.check_all_ms]:-?}); \`preflightd run\` start to \"ready\" (parse, compile, load the programs, fill the maps, attach) ${R[pol.ready_ms]:-?} ms (${R[pol.ready_all_ms]:-?}), in XDP mode ${R[pol.ready_xdp_ms]:-?} ms (${R[pol.ready_xdp_all_ms]:-?}; libxdp verifies its program when it attaches it, after the TC programs), with \`--shadow\` (the response offload's programs too, verified beside the TC ones: user/progs.h) ${R[pol.ready_shadow_ms]:--} ms (${R[pol.ready_shadow_all_ms]:--}); maps $(mib "${R[pol.maps_bytes]:-}") MiB memlock (pf_tokens $(mib "${R[pol.tokens_bytes]:-}") MiB, default 65,536-entry flow table $(mib "${R[pol.flows_bytes_default]:-}") MiB). Flow table for 1M connections (\`--max-flows 1048576\`): $(mib "${R[pol.flows_1m_bytes]:-}") MiB memlock (start to ready ${R[pol.ready_1m_ms]:-?} ms)."
 	echo
 }
 

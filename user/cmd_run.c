@@ -467,6 +467,8 @@ int pf_cmd_run(int argc, char **argv)
 			     pin.adopted ? bpf_map__fd(skel->maps.pf_flows) : -1);
 	if (err)
 		goto out_destroy;
+	/* its program, where it was verified beside the TC ones */
+	pf_xdp_give(&xdp, pf_progs_take(&ld.progs, skel, "pf_xdp_ingress"));
 	err = pf_maps_get(skel->obj, &skel->bss->pf_cfg, &sl.m);
 	ofl.rules_fd = bpf_map__fd(skel->maps.pf_ofl_rules);
 	if (!err)

@@ -8,6 +8,7 @@
 #include "kfeat.h"
 #include "load.h"
 #include "log.h"
+#include "xdp.h"
 
 /* Does --cgroup or a policy wishing so (policy) load the response
  * offload's programs? (--shadow loads them whatever it says.) */
@@ -46,9 +47,11 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 	err = pf_maps_size(skel->obj, l->n_toks, l->max_flows);
 	if (err)
 		return err;
-	/* the XDP program is another object's (xdp.c: pf_xdp_load,
-	 * pf_xdp_attach), not this one's */
-	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, false);
+	/* the XDP program is attached from an object of its own (xdp.c):
+	 * verified beside the TC programs where xdp.c loads it itself
+	 * (pf_progs_take, pf_xdp_give), by libxdp when it attaches it
+	 * otherwise */
+	bpf_program__set_autoload(skel->progs.pf_xdp_ingress, l->xdp && !pf_xdp_by_libxdp());
 	err = pf_pin_adopt(pin, skel, l->ifindex);
 	if (!err && pin->handover) {
 		pf_detach_dead(pin, l->iface, l->ifindex, l->drain_timeout);

@@ -10,7 +10,9 @@
 
 /* The programs the verifier takes longest over: an object and a thread
  * each. PF_PROGS_MAX counts them. */
-static const char *const alone[] = { "pf_tc_ingress", "pf_ofl_msg", "pf_shd_tc_out" };
+static const char *const alone[] = {
+	"pf_tc_ingress", "pf_xdp_ingress", "pf_ofl_msg", "pf_shd_tc_out",
+};
 #define N_ALONE (sizeof(alone) / sizeof(alone[0]))
 
 _Static_assert(N_ALONE + 1 == PF_PROGS_MAX,
@@ -155,6 +157,30 @@ int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel)
 			*s->progs[g[k].idx[i]].prog =
 				bpf_object__find_program_by_name(g[k].obj, g[k].names[i]);
 	return 0;
+}
+
+/* See progs.h. */
+struct bpf_object *pf_progs_take(struct pf_progs *ps, struct preflightd_bpf *skel,
+				 const char *name)
+{
+	const struct bpf_object_skeleton *s = skel->skeleton;
+	struct bpf_program *p;
+	struct bpf_object *obj;
+	unsigned i, k;
+
+	for (k = 0; k < ps->n; k++) {
+		p = bpf_object__find_program_by_name(ps->obj[k], name);
+		if (!p || bpf_program__fd(p) < 0)
+			continue;
+		obj = ps->obj[k];
+		ps->obj[k] = ps->obj[--ps->n];
+		/* skel's pointer back to its own (unloaded) program */
+		for (i = 0; i < (unsigned)s->prog_cnt; i++)
+			if (!strcmp(s->progs[i].name, name))
+				*s->progs[i].prog = bpf_object__find_program_by_name(skel->obj, name);
+		return obj;
+	}
+	return NULL;
 }
 
 /* See progs.h. */

@@ -7,18 +7,21 @@
  * libbpf loads an object's programs one after the other, and the kernel
  * verifies each program on the thread that loads it; verifiers for a
  * caller with CAP_BPF run concurrently. Here (verifstats): pf_tc_ingress
- * ~260 ms, pf_ofl_msg ~280, pf_shd_tc_out ~160, pf_ofl_tc ~90,
- * pf_tc_egress ~30 -- one object made the response offload's start
- * their sum. pf_progs_load creates the maps by loading the skeleton with
+ * ~260 ms, pf_xdp_ingress ~320, pf_ofl_msg ~280, pf_shd_tc_out ~160,
+ * pf_ofl_tc ~90, pf_tc_egress ~30 -- one object after the other made
+ * XDP mode's and the response offload's start their sum. pf_progs_load creates the maps by loading the skeleton with
  * none of its programs, then loads the programs the skeleton would have
  * loaded in objects sharing those maps, each on a thread: the ones
  * progs.c names alone (the verifier's longest) one to an object, the
  * others together in one. Each object costs its load's own work besides
  * the verifier (10-25 ms: BTF, CO-RE, the program's fixups), hence not one
- * per program, and none where only one of the long ones loads (TC or XDP
- * mode without the offload: the skeleton loads its programs itself, as
+ * per program, and none where only one of the long ones loads (TC mode
+ * without the offload: the skeleton loads its programs itself, as
  * another object would cost about what pf_tc_egress's 30 ms beside it
- * saves). Measured here (2 cores, the policy read meanwhile, 100,000
+ * saves). pf_xdp_ingress is among them only where xdp.c loads it itself
+ * (load.c: without CAP_SYS_ADMIN, the systemd unit's and the Helm
+ * chart's case); through libxdp, which loads it as its dispatcher's
+ * extension where the kernel allows one, it is verified when attached. Measured here (2 cores, the policy read meanwhile, 100,000
  * origins, start to attached, means of 5 alternating runs): --cgroup
  * with `responses: true` 720 -> 546 ms, --shadow 626 -> 508.
  *
@@ -34,7 +37,7 @@ struct preflightd_bpf;
 struct bpf_object;
 
 /* Objects pf_progs_load may make: one per program named alone, and one. */
-#define PF_PROGS_MAX 4
+#define PF_PROGS_MAX 5
 
 struct pf_progs {
 	struct bpf_object *obj[PF_PROGS_MAX];
@@ -53,6 +56,13 @@ int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned
  * (empty: {0}), and point skel's program pointers at them. Returns 0 or
  * -errno (message printed; the objects made are in ps either way). */
 int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel);
+
+/* The object of ps in which the program name (one loaded alone) was
+ * loaded, now the caller's to close, skel's pointer set back to its own
+ * unloaded program; NULL if none. xdp.c attaches pf_xdp_ingress from
+ * it (pf_xdp_give). */
+struct bpf_object *pf_progs_take(struct pf_progs *ps, struct preflightd_bpf *skel,
+				 const char *name);
 
 /* Close ps's objects (their program fds); ps is empty again. */
 void pf_progs_close(struct pf_progs *ps);

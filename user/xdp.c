@@ -366,6 +366,8 @@ static int load_obj(struct pf_xdp *x, struct preflightd_bpf *skel)
 	struct bpf_object *obj = NULL;
 	int err;
 
+	if (x->obj)
+		return 0;   /* loaded beside the TC programs (pf_xdp_give) */
 	err = open_obj(skel, &obj);
 	if (err)
 		return err;
@@ -385,6 +387,20 @@ static void unload_obj(struct pf_xdp *x)
 	bpf_object__close(x->obj);   /* NULL-safe */
 	x->obj = NULL;
 	x->prog_fd = -1;
+}
+
+void pf_xdp_give(struct pf_xdp *x, struct bpf_object *obj)
+{
+	if (!obj)
+		return;
+	unload_obj(x);
+	x->obj = obj;
+	x->prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, PF_XDP_PROG));
+}
+
+bool pf_xdp_by_libxdp(void)
+{
+	return has_sys_admin();
 }
 
 int pf_xdp_load(struct pf_xdp *x, struct preflightd_bpf *skel)
@@ -464,6 +480,7 @@ static int attach_libxdp(struct pf_xdp *x, struct preflightd_bpf *skel)
 	struct bpf_object *obj = NULL;
 	int err;
 
+	unload_obj(x);   /* libxdp loads its own (pf_xdp_by_libxdp) */
 	err = open_obj(skel, &obj);
 	if (err)
 		return err;

@@ -63,6 +63,16 @@ int pf_xdp_attach(struct pf_xdp *x, struct preflightd_bpf *skel);
  * when loaded. 0 or -errno (message printed). */
 int pf_xdp_load(struct pf_xdp *x, struct preflightd_bpf *skel);
 
+/* Will pf_xdp_attach go through libxdp (CAP_SYS_ADMIN), which then loads
+ * the program itself? If not, the caller may load it beforehand, beside
+ * the TC programs (load.c, progs.h), and hand it over with pf_xdp_give. */
+bool pf_xdp_by_libxdp(void);
+
+/* After pf_xdp_prepare: obj (NULL: nothing), an object whose loaded
+ * pf_xdp_ingress shares skel's maps (pf_progs_take), is x's to attach and
+ * close; pf_xdp_load and pf_xdp_attach then load none. */
+void pf_xdp_give(struct pf_xdp *x, struct bpf_object *obj);
+
 /* Between pf_xdp_prepare and pf_xdp_attach: a dead instance's program is
  * on the hook, to be replaced (it decides what is answered until then). */
 bool pf_xdp_replacing(const struct pf_xdp *x);

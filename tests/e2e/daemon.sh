@@ -364,30 +364,52 @@ prog_began() {
 }
 
 # The programs that take the verifier longest are verified side by side,
-# in objects of their own sharing the skeleton's maps (user/progs.h):
-# --shadow loads three of them (pf_tc_ingress, pf_shd_tc_out, and
-# pf_ofl_tc first among the rest), which began to load within a few ms of
-# one another -- one after the other, the first two's verifications
-# apart. The yardstick, from the same machine and run: a plain start,
-# whose one object loads pf_tc_ingress, then pf_tc_egress.
+# in objects of their own sharing the skeleton's maps (user/progs.h). The
+# yardstick, from the same machine and run: a plain TC-mode start, whose
+# one object loads pf_tc_ingress, then pf_tc_egress (its verification
+# apart). XDP mode in the unit's sandbox (no CAP_SYS_ADMIN: xdp.c loads
+# its program itself) verifies pf_xdp_ingress beside pf_tc_ingress;
+# --shadow adds pf_shd_tc_out and pf_ofl_tc (first of the rest). Those
+# began to load within a few ms of one another; one after the other,
+# whole verifications apart.
 case_start_side_by_side() {
-	local log=$PF_WORK/start-side.log serial t1 t2 t3 spread
-	pf_expect "a plain start: ready" start_verbose "$POLICY" "$log"
+	local log=$PF_WORK/start-side.log serial mode=$MODE progs want
+	MODE=tc
+	pf_expect "a plain TC-mode start: ready" start_verbose "$POLICY" "$log"
+	MODE=$mode
 	pf_expect_not "... its programs in one object" grep -q 'side by side' "$log"
 	serial=$(($(prog_began "$VPID" pf_tc_egress) - $(prog_began "$VPID" pf_tc_ingress)))
 	pf_detail "one object: pf_tc_egress began $((serial / 1000000)) ms after pf_tc_ingress"
 	pf_bg_kill "$VPID" 15
+	if [[ $MODE == xdp && $PF_UNIT_SANDBOX == 1 ]]; then
+		pf_expect "XDP mode: ready" start_verbose "$POLICY" "$log"
+		pf_expect_match "... said" "$(cat "$log")" 'verifying 3 programs side by side in 3 objects'
+		began_together "$VPID" "$serial" pf_tc_ingress pf_xdp_ingress
+		pf_bg_kill "$VPID" 15
+	fi
+	progs=(pf_tc_ingress pf_shd_tc_out pf_ofl_tc)
+	want='5 programs side by side in 3 objects'
+	if [[ $MODE == xdp && $PF_UNIT_SANDBOX == 1 ]]; then
+		progs+=(pf_xdp_ingress)
+		want='6 programs side by side in 4 objects'
+	fi
 	pf_expect "--shadow: ready" start_verbose "$POLICY" "$log" --shadow
-	pf_expect_match "... said" "$(cat "$log")" 'verifying 5 programs side by side in 3 objects'
-	t1=$(prog_began "$VPID" pf_tc_ingress)
-	t2=$(prog_began "$VPID" pf_shd_tc_out)
-	t3=$(prog_began "$VPID" pf_ofl_tc)
-	spread=$(printf '%s\n' "$t1" "$t2" "$t3" | sort -n | awk 'NR == 1 { a = $1 } END { print $1 - a }')
-	pf_detail "pf_tc_ingress, pf_shd_tc_out, pf_ofl_tc began within $((spread / 1000000)) ms"
-	pf_expect "... began within half that of one another" test $((2 * spread)) -lt "$serial"
+	pf_expect_match "... said" "$(cat "$log")" "verifying $want"
+	began_together "$VPID" "$serial" "${progs[@]}"
 	pf_bg_kill "$VPID" 15
 	nothing_left
 	pf_case_result
+}
+
+# began_together PID SERIAL PROG... -- the programs began to load within
+# SERIAL/2 ns of one another
+began_together() {
+	local pid=$1 serial=$2 p spread
+	shift 2
+	spread=$(for p in "$@"; do prog_began "$pid" "$p"; done |
+		sort -n | awk 'NR == 1 { a = $1 } END { print $1 - a }')
+	pf_detail "$* began within $((spread / 1000000)) ms"
+	pf_expect "... began within half that of one another" test $((2 * spread)) -lt "$serial"
 }
 
 case_reload_under_load() {
