@@ -480,6 +480,7 @@ int pf_cmd_run(int argc, char **argv)
 	/* the policy's pass is over (heap.h): before the threads start */
 	pf_heap_done(heap, 1);
 	heap = NULL;
+	pf_progs_trim(&ld.progs);   /* the loading threads' arenas (progs.h) */
 	/* in place of a dead instance's XDP program: ours loaded now, so it
 	 * replaces that one right after the TC programs are replaced, and
 	 * its pin is staged with the maps' (pf_pin_maps) */

@@ -13,7 +13,9 @@ void *pf_heap_grow(void);
  * Before the daemon's threads start: an arena they create then gets
  * glibc's padding, not the pass's (start-up's load thread, user/load.h,
  * runs during the pass: its arena is trimmed here, malloc_trim trims
- * them all). Safe to call again (NULL). */
+ * what is free inside them all -- not a thread arena's top, which only a
+ * free in that arena trims: pf_progs_trim, progs.h). Safe to call again
+ * (NULL). */
 void pf_heap_done(void *below, int daemon);
 
 #endif /* PF_HEAP_H */

@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <pthread.h>
 #include <string.h>
+#include <stdlib.h>
 #include <bpf/libbpf.h>
 #include "skel.h"
+#include "kfeat.h"
 #include "progs.h"
 #include "log.h"
 
@@ -69,8 +71,12 @@ int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned
 	}
 	bpf_object__for_each_program(p, obj)
 		bpf_program__set_autoload(p, named(bpf_program__name(p), names, n));
-	err = reuse_maps(obj, skel);
-	if (err) {
+	/* the flow lock's type as skel's maps were made with it (kfeat.h:
+	 * renamed in the object's BTF where the kernel lacks the kfunc) */
+	err = skel->rodata->pf_flow_lock_plain ? pf_kfeat_flow_lock(obj, true) : 0;
+	if (err >= 0)
+		err = reuse_maps(obj, skel);
+	if (err < 0) {
 		bpf_object__close(obj);
 		return err;
 	}
@@ -81,6 +87,11 @@ int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned
 /* The skeleton's programs. */
 #define N_PROGS (sizeof(((struct preflightd_bpf *)0)->progs) / sizeof(struct bpf_program *))
 
+/* A block each loading thread leaves for pf_progs_trim: at least glibc's
+ * FASTBIN_CONSOLIDATION_THRESHOLD (64 KiB), whose free tries to trim the
+ * arena; under the pass's M_MMAP_THRESHOLD, so from the arena. */
+#define PF_PROGS_TRIM_BLOCK (128u << 10)
+
 /* One object's programs: skel's programs idx[0..n). */
 struct group {
 	struct preflightd_bpf *skel;
@@ -89,6 +100,7 @@ struct group {
 	unsigned n;
 	struct bpf_object *obj;
 	pthread_t th;
+	void *trim;
 	bool started;
 	int err;
 };
@@ -100,6 +112,11 @@ static void *group_main(void *arg)
 	g->err = pf_prog_open(g->skel, g->names, g->n, &g->obj);
 	if (!g->err)
 		g->err = bpf_object__load(g->obj);
+	if (g->err)
+		pr_warn("load %s%s: %s", g->names[0], g->n > 1 ? " and the rest" : "",
+			strerror(-g->err));
+	/* freed by pf_progs_trim: see progs.h */
+	g->trim = malloc(PF_PROGS_TRIM_BLOCK);
 	return NULL;
 }
 
@@ -139,14 +156,16 @@ int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel)
 		if (!g[k].n)
 			continue;
 		g[k].skel = skel;
-		g[k].err = -pthread_create(&g[k].th, NULL, group_main, &g[k]);
-		g[k].started = !g[k].err;
+		g[k].started = !pthread_create(&g[k].th, NULL, group_main, &g[k]);
+		if (!g[k].started)
+			group_main(&g[k]);   /* no thread: in line */
 	}
 	for (k = 0; k < ng; k++) {
 		if (g[k].started)
 			pthread_join(g[k].th, NULL);
 		if (g[k].obj)
 			ps->obj[ps->n++] = g[k].obj;
+		ps->trim[ps->ntrim++] = g[k].trim;
 		if (!err)
 			err = g[k].err;
 	}
@@ -184,8 +203,16 @@ struct bpf_object *pf_progs_take(struct pf_progs *ps, struct preflightd_bpf *ske
 }
 
 /* See progs.h. */
+void pf_progs_trim(struct pf_progs *ps)
+{
+	while (ps->ntrim)
+		free(ps->trim[--ps->ntrim]);
+}
+
+/* See progs.h. */
 void pf_progs_close(struct pf_progs *ps)
 {
+	pf_progs_trim(ps);
 	while (ps->n)
 		bpf_object__close(ps->obj[--ps->n]);
 }

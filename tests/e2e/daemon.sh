@@ -38,6 +38,7 @@ PF_UNIT_SANDBOX=${PF_UNIT_SANDBOX:-1}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 MODE=tc
+CG=
 KACLIENT=$PF_ROOT/build/tests/e2e/kaclient
 METRICS=${PF_METRICS:-$PF_V4_HOST:9464}
 
@@ -373,12 +374,15 @@ prog_began() {
 # began to load within a few ms of one another; one after the other,
 # whole verifications apart.
 case_start_side_by_side() {
-	local log=$PF_WORK/start-side.log serial mode=$MODE progs want
+	local log=$PF_WORK/start-side.log serial mode=$MODE progs want t1 t2
 	MODE=tc
 	pf_expect "a plain TC-mode start: ready" start_verbose "$POLICY" "$log"
 	MODE=$mode
 	pf_expect_not "... its programs in one object" grep -q 'side by side' "$log"
-	serial=$(($(prog_began "$VPID" pf_tc_egress) - $(prog_began "$VPID" pf_tc_ingress)))
+	t1=$(prog_began "$VPID" pf_tc_ingress)
+	t2=$(prog_began "$VPID" pf_tc_egress)
+	pf_expect_match "... both held" "$t1 $t2" '^[0-9]+ [0-9]+$'
+	serial=$((${t2:-0} - ${t1:-0}))
 	pf_detail "one object: pf_tc_egress began $((serial / 1000000)) ms after pf_tc_ingress"
 	pf_bg_kill "$VPID" 15
 	if [[ $MODE == xdp && $PF_UNIT_SANDBOX == 1 ]]; then
@@ -393,7 +397,7 @@ case_start_side_by_side() {
 		progs+=(pf_xdp_ingress)
 		want='6 programs side by side in 4 objects'
 	fi
-	pf_expect "--shadow: ready" start_verbose "$POLICY" "$log" --shadow
+	pf_expect "--shadow: ready" start_verbose "$POLICY" "$log" --shadow --cgroup "$CG"
 	pf_expect_match "... said" "$(cat "$log")" "verifying $want"
 	began_together "$VPID" "$serial" "${progs[@]}"
 	pf_bg_kill "$VPID" 15
@@ -404,10 +408,11 @@ case_start_side_by_side() {
 # began_together PID SERIAL PROG... -- the programs began to load within
 # SERIAL/2 ns of one another
 began_together() {
-	local pid=$1 serial=$2 p spread
+	local pid=$1 serial=$2 p times spread
 	shift 2
-	spread=$(for p in "$@"; do prog_began "$pid" "$p"; done |
-		sort -n | awk 'NR == 1 { a = $1 } END { print $1 - a }')
+	times=$(for p in "$@"; do prog_began "$pid" "$p"; done | sort -n)
+	pf_expect_eq "... all $# held" "$(grep -c '^[0-9][0-9]*$' <<<"$times")" "$#"
+	spread=$(awk 'NR == 1 { a = $1 } END { print $1 - a }' <<<"$times")
 	pf_detail "$* began within $((spread / 1000000)) ms"
 	pf_expect "... began within half that of one another" test $((2 * spread)) -lt "$serial"
 }
@@ -641,8 +646,11 @@ main() {
 	pf_require_root
 	pf_make_workdir
 	pf_install_trap
+	# --shadow's cgroup (case_start_side_by_side): never the root's
+	pf_on_cleanup 'pf_cgroup_down "$CG"'
 	pf_ensure_bpffs
 	pf_info "daemon mode=$MODE work=$PF_WORK"
+	CG=$(pf_cgroup_up "pf-dmn-$PF_NS-$$")
 	POLICY=$PF_WORK/policy.yaml
 	cp "$PF_POLICY" "$POLICY"
 	[[ $MODE == xdp ]] && topo_args+=(--xdp-peer)

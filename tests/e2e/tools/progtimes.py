@@ -13,10 +13,11 @@ verification apart. bpftool prints it in whole seconds only. Needs root
 """
 import ctypes
 import os
+import platform
 import struct
 import sys
 
-SYS_BPF = 321  # x86_64
+SYS_BPF = {"x86_64": 321, "aarch64": 280}[platform.machine()]
 BPF_PROG_GET_FD_BY_ID = 13
 BPF_OBJ_GET_INFO_BY_FD = 15
 INFO_LEN = 80  # bpf_prog_info up to its name: load_time at 40, name at 64
@@ -64,7 +65,13 @@ def prog_info(prog_id):
 def main():
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    rows = sorted(prog_info(i) for i in prog_ids(int(sys.argv[1])))
+    rows = []
+    for i in prog_ids(int(sys.argv[1])):
+        try:
+            rows.append(prog_info(i))
+        except OSError:
+            pass  # unloaded meanwhile
+    rows.sort()
     for name, t in rows:
         print(name, t)
     return 0 if rows else 1
