@@ -89,7 +89,11 @@ bench_maps_of_tc_prog() {
 # Compile/load times are the best of LOAD_TRIES (all of them are in the
 # CSV and the log): other tenants only ever make them slower.
 bench_policy_load() {
-	local t0 t1 i checks=() readies=() readies_xdp=() readies_shd=()
+	local t0 t1 i checks=() readies=() readies_xdp=() readies_shd=() cg=
+	# --shadow's sockets: a cgroup of its own, never the root's
+	((!OFFLOAD)) || cg=$(pf_cgroup_up "pf-bench-load-$PF_NS-$$") ||
+		problem policy "no cgroup v2 for the --shadow start"
+	[[ -z $cg ]] || pf_on_cleanup "pf_cgroup_down '$cg'"
 	for ((i = 1; i <= LOAD_TRIES; i++)); do
 		t0=$EPOCHREALTIME
 		timeout -k 5 60 "$PFD" check "$POL100K" >"$WORK/check-100k.txt" 2>&1 ||
@@ -106,12 +110,13 @@ bench_policy_load() {
 		bench_start_pfd xdp "$POL100K"
 		readies_xdp+=("$READY_MS")
 		bench_stop_srv
-		if ((OFFLOAD)); then
-			bench_start_pfd tc "$POL100K" --shadow
+		if [[ -n $cg ]]; then
+			bench_start_pfd tc "$POL100K" --shadow --cgroup "$cg"
 			readies_shd+=("$READY_MS")
 			bench_stop_srv
 		fi
 	done
+	[[ -z $cg ]] || pf_cgroup_down "$cg"
 	R[pol.check_ms]=$(printf '%s\n' "${checks[@]}" | sort -g | head -n1)
 	R[pol.ready_ms]=$(printf '%s\n' "${readies[@]}" | sort -g | head -n1)
 	R[pol.check_all_ms]=$(IFS=/; echo "${checks[*]}")

@@ -630,6 +630,7 @@ out_stop:
 	}
 out_destroy:
 	pf_load_discard(&ld);   /* safe when never started */
+	pf_progs_trim(&ld.progs);
 	pf_pin_unlock(&pin);
 	pf_regex_set_free(&rs);
 	pf_regex_set_free(&sl.rs);

@@ -11,11 +11,11 @@ void *pf_heap_grow(void);
  * go back to glibc's thresholds, in 4 KiB pages, and give the free heap
  * back to the kernel (a long-running process keeps no start-up peak).
  * Before the daemon's threads start: an arena they create then gets
- * glibc's padding, not the pass's (start-up's load thread, user/load.h,
- * runs during the pass: its arena is trimmed here, malloc_trim trims
- * what is free inside them all -- not a thread arena's top, which only a
- * free in that arena trims: pf_progs_trim, progs.h). Safe to call again
- * (NULL). */
+ * glibc's padding, not the pass's (start-up's loading threads, user/
+ * load.h and progs.h, run during the pass: malloc_trim here gives back
+ * what is free inside every arena, but not a thread arena's top, which
+ * only a free in that arena trims -- pf_progs_trim, after this). Safe
+ * to call again (NULL). */
 void pf_heap_done(void *below, int daemon);
 
 #endif /* PF_HEAP_H */

@@ -90,6 +90,7 @@ static void *load_main(void *arg)
 	struct pf_load *l = arg;
 	int err = pf_load_programs(l, NULL);
 
+	pf_progs_thread_done(&l->progs);   /* this thread's arena (progs.h) */
 	pthread_mutex_lock(&l->mu);
 	l->err = err;
 	l->created = true;   /* or never will be: the waiter goes on */

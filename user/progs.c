@@ -120,6 +120,16 @@ static void *group_main(void *arg)
 	return NULL;
 }
 
+/* Keep block b (NULL: none) for pf_progs_trim; with no room, freed now
+ * (its arena then trimmed under the thresholds in force). */
+static void keep_block(struct pf_progs *ps, void *b)
+{
+	if (ps->ntrim < PF_PROGS_TRIMS)
+		ps->trim[ps->ntrim++] = b;
+	else
+		free(b);
+}
+
 /* See progs.h. */
 int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel)
 {
@@ -165,7 +175,7 @@ int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel)
 			pthread_join(g[k].th, NULL);
 		if (g[k].obj)
 			ps->obj[ps->n++] = g[k].obj;
-		ps->trim[ps->ntrim++] = g[k].trim;
+		keep_block(ps, g[k].trim);
 		if (!err)
 			err = g[k].err;
 	}
@@ -203,6 +213,12 @@ struct bpf_object *pf_progs_take(struct pf_progs *ps, struct preflightd_bpf *ske
 }
 
 /* See progs.h. */
+void pf_progs_thread_done(struct pf_progs *ps)
+{
+	keep_block(ps, malloc(PF_PROGS_TRIM_BLOCK));
+}
+
+/* See progs.h. */
 void pf_progs_trim(struct pf_progs *ps)
 {
 	while (ps->ntrim)
@@ -212,7 +228,6 @@ void pf_progs_trim(struct pf_progs *ps)
 /* See progs.h. */
 void pf_progs_close(struct pf_progs *ps)
 {
-	pf_progs_trim(ps);
 	while (ps->n)
 		bpf_object__close(ps->obj[--ps->n]);
 }

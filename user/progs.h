@@ -29,7 +29,7 @@
  * loaded programs, so its callers need not know; its own programs stay
  * unloaded. The objects live until pf_progs_close, which comes after
  * everything that uses a program fd (attach, pin, detach from the
- * cgroup). They are opened like the skeleton (kfeat.h: the flow lock's
+ * cgroup) -- but for XDP's, which xdp.c takes (pf_progs_take). They are opened like the skeleton (kfeat.h: the flow lock's
  * type), under the skeleton's object name: internal maps are matched by
  * names made from it.
  */
@@ -41,11 +41,14 @@ struct bpf_object;
 
 /* Objects pf_progs_load may make: one per program named alone, and one. */
 #define PF_PROGS_MAX 5
+/* Blocks kept for pf_progs_trim: two loads' threads (a wrong guess's,
+ * user/load.h, then the in-line one) and load.c's own thread. */
+#define PF_PROGS_TRIMS (2 * PF_PROGS_MAX + 1)
 
 struct pf_progs {
 	struct bpf_object *obj[PF_PROGS_MAX];
 	unsigned n;
-	void *trim[PF_PROGS_MAX];  /* pf_progs_trim's blocks */
+	void *trim[PF_PROGS_TRIMS];  /* pf_progs_trim's blocks */
 	unsigned ntrim;
 };
 
@@ -75,14 +78,19 @@ struct bpf_object *pf_progs_take(struct pf_progs *ps, struct preflightd_bpf *ske
  * top: glibc trims a thread arena's top only when a free in that arena
  * asks it to, under the thresholds then in force -- the policy pass's
  * (64 MiB of padding) while the threads run -- and malloc_trim(3) does
- * not trim it. Each thread leaves a block behind; freed here, under the
- * daemon's thresholds, each block's free trims its arena (shadow mode
- * with 100,000 origins: 94 -> 62 MB resident, as one object). Safe to
- * call again. */
+ * not trim it. Each thread leaves a block behind, kept in ps across
+ * pf_progs_close; freed here, under the daemon's thresholds, each
+ * block's free trims its arena (shadow mode with 100,000 origins: 94 ->
+ * 61 MB resident, as one object). Safe to call again. */
 void pf_progs_trim(struct pf_progs *ps);
 
-/* pf_progs_trim, then close ps's objects (their program fds); ps is
- * empty again. */
+/* At the end of another thread that loaded (load.c's start-up thread):
+ * leave a block from its arena for pf_progs_trim. Not while another
+ * thread uses ps. */
+void pf_progs_thread_done(struct pf_progs *ps);
+
+/* Close ps's objects (their program fds); their blocks for
+ * pf_progs_trim stay. */
 void pf_progs_close(struct pf_progs *ps);
 
 #endif /* PF_PROGS_H */
