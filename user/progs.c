@@ -138,9 +138,10 @@ int pf_progs_load(struct pf_progs *ps, struct preflightd_bpf *skel)
 	unsigned i, k, ng = 1;   /* g[0]: the programs not named alone */
 	int err;
 
-	/* one long verification at most (TC or XDP mode, no offload): the
-	 * skeleton loads its programs itself -- another object would cost
-	 * its own load's work (~25 ms) and save about pf_tc_egress's 30 */
+	/* one long verification at most (TC mode, or XDP mode through
+	 * libxdp, without the offload): the skeleton loads its programs
+	 * itself -- another object would cost its own load's work (10-25
+	 * ms) and save about pf_tc_egress's 30 */
 	for (i = 0, k = 0; i < (unsigned)s->prog_cnt; i++)
 		k += bpf_program__autoload(*s->progs[i].prog) &&
 		     named(s->progs[i].name, alone, N_ALONE);

@@ -8,30 +8,35 @@
  * verifies each program on the thread that loads it; verifiers for a
  * caller with CAP_BPF run concurrently. Here (verifstats): pf_tc_ingress
  * ~260 ms, pf_xdp_ingress ~320, pf_ofl_msg ~280, pf_shd_tc_out ~160,
- * pf_ofl_tc ~90, pf_tc_egress ~30 -- one object after the other made
- * XDP mode's and the response offload's start their sum. pf_progs_load creates the maps by loading the skeleton with
- * none of its programs, then loads the programs the skeleton would have
- * loaded in objects sharing those maps, each on a thread: the ones
- * progs.c names alone (the verifier's longest) one to an object, the
- * others together in one. Each object costs its load's own work besides
- * the verifier (10-25 ms: BTF, CO-RE, the program's fixups), hence not one
+ * pf_ofl_tc ~90, pf_tc_egress ~30 -- one after the other, XDP mode's
+ * and the response offload's start took their sum.
+ *
+ * pf_progs_load creates the maps by loading the skeleton with none of
+ * its programs, then loads the programs the skeleton would have loaded
+ * in objects sharing those maps, each on a thread: the ones progs.c
+ * names alone (the verifier's longest) one to an object, the others
+ * together in one. Each object costs its load's own work besides the
+ * verifier (10-25 ms: BTF, CO-RE, the programs' fixups), hence not one
  * per program, and none where only one of the long ones loads (TC mode
  * without the offload: the skeleton loads its programs itself, as
  * another object would cost about what pf_tc_egress's 30 ms beside it
  * saves). pf_xdp_ingress is among them only where xdp.c loads it itself
  * (load.c: without CAP_SYS_ADMIN, the systemd unit's and the Helm
- * chart's case); through libxdp, which loads it as its dispatcher's
- * extension where the kernel allows one, it is verified when attached. Measured here (2 cores, the policy read meanwhile, 100,000
- * origins, start to attached, means of 5 alternating runs): --cgroup
- * with `responses: true` 720 -> 546 ms, --shadow 626 -> 508.
+ * chart's case); libxdp, which loads it as its dispatcher's extension
+ * where the kernel allows one, verifies it when attaching it. Measured
+ * here (2 cores, the policy read meanwhile, 100,000 origins, start to
+ * attached, means of 5 alternating runs): --cgroup with `responses:
+ * true` 720 -> 546 ms, --shadow 626 -> 508; XDP mode without
+ * CAP_SYS_ADMIN 811 -> 675 (a CI run beside it).
  *
  * The skeleton's program pointers (skel->progs.NAME) are set to the
  * loaded programs, so its callers need not know; its own programs stay
  * unloaded. The objects live until pf_progs_close, which comes after
  * everything that uses a program fd (attach, pin, detach from the
- * cgroup) -- but for XDP's, which xdp.c takes (pf_progs_take). They are opened like the skeleton (kfeat.h: the flow lock's
- * type), under the skeleton's object name: internal maps are matched by
- * names made from it.
+ * cgroup) -- but for XDP's, which xdp.c takes (pf_progs_take). They are
+ * opened like the skeleton (kfeat.h: the flow lock's type), under the
+ * skeleton's object name: internal maps are matched by names made from
+ * it.
  */
 #ifndef PF_PROGS_H
 #define PF_PROGS_H
