@@ -9,8 +9,9 @@
 #                        request sizes, the connection's other traffic:
 #                        --other); run while bpf_stats is off
 #   bench_policy_load    `check` and `run` start-to-ready of POL100K (TC
-#                        mode; XDP mode and --shadow too), best of
-#                        LOAD_TRIES; maps memory; a 1M-flow table
+#                        mode; XDP mode as root and in the unit's
+#                        sandbox, --shadow too), best of LOAD_TRIES; maps
+#                        memory; a 1M-flow table
 #   bench_gc             the daemon's flow-table GC pass (`make bench-gc`,
 #                        bench/gccost.c) at 65,536 and 1,048,576 entries
 #   bench_verif          the verifier's processed instructions and time per
@@ -89,7 +90,7 @@ bench_maps_of_tc_prog() {
 # Compile/load times are the best of LOAD_TRIES (all of them are in the
 # CSV and the log): other tenants only ever make them slower.
 bench_policy_load() {
-	local t0 t1 i checks=() readies=() readies_xdp=() readies_shd=() cg=
+	local t0 t1 i checks=() readies=() readies_xdp=() readies_unit=() readies_shd=() cg=
 	# --shadow's sockets: a cgroup of its own, never the root's
 	((!OFFLOAD)) || cg=$(pf_cgroup_up "pf-bench-load-$PF_NS-$$") ||
 		problem policy "no cgroup v2 for the --shadow start"
@@ -104,11 +105,16 @@ bench_policy_load() {
 		readies+=("$READY_MS")
 		((i > 1)) || bench_maps_of_tc_prog "$WORK/maps-100k.txt"
 		bench_stop_srv
-		# the other ways to run it: XDP mode (libxdp verifies its
-		# program when attaching it), shadow mode (the response
-		# offload's programs too; the offload's requirements: cgroup v2)
+		# the other ways to run it: XDP mode as root (libxdp verifies
+		# its program when attaching it) and as the systemd unit runs
+		# it (no CAP_SYS_ADMIN: verified beside the TC programs,
+		# user/progs.h), shadow mode (the response offload's programs
+		# too; the offload's requirements: cgroup v2)
 		bench_start_pfd xdp "$POL100K"
 		readies_xdp+=("$READY_MS")
+		bench_stop_srv
+		BENCH_SANDBOX=1 bench_start_pfd xdp "$POL100K"
+		readies_unit+=("$READY_MS")
 		bench_stop_srv
 		if [[ -n $cg ]]; then
 			bench_start_pfd tc "$POL100K" --shadow --cgroup "$cg"
@@ -123,6 +129,8 @@ bench_policy_load() {
 	R[pol.ready_all_ms]=$(IFS=/; echo "${readies[*]}")
 	R[pol.ready_xdp_ms]=$(printf '%s\n' "${readies_xdp[@]}" | sort -g | head -n1)
 	R[pol.ready_xdp_all_ms]=$(IFS=/; echo "${readies_xdp[*]}")
+	R[pol.ready_xdp_unit_ms]=$(printf '%s\n' "${readies_unit[@]}" | sort -g | head -n1)
+	R[pol.ready_xdp_unit_all_ms]=$(IFS=/; echo "${readies_unit[*]}")
 	if ((${#readies_shd[@]})); then
 		R[pol.ready_shadow_ms]=$(printf '%s\n' "${readies_shd[@]}" | sort -g | head -n1)
 		R[pol.ready_shadow_all_ms]=$(IFS=/; echo "${readies_shd[*]}")
@@ -130,7 +138,7 @@ bench_policy_load() {
 	R[pol.maps_bytes]=$(awk '{ s += $2 } END { print s + 0 }' "$WORK/maps-100k.txt")
 	R[pol.tokens_bytes]=$(awk '$1 == "pf_tokens" { print $2 }' "$WORK/maps-100k.txt")
 	R[pol.flows_bytes_default]=$(awk '$1 == "pf_flows" { print $2 }' "$WORK/maps-100k.txt")
-	log "100k-origin policy: check ${R[pol.check_all_ms]} ms, start to ready ${R[pol.ready_all_ms]} ms (XDP mode ${R[pol.ready_xdp_all_ms]}, --shadow ${R[pol.ready_shadow_all_ms]:--}), maps $(calc "${R[pol.maps_bytes]} / 1048576" %.1f) MiB"
+	log "100k-origin policy: check ${R[pol.check_all_ms]} ms, start to ready ${R[pol.ready_all_ms]} ms (XDP mode ${R[pol.ready_xdp_all_ms]}, as the unit ${R[pol.ready_xdp_unit_all_ms]}, --shadow ${R[pol.ready_shadow_all_ms]:--}), maps $(calc "${R[pol.maps_bytes]} / 1048576" %.1f) MiB"
 	bench_start_pfd tc "$POL10" --max-flows 1048576
 	R[pol.ready_1m_ms]=$READY_MS
 	bench_maps_of_tc_prog "$WORK/maps-1m.txt"

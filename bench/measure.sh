@@ -152,17 +152,20 @@ bench_stamp() {
 # bench_start_pfd MODE POLICY [ARGS...] -- preflightd in the background;
 # sets SRV_PID, SRV_LOG (its output, each line time-stamped as it was
 # written) and READY_MS (exec to its "ready" line; the wait itself polls).
+# BENCH_SANDBOX=1: in the systemd unit's sandbox (lib.sh's
+# pf_unit_sandbox: its capabilities, no CAP_SYS_ADMIN).
 PFD_SEQ=0
 bench_start_pfd() {
-	local mode=$1 pol=$2 t0 tr
+	local mode=$1 pol=$2 t0 tr pre=()
 	shift 2
+	[[ ${BENCH_SANDBOX:-0} != 1 ]] || pre=(pf_unit_sandbox)
 	PFD_SEQ=$((PFD_SEQ + 1))
 	SRV_LOG=$WORK/preflightd-$PFD_SEQ-$mode-$(basename "$pol" .yaml)$(printf '%s' "$@" | tr -c 'a-z0-9' '_').log
 	# created here, appended to by the stamper: it may start after the wait
 	: >"$SRV_LOG"
 	t0=$EPOCHREALTIME
-	"$PFD" run --iface "$PF_IF_HOST" --policy "$pol" --mode "$mode" --drain-timeout 5 "$@" \
-		> >(bench_stamp >>"$SRV_LOG") 2>&1 &
+	"${pre[@]}" "$PFD" run --iface "$PF_IF_HOST" --policy "$pol" --mode "$mode" \
+		--drain-timeout 5 "$@" > >(bench_stamp >>"$SRV_LOG") 2>&1 &
 	SRV_PID=$!
 	PF_BG_PIDS+=("$SRV_PID")
 	pf_wait_for_line "$SRV_LOG" 'preflightd: ready' 30 "$SRV_PID" ||
