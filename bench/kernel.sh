@@ -87,6 +87,17 @@ bench_maps_of_tc_prog() {
 	done >"$1"
 }
 
+# bench_best KEY MS... -- R[pol.KEY_ms], the least of the times given
+# (other tenants only ever make them slower), and R[pol.KEY_all_ms], all
+# of them ("a/b/c"); none given: neither set.
+bench_best() {
+	local key=$1
+	shift
+	(($#)) || return 0
+	R[pol.${key}_ms]=$(printf '%s\n' "$@" | sort -g | head -n1)
+	R[pol.${key}_all_ms]=$(IFS=/; echo "$*")
+}
+
 # Compile/load times are the best of LOAD_TRIES (all of them are in the
 # CSV and the log): other tenants only ever make them slower.
 bench_policy_load() {
@@ -123,18 +134,11 @@ bench_policy_load() {
 		fi
 	done
 	[[ -z $cg ]] || pf_cgroup_down "$cg"
-	R[pol.check_ms]=$(printf '%s\n' "${checks[@]}" | sort -g | head -n1)
-	R[pol.ready_ms]=$(printf '%s\n' "${readies[@]}" | sort -g | head -n1)
-	R[pol.check_all_ms]=$(IFS=/; echo "${checks[*]}")
-	R[pol.ready_all_ms]=$(IFS=/; echo "${readies[*]}")
-	R[pol.ready_xdp_ms]=$(printf '%s\n' "${readies_xdp[@]}" | sort -g | head -n1)
-	R[pol.ready_xdp_all_ms]=$(IFS=/; echo "${readies_xdp[*]}")
-	R[pol.ready_xdp_unit_ms]=$(printf '%s\n' "${readies_unit[@]}" | sort -g | head -n1)
-	R[pol.ready_xdp_unit_all_ms]=$(IFS=/; echo "${readies_unit[*]}")
-	if ((${#readies_shd[@]})); then
-		R[pol.ready_shadow_ms]=$(printf '%s\n' "${readies_shd[@]}" | sort -g | head -n1)
-		R[pol.ready_shadow_all_ms]=$(IFS=/; echo "${readies_shd[*]}")
-	fi
+	bench_best check "${checks[@]}"
+	bench_best ready "${readies[@]}"
+	bench_best ready_xdp "${readies_xdp[@]}"
+	bench_best ready_xdp_unit "${readies_unit[@]}"
+	bench_best ready_shadow "${readies_shd[@]}"
 	R[pol.maps_bytes]=$(awk '{ s += $2 } END { print s + 0 }' "$WORK/maps-100k.txt")
 	R[pol.tokens_bytes]=$(awk '$1 == "pf_tokens" { print $2 }' "$WORK/maps-100k.txt")
 	R[pol.flows_bytes_default]=$(awk '$1 == "pf_flows" { print $2 }' "$WORK/maps-100k.txt")

@@ -84,6 +84,23 @@ int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned
 	return 0;
 }
 
+/* See progs.h. */
+int pf_prog_load(struct preflightd_bpf *skel, const char *const *names, unsigned n,
+		 struct bpf_object **objp)
+{
+	int err = pf_prog_open(skel, names, n, objp);
+
+	if (err)
+		return err;
+	err = bpf_object__load(*objp);
+	if (err) {
+		pr_warn("load %s%s: %s", names[0], n > 1 ? " and the rest" : "", strerror(-err));
+		bpf_object__close(*objp);
+		*objp = NULL;
+	}
+	return err;
+}
+
 /* The skeleton's programs. */
 #define N_PROGS (sizeof(((struct preflightd_bpf *)0)->progs) / sizeof(struct bpf_program *))
 
@@ -109,12 +126,7 @@ static void *group_main(void *arg)
 {
 	struct group *g = arg;
 
-	g->err = pf_prog_open(g->skel, g->names, g->n, &g->obj);
-	if (!g->err)
-		g->err = bpf_object__load(g->obj);
-	if (g->err)
-		pr_warn("load %s%s: %s", g->names[0], g->n > 1 ? " and the rest" : "",
-			strerror(-g->err));
+	g->err = pf_prog_load(g->skel, g->names, g->n, &g->obj);
 	/* freed by pf_progs_trim: see progs.h */
 	g->trim = malloc(PF_PROGS_TRIM_BLOCK);
 	return NULL;

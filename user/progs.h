@@ -64,6 +64,11 @@ struct pf_progs {
 int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned n,
 		 struct bpf_object **objp);
 
+/* pf_prog_open, then load the object: 0 (*objp loaded) or -errno
+ * (message printed; nothing left open). */
+int pf_prog_load(struct preflightd_bpf *skel, const char *const *names, unsigned n,
+		 struct bpf_object **objp);
+
 /* Load skel (opened, sized, prepared: what autoloads is what loads) with
  * its maps only, then its programs side by side (see above) into ps
  * (empty: {0}), and point skel's program pointers at them. Returns 0 or

@@ -61,14 +61,9 @@ static __u32 mode_flags(int mode)
 	return mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
 }
 
-/* A second object from the skeleton's ELF: only pf_xdp_ingress loads,
- * every map is skel's. Returns 0 (*objp set) or -errno (message printed). */
-static int open_obj(struct preflightd_bpf *skel, struct bpf_object **objp)
-{
-	static const char *const name[] = { PF_XDP_PROG };
-
-	return pf_prog_open(skel, name, 1, objp);
-}
+/* A second object from the skeleton's ELF in which only pf_xdp_ingress
+ * loads, every map skel's (progs.h). */
+static const char *const xdp_prog[] = { PF_XDP_PROG };
 
 /* 1 if the program prog_fd uses the map map_fd, 0 if not, -errno. */
 static int prog_uses_map(int prog_fd, int map_fd)
@@ -360,7 +355,7 @@ static void unpin_dispatcher(int ifindex, __u32 id)
 		pr_warn("xdp: rmdir %s: %s", dir, strerror(errno));
 }
 
-/* Load pf_xdp_ingress (open_obj): x->obj, x->prog_fd. */
+/* Load pf_xdp_ingress (xdp_prog): x->obj, x->prog_fd. */
 static int load_obj(struct pf_xdp *x, struct preflightd_bpf *skel)
 {
 	struct bpf_object *obj = NULL;
@@ -368,15 +363,9 @@ static int load_obj(struct pf_xdp *x, struct preflightd_bpf *skel)
 
 	if (x->obj)
 		return 0;   /* loaded beside the TC programs (pf_xdp_give) */
-	err = open_obj(skel, &obj);
+	err = pf_prog_load(skel, xdp_prog, 1, &obj);
 	if (err)
 		return err;
-	err = bpf_object__load(obj);
-	if (err) {
-		pr_warn("xdp: load %s: %s", PF_XDP_PROG, strerror(-err));
-		bpf_object__close(obj);
-		return err;
-	}
 	x->obj = obj;
 	x->prog_fd = bpf_program__fd(bpf_object__find_program_by_name(obj, PF_XDP_PROG));
 	return 0;
@@ -481,7 +470,7 @@ static int attach_libxdp(struct pf_xdp *x, struct preflightd_bpf *skel)
 	int err;
 
 	unload_obj(x);   /* libxdp loads its own (pf_xdp_by_libxdp) */
-	err = open_obj(skel, &obj);
+	err = pf_prog_open(skel, xdp_prog, 1, &obj);
 	if (err)
 		return err;
 	{

@@ -374,7 +374,8 @@ prog_began() {
 # began to load within a few ms of one another; one after the other,
 # whole verifications apart.
 case_start_side_by_side() {
-	local log=$PF_WORK/start-side.log serial mode=$MODE progs want t1 t2
+	local log=$PF_WORK/start-side.log serial mode=$MODE progs want t1 t2 xdp_alone=0
+	[[ $MODE != xdp || $PF_UNIT_SANDBOX != 1 ]] || xdp_alone=1
 	MODE=tc
 	pf_expect "a plain TC-mode start: ready" start_verbose "$POLICY" "$log"
 	MODE=$mode
@@ -385,7 +386,7 @@ case_start_side_by_side() {
 	serial=$((${t2:-0} - ${t1:-0}))
 	pf_detail "one object: pf_tc_egress began $((serial / 1000000)) ms after pf_tc_ingress"
 	pf_bg_kill "$VPID" 15
-	if [[ $MODE == xdp && $PF_UNIT_SANDBOX == 1 ]]; then
+	if ((xdp_alone)); then
 		pf_expect "XDP mode: ready" start_verbose "$POLICY" "$log"
 		pf_expect_match "... said" "$(cat "$log")" 'verifying 3 programs side by side in 3 objects'
 		began_together "$VPID" "$serial" pf_tc_ingress pf_xdp_ingress
@@ -393,7 +394,7 @@ case_start_side_by_side() {
 	fi
 	progs=(pf_tc_ingress pf_shd_tc_out pf_ofl_tc)
 	want='5 programs side by side in 3 objects'
-	if [[ $MODE == xdp && $PF_UNIT_SANDBOX == 1 ]]; then
+	if ((xdp_alone)); then
 		progs+=(pf_xdp_ingress)
 		want='6 programs side by side in 4 objects'
 	fi
