@@ -40,8 +40,11 @@ SPOOFER=$PF_ROOT/build/tests/e2e/spoofer
 MAXFLOWS=8
 
 # ka ARGS... -- kaclient from the client netns (IPv4), bounded.
+# (its time limit grows with --soak: the delay case runs that long, and a
+# fixed 120 s killed its client at --soak 240, an empty result)
 ka() {
-	pf_ns timeout --foreground -k 2 120 "$KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
+	pf_ns timeout --foreground -k 2 $((SOAK + 120)) "$KACLIENT" --addr "$PF_V4_HOST" \
+		--port 8080 "$@"
 }
 
 # healthy DESC KACLIENT_OUTPUT -- every byte right and >= 90 % of the
