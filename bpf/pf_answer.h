@@ -143,6 +143,29 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 	return 0;
 }
 
+/* Keep the segment p, whose payload is in s->req, for the record
+ * pf_punt_req makes next (which uses it once): its headers (p->pay_off
+ * bytes) into s->punt_hdr. A segment that cannot be kept is punted all
+ * the same (punt_hlen 0: the client's retransmission brings it back). */
+static __always_inline void pf_punt_keep(void *ctx, bool xdp, const struct pf_pkt *p,
+					 struct pf_scratch *s)
+{
+	__u32 n = p->pay_off;
+
+	s->punt_hlen = 0;
+	s->punt_plen = p->pay_len;
+	s->punt_l4 = p->l4_off;
+	if (n < ETH_HLEN + 40 || n > PF_PUNT_HDR_MAX || p->pay_len > PF_ANSWER_MAX)
+		return;
+	/* a VLAN tag the device took off (TC sees it in the skb, not in its
+	 * bytes): handed back without it, the segment would reach the stack
+	 * on the wrong device. XDP cannot tell (docs/tcp-splice.md) */
+	if (!xdp && ((struct __sk_buff *)ctx)->vlan_present)
+		return;
+	if (!pf_load(ctx, xdp, 0, s->punt_hdr, n))
+		s->punt_hlen = n;
+}
+
 /* The request in s needs the daemon (PF_R_REGEX: its origin;
  * PF_R_ACRH_SLOW: its request-header list, key in s->m.ak). Hand it over
  * through the pf_punt ring buffer and return PF_STAT_PUNT_DAEMON: the
@@ -166,7 +189,7 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
 __noinline int pf_punt_req(struct pf_scratch *s)
 {
 	struct pf_punt_rec *rec;
-	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, v, *first;
+	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h, n, v, *first, hl, pl;
 	__u32 acrh;
 
 	/* pointers of a global function may be NULL as far as the verifier
@@ -221,6 +244,25 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 		pf_copy(rec->data, s->m.ak.v, n & (PF_ACRH_SLOW_MAX - 1));
 	else
 		pf_copy(rec->data, s->req + PF_M(s->r.origin.off), n & 127);
+	/* the segment itself, for the daemon's replay (pf_punt_keep) */
+	rec->ns = now;
+	rec->frame_len = 0;
+	rec->frame_l4 = 0;
+	rec->pad2 = 0;
+	hl = s->punt_hlen;
+	pl = s->punt_plen;
+	/* Verifier workaround: each length tested in the register the call
+	 * takes it from (clang tested a copy: "R2 unbounded memory access,
+	 * use 'var &= const' or 'if (var < const)'") */
+	barrier_var(hl);
+	barrier_var(pl);
+	if (hl >= ETH_HLEN + 40 && hl <= PF_PUNT_HDR_MAX && pl && pl <= PF_ANSWER_MAX &&
+	    !bpf_probe_read_kernel(rec->frame, hl, s->punt_hdr) &&
+	    !bpf_probe_read_kernel(rec->frame + hl, pl, s->req)) {
+		rec->frame_len = (__u16)(hl + pl);
+		rec->frame_l4 = (__u16)s->punt_l4;
+	}
+	s->punt_hlen = 0; /* used once: never another segment's headers */
 	bpf_ringbuf_submit(rec, 0);
 	if (!first)
 		bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);
@@ -277,6 +319,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	rlen = *rlenp;
 	/* a reload since the answer took the daemon's verdict with the old
 	 * slot: ask again, or every retransmission would be dropped */
+	s->punt_hlen = 0; /* the segment is not kept: a retransmission follows */
 	if (ret == PF_STAT_PUNT_DAEMON && pf_punt_req(s) == PF_STAT_PUNT_DAEMON) {
 		pf_count(PF_STAT_PUNT_DAEMON);
 		return PF_ANS_DROP;
@@ -651,6 +694,7 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		goto pass;
 	}
 	if (punt) {
+		pf_punt_keep(ctx, xdp, p, s);
 		st = pf_punt_req(s);
 		if (st != PF_STAT_PUNT_DAEMON)
 			goto pass_decided;

@@ -220,9 +220,19 @@ struct pf_scratch {
 	 * pf_load_req summed them as it copied (pf_copy_sum), else -1: for
 	 * pf_verify_csum right after */
 	__s64 req_sum;
-	/* last: the answer's other fields stay in the value's first pages,
-	 * whatever PF_REQ_MAX is */
+	/* after the answer's other fields: they stay in the value's first
+	 * pages, whatever PF_REQ_MAX is (8-aligned, as every field before
+	 * it: the parser reads it in words) */
 	__u8 req[PF_REQ_BUF];
+	/* a request about to be punted (pf_punt_req): its headers as they
+	 * arrived (punt_hlen bytes, 0: none kept) and its payload's length
+	 * (in req), for the record's copy of the segment. Behind req: a
+	 * field before it would move req (measured: by 140 bytes, to 4 past
+	 * a word) for a path taken once per punt */
+	__u8 punt_hdr[PF_PUNT_HDR_MAX];
+	__u32 punt_hlen;
+	__u32 punt_plen;
+	__u32 punt_l4;
 };
 
 struct {
@@ -246,10 +256,12 @@ struct {
 } pf_trace SEC(".maps");
 
 /* Slow path: what the datapath hands to the daemon (struct
- * pf_punt_rec, see pf_punt_req in pf_answer.h); about 1000 records. */
+ * pf_punt_rec, see pf_punt_req in pf_answer.h); about 1,290 records of
+ * 3,240 bytes plus an 8-byte header (the punted segment travels with
+ * its origin). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1024 * 1024);
+	__uint(max_entries, 4 * 1024 * 1024);
 } pf_punt SEC(".maps");
 
 /* The daemon is alive if its heartbeat (CLOCK_MONOTONIC, the clock of

@@ -261,6 +261,27 @@ int pf_xdp_ingress(struct xdp_md *ctx)
 	return XDP_PASS;
 }
 
+/* The slow path's replay (user/replay.h): the daemon runs this program on
+ * a punted segment once it has decided it, in a live-frames
+ * BPF_PROG_TEST_RUN on the interface, which hands the frame to the
+ * receive path as if it had just arrived -- past the driver's XDP hook,
+ * to TC ingress. In native XDP mode TC ingress takes only what XDP marks
+ * for it: the frame is marked as a request XDP hands over
+ * (PF_META_ANSWER), and dropped when it cannot be (the client's
+ * retransmission then comes the usual way), never passed unmarked to the
+ * app. In generic XDP mode the receive path runs pf_xdp_ingress on it
+ * first, which takes it as any frame that arrives (answers, translates,
+ * marks): marked here, the mark would outlive that run (a generic run's
+ * XDP_PASS keeps the skb's metadata unless it sets its own) and TC would
+ * take the request XDP had just translated as one to answer. */
+SEC("xdp")
+int pf_replay_xdp(struct xdp_md *ctx)
+{
+	if (pf_cfg.xdp_mode != PF_XDP_NATIVE || pf_xdp_no_meta)
+		return XDP_PASS; /* TC ingress (after generic XDP) takes it */
+	return pf_xdp_mark(ctx, PF_META_ANSWER) ? XDP_PASS : XDP_DROP;
+}
+
 #ifdef PF_TEST_MOCK_SOCK
 /* The BPF tier's write of a flow entry in place, under its lock, as a
  * packet on another CPU writes it (tests/bpf/state.c, h_flow_put): from

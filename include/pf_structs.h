@@ -126,12 +126,19 @@ struct pf_slot_info {
 	__u64 regex_rules;      /* rules with regex origins (PF_RULE_HAS_REGEX) */
 };
 
+/* struct pf_config.xdp_mode: XDP mode in the driver (native) or in skb
+ * (generic) mode, which also runs on frames handed to the receive path
+ * (the slow path's replay, user/replay.h). */
+#define PF_XDP_NATIVE  1
+#define PF_XDP_GENERIC 2
+
 /* pf_config map (single-entry array, mmapable), written by userspace. */
 struct pf_config {
 	__u32 active_slot;       /* slot the datapath reads */
 	__u32 draining;          /* 1: answer nothing new, keep translating */
-	__u32 xdp_mode;          /* 1: XDP answers; TC ingress only takes
-				  * the requests XDP flags for it */
+	__u32 xdp_mode;          /* PF_XDP_NATIVE or PF_XDP_GENERIC: XDP
+				  * answers; TC ingress only takes the
+				  * requests XDP flags for it. 0: TC mode */
 	__u32 pad0;
 	__u32 date_idx;          /* which date[] is current (double buffer) */
 	__u32 date_valid;        /* 0: no Date header */
@@ -172,6 +179,10 @@ struct pf_config {
 	 * walking the table while the daemon runs. */
 	__u64 gc_entries;
 	__u64 gc_passes;
+	/* the slow path's replays (user/replay.h): punted segments handed
+	 * back to the receive path once decided, and those it could not */
+	__u64 replayed;
+	__u64 replay_failed;
 };
 
 /* pf_flows map key: one TCP connection, client side first. IPv4 addresses
@@ -420,13 +431,23 @@ enum pf_punt_kind {
 				    * limits (PF_R_ACRH_SLOW) */
 };
 
+/* A punted segment's Ethernet, IP and TCP headers: an answerable request
+ * has no VLAN tag, IP options or IPv6 extension headers (ip_simple), so
+ * at most 14 + 40 + 60 bytes. */
+#define PF_PUNT_HDR_MAX   128
+#define PF_PUNT_FRAME_MAX (PF_PUNT_HDR_MAX + PF_ANSWER_MAX)
+
 /* One record of the pf_punt ring buffer: something the datapath could
  * not decide and dropped for a client retransmission.
  *  PF_PUNT_ORIGIN: the daemon evaluates the regexes of slot and inserts
  *    a PF_TOK_ORIGIN token (rules = the matching regex rules, 0 = none).
  *  PF_PUNT_ACRH: the daemon checks the header list against rule with no
  *    limits and inserts a pf_acrh entry.
- * Either way the retransmission is decided in the kernel. */
+ * Either way the retransmission is decided in the kernel. frame holds
+ * the dropped segment as it arrived (frame_len 0: not kept): the daemon
+ * then hands it back to the interface's receive path at once
+ * (user/replay.h), so the decision does not wait for the client's
+ * retransmission timer. */
 struct pf_punt_rec {
 	__u64 hash;                /* key of the wait in pf_punted */
 	__u32 slot;                /* policy slot the request was matched in */
@@ -436,6 +457,12 @@ struct pf_punt_rec {
 	__u8  kind;                /* enum pf_punt_kind */
 	__u8  pad[5];
 	char  data[PF_ACRH_SLOW_MAX]; /* the origin or the ACRH value */
+	__u64 ns;                  /* bpf_ktime_get_ns of the punt */
+	__u16 frame_len;           /* bytes in frame: headers, then payload */
+	__u16 frame_l4;            /* where its TCP header starts (its IP
+				    * header at ETH_HLEN) */
+	__u32 pad2;
+	__u8  frame[PF_PUNT_FRAME_MAX];
 };
 
 /* pf_punted map value: bpf_ktime_get_ns of the first punt, or -- written

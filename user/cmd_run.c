@@ -487,7 +487,8 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_xdp_load(&xdp, skel);
 	if (err)
 		goto out_destroy;
-	skel->bss->pf_cfg.xdp_mode = o.xdp;
+	skel->bss->pf_cfg.xdp_mode = !o.xdp ? 0 :
+				     o.xdp_generic ? PF_XDP_GENERIC : PF_XDP_NATIVE;
 	/* the Date header; no heartbeat before ready: until then punts go to
 	 * the app */
 	pf_maps_clock(&skel->bss->pf_cfg);
@@ -563,6 +564,8 @@ int pf_cmd_run(int argc, char **argv)
 	}
 	pf_metrics_set_attached(&metrics, true);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
+	sl.rp.prog_fd = bpf_program__fd(skel->progs.pf_replay_xdp);
+	sl.rp.ifindex = ifindex;
 	pf_slow_adopt(&sl, &pol, &rs, 0);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl, NULL);
 	if (!rb) {

@@ -47,6 +47,8 @@ static const struct {
 	DAEMON_CTR(learned_origins, "regex-origin verdicts the daemon taught the datapath"),
 	DAEMON_CTR(learned_acrh, "request-header lists the daemon decided for the datapath"),
 	DAEMON_CTR(learn_failures, "punts the daemon could not teach: passed to the app"),
+	DAEMON_CTR(replayed, "punted segments handed back to the interface once decided"),
+	DAEMON_CTR(replay_failed, "punted segments that could not be: their retransmission decides"),
 #undef DAEMON_CTR
 };
 

@@ -216,6 +216,12 @@ static int render(const struct pf_metrics *m, char **body, size_t *len)
 		family(f, "preflightd_learn_failures_total", "counter",
 		       "Punts the daemon could not teach (passed to the app).",
 		       m->cfg->learn_failures);
+		family(f, "preflightd_replayed_total", "counter",
+		       "Punted segments handed back to the interface once decided.",
+		       m->cfg->replayed);
+		family(f, "preflightd_replay_failures_total", "counter",
+		       "Punted segments that could not be handed back (decided at their "
+		       "retransmission).", m->cfg->replay_failed);
 		family(f, "preflightd_policy_slot", "gauge",
 		       "Policy map slot the datapath reads (0 or 1).",
 		       m->cfg->active_slot & (PF_SLOTS - 1));

@@ -1,6 +1,7 @@
 /* slowpath.c -- the daemon's slow path: decide what the datapath punts
  * (the pf_punt ring buffer: regex origins, taught to pf_learned;
- * request-header lists over the kernel's limits, taught to pf_acrh). */
+ * request-header lists over the kernel's limits, taught to pf_acrh), then
+ * replay the punted segment (replay.c). */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -169,5 +170,6 @@ int pf_slow_on_punt(void *ctx, void *data, size_t size)
 		punt_failed(sl, h, rec->slot, err);
 	else
 		bpf_map_delete_elem(sl->punted_fd, &h);
+	pf_replay(&sl->rp, rec, sl->m.cfg);
 	return 0;
 }

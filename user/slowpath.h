@@ -13,6 +13,7 @@
 #include "policy.h"
 #include "policy_regex.h"
 #include "maps.h"
+#include "replay.h"
 
 /* The slow path's view of the active policy: its rules' regexes, kept
  * alive (and rebuilt on reload) next to the slot they were installed in. */
@@ -23,6 +24,7 @@ struct pf_slow {
 	struct pf_regex_set rs;     /* its regexes, compiled */
 	__u32 slot;                 /* its slot */
 	unsigned learned;           /* origins taught into slot */
+	struct pf_replay rp;        /* decided segments handed back (replay.h) */
 };
 
 /* Make pol (installed in slot) the slow path's policy, with rs, its
@@ -38,7 +40,11 @@ void pf_slow_adopt(struct pf_slow *sl, struct pf_policy *pol, struct pf_regex_se
  * Decide it and teach the kernel the verdict, so the client's
  * retransmission is decided there; then end the record's wait -- or,
  * when it cannot be taught, mark the wait failed (PF_PUNT_FAILED: the
- * retransmission goes to the app). Always returns 0 (keep consuming). */
+ * retransmission goes to the app). Either way, the segment the record
+ * kept is then replayed (sl->rp, replay.h): the retransmission's
+ * decision without its wait. A record of another slot (a reload since)
+ * is not replayed: its segment would be punted again. Always returns 0
+ * (keep consuming). */
 int pf_slow_on_punt(void *ctx, void *data, size_t size);
 
 #endif /* PF_SLOWPATH_H */

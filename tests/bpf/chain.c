@@ -40,28 +40,48 @@ void h_drain_up(void)
 	capture_up(NULL, NULL);
 }
 
+/* The frame of h_chain: through pf_xdp_ingress, live. */
+struct chain_frame {
+	const __u8 *pkt;
+	size_t len;
+};
+
+static int chain_xdp(void *arg)
+{
+	const struct chain_frame *c = arg;
+	struct xdp_md xin;
+	LIBBPF_OPTS(bpf_test_run_opts, o,
+		.data_in = c->pkt,
+		.data_size_in = (__u32)c->len,
+		.repeat = 1,
+		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
+	);
+
+	memset(&xin, 0, sizeof(xin));
+	xin.data_end = (__u32)c->len;
+	o.ctx_in = &xin;
+	o.ctx_size_in = sizeof(xin);
+	return bpf_prog_test_run_opts(h_xdp_in.fd, &o) ? -errno : 0;
+}
+
 bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
 {
-	struct xdp_md xin;
+	struct chain_frame c = { .pkt = pkt, .len = len };
+
+	return h_chain_run(chain_xdp, &c, r);
+}
+
+bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
+{
 	long long before[PF_STAT__MAX];
 	unsigned n_up = 0;
 	int err;
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = h_lo_ifindex, .attach_point = BPF_TC_INGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = h_tc_in.fd, .handle = 0x7066, .priority = 1);
-	LIBBPF_OPTS(bpf_test_run_opts, o,
-		.data_in = pkt,
-		.data_size_in = (__u32)len,
-		.repeat = 1,
-		.flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-	);
 
 	memset(r, 0, sizeof(*r));
 	if (!h_need_xdp_meta())
 		return false;
-	memset(&xin, 0, sizeof(xin));
-	xin.data_end = (__u32)len;
-	o.ctx_in = &xin;
-	o.ctx_size_in = sizeof(xin);
 	r->kind = H_KIND_TC;
 	r->chain = true;
 	err = bpf_tc_attach(&hook, &tco);  /* clsact made by h_init() */
@@ -70,9 +90,7 @@ bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
 	h_read_stats(before);
 	h_capture(NULL);
 	capture_up(NULL, NULL);
-	r->err = bpf_prog_test_run_opts(h_xdp_in.fd, &o);
-	if (r->err)
-		r->err = -errno;
+	r->err = run(arg);
 	h_capture(r);
 	capture_up(r, &n_up);
 	h_stats_delta(r, before);
@@ -80,7 +98,7 @@ bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
 	tco.prog_id = 0;
 	tco.flags = 0;
 	err = bpf_tc_detach(&hook, &tco);
-	if (!H_CHECK(r->err == 0, "chain: live XDP test run: %s", strerror(-r->err)) ||
+	if (!H_CHECK(r->err == 0, "chain: the frame's live run: %s", strerror(-r->err)) ||
 	    !H_CHECK(!err, "chain: detach: %s", strerror(-err)) ||
 	    !H_CHECK(n_up <= 1, "chain: %u frames went up the stack", n_up))
 		return false;

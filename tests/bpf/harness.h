@@ -285,6 +285,11 @@ bool h_run_spec(const struct h_prog *prog, const struct pkt_spec *s,
  * (verdict TX), else DROP; clones in r->tx. Deltas cover XDP and TC. */
 bool h_chain(const __u8 *pkt, size_t len, struct h_run *r);
 
+/* h_chain with the frame's arrival left to run(arg), which returns 0 or
+ * -errno: the daemon's replay of a punted segment (user/replay.h), whose
+ * live run of pf_replay_xdp hands it to lo. */
+bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r);
+
 /* Turn a fixture into its XDP hand-off: PASS, unchanged, metadata,
  * counters pkt_seen and xdp_to_tc +1, nothing else. */
 void h_fix_to_tc(struct h_fix *f);

@@ -215,6 +215,19 @@ size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	return total - s->cut;
 }
 
+void pkt_tcp_partial(__u8 *buf, size_t len)
+{
+	int family = buf[12] == 0x86 ? 6 : 4;
+	size_t l4 = ETH_HLEN_ + (family == 4 ? 20 : 40);
+	const __u8 *ip = buf + ETH_HLEN_;
+
+	if (len < l4 + 20)
+		return;
+	put16(buf + l4 + 16, (__u16)~pkt_csum_fold(pseudo_sum(family, ip + (family == 4 ? 12 : 8),
+							      ip + (family == 4 ? 16 : 24),
+							      PKT_PROTO_TCP, len - l4)));
+}
+
 int pkt_icmp_parse(const __u8 *buf, size_t len, const __u8 **msg, size_t *n, int *csum_ok)
 {
 	const __u8 *ip = buf + ETH_HLEN_;

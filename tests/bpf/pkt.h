@@ -78,6 +78,11 @@ void pkt_opt_raw(struct pkt_spec *s, const void *b, unsigned n);
  * does not fit. */
 size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap);
 
+/* Set the TCP checksum field of the len-byte TCP frame in buf (no IP
+ * options or IPv6 extension headers) as a local sender's CHECKSUM_PARTIAL
+ * segment carries it: the folded pseudo-header sum alone. */
+void pkt_tcp_partial(__u8 *buf, size_t len);
+
 /* A frame taken apart. Pointers point into the parsed buffer. */
 struct pkt_view {
 	size_t len;             /* frame length */

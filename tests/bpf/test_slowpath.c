@@ -7,12 +7,14 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <linux/if_ether.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "conn.h"
 #include "harness_int.h"
 #include "acrh.h"
+#include "replay.h"
 #include "match.h"   /* enum pf_reason */
 
 #define S0 1000000u
@@ -93,21 +95,27 @@ static void setup(__u64 heartbeat)
 	h_cfg()->heartbeat_ns = heartbeat;
 }
 
-/* Punt fixture: the regex preflight, dropped (daemon alive) or passed. */
-static void punt_fix(struct h_fix *f, bool alive)
+/* Punt fixture: the regex preflight over IP family, dropped (daemon
+ * alive) or passed. */
+static void punt_fix_f(struct h_fix *f, bool alive, int family)
 {
 	if (!alive) {
 		/* passed: the connection's first request, so from here on
 		 * the connection is followed (a flow entry) */
-		h_pass_first_fix(f, 4, RX_PREFLIGHT, S0, P0, PF_STAT_PASS_DAEMON_DOWN);
+		h_pass_first_fix(f, family, RX_PREFLIGHT, S0, P0, PF_STAT_PASS_DAEMON_DOWN);
 		return;
 	}
-	h_answer_fix(f, 4, RX_PREFLIGHT, S0, P0);
+	h_answer_fix(f, family, RX_PREFLIGHT, S0, P0);
 	memset(f->d, 0, sizeof(f->d));
 	f->verdict = H_DROP;
 	f->d[0] = (struct h_delta)H_D(PKT_SEEN, 1);
 	f->d[1] = (struct h_delta)H_D(PUNT_DAEMON, 1);
 	f->d[2] = (struct h_delta)H_DEND;
+}
+
+static void punt_fix(struct h_fix *f, bool alive)
+{
+	punt_fix_f(f, alive, 4);
 }
 
 /* Daemon alive: drop + one record; the daemon's token makes the
@@ -116,15 +124,26 @@ static void t_punt_alive(void)
 {
 	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
 	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
+	static __u8 seg[PKT_MAX];
 	struct h_fix f;
 	struct h_run r;
+	size_t n;
+	__u64 t0 = mono_ns();
 
-	setup(mono_ns());
+	setup(t0);
 	punt_fix(&f, true);
+	n = pkt_build(&f.in, seg, sizeof(seg));
 	if (!h_fix_run(&f, &r))
 		return;
 	if (!H_CHECK(drain_punts() == 1, "want 1 pf_punt record, got %u", n_got))
 		return;
+	/* the dropped segment travels with it, byte for byte, for the
+	 * daemon's replay (user/replay.h) */
+	H_EQ(got.frame_len, n, "record frame length");
+	H_CHECK(n && got.frame_len == n && !memcmp(got.frame, seg, n),
+		"record frame: the segment as it arrived");
+	H_EQ(got.frame_l4, ETH_HLEN + 20, "record frame's TCP header offset");
+	H_CHECK(got.ns >= t0 && got.ns <= mono_ns(), "record time: the punt's");
 	H_EQ(got.len, sizeof(RX_ORIGIN) - 1, "record origin length");
 	H_EQ(got.slot, 1, "record slot");
 	H_CHECK(!memcmp(got.data, RX_ORIGIN, sizeof(RX_ORIGIN) - 1), "record origin");
@@ -139,6 +158,72 @@ static void t_punt_alive(void)
 	if (h_fix_run(&f, &r))
 		H_CHECK(drain_punts() == 0, "no record for a decided origin");
 }
+
+/* The daemon's replay (user/replay.h) of the record got: pf_replay_xdp
+ * run live on lo, as the daemon runs it on its interface. 0 once handed
+ * over. */
+static struct pf_replay rp;
+
+static int replay_run(void *arg)
+{
+	int n;
+
+	(void)arg;
+	rp.prog_fd = bpf_program__fd(h_skel->progs.pf_replay_xdp);
+	rp.ifindex = h_lo_ifindex;
+	n = pf_replay(&rp, &got, h_cfg());
+	return n == 1 ? 0 : n < 0 ? n : -ENODATA;
+}
+
+/* Once the daemon has taught the verdict, the segment the record kept,
+ * replayed into lo's receive path, is answered at TC ingress as the
+ * client's retransmission would be -- in XDP mode too, marked for TC by
+ * pf_replay_xdp -- and not punted again: the decision without the
+ * retransmission's wait; IPv4 and IPv6. Its TCP checksum is completed by
+ * the replay: the record's field holds only the pseudo-header's sum
+ * here, as a local sender's CHECKSUM_PARTIAL segment's does. A second
+ * replay of the same segment does nothing (each is replayed once). */
+static void punt_replay(int family)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_D(FLOW_CREATED, 1), H_DEND,
+	};
+	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
+	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
+	static __u8 seg[PKT_MAX];
+	struct h_fix f, want;
+	struct h_run r;
+	__u64 replayed;
+	size_t n;
+
+	setup(mono_ns());
+	memset(&rp, 0, sizeof(rp));   /* nothing replayed yet */
+	punt_fix_f(&f, true, family);
+	h_answer_fix(&want, family, RX_PREFLIGHT, S0, P0);
+	want.verdict = H_TX;
+	n = pkt_build(&want.in, seg, sizeof(seg));
+	if (!h_fix_run(&f, &r) || !H_CHECK(drain_punts() == 1, "want 1 record, got %u", n_got))
+		return;
+	H_EQ(got.frame_l4, ETH_HLEN + (family == 4 ? 20 : 40), "record frame's TCP header offset");
+	pkt_tcp_partial(got.frame, got.frame_len);   /* the checksum: the replay's job */
+	k.hash = got.hash;
+	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_learned), &k, &v,
+					  BPF_NOEXIST), "learn origin: %s", strerror(errno)))
+		return;
+	replayed = h_cfg()->replayed;
+	h_set_sock(&want.sock);
+	if (!h_chain_run(replay_run, NULL, &r))
+		return;
+	h_check_fix(&want, seg, n, &r, d);
+	H_EQ(h_cfg()->replayed - replayed, 1, "replayed counted");
+	H_EQ(drain_punts(), 0, "pf_punt records after the replay");
+	H_EQ(replay_run(NULL), -ENODATA, "the same segment replayed again");
+	H_EQ(h_cfg()->replayed - replayed, 1, "replayed counted once");
+}
+
+static void t_punt_replay4(void) { punt_replay(4); }
+static void t_punt_replay6(void) { punt_replay(6); }
 
 /* Only a segment of a real connection is punted: one with no local
  * socket (spoofed, no handshake) goes on to the stack, which resets it;
@@ -436,6 +521,10 @@ static void t_acrh_other_slot(void)
 void test_slowpath(void)
 {
 	h_case("slowpath: regex origin punted to a live daemon, then answered", t_punt_alive);
+	h_case("slowpath: the punted segment replayed once decided: answered at TC",
+	       t_punt_replay4);
+	h_case("slowpath: IPv6: the punted segment replayed once decided: answered at TC",
+	       t_punt_replay6);
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
 	h_case("slowpath: spoofed (no socket): not punted, not tracked", t_punt_spoofed);

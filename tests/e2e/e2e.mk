@@ -56,7 +56,8 @@ e2e: all e2e-tools
 		bash tests/e2e/upgrade.sh --mode $$m || rc=1; \
 		bash tests/e2e/systemd.sh --mode $$m || rc=1; \
 		PF_TX_OFF=1 PF_CASES='^\[[a-z]+\] [acgh]\. ' bash tests/e2e/offload.sh --mode $$m || rc=1; \
-	done; PF_TC_ATTACH=clsact bash tests/e2e/daemon.sh --mode tc || rc=1; exit $$rc
+	done; PF_TC_ATTACH=clsact bash tests/e2e/daemon.sh --mode tc || rc=1; \
+	PF_XDP_GENERIC=1 bash tests/e2e/slowpath.sh --mode xdp || rc=1; exit $$rc
 
 # longer fault soak: the hardening cases with 60 s for the soak, delay and
 # reordering cases, in both modes

@@ -41,6 +41,18 @@ PF_TCXTOOL=${PF_TCXTOOL:-$PF_E2E_BIN/tcxtool}
 # tcx|clsact (unset: preflightd's default, auto).
 PF_TC_ARGS=(${PF_TC_ATTACH:+--tc-attach "$PF_TC_ATTACH"})
 
+# pf_run_args MODE -- PF_RUN_ARGS: the options every `preflightd run` of
+# mode MODE takes from the environment: PF_TC_ARGS, and with
+# PF_XDP_GENERIC=1 in XDP mode --xdp-generic (skb mode: generic XDP, which
+# also runs on frames handed to the receive path, as the slow path's
+# replays are).
+pf_run_args() {
+	PF_RUN_ARGS=("${PF_TC_ARGS[@]}")
+	if [[ $1 == xdp && -n ${PF_XDP_GENERIC:-} ]]; then
+		PF_RUN_ARGS+=(--xdp-generic)
+	fi
+}
+
 # The bound on every wait for "preflightd: ready on": a bound against a hang,
 # not a timing -- loading the programs is the verifier's work, which on a
 # loaded 2-CPU VM with a return-thunk mitigation took more than 10 s.
@@ -397,8 +409,9 @@ pf_start_preflightd() {
 		echo "e2e: $PF_PREFLIGHTD missing (make all)" >&2
 		return 1
 	fi
+	pf_run_args "$mode"
 	pf_exec_run "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --mode "$mode" \
-		"${PF_TC_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
+		"${PF_RUN_ARGS[@]}" "${@:2}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
 	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on ' "$PF_READY_SECS" "$PF_PFD_PID" ||

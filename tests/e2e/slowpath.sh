@@ -5,18 +5,21 @@
 # every XDP/TC attach 1.5 s slower (tests/e2e/preload/slowattach.c: a
 # machine where libxdp's dispatcher attempt takes that long), and "ready"
 # must still mean every path works: (a) the first preflight right after
-# "ready" from a matching origin is answered by preflightd (after one
-# client retransmission: the datapath drops the first segment and punts
-# the origin to the daemon), never counted pass_daemon_down; the app never
-# sees it; (b) keep-alive clients from a new
+# "ready" from a matching origin is answered by preflightd, never counted
+# pass_daemon_down; the app never sees it; the datapath drops its segment
+# and punts the origin to the daemon, which hands the segment back once
+# decided (replayed): answered with no client retransmission; (b)
+# keep-alive clients from a new
 # matching origin: every preflight answered in the kernel, byte-exact;
 # (c) a non-matching origin under the regex rule goes to the app, and the
-# daemon's negative verdict is cached (not punted again); (d) after
+# daemon's negative verdict is cached (not punted again); (i) one replayed
+# on a keep-alive connection after a splice: byte-exact; (d) after
 # kill -9 of the daemon a new matching origin goes to the app within ~1 s
 # (the BPF programs stay attached); a restart adopts, then a clean stop;
 # (e, run before d) a reload drops the learned verdicts: decided again;
 # (f) request-header lists over the kernel's limits (20 names): decided by
-# the daemon, answered in the kernel (list echoed), the same keep-alive
+# the daemon, replayed and answered in the kernel (list echoed, no client
+# retransmission), the same keep-alive
 # connection carries a PUT afterwards; a list with one name not allowed
 # goes to the app; (g) 1,048,000 entries of ended connections in the flow
 # table: the GC frees them all, and new regex origins are decided by the
@@ -27,7 +30,8 @@
 #   bash tests/e2e/slowpath.sh [--mode tc|xdp]
 #
 # xdp puts the native XDP pass program on the client end (topo.sh up
-# --xdp-peer). Ends with "N passed, M failed".
+# --xdp-peer); PF_XDP_GENERIC=1 runs XDP mode in skb (generic) mode. Ends
+# with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -62,6 +66,13 @@ preflight() {
 	pf_detail "$1: $(tr -d '\r' <"$PF_WORK/h" | head -n1) in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }')"
 }
 
+# client_retrans -- TCP segments the client's namespace retransmitted so
+# far (RetransSegs of its /proc/net/snmp).
+client_retrans() {
+	pf_ns awk '$1 == "Tcp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") c = i }
+		else print $c }' /proc/net/snmp
+}
+
 ka() {
 	pf_ns timeout --foreground -k 2 120 "$PF_KACLIENT" --addr "$PF_V4_HOST" --port 8080 "$@"
 }
@@ -74,8 +85,9 @@ start_slow_attach() {
 	PF_SEQ=$((PF_SEQ + 1))
 	PF_PFD_LOG=$PF_WORK/preflightd-$PF_SEQ.log
 	: >"$PF_PFD_LOG"
+	pf_run_args "$MODE"
 	LD_PRELOAD=$PF_E2E_BIN/slowattach.so "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" \
-		--policy "$PF_POLICY" --mode "$MODE" >"$PF_PFD_LOG" 2>&1 &
+		--policy "$PF_POLICY" --mode "$MODE" "${PF_RUN_ARGS[@]}" >"$PF_PFD_LOG" 2>&1 &
 	PF_PFD_PID=$!
 	PF_BG_PIDS+=("$PF_PFD_PID")
 	local fd tail_pid rc=0
@@ -88,7 +100,10 @@ start_slow_attach() {
 		pf_detail_file "$PF_PFD_LOG" >&2
 		return 1
 	fi
+	local r0
+	r0=$(client_retrans)
 	preflight https://pr-12.preview.example.org >"$PF_WORK/first"
+	echo $(($(client_retrans) - r0)) >"$PF_WORK/first_retrans"
 	pf_info "preflightd pid $PF_PFD_PID ($MODE, slow attach): $(grep -m1 ready "$PF_PFD_LOG")"
 }
 
@@ -104,6 +119,10 @@ case_regex_allowed() {
 	pf_expect_eq "app saw no OPTIONS" "$(app_count "$o")" 0
 	pf_expect_ge "punt_daemon counted" "$(pf_stat punt_daemon)" 1
 	pf_expect_ge "learned_origins counted" "$(pf_stat learned_origins)" 1
+	# the punted segment handed back once decided: no retransmission
+	pf_expect_ge "replayed counted" "$(pf_stat replayed)" 1
+	pf_expect_eq "replay_failed" "$(pf_stat replay_failed)" 0
+	pf_expect_eq "the client retransmitted nothing" "$(cat "$PF_WORK/first_retrans")" 0
 	# learned: the next one is answered at once, not punted again
 	punts=$(pf_stat punt_daemon)
 	preflight "$o"
@@ -141,18 +160,53 @@ case_regex_denied() {
 	pf_case_result
 }
 
+# i. On one keep-alive connection: a preflight answered in the kernel (a
+# splice), then one from a new origin the regex rule does not match --
+# punted, replayed once decided, forwarded to the app -- then a PUT: each
+# answered by the right side, the connection byte-exact, no client
+# retransmission. In generic XDP mode the replay meets pf_xdp_ingress,
+# which translates it before TC: a hand-off mark left on the frame would
+# have TC translate it again (the app then reads the wrong bytes).
+case_replay_spliced() {
+	local ok=https://pr-12.preview.example.org no=https://pr-31.preview.example.org.evil.test
+	local before replayed r0 out
+	before=$(app_count "$no")
+	replayed=$(pf_stat replayed)
+	r0=$(client_retrans)
+	out=$(pf_curl -sS -w '|%{http_code}|%{num_connects}\n' -o /dev/null -X OPTIONS -H "Origin: $ok" \
+		-H 'Access-Control-Request-Method: PUT' "http://$PF_V4_HOST:8080/v1/items" \
+		--next -sS -w '|%{http_code}|%{num_connects}\n' -D "$PF_WORK/h" -o /dev/null -X OPTIONS \
+		-H "Origin: $no" -H 'Access-Control-Request-Method: PUT' "http://$PF_V4_HOST:8080/v1/items" \
+		--next -sS -w '|%{http_code}|%{num_connects}\n' -o "$PF_WORK/put" -X PUT \
+		-H "Origin: $ok" -H 'Content-Type: text/plain' --data-binary 'replayed then put' \
+		"http://$PF_V4_HOST:8080/v1/items")
+	pf_detail "$(echo "$out" | tr '\n' ' ')"
+	pf_expect_eq "three requests on one connection" "$(echo "$out" | tr '\n' ' ')" \
+		"|204|1 |204|0 |200|0 "
+	pf_expect_eq "the denied origin's preflight answered by the app" \
+		"$(hdr "$PF_WORK/h" x-answered-by)" app
+	pf_expect_eq "app logged it once" "$(($(app_count "$no") - before))" 1
+	pf_expect_ge "replayed counted" "$(($(pf_stat replayed) - replayed))" 1
+	pf_expect_eq "the client retransmitted nothing" "$(($(client_retrans) - r0))" 0
+	pf_case_result
+}
+
 # f. 20 request headers: over the kernel's limits, the daemon decides.
 HDR20=$(for i in $(seq -w 0 19); do printf 'x-h%s, ' "$i"; done)
 HDR20=${HDR20%, }
 case_acrh_slow() {
-	local o=https://wide.example.org before punts learned list out
+	local o=https://wide.example.org before punts learned list out replayed r0
 	before=$(app_count "$o")
 	punts=$(pf_stat punt_daemon)
 	learned=$(pf_stat learned_acrh)
+	replayed=$(pf_stat replayed)
+	r0=$(client_retrans)
 	: >"$PF_WORK/h"
 	pf_curl -sS -X OPTIONS -D "$PF_WORK/h" -o /dev/null -H "Origin: $o" \
 		-H 'Access-Control-Request-Method: PUT' \
 		-H "Access-Control-Request-Headers: $HDR20" "http://$PF_V4_HOST:8080/v1/items"
+	pf_expect_eq "the client retransmitted nothing (replayed)" "$(($(client_retrans) - r0))" 0
+	pf_expect_ge "replayed counted" "$(($(pf_stat replayed) - replayed))" 1
 	pf_expect_eq "status" "$(status "$PF_WORK/h")" 204
 	pf_expect_eq "Access-Control-Allow-Headers echoes the list" \
 		"$(hdr "$PF_WORK/h" access-control-allow-headers)" "$HDR20"
@@ -312,6 +366,8 @@ YAML
 		case_regex_allowed
 	pf_case "[$MODE] regex origin: keep-alive clients byte-exact, all in the kernel" case_regex_kaclient
 	pf_case "[$MODE] non-matching origin under a regex rule: forwarded, verdict cached" case_regex_denied
+	pf_case "[$MODE] a denied origin replayed on a spliced keep-alive connection: byte-exact" \
+		case_replay_spliced
 	pf_case "[$MODE] 20 request headers: decided by the daemon, answered in the kernel" case_acrh_slow
 	pf_case "[$MODE] reload: learned verdicts dropped, decided again" case_regex_reload
 	pf_case "[$MODE] spoofed preflight flood: nothing punted or tracked, regex origins still answered" \

@@ -700,6 +700,8 @@ static void test_metrics(void **state)
 	cfg.reloads = 3;
 	cfg.reload_failures = 1;
 	cfg.drain_resets = 5;
+	cfg.replayed = 11;
+	cfg.replay_failed = 2;
 	cfg.active_slot = 1;
 	cfg.draining = 0;
 
@@ -730,6 +732,9 @@ static void test_metrics(void **state)
 	contains(body, "\n# TYPE preflightd_reload_failures_total counter\n");
 	assert_int_equal(sample(body, "preflightd_drain_resets_total"), 5);
 	contains(body, "\n# TYPE preflightd_drain_resets_total counter\n");
+	assert_int_equal(sample(body, "preflightd_replayed_total"), 11);
+	assert_int_equal(sample(body, "preflightd_replay_failures_total"), 2);
+	contains(body, "\n# TYPE preflightd_replay_failures_total counter\n");
 	assert_int_equal(sample(body, "preflightd_policy_slot"), 1);
 	contains(body, "\n# TYPE preflightd_policy_slot gauge\n");
 	assert_int_equal(sample(body, "preflightd_draining"), 0);
