@@ -196,6 +196,10 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 	 * knows */
 	if (!s)
 		return PF_STAT_PASS_ERROR;
+	/* the kept segment (pf_punt_keep) is used once, whatever follows */
+	hl = s->punt_hlen;
+	pl = s->punt_plen;
+	s->punt_hlen = 0;
 	acrh = s->m.reason == PF_R_ACRH_SLOW;
 	if (!hb || now - hb > PF_PUNT_WAIT_NS)
 		return PF_STAT_PASS_DAEMON_DOWN;
@@ -249,8 +253,6 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 	rec->frame_len = 0;
 	rec->frame_l4 = 0;
 	rec->pad2 = 0;
-	hl = s->punt_hlen;
-	pl = s->punt_plen;
 	/* Verifier workaround: each length tested in the register the call
 	 * takes it from (clang tested a copy: "R2 unbounded memory access,
 	 * use 'var &= const' or 'if (var < const)'") */
@@ -262,7 +264,6 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 		rec->frame_len = (__u16)(hl + pl);
 		rec->frame_l4 = (__u16)s->punt_l4;
 	}
-	s->punt_hlen = 0; /* used once: never another segment's headers */
 	bpf_ringbuf_submit(rec, 0);
 	if (!first)
 		bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);

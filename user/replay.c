@@ -132,10 +132,10 @@ int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_conf
 		pf_replay_recent(r, frame, rec->frame_l4, now, true);
 	if (err) {
 		cfg->replay_failed++;
-		if (!r->warned)
+		if (r->warned != err)
 			pr_warn("slow path: replay: %s (decided segments wait for the client's "
 				"retransmission)", strerror(-err));
-		r->warned = true;
+		r->warned = err;
 		return err;
 	}
 	cfg->replayed++;

@@ -37,7 +37,8 @@
 struct pf_replay {
 	int prog_fd;      /* pf_replay_xdp; <= 0: replays off */
 	int ifindex;      /* the interface the segments arrived on */
-	bool warned;      /* a failure was logged (once) */
+	int warned;       /* the errno of the last failure logged (a failure
+			   * is logged when its errno differs) */
 	unsigned next;    /* where the next replayed segment is remembered */
 	struct {
 		__u64 key;    /* addresses, ports and seq, hashed (0: none) */
@@ -65,7 +66,8 @@ bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 no
 		      bool remember);
 
 /* Replay the segment rec kept (see above), counting cfg->replayed or
- * cfg->replay_failed (the first failure logged). Returns 1 if the frame
+ * cfg->replay_failed (a failure logged unless the one before had its
+ * errno). Returns 1 if the frame
  * was handed to pf_replay_xdp (a live run reports no verdict: in native
  * XDP mode a frame it cannot mark for TC is dropped there), 0 if there
  * was none to replay (not kept, too old, replayed before, replays off),
