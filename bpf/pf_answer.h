@@ -235,25 +235,16 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 			return PF_STAT_PASS_DAEMON_DOWN;
 		}
 	}
-	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+	rec = pf_punt_rec_new(h, pf_cfg.active_slot, s->m.rule, n,
+			      acrh ? PF_PUNT_ACRH : PF_PUNT_ORIGIN, now);
 	if (!rec)
 		return PF_STAT_PASS_DAEMON_DOWN;
-	rec->hash = h;
-	rec->slot = pf_cfg.active_slot & (PF_SLOTS - 1);
-	rec->rule = s->m.rule & (PF_MAX_RULES - 1);
-	rec->len = (__u16)n;
-	rec->kind = acrh ? PF_PUNT_ACRH : PF_PUNT_ORIGIN;
-	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
 	if (acrh)
 		pf_copy(rec->data, s->m.ak.v, n & (PF_ACRH_SLOW_MAX - 1));
 	else
 		pf_copy(rec->data, s->req + PF_M(s->r.origin.off), n & 127);
-	/* the segment itself, for the daemon's replay (pf_punt_keep) */
-	rec->ns = now;
-	rec->frame_len = 0;
-	rec->frame_l4 = 0;
-	rec->pad2 = 0;
-	/* Verifier workaround: each length tested in the register the call
+	/* the segment itself, for the daemon's replay (pf_punt_keep).
+	 * Verifier workaround: each length tested in the register the call
 	 * takes it from (clang tested a copy: "R2 unbounded memory access,
 	 * use 'var &= const' or 'if (var < const)'") */
 	barrier_var(hl);

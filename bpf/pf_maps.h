@@ -264,6 +264,30 @@ struct {
 	__uint(max_entries, 4 * 1024 * 1024);
 } pf_punt SEC(".maps");
 
+/* A pf_punt record reserved with every field set but data's bytes and no
+ * segment (frame_len 0): the ring's memory holds an older record's bytes,
+ * so each writer starts here (pf_punt_req, pf_ofl_learn). NULL when the
+ * ring is full. */
+static __always_inline struct pf_punt_rec *pf_punt_rec_new(__u64 h, __u32 slot, __u32 rule,
+							   __u64 len, __u8 kind, __u64 now)
+{
+	struct pf_punt_rec *rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+
+	if (!rec)
+		return NULL;
+	rec->hash = h;
+	rec->slot = slot & (PF_SLOTS - 1);
+	rec->rule = rule & (PF_MAX_RULES - 1);
+	rec->len = (__u16)len;
+	rec->kind = kind;
+	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
+	rec->ns = now;
+	rec->frame_len = 0;
+	rec->frame_l4 = 0;
+	rec->pad2 = 0;
+	return rec;
+}
+
 /* The daemon is alive if its heartbeat (CLOCK_MONOTONIC, the clock of
  * bpf_ktime_get_ns) is younger than this; an origin waits at most this
  * long for the daemon's verdict before requests from it go to the app. */

@@ -131,22 +131,11 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 		pf_count(PF_STAT_PASS_ORIGIN_BYTES);
 		return;
 	}
-	rec = bpf_ringbuf_reserve(&pf_punt, sizeof(*rec), 0);
+	/* no segment: this request goes on to the app, nothing to replay */
+	rec = pf_punt_rec_new(h, sc->e.slot, sc->e.rule, n, PF_PUNT_ORIGIN, now);
 	if (!rec)
 		return;
-	rec->hash = h;
-	rec->slot = sc->e.slot & (PF_SLOTS - 1);
-	rec->rule = sc->e.rule & (PF_MAX_RULES - 1);
-	rec->len = (__u16)n;
-	rec->kind = PF_PUNT_ORIGIN;
-	__builtin_memset(rec->pad, 0, sizeof(rec->pad));
 	pf_copy(rec->data, sc->buf + PF_M(sc->r.origin.off), n & 127);
-	/* no segment: this request goes on to the app, nothing to replay
-	 * (the ring's memory holds an older record's bytes) */
-	rec->ns = now;
-	rec->frame_len = 0;
-	rec->frame_l4 = 0;
-	rec->pad2 = 0;
 	bpf_ringbuf_submit(rec, 0);
 	bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
 	pf_count(PF_STAT_OFL_LEARN);
