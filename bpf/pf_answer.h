@@ -310,8 +310,9 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	ret = pf_decide(s, a->req_len, rlenp);
 	rlen = *rlenp;
 	/* a reload since the answer took the daemon's verdict with the old
-	 * slot: ask again, or every retransmission would be dropped */
-	s->punt_hlen = 0; /* the segment is not kept: a retransmission follows */
+	 * slot: ask again, or every retransmission would be dropped (no
+	 * segment kept: pf_punt_keep's is consumed by the pf_punt_req that
+	 * follows it) */
 	if (ret == PF_STAT_PUNT_DAEMON && pf_punt_req(s) == PF_STAT_PUNT_DAEMON) {
 		pf_count(PF_STAT_PUNT_DAEMON);
 		return PF_ANS_DROP;

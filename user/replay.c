@@ -82,21 +82,35 @@ static __u64 seg_key(const __u8 *frame, __u32 l4)
 	return h | 1;
 }
 
-/* See replay.h. */
-bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 now,
-		      bool remember)
+/* Was the segment key replayed at or after now - PF_REPLAY_MAX_AGE_NS? */
+static bool recent_has(const struct pf_replay *r, __u64 key, __u64 now)
 {
-	__u64 key = seg_key(frame, l4);
 	unsigned i;
 
 	for (i = 0; i < PF_REPLAY_RECENT; i++)
 		if (r->recent[i].key == key && now - r->recent[i].ns <= PF_REPLAY_MAX_AGE_NS)
 			return true;
-	if (remember) {
-		r->recent[r->next].key = key;
-		r->recent[r->next].ns = now;
-		r->next = (r->next + 1) % PF_REPLAY_RECENT;
-	}
+	return false;
+}
+
+/* Remember the segment key as replayed at now, in place of the oldest. */
+static void recent_add(struct pf_replay *r, __u64 key, __u64 now)
+{
+	r->recent[r->next].key = key;
+	r->recent[r->next].ns = now;
+	r->next = (r->next + 1) % PF_REPLAY_RECENT;
+}
+
+/* See replay.h. */
+bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 now,
+		      bool remember)
+{
+	__u64 key = seg_key(frame, l4);
+
+	if (recent_has(r, key, now))
+		return true;
+	if (remember)
+		recent_add(r, key, now);
 	return false;
 }
 
@@ -108,7 +122,7 @@ int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_conf
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .ctx_in = &md,
 		    .ctx_size_in = sizeof(md), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 	struct timespec ts;
-	__u64 now;
+	__u64 now, key = 0;
 	int err;
 
 	if (r->prog_fd <= 0 || !rec->frame_len || rec->frame_len > PF_PUNT_FRAME_MAX ||
@@ -120,16 +134,15 @@ int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_conf
 		return 0;
 	memcpy(frame, rec->frame, rec->frame_len);
 	err = pf_replay_csum(frame, rec->frame_len, rec->frame_l4);
-	if (!err && pf_replay_recent(r, frame, rec->frame_l4, now, false))
-		return 0;
 	if (!err) {
+		key = seg_key(frame, rec->frame_l4);
+		if (recent_has(r, key, now))
+			return 0;
 		md.data_end = rec->frame_len;
 		md.ingress_ifindex = (__u32)r->ifindex;
 		o.data_size_in = rec->frame_len;
 		err = bpf_prog_test_run_opts(r->prog_fd, &o) ? -errno : 0;
 	}
-	if (!err)
-		pf_replay_recent(r, frame, rec->frame_l4, now, true);
 	if (err) {
 		cfg->replay_failed++;
 		if (r->warned != err)
@@ -138,6 +151,7 @@ int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_conf
 		r->warned = err;
 		return err;
 	}
+	recent_add(r, key, now);   /* a failed run is tried again */
 	cfg->replayed++;
 	pr_debug("slow path: %u-byte segment replayed %.1f ms after its punt",
 		 rec->frame_len, (now - rec->ns) / 1e6);
