@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "cmds.h"
 #include "iface.h"
+#include "kfeat.h"
 #include "load.h"
 #include "policy.h"
 #include "maps.h"
@@ -383,7 +384,7 @@ int pf_cmd_run(int argc, char **argv)
 	sigset_t set;
 	char status[160];
 	bool leave = false;   /* the programs and pins stay for the next instance */
-	int err, ifindex, early = 0;
+	int err, ifindex, early = 0, live;
 
 	err = parse_run_opts(argc, argv, &o);
 	if (err)
@@ -566,6 +567,15 @@ int pf_cmd_run(int argc, char **argv)
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
 	sl.rp.prog_fd = bpf_program__fd(skel->progs.pf_replay_xdp);
 	sl.rp.ifindex = ifindex;
+	/* a kernel that refuses live-frame test runs (kfeat.h): no replay;
+	 * said once here, not at every punt */
+	live = pf_kfeat_xdp_live();
+	if (live <= 0) {
+		pr_info("slow path: replay off: %s (decided segments wait for the client's "
+			"retransmission)", live ? strerror(-live) :
+			"this kernel refuses live-frame test runs");
+		sl.rp.prog_fd = -1;
+	}
 	pf_slow_adopt(&sl, &pol, &rs, 0);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl, NULL);
 	if (!rb) {

@@ -95,4 +95,37 @@ static inline int pf_kfeat_flow_lock(struct bpf_object *obj, bool plain)
 	return 1;
 }
 
+/* Does this kernel run XDP programs on live frames from
+ * BPF_PROG_TEST_RUN (BPF_F_TEST_XDP_LIVE_FRAMES, 5.18+)? The slow path's
+ * replay needs it (user/replay.h). Some builds refuse it (seen: a 6.18
+ * build answers EPERM, whatever the program -- the same build refuses
+ * bpf_xdp_adjust_meta to XDP). Probed by one live run of a 2-instruction
+ * XDP program that drops the frame, on the loopback device. Returns 1, 0
+ * (EPERM or EOPNOTSUPP: refused) or -errno (the program did not load, or
+ * the run failed otherwise -- EINVAL would be this probe's own fault:
+ * every kernel since 5.18 has the flag -- decides nothing). */
+static inline int pf_kfeat_xdp_live(void)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = XDP_DROP },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	unsigned char frame[64] = { 0 };
+	struct xdp_md md = { .data_end = sizeof(frame), .ingress_ifindex = 1 /* lo */ };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+		    .ctx_in = &md, .ctx_size_in = sizeof(md), .repeat = 1,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+	int fd, err;
+
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "pf_kfeat_live", "GPL", insns,
+			   sizeof(insns) / sizeof(insns[0]), NULL);
+	if (fd < 0)
+		return -errno;
+	err = bpf_prog_test_run_opts(fd, &o) ? -errno : 0;
+	close(fd);
+	if (!err)
+		return 1;
+	return err == -EPERM || err == -EOPNOTSUPP ? 0 : err;
+}
+
 #endif /* PF_KFEAT_H */

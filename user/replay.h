@@ -16,7 +16,9 @@
  * comes, is a duplicate (answered again identically, or dropped by TCP).
  * Each segment is replayed once (struct pf_replay.recent): a replay that
  * is punted again (a verdict the datapath did not find) waits for the
- * client, never loops through the daemon.
+ * client, never loops through the daemon. A kernel that refuses
+ * live-frame test runs (user/kfeat.h, pf_kfeat_xdp_live: probed by `run`
+ * at start) gets no replays (prog_fd -1): the client's retransmission.
  */
 #ifndef PF_REPLAY_H
 #define PF_REPLAY_H

@@ -80,7 +80,7 @@ bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
 	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = h_tc_in.fd, .handle = 0x7066, .priority = 1);
 
 	memset(r, 0, sizeof(*r));
-	if (!h_need_xdp_meta())
+	if (!h_need_xdp_meta() || !h_need_xdp_live())
 		return false;
 	r->kind = H_KIND_TC;
 	r->chain = true;

@@ -59,6 +59,7 @@ int h_up_fd[2] = { -1, -1 };   /* ETH_P_IP/IPV6 sockets on lo: after TC ingress 
 int h_lo_ifindex;
 static unsigned n_run, n_pass, n_fail, n_skip;
 static bool h_xdp_meta;     /* the kernel lets XDP call bpf_xdp_adjust_meta */
+static bool h_xdp_live;     /* the kernel runs live-frame test runs */
 static const char *filter;
 static __u16 h0_ports[PF_MAX_PORTS];  /* H_POLICY's ports, restored by reset() */
 static unsigned h0_nports;
@@ -186,6 +187,12 @@ void h_init(void)
 	 * build, not on another) */
 	if (getenv("PF_BPFT_NO_META") && !strcmp(getenv("PF_BPFT_NO_META"), "1"))
 		h_xdp_meta = 0;
+	/* the live runs (h_chain_run: the slow path's replay, the metadata
+	 * hand-off) skip where the kernel refuses them (h_need_xdp_live) */
+	err = pf_kfeat_xdp_live();
+	if (err < 0)
+		h_die("probe BPF_F_TEST_XDP_LIVE_FRAMES", err);
+	h_xdp_live = err;
 	h_skel->rodata->pf_xdp_no_meta = !h_xdp_meta;
 	/* the flow entry's lock this kernel takes, or with
 	 * PF_BPFT_PLAIN_LOCK=1 the older kernels' bpf_spin_lock (user/kfeat.h):
@@ -441,6 +448,15 @@ bool h_need_xdp_meta(void)
 		return true;
 	h_skip("loaded as on a kernel that refuses bpf_xdp_adjust_meta in XDP programs: no metadata "
 	       "hand-off (XDP passes TC every frame it does not answer)");
+	return false;
+}
+
+bool h_need_xdp_live(void)
+{
+	if (h_xdp_live)
+		return true;
+	h_skip("this kernel refuses live-frame test runs (BPF_F_TEST_XDP_LIVE_FRAMES: EPERM or "
+	       "EOPNOTSUPP): no live run (the daemon's replay is off there too, user/replay.h)");
 	return false;
 }
 

@@ -106,6 +106,11 @@ void h_skip(const char *why);
  * hand-off helper (h_fix_to_tc, h_chain, h_run_to_tc) calls it. */
 bool h_need_xdp_meta(void);
 
+/* A case with a live run (h_chain_run): on a kernel that refuses
+ * live-frame test runs (user/kfeat.h, pf_kfeat_xdp_live), skips the case
+ * and returns false; else true. */
+bool h_need_xdp_live(void);
+
 /* XDP mode with metadata (not PF_BPFT_NO_META): XDP frames and
  * translates a whole head itself, which TC does otherwise -- without
  * socket storage (a split head's bytes it cannot let go). */
