@@ -1,7 +1,7 @@
 /* kcost.c -- in-kernel cost of one answered preflight, measured with BPF_PROG_TEST_RUN. */
 /*
  *   kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] [--other]
- *         [--acks]
+ *         [--acks] [--may-goto no]
  *         POLICY...
  *
  * Loads the test build of the datapath (build/tests/bpf/preflightd_test,
@@ -38,6 +38,10 @@
  * and the whole HTTP parse), "no_socket" (socket mock invalid: + policy
  * match and response build); the full answer adds the socket guards, the
  * checksum check, the flow update and the rewrite.
+ *
+ * --may-goto no: the datapath as a kernel before 6.9 loads it (its
+ * bpf_loop callbacks instead of the open-coded loops, user/kfeat.h),
+ * whatever this kernel has.
  *
  * --size FILE (repeatable, first POLICY only) also times the answer to
  * another request (bench/preflight-*.txt: shorter and longer ones), as
@@ -188,6 +192,7 @@ static struct obj objs[MAX_OBJS];
 static unsigned n_objs;
 /* XDP programs may call bpf_xdp_adjust_meta (user/kfeat.h; main) */
 static bool xdp_meta;
+static bool no_may_goto;    /* --may-goto no */
 static struct series series[MAX_SERIES];
 static unsigned n_series;
 static struct floor_bpf *floor_skel;
@@ -676,9 +681,13 @@ static struct obj *load_obj(const char *file)
 		die("compile policy %s: %s", file, strerror(-err));
 	o->policy = file;
 	o->tokens = c.n_toks;
-	o->skel = preflightd_test__open();
+	err = pf_kfeat_may_goto(no_may_goto); /* as `run` loads it */
+	if (err < 0)
+		die("probe may_goto: %s", strerror(-err));
+	o->skel = PF_KFEAT_OPEN(preflightd_test, err);
 	if (!o->skel)
 		die("open preflightd_test: %s", strerror(errno));
+	o->skel->rodata->pf_may_goto = err;
 	o->skel->rodata->pf_xdp_no_meta = !xdp_meta;
 	err = pf_kfeat_flow_lock(o->skel->obj, false);
 	if (err < 0)
@@ -748,7 +757,7 @@ static void repeat_check(struct obj *o, const char *req, unsigned req_len)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: kcost --request FILE [--size FILE]... [--runs N] [--floor] [--stages] "
-		"[--other [--acks]] POLICY...\n");
+		"[--other [--acks]] [--may-goto no] POLICY...\n");
 }
 
 /* Parse the options, load every policy (and the floor), build the series,
@@ -763,6 +772,7 @@ int main(int argc, char **argv)
 		{ "stages", no_argument, NULL, 's' },
 		{ "other", no_argument, NULL, 'o' },
 		{ "acks", no_argument, NULL, 'a' },
+		{ "may-goto", required_argument, NULL, 'g' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 }
 	};
@@ -775,7 +785,7 @@ int main(int argc, char **argv)
 	char *end, name[48];
 	FILE *f;
 
-	while ((c = getopt_long(argc, argv, "r:z:n:fsoah", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:z:n:fsoag:h", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			request = optarg;
@@ -798,6 +808,13 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			do_floor = 1;
+			break;
+		case 'g':
+			if (strcmp(optarg, "no")) {
+				usage(stderr);
+				return 2;
+			}
+			no_may_goto = true;
 			break;
 		case 's':
 			stages = 1;

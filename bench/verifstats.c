@@ -1,7 +1,8 @@
 /* verifstats.c -- the kernel verifier's work per program of the production object (start-up time). */
 /*
  *   verifstats [--runs R] [--prog NAME]... [--xdp-meta yes|no]
- *              [--flow-lock plain] [--lines N [--func F] [--log FILE]]
+ *              [--flow-lock plain] [--may-goto no]
+ *              [--lines N [--func F] [--log FILE]]
  *
  * Loads each program of build/preflightd.bpf.o (its skeleton, as
  * `preflightd run` opens it: maps at their defaults, which the verifier
@@ -41,6 +42,10 @@
  * --flow-lock plain: the flow entry's lock as on a kernel without
  * bpf_res_spin_lock (before 6.15: bpf_spin_lock, user/kfeat.h), rather
  * than this kernel's. `make bpftest` loads both.
+ *
+ * --may-goto no: the object as on a kernel without may_goto (before 6.9:
+ * its bpf_loop callbacks, the instruction rewritten, user/kfeat.h),
+ * rather than this kernel's. `make bpftest` loads both.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -58,6 +63,8 @@
 static int xdp_meta = -1;
 /* --flow-lock plain: bpf_spin_lock on any kernel */
 static bool plain_lock;
+/* --may-goto no: the bpf_loop variant on any kernel */
+static bool no_may_goto;
 
 #define MAX_PROGS   16
 #define MAX_RUNS    64
@@ -104,11 +111,17 @@ static struct preflightd_bpf *open_one(const char *name, char *log, size_t size,
 	struct bpf_program *p, *want = NULL;
 	int err;
 
-	skel = preflightd_bpf__open();
+	err = pf_kfeat_may_goto(no_may_goto);
+	if (err < 0) {
+		fprintf(stderr, "verifstats: probe may_goto: %s\n", strerror(-err));
+		return NULL;
+	}
+	skel = PF_KFEAT_OPEN(preflightd_bpf, err);
 	if (!skel) {
 		fprintf(stderr, "verifstats: open BPF object: %s\n", strerror(errno));
 		return NULL;
 	}
+	skel->rodata->pf_may_goto = err;
 	err = pf_kfeat_xdp_meta(); /* as `run` loads it */
 	if (err < 0) {
 		fprintf(stderr, "verifstats: probe bpf_xdp_adjust_meta: %s\n", strerror(-err));
@@ -374,7 +387,7 @@ out:
 static int usage(void)
 {
 	fprintf(stderr, "usage: verifstats [--runs R] [--prog NAME]... [--xdp-meta yes|no] "
-		"[--flow-lock plain] [--lines N [--func F] [--log FILE]]\n");
+		"[--flow-lock plain] [--may-goto no] [--lines N [--func F] [--log FILE]]\n");
 	return 2;
 }
 
@@ -388,6 +401,7 @@ int main(int argc, char **argv)
 		{ "log", required_argument, NULL, 'g' },
 		{ "xdp-meta", required_argument, NULL, 'm' },
 		{ "flow-lock", required_argument, NULL, 'k' },
+		{ "may-goto", required_argument, NULL, 'G' },
 		{ 0 }
 	};
 	static struct prog_res res[MAX_PROGS];
@@ -398,7 +412,7 @@ int main(int argc, char **argv)
 	char *log;
 	int o;
 
-	while ((o = getopt_long(argc, argv, "r:p:l:f:g:m:k:", lo, NULL)) != -1) {
+	while ((o = getopt_long(argc, argv, "r:p:l:f:g:m:k:G:", lo, NULL)) != -1) {
 		switch (o) {
 		case 'r':
 			runs = (unsigned)strtoul(optarg, NULL, 10);
@@ -426,6 +440,11 @@ int main(int argc, char **argv)
 			if (strcmp(optarg, "plain"))
 				return usage();
 			plain_lock = true;
+			break;
+		case 'G':
+			if (strcmp(optarg, "no"))
+				return usage();
+			no_may_goto = true;
 			break;
 		default:
 			return usage();

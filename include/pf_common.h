@@ -211,6 +211,11 @@ enum pf_stat {
 	PF_STAT__MAX
 };
 
+/* may_goto's opcode, BPF_JMP | BPF_JCOND | BPF_K: the uapi headers of
+ * this build (Debian's, before 6.9) name neither (pf_can_loop below,
+ * user/kfeat.h). */
+#define PF_MAY_GOTO_CODE 0xe5
+
 /* ---- loop shim: bpf_loop() in the kernel, a for loop under gcc ----
  * The callback has the bpf_loop signature: long cb(__u32 i, void *ctx),
  * returning 0 to continue and 1 to stop. bpf_loop lets the verifier check
@@ -218,6 +223,37 @@ enum pf_stat {
  * large. Processed 1000001 insn" on nested scans). */
 #ifdef __bpf__
 #define pf_loop(n, cb, ctx) bpf_loop((n), (cb), (ctx), 0)
+
+/* ---- open-coded loops: may_goto (6.9+) ----
+ * The answer path's two longest loops -- a request's header lines
+ * (pf_lines_buf) and a request-header list's names (pf_hdr_elems_buf) --
+ * run without a bpf_loop callback where the kernel has the may_goto
+ * instruction: a callback's call and return per line or name go through
+ * the return thunk (AMD's SRSO Safe RET on this project's VMs) and cost
+ * about as much as a short line's scan. pf_can_loop is the loop's test:
+ * 1 while may_goto lets the loop go on, 0 once the kernel's bound for it
+ * is spent (a count of turns, or on newer x86 kernels a time budget) --
+ * far beyond the parse's own bound, a count in map memory, which ends
+ * the loops first. The verifier checks such a loop's body as it checks a
+ * callback's, until its states repeat, so positions stay laundered as
+ * before (PF_LAUNDER). pf_may_goto (read-only data, set by every loader:
+ * user/kfeat.h) picks the open-coded loops or the bpf_loop ones; the
+ * others are dead code the verifier prunes. A kernel before 6.9 refuses
+ * the opcode even there, so its loaders open an image in which each
+ * may_goto is a conditional jump instead (pf_kfeat_goto_scan). clang 14
+ * has no mnemonic for it: the encoding, code PF_MAY_GOTO_CODE, src_reg 0
+ * (BPF_MAY_GOTO), the 16-bit jump offset in instructions, imm 0 -- laid
+ * out for a little-endian target (bpfel, as every host this runs on). */
+const volatile __u32 pf_may_goto;
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "pf_can_loop's encoding is little-endian (offset, then imm)");
+#define PF_STR_(x) #x
+#define PF_STR(x) PF_STR_(x)
+#define pf_can_loop ({ __label__ l_stop, l_go; int go_ = 1; \
+	asm volatile goto("1: .byte " PF_STR(PF_MAY_GOTO_CODE) "; .byte 0; " \
+			  ".long ((%l[l_stop] - 1b - 8) / 8) & 0xffff; .short 0" :::: l_stop); \
+	goto l_go; l_stop: go_ = 0; l_go:; go_; })
 #else
 PF_INLINE long pf_loop(__u32 n, long (*cb)(__u32, void *), void *ctx)
 {

@@ -56,6 +56,8 @@ struct pf_parse_ctx {
 	__u32 done;     /* 1: end of header block found */
 	__u32 res;      /* enum pf_parse_res once an error is found */
 	__u32 tmp[4];   /* PF_LAUNDER slots */
+	__u32 nl;       /* header lines looked at (pf_parse_p's open-coded loop) */
+	__u32 pad;
 };
 
 struct pf_req {
@@ -518,6 +520,30 @@ PF_CALLBACK long pf_line_cb(__u32 idx, void *ctx)
 	return 0;
 }
 
+#ifdef __bpf__
+/* The header lines pf_line_cb's calls look at (PF_MAX_LINES at most), in
+ * one open-coded loop (pf_can_loop, pf_common.h); a loop that may_goto
+ * ends early leaves pc.done 0: PF_P_TOO_LONG. Verifier workaround: the
+ * count in map memory -- a register, known per path, had the body walked
+ * once per line ("BPF program is too large"). A global function, in the
+ * callback's place on the TC program's deepest call chain: inline, its
+ * spills grew pf_decide's frame by 40 bytes, which left the bpf_loop
+ * variant's request-header callback (two names a call) no room on that
+ * chain ("combined stack size of 5 calls is 528. Too large"). It tests
+ * pf_may_goto itself, as pf_hdr_elems_buf does (a kernel before 6.8
+ * verifies every global function). */
+PF_GLOBAL long pf_lines_buf(const struct pf_buf *rb, struct pf_req *r)
+{
+	if (!pf_may_goto || !rb || !r)
+		return 0;
+	while (pf_can_loop) {
+		if (pf_line(rb->b, r, false) || ++*(volatile __u32 *)&r->pc.nl >= PF_MAX_LINES)
+			break;
+	}
+	return 0;
+}
+#endif
+
 PF_CALLBACK long pf_line_call_cb(__u32 idx, void *ctx)
 {
 	struct pf_hold *hd = ctx;
@@ -680,6 +706,11 @@ PF_INLINE int pf_parse_p(const __u8 *buf, __u32 len, struct pf_req *r, __u32 pat
 		r->flags |= (__u16)pf_path_flags(buf, r->path.off, r->path.len);
 	r->pc.len = len;
 	r->pc.res = PF_P_OK;
+#ifdef __bpf__
+	if (pf_may_goto)
+		pf_lines_buf((const struct pf_buf *)buf, r);
+	else
+#endif
 	pf_loop(PF_MAX_LINES / PF_LINES_PER_CB, pf_line_cb, &hd);
 	/* a Connection line before wherever the parse stopped: "close" in
 	 * it decides, as if the parse had stopped there */

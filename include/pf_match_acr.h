@@ -285,8 +285,10 @@ PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr
 	return i;
 }
 
-/* Elements per pf_hdr_cb call (4: pf_tc_ingress 514k verified insns
- * instead of 401k, and no clear gain measured at 16 names). */
+/* Elements per pf_hdr_cb call, the bpf_loop variant's (a kernel without
+ * may_goto; pf_hdr_elems_buf otherwise). 1 cost that variant ~90 ns at
+ * 16 names; 4 had cost pf_tc_ingress 514k verified insns instead of 401k,
+ * with no clear gain at 16 names. */
 #define PF_HDR_PER_CB  2
 
 /* The next element of the ACRH value from c->pos: one name (checked) and
@@ -368,10 +370,9 @@ bad:
 	return 1;
 }
 
-/* bpf_loop callback: the next PF_HDR_PER_CB elements of the list -- a
- * callback's return per name cost about as much as the rest of a short
- * name's check (see pf_hdr_elem). Not unrolled: the unrolled copies'
- * spills put the frame over the stack limit above. */
+/* bpf_loop callback: the next PF_HDR_PER_CB elements of the list (a
+ * kernel without may_goto: see pf_hdr_elems_buf). Not unrolled: the
+ * unrolled copies' spills put the frame over the stack limit above. */
 PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
 {
 	struct pf_hold *hd = ctx;
@@ -386,6 +387,34 @@ PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
 			return 1;
 	return 0;
 }
+
+#ifdef __bpf__
+/* The elements of the list in c, in one open-coded loop (pf_can_loop,
+ * pf_common.h): as many as pf_hdr_cb's max_len + 1 calls take (c->max_el),
+ * with no callback's call and return per element -- these cost about as
+ * much as a short name's check where returns go through a return thunk
+ * (see pf_hdr_elem). A global function: inline, its spills put
+ * pf_check_headers_buf's frame on the TC program's deepest call chain
+ * over the limit ("combined stack size of 4 calls is 528. Too large");
+ * here it takes the callback's place on that chain. It tests
+ * pf_may_goto itself: a kernel before 6.8 verifies every global function,
+ * called or not, and on one without may_goto the loop (its may_goto
+ * rewritten into a conditional jump, user/kfeat.h) must be dead code
+ * there too. A loop that may_goto ends before the list does denies it
+ * (PF_R_ACRH_LIMIT): unchecked names are never allowed. */
+PF_GLOBAL long pf_hdr_elems_buf(const struct pf_buf *rb, struct pf_hdr_ctx *c)
+{
+	if (!pf_may_goto || !rb || !c)
+		return 0;
+	while (pf_can_loop) {
+		if (pf_hdr_elem(rb->b, c) ||
+		    ++*(volatile __u32 *)&c->nel >= *(volatile __u32 *)&c->max_el)
+			return 0;
+	}
+	c->reason = PF_R_ACRH_LIMIT;
+	return 0;
+}
+#endif
 
 /* Check Access-Control-Request-Headers against rule r, scanning at most
  * max_len bytes and max_tok names (PF_R_ACRH_LIMIT beyond); fills
@@ -422,6 +451,12 @@ PF_GLOBAL __u32 pf_check_headers_buf(const struct pf_buf *rb, __u64 slice_lim,
 	c->bit = 1ULL << (r & 63);
 	c->reason = PF_R_OK;
 	c->max_tok = max_tok;
+	c->max_el = PF_HDR_PER_CB * (max_len + 1);
+#ifdef __bpf__
+	if (pf_may_goto)
+		pf_hdr_elems_buf(rb, c);
+	else
+#endif
 	pf_loop(max_len + 1, pf_hdr_cb, &hd);
 	m->has_authz = (__u8)c->has_authz;
 	if (c->reason != PF_R_OK) {

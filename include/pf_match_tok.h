@@ -72,6 +72,8 @@ struct pf_hdr_ctx {
 	__u32 tmp, tmp2;    /* PF_LAUNDER slots */
 	__u32 max_tok;      /* most names before PF_R_ACRH_LIMIT */
 	__u32 done;         /* pf_hdr_find decided the current name */
+	__u32 nel;          /* elements looked at (pf_hdr_elems_buf) */
+	__u32 max_el;       /* most elements: as many as the callbacks take */
 	__u64 hash;         /* the current name's pf_hdr_home (see pf_hdr_name) */
 	__u64 w[PF_HDR_NAME / 8]; /* its first words, lower-cased, zero-padded */
 	struct pf_tok_key key;    /* pf_hdr_tok_buf's look-up key */

@@ -24,13 +24,20 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 	struct pf_pin *pin = l->pin;
 	int err;
 
-	skel = preflightd_bpf__open();
+	/* the open-coded loops where the kernel has may_goto (kfeat.h) */
+	err = pf_kfeat_may_goto(false);
+	if (err < 0) {
+		pr_warn("probe may_goto: %s", strerror(-err));
+		return err;
+	}
+	skel = PF_KFEAT_OPEN(preflightd_bpf, err);
 	if (!skel) {
 		err = -errno;
 		pr_warn("open BPF object: %s", strerror(errno));
 		return err;
 	}
 	l->skel = skel;
+	skel->rodata->pf_may_goto = err;
 	skel->rodata->pf_hash_seed = pf_hash_seed;
 	err = pf_kfeat_flow_lock(skel->obj, false);
 	if (err < 0) {

@@ -62,7 +62,10 @@ int pf_prog_open(struct preflightd_bpf *skel, const char *const *names, unsigned
 	size_t sz;
 	int err;
 
-	elf = preflightd_bpf__elf_bytes(&sz);
+	/* the image skel was opened from: with may_goto rewritten where the
+	 * kernel lacks it (kfeat.h, pf_kfeat_open_skel) */
+	elf = skel->skeleton->data;
+	sz = skel->skeleton->data_sz;
 	obj = bpf_object__open_mem(elf, sz, &oopts);
 	err = libbpf_get_error(obj);
 	if (err) {

@@ -55,11 +55,14 @@ $(BPFT_BIN): $(BPFT_OBJS)
 # variant also as on a kernel without bpf_res_spin_lock (before 6.15:
 # bpf_spin_lock, user/kfeat.h), and every case again that way (a kernel
 # without it runs them the same way twice); the XDP cases also with both
-# (a kernel before 6.15 whose driver has no XDP metadata room).
+# (a kernel before 6.15 whose driver has no XDP metadata room). And a
+# kernel before 6.9: no may_goto either (the parse's bpf_loop callbacks,
+# the instruction rewritten: user/kfeat.h), verified and every case run.
 bpftest: $(BPFT_BIN) $(BUILD)/bench/verifstats
-	$(Q)for v in yes no; do for l in res plain; do \
+	$(Q)for v in yes no; do for l in res plain plain-nogoto; do \
 		$(BUILD)/bench/verifstats --runs 1 --xdp-meta $$v \
-			$$([ $$l = plain ] && echo --flow-lock plain) > $(BPFT_DIR)/verif-$$v-$$l.txt || \
+			$$([ $$l != res ] && echo --flow-lock plain) \
+			$$([ $$l = plain-nogoto ] && echo --may-goto no) > $(BPFT_DIR)/verif-$$v-$$l.txt || \
 		{ echo "bpftest: a program of the production object (--xdp-meta $$v, flow lock $$l) does not load (above)"; exit 1; }; \
 	done; done
 	$(Q)$(BPFT_BIN)
@@ -69,5 +72,7 @@ bpftest: $(BPFT_BIN) $(BUILD)/bench/verifstats
 	$(Q)PF_BPFT_PLAIN_LOCK=1 $(BPFT_BIN)
 	$(Q)echo "bpftest: the XDP cases once more, as on a kernel with neither (both of the above)"
 	$(Q)PF_BPFT_NO_META=1 PF_BPFT_PLAIN_LOCK=1 $(BPFT_BIN) '[xdp]'
+	$(Q)echo "bpftest: every case again as on a kernel before 6.9: the lock as above, no may_goto (bpf_loop callbacks)"
+	$(Q)PF_BPFT_NO_MAY_GOTO=1 PF_BPFT_PLAIN_LOCK=1 $(BPFT_BIN)
 
 -include $(wildcard $(BPFT_DIR)/*.d $(BPFT_DIR)/user/*.d)

@@ -165,9 +165,18 @@ void h_init(void)
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu <= 0)
 		h_die("possible CPUs", ncpu);
-	h_skel = preflightd_test__open();
+	/* as `run` loads it: the open-coded loops where this kernel has
+	 * may_goto, or with PF_BPFT_NO_MAY_GOTO=1 the bpf_loop callbacks as
+	 * before 6.9, the instruction rewritten (user/kfeat.h) -- `make
+	 * bpftest` runs the cases both ways */
+	err = pf_kfeat_may_goto(getenv("PF_BPFT_NO_MAY_GOTO") &&
+				!strcmp(getenv("PF_BPFT_NO_MAY_GOTO"), "1"));
+	if (err < 0)
+		h_die("probe may_goto", err);
+	h_skel = PF_KFEAT_OPEN(preflightd_test, err);
 	if (!h_skel)
 		h_die("open preflightd_test", errno);
+	h_skel->rodata->pf_may_goto = err;
 	/* a hash key of its own, as `run` draws one (PF_HASH_SEED0): every
 	 * answer below then needs the kernel's hashes and the compiler's to
 	 * agree on it */

@@ -3,6 +3,8 @@
 #include <string.h>
 
 #include "conn.h"
+#include "harness_int.h"
+#include "kfeat.h"
 
 #define S0 1000000u
 #define P0 5000000u
@@ -116,6 +118,21 @@ static void t_harness_checksums(void)
 		if (fam == 4)
 			H_CHECK(!v.ip_csum_ok, "corrupted IPv4 header not caught");
 	}
+}
+
+/* The image the datapath was loaded from has open-coded loops where this
+ * kernel has may_goto, and none left where it has not or the run is as
+ * on such a kernel (PF_BPFT_NO_MAY_GOTO=1): the two of the answer path
+ * (include/pf_common.h), each program's copy of them. */
+static void t_may_goto_image(void)
+{
+	const struct bpf_object_skeleton *sk = h_skel->skeleton;
+	long n = pf_kfeat_goto_scan((void *)sk->data, sk->data_sz, false);
+
+	if (h_skel->rodata->pf_may_goto)
+		H_CHECK(n >= 2, "open-coded loops in the image: %ld may_goto", n);
+	else
+		H_CHECK(n == 0, "no may_goto left for a kernel without it: %ld", n);
 }
 
 /* ---- the request itself ---- */
@@ -510,6 +527,7 @@ static void t_egress_no_flow(void)
 void test_pass(void)
 {
 	h_case_once("harness_checksum_verifier", t_harness_checksums);
+	h_case_once("may_goto_image", t_may_goto_image);
 	h_case("pass_plain_options", t_plain_options);
 	h_case("pass_not_options", t_not_options);
 	h_case("pass_tiny_payload", t_tiny_payload);
