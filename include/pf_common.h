@@ -238,7 +238,9 @@ enum pf_stat {
  * callback's, until its states repeat, so positions stay laundered as
  * before (PF_LAUNDER). pf_may_goto (read-only data, set by every loader:
  * user/kfeat.h) picks the open-coded loops or the bpf_loop ones; the
- * others are dead code the verifier prunes. A kernel before 6.9 refuses
+ * others are dead code the verifier prunes; a verifier that refuses the
+ * open-coded variant (6.9+ verifiers differ: verified on 6.18) gets the
+ * other (run loads again, user/cmd_run.c). A kernel before 6.9 refuses
  * the opcode even there, so its loaders open an image in which each
  * may_goto is a conditional jump instead (pf_kfeat_goto_scan). clang 14
  * has no mnemonic for it: the encoding, code PF_MAY_GOTO_CODE, src_reg 0

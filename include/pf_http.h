@@ -56,7 +56,7 @@ struct pf_parse_ctx {
 	__u32 done;     /* 1: end of header block found */
 	__u32 res;      /* enum pf_parse_res once an error is found */
 	__u32 tmp[4];   /* PF_LAUNDER slots */
-	__u32 nl;       /* header lines looked at (pf_parse_p's open-coded loop) */
+	__u32 nl;       /* header lines looked at (pf_lines_buf) */
 	__u32 pad;
 };
 
@@ -504,7 +504,8 @@ trimmed:
 _Static_assert(PF_MAX_LINES % PF_LINES_PER_CB == 0, "PF_LINES_PER_CB divides PF_MAX_LINES");
 
 /* pf_loop callbacks: the next PF_LINES_PER_CB header lines (pf_line)
- * with the scans inlined (pf_parse: the answer path), or the next line
+ * with the scans inlined (pf_parse: the answer path, on a kernel without
+ * may_goto -- pf_lines_buf otherwise), or the next line
  * with the scans called (the other parsers: PF_MAX_LINES calls, each
  * verified once). Return 1 (stop) at the end of the header block or on
  * error. */

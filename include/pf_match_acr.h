@@ -286,8 +286,8 @@ PF_INLINE __u64 pf_name_scan(const __u8 *b, __u64 from, __u64 lim, struct pf_hdr
 }
 
 /* Elements per pf_hdr_cb call, the bpf_loop variant's (a kernel without
- * may_goto; pf_hdr_elems_buf otherwise). 1 cost that variant ~90 ns at
- * 16 names; 4 had cost pf_tc_ingress 514k verified insns instead of 401k,
+ * may_goto; pf_hdr_elems_buf otherwise). 1 cost that variant 70-90 ns
+ * at 16 names; 4 had cost pf_tc_ingress 514k verified insns instead of 401k,
  * with no clear gain at 16 names. */
 #define PF_HDR_PER_CB  2
 
@@ -400,8 +400,11 @@ PF_CALLBACK long pf_hdr_cb(__u32 idx, void *ctx)
  * pf_may_goto itself: a kernel before 6.8 verifies every global function,
  * called or not, and on one without may_goto the loop (its may_goto
  * rewritten into a conditional jump, user/kfeat.h) must be dead code
- * there too. A loop that may_goto ends before the list does denies it
- * (PF_R_ACRH_LIMIT): unchecked names are never allowed. */
+ * there too. A loop that may_goto ends before the list does leaves the
+ * list to the daemon (PF_R_ACRH_LIMIT: pf_acrh_learned, or a punt):
+ * the kernel never allows unchecked names. Verifier workaround: the
+ * counts in map memory -- registers, known per path, had the body walked
+ * once per element ("BPF program is too large"). */
 PF_GLOBAL long pf_hdr_elems_buf(const struct pf_buf *rb, struct pf_hdr_ctx *c)
 {
 	if (!pf_may_goto || !rb || !c)

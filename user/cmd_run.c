@@ -453,6 +453,19 @@ int pf_cmd_run(int argc, char **argv)
 		ld.ofl_want = comp.ofl_any;
 		err = pf_load_programs(&ld, &comp);
 	}
+	/* a kernel whose verifier refuses the open-coded loops (6.9+ verifiers
+	 * differ; verified here on 6.18): the bpf_loop variant, as before
+	 * 6.9 -- both give every packet the same outcome */
+	if (err && ld.skel && ld.skel->rodata->pf_may_goto) {
+		pr_warn("load: the open-coded loops' variant was refused (above): loading the "
+			"bpf_loop variant");
+		pf_load_discard(&ld);
+		early = 0;
+		ld.no_may_goto = true;
+		ld.n_toks = comp.n_toks;
+		ld.ofl_want = comp.ofl_any;
+		err = pf_load_programs(&ld, &comp);
+	}
 	skel = ld.skel;
 	if (err)
 		goto out_destroy;
@@ -570,12 +583,14 @@ int pf_cmd_run(int argc, char **argv)
 	/* a kernel that refuses live-frame test runs (kfeat.h): no replay;
 	 * said once here, not at every punt */
 	live = pf_kfeat_xdp_live();
-	if (live <= 0) {
-		pr_info("slow path: replay off: %s (decided segments wait for the client's "
-			"retransmission)", live ? strerror(-live) :
-			"this kernel refuses live-frame test runs");
+	if (live < 0)
+		pr_warn("slow path: replay off: probe live-frame test runs: %s (decided segments "
+			"wait for the client's retransmission)", strerror(-live));
+	else if (!live)
+		pr_info("slow path: replay off: this kernel refuses live-frame test runs (decided "
+			"segments wait for the client's retransmission)");
+	if (live <= 0)
 		sl.rp.prog_fd = -1;
-	}
 	pf_slow_adopt(&sl, &pol, &rs, 0);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl, NULL);
 	if (!rb) {

@@ -25,7 +25,7 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 	int err;
 
 	/* the open-coded loops where the kernel has may_goto (kfeat.h) */
-	err = pf_kfeat_may_goto(false);
+	err = pf_kfeat_may_goto(l->no_may_goto);
 	if (err < 0) {
 		pr_warn("probe may_goto: %s", strerror(-err));
 		return err;

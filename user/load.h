@@ -59,6 +59,9 @@ struct pf_load {
 	bool cgroup;           /* --cgroup: the offload's programs load */
 	unsigned n_toks;       /* pf_tokens sized for this many strings */
 	bool ofl_want;         /* the policy enables the response offload */
+	bool no_may_goto;      /* the bpf_loop variant whatever the kernel has
+				* (kfeat.h): after the verifier refused the
+				* open-coded loops (cmd_run.c) */
 	struct pf_pin *pin;    /* locked */
 	struct pf_ofl *ofl;
 	struct pf_prefill *pre;

@@ -63,7 +63,7 @@ bpftest: $(BPFT_BIN) $(BUILD)/bench/verifstats
 		$(BUILD)/bench/verifstats --runs 1 --xdp-meta $$v \
 			$$([ $$l != res ] && echo --flow-lock plain) \
 			$$([ $$l = plain-nogoto ] && echo --may-goto no) > $(BPFT_DIR)/verif-$$v-$$l.txt || \
-		{ echo "bpftest: a program of the production object (--xdp-meta $$v, flow lock $$l) does not load (above)"; exit 1; }; \
+		{ echo "bpftest: a program of the production object (--xdp-meta $$v, variant $$l) does not load (above)"; exit 1; }; \
 	done; done
 	$(Q)$(BPFT_BIN)
 	$(Q)echo "bpftest: the XDP cases again, loaded as on a kernel without XDP metadata"

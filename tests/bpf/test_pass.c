@@ -121,9 +121,9 @@ static void t_harness_checksums(void)
 }
 
 /* The image the datapath was loaded from has open-coded loops where this
- * kernel has may_goto, and none left where it has not or the run is as
- * on such a kernel (PF_BPFT_NO_MAY_GOTO=1): the two of the answer path
- * (include/pf_common.h), each program's copy of them. */
+ * kernel has may_goto -- a may_goto at least in each of the answer path's
+ * two loop functions (include/pf_common.h) -- and none left where it has
+ * not or the run is as on such a kernel (PF_BPFT_NO_MAY_GOTO=1). */
 static void t_may_goto_image(void)
 {
 	const struct bpf_object_skeleton *sk = h_skel->skeleton;

@@ -12,7 +12,8 @@
 # closes, then preflightd exits leaving nothing behind; SIGHUP while
 # starting: ready all the same, then reloaded; a fresh start verifies
 # the programs while the policy is read, and a policy unlike the guess
-# made from its text is loaded again, ready all the same; a second SIGTERM
+# made from its text is loaded again, ready all the same; a verifier that
+# refuses the open-coded loops gets the bpf_loop variant; a second SIGTERM
 # during a long drain resets the spliced connection (the client sees an
 # RST) and exits leaving nothing behind; policy reloads
 # (inotify and SIGHUP) under continuous load: no preflight lost or
@@ -362,6 +363,23 @@ case_start_guess() {
 	pf_case_result
 }
 
+# A kernel from 6.9 on whose verifier refuses the open-coded loops
+# (include/pf_common.h; verified here on 6.18 only): refusegoto.so
+# (tests/e2e/preload) refuses every program with a may_goto in it but the
+# probe's. The start loads the bpf_loop variant instead, says so, and
+# answers in the kernel.
+case_may_goto_refused() {
+	local log=$PF_WORK/refusegoto.log rc=0
+	LD_PRELOAD=$PF_ROOT/build/tests/e2e/refusegoto.so start_verbose "$POLICY" "$log" || rc=$?
+	pf_expect_eq "ready with the open-coded loops refused" "$rc" 0
+	pf_expect "... the bpf_loop variant loaded instead" \
+		grep -q "open-coded loops' variant was refused" "$log"
+	pf_expect_eq "... answering" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	pf_bg_kill "$VPID" 15
+	nothing_left
+	pf_case_result
+}
+
 # prog_began PID NAME -- when the held program NAME began to load (ns,
 # tools/progtimes.py)
 prog_began() {
@@ -694,6 +712,8 @@ main() {
 		case_sighup_starting
 	pf_case "[$MODE] a fresh start verifies while the policy is read; a wrong guess loads again" \
 		case_start_guess
+	pf_case "[$MODE] a verifier that refuses the open-coded loops: the bpf_loop variant" \
+		case_may_goto_refused
 	pf_case "[$MODE] start-up verifies the longest programs side by side" \
 		case_start_side_by_side
 	start_pfd --drain-timeout 600

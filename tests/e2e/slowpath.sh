@@ -72,7 +72,7 @@ preflight() {
 # expect_replayed WHAT REPLAYED0 RETRANS -- the punted segment of WHAT was
 # handed back once decided: replayed (the counter past REPLAYED0) and the
 # client retransmitted nothing (RETRANS segments since the request). Where
-# the kernel refuses the live-frame test runs a replay is, the daemon says
+# the kernel refuses live-frame test runs (a replay is one), the daemon says
 # so at start ("replay off: this kernel refuses ...": user/kfeat.h,
 # pf_kfeat_xdp_live) and the client's retransmission decides instead:
 # nothing replayed, at least one retransmission. Replay off for any other
@@ -187,7 +187,7 @@ case_regex_denied() {
 # splice), then one from a new origin the regex rule does not match --
 # punted, replayed once decided, forwarded to the app -- then a PUT: each
 # answered by the right side, the connection byte-exact, no client
-# retransmission. In generic XDP mode the replay meets pf_xdp_ingress,
+# retransmission (expect_replayed). In generic XDP mode the replay meets pf_xdp_ingress,
 # which translates it before TC: a hand-off mark left on the frame had TC
 # take it, translated, for a retransmission of the request answered
 # before it (dropped, retx_dropped), and the client had to resend it.
