@@ -687,7 +687,6 @@ static struct obj *load_obj(const char *file)
 	o->skel = PF_KFEAT_OPEN(preflightd_test, err);
 	if (!o->skel)
 		die("open preflightd_test: %s", strerror(errno));
-	o->skel->rodata->pf_may_goto = err;
 	o->skel->rodata->pf_xdp_no_meta = !xdp_meta;
 	err = pf_kfeat_flow_lock(o->skel->obj, false);
 	if (err < 0)

@@ -121,7 +121,6 @@ static struct preflightd_bpf *open_one(const char *name, char *log, size_t size,
 		fprintf(stderr, "verifstats: open BPF object: %s\n", strerror(errno));
 		return NULL;
 	}
-	skel->rodata->pf_may_goto = err;
 	err = pf_kfeat_xdp_meta(); /* as `run` loads it */
 	if (err < 0) {
 		fprintf(stderr, "verifstats: probe bpf_xdp_adjust_meta: %s\n", strerror(-err));

@@ -361,6 +361,15 @@ static void startup_mark(__u64 t0, const char *what)
 	pr_debug("start-up: %s after %.1f ms", what, (double)(pf_mono_ns() - t0) / 1e6);
 }
 
+/* Load the programs for the policy c as read (no guess made, a wrong one,
+ * or a load again after a refusal). */
+static int load_in_line(struct pf_load *ld, const struct pf_compiled *c)
+{
+	ld->n_toks = c->n_toks;
+	ld->ofl_want = c->ofl_any;
+	return pf_load_programs(ld, c);
+}
+
 int pf_cmd_run(int argc, char **argv)
 {
 	__u64 t0 = pf_mono_ns();
@@ -449,9 +458,7 @@ int pf_cmd_run(int argc, char **argv)
 	err = early ? pf_load_join(&ld, &comp) : 1;
 	if (err == 1) {
 		early = 0;
-		ld.n_toks = comp.n_toks;
-		ld.ofl_want = comp.ofl_any;
-		err = pf_load_programs(&ld, &comp);
+		err = load_in_line(&ld, &comp);
 	}
 	/* a kernel whose verifier refuses the open-coded loops (6.9+ verifiers
 	 * differ; verified here on 6.18): the bpf_loop variant, as before
@@ -462,9 +469,7 @@ int pf_cmd_run(int argc, char **argv)
 		pf_load_discard(&ld);
 		early = 0;
 		ld.no_may_goto = true;
-		ld.n_toks = comp.n_toks;
-		ld.ofl_want = comp.ofl_any;
-		err = pf_load_programs(&ld, &comp);
+		err = load_in_line(&ld, &comp);
 	}
 	skel = ld.skel;
 	if (err)

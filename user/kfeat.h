@@ -239,7 +239,7 @@ static inline int pf_kfeat_no_may_goto(const void *elf, size_t sz, void **out)
  * may_goto 1 from its embedded image, 0 from one without the
  * instruction (pf_kfeat_no_may_goto, made once and kept for the
  * process's life: see there). Returns 0 or
- * -errno. The caller sets the object's pf_may_goto to may_goto. */
+ * -errno. PF_KFEAT_OPEN sets the object's pf_may_goto to match. */
 static inline int pf_kfeat_open_skel(struct bpf_object_skeleton *s, int may_goto)
 {
 	static const void *from;
@@ -260,13 +260,16 @@ static inline int pf_kfeat_open_skel(struct bpf_object_skeleton *s, int may_goto
 }
 
 /* NAME__open() (a skeleton of type struct NAME) through
- * pf_kfeat_open_skel; NULL with errno set on failure. */
+ * pf_kfeat_open_skel, its pf_may_goto set to may_goto with the image that
+ * goes with it; NULL with errno set on failure. */
 #define PF_KFEAT_OPEN(NAME, may_goto) ({					\
 	struct NAME *o_ = calloc(1, sizeof(*o_));				\
 	int e_ = o_ ? NAME##__create_skeleton(o_) : -ENOMEM;			\
 									\
 	if (!e_)							\
 		e_ = pf_kfeat_open_skel(o_->skeleton, (may_goto));		\
+	if (!e_)							\
+		o_->rodata->pf_may_goto = (may_goto);				\
 	if (e_) {							\
 		if (o_)							\
 			NAME##__destroy(o_);				\

@@ -37,7 +37,6 @@ int pf_load_programs(struct pf_load *l, const struct pf_compiled *c)
 		return err;
 	}
 	l->skel = skel;
-	skel->rodata->pf_may_goto = err;
 	skel->rodata->pf_hash_seed = pf_hash_seed;
 	err = pf_kfeat_flow_lock(skel->obj, false);
 	if (err < 0) {

@@ -176,7 +176,6 @@ void h_init(void)
 	h_skel = PF_KFEAT_OPEN(preflightd_test, err);
 	if (!h_skel)
 		h_die("open preflightd_test", errno);
-	h_skel->rodata->pf_may_goto = err;
 	/* a hash key of its own, as `run` draws one (PF_HASH_SEED0): every
 	 * answer below then needs the kernel's hashes and the compiler's to
 	 * agree on it */
