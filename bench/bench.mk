@@ -7,6 +7,8 @@
 #   make bench-gc       GC pass time at 65,536 and 1,048,576 entries
 #   make bench-profile  the answer's in-kernel time by source line (root,
 #                       perf; bench/results/profile.md)
+#   make bench-profile-offload  the response offload's, live (root, perf,
+#                       wrk, nginx; bench/results/profile-offload.md)
 # Included from the top-level Makefile (-include bench/bench.mk); alone:
 #   make -f Makefile -f bench/bench.mk bench
 # Tools: bench/floor.bpf.c -> build/bench/floor.bpf.o (+ floor.skel.h)
@@ -29,7 +31,8 @@ BENCH_TOOLS := $(BENCH_DIR)/floorctl $(BENCH_DIR)/kcost $(BENCH_DIR)/gccost \
 	       $(BENCH_DIR)/ofl_floorctl $(BENCH_DIR)/statsfd $(BENCH_DIR)/verifstats \
 	       $(BENCH_DIR)/rrlat $(BENCH_DIR)/jitlines
 
-.PHONY: bench bench-tools bench-gc bench-kernel bench-report bench-profile verif-stats
+.PHONY: bench bench-tools bench-gc bench-kernel bench-report bench-profile \
+	bench-profile-offload verif-stats
 
 $(BENCH_DIR):
 	$(Q)mkdir -p $@
@@ -84,6 +87,11 @@ $(BENCH_DIR)/jitlines: bench/jitlines.c | $(BENCH_DIR)
 # the answer's in-kernel time by source line (root, perf): bench/jitprof.sh
 bench-profile: $(BENCH_DIR)/kcost $(BENCH_DIR)/jitlines
 	$(Q)BUILD=$(BUILD) bash bench/jitprof.sh $(PROFILE_ARGS)
+
+# the same for the response offload, live (bench/offload.sh's small JSON at 8
+# connections; the e2e topology's names from the environment)
+bench-profile-offload: all e2e-tools bench-tools
+	$(Q)BUILD=$(BUILD) bash bench/jitprof.sh --offload $(PROFILE_ARGS)
 
 # processed instructions, states and verification time per program (root);
 # VERIF_ARGS e.g. "--runs 9 --prog pf_tc_ingress --lines 30"

@@ -2,15 +2,16 @@
 """jitprof.py -- charge perf samples to the BPF source lines whose JIT code
 ran them (bench/jitprof.sh).
 
-  jitprof.py --comm COMM --top N [--title T] NAME=JITLINES... < perf-script
+  jitprof.py [--comm COMM] --top N NAME=JITLINES... < perf-script
 
 stdin: `perf script -F comm,ip,sym` of a `perf record -g` (one block per
 sample, its frames leaf first). JITLINES: bench/jitlines' output for the
-program NAME. A sample counts for NAME when one of its frames is in NAME's
-JIT image: the first such frame, leaf side, is the line charged (a caller
-frame's address is a return address: looked up one byte back), and the
-sample was in the JIT code itself (the leaf frame is that one) or in what
-that line called (a helper, a map look-up, the kernel below). Prints one
+program NAME. A sample (of process COMM; without --comm, of any) counts
+for NAME when one of its frames is in NAME's JIT image: the first such
+frame, leaf side, is the line charged (a caller frame's address is a
+return address: looked up one byte back), and the sample was in the JIT
+code itself (the leaf frame is that one) or in what that line called (a
+helper, a map look-up, the kernel below). Prints one
 markdown section per NAME: the functions, then the N lines with the most
 samples, each with its share in the JIT code and in calls (the called
 kernel function most sampled under it named).
@@ -55,7 +56,7 @@ def samples(stream):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--comm", required=True)
+    ap.add_argument("--comm")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("progs", nargs="+")
     a = ap.parse_args()
@@ -69,7 +70,7 @@ def main():
     callee = {n: collections.defaultdict(collections.Counter) for n in progs}
     funcs = {n: collections.Counter() for n in progs}
     for comm, frames in samples(sys.stdin):
-        if comm != a.comm:
+        if a.comm is not None and comm != a.comm:
             continue
         hit = None
         for depth, (ip, sym) in enumerate(frames):

@@ -1,4 +1,4 @@
-/* tests/bpf: harness internals shared by harness.c, state.c and chain.c (not for test files). */
+/* tests/bpf: harness internals (the loaded object, its maps, raw runs): harness.c, state.c, chain.c, pause.c, and the test files that reach into the object itself. */
 #ifndef PF_TEST_HARNESS_INT_H
 #define PF_TEST_HARNESS_INT_H
 
