@@ -282,6 +282,20 @@ int pf_replay_xdp(struct xdp_md *ctx)
 	return pf_xdp_mark(ctx, PF_META_ANSWER) ? XDP_PASS : XDP_DROP;
 }
 
+/* The slow path's replay where the kernel refuses live-frame test runs
+ * (user/replay.h): the daemon runs this program on a decided segment in a
+ * BPF_PROG_TEST_RUN, the interface's index in cb[0]; a clone of the frame
+ * goes to that interface's receive path as if it had just arrived -- TC
+ * ingress, after a generic-mode XDP program. (Native XDP mode with
+ * metadata gets none: TC ingress would take the unmarked frame for one
+ * XDP passed, and pass it to the app.) Returns bpf_clone_redirect's
+ * result: 0 or -errno. */
+SEC("tc")
+int pf_replay_tc(struct __sk_buff *skb)
+{
+	return (int)bpf_clone_redirect(skb, skb->cb[0], BPF_F_INGRESS);
+}
+
 #ifdef PF_TEST_MOCK_SOCK
 /* The BPF tier's write of a flow entry in place, under its lock, as a
  * packet on another CPU writes it (tests/bpf/state.c, h_flow_put): from

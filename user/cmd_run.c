@@ -17,7 +17,6 @@
 #include "clock.h"
 #include "cmds.h"
 #include "iface.h"
-#include "kfeat.h"
 #include "load.h"
 #include "policy.h"
 #include "maps.h"
@@ -393,7 +392,7 @@ int pf_cmd_run(int argc, char **argv)
 	sigset_t set;
 	char status[160];
 	bool leave = false;   /* the programs and pins stay for the next instance */
-	int err, ifindex, early = 0, live;
+	int err, ifindex, early = 0;
 
 	err = parse_run_opts(argc, argv, &o);
 	if (err)
@@ -583,19 +582,11 @@ int pf_cmd_run(int argc, char **argv)
 	}
 	pf_metrics_set_attached(&metrics, true);
 	sl.punted_fd = bpf_map__fd(skel->maps.pf_punted);
-	sl.rp.prog_fd = bpf_program__fd(skel->progs.pf_replay_xdp);
-	sl.rp.ifindex = ifindex;
-	/* a kernel that refuses live-frame test runs (kfeat.h): no replay;
-	 * said once here, not at every punt */
-	live = pf_kfeat_xdp_live();
-	if (live < 0)
-		pr_warn("slow path: replay off: probe live-frame test runs: %s (decided segments "
-			"wait for the client's retransmission)", strerror(-live));
-	else if (!live)
-		pr_info("slow path: replay off: this kernel refuses live-frame test runs (decided "
-			"segments wait for the client's retransmission)");
-	if (live <= 0)
-		sl.rp.prog_fd = -1;
+	/* how decided segments go back (replay.h): said once here, not at
+	 * every punt */
+	pf_replay_start(&sl.rp, bpf_program__fd(skel->progs.pf_replay_xdp),
+			bpf_program__fd(skel->progs.pf_replay_tc), ifindex,
+			!o.xdp || o.xdp_generic || skel->rodata->pf_xdp_no_meta);
 	pf_slow_adopt(&sl, &pol, &rs, 0);
 	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl, NULL);
 	if (!rb) {

@@ -6,6 +6,7 @@
 #include <linux/in.h>
 #include <bpf/bpf.h>
 #include "replay.h"
+#include "kfeat.h"
 #include "log.h"
 
 /* The one's complement sum of n bytes at p, added to sum (16-bit words
@@ -115,18 +116,66 @@ bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 no
 }
 
 /* See replay.h. */
+void pf_replay_start(struct pf_replay *r, int xdp_fd, int tc_fd, int ifindex, bool tc_ok)
+{
+	int live = pf_kfeat_xdp_live();
+
+	r->prog_fd = -1;
+	r->tc_fd = -1;
+	r->ifindex = ifindex;
+	if (live > 0) {
+		r->prog_fd = xdp_fd;
+		return;
+	}
+	if (live < 0) {
+		pr_warn("slow path: replay off: probe live-frame test runs: %s (decided segments "
+			"wait for the client's retransmission)", strerror(-live));
+		return;
+	}
+	if (!tc_ok) {
+		pr_info("slow path: replay off: this kernel refuses live-frame test runs, and in "
+			"native XDP mode TC takes only the frames XDP marks (decided segments wait "
+			"for the client's retransmission)");
+		return;
+	}
+	r->tc_fd = tc_fd;
+	pr_info("slow path: this kernel refuses live-frame test runs: replays by TC test run "
+		"(a clone to the receive path)");
+}
+
+/* Hand frame (len bytes) to the interface's receive path: a live-frame
+ * run of pf_replay_xdp, or a run of pf_replay_tc, which clones it there.
+ * Returns 0 or -errno. */
+static int replay_send(const struct pf_replay *r, __u8 *frame, __u32 len)
+{
+	struct xdp_md md = { .data_end = len, .ingress_ifindex = (__u32)r->ifindex };
+	struct __sk_buff sb = { .cb = { (__u32)r->ifindex } };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .repeat = 1);
+
+	if (r->prog_fd > 0) {
+		o.ctx_in = &md;
+		o.ctx_size_in = sizeof(md);
+		o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+		return bpf_prog_test_run_opts(r->prog_fd, &o) ? -errno : 0;
+	}
+	o.ctx_in = &sb;
+	o.ctx_size_in = sizeof(sb);
+	if (bpf_prog_test_run_opts(r->tc_fd, &o))
+		return -errno;
+	/* bpf_clone_redirect's result */
+	return (int)o.retval;
+}
+
+/* See replay.h. */
 int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_config *cfg)
 {
 	static __u8 frame[PF_PUNT_FRAME_MAX];   /* the daemon's one thread reads punts */
-	struct xdp_md md = { .rx_queue_index = 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .ctx_in = &md,
-		    .ctx_size_in = sizeof(md), .repeat = 1, .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
 	struct timespec ts;
 	__u64 now, key = 0;
 	int err;
 
-	if (r->prog_fd <= 0 || !rec->frame_len || rec->frame_len > PF_PUNT_FRAME_MAX ||
-	    rec->frame_len < rec->frame_l4 + 20)
+	if ((r->prog_fd <= 0 && r->tc_fd <= 0) || !rec->frame_len ||
+	    rec->frame_len > PF_PUNT_FRAME_MAX || rec->frame_len < rec->frame_l4 + 20)
 		return 0;
 	clock_gettime(CLOCK_MONOTONIC, &ts);   /* bpf_ktime_get_ns's clock */
 	now = (__u64)ts.tv_sec * 1000000000ULL + (__u64)ts.tv_nsec;
@@ -138,10 +187,7 @@ int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_conf
 		key = seg_key(frame, rec->frame_l4);
 		if (recent_has(r, key, now))
 			return 0;
-		md.data_end = rec->frame_len;
-		md.ingress_ifindex = (__u32)r->ifindex;
-		o.data_size_in = rec->frame_len;
-		err = bpf_prog_test_run_opts(r->prog_fd, &o) ? -errno : 0;
+		err = replay_send(r, frame, rec->frame_len);
 	}
 	if (err) {
 		cfg->replay_failed++;

@@ -17,8 +17,13 @@
  * Each segment is replayed once (struct pf_replay.recent): a replay that
  * is punted again (a verdict the datapath did not find) waits for the
  * client, never loops through the daemon. A kernel that refuses
- * live-frame test runs (user/kfeat.h, pf_kfeat_xdp_live: probed by `run`
- * at start) gets no replays (prog_fd -1): the client's retransmission.
+ * live-frame test runs (user/kfeat.h, pf_kfeat_xdp_live: probed at start,
+ * pf_replay_start) gets them by a TC test run instead: pf_replay_tc
+ * clones the frame to the interface's receive path (bpf_clone_redirect
+ * with BPF_F_INGRESS: TC ingress, after generic XDP). Not in native XDP
+ * mode where XDP hands frames to TC with metadata: TC ingress would take
+ * that unmarked frame for one XDP passed, and pass it to the app. There,
+ * the client's retransmission.
  */
 #ifndef PF_REPLAY_H
 #define PF_REPLAY_H
@@ -37,7 +42,8 @@
 #define PF_REPLAY_RECENT 256
 
 struct pf_replay {
-	int prog_fd;      /* pf_replay_xdp; <= 0: replays off */
+	int prog_fd;      /* pf_replay_xdp, run on live frames; <= 0: none */
+	int tc_fd;        /* else pf_replay_tc; <= 0: none (both: off) */
 	int ifindex;      /* the interface the segments arrived on */
 	int warned;       /* the errno of the last failure logged (a failure
 			   * is logged when its errno differs) */
@@ -67,11 +73,20 @@ int pf_replay_csum(__u8 *frame, __u32 len, __u32 l4);
 bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 now,
 		      bool remember);
 
+/* Set r up, once at start, to replay the segments that arrive on
+ * ifindex: by live-frame runs of xdp_fd (pf_replay_xdp) where the kernel
+ * allows them, else by test runs of tc_fd (pf_replay_tc) where tc_ok (not
+ * native XDP mode with metadata, see above), else not at all (the
+ * client's retransmission). Says so unless the first; a probe that
+ * failed is a warning. */
+void pf_replay_start(struct pf_replay *r, int xdp_fd, int tc_fd, int ifindex, bool tc_ok);
+
 /* Replay the segment rec kept (see above), counting cfg->replayed or
  * cfg->replay_failed (a failure logged unless the one before had its
  * errno). Returns 1 if the frame
  * was handed to pf_replay_xdp (a live run reports no verdict: in native
- * XDP mode a frame it cannot mark for TC is dropped there), 0 if there
+ * XDP mode a frame it cannot mark for TC is dropped there) or cloned to
+ * the receive path by pf_replay_tc, 0 if there
  * was none to replay (not kept, too old, replayed before, replays off),
  * or -errno. */
 int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_config *cfg);

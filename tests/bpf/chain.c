@@ -71,7 +71,8 @@ bool h_chain(const __u8 *pkt, size_t len, struct h_run *r)
 	return h_chain_run(chain_xdp, &c, r);
 }
 
-bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
+/* h_chain_run and h_chain_run_tc: live, run(arg) is a live-frame run. */
+static bool chain_run(int (*run)(void *), void *arg, struct h_run *r, bool live)
 {
 	long long before[PF_STAT__MAX];
 	unsigned n_up = 0;
@@ -80,7 +81,7 @@ bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
 	LIBBPF_OPTS(bpf_tc_opts, tco, .prog_fd = h_tc_in.fd, .handle = 0x7066, .priority = 1);
 
 	memset(r, 0, sizeof(*r));
-	if (!h_need_xdp_meta() || !h_need_xdp_live())
+	if (!h_need_xdp_meta() || (live && !h_need_xdp_live()))
 		return false;
 	r->kind = H_KIND_TC;
 	r->chain = true;
@@ -98,7 +99,7 @@ bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
 	tco.prog_id = 0;
 	tco.flags = 0;
 	err = bpf_tc_detach(&hook, &tco);
-	if (!H_CHECK(r->err == 0, "chain: the frame's live run: %s", strerror(-r->err)) ||
+	if (!H_CHECK(r->err == 0, "chain: the frame's run: %s", strerror(-r->err)) ||
 	    !H_CHECK(!err, "chain: detach: %s", strerror(-err)) ||
 	    !H_CHECK(n_up <= 1, "chain: %u frames went up the stack", n_up))
 		return false;
@@ -118,6 +119,16 @@ bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
 		r->verdict = H_DROP;
 	}
 	return true;
+}
+
+bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r)
+{
+	return chain_run(run, arg, r, true);
+}
+
+bool h_chain_run_tc(int (*run)(void *), void *arg, struct h_run *r)
+{
+	return chain_run(run, arg, r, false);
 }
 
 void h_fix_to_tc(struct h_fix *f)

@@ -295,6 +295,10 @@ bool h_chain(const __u8 *pkt, size_t len, struct h_run *r);
  * live run of pf_replay_xdp hands it to lo. */
 bool h_chain_run(int (*run)(void *), void *arg, struct h_run *r);
 
+/* The same for a run that is no live-frame one (the replay's TC test run,
+ * pf_replay_tc: a clone to lo's receive path), on any kernel. */
+bool h_chain_run_tc(int (*run)(void *), void *arg, struct h_run *r);
+
 /* Turn a fixture into its XDP hand-off: PASS, unchanged, metadata,
  * counters pkt_seen and xdp_to_tc +1, nothing else. */
 void h_fix_to_tc(struct h_fix *f);

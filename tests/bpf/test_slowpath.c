@@ -170,6 +170,21 @@ static int replay_run(void *arg)
 
 	(void)arg;
 	rp.prog_fd = bpf_program__fd(h_skel->progs.pf_replay_xdp);
+	rp.tc_fd = -1;
+	rp.ifindex = h_lo_ifindex;
+	n = pf_replay(&rp, &got, h_cfg());
+	return n == 1 ? 0 : n < 0 ? n : -ENODATA;
+}
+
+/* The same where the kernel refuses live-frame test runs: a test run of
+ * pf_replay_tc, which clones the frame to lo's receive path. */
+static int replay_run_tc(void *arg)
+{
+	int n;
+
+	(void)arg;
+	rp.prog_fd = -1;
+	rp.tc_fd = bpf_program__fd(h_skel->progs.pf_replay_tc);
 	rp.ifindex = h_lo_ifindex;
 	n = pf_replay(&rp, &got, h_cfg());
 	return n == 1 ? 0 : n < 0 ? n : -ENODATA;
@@ -182,9 +197,13 @@ static int replay_run(void *arg)
  * retransmission's wait; IPv4 and IPv6. Its TCP checksum is completed by
  * the replay: the record's field holds only the pseudo-header's sum
  * here, as a local sender's CHECKSUM_PARTIAL segment's does. A second
- * replay of the same segment does nothing (each is replayed once). */
-static void punt_replay(int family)
+ * replay of the same segment does nothing (each is replayed once). live:
+ * by a live-frame run of pf_replay_xdp, else by a test run of
+ * pf_replay_tc (a kernel that refuses live frames). */
+static void punt_replay(int family, bool live)
 {
+	int (*run)(void *) = live ? replay_run : replay_run_tc;
+
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_D(FLOW_CREATED, 1), H_DEND,
 	};
@@ -213,17 +232,19 @@ static void punt_replay(int family)
 		return;
 	replayed = h_cfg()->replayed;
 	h_set_sock(&want.sock);
-	if (!h_chain_run(replay_run, NULL, &r))
+	if (!(live ? h_chain_run : h_chain_run_tc)(run, NULL, &r))
 		return;
 	h_check_fix(&want, seg, n, &r, d);
 	H_EQ(h_cfg()->replayed - replayed, 1, "replayed counted");
 	H_EQ(drain_punts(), 0, "pf_punt records after the replay");
-	H_EQ(replay_run(NULL), -ENODATA, "the same segment replayed again");
+	H_EQ(run(NULL), -ENODATA, "the same segment replayed again");
 	H_EQ(h_cfg()->replayed - replayed, 1, "replayed counted once");
 }
 
-static void t_punt_replay4(void) { punt_replay(4); }
-static void t_punt_replay6(void) { punt_replay(6); }
+static void t_punt_replay4(void) { punt_replay(4, true); }
+static void t_punt_replay6(void) { punt_replay(6, true); }
+static void t_punt_replay_tc4(void) { punt_replay(4, false); }
+static void t_punt_replay_tc6(void) { punt_replay(6, false); }
 
 /* Only a segment of a real connection is punted: one with no local
  * socket (spoofed, no handshake) goes on to the stack, which resets it;
@@ -525,6 +546,12 @@ void test_slowpath(void)
 	       t_punt_replay4);
 	h_case("slowpath: IPv6: the punted segment replayed once decided: answered at TC",
 	       t_punt_replay6);
+	/* TC mode's: in XDP mode with metadata TC would not take it
+	 * (user/replay.h, pf_replay_start) */
+	h_case_m("slowpath: replayed by TC test run (no live frames): answered at TC",
+		 t_punt_replay_tc4, H_M_TC);
+	h_case_m("slowpath: IPv6: replayed by TC test run (no live frames): answered at TC",
+		 t_punt_replay_tc6, H_M_TC);
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
 	h_case("slowpath: spoofed (no socket): not punted, not tracked", t_punt_spoofed);

@@ -354,7 +354,7 @@ case_start_guess() {
 		grep -q 'while the policy was read' "$log"
 	names=$(held_progs "$VPID" | awk '$2 ~ /^pf_/ && $2 != "pf_gc_delete" { print $2 }' |
 		sort | tr '\n' ' ')
-	want="pf_replay_xdp pf_tc_egress pf_tc_ingress "
+	want="pf_replay_tc pf_replay_xdp pf_tc_egress pf_tc_ingress "
 	[[ $MODE == tc ]] || want+="pf_xdp_ingress "
 	pf_expect_eq "... the mode's programs only (none of the offload's)" "$names" "$want"
 	pf_expect_eq "... answering" "$(preflight_by https://app.example.com PUT)" "kernel:204:true"
@@ -410,15 +410,15 @@ case_start_side_by_side() {
 	pf_bg_kill "$VPID" 15
 	if ((xdp_alone)); then
 		pf_expect "XDP mode: ready" start_verbose "$POLICY" "$log"
-		pf_expect_match "... said" "$(cat "$log")" 'verifying 4 programs side by side in 3 objects'
+		pf_expect_match "... said" "$(cat "$log")" 'verifying 5 programs side by side in 3 objects'
 		began_together "$VPID" "$serial" pf_tc_ingress pf_xdp_ingress
 		pf_bg_kill "$VPID" 15
 	fi
 	progs=(pf_tc_ingress pf_shd_tc_out pf_ofl_tc)
-	want='6 programs side by side in 3 objects'
+	want='7 programs side by side in 3 objects'
 	if ((xdp_alone)); then
 		progs+=(pf_xdp_ingress)
-		want='7 programs side by side in 4 objects'
+		want='8 programs side by side in 4 objects'
 	fi
 	pf_expect "--shadow: ready" start_verbose "$POLICY" "$log" --shadow --cgroup "$CG"
 	pf_expect_match "... said" "$(cat "$log")" "verifying $want"
@@ -555,9 +555,10 @@ case_metrics() {
 
 # The programs `run` loads: the mode's (the TC pair; in xdp mode also
 # pf_xdp_ingress, from a second object of the same ELF), the slow path's
-# replay program, and none of the response offload's (no rule has
+# two replay programs, and none of the response offload's (no rule has
 # responses: true), every one of them on the daemon's maps (the pinned
-# flow table; the replay program, the pinned config). The GC's conditional delete
+# flow table; pf_replay_xdp, the pinned config; pf_replay_tc uses none).
+# The GC's conditional delete
 # (pf_gc_delete, bpf/pf_gc.bpf.c) is loaded at its first delete, so it
 # may be held or not yet: at most once, on the same flow table.
 case_programs_loaded() {
@@ -566,18 +567,20 @@ case_programs_loaded() {
 	names=$(awk '$2 ~ /^pf_/ && $2 != "pf_gc_delete" { print $2 }' <<<"$progs" | sort | tr '\n' ' ')
 	pf_expect "the GC's conditional delete held at most once" \
 		test "$(awk '$2 == "pf_gc_delete"' <<<"$progs" | wc -l)" -le 1
-	want="pf_replay_xdp pf_tc_egress pf_tc_ingress "
+	want="pf_replay_tc pf_replay_xdp pf_tc_egress pf_tc_ingress "
 	[[ $MODE == tc ]] || want+="pf_xdp_ingress "
 	pf_expect_eq "the mode's programs only" "$names" "$want"
 	flows=$(pinned_flows)
 	cfg=$(pinned_map config)
 	while read -r id name; do
 		[[ $name == pf_* ]] || continue
-		# the slow path's replay program reads only the config
+		# the slow path's replay programs: the live-frame one reads only
+		# the config, the TC one (a clone to the receive path) no map
 		if [[ $name == pf_replay_xdp ]]; then
 			pf_expect "$name (id $id) uses the pinned config (id $cfg)" uses_map "$id" "$cfg"
 			continue
 		fi
+		[[ $name == pf_replay_tc ]] && continue
 		pf_expect "$name (id $id) uses the pinned flow table (id $flows)" uses_map "$id" "$flows"
 	done <<<"$progs"
 	pf_case_result

@@ -71,14 +71,18 @@ preflight() {
 
 # expect_replayed WHAT REPLAYED0 RETRANS -- the punted segment of WHAT was
 # handed back once decided: replayed (the counter past REPLAYED0) and the
-# client retransmitted nothing (RETRANS segments since the request). Where
-# the kernel refuses live-frame test runs (a replay is one), the daemon says
-# so at start ("replay off: this kernel refuses ...": user/kfeat.h,
-# pf_kfeat_xdp_live) and the client's retransmission decides instead:
-# nothing replayed, at least one retransmission. Replay off for any other
-# reason (a probe that failed: "replay off: <errno>") is a failure.
+# client retransmitted nothing (RETRANS segments since the request) --
+# by a live-frame test run, or where the kernel refuses those by a TC
+# test run (user/replay.h: "replays by TC test run" at start). Only in
+# native XDP mode on a kernel that refuses live frames but lets XDP hand
+# frames to TC with metadata does the daemon say "replay off: this kernel
+# refuses ..." and the client's retransmission decide instead: nothing
+# replayed, at least one retransmission. Replay off for any other reason
+# (a probe that failed: "replay off: <errno>") is a failure.
 expect_replayed() {
 	if ! grep -q "slow path: replay off: this kernel refuses" "$PF_PFD_LOG"; then
+		grep -q "replays by TC test run" "$PF_PFD_LOG" &&
+			pf_detail "$1: replayed by TC test run (this kernel refuses live-frame test runs)"
 		pf_expect_ge "$1: replayed counted" "$(($(pf_stat replayed) - $2))" 1
 		pf_expect_eq "$1: the client retransmitted nothing" "$3" 0
 		return
