@@ -289,7 +289,8 @@ int pf_replay_xdp(struct xdp_md *ctx)
  * ingress, after a generic-mode XDP program. (Native XDP mode with
  * metadata gets none: TC ingress would take the unmarked frame for one
  * XDP passed, and pass it to the app.) Returns bpf_clone_redirect's
- * result: 0 or -errno. */
+ * result: 0, -errno, or NET_RX_DROP (1) where the receive path dropped
+ * the clone. */
 SEC("tc")
 int pf_replay_tc(struct __sk_buff *skb)
 {

@@ -115,10 +115,28 @@ bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 no
 	return false;
 }
 
+/* A test run of pf_replay_tc (tc_fd) that clones nothing: cb[0] 0 names
+ * no device, so bpf_clone_redirect answers -EINVAL before it clones.
+ * Returns 0 if the kernel runs it so, else -errno (-EPROTO: another
+ * answer). */
+static int tc_probe(int tc_fd)
+{
+	__u8 frame[ETH_HLEN + 20] = { [12] = 0x08 };   /* an IPv4 EtherType */
+	struct __sk_buff sb = { .cb = { 0 } };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
+		    .ctx_in = &sb, .ctx_size_in = sizeof(sb), .repeat = 1);
+
+	if (tc_fd <= 0)
+		return -EBADF;
+	if (bpf_prog_test_run_opts(tc_fd, &o))
+		return -errno;
+	return (int)o.retval == -EINVAL ? 0 : -EPROTO;
+}
+
 /* See replay.h. */
 void pf_replay_start(struct pf_replay *r, int xdp_fd, int tc_fd, int ifindex, bool tc_ok)
 {
-	int live = pf_kfeat_xdp_live();
+	int live = pf_kfeat_xdp_live(), err;
 
 	r->prog_fd = -1;
 	r->tc_fd = -1;
@@ -138,6 +156,12 @@ void pf_replay_start(struct pf_replay *r, int xdp_fd, int tc_fd, int ifindex, bo
 			"for the client's retransmission)");
 		return;
 	}
+	err = tc_probe(tc_fd);
+	if (err) {
+		pr_warn("slow path: replay off: probe TC test runs: %s (decided segments wait for "
+			"the client's retransmission)", strerror(-err));
+		return;
+	}
 	r->tc_fd = tc_fd;
 	pr_info("slow path: this kernel refuses live-frame test runs: replays by TC test run "
 		"(a clone to the receive path)");
@@ -145,7 +169,8 @@ void pf_replay_start(struct pf_replay *r, int xdp_fd, int tc_fd, int ifindex, bo
 
 /* Hand frame (len bytes) to the interface's receive path: a live-frame
  * run of pf_replay_xdp, or a run of pf_replay_tc, which clones it there.
- * Returns 0 or -errno. */
+ * Returns 0 or -errno: bpf_clone_redirect's own, or -ENOBUFS for its
+ * NET_RX_DROP (the interface down, or its backlog full). */
 static int replay_send(const struct pf_replay *r, __u8 *frame, __u32 len)
 {
 	struct xdp_md md = { .data_end = len, .ingress_ifindex = (__u32)r->ifindex };
@@ -162,8 +187,9 @@ static int replay_send(const struct pf_replay *r, __u8 *frame, __u32 len)
 	o.ctx_size_in = sizeof(sb);
 	if (bpf_prog_test_run_opts(r->tc_fd, &o))
 		return -errno;
-	/* bpf_clone_redirect's result */
-	return (int)o.retval;
+	/* bpf_clone_redirect's result: 0, -errno, or the receive path's
+	 * NET_RX_DROP (1) */
+	return (int)o.retval > 0 ? -ENOBUFS : (int)o.retval;
 }
 
 /* See replay.h. */
@@ -192,8 +218,9 @@ int pf_replay(struct pf_replay *r, const struct pf_punt_rec *rec, struct pf_conf
 	if (err) {
 		cfg->replay_failed++;
 		if (r->warned != err)
-			pr_warn("slow path: replay: %s (decided segments wait for the client's "
-				"retransmission)", strerror(-err));
+			pr_warn("slow path: replay by %s: %s (decided segments wait for the "
+				"client's retransmission)", r->prog_fd > 0 ? "live-frame run" :
+				"TC test run", strerror(-err));
 		r->warned = err;
 		return err;
 	}

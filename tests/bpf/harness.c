@@ -464,7 +464,7 @@ bool h_need_xdp_live(void)
 	if (h_xdp_live)
 		return true;
 	h_skip("this kernel refuses live-frame test runs (BPF_F_TEST_XDP_LIVE_FRAMES: EPERM or "
-	       "EOPNOTSUPP): no live run (the daemon's replay is off there too, user/replay.h)");
+	       "EOPNOTSUPP): no live run (the daemon replays by TC test run there, user/replay.h)");
 	return false;
 }
 

@@ -557,7 +557,7 @@ case_metrics() {
 # pf_xdp_ingress, from a second object of the same ELF), the slow path's
 # two replay programs, and none of the response offload's (no rule has
 # responses: true), every one of them on the daemon's maps (the pinned
-# flow table; pf_replay_xdp, the pinned config; pf_replay_tc uses none).
+# flow table; pf_replay_xdp, the pinned config; pf_replay_tc neither).
 # The GC's conditional delete
 # (pf_gc_delete, bpf/pf_gc.bpf.c) is loaded at its first delete, so it
 # may be held or not yet: at most once, on the same flow table.
@@ -575,7 +575,7 @@ case_programs_loaded() {
 	while read -r id name; do
 		[[ $name == pf_* ]] || continue
 		# the slow path's replay programs: the live-frame one reads only
-		# the config, the TC one (a clone to the receive path) no map
+		# the config, the TC one (a clone to the receive path) neither
 		if [[ $name == pf_replay_xdp ]]; then
 			pf_expect "$name (id $id) uses the pinned config (id $cfg)" uses_map "$id" "$cfg"
 			continue

@@ -8,9 +8,10 @@
 # "ready" from a matching origin is answered by preflightd, never counted
 # pass_daemon_down; the app never sees it; the datapath drops its segment
 # and punts the origin to the daemon, which hands the segment back once
-# decided (replayed): answered with no client retransmission (on a kernel
-# that refuses the replay's live-frame test runs: after the client's
-# retransmission, expect_replayed); (b) keep-alive clients from a new
+# decided (replayed): answered with no client retransmission (where the
+# kernel refuses the replay's live-frame test runs, by a TC test run; in
+# native XDP mode with metadata there, after the client's retransmission:
+# expect_replayed); (b) keep-alive clients from a new
 # matching origin: every preflight answered in the kernel, byte-exact;
 # (c) a non-matching origin under the regex rule goes to the app, and the
 # daemon's negative verdict is cached (not punted again); (i) one replayed
@@ -20,7 +21,7 @@
 # (e, run before d) a reload drops the learned verdicts: decided again;
 # (f) request-header lists over the kernel's limits (20 names): decided by
 # the daemon, replayed and answered in the kernel (list echoed, no client
-# retransmission where the kernel allows the replay), the same keep-alive
+# retransmission where there is a replay), the same keep-alive
 # connection carries a PUT afterwards; a list with one name not allowed
 # goes to the app; (g) 1,048,000 entries of ended connections in the flow
 # table: the GC frees them all, and new regex origins are decided by the
@@ -74,12 +75,16 @@ preflight() {
 # client retransmitted nothing (RETRANS segments since the request) --
 # by a live-frame test run, or where the kernel refuses those by a TC
 # test run (user/replay.h: "replays by TC test run" at start). Only in
-# native XDP mode on a kernel that refuses live frames but lets XDP hand
-# frames to TC with metadata does the daemon say "replay off: this kernel
-# refuses ..." and the client's retransmission decide instead: nothing
-# replayed, at least one retransmission. Replay off for any other reason
-# (a probe that failed: "replay off: <errno>") is a failure.
+# native XDP mode with metadata (no "refuses bpf_xdp_adjust_meta" at
+# start) on a kernel that refuses live frames does the daemon say "replay
+# off: this kernel refuses ..." and the client's retransmission decide
+# instead: nothing replayed, at least one retransmission. Replay off in any
+# other mode, or for any other reason (a probe that failed: "replay off:
+# <errno>"), is a failure.
 expect_replayed() {
+	local off_ok=0
+	[[ $MODE == xdp && -z ${PF_XDP_GENERIC:-} ]] &&
+		! grep -q "refuses bpf_xdp_adjust_meta" "$PF_PFD_LOG" && off_ok=1
 	if ! grep -q "slow path: replay off: this kernel refuses" "$PF_PFD_LOG"; then
 		grep -q "replays by TC test run" "$PF_PFD_LOG" &&
 			pf_detail "$1: replayed by TC test run (this kernel refuses live-frame test runs)"
@@ -88,6 +93,7 @@ expect_replayed() {
 		return
 	fi
 	pf_detail "$1: $(grep -m1 -o 'replay off: .*' "$PF_PFD_LOG")"
+	pf_expect_eq "$1: replay off only in native XDP mode with metadata" "$off_ok" 1
 	pf_expect_eq "$1: nothing replayed" "$(($(pf_stat replayed) - $2))" 0
 	pf_expect_ge "$1: the client's retransmission decided it" "$3" 1
 }

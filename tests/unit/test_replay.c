@@ -215,11 +215,12 @@ static void test_recent(void **state)
  * off -- 0, no program run, nothing counted. A segment it would replay,
  * with no program behind the fd: counted as failed, logged once for its
  * errno, not remembered as replayed (a later record of it is tried
- * again). */
+ * again) -- by a live-frame run or by a TC test run alike. */
 static void test_nothing_to_replay(void **state)
 {
 	static struct pf_punt_rec rec;
-	static struct pf_replay on = { .prog_fd = 1000, .ifindex = 1 }, off = { .prog_fd = 0 };
+	static struct pf_replay on = { .prog_fd = 1000, .ifindex = 1 }, off = { .prog_fd = 0 },
+				tc = { .tc_fd = 1000, .ifindex = 1 };
 	struct pf_config cfg = {};
 	struct timespec ts;
 	__u32 l4;
@@ -241,6 +242,11 @@ static void test_nothing_to_replay(void **state)
 	assert_int_equal(cfg.replay_failed, 2);
 	assert_int_equal(cfg.replayed, 0);
 	assert_int_equal(on.warned, -EBADF);
+	/* by TC test run (a kernel that refuses live frames): the same */
+	assert_true(pf_replay(&tc, &rec, &cfg) < 0);
+	assert_int_equal(cfg.replay_failed, 3);
+	assert_int_equal(cfg.replayed, 0);
+	assert_int_equal(tc.warned, -EBADF);
 }
 
 int main(void)
