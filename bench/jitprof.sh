@@ -62,17 +62,23 @@ trap cleanup EXIT
 # (the JIT images' symbols, for perf to tell which program a sample is in)
 sysctl -qw net.core.bpf_jit_kallsyms=1
 
-PORT=8080
-# shellcheck source=bench/policy.sh
-source "$ROOT/bench/policy.sh"
-bench_gen_policy 1000 "$WORK/pol-1000.yaml"
-
 # newest_prog NAME -- id of the newest loaded program named NAME
 newest_prog() {
 	bpftool -j prog show | jq -r --arg n "$1" '[.[] | select(.name == $n) | .id] | max // empty'
 }
 
-# --offload: the live profile (see the top), then done
+# perf_record CMD... -- sample every CPU while CMD runs
+perf_record() {
+	perf record -q -g -e cpu-clock -F 10000 -a -o "$WORK/perf.data" -- "$@"
+}
+
+# charge ARG... -- the samples by source line (bench/jitprof.py ARG...)
+charge() {
+	perf script -i "$WORK/perf.data" -F comm,ip,sym 2>/dev/null |
+		python3 "$ROOT/bench/jitprof.py" --top "$TOP" "$@"
+}
+
+# --offload: the live profile (see the top); else kcost's
 if ((OFFLOAD)); then
 	before=$(newest_prog pf_ofl_msg)
 	bash "$ROOT/bench/offload.sh" --variants offload --targets "json8:$((SECONDS_ + 8))" \
@@ -97,7 +103,7 @@ if ((OFFLOAD)); then
 	"$BUILD/bench/jitlines" "$tc" >"$WORK/tc.lines"
 	# past the start's checks and wrk's warm-up: in the 8-connection run
 	sleep 5
-	perf record -q -g -e cpu-clock -F 10000 -a -o "$WORK/perf.data" -- sleep "$SECONDS_"
+	perf_record sleep "$SECONDS_"
 	wait "$OB" || { cat "$WORK/offload.out" >&2; echo "jitprof: bench/offload.sh failed" >&2; exit 1; }
 	round=$(grep -m1 'bench: round' "$WORK/offload.out" || true)
 	{
@@ -113,51 +119,48 @@ if ((OFFLOAD)); then
 			"run: SK_MSG $(sed -n 's/.*msg_ns=\([0-9]*\).*/\1/p' <<<"$round") ns, TC ingress" \
 			"$(sed -n 's/.*tc_in_ns=\([0-9]*\).*/\1/p' <<<"$round") ns (its figure includes the recorder)."
 		echo
-		perf script -i "$WORK/perf.data" -F comm,ip,sym 2>/dev/null |
-			python3 "$ROOT/bench/jitprof.py" --top "$TOP" \
-				pf_ofl_msg="$WORK/msg.lines" pf_tc_ingress="$WORK/tc.lines"
+		charge pf_ofl_msg="$WORK/msg.lines" pf_tc_ingress="$WORK/tc.lines"
 	} >"$WORK/profile.md"
-	if [[ $OUT == - ]]; then cat "$WORK/profile.md"; else cp "$WORK/profile.md" "$OUT"; echo "jitprof: $OUT"; fi
-	exit 0
+else
+	PORT=8080
+	# shellcheck source=bench/policy.sh
+	source "$ROOT/bench/policy.sh"
+	bench_gen_policy 1000 "$WORK/pol-1000.yaml"
+	before_tc=$(newest_prog pf_tc_ingress) before_xdp=$(newest_prog pf_xdp_ingress)
+	perf_record "$BUILD/bench/kcost" --request "$REQ" --runs "$RUNS" "$WORK/pol-1000.yaml" \
+		>"$WORK/kcost.out" 2>&1 &
+	PERF=$!
+	# kcost's programs, once loaded (both stay loaded while the series run):
+	# their JIT layout while they exist
+	for ((i = 0; i < 300; i++)); do
+		tc=$(newest_prog pf_tc_ingress) xdp=$(newest_prog pf_xdp_ingress)
+		[[ -n $tc && $tc != "$before_tc" && -n $xdp && $xdp != "$before_xdp" ]] && break
+		sleep 0.05
+	done
+	"$BUILD/bench/jitlines" "$tc" >"$WORK/tc.lines"
+	"$BUILD/bench/jitlines" "$xdp" >"$WORK/xdp.lines"
+	wait "$PERF"
+	sed -n 's/^KCOST \({"what":"\(tc\|xdp\)"\)/\1/p' "$WORK/kcost.out" >"$WORK/kcost.jsonl"
+
+	{
+		echo "# Where the answer's in-kernel time goes, by source line"
+		echo
+		echo "_Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -r); \`bench/jitprof.sh\` (\`make bench-profile\`)._"
+		echo
+		echo "\`kcost\` ($RUNS answers per series, BPF_PROG_TEST_RUN) answering \`${REQ#"$ROOT"/}\`" \
+			"with the bench policy (1,000 exact origins + 50 wildcards + 20 headers), sampled by" \
+			"\`perf record -g -e cpu-clock -F 10000 -a\`. Each sample kcost spent in a preflightd" \
+			"program is charged to the source line whose JIT code it was in (\"JIT code\"), or" \
+			"whose call it was under (\"in calls\": helpers, map look-ups and what they run)." \
+			"Shares of the program's samples; the line is that of the innermost inlined code" \
+			"(\`static inline\` helpers of include/ and bpf/ show as themselves). The timer" \
+			"interrupt cannot land while interrupts are off: on a kernel before 6.15, what runs" \
+			"under the flow entry's \`bpf_spin_lock\` is charged to \`bpf_spin_unlock\`, which" \
+			"turns them on again (6.15+: \`bpf_res_spin_lock\`, interrupts left on)." \
+			"p50 per answer in this run: $(jq -r '"\(.what) \(.p50_ns) ns"' "$WORK/kcost.jsonl" |
+				paste -sd, - | sed 's/,/, /g')."
+		echo
+		charge --comm kcost pf_tc_ingress="$WORK/tc.lines" pf_xdp_ingress="$WORK/xdp.lines"
+	} >"$WORK/profile.md"
 fi
-
-before_tc=$(newest_prog pf_tc_ingress) before_xdp=$(newest_prog pf_xdp_ingress)
-perf record -q -g -e cpu-clock -F 10000 -a -o "$WORK/perf.data" -- \
-	"$BUILD/bench/kcost" --request "$REQ" --runs "$RUNS" "$WORK/pol-1000.yaml" \
-	>"$WORK/kcost.out" 2>&1 &
-PERF=$!
-# kcost's programs, once loaded (both stay loaded while the series run):
-# their JIT layout while they exist
-for ((i = 0; i < 300; i++)); do
-	tc=$(newest_prog pf_tc_ingress) xdp=$(newest_prog pf_xdp_ingress)
-	[[ -n $tc && $tc != "$before_tc" && -n $xdp && $xdp != "$before_xdp" ]] && break
-	sleep 0.05
-done
-"$BUILD/bench/jitlines" "$tc" >"$WORK/tc.lines"
-"$BUILD/bench/jitlines" "$xdp" >"$WORK/xdp.lines"
-wait "$PERF"
-sed -n 's/^KCOST \({"what":"\(tc\|xdp\)"\)/\1/p' "$WORK/kcost.out" >"$WORK/kcost.jsonl"
-
-{
-	echo "# Where the answer's in-kernel time goes, by source line"
-	echo
-	echo "_Measured $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -r); \`bench/jitprof.sh\` (\`make bench-profile\`)._"
-	echo
-	echo "\`kcost\` ($RUNS answers per series, BPF_PROG_TEST_RUN) answering \`${REQ#"$ROOT"/}\`" \
-		"with the bench policy (1,000 exact origins + 50 wildcards + 20 headers), sampled by" \
-		"\`perf record -g -e cpu-clock -F 10000 -a\`. Each sample kcost spent in a preflightd" \
-		"program is charged to the source line whose JIT code it was in (\"JIT code\"), or" \
-		"whose call it was under (\"in calls\": helpers, map look-ups and what they run)." \
-		"Shares of the program's samples; the line is that of the innermost inlined code" \
-		"(\`static inline\` helpers of include/ and bpf/ show as themselves). The timer" \
-		"interrupt cannot land while interrupts are off: on a kernel before 6.15, what runs" \
-		"under the flow entry's \`bpf_spin_lock\` is charged to \`bpf_spin_unlock\`, which" \
-		"turns them on again (6.15+: \`bpf_res_spin_lock\`, interrupts left on)." \
-		"p50 per answer in this run: $(jq -r '"\(.what) \(.p50_ns) ns"' "$WORK/kcost.jsonl" |
-			paste -sd, - | sed 's/,/, /g')."
-	echo
-	perf script -i "$WORK/perf.data" -F comm,ip,sym 2>/dev/null |
-		python3 "$ROOT/bench/jitprof.py" --comm kcost --top "$TOP" \
-			pf_tc_ingress="$WORK/tc.lines" pf_xdp_ingress="$WORK/xdp.lines"
-} >"$WORK/profile.md"
 if [[ $OUT == - ]]; then cat "$WORK/profile.md"; else cp "$WORK/profile.md" "$OUT"; echo "jitprof: $OUT"; fi

@@ -115,22 +115,37 @@ bool pf_replay_recent(struct pf_replay *r, const __u8 *frame, __u32 l4, __u64 no
 	return false;
 }
 
-/* A test run of pf_replay_tc (tc_fd) that clones nothing: cb[0] 0 names
- * no device, so bpf_clone_redirect answers -EINVAL before it clones.
+/* One test run of pf_replay_tc (tc_fd) on frame (len bytes), to clone it
+ * to the receive path of ifindex (cb[0]). Returns 0 with the program's
+ * result -- bpf_clone_redirect's: 0, -errno or NET_RX_DROP (1) -- in
+ * *ret, or the run's -errno. */
+static int tc_run(int tc_fd, __u8 *frame, __u32 len, __u32 ifindex, int *ret)
+{
+	struct __sk_buff sb = { .cb = { ifindex } };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
+		    .ctx_in = &sb, .ctx_size_in = sizeof(sb), .repeat = 1);
+
+	if (bpf_prog_test_run_opts(tc_fd, &o))
+		return -errno;
+	*ret = (int)o.retval;
+	return 0;
+}
+
+/* A run of pf_replay_tc (tc_fd) that clones nothing: ifindex 0 names no
+ * device, so bpf_clone_redirect answers -EINVAL before it clones.
  * Returns 0 if the kernel runs it so, else -errno (-EPROTO: another
  * answer). */
 static int tc_probe(int tc_fd)
 {
 	__u8 frame[ETH_HLEN + 20] = { [12] = 0x08 };   /* an IPv4 EtherType */
-	struct __sk_buff sb = { .cb = { 0 } };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = sizeof(frame),
-		    .ctx_in = &sb, .ctx_size_in = sizeof(sb), .repeat = 1);
+	int err, ret;
 
 	if (tc_fd <= 0)
 		return -EBADF;
-	if (bpf_prog_test_run_opts(tc_fd, &o))
-		return -errno;
-	return (int)o.retval == -EINVAL ? 0 : -EPROTO;
+	err = tc_run(tc_fd, frame, sizeof(frame), 0, &ret);
+	if (err)
+		return err;
+	return ret == -EINVAL ? 0 : -EPROTO;
 }
 
 /* See replay.h. */
@@ -174,22 +189,17 @@ void pf_replay_start(struct pf_replay *r, int xdp_fd, int tc_fd, int ifindex, bo
 static int replay_send(const struct pf_replay *r, __u8 *frame, __u32 len)
 {
 	struct xdp_md md = { .data_end = len, .ingress_ifindex = (__u32)r->ifindex };
-	struct __sk_buff sb = { .cb = { (__u32)r->ifindex } };
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len, .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame, .data_size_in = len,
+		    .ctx_in = &md, .ctx_size_in = sizeof(md), .repeat = 1,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES);
+	int err, ret;
 
-	if (r->prog_fd > 0) {
-		o.ctx_in = &md;
-		o.ctx_size_in = sizeof(md);
-		o.flags = BPF_F_TEST_XDP_LIVE_FRAMES;
+	if (r->prog_fd > 0)
 		return bpf_prog_test_run_opts(r->prog_fd, &o) ? -errno : 0;
-	}
-	o.ctx_in = &sb;
-	o.ctx_size_in = sizeof(sb);
-	if (bpf_prog_test_run_opts(r->tc_fd, &o))
-		return -errno;
-	/* bpf_clone_redirect's result: 0, -errno, or the receive path's
-	 * NET_RX_DROP (1) */
-	return (int)o.retval > 0 ? -ENOBUFS : (int)o.retval;
+	err = tc_run(r->tc_fd, frame, len, (__u32)r->ifindex, &ret);
+	if (err)
+		return err;
+	return ret > 0 ? -ENOBUFS : ret;
 }
 
 /* See replay.h. */

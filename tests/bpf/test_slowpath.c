@@ -160,31 +160,21 @@ static void t_punt_alive(void)
 }
 
 /* The daemon's replay (user/replay.h) of the record got: pf_replay_xdp
- * run live on lo, as the daemon runs it on its interface. 0 once handed
- * over. */
+ * run live on lo, as the daemon runs it on its interface -- or, rp_tc
+ * set, a test run of pf_replay_tc, which clones the frame to lo's receive
+ * path (a kernel that refuses live frames). 0 once handed over. */
 static struct pf_replay rp;
+static bool rp_tc;
 
 static int replay_run(void *arg)
 {
+	int xdp_fd = bpf_program__fd(h_skel->progs.pf_replay_xdp);
+	int tc_fd = bpf_program__fd(h_skel->progs.pf_replay_tc);
 	int n;
 
 	(void)arg;
-	rp.prog_fd = bpf_program__fd(h_skel->progs.pf_replay_xdp);
-	rp.tc_fd = -1;
-	rp.ifindex = h_lo_ifindex;
-	n = pf_replay(&rp, &got, h_cfg());
-	return n == 1 ? 0 : n < 0 ? n : -ENODATA;
-}
-
-/* The same where the kernel refuses live-frame test runs: a test run of
- * pf_replay_tc, which clones the frame to lo's receive path. */
-static int replay_run_tc(void *arg)
-{
-	int n;
-
-	(void)arg;
-	rp.prog_fd = -1;
-	rp.tc_fd = bpf_program__fd(h_skel->progs.pf_replay_tc);
+	rp.prog_fd = rp_tc ? -1 : xdp_fd;
+	rp.tc_fd = rp_tc ? tc_fd : -1;
 	rp.ifindex = h_lo_ifindex;
 	n = pf_replay(&rp, &got, h_cfg());
 	return n == 1 ? 0 : n < 0 ? n : -ENODATA;
@@ -202,7 +192,6 @@ static int replay_run_tc(void *arg)
  * pf_replay_tc (a kernel that refuses live frames). */
 static void punt_replay(int family, bool live)
 {
-	int (*run)(void *) = live ? replay_run : replay_run_tc;
 
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_D(FLOW_CREATED, 1), H_DEND,
@@ -232,12 +221,13 @@ static void punt_replay(int family, bool live)
 		return;
 	replayed = h_cfg()->replayed;
 	h_set_sock(&want.sock);
-	if (!(live ? h_chain_run : h_chain_run_tc)(run, NULL, &r))
+	rp_tc = !live;
+	if (!(live ? h_chain_run : h_chain_run_tc)(replay_run, NULL, &r))
 		return;
 	h_check_fix(&want, seg, n, &r, d);
 	H_EQ(h_cfg()->replayed - replayed, 1, "replayed counted");
 	H_EQ(drain_punts(), 0, "pf_punt records after the replay");
-	H_EQ(run(NULL), -ENODATA, "the same segment replayed again");
+	H_EQ(replay_run(NULL), -ENODATA, "the same segment replayed again");
 	H_EQ(h_cfg()->replayed - replayed, 1, "replayed counted once");
 }
 
