@@ -49,6 +49,7 @@ struct pf_origin_ctx {
 	__u32 exact;    /* an exact PF_TOK_ORIGIN token exists (any rules) */
 	__u64 h, rules; /* hash of the whole origin; rules listing it */
 	__u64 first;    /* the first applicable rule's bit (from m->pc) */
+	__u64 in_port;  /* all ones once the host's ':' was seen (else 0) */
 	/* the last PF_MAX_LABELS wildcard candidates (a ring): offsets of
 	 * the "suffix[:port]" after a dot of the host */
 	__u32 cand_off[PF_MAX_LABELS];
