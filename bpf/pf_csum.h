@@ -29,6 +29,7 @@
 #include "pf_kern.h"
 #include "pf_maps.h"
 #include "pf_pkt.h"
+#include "pf_test.h"
 
 static __always_inline __u32 pf_csum_add32(__u32 a, __u32 b)
 {
@@ -57,6 +58,8 @@ static __always_inline int pf_csum_apply(void *ctx, bool xdp, __u32 csum_off, __
 	__u16 check;
 	__u32 s;
 
+	if (PF_TEST_WRITE_FAIL())
+		return -1;
 	if (!xdp)
 		return bpf_l4_csum_replace(ctx, csum_off, 0, diff, 0) ? -1 : 0;
 	if (bpf_xdp_load_bytes(ctx, csum_off, &check, sizeof(check)))

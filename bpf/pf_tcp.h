@@ -331,11 +331,11 @@ static __always_inline int pf_set_words(void *ctx, bool xdp, const struct pf_pkt
 /* TCP options of one segment. */
 struct pf_opts {
 	__u8  b[72];     /* 40 used; slack for masked reads */
-	__u8  nb[40];    /* rewritten copy (SACK stripping) */
+	__u8  nb[40];    /* rewritten copy (SACK translation, stripping) */
 	__u32 len;
 	__u32 ts_off;    /* offset of TSval in b, 0: none */
-	__u32 sack_off;  /* offset of the SACK kind byte in b, 0: none */
-	__u32 sack_len;  /* option length incl. kind/len */
+	__u32 sack_off;  /* offset of the SACK kind byte in b */
+	__u32 sack_len;  /* option length incl. kind/len, 0: no SACK */
 	__u32 i;
 	__u32 bad;
 	__u32 other;     /* an option besides EOL, NOP, SACK, TS (pf_req_ts) */
@@ -462,74 +462,84 @@ static __always_inline __u32 pf_opt_word(const struct pf_opts *o, __u32 off)
 	return bpf_ntohl(*(const __u32 *)(const void *)&o->b[off & 63]);
 }
 
-/* Overwrite the SACK option of p with NOPs (inbound blocks that touch
- * the injected response: shifting them would land below snd_una, which
- * Linux reads as D-SACK). The checksum is fixed with the diff of the
- * whole option area (a multiple of 4 bytes, so bpf_csum_diff accepts it). */
-static __always_inline int pf_strip_sack(void *ctx, bool xdp, const struct pf_pkt *p,
-					 struct pf_opts *o)
+/* Write o->nb, the rewritten copy of p's option area (o->len bytes),
+ * over it, the checksum fixed with the diff of the whole area: a
+ * multiple of 4 bytes, which bpf_csum_diff takes whole, and right
+ * wherever the words changed in it lie -- a SACK edge at an odd offset
+ * (one NOP before the option, RFC 2018 allows it) spans three 16-bit
+ * checksum words, which pf_put_word's difference of one 32-bit word
+ * would get wrong. Returns 0, or -1 on a helper failure. */
+static __always_inline int pf_opts_commit(void *ctx, bool xdp, const struct pf_pkt *p,
+					  struct pf_opts *o)
 {
-	__u8 *nb = (__u8 *)o->nb;
-	__u32 k, n = o->len;
+	__u32 n = o->len;
 	__s64 diff;
 
-	__builtin_memcpy(nb, o->b, 40);
-	for (k = 0; k < 40; k++)
-		if (k >= o->sack_off && k < o->sack_off + o->sack_len)
-			nb[k] = 1;
 	if (n == 0 || n > 40 || (n & 3))
 		return -1;
-	diff = bpf_csum_diff((__be32 *)o->b, n, (__be32 *)nb, n, 0);
+	diff = bpf_csum_diff((__be32 *)o->b, n, (__be32 *)o->nb, n, 0);
 	if (diff < 0)
-		return -1;
-	if (pf_store(ctx, xdp, p->l4_off + 20, nb, n))
 		return -1;
 	if (pf_csum_apply(ctx, xdp, p->l4_off + 16, (__u32)diff))
 		return -1;
-	pf_count(PF_STAT_SACK_STRIPPED);
-	return 0;
+	return pf_store(ctx, xdp, p->l4_off + 20, o->nb, n) ? -1 : 0;
+}
+
+/* Put v (host order) at offset off of the rewritten copy o->nb. */
+static __always_inline void pf_opt_put(struct pf_opts *o, __u32 off, __u32 v)
+{
+	if (off + 4 > 40)
+		return;
+	/* masked as pf_opt_word's (nb and the fields after it hold 68) */
+	*(__u32 *)(void *)&o->nb[off & 63] = bpf_htonl(v);
 }
 
 /* Translate the SACK blocks of p (its options in pf_optbuf[dir]):
- * inbound blocks refer to server data (insertion map, stripped if they
- * touch the response), outbound ones to client data (deletion map).
- * Returns 0 or -1 on a helper failure. Pointers of a global function
- * (the callers below) may be NULL as far as the verifier knows. */
+ * inbound blocks refer to server data (insertion map), outbound ones to
+ * client data (deletion map). Inbound blocks that touch the injected
+ * response are not moved but removed, the whole option overwritten with
+ * NOPs: shifted, they would land below snd_una, which Linux reads as
+ * D-SACK. Both rewrite a copy of the options, written back at once
+ * (pf_opts_commit). Returns 0 or -1 on a helper failure. Pointers of a
+ * global function (the callers below) may be NULL as far as the
+ * verifier knows. */
 static __always_inline int pf_fix_sack_body(void *ctx, bool xdp, const struct pf_pkt *p,
 					    const struct pf_adj *a, int dir)
 {
-	__u32 nblk, j, base, s, e, rs, re, off, ns, ne;
+	__u32 nblk, j, k, base, s, e, rs, re, off;
 	struct pf_opts *o = pf_opts_get(dir);
 
 	if (!p || !o || !a)
 		return -1;
 	nblk = (o->sack_len - 2) / 8;
 	base = o->sack_off + 2;
+	__builtin_memcpy(o->nb, o->b, 40);
 	if (dir == PF_DIR_IN && a->resp_len) {  /* tracked-only flows: none */
 		rs = a->s_pos + a->s_before;            /* response on the wire */
 		re = rs + a->resp_len;
 		for (j = 0; j < 4 && j < nblk; j++) {
 			s = pf_opt_word(o, base + j * 8);
 			e = pf_opt_word(o, base + j * 8 + 4);
-			if (pf_before(s, re) && pf_after(e, rs))
-				return pf_strip_sack(ctx, xdp, p, o);
+			if (pf_before(s, re) && pf_after(e, rs)) {
+				for (k = 0; k < 40; k++)
+					if (k >= o->sack_off && k < o->sack_off + o->sack_len)
+						o->nb[k] = 1;
+				if (pf_opts_commit(ctx, xdp, p, o))
+					return -1;
+				pf_count(PF_STAT_SACK_STRIPPED);
+				return 0;
+			}
 		}
 	}
 	for (j = 0; j < 4 && j < nblk; j++) {
 		off = base + j * 8;
 		s = pf_opt_word(o, off);
 		e = pf_opt_word(o, off + 4);
-		if (dir == PF_DIR_IN) {
-			ns = pf_ack_in(a, s);
-			ne = pf_ack_in(a, e);
-		} else {
-			ns = pf_ack_out(a, s);
-			ne = pf_sack_end_out(a, e);
-		}
-		if (pf_set_word(ctx, xdp, p, p->l4_off + 20 + off, s, ns) ||
-		    pf_set_word(ctx, xdp, p, p->l4_off + 20 + off + 4, e, ne))
-			return -1;
+		pf_opt_put(o, off, dir == PF_DIR_IN ? pf_ack_in(a, s) : pf_ack_out(a, s));
+		pf_opt_put(o, off + 4, dir == PF_DIR_IN ? pf_ack_in(a, e) : pf_sack_end_out(a, e));
 	}
+	if (pf_opts_commit(ctx, xdp, p, o))
+		return -1;
 	if (nblk)
 		pf_count(PF_STAT_SACK_TRANSLATED);
 	return 0;
@@ -561,7 +571,7 @@ __noinline int pf_fix_sack_xdp(struct xdp_md *xdp, const struct pf_pkt *p,
 static __always_inline int pf_fix_sack(void *ctx, bool xdp, const struct pf_pkt *p,
 				       struct pf_opts *o, const struct pf_adj *a, int dir)
 {
-	if (!o->sack_off)
+	if (!o->sack_len)  /* sack_off 0 is a SACK first in the list */
 		return 0;
 	return xdp ? pf_fix_sack_xdp(ctx, p, a, dir) : pf_fix_sack_tc(ctx, p, a, dir);
 }

@@ -86,12 +86,20 @@ __u32 pf_test_follow;
  * it do: the failure paths run. */
 __u32 pf_test_lock_fail;
 #define PF_TEST_LOCK_FAIL() (*(volatile __u32 *)&pf_test_lock_fail)
+
+/* Non-zero: every incremental checksum update fails (pf_csum_apply: the
+ * first write of a segment's rewrite, a translation's or an ICMP
+ * error's), as bpf_l4_csum_replace does when a cloned skb cannot be
+ * made writable (no memory), which BPF_PROG_TEST_RUN never does. */
+__u32 pf_test_write_fail;
+#define PF_TEST_WRITE_FAIL() (*(volatile __u32 *)&pf_test_write_fail)
 #else
 #define PF_TEST_POINT(pt) do { } while (0)
 #define PF_TEST_FOLLOW() 0
 #define PF_TEST_LOCK_FAIL() 0
 #define PF_TEST_NO_META() 0
 #define PF_TEST_NO_ROOM() 0
+#define PF_TEST_WRITE_FAIL() 0
 #endif
 
 #endif /* PF_TEST_H */

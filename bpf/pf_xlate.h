@@ -258,11 +258,13 @@ out:
 	return ret;
 }
 
-/* A translation that failed after seq/ack may have been rewritten from
- * the unlocked copy a, so that no pf_flow_note checked it: the segment
- * passes (PF_STAT_PASS_ERROR, 0) only if a is still the entry's
- * (pf_flow_same), else -- or if the entry's lock was not taken -- it is
- * dropped (PF_STAT_XLATE_RACE, -1). */
+/* A segment whose options cannot be read (malformed: Linux stops parsing
+ * at the bad one and takes the segment), its seq and ack rewritten from
+ * the unlocked copy a, which no pf_flow_note checked: it passes
+ * (PF_STAT_PASS_ERROR, 0) only if a is still the entry's (pf_flow_same),
+ * else -- or if the entry's lock was not taken -- it is dropped
+ * (PF_STAT_XLATE_RACE, -1). A rewrite that failed (pf_xlate_error) is
+ * never passed. */
 static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_adj *a)
 {
 	if (!pf_flow_same(f, a)) {
@@ -271,6 +273,18 @@ static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_ad
 	}
 	pf_count(PF_STAT_PASS_ERROR);
 	return 0;
+}
+
+/* A rewrite of the segment failed: a helper's failure (at TC, no memory
+ * to make a cloned skb writable), before anything was written or after
+ * part of it (a checksum changed, its word not). Passed, it would reach
+ * the socket (or the client) at its wire seq and ack -- bytes queued at
+ * the wrong place, a stream corrupted: dropped (PF_STAT_XLATE_ERROR),
+ * for its sender to send again. Returns -1. */
+static __always_inline int pf_xlate_error(void)
+{
+	pf_count(PF_STAT_XLATE_ERROR);
+	return -1;
 }
 
 /* A server SYN on a tuple with an entry (pf_translate_out): it is never
@@ -413,11 +427,13 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p)) :
 	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seg_in(&a, p), p->ack,
 			 pf_ack_in(&a, p->ack)))
-		goto err;
+		return pf_xlate_error();
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_IN);
-		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
+		if (!o || pf_read_opts(ctx, xdp, p, o))
 			goto err;
+		if (pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
+			return pf_xlate_error();
 	}
 	if (pf_flow_note(f, &a, p, PF_DIR_IN, &u)) {
 		pf_count(PF_STAT_XLATE_RACE);
@@ -472,11 +488,13 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 	    pf_set_word(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq)) :
 	    pf_set_words(ctx, xdp, p, p->l4_off + 4, p->seq, pf_seq_out(&a, p->seq), p->ack,
 			 pf_ack_out_field(&a, p->ack, a.resp_acked)))
-		goto err;
+		return pf_xlate_error();
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_OUT);
-		if (!o || pf_read_opts(ctx, xdp, p, o) || pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
+		if (!o || pf_read_opts(ctx, xdp, p, o))
 			goto err;
+		if (pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
+			return pf_xlate_error();
 	}
 	if (pf_flow_note(f, &a, p, PF_DIR_OUT, &u)) {
 		pf_count(PF_STAT_XLATE_RACE);

@@ -154,6 +154,7 @@ enum pf_tok_kind {
 	X(RETX_SPAN_PASSED,    "client segments starting before a consumed request and reaching into it (collapsed or merged retransmissions), passed whole as old data below rcv_nxt") \
 	X(RACE_LOST,           "copy of a request answered on another CPU at the same time, dropped") \
 	X(XLATE_RACE,          "segment translated while another CPU spliced, dropped for a retransmission") \
+	X(XLATE_ERROR,         "segments of a tracked connection whose rewrite failed (a helper: no memory to make the packet writable), dropped for their sender to send again") \
 	X(FLOW_LOCK_FAILED,    "flow entry's lock not taken (the kernel's resilient lock gave up: a deadlock or a stall): the packet dropped for its sender to send again (an ICMP error passed unchanged, a fold put off)") \
 	X(FLOW_FOLDED,         "spliced connections moved 2^30 bytes past a splice: its offset made constant") \
 	X(FLOW_CREATED,        "flow entries created") \

@@ -295,6 +295,7 @@ static void reset(void)
 	h_skel->bss->pf_test_follow = 0;
 	h_skel->bss->pf_test_no_room = 0;
 	h_skel->bss->pf_test_lock_fail = 0;
+	h_skel->bss->pf_test_write_fail = 0;
 	h_skel->bss->pf_test_synack = 0;
 	h_in = cur.xdp ? &h_xdp_in : &h_tc_in;
 	if (h_skel->bss->pf_cfg.active_slot != 0)
@@ -323,6 +324,11 @@ bool h_split_read(struct pf_split *sp)
 void h_set_lock_fail(bool on)
 {
 	h_skel->bss->pf_test_lock_fail = on;
+}
+
+void h_set_write_fail(bool on)
+{
+	h_skel->bss->pf_test_write_fail = on;
 }
 
 void h_set_no_meta(bool on)

@@ -86,6 +86,10 @@ bool h_split_read(struct pf_split *sp);
  * start. */
 void h_set_lock_fail(bool on);
 
+/* Every incremental checksum update fails (a rewrite's first write:
+ * pf_test_write_fail, bpf/pf_test.h) while on; off at every case start. */
+void h_set_write_fail(bool on);
+
 /* XDP acts as if it had no metadata room to hand a frame to TC
  * (pf_test_no_meta, bpf/pf_test.h) while on; off at every case start. */
 void h_set_no_meta(bool on);

@@ -559,6 +559,144 @@ static void t_out_past_2gib(void)
 	}
 }
 
+/* SACK options Linux never sends but RFC 2018 allows: first in the list
+ * (offset 0) and at an odd offset (one NOP before it), each before the
+ * segment's NOP NOP TS. The block past the response moves down by R in
+ * both; at an odd offset each edge spans three 16-bit checksum words
+ * (conn_expect checks the checksum). Before: a SACK at offset 0 was
+ * taken for none (untranslated: the server saw blocks R too high), one
+ * at an odd offset got a wrong checksum (the segment dropped wherever it
+ * is verified). */
+static void sack_at(unsigned lead)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	__u8 o[24], w[24], ts[12];
+	unsigned k;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, "");
+	memcpy(ts, in.opt, sizeof(ts));  /* NOP NOP TS */
+	memset(o, 1, sizeof(o));          /* NOPs around the SACK */
+	o[lead] = 5;
+	o[lead + 1] = 10;
+	for (k = 0; k < 4; k++) {
+		o[lead + 2 + k] = (__u8)((c.P + c.R + 1000) >> (24 - 8 * k));
+		o[lead + 6 + k] = (__u8)((c.P + c.R + 2000) >> (24 - 8 * k));
+	}
+	memcpy(o + 12, ts, sizeof(ts));
+	memcpy(w, o, sizeof(w));
+	for (k = 0; k < 4; k++) {
+		w[lead + 2 + k] = (__u8)((c.P + 1000) >> (24 - 8 * k));
+		w[lead + 6 + k] = (__u8)((c.P + 2000) >> (24 - 8 * k));
+	}
+	in.optlen = 0;
+	pkt_opt_raw(&in, o, sizeof(o));
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P;
+	want.optlen = 0;
+	pkt_opt_raw(&want, w, sizeof(w));
+	conn_expect(h_in, &in, NULL, &want, d);
+}
+
+static void t_in_sack_first(void)
+{
+	sack_at(0);
+}
+
+static void t_in_sack_odd(void)
+{
+	sack_at(1);
+}
+
+/* A rewrite that fails (pf_test_write_fail: the checksum update, as
+ * bpf_l4_csum_replace fails when a cloned skb cannot be made writable):
+ * seg, through prog, is dropped (xlate_error), never passed with its
+ * wire seq and ack (pass_error before: the bytes queued at the wrong
+ * place), and the entry is unchanged; with the writes back, the same
+ * segment passes as want, counted d. */
+static void write_fail_dropped(const struct h_prog *prog, const struct conn *c,
+			       const struct pkt_spec *seg, const struct pkt_spec *want,
+			       const struct h_delta *d, const char *what)
+{
+	struct pf_flow before, after;
+	struct h_run r;
+
+	if (!H_CHECK(h_flow(&c->req, &before), "flow gone"))
+		return;
+	h_set_write_fail(true);
+	if (!h_run_spec(prog, seg, NULL, &r))
+		return;
+	h_set_write_fail(false);
+	if (!H_CHECK(r.verdict == H_DROP, "BUG: %s whose rewrite failed: verdict %s, want DROP",
+		     what, h_verdict_name(r.verdict)) ||
+	    !H_EQ(r.delta[PF_STAT_XLATE_ERROR], 1, "xlate_error") ||
+	    !H_EQ(r.delta[PF_STAT_PASS_ERROR], 0, "pass_error") ||
+	    !H_CHECK(h_flow(&c->req, &after), "flow gone") ||
+	    !H_CHECK(!memcmp((const __u8 *)&after + sizeof(after.lock),
+			     (const __u8 *)&before + sizeof(before.lock),
+			     sizeof(after) - sizeof(after.lock)), "flow entry changed"))
+		return;
+	conn_expect(prog, seg, NULL, want, d);
+}
+
+/* Client data (seq and ack rewritten) and server data. */
+static void t_in_write_fail(void)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_next_put(&in, &want, &c);
+	write_fail_dropped(h_in, &c, &in, &want, conn_d_in_data, "client data");
+}
+
+static void t_out_write_fail(void)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice(&c, 6, 0xffffff00u, 0xffffffc0u))
+		return;
+	conn_sseg(&in, &c, c.P, c.S, OUT_200);
+	want = in;
+	want.seq = c.P + c.R;
+	want.ack = c.S;
+	write_fail_dropped(&h_tc_out, &c, &in, &want, conn_d_out, "server data");
+}
+
+/* Only the SACK blocks rewritten (seq and ack map to themselves: a pure
+ * ACK sent before the request, acking up to the response; its blocks lie
+ * past the response): the SACK rewrite's failure drops it too. */
+static void t_in_sack_write_fail(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	__u32 blk[1][2], wblk[1][2];
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S, c.P, "");
+	blk[0][0] = c.P + c.R + 1000;
+	blk[0][1] = c.P + c.R + 2000;
+	pkt_opt_sack(&in, 1, blk);
+	want = in;
+	want.optlen = 12;
+	wblk[0][0] = c.P + 1000;
+	wblk[0][1] = c.P + 2000;
+	pkt_opt_sack(&want, 1, wblk);
+	write_fail_dropped(h_in, &c, &in, &want, d, "a SACK");
+}
+
 void test_translate(void)
 {
 	h_case("translate_in_data_ack", t_in_data_ack);
@@ -574,6 +712,11 @@ void test_translate(void)
 	h_case("translate_in_pure_ack_sent_before_request_in_order", t_in_pure_ack_before_request);
 	h_case("translate_in_keepalive_probe_one_octet_out_of_window",
 	       t_in_keepalive_probe_one_octet);
+	h_case("translate_in_sack_first_option", t_in_sack_first);
+	h_case("translate_in_sack_at_odd_offset", t_in_sack_odd);
+	h_case("translate_in_rewrite_failure_dropped", t_in_write_fail);
+	h_case("translate_in_sack_rewrite_failure_dropped", t_in_sack_write_fail);
+	h_case("translate_out_rewrite_failure_dropped", t_out_write_fail);
 	h_case("translate_in_rst_at_snd_nxt_exact", t_in_rst_exact);
 	h_case("translate_in_rst_at_request_start_not_exact", t_in_rst_at_request_not_exact);
 	h_case("translate_in_rst_inside_request_not_exact", t_in_rst_inside_request_not_exact);
