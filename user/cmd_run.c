@@ -176,9 +176,13 @@ static int parse_run_opts(int argc, char **argv, struct run_opts *o)
 
 /* Load policy file into the inactive slot and switch to it, all or
  * nothing: whatever fails (the file, its regexes, the install) leaves the
- * running policy in force and the inactive slot empty. */
+ * running policy in force and the inactive slot empty -- but for its
+ * response settings, which stay what they were: a request the response
+ * offload recorded under that slot (before the last reload) still takes
+ * its response's settings from it. */
 static int reload(struct pf_slow *sl, const char *file)
 {
+	static struct pf_ofl_rule kept[PF_MAX_RULES];  /* off the stack */
 	struct timespec grace = { 0, 100 * 1000 * 1000 };
 	struct pf_config *cfg = sl->m.cfg;
 	struct pf_policy pol = {};
@@ -194,10 +198,16 @@ static int reload(struct pf_slow *sl, const char *file)
 		err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
 	if (!err)
 		err = pf_regex_set_build(&pol, &rs, stderr);
-	if (!err) /* the new slot's response settings before it is active */
-		err = pf_ofl_install(ofl.rules_fd, &comp);
 	if (!err)
-		err = pf_maps_install(&sl->m, &comp);
+		err = pf_ofl_slot_get(ofl.rules_fd, old ^ 1, kept);
+	if (!err) {
+		/* the new slot's response settings before it is active */
+		err = pf_ofl_install(ofl.rules_fd, &comp);
+		if (!err)
+			err = pf_maps_install(&sl->m, &comp);
+		if (err)
+			pf_ofl_slot_set(ofl.rules_fd, old ^ 1, kept);
+	}
 	if (err)
 		goto out;
 	pf_slow_adopt(sl, &pol, &rs, old ^ 1);
@@ -257,21 +267,20 @@ static void watch_chain(struct pf_tc *tc, const struct run_opts *o, struct pf_co
  * switched off (pin_dir, trace_ctl_fd: pf_trace_orphan_off). */
 static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		 const struct run_opts *o, struct pf_tc *tc, const char *pin_dir,
-		 int trace_ctl_fd)
+		 int trace_ctl_fd, struct pf_watch *w)
 {
 	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
 	__u64 deadline = 0, live, last_watch = 0;
-	struct pf_watch w;
 	sigset_t set;
 	int sig, err, restart = 0;
+	bool changed;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR2);
-	pf_watch_open(&w, o->policy);
 	for (;;) {
 		if (rb) {
 			err = ring_buffer__poll(rb, 100);
@@ -289,8 +298,12 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			break;
 		}
 		/* a policy change and a signal can come in the same turn:
-		 * the signal is consumed here, so it must not be skipped */
-		if (sig == SIGHUP || pf_watch_changed(&w))
+		 * the signal is consumed here, so it must not be skipped; the
+		 * change's events are consumed too, before the reload reads
+		 * the file (one reload for both: an edit, then `systemctl
+		 * reload`, reloaded twice before) */
+		changed = pf_watch_changed(w);
+		if (sig == SIGHUP || changed)
 			reload(sl, o->policy);
 		if ((sig == SIGINT || sig == SIGTERM) && deadline) {
 			/* a second signal: stop now, as at the timeout (what is
@@ -326,7 +339,6 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 			break;
 		}
 	}
-	pf_watch_close(&w);
 	return restart;
 }
 
@@ -385,6 +397,7 @@ int pf_cmd_run(int argc, char **argv)
 	struct pf_regex_set rs = {};
 	struct pf_prefill pre = { .fd = -1 };
 	struct pf_load ld = PF_LOAD_INIT;
+	struct pf_watch w = { .fd = -1 };
 	struct ring_buffer *rb = NULL;
 	void *heap = NULL;
 	char *text = NULL;    /* the policy file's bytes, read once */
@@ -433,6 +446,10 @@ int pf_cmd_run(int argc, char **argv)
 	/* a fresh start verifies the programs while the policy is read
 	 * (load.h); a lock not taken is taken, and said, once the policy is
 	 * found valid */
+	/* the file watched before it is read: a change during the start
+	 * (its verification, libxdp's attach, a hand-over's drain) is
+	 * reloaded once serving, not lost (serve) */
+	pf_watch_open(&w, o.policy);
 	err = pf_policy_read_file(o.policy, &text, &text_len, stderr);
 	if (!err && !pf_pin_lock(&pin, o.iface, true))
 		early = pf_load_start(&ld, text, text_len);
@@ -613,7 +630,7 @@ int pf_cmd_run(int argc, char **argv)
 	pf_notify_ready(status);
 	/* a restart: the programs keep translating (and answering) until the
 	 * next instance replaces them in place */
-	leave = serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl));
+	leave = serve(&sl, rb, &gc, &o, &tc, pin.dir, bpf_map__fd(skel->maps.pf_trace_ctl), &w);
 	ring_buffer__free(rb);
 	if (leave)
 		goto out_stop;
@@ -641,7 +658,7 @@ out_stop:
 	pf_pin_unstage(&pin);   /* never committed: the dead instance's pins stay */
 	leave = keep_attached(leave, err, &pin);
 	pf_metrics_stop(&metrics);   /* safe when never started */
-	pf_gc_stop(&gc);             /* likewise */
+	pf_gc_free(&gc);             /* likewise; after /metrics, which reads it */
 	if (leave) {
 		/* no GC count of a daemon that is gone: `stats` counts */
 		__atomic_store_n(&skel->bss->pf_cfg.gc_passes, 0, __ATOMIC_RELEASE);
@@ -653,6 +670,7 @@ out_stop:
 				"in %s for the next instance to adopt", pin.dir);
 	}
 out_destroy:
+	pf_watch_close(&w);
 	pf_load_discard(&ld);   /* safe when never started */
 	pf_progs_trim(&ld.progs);
 	pf_pin_unlock(&pin);

@@ -488,6 +488,7 @@ int pf_gc_start(struct pf_gc *g, int flows_fd, const __u64 *ports, struct pf_con
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&g->cond, &ca);
 	pthread_condattr_destroy(&ca);
+	g->inited = true;
 	err = pthread_create(&g->thread, NULL, gc_main, g);
 	if (err) {
 		pr_warn("gc: start thread: %s", strerror(err));
@@ -538,7 +539,16 @@ void pf_gc_stop(struct pf_gc *g)
 	pthread_cond_signal(&g->cond);
 	pthread_mutex_unlock(&g->mu);
 	pthread_join(g->thread, NULL);
+	g->started = false;
+}
+
+/* See gc.h. */
+void pf_gc_free(struct pf_gc *g)
+{
+	pf_gc_stop(g);
+	if (!g->inited)
+		return;
 	pthread_cond_destroy(&g->cond);
 	pthread_mutex_destroy(&g->mu);
-	g->started = false;
+	g->inited = false;
 }

@@ -116,6 +116,7 @@ struct pf_gc {
 	struct pf_config *cfg;        /* flows_freed is counted here, gc_entries
 				       * and gc_passes published */
 	volatile int stop;
+	bool inited;                  /* mu and cond initialized (pf_gc_free) */
 	bool started;
 	bool draining;
 	unsigned drain_req;           /* pf_gc_drain calls */
@@ -139,7 +140,12 @@ bool pf_gc_drained(struct pf_gc *g, __u64 *live);
 void pf_gc_get(struct pf_gc *g, struct pf_gc_stats *st);
 
 /* Stop the thread (a pass in progress ends at its next batch) and join
- * it. Safe on a zeroed g. */
+ * it. What it found stays readable (pf_gc_get, the /metrics thread's)
+ * until pf_gc_free. Safe on a zeroed g, and again. */
 void pf_gc_stop(struct pf_gc *g);
+
+/* pf_gc_stop, then free what pf_gc_start set up (after every reader of
+ * pf_gc_get has stopped). Safe on a zeroed g. */
+void pf_gc_free(struct pf_gc *g);
 
 #endif /* PF_GC_H */

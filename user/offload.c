@@ -558,20 +558,43 @@ fail:
 }
 
 /* See offload.h. */
-int pf_ofl_install(int fd, const struct pf_compiled *c)
+int pf_ofl_slot_set(int fd, __u32 slot, const struct pf_ofl_rule *r)
 {
 	__u32 i, idx;
 	int err;
 
 	for (i = 0; i < PF_MAX_RULES; i++) {
-		idx = c->slot * PF_MAX_RULES + i;
-		if (bpf_map_update_elem(fd, &idx, &c->ofl[i], BPF_ANY)) {
+		idx = slot * PF_MAX_RULES + i;
+		if (bpf_map_update_elem(fd, &idx, &r[i], BPF_ANY)) {
 			err = -errno; /* before pr_warn, which may change errno */
 			pr_warn("install response settings: %s", strerror(-err));
 			return err;
 		}
 	}
 	return 0;
+}
+
+/* See offload.h. */
+int pf_ofl_slot_get(int fd, __u32 slot, struct pf_ofl_rule *r)
+{
+	__u32 i, idx;
+	int err;
+
+	for (i = 0; i < PF_MAX_RULES; i++) {
+		idx = slot * PF_MAX_RULES + i;
+		if (bpf_map_lookup_elem(fd, &idx, &r[i])) {
+			err = -errno;
+			pr_warn("read response settings: %s", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* See offload.h. */
+int pf_ofl_install(int fd, const struct pf_compiled *c)
+{
+	return pf_ofl_slot_set(fd, c->slot, c->ofl);
 }
 
 /* See offload.h. */

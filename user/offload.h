@@ -8,6 +8,7 @@
 struct preflightd_bpf;
 struct pf_pin;
 struct pf_compiled;
+struct pf_ofl_rule;
 
 struct pf_ofl {
 	int cg_fd;            /* the cgroup the sockops program is on, or -1 */
@@ -53,6 +54,11 @@ int pf_ofl_attach(struct pf_ofl *o, struct preflightd_bpf *skel, const char *cgr
  * rules_fd (before the slot becomes active). Returns 0 or -errno (message
  * printed). */
 int pf_ofl_install(int rules_fd, const struct pf_compiled *c);
+
+/* The PF_MAX_RULES response settings of a slot of pf_ofl_rules: read
+ * into r, or written from r. Return 0 or -errno (message printed). */
+int pf_ofl_slot_get(int rules_fd, __u32 slot, struct pf_ofl_rule *r);
+int pf_ofl_slot_set(int rules_fd, __u32 slot, const struct pf_ofl_rule *r);
 
 /* Remove pf_ofl_early entries no socket claimed, at most once a second
  * (now_ns: CLOCK_MONOTONIC). Nothing before the offload is attached. */

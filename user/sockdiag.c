@@ -136,6 +136,10 @@ static int dump_family(int fd, int af, struct diag_req *req, int bclen, char *bu
 	}
 }
 
+/* The last dump's error (0: it worked), shared by the GC thread and the
+ * drain's reset. */
+static int dump_err;
+
 /* See sockdiag.h. */
 int pf_diag_dump(const __u64 *ports, pf_diag_cb cb, void *ctx)
 {
@@ -156,8 +160,12 @@ int pf_diag_dump(const __u64 *ports, pf_diag_cb cb, void *ctx)
 	if (!err)
 		err = dump_family(fd, AF_INET6, req, bclen, buf, cb, ctx);
 out:
-	if (err < 0)
+	/* once per errno in a row: the GC dumps every second, and a kernel
+	 * without sock_diag fails every time */
+	if (err < 0 && __atomic_exchange_n(&dump_err, err, __ATOMIC_RELAXED) != err)
 		pr_warn("sock_diag dump: %s", strerror(-err));
+	else if (err >= 0)
+		__atomic_store_n(&dump_err, 0, __ATOMIC_RELAXED);
 	if (fd >= 0)
 		close(fd);
 	free(buf);

@@ -21,7 +21,8 @@ typedef int (*pf_diag_cb)(void *ctx, const struct pf_flow_key *k, bool timewait)
 
 /* Dump the live and TIME_WAIT TCP sockets (IPv4 and IPv6) whose local port p has bit
  * p set in ports (1024 words, host order bits; NULL: every port), cb for
- * each. Returns 0, cb's non-zero value, or -errno (message printed). */
+ * each. Returns 0, cb's non-zero value, or -errno (message printed, once
+ * per errno in a row: the GC dumps every second). */
 int pf_diag_dump(const __u64 *ports, pf_diag_cb cb, void *ctx);
 
 /* A NETLINK_SOCK_DIAG socket for pf_diag_destroy (close it after), or

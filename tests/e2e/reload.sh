@@ -28,6 +28,9 @@
 # exactly the number of valid reloads made and `reload_failures` by exactly
 # 1; the app logged no OPTIONS from wrk's origin; the kernel's `answered`
 # counter grew by at least the completed requests (+ our curl checks).
+# Then, with every attach slowed (slowattach.so), a change of the file
+# while preflightd starts is reloaded once it serves, and an edit with a
+# SIGHUP at once is one reload (case_change_during_start).
 # Ends with "N passed, M failed".
 set -euo pipefail
 # shellcheck source=tests/e2e/lib.sh
@@ -131,6 +134,56 @@ broken() {
 kv() { grep -oE "(^| )$2=[^ ]*" <<<"$1" | head -n1 | cut -d= -f2; }
 
 # ------------------------------------------------------------- case ----
+
+# A change of the policy file while preflightd starts -- after it read the
+# file, before "ready" (every attach 2 s slower: slowattach.so; TC mode
+# attaches through clsact, which it slows) -- is reloaded once it serves:
+# the change's origin answered by preflightd, `reloads` 1. The file was
+# watched only from "ready" on, so such a change (a ConfigMap update
+# during a hand-over's drain, say) waited for the next one. Then an edit
+# and a SIGHUP at once: one reload.
+case_change_during_start() {
+	local v=91 pid
+	pf_stop_preflightd || true   # wrk's (the case before: not this subshell's child)
+	pf_case_cleanup
+	variant 90 "$POLICY"
+	variant "$v" "$PF_WORK/next.yaml"
+	[[ $MODE == tc ]] && PF_TC_ARGS=(--tc-attach clsact)
+	pf_run_args "$MODE"
+	PF_SEQ=$((PF_SEQ + 1))
+	PF_PFD_LOG=$PF_WORK/preflightd-$PF_SEQ.log
+	LD_PRELOAD=$PF_E2E_BIN/slowattach.so PF_SLOW_ATTACH_MS=2000 "$PF_PREFLIGHTD" run \
+		--iface "$PF_IF_HOST" --policy "$POLICY" --mode "$MODE" --drain-timeout 5 \
+		"${PF_RUN_ARGS[@]}" >"$PF_PFD_LOG" 2>&1 &
+	pid=$!
+	PF_PFD_PID=$pid
+	PF_BG_PIDS+=("$pid")
+	sleep 0.7
+	pf_expect_not "preflightd still starting when the file changes" \
+		grep -q '^preflightd: ready on ' "$PF_PFD_LOG"
+	cat "$PF_WORK/next.yaml" >"$POLICY"   # written in place
+	if ! pf_wait_for_line "$PF_PFD_LOG" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"; then
+		pf_detail_file "$PF_PFD_LOG"
+		pf_expect "preflightd ready" false
+		pf_stop_preflightd || true
+		return
+	fi
+	pf_expect "the change reloaded (reloads 1)" pf_wait_stat_ge reloads 1 5
+	pf_expect "the changed policy's origin answered by preflightd" \
+		answered_by_pfd "$(variant_origin "$v")" "/reload-$v/x"
+	pf_expect_eq "reloads" "$(pf_stat reloads)" 1
+	# an edit and a SIGHUP at once (an editor's save, then `systemctl
+	# reload`): one reload -- two before, the SIGHUP's leaving the edit's
+	# events for the next turn
+	variant 92 "$PF_WORK/next.yaml"
+	cat "$PF_WORK/next.yaml" >"$POLICY"
+	kill -HUP "$pid"
+	pf_expect "the edit reloaded" pf_wait_stat_ge reloads 2 5
+	sleep 1
+	pf_expect_eq "an edit and a SIGHUP together: reloads" "$(pf_stat reloads)" 2
+	pf_expect "preflightd stopped cleanly" pf_stop_preflightd
+	pf_case_result
+}
 
 case_reload_under_wrk() {
 	local ref=$PF_WORK/ref.h wout=$PF_WORK/wrk.out tmp=$POLICY_DIR/policy.yaml.tmp
@@ -316,6 +369,8 @@ main() {
 		pf_pass "[$MODE] preflightd run: ready within 10 s"
 		pf_case "[$MODE] reloads under wrk load: none lost or mis-answered, a broken policy refused" \
 			case_reload_under_wrk
+		pf_case "[$MODE] a change of the file while starting: reloaded once serving" \
+			case_change_during_start
 	else
 		pf_fail "[$MODE] preflightd run: ready within 10 s"
 	fi
