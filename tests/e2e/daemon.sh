@@ -325,6 +325,10 @@ case_sighup_starting() {
 # start_verbose POLICY LOG -- preflightd run -v in the background until
 # ready; its pid in VPID
 start_verbose() {
+	# emptied here, not only by the background job's redirect: the wait
+	# below could read the previous start's "ready" from the same file
+	# before the job truncated it (seen once: a log read empty after it)
+	: >"$2"
 	pf_exec_run "$PF_PREFLIGHTD" run -v --iface "$PF_IF_HOST" --policy "$1" "${PF_TC_ARGS[@]}" \
 		--mode "$MODE" "${@:3}" >"$2" 2>&1 &
 	VPID=$!
