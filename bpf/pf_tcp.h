@@ -506,7 +506,7 @@ static __always_inline void pf_opt_put(struct pf_opts *o, __u32 off, __u32 v)
 static __always_inline int pf_fix_sack_body(void *ctx, bool xdp, const struct pf_pkt *p,
 					    const struct pf_adj *a, int dir)
 {
-	__u32 nblk, j, k, base, s, e, rs, re, off;
+	__u32 nblk, j, k, base, s, e, ns, ne, rs, re, off, moved = 0;
 	struct pf_opts *o = pf_opts_get(dir);
 
 	if (!p || !o || !a)
@@ -535,10 +535,15 @@ static __always_inline int pf_fix_sack_body(void *ctx, bool xdp, const struct pf
 		off = base + j * 8;
 		s = pf_opt_word(o, off);
 		e = pf_opt_word(o, off + 4);
-		pf_opt_put(o, off, dir == PF_DIR_IN ? pf_ack_in(a, s) : pf_ack_out(a, s));
-		pf_opt_put(o, off + 4, dir == PF_DIR_IN ? pf_ack_in(a, e) : pf_sack_end_out(a, e));
+		ns = dir == PF_DIR_IN ? pf_ack_in(a, s) : pf_ack_out(a, s);
+		ne = dir == PF_DIR_IN ? pf_ack_in(a, e) : pf_sack_end_out(a, e);
+		moved |= (ns ^ s) | (ne ^ e);
+		pf_opt_put(o, off, ns);
+		pf_opt_put(o, off + 4, ne);
 	}
-	if (pf_opts_commit(ctx, xdp, p, o))
+	/* nothing moved (a connection followed, never spliced: every SACK
+	 * of its losses): nothing written, no helper called */
+	if (moved && pf_opts_commit(ctx, xdp, p, o))
 		return -1;
 	if (nblk)
 		pf_count(PF_STAT_SACK_TRANSLATED);
