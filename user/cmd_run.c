@@ -443,13 +443,13 @@ int pf_cmd_run(int argc, char **argv)
 	ld.pin = &pin;
 	ld.ofl = &ofl;
 	ld.pre = &pre;
-	/* a fresh start verifies the programs while the policy is read
-	 * (load.h); a lock not taken is taken, and said, once the policy is
-	 * found valid */
 	/* the file watched before it is read: a change during the start
 	 * (its verification, libxdp's attach, a hand-over's drain) is
 	 * reloaded once serving, not lost (serve) */
 	pf_watch_open(&w, o.policy);
+	/* a fresh start verifies the programs while the policy is read
+	 * (load.h); a lock not taken is taken, and said, once the policy is
+	 * found valid */
 	err = pf_policy_read_file(o.policy, &text, &text_len, stderr);
 	if (!err && !pf_pin_lock(&pin, o.iface, true))
 		early = pf_load_start(&ld, text, text_len);

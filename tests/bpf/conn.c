@@ -240,6 +240,17 @@ static bool conn_compare(const struct h_run *r, const char *name, const struct p
 	return h_ok();
 }
 
+bool conn_flow_kept(const struct conn *c, const struct pf_flow *before, const char *what)
+{
+	struct pf_flow fl;
+
+	if (!H_CHECK(h_flow(&c->req, &fl), "%s: flow entry gone", what))
+		return false;
+	return H_CHECK(!memcmp((const __u8 *)&fl + sizeof(fl.lock),
+			       (const __u8 *)before + sizeof(fl.lock), sizeof(fl) - sizeof(fl.lock)),
+		       "%s: flow entry changed", what);
+}
+
 bool conn_expect(const struct h_prog *prog, const struct pkt_spec *in,
 		 const struct h_env *env, const struct pkt_spec *want,
 		 const struct h_delta *d)

@@ -114,6 +114,10 @@ bool conn_expect_chain(const struct pkt_spec *in, const struct pkt_spec *want,
 bool conn_raw_pass(const __u8 *b, size_t n, const struct h_delta *d, bool may_refuse,
 		   const char *tag);
 
+/* c's flow entry, compared field by field with before (the lock word
+ * aside): unchanged? what names the step in a failure. */
+bool conn_flow_kept(const struct conn *c, const struct pf_flow *before, const char *what);
+
 /* Counter deltas of a translated pure ACK (in), client data (in_data)
  * and a translated server segment (out). */
 extern const struct h_delta conn_d_in[], conn_d_in_data[], conn_d_out[];

@@ -51,7 +51,7 @@ void pkt_default_out(struct pkt_spec *s, int family)
 	s->dport = 40000;
 }
 
-static void put32(__u8 *p, __u32 v)
+void pkt_put32(__u8 *p, __u32 v)
 {
 	v = htonl(v);
 	memcpy(p, &v, 4);
@@ -90,8 +90,8 @@ void pkt_opt_ts(struct pkt_spec *s, __u32 val, __u32 ecr)
 {
 	__u8 o[12] = { 1, 1, 8, 10 };
 
-	put32(o + 4, val);
-	put32(o + 8, ecr);
+	pkt_put32(o + 4, val);
+	pkt_put32(o + 8, ecr);
 	pkt_opt_raw(s, o, sizeof(o));
 }
 
@@ -104,8 +104,8 @@ void pkt_opt_sack(struct pkt_spec *s, unsigned n, const __u32 blk[][2])
 		abort();
 	o[3] = (__u8)(2 + 8 * n);
 	for (i = 0; i < n; i++) {
-		put32(o + 4 + 8 * i, blk[i][0]);
-		put32(o + 8 + 8 * i, blk[i][1]);
+		pkt_put32(o + 4 + 8 * i, blk[i][0]);
+		pkt_put32(o + 8 + 8 * i, blk[i][1]);
 	}
 	pkt_opt_raw(s, o, 4 + 8 * n);
 }
@@ -145,7 +145,7 @@ static __u32 pseudo_sum(int family, const __u8 *sa, const __u8 *da, __u8 proto, 
 	}
 	memcpy(b, sa, 16);
 	memcpy(b + 16, da, 16);
-	put32(b + 32, (__u32)len);
+	pkt_put32(b + 32, (__u32)len);
 	b[39] = proto;
 	return pkt_csum_add(0, b, 40);
 }
@@ -178,7 +178,7 @@ size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 		memset(ip + 20, 1, s->ip_optlen);   /* NOP options */
 		put16(ip + 10, pkt_csum_fold(pkt_csum_add(0, ip, iphl)));
 	} else {
-		put32(ip, 0x60000000);
+		pkt_put32(ip, 0x60000000);
 		put16(ip + 4, (__u16)l4len);
 		ip[6] = s->proto;
 		ip[7] = s->ttl;
@@ -190,8 +190,8 @@ size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap)
 	} else if (s->proto == PKT_PROTO_TCP) {
 		put16(l4, s->sport);
 		put16(l4 + 2, s->dport);
-		put32(l4 + 4, s->seq);
-		put32(l4 + 8, s->ack);
+		pkt_put32(l4 + 4, s->seq);
+		pkt_put32(l4 + 8, s->ack);
 		l4[12] = (__u8)((s->doff ? s->doff : (int)l4hl / 4) << 4);
 		l4[13] = s->flags;
 		put16(l4 + 14, s->win);

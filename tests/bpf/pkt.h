@@ -74,6 +74,9 @@ void pkt_opt_sack(struct pkt_spec *s, unsigned n, const __u32 blk[][2]);
 /* Append raw option bytes. */
 void pkt_opt_raw(struct pkt_spec *s, const void *b, unsigned n);
 
+/* v in network order at p (4 bytes, any alignment). */
+void pkt_put32(__u8 *p, __u32 v);
+
 /* Build the frame into buf (cap bytes). Returns its length, or 0 if it
  * does not fit. */
 size_t pkt_build(const struct pkt_spec *s, __u8 *buf, size_t cap);

@@ -517,19 +517,6 @@ static void hs_seg(struct pkt_spec *s, const struct conn *c, bool out, __u32 seq
 	pkt_opt_ts(s, out ? 900 : 800, out ? 800 : 0);
 }
 
-/* The flow entry of c, compared field by field with before (the lock
- * word aside). */
-static bool flow_kept(const struct conn *c, const struct pf_flow *before, const char *what)
-{
-	struct pf_flow fl;
-
-	if (!H_CHECK(h_flow(&c->req, &fl), "%s: flow entry gone", what))
-		return false;
-	return H_CHECK(!memcmp((const __u8 *)&fl + sizeof(fl.lock),
-			       (const __u8 *)before + sizeof(fl.lock), sizeof(fl) - sizeof(fl.lock)),
-		       "%s: flow entry changed", what);
-}
-
 /* The client SYN at seq passes untranslated, and the entry changes only
  * by what it records (syn_end = seq + 1, PF_FLOW_SYN): fa is updated to
  * that and compared with the entry. */
@@ -545,7 +532,7 @@ static bool syn_recorded(const struct conn *c, struct pf_flow *fa, __u32 seq, co
 		return false;
 	fa->syn_end = seq + 1;
 	fa->hi |= PF_FLOW_SYN;
-	return flow_kept(c, fa, what);
+	return conn_flow_kept(c, fa, what);
 }
 
 /* Connection A spliced (a preflight answered, its response acked), then
@@ -671,7 +658,7 @@ static void t_own_synack_kept(void)
 		return;
 	hs_seg(&in, &c, true, c.P - 1, c.S);
 	if (!conn_expect(&h_tc_out, &in, NULL, &in, d) ||
-	    !flow_kept(&c, &fa, "after its own SYN-ACK"))
+	    !conn_flow_kept(&c, &fa, "after its own SYN-ACK"))
 		return;
 	conn_next_put(&in, &want, &c);
 	conn_expect(h_in, &in, NULL, &want, conn_d_in_data);
@@ -703,12 +690,12 @@ static void t_lock_fail_syn(void)
 	h_set_lock_fail(true);
 	hs_seg(&in, &c, false, sb, 0);
 	if (!h_run_spec(h_in, &in, NULL, &r) || !H_EQ(r.verdict, H_DROP, "the client SYN's verdict") ||
-	    !h_check_deltas(&r, d_syn) || !flow_kept(&c, &fa, "after the client SYN"))
+	    !h_check_deltas(&r, d_syn) || !conn_flow_kept(&c, &fa, "after the client SYN"))
 		return;
 	hs_seg(&in, &c, true, pb, sb + 1);
 	if (!h_run_spec(&h_tc_out, &in, NULL, &r) ||
 	    !H_EQ(r.verdict, H_DROP, "the server SYN-ACK's verdict") ||
-	    !h_check_deltas(&r, d_synack) || !flow_kept(&c, &fa, "after the server SYN-ACK"))
+	    !h_check_deltas(&r, d_synack) || !conn_flow_kept(&c, &fa, "after the server SYN-ACK"))
 		return;
 	h_set_lock_fail(false);
 	if (conn_expect(&h_tc_out, &in, NULL, &in, d_reused))
