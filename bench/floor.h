@@ -9,6 +9,8 @@
 #ifndef PF_BENCH_FLOOR_H
 #define PF_BENCH_FLOOR_H
 
+#include "../tests/expect_vary.h"
+
 #define FLOOR_RESP \
 	"HTTP/1.1 204 No Content\r\n" \
 	"Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n" \
@@ -17,7 +19,7 @@
 	"Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n" \
 	"Access-Control-Allow-Credentials: true\r\n" \
 	"Access-Control-Max-Age: 600\r\n" \
-	"Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n" \
+	PF_EXPECT_VARY \
 	"\r\n"
 
 #define FLOOR_RESP_LEN (sizeof(FLOOR_RESP) - 1)

@@ -103,7 +103,7 @@ static int compile_rule(const struct pf_policy_rule *r, unsigned ri,
 		err = -EINVAL;
 	}
 	out->fixed_len = (__u16)len;
-	len = pf_rule_reject(r, out->reject, sizeof(out->reject));
+	len = pf_rule_reject(out->reject, sizeof(out->reject));
 	if (len > PF_REJECT_MAX) {
 		pf_diag(d, r->at, "the reject tail of this rule is %zu bytes, over %d",
 			len, PF_REJECT_MAX);

@@ -19,8 +19,14 @@ bool pf_list_has_star(const struct pf_str_list *l)
 	return false;
 }
 
-#define VARY_BASE "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
-#define VARY_PNA  ", Access-Control-Request-Private-Network"
+/* Every answer depends on all four request headers -- a rule without
+ * private_network denies a request that carries
+ * Access-Control-Request-Private-Network -- so every rule's Vary names
+ * them all (Fetch, "CORS protocol and HTTP caches"): a cache that kept a
+ * 204 keyed on the first three would serve it to a private-network
+ * preflight the rule denies. */
+#define VARY_LINE "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers, " \
+		  "Access-Control-Request-Private-Network\r\n"
 
 /* Bounded appender that still counts what did not fit. */
 struct sbuf {
@@ -37,15 +43,6 @@ static void sb_put(struct sbuf *b, const char *s)
 	if (b->len < b->cap)
 		memcpy(b->p + b->len, s, n < b->cap - b->len ? n : b->cap - b->len);
 	b->len += n;
-}
-
-/* Append the Vary line of rule r. */
-static void put_vary(struct sbuf *b, const struct pf_policy_rule *r)
-{
-	sb_put(b, VARY_BASE);
-	if (r->private_network)
-		sb_put(b, VARY_PNA);
-	sb_put(b, "\r\n");
 }
 
 /* See policy_rule.h. */
@@ -72,17 +69,17 @@ size_t pf_rule_fixed(const struct pf_policy_rule *r, char *buf, size_t cap)
 		sb_put(&b, age);
 		sb_put(&b, "\r\n");
 	}
-	put_vary(&b, r);
+	sb_put(&b, VARY_LINE);
 	sb_put(&b, "\r\n");
 	return b.len;
 }
 
 /* See policy_rule.h. */
-size_t pf_rule_reject(const struct pf_policy_rule *r, char *buf, size_t cap)
+size_t pf_rule_reject(char *buf, size_t cap)
 {
 	struct sbuf b = { buf, cap, 0 };
 
-	put_vary(&b, r);
+	sb_put(&b, VARY_LINE);
 	sb_put(&b, "Content-Length: 0\r\n");
 	sb_put(&b, "\r\n");
 	return b.len;

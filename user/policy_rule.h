@@ -20,7 +20,9 @@ bool pf_list_has_star(const struct pf_str_list *l);
  * length, which may exceed cap (like snprintf, without a NUL). */
 size_t pf_rule_fixed(const struct pf_policy_rule *r, char *buf, size_t cap);
 
-/* Same for the 403 tail (struct pf_rule.reject). */
-size_t pf_rule_reject(const struct pf_policy_rule *r, char *buf, size_t cap);
+/* Same for the 403 tail (struct pf_rule.reject): Vary and
+ * Content-Length: 0, the same for every rule (kept per rule, as the
+ * datapath reads it). */
+size_t pf_rule_reject(char *buf, size_t cap);
 
 #endif /* PF_POLICY_RULE_H */

@@ -15,7 +15,10 @@
  *     fields: ACAO, ACAC, Vary, Expose-Headers
  *
  * ACAO, ACAC and Max-Age compare as strings; the list fields as sets of
- * their elements (methods case-sensitively, header names not). Counters
+ * their elements (methods case-sensitively, header names not), Vary's
+ * without Access-Control-Request-Private-Network: preflightd names it on
+ * every answer (docs/cors.md), few apps do, and no cache stores an
+ * OPTIONS response -- a difference in it alone is none a client sees. Counters
  * go to the pinned pf_shd_stats map (stats, /metrics), each disagreement
  * to the pf_shd_diffs queue (trace) with both answers.
  */
@@ -64,7 +67,8 @@ static unsigned slot_of(const struct pf_flow_key *k, __u32 idx)
 /* ---- field values ---- */
 
 /* The value of one field of head h (in buf) into out (NUL-terminated,
- * normalized for comparison): "" if absent. */
+ * normalized for comparison): "" if absent. A Vary set leaves out
+ * Access-Control-Request-Private-Network (see the top of this file). */
 static void field_value(const __u8 *buf, const struct pf_rhead *h, unsigned f,
 			char *out, size_t cap)
 {
@@ -115,6 +119,8 @@ static void field_value(const __u8 *buf, const struct pf_rhead *h, unsigned f,
 		if (f != PF_SHD_F_ACAM)
 			for (j = 0; j < n; j++)
 				t[j] = (char)pf_lower((__u8)t[j]);
+		if (f == PF_SHD_F_VARY && !strcmp(t, "access-control-request-private-network"))
+			continue;
 		for (j = 0; j < nt && strcmp(tok[j], t); j++)
 			;
 		if (j == nt)

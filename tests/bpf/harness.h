@@ -41,6 +41,7 @@
 #include <stdbool.h>
 #include "../../include/pf_structs.h"
 #include "pkt.h"
+#include "../expect_vary.h"
 
 /* What a program did with the packet. */
 enum h_verdict {
@@ -374,7 +375,7 @@ extern const char H_POLICY[];
 	"Access-Control-Allow-Methods: GET, POST, PUT, PATCH, DELETE\r\n" \
 	"Access-Control-Allow-Credentials: true\r\n" \
 	"Access-Control-Max-Age: 600\r\n" \
-	"Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n" \
+	PF_EXPECT_VARY \
 	"\r\n"
 
 /* A client request segment carrying payload (C string) at seq/ack, with

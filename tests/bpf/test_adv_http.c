@@ -13,7 +13,7 @@
 #define S0 1000000u
 #define P0 5000000u
 
-#define VARY "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n"
+#define VARY PF_EXPECT_VARY
 #define LINE1 "OPTIONS /api/items/7 HTTP/1.1\r\n"
 #define HOST "Host: api.example.com\r\n"
 #define ORIG "Origin: " H_ORIGIN "\r\n"

@@ -6,7 +6,7 @@
 
 #define S0 1000000u        /* client seq of the request */
 #define P0 5000000u        /* server snd_nxt */
-#define VARY "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n"
+#define VARY PF_EXPECT_VARY
 
 /* The flow entry of a first splice: request at s, response at p. */
 static void check_first_flow(const struct pkt_spec *req, __u32 s, __u32 p, unsigned resp_len,

@@ -414,7 +414,7 @@ static const char hdr_policy[] =
 	"Access-Control-Allow-Origin: https://app.example.com\r\n" \
 	"Access-Control-Allow-Headers: " HDR20 "\r\n" \
 	"Access-Control-Allow-Methods: PUT\r\n" \
-	"Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n" \
+	PF_EXPECT_VARY \
 	"\r\n"
 
 /* What the daemon does with the last record: decide it against the

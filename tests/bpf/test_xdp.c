@@ -21,7 +21,7 @@
 
 #define S0 1000000u
 #define P0 5000000u
-#define VARY "Vary: Origin, Access-Control-Request-Method, Access-Control-Request-Headers\r\n"
+#define VARY PF_EXPECT_VARY
 
 /* XDP mode: TC ingress leaves every packet XDP did not flag alone -- an
  * allowed preflight is not answered twice, and a later segment of a

@@ -114,6 +114,9 @@ case_allowed() {
 	pf_expect_match "Vary has Origin" "$vary" '(^|[ ,])Origin($|[ ,])'
 	pf_expect_match "Vary has Access-Control-Request-Method" "$vary" 'Access-Control-Request-Method'
 	pf_expect_match "Vary has Access-Control-Request-Headers" "$vary" 'Access-Control-Request-Headers'
+	# a rule without private_network denies a request that asks for it
+	pf_expect_match "Vary has Access-Control-Request-Private-Network" "$vary" \
+		'Access-Control-Request-Private-Network'
 	pf_expect_not "no Content-Length" has_hdr "$h" content-length
 	pf_expect_not "no X-Answered-By" has_hdr "$h" x-answered-by
 	after=$(app_count OPTIONS)

@@ -28,6 +28,7 @@
 #include "policy.h"
 #include "match.h"
 #include "acrh.h"
+#include "../expect_vary.h"
 
 /* Rule 3 has no hosts and origins "*", so every request applies to
  * policy A; policy B (paths) also answers "no rule". */
@@ -607,25 +608,19 @@ static size_t ref_response(const struct pf_policy_rule *pr, const __u8 *b,
 			   const struct pf_req *r, const struct ref *ref,
 			   char *o, size_t *tails)
 {
-	static const char vary[] = "Vary: Origin, Access-Control-Request-Method, "
-		"Access-Control-Request-Headers";
-	static const char vary_pna[] = ", Access-Control-Request-Private-Network";
+	static const char vary[] = "Vary: " PF_EXPECT_VARY_V;
 	size_t len = 0, start;
 	char age[32];
 	unsigned i;
 
 	/* the 403 tail */
 	PUTS(vary);
-	if (pr->private_network)
-		PUTS(vary_pna);
 	PUTS("\r\nContent-Length: 0\r\n\r\n");
 	*tails = len;
 	len = 0;
 	if (ref->verdict == PF_V_REJECT) {
 		PUTS("HTTP/1.1 403 Forbidden\r\n");
 		PUTS(vary);
-		if (pr->private_network)
-			PUTS(vary_pna);
 		PUTS("\r\nContent-Length: 0\r\n\r\n");
 	} else {
 		PUTS("HTTP/1.1 204 No Content\r\n");
@@ -674,8 +669,6 @@ static size_t ref_response(const struct pf_policy_rule *pr, const __u8 *b,
 		PUTS(age);
 	}
 	PUTS(vary);
-	if (pr->private_network)
-		PUTS(vary_pna);
 	PUTS("\r\n\r\n");
 	*tails += len - start;
 	if (ref->verdict == PF_V_REJECT)
@@ -711,8 +704,7 @@ static void check_response(const __u8 *o, int len)
 	s = strndup((const char *)o, (size_t)len);
 	CHECK(s && (int)strlen(s) == len);
 	CHECK(strstr(s, "\r\n\r\n") == s + len - 4);
-	CHECK(strstr(s, "\r\nVary: Origin, Access-Control-Request-Method, "
-		     "Access-Control-Request-Headers"));
+	CHECK(strstr(s, "\r\n" PF_EXPECT_VARY));
 	CHECK(!(strstr(s, "\r\nAccess-Control-Allow-Origin: *\r\n") &&
 		strstr(s, "\r\nAccess-Control-Allow-Credentials:")));
 	free(s);

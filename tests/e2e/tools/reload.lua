@@ -26,7 +26,8 @@ local origin = os.getenv("RELOAD_ORIGIN") or "https://app.example.com"
 local path = os.getenv("RELOAD_PATH") or "/api/v1/items/42"
 local expect_set = os.getenv("RELOAD_EXPECT") or ""
 local expect_vary = os.getenv("RELOAD_VARY") or
-   "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
+   "Origin, Access-Control-Request-Method, Access-Control-Request-Headers, " ..
+   "Access-Control-Request-Private-Network"
 
 -- A Chromium-like preflight, header order kept (a Lua table would not).
 local raw = table.concat({
