@@ -2,6 +2,7 @@
 #ifndef PF_BPF_OFL_MAPS_H
 #define PF_BPF_OFL_MAPS_H
 
+#include <stdbool.h>
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
@@ -138,7 +139,7 @@ struct pf_ofl_scratch {
 	/* a new pf_ofl_early value; raw bytes because a per-CPU map value
 	 * may not contain a bpf_spin_lock */
 	__u64 nsk[(sizeof(struct pf_ofl_sk) + 7) / 8];
-	__u32 busy;                /* SK_MSG: a run is using this slot */
+	__u32 busy;                /* SK_MSG: runs holding this slot (pf_ofl_claim) */
 	__u32 tmp;                 /* PF_LAUNDER slot */
 };
 
@@ -152,6 +153,36 @@ struct {
 static __always_inline struct pf_ofl_scratch *pf_ofl_scratch_get(__u32 k)
 {
 	return bpf_map_lookup_elem(&pf_ofl_scratch, &k);
+}
+
+/* Take the per-CPU slot's busy count *busy for this run: true if no
+ * other run holds it. An SK_MSG program runs with migration disabled but
+ * preemptible, so another socket's sendmsg can run the program on the
+ * same CPU in the middle of a run: a test of *busy and then a store
+ * could let both runs in (each preempted between its test and its
+ * store), sharing the slot's buffers -- one response's head edited with
+ * another's bytes. The count is raised by one atomic add (BPF_XADD:
+ * __sync_fetch_and_add with its result unused; an exchange, or a fetch,
+ * needs -mcpu=v3 for the whole object, which moves every program's
+ * verification) and read back: a run that reads 1 holds the slot, since
+ * any other run's add is either not made yet (it will read 2) or still
+ * counted (this one reads 2). A run that reads more takes its add back
+ * and passes (PF_STAT_OFL_BUSY); two racing runs may both pass, none both
+ * hold. Same CPU only (a per-CPU value): program order is all the
+ * ordering needed. */
+static __always_inline bool pf_ofl_claim(__u32 *busy)
+{
+	__sync_fetch_and_add(busy, 1);
+	if (*(volatile __u32 *)busy == 1)
+		return true;
+	__sync_fetch_and_add(busy, -1);
+	return false;
+}
+
+/* Give back a slot pf_ofl_claim took. */
+static __always_inline void pf_ofl_release(__u32 *busy)
+{
+	__sync_fetch_and_add(busy, -1);
 }
 
 /* Shadow mode: request and response heads for the daemon (struct

@@ -569,11 +569,10 @@ int pf_ofl_msg(struct sk_msg_md *msg)
 	sc = pf_ofl_scratch_get(PF_OFL_SCR_MSG);
 	if (!sc)
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_EDIT_FAILED);
-	if (sc->busy)
+	if (!pf_ofl_claim(&sc->busy))
 		return pf_ofl_out_pass(msg, st, PF_STAT_OFL_BUSY);
-	sc->busy = 1;
 	ret = pf_ofl_unit(msg, st, sc, tp, cur);
-	sc->busy = 0;
+	pf_ofl_release(&sc->busy);
 	return ret;
 }
 
