@@ -95,10 +95,11 @@ PF_INLINE __u64 pf_host_rules(const __u8 *buf, struct pf_slice host, __u32 slot,
 }
 
 /* Bytes of x that a wildcard origin's host[:port] may contain: lower-case
- * letters, digits, '-', '.', ':'. */
+ * letters, digits, '-', '.', '_' (a URL host may have it, and browsers
+ * send it: https://my_app.example.com), ':'. */
 PF_INLINE __u64 pf_hostch64(__u64 x)
 {
-	return pf_inb(x, 'a', 'z') | pf_inb(x, '0', ':') | pf_inb(x, '-', '.');
+	return pf_inb(x, 'a', 'z') | pf_inb(x, '0', ':') | pf_inb(x, '-', '.') | pf_eqb(x, '_');
 }
 
 /* bpf_loop callback: look up wildcard candidate k (a slot of the ring). */

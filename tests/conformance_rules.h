@@ -21,6 +21,7 @@
 	"      - https://foo.com\n" \
 	"      - https://bar.com\n" \
 	"      - http://localhost:3000\n" \
+	"      - https://my_app.foo.test\n" \
 	"      - https://*.ports.test:8443\n" \
 	"    methods: [PUT, DELETE]\n" \
 	"    headers: [content-type, x-request-id, " PF_CONF_LONG_HDR "]\n" \

@@ -331,7 +331,7 @@ static void why_origin(FILE *out, const struct pf_explain_ctx *x,
 			origin, best, (int)o.slen, o.scheme, (int)bc.slen, bc.scheme);
 	} else if (best_rel == H_SAME && same_port(&o, &bc)) {
 		fprintf(out, "Reason: %s does not match %s: %s\n", origin, best, bc.wild ?
-			"a wildcard only covers host names of a-z, 0-9, '-' and '.'" :
+			"a wildcard only covers host names of a-z, 0-9, '-', '_' and '.'" :
 			"they differ byte for byte");
 	} else if (best_rel == H_SAME && !bc.has_port) {
 		fprintf(out, "Reason: origin %s has a port that %s does not list\n",

@@ -53,12 +53,12 @@ static bool has_odd_byte(const char *s)
  * policies): one table look-up per byte. */
 #define C_ODD   1  /* space, control or non-ASCII */
 #define C_UPPER 2  /* A-Z */
-#define C_HOST  4  /* a host label byte: a-z, 0-9, '-' */
+#define C_HOST  4  /* a host label byte: a-z, 0-9, '-', '_' */
 
 static const unsigned char byte_class[256] = {
 	[0 ... 0x20] = C_ODD, [0x7f ... 0xff] = C_ODD,
 	['A' ... 'Z'] = C_UPPER,
-	['a' ... 'z'] = C_HOST, ['0' ... '9'] = C_HOST, ['-'] = C_HOST,
+	['a' ... 'z'] = C_HOST, ['0' ... '9'] = C_HOST, ['-'] = C_HOST, ['_'] = C_HOST,
 };
 
 /* Lower-case s in place (ASCII only). */
@@ -227,7 +227,7 @@ static bool host_ok(const char *h, size_t len, bool wild, char *msg)
 		/* the label h[start..i) */
 		for (i = start; i < len && h[i] != '.'; i++)
 			if (!(byte_class[(unsigned char)h[i]] & C_HOST))
-				return fail(msg, "host may contain only a-z, 0-9, '-' and '.' (write international names in their xn-- form)");
+				return fail(msg, "host may contain only a-z, 0-9, '-', '_' and '.' (write international names in their xn-- form)");
 		if (i == start)
 			return fail(msg, "host has an empty label");
 		if (i - start > 63)
@@ -299,7 +299,7 @@ bool pf_origin_ok(const char *s, char *msg)
 		return fail(msg, "origin is %zu bytes, over the limit of %d",
 			    len, PF_TOKEN_MAX - 1);
 	/* 100,000-origin policies are "http(s)://" and a host name: what
-	 * host_ok accepts (not "[") is only a-z, 0-9, '-' and '.', on which
+	 * host_ok accepts (not "[") is only a-z, 0-9, '-', '_' and '.', on which
 	 * every other check below passes too (no "null", odd or upper-case
 	 * byte, userinfo, path, query, fragment, '*' or port). Anything
 	 * else takes the checks in order, for the right message. */

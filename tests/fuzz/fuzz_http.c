@@ -304,7 +304,7 @@ static int is_tchar(__u8 c)
 static int is_hostch(__u8 c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == ':';
+	       c == '-' || c == '.' || c == '_' || c == ':';
 }
 
 static __u8 lower(__u8 c)

@@ -210,9 +210,9 @@ static const struct ecase ecases[] = {
 	{ "port", API("https://a.example.com:8443", "PUT", NULL), REJECT, RULE1,
 	  "Reason: origin https://a.example.com:8443 has a port that "
 	  "https://*.example.com does not list\n", NULL, R403 },
-	{ "not a host name", API("https://a_b.example.com", "PUT", NULL), REJECT,
-	  RULE1, "Reason: https://a_b.example.com does not match https://*.example.com: "
-	  "a wildcard only covers host names of a-z, 0-9, '-' and '.'\n", NULL, R403 },
+	{ "not a host name", API("https://a~b.example.com", "PUT", NULL), REJECT,
+	  RULE1, "Reason: https://a~b.example.com does not match https://*.example.com: "
+	  "a wildcard only covers host names of a-z, 0-9, '-', '_' and '.'\n", NULL, R403 },
 	{ "scheme", API("http://app.example.com", "PUT", NULL), REJECT, RULE1,
 	  "Reason: http://app.example.com does not match https://app.example.com: "
 	  "the scheme is http, not https (origins are compared byte for byte)\n",
