@@ -231,6 +231,9 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 			if (((v >> PF_PUNT_SLOT_BIT) & 1) == (pf_cfg.active_slot & 1))
 				return PF_STAT_PASS_DAEMON_FAILED;
 			first = 0;
+		} else if (now - v > PF_PUNT_STALE_NS) {
+			/* a wait nothing clears (pf_punted): armed anew */
+			first = 0;
 		} else if (now - v > PF_PUNT_WAIT_NS) {
 			return PF_STAT_PASS_DAEMON_DOWN;
 		}
@@ -255,9 +258,12 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 		rec->frame_len = (__u16)(hl + pl);
 		rec->frame_l4 = (__u16)s->punt_l4;
 	}
-	bpf_ringbuf_submit(rec, 0);
+	/* the wait before the record: submitted first, the daemon could
+	 * take the record and delete the wait before it was written, and
+	 * the wait would stay (pf_punted; review finding, stop 51) */
 	if (!first)
 		bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);
+	bpf_ringbuf_submit(rec, 0);
 	return PF_STAT_PUNT_DAEMON;
 }
 
@@ -309,15 +315,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 		goto drop;
 	ret = pf_decide(s, a->req_len, rlenp);
 	rlen = *rlenp;
-	/* a reload since the answer took the daemon's verdict with the old
-	 * slot: ask again, or every retransmission would be dropped (no
-	 * segment kept: pf_punt_keep's is consumed by the pf_punt_req that
-	 * follows it) */
-	if (ret == PF_STAT_PUNT_DAEMON && pf_punt_req(s) == PF_STAT_PUNT_DAEMON) {
-		pf_count(PF_STAT_PUNT_DAEMON);
-		return PF_ANS_DROP;
-	}
-	if (ret || rlen != a->resp_len)
+	if (ret != PF_STAT_PUNT_DAEMON && (ret || rlen != a->resp_len))
 		goto drop;
 	si = &s->si;
 	__builtin_memset(&s->ts, 0, sizeof(s->ts));
@@ -326,6 +324,19 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	/* a corrupted retransmission must not shape the answer */
 	if (p->pay_len <= PF_ANSWER_MAX && pf_verify_csum(ctx, xdp, p, s, true)) {
 		pf_count(PF_STAT_PASS_CSUM);
+		return PF_ANS_DROP;
+	}
+	/* a reload since the answer took the daemon's verdict with the old
+	 * slot: ask again, or every retransmission would be dropped (no
+	 * segment kept: pf_punt_keep's is consumed by the pf_punt_req that
+	 * follows it). After the socket and checksum checks, as every punt
+	 * (pf_punt_req's contract): a segment at the consumed request's
+	 * position with no socket behind it or a wrong checksum makes no
+	 * record (review finding, stop 51) */
+	if (ret == PF_STAT_PUNT_DAEMON) {
+		if (pf_punt_req(s) != PF_STAT_PUNT_DAEMON)
+			goto drop;
+		pf_count(PF_STAT_PUNT_DAEMON);
 		return PF_ANS_DROP;
 	}
 	ack_s = pf_ack_in(a, p->ack);

@@ -292,11 +292,18 @@ static __always_inline struct pf_punt_rec *pf_punt_rec_new(__u64 h, __u32 slot, 
  * bpf_ktime_get_ns) is younger than this; an origin waits at most this
  * long for the daemon's verdict before requests from it go to the app. */
 #define PF_PUNT_WAIT_NS 1000000000ULL
+#define PF_PUNT_STALE_NS (2 * PF_PUNT_WAIT_NS)
 
 /* Slow path: punt hash (origin or header list) -> bpf_ktime_get_ns of its
  * first punt. A request punted more than PF_PUNT_WAIT_NS ago and still
  * undecided is passed to the app: a lagging daemon never black-holes a
- * client. The daemon deletes the entry once it has taught the kernel.
+ * client. The daemon deletes the entry once it has taught the kernel
+ * (or marks it PF_PUNT_FAILED), on the record submitted after the entry
+ * was written (pf_punt_req, pf_ofl_learn: the entry first, so the
+ * daemon's delete cannot come before it). A wait older than
+ * PF_PUNT_STALE_NS no record will clear any more (its record lost with a
+ * daemon that died, or read by one that never answered it): armed anew by
+ * the next punt, not a pass to the app for as long as the entry lives.
  * LRU: losing an entry only restarts that wait; two punts whose hashes
  * collide only share one. */
 struct {

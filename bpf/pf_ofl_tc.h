@@ -122,9 +122,15 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h = sc->m.oc.h;
 	struct pf_punt_rec *rec;
 	__u32 n = sc->r.origin.len;
+	const __u64 *v;
 
-	if (!hb || now - hb > PF_PUNT_WAIT_NS || n == 0 || n > PF_TOKEN_MAX ||
-	    bpf_map_lookup_elem(&pf_punted, &h))
+	if (!hb || now - hb > PF_PUNT_WAIT_NS || n == 0 || n > PF_TOKEN_MAX)
+		return;
+	/* another punt waits for the origin, or the daemon could not teach
+	 * it: nothing to do -- unless the wait is one no record clears any
+	 * more (older than PF_PUNT_STALE_NS, see pf_punted) */
+	v = bpf_map_lookup_elem(&pf_punted, &h);
+	if (v && ((*v & PF_PUNT_FAILED) || now - *v <= PF_PUNT_STALE_NS))
 		return;
 	/* see pf_punt_req */
 	if (!pf_ascii_buf((const struct pf_buf *)sc->buf, sc->r.origin.off, n)) {
@@ -136,8 +142,9 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	if (!rec)
 		return;
 	pf_copy(rec->data, sc->buf + PF_M(sc->r.origin.off), n & 127);
+	/* the wait before the record (see pf_punt_req) */
+	bpf_map_update_elem(&pf_punted, &h, &now, BPF_ANY);
 	bpf_ringbuf_submit(rec, 0);
-	bpf_map_update_elem(&pf_punted, &h, &now, BPF_NOEXIST);
 	pf_count(PF_STAT_OFL_LEARN);
 }
 

@@ -371,7 +371,7 @@ static void t_punt_stale(void)
 static void t_punt_waited(void)
 {
 	__u64 h = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
-	__u64 then = mono_ns() - 2000000000ull;
+	__u64 then = mono_ns() - 1500000000ull;
 	struct h_fix f;
 	struct h_run r;
 
@@ -382,6 +382,76 @@ static void t_punt_waited(void)
 	punt_fix(&f, false);
 	h_fix_run(&f, &r);
 }
+
+/* A wait over 2 s old (PF_PUNT_STALE_NS) that nothing cleared -- its
+ * record read by a daemon that died, or, before stop 51, taken and
+ * answered before the wait was written (pf_punt_req wrote it after the
+ * submit): punted again and armed anew, not passed for as long as the
+ * entry lives (review finding; passed without the fix). */
+static void t_punt_wait_stale(void)
+{
+	__u64 h = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
+	__u64 then = mono_ns() - 3000000000ull, v = 0;
+	struct h_fix f;
+	struct h_run r;
+	unsigned n;
+
+	setup(mono_ns());
+	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_punted), &h, &then,
+					  BPF_ANY), "update pf_punted: %s", strerror(errno)))
+		return;
+	punt_fix(&f, true);
+	if (!h_fix_run(&f, &r))
+		return;
+	n = drain_punts();
+	H_EQ(n, 1, "pf_punt records");
+	H_CHECK(!bpf_map_lookup_elem(bpf_map__fd(h_skel->maps.pf_punted), &h, &v) &&
+		v > then + 2000000000ull, "the wait armed anew (%llu, was %llu)",
+		(unsigned long long)v, (unsigned long long)then);
+}
+
+/* A retransmission of a request answered with the daemon's verdict, the
+ * verdict gone since (a reload, an LRU eviction): punted again -- only
+ * from a segment with a socket behind it, as every punt (pf_punt_req's
+ * contract). Without one: dropped, no record (review finding, stop 51:
+ * the re-answer punted before its socket and checksum checks). */
+static void reanswer_punt(bool sock)
+{
+	static const struct h_delta d_sock[] = {
+		H_D(PKT_SEEN, 1), H_D(PUNT_DAEMON, 1), H_DEND,
+	};
+	static const struct h_delta d_none[] = {
+		H_D(PKT_SEEN, 1), H_D(RETX_DROPPED, 1), H_DEND,
+	};
+	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
+	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
+	struct pf_sockinfo none = { 0 };
+	int fd = bpf_map__fd(h_skel->maps.pf_learned);
+	struct h_fix f;
+	struct h_run r;
+	unsigned n;
+
+	setup(mono_ns());
+	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
+	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
+	if (!H_CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), "learn origin: %s",
+		     strerror(errno)))
+		return;
+	h_answer_fix(&f, 4, RX_PREFLIGHT, S0, P0);
+	if (!h_fix_run(&f, &r) || !H_CHECK(r.verdict == H_TX, "first request not answered"))
+		return;
+	bpf_map_delete_elem(fd, &k);
+	drain_punts();
+	h_set_sock(sock ? &f.sock : &none);
+	if (!h_run_to_tc(&f.in, &r, sock ? d_sock : d_none))
+		return;
+	H_EQ(r.verdict, H_DROP, "verdict");
+	n = drain_punts();
+	H_EQ(n, sock ? 1 : 0, "pf_punt records");
+}
+
+static void t_reanswer_punted(void) { reanswer_punt(true); }
+static void t_reanswer_no_socket_not_punted(void) { reanswer_punt(false); }
 
 /* ---- request-header lists over the kernel's limits ---- */
 
@@ -544,6 +614,10 @@ void test_slowpath(void)
 		 t_punt_replay_tc6, H_M_TC);
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
+	h_case("slowpath: a wait nothing cleared for 2 s: punted, armed anew", t_punt_wait_stale);
+	h_case("slowpath: retransmission, its verdict gone: punted again", t_reanswer_punted);
+	h_case("slowpath: retransmission, its verdict gone, no socket: dropped, not punted",
+	       t_reanswer_no_socket_not_punted);
 	h_case("slowpath: spoofed (no socket): not punted, not tracked", t_punt_spoofed);
 	h_case("slowpath: Origin not ASCII: not punted, passed", t_punt_not_ascii);
 	h_case("slowpath: bad checksum: not punted", t_punt_bad_csum);
