@@ -24,6 +24,10 @@ _Static_assert(GC_BATCH <= PF_GC_CHUNK, "a batch must fit the program's array");
 #define GC_DRAIN_NS     200000000ull             /* ... every 200 ms draining */
 #define GC_TW_HOLD_NS   5000000000ull            /* a TIME_WAIT holds a splice
 						  * while it has traffic (sock_holds) */
+#define GC_MISS_MAX     3                        /* passes in a row that miss a
+						  * socket free its entry, changed
+						  * or not (see gc.h) */
+_Static_assert(GC_MISS_MAX >= 2 && GC_MISS_MAX <= 4, "a run below GC_MISS_MAX fits two bits");
 
 /* The sockets of one dump, as flow keys with what was found (SOCK_*):
  * open addressing, linear probing, at most half full. */
@@ -153,8 +157,39 @@ static bool missed_before(const struct pf_gc_del *d, const struct pf_gc_cand *c)
 	return d->n_missed && bsearch(&h, d->missed, d->n_missed, sizeof(h), u64_cmp);
 }
 
-/* Append c's hash to the list (*l, *n, *cap) of this pass's first misses. */
-static int missed_add(__u64 **l, size_t *n, size_t *cap, const struct pf_gc_cand *c)
+/* The hash of c's key and gen, without last_ns, its low two bits clear
+ * (they hold a count in d->streak). */
+static __u64 streak_hash(const struct pf_gc_cand *c)
+{
+	struct pf_gc_cand kg = *c;
+
+	kg.last_ns = 0;
+	return words_hash(&kg, sizeof(kg)) & ~3ull;
+}
+
+/* Order of d->streak: by hash, the count aside. */
+static int streak_cmp(const void *a, const void *b)
+{
+	__u64 x = *(const __u64 *)a >> 2, y = *(const __u64 *)b >> 2;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How many consecutive passes of d before this one missed the socket of
+ * c's key and gen, whatever last_ns was (0 to GC_MISS_MAX - 1). */
+static unsigned misses_before(const struct pf_gc_del *d, const struct pf_gc_cand *c)
+{
+	__u64 h = streak_hash(c);
+	const __u64 *p;
+
+	if (!d->n_streak)
+		return 0;
+	p = bsearch(&h, d->streak, d->n_streak, sizeof(h), streak_cmp);
+	return p ? (unsigned)(*p & 3) : 0;
+}
+
+/* Append v to the list (*l, *n, *cap). */
+static int list_add(__u64 **l, size_t *n, size_t *cap, __u64 v)
 {
 	__u64 *p;
 
@@ -165,7 +200,7 @@ static int missed_add(__u64 **l, size_t *n, size_t *cap, const struct pf_gc_cand
 		*l = p;
 		*cap = *cap ? 2 * *cap : 1024;
 	}
-	(*l)[(*n)++] = words_hash(c, sizeof(*c));
+	(*l)[(*n)++] = v;
 	return 0;
 }
 
@@ -183,6 +218,9 @@ void pf_gc_del_close(struct pf_gc_del *d)
 	free(d->missed);
 	d->missed = NULL;
 	d->n_missed = 0;
+	free(d->streak);
+	d->streak = NULL;
+	d->n_streak = 0;
 }
 
 /* See gc.h. */
@@ -281,10 +319,10 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
 	struct sockset set = {};
 	struct pf_gc_cand c;
-	__u64 *missed = NULL;
-	size_t n_missed = 0, cap_missed = 0;
+	__u64 *missed = NULL, *streak = NULL;
+	size_t n_missed = 0, cap_missed = 0, n_streak = 0, cap_streak = 0;
 	struct pf_mapbatch b;
-	__u32 n, i, ndead;
+	__u32 n, i, ndead, run;
 	__u64 gone;
 	int err;
 
@@ -319,11 +357,19 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 				.key = keys[i], .gen = v->gen, .last_ns = v->last_ns,
 			};
 			/* a dump can skip a live socket (see gc.h): gone only
-			 * if the previous pass missed it too, unchanged */
-			if (!keep && !missed_before(del, &c)) {
+			 * if the previous pass missed it too, unchanged -- or
+			 * the GC_MISS_MAX - 1 passes before this one missed
+			 * it, changed or not (packets to a connection that
+			 * has ended, kept coming, refresh last_ns) */
+			run = keep ? 0 : misses_before(del, &c) + 1;
+			if (!keep && !missed_before(del, &c) && run < GC_MISS_MAX) {
 				keep = true;
 				res->missed++;
-				err = missed_add(&missed, &n_missed, &cap_missed, &c);
+				err = list_add(&missed, &n_missed, &cap_missed,
+					       words_hash(&c, sizeof(c)));
+				if (!err)
+					err = list_add(&streak, &n_streak, &cap_streak,
+						       streak_hash(&c) | run);
 				if (err)
 					goto out;
 			}
@@ -343,9 +389,14 @@ out:
 	 * those found so far; the others start again) */
 	if (missed)
 		qsort(missed, n_missed, sizeof(*missed), u64_cmp);
+	if (streak)
+		qsort(streak, n_streak, sizeof(*streak), streak_cmp);
 	free(del->missed);
 	del->missed = missed;
 	del->n_missed = n_missed;
+	free(del->streak);
+	del->streak = streak;
+	del->n_streak = n_streak;
 	free(set.k);
 	free(set.used);
 	free(keys);

@@ -11,7 +11,11 @@
  * chain by position, and a socket removed ahead of that position since
  * moves the next one behind it), so an entry is dead only when two
  * consecutive passes of one pf_gc_del missed its socket and the entry did
- * not change in between; the dead entries are deleted in batches, each
+ * not change in between, or three did whatever changed (segments sent to
+ * a connection that has ended -- anyone's, spoofed or not -- refresh its
+ * entry's last_ns; counting only unchanged misses, one packet a second
+ * per entry kept every entry of ended connections, and a full table
+ * passes every new connection to the app); the dead entries are deleted in batches, each
  * only if still as read (pf_gc_delete). The daemon
  * runs passes in a thread of their own (pf_gc_start),
  * so the heartbeat, signals, drain and the slow path never wait on one.
@@ -32,9 +36,9 @@ struct pf_gc_result {
 	__u64 checked;     /* entries whose socket was looked for */
 	__u64 freed;       /* entries deleted: no live socket, in this pass
 			    * and in the previous one */
-	__u64 missed;      /* entries kept whose socket this pass missed
-			    * first: freed by the next pass if it misses
-			    * it too */
+	__u64 missed;      /* entries kept whose socket this pass missed:
+			    * freed by the next pass if it misses it too
+			    * (unchanged), or by the third in a row */
 	__u64 replaced;    /* read as dead, kept: the entry changed before the
 			    * delete (a new connection on the tuple, or a
 			    * packet since; see bpf/pf_gc.bpf.c) */
@@ -56,6 +60,10 @@ struct pf_gc_del {
 	__u64 *missed;            /* the last pass's misses: hashes of
 				   * (key, gen, last_ns), sorted */
 	size_t n_missed;
+	__u64 *streak;            /* the same by (key, gen): hash, its low
+				   * two bits the passes in a row that
+				   * missed it (1 or 2), sorted by hash */
+	size_t n_streak;
 };
 
 /* Load d's program now (kernel 6.10 or later: syscall programs with
@@ -79,7 +87,8 @@ __u64 pf_gc_delete(struct pf_gc_del *d, const struct pf_gc_cand *c, __u32 n, __u
  * idle for less than min_idle_ns and not finished (FIN/RST seen), or
  * active since the dump began, are kept unchecked; one whose socket the
  * dump lacks is deleted only if del's previous pass missed it too with
- * the same gen and last_ns, else remembered in del. stop (may be NULL):
+ * the same gen and last_ns, or its two previous passes missed it with the
+ * same gen, else remembered in del. stop (may be NULL):
  * checked between batches, a pass ends early when it becomes non-zero.
  * Returns 0 (*res filled) or -errno (message printed; nothing deleted
  * when the dump failed). */

@@ -360,12 +360,58 @@ static void freed_after_two_misses(void **state)
 	close(fd);
 }
 
+/* Segments keep coming to a connection that has ended (anyone can send
+ * them: the entry's last_ns moves with each, spoofed or not): its entry
+ * goes at the third pass in a row that misses its socket, changed or not
+ * -- before the fix the changed last_ns made every pass a first miss,
+ * and one packet a second per entry kept a table full of them. */
+static void freed_after_three_misses_changed(void **state)
+{
+	struct pf_flow_key k;
+	struct pf_gc_del d = {};
+	struct pf_gc_result r;
+	struct pf_flow v;
+	unsigned port, i;
+	int lfd, cfd, afd, fd;
+
+	(void)state;
+	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
+			    sizeof(struct pf_flow), 16, NULL);
+	assert_true(fd >= 0);
+	d.fd = fd;
+	lfd = listener(&port);
+	cfd = client(port, &k);
+	afd = connect_accept(cfd, lfd, port);
+	close(cfd);
+	close(afd);
+	usleep(50000);
+	put_entry(fd, &k, 31, 1, 1);
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(pass(&d, port, &r), 0);   /* missed, kept */
+		assert_int_equal(r.missed, 1);
+		assert_int_equal(bpf_map_lookup_elem(fd, &k, &v), 0);
+		v.last_ns += 1;                             /* a packet since */
+		assert_int_equal(bpf_map_update_elem(fd, &k, &v, BPF_EXIST), 0);
+	}
+	assert_int_equal(pass(&d, port, &r), 1);           /* the third: freed */
+	assert_false(present(fd, &k));
+	/* a new connection on the tuple (gen moved) starts a run of its own */
+	put_entry(fd, &k, 32, 1, 1);
+	assert_int_equal(pass(&d, port, &r), 0);
+	assert_int_equal(r.missed, 1);
+	assert_true(present(fd, &k));
+	pf_gc_del_close(&d);
+	close(lfd);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(program_loads),
 		cmocka_unit_test(timewait_keeps_spliced),
 		cmocka_unit_test(freed_after_two_misses),
+		cmocka_unit_test(freed_after_three_misses_changed),
 		cmocka_unit_test(replace_survives),
 		cmocka_unit_test(replace_survives_userspace),
 	};
