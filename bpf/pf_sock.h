@@ -39,9 +39,14 @@ static __always_inline struct bpf_sock *pf_sk_lookup(void *ctx, const struct pf_
 	return bpf_skc_lookup_tcp(ctx, &tup, tsz, BPF_F_CURRENT_NETNS, 0);
 }
 
-/* The largest window a TCP can advertise: 65535 << 14 (RFC 7323 §2.3).
- * No real segment starts past rcv_nxt + this (pf_sock_rcv_edge). */
-#define PF_RCV_WIN_MAX (65535u << 14)
+/* The largest window the socket can have advertised: 65535 shifted by
+ * its receive window scale (rx_opt.rcv_wscale, fixed at the handshake;
+ * RFC 7323 §2.3 caps it at 14). No real segment starts past rcv_nxt +
+ * this (pf_sock_rcv_edge). */
+static __always_inline __u32 pf_rcv_win_max(__u32 wscale)
+{
+	return 65535u << (wscale < 14 ? wscale : 14);
+}
 
 #ifdef PF_TEST_MOCK_SOCK
 /* Test build only (tests/bpf): BPF_PROG_TEST_RUN has no socket to look
@@ -87,7 +92,7 @@ static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, _
 	(void)p;
 	if (!m || !m->valid)
 		return -1;
-	*edge = m->rcv_nxt + PF_RCV_WIN_MAX;
+	*edge = m->rcv_nxt + pf_rcv_win_max(m->wscale);
 	return 0;
 }
 
@@ -163,8 +168,14 @@ static __always_inline int pf_sock_holds(void *ctx, const struct pf_pkt *p)
 }
 
 /* A right edge past which no real client segment of p's full socket can
- * start, socket space: rcv_nxt plus the largest window any TCP can
- * advertise (PF_RCV_WIN_MAX). Not the advertised edge (rcv_wup +
+ * start, socket space: rcv_nxt plus the largest window this socket can
+ * advertise (pf_rcv_win_max of its rcv_wscale: every edge it advertised,
+ * rcv_wup + a window, rcv_wup <= rcv_nxt, is at or before it). Until
+ * stop 51 the largest any TCP can (65535 << 14, 1 GiB): a blind spoofed
+ * segment with a random seq then fell inside it one time in four and
+ * moved c_hi, and the connection's preflights went to the app
+ * (pass_not_next; a review finding) -- at the usual scale of 7, one in
+ * 512 now. Not the advertised edge (rcv_wup +
  * rcv_wnd): that one can move left (net.ipv4.tcp_shrink_window), and
  * read here without the socket lock it can be torn (tcp_select_window
  * stores rcv_wnd and rcv_wup apart) -- a segment the kernel then queues
@@ -183,7 +194,7 @@ static __always_inline int pf_sock_rcv_edge(void *ctx, const struct pf_pkt *p, _
 		bpf_sk_release(sk);
 		return -1;
 	}
-	*edge = tp->rcv_nxt + PF_RCV_WIN_MAX;
+	*edge = tp->rcv_nxt + pf_rcv_win_max(BPF_CORE_READ_BITFIELD(tp, rx_opt.rcv_wscale));
 	bpf_sk_release(sk);
 	return 0;
 }

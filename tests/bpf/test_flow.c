@@ -265,6 +265,36 @@ static void t_spoofed_data_past_window(void)
 		h_check_deltas(&r, d2);
 }
 
+/* A spoofed data segment past the largest window this socket can have
+ * advertised (65535 << its rcv_wscale 7: 8 MiB) but inside the largest
+ * any TCP can (1 GiB), where a blind random seq lands one time in four:
+ * c_hi stays, the next preflight is answered (before stop 51 the 1 GiB
+ * bound: c_hi moved, pass_not_next; a review finding). Just inside the
+ * socket's own largest window, a gap still moves c_hi. */
+static void t_spoofed_data_past_scaled_window(void)
+{
+	static const struct h_delta d2[] = { H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND };
+	const __u32 win = 65535u << 7;
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+	struct h_run r;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L + win + 1000, c.P + c.R, "0123456789");
+	want = in;
+	want.seq = c.S + win + 1000;
+	want.ack = c.P;
+	if (!conn_expect(h_in, &in, NULL, &want, conn_d_in_data) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !H_EQX(fl.c_hi, c.S + c.L, "flow c_hi (after a spoofed segment past the window)"))
+		return;
+	h_req_spec(&in, 4, H_PREFLIGHT, c.S + c.L, c.P + c.R, 333, 444);
+	if (h_run_spec(h_in, &in, NULL, &r))
+		h_check_deltas(&r, d2);
+}
+
 /* A gap's deltas: its bytes are also kept ahead of the missing ones, as
  * a piece of the head that may start there (split_ahead, pf_split_ahead). */
 static const struct h_delta d_gap[] = {
@@ -291,6 +321,28 @@ static void t_gap_in_window(void)
 	if (conn_expect(h_in, &in, NULL, &want, d_gap) &&
 	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		H_EQX(fl.c_hi, c.S + c.L + 1010, "flow c_hi (a gap inside the window)");
+}
+
+static void t_gap_inside_scaled_window(void)
+{
+	/* too far ahead to be kept as a head's piece (split_ahead) */
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(PASS_NOT_OPTIONS, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	const __u32 win = 65535u << 7;
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L + win - 1000, c.P + c.R, "0123456789");
+	want = in;
+	want.seq = c.S + win - 1000;
+	want.ack = c.P;
+	if (conn_expect(h_in, &in, NULL, &want, d) &&
+	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		H_EQX(fl.c_hi, c.S + c.L + win - 990, "flow c_hi (a gap inside the window)");
 }
 
 /* A gap the socket's advertised edge says is past the window, but that
@@ -868,6 +920,8 @@ void test_flow(void)
 	h_case("spoofed_data_past_window_c_hi_kept", t_spoofed_data_past_window);
 	h_case("gap_inside_window_moves_c_hi", t_gap_in_window);
 	h_case("gap_past_advertised_edge_moves_c_hi", t_gap_past_advertised_edge);
+	h_case("spoofed_data_past_scaled_window_c_hi_kept", t_spoofed_data_past_scaled_window);
+	h_case("gap_inside_scaled_window_moves_c_hi", t_gap_inside_scaled_window);
 	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
 	h_case("new_connection_same_tuple_after_splice_ipv4", t_new_conn_same_tuple_v4);
 	h_case("new_connection_same_tuple_isn_in_consumed_ipv6_wrap",
