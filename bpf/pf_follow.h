@@ -208,6 +208,17 @@ __noinline int pf_past_edge_xdp(struct xdp_md *xdp, const struct pf_pkt *p, __u3
 	return pf_past_edge(xdp, p, sseq);
 }
 
+/* Does an established socket queue p's payload at all? Not with RST (a
+ * reset, or refused: RFC 5961) nor SYN, nor without ACK
+ * (tcp_rcv_established drops such a segment): its bytes frame nothing
+ * and move nothing (c_hi) -- pf_track_first takes none of them either.
+ * (A review finding, stop 51: one that hit the window moved c_next or
+ * c_hi where its sender chose.) */
+static __always_inline bool pf_payload_queued(const struct pf_pkt *p)
+{
+	return p->pay_len && (p->tflags & (PF_TCPF_ACK | PF_TCPF_RST | PF_TCPF_SYN)) == PF_TCPF_ACK;
+}
+
 /* Client payload p of flow f (snapshot a) that starts past c_hi (a gap:
  * not contiguous with the bytes passed so far): does it start past
  * rcv_nxt plus the largest window (pf_sock_rcv_edge)? The kernel drops
@@ -654,7 +665,7 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 	u->have = 0;
 	u->split = 0;
 	u->oow = pf_client_oow(ctx, xdp, p, a, f);
-	if (!p->pay_len || !(a->state & PF_FS_FRAMED) || u->oow)
+	if (!pf_payload_queued(p) || !(a->state & PF_FS_FRAMED) || u->oow)
 		return 0;
 	/* all of it before c_next (body, retransmissions) */
 	if (!pf_after(p->seq + p->pay_len, a->c_next))

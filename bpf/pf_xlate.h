@@ -174,7 +174,7 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 		/* past the socket's window: the kernel drops it unread */
 		if (u->oow && u->oow != PF_FOLLOW_CSUM)
 			goto client_end;
-		if (p->pay_len) {
+		if (pf_payload_queued(p)) {
 			if (!(f->hi & PF_FLOW_C_HI) || pf_after(end, f->c_hi))
 				f->c_hi = end;
 			f->hi |= PF_FLOW_C_HI;

@@ -260,11 +260,13 @@ PF_INLINE __u64 pf_synack_hash(const struct pf_flow_key *k)
  *  - S == c_next: a request boundary, never bytes the app expects as body
  *    (an Expect: 100-continue upload, a body still arriving after an early
  *    response);
- *  - the request before it was received whole (PF_FS_COMPLETE) and a
- *    final response to it began after that (PF_FS_ANSWERED: server bytes
- *    past s_mark, the server's position when the request was complete,
- *    not starting with "HTTP/1.x 1": a 100 Continue or 103 Early Hints is
- *    not an answer): never behind an unanswered request;
+ *  - a final response to the request before it began after that
+ *    request's head was framed (PF_FS_ANSWERED: server bytes past s_mark,
+ *    the server's position when the head was framed, not starting with
+ *    "HTTP/1.x 1": a 100 Continue or 103 Early Hints is not an answer):
+ *    never behind an unanswered request. Its body need not all have
+ *    arrived -- an early final response (a 413 while the upload goes on)
+ *    is the answer; S == c_next keeps the body's bytes before S;
  *  - the socket's own state agrees: it has read every byte before S
  *    (rcv_nxt, copied_seq) and the client has acked everything the app
  *    wrote (write_seq), and no byte past S or past the response position
@@ -325,7 +327,7 @@ struct pf_flow {
 	__u32 s_hi;        /* server socket seq: end of the furthest payload
 			    * or FIN translated (PF_FLOW_S_HI) */
 	__u32 c_next;      /* client wire seq where the next request starts */
-	__u32 s_mark;      /* s_hi when the current request was complete */
+	__u32 s_mark;      /* s_hi when the current request's head was framed */
 	__u16 req_len;
 	__u16 resp_len;
 	__u8  resp_acked;  /* client acked the whole latest response */
@@ -371,8 +373,9 @@ struct pf_gc_cand {
 };
 
 #define PF_FS_FRAMED   1  /* followed from the first byte: c_next is valid */
-#define PF_FS_COMPLETE 2  /* the request ending at c_next fully received */
-#define PF_FS_ANSWERED 4  /* ... and a final response to it began */
+/* (2: no longer set, nor tested -- a request's body need not have all
+ * arrived; see "The guard" above) */
+#define PF_FS_ANSWERED 4  /* a final response to the request before c_next began */
 
 #define PF_FLOW_C_HI     1
 #define PF_FLOW_S_HI     2

@@ -372,6 +372,41 @@ static void t_gap_past_advertised_edge(void)
 		H_EQX(fl.c_hi, c.S + c.L + 1010, "flow c_hi (a gap past the advertised edge)");
 }
 
+/* A segment whose payload the stack never queues -- no ACK (dropped by
+ * tcp_rcv_established), or RST -- carrying a whole request head at
+ * c_next (a spoof that hit the window) frames nothing and moves nothing:
+ * c_next and c_hi stay, and the real preflight at c_next is answered
+ * (before stop 51 the head was framed: c_next moved past it, and the
+ * preflight went to the app, pass_not_boundary; a review finding). */
+static void stray_head(__u8 flags, bool then_answer)
+{
+	static const struct h_delta d2[] = { H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_DEND };
+	static const char head[] = "GET /x HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	struct conn c;
+	struct pkt_spec in;
+	struct pf_flow before, after;
+	struct h_run r;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000) ||
+	    !H_CHECK(h_flow(&c.req, &before), "flow gone"))
+		return;
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, head);
+	in.flags = flags;
+	if (!h_run_spec(h_in, &in, NULL, &r) ||
+	    !H_CHECK(h_flow(&c.req, &after), "flow gone"))
+		return;
+	H_EQX(after.c_next, before.c_next, "flow c_next (a head the stack drops)");
+	H_EQX(after.c_hi, before.c_hi, "flow c_hi (a head the stack drops)");
+	if (!then_answer)
+		return;
+	h_req_spec(&in, 4, H_PREFLIGHT, c.S + c.L, c.P + c.R, 333, 444);
+	if (h_run_spec(h_in, &in, NULL, &r))
+		h_check_deltas(&r, d2);
+}
+
+static void t_head_without_ack_frames_nothing(void) { stray_head(TH_PSH, true); }
+static void t_head_with_rst_frames_nothing(void) { stray_head(TH_RST | TH_ACK, false); }
+
 /* A simple request (no preflight): the connection's first request. */
 #define GET_REQ "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
 
@@ -922,6 +957,8 @@ void test_flow(void)
 	h_case("gap_past_advertised_edge_moves_c_hi", t_gap_past_advertised_edge);
 	h_case("spoofed_data_past_scaled_window_c_hi_kept", t_spoofed_data_past_scaled_window);
 	h_case("gap_inside_scaled_window_moves_c_hi", t_gap_inside_scaled_window);
+	h_case("head_without_ack_frames_nothing", t_head_without_ack_frames_nothing);
+	h_case("head_with_rst_frames_nothing", t_head_with_rst_frames_nothing);
 	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
 	h_case("new_connection_same_tuple_after_splice_ipv4", t_new_conn_same_tuple_v4);
 	h_case("new_connection_same_tuple_isn_in_consumed_ipv6_wrap",
