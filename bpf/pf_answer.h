@@ -147,11 +147,21 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
  * pf_punt_req makes next (which uses it once): its headers (p->pay_off
  * bytes) into s->punt_hdr. A segment that cannot be kept is punted all
  * the same (punt_hlen 0: the client's retransmission brings it back). */
+/* The client address of p for the punt limit (s->punt_src, pf_punt_src_ok):
+ * an IPv6 one cut to its /64, which one host usually holds whole. */
+static __always_inline void pf_punt_from(const struct pf_pkt *p, struct pf_scratch *s)
+{
+	__builtin_memcpy(s->punt_src, p->key.caddr, 16);
+	if (p->family == 6)
+		__builtin_memset(s->punt_src + 8, 0, 8);
+}
+
 static __always_inline void pf_punt_keep(void *ctx, bool xdp, const struct pf_pkt *p,
 					 struct pf_scratch *s)
 {
 	__u32 n = p->pay_off;
 
+	pf_punt_from(p, s);
 	s->punt_hlen = 0;
 	s->punt_plen = p->pay_len;
 	s->punt_l4 = p->l4_off;
@@ -177,7 +187,9 @@ static __always_inline void pf_punt_keep(void *ctx, bool xdp, const struct pf_pk
  * PF_PUNT_WAIT_NS of the first punt; PF_STAT_PASS_DAEMON_FAILED when the
  * daemon marked the wait failed (it could not teach the verdict);
  * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
- * be learned); PF_STAT_PASS_ORIGIN_BYTES for one that is not ASCII.
+ * be learned); PF_STAT_PASS_ORIGIN_BYTES for one that is not ASCII;
+ * PF_STAT_PASS_PUNT_LIMIT when its client's address (s->punt_src, set by
+ * pf_punt_from) punted PF_PUNT_SRC_MAX times this second.
  * Called only for a request of a real connection (a socket, a valid
  * checksum) that the socket guards would let us answer: nothing a
  * spoofed segment can make the daemon learn.
@@ -238,6 +250,8 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 			return PF_STAT_PASS_DAEMON_DOWN;
 		}
 	}
+	if (!pf_punt_src_ok((const struct pf_punt_src_key *)s->punt_src, now))
+		return PF_STAT_PASS_PUNT_LIMIT;
 	rec = pf_punt_rec_new(h, pf_cfg.active_slot, s->m.rule, n,
 			      acrh ? PF_PUNT_ACRH : PF_PUNT_ORIGIN, now);
 	if (!rec)
@@ -334,6 +348,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	 * position with no socket behind it or a wrong checksum makes no
 	 * record (review finding, stop 51) */
 	if (ret == PF_STAT_PUNT_DAEMON) {
+		pf_punt_from(p, s);
 		if (pf_punt_req(s) != PF_STAT_PUNT_DAEMON)
 			goto drop;
 		pf_count(PF_STAT_PUNT_DAEMON);

@@ -233,6 +233,9 @@ struct pf_scratch {
 	__u32 punt_hlen;
 	__u32 punt_plen;
 	__u32 punt_l4;
+	/* its client's address, an IPv6 one cut to its /64: the key of
+	 * pf_punt_srcs (pf_punt_from) */
+	__u8 punt_src[16];
 };
 
 struct {
@@ -292,6 +295,49 @@ static __always_inline struct pf_punt_rec *pf_punt_rec_new(__u64 h, __u32 slot, 
  * bpf_ktime_get_ns) is younger than this; an origin waits at most this
  * long for the daemon's verdict before requests from it go to the app. */
 #define PF_PUNT_WAIT_NS 1000000000ULL
+
+/* Slow path: the punts a client address (pf_scratch.punt_src) made in
+ * the current second (from t, bpf_ktime_get_ns), at most PF_PUNT_SRC_MAX;
+ * more go to the app (PF_STAT_PASS_PUNT_LIMIT). Every punt costs the
+ * daemon a record to read (3 KiB of a 4 MiB ring), regexes to run and a
+ * verdict to insert into an LRU map: one client sending request after
+ * request with a new regex-only origin or header list each -- each
+ * dropped, so its connection never moves on -- filled the ring (every
+ * other client's punt then passed as daemon_down), evicted the learned
+ * verdicts of others and held the daemon's loop (a review finding, stop
+ * 51). A browser punts once per origin and policy. LRU: a source
+ * evicted starts a fresh second; counts are approximate across CPUs. */
+#define PF_PUNT_SRC_NS  1000000000ULL  /* the second; PF_PUNT_SRC_MAX: pf_structs.h */
+
+struct pf_punt_src {
+	__u64 t;
+	__u64 n;
+};
+
+struct pf_punt_src_key {
+	__u8 addr[16];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pf_punt_src_key);
+	__type(value, struct pf_punt_src);
+} pf_punt_srcs SEC(".maps");
+
+/* May the address in k punt once more (now: bpf_ktime_get_ns)? Counts it. */
+static __always_inline bool pf_punt_src_ok(const struct pf_punt_src_key *k, __u64 now)
+{
+	struct pf_punt_src *v = bpf_map_lookup_elem(&pf_punt_srcs, k);
+	struct pf_punt_src fresh = { .t = now, .n = 1 };
+
+	if (!v || now - v->t > PF_PUNT_SRC_NS) {
+		bpf_map_update_elem(&pf_punt_srcs, k, &fresh, BPF_ANY);
+		return true;
+	}
+	__sync_fetch_and_add(&v->n, 1);
+	return v->n <= PF_PUNT_SRC_MAX;
+}
 #define PF_PUNT_STALE_NS (2 * PF_PUNT_WAIT_NS)
 
 /* Slow path: punt hash (origin or header list) -> bpf_ktime_get_ns of its

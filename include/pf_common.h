@@ -135,6 +135,7 @@ enum pf_tok_kind {
 	X(PUNT_DAEMON,         "punted to the daemon, segment dropped for a retransmission") \
 	X(PASS_DAEMON_DOWN,    "daemon down or lagging: passed") \
 	X(PASS_DAEMON_FAILED,  "the daemon could not learn its verdict: passed") \
+	X(PASS_PUNT_LIMIT,     "over 64 punts in a second from the client's address (an IPv6 one's /64): passed") \
 	X(PASS_ORIGIN_BYTES,   "Origin not ASCII (no browser sends one): its regexes not asked, passed") \
 	X(PASS_MSS,            "response larger than MSS") \
 	X(PASS_WINDOW,         "response larger than the client's window") \

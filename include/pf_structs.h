@@ -438,6 +438,8 @@ enum pf_punt_kind {
  * has no VLAN tag, IP options or IPv6 extension headers (ip_simple), so
  * at most 14 + 40 + 60 bytes. */
 #define PF_PUNT_HDR_MAX   128
+/* punts a client address may make a second (bpf/pf_maps.h pf_punt_srcs) */
+#define PF_PUNT_SRC_MAX   64
 #define PF_PUNT_FRAME_MAX (PF_PUNT_HDR_MAX + PF_ANSWER_MAX)
 
 /* One record of the pf_punt ring buffer: something the datapath could

@@ -277,6 +277,14 @@ static void reset(void)
 	if (!zeros)
 		h_die("calloc", ENOMEM);
 	h_reset_flows();
+	/* no punts counted against a client address (pf_punt_srcs) */
+	{
+		int fd = bpf_map__fd(h_skel->maps.pf_punt_srcs);
+		__u8 k[16];  /* struct pf_punt_src_key */
+
+		while (!bpf_map_get_next_key(fd, NULL, k))
+			bpf_map_delete_elem(fd, k);
+	}
 	for (i = 0; i < PF_STAT__MAX; i++)
 		if (bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_stats), &i, zeros, BPF_ANY))
 			h_die("zero stats", errno);

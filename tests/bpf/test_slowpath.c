@@ -453,6 +453,41 @@ static void reanswer_punt(bool sock)
 static void t_reanswer_punted(void) { reanswer_punt(true); }
 static void t_reanswer_no_socket_not_punted(void) { reanswer_punt(false); }
 
+/* One client address punts at most PF_PUNT_SRC_MAX times a second: the
+ * next request from it goes to the app (pass_punt_limit), no record;
+ * another address still punts. Each punt here a retransmission of one
+ * request (the wait young: a record each, as a new origin would make).
+ * Without the limit: punted the 65th time too (a review finding, stop
+ * 51: one client filled the daemon's ring). */
+static void t_punt_src_limit(void)
+{
+	struct h_fix f;
+	struct h_run r;
+	unsigned i, n;
+
+	setup(mono_ns());
+	for (i = 0; i < PF_PUNT_SRC_MAX; i++) {
+		punt_fix(&f, true);
+		if (!h_fix_run(&f, &r))
+			return;
+	}
+	n = drain_punts();
+	if (!H_EQ(n, PF_PUNT_SRC_MAX, "pf_punt records"))
+		return;
+	h_pass_first_fix(&f, 4, RX_PREFLIGHT, S0, P0, PF_STAT_PASS_PUNT_LIMIT);
+	if (!h_fix_run(&f, &r))
+		return;
+	n = drain_punts();
+	H_EQ(n, 0, "pf_punt records over the limit");
+	/* another client address: punted */
+	punt_fix(&f, true);
+	f.in.saddr[3] ^= 1;
+	if (h_fix_run(&f, &r)) {
+		n = drain_punts();
+		H_EQ(n, 1, "pf_punt records from another address");
+	}
+}
+
 /* ---- request-header lists over the kernel's limits ---- */
 
 static const char hdr_policy[] =
@@ -615,6 +650,7 @@ void test_slowpath(void)
 	h_case("slowpath: daemon down: regex origin passed", t_punt_stale);
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
 	h_case("slowpath: a wait nothing cleared for 2 s: punted, armed anew", t_punt_wait_stale);
+	h_case("slowpath: over 64 punts a second from one address: passed", t_punt_src_limit);
 	h_case("slowpath: retransmission, its verdict gone: punted again", t_reanswer_punted);
 	h_case("slowpath: retransmission, its verdict gone, no socket: dropped, not punted",
 	       t_reanswer_no_socket_not_punted);
