@@ -231,6 +231,15 @@ static __always_inline int pf_flow_note(struct pf_flow *f, const struct pf_adj *
 				f->state = 0;
 			}
 		}
+		/* the client's bytes went on PF_FOLD_DIST past c_next, which
+		 * otherwise trails c_hi by a head at most (one held whose rest
+		 * never came, a gap): c_next no longer moves, and 2^32 bytes
+		 * on a segment would be "at c_next" again -- body bytes framed
+		 * as a head, a "preflight" inside a body answered. The
+		 * framing is lost instead (a review finding, stop 51) */
+		if ((f->state & PF_FS_FRAMED) && (f->hi & PF_FLOW_C_HI) &&
+		    pf_after(f->c_hi, f->c_next + PF_FOLD_DIST))
+			f->state = 0;
 client_end:
 		if (p->tflags & (PF_TCPF_FIN | PF_TCPF_RST))
 			f->fin |= PF_FIN_CLIENT;

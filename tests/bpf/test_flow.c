@@ -345,6 +345,35 @@ static void t_gap_inside_scaled_window(void)
 		H_EQX(fl.c_hi, c.S + c.L + win - 990, "flow c_hi (a gap inside the window)");
 }
 
+/* The client's bytes 2^30 (PF_FOLD_DIST) past c_next, which stayed (a
+ * held head whose rest never came): the framing is lost -- 2^32 bytes on,
+ * a segment would be "at c_next" again and body bytes framed as a head
+ * (a review finding, stop 51; kept without the fix). c_hi is put there
+ * by hand, a contiguous segment then takes it past; short of it, the
+ * framing stays. */
+static void c_hi_far_past_c_next(__u32 short_by, bool lost)
+{
+	struct conn c;
+	struct pkt_spec in;
+	struct pf_flow fl;
+	struct h_run r;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000) ||
+	    !H_CHECK(h_flow(&c.req, &fl), "flow gone") ||
+	    !H_CHECK(fl.state & PF_FS_FRAMED, "framed after the splice"))
+		return;
+	fl.c_hi = fl.c_next + (1u << 30) - short_by;
+	fl.hi |= PF_FLOW_C_HI;
+	h_flow_put(&c.req, &fl);
+	conn_cseg(&in, &c, fl.c_hi, c.P + c.R, "0123456789");
+	if (!h_run_spec(h_in, &in, NULL, &r) || !H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQ(fl.state & PF_FS_FRAMED, lost ? 0 : PF_FS_FRAMED, "framing");
+}
+
+static void t_c_hi_far_past_c_next_framing_lost(void) { c_hi_far_past_c_next(5, true); }
+static void t_c_hi_short_of_fold_dist_framing_kept(void) { c_hi_far_past_c_next(20, false); }
+
 /* A gap the socket's advertised edge says is past the window, but that
  * is inside the largest one: the advertised edge can move left
  * (tcp_shrink_window) or be read torn without the socket lock, and the
@@ -959,6 +988,8 @@ void test_flow(void)
 	h_case("gap_inside_scaled_window_moves_c_hi", t_gap_inside_scaled_window);
 	h_case("head_without_ack_frames_nothing", t_head_without_ack_frames_nothing);
 	h_case("head_with_rst_frames_nothing", t_head_with_rst_frames_nothing);
+	h_case("c_hi_far_past_c_next_framing_lost", t_c_hi_far_past_c_next_framing_lost);
+	h_case("c_hi_short_of_fold_dist_framing_kept", t_c_hi_short_of_fold_dist_framing_kept);
 	h_case("tracked_flow_sack_across_seq_zero_kept", t_tracked_sack_across_zero);
 	h_case("new_connection_same_tuple_after_splice_ipv4", t_new_conn_same_tuple_v4);
 	h_case("new_connection_same_tuple_isn_in_consumed_ipv6_wrap",
