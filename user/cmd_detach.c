@@ -250,6 +250,8 @@ int pf_cmd_detach(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (pf_opt_none("detach", argc, argv, optind))
+		return 2;
 	if (!iface) {
 		fprintf(stderr, "usage: preflightd detach --iface IFACE [--drain-timeout SEC]\n");
 		return 2;

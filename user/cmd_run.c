@@ -198,6 +198,15 @@ static int reload(struct pf_slow *sl, const char *file)
 		err = pf_policy_compile(&pol, old ^ 1, &comp, stderr);
 	if (!err)
 		err = pf_regex_set_build(&pol, &rs, stderr);
+	/* the response offload's programs are loaded and attached at the
+	 * start only (pf_ofl_prepare): without them its settings are
+	 * written to a map nothing reads, and the app, told it needs no
+	 * CORS code, gets no headers (a review finding, stop 51) */
+	if (!err && comp.ofl_any && !ofl.wanted) {
+		pr_warn("reload %s: rules with responses: true need the response offload, which this run did not start: restart preflightd to load this policy",
+			file);
+		err = -EOPNOTSUPP;
+	}
 	if (!err)
 		err = pf_ofl_slot_get(ofl.rules_fd, old ^ 1, kept);
 	if (!err) {
@@ -330,6 +339,18 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		if (pf_gc_drained(gc, &live) && !live) {
 			pr_info("drained: no spliced connection left");
 			break;
+		}
+		/* the service manager's stop timeout extended while the drain
+		 * goes on, once a second: a --drain-timeout over the unit's
+		 * TimeoutStopSec was killed mid-drain, nothing reset or
+		 * detached (a review finding, stop 51) */
+		if (pf_mono_ns() - last_watch >= 1000000000ull) {
+			char status[96];
+
+			last_watch = pf_mono_ns();
+			snprintf(status, sizeof(status), "draining: %llu spliced connections left",
+				 (unsigned long long)live);
+			pf_notify_progress(status);
 		}
 		if (pf_mono_ns() >= deadline) {
 			pf_gc_stop(gc);
@@ -558,6 +579,12 @@ int pf_cmd_run(int argc, char **argv)
 	err = pf_pin_maps(&pin, skel, pf_xdp_replacing(&xdp) ? xdp.prog_fd : -1);
 	if (err)
 		goto out_stop;
+	/* the dead instance answered on meanwhile (GC, metrics, pins): the
+	 * connections it spliced since the first scan, on a port this
+	 * policy dropped, translated from the replace on (a review finding,
+	 * stop 51: they went untranslated) */
+	if (pin.adopted)
+		pf_maps_xlate_flows(&sl.m, bpf_map__fd(skel->maps.pf_flows));
 	err = pf_tc_attach(&tc, ifindex, o.iface, pin.dir, o.tc_how,
 			   bpf_program__fd(skel->progs.pf_tc_ingress),
 			   bpf_program__fd(skel->progs.pf_tc_egress), pin.adopted);
@@ -580,6 +607,12 @@ int pf_cmd_run(int argc, char **argv)
 		if (err)
 			goto out_tc;
 	}
+	/* and those it spliced until its answering program was replaced
+	 * (in XDP mode the XDP replace, libxdp's lock included, comes
+	 * after the TC one): a segment of theirs between that splice and
+	 * this scan on such a port still went untranslated (docs/restart.md) */
+	if (pin.adopted)
+		pf_maps_xlate_flows(&sl.m, bpf_map__fd(skel->maps.pf_flows));
 	/* response offload: --cgroup, a policy with responses: true, --shadow
 	 * or a dead instance's to take over */
 	if (ofl.wanted) {

@@ -18,6 +18,7 @@
 #include "pin.h"
 #include "shadow.h"
 #include "log.h"
+#include "optnum.h"
 
 static const char *const stat_names[] = {
 #define PF_STAT_NAME(name, desc) #name,
@@ -211,6 +212,8 @@ int pf_cmd_stats(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (pf_opt_none("stats", argc, argv, optind))
+		return 2;
 	if (pf_pin_path(path, sizeof(path), iface, ""))
 		return 1;
 	pf_pin_warn_staged(path);

@@ -178,6 +178,8 @@ int pf_cmd_trace(int argc, char **argv)
 			return 2;
 		}
 	}
+	if (pf_opt_none("trace", argc, argv, optind))
+		return 2;
 	/* dir: the pin directory itself ("" names it, with a trailing '/') */
 	if (pf_pin_path(dir, sizeof(dir), iface, "") ||
 	    pf_pin_path(ctl, sizeof(ctl), iface, "trace_ctl") ||

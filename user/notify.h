@@ -21,9 +21,9 @@ void pf_notify_stopping(const char *status);
  * heartbeat stalls is restarted (and adopts its own state). */
 void pf_notify_heartbeat(void);
 
-/* STATUS=status while starting takes long (a hand-over drain), with
- * EXTEND_TIMEOUT_USEC so that the start is not timed out meanwhile;
- * feeds the watchdog too. */
+/* STATUS=status while starting or stopping takes long (a drain: at a
+ * hand-over, or on SIGTERM), with EXTEND_TIMEOUT_USEC so that the start
+ * or the stop is not timed out meanwhile; feeds the watchdog too. */
 void pf_notify_progress(const char *status);
 
 #endif /* PF_NOTIFY_H */

@@ -1,5 +1,6 @@
-/* optnum.c -- the one parser of the commands' numeric options: strtoul
- * alone takes "" as 0 and " 5", "+5" or "-1" (ULONG_MAX) as numbers. */
+/* optnum.c -- the one parser of the commands' numeric options (strtoul
+ * alone takes "" as 0 and " 5", "+5" or "-1" (ULONG_MAX) as numbers), and
+ * the check that a command got no operand. */
 #include <errno.h>
 #include <stdlib.h>
 #include "optnum.h"
@@ -26,5 +27,15 @@ int pf_opt_ulong(const char *opt, const char *arg, unsigned long min,
 bad:
 	pr_warn("invalid --%s '%s': expected a whole number from %lu to %lu",
 		opt, arg, min, max);
+	return -EINVAL;
+}
+
+/* See optnum.h. */
+int pf_opt_none(const char *cmd, int argc, char **argv, int optind)
+{
+	if (optind >= argc)
+		return 0;
+	pr_warn("%s: unexpected argument '%s' (the interface is --iface IFACE)", cmd,
+		argv[optind]);
 	return -EINVAL;
 }

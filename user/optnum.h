@@ -1,4 +1,4 @@
-/* User: the commands' numeric options (run, detach, trace) -- one parser for all. */
+/* User: the commands' numeric options (run, detach, trace) and their operands -- one parser for all. */
 #ifndef PF_OPTNUM_H
 #define PF_OPTNUM_H
 
@@ -8,5 +8,11 @@
  * from MIN to MAX" printed and *out untouched. */
 int pf_opt_ulong(const char *opt, const char *arg, unsigned long min,
 		 unsigned long max, unsigned long *out);
+
+/* After getopt: cmd takes no operand. 0 if argv[optind..argc) is empty,
+ * else -EINVAL with "CMD: unexpected argument 'ARG' (the interface is
+ * --iface IFACE)" printed -- `stats eth1` must not report another
+ * interface's counters. */
+int pf_opt_none(const char *cmd, int argc, char **argv, int optind);
 
 #endif /* PF_OPTNUM_H */

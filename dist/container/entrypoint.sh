@@ -13,6 +13,9 @@
 #   PF_MODE          enforce (default) | shadow (run --shadow)
 #   PF_HOOK          tc (default) | xdp
 #   PF_METRICS_PORT  serve /metrics and /healthz on NODE_IP:PORT (empty: off)
+#   PF_CGROUP        the node's cgroup v2 root as mounted in the pod: --cgroup
+#                    in shadow mode, or when the policy has responses: true
+#                    (the pod's own cgroup namespace holds no app socket)
 #   PF_HANDOVER_WAIT seconds to wait for the older pod (default 60)
 #   PREFLIGHTD       the binary (default preflightd)
 #
@@ -44,6 +47,10 @@ enforce) ;;
 shadow) args+=(--shadow) ;;
 *) log "PF_MODE '$PF_MODE': expected enforce or shadow"; exit 2 ;;
 esac
+if [[ -n ${PF_CGROUP:-} ]] &&
+	{ [[ ${PF_MODE:-enforce} == shadow ]] || grep -Eq '^[[:space:]]*responses:[[:space:]]*true' "$policy"; }; then
+	args+=(--cgroup "$PF_CGROUP")
+fi
 if [[ -n ${PF_METRICS_PORT:-} ]]; then
 	addr=${NODE_IP:-127.0.0.1}
 	[[ $addr == *:* ]] && addr="[$addr]"

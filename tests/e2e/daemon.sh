@@ -526,6 +526,28 @@ case_reload_too_big() {
 	pf_case_result
 }
 
+# A reload that adds responses: true to a run started without the
+# response offload: refused, saying why, the running policy kept (before:
+# "reloaded", its settings written to a map nothing read, no header
+# inserted); a later reload without it works.
+case_reload_needs_offload() {
+	local r0 f0 ofl=$PF_WORK/ofl.yaml
+	r0=$(pf_stat reloads)
+	f0=$(pf_stat reload_failures)
+	sed 's/^\(    methods: .*\)$/\1\n    responses: true/' "$PF_POLICY" >"$ofl"
+	pf_expect "the policy with responses: true is valid" "$PF_PREFLIGHTD" check --quiet "$ofl"
+	pf_expect "... and has it" grep -q 'responses: true' "$ofl"
+	mv "$ofl" "$POLICY"
+	pf_expect "the reload was refused" pf_wait_stat_ge reload_failures $((f0 + 1)) 30
+	pf_expect_match "... saying why" "$(grep -m1 'need the response offload' "$PF_PFD_LOG")" \
+		'restart preflightd to load this policy'
+	pf_expect_eq "the running policy still answers" \
+		"$(preflight_by https://app.example.com PUT)" "kernel:204:true"
+	cp "$PF_POLICY" "$POLICY"
+	pf_expect "a reload without it works" pf_wait_stat_ge reloads $((r0 + 1)) 30
+	pf_case_result
+}
+
 # scrape_syscalls N OUT -- N scrapes of /metrics with preflightd's system
 # calls traced (strace -f, every thread attached first); the bpf ones to OUT.
 scrape_syscalls() {
@@ -702,6 +724,8 @@ main() {
 	pf_case "[$MODE] reload under load (inotify, SIGHUP, a broken file)" case_reload_under_load
 	pf_case "[$MODE] a reload larger than the token map: refused, nothing of it granted" \
 		case_reload_too_big
+	pf_case "[$MODE] a reload that needs the response offload: refused, policy kept" \
+		case_reload_needs_offload
 	pf_case "[$MODE] kill -9 + restart: four spliced connections stay byte-exact" case_kill9_restart
 	stop_restarted
 	pf_bg_kill "$PF_PFD_PID" 1   # killed by the case: reap it

@@ -235,7 +235,7 @@ bad_number() {
 }
 
 case_numeric_options() {
-	local v
+	local v rc err
 	for v in '' ' 5' '+5' -1 5s; do
 		bad_number drain-timeout detach --iface "$PF_IF_HOST" --drain-timeout "$v"
 		bad_number count trace --iface "$PF_IF_HOST" --count "$v"
@@ -244,6 +244,14 @@ case_numeric_options() {
 		bad_number drain-timeout run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --drain-timeout "$v"
 		bad_number max-flows run --iface "$PF_IF_HOST" --policy "$PF_POLICY" --max-flows "$v"
 		bad_number sample trace --iface "$PF_IF_HOST" --sample "$v"
+	done
+	# an operand where the interface goes: refused, not the only
+	# instance's counters (before: exit 0, another interface's report)
+	for v in stats trace detach; do
+		rc=0
+		err=$(timeout --foreground -k 2 10 "$PF_PREFLIGHTD" "$v" eth9 2>&1 >/dev/null) || rc=$?
+		pf_expect_eq "$v eth9 -> exit 2" "$rc" 2
+		pf_expect_match "... saying why" "$err" "^preflightd: $v: unexpected argument 'eth9'"
 	done
 	pf_expect "the daemon still runs" _pf_alive "$PF_PFD_PID"
 	pf_expect_eq "... attached, heartbeat fresh" "$(healthz)" 200

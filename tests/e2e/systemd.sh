@@ -14,7 +14,9 @@
 #     reads (tools/notifysock) and $WATCHDOG_USEC/$WATCHDOG_PID: READY=1 after
 #     its "ready" line, RELOADING=1 (with MONOTONIC_USEC) then READY=1 around a
 #     SIGHUP and an inotify reload, WATCHDOG=1 pings while it serves, STOPPING=1
-#     on SIGTERM, and on SIGUSR2 (a restart) before it exits leaving its state;
+#     on SIGTERM, then STATUS with EXTEND_TIMEOUT_USEC once a second while a
+#     spliced connection holds the drain, and on SIGUSR2 (a restart) before it
+#     exits leaving its state;
 #   - the unit's sandbox as far as it can be rebuilt without systemd
 #     (lib.sh's pf_unit_sandbox: capabilities, read-only system, /dev,
 #     /proc; daemon.sh, upgrade.sh and ops.sh run preflightd there too):
@@ -124,6 +126,31 @@ case_notify() {
 	pf_case_result
 }
 
+# A SIGTERM drain with a spliced connection open: STATUS with
+# EXTEND_TIMEOUT_USEC once a second while it lasts, so that the unit's
+# TimeoutStopSec does not cut a longer --drain-timeout short (before: no
+# extension, SIGKILL mid-drain; a review finding, stop 51).
+case_notify_drain() {
+	local pid client
+	pf_case_cleanup
+	NOTIFY_SOCKET=$NOTIFY "$PF_PREFLIGHTD" run --iface "$PF_IF_HOST" --policy "$POLICY" \
+		--mode "$MODE" "${PF_TC_ARGS[@]}" >"$PF_WORK/drain-pfd.log" 2>&1 &
+	pid=$!
+	PF_BG_PIDS+=("$pid")
+	pf_expect "ready" pf_wait_for_line "$PF_WORK/drain-pfd.log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
+	ka --conns 1 --rounds 100000 --duration-s 5 --put-size 10000 --get-size 100000 \
+		--expect any --timeout-ms 10000 >"$PF_WORK/drain.out" 2>&1 &
+	client=$!
+	sleep 2
+	kill -TERM "$pid"
+	pf_expect "draining: the timeout extended, saying how many are left" \
+		wait_msgs '^STATUS=draining: 1 spliced connections left EXTEND_TIMEOUT_USEC=10000000$' 2
+	wait "$client" || true
+	pf_expect_match "the connection stayed byte-exact" "$(tail -1 "$PF_WORK/drain.out")" 'errors=0$'
+	pf_expect "it exits once it closed" pf_wait_gone "$pid" 10
+	pf_case_result
+}
+
 case_notify_restart() {
 	local pid
 	pf_case_cleanup
@@ -207,6 +234,8 @@ main() {
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	start_notifysock
 	pf_case "[$MODE] sd_notify: READY, RELOADING/READY, WATCHDOG, STOPPING" case_notify
+	pf_case "[$MODE] sd_notify: a drain extends the stop timeout while it lasts" \
+		case_notify_drain
 	pf_case "[$MODE] sd_notify: a restart (SIGUSR2) says STOPPING and leaves its state" \
 		case_notify_restart
 	pf_case "[$MODE] the unit's sandbox (capabilities, read-only system, /dev, /proc)" case_sandbox

@@ -171,6 +171,17 @@ unit_paths() {
 		fi
 	done
 	pf_expect_not "no other prefix in the unit" grep -E "/usr/local/|@[A-Z]+@" "$unit"
+	# the pin directory made (unsandboxed, '+') before the first
+	# sandboxed command: the sandbox cannot make a missing
+	# ReadWritePaths= writable (226/NAMESPACE after a boot, bpffs empty)
+	pf_expect_match "the first command makes the pin directory, unsandboxed" \
+		"$(grep -m1 -E '^Exec' "$unit")" '^ExecStartPre=\+/bin/mkdir -p /sys/fs/bpf/preflightd$'
+	# the interface by its name (%I), the device unit by the escaped
+	# instance (%i): preflightd@br\x2dlan serves br-lan
+	pf_expect_not "commands and paths name the interface by %I, not %i" \
+		grep -E '^(Exec|ConditionPath|EnvironmentFile|SyslogIdentifier).*%i' "$unit"
+	pf_expect "the device unit by the escaped instance (%i)" \
+		grep -q '^BindsTo=sys-subsystem-net-devices-%i.device$' "$unit"
 }
 
 # systemd_files UNITDIR -- where each systemd file of dist/ must be
@@ -239,7 +250,7 @@ case_install_prefix() {
 	unit=$root/opt/preflightd/lib/systemd/system/preflightd@.service
 	pf_expect "binary under the prefix" test -x "$root/opt/preflightd/sbin/preflightd"
 	unit_paths "$unit" "$root" /opt/preflightd/sbin
-	pf_expect "the unit reads /etc/preflightd/%i.yaml" grep -q -- '--policy /etc/preflightd/%i.yaml' "$unit"
+	pf_expect "the unit reads /etc/preflightd/%I.yaml" grep -q -- '--policy /etc/preflightd/%I.yaml' "$unit"
 	pf_case_result
 }
 
@@ -343,6 +354,14 @@ case_chart_render() {
 	pf_expect_not "... mounted as a directory (no subPath: kubelet would not update it)" grep -q subPath "$PF_WORK/def.facts"
 	pf_expect_eq "liveness: GET /healthz on the metrics port" \
 		"$(fact def "$c.livenessProbe.httpGet.path") $(fact def "$c.livenessProbe.httpGet.port")" '"/healthz" 9464'
+	pf_expect_eq "startup: GET /healthz on the metrics port" \
+		"$(fact def "$c.startupProbe.httpGet.path") $(fact def "$c.startupProbe.httpGet.port")" '"/healthz" 9464'
+	# a hand-over drain (up to drainTimeoutSeconds, 60) runs before
+	# /healthz is served: the liveness probe must not kill it
+	pf_expect "... its budget covers the hand-over drain and a minute (>= 120 s)" test \
+		$(( $(fact def "$c.startupProbe.periodSeconds") * $(fact def "$c.startupProbe.failureThreshold") )) -ge 120
+	pf_expect_eq "the node's cgroup v2 hierarchy (response offload, shadow mode)" \
+		"$(fact def "$p.volumes[3].hostPath.path") $(env_of def PF_CGROUP)" '"/sys/fs/cgroup" "/host/cgroup"'
 	pf_expect_eq "readiness: GET /healthz on the metrics port" \
 		"$(fact def "$c.readinessProbe.httpGet.path") $(fact def "$c.readinessProbe.httpGet.port")" '"/healthz" 9464'
 	pf_expect_not "no containerPort (a hostPort would block the surge pod)" grep -q '\.ports\[' "$PF_WORK/def.facts"
