@@ -229,6 +229,17 @@ static void close_server_first(int cfd, int afd)
 	close(cfd);
 }
 
+/* A flow map of n entries for d (d->fd set); returns its fd. */
+static int flows_for(struct pf_gc_del *d, unsigned n)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
+				sizeof(struct pf_flow), n, NULL);
+
+	assert_true(fd >= 0);
+	d->fd = fd;
+	return fd;
+}
+
 /* A finished entry, its last packet at last_ns, under k in map fd. */
 static void put_entry(int fd, const struct pf_flow_key *k, __u32 gen, __u32 splices,
 		      __u64 last_ns)
@@ -273,10 +284,7 @@ static void timewait_keeps_spliced(void **state)
 	int lfd, cfd, afd, fd, nl, i;
 
 	(void)state;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
-			    sizeof(struct pf_flow), 16, NULL);
-	assert_true(fd >= 0);
-	d.fd = fd;
+	fd = flows_for(&d, 16);
 	lfd = listener(&port);
 	cfd = client(port, &ktw);
 	afd = connect_accept(cfd, lfd, port);
@@ -328,10 +336,7 @@ static void freed_after_two_misses(void **state)
 	int lfd, cfd, afd, fd;
 
 	(void)state;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
-			    sizeof(struct pf_flow), 16, NULL);
-	assert_true(fd >= 0);
-	d.fd = fd;
+	fd = flows_for(&d, 16);
 	lfd = listener(&port);
 	cfd = client(port, &k);
 	put_entry(fd, &k, 21, 1, 1);
@@ -375,10 +380,7 @@ static void freed_after_three_misses_changed(void **state)
 	int lfd, cfd, afd, fd;
 
 	(void)state;
-	fd = bpf_map_create(BPF_MAP_TYPE_HASH, "t_flows", sizeof(struct pf_flow_key),
-			    sizeof(struct pf_flow), 16, NULL);
-	assert_true(fd >= 0);
-	d.fd = fd;
+	fd = flows_for(&d, 16);
 	lfd = listener(&port);
 	cfd = client(port, &k);
 	afd = connect_accept(cfd, lfd, port);
