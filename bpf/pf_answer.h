@@ -669,6 +669,16 @@ static __always_inline int pf_try_answer(void *ctx, bool xdp, struct pf_pkt *p,
 		st = PF_STAT_PASS_NOT_NEXT;
 		goto pass_track;
 	}
+	/* untracked, bytes after the request already wait in the socket
+	 * (pipelined, and reordered ahead of it: queued out of order, or in
+	 * the backlog while the app holds the socket): nothing here saw
+	 * them (no entry, no c_hi), and spliced, the request's wire seq
+	 * would map onto them -- their copy read twice, or misplaced (a
+	 * review finding, stop 51). A tracked flow's c_hi has them. */
+	if (!f && si->later) {
+		st = PF_STAT_PASS_RCV_LATER;
+		goto pass_track;
+	}
 	/* a request boundary, the request before it answered (the guard on
 	 * struct pf_flow); untracked, only the connection's first byte */
 	if (f ? !(a.state & PF_FS_FRAMED) : si->bytes_received != 0) {

@@ -14,7 +14,29 @@ struct tcp_options_received {
 	__u16 snd_wscale : 4, rcv_wscale : 4;
 } __attribute__((preserve_access_index));
 
+struct rb_node;
+
+struct rb_root {
+	struct rb_node *rb_node;
+} __attribute__((preserve_access_index));
+
+struct sock {
+	struct {
+		int len;         /* bytes of skbs queued while the socket is owned */
+	} sk_backlog;
+} __attribute__((preserve_access_index));
+
+struct inet_sock {
+	struct sock sk;
+} __attribute__((preserve_access_index));
+
+struct inet_connection_sock {
+	struct inet_sock icsk_inet;
+} __attribute__((preserve_access_index));
+
 struct tcp_sock {
+	struct inet_connection_sock inet_conn;
+	struct rb_root out_of_order_queue;
 	__u8  tcp_usec_ts : 1;   /* TSval in microseconds (6.7+) */
 	__u32 tsoffset;
 	__u64 tcp_mstamp;        /* µs, time of the most recent packet */

@@ -236,6 +236,7 @@ static __always_inline int pf_sock_from_request(struct bpf_sock *sk, const struc
 	si->ts_now = 0;
 	si->ts_ok = 0;            /* TSval: the request's TSecr */
 	si->closing = 0;
+	si->later = 0;            /* no data queued before the handshake ends */
 	return 0;
 }
 
@@ -285,6 +286,9 @@ static __always_inline int pf_sock(void *ctx, const struct pf_pkt *p,
 	/* the socket's timestamp clock as tcp_time_stamp_ts() computes it,
 	 * from the cached packet time: never ahead of the real clock */
 	si->ts_ok = 1;
+	/* later bytes the stack holds (pf_try_answer's first-request guard) */
+	si->later = tp->out_of_order_queue.rb_node ||
+		    tp->inet_conn.icsk_inet.sk.sk_backlog.len;
 	if (bpf_core_field_exists(tp->tcp_usec_ts) &&
 	    BPF_CORE_READ_BITFIELD(tp, tcp_usec_ts))
 		si->ts_now = (__u32)tp->tcp_mstamp + tp->tsoffset;

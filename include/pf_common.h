@@ -119,6 +119,7 @@ enum pf_tok_kind {
 	X(PASS_NO_SOCKET,      "no local established socket") \
 	X(PASS_SERVER_BUSY,    "server has unsent or unacked data") \
 	X(PASS_NOT_NEXT,       "request is not the next expected byte") \
+	X(PASS_RCV_LATER,      "a connection's first request with later client bytes waiting in the socket (out-of-order queue or backlog)") \
 	X(PASS_ORDER,          "the previous request has no answer yet (pipelining)") \
 	X(PASS_FRAMING,        "request framing on this connection unknown") \
 	X(SPLIT_HELD,          "request heads split over segments: their start held on the socket for the rest") \

@@ -401,7 +401,9 @@ struct pf_sockinfo {
 	__u8  closing;     /* past ESTABLISHED but can still send and receive
 			    * (FIN_WAIT1/2, CLOSE_WAIT, CLOSING, LAST_ACK):
 			    * only a retransmission is answered (again) */
-	__u8  pad[2];
+	__u8  later;       /* client bytes wait past rcv_nxt: its out-of-order
+			    * queue or its backlog is not empty */
+	__u8  pad;
 };
 
 /* pf_trace_ctl map value (single entry), set by `preflightd trace`. */

@@ -328,6 +328,20 @@ static void t_not_next(void)
 	run_untracked(&f);       /* not the connection's first byte */
 }
 
+/* A connection's first request with later client bytes already waiting
+ * in the socket (a pipelined request reordered ahead of it: queued out of
+ * order, or in the backlog): passed and tracked, not spliced -- spliced,
+ * its wire seq would map onto that copy (a review finding, stop 51;
+ * answered without the fix). */
+static void t_first_rcv_later(void)
+{
+	struct h_fix f;
+
+	pass_fix(&f, H_PREFLIGHT, PF_STAT_PASS_RCV_LATER);
+	f.sock.later = 1;
+	run_track(&f);
+}
+
 static void t_not_copied(void)
 {
 	struct h_fix f;
@@ -550,6 +564,7 @@ void test_pass(void)
 	h_case("pass_server_busy_unacked", t_busy_unacked);
 	h_case("pass_not_next_seq", t_not_next);
 	h_case("pass_not_next_unread", t_not_copied);
+	h_case("pass_first_request_later_bytes_queued", t_first_rcv_later);
 	h_case("pass_framing_first_request_not_seen", t_order);
 	h_case("pass_mss", t_mss);
 	h_case_m("pass_gso", t_gso, H_M_TC);        /* skb only */
