@@ -134,15 +134,28 @@ static __always_inline int pf_emit_body(void *ctx, bool xdp, const struct pf_pkt
 		*(__u32 *)&tp->opt[4] = v;
 		*(__u32 *)&tp->opt[8] = r;
 	}
-	/* pseudo header + TCP header + payload */
+	/* pseudo header + TCP header + payload -- except at TC for a
+	 * CHECKSUM_PARTIAL skb (a local or veth sender with tx offload),
+	 * which stays so: whatever completes it (the egress device, or
+	 * skb_checksum_help where the device cannot) sums from csum_start
+	 * (the TCP header, where it was: the same Ethernet and IP header
+	 * lengths) and adds the check field, which must then hold the
+	 * folded pseudo-header sum, as the stack's own segments do
+	 * (tcp_v4_send_check). A full checksum there came out wrong -- a
+	 * stall wherever the checksum is completed (a review finding, stop
+	 * 51) */
 	sum = pf_csum_pseudo(p->family, src, dst, thl + len);
-	sum = pf_csum_words(tp, thl == 32 ? 8 : 5, 8, (__u32)sum);
-	if (len) {
-		sum = pf_csum_buf(resp, len, sum);
-		if (sum < 0)
-			return -1;
+	if (!xdp && pf_skb_ip_summed(ctx) == PF_CHECKSUM_PARTIAL) {
+		tp->th.check = (__u16)pf_csum_fold(sum);
+	} else {
+		sum = pf_csum_words(tp, thl == 32 ? 8 : 5, 8, (__u32)sum);
+		if (len) {
+			sum = pf_csum_buf(resp, len, sum);
+			if (sum < 0)
+				return -1;
+		}
+		tp->th.check = (__u16)~pf_csum_fold(sum);
 	}
-	tp->th.check = (__u16)~pf_csum_fold(sum);
 	/* IP header */
 	if (p->family == 4) {
 		struct iphdr *ip = (struct iphdr *)(h + ETH_HLEN);
