@@ -266,11 +266,12 @@ static void watch_chain(struct pf_tc *tc, const struct run_opts *o, struct pf_co
  * until the GC (gc, its own thread) finds no spliced connection left or
  * the timeout expires -- or a second SIGINT/SIGTERM comes, which ends the
  * drain as the timeout does: what is still spliced is reset (counted in
- * drain_resets), never left to go on untranslated. Punted origins (sl) are decided as they arrive
- * from rb (NULL: nobody decides them, no heartbeat: the datapath passes
- * them to the app): each iteration waits at most 100 ms for ring buffer
- * events, then looks at signals without blocking; nothing in it waits
- * for a GC pass. Returns 0; or, on SIGUSR2 (a restart), 1 at once: the
+ * drain_resets), never left to go on untranslated. Punted origins (sl)
+ * are decided as they arrive from rb (NULL: nobody decides them, no
+ * heartbeat: the datapath passes them to the app): each iteration waits
+ * at most 100 ms for ring buffer events and decides at most
+ * PF_SLOW_TURN_MAX punts, then looks at signals without blocking; nothing
+ * in it waits for a GC pass. Returns 0; or, on SIGUSR2 (a restart), 1 at once: the
  * caller leaves everything attached and pinned for the next instance to
  * adopt. Once a second, tracing left on by a killed `preflightd trace` is
  * switched off (pin_dir, trace_ctl_fd: pf_trace_orphan_off). */
@@ -292,7 +293,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 	sigaddset(&set, SIGUSR2);
 	for (;;) {
 		if (rb) {
-			err = ring_buffer__poll(rb, 100);
+			err = pf_ringturn_poll(rb, &sl->turn, 100);
 			if (err < 0 && err != -EINTR)
 				pr_warn("slow path: poll: %s", strerror(-err));
 		} else {
@@ -638,7 +639,8 @@ int pf_cmd_run(int argc, char **argv)
 			bpf_program__fd(skel->progs.pf_replay_tc), ifindex,
 			!o.xdp || o.xdp_generic || skel->rodata->pf_xdp_no_meta);
 	pf_slow_adopt(&sl, &pol, &rs, 0);
-	rb = ring_buffer__new(bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl, NULL);
+	rb = pf_ringturn_new(&sl.turn, bpf_map__fd(skel->maps.pf_punt), pf_slow_on_punt, &sl,
+			     PF_SLOW_TURN_MAX);
 	if (!rb) {
 		/* nobody decides punted origins, and no heartbeat says so:
 		 * the datapath passes them to the app */

@@ -14,6 +14,12 @@
 #include "policy_regex.h"
 #include "maps.h"
 #include "replay.h"
+#include "ringturn.h"
+
+/* Punt records decided in one turn of the daemon's loop (ringturn.h):
+ * a turn then takes a few milliseconds at most, and the heartbeat, the
+ * signals and a reload come between turns whatever the punt rate. */
+#define PF_SLOW_TURN_MAX 256
 
 /* The slow path's view of the active policy: its rules' regexes, kept
  * alive (and rebuilt on reload) next to the slot they were installed in. */
@@ -25,6 +31,7 @@ struct pf_slow {
 	__u32 slot;                 /* its slot */
 	unsigned learned;           /* origins taught into slot */
 	struct pf_replay rp;        /* decided segments handed back (replay.h) */
+	struct pf_ringturn turn;    /* pf_punt consumed in bounded turns */
 };
 
 /* Make pol (installed in slot) the slow path's policy, with rs, its

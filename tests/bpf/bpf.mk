@@ -11,8 +11,8 @@ BPFT_SKEL  := $(BPFT_DIR)/preflightd_test.skel.h
 BPFT_SRCS  := $(wildcard tests/bpf/*.c)
 BPFT_POL   := $(POLICY_SRCS) user/acrh.c
 # the daemon's policy installer (and the log it writes to), and the slow
-# path's replay of punted segments
-BPFT_MAPS  := user/maps.c user/log.c user/replay.c
+# path's replay of punted segments and its ring's turns
+BPFT_MAPS  := user/maps.c user/log.c user/replay.c user/ringturn.c
 BPFT_OBJS  := $(BPFT_SRCS:tests/bpf/%.c=$(BPFT_DIR)/%.o) \
 	      $(BPFT_POL:user/%.c=$(BPFT_DIR)/user/%.o) \
 	      $(BPFT_MAPS:user/%.c=$(BPFT_DIR)/user/%.o)

@@ -15,6 +15,8 @@
 #include "harness_int.h"
 #include "acrh.h"
 #include "replay.h"
+#include "ringturn.h"
+#include "slowpath.h"   /* PF_SLOW_TURN_MAX */
 #include "match.h"   /* enum pf_reason */
 
 #define S0 1000000u
@@ -488,6 +490,58 @@ static void t_punt_src_limit(void)
 	}
 }
 
+/* ring_buffer callback of t_punt_turns: counts. */
+static unsigned n_turn;
+
+static int count_rec(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	n_turn++;
+	return 0;
+}
+
+/* The daemon consumes pf_punt in turns of at most PF_SLOW_TURN_MAX
+ * records (user/ringturn.h), its heartbeat and signals between them:
+ * with 40 records more than that waiting (from five client addresses,
+ * each under the per-address limit), one turn takes PF_SLOW_TURN_MAX,
+ * the next the other 40, a third none. Without the bound: every record in
+ * the first (a review finding, stop 51: a flood from many addresses held
+ * the daemon's loop until its heartbeat went stale). */
+static void t_punt_turns(void)
+{
+	const unsigned extra = 40, want = PF_SLOW_TURN_MAX + extra;
+	struct pf_ringturn t;
+	struct ring_buffer *rb;
+	struct h_fix f;
+	struct h_run r;
+	unsigned i;
+	int n;
+
+	setup(mono_ns());
+	for (i = 0; i < want; i++) {
+		punt_fix(&f, true);
+		f.in.saddr[3] ^= (__u8)(i / PF_PUNT_SRC_MAX);
+		if (!h_fix_run(&f, &r))
+			return;
+	}
+	rb = pf_ringturn_new(&t, bpf_map__fd(h_skel->maps.pf_punt), count_rec, NULL,
+			     PF_SLOW_TURN_MAX);
+	if (!H_CHECK(rb, "ring_buffer__new: %s", strerror(errno)))
+		return;
+	n_turn = 0;
+	n = pf_ringturn_poll(rb, &t, 0);
+	H_EQ(n, PF_SLOW_TURN_MAX, "records of the first turn");
+	H_EQ(n_turn, PF_SLOW_TURN_MAX, "... handed to the callback");
+	n = pf_ringturn_poll(rb, &t, 0);
+	H_EQ(n, extra, "records of the second turn (the rest)");
+	n = pf_ringturn_poll(rb, &t, 0);
+	H_EQ(n, 0, "records of a third turn");
+	H_EQ(n_turn, want, "records handed to the callback");
+	ring_buffer__free(rb);
+}
+
 /* ---- request-header lists over the kernel's limits ---- */
 
 static const char hdr_policy[] =
@@ -651,6 +705,7 @@ void test_slowpath(void)
 	h_case("slowpath: undecided after 1 s: passed", t_punt_waited);
 	h_case("slowpath: a wait nothing cleared for 2 s: punted, armed anew", t_punt_wait_stale);
 	h_case("slowpath: over 64 punts a second from one address: passed", t_punt_src_limit);
+	h_case("slowpath: the daemon decides punts in turns of at most 256", t_punt_turns);
 	h_case("slowpath: retransmission, its verdict gone: punted again", t_reanswer_punted);
 	h_case("slowpath: retransmission, its verdict gone, no socket: dropped, not punted",
 	       t_reanswer_no_socket_not_punted);
