@@ -243,7 +243,7 @@ __noinline int pf_punt_req(struct pf_scratch *s)
 			if (((v >> PF_PUNT_SLOT_BIT) & 1) == (pf_cfg.active_slot & 1))
 				return PF_STAT_PASS_DAEMON_FAILED;
 			first = 0;
-		} else if (now - v > PF_PUNT_STALE_NS) {
+		} else if (pf_punt_wait_stale(v, now)) {
 			/* a wait nothing clears (pf_punted): armed anew */
 			first = 0;
 		} else if (now - v > PF_PUNT_WAIT_NS) {

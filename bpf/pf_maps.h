@@ -359,6 +359,14 @@ struct {
 	__type(value, __u64);
 } pf_punted SEC(".maps");
 
+/* Whether pf_punted's value v (at now) is a wait no record will clear any
+ * more (older than PF_PUNT_STALE_NS, not a failed mark): the next punt
+ * arms it anew. pf_punt_req and pf_ofl_learn. */
+static __always_inline bool pf_punt_wait_stale(__u64 v, __u64 now)
+{
+	return !(v & PF_PUNT_FAILED) && now - v > PF_PUNT_STALE_NS;
+}
+
 /* Written by userspace through the mmapped .bss (see struct pf_config). */
 struct pf_config pf_cfg;
 

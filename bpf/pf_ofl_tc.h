@@ -130,7 +130,7 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	 * it: nothing to do -- unless the wait is one no record clears any
 	 * more (older than PF_PUNT_STALE_NS, see pf_punted) */
 	v = bpf_map_lookup_elem(&pf_punted, &h);
-	if (v && ((*v & PF_PUNT_FAILED) || now - *v <= PF_PUNT_STALE_NS))
+	if (v && !pf_punt_wait_stale(*v, now))
 		return;
 	/* see pf_punt_req */
 	if (!pf_ascii_buf((const struct pf_buf *)sc->buf, sc->r.origin.off, n)) {

@@ -281,7 +281,7 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 {
 	struct pf_config *cfg = sl->m.cfg;
 	struct timespec nowait = { 0, 0 };
-	__u64 deadline = 0, live, last_watch = 0;
+	__u64 deadline = 0, live, last_watch = 0, last_progress = 0;
 	sigset_t set;
 	int sig, err, restart = 0;
 	bool changed;
@@ -345,10 +345,10 @@ static int serve(struct pf_slow *sl, struct ring_buffer *rb, struct pf_gc *gc,
 		 * goes on, once a second: a --drain-timeout over the unit's
 		 * TimeoutStopSec was killed mid-drain, nothing reset or
 		 * detached (a review finding, stop 51) */
-		if (pf_mono_ns() - last_watch >= 1000000000ull) {
+		if (pf_mono_ns() - last_progress >= 1000000000ull) {
 			char status[96];
 
-			last_watch = pf_mono_ns();
+			last_progress = pf_mono_ns();
 			snprintf(status, sizeof(status), "draining: %llu spliced connections left",
 				 (unsigned long long)live);
 			pf_notify_progress(status);

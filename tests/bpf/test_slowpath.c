@@ -120,12 +120,32 @@ static void punt_fix(struct h_fix *f, bool alive)
 	punt_fix_f(f, alive, 4);
 }
 
+/* What the daemon does once it decided RX_ORIGIN (rule 1, slot 1): the
+ * verdict into pf_learned. false (the case failed) if the insert did. */
+static bool learn_rx_origin(void)
+{
+	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
+	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
+
+	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
+	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
+	return H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_learned), &k, &v,
+					    BPF_NOEXIST), "learn origin: %s", strerror(errno));
+}
+
+/* The verdict learn_rx_origin taught, gone (a reload, an LRU eviction). */
+static void forget_rx_origin(void)
+{
+	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
+
+	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
+	bpf_map_delete_elem(bpf_map__fd(h_skel->maps.pf_learned), &k);
+}
+
 /* Daemon alive: drop + one record; the daemon's token makes the
  * retransmission an ordinary answer. */
 static void t_punt_alive(void)
 {
-	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
-	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
 	static __u8 seg[PKT_MAX];
 	struct h_fix f;
 	struct h_run r;
@@ -149,12 +169,9 @@ static void t_punt_alive(void)
 	H_EQ(got.len, sizeof(RX_ORIGIN) - 1, "record origin length");
 	H_EQ(got.slot, 1, "record slot");
 	H_CHECK(!memcmp(got.data, RX_ORIGIN, sizeof(RX_ORIGIN) - 1), "record origin");
-	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
-	H_CHECK(got.hash == k.hash, "record hash");
-	/* what the daemon does: the verdict into pf_learned */
-	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
-	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_learned), &k, &v,
-					  BPF_NOEXIST), "learn origin: %s", strerror(errno)))
+	H_CHECK(got.hash == pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0),
+		"record hash");
+	if (!learn_rx_origin())
 		return;
 	h_answer_fix(&f, 4, RX_PREFLIGHT, S0, P0);
 	if (h_fix_run(&f, &r))
@@ -198,8 +215,6 @@ static void punt_replay(int family, bool live)
 	static const struct h_delta d[] = {
 		H_D(PKT_SEEN, 1), H_D(ANSWERED, 1), H_D(FLOW_CREATED, 1), H_DEND,
 	};
-	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
-	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
 	static __u8 seg[PKT_MAX];
 	struct h_fix f, want;
 	struct h_run r;
@@ -216,10 +231,7 @@ static void punt_replay(int family, bool live)
 		return;
 	H_EQ(got.frame_l4, ETH_HLEN + (family == 4 ? 20 : 40), "record frame's TCP header offset");
 	pkt_tcp_partial(got.frame, got.frame_len);   /* the checksum: the replay's job */
-	k.hash = got.hash;
-	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
-	if (!H_CHECK(!bpf_map_update_elem(bpf_map__fd(h_skel->maps.pf_learned), &k, &v,
-					  BPF_NOEXIST), "learn origin: %s", strerror(errno)))
+	if (!learn_rx_origin())
 		return;
 	replayed = h_cfg()->replayed;
 	h_set_sock(&want.sock);
@@ -425,24 +437,18 @@ static void reanswer_punt(bool sock)
 	static const struct h_delta d_none[] = {
 		H_D(PKT_SEEN, 1), H_D(RETX_DROPPED, 1), H_DEND,
 	};
-	struct pf_tok_key k = { .kind = PF_TOK_ORIGIN, .slot = 1 };
-	struct pf_tok_val v = { .rules = 1, .len = sizeof(RX_ORIGIN) - 1 };
 	struct pf_sockinfo none = { 0 };
-	int fd = bpf_map__fd(h_skel->maps.pf_learned);
 	struct h_fix f;
 	struct h_run r;
 	unsigned n;
 
 	setup(mono_ns());
-	k.hash = pf_hash_bytes((const __u8 *)RX_ORIGIN, sizeof(RX_ORIGIN) - 1, 0);
-	memcpy(v.s, RX_ORIGIN, sizeof(RX_ORIGIN) - 1);
-	if (!H_CHECK(!bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST), "learn origin: %s",
-		     strerror(errno)))
+	if (!learn_rx_origin())
 		return;
 	h_answer_fix(&f, 4, RX_PREFLIGHT, S0, P0);
 	if (!h_fix_run(&f, &r) || !H_CHECK(r.verdict == H_TX, "first request not answered"))
 		return;
-	bpf_map_delete_elem(fd, &k);
+	forget_rx_origin();
 	drain_punts();
 	h_set_sock(sock ? &f.sock : &none);
 	if (!h_run_to_tc(&f.in, &r, sock ? d_sock : d_none))
