@@ -16,15 +16,13 @@
 #include <microhttpd.h>
 #include <bpf/bpf.h>
 
+#include "admit.h"
 #include "cmds.h"
 #include "gc.h"
 #include "metrics.h"
 #include "shadow.h"
 
 #define CONTENT_TYPE   "text/plain; version=0.0.4; charset=utf-8"
-#define MAX_CONNS      64   /* concurrent connections in all */
-#define MAX_CONNS_IP   4    /* ... from one address: one client cannot take
-			     * the slots of the others (scrapers) */
 #define CONN_TIMEOUT_S 5    /* idle connections are closed after this */
 /* /healthz: the serving loop beats every 100 ms; a reload of a large
  * policy blocks it for about 1 s (the GC runs in a thread of its own) */
@@ -349,6 +347,36 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
+/* libmicrohttpd accept policy (cls: struct pf_metrics): a slot for
+ * addr (admit.h), before the connection is set up. */
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr, socklen_t len)
+{
+	struct pf_metrics *m = cls;
+
+	return pf_admit_ok(&m->admit, addr, len) ? MHD_YES : MHD_NO;
+}
+
+/* libmicrohttpd connection notice (cls: struct pf_metrics): a connection
+ * accept_policy let in takes its slot when it starts (*ctx: the slot)
+ * and gives it back when it closes. */
+static void conn_notify(void *cls, struct MHD_Connection *conn, void **ctx,
+			enum MHD_ConnectionNotificationCode toe)
+{
+	struct pf_metrics *m = cls;
+	const union MHD_ConnectionInfo *ci;
+
+	if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		pf_admit_put(&m->admit, *ctx);
+		*ctx = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	*ctx = ci && ci->client_addr ?
+	       pf_admit_take(&m->admit, ci->client_addr,
+			     ci->client_addr->sa_family == AF_INET6 ?
+			     sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) : NULL;
+}
+
 /* See metrics.h. */
 int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 		     struct pf_gc *gc, const volatile struct pf_config *cfg)
@@ -382,11 +410,13 @@ int pf_metrics_start(struct pf_metrics *m, const char *addr_port, int stats_fd,
 	 * MHD_OPTION_SOCK_ADDR is what it binds */
 	port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
 		     ((struct sockaddr_in *)&ss)->sin_port);
-	m->mhd = MHD_start_daemon(flags, port, NULL, NULL, handle, m,
+	/* the slots: at most so many per client network, some kept for
+	 * this host's own probes (admit.h) */
+	m->mhd = MHD_start_daemon(flags, port, accept_policy, m, handle, m,
 				  MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNS,
-				  MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)MAX_CONNS_IP,
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)PF_ADMIT_MAX,
+				  MHD_OPTION_NOTIFY_CONNECTION, conn_notify, m,
 				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONN_TIMEOUT_S,
 				  MHD_OPTION_END);
 	if (!m->mhd) {

@@ -28,6 +28,7 @@
 
 #include <stdbool.h>
 #include "../include/pf_structs.h"
+#include "admit.h"
 
 struct MHD_Daemon;
 struct pf_gc;
@@ -39,6 +40,7 @@ struct pf_metrics {
 	const volatile struct pf_config *cfg;  /* daemon counters, or NULL */
 	unsigned short port;                   /* port bound (useful with port 0) */
 	bool attached;                         /* programs attached (for /healthz) */
+	struct pf_admit admit;                 /* its connection slots (admit.h) */
 };
 
 /* Start serving GET /metrics on addr_port, "ADDR:PORT" (IPv4) or

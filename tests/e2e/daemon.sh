@@ -579,6 +579,38 @@ case_metrics() {
 	pf_case_result
 }
 
+# /metrics slots (user/admit.h): clients that keep their request heads
+# coming a byte a second (never idle) from 20 other addresses, 4 each,
+# hold all slots but the local reserve: 56 of 64 (before: all 64, 4 per
+# address, and the node's own probe of /healthz found none -- a review
+# finding, stop 51). The host's own address still gets /healthz; once
+# they close, 70 scrapes in a row from one of them are all answered (the
+# slots come back).
+case_metrics_slots() {
+	local base=${PF_V4_CLIENT%.*} i addrs=() out ok=0
+	pf_case_cleanup
+	for i in $(seq 100 119); do
+		addrs+=("$base.$i")
+		pf_ns ip addr add "$base.$i/32" dev "$PF_IF_CLIENT"
+	done
+	pf_ns python3 "$PF_ROOT/tests/e2e/tools/slowloris.py" "${METRICS%:*}" "${METRICS##*:}" \
+		4 6 "${addrs[@]}" >"$PF_WORK/slowloris.out" 2>&1 &
+	PF_BG_PIDS+=("$!")
+	pf_expect "the holders counted theirs" pf_wait_count "$PF_WORK/slowloris.out" '^open ' 1 5
+	pf_expect_eq "slots held by other hosts" "$(sed -n 's/^open //p' "$PF_WORK/slowloris.out")" 56
+	pf_expect_eq "the host's own /healthz meanwhile" \
+		"$(curl -s --max-time 3 -o /dev/null -w '%{http_code}' "http://$METRICS/healthz")" 200
+	wait "${PF_BG_PIDS[-1]}" || true
+	for i in $(seq 70); do
+		out=$(pf_ns curl -s --max-time 3 --interface "$base.100" -o /dev/null \
+			-w '%{http_code}' "http://$METRICS/healthz" || true)
+		[[ $out != 200 ]] || ok=$((ok + 1))
+	done
+	pf_expect_eq "then 70 scrapes in a row from one of them answered" "$ok" 70
+	for i in "${addrs[@]}"; do pf_ns ip addr del "$i/32" dev "$PF_IF_CLIENT"; done
+	pf_case_result
+}
+
 # The programs `run` loads: the mode's (the TC pair; in xdp mode also
 # pf_xdp_ingress, from a second object of the same ELF), the slow path's
 # two replay programs, and none of the response offload's (no rule has
@@ -717,6 +749,8 @@ main() {
 	pf_start_app --listen "$PF_V4_HOST:8080" --listen "[$PF_V6_HOST]:8080"
 	start_pfd --metrics "$METRICS"
 	pf_case "[$MODE] metrics scraped and parsed" case_metrics
+	pf_case "[$MODE] /metrics slots: other hosts' slow clients leave the local reserve" \
+		case_metrics_slots
 	pf_case "[$MODE] the mode's programs loaded, and only those, on one set of maps" \
 		case_programs_loaded
 	pf_case "[$MODE] --iface that is not an interface name: refused, nothing touched" \
