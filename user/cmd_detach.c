@@ -83,10 +83,11 @@ static int del_key(void *ctx, const struct pf_flow_key *k)
  * *missed: the previous call's first misses in, this one's out). Every
  * entry counts as spliced (its splice count cannot be read), and a
  * spliced connection's TIME_WAIT still answers a retransmitted FIN
- * (gc.c). Returns the number left (0: the table was empty after the
- * deletes), or -errno (nothing deleted, *missed emptied: the next call
- * starts again). */
-static int gc_keys(int fd, struct pf_keyset *missed)
+ * (gc.c) -- every entry of snap, the table's keys when the drain began
+ * (drainkeys.h), or, snap NULL (that read failed), every entry. Returns
+ * the number left (0: none after the deletes), or -errno (nothing
+ * deleted, *missed emptied: the next call starts again). */
+static int gc_keys(int fd, struct pf_keyset *missed, const struct pf_keyset *snap)
 {
 	struct pf_keyset live = {}, tab = {};
 	struct pf_flow_key key;
@@ -102,10 +103,13 @@ static int gc_keys(int fd, struct pf_keyset *missed)
 		goto out;
 	}
 	pf_keyset_sort(&live);
+	if (snap)
+		pf_keyset_keep(&tab, snap);
 	left = pf_drain_tick(&tab, &live, missed, del_key, &fd);
-	/* empty now? An entry created behind the read: not done yet; a
-	 * table that cannot be read is not taken for empty */
-	if (!left) {
+	/* empty now? An entry created behind the read: not done yet (none
+	 * of snap's: made after it); a table that cannot be read is not
+	 * taken for empty */
+	if (!left && !snap) {
 		if (!bpf_map_get_next_key(fd, NULL, &key))
 			left = 1;
 		else if (errno != ENOENT)
@@ -117,8 +121,9 @@ out:
 	return left;
 }
 
-/* Reset the connection of every entry (SOCK_DESTROY) and delete it. */
-static void reset_keys(int fd)
+/* Reset the connection of every entry of snap (NULL: of the table) still
+ * in the table (SOCK_DESTROY) and delete it. */
+static void reset_keys(int fd, const struct pf_keyset *snap)
 {
 	struct pf_flow_key key, next;
 	int nl, more, n = 0;
@@ -131,9 +136,11 @@ static void reset_keys(int fd)
 	more = !bpf_map_get_next_key(fd, NULL, &key);
 	while (more) {
 		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (!pf_diag_destroy(nl, &key))
-			n++;
-		bpf_map_delete_elem(fd, &key);
+		if (!snap || pf_keyset_has(snap, &key)) {
+			if (!pf_diag_destroy(nl, &key))
+				n++;
+			bpf_map_delete_elem(fd, &key);
+		}
 		key = next;
 	}
 	close(nl);
@@ -149,6 +156,8 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 	char path[512], what[96], status[128];
 	struct pf_gc_del del = {};
 	struct pf_keyset missed = {};  /* gc_keys' first misses, tick to tick */
+	struct pf_keyset snap = {};    /* the table's keys as the drain began */
+	bool snapped = false;
 	unsigned freed;
 	__u64 end;
 	int fd, live;
@@ -159,8 +168,21 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 		return;
 	del.fd = fd;  /* one load of the GC's delete for every tick */
 	end = pf_mono_ns() + (__u64)timeout_s * 1000000000ull;
+	if (!ours) {
+		/* one tick after draining was set: an answer that was
+		 * running then has made its entry (drainkeys.h); a table
+		 * that cannot be read: every entry, as before */
+		nanosleep(&tick, NULL);
+		snapped = !table_keys(fd, &snap);
+		if (snapped)
+			pr_info("draining: %zu entries to wait for (a connection made from now "
+				"on is only followed)", snap.n);
+		else
+			pf_keyset_free(&snap);
+	}
 	for (;;) {
-		live = ours ? pf_gc_flows(&del, pf_mono_ns(), 0, &freed) : gc_keys(fd, &missed);
+		live = ours ? pf_gc_flows(&del, pf_mono_ns(), 0, &freed) :
+		       gc_keys(fd, &missed, snapped ? &snap : NULL);
 		if (live == 0)
 			break;
 		/* an error (live < 0) is waited out too: what cannot be
@@ -177,13 +199,14 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 			if (ours)
 				pf_gc_reset_all(fd);
 			else
-				reset_keys(fd);
+				reset_keys(fd, snapped ? &snap : NULL);
 			break;
 		}
 		nanosleep(&tick, NULL);
 	}
 	pf_gc_del_close(&del);
 	pf_keyset_free(&missed);
+	pf_keyset_free(&snap);
 	close(fd);
 }
 

@@ -51,6 +51,17 @@ bool pf_keyset_has(const struct pf_keyset *s, const struct pf_flow_key *k)
 }
 
 /* See drainkeys.h. */
+void pf_keyset_keep(struct pf_keyset *s, const struct pf_keyset *only)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < s->n; i++)
+		if (pf_keyset_has(only, &s->k[i]))
+			s->k[n++] = s->k[i];
+	s->n = n;
+}
+
+/* See drainkeys.h. */
 void pf_keyset_free(struct pf_keyset *s)
 {
 	free(s->k);

@@ -7,7 +7,11 @@
  * spliced by an answer already running when draining was set, can appear
  * between the dump and the table read), so,
  * as in the daemon's GC, a key goes only when two consecutive dumps
- * missed it: each tick's first misses are kept for the next tick.
+ * missed it: each tick's first misses are kept for the next tick. Only
+ * the keys in the table shortly after draining was set are drained (a
+ * snapshot): an entry made later is a connection the dead instance only
+ * followed -- it answers nothing once draining -- and neither holds the
+ * drain nor is reset at its timeout.
  */
 #ifndef PF_DRAINKEYS_H
 #define PF_DRAINKEYS_H
@@ -32,6 +36,9 @@ void pf_keyset_sort(struct pf_keyset *s);
 
 /* Does sorted s hold k? */
 bool pf_keyset_has(const struct pf_keyset *s, const struct pf_flow_key *k);
+
+/* Keep only the keys of sorted s that sorted only holds too. */
+void pf_keyset_keep(struct pf_keyset *s, const struct pf_keyset *only);
 
 /* Free s's keys and zero it. */
 void pf_keyset_free(struct pf_keyset *s);

@@ -646,7 +646,7 @@ case_restart_drops_port() {
 # handover FROM_BIN HOW(kill9|usr2) OUT -- FROM runs the connections, then
 # this build (or NEW) starts: it must hand over, not adopt
 handover() {
-	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid xdp
+	local from=$1 how=$2 out=$3 new=${4:-$CUR} log=$PF_WORK/handover-$RANDOM.log pid xdp hold
 	start "$from"
 	# open until the checks that need them are done: the new instance
 	# starts after the old one's exit and then loads, both seconds on a
@@ -669,12 +669,27 @@ handover() {
 		'another flow table layout \([0-9]+-byte entries.*this one: [0-9]+ bytes\): not adopting it' 10 "$pid"
 	pf_expect "... and drains the old programs" pf_wait_for_line "$log" \
 		'draining the connections spliced by a dead instance' 10 "$pid"
+	# a connection made while it drains, which the old programs only
+	# follow (they answer nothing new): neither held for nor reset
+	pf_expect "... of the entries it had then" pf_wait_for_line "$log" \
+		'draining: [0-9]+ entries to wait for' 10 "$pid"
+	rm -f "$PF_WORK/holdconn.stop"
+	pf_ns python3 "$PF_ROOT/tests/e2e/tools/holdconn.py" "$PF_V4_HOST" 8080 \
+		"$PF_WORK/holdconn.stop" 60 >"$PF_WORK/holdconn.out" 2>&1 &
+	hold=$!
+	PF_BG_PIDS+=("$hold")
+	pf_expect "a new connection meanwhile (a GET)" \
+		pf_wait_count "$PF_WORK/holdconn.out" '^first 200$' 1 5
 	sleep 1
 	pf_expect_not "not ready while the old connections are open" grep -q '^preflightd: ready on ' "$log"
 	pf_expect_match "the old programs still translate them" "$(pf_tc_chain in)" 'pf_tc_ingress'
 	touch "$PF_WORK/handover.stop"
 	byte_exact "4 spliced connections byte-exact across the switch" "$out"
-	pf_expect "ready once they have closed" pf_wait_for_line "$log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
+	pf_expect "ready once they have closed (the new one still open)" \
+		pf_wait_for_line "$log" '^preflightd: ready on ' "$PF_READY_SECS" "$pid"
+	touch "$PF_WORK/holdconn.stop"
+	wait "$hold" || true
+	pf_expect_eq "the new connection went on" "$(tail -1 "$PF_WORK/holdconn.out")" "second 200"
 	pf_expect_match "... having removed the old programs and pins" "$(cat "$log")" \
 		'handed over: the previous version.s programs and pins are gone; starting clean'
 	pf_expect_eq "one ingress program: the new one" "$(pf_tc_chain in | grep -c pf_tc_ingress)" 1

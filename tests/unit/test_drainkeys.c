@@ -243,6 +243,32 @@ static void keyset_sorted_unique(void **state)
 	assert_false(has(&s, 1));
 }
 
+/* The drain's snapshot (drainkeys.h): keys made after it are left out of
+ * the tick's table -- a connection the dead instance only followed since
+ * neither holds the drain nor is deleted; the snapshot's keys drain as
+ * before, and once they are gone the tick says none is left. */
+static void snapshot_only(void **state)
+{
+	static const unsigned sn[] = { 1, 2 }, t[] = { 1, 2, 7, 8 }, l[] = { 7, 8 };
+	struct pf_keyset snap = {}, tab = {}, live = {}, prev = {}, del = {};
+
+	(void)state;
+	set_of(&snap, sn, 2);
+	set_of(&tab, t, 4);
+	set_of(&live, l, 2);  /* 1 and 2 closed; 7 and 8, made later, open */
+	pf_keyset_keep(&tab, &snap);
+	assert_int_equal(tab.n, 2);
+	assert_true(has(&tab, 1) && has(&tab, 2) && !has(&tab, 7));
+	assert_int_equal(tick(&tab, &live, &prev, &del), 2);   /* first misses */
+	assert_int_equal(tick(&tab, &live, &prev, &del), 0);   /* both deleted */
+	assert_true(has(&del, 1) && has(&del, 2) && !has(&del, 7) && !has(&del, 8));
+	pf_keyset_free(&snap);
+	pf_keyset_free(&tab);
+	pf_keyset_free(&live);
+	pf_keyset_free(&prev);
+	pf_keyset_free(&del);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +278,7 @@ int main(void)
 		cmocka_unit_test(gone_between_starts_again),
 		cmocka_unit_test(failed_delete_retried),
 		cmocka_unit_test(keyset_sorted_unique),
+		cmocka_unit_test(snapshot_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
