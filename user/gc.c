@@ -27,7 +27,7 @@ _Static_assert(GC_BATCH <= PF_GC_CHUNK, "a batch must fit the program's array");
 #define GC_MISS_MAX     3                        /* passes in a row that miss a
 						  * socket free its entry, changed
 						  * or not (see gc.h) */
-_Static_assert(GC_MISS_MAX >= 2 && GC_MISS_MAX <= 4, "a run below GC_MISS_MAX fits two bits");
+_Static_assert(GC_MISS_MAX >= 2, "one miss is no proof (see gc.h)");
 
 /* The sockets of one dump, as flow keys with what was found (SOCK_*):
  * open addressing, linear probing, at most half full. */
@@ -140,58 +140,35 @@ static bool sock_holds(const struct sockset *s, const struct pf_flow_key *k,
 	       ((f & SOCK_TW) && v->splices && now_ns - v->last_ns < GC_TW_HOLD_NS);
 }
 
-static int u64_cmp(const void *a, const void *b)
-{
-	__u64 x = *(const __u64 *)a, y = *(const __u64 *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* Was c (key, gen, last_ns: its hash) missed by d's previous pass as
- * well? A hash, 8 bytes a miss instead of 56: two of a pass's misses
- * that collide free one entry at its first miss, as before the rule. */
-static bool missed_before(const struct pf_gc_del *d, const struct pf_gc_cand *c)
-{
-	__u64 h = words_hash(c, sizeof(*c));
-
-	return d->n_missed && bsearch(&h, d->missed, d->n_missed, sizeof(h), u64_cmp);
-}
-
-/* The hash of c's key and gen, without last_ns, its low two bits clear
- * (they hold a count in d->streak). */
-static __u64 streak_hash(const struct pf_gc_cand *c)
+/* The hash of c's key and gen (struct pf_gc_miss's kg). */
+static __u64 kg_hash(const struct pf_gc_cand *c)
 {
 	struct pf_gc_cand kg = *c;
 
 	kg.last_ns = 0;
-	return words_hash(&kg, sizeof(kg)) & ~3ull;
+	return words_hash(&kg, sizeof(kg));
 }
 
-/* Order of d->streak: by hash, the count aside. */
-static int streak_cmp(const void *a, const void *b)
+/* Order of d->missed: by kg. */
+static int miss_cmp(const void *a, const void *b)
 {
-	__u64 x = *(const __u64 *)a >> 2, y = *(const __u64 *)b >> 2;
+	__u64 x = ((const struct pf_gc_miss *)a)->kg, y = ((const struct pf_gc_miss *)b)->kg;
 
 	return x < y ? -1 : x > y;
 }
 
-/* How many consecutive passes of d before this one missed the socket of
- * c's key and gen, whatever last_ns was (0 to GC_MISS_MAX - 1). */
-static unsigned misses_before(const struct pf_gc_del *d, const struct pf_gc_cand *c)
+/* d's previous pass's miss of c's key and gen (kg: its hash), or NULL. */
+static const struct pf_gc_miss *miss_of(const struct pf_gc_del *d, __u64 kg)
 {
-	__u64 h = streak_hash(c);
-	const __u64 *p;
+	struct pf_gc_miss m = { .kg = kg };
 
-	if (!d->n_streak)
-		return 0;
-	p = bsearch(&h, d->streak, d->n_streak, sizeof(h), streak_cmp);
-	return p ? (unsigned)(*p & 3) : 0;
+	return d->n_missed ? bsearch(&m, d->missed, d->n_missed, sizeof(m), miss_cmp) : NULL;
 }
 
-/* Append v to the list (*l, *n, *cap). */
-static int list_add(__u64 **l, size_t *n, size_t *cap, __u64 v)
+/* Append m to the list (*l, *n, *cap). */
+static int list_add(struct pf_gc_miss **l, size_t *n, size_t *cap, struct pf_gc_miss m)
 {
-	__u64 *p;
+	struct pf_gc_miss *p;
 
 	if (*n == *cap) {
 		p = realloc(*l, (*cap ? 2 * *cap : 1024) * sizeof(*p));
@@ -200,7 +177,7 @@ static int list_add(__u64 **l, size_t *n, size_t *cap, __u64 v)
 		*l = p;
 		*cap = *cap ? 2 * *cap : 1024;
 	}
-	(*l)[(*n)++] = v;
+	(*l)[(*n)++] = m;
 	return 0;
 }
 
@@ -218,9 +195,6 @@ void pf_gc_del_close(struct pf_gc_del *d)
 	free(d->missed);
 	d->missed = NULL;
 	d->n_missed = 0;
-	free(d->streak);
-	d->streak = NULL;
-	d->n_streak = 0;
 }
 
 /* See gc.h. */
@@ -318,11 +292,13 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 	struct pf_gc_cand *dead = malloc(GC_BATCH * sizeof(*dead));
 	struct pf_flow *vals = malloc(GC_BATCH * sizeof(*vals));
 	struct sockset set = {};
+	const struct pf_gc_miss *was;
+	struct pf_gc_miss *missed = NULL;
+	size_t n_missed = 0, cap_missed = 0;
 	struct pf_gc_cand c;
-	__u64 *missed = NULL, *streak = NULL;
-	size_t n_missed = 0, cap_missed = 0, n_streak = 0, cap_streak = 0;
 	struct pf_mapbatch b;
 	__u32 n, i, ndead, run;
+	__u64 kg;
 	__u64 gone;
 	int err;
 
@@ -361,15 +337,14 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 			 * the GC_MISS_MAX - 1 passes before this one missed
 			 * it, changed or not (packets to a connection that
 			 * has ended, kept coming, refresh last_ns) */
-			run = keep ? 0 : misses_before(del, &c) + 1;
-			if (!keep && !missed_before(del, &c) && run < GC_MISS_MAX) {
+			kg = keep ? 0 : kg_hash(&c);
+			was = keep ? NULL : miss_of(del, kg);
+			run = was ? (__u32)was->run + 1 : 1;
+			if (!keep && !(was && was->last_ns == c.last_ns) && run < GC_MISS_MAX) {
 				keep = true;
 				res->missed++;
 				err = list_add(&missed, &n_missed, &cap_missed,
-					       words_hash(&c, sizeof(c)));
-				if (!err)
-					err = list_add(&streak, &n_streak, &cap_streak,
-						       streak_hash(&c) | run);
+					       (struct pf_gc_miss){ kg, c.last_ns, run });
 				if (err)
 					goto out;
 			}
@@ -388,15 +363,10 @@ out:
 	/* the next pass confirms this one's misses (an error or a stop:
 	 * those found so far; the others start again) */
 	if (missed)
-		qsort(missed, n_missed, sizeof(*missed), u64_cmp);
-	if (streak)
-		qsort(streak, n_streak, sizeof(*streak), streak_cmp);
+		qsort(missed, n_missed, sizeof(*missed), miss_cmp);
 	free(del->missed);
 	del->missed = missed;
 	del->n_missed = n_missed;
-	free(del->streak);
-	del->streak = streak;
-	del->n_streak = n_streak;
 	free(set.k);
 	free(set.used);
 	free(keys);

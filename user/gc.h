@@ -57,13 +57,19 @@ struct pf_gc_del {
 	struct pf_gc_bpf *skel;   /* the loaded program, or NULL */
 	int fd;                   /* the flow map */
 	bool user;                /* deleting from userspace for good */
-	__u64 *missed;            /* the last pass's misses: hashes of
-				   * (key, gen, last_ns), sorted */
+	struct pf_gc_miss *missed; /* the last pass's misses, sorted by kg */
 	size_t n_missed;
-	__u64 *streak;            /* the same by (key, gen): hash, its low
-				   * two bits the passes in a row that
-				   * missed it (1 or 2), sorted by hash */
-	size_t n_streak;
+};
+
+/* One entry a pass kept though its socket was missed: kg, a hash of its
+ * key and gen (not the key and gen themselves: two misses whose hashes
+ * collide share one record, and one of them may go a pass early); last_ns
+ * as it was read (unchanged at the next miss: gone); run, the passes in a
+ * row that missed it (1 to GC_MISS_MAX - 1). */
+struct pf_gc_miss {
+	__u64 kg;
+	__u64 last_ns;
+	__u64 run;
 };
 
 /* Load d's program now (kernel 6.10 or later: syscall programs with
