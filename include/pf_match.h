@@ -45,14 +45,6 @@
 #include "pf_match_tok.h"
 #include "pf_match_acr.h"
 
-/* Lower-case letters, digits, '-', '.', ':' -- the only bytes a wildcard
- * origin's host[:port] may contain. */
-PF_INLINE int pf_is_hostch(__u8 c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-	       c == '-' || c == '.' || c == ':';
-}
-
 /* Rules whose hosts list the Host header (port stripped, any case). */
 PF_GLOBAL __u64 pf_host_rules_buf(const struct pf_buf *rb, __u32 host_off, __u32 host_len,
 				  __u32 slot, struct pf_match *m)
@@ -100,6 +92,13 @@ PF_INLINE __u64 pf_host_rules(const __u8 *buf, struct pf_slice host, __u32 slot,
 PF_INLINE __u64 pf_hostch64(__u64 x)
 {
 	return pf_inb(x, 'a', 'z') | pf_inb(x, '0', ':') | pf_inb(x, '-', '.') | pf_eqb(x, '_');
+}
+
+/* pf_hostch64 of one byte: explain's view of a wildcard match
+ * (user/explain_why.c), the datapath's by construction. */
+PF_INLINE int pf_is_hostch(__u8 c)
+{
+	return (pf_hostch64(c) & 0x80) != 0;
 }
 
 /* bpf_loop callback: look up wildcard candidate k (a slot of the ring). */

@@ -108,33 +108,127 @@ static const char *const pf_probe_origins[] = {
 	"https://preflightd-probe.invalid:8443",
 };
 
-/* The literal host name a pattern ends with, escapes undone: for
- * 'https://.*example\.com' "example.com" (the run of host characters --
- * letters, digits, '-', ':', escaped '.' -- after the last quantifier,
- * class or group, an end anchor ignored), into out (n bytes; "" if there
- * is none, it does not start with a label character or has no dot). */
-static void literal_tail(const char *pat, char *out, size_t n)
+/* The run of host characters -- letters, digits, '-', ':', escaped '.'
+ * or '-' -- that s (len bytes) ends with, escapes undone, into out (n
+ * bytes, always terminated); *whole: the run is all of s. Returns its
+ * length (0 when it does not fit). */
+static size_t literal_run(const char *s, size_t len, char *out, size_t n, bool *whole)
 {
-	size_t len = strlen(pat), i, m = 0;
+	size_t i, m = 0, from = 0;
 
 	for (i = 0; i < len; i++) {
-		int esc = pat[i] == '\\' && i + 1 < len;
-		char c = pat[i + esc];
+		int esc = s[i] == '\\' && i + 1 < len;
+		char c = s[i + esc];
 
-		if (!esc && c == '$' && i + 1 == len)
-			break;
-		i += esc;
 		if (esc ? c == '.' || c == '-' : isalnum((unsigned char)c) || c == '-' || c == ':') {
 			if (m + 1 < n)
 				out[m] = c;
 			m++;
 		} else {
 			m = 0;
+			from = i + esc + 1;
 		}
+		i += esc;
 	}
-	if (m == 0 || m >= n || !isalnum((unsigned char)out[0]) || !memchr(out, '.', m))
+	*whole = from == 0;
+	if (m >= n)
 		m = 0;
 	out[m] = 0;
+	return m;
+}
+
+/* Keep tail (a host name's end) only if it starts with a label character
+ * and has a dot, else empty it. Returns whether it was kept. */
+static bool domain_like(char *tail)
+{
+	if (!isalnum((unsigned char)tail[0]) || !strchr(tail, '.'))
+		tail[0] = 0;
+	return tail[0] != 0;
+}
+
+#define PF_TAILS_MAX 8
+
+/* The literal host names a pattern can end with, escapes undone, into
+ * tails (at most PF_TAILS_MAX, each PF_SHOW_MAX bytes; an end anchor
+ * ignored): for 'https://.*example\.com' "example.com", the run of host
+ * characters after the last quantifier, class or group. A pattern that
+ * ends in a group -- 'https://.*example\.(com|org)',
+ * 'https://.*example\.com(:[0-9]+)?' -- yields that run before the group
+ * joined to each of the group's top-level branches that is literal
+ * itself ("example.com", "example.org"), and, the group optional ('?' or
+ * '*' after it), the run alone. Only names that start with a label
+ * character and have a dot. Returns how many. */
+static size_t literal_tails(const char *pat, char (*tails)[PF_SHOW_MAX])
+{
+	size_t len = strlen(pat), i, open = len, depth = 0, k = 0, b, pl, bl;
+	size_t stack[64];
+	char prefix[PF_SHOW_MAX], branch[PF_SHOW_MAX];
+	bool whole, opt = false, cls = false;
+
+	if (len && pat[len - 1] == '$' && (len < 2 || pat[len - 2] != '\\'))
+		len--;
+	if (len && (pat[len - 1] == '?' || pat[len - 1] == '*') &&
+	    (len < 2 || pat[len - 2] != '\\')) {
+		opt = true;
+		len--;
+	}
+	if (!len || pat[len - 1] != ')' || (len >= 2 && pat[len - 2] == '\\')) {
+		literal_run(pat, len + opt, tails[0], PF_SHOW_MAX, &whole);
+		return domain_like(tails[0]);
+	}
+	/* the '(' of the last group: a walk with escapes and classes */
+	for (i = 0; i < len; i++) {
+		if (pat[i] == '\\') {
+			i++;
+		} else if (cls) {
+			cls = pat[i] != ']';
+		} else if (pat[i] == '[') {
+			cls = true;
+		} else if (pat[i] == '(') {
+			if (depth < sizeof(stack) / sizeof(stack[0]))
+				stack[depth] = i;
+			depth++;
+		} else if (pat[i] == ')' && depth) {
+			depth--;
+			if (i == len - 1 && depth < sizeof(stack) / sizeof(stack[0]))
+				open = stack[depth];
+		}
+	}
+	if (open >= len)
+		return 0;
+	pl = literal_run(pat, open, prefix, sizeof(prefix), &whole);
+	if (opt && pl) {
+		memcpy(tails[k], prefix, pl + 1);
+		k += domain_like(tails[k]);
+	}
+	/* the group's top-level branches ("?:" aside) */
+	i = open + 1;
+	if (i + 1 < len && pat[i] == '?' && pat[i + 1] == ':')
+		i += 2;
+	for (b = i, depth = 0, cls = false; i <= len - 1 && k < PF_TAILS_MAX; i++) {
+		if (i < len - 1 && pat[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (i < len - 1 && cls) {
+			cls = pat[i] != ']';
+		} else if (i < len - 1 && pat[i] == '[') {
+			cls = true;
+		} else if (i < len - 1 && pat[i] == '(') {
+			depth++;
+		} else if (i < len - 1 && pat[i] == ')') {
+			depth--;
+		} else if (i == len - 1 || (pat[i] == '|' && !depth)) {
+			bl = literal_run(pat + b, i - b, branch, sizeof(branch), &whole);
+			if (bl && whole && pl + bl < PF_SHOW_MAX) {
+				memcpy(tails[k], prefix, pl);
+				memcpy(tails[k] + pl, branch, bl + 1);
+				k += domain_like(tails[k]);
+			}
+			b = i + 1;
+		}
+	}
+	return k;
 }
 
 /* Does the compiled regex code, whose pattern ends with the host name
@@ -148,7 +242,7 @@ static int matches_glued(void *code, const char *tail, char *hit, size_t n)
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
-		snprintf(hit, n, "%spreflightd-probe%s", schemes[i], tail);
+		snprintf(hit, n, "%spreflightd-probe%.*s", schemes[i], PF_SHOW_MAX - 1, tail);
 		if (pf_regex_matches(code, hit, strlen(hit)))
 			return 1;
 	}
@@ -165,27 +259,39 @@ static int matches_glued(void *code, const char *tail, char *hit, size_t n)
 static void check_regex_reach(const struct pf_policy_rule *r, const struct pf_str *e,
 			      void *code, struct pf_diag *d)
 {
-	char shown[PF_SHOW_MAX], tail[PF_SHOW_MAX], hit[PF_SHOW_MAX + 32];
+	static char tails[PF_TAILS_MAX][PF_SHOW_MAX];
+	char shown[PF_SHOW_MAX], hit[PF_SHOW_MAX + 32];
 	struct pf_mark at = e->at;
-	size_t i, n = strlen(e->s);
+	size_t i, n = strlen(e->s), nt;
 	int esc = 0, cls = 0;
+	/* what any site's origin would get: credentialed responses, or a
+	 * way into this private network */
+	const char *grant = r->credentials ? "credentials: true" :
+			    r->private_network ? "private_network: true" : NULL;
+	const char *harm = r->credentials ? "which would read credentialed responses" :
+			   "which would let any public site reach this private server";
 
 	if (pf_regex_matches(code, "null", 4))
 		pf_diag(d, e->at, "regex '%s' matches the null origin, which any sandboxed page can send; refusing",
 			pf_show(e->s, shown, sizeof(shown)));
-	for (i = 0; r->credentials && i < sizeof(pf_probe_origins) / sizeof(pf_probe_origins[0]); i++)
+	for (i = 0; grant && i < sizeof(pf_probe_origins) / sizeof(pf_probe_origins[0]); i++)
 		if (pf_regex_matches(code, pf_probe_origins[i], strlen(pf_probe_origins[i]))) {
-			pf_diag(d, e->at, "regex '%s' with credentials: true matches any site's origin (%s), which would read credentialed responses; list the origins or narrow the pattern",
-				pf_show(e->s, shown, sizeof(shown)), pf_probe_origins[i]);
+			pf_diag(d, e->at, "regex '%s' with %s matches any site's origin (%s), %s; list the origins or narrow the pattern",
+				pf_show(e->s, shown, sizeof(shown)), grant, pf_probe_origins[i], harm);
 			break;
 		}
-	/* a suffix match: refused with credentials, like any site's origin */
-	literal_tail(e->s, tail, sizeof(tail));
-	if (tail[0] && matches_glued(code, tail, hit, sizeof(hit))) {
-		(r->credentials ? pf_diag : pf_diag_warn)(d, e->at,
-			"regex '%s' also matches %s: a host name that only ends in '%s', which anyone can register%s; put an escaped dot ('\\.') before the domain",
-			pf_show(e->s, shown, sizeof(shown)), hit, tail,
-			r->credentials ? " (with credentials: true it would read credentialed responses)" : "");
+	/* a suffix match: refused with credentials or private_network,
+	 * like any site's origin */
+	nt = literal_tails(e->s, tails);
+	for (i = 0; i < nt; i++) {
+		if (!matches_glued(code, tails[i], hit, sizeof(hit)))
+			continue;
+		(grant ? pf_diag : pf_diag_warn)(d, e->at,
+			"regex '%s' also matches %s: a host name that only ends in '%s', which anyone can register%s%s%s%s; put an escaped dot ('\\.') before the domain",
+			pf_show(e->s, shown, sizeof(shown)), hit, tails[i],
+			grant ? " (with " : "", grant ? grant : "", grant ? ", " : "",
+			grant ? (r->credentials ? "it would read credentialed responses)" :
+				 "it would let such a site reach this private server)") : "");
 		return;
 	}
 	for (i = 0; i < n; i++) {

@@ -184,6 +184,19 @@ static const struct ecase ecases[] = {
 	  "Access-Control-Allow-Headers: content-type\r\n"
 	  "Access-Control-Allow-Methods: PUT, DELETE\r\n"
 	  "Access-Control-Max-Age: 600\r\n" VARY "\r\n" },
+	/* '_' in a host (the datapath's pf_hostch64): a wildcard match, not
+	 * "listed" (a review finding, stop 51: explain's byte class lacked it) */
+	{ "allowed by a wildcard, '_' in the host",
+	  API("https://my_app.example.com", "PUT", "content-type"), ALLOW, RULE1,
+	  "Reason: rule 1 allows it\n",
+	  "  origin https://my_app.example.com matches https://*.example.com\n"
+	  "  method PUT is listed\n"
+	  "  request headers 'content-type' are listed\n",
+	  "HTTP/1.1 204 No Content\r\n"
+	  "Access-Control-Allow-Origin: https://my_app.example.com\r\n"
+	  "Access-Control-Allow-Headers: content-type\r\n"
+	  "Access-Control-Allow-Methods: PUT, DELETE\r\n"
+	  "Access-Control-Max-Age: 600\r\n" VARY "\r\n" },
 	{ "safelisted method",
 	  API("https://app.example.com", "GET", NULL), ALLOW, RULE1,
 	  "Reason: rule 1 allows it\n",

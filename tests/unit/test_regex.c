@@ -121,6 +121,23 @@ static void test_bad(void **state)
 		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.com: a host name that only ends in 'example.com'" },
 		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://[a-z-]*api\\.example\\.com:8443$'\n",
 		  "t.yaml:6:17: ", "also matches https://preflightd-probeapi.example.com:8443" },
+		/* ... also when the pattern ends in a group: its branches, and
+		 * without it when it is optional (a review finding, stop 51:
+		 * these loaded without a word) */
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*example\\.(com|org)'\n",
+		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.com: a host name that only ends in 'example.com'" },
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*example\\.(?:net|org)$'\n",
+		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.net" },
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*example\\.com(:[0-9]+)?'\n",
+		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.com: a host name" },
+		{ HEAD "    credentials: true\n    origins:\n      - regex: 'https://.*(example\\.com|test\\.nl)'\n",
+		  "t.yaml:6:17: ", "also matches https://preflightd-probeexample.com" },
+		/* private_network: true is refused for any site's origin, as
+		 * '*' is, and for a suffix match (before: loaded) */
+		{ HEAD "    private_network: true\n    origins:\n      - regex: 'https?://.+'\n",
+		  "t.yaml:6:17: ", "with private_network: true matches any site's origin (https://preflightd-probe.invalid), which would let any public site reach this private server" },
+		{ HEAD "    private_network: true\n    origins:\n      - regex: 'https://.*example\\.com'\n",
+		  "t.yaml:6:17: ", "(with private_network: true, it would let such a site reach this private server)" },
 	};
 	size_t i;
 
@@ -179,7 +196,9 @@ static void test_reach_and_dots(void **state)
 	 * group that must end in one) before the domain: none */
 	assert_int_equal(load(HEAD "    origins:\n      - regex: 'https://.*example\\.com'\n"
 			      "      - regex: 'https://(www\\.)?example\\.org'\n"
-			      "      - regex: 'https://(.+\\.)?example\\.net'\n", &pol, &errs), 0);
+			      "      - regex: 'https://(.+\\.)?example\\.net'\n"
+			      "      - regex: 'https://(.+\\.)?example\\.(io|dev)'\n"
+			      "      - regex: 'https://app\\.example\\.com(:[0-9]+)?'\n", &pol, &errs), 0);
 	assert_string_equal(errs, "t.yaml:5:17: warning: regex 'https://.*example\\.com' also matches https://preflightd-probeexample.com: a host name that only ends in 'example.com', which anyone can register; put an escaped dot ('\\.') before the domain\n");
 	free(errs);
 	pf_policy_free(&pol);
