@@ -207,13 +207,24 @@ static __always_inline int pf_spans_consumed(const struct pf_adj *a, const struc
  * It maps as before the splice, onto the socket's rcv_nxt then: in
  * order, its ack and window taken (mapped after the request, it fell
  * below rcv_nxt by the request's length: a duplicate ACK back, its
- * window ignored). A FIN or RST there keeps the old-data mapping. */
+ * window ignored). A FIN or RST there keeps the old-data mapping --
+ * but for a reset without ACK while the response is not acked: the
+ * client's stack answering, with no socket left (a crash, a reboot, a
+ * response never received), a server segment whose ack pf_ack_out_field
+ * held back at the request; tcp_v4_send_reset takes that ack for its
+ * seq. It maps onto rcv_nxt, exact, and resets the socket at once.
+ * Mapped after the request it fell below rcv_nxt and was dropped: the
+ * server's socket lingered, retransmitting, and a new connection on the
+ * tuple got challenge ACKs until it died (a read-only review, stop 52).
+ * A live client's reset carries ACK and its snd_nxt, past the request. */
 static __always_inline __u32 pf_seg_in(const struct pf_adj *a, const struct pf_pkt *p)
 {
 	if (pf_spans_consumed(a, p))
 		return a->c_pos - a->c_before - p->pay_len - ((p->tflags & PF_TCPF_FIN) ? 1 : 0);
 	if (!p->pay_len && a->req_len && p->seq == a->c_pos &&
-	    !(p->tflags & (PF_TCPF_FIN | PF_TCPF_RST | PF_TCPF_SYN)))
+	    (!(p->tflags & (PF_TCPF_FIN | PF_TCPF_RST | PF_TCPF_SYN)) ||
+	     (!a->resp_acked &&
+	      (p->tflags & (PF_TCPF_RST | PF_TCPF_ACK | PF_TCPF_FIN | PF_TCPF_SYN)) == PF_TCPF_RST)))
 		return p->seq - a->c_before;
 	return pf_seq_in(a, p->seq);
 }
@@ -449,6 +460,16 @@ static __always_inline int pf_read_opts(void *ctx, bool xdp, const struct pf_pkt
 		return 0;
 	}
 	return pf_walk_opts(o);
+}
+
+/* After pf_read_opts failed: were the options loaded and malformed only
+ * past what o holds (o->bad)? Linux's tcp_parse_options stops at a bad
+ * option (a length below 2, or past the end) and the segment is taken
+ * with the options before it -- a SACK among them is acted on. A load
+ * that failed leaves o->bad 0. */
+static __always_inline bool pf_opts_partial(const struct pf_opts *o)
+{
+	return o->bad != 0;
 }
 
 static __always_inline __u32 pf_opt_word(const struct pf_opts *o, __u32 off)

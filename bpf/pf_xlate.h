@@ -267,13 +267,13 @@ out:
 	return ret;
 }
 
-/* A segment whose options cannot be read (malformed: Linux stops parsing
- * at the bad one and takes the segment), its seq and ack rewritten from
- * the unlocked copy a, which no pf_flow_note checked: it passes
- * (PF_STAT_PASS_ERROR, 0) only if a is still the entry's (pf_flow_same),
- * else -- or if the entry's lock was not taken -- it is dropped
- * (PF_STAT_XLATE_RACE, -1). A rewrite that failed (pf_xlate_error) is
- * never passed. */
+/* A segment whose options cannot be read (a load failed; a malformed
+ * list is read as far as Linux reads it, pf_opts_partial), its seq and
+ * ack rewritten from the unlocked copy a, which no pf_flow_note checked:
+ * it passes (PF_STAT_PASS_ERROR, 0) only if a is still the entry's
+ * (pf_flow_same), else -- or if the entry's lock was not taken -- it is
+ * dropped (PF_STAT_XLATE_RACE, -1). A rewrite that failed
+ * (pf_xlate_error) is never passed. */
 static __always_inline int pf_xlate_failed(struct pf_flow *f, const struct pf_adj *a)
 {
 	if (!pf_flow_same(f, a)) {
@@ -439,7 +439,10 @@ static __always_inline int pf_translate_in(void *ctx, bool xdp, const struct pf_
 		return pf_xlate_error();
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_IN);
-		if (!o || pf_read_opts(ctx, xdp, p, o))
+		/* a malformed list: Linux stops at the bad option and takes
+		 * the segment with what came before it, a SACK included --
+		 * so do we (pf_opts_partial) */
+		if (!o || (pf_read_opts(ctx, xdp, p, o) && !pf_opts_partial(o)))
 			goto err;
 		if (pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_IN) < 0)
 			return pf_xlate_error();
@@ -500,7 +503,7 @@ static __always_inline int pf_translate_out(void *ctx, bool xdp, const struct pf
 		return pf_xlate_error();
 	if (p->tcp_hlen > 20) {
 		o = pf_opts_get(PF_DIR_OUT);
-		if (!o || pf_read_opts(ctx, xdp, p, o))
+		if (!o || (pf_read_opts(ctx, xdp, p, o) && !pf_opts_partial(o)))
 			goto err;
 		if (pf_fix_sack(ctx, xdp, p, o, &a, PF_DIR_OUT) < 0)
 			return pf_xlate_error();

@@ -231,6 +231,39 @@ static void t_in_rst_at_request_not_exact(void)
 	in_zero_len(0, TH_RST, (__u32)strlen(H_PREFLIGHT));
 }
 
+/* A client's reset without ACK at the request's first byte while the
+ * response is not acked: a client with no socket left answering a server
+ * segment whose ack was held back at the request (pf_ack_out_field,
+ * tcp_v4_send_reset's seq). It reaches the server at rcv_nxt, exact;
+ * mapped after the request (a read-only review, stop 52), it fell L below
+ * rcv_nxt and the server's socket was never reset. Once the response is
+ * acked, such a reset is not exact any more. */
+static void in_rst_no_ack_at_request(bool acked)
+{
+	struct conn c;
+	struct pkt_spec in, want;
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	if (acked) {
+		/* the client's ACK of the response */
+		conn_cseg(&in, &c, c.S + c.L, c.P + c.R, "");
+		want = in;
+		want.seq = c.S;
+		want.ack = c.P;
+		if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
+			return;
+	}
+	conn_cseg(&in, &c, c.S, 0, "");
+	in.flags = TH_RST;
+	want = in;
+	want.seq = acked ? c.S - c.L : c.S;
+	conn_expect(h_in, &in, NULL, &want, conn_d_in);
+}
+
+static void t_in_rst_no_ack_held_exact(void) { in_rst_no_ack_at_request(false); }
+static void t_in_rst_no_ack_after_acked_not_exact(void) { in_rst_no_ack_at_request(true); }
+
 static void t_in_rst_inside_request_not_exact(void)
 {
 	in_zero_len(100, TH_RST, (__u32)strlen(H_PREFLIGHT) - 100);
@@ -604,6 +637,50 @@ static void t_in_sack_first(void)
 	sack_at(0);
 }
 
+/* The same SACK and timestamp, then a malformed option (length 1): Linux
+ * stops parsing at the bad option and takes the segment with what came
+ * before it, the SACK included -- so the SACK is translated and the
+ * segment noted as any other (here: the client's ack of the response).
+ * Before (a read-only review, stop 52): passed as pass_error, the SACK
+ * blocks R too high for the server, nothing of the segment recorded. */
+static void t_in_sack_before_malformed_option(void)
+{
+	static const struct h_delta d[] = {
+		H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+	};
+	struct conn c;
+	struct pkt_spec in, want;
+	struct pf_flow fl;
+	__u8 o[28], w[28];
+
+	if (!conn_splice(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, "");
+	memset(o, 1, sizeof(o));
+	o[0] = 5;
+	o[1] = 10;
+	pkt_put32(o + 2, c.P + c.R + 1000);
+	pkt_put32(o + 6, c.P + c.R + 2000);
+	memcpy(o + 12, in.opt, 12);       /* NOP NOP TS */
+	o[24] = 30;                       /* an option of length 1 */
+	o[25] = 1;
+	o[26] = 0;
+	o[27] = 0;
+	memcpy(w, o, sizeof(w));
+	pkt_put32(w + 2, c.P + 1000);
+	pkt_put32(w + 6, c.P + 2000);
+	in.optlen = 0;
+	pkt_opt_raw(&in, o, sizeof(o));
+	want = in;
+	want.seq = c.S;
+	want.ack = c.P;
+	want.optlen = 0;
+	pkt_opt_raw(&want, w, sizeof(w));
+	if (conn_expect(h_in, &in, NULL, &want, d) &&
+	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		H_EQ(fl.resp_acked, 1, "the response's ack noted");
+}
+
 static void t_in_sack_odd(void)
 {
 	sack_at(1);
@@ -706,12 +783,16 @@ void test_translate(void)
 	       t_in_keepalive_probe_one_octet);
 	h_case("translate_in_sack_first_option", t_in_sack_first);
 	h_case("translate_in_sack_at_odd_offset", t_in_sack_odd);
+	h_case("translate_in_sack_before_a_malformed_option", t_in_sack_before_malformed_option);
 	h_case("translate_in_rewrite_failure_dropped", t_in_write_fail);
 	h_case("translate_in_sack_rewrite_failure_dropped", t_in_sack_write_fail);
 	h_case("translate_out_rewrite_failure_dropped", t_out_write_fail);
 	h_case("translate_in_rst_at_snd_nxt_exact", t_in_rst_exact);
 	h_case("translate_in_rst_at_request_start_not_exact", t_in_rst_at_request_not_exact);
 	h_case("translate_in_rst_inside_request_not_exact", t_in_rst_inside_request_not_exact);
+	h_case("translate_in_rst_without_ack_at_held_ack_exact", t_in_rst_no_ack_held_exact);
+	h_case("translate_in_rst_without_ack_at_request_after_ack_not_exact",
+	       t_in_rst_no_ack_after_acked_not_exact);
 	h_case("translate_out_data_ipv4", t_out_data_v4);
 	h_case("translate_out_data_ipv6_wrap", t_out_data_v6);
 	h_case("translate_out_ack_beyond_request", t_out_ack_beyond);
