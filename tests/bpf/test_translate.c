@@ -243,17 +243,8 @@ static void in_rst_no_ack_at_request(bool acked)
 	struct conn c;
 	struct pkt_spec in, want;
 
-	if (!conn_splice(&c, 4, 1000000, 5000000))
+	if (!(acked ? conn_splice_acked : conn_splice)(&c, 4, 1000000, 5000000))
 		return;
-	if (acked) {
-		/* the client's ACK of the response */
-		conn_cseg(&in, &c, c.S + c.L, c.P + c.R, "");
-		want = in;
-		want.seq = c.S;
-		want.ack = c.P;
-		if (!conn_expect(h_in, &in, NULL, &want, conn_d_in))
-			return;
-	}
 	conn_cseg(&in, &c, c.S, 0, "");
 	in.flags = TH_RST;
 	want = in;
@@ -592,6 +583,42 @@ static void t_out_past_2gib(void)
 	}
 }
 
+/* A client segment acking the whole response, with a SACK of the 1000
+ * octets 1000 past it at offset lead (NOPs around it), then its NOP NOP
+ * TS at offset 12, then tail (tail_len bytes); in, and want as it must
+ * reach the server (the block R lower). */
+static void sack_seg(const struct conn *c, unsigned lead, const __u8 *tail, unsigned tail_len,
+		     struct pkt_spec *in, struct pkt_spec *want)
+{
+	__u8 o[40], w[40], ts[12];
+	unsigned n = 24 + tail_len;
+
+	conn_cseg(in, c, c->S + c->L, c->P + c->R, "");
+	memcpy(ts, in->opt, sizeof(ts));  /* NOP NOP TS */
+	memset(o, 1, sizeof(o));          /* NOPs around the SACK */
+	o[lead] = 5;
+	o[lead + 1] = 10;
+	pkt_put32(o + lead + 2, c->P + c->R + 1000);
+	pkt_put32(o + lead + 6, c->P + c->R + 2000);
+	memcpy(o + 12, ts, sizeof(ts));
+	if (tail_len)
+		memcpy(o + 24, tail, tail_len);
+	memcpy(w, o, n);
+	pkt_put32(w + lead + 2, c->P + 1000);
+	pkt_put32(w + lead + 6, c->P + 2000);
+	in->optlen = 0;
+	pkt_opt_raw(in, o, n);
+	*want = *in;
+	want->seq = c->S;
+	want->ack = c->P;
+	want->optlen = 0;
+	pkt_opt_raw(want, w, n);
+}
+
+static const struct h_delta sack_d[] = {
+	H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
+};
+
 /* SACK options Linux never sends but RFC 2018 allows: first in the list
  * (offset 0) and at an odd offset (one NOP before it), each before the
  * segment's NOP NOP TS. The block past the response moves down by R in
@@ -602,39 +629,23 @@ static void t_out_past_2gib(void)
  * is verified). */
 static void sack_at(unsigned lead)
 {
-	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
-	};
 	struct conn c;
 	struct pkt_spec in, want;
-	__u8 o[24], w[24], ts[12];
 
 	if (!conn_splice(&c, 4, 1000000, 5000000))
 		return;
-	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, "");
-	memcpy(ts, in.opt, sizeof(ts));  /* NOP NOP TS */
-	memset(o, 1, sizeof(o));          /* NOPs around the SACK */
-	o[lead] = 5;
-	o[lead + 1] = 10;
-	pkt_put32(o + lead + 2, c.P + c.R + 1000);
-	pkt_put32(o + lead + 6, c.P + c.R + 2000);
-	memcpy(o + 12, ts, sizeof(ts));
-	memcpy(w, o, sizeof(w));
-	pkt_put32(w + lead + 2, c.P + 1000);
-	pkt_put32(w + lead + 6, c.P + 2000);
-	in.optlen = 0;
-	pkt_opt_raw(&in, o, sizeof(o));
-	want = in;
-	want.seq = c.S;
-	want.ack = c.P;
-	want.optlen = 0;
-	pkt_opt_raw(&want, w, sizeof(w));
-	conn_expect(h_in, &in, NULL, &want, d);
+	sack_seg(&c, lead, NULL, 0, &in, &want);
+	conn_expect(h_in, &in, NULL, &want, sack_d);
 }
 
 static void t_in_sack_first(void)
 {
 	sack_at(0);
+}
+
+static void t_in_sack_odd(void)
+{
+	sack_at(1);
 }
 
 /* The same SACK and timestamp, then a malformed option (length 1): Linux
@@ -645,45 +656,17 @@ static void t_in_sack_first(void)
  * blocks R too high for the server, nothing of the segment recorded. */
 static void t_in_sack_before_malformed_option(void)
 {
-	static const struct h_delta d[] = {
-		H_D(PKT_SEEN, 1), H_D(SACK_TRANSLATED, 1), H_D(TRANSLATED_IN, 1), H_DEND,
-	};
+	static const __u8 bad[4] = { 30, 1, 0, 0 };  /* an option of length 1 */
 	struct conn c;
 	struct pkt_spec in, want;
 	struct pf_flow fl;
-	__u8 o[28], w[28];
 
 	if (!conn_splice(&c, 4, 1000000, 5000000))
 		return;
-	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, "");
-	memset(o, 1, sizeof(o));
-	o[0] = 5;
-	o[1] = 10;
-	pkt_put32(o + 2, c.P + c.R + 1000);
-	pkt_put32(o + 6, c.P + c.R + 2000);
-	memcpy(o + 12, in.opt, 12);       /* NOP NOP TS */
-	o[24] = 30;                       /* an option of length 1 */
-	o[25] = 1;
-	o[26] = 0;
-	o[27] = 0;
-	memcpy(w, o, sizeof(w));
-	pkt_put32(w + 2, c.P + 1000);
-	pkt_put32(w + 6, c.P + 2000);
-	in.optlen = 0;
-	pkt_opt_raw(&in, o, sizeof(o));
-	want = in;
-	want.seq = c.S;
-	want.ack = c.P;
-	want.optlen = 0;
-	pkt_opt_raw(&want, w, sizeof(w));
-	if (conn_expect(h_in, &in, NULL, &want, d) &&
+	sack_seg(&c, 0, bad, sizeof(bad), &in, &want);
+	if (conn_expect(h_in, &in, NULL, &want, sack_d) &&
 	    H_CHECK(h_flow(&c.req, &fl), "flow gone"))
 		H_EQ(fl.resp_acked, 1, "the response's ack noted");
-}
-
-static void t_in_sack_odd(void)
-{
-	sack_at(1);
 }
 
 /* A rewrite that fails (pf_test_write_fail: the checksum update, as
