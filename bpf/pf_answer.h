@@ -147,21 +147,12 @@ __noinline int pf_decide(struct pf_scratch *s, __u32 n, int *rlen)
  * pf_punt_req makes next (which uses it once): its headers (p->pay_off
  * bytes) into s->punt_hdr. A segment that cannot be kept is punted all
  * the same (punt_hlen 0: the client's retransmission brings it back). */
-/* The client address of p for the punt limit (s->punt_src, pf_punt_src_ok):
- * an IPv6 one cut to its /64, which one host usually holds whole. */
-static __always_inline void pf_punt_from(const struct pf_pkt *p, struct pf_scratch *s)
-{
-	__builtin_memcpy(s->punt_src, p->key.caddr, 16);
-	if (p->family == 6)
-		__builtin_memset(s->punt_src + 8, 0, 8);
-}
-
 static __always_inline void pf_punt_keep(void *ctx, bool xdp, const struct pf_pkt *p,
 					 struct pf_scratch *s)
 {
 	__u32 n = p->pay_off;
 
-	pf_punt_from(p, s);
+	pf_punt_src_of(&p->key, p->family, s->punt_src);
 	s->punt_hlen = 0;
 	s->punt_plen = p->pay_len;
 	s->punt_l4 = p->l4_off;
@@ -189,7 +180,7 @@ static __always_inline void pf_punt_keep(void *ctx, bool xdp, const struct pf_pk
  * PF_STAT_PASS_TOO_LONG for an origin longer than a token (it can never
  * be learned); PF_STAT_PASS_ORIGIN_BYTES for one that is not ASCII;
  * PF_STAT_PASS_PUNT_LIMIT when its client's address (s->punt_src, set by
- * pf_punt_from) punted PF_PUNT_SRC_MAX times this second.
+ * pf_punt_src_of) punted PF_PUNT_SRC_MAX times this second.
  * Called only for a request of a real connection (a socket, a valid
  * checksum) that the socket guards would let us answer: nothing a
  * spoofed segment can make the daemon learn.
@@ -348,7 +339,7 @@ static __always_inline int pf_reanswer(void *ctx, bool xdp, const struct pf_pkt 
 	 * position with no socket behind it or a wrong checksum makes no
 	 * record (review finding, stop 51) */
 	if (ret == PF_STAT_PUNT_DAEMON) {
-		pf_punt_from(p, s);
+		pf_punt_src_of(&p->key, p->family, s->punt_src);
 		if (pf_punt_req(s) != PF_STAT_PUNT_DAEMON)
 			goto drop;
 		pf_count(PF_STAT_PUNT_DAEMON);

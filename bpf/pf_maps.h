@@ -234,7 +234,7 @@ struct pf_scratch {
 	__u32 punt_plen;
 	__u32 punt_l4;
 	/* its client's address, an IPv6 one cut to its /64: the key of
-	 * pf_punt_srcs (pf_punt_from) */
+	 * pf_punt_srcs (pf_punt_src_of) */
 	__u8 punt_src[16];
 };
 
@@ -324,6 +324,16 @@ struct {
 	__type(key, struct pf_punt_src_key);
 	__type(value, struct pf_punt_src);
 } pf_punt_srcs SEC(".maps");
+
+/* The client address of flow key fk (family 4 or 6) for the punt limit
+ * into dst (16 bytes): an IPv6 one cut to its /64, which one host
+ * usually holds whole. pf_punt_keep and pf_ofl_learn. */
+static __always_inline void pf_punt_src_of(const struct pf_flow_key *fk, __u32 family, __u8 *dst)
+{
+	__builtin_memcpy(dst, fk->caddr, 16);
+	if (family == 6)
+		__builtin_memset(dst + 8, 0, 8);
+}
 
 /* May the address in k punt once more (now: bpf_ktime_get_ns)? Counts it. */
 static __always_inline bool pf_punt_src_ok(const struct pf_punt_src_key *k, __u64 now)

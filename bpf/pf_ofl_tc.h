@@ -117,9 +117,10 @@ __noinline int pf_ofl_decide(struct pf_ofl_scratch *sc, __u32 n, __u32 parsed)
  * origin at a time (pf_punted), none while the daemon is down. Not
  * inlined, like pf_ofl_readd: its locals off pf_ofl_head_cb's frame
  * (see there). */
-static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
+static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc, const struct pf_pkt *p)
 {
 	__u64 now = bpf_ktime_get_ns(), hb = pf_cfg.heartbeat_ns, h = sc->m.oc.h;
+	struct pf_punt_src_key src;
 	struct pf_punt_rec *rec;
 	__u32 n = sc->r.origin.len;
 	const __u64 *v;
@@ -135,6 +136,15 @@ static __noinline void pf_ofl_learn(struct pf_ofl_scratch *sc)
 	/* see pf_punt_req */
 	if (!pf_ascii_buf((const struct pf_buf *)sc->buf, sc->r.origin.off, n)) {
 		pf_count(PF_STAT_PASS_ORIGIN_BYTES);
+		return;
+	}
+	/* the client address's punts, as pf_punt_req's: one connection
+	 * sending request after request with a new regex-only origin each
+	 * filled the daemon's ring through here too (a read-only review,
+	 * stop 52) -- nothing is dropped here, so nothing slowed it */
+	pf_punt_src_of(&p->key, p->family, src.addr);
+	if (!pf_punt_src_ok(&src, now)) {
+		pf_count(PF_STAT_PASS_PUNT_LIMIT);
 		return;
 	}
 	/* no segment: this request goes on to the app, nothing to replay */
@@ -500,7 +510,7 @@ PF_CALLBACK long pf_ofl_head_cb(__u32 idx, void *ctx)
 	else if (sc->e.flags & PF_OFL_E_UNNORM)
 		pf_count(PF_STAT_OFL_PATH_UNNORM);
 	if (sc->e.flags & PF_OFL_E_LEARN)
-		pf_ofl_learn(sc);
+		pf_ofl_learn(sc, rc->p);
 	if (pf_cfg.shadow)
 		pf_shd_submit(&rc->p->key, rid, PF_SHD_REQ, sc->r.len, sc);
 	if (stat) {

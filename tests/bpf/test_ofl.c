@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -1094,6 +1095,80 @@ static void t_entry_origin_words(void)
 	}
 }
 
+/* ring_buffer callback of t_learn_src_limit: counts. */
+static unsigned n_punts;
+
+static int count_punt(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	n_punts++;
+	return 0;
+}
+
+/* Records waiting in the pf_punt ring buffer, consumed. */
+static unsigned drain_punt_ring(void)
+{
+	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(h_skel->maps.pf_punt), count_punt,
+						  NULL, NULL);
+
+	n_punts = 0;
+	if (!H_CHECK(rb, "ring_buffer__new: %s", strerror(errno)))
+		return 0;
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return n_punts;
+}
+
+/* The recorder's learner (pf_ofl_learn: a regex-only origin of a
+ * responses: true rule, handed to the daemon) punts a client address at
+ * most PF_PUNT_SRC_MAX times a second, as the answer path does: 65
+ * requests from 127.0.0.1, each with a new origin, make 64 records, the
+ * 65th counted pass_punt_limit. Without the limit: 65 (a read-only review,
+ * stop 52: one connection's requests filled the daemon's ring). */
+static void t_learn_src_limit(void)
+{
+	static const char policy[] =
+		"ports: [8080]\nrules:\n  - paths: [/v1/]\n"
+		"    origins: [{regex: 'https://pr-[0-9]+\\.x\\.test'}]\n"
+		"    methods: [GET]\n    responses: true\n";
+	__u8 src[16] = { 127, 0, 0, 1 };  /* pf_punt_srcs key: the address */
+	char req[256];
+	struct timespec ts;
+	struct pkt_spec seg;
+	struct ocase k;
+	struct h_run r;
+	__u64 limited = 0, learned = 0, key;
+	unsigned i, n;
+	int fd;
+
+	if (!ocase_open_pol(&k, policy, GET_O("https://pr-0.x.test"), NULL))
+		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	h_cfg()->heartbeat_ns = (__u64)ts.tv_sec * 1000000000ull + (__u64)ts.tv_nsec;
+	bpf_map_delete_elem(bpf_map__fd(h_skel->maps.pf_punt_srcs), src);
+	/* no wait left from another run of the case: each origin punts */
+	fd = bpf_map__fd(h_skel->maps.pf_punted);
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		bpf_map_delete_elem(fd, &key);
+	drain_punt_ring();
+	for (i = 0; i <= PF_PUNT_SRC_MAX; i++) {
+		snprintf(req, sizeof(req), GET_O("https://pr-%u.x.test"), i);
+		oseg(&seg, &k.c[0], req, S0);
+		if (!oconn_arm(&k.c[0], S0) || !h_run_spec(&ofl_prog, &seg, NULL, &r))
+			goto out;
+		limited += r.delta[PF_STAT_PASS_PUNT_LIMIT];
+		learned += r.delta[PF_STAT_OFL_LEARN];
+	}
+	n = drain_punt_ring();
+	H_EQ(learned, PF_PUNT_SRC_MAX, "ofl_learn");
+	H_EQ(n, PF_PUNT_SRC_MAX, "pf_punt records");
+	H_EQ(limited, 1, "pass_punt_limit");
+out:
+	ocase_close(&k);
+}
+
 /* With the offload on, TC ingress tail-calls the recorder (pf_ofl_tail,
  * as run sets it up) for what it passes: a frame whose IP length runs
  * past its end is counted as malformed once in either mode -- the
@@ -1560,6 +1635,7 @@ void test_ofl(void)
 	h_case("ofl_entry_overlap", t_entry_overlap);
 	h_case("ofl_entry_preflight_unnorm", t_entry_preflight_unnorm);
 	h_case("ofl_entry_origin_words", t_entry_origin_words);
+	h_case("ofl_learn_punts_at_most_64_a_second_per_address", t_learn_src_limit);
 	h_case("ofl_malformed_counted_once", t_malformed_once);
 	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
 	h_case("ofl_large_head_recorded", t_large_head_recorded);
