@@ -665,6 +665,18 @@ static __always_inline int pf_follow_client(void *ctx, bool xdp, const struct pf
 	u->have = 0;
 	u->split = 0;
 	u->oow = pf_client_oow(ctx, xdp, p, a, f);
+	/* urgent data: with SO_OOBINLINE off (the default) the socket takes
+	 * the byte at seq + urg_ptr - 1 out of the stream the app reads, and
+	 * a head framed here would count it -- a pure ACK's pointer may aim
+	 * at later bytes too. The framing is lost instead: the connection's
+	 * preflights go to the app (a read-only review, stop 52) */
+	if ((p->tflags & (PF_TCPF_URG | PF_TCPF_ACK | PF_TCPF_RST | PF_TCPF_SYN)) ==
+	    (PF_TCPF_URG | PF_TCPF_ACK) && (a->state & PF_FS_FRAMED) && !u->oow) {
+		u->have = 1;
+		u->from = a->c_next;
+		u->ok = 0;
+		return 0;
+	}
 	if (!pf_payload_queued(p) || !(a->state & PF_FS_FRAMED) || u->oow)
 		return 0;
 	/* all of it before c_next (body, retransmissions) */
@@ -795,7 +807,7 @@ static __always_inline void pf_track_first(void *ctx, bool xdp, const struct pf_
 	int split;
 	long err;
 
-	if (p->pay_len < 8 || (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST)) ||
+	if (p->pay_len < 8 || (p->tflags & (PF_TCPF_SYN | PF_TCPF_RST | PF_TCPF_URG)) ||
 	    !(p->tflags & PF_TCPF_ACK) ||
 	    pf_load(ctx, xdp, p->pay_off, m, sizeof(m)))
 		return;

@@ -417,6 +417,36 @@ static void stray_head(__u8 flags, bool then_answer)
 static void t_head_without_ack_frames_nothing(void) { stray_head(TH_PSH, true); }
 static void t_head_with_rst_frames_nothing(void) { stray_head(TH_RST | TH_ACK, false); }
 
+/* Urgent data on a framed connection: the socket takes the byte at seq +
+ * urg_ptr - 1 out of the stream the app reads (SO_OOBINLINE off), so a
+ * head in such a segment -- or after a pure ACK whose pointer aims at
+ * it -- is not the head the app parses. The framing is lost: the flow's
+ * state cleared, and the next preflight goes to the app. Before (a
+ * read-only review, stop 52) the head was framed byte for byte. */
+static void urgent(bool pure)
+{
+	static const char head[] = "GET /x HTTP/1.1\r\nHost: api.example.com\r\n\r\n";
+	struct conn c;
+	struct pkt_spec in;
+	struct pf_flow fl;
+	struct h_run r;
+
+	if (!conn_splice_acked(&c, 4, 1000000, 5000000))
+		return;
+	conn_cseg(&in, &c, c.S + c.L, c.P + c.R, pure ? "" : head);
+	in.flags |= TH_URG;
+	if (!h_run_spec(h_in, &in, NULL, &r) || !H_CHECK(h_flow(&c.req, &fl), "flow gone"))
+		return;
+	H_EQ(fl.state, 0, "flow state (the framing lost)");
+	h_req_spec(&in, 4, H_PREFLIGHT, c.S + c.L + (pure ? 0 : sizeof(head) - 1), c.P + c.R,
+		   333, 444);
+	if (h_run_spec(h_in, &in, NULL, &r))
+		H_EQ(r.delta[PF_STAT_ANSWERED], 0, "answered after urgent data");
+}
+
+static void t_urgent_head_framing_lost(void) { urgent(false); }
+static void t_urgent_pure_ack_framing_lost(void) { urgent(true); }
+
 /* A simple request (no preflight): the connection's first request. */
 #define GET_REQ "GET /api/items/7 HTTP/1.1\r\nHost: api.example.com\r\nAccept: */*\r\n\r\n"
 
@@ -968,6 +998,8 @@ void test_flow(void)
 	h_case("spoofed_data_past_scaled_window_c_hi_kept", t_spoofed_data_past_scaled_window);
 	h_case("gap_inside_scaled_window_moves_c_hi", t_gap_inside_scaled_window);
 	h_case("head_without_ack_frames_nothing", t_head_without_ack_frames_nothing);
+	h_case("urgent_head_framing_lost", t_urgent_head_framing_lost);
+	h_case("urgent_pure_ack_framing_lost", t_urgent_pure_ack_framing_lost);
 	h_case("head_with_rst_frames_nothing", t_head_with_rst_frames_nothing);
 	h_case("c_hi_far_past_c_next_framing_lost", t_c_hi_far_past_c_next_framing_lost);
 	h_case("c_hi_short_of_fold_dist_framing_kept", t_c_hi_short_of_fold_dist_framing_kept);
