@@ -8,6 +8,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "pf_csum.h"
+#include "pf_follow.h"  /* pf_payload_queued, pf_past_edge_tc */
 #include "pf_frame.h"
 #include "pf_kern.h"
 #include "pf_maps.h"
@@ -633,6 +634,15 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
 			bpf_loop(PF_OFL_HEADS_SEG, pf_ofl_head_cb, &rc, 0);
 			return rc.drop;
 		}
+		/* past the largest window the socket can have advertised: the
+		 * kernel drops it -- a blind spoof with a random seq marked a
+		 * gap up to 2 GiB ahead, and every later request of the
+		 * connection went unrecorded (ofl_in_gap; a read-only review,
+		 * stop 52) */
+		if (pf_past_edge_tc(skb, p, S)) {
+			pf_count(PF_STAT_OFL_IN_OOW);
+			return 0;
+		}
 		/* beyond the next head: body of a request whose head is still
 		 * missing, or a later request -- told apart once that head is
 		 * parsed (gap_end); or that head's rest, kept ahead of it */
@@ -664,10 +674,14 @@ static __always_inline int pf_ofl_record(struct __sk_buff *skb, const struct pf_
  * once: a copy before c_next is a retransmission to it). */
 
 /* Does segment p bring what the recorder reads: request bytes on an
- * answered port, no SYN or RST? */
+ * answered port that the socket queues (pf_payload_queued: ACK, no SYN or
+ * RST -- a segment without ACK, which tcp_rcv_established drops, was
+ * recorded as a request the app never read: a spoof at the right seq then
+ * gave the real request's response its verdict; a read-only review, stop
+ * 52)? */
 static __always_inline int pf_ofl_wants(const struct pf_pkt *p)
 {
-	return p->pay_len && p->answer_port && !(p->tflags & (PF_TCPF_SYN | PF_TCPF_RST));
+	return p->answer_port && pf_payload_queued(p);
 }
 
 /* The hook in pf_tc_ingress: returns only if the recorder is not there. */

@@ -205,6 +205,7 @@ enum pf_tok_kind {
 	X(OFL_PREFLIGHT_APP,   "offload: preflights passed to the app on a covered URL: the app's Access-Control-* lines kept, Vary merged") \
 	X(OFL_PATH_UNNORM,     "offload: paths not matched without normalizing on a replace rule's host: the app's Access-Control-* lines removed, Vary: Origin") \
 	X(OFL_IN_CSUM,         "offload: request segment with a bad TCP checksum: not recorded (its retransmission is)") \
+	X(OFL_IN_OOW,          "offload: request segment past the socket's largest window: not recorded, no gap marked") \
 	X(SHD_READ,            "shadow: app response heads read at TC egress for comparison")
 
 enum pf_stat {

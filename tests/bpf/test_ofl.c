@@ -1603,6 +1603,61 @@ out:
 	ocase_close(&k);
 }
 
+/* A segment past the largest window the socket can have advertised
+ * (rcv_nxt + 65535 << wscale: the mock's) marks no gap -- the kernel
+ * drops it: counted ofl_in_oow. Marked (before: a read-only review, stop
+ * 52), a blind spoof's gap stopped the connection's recording for good
+ * (ofl_in_gap). One inside the window still marks its gap. */
+static void oow_gap(bool past)
+{
+	const char *x = GET_O(OK_ORIGIN);
+	struct pf_sockinfo si = h_sock(S0, P0);
+	struct pkt_spec far;
+	struct pf_ofl_sk v;
+	struct ocase k;
+	struct h_run r;
+
+	if (!ocase_open(&k, x, NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	h_set_sock(&si);
+	far = k.s[0];
+	far.seq = S0 + (past ? (65535u << si.wscale) + 1000 : 1000);
+	if (!h_run_spec(&ofl_prog, &far, NULL, &r))
+		goto out;
+	H_EQ(r.delta[PF_STAT_OFL_IN_OOW], past, "ofl_in_oow");
+	if (oconn_state(&k.c[0], &v))
+		H_EQ(v.s.has_gap, !past, "a gap marked");
+out:
+	ocase_close(&k);
+}
+
+static void t_oow_no_gap(void) { oow_gap(true); }
+static void t_in_window_gap(void) { oow_gap(false); }
+
+/* A request head without ACK (tcp_rcv_established drops it) is not
+ * recorded: nothing queued, next unmoved -- before (a read-only review,
+ * stop 52) it was, and a spoof at next gave the real request's response
+ * its verdict. */
+static void t_no_ack_not_recorded(void)
+{
+	struct pf_ofl_sk v;
+	struct ocase k;
+	struct h_run r;
+
+	if (!ocase_open(&k, GET_O(OK_ORIGIN), NULL) || !oconn_arm(&k.c[0], S0))
+		goto out;
+	k.s[0].flags &= (__u8)~TH_ACK;
+	if (!h_run_spec(&ofl_prog, &k.s[0], NULL, &r))
+		goto out;
+	H_EQ(r.delta[PF_STAT_OFL_REQ_RECORDED], 0, "ofl_req_recorded");
+	if (oconn_state(&k.c[0], &v)) {
+		H_EQ(v.s.n_req, 0, "requests recorded");
+		H_EQ(v.s.next, S0, "next");
+	}
+out:
+	ocase_close(&k);
+}
+
 /* A GRO-merged skb (gso_segs > 1) is trusted as the preflight datapath
  * trusts it (pf_client_bytes): the stack verified its segments while
  * merging, its header checksum is the first segment's. Recorded
@@ -1636,6 +1691,9 @@ void test_ofl(void)
 	h_case("ofl_entry_preflight_unnorm", t_entry_preflight_unnorm);
 	h_case("ofl_entry_origin_words", t_entry_origin_words);
 	h_case("ofl_learn_punts_at_most_64_a_second_per_address", t_learn_src_limit);
+	h_case("ofl_segment_past_window_marks_no_gap", t_oow_no_gap);
+	h_case("ofl_segment_in_window_marks_its_gap", t_in_window_gap);
+	h_case("ofl_head_without_ack_not_recorded", t_no_ack_not_recorded);
 	h_case("ofl_malformed_counted_once", t_malformed_once);
 	h_case("ofl_csum_bad_not_recorded", t_csum_bad_not_recorded);
 	h_case("ofl_large_head_recorded", t_large_head_recorded);
