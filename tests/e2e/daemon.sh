@@ -589,6 +589,8 @@ case_metrics() {
 case_metrics_slots() {
 	local base=${PF_V4_CLIENT%.*} i addrs=() out ok=0
 	pf_case_cleanup
+	[[ ${METRICS%:*} == "$PF_V4_HOST" ]] ||
+		pf_case_skip "/metrics on $METRICS (PF_METRICS): not reachable from the client namespace"
 	for i in $(seq 100 119); do
 		addrs+=("$base.$i")
 		pf_ns ip addr add "$base.$i/32" dev "$PF_IF_CLIENT"
