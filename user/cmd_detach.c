@@ -157,7 +157,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 	struct pf_gc_del del = {};
 	struct pf_keyset missed = {};  /* gc_keys' first misses, tick to tick */
 	struct pf_keyset snap = {};    /* the table's keys as the drain began */
-	bool snapped = false;
+	const struct pf_keyset *only = NULL; /* &snap once read: what is drained */
 	unsigned freed;
 	__u64 end;
 	int fd, live;
@@ -173,16 +173,15 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 		 * running then has made its entry (drainkeys.h); a table
 		 * that cannot be read: every entry, as before */
 		nanosleep(&tick, NULL);
-		snapped = !table_keys(fd, &snap);
-		if (snapped)
+		if (!table_keys(fd, &snap)) {
+			only = &snap;
 			pr_info("draining: %zu entries to wait for (a connection made from now "
 				"on is only followed)", snap.n);
-		else
-			pf_keyset_free(&snap);
+		}
 	}
 	for (;;) {
 		live = ours ? pf_gc_flows(&del, pf_mono_ns(), 0, &freed) :
-		       gc_keys(fd, &missed, snapped ? &snap : NULL);
+		       gc_keys(fd, &missed, only);
 		if (live == 0)
 			break;
 		/* an error (live < 0) is waited out too: what cannot be
@@ -199,7 +198,7 @@ static void drain(const struct pf_pin *pin, unsigned timeout_s)
 			if (ours)
 				pf_gc_reset_all(fd);
 			else
-				reset_keys(fd, snapped ? &snap : NULL);
+				reset_keys(fd, only);
 			break;
 		}
 		nanosleep(&tick, NULL);

@@ -337,16 +337,18 @@ int pf_gc_pass(struct pf_gc_del *del, const __u64 *ports, __u64 now_ns, __u64 mi
 			 * the GC_MISS_MAX - 1 passes before this one missed
 			 * it, changed or not (packets to a connection that
 			 * has ended, kept coming, refresh last_ns) */
-			kg = keep ? 0 : kg_hash(&c);
-			was = keep ? NULL : miss_of(del, kg);
-			run = was ? (__u32)was->run + 1 : 1;
-			if (!keep && !(was && was->last_ns == c.last_ns) && run < GC_MISS_MAX) {
-				keep = true;
-				res->missed++;
-				err = list_add(&missed, &n_missed, &cap_missed,
-					       (struct pf_gc_miss){ kg, c.last_ns, run });
-				if (err)
-					goto out;
+			if (!keep) {
+				kg = kg_hash(&c);
+				was = miss_of(del, kg);
+				run = was ? (__u32)was->run + 1 : 1;
+				if (!(was && was->last_ns == c.last_ns) && run < GC_MISS_MAX) {
+					keep = true;
+					res->missed++;
+					err = list_add(&missed, &n_missed, &cap_missed,
+						       (struct pf_gc_miss){ kg, c.last_ns, run });
+					if (err)
+						goto out;
+				}
 			}
 			if (keep)
 				res->live += v->splices > 0;
