@@ -148,21 +148,55 @@ static bool domain_like(char *tail)
 
 #define PF_TAILS_MAX 8
 
+/* One step of a walk over pattern pat at i: *tok the structural byte
+ * there -- '(', ')' or '|', not escaped and outside a character class --
+ * or 0; *cls whether the walk is inside a class. Returns where the next
+ * step starts (past an escape's second byte). */
+static size_t pat_step(const char *pat, size_t i, bool *cls, char *tok)
+{
+	*tok = 0;
+	if (pat[i] == '\\')
+		return i + 2;
+	if (*cls)
+		*cls = pat[i] != ']';
+	else if (pat[i] == '[')
+		*cls = true;
+	else if (pat[i] == '(' || pat[i] == ')' || pat[i] == '|')
+		*tok = pat[i];
+	return i + 1;
+}
+
+/* Add prefix (pl bytes) joined to the branch br (n bytes) to tails[*k]
+ * if the branch is literal whole and the name domain-like (literal_tails). */
+static void add_branch(char (*tails)[PF_SHOW_MAX], size_t *k, const char *prefix, size_t pl,
+		       const char *br, size_t n)
+{
+	char branch[PF_SHOW_MAX];
+	bool whole;
+	size_t bl = literal_run(br, n, branch, sizeof(branch), &whole);
+
+	if (!bl || !whole || pl + bl >= PF_SHOW_MAX)
+		return;
+	memcpy(tails[*k], prefix, pl);
+	memcpy(tails[*k] + pl, branch, bl + 1);
+	*k += domain_like(tails[*k]);
+}
+
 /* The literal host names a pattern can end with, escapes undone, into
  * tails (at most PF_TAILS_MAX, each PF_SHOW_MAX bytes; an end anchor
- * ignored): for 'https://.*example\.com' "example.com", the run of host
+ * ignored): for 'https://.*example\\.com' "example.com", the run of host
  * characters after the last quantifier, class or group. A pattern that
- * ends in a group -- 'https://.*example\.(com|org)',
- * 'https://.*example\.com(:[0-9]+)?' -- yields that run before the group
+ * ends in a group -- 'https://.*example\\.(com|org)',
+ * 'https://.*example\\.com(:[0-9]+)?' -- yields that run before the group
  * joined to each of the group's top-level branches that is literal
  * itself ("example.com", "example.org"), and, the group optional ('?' or
  * '*' after it), the run alone. Only names that start with a label
  * character and have a dot. Returns how many. */
 static size_t literal_tails(const char *pat, char (*tails)[PF_SHOW_MAX])
 {
-	size_t len = strlen(pat), i, open = len, depth = 0, k = 0, b, pl, bl;
+	size_t len = strlen(pat), i, next, open = len, depth = 0, k = 0, b, pl;
 	size_t stack[64];
-	char prefix[PF_SHOW_MAX], branch[PF_SHOW_MAX];
+	char prefix[PF_SHOW_MAX], tok;
 	bool whole, opt = false, cls = false;
 
 	if (len && pat[len - 1] == '$' && (len < 2 || pat[len - 2] != '\\'))
@@ -176,19 +210,14 @@ static size_t literal_tails(const char *pat, char (*tails)[PF_SHOW_MAX])
 		literal_run(pat, len + opt, tails[0], PF_SHOW_MAX, &whole);
 		return domain_like(tails[0]);
 	}
-	/* the '(' of the last group: a walk with escapes and classes */
-	for (i = 0; i < len; i++) {
-		if (pat[i] == '\\') {
-			i++;
-		} else if (cls) {
-			cls = pat[i] != ']';
-		} else if (pat[i] == '[') {
-			cls = true;
-		} else if (pat[i] == '(') {
+	/* the '(' of the last group */
+	for (i = 0; i < len; i = next) {
+		next = pat_step(pat, i, &cls, &tok);
+		if (tok == '(') {
 			if (depth < sizeof(stack) / sizeof(stack[0]))
 				stack[depth] = i;
 			depth++;
-		} else if (pat[i] == ')' && depth) {
+		} else if (tok == ')' && depth) {
 			depth--;
 			if (i == len - 1 && depth < sizeof(stack) / sizeof(stack[0]))
 				open = stack[depth];
@@ -201,33 +230,23 @@ static size_t literal_tails(const char *pat, char (*tails)[PF_SHOW_MAX])
 		memcpy(tails[k], prefix, pl + 1);
 		k += domain_like(tails[k]);
 	}
-	/* the group's top-level branches ("?:" aside) */
+	/* the group's top-level branches ("?:" aside), up to its ')' */
 	i = open + 1;
 	if (i + 1 < len && pat[i] == '?' && pat[i + 1] == ':')
 		i += 2;
-	for (b = i, depth = 0, cls = false; i <= len - 1 && k < PF_TAILS_MAX; i++) {
-		if (i < len - 1 && pat[i] == '\\') {
-			i++;
-			continue;
-		}
-		if (i < len - 1 && cls) {
-			cls = pat[i] != ']';
-		} else if (i < len - 1 && pat[i] == '[') {
-			cls = true;
-		} else if (i < len - 1 && pat[i] == '(') {
+	for (b = i, depth = 0, cls = false; i < len - 1 && k < PF_TAILS_MAX; i = next) {
+		next = pat_step(pat, i, &cls, &tok);
+		if (tok == '(') {
 			depth++;
-		} else if (i < len - 1 && pat[i] == ')') {
+		} else if (tok == ')') {
 			depth--;
-		} else if (i == len - 1 || (pat[i] == '|' && !depth)) {
-			bl = literal_run(pat + b, i - b, branch, sizeof(branch), &whole);
-			if (bl && whole && pl + bl < PF_SHOW_MAX) {
-				memcpy(tails[k], prefix, pl);
-				memcpy(tails[k] + pl, branch, bl + 1);
-				k += domain_like(tails[k]);
-			}
-			b = i + 1;
+		} else if (tok == '|' && !depth) {
+			add_branch(tails, &k, prefix, pl, pat + b, i - b);
+			b = next;
 		}
 	}
+	if (k < PF_TAILS_MAX)
+		add_branch(tails, &k, prefix, pl, pat + b, len - 1 - b);
 	return k;
 }
 
