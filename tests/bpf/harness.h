@@ -39,6 +39,7 @@
 #define PF_TEST_HARNESS_H
 
 #include <stdbool.h>
+#include <bpf/libbpf.h>   /* ring_buffer_sample_fn */
 #include "../../include/pf_structs.h"
 #include "pkt.h"
 #include "../expect_vary.h"
@@ -260,6 +261,11 @@ void h_flow_key(const struct pkt_spec *s, struct pf_flow_key *k);
 /* Flow entry of the connection of client -> server spec s (ingress
  * direction). Returns false if there is none. */
 bool h_flow(const struct pkt_spec *s, struct pf_flow *f);
+
+/* Consume the records waiting in the slow path's ring buffer (pf_punt),
+ * each handed to fn(ctx, ...) unless fn is NULL. Returns how many (0,
+ * with a failed check, if the ring cannot be read). */
+unsigned h_punts_drain(ring_buffer_sample_fn fn, void *ctx);
 /* Overwrite that existing entry with f in place, under its lock
  * (pf_test_flow_put), as a packet on another CPU writes it. */
 void h_flow_put(const struct pkt_spec *s, const struct pf_flow *f);

@@ -185,3 +185,31 @@ unsigned h_fill_flows(void)
 	}
 	return h_flow_count();
 }
+
+/* h_punts_drain's callback: the caller's, if any, and a count. */
+struct punts_drain {
+	ring_buffer_sample_fn fn;
+	void *ctx;
+	unsigned n;
+};
+
+static int punts_rec(void *ctx, void *data, size_t size)
+{
+	struct punts_drain *d = ctx;
+
+	d->n++;
+	return d->fn ? d->fn(d->ctx, data, size) : 0;
+}
+
+unsigned h_punts_drain(ring_buffer_sample_fn fn, void *ctx)
+{
+	struct punts_drain d = { .fn = fn, .ctx = ctx };
+	struct ring_buffer *rb;
+
+	rb = ring_buffer__new(bpf_map__fd(h_skel->maps.pf_punt), punts_rec, &d, NULL);
+	if (!H_CHECK(rb, "ring_buffer__new: %s", strerror(errno)))
+		return 0;
+	ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return d.n;
+}

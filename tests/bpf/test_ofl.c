@@ -1095,32 +1095,6 @@ static void t_entry_origin_words(void)
 	}
 }
 
-/* ring_buffer callback of t_learn_src_limit: counts. */
-static unsigned n_punts;
-
-static int count_punt(void *ctx, void *data, size_t size)
-{
-	(void)ctx;
-	(void)data;
-	(void)size;
-	n_punts++;
-	return 0;
-}
-
-/* Records waiting in the pf_punt ring buffer, consumed. */
-static unsigned drain_punt_ring(void)
-{
-	struct ring_buffer *rb = ring_buffer__new(bpf_map__fd(h_skel->maps.pf_punt), count_punt,
-						  NULL, NULL);
-
-	n_punts = 0;
-	if (!H_CHECK(rb, "ring_buffer__new: %s", strerror(errno)))
-		return 0;
-	ring_buffer__consume(rb);
-	ring_buffer__free(rb);
-	return n_punts;
-}
-
 /* The recorder's learner (pf_ofl_learn: a regex-only origin of a
  * responses: true rule, handed to the daemon) punts a client address at
  * most PF_PUNT_SRC_MAX times a second, as the answer path does: 65
@@ -1152,7 +1126,7 @@ static void t_learn_src_limit(void)
 	fd = bpf_map__fd(h_skel->maps.pf_punted);
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		bpf_map_delete_elem(fd, &key);
-	drain_punt_ring();
+	h_punts_drain(NULL, NULL);
 	for (i = 0; i <= PF_PUNT_SRC_MAX; i++) {
 		snprintf(req, sizeof(req), GET_O("https://pr-%u.x.test"), i);
 		oseg(&seg, &k.c[0], req, S0);
@@ -1161,7 +1135,7 @@ static void t_learn_src_limit(void)
 		limited += r.delta[PF_STAT_PASS_PUNT_LIMIT];
 		learned += r.delta[PF_STAT_OFL_LEARN];
 	}
-	n = drain_punt_ring();
+	n = h_punts_drain(NULL, NULL);
 	H_EQ(learned, PF_PUNT_SRC_MAX, "ofl_learn");
 	H_EQ(n, PF_PUNT_SRC_MAX, "pf_punt records");
 	H_EQ(limited, 1, "pass_punt_limit");

@@ -47,7 +47,6 @@ static int on_rec(void *ctx, void *data, size_t size)
 	(void)ctx;
 	if (size >= sizeof(got))
 		memcpy(&got, data, sizeof(got));
-	n_got++;
 	return 0;
 }
 
@@ -55,14 +54,7 @@ static int on_rec(void *ctx, void *data, size_t size)
  * in got). */
 static unsigned drain_punts(void)
 {
-	struct ring_buffer *rb;
-
-	n_got = 0;
-	rb = ring_buffer__new(bpf_map__fd(h_skel->maps.pf_punt), on_rec, NULL, NULL);
-	if (!H_CHECK(rb, "ring_buffer__new: %s", strerror(errno)))
-		return 0;
-	ring_buffer__consume(rb);
-	ring_buffer__free(rb);
+	n_got = h_punts_drain(on_rec, NULL);
 	return n_got;
 }
 
